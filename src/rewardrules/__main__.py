@@ -1,0 +1,5 @@
+"""`python -m rewardrules`."""
+
+from .cli import run
+
+run()

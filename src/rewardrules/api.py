@@ -1,0 +1,194 @@
+"""The public Python API: load -> check -> compile -> score.
+
+    program = rewardrules.load("rulesets/saas_milestones.rules")
+    result = program.score(events)          # dicts, LedgerEvent models or JSON lines
+    for award in result.awards: ...
+
+    session = program.session()             # incremental, for apps
+    new_awards = session.add(event)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import localcontext
+from pathlib import Path
+from typing import Any
+
+from . import check as check_stage
+from . import parse as parse_stage
+from .compile import CompiledRuleset, compile_ruleset
+from .diagnostics import Diagnostic, RuleError, has_errors
+from .engine import Engine, IssuedAward, run
+from .ledger import Event, EventReader, LedgerError, LedgerProblem, iter_lines, read_events
+from .models import Award
+from .report import Reporter
+from .runtime import CONTEXT
+from .source import Source
+from .timeutil import TimestampError, parse_timestamp
+
+
+def check_source(text: str, path: str = "<rules>") -> list[Diagnostic]:
+    """Every problem in a rule file's text (empty when it is fine)."""
+    return _front(Source(path, text))[1]
+
+
+def _front(source: Source) -> tuple[Any, list[Diagnostic]]:
+    tree, diagnostics = parse_stage.parse(source)
+    if tree is None:
+        return None, diagnostics
+    checked, found = check_stage.check(tree, source)
+    diagnostics = diagnostics + found
+    return checked, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def compile(text: str, path: str = "<rules>") -> Program:  # noqa: A001 - the public name of the stage
+    """Parse, check and compile rule-file text; raise RuleError on errors."""
+    checked, diagnostics = _front(Source(path, text))
+    if checked is None or has_errors(diagnostics):
+        raise RuleError(diagnostics)
+    return Program(compile_ruleset(checked))
+
+
+def load(path: str | Path) -> Program:
+    """Load a `.rules` file; raise RuleError (with every problem) if invalid."""
+    p = Path(path)
+    return compile(p.read_text(encoding="utf-8"), str(path))
+
+
+def parse_as_of(value: str | int | None) -> int | None:
+    """An as-of argument: RFC 3339 text, epoch nanoseconds, or None."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return parse_timestamp(value)
+    except TimestampError as error:
+        raise LedgerError([LedgerProblem(0, "as_of", str(error))], "--as-of") from None
+
+
+@dataclass(slots=True)
+class ScoreResult:
+    """What scoring returns: the result record and typed awards."""
+
+    data: dict[str, Any]
+
+    @property
+    def awards(self) -> list[Award]:
+        return [Award.model_validate(a) for a in self.data["awards"]]
+
+    def to_json(self) -> str:
+        """Deterministic JSON: the same bytes for the same inputs."""
+        return json.dumps(self.data, ensure_ascii=False, indent=2) + "\n"
+
+
+class Program:
+    """A compiled rule file, ready to score ledgers."""
+
+    def __init__(self, compiled: CompiledRuleset) -> None:
+        self.compiled = compiled
+        self.name = compiled.name
+
+    def _reader(self) -> EventReader:
+        return EventReader(self.compiled.checked, self.compiled.used_types)
+
+    def read(self, events: Iterable[Any], path: str = "<ledger>") -> tuple[list[Event], int | None]:
+        """Validate events (dicts, models, or JSON text lines)."""
+        items = iter(events)
+        try:
+            first = next(items)
+        except StopIteration:
+            return [], None
+        import itertools
+
+        chain = itertools.chain([first], items)
+        try:
+            if isinstance(first, (str, bytes)):
+                return read_events(self._reader(), iter_lines(chain))  # type: ignore[arg-type]
+            return read_events(self._reader(), ((n, _plain(e), None) for n, e in enumerate(chain, start=1)))
+        except LedgerError as error:
+            raise LedgerError(error.problems, path) from None
+
+    def score(self, events: Iterable[Any], as_of: str | int | None = None, explain: bool = True,
+              path: str = "<ledger>") -> ScoreResult:
+        """Score a whole ledger. Input order does not matter."""
+        limit = parse_as_of(as_of)
+        parsed, latest = self.read(events, path)
+        if limit is None:
+            limit = latest if latest is not None else 0
+        parsed.sort(key=Event.key.fget)  # type: ignore[arg-type]
+        engine = Engine(self.compiled)
+        run(engine, [e for e in parsed if e.at <= limit])
+        return ScoreResult(Reporter(engine, limit).build(explain))
+
+    def session(self) -> Session:
+        return Session(self)
+
+
+def _plain(event: Any) -> Any:
+    if hasattr(event, "model_dump"):
+        return event.model_dump(exclude_none=True)
+    if isinstance(event, Mapping):
+        return dict(event)
+    return event
+
+
+class Session:
+    """Incremental scoring for apps: add events as they happen.
+
+    Events must arrive in ledger order, by (instant, id); an exact repeat of
+    an event already added is ignored. Fed the same events, a session ends
+    with the same awards as a batch score.
+    """
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.engine = Engine(program.compiled)
+        self._reader = program._reader()
+        self._seen: dict[str, Any] = {}
+        self._last: tuple[int, str] | None = None
+        self._latest: int | None = None
+        self._count = 0
+
+    def add(self, event: Any) -> list[Award]:
+        """Add one event; return the awards it issued (status as of its instant)."""
+        self._count += 1
+        obj = _plain(event)
+        if isinstance(obj, (str, bytes)):
+            obj = json.loads(obj, parse_float=__import__("decimal").Decimal)
+        problems: list[LedgerProblem] = []
+        parsed = self._reader.event(obj, self._count, problems)
+        if parsed is None:
+            raise LedgerError(problems, "<session>")
+        previous = self._seen.get(parsed.id)
+        if previous is not None:
+            if previous != obj:
+                raise LedgerError([LedgerProblem(self._count, "id", f"id `{parsed.id}` was already added with different content")], "<session>")
+            return []
+        if self._last is not None and parsed.key < self._last:
+            raise LedgerError([LedgerProblem(self._count, "at", f"event `{parsed.id}` comes before the last event added",
+                                             "a session takes events in order of (at, id); use score() for unordered ledgers")],
+                              "<session>")
+        self._seen[parsed.id] = obj
+        self._last = parsed.key
+        self._latest = parsed.at
+        if parsed.type not in self._reader.schemas:
+            return []
+        with localcontext(CONTEXT):
+            issued = self.engine.process(parsed)
+        return self._awards(issued, parsed.at)
+
+    def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
+        reporter = Reporter(self.engine, as_of)
+        return [Award.model_validate(reporter.award(a)) for a in issued]
+
+    def result(self, as_of: str | int | None = None, explain: bool = True) -> ScoreResult:
+        """The result so far, as of an instant (default: the last event)."""
+        limit = parse_as_of(as_of)
+        if limit is None:
+            limit = self._latest if self._latest is not None else 0
+        return ScoreResult(Reporter(self.engine, limit).build(explain))
+
+
+__all__ = ["Program", "Session", "ScoreResult", "RuleError", "LedgerError", "load", "compile", "check_source"]

@@ -1,0 +1,21 @@
+"""`rewardrules schema ledger|award|result`: print a JSON Schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..models import SCHEMAS, json_schema
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("schema", help="print the JSON Schema of a ledger event, an award or a result",
+                            description="Print a JSON Schema (draft 2020-12) of the public records.")
+    parser.add_argument("name", choices=sorted(SCHEMAS), help="which record")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(args.name), indent=2, sort_keys=True))
+    return 0

@@ -1,0 +1,88 @@
+"""`rewardrules score RULESET LEDGER`: score a ledger into awards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..api import Program, load
+from ..diagnostics import RuleError
+from ..ledger import LedgerError
+from .common import describe_os_error, ledger_lines, print_diagnostics
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("score", help="score a ledger with a rule file",
+                            description="Score a ledger (JSON Lines; - for standard input) with a rule file.")
+    parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
+    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
+    parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
+    parser.add_argument("--no-explain", action="store_true",
+                        help="leave out per-referral explanations (faster on large ledgers)")
+    parser.set_defaults(run=run)
+
+
+def load_program(path: str) -> Program | int:
+    """Load a rule file, or print why not and return the exit code."""
+    try:
+        return load(path)
+    except RuleError as error:
+        print_diagnostics(error.diagnostics, sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"rewardrules: error: {describe_os_error(error, path)}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"rewardrules: error: `{path}` is not UTF-8 text", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    program = load_program(args.ruleset)
+    if isinstance(program, int):
+        return program
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    try:
+        result = program.score(ledger_lines(args.ledger), as_of=args.as_of, explain=not args.no_explain, path=name)
+    except LedgerError as error:
+        print(str(error), file=sys.stderr)
+        print(f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored",
+              file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"rewardrules: error: {describe_os_error(error, args.ledger)}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        sys.stdout.write(result.to_json())
+    else:
+        sys.stdout.write(text_report(result.data))
+    return 0
+
+
+def text_report(data: dict[str, Any]) -> str:
+    """A plain table of awards and totals, for people."""
+    lines = [f"{data['ruleset']}: {len(data['awards'])} award(s) as of {data['as_of']}", ""]
+    header = ("at", "milestone", "role", "beneficiary", "amount", "status")
+    rows = [
+        (a["at"], a["milestone"], a["role"], a["beneficiary"],
+         f"{a['item']}" if a["kind"] == "item" else f"{a['kind']} {a['amount']} {a['unit']}", a["status"])
+        for a in data["awards"]
+    ]
+    if rows:
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        lines.append("")
+    if data["totals"]:
+        lines.append("totals:")
+        for t in data["totals"]:
+            lines.append(f"  {t['kind']} {t['status']}: {t['amount']} {t['unit']} in {t['count']} award(s)")
+        lines.append("")
+    if data.get("rejected"):
+        lines.append("referrals not counted:")
+        for r in data["rejected"]:
+            lines.append(f"  line {r['line']}: {r['referrer']} -> {r['referee']}: {r['reason'].replace('_', ' ')}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,635 @@
+"""Compile stage: a checked ruleset -> Python evaluators.
+
+The compiler writes one Python module per ruleset (plain source text, run
+through ``compile()``), so the scoring loop calls straight-line functions
+and never walks the AST:
+
+* ``upd_<type>(r, ev)``: update the per-referral metrics that aggregate
+  events of that type;
+* ``p<N>_<type>(r, R, ev, out)``: for program N, update the referrer's
+  metrics over referrals, then test the milestones that an event of that
+  type can reach, appending firings to ``out``;
+* one function per reward amount, void condition, eligibility test, and a
+  snapshot of all metric values for explanations.
+
+Names in rule files never become Python names: metrics, slots, milestones
+and constants are numbered, strings are emitted with ``repr``; the module's
+globals are only the helpers of :mod:`rewardrules.runtime` and constants.
+The generated source is registered with ``linecache`` so a traceback in it
+shows the line, like Jinja does for templates.
+"""
+
+from __future__ import annotations
+
+import linecache
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from . import ast, runtime
+from .datatypes import DURATION, DURATION_UNITS, QUANTITY
+from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo, VoidInfo
+
+_OPS = {"==": "n_eq", "!=": "n_ne", "<": "n_lt", "<=": "n_le", ">": "n_gt", ">=": "n_ge"}
+_ARITH = {"+": "n_add", "-": "n_sub", "*": "n_mul"}
+#: Most awards one `every` milestone gives at a single event.
+MAX_REPEATS_PER_EVENT = 1000
+
+
+@dataclass(slots=True, eq=False)
+class CompiledReward:
+    info: RewardInfo
+    amount: Callable[..., Any] | None  # (r, R, ev, inc) -> Decimal | None; None for items
+
+
+@dataclass(slots=True, eq=False)
+class CompiledVoid:
+    info: VoidInfo
+    test: Callable[..., bool]  # (r, ev, v) -> bool
+
+
+@dataclass(slots=True, eq=False)
+class CompiledMilestone:
+    info: MilestoneInfo
+    program: int
+    rewards: list[CompiledReward]
+    voids: list[CompiledVoid]
+    caps: list[CapInfo]
+    why_names: tuple[str, ...]
+
+
+@dataclass(slots=True, eq=False)
+class CompiledProgram:
+    index: int
+    info: ProgramInfo
+    eligible: Callable[[runtime.Referral], bool]
+    hooks: dict[str, Callable[..., None]]
+    referrer_slots: Callable[[], list[Any]]
+    contrib_size: int
+    caps: list[CapInfo]
+    snapshot: Callable[..., dict[str, Any]]
+
+
+@dataclass(slots=True, eq=False)
+class CompiledRuleset:
+    """Everything the engine needs to score ledgers with one rule file."""
+
+    checked: CheckedRuleset
+    updates: dict[str, Callable[..., None]]
+    referral_slots: Callable[[], list[Any]]
+    programs: list[CompiledProgram]
+    milestones: list[CompiledMilestone]
+    #: event types the engine must keep per referral (for void conditions)
+    kept_types: frozenset[str]
+    #: event types that matter at all; others are skipped after validation
+    used_types: frozenset[str]
+    source: str = field(repr=False, default="")
+
+    @property
+    def name(self) -> str:
+        return self.checked.name
+
+
+class _Writer:
+    """Accumulates generated source and the constants it refers to."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.level = 0
+        self.consts: dict[str, Any] = {}
+        self._const_names: dict[tuple[str, str], str] = {}
+
+    def line(self, text: str = "") -> None:
+        self.lines.append("    " * self.level + text if text else "")
+
+    def const(self, value: Any) -> str:
+        key = (type(value).__name__, repr(value))
+        name = self._const_names.get(key)
+        if name is None:
+            name = f"k{len(self._const_names)}"
+            self._const_names[key] = name
+            self.consts[name] = value
+        return name
+
+    def indent(self) -> None:
+        self.level += 1
+
+    def dedent(self) -> None:
+        self.level -= 1
+
+
+class _Compiler:
+    def __init__(self, checked: CheckedRuleset) -> None:
+        self.checked = checked
+        self.w = _Writer()
+        self.metric_ids: dict[int, int] = {}
+        self.referral_slot: dict[int, int] = {}
+        self.referral_init: list[Any] = []
+        self.referrer_slot: dict[tuple[int, int], int] = {}  # (program, metric id) -> slot
+        self.referrer_init: dict[int, list[Any]] = {}
+        self.contrib: dict[tuple[int, int], int] = {}
+        self._program = 0
+        self._roles: dict[str, str] = {}
+
+    # -- layout ----------------------------------------------------------
+    def mid(self, info: MetricInfo) -> int:
+        key = id(info)
+        if key not in self.metric_ids:
+            self.metric_ids[key] = len(self.metric_ids)
+        return self.metric_ids[key]
+
+    def _layout(self) -> list[MetricInfo]:
+        seen: dict[int, MetricInfo] = {}
+        for program in self.checked.programs:
+            for info in program.metrics.values():
+                seen.setdefault(id(info), info)
+        ordered = sorted(seen.values(), key=lambda m: (m.decl.span.start if m.decl.span else 0))
+        for info in ordered:
+            self.mid(info)
+            agg = info.aggregate
+            if agg is None or info.level != "referral" or info.type.kind == "error":
+                continue
+            self.referral_slot[id(info)] = len(self.referral_init)
+            if agg.fn in ("count", "sum"):
+                self.referral_init.append(runtime.ZERO)
+            elif agg.fn == "first":
+                self.referral_init.extend([None, False])
+            else:
+                self.referral_init.append(None)
+        for p, program in enumerate(self.checked.programs):
+            init: list[Any] = []
+            for info in program.metrics.values():
+                if info.level == "referrer" and info.aggregate is not None:
+                    self.referrer_slot[(p, self.mid(info))] = len(init)
+                    self.contrib[(p, self.mid(info))] = len(init)
+                    init.append(runtime.ZERO)
+            self.referrer_init[p] = init
+        return ordered
+
+    # -- expressions -----------------------------------------------------
+    def metrics_in(self, exprs: Iterable[ast.Expr | None]) -> list[MetricInfo]:
+        """Metrics an expression reads, with everything they depend on, in
+        an order where each comes after its dependencies."""
+        direct: list[MetricInfo] = []
+        for expr in exprs:
+            for node in _walk(expr):
+                binding = self.checked.bindings.get(id(node))
+                if binding is not None and binding.kind == "metric" and binding.metric is not None:
+                    direct.append(binding.metric)
+        ordered: list[MetricInfo] = []
+        done: set[int] = set()
+
+        def visit(info: MetricInfo) -> None:
+            if id(info) in done:
+                return
+            done.add(id(info))
+            if info.aggregate is None:
+                for dep in self.metrics_in([info.decl.body]):  # type: ignore[list-item]
+                    visit(dep)
+            ordered.append(info)
+
+        for info in direct:
+            visit(info)
+        return ordered
+
+    def prologue(self, metrics: Iterable[MetricInfo]) -> None:
+        """Emit `mvN = ...` for each metric, dependencies first."""
+        for info in metrics:
+            n = self.mid(info)
+            agg = info.aggregate
+            if agg is None:
+                self.w.line(f"mv{n} = {self.expr(info.decl.body)}")  # type: ignore[arg-type]
+            elif info.level == "referrer":
+                self.w.line(f"mv{n} = R.m[{self.referrer_slot[(self._program, n)]}]")
+            else:
+                self.w.line(f"mv{n} = r.m[{self.referral_slot[id(info)]}]")
+                if agg.otherwise is not None:
+                    self.w.line(f"if mv{n} is None:")
+                    self.w.indent()
+                    self.w.line(f"mv{n} = {self.expr(agg.otherwise)}")
+                    self.w.dedent()
+
+    def nullable(self, node: ast.Expr) -> bool:
+        return self.checked.nullable.get(id(node), False)
+
+    def expr(self, node: ast.Expr) -> str:  # noqa: C901 - one case per node
+        w = self.w
+        if isinstance(node, ast.Number):
+            return w.const(node.value)
+        if isinstance(node, ast.Quantity):
+            if node.unit.text in DURATION_UNITS:
+                return w.const(int(node.value * DURATION_UNITS[node.unit.text]))
+            return w.const(node.value)
+        if isinstance(node, ast.Percent):
+            return w.const(node.value)
+        if isinstance(node, ast.PercentOf):
+            factor = w.const(node.value / 100)
+            inner = self.expr(node.operand)
+            return f"n_mul({inner}, {factor})" if self.nullable(node.operand) else f"({inner} * {factor})"
+        if isinstance(node, ast.String):
+            return repr(node.value)
+        if isinstance(node, ast.Bool):
+            return "True" if node.value else "False"
+        if isinstance(node, ast.Ref):
+            return self.ref(node)
+        if isinstance(node, ast.Neg):
+            inner = self.expr(node.operand)
+            return f"n_neg({inner})" if self.nullable(node.operand) else f"(-{inner})"
+        if isinstance(node, ast.Arith):
+            left, right = self.expr(node.left), self.expr(node.right)
+            result_type = self.checked.types.get(id(node))
+            if node.op == "/":
+                text = f"n_div({left}, {right})"
+            elif self.nullable(node.left) or self.nullable(node.right):
+                text = f"{_ARITH[node.op]}({left}, {right})"
+            else:
+                text = f"({left} {node.op} {right})"
+            if result_type is not None and result_type.kind == DURATION and node.op in "*/":
+                text = f"to_ns({text})"
+            return text
+        if isinstance(node, ast.Compare):
+            left, right = self.expr(node.left), self.expr(node.right)
+            if self.nullable(node.left) or self.nullable(node.right):
+                return f"{_OPS[node.op]}({left}, {right})"
+            return f"({left} {node.op} {right})"
+        if isinstance(node, ast.And):
+            return f"({self.expr(node.left)} and {self.expr(node.right)})"
+        if isinstance(node, ast.Or):
+            return f"({self.expr(node.left)} or {self.expr(node.right)})"
+        if isinstance(node, ast.Not):
+            return f"(not {self.expr(node.operand)})"
+        if isinstance(node, ast.InList):
+            operand = self.expr(node.operand)
+            if all(isinstance(i, (ast.Number, ast.String, ast.Quantity, ast.Percent, ast.Bool)) for i in node.items):
+                items = w.const(frozenset(_literal(i) for i in node.items))
+            else:
+                items = "(" + "".join(f"{self.expr(i)}, " for i in node.items) + ")"
+            helper = "n_not_in" if node.negated else "n_in"
+            return f"{helper}({operand}, {items})"
+        if isinstance(node, ast.IsSet):
+            return f"({self.expr(node.operand)} is {'' if node.negated else 'not '}None)"
+        raise AssertionError(f"cannot compile {node!r}")
+
+    def ref(self, node: ast.Ref) -> str:
+        binding = self.checked.bindings[id(node)]
+        if binding.kind == "increase":
+            return "inc"
+        if binding.kind == "metric":
+            assert binding.metric is not None
+            return f"mv{self.mid(binding.metric)}"
+        assert binding.field is not None
+        holder = self._roles[binding.event_role]
+        return f"{holder}[{binding.field.name!r}]"
+
+    # -- functions -------------------------------------------------------
+    def function(self, name: str, params: str, roles: dict[str, str]) -> None:
+        self._roles = roles
+        self.w.line()
+        self.w.line(f"def {name}({params}):")
+        self.w.indent()
+
+    def end(self) -> None:
+        self.w.line("return None")
+        self.w.dedent()
+
+    def updates(self, metrics: list[MetricInfo]) -> dict[str, str]:
+        by_type: dict[str, list[MetricInfo]] = {}
+        for info in metrics:
+            if id(info) in self.referral_slot:
+                agg = info.aggregate
+                assert agg is not None
+                by_type.setdefault(agg.source.text, []).append(info)
+        names = {}
+        for event_type, infos in by_type.items():
+            fname = f"upd_{len(names)}"
+            names[event_type] = fname
+            self.function(fname, "r, ev", {"event": "ev", "referral": "r.fields"})
+            self.w.line("m = r.m")
+            for info in infos:
+                self._update(info)
+            self.end()
+        return names
+
+    def _update(self, info: MetricInfo) -> None:
+        agg = info.aggregate
+        assert agg is not None
+        slot = self.referral_slot[id(info)]
+        w = self.w
+        w.line(f"# metric {info.name}")
+        tests = []
+        if agg.where is not None:
+            tests.append(self.expr(agg.where))
+        if agg.within is not None:
+            tests.append(f"ev['at'] - r.at <= {w.const(self._duration(agg.within))}")
+        value = f"ev[{agg.field.text!r}]" if agg.field is not None else None
+        if agg.fn == "first":
+            tests.insert(0, f"not m[{slot + 1}]")
+        elif value is not None:
+            tests.insert(0, f"{value} is not None")
+        w.line(f"if {' and '.join(tests) or 'True'}:")
+        w.indent()
+        if agg.fn == "count":
+            w.line(f"m[{slot}] += {w.const(Decimal(1))}")
+        elif agg.fn == "sum":
+            w.line(f"m[{slot}] += {value}")
+        elif agg.fn == "latest":
+            w.line(f"m[{slot}] = {value}")
+        elif agg.fn == "first":
+            w.line(f"m[{slot}] = {value}")
+            w.line(f"m[{slot + 1}] = True")
+        else:
+            cmp = ">" if agg.fn == "max" else "<"
+            w.line(f"if m[{slot}] is None or {value} {cmp} m[{slot}]:")
+            w.indent()
+            w.line(f"m[{slot}] = {value}")
+            w.dedent()
+        w.dedent()
+
+    @staticmethod
+    def _duration(duration: ast.Duration) -> int:
+        return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+    def program_hooks(self, p: int, program: ProgramInfo, event_types: Iterable[str]) -> dict[str, str]:
+        self._program = p
+        referrer_metrics = [m for m in program.metrics.values() if m.level == "referrer" and m.aggregate is not None]
+        names = {}
+        for event_type in sorted(event_types):
+            aggs = [m for m in referrer_metrics if event_type in m.events]
+            milestones = [m for m in program.milestones if event_type in m.events]
+            if not aggs and not milestones:
+                continue
+            fname = f"p{p}_{len(names)}"
+            names[event_type] = fname
+            self.function(fname, "r, R, ev, out", {"event": "ev", "referral": "r.fields"})
+            if aggs:
+                self.w.line(f"c = r.contrib[{p}]")
+            for info in aggs:
+                self._contribution(p, info)
+            used = self.metrics_in(self._milestone_exprs(m) for m in milestones)
+            # metrics are read after the referrer's totals were brought up to date
+            self.prologue([m for m in used])
+            for milestone in milestones:
+                self._milestone(milestone)
+            self.end()
+        return names
+
+    def _milestone_exprs(self, milestone: MilestoneInfo) -> ast.Expr | None:
+        trigger = milestone.trigger
+        if isinstance(trigger, ast.WhenTrigger):
+            return trigger.condition
+        if isinstance(trigger, ast.EventTrigger):
+            return trigger.where
+        return _ref_to(self.checked, self.checked.programs[self._program].metrics[trigger.metric.text])
+
+    def _contribution(self, p: int, info: MetricInfo) -> None:
+        agg = info.aggregate
+        assert agg is not None
+        slot = self.referrer_slot[(p, self.mid(info))]
+        w = self.w
+        w.line(f"# metric {info.name} (over referrals)")
+        exprs: list[ast.Expr | None] = [agg.where]
+        target: MetricInfo | None = None
+        if agg.fn == "sum" and agg.field is not None:
+            target = self.checked.programs[p].metrics[agg.field.text]
+        deps = self.metrics_in(exprs) + ([target] if target is not None else [])
+        if target is not None and target.aggregate is None:
+            deps = self.metrics_in([*exprs, target.decl.body])  # type: ignore[list-item]
+            deps.append(target)
+        self.prologue(dict.fromkeys(deps))
+        if agg.fn == "count":
+            value = w.const(Decimal(1))
+        else:
+            assert target is not None
+            value = f"(mv{self.mid(target)} or {w.const(runtime.ZERO)})"
+        if agg.where is not None:
+            value = f"({value} if {self.expr(agg.where)} else {w.const(runtime.ZERO)})"
+        w.line(f"v = {value}")
+        w.line(f"d = v - c[{slot}]")
+        w.line("if d:")
+        w.indent()
+        w.line(f"R.m[{slot}] += d")
+        w.line(f"c[{slot}] = v")
+        w.dedent()
+
+    def _why(self, expr: ast.Expr | None) -> tuple[tuple[str, ...], str]:
+        names: dict[str, str] = {}
+        for node in _walk(expr):
+            if isinstance(node, ast.Ref) and id(node) in self.checked.bindings:
+                names.setdefault(node.dotted, self.ref(node))
+        return tuple(names), "(" + "".join(f"{v}, " for v in names.values()) + ")"
+
+    def _milestone(self, milestone: MilestoneInfo) -> None:
+        w = self.w
+        i = milestone.index
+        st = "R" if milestone.level == "referrer" else "r"
+        trigger = milestone.trigger
+        w.line(f"# milestone {milestone.name}")
+        if isinstance(trigger, ast.WhenTrigger):
+            names, values = self._why(trigger.condition)
+            self.why[i] = names
+            w.line(f"if not {st}.done[{i}] and {self.expr(trigger.condition)}:")
+            w.indent()
+            w.line(f"{st}.done[{i}] = True")
+            w.line(f"out.append(({i}, None, None, {values}))")
+            w.dedent()
+        elif isinstance(trigger, ast.EventTrigger):
+            names, values = self._why(trigger.where)
+            self.why[i] = names
+            tests = [] if trigger.each else [f"not {st}.done[{i}]"]
+            if trigger.where is not None:
+                tests.append(self.expr(trigger.where))
+            if trigger.within is not None:
+                tests.append(f"ev['at'] - r.at <= {w.const(self._duration(trigger.within))}")
+            w.line(f"if {' and '.join(tests) or 'True'}:")
+            w.indent()
+            if trigger.each:
+                w.line(f"out.append(({i}, ev['id'], None, {values}))")
+            else:
+                w.line(f"{st}.done[{i}] = True")
+                w.line(f"out.append(({i}, None, None, {values}))")
+            w.dedent()
+        else:
+            metric = self.checked.programs[self._program].metrics[trigger.metric.text]
+            self.why[i] = (metric.name,)
+            w.line(f"cur = mv{self.mid(metric)}")
+            w.line("if cur is not None:")
+            w.indent()
+            if isinstance(trigger, ast.IncreaseTrigger):
+                w.line(f"prev = {st}.prev[{i}]")
+                w.line(f"{st}.prev[{i}] = cur")
+                w.line("if cur > prev:")
+                w.indent()
+                w.line(f"out.append(({i}, ev['id'], cur - prev, (cur,)))")
+                w.dedent()
+            else:
+                step = w.const(trigger.step)
+                w.line(f"reached = cur // {step}")
+                w.line("n = 0")
+                w.line(f"while {st}.prev[{i}] < reached and n < {MAX_REPEATS_PER_EVENT}:")
+                w.indent()
+                w.line(f"{st}.prev[{i}] += 1")
+                w.line("n += 1")
+                w.line(f"out.append(({i}, str({st}.prev[{i}] * {step}), None, (cur,)))")
+                w.dedent()
+            w.dedent()
+
+    def reward_fn(self, p: int, milestone: MilestoneInfo, k: int, reward: RewardInfo) -> str | None:
+        if reward.kind == "item":
+            return None
+        self._program = p
+        fname = f"amount_{milestone.index}_{k}"
+        self.function(fname, "r, R, ev, inc", {"event": "ev", "referral": "r.fields"})
+        self.prologue(self.metrics_in([reward.decl.amount]))
+        self.w.line(f"return {self.expr(reward.decl.amount)}")
+        self.w.dedent()
+        return fname
+
+    def void_fn(self, milestone: MilestoneInfo, k: int, void: VoidInfo) -> str:
+        fname = f"void_{milestone.index}_{k}"
+        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.fields", "void": "v"})
+        where = void.decl.where
+        self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
+        self.w.dedent()
+        return fname
+
+    def eligible_fn(self, p: int, program: ProgramInfo) -> str:
+        fname = f"p{p}_eligible"
+        self.function(fname, "r", {"referral": "r.fields"})
+        tests = [self.expr(e) for e in program.eligible]
+        self.w.line(f"return {' and '.join(tests) or 'True'}")
+        self.w.dedent()
+        return fname
+
+    def snapshot_fn(self, p: int, program: ProgramInfo) -> str:
+        self._program = p
+        fname = f"p{p}_snapshot"
+        self.function(fname, "r, R", {"referral": "r.fields"})
+        infos = [m for m in program.metrics.values() if m.type.kind != "error"]
+        ordered: list[MetricInfo] = []
+        done: set[int] = set()
+        for info in infos:
+            for dep in self.metrics_in([_ref_to(self.checked, info)]):
+                if id(dep) not in done:
+                    done.add(id(dep))
+                    ordered.append(dep)
+        self.prologue(ordered)
+        self.w.line("return {" + "".join(f"{m.name!r}: mv{self.mid(m)}, " for m in infos) + "}")
+        self.w.dedent()
+        return fname
+
+    why: dict[int, tuple[str, ...]]
+
+
+def _ref_to(checked: CheckedRuleset, info: MetricInfo) -> ast.Ref:
+    """A synthetic reference to a metric, so `metrics_in` can order it."""
+    from .model import Binding
+
+    node = ast.Ref(ast.Ident(info.name))
+    checked.bindings[id(node)] = Binding("metric", metric=info)
+    _KEEP.append(node)  # keep the node alive: bindings are keyed by id()
+    return node
+
+
+_KEEP: list[ast.Ref] = []
+
+
+def _literal(node: ast.Expr) -> Any:
+    if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
+        return node.value
+    if isinstance(node, (ast.String, ast.Bool)):
+        return node.value
+    raise AssertionError(node)
+
+
+def _walk(expr: ast.Expr | None) -> Iterable[Any]:
+    """Every node of an expression, without recursion."""
+    if expr is None:
+        return
+    stack: list[Any] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in getattr(node, "__slots__", ()):
+            if name == "span":
+                continue
+            value = getattr(node, name)
+            if isinstance(value, tuple):
+                stack.extend(v for v in value if hasattr(v, "__slots__") and not isinstance(v, ast.Ident))
+            elif hasattr(value, "__slots__") and not isinstance(value, (ast.Ident, ast.Duration)):
+                stack.append(value)
+
+
+def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
+    """Generate, compile and load the evaluators of a checked ruleset."""
+    c = _Compiler(checked)
+    c.why = {}
+    metrics = c._layout()
+    c.w.line(f"# generated by rewardrules from {checked.source.path}")
+    update_names = c.updates(metrics)
+    all_types = set(checked.events)
+    plan = []
+    for p, program in enumerate(checked.programs):
+        hooks = c.program_hooks(p, program, all_types)
+        eligible = c.eligible_fn(p, program)
+        snapshot = c.snapshot_fn(p, program)
+        rewards = []
+        for milestone in program.milestones:
+            c._program = p
+            amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
+            voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
+            rewards.append((milestone, amounts, voids))
+        plan.append((program, hooks, eligible, snapshot, rewards))
+    source = "\n".join(c.w.lines) + "\n"
+    filename = f"<rewardrules {checked.name}>"
+    namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
+    code = compile(source, filename, "exec")
+    exec(code, namespace)  # noqa: S102 - our own generated source, see module docstring
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    referral_init = tuple(c.referral_init)
+    programs: list[CompiledProgram] = []
+    milestones: list[CompiledMilestone] = []
+    for p, (program, hooks, eligible, snapshot, rewards) in enumerate(plan):
+        init = tuple(c.referrer_init[p])
+        for milestone, amounts, voids in rewards:
+            milestones.append(
+                CompiledMilestone(
+                    info=milestone,
+                    program=p,
+                    rewards=[
+                        CompiledReward(r, namespace[a] if a else None) for r, a in zip(milestone.rewards, amounts, strict=True)
+                    ],
+                    voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],
+                    caps=list(program.caps) + list(milestone.caps),
+                    why_names=c.why.get(milestone.index, ()),
+                )
+            )
+        programs.append(
+            CompiledProgram(
+                index=p,
+                info=program,
+                eligible=namespace[eligible],
+                hooks={t: namespace[f] for t, f in hooks.items()},
+                referrer_slots=(lambda init=init: list(init)),
+                contrib_size=len(init),
+                caps=list(program.caps),
+                snapshot=namespace[snapshot],
+            )
+        )
+    kept = frozenset(v.event for m in checked.milestones for v in m.voids)
+    used = set(update_names) | kept | {"referral"}
+    for program in programs:
+        used |= set(program.hooks)
+    return CompiledRuleset(
+        checked=checked,
+        updates={t: namespace[f] for t, f in update_names.items()},
+        referral_slots=lambda: list(referral_init),
+        programs=programs,
+        milestones=sorted(milestones, key=lambda m: m.info.index),
+        kept_types=kept,
+        used_types=frozenset(used),
+        source=source,
+    )
+
+
+__all__ = ["CompiledRuleset", "CompiledProgram", "CompiledMilestone", "compile_ruleset", "QUANTITY"]

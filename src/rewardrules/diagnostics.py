@@ -1,0 +1,152 @@
+"""Diagnostics: how every stage reports a user's mistake.
+
+Passes append :class:`Diagnostic` objects instead of raising, so ``check``
+can report every problem in one run. One renderer prints them as
+``path:line:col: error[RR101]: message`` with the source line, a caret and a
+help line; the JSON output of the CLI is built from the same objects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .source import Span
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+#: Every diagnostic code with a short title; docs/errors.md lists them.
+CODES: dict[str, str] = {
+    "RR001": "syntax error",
+    "RR002": "unexpected character",
+    "RR003": "unexpected end of file",
+    "RR004": "reserved word used as a name",
+    "RR101": "unknown event type",
+    "RR102": "unknown field",
+    "RR103": "unknown name",
+    "RR104": "duplicate name",
+    "RR105": "unknown unit",
+    "RR106": "unknown role",
+    "RR107": "unknown reward kind",
+    "RR108": "unknown period",
+    "RR109": "unknown duration unit",
+    "RR110": "reserved field or event name",
+    "RR201": "type mismatch",
+    "RR202": "unit mismatch",
+    "RR203": "condition expected",
+    "RR204": "value not allowed here",
+    "RR205": "invalid aggregate",
+    "RR301": "milestone has no trigger",
+    "RR302": "milestone has more than one trigger",
+    "RR303": "milestone has no reward",
+    "RR304": "invalid threshold",
+    "RR305": "invalid reward amount",
+    "RR306": "invalid structure",
+    "RR307": "metric depends on itself",
+    "RR401": "limit exceeded",
+    "RR501": "invalid message template",
+    "RR502": "unknown name in message template",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a rule file."""
+
+    code: str
+    message: str
+    span: Span | None
+    help: str | None = None
+    severity: Severity = Severity.ERROR
+
+    @property
+    def path(self) -> str:
+        return self.span.path if self.span else "<unknown>"
+
+    @property
+    def line(self) -> int:
+        return self.span.line if self.span else 1
+
+    @property
+    def column(self) -> int:
+        return self.span.column if self.span else 1
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+    def to_dict(self) -> dict[str, object]:
+        """The stable JSON form used by ``check --format json``."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.span.source.position(self.span.end)[0] if self.span else self.line,
+            "end_column": self.span.source.position(self.span.end)[1] if self.span else self.column,
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "help": self.help,
+        }
+
+
+def render(diagnostic: Diagnostic, color: bool = False) -> str:
+    """Render a diagnostic for people: header, source line, caret, help."""
+    sev = diagnostic.severity.value
+    head = f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {sev}[{diagnostic.code}]: {diagnostic.message}"
+    if color:
+        tint = "\x1b[1;31m" if diagnostic.severity is Severity.ERROR else "\x1b[1;33m"
+        head = f"\x1b[1m{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:\x1b[0m {tint}{sev}[{diagnostic.code}]\x1b[0m: \x1b[1m{diagnostic.message}\x1b[0m"
+    lines = [head]
+    span = diagnostic.span
+    if span is not None:
+        text = span.source.line_text(span.line)
+        if text or span.line >= 1:
+            gutter = f"{span.line:>4} | "
+            lines.append(f"{gutter}{text}")
+            end_line, end_col = span.source.position(span.end)
+            width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
+            caret = " " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * max(1, width)
+            lines.append(caret)
+    if diagnostic.help:
+        lines.append(f"     = help: {diagnostic.help}")
+    return "\n".join(lines)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """The nearest known name, for "did you mean" hints."""
+    pool = sorted(set(candidates))
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered and lowered[name.lower()] != name:
+        return lowered[name.lower()]
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str], fallback: str | None = None) -> str | None:
+    """A help line naming the nearest candidate, or ``fallback``."""
+    match = suggest(name, candidates)
+    if match is not None:
+        return f"did you mean `{match}`?"
+    return fallback
+
+
+class RuleError(Exception):
+    """Raised by the public API when a rule file has errors.
+
+    It carries every diagnostic, not just the first; ``str()`` renders them
+    all the way ``rewardrules check`` does.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(render(d) for d in self.diagnostics))
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diagnostics)

@@ -1,0 +1,248 @@
+"""Evaluate stage: run compiled evaluators over events, in order.
+
+A :class:`Session` holds the state of one scoring run: accepted referrals
+(first valid referral of each referee wins), per-referral and per-referrer
+metric slots, caps used, and the awards issued so far. Batch scoring sorts
+the ledger by (instant, id) and feeds it through the same session, so an
+app that adds events one at a time gets exactly what a batch score gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .compile import CompiledMilestone, CompiledProgram, CompiledRuleset
+from .ledger import Event
+from .model import CapInfo
+from .runtime import CONTEXT, ZERO, Referral, ReferrerState
+from .timeutil import period_key
+from .units import is_currency, quantize_money
+
+ONE = Decimal(1)
+
+
+@dataclass(slots=True, eq=False)
+class IssuedAward:
+    """An award as the engine issued it; statuses are decided at report time."""
+
+    id: str
+    at: int
+    milestone: CompiledMilestone
+    reward_index: int
+    role: str
+    beneficiary: str
+    referral: Referral
+    amount: Decimal
+    trigger: dict[str, Any]
+    occurrence: str | None
+    values: dict[str, Any]
+    capped: bool = False
+
+    @property
+    def reward(self) -> Any:
+        return self.milestone.rewards[self.reward_index].info
+
+
+@dataclass(slots=True, eq=False)
+class Withheld:
+    """A reward the rules reached but did not issue (cap reached, no amount)."""
+
+    at: int
+    milestone: CompiledMilestone
+    reward_index: int
+    role: str
+    beneficiary: str
+    referral: Referral
+    reason: str
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A referral event that does not create a referral."""
+
+    event: str
+    line: int
+    at: int
+    referrer: str | None
+    referee: str | None
+    reason: str  # self_referral | duplicate_referral | ineligible
+    detail: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class State:
+    referrals: dict[str, Referral] = field(default_factory=dict)
+    referrers: list[dict[str, ReferrerState]] = field(default_factory=list)
+    awards: list[IssuedAward] = field(default_factory=list)
+    withheld: list[Withheld] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
+
+
+def award_id(ruleset: str, program: str, milestone: str, scope: str, occurrence: str | None, role: str,
+             beneficiary: str) -> str:
+    """A stable id: it depends only on what the award is for, never on the
+    position of events in the ledger or on unrelated events."""
+    key = json.dumps([ruleset, program, milestone, scope, occurrence, role, beneficiary], ensure_ascii=True)
+    return "aw_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+class Engine:
+    """Processes validated events, in (instant, id) order, into awards."""
+
+    def __init__(self, compiled: CompiledRuleset) -> None:
+        self.compiled = compiled
+        self.state = State(referrers=[{} for _ in compiled.programs])
+        self._milestone_count = len(compiled.milestones)
+        self._cap_keys: dict[int, tuple[Any, ...]] = {}
+        for program in compiled.programs:
+            for j, cap in enumerate(program.caps):
+                self._cap_keys[id(cap)] = ("program", program.index, j)
+        for milestone in compiled.milestones:
+            for j, cap in enumerate(milestone.info.caps):
+                self._cap_keys[id(cap)] = ("milestone", milestone.info.index, j)
+
+    def process(self, event: Event) -> list[IssuedAward]:
+        """Apply one event; return the awards it issued. Call inside
+        ``decimal.localcontext(runtime.CONTEXT)`` (see :func:`run`)."""
+        compiled = self.compiled
+        if event.type == "referral":
+            referral = self._refer(event)
+            if referral is None:
+                return []
+        else:
+            referral = self.state.referrals.get(event.referee or "")
+            if referral is None:
+                return []  # no referral (yet): earns nothing
+            update = compiled.updates.get(event.type)
+            if update is not None:
+                update(referral, event.fields)
+            if event.type in compiled.kept_types:
+                referral.kept.setdefault(event.type, []).append(event.fields)
+        issued: list[IssuedAward] = []
+        for p in referral.programs:
+            program = compiled.programs[p]
+            hook = program.hooks.get(event.type)
+            if hook is None:
+                continue
+            referrer = self._referrer(program, referral.referrer)
+            fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
+            hook(referral, referrer, event.fields, fired)
+            for index, occurrence, increase, values in fired:
+                self._award(program, compiled.milestones[index], occurrence, increase, values, referral, referrer,
+                            event, issued)
+        return issued
+
+    def _refer(self, event: Event) -> Referral | None:
+        state = self.state
+        referrer, referee = event.referrer or "", event.referee or ""
+        if referrer == referee:
+            state.rejected.append(Rejected(event.id, event.line, event.at, referrer, referee, "self_referral"))
+            return None
+        existing = state.referrals.get(referee)
+        if existing is not None:
+            state.rejected.append(
+                Rejected(event.id, event.line, event.at, referrer, referee, "duplicate_referral",
+                         f"`{referee}` was already referred by `{existing.referrer}` (event `{existing.id}`)")
+            )
+            return None
+        referral = Referral(event.id, event.at, referrer, referee, event.fields, self.compiled.referral_slots(),
+                            self._milestone_count)
+        referral.line = event.line
+        state.referrals[referee] = referral
+        update = self.compiled.updates.get("referral")
+        if update is not None:
+            update(referral, event.fields)
+        for program in self.compiled.programs:
+            if program.eligible(referral):
+                referral.programs.append(program.index)
+                referral.contrib[program.index] = [ZERO] * program.contrib_size
+        if not referral.programs:
+            state.rejected.append(Rejected(event.id, event.line, event.at, referrer, referee, "ineligible"))
+        return referral
+
+    def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
+        states = self.state.referrers[program.index]
+        found = states.get(referrer)
+        if found is None:
+            found = ReferrerState(referrer, program.referrer_slots(), self._milestone_count)
+            states[referrer] = found
+        return found
+
+    def _award(self, program: CompiledProgram, milestone: CompiledMilestone, occurrence: str | None, increase: Any,
+               values: tuple[Any, ...], referral: Referral, referrer: ReferrerState, event: Event,
+               issued: list[IssuedAward]) -> None:
+        info = milestone.info
+        ruleset = self.compiled.name
+        scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
+        why = dict(zip(milestone.why_names, values, strict=False))
+        for k, reward in enumerate(milestone.rewards):
+            rinfo = reward.info
+            beneficiary = referral.referrer if rinfo.role == "referrer" else referral.referee
+            if reward.amount is None:
+                amount: Decimal | None = ONE
+            else:
+                amount = reward.amount(referral, referrer, event.fields, increase)
+            if amount is None:
+                self.state.withheld.append(Withheld(event.at, milestone, k, rinfo.role, beneficiary, referral,
+                                                    "the amount has no value (a field or metric is missing)"))
+                continue
+            if is_currency(rinfo.unit):
+                amount = quantize_money(amount, rinfo.unit)
+            amount, capped, reason = self._apply_caps(milestone.caps, rinfo.role, rinfo.unit, beneficiary, event.at, amount)
+            if amount <= 0:
+                self.state.withheld.append(Withheld(event.at, milestone, k, rinfo.role, beneficiary, referral,
+                                                    reason or "the amount is zero"))
+                continue
+            record = IssuedAward(
+                id=award_id(ruleset, program.info.name, info.name, scope, occurrence, rinfo.role, beneficiary),
+                at=event.at,
+                milestone=milestone,
+                reward_index=k,
+                role=rinfo.role,
+                beneficiary=beneficiary,
+                referral=referral,
+                amount=amount,
+                trigger=event.fields,
+                occurrence=occurrence,
+                values=why,
+                capped=capped,
+            )
+            self.state.awards.append(record)
+            issued.append(record)
+
+    def _apply_caps(self, caps: list[CapInfo], role: str, unit: str, beneficiary: str, at: int,
+                    amount: Decimal) -> tuple[Decimal, bool, str]:
+        applicable = [c for c in caps if c.role == role and c.unit == unit]
+        if not applicable:
+            return amount, False, ""
+        keys = []
+        capped = False
+        reason = ""
+        for cap in applicable:
+            period = period_key(at, cap.period) if cap.period else ""
+            key = (*self._cap_keys[id(cap)], beneficiary, period)
+            keys.append(key)
+            limit = Decimal(str(cap.limit))
+            remaining = limit - self.state.cap_used.get(key, ZERO)
+            if amount > remaining:
+                amount = max(remaining, ZERO)
+                capped = True
+                per = f" per {cap.period}" if cap.period else ""
+                reason = f"cap of {limit} {unit}{per} reached"
+        if amount > 0:
+            for key in keys:
+                self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount
+        return amount, capped, reason
+
+
+def run(engine: Engine, events: list[Event]) -> None:
+    """Feed sorted events through an engine in the scoring context."""
+    process = engine.process
+    with localcontext(CONTEXT):
+        for event in events:
+            process(event)

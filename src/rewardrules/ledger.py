@@ -1,0 +1,324 @@
+"""Ledger input: JSON Lines events, validated against the program's events.
+
+This is the edge where other systems' data comes in, so every mistake is
+collected (with its line and field) before anything is scored, and numbers
+never pass through binary floats: JSON decimals are parsed as Decimals and
+decimal strings ("99.90") are accepted.
+
+Only event types the program uses are checked field by field; every line
+must still be a JSON object with a valid ``id``, ``at`` and ``type``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from . import limits
+from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
+from .model import CheckedRuleset
+from .timeutil import TimestampError, format_timestamp, parse_timestamp
+
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_NUMERIC = (NUMBER, QUANTITY)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerProblem:
+    """One mistake in a ledger: where it is and what to do about it."""
+
+    line: int
+    field: str | None
+    message: str
+    hint: str | None = None
+
+    def render(self, path: str) -> str:
+        where = f"{path}:{self.line}: error: "
+        field = f"field `{self.field}`: " if self.field else ""
+        text = f"{where}{field}{self.message}"
+        return text + (f"\n     = help: {self.hint}" if self.hint else "")
+
+    def to_dict(self, path: str) -> dict[str, Any]:
+        return {"path": path, "line": self.line, "field": self.field, "message": self.message, "help": self.hint}
+
+
+class LedgerError(Exception):
+    """A ledger that cannot be scored; carries every problem found."""
+
+    def __init__(self, problems: list[LedgerProblem], path: str = "<ledger>") -> None:
+        self.problems = problems
+        self.path = path
+        shown = problems[:50]
+        text = "\n".join(p.render(path) for p in shown)
+        if len(problems) > len(shown):
+            text += f"\n... and {len(problems) - len(shown)} more"
+        super().__init__(text)
+
+
+class Event:
+    """A validated ledger event. ``fields`` is what rules see: the declared
+    fields (converted; None when an optional one is absent) plus ``id``,
+    ``at`` (ns since the epoch) and ``referee``/``referrer``."""
+
+    __slots__ = ("id", "at", "type", "referrer", "referee", "fields", "line", "raw")
+
+    def __init__(self, id: str, at: int, type: str, referrer: str | None, referee: str | None,
+                 fields: dict[str, Any], line: int, raw: Mapping[str, Any]) -> None:
+        self.id = id
+        self.at = at
+        self.type = type
+        self.referrer = referrer
+        self.referee = referee
+        self.fields = fields
+        self.line = line
+        self.raw = raw
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """The processing order: instant, then id."""
+        return (self.at, self.id)
+
+    @property
+    def timestamp(self) -> str:
+        return format_timestamp(self.at)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not a number")
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def decode_line(text: str | bytes) -> Any:
+    """Parse one JSON line exactly (decimals as Decimal)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return _DECODER.decode(text)
+
+
+class EventReader:
+    """Validates ledger objects against the events a ruleset declares."""
+
+    def __init__(self, checked: CheckedRuleset, used_types: Iterable[str] | None = None) -> None:
+        used = set(used_types) if used_types is not None else set(checked.events)
+        self.schemas: dict[str, list[tuple[str, str, bool]]] = {}
+        for name, info in checked.events.items():
+            if name not in used:
+                continue
+            self.schemas[name] = [
+                (f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin
+            ]
+
+    def event(self, obj: Any, line: int, problems: list[LedgerProblem]) -> Event | None:
+        """Validate one decoded object; append problems and return None if bad."""
+        if not isinstance(obj, dict):
+            problems.append(LedgerProblem(line, None, "an event must be a JSON object", '{"id": ..., "at": ..., "type": ...}'))
+            return None
+        start = len(problems)
+        event_id = _text(obj, "id", line, problems)
+        event_type = _text(obj, "type", line, problems)
+        at = _instant(obj, "at", line, problems, required=True)
+        referrer = _text(obj, "referrer", line, problems, required=False)
+        referee = _text(obj, "referee", line, problems, required=False)
+        schema = self.schemas.get(event_type or "")
+        fields: dict[str, Any] = {}
+        if schema is not None:
+            if event_type == "referral" and referrer is None and "referrer" not in obj:
+                problems.append(LedgerProblem(line, "referrer", "a referral needs a `referrer`"))
+            if referee is None and "referee" not in obj:
+                problems.append(
+                    LedgerProblem(line, "referee", f"a `{event_type}` event needs a `referee`", "name the referred person it concerns")
+                )
+            for name, kind, optional in schema:
+                value = obj.get(name)
+                if value is None:
+                    if not optional:
+                        problems.append(LedgerProblem(line, name, f"`{event_type}` events need `{name}`", _example(kind)))
+                    fields[name] = None
+                    continue
+                fields[name] = _convert(value, kind, name, line, problems)
+        if len(problems) > start:
+            return None
+        assert event_id is not None and event_type is not None and at is not None
+        fields["id"] = event_id
+        fields["at"] = at
+        fields["referee"] = referee
+        if event_type == "referral":
+            fields["referrer"] = referrer
+        return Event(event_id, at, event_type, referrer, referee, fields, line, obj)
+
+
+def _example(kind: str) -> str:
+    return {
+        NUMBER: "a number such as 3 or \"3\"",
+        QUANTITY: "an amount such as 99.90 or \"99.90\"",
+        TEXT: "a string",
+        TIME: "an RFC 3339 timestamp such as \"2026-03-01T09:30:00Z\"",
+        BOOLEAN: "true or false",
+    }.get(kind, "a value")
+
+
+def _text(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool = True) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            problems.append(LedgerProblem(line, name, f"missing `{name}`", "every event has `id`, `at` and `type`"))
+        return None
+    if not isinstance(value, str) or not value:
+        problems.append(LedgerProblem(line, name, f"`{name}` must be a non-empty string, not {_show(value)}"))
+        return None
+    return value
+
+
+def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            problems.append(LedgerProblem(line, name, f"missing `{name}`", "an RFC 3339 timestamp with an offset, e.g. \"2026-03-01T09:30:00Z\""))
+        return None
+    try:
+        return parse_timestamp(value)
+    except TimestampError as error:
+        problems.append(LedgerProblem(line, name, str(error), "write it with an offset, e.g. \"2026-03-01T09:30:00Z\" or \"...+02:00\""))
+        return None
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerProblem]) -> Any:
+    if kind in _NUMERIC:
+        number = _number(value)
+        if number is None:
+            problems.append(LedgerProblem(line, name, f"`{name}` must be a number, not {_show(value)}", _example(kind)))
+        elif not _bounded(number):
+            problems.append(
+                LedgerProblem(line, name, f"`{name}` is out of range (at most {limits.MAX_LEDGER_DIGITS} digits)")
+            )
+            return None
+        return number
+    if kind == TEXT:
+        if not isinstance(value, str):
+            problems.append(LedgerProblem(line, name, f"`{name}` must be a string, not {_show(value)}"))
+        return value
+    if kind == TIME:
+        try:
+            return parse_timestamp(value)
+        except TimestampError as error:
+            problems.append(LedgerProblem(line, name, str(error), _example(TIME)))
+            return None
+    if kind == BOOLEAN:
+        if not isinstance(value, bool):
+            problems.append(LedgerProblem(line, name, f"`{name}` must be true or false, not {_show(value)}"))
+        return value
+    return value
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int):
+        if abs(value) >= 10**limits.MAX_LEDGER_DIGITS:
+            return Decimal(10) ** (limits.MAX_LEDGER_DIGITS + 1)  # reported as out of range
+        return Decimal(value)
+    if isinstance(value, str) and len(value) <= 2 * limits.MAX_LEDGER_DIGITS + 2 and _DECIMAL_TEXT.fullmatch(value):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return None
+    return None  # floats too: a binary float is not an exact amount
+
+
+def _bounded(number: Decimal) -> bool:
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    return len(digits) <= limits.MAX_LEDGER_DIGITS and abs(exponent) <= limits.MAX_LEDGER_EXPONENT and (
+        len(digits) + exponent <= limits.MAX_LEDGER_DIGITS
+    )
+
+
+def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerProblem | None]]:
+    """Decode JSON lines: (line number, object, problem). Blank lines skipped."""
+    for number, raw in enumerate(lines, start=1):
+        if len(raw) > limits.MAX_LEDGER_LINE_BYTES:
+            yield number, None, LedgerProblem(number, None, f"line is longer than {limits.MAX_LEDGER_LINE_BYTES} bytes")
+            continue
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if not text.strip():
+                continue
+            yield number, decode_line(text), None
+        except (ValueError, RecursionError) as error:
+            message = "nested too deeply" if isinstance(error, RecursionError) else _json_message(error)
+            yield number, None, LedgerProblem(number, None, f"invalid JSON: {message}", "each line is one JSON object")
+
+
+def _json_message(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} (column {error.colno})"
+    if isinstance(error, UnicodeDecodeError):
+        return "the line is not UTF-8"
+    return str(error)
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """True when a decoded value nests deeper than ``limit`` (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return False
+
+
+def read_events(
+    reader: EventReader, items: Iterable[tuple[int, Any, LedgerProblem | None]]
+) -> tuple[list[Event], int | None]:
+    """Validate decoded lines, drop exact duplicates, and return the events
+    of used types (unsorted) and the latest instant seen in the ledger.
+
+    Raises :class:`LedgerError` with every problem if any line is bad.
+    """
+    problems: list[LedgerProblem] = []
+    seen: dict[str, tuple[int, Any]] = {}
+    events: list[Event] = []
+    latest: int | None = None
+    for line, obj, problem in items:
+        if problem is not None:
+            problems.append(problem)
+            continue
+        if _depth(obj, limits.MAX_LEDGER_NESTING):
+            problems.append(LedgerProblem(line, None, f"JSON nests deeper than {limits.MAX_LEDGER_NESTING} levels"))
+            continue
+        event = reader.event(obj, line, problems)
+        if event is None:
+            continue
+        previous = seen.get(event.id)
+        if previous is not None:
+            if previous[1] != obj:
+                problems.append(
+                    LedgerProblem(line, "id", f"id `{event.id}` is already used on line {previous[0]} with different content",
+                                  "ids are unique; an exact duplicate line is fine")
+                )
+            continue
+        seen[event.id] = (line, obj)
+        if latest is None or event.at > latest:
+            latest = event.at
+        if event.type in reader.schemas:
+            events.append(event)
+    if problems:
+        raise LedgerError(problems)
+    return events, latest

@@ -1,0 +1,139 @@
+"""The checked program: what ``check`` hands to the compiler.
+
+Plain dataclasses that resolve every name of the AST: which event a field
+belongs to, which metric a name means, the type of every expression. The
+compiler reads only this (and the AST nodes it points to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import ast
+from .datatypes import Type
+from .source import Source
+
+Level = Literal["referral", "referrer"]
+
+
+@dataclass(slots=True)
+class FieldInfo:
+    name: str
+    type: Type
+    optional: bool = False
+    builtin: bool = False
+
+
+@dataclass(slots=True)
+class EventInfo:
+    name: str
+    fields: dict[str, FieldInfo]
+    decl: ast.EventDecl | None = None
+
+
+@dataclass(slots=True, eq=False)
+class MetricInfo:
+    name: str
+    decl: ast.MetricDecl
+    type: Type
+    nullable: bool
+    level: Level
+    #: metrics this one reads (derived metrics and `referrals` aggregates)
+    deps: tuple[str, ...] = ()
+    #: event types whose arrival can change the metric's value
+    events: frozenset[str] = frozenset()
+    program: str | None = None  # None for a top-level (shared) metric
+
+    @property
+    def aggregate(self) -> ast.Aggregate | None:
+        body = self.decl.body
+        return body if isinstance(body, ast.Aggregate) else None
+
+
+@dataclass(slots=True, eq=False)
+class Binding:
+    """What a name in an expression resolves to."""
+
+    kind: Literal["metric", "field", "increase"]
+    metric: MetricInfo | None = None
+    event_role: str = ""  # "event" (trigger/aggregated event), "referral", "void"
+    field: FieldInfo | None = None
+
+
+@dataclass(slots=True, eq=False)
+class CapInfo:
+    role: str
+    unit: str
+    limit: object  # Decimal
+    period: str | None
+    decl: ast.Cap
+
+
+@dataclass(slots=True, eq=False)
+class RewardInfo:
+    role: str
+    kind: str
+    unit: str
+    item: str | None
+    decl: ast.Reward
+
+
+@dataclass(slots=True, eq=False)
+class VoidInfo:
+    event: str
+    window_ns: int | None
+    decl: ast.Void
+
+
+@dataclass(slots=True, eq=False)
+class MilestoneInfo:
+    name: str
+    title: str | None
+    decl: ast.Milestone
+    trigger: ast.Trigger
+    level: Level
+    #: the event type that triggers it (event triggers), else None
+    event: str | None
+    #: event types at which its trigger must be evaluated
+    events: frozenset[str]
+    rewards: list[RewardInfo]
+    hold_ns: int | None
+    voids: list[VoidInfo]
+    message: str | None
+    message_span: object | None
+    caps: list[CapInfo]
+    index: int = 0  # position in the whole file, for stable ordering
+
+
+@dataclass(slots=True, eq=False)
+class ProgramInfo:
+    name: str
+    title: str | None
+    decl: ast.Program
+    eligible: list[ast.Expr]
+    caps: list[CapInfo]
+    milestones: list[MilestoneInfo]
+    metrics: dict[str, MetricInfo]  # visible metrics: shared + the program's own
+
+
+@dataclass(slots=True, eq=False)
+class CheckedRuleset:
+    """A rule file that passed ``check``: safe to compile and run."""
+
+    name: str
+    title: str | None
+    source: Source
+    file: ast.RuleFile
+    events: dict[str, EventInfo]
+    units: set[str]
+    programs: list[ProgramInfo]
+    #: type and nullability of every expression node, by id()
+    types: dict[int, Type] = field(default_factory=dict)
+    nullable: dict[int, bool] = field(default_factory=dict)
+    #: what every Ref node resolves to, by id()
+    bindings: dict[int, Binding] = field(default_factory=dict)
+
+    @property
+    def milestones(self) -> list[MilestoneInfo]:
+        return [m for p in self.programs for m in p.milestones]

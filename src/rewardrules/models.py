@@ -1,0 +1,85 @@
+"""Pydantic models at the edges: ledger events in, award records out.
+
+They define the public JSON contract and export its JSON Schemas
+(``rewardrules schema ledger|award|result``). Scoring itself works on plain
+slotted objects; these models are for apps that embed the engine and want
+typed records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LedgerEvent(BaseModel):
+    """One line of a ledger (JSON Lines). Fields beyond these are free
+    attributes; the rule file declares which ones each event type needs."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1, description="unique within the ledger")
+    at: str = Field(
+        min_length=1,
+        description="RFC 3339 timestamp with an offset, e.g. 2026-03-01T09:30:00Z",
+        pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$",
+    )
+    type: str = Field(min_length=1, description="event type, e.g. referral, payment")
+    referrer: str | None = Field(default=None, min_length=1, description="required on referral events")
+    referee: str | None = Field(default=None, min_length=1, description="the referred person the event concerns")
+
+
+class Why(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event: str = Field(description="id of the event that reached the milestone")
+    values: dict[str, Any] = Field(description="values that met the condition (metrics and event fields)")
+    occurrence: str | None = None
+    capped: bool | None = None
+
+
+class Award(BaseModel):
+    """An award record, as in the contract (PROGRAMS.md section 2), plus the
+    program, the rendered message and the explanation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="stable across runs and unrelated ledger changes; de-duplicate payouts by it")
+    at: str = Field(description="instant of the triggering event, UTC with Z")
+    milestone: str
+    role: Literal["referrer", "referee"]
+    beneficiary: str
+    referrer: str
+    referee: str
+    kind: Literal["cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"]
+    amount: str = Field(description="exact decimal string; money rounded half-to-even to the minor unit")
+    unit: str
+    item: str | None
+    status: Literal["pending", "confirmed", "void"]
+    program: str
+    message: str | None = None
+    why: Why
+
+
+class ScoreOutput(BaseModel):
+    """The JSON printed by `rewardrules score --format json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ruleset: str
+    as_of: str
+    awards: list[Award]
+    totals: list[dict[str, Any]]
+    referrals: list[dict[str, Any]] = []
+    referrers: list[dict[str, Any]] = []
+    withheld: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+
+
+SCHEMAS = {"ledger": LedgerEvent, "award": Award, "result": ScoreOutput}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of `ledger` (one event), `award` or `result`."""
+    return SCHEMAS[name].model_json_schema()

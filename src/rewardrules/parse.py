@@ -1,0 +1,432 @@
+"""Parse stage: rule-file text -> :mod:`rewardrules.ast`.
+
+The grammar lives in ``grammar/rewardrules.lark`` (shipped as package data).
+Lark's LALR parser applies :class:`_Builder` as it reduces, so even long
+expressions are built without recursion; the builder also measures nesting
+so a pathological file stops here with a diagnostic. Syntax errors become
+diagnostics with a readable list of what was expected.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, v_args
+from lark.visitors import Transformer_NonRecursive
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast, limits
+from .diagnostics import Diagnostic
+from .source import Source, Span
+
+#: Friendly names of the grammar's pattern terminals, for "expected ..." lists.
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a quoted string",
+    "COMPARE": "a comparison (`>=`, `==` ...)",
+    "ADD": "`+` or `-`",
+    "MUL": "`*` or `/`",
+    "$END": "the end of the file",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def grammar_text() -> str:
+    """The grammar, loaded as package data (see pyproject's force-include)."""
+    packaged = resources.files("rewardrules").joinpath("grammar/rewardrules.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    # Running from a source checkout without install: grammar/ at the top.
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[2] / "grammar" / "rewardrules.lark").read_text(encoding="utf-8")
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+
+def _decimal(token: Token) -> Decimal:
+    return Decimal(str(token))
+
+
+@v_args(meta=True, inline=True)
+class _Builder(Transformer_NonRecursive):
+    """Turns each reduction into an AST node (and tracks expression depth)."""
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self.source = source
+        self.depth: dict[int, int] = {}
+
+    # -- helpers ---------------------------------------------------------
+    def _span(self, meta: Any, *fallback: Any) -> Span:
+        if not getattr(meta, "empty", True):
+            return self.source.span(meta.start_pos, meta.end_pos)
+        for item in fallback:
+            span = getattr(item, "span", None)
+            if span is not None:
+                return span
+        return self.source.whole()
+
+    def _tok(self, token: Token) -> ast.Ident:
+        return ast.Ident(str(token), self.source.span(token.start_pos or 0, token.end_pos or 0))
+
+    def _deep(self, node: Any, *children: Any) -> Any:
+        depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+        if depth > limits.MAX_EXPRESSION_DEPTH:
+            raise _TooDeep(node.span)
+        self.depth[id(node)] = depth
+        return node
+
+    # -- top level -------------------------------------------------------
+    def start(self, meta: Any, *items: Any) -> ast.RuleFile:
+        rulesets = tuple(i for i in items if isinstance(i, ast.RulesetDecl))
+        units = tuple(i for i in items if isinstance(i, ast.UnitDecl))
+        events = tuple(i for i in items if isinstance(i, ast.EventDecl))
+        metrics = tuple(i for i in items if isinstance(i, ast.MetricDecl))
+        programs = tuple(i for i in items if isinstance(i, ast.Program))
+        loose = [i for i in items if isinstance(i, (ast.Eligible, ast.Cap, ast.Milestone))]
+        implicit = None
+        if loose:
+            implicit = ast.Program(
+                name=ast.Ident("", loose[0].span),
+                title=None,
+                eligible=tuple(i for i in loose if isinstance(i, ast.Eligible)),
+                caps=tuple(i for i in loose if isinstance(i, ast.Cap)),
+                milestones=tuple(i for i in loose if isinstance(i, ast.Milestone)),
+                span=loose[0].span,
+            )
+        return ast.RuleFile(rulesets, units, events, metrics, programs, implicit, span=self.source.whole())
+
+    def title(self, meta: Any, token: Token) -> str:
+        return _unquote(str(token))
+
+    def ruleset_decl(self, meta: Any, name: Token, title: str | None = None) -> ast.RulesetDecl:
+        return ast.RulesetDecl(self._tok(name), title, span=self._span(meta))
+
+    def unit_decl(self, meta: Any, name: Token, title: str | None = None) -> ast.UnitDecl:
+        return ast.UnitDecl(self._tok(name), title, span=self._span(meta))
+
+    def event_decl(self, meta: Any, name: Token, *rest: Any) -> ast.EventDecl:
+        title = rest[0] if rest and isinstance(rest[0], str) and not isinstance(rest[0], Token) else None
+        fields = tuple(r for r in rest if isinstance(r, ast.FieldDecl))
+        return ast.EventDecl(self._tok(name), title, fields, span=self._span(meta))
+
+    def field_decl(self, meta: Any, name: Token, *rest: Any) -> ast.FieldDecl:
+        optional = any(isinstance(r, Token) and r.type == "OPTIONAL" for r in rest)
+        type_ref = rest[-1]
+        return ast.FieldDecl(self._tok(name), type_ref, optional, span=self._span(meta))
+
+    def money_type(self, meta: Any, unit: Token) -> ast.TypeRef:
+        return ast.TypeRef("money", self._tok(unit), span=self._span(meta))
+
+    def quantity_type(self, meta: Any, unit: Token) -> ast.TypeRef:
+        return ast.TypeRef("quantity", self._tok(unit), span=self._span(meta))
+
+    def number_type(self, meta: Any) -> ast.TypeRef:
+        return ast.TypeRef("number", span=self._span(meta))
+
+    def text_type(self, meta: Any) -> ast.TypeRef:
+        return ast.TypeRef("text", span=self._span(meta))
+
+    def time_type(self, meta: Any) -> ast.TypeRef:
+        return ast.TypeRef("time", span=self._span(meta))
+
+    def boolean_type(self, meta: Any) -> ast.TypeRef:
+        return ast.TypeRef("boolean", span=self._span(meta))
+
+    # -- metrics ---------------------------------------------------------
+    def metric_decl(self, meta: Any, name: Token, *rest: Any) -> ast.MetricDecl:
+        title = rest[0] if len(rest) == 2 else None
+        return ast.MetricDecl(self._tok(name), title, rest[-1], span=self._span(meta))
+
+    def aggregate_fn(self, meta: Any, token: Token) -> str:
+        return str(token)
+
+    def target(self, meta: Any, head: Token, attr: Token | None = None) -> tuple[ast.Ident, ast.Ident | None]:
+        return self._tok(head), (self._tok(attr) if attr is not None else None)
+
+    def aggregate(self, meta: Any, fn: str, target: Any, *clauses: Any) -> ast.Aggregate:
+        where = within = otherwise = None
+        for kind, value in clauses:
+            if kind == "where":
+                where = value
+            elif kind == "within":
+                within = value
+            else:
+                otherwise = value
+        return ast.Aggregate(fn, target[0], target[1], where, within, otherwise, span=self._span(meta))
+
+    def filter(self, meta: Any, expr: Any) -> tuple[str, Any]:
+        return ("where", expr)
+
+    def window(self, meta: Any, duration: ast.Duration) -> tuple[str, Any]:
+        return ("within", duration)
+
+    def fallback(self, meta: Any, expr: Any) -> tuple[str, Any]:
+        return ("otherwise", expr)
+
+    def duration(self, meta: Any, number: Token, unit: Token) -> ast.Duration:
+        return ast.Duration(_decimal(number), self._tok(unit), span=self._span(meta))
+
+    # -- programs --------------------------------------------------------
+    def program_decl(self, meta: Any, name: Token, *rest: Any) -> ast.Program:
+        title = rest[0] if rest and isinstance(rest[0], str) else None
+        return ast.Program(
+            self._tok(name),
+            title,
+            metrics=tuple(r for r in rest if isinstance(r, ast.MetricDecl)),
+            eligible=tuple(r for r in rest if isinstance(r, ast.Eligible)),
+            caps=tuple(r for r in rest if isinstance(r, ast.Cap)),
+            milestones=tuple(r for r in rest if isinstance(r, ast.Milestone)),
+            span=self._span(meta),
+        )
+
+    def eligible_decl(self, meta: Any, condition: Any) -> ast.Eligible:
+        return ast.Eligible(condition, span=self._span(meta))
+
+    def cap_decl(self, meta: Any, role: Token, amount: Any, period: Token | None = None) -> ast.Cap:
+        return ast.Cap(self._tok(role), amount, self._tok(period) if period is not None else None, span=self._span(meta))
+
+    def milestone_decl(self, meta: Any, name: Token, *rest: Any) -> ast.Milestone:
+        title = rest[0] if rest and isinstance(rest[0], str) else None
+        kinds = (ast.WhenTrigger, ast.EventTrigger, ast.IncreaseTrigger, ast.EveryTrigger)
+        return ast.Milestone(
+            self._tok(name),
+            title,
+            triggers=tuple(r for r in rest if isinstance(r, kinds)),
+            rewards=tuple(r for r in rest if isinstance(r, ast.Reward)),
+            holds=tuple(r for r in rest if isinstance(r, ast.Hold)),
+            voids=tuple(r for r in rest if isinstance(r, ast.Void)),
+            messages=tuple(r for r in rest if isinstance(r, ast.Message)),
+            caps=tuple(r for r in rest if isinstance(r, ast.Cap)),
+            span=self._span(meta),
+        )
+
+    def when_trigger(self, meta: Any, condition: Any) -> ast.WhenTrigger:
+        return ast.WhenTrigger(condition, span=self._span(meta))
+
+    def _event_trigger(self, meta: Any, each: bool, event: Token, clauses: tuple[Any, ...]) -> ast.EventTrigger:
+        found = dict(clauses)
+        return ast.EventTrigger(each, self._tok(event), found.get("where"), found.get("within"), span=self._span(meta))
+
+    def first_trigger(self, meta: Any, event: Token, *clauses: Any) -> ast.EventTrigger:
+        return self._event_trigger(meta, False, event, clauses)
+
+    def each_trigger(self, meta: Any, event: Token, *clauses: Any) -> ast.EventTrigger:
+        return self._event_trigger(meta, True, event, clauses)
+
+    def increase_trigger(self, meta: Any, metric: Token) -> ast.IncreaseTrigger:
+        return ast.IncreaseTrigger(self._tok(metric), span=self._span(meta))
+
+    def every_trigger(self, meta: Any, step: Token, metric: Token) -> ast.EveryTrigger:
+        return ast.EveryTrigger(_decimal(step), self._tok(metric), span=self._span(meta))
+
+    def reward(self, meta: Any, role: Token, kind: Token, amount: Any) -> ast.Reward:
+        return ast.Reward(self._tok(role), self._tok(kind), amount, span=self._span(meta))
+
+    def hold(self, meta: Any, duration: ast.Duration) -> ast.Hold:
+        return ast.Hold(duration, span=self._span(meta))
+
+    def void(self, meta: Any, event: Token, *clauses: Any) -> ast.Void:
+        found = dict(clauses)
+        return ast.Void(self._tok(event), found.get("where"), found.get("within"), span=self._span(meta))
+
+    def message(self, meta: Any, token: Token) -> ast.Message:
+        return ast.Message(_unquote(str(token)), span=self._span(meta))
+
+    # -- expressions -----------------------------------------------------
+    def number(self, meta: Any, token: Token) -> ast.Number:
+        return ast.Number(_decimal(token), span=self._span(meta))
+
+    def quantity(self, meta: Any, token: Token, unit: Token) -> ast.Quantity:
+        return ast.Quantity(_decimal(token), self._tok(unit), span=self._span(meta))
+
+    def percent(self, meta: Any, token: Token) -> ast.Percent:
+        return ast.Percent(_decimal(token), span=self._span(meta))
+
+    def percent_of(self, meta: Any, token: Token, operand: Any) -> ast.PercentOf:
+        return self._deep(ast.PercentOf(_decimal(token), operand, span=self._span(meta)), operand)
+
+    def string(self, meta: Any, token: Token) -> ast.String:
+        return ast.String(_unquote(str(token)), span=self._span(meta))
+
+    def true(self, meta: Any) -> ast.Bool:
+        return ast.Bool(True, span=self._span(meta))
+
+    def false(self, meta: Any) -> ast.Bool:
+        return ast.Bool(False, span=self._span(meta))
+
+    def ref(self, meta: Any, head: Token, attr: Token | None = None) -> ast.Ref:
+        return ast.Ref(self._tok(head), self._tok(attr) if attr is not None else None, span=self._span(meta))
+
+    def arith(self, meta: Any, left: Any, op: Token, right: Any) -> ast.Arith:
+        return self._deep(ast.Arith(str(op), left, right, span=self._span(meta)), left, right)
+
+    def neg(self, meta: Any, operand: Any) -> Any:
+        if isinstance(operand, ast.Number):  # fold `-5` into a literal
+            return ast.Number(-operand.value, span=self._span(meta))
+        if isinstance(operand, ast.Quantity):
+            return ast.Quantity(-operand.value, operand.unit, span=self._span(meta))
+        return self._deep(ast.Neg(operand, span=self._span(meta)), operand)
+
+    def compare(self, meta: Any, left: Any, op: Token, right: Any) -> ast.Compare:
+        return self._deep(ast.Compare(str(op), left, right, span=self._span(meta)), left, right)
+
+    def and_(self, meta: Any, left: Any, right: Any) -> ast.And:
+        return self._deep(ast.And(left, right, span=self._span(meta)), left, right)
+
+    def or_(self, meta: Any, left: Any, right: Any) -> ast.Or:
+        return self._deep(ast.Or(left, right, span=self._span(meta)), left, right)
+
+    def not_(self, meta: Any, operand: Any) -> ast.Not:
+        return self._deep(ast.Not(operand, span=self._span(meta)), operand)
+
+    def list(self, meta: Any, *items: Any) -> tuple[Any, ...]:
+        return tuple(i for i in items if i is not None)
+
+    def in_list(self, meta: Any, operand: Any, items: tuple[Any, ...]) -> ast.InList:
+        return self._deep(ast.InList(operand, items, False, span=self._span(meta)), operand, *items)
+
+    def not_in_list(self, meta: Any, operand: Any, items: tuple[Any, ...]) -> ast.InList:
+        return self._deep(ast.InList(operand, items, True, span=self._span(meta)), operand, *items)
+
+    def is_set(self, meta: Any, operand: Any) -> ast.IsSet:
+        return self._deep(ast.IsSet(operand, False, span=self._span(meta)), operand)
+
+    def is_not_set(self, meta: Any, operand: Any) -> ast.IsSet:
+        return self._deep(ast.IsSet(operand, True, span=self._span(meta)), operand)
+
+
+def _unquote(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        # An escape JSON does not know (e.g. `\q`): keep the text as written.
+        value = text[1:-1]
+    return str(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def terminal_pattern(name: str) -> str:
+    """The literal text of a keyword/punctuation terminal, or '' for patterns."""
+    try:
+        term = _parser().get_terminal(name)
+    except KeyError:
+        return ""
+    return term.pattern.value if term.pattern.type == "str" else ""
+
+
+def keywords() -> frozenset[str]:
+    """Every reserved word of the language."""
+    words = set()
+    for term in _parser().terminals:
+        if term.pattern.type == "str" and term.pattern.value.isidentifier():
+            words.add(term.pattern.value)
+    return frozenset(words)
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = []
+    for name in sorted(expected):
+        if name in _TERMINAL_NAMES:
+            names.append(_TERMINAL_NAMES[name])
+        else:
+            text = terminal_pattern(name)
+            names.append(f"`{text}`" if text else name.lower())
+    names = sorted(set(names))
+    if len(names) > 8:
+        names = names[:8] + ["..."]
+    return ", ".join(names)
+
+
+def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
+    pos = getattr(error, "pos_in_stream", None) or 0
+    if isinstance(error, UnexpectedCharacters):
+        char = source.text[pos : pos + 1]
+        help_ = None
+        if char == '"':
+            help_ = "strings end on the same line with a closing `\"`"
+        elif char == "'":
+            help_ = "strings use double quotes: \"...\""
+        return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        end = len(source.text)
+        expected = _describe_expected(set(getattr(error, "expected", ()) or ()))
+        return Diagnostic(
+            "RR003",
+            "unexpected end of file",
+            source.span(max(0, end - 1), end),
+            f"expected {expected}; is a `}}` missing?" if expected else "is a `}` missing?",
+        )
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    start = token.start_pos or 0
+    span = source.span(start, token.end_pos or start + 1)
+    expected = set(error.expected or ())
+    text = str(token)
+    if "NAME" in expected and text.isidentifier() and token.type != "NAME":
+        return Diagnostic(
+            "RR004",
+            f"`{text}` is a reserved word and cannot be used as a name here",
+            span,
+            f"choose another name, such as `{text}_1`",
+        )
+    help_ = f"expected {_describe_expected(expected)}"
+    if text == "=" and "COMPARE" in expected:
+        help_ = "use `==` to compare two values"
+    elif token.type == "NAME" and "LBRACE" in expected:
+        help_ = "a title goes in double quotes, and the block starts with `{`"
+    return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
+
+
+def parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
+    """Parse a rule file. Returns the AST, or None and the diagnostics."""
+    if len(source.text) > limits.MAX_RULE_FILE_CHARS:
+        return None, [
+            Diagnostic(
+                "RR401",
+                f"rule file is too large ({len(source.text)} characters; the limit is {limits.MAX_RULE_FILE_CHARS})",
+                source.whole(),
+                "split the programs into several files",
+            )
+        ]
+    parser = _parser()
+    try:
+        # LALR builds the tree without recursion, and the builder walks it
+        # without recursion, so a long expression cannot overflow the stack.
+        result = _Builder(source).transform(parser.parse(source.text))
+    except UnexpectedInput as error:
+        return None, [_syntax_diagnostic(source, error)]
+    except VisitError as error:
+        inner = error.orig_exc
+        if isinstance(inner, _TooDeep):
+            return None, [_too_deep(inner.span)]
+        raise inner from None
+    except _TooDeep as error:
+        return None, [_too_deep(error.span)]
+    except RecursionError:
+        return None, [_too_deep(source.whole())]
+    return result, []
+
+
+def _too_deep(span: Span) -> Diagnostic:
+    return Diagnostic(
+        "RR401",
+        f"expression is nested too deeply (the limit is {limits.MAX_EXPRESSION_DEPTH} levels)",
+        span,
+        "split it into several metrics",
+    )

@@ -1,0 +1,351 @@
+"""Report stage: engine state -> the result record (awards, explanations).
+
+Statuses of held awards are decided here, against the as-of instant, so the
+same engine state can be reported at several instants. Everything a result
+holds is built in a fixed order from ordered data, so the JSON is
+byte-identical from run to run.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from . import ast, templates
+from .datatypes import DURATION, TIME, Type
+from .engine import Engine, IssuedAward
+from .model import MilestoneInfo, ProgramInfo
+from .runtime import CONTEXT, Referral, ReferrerState
+from .timeutil import NS_PER_DAY, format_timestamp
+from .units import format_amount, is_currency
+
+
+def plain(value: Decimal) -> str:
+    """A decimal without exponent notation or a negative zero."""
+    if not value:
+        return "0"
+    text = format(value, "f")
+    return text
+
+
+def format_value(value: Any, typ: Type | None) -> Any:
+    """How a metric or field value appears in explanations and messages."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if typ is not None and typ.kind == TIME and isinstance(value, int):
+        return format_timestamp(value)
+    if typ is not None and typ.kind == DURATION and isinstance(value, int):
+        return f"{Decimal(value) / NS_PER_DAY:f} days"
+    if isinstance(value, Decimal):
+        if typ is not None and typ.unit and is_currency(typ.unit):
+            return format_amount(value, typ.unit)
+        return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
+    return str(value)
+
+
+def status(award: IssuedAward, as_of: int) -> str:
+    """`void` if a void condition matched by as-of; `pending` during a hold;
+    otherwise `confirmed`."""
+    info = award.milestone.info
+    for void in award.milestone.voids:
+        window = void.info.window_ns
+        for other in award.referral.kept.get(void.info.event, ()):
+            delay = other["at"] - award.at
+            if other["at"] > as_of or delay < 0 or (window is not None and delay > window):
+                continue
+            if void.test(award.referral, award.trigger, other):
+                return "void"
+    if info.hold_ns is not None and as_of < award.at + info.hold_ns:
+        return "pending"
+    return "confirmed"
+
+
+class Reporter:
+    """Builds the result record of one engine at one as-of instant."""
+
+    def __init__(self, engine: Engine, as_of: int) -> None:
+        self.engine = engine
+        self.compiled = engine.compiled
+        self.checked = engine.compiled.checked
+        self.as_of = as_of
+
+    # -- types of names, for formatting ----------------------------------
+    def _type(self, program: ProgramInfo, name: str) -> Type | None:
+        if "." in name:
+            event, _, field = name.partition(".")
+            info = self.checked.events.get(event)
+            f = info.fields.get(field) if info else None
+            return f.type if f else None
+        metric = program.metrics.get(name)
+        return metric.type if metric else None
+
+    def _values(self, program: ProgramInfo, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: format_value(v, self._type(program, k)) for k, v in values.items()}
+
+    # -- awards ----------------------------------------------------------
+    def award(self, award: IssuedAward) -> dict[str, Any]:
+        reward = award.reward
+        program = self.checked.programs[award.milestone.program]
+        record: dict[str, Any] = {
+            "id": award.id,
+            "at": format_timestamp(award.at),
+            "milestone": award.milestone.info.name,
+            "role": award.role,
+            "beneficiary": award.beneficiary,
+            "referrer": award.referral.referrer,
+            "referee": award.referral.referee,
+            "kind": reward.kind,
+            "amount": format_amount(award.amount, reward.unit) if reward.kind != "item" else "1",
+            "unit": reward.unit,
+            "item": reward.item,
+            "status": status(award, self.as_of),
+            "program": program.name,
+            "message": None,
+            "why": {
+                "event": award.trigger["id"],
+                "values": self._values(program, award.values),
+                **({"occurrence": award.occurrence} if award.occurrence is not None else {}),
+                **({"capped": True} if award.capped else {}),
+            },
+        }
+        if award.milestone.info.message is not None:
+            record["message"] = self._message(award, record, program)
+        return record
+
+    def _message(self, award: IssuedAward, record: dict[str, Any], program: ProgramInfo) -> str:
+        info = award.milestone.info
+        context: dict[str, Any] = {
+            "ruleset": self.checked.name,
+            "program": program.name,
+            "milestone": info.name,
+            "title": info.title or info.name,
+            "at": record["at"],
+            **{k: record[k] for k in ("role", "beneficiary", "referrer", "referee", "kind", "amount", "unit", "item")},
+        }
+        referrer = self.engine.state.referrers[award.milestone.program].get(award.referral.referrer)
+        context.update(self.snapshot(program, award.milestone.program, award.referral, referrer))
+        if info.event is not None:
+            event = self.checked.events[info.event]
+            context[info.event] = {k: format_value(v, event.fields[k].type if k in event.fields else None)
+                                   for k, v in award.trigger.items()}
+        return templates.render(info.message or "", context)
+
+    def snapshot(self, program: ProgramInfo, index: int, referral: Referral,
+                 referrer: ReferrerState | None) -> dict[str, Any]:
+        compiled = self.compiled.programs[index]
+        if referrer is None:
+            referrer = ReferrerState(referral.referrer, compiled.referrer_slots(), len(self.compiled.milestones))
+        from decimal import localcontext
+
+        with localcontext(CONTEXT):
+            values = compiled.snapshot(referral, referrer)
+        return {k: format_value(v, program.metrics[k].type) for k, v in values.items()}
+
+    # -- explanations ----------------------------------------------------
+    def referral(self, referral: Referral, reached: dict[tuple[int, str], list[str]]) -> dict[str, Any]:
+        programs = []
+        for index, program in enumerate(self.checked.programs):
+            eligible = index in referral.programs
+            entry: dict[str, Any] = {"program": program.name, "eligible": eligible}
+            if not eligible:
+                entry["why"] = self._ineligible(program, referral)
+            else:
+                referrer = self.engine.state.referrers[index].get(referral.referrer)
+                values = self.snapshot(program, index, referral, referrer)
+                entry["metrics"] = values
+                entry["milestones"] = [
+                    self._progress(m, referral, values, reached)
+                    for m in program.milestones
+                    if m.level == "referral"
+                ]
+            programs.append(entry)
+        return {
+            "referrer": referral.referrer,
+            "referee": referral.referee,
+            "at": format_timestamp(referral.at),
+            "event": referral.id,
+            "programs": programs,
+        }
+
+    def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
+        conditions = [c.span.text if c.span else "" for c in program.eligible]
+        fields = sorted({n.attr.text for c in program.eligible for n in _refs(c) if n.attr is not None})
+        shown = ", ".join(f"{f} = {format_value(referral.fields.get(f), None)!r}"
+                          if referral.fields.get(f) is not None else f"{f} is not set" for f in fields)
+        return f"not eligible: `{' and '.join(conditions)}` is false" + (f" ({shown})" if shown else "")
+
+    def _progress(self, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any],
+                  reached: dict[tuple[int, str], list[str]]) -> dict[str, Any]:
+        scope = referral.referee if milestone.level == "referral" else referral.referrer
+        ids = reached.get((milestone.index, scope), [])
+        entry: dict[str, Any] = {"milestone": milestone.name, "reached": bool(ids), "awards": ids}
+        trigger = milestone.trigger
+        repeating = isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger)) or (
+            isinstance(trigger, ast.EventTrigger) and trigger.each
+        )
+        if ids and not repeating:
+            return entry
+        entry["progress"] = self._describe(milestone, referral, values)
+        return entry
+
+    def _describe(self, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]) -> str:
+        trigger = milestone.trigger
+        if isinstance(trigger, ast.WhenTrigger):
+            return _condition_progress(trigger.condition, values)
+        if isinstance(trigger, ast.EventTrigger):
+            what = f"`{trigger.event.text}`" + (f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else "")
+            if trigger.within is not None:
+                closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
+                if self.as_of > closes:
+                    return f"window closed at {format_timestamp(closes)}" + (
+                        "" if trigger.each else f" without a {what}")
+                return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_timestamp(closes)}"
+            return f"{'each' if trigger.each else 'waiting for a'} {what}"
+        name = trigger.metric.text
+        current = values.get(name)
+        if isinstance(trigger, ast.IncreaseTrigger):
+            return f"`{name}` is {current}; each rise is rewarded"
+        step = trigger.step
+        if current is None:
+            return f"`{name}` has no value yet; rewarded every {plain(step)}"
+        nxt = (Decimal(str(current)) // step + 1) * step
+        return f"`{name}` is {current}; next reward at {plain(nxt)}"
+
+    def referrer_progress(self) -> list[dict[str, Any]]:
+        """Milestones counted per referrer (e.g. number of conversions)."""
+        out = []
+        reached = self._reached()
+        for index, program in enumerate(self.checked.programs):
+            milestones = [m for m in program.milestones if m.level == "referrer"]
+            if not milestones:
+                continue
+            for name in sorted(self.engine.state.referrers[index]):
+                state = self.engine.state.referrers[index][name]
+                referral = next(r for r in self.engine.state.referrals.values() if r.referrer == name)
+                values = self.snapshot(program, index, referral, state)
+                values = {k: v for k, v in values.items() if program.metrics[k].level == "referrer"}
+                out.append({
+                    "referrer": name,
+                    "program": program.name,
+                    "metrics": values,
+                    "milestones": [self._progress(m, referral, values, reached) for m in milestones],
+                })
+        return out
+
+    def _reached(self) -> dict[tuple[int, str], list[str]]:
+        reached: dict[tuple[int, str], list[str]] = {}
+        for award in self.engine.state.awards:
+            if award.at > self.as_of:
+                continue
+            info = award.milestone.info
+            scope = award.referral.referee if info.level == "referral" else award.referral.referrer
+            reached.setdefault((info.index, scope), []).append(award.id)
+        return reached
+
+    def build(self, explain: bool = True) -> dict[str, Any]:
+        state = self.engine.state
+        awards = [self.award(a) for a in state.awards if a.at <= self.as_of]
+        result: dict[str, Any] = {
+            "ruleset": self.checked.name,
+            "as_of": format_timestamp(self.as_of),
+            "awards": awards,
+            "totals": _totals(awards),
+        }
+        if explain:
+            reached = self._reached()
+            result["referrals"] = [
+                self.referral(r, reached)
+                for r in sorted(state.referrals.values(), key=lambda r: (r.at, r.id))
+            ]
+            result["referrers"] = self.referrer_progress()
+            result["withheld"] = [
+                {
+                    "at": format_timestamp(w.at),
+                    "milestone": w.milestone.info.name,
+                    "role": w.role,
+                    "beneficiary": w.beneficiary,
+                    "referrer": w.referral.referrer,
+                    "referee": w.referral.referee,
+                    "reason": w.reason,
+                }
+                for w in state.withheld
+                if w.at <= self.as_of
+            ]
+        result["rejected"] = [
+            {
+                "event": r.event,
+                "line": r.line,
+                "at": format_timestamp(r.at),
+                "referrer": r.referrer,
+                "referee": r.referee,
+                "reason": r.reason,
+                **({"detail": r.detail} if r.detail else {}),
+            }
+            for r in state.rejected
+            if r.at <= self.as_of
+        ]
+        return result
+
+
+def _duration_ns(duration: ast.Duration) -> int:
+    from .datatypes import DURATION_UNITS
+
+    return DURATION_UNITS[duration.unit.text]
+
+
+def _refs(expr: ast.Expr) -> list[ast.Ref]:
+    from .compile import _walk
+
+    return [n for n in _walk(expr) if isinstance(n, ast.Ref)]
+
+
+def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
+    """"`mrr` is 800.00 of 1000" for a threshold; else the condition and
+    the current values of the metrics it reads."""
+    parts = []
+    for node in _conjuncts(condition):
+        if (
+            isinstance(node, ast.Compare)
+            and node.op in (">=", ">")
+            and isinstance(node.left, ast.Ref)
+            and node.left.attr is None
+            and node.left.head.text in values
+            and isinstance(node.right, (ast.Number, ast.Quantity))
+        ):
+            name = node.left.head.text
+            current = values[name]
+            target = plain(node.right.value)
+            shown = current if current is not None else "not set"
+            parts.append(f"`{name}` is {shown} of {target}")
+        else:
+            names = sorted({n.head.text for n in _refs(node) if n.head.text in values})
+            shown = ", ".join(f"{n} = {values[n]}" for n in names)
+            text = node.span.text if node.span else "condition"
+            parts.append(f"`{text}` is not met" + (f" ({shown})" if shown else ""))
+    return "; ".join(parts)
+
+
+def _conjuncts(expr: ast.Expr) -> list[ast.Expr]:
+    out: list[ast.Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.And):
+            stack.extend((node.right, node.left))
+        else:
+            out.append(node)
+    return out
+
+
+def _totals(awards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for award in awards:
+        key = (award["unit"], award["kind"], award["status"])
+        entry = sums.setdefault(key, [Decimal(0), 0])
+        entry[0] += Decimal(award["amount"])
+        entry[1] += 1
+    return [
+        {"unit": unit, "kind": kind, "status": status, "count": count,
+         "amount": format_amount(total, unit) if unit != "item" else str(count)}
+        for (unit, kind, status), (total, count) in sorted(sums.items())
+    ]
