@@ -44,7 +44,7 @@ def _front(source: Source) -> tuple[Any, list[Diagnostic]]:
     return checked, sorted(diagnostics, key=Diagnostic.sort_key)
 
 
-def compile(text: str, path: str = "<rules>") -> Program:  # noqa: A001 - the public name of the stage
+def compile(text: str, path: str = "<rules>") -> Program:
     """Parse, check and compile rule-file text; raise RuleError on errors."""
     checked, diagnostics = _front(Source(path, text))
     if checked is None or has_errors(diagnostics):
@@ -191,4 +191,4 @@ class Session:
         return ScoreResult(Reporter(self.engine, limit).build(explain))
 
 
-__all__ = ["Program", "Session", "ScoreResult", "RuleError", "LedgerError", "load", "compile", "check_source"]
+__all__ = ["LedgerError", "Program", "RuleError", "ScoreResult", "Session", "check_source", "compile", "load"]

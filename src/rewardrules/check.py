@@ -28,8 +28,6 @@ from .datatypes import (
     NUMBER,
     PERIODS,
     QUANTITY,
-    TEXT,
-    TIME,
     T_BOOLEAN,
     T_DURATION,
     T_ERROR,
@@ -37,6 +35,8 @@ from .datatypes import (
     T_NUMBER,
     T_TEXT,
     T_TIME,
+    TEXT,
+    TIME,
     Type,
     quantity,
     unify,
@@ -686,7 +686,8 @@ class Checker:
             self.error("RR401", f"number has {digits} digits (the limit is {limits.MAX_LITERAL_DIGITS})", span)
 
     def _mismatch(self, span: Span | None, message: str, help: str | None = None) -> None:
-        code = "RR202" if "(" in message else "RR201"
+        """RR202 when two quantities disagree on their unit, else RR201."""
+        code = "RR202" if message.count("(") >= 2 else "RR201"
         self.error(code, message, span, help)
 
     def expr(self, node: ast.Expr, ctx: _Context) -> Type:
@@ -700,7 +701,7 @@ class Checker:
         typ = self.expr(node, ctx)
         return typ, self.nullable[id(node)]
 
-    def _expr(self, node: ast.Expr, ctx: _Context) -> tuple[Type, bool]:  # noqa: C901 - one case per node
+    def _expr(self, node: ast.Expr, ctx: _Context) -> tuple[Type, bool]:
         if isinstance(node, ast.Number):
             self._digits(node.value, node.span)
             return T_LITERAL, False
@@ -822,11 +823,9 @@ class Checker:
         if op in "+-":
             if left.kind == TIME and right.kind == TIME and op == "-":
                 result = T_DURATION
-            elif left.kind == TIME and right.kind == DURATION:
+            elif (left.kind == TIME and right.kind == DURATION) or (left.kind == DURATION and right.kind == TIME and op == "+"):
                 result = T_TIME
-            elif left.kind == DURATION and right.kind == TIME and op == "+":
-                result = T_TIME
-            elif left.numeric and right.numeric or left.kind == right.kind == DURATION:
+            elif (left.numeric and right.numeric) or left.kind == right.kind == DURATION:
                 result = unify(left, right)
                 if result is None:
                     self._mismatch(node.span, f"cannot {'add' if op == '+' else 'subtract'} {right.describe()} "
@@ -837,7 +836,7 @@ class Checker:
                 result = Type(right.kind, right.unit, left.literal and right.literal)
             elif right.kind == NUMBER and left.numeric:
                 result = Type(left.kind, left.unit, left.literal and right.literal)
-            elif left.kind == NUMBER and right.kind == DURATION or right.kind == NUMBER and left.kind == DURATION:
+            elif (left.kind == NUMBER and right.kind == DURATION) or (right.kind == NUMBER and left.kind == DURATION):
                 result = T_DURATION
             elif left.kind == QUANTITY and right.kind == QUANTITY:
                 self._mismatch(node.span, f"cannot multiply {left.describe()} by {right.describe()}",

@@ -118,14 +118,34 @@ def render(diagnostic: Diagnostic, color: bool = False) -> str:
     return "\n".join(lines)
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: a swap of two letters costs one."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """The nearest known name, for "did you mean" hints."""
-    pool = sorted(set(candidates))
-    lowered = {c.lower(): c for c in pool}
-    if name.lower() in lowered and lowered[name.lower()] != name:
-        return lowered[name.lower()]
-    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The nearest known name, for "did you mean" hints: fewest edits
+    (case ignored), then the most similar by difflib's ratio."""
+    pool = sorted(set(candidates) - {name})
+    if not pool or len(name) > 64:
+        return None
+    limit = max(1, len(name) // 3)
+    scored = []
+    for candidate in pool:
+        distance = edit_distance(name.lower(), candidate.lower())
+        if distance <= limit:
+            ratio = difflib.SequenceMatcher(None, name, candidate).ratio()
+            scored.append((distance, abs(len(candidate) - len(name)), -ratio, candidate))
+    return min(scored)[3] if scored else None
 
 
 def did_you_mean(name: str, candidates: Iterable[str], fallback: str | None = None) -> str | None:

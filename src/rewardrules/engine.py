@@ -41,6 +41,8 @@ class IssuedAward:
     occurrence: str | None
     values: dict[str, Any]
     capped: bool = False
+    #: every metric's value when the award was issued (only for messages)
+    snapshot: dict[str, Any] | None = None
 
     @property
     def reward(self) -> Any:
@@ -180,6 +182,7 @@ class Engine:
         ruleset = self.compiled.name
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         why = dict(zip(milestone.why_names, values, strict=False))
+        snapshot = program.snapshot(referral, referrer) if info.message is not None else None
         for k, reward in enumerate(milestone.rewards):
             rinfo = reward.info
             beneficiary = referral.referrer if rinfo.role == "referrer" else referral.referee
@@ -211,6 +214,7 @@ class Engine:
                 occurrence=occurrence,
                 values=why,
                 capped=capped,
+                snapshot=snapshot,
             )
             self.state.awards.append(record)
             issued.append(record)

@@ -64,7 +64,7 @@ class Event:
     fields (converted; None when an optional one is absent) plus ``id``,
     ``at`` (ns since the epoch) and ``referee``/``referrer``."""
 
-    __slots__ = ("id", "at", "type", "referrer", "referee", "fields", "line", "raw")
+    __slots__ = ("at", "fields", "id", "line", "raw", "referee", "referrer", "type")
 
     def __init__(self, id: str, at: int, type: str, referrer: str | None, referee: str | None,
                  fields: dict[str, Any], line: int, raw: Mapping[str, Any]) -> None:
@@ -128,9 +128,10 @@ class EventReader:
         schema = self.schemas.get(event_type or "")
         fields: dict[str, Any] = {}
         if schema is not None:
-            if event_type == "referral" and referrer is None and "referrer" not in obj:
+            # `obj.get(...) is None`: absent or null (an ill-typed value was already reported).
+            if event_type == "referral" and referrer is None and obj.get("referrer") is None:
                 problems.append(LedgerProblem(line, "referrer", "a referral needs a `referrer`"))
-            if referee is None and "referee" not in obj:
+            if referee is None and obj.get("referee") is None:
                 problems.append(
                     LedgerProblem(line, "referee", f"a `{event_type}` event needs a `referee`", "name the referred person it concerns")
                 )
@@ -172,7 +173,27 @@ def _text(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerPro
     if not isinstance(value, str) or not value:
         problems.append(LedgerProblem(line, name, f"`{name}` must be a non-empty string, not {_show(value)}"))
         return None
+    if not _unicode(value):
+        problems.append(_surrogate_problem(line, name))
+        return None
     return value
+
+
+def _unicode(text: str) -> bool:
+    """False for a string with an unpaired surrogate (JSON `"\\ud800"`),
+    which could not be written out as UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_problem(line: int, name: str) -> LedgerProblem:
+    return LedgerProblem(line, name, f"`{name}` is not valid Unicode text (it has an unpaired surrogate escape such as \\ud800)",
+                         "escape a character outside the BMP as a surrogate pair, or write it as UTF-8")
 
 
 def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
@@ -196,7 +217,10 @@ def _show(value: Any) -> str:
 def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerProblem]) -> Any:
     if kind in _NUMERIC:
         number = _number(value)
-        if number is None:
+        if number is None and isinstance(value, float):
+            problems.append(LedgerProblem(line, name, f"`{name}` is a binary float ({value!r}), which is not an exact amount",
+                                          "pass a Decimal or a decimal string such as \"99.90\" (JSON decimals are read exactly)"))
+        elif number is None:
             problems.append(LedgerProblem(line, name, f"`{name}` must be a number, not {_show(value)}", _example(kind)))
         elif not _bounded(number):
             problems.append(
@@ -207,6 +231,8 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
     if kind == TEXT:
         if not isinstance(value, str):
             problems.append(LedgerProblem(line, name, f"`{name}` must be a string, not {_show(value)}"))
+        elif not _unicode(value):
+            problems.append(_surrogate_problem(line, name))
         return value
     if kind == TIME:
         try:

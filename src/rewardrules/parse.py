@@ -16,8 +16,8 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, v_args
-from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive
 
 from . import ast, limits
 from .diagnostics import Diagnostic
@@ -351,6 +351,9 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(names)
 
 
+_AGGREGATES = ("latest", "sum", "count", "max", "min", "first")
+
+
 def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     pos = getattr(error, "pos_in_stream", None) or 0
     if isinstance(error, UnexpectedCharacters):
@@ -386,7 +389,12 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             f"choose another name, such as `{text}_1`",
         )
     help_ = f"expected {_describe_expected(expected)}"
-    if text == "=" and "COMPARE" in expected:
+    history = getattr(error, "token_history", None) or []
+    previous = str(history[-1]) if history else ""
+    if previous in _AGGREGATES and token.type == "NAME":
+        help_ = (f"`{previous} {text}...` is a metric of its own: declare "
+                 f"`metric NAME = {previous} {text}...` and use NAME here")
+    elif text == "=" and "COMPARE" in expected:
         help_ = "use `==` to compare two values"
     elif token.type == "NAME" and "LBRACE" in expected:
         help_ = "a title goes in double quotes, and the block starts with `{`"

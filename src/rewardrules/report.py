@@ -8,6 +8,7 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -122,8 +123,8 @@ class Reporter:
             "at": record["at"],
             **{k: record[k] for k in ("role", "beneficiary", "referrer", "referee", "kind", "amount", "unit", "item")},
         }
-        referrer = self.engine.state.referrers[award.milestone.program].get(award.referral.referrer)
-        context.update(self.snapshot(program, award.milestone.program, award.referral, referrer))
+        for name, value in (award.snapshot or {}).items():
+            context[name] = format_value(value, program.metrics[name].type)
         if info.event is not None:
             event = self.checked.events[info.event]
             context[info.event] = {k: format_value(v, event.fields[k].type if k in event.fields else None)
@@ -170,7 +171,7 @@ class Reporter:
     def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
         conditions = [c.span.text if c.span else "" for c in program.eligible]
         fields = sorted({n.attr.text for c in program.eligible for n in _refs(c) if n.attr is not None})
-        shown = ", ".join(f"{f} = {format_value(referral.fields.get(f), None)!r}"
+        shown = ", ".join(f"{f} = {json.dumps(format_value(referral.fields.get(f), None))}"
                           if referral.fields.get(f) is not None else f"{f} is not set" for f in fields)
         return f"not eligible: `{' and '.join(conditions)}` is false" + (f" ({shown})" if shown else "")
 
@@ -219,9 +220,12 @@ class Reporter:
             milestones = [m for m in program.milestones if m.level == "referrer"]
             if not milestones:
                 continue
+            first: dict[str, Referral] = {}
+            for r in self.engine.state.referrals.values():
+                first.setdefault(r.referrer, r)
             for name in sorted(self.engine.state.referrers[index]):
                 state = self.engine.state.referrers[index][name]
-                referral = next(r for r in self.engine.state.referrals.values() if r.referrer == name)
+                referral = first[name]
                 values = self.snapshot(program, index, referral, state)
                 values = {k: v for k, v in values.items() if program.metrics[k].level == "referrer"}
                 out.append({

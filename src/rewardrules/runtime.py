@@ -97,7 +97,7 @@ HELPERS = {
 class Referral:
     """One accepted referral and the state of its per-referral metrics."""
 
-    __slots__ = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib", "line")
+    __slots__ = ("at", "contrib", "done", "fields", "id", "kept", "line", "m", "prev", "programs", "referee", "referrer")
 
     def __init__(self, event_id: str, at: int, referrer: str, referee: str, fields: dict[str, Any],
                  slots: list[Any], milestones: int) -> None:
@@ -118,7 +118,7 @@ class Referral:
 class ReferrerState:
     """A referrer's state within one program: metrics over its referrals."""
 
-    __slots__ = ("referrer", "m", "done", "prev")
+    __slots__ = ("done", "m", "prev", "referrer")
 
     def __init__(self, referrer: str, slots: list[Any], milestones: int) -> None:
         self.referrer = referrer

@@ -127,12 +127,8 @@ _GENERAL = re.compile(
 )
 _OFFSET = re.compile(r"[+-]([0-9]{2}):([0-9]{2})")
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NO_SECONDS = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?:[Zz]|[+-].*)?"
-)
-_EXPECTED = (
-    "expected rfc 3339 such as `2026-03-01T09:30:00Z` or `2026-03-01T09:30:00.5+01:00`"
-)
+_NO_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?:[Zz]|[+-].*)?")
+_EXPECTED = "expected rfc 3339 such as `2026-03-01T09:30:00Z` or `2026-03-01T09:30:00.5+01:00`"
 
 # Multiplier turning an n-digit fraction into nanoseconds.
 _FRACTION_SCALE: Final = tuple(10 ** (9 - n) for n in range(10))
@@ -148,9 +144,7 @@ _OFFSET_SECONDS: Final = {
 }
 
 # Exact table for the fast path: "HH:MM" -> seconds into the day (all valid).
-_HOUR_MINUTE: Final = {
-    f"{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)
-}
+_HOUR_MINUTE: Final = {f"{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
 
 # Bounded caches, filled only with text that the general parser accepted (see
 # the module docstring):
@@ -205,12 +199,7 @@ def parse_timestamp(text: str) -> int:
                 offset = _OFFSET_SECONDS.get(rest[-6:])
                 fraction = rest[4:-6]
             n = len(fraction)
-            if (
-                offset is not None
-                and 0 < n <= 9
-                and fraction.isascii()
-                and fraction.isdigit()
-            ):
+            if offset is not None and 0 < n <= 9 and fraction.isascii() and fraction.isdigit():
                 seconds = base + second + offset
                 return seconds * NS_PER_SECOND + int(fraction) * _FRACTION_SCALE[n]
     return _parse_general(text)
@@ -257,17 +246,13 @@ def _parse_general(text: object) -> int:
     last_day = _days_in_month(year, month)
     if not 1 <= day <= last_day:
         leap = f", {ys} is not a leap year" if month == 2 and day == 29 else ""
-        raise _invalid(
-            f"day {ds} is out of range for {ys}-{mos} (01-{last_day:02d}{leap})", text
-        )
+        raise _invalid(f"day {ds} is out of range for {ys}-{mos} (01-{last_day:02d}{leap})", text)
     if hour > 23:
         raise _invalid(f"hour {hs} is out of range (00-23)", text)
     if minute > 59:
         raise _invalid(f"minute {mis} is out of range (00-59)", text)
     if second == 60:
-        raise _invalid(
-            "second 60 is out of range (00-59; leap seconds are not supported)", text
-        )
+        raise _invalid("second 60 is out of range (00-59; leap seconds are not supported)", text)
     if second > 59:
         raise _invalid(f"second {ss} is out of range (00-59)", text)
 
@@ -281,18 +266,14 @@ def _parse_general(text: object) -> int:
         fraction_ns = int(fraction) * _FRACTION_SCALE[len(fraction)]
 
     if tail == "":
-        raise TimestampError(
-            f"timestamp `{_show(text)}` has no offset:"
-            " add `Z` for utc or an offset such as `+01:00`"
-        )
+        raise TimestampError(f"timestamp `{_show(text)}` has no offset: add `Z` for utc or an offset such as `+01:00`")
     if tail == "Z" or tail == "z":
         offset = 0
     else:
         off = _OFFSET.fullmatch(tail)
         if off is None:
             raise _invalid(
-                f"offset `{_show(tail)}` is malformed"
-                " (expected `Z`, `+HH:MM` or `-HH:MM`)",
+                f"offset `{_show(tail)}` is malformed (expected `Z`, `+HH:MM` or `-HH:MM`)",
                 text,
             )
         if int(off[1]) > 23 or int(off[2]) > 59:
@@ -329,9 +310,7 @@ def _malformed(text: str) -> TimestampError:
     if text != text.strip():
         return TimestampError(f"timestamp `{shown}` has leading or trailing whitespace")
     if _DATE_ONLY.fullmatch(text):
-        return TimestampError(
-            f"timestamp `{shown}` has no time of day and no offset; {_EXPECTED}"
-        )
+        return TimestampError(f"timestamp `{shown}` has no time of day and no offset; {_EXPECTED}")
     if _NO_SECONDS.fullmatch(text):
         return TimestampError(f"timestamp `{shown}` has no seconds; {_EXPECTED}")
     return TimestampError(f"timestamp `{shown}` is malformed; {_EXPECTED}")
@@ -343,13 +322,10 @@ def _malformed(text: str) -> TimestampError:
 
 def _check_instant(ns: object) -> int:
     if isinstance(ns, bool) or not isinstance(ns, int):
-        raise TypeError(
-            f"instant must be an int of nanoseconds, not {type(ns).__name__}"
-        )
+        raise TypeError(f"instant must be an int of nanoseconds, not {type(ns).__name__}")
     if not MIN_TIMESTAMP_NS <= ns <= MAX_TIMESTAMP_NS:
         raise TimestampError(
-            f"instant {ns} ns is out of range (0001-01-01T00:00:00Z to"
-            " 9999-12-31T23:59:59.999999999Z)"
+            f"instant {ns} ns is out of range (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)"
         )
     return ns
 
@@ -387,8 +363,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (KeyError, ValueError, OSError, UnicodeError) as exc:
         raise UnknownTimeZoneError(
-            f"unknown time zone `{_show(name)}`: not an iana zone name"
-            " or not in this machine's time zone database"
+            f"unknown time zone `{_show(name)}`: not an iana zone name or not in this machine's time zone database"
         ) from exc
 
 
@@ -405,9 +380,7 @@ def _resolve_zone(tz: str | None) -> ZoneInfo | None:
 
 def _check_period(period: object) -> str:
     if not isinstance(period, str) or period not in PERIODS:
-        raise ValueError(
-            f"unknown period `{period}` (expected day, week, month, quarter or year)"
-        )
+        raise ValueError(f"unknown period `{period}` (expected day, week, month, quarter or year)")
     return period
 
 
@@ -420,8 +393,7 @@ def _local_days(ns: int, zone: ZoneInfo | None) -> int:
         local = (_EPOCH_UTC + timedelta(seconds=ns // NS_PER_SECOND)).astimezone(zone)
     except OverflowError as exc:
         raise TimestampError(
-            f"instant {ns} ns is too close to the supported range limits"
-            f" for time zone `{zone.key}`"
+            f"instant {ns} ns is too close to the supported range limits for time zone `{zone.key}`"
         ) from exc
     return _days_from_civil(local.year, local.month, local.day)
 
@@ -431,9 +403,7 @@ def _period_start_days(days: int, period: str) -> tuple[int, int]:
     if period == "day":
         return days, days + 1
     if period == "week":
-        start = (
-            days - (days + 3) % 7
-        )  # 1970-01-01 was a Thursday; Monday starts the week
+        start = days - (days + 3) % 7  # 1970-01-01 was a Thursday; Monday starts the week
         return start, start + 7
     year, month, _ = _civil_from_days(days)
     if period == "month":
@@ -443,9 +413,7 @@ def _period_start_days(days: int, period: str) -> tuple[int, int]:
     else:
         first, months = 1, 12
     next_year, next_month = divmod(year * 12 + first - 1 + months, 12)
-    return _days_from_civil(year, first, 1), _days_from_civil(
-        next_year, next_month + 1, 1
-    )
+    return _days_from_civil(year, first, 1), _days_from_civil(next_year, next_month + 1, 1)
 
 
 def _wall_to_seconds(wall: datetime, zone: ZoneInfo, fold: int) -> int:
@@ -456,9 +424,7 @@ def _wall_to_seconds(wall: datetime, zone: ZoneInfo, fold: int) -> int:
 
 
 def _seconds_to_wall(seconds: int, zone: ZoneInfo) -> datetime:
-    return (
-        (_EPOCH_UTC + timedelta(seconds=seconds)).astimezone(zone).replace(tzinfo=None)
-    )
+    return (_EPOCH_UTC + timedelta(seconds=seconds)).astimezone(zone).replace(tzinfo=None)
 
 
 def _local_midnight_ns(days: int, zone: ZoneInfo | None) -> int:

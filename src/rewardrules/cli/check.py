@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         for d in diagnostics:
             level = "error" if d.severity is Severity.ERROR else "warning"
             message = d.message + (f" (help: {d.help})" if d.help else "")
-            print(f"::{level} file={d.path},line={d.line},col={d.column},title={d.code}::{_escape(message)}")
+            print(f"::{level} file={_escape_property(d.path)},line={d.line},col={d.column},title={d.code}::{_escape(message)}")
     else:
         print_diagnostics(diagnostics, sys.stdout)
         noun = "file" if len(files) == 1 else "files"
@@ -80,3 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """A workflow-command property value (`file=...`): `,` and `:` separate properties."""
+    return _escape(text).replace(":", "%3A").replace(",", "%2C")

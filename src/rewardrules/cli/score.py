@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from ..api import Program, load
+from ..api import Program, load, parse_as_of
 from ..diagnostics import RuleError
 from ..ledger import LedgerError
-from .common import describe_os_error, ledger_lines, print_diagnostics
+from .common import describe_os_error, fail, ledger_lines, print_diagnostics
 
 
 def add_parser(sub: Any) -> None:
@@ -40,12 +40,17 @@ def load_program(path: str) -> Program | int:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        # Not a ledger problem: say which option is wrong.
+        return fail(f"--as-of: {error.problems[0].message}")
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
     name = "<stdin>" if args.ledger == "-" else args.ledger
     try:
-        result = program.score(ledger_lines(args.ledger), as_of=args.as_of, explain=not args.no_explain, path=name)
+        result = program.score(ledger_lines(args.ledger), as_of=as_of, explain=not args.no_explain, path=name)
     except LedgerError as error:
         print(str(error), file=sys.stderr)
         print(f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored",
@@ -80,9 +85,34 @@ def text_report(data: dict[str, Any]) -> str:
         for t in data["totals"]:
             lines.append(f"  {t['kind']} {t['status']}: {t['amount']} {t['unit']} in {t['count']} award(s)")
         lines.append("")
+    waiting = _progress_lines(data)
+    if waiting:
+        lines.append("progress:")
+        lines.extend(waiting)
+        lines.append("")
     if data.get("rejected"):
         lines.append("referrals not counted:")
         for r in data["rejected"]:
             lines.append(f"  line {r['line']}: {r['referrer']} -> {r['referee']}: {r['reason'].replace('_', ' ')}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _progress_lines(data: dict[str, Any]) -> list[str]:
+    """One line per referral and milestone not reached yet, saying why."""
+    out = []
+    for referral in data.get("referrals", []):
+        who = f"  {referral['referee']} (referred by {referral['referrer']})"
+        for program in referral["programs"]:
+            if not program["eligible"]:
+                if len(referral["programs"]) == 1:
+                    out.append(f"{who}: {program['why']}")
+                continue
+            for milestone in program["milestones"]:
+                if not milestone["reached"] and milestone.get("progress"):
+                    out.append(f"{who}: {milestone['milestone']}: {milestone['progress']}")
+    for referrer in data.get("referrers", []):
+        for milestone in referrer["milestones"]:
+            if not milestone["reached"] and milestone.get("progress"):
+                out.append(f"  {referrer['referrer']}: {milestone['milestone']}: {milestone['progress']}")
+    return out
