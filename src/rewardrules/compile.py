@@ -470,7 +470,7 @@ class _Compiler:
                 w.indent()
                 w.line(f"{st}.prev[{i}] += 1")
                 w.line("n += 1")
-                w.line(f"out.append(({i}, str({st}.prev[{i}] * {step}), None, (cur,)))")
+                w.line(f"out.append(({i}, occurrence({st}.prev[{i}] * {step}), None, (cur,)))")
                 w.dedent()
             w.dedent()
 

@@ -85,11 +85,16 @@ def to_ns(value: Any) -> Any:
     return None if value is None else int(value)
 
 
+def occurrence(multiple: Any) -> str:
+    """The occurrence key of an `every` award: the multiple reached."""
+    return format(multiple, "f")
+
+
 HELPERS = {
     name: globals()[name]
     for name in (
         "n_add", "n_sub", "n_mul", "n_neg", "n_div", "n_lt", "n_le", "n_gt", "n_ge", "n_eq", "n_ne",
-        "n_in", "n_not_in", "to_ns",
+        "n_in", "n_not_in", "to_ns", "occurrence",
     )
 }
 

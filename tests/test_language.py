@@ -1,0 +1,204 @@
+"""Language features beyond the reference programs, end to end: a small rule
+file and a small ledger each, with the awards worked out by hand."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+import rewardrules
+
+
+def ledger(*events: dict) -> list[str]:
+    return [json.dumps(e) for e in events]
+
+
+def ref(i: str, day: int, referrer: str, referee: str, **extra: object) -> dict:
+    return {"id": i, "at": f"2026-01-{day:02d}T00:00:00Z", "type": "referral", "referrer": referrer,
+            "referee": referee, **extra}
+
+
+def pay(i: str, day: int, referee: str, amount: object, month: int = 1) -> dict:
+    return {"id": i, "at": f"2026-{month:02d}-{day:02d}T00:00:00Z", "type": "payment", "referee": referee,
+            "amount": amount}
+
+
+def awards(text: str, lines: list[str], as_of: str | None = None) -> list[tuple[str, ...]]:
+    result = rewardrules.compile(text, "case.rules").score(lines, as_of=as_of)
+    return [(a["milestone"], a["role"], a["beneficiary"], a["amount"], a["status"]) for a in result.data["awards"]]
+
+
+PAYMENT = "event payment { amount: money USD }\n"
+
+
+def test_every_n_gives_one_award_per_multiple() -> None:
+    text = PAYMENT + """
+metric paid = count payment where payment.amount > 0
+metric conversions = count referrals where paid >= 1
+milestone every_two { every 2 conversions  reward referrer gift_card 25 USD }
+"""
+    events = [ref(f"r{i}", 1, "ann", f"c{i}") for i in range(5)]
+    events += [pay(f"p{i}", 2 + i, f"c{i}", 10) for i in range(5)]
+    assert awards(text, ledger(*events)) == [("every_two", "referrer", "ann", "25.00", "confirmed")] * 2
+
+
+def test_sum_over_referrals_and_per_milestone_cap() -> None:
+    text = PAYMENT + """
+metric spent = sum payment.amount
+metric team_spend = sum referrals.spent
+milestone share {
+  whenever team_spend increases
+  reward referrer cash 10% of increase
+  cap referrer 15 USD per month
+}
+"""
+    events = [ref("r1", 1, "ann", "bob"), ref("r2", 1, "ann", "cat"),
+              pay("p1", 2, "bob", 100), pay("p2", 3, "cat", "60.00"), pay("p3", 4, "bob", 5),
+              pay("p4", 2, "bob", 20, month=2)]
+    assert awards(text, ledger(*events)) == [
+        ("share", "referrer", "ann", "10.00", "confirmed"),
+        ("share", "referrer", "ann", "5.00", "confirmed"),  # 6.00 cut to the 5.00 left in January
+        ("share", "referrer", "ann", "2.00", "confirmed"),  # February: a new period
+    ]
+
+
+def test_void_without_hold_and_hold_without_void() -> None:
+    text = PAYMENT + """
+event refund { payment: text }
+milestone voidable { first payment  reward referrer cash 10 USD  void if refund where refund.payment == payment.id }
+milestone held { first payment  reward referee credit 5 USD  hold 7 days }
+"""
+    events = [ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 10),
+              {"id": "x1", "at": "2026-01-05T00:00:00Z", "type": "refund", "referee": "bob", "payment": "p1"}]
+    assert awards(text, ledger(*events)) == [
+        ("voidable", "referrer", "ann", "10.00", "void"),
+        ("held", "referee", "bob", "5.00", "pending"),
+    ]
+    assert awards(text, ledger(*events), as_of="2026-01-09T00:00:00Z")[1][-1] == "confirmed"
+    assert awards(text, ledger(*events), as_of="2026-01-04T00:00:00Z")[0][-1] == "confirmed"
+
+
+def test_optional_field_absent_makes_conditions_false() -> None:
+    text = """
+event referral { tier: optional text }
+milestone gold { when referral.tier == "gold"  reward referee discount 5 percent }
+milestone not_gold { when referral.tier != "gold"  reward referee discount 1 percent }
+milestone untiered { when referral.tier is not set  reward referee discount 2 percent }
+"""
+    events = [ref("r1", 1, "ann", "bob", tier="gold"), ref("r2", 1, "ann", "cat"), ref("r3", 1, "ann", "dan", tier="x")]
+    assert awards(text, ledger(*events)) == [
+        ("gold", "referee", "bob", "5", "confirmed"),
+        ("untiered", "referee", "cat", "2", "confirmed"),
+        ("not_gold", "referee", "dan", "1", "confirmed"),
+    ]
+
+
+def test_time_arithmetic_and_division_by_zero() -> None:
+    text = PAYMENT + """
+metric first_paid = first payment.at where payment.amount > 0
+metric paid = count payment
+metric spent = sum payment.amount
+metric avg = spent / paid
+milestone fast { when first_paid - referral.at <= 2 days  reward referrer cash 7 USD }
+milestone average { first payment  reward referrer cash avg / 0 }
+"""
+    result = rewardrules.compile(text).score(ledger(ref("r1", 1, "ann", "bob"), pay("p1", 3, "bob", 50)))
+    assert [a["milestone"] for a in result.data["awards"]] == ["fast"]
+    (withheld,) = result.data["withheld"]
+    assert withheld["milestone"] == "average" and "no value" in withheld["reason"]
+
+
+def test_message_renders_values_at_award_time() -> None:
+    text = PAYMENT + """
+metric spent = sum payment.amount
+milestone big {
+  when spent >= 100 USD
+  reward referrer cash 10 USD
+  message "{{ referee|upper }} spent {{ spent }} {% if role == 'referrer' %}(thanks {{ beneficiary }}){% endif %}"
+}
+milestone each_payment {
+  each payment
+  reward referee credit 1 USD
+  message "payment {{ payment.id }} of {{ payment.amount }} at {{ payment.at }}"
+}
+"""
+    result = rewardrules.compile(text).score(ledger(ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 150),
+                                                    pay("p2", 3, "bob", "20.5")))
+    messages = [a["message"] for a in result.data["awards"]]
+    assert messages == [
+        "BOB spent 150.00 (thanks ann)",
+        "payment p1 of 150.00 at 2026-01-02T00:00:00Z",
+        "payment p2 of 20.50 at 2026-01-03T00:00:00Z",
+    ]
+
+
+def test_explanations_say_why_and_how_far() -> None:
+    text = """
+event referral { country: optional text }
+event subscription { mrr: money USD }
+eligible when referral.country == "US"
+metric mrr = latest subscription.mrr
+milestone mrr_1k { when mrr >= 1000 USD  reward referrer cash 500 USD }
+"""
+    events = [ref("r1", 1, "ann", "bob", country="US"), ref("r2", 1, "ann", "cat", country="BR"),
+              {"id": "s1", "at": "2026-01-03T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": 800}]
+    data = rewardrules.compile(text).score(ledger(*events)).data
+    bob, cat = data["referrals"]
+    (progress,) = bob["programs"][0]["milestones"]
+    assert progress["progress"] == "`mrr` is 800.00 of 1000"
+    assert cat["programs"][0]["eligible"] is False
+    assert cat["programs"][0]["why"] == 'not eligible: `referral.country == "US"` is false (country = "BR")'
+    assert data["rejected"][0]["reason"] == "ineligible"
+
+
+def test_award_why_names_the_event_and_values() -> None:
+    text = "event subscription { mrr: money USD }\nmetric mrr = latest subscription.mrr\n" \
+           "milestone m { when mrr >= 1000 USD  reward referrer cash 1 USD }"
+    events = [ref("r1", 1, "ann", "bob"), {"id": "s9", "at": "2026-01-02T00:00:00Z", "type": "subscription",
+                                            "referee": "bob", "mrr": "1200.5"}]
+    (award,) = rewardrules.compile(text).score(ledger(*events)).data["awards"]
+    assert award["why"] == {"event": "s9", "values": {"mrr": "1200.50"}}
+
+
+def test_money_rounds_half_even_to_the_currency_exponent() -> None:
+    text = """
+event sale { amount: money JPY, fee: money KWD }
+milestone yen { each sale  reward referrer cash 5% of sale.amount }
+milestone dinar { each sale  reward referrer credit 10% of sale.fee }
+"""
+    events = [ref("r1", 1, "ann", "bob"),
+              {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "sale", "referee": "bob", "amount": 250, "fee": "0.0125"},
+              {"id": "s2", "at": "2026-01-03T00:00:00Z", "type": "sale", "referee": "bob", "amount": 350, "fee": "0.0135"}]
+    got = [(a["milestone"], a["amount"], a["unit"]) for a in rewardrules.compile(text).score(ledger(*events)).data["awards"]]
+    assert got == [("yen", "12", "JPY"), ("dinar", "0.001", "KWD"), ("yen", "18", "JPY"), ("dinar", "0.001", "KWD")]
+
+
+def test_session_equals_batch_and_refuses_out_of_order() -> None:
+    program = rewardrules.load("rulesets/referral_milestones.rules")
+    events = [ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 10), pay("p2", 3, "bob", 10)]
+    session = program.session()
+    ids = [a.id for e in events for a in session.add(e)]
+    batch = program.score(ledger(*events))
+    assert ids == [a["id"] for a in batch.data["awards"]]
+    assert session.result().to_json() == batch.to_json()
+    assert session.add(events[1]) == []  # an exact repeat is ignored
+    with pytest.raises(rewardrules.LedgerError, match="comes before the last event"):
+        session.add(pay("p0", 1, "bob", 10))
+    with pytest.raises(rewardrules.LedgerError, match="different content"):
+        session.add(pay("p2", 3, "bob", 11))
+
+
+def test_awards_are_typed_records() -> None:
+    program = rewardrules.load("rulesets/prezi.rules")
+    (award,) = program.score([ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", Decimal("9.99"))]).awards
+    assert isinstance(award, rewardrules.Award)
+    assert (award.milestone, award.kind, award.amount, award.unit, award.item) == ("paid_upgrade", "upgrade", "3", "months", None)
+
+
+def test_json_schemas_are_exported() -> None:
+    for name in ("ledger", "award", "result"):
+        schema = rewardrules.json_schema(name)
+        assert schema["type"] == "object" and schema["properties"]
+    assert "amount" in rewardrules.json_schema("award")["required"]
