@@ -117,13 +117,17 @@ class Program:
         parsed, latest = self.read(events, path)
         if limit is None:
             limit = latest if latest is not None else 0
-        parsed.sort(key=Event.key.fget)  # type: ignore[arg-type]
+        parsed.sort(key=_order)
         engine = Engine(self.compiled)
         run(engine, [e for e in parsed if e.at <= limit])
         return ScoreResult(Reporter(engine, limit).build(explain))
 
     def session(self) -> Session:
         return Session(self)
+
+
+def _order(event: Event) -> tuple[int, str]:
+    return (event.at, event.id)
 
 
 def _plain(event: Any) -> Any:

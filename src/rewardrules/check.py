@@ -532,15 +532,15 @@ class Checker:
             self.error("RR303", f"milestone `{name}` has no reward", decl.name.span,
                        "add a line such as `reward referrer cash 100 USD`")
         hold_ns = None
-        for extra in decl.holds[1:]:
-            self.error("RR306", "a milestone has at most one `hold`", extra.span)
+        for hold in decl.holds[1:]:
+            self.error("RR306", "a milestone has at most one `hold`", hold.span)
         if decl.holds:
             hold_ns = self.duration(decl.holds[0].duration)
         voids = [self._void(v, trigger_event) for v in decl.voids]
         message = None
         message_span = None
-        for extra in decl.messages[1:]:
-            self.error("RR306", "a milestone has at most one `message`", extra.span)
+        for repeated in decl.messages[1:]:
+            self.error("RR306", "a milestone has at most one `message`", repeated.span)
         if decl.messages:
             message = decl.messages[0].template
             message_span = decl.messages[0].span

@@ -21,6 +21,7 @@ shows the line, like Jinja does for templates.
 
 from __future__ import annotations
 
+import functools
 import linecache
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -300,7 +301,7 @@ class _Compiler:
                 agg = info.aggregate
                 assert agg is not None
                 by_type.setdefault(agg.source.text, []).append(info)
-        names = {}
+        names: dict[str, str] = {}
         for event_type, infos in by_type.items():
             fname = f"upd_{len(names)}"
             names[event_type] = fname
@@ -353,7 +354,7 @@ class _Compiler:
     def program_hooks(self, p: int, program: ProgramInfo, event_types: Iterable[str]) -> dict[str, str]:
         self._program = p
         referrer_metrics = [m for m in program.metrics.values() if m.level == "referrer" and m.aggregate is not None]
-        names = {}
+        names: dict[str, str] = {}
         for event_type in sorted(event_types):
             aggs = [m for m in referrer_metrics if event_type in m.events]
             milestones = [m for m in program.milestones if event_type in m.events]
@@ -610,7 +611,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                 info=program,
                 eligible=namespace[eligible],
                 hooks={t: namespace[f] for t, f in hooks.items()},
-                referrer_slots=(lambda init=init: list(init)),
+                referrer_slots=functools.partial(list, init),
                 contrib_size=len(init),
                 caps=list(program.caps),
                 snapshot=namespace[snapshot],
@@ -618,12 +619,12 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         )
     kept = frozenset(v.event for m in checked.milestones for v in m.voids)
     used = set(update_names) | kept | {"referral"}
-    for program in programs:
-        used |= set(program.hooks)
+    for compiled_program in programs:
+        used |= set(compiled_program.hooks)
     return CompiledRuleset(
         checked=checked,
         updates={t: namespace[f] for t, f in update_names.items()},
-        referral_slots=lambda: list(referral_init),
+        referral_slots=functools.partial(list, referral_init),
         programs=programs,
         milestones=sorted(milestones, key=lambda m: m.info.index),
         kept_types=kept,

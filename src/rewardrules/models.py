@@ -77,7 +77,7 @@ class ScoreOutput(BaseModel):
     rejected: list[dict[str, Any]] = []
 
 
-SCHEMAS = {"ledger": LedgerEvent, "award": Award, "result": ScoreOutput}
+SCHEMAS: dict[str, type[BaseModel]] = {"ledger": LedgerEvent, "award": Award, "result": ScoreOutput}
 
 
 def json_schema(name: str) -> dict[str, Any]:

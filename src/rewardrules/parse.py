@@ -379,24 +379,24 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     token = error.token
     start = token.start_pos or 0
     span = source.span(start, token.end_pos or start + 1)
-    expected = set(error.expected or ())
+    expected_terms = set(error.expected or ())
     text = str(token)
-    if "NAME" in expected and text.isidentifier() and token.type != "NAME":
+    if "NAME" in expected_terms and text.isidentifier() and token.type != "NAME":
         return Diagnostic(
             "RR004",
             f"`{text}` is a reserved word and cannot be used as a name here",
             span,
             f"choose another name, such as `{text}_1`",
         )
-    help_ = f"expected {_describe_expected(expected)}"
+    help_ = f"expected {_describe_expected(expected_terms)}"
     history = getattr(error, "token_history", None) or []
     previous = str(history[-1]) if history else ""
     if previous in _AGGREGATES and token.type == "NAME":
         help_ = (f"`{previous} {text}...` is a metric of its own: declare "
                  f"`metric NAME = {previous} {text}...` and use NAME here")
-    elif text == "=" and "COMPARE" in expected:
+    elif text == "=" and "COMPARE" in expected_terms:
         help_ = "use `==` to compare two values"
-    elif token.type == "NAME" and "LBRACE" in expected:
+    elif token.type == "NAME" and "LBRACE" in expected_terms:
         help_ = "a title goes in double quotes, and the block starts with `{`"
     return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
 
