@@ -16,13 +16,24 @@ def ledger(*events: dict) -> list[str]:
 
 
 def ref(i: str, day: int, referrer: str, referee: str, **extra: object) -> dict:
-    return {"id": i, "at": f"2026-01-{day:02d}T00:00:00Z", "type": "referral", "referrer": referrer,
-            "referee": referee, **extra}
+    return {
+        "id": i,
+        "at": f"2026-01-{day:02d}T00:00:00Z",
+        "type": "referral",
+        "referrer": referrer,
+        "referee": referee,
+        **extra,
+    }
 
 
 def pay(i: str, day: int, referee: str, amount: object, month: int = 1) -> dict:
-    return {"id": i, "at": f"2026-{month:02d}-{day:02d}T00:00:00Z", "type": "payment", "referee": referee,
-            "amount": amount}
+    return {
+        "id": i,
+        "at": f"2026-{month:02d}-{day:02d}T00:00:00Z",
+        "type": "payment",
+        "referee": referee,
+        "amount": amount,
+    }
 
 
 def awards(text: str, lines: list[str], as_of: str | None = None) -> list[tuple[str, ...]]:
@@ -34,18 +45,23 @@ PAYMENT = "event payment { amount: money USD }\n"
 
 
 def test_every_n_gives_one_award_per_multiple() -> None:
-    text = PAYMENT + """
+    text = (
+        PAYMENT
+        + """
 metric paid = count payment where payment.amount > 0
 metric conversions = count referrals where paid >= 1
 milestone every_two { every 2 conversions  reward referrer gift_card 25 USD }
 """
+    )
     events = [ref(f"r{i}", 1, "ann", f"c{i}") for i in range(5)]
     events += [pay(f"p{i}", 2 + i, f"c{i}", 10) for i in range(5)]
     assert awards(text, ledger(*events)) == [("every_two", "referrer", "ann", "25.00", "confirmed")] * 2
 
 
 def test_sum_over_referrals_and_per_milestone_cap() -> None:
-    text = PAYMENT + """
+    text = (
+        PAYMENT
+        + """
 metric spent = sum payment.amount
 metric team_spend = sum referrals.spent
 milestone share {
@@ -54,9 +70,15 @@ milestone share {
   cap referrer 15 USD per month
 }
 """
-    events = [ref("r1", 1, "ann", "bob"), ref("r2", 1, "ann", "cat"),
-              pay("p1", 2, "bob", 100), pay("p2", 3, "cat", "60.00"), pay("p3", 4, "bob", 5),
-              pay("p4", 2, "bob", 20, month=2)]
+    )
+    events = [
+        ref("r1", 1, "ann", "bob"),
+        ref("r2", 1, "ann", "cat"),
+        pay("p1", 2, "bob", 100),
+        pay("p2", 3, "cat", "60.00"),
+        pay("p3", 4, "bob", 5),
+        pay("p4", 2, "bob", 20, month=2),
+    ]
     assert awards(text, ledger(*events)) == [
         ("share", "referrer", "ann", "10.00", "confirmed"),
         ("share", "referrer", "ann", "5.00", "confirmed"),  # 6.00 cut to the 5.00 left in January
@@ -65,13 +87,19 @@ milestone share {
 
 
 def test_void_without_hold_and_hold_without_void() -> None:
-    text = PAYMENT + """
+    text = (
+        PAYMENT
+        + """
 event refund { payment: text }
 milestone voidable { first payment  reward referrer cash 10 USD  void if refund where refund.payment == payment.id }
 milestone held { first payment  reward referee credit 5 USD  hold 7 days }
 """
-    events = [ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 10),
-              {"id": "x1", "at": "2026-01-05T00:00:00Z", "type": "refund", "referee": "bob", "payment": "p1"}]
+    )
+    events = [
+        ref("r1", 1, "ann", "bob"),
+        pay("p1", 2, "bob", 10),
+        {"id": "x1", "at": "2026-01-05T00:00:00Z", "type": "refund", "referee": "bob", "payment": "p1"},
+    ]
     assert awards(text, ledger(*events)) == [
         ("voidable", "referrer", "ann", "10.00", "void"),
         ("held", "referee", "bob", "5.00", "pending"),
@@ -96,7 +124,9 @@ milestone untiered { when referral.tier is not set  reward referee discount 2 pe
 
 
 def test_time_arithmetic_and_division_by_zero() -> None:
-    text = PAYMENT + """
+    text = (
+        PAYMENT
+        + """
 metric first_paid = first payment.at where payment.amount > 0
 metric paid = count payment
 metric spent = sum payment.amount
@@ -104,6 +134,7 @@ metric avg = spent / paid
 milestone fast { when first_paid - referral.at <= 2 days  reward referrer cash 7 USD }
 milestone average { first payment  reward referrer cash avg / 0 }
 """
+    )
     result = rewardrules.compile(text).score(ledger(ref("r1", 1, "ann", "bob"), pay("p1", 3, "bob", 50)))
     assert [a["milestone"] for a in result.data["awards"]] == ["fast"]
     (withheld,) = result.data["withheld"]
@@ -111,7 +142,9 @@ milestone average { first payment  reward referrer cash avg / 0 }
 
 
 def test_message_renders_values_at_award_time() -> None:
-    text = PAYMENT + """
+    text = (
+        PAYMENT
+        + """
 metric spent = sum payment.amount
 milestone big {
   when spent >= 100 USD
@@ -124,8 +157,10 @@ milestone each_payment {
   message "payment {{ payment.id }} of {{ payment.amount }} at {{ payment.at }}"
 }
 """
-    result = rewardrules.compile(text).score(ledger(ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 150),
-                                                    pay("p2", 3, "bob", "20.5")))
+    )
+    result = rewardrules.compile(text).score(
+        ledger(ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 150), pay("p2", 3, "bob", "20.5"))
+    )
     messages = [a["message"] for a in result.data["awards"]]
     assert messages == [
         "BOB spent 150.00 (thanks ann)",
@@ -142,8 +177,11 @@ eligible when referral.country == "US"
 metric mrr = latest subscription.mrr
 milestone mrr_1k { when mrr >= 1000 USD  reward referrer cash 500 USD }
 """
-    events = [ref("r1", 1, "ann", "bob", country="US"), ref("r2", 1, "ann", "cat", country="BR"),
-              {"id": "s1", "at": "2026-01-03T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": 800}]
+    events = [
+        ref("r1", 1, "ann", "bob", country="US"),
+        ref("r2", 1, "ann", "cat", country="BR"),
+        {"id": "s1", "at": "2026-01-03T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": 800},
+    ]
     data = rewardrules.compile(text).score(ledger(*events)).data
     bob, cat = data["referrals"]
     (progress,) = bob["programs"][0]["milestones"]
@@ -154,10 +192,14 @@ milestone mrr_1k { when mrr >= 1000 USD  reward referrer cash 500 USD }
 
 
 def test_award_why_names_the_event_and_values() -> None:
-    text = "event subscription { mrr: money USD }\nmetric mrr = latest subscription.mrr\n" \
-           "milestone m { when mrr >= 1000 USD  reward referrer cash 1 USD }"
-    events = [ref("r1", 1, "ann", "bob"), {"id": "s9", "at": "2026-01-02T00:00:00Z", "type": "subscription",
-                                            "referee": "bob", "mrr": "1200.5"}]
+    text = (
+        "event subscription { mrr: money USD }\nmetric mrr = latest subscription.mrr\n"
+        "milestone m { when mrr >= 1000 USD  reward referrer cash 1 USD }"
+    )
+    events = [
+        ref("r1", 1, "ann", "bob"),
+        {"id": "s9", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": "1200.5"},
+    ]
     (award,) = rewardrules.compile(text).score(ledger(*events)).data["awards"]
     assert award["why"] == {"event": "s9", "values": {"mrr": "1200.50"}}
 
@@ -168,10 +210,15 @@ event sale { amount: money JPY, fee: money KWD }
 milestone yen { each sale  reward referrer cash 5% of sale.amount }
 milestone dinar { each sale  reward referrer credit 10% of sale.fee }
 """
-    events = [ref("r1", 1, "ann", "bob"),
-              {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "sale", "referee": "bob", "amount": 250, "fee": "0.0125"},
-              {"id": "s2", "at": "2026-01-03T00:00:00Z", "type": "sale", "referee": "bob", "amount": 350, "fee": "0.0135"}]
-    got = [(a["milestone"], a["amount"], a["unit"]) for a in rewardrules.compile(text).score(ledger(*events)).data["awards"]]
+    events = [
+        ref("r1", 1, "ann", "bob"),
+        {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "sale", "referee": "bob", "amount": 250, "fee": "0.0125"},
+        {"id": "s2", "at": "2026-01-03T00:00:00Z", "type": "sale", "referee": "bob", "amount": 350, "fee": "0.0135"},
+    ]
+    got = [
+        (a["milestone"], a["amount"], a["unit"])
+        for a in rewardrules.compile(text).score(ledger(*events)).data["awards"]
+    ]
     assert got == [("yen", "12", "JPY"), ("dinar", "0.001", "KWD"), ("yen", "18", "JPY"), ("dinar", "0.001", "KWD")]
 
 
@@ -194,7 +241,13 @@ def test_awards_are_typed_records() -> None:
     program = rewardrules.load("rulesets/prezi.rules")
     (award,) = program.score([ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", Decimal("9.99"))]).awards
     assert isinstance(award, rewardrules.Award)
-    assert (award.milestone, award.kind, award.amount, award.unit, award.item) == ("paid_upgrade", "upgrade", "3", "months", None)
+    assert (award.milestone, award.kind, award.amount, award.unit, award.item) == (
+        "paid_upgrade",
+        "upgrade",
+        "3",
+        "months",
+        None,
+    )
 
 
 def test_json_schemas_are_exported() -> None:

@@ -55,7 +55,13 @@ def problems_of(lines: list[Any], name: str = "prezi", **kwargs: Any) -> list[Le
 SINGLE: list[tuple[str, list[str], int, str | None, str]] = [
     # JSON itself
     ("invalid-json-truncated", ['{"id": "a", "at": '], 1, None, r"invalid JSON"),
-    ("invalid-json-trailing-garbage", ['{"id":"a","at":"2026-02-01T00:00:00Z","type":"x"} x'], 1, None, r"invalid JSON"),
+    (
+        "invalid-json-trailing-garbage",
+        ['{"id":"a","at":"2026-02-01T00:00:00Z","type":"x"} x'],
+        1,
+        None,
+        r"invalid JSON",
+    ),
     ("invalid-json-single-quotes", ["{'id': 'a'}"], 1, None, r"invalid JSON"),
     ("invalid-json-NaN-literal", [REFERRAL, payment("NaN")], 2, None, r"invalid JSON.*NaN"),
     ("invalid-json-Infinity-literal", [REFERRAL, payment("-Infinity")], 2, None, r"invalid JSON.*Infinity"),
@@ -79,7 +85,13 @@ SINGLE: list[tuple[str, list[str], int, str | None, str]] = [
     ("at-month-13", [line(id="a", at="2026-13-01T00:00:00Z", type="click")], 1, "at", r"month 13"),
     ("at-hour-25", [line(id="a", at="2026-02-01T25:00:00Z", type="click")], 1, "at", r"hour 25"),
     ("at-leap-second", [line(id="a", at="2026-06-30T23:59:60Z", type="click")], 1, "at", r"second 60 is out of range"),
-    ("at-offset-24h", [line(id="a", at="2026-02-01T00:00:00+24:00", type="click")], 1, "at", r"offset `\+24:00` is out of range"),
+    (
+        "at-offset-24h",
+        [line(id="a", at="2026-02-01T00:00:00+24:00", type="click")],
+        1,
+        "at",
+        r"offset `\+24:00` is out of range",
+    ),
     ("at-words", [line(id="a", at="yesterday", type="click")], 1, "at", r"malformed"),
     ("at-number", [line(id="a", at=1767225600, type="click")], 1, "at", r"must be a string"),
     # type
@@ -87,25 +99,70 @@ SINGLE: list[tuple[str, list[str], int, str | None, str]] = [
     ("empty-type", [line(id="a", at=AT, type="")], 1, "type", r"non-empty string"),
     ("numeric-type", [line(id="a", at=AT, type=7)], 1, "type", r"non-empty string"),
     # referral parties
-    ("referral-without-referrer", [line(id="r1", at=AT, type="referral", referee="bob")], 1, "referrer",
-     r"referral needs a `referrer`"),
-    ("referral-null-referrer", [line(id="r1", at=AT, type="referral", referrer=None, referee="bob")], 1, "referrer",
-     r"referral needs a `referrer`"),
-    ("referral-empty-referrer", [line(id="r1", at=AT, type="referral", referrer="", referee="bob")], 1, "referrer",
-     r"non-empty string"),
-    ("referral-numeric-referrer", [line(id="r1", at=AT, type="referral", referrer=3, referee="bob")], 1, "referrer",
-     r"non-empty string, not 3"),
-    ("referral-without-referee", [line(id="r1", at=AT, type="referral", referrer="alice")], 1, "referee",
-     r"needs a `referee`"),
-    ("payment-without-referee", [REFERRAL, line(id="p1", at=AT, type="payment", amount=5)], 2, "referee",
-     r"`payment` event needs a `referee`"),
-    ("payment-null-referee", [REFERRAL, line(id="p1", at=AT, type="payment", referee=None, amount=5)], 2, "referee",
-     r"`payment` event needs a `referee`"),
-    ("referee-unpaired-surrogate", [REFERRAL, payment("5").replace('"bob"', '"\\ud800"')], 2, "referee",
-     r"unpaired surrogate"),
+    (
+        "referral-without-referrer",
+        [line(id="r1", at=AT, type="referral", referee="bob")],
+        1,
+        "referrer",
+        r"referral needs a `referrer`",
+    ),
+    (
+        "referral-null-referrer",
+        [line(id="r1", at=AT, type="referral", referrer=None, referee="bob")],
+        1,
+        "referrer",
+        r"referral needs a `referrer`",
+    ),
+    (
+        "referral-empty-referrer",
+        [line(id="r1", at=AT, type="referral", referrer="", referee="bob")],
+        1,
+        "referrer",
+        r"non-empty string",
+    ),
+    (
+        "referral-numeric-referrer",
+        [line(id="r1", at=AT, type="referral", referrer=3, referee="bob")],
+        1,
+        "referrer",
+        r"non-empty string, not 3",
+    ),
+    (
+        "referral-without-referee",
+        [line(id="r1", at=AT, type="referral", referrer="alice")],
+        1,
+        "referee",
+        r"needs a `referee`",
+    ),
+    (
+        "payment-without-referee",
+        [REFERRAL, line(id="p1", at=AT, type="payment", amount=5)],
+        2,
+        "referee",
+        r"`payment` event needs a `referee`",
+    ),
+    (
+        "payment-null-referee",
+        [REFERRAL, line(id="p1", at=AT, type="payment", referee=None, amount=5)],
+        2,
+        "referee",
+        r"`payment` event needs a `referee`",
+    ),
+    (
+        "referee-unpaired-surrogate",
+        [REFERRAL, payment("5").replace('"bob"', '"\\ud800"')],
+        2,
+        "referee",
+        r"unpaired surrogate",
+    ),
     # a required field of a used type
-    ("payment-without-amount", [REFERRAL, line(id="p1", at=AT, type="payment", referee="bob")], 2, "amount",
-     r"`payment` events need `amount`"),
+    (
+        "payment-without-amount",
+        [REFERRAL, line(id="p1", at=AT, type="payment", referee="bob")],
+        2,
+        "amount",
+        r"`payment` events need `amount`",
+    ),
     ("payment-null-amount", [REFERRAL, payment("null")], 2, "amount", r"`payment` events need `amount`"),
     # non-numeric amounts
     ("amount-abc", [REFERRAL, payment('"abc"')], 2, "amount", r'must be a number, not "abc"'),
@@ -126,17 +183,30 @@ SINGLE: list[tuple[str, list[str], int, str | None, str]] = [
     ("amount-1e-999999", [REFERRAL, payment("1e-999999")], 2, "amount", r"out of range"),
     ("amount-1000-digit-string", [REFERRAL, payment('"' + "9" * 1000 + '"')], 2, "amount", r"amount"),
     # ids are unique
-    ("same-id-different-content",
-     [REFERRAL, line(id="r1", at=AT, type="referral", referrer="alice", referee="carol")], 2, "id",
-     r"id `r1` is already used on line 1 with different content"),
-    ("same-id-across-types",
-     [REFERRAL, line(id="r1", at=AT, type="click", referee="bob")], 2, "id", r"already used on line 1"),
+    (
+        "same-id-different-content",
+        [REFERRAL, line(id="r1", at=AT, type="referral", referrer="alice", referee="carol")],
+        2,
+        "id",
+        r"id `r1` is already used on line 1 with different content",
+    ),
+    (
+        "same-id-across-types",
+        [REFERRAL, line(id="r1", at=AT, type="click", referee="bob")],
+        2,
+        "id",
+        r"already used on line 1",
+    ),
     # unused types: free fields are ignored, but the envelope is still checked
-    ("unused-type-numeric-id", [line(id=5, at=AT, type="click", anything={"x": [1, None]})], 1, "id",
-     r"non-empty string"),
+    (
+        "unused-type-numeric-id",
+        [line(id=5, at=AT, type="click", anything={"x": [1, None]})],
+        1,
+        "id",
+        r"non-empty string",
+    ),
     ("unused-type-missing-at", [line(id="c1", type="click", amount="abc")], 1, "at", r"missing `at`"),
-    ("unused-type-at-without-offset", [line(id="c1", at="2026-02-01 10:00:00", type="click")], 1, "at",
-     r"no offset"),
+    ("unused-type-at-without-offset", [line(id="c1", at="2026-02-01 10:00:00", type="click")], 1, "at", r"no offset"),
     ("unused-type-missing-type", [line(id="c1", at=AT, amount=True)], 1, "type", r"missing `type`"),
 ]
 
@@ -209,8 +279,14 @@ def test_an_optional_field_may_be_absent_but_not_ill_typed() -> None:
 def _qualifying_credit(amount: Any) -> list[str]:
     """microsoft_referral: 5% of a qualifying purchase, rounded half-even."""
     events = [
-        {"id": "r1", "at": "2026-02-01T00:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob",
-         "country": "US"},
+        {
+            "id": "r1",
+            "at": "2026-02-01T00:00:00Z",
+            "type": "referral",
+            "referrer": "alice",
+            "referee": "bob",
+            "country": "US",
+        },
         {"id": "q1", "at": "2026-02-02T00:00:00Z", "type": "purchase", "referee": "bob", "amount": amount},
     ]
     result = program("microsoft_referral").score(events)
@@ -243,8 +319,9 @@ def test_prezi_accepts_a_json_decimal_amount() -> None:
     assert [(a.milestone, a.beneficiary, a.amount) for a in result.awards] == [("paid_upgrade", "alice", "3")]
 
 
-@pytest.mark.parametrize("amount", [99.9, 100.1, 0.5, 1e300, float("nan"), float("inf")],
-                         ids=["99.9", "100.1", "0.5", "1e300", "nan", "inf"])
+@pytest.mark.parametrize(
+    "amount", [99.9, 100.1, 0.5, 1e300, float("nan"), float("inf")], ids=["99.9", "100.1", "0.5", "1e300", "nan", "inf"]
+)
 def test_python_float_amount_is_rejected_as_inexact(amount: float) -> None:
     with pytest.raises(LedgerError, match=r"not an exact amount") as caught:
         _qualifying_credit(amount)
@@ -252,8 +329,11 @@ def test_python_float_amount_is_rejected_as_inexact(amount: float) -> None:
     assert (problem.line, problem.field) == (2, "amount")
 
 
-@pytest.mark.parametrize(("amount", "expected"), [(Decimal("100.10"), ["5.00"]), ("100.10", ["5.00"]), (100, ["5.00"])],
-                         ids=["Decimal", "decimal-string", "int"])
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [(Decimal("100.10"), ["5.00"]), ("100.10", ["5.00"]), (100, ["5.00"])],
+    ids=["Decimal", "decimal-string", "int"],
+)
 def test_exact_python_amounts_are_accepted(amount: Any, expected: list[str]) -> None:
     assert _qualifying_credit(amount) == expected
 
@@ -282,7 +362,7 @@ def test_exact_duplicate_line_counts_once() -> None:
     assert _commissions([PARTNER_REFERRAL, PARTNER_PAYMENT]) == ["15.00"]
     assert _commissions([PARTNER_REFERRAL, PARTNER_PAYMENT, PARTNER_PAYMENT, PARTNER_PAYMENT]) == ["15.00"]
     # the same object written with another key order and spacing is the same content
-    reordered = json.dumps(dict(reversed(list(json.loads(PARTNER_PAYMENT).items()))), indent=None, separators=(", ", " : "))
+    reordered = json.dumps(dict(reversed(json.loads(PARTNER_PAYMENT).items())), separators=(", ", " : "))
     assert _commissions([PARTNER_PAYMENT, PARTNER_REFERRAL, reordered]) == ["15.00"]
     # a duplicated referral is one referral
     assert _commissions([PARTNER_REFERRAL, PARTNER_REFERRAL, PARTNER_PAYMENT]) == ["15.00"]
@@ -297,8 +377,14 @@ def test_same_id_different_amount_names_both_lines() -> None:
 
 def test_unused_types_with_arbitrary_fields_are_ignored() -> None:
     noise = [
-        line(id="n1", at="2026-02-01T12:00:00Z", type="click", amount="abc", referee=None,
-             payload={"deep": [1, {"x": None}], "n": "1e999"}),
+        line(
+            id="n1",
+            at="2026-02-01T12:00:00Z",
+            type="click",
+            amount="abc",
+            referee=None,
+            payload={"deep": [1, {"x": None}], "n": "1e999"},
+        ),
         line(id="n2", at="2026-02-01T12:00:00+02:00", type="page_view", mrr=True, active="many", country=3),
         '{"id":"n3","at":"2026-02-01T13:00:00Z","type":"email","score":1.5,"big":1e400}',
     ]
@@ -333,7 +419,7 @@ def test_empty_and_all_blank_ledgers_score_nothing() -> None:
 # Hostile input: an error, quickly, never a crash
 
 
-def _fast(lines: list[Any], budget: float = 2.0) -> list[LedgerProblem]:
+def _fast(lines: list[Any], budget: float = 3.0) -> list[LedgerProblem]:
     start = time.perf_counter()
     problems = problems_of(lines)
     assert time.perf_counter() - start < budget
@@ -397,7 +483,13 @@ def test_several_errors_are_all_reported_with_line_numbers() -> None:
     ]
     problems = problems_of(lines, path="ledger.jsonl")
     assert [(p.line, p.field) for p in problems] == [
-        (2, None), (3, "at"), (5, "amount"), (6, None), (7, "referrer"), (9, "id"), (10, "at"),
+        (2, None),
+        (3, "at"),
+        (5, "amount"),
+        (6, None),
+        (7, "referrer"),
+        (9, "id"),
+        (10, "at"),
     ]
     with pytest.raises(LedgerError) as caught:
         program().score(lines, path="ledger.jsonl")
@@ -423,12 +515,16 @@ def test_many_problems_are_all_kept_but_the_message_is_bounded() -> None:
 
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
 def test_nothing_is_scored_when_any_line_is_bad(position: str) -> None:
-    good = [REFERRAL, payment("15"), '{"id":"r2","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"alice",'
-            '"referee":"carol"}', payment("20", event_id="p2", at="2026-02-03T00:00:00Z").replace("bob", "carol")]
+    good = [
+        REFERRAL,
+        payment("15"),
+        '{"id":"r2","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"alice","referee":"carol"}',
+        payment("20", event_id="p2", at="2026-02-03T00:00:00Z").replace("bob", "carol"),
+    ]
     assert len(program().score(good).awards) == 2
     bad = line(id="x", at="2026-02-05T00:00:00", type="click")
     index = {"first": 0, "middle": 2, "last": len(good)}[position]
-    lines = good[:index] + [bad] + good[index:]
+    lines = [*good[:index], bad, *good[index:]]
     problems = problems_of(lines)
     assert [p.line for p in problems] == [index + 1]
 

@@ -13,7 +13,18 @@ from .conftest import ROOT
 
 def test_wheel_carries_the_grammar_and_works_without_the_source_tree(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
         check=True,
         capture_output=True,
     )
@@ -25,12 +36,13 @@ def test_wheel_carries_the_grammar_and_works_without_the_source_tree(tmp_path: P
         archive.extractall(site)
     probe = (
         "import rewardrules, rewardrules.parse as p; "
-        "assert rewardrules.__file__.startswith(%r), rewardrules.__file__; "
+        f"assert rewardrules.__file__.startswith({str(site)!r}), rewardrules.__file__; "
         "prog = rewardrules.compile('event signup\\nmilestone m { first signup  reward referee credit 5 USD }'); "
-        "print(len(prog.score(['{\"id\":\"r\",\"at\":\"2026-01-01T00:00:00Z\",\"type\":\"referral\",\"referrer\":\"a\",\"referee\":\"b\"}',"
-        " '{\"id\":\"s\",\"at\":\"2026-01-02T00:00:00Z\",\"type\":\"signup\",\"referee\":\"b\"}']).awards))"
-    ) % str(site)
-    out = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(site)}, cwd=tmp_path,
-                         capture_output=True, text=True)
+        'print(len(prog.score([\'{"id":"r","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"a","referee":"b"}\','
+        ' \'{"id":"s","at":"2026-01-02T00:00:00Z","type":"signup","referee":"b"}\']).awards))'
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env={"PYTHONPATH": str(site)}, cwd=tmp_path, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"

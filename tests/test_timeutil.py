@@ -51,10 +51,6 @@ def expected_ns(
     return (utc - datetime(1970, 1, 1)) // _US * 1000 + ns
 
 
-def utc(text: str) -> int:
-    return parse_timestamp(text)
-
-
 @pytest.fixture(params=["cold", "warm"])
 def cache_state(request: pytest.FixtureRequest) -> str:
     """Run a test with empty parse caches, then with caches full of near misses."""
@@ -66,7 +62,7 @@ def cache_state(request: pytest.FixtureRequest) -> str:
                     parse_timestamp(f"{year}-02-28{sep}09:30:00{tail}")
                     parse_timestamp(f"{year}-03-01{sep}09:30:00{tail}")
                     parse_timestamp(f"{year}-03-01{sep}23:59:59{tail}")
-    return request.param
+    return str(request.param)
 
 
 # --------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """The public Python API: load -> check -> compile -> score.
 
-    program = rewardrules.load("rulesets/saas_milestones.rules")
-    result = program.score(events)          # dicts, LedgerEvent models or JSON lines
-    for award in result.awards: ...
+program = rewardrules.load("rulesets/saas_milestones.rules")
+result = program.score(events)          # dicts, LedgerEvent models or JSON lines
+for award in result.awards: ...
 
-    session = program.session()             # incremental, for apps
-    new_awards = session.add(event)
+session = program.session()             # incremental, for apps
+new_awards = session.add(event)
 """
 
 from __future__ import annotations
@@ -110,8 +110,9 @@ class Program:
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
 
-    def score(self, events: Iterable[Any], as_of: str | int | None = None, explain: bool = True,
-              path: str = "<ledger>") -> ScoreResult:
+    def score(
+        self, events: Iterable[Any], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
+    ) -> ScoreResult:
         """Score a whole ledger. Input order does not matter."""
         limit = parse_as_of(as_of)
         parsed, latest = self.read(events, path)
@@ -168,12 +169,23 @@ class Session:
         previous = self._seen.get(parsed.id)
         if previous is not None:
             if previous != obj:
-                raise LedgerError([LedgerProblem(self._count, "id", f"id `{parsed.id}` was already added with different content")], "<session>")
+                raise LedgerError(
+                    [LedgerProblem(self._count, "id", f"id `{parsed.id}` was already added with different content")],
+                    "<session>",
+                )
             return []
         if self._last is not None and parsed.key < self._last:
-            raise LedgerError([LedgerProblem(self._count, "at", f"event `{parsed.id}` comes before the last event added",
-                                             "a session takes events in order of (at, id); use score() for unordered ledgers")],
-                              "<session>")
+            raise LedgerError(
+                [
+                    LedgerProblem(
+                        self._count,
+                        "at",
+                        f"event `{parsed.id}` comes before the last event added",
+                        "a session takes events in order of (at, id); use score() for unordered ledgers",
+                    )
+                ],
+                "<session>",
+            )
         self._seen[parsed.id] = obj
         self._last = parsed.key
         self._latest = parsed.at
@@ -185,7 +197,8 @@ class Session:
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
         reporter = Reporter(self.engine, as_of)
-        return [Award.model_validate(reporter.award(a)) for a in issued]
+        with localcontext(CONTEXT):
+            return [Award.model_validate(reporter.award(a)) for a in issued]
 
     def result(self, as_of: str | int | None = None, explain: bool = True) -> ScoreResult:
         """The result so far, as of an instant (default: the last event)."""

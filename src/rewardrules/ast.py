@@ -141,8 +141,21 @@ class IsSet:
 
 
 Expr = (
-    Number | Quantity | Percent | PercentOf | String | Bool | Ref | Arith | Neg
-    | Compare | And | Or | Not | InList | IsSet
+    Number
+    | Quantity
+    | Percent
+    | PercentOf
+    | String
+    | Bool
+    | Ref
+    | Arith
+    | Neg
+    | Compare
+    | And
+    | Or
+    | Not
+    | InList
+    | IsSet
 )
 
 

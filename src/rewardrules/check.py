@@ -215,7 +215,11 @@ class Checker:
                     "RR105",
                     f"`{unit}` is not a currency",
                     ref.unit.span,
-                    did_you_mean(unit, CURRENCY_EXPONENTS, "money takes an ISO 4217 code such as `USD`; use `quantity` for other units"),
+                    did_you_mean(
+                        unit,
+                        CURRENCY_EXPONENTS,
+                        "money takes an ISO 4217 code such as `USD`; use `quantity` for other units",
+                    ),
                 )
                 return T_ERROR
             return quantity(unit)
@@ -236,7 +240,9 @@ class Checker:
             name = decl.name.text
             self._decl_program[id(decl)] = program
             if name in scope:
-                self.error("RR104", f"metric `{name}` is declared twice", decl.name.span, "give one of them another name")
+                self.error(
+                    "RR104", f"metric `{name}` is declared twice", decl.name.span, "give one of them another name"
+                )
                 continue
             if name in RESERVED_NAMES or name in self.events:
                 self.error(
@@ -256,7 +262,7 @@ class Checker:
         if cached is not None:
             return cached
         if decl in self._resolving:
-            cycle = " -> ".join(d.name.text for d in self._resolving[self._resolving.index(decl) :] + [decl])
+            cycle = " -> ".join(d.name.text for d in [*self._resolving[self._resolving.index(decl) :], decl])
             self.error("RR307", f"metric `{decl.name.text}` depends on itself ({cycle})", decl.name.span)
             return MetricInfo(decl.name.text, decl, T_ERROR, False, "referral")
         self._resolving.append(decl)
@@ -264,7 +270,9 @@ class Checker:
             if isinstance(decl.body, ast.Aggregate):
                 info = self._aggregate(decl, decl.body, scope)
             else:
-                ctx = _Context(f"in metric `{decl.name.text}`", {"referral": (self.events["referral"], "referral")}, scope)
+                ctx = _Context(
+                    f"in metric `{decl.name.text}`", {"referral": (self.events["referral"], "referral")}, scope
+                )
                 typ = self.expr(decl.body, ctx)
                 used = ctx.used_metrics
                 info = MetricInfo(
@@ -289,7 +297,9 @@ class Checker:
             return self._referrals_aggregate(decl, agg, scope, program)
         event = self.events.get(agg.source.text)
         if event is None:
-            self.error("RR101", f"unknown event `{agg.source.text}`", agg.source.span, self._event_help(agg.source.text))
+            self.error(
+                "RR101", f"unknown event `{agg.source.text}`", agg.source.span, self._event_help(agg.source.text)
+            )
             return MetricInfo(name, decl, T_ERROR, False, "referral", program=program)
         typ: Type = T_ERROR
         nullable = agg.fn not in ("count", "sum")
@@ -314,10 +324,18 @@ class Checker:
             if finfo is not None:
                 typ = finfo.type
                 if agg.fn == "sum" and not typ.numeric and typ.kind != ERROR:
-                    self.error("RR201", f"`sum` needs a number, but `{event.name}.{finfo.name}` is {typ.describe()}", agg.field.span)
+                    self.error(
+                        "RR201",
+                        f"`sum` needs a number, but `{event.name}.{finfo.name}` is {typ.describe()}",
+                        agg.field.span,
+                    )
                     typ = T_ERROR
                 if agg.fn in ("max", "min") and not (typ.numeric or typ.kind in (TIME, ERROR)):
-                    self.error("RR201", f"`{agg.fn}` needs a number or a time, but `{event.name}.{finfo.name}` is {typ.describe()}", agg.field.span)
+                    self.error(
+                        "RR201",
+                        f"`{agg.fn}` needs a number or a time, but `{event.name}.{finfo.name}` is {typ.describe()}",
+                        agg.field.span,
+                    )
                     typ = T_ERROR
         if agg.where is not None:
             ctx = _Context(
@@ -331,7 +349,9 @@ class Checker:
         if agg.otherwise is not None:
             other = self.expr(agg.otherwise, _Context("in `otherwise`"))
             if typ.kind != ERROR and other.kind != ERROR and unify(typ, other) is None:
-                self._mismatch(agg.otherwise.span, f"`otherwise` gives {other.describe()}, but the metric is {typ.describe()}")
+                self._mismatch(
+                    agg.otherwise.span, f"`otherwise` gives {other.describe()}, but the metric is {typ.describe()}"
+                )
             nullable = False
         return MetricInfo(name, decl, typ, nullable, "referral", (), frozenset({event.name}), program)
 
@@ -350,7 +370,9 @@ class Checker:
             )
             typ = T_ERROR
         elif agg.fn == "count" and agg.field is not None:
-            self.error("RR205", "`count referrals` counts referrals, not a metric", agg.field.span, "filter with `where`")
+            self.error(
+                "RR205", "`count referrals` counts referrals, not a metric", agg.field.span, "filter with `where`"
+            )
         elif agg.fn == "sum":
             if agg.field is None:
                 self.error("RR205", "`sum referrals` needs a metric, e.g. `sum referrals.mrr`", agg.source.span)
@@ -358,7 +380,12 @@ class Checker:
             else:
                 target = scope.get(agg.field.text)
                 if target is None:
-                    self.error("RR103", f"unknown metric `{agg.field.text}`", agg.field.span, did_you_mean(agg.field.text, scope))
+                    self.error(
+                        "RR103",
+                        f"unknown metric `{agg.field.text}`",
+                        agg.field.span,
+                        did_you_mean(agg.field.text, scope),
+                    )
                     typ = T_ERROR
                 else:
                     info = self._metric(target, scope)
@@ -367,10 +394,17 @@ class Checker:
                     if info.level != "referral":
                         self.error("RR205", f"`{info.name}` is already a metric over referrals", agg.field.span)
                     elif not typ.numeric and typ.kind != ERROR:
-                        self.error("RR201", f"`sum` needs a number, but `{info.name}` is {typ.describe()}", agg.field.span)
+                        self.error(
+                            "RR201", f"`sum` needs a number, but `{info.name}` is {typ.describe()}", agg.field.span
+                        )
                         typ = T_ERROR
         if agg.within is not None:
-            self.error("RR205", "`within` applies to events, not to referrals", agg.within.span, "put the window on the referral metric")
+            self.error(
+                "RR205",
+                "`within` applies to events, not to referrals",
+                agg.within.span,
+                "put the window on the referral metric",
+            )
         if agg.where is not None:
             ctx = _Context(
                 "in the filter of a metric over referrals",
@@ -384,7 +418,14 @@ class Checker:
             self.error("RR205", "a metric over referrals is never empty; `otherwise` is not needed", agg.otherwise.span)
         events = frozenset().union(*(m.events for m in used)) if used else frozenset({"referral"})
         return MetricInfo(
-            name, decl, typ, False, "referrer", tuple(dict.fromkeys(m.name for m in used)), events | {"referral"}, program
+            name,
+            decl,
+            typ,
+            False,
+            "referrer",
+            tuple(dict.fromkeys(m.name for m in used)),
+            events | {"referral"},
+            program,
         )
 
     def _example_field(self, event: EventInfo) -> str:
@@ -417,8 +458,12 @@ class Checker:
         caps = [c for c in (self._cap(cap) for cap in program.caps) if c is not None]
         milestones = [self._milestone(m, scope) for m in program.milestones]
         if not milestones:
-            self.error("RR306", f"program `{name}` has no milestone", program.span if program.name.text else None,
-                       "add `milestone NAME { ... }` with a trigger and a reward")
+            self.error(
+                "RR306",
+                f"program `{name}` has no milestone",
+                program.span if program.name.text else None,
+                "add `milestone NAME { ... }` with a trigger and a reward",
+            )
         metrics = {}
         for mname, decl in scope.items():
             metrics[mname] = self._metric(decl, scope)
@@ -442,8 +487,12 @@ class Checker:
         if count > limits.MAX_MILESTONES:
             self.error("RR401", f"too many milestones ({count}; the limit is {limits.MAX_MILESTONES})", None)
         if not programs:
-            self.error("RR306", "the rule file has no milestone", self.source.whole(),
-                       "add `milestone NAME { ... }` with a trigger and a reward")
+            self.error(
+                "RR306",
+                "the rule file has no milestone",
+                self.source.whole(),
+                "add `milestone NAME { ... }` with a trigger and a reward",
+            )
 
     def _cap(self, cap: ast.Cap) -> CapInfo | None:
         ok = True
@@ -464,8 +513,12 @@ class Checker:
         if cap.period is not None:
             period = cap.period.text
             if period not in PERIODS:
-                self.error("RR108", f"unknown period `{period}`", cap.period.span,
-                           did_you_mean(period, PERIODS, "periods are " + ", ".join(PERIODS)))
+                self.error(
+                    "RR108",
+                    f"unknown period `{period}`",
+                    cap.period.span,
+                    did_you_mean(period, PERIODS, "periods are " + ", ".join(PERIODS)),
+                )
                 ok = False
         if not ok:
             return None
@@ -481,8 +534,12 @@ class Checker:
                 "add one of `when ...`, `first EVENT ...`, `each EVENT ...`, `whenever METRIC increases`, `every N METRIC`",
             )
         for extra in decl.triggers[1:]:
-            self.error("RR302", f"milestone `{name}` has more than one trigger", extra.span,
-                       "combine the conditions with `and`, or write two milestones")
+            self.error(
+                "RR302",
+                f"milestone `{name}` has more than one trigger",
+                extra.span,
+                "combine the conditions with `and`, or write two milestones",
+            )
         trigger: ast.Trigger = decl.triggers[0] if decl.triggers else ast.WhenTrigger(ast.Bool(False), span=decl.span)
         level: Level = "referral"
         event: str | None = None
@@ -499,7 +556,12 @@ class Checker:
         elif isinstance(trigger, ast.EventTrigger):
             trigger_event = self.events.get(trigger.event.text)
             if trigger_event is None:
-                self.error("RR101", f"unknown event `{trigger.event.text}`", trigger.event.span, self._event_help(trigger.event.text))
+                self.error(
+                    "RR101",
+                    f"unknown event `{trigger.event.text}`",
+                    trigger.event.span,
+                    self._event_help(trigger.event.text),
+                )
             else:
                 event = trigger_event.name
                 events = frozenset({event})
@@ -516,21 +578,32 @@ class Checker:
         else:
             metric_decl = scope.get(trigger.metric.text)
             if metric_decl is None:
-                self.error("RR103", f"unknown metric `{trigger.metric.text}`", trigger.metric.span,
-                           did_you_mean(trigger.metric.text, scope))
+                self.error(
+                    "RR103",
+                    f"unknown metric `{trigger.metric.text}`",
+                    trigger.metric.span,
+                    did_you_mean(trigger.metric.text, scope),
+                )
             else:
                 info = self._metric(metric_decl, scope)
                 level, events = info.level, info.events
                 if not info.type.numeric and info.type.kind != ERROR:
-                    self.error("RR201", f"`{info.name}` is {info.type.describe()}; it must be a number to rise",
-                               trigger.metric.span)
+                    self.error(
+                        "RR201",
+                        f"`{info.name}` is {info.type.describe()}; it must be a number to rise",
+                        trigger.metric.span,
+                    )
                 increase = Type(info.type.kind, info.type.unit) if info.type.kind != ERROR else T_ERROR
             if isinstance(trigger, ast.EveryTrigger) and trigger.step <= 0:
                 self.error("RR304", "the step of `every` must be greater than zero", trigger.span)
         rewards = [r for r in (self._reward(r, scope, trigger_event, increase) for r in decl.rewards) if r is not None]
         if not decl.rewards:
-            self.error("RR303", f"milestone `{name}` has no reward", decl.name.span,
-                       "add a line such as `reward referrer cash 100 USD`")
+            self.error(
+                "RR303",
+                f"milestone `{name}` has no reward",
+                decl.name.span,
+                "add a line such as `reward referrer cash 100 USD`",
+            )
         hold_ns = None
         for hold in decl.holds[1:]:
             self.error("RR306", "a milestone has at most one `hold`", hold.span)
@@ -583,9 +656,17 @@ class Checker:
                     if metric is None or not isinstance(other, ast.Number):
                         continue
                     agg = metric.aggregate
-                    if agg is not None and agg.fn == "count" and (other.value < 0 or other.value != other.value.to_integral_value()):
-                        self.error("RR304", f"`{metric.name}` counts whole {agg.source.text}; "
-                                   f"`{other.value}` can never be a count", other.span, "use a whole number of 0 or more")
+                    if (
+                        agg is not None
+                        and agg.fn == "count"
+                        and (other.value < 0 or other.value != other.value.to_integral_value())
+                    ):
+                        self.error(
+                            "RR304",
+                            f"`{metric.name}` counts whole {agg.source.text}; `{other.value}` can never be a count",
+                            other.span,
+                            "use a whole number of 0 or more",
+                        )
                     elif agg is not None and agg.fn in ("count", "sum") and other.value < 0 and node.op in (">=", ">"):
                         pass  # always true, but harmless: left to `check --strict`
 
@@ -599,15 +680,29 @@ class Checker:
         ok = True
         role, kind = reward.role.text, reward.kind.text
         if role not in ROLES:
-            self.error("RR106", f"unknown role `{role}`", reward.role.span, did_you_mean(role, ROLES, "the roles are `referrer` and `referee`"))
+            self.error(
+                "RR106",
+                f"unknown role `{role}`",
+                reward.role.span,
+                did_you_mean(role, ROLES, "the roles are `referrer` and `referee`"),
+            )
             ok = False
         if kind not in KINDS:
-            self.error("RR107", f"unknown reward kind `{kind}`", reward.kind.span, did_you_mean(kind, KINDS, "kinds are " + ", ".join(KINDS)))
+            self.error(
+                "RR107",
+                f"unknown reward kind `{kind}`",
+                reward.kind.span,
+                did_you_mean(kind, KINDS, "kinds are " + ", ".join(KINDS)),
+            )
             return None
         if kind == "item":
             if not isinstance(reward.amount, ast.String):
-                self.error("RR305", "an item reward names the item in quotes", reward.amount.span,
-                           'for example `reward referrer item "Trip to Paris"`')
+                self.error(
+                    "RR305",
+                    "an item reward names the item in quotes",
+                    reward.amount.span,
+                    'for example `reward referrer item "Trip to Paris"`',
+                )
                 return None
             self.expr(reward.amount, _Context("in a reward"))
             return RewardInfo(role, kind, "item", reward.amount.value, reward) if ok else None
@@ -636,7 +731,9 @@ class Checker:
     def _void(self, void: ast.Void, trigger_event: EventInfo | None) -> VoidInfo | None:
         event = self.events.get(void.event.text)
         if event is None:
-            self.error("RR101", f"unknown event `{void.event.text}`", void.event.span, self._event_help(void.event.text))
+            self.error(
+                "RR101", f"unknown event `{void.event.text}`", void.event.span, self._event_help(void.event.text)
+            )
             return None
         events: dict[str, tuple[EventInfo, str]] = {"referral": (self.events["referral"], "referral")}
         if trigger_event is not None:
@@ -647,9 +744,13 @@ class Checker:
         window = self.duration(void.within) if void.within is not None else None
         return VoidInfo(event.name, window, void)
 
-    def _template(self, message: ast.Message, scope: Mapping[str, ast.MetricDecl], trigger_event: EventInfo | None) -> None:
+    def _template(
+        self, message: ast.Message, scope: Mapping[str, ast.MetricDecl], trigger_event: EventInfo | None
+    ) -> None:
         if len(message.template) > limits.MAX_STRING_CHARS:
-            self.error("RR401", f"message is too long (the limit is {limits.MAX_STRING_CHARS} characters)", message.span)
+            self.error(
+                "RR401", f"message is too long (the limit is {limits.MAX_STRING_CHARS} characters)", message.span
+            )
             return
         names = set(templates.AWARD_NAMES) | set(scope)
         if trigger_event is not None:
@@ -665,8 +766,12 @@ class Checker:
     def duration(self, node: ast.Duration) -> int | None:
         unit = node.unit.text
         if unit not in DURATION_UNITS:
-            self.error("RR109", f"unknown duration unit `{unit}`", node.unit.span,
-                       did_you_mean(unit, DURATION_UNITS, "use minutes, hours, days or weeks"))
+            self.error(
+                "RR109",
+                f"unknown duration unit `{unit}`",
+                node.unit.span,
+                did_you_mean(unit, DURATION_UNITS, "use minutes, hours, days or weeks"),
+            )
             return None
         self._digits(node.value, node.span)
         if node.value <= 0:
@@ -677,8 +782,12 @@ class Checker:
     def condition(self, expr: ast.Expr, ctx: _Context) -> None:
         typ = self.expr(expr, ctx)
         if typ.kind not in (BOOLEAN, ERROR):
-            self.error("RR203", f"a condition is expected {ctx.where}, but this is {typ.describe()}", expr.span,
-                       "compare it with something, e.g. `>= 1000`")
+            self.error(
+                "RR203",
+                f"a condition is expected {ctx.where}, but this is {typ.describe()}",
+                expr.span,
+                "compare it with something, e.g. `>= 1000`",
+            )
 
     def _digits(self, value: Decimal, span: Span | None) -> None:
         digits = len(value.as_tuple().digits)
@@ -721,12 +830,16 @@ class Checker:
             self._digits(node.value, node.span)
             typ, nullable = self._sub(node.operand, ctx)
             if not typ.numeric and typ.kind != ERROR:
-                self.error("RR201", f"a percentage applies to a number, but this is {typ.describe()}", node.operand.span)
+                self.error(
+                    "RR201", f"a percentage applies to a number, but this is {typ.describe()}", node.operand.span
+                )
                 return T_ERROR, nullable
             return typ, nullable
         if isinstance(node, ast.String):
             if len(node.value) > limits.MAX_STRING_CHARS:
-                self.error("RR401", f"string is too long (the limit is {limits.MAX_STRING_CHARS} characters)", node.span)
+                self.error(
+                    "RR401", f"string is too long (the limit is {limits.MAX_STRING_CHARS} characters)", node.span
+                )
             return T_TEXT, False
         if isinstance(node, ast.Bool):
             return T_BOOLEAN, False
@@ -752,11 +865,15 @@ class Checker:
         if isinstance(node, ast.InList):
             typ, _ = self._sub(node.operand, ctx)
             if len(node.items) > limits.MAX_LIST_ITEMS:
-                self.error("RR401", f"list has {len(node.items)} items (the limit is {limits.MAX_LIST_ITEMS})", node.span)
+                self.error(
+                    "RR401", f"list has {len(node.items)} items (the limit is {limits.MAX_LIST_ITEMS})", node.span
+                )
             for item in node.items:
                 item_type, _ = self._sub(item, ctx)
                 if unify(typ, item_type) is None:
-                    self._mismatch(item.span, f"the list holds {item_type.describe()}, but the value is {typ.describe()}")
+                    self._mismatch(
+                        item.span, f"the list holds {item_type.describe()}, but the value is {typ.describe()}"
+                    )
             return T_BOOLEAN, False
         if isinstance(node, ast.IsSet):
             self._sub(node.operand, ctx)
@@ -768,8 +885,12 @@ class Checker:
         if head in ctx.events:
             event, role = ctx.events[head]
             if node.attr is None:
-                self.error("RR204", f"`{head}` is an event; name one of its fields", node.span,
-                           f"for example `{head}.{self._example_field(event)}`")
+                self.error(
+                    "RR204",
+                    f"`{head}` is an event; name one of its fields",
+                    node.span,
+                    f"for example `{head}.{self._example_field(event)}`",
+                )
                 return T_ERROR, False
             finfo = self._field(event, node.attr)
             if finfo is None:
@@ -791,17 +912,32 @@ class Checker:
             self.bindings[id(node)] = Binding("metric", metric=info)
             return info.type, info.nullable
         if head in self.events:
-            where = "only in the filter of a metric over that event, or in a milestone triggered by it (`first` / `each`)"
-            self.error("RR204", f"fields of `{head}` are not available {ctx.where}", node.span, f"event fields can be used {where}")
+            where = (
+                "only in the filter of a metric over that event, or in a milestone triggered by it (`first` / `each`)"
+            )
+            self.error(
+                "RR204",
+                f"fields of `{head}` are not available {ctx.where}",
+                node.span,
+                f"event fields can be used {where}",
+            )
             return T_ERROR, False
         if head == "increase":
-            self.error("RR204", f"`increase` is not available {ctx.where}", node.span,
-                       "it is the rise of the metric in a `whenever METRIC increases` milestone")
+            self.error(
+                "RR204",
+                f"`increase` is not available {ctx.where}",
+                node.span,
+                "it is the rise of the metric in a `whenever METRIC increases` milestone",
+            )
             return T_ERROR, False
         known = list(ctx.events) + list(ctx.metrics or ()) + (["increase"] if ctx.increase else [])
         if ctx.metrics is None and head in self._all_metric_names():
-            self.error("RR204", f"metrics cannot be used {ctx.where}", node.span,
-                       "a metric's filter sees only the event's and the referral's fields")
+            self.error(
+                "RR204",
+                f"metrics cannot be used {ctx.where}",
+                node.span,
+                "a metric's filter sees only the event's and the referral's fields",
+            )
             return T_ERROR, False
         self.error("RR103", f"unknown name `{head}` {ctx.where}", node.head.span, did_you_mean(head, known))
         return T_ERROR, False
@@ -823,13 +959,18 @@ class Checker:
         if op in "+-":
             if left.kind == TIME and right.kind == TIME and op == "-":
                 result = T_DURATION
-            elif (left.kind == TIME and right.kind == DURATION) or (left.kind == DURATION and right.kind == TIME and op == "+"):
+            elif (left.kind == TIME and right.kind == DURATION) or (
+                left.kind == DURATION and right.kind == TIME and op == "+"
+            ):
                 result = T_TIME
             elif (left.numeric and right.numeric) or left.kind == right.kind == DURATION:
                 result = unify(left, right)
                 if result is None:
-                    self._mismatch(node.span, f"cannot {'add' if op == '+' else 'subtract'} {right.describe()} "
-                                   f"{'to' if op == '+' else 'from'} {left.describe()}")
+                    self._mismatch(
+                        node.span,
+                        f"cannot {'add' if op == '+' else 'subtract'} {right.describe()} "
+                        f"{'to' if op == '+' else 'from'} {left.describe()}",
+                    )
                     return T_ERROR, nullable
         elif op == "*":
             if left.kind == NUMBER and right.numeric:
@@ -839,8 +980,11 @@ class Checker:
             elif (left.kind == NUMBER and right.kind == DURATION) or (right.kind == NUMBER and left.kind == DURATION):
                 result = T_DURATION
             elif left.kind == QUANTITY and right.kind == QUANTITY:
-                self._mismatch(node.span, f"cannot multiply {left.describe()} by {right.describe()}",
-                               "multiply an amount by a plain number")
+                self._mismatch(
+                    node.span,
+                    f"cannot multiply {left.describe()} by {right.describe()}",
+                    "multiply an amount by a plain number",
+                )
                 return T_ERROR, nullable
         elif op == "/":
             nullable = True  # division by zero gives no value rather than an error

@@ -145,7 +145,7 @@ class _Compiler:
         for program in self.checked.programs:
             for info in program.metrics.values():
                 seen.setdefault(id(info), info)
-        ordered = sorted(seen.values(), key=lambda m: (m.decl.span.start if m.decl.span else 0))
+        ordered = sorted(seen.values(), key=lambda m: m.decl.span.start if m.decl.span else 0)
         for info in ordered:
             self.mid(info)
             agg = info.aggregate
@@ -369,7 +369,7 @@ class _Compiler:
                 self._contribution(p, info)
             used = self.metrics_in(self._milestone_exprs(m) for m in milestones)
             # metrics are read after the referrer's totals were brought up to date
-            self.prologue([m for m in used])
+            self.prologue(list(used))
             for milestone in milestones:
                 self._milestone(milestone)
             self.end()
@@ -598,7 +598,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     info=milestone,
                     program=p,
                     rewards=[
-                        CompiledReward(r, namespace[a] if a else None) for r, a in zip(milestone.rewards, amounts, strict=True)
+                        CompiledReward(r, namespace[a] if a else None)
+                        for r, a in zip(milestone.rewards, amounts, strict=True)
                     ],
                     voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],
                     caps=list(program.caps) + list(milestone.caps),

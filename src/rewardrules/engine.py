@@ -85,8 +85,9 @@ class State:
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
 
 
-def award_id(ruleset: str, program: str, milestone: str, scope: str, occurrence: str | None, role: str,
-             beneficiary: str) -> str:
+def award_id(
+    ruleset: str, program: str, milestone: str, scope: str, occurrence: str | None, role: str, beneficiary: str
+) -> str:
     """A stable id: it depends only on what the award is for, never on the
     position of events in the ledger or on unrelated events."""
     key = json.dumps([ruleset, program, milestone, scope, occurrence, role, beneficiary], ensure_ascii=True)
@@ -135,8 +136,9 @@ class Engine:
             fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
             hook(referral, referrer, event.fields, fired)
             for index, occurrence, increase, values in fired:
-                self._award(program, compiled.milestones[index], occurrence, increase, values, referral, referrer,
-                            event, issued)
+                self._award(
+                    program, compiled.milestones[index], occurrence, increase, values, referral, referrer, event, issued
+                )
         return issued
 
     def _refer(self, event: Event) -> Referral | None:
@@ -148,12 +150,20 @@ class Engine:
         existing = state.referrals.get(referee)
         if existing is not None:
             state.rejected.append(
-                Rejected(event.id, event.line, event.at, referrer, referee, "duplicate_referral",
-                         f"`{referee}` was already referred by `{existing.referrer}` (event `{existing.id}`)")
+                Rejected(
+                    event.id,
+                    event.line,
+                    event.at,
+                    referrer,
+                    referee,
+                    "duplicate_referral",
+                    f"`{referee}` was already referred by `{existing.referrer}` (event `{existing.id}`)",
+                )
             )
             return None
-        referral = Referral(event.id, event.at, referrer, referee, event.fields, self.compiled.referral_slots(),
-                            self._milestone_count)
+        referral = Referral(
+            event.id, event.at, referrer, referee, event.fields, self.compiled.referral_slots(), self._milestone_count
+        )
         referral.line = event.line
         state.referrals[referee] = referral
         update = self.compiled.updates.get("referral")
@@ -175,9 +185,18 @@ class Engine:
             states[referrer] = found
         return found
 
-    def _award(self, program: CompiledProgram, milestone: CompiledMilestone, occurrence: str | None, increase: Any,
-               values: tuple[Any, ...], referral: Referral, referrer: ReferrerState, event: Event,
-               issued: list[IssuedAward]) -> None:
+    def _award(
+        self,
+        program: CompiledProgram,
+        milestone: CompiledMilestone,
+        occurrence: str | None,
+        increase: Any,
+        values: tuple[Any, ...],
+        referral: Referral,
+        referrer: ReferrerState,
+        event: Event,
+        issued: list[IssuedAward],
+    ) -> None:
         info = milestone.info
         ruleset = self.compiled.name
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
@@ -191,15 +210,27 @@ class Engine:
             else:
                 amount = reward.amount(referral, referrer, event.fields, increase)
             if amount is None:
-                self.state.withheld.append(Withheld(event.at, milestone, k, rinfo.role, beneficiary, referral,
-                                                    "the amount has no value (a field or metric is missing)"))
+                self.state.withheld.append(
+                    Withheld(
+                        event.at,
+                        milestone,
+                        k,
+                        rinfo.role,
+                        beneficiary,
+                        referral,
+                        "the amount has no value (a field or metric is missing)",
+                    )
+                )
                 continue
             if is_currency(rinfo.unit):
                 amount = quantize_money(amount, rinfo.unit)
-            amount, capped, reason = self._apply_caps(milestone.caps, rinfo.role, rinfo.unit, beneficiary, event.at, amount)
+            amount, capped, reason = self._apply_caps(
+                milestone.caps, rinfo.role, rinfo.unit, beneficiary, event.at, amount
+            )
             if amount <= 0:
-                self.state.withheld.append(Withheld(event.at, milestone, k, rinfo.role, beneficiary, referral,
-                                                    reason or "the amount is zero"))
+                self.state.withheld.append(
+                    Withheld(event.at, milestone, k, rinfo.role, beneficiary, referral, reason or "the amount is zero")
+                )
                 continue
             record = IssuedAward(
                 id=award_id(ruleset, program.info.name, info.name, scope, occurrence, rinfo.role, beneficiary),
@@ -219,8 +250,9 @@ class Engine:
             self.state.awards.append(record)
             issued.append(record)
 
-    def _apply_caps(self, caps: list[CapInfo], role: str, unit: str, beneficiary: str, at: int,
-                    amount: Decimal) -> tuple[Decimal, bool, str]:
+    def _apply_caps(
+        self, caps: list[CapInfo], role: str, unit: str, beneficiary: str, at: int, amount: Decimal
+    ) -> tuple[Decimal, bool, str]:
         applicable = [c for c in caps if c.role == role and c.unit == unit]
         if not applicable:
             return amount, False, ""

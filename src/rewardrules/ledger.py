@@ -66,8 +66,17 @@ class Event:
 
     __slots__ = ("at", "fields", "id", "line", "raw", "referee", "referrer", "type")
 
-    def __init__(self, id: str, at: int, type: str, referrer: str | None, referee: str | None,
-                 fields: dict[str, Any], line: int, raw: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        id: str,
+        at: int,
+        type: str,
+        referrer: str | None,
+        referee: str | None,
+        fields: dict[str, Any],
+        line: int,
+        raw: Mapping[str, Any],
+    ) -> None:
         self.id = id
         self.at = at
         self.type = type
@@ -110,14 +119,14 @@ class EventReader:
         for name, info in checked.events.items():
             if name not in used:
                 continue
-            self.schemas[name] = [
-                (f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin
-            ]
+            self.schemas[name] = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
 
     def event(self, obj: Any, line: int, problems: list[LedgerProblem]) -> Event | None:
         """Validate one decoded object; append problems and return None if bad."""
         if not isinstance(obj, dict):
-            problems.append(LedgerProblem(line, None, "an event must be a JSON object", '{"id": ..., "at": ..., "type": ...}'))
+            problems.append(
+                LedgerProblem(line, None, "an event must be a JSON object", '{"id": ..., "at": ..., "type": ...}')
+            )
             return None
         start = len(problems)
         event_id = _text(obj, "id", line, problems)
@@ -133,13 +142,20 @@ class EventReader:
                 problems.append(LedgerProblem(line, "referrer", "a referral needs a `referrer`"))
             if referee is None and obj.get("referee") is None:
                 problems.append(
-                    LedgerProblem(line, "referee", f"a `{event_type}` event needs a `referee`", "name the referred person it concerns")
+                    LedgerProblem(
+                        line,
+                        "referee",
+                        f"a `{event_type}` event needs a `referee`",
+                        "name the referred person it concerns",
+                    )
                 )
             for name, kind, optional in schema:
                 value = obj.get(name)
                 if value is None:
                     if not optional:
-                        problems.append(LedgerProblem(line, name, f"`{event_type}` events need `{name}`", _example(kind)))
+                        problems.append(
+                            LedgerProblem(line, name, f"`{event_type}` events need `{name}`", _example(kind))
+                        )
                     fields[name] = None
                     continue
                 fields[name] = _convert(value, kind, name, line, problems)
@@ -156,15 +172,17 @@ class EventReader:
 
 def _example(kind: str) -> str:
     return {
-        NUMBER: "a number such as 3 or \"3\"",
-        QUANTITY: "an amount such as 99.90 or \"99.90\"",
+        NUMBER: 'a number such as 3 or "3"',
+        QUANTITY: 'an amount such as 99.90 or "99.90"',
         TEXT: "a string",
-        TIME: "an RFC 3339 timestamp such as \"2026-03-01T09:30:00Z\"",
+        TIME: 'an RFC 3339 timestamp such as "2026-03-01T09:30:00Z"',
         BOOLEAN: "true or false",
     }.get(kind, "a value")
 
 
-def _text(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool = True) -> str | None:
+def _text(
+    obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool = True
+) -> str | None:
     value = obj.get(name)
     if value is None:
         if required:
@@ -192,20 +210,30 @@ def _unicode(text: str) -> bool:
 
 
 def _surrogate_problem(line: int, name: str) -> LedgerProblem:
-    return LedgerProblem(line, name, f"`{name}` is not valid Unicode text (it has an unpaired surrogate escape such as \\ud800)",
-                         "escape a character outside the BMP as a surrogate pair, or write it as UTF-8")
+    return LedgerProblem(
+        line,
+        name,
+        f"`{name}` is not valid Unicode text (it has an unpaired surrogate escape such as \\ud800)",
+        "escape a character outside the BMP as a surrogate pair, or write it as UTF-8",
+    )
 
 
 def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
     value = obj.get(name)
     if value is None:
         if required:
-            problems.append(LedgerProblem(line, name, f"missing `{name}`", "an RFC 3339 timestamp with an offset, e.g. \"2026-03-01T09:30:00Z\""))
+            problems.append(
+                LedgerProblem(
+                    line, name, f"missing `{name}`", 'an RFC 3339 timestamp with an offset, e.g. "2026-03-01T09:30:00Z"'
+                )
+            )
         return None
     try:
         return parse_timestamp(value)
     except TimestampError as error:
-        problems.append(LedgerProblem(line, name, str(error), "write it with an offset, e.g. \"2026-03-01T09:30:00Z\" or \"...+02:00\""))
+        problems.append(
+            LedgerProblem(line, name, str(error), 'write it with an offset, e.g. "2026-03-01T09:30:00Z" or "...+02:00"')
+        )
         return None
 
 
@@ -218,8 +246,14 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
     if kind in _NUMERIC:
         number = _number(value)
         if number is None and isinstance(value, float):
-            problems.append(LedgerProblem(line, name, f"`{name}` is a binary float ({value!r}), which is not an exact amount",
-                                          "pass a Decimal or a decimal string such as \"99.90\" (JSON decimals are read exactly)"))
+            problems.append(
+                LedgerProblem(
+                    line,
+                    name,
+                    f"`{name}` is a binary float ({value!r}), which is not an exact amount",
+                    'pass a Decimal or a decimal string such as "99.90" (JSON decimals are read exactly)',
+                )
+            )
         elif number is None:
             problems.append(LedgerProblem(line, name, f"`{name}` must be a number, not {_show(value)}", _example(kind)))
         elif not _bounded(number):
@@ -265,10 +299,12 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _bounded(number: Decimal) -> bool:
-    sign, digits, exponent = number.as_tuple()
+    _sign, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)
-    return len(digits) <= limits.MAX_LEDGER_DIGITS and abs(exponent) <= limits.MAX_LEDGER_EXPONENT and (
-        len(digits) + exponent <= limits.MAX_LEDGER_DIGITS
+    return (
+        len(digits) <= limits.MAX_LEDGER_DIGITS
+        and abs(exponent) <= limits.MAX_LEDGER_EXPONENT
+        and (len(digits) + exponent <= limits.MAX_LEDGER_DIGITS)
     )
 
 
@@ -280,6 +316,8 @@ def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerP
             continue
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]  # a byte order mark some tools write
             if not text.strip():
                 continue
             yield number, decode_line(text), None
@@ -293,7 +331,34 @@ def _json_message(error: Exception) -> str:
         return f"{error.msg} (column {error.colno})"
     if isinstance(error, UnicodeDecodeError):
         return "the line is not UTF-8"
+    if "digits" in str(error):
+        return "a number has too many digits"
     return str(error)
+
+
+def same_content(a: Any, b: Any) -> bool:
+    """JSON equality: numbers compare by value (15 == 15.0), but a boolean is
+    never a number and a string never a number, unlike Python's `==`."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if isinstance(x, bool) or isinstance(y, bool):
+            if type(x) is not type(y) or x != y:
+                return False
+        elif isinstance(x, dict):
+            if not isinstance(y, dict) or x.keys() != y.keys():
+                return False
+            stack.extend((x[k], y[k]) for k in x)
+        elif isinstance(x, list):
+            if not isinstance(y, list) or len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif isinstance(x, (int, Decimal)) and isinstance(y, (int, Decimal)):
+            if x != y:
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
 
 
 def _depth(value: Any, limit: int) -> bool:
@@ -334,10 +399,14 @@ def read_events(
             continue
         previous = seen.get(event.id)
         if previous is not None:
-            if previous[1] != obj:
+            if not same_content(previous[1], obj):
                 problems.append(
-                    LedgerProblem(line, "id", f"id `{event.id}` is already used on line {previous[0]} with different content",
-                                  "ids are unique; an exact duplicate line is fine")
+                    LedgerProblem(
+                        line,
+                        "id",
+                        f"id `{event.id}` is already used on line {previous[0]} with different content",
+                        "ids are unique; an exact duplicate line is fine",
+                    )
                 )
             continue
         seen[event.id] = (line, obj)

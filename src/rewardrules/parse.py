@@ -193,7 +193,9 @@ class _Builder(Transformer_NonRecursive):
         return ast.Eligible(condition, span=self._span(meta))
 
     def cap_decl(self, meta: Any, role: Token, amount: Any, period: Token | None = None) -> ast.Cap:
-        return ast.Cap(self._tok(role), amount, self._tok(period) if period is not None else None, span=self._span(meta))
+        return ast.Cap(
+            self._tok(role), amount, self._tok(period) if period is not None else None, span=self._span(meta)
+        )
 
     def milestone_decl(self, meta: Any, name: Token, *rest: Any) -> ast.Milestone:
         title = rest[0] if rest and isinstance(rest[0], str) else None
@@ -347,7 +349,7 @@ def _describe_expected(expected: set[str]) -> str:
             names.append(f"`{text}`" if text else name.lower())
     names = sorted(set(names))
     if len(names) > 8:
-        names = names[:8] + ["..."]
+        names = [*names[:8], "..."]
     return ", ".join(names)
 
 
@@ -360,13 +362,11 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
         char = source.text[pos : pos + 1]
         help_ = None
         if char == '"':
-            help_ = "strings end on the same line with a closing `\"`"
+            help_ = 'strings end on the same line with a closing `"`'
         elif char == "'":
-            help_ = "strings use double quotes: \"...\""
+            help_ = 'strings use double quotes: "..."'
         return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
-    if isinstance(error, UnexpectedEOF) or (
-        isinstance(error, UnexpectedToken) and error.token.type == "$END"
-    ):
+    if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         end = len(source.text)
         expected = _describe_expected(set(getattr(error, "expected", ()) or ()))
         return Diagnostic(
@@ -392,8 +392,10 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     history = getattr(error, "token_history", None) or []
     previous = str(history[-1]) if history else ""
     if previous in _AGGREGATES and token.type == "NAME":
-        help_ = (f"`{previous} {text}...` is a metric of its own: declare "
-                 f"`metric NAME = {previous} {text}...` and use NAME here")
+        help_ = (
+            f"`{previous} {text}...` is a metric of its own: declare "
+            f"`metric NAME = {previous} {text}...` and use NAME here"
+        )
     elif text == "=" and "COMPARE" in expected_terms:
         help_ = "use `==` to compare two values"
     elif token.type == "NAME" and "LBRACE" in expected_terms:

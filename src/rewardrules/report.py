@@ -9,7 +9,7 @@ byte-identical from run to run.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from . import ast, templates
@@ -127,17 +127,18 @@ class Reporter:
             context[name] = format_value(value, program.metrics[name].type)
         if info.event is not None:
             event = self.checked.events[info.event]
-            context[info.event] = {k: format_value(v, event.fields[k].type if k in event.fields else None)
-                                   for k, v in award.trigger.items()}
+            context[info.event] = {
+                k: format_value(v, event.fields[k].type if k in event.fields else None)
+                for k, v in award.trigger.items()
+            }
         return templates.render(info.message or "", context)
 
-    def snapshot(self, program: ProgramInfo, index: int, referral: Referral,
-                 referrer: ReferrerState | None) -> dict[str, Any]:
+    def snapshot(
+        self, program: ProgramInfo, index: int, referral: Referral, referrer: ReferrerState | None
+    ) -> dict[str, Any]:
         compiled = self.compiled.programs[index]
         if referrer is None:
             referrer = ReferrerState(referral.referrer, compiled.referrer_slots(), len(self.compiled.milestones))
-        from decimal import localcontext
-
         with localcontext(CONTEXT):
             values = compiled.snapshot(referral, referrer)
         return {k: format_value(v, program.metrics[k].type) for k, v in values.items()}
@@ -155,9 +156,7 @@ class Reporter:
                 values = self.snapshot(program, index, referral, referrer)
                 entry["metrics"] = values
                 entry["milestones"] = [
-                    self._progress(m, referral, values, reached)
-                    for m in program.milestones
-                    if m.level == "referral"
+                    self._progress(m, referral, values, reached) for m in program.milestones if m.level == "referral"
                 ]
             programs.append(entry)
         return {
@@ -171,12 +170,21 @@ class Reporter:
     def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
         conditions = [c.span.text if c.span else "" for c in program.eligible]
         fields = sorted({n.attr.text for c in program.eligible for n in _refs(c) if n.attr is not None})
-        shown = ", ".join(f"{f} = {json.dumps(format_value(referral.fields.get(f), None))}"
-                          if referral.fields.get(f) is not None else f"{f} is not set" for f in fields)
+        shown = ", ".join(
+            f"{f} = {json.dumps(format_value(referral.fields.get(f), None))}"
+            if referral.fields.get(f) is not None
+            else f"{f} is not set"
+            for f in fields
+        )
         return f"not eligible: `{' and '.join(conditions)}` is false" + (f" ({shown})" if shown else "")
 
-    def _progress(self, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any],
-                  reached: dict[tuple[int, str], list[str]]) -> dict[str, Any]:
+    def _progress(
+        self,
+        milestone: MilestoneInfo,
+        referral: Referral,
+        values: dict[str, Any],
+        reached: dict[tuple[int, str], list[str]],
+    ) -> dict[str, Any]:
         scope = referral.referee if milestone.level == "referral" else referral.referrer
         ids = reached.get((milestone.index, scope), [])
         entry: dict[str, Any] = {"milestone": milestone.name, "reached": bool(ids), "awards": ids}
@@ -194,12 +202,15 @@ class Reporter:
         if isinstance(trigger, ast.WhenTrigger):
             return _condition_progress(trigger.condition, values)
         if isinstance(trigger, ast.EventTrigger):
-            what = f"`{trigger.event.text}`" + (f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else "")
+            what = f"`{trigger.event.text}`" + (
+                f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else ""
+            )
             if trigger.within is not None:
                 closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
                 if self.as_of > closes:
                     return f"window closed at {format_timestamp(closes)}" + (
-                        "" if trigger.each else f" without a {what}")
+                        "" if trigger.each else f" without a {what}"
+                    )
                 return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_timestamp(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
@@ -228,12 +239,14 @@ class Reporter:
                 referral = first[name]
                 values = self.snapshot(program, index, referral, state)
                 values = {k: v for k, v in values.items() if program.metrics[k].level == "referrer"}
-                out.append({
-                    "referrer": name,
-                    "program": program.name,
-                    "metrics": values,
-                    "milestones": [self._progress(m, referral, values, reached) for m in milestones],
-                })
+                out.append(
+                    {
+                        "referrer": name,
+                        "program": program.name,
+                        "metrics": values,
+                        "milestones": [self._progress(m, referral, values, reached) for m in milestones],
+                    }
+                )
         return out
 
     def _reached(self) -> dict[tuple[int, str], list[str]]:
@@ -247,6 +260,12 @@ class Reporter:
         return reached
 
     def build(self, explain: bool = True) -> dict[str, Any]:
+        """The whole result record, computed in the scoring decimal context
+        (totals are sums: the caller's context must not round them)."""
+        with localcontext(CONTEXT):
+            return self._build(explain)
+
+    def _build(self, explain: bool) -> dict[str, Any]:
         state = self.engine.state
         awards = [self.award(a) for a in state.awards if a.at <= self.as_of]
         result: dict[str, Any] = {
@@ -258,8 +277,7 @@ class Reporter:
         if explain:
             reached = self._reached()
             result["referrals"] = [
-                self.referral(r, reached)
-                for r in sorted(state.referrals.values(), key=lambda r: (r.at, r.id))
+                self.referral(r, reached) for r in sorted(state.referrals.values(), key=lambda r: (r.at, r.id))
             ]
             result["referrers"] = self.referrer_progress()
             result["withheld"] = [
@@ -278,7 +296,6 @@ class Reporter:
         result["rejected"] = [
             {
                 "event": r.event,
-                "line": r.line,
                 "at": format_timestamp(r.at),
                 "referrer": r.referrer,
                 "referee": r.referee,
@@ -304,7 +321,7 @@ def _refs(expr: ast.Expr) -> list[ast.Ref]:
 
 
 def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
-    """"`mrr` is 800.00 of 1000" for a threshold; else the condition and
+    """ "`mrr` is 800.00 of 1000" for a threshold; else the condition and
     the current values of the metrics it reads."""
     parts = []
     for node in _conjuncts(condition):
@@ -349,7 +366,12 @@ def _totals(awards: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry[0] += Decimal(award["amount"])
         entry[1] += 1
     return [
-        {"unit": unit, "kind": kind, "status": status, "count": count,
-         "amount": format_amount(total, unit) if unit != "item" else str(count)}
+        {
+            "unit": unit,
+            "kind": kind,
+            "status": status,
+            "count": count,
+            "amount": format_amount(total, unit) if unit != "item" else str(count),
+        }
         for (unit, kind, status), (total, count) in sorted(sums.items())
     ]

@@ -93,8 +93,21 @@ def occurrence(multiple: Any) -> str:
 HELPERS = {
     name: globals()[name]
     for name in (
-        "n_add", "n_sub", "n_mul", "n_neg", "n_div", "n_lt", "n_le", "n_gt", "n_ge", "n_eq", "n_ne",
-        "n_in", "n_not_in", "to_ns", "occurrence",
+        "n_add",
+        "n_sub",
+        "n_mul",
+        "n_neg",
+        "n_div",
+        "n_lt",
+        "n_le",
+        "n_gt",
+        "n_ge",
+        "n_eq",
+        "n_ne",
+        "n_in",
+        "n_not_in",
+        "to_ns",
+        "occurrence",
     )
 }
 
@@ -102,10 +115,31 @@ HELPERS = {
 class Referral:
     """One accepted referral and the state of its per-referral metrics."""
 
-    __slots__ = ("at", "contrib", "done", "fields", "id", "kept", "line", "m", "prev", "programs", "referee", "referrer")
+    __slots__ = (
+        "at",
+        "contrib",
+        "done",
+        "fields",
+        "id",
+        "kept",
+        "line",
+        "m",
+        "prev",
+        "programs",
+        "referee",
+        "referrer",
+    )
 
-    def __init__(self, event_id: str, at: int, referrer: str, referee: str, fields: dict[str, Any],
-                 slots: list[Any], milestones: int) -> None:
+    def __init__(
+        self,
+        event_id: str,
+        at: int,
+        referrer: str,
+        referee: str,
+        fields: dict[str, Any],
+        slots: list[Any],
+        milestones: int,
+    ) -> None:
         self.id = event_id
         self.at = at
         self.referrer = referrer

@@ -98,11 +98,14 @@ def check(text: str, names: Iterable[str]) -> list[TemplateProblem]:
             )
             continue
         if isinstance(node, nodes.Filter) and node.name not in _FILTERS:
-            problems.append(TemplateProblem(f"unknown filter `{node.name}` in message template", "filters: " + ", ".join(_FILTERS)))
-        if isinstance(node, nodes.Getattr):
-            if not isinstance(node.node, nodes.Name) or node.attr.startswith("_"):
-                problems.append(TemplateProblem("message templates may only read a field of an event, such as `{{ payment.amount }}`"))
-                continue
+            problems.append(
+                TemplateProblem(f"unknown filter `{node.name}` in message template", "filters: " + ", ".join(_FILTERS))
+            )
+        if isinstance(node, nodes.Getattr) and (not isinstance(node.node, nodes.Name) or node.attr.startswith("_")):
+            problems.append(
+                TemplateProblem("message templates may only read a field of an event, such as `{{ payment.amount }}`")
+            )
+            continue
         stack.extend(node.iter_child_nodes())
     if not problems:
         for name in sorted(find_undeclared_variables(tree) - known):

@@ -18,8 +18,9 @@ and is on the hot path of reading ledgers, so it avoids ``datetime`` objects:
 the general parser validates with one precompiled regular expression and does
 integer calendar arithmetic; small bounded caches of already validated dates
 (``YYYY-MM-DDT``), minutes and ``:SS<offset>`` suffixes, with exact look-up
-tables for the other fields, let the common case skip the regular expression.  The cache never changes a
-result: only text that the general parser accepted is put in it.
+tables for the other fields, let the common case skip the regular expression.
+The caches never change a result: only text that the general parser accepted
+is put in them, and a cache hit still checks every remaining character.
 
 The supported range is 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z
 (see :data:`MIN_TIMESTAMP_NS` and :data:`MAX_TIMESTAMP_NS`).
@@ -131,12 +132,12 @@ _NO_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?:[Z
 _EXPECTED = "expected rfc 3339 such as `2026-03-01T09:30:00Z` or `2026-03-01T09:30:00.5+01:00`"
 
 # Multiplier turning an n-digit fraction into nanoseconds.
-_FRACTION_SCALE: Final = tuple(10 ** (9 - n) for n in range(10))
+_FRACTION_SCALE: Final[tuple[int, ...]] = tuple(10 ** (9 - n) for n in range(10))
 
 # Exact lookup tables for the fast path: ":SS." -> seconds, "+HH:MM" -> the
 # number of seconds to add to the local wall time to get UTC.
-_SECOND_DOT: Final = {f":{s:02d}.": s for s in range(60)}
-_OFFSET_SECONDS: Final = {
+_SECOND_DOT: Final[dict[str, int]] = {f":{s:02d}.": s for s in range(60)}
+_OFFSET_SECONDS: Final[dict[str, int]] = {
     f"{sign}{h:02d}:{m:02d}": (-1 if sign == "+" else 1) * (h * 3600 + m * 60)
     for sign in "+-"
     for h in range(24)
@@ -144,7 +145,7 @@ _OFFSET_SECONDS: Final = {
 }
 
 # Exact table for the fast path: "HH:MM" -> seconds into the day (all valid).
-_HOUR_MINUTE: Final = {f"{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_HOUR_MINUTE: Final[dict[str, int]] = {f"{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
 
 # Bounded caches, filled only with text that the general parser accepted (see
 # the module docstring):

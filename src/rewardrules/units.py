@@ -222,7 +222,7 @@ _MONEY_CONTEXT: Final = Context(
 )
 
 # Decimal("1E-n"), the quantum of a currency with exponent n.
-_QUANTA: Final = {n: Decimal(1).scaleb(-n) for n in range(5)}
+_QUANTA: Final[dict[int, Decimal]] = {n: Decimal(1).scaleb(-n) for n in range(5)}
 
 
 def is_currency(unit: str) -> bool:
@@ -250,7 +250,7 @@ def _check_amount(value: object) -> Decimal:
     return amount
 
 
-def quantize_money(value: Decimal, unit: str) -> Decimal:
+def quantize_money(value: Decimal | int, unit: str) -> Decimal:
     """Round ``value`` half-to-even to the minor unit of currency ``unit``.
 
     ``quantize_money(Decimal("12.345"), "USD") == Decimal("12.34")``; JPY rounds
@@ -277,7 +277,7 @@ def _plain(value: Decimal) -> str:
     return text
 
 
-def format_amount(value: Decimal, unit: str) -> str:
+def format_amount(value: Decimal | int, unit: str) -> str:
     """The amount as text for ``unit``, never in scientific notation.
 
     Currencies: rounded by :func:`quantize_money`, with exactly the currency's

@@ -10,15 +10,22 @@ from typing import Any
 
 from ..api import check_source
 from ..diagnostics import Diagnostic, Severity
-from .common import describe_os_error, print_diagnostics, read_text
+from .common import describe_os_error, print_diagnostics, read_text, write_json
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("check", help="check rule files and report every problem",
-                            description="Check rule files (and folders of *.rules files); report every problem.")
+    parser = sub.add_parser(
+        "check",
+        help="check rule files and report every problem",
+        description="Check rule files (and folders of *.rules files); report every problem.",
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .rules file or a folder")
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text",
-                        help="text for people, json for tools, github for workflow annotations")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text for people, json for tools, github for workflow annotations",
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,12 +67,13 @@ def run(args: argparse.Namespace) -> int:
             "errors": errors,
             "warnings": len(diagnostics) - errors,
         }
-        print(json.dumps(payload, indent=2))
+        write_json(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "github":
         for d in diagnostics:
             level = "error" if d.severity is Severity.ERROR else "warning"
             message = d.message + (f" (help: {d.help})" if d.help else "")
-            print(f"::{level} file={_escape_property(d.path)},line={d.line},col={d.column},title={d.code}::{_escape(message)}")
+            where = f"file={_escape_property(d.path)},line={d.line},col={d.column},title={d.code}"
+            print(f"::{level} {where}::{_escape(message)}")
     else:
         print_diagnostics(diagnostics, sys.stdout)
         noun = "file" if len(files) == 1 else "files"

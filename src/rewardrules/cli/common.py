@@ -16,6 +16,17 @@ def use_color(stream: IO[str]) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ
 
 
+def write_json(text: str) -> None:
+    """JSON is UTF-8 whatever the terminal's encoding: write bytes."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
+
+
 def fail(message: str, code: int = 2) -> int:
     print(f"rewardrules: error: {message}", file=sys.stderr)
     return code

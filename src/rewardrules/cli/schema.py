@@ -10,8 +10,11 @@ from ..models import SCHEMAS, json_schema
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("schema", help="print the JSON Schema of a ledger event, an award or a result",
-                            description="Print a JSON Schema (draft 2020-12) of the public records.")
+    parser = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of a ledger event, an award or a result",
+        description="Print a JSON Schema (draft 2020-12) of the public records.",
+    )
     parser.add_argument("name", choices=sorted(SCHEMAS), help="which record")
     parser.set_defaults(run=run)
 

@@ -9,18 +9,22 @@ from typing import Any
 from ..api import Program, load, parse_as_of
 from ..diagnostics import RuleError
 from ..ledger import LedgerError
-from .common import describe_os_error, fail, ledger_lines, print_diagnostics
+from .common import describe_os_error, fail, ledger_lines, print_diagnostics, write_json
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("score", help="score a ledger with a rule file",
-                            description="Score a ledger (JSON Lines; - for standard input) with a rule file.")
+    parser = sub.add_parser(
+        "score",
+        help="score a ledger with a rule file",
+        description="Score a ledger (JSON Lines; - for standard input) with a rule file.",
+    )
     parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
     parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
     parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
-    parser.add_argument("--no-explain", action="store_true",
-                        help="leave out per-referral explanations (faster on large ledgers)")
+    parser.add_argument(
+        "--no-explain", action="store_true", help="leave out per-referral explanations (faster on large ledgers)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -53,14 +57,15 @@ def run(args: argparse.Namespace) -> int:
         result = program.score(ledger_lines(args.ledger), as_of=as_of, explain=not args.no_explain, path=name)
     except LedgerError as error:
         print(str(error), file=sys.stderr)
-        print(f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored",
-              file=sys.stderr)
+        print(
+            f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored", file=sys.stderr
+        )
         return 2
     except OSError as error:
         print(f"rewardrules: error: {describe_os_error(error, args.ledger)}", file=sys.stderr)
         return 2
     if args.format == "json":
-        sys.stdout.write(result.to_json())
+        write_json(result.to_json())
     else:
         sys.stdout.write(text_report(result.data))
     return 0
@@ -71,8 +76,14 @@ def text_report(data: dict[str, Any]) -> str:
     lines = [f"{data['ruleset']}: {len(data['awards'])} award(s) as of {data['as_of']}", ""]
     header = ("at", "milestone", "role", "beneficiary", "amount", "status")
     rows = [
-        (a["at"], a["milestone"], a["role"], a["beneficiary"],
-         f"{a['item']}" if a["kind"] == "item" else f"{a['kind']} {a['amount']} {a['unit']}", a["status"])
+        (
+            a["at"],
+            a["milestone"],
+            a["role"],
+            a["beneficiary"],
+            f"{a['item']}" if a["kind"] == "item" else f"{a['kind']} {a['amount']} {a['unit']}",
+            a["status"],
+        )
         for a in data["awards"]
     ]
     if rows:
@@ -93,7 +104,7 @@ def text_report(data: dict[str, Any]) -> str:
     if data.get("rejected"):
         lines.append("referrals not counted:")
         for r in data["rejected"]:
-            lines.append(f"  line {r['line']}: {r['referrer']} -> {r['referee']}: {r['reason'].replace('_', ' ')}")
+            lines.append(f"  event {r['event']}: {r['referrer']} -> {r['referee']}: {r['reason'].replace('_', ' ')}")
         lines.append("")
     return "\n".join(lines)
 
