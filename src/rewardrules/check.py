@@ -378,17 +378,11 @@ class Checker:
                 self.error("RR205", "`sum referrals` needs a metric, e.g. `sum referrals.mrr`", agg.source.span)
                 typ = T_ERROR
             else:
-                target = scope.get(agg.field.text)
-                if target is None:
-                    self.error(
-                        "RR103",
-                        f"unknown metric `{agg.field.text}`",
-                        agg.field.span,
-                        did_you_mean(agg.field.text, scope),
-                    )
+                found = self._named_metric(agg.field, scope)
+                if found is None:
                     typ = T_ERROR
                 else:
-                    info = self._metric(target, scope)
+                    info = found
                     used.append(info)
                     typ = info.type
                     if info.level != "referral":
@@ -427,6 +421,14 @@ class Checker:
             events | {"referral"},
             program,
         )
+
+    def _named_metric(self, ident: ast.Ident, scope: Mapping[str, ast.MetricDecl]) -> MetricInfo | None:
+        """The metric a name refers to, or None after reporting RR103."""
+        decl = scope.get(ident.text)
+        if decl is None:
+            self.error("RR103", f"unknown metric `{ident.text}`", ident.span, did_you_mean(ident.text, scope))
+            return None
+        return self._metric(decl, scope)
 
     def _example_field(self, event: EventInfo) -> str:
         own = [f for f in event.fields.values() if not f.builtin]
@@ -576,16 +578,9 @@ class Checker:
             if trigger.within is not None:
                 self.duration(trigger.within)
         else:
-            metric_decl = scope.get(trigger.metric.text)
-            if metric_decl is None:
-                self.error(
-                    "RR103",
-                    f"unknown metric `{trigger.metric.text}`",
-                    trigger.metric.span,
-                    did_you_mean(trigger.metric.text, scope),
-                )
-            else:
-                info = self._metric(metric_decl, scope)
+            found = self._named_metric(trigger.metric, scope)
+            if found is not None:
+                info = found
                 level, events = info.level, info.events
                 if not info.type.numeric and info.type.kind != ERROR:
                     self.error(
