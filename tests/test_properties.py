@@ -283,12 +283,13 @@ def test_input_order_does_not_matter(name: str, data: st.DataObject) -> None:
 @PROPERTY
 @given(data=st.data())
 def test_exact_duplicate_line_counts_once(name: str, data: st.DataObject) -> None:
-    """An exact duplicate line (same id, same content) counts once: the
-    output is the same as without it."""
+    """An exact duplicate line (same id, same content), anywhere in the
+    ledger, counts once: the output is the same as without it."""
     events = data.draw(ledgers(name).filter(bool), label="ledger")
     lines = [to_line(e) for e in events]
     duplicate = data.draw(st.sampled_from(lines), label="duplicated line")
-    with_duplicate = [*lines, duplicate]
+    where = data.draw(st.integers(0, len(lines)), label="inserted at")
+    with_duplicate = [*lines[:where], duplicate, *lines[where:]]
     assert program(name).score(with_duplicate).to_json() == program(name).score(lines).to_json()
 
 
@@ -331,9 +332,9 @@ PLAIN_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]*[1-9])?")
 
 @contextmanager
 def floats_trapped() -> Iterator[None]:
-    """Trap every float operation (Decimal(float), Decimal compared with a
+    """Trap every float operation (Decimal(float), a Decimal compared with a
     float) in the caller's context and in the contexts the engine uses for
-    scoring and for money, so that any float on the money path raises."""
+    scoring and for money, so that a float anywhere near money raises."""
     contexts = [runtime.CONTEXT, units._MONEY_CONTEXT]
     saved = [c.traps[decimal.FloatOperation] for c in contexts]
     try:
@@ -368,14 +369,62 @@ def test_money_never_passes_through_float(name: str, data: st.DataObject) -> Non
             assert PLAIN_AMOUNT.fullmatch(amount), (unit, amount)
 
 
+#: callers' contexts that must not matter: few digits, rounding down; and the
+#: same with every inexact result trapped, so that any rounding done in the
+#: caller's context raises even when it happens not to change the output
+HOSTILE_CONTEXTS = (
+    decimal.Context(prec=3, rounding=decimal.ROUND_DOWN),
+    decimal.Context(prec=3, rounding=decimal.ROUND_DOWN, traps=[decimal.Inexact, decimal.Rounded]),
+)
+
+
+def assert_context_free(name: str, events: list[dict[str, Any]]) -> None:
+    expected = program(name).score(events).to_json()
+    for context in HOSTILE_CONTEXTS:
+        with decimal.localcontext(context):
+            got = program(name).score(events).to_json()
+        assert got == expected
+
+
 @by_ruleset
 @PROPERTY
 @given(data=st.data())
 def test_result_does_not_depend_on_the_decimal_context(name: str, data: st.DataObject) -> None:
     """A caller's decimal context (3 digits, rounding down) changes nothing:
     the engine computes in its own context."""
-    events = data.draw(ledgers(name), label="ledger")
-    expected = program(name).score(events).to_json()
-    with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_DOWN)):
-        got = program(name).score(events).to_json()
-    assert got == expected
+    assert_context_free(name, data.draw(ledgers(name), label="ledger"))
+
+
+# ---------------------------------------------------------------------------
+# Regressions: minimal failing examples these properties once found.
+
+SELF_REFERRALS = [
+    {"id": "e0", "at": "2024-12-31T14:00:00-10:00", "type": "referral", "referrer": "ann", "referee": "ann"},
+    {"id": "e1", "at": "2024-12-31T14:00:00-10:00", "type": "referral", "referrer": "ann", "referee": "ann"},
+]
+
+
+def test_regression_rejected_referrals_do_not_depend_on_line_order() -> None:
+    """Rejected referrals were reported with their line number, so two
+    self-referrals in the other order changed the output."""
+    swapped = list(reversed(SELF_REFERRALS))
+    assert program("docusign").score(swapped).to_json() == program("docusign").score(SELF_REFERRALS).to_json()
+
+
+def test_regression_totals_are_not_rounded_in_the_callers_context() -> None:
+    """Totals were summed in the caller's context: with 3 digits, a 2002.00
+    USD payout totalled 2000.00."""
+    assert_context_free("fasttrack_cpor", [
+        {"id": "r", "at": "2025-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "l", "at": "2025-01-02T00:00:00Z", "type": "licenses", "referee": "bob", "active": 1001},
+    ])
+
+
+def test_regression_window_ends_are_not_rounded_in_the_callers_context() -> None:
+    """The end of a `within 30 days` window (in progress explanations) was
+    computed in the caller's context: with 3 digits it read
+    2025-01-30T23:26:40Z instead of 2025-01-31T00:00:00Z."""
+    assert_context_free("microsoft_referral", [
+        {"id": "r", "at": "2025-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob",
+         "country": "US"},
+    ])

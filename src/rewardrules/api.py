@@ -11,6 +11,7 @@ new_awards = session.add(event)
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import localcontext
@@ -118,7 +119,7 @@ class Program:
         parsed, latest = self.read(events, path)
         if limit is None:
             limit = latest if latest is not None else 0
-        parsed.sort(key=_order)
+        parsed.sort(key=_ORDER)
         engine = Engine(self.compiled)
         run(engine, [e for e in parsed if e.at <= limit])
         return ScoreResult(Reporter(engine, limit).build(explain))
@@ -127,11 +128,13 @@ class Program:
         return Session(self)
 
 
-def _order(event: Event) -> tuple[int, str]:
-    return (event.at, event.id)
+#: Ledger order: instant, then id.
+_ORDER = operator.attrgetter("at", "id")
 
 
 def _plain(event: Any) -> Any:
+    if type(event) is dict:
+        return event  # read, never changed: no copy needed
     if hasattr(event, "model_dump"):
         return event.model_dump(exclude_none=True)
     if isinstance(event, Mapping):

@@ -31,6 +31,7 @@ from typing import Any
 from . import ast, runtime
 from .datatypes import DURATION, DURATION_UNITS, QUANTITY
 from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo, VoidInfo
+from .units import is_currency, minor_exponent
 
 _OPS = {"==": "n_eq", "!=": "n_ne", "<": "n_lt", "<=": "n_le", ">": "n_gt", ">=": "n_ge"}
 _ARITH = {"+": "n_add", "-": "n_sub", "*": "n_mul"}
@@ -42,6 +43,10 @@ MAX_REPEATS_PER_EVENT = 1000
 class CompiledReward:
     info: RewardInfo
     amount: Callable[..., Any] | None  # (r, R, ev, inc) -> Decimal | None; None for items
+    #: the smallest money step (0.01 for USD) or None for other units
+    quantum: Decimal | None = None
+    #: the caps (program's and milestone's) that count this reward
+    caps: list[CapInfo] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -535,6 +540,10 @@ def _ref_to(checked: CheckedRuleset, info: MetricInfo) -> ast.Ref:
 _KEEP: list[ast.Ref] = []
 
 
+def _quantum(unit: str) -> Decimal | None:
+    return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
+
+
 def _literal(node: ast.Expr) -> Any:
     if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
         return node.value
@@ -598,7 +607,12 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     info=milestone,
                     program=p,
                     rewards=[
-                        CompiledReward(r, namespace[a] if a else None)
+                        CompiledReward(
+                            r,
+                            namespace[a] if a else None,
+                            _quantum(r.unit),
+                            [c for c in [*program.caps, *milestone.caps] if c.role == r.role and c.unit == r.unit],
+                        )
                         for r, a in zip(milestone.rewards, amounts, strict=True)
                     ],
                     voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],

@@ -10,7 +10,6 @@ app that adds events one at a time gets exactly what a batch score gives.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -20,7 +19,6 @@ from .ledger import Event
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import period_key
-from .units import is_currency, quantize_money
 
 ONE = Decimal(1)
 
@@ -39,7 +37,7 @@ class IssuedAward:
     amount: Decimal
     trigger: dict[str, Any]
     occurrence: str | None
-    values: dict[str, Any]
+    values: tuple[Any, ...]
     capped: bool = False
     #: every metric's value when the award was issued (only for messages)
     snapshot: dict[str, Any] | None = None
@@ -85,13 +83,13 @@ class State:
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
 
 
-def award_id(
-    ruleset: str, program: str, milestone: str, scope: str, occurrence: str | None, role: str, beneficiary: str
-) -> str:
-    """A stable id: it depends only on what the award is for, never on the
-    position of events in the ledger or on unrelated events."""
-    key = json.dumps([ruleset, program, milestone, scope, occurrence, role, beneficiary], ensure_ascii=True)
-    return "aw_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+def award_id(prefix: str, role: str, beneficiary: str) -> str:
+    """A stable id: a hash of what the award is for (ruleset, program,
+    milestone, referral or referrer, occurrence, role, beneficiary, joined by
+    U+001F in ``prefix`` and here), never of the position of events in the
+    ledger or of unrelated events."""
+    key = f"{prefix}{role}\x1f{beneficiary}".encode()
+    return "aw_" + hashlib.blake2b(key, digest_size=12).hexdigest()
 
 
 class Engine:
@@ -198,64 +196,47 @@ class Engine:
         issued: list[IssuedAward],
     ) -> None:
         info = milestone.info
-        ruleset = self.compiled.name
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
-        why = dict(zip(milestone.why_names, values, strict=False))
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
+        prefix = f"{self.compiled.name}\x1f{program.info.name}\x1f{info.name}\x1f{scope}\x1f{occurrence or ''}\x1f"
         for k, reward in enumerate(milestone.rewards):
-            rinfo = reward.info
-            beneficiary = referral.referrer if rinfo.role == "referrer" else referral.referee
-            if reward.amount is None:
-                amount: Decimal | None = ONE
-            else:
-                amount = reward.amount(referral, referrer, event.fields, increase)
-            if amount is None:
-                self.state.withheld.append(
-                    Withheld(
-                        event.at,
-                        milestone,
-                        k,
-                        rinfo.role,
-                        beneficiary,
-                        referral,
-                        "the amount has no value (a field or metric is missing)",
-                    )
-                )
-                continue
-            if is_currency(rinfo.unit):
-                amount = quantize_money(amount, rinfo.unit)
-            amount, capped, reason = self._apply_caps(
-                milestone.caps, rinfo.role, rinfo.unit, beneficiary, event.at, amount
-            )
-            if amount <= 0:
-                self.state.withheld.append(
-                    Withheld(event.at, milestone, k, rinfo.role, beneficiary, referral, reason or "the amount is zero")
-                )
+            role = reward.info.role
+            beneficiary = referral.referrer if role == "referrer" else referral.referee
+            amount = ONE if reward.amount is None else reward.amount(referral, referrer, event.fields, increase)
+            reason = "the amount has no value (a field or metric is missing)"
+            capped = False
+            if amount is not None:
+                if reward.quantum is not None:
+                    amount = amount.quantize(reward.quantum)
+                reason = "the amount is zero"
+                if reward.caps:
+                    amount, capped, reason = self._apply_caps(reward.caps, beneficiary, event.at, amount)
+                    if capped and reward.quantum is not None:
+                        amount = amount.quantize(reward.quantum)
+            if amount is None or amount <= 0:
+                self.state.withheld.append(Withheld(event.at, milestone, k, role, beneficiary, referral, reason))
                 continue
             record = IssuedAward(
-                id=award_id(ruleset, program.info.name, info.name, scope, occurrence, rinfo.role, beneficiary),
-                at=event.at,
-                milestone=milestone,
-                reward_index=k,
-                role=rinfo.role,
-                beneficiary=beneficiary,
-                referral=referral,
-                amount=amount,
-                trigger=event.fields,
-                occurrence=occurrence,
-                values=why,
-                capped=capped,
-                snapshot=snapshot,
+                award_id(prefix, role, beneficiary),
+                event.at,
+                milestone,
+                k,
+                role,
+                beneficiary,
+                referral,
+                amount,
+                event.fields,
+                occurrence,
+                values,
+                capped,
+                snapshot,
             )
             self.state.awards.append(record)
             issued.append(record)
 
     def _apply_caps(
-        self, caps: list[CapInfo], role: str, unit: str, beneficiary: str, at: int, amount: Decimal
+        self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal
     ) -> tuple[Decimal, bool, str]:
-        applicable = [c for c in caps if c.role == role and c.unit == unit]
-        if not applicable:
-            return amount, False, ""
         keys = []
         capped = False
         reason = ""
@@ -263,13 +244,13 @@ class Engine:
             period = period_key(at, cap.period) if cap.period else ""
             key = (*self._cap_keys[id(cap)], beneficiary, period)
             keys.append(key)
-            limit = Decimal(str(cap.limit))
+            limit = cap.limit
             remaining = limit - self.state.cap_used.get(key, ZERO)
             if amount > remaining:
                 amount = max(remaining, ZERO)
                 capped = True
                 per = f" per {cap.period}" if cap.period else ""
-                reason = f"cap of {limit} {unit}{per} reached"
+                reason = f"cap of {limit} {cap.unit}{per} reached"
         if amount > 0:
             for key in keys:
                 self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount

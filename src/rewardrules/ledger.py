@@ -121,6 +121,50 @@ class EventReader:
                 continue
             self.schemas[name] = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
 
+    def fast(self, obj: Any, line: int) -> Event | None:
+        """The common case, in one pass and few checks: a plain valid event.
+
+        Returns None for anything unusual (a problem, non-ASCII text, a long
+        number); `event` then decides precisely and reports. So this path
+        may only accept what `event` accepts, never more.
+        """
+        if type(obj) is not dict:
+            return None
+        event_id = obj.get("id")
+        event_type = obj.get("type")
+        referee = obj.get("referee")
+        referrer = obj.get("referrer")
+        if not (_plain_text(event_id) and _plain_text(event_type)):
+            return None
+        if (referee is not None and not _plain_text(referee)) or (referrer is not None and not _plain_text(referrer)):
+            return None
+        try:
+            at = parse_timestamp(obj.get("at"))
+        except TimestampError:
+            return None
+        fields: dict[str, Any] = {}
+        schema = self.schemas.get(event_type)
+        if schema is not None:
+            if referee is None or (event_type == "referral" and referrer is None):
+                return None
+            for name, kind, optional in schema:
+                value = obj.get(name)
+                if value is None:
+                    if not optional:
+                        return None
+                    fields[name] = None
+                    continue
+                value = _FAST[kind](value)
+                if value is _BAD:
+                    return None
+                fields[name] = value
+            fields["id"] = event_id
+            fields["at"] = at
+            fields["referee"] = referee
+            if event_type == "referral":
+                fields["referrer"] = referrer
+        return Event(event_id, at, event_type, referrer, referee, fields, line, obj)
+
     def event(self, obj: Any, line: int, problems: list[LedgerProblem]) -> Event | None:
         """Validate one decoded object; append problems and return None if bad."""
         if not isinstance(obj, dict):
@@ -168,6 +212,50 @@ class EventReader:
         if event_type == "referral":
             fields["referrer"] = referrer
         return Event(event_id, at, event_type, referrer, referee, fields, line, obj)
+
+
+_BAD = object()
+_BIG = 10**limits.MAX_LEDGER_DIGITS
+
+
+def _plain_text(value: Any) -> bool:
+    return type(value) is str and value != "" and value.isascii()
+
+
+def _fast_number(value: Any) -> Any:
+    kind = type(value)
+    if kind is Decimal:
+        text = str(value)
+        return value if len(text) <= limits.MAX_LEDGER_DIGITS and "E" not in text and value.is_finite() else _BAD
+    if kind is int:
+        return Decimal(value) if -_BIG < value < _BIG else _BAD
+    if kind is str and len(value) <= limits.MAX_LEDGER_DIGITS and _DECIMAL_TEXT.fullmatch(value):
+        return Decimal(value)
+    return _BAD
+
+
+def _fast_text(value: Any) -> Any:
+    return value if type(value) is str and value.isascii() else _BAD
+
+
+def _fast_time(value: Any) -> Any:
+    try:
+        return parse_timestamp(value)
+    except TimestampError:
+        return _BAD
+
+
+def _fast_boolean(value: Any) -> Any:
+    return value if type(value) is bool else _BAD
+
+
+_FAST = {
+    NUMBER: _fast_number,
+    QUANTITY: _fast_number,
+    TEXT: _fast_text,
+    TIME: _fast_time,
+    BOOLEAN: _fast_boolean,
+}
 
 
 def _example(kind: str) -> str:
@@ -320,7 +408,17 @@ def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerP
                 text = text[1:]  # a byte order mark some tools write
             if not text.strip():
                 continue
-            yield number, decode_line(text), None
+            value = decode_line(text)
+            if text.count("{") + text.count("[") > limits.MAX_LEDGER_NESTING and _depth(
+                value, limits.MAX_LEDGER_NESTING
+            ):
+                yield (
+                    number,
+                    None,
+                    LedgerProblem(number, None, f"JSON nests deeper than {limits.MAX_LEDGER_NESTING} levels"),
+                )
+                continue
+            yield number, value, None
         except (ValueError, RecursionError) as error:
             message = "nested too deeply" if isinstance(error, RecursionError) else _json_message(error)
             yield number, None, LedgerProblem(number, None, f"invalid JSON: {message}", "each line is one JSON object")
@@ -384,36 +482,35 @@ def read_events(
     Raises :class:`LedgerError` with every problem if any line is bad.
     """
     problems: list[LedgerProblem] = []
-    seen: dict[str, tuple[int, Any]] = {}
+    seen: dict[str, Event] = {}
     events: list[Event] = []
-    latest: int | None = None
+    latest = -(2**63)
+    fast = reader.fast
+    used = reader.schemas
     for line, obj, problem in items:
         if problem is not None:
             problems.append(problem)
             continue
-        if _depth(obj, limits.MAX_LEDGER_NESTING):
-            problems.append(LedgerProblem(line, None, f"JSON nests deeper than {limits.MAX_LEDGER_NESTING} levels"))
-            continue
-        event = reader.event(obj, line, problems)
+        event = fast(obj, line) or reader.event(obj, line, problems)
         if event is None:
             continue
         previous = seen.get(event.id)
         if previous is not None:
-            if not same_content(previous[1], obj):
+            if not same_content(previous.raw, obj):
                 problems.append(
                     LedgerProblem(
                         line,
                         "id",
-                        f"id `{event.id}` is already used on line {previous[0]} with different content",
+                        f"id `{event.id}` is already used on line {previous.line} with different content",
                         "ids are unique; an exact duplicate line is fine",
                     )
                 )
             continue
-        seen[event.id] = (line, obj)
-        if latest is None or event.at > latest:
+        seen[event.id] = event
+        if event.at > latest:
             latest = event.at
-        if event.type in reader.schemas:
+        if event.type in used:
             events.append(event)
     if problems:
         raise LedgerError(problems)
-    return events, latest
+    return events, (latest if seen else None)

@@ -8,6 +8,7 @@ compiler reads only this (and the AST nodes it points to).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from . import ast
@@ -65,7 +66,7 @@ class Binding:
 class CapInfo:
     role: str
     unit: str
-    limit: object  # Decimal
+    limit: Decimal
     period: str | None
     decl: ast.Cap
 

@@ -44,6 +44,16 @@ def format_value(value: Any, typ: Type | None) -> Any:
     return str(value)
 
 
+def _amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
+    """Money is already rounded to its quantum: print every decimal of it;
+    other units print plainly; items are one item."""
+    if kind == "item":
+        return "1"
+    if quantum is not None:
+        return format(amount, "f")
+    return format_amount(amount, "item")
+
+
 def status(award: IssuedAward, as_of: int) -> str:
     """`void` if a void condition matched by as-of; `pending` during a hold;
     otherwise `confirmed`."""
@@ -69,6 +79,7 @@ class Reporter:
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
+        self._why_types: dict[int, list[Type | None]] = {}
 
     # -- types of names, for formatting ----------------------------------
     def _type(self, program: ProgramInfo, name: str) -> Type | None:
@@ -85,33 +96,46 @@ class Reporter:
 
     # -- awards ----------------------------------------------------------
     def award(self, award: IssuedAward) -> dict[str, Any]:
-        reward = award.reward
-        program = self.checked.programs[award.milestone.program]
+        milestone = award.milestone
+        reward = milestone.rewards[award.reward_index]
+        info = reward.info
+        program = self.checked.programs[milestone.program]
+        why: dict[str, Any] = {"event": award.trigger["id"], "values": self._why(milestone, program, award.values)}
+        if award.occurrence is not None:
+            why["occurrence"] = award.occurrence
+        if award.capped:
+            why["capped"] = True
         record: dict[str, Any] = {
             "id": award.id,
             "at": format_timestamp(award.at),
-            "milestone": award.milestone.info.name,
+            "milestone": milestone.info.name,
             "role": award.role,
             "beneficiary": award.beneficiary,
             "referrer": award.referral.referrer,
             "referee": award.referral.referee,
-            "kind": reward.kind,
-            "amount": format_amount(award.amount, reward.unit) if reward.kind != "item" else "1",
-            "unit": reward.unit,
-            "item": reward.item,
-            "status": status(award, self.as_of),
+            "kind": info.kind,
+            "amount": _amount_text(award.amount, reward.quantum, info.kind),
+            "unit": info.unit,
+            "item": info.item,
+            "status": status(award, self.as_of)
+            if milestone.voids or milestone.info.hold_ns is not None
+            else "confirmed",
             "program": program.name,
             "message": None,
-            "why": {
-                "event": award.trigger["id"],
-                "values": self._values(program, award.values),
-                **({"occurrence": award.occurrence} if award.occurrence is not None else {}),
-                **({"capped": True} if award.capped else {}),
-            },
+            "why": why,
         }
-        if award.milestone.info.message is not None:
+        if milestone.info.message is not None:
             record["message"] = self._message(award, record, program)
         return record
+
+    def _why(self, milestone: Any, program: ProgramInfo, values: tuple[Any, ...]) -> dict[str, Any]:
+        types = self._why_types.get(id(milestone))
+        if types is None:
+            types = [self._type(program, name) for name in milestone.why_names]
+            self._why_types[id(milestone)] = types
+        return {
+            name: format_value(value, typ) for name, value, typ in zip(milestone.why_names, values, types, strict=False)
+        }
 
     def _message(self, award: IssuedAward, record: dict[str, Any], program: ProgramInfo) -> str:
         info = award.milestone.info

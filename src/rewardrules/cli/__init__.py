@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import check, schema, score
+from . import check, ingest, schema, score
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 
-_COMMANDS = {"check": check, "score": score, "schema": schema}
+_COMMANDS = {"check": check, "score": score, "schema": schema, "ingest": ingest}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,141 @@
+"""Ingest stage: other systems' data -> ledger events (before parse/score).
+
+A source adapter turns records kept elsewhere (today: Stripe billing events,
+:mod:`rewardrules.sources.stripe`) into the ledger of PROGRAMS.md section 1,
+so users do not write that mapping by hand. This module holds what every
+adapter shares: reading JSON payloads from files and folders, each tagged
+with where it came from, so that an adapter's error can name the file (and
+the line or array index) a bad payload sits at.
+
+Numbers are read exactly: JSON decimals become :class:`decimal.Decimal`,
+never ``float``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Payload", "SourceError", "decode_json", "read_payloads"]
+
+# Inside a folder, only these files are payloads: a folder of webhook dumps
+# often holds a README or a licence beside them.
+PAYLOAD_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """One JSON value read from somewhere, and where: ``events.json``,
+    ``events.jsonl:3`` (line 3) or ``events.json[2]`` (array item 2)."""
+
+    source: str
+    data: Any
+
+
+class SourceError(Exception):
+    """Input that cannot be read at all: a missing file, bad JSON, not UTF-8."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def decode_json(text: str) -> Any:
+    """Parse JSON exactly: decimals as Decimal; NaN and Infinity rejected."""
+    return _DECODER.decode(text)
+
+
+def read_payloads(paths: Iterable[str | Path]) -> list[Payload]:
+    """Every payload in ``paths``: files (one JSON value, a JSON array, or
+    JSON Lines) and folders (their ``*.json``/``*.jsonl`` files, recursively,
+    in name order so that the result never depends on the file system).
+
+    Raises :class:`SourceError` listing every file that could not be read.
+    """
+    payloads: list[Payload] = []
+    errors: list[str] = []
+    for path in paths:
+        for file in _files(Path(path), errors):
+            try:
+                payloads.extend(_read_file(file))
+            except SourceError as error:
+                errors.extend(error.messages)
+    if errors:
+        raise SourceError(errors)
+    return payloads
+
+
+def _files(path: Path, errors: list[str]) -> Iterator[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PAYLOAD_SUFFIXES)
+        if not found:
+            errors.append(f"{path}: the folder has no *.json or *.jsonl files")
+        yield from found
+    elif path.exists():
+        yield path
+    else:
+        errors.append(f"cannot read `{path}`: no such file or directory")
+
+
+def _read_file(file: Path) -> list[Payload]:
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError([f"{file}: not UTF-8 text"]) from None
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise SourceError([f"cannot read `{file}`: {reason}"]) from None
+    if not text.strip():
+        raise SourceError([f"{file}: the file is empty"])
+    try:
+        value = decode_json(text)
+    except ValueError as error:
+        if _looks_like_json_lines(text):
+            return _read_lines(file, text)
+        raise SourceError([f"{file}: {_json_problem(error)}"]) from None
+    if isinstance(value, list):
+        return [Payload(f"{file}[{i}]", item) for i, item in enumerate(value)]
+    return [Payload(str(file), value)]
+
+
+def _looks_like_json_lines(text: str) -> bool:
+    """True when the first non-blank line is a JSON value on its own: a
+    pretty-printed file with a typo is then not misread as JSON Lines."""
+    first = next(line for line in text.splitlines() if line.strip())
+    try:
+        decode_json(first)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_lines(file: Path, text: str) -> list[Payload]:
+    payloads: list[Payload] = []
+    errors: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            payloads.append(Payload(f"{file}:{number}", decode_json(line)))
+        except ValueError as error:
+            errors.append(f"{file}:{number}: {_json_problem(error)}")
+    if errors:
+        raise SourceError(errors)
+    return payloads
+
+
+def _json_problem(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"invalid JSON: {error.msg.lower()} (line {error.lineno}, column {error.colno})"
+    return f"invalid JSON: {error}"

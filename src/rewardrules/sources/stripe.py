@@ -1,0 +1,1545 @@
+"""Ingest stage, Stripe: billing events -> ledger events.
+
+Referral programs are scored from a ledger (PROGRAMS.md section 1); SaaS
+teams keep the underlying facts in Stripe. This module maps Stripe webhook
+events (or bare API objects) to the ledger vocabulary of the reference
+programs: ``referral``, ``subscription`` (``mrr``), ``payment`` (``amount``)
+and ``refund`` (``amount``, ``payment``). docs/stripe.md states every rule
+and why; the shape of the code follows the rules:
+
+1. *envelopes*: each payload (a full event, an event's ``data``, or a bare
+   object) becomes one :class:`_Envelope` with an event type (inferred for
+   bare objects); webhook retries (the same event id twice) are dropped.
+2. *facts*: one handler per event type reads what it needs into
+   :class:`_Facts`, and nothing else: a field the mapping does not use is
+   never validated, so old and new API versions both pass.
+3. *resolve*: facts that need other payloads are settled across the whole
+   input: a charge that paid an invoice is the invoice's payment, a refund
+   names the ledger id of the payment it reverses, a customer's MRR sums its
+   subscriptions.
+
+Everything is a pure function of the payloads: the same events, in any
+order, give the same ledger. Money stays exact: Stripe's integer minor units
+(and ``*_decimal`` strings) are handled as integers and fractions, and the
+only rounding (MRR to the minor unit, half to even) is explicit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from math import ceil, floor
+from typing import Any, Final, NoReturn
+
+from ..timeutil import NS_PER_SECOND, TimestampError, format_timestamp
+from ..units import CURRENCY_EXPONENTS
+from . import Payload
+
+__all__ = [
+    "STRIPE_EXPONENTS",
+    "Ingested",
+    "Options",
+    "Problem",
+    "Report",
+    "StripeError",
+    "ingest",
+    "to_ledger",
+]
+
+# Stripe's minor-unit exponents are ISO 4217's except where Stripe's API
+# keeps its own for backward compatibility: ISK amounts are two-decimal in the
+# API (100 = 1 kr) though ISO says 0, and MGA is zero-decimal in the API
+# though ISO says 2. Three-decimal currencies (KWD, BHD, ...) match ISO.
+STRIPE_EXPONENTS: Final[dict[str, int]] = {**CURRENCY_EXPONENTS, "ISK": 2, "MGA": 0}
+
+# Subscription states that bring no recurring revenue now (Stripe's own MRR
+# leaves them out too): not started, trial, stopped, or no longer collected.
+NO_REVENUE_STATUSES: Final = frozenset({"canceled", "incomplete", "incomplete_expired", "trialing", "paused", "unpaid"})
+
+# Dispute states in which Stripe has taken the money back from the merchant.
+# `warning_*` states are inquiries: no money moves.
+WITHDRAWN_DISPUTE_STATUSES: Final = frozenset({"needs_response", "under_review", "lost"})
+
+# A charge without any invoice link (API versions from 2025-03-31 no longer
+# carry `charge.invoice`) is taken as an invoice's payment when customer,
+# currency and amount match and it was made this close to the payment.
+MATCH_WINDOW_SECONDS: Final = 3600
+
+# Months per billing interval, as an exact fraction: a year is 12 months and
+# 365 days, so a month is 365/12 days and 365/84 weeks.
+_MONTHS_PER_INTERVAL: Final = {
+    "day": Fraction(12, 365),
+    "week": Fraction(84, 365),
+    "month": Fraction(1),
+    "year": Fraction(12),
+}
+
+# How a bare object's kind is told by its id when it has no `object` field
+# (some stored payloads drop it). Longest prefix first.
+_ID_PREFIXES: Final = (
+    ("inpay_", "invoice_payment"),
+    ("cus_", "customer"),
+    ("sub_", "subscription"),
+    ("pyr_", "refund"),
+    ("cs_", "checkout.session"),
+    ("ch_", "charge"),
+    ("py_", "charge"),
+    ("in_", "invoice"),
+    ("re_", "refund"),
+    ("dp_", "dispute"),
+    ("du_", "dispute"),
+    ("di_", "discount"),
+)
+
+_DECIMAL_TEXT: Final = r"[0-9]+(\.[0-9]+)?"
+
+
+# ---------------------------------------------------------------------------
+# Public types.
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the mapping cannot know by itself.
+
+    ``referrer_key``: the metadata key (on checkout sessions and customers)
+    naming the referrer. ``use_client_reference_id``: take a checkout
+    session's ``client_reference_id`` as the referrer when the metadata key
+    is absent; turn it off when your app puts its own user id there.
+    ``referral_attributes``: referral attribute -> metadata key, copied onto
+    referral events (``source`` for partner_and_customer). ``currency``: when
+    set, money in any other currency is an error rather than scored as if it
+    were this one. ``live_only``: drop test-mode payloads.
+    """
+
+    referrer_key: str = "referrer"
+    use_client_reference_id: bool = True
+    referral_attributes: Mapping[str, str] = field(default_factory=lambda: {"source": "referral_source"})
+    currency: str | None = None
+    live_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A payload that cannot be mapped: where it is, which field, and why."""
+
+    source: str
+    where: str
+    field: str | None
+    message: str
+
+    def render(self) -> str:
+        field = f"field `{self.field}`: " if self.field else ""
+        return f"{self.source}: {self.where}: {field}{self.message}"
+
+
+class StripeError(ValueError):
+    """Malformed payloads; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(p.render() for p in problems))
+
+
+@dataclass
+class Report:
+    """What happened to each payload, for the summary a user reads."""
+
+    payloads: int = 0
+    written: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    unused: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary, one line per topic, counts in a stable order."""
+        out = [
+            f"read {self.payloads} payload(s); wrote {sum(self.written.values())} ledger event(s)"
+            + _counts(self.written)
+        ]
+        if +self.skipped:
+            out.append(
+                f"skipped {sum(self.skipped.values())} payload(s) of types the mapping does not read"
+                + _counts(self.skipped)
+            )
+        if +self.unused:
+            out.append(f"{sum(self.unused.values())} payload(s) gave no ledger event" + _counts(self.unused))
+        if +self.duplicates:
+            out.append(f"dropped {sum(self.duplicates.values())} duplicate(s)" + _counts(self.duplicates))
+        out.extend(f"warning: {w}" for w in self.warnings)
+        return out
+
+
+def _counts(counter: Counter[str]) -> str:
+    shown = [f"{key} {n}" for key, n in sorted(counter.items()) if n]
+    return ": " + ", ".join(shown) if shown else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The ledger (sorted by ``at``, then ``id``) and the report."""
+
+    ledger: list[dict[str, str]]
+    report: Report
+
+
+def to_ledger(
+    events: Iterable[Mapping[str, Any] | Payload],
+    *,
+    referrer_key: str = "referrer",
+    use_client_reference_id: bool = True,
+    referral_attributes: Mapping[str, str] | None = None,
+    currency: str | None = None,
+    live_only: bool = False,
+) -> list[dict[str, str]]:
+    """Stripe events (webhook payloads as dicts) -> ledger events.
+
+    Pass every event you have, not one at a time: a refund's customer, the
+    invoice a charge paid and a customer's total MRR come from other events.
+    The result is a function of the set of events, so re-running it on a
+    growing store of webhooks is safe. Raises :class:`StripeError`.
+    """
+    options = Options(
+        referrer_key=referrer_key,
+        use_client_reference_id=use_client_reference_id,
+        referral_attributes=Options().referral_attributes if referral_attributes is None else referral_attributes,
+        currency=currency,
+        live_only=live_only,
+    )
+    return ingest(events, options).ledger
+
+
+def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | None = None) -> Ingested:
+    """Like :func:`to_ledger`, with the :class:`Report` of what was skipped."""
+    options = options or Options()
+    report = Report()
+    facts = _Facts()
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for payload in _payloads(events):
+        report.payloads += 1
+        try:
+            envelope = _envelope(payload)
+        except _Unreadable as bad:
+            problems.append(bad.problem)
+            continue
+        if envelope.key in seen:
+            report.duplicates["webhook retry" if envelope.event_id else "repeated payload"] += 1
+            continue
+        seen.add(envelope.key)
+        _dispatch(envelope, facts, options, report, problems)
+    ledger: list[dict[str, str]] = []
+    if not problems:
+        ledger = _resolve(facts, report, problems)
+    if problems:
+        raise StripeError(problems)
+    for row in ledger:
+        report.written[row["type"]] += 1
+    report.unused.update(+facts.unused)
+    report.warnings.extend(facts.warnings)
+    return Ingested(ledger, report)
+
+
+def _payloads(events: Iterable[Mapping[str, Any] | Payload]) -> Iterable[Payload]:
+    for index, event in enumerate(events):
+        yield event if isinstance(event, Payload) else Payload(f"<events>[{index}]", event)
+
+
+def _dispatch(envelope: _Envelope, facts: _Facts, options: Options, report: Report, problems: list[Problem]) -> None:
+    if options.live_only and envelope.livemode is False:
+        facts.unused["test mode"] += 1
+        return
+    handler = _HANDLERS.get(envelope.type)
+    if handler is None:
+        report.skipped[envelope.type] += 1
+        return
+    try:
+        handler(envelope, facts, options)
+    except _Malformed as bad:
+        problems.append(Problem(envelope.source, envelope.where, bad.field, bad.message))
+
+
+# ---------------------------------------------------------------------------
+# Reading fields, with the path of each for error messages.
+
+
+class _Malformed(Exception):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class _Unreadable(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.render())
+        self.problem = problem
+
+
+class _Obj:
+    """A JSON object inside a payload, with its path (``data.object.items``)
+    so that every error names the exact field."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def field(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        raise _Malformed(self.field(key), message)
+
+    def text(self, key: str) -> str:
+        value = self.opt_text(key)
+        if not value:
+            self.fail(key, "missing; expected a non-empty string")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        self.fail(key, f"expected a string, not {_show(value)}")
+
+    def integer(self, key: str) -> int:
+        value = self.opt_integer(key)
+        if value is None:
+            self.fail(key, "missing; expected an integer")
+        return value
+
+    def opt_integer(self, key: str) -> int | None:
+        """A non-negative integer (amounts in minor units, Unix seconds)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail(key, f"expected a non-negative integer, not {_show(value)}")
+        return value
+
+    def ref(self, key: str) -> str | None:
+        """An id, whether the field holds it or the expanded object."""
+        value = self.data.get(key)
+        if value is None or (isinstance(value, str) and value):
+            return value
+        if isinstance(value, Mapping):
+            return _Obj(value, self.field(key)).text("id")
+        self.fail(key, f"expected an id or an object, not {_show(value)}")
+
+    def child(self, key: str) -> _Obj | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.fail(key, f"expected an object, not {_show(value)}")
+        return _Obj(value, self.field(key))
+
+    def children(self, key: str) -> list[_Obj]:
+        """The objects of a Stripe list (``{"object": "list", "data": [...]}``) or of a JSON array."""
+        value = self.data.get(key)
+        path = self.field(key)
+        if value is None:
+            return []
+        if isinstance(value, Mapping):
+            value, path = value.get("data"), f"{path}.data"
+        if not isinstance(value, list):
+            raise _Malformed(path, f"expected a list, not {_show(value)}")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise _Malformed(f"{path}[{i}]", f"expected an object, not {_show(item)}")
+            out.append(_Obj(item, f"{path}[{i}]"))
+        return out
+
+    def entries(self, key: str) -> list[tuple[str, Any]]:
+        """The raw items of a list that may hold ids or objects (``discounts``)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list, not {_show(value)}")
+        return [(f"{self.field(key)}[{i}]", item) for i, item in enumerate(value)]
+
+    def metadata(self, key: str) -> str | None:
+        """A metadata value; Stripe deletes a key by setting it to "", so "" is absent."""
+        meta = self.child("metadata")
+        if meta is None:
+            return None
+        value = meta.opt_text(key)
+        return value.strip() or None if value is not None else None
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)[:40]}"
+    return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+
+
+# ---------------------------------------------------------------------------
+# Stage 1: envelopes.
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    """One payload, whatever its shape, as an event: type, time, object."""
+
+    source: str
+    where: str
+    key: str
+    event_id: str | None
+    type: str
+    created: int | None
+    obj: _Obj
+    previous: Mapping[str, Any]
+    livemode: bool | None
+
+
+def _envelope(payload: Payload) -> _Envelope:
+    """Tell the three shapes apart: a full event (``"object": "event"``),
+    an event's ``data`` (``{"object": {...}, "previous_attributes": ...}``)
+    and a bare API object."""
+    data = payload.data
+    if not isinstance(data, Mapping):
+        raise _Unreadable(Problem(payload.source, "payload", None, f"expected a JSON object, not {_show(data)}"))
+    if data.get("object") == "event" or ("type" in data and isinstance(data.get("data"), Mapping)):
+        return _event_envelope(payload, data)
+    if isinstance(data.get("object"), Mapping):
+        return _bare_envelope(payload, data["object"], "object", data.get("previous_attributes"))
+    return _bare_envelope(payload, data, "", None)
+
+
+def _event_envelope(payload: Payload, data: Mapping[str, Any]) -> _Envelope:
+    top = _Obj(data, "")
+    event_id = data.get("id")
+    where = f"event {event_id}" if isinstance(event_id, str) and event_id else "event"
+    try:
+        event_id = top.text("id")
+        event_type = top.text("type")
+        created = _seconds(top, "created")
+        body = top.child("data")
+        obj = body.child("object") if body is not None else None
+        if body is None or obj is None:
+            raise _Malformed("data.object", "missing; an event carries its object in `data.object`")
+        previous = body.get("previous_attributes")
+    except _Malformed as bad:
+        raise _Unreadable(Problem(payload.source, where, bad.field, bad.message)) from None
+    return _Envelope(
+        payload.source,
+        where,
+        f"event:{event_id}",
+        event_id,
+        event_type,
+        created,
+        obj,
+        previous if isinstance(previous, Mapping) else {},
+        _livemode(data),
+    )
+
+
+def _bare_envelope(payload: Payload, data: Mapping[str, Any], path: str, previous: Any) -> _Envelope:
+    obj = _Obj(data, path)
+    object_id = data.get("id")
+    where = f"object {object_id}" if isinstance(object_id, str) and object_id else "object"
+    try:
+        kind = _kind(obj)
+        event_type = _inferred_type(kind, obj)
+    except _Malformed as bad:
+        raise _Unreadable(Problem(payload.source, where, bad.field, bad.message)) from None
+    return _Envelope(
+        payload.source,
+        where,
+        f"object:{_digest(data)}",
+        None,
+        event_type,
+        None,
+        obj,
+        previous if isinstance(previous, Mapping) else {},
+        _livemode(data),
+    )
+
+
+def _livemode(data: Mapping[str, Any]) -> bool | None:
+    value = data.get("livemode")
+    return value if isinstance(value, bool) else None
+
+
+def _kind(obj: _Obj) -> str:
+    kind = obj.get("object")
+    if isinstance(kind, str) and kind:
+        return kind
+    object_id = obj.get("id")
+    if isinstance(object_id, str):
+        for prefix, name in _ID_PREFIXES:
+            if object_id.startswith(prefix):
+                return name
+    obj.fail("object", "not a Stripe event or object: no `object` field and no Stripe id")
+
+
+def _inferred_type(kind: str, obj: _Obj) -> str:
+    """The event a bare object stands for, from its kind and status: the
+    event Stripe would have sent in that state. States the mapping does not
+    read get a descriptive label (``invoice (status open)``) for the report."""
+    status = obj.get("status")
+    inferred: str | None = None
+    if kind == "charge":
+        amount_refunded = obj.get("amount_refunded")
+        refunded = obj.get("refunded") is True or (isinstance(amount_refunded, int) and amount_refunded > 0)
+        inferred = "charge.refunded" if refunded else "charge.succeeded" if status in ("succeeded", "paid") else None
+    elif kind in ("invoice", "invoice_payment"):
+        inferred = f"{kind}.paid" if status == "paid" else None
+    elif kind == "checkout.session":
+        inferred = "checkout.session.completed" if status == "complete" else None
+    elif kind == "customer":
+        inferred = None if obj.get("deleted") is True else "customer.updated"
+    else:
+        inferred = {
+            "subscription": "customer.subscription.updated",
+            "refund": "refund.updated",
+            "dispute": "charge.dispute.updated",
+            "discount": "customer.discount.updated",
+            "coupon": "coupon.updated",
+        }.get(kind)
+    if inferred is not None:
+        return inferred
+    return f"{kind} (status {status})" if isinstance(status, str) else f"{kind} (object)"
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _seconds(obj: _Obj, key: str) -> int:
+    """A Unix time in seconds that the ledger can represent."""
+    value = obj.integer(key)
+    try:
+        format_timestamp(value * NS_PER_SECOND)
+    except TimestampError:
+        obj.fail(key, f"the time {value} is out of range (years 0001-9999)")
+    return value
+
+
+def _event_time(envelope: _Envelope) -> int:
+    """The event's ``created``; a bare object has none, so its own ``created``."""
+    if envelope.created is not None:
+        return envelope.created
+    return _seconds(envelope.obj, "created")
+
+
+# ---------------------------------------------------------------------------
+# Stage 2: facts, one handler per event type.
+
+
+@dataclass(frozen=True, slots=True)
+class _Referral:
+    id: str
+    at: int
+    referrer: str
+    referee: str
+    attributes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Money:
+    """A payment, a refund or a dispute as read from one payload."""
+
+    id: str
+    at: int
+    amount: int
+    currency: str
+    customer: str | None = None
+    charge: str | None = None
+    payment_intent: str | None = None
+    status: str | None = None
+    match_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _RefundedState:
+    """A charge's cumulative ``amount_refunded`` as one ``charge.refunded`` showed it."""
+
+    charge: str
+    at: int
+    after: int
+    before: int | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    customer: str | None
+    invoice: str | None
+    payment_intent: str | None
+    has_invoice_field: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _SubscriptionState:
+    envelope: _Envelope
+    at: int
+    id: str
+    customer: str
+    deleted: bool
+
+
+@dataclass
+class _Facts:
+    referrals: list[_Referral] = field(default_factory=list)
+    subscriptions: list[_SubscriptionState] = field(default_factory=list)
+    invoice_payments: list[_Money] = field(default_factory=list)
+    charge_payments: list[_Money] = field(default_factory=list)
+    refunds: list[_Money] = field(default_factory=list)
+    refunded_states: list[_RefundedState] = field(default_factory=list)
+    disputes: list[tuple[_Money, bool]] = field(default_factory=list)
+    charges: dict[str, _Charge] = field(default_factory=dict)
+    invoice_of_charge: dict[str, str] = field(default_factory=dict)
+    invoice_of_intent: dict[str, str] = field(default_factory=dict)
+    charge_of_intent: dict[str, str] = field(default_factory=dict)
+    discounts: dict[str, _Obj] = field(default_factory=dict)
+    coupons: dict[str, _Obj] = field(default_factory=dict)
+    unused: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[_Envelope, _Facts, Options], None]
+
+
+def _expect(obj: _Obj, kind: str) -> None:
+    actual = obj.get("object")
+    if isinstance(actual, str) and actual != kind:
+        obj.fail("object", f"expected a `{kind}`, not a `{actual}`")
+
+
+def _currency(obj: _Obj, expected: str | None, key: str = "currency") -> str:
+    code = obj.text(key).upper()
+    if code not in STRIPE_EXPONENTS:
+        obj.fail(key, f"unknown currency `{code}`")
+    if expected is not None and code != expected:
+        obj.fail(
+            key,
+            f"the money is in {code}, not in {expected} (--currency); "
+            "convert it or leave the option out to keep each event's currency",
+        )
+    return code
+
+
+# -- referrals
+
+
+def _on_checkout_session(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """A completed checkout names the referrer in metadata or client_reference_id.
+    The referral happened when the customer arrived, so it is timed at the
+    session's ``created``: the session completes after its first invoice is
+    paid, and a referral timed at completion would miss that payment."""
+    obj = envelope.obj
+    _expect(obj, "checkout.session")
+    referrer = obj.metadata(options.referrer_key)
+    if referrer is None and options.use_client_reference_id:
+        referrer = (obj.opt_text("client_reference_id") or "").strip() or None
+    if referrer is None:
+        facts.unused["checkout session without a referrer"] += 1
+        return
+    session = obj.text("id")
+    customer = obj.ref("customer")
+    if customer is None:
+        facts.unused["checkout session without a customer"] += 1
+        facts.warnings.append(
+            f"checkout session `{session}` names referrer `{referrer}` but has no customer "
+            "(guest checkout): nothing to attribute"
+        )
+        return
+    created = obj.get("created")
+    at = _seconds(obj, "created") if created is not None else _event_time(envelope)
+    facts.referrals.append(_Referral(f"stripe:{session}:referral", at, referrer, customer, _attributes(obj, options)))
+
+
+def _on_customer(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """A customer whose metadata names a referrer was referred by them, from
+    the moment the metadata says so (this event)."""
+    obj = envelope.obj
+    _expect(obj, "customer")
+    referrer = obj.metadata(options.referrer_key)
+    if referrer is None:
+        facts.unused["customer without a referrer"] += 1
+        return
+    customer = obj.text("id")
+    at = _event_time(envelope)
+    facts.referrals.append(_Referral(f"stripe:{customer}:referral", at, referrer, customer, _attributes(obj, options)))
+
+
+def _attributes(obj: _Obj, options: Options) -> tuple[tuple[str, str], ...]:
+    found = ((name, obj.metadata(key)) for name, key in sorted(options.referral_attributes.items()))
+    return tuple((name, value) for name, value in found if value is not None)
+
+
+# -- subscriptions
+
+
+def _on_subscription(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """Every subscription event carries the subscription's whole state; its
+    MRR is computed at resolve time, once every discount object is known."""
+    obj = envelope.obj
+    _expect(obj, "subscription")
+    customer = obj.ref("customer")
+    if customer is None:
+        obj.fail("customer", "missing; a subscription belongs to a customer")
+    obj.text("status")
+    _subscription_currency(obj, options.currency)
+    for discount in _embedded_discounts(obj):
+        facts.discounts.setdefault(discount.text("id"), discount)
+    deleted = envelope.type == "customer.subscription.deleted"
+    facts.subscriptions.append(_SubscriptionState(envelope, _event_time(envelope), obj.text("id"), customer, deleted))
+
+
+def _on_discount(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """Discount and coupon objects only serve to resolve ids that newer API
+    versions put in ``subscription.discounts`` instead of the objects."""
+    obj = envelope.obj
+    facts.unused["discount or coupon (used for MRR)"] += 1
+    if envelope.type.startswith("coupon."):
+        facts.coupons.setdefault(obj.text("id"), obj)
+    else:
+        facts.discounts.setdefault(obj.text("id"), obj)
+
+
+def _embedded_discounts(obj: _Obj) -> list[_Obj]:
+    found = [d for d in (obj.child("discount"),) if d is not None]
+    for path, item in obj.entries("discounts"):
+        if isinstance(item, Mapping):
+            found.append(_Obj(item, path))
+    return found
+
+
+# -- payments
+
+
+def _on_invoice_paid(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """The money an invoice took is ``amount_paid``: after discounts, credit
+    notes and customer balance, with tax. A $0 invoice (trial) moved none."""
+    obj = envelope.obj
+    _expect(obj, "invoice")
+    invoice = obj.text("id")
+    customer = obj.ref("customer")
+    if customer is None:
+        obj.fail("customer", "missing; a paid invoice belongs to a customer")
+    amount = obj.integer("amount_paid")
+    currency = _currency(obj, options.currency)
+    _note_invoice_links(obj, invoice, facts)
+    if amount == 0:
+        facts.unused["invoice paid with no money"] += 1
+        return
+    at = _event_time(envelope)
+    transitions = obj.child("status_transitions")
+    paid_at = transitions.opt_integer("paid_at") if transitions is not None else None
+    facts.invoice_payments.append(
+        _Money(
+            f"stripe:{invoice}:payment",
+            at,
+            amount,
+            currency,
+            customer=customer,
+            match_at=paid_at if paid_at is not None else at,
+        )
+    )
+
+
+def _note_invoice_links(obj: _Obj, invoice: str, facts: _Facts) -> None:
+    """Every way an API version tells which charge paid an invoice."""
+    charge = obj.ref("charge")
+    if charge is not None:
+        facts.invoice_of_charge[charge] = invoice
+    intent = obj.ref("payment_intent")
+    if intent is not None:
+        facts.invoice_of_intent[intent] = invoice
+    for item in obj.children("payments"):
+        _note_invoice_payment(item, invoice, facts)
+
+
+def _note_invoice_payment(item: _Obj, invoice: str, facts: _Facts) -> None:
+    payment = item.child("payment")
+    if payment is None:
+        return
+    charge = payment.ref("charge")
+    if charge is not None:
+        facts.invoice_of_charge[charge] = invoice
+    intent = payment.ref("payment_intent")
+    if intent is not None:
+        facts.invoice_of_intent[intent] = invoice
+
+
+def _on_invoice_payment(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """``invoice_payment`` (API 2025-03-31 and later) only links an invoice
+    to the payment intent or charge that paid it; the money is in ``invoice.paid``."""
+    obj = envelope.obj
+    _expect(obj, "invoice_payment")
+    invoice = obj.ref("invoice")
+    if invoice is None:
+        obj.fail("invoice", "missing; an invoice payment names its invoice")
+    _note_invoice_payment(obj, invoice, facts)
+    facts.unused["invoice payment (links an invoice to its charge)"] += 1
+
+
+def _on_charge_paid(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """A captured, successful charge is a payment of ``amount_captured``
+    (``amount`` in API versions before it existed). If it paid an invoice
+    whose payment is in the ledger, resolve drops it as the same money."""
+    obj = envelope.obj
+    _expect(obj, "charge")
+    charge = obj.text("id")
+    info = _note_charge(obj, facts)
+    if obj.get("status") not in ("succeeded", "paid") or obj.get("paid") is False:
+        facts.unused["charge not paid"] += 1
+        return
+    if obj.get("captured") is False:
+        facts.unused["charge not captured"] += 1
+        return
+    captured = obj.opt_integer("amount_captured")
+    amount = captured if captured is not None else obj.integer("amount")
+    currency = _currency(obj, options.currency)
+    if info.customer is None:
+        facts.unused["charge without a customer"] += 1
+        return
+    if amount == 0:
+        facts.unused["charge of no money"] += 1
+        return
+    at = _event_time(envelope)
+    created = obj.get("created")
+    facts.charge_payments.append(
+        _Money(
+            f"stripe:{charge}:payment",
+            at,
+            amount,
+            currency,
+            customer=info.customer,
+            charge=charge,
+            payment_intent=info.payment_intent,
+            match_at=_seconds(obj, "created") if created is not None else at,
+        )
+    )
+
+
+def _note_charge(obj: _Obj, facts: _Facts) -> _Charge:
+    """Remember a charge's customer and links, whichever event showed it."""
+    charge = obj.text("id")
+    invoice = obj.ref("invoice")
+    intent = obj.ref("payment_intent")
+    known = facts.charges.get(charge)
+    info = _Charge(
+        customer=obj.ref("customer") or (known.customer if known else None),
+        invoice=invoice or (known.invoice if known else None),
+        payment_intent=intent or (known.payment_intent if known else None),
+        has_invoice_field="invoice" in obj.data or (known is not None and known.has_invoice_field),
+    )
+    facts.charges[charge] = info
+    if invoice is not None:
+        facts.invoice_of_charge[charge] = invoice
+    if intent is not None:
+        facts.charge_of_intent.setdefault(intent, charge)
+    return info
+
+
+# -- refunds and disputes
+
+
+def _on_charge_refunded(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """``charge.refunded`` shows the charge after the refund. Its embedded
+    ``refunds`` list (older API versions) gives each refund with its id; the
+    cumulative ``amount_refunded`` (minus ``previous_attributes``) covers
+    versions without the list. Resolve keeps one refund per real refund."""
+    obj = envelope.obj
+    _expect(obj, "charge")
+    charge = obj.text("id")
+    _note_charge(obj, facts)
+    at = _event_time(envelope)
+    before = envelope.previous.get("amount_refunded")
+    facts.refunded_states.append(
+        _RefundedState(
+            charge,
+            at,
+            obj.integer("amount_refunded"),
+            before if isinstance(before, int) and not isinstance(before, bool) else None,
+            _currency(obj, options.currency),
+        )
+    )
+    for refund in obj.children("refunds"):
+        created = refund.get("created")
+        facts.refunds.append(
+            _refund(refund, charge, _seconds(refund, "created") if created is not None else at, facts, options)
+        )
+
+
+def _on_refund(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    obj = envelope.obj
+    _expect(obj, "refund")
+    facts.refunds.append(_refund(obj, None, _event_time(envelope), facts, options))
+
+
+def _refund(obj: _Obj, charge: str | None, at: int, facts: _Facts, options: Options) -> _Money:
+    """A refund object. Inside a charge's list it reverses that charge."""
+    expanded = obj.child("charge") if isinstance(obj.get("charge"), Mapping) else None
+    if expanded is not None:
+        _note_charge(expanded, facts)
+    return _Money(
+        f"stripe:{obj.text('id')}:refund",
+        at,
+        obj.integer("amount"),
+        _currency(obj, options.currency),
+        charge=charge or obj.ref("charge"),
+        payment_intent=obj.ref("payment_intent"),
+        status=obj.opt_text("status"),
+    )
+
+
+def _on_dispute(envelope: _Envelope, facts: _Facts, options: Options) -> None:
+    """A dispute takes the money back when it opens, and gives it back if the
+    merchant wins; resolve turns it into a refund unless it was won."""
+    obj = envelope.obj
+    _expect(obj, "dispute")
+    if isinstance(obj.get("charge"), Mapping):
+        _note_charge(_Obj(obj.data["charge"], obj.field("charge")), facts)
+    money = _Money(
+        f"stripe:{obj.text('id')}:dispute",
+        _event_time(envelope),
+        obj.integer("amount"),
+        _currency(obj, options.currency),
+        charge=obj.ref("charge"),
+        payment_intent=obj.ref("payment_intent"),
+        status=obj.text("status"),
+    )
+    facts.disputes.append((money, envelope.type == "charge.dispute.funds_reinstated"))
+
+
+_HANDLERS: Final[dict[str, Handler]] = {
+    "checkout.session.completed": _on_checkout_session,
+    "customer.created": _on_customer,
+    "customer.updated": _on_customer,
+    **{
+        f"customer.subscription.{name}": _on_subscription
+        for name in (
+            "created",
+            "updated",
+            "deleted",
+            "paused",
+            "resumed",
+            "trial_will_end",
+            "pending_update_applied",
+            "pending_update_expired",
+        )
+    },
+    "invoice.paid": _on_invoice_paid,
+    "invoice.payment_succeeded": _on_invoice_paid,
+    "invoice_payment.paid": _on_invoice_payment,
+    "charge.succeeded": _on_charge_paid,
+    "charge.captured": _on_charge_paid,
+    "charge.refunded": _on_charge_refunded,
+    "refund.created": _on_refund,
+    "refund.updated": _on_refund,
+    "refund.failed": _on_refund,
+    "charge.refund.updated": _on_refund,
+    **{
+        f"charge.dispute.{name}": _on_dispute
+        for name in (
+            "created",
+            "updated",
+            "closed",
+            "funds_withdrawn",
+            "funds_reinstated",
+        )
+    },
+    **{f"customer.discount.{name}": _on_discount for name in ("created", "updated", "deleted")},
+    **{f"coupon.{name}": _on_discount for name in ("created", "updated")},
+}
+
+
+# ---------------------------------------------------------------------------
+# Stage 3: resolve across payloads into ledger rows.
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    at: int
+    id: str
+    fields: dict[str, str]
+
+
+def _row(id: str, at: int, type: str, referee: str, **fields: str) -> _Row:
+    return _Row(
+        at, id, {"id": id, "at": format_timestamp(at * NS_PER_SECOND), "type": type, "referee": referee, **fields}
+    )
+
+
+def _resolve(facts: _Facts, report: Report, problems: list[Problem]) -> list[dict[str, str]]:
+    payments = _Payments(facts, report)
+    rows = payments.rows()
+    rows += _refund_rows(facts, payments, report)
+    rows += _dispute_rows(facts, payments, report)
+    rows += _referral_rows(facts, report)
+    rows += _subscription_rows(facts, problems)
+    rows.sort(key=lambda r: (r.at, r.id))
+    return [r.fields for r in rows]
+
+
+def _earliest(items: Iterable[_Money], report: Report) -> dict[str, _Money]:
+    """One fact per ledger id: the same Stripe object seen in several
+    payloads (``invoice.paid`` and ``invoice.payment_succeeded``, a refund in
+    ``refund.created`` and in its charge's list) keeps its earliest time."""
+    kept: dict[str, _Money] = {}
+    for item in sorted(items, key=lambda m: (m.at, repr(m))):
+        first = kept.get(item.id)
+        if first is None:
+            kept[item.id] = item
+            continue
+        report.duplicates["same object in several payloads"] += 1
+        if (first.amount, first.currency) != (item.amount, item.currency):
+            report.warnings.append(
+                f"`{item.id}`: payloads disagree on the amount "
+                f"({first.amount} and {item.amount} minor units); kept the earliest"
+            )
+    return kept
+
+
+class _Payments:
+    """Payments, and the ledger id that stands for each charge's money."""
+
+    def __init__(self, facts: _Facts, report: Report) -> None:
+        self.facts = facts
+        self.invoices = _earliest(facts.invoice_payments, report)
+        self.charges: dict[str, _Money] = {}
+        claimed = {
+            f"stripe:{i}:payment" for i in [*facts.invoice_of_charge.values(), *facts.invoice_of_intent.values()]
+        }
+        for charge in sorted(_earliest(facts.charge_payments, report).values(), key=lambda m: (m.at, m.id)):
+            assert charge.charge is not None
+            invoice = self.invoice_of(charge.charge, charge.payment_intent)
+            if invoice in self.invoices:
+                report.duplicates["charge of a paid invoice"] += 1
+                continue
+            if invoice is None and not facts.charges[charge.charge].has_invoice_field:
+                match = self._match(charge, claimed)
+                if match is not None:
+                    claimed.add(match)
+                    facts.invoice_of_charge[charge.charge] = match.split(":")[1]
+                    report.duplicates["charge of a paid invoice (matched by amount and time)"] += 1
+                    continue
+            self.charges[charge.charge] = charge
+
+    def invoice_of(self, charge: str | None, intent: str | None) -> str | None:
+        """The ledger id of the invoice payment a charge made, if it is in the ledger."""
+        invoice = self.facts.invoice_of_charge.get(charge or "")
+        if invoice is None and intent is not None:
+            invoice = self.facts.invoice_of_intent.get(intent)
+        if invoice is None and charge is not None and charge in self.facts.charges:
+            known_intent = self.facts.charges[charge].payment_intent
+            invoice = self.facts.invoice_of_intent.get(known_intent or "")
+        return f"stripe:{invoice}:payment" if invoice is not None else None
+
+    def _match(self, charge: _Money, claimed: set[str]) -> str | None:
+        """The unclaimed invoice payment of the same customer, currency and
+        amount nearest in time (within the window), ties by id."""
+        candidates = [
+            (abs(p.match_at - charge.match_at), p.id)
+            for p in self.invoices.values()
+            if p.id not in claimed
+            and (p.customer, p.currency, p.amount) == (charge.customer, charge.currency, charge.amount)
+            and abs(p.match_at - charge.match_at) <= MATCH_WINDOW_SECONDS
+        ]
+        return min(candidates)[1] if candidates else None
+
+    def reversed_by(self, money: _Money) -> tuple[str, str] | None:
+        """(payment ledger id, customer) of the payment a refund or dispute reverses."""
+        charge = money.charge or self.facts.charge_of_intent.get(money.payment_intent or "")
+        invoice = self.invoice_of(charge, money.payment_intent)
+        customer = self.facts.charges[charge].customer if charge in self.facts.charges else None
+        if invoice in self.invoices:
+            return invoice, customer or self.invoices[invoice].customer or ""
+        if charge is not None and customer is not None:
+            return f"stripe:{charge}:payment", customer
+        return None
+
+    def rows(self) -> list[_Row]:
+        return [
+            _row(m.id, m.at, "payment", m.customer or "", amount=_money_text(m.amount, m.currency), currency=m.currency)
+            for m in [*self.invoices.values(), *self.charges.values()]
+        ]
+
+
+def _refund_rows(facts: _Facts, payments: _Payments, report: Report) -> list[_Row]:
+    failed = {m.id for m in facts.refunds if m.status in ("failed", "canceled")}
+    refunds = {k: m for k, m in _earliest(facts.refunds, report).items() if k not in failed}
+    facts.unused["refund failed or canceled"] += len(failed)
+    rows = []
+    for refund in sorted(refunds.values(), key=lambda m: (m.at, m.id)):
+        row = _reversal_row(refund, payments, facts, {})
+        if row is not None:
+            rows.append(row)
+    rows += _cumulative_refund_rows(facts, payments, list(refunds.values()), report)
+    return rows
+
+
+def _reversal_row(money: _Money, payments: _Payments, facts: _Facts, extra: dict[str, str]) -> _Row | None:
+    target = payments.reversed_by(money)
+    if target is None:
+        facts.unused["refund of an unknown charge"] += 1
+        facts.warnings.append(
+            f"`{money.id}`: its charge `{money.charge or money.payment_intent}` is not in the "
+            "input, so its customer is unknown; include the charge's events"
+        )
+        return None
+    payment, customer = target
+    return _row(
+        money.id,
+        money.at,
+        "refund",
+        customer,
+        amount=_money_text(money.amount, money.currency),
+        currency=money.currency,
+        payment=payment,
+        **extra,
+    )
+
+
+def _cumulative_refund_rows(facts: _Facts, payments: _Payments, refunds: list[_Money], report: Report) -> list[_Row]:
+    """Refunds seen only as a rise of a charge's ``amount_refunded``. A rise
+    equal to a refund object of that charge is that refund (dropped here);
+    any other rise is a refund of its own, id'd by the cumulative amount."""
+    unmatched = sorted(refunds, key=lambda m: (m.at, m.id))
+    rows = []
+    by_charge: dict[str, dict[int, _RefundedState]] = {}
+    for state in sorted(facts.refunded_states, key=lambda s: (s.at, s.after)):
+        seen = by_charge.setdefault(state.charge, {})
+        if state.after in seen:
+            report.duplicates["same object in several payloads"] += 1
+        else:
+            seen[state.after] = state
+    for charge, states in sorted(by_charge.items()):
+        previous = 0
+        for after in sorted(states):
+            state = states[after]
+            before = state.before if state.before is not None else previous
+            previous, delta = after, after - before
+            if delta <= 0:
+                continue
+            twin = next((m for m in unmatched if _reverses(m, charge, payments) and m.amount == delta), None)
+            if twin is not None:
+                unmatched.remove(twin)
+                report.duplicates["refund seen as a refund object and as amount_refunded"] += 1
+                continue
+            money = _Money(f"stripe:{charge}:refund:{after}", state.at, delta, state.currency, charge=charge)
+            row = _reversal_row(money, payments, facts, {})
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def _reverses(refund: _Money, charge: str, payments: _Payments) -> bool:
+    if refund.charge is not None:
+        return refund.charge == charge
+    return payments.facts.charge_of_intent.get(refund.payment_intent or "") == charge
+
+
+def _dispute_rows(facts: _Facts, payments: _Payments, report: Report) -> list[_Row]:
+    """One refund per dispute that took money and was not won, at the
+    earliest time it was seen taking it."""
+    won = {m.id for m, reinstated in facts.disputes if reinstated or m.status == "won"}
+    withdrawn = [m for m, _ in facts.disputes if m.status in WITHDRAWN_DISPUTE_STATUSES and m.id not in won]
+    other = {m.id for m, _ in facts.disputes} - won - {m.id for m in withdrawn}
+    facts.unused["dispute won by the merchant"] += len(won)
+    facts.unused["dispute inquiry (no money taken)"] += len(other)
+    rows = []
+    for dispute in sorted(_earliest(withdrawn, report).values(), key=lambda m: (m.at, m.id)):
+        row = _reversal_row(dispute, payments, facts, {"reason": "dispute"})
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _referral_rows(facts: _Facts, report: Report) -> list[_Row]:
+    """One referral per Stripe object (the earliest), and per referee only
+    the first naming each referrer: a checkout session and the customer's
+    metadata naming the same referrer are one referral, not a duplicate the
+    engine would report. Different referrers are all kept: the engine's
+    first-referral rule decides."""
+    kept: dict[str, _Referral] = {}
+    for referral in sorted(facts.referrals, key=lambda r: (r.at, r.id)):
+        first = kept.get(referral.id)
+        if first is None:
+            kept[referral.id] = referral
+        else:
+            report.duplicates["same object in several payloads"] += 1
+            if first.referrer != referral.referrer:
+                report.warnings.append(
+                    f"`{referral.id}`: the referrer changed from `{first.referrer}` to "
+                    f"`{referral.referrer}`; the first referral stands"
+                )
+    rows, pairs = [], set()
+    for referral in sorted(kept.values(), key=lambda r: (r.at, r.id)):
+        if (referral.referee, referral.referrer) in pairs:
+            report.duplicates["repeated referral"] += 1
+            continue
+        pairs.add((referral.referee, referral.referrer))
+        fields = {
+            "id": referral.id,
+            "at": format_timestamp(referral.at * NS_PER_SECOND),
+            "type": "referral",
+            "referrer": referral.referrer,
+            "referee": referral.referee,
+            **dict(referral.attributes),
+        }
+        rows.append(_Row(referral.at, referral.id, fields))
+    return rows
+
+
+# -- subscriptions and MRR
+
+
+def _subscription_rows(facts: _Facts, problems: list[Problem]) -> list[_Row]:
+    """One ``subscription`` row per subscription event. ``mrr`` is the
+    customer's MRR (the sum over its subscriptions as of that event), since
+    a program reads the latest ``mrr`` of a referee; ``subscription_mrr`` is
+    this subscription's share."""
+    current: dict[str, dict[str, tuple[int, str]]] = {}
+    rows = []
+    ordered = sorted(facts.subscriptions, key=lambda s: (s.at, _subscription_id(s)))
+    for state in ordered:
+        envelope = state.envelope
+        try:
+            mrr, currency, plan = _subscription_mrr(envelope.obj, state, facts)
+            mine = current.setdefault(state.customer, {})
+            mine[state.id] = (mrr, currency)
+            total = _customer_mrr(envelope.obj, mine)
+        except _Malformed as bad:
+            problems.append(Problem(envelope.source, envelope.where, bad.field, bad.message))
+            continue
+        row = _row(
+            _subscription_id(state),
+            state.at,
+            "subscription",
+            state.customer,
+            mrr=_money_text(total, currency),
+            currency=currency,
+        )
+        if plan:
+            row.fields["plan"] = plan
+        row.fields.update(
+            subscription=state.id, status=envelope.obj.text("status"), subscription_mrr=_money_text(mrr, currency)
+        )
+        rows.append(row)
+    return rows
+
+
+def _subscription_id(state: _SubscriptionState) -> str:
+    """One ledger id per change: the event's id, or for a bare object a
+    digest of its state (the same state twice is the same change)."""
+    if state.envelope.event_id is not None:
+        return f"stripe:{state.envelope.event_id}:subscription"
+    return f"stripe:{state.id}:subscription:{state.envelope.key.split(':')[1][:12]}"
+
+
+def _customer_mrr(obj: _Obj, subscriptions: dict[str, tuple[int, str]]) -> int:
+    currencies = {currency for mrr, currency in subscriptions.values() if mrr}
+    if len(currencies) > 1:
+        obj.fail(
+            "currency",
+            f"the customer's subscriptions are in {' and '.join(sorted(currencies))}; their MRR cannot be added up",
+        )
+    return sum(mrr for mrr, _ in subscriptions.values())
+
+
+@dataclass(slots=True)
+class _Line:
+    """One subscription item's monthly amount, in minor units (exact)."""
+
+    product: str | None
+    monthly: Fraction
+    months: Fraction
+
+
+def _subscription_mrr(obj: _Obj, state: _SubscriptionState, facts: _Facts) -> tuple[int, str, str]:
+    """(MRR in minor units, currency, plan). Zero when the subscription
+    brings no revenue now: canceled, ended, incomplete, trialing, paused,
+    unpaid, or its collection paused."""
+    currency = _subscription_currency(obj, None)
+    prices = [price for price, _ in _priced_items(obj)]
+    plan = "+".join(dict.fromkeys(p.text("id") for p in prices if p.get("id")))
+    idle = (
+        state.deleted
+        or obj.get("status") in NO_REVENUE_STATUSES
+        or obj.get("ended_at") is not None
+        or obj.get("pause_collection") is not None
+    )
+    if idle:
+        return 0, currency, plan
+    lines = []
+    for price, item in _priced_items(obj):
+        line = _line(price, item, obj, state.at)
+        if line is not None:
+            lines.append(line)
+            if item is not None:
+                _discount_lines([line], _discounts(item, facts, state.at), currency)
+    _discount_lines(lines, _discounts(obj, facts, state.at), currency)
+    return round(max(Fraction(0), sum((x.monthly for x in lines), Fraction(0)))), currency, plan
+
+
+def _priced_items(obj: _Obj) -> list[tuple[_Obj, _Obj | None]]:
+    """(price, item) per subscription item; API versions before items
+    (2017) put one ``plan`` and ``quantity`` on the subscription itself."""
+    items_list = obj.child("items")
+    if items_list is not None and items_list.get("has_more") is True:
+        items_list.fail("has_more", "the items list is incomplete; fetch the subscription with all its items")
+    items = obj.children("items")
+    if not items:
+        price = obj.child("price") or obj.child("plan")
+        if price is None:
+            obj.fail("items", "a subscription needs items (or, in old API versions, a `plan`)")
+        return [(price, None)]
+    out = []
+    for item in items:
+        price = item.child("price") or item.child("plan")
+        if price is None:
+            item.fail("price", "missing; a subscription item has a price (or a plan)")
+        out.append((price, item))
+    return out
+
+
+def _subscription_currency(obj: _Obj, expected: str | None) -> str:
+    if obj.get("currency") is not None:
+        return _currency(obj, expected)
+    found = {_currency(price, expected) for price, _ in _priced_items(obj)}
+    if len(found) != 1:
+        obj.fail("currency", "missing, and the prices do not agree on one")
+    return found.pop()
+
+
+def _line(price: _Obj, item: _Obj | None, subscription: _Obj, at: int) -> _Line | None:
+    """An item's amount per month; None for metered usage, which is not
+    known before it is invoiced (Stripe's MRR leaves it out too)."""
+    recurring = price.child("recurring") or price
+    if (recurring.opt_text("usage_type") or "licensed") == "metered":
+        return None
+    interval = recurring.text("interval")
+    if interval not in _MONTHS_PER_INTERVAL:
+        recurring.fail("interval", f"unknown interval `{interval}` (expected day, week, month or year)")
+    count = recurring.opt_integer("interval_count") or 1
+    months = _MONTHS_PER_INTERVAL[interval] * count
+    holder = item if item is not None else subscription
+    quantity = holder.opt_integer("quantity")
+    quantity = _transform(price, 1 if quantity is None else quantity)
+    product = price.ref("product") if isinstance(price.get("product"), (str, Mapping)) else None
+    return _Line(product, _period_amount(price, quantity) / months, months)
+
+
+def _transform(price: _Obj, quantity: int) -> int:
+    """``transform_quantity`` (prices) / ``transform_usage`` (plans): bill per package of N."""
+    rule = price.child("transform_quantity") or price.child("transform_usage")
+    if rule is None:
+        return quantity
+    divide_by = rule.integer("divide_by")
+    if divide_by == 0:
+        rule.fail("divide_by", "must be positive")
+    return ceil(Fraction(quantity, divide_by)) if rule.get("round") == "up" else floor(Fraction(quantity, divide_by))
+
+
+def _period_amount(price: _Obj, quantity: int) -> Fraction:
+    """What the price bills per period for ``quantity``, in minor units."""
+    if price.get("billing_scheme") == "tiered":
+        return _tiered(price, quantity)
+    return _minor(price, ("unit_amount_decimal", "unit_amount", "amount_decimal", "amount"), required=True) * quantity
+
+
+def _tiered(price: _Obj, quantity: int) -> Fraction:
+    tiers = price.children("tiers")
+    if not tiers:
+        price.fail(
+            "tiers", "a tiered price needs its tiers; fetch the subscription with `items.data.price.tiers` expanded"
+        )
+    mode = price.text("tiers_mode")
+    total, lower = Fraction(0), 0
+    for tier in tiers:
+        upper = tier.get("up_to")
+        upper = None if upper in (None, "inf") else tier.integer("up_to")
+        unit = _minor(tier, ("unit_amount_decimal", "unit_amount"))
+        flat = _minor(tier, ("flat_amount_decimal", "flat_amount"))
+        if mode == "volume":
+            if upper is None or quantity <= upper:
+                return quantity * unit + flat if quantity else Fraction(0)
+            continue
+        units = (quantity if upper is None else min(quantity, upper)) - lower
+        if units <= 0:
+            break
+        total += units * unit + flat
+        lower = upper if upper is not None else quantity
+    if mode == "volume":
+        price.fail("tiers", "no tier covers the quantity (the last tier needs `up_to: inf`)")
+    return total
+
+
+def _minor(obj: _Obj, names: tuple[str, ...], required: bool = False) -> Fraction:
+    """The first of ``names`` present, as exact minor units: integers, or
+    ``*_decimal`` strings that may hold fractions of a minor unit."""
+    for name in names:
+        value = obj.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return _decimal_text(obj, name, value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return Fraction(value)
+        obj.fail(name, f"expected an amount in minor units, not {_show(value)}")
+    if required:
+        obj.fail(names[1], "missing; the price has no amount")
+    return Fraction(0)
+
+
+def _decimal_text(obj: _Obj, name: str, value: str) -> Fraction:
+    if not re.fullmatch(_DECIMAL_TEXT, value):
+        obj.fail(name, f'expected a decimal string such as "12.5", not {_show(value)}')
+    return Fraction(Decimal(value))
+
+
+# -- discounts
+
+
+@dataclass(frozen=True, slots=True)
+class _Coupon:
+    percent: Fraction | None
+    amount: int | None
+    products: frozenset[str] | None
+
+
+def _discounts(holder: _Obj, facts: _Facts, at: int) -> list[tuple[_Obj, _Coupon]]:
+    """The discounts in effect at ``at`` on a subscription or an item, in the
+    order Stripe lists them. ``once`` coupons are left out (they cut one
+    invoice, not the recurring revenue), and so are discounts that ended."""
+    found: dict[str, _Obj] = {}
+    single = holder.child("discount")
+    if single is not None:
+        found[single.text("id")] = single
+    for path, item in holder.entries("discounts"):
+        discount = _resolve_discount(path, item, facts)
+        found.setdefault(discount.text("id"), discount)
+    out = []
+    for discount in found.values():
+        coupon_obj = _coupon_of(discount, facts)
+        duration = coupon_obj.opt_text("duration") or "forever"
+        end = discount.opt_integer("end")
+        if duration == "once" or (end is not None and end <= at):
+            continue
+        out.append((coupon_obj, _coupon(coupon_obj)))
+    return out
+
+
+def _resolve_discount(path: str, item: Any, facts: _Facts) -> _Obj:
+    if isinstance(item, Mapping):
+        return _Obj(item, path)
+    if isinstance(item, str) and item in facts.discounts:
+        return facts.discounts[item]
+    raise _Malformed(
+        path,
+        f"discount `{item}` is only an id and no `customer.discount.*` event in the input has it; "
+        "include those events or fetch the subscription with `discounts` expanded",
+    )
+
+
+def _coupon_of(discount: _Obj, facts: _Facts) -> _Obj:
+    """``discount.coupon``, or ``discount.source.coupon`` in newer API versions."""
+    holder = discount
+    if discount.get("coupon") is None and discount.child("source") is not None:
+        holder = discount.child("source") or discount
+    value = holder.get("coupon")
+    if isinstance(value, Mapping):
+        return _Obj(value, holder.field("coupon"))
+    if isinstance(value, str) and value in facts.coupons:
+        return facts.coupons[value]
+    holder.fail(
+        "coupon", "the discount's coupon is missing, or only an id that no `coupon.*` event in the input describes"
+    )
+
+
+def _coupon(coupon: _Obj) -> _Coupon:
+    percent = coupon.get("percent_off")
+    products = None
+    applies = coupon.child("applies_to")
+    if applies is not None and isinstance(applies.get("products"), list):
+        products = frozenset(str(p) for p in applies.get("products"))
+    if percent is not None:
+        return _Coupon(_percent(coupon, percent), None, products)
+    return _Coupon(None, coupon.integer("amount_off"), products)
+
+
+def _percent(coupon: _Obj, value: Any) -> Fraction:
+    try:
+        # A float is Stripe's JSON number parsed by someone else: repr gives
+        # the shortest decimal that reads back to it, i.e. what Stripe sent.
+        exact = Fraction(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+    except (InvalidOperation, TypeError, ValueError):
+        coupon.fail("percent_off", f"expected a number, not {_show(value)}")
+    if isinstance(value, bool) or not 0 <= exact <= 100:
+        coupon.fail("percent_off", f"expected a percentage from 0 to 100, not {_show(value)}")
+    return exact
+
+
+def _discount_lines(lines: list[_Line], discounts: list[tuple[_Obj, _Coupon]], currency: str) -> None:
+    """Apply discounts in order: a percentage cuts each line it applies to;
+    an amount (per billing period, so normalised like the lines) is taken
+    from those lines in order, never below zero."""
+    for coupon_obj, coupon in discounts:
+        eligible = [x for x in lines if coupon.products is None or x.product in coupon.products]
+        if coupon.percent is not None:
+            for line in eligible:
+                line.monthly -= line.monthly * coupon.percent / 100
+            continue
+        if not eligible:
+            continue
+        left = Fraction(_amount_off(coupon_obj, currency)) / eligible[0].months
+        for line in eligible:
+            cut = min(left, line.monthly)
+            line.monthly -= cut
+            left -= cut
+
+
+def _amount_off(coupon: _Obj, currency: str) -> int:
+    options = coupon.child("currency_options")
+    if options is not None and options.child(currency.lower()) is not None:
+        per_currency = options.child(currency.lower())
+        assert per_currency is not None
+        return per_currency.integer("amount_off")
+    if (coupon.opt_text("currency") or "").upper() != currency:
+        coupon.fail("currency", f"an amount-off coupon in {coupon.opt_text('currency')} cannot discount {currency}")
+    return coupon.integer("amount_off")
+
+
+# ---------------------------------------------------------------------------
+# Money as text.
+
+
+def _money_text(minor: int, currency: str) -> str:
+    """Minor units as an exact decimal string: Stripe's exponent, padded to
+    ISO 4217's when that has more places (MGA ``"500.00"``)."""
+    exponent = STRIPE_EXPONENTS[currency]
+    places = max(exponent, CURRENCY_EXPONENTS.get(currency, exponent))
+    scaled = minor * 10 ** (places - exponent)
+    if places == 0:
+        return str(scaled)
+    whole, part = divmod(scaled, 10**places)
+    return f"{whole}.{part:0{places}d}"
