@@ -130,16 +130,16 @@ class EventReader:
         """
         if type(obj) is not dict:
             return None
-        event_id = obj.get("id")
-        event_type = obj.get("type")
-        referee = obj.get("referee")
-        referrer = obj.get("referrer")
+        event_id: Any = obj.get("id")
+        event_type: Any = obj.get("type")
+        referee: Any = obj.get("referee")
+        referrer: Any = obj.get("referrer")
         if not (_plain_text(event_id) and _plain_text(event_type)):
             return None
         if (referee is not None and not _plain_text(referee)) or (referrer is not None and not _plain_text(referrer)):
             return None
         try:
-            at = parse_timestamp(obj.get("at"))
+            at = parse_timestamp(obj.get("at"))  # type: ignore[arg-type]  # a non-str raises TimestampError
         except TimestampError:
             return None
         fields: dict[str, Any] = {}

@@ -1313,7 +1313,7 @@ def _priced_items(obj: _Obj) -> list[tuple[_Obj, _Obj | None]]:
         if price is None:
             obj.fail("items", "a subscription needs items (or, in old API versions, a `plan`)")
         return [(price, None)]
-    out = []
+    out: list[tuple[_Obj, _Obj | None]] = []
     for item in items:
         price = item.child("price") or item.child("plan")
         if price is None:
