@@ -21,6 +21,8 @@ from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import period_key
 
 ONE = Decimal(1)
+#: "no awards": shared, never appended to (see Engine.process)
+_NONE: list[Any] = []
 
 
 @dataclass(slots=True, eq=False)
@@ -106,37 +108,51 @@ class Engine:
         for milestone in compiled.milestones:
             for j, cap in enumerate(milestone.info.caps):
                 self._cap_keys[id(cap)] = ("milestone", milestone.info.index, j)
+        # hot-loop look-ups, bound once
+        self._updates = compiled.updates
+        self._kept = compiled.kept_types
+        self._milestones = compiled.milestones
 
     def process(self, event: Event) -> list[IssuedAward]:
         """Apply one event; return the awards it issued. Call inside
         ``decimal.localcontext(runtime.CONTEXT)`` (see :func:`run`)."""
-        compiled = self.compiled
-        if event.type == "referral":
+        kind = event.type
+        fields = event.fields
+        if kind == "referral":
             referral = self._refer(event)
             if referral is None:
-                return []
+                return _NONE
         else:
-            referral = self.state.referrals.get(event.referee or "")
+            referral = self.state.referrals.get(event.referee)  # type: ignore[arg-type]
             if referral is None:
-                return []  # no referral (yet): earns nothing
-            update = compiled.updates.get(event.type)
+                return _NONE  # no referral (yet): earns nothing
+            update = self._updates.get(kind)
             if update is not None:
-                update(referral, event.fields)
-            if event.type in compiled.kept_types:
-                referral.kept.setdefault(event.type, []).append(event.fields)
-        issued: list[IssuedAward] = []
-        for p in referral.programs:
-            program = compiled.programs[p]
-            hook = program.hooks.get(event.type)
+                update(referral, fields)
+            if kind in self._kept:
+                referral.kept.setdefault(kind, []).append(fields)
+        issued: list[IssuedAward] = _NONE
+        for program, referrer in referral.links:
+            hook = program.hooks.get(kind)
             if hook is None:
                 continue
-            referrer = self._referrer(program, referral.referrer)
             fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
-            hook(referral, referrer, event.fields, fired)
-            for index, occurrence, increase, values in fired:
-                self._award(
-                    program, compiled.milestones[index], occurrence, increase, values, referral, referrer, event, issued
-                )
+            hook(referral, referrer, fields, fired)
+            if fired:
+                if issued is _NONE:
+                    issued = []
+                for index, occurrence, increase, values in fired:
+                    self._award(
+                        program,
+                        self._milestones[index],
+                        occurrence,
+                        increase,
+                        values,
+                        referral,
+                        referrer,
+                        event,
+                        issued,
+                    )
         return issued
 
     def _refer(self, event: Event) -> Referral | None:
@@ -171,6 +187,7 @@ class Engine:
             if program.eligible(referral):
                 referral.programs.append(program.index)
                 referral.contrib[program.index] = [ZERO] * program.contrib_size
+                referral.links.append((program, self._referrer(program, referrer)))
         if not referral.programs:
             state.rejected.append(Rejected(event.id, event.line, event.at, referrer, referee, "ineligible"))
         return referral

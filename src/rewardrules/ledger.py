@@ -115,11 +115,16 @@ class EventReader:
 
     def __init__(self, checked: CheckedRuleset, used_types: Iterable[str] | None = None) -> None:
         used = set(used_types) if used_types is not None else set(checked.events)
-        self.schemas: dict[str, list[tuple[str, str, bool]]] = {}
+        self.kinds: dict[str, list[tuple[str, str, bool]]] = {}
         for name, info in checked.events.items():
             if name not in used:
                 continue
-            self.schemas[name] = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
+            self.kinds[name] = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
+        #: the same, with the fast path's converter of each field
+        self.schemas: dict[str, list[tuple[str, Any, bool]]] = {
+            name: [(field, _FAST[kind], optional) for field, kind, optional in fields]
+            for name, fields in self.kinds.items()
+        }
 
     def fast(self, obj: Any, line: int) -> Event | None:
         """The common case, in one pass and few checks: a plain valid event.
@@ -130,39 +135,44 @@ class EventReader:
         """
         if type(obj) is not dict:
             return None
-        event_id: Any = obj.get("id")
-        event_type: Any = obj.get("type")
-        referee: Any = obj.get("referee")
-        referrer: Any = obj.get("referrer")
-        if not (_plain_text(event_id) and _plain_text(event_type)):
-            return None
-        if (referee is not None and not _plain_text(referee)) or (referrer is not None and not _plain_text(referrer)):
+        get = obj.get
+        event_id: Any = get("id")
+        event_type: Any = get("type")
+        referee: Any = get("referee")
+        referrer: Any = get("referrer")
+        if (
+            type(event_id) is not str
+            or type(event_type) is not str
+            or not event_id
+            or not event_type
+            or not (event_id + event_type).isascii()
+            or (referee is not None and (type(referee) is not str or not referee or not referee.isascii()))
+            or (referrer is not None and (type(referrer) is not str or not referrer or not referrer.isascii()))
+        ):
             return None
         try:
-            at = parse_timestamp(obj.get("at"))  # type: ignore[arg-type]  # a non-str raises TimestampError
+            at = parse_timestamp(get("at"))  # type: ignore[arg-type]  # a non-str raises TimestampError
         except TimestampError:
             return None
-        fields: dict[str, Any] = {}
         schema = self.schemas.get(event_type)
-        if schema is not None:
-            if referee is None or (event_type == "referral" and referrer is None):
-                return None
-            for name, kind, optional in schema:
-                value = obj.get(name)
-                if value is None:
-                    if not optional:
-                        return None
-                    fields[name] = None
-                    continue
-                value = _FAST[kind](value)
-                if value is _BAD:
+        if schema is None:
+            return Event(event_id, at, event_type, referrer, referee, _NO_FIELDS, line, obj)
+        if referee is None or (referrer is None and event_type == "referral"):
+            return None
+        fields: dict[str, Any] = {"id": event_id, "at": at, "referee": referee}
+        if event_type == "referral":
+            fields["referrer"] = referrer
+        for name, convert, optional in schema:
+            value = get(name)
+            if value is None:
+                if not optional:
                     return None
-                fields[name] = value
-            fields["id"] = event_id
-            fields["at"] = at
-            fields["referee"] = referee
-            if event_type == "referral":
-                fields["referrer"] = referrer
+                fields[name] = None
+                continue
+            value = convert(value)
+            if value is _BAD:
+                return None
+            fields[name] = value
         return Event(event_id, at, event_type, referrer, referee, fields, line, obj)
 
     def event(self, obj: Any, line: int, problems: list[LedgerProblem]) -> Event | None:
@@ -178,7 +188,7 @@ class EventReader:
         at = _instant(obj, "at", line, problems, required=True)
         referrer = _text(obj, "referrer", line, problems, required=False)
         referee = _text(obj, "referee", line, problems, required=False)
-        schema = self.schemas.get(event_type or "")
+        schema = self.kinds.get(event_type or "")
         fields: dict[str, Any] = {}
         if schema is not None:
             # `obj.get(...) is None`: absent or null (an ill-typed value was already reported).
@@ -215,11 +225,9 @@ class EventReader:
 
 
 _BAD = object()
+#: the fields of an event whose type no rule uses (shared: never written)
+_NO_FIELDS: dict[str, Any] = {}
 _BIG = 10**limits.MAX_LEDGER_DIGITS
-
-
-def _plain_text(value: Any) -> bool:
-    return type(value) is str and value != "" and value.isascii()
 
 
 def _fast_number(value: Any) -> Any:

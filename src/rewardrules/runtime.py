@@ -123,6 +123,7 @@ class Referral:
         "id",
         "kept",
         "line",
+        "links",
         "m",
         "prev",
         "programs",
@@ -151,6 +152,9 @@ class Referral:
         self.kept: dict[str, list[dict[str, Any]]] = {}
         self.programs: list[int] = []
         self.contrib: dict[int, list[Any]] = {}
+        #: (compiled program, this referrer's state in it) for each program
+        #: the referral is eligible for: what the scoring loop walks
+        self.links: list[tuple[Any, ReferrerState]] = []
         self.line = 0
 
 

@@ -150,21 +150,16 @@ _HOUR_MINUTE: Final[dict[str, int]] = {f"{h:02d}:{m:02d}": h * 3600 + m * 60 for
 # Bounded caches, filled only with text that the general parser accepted (see
 # the module docstring):
 # - "YYYY-MM-DDT" (with its separator) -> seconds from the epoch to that date;
-# - "YYYY-MM-DDTHH:MM" -> seconds from the epoch to that wall-clock minute,
-#   derived from the date cache and the exact "HH:MM" table;
 # - ":SS<offset>" (no fraction) -> seconds to add to the wall-clock minute.
 _DATE_CACHE: dict[str, int] = {}
-_MINUTE_CACHE: dict[str, int] = {}
 _TAIL_CACHE: dict[str, int] = {}
 _DATE_CACHE_LIMIT: Final = 1 << 12
-_MINUTE_CACHE_LIMIT: Final = 1 << 14
 _TAIL_CACHE_LIMIT: Final = 1 << 12
 
 
 def _clear_caches() -> None:
     """Forget the parse caches (for tests and benchmarks)."""
     _DATE_CACHE.clear()
-    _MINUTE_CACHE.clear()
     _TAIL_CACHE.clear()
 
 
@@ -177,47 +172,33 @@ def parse_timestamp(text: str) -> int:
     (including leap second 60), an offset beyond +/-23:59, a year outside
     0001-9999 or anything else malformed raises :class:`TimestampError`.
     """
-    # Fast path: a date and minute already validated, the rest checked by
-    # exact table look-ups.  A non-str either fails to slice or hash
-    # (TypeError) or gives a non-str key, which is never in a cache.
+    # Fast path: a date already validated, then exact table look-ups for the
+    # wall-clock minute and the ":SS<offset>" tail. A non-str either fails to
+    # slice or hash (TypeError) or gives a non-str key, never in a table.
     try:
-        base = _MINUTE_CACHE.get(text[:16])
+        date = _DATE_CACHE.get(text[:11])
     except TypeError:
         return _parse_general(text)
-    if base is None:
-        base = _cached_minute(text)
-    if base is not None:
-        rest = text[16:]
-        tail = _TAIL_CACHE.get(rest)
-        if tail is not None:
-            return (base + tail) * NS_PER_SECOND
-        second = _SECOND_DOT.get(rest[:4])
-        if second is not None:  # ":SS." then the fraction and the offset
-            if rest[-1] in "Zz":
-                offset: int | None = 0
-                fraction = rest[4:-1]
-            else:
-                offset = _OFFSET_SECONDS.get(rest[-6:])
-                fraction = rest[4:-6]
-            n = len(fraction)
-            if offset is not None and 0 < n <= 9 and fraction.isascii() and fraction.isdigit():
-                seconds = base + second + offset
-                return seconds * NS_PER_SECOND + int(fraction) * _FRACTION_SCALE[n]
+    if date is not None:
+        minute = _HOUR_MINUTE.get(text[11:16])
+        if minute is not None:
+            rest = text[16:]
+            tail = _TAIL_CACHE.get(rest)
+            if tail is not None:
+                return (date + minute + tail) * NS_PER_SECOND
+            second = _SECOND_DOT.get(rest[:4])
+            if second is not None:  # ":SS." then the fraction and the offset
+                if rest[-1] in "Zz":
+                    offset: int | None = 0
+                    fraction = rest[4:-1]
+                else:
+                    offset = _OFFSET_SECONDS.get(rest[-6:])
+                    fraction = rest[4:-6]
+                n = len(fraction)
+                if offset is not None and 0 < n <= 9 and fraction.isascii() and fraction.isdigit():
+                    seconds = date + minute + second + offset
+                    return seconds * NS_PER_SECOND + int(fraction) * _FRACTION_SCALE[n]
     return _parse_general(text)
-
-
-def _cached_minute(text: str) -> int | None:
-    """Seconds to the wall-clock minute of ``text`` if its date is cached."""
-    date_seconds = _DATE_CACHE.get(text[:11])
-    if date_seconds is None:
-        return None
-    minute_seconds = _HOUR_MINUTE.get(text[11:16])
-    if minute_seconds is None:
-        return None
-    if len(_MINUTE_CACHE) >= _MINUTE_CACHE_LIMIT:
-        _MINUTE_CACHE.clear()
-    base = _MINUTE_CACHE[text[:16]] = date_seconds + minute_seconds
-    return base
 
 
 def _show(text: str) -> str:
