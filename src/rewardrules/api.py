@@ -23,7 +23,7 @@ from . import parse as parse_stage
 from .compile import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
 from .engine import Engine, IssuedAward, run
-from .ledger import Event, EventReader, LedgerError, LedgerProblem, iter_lines, read_events
+from .ledger import Event, EventReader, LedgerError, LedgerProblem, conflict, iter_lines, read_events, same_content
 from .models import Award
 from .report import Reporter
 from .runtime import CONTEXT
@@ -124,12 +124,69 @@ class Program:
         run(engine, [e for e in parsed if e.at <= limit])
         return ScoreResult(Reporter(engine, limit).build(explain))
 
+    def score_stream(
+        self, lines: Iterable[str | bytes], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
+    ) -> ScoreResult:
+        """Score a ledger that is already in order, holding state per
+        referral rather than the ledger: memory does not grow with the
+        number of events. Out-of-order input is an error (use `score`)."""
+        limit = parse_as_of(as_of)
+        reader = self._reader()
+        fast, slow, used = reader.fast, reader.event, reader.schemas
+        engine = Engine(self.compiled)
+        process = engine.process
+        problems: list[LedgerProblem] = []
+        last: tuple[int, str] | None = None
+        same_instant: dict[str, Event] = {}  # duplicates sort next to each other
+        latest: int | None = None
+        unordered = False
+        with localcontext(CONTEXT):
+            for line, obj, problem in iter_lines(lines):
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                event = fast(obj, line) or slow(obj, line, problems)
+                if event is None:
+                    continue
+                key = (event.at, event.id)
+                previous = same_instant.get(event.id) if last is not None and event.at == last[0] else None
+                if previous is not None:
+                    if not same_content(previous.raw, obj):
+                        problems.append(conflict(event, previous))
+                    continue
+                if last is not None and key < last:
+                    if not unordered:  # one report is enough: the rest follows
+                        problems.append(_out_of_order(event))
+                        unordered = True
+                    continue
+                if last is None or event.at != last[0]:
+                    same_instant.clear()
+                same_instant[event.id] = event
+                last = key
+                latest = event.at
+                if not problems and event.type in used and (limit is None or event.at <= limit):
+                    process(event)
+        if problems:
+            raise LedgerError(problems, path)
+        if limit is None:
+            limit = latest if latest is not None else 0
+        return ScoreResult(Reporter(engine, limit).build(explain))
+
     def session(self) -> Session:
         return Session(self)
 
 
 #: Ledger order: instant, then id.
 _ORDER = operator.attrgetter("at", "id")
+
+
+def _out_of_order(event: Event) -> LedgerProblem:
+    return LedgerProblem(
+        event.line,
+        "at",
+        f"event `{event.id}` comes before the line above it in (at, id) order",
+        "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
+    )
 
 
 def _plain(event: Any) -> Any:

@@ -442,6 +442,16 @@ def _json_message(error: Exception) -> str:
     return str(error)
 
 
+def conflict(event: Event, previous: Event) -> LedgerProblem:
+    """Two lines with one id and different content."""
+    return LedgerProblem(
+        event.line,
+        "id",
+        f"id `{event.id}` is already used on line {previous.line} with different content",
+        "ids are unique; an exact duplicate line is fine",
+    )
+
+
 def same_content(a: Any, b: Any) -> bool:
     """JSON equality: numbers compare by value (15 == 15.0), but a boolean is
     never a number and a string never a number, unlike Python's `==`."""
@@ -505,14 +515,7 @@ def read_events(
         previous = seen.get(event.id)
         if previous is not None:
             if not same_content(previous.raw, obj):
-                problems.append(
-                    LedgerProblem(
-                        line,
-                        "id",
-                        f"id `{event.id}` is already used on line {previous.line} with different content",
-                        "ids are unique; an exact duplicate line is fine",
-                    )
-                )
+                problems.append(conflict(event, previous))
             continue
         seen[event.id] = event
         if event.at > latest:

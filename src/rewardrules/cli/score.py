@@ -23,6 +23,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
     parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="the ledger is sorted by (at, id): score it in one pass, in memory bounded by referrals",
+    )
+    parser.add_argument(
         "--no-explain", action="store_true", help="leave out per-referral explanations (faster on large ledgers)"
     )
     parser.set_defaults(run=run)
@@ -54,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         return program
     name = "<stdin>" if args.ledger == "-" else args.ledger
     try:
-        result = program.score(ledger_lines(args.ledger), as_of=as_of, explain=not args.no_explain, path=name)
+        score = program.score_stream if args.stream else program.score
+        result = score(ledger_lines(args.ledger), as_of=as_of, explain=not args.no_explain, path=name)
     except LedgerError as error:
         print(str(error), file=sys.stderr)
         print(
