@@ -11,7 +11,6 @@ same awards as the engine, so the comparison is like for like.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -26,11 +25,9 @@ THRESHOLDS = (  # (name, field, threshold, reward)
 
 
 def _award_id(milestone: str, referrer: str, referee: str) -> str:
-    key = json.dumps(
-        ["saas_milestones", "saas_milestones", milestone, f"{referrer}\x1f{referee}", None, "referrer", referrer],
-        ensure_ascii=True,
-    )
-    return "aw_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    # The documented id: blake2b-96 of the key fields joined by U+001F.
+    key = f"saas_milestones\x1fsaas_milestones\x1f{milestone}\x1f{referrer}\x1f{referee}\x1f\x1freferrer\x1f{referrer}"
+    return "aw_" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
 def _order(events: Iterable[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:

@@ -18,8 +18,7 @@ from decimal import localcontext
 from pathlib import Path
 from typing import Any
 
-from . import check as check_stage
-from . import parse as parse_stage
+from .check import check_text
 from .compile import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
 from .engine import Engine, IssuedAward, run
@@ -27,27 +26,17 @@ from .ledger import Event, EventReader, LedgerError, LedgerProblem, conflict, it
 from .models import Award
 from .report import Reporter
 from .runtime import CONTEXT
-from .source import Source
 from .timeutil import TimestampError, parse_timestamp
 
 
 def check_source(text: str, path: str = "<rules>") -> list[Diagnostic]:
     """Every problem in a rule file's text (empty when it is fine)."""
-    return _front(Source(path, text))[1]
-
-
-def _front(source: Source) -> tuple[Any, list[Diagnostic]]:
-    tree, diagnostics = parse_stage.parse(source)
-    if tree is None:
-        return None, diagnostics
-    checked, found = check_stage.check(tree, source)
-    diagnostics = diagnostics + found
-    return checked, sorted(diagnostics, key=Diagnostic.sort_key)
+    return check_text(text, path)[1]
 
 
 def compile(text: str, path: str = "<rules>") -> Program:
     """Parse, check and compile rule-file text; raise RuleError on errors."""
-    checked, diagnostics = _front(Source(path, text))
+    checked, diagnostics = check_text(text, path)
     if checked is None or has_errors(diagnostics):
         raise RuleError(diagnostics)
     return Program(compile_ruleset(checked))

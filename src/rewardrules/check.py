@@ -1023,6 +1023,19 @@ def _kind_unit_problem(kind: str, unit: str) -> str | None:
     return None
 
 
+def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
+    """Parse and check rule-file text: the checked ruleset (None after a
+    syntax error) and every diagnostic, in file order."""
+    from .parse import parse
+
+    source = Source(path, text)
+    tree, diagnostics = parse(source)
+    if tree is None:
+        return None, diagnostics
+    checked, found = check(tree, source)
+    return checked, sorted(diagnostics + found, key=Diagnostic.sort_key)
+
+
 def check(file: ast.RuleFile, source: Source) -> tuple[CheckedRuleset, list[Diagnostic]]:
     """Run the checker over a parsed file."""
     checker = Checker(file, source)

@@ -318,7 +318,35 @@ def _unquote(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    text = grammar_text()
+    options: dict[str, Any] = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
+    cache = _cache_file(text)
+    if cache is not None:
+        try:
+            return Lark(text, cache=cache, **options)
+        except OSError:
+            pass  # an unwritable cache only costs start-up time
+    return Lark(text, **options)
+
+
+def _cache_file(grammar: str) -> str | None:
+    """Where Lark keeps the analysed grammar between runs (about 3x faster
+    start-up): the user's own cache folder, never a shared temp folder, since
+    Lark's cache is a pickle. None when there is no usable folder."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    import lark
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "rewardrules"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+    return str(folder / f"grammar-{digest}-lark-{lark.__version__}.cache")
 
 
 def terminal_pattern(name: str) -> str:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..api import check_source
+from ..check import check_text
 from ..diagnostics import Diagnostic, Severity
 from .common import describe_os_error, print_diagnostics, read_text, write_json
 
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"rewardrules: error: {message}", file=sys.stderr)
             unreadable = True
             continue
-        diagnostics.extend(check_source(text, path))
+        diagnostics.extend(check_text(text, path)[1])
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     if args.format == "json":
         payload = {

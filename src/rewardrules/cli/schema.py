@@ -6,7 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from ..models import SCHEMAS, json_schema
+#: the records with a schema (rewardrules.models.SCHEMAS); pydantic is only
+#: imported when a schema is printed
+NAMES = ("award", "ledger", "result")
 
 
 def add_parser(sub: Any) -> None:
@@ -15,10 +17,12 @@ def add_parser(sub: Any) -> None:
         help="print the JSON Schema of a ledger event, an award or a result",
         description="Print a JSON Schema (draft 2020-12) of the public records.",
     )
-    parser.add_argument("name", choices=sorted(SCHEMAS), help="which record")
+    parser.add_argument("name", choices=NAMES, help="which record")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..models import json_schema
+
     print(json.dumps(json_schema(args.name), indent=2, sort_keys=True))
     return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..api import Program, load, parse_as_of
 from ..diagnostics import RuleError
 from ..ledger import LedgerError
+
+if TYPE_CHECKING:
+    from ..api import Program
 from .common import describe_os_error, fail, ledger_lines, print_diagnostics, write_json
 
 
@@ -35,6 +37,8 @@ def add_parser(sub: Any) -> None:
 
 def load_program(path: str) -> Program | int:
     """Load a rule file, or print why not and return the exit code."""
+    from ..api import load
+
     try:
         return load(path)
     except RuleError as error:
@@ -49,6 +53,8 @@ def load_program(path: str) -> Program | int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..api import parse_as_of
+
     try:
         as_of = parse_as_of(args.as_of)
     except LedgerError as error:

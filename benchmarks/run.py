@@ -1,0 +1,260 @@
+"""Benchmarks: rewardrules against hand-written folds and peer engines.
+
+One command runs every section and prints a table of events/s, ratios,
+peak memory and latency percentiles:
+
+    python benchmarks/run.py                 # the default sizes (a few minutes)
+    python benchmarks/run.py --full          # adds 10M events to the scale run
+    python benchmarks/run.py --smoke         # tiny sizes: checks the code works
+
+Runs alternate engine and baseline, and the table reports the median of the
+repeats, so ratios hold on a noisy machine. Peer engines (zen-engine,
+datalogic-py) are used when installed: `pip install -e '.[bench]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import folds  # noqa: E402
+import generate  # noqa: E402
+import peers  # noqa: E402
+
+import rewardrules  # noqa: E402
+
+RULESET = ROOT / "rulesets" / "saas_milestones.rules"
+BIN = Path(sys.executable).parent / "rewardrules"
+KEYS = ("id", "at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "amount", "unit", "item", "status")
+
+
+def write_ledger(path: Path, count: int, ordered: bool = False) -> None:
+    events = list(generate.events(count))
+    if ordered:
+        from rewardrules.timeutil import parse_timestamp
+
+        events.sort(key=lambda e: (parse_timestamp(str(e["at"])), str(e["id"])))
+    with path.open("w") as handle:
+        for event in events:
+            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+
+
+def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each callable, run in turn `repeats` times."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def child(command: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of a whole process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode() if process.stderr else ''}")
+    return elapsed, usage.ru_maxrss
+
+
+def row(table: list[tuple[str, ...]], *cells: object) -> None:
+    table.append(tuple(str(c) for c in cells))
+
+
+def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+
+
+def in_process(count: int, repeats: int, workdir: Path) -> None:
+    path = workdir / "inproc.jsonl"
+    write_ledger(path, count)
+    events = [json.loads(line, parse_float=Decimal) for line in path.open()]
+    program = rewardrules.load(RULESET)
+    engine_awards = [{k: a[k] for k in KEYS} for a in program.score(events, explain=False).data["awards"]]
+    if engine_awards != folds.fold_decimal(events):
+        raise SystemExit("the engine and the hand-written fold disagree: the comparison would be meaningless")
+    runs: dict[str, Callable[[], Any]] = {
+        "loop that only iterates the events": lambda: [e for e in events],
+        "hand-written fold, integer cents": lambda: folds.fold_cents(events),
+        "hand-written fold, Decimal": lambda: folds.fold_decimal(events),
+        "rewardrules program.score(events)": lambda: program.score(events, explain=False),
+    }
+    for name, make in (("zen-engine compiled expressions", peers.zen_fold), ("datalogic-py compiled rules", peers.datalogic_fold)):
+        fold = make()
+        if fold is not None:
+            runs[name] = lambda fold=fold: fold(events)
+    medians = alternate(runs, repeats)
+    base = medians["hand-written fold, integer cents"]
+    table: list[tuple[str, ...]] = []
+    for name, seconds in medians.items():
+        row(table, name, f"{count / seconds / 1000:,.0f}k", f"{seconds / base:.2f}")
+    print_table(
+        f"In-process scoring, saas_milestones, {count:,} events (median of {repeats})",
+        ("implementation", "events/s", "x hand-written fold (cents)"),
+        table,
+    )
+
+
+def whole_process(count: int, repeats: int, workdir: Path) -> None:
+    path = workdir / "cli.jsonl"
+    write_ledger(path, count)
+    commands = {
+        "script: json.loads + hand-written fold": [sys.executable, str(HERE / "cli_fold.py"), str(path)],
+        "rewardrules score --format json --no-explain": [str(BIN), "score", str(RULESET), str(path), "--format", "json", "--no-explain"],
+    }
+    samples: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            samples[name].append(child(command))
+    base = statistics.median(t for t, _ in samples["script: json.loads + hand-written fold"])
+    table: list[tuple[str, ...]] = []
+    for name, values in samples.items():
+        seconds = statistics.median(t for t, _ in values)
+        peak = max(m for _, m in values)
+        row(table, name, f"{seconds:.2f}", f"{count / seconds / 1000:,.0f}k", f"{seconds / base:.2f}", f"{peak / 1024:,.0f}")
+    print_table(
+        f"Whole process on a {count:,}-event JSONL ledger (median of {repeats})",
+        ("command", "seconds", "events/s", "x script", "peak RSS MiB"),
+        table,
+    )
+
+
+def session_latency(count: int, workdir: Path) -> None:
+    from rewardrules.timeutil import parse_timestamp
+
+    events = [dict(e) for e in generate.events(count)]
+    events.sort(key=lambda e: (parse_timestamp(str(e["at"])), str(e["id"])))
+    program = rewardrules.load(RULESET)
+    session = program.session()
+    latencies = []
+    for event in events:
+        start = time.perf_counter_ns()
+        session.add(event)
+        latencies.append(time.perf_counter_ns() - start)
+    start = time.perf_counter()
+    program.score(events, explain=False)
+    batch = (time.perf_counter() - start) / count * 1e9
+    latencies.sort()
+    mean = sum(latencies) / count
+    table: list[tuple[str, ...]] = []
+    row(table, "batch score, per event", f"{batch / 1000:.1f}", "", "", "1.00")
+    row(
+        table,
+        "session.add(event)",
+        f"{mean / 1000:.1f}",
+        f"{latencies[count // 2] / 1000:.1f}",
+        f"{latencies[int(count * 0.99)] / 1000:.1f}",
+        f"{mean / batch:.2f}",
+    )
+    print_table(
+        f"Incremental session, {count:,} events in order",
+        ("path", "mean us", "median us", "p99 us", "x batch per event"),
+        table,
+    )
+
+
+def scale(sizes: list[int], workdir: Path) -> None:
+    table: list[tuple[str, ...]] = []
+    previous = None
+    for size in sizes:
+        path = workdir / f"scale-{size}.jsonl"
+        write_ledger(path, size, ordered=True)
+        command = [str(BIN), "score", str(RULESET), str(path), "--format", "json", "--no-explain"]
+        batch = child(command)
+        stream = child([*command, "--stream"])
+        growth = f"{stream[0] / previous:.1f}" if previous else ""
+        row(table, f"{size:,}", f"{batch[0]:.2f}", f"{batch[1] / 1024:,.0f}", f"{stream[0]:.2f}", f"{stream[1] / 1024:,.0f}", growth)
+        previous = stream[0]
+        path.unlink()
+    print_table(
+        "Scale (ordered ledgers, whole process)",
+        ("events", "batch s", "batch peak MiB", "--stream s", "--stream peak MiB", "x time for 10x events"),
+        table,
+    )
+
+
+def startup(repeats: int) -> None:
+    commands = {
+        "python -c 'import lark, pydantic, jinja2'": [sys.executable, "-c", "import lark, pydantic, jinja2"],
+        "rewardrules check rulesets/saas_milestones.rules": [str(BIN), "check", str(RULESET)],
+    }
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            samples[name].append(child(command)[0])
+    base = statistics.median(samples["python -c 'import lark, pydantic, jinja2'"])
+    table: list[tuple[str, ...]] = []
+    for name, values in samples.items():
+        seconds = statistics.median(values)
+        row(table, name, f"{seconds * 1000:.0f}", f"{seconds / base:.2f}")
+    print_table(f"Start-up (median of {repeats})", ("command", "ms", "x importing the dependencies"), table)
+
+
+def compile_time(sizes: list[int], repeats: int) -> None:
+    table: list[tuple[str, ...]] = []
+    for size in sizes:
+        text = "event subscription { mrr: money USD }\nmetric mrr = latest subscription.mrr\n" + "".join(
+            f"milestone m{i} {{ when mrr >= {i + 1} USD  reward referrer cash 1 USD }}\n" for i in range(size)
+        )
+        seconds = statistics.median(_timed(lambda text=text: rewardrules.compile(text)) for _ in range(repeats))
+        row(table, f"{size:,}", f"{seconds * 1000:.1f}", f"{seconds / size * 1e6:.0f}")
+    print_table("Compile time by number of milestones", ("milestones", "ms", "us per milestone"), table)
+
+
+def _timed(run: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_300_000, help="ledger size for the in-process run")
+    parser.add_argument("--cli-events", type=int, default=1_000_000, help="ledger size for the whole-process run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--full", action="store_true", help="scale up to 10M events")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: the code works")
+    args = parser.parse_args()
+    if args.smoke:
+        args.events, args.cli_events, args.repeats = 2_000, 2_000, 1
+        sizes = [1_000, 10_000]
+    else:
+        sizes = [10_000, 100_000, 1_000_000] + ([10_000_000] if args.full else [])
+    print(f"# rewardrules benchmarks\n\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, {platform.platform()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        in_process(args.events, args.repeats, workdir)
+        whole_process(args.cli_events, args.repeats, workdir)
+        session_latency(min(args.events, 200_000), workdir)
+        scale(sizes, workdir)
+        startup(max(args.repeats, 5))
+        compile_time([10, 100, 1000] if not args.smoke else [10, 100], args.repeats)
+
+
+if __name__ == "__main__":
+    main()
