@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from folds import fold_decimal  # noqa: E402
+from folds import fold_decimal
 
 
 def main() -> None:

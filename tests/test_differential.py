@@ -1,5 +1,5 @@
 """Differential test of the expression compiler: the Python that
-compile.py generates for a metric must compute what the expression means.
+compiler.py generates for a metric must compute what the expression means.
 
 Hypothesis writes expressions in the subset that the rule language and Python
 share (decimal literals, metric names, `+ - * /`, unary `-`, parentheses,
@@ -67,8 +67,13 @@ def engine_values(number: str, boolean: str, values: dict[str, Decimal]) -> dict
     program = rewardrules.compile(RULES.format(number=number, boolean=boolean))
     ledger = [
         {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
-        {"id": "t1", "at": "2026-01-02T00:00:00Z", "type": "tick", "referee": "bob",
-         **{name: format(value, "f") for name, value in values.items()}},
+        {
+            "id": "t1",
+            "at": "2026-01-02T00:00:00Z",
+            "type": "tick",
+            "referee": "bob",
+            **{name: format(value, "f") for name, value in values.items()},
+        },
     ]
     (referral,) = program.score(ledger).data["referrals"]
     (entry,) = referral["programs"]
@@ -117,7 +122,7 @@ class DecimalEval(SimpleEval):  # type: ignore[misc]
     def _eval_constant(self, node: ast.Constant) -> Any:
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise AssertionError(f"unexpected constant {node.value!r}")
-        return Decimal(self.expr[node.col_offset:node.end_col_offset])
+        return Decimal(self.expr[node.col_offset : node.end_col_offset])
 
 
 def reference(text: str, values: dict[str, Decimal]) -> Any:
@@ -227,14 +232,19 @@ def test_the_renderer_and_reference_agree_on_a_known_case() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(number=numbers, boolean=booleans, values=tick_values)
-@example(number=("arith", "/", ("name", "a"), ("arith", "-", ("name", "c"), ("name", "c"))),
-         boolean=("not", ("cmp", "<", ("name", "n"), ("lit", "1"))),
-         values={"a": Decimal(1), "b": Decimal(2), "c": Decimal(3)})
-@example(number=("arith", "/", ("lit", "1"), ("lit", "3")),  # an inexact quotient, to 100 digits
-         boolean=("beq", "==", ("cmp", "<", ("lit", "1"), ("lit", "0")), ("cmp", ">", ("name", "n"), ("lit", "0"))),
-         values={"a": Decimal(0), "b": Decimal(0), "c": Decimal(0)})
-def test_compiled_expressions_match_the_reference(number: tuple[Any, ...], boolean: tuple[Any, ...],
-                                                  values: dict[str, Decimal]) -> None:
+@example(
+    number=("arith", "/", ("name", "a"), ("arith", "-", ("name", "c"), ("name", "c"))),
+    boolean=("not", ("cmp", "<", ("name", "n"), ("lit", "1"))),
+    values={"a": Decimal(1), "b": Decimal(2), "c": Decimal(3)},
+)
+@example(
+    number=("arith", "/", ("lit", "1"), ("lit", "3")),  # an inexact quotient, to 100 digits
+    boolean=("beq", "==", ("cmp", "<", ("lit", "1"), ("lit", "0")), ("cmp", ">", ("name", "n"), ("lit", "0"))),
+    values={"a": Decimal(0), "b": Decimal(0), "c": Decimal(0)},
+)
+def test_compiled_expressions_match_the_reference(
+    number: tuple[Any, ...], boolean: tuple[Any, ...], values: dict[str, Decimal]
+) -> None:
     """A metric's compiled value equals the reference evaluation of its
     text: numbers exactly (None when there is no value), booleans exactly."""
     number_text, boolean_text = render(number), render(boolean)

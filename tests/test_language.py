@@ -255,3 +255,13 @@ def test_json_schemas_are_exported() -> None:
         schema = rewardrules.json_schema(name)
         assert schema["type"] == "object" and schema["properties"]
     assert "amount" in rewardrules.json_schema("award")["required"]
+
+
+def test_session_refuses_an_as_of_before_its_last_event() -> None:
+    program = rewardrules.load("rulesets/saas_milestones.rules")
+    session = program.session()
+    session.add(ref("r1", 1, "ann", "bob"))
+    session.add({"id": "s1", "at": "2026-01-05T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": 2000})
+    assert len(session.result(as_of="2026-02-01T00:00:00Z").data["awards"]) == 3
+    with pytest.raises(rewardrules.LedgerError, match="as of its last event or later"):
+        session.result(as_of="2026-01-03T00:00:00Z")

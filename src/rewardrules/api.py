@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .check import check_text
-from .compile import CompiledRuleset, compile_ruleset
+from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
 from .engine import Engine, IssuedAward, run
 from .ledger import Event, EventReader, LedgerError, LedgerProblem, conflict, iter_lines, read_events, same_content
@@ -254,6 +254,20 @@ class Session:
         limit = parse_as_of(as_of)
         if limit is None:
             limit = self._latest if self._latest is not None else 0
+        elif self._latest is not None and limit < self._latest:
+            # The state already holds later events: metrics and progress
+            # would not be those of that instant. Refuse rather than mislead.
+            raise LedgerError(
+                [
+                    LedgerProblem(
+                        0,
+                        "as_of",
+                        "a session reports as of its last event or later",
+                        "use Program.score(events, as_of=...) for an earlier instant",
+                    )
+                ],
+                "<session>",
+            )
         return ScoreResult(Reporter(self.engine, limit).build(explain))
 
 

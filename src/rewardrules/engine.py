@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-from .compile import CompiledMilestone, CompiledProgram, CompiledRuleset
+from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
 from .ledger import Event
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState

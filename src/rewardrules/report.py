@@ -339,7 +339,7 @@ def _duration_ns(duration: ast.Duration) -> int:
 
 
 def _refs(expr: ast.Expr) -> list[ast.Ref]:
-    from .compile import _walk
+    from .compiler import _walk
 
     return [n for n in _walk(expr) if isinstance(n, ast.Ref)]
 

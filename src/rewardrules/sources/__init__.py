@@ -66,7 +66,12 @@ def read_payloads(paths: Iterable[str | Path]) -> list[Payload]:
     payloads: list[Payload] = []
     errors: list[str] = []
     for path in paths:
-        for file in _files(Path(path), errors):
+        try:
+            files = list(_files(Path(path), errors))
+        except OSError as error:
+            errors.append(f"cannot read `{path}`: {(error.strerror or str(error)).lower()}")
+            continue
+        for file in files:
             try:
                 payloads.extend(_read_file(file))
             except SourceError as error:
@@ -100,6 +105,8 @@ def _read_file(file: Path) -> list[Payload]:
         raise SourceError([f"{file}: the file is empty"])
     try:
         value = decode_json(text)
+    except RecursionError:
+        raise SourceError([f"{file}: invalid JSON: nested too deeply"]) from None
     except ValueError as error:
         if _looks_like_json_lines(text):
             return _read_lines(file, text)
@@ -115,7 +122,7 @@ def _looks_like_json_lines(text: str) -> bool:
     first = next(line for line in text.splitlines() if line.strip())
     try:
         decode_json(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -128,14 +135,16 @@ def _read_lines(file: Path, text: str) -> list[Payload]:
             continue
         try:
             payloads.append(Payload(f"{file}:{number}", decode_json(line)))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             errors.append(f"{file}:{number}: {_json_problem(error)}")
     if errors:
         raise SourceError(errors)
     return payloads
 
 
-def _json_problem(error: ValueError) -> str:
+def _json_problem(error: ValueError | RecursionError) -> str:
+    if isinstance(error, RecursionError):
+        return "invalid JSON: nested too deeply"
     if isinstance(error, json.JSONDecodeError):
         return f"invalid JSON: {error.msg.lower()} (line {error.lineno}, column {error.colno})"
     return f"invalid JSON: {error}"

@@ -31,7 +31,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from math import ceil, floor
@@ -584,6 +584,7 @@ class _RefundedState:
     after: int
     before: int | None
     currency: str
+    listed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -635,7 +636,7 @@ def _currency(obj: _Obj, expected: str | None, key: str = "currency") -> str:
     code = obj.text(key).upper()
     if code not in STRIPE_EXPONENTS:
         obj.fail(key, f"unknown currency `{code}`")
-    if expected is not None and code != expected:
+    if expected is not None and code != expected.upper():
         obj.fail(
             key,
             f"the money is in {code}, not in {expected} (--currency); "
@@ -880,6 +881,7 @@ def _on_charge_refunded(envelope: _Envelope, facts: _Facts, options: Options) ->
             obj.integer("amount_refunded"),
             before if isinstance(before, int) and not isinstance(before, bool) else None,
             _currency(obj, options.currency),
+            _complete_list(obj, "refunds"),
         )
     )
     for refund in obj.children("refunds"):
@@ -887,6 +889,12 @@ def _on_charge_refunded(envelope: _Envelope, facts: _Facts, options: Options) ->
         facts.refunds.append(
             _refund(refund, charge, _seconds(refund, "created") if created is not None else at, facts, options)
         )
+
+
+def _complete_list(obj: _Obj, key: str) -> bool:
+    """True when ``key`` holds a list that Stripe did not cut short."""
+    value = obj.get(key)
+    return isinstance(value, list) or (isinstance(value, Mapping) and value.get("has_more") is not True)
 
 
 def _on_refund(envelope: _Envelope, facts: _Facts, options: Options) -> None:
@@ -1026,6 +1034,9 @@ class _Payments:
         self.facts = facts
         self.invoices = _earliest(facts.invoice_payments, report)
         self.charges: dict[str, _Money] = {}
+        self.by_terms: dict[tuple[str | None, str, int], list[_Money]] = {}
+        for payment in self.invoices.values():
+            self.by_terms.setdefault((payment.customer, payment.currency, payment.amount), []).append(payment)
         claimed = {
             f"stripe:{i}:payment" for i in [*facts.invoice_of_charge.values(), *facts.invoice_of_intent.values()]
         }
@@ -1039,7 +1050,7 @@ class _Payments:
                 match = self._match(charge, claimed)
                 if match is not None:
                     claimed.add(match)
-                    facts.invoice_of_charge[charge.charge] = match.split(":")[1]
+                    facts.invoice_of_charge[charge.charge] = match.removeprefix("stripe:").removesuffix(":payment")
                     report.duplicates["charge of a paid invoice (matched by amount and time)"] += 1
                     continue
             self.charges[charge.charge] = charge
@@ -1059,10 +1070,8 @@ class _Payments:
         amount nearest in time (within the window), ties by id."""
         candidates = [
             (abs(p.match_at - charge.match_at), p.id)
-            for p in self.invoices.values()
-            if p.id not in claimed
-            and (p.customer, p.currency, p.amount) == (charge.customer, charge.currency, charge.amount)
-            and abs(p.match_at - charge.match_at) <= MATCH_WINDOW_SECONDS
+            for p in self.by_terms.get((charge.customer, charge.currency, charge.amount), [])
+            if p.id not in claimed and abs(p.match_at - charge.match_at) <= MATCH_WINDOW_SECONDS
         ]
         return min(candidates)[1] if candidates else None
 
@@ -1100,10 +1109,10 @@ def _refund_rows(facts: _Facts, payments: _Payments, report: Report) -> list[_Ro
 def _reversal_row(money: _Money, payments: _Payments, facts: _Facts, extra: dict[str, str]) -> _Row | None:
     target = payments.reversed_by(money)
     if target is None:
-        facts.unused["refund of an unknown charge"] += 1
+        facts.unused["refund whose customer is unknown"] += 1
         facts.warnings.append(
-            f"`{money.id}`: its charge `{money.charge or money.payment_intent}` is not in the "
-            "input, so its customer is unknown; include the charge's events"
+            f"`{money.id}`: its customer is unknown: charge `{money.charge or money.payment_intent}` is not in "
+            "the input or has no customer; include the charge's events"
         )
         return None
     payment, customer = target
@@ -1121,41 +1130,76 @@ def _reversal_row(money: _Money, payments: _Payments, facts: _Facts, extra: dict
 
 def _cumulative_refund_rows(facts: _Facts, payments: _Payments, refunds: list[_Money], report: Report) -> list[_Row]:
     """Refunds seen only as a rise of a charge's ``amount_refunded``. A rise
-    equal to a refund object of that charge is that refund (dropped here);
-    any other rise is a refund of its own, id'd by the cumulative amount."""
-    unmatched = sorted(refunds, key=lambda m: (m.at, m.id))
+    that refund objects of the charge account for is those refunds: first a
+    refund of exactly that amount, else refunds in time order up to it. Any
+    rest is a refund of its own, with an id from the cumulative amount."""
+    left = {m.id: m.amount for m in refunds}
+    of_charge: dict[str, list[_Money]] = {}
+    for refund in sorted(refunds, key=lambda m: (m.at, m.id)):
+        charge = refund.charge or facts.charge_of_intent.get(refund.payment_intent or "")
+        if charge is not None:
+            of_charge.setdefault(charge, []).append(refund)
     rows = []
-    by_charge: dict[str, dict[int, _RefundedState]] = {}
-    for state in sorted(facts.refunded_states, key=lambda s: (s.at, s.after)):
-        seen = by_charge.setdefault(state.charge, {})
-        if state.after in seen:
-            report.duplicates["same object in several payloads"] += 1
-        else:
-            seen[state.after] = state
-    for charge, states in sorted(by_charge.items()):
-        previous = 0
-        for after in sorted(states):
-            state = states[after]
-            before = state.before if state.before is not None else previous
-            previous, delta = after, after - before
-            if delta <= 0:
+    for charge, steps in sorted(_refund_steps(facts, report).items()):
+        mine = of_charge.get(charge, [])
+        unexplained = []
+        for step in steps:
+            twin = next((m for m in mine if left[m.id] == m.amount == step.delta), None)
+            if twin is None:
+                unexplained.append(step)
                 continue
-            twin = next((m for m in unmatched if _reverses(m, charge, payments) and m.amount == delta), None)
-            if twin is not None:
-                unmatched.remove(twin)
+            left[twin.id] = 0
+            report.duplicates["refund seen as a refund object and as amount_refunded"] += 1
+        for step in unexplained:
+            rest = step.delta
+            for known in mine:
+                take = min(left[known.id], rest)
+                left[known.id] -= take
+                rest -= take
+            if rest < step.delta:
                 report.duplicates["refund seen as a refund object and as amount_refunded"] += 1
-                continue
-            money = _Money(f"stripe:{charge}:refund:{after}", state.at, delta, state.currency, charge=charge)
-            row = _reversal_row(money, payments, facts, {})
-            if row is not None:
-                rows.append(row)
+            if rest > 0:
+                money = _Money(f"stripe:{charge}:refund:{step.after}", step.at, rest, step.currency, charge=charge)
+                row = _reversal_row(money, payments, facts, {})
+                if row is not None:
+                    rows.append(row)
     return rows
 
 
-def _reverses(refund: _Money, charge: str, payments: _Payments) -> bool:
-    if refund.charge is not None:
-        return refund.charge == charge
-    return payments.facts.charge_of_intent.get(refund.payment_intent or "") == charge
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A rise of a charge's ``amount_refunded`` to ``after``, by ``delta``."""
+
+    after: int
+    delta: int
+    at: int
+    currency: str
+
+
+def _refund_steps(facts: _Facts, report: Report) -> dict[str, list[_Step]]:
+    """Per charge, the rises of ``amount_refunded`` that no complete refunds
+    list explains. The amount before a rise is ``previous_attributes``, else
+    the charge's previous known state, else 0."""
+    states: dict[str, dict[int, _RefundedState]] = {}
+    for state in sorted(facts.refunded_states, key=lambda s: (s.at, s.after, not s.listed)):
+        seen = states.setdefault(state.charge, {})
+        first = seen.get(state.after)
+        if first is None:
+            seen[state.after] = state
+            continue
+        report.duplicates["same object in several payloads"] += 1
+        if state.listed and not first.listed:
+            seen[state.after] = replace(first, listed=True)
+    steps: dict[str, list[_Step]] = {}
+    for charge, by_after in states.items():
+        previous = 0
+        for after in sorted(by_after):
+            state = by_after[after]
+            before = state.before if state.before is not None else previous
+            previous = after
+            if after > before and not state.listed:
+                steps.setdefault(charge, []).append(_Step(after, after - before, state.at, state.currency))
+    return steps
 
 
 def _dispute_rows(facts: _Facts, payments: _Payments, report: Report) -> list[_Row]:
@@ -1292,7 +1336,7 @@ def _subscription_mrr(obj: _Obj, state: _SubscriptionState, facts: _Facts) -> tu
         return 0, currency, plan
     lines = []
     for price, item in _priced_items(obj):
-        line = _line(price, item, obj, state.at)
+        line = _line(price, item, obj)
         if line is not None:
             lines.append(line)
             if item is not None:
@@ -1331,7 +1375,7 @@ def _subscription_currency(obj: _Obj, expected: str | None) -> str:
     return found.pop()
 
 
-def _line(price: _Obj, item: _Obj | None, subscription: _Obj, at: int) -> _Line | None:
+def _line(price: _Obj, item: _Obj | None, subscription: _Obj) -> _Line | None:
     """An item's amount per month; None for metered usage, which is not
     known before it is invoiced (Stripe's MRR leaves it out too)."""
     recurring = price.child("recurring") or price
@@ -1492,7 +1536,7 @@ def _percent(coupon: _Obj, value: Any) -> Fraction:
         # A float is Stripe's JSON number parsed by someone else: repr gives
         # the shortest decimal that reads back to it, i.e. what Stripe sent.
         exact = Fraction(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
-    except (InvalidOperation, TypeError, ValueError):
+    except (InvalidOperation, TypeError, ValueError, OverflowError):
         coupon.fail("percent_off", f"expected a number, not {_show(value)}")
     if isinstance(value, bool) or not 0 <= exact <= 100:
         coupon.fail("percent_off", f"expected a percentage from 0 to 100, not {_show(value)}")
