@@ -264,3 +264,14 @@ def test_keywords_are_names_where_unambiguous() -> None:
 def test_severity_is_error_for_every_check_problem() -> None:
     diagnostics = rewardrules.check_source(HEAD + "metric x = count paymnt")
     assert {d.severity for d in diagnostics} == {Severity.ERROR}
+
+
+def test_every_syntax_error_is_reported_with_its_true_location() -> None:
+    text = (
+        "event payment { amount: money USD }\n"
+        "milestone a {\n  when count payment >= 1\n  reward referrer cash 1 USD\n}\n"
+        "milestone b {\n  first payment where payment.amount = 5\n  reward referrer cash 1 USD\n}\n"
+        "milestone c { first payment reward referrer cash 1 USD }\n"
+    )
+    found = [(d.code, d.line, d.column) for d in rewardrules.check_source(text, "two.rules")]
+    assert found == [("RR001", 3, 14), ("RR001", 7, 38)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -448,7 +449,7 @@ def parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
         # without recursion, so a long expression cannot overflow the stack.
         result = _Builder(source).transform(parser.parse(source.text))
     except UnexpectedInput as error:
-        return None, [_syntax_diagnostic(source, error)]
+        return None, _syntax_errors(source, error)
     except VisitError as error:
         inner = error.orig_exc
         if isinstance(inner, _TooDeep):
@@ -459,6 +460,45 @@ def parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
     except RecursionError:
         return None, [_too_deep(source.whole())]
     return result, []
+
+
+#: Lines where a declaration starts: where parsing resumes after an error.
+_DECLARATION = re.compile(r"^[ \t]*(?:ruleset|unit|event|metric|program|milestone|eligible|cap)\b", re.M)
+#: Syntax errors reported per file at most; later ones are mostly echoes.
+MAX_SYNTAX_ERRORS = 10
+
+
+def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
+    """Every syntax error, not only the first: blank out the declaration
+    that failed (keeping offsets, so lines and columns stay true) and parse
+    again from the next declaration, like sqlglot and rustc recover."""
+    diagnostics = [_syntax_diagnostic(source, first)]
+    text = source.text
+    error: UnexpectedInput | None = first
+    while error is not None and len(diagnostics) < MAX_SYNTAX_ERRORS:
+        position = getattr(error, "pos_in_stream", None) or 0
+        starts = [m.start() for m in _DECLARATION.finditer(text)]
+        before = [s for s in starts if s <= position]
+        after = [s for s in starts if s > position and text.count("\n", position, s) > 0]
+        if not after:
+            break
+        begin = before[-1] if before else 0
+        text = text[:begin] + _blank(text[begin : after[0]]) + text[after[0] :]
+        try:
+            _parser().parse(text)
+            error = None
+        except UnexpectedInput as again:
+            error = again
+            diagnostic = _syntax_diagnostic(source, again)
+            if diagnostic.span and diagnostic.span.start < after[0]:
+                break  # the blanked region broke a block: what follows would be noise
+            diagnostics.append(diagnostic)
+    return diagnostics
+
+
+def _blank(text: str) -> str:
+    """The same text with everything but line breaks turned into spaces."""
+    return "".join(ch if ch == "\n" else " " for ch in text)
 
 
 def _too_deep(span: Span) -> Diagnostic:
