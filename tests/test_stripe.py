@@ -26,8 +26,11 @@ from .conftest import ROOT, RULESETS
 
 # Real payloads, not copied into the repository: they live in the `shared`
 # folder beside the repository root (locally and in CI).
-_SHARED_PLACES = [Path(__file__).resolve().parents[2] / ".." / "shared", Path(__file__).resolve().parents[2] / "shared"]
-SHARED = next((p for p in _SHARED_PLACES if p.is_dir()), _SHARED_PLACES[-1]) / "fixtures" / "stripe"
+_SHARED_PLACES = [
+    Path(__file__).resolve().parents[1] / ".." / "shared",
+    Path(__file__).resolve().parents[2] / ".." / "shared",
+]
+SHARED = next((p for p in _SHARED_PLACES if p.is_dir()), _SHARED_PLACES[0]) / "fixtures" / "stripe"
 OWN = ROOT / "tests" / "fixtures" / "stripe"
 MARCH = 1772323200  # 2026-03-01T00:00:00Z
 _ABSENT: Any = object()
@@ -595,6 +598,19 @@ def test_discount_ids_resolve_from_discount_events() -> None:
         ts(1),
     )
     assert mrr_of(sub, ts(1), known) == "75.00"
+
+
+def test_discount_id_resolves_from_an_earlier_expanded_copy() -> None:
+    expanded = {"id": "di_7", "object": "discount", "coupon": coupon(percent=10), "end": None}
+    first = subscription("sub_1", "cus_1", [(price("p", 10000), 1)], discounts=[expanded])
+    later = subscription("sub_1", "cus_1", [(price("p", 10000), 2)], discounts=["di_7"])
+    ledger = to_ledger(
+        [
+            event("evt_1", "customer.subscription.created", first, ts(1)),
+            event("evt_2", "customer.subscription.updated", later, ts(2)),
+        ]
+    )
+    assert [r["mrr"] for r in ledger] == ["90.00", "180.00"]
 
 
 def test_unresolvable_discount_id_is_an_error_naming_the_field() -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Payload", "SourceError", "decode_json", "read_payloads"]
+from ..ledger import decode_line as decode_json
+
+__all__ = ["Payload", "SourceError", "read_payloads"]
 
 # Inside a folder, only these files are payloads: a folder of webhook dumps
 # often holds a README or a licence beside them.
@@ -42,18 +43,6 @@ class SourceError(Exception):
     def __init__(self, messages: list[str]) -> None:
         self.messages = messages
         super().__init__("\n".join(messages))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"`{name}` is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
-
-
-def decode_json(text: str) -> Any:
-    """Parse JSON exactly: decimals as Decimal; NaN and Infinity rejected."""
-    return _DECODER.decode(text)
 
 
 def read_payloads(paths: Iterable[str | Path]) -> list[Payload]:

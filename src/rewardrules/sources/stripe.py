@@ -164,22 +164,21 @@ class Report:
             f"read {self.payloads} payload(s); wrote {sum(self.written.values())} ledger event(s)"
             + _counts(self.written)
         ]
-        if +self.skipped:
+        if self.skipped:
             out.append(
                 f"skipped {sum(self.skipped.values())} payload(s) of types the mapping does not read"
                 + _counts(self.skipped)
             )
-        if +self.unused:
+        if self.unused:
             out.append(f"{sum(self.unused.values())} payload(s) gave no ledger event" + _counts(self.unused))
-        if +self.duplicates:
+        if self.duplicates:
             out.append(f"dropped {sum(self.duplicates.values())} duplicate(s)" + _counts(self.duplicates))
         out.extend(f"warning: {w}" for w in self.warnings)
         return out
 
 
 def _counts(counter: Counter[str]) -> str:
-    shown = [f"{key} {n}" for key, n in sorted(counter.items()) if n]
-    return ": " + ", ".join(shown) if shown else ""
+    return ": " + ", ".join(f"{key} {n}" for key, n in sorted(counter.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,6 +601,8 @@ class _SubscriptionState:
     id: str
     customer: str
     deleted: bool
+    status: str
+    currency: str
 
 
 @dataclass
@@ -705,12 +706,19 @@ def _on_subscription(envelope: _Envelope, facts: _Facts, options: Options) -> No
     customer = obj.ref("customer")
     if customer is None:
         obj.fail("customer", "missing; a subscription belongs to a customer")
-    obj.text("status")
-    _subscription_currency(obj, options.currency)
     for discount in _embedded_discounts(obj):
         facts.discounts.setdefault(discount.text("id"), discount)
-    deleted = envelope.type == "customer.subscription.deleted"
-    facts.subscriptions.append(_SubscriptionState(envelope, _event_time(envelope), obj.text("id"), customer, deleted))
+    facts.subscriptions.append(
+        _SubscriptionState(
+            envelope,
+            _event_time(envelope),
+            obj.text("id"),
+            customer,
+            deleted=envelope.type == "customer.subscription.deleted",
+            status=obj.text("status"),
+            currency=_subscription_currency(obj, options.currency),
+        )
+    )
 
 
 def _on_discount(envelope: _Envelope, facts: _Facts, options: Options) -> None:
@@ -725,7 +733,10 @@ def _on_discount(envelope: _Envelope, facts: _Facts, options: Options) -> None:
 
 
 def _embedded_discounts(obj: _Obj) -> list[_Obj]:
-    found = [d for d in (obj.child("discount"),) if d is not None]
+    """Discount objects a subscription shows in full: remembered so that a
+    later event listing only their ids can still be resolved."""
+    single = obj.child("discount")
+    found = [single] if single is not None else []
     for path, item in obj.entries("discounts"):
         if isinstance(item, Mapping):
             found.append(_Obj(item, path))
@@ -1285,9 +1296,7 @@ def _subscription_rows(facts: _Facts, problems: list[Problem]) -> list[_Row]:
         )
         if plan:
             row.fields["plan"] = plan
-        row.fields.update(
-            subscription=state.id, status=envelope.obj.text("status"), subscription_mrr=_money_text(mrr, currency)
-        )
+        row.fields.update(subscription=state.id, status=state.status, subscription_mrr=_money_text(mrr, currency))
         rows.append(row)
     return rows
 
@@ -1323,19 +1332,19 @@ def _subscription_mrr(obj: _Obj, state: _SubscriptionState, facts: _Facts) -> tu
     """(MRR in minor units, currency, plan). Zero when the subscription
     brings no revenue now: canceled, ended, incomplete, trialing, paused,
     unpaid, or its collection paused."""
-    currency = _subscription_currency(obj, None)
-    prices = [price for price, _ in _priced_items(obj)]
-    plan = "+".join(dict.fromkeys(p.text("id") for p in prices if p.get("id")))
+    currency = state.currency
+    priced = _priced_items(obj)
+    plan = "+".join(dict.fromkeys(price.text("id") for price, _ in priced if price.get("id")))
     idle = (
         state.deleted
-        or obj.get("status") in NO_REVENUE_STATUSES
+        or state.status in NO_REVENUE_STATUSES
         or obj.get("ended_at") is not None
         or obj.get("pause_collection") is not None
     )
     if idle:
         return 0, currency, plan
     lines = []
-    for price, item in _priced_items(obj):
+    for price, item in priced:
         line = _line(price, item, obj)
         if line is not None:
             lines.append(line)
@@ -1579,7 +1588,9 @@ def _amount_off(coupon: _Obj, currency: str) -> int:
 
 def _money_text(minor: int, currency: str) -> str:
     """Minor units as an exact decimal string: Stripe's exponent, padded to
-    ISO 4217's when that has more places (MGA ``"500.00"``)."""
+    ISO 4217's when that has more places (MGA ``"500.00"``). Not
+    :func:`~rewardrules.units.format_amount`: it rounds to ISO's places, and
+    would round away ISK's two API decimals."""
     exponent = STRIPE_EXPONENTS[currency]
     places = max(exponent, CURRENCY_EXPONENTS.get(currency, exponent))
     scaled = minor * 10 ** (places - exponent)
