@@ -8,6 +8,7 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal, localcontext
 from typing import Any
@@ -18,7 +19,7 @@ from .engine import Engine, IssuedAward
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
 from .timeutil import NS_PER_DAY, format_timestamp
-from .units import format_amount, is_currency
+from .units import format_amount, is_currency, minor_exponent
 
 
 def plain(value: Decimal) -> str:
@@ -38,10 +39,19 @@ def format_value(value: Any, typ: Type | None) -> Any:
     if typ is not None and typ.kind == DURATION and isinstance(value, int):
         return f"{Decimal(value) / NS_PER_DAY:f} days"
     if isinstance(value, Decimal):
-        if typ is not None and typ.unit and is_currency(typ.unit):
-            return format_amount(value, typ.unit)
+        quantum = _money_quantum(typ)
+        if quantum is not None:
+            return format(value.quantize(quantum, context=CONTEXT), "f")
         return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
     return str(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _money_quantum(typ: Type | None) -> Decimal | None:
+    """The minor unit of a money type (0.01 for USD), None for other types."""
+    if typ is None or not typ.unit or not is_currency(typ.unit):
+        return None
+    return Decimal(1).scaleb(-minor_exponent(typ.unit))
 
 
 def _amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
