@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..sources import SourceError, read_payloads
-from ..sources.stripe import Options, StripeError, ingest
 from ..units import CURRENCY_EXPONENTS
 from .common import fail
+
+if TYPE_CHECKING:  # the adapter is imported only when this command runs
+    from ..sources.stripe import Options
 
 
 def add_parser(sub: Any) -> None:
@@ -61,6 +62,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sources import SourceError, read_payloads
+    from ..sources.stripe import StripeError, ingest
+
     options = _options(args)
     if isinstance(options, str):
         return fail(options)
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> Options | str:
     """The options, or what is wrong with them."""
+    from ..sources.stripe import Options
+
     attributes = dict(Options().referral_attributes)
     for spec in args.referral_attribute:
         name, sep, key = spec.partition("=")
