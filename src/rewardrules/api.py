@@ -10,9 +10,11 @@ new_awards = session.add(event)
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import localcontext
 from pathlib import Path
@@ -105,13 +107,16 @@ class Program:
     ) -> ScoreResult:
         """Score a whole ledger. Input order does not matter."""
         limit = parse_as_of(as_of)
-        parsed, latest = self.read(events, path)
-        if limit is None:
-            limit = latest if latest is not None else 0
-        parsed.sort(key=_ORDER)
-        engine = Engine(self.compiled)
-        run(engine, [e for e in parsed if e.at <= limit])
-        return ScoreResult(Reporter(engine, limit).build(explain))
+        with paused_gc():
+            parsed, latest = self.read(events, path)
+            if limit is None:
+                limit = latest if latest is not None else 0
+            elif latest is not None and limit < latest:
+                parsed = [e for e in parsed if e.at <= limit]
+            parsed.sort(key=_ORDER)
+            engine = Engine(self.compiled)
+            run(engine, parsed)
+            return ScoreResult(Reporter(engine, limit).build(explain))
 
     def score_stream(
         self, lines: Iterable[str | bytes], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
@@ -129,7 +134,7 @@ class Program:
         same_instant: dict[str, Event] = {}  # duplicates sort next to each other
         latest: int | None = None
         unordered = False
-        with localcontext(CONTEXT):
+        with localcontext(CONTEXT), paused_gc():
             for line, obj, problem in iter_lines(lines):
                 if problem is not None:
                     problems.append(problem)
@@ -176,6 +181,24 @@ def _out_of_order(event: Event) -> LedgerProblem:
         f"event `{event.id}` comes before the line above it in (at, id) order",
         "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
     )
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while scoring.
+
+    Scoring allocates millions of small objects that form no reference
+    cycles, and the collector would walk the growing heap again and again
+    (a third of the run time on large ledgers). Reference counting still
+    frees everything; the collector resumes afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _plain(event: Any) -> Any:

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import ast, runtime
-from .datatypes import DURATION, DURATION_UNITS, QUANTITY
+from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo, VoidInfo
 from .units import is_currency, minor_exponent
 
@@ -63,6 +63,8 @@ class CompiledMilestone:
     voids: list[CompiledVoid]
     caps: list[CapInfo]
     why_names: tuple[str, ...]
+    #: the type of each `why` value, to write it (money with its decimals)
+    why_types: tuple[Type | None, ...] = ()
 
 
 @dataclass(slots=True, eq=False)
@@ -418,12 +420,17 @@ class _Compiler:
         w.line(f"c[{slot}] = v")
         w.dedent()
 
-    def _why(self, expr: ast.Expr | None) -> tuple[tuple[str, ...], str]:
+    def _why(self, expr: ast.Expr | None, index: int) -> str:
+        """Record which values explain an award (names and types, for the
+        report) and return the Python tuple that captures them."""
         names: dict[str, str] = {}
+        types: dict[str, Type | None] = {}
         for node in _walk(expr):
             if isinstance(node, ast.Ref) and id(node) in self.checked.bindings:
                 names.setdefault(node.dotted, self.ref(node))
-        return tuple(names), "(" + "".join(f"{v}, " for v in names.values()) + ")"
+                types.setdefault(node.dotted, self.checked.types.get(id(node)))
+        self.why[index] = (tuple(names), tuple(types.values()))
+        return "(" + "".join(f"{v}, " for v in names.values()) + ")"
 
     def _milestone(self, milestone: MilestoneInfo) -> None:
         w = self.w
@@ -432,16 +439,14 @@ class _Compiler:
         trigger = milestone.trigger
         w.line(f"# milestone {milestone.name}")
         if isinstance(trigger, ast.WhenTrigger):
-            names, values = self._why(trigger.condition)
-            self.why[i] = names
+            values = self._why(trigger.condition, i)
             w.line(f"if not {st}.done[{i}] and {self.expr(trigger.condition)}:")
             w.indent()
             w.line(f"{st}.done[{i}] = True")
             w.line(f"out.append(({i}, None, None, {values}))")
             w.dedent()
         elif isinstance(trigger, ast.EventTrigger):
-            names, values = self._why(trigger.where)
-            self.why[i] = names
+            values = self._why(trigger.where, i)
             tests = [] if trigger.each else [f"not {st}.done[{i}]"]
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
@@ -457,7 +462,7 @@ class _Compiler:
             w.dedent()
         else:
             metric = self.checked.programs[self._program].metrics[trigger.metric.text]
-            self.why[i] = (metric.name,)
+            self.why[i] = ((metric.name,), (metric.type,))
             w.line(f"cur = mv{self.mid(metric)}")
             w.line("if cur is not None:")
             w.indent()
@@ -524,7 +529,7 @@ class _Compiler:
         self.w.dedent()
         return fname
 
-    why: dict[int, tuple[str, ...]]
+    why: dict[int, tuple[tuple[str, ...], tuple[Type | None, ...]]]
 
 
 def _ref_to(checked: CheckedRuleset, info: MetricInfo) -> ast.Ref:
@@ -617,7 +622,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     ],
                     voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],
                     caps=list(program.caps) + list(milestone.caps),
-                    why_names=c.why.get(milestone.index, ()),
+                    why_names=c.why.get(milestone.index, ((), ()))[0],
+                    why_types=c.why.get(milestone.index, ((), ()))[1],
                 )
             )
         programs.append(

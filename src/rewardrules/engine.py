@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
+from .compiler import CompiledMilestone, CompiledProgram, CompiledReward, CompiledRuleset
+from .formatting import amount_text, format_value
 from .ledger import Event
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
-from .timeutil import period_key
+from .timeutil import format_timestamp, period_key
 
 ONE = Decimal(1)
 #: "no awards": shared, never appended to (see Engine.process)
@@ -43,6 +44,9 @@ class IssuedAward:
     capped: bool = False
     #: every metric's value when the award was issued (only for messages)
     snapshot: dict[str, Any] | None = None
+    #: the award record as the contract writes it, status excepted (the
+    #: report decides it at its as-of); built once, when issued
+    record: dict[str, Any] | None = None
 
     @property
     def reward(self) -> Any:
@@ -216,6 +220,15 @@ class Engine:
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
         prefix = f"{self.compiled.name}\x1f{program.info.name}\x1f{info.name}\x1f{scope}\x1f{occurrence or ''}\x1f"
+        why: dict[str, Any] = {
+            "event": event.id,
+            "values": {
+                name: format_value(value, typ)
+                for name, value, typ in zip(milestone.why_names, values, milestone.why_types, strict=False)
+            },
+        }
+        if occurrence is not None:
+            why["occurrence"] = occurrence
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
             beneficiary = referral.referrer if role == "referrer" else referral.referee
@@ -233,7 +246,7 @@ class Engine:
             if amount is None or amount <= 0:
                 self.state.withheld.append(Withheld(event.at, milestone, k, role, beneficiary, referral, reason))
                 continue
-            record = IssuedAward(
+            award = IssuedAward(
                 award_id(prefix, role, beneficiary),
                 event.at,
                 milestone,
@@ -248,8 +261,33 @@ class Engine:
                 capped,
                 snapshot,
             )
-            self.state.awards.append(record)
-            issued.append(record)
+            award.record = self._record(award, program, reward, why)
+            self.state.awards.append(award)
+            issued.append(award)
+
+    def _record(
+        self, award: IssuedAward, program: CompiledProgram, reward: CompiledReward, why: dict[str, Any]
+    ) -> dict[str, Any]:
+        info = reward.info
+        if award.capped:
+            why = {**why, "capped": True}
+        return {
+            "id": award.id,
+            "at": format_timestamp(award.at),
+            "milestone": award.milestone.info.name,
+            "role": award.role,
+            "beneficiary": award.beneficiary,
+            "referrer": award.referral.referrer,
+            "referee": award.referral.referee,
+            "kind": info.kind,
+            "amount": amount_text(award.amount, reward.quantum, info.kind),
+            "unit": info.unit,
+            "item": info.item,
+            "status": "confirmed",
+            "program": program.info.name,
+            "message": None,
+            "why": why,
+        }
 
     def _apply_caps(
         self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal

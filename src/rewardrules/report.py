@@ -8,60 +8,18 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
-import functools
 import json
 from decimal import Decimal, localcontext
 from typing import Any
 
 from . import ast, templates
-from .datatypes import DURATION, TIME, Type
+from .datatypes import Type
 from .engine import Engine, IssuedAward
+from .formatting import format_value, plain
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
-from .timeutil import NS_PER_DAY, format_timestamp
-from .units import format_amount, is_currency, minor_exponent
-
-
-def plain(value: Decimal) -> str:
-    """A decimal without exponent notation or a negative zero."""
-    if not value:
-        return "0"
-    text = format(value, "f")
-    return text
-
-
-def format_value(value: Any, typ: Type | None) -> Any:
-    """How a metric or field value appears in explanations and messages."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if typ is not None and typ.kind == TIME and isinstance(value, int):
-        return format_timestamp(value)
-    if typ is not None and typ.kind == DURATION and isinstance(value, int):
-        return f"{Decimal(value) / NS_PER_DAY:f} days"
-    if isinstance(value, Decimal):
-        quantum = _money_quantum(typ)
-        if quantum is not None:
-            return format(value.quantize(quantum, context=CONTEXT), "f")
-        return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
-    return str(value)
-
-
-@functools.lru_cache(maxsize=64)
-def _money_quantum(typ: Type | None) -> Decimal | None:
-    """The minor unit of a money type (0.01 for USD), None for other types."""
-    if typ is None or not typ.unit or not is_currency(typ.unit):
-        return None
-    return Decimal(1).scaleb(-minor_exponent(typ.unit))
-
-
-def _amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
-    """Money is already rounded to its quantum: print every decimal of it;
-    other units print plainly; items are one item."""
-    if kind == "item":
-        return "1"
-    if quantum is not None:
-        return format(amount, "f")
-    return format_amount(amount, "item")
+from .timeutil import format_timestamp
+from .units import format_amount
 
 
 def status(award: IssuedAward, as_of: int) -> str:
@@ -89,7 +47,6 @@ class Reporter:
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
-        self._why_types: dict[int, list[Type | None]] = {}
 
     # -- types of names, for formatting ----------------------------------
     def _type(self, program: ProgramInfo, name: str) -> Type | None:
@@ -106,46 +63,16 @@ class Reporter:
 
     # -- awards ----------------------------------------------------------
     def award(self, award: IssuedAward) -> dict[str, Any]:
+        """The award's record with its status as of the report's instant
+        (the rest was written when the engine issued it)."""
         milestone = award.milestone
-        reward = milestone.rewards[award.reward_index]
-        info = reward.info
-        program = self.checked.programs[milestone.program]
-        why: dict[str, Any] = {"event": award.trigger["id"], "values": self._why(milestone, program, award.values)}
-        if award.occurrence is not None:
-            why["occurrence"] = award.occurrence
-        if award.capped:
-            why["capped"] = True
-        record: dict[str, Any] = {
-            "id": award.id,
-            "at": format_timestamp(award.at),
-            "milestone": milestone.info.name,
-            "role": award.role,
-            "beneficiary": award.beneficiary,
-            "referrer": award.referral.referrer,
-            "referee": award.referral.referee,
-            "kind": info.kind,
-            "amount": _amount_text(award.amount, reward.quantum, info.kind),
-            "unit": info.unit,
-            "item": info.item,
-            "status": status(award, self.as_of)
-            if milestone.voids or milestone.info.hold_ns is not None
-            else "confirmed",
-            "program": program.name,
-            "message": None,
-            "why": why,
-        }
+        assert award.record is not None
+        record = dict(award.record)
+        if milestone.voids or milestone.info.hold_ns is not None:
+            record["status"] = status(award, self.as_of)
         if milestone.info.message is not None:
-            record["message"] = self._message(award, record, program)
+            record["message"] = self._message(award, record, self.checked.programs[milestone.program])
         return record
-
-    def _why(self, milestone: Any, program: ProgramInfo, values: tuple[Any, ...]) -> dict[str, Any]:
-        types = self._why_types.get(id(milestone))
-        if types is None:
-            types = [self._type(program, name) for name in milestone.why_names]
-            self._why_types[id(milestone)] = types
-        return {
-            name: format_value(value, typ) for name, value, typ in zip(milestone.why_names, values, types, strict=False)
-        }
 
     def _message(self, award: IssuedAward, record: dict[str, Any], program: ProgramInfo) -> str:
         info = award.milestone.info
