@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import linecache
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -250,7 +251,7 @@ class _Compiler:
             if node.op == "/":
                 text = f"n_div({left}, {right})"
             elif self.nullable(node.left) or self.nullable(node.right):
-                text = f"{_ARITH[node.op]}({left}, {right})"
+                text = _null_aware(left, node.op, right, _ARITH[node.op], "None")
             else:
                 text = f"({left} {node.op} {right})"
             if result_type is not None and result_type.kind == DURATION and node.op in "*/":
@@ -259,7 +260,7 @@ class _Compiler:
         if isinstance(node, ast.Compare):
             left, right = self.expr(node.left), self.expr(node.right)
             if self.nullable(node.left) or self.nullable(node.right):
-                return f"{_OPS[node.op]}({left}, {right})"
+                return _null_aware(left, node.op, right, _OPS[node.op], "False")
             return f"({left} {node.op} {right})"
         if isinstance(node, ast.And):
             return f"({self.expr(node.left)} and {self.expr(node.right)})"
@@ -374,6 +375,14 @@ class _Compiler:
                 self.w.line(f"c = r.contrib[{p}]")
             for info in aggs:
                 self._contribution(p, info)
+            once = [m for m in milestones if _once(m)]
+            if not aggs and once and len(once) == len(milestones):
+                # every milestone here is awarded once: when all are, skip the rest
+                done = " and ".join(f"{'R' if m.level == 'referrer' else 'r'}.done[{m.index}]" for m in once)
+                self.w.line(f"if {done}:")
+                self.w.indent()
+                self.w.line("return None")
+                self.w.dedent()
             used = self.metrics_in(self._milestone_exprs(m) for m in milestones)
             # metrics are read after the referrer's totals were brought up to date
             self.prologue(list(used))
@@ -543,6 +552,31 @@ def _ref_to(checked: CheckedRuleset, info: MetricInfo) -> ast.Ref:
 
 
 _KEEP: list[ast.Ref] = []
+
+
+_SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|'(?:[^'\\]|\\.)*'")
+
+
+def _null_aware(left: str, op: str, right: str, helper: str, otherwise: str) -> str:
+    """`left op right`, or `otherwise` when an operand has no value. With
+    plain names (locals, constants) the checks are written inline, which
+    spares a call on the hot path; anything else goes through the helper so
+    that each operand is evaluated once."""
+    if not (_SIMPLE.fullmatch(left) and _SIMPLE.fullmatch(right)):
+        return f"{helper}({left}, {right})"
+    checks = [f"{name} is None" for name in (left, right) if not name.startswith("k") and not name.startswith("'")]
+    if not checks:
+        return f"({left} {op} {right})"
+    if otherwise == "False":
+        guards = " and ".join(c.replace(" is None", " is not None") for c in checks)
+        return f"({guards} and {left} {op} {right})"
+    return f"({otherwise} if {' or '.join(checks)} else {left} {op} {right})"
+
+
+def _once(milestone: MilestoneInfo) -> bool:
+    """Whether a milestone is awarded at most once (per referral or referrer)."""
+    trigger = milestone.trigger
+    return isinstance(trigger, ast.WhenTrigger) or (isinstance(trigger, ast.EventTrigger) and not trigger.each)
 
 
 def _quantum(unit: str) -> Decimal | None:

@@ -312,6 +312,12 @@ def _check_instant(ns: object) -> int:
     return ns
 
 
+#: "YYYY-MM-DDT" of recent days and "HH:MM:SS" of seconds of the day seen
+#: so far: formatting award instants is on the scoring path. Both bounded.
+_DAY_TEXT: dict[int, str] = {}
+_TIME_TEXT: dict[int, str] = {}
+
+
 def format_timestamp(ns: int) -> str:
     """Format an instant as RFC 3339 in UTC, e.g. ``2026-03-01T09:30:00Z``.
 
@@ -321,10 +327,17 @@ def format_timestamp(ns: int) -> str:
     _check_instant(ns)
     seconds, fraction = divmod(ns, NS_PER_SECOND)
     days, second_of_day = divmod(seconds, _SECONDS_PER_DAY)
-    year, month, day = _civil_from_days(days)
-    hour, rem = divmod(second_of_day, 3600)
-    minute, second = divmod(rem, 60)
-    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+    date = _DAY_TEXT.get(days)
+    if date is None:
+        if len(_DAY_TEXT) >= _DATE_CACHE_LIMIT:
+            _DAY_TEXT.clear()
+        year, month, day = _civil_from_days(days)
+        date = _DAY_TEXT[days] = f"{year:04d}-{month:02d}-{day:02d}T"
+    clock = _TIME_TEXT.get(second_of_day)
+    if clock is None:
+        hour, rest = divmod(second_of_day, 3600)
+        clock = _TIME_TEXT[second_of_day] = f"{hour:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    text = date + clock
     if fraction:
         text += "." + f"{fraction:09d}".rstrip("0")
     return text + "Z"
