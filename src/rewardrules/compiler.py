@@ -48,6 +48,8 @@ class CompiledReward:
     quantum: Decimal | None = None
     #: the caps (program's and milestone's) that count this reward
     caps: list[CapInfo] = field(default_factory=list)
+    #: the amount when it is a constant (`500 USD`), already rounded
+    constant: Decimal | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -66,6 +68,8 @@ class CompiledMilestone:
     why_names: tuple[str, ...]
     #: the type of each `why` value, to write it (money with its decimals)
     why_types: tuple[Type | None, ...] = ()
+    #: the start of its award ids: ruleset, program and milestone names
+    id_head: str = ""
 
 
 @dataclass(slots=True, eq=False)
@@ -579,6 +583,18 @@ def _once(milestone: MilestoneInfo) -> bool:
     return isinstance(trigger, ast.WhenTrigger) or (isinstance(trigger, ast.EventTrigger) and not trigger.each)
 
 
+def _constant(reward: RewardInfo) -> Decimal | None:
+    """A reward's amount when the rule writes a number (`500 USD`), rounded
+    as issued; None when it is computed at each award."""
+    node = reward.decl.amount
+    if reward.kind == "item":
+        return Decimal(1)
+    if not isinstance(node, ast.Quantity):
+        return None
+    quantum = _quantum(reward.unit)
+    return node.value if quantum is None else node.value.quantize(quantum, context=runtime.CONTEXT)
+
+
 def _quantum(unit: str) -> Decimal | None:
     return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
 
@@ -651,6 +667,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                             namespace[a] if a else None,
                             _quantum(r.unit),
                             [c for c in [*program.caps, *milestone.caps] if c.role == r.role and c.unit == r.unit],
+                            _constant(r),
                         )
                         for r, a in zip(milestone.rewards, amounts, strict=True)
                     ],
@@ -658,6 +675,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     caps=list(program.caps) + list(milestone.caps),
                     why_names=c.why.get(milestone.index, ((), ()))[0],
                     why_types=c.why.get(milestone.index, ((), ()))[1],
+                    id_head=f"{checked.name}\x1f{program.name}\x1f{milestone.name}\x1f",
                 )
             )
         programs.append(

@@ -219,7 +219,7 @@ class Engine:
         info = milestone.info
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
-        prefix = f"{self.compiled.name}\x1f{program.info.name}\x1f{info.name}\x1f{scope}\x1f{occurrence or ''}\x1f"
+        prefix = f"{milestone.id_head}{scope}\x1f{occurrence or ''}\x1f"
         why: dict[str, Any] = {
             "event": event.id,
             "values": {
@@ -232,17 +232,17 @@ class Engine:
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
             beneficiary = referral.referrer if role == "referrer" else referral.referee
-            amount = ONE if reward.amount is None else reward.amount(referral, referrer, event.fields, increase)
-            reason = "the amount has no value (a field or metric is missing)"
-            capped = False
-            if amount is not None:
-                if reward.quantum is not None:
+            amount = reward.constant
+            if amount is None:
+                amount = reward.amount(referral, referrer, event.fields, increase)  # type: ignore[misc]
+                if amount is not None and reward.quantum is not None:
                     amount = amount.quantize(reward.quantum)
-                reason = "the amount is zero"
-                if reward.caps:
-                    amount, capped, reason = self._apply_caps(reward.caps, beneficiary, event.at, amount)
-                    if capped and reward.quantum is not None:
-                        amount = amount.quantize(reward.quantum)
+            reason = "the amount is zero" if amount is not None else "the amount has no value (a field is missing)"
+            capped = False
+            if amount is not None and reward.caps:
+                amount, capped, reason = self._apply_caps(reward.caps, beneficiary, event.at, amount)
+                if capped and reward.quantum is not None:
+                    amount = amount.quantize(reward.quantum)
             if amount is None or amount <= 0:
                 self.state.withheld.append(Withheld(event.at, milestone, k, role, beneficiary, referral, reason))
                 continue
