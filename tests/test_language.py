@@ -100,12 +100,58 @@ milestone held { first payment  reward referee credit 5 USD  hold 7 days }
         pay("p1", 2, "bob", 10),
         {"id": "x1", "at": "2026-01-05T00:00:00Z", "type": "refund", "referee": "bob", "payment": "p1"},
     ]
+    # No hold: the award is confirmed when issued, so the refund cannot
+    # rewrite it; it is taken back by a reversal entry instead (see below).
     assert awards(text, ledger(*events)) == [
-        ("voidable", "referrer", "ann", "10.00", "void"),
+        ("voidable", "referrer", "ann", "10.00", "confirmed"),
         ("held", "referee", "bob", "5.00", "pending"),
     ]
     assert awards(text, ledger(*events), as_of="2026-01-09T00:00:00Z")[1][-1] == "confirmed"
     assert awards(text, ledger(*events), as_of="2026-01-04T00:00:00Z")[0][-1] == "confirmed"
+
+
+def test_a_confirmed_award_taken_back_gets_a_reversal_entry() -> None:
+    text = (
+        PAYMENT
+        + """
+event refund { payment: text }
+milestone bonus {
+  first payment
+  reward referrer cash 10 USD
+  hold 7 days
+  void if refund where refund.payment == payment.id within 60 days
+}
+"""
+    )
+    program = rewardrules.compile(text)
+
+    def refund(day: int, month: int = 1) -> dict:
+        return {
+            "id": f"x{day}",
+            "at": f"2026-{month:02d}-{day:02d}T00:00:00Z",
+            "type": "refund",
+            "referee": "bob",
+            "payment": "p1",
+        }
+
+    base = [ref("r1", 1, "ann", "bob"), pay("p1", 2, "bob", 10)]
+    # refunded during the hold: void, and nothing to reverse
+    during = program.score(ledger(*base, refund(5))).data
+    assert [a["status"] for a in during["awards"]] == ["void"] and during["reversals"] == []
+    # refunded after the hold: the award stays confirmed, a reversal takes it back
+    after = program.score(ledger(*base, refund(20))).data
+    (award,) = after["awards"]
+    assert award["status"] == "confirmed"
+    (reversal,) = after["reversals"]
+    assert reversal["reverses"] == award["id"] and reversal["id"].startswith("rv_")
+    assert (reversal["at"], reversal["amount"], reversal["why"]) == ("2026-01-20T00:00:00Z", "10.00", {"event": "x20"})
+    assert {"unit": "USD", "kind": "cash", "status": "reversed", "count": 1, "amount": "10.00"} in after["totals"]
+    # before the refund happened, nothing is reversed; past the window, nothing either
+    assert program.score(ledger(*base, refund(20)), as_of="2026-01-19T00:00:00Z").data["reversals"] == []
+    assert program.score(ledger(*base, refund(15, month=3))).data["reversals"] == []
+    # the reversal's id is stable: the same whatever else the ledger holds
+    other = [ref("r9", 1, "cy", "dee"), pay("p9", 3, "dee", 99)]
+    assert program.score(ledger(*other, *base, refund(20))).data["reversals"] == after["reversals"]
 
 
 def test_optional_field_absent_makes_conditions_false() -> None:

@@ -62,6 +62,29 @@ class Award(BaseModel):
     why: Why
 
 
+class Reversal(BaseModel):
+    """A compensating entry: a confirmed award that a later event (a refund
+    after the hold, a chargeback) takes back. The award itself is never
+    rewritten; pay this entry back against the award it `reverses`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="stable id of the reversal (rv_...)")
+    reverses: str = Field(description="the id of the award taken back")
+    at: str = Field(description="instant of the event that takes it back, UTC with Z")
+    milestone: str
+    role: Literal["referrer", "referee"]
+    beneficiary: str
+    referrer: str
+    referee: str
+    kind: str
+    amount: str = Field(description="the amount taken back (the award's amount, positive)")
+    unit: str
+    item: str | None
+    program: str
+    why: dict[str, Any] = Field(description="`event`: the id of the event that takes the award back")
+
+
 class ScoreOutput(BaseModel):
     """The JSON printed by `rewardrules score --format json`."""
 
@@ -70,6 +93,7 @@ class ScoreOutput(BaseModel):
     ruleset: str
     as_of: str
     awards: list[Award]
+    reversals: list[Reversal] = []
     totals: list[dict[str, Any]]
     referrals: list[dict[str, Any]] = []
     referrers: list[dict[str, Any]] = []
@@ -77,7 +101,12 @@ class ScoreOutput(BaseModel):
     rejected: list[dict[str, Any]] = []
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {"ledger": LedgerEvent, "award": Award, "result": ScoreOutput}
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "ledger": LedgerEvent,
+    "award": Award,
+    "reversal": Reversal,
+    "result": ScoreOutput,
+}
 
 
 def json_schema(name: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal, localcontext
 from typing import Any
@@ -22,19 +23,38 @@ from .timeutil import format_timestamp
 from .units import format_amount
 
 
-def status(award: IssuedAward, as_of: int) -> str:
-    """`void` if a void condition matched by as-of; `pending` during a hold;
-    otherwise `confirmed`."""
-    info = award.milestone.info
+def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
+    """The first event, at or before as-of, that meets one of the award's
+    `void if` conditions (0 <= delay <= window after the award), or None."""
+    found: dict[str, Any] | None = None
     for void in award.milestone.voids:
         window = void.info.window_ns
         for other in award.referral.kept.get(void.info.event, ()):
             delay = other["at"] - award.at
             if other["at"] > as_of or delay < 0 or (window is not None and delay > window):
                 continue
-            if void.test(award.referral, award.trigger, other):
-                return "void"
-    if info.hold_ns is not None and as_of < award.at + info.hold_ns:
+            if (found is None or (other["at"], other["id"]) < (found["at"], found["id"])) and void.test(
+                award.referral, award.trigger, other
+            ):
+                found = other
+    return found
+
+
+def confirmed_at(award: IssuedAward) -> int:
+    """When an award stops being pending: at its event, or after its hold."""
+    hold = award.milestone.info.hold_ns
+    return award.at + hold if hold is not None else award.at
+
+
+def status(award: IssuedAward, as_of: int) -> str:
+    """`void` if a void event came before (or as) the award was confirmed;
+    `pending` during a hold; otherwise `confirmed`. A void event after
+    confirmation does not rewrite the award: it gives a reversal entry
+    (see `Reporter.reversals`)."""
+    voider = voided_by(award, as_of)
+    if voider is not None and voider["at"] <= confirmed_at(award):
+        return "void"
+    if as_of < confirmed_at(award):
         return "pending"
     return "confirmed"
 
@@ -210,6 +230,33 @@ class Reporter:
                 )
         return out
 
+    def reversals(self) -> list[dict[str, Any]]:
+        """Compensating entries for confirmed awards that a later event takes
+        back (a refund after the hold): the award stays as it was paid, and
+        this entry, linked by `reverses`, says how much comes back and why."""
+        out = []
+        for award in self.engine.state.awards:
+            if not award.milestone.voids or award.at > self.as_of:
+                continue
+            voider = voided_by(award, self.as_of)
+            if voider is None or voider["at"] <= confirmed_at(award):
+                continue
+            record = award.record
+            assert record is not None
+            key = f"{award.id}\x1f{voider['id']}".encode()
+            out.append(
+                {
+                    "id": "rv_" + hashlib.blake2b(key, digest_size=12).hexdigest(),
+                    "reverses": award.id,
+                    "at": format_timestamp(voider["at"]),
+                    **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
+                    **{k: record[k] for k in ("kind", "amount", "unit", "item", "program")},
+                    "why": {"event": voider["id"]},
+                }
+            )
+        out.sort(key=lambda r: (r["at"], r["why"]["event"], r["reverses"]))
+        return out
+
     def _reached(self) -> dict[tuple[int, str], list[str]]:
         reached: dict[tuple[int, str], list[str]] = {}
         for award in self.engine.state.awards:
@@ -229,11 +276,13 @@ class Reporter:
     def _build(self, explain: bool) -> dict[str, Any]:
         state = self.engine.state
         awards = [self.award(a) for a in state.awards if a.at <= self.as_of]
+        reversals = self.reversals()
         result: dict[str, Any] = {
             "ruleset": self.checked.name,
             "as_of": format_timestamp(self.as_of),
             "awards": awards,
-            "totals": _totals(awards),
+            "reversals": reversals,
+            "totals": _totals(awards, reversals),
         }
         if explain:
             reached = self._reached()
@@ -319,9 +368,11 @@ def _conjuncts(expr: ast.Expr) -> list[ast.Expr]:
     return out
 
 
-def _totals(awards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Count and amount per unit, kind and status; reversals count under
+    the status `reversed` (amounts taken back)."""
     sums: dict[tuple[str, str, str], list[Any]] = {}
-    for award in awards:
+    for award in [*awards, *({**r, "status": "reversed"} for r in reversals)]:
         key = (award["unit"], award["kind"], award["status"])
         entry = sums.setdefault(key, [Decimal(0), 0])
         entry[0] += Decimal(award["amount"])

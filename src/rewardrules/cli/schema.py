@@ -8,7 +8,7 @@ from typing import Any
 
 #: the records with a schema (rewardrules.models.SCHEMAS); pydantic is only
 #: imported when a schema is printed
-NAMES = ("award", "ledger", "result")
+NAMES = ("award", "ledger", "result", "reversal")
 
 
 def add_parser(sub: Any) -> None:
