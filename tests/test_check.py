@@ -80,6 +80,7 @@ CASES = [
     ),
     ("unknown-duration", "metric x = count payment within 3 dayz", "RR109", "unknown duration unit", "`days`"),
     ("builtin-field", "event refund { id: text }", "RR110", "built-in field", None),
+    ("unknown-zone", 'ruleset z timezone "Mars/Olympus"', "RR111", "unknown time zone", "IANA"),
     (
         "money-vs-storage",
         "milestone m { when total >= 10 MB reward referrer cash 1 USD }",

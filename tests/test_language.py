@@ -311,3 +311,36 @@ def test_session_refuses_an_as_of_before_its_last_event() -> None:
     assert len(session.result(as_of="2026-02-01T00:00:00Z").data["awards"]) == 3
     with pytest.raises(rewardrules.LedgerError, match="as of its last event or later"):
         session.result(as_of="2026-01-03T00:00:00Z")
+
+
+CAP_PER_DAY = """
+ruleset paris "Paris partners"{zone}
+event payment {{ amount: money EUR }}
+cap referrer 100 EUR per day
+milestone commission {{ each payment  reward referrer cash 60% of payment.amount }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "second", "amounts"),
+    [
+        # 22:30Z and 23:30Z are one UTC day, but 23:30 and 00:30 in Paris (UTC+1)
+        ("", "2026-03-28T22:30:00Z", "2026-03-28T23:30:00Z", ["60.00", "40.00"]),
+        (' timezone "Europe/Paris"', "2026-03-28T22:30:00Z", "2026-03-28T23:30:00Z", ["60.00", "60.00"]),
+        # the night clocks go forward (29 March 2026): the Paris day is 23 hours long
+        (' timezone "Europe/Paris"', "2026-03-28T23:30:00Z", "2026-03-29T21:59:00Z", ["60.00", "40.00"]),
+        (' timezone "Europe/Paris"', "2026-03-28T23:30:00Z", "2026-03-29T22:00:00Z", ["60.00", "60.00"]),
+        # New York, the night clocks go back (1 November 2026): a 25-hour day
+        (' timezone "America/New_York"', "2026-11-01T04:30:00Z", "2026-11-02T04:59:00Z", ["60.00", "40.00"]),
+        (' timezone "America/New_York"', "2026-11-01T04:30:00Z", "2026-11-02T05:00:00Z", ["60.00", "60.00"]),
+    ],
+    ids=["utc", "paris-midnight", "paris-dst-last-minute", "paris-dst-next-day", "ny-dst-last-minute", "ny-next-day"],
+)
+def test_calendar_periods_follow_the_ruleset_time_zone(zone: str, first: str, second: str, amounts: list[str]) -> None:
+    program = rewardrules.compile(CAP_PER_DAY.format(zone=zone))
+    events = [
+        {"id": "r", "at": "2026-03-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": first, "type": "payment", "referee": "bob", "amount": 100},
+        {"id": "p2", "at": second, "type": "payment", "referee": "bob", "amount": 100},
+    ]
+    assert [a["amount"] for a in program.score(events).data["awards"]] == amounts

@@ -205,6 +205,8 @@ class UnitDecl:
 class RulesetDecl:
     name: Ident
     title: str | None
+    #: IANA zone of calendar periods (`cap ... per month`); None means UTC
+    timezone: String | None = None
     span: Span = _span  # type: ignore[assignment]
 
 

@@ -56,6 +56,7 @@ from .model import (
     VoidInfo,
 )
 from .source import Source, Span
+from .timeutil import period_key
 from .units import BUILTIN_UNITS, CURRENCY_EXPONENTS, is_currency
 
 ROLES = ("referrer", "referee")
@@ -109,6 +110,7 @@ class Checker:
     # -- entry point -----------------------------------------------------
     def run(self) -> CheckedRuleset:
         name, title = self._ruleset_name()
+        timezone = self._timezone()
         self._declare_units()
         self._declare_events()
         shared = self._metric_scope(self.file.metrics, {}, None)
@@ -139,6 +141,7 @@ class Checker:
             events=self.events,
             units=self.units,
             programs=programs,
+            timezone=timezone,
             types=self.types,
             nullable=self.nullable,
             bindings=self.bindings,
@@ -152,6 +155,22 @@ class Checker:
             return decls[0].name.text, decls[0].title
         stem = PurePath(self.source.path).stem
         return (re.sub(r"\W", "_", stem) or "ruleset"), None
+
+    def _timezone(self) -> str | None:
+        decl = self.file.rulesets[0].timezone if self.file.rulesets else None
+        if decl is None:
+            return None
+        try:
+            period_key(0, "day", decl.value)
+        except ValueError:
+            self.error(
+                "RR111",
+                f"unknown time zone `{decl.value}`",
+                decl.span,
+                "use an IANA name such as \"Europe/Paris\" or \"America/New_York\"",
+            )
+            return None
+        return decl.value
 
     def _declare_units(self) -> None:
         for decl in self.file.units:

@@ -37,6 +37,7 @@ CODES: dict[str, str] = {
     "RR108": "unknown period",
     "RR109": "unknown duration unit",
     "RR110": "reserved field or event name",
+    "RR111": "unknown time zone",
     "RR201": "type mismatch",
     "RR202": "unit mismatch",
     "RR203": "condition expected",

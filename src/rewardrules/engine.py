@@ -112,6 +112,7 @@ class Engine:
         for milestone in compiled.milestones:
             for j, cap in enumerate(milestone.info.caps):
                 self._cap_keys[id(cap)] = ("milestone", milestone.info.index, j)
+        self._timezone = compiled.checked.timezone
         # hot-loop look-ups, bound once
         self._updates = compiled.updates
         self._kept = compiled.kept_types
@@ -296,7 +297,7 @@ class Engine:
         capped = False
         reason = ""
         for cap in applicable:
-            period = period_key(at, cap.period) if cap.period else ""
+            period = period_key(at, cap.period, self._timezone) if cap.period else ""
             key = (*self._cap_keys[id(cap)], beneficiary, period)
             keys.append(key)
             limit = cap.limit

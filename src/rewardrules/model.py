@@ -129,6 +129,8 @@ class CheckedRuleset:
     events: dict[str, EventInfo]
     units: set[str]
     programs: list[ProgramInfo]
+    #: IANA zone of calendar periods; None is UTC
+    timezone: str | None = None
     #: type and nullability of every expression node, by id()
     types: dict[int, Type] = field(default_factory=dict)
     nullable: dict[int, bool] = field(default_factory=dict)

@@ -109,8 +109,13 @@ class _Builder(Transformer_NonRecursive):
     def title(self, meta: Any, token: Token) -> str:
         return _unquote(str(token))
 
-    def ruleset_decl(self, meta: Any, name: Token, title: str | None = None) -> ast.RulesetDecl:
-        return ast.RulesetDecl(self._tok(name), title, span=self._span(meta))
+    def ruleset_decl(
+        self, meta: Any, name: Token, title: str | None = None, timezone: ast.String | None = None
+    ) -> ast.RulesetDecl:
+        return ast.RulesetDecl(self._tok(name), title, timezone, span=self._span(meta))
+
+    def timezone(self, meta: Any, token: Token) -> ast.String:
+        return ast.String(_unquote(str(token)), span=self._span(meta))
 
     def unit_decl(self, meta: Any, name: Token, title: str | None = None) -> ast.UnitDecl:
         return ast.UnitDecl(self._tok(name), title, span=self._span(meta))
