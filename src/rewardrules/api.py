@@ -169,6 +169,13 @@ class Program:
     def session(self) -> Session:
         return Session(self)
 
+    def restore(self, snapshot: bytes | str) -> Session:
+        """A session restored from `Session.snapshot()` bytes of this same
+        rule file; raises `rewardrules.snapshot.SnapshotError` otherwise."""
+        from .snapshot import load
+
+        return load(self, snapshot)
+
 
 #: Ledger order: instant, then id.
 _ORDER = operator.attrgetter("at", "id")
@@ -240,7 +247,7 @@ class Session:
             raise LedgerError(problems, "<session>")
         previous = self._seen.get(parsed.id)
         if previous is not None:
-            if previous != obj:
+            if not same_content(previous, obj):
                 raise LedgerError(
                     [LedgerProblem(self._count, "id", f"id `{parsed.id}` was already added with different content")],
                     "<session>",
@@ -266,6 +273,14 @@ class Session:
         with localcontext(CONTEXT):
             issued = self.engine.process(parsed)
         return self._awards(issued, parsed.at)
+
+    def snapshot(self) -> bytes:
+        """The whole state as bytes (JSON), to stop and resume later with
+        `Program.restore(data)`: the restored session gives the same awards
+        as one that never stopped."""
+        from .snapshot import dump
+
+        return dump(self)
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
         reporter = Reporter(self.engine, as_of)
