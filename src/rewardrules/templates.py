@@ -108,7 +108,10 @@ def check(text: str, names: Iterable[str]) -> list[TemplateProblem]:
             continue
         stack.extend(node.iter_child_nodes())
     if not problems:
-        for name in sorted(find_undeclared_variables(tree) - known):
+        # Every name must be one we provide: jinja2's own (`self`, `loop`,
+        # `caller`...) are not "undeclared" to it, but must not be reachable.
+        names = {n.name for n in tree.find_all(nodes.Name)} | find_undeclared_variables(tree)
+        for name in sorted(names - known):
             problems.append(TemplateProblem(f"unknown name `{name}` in message template", unknown_name=name))
     return problems
 
