@@ -22,8 +22,8 @@ def _tool(name: str) -> str:
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "benchmarks"],
-        ["ruff", "format", "--check", "src", "tests", "benchmarks"],
+        ["ruff", "check", "src", "tests", "benchmarks", "fuzz"],
+        ["ruff", "format", "--check", "src", "tests", "benchmarks", "fuzz"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
