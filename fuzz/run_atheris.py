@@ -22,8 +22,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 with atheris.instrument_imports():
-    import rewardrules  # noqa: F401  (instrumented for coverage)
     import targets
+
+    import rewardrules  # noqa: F401  (instrumented for coverage)
 
 
 def _seed(kind: str, folder: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from .conftest import GOLDEN, ROOT, RULESETS
 
 sys.path.insert(0, str(ROOT / "fuzz"))
-import targets  # noqa: E402
+import targets
 
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 #: pieces that make edits meaningful to the grammar, not just noise
