@@ -405,31 +405,46 @@ def _bounded(number: Decimal) -> bool:
 
 
 def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerProblem | None]]:
-    """Decode JSON lines: (line number, object, problem). Blank lines skipped."""
+    """Decode JSON lines: (line number, object, problem). Blank lines skipped.
+
+    The common case (a well-formed line) costs one decode; blank lines and
+    a byte order mark are only looked for when decoding fails.
+    """
+    decode = _DECODER.decode
+    nesting = limits.MAX_LEDGER_NESTING
     for number, raw in enumerate(lines, start=1):
         if len(raw) > limits.MAX_LEDGER_LINE_BYTES:
             yield number, None, LedgerProblem(number, None, f"line is longer than {limits.MAX_LEDGER_LINE_BYTES} bytes")
             continue
         try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            if number == 1 and text.startswith("\ufeff"):
-                text = text[1:]  # a byte order mark some tools write
-            if not text.strip():
-                continue
-            value = decode_line(text)
-            if text.count("{") + text.count("[") > limits.MAX_LEDGER_NESTING and _depth(
-                value, limits.MAX_LEDGER_NESTING
-            ):
-                yield (
-                    number,
-                    None,
-                    LedgerProblem(number, None, f"JSON nests deeper than {limits.MAX_LEDGER_NESTING} levels"),
-                )
-                continue
-            yield number, value, None
+            text = raw.decode("utf-8") if type(raw) is bytes else raw
+            value = decode(text)  # type: ignore[arg-type]
         except (ValueError, RecursionError) as error:
-            message = "nested too deeply" if isinstance(error, RecursionError) else _json_message(error)
-            yield number, None, LedgerProblem(number, None, f"invalid JSON: {message}", "each line is one JSON object")
+            problem = _undecodable(number, raw, error)
+            if problem is not None:
+                yield number, None, problem
+            elif number == 1 and _strip_bom(raw) is not None:
+                yield from iter_lines([_strip_bom(raw)])  # type: ignore[list-item]
+            continue
+        if text.count("{") + text.count("[") > nesting and _depth(value, nesting):  # type: ignore[union-attr]
+            yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")
+            continue
+        yield number, value, None
+
+
+def _strip_bom(raw: str | bytes) -> str | None:
+    """The first line without the byte order mark some tools write, if any."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return text[1:] if text.startswith("\ufeff") else None
+
+
+def _undecodable(number: int, raw: str | bytes, error: Exception) -> LedgerProblem | None:
+    """Why a line did not decode, or None for a blank line or a BOM."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    if not text.strip() or (number == 1 and text.startswith("\ufeff")):
+        return None
+    message = "nested too deeply" if isinstance(error, RecursionError) else _json_message(error)
+    return LedgerProblem(number, None, f"invalid JSON: {message}", "each line is one JSON object")
 
 
 def _json_message(error: Exception) -> str:
