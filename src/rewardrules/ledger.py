@@ -417,8 +417,8 @@ def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerP
             yield number, None, LedgerProblem(number, None, f"line is longer than {limits.MAX_LEDGER_LINE_BYTES} bytes")
             continue
         try:
-            text = raw.decode("utf-8") if type(raw) is bytes else raw
-            value = decode(text)  # type: ignore[arg-type]
+            text: str = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            value = decode(text)
         except (ValueError, RecursionError) as error:
             problem = _undecodable(number, raw, error)
             if problem is not None:
@@ -426,7 +426,7 @@ def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerP
             elif number == 1 and _strip_bom(raw) is not None:
                 yield from iter_lines([_strip_bom(raw)])  # type: ignore[list-item]
             continue
-        if text.count("{") + text.count("[") > nesting and _depth(value, nesting):  # type: ignore[union-attr]
+        if text.count("{") + text.count("[") > nesting and _depth(value, nesting):
             yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")
             continue
         yield number, value, None
