@@ -37,6 +37,9 @@ class Why(BaseModel):
     values: dict[str, Any] = Field(description="values that met the condition (metrics and event fields)")
     occurrence: str | None = None
     capped: bool | None = None
+    voided_by: dict[str, Any] | None = Field(
+        default=None, description="for a void award: the `event` (id, `type`, `at`) and the `rule` (which `void if`)"
+    )
 
 
 class Award(BaseModel):

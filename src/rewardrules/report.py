@@ -23,21 +23,27 @@ from .timeutil import format_timestamp
 from .units import format_amount
 
 
-def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
-    """The first event, at or before as-of, that meets one of the award's
-    `void if` conditions (0 <= delay <= window after the award), or None."""
-    found: dict[str, Any] | None = None
-    for void in award.milestone.voids:
+def void_event(award: IssuedAward, as_of: int) -> tuple[dict[str, Any], int] | None:
+    """The first event in ledger order, at or before as-of, that meets one
+    of the award's `void if` conditions (0 <= delay <= window after the
+    award), with the position of that `void if` in the milestone; or None."""
+    found: tuple[dict[str, Any], int] | None = None
+    for index, void in enumerate(award.milestone.voids):
         window = void.info.window_ns
         for other in award.referral.kept.get(void.info.event, ()):
             delay = other["at"] - award.at
             if other["at"] > as_of or delay < 0 or (window is not None and delay > window):
                 continue
-            if (found is None or (other["at"], other["id"]) < (found["at"], found["id"])) and void.test(
-                award.referral, award.trigger, other
-            ):
-                found = other
+            first = found is None or (other["at"], other["id"]) < (found[0]["at"], found[0]["id"])
+            if first and void.test(award.referral, award.trigger, other):
+                found = (other, index)
     return found
+
+
+def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
+    """The event of `void_event`, or None."""
+    found = void_event(award, as_of)
+    return found[0] if found is not None else None
 
 
 def confirmed_at(award: IssuedAward) -> int:
@@ -90,6 +96,8 @@ class Reporter:
         record = dict(award.record)
         if milestone.voids or milestone.info.hold_ns is not None:
             record["status"] = status(award, self.as_of)
+            if record["status"] == "void":
+                record["why"] = {**record["why"], "voided_by": self._voided_by(award)}
         if milestone.info.message is not None:
             record["message"] = self._message(award, record, self.checked.programs[milestone.program])
         return record
@@ -229,6 +237,19 @@ class Reporter:
                     }
                 )
         return out
+
+    def _voided_by(self, award: IssuedAward) -> dict[str, Any]:
+        """Which event voided an award and by which `void if` (its position
+        in the milestone, from 0): explanations and test coverage say so."""
+        found = void_event(award, self.as_of)
+        assert found is not None
+        event, index = found
+        return {
+            "event": event["id"],
+            "type": award.milestone.voids[index].info.event,
+            "at": format_timestamp(event["at"]),
+            "rule": index,
+        }
 
     def reversals(self) -> list[dict[str, Any]]:
         """Compensating entries for confirmed awards that a later event takes

@@ -1,0 +1,75 @@
+"""`rewardrules explain RULESET LEDGER`: the score told in plain language.
+
+Per referrer and referral: what was earned, when and why; what was not and
+why; what comes next. Exit codes: 0 explained; 1 the rule file has errors;
+2 bad invocation or input (unreadable file, invalid ledger or --as-of, a
+--referrer / --referee that names nobody in the ledger).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..diagnostics import did_you_mean
+from ..ledger import LedgerError
+from .common import describe_os_error, fail, ledger_lines, write_json
+from .score import load_program
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "explain",
+        help="explain, per referral, what was earned and why, and what is next",
+        description="Explain a score in plain language: per referral, what was earned, when and why; "
+        "what was not and why; and what comes next (see docs/explain.md).",
+        epilog="exit codes: 0 success, 1 the rule file has errors, 2 bad invocation or input",
+    )
+    parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
+    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
+    parser.add_argument("--referrer", metavar="ID", help="only the referrals of this referrer")
+    parser.add_argument("--referee", metavar="ID", help="only the referral of this referred person")
+    parser.add_argument("--as-of", metavar="TS", help="as of this RFC 3339 instant (default: the latest event)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import parse_as_of
+    from ..explain import explanation, known_people
+    from ..trace import score_traced
+
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        return fail(f"--as-of: {error.problems[0].message}")
+    program = load_program(args.ruleset)
+    if isinstance(program, int):
+        return program
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    try:
+        traced = score_traced(program, ledger_lines(args.ledger), as_of, name)
+    except LedgerError as error:
+        print(str(error), file=sys.stderr)
+        return fail(f"the ledger has {len(error.problems)} problem(s); nothing was explained")
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+    referrers, referees = known_people(traced.data)
+    for option, value, known in (("--referrer", args.referrer, referrers), ("--referee", args.referee, referees)):
+        if value is not None and value not in known:
+            role = option.removeprefix("--")
+            print(
+                f"rewardrules: error: no referral with {role} `{value}` as of {traced.data['as_of']}", file=sys.stderr
+            )
+            hint = did_you_mean(value, known)
+            if hint:
+                print(f"     = help: {hint}", file=sys.stderr)
+            return 2
+    result = explanation(traced.data, args.referrer, args.referee, program=program, voids=traced.voids)
+    if args.format == "json":
+        write_json(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(result.text())
+    return 0
