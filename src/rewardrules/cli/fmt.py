@@ -1,0 +1,107 @@
+"""`rewardrules fmt PATH...`: rewrite rule files in the canonical layout."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..format import format_text
+from .check import collect
+from .common import describe_os_error, print_diagnostics, read_text
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "fmt",
+        help="rewrite rule files in the canonical layout",
+        description=(
+            "Rewrite rule files (and folders of *.rules files) in the canonical layout, keeping comments. "
+            "A file with syntax errors is left as it is and its errors are printed."
+        ),
+        epilog="exit codes: 0 done (or nothing to change), 1 syntax errors or (with --check/--diff) files to change, "
+        "2 bad invocation or unreadable file",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="a .rules file or a folder")
+    parser.add_argument("--check", action="store_true", help="write nothing; list the files that would change")
+    parser.add_argument("--diff", action="store_true", help="write nothing; print the changes as a unified diff")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    files, missing = collect(args.paths)
+    for path in missing:
+        print(f"rewardrules: error: `{path}` does not exist", file=sys.stderr)
+    if not files and not missing:
+        print("rewardrules: error: no .rules files found", file=sys.stderr)
+    texts = _read_all(files)
+    if missing or texts is None or not files:
+        return 2  # nothing is written when any input is wrong
+    dry_run = args.check or args.diff
+    changed, broken, unwritable = 0, 0, False
+    for path, text in texts:
+        formatted, diagnostics = format_text(text, path)
+        if formatted is None:
+            print_diagnostics(diagnostics, sys.stderr)
+            broken += 1
+            continue
+        if formatted == text:
+            continue
+        changed += 1
+        if args.diff:
+            sys.stdout.writelines(_diff(path, text, formatted))
+        if args.check:
+            print(f"would reformat {path}", file=sys.stderr if args.diff else sys.stdout)
+        if not dry_run:
+            if _write(path, formatted):
+                print(f"reformatted {path}")
+            else:
+                unwritable = True
+    _summary(len(files), changed, broken, dry_run)
+    if unwritable:
+        return 2
+    return 1 if broken or (dry_run and changed) else 0
+
+
+def _read_all(files: list[str]) -> list[tuple[str, str]] | None:
+    """Every file's text, or None (after saying why) if one cannot be read."""
+    texts, ok = [], True
+    for path in files:
+        try:
+            texts.append((path, read_text(path)))
+        except (OSError, UnicodeDecodeError) as error:
+            message = describe_os_error(error, path) if isinstance(error, OSError) else f"`{path}` is not UTF-8 text"
+            print(f"rewardrules: error: {message}", file=sys.stderr)
+            ok = False
+    return texts if ok else None
+
+
+def _diff(path: str, before: str, after: str) -> list[str]:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"{path} (original)", f"{path} (formatted)"
+    )
+    # A last line without a newline would run into the next hunk's header.
+    return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines]
+
+
+def _write(path: str, text: str) -> bool:
+    try:
+        Path(path).write_text(text, encoding="utf-8", newline="\n")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        print(f"rewardrules: error: cannot write `{path}`: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
+def _summary(total: int, changed: int, broken: int, dry_run: bool) -> None:
+    def files(n: int) -> str:
+        return f"{n} file{'' if n == 1 else 's'}"
+
+    verb = "would be reformatted" if dry_run else "reformatted"
+    parts = [f"{files(changed)} {verb}", f"{files(total - changed - broken)} unchanged"]
+    if broken:
+        parts.append(f"{files(broken)} with syntax errors (not formatted)")
+    print(", ".join(parts), file=sys.stderr)
