@@ -22,9 +22,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 with atheris.instrument_imports():
+    # rewardrules imports its stages lazily: name them so they are instrumented
     import targets
 
-    import rewardrules  # noqa: F401  (instrumented for coverage)
+    import rewardrules.api
+    import rewardrules.check
+    import rewardrules.compiler
+    import rewardrules.engine
+    import rewardrules.ledger
+    import rewardrules.parse
+    import rewardrules.report
+    import rewardrules.timeutil  # noqa: F401
 
 
 def _seed(kind: str, folder: Path) -> None:
