@@ -167,7 +167,7 @@ class Checker:
                 "RR111",
                 f"unknown time zone `{decl.value}`",
                 decl.span,
-                "use an IANA name such as \"Europe/Paris\" or \"America/New_York\"",
+                'use an IANA name such as "Europe/Paris" or "America/New_York"',
             )
             return None
         return decl.value
@@ -479,10 +479,12 @@ class Checker:
         caps = [c for c in (self._cap(cap) for cap in program.caps) if c is not None]
         milestones = [self._milestone(m, scope) for m in program.milestones]
         if not milestones:
+            # the file's implicit program (loose caps or eligibility) is the file
+            what = f"program `{name}`" if program.name.text else "the rule file"
             self.error(
                 "RR306",
-                f"program `{name}` has no milestone",
-                program.span if program.name.text else None,
+                f"{what} has no milestone",
+                program.span,
                 "add `milestone NAME { ... }` with a trigger and a reward",
             )
         metrics = {}
@@ -506,7 +508,9 @@ class Checker:
                     )
                 seen.add(milestone.name)
         if count > limits.MAX_MILESTONES:
-            self.error("RR401", f"too many milestones ({count}; the limit is {limits.MAX_MILESTONES})", None)
+            self.error(
+                "RR401", f"too many milestones ({count}; the limit is {limits.MAX_MILESTONES})", self.source.whole()
+            )
         if not programs:
             self.error(
                 "RR306",
