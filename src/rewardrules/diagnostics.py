@@ -53,6 +53,14 @@ CODES: dict[str, str] = {
     "RR401": "limit exceeded",
     "RR501": "invalid message template",
     "RR502": "unknown name in message template",
+    # warnings of `check --strict` (lint.py)
+    "RR601": "condition is never true",
+    "RR602": "tiers out of order",
+    "RR603": "duplicate trigger",
+    "RR604": "unused declaration",
+    "RR605": "unbounded liability",
+    "RR606": "void outlasts hold",
+    "RR607": "reward larger than its cap",
 }
 
 

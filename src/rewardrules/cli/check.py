@@ -1,15 +1,23 @@
-"""`rewardrules check PATH...`: report every problem in rule files."""
+"""`rewardrules check PATH...`: report every problem in rule files.
+
+`--strict` adds the warnings of the lint stage (RR6xx), `--bounds` prints
+the payout bounds, `--fail-level` decides whether warnings fail the run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bounds import RulesetBounds, bounds
 from ..check import check_text
-from ..diagnostics import Diagnostic, Severity
+from ..diagnostics import Diagnostic, Severity, has_errors
+from ..lint import lint
+from ..sarif import sarif_log
 from .common import describe_os_error, print_diagnostics, read_text, write_json
 
 
@@ -22,11 +30,35 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .rules file or a folder")
     parser.add_argument(
         "--format",
-        choices=("text", "json", "github"),
+        choices=("text", "json", "github", "sarif"),
         default="text",
-        help="text for people, json for tools, github for workflow annotations",
+        help="text for people, json for tools, github for workflow annotations, sarif for code scanning",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="also warn about rules that are legal but likely wrong (RR6xx: dead milestones, tiers out of "
+        "order, unused declarations, unbounded liability, ...)",
+    )
+    parser.add_argument(
+        "--fail-level",
+        choices=("error", "warning"),
+        default="error",
+        help="exit 1 on errors only (default), or on warnings too",
+    )
+    parser.add_argument(
+        "--bounds",
+        action="store_true",
+        help="print the most one referral and one referrer can earn, per unit (always in --format json)",
     )
     parser.set_defaults(run=run)
+
+
+@dataclass
+class FileReport:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    bounds: RulesetBounds | None = None
 
 
 def collect(paths: list[str]) -> tuple[list[str], list[str]]:
@@ -44,12 +76,25 @@ def collect(paths: list[str]) -> tuple[list[str], list[str]]:
     return files, missing
 
 
+def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileReport:
+    """Check one file; lint and bound it only when it has no error."""
+    checked, diagnostics = check_text(text, path)
+    report = FileReport(path, diagnostics)
+    if checked is not None and not has_errors(diagnostics):
+        if strict:
+            report.diagnostics = sorted(diagnostics + lint(checked), key=Diagnostic.sort_key)
+        if with_bounds:
+            report.bounds = bounds(checked)
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
     files, missing = collect(args.paths)
     for path in missing:
         print(f"rewardrules: error: `{path}` does not exist", file=sys.stderr)
-    diagnostics: list[Diagnostic] = []
+    reports: list[FileReport] = []
     unreadable = False
+    with_bounds = args.bounds or args.format == "json"
     for path in files:
         try:
             text = read_text(path)
@@ -58,32 +103,56 @@ def run(args: argparse.Namespace) -> int:
             print(f"rewardrules: error: {message}", file=sys.stderr)
             unreadable = True
             continue
-        diagnostics.extend(check_text(text, path)[1])
+        reports.append(check_file(path, text, args.strict, with_bounds))
+    diagnostics = [d for report in reports for d in report.diagnostics]
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    _print(args, files, reports, diagnostics, errors, warnings)
+    if missing or unreadable or not files:
+        if not files and not missing:
+            print("rewardrules: error: no .rules files found", file=sys.stderr)
+        return 2
+    return 1 if errors or (args.fail_level == "warning" and warnings) else 0
+
+
+def _print(
+    args: argparse.Namespace,
+    files: list[str],
+    reports: list[FileReport],
+    diagnostics: list[Diagnostic],
+    errors: int,
+    warnings: int,
+) -> None:
     if args.format == "json":
         payload = {
             "files": files,
             "diagnostics": [d.to_dict() for d in diagnostics],
             "errors": errors,
-            "warnings": len(diagnostics) - errors,
+            "warnings": warnings,
+            "bounds": [r.bounds.to_dict() for r in reports if r.bounds is not None],
         }
         write_json(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "sarif":
+        log = sarif_log([(r.path, r.diagnostics) for r in reports])
+        write_json(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "github":
-        for d in diagnostics:
-            level = "error" if d.severity is Severity.ERROR else "warning"
-            message = d.message + (f" (help: {d.help})" if d.help else "")
-            where = f"file={_escape_property(d.path)},line={d.line},col={d.column},title={d.code}"
-            print(f"::{level} {where}::{_escape(message)}")
+        for report in reports:
+            for d in report.diagnostics:
+                level = "error" if d.severity is Severity.ERROR else "warning"
+                message = d.message + (f" (help: {d.help})" if d.help else "")
+                path = d.path if d.span is not None else report.path
+                where = f"file={_escape_property(path)},line={d.line},col={d.column},title={d.code}"
+                print(f"::{level} {where}::{_escape(message)}")
     else:
         print_diagnostics(diagnostics, sys.stdout)
+        if args.bounds:
+            for report in reports:
+                if report.bounds is not None:
+                    print(report.bounds.render())
         noun = "file" if len(files) == 1 else "files"
         summary = f"checked {len(files)} {noun}: {errors} error{'s' if errors != 1 else ''}"
+        summary += f", {warnings} warning{'s' if warnings != 1 else ''}"
         print(summary, file=sys.stderr)
-    if missing or unreadable or not files:
-        if not files and not missing:
-            print("rewardrules: error: no .rules files found", file=sys.stderr)
-        return 2
-    return 1 if errors else 0
 
 
 def _escape(text: str) -> str:
