@@ -7,8 +7,10 @@ differently formatted text compare equal.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from .source import Span
 
@@ -353,3 +355,38 @@ class RuleFile:
     programs: tuple[Program, ...]
     implicit: Program | None
     span: Span = _span  # type: ignore[assignment]
+
+
+# -- walking -----------------------------------------------------------------
+
+
+def walk(expr: Expr | None) -> Iterator[Any]:
+    """Every node of an expression, without recursion (expressions may be
+    64 levels deep; later stages must not depend on the recursion limit)."""
+    if expr is None:
+        return
+    stack: list[Any] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in getattr(node, "__slots__", ()):
+            if name == "span":
+                continue
+            value = getattr(node, name)
+            if isinstance(value, tuple):
+                stack.extend(v for v in value if hasattr(v, "__slots__") and not isinstance(v, Ident))
+            elif hasattr(value, "__slots__") and not isinstance(value, (Ident, Duration)):
+                stack.append(value)
+
+
+def conjuncts(expr: Expr) -> list[Expr]:
+    """The parts of a condition joined by `and`, in source order."""
+    out: list[Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And):
+            stack.extend((node.right, node.left))
+        else:
+            out.append(node)
+    return out

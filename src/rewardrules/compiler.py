@@ -186,7 +186,7 @@ class _Compiler:
         an order where each comes after its dependencies."""
         direct: list[MetricInfo] = []
         for expr in exprs:
-            for node in _walk(expr):
+            for node in ast.walk(expr):
                 binding = self.checked.bindings.get(id(node))
                 if binding is not None and binding.kind == "metric" and binding.metric is not None:
                     direct.append(binding.metric)
@@ -438,7 +438,7 @@ class _Compiler:
         report) and return the Python tuple that captures them."""
         names: dict[str, str] = {}
         types: dict[str, Type | None] = {}
-        for node in _walk(expr):
+        for node in ast.walk(expr):
             if isinstance(node, ast.Ref) and id(node) in self.checked.bindings:
                 names.setdefault(node.dotted, self.ref(node))
                 types.setdefault(node.dotted, self.checked.types.get(id(node)))
@@ -605,24 +605,6 @@ def _literal(node: ast.Expr) -> Any:
     if isinstance(node, (ast.String, ast.Bool)):
         return node.value
     raise AssertionError(node)
-
-
-def _walk(expr: ast.Expr | None) -> Iterable[Any]:
-    """Every node of an expression, without recursion."""
-    if expr is None:
-        return
-    stack: list[Any] = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        for name in getattr(node, "__slots__", ()):
-            if name == "span":
-                continue
-            value = getattr(node, name)
-            if isinstance(value, tuple):
-                stack.extend(v for v in value if hasattr(v, "__slots__") and not isinstance(v, ast.Ident))
-            elif hasattr(value, "__slots__") and not isinstance(value, (ast.Ident, ast.Duration)):
-                stack.append(value)
 
 
 def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:

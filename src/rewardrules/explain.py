@@ -380,7 +380,7 @@ class _Teller:
         if not isinstance(trigger, ast.WhenTrigger):
             return None
         parts = []
-        for node in _conjuncts(trigger.condition):
+        for node in ast.conjuncts(trigger.condition):
             if not (
                 isinstance(node, ast.Compare)
                 and node.op in (">=", ">")
@@ -472,18 +472,6 @@ def _noun(title: str) -> str:
 
 def _singular(noun: str) -> str:
     return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
-
-
-def _conjuncts(expr: ast.Expr) -> list[ast.Expr]:
-    out: list[ast.Expr] = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.And):
-            stack.extend((node.right, node.left))
-        else:
-            out.append(node)
-    return out
 
 
 __all__ = ["Explanation", "Note", "ReferralStory", "ReferrerStory", "explain", "explain_ledger", "explanation"]

@@ -346,16 +346,14 @@ def _duration_ns(duration: ast.Duration) -> int:
 
 
 def _refs(expr: ast.Expr) -> list[ast.Ref]:
-    from .compiler import _walk
-
-    return [n for n in _walk(expr) if isinstance(n, ast.Ref)]
+    return [n for n in ast.walk(expr) if isinstance(n, ast.Ref)]
 
 
 def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
     """ "`mrr` is 800.00 of 1000" for a threshold; else the condition and
     the current values of the metrics it reads."""
     parts = []
-    for node in _conjuncts(condition):
+    for node in ast.conjuncts(condition):
         if (
             isinstance(node, ast.Compare)
             and node.op in (">=", ">")
@@ -375,18 +373,6 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
             text = node.span.text if node.span else "condition"
             parts.append(f"`{text}` is not met" + (f" ({shown})" if shown else ""))
     return "; ".join(parts)
-
-
-def _conjuncts(expr: ast.Expr) -> list[ast.Expr]:
-    out: list[ast.Expr] = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.And):
-            stack.extend((node.right, node.left))
-        else:
-            out.append(node)
-    return out
 
 
 def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
