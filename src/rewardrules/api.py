@@ -24,7 +24,17 @@ from .check import check_text
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
 from .engine import Engine, IssuedAward, run
-from .ledger import Event, EventReader, LedgerError, LedgerProblem, conflict, iter_lines, read_events, same_content
+from .ledger import (
+    Event,
+    EventReader,
+    LedgerError,
+    LedgerProblem,
+    conflict,
+    decode_line,
+    iter_lines,
+    read_events,
+    same_content,
+)
 from .models import Award
 from .report import Reporter
 from .runtime import CONTEXT
@@ -240,7 +250,7 @@ class Session:
         self._count += 1
         obj = _plain(event)
         if isinstance(obj, (str, bytes)):
-            obj = json.loads(obj, parse_float=__import__("decimal").Decimal)
+            obj = decode_line(obj)
         problems: list[LedgerProblem] = []
         parsed = self._reader.event(obj, self._count, problems)
         if parsed is None:

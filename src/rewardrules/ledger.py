@@ -100,7 +100,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"`{name}` is not a number")
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+def exact_decimal(text: str) -> Decimal:
+    """A JSON or TOML number as an exact Decimal. Decimal refuses some
+    (`1E888888888888888888`) with an ArithmeticError: say it as the
+    ValueError every reader of input already handles."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range") from None
+
+
+_DECODER = json.JSONDecoder(parse_float=exact_decimal, parse_constant=_reject_constant)
 
 
 def decode_line(text: str | bytes) -> Any:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnostics import did_you_mean
-from .ledger import LedgerError
+from .ledger import LedgerError, exact_decimal
 from .timeutil import TimestampError, parse_timestamp
 from .trace import Traced, score_traced
 
@@ -172,8 +172,8 @@ def read_test_file(path: str | Path) -> TestFile:
 
 def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as error:
+        data = tomllib.loads(text, parse_float=exact_decimal)
+    except ValueError as error:  # TOMLDecodeError, or a number Decimal refuses
         message = str(error)
         found = _TOML_POSITION.search(message)
         line = column = None
