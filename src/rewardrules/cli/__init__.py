@@ -12,13 +12,15 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import check, ingest, schema, score
+from . import check, diff, explain, fmt, ingest, report, schema, score, test
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 
-_COMMANDS = {"check": check, "score": score, "schema": schema, "ingest": ingest}
+_COMMANDS = {"check": check, "score": score, "schema": schema, "ingest": ingest, "report": report}
+_COMMANDS.update(test=test, explain=explain, diff=diff)
+_COMMANDS["fmt"] = fmt
 
 
 def build_parser() -> argparse.ArgumentParser:

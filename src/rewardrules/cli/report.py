@@ -1,0 +1,67 @@
+"""`rewardrules report RULESET LEDGER -o report.html`: a scoring run as one
+self-contained HTML page (see docs/report.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..ledger import LedgerError
+from .common import describe_os_error, fail, ledger_lines
+from .score import load_program
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write a scoring run as one HTML page",
+        description=(
+            "Score a ledger with a rule file and write the result as one self-contained HTML page: "
+            "totals, awards over time, a funnel per milestone, top referrers, every award explained."
+        ),
+    )
+    parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
+    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="the HTML file to write; - writes standard output"
+    )
+    parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import parse_as_of
+    from ..htmlreport import render_html
+
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        return fail(f"--as-of: {error.problems[0].message}")
+    program = load_program(args.ruleset)
+    if isinstance(program, int):
+        return program
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    try:
+        result = program.score(ledger_lines(args.ledger), as_of=as_of, path=name)
+    except LedgerError as error:
+        print(str(error), file=sys.stderr)
+        print(
+            f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored", file=sys.stderr
+        )
+        return 2
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+    page = render_html(program, result.data, ledger=Path(name).name if args.ledger != "-" else None)
+    if args.output == "-":
+        sys.stdout.write(page)
+        return 0
+    try:
+        Path(args.output).write_text(page, encoding="utf-8")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        return fail(f"cannot write `{args.output}`: {reason}")
+    awards = len(result.data["awards"])
+    print(f"wrote {args.output}: {awards} award{'s' if awards != 1 else ''} as of {result.data['as_of']}")
+    return 0
