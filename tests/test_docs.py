@@ -39,3 +39,12 @@ def test_every_diagnostic_code_is_documented() -> None:
     text = (ROOT / "docs" / "errors.md").read_text()
     missing = [code for code in CODES if f"`{code}`" not in text]
     assert missing == []
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """CI must run exactly what the README tells a newcomer to run."""
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```sh\n(.*?)\n```", readme.split("## Quickstart")[1].split("\n## ")[0], re.S)
+    assert len(commands) == 2, commands
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == commands[1]
