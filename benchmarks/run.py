@@ -57,14 +57,28 @@ KEYS = (
 
 
 def write_ledger(path: Path, count: int, ordered: bool = False) -> None:
-    events = list(generate.events(count))
-    if ordered:
-        from rewardrules.timeutil import parse_timestamp
+    """A generated ledger; `ordered` sorts it by (at, id) with the system's
+    `sort`, so even 10M events never sit in this process's memory."""
+    if not ordered:
+        with path.open("w") as handle:
+            for event in generate.events(count):
+                handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+        return
+    from rewardrules.timeutil import parse_timestamp
 
-        events.sort(key=lambda e: (parse_timestamp(str(e["at"])), str(e["id"])))
-    with path.open("w") as handle:
-        for event in events:
-            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+    keyed = path.with_suffix(".keyed")
+    with keyed.open("w") as handle:
+        for event in generate.events(count):
+            line = json.dumps(event, separators=(",", ":"))
+            handle.write(f"{parse_timestamp(str(event['at'])):020d}\t{event['id']}\t{line}\n")
+    env = {**os.environ, "LC_ALL": "C"}  # byte order: the same as Python's str order for these ids
+    with path.open("w") as out:
+        sort = subprocess.Popen(["sort", "-t", "\t", "-k1,1", "-k2,2", str(keyed)], stdout=subprocess.PIPE, env=env)
+        cut = subprocess.run(["cut", "-f3-"], stdin=sort.stdout, stdout=out, check=True)
+        sort.wait()
+    keyed.unlink()
+    if sort.returncode or cut.returncode:
+        raise SystemExit("sorting the ledger failed")
 
 
 def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
@@ -79,14 +93,23 @@ def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+TIME = Path("/usr/bin/time")
+
+
 def child(command: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, int]:
-    """CPU seconds (user + system) and peak RSS (KiB) of a whole process."""
-    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    """CPU seconds (user + system) and peak RSS (KiB) of a whole process.
+
+    The peak comes from GNU time when it is there: a child forked from this
+    (large) process would otherwise report this process's memory as its own."""
+    with tempfile.NamedTemporaryFile("r") as report:
+        wrapped = [str(TIME), "-f", "%M", "-o", report.name, *command] if TIME.exists() else command
+        process = subprocess.Popen(wrapped, stdout=stdout, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        peak = int(report.read().split()[-1]) if TIME.exists() else usage.ru_maxrss
     elapsed = usage.ru_utime + usage.ru_stime
     if status != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode() if process.stderr else ''}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, peak
 
 
 def row(table: list[tuple[str, ...]], *cells: object) -> None:
@@ -215,14 +238,15 @@ def scale(sizes: list[int], workdir: Path) -> None:
         path = workdir / f"scale-{size}.jsonl"
         write_ledger(path, size, ordered=True)
         command = [str(BIN), "score", str(RULESET), str(path), "--format", "json", "--no-explain"]
-        batch = child(command)
+        # batch holds the whole ledger: past 1M events it is the streaming mode's job
+        batch = child(command) if size <= 1_000_000 else None
         stream = child([*command, "--stream"])
         growth = f"{stream[0] / previous:.1f}" if previous else ""
         row(
             table,
             f"{size:,}",
-            f"{batch[0]:.2f}",
-            f"{batch[1] / 1024:,.0f}",
+            f"{batch[0]:.2f}" if batch else "-",
+            f"{batch[1] / 1024:,.0f}" if batch else "-",
             f"{stream[0]:.2f}",
             f"{stream[1] / 1024:,.0f}",
             growth,
