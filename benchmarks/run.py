@@ -306,6 +306,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="scale up to 10M events")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: the code works")
+    parser.add_argument(
+        "--sections",
+        default="inprocess,process,session,scale,startup,compile",
+        help="comma-separated subset of: inprocess, process, session, scale, startup, compile",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.events, args.cli_events, args.repeats = 2_000, 2_000, 1
@@ -318,12 +323,19 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        in_process(args.events, args.repeats, workdir)
-        whole_process(args.cli_events, args.repeats, workdir)
-        session_latency(min(args.events, 200_000), workdir)
-        scale(sizes, workdir)
-        startup(max(args.repeats, 5))
-        compile_time([10, 100, 1000] if not args.smoke else [10, 100], args.repeats)
+        wanted = set(args.sections.split(","))
+        if "inprocess" in wanted:
+            in_process(args.events, args.repeats, workdir)
+        if "process" in wanted:
+            whole_process(args.cli_events, args.repeats, workdir)
+        if "session" in wanted:
+            session_latency(min(args.events, 200_000), workdir)
+        if "scale" in wanted:
+            scale(sizes, workdir)
+        if "startup" in wanted:
+            startup(max(args.repeats, 5))
+        if "compile" in wanted:
+            compile_time([10, 100, 1000] if not args.smoke else [10, 100], args.repeats)
 
 
 if __name__ == "__main__":
