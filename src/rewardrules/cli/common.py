@@ -6,9 +6,13 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
-from ..diagnostics import Diagnostic, render
+from ..diagnostics import Diagnostic, RuleError, render
+from ..ledger import LedgerError
+
+if TYPE_CHECKING:
+    from ..api import Program, ScoreResult
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -55,3 +59,45 @@ def ledger_lines(path: str) -> Iterator[bytes]:
 def describe_os_error(error: OSError, path: str) -> str:
     reason = error.strerror or str(error)
     return f"cannot read `{path}`: {reason.lower()}"
+
+
+def load_program(path: str) -> Program | int:
+    """Load a rule file, or print why not and return the exit code."""
+    from ..api import load
+
+    try:
+        return load(path)
+    except RuleError as error:
+        print_diagnostics(error.diagnostics, sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"rewardrules: error: {describe_os_error(error, path)}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"rewardrules: error: `{path}` is not UTF-8 text", file=sys.stderr)
+        return 2
+
+
+def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
+    """What `score`, `explain` and `report` share: check `--as-of`, load
+    RULESET, score LEDGER (`-`: standard input); on any problem print it and
+    return the exit code (1 for invalid rules, 2 for bad input)."""
+    from ..api import parse_as_of
+
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        return fail(f"--as-of: {error.problems[0].message}")  # an option, not the ledger
+    program = load_program(args.ruleset)
+    if isinstance(program, int):
+        return program
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    score = program.score_stream if options.pop("stream", False) else program.score
+    try:
+        result = score(ledger_lines(args.ledger), as_of=as_of, path=name, **options)
+    except LedgerError as error:
+        print(str(error), file=sys.stderr)
+        return fail(f"the ledger has {len(error.problems)} problem(s); nothing was {verb}")
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+    return program, result

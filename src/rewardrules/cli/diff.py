@@ -15,8 +15,7 @@ import sys
 from typing import Any
 
 from ..ledger import LedgerError
-from .common import describe_os_error, fail, ledger_lines, write_json
-from .score import load_program
+from .common import describe_os_error, fail, ledger_lines, load_program, write_json
 
 
 def add_parser(sub: Any) -> None:

@@ -14,9 +14,7 @@ import sys
 from typing import Any
 
 from ..diagnostics import did_you_mean
-from ..ledger import LedgerError
-from .common import describe_os_error, fail, ledger_lines, write_json
-from .score import load_program
+from .common import scored, write_json
 
 
 def add_parser(sub: Any) -> None:
@@ -37,25 +35,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import parse_as_of
     from ..explain import explanation, known_people
-    from ..trace import score_traced
+    from ..trace import void_causes
 
-    try:
-        as_of = parse_as_of(args.as_of)
-    except LedgerError as error:
-        return fail(f"--as-of: {error.problems[0].message}")
-    program = load_program(args.ruleset)
-    if isinstance(program, int):
-        return program
-    name = "<stdin>" if args.ledger == "-" else args.ledger
-    try:
-        traced = score_traced(program, ledger_lines(args.ledger), as_of, name)
-    except LedgerError as error:
-        print(str(error), file=sys.stderr)
-        return fail(f"the ledger has {len(error.problems)} problem(s); nothing was explained")
-    except OSError as error:
-        return fail(describe_os_error(error, args.ledger))
+    outcome = scored(args, verb="explained")
+    if isinstance(outcome, int):
+        return outcome
+    program, traced = outcome
     referrers, referees = known_people(traced.data)
     for option, value, known in (("--referrer", args.referrer, referrers), ("--referee", args.referee, referees)):
         if value is not None and value not in known:
@@ -67,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             if hint:
                 print(f"     = help: {hint}", file=sys.stderr)
             return 2
-    result = explanation(traced.data, args.referrer, args.referee, program=program, voids=traced.voids)
+    result = explanation(traced.data, args.referrer, args.referee, program=program, voids=void_causes(traced.data))
     if args.format == "json":
         write_json(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..ledger import LedgerError
-from .common import describe_os_error, fail, ledger_lines
-from .score import load_program
+from .common import fail, scored
 
 
 def add_parser(sub: Any) -> None:
@@ -32,27 +30,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import parse_as_of
     from ..htmlreport import render_html
 
-    try:
-        as_of = parse_as_of(args.as_of)
-    except LedgerError as error:
-        return fail(f"--as-of: {error.problems[0].message}")
-    program = load_program(args.ruleset)
-    if isinstance(program, int):
-        return program
+    outcome = scored(args)
+    if isinstance(outcome, int):
+        return outcome
+    program, result = outcome
     name = "<stdin>" if args.ledger == "-" else args.ledger
-    try:
-        result = program.score(ledger_lines(args.ledger), as_of=as_of, path=name)
-    except LedgerError as error:
-        print(str(error), file=sys.stderr)
-        print(
-            f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored", file=sys.stderr
-        )
-        return 2
-    except OSError as error:
-        return fail(describe_os_error(error, args.ledger))
     page = render_html(program, result.data, ledger=Path(name).name if args.ledger != "-" else None)
     if args.output == "-":
         sys.stdout.write(page)

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..diagnostics import RuleError
-from ..ledger import LedgerError
-
-if TYPE_CHECKING:
-    from ..api import Program
-from .common import describe_os_error, fail, ledger_lines, print_diagnostics, write_json
+from .common import scored, write_json
 
 
 def add_parser(sub: Any) -> None:
@@ -35,47 +30,11 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def load_program(path: str) -> Program | int:
-    """Load a rule file, or print why not and return the exit code."""
-    from ..api import load
-
-    try:
-        return load(path)
-    except RuleError as error:
-        print_diagnostics(error.diagnostics, sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"rewardrules: error: {describe_os_error(error, path)}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print(f"rewardrules: error: `{path}` is not UTF-8 text", file=sys.stderr)
-        return 2
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..api import parse_as_of
-
-    try:
-        as_of = parse_as_of(args.as_of)
-    except LedgerError as error:
-        # Not a ledger problem: say which option is wrong.
-        return fail(f"--as-of: {error.problems[0].message}")
-    program = load_program(args.ruleset)
-    if isinstance(program, int):
-        return program
-    name = "<stdin>" if args.ledger == "-" else args.ledger
-    try:
-        score = program.score_stream if args.stream else program.score
-        result = score(ledger_lines(args.ledger), as_of=as_of, explain=not args.no_explain, path=name)
-    except LedgerError as error:
-        print(str(error), file=sys.stderr)
-        print(
-            f"rewardrules: error: the ledger has {len(error.problems)} problem(s); nothing was scored", file=sys.stderr
-        )
-        return 2
-    except OSError as error:
-        print(f"rewardrules: error: {describe_os_error(error, args.ledger)}", file=sys.stderr)
-        return 2
+    outcome = scored(args, explain=not args.no_explain, stream=args.stream)
+    if isinstance(outcome, int):
+        return outcome
+    _, result = outcome
     if args.format == "json":
         write_json(result.to_json())
     else:
