@@ -72,6 +72,43 @@ def events(count: int, seed: int = 7, customers_per_referrer: int = 5) -> Iterat
             emitted += 1
 
 
+def population_events(count: int, customers: int, seed: int = 7) -> Iterator[dict[str, object]]:
+    """`count` events over a fixed population of `customers` referred
+    customers: the ledger grows, the number of referrals does not. This is
+    what shows that streaming memory follows referrals, not events."""
+    rng = random.Random(seed)
+    referrers = max(1, customers // 5)
+    for customer in range(1, customers + 1):
+        yield {
+            "id": f"r{customer}",
+            "at": _stamp(rng.randrange(0, DAY)),
+            "type": "referral",
+            "referrer": f"ref{rng.randrange(referrers)}",
+            "referee": f"cus{customer}",
+            "source": "partner",
+            "country": "US",
+        }
+    for i in range(max(0, count - customers)):
+        customer = rng.randrange(1, customers + 1)
+        at = _stamp(DAY + rng.randrange(0, 300 * DAY))
+        if i % 2:
+            yield {
+                "id": f"s{i}",
+                "at": at,
+                "type": "subscription",
+                "referee": f"cus{customer}",
+                "mrr": f"{rng.choice((99, 199, 450, 900, 1200))}.00",
+            }
+        else:
+            yield {
+                "id": f"p{i}",
+                "at": at,
+                "type": "payment",
+                "referee": f"cus{customer}",
+                "amount": f"{rng.randrange(50, 2000)}.{rng.randrange(100):02d}",
+            }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)

@@ -56,19 +56,21 @@ KEYS = (
 )
 
 
-def write_ledger(path: Path, count: int, ordered: bool = False) -> None:
+def write_ledger(path: Path, count: int, ordered: bool = False, customers: int | None = None) -> None:
     """A generated ledger; `ordered` sorts it by (at, id) with the system's
-    `sort`, so even 10M events never sit in this process's memory."""
+    `sort`, so even 10M events never sit in this process's memory; with
+    `customers`, a fixed population of referrals however many events."""
+    events = generate.events(count) if customers is None else generate.population_events(count, customers)
     if not ordered:
         with path.open("w") as handle:
-            for event in generate.events(count):
+            for event in events:
                 handle.write(json.dumps(event, separators=(",", ":")) + "\n")
         return
     from rewardrules.timeutil import parse_timestamp
 
     keyed = path.with_suffix(".keyed")
     with keyed.open("w") as handle:
-        for event in generate.events(count):
+        for event in events:
             line = json.dumps(event, separators=(",", ":"))
             handle.write(f"{parse_timestamp(str(event['at'])):020d}\t{event['id']}\t{line}\n")
     env = {**os.environ, "LC_ALL": "C"}  # byte order: the same as Python's str order for these ids
@@ -231,7 +233,10 @@ def session_latency(count: int, workdir: Path) -> None:
     )
 
 
-def scale(sizes: list[int], workdir: Path) -> None:
+def scale(sizes: list[int], workdir: Path, customers: int) -> None:
+    """Time and peak memory as the ledger grows. Two ledgers per size: the
+    usual one (referrals grow with events) and one with a fixed population
+    of referrals, where streaming memory must stay flat."""
     table: list[tuple[str, ...]] = []
     previous = None
     for size in sizes:
@@ -241,6 +246,10 @@ def scale(sizes: list[int], workdir: Path) -> None:
         # batch holds the whole ledger: past 1M events it is the streaming mode's job
         batch = child(command) if size <= 1_000_000 else None
         stream = child([*command, "--stream"])
+        path.unlink()
+        write_ledger(path, size, ordered=True, customers=customers)
+        fixed = child([*command, "--stream"])
+        path.unlink()
         growth = f"{stream[0] / previous:.1f}" if previous else ""
         row(
             table,
@@ -250,12 +259,20 @@ def scale(sizes: list[int], workdir: Path) -> None:
             f"{stream[0]:.2f}",
             f"{stream[1] / 1024:,.0f}",
             growth,
+            f"{fixed[1] / 1024:,.0f}",
         )
         previous = stream[0]
-        path.unlink()
     print_table(
-        "Scale (ordered ledgers, whole process)",
-        ("events", "batch CPU s", "batch peak MiB", "--stream CPU s", "--stream peak MiB", "x time for 10x events"),
+        f"Scale (ordered ledgers, whole process; last column: {customers:,} referrals whatever the size)",
+        (
+            "events",
+            "batch CPU s",
+            "batch peak MiB",
+            "--stream CPU s",
+            "--stream peak MiB",
+            "x time for 10x events",
+            f"--stream peak MiB, {customers:,} referrals",
+        ),
         table,
     )
 
@@ -331,7 +348,7 @@ def main() -> None:
         if "session" in wanted:
             session_latency(min(args.events, 200_000), workdir)
         if "scale" in wanted:
-            scale(sizes, workdir)
+            scale(sizes, workdir, 2_000 if args.smoke else 20_000)
         if "startup" in wanted:
             startup(max(args.repeats, 5))
         if "compile" in wanted:
