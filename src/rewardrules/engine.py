@@ -1,10 +1,10 @@
 """Evaluate stage: run compiled evaluators over events, in order.
 
-A :class:`Session` holds the state of one scoring run: accepted referrals
+An :class:`Engine` holds the state of one scoring run: accepted referrals
 (first valid referral of each referee wins), per-referral and per-referrer
 metric slots, caps used, and the awards issued so far. Batch scoring sorts
-the ledger by (instant, id) and feeds it through the same session, so an
-app that adds events one at a time gets exactly what a batch score gives.
+the ledger by (instant, id) and feeds it through the same engine as an
+app's session does, one event at a time, so both give the same awards.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import format_timestamp, period_key
 
-ONE = Decimal(1)
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
 
@@ -48,10 +47,6 @@ class IssuedAward:
     #: report decides it at its as-of); built once, when issued
     record: dict[str, Any] | None = None
 
-    @property
-    def reward(self) -> Any:
-        return self.milestone.rewards[self.reward_index].info
-
 
 @dataclass(slots=True, eq=False)
 class Withheld:
@@ -71,7 +66,6 @@ class Rejected:
     """A referral event that does not create a referral."""
 
     event: str
-    line: int
     at: int
     referrer: str | None
     referee: str | None
@@ -164,14 +158,13 @@ class Engine:
         state = self.state
         referrer, referee = event.referrer or "", event.referee or ""
         if referrer == referee:
-            state.rejected.append(Rejected(event.id, event.line, event.at, referrer, referee, "self_referral"))
+            state.rejected.append(Rejected(event.id, event.at, referrer, referee, "self_referral"))
             return None
         existing = state.referrals.get(referee)
         if existing is not None:
             state.rejected.append(
                 Rejected(
                     event.id,
-                    event.line,
                     event.at,
                     referrer,
                     referee,
@@ -183,7 +176,6 @@ class Engine:
         referral = Referral(
             event.id, event.at, referrer, referee, event.fields, self.compiled.referral_slots(), self._milestone_count
         )
-        referral.line = event.line
         state.referrals[referee] = referral
         update = self.compiled.updates.get("referral")
         if update is not None:
@@ -194,7 +186,7 @@ class Engine:
                 referral.contrib[program.index] = [ZERO] * program.contrib_size
                 referral.links.append((program, self._referrer(program, referrer)))
         if not referral.programs:
-            state.rejected.append(Rejected(event.id, event.line, event.at, referrer, referee, "ineligible"))
+            state.rejected.append(Rejected(event.id, event.at, referrer, referee, "ineligible"))
         return referral
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:

@@ -122,7 +122,6 @@ class Referral:
         "fields",
         "id",
         "kept",
-        "line",
         "links",
         "m",
         "prev",
@@ -155,7 +154,6 @@ class Referral:
         #: (compiled program, this referrer's state in it) for each program
         #: the referral is eligible for: what the scoring loop walks
         self.links: list[tuple[Any, ReferrerState]] = []
-        self.line = 0
 
 
 class ReferrerState:

@@ -83,7 +83,6 @@ def dump(session: Session) -> bytes:
                 "kept": _enc(r.kept),
                 "programs": r.programs,
                 "contrib": _enc({str(p): c for p, c in r.contrib.items()}),
-                "line": r.line,
             }
             for r in referrals
         ],
@@ -105,7 +104,7 @@ def dump(session: Session) -> bytes:
             }
             for w in state.withheld
         ],
-        "rejected": [[r.event, r.line, r.at, r.referrer, r.referee, r.reason, r.detail] for r in state.rejected],
+        "rejected": [[r.event, r.at, r.referrer, r.referee, r.reason, r.detail] for r in state.rejected],
         "cap_used": [[list(key), _enc(amount)] for key, amount in state.cap_used.items()],
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -174,7 +173,6 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         referral.kept = _dec(item["kept"])
         referral.programs = item["programs"]
         referral.contrib = {int(p): c for p, c in _dec(item["contrib"]).items()}
-        referral.line = item["line"]
         for p in referral.programs:
             referral.links.append((compiled.programs[p], state.referrers[p][referral.referrer]))
         state.referrals[referral.referee] = referral
