@@ -37,23 +37,10 @@ import generate  # noqa: E402
 import peers  # noqa: E402
 
 import rewardrules  # noqa: E402
+from rewardrules.models import CONTRACT_FIELDS  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "saas_milestones.rules"
 BIN = Path(sys.executable).parent / "rewardrules"
-KEYS = (
-    "id",
-    "at",
-    "milestone",
-    "role",
-    "beneficiary",
-    "referrer",
-    "referee",
-    "kind",
-    "amount",
-    "unit",
-    "item",
-    "status",
-)
 
 
 def write_ledger(path: Path, count: int, ordered: bool = False, customers: int | None = None) -> None:
@@ -132,7 +119,7 @@ def in_process(count: int, repeats: int, workdir: Path) -> None:
     write_ledger(path, count)
     events = [json.loads(line, parse_float=Decimal) for line in path.open()]
     program = rewardrules.load(RULESET)
-    engine_awards = [{k: a[k] for k in KEYS} for a in program.score(events, explain=False).data["awards"]]
+    engine_awards = [{k: a[k] for k in CONTRACT_FIELDS} for a in program.score(events, explain=False).data["awards"]]
     if engine_awards != folds.fold_decimal(events):
         raise SystemExit("the engine and the hand-written fold disagree: the comparison would be meaningless")
     runs: dict[str, Callable[[], Any]] = {

@@ -42,6 +42,24 @@ class Why(BaseModel):
     )
 
 
+#: The fields of an award record as the contract (PROGRAMS.md section 2)
+#: names them, in its order; records carry `program`, `message` and `why` too.
+CONTRACT_FIELDS = (
+    "id",
+    "at",
+    "milestone",
+    "role",
+    "beneficiary",
+    "referrer",
+    "referee",
+    "kind",
+    "amount",
+    "unit",
+    "item",
+    "status",
+)
+
+
 class Award(BaseModel):
     """An award record, as in the contract (PROGRAMS.md section 2), plus the
     program, the rendered message and the explanation."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .diagnostics import did_you_mean
 from .ledger import LedgerError, exact_decimal
+from .models import CONTRACT_FIELDS
 from .timeutil import TimestampError, parse_timestamp
 from .trace import Traced, score_traced
 
@@ -34,22 +35,7 @@ if TYPE_CHECKING:
 #: the suffix of a test file; ``NAME.test.toml`` tests ``NAME.rules``
 SUFFIX = ".test.toml"
 #: award fields an expectation may name
-AWARD_FIELDS = (
-    "id",
-    "at",
-    "milestone",
-    "role",
-    "beneficiary",
-    "referrer",
-    "referee",
-    "kind",
-    "amount",
-    "unit",
-    "item",
-    "status",
-    "program",
-    "message",
-)
+AWARD_FIELDS = (*CONTRACT_FIELDS, "program", "message")
 _FILE_KEYS = ("rules", "case")
 _CASE_KEYS = ("name", "description", "as_of", "events", "ledger", "expect", "expect_none", "exact")
 _CHOICES = {
