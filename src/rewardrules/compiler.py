@@ -31,6 +31,7 @@ from typing import Any
 
 from . import ast, runtime
 from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
+from .formatting import amount_text
 from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo, VoidInfo
 from .units import is_currency, minor_exponent
 
@@ -50,6 +51,12 @@ class CompiledReward:
     caps: list[CapInfo] = field(default_factory=list)
     #: the amount when it is a constant (`500 USD`), already rounded
     constant: Decimal | None = None
+    #: that amount as award records write it ("500.00")
+    constant_text: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.constant is not None:
+            self.constant_text = amount_text(self.constant, self.quantum, self.info.kind)
 
 
 @dataclass(slots=True, eq=False)

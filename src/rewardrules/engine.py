@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-from .compiler import CompiledMilestone, CompiledProgram, CompiledReward, CompiledRuleset
-from .formatting import amount_text, format_value
+from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
 from .ledger import Event
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
-from .timeutil import format_timestamp, period_key
+from .timeutil import period_key
 
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
@@ -43,9 +42,6 @@ class IssuedAward:
     capped: bool = False
     #: every metric's value when the award was issued (only for messages)
     snapshot: dict[str, Any] | None = None
-    #: the award record as the contract writes it, status excepted (the
-    #: report decides it at its as-of); built once, when issued
-    record: dict[str, Any] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -213,15 +209,7 @@ class Engine:
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
         prefix = f"{milestone.id_head}{scope}\x1f{occurrence or ''}\x1f"
-        why: dict[str, Any] = {
-            "event": event.id,
-            "values": {
-                name: format_value(value, typ)
-                for name, value, typ in zip(milestone.why_names, values, milestone.why_types, strict=False)
-            },
-        }
-        if occurrence is not None:
-            why["occurrence"] = occurrence
+        awards = self.state.awards
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
             beneficiary = referral.referrer if role == "referrer" else referral.referee
@@ -230,13 +218,16 @@ class Engine:
                 amount = reward.amount(referral, referrer, event.fields, increase)  # type: ignore[misc]
                 if amount is not None and reward.quantum is not None:
                     amount = amount.quantize(reward.quantum)
-            reason = "the amount is zero" if amount is not None else "the amount has no value (a field is missing)"
             capped = False
             if amount is not None and reward.caps:
                 amount, capped, reason = self._apply_caps(reward.caps, beneficiary, event.at, amount)
                 if capped and reward.quantum is not None:
                     amount = amount.quantize(reward.quantum)
             if amount is None or amount <= 0:
+                if not capped:
+                    reason = (
+                        "the amount is zero" if amount is not None else "the amount has no value (a field is missing)"
+                    )
                 self.state.withheld.append(Withheld(event.at, milestone, k, role, beneficiary, referral, reason))
                 continue
             award = IssuedAward(
@@ -254,33 +245,8 @@ class Engine:
                 capped,
                 snapshot,
             )
-            award.record = self._record(award, program, reward, why)
-            self.state.awards.append(award)
+            awards.append(award)
             issued.append(award)
-
-    def _record(
-        self, award: IssuedAward, program: CompiledProgram, reward: CompiledReward, why: dict[str, Any]
-    ) -> dict[str, Any]:
-        info = reward.info
-        if award.capped:
-            why = {**why, "capped": True}
-        return {
-            "id": award.id,
-            "at": format_timestamp(award.at),
-            "milestone": award.milestone.info.name,
-            "role": award.role,
-            "beneficiary": award.beneficiary,
-            "referrer": award.referral.referrer,
-            "referee": award.referral.referee,
-            "kind": info.kind,
-            "amount": amount_text(award.amount, reward.quantum, info.kind),
-            "unit": info.unit,
-            "item": info.item,
-            "status": "confirmed",
-            "program": program.info.name,
-            "message": None,
-            "why": why,
-        }
 
     def _apply_caps(
         self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal

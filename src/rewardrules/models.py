@@ -43,7 +43,8 @@ class Why(BaseModel):
 
 
 #: The fields of an award record as the contract (PROGRAMS.md section 2)
-#: names them, in its order; records carry `program`, `message` and `why` too.
+#: names them, in its order; records carry `program`, `message` and (when
+#: explaining) `why` too.
 CONTRACT_FIELDS = (
     "id",
     "at",
@@ -80,7 +81,7 @@ class Award(BaseModel):
     status: Literal["pending", "confirmed", "void"]
     program: str
     message: str | None = None
-    why: Why
+    why: Why | None = Field(default=None, description="the explanation; left out by explain=False (--no-explain)")
 
 
 class Reversal(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any
 from . import ast, templates
 from .datatypes import Type
 from .engine import Engine, IssuedAward
-from .formatting import format_value, plain
+from .formatting import amount_text, format_value, plain
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
 from .timeutil import format_timestamp
@@ -88,19 +88,65 @@ class Reporter:
         return {k: format_value(v, self._type(program, k)) for k, v in values.items()}
 
     # -- awards ----------------------------------------------------------
-    def award(self, award: IssuedAward) -> dict[str, Any]:
-        """The award's record with its status as of the report's instant
-        (the rest was written when the engine issued it)."""
+    def award(self, award: IssuedAward, explain: bool = True) -> dict[str, Any]:
+        """The award's record as the contract writes it, with its status as
+        of the report's instant and, when explaining, its `why`. Built here
+        rather than when issued: the engine keeps only what the record needs."""
         milestone = award.milestone
-        assert award.record is not None
-        record = dict(award.record)
+        record = self._record(award)
+        if explain:
+            record["why"] = self._why(award)
         if milestone.voids or milestone.info.hold_ns is not None:
             record["status"] = status(award, self.as_of)
-            if record["status"] == "void":
-                record["why"] = {**record["why"], "voided_by": self._voided_by(award)}
+            if explain and record["status"] == "void":
+                record["why"]["voided_by"] = self._voided_by(award)
         if milestone.info.message is not None:
             record["message"] = self._message(award, record, self.checked.programs[milestone.program])
         return record
+
+    def _record(self, award: IssuedAward) -> dict[str, Any]:
+        """The award's fields, status `confirmed` (see `award`)."""
+        milestone = award.milestone
+        reward = milestone.rewards[award.reward_index]
+        info = reward.info
+        referral = award.referral
+        amount = reward.constant_text
+        if amount is None or award.amount is not reward.constant:
+            amount = amount_text(award.amount, reward.quantum, info.kind)
+        return {
+            "id": award.id,
+            "at": format_timestamp(award.at),
+            "milestone": milestone.info.name,
+            "role": award.role,
+            "beneficiary": award.beneficiary,
+            "referrer": referral.referrer,
+            "referee": referral.referee,
+            "kind": info.kind,
+            "amount": amount,
+            "unit": info.unit,
+            "item": info.item,
+            "status": "confirmed",
+            "program": self.compiled.programs[milestone.program].info.name,
+            "message": None,
+        }
+
+    @staticmethod
+    def _why(award: IssuedAward) -> dict[str, Any]:
+        """What triggered an award: its event, the values the milestone
+        tested (as they were then), its occurrence and whether a cap cut it."""
+        milestone = award.milestone
+        why: dict[str, Any] = {
+            "event": award.trigger["id"],
+            "values": {
+                name: format_value(value, typ)
+                for name, value, typ in zip(milestone.why_names, award.values, milestone.why_types, strict=False)
+            },
+        }
+        if award.occurrence is not None:
+            why["occurrence"] = award.occurrence
+        if award.capped:
+            why["capped"] = True
+        return why
 
     def _message(self, award: IssuedAward, record: dict[str, Any], program: ProgramInfo) -> str:
         info = award.milestone.info
@@ -262,8 +308,7 @@ class Reporter:
             voider = voided_by(award, self.as_of)
             if voider is None or voider["at"] <= confirmed_at(award):
                 continue
-            record = award.record
-            assert record is not None
+            record = self._record(award)
             key = f"{award.id}\x1f{voider['id']}".encode()
             out.append(
                 {
@@ -296,7 +341,7 @@ class Reporter:
 
     def _build(self, explain: bool) -> dict[str, Any]:
         state = self.engine.state
-        awards = [self.award(a) for a in state.awards if a.at <= self.as_of]
+        awards = [self.award(a, explain) for a in state.awards if a.at <= self.as_of]
         reversals = self.reversals()
         result: dict[str, Any] = {
             "ruleset": self.checked.name,

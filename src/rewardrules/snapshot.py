@@ -125,7 +125,6 @@ def _award(award: IssuedAward) -> dict[str, Any]:
         "values": _enc(award.values),
         "capped": award.capped,
         "snapshot": _enc(award.snapshot),
-        "record": award.record,
     }
 
 
@@ -178,23 +177,23 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         state.referrals[referral.referee] = referral
     for item in data["awards"]:
         milestone = compiled.milestones[item["milestone"]]
-        award = IssuedAward(
-            item["id"],
-            item["at"],
-            milestone,
-            item["reward"],
-            item["role"],
-            item["beneficiary"],
-            state.referrals[item["referee"]],
-            _dec(item["amount"]),
-            _dec(item["trigger"]),
-            item["occurrence"],
-            tuple(_dec(item["values"])),
-            item["capped"],
-            _dec(item["snapshot"]),
+        state.awards.append(
+            IssuedAward(
+                item["id"],
+                item["at"],
+                milestone,
+                item["reward"],
+                item["role"],
+                item["beneficiary"],
+                state.referrals[item["referee"]],
+                _dec(item["amount"]),
+                _dec(item["trigger"]),
+                item["occurrence"],
+                tuple(_dec(item["values"])),
+                item["capped"],
+                _dec(item["snapshot"]),
+            )
         )
-        award.record = item["record"]
-        state.awards.append(award)
     for item in data["withheld"]:
         state.withheld.append(
             Withheld(

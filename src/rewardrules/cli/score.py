@@ -25,7 +25,9 @@ def add_parser(sub: Any) -> None:
         help="the ledger is sorted by (at, id): score it in one pass, in memory bounded by referrals",
     )
     parser.add_argument(
-        "--no-explain", action="store_true", help="leave out per-referral explanations (faster on large ledgers)"
+        "--no-explain",
+        action="store_true",
+        help="leave out explanations: per referral, per referrer and each award's why (faster on large ledgers)",
     )
     parser.set_defaults(run=run)
 
