@@ -28,6 +28,7 @@ here independently of the formatter).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 
@@ -435,6 +436,12 @@ def typed_conditions(draw: st.DrawFn, refs: Typed, depth: int = 2) -> tuple[Toke
             return [draw(st.sampled_from(["true", "false"]))], ATOM
         unit = draw(st.sampled_from(numeric))
         left, right = draw(typed_amounts(unit, refs, 1)), draw(typed_amounts(unit, refs, 1))
+        if unit == "number":  # a name may be a count: compared with a number, a whole one of 0 or more (RR304)
+            whole: tuple[Tokens, int] = ([draw(st.sampled_from(["0", "1", "3", "12", "1000"]))], ATOM)
+            if _bare(left[0], str.isidentifier) and _bare(right[0], _numeric):
+                right = whole
+            elif _bare(right[0], str.isidentifier) and _bare(left[0], _numeric):
+                left = whole
         return [*_paren(draw, *left, SUM), draw(st.sampled_from(COMPARISONS)), *_paren(draw, *right, SUM)], COMPARE
     sub = typed_conditions(refs, depth - 1)
     form = draw(st.sampled_from(["and", "or", "not"]))
@@ -443,6 +450,17 @@ def typed_conditions(draw: st.DrawFn, refs: Typed, depth: int = 2) -> tuple[Toke
     own = OR if form == "or" else AND
     left, right = draw(sub), draw(sub)
     return [*_paren(draw, *left, own), form, *_paren(draw, *right, own + 1)], own
+
+
+def _numeric(token: str) -> bool:
+    return token.replace(".", "", 1).isdigit() or token == "-"
+
+
+def _bare(tokens: Tokens, test: Callable[[str], bool]) -> bool:
+    """Whether tokens, parentheses aside, are all of one kind: a name
+    (`str.isidentifier`, one token) or a literal number (`_numeric`)."""
+    inner = [t for t in tokens if t not in ("(", ")")]
+    return bool(inner) and all(test(t) for t in inner) and (test is not str.isidentifier or len(inner) == 1)
 
 
 def _condition(draw: st.DrawFn, refs: Typed) -> Tokens:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
-import operator
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import localcontext
@@ -96,19 +96,24 @@ class Program:
         return EventReader(self.compiled.checked, self.compiled.used_types)
 
     def read(self, events: Iterable[Any], path: str = "<ledger>") -> tuple[list[Event], int | None]:
-        """Validate events (dicts, models, or JSON text lines)."""
+        """Validate events (dicts, models, or JSON text lines): the events
+        of used types in ledger order, and the latest instant of the ledger."""
+        ordered, latest = self._read(events, path)
+        ordered.sort()
+        return [event for _, _, event in ordered], latest
+
+    def _read(self, events: Iterable[Any], path: str) -> tuple[list[tuple[int, str, Event]], int | None]:
         items = iter(events)
         try:
             first = next(items)
         except StopIteration:
             return [], None
-        import itertools
-
         chain = itertools.chain([first], items)
         try:
             if isinstance(first, (str, bytes)):
-                return read_events(self._reader(), iter_lines(chain))  # type: ignore[arg-type]
-            return read_events(self._reader(), ((n, _plain(e), None) for n, e in enumerate(chain, start=1)))
+                lines = ((n, obj if problem is None else problem) for n, obj, problem in iter_lines(chain))  # type: ignore[arg-type]
+                return read_events(self._reader(), lines)
+            return read_events(self._reader(), enumerate(chain, start=1), _plain)
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
 
@@ -118,14 +123,14 @@ class Program:
         """Score a whole ledger. Input order does not matter."""
         limit = parse_as_of(as_of)
         with paused_gc():
-            parsed, latest = self.read(events, path)
+            ordered, latest = self._read(events, path)
             if limit is None:
                 limit = latest if latest is not None else 0
             elif latest is not None and limit < latest:
-                parsed = [e for e in parsed if e.at <= limit]
-            parsed.sort(key=_ORDER)
+                ordered = [item for item in ordered if item[0] <= limit]
+            ordered.sort()  # (instant, id, event): ids are unique, so events are never compared
             engine = Engine(self.compiled)
-            run(engine, parsed)
+            run(engine, ordered)
             return ScoreResult(Reporter(engine, limit).build(explain))
 
     def score_stream(
@@ -185,10 +190,6 @@ class Program:
         from .snapshot import load
 
         return load(self, snapshot)
-
-
-#: Ledger order: instant, then id.
-_ORDER = operator.attrgetter("at", "id")
 
 
 def _out_of_order(event: Event) -> LedgerProblem:

@@ -107,6 +107,10 @@ class Engine:
         self._updates = compiled.updates
         self._kept = compiled.kept_types
         self._milestones = compiled.milestones
+        self._referrals = self.state.referrals
+        #: what hooks report (milestone, occurrence, increase, values);
+        #: one list, emptied after each hook, rather than one per call
+        self._fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
 
     def process(self, event: Event) -> list[IssuedAward]:
         """Apply one event; return the awards it issued. Call inside
@@ -118,7 +122,7 @@ class Engine:
             if referral is None:
                 return _NONE
         else:
-            referral = self.state.referrals.get(event.referee)  # type: ignore[arg-type]
+            referral = self._referrals.get(event.referee)  # type: ignore[arg-type]
             if referral is None:
                 return _NONE  # no referral (yet): earns nothing
             update = self._updates.get(kind)
@@ -127,27 +131,30 @@ class Engine:
             if kind in self._kept:
                 referral.kept.setdefault(kind, []).append(fields)
         issued: list[IssuedAward] = _NONE
+        fired = self._fired
         for program, referrer in referral.links:
             hook = program.hooks.get(kind)
             if hook is None:
                 continue
-            fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
             hook(referral, referrer, fields, fired)
             if fired:
                 if issued is _NONE:
                     issued = []
-                for index, occurrence, increase, values in fired:
-                    self._award(
-                        program,
-                        self._milestones[index],
-                        occurrence,
-                        increase,
-                        values,
-                        referral,
-                        referrer,
-                        event,
-                        issued,
-                    )
+                try:
+                    for index, occurrence, increase, values in fired:
+                        self._award(
+                            program,
+                            self._milestones[index],
+                            occurrence,
+                            increase,
+                            values,
+                            referral,
+                            referrer,
+                            event,
+                            issued,
+                        )
+                finally:
+                    fired.clear()
         return issued
 
     def _refer(self, event: Event) -> Referral | None:
@@ -271,9 +278,10 @@ class Engine:
         return amount, capped, reason
 
 
-def run(engine: Engine, events: list[Event]) -> None:
-    """Feed sorted events through an engine in the scoring context."""
+def run(engine: Engine, ordered: list[tuple[int, str, Event]]) -> None:
+    """Feed events, as (instant, id, event) in ledger order, through an
+    engine in the scoring context."""
     process = engine.process
     with localcontext(CONTEXT):
-        for event in events:
+        for _, _, event in ordered:
             process(event)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -517,36 +517,46 @@ def _depth(value: Any, limit: int) -> bool:
 
 
 def read_events(
-    reader: EventReader, items: Iterable[tuple[int, Any, LedgerProblem | None]]
-) -> tuple[list[Event], int | None]:
-    """Validate decoded lines, drop exact duplicates, and return the events
-    of used types (unsorted) and the latest instant seen in the ledger.
+    reader: EventReader, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
+) -> tuple[list[tuple[int, str, Event]], int | None]:
+    """Validate a ledger's objects, given as (line number, object), drop
+    exact duplicates, and return the events of used types as (instant, id,
+    event) -- sorting that list puts them in ledger order with no key
+    function -- and the latest instant seen in the ledger. An item may be a
+    `LedgerProblem` (a line that did not decode); objects other than dicts
+    go through `plain` first.
 
     Raises :class:`LedgerError` with every problem if any line is bad.
     """
     problems: list[LedgerProblem] = []
     seen: dict[str, Event] = {}
-    events: list[Event] = []
+    events: list[tuple[int, str, Event]] = []
     latest = -(2**63)
     fast = reader.fast
+    slow = reader.event
     used = reader.schemas
-    for line, obj, problem in items:
-        if problem is not None:
-            problems.append(problem)
-            continue
-        event = fast(obj, line) or reader.event(obj, line, problems)
+    append = events.append
+    for line, obj in items:
+        if type(obj) is not dict:
+            if type(obj) is LedgerProblem:
+                problems.append(obj)
+                continue
+            obj = plain(obj)
+        event = fast(obj, line) or slow(obj, line, problems)
         if event is None:
             continue
-        previous = seen.get(event.id)
-        if previous is not None:
+        event_id = event.id
+        if event_id in seen:
+            previous = seen[event_id]
             if not same_content(previous.raw, obj):
                 problems.append(conflict(event, previous))
             continue
-        seen[event.id] = event
-        if event.at > latest:
-            latest = event.at
+        seen[event_id] = event
+        at = event.at
+        if at > latest:
+            latest = at
         if event.type in used:
-            events.append(event)
+            append((at, event_id, event))
     if problems:
         raise LedgerError(problems)
     return events, (latest if seen else None)
