@@ -8,22 +8,24 @@ invalid ledger). A user's mistake never prints a Python traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import check, diff, explain, fmt, ingest, report, schema, score, test
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 
-_COMMANDS = {"check": check, "score": score, "schema": schema, "ingest": ingest, "report": report}
-_COMMANDS.update(test=test, explain=explain, diff=diff)
-_COMMANDS["fmt"] = fmt
+#: The subcommands, each a module of this package with `add_parser`. A
+#: module is imported only to run its command (or to show the full help), so
+#: `rewardrules check` loads neither the scoring engine nor pydantic.
+_COMMANDS = ("check", "score", "schema", "ingest", "report", "test", "explain", "diff", "fmt")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand, or just `only`."""
     parser = argparse.ArgumentParser(
         prog="rewardrules",
         description="Referral and partner reward programs as rule files: check them, score ledgers with them.",
@@ -32,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rewardrules {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for _name, module in _COMMANDS.items():
-        module.add_parser(sub)
+    for name in _COMMANDS if only is None else (only,):
+        importlib.import_module(f".{name}", __name__).add_parser(sub)
     return parser
 
 
@@ -43,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = arguments[0] if arguments and arguments[0] in _COMMANDS else None
+    args = build_parser(command).parse_args(arguments)
     try:
         code: int = args.run(args)
     except BrokenPipeError:

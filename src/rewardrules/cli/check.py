@@ -11,14 +11,14 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..bounds import RulesetBounds, bounds
 from ..check import check_text
 from ..diagnostics import Diagnostic, Severity, has_errors
-from ..lint import lint
-from ..sarif import sarif_log
 from .common import describe_os_error, print_diagnostics, read_text, write_json
+
+if TYPE_CHECKING:
+    from ..bounds import RulesetBounds
 
 
 def add_parser(sub: Any) -> None:
@@ -77,13 +77,18 @@ def collect(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileReport:
-    """Check one file; lint and bound it only when it has no error."""
+    """Check one file; lint and bound it only when it has no error (those
+    stages are imported only when asked for: start-up stays short)."""
     checked, diagnostics = check_text(text, path)
     report = FileReport(path, diagnostics)
     if checked is not None and not has_errors(diagnostics):
         if strict:
+            from ..lint import lint
+
             report.diagnostics = sorted(diagnostics + lint(checked), key=Diagnostic.sort_key)
         if with_bounds:
+            from ..bounds import bounds
+
             report.bounds = bounds(checked)
     return report
 
@@ -133,6 +138,8 @@ def _print(
         }
         write_json(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "sarif":
+        from ..sarif import sarif_log
+
         log = sarif_log([(r.path, r.diagnostics) for r in reports])
         write_json(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "github":
