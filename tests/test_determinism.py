@@ -51,3 +51,28 @@ def test_same_bytes_across_processes_seeds_contexts_and_line_order(tmp_path: Pat
             run("plain", ["score", rules, str(shuffled), "--format", "json"], "4242", ROOT),
         }
         assert len(outputs) == 1, f"{ruleset}/{case} differs between runs"
+
+
+def test_written_json_is_the_same_bytes_as_to_json() -> None:
+    """`score --format json` writes the result piece by piece; the bytes
+    must be exactly those of `to_json()`, across many pieces and with text
+    outside ASCII (pieces are whole strings, never split characters)."""
+    import io
+
+    from rewardrules.api import ScoreResult
+
+    awards = [
+        {"id": f"aw_{n}", "beneficiary": f"Zoë-{n} 日本", "amount": f"{n}.50", "why": {"n": [n, None]}}
+        for n in range(3000)
+    ]
+    result = ScoreResult({"ruleset": "déjà", "awards": awards, "totals": []})
+    writes: list[bytes] = []
+
+    class Out(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            writes.append(data)
+            return len(data)
+
+    result.write_json(Out())
+    assert len(writes) > 1
+    assert b"".join(writes) == result.to_json().encode("utf-8")

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import localcontext
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .check import check_text
 from .compiler import CompiledRuleset, compile_ruleset
@@ -83,6 +83,21 @@ class ScoreResult:
     def to_json(self) -> str:
         """Deterministic JSON: the same bytes for the same inputs."""
         return json.dumps(self.data, ensure_ascii=False, indent=2) + "\n"
+
+    def write_json(self, out: IO[bytes]) -> None:
+        """The bytes of `to_json()` in UTF-8, written piece by piece: a
+        result of millions of awards never sits in memory as one string."""
+        pieces: list[str] = []
+        for piece in _ENCODER.iterencode(self.data):
+            pieces.append(piece)
+            if len(pieces) >= 16384:
+                out.write("".join(pieces).encode("utf-8"))
+                pieces.clear()
+        pieces.append("\n")
+        out.write("".join(pieces).encode("utf-8"))
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, indent=2)
 
 
 class Program:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,13 +22,26 @@ def use_color(stream: IO[str]) -> bool:
 
 def write_json(text: str) -> None:
     """JSON is UTF-8 whatever the terminal's encoding: write bytes."""
+    write_bytes(lambda out: out.write(text.encode("utf-8")))
+
+
+def write_bytes(write: Callable[[Any], object]) -> None:
+    """Run `write` on standard output's bytes; when standard output has no
+    bytes (a test's capture), on an adapter that writes the text back."""
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
-        sys.stdout.write(text)
+        write(_TextOut())
         return
     sys.stdout.flush()
-    buffer.write(text.encode("utf-8"))
+    write(buffer)
     buffer.flush()
+
+
+class _TextOut:
+    """Bytes (whole UTF-8 pieces) written to a text-only standard output."""
+
+    def write(self, data: bytes) -> int:
+        return sys.stdout.write(data.decode("utf-8"))
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .common import scored, write_json
+from .common import scored, write_bytes
 
 
 def add_parser(sub: Any) -> None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return outcome
     _, result = outcome
     if args.format == "json":
-        write_json(result.to_json())
+        write_bytes(result.write_json)
     else:
         sys.stdout.write(text_report(result.data))
     return 0
