@@ -17,6 +17,8 @@ from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules import LedgerError
@@ -533,3 +535,79 @@ def test_an_invalid_as_of_is_a_ledger_error_naming_as_of() -> None:
     with pytest.raises(LedgerError, match=r"no offset") as caught:
         program().score([REFERRAL], as_of="2026-02-01T00:00:00")
     assert caught.value.problems[0].field == "as_of"
+
+
+# ---------------------------------------------------------------------------
+# The generated fast path accepts only what the exact validator accepts
+
+_VALUES = st.sampled_from(
+    [
+        None, "", "a", "cus1", "ref1", "é", "\ud800", " 1", "12.50", "-3", "1e5", "9" * 31, "007", "NaN",
+        0, 5, -2, True, False, 1.5, 10**40, Decimal("1.5"), Decimal("NaN"), Decimal("1E+5"), Decimal("-0.001"),
+        [], {}, "2026-02-01T00:00:00Z", "2026-02-01T00:00:00.5+05:30", "2026-02-30T00:00:00Z",
+        "2026-02-01 00:00:00z", "2026-02-01T00:00:00",
+    ]
+)  # fmt: skip
+_TIMES = st.sampled_from(["2026-02-01T00:00:00Z", "2026-03-01T09:30:00.25-02:00", "2026-13-01T00:00:00Z", 5, None])
+
+
+_VALID = {"number": "3", "quantity": "12.50", "text": "US", "time": "2026-02-03T00:00:00Z", "boolean": True}
+
+
+def _ruleset_objects(name: str) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid event of one of the program's types, with up to three keys
+    changed to near misses (non-ASCII, unpaired surrogates, wrong types,
+    bad numbers and timestamps) or removed."""
+    reader = program(name)._reader()
+    kinds = [*sorted(reader.kinds.items()), ("click", [])]
+
+    def valid(kind: tuple[str, list[tuple[str, str, bool]]]) -> dict[str, Any]:
+        event_type, schema = kind
+        obj: dict[str, Any] = {"id": "e1", "at": "2026-02-01T00:00:00Z", "type": event_type, "referee": "cus1"}
+        if event_type == "referral":
+            obj["referrer"] = "ref1"
+        return obj | {field: _VALID[kind] for field, kind, _ in schema}
+
+    def mutate(obj: dict[str, Any], changes: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(obj)
+        for key, value in changes:
+            if value is _REMOVE:
+                out.pop(key, None)
+            else:
+                out[key] = value
+        return out
+
+    keys = st.sampled_from(
+        ["id", "at", "type", "referee", "referrer", "extra", *sorted({f for _, s in kinds for f, _, _ in s})]
+    )
+    changes = st.lists(st.tuples(keys, st.one_of(_VALUES, _TIMES, st.just(_REMOVE))), max_size=3)
+    return st.builds(mutate, st.sampled_from(kinds).map(valid), changes)
+
+
+_REMOVE = object()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in RULESETS.glob("*.rules")))
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_fast_path_accepts_only_what_the_exact_validator_accepts(name: str, data: st.DataObject) -> None:
+    reader = program(name)._reader()
+    obj = data.draw(_ruleset_objects(name))
+    problems: list[LedgerProblem] = []
+    exact = reader.event(obj, 1, problems)
+    fast = reader.fast(obj, 1)
+    if fast is not None:
+        assert exact is not None, (obj, problems)
+        assert (fast.id, fast.at, fast.type, fast.referrer, fast.referee) == (
+            exact.id, exact.at, exact.type, exact.referrer, exact.referee,
+        )  # fmt: skip
+        if exact.type in reader.kinds:  # the fields of a type no rule uses are never read
+            assert fast.fields == exact.fields
+    # and a whole ledger read in one loop agrees with the exact validator
+    try:
+        events, _ = reader.read_all([(1, obj)], lambda o: o)
+    except LedgerError:
+        assert exact is None
+    else:
+        assert exact is not None
+        assert [e.fields for _, _, e in events] == ([exact.fields] if exact.type in reader.kinds else [])

@@ -106,9 +106,14 @@ class Program:
     def __init__(self, compiled: CompiledRuleset) -> None:
         self.compiled = compiled
         self.name = compiled.name
+        self._ledger_reader: EventReader | None = None
 
     def _reader(self) -> EventReader:
-        return EventReader(self.compiled.checked, self.compiled.used_types)
+        """The ledger reader of this rule file's events (it generates code:
+        made once, on first use, and shared; it keeps no state of a read)."""
+        if self._ledger_reader is None:
+            self._ledger_reader = EventReader(self.compiled.checked, self.compiled.used_types)
+        return self._ledger_reader
 
     def read(self, events: Iterable[Any], path: str = "<ledger>") -> tuple[list[Event], int | None]:
         """Validate events (dicts, models, or JSON text lines): the events
@@ -176,7 +181,7 @@ class Program:
                 previous = same_instant.get(event.id) if last is not None and event.at == last[0] else None
                 if previous is not None:
                     if not same_content(previous.raw, obj):
-                        problems.append(conflict(event, previous))
+                        problems.append(conflict(event, previous.line))
                     continue
                 if last is not None and key < last:
                     if not unordered:  # one report is enough: the rest follows

@@ -136,54 +136,44 @@ class EventReader:
             for name, fields in self.kinds.items()
         }
 
-    def fast(self, obj: Any, line: int) -> Event | None:
-        """The common case, in one pass and few checks: a plain valid event.
+        # The fast path, generated for these event types (see `_fast_source`):
+        # `fast` checks one object; `read_all` a whole ledger in one loop.
+        namespace = _fast_namespace()
+        exec(compile(_fast_source(self.kinds), "<rewardrules ledger reader>", "exec"), namespace)
+        self.fast: Callable[[Any, int], Event | None] = namespace["fast"]
+        self._read_all = namespace["read_all"]
 
-        Returns None for anything unusual (a problem, non-ASCII text, a long
-        number); `event` then decides precisely and reports. So this path
-        may only accept what `event` accepts, never more.
-        """
-        if type(obj) is not dict:
-            return None
-        get = obj.get
-        event_id: Any = get("id")
-        event_type: Any = get("type")
-        referee: Any = get("referee")
-        referrer: Any = get("referrer")
-        if (
-            type(event_id) is not str
-            or type(event_type) is not str
-            or not event_id
-            or not event_type
-            or not (event_id + event_type).isascii()
-            or (referee is not None and (type(referee) is not str or not referee or not referee.isascii()))
-            or (referrer is not None and (type(referrer) is not str or not referrer or not referrer.isascii()))
-        ):
-            return None
-        try:
-            at = parse_timestamp(get("at"))  # type: ignore[arg-type]  # a non-str raises TimestampError
-        except TimestampError:
-            return None
-        schema = self.schemas.get(event_type)
-        if schema is None:
-            return Event(event_id, at, event_type, referrer, referee, _NO_FIELDS, line, obj)
-        if referee is None or (referrer is None and event_type == "referral"):
-            return None
-        fields: dict[str, Any] = {"id": event_id, "at": at, "referee": referee}
-        if event_type == "referral":
-            fields["referrer"] = referrer
-        for name, convert, optional in schema:
-            value = get(name)
-            if value is None:
-                if not optional:
-                    return None
-                fields[name] = None
-                continue
-            value = convert(value)
-            if value is _BAD:
+    def read_all(
+        self, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any]
+    ) -> tuple[list[tuple[int, str, Event]], int | None]:
+        """Validate a ledger's objects, given as (line number, object): see
+        `read_events`."""
+        problems: list[LedgerProblem] = []
+        seen: dict[str, tuple[int, Any]] = {}
+
+        def general(line: int, obj: Any) -> Event | None:
+            # Anything the fast path did not take: a line that did not
+            # decode, an object to make plain, a problem, a repeated id.
+            if type(obj) is LedgerProblem:
+                problems.append(obj)
                 return None
-            fields[name] = value
-        return Event(event_id, at, event_type, referrer, referee, fields, line, obj)
+            if type(obj) is not dict:
+                obj = plain(obj)
+            event = self.fast(obj, line) or self.event(obj, line, problems)
+            if event is None:
+                return None
+            previous = seen.get(event.id)
+            if previous is not None:
+                if not same_content(previous[1], obj):
+                    problems.append(conflict(event, previous[0]))
+                return None
+            seen[event.id] = (line, obj)
+            return event
+
+        events, latest = self._read_all(items, seen, general)
+        if problems:
+            raise LedgerError(problems)
+        return events, (latest if seen else None)
 
     def event(self, obj: Any, line: int, problems: list[LedgerProblem]) -> Event | None:
         """Validate one decoded object; append problems and return None if bad."""
@@ -238,6 +228,124 @@ _BAD = object()
 #: the fields of an event whose type no rule uses (shared: never written)
 _NO_FIELDS: dict[str, Any] = {}
 _BIG = 10**limits.MAX_LEDGER_DIGITS
+
+
+def _fast_namespace() -> dict[str, Any]:
+    """All that generated reader code can reach."""
+    return {
+        "__builtins__": {"type": type, "len": len, "str": str, "dict": dict, "TimestampError": TimestampError},
+        "Event": Event,
+        "parse": parse_timestamp,
+        "D": Decimal,
+        "NUMBER_TEXT": _DECIMAL_TEXT.fullmatch,
+        "DIGITS": limits.MAX_LEDGER_DIGITS,
+        "BAD": _BAD,
+        "NO_FIELDS": _NO_FIELDS,
+        "LOW": -(2**63),
+        **{f"convert_{kind}": convert for kind, convert in _FAST.items()},
+    }
+
+
+def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
+    """Python source of the fast path for these event types: `fast(obj,
+    line)`, the common case of one object (a plain, valid event: returns
+    it, or None for anything unusual, which the exact validator `event`
+    then decides and reports; so it may only accept what `event` accepts,
+    never more), and `read_all(items, seen, general)`, the same check in a
+    loop over a whole ledger that hands everything else to `general`.
+
+    Generated rather than written once because per event type the fields
+    and their conversions are known: straight-line code with no loop over a
+    schema. Names come from the checked rule file and are written with
+    `repr`, so they are only ever string constants."""
+    head = [
+        "get = obj.get",
+        "i = get('id'); t = get('type'); ee = get('referee'); er = get('referrer')",
+        "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
+        "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
+        "        and (er is None or (type(er) is str and er and er.isascii()))%s):",
+        "    try:",
+        "        at = parse(get('at'))",
+        "    except TimestampError:",
+        "        at = None",
+        "    if at is not None:",
+    ]
+    branches: list[str] = []
+    for n, (name, fields) in enumerate(kinds.items()):
+        needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
+        branches.append(f"{'if' if n == 0 else 'elif'} t == {name!r}:")
+        body = [f"if {needs}:"]
+        made = ["'id': i", "'at': at", "'referee': ee", *(["'referrer': er"] if name == "referral" else [])]
+        tests = []
+        for k, (field, kind, optional) in enumerate(fields):
+            body.append(f"    v{k} = get({field!r})")
+            missing = "None" if optional else "BAD"
+            if kind in _NUMERIC:  # the common case inline: a decimal string
+                body += [
+                    f"    if type(v{k}) is str:",
+                    f"        v{k} = D(v{k}) if len(v{k}) <= DIGITS and NUMBER_TEXT(v{k}) else BAD",
+                    f"    elif v{k} is None:",
+                    f"        v{k} = {missing}",
+                    "    else:",
+                    f"        v{k} = convert_{kind}(v{k})",
+                ]
+            else:
+                body.append(f"    v{k} = {missing} if v{k} is None else convert_{kind}(v{k})")
+            tests.append(f"v{k} is not BAD")
+            made.append(f"{field!r}: v{k}")
+        body.append(f"    if {' and '.join(tests) or 'True'}:")
+        body.append(f"        ACCEPT(Event(i, at, t, er, ee, {{{', '.join(made)}}}, line, obj))")
+        branches += ["    " + line for line in body]
+    branches += [
+        *(["else:"] if kinds else []),
+        ("    " if kinds else "") + "UNUSED(Event(i, at, t, er, ee, NO_FIELDS, line, obj))",
+    ]
+    checks = head + ["        " + line for line in branches]
+
+    def function(signature: str, start: list[str], indent: str, accept: str, unused: str, end: list[str]) -> str:
+        lines = [signature, *start]
+        for line in checks:
+            code = line.replace("%s", " and i not in seen" if "read_all" in signature else "")
+            if "ACCEPT(" in code or "UNUSED(" in code:
+                prefix = code[: len(code) - len(code.lstrip())]
+                event = code.strip()[7:-1]
+                template = accept if "ACCEPT(" in code else unused
+                lines += [indent + prefix + part.replace("EVENT", event) for part in template.split("\n")]
+            else:
+                lines.append(indent + code)
+        return "\n".join([*lines, *end]) + "\n"
+
+    fast = function(
+        "def fast(obj, line):",
+        ["    if type(obj) is not dict:", "        return None"],
+        "    ",
+        "return EVENT",
+        "return EVENT",
+        ["    return None"],
+    )
+    read_all = function(
+        "def read_all(items, seen, general):",
+        [
+            "    events = []",
+            "    append = events.append",
+            "    latest = LOW",
+            "    for line, obj in items:",
+            "        if type(obj) is dict:",
+        ],
+        "            ",
+        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\nappend((at, i, EVENT))\ncontinue",
+        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\ncontinue",
+        [
+            "        event = general(line, obj)",
+            "        if event is not None:",
+            "            if event.at > latest:",
+            "                latest = event.at",
+            f"            if event.type in {tuple(kinds)!r}:",
+            "                append((event.at, event.id, event))",
+            "    return events, latest",
+        ],
+    )
+    return fast + "\n" + read_all
 
 
 def _fast_number(value: Any) -> Any:
@@ -467,12 +575,12 @@ def _json_message(error: Exception) -> str:
     return str(error)
 
 
-def conflict(event: Event, previous: Event) -> LedgerProblem:
+def conflict(event: Event, previous_line: int) -> LedgerProblem:
     """Two lines with one id and different content."""
     return LedgerProblem(
         event.line,
         "id",
-        f"id `{event.id}` is already used on line {previous.line} with different content",
+        f"id `{event.id}` is already used on line {previous_line} with different content",
         "ids are unique; an exact duplicate line is fine",
     )
 
@@ -528,35 +636,4 @@ def read_events(
 
     Raises :class:`LedgerError` with every problem if any line is bad.
     """
-    problems: list[LedgerProblem] = []
-    seen: dict[str, Event] = {}
-    events: list[tuple[int, str, Event]] = []
-    latest = -(2**63)
-    fast = reader.fast
-    slow = reader.event
-    used = reader.schemas
-    append = events.append
-    for line, obj in items:
-        if type(obj) is not dict:
-            if type(obj) is LedgerProblem:
-                problems.append(obj)
-                continue
-            obj = plain(obj)
-        event = fast(obj, line) or slow(obj, line, problems)
-        if event is None:
-            continue
-        event_id = event.id
-        if event_id in seen:
-            previous = seen[event_id]
-            if not same_content(previous.raw, obj):
-                problems.append(conflict(event, previous))
-            continue
-        seen[event_id] = event
-        at = event.at
-        if at > latest:
-            latest = at
-        if event.type in used:
-            append((at, event_id, event))
-    if problems:
-        raise LedgerError(problems)
-    return events, (latest if seen else None)
+    return reader.read_all(items, plain)
