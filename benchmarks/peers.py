@@ -60,3 +60,92 @@ def datalogic_fold() -> Callable[[Iterable[dict[str, Any]]], list[dict[str, Any]
     engine = datalogic_py.Engine()
     compiled = {name: engine.compile(rule).evaluate for name, (_, rule) in CONDITIONS.items()}
     return lambda events: _fold(events, compiled)
+
+
+# -- Evaluation alone -------------------------------------------------------
+# What a rules engine itself adds: evaluating the program's conditions for
+# one event, without the work every scorer shares (reading, ordering,
+# attribution, award records). For each subscription event, all three
+# milestone conditions are tested on the customer's MRR (none is skipped as
+# already reached), and each implementation returns how many held, so the
+# benchmark can check they agree.
+
+Inputs = list[Decimal]
+
+
+def evaluation_inputs(events: Iterable[dict[str, Any]]) -> Inputs:
+    """The MRR of each subscription event."""
+    return [
+        raw if isinstance(raw, Decimal) else Decimal(raw)
+        for raw in (e["mrr"] for e in events if e["type"] == "subscription")
+    ]
+
+
+def evaluate_by_hand(inputs: Inputs) -> int:
+    """The three conditions written in Python: the floor."""
+    held = 0
+    for mrr in inputs:
+        arr = 12 * mrr
+        held += (mrr >= 1000) + (arr >= 5000) + (arr >= 10000)
+    return held
+
+
+def _evaluate_with(tests: list[Callable[[dict[str, Any]], Any]]) -> Callable[[Inputs], int]:
+    def evaluate(inputs: Inputs) -> int:
+        held = 0
+        for mrr in inputs:
+            context = {"mrr": float(mrr)}
+            for test in tests:
+                if test(context):
+                    held += 1
+        return held
+
+    return evaluate
+
+
+def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
+    """The engine's generated code for the rule file: the metric update and
+    the milestone tests of a `subscription` event, on the engine's state
+    (its reached flags cleared before each event, so every test runs)."""
+    from decimal import localcontext
+
+    from rewardrules.runtime import CONTEXT, Referral, ReferrerState
+
+    compiled = program.compiled
+    update = compiled.updates["subscription"]
+    hook = compiled.programs[0].hooks["subscription"]
+    milestones = len(compiled.milestones)
+
+    def evaluate(inputs: Inputs) -> int:
+        state = Referral("", 0, "", "", {}, compiled.referral_slots(), milestones)
+        referrer = ReferrerState("", compiled.programs[0].referrer_slots(), milestones)
+        fired: list[Any] = []
+        held = 0
+        with localcontext(CONTEXT):
+            for mrr in inputs:
+                fields = {"mrr": mrr}
+                state.done = [False] * milestones
+                update(state, fields)
+                hook(state, referrer, fields, fired)
+                held += len(fired)
+                fired.clear()
+        return held
+
+    return evaluate
+
+
+def zen_evaluate() -> Callable[[Inputs], int] | None:
+    try:
+        import zen
+    except ImportError:
+        return None
+    return _evaluate_with([zen.compile_expression(text).evaluate for text, _ in CONDITIONS.values()])
+
+
+def datalogic_evaluate() -> Callable[[Inputs], int] | None:
+    try:
+        import datalogic_py
+    except ImportError:
+        return None
+    engine = datalogic_py.Engine()
+    return _evaluate_with([engine.compile(rule).evaluate for _, rule in CONDITIONS.values()])

@@ -146,6 +146,35 @@ def in_process(count: int, repeats: int, workdir: Path) -> None:
         ("implementation", "events/s", "x hand-written fold (cents)"),
         table,
     )
+    evaluation(events, program, repeats)
+
+
+def evaluation(events: list[dict[str, Any]], program: rewardrules.Program, repeats: int) -> None:
+    """The program's conditions alone, per subscription event (peers.py)."""
+    inputs = peers.evaluation_inputs(events)
+    evaluators = {
+        "conditions written in Python": peers.evaluate_by_hand,
+        "rewardrules generated code": peers.evaluate_rewardrules(program),
+    }
+    for name, make in (
+        ("zen-engine compiled expressions", peers.zen_evaluate),
+        ("datalogic-py compiled rules", peers.datalogic_evaluate),
+    ):
+        evaluate = make()
+        if evaluate is not None:
+            evaluators[name] = evaluate
+    if len({evaluate(inputs) for evaluate in evaluators.values()}) != 1:
+        raise SystemExit("the evaluators disagree: the comparison would be meaningless")
+    medians = alternate({name: lambda f=f: f(inputs) for name, f in evaluators.items()}, repeats)
+    ours = medians["rewardrules generated code"]
+    table: list[tuple[str, ...]] = []
+    for name, seconds in medians.items():
+        row(table, name, f"{seconds / len(inputs) * 1e6:.2f}", f"{seconds / ours:.2f}")
+    print_table(
+        f"Evaluating the three milestones of one subscription event, {len(inputs):,} events (median of {repeats})",
+        ("implementation", "us per event", "x rewardrules"),
+        table,
+    )
 
 
 def whole_process(count: int, repeats: int, workdir: Path) -> None:
