@@ -610,4 +610,4 @@ def test_fast_path_accepts_only_what_the_exact_validator_accepts(name: str, data
         assert exact is None
     else:
         assert exact is not None
-        assert [e.fields for _, _, e in events] == ([exact.fields] if exact.type in reader.kinds else [])
+        assert [fields for _, _, _, fields in events] == ([exact.fields] if exact.type in reader.kinds else [])

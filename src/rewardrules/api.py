@@ -29,6 +29,7 @@ from .ledger import (
     EventReader,
     LedgerError,
     LedgerProblem,
+    Scheduled,
     conflict,
     decode_line,
     iter_lines,
@@ -115,14 +116,9 @@ class Program:
             self._ledger_reader = EventReader(self.compiled.checked, self.compiled.used_types)
         return self._ledger_reader
 
-    def read(self, events: Iterable[Any], path: str = "<ledger>") -> tuple[list[Event], int | None]:
-        """Validate events (dicts, models, or JSON text lines): the events
-        of used types in ledger order, and the latest instant of the ledger."""
-        ordered, latest = self._read(events, path)
-        ordered.sort()
-        return [event for _, _, event in ordered], latest
-
-    def _read(self, events: Iterable[Any], path: str) -> tuple[list[tuple[int, str, Event]], int | None]:
+    def _read(self, events: Iterable[Any], path: str) -> tuple[list[Scheduled], int | None]:
+        """Validate events (dicts, models, or JSON text lines): the events of
+        used types, unordered, and the latest instant of the ledger."""
         items = iter(events)
         try:
             first = next(items)
@@ -148,7 +144,7 @@ class Program:
                 limit = latest if latest is not None else 0
             elif latest is not None and limit < latest:
                 ordered = [item for item in ordered if item[0] <= limit]
-            ordered.sort()  # (instant, id, event): ids are unique, so events are never compared
+            ordered.sort()  # ledger order (see ledger.Scheduled)
             engine = Engine(self.compiled)
             run(engine, ordered)
             return ScoreResult(Reporter(engine, limit).build(explain))
@@ -194,7 +190,7 @@ class Program:
                 last = key
                 latest = event.at
                 if not problems and event.type in used and (limit is None or event.at <= limit):
-                    process(event)
+                    process(event.type, event.fields)
         if problems:
             raise LedgerError(problems, path)
         if limit is None:
@@ -302,7 +298,7 @@ class Session:
         if parsed.type not in self._reader.schemas:
             return []
         with localcontext(CONTEXT):
-            issued = self.engine.process(parsed)
+            issued = self.engine.process(parsed.type, parsed.fields)
         return self._awards(issued, parsed.at)
 
     def snapshot(self) -> bytes:

@@ -15,7 +15,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
-from .ledger import Event
+from .ledger import Scheduled
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import period_key
@@ -112,17 +112,17 @@ class Engine:
         #: one list, emptied after each hook, rather than one per call
         self._fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
 
-    def process(self, event: Event) -> list[IssuedAward]:
-        """Apply one event; return the awards it issued. Call inside
-        ``decimal.localcontext(runtime.CONTEXT)`` (see :func:`run`)."""
-        kind = event.type
-        fields = event.fields
+    def process(self, kind: str, fields: dict[str, Any]) -> list[IssuedAward]:
+        """Apply one event, given as its type and its `Event.fields` (which
+        hold its id, instant, referee and referrer too); return the awards
+        it issued. Call inside ``decimal.localcontext(runtime.CONTEXT)``
+        (see :func:`run`)."""
         if kind == "referral":
-            referral = self._refer(event)
+            referral = self._refer(fields)
             if referral is None:
                 return _NONE
         else:
-            referral = self._referrals.get(event.referee)  # type: ignore[arg-type]
+            referral = self._referrals.get(fields["referee"])
             if referral is None:
                 return _NONE  # no referral (yet): earns nothing
             update = self._updates.get(kind)
@@ -150,25 +150,25 @@ class Engine:
                             values,
                             referral,
                             referrer,
-                            event,
+                            fields,
                             issued,
                         )
                 finally:
                     fired.clear()
         return issued
 
-    def _refer(self, event: Event) -> Referral | None:
+    def _refer(self, fields: dict[str, Any]) -> Referral | None:
         state = self.state
-        referrer, referee = event.referrer or "", event.referee or ""
+        event_id, at, referrer, referee = fields["id"], fields["at"], fields["referrer"], fields["referee"]
         if referrer == referee:
-            state.rejected.append(Rejected(event.id, event.at, referrer, referee, "self_referral"))
+            state.rejected.append(Rejected(event_id, at, referrer, referee, "self_referral"))
             return None
         existing = state.referrals.get(referee)
         if existing is not None:
             state.rejected.append(
                 Rejected(
-                    event.id,
-                    event.at,
+                    event_id,
+                    at,
                     referrer,
                     referee,
                     "duplicate_referral",
@@ -177,19 +177,19 @@ class Engine:
             )
             return None
         referral = Referral(
-            event.id, event.at, referrer, referee, event.fields, self.compiled.referral_slots(), self._milestone_count
+            event_id, at, referrer, referee, fields, self.compiled.referral_slots(), self._milestone_count
         )
         state.referrals[referee] = referral
         update = self.compiled.updates.get("referral")
         if update is not None:
-            update(referral, event.fields)
+            update(referral, fields)
         for program in self.compiled.programs:
             if program.eligible(referral):
                 referral.programs.append(program.index)
                 referral.contrib[program.index] = [ZERO] * program.contrib_size
                 referral.links.append((program, self._referrer(program, referrer)))
         if not referral.programs:
-            state.rejected.append(Rejected(event.id, event.at, referrer, referee, "ineligible"))
+            state.rejected.append(Rejected(event_id, at, referrer, referee, "ineligible"))
         return referral
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
@@ -209,10 +209,11 @@ class Engine:
         values: tuple[Any, ...],
         referral: Referral,
         referrer: ReferrerState,
-        event: Event,
+        fields: dict[str, Any],
         issued: list[IssuedAward],
     ) -> None:
         info = milestone.info
+        at = fields["at"]
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
         prefix = f"{milestone.id_head}{scope}\x1f{occurrence or ''}\x1f"
@@ -222,12 +223,12 @@ class Engine:
             beneficiary = referral.referrer if role == "referrer" else referral.referee
             amount = reward.constant
             if amount is None:
-                amount = reward.amount(referral, referrer, event.fields, increase)  # type: ignore[misc]
+                amount = reward.amount(referral, referrer, fields, increase)  # type: ignore[misc]
                 if amount is not None and reward.quantum is not None:
                     amount = amount.quantize(reward.quantum)
             capped = False
             if amount is not None and reward.caps:
-                amount, capped, reason = self._apply_caps(reward.caps, beneficiary, event.at, amount)
+                amount, capped, reason = self._apply_caps(reward.caps, beneficiary, at, amount)
                 if capped and reward.quantum is not None:
                     amount = amount.quantize(reward.quantum)
             if amount is None or amount <= 0:
@@ -235,18 +236,18 @@ class Engine:
                     reason = (
                         "the amount is zero" if amount is not None else "the amount has no value (a field is missing)"
                     )
-                self.state.withheld.append(Withheld(event.at, milestone, k, role, beneficiary, referral, reason))
+                self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason))
                 continue
             award = IssuedAward(
                 award_id(prefix, role, beneficiary),
-                event.at,
+                at,
                 milestone,
                 k,
                 role,
                 beneficiary,
                 referral,
                 amount,
-                event.fields,
+                fields,
                 occurrence,
                 values,
                 capped,
@@ -278,10 +279,10 @@ class Engine:
         return amount, capped, reason
 
 
-def run(engine: Engine, ordered: list[tuple[int, str, Event]]) -> None:
-    """Feed events, as (instant, id, event) in ledger order, through an
-    engine in the scoring context."""
+def run(engine: Engine, ordered: list[Scheduled]) -> None:
+    """Feed events, as (instant, id, type, fields) in ledger order, through
+    an engine in the scoring context."""
     process = engine.process
     with localcontext(CONTEXT):
-        for _, _, event in ordered:
-            process(event)
+        for _, _, kind, fields in ordered:
+            process(kind, fields)

@@ -96,6 +96,12 @@ class Event:
         return format_timestamp(self.at)
 
 
+#: An event of a used type as batch scoring orders it: (instant, id, type,
+#: fields). Ids are unique, so sorting these tuples is ledger order and
+#: never compares the fields.
+Scheduled = tuple[int, str, str, dict[str, Any]]
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"`{name}` is not a number")
 
@@ -145,7 +151,7 @@ class EventReader:
 
     def read_all(
         self, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any]
-    ) -> tuple[list[tuple[int, str, Event]], int | None]:
+    ) -> tuple[list[Scheduled], int | None]:
         """Validate a ledger's objects, given as (line number, object): see
         `read_events`."""
         problems: list[LedgerProblem] = []
@@ -294,11 +300,11 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             tests.append(f"v{k} is not BAD")
             made.append(f"{field!r}: v{k}")
         body.append(f"    if {' and '.join(tests) or 'True'}:")
-        body.append(f"        ACCEPT(Event(i, at, t, er, ee, {{{', '.join(made)}}}, line, obj))")
+        body.append(f"        ACCEPT({{{', '.join(made)}}})")
         branches += ["    " + line for line in body]
     branches += [
         *(["else:"] if kinds else []),
-        ("    " if kinds else "") + "UNUSED(Event(i, at, t, er, ee, NO_FIELDS, line, obj))",
+        ("    " if kinds else "") + "UNUSED(NO_FIELDS)",
     ]
     checks = head + ["        " + line for line in branches]
 
@@ -308,9 +314,9 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             code = line.replace("%s", " and i not in seen" if "read_all" in signature else "")
             if "ACCEPT(" in code or "UNUSED(" in code:
                 prefix = code[: len(code) - len(code.lstrip())]
-                event = code.strip()[7:-1]
+                fields = code.strip()[7:-1]
                 template = accept if "ACCEPT(" in code else unused
-                lines += [indent + prefix + part.replace("EVENT", event) for part in template.split("\n")]
+                lines += [indent + prefix + part.replace("FIELDS", fields) for part in template.split("\n")]
             else:
                 lines.append(indent + code)
         return "\n".join([*lines, *end]) + "\n"
@@ -319,8 +325,8 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
         "def fast(obj, line):",
         ["    if type(obj) is not dict:", "        return None"],
         "    ",
-        "return EVENT",
-        "return EVENT",
+        "return Event(i, at, t, er, ee, FIELDS, line, obj)",
+        "return Event(i, at, t, er, ee, FIELDS, line, obj)",
         ["    return None"],
     )
     read_all = function(
@@ -333,7 +339,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             "        if type(obj) is dict:",
         ],
         "            ",
-        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\nappend((at, i, EVENT))\ncontinue",
+        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\nappend((at, i, t, FIELDS))\ncontinue",
         "seen[i] = (line, obj)\nif at > latest:\n    latest = at\ncontinue",
         [
             "        event = general(line, obj)",
@@ -341,7 +347,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             "            if event.at > latest:",
             "                latest = event.at",
             f"            if event.type in {tuple(kinds)!r}:",
-            "                append((event.at, event.id, event))",
+            "                append((event.at, event.id, event.type, event.fields))",
             "    return events, latest",
         ],
     )
@@ -626,7 +632,7 @@ def _depth(value: Any, limit: int) -> bool:
 
 def read_events(
     reader: EventReader, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
-) -> tuple[list[tuple[int, str, Event]], int | None]:
+) -> tuple[list[Scheduled], int | None]:
     """Validate a ledger's objects, given as (line number, object), drop
     exact duplicates, and return the events of used types as (instant, id,
     event) -- sorting that list puts them in ledger order with no key
