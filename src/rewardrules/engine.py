@@ -36,7 +36,11 @@ class IssuedAward:
     beneficiary: str
     referral: Referral
     amount: Decimal
-    trigger: dict[str, Any]
+    #: the id of the event that triggered it
+    event: str
+    #: that event's fields, kept only when the report needs them (a `void
+    #: if` tests them, a message shows them): awards are most of the state
+    trigger: dict[str, Any] | None
     occurrence: str | None
     values: tuple[Any, ...]
     capped: bool = False
@@ -216,6 +220,7 @@ class Engine:
         at = fields["at"]
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
+        trigger = fields if milestone.voids or info.message is not None else None
         prefix = f"{milestone.id_head}{scope}\x1f{occurrence or ''}\x1f"
         awards = self.state.awards
         for k, reward in enumerate(milestone.rewards):
@@ -247,7 +252,8 @@ class Engine:
                 beneficiary,
                 referral,
                 amount,
-                fields,
+                fields["id"],
+                trigger,
                 occurrence,
                 values,
                 capped,

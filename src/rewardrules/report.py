@@ -35,7 +35,7 @@ def void_event(award: IssuedAward, as_of: int) -> tuple[dict[str, Any], int] | N
             if other["at"] > as_of or delay < 0 or (window is not None and delay > window):
                 continue
             first = found is None or (other["at"], other["id"]) < (found[0]["at"], found[0]["id"])
-            if first and void.test(award.referral, award.trigger, other):
+            if first and void.test(award.referral, award.trigger or {}, other):
                 found = (other, index)
     return found
 
@@ -136,7 +136,7 @@ class Reporter:
         tested (as they were then), its occurrence and whether a cap cut it."""
         milestone = award.milestone
         why: dict[str, Any] = {
-            "event": award.trigger["id"],
+            "event": award.event,
             "values": {
                 name: format_value(value, typ)
                 for name, value, typ in zip(milestone.why_names, award.values, milestone.why_types, strict=False)
@@ -164,7 +164,7 @@ class Reporter:
             event = self.checked.events[info.event]
             context[info.event] = {
                 k: format_value(v, event.fields[k].type if k in event.fields else None)
-                for k, v in award.trigger.items()
+                for k, v in (award.trigger or {}).items()
             }
         return templates.render(info.message or "", context)
 
