@@ -239,7 +239,8 @@ _BIG = 10**limits.MAX_LEDGER_DIGITS
 def _fast_namespace() -> dict[str, Any]:
     """All that generated reader code can reach."""
     return {
-        "__builtins__": {"type": type, "len": len, "str": str, "dict": dict, "TimestampError": TimestampError},
+        "__builtins__": {"type": type, "len": len, "dict": dict, "str": str, "KeyError": KeyError},
+        "TimestampError": TimestampError,
         "Event": Event,
         "parse": parse_timestamp,
         "D": Decimal,
@@ -266,12 +267,16 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
     `repr`, so they are only ever string constants."""
     head = [
         "get = obj.get",
-        "i = get('id'); t = get('type'); ee = get('referee'); er = get('referrer')",
+        "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
+        "    i = obj['id']; t = obj['type']; a = obj['at']",
+        "except KeyError:",
+        "    i = None",
+        "ee = get('referee'); er = get('referrer')",
         "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
         "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
         "        and (er is None or (type(er) is str and er and er.isascii()))%s):",
         "    try:",
-        "        at = parse(get('at'))",
+        "        at = parse(a)",
         "    except TimestampError:",
         "        at = None",
         "    if at is not None:",
