@@ -269,7 +269,7 @@ class Session:
         if isinstance(obj, (str, bytes)):
             obj = decode_line(obj)
         problems: list[LedgerProblem] = []
-        parsed = self._reader.event(obj, self._count, problems)
+        parsed = self._reader.fast(obj, self._count) or self._reader.event(obj, self._count, problems)
         if parsed is None:
             raise LedgerError(problems, "<session>")
         previous = self._seen.get(parsed.id)
@@ -299,7 +299,7 @@ class Session:
             return []
         with localcontext(CONTEXT):
             issued = self.engine.process(parsed.type, parsed.fields)
-        return self._awards(issued, parsed.at)
+        return self._awards(issued, parsed.at) if issued else []
 
     def snapshot(self) -> bytes:
         """The whole state as bytes (JSON), to stop and resume later with
