@@ -38,6 +38,7 @@ import generate  # noqa: E402
 import peers  # noqa: E402
 
 import rewardrules  # noqa: E402
+from rewardrules.api import paused_gc  # noqa: E402
 from rewardrules.models import CONTRACT_FIELDS  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "saas_milestones.rules"
@@ -173,6 +174,74 @@ def evaluation(events: list[dict[str, Any]], program: rewardrules.Program, repea
     print_table(
         f"Evaluating the three milestones of one subscription event, {len(inputs):,} events (median of {repeats})",
         ("implementation", "us per event", "x rewardrules"),
+        table,
+    )
+
+
+def profile(count: int, repeats: int) -> None:
+    """Where `program.score` spends its time, stage by stage, against the
+    fold (cyclic GC off, best of the repeats: the cost of the work itself),
+    and what touching one more object of a referral costs per event."""
+    from decimal import localcontext
+
+    from rewardrules.engine import Engine, run
+    from rewardrules.report import Reporter
+    from rewardrules.runtime import CONTEXT
+
+    events = list(generate.events(count))
+    program = rewardrules.load(RULESET)
+    best: dict[str, float] = {}
+
+    def timed(name: str, work: Callable[[], Any]) -> Any:
+        start = time.process_time()
+        result = work()
+        best[name] = min(best.get(name, float("inf")), time.process_time() - start)
+        return result
+
+    with paused_gc():
+        for _ in range(repeats):
+            timed("hand-written fold, integer cents (all of it)", lambda: folds.fold_cents(events))
+            timed("rewardrules program.score(events) (all of it)", lambda: program.score(events, explain=False))
+            ordered, latest = timed("read and validate", lambda: program._read(events, "<ledger>"))
+            timed("sort", ordered.sort)
+            engine = Engine(program.compiled)
+            timed("evaluate", lambda engine=engine, ordered=ordered: run(engine, ordered))
+            timed("write the result", lambda engine=engine, latest=latest: Reporter(engine, latest).build(False))
+    total = best["rewardrules program.score(events) (all of it)"]
+    table: list[tuple[str, ...]] = []
+    for name, seconds in best.items():
+        row(table, name, f"{seconds / count * 1e6:.2f}", f"{seconds / total:.0%}")
+    print_table(
+        f"Profile of program.score, {count:,} events (best of {repeats}, cyclic GC off)",
+        ("stage", "us per event", "share of score"),
+        table,
+    )
+    # The state an event reaches: its referral, then one more object of it at a time.
+    subscriptions = [fields for _, _, kind, fields in ordered if kind == "subscription"]
+    referrals = engine.state.referrals
+    reads = {
+        "the referral's metric slots": lambda r: r.m[0],
+        "+ its reached flags": lambda r: (r.m[0], r.done[0]),
+        "+ its program links": lambda r: (r.m[0], r.done[0], r.links[0]),
+    }
+    costs: dict[str, float] = {}
+    with paused_gc(), localcontext(CONTEXT):
+        for name, read in reads.items():
+            samples = []
+            for _ in range(repeats):
+                start = time.process_time()
+                for fields in subscriptions:
+                    read(referrals[fields["referee"]])
+                samples.append(time.process_time() - start)
+            costs[name] = min(samples) / len(subscriptions) * 1e6
+    table = []
+    previous = None
+    for name, us in costs.items():
+        row(table, name, f"{us:.2f}", "" if previous is None else f"{us - previous:+.2f}")
+        previous = us
+    print_table(
+        f"Reading a referral's state for each of {len(subscriptions):,} subscription events (best of {repeats})",
+        ("read", "us per event", "added"),
         table,
     )
 
@@ -345,8 +414,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: the code works")
     parser.add_argument(
         "--sections",
-        default="inprocess,process,session,scale,startup,compile",
-        help="comma-separated subset of: inprocess, process, session, scale, startup, compile",
+        default="inprocess,profile,process,session,scale,startup,compile",
+        help="comma-separated subset of: inprocess, profile, process, session, scale, startup, compile",
     )
     args = parser.parse_args()
     if args.smoke:
@@ -363,6 +432,8 @@ def main() -> None:
         wanted = set(args.sections.split(","))
         if "inprocess" in wanted:
             in_process(args.events, args.repeats, workdir)
+        if "profile" in wanted:
+            profile(min(args.events, 200_000), max(args.repeats, 5))
         if "process" in wanted:
             whole_process(args.cli_events, args.repeats, workdir)
         if "session" in wanted:
