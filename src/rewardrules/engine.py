@@ -140,11 +140,11 @@ class Engine:
             hook = program.hooks.get(kind)
             if hook is None:
                 continue
-            hook(referral, referrer, fields, fired)
-            if fired:
-                if issued is _NONE:
-                    issued = []
-                try:
+            try:
+                hook(referral, referrer, fields, fired)
+                if fired:
+                    if issued is _NONE:
+                        issued = []
                     for index, occurrence, increase, values in fired:
                         self._award(
                             program,
@@ -157,7 +157,8 @@ class Engine:
                             fields,
                             issued,
                         )
-                finally:
+            finally:
+                if fired:  # empty for the next hook, even after an error
                     fired.clear()
         return issued
 
