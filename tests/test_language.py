@@ -344,3 +344,36 @@ def test_calendar_periods_follow_the_ruleset_time_zone(zone: str, first: str, se
         {"id": "p2", "at": second, "type": "payment", "referee": "bob", "amount": 100},
     ]
     assert [a["amount"] for a in program.score(events).data["awards"]] == amounts
+
+
+@pytest.mark.parametrize("capped", [False, True], ids=["no-cap", "cap"])
+def test_withheld_rewards_say_why_nothing_was_given(capped: bool) -> None:
+    text = (
+        "ruleset withheld\n"
+        + PAYMENT
+        + "milestone commission {\n  each payment\n  reward referrer cash 10% of payment.amount\n"
+        + ("  cap referrer 100 USD per month\n" if capped else "")
+        + "}\n"
+    )
+    events = [
+        ref("r1", 1, "ann", "bob"),
+        pay("p1", 2, "bob", "0"),
+        pay("p2", 3, "bob", "-50.00"),
+        pay("p3", 4, "bob", "20"),
+    ]
+    result = rewardrules.compile(text, "case.rules").score(ledger(*events)).data
+    assert [a["amount"] for a in result["awards"]] == ["2.00"]
+    assert [w["reason"] for w in result["withheld"]] == ["the amount is zero", "the amount is negative"]
+
+
+def test_a_ledger_before_1677_reports_as_of_its_last_event() -> None:
+    """Instants are int nanoseconds from 1970 and go back to year 1: the
+    default as-of is the ledger's latest event, however early."""
+    text = "ruleset early\n" + PAYMENT + "milestone paid { first payment  reward referrer cash 5 USD }\n"
+    events = [
+        {"id": "r1", "at": "1600-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": "1600-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "20"},
+    ]
+    result = rewardrules.compile(text, "case.rules").score(ledger(*events)).data
+    assert result["as_of"] == "1600-01-02T00:00:00Z"
+    assert [(a["at"], a["status"]) for a in result["awards"]] == [("1600-01-02T00:00:00Z", "confirmed")]

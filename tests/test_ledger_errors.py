@@ -611,3 +611,13 @@ def test_fast_path_accepts_only_what_the_exact_validator_accepts(name: str, data
     else:
         assert exact is not None
         assert [fields for _, _, _, fields in events] == ([exact.fields] if exact.type in reader.kinds else [])
+
+
+def test_the_reader_generator_takes_only_identifiers() -> None:
+    """Names reach generated code: the grammar allows only identifiers, and
+    the generator refuses anything else rather than trust that."""
+    from rewardrules.ledger import _fast_source
+
+    assert "def read_all" in _fast_source({"payment": [("amount", "quantity", False)]})
+    with pytest.raises(ValueError, match="identifiers"):
+        _fast_source({"payment": [("x')+ACCEPT(1)#", "text", False)]})

@@ -239,9 +239,7 @@ class Engine:
                     amount = amount.quantize(reward.quantum)
             if amount is None or amount <= 0:
                 if not capped:
-                    reason = (
-                        "the amount is zero" if amount is not None else "the amount has no value (a field is missing)"
-                    )
+                    reason = _no_amount(amount)
                 self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason))
                 continue
             award = IssuedAward(
@@ -284,6 +282,13 @@ class Engine:
             for key in keys:
                 self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount
         return amount, capped, reason
+
+
+def _no_amount(amount: Decimal | None) -> str:
+    """Why a reward that was not capped gives nothing (see `Withheld`)."""
+    if amount is None:
+        return "the amount has no value (a field is missing)"
+    return "the amount is zero" if amount == 0 else "the amount is negative"
 
 
 def run(engine: Engine, ordered: list[Scheduled]) -> None:

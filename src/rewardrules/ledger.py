@@ -21,7 +21,7 @@ from typing import Any
 from . import limits
 from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
 from .model import CheckedRuleset
-from .timeutil import TimestampError, format_timestamp, parse_timestamp
+from .timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _NUMERIC = (NUMBER, QUANTITY)
@@ -248,7 +248,7 @@ def _fast_namespace() -> dict[str, Any]:
         "DIGITS": limits.MAX_LEDGER_DIGITS,
         "BAD": _BAD,
         "NO_FIELDS": _NO_FIELDS,
-        "LOW": -(2**63),
+        "LOW": MIN_TIMESTAMP_NS - 1,  # before any valid instant
         **{f"convert_{kind}": convert for kind, convert in _FAST.items()},
     }
 
@@ -264,7 +264,12 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
     Generated rather than written once because per event type the fields
     and their conversions are known: straight-line code with no loop over a
     schema. Names come from the checked rule file and are written with
-    `repr`, so they are only ever string constants."""
+    `repr`, so they are only ever string constants; they must be plain
+    identifiers (the grammar allows nothing else), since the lines are
+    then assembled around markers."""
+    names = [*kinds, *(field for fields in kinds.values() for field, _, _ in fields)]
+    if not all(name.isidentifier() and name.isascii() for name in names):
+        raise ValueError(f"event and field names must be identifiers: {names!r}")
     head = [
         "get = obj.get",
         "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
@@ -639,9 +644,10 @@ def read_events(
     reader: EventReader, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
 ) -> tuple[list[Scheduled], int | None]:
     """Validate a ledger's objects, given as (line number, object), drop
-    exact duplicates, and return the events of used types as (instant, id,
-    event) -- sorting that list puts them in ledger order with no key
-    function -- and the latest instant seen in the ledger. An item may be a
+    exact duplicates, and return the events of used types as `Scheduled`
+    tuples (instant, id, type, fields) -- sorting that list puts them in
+    ledger order with no key function -- and the latest instant seen in the
+    ledger. An item may be a
     `LedgerProblem` (a line that did not decode); objects other than dicts
     go through `plain` first.
 

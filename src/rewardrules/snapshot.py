@@ -24,7 +24,7 @@ from .runtime import Referral, ReferrerState
 if TYPE_CHECKING:
     from .api import Program, Session
 
-FORMAT = "rewardrules-session/1"
+FORMAT = "rewardrules-session/2"
 
 
 class SnapshotError(ValueError):
