@@ -33,7 +33,6 @@ from .ledger import (
     conflict,
     decode_line,
     iter_lines,
-    read_events,
     same_content,
 )
 from .models import Award
@@ -128,8 +127,8 @@ class Program:
         try:
             if isinstance(first, (str, bytes)):
                 lines = ((n, obj if problem is None else problem) for n, obj, problem in iter_lines(chain))  # type: ignore[arg-type]
-                return read_events(self._reader(), lines)
-            return read_events(self._reader(), enumerate(chain, start=1), _plain)
+                return self._reader().read_all(lines)
+            return self._reader().read_all(enumerate(chain, start=1), _plain)
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
 
@@ -157,7 +156,7 @@ class Program:
         number of events. Out-of-order input is an error (use `score`)."""
         limit = parse_as_of(as_of)
         reader = self._reader()
-        fast, slow, used = reader.fast, reader.event, reader.schemas
+        fast, slow, used = reader.fast, reader.event, reader.kinds
         engine = Engine(self.compiled)
         process = engine.process
         problems: list[LedgerProblem] = []
@@ -295,7 +294,7 @@ class Session:
         self._seen[parsed.id] = obj
         self._last = parsed.key
         self._latest = parsed.at
-        if parsed.type not in self._reader.schemas:
+        if parsed.type not in self._reader.kinds:
             return []
         with localcontext(CONTEXT):
             issued = self.engine.process(parsed.type, parsed.fields)

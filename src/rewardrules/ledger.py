@@ -136,11 +136,6 @@ class EventReader:
             if name not in used:
                 continue
             self.kinds[name] = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
-        #: the same, with the fast path's converter of each field
-        self.schemas: dict[str, list[tuple[str, Any, bool]]] = {
-            name: [(field, _FAST[kind], optional) for field, kind, optional in fields]
-            for name, fields in self.kinds.items()
-        }
 
         # The fast path, generated for these event types (see `_fast_source`):
         # `fast` checks one object; `read_all` a whole ledger in one loop.
@@ -150,10 +145,17 @@ class EventReader:
         self._read_all = namespace["read_all"]
 
     def read_all(
-        self, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any]
+        self, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
     ) -> tuple[list[Scheduled], int | None]:
-        """Validate a ledger's objects, given as (line number, object): see
-        `read_events`."""
+        """Validate a ledger's objects, given as (line number, object), drop
+        exact duplicates, and return the events of used types as `Scheduled`
+        tuples (instant, id, type, fields) -- sorting that list puts them in
+        ledger order with no key function -- and the latest instant seen in
+        the ledger. An item may be a `LedgerProblem` (a line that did not
+        decode); objects other than dicts go through `plain` first.
+
+        Raises :class:`LedgerError` with every problem if any line is bad.
+        """
         problems: list[LedgerProblem] = []
         seen: dict[str, tuple[int, Any]] = {}
 
@@ -638,19 +640,3 @@ def _depth(value: Any, limit: int) -> bool:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return False
-
-
-def read_events(
-    reader: EventReader, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
-) -> tuple[list[Scheduled], int | None]:
-    """Validate a ledger's objects, given as (line number, object), drop
-    exact duplicates, and return the events of used types as `Scheduled`
-    tuples (instant, id, type, fields) -- sorting that list puts them in
-    ledger order with no key function -- and the latest instant seen in the
-    ledger. An item may be a
-    `LedgerProblem` (a line that did not decode); objects other than dicts
-    go through `plain` first.
-
-    Raises :class:`LedgerError` with every problem if any line is bad.
-    """
-    return reader.read_all(items, plain)
