@@ -18,7 +18,12 @@ CONDITIONS = {
 }
 
 
-def _fold(events: Iterable[dict[str, Any]], test: dict[str, Callable[[dict[str, Any]], Any]]) -> list[dict[str, Any]]:
+#: each milestone's condition, compiled by a peer engine
+Tests = dict[str, Callable[[dict[str, Any]], Any]]
+
+
+def fold(events: Iterable[dict[str, Any]], test: Tests) -> list[dict[str, Any]]:
+    """The hand-written fold with a peer's conditions."""
     referrals: dict[str, str] = {}
     reached: dict[str, set[str]] = {}
     awards = []
@@ -43,23 +48,27 @@ def _fold(events: Iterable[dict[str, Any]], test: dict[str, Callable[[dict[str, 
     return awards
 
 
-def zen_fold() -> Callable[[Iterable[dict[str, Any]]], list[dict[str, Any]]] | None:
+def _zen() -> Tests | None:
     try:
         import zen
     except ImportError:
         return None
-    compiled = {name: zen.compile_expression(text).evaluate for name, (text, _) in CONDITIONS.items()}
-    return lambda events: _fold(events, compiled)
+    return {name: zen.compile_expression(text).evaluate for name, (text, _) in CONDITIONS.items()}
 
 
-def datalogic_fold() -> Callable[[Iterable[dict[str, Any]]], list[dict[str, Any]]] | None:
+def _datalogic() -> Tests | None:
     try:
         import datalogic_py
     except ImportError:
         return None
     engine = datalogic_py.Engine()
-    compiled = {name: engine.compile(rule).evaluate for name, (_, rule) in CONDITIONS.items()}
-    return lambda events: _fold(events, compiled)
+    return {name: engine.compile(rule).evaluate for name, (_, rule) in CONDITIONS.items()}
+
+
+def available() -> dict[str, Tests]:
+    """The installed peers, by name, with each milestone's compiled condition."""
+    found = {"zen-engine compiled expressions": _zen(), "datalogic-py compiled rules": _datalogic()}
+    return {name: tests for name, tests in found.items() if tests is not None}
 
 
 # -- Evaluation alone -------------------------------------------------------
@@ -90,17 +99,20 @@ def evaluate_by_hand(inputs: Inputs) -> int:
     return held
 
 
-def _evaluate_with(tests: list[Callable[[dict[str, Any]], Any]]) -> Callable[[Inputs], int]:
-    def evaluate(inputs: Inputs) -> int:
+def evaluate(tests: Tests) -> Callable[[Inputs], int]:
+    """The three conditions evaluated by a peer."""
+    conditions = list(tests.values())
+
+    def run(inputs: Inputs) -> int:
         held = 0
         for mrr in inputs:
             context = {"mrr": float(mrr)}
-            for test in tests:
+            for test in conditions:
                 if test(context):
                     held += 1
         return held
 
-    return evaluate
+    return run
 
 
 def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
@@ -132,20 +144,3 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
         return held
 
     return evaluate
-
-
-def zen_evaluate() -> Callable[[Inputs], int] | None:
-    try:
-        import zen
-    except ImportError:
-        return None
-    return _evaluate_with([zen.compile_expression(text).evaluate for text, _ in CONDITIONS.values()])
-
-
-def datalogic_evaluate() -> Callable[[Inputs], int] | None:
-    try:
-        import datalogic_py
-    except ImportError:
-        return None
-    engine = datalogic_py.Engine()
-    return _evaluate_with([engine.compile(rule).evaluate for _, rule in CONDITIONS.values()])

@@ -130,13 +130,8 @@ def in_process(count: int, repeats: int, workdir: Path) -> None:
         "hand-written fold, Decimal": lambda: folds.fold_decimal(events),
         "rewardrules program.score(events)": lambda: program.score(events, explain=False),
     }
-    for name, make in (
-        ("zen-engine compiled expressions", peers.zen_fold),
-        ("datalogic-py compiled rules", peers.datalogic_fold),
-    ):
-        fold = make()
-        if fold is not None:
-            runs[name] = lambda fold=fold: fold(events)
+    for name, tests in peers.available().items():
+        runs[name] = lambda tests=tests: peers.fold(events, tests)
     medians = alternate(runs, repeats)
     base = medians["hand-written fold, integer cents"]
     table: list[tuple[str, ...]] = []
@@ -157,13 +152,8 @@ def evaluation(events: list[dict[str, Any]], program: rewardrules.Program, repea
         "conditions written in Python": peers.evaluate_by_hand,
         "rewardrules generated code": peers.evaluate_rewardrules(program),
     }
-    for name, make in (
-        ("zen-engine compiled expressions", peers.zen_evaluate),
-        ("datalogic-py compiled rules", peers.datalogic_evaluate),
-    ):
-        evaluate = make()
-        if evaluate is not None:
-            evaluators[name] = evaluate
+    for name, tests in peers.available().items():
+        evaluators[name] = peers.evaluate(tests)
     if len({evaluate(inputs) for evaluate in evaluators.values()}) != 1:
         raise SystemExit("the evaluators disagree: the comparison would be meaningless")
     medians = alternate({name: lambda f=f: f(inputs) for name, f in evaluators.items()}, repeats)
