@@ -116,29 +116,29 @@ def evaluate(tests: Tests) -> Callable[[Inputs], int]:
 
 
 def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
-    """The engine's generated code for the rule file: the metric update and
-    the milestone tests of a `subscription` event, on the engine's state
-    (its reached flags cleared before each event, so every test runs)."""
+    """The engine's generated code for the rule file: the step of a
+    `subscription` event (metric update and milestone tests), on the
+    engine's state (its reached flags cleared before each event, so every
+    test runs)."""
     from decimal import localcontext
 
     from rewardrules.runtime import CONTEXT, Referral, ReferrerState
 
     compiled = program.compiled
-    update = compiled.updates["subscription"]
-    hook = compiled.programs[0].hooks["subscription"]
+    step = compiled.steps["subscription"]
     milestones = len(compiled.milestones)
 
     def evaluate(inputs: Inputs) -> int:
         state = Referral("", 0, "", "", {}, compiled.referral_slots(), milestones)
         referrer = ReferrerState("", compiled.programs[0].referrer_slots(), milestones)
+        state.links.append((compiled.programs[0], referrer))
         fired: list[Any] = []
         held = 0
         with localcontext(CONTEXT):
             for mrr in inputs:
                 fields = {"mrr": mrr}
                 state.done = [False] * milestones
-                update(state, fields)
-                hook(state, referrer, fields, fired)
+                step(state, fields, fired)
                 held += len(fired)
                 fired.clear()
         return held

@@ -114,8 +114,8 @@ milestone __import__ {
 
 def test_generated_code_has_no_builtins() -> None:
     program = rewardrules.load("rulesets/saas_milestones.rules")
-    update = next(iter(program.compiled.updates.values()))
-    assert update.__globals__["__builtins__"] == {}
+    step = next(iter(program.compiled.steps.values()))
+    assert step.__globals__["__builtins__"] == {}
 
 
 def test_repeated_awards_at_one_event_are_bounded() -> None:

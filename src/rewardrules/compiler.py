@@ -4,11 +4,13 @@ The compiler writes one Python module per ruleset (plain source text, run
 through ``compile()``), so the scoring loop calls straight-line functions
 and never walks the AST:
 
-* ``upd_<type>(r, ev)``: update the per-referral metrics that aggregate
-  events of that type;
-* ``p<N>_<type>(r, R, ev, out)``: for program N, update the referrer's
-  metrics over referrals, then test the milestones that an event of that
-  type can reach, appending firings to ``out``;
+* ``step_<N>(r, ev, out)``, one per event type: the whole of what an
+  event of that type does to its referral, in one call: update the
+  per-referral metrics that aggregate it, keep it if a void condition will
+  need it, then for each program the referral is in, update the referrer's
+  metrics over referrals and test the milestones it can reach, appending
+  firings to ``out``. (A referral event's own metric update,
+  ``upd_referral``, runs apart: eligibility reads it.)
 * one function per reward amount, void condition, eligibility test, and a
   snapshot of all metric values for explanations.
 
@@ -84,7 +86,6 @@ class CompiledProgram:
     index: int
     info: ProgramInfo
     eligible: Callable[[runtime.Referral], bool]
-    hooks: dict[str, Callable[..., None]]
     referrer_slots: Callable[[], list[Any]]
     contrib_size: int
     caps: list[CapInfo]
@@ -96,7 +97,12 @@ class CompiledRuleset:
     """Everything the engine needs to score ledgers with one rule file."""
 
     checked: CheckedRuleset
-    updates: dict[str, Callable[..., None]]
+    #: per event type, the generated step (r, ev, out): metric updates,
+    #: kept events and every program's milestone tests, in one call
+    steps: dict[str, Callable[..., None]]
+    #: a referral event's update of its own referral's metrics, run before
+    #: eligibility is decided (eligibility may read them)
+    refer_update: Callable[..., None] | None
     referral_slots: Callable[[], list[Any]]
     programs: list[CompiledProgram]
     milestones: list[CompiledMilestone]
@@ -313,23 +319,69 @@ class _Compiler:
         self.w.line("return None")
         self.w.dedent()
 
-    def updates(self, metrics: list[MetricInfo]) -> dict[str, str]:
+    def updates_by_type(self, metrics: list[MetricInfo]) -> dict[str, list[MetricInfo]]:
+        """The per-referral metrics each event type updates."""
         by_type: dict[str, list[MetricInfo]] = {}
         for info in metrics:
             if id(info) in self.referral_slot:
                 agg = info.aggregate
                 assert agg is not None
                 by_type.setdefault(agg.source.text, []).append(info)
+        return by_type
+
+    def refer_update(self, infos: list[MetricInfo]) -> str | None:
+        """`upd_referral(r, ev)`: a referral event's own metric updates."""
+        if not infos:
+            return None
+        self.function("upd_referral", "r, ev", {"event": "ev", "referral": "r.fields"})
+        self.w.line("m = r.m")
+        for info in infos:
+            self._update(info)
+        self.end()
+        return "upd_referral"
+
+    def steps(self, updates: dict[str, list[MetricInfo]], kept: frozenset[str]) -> dict[str, str]:
+        """One `step_<N>(r, ev, out)` per event type that does anything:
+        dispatch, updates and tests in one call, where a loop over separate
+        pieces would pay a call and a look-up for each."""
+        programs = self.checked.programs
         names: dict[str, str] = {}
-        for event_type, infos in by_type.items():
-            fname = f"upd_{len(names)}"
+        for event_type in sorted(self.checked.events):
+            infos = [] if event_type == "referral" else updates.get(event_type, [])
+            keep = event_type in kept and event_type != "referral"
+            tests = [(p, program) for p, program in enumerate(programs) if self._reacts(program, event_type)]
+            if not infos and not keep and not tests:
+                continue
+            fname = f"step_{len(names)}"
             names[event_type] = fname
-            self.function(fname, "r, ev", {"event": "ev", "referral": "r.fields"})
-            self.w.line("m = r.m")
-            for info in infos:
-                self._update(info)
+            self.function(fname, "r, ev, out", {"event": "ev", "referral": "r.fields"})
+            if infos:
+                self.w.line("m = r.m")
+                for info in infos:
+                    self._update(info)
+            if keep:
+                self.w.line(f"r.kept.setdefault({event_type!r}, []).append(ev)")
+            if tests:
+                self.w.line("for P, R in r.links:")
+                self.w.indent()
+                for n, (p, program) in enumerate(tests):
+                    if len(programs) > 1:  # which program this link is to
+                        self.w.line(f"{'if' if n == 0 else 'elif'} P.index == {p}:")
+                        self.w.indent()
+                    self.program_tests(p, program, event_type)
+                    if len(programs) > 1:
+                        self.w.dedent()
+                self.w.dedent()
             self.end()
         return names
+
+    @staticmethod
+    def _reacts(program: ProgramInfo, event_type: str) -> bool:
+        """Whether an event of this type updates or tests anything of the program."""
+        return any(
+            m.level == "referrer" and m.aggregate is not None and event_type in m.events
+            for m in program.metrics.values()
+        ) or any(event_type in m.events for m in program.milestones)
 
     def _update(self, info: MetricInfo) -> None:
         agg = info.aggregate
@@ -370,37 +422,34 @@ class _Compiler:
     def _duration(duration: ast.Duration) -> int:
         return int(duration.value * DURATION_UNITS[duration.unit.text])
 
-    def program_hooks(self, p: int, program: ProgramInfo, event_types: Iterable[str]) -> dict[str, str]:
+    def program_tests(self, p: int, program: ProgramInfo, event_type: str) -> None:
+        """Within a step's loop over the referral's programs (`P`, `R`):
+        program p's referrer metrics over referrals, then the milestones an
+        event of this type can reach (`continue` ends this program's part)."""
         self._program = p
-        referrer_metrics = [m for m in program.metrics.values() if m.level == "referrer" and m.aggregate is not None]
-        names: dict[str, str] = {}
-        for event_type in sorted(event_types):
-            aggs = [m for m in referrer_metrics if event_type in m.events]
-            milestones = [m for m in program.milestones if event_type in m.events]
-            if not aggs and not milestones:
-                continue
-            fname = f"p{p}_{len(names)}"
-            names[event_type] = fname
-            self.function(fname, "r, R, ev, out", {"event": "ev", "referral": "r.fields"})
-            if aggs:
-                self.w.line(f"c = r.contrib[{p}]")
-            for info in aggs:
-                self._contribution(p, info)
-            once = [m for m in milestones if _once(m)]
-            if not aggs and once and len(once) == len(milestones):
-                # every milestone here is awarded once: when all are, skip the rest
-                done = " and ".join(f"{'R' if m.level == 'referrer' else 'r'}.done[{m.index}]" for m in once)
-                self.w.line(f"if {done}:")
-                self.w.indent()
-                self.w.line("return None")
-                self.w.dedent()
-            used = self.metrics_in(self._milestone_exprs(m) for m in milestones)
-            # metrics are read after the referrer's totals were brought up to date
-            self.prologue(list(used))
-            for milestone in milestones:
-                self._milestone(milestone)
-            self.end()
-        return names
+        aggs = [
+            m
+            for m in program.metrics.values()
+            if m.level == "referrer" and m.aggregate is not None and event_type in m.events
+        ]
+        milestones = [m for m in program.milestones if event_type in m.events]
+        if aggs:
+            self.w.line(f"c = r.contrib[{p}]")
+        for info in aggs:
+            self._contribution(p, info)
+        once = [m for m in milestones if _once(m)]
+        if not aggs and once and len(once) == len(milestones):
+            # every milestone here is awarded once: when all are, skip the rest
+            done = " and ".join(f"{'R' if m.level == 'referrer' else 'r'}.done[{m.index}]" for m in once)
+            self.w.line(f"if {done}:")
+            self.w.indent()
+            self.w.line("continue")
+            self.w.dedent()
+        used = self.metrics_in(self._milestone_exprs(m) for m in milestones)
+        # metrics are read after the referrer's totals were brought up to date
+        self.prologue(list(used))
+        for milestone in milestones:
+            self._milestone(milestone)
 
     def _milestone_exprs(self, milestone: MilestoneInfo) -> ast.Expr | None:
         trigger = milestone.trigger
@@ -463,7 +512,7 @@ class _Compiler:
             w.line(f"if not {st}.done[{i}] and {self.expr(trigger.condition)}:")
             w.indent()
             w.line(f"{st}.done[{i}] = True")
-            w.line(f"out.append(({i}, None, None, {values}))")
+            w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         elif isinstance(trigger, ast.EventTrigger):
             values = self._why(trigger.where, i)
@@ -475,10 +524,10 @@ class _Compiler:
             w.line(f"if {' and '.join(tests) or 'True'}:")
             w.indent()
             if trigger.each:
-                w.line(f"out.append(({i}, ev['id'], None, {values}))")
+                w.line(f"out.append((P, R, {i}, ev['id'], None, {values}))")
             else:
                 w.line(f"{st}.done[{i}] = True")
-                w.line(f"out.append(({i}, None, None, {values}))")
+                w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         else:
             metric = self.checked.programs[self._program].metrics[trigger.metric.text]
@@ -491,7 +540,7 @@ class _Compiler:
                 w.line(f"{st}.prev[{i}] = cur")
                 w.line("if cur > prev:")
                 w.indent()
-                w.line(f"out.append(({i}, ev['id'], cur - prev, (cur,)))")
+                w.line(f"out.append((P, R, {i}, ev['id'], cur - prev, (cur,)))")
                 w.dedent()
             else:
                 step = w.const(trigger.step)
@@ -501,7 +550,7 @@ class _Compiler:
                 w.indent()
                 w.line(f"{st}.prev[{i}] += 1")
                 w.line("n += 1")
-                w.line(f"out.append(({i}, occurrence({st}.prev[{i}] * {step}), None, (cur,)))")
+                w.line(f"out.append((P, R, {i}, occurrence({st}.prev[{i}] * {step}), None, (cur,)))")
                 w.dedent()
             w.dedent()
 
@@ -620,11 +669,12 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     c.why = {}
     metrics = c._layout()
     c.w.line(f"# generated by rewardrules from {checked.source.path}")
-    update_names = c.updates(metrics)
-    all_types = set(checked.events)
+    updates = c.updates_by_type(metrics)
+    kept = frozenset(v.event for m in checked.milestones for v in m.voids)
+    refer_update = c.refer_update(updates.get("referral", []))
+    step_names = c.steps(updates, kept)
     plan = []
     for p, program in enumerate(checked.programs):
-        hooks = c.program_hooks(p, program, all_types)
         eligible = c.eligible_fn(p, program)
         snapshot = c.snapshot_fn(p, program)
         rewards = []
@@ -633,7 +683,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
             voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
             rewards.append((milestone, amounts, voids))
-        plan.append((program, hooks, eligible, snapshot, rewards))
+        plan.append((program, eligible, snapshot, rewards))
     source = "\n".join(c.w.lines) + "\n"
     filename = f"<rewardrules {checked.name}>"
     namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
@@ -643,7 +693,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     referral_init = tuple(c.referral_init)
     programs: list[CompiledProgram] = []
     milestones: list[CompiledMilestone] = []
-    for p, (program, hooks, eligible, snapshot, rewards) in enumerate(plan):
+    for p, (program, eligible, snapshot, rewards) in enumerate(plan):
         init = tuple(c.referrer_init[p])
         for milestone, amounts, voids in rewards:
             milestones.append(
@@ -672,20 +722,17 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                 index=p,
                 info=program,
                 eligible=namespace[eligible],
-                hooks={t: namespace[f] for t, f in hooks.items()},
                 referrer_slots=functools.partial(list, init),
                 contrib_size=len(init),
                 caps=list(program.caps),
                 snapshot=namespace[snapshot],
             )
         )
-    kept = frozenset(v.event for m in checked.milestones for v in m.voids)
-    used = set(update_names) | kept | {"referral"}
-    for compiled_program in programs:
-        used |= set(compiled_program.hooks)
+    used = set(updates) | set(step_names) | {"referral"}
     return CompiledRuleset(
         checked=checked,
-        updates={t: namespace[f] for t, f in update_names.items()},
+        steps={t: namespace[f] for t, f in step_names.items()},
+        refer_update=namespace[refer_update] if refer_update else None,
         referral_slots=functools.partial(list, referral_init),
         programs=programs,
         milestones=sorted(milestones, key=lambda m: m.info.index),

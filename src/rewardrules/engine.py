@@ -108,13 +108,13 @@ class Engine:
                 self._cap_keys[id(cap)] = ("milestone", milestone.info.index, j)
         self._timezone = compiled.checked.timezone
         # hot-loop look-ups, bound once
-        self._updates = compiled.updates
-        self._kept = compiled.kept_types
+        self._steps = compiled.steps
         self._milestones = compiled.milestones
         self._referrals = self.state.referrals
-        #: what hooks report (milestone, occurrence, increase, values);
-        #: one list, emptied after each hook, rather than one per call
-        self._fired: list[tuple[int, str | None, Any, tuple[Any, ...]]] = []
+        #: what a step reports: (program, referrer state, milestone,
+        #: occurrence, increase, values) for each milestone reached; one
+        #: list, emptied after each event, rather than one per call
+        self._fired: list[tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]] = []
 
     def process(self, kind: str, fields: dict[str, Any]) -> list[IssuedAward]:
         """Apply one event, given as its type and its `Event.fields` (which
@@ -123,44 +123,27 @@ class Engine:
         (see :func:`run`)."""
         if kind == "referral":
             referral = self._refer(fields)
-            if referral is None:
-                return _NONE
         else:
-            referral = self._referrals.get(fields["referee"])
-            if referral is None:
-                return _NONE  # no referral (yet): earns nothing
-            update = self._updates.get(kind)
-            if update is not None:
-                update(referral, fields)
-            if kind in self._kept:
-                referral.kept.setdefault(kind, []).append(fields)
-        issued: list[IssuedAward] = _NONE
+            referral = self._referrals.get(fields["referee"])  # None: no referral (yet), earns nothing
+        if referral is None:
+            return _NONE
+        step = self._steps.get(kind)
+        if step is None:
+            return _NONE
         fired = self._fired
-        for program, referrer in referral.links:
-            hook = program.hooks.get(kind)
-            if hook is None:
-                continue
-            try:
-                hook(referral, referrer, fields, fired)
-                if fired:
-                    if issued is _NONE:
-                        issued = []
-                    for index, occurrence, increase, values in fired:
-                        self._award(
-                            program,
-                            self._milestones[index],
-                            occurrence,
-                            increase,
-                            values,
-                            referral,
-                            referrer,
-                            fields,
-                            issued,
-                        )
-            finally:
-                if fired:  # empty for the next hook, even after an error
-                    fired.clear()
-        return issued
+        try:
+            step(referral, fields, fired)
+            if not fired:
+                return _NONE
+            issued: list[IssuedAward] = []
+            for program, referrer, index, occurrence, increase, values in fired:
+                self._award(
+                    program, self._milestones[index], occurrence, increase, values, referral, referrer, fields, issued
+                )
+            return issued
+        finally:
+            if fired:  # empty for the next event, even after an error
+                fired.clear()
 
     def _refer(self, fields: dict[str, Any]) -> Referral | None:
         state = self.state
@@ -185,7 +168,7 @@ class Engine:
             event_id, at, referrer, referee, fields, self.compiled.referral_slots(), self._milestone_count
         )
         state.referrals[referee] = referral
-        update = self.compiled.updates.get("referral")
+        update = self.compiled.refer_update
         if update is not None:
             update(referral, fields)
         for program in self.compiled.programs:
