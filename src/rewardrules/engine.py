@@ -9,7 +9,6 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -83,13 +82,15 @@ class State:
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
 
 
-def award_id(prefix: str, role: str, beneficiary: str) -> str:
-    """A stable id: a hash of what the award is for (ruleset, program,
-    milestone, referral or referrer, occurrence, role, beneficiary, joined by
-    U+001F in ``prefix`` and here), never of the position of events in the
-    ledger or of unrelated events."""
-    key = f"{prefix}{role}\x1f{beneficiary}".encode()
-    return "aw_" + hashlib.blake2b(key, digest_size=12).hexdigest()
+def award_id(head: Any, key: str) -> str:
+    """A stable id: a hash of what the award is for (ruleset, program and
+    milestone, already fed to `head`, the milestone's `id_hash`; then
+    referral or referrer, occurrence, role and beneficiary, joined by
+    U+001F in ``key``), never of the position of events in the ledger or
+    of unrelated events."""
+    digest = head.copy()
+    digest.update(key.encode())
+    return "aw_" + digest.hexdigest()
 
 
 class Engine:
@@ -205,7 +206,7 @@ class Engine:
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
         trigger = fields if milestone.voids or info.message is not None else None
-        prefix = f"{milestone.id_head}{scope}\x1f{occurrence or ''}\x1f"
+        prefix = f"{scope}\x1f{occurrence or ''}\x1f"
         awards = self.state.awards
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
@@ -226,7 +227,7 @@ class Engine:
                 self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason))
                 continue
             award = IssuedAward(
-                award_id(prefix, role, beneficiary),
+                award_id(milestone.id_hash, f"{prefix}{role}\x1f{beneficiary}"),
                 at,
                 milestone,
                 k,
