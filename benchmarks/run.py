@@ -42,6 +42,7 @@ from rewardrules.api import paused_gc  # noqa: E402
 from rewardrules.models import CONTRACT_FIELDS  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "saas_milestones.rules"
+ENGINE = "rewardrules program.score(events)"
 BIN = Path(sys.executable).parent / "rewardrules"
 
 
@@ -72,15 +73,20 @@ def write_ledger(path: Path, count: int, ordered: bool = False, customers: int |
         raise SystemExit("sorting the ledger failed")
 
 
-def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median CPU seconds of each callable, run in turn `repeats` times (CPU
-    time, not wall time: other processes on the machine change it less)."""
+def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """CPU seconds of each callable, run in turn `repeats` times (CPU time,
+    not wall time: other processes on the machine change it less), repeat
+    by repeat."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
             start = time.process_time()
             run()
             times[name].append(time.process_time() - start)
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -128,20 +134,24 @@ def in_process(count: int, repeats: int, workdir: Path) -> None:
         "loop that only iterates the events": lambda: _iterate(events),
         "hand-written fold, integer cents": lambda: folds.fold_cents(events),
         "hand-written fold, Decimal": lambda: folds.fold_decimal(events),
-        "rewardrules program.score(events)": lambda: program.score(events, explain=False),
+        ENGINE: lambda: program.score(events, explain=False),
     }
     for name, tests in peers.available().items():
         runs[name] = lambda tests=tests: peers.fold(events, tests)
-    medians = alternate(runs, repeats)
-    base = medians["hand-written fold, integer cents"]
+    times = alternate(runs, repeats)
+    middle = medians(times)
+    base = middle["hand-written fold, integer cents"]
     table: list[tuple[str, ...]] = []
-    for name, seconds in medians.items():
+    for name, seconds in middle.items():
         row(table, name, f"{count / seconds / 1000:,.0f}k", f"{seconds / base:.2f}")
     print_table(
         f"In-process scoring, saas_milestones, {count:,} events (median of {repeats})",
         ("implementation", "events/s", "x hand-written fold (cents)"),
         table,
     )
+    # The same ratio within each repeat, where engine and fold ran back to back.
+    paired = [e / f for e, f in zip(times[ENGINE], times["hand-written fold, integer cents"], strict=True)]
+    print(f"\nprogram.score / fold (cents), repeat by repeat: {', '.join(f'{r:.2f}' for r in paired)}")
     evaluation(events, program, repeats)
 
 
@@ -156,10 +166,10 @@ def evaluation(events: list[dict[str, Any]], program: rewardrules.Program, repea
         evaluators[name] = peers.evaluate(tests)
     if len({evaluate(inputs) for evaluate in evaluators.values()}) != 1:
         raise SystemExit("the evaluators disagree: the comparison would be meaningless")
-    medians = alternate({name: lambda f=f: f(inputs) for name, f in evaluators.items()}, repeats)
-    ours = medians["rewardrules generated code"]
+    middle = medians(alternate({name: lambda f=f: f(inputs) for name, f in evaluators.items()}, repeats))
+    ours = middle["rewardrules generated code"]
     table: list[tuple[str, ...]] = []
-    for name, seconds in medians.items():
+    for name, seconds in middle.items():
         row(table, name, f"{seconds / len(inputs) * 1e6:.2f}", f"{seconds / ours:.2f}")
     print_table(
         f"Evaluating the three milestones of one subscription event, {len(inputs):,} events (median of {repeats})",
