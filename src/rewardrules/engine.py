@@ -9,6 +9,7 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -82,7 +83,7 @@ class State:
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
 
 
-def award_id(head: Any, key: str) -> str:
+def award_id(head: hashlib.blake2b, key: str) -> str:
     """A stable id: a hash of what the award is for (ruleset, program and
     milestone, already fed to `head`, the milestone's `id_hash`; then
     referral or referrer, occurrence, role and beneficiary, joined by
@@ -169,9 +170,6 @@ class Engine:
             event_id, at, referrer, referee, fields, self.compiled.referral_slots(), self._milestone_count
         )
         state.referrals[referee] = referral
-        update = self.compiled.refer_update
-        if update is not None:
-            update(referral, fields)
         for program in self.compiled.programs:
             if program.eligible(referral):
                 referral.programs.append(program.index)
