@@ -336,9 +336,12 @@ def scale(sizes: list[int], workdir: Path, customers: int) -> None:
         batch = child(command) if size <= 1_000_000 else None
         stream = child([*command, "--stream"])
         path.unlink()
-        write_ledger(path, size, ordered=True, customers=customers)
-        fixed = child([*command, "--stream"])
-        path.unlink()
+        # a fixed population's ledger has at least one event per referral
+        fixed = None
+        if size >= customers:
+            write_ledger(path, size, ordered=True, customers=customers)
+            fixed = child([*command, "--stream"])
+            path.unlink()
         row(
             table,
             f"{size:,}",
@@ -347,11 +350,11 @@ def scale(sizes: list[int], workdir: Path, customers: int) -> None:
             f"{stream[0]:.2f}",
             f"{stream[1] / 1024:,.0f}",
             f"{stream[0] / previous[0]:.1f}" if previous else "",
-            f"{fixed[0]:.2f}",
-            f"{fixed[1] / 1024:,.0f}",
-            f"{fixed[0] / previous[1]:.1f}" if previous else "",
+            f"{fixed[0]:.2f}" if fixed else "-",
+            f"{fixed[1] / 1024:,.0f}" if fixed else "-",
+            f"{fixed[0] / previous[1]:.1f}" if fixed and previous and previous[1] else "",
         )
-        previous = (stream[0], fixed[0])
+        previous = (stream[0], fixed[0] if fixed else 0.0)
     print_table(
         f"Scale (ordered ledgers, whole process; last three columns: {customers:,} referrals whatever the size)",
         (
