@@ -366,6 +366,26 @@ def test_withheld_rewards_say_why_nothing_was_given(capped: bool) -> None:
     assert [w["reason"] for w in result["withheld"]] == ["the amount is zero", "the amount is negative"]
 
 
+def test_an_amount_too_large_to_round_is_withheld_not_a_crash() -> None:
+    """An amount with more digits than the scoring context holds cannot be
+    rounded to the cent: it is withheld with the reason, and the event's
+    other rewards (here another program's) are still issued."""
+    text = (
+        "ruleset big\n"
+        "event payment { amount: money USD, n: number }\n"
+        'program a "A" {\n'
+        "  milestone huge { each payment  reward referrer cash 1 USD * payment.n * payment.n * payment.n * payment.n }\n"
+        "}\n"
+        'program b "B" {\n  milestone welcome { first payment  reward referee cash 1 USD }\n}\n'
+    )
+    events = [ref("r1", 1, "ann", "bob"), {**pay("p1", 2, "bob", "5"), "n": "1" + "0" * 27}]
+    result = rewardrules.compile(text, "case.rules").score(ledger(*events)).data
+    assert [(a["milestone"], a["amount"]) for a in result["awards"]] == [("welcome", "1.00")]
+    assert [w["reason"] for w in result["withheld"]] == [
+        "the amount is too large (more than 100 digits to the unit's smallest step)"
+    ]
+
+
 def test_a_ledger_before_1677_reports_as_of_its_last_event() -> None:
     """Instants are int nanoseconds from 1970 and go back to year 1: the
     default as-of is the ledger's latest event, however early."""

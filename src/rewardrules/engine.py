@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
@@ -213,7 +213,11 @@ class Engine:
             if amount is None:
                 amount = reward.amount(referral, referrer, fields, increase)  # type: ignore[misc]
                 if amount is not None and reward.quantum is not None:
-                    amount = amount.quantize(reward.quantum)
+                    try:
+                        amount = amount.quantize(reward.quantum)
+                    except InvalidOperation:  # more digits than the context holds
+                        self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, _TOO_LARGE))
+                        continue
             capped = False
             if amount is not None and reward.caps:
                 amount, capped, reason = self._apply_caps(reward.caps, beneficiary, at, amount)
@@ -264,6 +268,10 @@ class Engine:
             for key in keys:
                 self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount
         return amount, capped, reason
+
+
+#: why a reward whose amount cannot be rounded to its unit is withheld
+_TOO_LARGE = f"the amount is too large (more than {CONTEXT.prec} digits to the unit's smallest step)"
 
 
 def _no_amount(amount: Decimal | None) -> str:
