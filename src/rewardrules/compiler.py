@@ -339,7 +339,7 @@ class _Compiler:
         for event_type in sorted(self.checked.events):
             infos = updates.get(event_type, [])
             keep = event_type in kept and event_type != "referral"  # a referral keeps no referral event
-            tests = [(p, program) for p, program in enumerate(programs) if self._reacts(program, event_type)]
+            tests = [(p, parts) for p, program in enumerate(programs) if any(parts := _reacting(program, event_type))]
             if not infos and not keep and not tests:
                 continue
             fname = f"step_{len(names)}"
@@ -354,24 +354,16 @@ class _Compiler:
             if tests:
                 self.w.line("for P, R in r.links:")
                 self.w.indent()
-                for n, (p, program) in enumerate(tests):
+                for n, (p, (aggs, milestones)) in enumerate(tests):
                     if len(programs) > 1:  # which program this link is to
                         self.w.line(f"{'if' if n == 0 else 'elif'} P.index == {p}:")
                         self.w.indent()
-                    self.program_tests(p, program, event_type)
+                    self.program_tests(p, aggs, milestones)
                     if len(programs) > 1:
                         self.w.dedent()
                 self.w.dedent()
             self.end()
         return names
-
-    @staticmethod
-    def _reacts(program: ProgramInfo, event_type: str) -> bool:
-        """Whether an event of this type updates or tests anything of the program."""
-        return any(
-            m.level == "referrer" and m.aggregate is not None and event_type in m.events
-            for m in program.metrics.values()
-        ) or any(event_type in m.events for m in program.milestones)
 
     def _update(self, info: MetricInfo) -> None:
         agg = info.aggregate
@@ -412,17 +404,11 @@ class _Compiler:
     def _duration(duration: ast.Duration) -> int:
         return int(duration.value * DURATION_UNITS[duration.unit.text])
 
-    def program_tests(self, p: int, program: ProgramInfo, event_type: str) -> None:
+    def program_tests(self, p: int, aggs: list[MetricInfo], milestones: list[MilestoneInfo]) -> None:
         """Within a step's loop over the referral's programs (`P`, `R`):
-        program p's referrer metrics over referrals, then the milestones an
-        event of this type can reach (`continue` ends this program's part)."""
+        program p's referrer metrics over referrals, then the milestones the
+        event can reach (see `_reacting`; `continue` ends this program's part)."""
         self._program = p
-        aggs = [
-            m
-            for m in program.metrics.values()
-            if m.level == "referrer" and m.aggregate is not None and event_type in m.events
-        ]
-        milestones = [m for m in program.milestones if event_type in m.events]
         if aggs:
             self.w.line(f"c = r.contrib[{p}]")
         for info in aggs:
@@ -621,6 +607,17 @@ def _null_aware(left: str, op: str, right: str, helper: str, otherwise: str) -> 
         guards = " and ".join(c.replace(" is None", " is not None") for c in checks)
         return f"({guards} and {left} {op} {right})"
     return f"({otherwise} if {' or '.join(checks)} else {left} {op} {right})"
+
+
+def _reacting(program: ProgramInfo, event_type: str) -> tuple[list[MetricInfo], list[MilestoneInfo]]:
+    """What an event of this type touches in the program: its referrer
+    metrics over referrals that it updates, and the milestones it can reach."""
+    aggs = [
+        m
+        for m in program.metrics.values()
+        if m.level == "referrer" and m.aggregate is not None and event_type in m.events
+    ]
+    return aggs, [m for m in program.milestones if event_type in m.events]
 
 
 def _once(milestone: MilestoneInfo) -> bool:
