@@ -136,9 +136,9 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
         held = 0
         with localcontext(CONTEXT):
             for mrr in inputs:
-                fields = {"mrr": mrr}
+                record = (0, "", "subscription", "", None, mrr)  # see model.EventInfo.record
                 state.done = [False] * milestones
-                step(state, fields, fired)
+                step(state, record, fired)
                 held += len(fired)
                 fired.clear()
         return held

@@ -220,7 +220,7 @@ def profile(count: int, repeats: int) -> None:
         table,
     )
     # The state an event reaches: its referral, then one more object of it at a time.
-    subscriptions = [fields for _, _, kind, fields in ordered if kind == "subscription"]
+    subscriptions = [record for record in ordered if record[2] == "subscription"]
     referrals = engine.state.referrals
     reads = {
         "the referral's metric slots": lambda r: r.m[0],
@@ -233,8 +233,8 @@ def profile(count: int, repeats: int) -> None:
             samples = []
             for _ in range(repeats):
                 start = time.process_time()
-                for fields in subscriptions:
-                    read(referrals[fields["referee"]])
+                for record in subscriptions:
+                    read(referrals[record[3]])
                 samples.append(time.process_time() - start)
             costs[name] = min(samples) / len(subscriptions) * 1e6
     table = []

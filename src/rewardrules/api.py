@@ -29,7 +29,7 @@ from .ledger import (
     EventReader,
     LedgerError,
     LedgerProblem,
-    Scheduled,
+    Record,
     conflict,
     decode_line,
     iter_lines,
@@ -115,7 +115,7 @@ class Program:
             self._ledger_reader = EventReader(self.compiled.checked, self.compiled.used_types)
         return self._ledger_reader
 
-    def _read(self, events: Iterable[Any], path: str) -> tuple[list[Scheduled], int | None]:
+    def _read(self, events: Iterable[Any], path: str) -> tuple[list[Record], int | None]:
         """Validate events (dicts, models, or JSON text lines): the events of
         used types, unordered, and the latest instant of the ledger."""
         items = iter(events)
@@ -149,7 +149,7 @@ class Program:
             limit = latest if latest is not None else 0
         elif latest is not None and limit < latest:
             ordered = [item for item in ordered if item[0] <= limit]
-        ordered.sort()  # ledger order (see ledger.Scheduled)
+        ordered.sort()  # ledger order (see ledger.Record)
         engine = Engine(self.compiled)
         run(engine, ordered)
         return Reporter(engine, limit).build(explain)
@@ -200,7 +200,7 @@ class Program:
                 last = key
                 latest = event.at
                 if not problems and event.type in used and (limit is None or event.at <= limit):
-                    process(event.type, event.fields)
+                    process(event.record)
         if problems:
             raise LedgerError(problems, path)
         if limit is None:
@@ -313,7 +313,7 @@ class Session:
         if parsed.type not in self._reader.kinds:
             return []
         with localcontext(CONTEXT):
-            issued = self.engine.process(parsed.type, parsed.fields)
+            issued = self.engine.process(parsed.record)
         return self._awards(issued, parsed.at) if issued else []
 
     def snapshot(self) -> bytes:

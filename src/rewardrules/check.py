@@ -913,7 +913,7 @@ class Checker:
             finfo = self._field(event, node.attr)
             if finfo is None:
                 return T_ERROR, False
-            self.bindings[id(node)] = Binding("field", event_role=role, field=finfo)
+            self.bindings[id(node)] = Binding("field", event_role=role, field=finfo, event=event)
             return finfo.type, finfo.optional
         if head == "increase" and ctx.increase is not None and node.attr is None:
             self.bindings[id(node)] = Binding("increase")

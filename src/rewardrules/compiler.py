@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import linecache
+import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,7 +35,17 @@ from typing import Any
 from . import ast, runtime
 from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from .formatting import amount_text
-from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo, VoidInfo
+from .model import (
+    RECORD_HEAD,
+    CapInfo,
+    CheckedRuleset,
+    EventInfo,
+    MetricInfo,
+    MilestoneInfo,
+    ProgramInfo,
+    RewardInfo,
+    VoidInfo,
+)
 from .units import is_currency, minor_exponent
 
 _OPS = {"==": "n_eq", "!=": "n_ne", "<": "n_lt", "<=": "n_le", ">": "n_gt", ">=": "n_ge"}
@@ -111,11 +122,23 @@ class CompiledRuleset:
     milestones: list[CompiledMilestone]
     #: event types that matter at all; others are skipped after validation
     used_types: frozenset[str]
+    #: per event type, its record -> the dict of its fields by name
+    fields: dict[str, Callable[[tuple[Any, ...]], dict[str, Any]]] = field(default_factory=dict)
     source: str = field(repr=False, default="")
 
     @property
     def name(self) -> str:
         return self.checked.name
+
+
+def fields_of(info: EventInfo) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+    """An event's record (see `model.EventInfo.record`) as the dict of its
+    fields by name: id, at, referee (and referrer for a referral) and the
+    declared fields. Scoring passes records; this is for what outlives the
+    event and is read by name (kept events, triggers, messages, snapshots)."""
+    names = tuple(info.fields)
+    pick = operator.itemgetter(*(info.record().index(name) for name in names))
+    return lambda record: dict(zip(names, pick(record), strict=True))
 
 
 class _Writer:
@@ -157,7 +180,9 @@ class _Compiler:
         self.referrer_init: dict[int, list[Any]] = {}
         self.contrib: dict[tuple[int, int], int] = {}
         self._program = 0
+        self.fields = {name: fields_of(info) for name, info in checked.events.items()}
         self._roles: dict[str, str] = {}
+        self._records: frozenset[str] = frozenset()
 
     # -- layout ----------------------------------------------------------
     def mid(self, info: MetricInfo) -> int:
@@ -305,13 +330,25 @@ class _Compiler:
         if binding.kind == "metric":
             assert binding.metric is not None
             return f"mv{self.mid(binding.metric)}"
-        assert binding.field is not None
+        assert binding.field is not None and binding.event is not None
         holder = self._roles[binding.event_role]
+        if binding.event_role in self._records:
+            return self.field(holder, binding.event.name, binding.field.name)
         return f"{holder}[{binding.field.name!r}]"
 
+    def field(self, holder: str, event_type: str, name: str) -> str:
+        """A value of an event's record (see `model.EventInfo.record`)."""
+        return f"{holder}[{self.checked.events[event_type].record().index(name)}]"
+
     # -- functions -------------------------------------------------------
-    def function(self, name: str, params: str, roles: dict[str, str]) -> None:
+    def function(self, name: str, params: str, roles: dict[str, str], records: Iterable[str] = ()) -> None:
+        """Start a function. `roles` maps each event role of its rules to
+        the Python expression that holds that event: those named in
+        `records` hold the event's record, read by position; the others a
+        dict of its fields by name (what outlives the event: a referral's
+        own fields, kept events, an award's trigger)."""
         self._roles = roles
+        self._records = frozenset(records)
         self.w.line()
         self.w.line(f"def {name}({params}):")
         self.w.indent()
@@ -344,13 +381,14 @@ class _Compiler:
                 continue
             fname = f"step_{len(names)}"
             names[event_type] = fname
-            self.function(fname, "r, ev, out", {"event": "ev", "referral": "r.fields"})
+            self.function(fname, "r, ev, out", {"event": "ev", "referral": "r.fields"}, records=["event"])
             if infos:
                 self.w.line("m = r.m")
                 for info in infos:
                     self._update(info)
             if keep:
-                self.w.line(f"r.kept.setdefault({event_type!r}, []).append(ev)")
+                fields = self.w.const(self.fields[event_type])
+                self.w.line(f"r.kept.setdefault({event_type!r}, []).append({fields}(ev))")
             if tests:
                 self.w.line("for P, R in r.links:")
                 self.w.indent()
@@ -375,8 +413,8 @@ class _Compiler:
         if agg.where is not None:
             tests.append(self.expr(agg.where))
         if agg.within is not None:
-            tests.append(f"ev['at'] - r.at <= {w.const(self._duration(agg.within))}")
-        value = f"ev[{agg.field.text!r}]" if agg.field is not None else None
+            tests.append(f"{self.field('ev', agg.source.text, 'at')} - r.at <= {w.const(self._duration(agg.within))}")
+        value = self.field("ev", agg.source.text, agg.field.text) if agg.field is not None else None
         if agg.fn == "first":
             tests.insert(0, f"not m[{slot + 1}]")
         elif value is not None:
@@ -496,11 +534,12 @@ class _Compiler:
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
             if trigger.within is not None:
-                tests.append(f"ev['at'] - r.at <= {w.const(self._duration(trigger.within))}")
+                at = self.field("ev", trigger.event.text, "at")
+                tests.append(f"{at} - r.at <= {w.const(self._duration(trigger.within))}")
             w.line(f"if {' and '.join(tests) or 'True'}:")
             w.indent()
             if trigger.each:
-                w.line(f"out.append((P, R, {i}, ev['id'], None, {values}))")
+                w.line(f"out.append((P, R, {i}, {self.field('ev', trigger.event.text, 'id')}, None, {values}))")
             else:
                 w.line(f"{st}.done[{i}] = True")
                 w.line(f"out.append((P, R, {i}, None, None, {values}))")
@@ -516,7 +555,7 @@ class _Compiler:
                 w.line(f"{st}.prev[{i}] = cur")
                 w.line("if cur > prev:")
                 w.indent()
-                w.line(f"out.append((P, R, {i}, ev['id'], cur - prev, (cur,)))")
+                w.line(f"out.append((P, R, {i}, ev[{RECORD_HEAD.index('id')}], cur - prev, (cur,)))")
                 w.dedent()
             else:
                 step = w.const(trigger.step)
@@ -535,7 +574,7 @@ class _Compiler:
             return None
         self._program = p
         fname = f"amount_{milestone.index}_{k}"
-        self.function(fname, "r, R, ev, inc", {"event": "ev", "referral": "r.fields"})
+        self.function(fname, "r, R, ev, inc", {"event": "ev", "referral": "r.fields"}, records=["event"])
         self.prologue(self.metrics_in([reward.decl.amount]))
         self.w.line(f"return {self.expr(reward.decl.amount)}")
         self.w.dedent()
@@ -723,6 +762,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         milestones=sorted(milestones, key=lambda m: m.info.index),
         used_types=frozenset(used),
         source=source,
+        fields=c.fields,
     )
 
 

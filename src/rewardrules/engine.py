@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
-from .ledger import Scheduled
+from .ledger import Record
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import period_key
@@ -38,8 +38,8 @@ class IssuedAward:
     amount: Decimal
     #: the id of the event that triggered it
     event: str
-    #: that event's fields, kept only when the report needs them (a `void
-    #: if` tests them, a message shows them): awards are most of the state
+    #: that event's fields by name, kept only when the report needs them (a
+    #: `void if` tests them, a message shows them): awards are most of the state
     trigger: dict[str, Any] | None
     occurrence: str | None
     values: tuple[Any, ...]
@@ -113,20 +113,22 @@ class Engine:
         self._steps = compiled.steps
         self._milestones = compiled.milestones
         self._referrals = self.state.referrals
+        self._referral_fields = compiled.fields["referral"]
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
         self._fired: list[tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]] = []
 
-    def process(self, kind: str, fields: dict[str, Any]) -> list[IssuedAward]:
-        """Apply one event, given as its type and its `Event.fields` (which
-        hold its id, instant, referee and referrer too); return the awards
+    def process(self, ev: Record) -> list[IssuedAward]:
+        """Apply one event, given as its record (instant, id, type, referee,
+        referrer, fields: see `model.EventInfo.record`); return the awards
         it issued. Call inside ``decimal.localcontext(runtime.CONTEXT)``
         (see :func:`run`)."""
+        kind = ev[2]
         if kind == "referral":
-            referral = self._refer(fields)
+            referral = self._refer(ev)
         else:
-            referral = self._referrals.get(fields["referee"])  # None: no referral (yet), earns nothing
+            referral = self._referrals.get(ev[3])  # None: no referral (yet), earns nothing
         if referral is None:
             return _NONE
         step = self._steps.get(kind)
@@ -134,22 +136,22 @@ class Engine:
             return _NONE
         fired = self._fired
         try:
-            step(referral, fields, fired)
+            step(referral, ev, fired)
             if not fired:
                 return _NONE
             issued: list[IssuedAward] = []
             for program, referrer, index, occurrence, increase, values in fired:
                 self._award(
-                    program, self._milestones[index], occurrence, increase, values, referral, referrer, fields, issued
+                    program, self._milestones[index], occurrence, increase, values, referral, referrer, ev, issued
                 )
             return issued
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
 
-    def _refer(self, fields: dict[str, Any]) -> Referral | None:
+    def _refer(self, ev: Record) -> Referral | None:
         state = self.state
-        event_id, at, referrer, referee = fields["id"], fields["at"], fields["referrer"], fields["referee"]
+        at, event_id, _, referee, referrer = ev[:5]
         if referrer == referee:
             state.rejected.append(Rejected(event_id, at, referrer, referee, "self_referral"))
             return None
@@ -167,7 +169,13 @@ class Engine:
             )
             return None
         referral = Referral(
-            event_id, at, referrer, referee, fields, self.compiled.referral_slots(), self._milestone_count
+            event_id,
+            at,
+            referrer,
+            referee,
+            self._referral_fields(ev),
+            self.compiled.referral_slots(),
+            self._milestone_count,
         )
         state.referrals[referee] = referral
         for program in self.compiled.programs:
@@ -196,14 +204,14 @@ class Engine:
         values: tuple[Any, ...],
         referral: Referral,
         referrer: ReferrerState,
-        fields: dict[str, Any],
+        ev: Record,
         issued: list[IssuedAward],
     ) -> None:
         info = milestone.info
-        at = fields["at"]
+        at = ev[0]
         scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
-        trigger = fields if milestone.voids or info.message is not None else None
+        trigger = self.compiled.fields[ev[2]](ev) if milestone.voids or info.message is not None else None
         prefix = f"{scope}\x1f{occurrence or ''}\x1f"
         awards = self.state.awards
         for k, reward in enumerate(milestone.rewards):
@@ -211,7 +219,7 @@ class Engine:
             beneficiary = referral.referrer if role == "referrer" else referral.referee
             amount = reward.constant
             if amount is None:
-                amount = reward.amount(referral, referrer, fields, increase)  # type: ignore[misc]
+                amount = reward.amount(referral, referrer, ev, increase)  # type: ignore[misc]
                 if amount is not None and reward.quantum is not None:
                     try:
                         amount = amount.quantize(reward.quantum)
@@ -237,7 +245,7 @@ class Engine:
                 beneficiary,
                 referral,
                 amount,
-                fields["id"],
+                ev[1],
                 trigger,
                 occurrence,
                 values,
@@ -281,10 +289,10 @@ def _no_amount(amount: Decimal | None) -> str:
     return "the amount is zero" if amount == 0 else "the amount is negative"
 
 
-def run(engine: Engine, ordered: list[Scheduled]) -> None:
-    """Feed events, as (instant, id, type, fields) in ledger order, through
-    an engine in the scoring context."""
+def run(engine: Engine, ordered: list[Record]) -> None:
+    """Feed events, as records in ledger order, through an engine in the
+    scoring context."""
     process = engine.process
     with localcontext(CONTEXT):
-        for _, _, kind, fields in ordered:
-            process(kind, fields)
+        for ev in ordered:
+            process(ev)

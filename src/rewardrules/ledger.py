@@ -60,11 +60,12 @@ class LedgerError(Exception):
 
 
 class Event:
-    """A validated ledger event. ``fields`` is what rules see: the declared
-    fields (converted; None when an optional one is absent) plus ``id``,
-    ``at`` (ns since the epoch) and ``referee``/``referrer``."""
+    """A validated ledger event. ``record`` is what rules see: the event's
+    values as a tuple laid out by `model.EventInfo.record` (instant in ns
+    since the epoch, id, type, referee, referrer, then the declared fields,
+    converted; None when an optional one is absent)."""
 
-    __slots__ = ("at", "fields", "id", "line", "raw", "referee", "referrer", "type")
+    __slots__ = ("at", "id", "line", "raw", "record", "referee", "referrer", "type")
 
     def __init__(
         self,
@@ -73,7 +74,7 @@ class Event:
         type: str,
         referrer: str | None,
         referee: str | None,
-        fields: dict[str, Any],
+        record: Record,
         line: int,
         raw: Mapping[str, Any],
     ) -> None:
@@ -82,7 +83,7 @@ class Event:
         self.type = type
         self.referrer = referrer
         self.referee = referee
-        self.fields = fields
+        self.record = record
         self.line = line
         self.raw = raw
 
@@ -96,10 +97,10 @@ class Event:
         return format_timestamp(self.at)
 
 
-#: An event of a used type as batch scoring orders it: (instant, id, type,
-#: fields). Ids are unique, so sorting these tuples is ledger order and
-#: never compares the fields.
-Scheduled = tuple[int, str, str, dict[str, Any]]
+#: An event's values, laid out by `model.EventInfo.record`: (instant, id,
+#: type, referee, referrer, declared fields...). Ids are unique, so sorting
+#: records is ledger order and never compares past the id.
+Record = tuple[Any, ...]
 
 
 def _reject_constant(name: str) -> Any:
@@ -126,6 +127,11 @@ def decode_line(text: str | bytes) -> Any:
     return _DECODER.decode(text)
 
 
+def _head(event_id: str, at: int, event_type: str, referee: str | None, referrer: str | None) -> Record:
+    """The record of an event whose type no rule uses: only its head."""
+    return (at, event_id, event_type, referee, referrer)
+
+
 class EventReader:
     """Validates ledger objects against the events a ruleset declares."""
 
@@ -146,11 +152,11 @@ class EventReader:
 
     def read_all(
         self, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
-    ) -> tuple[list[Scheduled], int | None]:
+    ) -> tuple[list[Record], int | None]:
         """Validate a ledger's objects, given as (line number, object), drop
-        exact duplicates, and return the events of used types as `Scheduled`
-        tuples (instant, id, type, fields) -- sorting that list puts them in
-        ledger order with no key function -- and the latest instant seen in
+        exact duplicates, and return the records of the events of used types
+        -- sorting that list puts them in ledger order with no key function
+        -- and the latest instant seen in
         the ledger. An item may be a `LedgerProblem` (a line that did not
         decode); objects other than dicts go through `plain` first.
 
@@ -197,7 +203,7 @@ class EventReader:
         referrer = _text(obj, "referrer", line, problems, required=False)
         referee = _text(obj, "referee", line, problems, required=False)
         schema = self.kinds.get(event_type or "")
-        fields: dict[str, Any] = {}
+        values: list[Any] = []
         if schema is not None:
             # `obj.get(...) is None`: absent or null (an ill-typed value was already reported).
             if event_type == "referral" and referrer is None and obj.get("referrer") is None:
@@ -218,23 +224,17 @@ class EventReader:
                         problems.append(
                             LedgerProblem(line, name, f"`{event_type}` events need `{name}`", _example(kind))
                         )
-                    fields[name] = None
+                    values.append(None)
                     continue
-                fields[name] = _convert(value, kind, name, line, problems)
+                values.append(_convert(value, kind, name, line, problems))
         if len(problems) > start:
             return None
         assert event_id is not None and event_type is not None and at is not None
-        fields["id"] = event_id
-        fields["at"] = at
-        fields["referee"] = referee
-        if event_type == "referral":
-            fields["referrer"] = referrer
-        return Event(event_id, at, event_type, referrer, referee, fields, line, obj)
+        head = _head(event_id, at, event_type, referee, referrer if event_type == "referral" else None)
+        return Event(event_id, at, event_type, referrer, referee, head + tuple(values), line, obj)
 
 
 _BAD = object()
-#: the fields of an event whose type no rule uses (shared: never written)
-_NO_FIELDS: dict[str, Any] = {}
 _BIG = 10**limits.MAX_LEDGER_DIGITS
 
 
@@ -244,12 +244,12 @@ def _fast_namespace() -> dict[str, Any]:
         "__builtins__": {"type": type, "len": len, "dict": dict, "str": str, "KeyError": KeyError},
         "TimestampError": TimestampError,
         "Event": Event,
+        "head": _head,
         "parse": parse_timestamp,
         "D": Decimal,
         "NUMBER_TEXT": _DECIMAL_TEXT.fullmatch,
         "DIGITS": limits.MAX_LEDGER_DIGITS,
         "BAD": _BAD,
-        "NO_FIELDS": _NO_FIELDS,
         "LOW": MIN_TIMESTAMP_NS - 1,  # before any valid instant
         **{f"convert_{kind}": convert for kind, convert in _FAST.items()},
     }
@@ -293,7 +293,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
         needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
         branches.append(f"{'if' if n == 0 else 'elif'} t == {name!r}:")
         body = [f"if {needs}:"]
-        made = ["'id': i", "'at': at", "'referee': ee", *(["'referrer': er"] if name == "referral" else [])]
+        made = ["at", "i", "t", "ee", "er" if name == "referral" else "None"]  # see model.EventInfo.record
         tests = []
         for k, (field, kind, optional) in enumerate(fields):
             body.append(f"    v{k} = get({field!r})")
@@ -310,13 +310,13 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             else:
                 body.append(f"    v{k} = {missing} if v{k} is None else convert_{kind}(v{k})")
             tests.append(f"v{k} is not BAD")
-            made.append(f"{field!r}: v{k}")
+            made.append(f"v{k}")
         body.append(f"    if {' and '.join(tests) or 'True'}:")
-        body.append(f"        ACCEPT({{{', '.join(made)}}})")
+        body.append(f"        ACCEPT(({', '.join(made)}))")
         branches += ["    " + line for line in body]
     branches += [
         *(["else:"] if kinds else []),
-        ("    " if kinds else "") + "UNUSED(NO_FIELDS)",
+        ("    " if kinds else "") + "UNUSED(head(i, at, t, ee, None))",
     ]
     checks = head + ["        " + line for line in branches]
 
@@ -326,9 +326,9 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             code = line.replace("%s", " and i not in seen" if "read_all" in signature else "")
             if "ACCEPT(" in code or "UNUSED(" in code:
                 prefix = code[: len(code) - len(code.lstrip())]
-                fields = code.strip()[7:-1]
+                record = code.strip()[7:-1]
                 template = accept if "ACCEPT(" in code else unused
-                lines += [indent + prefix + part.replace("FIELDS", fields) for part in template.split("\n")]
+                lines += [indent + prefix + part.replace("RECORD", record) for part in template.split("\n")]
             else:
                 lines.append(indent + code)
         return "\n".join([*lines, *end]) + "\n"
@@ -337,8 +337,8 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
         "def fast(obj, line):",
         ["    if type(obj) is not dict:", "        return None"],
         "    ",
-        "return Event(i, at, t, er, ee, FIELDS, line, obj)",
-        "return Event(i, at, t, er, ee, FIELDS, line, obj)",
+        "return Event(i, at, t, er, ee, RECORD, line, obj)",
+        "return Event(i, at, t, er, ee, RECORD, line, obj)",
         ["    return None"],
     )
     read_all = function(
@@ -351,7 +351,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             "        if type(obj) is dict:",
         ],
         "            ",
-        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\nappend((at, i, t, FIELDS))\ncontinue",
+        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\nappend(RECORD)\ncontinue",
         "seen[i] = (line, obj)\nif at > latest:\n    latest = at\ncontinue",
         [
             "        event = general(line, obj)",
@@ -359,7 +359,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             "            if event.at > latest:",
             "                latest = event.at",
             f"            if event.type in {tuple(kinds)!r}:",
-            "                append((event.at, event.id, event.type, event.fields))",
+            "                append(event.record)",
             "    return events, latest",
         ],
     )

@@ -26,11 +26,24 @@ class FieldInfo:
     builtin: bool = False
 
 
+#: The first values of every event's record (see `EventInfo.record`).
+RECORD_HEAD = ("at", "id", "type", "referee", "referrer")
+
+
 @dataclass(slots=True)
 class EventInfo:
     name: str
     fields: dict[str, FieldInfo]
     decl: ast.EventDecl | None = None
+
+    def record(self) -> tuple[str, ...]:
+        """The names of the values in this event type's *record*, the tuple
+        the scoring loop sees: (at, id, type, referee, referrer, then the
+        declared fields in order), where referrer is None but for a
+        referral. A tuple rather than a dict because scoring makes one per
+        event: generated code reads its values by position, and sorting the
+        records orders them by (instant, id), as ids are unique."""
+        return (*RECORD_HEAD, *(f.name for f in self.fields.values() if not f.builtin))
 
 
 @dataclass(slots=True, eq=False)
@@ -60,6 +73,8 @@ class Binding:
     metric: MetricInfo | None = None
     event_role: str = ""  # "event" (trigger/aggregated event), "referral", "void"
     field: FieldInfo | None = None
+    #: the event type the field belongs to
+    event: EventInfo | None = None
 
 
 @dataclass(slots=True, eq=False)
