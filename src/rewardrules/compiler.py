@@ -66,10 +66,33 @@ class CompiledReward:
     constant: Decimal | None = None
     #: that amount as award records write it ("500.00")
     constant_text: str | None = field(init=False, default=None)
+    #: what the record of every award of this reward holds, in the
+    #: contract's order: the report copies it and fills in the rest (id,
+    #: at, beneficiary, referrer, referee; the amount unless constant)
+    record: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.constant is not None:
             self.constant_text = amount_text(self.constant, self.quantum, self.info.kind)
+
+    def set_record(self, program: str, milestone: str) -> None:
+        info = self.info
+        self.record = {
+            "id": None,
+            "at": None,
+            "milestone": milestone,
+            "role": info.role,
+            "beneficiary": None,
+            "referrer": None,
+            "referee": None,
+            "kind": info.kind,
+            "amount": self.constant_text,
+            "unit": info.unit,
+            "item": info.item,
+            "status": "confirmed",
+            "program": program,
+            "message": None,
+        }
 
 
 @dataclass(slots=True, eq=False)
@@ -721,20 +744,23 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     for p, (program, eligible, snapshot, rewards) in enumerate(plan):
         init = tuple(c.referrer_init[p])
         for milestone, amounts, voids in rewards:
+            compiled = [
+                CompiledReward(
+                    r,
+                    namespace[a] if a else None,
+                    _quantum(r.unit),
+                    [c for c in [*program.caps, *milestone.caps] if c.role == r.role and c.unit == r.unit],
+                    _constant(r),
+                )
+                for r, a in zip(milestone.rewards, amounts, strict=True)
+            ]
+            for reward in compiled:
+                reward.set_record(program.name, milestone.name)
             milestones.append(
                 CompiledMilestone(
                     info=milestone,
                     program=p,
-                    rewards=[
-                        CompiledReward(
-                            r,
-                            namespace[a] if a else None,
-                            _quantum(r.unit),
-                            [c for c in [*program.caps, *milestone.caps] if c.role == r.role and c.unit == r.unit],
-                            _constant(r),
-                        )
-                        for r, a in zip(milestone.rewards, amounts, strict=True)
-                    ],
+                    rewards=compiled,
                     voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],
                     caps=list(program.caps) + list(milestone.caps),
                     why_names=c.why.get(milestone.index, ((), ()))[0],

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
+from collections import Counter
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -104,31 +106,20 @@ class Reporter:
             record["message"] = self._message(award, record, self.checked.programs[milestone.program])
         return record
 
-    def _record(self, award: IssuedAward) -> dict[str, Any]:
-        """The award's fields, status `confirmed` (see `award`)."""
-        milestone = award.milestone
-        reward = milestone.rewards[award.reward_index]
-        info = reward.info
-        referral = award.referral
-        amount = reward.constant_text
-        if amount is None or award.amount is not reward.constant:
-            amount = amount_text(award.amount, reward.quantum, info.kind)
-        return {
-            "id": award.id,
-            "at": format_timestamp(award.at),
-            "milestone": milestone.info.name,
-            "role": award.role,
-            "beneficiary": award.beneficiary,
-            "referrer": referral.referrer,
-            "referee": referral.referee,
-            "kind": info.kind,
-            "amount": amount,
-            "unit": info.unit,
-            "item": info.item,
-            "status": "confirmed",
-            "program": self.compiled.programs[milestone.program].info.name,
-            "message": None,
-        }
+    @staticmethod
+    def _record(award: IssuedAward) -> dict[str, Any]:
+        """The award's fields, status `confirmed` (see `award`): its
+        reward's record with what differs from award to award filled in."""
+        reward = award.milestone.rewards[award.reward_index]
+        record = reward.record.copy()
+        record["id"] = award.id
+        record["at"] = format_timestamp(award.at)
+        record["beneficiary"] = award.beneficiary
+        record["referrer"] = award.referral.referrer
+        record["referee"] = award.referral.referee
+        if reward.constant_text is None or award.amount is not reward.constant:
+            record["amount"] = amount_text(award.amount, reward.quantum, reward.info.kind)
+        return record
 
     @staticmethod
     def _why(award: IssuedAward) -> dict[str, Any]:
@@ -420,15 +411,21 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+_TOTAL_KEY = operator.itemgetter("unit", "kind", "status", "amount")
+
+
 def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Count and amount per unit, kind and status; reversals count under
     the status `reversed` (amounts taken back)."""
+    # Counted by amount text first: awards of a program mostly share a few
+    # amounts, and parsing each award's amount again was most of the cost.
+    counts = Counter(map(_TOTAL_KEY, awards))
+    counts.update((r["unit"], r["kind"], "reversed", r["amount"]) for r in reversals)
     sums: dict[tuple[str, str, str], list[Any]] = {}
-    for award in [*awards, *({**r, "status": "reversed"} for r in reversals)]:
-        key = (award["unit"], award["kind"], award["status"])
-        entry = sums.setdefault(key, [Decimal(0), 0])
-        entry[0] += Decimal(award["amount"])
-        entry[1] += 1
+    for (unit, kind, status, amount), count in counts.items():
+        entry = sums.setdefault((unit, kind, status), [Decimal(0), 0])
+        entry[0] += Decimal(amount) * count
+        entry[1] += count
     return [
         {
             "unit": unit,
