@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules import runtime, units
+from rewardrules.ledger import LedgerError
 
 from .conftest import RULESETS
 
@@ -417,6 +418,29 @@ def assert_context_free(name: str, events: list[dict[str, Any]]) -> None:
     for context in HOSTILE_CONTEXTS:
         with decimal.localcontext(context):
             got = program(name).score(events).to_json()
+        assert got == expected
+
+
+@by_ruleset
+@PROPERTY
+@given(data=st.data())
+def test_session_does_not_depend_on_nor_change_the_decimal_context(name: str, data: st.DataObject) -> None:
+    """A session computes in its own context too, and each `add` gives the
+    caller back its own context object, with its settings, even after an
+    error: the same awards under a hostile context as under the default."""
+    events = sorted(data.draw(ledgers(name), label="ledger"), key=utc_key)
+    plain = program(name).session()
+    expected = [a.model_dump() for event in events for a in plain.add(event)]
+    for context in HOSTILE_CONTEXTS:
+        with decimal.localcontext(context) as caller:
+            session = program(name).session()
+            got = []
+            for event in events:
+                got += [a.model_dump() for a in session.add(event)]
+                assert decimal.getcontext() is caller
+            with pytest.raises(LedgerError):
+                session.add({"id": "x", "at": "not a time", "type": "referral"})
+            assert decimal.getcontext() is caller and caller.prec == 3
         assert got == expected
 
 
