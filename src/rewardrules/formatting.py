@@ -42,12 +42,16 @@ def format_value(value: Any, typ: Type | None) -> Any:
     return str(value)
 
 
-@functools.lru_cache(maxsize=64)
 def money_quantum(typ: Type | None) -> Decimal | None:
     """The minor unit of a money type (0.01 for USD), None for other types."""
-    if typ is None or not typ.unit or not is_currency(typ.unit):
-        return None
-    return Decimal(1).scaleb(-minor_exponent(typ.unit))
+    return None if typ is None or not typ.unit else _unit_quantum(typ.unit)
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_quantum(unit: str) -> Decimal | None:
+    # cached by the unit's name: hashing a `Type` (a dataclass) cost more
+    # than the rest of writing a value in an explanation
+    return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
 
 
 def amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
