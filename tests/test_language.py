@@ -215,6 +215,34 @@ milestone each_payment {
     ]
 
 
+def test_a_message_shows_a_whole_event_with_its_fields_in_one_order() -> None:
+    """id, at, referee, referrer, then the declared fields, whichever reader
+    path the event took (non-ASCII text takes the exact validator)."""
+    program = rewardrules.compile(
+        "event referral { source: optional text }\n"
+        'milestone joined { first referral  reward referrer cash 1 USD  message "{{ referral }}" }\n'
+    )
+    for source in ("x", "é"):
+        event = ref("r1", 1, "ann", "bob", source=source)
+        (award,) = program.score([event]).data["awards"]
+        assert award["message"] == (
+            f"{{'id': 'r1', 'at': '2026-01-01T00:00:00Z', 'referee': 'bob', 'referrer': 'ann', 'source': '{source}'}}"
+        )
+
+
+def test_totals_add_amounts_in_award_order() -> None:
+    """A computed amount can hold 100 digits; their sum then rounds, so the
+    total is the sum in award order, never a regrouping (3.33...3 six times
+    is 19.99...98 exactly, 19.99...9 rounded step by step, 20 from 6 x)."""
+    program = rewardrules.compile(
+        PAYMENT + "milestone per_payment { each payment  reward referrer storage 10 MB / 3 }\n"
+    )
+    result = program.score(ledger(ref("r1", 1, "ann", "bob"), *(pay(f"p{d}", d, "bob", 5) for d in range(2, 8))))
+    (total,) = result.data["totals"]
+    assert total["count"] == 6
+    assert total["amount"] == "19." + "9" * 98
+
+
 def test_explanations_say_why_and_how_far() -> None:
     text = """
 event referral { country: optional text }

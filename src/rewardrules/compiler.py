@@ -159,7 +159,8 @@ def fields_of(info: EventInfo) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
     fields by name: id, at, referee (and referrer for a referral) and the
     declared fields. Scoring passes records; this is for what outlives the
     event and is read by name (kept events, triggers, messages, snapshots)."""
-    names = tuple(info.fields)
+    builtin = ("id", "at", "referee", "referrer")  # the order results showed before records
+    names = (*(n for n in builtin if n in info.fields), *(n for n in info.fields if n not in builtin))
     pick = operator.itemgetter(*(info.record().index(name) for name in names))
     return lambda record: dict(zip(names, pick(record), strict=True))
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
-from collections import Counter
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -411,21 +409,22 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-_TOTAL_KEY = operator.itemgetter("unit", "kind", "status", "amount")
-
-
 def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Count and amount per unit, kind and status; reversals count under
-    the status `reversed` (amounts taken back)."""
-    # Counted by amount text first: awards of a program mostly share a few
-    # amounts, and parsing each award's amount again was most of the cost.
-    counts = Counter(map(_TOTAL_KEY, awards))
-    counts.update((r["unit"], r["kind"], "reversed", r["amount"]) for r in reversals)
+    the status `reversed` (amounts taken back). Added in award order: an
+    amount of 100 digits (a division) makes the sum round, and the result
+    must not depend on how the awards are grouped."""
+    # Awards of a program mostly share a few amounts: each text is parsed once.
+    parsed: dict[str, Decimal] = {}
     sums: dict[tuple[str, str, str], list[Any]] = {}
-    for (unit, kind, status, amount), count in counts.items():
-        entry = sums.setdefault((unit, kind, status), [Decimal(0), 0])
-        entry[0] += Decimal(amount) * count
-        entry[1] += count
+    for award in [*awards, *({**r, "status": "reversed"} for r in reversals)]:
+        entry = sums.setdefault((award["unit"], award["kind"], award["status"]), [Decimal(0), 0])
+        text = award["amount"]
+        value = parsed.get(text)
+        if value is None:
+            value = parsed[text] = Decimal(text)
+        entry[0] += value
+        entry[1] += 1
     return [
         {
             "unit": unit,
