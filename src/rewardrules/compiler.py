@@ -4,12 +4,13 @@ The compiler writes one Python module per ruleset (plain source text, run
 through ``compile()``), so the scoring loop calls straight-line functions
 and never walks the AST:
 
-* ``step_<N>(r, ev, out)``, one per event type: the whole of what an
-  event of that type does to its referral, in one call: update the
-  per-referral metrics that aggregate it, keep it if a void condition will
-  need it, then for each program the referral is in, update the referrer's
-  metrics over referrals and test the milestones it can reach, appending
-  firings to ``out``.
+* ``step_<N>(r, ev, out)``, one per event type (``ev`` is the event's
+  record, a tuple read by position: see ``model.EventInfo.record``): the
+  whole of what an event of that type does to its referral, in one call:
+  update the per-referral metrics that aggregate it, keep it if a void
+  condition will need it, then for each program the referral is in, update
+  the referrer's metrics over referrals and test the milestones it can
+  reach, appending firings to ``out``.
 * one function per reward amount, void condition, eligibility test, and a
   snapshot of all metric values for explanations.
 
@@ -76,6 +77,7 @@ class CompiledReward:
             self.constant_text = amount_text(self.constant, self.quantum, self.info.kind)
 
     def set_record(self, program: str, milestone: str) -> None:
+        """Make `record` (names known only once the milestone is compiled)."""
         info = self.info
         self.record = {
             "id": None,

@@ -122,8 +122,8 @@ class Engine:
     def process(self, ev: Record) -> list[IssuedAward]:
         """Apply one event, given as its record (instant, id, type, referee,
         referrer, fields: see `model.EventInfo.record`); return the awards
-        it issued. Call inside ``decimal.localcontext(runtime.CONTEXT)``
-        (see :func:`run`)."""
+        it issued. Call in the scoring context, `runtime.CONTEXT` or a copy
+        of it (see :func:`run` and `api.Session.add`)."""
         kind = ev[2]
         if kind == "referral":
             referral = self._refer(ev)

@@ -128,7 +128,8 @@ def decode_line(text: str | bytes) -> Any:
 
 
 def _head(event_id: str, at: int, event_type: str, referee: str | None, referrer: str | None) -> Record:
-    """The record of an event whose type no rule uses: only its head."""
+    """The first values of every record (`model.RECORD_HEAD`), and the
+    whole record of an event whose type no rule uses."""
     return (at, event_id, event_type, referee, referrer)
 
 
@@ -155,10 +156,10 @@ class EventReader:
     ) -> tuple[list[Record], int | None]:
         """Validate a ledger's objects, given as (line number, object), drop
         exact duplicates, and return the records of the events of used types
-        -- sorting that list puts them in ledger order with no key function
-        -- and the latest instant seen in
-        the ledger. An item may be a `LedgerProblem` (a line that did not
-        decode); objects other than dicts go through `plain` first.
+        (sorting that list puts them in ledger order, with no key function)
+        and the latest instant seen in the ledger. An item may be a
+        `LedgerProblem` (a line that did not decode); objects other than
+        dicts go through `plain` first.
 
         Raises :class:`LedgerError` with every problem if any line is bad.
         """
