@@ -122,11 +122,14 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
     test runs)."""
     from decimal import localcontext
 
+    from rewardrules.model import RECORD_HEAD
     from rewardrules.runtime import CONTEXT, Referral, ReferrerState
 
     compiled = program.compiled
     step = compiled.steps["subscription"]
     milestones = len(compiled.milestones)
+    if compiled.checked.events["subscription"].record() != (*RECORD_HEAD, "mrr"):
+        raise SystemExit("the subscription record is not (head, mrr): the harness below builds it so")
 
     def evaluate(inputs: Inputs) -> int:
         state = Referral("", 0, "", "", {}, compiled.referral_slots(), milestones)
@@ -136,7 +139,7 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
         held = 0
         with localcontext(CONTEXT):
             for mrr in inputs:
-                record = (0, "", "subscription", "", None, mrr)  # see model.EventInfo.record
+                record = (0, "", "subscription", "", None, mrr)  # checked against the layout above
                 state.done = [False] * milestones
                 step(state, record, fired)
                 held += len(fired)
