@@ -51,3 +51,43 @@ def test_stream_counts_exact_duplicates_once_and_rejects_conflicts() -> None:
     conflicting = payment.replace('"amount":5', '"amount":6')
     with pytest.raises(rewardrules.LedgerError, match="already used on line 2"):
         program.score_stream([referral, payment, conflicting])
+
+
+def _problems(score: object, lines: list[str]) -> list[tuple[int, str | None, str]]:
+    with pytest.raises(rewardrules.LedgerError) as info:
+        score(lines)  # type: ignore[operator]
+    return [(p.line, p.field, p.message) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(("batch", "chars"), [(10_000, 10**6), (2, 10**6), (1, 10**6), (10_000, 2)])
+def test_stream_refuses_an_id_used_again_at_a_later_instant_as_batch_does(
+    batch: int, chars: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sorted ledger puts a repeat at the same instant next to the first,
+    # but an id reused at another instant may come any number of lines
+    # later: the stream must still refuse it, and say where, as `score`
+    # does, whichever batch of ids each line falls in.
+    monkeypatch.setattr("rewardrules.ledger.IdLog.BATCH", batch)  # ids appended in several batches
+    monkeypatch.setattr("rewardrules.ledger.IdLog.BATCH_CHARS", chars)
+    program = rewardrules.load(RULESETS / "prezi.rules")
+    lines = [
+        '{"id":"r","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"x","referee":"y"}',
+        '{"id":"p","at":"2026-01-02T00:00:00Z","type":"payment","referee":"y","amount":5}',
+        "",  # lines that log no id: a blank one, an exact repeat
+        '{"id":"q","at":"2026-01-03T00:00:00Z","type":"payment","referee":"y","amount":5}',
+        '{"id":"q","at":"2026-01-03T00:00:00Z","type":"payment","referee":"y","amount":5}',
+        '{"id":"p","at":"2026-01-04T00:00:00Z","type":"payment","referee":"y","amount":5}',
+        '{"id":"s","at":"2026-01-05T00:00:00Z","type":"payment","referee":"y","amount":5}',
+        '{"id":"r","at":"2026-01-06T00:00:00Z","type":"something_else"}',
+        '{"id":"p","at":"2026-01-07T00:00:00Z","type":"payment","referee":"y","amount":5}',
+    ]
+    expected = [
+        (6, "id", "id `p` is already used on line 2 with different content"),
+        (8, "id", "id `r` is already used on line 1 with different content"),
+        (9, "id", "id `p` is already used on line 2 with different content"),
+    ]
+    assert _problems(program.score, lines) == expected
+    assert _problems(program.score_stream, lines) == expected
+    # without the reused ids, the same ledger scores
+    valid = lines[:5] + lines[6:7]
+    assert program.score_stream(valid).to_json() == program.score(valid).to_json()

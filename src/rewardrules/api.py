@@ -27,6 +27,7 @@ from .engine import Engine, IssuedAward, run
 from .ledger import (
     Event,
     EventReader,
+    IdLog,
     LedgerError,
     LedgerProblem,
     Record,
@@ -175,7 +176,8 @@ class Program:
         same_instant: dict[str, Event] = {}  # duplicates sort next to each other
         latest: int | None = None
         unordered = False
-        with localcontext(CONTEXT):
+        ids = IdLog()  # ids used again at a later instant, found at the end
+        with contextlib.closing(ids), localcontext(CONTEXT):
             for line, obj, problem in iter_lines(lines):
                 if problem is not None:
                     problems.append(problem)
@@ -187,7 +189,7 @@ class Program:
                 previous = same_instant.get(event.id) if last is not None and event.at == last[0] else None
                 if previous is not None:
                     if not same_content(previous.raw, obj):
-                        problems.append(conflict(event, previous.line))
+                        problems.append(conflict(line, event.id, previous.line))
                     continue
                 if last is not None and key < last:
                     if not unordered:  # one report is enough: the rest follows
@@ -197,11 +199,14 @@ class Program:
                 if last is None or event.at != last[0]:
                     same_instant.clear()
                 same_instant[event.id] = event
+                ids.add(event.id, line)
                 last = key
                 latest = event.at
                 if not problems and event.type in used and (limit is None or event.at <= limit):
                     process(event.record)
+            problems.extend(conflict(*found) for found in ids.reused())
         if problems:
+            problems.sort(key=lambda p: p.line)  # reused ids are found at the end
             raise LedgerError(problems, path)
         if limit is None:
             limit = latest if latest is not None else 0

@@ -180,7 +180,7 @@ class EventReader:
             previous = seen.get(event.id)
             if previous is not None:
                 if not same_content(previous[1], obj):
-                    problems.append(conflict(event, previous[0]))
+                    problems.append(conflict(line, event.id, previous[0]))
                 return None
             seen[event.id] = (line, obj)
             return event
@@ -594,14 +594,79 @@ def _json_message(error: Exception) -> str:
     return str(error)
 
 
-def conflict(event: Event, previous_line: int) -> LedgerProblem:
+def conflict(line: int, event_id: str, previous_line: int) -> LedgerProblem:
     """Two lines with one id and different content."""
     return LedgerProblem(
-        event.line,
+        line,
         "id",
-        f"id `{event.id}` is already used on line {previous_line} with different content",
+        f"id `{event_id}` is already used on line {previous_line} with different content",
         "ids are unique; an exact duplicate line is fine",
     )
+
+
+class IdLog:
+    """Every id of a ledger read in one pass, by line, to find ids used
+    again at a later instant (a repeat at the same instant sorts next to the
+    first and is checked there: see `Program.score_stream`).
+
+    Finding every reused id takes every id, so they go to a private
+    temporary SQLite database, which SQLite keeps in a small page cache and
+    spills to a file it deletes itself: the process's memory stays flat
+    however long the ledger. Ids are appended in batches, expanded from one
+    JSON array by SQLite (a row at a time from Python cost about twice as
+    much), and grouped once at the end. On a 1M-event ordered ledger this
+    added about 1 us an event and 3 MiB to `score --stream`.
+    """
+
+    #: ids appended at once, at most; and at most this many characters of
+    #: them (an id may be as long as a line)
+    BATCH = 10_000
+    BATCH_CHARS = 1_000_000
+
+    def __init__(self) -> None:
+        import sqlite3  # here: `check` imports this module and never needs it
+
+        self._db = sqlite3.connect("", isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF"):  # a scratch file: nothing to recover
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE ids (line INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+        self._ids: list[str] = []  # of consecutive lines, from `_first`
+        self._first = 0
+        self._chars = 0
+
+    def add(self, event_id: str, line: int) -> None:
+        ids = self._ids
+        if ids and (line != self._first + len(ids) or len(ids) >= self.BATCH or self._chars >= self.BATCH_CHARS):
+            self._append()
+        if not ids:
+            self._first = line
+        ids.append(event_id)
+        self._chars += len(event_id)
+
+    def reused(self) -> list[tuple[int, str, int]]:
+        """(line, id, first line) of each line whose id an earlier line has,
+        in line order."""
+        if self._ids:
+            self._append()
+        db = self._db
+        first = dict(db.execute("SELECT id, MIN(line) FROM ids GROUP BY id HAVING COUNT(*) > 1"))
+        if not first:
+            return []
+        rows = db.execute(
+            "SELECT line, id FROM ids WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(first)),)
+        )
+        return sorted((line, event_id, first[event_id]) for line, event_id in rows if line != first[event_id])
+
+    def close(self) -> None:
+        """Drop the database (SQLite deletes its file)."""
+        self._db.close()
+
+    def _append(self) -> None:
+        self._db.execute(
+            "INSERT INTO ids SELECT ?1 + key, value FROM json_each(?2)", (self._first, json.dumps(self._ids))
+        )
+        self._ids.clear()
+        self._chars = 0
 
 
 def same_content(a: Any, b: Any) -> bool:
