@@ -416,8 +416,14 @@ class _Compiler:
                 fields = self.w.const(self.fields[event_type])
                 self.w.line(f"r.kept.setdefault({event_type!r}, []).append({fields}(ev))")
             if tests:
+                # the reached flags, bound once: a step reads them for every milestone
+                flags = {_done(m) for _, (_, milestones) in tests for m in milestones}
+                if "rd" in flags:
+                    self.w.line("rd = r.done")
                 self.w.line("for P, R in r.links:")
                 self.w.indent()
+                if "Rd" in flags:
+                    self.w.line("Rd = R.done")
                 for n, (p, (aggs, milestones)) in enumerate(tests):
                     if len(programs) > 1:  # which program this link is to
                         self.w.line(f"{'if' if n == 0 else 'elif'} P.index == {p}:")
@@ -480,7 +486,7 @@ class _Compiler:
         once = [m for m in milestones if _once(m)]
         if not aggs and once and len(once) == len(milestones):
             # every milestone here is awarded once: when all are, skip the rest
-            done = " and ".join(f"{'R' if m.level == 'referrer' else 'r'}.done[{m.index}]" for m in once)
+            done = " and ".join(f"{_done(m)}[{m.index}]" for m in once)
             self.w.line(f"if {done}:")
             self.w.indent()
             self.w.line("continue")
@@ -545,18 +551,19 @@ class _Compiler:
         w = self.w
         i = milestone.index
         st = "R" if milestone.level == "referrer" else "r"
+        done = _done(milestone)
         trigger = milestone.trigger
         w.line(f"# milestone {milestone.name}")
         if isinstance(trigger, ast.WhenTrigger):
             values = self._why(trigger.condition, i)
-            w.line(f"if not {st}.done[{i}] and {self.expr(trigger.condition)}:")
+            w.line(f"if not {done}[{i}] and {self.expr(trigger.condition)}:")
             w.indent()
-            w.line(f"{st}.done[{i}] = True")
+            w.line(f"{done}[{i}] = True")
             w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         elif isinstance(trigger, ast.EventTrigger):
             values = self._why(trigger.where, i)
-            tests = [] if trigger.each else [f"not {st}.done[{i}]"]
+            tests = [] if trigger.each else [f"not {done}[{i}]"]
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
             if trigger.within is not None:
@@ -567,7 +574,7 @@ class _Compiler:
             if trigger.each:
                 w.line(f"out.append((P, R, {i}, {self.field('ev', trigger.event.text, 'id')}, None, {values}))")
             else:
-                w.line(f"{st}.done[{i}] = True")
+                w.line(f"{done}[{i}] = True")
                 w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         else:
@@ -683,6 +690,12 @@ def _reacting(program: ProgramInfo, event_type: str) -> tuple[list[MetricInfo], 
         if m.level == "referrer" and m.aggregate is not None and event_type in m.events
     ]
     return aggs, [m for m in program.milestones if event_type in m.events]
+
+
+def _done(milestone: MilestoneInfo) -> str:
+    """The local that holds the reached flags of a milestone's level, in a
+    step (see `_Compiler.steps`)."""
+    return "Rd" if milestone.level == "referrer" else "rd"
 
 
 def _once(milestone: MilestoneInfo) -> bool:
