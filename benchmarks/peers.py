@@ -11,11 +11,18 @@ from typing import Any
 
 from folds import THRESHOLDS, _order, _record
 
-CONDITIONS = {
-    "mrr_1k": ("mrr >= 1000", {">=": [{"var": "mrr"}, 1000]}),
-    "arr_5k": ("mrr * 12 >= 5000", {">=": [{"*": [{"var": "mrr"}, 12]}, 5000]}),
-    "arr_10k": ("mrr * 12 >= 10000", {">=": [{"*": [{"var": "mrr"}, 12]}, 10000]}),
-}
+
+def conditions(mrr: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each milestone's condition for zen-engine and for JSONLogic, reading
+    the MRR at the path `mrr` of the context."""
+    return {
+        "mrr_1k": (f"{mrr} >= 1000", {">=": [{"var": mrr}, 1000]}),
+        "arr_5k": (f"{mrr} * 12 >= 5000", {">=": [{"*": [{"var": mrr}, 12]}, 5000]}),
+        "arr_10k": (f"{mrr} * 12 >= 10000", {">=": [{"*": [{"var": mrr}, 12]}, 10000]}),
+    }
+
+
+CONDITIONS = conditions("mrr")
 
 
 #: each milestone's condition, compiled by a peer engine
@@ -48,26 +55,27 @@ def fold(events: Iterable[dict[str, Any]], test: Tests) -> list[dict[str, Any]]:
     return awards
 
 
-def _zen() -> Tests | None:
+def _zen(mrr: str) -> Tests | None:
     try:
         import zen
     except ImportError:
         return None
-    return {name: zen.compile_expression(text).evaluate for name, (text, _) in CONDITIONS.items()}
+    return {name: zen.compile_expression(text).evaluate for name, (text, _) in conditions(mrr).items()}
 
 
-def _datalogic() -> Tests | None:
+def _datalogic(mrr: str) -> Tests | None:
     try:
         import datalogic_py
     except ImportError:
         return None
     engine = datalogic_py.Engine()
-    return {name: engine.compile(rule).evaluate for name, (_, rule) in CONDITIONS.items()}
+    return {name: engine.compile(rule).evaluate for name, (_, rule) in conditions(mrr).items()}
 
 
-def available() -> dict[str, Tests]:
-    """The installed peers, by name, with each milestone's compiled condition."""
-    found = {"zen-engine compiled expressions": _zen(), "datalogic-py compiled rules": _datalogic()}
+def available(mrr: str = "mrr") -> dict[str, Tests]:
+    """The installed peers, by name, with each milestone's compiled
+    condition reading the MRR at the path `mrr` of the context."""
+    found = {"zen-engine compiled expressions": _zen(mrr), "datalogic-py compiled rules": _datalogic(mrr)}
     return {name: tests for name, tests in found.items() if tests is not None}
 
 
@@ -100,14 +108,34 @@ def evaluate_by_hand(inputs: Inputs) -> int:
 
 
 def evaluate(tests: Tests) -> Callable[[Inputs], int]:
-    """The three conditions evaluated by a peer."""
-    conditions = list(tests.values())
+    """The three conditions evaluated by a peer, on the smallest context:
+    the MRR alone."""
+    compiled = list(tests.values())
 
     def run(inputs: Inputs) -> int:
         held = 0
         for mrr in inputs:
             context = {"mrr": float(mrr)}
-            for test in conditions:
+            for test in compiled:
+                if test(context):
+                    held += 1
+        return held
+
+    return run
+
+
+def evaluate_on_events(tests: Tests, events: Iterable[dict[str, Any]]) -> Callable[[Inputs], int]:
+    """The three conditions evaluated by a peer on the context a rule
+    author would write them against: the whole event (`event.mrr`), as
+    JSON would give it. The contexts are made before the run, and the run
+    goes over the same subscription events as `evaluation_inputs`."""
+    compiled = list(tests.values())
+    contexts = [{"event": {**e, "mrr": float(str(e["mrr"]))}} for e in events if e["type"] == "subscription"]
+
+    def run(_: Inputs) -> int:
+        held = 0
+        for context in contexts:
+            for test in compiled:
                 if test(context):
                     held += 1
         return held

@@ -167,6 +167,8 @@ def evaluation(events: list[dict[str, Any]], program: rewardrules.Program, repea
     }
     for name, tests in peers.available().items():
         evaluators[name] = peers.evaluate(tests)
+    for name, tests in peers.available("event.mrr").items():
+        evaluators[f"{name}, whole event as context"] = peers.evaluate_on_events(tests, events)
     if len({evaluate(inputs) for evaluate in evaluators.values()}) != 1:
         raise SystemExit("the evaluators disagree: the comparison would be meaningless")
     middle = medians(alternate({name: lambda f=f: f(inputs) for name, f in evaluators.items()}, repeats))
