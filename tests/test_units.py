@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rewardrules.datatypes import DURATION, NUMBER, QUANTITY, TIME, Type
+from rewardrules.formatting import format_value, formatter
 from rewardrules.units import (
     BUILTIN_UNITS,
     CURRENCY_EXPONENTS,
@@ -378,3 +380,39 @@ def test_property_currency_format(value: Decimal, unit: str) -> None:
     assert not re.fullmatch(r"-0(\.0*)?", text)
     assert Decimal(text) == rounded
     assert rounded.scaleb(exponent, context=EXACT) == half_even_reference(value, exponent)
+
+
+# --------------------------------------------------------------------------
+# Writing values in explanations: a formatter chosen per type when the rules
+# are compiled writes exactly what the general `format_value` writes.
+
+_VALUE_TYPES = [
+    *(Type(QUANTITY, code) for code in sorted(CURRENCY_EXPONENTS)),
+    Type(QUANTITY, "seats"),
+    Type(NUMBER),
+    Type(TIME),
+    Type(DURATION),
+    None,
+]
+_VALUES = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None),
+    st.decimals(min_value=-(10**30), max_value=10**30, allow_nan=False, allow_infinity=False, places=9),
+    st.sampled_from([Decimal("-0"), Decimal("-0.001"), Decimal("1E+5"), Decimal("1E-7"), Decimal("123.455")]),
+    st.integers(min_value=0, max_value=253402300799 * 10**9),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+)
+
+
+@PROPERTY
+@given(typ=st.sampled_from(_VALUE_TYPES), value=_VALUES)
+def test_formatter_of_a_type_writes_what_format_value_writes(typ: Type | None, value: object) -> None:
+    with decimal.localcontext(decimal.Context(prec=5)):  # the caller's context must not matter
+        try:
+            expected: object = format_value(value, typ)
+        except decimal.InvalidOperation:  # more digits than the scoring context holds
+            with pytest.raises(decimal.InvalidOperation):
+                formatter(typ)(value)
+            return
+        assert formatter(typ)(value) == expected

@@ -35,7 +35,7 @@ from typing import Any
 
 from . import ast, runtime
 from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
-from .formatting import amount_text
+from .formatting import amount_text, formatter
 from .model import (
     RECORD_HEAD,
     CapInfo,
@@ -118,9 +118,12 @@ class CompiledMilestone:
     #: the award-id hash with `id_head` already fed, copied for each award
     #: (a quarter cheaper than hashing the whole key each time)
     id_hash: hashlib.blake2b = field(init=False, repr=False)
+    #: how to write each `why` value (`formatting.formatter` of its type)
+    why_format: tuple[Callable[[Any], Any], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.id_hash = hashlib.blake2b(self.id_head.encode(), digest_size=12)
+        self.why_format = tuple(formatter(typ) for typ in self.why_types)
 
 
 @dataclass(slots=True, eq=False)

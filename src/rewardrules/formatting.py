@@ -9,6 +9,7 @@ notation; instants in UTC with `Z`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -37,9 +38,33 @@ def format_value(value: Any, typ: Type | None) -> Any:
     if isinstance(value, Decimal):
         quantum = money_quantum(typ)
         if quantum is not None:
-            return format(value.quantize(quantum, context=CONTEXT), "f")
+            return format(value.quantize(quantum, None, CONTEXT), "f")  # by keyword, 0.2 us more
         return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
     return str(value)
+
+
+def formatter(typ: Type | None) -> Callable[[Any], Any]:
+    """`format_value` for values of one type, with what depends on the type
+    decided once (for an award's explanation: the compiler knows the type
+    of each value it records)."""
+    quantum = money_quantum(typ)
+    exponent = quantum.as_tuple().exponent if quantum is not None else None
+    # Rounded to an exponent from -6 to 0 (every currency's), a decimal's
+    # `str` is in plain notation, as `format(value, "f")` writes it, at a
+    # third of the cost.
+    if quantum is None or not isinstance(exponent, int) or not -6 <= exponent <= 0:
+        return functools.partial(_format_typed, typ)
+
+    def money(value: Any) -> Any:
+        if type(value) is Decimal:
+            return str(value.quantize(quantum, None, CONTEXT))
+        return format_value(value, typ)
+
+    return money
+
+
+def _format_typed(typ: Type | None, value: Any) -> Any:
+    return format_value(value, typ)
 
 
 def money_quantum(typ: Type | None) -> Decimal | None:

@@ -127,8 +127,8 @@ class Reporter:
         why: dict[str, Any] = {
             "event": award.event,
             "values": {
-                name: format_value(value, typ)
-                for name, value, typ in zip(milestone.why_names, award.values, milestone.why_types, strict=False)
+                name: write(value)
+                for name, value, write in zip(milestone.why_names, award.values, milestone.why_format, strict=False)
             },
         }
         if award.occurrence is not None:
