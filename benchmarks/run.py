@@ -290,41 +290,50 @@ def whole_process(count: int, repeats: int, workdir: Path) -> None:
     )
 
 
-def session_latency(count: int, workdir: Path) -> None:
+def session_latency(count: int, repeats: int) -> None:
+    """`session.add` for each event of a ledger in order against batch
+    scoring of the same events: a new session each pass, session and batch
+    passes alternating (CPU time, medians). The latencies come from one
+    more pass that clocks each add, kept apart so that the clock does not
+    weigh on the ratio."""
     from rewardrules.timeutil import parse_timestamp
 
     events = [dict(e) for e in generate.events(count)]
     events.sort(key=lambda e: (parse_timestamp(str(e["at"])), str(e["id"])))
     program = rewardrules.load(RULESET)
+
+    def feed() -> None:
+        add = program.session().add
+        for event in events:
+            add(event)
+
+    times = alternate({"session": feed, "batch": lambda: program.score(events, explain=False)}, repeats)
+    middle = medians(times)
     session = program.session()
     latencies = []
     for event in events:
         start = time.perf_counter_ns()
         session.add(event)
         latencies.append(time.perf_counter_ns() - start)
-    batches = []
-    for _ in range(3):  # the median of three: one run is as noisy as the machine
-        start = time.perf_counter()
-        program.score(events, explain=False)
-        batches.append((time.perf_counter() - start) / count * 1e9)
-    batch = statistics.median(batches)
     latencies.sort()
-    mean = sum(latencies) / count
+    batch = middle["batch"] / count * 1e6
     table: list[tuple[str, ...]] = []
-    row(table, "batch score, per event (median of 3)", f"{batch / 1000:.1f}", "", "", "1.00")
+    row(table, f"batch score, per event (median of {repeats})", f"{batch:.1f}", "", "", "1.00")
     row(
         table,
-        "session.add(event)",
-        f"{mean / 1000:.1f}",
+        f"session.add(event) (median of {repeats})",
+        f"{middle['session'] / count * 1e6:.1f}",
         f"{latencies[count // 2] / 1000:.1f}",
         f"{latencies[int(count * 0.99)] / 1000:.1f}",
-        f"{mean / batch:.2f}",
+        f"{middle['session'] / middle['batch']:.2f}",
     )
     print_table(
         f"Incremental session, {count:,} events in order",
         ("path", "mean us", "median us", "p99 us", "x batch per event"),
         table,
     )
+    paired = [s / b for s, b in zip(times["session"], times["batch"], strict=True)]
+    print(f"\nsession / batch, repeat by repeat: {', '.join(f'{r:.2f}' for r in paired)}")
 
 
 def scale(sizes: list[int], workdir: Path, customers: int) -> None:
@@ -451,7 +460,7 @@ def main() -> None:
         if "process" in wanted:
             whole_process(args.cli_events, args.repeats, workdir)
         if "session" in wanted:
-            session_latency(min(args.events, 200_000), workdir)
+            session_latency(min(args.events, 200_000), max(args.repeats, 3))
         if "scale" in wanted:
             scale(sizes, workdir, 2_000 if args.smoke else 20_000)
         if "startup" in wanted:
