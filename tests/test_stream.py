@@ -91,3 +91,55 @@ def test_stream_refuses_an_id_used_again_at_a_later_instant_as_batch_does(
     # without the reused ids, the same ledger scores
     valid = lines[:5] + lines[6:7]
     assert program.score_stream(valid).to_json() == program.score(valid).to_json()
+
+
+def test_stream_tells_ids_with_a_nul_apart_as_batch_does() -> None:
+    # SQLite's JSON functions end a string at NUL: such ids must not meet as one.
+    program = rewardrules.load(RULESETS / "prezi.rules")
+    referral = '{"id":"r","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"x","referee":"y"}'
+    first = '{"id":"a\\u0000b","at":"2026-01-02T00:00:00Z","type":"payment","referee":"y","amount":5}'
+    other = '{"id":"a\\u0000c","at":"2026-01-03T00:00:00Z","type":"payment","referee":"y","amount":5}'
+    lines = [referral, first, other]
+    assert program.score_stream(lines).to_json() == program.score(lines).to_json()
+    reused = first.replace("01-02", "01-04")
+    expected = [(4, "id", "id `a\x00b` is already used on line 2 with different content")]
+    assert _problems(program.score_stream, [*lines, reused]) == expected
+    assert _problems(program.score, [*lines, reused]) == expected
+
+
+class _FailingDatabase:
+    """A SQLite connection whose disk is full."""
+
+    def __init__(self, error: type[Exception]) -> None:
+        self.error = error
+
+    def execute(self, sql: str, *args: object) -> object:
+        if sql.startswith("INSERT"):
+            raise self.error("database or disk is full")
+        return self
+
+    def executemany(self, sql: str, rows: object) -> object:
+        return self.execute(sql)
+
+    def close(self) -> None:
+        pass
+
+
+def test_stream_reports_a_scratch_file_it_cannot_write_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from rewardrules.cli import main
+    from rewardrules.ledger import ScratchError
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: _FailingDatabase(sqlite3.OperationalError))
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text('{"id":"r","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"x","referee":"y"}\n')
+    program = rewardrules.load(RULESETS / "prezi.rules")
+    with pytest.raises(ScratchError, match="database or disk is full"):
+        program.score_stream(ledger.read_text().splitlines())
+    code = main(["score", str(RULESETS / "prezi.rules"), str(ledger), "--stream"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "SQLITE_TMPDIR" in err and "database or disk is full" in err and "Traceback" not in err

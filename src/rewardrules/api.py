@@ -160,7 +160,9 @@ class Program:
     ) -> ScoreResult:
         """Score a ledger that is already in order, holding state per
         referral rather than the ledger: memory does not grow with the
-        number of events. Out-of-order input is an error (use `score`)."""
+        number of events. Out-of-order input is an error (use `score`).
+        Every id goes to a temporary SQLite file, to refuse ids used again
+        (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
         limit = parse_as_of(as_of)
         with paused_gc():
             return ScoreResult(self._stream(lines, limit, explain, path))
@@ -199,7 +201,7 @@ class Program:
                 if last is None or event.at != last[0]:
                     same_instant.clear()
                 same_instant[event.id] = event
-                ids.add(event.id, line)
+                ids.add(line, event.id)
                 last = key
                 latest = event.at
                 if not problems and event.type in used and (limit is None or event.at <= limit):

@@ -420,7 +420,7 @@ class _Compiler:
                 self.w.line(f"r.kept.setdefault({event_type!r}, []).append({fields}(ev))")
             if tests:
                 # the reached flags, bound once: a step reads them for every milestone
-                flags = {_done(m) for _, (_, milestones) in tests for m in milestones}
+                flags = {_done(m) for _, (_, milestones) in tests for m in milestones if _once(m)}
                 if "rd" in flags:
                     self.w.line("rd = r.done")
                 self.w.line("for P, R in r.links:")

@@ -38,7 +38,8 @@ def format_value(value: Any, typ: Type | None) -> Any:
     if isinstance(value, Decimal):
         quantum = money_quantum(typ)
         if quantum is not None:
-            return format(value.quantize(quantum, None, CONTEXT), "f")  # by keyword, 0.2 us more
+            # the context by position: by keyword it costs 0.2 us more
+            return format(value.quantize(quantum, None, CONTEXT), "f")
         return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
     return str(value)
 
@@ -53,7 +54,7 @@ def formatter(typ: Type | None) -> Callable[[Any], Any]:
     # `str` is in plain notation, as `format(value, "f")` writes it, at a
     # third of the cost.
     if quantum is None or not isinstance(exponent, int) or not -6 <= exponent <= 0:
-        return functools.partial(_format_typed, typ)
+        return functools.partial(format_value, typ=typ)
 
     def money(value: Any) -> Any:
         if type(value) is Decimal:
@@ -61,10 +62,6 @@ def formatter(typ: Type | None) -> Callable[[Any], Any]:
         return format_value(value, typ)
 
     return money
-
-
-def _format_typed(typ: Type | None, value: Any) -> Any:
-    return format_value(value, typ)
 
 
 def money_quantum(typ: Type | None) -> Decimal | None:

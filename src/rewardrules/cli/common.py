@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, RuleError, render
-from ..ledger import LedgerError
+from ..ledger import LedgerError, ScratchError
 
 if TYPE_CHECKING:
     from ..api import Program, ScoreResult
@@ -111,6 +111,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     except LedgerError as error:
         print(str(error), file=sys.stderr)
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was {verb}")
+    except ScratchError as error:
+        return fail(str(error))
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
     return program, result
