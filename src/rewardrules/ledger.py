@@ -655,6 +655,7 @@ class IdLog:
         self._shifts: list[tuple[int, int]] = []  # (from position, shift), not written yet
 
     def add(self, line: int, event_id: str) -> None:
+        """Log the id of a line (lines in increasing order, gaps allowed)."""
         self._count += 1
         shift = line - self._count
         if shift != self._shift:
@@ -667,7 +668,7 @@ class IdLog:
 
     def reused(self) -> list[tuple[int, str, int]]:
         """(line, id, first line) of each line whose id an earlier line has,
-        in line order."""
+        in line order. Call it once, when the ledger has ended."""
         self._write()
         db = self._db
         with self._scratch():
