@@ -22,9 +22,6 @@ def conditions(mrr: str) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-CONDITIONS = conditions("mrr")
-
-
 #: each milestone's condition, compiled by a peer engine
 Tests = dict[str, Callable[[dict[str, Any]], Any]]
 
