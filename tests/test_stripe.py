@@ -1,5 +1,5 @@
 """The Stripe adapter (docs/stripe.md): every mapping rule, the real payloads
-in ../shared/fixtures/stripe, the CLI, and a month of events scored end to end.
+in tests/fixtures/stripe/pay-rails, the CLI, and a month of events scored end to end.
 
 Events are built by the small helpers below (full webhook events unless a
 test says otherwise); times are in March 2026 so that they read as dates.
@@ -24,13 +24,9 @@ from rewardrules.sources.stripe import Ingested, Options, StripeError, ingest, t
 
 from .conftest import ROOT, RULESETS
 
-# Real payloads, not copied into the repository: they live in the `shared`
-# folder beside the repository root (locally and in CI).
-_SHARED_PLACES = [
-    Path(__file__).resolve().parents[1] / ".." / "shared",
-    Path(__file__).resolve().parents[2] / ".." / "shared",
-]
-SHARED = next((p for p in _SHARED_PLACES if p.is_dir()), _SHARED_PLACES[0]) / "fixtures" / "stripe"
+# Real payloads from the pay-rails billing library (MIT, its licence beside
+# them): three shapes, old and new Stripe API versions.
+PAY_RAILS = ROOT / "tests" / "fixtures" / "stripe" / "pay-rails"
 OWN = ROOT / "tests" / "fixtures" / "stripe"
 MARCH = 1772323200  # 2026-03-01T00:00:00Z
 _ABSENT: Any = object()
@@ -195,18 +191,18 @@ def one(ledger: list[dict[str, str]], type: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------
-# The real payloads in ../shared/fixtures/stripe (three shapes, old and new API versions).
+# The real payloads in tests/fixtures/stripe/pay-rails (three shapes, old and new API versions).
 
 
 @pytest.fixture(scope="module")
-def shared() -> Ingested:
-    if not SHARED.is_dir():
-        pytest.fail(f"the shared Stripe fixtures are missing: {SHARED}")
-    return ingest(read_payloads([SHARED]))
+def pay_rails() -> Ingested:
+    if not PAY_RAILS.is_dir():
+        pytest.fail(f"the pay-rails Stripe fixtures are missing: {PAY_RAILS}")
+    return ingest(read_payloads([PAY_RAILS]))
 
 
-def test_shared_fixtures_give_this_exact_ledger(shared: Ingested) -> None:
-    ids = [(row["id"], row["at"], row.get("amount") or row.get("mrr")) for row in shared.ledger]
+def test_pay_rails_fixtures_give_this_exact_ledger(pay_rails: Ingested) -> None:
+    ids = [(row["id"], row["at"], row.get("amount") or row.get("mrr")) for row in pay_rails.ledger]
     assert ids[0] == ("stripe:ch_chargeid:payment", "2012-10-29T07:55:05Z", "5.00")
     assert [i for i in ids if not i[0].startswith("stripe:sub_")][1:] == [
         # the refund of the bare `charge.refunded` object: its own amount and time, not the charge's
@@ -216,11 +212,11 @@ def test_shared_fixtures_give_this_exact_ledger(shared: Ingested) -> None:
         # event `data` shape of the 2025 API (`charge.updated.json`): a succeeded charge
         ("stripe:ch_1234:payment", "2025-05-01T12:45:18Z", "249.00"),
     ]
-    assert len(shared.ledger) == 9
+    assert len(pay_rails.ledger) == 9
 
 
-def test_shared_fixture_refund_names_the_payment_it_reverses(shared: Ingested) -> None:
-    refund_row = one(shared.ledger, "refund")
+def test_pay_rails_fixture_refund_names_the_payment_it_reverses(pay_rails: Ingested) -> None:
+    refund_row = one(pay_rails.ledger, "refund")
     assert refund_row == {
         "id": "stripe:re_3LQOJoKXBGcbgpbZ10i9Mg75:refund",
         "at": "2022-07-28T04:27:45Z",
@@ -232,8 +228,8 @@ def test_shared_fixture_refund_names_the_payment_it_reverses(shared: Ingested) -
     }
 
 
-def test_shared_fixture_subscriptions(shared: Ingested) -> None:
-    rows = by_type(shared.ledger, "subscription")
+def test_pay_rails_fixture_subscriptions(pay_rails: Ingested) -> None:
+    rows = by_type(pay_rails.ledger, "subscription")
     # created (active, 2 x 3.00) is the only state with revenue: the others are
     # canceled or carry `ended_at`
     assert sorted((r["status"], r["mrr"]) for r in rows) == [
@@ -248,8 +244,8 @@ def test_shared_fixture_subscriptions(shared: Ingested) -> None:
     assert {r["at"] for r in rows} == {"2016-06-24T15:45:24Z"}  # the subscription's own `created`
 
 
-def test_shared_fixture_report(shared: Ingested) -> None:
-    report = shared.report
+def test_pay_rails_fixture_report(pay_rails: Ingested) -> None:
+    report = pay_rails.report
     assert report.payloads == 17
     assert dict(report.written) == {"payment": 3, "refund": 1, "subscription": 5}
     assert dict(report.skipped) == {"account.updated": 1, "invoice (status draft)": 1, "invoice (status open)": 2}
@@ -262,18 +258,18 @@ def test_shared_fixture_report(shared: Ingested) -> None:
     assert dict(report.duplicates) == {}
 
 
-def test_shared_fixtures_ledger_is_valid_for_the_engine(shared: Ingested) -> None:
+def test_pay_rails_fixtures_ledger_is_valid_for_the_engine(pay_rails: Ingested) -> None:
     schema = rewardrules.json_schema("ledger")
-    for row in shared.ledger:
+    for row in pay_rails.ledger:
         jsonschema.validate(row, schema)
     for name in ("saas_milestones", "partner_and_customer"):
-        result = rewardrules.load(RULESETS / f"{name}.rules").score(shared.ledger)
+        result = rewardrules.load(RULESETS / f"{name}.rules").score(pay_rails.ledger)
         assert result.data["awards"] == []  # no referral in the fixtures
 
 
-def test_real_cli_ingests_shared_fixtures_and_scores(tmp_path: Path) -> None:
+def test_real_cli_ingests_pay_rails_fixtures_and_scores(tmp_path: Path) -> None:
     exe = [sys.executable, "-m", "rewardrules"]
-    done = subprocess.run([*exe, "ingest", "stripe", str(SHARED)], capture_output=True, text=True, check=False)
+    done = subprocess.run([*exe, "ingest", "stripe", str(PAY_RAILS)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "rewardrules: skipped 4 payload(s) of types the mapping does not read: account.updated 1," in done.stderr
