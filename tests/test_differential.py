@@ -37,6 +37,8 @@ from simpleeval import SimpleEval
 import rewardrules
 from rewardrules import runtime
 
+from .conftest import examples
+
 # ---------------------------------------------------------------------------
 # The rule file each expression is embedded in.
 
@@ -230,7 +232,7 @@ def test_the_renderer_and_reference_agree_on_a_known_case() -> None:
     assert reference("not (n < 1)", {}) is True
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(number=numbers, boolean=booleans, values=tick_values)
 @example(
     number=("arith", "/", ("name", "a"), ("arith", "-", ("name", "c"), ("name", "c"))),

@@ -28,7 +28,7 @@ from rewardrules.format import find_comments, format_expr, format_file, format_t
 from rewardrules.parse import parse
 from rewardrules.source import Source
 
-from .conftest import ROOT, RULESETS
+from .conftest import ROOT, RULESETS, examples
 from .strategies import rule_files
 
 FIXTURES = ROOT / "tests" / "fixtures" / "format"
@@ -36,7 +36,7 @@ PAIRS = sorted(FIXTURES.glob("*.in.rules"))
 IDENTITY = sorted(
     [*RULESETS.glob("*.rules"), *(p for p in FIXTURES.glob("*.rules") if not p.name.endswith(".in.rules"))]
 )
-PROPERTIES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def fmt(text: str) -> str:
@@ -232,7 +232,7 @@ def test_format_is_idempotent(text: str) -> None:
     assert fmt(formatted) == formatted
 
 
-@settings(PROPERTIES, max_examples=60)
+@settings(PROPERTIES, max_examples=examples(60))
 @given(rule_files())
 def test_check_never_raises_and_reports_the_same_after_format(text: str) -> None:
     _, diagnostics = check_text(text)

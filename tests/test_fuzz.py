@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import GOLDEN, ROOT, RULESETS
+from .conftest import GOLDEN, LONG, ROOT, RULESETS, examples
 
 sys.path.insert(0, str(ROOT / "fuzz"))
 import targets
@@ -156,7 +156,7 @@ LEDGERS = sorted(GOLDEN.glob("*/*.jsonl"))
 def test_mutated_rule_files_end_in_diagnostics_or_scores(path: Path) -> None:
     rng = random.Random(f"rules:{path.stem}")  # seeded: the same cases every run
     text = path.read_text()
-    for _ in range(150):
+    for _ in range(examples(150)):
         case = mutate(text, rng, TOKENS)
         try:
             targets.rules(case)
@@ -169,7 +169,7 @@ def test_mutated_rule_files_end_in_diagnostics_or_scores(path: Path) -> None:
 def test_mutated_ledgers_end_in_errors_or_scores(path: Path) -> None:
     rng = random.Random(f"ledger:{path}")
     text = path.read_text()
-    for _ in range(100):
+    for _ in range(examples(100)):
         case = mutate(text, rng, JSON_TOKENS)
         try:
             targets.ledger(case, path.parent.name)
@@ -196,19 +196,20 @@ def test_corpus_is_not_empty() -> None:
 
 @pytest.mark.parametrize("target", ["rules", "ledger"])
 def test_coverage_guided_fuzzer_runs_briefly(target: str, tmp_path: Path) -> None:
-    """A short atheris run (a longer one is documented in docs/reliability.md)."""
+    """A short atheris run: a fixed count of inputs by default, five minutes
+    in the long run (docs/reliability.md)."""
     run = subprocess.run(
         [
             sys.executable,
             str(ROOT / "fuzz" / "run_atheris.py"),
             target,
-            "-max_total_time=10",
+            *(["-max_total_time=300"] if LONG else ["-runs=1000", "-max_total_time=120"]),
             "-print_final_stats=1",
             str(tmp_path / "corpus"),
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Done" in run.stderr

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.timeutil import format_timestamp, parse_timestamp
 
+from .conftest import examples
 from .strategies import EVENT_FIELDS, rule_files
 
 BASE = parse_timestamp("2026-01-01T00:00:00Z")
@@ -49,7 +50,7 @@ def ledger(seed: int, size: int) -> list[dict[str, object]]:
     return events
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=rule_files(typed=True), seed=st.integers(0, 10**6), size=st.integers(0, 40))
 def test_valid_programs_score_valid_ledgers_the_same_every_way(text: str, seed: int, size: int) -> None:
     diagnostics = rewardrules.check_source(text)

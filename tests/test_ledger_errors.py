@@ -24,7 +24,7 @@ import rewardrules
 from rewardrules import LedgerError
 from rewardrules.ledger import LedgerProblem
 
-from .conftest import RULESETS
+from .conftest import RULESETS, examples
 
 AT = "2026-02-01T00:00:00Z"
 REFERRAL = '{"id":"r1","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"alice","referee":"bob"}'
@@ -588,7 +588,7 @@ _REMOVE = object()
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in RULESETS.glob("*.rules")))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data())
 def test_fast_path_accepts_only_what_the_exact_validator_accepts(name: str, data: st.DataObject) -> None:
     reader = program(name)._reader()

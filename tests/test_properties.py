@@ -42,7 +42,7 @@ import rewardrules
 from rewardrules import runtime, units
 from rewardrules.ledger import LedgerError
 
-from .conftest import RULESETS
+from .conftest import RULESETS, examples
 
 # ---------------------------------------------------------------------------
 # What each reference program reads from a ledger.
@@ -284,7 +284,7 @@ def by_ruleset(test: Any) -> Any:
     return pytest.mark.parametrize("name", RULESET_NAMES)(test)
 
 
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_every_reference_ruleset_has_a_ledger_strategy() -> None:

@@ -28,8 +28,10 @@ from rewardrules.timeutil import (
     period_key,
 )
 
+from .conftest import examples
+
 # Deterministic property tests (no example database written to the work tree).
-PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
+PROPERTY = settings(max_examples=examples(300), derandomize=True, database=None, deadline=None)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -735,7 +737,7 @@ ZONES = [
 ]
 
 
-@settings(max_examples=400, derandomize=True, database=None, deadline=None)
+@settings(max_examples=examples(400), derandomize=True, database=None, deadline=None)
 @given(
     st.integers(expected_ns(1970, 1, 1), expected_ns(2037, 12, 31)),
     st.sampled_from(PERIODS),

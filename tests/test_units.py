@@ -21,7 +21,9 @@ from rewardrules.units import (
     quantize_money,
 )
 
-PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
+from .conftest import examples
+
+PROPERTY = settings(max_examples=examples(300), derandomize=True, database=None, deadline=None)
 
 # --------------------------------------------------------------------------
 # The currency table.
