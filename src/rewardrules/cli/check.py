@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..check import check_text
 from ..diagnostics import Diagnostic, Severity, has_errors
+from ..formatting import printable
 from .common import describe_os_error, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
@@ -163,7 +164,9 @@ def _print(
 
 
 def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow-command value: `printable` (a name from a rule file must
+    not reach the log as a control sequence), `%` encoded."""
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
