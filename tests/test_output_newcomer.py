@@ -66,14 +66,28 @@ def _ledger(*events: dict[str, Any]) -> list[str]:
 
 
 def _referral(n: int, referrer: str, referee: str) -> dict[str, Any]:
-    return {"id": f"r{n}", "at": f"2026-01-01T00:00:0{n}Z", "type": "referral", "referrer": referrer, "referee": referee}
+    return {
+        "id": f"r{n}",
+        "at": f"2026-01-01T00:00:0{n}Z",
+        "type": "referral",
+        "referrer": referrer,
+        "referee": referee,
+    }
 
 
 def _payment(n: int, referee: str, day: int) -> dict[str, Any]:
-    return {"id": f"p{n}", "at": f"2026-01-{day:02d}T00:00:00Z", "type": "payment", "referee": referee, "amount": "10.00"}
+    return {
+        "id": f"p{n}",
+        "at": f"2026-01-{day:02d}T00:00:00Z",
+        "type": "payment",
+        "referee": referee,
+        "amount": "10.00",
+    }
 
 
-CAPPED_LEDGER = _ledger(_referral(1, "carlos", "a"), _referral(2, "carlos", "b"), _payment(1, "a", 2), _payment(2, "b", 3))
+CAPPED_LEDGER = _ledger(
+    _referral(1, "carlos", "a"), _referral(2, "carlos", "b"), _payment(1, "a", 2), _payment(2, "b", 3)
+)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -123,7 +137,15 @@ def test_score_text_shows_withheld_rows_outside_the_totals(tmp_path: Path, capsy
     rows = [line.split(None, 6) for line in lines if line.startswith("2026-")]
     assert rows == [
         ["2026-01-02T00:00:00Z", "first_paid", "referrer", "carlos", "a", "cash", "100.00 USD  confirmed"],
-        ["2026-01-03T00:00:00Z", "first_paid", "referrer", "carlos", "b", "cash", "100.00 USD  withheld: cap of 100 USD reached"],
+        [
+            "2026-01-03T00:00:00Z",
+            "first_paid",
+            "referrer",
+            "carlos",
+            "b",
+            "cash",
+            "100.00 USD  withheld: cap of 100 USD reached",
+        ],
     ]
     assert "  cash confirmed: 100.00 USD in 1 award(s)" in lines
 
@@ -132,7 +154,12 @@ def test_score_text_shows_withheld_rows_outside_the_totals(tmp_path: Path, capsy
 
 
 def test_score_text_tells_two_rewards_of_one_referrer_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ledger = _ledger(_referral(1, "carlos", "acme"), _referral(2, "carlos", "globex"), _payment(1, "acme", 2), _payment(2, "globex", 2))
+    ledger = _ledger(
+        _referral(1, "carlos", "acme"),
+        _referral(2, "carlos", "globex"),
+        _payment(1, "acme", 2),
+        _payment(2, "globex", 2),
+    )
     rules, path = _files(tmp_path, DISCOUNTS, ledger)
     _, out, _ = _cli(capsys, "score", rules, path)
     lines = out.splitlines()
@@ -155,13 +182,27 @@ def _discounts() -> tuple[rewardrules.Program, list[str]]:
 def test_percent_totals_count_awards_per_rate() -> None:
     program, ledger = _discounts()
     totals = program.score(ledger).data["totals"]
-    assert {"unit": "percent", "kind": "discount", "status": "confirmed", "count": 3, "amount": "10", "each": True} in totals
-    assert {"unit": "percent", "kind": "discount", "status": "confirmed", "count": 3, "amount": "20", "each": True} in totals
+    assert {
+        "unit": "percent",
+        "kind": "discount",
+        "status": "confirmed",
+        "count": 3,
+        "amount": "10",
+        "each": True,
+    } in totals
+    assert {
+        "unit": "percent",
+        "kind": "discount",
+        "status": "confirmed",
+        "count": 3,
+        "amount": "20",
+        "each": True,
+    } in totals
     assert not any(t["unit"] == "percent" and t["amount"] in ("60", "30", "90") for t in totals)
 
 
 def test_score_text_counts_percent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    program, ledger = _discounts()
+    _, ledger = _discounts()
     rules, path = _files(tmp_path, DISCOUNTS, ledger)
     _, out, _ = _cli(capsys, "score", rules, path)
     assert "  discount confirmed: 3 award(s) of 10 percent\n" in out
@@ -226,7 +267,9 @@ def test_printable_escapes_controls_and_markdown_cells_escape_pipes() -> None:
 
 
 def _forged_ledger() -> list[str]:
-    return _ledger(_referral(1, "carlos", FORGED), _payment(1, FORGED, 2), _referral(2, "carlos", "b"), _payment(2, "b", 3))
+    return _ledger(
+        _referral(1, "carlos", FORGED), _payment(1, FORGED, 2), _referral(2, "carlos", "b"), _payment(2, "b", 3)
+    )
 
 
 def _assert_safe(text: str, lines: int | None = None) -> None:
@@ -261,7 +304,9 @@ def test_diff_text_and_markdown_escape_names() -> None:
 
 
 def test_check_escapes_what_it_echoes_from_a_rule_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "bad.rules").write_text('ruleset r\nevent payment { amount: money USD }\nmilestone m { first payment where payment.am\x1b[2Jout > 0\n reward referrer cash 1 USD }\n')
+    (tmp_path / "bad.rules").write_text(
+        "ruleset r\nevent payment { amount: money USD }\nmilestone m { first payment where payment.am\x1b[2Jout > 0\n reward referrer cash 1 USD }\n"
+    )
     code, out, err = _cli(capsys, "check", tmp_path / "bad.rules")
     assert code == 1
     _assert_safe(out + err)
@@ -271,7 +316,9 @@ def test_check_escapes_what_it_echoes_from_a_rule_file(tmp_path: Path, capsys: p
 
 
 def test_diagnostic_caret_stays_under_escaped_text() -> None:
-    diagnostics = rewardrules.check_source("ruleset r\nevent e { a: text }\nmilestone m { first e where \x1bq.x == \"\"\n reward referrer cash 1 USD }\n")
+    diagnostics = rewardrules.check_source(
+        'ruleset r\nevent e { a: text }\nmilestone m { first e where \x1bq.x == ""\n reward referrer cash 1 USD }\n'
+    )
     shown = "\n".join(render(d) for d in diagnostics)
     _assert_safe(shown)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .units import format_amount, is_additive
 from .formatting import markdown_cell, printable_lines
+from .units import format_amount, is_additive
 
 if TYPE_CHECKING:
     from .api import Program
@@ -313,7 +313,11 @@ def _cost(costs: dict[tuple[str, Decimal], Cost], award: Mapping[str, Any]) -> t
     its rate (see `units.is_additive`)."""
     unit = award["unit"]
     if is_additive(unit):
-        key, each, quantity = (unit, Decimal(0)), None, Decimal(1) if award["kind"] == "item" else Decimal(award["amount"])
+        key, each, quantity = (
+            (unit, Decimal(0)),
+            None,
+            Decimal(1) if award["kind"] == "item" else Decimal(award["amount"]),
+        )
     else:
         each = Decimal(award["amount"])
         key, quantity = (unit, each), Decimal(1)

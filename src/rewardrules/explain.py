@@ -24,8 +24,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 from .formatting import printable_lines
+from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from .api import Program

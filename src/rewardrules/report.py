@@ -257,7 +257,11 @@ class Reporter:
         name = trigger.metric.text
         current = values.get(name)
         if current is None:
-            rewarded = "each rise is rewarded" if isinstance(trigger, ast.IncreaseTrigger) else f"rewarded every {plain(trigger.step)}"
+            rewarded = (
+                "each rise is rewarded"
+                if isinstance(trigger, ast.IncreaseTrigger)
+                else f"rewarded every {plain(trigger.step)}"
+            )
             return f"no `{name}` yet; {rewarded}"
         if isinstance(trigger, ast.IncreaseTrigger):
             return f"`{name}` is {current}; each rise is rewarded"
@@ -466,7 +470,10 @@ def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> li
         entry = sums.setdefault((unit, award["kind"], award["status"], rate), [Decimal(0), 0])
         entry[0] += value
         entry[1] += 1
-    return [_total(unit, kind, status, rate, total, count) for (unit, kind, status, rate), (total, count) in sorted(sums.items())]
+    return [
+        _total(unit, kind, status, rate, total, count)
+        for (unit, kind, status, rate), (total, count) in sorted(sums.items())
+    ]
 
 
 def _total(unit: str, kind: str, status: str, rate: Decimal, total: Decimal, count: int) -> dict[str, Any]:

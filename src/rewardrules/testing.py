@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnostics import did_you_mean
+from .formatting import printable_lines
 from .ledger import LedgerError, exact_decimal
 from .models import CONTRACT_FIELDS
 from .timeutil import TimestampError, parse_timestamp
 from .trace import Traced, score_traced
-from .formatting import printable_lines
 
 if TYPE_CHECKING:
     from .api import Program

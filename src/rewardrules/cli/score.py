@@ -103,7 +103,10 @@ def _table(awards: list[dict[str, Any]], withheld: list[dict[str, Any]]) -> list
     dated = [(parse_timestamp(a["at"]), 0, n, a, a["status"]) for n, a in enumerate(awards)]
     dated += [(parse_timestamp(w["at"]), 1, n, w, f"withheld: {w['reason']}") for n, w in enumerate(withheld)]
     rows = [
-        tuple(printable(str(v)) for v in (r["at"], r["milestone"], r["role"], r["beneficiary"], r["referee"], _reward(r), status))
+        tuple(
+            printable(str(v))
+            for v in (r["at"], r["milestone"], r["role"], r["beneficiary"], r["referee"], _reward(r), status)
+        )
         for _, _, _, r, status in sorted(dated, key=lambda d: d[:3])
     ]
     if not rows:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import RuleError
+from ..formatting import printable, printable_lines
 from ..testing import (
     AWARD_FIELDS,
     SUFFIX,
@@ -35,7 +36,6 @@ from ..testing import (
     tests_for,
 )
 from .common import describe_os_error, print_diagnostics, write_json
-from ..formatting import printable, printable_lines
 
 if TYPE_CHECKING:
     from ..api import Program
