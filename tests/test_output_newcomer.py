@@ -349,3 +349,11 @@ def test_tutorial_installs_from_a_clone_and_holds_only_the_referrers_bonus() -> 
     roles = {m.name: {r.role for r in m.rewards} for m in program.compiled.checked.milestones}
     assert held["friend_paid"] and roles["friend_paid"] == {"referrer"}
     assert not held["friend_discount"] and roles["friend_discount"] == {"referee"}
+
+
+def test_explain_escapes_a_name_it_did_not_find(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules, path = _files(tmp_path, CAPPED, CAPPED_LEDGER)
+    code, _, err = _cli(capsys, "explain", rules, path, "--referrer", "carlo\x1b[2J")
+    assert code == 2
+    _assert_safe(err)
+    assert "no referral with referrer `carlo\\x1b[2J`" in err
