@@ -357,3 +357,17 @@ def test_explain_escapes_a_name_it_did_not_find(tmp_path: Path, capsys: pytest.C
     assert code == 2
     _assert_safe(err)
     assert "no referral with referrer `carlo\\x1b[2J`" in err
+
+
+def test_check_bounds_and_score_escape_item_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = 'ruleset r\nevent payment { amount: money USD }\nmilestone m {\n  first payment\n  reward referrer item "Trip\x1b[2J"\n}\n'
+    (tmp_path / "item.rules").write_text(rules)
+    code, out, err = _cli(capsys, "check", "--bounds", tmp_path / "item.rules")
+    assert code == 0
+    _assert_safe(out + err)
+    assert '1 item "Trip\\x1b[2J"' in out
+    ledger = _ledger(_referral(1, "carlos", "a"), _payment(1, "a", 2))
+    (tmp_path / "l.jsonl").write_text("\n".join(ledger) + "\n")
+    _, out, _ = _cli(capsys, "score", tmp_path / "item.rules", tmp_path / "l.jsonl")
+    _assert_safe(out)
+    assert "Trip\\x1b[2J" in out
