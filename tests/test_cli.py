@@ -214,8 +214,8 @@ def test_score_text_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0] == "prezi: 2 award(s) as of 2026-03-04T00:00:00Z"
     rows = [text.split() for text in lines if text.startswith("2026-")]
     assert rows == [
-        ["2026-02-03T19:30:00Z", "paid_upgrade", "referrer", "alice", "upgrade", "3", "months", "confirmed"],
-        ["2026-02-05T00:00:00Z", "paid_upgrade", "referrer", "alice", "upgrade", "3", "months", "confirmed"],
+        ["2026-02-03T19:30:00Z", "paid_upgrade", "referrer", "alice", "bob", "upgrade", "3", "months", "confirmed"],
+        ["2026-02-05T00:00:00Z", "paid_upgrade", "referrer", "alice", "carol", "upgrade", "3", "months", "confirmed"],
     ]
     assert "upgrade confirmed: 6 months in 2 award(s)" in out
 

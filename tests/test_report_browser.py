@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from rewardrules.cli import main
-from rewardrules.htmlreport import display_amount
+from rewardrules.htmlreport import display_total
 
 from .conftest import ROOT, RULESETS
 from .test_report_html import HOSTILE, HOSTILE_RULES, hostile_ledger
@@ -116,11 +116,13 @@ def test_the_page_shows_the_figures_of_score_json(
                 visible: r.offsetParent !== null,
             }))""",
         )
-        assert [{k: t[k] for k in ("unit", "kind", "status", "count", "amount")} for t in totals] == data["totals"]
-        for row in totals:
+        keys = ("unit", "kind", "status", "count", "amount")
+        assert [{k: t[k] for k in keys} for t in totals] == [{k: t[k] for k in keys} for t in data["totals"]]
+        for row, total in zip(totals, data["totals"], strict=True):
             assert row["visible"]
-            assert row["shown"] == display_amount(row["amount"], row["unit"])
-            figure = row["shown"].split(" ")[0]
+            assert row["shown"] == display_total(total)
+            # a sum, or for percent (which does not add up) `count × rate`
+            figure = row["shown"].split(" ")[-1 if total.get("each") else 0]
             assert Decimal(figure.replace(",", "").rstrip("%")) == Decimal(row["amount"])
         assert page.text_content("#award-total") == str(len(data["awards"]))
         assert page.text_content("#as-of") == data["as_of"]

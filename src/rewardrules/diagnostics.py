@@ -106,24 +106,34 @@ class Diagnostic:
 
 def render(diagnostic: Diagnostic, color: bool = False) -> str:
     """Render a diagnostic for people: header, source line, caret, help."""
+    from .formatting import printable
+
+    # The path, message, help and source line may echo a rule file's text:
+    # each is `printable`, so only the color codes below reach a terminal.
     sev = diagnostic.severity.value
-    head = f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {sev}[{diagnostic.code}]: {diagnostic.message}"
+    path, message = printable(diagnostic.path), printable(diagnostic.message)
+    head = f"{path}:{diagnostic.line}:{diagnostic.column}: {sev}[{diagnostic.code}]: {message}"
     if color:
         tint = "\x1b[1;31m" if diagnostic.severity is Severity.ERROR else "\x1b[1;33m"
-        head = f"\x1b[1m{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:\x1b[0m {tint}{sev}[{diagnostic.code}]\x1b[0m: \x1b[1m{diagnostic.message}\x1b[0m"
+        head = f"\x1b[1m{path}:{diagnostic.line}:{diagnostic.column}:\x1b[0m {tint}{sev}[{diagnostic.code}]\x1b[0m: \x1b[1m{message}\x1b[0m"
     lines = [head]
     span = diagnostic.span
     if span is not None:
         text = span.source.line_text(span.line)
         if text or span.line >= 1:
             gutter = f"{span.line:>4} | "
-            lines.append(f"{gutter}{text}")
             end_line, end_col = span.source.position(span.end)
             width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
-            caret = " " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * max(1, width)
+            # a tab shows as one space, other controls as escapes: the caret
+            # is placed under the escaped text
+            text = text.replace("\t", " ")
+            before = printable(text[: span.column - 1])
+            under = printable(text[span.column - 1 : span.column - 1 + max(1, width)])
+            lines.append(f"{gutter}{printable(text)}")
+            caret = " " * (len(gutter) - 2) + "| " + " " * len(before) + "^" * max(1, len(under), width)
             lines.append(caret)
     if diagnostic.help:
-        lines.append(f"     = help: {diagnostic.help}")
+        lines.append(f"     = help: {printable(diagnostic.help)}")
     return "\n".join(lines)
 
 

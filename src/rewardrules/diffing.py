@@ -10,7 +10,8 @@ status, kind, unit, item, instant, referee or message is *changed*.
 The cost of a version is, per unit, the sum of the amounts of its
 `confirmed` and `pending` awards (items count one each), less what its
 reversals take back (when the result has `reversals`); void awards cost
-nothing.
+nothing. Percentages do not add up: per rate, the cost is a number of
+awards (`units.is_additive`).
 
     result = diff_ledger(old_program, new_program, ledger_lines)
     print(result.text())          # or result.markdown(), result.to_dict()
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .units import format_amount
+from .formatting import markdown_cell, printable_lines
+from .units import format_amount, is_additive
 
 if TYPE_CHECKING:
     from .api import Program
@@ -49,13 +51,29 @@ class Change:
 
 @dataclass(slots=True)
 class Cost:
+    """Old and new cost in one unit: a sum, or for a unit that does not add
+    up (percent), the number of awards of one rate (`each`)."""
+
     unit: str
     old: Decimal
     new: Decimal
+    each: Decimal | None = None
 
     @property
     def delta(self) -> Decimal:
         return self.new - self.old
+
+    @property
+    def name(self) -> str:
+        """`USD`, or `20 percent` for a count of awards of that rate."""
+        return self.unit if self.each is None else f"{format_amount(self.each, self.unit)} {self.unit}"
+
+    def show(self, value: Decimal) -> str:
+        return _amount(value, self.unit) if self.each is None else f"{value} award(s)"
+
+    def signed(self) -> str:
+        sign = "+" if self.delta > 0 else "-" if self.delta < 0 else ""
+        return sign + self.show(abs(self.delta))
 
 
 @dataclass(slots=True)
@@ -66,7 +84,7 @@ class Group:
     added: int = 0
     removed: int = 0
     changed: int = 0
-    costs: dict[str, Cost] = field(default_factory=dict)
+    costs: dict[tuple[str, Decimal], Cost] = field(default_factory=dict)
 
     def summary(self) -> str:
         parts = [
@@ -74,7 +92,7 @@ class Group:
             for n, word in ((self.added, "added"), (self.removed, "removed"), (self.changed, "changed"))
             if n
         ]
-        deltas = [f"{c.unit} {_signed(c.delta, c.unit)}" for c in self.costs.values() if c.delta]
+        deltas = [f"{c.name} {c.signed()}" for c in self.costs.values() if c.delta]
         return "; ".join(text for text in (", ".join(parts), ", ".join(deltas)) if text) or "no cost change"
 
 
@@ -146,7 +164,7 @@ class Diff:
         ]
         if self.equal:
             out.append(f"no differences: {self.unchanged} award{'s' if self.unchanged != 1 else ''} the same")
-            return "\n".join(out) + "\n"
+            return printable_lines(out)
         out.append(self.counts())
         if self.added:
             out += ["", "added:"] + [f"  + {_award_line(a)}" for a in self.added]
@@ -158,15 +176,12 @@ class Diff:
                 out.append(f"  ~ {_who(c.new)}  [{c.id}]")
                 out.extend(f"      {f}: {_show(c.old.get(f))} -> {_show(c.new.get(f))}" for f in c.fields)
         out += ["", "cost (confirmed + pending), old -> new:"]
-        out.extend(
-            f"  {c.unit}: {_amount(c.old, c.unit)} -> {_amount(c.new, c.unit)} ({_signed(c.delta, c.unit)})"
-            for c in self.costs
-        )
+        out.extend(f"  {c.name}: {c.show(c.old)} -> {c.show(c.new)} ({c.signed()})" for c in self.costs)
         if not self.costs:
             out.append("  nothing")
         out += ["", "by milestone:"] + [f"  {g.name}: {g.summary()}" for g in self.by_milestone]
         out += ["", "by referrer:"] + [f"  {g.name}: {g.summary()}" for g in self.by_referrer]
-        return "\n".join(out) + "\n"
+        return printable_lines(out)
 
     # -- markdown ------------------------------------------------------
     def markdown(self) -> str:
@@ -179,16 +194,13 @@ class Diff:
             out.append("")
         if self.equal:
             out.append(f"**No differences**: {self.unchanged} award{'s' if self.unchanged != 1 else ''} the same.")
-            return "\n".join(out) + "\n"
+            return printable_lines(out)
         out.append(
             f"**{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed**, "
             f"{self.unchanged} unchanged."
         )
         out += ["", "| unit | old | new | change |", "| --- | ---: | ---: | ---: |"]
-        out.extend(
-            f"| {c.unit} | {_amount(c.old, c.unit)} | {_amount(c.new, c.unit)} | {_signed(c.delta, c.unit)} |"
-            for c in self.costs
-        )
+        out.extend(f"| {_cell(c.name)} | {c.show(c.old)} | {c.show(c.new)} | {c.signed()} |" for c in self.costs)
         out += ["", "Cost: amounts of `confirmed` and `pending` awards."]
         award_head = [
             "| at | milestone | beneficiary | referral | reward | status |",
@@ -225,12 +237,12 @@ class Diff:
             ]
             rows = [
                 f"| {_cell(g.name)} | {g.added} | {g.removed} | {g.changed} | "
-                + (", ".join(f"{c.unit} {_signed(c.delta, c.unit)}" for c in g.costs.values() if c.delta) or "none")
+                + (", ".join(_cell(f"{c.name} {c.signed()}") for c in g.costs.values() if c.delta) or "none")
                 + " |"
                 for g in groups
             ]
             out.extend(_limit(rows, 5))
-        return "\n".join(out) + "\n"
+        return printable_lines(out)
 
 
 def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
@@ -295,21 +307,37 @@ def diff_ledger(
 # -- helpers ---------------------------------------------------------------
 
 
-def _quantity(award: Mapping[str, Any]) -> Decimal:
-    return Decimal(1) if award["kind"] == "item" else Decimal(award["amount"])
+def _cost(costs: dict[tuple[str, Decimal], Cost], award: Mapping[str, Any]) -> tuple[Cost, Decimal]:
+    """The cost an award (or reversal) counts in, and by how much: its
+    amount in a unit that adds up (an item counts one), else one award of
+    its rate (see `units.is_additive`)."""
+    unit = award["unit"]
+    if is_additive(unit):
+        key, each, quantity = (
+            (unit, Decimal(0)),
+            None,
+            Decimal(1) if award["kind"] == "item" else Decimal(award["amount"]),
+        )
+    else:
+        each = Decimal(award["amount"])
+        key, quantity = (unit, each), Decimal(1)
+    cost = costs.get(key)
+    if cost is None:
+        cost = costs[key] = Cost(unit, Decimal(0), Decimal(0), each)
+    return cost, quantity
 
 
 def _costs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cost]:
-    """Per unit: confirmed and pending awards, less the amounts that
-    reversals (when the result has them) take back."""
-    costs: dict[str, Cost] = {}
+    """Per unit (per rate, for percent): confirmed and pending awards, less
+    the amounts that reversals (when the result has them) take back."""
+    costs: dict[tuple[str, Decimal], Cost] = {}
     for data, side in ((old, "old"), (new, "new")):
         entries = [(a, 1) for a in data["awards"] if a["status"] in COSTED]
         entries += [(r, -1) for r in data.get("reversals", [])]
         for entry, sign in entries:
-            cost = costs.setdefault(entry["unit"], Cost(entry["unit"], Decimal(0), Decimal(0)))
-            setattr(cost, side, getattr(cost, side) + sign * _quantity(entry))
-    return [costs[unit] for unit in sorted(costs)]
+            cost, quantity = _cost(costs, entry)
+            setattr(cost, side, getattr(cost, side) + sign * quantity)
+    return [costs[key] for key in sorted(costs)]
 
 
 def _groups(
@@ -327,8 +355,8 @@ def _groups(
 
     def spend(g: Group, award: Mapping[str, Any], side: str) -> None:
         if award["status"] in COSTED:
-            cost = g.costs.setdefault(award["unit"], Cost(award["unit"], Decimal(0), Decimal(0)))
-            setattr(cost, side, getattr(cost, side) + _quantity(award))
+            cost, quantity = _cost(g.costs, award)
+            setattr(cost, side, getattr(cost, side) + quantity)
 
     for award in added:
         g = group(award)
@@ -345,14 +373,24 @@ def _groups(
         spend(g, change.new, "new")
     for entry, side in reversals:  # amounts taken back count against their side
         g = group(entry)
-        cost = g.costs.setdefault(entry["unit"], Cost(entry["unit"], Decimal(0), Decimal(0)))
-        setattr(cost, side, getattr(cost, side) - _quantity(entry))
+        cost, quantity = _cost(g.costs, entry)
+        setattr(cost, side, getattr(cost, side) - quantity)
     for g in groups.values():
-        g.costs = {u: g.costs[u] for u in sorted(g.costs)}
+        g.costs = {key: g.costs[key] for key in sorted(g.costs)}
     return [groups[name] for name in sorted(groups)]
 
 
 def _cost_dict(cost: Cost) -> dict[str, str]:
+    """A cost in JSON: sums of the unit, or, with `each` (the rate of a
+    unit that does not add up), numbers of awards."""
+    if cost.each is not None:
+        return {
+            "unit": cost.unit,
+            "each": format_amount(cost.each, cost.unit),
+            "old": str(cost.old),
+            "new": str(cost.new),
+            "delta": _signed(cost.delta, "item"),
+        }
     return {
         "unit": cost.unit,
         "old": _amount(cost.old, cost.unit),
@@ -408,7 +446,7 @@ def _show(value: Any) -> str:
 
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return markdown_cell(text)
 
 
 def _limit(rows: list[str], columns: int) -> list[str]:

@@ -59,6 +59,9 @@ class Withheld:
     beneficiary: str
     referral: Referral
     reason: str
+    #: what the reward would have paid (before a cap cut it to nothing);
+    #: None when it has no value or is too large to round
+    amount: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -227,6 +230,7 @@ class Engine:
                         self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, _TOO_LARGE))
                         continue
             capped = False
+            wanted = amount
             if amount is not None and reward.caps:
                 amount, capped, reason = self._apply_caps(reward.caps, beneficiary, at, amount)
                 if capped and reward.quantum is not None:
@@ -234,7 +238,7 @@ class Engine:
             if amount is None or amount <= 0:
                 if not capped:
                     reason = _no_amount(amount)
-                self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason))
+                self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason, wanted))
                 continue
             award = IssuedAward(
                 award_id(milestone.id_hash, f"{prefix}{role}\x1f{beneficiary}"),

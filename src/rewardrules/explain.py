@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .formatting import printable_lines
 from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class Explanation:
                     out.append("    nothing yet")
             for note in story.not_counted:
                 out.extend(note.lines("  "))
-        return "\n".join(out) + "\n"
+        return printable_lines(out)
 
 
 def explain(
@@ -293,7 +294,14 @@ class _Teller:
         return f"{rule}at event {why['event']}" + (f" ({values})" if values else "") + extra
 
     def _withheld(self, item: Mapping[str, Any]) -> Note:
-        text = f"{self._name(item['milestone'])} to {item['beneficiary']} ({item['role']}): {item['reason']}"
+        """`cash 100.00 USD to carlos (referrer) for `m`: cap ... reached`:
+        what would have been paid, when the record says (results written
+        before withheld records had amounts do not)."""
+        to = f"to {item['beneficiary']} ({item['role']})"
+        if item.get("amount") is not None or item.get("kind") == "item":
+            text = f"{_what(item)} {to} for {self._name(item['milestone'])}: {item['reason']}"
+        else:
+            text = f"{self._name(item['milestone'])} {to}: {item['reason']}"
         return Note("withheld", text, item["at"], item["milestone"])
 
     def _ineligible(self, entry: Mapping[str, Any], single: bool) -> Note:

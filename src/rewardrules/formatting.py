@@ -9,7 +9,8 @@ notation; instants in UTC with `Z`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -84,3 +85,40 @@ def amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
     if quantum is not None:
         return format(amount, "f")
     return format_amount(amount, "item")
+
+
+#: Characters that must not reach a terminal or a text table as they are:
+#: C0 and C1 controls and DEL (a newline forges a row, ESC starts an ANSI
+#: sequence), the Unicode line and paragraph separators, and the bidi
+#: controls that make text read in another order than it is stored.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """Text for people, safe to print: names and values come from ledgers
+    and rule files, so every control character is written as an escape
+    (`\\n`, `\\x1b`, `\\u202e`) and one value stays on one line. Every text
+    output (score, explain, diff, check, test) writes its lines through here."""
+    return _UNPRINTABLE.sub(_escape_char, text)
+
+
+def printable_lines(lines: Iterable[str]) -> str:
+    """Lines of a text output, each made `printable`, each ending in a newline."""
+    return "".join(printable(line) + "\n" for line in lines)
+
+
+def markdown_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: `printable`, and `\\` and
+    `|` escaped so that a name cannot add a column."""
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|")

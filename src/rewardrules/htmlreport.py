@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup
 
-from .units import is_currency
+from .units import is_additive, is_currency
 
 if TYPE_CHECKING:
     from .api import Program
@@ -60,6 +60,30 @@ def display_amount(amount: str | Decimal, unit: str) -> str:
     if unit == "item":
         return f"{text} item" + ("" if value == 1 else "s")
     return f"{text} {unit.replace('_', ' ')}"
+
+
+def measure(award: dict[str, Any]) -> Decimal:
+    """What an award adds to a sum in its unit: its amount, one for an
+    item, and one (an award counted) in a unit that does not add up
+    (percent: see `units.is_additive`)."""
+    if award["unit"] == "item" or not is_additive(award["unit"]):
+        return Decimal(1)
+    return Decimal(award["amount"])
+
+
+def display_measure(value: Decimal, unit: str) -> str:
+    """A sum of `measure`s: an amount, or a number of awards for percent."""
+    if is_additive(unit):
+        return display_amount(value, unit)
+    return f"{value:,f} award" + ("" if value == 1 else "s")
+
+
+def display_total(total: dict[str, Any]) -> str:
+    """A line of `totals`: its sum, or `5 × 20%` for a unit that does not
+    add up (count and rate)."""
+    if total.get("each"):
+        return f"{total['count']:,} × {display_amount(total['amount'], total['unit'])}"
+    return display_amount(total["amount"], total["unit"])
 
 
 def _reward_text(award: dict[str, Any]) -> str:
@@ -179,7 +203,7 @@ def awards_chart(awards: list[dict[str, Any]], unit: str) -> Chart:
     counts = [Counter[str]() for _ in starts]
     for award, day in zip(mine, days, strict=True):
         slot = index[_period_start(day, period)]
-        sums[slot][award["status"]] += Decimal(award["amount"])
+        sums[slot][award["status"]] += measure(award)
         counts[slot][award["status"]] += 1
     chart = Chart(unit, period, width=720, height=260, left=72, top=16, plot_width=632, plot_height=200)
     highest = max(sum(s.values()) for s in sums)
@@ -209,7 +233,7 @@ def awards_chart(awards: list[dict[str, Any]], unit: str) -> Chart:
                     round(base, 2),
                     round(bar_width, 2),
                     round(height, 2),
-                    f"{_period_title(start, period)}: {display_amount(amount, unit)} {status}"
+                    f"{_period_title(start, period)}: {display_measure(amount, unit)} {status}"
                     f" ({counts[i][status]} award{'s' if counts[i][status] != 1 else ''})",
                 )
             )
@@ -219,12 +243,13 @@ def awards_chart(awards: list[dict[str, Any]], unit: str) -> Chart:
             chart.rows.append(
                 {
                     "period": _period_title(start, period),
-                    **{s: display_amount(sums[i][s], unit) if sums[i][s] else "" for s in STATUSES},
+                    **{s: display_measure(sums[i][s], unit) if sums[i][s] else "" for s in STATUSES},
                 }
             )
-    total = sum((Decimal(a["amount"]) for a in mine), Decimal(0))
+    total = sum((measure(a) for a in mine), Decimal(0))
+    in_all = f", {display_amount(total, unit)} in all" if is_additive(unit) else ""
     chart.summary = (
-        f"{len(mine)} award{'s' if len(mine) != 1 else ''} in {unit}, {display_amount(total, unit)} in all, "
+        f"{len(mine)} award{'s' if len(mine) != 1 else ''} in {unit}{in_all}, "
         f"from {_period_title(starts[0], period)} to {_period_title(starts[-1], period)}, by {period}."
     )
     return chart
@@ -307,7 +332,7 @@ def _top_referrers(data: dict[str, Any]) -> dict[str, Any]:
         if award["role"] != "referrer" or award["status"] == "void":
             continue
         who = award["beneficiary"]
-        amount = Decimal(1) if award["unit"] == "item" else Decimal(award["amount"])
+        amount = measure(award)
         per_unit = earned.setdefault(who, {})
         per_unit[award["unit"]] = per_unit.get(award["unit"], Decimal(0)) + amount
         awards[who] += 1
@@ -324,7 +349,8 @@ def _top_referrers(data: dict[str, Any]) -> dict[str, Any]:
             "referrals": referred.get(who, 0),
             "awards": awards[who],
             "earned": [
-                display_amount(v, u) for u, v in sorted(earned[who].items(), key=lambda kv: (kv[0] != main, kv[0]))
+                display_measure(v, u) + ("" if is_additive(u) else f" in {u}")
+                for u, v in sorted(earned[who].items(), key=lambda kv: (kv[0] != main, kv[0]))
             ],
         }
         for who in ranked[:TOP_REFERRERS]
@@ -367,8 +393,8 @@ def _unit_summaries(data: dict[str, Any]) -> list[dict[str, Any]]:
     for total in data["totals"]:
         card = cards.setdefault(total["unit"], {"awards": 0, "reversals": 0, "by_status": {}})
         card["reversals" if total["status"] == "reversed" else "awards"] += total["count"]
-        previous = card["by_status"].get(total["status"], Decimal(0))
-        card["by_status"][total["status"]] = previous + Decimal(total["amount"])
+        # a unit that does not add up keeps one line per rate: `5 × 20%`
+        card["by_status"].setdefault(total["status"], []).append(total)
     out = []
     for unit in sorted(cards, key=lambda u: (not is_currency(u), -cards[u]["awards"], u)):
         card = cards[unit]
@@ -380,13 +406,24 @@ def _unit_summaries(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "unit": unit,
                 "count": count,
                 "statuses": [
-                    {"status": s, "amount": display_amount(card["by_status"][s], unit)}
+                    {"status": s, "amount": _status_amount(card["by_status"][s], unit)}
                     for s in TOTAL_STATUSES
                     if s in card["by_status"]
                 ],
             }
         )
     return out
+
+
+def _status_amount(totals: list[dict[str, Any]], unit: str) -> str:
+    """The amount of one status on a unit's card: the sum of its totals
+    (one per kind), or their counts per rate for a unit that does not add up."""
+    if is_additive(unit):
+        return display_amount(sum((Decimal(t["amount"]) for t in totals), Decimal(0)), unit)
+    rates: dict[Decimal, int] = {}
+    for t in totals:
+        rates[Decimal(t["amount"])] = rates.get(Decimal(t["amount"]), 0) + t["count"]
+    return ", ".join(f"{n:,} × {display_amount(rate, unit)}" for rate, n in sorted(rates.items()))
 
 
 def _plural(n: int, noun: str) -> str:
@@ -409,7 +446,7 @@ def build_view(program: Program, data: dict[str, Any], ledger: str | None = None
         "award_count": len(awards),
         "referral_count": len(data.get("referrals", [])),
         "referrer_count": len({r["referrer"] for r in data.get("referrals", [])}),
-        "totals": [{**t, "display": display_amount(t["amount"], t["unit"])} for t in data["totals"]],
+        "totals": [{**t, "display": display_total(t)} for t in data["totals"]],
         "cards": _unit_summaries(data),
         "charts": [awards_chart(awards, unit) for unit in units],
         "funnels": _funnels(program, data),

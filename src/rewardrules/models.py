@@ -107,6 +107,45 @@ class Reversal(BaseModel):
     why: dict[str, Any] = Field(description="`event`: the id of the event that takes the award back")
 
 
+class Withheld(BaseModel):
+    """A reward the rules reached but did not issue: a cap had nothing
+    left, or its amount was zero, negative or had no value. Nothing is paid
+    for it; `kind`, `amount`, `unit` and `item` say what it would have paid."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: str = Field(description="instant of the event that reached the milestone, UTC with Z")
+    milestone: str
+    role: Literal["referrer", "referee"]
+    beneficiary: str
+    referrer: str
+    referee: str
+    reason: str = Field(description="why it was not issued, e.g. `cap of 5000 USD per quarter reached`")
+    kind: Literal["cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"]
+    amount: str | None = Field(
+        description="what it would have paid, written as an award's amount (before the cap); "
+        "null when the amount has no value or is too large to round"
+    )
+    unit: str
+    item: str | None
+
+
+class Total(BaseModel):
+    """One line of `totals`: per unit, kind and status (`reversed` for
+    reversals). Units that add up (money, MB, months, points, items,
+    declared units) give the sum; percent does not add up: one line per
+    rate, with `each`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    unit: str
+    kind: str
+    status: Literal["pending", "confirmed", "void", "reversed"]
+    count: int = Field(description="how many awards (or reversals)")
+    amount: str = Field(description="their sum; with `each`, the amount of each one (the rate); items: the count")
+    each: bool | None = Field(default=None, description="true for a unit that does not add up (percent)")
+
+
 class ScoreOutput(BaseModel):
     """The JSON printed by `rewardrules score --format json`."""
 
@@ -116,10 +155,10 @@ class ScoreOutput(BaseModel):
     as_of: str
     awards: list[Award]
     reversals: list[Reversal] = []
-    totals: list[dict[str, Any]]
+    totals: list[Total]
     referrals: list[dict[str, Any]] = []
     referrers: list[dict[str, Any]] = []
-    withheld: list[dict[str, Any]] = []
+    withheld: list[Withheld] = []
     rejected: list[dict[str, Any]] = []
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from . import ast, templates
 from .datatypes import Type
-from .engine import Engine, IssuedAward
+from .engine import Engine, IssuedAward, Withheld
 from .formatting import amount_text, format_value, plain
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
 from .timeutil import format_timestamp
-from .units import format_amount
+from .units import format_amount, is_additive
 
 
 def void_event(award: IssuedAward, as_of: int) -> tuple[dict[str, Any], int] | None:
@@ -73,6 +73,7 @@ class Reporter:
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
+        self._withheld: set[tuple[int, str]] | None = None
 
     # -- types of names, for formatting ----------------------------------
     def _type(self, program: ProgramInfo, name: str) -> Type | None:
@@ -218,8 +219,24 @@ class Reporter:
         )
         if ids and not repeating:
             return entry
+        if not ids and not repeating and (milestone.index, scope) in self._withheld_scopes():
+            # reached, but every reward was withheld (a cap): nothing is to come
+            entry["withheld"] = True
+            return entry
         entry["progress"] = self._describe(milestone, referral, values)
         return entry
+
+    def _withheld_scopes(self) -> set[tuple[int, str]]:
+        """(milestone, referee or referrer) of the rewards withheld as of
+        the report's instant, computed once per report."""
+        if self._withheld is None:
+            self._withheld = set()
+            for item in self.engine.state.withheld:
+                if item.at <= self.as_of:
+                    info = item.milestone.info
+                    scope = item.referral.referee if info.level == "referral" else item.referral.referrer
+                    self._withheld.add((info.index, scope))
+        return self._withheld
 
     def _describe(self, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]) -> str:
         trigger = milestone.trigger
@@ -239,11 +256,16 @@ class Reporter:
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
         current = values.get(name)
+        if current is None:
+            rewarded = (
+                "each rise is rewarded"
+                if isinstance(trigger, ast.IncreaseTrigger)
+                else f"rewarded every {plain(trigger.step)}"
+            )
+            return f"no `{name}` yet; {rewarded}"
         if isinstance(trigger, ast.IncreaseTrigger):
             return f"`{name}` is {current}; each rise is rewarded"
         step = trigger.step
-        if current is None:
-            return f"`{name}` has no value yet; rewarded every {plain(step)}"
         nxt = (Decimal(str(current)) // step + 1) * step
         return f"`{name}` is {current}; next reward at {plain(nxt)}"
 
@@ -284,6 +306,27 @@ class Reporter:
             "type": award.milestone.voids[index].info.event,
             "at": format_timestamp(event["at"]),
             "rule": index,
+        }
+
+    @staticmethod
+    def withheld(item: Withheld) -> dict[str, Any]:
+        """A reward reached but not issued, with why, and what it would
+        have paid: its `kind`, `amount` (null when it has no value or is
+        too large to round), `unit` and `item`, written as an award's."""
+        reward = item.milestone.rewards[item.reward_index]
+        amount = item.amount
+        return {
+            "at": format_timestamp(item.at),
+            "milestone": item.milestone.info.name,
+            "role": item.role,
+            "beneficiary": item.beneficiary,
+            "referrer": item.referral.referrer,
+            "referee": item.referral.referee,
+            "reason": item.reason,
+            "kind": reward.record["kind"],
+            "amount": None if amount is None else withheld_amount(amount, reward.record["unit"], reward.info.kind),
+            "unit": reward.record["unit"],
+            "item": reward.record["item"],
         }
 
     def reversals(self) -> list[dict[str, Any]]:
@@ -345,19 +388,7 @@ class Reporter:
                 self.referral(r, reached) for r in sorted(state.referrals.values(), key=lambda r: (r.at, r.id))
             ]
             result["referrers"] = self.referrer_progress()
-            result["withheld"] = [
-                {
-                    "at": format_timestamp(w.at),
-                    "milestone": w.milestone.info.name,
-                    "role": w.role,
-                    "beneficiary": w.beneficiary,
-                    "referrer": w.referral.referrer,
-                    "referee": w.referral.referee,
-                    "reason": w.reason,
-                }
-                for w in state.withheld
-                if w.at <= self.as_of
-            ]
+            result["withheld"] = [self.withheld(w) for w in state.withheld if w.at <= self.as_of]
         result["rejected"] = [
             {
                 "event": r.event,
@@ -371,6 +402,13 @@ class Reporter:
             if r.at <= self.as_of
         ]
         return result
+
+
+def withheld_amount(amount: Decimal, unit: str, kind: str) -> str:
+    """What a withheld reward would have paid, written as an award's
+    amount: money with its currency's decimals, other units plainly, an
+    item as one."""
+    return "1" if kind == "item" else format_amount(amount, unit)
 
 
 def _duration_ns(duration: ast.Duration) -> int:
@@ -399,11 +437,14 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
             name = node.left.head.text
             current = values[name]
             target = plain(node.right.value)
-            shown = current if current is not None else "not set"
-            parts.append(f"`{name}` is {shown} of {target}")
+            if current is None:
+                needs = f"more than {target}" if node.op == ">" else target
+                parts.append(f"no `{name}` yet (needs {needs})")
+            else:
+                parts.append(f"`{name}` is {current} of {target}")
         else:
             names = sorted({n.head.text for n in _refs(node) if n.head.text in values})
-            shown = ", ".join(f"{n} = {values[n]}" for n in names)
+            shown = ", ".join(f"{n} = {values[n]}" if values[n] is not None else f"no {n} yet" for n in names)
             text = node.span.text if node.span else "condition"
             parts.append(f"`{text}` is not met" + (f" ({shown})" if shown else ""))
     return "; ".join(parts)
@@ -411,27 +452,37 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
 
 def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Count and amount per unit, kind and status; reversals count under
-    the status `reversed` (amounts taken back). Added in award order: an
-    amount of 100 digits (a division) makes the sum round, and the result
-    must not depend on how the awards are grouped."""
+    the status `reversed` (amounts taken back). A unit that does not add up
+    (percent: see `units.is_additive`) is not summed: it has one entry per
+    rate, whose `amount` is each award's and `each` is true. Added in award
+    order: an amount of 100 digits (a division) makes the sum round, and
+    the result must not depend on how the awards are grouped."""
     # Awards of a program mostly share a few amounts: each text is parsed once.
     parsed: dict[str, Decimal] = {}
-    sums: dict[tuple[str, str, str], list[Any]] = {}
+    sums: dict[tuple[str, str, str, Decimal], list[Any]] = {}
     for award in [*awards, *({**r, "status": "reversed"} for r in reversals)]:
-        entry = sums.setdefault((award["unit"], award["kind"], award["status"]), [Decimal(0), 0])
         text = award["amount"]
         value = parsed.get(text)
         if value is None:
             value = parsed[text] = Decimal(text)
+        unit = award["unit"]
+        rate = Decimal(0) if is_additive(unit) else value
+        entry = sums.setdefault((unit, award["kind"], award["status"], rate), [Decimal(0), 0])
         entry[0] += value
         entry[1] += 1
     return [
-        {
-            "unit": unit,
-            "kind": kind,
-            "status": status,
-            "count": count,
-            "amount": format_amount(total, unit) if unit != "item" else str(count),
-        }
-        for (unit, kind, status), (total, count) in sorted(sums.items())
+        _total(unit, kind, status, rate, total, count)
+        for (unit, kind, status, rate), (total, count) in sorted(sums.items())
     ]
+
+
+def _total(unit: str, kind: str, status: str, rate: Decimal, total: Decimal, count: int) -> dict[str, Any]:
+    """One entry of `totals`: the sum of an additive unit (items count one
+    each), or the rate and count of awards in a unit that does not add up."""
+    entry: dict[str, Any] = {"unit": unit, "kind": kind, "status": status, "count": count}
+    if not is_additive(unit):
+        entry["amount"] = format_amount(rate, unit)
+        entry["each"] = True
+    else:
+        entry["amount"] = format_amount(total, unit) if unit != "item" else str(count)
+    return entry

@@ -101,6 +101,7 @@ def dump(session: Session) -> bytes:
                 "beneficiary": w.beneficiary,
                 "referee": w.referral.referee,
                 "reason": w.reason,
+                "amount": _enc(w.amount),
             }
             for w in state.withheld
         ],
@@ -206,6 +207,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
                 item["beneficiary"],
                 state.referrals[item["referee"]],
                 item["reason"],
+                _dec(item.get("amount")),  # absent from snapshots written before withheld amounts
             )
         )
     state.rejected.extend(Rejected(*row) for row in data["rejected"])

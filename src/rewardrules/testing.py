@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnostics import did_you_mean
+from .formatting import printable_lines
 from .ledger import LedgerError, exact_decimal
 from .models import CONTRACT_FIELDS
 from .timeutil import TimestampError, parse_timestamp
@@ -64,8 +65,11 @@ class TestProblem:
     hint: str | None = None
 
     def render(self) -> str:
+        """For people: the path, message and hint may echo a test file's
+        text, so each of its lines is `printable`."""
         where = self.path + (f":{self.line}" if self.line else "") + (f":{self.column}" if self.column else "")
-        return f"{where}: error: {self.message}" + (f"\n     = help: {self.hint}" if self.hint else "")
+        lines = [f"{where}: error: {self.message}", *([f"     = help: {self.hint}"] if self.hint else [])]
+        return printable_lines(lines).removesuffix("\n")
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "column": self.column, "message": self.message, "help": self.hint}

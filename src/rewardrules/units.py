@@ -24,7 +24,9 @@ from typing import Final
 __all__ = [
     "BUILTIN_UNITS",
     "CURRENCY_EXPONENTS",
+    "NON_ADDITIVE_UNITS",
     "format_amount",
+    "is_additive",
     "is_currency",
     "minor_exponent",
     "quantize_money",
@@ -211,6 +213,12 @@ CURRENCY_EXPONENTS: Final[dict[str, int]] = {
 BUILTIN_UNITS: Final[frozenset[str]] = frozenset({"percent", "MB", "GB", "TB", "months", "points", "item"})
 """Non-currency units known without declaration.  Durations are not units."""
 
+NON_ADDITIVE_UNITS: Final[frozenset[str]] = frozenset({"percent"})
+"""Units whose amounts do not add up: five discounts of 20 percent are not
+100 percent of anything.  Totals count their awards per rate instead of
+summing them.  Money, storage, months, points, items and declared units
+(miles, seats) add up."""
+
 # The one context used for money: exact enough for any Decimal (so quantize
 # never fails for lack of precision), half-to-even, trapping invalid results.
 _MONEY_CONTEXT: Final = Context(
@@ -228,6 +236,12 @@ _QUANTA: Final[dict[int, Decimal]] = {n: Decimal(1).scaleb(-n) for n in range(5)
 def is_currency(unit: str) -> bool:
     """True for an ISO 4217 currency code of :data:`CURRENCY_EXPONENTS` (case-sensitive)."""
     return isinstance(unit, str) and unit in CURRENCY_EXPONENTS
+
+
+def is_additive(unit: str) -> bool:
+    """Whether amounts in ``unit`` may be summed into a total (see
+    :data:`NON_ADDITIVE_UNITS`): the one rule every total follows."""
+    return unit not in NON_ADDITIVE_UNITS
 
 
 def minor_exponent(unit: str) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..check import check_text
 from ..diagnostics import Diagnostic, Severity, has_errors
+from ..formatting import printable, printable_lines
 from .common import describe_os_error, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
@@ -155,7 +156,8 @@ def _print(
         if args.bounds:
             for report in reports:
                 if report.bounds is not None:
-                    print(report.bounds.render())
+                    # item names from the rule file: one line each, printable
+                    sys.stdout.write(printable_lines(report.bounds.render().splitlines()))
         noun = "file" if len(files) == 1 else "files"
         summary = f"checked {len(files)} {noun}: {errors} error{'s' if errors != 1 else ''}"
         summary += f", {warnings} warning{'s' if warnings != 1 else ''}"
@@ -163,7 +165,9 @@ def _print(
 
 
 def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow-command value: `printable` (a name from a rule file must
+    not reach the log as a control sequence), `%` encoded."""
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:

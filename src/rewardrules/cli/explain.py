@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from ..diagnostics import did_you_mean
+from ..formatting import printable
 from .common import scored, write_json
 
 
@@ -47,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value not in known:
             role = option.removeprefix("--")
             print(
-                f"rewardrules: error: no referral with {role} `{value}` as of {traced.data['as_of']}", file=sys.stderr
+                printable(f"rewardrules: error: no referral with {role} `{value}` as of {traced.data['as_of']}"),
+                file=sys.stderr,
             )
             hint = did_you_mean(value, known)
             if hint:
-                print(f"     = help: {hint}", file=sys.stderr)
+                print(printable(f"     = help: {hint}"), file=sys.stderr)
             return 2
     result = explanation(traced.data, args.referrer, args.referee, program=program, voids=void_causes(traced.data))
     if args.format == "json":

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..formatting import printable, printable_lines
+from ..timeutil import parse_timestamp
 from .common import scored, write_bytes
 
 
@@ -45,29 +47,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def text_report(data: dict[str, Any]) -> str:
-    """A plain table of awards and totals, for people."""
-    lines = [f"{data['ruleset']}: {len(data['awards'])} award(s) as of {data['as_of']}", ""]
-    header = ("at", "milestone", "role", "beneficiary", "amount", "status")
-    rows = [
-        (
-            a["at"],
-            a["milestone"],
-            a["role"],
-            a["beneficiary"],
-            f"{a['item']}" if a["kind"] == "item" else f"{a['kind']} {a['amount']} {a['unit']}",
-            a["status"],
-        )
-        for a in data["awards"]
-    ]
-    if rows:
-        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    """A plain table of awards and totals, for people. Rewards reached but
+    withheld (a cap) are rows too, marked `withheld: REASON` in the status
+    column and left out of the totals: nothing is paid for them. Names come
+    from ledgers: every line goes through `printable`."""
+    withheld = data.get("withheld", [])
+    head = f"{data['ruleset']}: {len(data['awards'])} award(s)"
+    if withheld:
+        head += f", {len(withheld)} withheld"
+    lines = [f"{head} as of {data['as_of']}", ""]
+    table = _table(data["awards"], withheld)
+    if table:
+        lines.extend(table)
         lines.append("")
     if data["totals"]:
-        lines.append("totals:")
-        for t in data["totals"]:
-            lines.append(f"  {t['kind']} {t['status']}: {t['amount']} {t['unit']} in {t['count']} award(s)")
+        lines.append("totals" + (" (withheld rewards are not in them):" if withheld else ":"))
+        lines.extend(f"  {total_text(t)}" for t in data["totals"])
         lines.append("")
     waiting = _progress_lines(data)
     if waiting:
@@ -79,7 +74,45 @@ def text_report(data: dict[str, Any]) -> str:
         for r in data["rejected"]:
             lines.append(f"  event {r['event']}: {r['referrer']} -> {r['referee']}: {r['reason'].replace('_', ' ')}")
         lines.append("")
-    return "\n".join(lines)
+    return printable_lines(lines[:-1]) if lines[-1] == "" else printable_lines(lines)
+
+
+def total_text(total: dict[str, Any]) -> str:
+    """One line of totals: a sum (`cash confirmed: 250.00 USD in 5
+    award(s)`), or, for a unit that does not add up, a count of awards of
+    one rate (`discount confirmed: 5 award(s) of 20 percent`)."""
+    what = f"{total['kind']} {total['status']}"
+    if total.get("each"):
+        return f"{what}: {total['count']} award(s) of {total['amount']} {total['unit']}"
+    return f"{what}: {total['amount']} {total['unit']} in {total['count']} award(s)"
+
+
+def _reward(record: dict[str, Any]) -> str:
+    if record["kind"] == "item":
+        return str(record["item"])
+    if record.get("amount") is None:
+        return f"{record['kind']} ({record['unit']}, no amount)"
+    return f"{record['kind']} {record['amount']} {record['unit']}"
+
+
+def _table(awards: list[dict[str, Any]], withheld: list[dict[str, Any]]) -> list[str]:
+    """Awards and withheld rewards in the order of their instants (an award
+    before a withheld reward of the same instant), one row each, with the
+    referee: two rewards of one referrer differ by it."""
+    header = ("at", "milestone", "role", "beneficiary", "referee", "amount", "status")
+    dated = [(parse_timestamp(a["at"]), 0, n, a, a["status"]) for n, a in enumerate(awards)]
+    dated += [(parse_timestamp(w["at"]), 1, n, w, f"withheld: {w['reason']}") for n, w in enumerate(withheld)]
+    rows = [
+        tuple(
+            printable(str(v))
+            for v in (r["at"], r["milestone"], r["role"], r["beneficiary"], r["referee"], _reward(r), status)
+        )
+        for _, _, _, r, status in sorted(dated, key=lambda d: d[:3])
+    ]
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
 
 
 def _progress_lines(data: dict[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import RuleError
+from ..formatting import printable, printable_lines
 from ..testing import (
     AWARD_FIELDS,
     SUFFIX,
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if want_coverage:
         _coverage(state)
     for problem in state.errors:
-        text = problem.render() if isinstance(problem, TestProblem) else f"rewardrules: error: {problem}"
+        text = problem.render() if isinstance(problem, TestProblem) else printable(f"rewardrules: error: {problem}")
         print(text, file=sys.stderr)
     if not state.test_files and not state.untested and not state.errors:
         print(f"rewardrules: error: no test files ({SUFFIX}) found", file=sys.stderr)
@@ -263,7 +264,7 @@ def _text(
     out.append(summary)
     if below and percent is not None and threshold is not None:
         out.append(f"coverage {percent}% is below the threshold of {threshold}%")
-    return "\n".join(out) + "\n"
+    return printable_lines(out)
 
 
 def _failure(result: CaseResult) -> list[str]:
