@@ -14,10 +14,11 @@ division is guarded, every quantity is bounded).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
+from typing import Any
 
 from . import ast, limits, templates
 from .datatypes import (
@@ -116,6 +117,7 @@ class Checker:
 
     # -- entry point -----------------------------------------------------
     def run(self) -> CheckedRuleset:
+        self._unicode()
         name, title = self._ruleset_name()
         timezone = self._timezone()
         self._declare_units()
@@ -157,6 +159,20 @@ class Checker:
             nullable=self.nullable,
             bindings=self.bindings,
         )
+
+    def _unicode(self) -> None:
+        """RR002 for text with an unpaired surrogate (a string's `\\ud800`
+        escape): it cannot be written as UTF-8, so an award message, an item
+        or a title holding it would fail only when the output is written."""
+        for text, span in _texts(self.file):
+            lone = _lone_surrogate(text)
+            if lone is not None:
+                self.error(
+                    "RR002",
+                    f"string has an unpaired surrogate escape `\\u{ord(lone):04x}`",
+                    span,
+                    "escape a character outside the BMP as a surrogate pair, or write it as UTF-8",
+                )
 
     def _ruleset_name(self) -> tuple[str, str | None]:
         decls = self.file.rulesets
@@ -821,14 +837,12 @@ class Checker:
             )
             return
         names = set(templates.AWARD_NAMES) | set(scope)
+        fields: dict[str, list[str]] = {}
         if trigger_event is not None:
             names.add(trigger_event.name)
-        for problem in templates.check(message.template, names):
-            code = "RR502" if problem.unknown_name else "RR501"
-            help_ = problem.help
-            if problem.unknown_name:
-                help_ = did_you_mean(problem.unknown_name, names, "known names: " + ", ".join(sorted(names)))
-            self.error(code, problem.message, message.span, help_)
+            fields[trigger_event.name] = list(trigger_event.fields)
+        for problem in templates.check(message.template, names, fields):
+            self.error(problem.code, problem.message, message.span, problem.help)
 
     # -- expressions -----------------------------------------------------
     def duration(self, node: ast.Duration) -> int | None:
@@ -1088,6 +1102,35 @@ class Checker:
         elif node.op not in ("==", "!=") and common.kind in (TEXT, BOOLEAN):
             self.error("RR201", f"{common.describe()} can only be compared with `==` and `!=`", node.span)
         return T_BOOLEAN, False
+
+
+def _texts(file: ast.RuleFile) -> Iterator[tuple[str, Span | None]]:
+    """Every text of a rule file (strings, titles, messages, names), with
+    the span of the node that holds it; iterative, like :func:`ast.walk`."""
+    stack: list[Any] = [file]
+    while stack:
+        node = stack.pop()
+        for name in getattr(node, "__slots__", ()):
+            if name == "span":
+                continue
+            value = getattr(node, name)
+            if isinstance(value, str):
+                yield value, node.span
+            elif isinstance(value, tuple):
+                stack.extend(v for v in value if hasattr(v, "__slots__"))
+            elif hasattr(value, "__slots__"):
+                stack.append(value)
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """The first unpaired surrogate of a text (UTF-8 cannot hold one), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return text[error.start]
+    return None
 
 
 def _mismatch_code(left: Type, right: Type) -> str:
