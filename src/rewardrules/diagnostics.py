@@ -52,7 +52,7 @@ CODES: dict[str, str] = {
     "RR307": "metric depends on itself",
     "RR401": "limit exceeded",
     "RR501": "invalid message template",
-    "RR502": "unknown name in message template",
+    "RR502": "unknown name or field in message template",
     # warnings of `check --strict` (lint.py)
     "RR601": "condition is never true",
     "RR602": "tiers out of order",
