@@ -303,3 +303,17 @@ def test_cli_reports_a_lone_surrogate_without_a_traceback(tmp_path: Path, capsys
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     assert "error[RR002]: string has an unpaired surrogate escape `\\ud800`" in out
+
+
+def test_score_refuses_a_lone_surrogate_before_writing_awards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The message used to render, and the JSON output failed to encode it."""
+    path = tmp_path / "s.rules"
+    path.write_text(SURROGATES[0][1], encoding="utf-8")
+    ledger = tmp_path / "l.jsonl"
+    ledger.write_text("\n".join(json.dumps(e) for e in (REFERRAL, PAYMENT)) + "\n", encoding="utf-8")
+    assert main(["score", "--format", "json", str(path), str(ledger)]) == 1
+    captured = capsys.readouterr()
+    assert "error[RR002]" in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err

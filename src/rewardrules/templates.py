@@ -230,6 +230,7 @@ def _tag_problems(tag: list[tuple[str, str]]) -> Iterator[TemplateProblem]:
             yield TemplateProblem(
                 "RR401",
                 f"number in message template has {digits} digits (the limit is {limits.MAX_LITERAL_DIGITS})",
+                "write it as text, in quotes",
             )
 
 
