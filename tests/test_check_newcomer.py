@@ -5,10 +5,17 @@ for a currency written as a word."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import jsonschema
 import pytest
 
 import rewardrules
-from rewardrules.diagnostics import Diagnostic
+from rewardrules.cli import main
+from rewardrules.diagnostics import Diagnostic, render
+
+from .conftest import ROOT
 
 HEAD = """event payment { amount: money USD, note: optional text, size: quantity MB }
 metric total = sum payment.amount
@@ -160,3 +167,42 @@ def test_every_currency_word_maps_to_a_known_code() -> None:
     assert set(CURRENCY_WORDS.values()) <= set(CURRENCY_EXPONENTS)
     assert all(word == word.lower() and word not in CURRENCY_EXPONENTS for word in CURRENCY_WORDS)
     assert currency_for("USD") is None and currency_for("seats") is None
+
+
+# -- the first declaration as a related location ---------------------------------
+
+DUPLICATE_METRIC = HEAD + "metric total = count payment\n" + TAIL
+
+
+def test_a_duplicate_shows_the_first_declaration_under_a_note() -> None:
+    (diagnostic,) = [d for d in diagnostics(DUPLICATE_METRIC) if d.code == "RR104"]
+    (related,) = diagnostic.related
+    assert related.message == "first declared here"
+    assert (related.span.line, related.span.column, related.span.text) == (2, 8, "total")
+    lines = render(diagnostic).splitlines()
+    note = lines.index("     = note: first declared here")
+    assert lines[note + 1] == "   2 | metric total = sum payment.amount"
+    assert lines[note + 2] == "     |        -----"
+
+
+def test_json_and_sarif_carry_the_first_declaration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "dup.rules"
+    path.write_text(DUPLICATE_METRIC, encoding="utf-8")
+    assert main(["check", "--format", "json", str(path)]) == 1
+    (found,) = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert found["related"] == [
+        {"line": 2, "column": 8, "end_line": 2, "end_column": 13, "message": "first declared here"}
+    ]
+    assert main(["check", "--format", "sarif", str(path)]) == 1
+    log = json.loads(capsys.readouterr().out)
+    schema = json.loads((ROOT / "tests" / "fixtures" / "check" / "sarif-schema-2.1.0.json").read_text("utf-8"))
+    jsonschema.Draft4Validator(schema).validate(log)
+    (result,) = log["runs"][0]["results"]
+    (location,) = result["relatedLocations"]
+    assert location["message"] == {"text": "first declared here"}
+    assert location["physicalLocation"]["region"] == {"startLine": 2, "startColumn": 8, "endLine": 2, "endColumn": 13}
+
+
+def test_other_diagnostics_have_no_related_location() -> None:
+    text = HEAD + "metric x = total + data\n" + TAIL
+    assert [d.related for d in diagnostics(text)] == [()]

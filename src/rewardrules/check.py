@@ -42,7 +42,7 @@ from .datatypes import (
     quantity,
     unify,
 )
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic, Related, did_you_mean
 from .model import (
     Binding,
     CapInfo,
@@ -113,7 +113,8 @@ class Checker:
         duplicate is fixed at one of the two places, so show both)."""
         where = f"the first is declared at line {first.line}, column {first.column}" if first is not None else None
         help_ = "; ".join(part for part in (where, advice) if part) or None
-        self.error("RR104", message, span, help_)
+        related = (Related("first declared here", first),) if first is not None else ()
+        self.diagnostics.append(Diagnostic("RR104", message, span, help_, related=related))
 
     # -- entry point -----------------------------------------------------
     def run(self) -> CheckedRuleset:

@@ -65,6 +65,25 @@ CODES: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Another place a diagnostic is about, such as the first of two
+    declarations of a name: the fix may be there rather than here."""
+
+    message: str
+    span: Span
+
+    def to_dict(self) -> dict[str, object]:
+        end_line, end_column = self.span.source.position(self.span.end)
+        return {
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem found in a rule file."""
 
@@ -73,6 +92,7 @@ class Diagnostic:
     span: Span | None
     help: str | None = None
     severity: Severity = Severity.ERROR
+    related: tuple[Related, ...] = ()
 
     @property
     def path(self) -> str:
@@ -101,6 +121,7 @@ class Diagnostic:
             "code": self.code,
             "message": self.message,
             "help": self.help,
+            "related": [r.to_dict() for r in self.related],
         }
 
 
@@ -112,19 +133,26 @@ def render(diagnostic: Diagnostic, color: bool = False) -> str:
         tint = "\x1b[1;31m" if diagnostic.severity is Severity.ERROR else "\x1b[1;33m"
         head = f"\x1b[1m{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:\x1b[0m {tint}{sev}[{diagnostic.code}]\x1b[0m: \x1b[1m{diagnostic.message}\x1b[0m"
     lines = [head]
-    span = diagnostic.span
-    if span is not None:
-        text = span.source.line_text(span.line)
-        if text or span.line >= 1:
-            gutter = f"{span.line:>4} | "
-            lines.append(f"{gutter}{text}")
-            end_line, end_col = span.source.position(span.end)
-            width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
-            caret = " " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * max(1, width)
-            lines.append(caret)
+    if diagnostic.span is not None:
+        lines.extend(_excerpt(diagnostic.span, "^"))
+    for related in diagnostic.related:
+        lines.append(f"     = note: {related.message}")
+        lines.extend(_excerpt(related.span, "-"))
     if diagnostic.help:
         lines.append(f"     = help: {diagnostic.help}")
     return "\n".join(lines)
+
+
+def _excerpt(span: Span, mark: str) -> list[str]:
+    """The source line of a span, with the span underlined by ``mark``."""
+    text = span.source.line_text(span.line)
+    if not text and span.line < 1:
+        return []
+    gutter = f"{span.line:>4} | "
+    end_line, end_col = span.source.position(span.end)
+    width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
+    underline = " " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + mark * max(1, width)
+    return [f"{gutter}{text}", underline]
 
 
 def edit_distance(a: str, b: str) -> int:

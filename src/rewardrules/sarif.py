@@ -112,21 +112,31 @@ def artifact_uri(path: str, cwd: str | None = None) -> str:
 
 def result(diagnostic: Diagnostic, path: str, index: dict[str, int]) -> dict[str, object]:
     """The result of one diagnostic of the file at ``path``."""
-    d = diagnostic.to_dict()
+    text = diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
+    found: dict[str, object] = {
+        "ruleId": diagnostic.code,
+        "ruleIndex": index[diagnostic.code],
+        "level": "error" if diagnostic.severity is Severity.ERROR else "warning",
+        "message": {"text": text},
+        "locations": [{"physicalLocation": _physical(diagnostic.to_dict(), path)}],
+    }
+    if diagnostic.related:
+        found["relatedLocations"] = [
+            {"id": n, "message": {"text": r.message}, "physicalLocation": _physical(r.to_dict(), path)}
+            for n, r in enumerate(diagnostic.related)
+        ]
+    return found
+
+
+def _physical(d: dict[str, object], path: str) -> dict[str, object]:
+    """The SARIF physical location of a diagnostic's (or related place's) dict."""
     region = {
         "startLine": d["line"],
         "startColumn": d["column"],
         "endLine": d["end_line"],
         "endColumn": d["end_column"],
     }
-    text = diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
-    return {
-        "ruleId": diagnostic.code,
-        "ruleIndex": index[diagnostic.code],
-        "level": "error" if diagnostic.severity is Severity.ERROR else "warning",
-        "message": {"text": text},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}}],
-    }
+    return {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}
 
 
 def sarif_log(reports: list[tuple[str, list[Diagnostic]]]) -> dict[str, object]:
