@@ -146,7 +146,7 @@ def test_equality_renders_with_a_missing_value() -> None:
     [
         ("{{ referee | upper(1) }}", "the filter `upper` takes no arguments"),
         ("{{ referee | trim('x') }}", "the filter `trim` takes no arguments"),
-        ("{{ referee | default(1, 2, 3) }}", "the filter `default` takes one value"),
+        ("{{ referee | default(1, 2, 3) }}", "the filter `default` takes a value and `true` at most"),
     ],
 )
 def test_filter_arguments_are_checked(template: str, message: str) -> None:

@@ -47,7 +47,8 @@ AWARD_NAMES = (
     "at",
 )
 
-#: Deepest nesting of ``{% if %}`` blocks in one message template.
+#: Deepest nesting of blocks (``{% if %}``) in one message template: jinja2
+#: compiles each to a nested Python block, and Python allows 20.
 MAX_TEMPLATE_NESTING = 8
 #: Most filters in one ``{{ ... }}`` or ``{% ... %}`` tag.
 MAX_TEMPLATE_FILTERS = 8
@@ -59,8 +60,9 @@ _FILTERS = ("upper", "lower", "title", "capitalize", "trim", "default")
 #: How many arguments each filter may take (`default("none")`, and its
 #: second, `boolean`, argument); the others take none.
 _FILTER_ARGS = {"default": 2}
-#: Comparisons that hold for any two values of a message (text or none).
-_COMPARISONS = {"eq": "==", "ne": "!="}
+#: Comparisons (jinja2's names of `==` and `!=`) that hold for any two
+#: values of a message, text or none; `<` and `in` raise for some.
+_COMPARISONS = frozenset({"eq", "ne"})
 #: Block tags that open a block closed by `end...` (`set` only without `=`).
 _BLOCKS = frozenset({"if", "for", "macro", "call", "filter", "block", "with", "autoescape", "set", "trans"})
 
@@ -142,6 +144,8 @@ def check(text: str, names: Iterable[str], fields: Mapping[str, Iterable[str]] |
         tree = env.parse(text)
     except TemplateSyntaxError as error:
         return [_syntax(error.message or "invalid syntax")]
+    except RecursionError:  # a safety net: `_shape` keeps the parser well within the limit
+        return [TemplateProblem("RR401", "message template is nested too deeply")]
     problems = list(_nodes(tree, known, event_fields))
     if not problems:
         # Every name must be one we provide: jinja2's own (`self`, `loop`,
@@ -273,7 +277,7 @@ def _filter_problems(node: nodes.Filter) -> Iterator[TemplateProblem]:
         return
     most = _FILTER_ARGS.get(node.name, 0)
     if len(node.args) > most or node.kwargs or node.dyn_args or node.dyn_kwargs:
-        takes = "no arguments" if most == 0 else 'one value, as in `{{ item | default("none") }}`'
+        takes = "no arguments" if most == 0 else 'a value and `true` at most, as in `{{ item | default("none") }}`'
         yield TemplateProblem("RR501", f"the filter `{node.name}` takes {takes}")
 
 
