@@ -89,7 +89,7 @@ CASES = [
         None,
     ),
     ("add-units", "metric x = total + data", "RR202", "cannot add quantity (MB) to money (USD)", None),
-    ("multiply-money", "metric x = total * total", "RR202", "cannot multiply", None),
+    ("multiply-money", "metric x = total * total", "RR201", "cannot multiply", None),
     (
         "text-order",
         'milestone m { first payment where payment.note > "a" reward referrer cash 1 USD }',

@@ -14,10 +14,11 @@ division is guarded, every quantity is bounded).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
+from typing import Any
 
 from . import ast, limits, templates
 from .datatypes import (
@@ -41,7 +42,7 @@ from .datatypes import (
     quantity,
     unify,
 )
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic, Related, did_you_mean
 from .model import (
     Binding,
     CapInfo,
@@ -57,7 +58,7 @@ from .model import (
 )
 from .source import Source, Span
 from .timeutil import period_key
-from .units import BUILTIN_UNITS, CURRENCY_EXPONENTS, is_currency
+from .units import BUILTIN_UNITS, CURRENCY_EXPONENTS, currency_for, is_currency
 
 ROLES = ("referrer", "referee")
 KINDS = ("cash", "credit", "discount", "gift_card", "storage", "upgrade", "item")
@@ -107,8 +108,17 @@ class Checker:
     def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, help))
 
+    def _duplicate(self, message: str, span: Span | None, first: Span | None, advice: str | None = None) -> None:
+        """RR104 for a second declaration, with where the first one is (a
+        duplicate is fixed at one of the two places, so show both)."""
+        where = f"the first is declared at line {first.line}, column {first.column}" if first is not None else None
+        help_ = "; ".join(part for part in (where, advice) if part) or None
+        related = (Related("first declared here", first),) if first is not None else ()
+        self.diagnostics.append(Diagnostic("RR104", message, span, help_, related=related))
+
     # -- entry point -----------------------------------------------------
     def run(self) -> CheckedRuleset:
+        self._unicode()
         name, title = self._ruleset_name()
         timezone = self._timezone()
         self._declare_units()
@@ -128,9 +138,13 @@ class Checker:
                 declared.append(self.file.implicit)
         seen_programs: dict[str, ast.Ident] = {}
         for program in declared:
-            if program.name.text in seen_programs:
-                self.error("RR104", f"program `{program.name.text}` is declared twice", program.name.span)
-            seen_programs[program.name.text] = program.name
+            first_program = seen_programs.get(program.name.text)
+            if first_program is not None:
+                self._duplicate(
+                    f"program `{program.name.text}` is declared twice", program.name.span, first_program.span
+                )
+            else:
+                seen_programs[program.name.text] = program.name
             programs.append(self._program(program, shared, name))
         self._check_milestone_names(programs)
         return CheckedRuleset(
@@ -147,10 +161,24 @@ class Checker:
             bindings=self.bindings,
         )
 
+    def _unicode(self) -> None:
+        """RR002 for text with an unpaired surrogate (a string's `\\ud800`
+        escape): it cannot be written as UTF-8, so an award message, an item
+        or a title holding it would fail only when the output is written."""
+        for text, span in _texts(self.file):
+            lone = _lone_surrogate(text)
+            if lone is not None:
+                self.error(
+                    "RR002",
+                    f"string has an unpaired surrogate escape `\\u{ord(lone):04x}`",
+                    span,
+                    "escape a character outside the BMP as a surrogate pair, or write it as UTF-8",
+                )
+
     def _ruleset_name(self) -> tuple[str, str | None]:
         decls = self.file.rulesets
         for extra in decls[1:]:
-            self.error("RR104", "a rule file declares one `ruleset`", extra.span, "remove this line")
+            self._duplicate("a rule file declares one `ruleset`", extra.span, decls[0].span, "remove this line")
         if decls:
             return decls[0].name.text, decls[0].title
         stem = PurePath(self.source.path).stem
@@ -173,10 +201,15 @@ class Checker:
         return decl.value
 
     def _declare_units(self) -> None:
+        declared: dict[str, ast.UnitDecl] = {}
         for decl in self.file.units:
             name = decl.name.text
-            if name in self.units or name in DURATION_UNITS:
+            first = declared.get(name)
+            if first is not None:
+                self._duplicate(f"unit `{name}` is declared twice", decl.name.span, first.name.span)
+            elif name in self.units or name in DURATION_UNITS:
                 self.error("RR104", f"unit `{name}` is already known", decl.name.span, "remove this declaration")
+            declared.setdefault(name, decl)
             self.units.add(name)
 
     def _declare_events(self) -> None:
@@ -198,10 +231,16 @@ class Checker:
                 )
                 self.events[name] = info
             elif info.decl is not None:
-                self.error("RR104", f"event `{name}` is declared twice", decl.name.span, "merge the two declarations")
+                self._duplicate(
+                    f"event `{name}` is declared twice",
+                    decl.name.span,
+                    info.decl.name.span,
+                    "merge the two declarations",
+                )
                 continue
             else:
                 info.decl = decl
+            seen_fields: dict[str, ast.FieldDecl] = {}
             for fdecl in decl.fields:
                 fname = fdecl.name.text
                 if fname in _ENVELOPE:
@@ -213,8 +252,14 @@ class Checker:
                     )
                     continue
                 if fname in info.fields:
-                    self.error("RR104", f"field `{fname}` is declared twice in event `{name}`", fdecl.name.span)
+                    first_field = seen_fields.get(fname)
+                    self._duplicate(
+                        f"field `{fname}` is declared twice in event `{name}`",
+                        fdecl.name.span,
+                        first_field.name.span if first_field else None,
+                    )
                     continue
+                seen_fields[fname] = fdecl
                 info.fields[fname] = FieldInfo(fname, self._field_type(fdecl.type), fdecl.optional)
 
     def _field_type(self, ref: ast.TypeRef) -> Type:
@@ -234,7 +279,8 @@ class Checker:
                     "RR105",
                     f"`{unit}` is not a currency",
                     ref.unit.span,
-                    did_you_mean(
+                    self._currency_help(unit)
+                    or did_you_mean(
                         unit,
                         CURRENCY_EXPONENTS,
                         "money takes an ISO 4217 code such as `USD`; use `quantity` for other units",
@@ -248,7 +294,20 @@ class Checker:
         return quantity(unit)
 
     def _unit_help(self, unit: str) -> str:
-        return did_you_mean(unit, list(self.units) + list(DURATION_UNITS)) or f"declare it with `unit {unit}`"
+        return (
+            self._currency_help(unit)
+            or did_you_mean(unit, list(self.units) + list(DURATION_UNITS))
+            or f"declare it with `unit {unit}`"
+        )
+
+    @staticmethod
+    def _currency_help(unit: str) -> str | None:
+        """A money word (`dollars`, `usd`, `€`) points to its ISO 4217 code:
+        declaring `unit dollars` would make an amount that is not money."""
+        code = currency_for(unit)
+        if code is None:
+            return None
+        return f"did you mean `{code}`? money is written with its ISO 4217 currency code"
 
     # -- metrics ---------------------------------------------------------
     def _metric_scope(
@@ -259,8 +318,11 @@ class Checker:
             name = decl.name.text
             self._decl_program[id(decl)] = program
             if name in scope:
-                self.error(
-                    "RR104", f"metric `{name}` is declared twice", decl.name.span, "give one of them another name"
+                self._duplicate(
+                    f"metric `{name}` is declared twice",
+                    decl.name.span,
+                    scope[name].name.span,
+                    "give one of them another name",
                 )
                 continue
             if name in RESERVED_NAMES or name in self.events:
@@ -369,7 +431,10 @@ class Checker:
             other = self.expr(agg.otherwise, _Context("in `otherwise`"))
             if typ.kind != ERROR and other.kind != ERROR and unify(typ, other) is None:
                 self._mismatch(
-                    agg.otherwise.span, f"`otherwise` gives {other.describe()}, but the metric is {typ.describe()}"
+                    agg.otherwise.span,
+                    f"`otherwise` gives {other.describe()}, but the metric is {typ.describe()}",
+                    other,
+                    typ,
                 )
             nullable = False
         return MetricInfo(name, decl, typ, nullable, "referral", (), frozenset({event.name}), program)
@@ -493,20 +558,22 @@ class Checker:
         return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics)
 
     def _check_milestone_names(self, programs: list[ProgramInfo]) -> None:
-        seen: set[str] = set()
+        seen: dict[str, ast.Milestone] = {}
         count = 0
         for program in programs:
             for milestone in program.milestones:
                 milestone.index = count
                 count += 1
-                if milestone.name in seen:
-                    self.error(
-                        "RR104",
+                first = seen.get(milestone.name)
+                if first is not None:
+                    self._duplicate(
                         f"milestone `{milestone.name}` is declared twice",
                         milestone.decl.name.span,
+                        first.name.span,
                         "milestone names are unique in a file; awards are reported by name",
                     )
-                seen.add(milestone.name)
+                else:
+                    seen[milestone.name] = milestone.decl
         if count > limits.MAX_MILESTONES:
             self.error(
                 "RR401", f"too many milestones ({count}; the limit is {limits.MAX_MILESTONES})", self.source.whole()
@@ -771,14 +838,12 @@ class Checker:
             )
             return
         names = set(templates.AWARD_NAMES) | set(scope)
+        fields: dict[str, list[str]] = {}
         if trigger_event is not None:
             names.add(trigger_event.name)
-        for problem in templates.check(message.template, names):
-            code = "RR502" if problem.unknown_name else "RR501"
-            help_ = problem.help
-            if problem.unknown_name:
-                help_ = did_you_mean(problem.unknown_name, names, "known names: " + ", ".join(sorted(names)))
-            self.error(code, problem.message, message.span, help_)
+            fields[trigger_event.name] = list(trigger_event.fields)
+        for problem in templates.check(message.template, names, fields):
+            self.error(problem.code, problem.message, message.span, problem.help)
 
     # -- expressions -----------------------------------------------------
     def duration(self, node: ast.Duration) -> int | None:
@@ -812,10 +877,10 @@ class Checker:
         if digits > limits.MAX_LITERAL_DIGITS:
             self.error("RR401", f"number has {digits} digits (the limit is {limits.MAX_LITERAL_DIGITS})", span)
 
-    def _mismatch(self, span: Span | None, message: str, help: str | None = None) -> None:
-        """RR202 when two quantities disagree on their unit, else RR201."""
-        code = "RR202" if message.count("(") >= 2 else "RR201"
-        self.error(code, message, span, help)
+    def _mismatch(self, span: Span | None, message: str, left: Type, right: Type, help: str | None = None) -> None:
+        """Report two types that do not agree, with the code of what differs:
+        decided from the types themselves, never from the message's text."""
+        self.error(_mismatch_code(left, right), message, span, help)
 
     def expr(self, node: ast.Expr, ctx: _Context) -> Type:
         """Type an expression (and record its type and nullability)."""
@@ -890,7 +955,10 @@ class Checker:
                 item_type, _ = self._sub(item, ctx)
                 if unify(typ, item_type) is None:
                     self._mismatch(
-                        item.span, f"the list holds {item_type.describe()}, but the value is {typ.describe()}"
+                        item.span,
+                        f"the list holds {item_type.describe()}, but the value is {typ.describe()}",
+                        item_type,
+                        typ,
                     )
             return T_BOOLEAN, False
         if isinstance(node, ast.IsSet):
@@ -988,6 +1056,8 @@ class Checker:
                         node.span,
                         f"cannot {'add' if op == '+' else 'subtract'} {right.describe()} "
                         f"{'to' if op == '+' else 'from'} {left.describe()}",
+                        left,
+                        right,
                     )
                     return T_ERROR, nullable
         elif op == "*":
@@ -998,9 +1068,11 @@ class Checker:
             elif (left.kind == NUMBER and right.kind == DURATION) or (right.kind == NUMBER and left.kind == DURATION):
                 result = T_DURATION
             elif left.kind == QUANTITY and right.kind == QUANTITY:
-                self._mismatch(
-                    node.span,
+                # never a unit mismatch: no two amounts multiply, whatever their units
+                self.error(
+                    "RR201",
                     f"cannot multiply {left.describe()} by {right.describe()}",
+                    node.span,
                     "multiply an amount by a plain number",
                 )
                 return T_ERROR, nullable
@@ -1010,7 +1082,7 @@ class Checker:
                 result = Type(left.kind, left.unit, left.literal and right.literal)
             elif left.kind == QUANTITY and right.kind == QUANTITY:
                 if left.unit != right.unit:
-                    self._mismatch(node.span, f"cannot divide {left.describe()} by {right.describe()}")
+                    self._mismatch(node.span, f"cannot divide {left.describe()} by {right.describe()}", left, right)
                     return T_ERROR, nullable
                 result = T_NUMBER
             elif left.kind == DURATION and right.kind == NUMBER:
@@ -1027,10 +1099,47 @@ class Checker:
             return T_BOOLEAN, False
         common = unify(left, right)
         if common is None:
-            self._mismatch(node.span, f"cannot compare {left.describe()} with {right.describe()}")
+            self._mismatch(node.span, f"cannot compare {left.describe()} with {right.describe()}", left, right)
         elif node.op not in ("==", "!=") and common.kind in (TEXT, BOOLEAN):
             self.error("RR201", f"{common.describe()} can only be compared with `==` and `!=`", node.span)
         return T_BOOLEAN, False
+
+
+def _texts(file: ast.RuleFile) -> Iterator[tuple[str, Span | None]]:
+    """Every text of a rule file (strings, titles, messages, names), with
+    the span of the node that holds it; iterative, like :func:`ast.walk`."""
+    stack: list[Any] = [file]
+    while stack:
+        node = stack.pop()
+        for name in getattr(node, "__slots__", ()):
+            if name == "span":
+                continue
+            value = getattr(node, name)
+            if isinstance(value, str):
+                yield value, node.span
+            elif isinstance(value, tuple):
+                stack.extend(v for v in value if hasattr(v, "__slots__"))
+            elif hasattr(value, "__slots__"):
+                stack.append(value)
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """The first unpaired surrogate of a text (UTF-8 cannot hold one), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return text[error.start]
+    return None
+
+
+def _mismatch_code(left: Type, right: Type) -> str:
+    """RR202 when both sides are quantities in different units (the types
+    would agree but for the unit), RR201 for any other disagreement."""
+    if left.kind == right.kind == QUANTITY and left.unit != right.unit:
+        return "RR202"
+    return "RR201"
 
 
 def _kind_unit_problem(kind: str, unit: str) -> str | None:

@@ -52,7 +52,7 @@ CODES: dict[str, str] = {
     "RR307": "metric depends on itself",
     "RR401": "limit exceeded",
     "RR501": "invalid message template",
-    "RR502": "unknown name in message template",
+    "RR502": "unknown name or field in message template",
     # warnings of `check --strict` (lint.py)
     "RR601": "condition is never true",
     "RR602": "tiers out of order",
@@ -65,6 +65,25 @@ CODES: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Another place a diagnostic is about, such as the first of two
+    declarations of a name: the fix may be there rather than here."""
+
+    message: str
+    span: Span
+
+    def to_dict(self) -> dict[str, object]:
+        end_line, end_column = self.span.source.position(self.span.end)
+        return {
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem found in a rule file."""
 
@@ -73,6 +92,7 @@ class Diagnostic:
     span: Span | None
     help: str | None = None
     severity: Severity = Severity.ERROR
+    related: tuple[Related, ...] = ()
 
     @property
     def path(self) -> str:
@@ -101,6 +121,7 @@ class Diagnostic:
             "code": self.code,
             "message": self.message,
             "help": self.help,
+            "related": [r.to_dict() for r in self.related],
         }
 
 
@@ -117,24 +138,35 @@ def render(diagnostic: Diagnostic, color: bool = False) -> str:
         tint = "\x1b[1;31m" if diagnostic.severity is Severity.ERROR else "\x1b[1;33m"
         head = f"\x1b[1m{path}:{diagnostic.line}:{diagnostic.column}:\x1b[0m {tint}{sev}[{diagnostic.code}]\x1b[0m: \x1b[1m{message}\x1b[0m"
     lines = [head]
-    span = diagnostic.span
-    if span is not None:
-        text = span.source.line_text(span.line)
-        if text or span.line >= 1:
-            gutter = f"{span.line:>4} | "
-            end_line, end_col = span.source.position(span.end)
-            width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
-            # a tab shows as one space, other controls as escapes: the caret
-            # is placed under the escaped text
-            text = text.replace("\t", " ")
-            before = printable(text[: span.column - 1])
-            under = printable(text[span.column - 1 : span.column - 1 + max(1, width)])
-            lines.append(f"{gutter}{printable(text)}")
-            caret = " " * (len(gutter) - 2) + "| " + " " * len(before) + "^" * max(1, len(under), width)
-            lines.append(caret)
+    if diagnostic.span is not None:
+        lines.extend(_excerpt(diagnostic.span, "^"))
+    for related in diagnostic.related:
+        lines.append(f"     = note: {printable(related.message)}")
+        lines.extend(_excerpt(related.span, "-"))
     if diagnostic.help:
         lines.append(f"     = help: {printable(diagnostic.help)}")
     return "\n".join(lines)
+
+
+def _excerpt(span: Span, mark: str) -> list[str]:
+    """The source line of a span, with the span underlined by ``mark``.
+
+    A tab shows as one space and other control characters as escapes
+    (`printable`), so the line cannot drive a terminal; the underline is
+    placed under the escaped text."""
+    from .formatting import printable
+
+    text = span.source.line_text(span.line)
+    if not text and span.line < 1:
+        return []
+    gutter = f"{span.line:>4} | "
+    end_line, end_col = span.source.position(span.end)
+    width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
+    text = text.replace("\t", " ")
+    before = printable(text[: span.column - 1])
+    under = printable(text[span.column - 1 : span.column - 1 + max(1, width)])
+    underline = " " * (len(gutter) - 2) + "| " + " " * len(before) + mark * max(1, len(under), width)
+    return [f"{gutter}{printable(text)}", underline]
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -32,7 +32,7 @@ RULE_HELP: dict[str, str] = {
     "RR102": "The event has no such field: declare it in the event, or fix the name.",
     "RR103": "A name that is no metric or field in scope: declare the metric, or fix the name.",
     "RR104": "A name declared twice (event, field, metric, milestone, program, unit, ruleset): "
-    "rename one, or merge them.",
+    "rename one, or merge them. The help line says where the first one is declared.",
     "RR105": "An unknown unit, or a `money` type whose unit is not an ISO 4217 currency. "
     "Declare your own unit with `unit NAME`.",
     "RR106": "An unknown role: the roles are `referrer` and `referee`.",
@@ -59,10 +59,13 @@ RULE_HELP: dict[str, str] = {
     "two holds or messages, or no milestone at all.",
     "RR307": "A metric that depends on itself, directly or through other metrics.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
-    "string, number of milestones, size of the file.",
+    "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
+    "more than 8 filters or 64 parts in one tag.",
     "RR501": "An invalid message template: a syntax error, or a construct templates may not use (loops, "
-    "calls, arithmetic, item access, unknown filters).",
-    "RR502": "An unknown name in a message template: use award fields, metrics and the triggering event.",
+    "calls, arithmetic, item access, unknown filters, filter arguments, comparisons other than `==` and `!=`, "
+    "an attribute of a value that is not an event).",
+    "RR502": "An unknown name in a message template, or a field the triggering event does not declare: use "
+    "award fields, metrics and the triggering event's declared fields.",
     "RR601": "A condition that no ledger can make true (`when false`, `1 > 2`, `x > 10 and x < 5`, a count "
     "below 0, a required field that `is not set`), so a milestone, metric filter, eligibility or void is dead; "
     "also `every N M` where M can never reach N, and `whenever M increases` where M can never rise.",
@@ -109,21 +112,31 @@ def artifact_uri(path: str, cwd: str | None = None) -> str:
 
 def result(diagnostic: Diagnostic, path: str, index: dict[str, int]) -> dict[str, object]:
     """The result of one diagnostic of the file at ``path``."""
-    d = diagnostic.to_dict()
+    text = diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
+    found: dict[str, object] = {
+        "ruleId": diagnostic.code,
+        "ruleIndex": index[diagnostic.code],
+        "level": "error" if diagnostic.severity is Severity.ERROR else "warning",
+        "message": {"text": text},
+        "locations": [{"physicalLocation": _physical(diagnostic.to_dict(), path)}],
+    }
+    if diagnostic.related:
+        found["relatedLocations"] = [
+            {"id": n, "message": {"text": r.message}, "physicalLocation": _physical(r.to_dict(), path)}
+            for n, r in enumerate(diagnostic.related)
+        ]
+    return found
+
+
+def _physical(d: dict[str, object], path: str) -> dict[str, object]:
+    """The SARIF physical location of a diagnostic's (or related place's) dict."""
     region = {
         "startLine": d["line"],
         "startColumn": d["column"],
         "endLine": d["end_line"],
         "endColumn": d["end_column"],
     }
-    text = diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
-    return {
-        "ruleId": diagnostic.code,
-        "ruleIndex": index[diagnostic.code],
-        "level": "error" if diagnostic.severity is Severity.ERROR else "warning",
-        "message": {"text": text},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}}],
-    }
+    return {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}
 
 
 def sarif_log(reports: list[tuple[str, list[Diagnostic]]]) -> dict[str, object]:

@@ -24,7 +24,9 @@ from typing import Final
 __all__ = [
     "BUILTIN_UNITS",
     "CURRENCY_EXPONENTS",
+    "CURRENCY_WORDS",
     "NON_ADDITIVE_UNITS",
+    "currency_for",
     "format_amount",
     "is_additive",
     "is_currency",
@@ -209,6 +211,63 @@ CURRENCY_EXPONENTS: Final[dict[str, int]] = {
     "ZWG": 2,  # Zimbabwe Gold
     "ZWL": 2,  # Zimbabwe Dollar (being replaced by ZWG)
 }
+
+# Words and signs people write for money, with the ISO 4217 code a rule file
+# needs instead: for "did you mean" hints only, never to read an amount (a
+# word such as "dollar" names many currencies; the hint names the commonest).
+CURRENCY_WORDS: Final[dict[str, str]] = {
+    "$": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "buck": "USD",
+    "bucks": "USD",
+    "€": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "£": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "sterling": "GBP",
+    "quid": "GBP",
+    "¥": "JPY",
+    "yen": "JPY",
+    "yuan": "CNY",
+    "renminbi": "CNY",
+    "rmb": "CNY",
+    "₹": "INR",
+    "rupee": "INR",
+    "rupees": "INR",
+    "₩": "KRW",
+    "won": "KRW",
+    "franc": "CHF",
+    "francs": "CHF",
+    "real": "BRL",
+    "reais": "BRL",
+    "zloty": "PLN",
+    "zlotys": "PLN",
+    "rand": "ZAR",
+    "ruble": "RUB",
+    "rubles": "RUB",
+    "rouble": "RUB",
+    "roubles": "RUB",
+    "lira": "TRY",
+    "₺": "TRY",
+    "₪": "ILS",
+    "shekel": "ILS",
+    "shekels": "ILS",
+}
+
+
+def currency_for(word: str) -> str | None:
+    """The ISO 4217 code a unit that is not one most likely means: the code
+    in another case (`usd`, `Eur`) or a currency's word or sign (`dollars`,
+    `€`); None when the word means no currency (or already is a code)."""
+    if word in CURRENCY_EXPONENTS:
+        return None
+    if word.upper() in CURRENCY_EXPONENTS:
+        return word.upper()
+    return CURRENCY_WORDS.get(word.lower())
+
 
 BUILTIN_UNITS: Final[frozenset[str]] = frozenset({"percent", "MB", "GB", "TB", "months", "points", "item"})
 """Non-currency units known without declaration.  Durations are not units."""
