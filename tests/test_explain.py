@@ -333,3 +333,33 @@ def test_cli_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     code, _, err = run_cli(capsys, "explain", broken, bad)
     assert code == 1
     assert "error[RR101]" in err
+
+
+def test_a_closed_window_is_a_field_of_the_result_and_explain_reads_the_field() -> None:
+    """Whether a window closed is in the record (`closed: true`), so explain
+    never decides it from the wording of the progress text."""
+    program = rewardrules.load(RULESETS / "microsoft_referral.rules")
+    ledger = [
+        {
+            "id": "r1",
+            "at": "2026-03-01T10:00:00Z",
+            "type": "referral",
+            "referrer": "ann",
+            "referee": "bo",
+            "country": "US",
+        }
+    ]
+    open_ = program.score(ledger, as_of="2026-03-02T00:00:00Z").data
+    closed = program.score(ledger, as_of="2026-04-15T00:00:00Z").data
+
+    def purchase(data: dict) -> dict:
+        [entry] = [
+            m for m in data["referrals"][0]["programs"][0]["milestones"] if m["milestone"] == "qualifying_purchase"
+        ]
+        return entry
+
+    assert "closed" not in purchase(open_)
+    assert purchase(closed)["closed"] is True
+    # the same progress text without the field is told as what comes next
+    del purchase(closed)["closed"]
+    assert "next: `qualifying_purchase`" in explain(closed)

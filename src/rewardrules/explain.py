@@ -315,7 +315,7 @@ class _Teller:
         if not progress:
             return None
         name = milestone["milestone"]
-        if progress.startswith("window closed"):
+        if milestone.get("closed"):
             if milestone["reached"]:
                 return None  # a repeating milestone whose window is over: nothing more to come
             return Note("closed", f"{self._name(name)}: {progress}", milestone=name)

@@ -224,7 +224,17 @@ class Reporter:
             entry["withheld"] = True
             return entry
         entry["progress"] = self._describe(milestone, referral, values)
+        if self._window_closed(milestone, referral) is not None:
+            entry["closed"] = True  # what explain reads: never the progress text
         return entry
+
+    def _window_closed(self, milestone: MilestoneInfo, referral: Referral) -> int | None:
+        """When an event milestone's window closed, if it closed by as-of."""
+        trigger = milestone.trigger
+        if not isinstance(trigger, ast.EventTrigger) or trigger.within is None:
+            return None
+        closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
+        return closes if self.as_of > closes else None
 
     def _withheld_scopes(self) -> set[tuple[int, str]]:
         """(milestone, referee or referrer) of the rewards withheld as of
@@ -247,11 +257,10 @@ class Reporter:
                 f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else ""
             )
             if trigger.within is not None:
+                closed = self._window_closed(milestone, referral)
+                if closed is not None:
+                    return f"window closed at {format_timestamp(closed)}" + ("" if trigger.each else f" without a {what}")
                 closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
-                if self.as_of > closes:
-                    return f"window closed at {format_timestamp(closes)}" + (
-                        "" if trigger.each else f" without a {what}"
-                    )
                 return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_timestamp(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
