@@ -259,7 +259,9 @@ class Reporter:
             if trigger.within is not None:
                 closed = self._window_closed(milestone, referral)
                 if closed is not None:
-                    return f"window closed at {format_timestamp(closed)}" + ("" if trigger.each else f" without a {what}")
+                    return f"window closed at {format_timestamp(closed)}" + (
+                        "" if trigger.each else f" without a {what}"
+                    )
                 closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
                 return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_timestamp(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
