@@ -5,11 +5,15 @@ written; Stripe payloads that conflict, or cannot be read, are clear errors."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import rewardrules
 from rewardrules.cli import main
+from rewardrules.ledger import LedgerError
 
 from .conftest import RULESETS
 
@@ -126,3 +130,68 @@ def test_paths_inside_the_folder_still_work(layout: Path, capsys: pytest.Capture
     )
     code, output = run_cli(capsys, "test", layout / "t.test.toml")
     assert code == 0, output
+
+
+# ---------------------------------------------------------------------------
+# ledger money carries its currency
+
+PARTNER = rewardrules.load(RULESETS / "partner_and_customer.rules")
+REFERRAL = {"id": "r1", "at": "2026-03-01T09:00:00Z", "type": "referral", "referrer": "p", "referee": "c"}
+REFERRAL["source"] = "partner"
+
+
+def payment(**fields: object) -> dict[str, object]:
+    return {"id": "p1", "at": "2026-03-02T09:00:00Z", "type": "payment", "referee": "c", **fields}
+
+
+def scorers() -> list[Callable[[list[dict[str, object]]], object]]:
+    """Every way a ledger is read: batch (dicts and JSON lines), stream, session."""
+
+    def session(events: list[dict[str, object]]) -> object:
+        live = PARTNER.session()
+        return [live.add(e) for e in events]
+
+    return [
+        PARTNER.score,
+        lambda events: PARTNER.score([json.dumps(e) for e in events]),
+        lambda events: PARTNER.score_stream([json.dumps(e) for e in events]),
+        session,
+    ]
+
+
+@pytest.mark.parametrize("score", scorers(), ids=["dicts", "lines", "stream", "session"])
+def test_amount_in_another_currency_is_refused(score: Callable[[list[dict[str, object]]], object]) -> None:
+    # 1,000,000 JPY is about 6,500 USD: read as USD it paid the 5,000 USD cap
+    with pytest.raises(LedgerError) as caught:
+        score([REFERRAL, payment(amount="1000000", currency="JPY")])
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (2, "amount")
+    assert '`amount` is in "JPY" (field `currency`), but the rule file declares it as money USD' in problem.message
+
+
+@pytest.mark.parametrize("score", scorers(), ids=["dicts", "lines", "stream", "session"])
+def test_currency_that_is_not_a_code_is_refused(score: Callable[[list[dict[str, object]]], object]) -> None:
+    with pytest.raises(LedgerError) as caught:
+        score([REFERRAL, payment(amount="10", currency=5)])
+    assert [(p.line, p.field) for p in caught.value.problems] == [(2, "currency")]
+
+
+@pytest.mark.parametrize("currency", ["USD", "usd", None])
+def test_amount_in_the_declared_currency_scores(currency: str | None) -> None:
+    fields = {"amount": "100.00"} if currency is None else {"amount": "100.00", "currency": currency}
+    awards = PARTNER.score([REFERRAL, payment(**fields)]).awards
+    assert [(a.milestone, a.amount) for a in awards] == [("partner_commission", "15.00")]
+
+
+def test_currency_on_events_without_money_is_not_read() -> None:
+    refund = {"id": "x1", "at": "2026-03-03T09:00:00Z", "type": "refund", "referee": "c", "payment": "p1"}
+    refund["currency"] = "JPY"
+    PARTNER.score([REFERRAL, payment(amount="100.00", currency="USD"), refund])
+
+
+def test_cli_names_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(json.dumps(REFERRAL) + "\n" + json.dumps(payment(amount="1000000", currency="JPY")) + "\n")
+    code, output = run_cli(capsys, "score", RULESETS / "partner_and_customer.rules", ledger)
+    assert code == 2
+    assert f'{ledger}:2: error: field `amount`: `amount` is in "JPY"' in output
