@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import rewardrules
+from rewardrules import limits
 from rewardrules.cli import main
 from rewardrules.ledger import LedgerError
+from rewardrules.sources import Payload
+from rewardrules.sources.stripe import StripeError, ingest
 
 from .conftest import RULESETS
 
@@ -195,3 +199,152 @@ def test_cli_names_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, output = run_cli(capsys, "score", RULESETS / "partner_and_customer.rules", ledger)
     assert code == 2
     assert f'{ledger}:2: error: field `amount`: `amount` is in "JPY"' in output
+
+
+# ---------------------------------------------------------------------------
+# Stripe payloads: conflicts and unreadable input are clear errors
+
+MARCH_2 = 1772409600  # 2026-03-02T00:00:00Z
+
+
+def stripe_event(event_id: str, type: str, obj: dict[str, Any], created: int = MARCH_2) -> dict[str, Any]:
+    return {"id": event_id, "object": "event", "type": type, "created": created, "data": {"object": obj}}
+
+
+def stripe_charge(customer: str, amount: int = 4900) -> dict[str, Any]:
+    return {
+        "id": "ch_1",
+        "object": "charge",
+        "customer": customer,
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": 0,
+        "currency": "usd",
+        "paid": True,
+        "captured": True,
+        "status": "succeeded",
+        "invoice": None,
+    }
+
+
+def problems_of(payloads: list[Payload]) -> list[str]:
+    with pytest.raises(StripeError) as caught:
+        ingest(payloads)
+    return [p.render() for p in caught.value.problems]
+
+
+def test_same_event_id_with_different_content_is_a_conflict() -> None:
+    a = Payload("hooks/a.json", stripe_event("evt_1", "charge.succeeded", stripe_charge("cus_A")))
+    b = Payload("hooks/b.json", stripe_event("evt_1", "charge.succeeded", stripe_charge("cus_A", amount=9900)))
+    found = problems_of([a, b])
+    assert found == problems_of([b, a])  # never decided by input order
+    assert found == [
+        "hooks/b.json: event evt_1: field `data`: event id `evt_1` is also in hooks/a.json, with different content; "
+        "a webhook retry repeats an event exactly: keep the payload that is right and remove the other"
+    ]
+
+
+def test_webhook_retry_is_still_one_event() -> None:
+    first = stripe_event("evt_1", "charge.succeeded", stripe_charge("cus_A"))
+    retry = {**first, "pending_webhooks": 3}  # a delivery detail, not content
+    result = ingest([first, retry])
+    assert len(result.ledger) == 1 and result.report.duplicates == {"webhook retry": 1}
+
+
+def test_one_charge_with_two_customers_is_a_conflict() -> None:
+    paid = Payload("a.json", stripe_event("evt_1", "charge.succeeded", stripe_charge("cus_A")))
+    refunded = stripe_charge("cus_B")
+    refunded.update(amount_refunded=4900, refunded=True)
+    later = Payload("b.json", stripe_event("evt_2", "charge.refunded", refunded, MARCH_2 + 60))
+    for order in ([paid, later], [later, paid]):
+        (found,) = problems_of(order)
+        assert (
+            "field `data.object.customer`: charge `ch_1` has two customers: `cus_A` in a.json and `cus_B` in b.json"
+            in found
+        )
+
+
+def test_one_invoice_with_two_customers_is_a_conflict() -> None:
+    def paid(customer: str) -> dict[str, Any]:
+        return {
+            "id": "in_1",
+            "object": "invoice",
+            "customer": customer,
+            "status": "paid",
+            "amount_paid": 4900,
+            "currency": "usd",
+        }
+
+    a = Payload("a.json", stripe_event("evt_1", "invoice.paid", paid("cus_A")))
+    b = Payload("b.json", stripe_event("evt_2", "invoice.payment_succeeded", paid("cus_B"), MARCH_2 + 1))
+    found = problems_of([a, b])
+    assert found == problems_of([b, a])
+    assert found == [
+        "b.json: `stripe:in_1:payment`: field `customer`: names customer `cus_B`, and a.json names `cus_A` "
+        "for the same object; an object has one customer: remove the payload that is wrong"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (
+            '{"id": "cus_1", "object": "customer", "created": 1772409600, "metadata": {"referrer": "\\ud800"}}',
+            "metadata.referrer",
+        ),
+        (
+            '{"id": "cus_1", "object": "customer", "created": 1772409600, "metadata": {"\\udfff": "x"}}',
+            "metadata.\\udfff",
+        ),
+        (
+            '{"id": "evt_1", "object": "event", "type": "customer.updated", "created": 1772409600, '
+            '"data": {"object": {"id": "cus_\\ud800", "object": "customer"}}}',
+            "data.object.id",
+        ),
+    ],
+)
+def test_lone_surrogate_is_an_ingest_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, field: str
+) -> None:
+    output = refused_ingest(tmp_path, capsys, text + "\n")
+    assert f"big.json: payload: field `{field}`: not valid Unicode text" in output
+
+
+def refused_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> str:
+    """What `ingest stripe` says about a payload file it refuses (exit 2)."""
+    hooks = tmp_path / "big.json"
+    hooks.write_text(text)
+    code, output = run_cli(capsys, "ingest", "stripe", hooks)
+    assert code == 2 and "Traceback" not in output
+    return output
+
+
+def test_payload_file_is_read_in_bounded_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_PAYLOAD_FILE_BYTES", 1000)
+    hooks = tmp_path / "big.json"
+    hooks.write_text(
+        json.dumps([stripe_event(f"evt_{i}", "charge.succeeded", stripe_charge("cus_A")) for i in range(9)])
+    )
+    code, output = run_cli(capsys, "ingest", "stripe", hooks)
+    assert code == 2
+    assert f"rewardrules: error: {hooks}: larger than 1,000 bytes; split it into several files" in output
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("[" * 70 + "]" * 70, "big.json[0]: JSON nests deeper than 64 levels"),
+        ('{"a": 1}\n' + '{"a": ' * 80 + "1" + "}" * 80 + "\n", "big.json:2: JSON nests deeper than 64 levels"),
+        ('{"id": "x", "amount": 1' + "0" * 5000 + "}", "big.json: invalid JSON: a number has too many digits"),
+        (
+            '{"id": "x", "amount": 1e99999999999999999999}',
+            "big.json: invalid JSON: the number 1e999999999999999999... is out of range",
+        ),
+    ],
+)
+def test_malformed_payloads_are_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, wanted: str
+) -> None:
+    assert wanted in refused_ingest(tmp_path, capsys, text)

@@ -24,5 +24,9 @@ MAX_LEDGER_DIGITS = 30
 MAX_LEDGER_EXPONENT = 30
 #: Deepest JSON nesting in a ledger line.
 MAX_LEDGER_NESTING = 32
+#: Largest payload file `ingest` reads (JSON, a JSON array or JSON Lines), in bytes.
+MAX_PAYLOAD_FILE_BYTES = 256 * 1024 * 1024
+#: Deepest JSON nesting in a payload (Stripe's objects, expanded, nest about ten).
+MAX_PAYLOAD_NESTING = 64
 #: Longest rendered message, in characters.
 MAX_MESSAGE_CHARS = 2_000
