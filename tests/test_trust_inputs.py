@@ -15,6 +15,7 @@ import pytest
 import rewardrules
 from rewardrules import limits
 from rewardrules.cli import main
+from rewardrules.htmlreport import awards_chart
 from rewardrules.ledger import LedgerError
 from rewardrules.sources import Payload
 from rewardrules.sources.stripe import StripeError, ingest
@@ -348,3 +349,67 @@ def test_malformed_payloads_are_clear_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, wanted: str
 ) -> None:
     assert wanted in refused_ingest(tmp_path, capsys, text)
+
+
+# ---------------------------------------------------------------------------
+# numbers: the digit limit counts digits as written, and the length is bounded
+
+ZEROS = "0" * 40
+
+
+@pytest.mark.parametrize(
+    ("amount", "ok"),
+    [
+        (ZEROS + "1", False),  # one significant digit, 41 written
+        ("0" * 29 + "1", True),  # 30 written
+        ("0" * 30 + "1", False),
+        ("0." + "0" * 30 + "1", False),  # 31 digits after the point
+        ("0." + "0" * 29 + "1", True),
+        ("0.5", True),
+        ("-" + ZEROS + "5.00", False),
+    ],
+)
+def test_ledger_string_digits_count_as_written(amount: str, ok: bool) -> None:
+    events = [REFERRAL, payment(amount=amount)]
+    if ok:
+        PARTNER.score(events)
+        return
+    with pytest.raises(LedgerError) as caught:
+        PARTNER.score(events)
+    assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+        (2, "amount", "`amount` is out of range (at most 30 digits)")
+    ]
+
+
+@pytest.mark.parametrize("number", ["1E+" + "0" * 40 + "2", "1." + "0" * 40, "0." + ZEROS + "1"])
+def test_json_number_longer_than_the_limit_is_refused(number: str) -> None:
+    line = json.dumps(payment()).replace("}", f', "amount": {number}}}')
+    with pytest.raises(LedgerError) as caught:
+        PARTNER.score([json.dumps(REFERRAL), line])
+    assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+        (2, "amount", "`amount` is out of range (at most 30 digits)")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("literal", "digits"),
+    [(ZEROS + "50", 42), ("0" * 29 + "5", 30), ("0." + "0" * 30 + "1", 31), ("1" + "0" * 30, 31), ("0.5", 1)],
+)
+def test_rule_literal_digits_count_as_written(literal: str, digits: int) -> None:
+    text = SAAS.replace("reward referrer cash 500 USD", f"reward referrer cash {literal} USD", 1)
+    assert text != SAAS
+    found = [d.message for d in rewardrules.check_source(text, "x.rules") if d.code == "RR401"]
+    assert found == ([f"number has {digits} digits (the limit is 30)"] if digits > 30 else [])
+
+
+# ---------------------------------------------------------------------------
+# the HTML report's axis labels are exact
+
+
+def test_axis_labels_are_exact_decimals() -> None:
+    big = "123456789012345678901234.50"  # 27 digits: a binary float keeps about 16
+    awards = [{"at": "2026-01-05T10:00:00Z", "unit": "USD", "amount": big, "status": "confirmed"}]
+    chart = awards_chart(awards, "USD")
+    assert [t.label for t in chart.y_ticks] == ["0"] + [f"{n * 25:,},000,000,000,000,000,000,000" for n in range(1, 6)]
+    small = [{**awards[0], "amount": "1.20"}]
+    assert [t.label for t in awards_chart(small, "USD").y_ticks] == ["0.00", "0.25", "0.50", "0.75", "1.00", "1.25"]

@@ -112,11 +112,21 @@ def _reject_constant(name: str) -> Any:
 def exact_decimal(text: str) -> Decimal:
     """A JSON or TOML number as an exact Decimal. Decimal refuses some
     (`1E888888888888888888`) with an ArithmeticError: say it as the
-    ValueError every reader of input already handles."""
+    ValueError every reader of input already handles. A number longer
+    than any valid one is not parsed at all (its length is unbounded up to
+    the line's): it reads as `OVERLONG`, which every limit refuses."""
+    if len(text) > limits.MAX_NUMBER_CHARS:
+        # never parsed (`1E+000…0025` is short in value, long as written):
+        # a value past every limit, reported as out of range at its field
+        return OVERLONG
     try:
         return Decimal(text)
     except ArithmeticError:
         raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range") from None
+
+
+#: what `exact_decimal` reads a number longer than `limits.MAX_NUMBER_CHARS` as
+OVERLONG = Decimal("1E+999")
 
 
 _DECODER = json.JSONDecoder(parse_float=exact_decimal, parse_constant=_reject_constant)
@@ -594,7 +604,9 @@ def _number(value: Any) -> Decimal | None:
         if abs(value) >= 10**limits.MAX_LEDGER_DIGITS:
             return Decimal(10) ** (limits.MAX_LEDGER_DIGITS + 1)  # reported as out of range
         return Decimal(value)
-    if isinstance(value, str) and len(value) <= 2 * limits.MAX_LEDGER_DIGITS + 2 and _DECIMAL_TEXT.fullmatch(value):
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        if limits.written_digits(value) > limits.MAX_LEDGER_DIGITS:  # leading zeros too
+            return Decimal(10) ** (limits.MAX_LEDGER_DIGITS + 1)  # reported as out of range
         try:
             return Decimal(value)
         except InvalidOperation:
