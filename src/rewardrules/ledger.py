@@ -203,7 +203,8 @@ class EventReader:
         events, latest = self._read_all(items, seen, general)
         if self.money:  # the generated loop does not look at `currency`
             for line, obj in seen.values():
-                problems.extend(currency_problems(obj, line, self.money))
+                if "currency" in obj:
+                    problems.extend(currency_problems(obj, line, self.money))
         if problems:
             problems.sort(key=lambda p: p.line)
             raise LedgerError(problems)
@@ -254,66 +255,6 @@ class EventReader:
         assert event_id is not None and event_type is not None and at is not None
         head = _head(event_id, at, event_type, referee, referrer if event_type == "referral" else None)
         return Event(event_id, at, event_type, referrer, referee, head + tuple(values), line, obj)
-
-
-#: per event type, its fields declared as money: (field, currency code)
-MoneyFields = dict[str, tuple[tuple[str, str], ...]]
-
-
-def _money_fields(checked: CheckedRuleset, kinds: Mapping[str, Any]) -> MoneyFields:
-    """The fields of each used event type that the rule file declares as
-    money in a currency (``amount: money USD``)."""
-    found: MoneyFields = {}
-    for name in kinds:
-        fields = checked.events[name].fields.values()
-        money = tuple(
-            (f.name, f.type.unit)
-            for f in fields
-            if f.type.kind == QUANTITY and f.type.unit and is_currency(f.type.unit)
-        )
-        if money:
-            found[name] = money
-    return found
-
-
-def currency_problems(obj: Mapping[str, Any], line: int, money: MoneyFields) -> list[LedgerProblem]:
-    """An amount is in the currency its event's `currency` names: scoring a
-    JPY 1,000,000 payment as 1,000,000 USD would pay real money for nothing.
-    So a `currency` other than the declared one of a money field the event
-    carries is an error; nothing here converts (a rate belongs to whoever
-    writes the ledger). Objects of types without money fields pass."""
-    fields = money.get(obj.get("type"))  # type: ignore[arg-type]
-    code = obj.get("currency")
-    if fields is None or code is None:
-        return []
-    if not isinstance(code, str) or not code:
-        return [LedgerProblem(line, "currency", f'`currency` must be a currency code such as "USD", not {_show(code)}')]
-    named = code.upper()
-    return [
-        LedgerProblem(
-            line,
-            name,
-            f"`{name}` is in {_show(code)} (field `currency`), but the rule file declares it as money {unit}",
-            f"convert it to {unit} before scoring: amounts are never converted or reinterpreted",
-        )
-        for name, unit in fields
-        if named != unit and obj.get(name) is not None
-    ]
-
-
-def _currency_checked(
-    fast: Callable[[Any, int], Event | None], money: MoneyFields
-) -> Callable[[Any, int], Event | None]:
-    """The generated `fast` check, leaving an event whose `currency` differs
-    from its money fields' to the exact validator, which reports it."""
-
-    def checked(obj: Any, line: int) -> Event | None:
-        event = fast(obj, line)
-        if event is not None and event.type in money and currency_problems(obj, line, money):
-            return None
-        return event
-
-    return checked
 
 
 _BAD = object()
@@ -843,3 +784,67 @@ def _depth(value: Any, limit: int) -> bool:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return False
+
+
+# -- money and currencies (see `EventReader.money`)
+
+
+#: per event type, its fields declared as money: (field, currency code)
+MoneyFields = dict[str, tuple[tuple[str, str], ...]]
+
+
+def _money_fields(checked: CheckedRuleset, kinds: Mapping[str, Any]) -> MoneyFields:
+    """The fields of each used event type that the rule file declares as
+    money in a currency (``amount: money USD``)."""
+    found: MoneyFields = {}
+    for name in kinds:
+        fields = checked.events[name].fields.values()
+        money = tuple(
+            (f.name, f.type.unit)
+            for f in fields
+            if f.type.kind == QUANTITY and f.type.unit and is_currency(f.type.unit)
+        )
+        if money:
+            found[name] = money
+    return found
+
+
+def currency_problems(obj: Mapping[str, Any], line: int, money: MoneyFields) -> list[LedgerProblem]:
+    """An amount is in the currency its event's `currency` names: scoring a
+    JPY 1,000,000 payment as 1,000,000 USD would pay real money for nothing.
+    So a `currency` other than the declared one of a money field the event
+    carries is an error; nothing here converts (a rate belongs to whoever
+    writes the ledger). Objects of types without money fields pass."""
+    kind = obj.get("type")
+    fields = money.get(kind) if isinstance(kind, str) else None
+    code = obj.get("currency")
+    if fields is None or code is None:
+        return []
+    if not isinstance(code, str) or not code:
+        return [LedgerProblem(line, "currency", f'`currency` must be a currency code such as "USD", not {_show(code)}')]
+    named = code.upper()
+    return [
+        LedgerProblem(
+            line,
+            name,
+            f"`{name}` is in {_show(code)} (field `currency`), but the rule file declares it as money {unit}",
+            f"convert it to {unit} before scoring: amounts are never converted or reinterpreted",
+        )
+        for name, unit in fields
+        if named != unit and obj.get(name) is not None
+    ]
+
+
+def _currency_checked(
+    fast: Callable[[Any, int], Event | None], money: MoneyFields
+) -> Callable[[Any, int], Event | None]:
+    """The generated `fast` check, leaving an event whose `currency` differs
+    from its money fields' to the exact validator, which reports it."""
+
+    def checked(obj: Any, line: int) -> Event | None:
+        event = fast(obj, line)
+        if event is not None and event.type in money and currency_problems(obj, line, money):
+            return None
+        return event
+
+    return checked
