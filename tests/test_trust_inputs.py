@@ -194,6 +194,21 @@ def test_currency_on_events_without_money_is_not_read() -> None:
     PARTNER.score([REFERRAL, payment(amount="100.00", currency="USD"), refund])
 
 
+def test_fields_in_two_currencies_each_checked() -> None:
+    program = rewardrules.compile(
+        'ruleset two "Two currencies"\n'
+        "event payment { amount: money USD, fee: optional money EUR }\n"
+        'milestone paid "Paid" {\n  first payment where payment.amount > 0\n  reward referrer cash 50 USD\n}\n',
+        "two.rules",
+    )
+    events = [REFERRAL, payment(amount="10", fee="1", currency="EUR")]
+    for score in (program.score, lambda e: program.score_stream([json.dumps(x) for x in e])):
+        with pytest.raises(LedgerError) as caught:
+            score(events)
+        assert [(p.line, p.field) for p in caught.value.problems] == [(2, "amount")]
+    assert len(program.score([REFERRAL, payment(amount="10", currency="USD")]).awards) == 1
+
+
 def test_cli_names_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text(json.dumps(REFERRAL) + "\n" + json.dumps(payment(amount="1000000", currency="JPY")) + "\n")

@@ -202,8 +202,10 @@ class EventReader:
 
         events, latest = self._read_all(items, seen, general)
         if self.money:  # the generated loop does not look at `currency`
+            usual = _usual_currency(self.money)
             for line, obj in seen.values():
-                if "currency" in obj:
+                code = obj.get("currency")
+                if code is not None and usual.get(obj["type"]) != code:
                     problems.extend(currency_problems(obj, line, self.money))
         if problems:
             problems.sort(key=lambda p: p.line)
@@ -835,16 +837,24 @@ def currency_problems(obj: Mapping[str, Any], line: int, money: MoneyFields) -> 
     ]
 
 
+def _usual_currency(money: MoneyFields) -> dict[str, str]:
+    """Per event type whose money fields share one currency, its code as
+    written most often: an event naming it needs no closer look."""
+    return {kind: fields[0][1] for kind, fields in money.items() if len({unit for _, unit in fields}) == 1}
+
+
 def _currency_checked(
     fast: Callable[[Any, int], Event | None], money: MoneyFields
 ) -> Callable[[Any, int], Event | None]:
     """The generated `fast` check, leaving an event whose `currency` differs
     from its money fields' to the exact validator, which reports it."""
 
+    usual = _usual_currency(money)
+
     def checked(obj: Any, line: int) -> Event | None:
         event = fast(obj, line)
-        if event is not None and event.type in money and currency_problems(obj, line, money):
-            return None
-        return event
+        if event is None or usual.get(event.type) == obj.get("currency", usual.get(event.type)):
+            return event
+        return None if currency_problems(obj, line, money) else event
 
     return checked
