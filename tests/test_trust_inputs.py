@@ -96,9 +96,11 @@ def test_folder_scan_does_not_follow_links_outside(layout: Path, capsys: pytest.
     (layout / "saas.rules").write_text(SAAS)
     (layout / "saas.test.toml").write_text(CASE.replace("exact = true", 'expect_none = [ { milestone = "mrr_1k" } ]'))
     (layout / "evil.rules").symlink_to(layout.parent / "outside" / "env")
+    (layout / "loop.rules").symlink_to(layout / "loop.rules")
     code, output = run_cli(capsys, "test", layout, "--coverage")
-    assert code == 2 and "hunter2" not in output
+    assert code == 2 and "hunter2" not in output and "Traceback" not in output
     assert "evil.rules` is a symbolic link leading outside" in output
+    assert "loop.rules` cannot be resolved (a symbolic link loop?): not read" in output
 
 
 @pytest.mark.parametrize(
@@ -119,6 +121,23 @@ def test_ledger_path_is_confined(layout: Path, capsys: pytest.CaptureFixture[str
     code, output = run_cli(capsys, "test", layout / "saas.test.toml")
     assert code == 2 and "hunter2" not in output
     assert "case `c`: `ledger`" in output and wanted in output
+
+
+@pytest.mark.parametrize(
+    ("named", "wanted"),
+    [
+        ("loop/x.rules", "`loop/x.rules` cannot be resolved: "),
+        ("a\\u0000b.rules", "'a\\x00b.rules' holds a NUL character"),
+    ],
+)
+def test_unresolvable_path_is_an_error(
+    layout: Path, capsys: pytest.CaptureFixture[str], named: str, wanted: str
+) -> None:
+    (layout / "loop").symlink_to(layout / "loop")
+    (layout / "t.test.toml").write_text(f'rules = "{named}"\n' + CASE)
+    code, output = run_cli(capsys, "test", layout / "t.test.toml")
+    assert code == 2 and "Traceback" not in output
+    assert "t.test.toml:1: error: `rules`: " + wanted in output
 
 
 def test_paths_inside_the_folder_still_work(layout: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -156,7 +156,9 @@ def read_test_file(path: str | Path) -> TestFile:
     return parse_test_file(text, name)
 
 
-def confinement_problem(test_file: str | Path, named: str, key: str, rule_file: bool = False) -> tuple[str, str] | None:
+def _confinement_problem(
+    test_file: str | Path, named: str, key: str, rule_file: bool = False
+) -> tuple[str, str] | None:
     """Why a path that a test file names may not be read, or None.
 
     A test file is untrusted (it comes with a pull request): the paths it
@@ -175,14 +177,20 @@ def confinement_problem(test_file: str | Path, named: str, key: str, rule_file: 
         return f"`{key}` must be a path relative to the test file, not the absolute path `{named}`", hint
     if ".." in pure.parts:
         return f"`{key}` may not leave the test file's folder: `{named}` goes up with `..`", hint
-    base = folder.resolve()
-    target = (folder / pure).resolve()
-    if not target.is_relative_to(base):
-        return f"`{key}`: `{named}` leads outside the test file's folder (through a symbolic link)", hint
-    if rule_file and target.suffix != ".rules":
-        return f"`{key}` must name a rule file (`*.rules`), not `{named}`", hint
-    if target.exists() and not target.is_file():
-        return f"`{key}`: `{named}` is not a regular file", hint
+    try:
+        base = folder.resolve()
+        target = (folder / pure).resolve()
+        if not target.is_relative_to(base):
+            return f"`{key}`: `{named}` leads outside the test file's folder (through a symbolic link)", hint
+        if rule_file and target.suffix != ".rules":
+            return f"`{key}` must name a rule file (`*.rules`), not `{named}`", hint
+        if target.exists() and not target.is_file():
+            return f"`{key}`: `{named}` is not a regular file", hint
+    except ValueError:  # os.path refuses a NUL
+        return f"`{key}`: {named!r} holds a NUL character", hint
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symbolic link loop, before Python 3.13
+        reason = error.strerror.lower() if isinstance(error, OSError) and error.strerror else "a symbolic link loop"
+        return f"`{key}`: `{named}` cannot be resolved: {reason}", hint
     return None
 
 
@@ -208,7 +216,7 @@ def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
         problems.append(TestProblem(path, _key_line(text, "rules"), "`rules` must be a string: the rule file's path"))
         rules = None
     rules_path = str(Path(path).parent / rules) if rules else str(rules_for(path))
-    refused = confinement_problem(path, rules or Path(rules_path).name, "rules", rule_file=True)
+    refused = _confinement_problem(path, rules or Path(rules_path).name, "rules", rule_file=True)
     if refused is not None:
         problems.append(TestProblem(path, _key_line(text, "rules") if rules else None, refused[0], hint=refused[1]))
     raw_cases = data.get("case", [])
@@ -266,7 +274,7 @@ def _case(raw: Any, index: int, line: int | None, path: str, text: str, problems
     elif "ledger" in raw:
         if isinstance(raw["ledger"], str) and raw["ledger"]:
             ledger = str(Path(path).parent / raw["ledger"])
-            refused = confinement_problem(path, raw["ledger"], "ledger")
+            refused = _confinement_problem(path, raw["ledger"], "ledger")
             if refused is not None:
                 problem(f"{label}: {refused[0]}", refused[1])
         else:

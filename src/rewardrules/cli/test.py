@@ -133,7 +133,12 @@ def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:
     base = folder.resolve()
     found = []
     for path in sorted(folder.rglob(pattern)):
-        if path.resolve().is_relative_to(base):
+        try:
+            inside = path.resolve().is_relative_to(base)
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, before Python 3.13
+            run.errors.append(f"`{path}` cannot be resolved (a symbolic link loop?): not read")
+            continue
+        if inside:
             found.append(path)
         else:
             run.errors.append(f"`{path}` is a symbolic link leading outside `{folder}`: not read")
