@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from datetime import date
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -317,7 +318,7 @@ def test_periods(first: date, last: date, period: str, bars: int) -> None:
     ("top", "step"), [(180, 50), (2167.5, 500), (1, 0.2), (0.3, 0.1), (100, 20), (1000, 200), (5, 1), (0, 1)]
 )
 def test_nice_step(top: float, step: float) -> None:
-    assert _nice_step(top) == pytest.approx(step)
+    assert _nice_step(top) == Decimal(str(step))  # exact: a Decimal, not a float
 
 
 def test_chart_bars_stack_to_the_totals() -> None:

@@ -1297,8 +1297,8 @@ def test_month_ledger() -> None:
     assert dict(result.report.written) == {"referral": 4, "subscription": 5, "payment": 6, "refund": 2}
 
 
-def awards(ruleset: str, ledger_path: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, ...]]:
-    code, out, err = run_cli(capsys, "score", RULESETS / f"{ruleset}.rules", ledger_path, "--format", "json")
+def awards(ruleset: str, ledger_path: Path, capsys: pytest.CaptureFixture[str], *options: str) -> list[tuple[str, ...]]:
+    code, out, err = run_cli(capsys, "score", RULESETS / f"{ruleset}.rules", ledger_path, "--format", "json", *options)
     assert code == 0, err
     return [
         (a["at"], a["milestone"], a["beneficiary"], a["referee"], a["amount"], a["status"])
@@ -1313,10 +1313,16 @@ def test_month_end_to_end_through_the_cli(tmp_path: Path, capsys: pytest.Capture
     assert code == 0, err
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text(out)
+    # E paid in JPY: the rulesets declare money USD, so scoring refuses the
+    # ledger rather than reading 5000 JPY as 5000 USD; score the rest
+    code, _, err = run_cli(capsys, "score", RULESETS / "partner_and_customer.rules", ledger)
+    assert code == 2 and 'field `amount`: `amount` is in "JPY"' in err
+    ledger.write_text("".join(line for line in out.splitlines(keepends=True) if '"currency":"JPY"' not in line))
+    as_of = ("--as-of", iso(25))
 
     # MRR: A 500 (ARR 6000) then 1000; D 10000 x 365/84 cents = 434.52 (ARR 5214.24);
     # B 392 (ARR 4704: without its 20% discount it would be 5880 and earn arr_5k)
-    assert sorted(awards("saas_milestones", ledger, capsys)) == [
+    assert sorted(awards("saas_milestones", ledger, capsys, *as_of)) == [
         (iso(2, 9, 0, 20), "arr_5k", "partner_p", "cus_A", "1000.00", "confirmed"),
         (iso(8, 9, 0, 10), "arr_5k", "partner_p", "cus_D", "1000.00", "confirmed"),
         (iso(15, 12), "arr_10k", "partner_p", "cus_A", "2000.00", "confirmed"),
@@ -1326,7 +1332,7 @@ def test_month_end_to_end_through_the_cli(tmp_path: Path, capsys: pytest.Capture
     # each payment (6000 -> 900, 100 -> 15, 5700 -> 855; ch_A1 and ch_D1 are the
     # same money as in_A1 and in_D1); alice's award is void (refund on the 20th
     # of the payment of the 12th); bob's is pending until April 9.
-    assert sorted(awards("partner_and_customer", ledger, capsys)) == [
+    assert sorted(awards("partner_and_customer", ledger, capsys, *as_of)) == [
         (iso(2, 9, 0, 21), "partner_commission", "partner_p", "cus_A", "900.00", "confirmed"),
         (iso(8, 9, 0, 12), "partner_commission", "partner_p", "cus_D", "15.00", "confirmed"),
         (iso(10, 14, 0, 5), "customer_conversion", "bob", "cus_C", "100.00", "pending"),

@@ -65,6 +65,8 @@ KINDS = ("cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"
 #: Names with a fixed meaning that metrics and events may not take.
 RESERVED_NAMES = frozenset({"referral", "referrals", "increase", "id", "at", "type", "referrer", "referee"})
 _ENVELOPE = ("id", "at", "type", "referrer", "referee")
+#: the first number literal in a node's text (grammar: NUMBER)
+_LITERAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def builtin_events() -> dict[str, EventInfo]:
@@ -873,7 +875,9 @@ class Checker:
             )
 
     def _digits(self, value: Decimal, span: Span | None) -> None:
-        digits = len(value.as_tuple().digits)
+        # as written (`limits.written_digits`): the value drops leading zeros
+        written = _LITERAL.search(span.text) if span is not None else None
+        digits = max(len(value.as_tuple().digits), limits.written_digits(written.group()) if written else 0)
         if digits > limits.MAX_LITERAL_DIGITS:
             self.error("RR401", f"number has {digits} digits (the limit is {limits.MAX_LITERAL_DIGITS})", span)
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup
 
+from .runtime import CONTEXT
 from .units import is_additive, is_currency
 
 if TYPE_CHECKING:
@@ -174,27 +174,41 @@ def _periods(first: date, last: date) -> tuple[str, list[date]]:
     return "year", starts  # pragma: no cover - only past 40 years of awards
 
 
-def _nice_step(top: float) -> float:
-    """A round step (1, 2, 2.5 or 5 times a power of ten) giving <= 5 ticks."""
+#: the round steps of the y axis, times a power of ten
+_STEP_FACTORS = tuple(Decimal(f) for f in ("0.1", "0.2", "0.25", "0.5", "1", "2", "2.5", "5", "10"))
+
+
+def _nice_step(top: Decimal | int | float) -> Decimal:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) giving <= 5 ticks.
+    Exact: the labels are amounts of money, and a binary float would write
+    a 25-digit total's ticks as approximations."""
+    top = Decimal(top)
     if top <= 0:
-        return 1.0
-    magnitude = 10.0 ** math.floor(math.log10(top))
-    for factor in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10):
+        return Decimal(1)
+    magnitude = Decimal(1).scaleb(top.adjusted())
+    for factor in _STEP_FACTORS:
         step = factor * magnitude
-        if top / step <= 5:
+        if top <= 5 * step:
             return step
     return 10 * magnitude  # pragma: no cover
 
 
-def _tick_label(value: float, step: float) -> str:
-    if step >= 1 and float(step).is_integer():
-        return f"{round(value):,}"
-    return f"{value:,.2f}"
+def _tick_label(value: Decimal, step: Decimal) -> str:
+    """An axis label, exactly: grouped thousands, and as many decimals as
+    the step has (0.25 steps: 0.00, 0.25, ...; whole steps: none)."""
+    places = max(0, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return f"{value:,.{places}f}"
 
 
 def awards_chart(awards: list[dict[str, Any]], unit: str) -> Chart:
     """Bars per period (day, week, month, ...) of one unit's awards by the
-    date they were earned, stacked by status."""
+    date they were earned, stacked by status. Sums and axis labels are
+    exact, in the scoring context: the caller's cannot round them."""
+    with localcontext(CONTEXT):
+        return _awards_chart(awards, unit)
+
+
+def _awards_chart(awards: list[dict[str, Any]], unit: str) -> Chart:
     mine = [a for a in awards if a["unit"] == unit]
     days = [date.fromisoformat(a["at"][:10]) for a in mine]
     period, starts = _periods(min(days), max(days))
@@ -207,9 +221,10 @@ def awards_chart(awards: list[dict[str, Any]], unit: str) -> Chart:
         counts[slot][award["status"]] += 1
     chart = Chart(unit, period, width=720, height=260, left=72, top=16, plot_width=632, plot_height=200)
     highest = max(sum(s.values()) for s in sums)
-    step = _nice_step(float(highest))
-    steps = max(1, math.ceil(float(highest) / step))
-    top = step * steps
+    step = _nice_step(highest)
+    whole, rest = divmod(highest, step)
+    steps = max(1, int(whole) + (1 if rest else 0))
+    top = float(step * steps)  # geometry from here: positions, not amounts
     chart.y_ticks = [
         Tick(round(chart.plot_height * (1 - i / steps), 2), _tick_label(i * step, step)) for i in range(steps + 1)
     ]

@@ -23,6 +23,7 @@ from . import limits
 from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
 from .model import CheckedRuleset
 from .timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
+from .units import is_currency
 
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _NUMERIC = (NUMBER, QUANTITY)
@@ -111,11 +112,21 @@ def _reject_constant(name: str) -> Any:
 def exact_decimal(text: str) -> Decimal:
     """A JSON or TOML number as an exact Decimal. Decimal refuses some
     (`1E888888888888888888`) with an ArithmeticError: say it as the
-    ValueError every reader of input already handles."""
+    ValueError every reader of input already handles. A number longer
+    than any valid one is not parsed at all (its length is unbounded up to
+    the line's): it reads as `OVERLONG`, which every limit refuses."""
+    if len(text) > limits.MAX_NUMBER_CHARS:
+        # never parsed (`1E+000…0025` is short in value, long as written):
+        # a value past every limit, reported as out of range at its field
+        return OVERLONG
     try:
         return Decimal(text)
     except ArithmeticError:
         raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range") from None
+
+
+#: what `exact_decimal` reads a number longer than `limits.MAX_NUMBER_CHARS` as
+OVERLONG = Decimal("1E+999")
 
 
 _DECODER = json.JSONDecoder(parse_float=exact_decimal, parse_constant=_reject_constant)
@@ -144,12 +155,15 @@ class EventReader:
             if name not in used:
                 continue
             self.kinds[name] = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
+        self.money = _money_fields(checked, self.kinds)
 
         # The fast path, generated for these event types (see `_fast_source`):
         # `fast` checks one object; `read_all` a whole ledger in one loop.
         namespace = _fast_namespace()
         exec(compile(_fast_source(self.kinds), "<rewardrules ledger reader>", "exec"), namespace)
         self.fast: Callable[[Any, int], Event | None] = namespace["fast"]
+        if self.money:
+            self.fast = _currency_checked(namespace["fast"], self.money)
         self._read_all = namespace["read_all"]
 
     def read_all(
@@ -187,7 +201,14 @@ class EventReader:
             return event
 
         events, latest = self._read_all(items, seen, general)
+        if self.money:  # the generated loop does not look at `currency`
+            usual = _usual_currency(self.money)
+            for line, obj in seen.values():
+                code = obj.get("currency")
+                if code is not None and usual.get(obj["type"]) != code:
+                    problems.extend(currency_problems(obj, line, self.money))
         if problems:
+            problems.sort(key=lambda p: p.line)
             raise LedgerError(problems)
         return events, (latest if seen else None)
 
@@ -229,6 +250,8 @@ class EventReader:
                     values.append(None)
                     continue
                 values.append(_convert(value, kind, name, line, problems))
+        if schema is not None and event_type in self.money:
+            problems.extend(currency_problems(obj, line, self.money))
         if len(problems) > start:
             return None
         assert event_id is not None and event_type is not None and at is not None
@@ -524,7 +547,9 @@ def _number(value: Any) -> Decimal | None:
         if abs(value) >= 10**limits.MAX_LEDGER_DIGITS:
             return Decimal(10) ** (limits.MAX_LEDGER_DIGITS + 1)  # reported as out of range
         return Decimal(value)
-    if isinstance(value, str) and len(value) <= 2 * limits.MAX_LEDGER_DIGITS + 2 and _DECIMAL_TEXT.fullmatch(value):
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        if limits.written_digits(value) > limits.MAX_LEDGER_DIGITS:  # leading zeros too
+            return Decimal(10) ** (limits.MAX_LEDGER_DIGITS + 1)  # reported as out of range
         try:
             return Decimal(value)
         except InvalidOperation:
@@ -761,3 +786,75 @@ def _depth(value: Any, limit: int) -> bool:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return False
+
+
+# -- money and currencies (see `EventReader.money`)
+
+
+#: per event type, its fields declared as money: (field, currency code)
+MoneyFields = dict[str, tuple[tuple[str, str], ...]]
+
+
+def _money_fields(checked: CheckedRuleset, kinds: Mapping[str, Any]) -> MoneyFields:
+    """The fields of each used event type that the rule file declares as
+    money in a currency (``amount: money USD``)."""
+    found: MoneyFields = {}
+    for name in kinds:
+        fields = checked.events[name].fields.values()
+        money = tuple(
+            (f.name, f.type.unit)
+            for f in fields
+            if f.type.kind == QUANTITY and f.type.unit and is_currency(f.type.unit)
+        )
+        if money:
+            found[name] = money
+    return found
+
+
+def currency_problems(obj: Mapping[str, Any], line: int, money: MoneyFields) -> list[LedgerProblem]:
+    """An amount is in the currency its event's `currency` names: scoring a
+    JPY 1,000,000 payment as 1,000,000 USD would pay real money for nothing.
+    So a `currency` other than the declared one of a money field the event
+    carries is an error; nothing here converts (a rate belongs to whoever
+    writes the ledger). Objects of types without money fields pass."""
+    kind = obj.get("type")
+    fields = money.get(kind) if isinstance(kind, str) else None
+    code = obj.get("currency")
+    if fields is None or code is None:
+        return []
+    if not isinstance(code, str) or not code:
+        return [LedgerProblem(line, "currency", f'`currency` must be a currency code such as "USD", not {_show(code)}')]
+    named = code.upper()
+    return [
+        LedgerProblem(
+            line,
+            name,
+            f"`{name}` is in {_show(code)} (field `currency`), but the rule file declares it as money {unit}",
+            f"convert it to {unit} before scoring: amounts are never converted or reinterpreted",
+        )
+        for name, unit in fields
+        if named != unit and obj.get(name) is not None
+    ]
+
+
+def _usual_currency(money: MoneyFields) -> dict[str, str]:
+    """Per event type whose money fields share one currency, its code as
+    written most often: an event naming it needs no closer look."""
+    return {kind: fields[0][1] for kind, fields in money.items() if len({unit for _, unit in fields}) == 1}
+
+
+def _currency_checked(
+    fast: Callable[[Any, int], Event | None], money: MoneyFields
+) -> Callable[[Any, int], Event | None]:
+    """The generated `fast` check, leaving an event whose `currency` differs
+    from its money fields' to the exact validator, which reports it."""
+
+    usual = _usual_currency(money)
+
+    def checked(obj: Any, line: int) -> Event | None:
+        event = fast(obj, line)
+        if event is None or usual.get(event.type) == obj.get("currency", usual.get(event.type)):
+            return event
+        return None if currency_problems(obj, line, money) else event
+
+    return checked

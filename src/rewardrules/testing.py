@@ -160,6 +160,44 @@ def read_test_file(path: str | Path) -> TestFile:
     return parse_test_file(text, name)
 
 
+def _confinement_problem(
+    test_file: str | Path, named: str, key: str, rule_file: bool = False
+) -> tuple[str, str] | None:
+    """Why a path that a test file names may not be read, or None.
+
+    A test file is untrusted (it comes with a pull request): the paths it
+    names are read only inside its own folder, so that `rules =
+    "/proc/self/environ"` or `ledger = "../../.env"` cannot make a test run
+    read, and a diagnostic echo, a file from anywhere else. Refused:
+    absolute paths, paths that leave the folder (`..`, or a symbolic link
+    anywhere on the way that points outside), anything other than a regular
+    file, and for `rules` a file not named `*.rules` (diagnostics quote the
+    lines of a rule file; they must never quote another file's bytes).
+    Returns (message, hint)."""
+    folder = Path(test_file).parent
+    hint = "name a file beside the test file, or in a folder below it, by a relative path"
+    pure = Path(named)
+    if pure.is_absolute() or pure.drive or named.startswith(("/", "\\")):
+        return f"`{key}` must be a path relative to the test file, not the absolute path `{named}`", hint
+    if ".." in pure.parts:
+        return f"`{key}` may not leave the test file's folder: `{named}` goes up with `..`", hint
+    try:
+        base = folder.resolve()
+        target = (folder / pure).resolve()
+        if not target.is_relative_to(base):
+            return f"`{key}`: `{named}` leads outside the test file's folder (through a symbolic link)", hint
+        if rule_file and target.suffix != ".rules":
+            return f"`{key}` must name a rule file (`*.rules`), not `{named}`", hint
+        if target.exists() and not target.is_file():
+            return f"`{key}`: `{named}` is not a regular file", hint
+    except ValueError:  # os.path refuses a NUL
+        return f"`{key}`: {named!r} holds a NUL character", hint
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symbolic link loop, before Python 3.13
+        reason = error.strerror.lower() if isinstance(error, OSError) and error.strerror else "a symbolic link loop"
+        return f"`{key}`: `{named}` cannot be resolved: {reason}", hint
+    return None
+
+
 def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     try:
         data = tomllib.loads(text, parse_float=exact_decimal)
@@ -182,6 +220,9 @@ def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
         problems.append(TestProblem(path, _key_line(text, "rules"), "`rules` must be a string: the rule file's path"))
         rules = None
     rules_path = str(Path(path).parent / rules) if rules else str(rules_for(path))
+    refused = _confinement_problem(path, rules or Path(rules_path).name, "rules", rule_file=True)
+    if refused is not None:
+        problems.append(TestProblem(path, _key_line(text, "rules") if rules else None, refused[0], hint=refused[1]))
     raw_cases = data.get("case", [])
     if not isinstance(raw_cases, list):
         problems.append(TestProblem(path, _key_line(text, "case"), "`case` must be written `[[case]]` (one per case)"))
@@ -237,6 +278,9 @@ def _case(raw: Any, index: int, line: int | None, path: str, text: str, problems
     elif "ledger" in raw:
         if isinstance(raw["ledger"], str) and raw["ledger"]:
             ledger = str(Path(path).parent / raw["ledger"])
+            refused = _confinement_problem(path, raw["ledger"], "ledger")
+            if refused is not None:
+                problem(f"{label}: {refused[0]}", refused[1])
         else:
             problem(f"{label}: `ledger` must be a path (a string)")
     else:

@@ -109,9 +109,9 @@ def collect(paths: list[str], run: _Run) -> None:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for found in sorted(path.rglob("*" + SUFFIX)):
+            for found in _inside(path, "*" + SUFFIX, run):
                 add(found)
-            run.folder_rules.extend(str(p) for p in sorted(path.rglob("*.rules")))
+            run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run))
         elif not path.exists():
             run.errors.append(f"`{raw}` does not exist")
         elif raw.endswith(SUFFIX):
@@ -124,6 +124,26 @@ def collect(paths: list[str], run: _Run) -> None:
                 run.errors.append(f"`{raw}` has no tests: expected `{tests}` beside it")
         else:
             run.errors.append(f"`{raw}` is neither a rule file (.rules) nor a test file ({SUFFIX})")
+
+
+def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:
+    """The files of a folder that match, in name order; a symbolic link
+    leading outside the folder is reported and not read: a folder holds
+    untrusted files, and a diagnostic would quote the bytes of whatever
+    file the link names (`x.rules -> /proc/self/environ`)."""
+    base = folder.resolve()
+    found = []
+    for path in sorted(folder.rglob(pattern)):
+        try:
+            inside = path.resolve().is_relative_to(base)
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, before Python 3.13
+            run.errors.append(f"`{path}` cannot be resolved (a symbolic link loop?): not read")
+            continue
+        if inside:
+            found.append(path)
+        else:
+            run.errors.append(f"`{path}` is a symbolic link leading outside `{folder}`: not read")
+    return found
 
 
 def run(args: argparse.Namespace) -> int:

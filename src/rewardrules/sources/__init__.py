@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import limits
+from ..ledger import _depth
 from ..ledger import decode_line as decode_json
 
 __all__ = ["Payload", "SourceError", "read_payloads"]
@@ -83,13 +85,7 @@ def _files(path: Path, errors: list[str]) -> Iterator[Path]:
 
 
 def _read_file(file: Path) -> list[Payload]:
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SourceError([f"{file}: not UTF-8 text"]) from None
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise SourceError([f"cannot read `{file}`: {reason}"]) from None
+    text = _read_text(file)
     if not text.strip():
         raise SourceError([f"{file}: the file is empty"])
     try:
@@ -101,8 +97,39 @@ def _read_file(file: Path) -> list[Payload]:
             return _read_lines(file, text)
         raise SourceError([f"{file}: {_json_problem(error)}"]) from None
     if isinstance(value, list):
-        return [Payload(f"{file}[{i}]", item) for i, item in enumerate(value)]
-    return [Payload(str(file), value)]
+        payloads = [Payload(f"{file}[{i}]", item) for i, item in enumerate(value)]
+    else:
+        payloads = [Payload(str(file), value)]
+    _check_nesting(payloads)
+    return payloads
+
+
+def _read_text(file: Path) -> str:
+    """A payload file's text, read in bounded size: a file that is larger
+    (or a device that never ends) is an error, not all of the memory."""
+    limit = limits.MAX_PAYLOAD_FILE_BYTES
+    try:
+        with file.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise SourceError([f"cannot read `{file}`: {reason}"]) from None
+    if len(data) > limit:
+        raise SourceError(
+            [f"{file}: larger than {limit:,} bytes; split it into several files (a folder is read whole)"]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError([f"{file}: not UTF-8 text"]) from None
+
+
+def _check_nesting(payloads: list[Payload]) -> None:
+    """Refuse payloads nested deeper than any Stripe object: the mapping
+    and its digests walk them, and must not run out of stack."""
+    deep = [p.source for p in payloads if _depth(p.data, limits.MAX_PAYLOAD_NESTING)]
+    if deep:
+        raise SourceError([f"{source}: JSON nests deeper than {limits.MAX_PAYLOAD_NESTING} levels" for source in deep])
 
 
 def _looks_like_json_lines(text: str) -> bool:
@@ -128,6 +155,7 @@ def _read_lines(file: Path, text: str) -> list[Payload]:
             errors.append(f"{file}:{number}: {_json_problem(error)}")
     if errors:
         raise SourceError(errors)
+    _check_nesting(payloads)
     return payloads
 
 
@@ -136,4 +164,6 @@ def _json_problem(error: ValueError | RecursionError) -> str:
         return "invalid JSON: nested too deeply"
     if isinstance(error, json.JSONDecodeError):
         return f"invalid JSON: {error.msg.lower()} (line {error.lineno}, column {error.colno})"
+    if "digits" in str(error):  # Python's own limit on integer digits, with advice for programmers
+        return "invalid JSON: a number has too many digits"
     return f"invalid JSON: {error}"

@@ -221,7 +221,7 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
     report = Report()
     facts = _Facts()
     problems: list[Problem] = []
-    seen: set[str] = set()
+    seen: dict[str, _Envelope] = {}
     for payload in _payloads(events):
         report.payloads += 1
         try:
@@ -229,10 +229,14 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
         except _Unreadable as bad:
             problems.append(bad.problem)
             continue
-        if envelope.key in seen:
-            report.duplicates["webhook retry" if envelope.event_id else "repeated payload"] += 1
+        first = seen.get(envelope.key)
+        if first is not None:
+            if first.content != envelope.content:
+                problems.append(_retry_conflict(first, envelope))
+            else:
+                report.duplicates["webhook retry" if envelope.event_id else "repeated payload"] += 1
             continue
-        seen.add(envelope.key)
+        seen[envelope.key] = envelope
         _dispatch(envelope, facts, options, report, problems)
     ledger: list[dict[str, str]] = []
     if not problems:
@@ -244,6 +248,26 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
     report.unused.update(+facts.unused)
     report.warnings.extend(facts.warnings)
     return Ingested(ledger, report)
+
+
+#: what an event says, as against how it was delivered
+_CONTENT: Final = ("type", "created", "data")
+
+
+def _retry_conflict(a: _Envelope, b: _Envelope) -> Problem:
+    """Two payloads with one event id that say different things. A webhook
+    retry repeats an event exactly; which one is true cannot be told, and
+    keeping whichever came first would make the ledger depend on input
+    order. The pair is named in source order, whichever came first."""
+    a, b = sorted((a, b), key=lambda e: e.source)
+    differs = next((key for key, x, y in zip(_CONTENT, a.content, b.content, strict=False) if x != y), None)
+    return Problem(
+        b.source,
+        b.where,
+        differs,
+        f"event id `{b.event_id}` is also in {a.source}, with different content; "
+        "a webhook retry repeats an event exactly: keep the payload that is right and remove the other",
+    )
 
 
 def _payloads(events: Iterable[Mapping[str, Any] | Payload]) -> Iterable[Payload]:
@@ -409,6 +433,10 @@ class _Envelope:
     obj: _Obj
     previous: Mapping[str, Any]
     livemode: bool | None
+    #: digests of what the payload says: for an event, of its `type`,
+    #: `created` and `data` (not of delivery details that a webhook retry
+    #: may change, such as `pending_webhooks`); for a bare object, of it all
+    content: tuple[str, ...] = ()
 
 
 def _envelope(payload: Payload) -> _Envelope:
@@ -418,6 +446,7 @@ def _envelope(payload: Payload) -> _Envelope:
     data = payload.data
     if not isinstance(data, Mapping):
         raise _Unreadable(Problem(payload.source, "payload", None, f"expected a JSON object, not {_show(data)}"))
+    _check_unicode(payload)
     if data.get("object") == "event" or ("type" in data and isinstance(data.get("data"), Mapping)):
         return _event_envelope(payload, data)
     if isinstance(data.get("object"), Mapping):
@@ -450,6 +479,7 @@ def _event_envelope(payload: Payload, data: Mapping[str, Any]) -> _Envelope:
         obj,
         previous if isinstance(previous, Mapping) else {},
         _livemode(data),
+        tuple(_digest(data.get(key)) for key in _CONTENT),
     )
 
 
@@ -462,17 +492,70 @@ def _bare_envelope(payload: Payload, data: Mapping[str, Any], path: str, previou
         event_type = _inferred_type(kind, obj)
     except _Malformed as bad:
         raise _Unreadable(Problem(payload.source, where, bad.field, bad.message)) from None
+    digest = _digest(data)
     return _Envelope(
         payload.source,
         where,
-        f"object:{_digest(data)}",
+        f"object:{digest}",
         None,
         event_type,
         None,
         obj,
         previous if isinstance(previous, Mapping) else {},
         _livemode(data),
+        (digest,),
     )
+
+
+def _check_unicode(payload: Payload) -> None:
+    """Refuse a payload holding a string (or key) with an unpaired surrogate
+    (JSON ``"\\ud800"``): no UTF-8 ledger line could carry it, and hashing
+    it would fail. One encode of the whole payload in the common case; the
+    walk only finds the field to name."""
+    try:
+        _canonical(payload.data).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    except RecursionError:
+        raise _Unreadable(Problem(payload.source, "payload", None, "nested too deeply")) from None
+    raise _Unreadable(
+        Problem(
+            payload.source,
+            "payload",
+            _surrogate_path(payload.data),
+            "not valid Unicode text: it has an unpaired surrogate escape such as \\ud800 "
+            "(write a character outside the BMP as a surrogate pair, or as UTF-8)",
+        )
+    )
+
+
+def _surrogate_path(data: Any) -> str | None:
+    """The path of a string, or key, that UTF-8 cannot encode; the path
+    itself is always printable (a bad key is shown escaped)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and not _utf8(value):
+            return path or None
+        if isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                name = str(key)
+                inner = f"{path}.{name}" if path else name
+                if not _utf8(name):
+                    return inner.encode("utf-8", "backslashreplace").decode("utf-8")
+                stack.append((inner, item))
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _livemode(data: Mapping[str, Any]) -> bool | None:
@@ -572,6 +655,8 @@ class _Money:
     payment_intent: str | None = None
     status: str | None = None
     match_at: int = 0
+    #: the payload it was read from
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -592,6 +677,8 @@ class _Charge:
     invoice: str | None
     payment_intent: str | None
     has_invoice_field: bool
+    #: the payload that named the customer
+    customer_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -772,6 +859,7 @@ def _on_invoice_paid(envelope: _Envelope, facts: _Facts, options: Options) -> No
             currency,
             customer=customer,
             match_at=paid_at if paid_at is not None else at,
+            source=envelope.source,
         )
     )
 
@@ -819,7 +907,7 @@ def _on_charge_paid(envelope: _Envelope, facts: _Facts, options: Options) -> Non
     obj = envelope.obj
     _expect(obj, "charge")
     charge = obj.text("id")
-    info = _note_charge(obj, facts)
+    info = _note_charge(obj, facts, envelope.source)
     if obj.get("status") not in ("succeeded", "paid") or obj.get("paid") is False:
         facts.unused["charge not paid"] += 1
         return
@@ -847,21 +935,35 @@ def _on_charge_paid(envelope: _Envelope, facts: _Facts, options: Options) -> Non
             charge=charge,
             payment_intent=info.payment_intent,
             match_at=_seconds(obj, "created") if created is not None else at,
+            source=envelope.source,
         )
     )
 
 
-def _note_charge(obj: _Obj, facts: _Facts) -> _Charge:
-    """Remember a charge's customer and links, whichever event showed it."""
+def _note_charge(obj: _Obj, facts: _Facts, source: str) -> _Charge:
+    """Remember a charge's customer and links, whichever event showed it.
+    Two payloads naming different customers for one charge are an error:
+    keeping either would pay (or void) by input order."""
     charge = obj.text("id")
     invoice = obj.ref("invoice")
     intent = obj.ref("payment_intent")
+    customer = obj.ref("customer")
     known = facts.charges.get(charge)
+    if customer is not None and known is not None and known.customer not in (None, customer):
+        (one, where_one), (other, where_other) = sorted(
+            ((customer, source), (known.customer, known.customer_source or "?"))
+        )
+        obj.fail(
+            "customer",
+            f"charge `{charge}` has two customers: `{one}` in {where_one} and `{other}` in {where_other}; "
+            "a charge has one customer: remove the payload that is wrong",
+        )
     info = _Charge(
-        customer=obj.ref("customer") or (known.customer if known else None),
+        customer=customer or (known.customer if known else None),
         invoice=invoice or (known.invoice if known else None),
         payment_intent=intent or (known.payment_intent if known else None),
         has_invoice_field="invoice" in obj.data or (known is not None and known.has_invoice_field),
+        customer_source=source if customer is not None else (known.customer_source if known else None),
     )
     facts.charges[charge] = info
     if invoice is not None:
@@ -882,7 +984,7 @@ def _on_charge_refunded(envelope: _Envelope, facts: _Facts, options: Options) ->
     obj = envelope.obj
     _expect(obj, "charge")
     charge = obj.text("id")
-    _note_charge(obj, facts)
+    _note_charge(obj, facts, envelope.source)
     at = _event_time(envelope)
     before = envelope.previous.get("amount_refunded")
     facts.refunded_states.append(
@@ -898,7 +1000,14 @@ def _on_charge_refunded(envelope: _Envelope, facts: _Facts, options: Options) ->
     for refund in obj.children("refunds"):
         created = refund.get("created")
         facts.refunds.append(
-            _refund(refund, charge, _seconds(refund, "created") if created is not None else at, facts, options)
+            _refund(
+                refund,
+                charge,
+                _seconds(refund, "created") if created is not None else at,
+                facts,
+                options,
+                envelope.source,
+            )
         )
 
 
@@ -911,14 +1020,14 @@ def _complete_list(obj: _Obj, key: str) -> bool:
 def _on_refund(envelope: _Envelope, facts: _Facts, options: Options) -> None:
     obj = envelope.obj
     _expect(obj, "refund")
-    facts.refunds.append(_refund(obj, None, _event_time(envelope), facts, options))
+    facts.refunds.append(_refund(obj, None, _event_time(envelope), facts, options, envelope.source))
 
 
-def _refund(obj: _Obj, charge: str | None, at: int, facts: _Facts, options: Options) -> _Money:
+def _refund(obj: _Obj, charge: str | None, at: int, facts: _Facts, options: Options, source: str) -> _Money:
     """A refund object. Inside a charge's list it reverses that charge."""
     expanded = obj.child("charge") if isinstance(obj.get("charge"), Mapping) else None
     if expanded is not None:
-        _note_charge(expanded, facts)
+        _note_charge(expanded, facts, source)
     return _Money(
         f"stripe:{obj.text('id')}:refund",
         at,
@@ -936,7 +1045,7 @@ def _on_dispute(envelope: _Envelope, facts: _Facts, options: Options) -> None:
     obj = envelope.obj
     _expect(obj, "dispute")
     if isinstance(obj.get("charge"), Mapping):
-        _note_charge(_Obj(obj.data["charge"], obj.field("charge")), facts)
+        _note_charge(_Obj(obj.data["charge"], obj.field("charge")), facts, envelope.source)
     money = _Money(
         f"stripe:{obj.text('id')}:dispute",
         _event_time(envelope),
@@ -1009,7 +1118,7 @@ def _row(id: str, at: int, type: str, referee: str, **fields: str) -> _Row:
 
 
 def _resolve(facts: _Facts, report: Report, problems: list[Problem]) -> list[dict[str, str]]:
-    payments = _Payments(facts, report)
+    payments = _Payments(facts, report, problems)
     rows = payments.rows()
     rows += _refund_rows(facts, payments, report)
     rows += _dispute_rows(facts, payments, report)
@@ -1019,10 +1128,12 @@ def _resolve(facts: _Facts, report: Report, problems: list[Problem]) -> list[dic
     return [r.fields for r in rows]
 
 
-def _earliest(items: Iterable[_Money], report: Report) -> dict[str, _Money]:
+def _earliest(items: Iterable[_Money], report: Report, problems: list[Problem] | None = None) -> dict[str, _Money]:
     """One fact per ledger id: the same Stripe object seen in several
     payloads (``invoice.paid`` and ``invoice.payment_succeeded``, a refund in
-    ``refund.created`` and in its charge's list) keeps its earliest time."""
+    ``refund.created`` and in its charge's list) keeps its earliest time.
+    Payloads naming different customers for it are a problem: the money
+    would go to whichever customer came first."""
     kept: dict[str, _Money] = {}
     for item in sorted(items, key=lambda m: (m.at, repr(m))):
         first = kept.get(item.id)
@@ -1030,6 +1141,17 @@ def _earliest(items: Iterable[_Money], report: Report) -> dict[str, _Money]:
             kept[item.id] = item
             continue
         report.duplicates["same object in several payloads"] += 1
+        if problems is not None and first.customer and item.customer and first.customer != item.customer:
+            a, b = sorted((first, item), key=lambda m: (m.source, m.customer or ""))
+            problems.append(
+                Problem(
+                    b.source,
+                    f"`{item.id}`",
+                    "customer",
+                    f"names customer `{b.customer}`, and {a.source} names `{a.customer}` for the same object; "
+                    "an object has one customer: remove the payload that is wrong",
+                )
+            )
         if (first.amount, first.currency) != (item.amount, item.currency):
             report.warnings.append(
                 f"`{item.id}`: payloads disagree on the amount "
@@ -1041,9 +1163,9 @@ def _earliest(items: Iterable[_Money], report: Report) -> dict[str, _Money]:
 class _Payments:
     """Payments, and the ledger id that stands for each charge's money."""
 
-    def __init__(self, facts: _Facts, report: Report) -> None:
+    def __init__(self, facts: _Facts, report: Report, problems: list[Problem]) -> None:
         self.facts = facts
-        self.invoices = _earliest(facts.invoice_payments, report)
+        self.invoices = _earliest(facts.invoice_payments, report, problems)
         self.charges: dict[str, _Money] = {}
         self.by_terms: dict[tuple[str | None, str, int], list[_Money]] = {}
         for payment in self.invoices.values():
@@ -1051,7 +1173,7 @@ class _Payments:
         claimed = {
             f"stripe:{i}:payment" for i in [*facts.invoice_of_charge.values(), *facts.invoice_of_intent.values()]
         }
-        for charge in sorted(_earliest(facts.charge_payments, report).values(), key=lambda m: (m.at, m.id)):
+        for charge in sorted(_earliest(facts.charge_payments, report, problems).values(), key=lambda m: (m.at, m.id)):
             assert charge.charge is not None
             invoice = self.invoice_of(charge.charge, charge.payment_intent)
             if invoice in self.invoices:
