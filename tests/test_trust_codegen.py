@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import decimal
 import io
 import json
 import shutil
@@ -223,3 +224,186 @@ def test_a_generated_line_with_a_line_break_is_refused() -> None:
     for text in ("a\nb", "a\rb", "a\u2028b", "a\x85b", "a\x00b", "a\x0cb"):
         with pytest.raises(codegen.UnsafeSourceError):
             codegen.line(text)
+
+
+# -- the decimal context ------------------------------------------------------
+
+#: A caller's context that would change or break any computation left to it.
+TRAPPING = decimal.Context(
+    prec=3,
+    rounding=decimal.ROUND_DOWN,
+    traps=[decimal.Inexact, decimal.Rounded, decimal.FloatOperation, decimal.InvalidOperation],
+)
+#: The same, quiet: what was computed in it silently changed the program.
+QUIET = decimal.Context(prec=3, rounding=decimal.ROUND_DOWN, traps=[])
+
+CONTEXT_RULES = """ruleset ctx
+event payment { amount: money USD }
+metric paid = sum payment.amount within 30 days
+metric share = 12.345% of paid
+milestone big {
+  every 250 paid
+  reward referrer cash 12.345% of paid
+  cap referrer 1000.005 USD per month
+}
+milestone ratio {
+  when paid / 3 >= 1 USD
+  reward referee credit paid / 7
+  hold 1.5 days
+}
+"""
+CONTEXT_LEDGER = [
+    {"id": "r1", "at": "2026-02-01T00:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob"},
+    {"id": "p1", "at": "2026-02-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "1000.00"},
+    {"id": "p2", "at": "2026-03-03T23:00:00Z", "type": "payment", "referee": "bob", "amount": "333.33"},
+]
+
+
+def _lines(events: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(e) for e in events]
+
+
+def _session(program: Any) -> str:
+    session = program.session()
+    added = [repr(session.add(e)) for e in sorted(CONTEXT_LEDGER, key=lambda e: (e["at"], e["id"]))]
+    blob = session.snapshot()
+    return "\n".join([*added, session.result().to_json(), program.restore(blob).result().to_json(), blob.decode()])
+
+
+def _cli(capsys: Any, *argv: str | Path) -> str:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return f"{code}\n{out}\n{err}"
+
+
+def context_entries(tmp_path: Path, capsys: Any) -> dict[str, Any]:
+    """Each public entry, as a function of no argument whose result (text)
+    must not depend on the caller's decimal context."""
+    from rewardrules.bounds import bounds
+    from rewardrules.check import check_text
+    from rewardrules.diffing import diff_ledger
+    from rewardrules.explain import explain_ledger, explanation
+    from rewardrules.format import format_text
+    from rewardrules.htmlreport import render_html
+    from rewardrules.sources.stripe import to_ledger
+    from rewardrules.testing import coverage, read_test_file, run_cases
+
+    rules = tmp_path / "ctx.rules"
+    rules.write_text(CONTEXT_RULES)
+    ledger = tmp_path / "ctx.jsonl"
+    ledger.write_text("\n".join(_lines(CONTEXT_LEDGER)) + "\n")
+    other = tmp_path / "other.rules"
+    other.write_text(CONTEXT_RULES.replace("12.345%", "7.5%"))
+    stripe = RULESETS.parent / "tests" / "fixtures" / "stripe" / "checkout.jsonl"
+    stripe_events = [json.loads(line) for line in stripe.read_text().splitlines() if line.strip()]
+
+    def compiled() -> Any:
+        return rewardrules.compile(CONTEXT_RULES, "ctx.rules")
+
+    def scored() -> Any:
+        return compiled().score(CONTEXT_LEDGER)
+
+    def write_json() -> bytes:
+        out = io.BytesIO()
+        scored().write_json(out)
+        return out.getvalue()
+
+    def golden() -> str:
+        texts = []
+        for case in sorted(GOLDEN.glob("*/*.jsonl")):
+            program = rewardrules.load(RULESETS / f"{case.parent.name}.rules")
+            texts.append(program.score(case.read_text().splitlines()).to_json())
+        return "".join(texts)
+
+    def rule_tests() -> str:
+        texts = []
+        for path in sorted(RULESETS.glob("*.test.toml")):
+            program = rewardrules.load(path.with_name(path.name.replace(".test.toml", ".rules")))
+            results = run_cases(program, read_test_file(path))
+            texts.append(repr([r.passed for r in results]))
+            texts.append(
+                repr(coverage(program, path.with_name(path.name.replace(".test.toml", ".rules")).read_text(), results))
+            )
+        return "".join(texts)
+
+    return {
+        "check_source": lambda: repr(rewardrules.check_source(CONTEXT_RULES + "metric x = 1 / 3 * 3\n", "ctx.rules")),
+        "compile": lambda: compiled().compiled.source,
+        "score": lambda: scored().to_json(),
+        "awards": lambda: repr(scored().awards),
+        "write_json": write_json,
+        "score_stream": lambda: compiled().score_stream(_lines(CONTEXT_LEDGER)).to_json(),
+        "session": lambda: _session(compiled()),
+        "load": lambda: rewardrules.load(rules).score(CONTEXT_LEDGER).to_json(),
+        "golden": golden,
+        "explain": lambda: explain_ledger(compiled(), CONTEXT_LEDGER),
+        "explanation": lambda: repr(explanation(scored().data).to_dict()),
+        "diff": lambda: (
+            (d := diff_ledger(compiled(), rewardrules.load(other), CONTEXT_LEDGER)).text()
+            + d.markdown()
+            + repr(d.to_dict())
+        ),
+        "html": lambda: render_html(compiled(), scored().data, "ctx.jsonl"),
+        "fmt": lambda: repr(format_text(CONTEXT_RULES)),
+        "bounds": lambda: bounds(check_text(CONTEXT_RULES, "ctx.rules")[0]).render(),  # type: ignore[arg-type]
+        "stripe": lambda: repr(to_ledger(stripe_events)),
+        "rule_tests": rule_tests,
+        "cli_check": lambda: _cli(capsys, "check", "--bounds", "--format", "json", rules),
+        "cli_score": lambda: _cli(capsys, "score", rules, ledger, "--format", "json"),
+        "cli_stream": lambda: _cli(capsys, "score", "--stream", rules, ledger, "--format", "json"),
+        "cli_explain": lambda: _cli(capsys, "explain", rules, ledger),
+        "cli_diff": lambda: _cli(capsys, "diff", rules, other, ledger, "--format", "markdown"),
+        "cli_report": lambda: _cli(capsys, "report", rules, ledger, "-o", "-"),
+        "cli_test": lambda: _cli(capsys, "test", RULESETS, "--coverage"),
+        "cli_fmt": lambda: _cli(capsys, "fmt", "--diff", rules),
+        "cli_ingest": lambda: _cli(capsys, "ingest", "stripe", stripe),
+    }
+
+
+ENTRIES = [
+    "check_source", "compile", "score", "awards", "write_json", "score_stream", "session", "load", "golden",
+    "explain", "explanation", "diff", "html", "fmt", "bounds", "stripe", "rule_tests",
+    "cli_check", "cli_score", "cli_stream", "cli_explain", "cli_diff", "cli_report", "cli_test", "cli_fmt",
+    "cli_ingest",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("context", [TRAPPING, QUIET], ids=["trapping", "quiet"])
+def test_every_entry_ignores_the_callers_decimal_context(
+    entry: str, context: decimal.Context, tmp_path: Path, capsys: Any
+) -> None:
+    """Parse, check, compile, load, score, fmt, explain, diff, the report,
+    the rule tests and the Stripe ingest compute with decimals: all in the
+    scoring context, so a caller's context changes nothing and raises nothing."""
+    run = context_entries(tmp_path, capsys)[entry]
+    with decimal.localcontext(decimal.Context()):
+        expected = run()
+    with decimal.localcontext(context):
+        got = run()
+    assert decimal.getcontext().prec == 28
+    assert got == expected
+
+
+def test_constants_are_computed_exactly_under_a_narrow_context() -> None:
+    """The issue's case: under `prec=3`, `12.345% of 1000.00` paid 123.00
+    and a 30-day window was 29.97 days."""
+    text = """event payment { amount: money USD }
+metric paid = sum payment.amount within 30 days
+milestone m { when paid >= 1000 USD  reward referrer cash 12.345% of paid }
+"""
+    ledger = [
+        {"id": "r1", "at": "2026-02-01T00:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob"},
+        {"id": "p1", "at": "2026-03-02T23:59:00Z", "type": "payment", "referee": "bob", "amount": "1000.00"},
+    ]
+    with decimal.localcontext(QUIET):
+        program = rewardrules.compile(text, "m.rules")
+    awards = program.score(ledger).awards
+    assert [(a.amount, a.unit) for a in awards] == [("123.45", "USD")]
+
+
+def test_the_callers_context_is_left_as_it_was() -> None:
+    with decimal.localcontext(QUIET) as mine:
+        rewardrules.compile(CONTEXT_RULES, "ctx.rules").score(CONTEXT_LEDGER)
+        assert decimal.getcontext() is mine
+        assert (mine.prec, mine.rounding) == (3, decimal.ROUND_DOWN)

@@ -40,6 +40,7 @@ from . import ast
 from .datatypes import DURATION_UNITS, PERIODS
 from .lint import Unknown, applicable_caps, constant_amount, how_often
 from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
+from .runtime import in_context
 from .units import format_amount
 
 ZERO = Decimal(0)
@@ -147,6 +148,7 @@ class RulesetBounds:
         return "\n".join(lines)
 
 
+@in_context
 def bounds(checked: CheckedRuleset) -> RulesetBounds:
     """The payout bounds of every program of a checked ruleset."""
     slack = 0 if checked.timezone in (None, "UTC", "Etc/UTC") else _ZONE_SLACK_NS

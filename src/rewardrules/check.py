@@ -55,6 +55,7 @@ from .model import (
     RewardInfo,
     VoidInfo,
 )
+from .runtime import in_context
 from .source import Source, Span
 from .timeutil import period_key
 from .units import BUILTIN_UNITS, CURRENCY_EXPONENTS, is_currency
@@ -1046,6 +1047,7 @@ def _kind_unit_problem(kind: str, unit: str) -> str | None:
     return None
 
 
+@in_context
 def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
     """Parse and check rule-file text: the checked ruleset (None after a
     syntax error) and every diagnostic, in file order."""

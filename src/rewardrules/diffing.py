@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .runtime import in_context
 from .units import format_amount
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class Diff:
         return f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed, {self.unchanged} unchanged"
 
     # -- json ----------------------------------------------------------
+    @in_context
     def to_dict(self) -> dict[str, Any]:
         def groups(items: list[Group], key: str) -> list[dict[str, Any]]:
             return [
@@ -138,6 +140,7 @@ class Diff:
         }
 
     # -- text ----------------------------------------------------------
+    @in_context
     def text(self) -> str:
         out = [
             f"diff of `{self.old_path}` -> `{self.new_path}` on `{self.ledger}` as of {self.as_of}",
@@ -169,6 +172,7 @@ class Diff:
         return "\n".join(out) + "\n"
 
     # -- markdown ------------------------------------------------------
+    @in_context
     def markdown(self) -> str:
         title = self.new_ruleset if self.old_ruleset == self.new_ruleset else f"{self.old_ruleset} → {self.new_ruleset}"
         out = [f"### rewardrules diff: `{title}`", ""]
@@ -233,6 +237,7 @@ class Diff:
         return "\n".join(out) + "\n"
 
 
+@in_context
 def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     """Compare two result records (`ScoreResult.data`) of the same ledger."""
     old_awards = {a["id"]: a for a in old["awards"]}
@@ -280,6 +285,7 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     )
 
 
+@in_context
 def diff_ledger(
     old: Program, new: Program, events: Iterable[Any], as_of: str | int | None = None, path: str = "<ledger>"
 ) -> Diff:

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .runtime import in_context
 from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -90,9 +91,11 @@ class Explanation:
     as_of: str
     referrers: list[ReferrerStory]
 
+    @in_context
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @in_context
     def text(self) -> str:
         out = [f"{self.ruleset} as of {self.as_of}"]
         if not self.referrers:
@@ -117,6 +120,7 @@ class Explanation:
         return "\n".join(out) + "\n"
 
 
+@in_context
 def explain(
     data: Mapping[str, Any],
     referrer: str | None = None,
@@ -129,6 +133,7 @@ def explain(
     return explanation(data, referrer, referee, program=program, voids=voids).text()
 
 
+@in_context
 def explain_ledger(
     program: Program,
     events: Iterable[Any],
@@ -149,6 +154,7 @@ def known_people(data: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     return {r["referrer"] for r in rows if r.get("referrer")}, {r["referee"] for r in rows if r.get("referee")}
 
 
+@in_context
 def explanation(
     data: Mapping[str, Any],
     referrer: str | None = None,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..runtime import in_context
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -39,6 +40,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@in_context
 def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a name must not turn into a traceback.
