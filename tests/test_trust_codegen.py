@@ -407,3 +407,143 @@ def test_the_callers_context_is_left_as_it_was() -> None:
         rewardrules.compile(CONTEXT_RULES, "ctx.rules").score(CONTEXT_LEDGER)
         assert decimal.getcontext() is mine
         assert (mine.prec, mine.rounding) == (3, decimal.ROUND_DOWN)
+
+
+# -- award volume -------------------------------------------------------------
+
+VOLUME_HEAD = """event payment { amount: money CURRENCY }
+event licenses { active: number }
+metric paid = sum payment.amount
+metric payments = count payment
+metric seats = latest licenses.active
+"""
+
+
+def every_codes(step: str, metric: str, currency: str = "USD") -> list[str]:
+    text = (
+        VOLUME_HEAD.replace("CURRENCY", currency)
+        + f"milestone m {{ every {step} {metric}  reward referrer cash 1 USD }}\n"
+    )
+    return [d.code for d in rewardrules.check_source(text, "volume.rules")]
+
+
+#: (step, metric, currency of `paid`, whether check refuses it)
+EVERY_STEPS = [
+    ("0.001", "paid", "USD", True),
+    ("0.00000001", "paid", "USD", True),
+    ("0.01", "paid", "USD", False),
+    ("0.5", "paid", "JPY", True),
+    ("1", "paid", "JPY", False),
+    ("0.0001", "paid", "KWD", True),
+    ("0.001", "paid", "KWD", False),
+    ("0.5", "payments", "USD", True),
+    ("0.999", "payments", "USD", True),
+    ("1", "payments", "USD", False),
+    ("0.001", "seats", "USD", True),
+    ("0.01", "seats", "USD", False),
+]
+
+
+@pytest.mark.parametrize(("step", "metric", "currency", "refused"), EVERY_STEPS)
+def test_an_every_step_below_its_metrics_floor_is_refused(step: str, metric: str, currency: str, refused: bool) -> None:
+    """A step below the minor unit of money, 1 for a count, 0.01 for other
+    numbers means nothing more than the floor: only more awards (RR402).
+    A step at the floor is fine."""
+    assert every_codes(step, metric, currency) == (["RR402"] if refused else [])
+
+
+def test_the_every_step_error_says_the_floor() -> None:
+    text = VOLUME_HEAD.replace("CURRENCY", "USD") + "milestone m { every 0.0001 paid  reward referrer cash 1 USD }\n"
+    (diagnostic,) = rewardrules.check_source(text, "volume.rules")
+    assert diagnostic.message == "the step of `every` is smaller than 0.01 (the smallest amount of USD)"
+    assert diagnostic.help is not None and "at least 0.01" in diagnostic.help
+    assert (diagnostic.span.line, diagnostic.span.column) == (6, 15)  # type: ignore[union-attr]
+
+
+def volume_ledger(*amounts: str) -> list[dict[str, Any]]:
+    referral = {"id": "r1", "at": "2026-02-01T00:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob"}
+    payments = [
+        {"id": f"p{n}", "at": f"2026-02-{n + 2:02d}T00:00:00Z", "type": "payment", "referee": "bob", "amount": amount}
+        for n, amount in enumerate(amounts)
+    ]
+    return [referral, *payments]
+
+
+def volume_program(*milestones: str) -> Any:
+    return rewardrules.compile(VOLUME_HEAD.replace("CURRENCY", "USD") + "\n".join(milestones), "volume.rules")
+
+
+EVERY_DOLLAR = "milestone m { every 1 paid  reward referrer cash 1 USD }"
+
+
+def test_an_event_may_give_up_to_1000_awards() -> None:
+    awards = volume_program(EVERY_DOLLAR).score(volume_ledger("1000"), explain=False).data["awards"]
+    assert len(awards) == 1000
+
+
+@pytest.mark.parametrize("amount", ["1001", "2500", "9" * 29])
+def test_more_awards_at_one_event_stop_scoring(amount: str) -> None:
+    """Once 1,000 were paid and the rest postponed to later events, unsaid:
+    now nothing is scored and the error says why."""
+    program = volume_program(EVERY_DOLLAR)
+    with pytest.raises(rewardrules.AwardLimitError) as info:
+        program.score(volume_ledger(amount, "1"))
+    assert info.value.event == "p0" and info.value.limit == 1000
+    assert "milestone `m`" in str(info.value) and "scoring stopped" in str(info.value)
+
+
+def test_the_limit_per_event_counts_every_milestone() -> None:
+    program = volume_program(EVERY_DOLLAR, EVERY_DOLLAR.replace("milestone m", "milestone n"))
+    assert len(program.score(volume_ledger("500")).data["awards"]) == 1000
+    with pytest.raises(rewardrules.AwardLimitError, match="`p0` would give 1,002 awards"):
+        program.score(volume_ledger("501"))
+
+
+def test_awards_per_run_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many events each within the limit still cannot give an unbounded
+    run: past `MAX_AWARDS_PER_RUN` (withheld rewards count) scoring stops."""
+    import rewardrules.engine
+
+    monkeypatch.setattr(rewardrules.engine, "MAX_AWARDS_PER_RUN", 30)
+    program = volume_program(EVERY_DOLLAR)
+    assert len(program.score(volume_ledger("10", "10", "10")).data["awards"]) == 30
+    for score in (program.score, lambda events: program.score_stream(_lines(events))):
+        with pytest.raises(rewardrules.AwardLimitError, match="more than the limit of 30 in one run") as info:
+            score(volume_ledger("10", "10", "10", "1"))
+        assert info.value.event == "p3"
+    session = program.session()
+    for event in volume_ledger("10", "10", "10"):
+        session.add(event)
+    with pytest.raises(rewardrules.AwardLimitError):
+        session.add(volume_ledger("10", "10", "10", "1")[-1])
+
+
+def test_withheld_rewards_count_toward_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rewardrules.engine
+
+    monkeypatch.setattr(rewardrules.engine, "MAX_AWARDS_PER_RUN", 30)
+    capped = "milestone m { every 1 paid  reward referrer cash 1 USD  cap referrer 5 USD }"
+    with pytest.raises(rewardrules.AwardLimitError):
+        volume_program(capped).score(volume_ledger("10", "10", "10", "1"))
+
+
+@pytest.mark.parametrize("command", ["score", "stream", "explain", "report", "diff"])
+def test_the_cli_exits_2_with_the_award_limit(command: str, tmp_path: Path, capsys: Any) -> None:
+    rules = tmp_path / "volume.rules"
+    rules.write_text(VOLUME_HEAD.replace("CURRENCY", "USD") + EVERY_DOLLAR + "\n")
+    ledger = tmp_path / "volume.jsonl"
+    ledger.write_text("\n".join(_lines(volume_ledger("5000"))) + "\n")
+    out = tmp_path / "out.html"
+    argv = {
+        "score": ["score", rules, ledger, "--format", "json"],
+        "stream": ["score", "--stream", rules, ledger],
+        "explain": ["explain", rules, ledger],
+        "report": ["report", rules, ledger, "-o", out],
+        "diff": ["diff", rules, rules, ledger],
+    }[command]
+    code = main([str(a) for a in argv])
+    stdout, stderr = capsys.readouterr()
+    assert code == 2
+    assert stdout == "" and not out.exists()
+    assert stderr.startswith("rewardrules: error: event `p0` would give 5,000 awards of milestone `m`")
+    assert "= help: raise the step of `every`" in stderr and "Traceback" not in stderr

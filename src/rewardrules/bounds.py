@@ -292,8 +292,7 @@ def award_window(program: ProgramInfo, milestone: MilestoneInfo) -> int | None:
     """How long after the referral a per-referral milestone can still pay
     (nanoseconds), when its trigger says: `each E within D`, or `whenever M
     increases` on a metric whose events all lie within a window. Not
-    `every`: past 1,000 multiples at one event, the rest are paid at later
-    events, which may lie outside the window."""
+    `every` (left unbounded here: a safe over-estimate)."""
     trigger = milestone.trigger
     if milestone.level != "referral":
         return None

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import ast, runtime
+from . import ast, limits, runtime
 from .codegen import comment, lit
 from .codegen import filename as source_filename
 from .codegen import line as checked_line
@@ -56,8 +56,6 @@ from .units import is_currency, minor_exponent
 
 _OPS = {"==": "n_eq", "!=": "n_ne", "<": "n_lt", "<=": "n_le", ">": "n_gt", ">=": "n_ge"}
 _ARITH = {"+": "n_add", "-": "n_sub", "*": "n_mul"}
-#: Most awards one `every` milestone gives at a single event.
-MAX_REPEATS_PER_EVENT = 1000
 
 
 @dataclass(slots=True, eq=False)
@@ -601,11 +599,14 @@ class _Compiler:
             else:
                 step = w.const(trigger.step)
                 w.line(f"reached = cur // {step}")
-                w.line("n = 0")
-                w.line(f"while {st}.prev[{i}] < reached and n < {MAX_REPEATS_PER_EVENT}:")
+                # all the multiples reached, or an error before any: never some of them
+                w.line(f"if reached - {st}.prev[{i}] > {limits.MAX_AWARDS_PER_EVENT}:")
+                w.indent()
+                w.line(f"too_many({lit(milestone.name)}, reached - {st}.prev[{i}], ev[{RECORD_HEAD.index('id')}])")
+                w.dedent()
+                w.line(f"while {st}.prev[{i}] < reached:")
                 w.indent()
                 w.line(f"{st}.prev[{i}] += 1")
-                w.line("n += 1")
                 w.line(f"out.append((P, R, {i}, occurrence({st}.prev[{i}] * {step}), None, (cur,)))")
                 w.dedent()
             w.dedent()

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
+from .limits import AwardLimitError
+
 #: The one decimal context scoring runs in. Enough precision that sums and
 #: products of ledger numbers (at most 30 digits) stay exact; a caller who
 #: changes the thread's context cannot change results.
@@ -114,6 +116,12 @@ def occurrence(multiple: Any) -> str:
     return format(multiple, "f")
 
 
+def too_many(milestone: str, count: Any, event: str) -> None:
+    """Stop scoring: an `every` milestone would give `count` awards at one
+    event, more than `limits.MAX_AWARDS_PER_EVENT` (checked before any)."""
+    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`")
+
+
 HELPERS = {
     name: globals()[name]
     for name in (
@@ -132,6 +140,7 @@ HELPERS = {
         "n_not_in",
         "to_ns",
         "occurrence",
+        "too_many",
     )
 }
 

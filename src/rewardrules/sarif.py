@@ -60,6 +60,8 @@ RULE_HELP: dict[str, str] = {
     "RR307": "A metric that depends on itself, directly or through other metrics.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file.",
+    "RR402": "An `every` step smaller than its metric takes: the minor unit of a currency (0.01 USD), 1 for a "
+    "count, 0.01 for other numbers. A smaller step means nothing more, only far more awards.",
     "RR501": "An invalid message template: a syntax error, or a construct templates may not use (loops, "
     "calls, arithmetic, item access, unknown filters).",
     "RR502": "An unknown name in a message template: use award fields, metrics and the triggering event.",

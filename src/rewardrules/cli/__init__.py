@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..limits import AwardLimitError
 from ..runtime import in_context
 
 EXIT_OK = 0
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except AwardLimitError as error:
+        # the rules ask for more awards than a limit allows: bad input, stated
+        print(f"rewardrules: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
     return code
 
 
