@@ -547,3 +547,14 @@ def test_the_cli_exits_2_with_the_award_limit(command: str, tmp_path: Path, caps
     assert stdout == "" and not out.exists()
     assert stderr.startswith("rewardrules: error: event `p0` would give 5,000 awards of milestone `m`")
     assert "= help: raise the step of `every`" in stderr and "Traceback" not in stderr
+
+
+def test_lit_writes_a_str_subclass_as_its_text() -> None:
+    """A subclass of str (lark's `Token`) may have a `__repr__` that is code:
+    `lit` writes only the text."""
+
+    class Sneaky(str):
+        def __repr__(self) -> str:
+            return "boom()"
+
+    assert codegen.lit(Sneaky("a'b")) == repr("a'b")

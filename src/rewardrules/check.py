@@ -783,7 +783,6 @@ class Checker:
                 help_ = did_you_mean(problem.unknown_name, names, "known names: " + ", ".join(sorted(names)))
             self.error(code, problem.message, message.span, help_)
 
-    # -- expressions -----------------------------------------------------
     def _every_step(self, trigger: ast.EveryTrigger, info: MetricInfo) -> None:
         """RR402: an `every` step below the smallest step its metric takes
         (see `every_floor`). Such a step means no more than the floor does,
@@ -798,6 +797,7 @@ class Checker:
                 f"use a step of at least {floor}; to pay more per step, raise the reward instead",
             )
 
+    # -- expressions -----------------------------------------------------
     def duration(self, node: ast.Duration) -> int | None:
         unit = node.unit.text
         if unit not in DURATION_UNITS:

@@ -32,6 +32,8 @@ def lit(value: Any) -> str:
     break, so the result is one token on one line whatever the text."""
     if isinstance(value, tuple):
         return "(" + "".join(f"{lit(item)}, " for item in value) + ")"
+    if isinstance(value, str):
+        value = str.__str__(value)  # a plain str: a subclass's own __repr__ (lark's Token) is never used
     if type(value) not in _LITERAL_TYPES:
         raise UnsafeSourceError(f"only str, int, bool and None are written as literals, not {type(value).__name__}")
     text = repr(value)
