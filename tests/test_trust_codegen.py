@@ -558,3 +558,20 @@ def test_lit_writes_a_str_subclass_as_its_text() -> None:
             return "boom()"
 
     assert codegen.lit(Sneaky("a'b")) == repr("a'b")
+
+
+def test_a_tiny_every_step_is_refused_before_scoring(tmp_path: Path, capsys: Any) -> None:
+    """The issue's case: a short rule with a tiny step once scored a small
+    ledger into 500,000 awards with no error; now `check` and `score` refuse it."""
+    rules = tmp_path / "amplify.rules"
+    rules.write_text(
+        "event payment { amount: money USD }\nmetric paid = sum payment.amount\n"
+        "milestone m { every 0.0000001 paid  reward referrer cash 0.01 USD }\n"
+    )
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("\n".join(_lines(volume_ledger("10", "10"))) + "\n")
+    assert main(["check", str(rules)]) == 1
+    assert "error[RR402]: the step of `every` is smaller than 0.01" in capsys.readouterr().out
+    assert main(["score", str(rules), str(ledger)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "RR402" in err
