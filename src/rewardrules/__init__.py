@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Award": "models",
+    "AwardLimitError": "limits",
     "Diagnostic": "diagnostics",
     "LedgerError": "ledger",
     "LedgerEvent": "models",
@@ -32,6 +33,7 @@ _EXPORTS = {
 
 __all__ = [
     "Award",
+    "AwardLimitError",
     "Diagnostic",
     "LedgerError",
     "LedgerEvent",
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from .api import Program, ScoreResult, Session, check_source, compile, load
     from .diagnostics import Diagnostic, RuleError
     from .ledger import LedgerError
+    from .limits import AwardLimitError
     from .models import Award, LedgerEvent, json_schema
 
 

@@ -38,15 +38,17 @@ from .ledger import (
 )
 from .models import Award
 from .report import Reporter
-from .runtime import CONTEXT
+from .runtime import CONTEXT, in_context
 from .timeutil import TimestampError, parse_timestamp
 
 
+@in_context
 def check_source(text: str, path: str = "<rules>") -> list[Diagnostic]:
     """Every problem in a rule file's text (empty when it is fine)."""
     return check_text(text, path)[1]
 
 
+@in_context
 def compile(text: str, path: str = "<rules>") -> Program:
     """Parse, check and compile rule-file text; raise RuleError on errors."""
     checked, diagnostics = check_text(text, path)
@@ -55,6 +57,7 @@ def compile(text: str, path: str = "<rules>") -> Program:
     return Program(compile_ruleset(checked))
 
 
+@in_context
 def load(path: str | Path) -> Program:
     """Load a `.rules` file; raise RuleError (with every problem) if invalid."""
     p = Path(path)
@@ -78,13 +81,16 @@ class ScoreResult:
     data: dict[str, Any]
 
     @property
+    @in_context
     def awards(self) -> list[Award]:
         return [Award.model_validate(a) for a in self.data["awards"]]
 
+    @in_context
     def to_json(self) -> str:
         """Deterministic JSON: the same bytes for the same inputs."""
         return json.dumps(self.data, ensure_ascii=False, indent=2) + "\n"
 
+    @in_context
     def write_json(self, out: IO[bytes]) -> None:
         """The bytes of `to_json()` in UTF-8, written piece by piece: a
         result of millions of awards never sits in memory as one string."""
@@ -133,6 +139,7 @@ class Program:
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
 
+    @in_context
     def score(
         self, events: Iterable[Any], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
     ) -> ScoreResult:
@@ -155,6 +162,7 @@ class Program:
         run(engine, ordered)
         return Reporter(engine, limit).build(explain)
 
+    @in_context
     def score_stream(
         self, lines: Iterable[str | bytes], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
     ) -> ScoreResult:
@@ -214,9 +222,11 @@ class Program:
             limit = latest if latest is not None else 0
         return Reporter(engine, limit).build(explain)
 
+    @in_context
     def session(self) -> Session:
         return Session(self)
 
+    @in_context
     def restore(self, snapshot: bytes | str) -> Session:
         """A session restored from `Session.snapshot()` bytes of this same
         rule file; raises `rewardrules.snapshot.SnapshotError` otherwise."""
@@ -332,6 +342,7 @@ class Session:
         finally:
             setcontext(outer)
 
+    @in_context
     def snapshot(self) -> bytes:
         """The whole state as bytes (JSON), to stop and resume later with
         `Program.restore(data)`: the restored session gives the same awards
@@ -345,6 +356,7 @@ class Session:
         reporter = Reporter(self.engine, as_of)
         return [Award.model_validate(reporter.award(a)) for a in issued]
 
+    @in_context
     def result(self, as_of: str | int | None = None, explain: bool = True) -> ScoreResult:
         """The result so far, as of an instant (default: the last event)."""
         limit = parse_as_of(as_of)

@@ -40,6 +40,7 @@ from . import ast
 from .datatypes import DURATION_UNITS, PERIODS
 from .lint import Unknown, applicable_caps, constant_amount, how_often
 from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
+from .runtime import in_context
 from .units import format_amount
 
 ZERO = Decimal(0)
@@ -147,6 +148,7 @@ class RulesetBounds:
         return "\n".join(lines)
 
 
+@in_context
 def bounds(checked: CheckedRuleset) -> RulesetBounds:
     """The payout bounds of every program of a checked ruleset."""
     slack = 0 if checked.timezone in (None, "UTC", "Etc/UTC") else _ZONE_SLACK_NS
@@ -290,8 +292,7 @@ def award_window(program: ProgramInfo, milestone: MilestoneInfo) -> int | None:
     """How long after the referral a per-referral milestone can still pay
     (nanoseconds), when its trigger says: `each E within D`, or `whenever M
     increases` on a metric whose events all lie within a window. Not
-    `every`: past 1,000 multiples at one event, the rest are paid at later
-    events, which may lie outside the window."""
+    `every` (left unbounded here: a safe over-estimate)."""
     trigger = milestone.trigger
     if milestone.level != "referral":
         return None

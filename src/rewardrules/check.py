@@ -56,6 +56,7 @@ from .model import (
     RewardInfo,
     VoidInfo,
 )
+from .runtime import in_context
 from .source import Source, Span
 from .timeutil import period_key
 from .units import BUILTIN_UNITS, CURRENCY_EXPONENTS, currency_for, is_currency
@@ -683,6 +684,8 @@ class Checker:
                 increase = Type(info.type.kind, info.type.unit) if info.type.kind != ERROR else T_ERROR
             if isinstance(trigger, ast.EveryTrigger) and trigger.step <= 0:
                 self.error("RR304", "the step of `every` must be greater than zero", trigger.span)
+            elif isinstance(trigger, ast.EveryTrigger) and found is not None:
+                self._every_step(trigger, found)
         rewards = [r for r in (self._reward(r, scope, trigger_event, increase) for r in decl.rewards) if r is not None]
         if not decl.rewards:
             self.error(
@@ -846,6 +849,20 @@ class Checker:
             fields[trigger_event.name] = list(trigger_event.fields)
         for problem in templates.check(message.template, names, fields):
             self.error(problem.code, problem.message, message.span, problem.help)
+
+    def _every_step(self, trigger: ast.EveryTrigger, info: MetricInfo) -> None:
+        """RR402: an `every` step below the smallest step its metric takes
+        (see `every_floor`). Such a step means no more than the floor does,
+        only far more awards: 184 bytes of rules turned a 44 KB ledger into
+        500,000 awards."""
+        floor, why = every_floor(info)
+        if trigger.step < floor:
+            self.error(
+                "RR402",
+                f"the step of `every` is smaller than {floor} ({why})",
+                trigger.span,
+                f"use a step of at least {floor}; to pay more per step, raise the reward instead",
+            )
 
     # -- expressions -----------------------------------------------------
     def duration(self, node: ast.Duration) -> int | None:
@@ -1159,6 +1176,19 @@ def _kind_unit_problem(kind: str, unit: str) -> str | None:
     return None
 
 
+def every_floor(info: MetricInfo) -> tuple[Decimal, str]:
+    """The smallest `every` step on a metric, and why: money's minor unit
+    (0.01 USD, 1 JPY), 1 for a count (it only takes whole values), else
+    `limits.MIN_EVERY_STEP`."""
+    unit = info.type.unit
+    if info.type.kind == QUANTITY and unit is not None and is_currency(unit):
+        return Decimal(1).scaleb(-CURRENCY_EXPONENTS[unit]), f"the smallest amount of {unit}"
+    if info.aggregate is not None and info.aggregate.fn == "count":
+        return Decimal(1), f"`{info.name}` is a count"
+    return Decimal(limits.MIN_EVERY_STEP), "the smallest step `every` takes"
+
+
+@in_context
 def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
     """Parse and check rule-file text: the checked ruleset (None after a
     syntax error) and every diagnostic, in file order."""

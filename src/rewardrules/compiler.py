@@ -15,7 +15,9 @@ and never walks the AST:
   snapshot of all metric values for explanations.
 
 Names in rule files never become Python names: metrics, slots, milestones
-and constants are numbered, strings are emitted with ``repr``; the module's
+and constants are numbered; strings, names and the file's path are written
+only through :mod:`rewardrules.codegen` (``lit``: a ``repr``'d constant;
+``comment``), and every line is checked to hold no line break; the module's
 globals are only the helpers of :mod:`rewardrules.runtime` and constants.
 The generated source is registered with ``linecache`` so a traceback in it
 shows the line, like Jinja does for templates.
@@ -33,7 +35,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import ast, runtime
+from . import ast, limits, runtime
+from .codegen import comment, lit
+from .codegen import filename as source_filename
+from .codegen import line as checked_line
 from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from .formatting import amount_text, formatter
 from .model import (
@@ -51,8 +56,6 @@ from .units import is_currency, minor_exponent
 
 _OPS = {"==": "n_eq", "!=": "n_ne", "<": "n_lt", "<=": "n_le", ">": "n_gt", ">=": "n_ge"}
 _ARITH = {"+": "n_add", "-": "n_sub", "*": "n_mul"}
-#: Most awards one `every` milestone gives at a single event.
-MAX_REPEATS_PER_EVENT = 1000
 
 
 @dataclass(slots=True, eq=False)
@@ -180,7 +183,7 @@ class _Writer:
         self._const_names: dict[tuple[str, str], str] = {}
 
     def line(self, text: str = "") -> None:
-        self.lines.append("    " * self.level + text if text else "")
+        self.lines.append(checked_line("    " * self.level + text if text else ""))
 
     def const(self, value: Any) -> str:
         key = (type(value).__name__, repr(value))
@@ -309,7 +312,7 @@ class _Compiler:
             inner = self.expr(node.operand)
             return f"n_mul({inner}, {factor})" if self.nullable(node.operand) else f"({inner} * {factor})"
         if isinstance(node, ast.String):
-            return repr(node.value)
+            return lit(node.value)
         if isinstance(node, ast.Bool):
             return "True" if node.value else "False"
         if isinstance(node, ast.Ref):
@@ -363,7 +366,7 @@ class _Compiler:
         holder = self._roles[binding.event_role]
         if binding.event_role in self._records:
             return self.field(holder, binding.event.name, binding.field.name)
-        return f"{holder}[{binding.field.name!r}]"
+        return f"{holder}[{lit(binding.field.name)}]"
 
     def field(self, holder: str, event_type: str, name: str) -> str:
         """A value of an event's record (see `model.EventInfo.record`)."""
@@ -417,7 +420,7 @@ class _Compiler:
                     self._update(info)
             if keep:
                 fields = self.w.const(self.fields[event_type])
-                self.w.line(f"r.kept.setdefault({event_type!r}, []).append({fields}(ev))")
+                self.w.line(f"r.kept.setdefault({lit(event_type)}, []).append({fields}(ev))")
             if tests:
                 # the reached flags, bound once: a step reads them for every milestone
                 flags = {_done(m) for _, (_, milestones) in tests for m in milestones if _once(m)}
@@ -443,7 +446,7 @@ class _Compiler:
         assert agg is not None
         slot = self.referral_slot[id(info)]
         w = self.w
-        w.line(f"# metric {info.name}")
+        w.line(comment(f"metric {info.name}"))
         tests = []
         if agg.where is not None:
             tests.append(self.expr(agg.where))
@@ -513,7 +516,7 @@ class _Compiler:
         assert agg is not None
         slot = self.referrer_slot[(p, self.mid(info))]
         w = self.w
-        w.line(f"# metric {info.name} (over referrals)")
+        w.line(comment(f"metric {info.name} (over referrals)"))
         exprs: list[ast.Expr | None] = [agg.where]
         target: MetricInfo | None = None
         if agg.fn == "sum" and agg.field is not None:
@@ -556,7 +559,7 @@ class _Compiler:
         st = "R" if milestone.level == "referrer" else "r"
         done = _done(milestone)
         trigger = milestone.trigger
-        w.line(f"# milestone {milestone.name}")
+        w.line(comment(f"milestone {milestone.name}"))
         if isinstance(trigger, ast.WhenTrigger):
             values = self._why(trigger.condition, i)
             w.line(f"if not {done}[{i}] and {self.expr(trigger.condition)}:")
@@ -596,11 +599,14 @@ class _Compiler:
             else:
                 step = w.const(trigger.step)
                 w.line(f"reached = cur // {step}")
-                w.line("n = 0")
-                w.line(f"while {st}.prev[{i}] < reached and n < {MAX_REPEATS_PER_EVENT}:")
+                # all the multiples reached, or an error before any: never some of them
+                w.line(f"if reached - {st}.prev[{i}] > {limits.MAX_AWARDS_PER_EVENT}:")
+                w.indent()
+                w.line(f"too_many({lit(milestone.name)}, reached - {st}.prev[{i}], ev[{RECORD_HEAD.index('id')}])")
+                w.dedent()
+                w.line(f"while {st}.prev[{i}] < reached:")
                 w.indent()
                 w.line(f"{st}.prev[{i}] += 1")
-                w.line("n += 1")
                 w.line(f"out.append((P, R, {i}, occurrence({st}.prev[{i}] * {step}), None, (cur,)))")
                 w.dedent()
             w.dedent()
@@ -645,7 +651,7 @@ class _Compiler:
                     done.add(id(dep))
                     ordered.append(dep)
         self.prologue(ordered)
-        self.w.line("return {" + "".join(f"{m.name!r}: mv{self.mid(m)}, " for m in infos) + "}")
+        self.w.line("return {" + "".join(f"{lit(m.name)}: mv{self.mid(m)}, " for m in infos) + "}")
         self.w.dedent()
         return fname
 
@@ -736,7 +742,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     c = _Compiler(checked)
     c.why = {}
     metrics = c._layout()
-    c.w.line(f"# generated by rewardrules from {checked.source.path}")
+    c.w.line(comment(f"generated by rewardrules from {checked.source.path}"))
     updates = c.updates_by_type(metrics)
     kept = frozenset(v.event for m in checked.milestones for v in m.voids)
     step_names = c.steps(updates, kept)
@@ -752,7 +758,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
             rewards.append((milestone, amounts, voids))
         plan.append((program, eligible, snapshot, rewards))
     source = "\n".join(c.w.lines) + "\n"
-    filename = f"<rewardrules {checked.name}>"
+    filename = source_filename("ruleset", source)
     namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
     code = compile(source, filename, "exec")
     exec(code, namespace)

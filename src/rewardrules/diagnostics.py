@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "RR306": "invalid structure",
     "RR307": "metric depends on itself",
     "RR401": "limit exceeded",
+    "RR402": "`every` step too small",
     "RR501": "invalid message template",
     "RR502": "unknown name or field in message template",
     # warnings of `check --strict` (lint.py)

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .formatting import markdown_cell, printable_lines
+from .runtime import in_context
 from .units import format_amount, is_additive
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class Diff:
         return f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed, {self.unchanged} unchanged"
 
     # -- json ----------------------------------------------------------
+    @in_context
     def to_dict(self) -> dict[str, Any]:
         def groups(items: list[Group], key: str) -> list[dict[str, Any]]:
             return [
@@ -156,6 +158,7 @@ class Diff:
         }
 
     # -- text ----------------------------------------------------------
+    @in_context
     def text(self) -> str:
         out = [
             f"diff of `{self.old_path}` -> `{self.new_path}` on `{self.ledger}` as of {self.as_of}",
@@ -184,6 +187,7 @@ class Diff:
         return printable_lines(out)
 
     # -- markdown ------------------------------------------------------
+    @in_context
     def markdown(self) -> str:
         title = self.new_ruleset if self.old_ruleset == self.new_ruleset else f"{self.old_ruleset} → {self.new_ruleset}"
         out = [f"### rewardrules diff: `{title}`", ""]
@@ -245,6 +249,7 @@ class Diff:
         return printable_lines(out)
 
 
+@in_context
 def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     """Compare two result records (`ScoreResult.data`) of the same ledger."""
     old_awards = {a["id"]: a for a in old["awards"]}
@@ -292,6 +297,7 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     )
 
 
+@in_context
 def diff_ledger(
     old: Program, new: Program, events: Iterable[Any], as_of: str | int | None = None, path: str = "<ledger>"
 ) -> Diff:

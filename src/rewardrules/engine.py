@@ -16,6 +16,7 @@ from typing import Any
 
 from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
 from .ledger import Record
+from .limits import MAX_AWARDS_PER_EVENT, MAX_AWARDS_PER_RUN, AwardLimitError
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import period_key
@@ -142,6 +143,7 @@ class Engine:
             step(referral, ev, fired)
             if not fired:
                 return _NONE
+            self._within_limits(ev, len(fired))
             issued: list[IssuedAward] = []
             for program, referrer, index, occurrence, increase, values in fired:
                 self._award(
@@ -151,6 +153,16 @@ class Engine:
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    def _within_limits(self, ev: Record, fired: int) -> None:
+        """Raise `AwardLimitError` before an event issues anything, when it
+        would give more awards than `limits` allow, at once or in the run
+        (withheld rewards count: each is a record of the result too)."""
+        if fired > MAX_AWARDS_PER_EVENT:
+            raise AwardLimitError.at_event(ev[1], fired, "")
+        total = len(self.state.awards) + len(self.state.withheld) + fired
+        if total > MAX_AWARDS_PER_RUN:
+            raise AwardLimitError.in_run(ev[1], total, MAX_AWARDS_PER_RUN)
 
     def _refer(self, ev: Record) -> Referral | None:
         state = self.state

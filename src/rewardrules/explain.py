@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ast
 from .formatting import printable_lines
+from .runtime import in_context
 from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -91,9 +92,11 @@ class Explanation:
     as_of: str
     referrers: list[ReferrerStory]
 
+    @in_context
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @in_context
     def text(self) -> str:
         out = [f"{self.ruleset} as of {self.as_of}"]
         if not self.referrers:
@@ -118,6 +121,7 @@ class Explanation:
         return printable_lines(out)
 
 
+@in_context
 def explain(
     data: Mapping[str, Any],
     referrer: str | None = None,
@@ -130,6 +134,7 @@ def explain(
     return explanation(data, referrer, referee, program=program, voids=voids).text()
 
 
+@in_context
 def explain_ledger(
     program: Program,
     events: Iterable[Any],
@@ -150,6 +155,7 @@ def known_people(data: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     return {r["referrer"] for r in rows if r.get("referrer")}, {r["referee"] for r in rows if r.get("referee")}
 
 
+@in_context
 def explanation(
     data: Mapping[str, Any],
     referrer: str | None = None,

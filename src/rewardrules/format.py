@@ -31,6 +31,7 @@ from lark import Lark
 from . import ast
 from .diagnostics import Diagnostic
 from .parse import grammar_text, parse
+from .runtime import in_context
 from .source import Source
 
 #: Indentation of one block level.
@@ -46,11 +47,13 @@ _FIRST_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLANK_LINE_AFTER = re.compile(r"\n[^\S\n]*\n")
 
 
+@in_context
 def format_text(text: str, path: str = "<rules>") -> tuple[str | None, list[Diagnostic]]:
     """The canonical form of rule-file text, or None and the syntax diagnostics."""
     return format_source(Source(path, text))
 
 
+@in_context
 def format_source(source: Source) -> tuple[str | None, list[Diagnostic]]:
     """:func:`format_text` for a :class:`Source`."""
     tree, diagnostics = parse(source)

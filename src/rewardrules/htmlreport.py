@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup
 
-from .runtime import CONTEXT
+from .runtime import CONTEXT, in_context
 from .units import is_additive, is_currency
 
 if TYPE_CHECKING:
@@ -445,6 +445,7 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+@in_context
 def build_view(program: Program, data: dict[str, Any], ledger: str | None = None) -> dict[str, Any]:
     """Everything the template shows, computed from the result record."""
     checked = program.compiled.checked
@@ -512,6 +513,7 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
+@in_context
 def render_html(program: Program, data: dict[str, Any], ledger: str | None = None) -> str:
     """The report page for one scoring result (`ScoreResult.data`, scored
     with explanations)."""

@@ -20,6 +20,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import limits
+from .codegen import filename as source_filename
+from .codegen import line as checked_line
+from .codegen import lit
 from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
 from .model import CheckedRuleset
 from .timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
@@ -160,7 +163,8 @@ class EventReader:
         # The fast path, generated for these event types (see `_fast_source`):
         # `fast` checks one object; `read_all` a whole ledger in one loop.
         namespace = _fast_namespace()
-        exec(compile(_fast_source(self.kinds), "<rewardrules ledger reader>", "exec"), namespace)
+        source = _fast_source(self.kinds)
+        exec(compile(source, source_filename("ledger-reader", source), "exec"), namespace)
         self.fast: Callable[[Any, int], Event | None] = namespace["fast"]
         if self.money:
             self.fast = _currency_checked(namespace["fast"], self.money)
@@ -276,7 +280,7 @@ def _fast_namespace() -> dict[str, Any]:
         "DIGITS": limits.MAX_LEDGER_DIGITS,
         "BAD": _BAD,
         "LOW": MIN_TIMESTAMP_NS - 1,  # before any valid instant
-        **{f"convert_{kind}": convert for kind, convert in _FAST.items()},
+        **{f"convert_{n}": convert for n, convert in enumerate(_FAST.values())},
     }
 
 
@@ -290,83 +294,22 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
 
     Generated rather than written once because per event type the fields
     and their conversions are known: straight-line code with no loop over a
-    schema. Names come from the checked rule file and are written with
-    `repr`, so they are only ever string constants; they must be plain
-    identifiers (the grammar allows nothing else), since the lines are
-    then assembled around markers."""
-    names = [*kinds, *(field for fields in kinds.values() for field, _, _ in fields)]
-    if not all(name.isidentifier() and name.isascii() for name in names):
-        raise ValueError(f"event and field names must be identifiers: {names!r}")
-    head = [
-        "get = obj.get",
-        "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
-        "    i = obj['id']; t = obj['type']; a = obj['at']",
-        "except KeyError:",
-        "    i = None",
-        "ee = get('referee'); er = get('referrer')",
-        "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
-        "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
-        "        and (er is None or (type(er) is str and er and er.isascii()))%s):",
-        "    try:",
-        "        at = parse(a)",
-        "    except TimestampError:",
-        "        at = None",
-        "    if at is not None:",
-    ]
-    branches: list[str] = []
-    for n, (name, fields) in enumerate(kinds.items()):
-        needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
-        branches.append(f"{'if' if n == 0 else 'elif'} t == {name!r}:")
-        body = [f"if {needs}:"]
-        made = ["at", "i", "t", "ee", "er" if name == "referral" else "None"]  # see model.EventInfo.record
-        tests = []
-        for k, (field, kind, optional) in enumerate(fields):
-            body.append(f"    v{k} = get({field!r})")
-            missing = "None" if optional else "BAD"
-            if kind in _NUMERIC:  # the common case inline: a decimal string
-                body += [
-                    f"    if type(v{k}) is str:",
-                    f"        v{k} = D(v{k}) if len(v{k}) <= DIGITS and NUMBER_TEXT(v{k}) else BAD",
-                    f"    elif v{k} is None:",
-                    f"        v{k} = {missing}",
-                    "    else:",
-                    f"        v{k} = convert_{kind}(v{k})",
-                ]
-            else:
-                body.append(f"    v{k} = {missing} if v{k} is None else convert_{kind}(v{k})")
-            tests.append(f"v{k} is not BAD")
-            made.append(f"v{k}")
-        body.append(f"    if {' and '.join(tests) or 'True'}:")
-        body.append(f"        ACCEPT(({', '.join(made)}))")
-        branches += ["    " + line for line in body]
-    branches += [
-        *(["else:"] if kinds else []),
-        ("    " if kinds else "") + "UNUSED(head(i, at, t, ee, None))",
-    ]
-    checks = head + ["        " + line for line in branches]
-
-    def function(signature: str, start: list[str], indent: str, accept: str, unused: str, end: list[str]) -> str:
-        lines = [signature, *start]
-        for line in checks:
-            code = line.replace("%s", " and i not in seen" if "read_all" in signature else "")
-            if "ACCEPT(" in code or "UNUSED(" in code:
-                prefix = code[: len(code) - len(code.lstrip())]
-                record = code.strip()[7:-1]
-                template = accept if "ACCEPT(" in code else unused
-                lines += [indent + prefix + part.replace("RECORD", record) for part in template.split("\n")]
-            else:
-                lines.append(indent + code)
-        return "\n".join([*lines, *end]) + "\n"
-
-    fast = function(
+    schema. Event and field names come from the rule file: each is written
+    only as a `codegen.lit` constant, every Python name is made up here
+    (`v0`, `convert_1`), and what differs between the two functions is
+    passed as code, never spliced into text that holds a name."""
+    fast = _fast_function(
+        kinds,
         "def fast(obj, line):",
         ["    if type(obj) is not dict:", "        return None"],
         "    ",
-        "return Event(i, at, t, er, ee, RECORD, line, obj)",
-        "return Event(i, at, t, er, ee, RECORD, line, obj)",
+        "",
+        lambda record: [f"return Event(i, at, t, er, ee, {record}, line, obj)"],
+        lambda record: [f"return Event(i, at, t, er, ee, {record}, line, obj)"],
         ["    return None"],
     )
-    read_all = function(
+    read_all = _fast_function(
+        kinds,
         "def read_all(items, seen, general):",
         [
             "    events = []",
@@ -376,19 +319,91 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
             "        if type(obj) is dict:",
         ],
         "            ",
-        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\nappend(RECORD)\ncontinue",
-        "seen[i] = (line, obj)\nif at > latest:\n    latest = at\ncontinue",
+        " and i not in seen",
+        lambda record: ["seen[i] = (line, obj)", "if at > latest:", "    latest = at", f"append({record})", "continue"],
+        lambda record: ["seen[i] = (line, obj)", "if at > latest:", "    latest = at", "continue"],
         [
             "        event = general(line, obj)",
             "        if event is not None:",
             "            if event.at > latest:",
             "                latest = event.at",
-            f"            if event.type in {tuple(kinds)!r}:",
+            f"            if event.type in {lit(tuple(kinds))}:",
             "                append(event.record)",
             "    return events, latest",
         ],
     )
     return fast + "\n" + read_all
+
+
+def _fast_function(
+    kinds: dict[str, list[tuple[str, str, bool]]],
+    signature: str,
+    start: list[str],
+    indent: str,
+    unseen: str,
+    accept: Callable[[str], list[str]],
+    unused: Callable[[str], list[str]],
+    end: list[str],
+) -> str:
+    """One function of the fast path (see `_fast_source`): `start`, then
+    the checks of one object at `indent`, where `unseen` adds a test to the
+    first (code, not text from outside) and `accept` / `unused` give the
+    lines that take the record of a valid event of a used / other type."""
+    lines = [
+        "get = obj.get",
+        "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
+        "    i = obj['id']; t = obj['type']; a = obj['at']",
+        "except KeyError:",
+        "    i = None",
+        "ee = get('referee'); er = get('referrer')",
+        "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
+        "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
+        f"        and (er is None or (type(er) is str and er and er.isascii())){unseen}):",
+        "    try:",
+        "        at = parse(a)",
+        "    except TimestampError:",
+        "        at = None",
+        "    if at is not None:",
+    ]
+    for n, (name, fields) in enumerate(kinds.items()):
+        needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
+        lines.append(f"        {'if' if n == 0 else 'elif'} t == {lit(name)}:")
+        lines.append(f"            if {needs}:")
+        body, made = _fast_fields(fields, "er" if name == "referral" else "None")
+        lines += ["            " + code for code in body]
+        lines += ["                    " + code for code in accept(f"({', '.join(made)})")]
+    if kinds:
+        lines.append("        else:")
+    lines += [("            " if kinds else "        ") + code for code in unused("head(i, at, t, ee, None)")]
+    return "\n".join(checked_line(code) for code in [signature, *start, *(indent + c for c in lines), *end]) + "\n"
+
+
+def _fast_fields(fields: list[tuple[str, str, bool]], referrer: str) -> tuple[list[str], list[str]]:
+    """The lines that read and convert an event's declared fields into
+    `v0`, `v1`, ... (`BAD` when one is wrong), ending with the `if` that
+    all are good; and the names of the record's values in order."""
+    body: list[str] = []
+    made = ["at", "i", "t", "ee", referrer]  # see model.EventInfo.record
+    tests = []
+    for k, (field, kind, optional) in enumerate(fields):
+        body.append(f"    v{k} = get({lit(field)})")
+        missing = "None" if optional else "BAD"
+        convert = f"convert_{_FAST_INDEX[kind]}"
+        if kind in _NUMERIC:  # the common case inline: a decimal string
+            body += [
+                f"    if type(v{k}) is str:",
+                f"        v{k} = D(v{k}) if len(v{k}) <= DIGITS and NUMBER_TEXT(v{k}) else BAD",
+                f"    elif v{k} is None:",
+                f"        v{k} = {missing}",
+                "    else:",
+                f"        v{k} = {convert}(v{k})",
+            ]
+        else:
+            body.append(f"    v{k} = {missing} if v{k} is None else {convert}(v{k})")
+        tests.append(f"v{k} is not BAD")
+        made.append(f"v{k}")
+    body.append(f"    if {' and '.join(tests) or 'True'}:")
+    return body, made
 
 
 def _fast_number(value: Any) -> Any:
@@ -425,6 +440,8 @@ _FAST = {
     TIME: _fast_time,
     BOOLEAN: _fast_boolean,
 }
+#: The generated name of each converter: `convert_<n>`, never a kind's text.
+_FAST_INDEX = {kind: n for n, kind in enumerate(_FAST)}
 
 
 def _example(kind: str) -> str:

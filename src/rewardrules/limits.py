@@ -4,6 +4,8 @@ Rule files are untrusted input: each limit keeps parsing, checking and
 scoring bounded in time and memory, and each has its own clear error.
 """
 
+from __future__ import annotations
+
 #: Largest rule file, in characters.
 MAX_RULE_FILE_CHARS = 1_000_000
 #: Deepest nesting of an expression (operators and parentheses).
@@ -45,3 +47,60 @@ def written_digits(text: str) -> int:
     mantissa = text.lstrip("+-").partition("e")[0].partition("E")[0]
     whole, _, fraction = mantissa.partition(".")
     return (0 if whole == "0" else len(whole)) + len(fraction)
+
+
+# -- awards ------------------------------------------------------------------
+# A short rule can ask for any number of awards (`every 0.0001 paid`): money
+# is never dropped or postponed silently, so past these limits scoring stops
+# with an AwardLimitError (exit 2 from the CLI), and `check` refuses an
+# `every` step below the smallest step its metric can take (RR402).
+
+#: Most awards (withheld ones included) that one event may give.
+MAX_AWARDS_PER_EVENT = 1_000
+#: Most awards (withheld ones included) that one scoring run or session may give.
+MAX_AWARDS_PER_RUN = 5_000_000
+#: Smallest `every` step on a metric that is neither money (whose floor is
+#: its currency's minor unit, 0.01 USD) nor a count (whose floor is 1).
+MIN_EVERY_STEP = "0.01"
+
+
+class AwardLimitError(Exception):
+    """Scoring stopped: the rules and ledger ask for more awards than a
+    limit above allows. Nothing is issued in part: the run gives no result
+    (a session that raised it is to be restored from its last snapshot)."""
+
+    def __init__(self, message: str, hint: str, event: str, limit: int) -> None:
+        super().__init__(f"{message}\n     = help: {hint}")
+        self.message = message
+        self.hint = hint
+        self.event = event
+        self.limit = limit
+
+    @classmethod
+    def at_event(cls, event: str, count: int, what: str) -> AwardLimitError:
+        """More than `MAX_AWARDS_PER_EVENT` awards from one event."""
+        return cls(
+            f"event `{event}` would give {_many(count)} awards{what}, more than the limit of "
+            f"{MAX_AWARDS_PER_EVENT:,} at one event; scoring stopped",
+            "raise the step of `every`, or give one award per event with an amount that grows with the metric",
+            event,
+            MAX_AWARDS_PER_EVENT,
+        )
+
+    @classmethod
+    def in_run(cls, event: str, count: int, limit: int = MAX_AWARDS_PER_RUN) -> AwardLimitError:
+        """More than `limit` (`MAX_AWARDS_PER_RUN`) awards in one run."""
+        return cls(
+            f"event `{event}` would bring the awards to {count:,}, more than the limit of "
+            f"{limit:,} in one run; scoring stopped",
+            "look for a milestone that repeats far more often than meant, or score a shorter period (--as-of)",
+            event,
+            limit,
+        )
+
+
+def _many(count: int) -> str:
+    """A count for a message: digits, or its order of magnitude when it is
+    huge (`every 0.01 paid` over a 30-digit amount)."""
+    text = f"{count:,}"
+    return text if len(text) <= 15 else f"about 10^{len(str(count)) - 1}"

@@ -9,8 +9,12 @@ code: its globals are built from this module's ``HELPERS`` and constants.
 from __future__ import annotations
 
 import decimal
+import functools
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+from .limits import AwardLimitError
 
 #: The one decimal context scoring runs in. Enough precision that sums and
 #: products of ledger numbers (at most 30 digits) stay exact; a caller who
@@ -23,6 +27,28 @@ CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 ZERO = Decimal(0)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `fn` in `CONTEXT`, whatever the caller's decimal context.
+
+    Every public entry (the API's functions and result methods, each CLI
+    command, fmt, explain, diff, the HTML report, the Stripe ingest) wears
+    this: parsing, checking and compiling compute constants too (`12.345%`
+    as 0.12345, `30 days` in nanoseconds), and under a caller's `prec=3`
+    or trapped `Inexact` they would change the program or raise. Nested
+    entries just set the same context again. Not for generators (the
+    context would not hold while they are resumed)."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with decimal.localcontext(CONTEXT):
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def n_add(a: Any, b: Any) -> Any:
@@ -90,6 +116,12 @@ def occurrence(multiple: Any) -> str:
     return format(multiple, "f")
 
 
+def too_many(milestone: str, count: Any, event: str) -> None:
+    """Stop scoring: an `every` milestone would give `count` awards at one
+    event, more than `limits.MAX_AWARDS_PER_EVENT` (checked before any)."""
+    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`")
+
+
 HELPERS = {
     name: globals()[name]
     for name in (
@@ -108,6 +140,7 @@ HELPERS = {
         "n_not_in",
         "to_ns",
         "occurrence",
+        "too_many",
     )
 }
 

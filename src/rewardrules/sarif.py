@@ -61,6 +61,8 @@ RULE_HELP: dict[str, str] = {
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
+    "RR402": "An `every` step smaller than its metric takes: the minor unit of a currency (0.01 USD), 1 for a "
+    "count, 0.01 for other numbers. A smaller step means nothing more, only far more awards.",
     "RR501": "An invalid message template: a syntax error, or a construct templates may not use (loops, "
     "calls, arithmetic, item access, unknown filters, filter arguments, comparisons other than `==` and `!=`, "
     "an attribute of a value that is not an event).",

@@ -27,6 +27,7 @@ from .diagnostics import did_you_mean
 from .formatting import printable_lines
 from .ledger import LedgerError, exact_decimal
 from .models import CONTRACT_FIELDS
+from .runtime import in_context
 from .timeutil import TimestampError, parse_timestamp
 from .trace import Traced, score_traced
 
@@ -198,6 +199,7 @@ def _confinement_problem(
     return None
 
 
+@in_context
 def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     try:
         data = tomllib.loads(text, parse_float=exact_decimal)
@@ -510,6 +512,7 @@ def check_names(program: Program, test_file: TestFile) -> None:
         raise TestFileError(problems)
 
 
+@in_context
 def run_cases(program: Program, test_file: TestFile) -> list[CaseResult]:
     """Score every case; raise CaseInputError for invalid ledgers (every
     case is scored first, so all of them are reported)."""
@@ -526,6 +529,7 @@ def run_cases(program: Program, test_file: TestFile) -> list[CaseResult]:
     return results
 
 
+@in_context
 def run_case(program: Program, case: Case, path: str = "<tests>") -> CaseResult:
     try:
         if case.ledger is not None:
@@ -633,6 +637,7 @@ class Coverage:
         return len(self.items)
 
 
+@in_context
 def coverage(program: Program, rules: str, results: Iterable[CaseResult]) -> Coverage:
     """What the cases exercised: a milestone is covered if some case awards
     it; a reward if some case issues it; a program's eligibility if some

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..limits import AwardLimitError
+from ..runtime import in_context
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -39,6 +41,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@in_context
 def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a name must not turn into a traceback.
@@ -56,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except AwardLimitError as error:
+        # the rules ask for more awards than a limit allows: bad input, stated
+        print(f"rewardrules: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
     return code
 
 

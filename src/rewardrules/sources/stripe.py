@@ -37,6 +37,7 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import Any, Final, NoReturn
 
+from ..runtime import in_context
 from ..timeutil import NS_PER_SECOND, TimestampError, format_timestamp
 from ..units import CURRENCY_EXPONENTS
 from . import Payload
@@ -189,6 +190,7 @@ class Ingested:
     report: Report
 
 
+@in_context
 def to_ledger(
     events: Iterable[Mapping[str, Any] | Payload],
     *,
@@ -215,6 +217,7 @@ def to_ledger(
     return ingest(events, options).ledger
 
 
+@in_context
 def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | None = None) -> Ingested:
     """Like :func:`to_ledger`, with the :class:`Report` of what was skipped."""
     options = options or Options()
