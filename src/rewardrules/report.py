@@ -8,7 +8,6 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from decimal import Decimal, localcontext
 from typing import Any
@@ -17,6 +16,7 @@ from . import ast, templates
 from .datatypes import Type
 from .engine import Engine, IssuedAward
 from .formatting import amount_text, format_value, plain
+from .ids import reversal_id
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
 from .timeutil import format_timestamp
@@ -298,10 +298,9 @@ class Reporter:
             if voider is None or voider["at"] <= confirmed_at(award):
                 continue
             record = self._record(award)
-            key = f"{award.id}\x1f{voider['id']}".encode()
             out.append(
                 {
-                    "id": "rv_" + hashlib.blake2b(key, digest_size=12).hexdigest(),
+                    "id": reversal_id(award.id),
                     "reverses": award.id,
                     "at": format_timestamp(voider["at"]),
                     **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
