@@ -217,12 +217,13 @@ class Program:
     def session(self) -> Session:
         return Session(self)
 
-    def restore(self, snapshot: bytes | str) -> Session:
+    def restore(self, snapshot: bytes | str, key: bytes | str | None = None) -> Session:
         """A session restored from `Session.snapshot()` bytes of this same
-        rule file; raises `rewardrules.snapshot.SnapshotError` otherwise."""
+        rule file, signed with `key` if given; raises
+        `rewardrules.snapshot.SnapshotError` otherwise."""
         from .snapshot import load
 
-        return load(self, snapshot)
+        return load(self, snapshot, key)
 
 
 def _out_of_order(event: Event) -> LedgerProblem:
@@ -332,13 +333,14 @@ class Session:
         finally:
             setcontext(outer)
 
-    def snapshot(self) -> bytes:
+    def snapshot(self, key: bytes | str | None = None) -> bytes:
         """The whole state as bytes (JSON), to stop and resume later with
         `Program.restore(data)`: the restored session gives the same awards
-        as one that never stopped."""
+        as one that never stopped. With `key` (the app's secret), the bytes
+        carry an HMAC-SHA256 signature that `restore(data, key=key)` checks."""
         from .snapshot import dump
 
-        return dump(self)
+        return dump(self, key)
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
         """The records of awards just issued (call in the scoring context)."""

@@ -26,3 +26,7 @@ MAX_LEDGER_EXPONENT = 30
 MAX_LEDGER_NESTING = 32
 #: Longest rendered message, in characters.
 MAX_MESSAGE_CHARS = 2_000
+#: Largest session snapshot restored, in bytes.
+MAX_SNAPSHOT_BYTES = 2_000_000_000
+#: Deepest nesting of a value in a session snapshot (a ledger's nesting, doubled by tags, and room).
+MAX_SNAPSHOT_NESTING = 2 * MAX_LEDGER_NESTING + 8
