@@ -28,7 +28,7 @@ def _award_id(milestone: str, referrer: str, referee: str) -> str:
     # The documented id (docs/semantics.md): SHA-256 of the fields as netstrings.
     fields = ("award", "saas_milestones", "saas_milestones", milestone, referrer, referee, "", "referrer", referrer)
     data = b"".join(b"%d:%s," % (len(f.encode()), f.encode()) for f in fields)
-    return "aw_" + hashlib.sha256(data).hexdigest()[:24]
+    return "aw_" + hashlib.sha256(data).hexdigest()[:32]
 
 
 def _order(events: Iterable[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:

@@ -93,11 +93,11 @@ def test_the_documented_worked_example_is_what_scoring_gives() -> None:
     text = (ROOT / "docs" / "semantics.md").read_text(encoding="utf-8")
     fields = re.search(r"^fields: (.*)$", text, re.M)
     written = re.search(r"^bytes:  (.*)$", text, re.M)
-    given_id = re.search(r"^id:     (aw_[0-9a-f]{24})$", text, re.M)
+    given_id = re.search(r"^id:     (aw_[0-9a-f]{32})$", text, re.M)
     assert fields and written and given_id
     names = fields.group(1).split(" | ")
     assert netstrings(names) == written.group(1).encode("utf-8")
-    assert "aw_" + hashlib.sha256(netstrings(names)).hexdigest()[:24] == given_id.group(1)
+    assert "aw_" + hashlib.sha256(netstrings(names)).hexdigest()[:32] == given_id.group(1)
     _, ruleset, program_name, milestone, referrer, referee, occurrence, role, beneficiary = names
     assert (ruleset, program_name) == ("partner_and_customer", "partners")
     ledger = [
@@ -133,7 +133,7 @@ def test_every_award_id_follows_the_recipe_with_control_characters_in_names() ->
     (award,) = program.score(ledger).awards
     fields = ["award", "partner_and_customer", "partners", "partner_commission", referrer, referee, payment]
     fields += ["referrer", referrer]
-    assert award.id == "aw_" + hashlib.sha256(netstrings(fields)).hexdigest()[:24]
+    assert award.id == "aw_" + hashlib.sha256(netstrings(fields)).hexdigest()[:32]
 
 
 FIELD = st.text(alphabet=st.sampled_from(["a", "1", "0", ":", ",", "\x1f", "\x00", "\n", "é", "\u2028"]), max_size=6)

@@ -8,7 +8,7 @@ netstring), then hashed with SHA-256. The recipe is simple enough to run
 in SQL (docs/semantics.md, "Award ids"):
 
     bytes  = for each field: <UTF-8 byte length in decimal> ":" <UTF-8 bytes> ","
-    id     = prefix + the first 24 lowercase hex digits of SHA-256(bytes)
+    id     = prefix + the first 32 lowercase hex digits of SHA-256(bytes)
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-#: hex digits of the digest kept in an id (96 bits)
-DIGITS = 24
+#: hex digits of the digest kept in an id (128 bits); ids of earlier
+#: releases had 24, so an old id is never taken for a new one
+DIGITS = 32
 
 
 def field_bytes(field: str) -> bytes:
