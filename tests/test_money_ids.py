@@ -9,15 +9,19 @@ when more events arrive.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.ids import encode
+from rewardrules.cli import main
+from rewardrules.ids import encode, reissue_id, reversal_id
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTNERS = ROOT / "rulesets" / "partner_and_customer.rules"
@@ -187,3 +191,191 @@ def test_unrelated_events_keep_the_reversal_id() -> None:
     reversals = _reversals([*others, *_shop_ledger()])
     assert [r["id"] for r in reversals if r["reverses"] == before["reverses"]] == [before["id"]]
     assert len({r["id"] for r in reversals}) == len(reversals) == 2
+
+
+# -- settled awards across runs --------------------------------------------------
+
+
+def _referral(id_: str, at: str, referrer: str, referee: str, source: str = "partner") -> dict[str, Any]:
+    return {"id": id_, "at": at, "type": "referral", "referrer": referrer, "referee": referee, "source": source}
+
+
+class App:
+    """The payout loop of docs/embedding.md: after each run, pay confirmed
+    awards not paid yet, claw back reversals of paid awards not clawed back
+    yet, and hand the statement of both to the next run."""
+
+    def __init__(self, program: rewardrules.Program) -> None:
+        self.program = program
+        self.paid: dict[str, dict[str, Any]] = {}
+        self.clawed: dict[str, dict[str, Any]] = {}
+
+    def run(self, ledger: list[dict[str, Any]], as_of: str) -> tuple[list[str], list[str]]:
+        statement = {"awards": list(self.paid.values()), "reversals": list(self.clawed.values())}
+        result = self.program.score(ledger, as_of=as_of, settled=statement).data
+        pay = [a for a in result["awards"] if a["status"] == "confirmed" and a["id"] not in self.paid]
+        back = [r for r in result["reversals"] if r["id"] not in self.clawed and r["reverses"] in self.paid]
+        self.paid.update((a["id"], a) for a in pay)
+        self.clawed.update((r["id"], r) for r in back)
+        return [a["id"] for a in pay], [r["id"] for r in back]
+
+    def net(self) -> Decimal:
+        return sum((Decimal(a["amount"]) for a in self.paid.values()), Decimal(0)) - sum(
+            (Decimal(r["amount"]) for r in self.clawed.values()), Decimal(0)
+        )
+
+
+def net_owed(result: dict[str, Any]) -> Decimal:
+    """What a run says is owed: confirmed awards less reversals."""
+    paid = sum((Decimal(a["amount"]) for a in result["awards"] if a["status"] == "confirmed"), Decimal(0))
+    return paid - sum((Decimal(r["amount"]) for r in result["reversals"]), Decimal(0))
+
+
+def test_a_late_refund_inside_the_hold_reverses_a_paid_award() -> None:
+    program = rewardrules.load(PARTNERS)
+    ledger = [_referral("r1", "2026-01-01T00:00:00Z", "alice", "bob", "customer")]
+    ledger.append(ev("p1", "2026-01-02T00:00:00Z", "payment", "bob", amount="50.00"))
+    app = App(program)
+    paid, _ = app.run(ledger, "2026-02-02T00:00:00Z")  # the hold ended on Feb 1: paid
+    assert len(paid) == 1
+    ledger.append(ev("z1", "2026-01-20T00:00:00Z", "refund", "bob", payment="p1"))  # arrives Feb 9
+    fresh = program.score(ledger, as_of="2026-02-10T00:00:00Z").data
+    assert [a["status"] for a in fresh["awards"]] == ["void"] and fresh["reversals"] == []  # alone: silent
+    statement = {"awards": list(app.paid.values())}
+    told = program.score(ledger, as_of="2026-02-10T00:00:00Z", settled=statement).data
+    (award,) = told["awards"]
+    assert (award["id"], award["status"], award["amount"]) == (paid[0], "confirmed", "100.00")  # as paid
+    (reversal,) = told["reversals"]
+    assert (reversal["reverses"], reversal["amount"], reversal["why"]["event"]) == (paid[0], "100.00", "z1")
+    assert reversal["at"] == "2026-01-20T00:00:00Z"
+    assert app.run(ledger, "2026-02-10T00:00:00Z") == ([], [reversal["id"]])
+    assert app.run(ledger, "2026-02-11T00:00:00Z") == ([], [])  # replayed: nothing new
+    assert app.net() == net_owed(fresh) == 0
+
+
+def test_a_late_earlier_referral_moves_the_award_and_reverses_the_paid_one() -> None:
+    program = rewardrules.load(PARTNERS)
+    ledger = [
+        _referral("r2", "2026-01-05T00:00:00Z", "alice", "bob"),
+        ev("p1", "2026-01-10T00:00:00Z", "payment", "bob", amount="100.00"),
+    ]
+    app = App(program)
+    (alice_award,), _ = app.run(ledger, "2026-01-11T00:00:00Z")
+    ledger.append(_referral("r1", "2026-01-01T00:00:00Z", "carol", "bob"))  # earlier: carol referred bob
+    pay, back = app.run(ledger, "2026-01-12T00:00:00Z")
+    result = program.score(ledger, as_of="2026-01-12T00:00:00Z", settled={"awards": []}).data
+    (carol_award,) = result["awards"]
+    assert carol_award["beneficiary"] == "carol" and pay == [carol_award["id"]]
+    assert back == [reversal_id(alice_award)]
+    (reversal,) = list(app.clawed.values())
+    assert (reversal["beneficiary"], reversal["amount"], reversal["reverses"]) == ("alice", "15.00", alice_award)
+    assert app.run(ledger, "2026-01-13T00:00:00Z") == ([], [])
+    assert app.net() == net_owed(result) == Decimal("15.00")
+
+
+def test_a_changed_amount_is_reversed_and_paid_again_under_a_new_id() -> None:
+    program = rewardrules.load(PARTNERS)  # partner commissions: 15%, at most 5000 a quarter
+    ledger = [
+        _referral("r1", "2026-01-01T00:00:00Z", "acme", "c1"),
+        ev("p2", "2026-02-01T00:00:00Z", "payment", "c1", amount="9000.00"),
+    ]
+    app = App(program)
+    (first,), _ = app.run(ledger, "2026-02-02T00:00:00Z")  # 1350.00
+    ledger.append(ev("p1", "2026-01-15T00:00:00Z", "payment", "c1", amount="30000.00"))  # 4500: cap left 500
+    pay, back = app.run(ledger, "2026-02-03T00:00:00Z")
+    assert back == [reversal_id(first)]
+    assert sorted(app.paid[i]["amount"] for i in pay) == ["4500.00", "500.00"]
+    reissued = next(app.paid[i] for i in pay if app.paid[i]["amount"] == "500.00")
+    assert reissued["id"] == reissue_id(first, "500.00", "USD", 1)
+    assert reissued["why"]["reissues"] == first
+    assert app.run(ledger, "2026-02-04T00:00:00Z") == ([], [])  # replayed: nothing new
+    fresh = program.score(ledger, as_of="2026-02-04T00:00:00Z").data
+    assert app.net() == net_owed(fresh) == Decimal("5000.00")
+
+
+def test_the_payout_loop_over_many_runs_pays_what_a_fresh_run_owes() -> None:
+    program = rewardrules.load(PARTNERS)
+    arrivals = [  # (as-of of the run, events that arrived before it)
+        ("2026-01-12T00:00:00Z", [_referral("r2", "2026-01-05T00:00:00Z", "alice", "bob")]),
+        ("2026-01-13T00:00:00Z", [ev("p1", "2026-01-10T00:00:00Z", "payment", "bob", amount="100.00")]),
+        ("2026-02-20T00:00:00Z", [_referral("c1", "2026-01-02T00:00:00Z", "dan", "eve", "customer")]),
+        ("2026-02-21T00:00:00Z", [ev("p5", "2026-01-03T00:00:00Z", "payment", "eve", amount="20.00")]),
+        ("2026-02-22T00:00:00Z", [_referral("r1", "2026-01-01T00:00:00Z", "carol", "bob")]),
+        ("2026-02-23T00:00:00Z", [ev("z5", "2026-01-20T00:00:00Z", "refund", "eve", payment="p5")]),
+        ("2026-02-24T00:00:00Z", [ev("p0", "2026-01-04T00:00:00Z", "payment", "bob", amount="33000.00")]),
+        ("2026-02-25T00:00:00Z", [ev("p9", "2026-02-24T00:00:00Z", "payment", "bob", amount="10.00")]),
+        ("2026-02-26T00:00:00Z", []),
+    ]
+    app = App(program)
+    ledger: list[dict[str, Any]] = []
+    seen_reversals: set[str] = set()
+    for as_of, events in arrivals:
+        ledger.extend(events)
+        app.run(ledger, as_of)
+        fresh = program.score(ledger, as_of=as_of).data
+        assert app.net() == net_owed(fresh), as_of
+        statement = {"awards": list(app.paid.values()), "reversals": list(app.clawed.values())}
+        result = program.score(ledger, as_of=as_of, settled=statement).data
+        ids = [r["id"] for r in result["reversals"]]
+        assert len(ids) == len(set(ids)) and seen_reversals <= set(ids)  # a reversal never goes away
+        seen_reversals = set(ids)
+        assert {a["id"] for a in app.paid.values()} <= {a["id"] for a in result["awards"]}  # nor a paid award
+    assert app.run(ledger, "2026-02-27T00:00:00Z") == ([], [])
+
+
+SETTLED_PROBLEMS = [
+    ("not a statement", "x", None, "a previous result"),
+    ("award not an object", ["x"], None, "an award record"),
+    ("bad id", [{"id": "aw_1", "amount": "1", "unit": "USD", "kind": "cash"}], "id", "32 hex digits"),
+    ("old id", [{"id": "aw_" + "0" * 24, "amount": "1", "unit": "USD", "kind": "cash"}], "id", "earlier releases"),
+    ("amount", [{"id": "aw_" + "0" * 32, "amount": "1e999", "unit": "USD", "kind": "cash"}], "amount", "decimal"),
+    ("negative", [{"id": "aw_" + "0" * 32, "amount": "-5", "unit": "USD", "kind": "cash"}], "amount", "positive"),
+    (
+        "status",
+        [{"id": "aw_" + "0" * 32, "amount": "1", "unit": "USD", "kind": "cash", "status": "paid"}],
+        "status",
+        "one of",
+    ),
+    ("unit", [{"id": "aw_" + "0" * 32, "amount": "1", "kind": "cash"}], "unit", "text"),
+    ("long", [{"id": "aw_" + "0" * 32, "amount": "1", "unit": "U" * 20_000, "kind": "cash"}], "unit", "at most"),
+    ("twice", [{"id": "aw_" + "0" * 32, "amount": "1", "unit": "USD", "kind": "cash"}] * 2, "id", "twice"),
+    ("reversals", {"awards": [], "reversals": {}}, "reversals", "a list"),
+    (
+        "reversal id",
+        {"awards": [], "reversals": [{"id": "rv_" + "0" * 32, "reverses": "aw_" + "0" * 32}]},
+        "id",
+        "reversal id of",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SETTLED_PROBLEMS, ids=[c[0] for c in SETTLED_PROBLEMS])
+def test_a_settled_statement_is_checked(case: tuple[str, Any, str | None, str]) -> None:
+    _, data, name, message = case
+    program = rewardrules.load(PARTNERS)
+    with pytest.raises(rewardrules.LedgerError, match=message) as caught:
+        program.score([], settled=data)
+    assert caught.value.problems[0].field == name
+
+
+def test_cli_settled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    events = [
+        _referral("r1", "2026-01-01T00:00:00Z", "alice", "bob", "customer"),
+        ev("p1", "2026-01-02T00:00:00Z", "payment", "bob", amount="50.00"),
+    ]
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert main(["score", str(PARTNERS), str(ledger), "--as-of", "2026-02-02T00:00:00Z", "--format", "json"]) == 0
+    previous = tmp_path / "previous.json"
+    previous.write_text(capsys.readouterr().out)
+    events.append(ev("z1", "2026-01-20T00:00:00Z", "refund", "bob", payment="p1"))
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in events))
+    argv = ["score", str(PARTNERS), str(ledger), "--format", "json", "--settled", str(previous)]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [a["status"] for a in result["awards"]] == ["confirmed"] and len(result["reversals"]) == 1
+    previous.write_text('[{"id": "aw_1"}]')
+    assert main(argv) == 2
+    assert "field `id`" in capsys.readouterr().err
+    assert main([*argv[:-1], str(tmp_path / "missing.json")]) == 2
+    assert "--settled: cannot read" in capsys.readouterr().err

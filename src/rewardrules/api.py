@@ -39,6 +39,7 @@ from .ledger import (
 from .models import Award
 from .report import Reporter
 from .runtime import CONTEXT
+from .settle import Settled, read_settled
 from .timeutil import TimestampError, parse_timestamp
 
 
@@ -134,14 +135,24 @@ class Program:
             raise LedgerError(error.problems, path) from None
 
     def score(
-        self, events: Iterable[Any], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
+        self,
+        events: Iterable[Any],
+        as_of: str | int | None = None,
+        explain: bool = True,
+        path: str = "<ledger>",
+        settled: Any = None,
     ) -> ScoreResult:
-        """Score a whole ledger. Input order does not matter."""
+        """Score a whole ledger. Input order does not matter. `settled`: what
+        the app already paid (a previous result, or a list of award records;
+        see `settle`): those awards are never rewritten, only reversed."""
         limit = parse_as_of(as_of)
+        paid = _settled(settled)
         with paused_gc():
-            return ScoreResult(self._score(events, limit, explain, path))
+            return ScoreResult(self._score(events, limit, explain, path, paid))
 
-    def _score(self, events: Iterable[Any], limit: int | None, explain: bool, path: str) -> dict[str, Any]:
+    def _score(
+        self, events: Iterable[Any], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+    ) -> dict[str, Any]:
         """The work of `score`, in a function of its own so that the ledger
         and the engine are freed before the collector resumes (see
         `paused_gc`); only the result outlives it."""
@@ -153,10 +164,15 @@ class Program:
         ordered.sort()  # ledger order (see ledger.Record)
         engine = Engine(self.compiled)
         run(engine, ordered)
-        return Reporter(engine, limit).build(explain)
+        return Reporter(engine, limit, settled).build(explain)
 
     def score_stream(
-        self, lines: Iterable[str | bytes], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
+        self,
+        lines: Iterable[str | bytes],
+        as_of: str | int | None = None,
+        explain: bool = True,
+        path: str = "<ledger>",
+        settled: Any = None,
     ) -> ScoreResult:
         """Score a ledger that is already in order, holding state per
         referral rather than the ledger: memory does not grow with the
@@ -164,10 +180,13 @@ class Program:
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
         limit = parse_as_of(as_of)
+        paid = _settled(settled)
         with paused_gc():
-            return ScoreResult(self._stream(lines, limit, explain, path))
+            return ScoreResult(self._stream(lines, limit, explain, path, paid))
 
-    def _stream(self, lines: Iterable[str | bytes], limit: int | None, explain: bool, path: str) -> dict[str, Any]:
+    def _stream(
+        self, lines: Iterable[str | bytes], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+    ) -> dict[str, Any]:
         """The work of `score_stream` (a function of its own: see `_score`)."""
         reader = self._reader()
         fast, slow, used = reader.fast, reader.event, reader.kinds
@@ -212,7 +231,7 @@ class Program:
             raise LedgerError(problems, path)
         if limit is None:
             limit = latest if latest is not None else 0
-        return Reporter(engine, limit).build(explain)
+        return Reporter(engine, limit, settled).build(explain)
 
     def session(self) -> Session:
         return Session(self)
@@ -224,6 +243,13 @@ class Program:
         from .snapshot import load
 
         return load(self, snapshot, key)
+
+
+def _settled(settled: Any) -> Settled | None:
+    """A `settled` argument: None, a read statement, or its JSON data."""
+    if settled is None or isinstance(settled, Settled):
+        return settled
+    return read_settled(settled)
 
 
 def _out_of_order(event: Event) -> LedgerProblem:
@@ -347,9 +373,11 @@ class Session:
         reporter = Reporter(self.engine, as_of)
         return [Award.model_validate(reporter.award(a)) for a in issued]
 
-    def result(self, as_of: str | int | None = None, explain: bool = True) -> ScoreResult:
-        """The result so far, as of an instant (default: the last event)."""
+    def result(self, as_of: str | int | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
+        """The result so far, as of an instant (default: the last event);
+        `settled` as for `Program.score`."""
         limit = parse_as_of(as_of)
+        paid = _settled(settled)
         if limit is None:
             limit = self._latest if self._latest is not None else 0
         elif self._latest is not None and limit < self._latest:
@@ -366,7 +394,7 @@ class Session:
                 ],
                 "<session>",
             )
-        return ScoreResult(Reporter(self.engine, limit).build(explain))
+        return ScoreResult(Reporter(self.engine, limit, paid).build(explain))
 
 
 __all__ = ["LedgerError", "Program", "RuleError", "ScoreResult", "Session", "check_source", "compile", "load"]

@@ -19,6 +19,7 @@ from .formatting import amount_text, format_value, plain
 from .ids import reversal_id
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
+from .settle import Settled, Settlement
 from .timeutil import format_timestamp
 from .units import format_amount
 
@@ -68,11 +69,13 @@ def status(award: IssuedAward, as_of: int) -> str:
 class Reporter:
     """Builds the result record of one engine at one as-of instant."""
 
-    def __init__(self, engine: Engine, as_of: int) -> None:
+    def __init__(self, engine: Engine, as_of: int, settled: Settled | None = None) -> None:
         self.engine = engine
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
+        #: what the app already paid and clawed back (see `settle`)
+        self.settled = settled
 
     # -- types of names, for formatting ----------------------------------
     def _type(self, program: ProgramInfo, name: str) -> Type | None:
@@ -331,6 +334,10 @@ class Reporter:
         state = self.engine.state
         awards = [self.award(a, explain) for a in state.awards if a.at <= self.as_of]
         reversals = self.reversals()
+        if self.settled is not None:
+            issued = {a.id: a for a in state.awards}
+            settlement = Settlement(self.settled, issued, self.as_of, lambda a: voided_by(a, self.as_of))
+            awards, reversals = settlement.apply(awards, reversals)
         result: dict[str, Any] = {
             "ruleset": self.checked.name,
             "as_of": format_timestamp(self.as_of),
