@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules.cli import main
+from rewardrules.explain import explain
 from rewardrules.ids import encode, reissue_id, reversal_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,3 +380,17 @@ def test_cli_settled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "field `id`" in capsys.readouterr().err
     assert main([*argv[:-1], str(tmp_path / "missing.json")]) == 2
     assert "--settled: cannot read" in capsys.readouterr().err
+
+
+def test_explaining_a_settled_result_names_why_a_paid_award_is_taken_back() -> None:
+    program = rewardrules.load(PARTNERS)
+    ledger = [
+        _referral("r1", "2026-01-01T00:00:00Z", "acme", "c1"),
+        ev("p2", "2026-02-01T00:00:00Z", "payment", "c1", amount="9000.00"),
+    ]
+    first = program.score(ledger, as_of="2026-02-02T00:00:00Z").data
+    ledger.append(ev("p1", "2026-01-15T00:00:00Z", "payment", "c1", amount="30000.00"))
+    data = program.score(ledger, as_of="2026-02-03T00:00:00Z", settled=first).data
+    text = explain(data, referee="c1")
+    assert "taken back at 2026-02-03T00:00:00Z (its amount changed after it was paid)" in text
+    assert "by event None" not in text
