@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules.snapshot import SnapshotError
+from rewardrules.timeutil import parse_timestamp
 
-from .conftest import RULESETS
+from .conftest import GOLDEN, RULESETS
 
 PROGRAM = rewardrules.load(RULESETS / "partner_and_customer.rules")
 KEY = b"app secret"
@@ -130,6 +131,55 @@ def test_damaged_fields_are_named(case: tuple[list[Any], Any, str]) -> None:
         _restore(_set(path, value))
 
 
+def _kept_session() -> rewardrules.Session:
+    session = PROGRAM.session()
+    session.add(_referral(source="customer"))
+    session.add(_payment())
+    session.add({"id": "z1", "at": "2026-01-06T00:00:00Z", "type": "refund", "referee": "c1", "payment": "p1"})
+    return session
+
+
+KEPT = {
+    "missing field": ({"id": "z1", "at": 1767657600000000000, "referee": "c1"}, "kept.refund\\[0\\]"),
+    "wrong type": (
+        {"id": "z1", "at": 1767657600000000000, "referee": "c1", "payment": {"$d": "1"}},
+        "kept.refund\\[0\\].payment",
+    ),
+    "time as bool": ({"id": "z1", "at": True, "referee": "c1", "payment": "p1"}, "kept.refund\\[0\\].at"),
+}
+
+
+@pytest.mark.parametrize("case", KEPT.values(), ids=list(KEPT))
+def test_kept_events_are_checked_against_their_type(case: tuple[dict[str, Any], str]) -> None:
+    event, where = case
+    data = json.loads(_kept_session().snapshot())
+    data["referrals"][0]["kept"] = {"$o": {"refund": [{"$o": event}]}}
+    with pytest.raises(SnapshotError, match=f"`referrals\\[0\\].{where}"):
+        _restore(data)
+    data["referrals"][0]["kept"] = {"$o": {"chargeback": []}}
+    with pytest.raises(SnapshotError, match="no such event type"):
+        _restore(data)
+
+
+def test_referral_fields_triggers_and_message_values_are_checked() -> None:
+    data = _data()
+    data["referrals"][0]["fields"]["$o"]["source"] = 3
+    with pytest.raises(SnapshotError, match=r"`referrals\[0\]\.fields\.source`: expected a text value"):
+        _restore(data)
+    data = _data()
+    data["awards"][0]["trigger"] = {"$o": {"id": "p1"}}
+    with pytest.raises(SnapshotError, match=r"`awards\[0\]\.trigger`"):
+        _restore(data)
+    data = _data()
+    data["awards"][0]["snapshot"] = {"$o": {"nonesuch": 1}}
+    with pytest.raises(SnapshotError, match=r"`awards\[0\]\.snapshot\.nonesuch`"):
+        _restore(data)
+    data = _data()
+    data["referrers"][0]["prev"][1] = "text"
+    with pytest.raises(SnapshotError, match=r"`referrers\[0\]\.prev\[1\]`: expected a number"):
+        _restore(data)
+
+
 def test_an_edited_beneficiary_is_refused_even_unsigned() -> None:
     data = _data()
     data["awards"][0]["beneficiary"] = "mallory"
@@ -154,10 +204,31 @@ def test_deep_nesting_is_refused() -> None:
         _restore(text)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _golden_session(ruleset: str, case: str) -> tuple[rewardrules.Program, bytes]:
+    program = rewardrules.load(RULESETS / f"{ruleset}.rules")
+    session = program.session()
+    lines = (GOLDEN / ruleset / f"{case}.jsonl").read_text().splitlines()
+    events = [json.loads(line, parse_float=Decimal) for line in lines if line.strip()]
+    for event in sorted(events, key=lambda e: (parse_timestamp(e["at"]), e["id"])):
+        session.add(event)
+    return program, session.snapshot()
+
+
+#: snapshots with kept events, metric slots, referrer states, caps, rejections
+BASES = [
+    (PROGRAM, _kept_session().snapshot()),
+    (PROGRAM, _session().snapshot()),
+    _golden_session("saas_milestones", "basic"),
+    _golden_session("referral_milestones", "ten_conversions"),
+    _golden_session("partner_and_customer", "commission_cap"),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_damage_gives_a_snapshot_error_or_a_session(data: st.DataObject) -> None:
-    snapshot = _data()
+    program, blob = data.draw(st.sampled_from(BASES))
+    snapshot = json.loads(blob)
     target: Any = snapshot
     while isinstance(target, (dict, list)) and target:
         keys = list(target) if isinstance(target, dict) else list(range(len(target)))
@@ -167,7 +238,24 @@ def test_any_damage_gives_a_snapshot_error_or_a_session(data: st.DataObject) -> 
             break
         target = target[key]
     with contextlib.suppress(SnapshotError):  # anything else fails the test
-        _restore(snapshot)
+        session = program.restore(json.dumps(snapshot))
+        session.result()  # what is restored scores ...
+        for event in LATER.get(program.name, []):  # ... and goes on scoring
+            with contextlib.suppress(rewardrules.LedgerError):
+                session.add(event)
+        session.result()
+
+
+#: events a restored session of each base gets next
+LATER = {
+    "partner_and_customer": [
+        _payment("p8", "50.00") | {"at": "2027-03-01T00:00:00Z"},
+        {"id": "z8", "at": "2027-03-02T00:00:00Z", "type": "refund", "referee": "c1", "payment": "p1"},
+    ],
+    "saas_milestones": [
+        {"id": "s9", "at": "2027-01-01T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": "5000"}
+    ],
+}
 
 
 # -- signed snapshots -------------------------------------------------------------

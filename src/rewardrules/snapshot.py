@@ -21,6 +21,7 @@ import re
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
+from .datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from .engine import Engine, IssuedAward, Rejected, Withheld
 from .ids import award_id
 from .limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
@@ -28,6 +29,7 @@ from .runtime import CONTEXT, Referral, ReferrerState
 
 if TYPE_CHECKING:
     from .api import Program, Session
+    from .model import EventInfo
 
 FORMAT = "rewardrules-session/3"
 
@@ -160,6 +162,62 @@ def _opt_object(value: Any, where: str) -> dict[str, Any] | None:
 
 def _flags(value: Any, where: str, length: int) -> list[bool]:
     return [_bool(item, f"{where}[{i}]") for i, item in enumerate(_list(value, where, length))]
+
+
+#: the Python type of a value of each kind of the rule language
+_KINDS: dict[str, tuple[type, ...]] = {
+    NUMBER: (Decimal,),
+    QUANTITY: (Decimal,),
+    TEXT: (str,),
+    TIME: (int,),
+    BOOLEAN: (bool,),
+    DURATION: (int,),
+}
+
+
+def _typed(value: Any, kind: str, nullable: bool, where: str) -> None:
+    """A value of a rule-language type (None if it may be absent), as the
+    generated evaluators expect it: a bool is not a time, a str not a number."""
+    if value is None and nullable:
+        return
+    if type(value) not in _KINDS.get(kind, ()):
+        raise _damaged(where, f"expected a {kind} value")
+
+
+def _event(info: EventInfo, event: Any, where: str) -> dict[str, Any]:
+    """An event as scoring keeps it (see `compiler.fields_of`): exactly its
+    type's fields, each of its declared type."""
+    if not isinstance(event, dict) or set(event) != set(info.fields):
+        raise _damaged(where, f"expected the fields of a `{info.name}` event: {', '.join(info.fields)}")
+    for name, field_info in info.fields.items():
+        _typed(event[name], field_info.type.kind, field_info.optional, f"{where}.{name}")
+    return event
+
+
+#: what metric slots may hold: any plain value; a number (sums, counts);
+#: a number or nothing (the value a milestone last saw, for `every` and
+#: `whenever ... increases`)
+_PLAIN = (Decimal, int, str, bool, type(None))
+_NUMBER = (Decimal,)
+_LAST_SEEN = (Decimal, type(None))
+
+
+def _slots(values: list[Any], init: list[Any], where: str) -> list[Any]:
+    """A referral's metric slots: a slot that starts as a number (a sum, a
+    count) or a flag holds one; one that starts empty holds a plain value."""
+    for i, (value, start) in enumerate(zip(values, init, strict=True)):
+        allowed = _PLAIN if start is None else (type(start),)
+        if type(value) not in allowed:
+            raise _damaged(f"{where}[{i}]", f"expected a {'plain value' if start is None else type(start).__name__}")
+    return values
+
+
+def _scalars(values: list[Any], where: str, allowed: tuple[type, ...] = _PLAIN) -> list[Any]:
+    """Metric slots, each of a type scoring puts there."""
+    for i, value in enumerate(values):
+        if type(value) not in allowed:
+            raise _damaged(f"{where}[{i}]", "expected a plain value" if allowed is _PLAIN else "expected a number")
+    return values
 
 
 def _index(value: Any, where: str, count: int) -> int:
@@ -380,16 +438,19 @@ def _referrer(engine: Engine, item: dict[str, Any], where: str) -> None:
     states = engine.state.referrers[index]
     if name in states:
         raise _damaged(where, f"referrer `{name}` is listed twice in one program")
-    referrer = ReferrerState(name, _values(item["m"], f"{where}.m", len(program.referrer_slots())), count)
+    slots = _scalars(_values(item["m"], f"{where}.m", len(program.referrer_slots())), f"{where}.m", _NUMBER)
+    referrer = ReferrerState(name, slots, count)
     referrer.done = _flags(item["done"], f"{where}.done", count)
-    referrer.prev = _values(item["prev"], f"{where}.prev", count)
+    referrer.prev = _scalars(_values(item["prev"], f"{where}.prev", count), f"{where}.prev", _LAST_SEEN)
     states[name] = referrer
 
 
 def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
     compiled = engine.compiled
+    events = compiled.checked.events
     state = engine.state
     count = len(compiled.milestones)
+    init = compiled.referral_slots()
     referee = _str(item["referee"], f"{where}.referee")
     if referee in state.referrals:
         raise _damaged(where, f"referee `{referee}` is listed twice")
@@ -398,21 +459,18 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         _int(item["at"], f"{where}.at"),
         _str(item["referrer"], f"{where}.referrer"),
         referee,
-        _object(item["fields"], f"{where}.fields"),
-        _values(item["m"], f"{where}.m", len(compiled.referral_slots())),
+        _event(events["referral"], _object(item["fields"], f"{where}.fields"), f"{where}.fields"),
+        _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m"),
         count,
     )
     referral.done = _flags(item["done"], f"{where}.done", count)
-    referral.prev = _values(item["prev"], f"{where}.prev", count)
+    referral.prev = _scalars(_values(item["prev"], f"{where}.prev", count), f"{where}.prev", _LAST_SEEN)
     kept = _object(item["kept"], f"{where}.kept")
-    for kind, events in kept.items():
-        for j, event in enumerate(_list(events, f"{where}.kept.{kind}")):
-            if (
-                not isinstance(event, dict)
-                or not isinstance(event.get("at"), int)
-                or not isinstance(event.get("id"), str)
-            ):
-                raise _damaged(f"{where}.kept.{kind}[{j}]", "expected an event with `at` and `id`")
+    for kind, kept_events in kept.items():
+        if kind not in events:
+            raise _damaged(f"{where}.kept.{kind}", "the rules declare no such event type")
+        for j, event in enumerate(_list(kept_events, f"{where}.kept.{kind}")):
+            _event(events[kind], event, f"{where}.kept.{kind}[{j}]")
     referral.kept = kept
     programs = [
         _index(p, f"{where}.programs[{j}]", len(compiled.programs))
@@ -426,7 +484,8 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         raise _damaged(f"{where}.contrib", "expected one entry per program of the referral")
     for p in programs:
         size = compiled.programs[p].contrib_size
-        referral.contrib[p] = _list(contrib[str(p)], f"{where}.contrib.{p}", size)
+        used = _list(contrib[str(p)], f"{where}.contrib.{p}", size)
+        referral.contrib[p] = _scalars(used, f"{where}.contrib.{p}", _NUMBER)
         states = state.referrers[p]
         if referral.referrer not in states:
             raise _damaged(where, f"referrer `{referral.referrer}` has no state in program {p}")
@@ -458,12 +517,36 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
         referral,
         amount,
         _str(item["event"], f"{where}.event"),
-        _opt_object(item["trigger"], f"{where}.trigger"),
+        _trigger(engine, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
         occurrence,
         tuple(_list(_dec(item["values"], f"{where}.values"), f"{where}.values", len(milestone.why_names))),
         capped,
-        _opt_object(item["snapshot"], f"{where}.snapshot"),
+        _metrics(engine, milestone.program, _opt_object(item["snapshot"], f"{where}.snapshot"), f"{where}.snapshot"),
     )
+
+
+def _trigger(engine: Engine, trigger: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """The fields of the event that issued an award: those of one event type."""
+    if trigger is None:
+        return None
+    for info in engine.compiled.checked.events.values():
+        if set(trigger) == set(info.fields):
+            return _event(info, trigger, where)
+    raise _damaged(where, "expected the fields of an event type of the rules")
+
+
+def _metrics(engine: Engine, program: int, values: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """Metric values kept for an award's message: metrics of its program,
+    each of its type."""
+    if values is None:
+        return None
+    metrics = engine.compiled.checked.programs[program].metrics
+    for name, value in values.items():
+        info = metrics.get(name)
+        if info is None:
+            raise _damaged(f"{where}.{name}", "the program has no such metric")
+        _typed(value, info.type.kind, True, f"{where}.{name}")
+    return values
 
 
 def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, int, Referral, str, str]:
