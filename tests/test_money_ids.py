@@ -23,6 +23,7 @@ import rewardrules
 from rewardrules.cli import main
 from rewardrules.explain import explain
 from rewardrules.ids import encode, reissue_id, reversal_id
+from rewardrules.timeutil import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTNERS = ROOT / "rulesets" / "partner_and_customer.rules"
@@ -394,3 +395,32 @@ def test_explaining_a_settled_result_names_why_a_paid_award_is_taken_back() -> N
     text = explain(data, referee="c1")
     assert "taken back at 2026-02-03T00:00:00Z (its amount changed after it was paid)" in text
     assert "by event None" not in text
+
+
+def test_settled_gives_the_same_bytes_by_batch_stream_and_session_in_any_statement_order() -> None:
+    program = rewardrules.load(PARTNERS)
+    ledger = [
+        _referral("r2", "2026-01-05T00:00:00Z", "alice", "bob"),
+        _referral("c1", "2026-01-02T00:00:00Z", "dan", "eve", "customer"),
+        ev("p1", "2026-01-10T00:00:00Z", "payment", "bob", amount="100.00"),
+        ev("p5", "2026-01-03T00:00:00Z", "payment", "eve", amount="20.00"),
+    ]
+    first = program.score(ledger, as_of="2026-02-20T00:00:00Z").data
+    assert len(first["awards"]) == 2
+    ledger += [
+        _referral("r1", "2026-01-01T00:00:00Z", "carol", "bob"),
+        ev("z5", "2026-01-20T00:00:00Z", "refund", "eve", payment="p5"),
+    ]
+    ordered = sorted(ledger, key=lambda e: (parse_timestamp(e["at"]), e["id"]))
+    as_of = "2026-02-21T00:00:00Z"
+    batch = program.score(ledger, as_of=as_of, settled=first).to_json()
+    reordered = {"awards": first["awards"][::-1]}
+    assert program.score(ledger[::-1], as_of=as_of, settled=reordered).to_json() == batch
+    lines = [json.dumps(e) for e in ordered]
+    assert program.score_stream(lines, as_of=as_of, settled=first).to_json() == batch
+    session = program.session()
+    for event in ordered:
+        session.add(event)
+    assert session.result(as_of=as_of, settled=first).to_json() == batch
+    data = json.loads(batch)
+    assert len(data["reversals"]) == 2 and {a["status"] for a in data["awards"]} >= {"confirmed"}
