@@ -23,6 +23,7 @@ import rewardrules
 from rewardrules.cli import main
 from rewardrules.explain import explain
 from rewardrules.ids import encode, reissue_id, reversal_id
+from rewardrules.models import ScoreOutput
 from rewardrules.timeutil import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,6 +319,7 @@ def test_the_payout_loop_over_many_runs_pays_what_a_fresh_run_owes() -> None:
         assert app.net() == net_owed(fresh), as_of
         statement = {"awards": list(app.paid.values()), "reversals": list(app.clawed.values())}
         result = program.score(ledger, as_of=as_of, settled=statement).data
+        ScoreOutput.model_validate(result)  # the result's schema holds, reversals of dropped awards included
         ids = [r["id"] for r in result["reversals"]]
         assert len(ids) == len(set(ids)) and seen_reversals <= set(ids)  # a reversal never goes away
         seen_reversals = set(ids)
@@ -325,22 +327,43 @@ def test_the_payout_loop_over_many_runs_pays_what_a_fresh_run_owes() -> None:
     assert app.run(ledger, "2026-02-27T00:00:00Z") == ([], [])
 
 
+#: a settled award record, as a result gives it
+PAID = {
+    "id": "aw_" + "0" * 32,
+    "at": "2026-01-02T00:00:00Z",
+    "milestone": "customer_conversion",
+    "role": "referrer",
+    "beneficiary": "ann",
+    "referrer": "ann",
+    "referee": "ben",
+    "kind": "cash",
+    "amount": "100.00",
+    "unit": "USD",
+    "item": None,
+    "status": "confirmed",
+    "program": "customers",
+}
+
+
+def _paid(**changes: Any) -> list[dict[str, Any]]:
+    return [{k: v for k, v in {**PAID, **changes}.items() if v is not ...}]
+
+
 SETTLED_PROBLEMS = [
     ("not a statement", "x", None, "a previous result"),
     ("award not an object", ["x"], None, "an award record"),
-    ("bad id", [{"id": "aw_1", "amount": "1", "unit": "USD", "kind": "cash"}], "id", "32 hex digits"),
-    ("old id", [{"id": "aw_" + "0" * 24, "amount": "1", "unit": "USD", "kind": "cash"}], "id", "earlier releases"),
-    ("amount", [{"id": "aw_" + "0" * 32, "amount": "1e999", "unit": "USD", "kind": "cash"}], "amount", "decimal"),
-    ("negative", [{"id": "aw_" + "0" * 32, "amount": "-5", "unit": "USD", "kind": "cash"}], "amount", "positive"),
-    (
-        "status",
-        [{"id": "aw_" + "0" * 32, "amount": "1", "unit": "USD", "kind": "cash", "status": "paid"}],
-        "status",
-        "one of",
-    ),
-    ("unit", [{"id": "aw_" + "0" * 32, "amount": "1", "kind": "cash"}], "unit", "text"),
-    ("long", [{"id": "aw_" + "0" * 32, "amount": "1", "unit": "U" * 20_000, "kind": "cash"}], "unit", "at most"),
-    ("twice", [{"id": "aw_" + "0" * 32, "amount": "1", "unit": "USD", "kind": "cash"}] * 2, "id", "twice"),
+    ("bad id", _paid(id="aw_1"), "id", "32 hex digits"),
+    ("old id", _paid(id="aw_" + "0" * 24), "id", "earlier releases"),
+    ("amount", _paid(amount="1e999"), "amount", "decimal"),
+    ("negative", _paid(amount="-5"), "amount", "positive"),
+    ("status", _paid(status="paid"), "status", "one of"),
+    ("no unit", _paid(unit=...), "unit", "text"),
+    ("long", _paid(unit="U" * 20_000), "unit", "at most"),
+    ("role", _paid(role="partner"), "role", "referrer, referee"),
+    ("kind", _paid(kind="bitcoin"), "kind", "one of cash"),
+    ("at", _paid(at="yesterday"), "at", "."),
+    ("no beneficiary", _paid(beneficiary=...), "beneficiary", "text"),
+    ("twice", _paid() * 2, "id", "twice"),
     ("reversals", {"awards": [], "reversals": {}}, "reversals", "a list"),
     (
         "reversal id",

@@ -24,10 +24,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from .ids import reissue_id, reversal_id
 from .ledger import LedgerError, LedgerProblem
+from .models import Award
 from .timeutil import TimestampError, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -43,12 +44,14 @@ MAX_SETTLED_BYTES = 2_000_000_000
 _AWARD_ID = re.compile(r"aw_[0-9a-f]{32}\Z")
 _REVERSAL_ID = re.compile(r"rv_[0-9a-f]{32}\Z")
 _AMOUNT = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?\Z")
-#: the fields of an award record kept from a settled entry, for an award
-#: that is gone (the run no longer gives it): what the app was told
-_DESCRIBED = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "unit", "item", "program")
-#: the fields an award record must have to be listed again as it was told
-_WHOLE = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "unit", "program")
+#: the fields of an award record a settled entry must have (with `id`,
+#: `amount` and, optionally, `status` and `item`): enough to list an award
+#: the run no longer gives as the app was told it, and its reversal
+_DESCRIBED = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "unit", "program")
 _STATUSES = ("confirmed", "pending", "void")
+_ROLES = ("referrer", "referee")
+#: the kinds of reward an award record may have (`models.Award.kind`)
+_KINDS = get_args(Award.model_fields["kind"].annotation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,12 @@ class Settled:
 def read_settled(data: Any, path: str = "<settled>") -> Settled:
     """A settled statement, checked: a previous result (an object with
     `awards` and, optionally, `reversals`; other members are ignored) or a
-    list of award entries. Each award needs `id`, `amount`, `unit`, `kind`
-    (and `status`, `confirmed` if left out: only confirmed ones were paid);
-    each reversal `id` and `reverses`. Raises LedgerError naming the entry
-    (its position from 1) and field."""
+    list of award records. Each award is a record as a result gives it: `id`,
+    `at`, `milestone`, `role`, `beneficiary`, `referrer`, `referee`, `kind`,
+    `amount`, `unit`, `program`, optionally `item` and `status` (`confirmed`
+    if left out: only confirmed ones were paid); each reversal `id` and
+    `reverses`. Raises LedgerError naming the entry (its position from 1)
+    and field."""
     if isinstance(data, list):
         awards, reversals = data, []
     elif isinstance(data, dict) and isinstance(data.get("awards"), list):
@@ -136,17 +141,17 @@ def _award(entry: Any, path: str, n: int) -> SettledAward | None:
         amount = None
     if amount is None or amount <= 0:
         raise _error(path, n, "amount", 'expected a positive decimal number as text, e.g. "15.00"')
-    record = {name: _text(entry, name, path, n, optional=name == "item") for name in ("unit", "kind")}
-    for name in _DESCRIBED:
-        if name not in record:
-            record[name] = _text(entry, name, path, n, optional=True)
+    record = {name: _text(entry, name, path, n) for name in _DESCRIBED}
+    record["item"] = _text(entry, "item", path, n, optional=True)
+    for name, allowed in (("role", _ROLES), ("kind", _KINDS)):
+        if record[name] not in allowed:
+            raise _error(path, n, name, f"expected one of {', '.join(allowed)}")
+    try:
+        record["at"] = format_timestamp(parse_timestamp(record["at"] or ""))
+    except TimestampError as error:
+        raise _error(path, n, "at", str(error)) from None
     if status != "confirmed":
         return None
-    if record["at"] is not None:
-        try:
-            record["at"] = format_timestamp(parse_timestamp(record["at"]))
-        except TimestampError as error:
-            raise _error(path, n, "at", str(error)) from None
     return SettledAward(award_id, amount, {**record, "amount": amount_text})
 
 
@@ -220,8 +225,7 @@ class Settlement:
         issued_ids = {a["id"] for a in out_awards}
         gone = sorted((a for a in self.settled.awards.values() if a.id not in issued_ids), key=lambda a: a.id)
         for settled in gone:  # the run no longer gives it: listed as paid, and taken back
-            if all(settled.record.get(name) is not None for name in _WHOLE):
-                out_awards.append(_as_told(settled))
+            out_awards.append(_as_told(settled))
             out_reversals.append(self._gone(settled))
         out_reversals.sort(key=lambda r: (r["at"], r["why"].get("event") or "", r["reverses"]))
         return out_awards, out_reversals
