@@ -25,9 +25,10 @@ THRESHOLDS = (  # (name, field, threshold, reward)
 
 
 def _award_id(milestone: str, referrer: str, referee: str) -> str:
-    # The documented id: blake2b-96 of the key fields joined by U+001F.
-    key = f"saas_milestones\x1fsaas_milestones\x1f{milestone}\x1f{referrer}\x1f{referee}\x1f\x1freferrer\x1f{referrer}"
-    return "aw_" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+    # The documented id (docs/semantics.md): SHA-256 of the fields as netstrings.
+    fields = ("award", "saas_milestones", "saas_milestones", milestone, referrer, referee, "", "referrer", referrer)
+    data = b"".join(b"%d:%s," % (len(f.encode()), f.encode()) for f in fields)
+    return "aw_" + hashlib.sha256(data).hexdigest()[:32]
 
 
 def _order(events: Iterable[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:

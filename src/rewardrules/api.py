@@ -39,6 +39,7 @@ from .ledger import (
 from .models import Award
 from .report import Reporter
 from .runtime import CONTEXT, in_context
+from .settle import Settled, read_settled
 from .timeutil import TimestampError, parse_timestamp
 
 
@@ -141,14 +142,24 @@ class Program:
 
     @in_context
     def score(
-        self, events: Iterable[Any], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
+        self,
+        events: Iterable[Any],
+        as_of: str | int | None = None,
+        explain: bool = True,
+        path: str = "<ledger>",
+        settled: Any = None,
     ) -> ScoreResult:
-        """Score a whole ledger. Input order does not matter."""
+        """Score a whole ledger. Input order does not matter. `settled`: what
+        the app already paid (a previous result, or a list of award records;
+        see `settle`): those awards are never rewritten, only reversed."""
         limit = parse_as_of(as_of)
+        paid = _settled(settled)
         with paused_gc():
-            return ScoreResult(self._score(events, limit, explain, path))
+            return ScoreResult(self._score(events, limit, explain, path, paid))
 
-    def _score(self, events: Iterable[Any], limit: int | None, explain: bool, path: str) -> dict[str, Any]:
+    def _score(
+        self, events: Iterable[Any], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+    ) -> dict[str, Any]:
         """The work of `score`, in a function of its own so that the ledger
         and the engine are freed before the collector resumes (see
         `paused_gc`); only the result outlives it."""
@@ -160,11 +171,16 @@ class Program:
         ordered.sort()  # ledger order (see ledger.Record)
         engine = Engine(self.compiled)
         run(engine, ordered)
-        return Reporter(engine, limit).build(explain)
+        return Reporter(engine, limit, settled).build(explain)
 
     @in_context
     def score_stream(
-        self, lines: Iterable[str | bytes], as_of: str | int | None = None, explain: bool = True, path: str = "<ledger>"
+        self,
+        lines: Iterable[str | bytes],
+        as_of: str | int | None = None,
+        explain: bool = True,
+        path: str = "<ledger>",
+        settled: Any = None,
     ) -> ScoreResult:
         """Score a ledger that is already in order, holding state per
         referral rather than the ledger: memory does not grow with the
@@ -172,10 +188,13 @@ class Program:
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
         limit = parse_as_of(as_of)
+        paid = _settled(settled)
         with paused_gc():
-            return ScoreResult(self._stream(lines, limit, explain, path))
+            return ScoreResult(self._stream(lines, limit, explain, path, paid))
 
-    def _stream(self, lines: Iterable[str | bytes], limit: int | None, explain: bool, path: str) -> dict[str, Any]:
+    def _stream(
+        self, lines: Iterable[str | bytes], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+    ) -> dict[str, Any]:
         """The work of `score_stream` (a function of its own: see `_score`)."""
         reader = self._reader()
         fast, slow, used = reader.fast, reader.event, reader.kinds
@@ -220,19 +239,27 @@ class Program:
             raise LedgerError(problems, path)
         if limit is None:
             limit = latest if latest is not None else 0
-        return Reporter(engine, limit).build(explain)
+        return Reporter(engine, limit, settled).build(explain)
 
     @in_context
     def session(self) -> Session:
         return Session(self)
 
     @in_context
-    def restore(self, snapshot: bytes | str) -> Session:
+    def restore(self, snapshot: bytes | str, key: bytes | str | None = None) -> Session:
         """A session restored from `Session.snapshot()` bytes of this same
-        rule file; raises `rewardrules.snapshot.SnapshotError` otherwise."""
+        rule file, signed with `key` if given; raises
+        `rewardrules.snapshot.SnapshotError` otherwise."""
         from .snapshot import load
 
-        return load(self, snapshot)
+        return load(self, snapshot, key)
+
+
+def _settled(settled: Any) -> Settled | None:
+    """A `settled` argument: None, a read statement, or its JSON data."""
+    if settled is None or isinstance(settled, Settled):
+        return settled
+    return read_settled(settled)
 
 
 def _out_of_order(event: Event) -> LedgerProblem:
@@ -343,13 +370,14 @@ class Session:
             setcontext(outer)
 
     @in_context
-    def snapshot(self) -> bytes:
+    def snapshot(self, key: bytes | str | None = None) -> bytes:
         """The whole state as bytes (JSON), to stop and resume later with
         `Program.restore(data)`: the restored session gives the same awards
-        as one that never stopped."""
+        as one that never stopped. With `key` (the app's secret), the bytes
+        carry an HMAC-SHA256 signature that `restore(data, key=key)` checks."""
         from .snapshot import dump
 
-        return dump(self)
+        return dump(self, key)
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
         """The records of awards just issued (call in the scoring context)."""
@@ -357,9 +385,11 @@ class Session:
         return [Award.model_validate(reporter.award(a)) for a in issued]
 
     @in_context
-    def result(self, as_of: str | int | None = None, explain: bool = True) -> ScoreResult:
-        """The result so far, as of an instant (default: the last event)."""
+    def result(self, as_of: str | int | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
+        """The result so far, as of an instant (default: the last event);
+        `settled` as for `Program.score`."""
         limit = parse_as_of(as_of)
+        paid = _settled(settled)
         if limit is None:
             limit = self._latest if self._latest is not None else 0
         elif self._latest is not None and limit < self._latest:
@@ -376,7 +406,7 @@ class Session:
                 ],
                 "<session>",
             )
-        return ScoreResult(Reporter(self.engine, limit).build(explain))
+        return ScoreResult(Reporter(self.engine, limit, paid).build(explain))
 
 
 __all__ = ["LedgerError", "Program", "RuleError", "ScoreResult", "Session", "check_source", "compile", "load"]

@@ -41,6 +41,7 @@ from .codegen import filename as source_filename
 from .codegen import line as checked_line
 from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from .formatting import amount_text, formatter
+from .ids import award_head
 from .model import (
     RECORD_HEAD,
     CapInfo,
@@ -116,16 +117,16 @@ class CompiledMilestone:
     why_names: tuple[str, ...]
     #: the type of each `why` value, to write it (money with its decimals)
     why_types: tuple[Type | None, ...] = ()
-    #: the start of its award ids: ruleset, program and milestone names
-    id_head: str = ""
+    #: the first fields of its award ids: ruleset, program and milestone names
+    id_head: tuple[str, str, str] = ("", "", "")
     #: the award-id hash with `id_head` already fed, copied for each award
-    #: (a quarter cheaper than hashing the whole key each time)
-    id_hash: hashlib.blake2b = field(init=False, repr=False)
+    #: (see `ids.award_head`)
+    id_hash: hashlib._Hash = field(init=False, repr=False)
     #: how to write each `why` value (`formatting.formatter` of its type)
     why_format: tuple[Callable[[Any], Any], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.id_hash = hashlib.blake2b(self.id_head.encode(), digest_size=12)
+        self.id_hash = award_head(*self.id_head)
         self.why_format = tuple(formatter(typ) for typ in self.why_types)
 
 
@@ -790,7 +791,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     caps=list(program.caps) + list(milestone.caps),
                     why_names=c.why.get(milestone.index, ((), ()))[0],
                     why_types=c.why.get(milestone.index, ((), ()))[1],
-                    id_head=f"{checked.name}\x1f{program.name}\x1f{milestone.name}\x1f",
+                    id_head=(checked.name, program.name, milestone.name),
                 )
             )
         programs.append(

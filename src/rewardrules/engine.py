@@ -9,12 +9,12 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
+from .ids import award_id
 from .ledger import Record
 from .limits import MAX_AWARDS_PER_EVENT, MAX_AWARDS_PER_RUN, AwardLimitError
 from .model import CapInfo
@@ -85,17 +85,6 @@ class State:
     withheld: list[Withheld] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
-
-
-def award_id(head: hashlib.blake2b, key: str) -> str:
-    """A stable id: a hash of what the award is for (ruleset, program and
-    milestone, already fed to `head`, the milestone's `id_hash`; then
-    referral or referrer, occurrence, role and beneficiary, joined by
-    U+001F in ``key``), never of the position of events in the ledger or
-    of unrelated events."""
-    digest = head.copy()
-    digest.update(key.encode())
-    return "aw_" + digest.hexdigest()
 
 
 class Engine:
@@ -224,10 +213,10 @@ class Engine:
     ) -> None:
         info = milestone.info
         at = ev[0]
-        scope = referral.referrer if info.level == "referrer" else f"{referral.referrer}\x1f{referral.referee}"
+        # the referral of a per-referrer milestone is its referrer alone
+        referee = "" if info.level == "referrer" else referral.referee
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
         trigger = self.compiled.fields[ev[2]](ev) if milestone.voids or info.message is not None else None
-        prefix = f"{scope}\x1f{occurrence or ''}\x1f"
         awards = self.state.awards
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
@@ -253,7 +242,7 @@ class Engine:
                 self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason, wanted))
                 continue
             award = IssuedAward(
-                award_id(milestone.id_hash, f"{prefix}{role}\x1f{beneficiary}"),
+                award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary),
                 at,
                 milestone,
                 k,

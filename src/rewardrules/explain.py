@@ -285,9 +285,9 @@ class _Teller:
                     rule = f": `{_text(info.voids[cause.index].decl)}`"
                 note.details.append(f"voided by {cause.type} {cause.event} at {cause.at}{rule}")
         for entry in self.reversals.get(award["id"], []):
-            note.details.append(
-                f"taken back at {entry['at']} by event {entry['why']['event']}: {_what(entry)} comes back"
-            )
+            cause = entry["why"].get("event")  # None: a settled award this run changes (see settle)
+            by = f"by event {cause}" if cause is not None else f"({entry['why'].get('reason', 'changed')})"
+            note.details.append(f"taken back at {entry['at']} {by}: {_what(entry)} comes back")
         return note
 
     def _why(self, award: Mapping[str, Any]) -> str:

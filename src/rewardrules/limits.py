@@ -36,6 +36,10 @@ MAX_PAYLOAD_FILE_BYTES = 256 * 1024 * 1024
 MAX_PAYLOAD_NESTING = 64
 #: Longest rendered message, in characters.
 MAX_MESSAGE_CHARS = 2_000
+#: Largest session snapshot restored, in bytes.
+MAX_SNAPSHOT_BYTES = 2_000_000_000
+#: Deepest nesting of a value in a session snapshot (a ledger's nesting, doubled by tags, and room).
+MAX_SNAPSHOT_NESTING = 2 * MAX_LEDGER_NESTING + 8
 
 
 def written_digits(text: str) -> int:

@@ -8,7 +8,6 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from decimal import Decimal, localcontext
 from typing import Any
@@ -17,8 +16,10 @@ from . import ast, templates
 from .datatypes import Type
 from .engine import Engine, IssuedAward, Withheld
 from .formatting import amount_text, format_value, plain
+from .ids import reversal_id
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
+from .settle import Settled, Settlement
 from .timeutil import format_timestamp
 from .units import format_amount, is_additive
 
@@ -68,12 +69,14 @@ def status(award: IssuedAward, as_of: int) -> str:
 class Reporter:
     """Builds the result record of one engine at one as-of instant."""
 
-    def __init__(self, engine: Engine, as_of: int) -> None:
+    def __init__(self, engine: Engine, as_of: int, settled: Settled | None = None) -> None:
         self.engine = engine
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
         self._withheld: set[tuple[int, str]] | None = None
+        #: what the app already paid and clawed back (see `settle`)
+        self.settled = settled
 
     # -- types of names, for formatting ----------------------------------
     def _type(self, program: ProgramInfo, name: str) -> Type | None:
@@ -352,10 +355,9 @@ class Reporter:
             if voider is None or voider["at"] <= confirmed_at(award):
                 continue
             record = self._record(award)
-            key = f"{award.id}\x1f{voider['id']}".encode()
             out.append(
                 {
-                    "id": "rv_" + hashlib.blake2b(key, digest_size=12).hexdigest(),
+                    "id": reversal_id(award.id),
                     "reverses": award.id,
                     "at": format_timestamp(voider["at"]),
                     **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
@@ -386,6 +388,10 @@ class Reporter:
         state = self.engine.state
         awards = [self.award(a, explain) for a in state.awards if a.at <= self.as_of]
         reversals = self.reversals()
+        if self.settled is not None:
+            issued = {a.id: a for a in state.awards}
+            settlement = Settlement(self.settled, issued, self.as_of, lambda a: voided_by(a, self.as_of))
+            awards, reversals = settlement.apply(awards, reversals)
         result: dict[str, Any] = {
             "ruleset": self.checked.name,
             "as_of": format_timestamp(self.as_of),
