@@ -6,6 +6,8 @@ scoring bounded in time and memory, and each has its own clear error.
 
 #: Largest rule file, in characters.
 MAX_RULE_FILE_CHARS = 1_000_000
+#: Largest rule test file (`NAME.test.toml`), in characters.
+MAX_TEST_FILE_CHARS = 10_000_000
 #: Deepest nesting of an expression (operators and parentheses).
 MAX_EXPRESSION_DEPTH = 64
 #: Most digits in a number literal (before and after the point).
@@ -16,7 +18,9 @@ MAX_STRING_CHARS = 10_000
 MAX_MILESTONES = 10_000
 #: Most items in an ``in [...]`` list.
 MAX_LIST_ITEMS = 1_000
-#: Longest ledger line, in bytes.
+#: Largest Stripe payload file (one JSON value, array or JSON Lines), in bytes.
+MAX_PAYLOAD_FILE_BYTES = 100_000_000
+#: Longest ledger line, in bytes (in characters for text given as `str`).
 MAX_LEDGER_LINE_BYTES = 1_000_000
 #: Most digits in a ledger number (before and after the point).
 MAX_LEDGER_DIGITS = 30

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..ledger import decode_line as decode_json
+from ..reading import read_bytes
 
 __all__ = ["Payload", "SourceError", "read_payloads"]
 
@@ -84,7 +86,7 @@ def _files(path: Path, errors: list[str]) -> Iterator[Path]:
 
 def _read_file(file: Path) -> list[Payload]:
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = read_bytes(file, limits.MAX_PAYLOAD_FILE_BYTES, "a payload file").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SourceError([f"{file}: not UTF-8 text"]) from None
     except OSError as error:
