@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
+from .timeutil import NS_PER_DAY, format_deadline, parse_timestamp
 
 if TYPE_CHECKING:
     from .api import Program
@@ -263,7 +263,7 @@ class _Teller:
         info = self.milestones.get(award["milestone"])
         if status == "pending":
             if info is not None and info.hold_ns is not None:
-                until = format_timestamp(parse_timestamp(award["at"]) + info.hold_ns)
+                until = format_deadline(parse_timestamp(award["at"]) + info.hold_ns)
                 detail = f"held until {until} ({_duration(info.hold_ns)} hold)"
             else:
                 detail = "held: it is confirmed when the hold is over"

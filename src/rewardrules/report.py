@@ -19,7 +19,7 @@ from .engine import Engine, IssuedAward
 from .formatting import amount_text, format_value, plain
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
-from .timeutil import format_timestamp
+from .timeutil import format_deadline, format_timestamp
 from .units import format_amount
 
 
@@ -235,7 +235,7 @@ class Reporter:
                     return f"window closed at {format_timestamp(closes)}" + (
                         "" if trigger.each else f" without a {what}"
                     )
-                return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_timestamp(closes)}"
+                return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_deadline(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
         current = values.get(name)
