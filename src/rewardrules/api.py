@@ -304,7 +304,7 @@ class Program:
 
     def restore(self, snapshot: bytes | str) -> Session:
         """A session restored from `Session.snapshot()` bytes of this same
-        rule file; raises `rewardrules.snapshot.SnapshotError` otherwise."""
+        rule file; raises `rewardrules.SnapshotError` otherwise."""
         from .snapshot import load
 
         return load(self, snapshot)
@@ -365,9 +365,15 @@ def _object(event: Any, line: int) -> Any:
 
 def _objects(events: Iterable[Any]) -> Iterator[tuple[int, Any]]:
     """(line, object or problem) of events given as objects; a JSON line
-    among them is decoded."""
-    for line, obj, problem in iter_lines(events, _object):
-        yield line, (obj if problem is None else problem)
+    among them is decoded (a blank one skipped, as in a ledger)."""
+    for line, item in enumerate(events, start=1):
+        if type(item) is dict:  # the common case: no call to make it plain
+            yield line, surrogate_problem(item, line) or item
+        elif isinstance(item, (str, bytes)):
+            for _, obj, problem in iter_lines([item]):
+                yield line, (obj if problem is None else replace(problem, line=line))
+        else:
+            yield line, _object(item, line)
 
 
 def _decode(text: str | bytes, line: int) -> Any:

@@ -452,6 +452,10 @@ def _surrogate_problem(line: int, name: str) -> LedgerProblem:
     )
 
 
+#: values with no text in them
+_ATOMS = frozenset({int, Decimal, bool, float, type(None)})
+
+
 def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
     """The problem of an event with a string anywhere in it (a name or a
     value, however nested) that is not valid Unicode, or None: such a
@@ -460,6 +464,8 @@ def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
     if not isinstance(obj, dict):
         return None
     for key, value in obj.items():
+        if (type(value) in _ATOMS or (type(value) is str and value.isascii())) and type(key) is str and key.isascii():
+            continue  # the common case, at a glance
         if isinstance(key, str) and not _unicode(key):
             return LedgerProblem(
                 line,
