@@ -79,10 +79,11 @@ def test_a_str_is_a_path_and_names_the_ledger_in_errors(program: rewardrules.Pro
         (b'{"id": "s1"}\n', "not bytes"),
         (bytearray(b"{}"), "not bytes"),
         ({"id": "s1", "at": "2026-01-20T09:00:00Z", "type": "subscription"}, "not one event"),
+        ('{"id": "s1", "at": "2026-01-20T09:00:00Z", "type": "subscription"}', r"not a JSON line: pass \[line\]"),
         (12, "not int"),
         (None, "not NoneType"),
     ],
-    ids=["bytes", "bytearray", "one dict", "int", "None"],
+    ids=["bytes", "bytearray", "one dict", "one JSON line", "int", "None"],
 )
 def test_what_is_no_ledger_is_refused_saying_what_to_pass(
     program: rewardrules.Program, ledger: object, says: str

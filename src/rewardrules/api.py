@@ -125,6 +125,8 @@ def _opened(events: Ledger, path: str) -> Iterator[tuple[Iterable[Any], str]]:
     (`reading.read_lines`). A single event or bytes are refused with a
     `TypeError` that says what to pass instead: iterating them would read
     keys or characters as lines."""
+    if isinstance(events, str) and events.lstrip().startswith("{"):
+        raise TypeError("a str ledger is the path of a file, not a JSON line: pass [line]")
     if isinstance(events, (str, os.PathLike)):
         name = os.fsdecode(events)
         with open(events, "rb") as handle:

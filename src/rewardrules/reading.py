@@ -17,6 +17,7 @@ The limits are in :mod:`rewardrules.limits`, read at call time.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -112,7 +113,7 @@ def _open_regular(path: str | os.PathLike[str], what: str) -> _Regular:
 
 def _check_regular(mode: int, what: str) -> None:
     if stat.S_ISDIR(mode):
-        raise IsADirectoryError(21, "is a directory")
+        raise IsADirectoryError(errno.EISDIR, "is a directory")
     if not stat.S_ISREG(mode):
         kinds = (
             (stat.S_ISFIFO, "a fifo"),
