@@ -305,3 +305,15 @@ def test_amounts_stay_exact_decimals() -> None:
     restored = PROGRAM.restore(_session().snapshot())
     (award,) = restored.result().awards
     assert award.amount == "15.00" and isinstance(restored.engine.state.awards[0].amount, Decimal)
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z"])
+def test_instants_at_the_ends_of_the_ledger_range_round_trip(at: str) -> None:
+    """A ledger may hold any instant from year 1 to 9999, which in
+    nanoseconds is wider than 64 bits: a snapshot of such a session is
+    restored, not refused as damaged (found by fuzzing `Session.add`)."""
+    program = rewardrules.load(RULESETS / "saas_milestones.rules")
+    session = program.session()
+    session.add({"id": "r", "at": at, "type": "referral", "referrer": "ann", "referee": "bo"})
+    restored = program.restore(session.snapshot())
+    assert restored.snapshot() == session.snapshot()

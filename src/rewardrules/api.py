@@ -14,12 +14,14 @@ import contextlib
 import gc
 import itertools
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import getcontext, localcontext, setcontext
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias, cast
 
+from . import limits
 from .check import check_text
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
@@ -32,15 +34,24 @@ from .ledger import (
     LedgerProblem,
     Record,
     conflict,
-    decode_line,
     iter_lines,
     same_content,
+    surrogate_problem,
 )
 from .models import Award
+from .reading import read_lines, read_text
 from .report import Reporter
 from .runtime import CONTEXT, in_context
 from .settle import Settled, read_settled
-from .timeutil import TimestampError, parse_timestamp
+from .timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, parse_timestamp
+
+#: What the scoring entry points take as a ledger: a path (`str` or
+#: `os.PathLike`) of a JSON Lines file, an open file, or an iterable of
+#: events (JSON text lines, dicts, `LedgerEvent` models, mixed or not).
+Ledger: TypeAlias = "str | os.PathLike[str] | IO[Any] | Iterable[Any]"
+#: An instant: RFC 3339 text with an offset, nanoseconds since the epoch
+#: (UTC), or a timezone-aware `datetime`.
+Instant: TypeAlias = "str | int | datetime"
 
 
 @in_context
@@ -59,20 +70,95 @@ def compile(text: str, path: str = "<rules>") -> Program:
 
 
 @in_context
-def load(path: str | Path) -> Program:
-    """Load a `.rules` file; raise RuleError (with every problem) if invalid."""
-    p = Path(path)
-    return compile(p.read_text(encoding="utf-8"), str(path))
+def load(path: str | os.PathLike[str]) -> Program:
+    """Load a `.rules` file; raise RuleError (with every problem) if invalid.
+
+    The file must be a regular file of at most `limits.MAX_RULE_FILE_CHARS`
+    characters (`reading.InputError`, an OSError, otherwise): a FIFO or a
+    device is refused before it is opened, a larger file before it is read
+    whole."""
+    return compile(read_text(path, limits.MAX_RULE_FILE_CHARS), os.fsdecode(path))
 
 
-def parse_as_of(value: str | int | None) -> int | None:
-    """An as-of argument: RFC 3339 text, epoch nanoseconds, or None."""
-    if value is None or isinstance(value, int):
-        return value
+def parse_as_of(value: Instant | None) -> int | None:
+    """An as-of argument as nanoseconds since the epoch (UTC), or None.
+
+    Takes RFC 3339 text with an offset, an `int` of nanoseconds or an aware
+    `datetime`; a value out of range, malformed text or a naive datetime is
+    a `LedgerError` with field `as_of` (and no line: it is no ledger line);
+    a value of another type is a `TypeError`."""
+    if value is None:
+        return None
     try:
-        return parse_timestamp(value)
+        return _instant(value)
     except TimestampError as error:
-        raise LedgerError([LedgerProblem(0, "as_of", str(error))], "--as-of") from None
+        raise LedgerError([LedgerProblem(0, "as_of", str(error), _AS_OF_HINT)], "<arguments>") from None
+
+
+_AS_OF_HINT = 'RFC 3339 text such as "2026-03-31T23:59:59Z", nanoseconds since 1970, or an aware datetime'
+
+
+def _instant(value: Any) -> int:
+    """An instant as nanoseconds (see `parse_as_of`); TimestampError if bad."""
+    if isinstance(value, str):
+        return parse_timestamp(value)
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if offset is None:
+            raise TimestampError(f"datetime `{value.isoformat()}` has no time zone: give it one, e.g. tzinfo=UTC")
+        value = (value.replace(tzinfo=None) - _EPOCH - offset) // _MICROSECOND * 1000
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"as_of must be RFC 3339 text, an int of nanoseconds or an aware datetime, not {type(value).__name__}"
+        )
+    if not MIN_TIMESTAMP_NS <= value <= MAX_TIMESTAMP_NS:
+        raise TimestampError(f"instant {value} ns is out of range (utc years 0001-9999)")
+    return int(value)
+
+
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = _EPOCH.resolution
+
+
+@contextlib.contextmanager
+def _opened(events: Ledger, path: str) -> Iterator[tuple[Iterable[Any], str]]:
+    """The events of a ledger argument, and the name to report it by.
+
+    A `str` is always a path, never a JSON line (one line goes in a list);
+    a file, opened here or given open, is read a bounded line at a time
+    (`reading.read_lines`). A single event or bytes are refused with a
+    `TypeError` that says what to pass instead: iterating them would read
+    keys or characters as lines."""
+    if isinstance(events, str) and events.lstrip().startswith("{"):
+        raise TypeError("a str ledger is the path of a file, not a JSON line: pass [line]")
+    if isinstance(events, (str, os.PathLike)):
+        name = os.fsdecode(events)
+        with open(events, "rb") as handle:
+            yield read_lines(handle), (name if path == _LEDGER else path)
+        return
+    if isinstance(events, (bytes, bytearray, memoryview)):
+        raise TypeError("a ledger is a path, a file or an iterable of events, not bytes: pass data.splitlines()")
+    if isinstance(events, Mapping) or hasattr(events, "model_dump"):
+        raise TypeError("a ledger is an iterable of events, not one event: pass [event]")
+    if hasattr(events, "readline"):
+        yield read_lines(cast(IO[Any], events)), path
+        return
+    if not isinstance(events, Iterable):
+        raise TypeError(
+            f"a ledger is a path, a file or an iterable of events (JSON lines, dicts, LedgerEvent), "
+            f"not {type(events).__name__}"
+        )
+    yield events, path
+
+
+_LEDGER = "<ledger>"
+
+
+def ledger_events(events: Ledger, path: str = _LEDGER) -> tuple[list[Any], str]:
+    """A ledger argument's events as a list (a file read in bounded lines),
+    and its name: for a function that reads them more than once."""
+    with _opened(events, path) as (items, name):
+        return list(items), name
 
 
 @dataclass(slots=True)
@@ -134,28 +220,29 @@ class Program:
         chain = itertools.chain([first], items)
         try:
             if isinstance(first, (str, bytes)):
-                lines = ((n, obj if problem is None else problem) for n, obj, problem in iter_lines(chain))  # type: ignore[arg-type]
+                lines = ((n, obj if problem is None else problem) for n, obj, problem in iter_lines(chain, _object))
                 return self._reader().read_all(lines)
-            return self._reader().read_all(enumerate(chain, start=1), _plain)
+            return self._reader().read_all(_objects(chain))
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
 
     @in_context
     def score(
         self,
-        events: Iterable[Any],
-        as_of: str | int | None = None,
+        events: Ledger,
+        as_of: Instant | None = None,
         explain: bool = True,
-        path: str = "<ledger>",
+        path: str = _LEDGER,
         settled: Any = None,
     ) -> ScoreResult:
-        """Score a whole ledger. Input order does not matter. `settled`: what
-        the app already paid (a previous result, or a list of award records;
-        see `settle`): those awards are never rewritten, only reversed."""
+        """Score a whole ledger (a path, a file, or events: see `Ledger`).
+        Input order does not matter. `settled`: what the app already paid (a
+        previous result, or a list of award records; see `settle`): those
+        awards are never rewritten, only reversed."""
         limit = parse_as_of(as_of)
         paid = _settled(settled)
-        with paused_gc():
-            return ScoreResult(self._score(events, limit, explain, path, paid))
+        with _opened(events, path) as (items, name), paused_gc():
+            return ScoreResult(self._score(items, limit, explain, name, paid))
 
     def _score(
         self, events: Iterable[Any], limit: int | None, explain: bool, path: str, settled: Settled | None = None
@@ -176,10 +263,10 @@ class Program:
     @in_context
     def score_stream(
         self,
-        lines: Iterable[str | bytes],
-        as_of: str | int | None = None,
+        lines: Ledger,
+        as_of: Instant | None = None,
         explain: bool = True,
-        path: str = "<ledger>",
+        path: str = _LEDGER,
         settled: Any = None,
     ) -> ScoreResult:
         """Score a ledger that is already in order, holding state per
@@ -189,11 +276,11 @@ class Program:
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
         limit = parse_as_of(as_of)
         paid = _settled(settled)
-        with paused_gc():
-            return ScoreResult(self._stream(lines, limit, explain, path, paid))
+        with _opened(lines, path) as (items, name), paused_gc():
+            return ScoreResult(self._stream(items, limit, explain, name, paid))
 
     def _stream(
-        self, lines: Iterable[str | bytes], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+        self, lines: Iterable[Any], limit: int | None, explain: bool, path: str, settled: Settled | None = None
     ) -> dict[str, Any]:
         """The work of `score_stream` (a function of its own: see `_score`)."""
         reader = self._reader()
@@ -207,9 +294,9 @@ class Program:
         unordered = False
         ids = IdLog()  # ids used again at a later instant, found at the end
         with contextlib.closing(ids), localcontext(CONTEXT):
-            for line, obj, problem in iter_lines(lines):
-                if problem is not None:
-                    problems.append(problem)
+            for line, obj, problem in iter_lines(lines, _object):
+                if problem is not None or type(obj) is LedgerProblem:
+                    problems.append(problem or obj)
                     continue
                 event = fast(obj, line) or slow(obj, line, problems)
                 if event is None:
@@ -249,7 +336,7 @@ class Program:
     def restore(self, snapshot: bytes | str, key: bytes | str | None = None) -> Session:
         """A session restored from `Session.snapshot()` bytes of this same
         rule file, signed with `key` if given; raises
-        `rewardrules.snapshot.SnapshotError` otherwise."""
+        `rewardrules.SnapshotError` otherwise."""
         from .snapshot import load
 
         return load(self, snapshot, key)
@@ -262,13 +349,16 @@ def _settled(settled: Any) -> Settled | None:
     return read_settled(settled)
 
 
-def _out_of_order(event: Event) -> LedgerProblem:
-    return LedgerProblem(
-        event.line,
-        "at",
-        f"event `{event.id}` comes before the line above it in (at, id) order",
-        "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
-    )
+_SESSION = "<session>"
+
+
+def _out_of_order(
+    event: Event,
+    after: str = "the line above it in (at, id) order",
+    hint: str = "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
+) -> LedgerProblem:
+    """An event earlier in ledger order than one taken before it."""
+    return LedgerProblem(event.line, "at", f"event `{event.id}` comes before {after}", hint)
 
 
 @contextlib.contextmanager
@@ -304,6 +394,35 @@ def _plain(event: Any) -> Any:
     return event
 
 
+def _object(event: Any, line: int) -> Any:
+    """An event given as an object, made plain, or the problem of a string
+    in it that is not valid Unicode (JSON text is checked as it is decoded:
+    see `ledger.iter_lines`)."""
+    obj = _plain(event)
+    return surrogate_problem(obj, line) or obj
+
+
+def _objects(events: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+    """(line, object or problem) of events given as objects; a JSON line
+    among them is decoded (a blank one skipped, as in a ledger)."""
+    for line, item in enumerate(events, start=1):
+        if type(item) is dict:  # the common case: no call to make it plain
+            yield line, surrogate_problem(item, line) or item
+        elif isinstance(item, (str, bytes)):
+            for _, obj, problem in iter_lines([item]):
+                yield line, (obj if problem is None else replace(problem, line=line))
+        else:
+            yield line, _object(item, line)
+
+
+def _decode(text: str | bytes, line: int) -> Any:
+    """One JSON line as an object, or the problem with it (also for a blank
+    line, which is no event)."""
+    for _, obj, problem in iter_lines([text]):
+        return obj if problem is None else replace(problem, line=line)
+    return LedgerProblem(line, None, "a blank line is not an event", '{"id": ..., "at": ..., "type": ...}')
+
+
 class Session:
     """Incremental scoring for apps: add events as they happen.
 
@@ -326,38 +445,108 @@ class Session:
         self._context = CONTEXT.copy()
 
     def add(self, event: Any) -> list[Award]:
-        """Add one event; return the awards it issued (status as of its instant)."""
+        """Add one event; return the awards it issued (status as of its instant).
+
+        The event is a dict, a `LedgerEvent` or one JSON text line; anything
+        wrong with it (JSON, fields, order) is a `LedgerError`, and the
+        session is then as it was."""
         self._count += 1
-        obj = _plain(event)
-        if isinstance(obj, (str, bytes)):
-            obj = decode_line(obj)
-        problems: list[LedgerProblem] = []
-        parsed = self._reader.fast(obj, self._count) or self._reader.event(obj, self._count, problems)
-        if parsed is None:
-            raise LedgerError(problems, "<session>")
-        previous = self._seen.get(parsed.id)
-        if previous is not None:
-            if not same_content(previous, obj):
-                raise LedgerError(
-                    [LedgerProblem(self._count, "id", f"id `{parsed.id}` was already added with different content")],
-                    "<session>",
-                )
+        parsed, obj = self._parse(event, self._count)
+        if self._known(parsed, obj):
             return []
-        key = parsed.key
-        if self._last is not None and key < self._last:
+        if self._last is not None and parsed.key < self._last:
+            raise LedgerError([self._late(parsed)], _SESSION)
+        return self._apply(parsed, obj)
+
+    def add_many(self, events: Ledger) -> list[Award]:
+        """Add a batch of events in any order (a path, a file or an
+        iterable, as `Program.score` takes); return the awards they issued,
+        in ledger order, each with its status as of its own event.
+
+        The batch is put in (instant, id) order and checked whole before any
+        of it is added: an invalid event, an id given twice with different
+        content, or a new event earlier than the last one already added (a
+        late event) is a `LedgerError` listing every such problem, and
+        nothing of the batch is added. Exact repeats (in the batch, or of
+        events already added) are ignored, however late. Problems name the
+        position of each event in the session's input (`add` counts one)."""
+        with _opened(events, _SESSION) as (items, _):
+            batch = self._batch(items)
+        awards: list[Award] = []
+        for parsed, obj in batch:
+            awards.extend(self._apply(parsed, obj))
+        return awards
+
+    def _batch(self, items: Iterable[Any]) -> list[tuple[Event, Any]]:
+        """The new events of a batch, sorted; LedgerError with every problem."""
+        problems: list[LedgerProblem] = []
+        fresh: dict[str, tuple[Event, Any]] = {}
+        start = count = self._count
+        for line, obj, problem in iter_lines(items, _object):
+            count = start + line
+            if problem is not None or type(obj) is LedgerProblem:
+                problems.append(replace(problem or obj, line=count))
+                continue
+            parsed = self._reader.fast(obj, count) or self._reader.event(obj, count, problems)
+            if parsed is None:
+                continue
+            previous = fresh.get(parsed.id)
+            if previous is not None:
+                if not same_content(previous[1], obj):
+                    problems.append(conflict(parsed.line, parsed.id, previous[0].line))
+                continue
+            try:
+                if self._known(parsed, obj):
+                    continue
+            except LedgerError as error:
+                problems.extend(error.problems)
+                continue
+            if self._last is not None and parsed.key < self._last:
+                problems.append(self._late(parsed))
+                continue
+            fresh[parsed.id] = (parsed, obj)
+        self._count = count
+        if problems:
+            problems.sort(key=lambda p: p.line)
+            raise LedgerError(problems, _SESSION)
+        return sorted(fresh.values(), key=lambda item: item[0].key)
+
+    def _parse(self, event: Any, line: int) -> tuple[Event, Any]:
+        """One event validated: (event, its plain object); LedgerError if not."""
+        obj = _decode(event, line) if isinstance(event, (str, bytes)) else _object(event, line)
+        if type(obj) is LedgerProblem:
+            raise LedgerError([obj], _SESSION)
+        problems: list[LedgerProblem] = []
+        parsed = self._reader.fast(obj, line) or self._reader.event(obj, line, problems)
+        if parsed is None:
+            raise LedgerError(problems, _SESSION)
+        return parsed, obj
+
+    def _known(self, parsed: Event, obj: Any) -> bool:
+        """True for an exact repeat of an event already added; LedgerError
+        for its id with other content."""
+        previous = self._seen.get(parsed.id)
+        if previous is None:
+            return False
+        if not same_content(previous, obj):
             raise LedgerError(
-                [
-                    LedgerProblem(
-                        self._count,
-                        "at",
-                        f"event `{parsed.id}` comes before the last event added",
-                        "a session takes events in order of (at, id); use score() for unordered ledgers",
-                    )
-                ],
-                "<session>",
+                [LedgerProblem(parsed.line, "id", f"id `{parsed.id}` was already added with different content")],
+                _SESSION,
             )
+        return True
+
+    @staticmethod
+    def _late(parsed: Event) -> LedgerProblem:
+        return _out_of_order(
+            parsed,
+            "the last event added",
+            "a session takes events in order of (at, id); add a batch with add_many, or use score()",
+        )
+
+    def _apply(self, parsed: Event, obj: Any) -> list[Award]:
+        """Take a valid new event in order: the awards it issues."""
         self._seen[parsed.id] = obj
-        self._last = key
+        self._last = parsed.key
         self._latest = parsed.at
         if parsed.type not in self._reader.kinds:
             return []
@@ -385,7 +574,7 @@ class Session:
         return [Award.model_validate(reporter.award(a)) for a in issued]
 
     @in_context
-    def result(self, as_of: str | int | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
+    def result(self, as_of: Instant | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
         """The result so far, as of an instant (default: the last event);
         `settled` as for `Program.score`."""
         limit = parse_as_of(as_of)
@@ -404,7 +593,7 @@ class Session:
                         "use Program.score(events, as_of=...) for an earlier instant",
                     )
                 ],
-                "<session>",
+                _SESSION,
             )
         return ScoreResult(Reporter(self.engine, limit, paid).build(explain))
 

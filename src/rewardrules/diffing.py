@@ -19,7 +19,7 @@ awards (`units.is_additive`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from .runtime import in_context
 from .units import format_amount, is_additive
 
 if TYPE_CHECKING:
-    from .api import Program
+    from .api import Instant, Ledger, Program
 
 #: fields that make an award with the same id "changed"
 COMPARED = ("at", "referee", "kind", "amount", "unit", "item", "status", "message")
@@ -299,12 +299,15 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
 
 @in_context
 def diff_ledger(
-    old: Program, new: Program, events: Iterable[Any], as_of: str | int | None = None, path: str = "<ledger>"
+    old: Program, new: Program, events: Ledger, as_of: Instant | None = None, path: str = "<ledger>"
 ) -> Diff:
-    """Score one ledger with both programs and compare. ``events`` is read
-    twice, so pass a list (not a file object). Raises LedgerError (with the
-    path) when the ledger is invalid under either version."""
-    items = list(events)
+    """Score one ledger with both programs and compare. ``events`` is what
+    `Program.score` takes (a path, a file, events); it is read once, into
+    a list. Raises LedgerError (with the path) when the ledger is invalid
+    under either version."""
+    from .api import ledger_events
+
+    items, path = ledger_events(events, path)
     old_result = old.score(items, as_of=as_of, explain=False, path=path)
     new_result = new.score(items, as_of=as_of, explain=False, path=path)
     return diff_results(old_result.data, new_result.data)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import ast
 from .formatting import printable_lines
 from .runtime import in_context
-from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
+from .timeutil import NS_PER_DAY, format_deadline, parse_timestamp
 
 if TYPE_CHECKING:
     from .api import Program
@@ -270,7 +270,7 @@ class _Teller:
         info = self.milestones.get(award["milestone"])
         if status == "pending":
             if info is not None and info.hold_ns is not None:
-                until = format_timestamp(parse_timestamp(award["at"]) + info.hold_ns)
+                until = format_deadline(parse_timestamp(award["at"]) + info.hold_ns)
                 detail = f"held until {until} ({_duration(info.hold_ns)} hold)"
             else:
                 detail = "held: it is confirmed when the hold is over"

@@ -42,7 +42,7 @@ class LedgerProblem:
     hint: str | None = None
 
     def render(self, path: str) -> str:
-        where = f"{path}:{self.line}: error: "
+        where = f"{path}:{self.line}: error: " if self.line else f"{path}: error: "  # 0: not on a line
         field = f"field `{self.field}`: " if self.field else ""
         text = f"{where}{field}{self.message}"
         return text + (f"\n     = help: {self.hint}" if self.hint else "")
@@ -492,6 +492,40 @@ def _surrogate_problem(line: int, name: str) -> LedgerProblem:
     )
 
 
+#: values with no text in them
+_ATOMS = frozenset({int, Decimal, bool, float, type(None)})
+
+
+def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
+    """The problem of an event with a string anywhere in it (a name or a
+    value, however nested) that is not valid Unicode, or None: such a
+    string cannot be written out as UTF-8 (a snapshot, a report), so it is
+    refused where it comes in, with the field it is in."""
+    if not isinstance(obj, dict):
+        return None
+    for key, value in obj.items():
+        if (type(value) in _ATOMS or (type(value) is str and value.isascii())) and type(key) is str and key.isascii():
+            continue  # the common case, at a glance
+        if isinstance(key, str) and not _unicode(key):
+            return LedgerProblem(
+                line,
+                None,
+                "a field name is not valid Unicode text (it has an unpaired surrogate escape such as \\ud800)",
+            )
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                if not _unicode(item):
+                    return _surrogate_problem(line, str(key))
+            elif isinstance(item, dict):
+                stack.extend(k for k in item if isinstance(k, str))
+                stack.extend(item.values())
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+    return None
+
+
 def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
     value = obj.get(name)
     if value is None:
@@ -584,15 +618,22 @@ def _bounded(number: Decimal) -> bool:
     )
 
 
-def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerProblem | None]]:
+def iter_lines(
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
+) -> Iterator[tuple[int, Any, LedgerProblem | None]]:
     """Decode JSON lines: (line number, object, problem). Blank lines skipped.
 
     The common case (a well-formed line) costs one decode; blank lines and
-    a byte order mark are only looked for when decoding fails.
+    a byte order mark are only looked for when decoding fails. An item that
+    is not text (an API caller's dict among lines) is given as it is, or as
+    `prepare(item, line)` returns it.
     """
     decode = _DECODER.decode
     nesting = limits.MAX_LEDGER_NESTING
     for number, raw in enumerate(lines, start=1):
+        if not isinstance(raw, (str, bytes)):
+            yield number, (raw if prepare is None else prepare(raw, number)), None
+            continue
         if len(raw) > limits.MAX_LEDGER_LINE_BYTES:
             yield number, None, LedgerProblem(number, None, f"line is longer than {limits.MAX_LEDGER_LINE_BYTES} bytes")
             continue
@@ -609,6 +650,11 @@ def iter_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any, LedgerP
         if text.count("{") + text.count("[") > nesting and _depth(value, nesting):
             yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")
             continue
+        if "\\u" in text or not text.isascii():  # where an unpaired surrogate can come from
+            problem = surrogate_problem(value, number)
+            if problem is not None:
+                yield number, None, problem
+                continue
         yield number, value, None
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 #: Largest rule file, in characters.
 MAX_RULE_FILE_CHARS = 1_000_000
+#: Largest rule test file (`NAME.test.toml`), in characters.
+MAX_TEST_FILE_CHARS = 10_000_000
 #: Deepest nesting of an expression (operators and parentheses).
 MAX_EXPRESSION_DEPTH = 64
 #: Most digits in a number literal, as written (see `written_digits`).
@@ -18,7 +20,7 @@ MAX_STRING_CHARS = 10_000
 MAX_MILESTONES = 10_000
 #: Most items in an ``in [...]`` list.
 MAX_LIST_ITEMS = 1_000
-#: Longest ledger line, in bytes.
+#: Longest ledger line, in bytes (in characters for text given as `str`).
 MAX_LEDGER_LINE_BYTES = 1_000_000
 #: Most digits in a ledger number (before and after the point), as written
 #: for a decimal string (see `written_digits`).

@@ -8,6 +8,8 @@ typed records.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,7 +63,38 @@ CONTRACT_FIELDS = (
 )
 
 
-class Award(BaseModel):
+class _Typed:
+    """Typed readings of a record's `amount` and `at`, which the JSON
+    contract keeps as strings (exact decimal text, RFC 3339 text). Plain
+    properties, not fields: `model_dump()` and the JSON output stay as
+    they are."""
+
+    # No annotations of `amount` and `at` here: pydantic would take them
+    # for fields of its own and change the order of the dump.
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """`amount` as an exact Decimal (never a float)."""
+        return Decimal(getattr(self, "amount"))  # noqa: B009 (see above)
+
+    @property
+    def at_ns(self) -> int:
+        """`at` as nanoseconds since 1970-01-01 UTC, exactly."""
+        from .timeutil import parse_timestamp
+
+        return parse_timestamp(getattr(self, "at"))  # noqa: B009
+
+    @property
+    def at_datetime(self) -> datetime:
+        """`at` as an aware datetime in UTC; a datetime holds microseconds,
+        so a fraction of a microsecond is dropped (`at_ns` keeps it)."""
+        return _EPOCH + timedelta(microseconds=self.at_ns // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Award(_Typed, BaseModel):
     """An award record, as in the contract (PROGRAMS.md section 2), plus the
     program, the rendered message and the explanation."""
 
@@ -84,7 +117,7 @@ class Award(BaseModel):
     why: Why | None = Field(default=None, description="the explanation; left out by explain=False (--no-explain)")
 
 
-class Reversal(BaseModel):
+class Reversal(_Typed, BaseModel):
     """A compensating entry: a confirmed award that a later event (a refund
     after the hold, a chargeback) takes back. The award itself is never
     rewritten; pay this entry back against the award it `reverses`."""

@@ -20,7 +20,7 @@ from .ids import reversal_id
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
 from .settle import Settled, Settlement
-from .timeutil import format_timestamp
+from .timeutil import format_deadline, format_timestamp
 from .units import format_amount, is_additive
 
 
@@ -262,11 +262,11 @@ class Reporter:
             if trigger.within is not None:
                 closed = self._window_closed(milestone, referral)
                 if closed is not None:
-                    return f"window closed at {format_timestamp(closed)}" + (
+                    return f"window closed at {format_deadline(closed)}" + (
                         "" if trigger.each else f" without a {what}"
                     )
                 closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
-                return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_timestamp(closes)}"
+                return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_deadline(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
         current = values.get(name)

@@ -26,6 +26,7 @@ from .engine import Engine, IssuedAward, Rejected, Withheld
 from .ids import award_id
 from .limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from .runtime import CONTEXT, Referral, ReferrerState
+from .timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 
 if TYPE_CHECKING:
     from .api import Program, Session
@@ -107,7 +108,10 @@ def _damaged(where: str, problem: str) -> SnapshotError:
     return SnapshotError(f"damaged session snapshot: `{where}`: {problem}")
 
 
-def _int(value: Any, where: str, low: int = -(2**63), high: int = 2**63 - 1) -> int:
+def _int(value: Any, where: str, low: int = MIN_TIMESTAMP_NS, high: int = MAX_TIMESTAMP_NS) -> int:
+    """A whole number within bounds; by default those of an instant in
+    nanoseconds (years 1 to 9999, wider than 64 bits), the largest whole
+    number a session holds."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _damaged(where, f"expected a whole number from {low} to {high}")
     return value

@@ -23,10 +23,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import limits
 from .diagnostics import did_you_mean
 from .formatting import printable_lines
 from .ledger import LedgerError, exact_decimal
 from .models import CONTRACT_FIELDS
+from .reading import read_text
 from .runtime import in_context
 from .timeutil import TimestampError, parse_timestamp
 from .trace import Traced, score_traced
@@ -157,7 +159,7 @@ def read_test_file(path: str | Path) -> TestFile:
     """Read and validate a test file; raise TestFileError with every problem
     (OSError and UnicodeDecodeError pass through)."""
     name = str(path)
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_text(path, limits.MAX_TEST_FILE_CHARS, "a test file")  # bounded, regular files only
     return parse_test_file(text, name)
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "PERIODS",
     "TimestampError",
     "UnknownTimeZoneError",
+    "format_deadline",
     "format_timestamp",
     "parse_timestamp",
     "period_bounds",
@@ -341,6 +342,14 @@ def format_timestamp(ns: int) -> str:
     if fraction:
         text += "." + f"{fraction:09d}".rstrip("0")
     return text + "Z"
+
+
+def format_deadline(ns: int) -> str:
+    """Format an instant computed from a ledger's (an event plus a window or
+    a hold), which may fall after the last instant a ledger can hold: such
+    a deadline is written as that last instant, since no event can come
+    after it."""
+    return format_timestamp(min(ns, MAX_TIMESTAMP_NS))
 
 
 # --------------------------------------------------------------------------

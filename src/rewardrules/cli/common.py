@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from .. import limits, reading
 from ..diagnostics import Diagnostic, RuleError, render
 from ..ledger import LedgerError, ScratchError
 
@@ -50,8 +50,9 @@ def fail(message: str, code: int = 2) -> int:
 
 
 def read_text(path: str) -> str:
-    """Read a rule file; raise OSError/UnicodeDecodeError with a clear text."""
-    return Path(path).read_text(encoding="utf-8")
+    """Read a rule file, bounded (see `reading.read_text`); raise
+    OSError/UnicodeDecodeError with a clear text."""
+    return reading.read_text(path, limits.MAX_RULE_FILE_CHARS)
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], stream: IO[str]) -> None:
@@ -63,10 +64,10 @@ def print_diagnostics(diagnostics: list[Diagnostic], stream: IO[str]) -> None:
 def ledger_lines(path: str) -> Iterator[bytes]:
     """The lines of a ledger file, or of standard input for `-`."""
     if path == "-":
-        yield from sys.stdin.buffer
+        yield from reading.read_lines(sys.stdin.buffer)
         return
     with open(path, "rb") as handle:
-        yield from handle
+        yield from reading.read_lines(handle)
 
 
 def describe_os_error(error: OSError, path: str) -> str:

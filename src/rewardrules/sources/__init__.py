@@ -22,6 +22,7 @@ from typing import Any
 from .. import limits
 from ..ledger import _depth
 from ..ledger import decode_line as decode_json
+from ..reading import InputError, read_bytes
 
 __all__ = ["Payload", "SourceError", "read_payloads"]
 
@@ -109,15 +110,14 @@ def _read_text(file: Path) -> str:
     (or a device that never ends) is an error, not all of the memory."""
     limit = limits.MAX_PAYLOAD_FILE_BYTES
     try:
-        with file.open("rb") as handle:
-            data = handle.read(limit + 1)
+        data = read_bytes(file, limit, "a payload file")
+    except InputError:
+        raise SourceError(
+            [f"{file}: larger than {limit:,} bytes; split it into several files (a folder is read whole)"]
+        ) from None
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         raise SourceError([f"cannot read `{file}`: {reason}"]) from None
-    if len(data) > limit:
-        raise SourceError(
-            [f"{file}: larger than {limit:,} bytes; split it into several files (a folder is read whole)"]
-        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
