@@ -1,0 +1,107 @@
+"""Follow-ups of the output work: percent bounds counted per rate (not
+summed), the HTML report's withheld amounts, `fmt --diff` escaped yet
+appliable, and progress lines that say the unit of what they measure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rewardrules.bounds import bounds
+from rewardrules.check import check_text
+from rewardrules.cli import main
+from rewardrules.model import CheckedRuleset
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _checked(text: str) -> CheckedRuleset:
+    checked, diagnostics = check_text(text)
+    assert checked is not None, diagnostics
+    return checked
+
+
+# -- check --bounds: percent is counted per rate ----------------------------------
+
+PERCENT = """\
+ruleset pct
+
+event payment { amount: money USD }
+metric paid = count payment
+
+milestone welcome {
+  first payment
+  reward referee discount 20 percent
+}
+
+milestone second {
+  when paid >= 2
+  reward referee discount 10 percent
+}
+
+milestone loyal {
+  each payment
+  reward referrer discount 10 percent
+  reward referrer discount 5 percent
+}
+"""
+
+
+def test_percent_bounds_count_awards_per_rate_instead_of_summing() -> None:
+    text = bounds(_checked(PERCENT)).render()
+    # two one-off discounts are two awards, not "30 percent"
+    assert "to the referee: at most 1 award(s) of 20 percent, and at most 1 award(s) of 10 percent" in text
+    assert "30 percent" not in text
+    # a repeating milestone with two rates: each rate named, never "15 percent"
+    assert (
+        "to the referrer: any number of awards of 10 percent, and any number of awards of 5 percent: "
+        "`loyal` pays 10 percent and 5 percent at every `payment` with no cap"
+    ) in text
+    assert "15 percent" not in text and "unbounded percent" not in text
+
+
+def test_percent_bounds_in_json_list_rates_and_counts() -> None:
+    program = bounds(_checked(PERCENT)).to_dict()["programs"][0]  # type: ignore[index]
+    referee, referrer = program["per_referral"][1], program["per_referral"][0]
+    assert referee["role"] == "referee" and referee["each"] is True
+    assert referee["awards"] == [{"rate": "20", "count": 1}, {"rate": "10", "count": 1}]
+    assert referee["max"] == "20" and referee["unbounded_because"] == []
+    assert referrer["awards"] == [{"rate": "10", "count": None}, {"rate": "5", "count": None}]
+    assert referrer["max"] is None and referrer["unbounded_because"]
+
+
+def test_a_lifetime_percent_cap_bounds_the_number_of_awards() -> None:
+    rules = """\
+ruleset capped_pct
+event payment { amount: money USD }
+milestone loyal {
+  each payment
+  reward referrer discount 15 percent
+  cap referrer 40 percent
+}
+"""
+    (program,) = bounds(_checked(rules)).programs
+    # the engine counts rates against the cap: 15 + 15 + 10 (cut), then nothing
+    assert program.per_referral[0][1].describe() == "at most 3 award(s) of 15 percent"
+    assert program.per_referrer[0].describe() == "at most 3 award(s) of 15 percent"
+
+
+def test_percent_per_referrer_names_the_milestone_paid_for_every_referral(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "p.rules").write_text(PERCENT)
+    code, out, _ = _cli(capsys, "check", "--bounds", tmp_path / "p.rules")
+    assert code == 0
+    assert (
+        "per referrer: any number of awards of 10 percent, and any number of awards of 5 percent: "
+        "`loyal` pays 10 percent and 5 percent at every `payment` for every referral with no cap, "
+        "and the number of referrals has no limit"
+    ) in out
+    payload = json.loads(_cli(capsys, "check", "--format", "json", tmp_path / "p.rules")[1])
+    assert payload["bounds"][0]["programs"][0]["per_referrer"][0]["each"] is True
