@@ -105,3 +105,103 @@ def test_percent_per_referrer_names_the_milestone_paid_for_every_referral(
     ) in out
     payload = json.loads(_cli(capsys, "check", "--format", "json", tmp_path / "p.rules")[1])
     assert payload["bounds"][0]["programs"][0]["per_referrer"][0]["each"] is True
+
+
+# -- the HTML report's "Not issued" table shows what would have been paid ---------
+
+WITHHELD = """\
+ruleset withheld
+
+event payment { amount: money USD }
+
+cap referrer 1000 USD
+cap referee 20 percent
+
+milestone first_paid {
+  first payment where payment.amount > 0
+  reward referrer cash 1000 USD
+  reward referee discount 20 percent
+}
+
+milestone second_paid {
+  when paid >= 2
+  reward referrer cash 1500 USD
+  reward referee discount 20 percent
+}
+
+metric paid = count payment
+"""
+
+
+def _event(n: int, kind: str, referee: str, **fields: str) -> str:
+    record = {"id": f"e{n}", "at": f"2026-01-{n:02d}T00:00:00Z", "type": kind, "referee": referee, **fields}
+    return json.dumps(record)
+
+
+def _withheld_ledger() -> str:
+    return (
+        "\n".join(
+            [
+                _event(1, "referral", "a", referrer="carlos"),
+                _event(2, "payment", "a", amount="10.00"),
+                _event(3, "payment", "a", amount="10.00"),
+                _event(4, "referral", "<b>x</b>", referrer="carlos"),
+                _event(5, "payment", "<b>x</b>", amount="10.00"),
+            ]
+        )
+        + "\n"
+    )
+
+
+def _not_issued_rows(html: str) -> list[str]:
+    """The text of each row of the withheld table, cells joined by `|`."""
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.inside, self.rows, self.cells = False, [], []  # type: ignore[var-annotated]
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "table":
+                self.inside = ("id", "withheld") in attrs
+            elif tag == "tr" and self.inside:
+                self.rows.append([])
+            elif tag == "td" and self.inside and self.rows:
+                self.rows[-1].append("")
+
+        def handle_data(self, data: str) -> None:
+            if self.inside and self.rows and self.rows[-1]:
+                self.rows[-1][-1] += data
+
+    parser = Rows()
+    parser.feed(html)
+    return ["|".join(cell.strip() for cell in row) for row in parser.rows if row]
+
+
+def test_html_not_issued_shows_what_would_have_been_paid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "w.rules").write_text(WITHHELD)
+    (tmp_path / "l.jsonl").write_text(_withheld_ledger())
+    code, _, err = _cli(capsys, "report", tmp_path / "w.rules", tmp_path / "l.jsonl", "-o", tmp_path / "r.html")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    data = json.loads(_cli(capsys, "score", tmp_path / "w.rules", tmp_path / "l.jsonl", "--format", "json")[1])
+    withheld = [(w["role"], w["kind"], w["amount"], w["unit"]) for w in data["withheld"]]
+    assert withheld == [
+        ("referrer", "cash", "1500.00", "USD"),
+        ("referee", "discount", "20", "percent"),
+        ("referrer", "cash", "1000.00", "USD"),
+    ]
+    rows = _not_issued_rows(html)
+    # amounts grouped like awards, percent as a rate; the referee's name escaped
+    assert [row.split("|")[4] for row in rows] == ["cash 1,500.00 USD", "discount 20%", "cash 1,000.00 USD"]
+    assert "carlos → <b>x</b>" in rows[2]
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert 'data-amount="1500.00" data-unit="USD"' in html
+
+
+def test_html_withheld_reward_without_an_amount_says_so() -> None:
+    from rewardrules.htmlreport import _reward_text
+
+    assert _reward_text({"kind": "cash", "amount": None, "unit": "USD", "item": None}) == "cash (USD, no amount)"
+    assert _reward_text({"kind": "discount", "amount": "12.5", "unit": "percent", "item": None}) == "discount 12.5%"
