@@ -5,6 +5,7 @@ appliable, and progress lines that say the unit of what they measure."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,83 @@ def test_html_withheld_reward_without_an_amount_says_so() -> None:
 
     assert _reward_text({"kind": "cash", "amount": None, "unit": "USD", "item": None}) == "cash (USD, no amount)"
     assert _reward_text({"kind": "discount", "amount": "12.5", "unit": "percent", "item": None}) == "discount 12.5%"
+
+
+# -- fmt --diff: escaped, and still a patch that applies ---------------------------
+
+#: what `formatting.printable` escapes; a diff may hold only tabs and line ends of them
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _apply(original: str, diff: str) -> str:
+    """Apply a unified diff the way `patch` does, strictly: every context
+    and removed line must match the original exactly, every hunk's counts
+    must be right. (A small applier, so that the test needs no `patch`.)"""
+    old = original.split("\n")
+    old_lines = [line + "\n" for line in old[:-1]] + ([old[-1]] if old[-1] else [])
+    lines = diff.split("\n")[:-1]
+    assert lines[0].startswith("--- ") and lines[1].startswith("+++ ")
+    result: list[str] = []
+    at, i = 0, 2
+    while i < len(lines):
+        header = re.fullmatch(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", lines[i])
+        assert header, lines[i]
+        start, count, _, new_count = (int(g) if g is not None else 1 for g in header.groups())
+        start = start - 1 if count else start
+        result += old_lines[at:start]
+        at, i, seen_old, seen_new = start, i + 1, 0, 0
+        while i < len(lines) and not lines[i].startswith("@@"):
+            tag, text = lines[i][0], lines[i][1:] + "\n"
+            if i + 1 < len(lines) and lines[i + 1] == "\\ No newline at end of file":
+                text, i = text[:-1], i + 1
+            if tag in " -":
+                assert old_lines[at] == text, (old_lines[at], text)
+                at, seen_old = at + 1, seen_old + 1
+            if tag in " +":
+                result.append(text)
+                seen_new += 1
+            i += 1
+        assert (seen_old, seen_new) == (count, new_count)
+    return "".join(result + old_lines[at:])
+
+
+ORDINARY = "ruleset  r\r\n# tab\there, café\r\nevent payment { amount: money USD }\nmilestone m {\n  first payment\n  reward referrer cash 5 USD\n}"
+
+
+def test_fmt_diff_of_ordinary_text_applies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tabs, `\\r\\n` line endings, non-ASCII letters and a last line without
+    a newline are kept as they are: the diff turns the file into `fmt`'s."""
+    path = tmp_path / "o.rules"
+    path.write_bytes(ORDINARY.encode())
+    code, diff, _ = _cli(capsys, "fmt", "--diff", path)
+    assert code == 1
+    assert "-# tab\there, café\r\n" in diff
+    assert _cli(capsys, "fmt", path)[0] == 0
+    assert _apply(ORDINARY, diff) == path.read_bytes().decode()
+
+
+def test_fmt_diff_escapes_control_characters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "ruleset  r\n# clear \x1b[2J here\x0c and on \u202e\x85 end\nevent payment { amount: money USD }\n"
+    text += "milestone m {\n  first payment\n  reward referrer cash 5 USD\n}\n"
+    path = tmp_path / "c\x1b[31m.rules"
+    path.write_text(text, encoding="utf-8", newline="")
+    code, diff, err = _cli(capsys, "fmt", "--diff", "--check", path)
+    assert code == 1
+    assert not CONTROL.search(diff + err)
+    assert " # clear \\x1b[2J here\\x0c and on \\u202e\\x85 end\n" in diff
+    assert diff.startswith("--- " + str(tmp_path) + "/c\\x1b[31m.rules (original)\n")
+    assert "would reformat " + str(tmp_path) + "/c\\x1b[31m.rules" in err
+    # the form feed and NEL are inside a line, not line ends: the hunk is whole
+    readable = text.replace("\x1b", "\\x1b").replace("\x0c", "\\x0c").replace("\u202e", "\\u202e")
+    assert _apply(readable.replace("\x85", "\\x85"), diff).startswith("ruleset r\n\n# clear \\x1b[2J")
+
+
+def test_fmt_check_lists_a_file_with_windows_line_endings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The canonical layout ends lines with `\\n`: a file that differs only
+    by its `\\r\\n` is to be reformatted (it was read as already canonical)."""
+    path = tmp_path / "w.rules"
+    path.write_bytes(b"ruleset r\r\n\r\nunit seats\r\n")
+    code, out, _ = _cli(capsys, "fmt", "--check", path)
+    assert (code, out) == (1, f"would reformat {path}\n")
+    assert _cli(capsys, "fmt", path)[0] == 0
+    assert path.read_bytes() == b"ruleset r\n\nunit seats\n"

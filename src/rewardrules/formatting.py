@@ -113,6 +113,22 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape_char, text)
 
 
+def _escape_but_tab(match: re.Match[str]) -> str:
+    return match.group() if match.group() == "\t" else _escape_char(match)
+
+
+def printable_patch_line(line: str) -> str:
+    """A line of a unified diff, safe to print and still a patch: control
+    characters escaped as by `printable`, except a tab (rule files may hold
+    tabs, and the patch must match them) and the line's own ending (`\\n`,
+    or `\\r\\n` in a file with Windows line endings). Ordinary text passes
+    unchanged, so the diff of it applies; a line with an escaped character
+    shows the escape instead."""
+    ending = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+    body = line[: len(line) - len(ending)]
+    return _UNPRINTABLE.sub(_escape_but_tab, body) + ending
+
+
 def printable_lines(lines: Iterable[str]) -> str:
     """Lines of a text output, each made `printable`, each ending in a newline."""
     return "".join(printable(line) + "\n" for line in lines)

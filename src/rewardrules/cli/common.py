@@ -49,9 +49,12 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def read_text(path: str) -> str:
-    """Read a rule file; raise OSError/UnicodeDecodeError with a clear text."""
-    return Path(path).read_text(encoding="utf-8")
+def read_text(path: str, exact: bool = False) -> str:
+    """Read a rule file; raise OSError/UnicodeDecodeError with a clear text.
+    ``exact`` keeps the line endings as the file has them (`fmt` rewrites
+    `\r\n` to `\n`, and its diff must match the file's lines)."""
+    with Path(path).open(encoding="utf-8", newline="" if exact else None) as file:
+        return file.read()
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], stream: IO[str]) -> None:
