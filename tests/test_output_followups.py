@@ -286,3 +286,91 @@ def test_fmt_check_lists_a_file_with_windows_line_endings(tmp_path: Path, capsys
     assert (code, out) == (1, f"would reformat {path}\n")
     assert _cli(capsys, "fmt", path)[0] == 0
     assert path.read_bytes() == b"ruleset r\n\nunit seats\n"
+
+
+# -- progress says the unit of the value and of the target -------------------------
+
+UNITS = """\
+ruleset units
+
+unit seats
+
+event subscription { mrr: money USD, seats: quantity seats }
+
+metric mrr = latest subscription.mrr
+metric seats = latest subscription.seats
+
+milestone mrr_1k {
+  when mrr >= 1000
+  reward referrer cash 100 USD
+}
+
+milestone big {
+  when mrr > 5000 USD and seats >= 50
+  reward referrer cash 500 USD
+}
+
+milestone per_seats {
+  every 10 seats
+  reward referrer cash 5 USD
+}
+
+milestone growth {
+  whenever seats increases
+  reward referrer cash 1 USD
+}
+
+milestone mixed {
+  when mrr >= 100 USD or seats >= 5
+  reward referrer cash 1 USD
+}
+"""
+
+
+def _units_ledger(*events: dict[str, str]) -> list[str]:
+    referral = {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "carlos", "referee": "a"}
+    return [json.dumps(e) for e in (referral, *events)]
+
+
+SUBSCRIPTION = {
+    "id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "a", "mrr": "90.00", "seats": "3"
+}  # fmt: skip
+
+
+def _progress(ledger: list[str]) -> tuple[dict[str, str], dict[str, object]]:
+    import rewardrules
+
+    data = rewardrules.compile(UNITS).score(ledger).data
+    (program,) = data["referrals"][0]["programs"]
+    return {m["milestone"]: m.get("progress") for m in program["milestones"]}, program["metrics"]
+
+
+def test_progress_writes_units_of_value_and_target() -> None:
+    progress, metrics = _progress(_units_ledger(SUBSCRIPTION))
+    # a bare number takes the metric's unit
+    assert progress["mrr_1k"] == "`mrr` is 90.00 USD of 1000 USD"
+    assert progress["big"] == "`mrr` is 90.00 USD of 5000 USD; `seats` is 3 seats of 50 seats"
+    assert progress["per_seats"] == "`seats` is 3 seats; next reward at 10 seats"
+    assert progress["growth"] == "`seats` is 3 seats; each rise is rewarded"
+    # a condition that is not a plain threshold shows its values with units
+    assert progress["mixed"] == "`mrr >= 100 USD or seats >= 5` is not met (mrr = 90.00 USD, seats = 3 seats)"
+    # the machine-readable values stay as they were: no unit
+    assert metrics == {"mrr": "90.00", "seats": "3"}
+
+
+def test_progress_without_a_value_names_the_unit_of_the_target() -> None:
+    progress, _ = _progress(_units_ledger())
+    assert progress["mrr_1k"] == "no `mrr` yet (needs 1000 USD)"
+    assert progress["big"].startswith("no `mrr` yet (needs more than 5000 USD); no `seats` yet (needs 50 seats)")
+    assert progress["per_seats"] == "no `seats` yet; rewarded every 10 seats"
+
+
+def test_score_and_explain_say_the_unit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "u.rules").write_text(UNITS)
+    (tmp_path / "l.jsonl").write_text("\n".join(_units_ledger(SUBSCRIPTION)) + "\n")
+    _, out, _ = _cli(capsys, "score", tmp_path / "u.rules", tmp_path / "l.jsonl")
+    assert "  a (referred by carlos): mrr_1k: `mrr` is 90.00 USD of 1000 USD\n" in out
+    _, out, _ = _cli(capsys, "explain", tmp_path / "u.rules", tmp_path / "l.jsonl")
+    # explain reads the rule: a bare `1000` is USD, as the metric is
+    assert "next: `mrr_1k`: `mrr` is 90.00 USD of 1000 USD, 910.00 USD to go\n" in out
+    assert "next: `per_seats`: `seats` is 3 seats of 10 seats, 7 seats to go\n" in out

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .datatypes import QUANTITY
 from .formatting import printable_lines
 from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 
@@ -414,18 +415,20 @@ class _Teller:
         metric = self._metric(program, name)
         title = metric.decl.title if metric is not None else None
         noun = _noun(title) if title else f"`{name}`"
-        target_text = _plain(target) + (f" {unit}" if unit else "")
+        # a bare number (`when mrr >= 1000`) takes the metric's unit
+        unit = unit or (metric.type.unit if metric is not None and metric.type.kind == QUANTITY else None)
+        units = f" {unit}" if unit else ""
         strictly = "more than " if op == ">" else ""
         if current is None:
-            return f"{noun} has no value yet (needs {strictly}{target_text})"
-        counting = metric is not None and metric.type.unit is None and unit is None
+            return f"{noun} has no value yet (needs {strictly}{_plain(target)}{units})"
+        counting = metric is not None and metric.type.unit is None and not unit
         if counting and current == current.to_integral_value() and target == target.to_integral_value():
             need = target - current + (1 if op == ">" else 0)
             word = _singular(noun) if need == 1 and title else noun
             return f"{_plain(need)} more {word} ({_plain(current)} of {_plain(target)})"
         remaining = target - current  # keeps the decimals of the current value: 200.00
-        to_go = "" if op == ">" else f", {remaining:f}{f' {unit}' if unit else ''} to go"
-        return f"{noun} is {current:f} of {strictly}{target_text}{to_go}"
+        to_go = "" if op == ">" else f", {remaining:f}{units} to go"
+        return f"{noun} is {current:f}{units} of {strictly}{_plain(target)}{units}{to_go}"
 
 
 # -- small helpers ------------------------------------------------------------

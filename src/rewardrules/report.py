@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal, localcontext
 from typing import Any
 
 from . import ast, templates
 from .datatypes import Type
 from .engine import Engine, IssuedAward, Withheld
-from .formatting import amount_text, format_value, plain
+from .formatting import amount_text, format_value, plain, with_unit
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
 from .timeutil import format_timestamp
@@ -181,7 +182,9 @@ class Reporter:
                 values = self.snapshot(program, index, referral, referrer)
                 entry["metrics"] = values
                 entry["milestones"] = [
-                    self._progress(m, referral, values, reached) for m in program.milestones if m.level == "referral"
+                    self._progress(program, m, referral, values, reached)
+                    for m in program.milestones
+                    if m.level == "referral"
                 ]
             programs.append(entry)
         return {
@@ -205,6 +208,7 @@ class Reporter:
 
     def _progress(
         self,
+        program: ProgramInfo,
         milestone: MilestoneInfo,
         referral: Referral,
         values: dict[str, Any],
@@ -223,7 +227,7 @@ class Reporter:
             # reached, but every reward was withheld (a cap): nothing is to come
             entry["withheld"] = True
             return entry
-        entry["progress"] = self._describe(milestone, referral, values)
+        entry["progress"] = self._describe(program, milestone, referral, values)
         return entry
 
     def _withheld_scopes(self) -> set[tuple[int, str]]:
@@ -238,10 +242,14 @@ class Reporter:
                     self._withheld.add((info.index, scope))
         return self._withheld
 
-    def _describe(self, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]) -> str:
+    def _describe(
+        self, program: ProgramInfo, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]
+    ) -> str:
+        """A milestone's progress in words; values and thresholds with
+        their units (`` `mrr` is 900.00 USD of 1000 USD``)."""
         trigger = milestone.trigger
         if isinstance(trigger, ast.WhenTrigger):
-            return _condition_progress(trigger.condition, values)
+            return _condition_progress(trigger.condition, values, lambda name: self._type(program, name))
         if isinstance(trigger, ast.EventTrigger):
             what = f"`{trigger.event.text}`" + (
                 f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else ""
@@ -256,18 +264,19 @@ class Reporter:
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
         current = values.get(name)
+        typ = self._type(program, name)
         if current is None:
             rewarded = (
                 "each rise is rewarded"
                 if isinstance(trigger, ast.IncreaseTrigger)
-                else f"rewarded every {plain(trigger.step)}"
+                else f"rewarded every {with_unit(plain(trigger.step), typ)}"
             )
             return f"no `{name}` yet; {rewarded}"
         if isinstance(trigger, ast.IncreaseTrigger):
-            return f"`{name}` is {current}; each rise is rewarded"
+            return f"`{name}` is {with_unit(str(current), typ)}; each rise is rewarded"
         step = trigger.step
         nxt = (Decimal(str(current)) // step + 1) * step
-        return f"`{name}` is {current}; next reward at {plain(nxt)}"
+        return f"`{name}` is {with_unit(str(current), typ)}; next reward at {with_unit(plain(nxt), typ)}"
 
     def referrer_progress(self) -> list[dict[str, Any]]:
         """Milestones counted per referrer (e.g. number of conversions)."""
@@ -290,7 +299,7 @@ class Reporter:
                         "referrer": name,
                         "program": program.name,
                         "metrics": values,
-                        "milestones": [self._progress(m, referral, values, reached) for m in milestones],
+                        "milestones": [self._progress(program, m, referral, values, reached) for m in milestones],
                     }
                 )
         return out
@@ -421,9 +430,10 @@ def _refs(expr: ast.Expr) -> list[ast.Ref]:
     return [n for n in ast.walk(expr) if isinstance(n, ast.Ref)]
 
 
-def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
-    """ "`mrr` is 800.00 of 1000" for a threshold; else the condition and
-    the current values of the metrics it reads."""
+def _condition_progress(condition: ast.Expr, values: dict[str, Any], type_of: Callable[[str], Type | None]) -> str:
+    """ "`mrr` is 800.00 USD of 1000 USD" for a threshold (a value and its
+    target with the metric's unit); else the condition and the current
+    values of the metrics it reads."""
     parts = []
     for node in ast.conjuncts(condition):
         if (
@@ -436,15 +446,19 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
         ):
             name = node.left.head.text
             current = values[name]
-            target = plain(node.right.value)
+            typ = type_of(name)
+            target = with_unit(plain(node.right.value), typ)
             if current is None:
                 needs = f"more than {target}" if node.op == ">" else target
                 parts.append(f"no `{name}` yet (needs {needs})")
             else:
-                parts.append(f"`{name}` is {current} of {target}")
+                parts.append(f"`{name}` is {with_unit(str(current), typ)} of {target}")
         else:
             names = sorted({n.head.text for n in _refs(node) if n.head.text in values})
-            shown = ", ".join(f"{n} = {values[n]}" if values[n] is not None else f"no {n} yet" for n in names)
+            shown = ", ".join(
+                f"{n} = {with_unit(str(values[n]), type_of(n))}" if values[n] is not None else f"no {n} yet"
+                for n in names
+            )
             text = node.span.text if node.span else "condition"
             parts.append(f"`{text}` is not met" + (f" ({shown})" if shown else ""))
     return "; ".join(parts)
