@@ -108,6 +108,46 @@ def test_percent_per_referrer_names_the_milestone_paid_for_every_referral(
     assert payload["bounds"][0]["programs"][0]["per_referrer"][0]["each"] is True
 
 
+COMPUTED_PERCENT = """\
+ruleset computed_pct
+event payment { amount: money USD, pct: quantity percent }
+milestone capped {
+  each payment
+  reward referee discount payment.pct
+  cap referee 50 percent
+}
+milestone once {
+  first payment
+  reward referrer discount payment.pct
+}
+"""
+
+
+def test_a_computed_percent_is_not_bounded_by_a_cap_in_number() -> None:
+    """A rate read from the ledger has no upper bound, unless a lifetime cap
+    cuts each award to it; even then the number of awards has no limit (a
+    cap bounds the sum of the rates), and the reason says so."""
+    (program,) = bounds(_checked(COMPUTED_PERCENT)).programs
+    (_, referrer), (_, referee) = program.per_referral
+    assert referee.describe() == (
+        "any number of awards of `payment.pct` (at most 50 percent each): `capped` pays `payment.pct` at every "
+        "`payment`: a cap in percent bounds the sum of the rates, not the number of awards"
+    )
+    assert referrer.describe() == (
+        "at most 1 award(s) of `payment.pct` (no upper bound): `once` pays `payment.pct` (no upper bound) once with no cap"
+    )
+    assert referee.to_dict()["awards"] == [{"rate": None, "amount": "payment.pct", "at_most": "50", "count": None}]
+    assert referrer.to_dict()["max"] is None
+
+
+def test_a_computed_percent_paid_once_under_a_lifetime_cap_is_bounded() -> None:
+    rules = COMPUTED_PERCENT.replace("  each payment\n", "  first payment\n")
+    (program,) = bounds(_checked(rules)).programs
+    referee = program.per_referral[1][1]
+    assert referee.describe() == "at most 1 award(s) of `payment.pct` (at most 50 percent each)"
+    assert referee.to_dict()["max"] == "50"
+
+
 # -- the HTML report's "Not issued" table shows what would have been paid ---------
 
 WITHHELD = """\

@@ -29,8 +29,10 @@ summed: its bound is the most awards of each rate (`at most 2 award(s) of
 10 percent`), the way totals count such awards. A lifetime cap C in that
 unit (the engine counts rates against it, cutting the last award) allows at
 most ceil(C / R) awards of rate R; a per-period cap bounds no count for life.
-Its ``total`` is the largest rate of one award, None when some count has no
-limit or a rate is computed.
+A rate computed from the ledger has no upper bound unless a lifetime cap
+cuts each award to it, and no cap bounds the number of such awards. Its
+``total`` is the largest rate of one award, None when some count has no
+limit or a computed rate no upper bound.
 
 Every bound is an upper bound that holds for every ledger; every
 "unbounded" comes with the reasons.
@@ -43,6 +45,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from . import ast
 from .datatypes import DURATION_UNITS, PERIODS
@@ -51,6 +54,8 @@ from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramIn
 from .units import format_amount, is_additive
 
 ZERO = Decimal(0)
+#: a rate: a fixed one, or the text of a computed amount
+_Rate = TypeVar("_Rate", Decimal, str)
 _DAY_NS = DURATION_UNITS["day"]
 _FIXED_PERIODS = {"day": _DAY_NS, "week": 7 * _DAY_NS}
 _MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
@@ -80,8 +85,11 @@ class Bound:
     #: a unit that does not add up: rate -> the most awards of that rate
     #: (None: no limit); None for a unit that adds up
     counts: dict[Decimal, int | None] | None = None
-    #: a unit that does not add up: some rate is computed (no upper bound)
-    computed: bool = False
+    #: a unit that does not add up: rates computed from the ledger, by the
+    #: text of their amount -> the most awards (None: no limit)
+    computed: dict[str, int | None] = field(default_factory=dict)
+    #: the lifetime cap that bounds each computed rate (None: no bound)
+    computed_limit: Decimal | None = None
 
     def label(self) -> str:
         return f'item "{self.item}"' if self.item is not None else self.unit
@@ -105,11 +113,12 @@ class Bound:
     def _describe_counts(self) -> str:
         """`at most 1 award(s) of 20 percent, and any number of awards of
         5 percent: <reasons>`: a unit that does not add up is not summed."""
+        each = f"at most {self.amount(self.computed_limit)} each" if self.computed_limit else "no upper bound"
+        rates = [(self.amount(rate), count) for rate, count in _by_rate(self.counts or {})]
+        rates += [(f"`{text}` ({each})", count) for text, count in sorted(self.computed.items())]
         parts = [
-            f"any number of awards of {self.amount(rate)}"
-            if count is None
-            else f"at most {count} award(s) of {self.amount(rate)}"
-            for rate, count in _by_rate(self.counts or {})
+            f"any number of awards of {rate}" if count is None else f"at most {count} award(s) of {rate}"
+            for rate, count in rates
         ]
         text = ", and ".join(parts) if parts else self.amount(ZERO)
         if self.total is None:
@@ -136,9 +145,14 @@ class Bound:
             "unbounded_because": self.why() if self.total is None else [],
         }
         if self.counts is not None:
+            limit = None if self.computed_limit is None else format_amount(self.computed_limit, unit)
             entry["each"] = True
             entry["awards"] = [
-                {"rate": format_amount(rate, unit), "count": count} for rate, count in _by_rate(self.counts)
+                *({"rate": format_amount(rate, unit), "count": count} for rate, count in _by_rate(self.counts)),
+                *(
+                    {"rate": None, "amount": text, "at_most": limit, "count": n}
+                    for text, n in sorted(self.computed.items())
+                ),
             ]
         return entry
 
@@ -291,51 +305,67 @@ def _rates_bound(
 ) -> Bound:
     """:func:`milestone_bound` for a unit that does not add up: the most
     awards of each rate, not their sum."""
-    bound = Bound(rewards[0].unit, None, counts={})
+    counts: dict[Decimal, int | None] = {}
+    bound = Bound(rewards[0].unit, None, counts=counts)
     awards = None if how_often(milestone.trigger) or every_referral else 1
     rates: list[str] = []
     for reward in rewards:
         value = constant_amount(reward)
         if isinstance(value, Unknown):
-            bound.computed = True
-            rates.append(f"`{reward.decl.amount.span.text}` (no upper bound)")
+            text = reward.decl.amount.span.text
+            _count(bound.computed, text, awards)
+            rates.append(f"`{text}`")
         elif value is not None and value > 0:
-            _count(bound, value, awards)
+            _count(counts, value, awards)
             rates.append(bound.amount(value))
     if not rates:
         return bound
     bound = _capped(bound, caps, awards, None)
     if bound.total is None:
-        _explain_unbounded(bound, milestone, " and ".join(rates), bool(caps), every_referral)
+        what = " and ".join(rates)
+        if bound.computed_limit is not None:
+            # a lifetime cap bounds each computed rate, and their sum, but
+            # not how many awards of a small rate it lets through
+            often = how_often(milestone.trigger)
+            pays = f"pays {what}{f' {often}' if often else ''}" + (" for every referral" if every_referral else "")
+            reason = f"`{milestone.name}` {pays}: a cap in {bound.unit} bounds the sum of the rates, not the number of awards"
+            bound.reasons = [reason]
+        else:
+            if bound.computed:
+                what = " and ".join(f"{r} (no upper bound)" if r.startswith("`") else r for r in rates)
+            _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
     return bound
 
 
-def _count(bound: Bound, rate: Decimal, awards: int | None) -> None:
+def _count(counts: dict[_Rate, int | None], rate: _Rate, awards: int | None) -> None:
     """``awards`` more awards of ``rate`` (None: no limit)."""
-    counts = bound.counts if bound.counts is not None else {}
     known = counts.get(rate, 0)
     counts[rate] = None if known is None or awards is None else known + awards
-    bound.counts = counts
 
 
 def _rates_total(bound: Bound) -> Decimal | None:
     """The largest rate of one award, None when some count has no limit
-    or a rate is computed."""
-    counts = bound.counts or {}
-    if bound.computed or any(count is None for count in counts.values()):
+    or a computed rate has no upper bound."""
+    counts = [*(bound.counts or {}).values(), *bound.computed.values()]
+    if any(count is None for count in counts) or (bound.computed and bound.computed_limit is None):
         return None
-    return max(counts, default=ZERO)
+    rates = [*(bound.counts or {}), *([bound.computed_limit] if bound.computed_limit is not None else [])]
+    return max(rates, default=ZERO)
 
 
 def _add(a: Bound | None, b: Bound) -> Bound:
     if a is None:
         return b
     if a.counts is not None and b.counts is not None:
-        merged = Bound(a.unit, a.item, None, {}, a.reasons + b.reasons, a.every_referral + b.every_referral, {})
-        for counts in (a.counts, b.counts):
-            for rate, count in counts.items():
-                _count(merged, rate, count)
-        merged.computed = a.computed or b.computed
+        counts: dict[Decimal, int | None] = {}
+        merged = Bound(a.unit, a.item, None, {}, a.reasons + b.reasons, a.every_referral + b.every_referral, counts)
+        for part in (a, b):
+            for rate, count in (part.counts or {}).items():
+                _count(counts, rate, count)
+            for text, count in part.computed.items():
+                _count(merged.computed, text, count)
+        limits = [part.computed_limit for part in (a, b) if part.computed]
+        merged.computed_limit = None if not limits or None in limits else max(x for x in limits if x is not None)
         merged.total = _rates_total(merged)
         return _normal(merged)
     total = a.total + b.total if a.total is not None and b.total is not None else None
@@ -376,14 +406,17 @@ def _capped_counts(bound: Bound, caps: list[CapInfo]) -> Bound:
     allows at most ceil(C / R) awards of rate R. A per-period cap bounds
     no count for life."""
     counts = dict(bound.counts or {})
+    limit = bound.computed_limit
     for cap in caps:
         if cap.period is None:
             for rate, count in counts.items():
                 whole, rest = divmod(cap.limit, rate)
                 most = int(whole) + (1 if rest else 0)
                 counts[rate] = most if count is None else min(count, most)
+            if bound.computed:  # a computed award is cut to the cap
+                limit = cap.limit if limit is None else min(limit, cap.limit)
     capped = Bound(bound.unit, bound.item, None, {}, list(bound.reasons), list(bound.every_referral), counts)
-    capped.computed = bound.computed
+    capped.computed, capped.computed_limit = dict(bound.computed), limit
     capped.total = _rates_total(capped)
     return _normal(capped)
 
