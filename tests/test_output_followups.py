@@ -414,3 +414,37 @@ def test_score_and_explain_say_the_unit(tmp_path: Path, capsys: pytest.CaptureFi
     # explain reads the rule: a bare `1000` is USD, as the metric is
     assert "next: `mrr_1k`: `mrr` is 90.00 USD of 1000 USD, 910.00 USD to go\n" in out
     assert "next: `per_seats`: `seats` is 3 seats of 10 seats, 7 seats to go\n" in out
+
+
+DURATION = """\
+ruleset d
+event payment { amount: money USD }
+metric last = latest payment.at
+metric first_at = first payment.at
+metric tenure = last - first_at
+milestone long {
+  when tenure >= 30 days
+  reward referrer cash 5 USD
+}
+milestone two_weeks {
+  when tenure > 2 weeks
+  reward referrer cash 5 USD
+}
+"""
+
+
+def test_progress_of_a_duration_says_days(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A duration is written in days, and so is its threshold; explain
+    reads the value (it said "has no value yet")."""
+    (tmp_path / "d.rules").write_text(DURATION)
+    payments = [
+        {"id": f"p{n}", "at": at, "type": "payment", "referee": "a", "amount": "1"}
+        for n, at in ((1, "2026-01-02T00:00:00Z"), (2, "2026-01-05T12:00:00Z"))
+    ]
+    (tmp_path / "l.jsonl").write_text("\n".join(_units_ledger(*payments)) + "\n")
+    _, out, _ = _cli(capsys, "score", tmp_path / "d.rules", tmp_path / "l.jsonl")
+    assert "  a (referred by carlos): long: `tenure` is 3.5 days of 30 days\n" in out
+    assert "  a (referred by carlos): two_weeks: `tenure` is 3.5 days of 2 weeks\n" in out
+    _, out, _ = _cli(capsys, "explain", tmp_path / "d.rules", tmp_path / "l.jsonl")
+    assert "next: `long`: `tenure` is 3.5 days of 30 days, 26.5 days to go\n" in out
+    assert "next: `two_weeks`: `tenure` is 3.5 days of more than 14 days\n" in out

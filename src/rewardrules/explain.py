@@ -24,8 +24,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .datatypes import QUANTITY
+from .datatypes import DURATION_UNITS, QUANTITY
 from .formatting import printable_lines
+from .runtime import CONTEXT
 from .timeutil import NS_PER_DAY, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -401,12 +402,13 @@ class _Teller:
                 return None
             name = node.left.head.text
             unit = node.right.unit.text if isinstance(node.right, ast.Quantity) else None
-            current = _decimal(metrics.get(name))
-            if current is not None and (
-                current > node.right.value or (node.op == ">=" and current == node.right.value)
-            ):
+            target = node.right.value
+            if unit in DURATION_UNITS:  # a duration's value is written in days
+                target, unit = CONTEXT.divide(target * DURATION_UNITS[unit], NS_PER_DAY), "days"
+            current = _decimal(metrics.get(name), unit == "days")
+            if current is not None and (current > target or (node.op == ">=" and current == target)):
                 continue  # this part already holds
-            parts.append(self._distance(program, name, current, node.right.value, unit, node.op))
+            parts.append(self._distance(program, name, current, target, unit, node.op))
         return "; ".join(parts) or None
 
     def _distance(
@@ -463,9 +465,13 @@ def _plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _decimal(value: Any) -> Decimal | None:
+def _decimal(value: Any, days: bool = False) -> Decimal | None:
+    """A metric's value as the record writes it, as a number; ``days``: a
+    duration, written `3.5 days` (see `formatting.format_value`)."""
     if value is None or isinstance(value, bool):
         return None
+    if days and isinstance(value, str) and value.endswith(" days"):
+        value = value.removesuffix(" days")
     try:
         number = Decimal(str(value))
     except InvalidOperation:

@@ -430,6 +430,14 @@ def _refs(expr: ast.Expr) -> list[ast.Ref]:
     return [n for n in ast.walk(expr) if isinstance(n, ast.Ref)]
 
 
+def _threshold(node: ast.Number | ast.Quantity, typ: Type | None) -> str:
+    """A threshold with its unit: as the rule writes it (`1000 USD`,
+    `30 days`), or a bare number with the metric's unit."""
+    if isinstance(node, ast.Quantity):
+        return f"{plain(node.value)} {node.unit.text}"
+    return with_unit(plain(node.value), typ)
+
+
 def _condition_progress(condition: ast.Expr, values: dict[str, Any], type_of: Callable[[str], Type | None]) -> str:
     """ "`mrr` is 800.00 USD of 1000 USD" for a threshold (a value and its
     target with the metric's unit); else the condition and the current
@@ -447,7 +455,7 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any], type_of: Ca
             name = node.left.head.text
             current = values[name]
             typ = type_of(name)
-            target = with_unit(plain(node.right.value), typ)
+            target = _threshold(node.right, typ)
             if current is None:
                 needs = f"more than {target}" if node.op == ">" else target
                 parts.append(f"no `{name}` yet (needs {needs})")
