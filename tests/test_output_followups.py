@@ -93,6 +93,23 @@ milestone loyal {
     assert program.per_referrer[0].describe() == "at most 3 award(s) of 15 percent"
 
 
+def test_the_percent_cap_count_is_what_the_engine_issues() -> None:
+    """The bound of a lifetime percent cap is reached: 15 + 15 + 10 (cut)."""
+    import rewardrules
+
+    rules = "ruleset c\nevent payment { amount: money USD }\n"
+    rules += "milestone loyal {\n  each payment\n  reward referee discount 15 percent\n  cap referee 40 percent\n}\n"
+    payments = [
+        {"id": f"p{n}", "at": f"2026-01-0{n + 1}T00:00:00Z", "type": "payment", "referee": "a", "amount": "1"}
+        for n in range(1, 7)
+    ]
+    referral = {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "c", "referee": "a"}
+    data = rewardrules.compile(rules).score([json.dumps(e) for e in (referral, *payments)]).data
+    assert [a["amount"] for a in data["awards"]] == ["15", "15", "10"]
+    (program,) = bounds(_checked(rules)).programs
+    assert program.per_referral[0][1].describe() == f"at most {len(data['awards'])} award(s) of 15 percent"
+
+
 def test_percent_per_referrer_names_the_milestone_paid_for_every_referral(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
