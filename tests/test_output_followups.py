@@ -93,6 +93,17 @@ milestone loyal {
     assert program.per_referrer[0].describe() == "at most 3 award(s) of 15 percent"
 
 
+def test_a_percent_cap_count_is_exact_for_any_digits() -> None:
+    """30-digit caps and rates: the count has 57 digits, more than a
+    decimal context's default precision, and is still exact."""
+    rate, cap = "0." + "0" * 27 + "3", "1" + "0" * 29
+    rules = "ruleset big\nevent payment { amount: money USD }\nmilestone m {\n  each payment\n"
+    rules += f"  reward referee discount {rate} percent\n  cap referee {cap} percent\n}}\n"
+    (program,) = bounds(_checked(rules)).programs
+    most = -(-(10**29) * 10**28 // 3)
+    assert program.per_referral[0][1].describe() == f"at most {most} award(s) of {rate} percent"
+
+
 def test_the_percent_cap_count_is_what_the_engine_issues() -> None:
     """The bound of a lifetime percent cap is reached: 15 + 15 + 10 (cut)."""
     import rewardrules

@@ -42,9 +42,11 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import TypeVar
 
 from . import ast
@@ -410,8 +412,7 @@ def _capped_counts(bound: Bound, caps: list[CapInfo]) -> Bound:
     for cap in caps:
         if cap.period is None:
             for rate, count in counts.items():
-                whole, rest = divmod(cap.limit, rate)
-                most = int(whole) + (1 if rest else 0)
+                most = math.ceil(Fraction(cap.limit) / Fraction(rate))  # exact, whatever the decimal context
                 counts[rate] = most if count is None else min(count, most)
             if bound.computed:  # a computed award is cut to the cap
                 limit = cap.limit if limit is None else min(limit, cap.limit)
