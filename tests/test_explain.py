@@ -145,8 +145,8 @@ SAAS_FEBRUARY = (
     "  bob, referred 2026-01-05T09:00:00Z (event r1)\n"
     "    2026-02-10T08:00:00Z earned: cash 1000.00 USD to alice (referrer) for `arr_5k` (ARR reached $5,000)\n"
     "      why: `when arr >= 5000 USD` at event s2 (arr = 5400.00)\n"
-    "    next: `mrr_1k` (MRR reached $1,000): monthly recurring revenue is 450.00 of 1000 USD, 550.00 USD to go\n"
-    "    next: `arr_10k` (ARR reached $10,000): annual recurring revenue is 5400.00 of 10000 USD, 4600.00 USD to go\n"
+    "    next: `mrr_1k` (MRR reached $1,000): monthly recurring revenue is 450.00 USD of 1000 USD, 550.00 USD to go\n"
+    "    next: `arr_10k` (ARR reached $10,000): annual recurring revenue is 5400.00 USD of 10000 USD, 4600.00 USD to go\n"
 )
 
 

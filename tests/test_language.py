@@ -259,7 +259,7 @@ milestone mrr_1k { when mrr >= 1000 USD  reward referrer cash 500 USD }
     data = rewardrules.compile(text).score(ledger(*events)).data
     bob, cat = data["referrals"]
     (progress,) = bob["programs"][0]["milestones"]
-    assert progress["progress"] == "`mrr` is 800.00 of 1000"
+    assert progress["progress"] == "`mrr` is 800.00 USD of 1000 USD"
     assert cat["programs"][0]["eligible"] is False
     assert cat["programs"][0]["why"] == 'not eligible: `referral.country == "US"` is false (country = "BR")'
     assert data["rejected"][0]["reason"] == "ineligible"

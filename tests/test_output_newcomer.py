@@ -237,8 +237,8 @@ def test_html_report_counts_percent() -> None:
 def test_progress_of_a_metric_without_a_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules, path = _files(tmp_path, DISCOUNTS, _ledger(_referral(1, "carlos", "a")))
     _, out, _ = _cli(capsys, "score", rules, path)
-    assert "  a (referred by carlos): big: no `mrr` yet (needs 500)\n" in out
-    assert "  a (referred by carlos): bigger: no `mrr` yet (needs more than 900)\n" in out
+    assert "  a (referred by carlos): big: no `mrr` yet (needs 500 USD)\n" in out
+    assert "  a (referred by carlos): bigger: no `mrr` yet (needs more than 900 USD)\n" in out
     assert "is not set of" not in out
 
 
@@ -250,7 +250,7 @@ def test_progress_of_every_and_increase_without_a_value() -> None:
     )
     data = program.score(_ledger(_referral(1, "carlos", "a"))).data
     progress = [m["progress"] for m in data["referrals"][0]["programs"][0]["milestones"]]
-    assert progress == ["no `n` yet; rewarded every 3", "no `n` yet; each rise is rewarded"]
+    assert progress == ["no `n` yet; rewarded every 3 points", "no `n` yet; each rise is rewarded"]
 
 
 # -- 5. names are printed safely ----------------------------------------------

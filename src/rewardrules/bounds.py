@@ -24,6 +24,16 @@ Per referrer, a per-referral milestone repeats for every referral, and the
 number of referrals has no limit. Shares add up per role and unit, and the
 program's caps bound the sum.
 
+A unit that does not add up (percent: see `units.is_additive`) is not
+summed: its bound is the most awards of each rate (`at most 2 award(s) of
+10 percent`), the way totals count such awards. A lifetime cap C in that
+unit (the engine counts rates against it, cutting the last award) allows at
+most ceil(C / R) awards of rate R; a per-period cap bounds no count for life.
+A rate computed from the ledger has no upper bound unless a lifetime cap
+cuts each award to it, and no cap bounds the number of such awards. Its
+``total`` is the largest rate of one award, None when some count has no
+limit or a computed rate no upper bound.
+
 Every bound is an upper bound that holds for every ledger; every
 "unbounded" comes with the reasons.
 """
@@ -32,18 +42,23 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
+from typing import TypeVar
 
 from . import ast
 from .datatypes import DURATION_UNITS, PERIODS
 from .lint import Unknown, applicable_caps, constant_amount, how_often
 from .model import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
 from .runtime import in_context
-from .units import format_amount
+from .units import format_amount, is_additive
 
 ZERO = Decimal(0)
+#: a rate: a fixed one, or the text of a computed amount
+_Rate = TypeVar("_Rate", Decimal, str)
 _DAY_NS = DURATION_UNITS["day"]
 _FIXED_PERIODS = {"day": _DAY_NS, "week": 7 * _DAY_NS}
 _MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
@@ -70,6 +85,14 @@ class Bound:
     #: per-referral milestones unbounded for a referrer only because the
     #: number of referrals has no limit: (name, the reason for it alone)
     every_referral: list[tuple[str, str]] = field(default_factory=list)
+    #: a unit that does not add up: rate -> the most awards of that rate
+    #: (None: no limit); None for a unit that adds up
+    counts: dict[Decimal, int | None] | None = None
+    #: a unit that does not add up: rates computed from the ledger, by the
+    #: text of their amount -> the most awards (None: no limit)
+    computed: dict[str, int | None] = field(default_factory=dict)
+    #: the lifetime cap that bounds each computed rate (None: no bound)
+    computed_limit: Decimal | None = None
 
     def label(self) -> str:
         return f'item "{self.item}"' if self.item is not None else self.unit
@@ -79,12 +102,29 @@ class Bound:
 
     def describe(self) -> str:
         """For people: `25000.00 USD, and 5000.00 USD per quarter`, or
-        `unbounded USD: <reasons>`."""
+        `unbounded USD: <reasons>`; percent by count and rate."""
+        if self.counts is not None:
+            return self._describe_counts()
         parts = [self.amount(self.total)] if self.total is not None else []
         parts += [f"{self.amount(value)} per {period}" for period, value in self.per_period.items()]
         text = ", and ".join(parts)
         if self.total is None:
             text = f"{text}; no limit for life" if parts else f"unbounded {self.label()}"
+            text += ": " + "; ".join(self.why())
+        return text
+
+    def _describe_counts(self) -> str:
+        """`at most 1 award(s) of 20 percent, and any number of awards of
+        5 percent: <reasons>`: a unit that does not add up is not summed."""
+        each = f"at most {self.amount(self.computed_limit)} each" if self.computed_limit else "no upper bound"
+        rates = [(self.amount(rate), count) for rate, count in _by_rate(self.counts or {})]
+        rates += [(f"`{text}` ({each})", count) for text, count in sorted(self.computed.items())]
+        parts = [
+            f"any number of awards of {rate}" if count is None else f"at most {count} award(s) of {rate}"
+            for rate, count in rates
+        ]
+        text = ", and ".join(parts) if parts else self.amount(ZERO)
+        if self.total is None:
             text += ": " + "; ".join(self.why())
         return text
 
@@ -100,13 +140,29 @@ class Bound:
 
     def to_dict(self) -> dict[str, object]:
         unit = self.unit if self.item is None else "item"
-        return {
+        entry: dict[str, object] = {
             "unit": self.unit,
             "item": self.item,
             "max": None if self.total is None else format_amount(self.total, unit),
             "per_period": {period: format_amount(value, unit) for period, value in self.per_period.items()},
             "unbounded_because": self.why() if self.total is None else [],
         }
+        if self.counts is not None:
+            limit = None if self.computed_limit is None else format_amount(self.computed_limit, unit)
+            entry["each"] = True
+            entry["awards"] = [
+                *({"rate": format_amount(rate, unit), "count": count} for rate, count in _by_rate(self.counts)),
+                *(
+                    {"rate": None, "amount": text, "at_most": limit, "count": n}
+                    for text, n in sorted(self.computed.items())
+                ),
+            ]
+        return entry
+
+
+def _by_rate(counts: dict[Decimal, int | None]) -> list[tuple[Decimal, int | None]]:
+    """Rates from the largest, each once (20 and 20.0 are one rate)."""
+    return sorted(counts.items(), key=lambda kv: kv[0], reverse=True)
 
 
 @dataclass(slots=True)
@@ -210,6 +266,8 @@ def milestone_bound(
     referrer for a per-referrer milestone, or (``every_referral``) over all
     of a referrer's referrals."""
     first = rewards[0]
+    if first.item is None and not is_additive(first.unit):
+        return _rates_bound(milestone, rewards, caps, every_referral)
     bound = Bound(first.unit, first.item)
     per_award: Decimal | None = ZERO
     computed: list[str] = []
@@ -229,19 +287,91 @@ def milestone_bound(
     bound = _capped(bound, caps, awards, window_ns)
     if bound.total is None:
         what = " and ".join(computed) if computed else bound.amount(per_award or ZERO)
-        no_cap = "with no lifetime cap" if caps else "with no cap"
-        if every_referral:
-            once = f" {often}" if often else ""
-            reason = f"pays {what}{once} for every referral {no_cap}, and the number of referrals has no limit"
-            bound.every_referral = [(milestone.name, f"`{milestone.name}` {reason}")]
-        else:
-            bound.reasons = [f"`{milestone.name}` pays {what} {often or 'once'} {no_cap}"]
+        _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
     return bound
+
+
+def _explain_unbounded(bound: Bound, milestone: MilestoneInfo, what: str, capped: bool, every_referral: bool) -> None:
+    """Why ``bound`` has no limit: the milestone pays ``what`` (repeatedly,
+    or for every referral) and no cap (no lifetime cap) counts it."""
+    often = how_often(milestone.trigger)
+    no_cap = "with no lifetime cap" if capped else "with no cap"
+    if every_referral:
+        once = f" {often}" if often else ""
+        reason = f"pays {what}{once} for every referral {no_cap}, and the number of referrals has no limit"
+        bound.every_referral = [(milestone.name, f"`{milestone.name}` {reason}")]
+    else:
+        bound.reasons = [f"`{milestone.name}` pays {what} {often or 'once'} {no_cap}"]
+
+
+def _rates_bound(
+    milestone: MilestoneInfo, rewards: list[RewardInfo], caps: list[CapInfo], every_referral: bool
+) -> Bound:
+    """:func:`milestone_bound` for a unit that does not add up: the most
+    awards of each rate, not their sum."""
+    counts: dict[Decimal, int | None] = {}
+    bound = Bound(rewards[0].unit, None, counts=counts)
+    awards = None if how_often(milestone.trigger) or every_referral else 1
+    rates: list[str] = []
+    for reward in rewards:
+        value = constant_amount(reward)
+        if isinstance(value, Unknown):
+            text = reward.decl.amount.span.text
+            _count(bound.computed, text, awards)
+            rates.append(f"`{text}`")
+        elif value is not None and value > 0:
+            _count(counts, value, awards)
+            rates.append(bound.amount(value))
+    if not rates:
+        return bound
+    bound = _capped(bound, caps, awards, None)
+    if bound.total is None:
+        what = " and ".join(rates)
+        if bound.computed_limit is not None:
+            # a lifetime cap bounds each computed rate, and their sum, but
+            # not how many awards of a small rate it lets through
+            often = how_often(milestone.trigger)
+            pays = f"pays {what}{f' {often}' if often else ''}" + (" for every referral" if every_referral else "")
+            reason = f"`{milestone.name}` {pays}: a cap in {bound.unit} bounds the sum of the rates, not the number of awards"
+            bound.reasons = [reason]
+        else:
+            if bound.computed:
+                what = " and ".join(f"{r} (no upper bound)" if r.startswith("`") else r for r in rates)
+            _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
+    return bound
+
+
+def _count(counts: dict[_Rate, int | None], rate: _Rate, awards: int | None) -> None:
+    """``awards`` more awards of ``rate`` (None: no limit)."""
+    known = counts.get(rate, 0)
+    counts[rate] = None if known is None or awards is None else known + awards
+
+
+def _rates_total(bound: Bound) -> Decimal | None:
+    """The largest rate of one award, None when some count has no limit
+    or a computed rate has no upper bound."""
+    counts = [*(bound.counts or {}).values(), *bound.computed.values()]
+    if any(count is None for count in counts) or (bound.computed and bound.computed_limit is None):
+        return None
+    rates = [*(bound.counts or {}), *([bound.computed_limit] if bound.computed_limit is not None else [])]
+    return max(rates, default=ZERO)
 
 
 def _add(a: Bound | None, b: Bound) -> Bound:
     if a is None:
         return b
+    if a.counts is not None and b.counts is not None:
+        counts: dict[Decimal, int | None] = {}
+        merged = Bound(a.unit, a.item, None, {}, a.reasons + b.reasons, a.every_referral + b.every_referral, counts)
+        for part in (a, b):
+            for rate, count in (part.counts or {}).items():
+                _count(counts, rate, count)
+            for text, count in part.computed.items():
+                _count(merged.computed, text, count)
+        limits = [part.computed_limit for part in (a, b) if part.computed]
+        merged.computed_limit = None if not limits or None in limits else max(x for x in limits if x is not None)
+        merged.total = _rates_total(merged)
+        return _normal(merged)
     total = a.total + b.total if a.total is not None and b.total is not None else None
     per_period = {}
     for period in PERIODS:
@@ -256,6 +386,8 @@ def _add(a: Bound | None, b: Bound) -> Bound:
 def _capped(bound: Bound, caps: list[CapInfo], awards: int | None, window_ns: int | None) -> Bound:
     """``bound`` under ``caps``; a per-period cap P also bounds the total by
     (most awards) x P, or by P x (most periods the award window spans)."""
+    if bound.counts is not None:
+        return _capped_counts(bound, caps)
     total, per_period = bound.total, dict(bound.per_period)
     for cap in caps:
         if cap.period is None:
@@ -270,6 +402,26 @@ def _capped(bound: Bound, caps: list[CapInfo], awards: int | None, window_ns: in
         if options:
             total = min(options)
     return _normal(Bound(bound.unit, bound.item, total, per_period, list(bound.reasons), list(bound.every_referral)))
+
+
+def _capped_counts(bound: Bound, caps: list[CapInfo]) -> Bound:
+    """A unit that does not add up, under ``caps``: the engine counts rates
+    against a cap and cuts the award that passes it, so a lifetime cap C
+    allows at most ceil(C / R) awards of rate R. A per-period cap bounds
+    no count for life."""
+    counts = dict(bound.counts or {})
+    limit = bound.computed_limit
+    for cap in caps:
+        if cap.period is None:
+            for rate, count in counts.items():
+                most = math.ceil(Fraction(cap.limit) / Fraction(rate))  # exact, whatever the decimal context
+                counts[rate] = most if count is None else min(count, most)
+            if bound.computed:  # a computed award is cut to the cap
+                limit = cap.limit if limit is None else min(limit, cap.limit)
+    capped = Bound(bound.unit, bound.item, None, {}, list(bound.reasons), list(bound.every_referral), counts)
+    capped.computed, capped.computed_limit = dict(bound.computed), limit
+    capped.total = _rates_total(capped)
+    return _normal(capped)
 
 
 def _normal(bound: Bound) -> Bound:

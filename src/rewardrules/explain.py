@@ -24,8 +24,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .datatypes import DURATION_UNITS, QUANTITY
 from .formatting import printable_lines
-from .runtime import in_context
+from .runtime import CONTEXT, in_context
 from .timeutil import NS_PER_DAY, format_deadline, parse_timestamp
 
 if TYPE_CHECKING:
@@ -406,12 +407,13 @@ class _Teller:
                 return None
             name = node.left.head.text
             unit = node.right.unit.text if isinstance(node.right, ast.Quantity) else None
-            current = _decimal(metrics.get(name))
-            if current is not None and (
-                current > node.right.value or (node.op == ">=" and current == node.right.value)
-            ):
+            target = node.right.value
+            if unit in DURATION_UNITS:  # a duration's value is written in days
+                target, unit = CONTEXT.divide(target * DURATION_UNITS[unit], NS_PER_DAY), "days"
+            current = _decimal(metrics.get(name), unit == "days")
+            if current is not None and (current > target or (node.op == ">=" and current == target)):
                 continue  # this part already holds
-            parts.append(self._distance(program, name, current, node.right.value, unit, node.op))
+            parts.append(self._distance(program, name, current, target, unit, node.op))
         return "; ".join(parts) or None
 
     def _distance(
@@ -420,18 +422,20 @@ class _Teller:
         metric = self._metric(program, name)
         title = metric.decl.title if metric is not None else None
         noun = _noun(title) if title else f"`{name}`"
-        target_text = _plain(target) + (f" {unit}" if unit else "")
+        # a bare number (`when mrr >= 1000`) takes the metric's unit
+        unit = unit or (metric.type.unit if metric is not None and metric.type.kind == QUANTITY else None)
+        units = f" {unit}" if unit else ""
         strictly = "more than " if op == ">" else ""
         if current is None:
-            return f"{noun} has no value yet (needs {strictly}{target_text})"
-        counting = metric is not None and metric.type.unit is None and unit is None
+            return f"{noun} has no value yet (needs {strictly}{_plain(target)}{units})"
+        counting = metric is not None and metric.type.unit is None and not unit
         if counting and current == current.to_integral_value() and target == target.to_integral_value():
             need = target - current + (1 if op == ">" else 0)
             word = _singular(noun) if need == 1 and title else noun
             return f"{_plain(need)} more {word} ({_plain(current)} of {_plain(target)})"
         remaining = target - current  # keeps the decimals of the current value: 200.00
-        to_go = "" if op == ">" else f", {remaining:f}{f' {unit}' if unit else ''} to go"
-        return f"{noun} is {current:f} of {strictly}{target_text}{to_go}"
+        to_go = "" if op == ">" else f", {remaining:f}{units} to go"
+        return f"{noun} is {current:f}{units} of {strictly}{_plain(target)}{units}{to_go}"
 
 
 # -- small helpers ------------------------------------------------------------
@@ -466,9 +470,13 @@ def _plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _decimal(value: Any) -> Decimal | None:
+def _decimal(value: Any, days: bool = False) -> Decimal | None:
+    """A metric's value as the record writes it, as a number; ``days``: a
+    duration, written `3.5 days` (see `formatting.format_value`)."""
     if value is None or isinstance(value, bool):
         return None
+    if days and isinstance(value, str) and value.endswith(" days"):
+        value = value.removesuffix(" days")
     try:
         number = Decimal(str(value))
     except InvalidOperation:

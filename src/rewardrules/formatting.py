@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from .datatypes import DURATION, TIME, Type
+from .datatypes import DURATION, QUANTITY, TIME, Type
 from .runtime import CONTEXT
 from .timeutil import NS_PER_DAY, format_timestamp
 from .units import format_amount, is_currency, minor_exponent
@@ -43,6 +43,15 @@ def format_value(value: Any, typ: Type | None) -> Any:
             return format(value.quantize(quantum, None, CONTEXT), "f")
         return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
     return str(value)
+
+
+def with_unit(text: str, typ: Type | None) -> str:
+    """A value or threshold written by `format_value` (or as in the rule
+    file), followed by its unit when it has one: `900.00 USD`, `500 MB`,
+    `20 seats`. A count has none; a duration already says `days`. Progress
+    says the unit of both sides: `` `mrr` is 900.00 USD of 1000 USD``."""
+    unit = typ.unit if typ is not None and typ.kind == QUANTITY else None
+    return f"{text} {unit}" if unit else text
 
 
 def formatter(typ: Type | None) -> Callable[[Any], Any]:
@@ -111,6 +120,22 @@ def printable(text: str) -> str:
     (`\\n`, `\\x1b`, `\\u202e`) and one value stays on one line. Every text
     output (score, explain, diff, check, test) writes its lines through here."""
     return _UNPRINTABLE.sub(_escape_char, text)
+
+
+def _escape_but_tab(match: re.Match[str]) -> str:
+    return match.group() if match.group() == "\t" else _escape_char(match)
+
+
+def printable_patch_line(line: str) -> str:
+    """A line of a unified diff, safe to print and still a patch: control
+    characters escaped as by `printable`, except a tab (rule files may hold
+    tabs, and the patch must match them) and the line's own ending (`\\n`,
+    or `\\r\\n` in a file with Windows line endings). Ordinary text passes
+    unchanged, so the diff of it applies; a line with an escaped character
+    shows the escape instead."""
+    ending = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+    body = line[: len(line) - len(ending)]
+    return _UNPRINTABLE.sub(_escape_but_tab, body) + ending
 
 
 def printable_lines(lines: Iterable[str]) -> str:

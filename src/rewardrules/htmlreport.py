@@ -87,9 +87,15 @@ def display_total(total: dict[str, Any]) -> str:
 
 
 def _reward_text(award: dict[str, Any]) -> str:
+    """What an award (or a withheld reward) pays: `cash 2,167.50 USD`,
+    `discount 20%`, an item's name; `cash (USD, no amount)` for a withheld
+    reward whose amount has no value."""
+    kind = award["kind"].replace("_", " ")
     if award["kind"] == "item":
         return str(award["item"])
-    return f"{award['kind'].replace('_', ' ')} {display_amount(award['amount'], award['unit'])}"
+    if award.get("amount") is None:
+        return f"{kind} ({award['unit'].replace('_', ' ')}, no amount)"
+    return f"{kind} {display_amount(award['amount'], award['unit'])}"
 
 
 # -- awards over time ------------------------------------------------------
@@ -468,7 +474,10 @@ def build_view(program: Program, data: dict[str, Any], ledger: str | None = None
         "funnels": _funnels(program, data),
         "top": _top_referrers(data),
         "awards": [_award_row(a, titles, len(checked.programs)) for a in awards],
-        "withheld": [{**w, "milestone_title": _title_of(titles, w["milestone"])} for w in data.get("withheld", [])],
+        "withheld": [
+            {**w, "milestone_title": _title_of(titles, w["milestone"]), "reward": _reward_text(w)}
+            for w in data.get("withheld", [])
+        ],
         "rejected": data.get("rejected", []),
         "reversals": [
             {

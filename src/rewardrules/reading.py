@@ -35,14 +35,18 @@ class InputError(OSError):
     these too."""
 
 
-def read_text(path: str | os.PathLike[str], limit: int, what: str = "a rule file") -> str:
-    """The UTF-8 text of a regular file of at most `limit` characters.
+def read_text(path: str | os.PathLike[str], limit: int, what: str = "a rule file", exact: bool = False) -> str:
+    """The UTF-8 text of a regular file of at most `limit` characters
+    (``exact``: with its line endings as written, `\r\n` kept).
 
     Raises `InputError` for a file that is not regular (checked before it is
     opened, and again on the open file, which is opened without waiting) or
     longer than `limit`; other `OSError`s and `UnicodeDecodeError` pass
     through, as for `Path.read_text`."""
-    with _open_regular(path, what) as handle, open(handle.fileno(), encoding="utf-8", closefd=False) as text:
+    with (
+        _open_regular(path, what) as handle,
+        open(handle.fileno(), encoding="utf-8", newline="" if exact else None, closefd=False) as text,
+    ):
         content = text.read(limit + 1)
     if len(content) > limit:
         raise InputError(f"it is larger than {limit} characters, the limit for {what}")

@@ -9,13 +9,14 @@ byte-identical from run to run.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal, localcontext
 from typing import Any
 
 from . import ast, templates
 from .datatypes import Type
 from .engine import Engine, IssuedAward, Withheld
-from .formatting import amount_text, format_value, plain
+from .formatting import amount_text, format_value, plain, with_unit
 from .ids import reversal_id
 from .model import MilestoneInfo, ProgramInfo
 from .runtime import CONTEXT, Referral, ReferrerState
@@ -184,7 +185,9 @@ class Reporter:
                 values = self.snapshot(program, index, referral, referrer)
                 entry["metrics"] = values
                 entry["milestones"] = [
-                    self._progress(m, referral, values, reached) for m in program.milestones if m.level == "referral"
+                    self._progress(program, m, referral, values, reached)
+                    for m in program.milestones
+                    if m.level == "referral"
                 ]
             programs.append(entry)
         return {
@@ -208,6 +211,7 @@ class Reporter:
 
     def _progress(
         self,
+        program: ProgramInfo,
         milestone: MilestoneInfo,
         referral: Referral,
         values: dict[str, Any],
@@ -226,7 +230,7 @@ class Reporter:
             # reached, but every reward was withheld (a cap): nothing is to come
             entry["withheld"] = True
             return entry
-        entry["progress"] = self._describe(milestone, referral, values)
+        entry["progress"] = self._describe(program, milestone, referral, values)
         if self._window_closed(milestone, referral) is not None:
             entry["closed"] = True  # what explain reads: never the progress text
         return entry
@@ -251,10 +255,14 @@ class Reporter:
                     self._withheld.add((info.index, scope))
         return self._withheld
 
-    def _describe(self, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]) -> str:
+    def _describe(
+        self, program: ProgramInfo, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]
+    ) -> str:
+        """A milestone's progress in words; values and thresholds with
+        their units (`` `mrr` is 900.00 USD of 1000 USD``)."""
         trigger = milestone.trigger
         if isinstance(trigger, ast.WhenTrigger):
-            return _condition_progress(trigger.condition, values)
+            return _condition_progress(trigger.condition, values, lambda name: self._type(program, name))
         if isinstance(trigger, ast.EventTrigger):
             what = f"`{trigger.event.text}`" + (
                 f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else ""
@@ -270,18 +278,19 @@ class Reporter:
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
         current = values.get(name)
+        typ = self._type(program, name)
         if current is None:
             rewarded = (
                 "each rise is rewarded"
                 if isinstance(trigger, ast.IncreaseTrigger)
-                else f"rewarded every {plain(trigger.step)}"
+                else f"rewarded every {with_unit(plain(trigger.step), typ)}"
             )
             return f"no `{name}` yet; {rewarded}"
         if isinstance(trigger, ast.IncreaseTrigger):
-            return f"`{name}` is {current}; each rise is rewarded"
+            return f"`{name}` is {with_unit(str(current), typ)}; each rise is rewarded"
         step = trigger.step
         nxt = (Decimal(str(current)) // step + 1) * step
-        return f"`{name}` is {current}; next reward at {plain(nxt)}"
+        return f"`{name}` is {with_unit(str(current), typ)}; next reward at {with_unit(plain(nxt), typ)}"
 
     def referrer_progress(self) -> list[dict[str, Any]]:
         """Milestones counted per referrer (e.g. number of conversions)."""
@@ -304,7 +313,7 @@ class Reporter:
                         "referrer": name,
                         "program": program.name,
                         "metrics": values,
-                        "milestones": [self._progress(m, referral, values, reached) for m in milestones],
+                        "milestones": [self._progress(program, m, referral, values, reached) for m in milestones],
                     }
                 )
         return out
@@ -438,9 +447,18 @@ def _refs(expr: ast.Expr) -> list[ast.Ref]:
     return [n for n in ast.walk(expr) if isinstance(n, ast.Ref)]
 
 
-def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
-    """ "`mrr` is 800.00 of 1000" for a threshold; else the condition and
-    the current values of the metrics it reads."""
+def _threshold(node: ast.Number | ast.Quantity, typ: Type | None) -> str:
+    """A threshold with its unit: as the rule writes it (`1000 USD`,
+    `30 days`), or a bare number with the metric's unit."""
+    if isinstance(node, ast.Quantity):
+        return f"{plain(node.value)} {node.unit.text}"
+    return with_unit(plain(node.value), typ)
+
+
+def _condition_progress(condition: ast.Expr, values: dict[str, Any], type_of: Callable[[str], Type | None]) -> str:
+    """ "`mrr` is 800.00 USD of 1000 USD" for a threshold (a value and its
+    target with the metric's unit); else the condition and the current
+    values of the metrics it reads."""
     parts = []
     for node in ast.conjuncts(condition):
         if (
@@ -453,15 +471,19 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any]) -> str:
         ):
             name = node.left.head.text
             current = values[name]
-            target = plain(node.right.value)
+            typ = type_of(name)
+            target = _threshold(node.right, typ)
             if current is None:
                 needs = f"more than {target}" if node.op == ">" else target
                 parts.append(f"no `{name}` yet (needs {needs})")
             else:
-                parts.append(f"`{name}` is {current} of {target}")
+                parts.append(f"`{name}` is {with_unit(str(current), typ)} of {target}")
         else:
             names = sorted({n.head.text for n in _refs(node) if n.head.text in values})
-            shown = ", ".join(f"{n} = {values[n]}" if values[n] is not None else f"no {n} yet" for n in names)
+            shown = ", ".join(
+                f"{n} = {with_unit(str(values[n]), type_of(n))}" if values[n] is not None else f"no {n} yet"
+                for n in names
+            )
             text = node.span.text if node.span else "condition"
             parts.append(f"`{text}` is not met" + (f" ({shown})" if shown else ""))
     return "; ".join(parts)

@@ -49,10 +49,12 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def read_text(path: str) -> str:
+def read_text(path: str, exact: bool = False) -> str:
     """Read a rule file, bounded (see `reading.read_text`); raise
-    OSError/UnicodeDecodeError with a clear text."""
-    return reading.read_text(path, limits.MAX_RULE_FILE_CHARS)
+    OSError/UnicodeDecodeError with a clear text. ``exact`` keeps the line
+    endings as the file has them (`fmt` rewrites `\r\n` to `\n`, and its
+    diff must match the file's lines)."""
+    return reading.read_text(path, limits.MAX_RULE_FILE_CHARS, exact=exact)
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], stream: IO[str]) -> None:

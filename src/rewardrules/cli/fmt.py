@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..format import format_text
+from ..formatting import printable, printable_patch_line
 from .check import collect
 from .common import describe_os_error, print_diagnostics, read_text
 
@@ -33,7 +34,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     files, missing = collect(args.paths)
     for path in missing:
-        print(f"rewardrules: error: `{path}` does not exist", file=sys.stderr)
+        print(printable(f"rewardrules: error: `{path}` does not exist"), file=sys.stderr)
     if not files and not missing:
         print("rewardrules: error: no .rules files found", file=sys.stderr)
     texts = _read_all(files)
@@ -53,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
         if args.diff:
             sys.stdout.writelines(_diff(path, text, formatted))
         if args.check:
-            print(f"would reformat {path}", file=sys.stderr if args.diff else sys.stdout)
+            print(printable(f"would reformat {path}"), file=sys.stderr if args.diff else sys.stdout)
         if not dry_run:
             if _write(path, formatted):
-                print(f"reformatted {path}")
+                print(printable(f"reformatted {path}"))
             else:
                 unwritable = True
     _summary(len(files), changed, broken, dry_run)
@@ -70,20 +71,37 @@ def _read_all(files: list[str]) -> list[tuple[str, str]] | None:
     texts, ok = [], True
     for path in files:
         try:
-            texts.append((path, read_text(path)))
+            texts.append((path, read_text(path, exact=True)))
         except (OSError, UnicodeDecodeError) as error:
             message = describe_os_error(error, path) if isinstance(error, OSError) else f"`{path}` is not UTF-8 text"
-            print(f"rewardrules: error: {message}", file=sys.stderr)
+            print(printable(f"rewardrules: error: {message}"), file=sys.stderr)
             ok = False
     return texts if ok else None
 
 
 def _diff(path: str, before: str, after: str) -> list[str]:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), f"{path} (original)", f"{path} (formatted)"
-    )
-    # A last line without a newline would run into the next hunk's header.
-    return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines]
+    """The change as a unified diff that `patch` or `git apply` takes, safe
+    to print: control characters from the file are escaped (see
+    `formatting.printable_patch_line`), a tab or line ending is kept."""
+    name = printable(path)
+    lines = difflib.unified_diff(_lines(before), _lines(after), f"{name} (original)", f"{name} (formatted)")
+    return [_patch_line(line) for line in lines]
+
+
+def _patch_line(line: str) -> str:
+    """One line of the diff, printable; a last line without a newline would
+    run into the next hunk's header, so it gets the marker patch knows."""
+    safe = printable_patch_line(line)
+    return safe if line.endswith("\n") else safe + "\n\\ No newline at end of file\n"
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as `patch` counts them: ended by a newline only. (`str.splitlines`
+    also ends a line at a form feed, U+001C, U+2028 and others, which would
+    break the diff in the middle of a line.)"""
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line + "\n" for line in lines] + ([last] if last else [])
 
 
 def _write(path: str, text: str) -> bool:
@@ -91,7 +109,7 @@ def _write(path: str, text: str) -> bool:
         Path(path).write_text(text, encoding="utf-8", newline="\n")
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
-        print(f"rewardrules: error: cannot write `{path}`: {reason}", file=sys.stderr)
+        print(printable(f"rewardrules: error: cannot write `{path}`: {reason}"), file=sys.stderr)
         return False
     return True
 
