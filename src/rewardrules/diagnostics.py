@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -74,6 +75,13 @@ class Diagnostic:
     help: str | None = None
     severity: Severity = Severity.ERROR
 
+    def __post_init__(self) -> None:
+        # Every output (text, JSON, GitHub, SARIF) prints the message and the
+        # help: bound them here, once, whatever the stage that wrote them.
+        object.__setattr__(self, "message", shorten_quotes(self.message))
+        if self.help is not None:
+            object.__setattr__(self, "help", shorten_quotes(self.help))
+
     @property
     def path(self) -> str:
         return self.span.path if self.span else "<unknown>"
@@ -117,14 +125,55 @@ def render(diagnostic: Diagnostic, color: bool = False) -> str:
         text = span.source.line_text(span.line)
         if text or span.line >= 1:
             gutter = f"{span.line:>4} | "
-            lines.append(f"{gutter}{text}")
             end_line, end_col = span.source.position(span.end)
             width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
-            caret = " " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * max(1, width)
+            shown, column, room = echo_window(text, span.column)
+            width = min(width, room)
+            lines.append(f"{gutter}{shown}")
+            caret = " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^" * max(1, width)
             lines.append(caret)
     if diagnostic.help:
         lines.append(f"     = help: {diagnostic.help}")
     return "\n".join(lines)
+
+
+#: Longest source line echoed under a diagnostic, in characters: a longer
+#: line (a generated file, a minified one) is cut to a window around the column.
+ECHO_WIDTH = 120
+#: Characters kept before the column in a cut line.
+ECHO_BEFORE = 40
+#: What marks the characters left out of a cut line.
+ELLIPSIS = "..."
+
+
+def echo_window(text: str, column: int) -> tuple[str, int, int]:
+    """The part of a source line to echo, the 1-based column in it, and how
+    many characters of the line it shows from that column on.
+
+    A line of at most :data:`ECHO_WIDTH` characters is echoed whole; a
+    longer one is cut to that many characters around ``column``, with
+    :data:`ELLIPSIS` where characters were left out, so a diagnostic stays
+    a few lines long even when the line is a megabyte."""
+    if len(text) <= ECHO_WIDTH:
+        return text, column, len(text) - column + 1
+    start = min(max(0, column - 1 - ECHO_BEFORE), len(text) - ECHO_WIDTH)
+    end = start + ECHO_WIDTH
+    head = ELLIPSIS if start > 0 else ""
+    tail = ELLIPSIS if end < len(text) else ""
+    return f"{head}{text[start:end]}{tail}", column - start + len(head), end - column + 1
+
+
+#: A quoted piece of source in a message longer than this is shortened.
+QUOTE_WIDTH = 80
+_QUOTED = re.compile(r"`([^`]{%d,})`" % (QUOTE_WIDTH + 1))
+
+
+def shorten_quotes(text: str) -> str:
+    """``text`` with every backtick-quoted piece longer than
+    :data:`QUOTE_WIDTH` cut to its start and end: a message quotes names
+    and tokens from the rule file, which can be as long as the file."""
+    keep = QUOTE_WIDTH // 2
+    return _QUOTED.sub(lambda m: f"`{m[1][:keep]}{ELLIPSIS}{m[1][-keep // 2 :]}`", text)
 
 
 def edit_distance(a: str, b: str) -> int:

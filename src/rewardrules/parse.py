@@ -9,6 +9,7 @@ diagnostics with a readable list of what was expected.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -400,6 +401,9 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
         elif char == "'":
             help_ = 'strings use double quotes: "..."'
         return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
+    unclosed = _unclosed_block(error)
+    if unclosed is not None:
+        return _unclosed_diagnostic(source, error, *unclosed)
     if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         end = len(source.text)
         expected = _describe_expected(set(getattr(error, "expected", ()) or ()))
@@ -437,6 +441,33 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
 
 
+def _unclosed_diagnostic(source: Source, error: UnexpectedInput, keyword: Token, name: str) -> Diagnostic:
+    """One diagnostic for a missing `}`, at the block it left open: the
+    parser only notices at the next declaration (or the end of the file),
+    which is not where the `}` belongs."""
+    what = f"{keyword} `{name}`" if name else str(keyword)
+    start = keyword.start_pos or 0
+    line_end = source.text.find("\n", start)
+    span = source.span(start, line_end if line_end >= 0 else len(source.text))
+    assert isinstance(error, UnexpectedToken)
+    if error.token.type == "$END":
+        expected = _describe_expected(set(error.expected or ()))
+        return Diagnostic(
+            "RR003",
+            f"unexpected end of file: {what} is never closed",
+            span,
+            f"expected {expected}; is a `}}` missing at the end of {what}?",
+        )
+    token = error.token
+    line = source.span(token.start_pos or 0, token.end_pos or 0).line
+    return Diagnostic(
+        "RR001",
+        f"{what} is never closed: `{token}` on line {line} cannot be inside it",
+        span,
+        f"a `}}` is probably missing at the end of {what}, before line {line}",
+    )
+
+
 def parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
     """Parse a rule file. Returns the AST, or None and the diagnostics."""
     if len(source.text) > limits.MAX_RULE_FILE_CHARS:
@@ -467,43 +498,111 @@ def parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
     return result, []
 
 
+#: Keywords that start a declaration (or a clause on a line of its own).
+_DECLARATION_WORDS = ("ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap")
 #: Lines where a declaration starts: where parsing resumes after an error.
-_DECLARATION = re.compile(r"^[ \t]*(?:ruleset|unit|event|metric|program|milestone|eligible|cap)\b", re.M)
+_DECLARATION = re.compile(r"^[ \t]*(?:" + "|".join(_DECLARATION_WORDS) + r")\b", re.M)
 #: Syntax errors reported per file at most; later ones are mostly echoes.
+#: Each costs one parse of the file, so recovery is linear in the file's size.
 MAX_SYNTAX_ERRORS = 10
 
 
 def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
     """Every syntax error, not only the first: blank out the declaration
     that failed (keeping offsets, so lines and columns stay true) and parse
-    again from the next declaration, like sqlglot and rustc recover."""
+    again from the next declaration, like sqlglot and rustc recover.
+
+    Each round scans the text a fixed number of times and parses it once,
+    and there are at most :data:`MAX_SYNTAX_ERRORS` rounds: the work is
+    linear in the size of the file, whatever the number of declarations."""
     diagnostics = [_syntax_diagnostic(source, first)]
     text = source.text
     error: UnexpectedInput | None = first
     while error is not None and len(diagnostics) < MAX_SYNTAX_ERRORS:
-        position = getattr(error, "pos_in_stream", None) or 0
-        starts = [m.start() for m in _DECLARATION.finditer(text)]
-        before = [s for s in starts if s <= position]
-        after = [s for s in starts if s > position and text.count("\n", position, s) > 0]
-        if not after:
+        region = _failed_region(text, error)
+        if region is None:
             break
-        begin = before[-1] if before else 0
-        text = text[:begin] + _blank(text[begin : after[0]]) + text[after[0] :]
+        begin, resume = region
+        text = text[:begin] + _blank(text[begin:resume]) + text[resume:]
         try:
             _parser().parse(text)
             error = None
         except UnexpectedInput as again:
             error = again
-            diagnostic = _syntax_diagnostic(source, again)
-            if diagnostic.span and diagnostic.span.start < after[0]:
+            if _error_offset(again, len(text)) <= resume:
                 break  # the blanked region broke a block: what follows would be noise
-            diagnostics.append(diagnostic)
+            diagnostics.append(_syntax_diagnostic(source, again))
     return diagnostics
+
+
+def _error_offset(error: UnexpectedInput, size: int) -> int:
+    """Where the parser stopped: ``size`` at the end of the file (Lark
+    gives the end the position of the last token), 0 when Lark does not say."""
+    if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
+        return size
+    return getattr(error, "pos_in_stream", None) or 0
+
+
+def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
+    """The characters to blank out after ``error``, as (begin, resume): from
+    the start of the declaration that failed to the next declaration on a
+    later line; for a block left open, from that block's declaration to the
+    declaration that the parser met inside it. None when nothing follows."""
+    position = _error_offset(error, len(text))
+    if position >= len(text):
+        return None
+    starts = [m.start() for m in _DECLARATION.finditer(text)]
+    unclosed = _unclosed_block(error)
+    if unclosed is not None:
+        keyword = unclosed[0]
+        index = bisect.bisect_right(starts, keyword.start_pos or 0) - 1
+        return (starts[index] if index >= 0 else 0), position
+    line_end = text.find("\n", position)
+    if line_end < 0:
+        return None
+    after = bisect.bisect_right(starts, line_end)
+    if after == len(starts):
+        return None
+    before = bisect.bisect_right(starts, position) - 1
+    return (starts[before] if before >= 0 else 0), starts[after]
+
+
+#: Terminal types of the keywords that open a `{ ... }` block.
+_BLOCK_KEYWORDS = frozenset({"PROGRAM", "MILESTONE", "EVENT"})
+#: Terminal types of the keywords that start a declaration.
+_DECLARATION_TYPES = frozenset(word.upper() for word in _DECLARATION_WORDS)
+
+
+def _unclosed_block(error: UnexpectedInput) -> tuple[Token, str] | None:
+    """The block a missing `}` left open: its keyword token and its name,
+    when the parser stopped at the end of the file or at a declaration that
+    cannot be inside the innermost open block, where a `}` would have fit.
+
+    Lark keeps what it has not reduced yet on its value stack: a `{` there
+    belongs to a block that is still open, the innermost one last."""
+    if not isinstance(error, UnexpectedToken) or "RBRACE" not in (error.expected or ()):
+        return None
+    if error.token.type != "$END" and error.token.type not in _DECLARATION_TYPES:
+        return None
+    stack = list(getattr(getattr(error, "state", None), "value_stack", None) or ())
+    braces = [i for i, value in enumerate(stack) if isinstance(value, Token) and value.type == "LBRACE"]
+    if not braces:
+        return None
+    header = stack[: braces[-1]]
+    for i in range(len(header) - 1, -1, -1):
+        value = header[i]
+        if isinstance(value, Token) and value.type in _BLOCK_KEYWORDS:
+            name = header[i + 1] if i + 1 < len(header) else None
+            return value, str(name) if isinstance(name, Token) else ""
+    return None
 
 
 def _blank(text: str) -> str:
     """The same text with everything but line breaks turned into spaces."""
-    return "".join(ch if ch == "\n" else " " for ch in text)
+    return _NOT_NEWLINE.sub(" ", text)
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 def _too_deep(span: Span) -> Diagnostic:
