@@ -165,7 +165,7 @@ def echo_window(text: str, column: int) -> tuple[str, int, int]:
 
 #: A quoted piece of source in a message longer than this is shortened.
 QUOTE_WIDTH = 80
-_QUOTED = re.compile(r"`([^`]{%d,})`" % (QUOTE_WIDTH + 1))
+_QUOTED = re.compile(f"`([^`]{{{QUOTE_WIDTH + 1},}})`")
 
 
 def shorten_quotes(text: str) -> str:
