@@ -6,8 +6,11 @@ Three generated files near the 1,000,000-character limit:
 * the same file with a syntax error in its first milestone (``early-error``),
 * the same file with a `}` missing in its first milestone (``missing-brace``),
 
-and one file whose single line is about 1 MB long with an error at its end
-(``long-line``; the rendered diagnostic's size is printed too).
+two files of about 1 MB of one-line declarations with an error on line 1
+(``metrics-error``, ``units-error``: the old recovery was quadratic in the
+number of declarations), and one file whose single line is about 1 MB long
+with an error at its end (``long-line``; the rendered diagnostic's size is
+printed too).
 
     python benchmarks/check_scale.py              # 10,000 milestones
     python benchmarks/check_scale.py --milestones 2000 5000 10000
@@ -50,12 +53,19 @@ def long_line() -> str:
     return HEAD.replace("\n", " ") + f"metric x = count payment where payment.amount in [{items}] ="
 
 
+def one_liners() -> dict[str, str]:
+    """About 1 MB of one-line declarations, with a syntax error on line 1."""
+    metrics = "".join(f"metric m{i} = {i}\n" for i in range(60_000))[:990_000]
+    units = "".join(f"unit u{i}\n" for i in range(84_200))
+    return {"metrics-error": "metric = 1\n" + metrics, "units-error": ("unit = 1\n" + units)[:999_000]}
+
+
 def measure(name: str, text: str) -> None:
-    """Check `text` once and print its size, the time and what was found."""
-    start = time.perf_counter()
+    """Check `text` once and print its size, the CPU time and what was found."""
+    start = time.process_time()
     _, diagnostics = check_text(text, f"{name}.rules")
     rendered = "\n".join(render(d) for d in diagnostics)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     codes = ",".join(sorted({d.code for d in diagnostics})) or "-"
     print(
         f"| {name} | {len(text):,} | {seconds:.2f} s | {len(diagnostics)} ({codes}) | {len(rendered):,} |",
@@ -73,6 +83,8 @@ def main() -> None:
     for count in args.milestones:
         for name, text in files(count).items():
             measure(f"{name}-{count}", text)
+    for name, text in one_liners().items():
+        measure(name, text)
     measure("long-line", long_line())
 
 

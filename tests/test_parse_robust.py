@@ -295,3 +295,13 @@ def test_tables_module_is_reproducible_from_the_grammar() -> None:
     exec(compile(generated, "<tables>", "exec"), namespace)  # our own generator's output
     assert namespace["GRAMMAR_SHA256"] == parse._grammar_digest(parse.grammar_text())
     assert (ROOT / "src" / "rewardrules" / "_grammar_tables.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["event e {\n  unit text\n}\n", "event e {\n  unit\n  paid: text\n}\n", HEAD + "milestone m { when paid = 1 }\n"],
+    ids=["field-without-colon", "field-alone", "closed-block"],
+)
+def test_other_syntax_errors_are_not_blamed_on_a_missing_brace(text: str) -> None:
+    (diagnostic,) = rewardrules.check_source(text, "case.rules")
+    assert diagnostic.code == "RR001" and diagnostic.message.startswith("unexpected ")

@@ -346,8 +346,10 @@ def _shipped_parser(grammar: str) -> Lark | None:
     or this Lark cannot load them: building from the grammar costs about 50 ms."""
     import lark
 
-    from . import _grammar_tables as tables
-
+    try:
+        from . import _grammar_tables as tables
+    except ImportError:  # a copy of the package without the generated module
+        return None
     if (_grammar_digest(grammar), lark.__version__) != (tables.GRAMMAR_SHA256, tables.LARK_VERSION):
         return None
     if any(tables.DATA["options"].get(name) != value for name, value in _OPTIONS.items()):
@@ -628,7 +630,7 @@ def _unclosed_block(text: str, error: UnexpectedInput) -> _Unclosed | None:
     if met.type == "$END" or met.type in _DECLARATION_TYPES:
         if "RBRACE" not in (error.expected or ()):
             return None
-    elif stack and _keyword_as_name(text, stack[-1]):
+    elif stack and met.type == "NAME" and _keyword_as_name(text, stack[-1], met):
         met = stack.pop()
     else:
         return None
@@ -639,17 +641,22 @@ def _unclosed_block(text: str, error: UnexpectedInput) -> _Unclosed | None:
     for i in range(len(header) - 1, -1, -1):
         value = header[i]
         if isinstance(value, Token) and value.type in _BLOCK_KEYWORDS:
+            if met.type == "NAME" and value.type != "EVENT":
+                return None  # only an event block reads a keyword as a (field) name
             name = header[i + 1] if i + 1 < len(header) else None
             return _Unclosed(value, str(name) if isinstance(name, Token) else "", met)
     return None
 
 
-def _keyword_as_name(text: str, value: Any) -> bool:
-    """Whether ``value`` is a declaration keyword read as a name, first on its line."""
+def _keyword_as_name(text: str, value: Any, following: Token) -> bool:
+    """Whether ``value`` is a declaration keyword read as a name, first on
+    its line and followed on that line by a name (`metric paid`), as a
+    declaration is and a field (`unit: text`) is not."""
     if not (isinstance(value, Token) and value.type == "NAME" and str(value) in _DECLARATION_WORDS):
         return False
     start = value.start_pos or 0
-    return not text[text.rfind("\n", 0, start) + 1 : start].strip()
+    first_on_line = not text[text.rfind("\n", 0, start) + 1 : start].strip()
+    return first_on_line and "\n" not in text[start : following.start_pos or start]
 
 
 def _blank(text: str) -> str:
