@@ -305,3 +305,11 @@ def test_tables_module_is_reproducible_from_the_grammar() -> None:
 def test_other_syntax_errors_are_not_blamed_on_a_missing_brace(text: str) -> None:
     (diagnostic,) = rewardrules.check_source(text, "case.rules")
     assert diagnostic.code == "RR001" and diagnostic.message.startswith("unexpected ")
+
+
+def test_eligible_read_as_a_field_name_is_a_missing_brace() -> None:
+    text = "event purchase { amount: money USD\neligible when purchase.amount > 0\n" + milestone("m")
+    (diagnostic,) = rewardrules.check_source(text, "case.rules")
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("RR001", 1, 1)
+    assert diagnostic.message == "event `purchase` is never closed: `eligible` on line 2 cannot be inside it"
+    assert render(diagnostic).splitlines()[2] == "     | " + "^" * len("event purchase { amount: money USD")

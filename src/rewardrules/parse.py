@@ -483,7 +483,8 @@ def _unclosed_diagnostic(source: Source, error: UnexpectedInput, unclosed: _Uncl
     what = f"{keyword} `{name}`" if name else str(keyword)
     start = keyword.start_pos or 0
     line_end = source.text.find("\n", start)
-    span = source.span(start, line_end if line_end >= 0 else len(source.text))
+    header = source.text[start : line_end if line_end >= 0 else len(source.text)]
+    span = source.span(start, start + len(header.rstrip()))
     if token.type == "$END":
         expected = _describe_expected(set(getattr(error, "expected", None) or ()))
         return Diagnostic(
@@ -630,7 +631,7 @@ def _unclosed_block(text: str, error: UnexpectedInput) -> _Unclosed | None:
     if met.type == "$END" or met.type in _DECLARATION_TYPES:
         if "RBRACE" not in (error.expected or ()):
             return None
-    elif stack and met.type == "NAME" and _keyword_as_name(text, stack[-1], met):
+    elif stack and _keyword_as_name(text, stack[-1], met):
         met = stack.pop()
     else:
         return None
@@ -641,7 +642,7 @@ def _unclosed_block(text: str, error: UnexpectedInput) -> _Unclosed | None:
     for i in range(len(header) - 1, -1, -1):
         value = header[i]
         if isinstance(value, Token) and value.type in _BLOCK_KEYWORDS:
-            if met.type == "NAME" and value.type != "EVENT":
+            if met is not error.token and value.type != "EVENT":
                 return None  # only an event block reads a keyword as a (field) name
             name = header[i + 1] if i + 1 < len(header) else None
             return _Unclosed(value, str(name) if isinstance(name, Token) else "", met)
@@ -650,9 +651,12 @@ def _unclosed_block(text: str, error: UnexpectedInput) -> _Unclosed | None:
 
 def _keyword_as_name(text: str, value: Any, following: Token) -> bool:
     """Whether ``value`` is a declaration keyword read as a name, first on
-    its line and followed on that line by a name (`metric paid`), as a
-    declaration is and a field (`unit: text`) is not."""
+    its line and followed on that line by what follows that keyword in a
+    declaration (a name, or `when` after `eligible`), as in `metric paid`,
+    and not as in a field (`unit: text`)."""
     if not (isinstance(value, Token) and value.type == "NAME" and str(value) in _DECLARATION_WORDS):
+        return False
+    if following.type != ("WHEN" if str(value) == "eligible" else "NAME"):
         return False
     start = value.start_pos or 0
     first_on_line = not text[text.rfind("\n", 0, start) + 1 : start].strip()
