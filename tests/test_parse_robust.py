@@ -320,3 +320,40 @@ def test_eligible_read_as_a_field_name_is_a_missing_brace() -> None:
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("RR001", 1, 1)
     assert diagnostic.message == "event `purchase` is never closed: `eligible` on line 2 cannot be inside it"
     assert render(diagnostic).splitlines()[2] == "     | " + "^" * len("event purchase { amount: money USD")
+
+
+# -- the garbage collector is paused while checking, and only then -------------
+
+
+def test_check_leaves_the_garbage_collector_as_it_found_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from rewardrules import check as check_module
+
+    seen: list[bool] = []
+    real = check_module.check
+
+    def spy(*args: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check_module, "check", spy)
+    assert gc.isenabled()
+    for text in (HEAD + milestone("m"), HEAD + unclosed("m")):
+        check_module.check_text(text)
+        assert gc.isenabled()
+    assert seen == [False]  # paused while checking
+    gc.disable()
+    try:
+        check_module.check_text(HEAD + milestone("m"))
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+
+    def boom(*args: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(check_module, "check", boom)
+    with pytest.raises(RuntimeError):
+        check_module.check_text(HEAD + milestone("m"))
+    assert gc.isenabled()

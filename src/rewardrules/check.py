@@ -1049,13 +1049,14 @@ def _kind_unit_problem(kind: str, unit: str) -> str | None:
 def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
     """Parse and check rule-file text: the checked ruleset (None after a
     syntax error) and every diagnostic, in file order."""
-    from .parse import parse
+    from .parse import cyclic_gc_paused, parse
 
-    source = Source(path, text)
-    tree, diagnostics = parse(source)
-    if tree is None:
-        return None, diagnostics
-    checked, found = check(tree, source)
+    with cyclic_gc_paused():
+        source = Source(path, text)
+        tree, diagnostics = parse(source)
+        if tree is None:
+            return None, diagnostics
+        checked, found = check(tree, source)
     return checked, sorted(diagnostics + found, key=Diagnostic.sort_key)
 
 
