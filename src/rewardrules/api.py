@@ -11,10 +11,9 @@ new_awards = session.add(event)
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import getcontext, localcontext, setcontext
 from pathlib import Path
@@ -37,6 +36,7 @@ from .ledger import (
     same_content,
 )
 from .models import Award
+from .parse import paused_gc
 from .report import Reporter
 from .runtime import CONTEXT
 from .timeutil import TimestampError, parse_timestamp
@@ -232,29 +232,6 @@ def _out_of_order(event: Event) -> LedgerProblem:
         f"event `{event.id}` comes before the line above it in (at, id) order",
         "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
     )
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while scoring.
-
-    Scoring allocates millions of small objects that form no reference
-    cycles, and the collector would walk the growing heap again and again
-    (a third of the run time on large ledgers). Reference counting still
-    frees everything; the collector resumes afterwards.
-
-    Do the work in a function called inside the block, so that its state is
-    freed before the collector resumes: whatever is still alive then sits in
-    the youngest generation, and the collector's first pass walks all of it
-    (about a tenth of a scoring run).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _plain(event: Any) -> Any:

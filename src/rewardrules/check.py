@@ -1049,9 +1049,9 @@ def _kind_unit_problem(kind: str, unit: str) -> str | None:
 def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
     """Parse and check rule-file text: the checked ruleset (None after a
     syntax error) and every diagnostic, in file order."""
-    from .parse import cyclic_gc_paused, parse
+    from .parse import parse, paused_gc
 
-    with cyclic_gc_paused():
+    with paused_gc():
         source = Source(path, text)
         tree, diagnostics = parse(source)
         if tree is None:

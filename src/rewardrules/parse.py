@@ -506,14 +506,24 @@ def _unclosed_diagnostic(source: Source, error: UnexpectedInput, unclosed: _Uncl
 
 
 @contextlib.contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a rule file is parsed
-    (and checked). Both build hundreds of thousands of small objects (Lark's
-    tree, the AST, the checker's types) that reference counting frees; the
-    collector would only walk them again and again as they pile up: a
-    10,000-milestone file took 4.6 s of CPU to check with it, 2.6 s without
-    (benchmarks/check_scale.py). It is enabled again afterwards, even after
-    an exception; in nested uses, by the outermost."""
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while rules are parsed and
+    checked, or a ledger scored (:mod:`.api`).
+
+    Both allocate hundreds of thousands to millions of small objects (Lark's
+    tree, the AST, the checker's types; events and awards) that form no
+    reference cycles, and the collector would walk the growing heap again
+    and again: a 10,000-milestone file took 4.6 s of CPU to check with it,
+    2.6 s without (benchmarks/check_scale.py); a third of the run time on
+    large ledgers. Reference counting still frees everything; the collector
+    resumes afterwards, even after an exception, and in nested uses by the
+    outermost.
+
+    Do the work in a function called inside the block, so that its state is
+    freed before the collector resumes: whatever is still alive then sits in
+    the youngest generation, and the collector's first pass walks all of it
+    (about a tenth of a scoring run).
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -525,7 +535,7 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 def parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
     """Parse a rule file. Returns the AST, or None and the diagnostics."""
-    with cyclic_gc_paused():
+    with paused_gc():
         return _parse(source)
 
 
