@@ -11,7 +11,6 @@ new_awards = session.add(event)
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import json
 import os
@@ -39,6 +38,7 @@ from .ledger import (
     surrogate_problem,
 )
 from .models import Award
+from .parse import paused_gc
 from .reading import read_lines, read_text
 from .report import Reporter
 from .runtime import CONTEXT, in_context
@@ -359,29 +359,6 @@ def _out_of_order(
 ) -> LedgerProblem:
     """An event earlier in ledger order than one taken before it."""
     return LedgerProblem(event.line, "at", f"event `{event.id}` comes before {after}", hint)
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while scoring.
-
-    Scoring allocates millions of small objects that form no reference
-    cycles, and the collector would walk the growing heap again and again
-    (a third of the run time on large ledgers). Reference counting still
-    frees everything; the collector resumes afterwards.
-
-    Do the work in a function called inside the block, so that its state is
-    freed before the collector resumes: whatever is still alive then sits in
-    the youngest generation, and the collector's first pass walks all of it
-    (about a tenth of a scoring run).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _plain(event: Any) -> Any:

@@ -1192,13 +1192,14 @@ def every_floor(info: MetricInfo) -> tuple[Decimal, str]:
 def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
     """Parse and check rule-file text: the checked ruleset (None after a
     syntax error) and every diagnostic, in file order."""
-    from .parse import parse
+    from .parse import parse, paused_gc
 
-    source = Source(path, text)
-    tree, diagnostics = parse(source)
-    if tree is None:
-        return None, diagnostics
-    checked, found = check(tree, source)
+    with paused_gc():
+        source = Source(path, text)
+        tree, diagnostics = parse(source)
+        if tree is None:
+            return None, diagnostics
+        checked, found = check(tree, source)
     return checked, sorted(diagnostics + found, key=Diagnostic.sort_key)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -95,6 +96,13 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     related: tuple[Related, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Every output (text, JSON, GitHub, SARIF) prints the message and the
+        # help: bound them here, once, whatever the stage that wrote them.
+        object.__setattr__(self, "message", shorten_quotes(self.message))
+        if self.help is not None:
+            object.__setattr__(self, "help", shorten_quotes(self.help))
+
     @property
     def path(self) -> str:
         return self.span.path if self.span else "<unknown>"
@@ -152,7 +160,8 @@ def render(diagnostic: Diagnostic, color: bool = False) -> str:
 def _excerpt(span: Span, mark: str) -> list[str]:
     """The source line of a span, with the span underlined by ``mark``.
 
-    A tab shows as one space and other control characters as escapes
+    A long line is cut to a window around the column (`echo_window`); a tab
+    shows as one space and other control characters as escapes
     (`printable`), so the line cannot drive a terminal; the underline is
     placed under the escaped text."""
     from .formatting import printable
@@ -163,11 +172,51 @@ def _excerpt(span: Span, mark: str) -> list[str]:
     gutter = f"{span.line:>4} | "
     end_line, end_col = span.source.position(span.end)
     width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
-    text = text.replace("\t", " ")
-    before = printable(text[: span.column - 1])
-    under = printable(text[span.column - 1 : span.column - 1 + max(1, width)])
-    underline = " " * (len(gutter) - 2) + "| " + " " * len(before) + mark * max(1, len(under), width)
-    return [f"{gutter}{printable(text)}", underline]
+    shown, column, room = echo_window(text.replace("\t", " "), span.column)
+    width = max(1, min(width, room))
+    before = printable(shown[: column - 1])
+    under = printable(shown[column - 1 : column - 1 + width])
+    underline = " " * (len(gutter) - 2) + "| " + " " * len(before) + mark * max(1, len(under))
+    return [f"{gutter}{printable(shown)}", underline]
+
+
+#: Longest source line echoed under a diagnostic, in characters: a longer
+#: line (a generated file, a minified one) is cut to a window around the column.
+ECHO_WIDTH = 120
+#: Characters kept before the column in a cut line.
+ECHO_BEFORE = 40
+#: What marks the characters left out of a cut line.
+ELLIPSIS = "..."
+
+
+def echo_window(text: str, column: int) -> tuple[str, int, int]:
+    """The part of a source line to echo, the 1-based column in it, and how
+    many characters of the line it shows from that column on.
+
+    A line of at most :data:`ECHO_WIDTH` characters is echoed whole; a
+    longer one is cut to that many characters around ``column``, with
+    :data:`ELLIPSIS` where characters were left out, so a diagnostic stays
+    a few lines long even when the line is a megabyte."""
+    if len(text) <= ECHO_WIDTH:
+        return text, column, len(text) - column + 1
+    start = min(max(0, column - 1 - ECHO_BEFORE), len(text) - ECHO_WIDTH)
+    end = start + ECHO_WIDTH
+    head = ELLIPSIS if start > 0 else ""
+    tail = ELLIPSIS if end < len(text) else ""
+    return f"{head}{text[start:end]}{tail}", column - start + len(head), end - column + 1
+
+
+#: A quoted piece of source in a message longer than this is shortened.
+QUOTE_WIDTH = 80
+_QUOTED = re.compile(f"`([^`]{{{QUOTE_WIDTH + 1},}})`")
+
+
+def shorten_quotes(text: str) -> str:
+    """``text`` with every backtick-quoted piece longer than
+    :data:`QUOTE_WIDTH` cut to its start and end: a message quotes names
+    and tokens from the rule file, which can be as long as the file."""
+    keep = QUOTE_WIDTH // 2
+    return _QUOTED.sub(lambda m: f"`{m[1][:keep]}{ELLIPSIS}{m[1][-keep // 2 :]}`", text)
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -8,7 +8,12 @@ span keeps a reference to its :class:`Source`.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
+
+#: The byte order mark some editors write at the start of a UTF-8 file.
+BOM = "\ufeff"
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -20,9 +25,13 @@ class Source:
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
-        self._line_starts.extend(starts)
+        if self.text.startswith(BOM):
+            # Editors that save UTF-8 "with signature" put a BOM first; it is
+            # not part of the text, and dropping it here keeps every offset,
+            # line and column what an editor shows.
+            object.__setattr__(self, "text", self.text[len(BOM) :])
+        self._line_starts.append(0)
+        self._line_starts.extend(match.end() for match in _NEWLINE.finditer(self.text))
 
     def position(self, offset: int) -> tuple[int, int]:
         """Return the 1-based (line, column) of a character offset."""
