@@ -5,12 +5,14 @@ the kept record of a paid award showing what was paid (docs/semantics.md)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rewardrules.cli import main
 from rewardrules.sources import Payload, read_payloads
 from rewardrules.sources.stripe import StripeError, ingest, to_ledger
 
@@ -220,3 +222,209 @@ def test_one_referral_at_one_second_with_two_referrers_keeps_the_first_by_name_i
     b = event("evt_2", "customer.updated", {**meta, "metadata": {"referrer": "alice"}}, ts(1))
     for order in ([a, b], [b, a]):
         assert [row["referrer"] for row in to_ledger(order)] == ["alice"]
+
+
+# ---------------------------------------------------------------------------
+# Settled statements in every output; the kept record shows what was paid.
+
+PARTNER_RULES = """ruleset commissions "Commissions"
+
+event referral { source: optional text }
+event payment { amount: money USD }
+
+program partners "Partner referrals" {
+  cap referrer 5000 USD per quarter
+
+  milestone partner_commission "Commission" {
+    each payment within 365 days
+    reward referrer cash 15% of payment.amount
+    message "{{ beneficiary }} earns {{ amount }} {{ unit }} on {{ referee }}'s payment."
+  }
+}
+"""
+
+
+def _line(**event: str) -> str:
+    return json.dumps(event) + "\n"
+
+
+@pytest.fixture
+def late_payment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Path]:
+    """A run pays 1350.00 on a 9000.00 payment; then an earlier 30000.00
+    payment arrives and uses up the quarter's cap: 4500.00 on it, 500.00 left
+    for the one that was paid 1350.00."""
+    rules = tmp_path / "commissions.rules"
+    rules.write_text(PARTNER_RULES)
+    ledger = tmp_path / "ledger.jsonl"
+    first = _line(id="r1", at="2026-01-01T00:00:00Z", type="referral", referrer="acme", referee="c1")
+    first += _line(id="p2", at="2026-02-01T00:00:00Z", type="payment", referee="c1", amount="9000.00")
+    ledger.write_text(first)
+    assert main(["score", str(rules), str(ledger), "--as-of", "2026-02-02T00:00:00Z", "--format", "json"]) == 0
+    previous = tmp_path / "previous.json"
+    previous.write_text(capsys.readouterr().out)
+    ledger.write_text(
+        first + _line(id="p1", at="2026-01-15T00:00:00Z", type="payment", referee="c1", amount="30000.00")
+    )
+    return {"rules": rules, "ledger": ledger, "previous": previous, "dir": tmp_path}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+AS_OF = ("--as-of", "2026-02-03T00:00:00Z")
+
+
+def _settled_result(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    argv = ("score", files["rules"], files["ledger"], *AS_OF, "--format", "json", "--settled", files["previous"])
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_the_kept_record_of_a_changed_award_has_the_message_it_was_paid_with(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _settled_result(late_payment, capsys)
+    messages = {(a["amount"], a["message"]) for a in result["awards"]}
+    assert messages == {
+        ("4500.00", "acme earns 4500.00 USD on c1's payment."),
+        ("1350.00", "acme earns 1350.00 USD on c1's payment."),  # kept as paid, not "earns 500.00"
+        ("500.00", "acme earns 500.00 USD on c1's payment."),  # the reissued award
+    }
+
+
+def test_a_statement_without_messages_gives_the_kept_record_none_rather_than_new_text(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    previous = json.loads(late_payment["previous"].read_text())
+    bare = [{k: v for k, v in award.items() if k not in ("message", "why")} for award in previous["awards"]]
+    late_payment["previous"].write_text(json.dumps(bare))
+    result = _settled_result(late_payment, capsys)
+    kept = next(a for a in result["awards"] if a["amount"] == "1350.00")
+    assert kept["message"] is None
+
+
+def test_a_dropped_award_is_listed_with_its_message_as_told() -> None:
+    import rewardrules
+
+    program = rewardrules.compile(PARTNER_RULES, "commissions.rules")
+    paid = program.score(
+        [
+            {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "acme", "referee": "c1"},
+            {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "c1", "amount": "100.00"},
+        ]
+    ).data
+    # the payment's referral changes hands: an earlier referral by someone else arrives
+    later = program.score(
+        [
+            {"id": "r0", "at": "2025-12-01T00:00:00Z", "type": "referral", "referrer": "zed", "referee": "c1"},
+            {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "acme", "referee": "c1"},
+            {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "c1", "amount": "100.00"},
+        ],
+        settled=paid,
+    ).data
+    told = next(a for a in later["awards"] if a["beneficiary"] == "acme")
+    assert told["message"] == "acme earns 15.00 USD on c1's payment."
+
+
+def test_a_settled_text_with_a_lone_surrogate_is_refused_by_its_field(late_payment: dict[str, Path]) -> None:
+    import rewardrules
+
+    program = rewardrules.load(late_payment["rules"])
+    previous = json.loads(late_payment["previous"].read_text())
+    previous["awards"][0]["message"] = "paid \ud800"
+    with pytest.raises(rewardrules.LedgerError, match="unpaired surrogate") as caught:
+        program.score([], settled=previous)
+    assert caught.value.problems[0].field == "message"
+
+
+def test_explain_accepts_settled_and_tells_what_score_says(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _settled_result(late_payment, capsys)
+    base = ("explain", late_payment["rules"], late_payment["ledger"], *AS_OF, "--settled", late_payment["previous"])
+    code, out, err = _run(capsys, *base)
+    assert code == 0, err
+    assert (
+        "taken back at 2026-02-03T00:00:00Z (its amount changed after it was paid): cash 1350.00 USD comes back" in out
+    )
+    assert "None" not in out
+    assert "earned: cash 500.00 USD" in out and "earned: cash 1350.00 USD" in out
+    code, out, err = _run(capsys, *base, "--format", "json")
+    assert code == 0, err
+    told = json.dumps(json.loads(out))
+    for award in result["awards"]:
+        assert award["id"] in told
+    for reversal in result["reversals"]:
+        assert reversal["reverses"] in told
+
+
+def test_report_accepts_settled_and_shows_the_reason_of_a_reversal_without_an_event(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _settled_result(late_payment, capsys)
+    page = late_payment["dir"] / "report.html"
+    argv = ("report", late_payment["rules"], late_payment["ledger"], *AS_OF, "--settled", late_payment["previous"])
+    code, out, err = _run(capsys, *argv, "-o", page)
+    assert code == 0, err
+    assert f"wrote {page}: {len(result['awards'])} awards" in out
+    html = page.read_text()
+    (reversal,) = result["reversals"]
+    row = html[html.index(f'<tr data-reverses="{reversal["reverses"]}">') :]
+    row = row[: row.index("</tr>")]
+    assert "<td>its amount changed after it was paid</td>" in row
+    assert "None" not in row and "event <code>" not in row
+    for award in result["awards"]:
+        assert award["id"] in html
+
+
+@pytest.mark.parametrize("command", ["explain", "report"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[{"id": "aw_1"}]', "field `id`"),
+        ("{not json", "is not JSON"),
+        (None, "--settled: cannot read"),
+    ],
+)
+def test_explain_and_report_refuse_a_bad_settled_file_with_exit_2(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str], command: str, content: str | None, message: str
+) -> None:
+    statement = late_payment["dir"] / "statement.json"
+    if content is not None:
+        statement.write_text(content)
+    page = late_payment["dir"] / "out.html"
+    extra = ("-o", page) if command == "report" else ()
+    code, out, err = _run(
+        capsys, command, late_payment["rules"], late_payment["ledger"], "--settled", statement, *extra
+    )
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+    assert not page.exists()
+
+
+def test_settled_results_with_reversals_of_no_single_event_match_the_schemas(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jsonschema
+
+    result = _settled_result(late_payment, capsys)
+    assert result["reversals"] and all(r["why"]["event"] is None for r in result["reversals"])
+    schemas = {}
+    for name in ("result", "reversal"):
+        code, out, _ = _run(capsys, "schema", name)
+        assert code == 0
+        schemas[name] = json.loads(out)
+        jsonschema.Draft202012Validator.check_schema(schemas[name])
+    jsonschema.Draft202012Validator(schemas["result"]).validate(result)
+    for reversal in result["reversals"]:
+        jsonschema.Draft202012Validator(schemas["reversal"]).validate(reversal)
+    why = schemas["reversal"]["properties"]["why"]
+    text = json.dumps(why) + json.dumps(schemas["reversal"].get("$defs", {}))
+    assert "null" in text and "reason" in text
+    # and a reversal's why must still say which event, or that there is none
+    bad = {**result["reversals"][0], "why": {"reason": "x"}}
+    assert not jsonschema.Draft202012Validator(schemas["reversal"]).is_valid(bad)

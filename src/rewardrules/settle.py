@@ -6,7 +6,9 @@ refund inside the hold, an earlier referral of the same referee): scored
 afresh, an award already paid could come out `void`, with another amount,
 or not at all. Given the awards settled so far, a run never rewrites them:
 
-- a settled award keeps its record as paid (`confirmed`, the amount paid);
+- a settled award keeps its record as paid (`confirmed`, the amount paid,
+  and the message the app was told, from the statement: never a message
+  rendered again with this run's values, which may name the new amount);
 - if the run would void it, change its amount or drop it, a **reversal**
   (`rv_` and a hash of the award's id, see `ids.reversal_id`) takes the paid
   amount back; a reversal's id depends on the award alone, so an app that
@@ -77,8 +79,9 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
     `awards` and, optionally, `reversals`; other members are ignored) or a
     list of award records. Each award is a record as a result gives it: `id`,
     `at`, `milestone`, `role`, `beneficiary`, `referrer`, `referee`, `kind`,
-    `amount`, `unit`, `program`, optionally `item` and `status` (`confirmed`
-    if left out: only confirmed ones were paid); each reversal `id` and
+    `amount`, `unit`, `program`, optionally `item`, `message` (as the app
+    was told it) and `status` (`confirmed` if left out: only confirmed ones
+    were paid); each reversal `id` and
     `reverses`. Raises LedgerError naming the entry (its position from 1)
     and field."""
     if isinstance(data, list):
@@ -115,6 +118,12 @@ def _text(entry: dict[str, Any], name: str, path: str, n: int, optional: bool = 
         return None
     if not isinstance(value, str) or len(value) > MAX_SETTLED_TEXT:
         raise _error(path, n, name, f"expected text of at most {MAX_SETTLED_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape: a result could not be written with it
+        raise _error(
+            path, n, name, "not valid Unicode text: it has an unpaired surrogate escape such as \\ud800"
+        ) from None
     return value
 
 
@@ -143,6 +152,7 @@ def _award(entry: Any, path: str, n: int) -> SettledAward | None:
         raise _error(path, n, "amount", 'expected a positive decimal number as text, e.g. "15.00"')
     record = {name: _text(entry, name, path, n) for name in _DESCRIBED}
     record["item"] = _text(entry, "item", path, n, optional=True)
+    record["message"] = _text(entry, "message", path, n, optional=True)
     for name, allowed in (("role", _ROLES), ("kind", _KINDS)):
         if record[name] not in allowed:
             raise _error(path, n, name, f"expected one of {', '.join(allowed)}")
@@ -177,6 +187,7 @@ def _as_told(settled: SettledAward) -> dict[str, Any]:
         **{k: record[k] for k in ("amount", "unit", "item")},
         "status": "confirmed",
         "program": record["program"],
+        **({"message": record["message"]} if record["message"] is not None else {}),
     }
 
 
@@ -216,6 +227,8 @@ class Settlement:
                 continue  # as paid
             fresh = dict(record)
             record.update(status="confirmed", amount=settled.record["amount"])  # stays as paid
+            if "message" in record:  # as told, or none: this run's text may name the new amount
+                record["message"] = settled.record["message"]
             if reversal is not None:
                 reversal["amount"] = settled.record["amount"]  # take back what was paid
             else:
