@@ -248,24 +248,33 @@ def _line(**event: str) -> str:
     return json.dumps(event) + "\n"
 
 
+def _paid_then_late(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: list[dict[str, str]], as_of: str, late: dict[str, str]
+) -> dict[str, Path]:
+    """Score `first` as of `as_of` (the result is what the app paid), then add `late` to the ledger."""
+    rules = tmp_path / "commissions.rules"
+    rules.write_text(PARTNER_RULES)
+    ledger = tmp_path / "ledger.jsonl"
+    text = "".join(_line(**e) for e in first)
+    ledger.write_text(text)
+    assert main(["score", str(rules), str(ledger), "--as-of", as_of, "--format", "json"]) == 0
+    previous = tmp_path / "previous.json"
+    previous.write_text(capsys.readouterr().out)
+    ledger.write_text(text + _line(**late))
+    return {"rules": rules, "ledger": ledger, "previous": previous, "dir": tmp_path}
+
+
 @pytest.fixture
 def late_payment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Path]:
     """A run pays 1350.00 on a 9000.00 payment; then an earlier 30000.00
     payment arrives and uses up the quarter's cap: 4500.00 on it, 500.00 left
     for the one that was paid 1350.00."""
-    rules = tmp_path / "commissions.rules"
-    rules.write_text(PARTNER_RULES)
-    ledger = tmp_path / "ledger.jsonl"
-    first = _line(id="r1", at="2026-01-01T00:00:00Z", type="referral", referrer="acme", referee="c1")
-    first += _line(id="p2", at="2026-02-01T00:00:00Z", type="payment", referee="c1", amount="9000.00")
-    ledger.write_text(first)
-    assert main(["score", str(rules), str(ledger), "--as-of", "2026-02-02T00:00:00Z", "--format", "json"]) == 0
-    previous = tmp_path / "previous.json"
-    previous.write_text(capsys.readouterr().out)
-    ledger.write_text(
-        first + _line(id="p1", at="2026-01-15T00:00:00Z", type="payment", referee="c1", amount="30000.00")
-    )
-    return {"rules": rules, "ledger": ledger, "previous": previous, "dir": tmp_path}
+    first = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "acme", "referee": "c1"},
+        {"id": "p2", "at": "2026-02-01T00:00:00Z", "type": "payment", "referee": "c1", "amount": "9000.00"},
+    ]
+    late = {"id": "p1", "at": "2026-01-15T00:00:00Z", "type": "payment", "referee": "c1", "amount": "30000.00"}
+    return _paid_then_late(tmp_path, capsys, first, "2026-02-02T00:00:00Z", late)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -428,3 +437,82 @@ def test_settled_results_with_reversals_of_no_single_event_match_the_schemas(
     # and a reversal's why must still say which event, or that there is none
     bad = {**result["reversals"][0], "why": {"reason": "x"}}
     assert not jsonschema.Draft202012Validator(schemas["reversal"]).is_valid(bad)
+
+
+def test_the_kept_record_of_a_changed_award_explains_it_as_paid(
+    late_payment: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 1350.00 was paid uncapped; this run's cut to 500.00 belongs to the
+    reissued award, not to the record kept as paid."""
+    previous = json.loads(late_payment["previous"].read_text())
+    result = _settled_result(late_payment, capsys)
+    kept = next(a for a in result["awards"] if a["amount"] == "1350.00")
+    reissued = next(a for a in result["awards"] if a["amount"] == "500.00")
+    assert kept["why"] == previous["awards"][0]["why"] and "capped" not in kept["why"]
+    assert reissued["why"]["capped"] is True and reissued["why"]["reissues"] == kept["id"]
+    bare = [{k: v for k, v in award.items() if k != "why"} for award in previous["awards"]]
+    late_payment["previous"].write_text(json.dumps(bare))
+    kept = next(a for a in _settled_result(late_payment, capsys)["awards"] if a["amount"] == "1350.00")
+    assert kept["why"] == {"event": "p2", "values": {}, "occurrence": "p2"}  # this run's, less its cut
+
+
+@pytest.fixture
+def moved_referral(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Path]:
+    """alice is paid 15.00 on bob's payment; then an earlier referral of bob
+    by carol arrives: the run no longer gives alice's award."""
+    first = [
+        {"id": "r2", "at": "2026-01-05T00:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob"},
+        {"id": "p1", "at": "2026-01-10T00:00:00Z", "type": "payment", "referee": "bob", "amount": "100.00"},
+    ]
+    late = {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "carol", "referee": "bob"}
+    return _paid_then_late(tmp_path, capsys, first, "2026-01-11T00:00:00Z", late)
+
+
+@pytest.mark.parametrize("with_why", [True, False])
+def test_explain_and_report_tell_a_paid_award_the_run_no_longer_gives(
+    moved_referral: dict[str, Path], capsys: pytest.CaptureFixture[str], with_why: bool
+) -> None:
+    if not with_why:
+        previous = json.loads(moved_referral["previous"].read_text())
+        bare = [{k: v for k, v in award.items() if k != "why"} for award in previous["awards"]]
+        moved_referral["previous"].write_text(json.dumps(bare))
+    settled = ("--as-of", "2026-01-12T00:00:00Z", "--settled", moved_referral["previous"])
+    files = (moved_referral["rules"], moved_referral["ledger"])
+    code, out, err = _run(capsys, "score", *files, *settled, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    told = next(a for a in result["awards"] if a["beneficiary"] == "alice")
+    assert ("why" in told) == with_why
+    code, out, err = _run(capsys, "explain", *files, *settled, "--referrer", "alice")
+    assert code == 0, err
+    assert "earned: cash 15.00 USD to alice (referrer)" in out
+    assert (
+        "taken back at 2026-01-12T00:00:00Z (paid, but this run no longer gives it): cash 15.00 USD comes back" in out
+    )
+    assert ("at event p1" in out) == with_why
+    page = moved_referral["dir"] / "report.html"
+    code, out, err = _run(capsys, "report", *files, *settled, "-o", page)
+    assert code == 0, err
+    html = page.read_text()
+    assert told["id"] in html and "<td>paid, but this run no longer gives it</td>" in html
+    assert ("as paid: the settled statement does not say why" in html) != with_why
+
+
+@pytest.mark.parametrize(
+    "why, field, message",
+    [
+        ("because", "why", "an object"),
+        ({"values": {}}, "why.event", "text"),
+        ({"event": "p1", "values": []}, "why.values", "an object"),
+        ({"event": "p1", "values": {"mrr": {"deep": 1}}}, "why.values.mrr", "text"),
+        ({"event": "p1", "values": {}, "capped": "yes"}, "why.capped", "true or false"),
+    ],
+)
+def test_a_settled_why_is_checked_by_field(late_payment: dict[str, Path], why: Any, field: str, message: str) -> None:
+    import rewardrules
+
+    previous = json.loads(late_payment["previous"].read_text())
+    previous["awards"][0]["why"] = why
+    with pytest.raises(rewardrules.LedgerError, match=message) as caught:
+        rewardrules.load(late_payment["rules"]).score([], settled=previous)
+    assert caught.value.problems[0].field == field

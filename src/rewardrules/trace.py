@@ -35,7 +35,7 @@ def void_causes(data: dict[str, Any]) -> dict[str, VoidCause]:
     """The `why.voided_by` of every void award in a result record."""
     causes = {}
     for award in data["awards"]:
-        cause = award["why"].get("voided_by")
+        cause = (award.get("why") or {}).get("voided_by")  # a settled award listed as told may have no why
         if cause is not None:
             causes[award["id"]] = VoidCause(award["id"], cause["event"], cause["type"], cause["at"], cause["rule"])
     return causes
