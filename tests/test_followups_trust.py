@@ -516,3 +516,16 @@ def test_a_settled_why_is_checked_by_field(late_payment: dict[str, Path], why: A
     with pytest.raises(rewardrules.LedgerError, match=message) as caught:
         rewardrules.load(late_payment["rules"]).score([], settled=previous)
     assert caught.value.problems[0].field == field
+
+
+def test_explain_ledger_takes_settled_like_score(late_payment: dict[str, Path]) -> None:
+    import rewardrules
+    from rewardrules.explain import explain, explain_ledger
+
+    program = rewardrules.load(late_payment["rules"])
+    previous = json.loads(late_payment["previous"].read_text())
+    events = [json.loads(line) for line in late_payment["ledger"].read_text().splitlines()]
+    text = explain_ledger(program, events, "2026-02-03T00:00:00Z", settled=previous)
+    data = program.score(events, as_of="2026-02-03T00:00:00Z", settled=previous).data
+    assert text == explain(data, program=program)
+    assert "(its amount changed after it was paid): cash 1350.00 USD comes back" in text

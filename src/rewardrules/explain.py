@@ -141,11 +141,14 @@ def explain_ledger(
     as_of: str | int | None = None,
     referrer: str | None = None,
     referee: str | None = None,
+    *,
+    settled: Any = None,
 ) -> str:
-    """Score a ledger and explain it with everything the rules say."""
+    """Score a ledger and explain it with everything the rules say;
+    ``settled``: what the app already paid, as for ``Program.score``."""
     from .trace import score_traced
 
-    traced = score_traced(program, events, as_of)
+    traced = score_traced(program, events, as_of, settled=settled)
     return explain(traced.data, referrer, referee, program=program, voids=traced.voids)
 
 

@@ -42,9 +42,14 @@ def void_causes(data: dict[str, Any]) -> dict[str, VoidCause]:
 
 
 def score_traced(
-    program: Program, events: Iterable[Any], as_of: str | int | None = None, path: str = "<ledger>"
+    program: Program,
+    events: Iterable[Any],
+    as_of: str | int | None = None,
+    path: str = "<ledger>",
+    *,
+    settled: Any = None,
 ) -> Traced:
-    """``program.score(events, as_of)`` with explanations, and the cause of
-    every void award. Raises LedgerError like `score`."""
-    data = program.score(events, as_of=as_of, path=path).data
+    """``program.score(events, as_of, settled=...)`` with explanations, and
+    the cause of every void award. Raises LedgerError like `score`."""
+    data = program.score(events, as_of=as_of, path=path, settled=settled).data
     return Traced(data, void_causes(data))
