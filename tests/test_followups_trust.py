@@ -90,6 +90,18 @@ SETS = {
     "month": files(month(), "month"),
     "discount versions": files(discount_versions(), "discounts"),
     "payment links": files(payment_links(), "links"),
+    # contradictions: the same problems, named alike, whatever the order
+    "conflicts": files(
+        [
+            event("evt_d1", "customer.discount.created", discount("di_7", 25), ts(1)),
+            event("evt_d2", "customer.discount.updated", discount("di_7", 50), ts(1)),
+            event("evt_s1", "customer.subscription.created", with_discount_ids("di_7"), ts(4)),
+            event("evt_1", "invoice.paid", invoice("in_1", "cus_1", 5000, charge="ch_1"), ts(1)),
+            event("evt_2", "invoice.paid", invoice("in_2", "cus_1", 5000, charge="ch_1"), ts(2)),
+            event("evt_3", "charge.succeeded", charge("ch_1", "cus_1", 5000, invoice="in_3"), ts(3)),
+        ],
+        "conflicts",
+    ),
 }
 
 

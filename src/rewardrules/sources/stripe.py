@@ -247,8 +247,7 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
     for envelope in sorted(seen.values(), key=_rank):
         _dispatch(envelope, facts, options, report, problems)
     ledger: list[dict[str, str]] = []
-    if not problems:
-        _settle_versions(facts, problems)
+    _settle_versions(facts, problems)
     if not problems:
         ledger = _resolve(facts, report, problems)
     if problems:
