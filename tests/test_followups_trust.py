@@ -77,12 +77,14 @@ def files(payloads: list[dict[str, Any]], name: str) -> list[list[Payload]]:
 
 
 def outcome(groups: list[list[Payload]]) -> str:
-    """The ledger's bytes, or the problems (as a set: they are listed in input order)."""
+    """The ledger's bytes and the summary, or the problems (as a set: they
+    are listed in input order)."""
     try:
-        ledger = to_ledger([p for group in groups for p in group])
+        result = ingest([p for group in groups for p in group])
     except StripeError as error:
         return "error:" + json.dumps(sorted(p.render() for p in error.problems))
-    return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in ledger)
+    rows = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in result.ledger)
+    return rows + "\n".join(result.report.lines())
 
 
 SETS = {
