@@ -18,7 +18,7 @@ award.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -142,11 +142,14 @@ def explain_ledger(
     as_of: str | int | None = None,
     referrer: str | None = None,
     referee: str | None = None,
+    *,
+    settled: Any = None,
 ) -> str:
-    """Score a ledger and explain it with everything the rules say."""
+    """Score a ledger and explain it with everything the rules say;
+    ``settled``: what the app already paid, as for ``Program.score``."""
     from .trace import score_traced
 
-    traced = score_traced(program, events, as_of)
+    traced = score_traced(program, events, as_of, settled=settled)
     return explain(traced.data, referrer, referee, program=program, voids=traced.voids)
 
 
@@ -208,6 +211,7 @@ class _Teller:
         )
         by_referral = self._awards_by_referral()
         withheld = self._withheld_by_referral()
+        placed: set[tuple[str, str]] = set()
         for kind, row in rows:
             if referrer is not None and row.get("referrer") != referrer:
                 continue
@@ -218,11 +222,28 @@ class _Teller:
                 owner.not_counted.append(self._rejected(row))
                 continue
             key = (row["referrer"], row["referee"])
+            placed.add(key)
             owner.referrals.append(self._referral(row, by_referral.get(key, []), withheld.get(key, [])))
+        unplaced = {key: listed for key, listed in by_referral.items() if key not in placed}
+        self._unplaced(unplaced, referrer, referee, story)
         for entry in self.data.get("referrers", []):
             if entry["referrer"] in stories:
                 self._referrer(stories[entry["referrer"]], entry)
         return Explanation(self.data["ruleset"], self.as_of, list(stories.values()))
+
+    def _unplaced(
+        self,
+        awards: dict[tuple[str, str], list[dict[str, Any]]],
+        referrer: str | None,
+        referee: str | None,
+        story: Callable[[str], ReferrerStory],
+    ) -> None:
+        """Awards of no counted referral: a settled award that this run no
+        longer gives (its referral became another referrer's) is listed as
+        paid, with its reversal; it is told under its referrer."""
+        for (who, whom), listed in awards.items():
+            if (referrer is None or who == referrer) and (referee is None or whom == referee):
+                story(who).notes.extend(self._award(award) for award in listed)
 
     def _awards_by_referral(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
         out: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -266,7 +287,7 @@ class _Teller:
         text = f"{_what(award)} to {award['beneficiary']} ({award['role']}) for {self._name(award['milestone'])}"
         note = Note(kind, text, award["at"], award["milestone"], award["id"])
         note.details.append("why: " + self._why(award))
-        if award["why"].get("capped"):
+        if (award.get("why") or {}).get("capped"):
             note.details.append("cut to what remained under " + self._caps(award["milestone"]))
         info = self.milestones.get(award["milestone"])
         if status == "pending":
@@ -292,7 +313,9 @@ class _Teller:
         return note
 
     def _why(self, award: Mapping[str, Any]) -> str:
-        why = award["why"]
+        why = award.get("why")
+        if why is None:  # a settled award listed as told, from a statement that did not say why
+            return "paid as the settled statement lists it (it does not say why)"
         values = ", ".join(f"{k} = {v}" for k, v in why.get("values", {}).items())
         info = self.milestones.get(award["milestone"])
         rule = f"`{_trigger_text(info.trigger)}` " if info is not None else ""
@@ -338,7 +361,7 @@ class _Teller:
             if milestone["reached"]:
                 for award_id in milestone["awards"][:1]:
                     award = self.awards.get(award_id)
-                    if award is not None:
+                    if award is not None and award.get("why") is not None:
                         text = f"{self._name(name)}, with {award['referee']}'s event {award['why']['event']}"
                         story.notes.append(Note("reached", text, award["at"], name))
             note = self._progress(milestone, entry.get("metrics", {}), entry["program"])

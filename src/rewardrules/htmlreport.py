@@ -381,7 +381,7 @@ def _top_referrers(data: dict[str, Any]) -> dict[str, Any]:
 
 # -- the page --------------------------------------------------------------
 def _award_row(award: dict[str, Any], titles: dict[tuple[str, str], str], programs: int) -> dict[str, Any]:
-    why = award["why"]
+    why = award.get("why") or {}  # a settled award listed as told may have none
     values = [f"{name} = {value}" for name, value in why.get("values", {}).items()]
     milestone = titles.get((award["program"], award["milestone"]), award["milestone"])
     return {
@@ -399,7 +399,7 @@ def _award_row(award: dict[str, Any], titles: dict[tuple[str, str], str], progra
         "amount": award["amount"],
         "unit": award["unit"],
         "status": award["status"],
-        "event": why["event"],
+        "event": why.get("event"),
         "why_values": values,
         "occurrence": why.get("occurrence"),
         "capped": bool(why.get("capped")),

@@ -117,27 +117,50 @@ class Award(_Typed, BaseModel):
     why: Why | None = Field(default=None, description="the explanation; left out by explain=False (--no-explain)")
 
 
+class ReversalWhy(BaseModel):
+    """Why a reversal takes an award back."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event: str | None = Field(
+        description="the id of the event that takes the award back; null when no single event does "
+        "(an amount changed, or the run no longer gives the award): `reason` then says what changed"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="what changed, in words: `voided after it was paid`, `its amount changed after it was paid`, "
+        "`paid, but this run no longer gives it`, `taken back earlier`",
+    )
+
+
 class Reversal(_Typed, BaseModel):
     """A compensating entry: a confirmed award that a later event (a refund
-    after the hold, a chargeback) takes back. The award itself is never
-    rewritten; pay this entry back against the award it `reverses`."""
+    after the hold, a chargeback) takes back, or, given what an app settled,
+    a paid award that a later run voids, changes or drops. The award itself
+    is never rewritten; pay this entry back against the award it `reverses`."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="stable id of the reversal (rv_...)")
     reverses: str = Field(description="the id of the award taken back")
-    at: str = Field(description="instant of the event that takes it back, UTC with Z")
+    at: str = Field(
+        description="instant of the event that takes it back, UTC with Z; the run's as-of when no single event does"
+    )
     milestone: str
     role: Literal["referrer", "referee"]
     beneficiary: str
     referrer: str
     referee: str
     kind: str
-    amount: str = Field(description="the amount taken back (the award's amount, positive)")
+    amount: str = Field(description="the amount taken back (the award's amount as paid, positive)")
     unit: str
     item: str | None
     program: str
-    why: dict[str, Any] = Field(description="`event`: the id of the event that takes the award back")
+    why: ReversalWhy = Field(
+        description="`event`: the id of the event that takes the award back, or null when no single event "
+        "does (a settled award whose amount changed, or that the run no longer gives); "
+        "`reason`: what changed, e.g. `its amount changed after it was paid`"
+    )
 
 
 class Withheld(BaseModel):

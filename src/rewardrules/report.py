@@ -399,7 +399,7 @@ class Reporter:
         reversals = self.reversals()
         if self.settled is not None:
             issued = {a.id: a for a in state.awards}
-            settlement = Settlement(self.settled, issued, self.as_of, lambda a: voided_by(a, self.as_of))
+            settlement = Settlement(self.settled, issued, self.as_of, lambda a: voided_by(a, self.as_of), explain)
             awards, reversals = settlement.apply(awards, reversals)
         result: dict[str, Any] = {
             "ruleset": self.checked.name,

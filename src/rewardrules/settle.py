@@ -6,7 +6,9 @@ refund inside the hold, an earlier referral of the same referee): scored
 afresh, an award already paid could come out `void`, with another amount,
 or not at all. Given the awards settled so far, a run never rewrites them:
 
-- a settled award keeps its record as paid (`confirmed`, the amount paid);
+- a settled award keeps its record as paid (`confirmed`, the amount paid,
+  and the message the app was told, from the statement: never a message
+  rendered again with this run's values, which may name the new amount);
 - if the run would void it, change its amount or drop it, a **reversal**
   (`rv_` and a hash of the award's id, see `ids.reversal_id`) takes the paid
   amount back; a reversal's id depends on the award alone, so an app that
@@ -43,6 +45,8 @@ MAX_SETTLED_BYTES = 2_000_000_000
 
 _AWARD_ID = re.compile(r"aw_[0-9a-f]{32}\Z")
 _REVERSAL_ID = re.compile(r"rv_[0-9a-f]{32}\Z")
+#: Most values in a settled award's `why` (a milestone tests a few).
+MAX_WHY_VALUES = 1_000
 _AMOUNT = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?\Z")
 #: the fields of an award record a settled entry must have (with `id`,
 #: `amount` and, optionally, `status` and `item`): enough to list an award
@@ -77,8 +81,9 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
     `awards` and, optionally, `reversals`; other members are ignored) or a
     list of award records. Each award is a record as a result gives it: `id`,
     `at`, `milestone`, `role`, `beneficiary`, `referrer`, `referee`, `kind`,
-    `amount`, `unit`, `program`, optionally `item` and `status` (`confirmed`
-    if left out: only confirmed ones were paid); each reversal `id` and
+    `amount`, `unit`, `program`, optionally `item`, `message` and `why` (as
+    the app was told them) and `status` (`confirmed` if left out: only confirmed ones
+    were paid); each reversal `id` and
     `reverses`. Raises LedgerError naming the entry (its position from 1)
     and field."""
     if isinstance(data, list):
@@ -109,13 +114,58 @@ def _error(path: str, entry: int, name: str | None, message: str, hint: str | No
     return LedgerError([LedgerProblem(entry, name, message, hint)], path)
 
 
-def _text(entry: dict[str, Any], name: str, path: str, n: int, optional: bool = False) -> str | None:
+def _text(
+    entry: dict[str, Any], name: str, path: str, n: int, optional: bool = False, field: str | None = None
+) -> str | None:
+    """``entry[name]`` as bounded text; errors name ``field`` (default: ``name``)."""
     value = entry.get(name)
     if value is None and optional:
         return None
+    return _checked_text(value, path, n, field or name)
+
+
+def _checked_text(value: Any, path: str, n: int, field: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_SETTLED_TEXT:
-        raise _error(path, n, name, f"expected text of at most {MAX_SETTLED_TEXT} characters")
+        raise _error(path, n, field, f"expected text of at most {MAX_SETTLED_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape: a result could not be written with it
+        raise _error(
+            path, n, field, "not valid Unicode text: it has an unpaired surrogate escape such as \\ud800"
+        ) from None
     return value
+
+
+def _why(entry: dict[str, Any], path: str, n: int) -> dict[str, Any] | None:
+    """The award's `why` as the app was told it (optional), checked field by
+    field and rebuilt from the fields a paid award's explanation has:
+    `event`, `values` (names to text, true/false or null), `occurrence`,
+    `capped`, `reissues`. A `voided_by` is left out: the record is kept as
+    paid, and its reversal says what took it back."""
+    why = entry.get("why")
+    if why is None:
+        return None
+    if not isinstance(why, dict):
+        raise _error(path, n, "why", "expected the award's explanation (an object), as a result gives it")
+    out: dict[str, Any] = {"event": _text(why, "event", path, n, field="why.event")}
+    values = why.get("values", {})
+    if not isinstance(values, dict) or len(values) > MAX_WHY_VALUES:
+        raise _error(path, n, "why.values", f"expected an object of at most {MAX_WHY_VALUES} values")
+    out["values"] = {
+        _checked_text(name, path, n, "why.values"): value
+        if value is None or isinstance(value, bool)
+        else _checked_text(value, path, n, f"why.values.{name}")
+        for name, value in values.items()
+    }
+    for name in ("occurrence", "reissues"):
+        text = _text(why, name, path, n, optional=True, field=f"why.{name}")
+        if text is not None:
+            out[name] = text
+    if why.get("capped") not in (None, True, False):
+        raise _error(path, n, "why.capped", "expected true or false")
+    if why.get("capped"):
+        out["capped"] = True
+    return out
 
 
 def _award(entry: Any, path: str, n: int) -> SettledAward | None:
@@ -141,8 +191,10 @@ def _award(entry: Any, path: str, n: int) -> SettledAward | None:
         amount = None
     if amount is None or amount <= 0:
         raise _error(path, n, "amount", 'expected a positive decimal number as text, e.g. "15.00"')
-    record = {name: _text(entry, name, path, n) for name in _DESCRIBED}
+    record: dict[str, Any] = {name: _text(entry, name, path, n) for name in _DESCRIBED}
     record["item"] = _text(entry, "item", path, n, optional=True)
+    record["message"] = _text(entry, "message", path, n, optional=True)
+    record["why"] = _why(entry, path, n)
     for name, allowed in (("role", _ROLES), ("kind", _KINDS)):
         if record[name] not in allowed:
             raise _error(path, n, name, f"expected one of {', '.join(allowed)}")
@@ -168,16 +220,29 @@ def _reversal(entry: Any, path: str, n: int) -> str:
     return reverses
 
 
-def _as_told(settled: SettledAward) -> dict[str, Any]:
-    """A settled award the run no longer gives, as the app was told it."""
+def _as_told(settled: SettledAward, explain: bool) -> dict[str, Any]:
+    """A settled award the run no longer gives, as the app was told it
+    (with its `why` when the run explains and the statement has one)."""
     record = settled.record
+    why = {"why": record["why"]} if explain and record["why"] is not None else {}
     return {
         "id": settled.id,
         **{k: record[k] for k in ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind")},
         **{k: record[k] for k in ("amount", "unit", "item")},
         "status": "confirmed",
         "program": record["program"],
+        **({"message": record["message"]} if record["message"] is not None else {}),
+        **why,
     }
+
+
+def _as_paid(settled: SettledAward, why: dict[str, Any]) -> dict[str, Any]:
+    """The `why` of a record kept as paid: as the app was told it, else this
+    run's without what describes this run's amount or status (a cap's cut,
+    the void: the reversal says what takes the award back)."""
+    if settled.record["why"] is not None:
+        return settled.record["why"]
+    return {k: v for k, v in why.items() if k not in ("capped", "voided_by")}
 
 
 class Settlement:
@@ -190,8 +255,10 @@ class Settlement:
         issued: dict[str, IssuedAward],
         as_of: int,
         voider: Any,
+        explain: bool = True,
     ) -> None:
         self.settled = settled
+        self.explain = explain
         self.issued = issued
         self.as_of = as_of
         self.voider = voider
@@ -216,6 +283,10 @@ class Settlement:
                 continue  # as paid
             fresh = dict(record)
             record.update(status="confirmed", amount=settled.record["amount"])  # stays as paid
+            if "message" in record:  # as told, or none: this run's text may name the new amount
+                record["message"] = settled.record["message"]
+            if "why" in record:
+                record["why"] = _as_paid(settled, record["why"])
             if reversal is not None:
                 reversal["amount"] = settled.record["amount"]  # take back what was paid
             else:
@@ -225,7 +296,7 @@ class Settlement:
         issued_ids = {a["id"] for a in out_awards}
         gone = sorted((a for a in self.settled.awards.values() if a.id not in issued_ids), key=lambda a: a.id)
         for settled in gone:  # the run no longer gives it: listed as paid, and taken back
-            out_awards.append(_as_told(settled))
+            out_awards.append(_as_told(settled, self.explain))
             out_reversals.append(self._gone(settled))
         out_reversals.sort(key=lambda r: (r["at"], r["why"].get("event") or "", r["reverses"]))
         return out_awards, out_reversals

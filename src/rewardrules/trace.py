@@ -35,16 +35,21 @@ def void_causes(data: dict[str, Any]) -> dict[str, VoidCause]:
     """The `why.voided_by` of every void award in a result record."""
     causes = {}
     for award in data["awards"]:
-        cause = award["why"].get("voided_by")
+        cause = (award.get("why") or {}).get("voided_by")  # a settled award listed as told may have no why
         if cause is not None:
             causes[award["id"]] = VoidCause(award["id"], cause["event"], cause["type"], cause["at"], cause["rule"])
     return causes
 
 
 def score_traced(
-    program: Program, events: Iterable[Any], as_of: str | int | None = None, path: str = "<ledger>"
+    program: Program,
+    events: Iterable[Any],
+    as_of: str | int | None = None,
+    path: str = "<ledger>",
+    *,
+    settled: Any = None,
 ) -> Traced:
-    """``program.score(events, as_of)`` with explanations, and the cause of
-    every void award. Raises LedgerError like `score`."""
-    data = program.score(events, as_of=as_of, path=path).data
+    """``program.score(events, as_of, settled=...)`` with explanations, and
+    the cause of every void award. Raises LedgerError like `score`."""
+    data = program.score(events, as_of=as_of, path=path, settled=settled).data
     return Traced(data, void_causes(data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from ..ledger import LedgerError, ScratchError
 
 if TYPE_CHECKING:
     from ..api import Program, ScoreResult
+    from ..settle import Settled
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -94,12 +96,54 @@ def load_program(path: str) -> Program | int:
         return 2
 
 
+def add_settled_argument(parser: Any) -> None:
+    """`--settled FILE`, the same for `score`, `explain` and `report`, so
+    that each shows what the app was told rather than a fresh run."""
+    parser.add_argument(
+        "--settled",
+        metavar="FILE",
+        help="what the app already paid: a previous result (--format json) or a JSON list of award records; "
+        "those awards are never rewritten, only reversed",
+    )
+
+
+def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
+    """The `--settled` statement, read in bounded size and checked; on a
+    problem, print it and return exit code 2."""
+    from ..settle import MAX_SETTLED_BYTES, read_settled
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SETTLED_BYTES + 1)
+    except OSError as error:
+        return fail(f"--settled: {describe_os_error(error, path)}")
+    if len(data) > MAX_SETTLED_BYTES:
+        return fail(f"--settled: `{path}` is larger than {MAX_SETTLED_BYTES} bytes")
+    try:
+        parsed = json.loads(data)
+    except RecursionError:
+        return fail(f"--settled: `{path}` nests too deep")
+    except ValueError as error:
+        return fail(f"--settled: `{path}` is not JSON: {error}")
+    try:
+        return read_settled(parsed, path)
+    except LedgerError as error:
+        print(str(error), file=sys.stderr)
+        return fail(f"the settled statement has a problem; nothing was {verb}")
+
+
 def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
-    """What `score`, `explain` and `report` share: check `--as-of`, load
-    RULESET, score LEDGER (`-`: standard input); on any problem print it and
-    return the exit code (1 for invalid rules, 2 for bad input)."""
+    """What `score`, `explain` and `report` share: read `--settled` (when
+    the command has it), check `--as-of`, load RULESET, score LEDGER (`-`:
+    standard input); on any problem print it and return the exit code (1
+    for invalid rules, 2 for bad input)."""
     from ..api import parse_as_of
 
+    if getattr(args, "settled", None) is not None:
+        settled = read_settled_file(args.settled, verb)
+        if isinstance(settled, int):
+            return settled
+        options["settled"] = settled
     try:
         as_of = parse_as_of(args.as_of)
     except LedgerError as error:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from ..formatting import printable, printable_lines
-from ..ledger import LedgerError
-from ..settle import MAX_SETTLED_BYTES, Settled, read_settled
 from ..timeutil import parse_timestamp
-from .common import describe_os_error, fail, scored, write_bytes
+from .common import add_settled_argument, scored, write_bytes
 
 
 def add_parser(sub: Any) -> None:
@@ -34,22 +31,12 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="leave out explanations: per referral, per referrer and each award's why (faster on large ledgers)",
     )
-    parser.add_argument(
-        "--settled",
-        metavar="FILE",
-        help="what the app already paid: a previous result (--format json) or a JSON list of award records; "
-        "those awards are never rewritten, only reversed",
-    )
+    add_settled_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    settled = None
-    if args.settled is not None:
-        settled = read_settled_file(args.settled)
-        if isinstance(settled, int):
-            return settled
-    outcome = scored(args, explain=not args.no_explain, stream=args.stream, settled=settled)
+    outcome = scored(args, explain=not args.no_explain, stream=args.stream)
     if isinstance(outcome, int):
         return outcome
     _, result = outcome
@@ -58,29 +45,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text_report(result.data))
     return 0
-
-
-def read_settled_file(path: str) -> Settled | int:
-    """The `--settled` statement, read in bounded size and checked; on a
-    problem, print it and return exit code 2."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SETTLED_BYTES + 1)
-    except OSError as error:
-        return fail(f"--settled: {describe_os_error(error, path)}")
-    if len(data) > MAX_SETTLED_BYTES:
-        return fail(f"--settled: `{path}` is larger than {MAX_SETTLED_BYTES} bytes")
-    try:
-        parsed = json.loads(data)
-    except RecursionError:
-        return fail(f"--settled: `{path}` nests too deep")
-    except ValueError as error:
-        return fail(f"--settled: `{path}` is not JSON: {error}")
-    try:
-        return read_settled(parsed, path)
-    except LedgerError as error:
-        print(str(error), file=sys.stderr)
-        return fail("the settled statement has a problem; nothing was scored")
 
 
 def text_report(data: dict[str, Any]) -> str:

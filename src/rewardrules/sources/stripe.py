@@ -225,8 +225,10 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
     facts = _Facts()
     problems: list[Problem] = []
     seen: dict[str, _Envelope] = {}
+    position: dict[str, int] = {}
     for payload in _payloads(events):
         report.payloads += 1
+        position.setdefault(payload.source, len(position))
         try:
             envelope = _envelope(payload)
         except _Unreadable as bad:
@@ -238,13 +240,19 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
                 problems.append(_retry_conflict(first, envelope))
             else:
                 report.duplicates["webhook retry" if envelope.event_id else "repeated payload"] += 1
+            if envelope.source < first.source:
+                seen[envelope.key] = envelope
             continue
         seen[envelope.key] = envelope
+    for envelope in sorted(seen.values(), key=_rank):
         _dispatch(envelope, facts, options, report, problems)
     ledger: list[dict[str, str]] = []
+    _settle_versions(facts, problems)
     if not problems:
         ledger = _resolve(facts, report, problems)
     if problems:
+        # reported in input order, whatever order the payloads were read in
+        problems.sort(key=lambda p: position.get(p.source, len(position)))
         raise StripeError(problems)
     for row in ledger:
         report.written[row["type"]] += 1
@@ -254,7 +262,17 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
 
 
 #: what an event says, as against how it was delivered
-_CONTENT: Final = ("type", "created", "data")
+_CONTENT: Final = ("type", "created", "data", "livemode")
+
+
+def _rank(envelope: _Envelope) -> tuple[int, str, str]:
+    """The order payloads are read in: by event time, then event id, then
+    content digest, whatever order the input had. Every "first one seen"
+    below is thus a function of the set of payloads; where the first is not
+    the right one, the rule that decides is explicit (latest version of a
+    discount, one invoice per charge, ...)."""
+    created = -1 if envelope.created is None else envelope.created
+    return created, envelope.event_id or "", envelope.key
 
 
 def _retry_conflict(a: _Envelope, b: _Envelope) -> Problem:
@@ -682,6 +700,43 @@ class _Charge:
     has_invoice_field: bool
     #: the payload that named the customer
     customer_source: str | None = None
+    #: some payload showed it succeeded (a payment intent has one such charge)
+    paid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """One payload's copy of a discount or coupon, and when it was current:
+    the event's time (None for a bare object, which has no event time)."""
+
+    obj: _Obj
+    at: int | None
+    source: str
+
+
+class _Links(dict[str, str]):
+    """Links that hold one value per key (the invoice a charge or a payment
+    intent paid), with the payload that told each, so that two payloads
+    telling different values are an error naming both rather than settled
+    by which one was read last."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+        self.sources: dict[str, str] = {}
+
+    def note(self, key: str, value: str, source: str, obj: _Obj, field: str) -> None:
+        known = self.get(key)
+        if known is not None and known != value:
+            (one, where_one), (other, where_other) = sorted(((value, source), (known, self.sources[key])))
+            obj.fail(
+                field,
+                f"{self.what} `{key}` paid invoice `{one}` in {where_one} and invoice `{other}` in {where_other}; "
+                "a payment pays one invoice: remove the payload that is wrong",
+            )
+        if known is None or source < self.sources[key]:
+            self[key] = value
+            self.sources[key] = source
 
 
 @dataclass(frozen=True, slots=True)
@@ -705,9 +760,13 @@ class _Facts:
     refunded_states: list[_RefundedState] = field(default_factory=list)
     disputes: list[tuple[_Money, bool]] = field(default_factory=list)
     charges: dict[str, _Charge] = field(default_factory=dict)
-    invoice_of_charge: dict[str, str] = field(default_factory=dict)
-    invoice_of_intent: dict[str, str] = field(default_factory=dict)
-    charge_of_intent: dict[str, str] = field(default_factory=dict)
+    invoice_of_charge: _Links = field(default_factory=lambda: _Links("charge"))
+    invoice_of_intent: _Links = field(default_factory=lambda: _Links("payment intent"))
+    #: every charge seen with each payment intent (retries make several)
+    charges_of_intent: dict[str, set[str]] = field(default_factory=dict)
+    #: every version of each discount and coupon, then (_settle_versions) the current one
+    discount_versions: dict[str, list[_Version]] = field(default_factory=dict)
+    coupon_versions: dict[str, list[_Version]] = field(default_factory=dict)
     discounts: dict[str, _Obj] = field(default_factory=dict)
     coupons: dict[str, _Obj] = field(default_factory=dict)
     unused: Counter[str] = field(default_factory=Counter)
@@ -797,7 +856,7 @@ def _on_subscription(envelope: _Envelope, facts: _Facts, options: Options) -> No
     if customer is None:
         obj.fail("customer", "missing; a subscription belongs to a customer")
     for discount in _embedded_discounts(obj):
-        facts.discounts.setdefault(discount.text("id"), discount)
+        _add_version(facts.discount_versions, discount, envelope)
     facts.subscriptions.append(
         _SubscriptionState(
             envelope,
@@ -816,10 +875,12 @@ def _on_discount(envelope: _Envelope, facts: _Facts, options: Options) -> None:
     versions put in ``subscription.discounts`` instead of the objects."""
     obj = envelope.obj
     facts.unused["discount or coupon (used for MRR)"] += 1
-    if envelope.type.startswith("coupon."):
-        facts.coupons.setdefault(obj.text("id"), obj)
-    else:
-        facts.discounts.setdefault(obj.text("id"), obj)
+    versions = facts.coupon_versions if envelope.type.startswith("coupon.") else facts.discount_versions
+    _add_version(versions, obj, envelope)
+
+
+def _add_version(versions: dict[str, list[_Version]], obj: _Obj, envelope: _Envelope) -> None:
+    versions.setdefault(obj.text("id"), []).append(_Version(obj, envelope.created, envelope.source))
 
 
 def _embedded_discounts(obj: _Obj) -> list[_Obj]:
@@ -847,7 +908,7 @@ def _on_invoice_paid(envelope: _Envelope, facts: _Facts, options: Options) -> No
         obj.fail("customer", "missing; a paid invoice belongs to a customer")
     amount = obj.integer("amount_paid")
     currency = _currency(obj, options.currency)
-    _note_invoice_links(obj, invoice, facts)
+    _note_invoice_links(obj, invoice, facts, envelope.source)
     if amount == 0:
         facts.unused["invoice paid with no money"] += 1
         return
@@ -867,28 +928,27 @@ def _on_invoice_paid(envelope: _Envelope, facts: _Facts, options: Options) -> No
     )
 
 
-def _note_invoice_links(obj: _Obj, invoice: str, facts: _Facts) -> None:
+def _note_invoice_links(obj: _Obj, invoice: str, facts: _Facts, source: str) -> None:
     """Every way an API version tells which charge paid an invoice."""
+    _note_paid_by(obj, invoice, facts, source)
+    for item in obj.children("payments"):
+        _note_invoice_payment(item, invoice, facts, source)
+
+
+def _note_invoice_payment(item: _Obj, invoice: str, facts: _Facts, source: str) -> None:
+    payment = item.child("payment")
+    if payment is not None:
+        _note_paid_by(payment, invoice, facts, source)
+
+
+def _note_paid_by(obj: _Obj, invoice: str, facts: _Facts, source: str) -> None:
+    """The charge and payment intent that ``obj`` says paid ``invoice``."""
     charge = obj.ref("charge")
     if charge is not None:
-        facts.invoice_of_charge[charge] = invoice
+        facts.invoice_of_charge.note(charge, invoice, source, obj, "charge")
     intent = obj.ref("payment_intent")
     if intent is not None:
-        facts.invoice_of_intent[intent] = invoice
-    for item in obj.children("payments"):
-        _note_invoice_payment(item, invoice, facts)
-
-
-def _note_invoice_payment(item: _Obj, invoice: str, facts: _Facts) -> None:
-    payment = item.child("payment")
-    if payment is None:
-        return
-    charge = payment.ref("charge")
-    if charge is not None:
-        facts.invoice_of_charge[charge] = invoice
-    intent = payment.ref("payment_intent")
-    if intent is not None:
-        facts.invoice_of_intent[intent] = invoice
+        facts.invoice_of_intent.note(intent, invoice, source, obj, "payment_intent")
 
 
 def _on_invoice_payment(envelope: _Envelope, facts: _Facts, options: Options) -> None:
@@ -899,7 +959,7 @@ def _on_invoice_payment(envelope: _Envelope, facts: _Facts, options: Options) ->
     invoice = obj.ref("invoice")
     if invoice is None:
         obj.fail("invoice", "missing; an invoice payment names its invoice")
-    _note_invoice_payment(obj, invoice, facts)
+    _note_invoice_payment(obj, invoice, facts, envelope.source)
     facts.unused["invoice payment (links an invoice to its charge)"] += 1
 
 
@@ -961,19 +1021,42 @@ def _note_charge(obj: _Obj, facts: _Facts, source: str) -> _Charge:
             f"charge `{charge}` has two customers: `{one}` in {where_one} and `{other}` in {where_other}; "
             "a charge has one customer: remove the payload that is wrong",
         )
+    if intent is not None and known is not None and known.payment_intent not in (None, intent):
+        obj.fail(
+            "payment_intent",
+            f"charge `{charge}` names payment intents `{min(known.payment_intent, intent)}` and "
+            f"`{max(known.payment_intent, intent)}`; "
+            "a charge belongs to one payment intent: remove the payload that is wrong",
+        )
+    known_source = known.customer_source if known else None
     info = _Charge(
         customer=customer or (known.customer if known else None),
         invoice=invoice or (known.invoice if known else None),
         payment_intent=intent or (known.payment_intent if known else None),
         has_invoice_field="invoice" in obj.data or (known is not None and known.has_invoice_field),
-        customer_source=source if customer is not None else (known.customer_source if known else None),
+        customer_source=min(filter(None, (source if customer else None, known_source)), default=None),
+        paid=_succeeded(obj) or (known is not None and known.paid),
     )
     facts.charges[charge] = info
     if invoice is not None:
-        facts.invoice_of_charge[charge] = invoice
+        facts.invoice_of_charge.note(charge, invoice, source, obj, "invoice")
     if intent is not None:
-        facts.charge_of_intent.setdefault(intent, charge)
+        facts.charges_of_intent.setdefault(intent, set()).add(charge)
     return info
+
+
+def _succeeded(charge: _Obj) -> bool:
+    return charge.get("status") in ("succeeded", "paid") and charge.get("paid") is not False
+
+
+def _charge_of_intent(facts: _Facts, intent: str | None) -> str | None:
+    """The charge that took a payment intent's money: its only charge, or
+    its only successful one (failed attempts before it are charges too).
+    None when that is not one charge: the refund is then not attributed."""
+    charges = sorted(facts.charges_of_intent.get(intent or "", ()))
+    if len(charges) > 1:
+        charges = [c for c in charges if facts.charges[c].paid]
+    return charges[0] if len(charges) == 1 else None
 
 
 # -- refunds and disputes
@@ -1138,7 +1221,7 @@ def _earliest(items: Iterable[_Money], report: Report, problems: list[Problem] |
     Payloads naming different customers for it are a problem: the money
     would go to whichever customer came first."""
     kept: dict[str, _Money] = {}
-    for item in sorted(items, key=lambda m: (m.at, repr(m))):
+    for item in sorted(items, key=lambda m: (m.at, m.amount, m.currency, repr(replace(m, source="")), m.source)):
         first = kept.get(item.id)
         if first is None:
             kept[item.id] = item
@@ -1158,7 +1241,7 @@ def _earliest(items: Iterable[_Money], report: Report, problems: list[Problem] |
         if (first.amount, first.currency) != (item.amount, item.currency):
             report.warnings.append(
                 f"`{item.id}`: payloads disagree on the amount "
-                f"({first.amount} and {item.amount} minor units); kept the earliest"
+                f"({first.amount} and {item.amount} minor units); kept the earliest (the smaller, at the same second)"
             )
     return kept
 
@@ -1186,6 +1269,7 @@ class _Payments:
                 match = self._match(charge, claimed)
                 if match is not None:
                     claimed.add(match)
+                    # the charge had no link, so this adds one and overwrites none
                     facts.invoice_of_charge[charge.charge] = match.removeprefix("stripe:").removesuffix(":payment")
                     report.duplicates["charge of a paid invoice (matched by amount and time)"] += 1
                     continue
@@ -1213,7 +1297,7 @@ class _Payments:
 
     def reversed_by(self, money: _Money) -> tuple[str, str] | None:
         """(payment ledger id, customer) of the payment a refund or dispute reverses."""
-        charge = money.charge or self.facts.charge_of_intent.get(money.payment_intent or "")
+        charge = money.charge or _charge_of_intent(self.facts, money.payment_intent)
         invoice = self.invoice_of(charge, money.payment_intent)
         customer = self.facts.charges[charge].customer if charge in self.facts.charges else None
         if invoice in self.invoices:
@@ -1272,7 +1356,7 @@ def _cumulative_refund_rows(facts: _Facts, payments: _Payments, refunds: list[_M
     left = {m.id: m.amount for m in refunds}
     of_charge: dict[str, list[_Money]] = {}
     for refund in sorted(refunds, key=lambda m: (m.at, m.id)):
-        charge = refund.charge or facts.charge_of_intent.get(refund.payment_intent or "")
+        charge = refund.charge or _charge_of_intent(facts, refund.payment_intent)
         if charge is not None:
             of_charge.setdefault(charge, []).append(refund)
     rows = []
@@ -1317,7 +1401,7 @@ def _refund_steps(facts: _Facts, report: Report) -> dict[str, list[_Step]]:
     list explains. The amount before a rise is ``previous_attributes``, else
     the charge's previous known state, else 0."""
     states: dict[str, dict[int, _RefundedState]] = {}
-    for state in sorted(facts.refunded_states, key=lambda s: (s.at, s.after, not s.listed)):
+    for state in sorted(facts.refunded_states, key=lambda s: (s.at, s.after, not s.listed, repr(s))):
         seen = states.setdefault(state.charge, {})
         first = seen.get(state.after)
         if first is None:
@@ -1361,7 +1445,7 @@ def _referral_rows(facts: _Facts, report: Report) -> list[_Row]:
     engine would report. Different referrers are all kept: the engine's
     first-referral rule decides."""
     kept: dict[str, _Referral] = {}
-    for referral in sorted(facts.referrals, key=lambda r: (r.at, r.id)):
+    for referral in sorted(facts.referrals, key=lambda r: (r.at, r.id, r.referrer, r.attributes)):
         first = kept.get(referral.id)
         if first is None:
             kept[referral.id] = referral
@@ -1625,6 +1709,80 @@ def _discounts(holder: _Obj, facts: _Facts, at: int) -> list[tuple[_Obj, _Coupon
             continue
         out.append((coupon_obj, _coupon(coupon_obj)))
     return out
+
+
+# What a discount or coupon says that the MRR reads: two copies that agree on
+# these are one version, whatever else (name, metadata, expansion) differs.
+_COUPON_TERMS: Final = ("percent_off", "amount_off", "currency", "currency_options", "applies_to", "duration")
+
+
+def _terms(data: Any) -> Any:
+    """The MRR-relevant part of a discount or coupon (a coupon nested in a
+    discount, or in its ``source``, reduced to its terms too)."""
+    if not isinstance(data, Mapping):
+        return data
+    if data.get("object") == "coupon" or "percent_off" in data or "amount_off" in data:
+        return {key: data.get(key) for key in _COUPON_TERMS}
+    source = data.get("source")
+    return {
+        "coupon": _terms(data.get("coupon")),
+        "source": _terms(source.get("coupon")) if isinstance(source, Mapping) else source,
+        "end": data.get("end"),
+    }
+
+
+def _settle_versions(facts: _Facts, problems: list[Problem]) -> None:
+    """The current version of each discount and coupon that a subscription
+    may name by id. Copies that agree on the terms are one version. Of
+    versions that differ, the one from the latest event is current; when no
+    time tells them apart (the same second, or a bare object, which has no
+    event time) that is an error naming both payloads: Stripe's event ids
+    carry no order, and taking either would make the MRR depend on the input."""
+    for kind, versions, current in (
+        ("discount", facts.discount_versions, facts.discounts),
+        ("coupon", facts.coupon_versions, facts.coupons),
+    ):
+        for id, copies in sorted(versions.items()):
+            chosen = _current_version(kind, id, copies, problems)
+            if chosen is not None:
+                current[id] = chosen.obj
+
+
+def _current_version(kind: str, id: str, copies: list[_Version], problems: list[Problem]) -> _Version | None:
+    """The copy standing for the current version, or None (and a problem)."""
+    groups: dict[str, list[_Version]] = {}
+    for copy in sorted(copies, key=_copy_order):
+        groups.setdefault(_digest(_terms(copy.obj.data)), []).append(copy)
+    if len(groups) == 1:
+        return min(copies, key=_copy_order)
+    latest = max((v.at for v in copies if v.at is not None), default=None)
+    untimed = [next(v for v in g if v.at is None) for g in groups.values() if any(v.at is None for v in g)]
+    current = [next(v for v in g if v.at == latest) for g in groups.values() if any(v.at == latest for v in g)]
+    if not untimed and len(current) == 1:
+        return current[0]
+    if untimed:
+        one = min(untimed, key=lambda v: v.source)
+        other = min((g[0] for g in groups.values() if one not in g), key=lambda v: v.source)
+        why = "one of them is a bare object, with no event time"
+    else:
+        one, other = sorted(current, key=lambda v: v.source)[:2]
+        why = "both are from the same second"
+    a, b = sorted((one, other), key=lambda v: v.source)
+    problems.append(
+        Problem(
+            b.source,
+            f"{kind} {id}",
+            None,
+            f"{kind} `{id}` says something else in {a.source}, and {why}: which one is current cannot be told; "
+            "remove the payload that is out of date",
+        )
+    )
+    return None
+
+
+def _copy_order(version: _Version) -> tuple[str, str, str]:
+    """Copies of one version in an order that does not depend on the input's."""
+    return _digest(version.obj.data), version.obj.path, version.source
 
 
 def _resolve_discount(path: str, item: Any, facts: _Facts) -> _Obj:
