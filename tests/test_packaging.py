@@ -29,6 +29,8 @@ def test_wheel_carries_its_data_and_works_without_the_source_tree(tmp_path: Path
         names = set(archive.namelist())
         archive.extractall(site)
     assert [name for name in PACKAGE_DATA if name not in names] == []
+    # the project's own licence travels with it
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), sorted(names)
     ledger = ROOT / "examples" / "tiny.jsonl"
     probe = (
         "import rewardrules; from rewardrules.htmlreport import render_html; "
