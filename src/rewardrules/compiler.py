@@ -604,7 +604,9 @@ class _Compiler:
                 # all the multiples reached, or an error before any: never some of them
                 w.line(f"if reached - {st}.prev[{i}] > most:")
                 w.indent()
-                w.line(f"too_many({lit(milestone.name)}, reached - {st}.prev[{i}], ev[{RECORD_HEAD.index('id')}], most)")
+                w.line(
+                    f"too_many({lit(milestone.name)}, reached - {st}.prev[{i}], ev[{RECORD_HEAD.index('id')}], most)"
+                )
                 w.dedent()
                 w.line(f"while {st}.prev[{i}] < reached:")
                 w.indent()
