@@ -230,6 +230,17 @@ def test_a_limit_that_is_no_count_is_refused(value: Any) -> None:
             call()
 
 
+def test_diff_ledger_takes_the_limit() -> None:
+    from rewardrules.diffing import diff_ledger
+
+    old = rewardrules.compile(CENTS)
+    new = rewardrules.compile(CENTS.replace("0.01 USD }", "0.02 USD }"))
+    with pytest.raises(rewardrules.AwardLimitError):
+        diff_ledger(old, new, ledger("10.00"))
+    diff = diff_ledger(old, new, ledger("10.00"), max_awards_per_event=1000)
+    assert not diff.equal and len(diff.to_dict()["changed"]) == 1000
+
+
 @pytest.fixture
 def cents_files(tmp_path: Path) -> tuple[Path, Path]:
     rules = tmp_path / "cents.rules"
