@@ -147,6 +147,7 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
     test runs)."""
     from decimal import localcontext
 
+    from rewardrules.limits import MAX_AWARDS_PER_EVENT
     from rewardrules.model import RECORD_HEAD
     from rewardrules.runtime import CONTEXT, Referral, ReferrerState
 
@@ -166,7 +167,7 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
             for mrr in inputs:
                 record = (0, "", "subscription", "", None, mrr)  # checked against the layout above
                 state.done = [False] * milestones
-                step(state, record, fired)
+                step(state, record, fired, MAX_AWARDS_PER_EVENT)
                 held += len(fired)
                 fired.clear()
         return held

@@ -119,8 +119,9 @@ def test_generated_code_has_no_builtins() -> None:
 
 
 def test_repeated_awards_at_one_event_are_bounded() -> None:
-    """Past 1,000 awards at one event scoring stops with an error (it used
-    to pay 1,000 and postpone the rest to later events, unsaid)."""
+    """Past 100 awards at one event (the default limit) scoring stops with
+    an error (it used to pay 1,000 and postpone the rest to later events,
+    unsaid)."""
     text = """
 event sale { amount: money USD }
 metric revenue = sum sale.amount
@@ -131,7 +132,7 @@ milestone every_cent { every 0.01 revenue  reward referrer credit 1 USD }
         {"id": "r", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "a", "referee": "b"},
         {"id": "s", "at": "2026-01-02T00:00:00Z", "type": "sale", "referee": "b", "amount": "1000000"},
     ]
-    with pytest.raises(rewardrules.AwardLimitError, match="more than the limit of 1,000 at one event"):
+    with pytest.raises(rewardrules.AwardLimitError, match="more than the limit of 100 at one event"):
         program.score(events, explain=False)
 
 

@@ -476,27 +476,34 @@ def volume_program(*milestones: str) -> Any:
 EVERY_DOLLAR = "milestone m { every 1 paid  reward referrer cash 1 USD }"
 
 
-def test_an_event_may_give_up_to_1000_awards() -> None:
-    awards = volume_program(EVERY_DOLLAR).score(volume_ledger("1000"), explain=False).data["awards"]
-    assert len(awards) == 1000
+def test_an_event_may_give_up_to_100_awards_unless_raised() -> None:
+    program = volume_program(EVERY_DOLLAR)
+    assert len(program.score(volume_ledger("100"), explain=False).data["awards"]) == 100
+    raised = program.score(volume_ledger("1000"), explain=False, max_awards_per_event=1000)
+    assert len(raised.data["awards"]) == 1000
 
 
 @pytest.mark.parametrize("amount", ["1001", "2500", "9" * 29])
 def test_more_awards_at_one_event_stop_scoring(amount: str) -> None:
     """Once 1,000 were paid and the rest postponed to later events, unsaid:
-    now nothing is scored and the error says why."""
+    now nothing is scored and the error says why (the limit is 100 unless
+    raised, and a raised limit stops scoring the same way)."""
     program = volume_program(EVERY_DOLLAR)
     with pytest.raises(rewardrules.AwardLimitError) as info:
         program.score(volume_ledger(amount, "1"))
+    assert info.value.event == "p0" and info.value.limit == 100
+    assert "milestone `m`" in str(info.value) and "scoring stopped" in str(info.value)
+    with pytest.raises(rewardrules.AwardLimitError) as info:
+        program.score(volume_ledger(amount, "1"), max_awards_per_event=1000)
     assert info.value.event == "p0" and info.value.limit == 1000
     assert "milestone `m`" in str(info.value) and "scoring stopped" in str(info.value)
 
 
 def test_the_limit_per_event_counts_every_milestone() -> None:
     program = volume_program(EVERY_DOLLAR, EVERY_DOLLAR.replace("milestone m", "milestone n"))
-    assert len(program.score(volume_ledger("500")).data["awards"]) == 1000
-    with pytest.raises(rewardrules.AwardLimitError, match="`p0` would give 1,002 awards"):
-        program.score(volume_ledger("501"))
+    assert len(program.score(volume_ledger("50")).data["awards"]) == 100
+    with pytest.raises(rewardrules.AwardLimitError, match="`p0` would give 102 awards"):
+        program.score(volume_ledger("51"))
 
 
 def test_awards_per_run_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

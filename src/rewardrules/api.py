@@ -234,18 +234,27 @@ class Program:
         explain: bool = True,
         path: str = _LEDGER,
         settled: Any = None,
+        max_awards_per_event: int | None = None,
     ) -> ScoreResult:
         """Score a whole ledger (a path, a file, or events: see `Ledger`).
         Input order does not matter. `settled`: what the app already paid (a
         previous result, or a list of award records; see `settle`): those
-        awards are never rewritten, only reversed."""
+        awards are never rewritten, only reversed. `max_awards_per_event`
+        raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
         limit = parse_as_of(as_of)
         paid = _settled(settled)
+        engine = Engine(self.compiled, max_awards_per_event)
         with _opened(events, path) as (items, name), paused_gc():
-            return ScoreResult(self._score(items, limit, explain, name, paid))
+            return ScoreResult(self._score(engine, items, limit, explain, name, paid))
 
     def _score(
-        self, events: Iterable[Any], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+        self,
+        engine: Engine,
+        events: Iterable[Any],
+        limit: int | None,
+        explain: bool,
+        path: str,
+        settled: Settled | None = None,
     ) -> dict[str, Any]:
         """The work of `score`, in a function of its own so that the ledger
         and the engine are freed before the collector resumes (see
@@ -256,7 +265,6 @@ class Program:
         elif latest is not None and limit < latest:
             ordered = [item for item in ordered if item[0] <= limit]
         ordered.sort()  # ledger order (see ledger.Record)
-        engine = Engine(self.compiled)
         run(engine, ordered)
         return Reporter(engine, limit, settled).build(explain)
 
@@ -268,24 +276,32 @@ class Program:
         explain: bool = True,
         path: str = _LEDGER,
         settled: Any = None,
+        max_awards_per_event: int | None = None,
     ) -> ScoreResult:
         """Score a ledger that is already in order, holding state per
         referral rather than the ledger: memory does not grow with the
         number of events. Out-of-order input is an error (use `score`).
         Every id goes to a temporary SQLite file, to refuse ids used again
-        (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
+        (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written).
+        `max_awards_per_event`: as for `score`."""
         limit = parse_as_of(as_of)
         paid = _settled(settled)
+        engine = Engine(self.compiled, max_awards_per_event)
         with _opened(lines, path) as (items, name), paused_gc():
-            return ScoreResult(self._stream(items, limit, explain, name, paid))
+            return ScoreResult(self._stream(engine, items, limit, explain, name, paid))
 
     def _stream(
-        self, lines: Iterable[Any], limit: int | None, explain: bool, path: str, settled: Settled | None = None
+        self,
+        engine: Engine,
+        lines: Iterable[Any],
+        limit: int | None,
+        explain: bool,
+        path: str,
+        settled: Settled | None = None,
     ) -> dict[str, Any]:
         """The work of `score_stream` (a function of its own: see `_score`)."""
         reader = self._reader()
         fast, slow, used = reader.fast, reader.event, reader.kinds
-        engine = Engine(self.compiled)
         process = engine.process
         problems: list[LedgerProblem] = []
         last: tuple[int, str] | None = None
@@ -329,17 +345,24 @@ class Program:
         return Reporter(engine, limit, settled).build(explain)
 
     @in_context
-    def session(self) -> Session:
-        return Session(self)
+    def session(self, max_awards_per_event: int | None = None) -> Session:
+        """A new session; `max_awards_per_event`: as for `score`."""
+        return Session(self, max_awards_per_event)
 
     @in_context
-    def restore(self, snapshot: bytes | str, key: bytes | str | None = None) -> Session:
+    def restore(
+        self, snapshot: bytes | str, key: bytes | str | None = None, max_awards_per_event: int | None = None
+    ) -> Session:
         """A session restored from `Session.snapshot()` bytes of this same
         rule file, signed with `key` if given; raises
-        `rewardrules.SnapshotError` otherwise."""
+        `rewardrules.SnapshotError` otherwise. The snapshot does not keep
+        `max_awards_per_event`: pass it again (as for `score`)."""
         from .snapshot import load
 
-        return load(self, snapshot, key)
+        limit = limits.per_event_limit(max_awards_per_event)  # refused before the snapshot is read
+        session = load(self, snapshot, key)
+        session.engine.per_event = limit
+        return session
 
 
 def _settled(settled: Any) -> Settled | None:
@@ -408,9 +431,9 @@ class Session:
     with the same awards as a batch score.
     """
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, max_awards_per_event: int | None = None) -> None:
         self.program = program
-        self.engine = Engine(program.compiled)
+        self.engine = Engine(program.compiled, max_awards_per_event)
         self._reader = program._reader()
         self._seen: dict[str, Any] = {}
         self._last: tuple[int, str] | None = None

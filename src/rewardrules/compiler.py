@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import ast, limits, runtime
+from . import ast, runtime
 from .codegen import comment, lit
 from .codegen import filename as source_filename
 from .codegen import line as checked_line
@@ -401,7 +401,8 @@ class _Compiler:
         return by_type
 
     def steps(self, updates: dict[str, list[MetricInfo]], kept: frozenset[str]) -> dict[str, str]:
-        """One `step_<N>(r, ev, out)` per event type that does anything:
+        """One `step_<N>(r, ev, out, most)` per event type that does anything
+        (`most`: the most awards the event may give, `Engine.per_event`):
         dispatch, updates and tests in one call, where a loop over separate
         pieces would pay a call and a look-up for each."""
         programs = self.checked.programs
@@ -414,7 +415,7 @@ class _Compiler:
                 continue
             fname = f"step_{len(names)}"
             names[event_type] = fname
-            self.function(fname, "r, ev, out", {"event": "ev", "referral": "r.fields"}, records=["event"])
+            self.function(fname, "r, ev, out, most", {"event": "ev", "referral": "r.fields"}, records=["event"])
             if infos:
                 self.w.line("m = r.m")
                 for info in infos:
@@ -601,9 +602,11 @@ class _Compiler:
                 step = w.const(trigger.step)
                 w.line(f"reached = cur // {step}")
                 # all the multiples reached, or an error before any: never some of them
-                w.line(f"if reached - {st}.prev[{i}] > {limits.MAX_AWARDS_PER_EVENT}:")
+                w.line(f"if reached - {st}.prev[{i}] > most:")
                 w.indent()
-                w.line(f"too_many({lit(milestone.name)}, reached - {st}.prev[{i}], ev[{RECORD_HEAD.index('id')}])")
+                w.line(
+                    f"too_many({lit(milestone.name)}, reached - {st}.prev[{i}], ev[{RECORD_HEAD.index('id')}], most)"
+                )
                 w.dedent()
                 w.line(f"while {st}.prev[{i}] < reached:")
                 w.indent()

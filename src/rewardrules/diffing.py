@@ -299,17 +299,23 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
 
 @in_context
 def diff_ledger(
-    old: Program, new: Program, events: Ledger, as_of: Instant | None = None, path: str = "<ledger>"
+    old: Program,
+    new: Program,
+    events: Ledger,
+    as_of: Instant | None = None,
+    path: str = "<ledger>",
+    max_awards_per_event: int | None = None,
 ) -> Diff:
     """Score one ledger with both programs and compare. ``events`` is what
     `Program.score` takes (a path, a file, events); it is read once, into
     a list. Raises LedgerError (with the path) when the ledger is invalid
-    under either version."""
+    under either version; `max_awards_per_event` as for `Program.score`."""
     from .api import ledger_events
 
     items, path = ledger_events(events, path)
-    old_result = old.score(items, as_of=as_of, explain=False, path=path)
-    new_result = new.score(items, as_of=as_of, explain=False, path=path)
+    limit = max_awards_per_event
+    old_result = old.score(items, as_of=as_of, explain=False, path=path, max_awards_per_event=limit)
+    new_result = new.score(items, as_of=as_of, explain=False, path=path, max_awards_per_event=limit)
     return diff_results(old_result.data, new_result.data)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from .compiler import CompiledMilestone, CompiledProgram, CompiledRuleset
 from .ids import award_id
 from .ledger import Record
-from .limits import MAX_AWARDS_PER_EVENT, MAX_AWARDS_PER_RUN, AwardLimitError
+from .limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
 from .model import CapInfo
 from .runtime import CONTEXT, ZERO, Referral, ReferrerState
 from .timeutil import period_key
@@ -90,8 +90,10 @@ class State:
 class Engine:
     """Processes validated events, in (instant, id) order, into awards."""
 
-    def __init__(self, compiled: CompiledRuleset) -> None:
+    def __init__(self, compiled: CompiledRuleset, max_awards_per_event: int | None = None) -> None:
         self.compiled = compiled
+        #: the most awards one event may give (`limits.per_event_limit`)
+        self.per_event = per_event_limit(max_awards_per_event)
         self.state = State(referrers=[{} for _ in compiled.programs])
         self._milestone_count = len(compiled.milestones)
         self._cap_keys: dict[int, tuple[Any, ...]] = {}
@@ -129,7 +131,7 @@ class Engine:
             return _NONE
         fired = self._fired
         try:
-            step(referral, ev, fired)
+            step(referral, ev, fired, self.per_event)
             if not fired:
                 return _NONE
             self._within_limits(ev, len(fired))
@@ -147,8 +149,8 @@ class Engine:
         """Raise `AwardLimitError` before an event issues anything, when it
         would give more awards than `limits` allow, at once or in the run
         (withheld rewards count: each is a record of the result too)."""
-        if fired > MAX_AWARDS_PER_EVENT:
-            raise AwardLimitError.at_event(ev[1], fired, "")
+        if fired > self.per_event:
+            raise AwardLimitError.at_event(ev[1], fired, "", self.per_event)
         total = len(self.state.awards) + len(self.state.withheld) + fired
         if total > MAX_AWARDS_PER_RUN:
             raise AwardLimitError.in_run(ev[1], total, MAX_AWARDS_PER_RUN)

@@ -61,8 +61,11 @@ def written_digits(text: str) -> int:
 # with an AwardLimitError (exit 2 from the CLI), and `check` refuses an
 # `every` step below the smallest step its metric can take (RR402).
 
-#: Most awards (withheld ones included) that one event may give.
-MAX_AWARDS_PER_EVENT = 1_000
+#: Most awards (withheld ones included) that one event may give, unless the
+#: caller raises it (`max_awards_per_event=`, `--max-awards-per-event`). One
+#: payment that pays a hundred separate awards is almost surely a step
+#: written too small (`every 0.01 paid` where `every 100 paid` was meant).
+MAX_AWARDS_PER_EVENT = 100
 #: Most awards (withheld ones included) that one scoring run or session may give.
 MAX_AWARDS_PER_RUN = 5_000_000
 #: Smallest `every` step on a metric that is neither money (whose floor is
@@ -83,14 +86,15 @@ class AwardLimitError(Exception):
         self.limit = limit
 
     @classmethod
-    def at_event(cls, event: str, count: int, what: str) -> AwardLimitError:
-        """More than `MAX_AWARDS_PER_EVENT` awards from one event."""
+    def at_event(cls, event: str, count: int, what: str, limit: int = MAX_AWARDS_PER_EVENT) -> AwardLimitError:
+        """More than `limit` (`MAX_AWARDS_PER_EVENT`, or the caller's) awards from one event."""
         return cls(
             f"event `{event}` would give {_many(count)} awards{what}, more than the limit of "
-            f"{MAX_AWARDS_PER_EVENT:,} at one event; scoring stopped",
-            "raise the step of `every`, or give one award per event with an amount that grows with the metric",
+            f"{limit:,} at one event; scoring stopped",
+            "raise the step of `every`, or give one award per event with an amount that grows with the metric; "
+            "if so many awards at one event are meant, raise the limit (--max-awards-per-event N; max_awards_per_event= in the API)",
             event,
-            MAX_AWARDS_PER_EVENT,
+            limit,
         )
 
     @classmethod
@@ -103,6 +107,17 @@ class AwardLimitError(Exception):
             event,
             limit,
         )
+
+
+def per_event_limit(value: object) -> int:
+    """The most awards one event may give, as a caller set it: None for
+    `MAX_AWARDS_PER_EVENT`, else a whole number from 1 to
+    `MAX_AWARDS_PER_RUN` (a run never gives more)."""
+    if value is None:
+        return MAX_AWARDS_PER_EVENT
+    if type(value) is not int or not 1 <= value <= MAX_AWARDS_PER_RUN:
+        raise ValueError(f"max_awards_per_event must be a whole number from 1 to {MAX_AWARDS_PER_RUN:,}, not {value!r}")
+    return value
 
 
 def _many(count: int) -> str:

@@ -112,14 +112,17 @@ def to_ns(value: Any) -> Any:
 
 
 def occurrence(multiple: Any) -> str:
-    """The occurrence key of an `every` award: the multiple reached."""
-    return format(multiple, "f")
+    """The occurrence key of an `every` award: the multiple of the step
+    reached, written canonically (no exponent, no trailing zeros, no point
+    for a whole number), so it names the threshold whatever the spelling of
+    the step: `every 10 paid` and `every 10.00 paid` give the same ids."""
+    return format(multiple.normalize(CONTEXT), "f")
 
 
-def too_many(milestone: str, count: Any, event: str) -> None:
+def too_many(milestone: str, count: Any, event: str, limit: int) -> None:
     """Stop scoring: an `every` milestone would give `count` awards at one
-    event, more than `limits.MAX_AWARDS_PER_EVENT` (checked before any)."""
-    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`")
+    event, more than `limit` (`Engine.per_event`; checked before any)."""
+    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`", limit)
 
 
 HELPERS = {

@@ -310,8 +310,26 @@ def _compiled(text: str):  # type: ignore[no-untyped-def]
 
 
 def render(text: str, context: Mapping[str, object]) -> str:
-    """Render a checked template; output longer than the limit is cut."""
-    out = _compiled(text).render(dict(context))
+    """Render a checked template; output longer than the limit is cut.
+
+    The output is taken piece by piece and rendering stops once it passes
+    the limit: a 10,000-character template that repeats a long value would
+    otherwise build hundreds of megabytes per award before the cut. The
+    pieces before the cut are exactly those of a full render, so the
+    message is the same; one piece is at most one tag's output, which
+    `MAX_TEMPLATE_TAG_TOKENS` bounds."""
+    pieces: list[str] = []
+    size = 0
+    generator = _compiled(text).generate(dict(context))
+    try:
+        for piece in generator:
+            pieces.append(piece)
+            size += len(piece)
+            if size > limits.MAX_MESSAGE_CHARS:
+                break
+    finally:
+        generator.close()
+    out = "".join(pieces)
     if len(out) > limits.MAX_MESSAGE_CHARS:
         out = out[: limits.MAX_MESSAGE_CHARS - 1] + "…"
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -107,6 +108,27 @@ def add_settled_argument(parser: Any) -> None:
     )
 
 
+def add_limit_argument(parser: Any) -> None:
+    """`--max-awards-per-event N`, the same for `score`, `explain`, `report`
+    and `diff`, so that a run one of them allows the others show too."""
+    parser.add_argument(
+        "--max-awards-per-event",
+        metavar="N",
+        type=_per_event,
+        help=f"the most awards one event may give (default {limits.MAX_AWARDS_PER_EVENT:,}); past it scoring stops, "
+        "with nothing issued",
+    )
+
+
+def _per_event(text: str) -> int:
+    """`--max-awards-per-event` as a number, or argparse's usage error (exit 2)."""
+    try:
+        return limits.per_event_limit(int(text) if text.isascii() and text.isdecimal() and len(text) <= 9 else text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {limits.MAX_AWARDS_PER_RUN:,}, not {text!r}")
+
+
 def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
     """The `--settled` statement, read in bounded size and checked; on a
     problem, print it and return exit code 2."""
@@ -134,7 +156,7 @@ def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
 
 def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
     """What `score`, `explain` and `report` share: read `--settled` (when
-    the command has it), check `--as-of`, load RULESET, score LEDGER (`-`:
+    the command has it), take `--max-awards-per-event`, check `--as-of`, load RULESET, score LEDGER (`-`:
     standard input); on any problem print it and return the exit code (1
     for invalid rules, 2 for bad input)."""
     from ..api import parse_as_of
@@ -144,6 +166,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         if isinstance(settled, int):
             return settled
         options["settled"] = settled
+    if getattr(args, "max_awards_per_event", None) is not None:
+        options["max_awards_per_event"] = args.max_awards_per_event
     try:
         as_of = parse_as_of(args.as_of)
     except LedgerError as error:

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ..ledger import LedgerError
-from .common import describe_os_error, fail, ledger_lines, load_program, write_json
+from .common import add_limit_argument, describe_os_error, fail, ledger_lines, load_program, write_json
 
 
 def add_parser(sub: Any) -> None:
@@ -37,6 +37,7 @@ def add_parser(sub: Any) -> None:
         default="text",
         help="text for people, json for tools, markdown for a pull-request comment",
     )
+    add_limit_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for label, program in zip(("OLD", "NEW"), programs, strict=True):
         try:
-            results.append(program.score(lines, as_of=as_of, explain=False, path=name))
+            limit = args.max_awards_per_event
+            results.append(program.score(lines, as_of=as_of, explain=False, path=name, max_awards_per_event=limit))
         except LedgerError as error:
             print(str(error), file=sys.stderr)
             return fail(

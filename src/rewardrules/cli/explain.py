@@ -15,7 +15,7 @@ from typing import Any
 
 from ..diagnostics import did_you_mean
 from ..formatting import printable
-from .common import add_settled_argument, scored, write_json
+from .common import add_limit_argument, add_settled_argument, scored, write_json
 
 
 def add_parser(sub: Any) -> None:
@@ -33,6 +33,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--as-of", metavar="TS", help="as of this RFC 3339 instant (default: the latest event)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
     add_settled_argument(parser)
+    add_limit_argument(parser)
     parser.set_defaults(run=run)
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import add_settled_argument, fail, scored
+from .common import add_limit_argument, add_settled_argument, fail, scored
 
 
 def add_parser(sub: Any) -> None:
@@ -27,6 +27,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
     add_settled_argument(parser)
+    add_limit_argument(parser)
     parser.set_defaults(run=run)
 
 

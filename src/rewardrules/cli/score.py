@@ -8,7 +8,7 @@ from typing import Any
 
 from ..formatting import printable, printable_lines
 from ..timeutil import parse_timestamp
-from .common import add_settled_argument, scored, write_bytes
+from .common import add_limit_argument, add_settled_argument, scored, write_bytes
 
 
 def add_parser(sub: Any) -> None:
@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
         help="leave out explanations: per referral, per referrer and each award's why (faster on large ledgers)",
     )
     add_settled_argument(parser)
+    add_limit_argument(parser)
     parser.set_defaults(run=run)
 
 
