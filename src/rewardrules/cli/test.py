@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import RuleError
-from ..formatting import printable, printable_lines
+from ..formatting import printable, printable_lines, quoted
 from ..testing import (
     AWARD_FIELDS,
     SUFFIX,
@@ -137,12 +137,12 @@ def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:
         try:
             inside = path.resolve().is_relative_to(base)
         except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, before Python 3.13
-            run.errors.append(f"`{path}` cannot be resolved (a symbolic link loop?): not read")
+            run.errors.append(f"{quoted(str(path))} cannot be resolved (a symbolic link loop?): not read")
             continue
         if inside:
             found.append(path)
         else:
-            run.errors.append(f"`{path}` is a symbolic link leading outside `{folder}`: not read")
+            run.errors.append(f"{quoted(str(path))} is a symbolic link leading outside {quoted(str(folder))}: not read")
     return found
 
 
@@ -211,7 +211,7 @@ def _run_file(path: str, state: _Run) -> None:
         state.errors.append(describe_os_error(error, path))
         return
     except UnicodeDecodeError:
-        state.errors.append(f"`{path}` is not UTF-8 text")
+        state.errors.append(f"{quoted(str(path))} is not UTF-8 text")
         return
     state.referenced.add(Path(test_file.rules).resolve())
     program = _program(test_file.rules, state, path)
