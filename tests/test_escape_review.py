@@ -26,7 +26,7 @@ from rewardrules.sources.stripe import StripeError, ingest
 
 from .conftest import RULESETS
 from .test_followups_trust import PERMUTATIONS, files, outcome
-from .test_stripe import charge, event, ts
+from .test_stripe import charge, customer, event, session, ts
 
 EVIL = "\u001b[31mEVIL\r\nmain.rules:1: error: forged\u2028"
 #: longer than any line a message should print
@@ -185,7 +185,7 @@ def test_every_cli_error_line_about_a_path_is_printable(tmp_path: Path, capsys: 
         ("fmt", "--check", missing),
     ]
     for argv in runs:
-        code, out, err = cli(capsys, *argv)
+        code, _, err = cli(capsys, *argv)
         assert code == 2, argv
         assert err and not unsafe(err), argv
         assert err.splitlines()[0].startswith("rewardrules: error: "), argv
@@ -212,3 +212,161 @@ def test_a_damaged_snapshot_names_its_place_quoted() -> None:
     with pytest.raises(rewardrules.SnapshotError) as caught:
         program.restore(json.dumps(data))
     assert len(str(caught.value)) < 300 and not unsafe(str(caught.value))
+
+
+# ---------------------------------------------------------------------------
+# Stripe: payload values in messages and in the summary
+
+
+def stripe_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], payloads: list[dict[str, Any]]) -> tuple[int, str]:
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    for i, payload in enumerate(payloads):
+        (folder / f"{i}.json").write_text(json.dumps(payload), encoding="utf-8")
+    code, _, err = cli(capsys, "ingest", "stripe", folder)
+    return code, err
+
+
+def test_ingest_prints_a_hostile_summary_on_lines_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payloads = [
+        event("evt_1", "customer.created" + EVIL, customer("cus_1", {}), ts(1)),
+        event(
+            "evt_2",
+            "refund.created",
+            {
+                "id": "re_1" + EVIL,
+                "object": "refund",
+                "amount": 100,
+                "currency": "usd",
+                "charge": "ch_" + HUGE,
+                "status": "succeeded",
+                "created": ts(2),
+            },
+            ts(2),
+        ),
+        event(
+            "evt_3",
+            "checkout.session.completed",
+            session("cs_1" + EVIL, None, ts(3), metadata={"referrer": HUGE}),
+            ts(3),
+        ),
+    ]
+    code, err = stripe_cli(tmp_path, capsys, payloads)
+    assert code == 0
+    assert not unsafe(err)
+    assert len(err) < 2000
+    assert all(line.startswith("rewardrules: ") for line in err.splitlines())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        event("evt_1" + EVIL, "charge.succeeded", charge("ch_1", "cus_1", 500, currency=EVIL), ts(1)),
+        event("evt_1", "charge.succeeded", charge("ch_1" + HUGE, "cus_1", 500, currency="x" + HUGE), ts(1)),
+        event(HUGE, "charge.succeeded", {**charge("ch_1", "cus_1", 500), "object": EVIL}, ts(1)),
+    ],
+)
+def test_ingest_problems_quote_payload_values_escaped_and_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: dict[str, Any]
+) -> None:
+    code, err = stripe_cli(tmp_path, capsys, [payload])
+    assert code == 2
+    assert not unsafe(err)
+    assert len(err) < 1000
+    assert [line.split(": ")[0] for line in err.splitlines()] == [f"{tmp_path}/hooks/0.json", "rewardrules"]
+
+
+def test_a_conflict_message_quotes_both_values() -> None:
+    payloads = [
+        Payload("a.json", event("evt_1", "charge.succeeded", charge("ch_1", "cus_" + HUGE, 500), ts(1))),
+        Payload("b.json", event("evt_2", "charge.succeeded", charge("ch_1", "cus_" + EVIL, 500), ts(1))),
+    ]
+    with pytest.raises(StripeError) as caught:
+        ingest(payloads)
+    text = str(caught.value)
+    assert not unsafe(text) and len(text) < 600
+    assert "`cus_\\x1b[31mEVIL\\r\\nmain.rules:1: error: forged\\u2028`" in text
+
+
+# ---------------------------------------------------------------------------
+# Stripe: one referral, two referrers at the same second
+
+
+def referral_pair(first: dict[str, str], second: dict[str, str], at2: int = ts(1)) -> list[Payload]:
+    return [
+        Payload("a.json", event("evt_a", "customer.updated", customer("cus_1", first), ts(1))),
+        Payload("b.json", event("evt_b", "customer.updated", customer("cus_1", second), at2)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "first, second, what",
+    [
+        ({"referrer": "alice"}, {"referrer": "bob"}, "the referrer `bob`, and a.json names `alice`"),
+        ({"referrer": "bob"}, {"referrer": "alice"}, "the referrer `alice`, and a.json names `bob`"),
+        (
+            {"referrer": "alice", "referral_source": "partner"},
+            {"referrer": "alice", "referral_source": "customer"},
+            "referral attribute `source` as `customer`, and a.json as `partner`",
+        ),
+        (
+            {"referrer": "alice"},
+            {"referrer": "alice", "referral_source": "customer"},
+            "referral attribute `source` as `customer`, and a.json as none",
+        ),
+    ],
+)
+def test_referrals_of_one_object_that_disagree_at_the_same_second_are_an_error_naming_both(
+    first: dict[str, str], second: dict[str, str], what: str
+) -> None:
+    payloads = referral_pair(first, second)
+    for order in (payloads, payloads[::-1]):
+        with pytest.raises(StripeError) as caught:
+            ingest(order)
+        assert [p.render() for p in caught.value.problems] == [
+            f"b.json: event evt_b: customer `cus_1` names {what}, at the same second: "
+            "which one is current cannot be told; remove the payload that is out of date"
+        ]
+
+
+def test_referrals_that_agree_at_the_same_second_are_one() -> None:
+    payloads = referral_pair(
+        {"referrer": "alice", "referral_source": "x"}, {"referrer": "alice", "referral_source": "x"}
+    )
+    result = ingest(payloads)
+    assert [(r["referrer"], r["source"]) for r in result.ledger] == [("alice", "x")]
+    assert result.report.duplicates == {"same object in several payloads": 1}
+
+
+def test_a_later_referrer_is_a_warning_not_an_error() -> None:
+    result = ingest(referral_pair({"referrer": "bob"}, {"referrer": "alice"}, ts(2)))
+    assert [r["referrer"] for r in result.ledger] == ["bob"]
+    assert result.report.warnings == [
+        "`stripe:cus_1:referral`: the referrer changed from `bob` to `alice`; the first referral stands"
+    ]
+
+
+REFERRAL_CONFLICTS = files(
+    [
+        event("evt_a", "customer.updated", customer("cus_1", {"referrer": "alice"}), ts(1)),
+        event("evt_b", "customer.updated", customer("cus_1", {"referrer": "bob"}), ts(1)),
+        event("evt_c", "customer.updated", customer("cus_2", {"referrer": "carol", "referral_source": "s1"}), ts(1)),
+        event("evt_d", "customer.updated", customer("cus_2", {"referrer": "carol", "referral_source": "s2"}), ts(1)),
+        event("evt_e", "customer.updated", customer("cus_3", {"referrer": "dan"}), ts(1)),
+        event("evt_f", "customer.updated", customer("cus_3", {"referrer": "dan"}), ts(1)),
+        event("evt_g", "charge.succeeded", charge("ch_1", "cus_1", 500), ts(2)),
+    ],
+    "referrals",
+)
+
+
+@PERMUTATIONS
+@given(data=st.data())
+def test_any_order_of_conflicting_referrals_gives_the_same_errors(data: st.DataObject) -> None:
+    """The permutation property of tests/test_followups_trust.py, on a set of
+    same-second referral conflicts (and an exact agreement)."""
+    expected = outcome(REFERRAL_CONFLICTS)
+    assert expected.startswith("error:") and expected.count("at the same second") == 2
+    assert outcome(data.draw(st.permutations(REFERRAL_CONFLICTS))) == expected

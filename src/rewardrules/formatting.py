@@ -155,7 +155,7 @@ def printable_patch_line(line: str) -> str:
     return _CANDIDATE.sub(_escape_but_tab, body) + ending
 
 
-def shown(value: str) -> str:
+def shown(value: object) -> str:
     """A value from outside (an id, a path, a name from a payload) as an
     error message shows it: `printable`, and cut to its start and end when
     longer than `diagnostics.QUOTE_WIDTH` (an id can be as long as a ledger
@@ -163,10 +163,10 @@ def shown(value: str) -> str:
     through `quoted`."""
     from .diagnostics import shorten
 
-    return printable(shorten(value))
+    return printable(shorten(value if isinstance(value, str) else str(value)))
 
 
-def quoted(value: str) -> str:
+def quoted(value: object) -> str:
     """A value from outside in backticks, as messages quote it: `shown`."""
     return f"`{shown(value)}`"
 
