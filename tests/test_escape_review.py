@@ -208,9 +208,10 @@ def test_a_damaged_snapshot_names_its_place_quoted() -> None:
     session = program.session()
     session.add(json.loads(REFERRAL))
     data = json.loads(session.snapshot())
-    data["seen"] = {HUGE + EVIL: 5}
+    data["seen"] = {"$o": {HUGE + EVIL: 5}}  # an id whose event is not an object
     with pytest.raises(rewardrules.SnapshotError) as caught:
         program.restore(json.dumps(data))
+    assert str(caught.value).startswith("damaged session snapshot: `seen.xxx")
     assert len(str(caught.value)) < 300 and not unsafe(str(caught.value))
 
 
