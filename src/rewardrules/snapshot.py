@@ -494,7 +494,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         referral.contrib[p] = _scalars(used, f"{where}.contrib.{p}", _NUMBER)
         states = state.referrers[p]
         if referral.referrer not in states:
-            raise _damaged(where, f"referrer `{referral.referrer}` has no state in program {p}")
+            raise _damaged(where, f"referrer {quoted(referral.referrer)} has no state in program {p}")
         referral.links.append((compiled.programs[p], states[referral.referrer]))
     state.referrals[referee] = referral
 
@@ -568,14 +568,14 @@ def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, i
     role = milestone.rewards[index].info.role
     beneficiary = referral.referrer if role == "referrer" else referral.referee
     if item["role"] != role or item["beneficiary"] != beneficiary:
-        raise _damaged(where, f"expected the {role} `{beneficiary}` of the reward and referral")
+        raise _damaged(where, f"expected the {role} {quoted(beneficiary)} of the reward and referral")
     return milestone, index, referral, role, beneficiary
 
 
 def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
     found = engine.state.referrals.get(_str(referee, where))
     if found is None:
-        raise _damaged(where, f"no referral of `{referee}` in the snapshot")
+        raise _damaged(where, f"no referral of {quoted(referee)} in the snapshot")
     return found
 
 

@@ -93,9 +93,9 @@ def _options(args: argparse.Namespace) -> Options | str:
     for spec in args.referral_attribute:
         name, sep, key = spec.partition("=")
         if not sep or not name.strip() or not key.strip():
-            return f"--referral-attribute: expected NAME=KEY, not `{spec}`"
+            return f"--referral-attribute: expected NAME=KEY, not {quoted(spec)}"
         if name.strip() in ("id", "at", "type", "referrer", "referee"):
-            return f"--referral-attribute: `{name.strip()}` is a ledger field of its own"
+            return f"--referral-attribute: {quoted(name.strip())} is a ledger field of its own"
         attributes[name.strip()] = key.strip()
     currency = args.currency.upper() if args.currency else None
     if currency is not None and currency not in CURRENCY_EXPONENTS:

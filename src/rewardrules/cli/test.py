@@ -113,7 +113,7 @@ def collect(paths: list[str], run: _Run) -> None:
                 add(found)
             run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run))
         elif not path.exists():
-            run.errors.append(f"`{raw}` does not exist")
+            run.errors.append(f"{quoted(raw)} does not exist")
         elif raw.endswith(SUFFIX):
             add(path)
         elif raw.endswith(".rules"):
@@ -121,9 +121,9 @@ def collect(paths: list[str], run: _Run) -> None:
             if tests.exists():
                 add(tests)
             else:
-                run.errors.append(f"`{raw}` has no tests: expected `{tests}` beside it")
+                run.errors.append(f"{quoted(raw)} has no tests: expected {quoted(tests)} beside it")
         else:
-            run.errors.append(f"`{raw}` is neither a rule file (.rules) nor a test file ({SUFFIX})")
+            run.errors.append(f"{quoted(raw)} is neither a rule file (.rules) nor a test file ({SUFFIX})")
 
 
 def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:
@@ -191,12 +191,12 @@ def _program(rules: str, state: _Run, test_file: str | None) -> Program | None:
             state.errors.append(describe_os_error(error, rules))
         else:
             state.errors.append(
-                f'`{test_file}` tests `{rules}`, which does not exist (name the rule file with `rules = "..."`)'
+                f'{quoted(test_file)} tests {quoted(rules)}, which does not exist (name the rule file with `rules = "..."`)'
             )
     except OSError as error:
         state.errors.append(describe_os_error(error, rules))
     except UnicodeDecodeError:
-        state.errors.append(f"`{rules}` is not UTF-8 text")
+        state.errors.append(f"{quoted(rules)} is not UTF-8 text")
     state.programs[key] = program
     return program
 
