@@ -102,7 +102,7 @@ def test_stream_tells_ids_with_a_nul_apart_as_batch_does() -> None:
     lines = [referral, first, other]
     assert program.score_stream(lines).to_json() == program.score(lines).to_json()
     reused = first.replace("01-02", "01-04")
-    expected = [(4, "id", "id `a\x00b` is already used on line 2 with different content")]
+    expected = [(4, "id", "id `a\\x00b` is already used on line 2 with different content")]
     assert _problems(program.score_stream, [*lines, reused]) == expected
     assert _problems(program.score, [*lines, reused]) == expected
 

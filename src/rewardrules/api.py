@@ -25,6 +25,7 @@ from .check import check_text
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
 from .engine import Engine, IssuedAward, run
+from .formatting import quoted
 from .ledger import (
     Event,
     EventReader,
@@ -381,7 +382,7 @@ def _out_of_order(
     hint: str = "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
 ) -> LedgerProblem:
     """An event earlier in ledger order than one taken before it."""
-    return LedgerProblem(event.line, "at", f"event `{event.id}` comes before {after}", hint)
+    return LedgerProblem(event.line, "at", f"event {quoted(event.id)} comes before {after}", hint)
 
 
 def _plain(event: Any) -> Any:
@@ -530,7 +531,7 @@ class Session:
             return False
         if not same_content(previous, obj):
             raise LedgerError(
-                [LedgerProblem(parsed.line, "id", f"id `{parsed.id}` was already added with different content")],
+                [LedgerProblem(parsed.line, "id", f"id {quoted(parsed.id)} was already added with different content")],
                 _SESSION,
             )
         return True

@@ -211,12 +211,21 @@ QUOTE_WIDTH = 80
 _QUOTED = re.compile(f"`([^`]{{{QUOTE_WIDTH + 1},}})`")
 
 
+def shorten(text: str) -> str:
+    """``text`` when at most :data:`QUOTE_WIDTH` characters, else its start
+    and end around :data:`ELLIPSIS`: a value quoted in a message can be as
+    long as its file, and the start and end are what tell values apart."""
+    if len(text) <= QUOTE_WIDTH:
+        return text
+    keep = QUOTE_WIDTH // 2
+    return f"{text[:keep]}{ELLIPSIS}{text[-keep // 2 :]}"
+
+
 def shorten_quotes(text: str) -> str:
     """``text`` with every backtick-quoted piece longer than
-    :data:`QUOTE_WIDTH` cut to its start and end: a message quotes names
-    and tokens from the rule file, which can be as long as the file."""
-    keep = QUOTE_WIDTH // 2
-    return _QUOTED.sub(lambda m: f"`{m[1][:keep]}{ELLIPSIS}{m[1][-keep // 2 :]}`", text)
+    :data:`QUOTE_WIDTH` cut by `shorten`: a message quotes names and tokens
+    from the rule file, which can be as long as the file."""
+    return _QUOTED.sub(lambda m: f"`{shorten(m[1])}`", text)
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -96,30 +97,46 @@ def amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
     return format_amount(amount, "item")
 
 
-#: Characters that must not reach a terminal or a text table as they are:
-#: C0 and C1 controls and DEL (a newline forges a row, ESC starts an ANSI
-#: sequence), the Unicode line and paragraph separators, and the bidi
-#: controls that make text read in another order than it is stored.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: The Unicode categories of characters that must not reach a terminal or a
+#: text table as they are: controls (Cc: C0, C1 and DEL; a newline forges a
+#: row, ESC starts an ANSI sequence), format characters (Cf: the bidi
+#: controls that make text read in another order than it is stored, and the
+#: invisible ones such as U+200B, U+FEFF and U+061C), the line and paragraph
+#: separators (Zl, Zp) and lone surrogates (Cs). Chosen by category, not by a
+#: list, so that every such character is covered, including ones a later
+#: Unicode adds. Private-use (Co) and unassigned characters pass: a font
+#: draws them (at worst as a box), and they move nothing.
+ESCAPED_CATEGORIES: frozenset[str] = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
+#: The characters worth a look: all but printable ASCII (the category of
+#: each is checked then).
+_CANDIDATE = re.compile("[^ -~]")
 
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group()
+def _escape(char: str) -> str:
     if char in _SHORT:
         return _SHORT[char]
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _escape(char) if unicodedata.category(char) in ESCAPED_CATEGORIES else char
 
 
 def printable(text: str) -> str:
     """Text for people, safe to print: names and values come from ledgers
-    and rule files, so every control character is written as an escape
-    (`\\n`, `\\x1b`, `\\u202e`) and one value stays on one line. Every text
-    output (score, explain, diff, check, test) writes its lines through here."""
-    return _UNPRINTABLE.sub(_escape_char, text)
+    and rule files, so every control, format or separator character (see
+    :data:`ESCAPED_CATEGORIES`) is written as an escape (`\\n`, `\\x1b`,
+    `\\u202e`, `\\ufeff`) and one value stays on one line. Every text
+    output (score, explain, diff, check, test, error messages) writes its
+    lines through here."""
+    if text.isprintable():
+        return text  # the common case, in C: no character of those categories
+    return _CANDIDATE.sub(_escape_char, text)
 
 
 def _escape_but_tab(match: re.Match[str]) -> str:
@@ -135,7 +152,23 @@ def printable_patch_line(line: str) -> str:
     shows the escape instead."""
     ending = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
     body = line[: len(line) - len(ending)]
-    return _UNPRINTABLE.sub(_escape_but_tab, body) + ending
+    return _CANDIDATE.sub(_escape_but_tab, body) + ending
+
+
+def shown(value: object) -> str:
+    """A value from outside (an id, a path, a name from a payload) as an
+    error message shows it: `printable`, and cut to its start and end when
+    longer than `diagnostics.QUOTE_WIDTH` (an id can be as long as a ledger
+    line: a megabyte). Every such value in a message goes through here, or
+    through `quoted`."""
+    from .diagnostics import shorten
+
+    return printable(shorten(value if isinstance(value, str) else str(value)))
+
+
+def quoted(value: object) -> str:
+    """A value from outside in backticks, as messages quote it: `shown`."""
+    return f"`{shown(value)}`"
 
 
 def printable_lines(lines: Iterable[str]) -> str:

@@ -24,6 +24,7 @@ from .codegen import filename as source_filename
 from .codegen import line as checked_line
 from .codegen import lit
 from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
+from .formatting import printable, quoted
 from .model import CheckedRuleset
 from .timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 from .units import is_currency
@@ -42,10 +43,14 @@ class LedgerProblem:
     hint: str | None = None
 
     def render(self, path: str) -> str:
+        """The problem as text, each of its lines `printable`: the path
+        is the caller's and the message quotes values from the ledger (each
+        already cut by `formatting.quoted`), and neither may forge a line or
+        drive a terminal."""
         where = f"{path}:{self.line}: error: " if self.line else f"{path}: error: "  # 0: not on a line
-        field = f"field `{self.field}`: " if self.field else ""
-        text = f"{where}{field}{self.message}"
-        return text + (f"\n     = help: {self.hint}" if self.hint else "")
+        field = f"field {quoted(self.field)}: " if self.field else ""
+        text = printable(f"{where}{field}{self.message}")
+        return text + (f"\n     = help: {printable(self.hint)}" if self.hint else "")
 
     def to_dict(self, path: str) -> dict[str, Any]:
         return {"path": path, "line": self.line, "field": self.field, "message": self.message, "help": self.hint}
@@ -688,7 +693,7 @@ def conflict(line: int, event_id: str, previous_line: int) -> LedgerProblem:
     return LedgerProblem(
         line,
         "id",
-        f"id `{event_id}` is already used on line {previous_line} with different content",
+        f"id {quoted(event_id)} is already used on line {previous_line} with different content",
         "ids are unique; an exact duplicate line is fine",
     )
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from .engine import Engine, IssuedAward, Rejected, Withheld
+from .formatting import quoted
 from .ids import award_id
 from .limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from .runtime import CONTEXT, Referral, ReferrerState
@@ -105,7 +106,7 @@ def _dec(value: Any, where: str, depth: int = 0) -> Any:
 
 
 def _damaged(where: str, problem: str) -> SnapshotError:
-    return SnapshotError(f"damaged session snapshot: `{where}`: {problem}")
+    return SnapshotError(f"damaged session snapshot: {quoted(where)}: {problem}")
 
 
 def _int(value: Any, where: str, low: int = MIN_TIMESTAMP_NS, high: int = MAX_TIMESTAMP_NS) -> int:
@@ -364,7 +365,7 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
         raise SnapshotError(f"not a session snapshot (expected format `{FORMAT}`; take it again with this version)")
     if data.get("fingerprint") != fingerprint(program):
         raise SnapshotError(
-            f"the snapshot belongs to another version of the rules (ruleset `{data.get('ruleset')}`); "
+            f"the snapshot belongs to another version of the rules (ruleset {quoted(str(data.get('ruleset')))}); "
             "restore it with the rule file it was taken with"
         )
     _record(data, "snapshot", _TOP)
@@ -442,7 +443,7 @@ def _referrer(engine: Engine, item: dict[str, Any], where: str) -> None:
     name = _str(item["referrer"], f"{where}.referrer")
     states = engine.state.referrers[index]
     if name in states:
-        raise _damaged(where, f"referrer `{name}` is listed twice in one program")
+        raise _damaged(where, f"referrer {quoted(name)} is listed twice in one program")
     slots = _scalars(_values(item["m"], f"{where}.m", len(program.referrer_slots())), f"{where}.m", _NUMBER)
     referrer = ReferrerState(name, slots, count)
     referrer.done = _flags(item["done"], f"{where}.done", count)
@@ -458,7 +459,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
     init = compiled.referral_slots()
     referee = _str(item["referee"], f"{where}.referee")
     if referee in state.referrals:
-        raise _damaged(where, f"referee `{referee}` is listed twice")
+        raise _damaged(where, f"referee {quoted(referee)} is listed twice")
     referral = Referral(
         _str(item["id"], f"{where}.id"),
         _int(item["at"], f"{where}.at"),
@@ -493,7 +494,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         referral.contrib[p] = _scalars(used, f"{where}.contrib.{p}", _NUMBER)
         states = state.referrers[p]
         if referral.referrer not in states:
-            raise _damaged(where, f"referrer `{referral.referrer}` has no state in program {p}")
+            raise _damaged(where, f"referrer {quoted(referral.referrer)} has no state in program {p}")
         referral.links.append((compiled.programs[p], states[referral.referrer]))
     state.referrals[referee] = referral
 
@@ -567,14 +568,14 @@ def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, i
     role = milestone.rewards[index].info.role
     beneficiary = referral.referrer if role == "referrer" else referral.referee
     if item["role"] != role or item["beneficiary"] != beneficiary:
-        raise _damaged(where, f"expected the {role} `{beneficiary}` of the reward and referral")
+        raise _damaged(where, f"expected the {role} {quoted(beneficiary)} of the reward and referral")
     return milestone, index, referral, role, beneficiary
 
 
 def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
     found = engine.state.referrals.get(_str(referee, where))
     if found is None:
-        raise _damaged(where, f"no referral of `{referee}` in the snapshot")
+        raise _damaged(where, f"no referral of {quoted(referee)} in the snapshot")
     return found
 
 

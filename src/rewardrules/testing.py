@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import limits
 from .diagnostics import did_you_mean
-from .formatting import printable_lines
+from .formatting import printable_lines, quoted
 from .ledger import LedgerError, exact_decimal
 from .models import CONTRACT_FIELDS
 from .reading import read_text
@@ -181,23 +181,26 @@ def _confinement_problem(
     hint = "name a file beside the test file, or in a folder below it, by a relative path"
     pure = Path(named)
     if pure.is_absolute() or pure.drive or named.startswith(("/", "\\")):
-        return f"`{key}` must be a path relative to the test file, not the absolute path `{named}`", hint
+        return f"{quoted(key)} must be a path relative to the test file, not the absolute path {quoted(named)}", hint
     if ".." in pure.parts:
-        return f"`{key}` may not leave the test file's folder: `{named}` goes up with `..`", hint
+        return f"{quoted(key)} may not leave the test file's folder: {quoted(named)} goes up with `..`", hint
     try:
         base = folder.resolve()
         target = (folder / pure).resolve()
         if not target.is_relative_to(base):
-            return f"`{key}`: `{named}` leads outside the test file's folder (through a symbolic link)", hint
+            return (
+                f"{quoted(key)}: {quoted(named)} leads outside the test file's folder (through a symbolic link)",
+                hint,
+            )
         if rule_file and target.suffix != ".rules":
-            return f"`{key}` must name a rule file (`*.rules`), not `{named}`", hint
+            return f"{quoted(key)} must name a rule file (`*.rules`), not {quoted(named)}", hint
         if target.exists() and not target.is_file():
-            return f"`{key}`: `{named}` is not a regular file", hint
+            return f"{quoted(key)}: {quoted(named)} is not a regular file", hint
     except ValueError:  # os.path refuses a NUL
         return f"`{key}`: {named!r} holds a NUL character", hint
     except (OSError, RuntimeError) as error:  # RuntimeError: a symbolic link loop, before Python 3.13
         reason = error.strerror.lower() if isinstance(error, OSError) and error.strerror else "a symbolic link loop"
-        return f"`{key}`: `{named}` cannot be resolved: {reason}", hint
+        return f"{quoted(key)}: {quoted(named)} cannot be resolved: {reason}", hint
     return None
 
 
@@ -217,7 +220,9 @@ def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     for key in data:
         if key not in _FILE_KEYS:
             problems.append(
-                TestProblem(path, _key_line(text, key), f"unknown key `{key}`", hint=did_you_mean(key, _FILE_KEYS))
+                TestProblem(
+                    path, _key_line(text, key), f"unknown key {quoted(key)}", hint=did_you_mean(key, _FILE_KEYS)
+                )
             )
     rules = data.get("rules")
     if rules is not None and not isinstance(rules, str):
@@ -269,7 +274,7 @@ def _case(raw: Any, index: int, line: int | None, path: str, text: str, problems
     label = f"case `{name}`"
     for key in raw:
         if key not in _CASE_KEYS:
-            problem(f"{label}: unknown key `{key}`", did_you_mean(key, _CASE_KEYS))
+            problem(f"{label}: unknown key {quoted(key)}", did_you_mean(key, _CASE_KEYS))
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         problem(f"{label}: `description` must be a string")
@@ -374,8 +379,8 @@ def _pattern_value(name: str, value: Any) -> Any:
         try:
             number = Decimal(value) if not isinstance(value, Decimal) else value
         except InvalidOperation:
-            return _Invalid(f"`{value}` is not a number", 'amount = "500.00"')
-        return number if number.is_finite() else _Invalid(f"`{value}` is not a number")
+            return _Invalid(f"{quoted(value)} is not a number", 'amount = "500.00"')
+        return number if number.is_finite() else _Invalid(f"{quoted(value)} is not a number")
     if name == "at":
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             return parse_timestamp(_iso(value))
@@ -390,7 +395,7 @@ def _pattern_value(name: str, value: Any) -> Any:
     choices = _CHOICES.get(name)
     if choices is not None and value not in choices:
         return _Invalid(
-            f"`{value}` is not a {name.replace('_', ' ')}",
+            f"{quoted(value)} is not a {name.replace('_', ' ')}",
             did_you_mean(value, choices, "one of " + ", ".join(f"`{c}`" for c in choices)),
         )
     return value
@@ -506,7 +511,7 @@ def check_names(program: Program, test_file: TestFile) -> None:
                             TestProblem(
                                 test_file.path,
                                 case.line,
-                                f"case `{case.name}`: `{key}` #{n}: `{checked.name}` has no {name} `{value}`",
+                                f"case {quoted(case.name)}: {quoted(key)} #{n}: {quoted(checked.name)} has no {name} {quoted(value)}",
                                 hint=did_you_mean(value, names, f"{name}s: " + ", ".join(f"`{x}`" for x in names)),
                             )
                         )
@@ -544,7 +549,7 @@ def run_case(program: Program, case: Case, path: str = "<tests>") -> CaseResult:
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         raise CaseInputError(
-            [TestProblem(path, case.line, f"case `{case.name}`: cannot read `{case.ledger}`: {reason}")]
+            [TestProblem(path, case.line, f"case {quoted(case.name)}: cannot read {quoted(case.ledger)}: {reason}")]
         ) from None
     return compare(case, traced)
 

@@ -61,8 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except AwardLimitError as error:
         # the rules ask for more awards than a limit allows: bad input, stated
-        print(f"rewardrules: error: {error}", file=sys.stderr)
-        return EXIT_INPUT
+        from .common import fail
+
+        return fail(str(error), EXIT_INPUT)
     return code
 
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..check import check_text
 from ..diagnostics import Diagnostic, Severity, has_errors
-from ..formatting import printable, printable_lines
-from .common import describe_os_error, print_diagnostics, read_text, write_json
+from ..formatting import printable, printable_lines, quoted
+from .common import describe_os_error, fail, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
     from ..bounds import RulesetBounds
@@ -97,7 +97,7 @@ def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileRep
 def run(args: argparse.Namespace) -> int:
     files, missing = collect(args.paths)
     for path in missing:
-        print(f"rewardrules: error: `{path}` does not exist", file=sys.stderr)
+        fail(f"{quoted(path)} does not exist")
     reports: list[FileReport] = []
     unreadable = False
     with_bounds = args.bounds or args.format == "json"
@@ -105,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             text = read_text(path)
         except (OSError, UnicodeDecodeError) as error:
-            message = describe_os_error(error, path) if isinstance(error, OSError) else f"`{path}` is not UTF-8 text"
-            print(f"rewardrules: error: {message}", file=sys.stderr)
+            message = (
+                describe_os_error(error, path) if isinstance(error, OSError) else f"{quoted(path)} is not UTF-8 text"
+            )
+            fail(message)
             unreadable = True
             continue
         reports.append(check_file(path, text, args.strict, with_bounds))

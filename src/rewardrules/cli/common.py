@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .. import limits, reading
 from ..diagnostics import Diagnostic, RuleError, render
+from ..formatting import printable, printable_lines, quoted
 from ..ledger import LedgerError, ScratchError
 
 if TYPE_CHECKING:
@@ -48,8 +49,17 @@ class _TextOut:
 
 
 def fail(message: str, code: int = 2) -> int:
-    print(f"rewardrules: error: {message}", file=sys.stderr)
+    """Print ``rewardrules: error: message`` as one `printable` line (a
+    message may hold a path or a value from outside) and return ``code``."""
+    print(printable(f"rewardrules: error: {message}"), file=sys.stderr)
     return code
+
+
+def print_error_lines(text: str) -> None:
+    """Lines of an error (a `LedgerError`, a `StripeError`) on standard
+    error, each `printable`: what forges or colours a line is escaped, and
+    only the lines' own breaks remain."""
+    sys.stderr.write(printable_lines(text.split("\n")))
 
 
 def read_text(path: str, exact: bool = False) -> str:
@@ -77,7 +87,7 @@ def ledger_lines(path: str) -> Iterator[bytes]:
 
 def describe_os_error(error: OSError, path: str) -> str:
     reason = error.strerror or str(error)
-    return f"cannot read `{path}`: {reason.lower()}"
+    return f"cannot read {quoted(path)}: {reason.lower()}"
 
 
 def load_program(path: str) -> Program | int:
@@ -90,11 +100,9 @@ def load_program(path: str) -> Program | int:
         print_diagnostics(error.diagnostics, sys.stderr)
         return 1
     except OSError as error:
-        print(f"rewardrules: error: {describe_os_error(error, path)}", file=sys.stderr)
-        return 2
+        return fail(describe_os_error(error, path))
     except UnicodeDecodeError:
-        print(f"rewardrules: error: `{path}` is not UTF-8 text", file=sys.stderr)
-        return 2
+        return fail(f"{quoted(path)} is not UTF-8 text")
 
 
 def add_settled_argument(parser: Any) -> None:
@@ -140,17 +148,17 @@ def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
     except OSError as error:
         return fail(f"--settled: {describe_os_error(error, path)}")
     if len(data) > MAX_SETTLED_BYTES:
-        return fail(f"--settled: `{path}` is larger than {MAX_SETTLED_BYTES} bytes")
+        return fail(f"--settled: {quoted(path)} is larger than {MAX_SETTLED_BYTES} bytes")
     try:
         parsed = json.loads(data)
     except RecursionError:
-        return fail(f"--settled: `{path}` nests too deep")
+        return fail(f"--settled: {quoted(path)} nests too deep")
     except ValueError as error:
-        return fail(f"--settled: `{path}` is not JSON: {error}")
+        return fail(f"--settled: {quoted(path)} is not JSON: {error}")
     try:
         return read_settled(parsed, path)
     except LedgerError as error:
-        print(str(error), file=sys.stderr)
+        print_error_lines(str(error))
         return fail(f"the settled statement has a problem; nothing was {verb}")
 
 
@@ -180,7 +188,7 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     try:
         result = score(ledger_lines(args.ledger), as_of=as_of, path=name, **options)
     except LedgerError as error:
-        print(str(error), file=sys.stderr)
+        print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was {verb}")
     except ScratchError as error:
         return fail(str(error))

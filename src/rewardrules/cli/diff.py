@@ -14,8 +14,17 @@ import json
 import sys
 from typing import Any
 
+from ..formatting import quoted
 from ..ledger import LedgerError
-from .common import add_limit_argument, describe_os_error, fail, ledger_lines, load_program, write_json
+from .common import (
+    add_limit_argument,
+    describe_os_error,
+    fail,
+    ledger_lines,
+    load_program,
+    print_error_lines,
+    write_json,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -66,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
             limit = args.max_awards_per_event
             results.append(program.score(lines, as_of=as_of, explain=False, path=name, max_awards_per_event=limit))
         except LedgerError as error:
-            print(str(error), file=sys.stderr)
+            print_error_lines(str(error))
             return fail(
-                f"the ledger has {len(error.problems)} problem(s) under {label} `{program.name}`; nothing was compared"
+                f"the ledger has {len(error.problems)} problem(s) under {label} {quoted(program.name)}; nothing was compared"
             )
     diff = diff_results(results[0].data, results[1].data)
     diff.old_path, diff.new_path, diff.ledger = args.old, args.new, name

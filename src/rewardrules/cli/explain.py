@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from ..diagnostics import did_you_mean
-from ..formatting import printable
+from ..formatting import printable, quoted
 from .common import add_limit_argument, add_settled_argument, scored, write_json
 
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value not in known:
             role = option.removeprefix("--")
             print(
-                printable(f"rewardrules: error: no referral with {role} `{value}` as of {traced.data['as_of']}"),
+                printable(f"rewardrules: error: no referral with {role} {quoted(value)} as of {traced.data['as_of']}"),
                 file=sys.stderr,
             )
             hint = did_you_mean(value, known)

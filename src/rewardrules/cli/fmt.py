@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..format import format_text
-from ..formatting import printable, printable_patch_line
+from ..formatting import printable, printable_patch_line, quoted
 from .check import collect
-from .common import describe_os_error, print_diagnostics, read_text
+from .common import describe_os_error, fail, print_diagnostics, read_text
 
 
 def add_parser(sub: Any) -> None:
@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     files, missing = collect(args.paths)
     for path in missing:
-        print(printable(f"rewardrules: error: `{path}` does not exist"), file=sys.stderr)
+        fail(f"{quoted(path)} does not exist")
     if not files and not missing:
         print("rewardrules: error: no .rules files found", file=sys.stderr)
     texts = _read_all(files)
@@ -73,8 +73,10 @@ def _read_all(files: list[str]) -> list[tuple[str, str]] | None:
         try:
             texts.append((path, read_text(path, exact=True)))
         except (OSError, UnicodeDecodeError) as error:
-            message = describe_os_error(error, path) if isinstance(error, OSError) else f"`{path}` is not UTF-8 text"
-            print(printable(f"rewardrules: error: {message}"), file=sys.stderr)
+            message = (
+                describe_os_error(error, path) if isinstance(error, OSError) else f"{quoted(path)} is not UTF-8 text"
+            )
+            fail(message)
             ok = False
     return texts if ok else None
 
@@ -109,7 +111,7 @@ def _write(path: str, text: str) -> bool:
         Path(path).write_text(text, encoding="utf-8", newline="\n")
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
-        print(printable(f"rewardrules: error: cannot write `{path}`: {reason}"), file=sys.stderr)
+        fail(f"cannot write {quoted(path)}: {reason}")
         return False
     return True
 

@@ -14,8 +14,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..formatting import printable_lines, quoted
 from ..units import CURRENCY_EXPONENTS
-from .common import fail
+from .common import fail, print_error_lines
 
 if TYPE_CHECKING:  # the adapter is imported only when this command runs
     from ..sources.stripe import Options
@@ -72,17 +73,15 @@ def run(args: argparse.Namespace) -> int:
         result = ingest(read_payloads(args.paths), options)
     except SourceError as error:
         for message in error.messages:
-            print(f"rewardrules: error: {message}", file=sys.stderr)
+            fail(message)
         return 2
     except StripeError as error:
-        for problem in error.problems:
-            print(problem.render(), file=sys.stderr)
+        print_error_lines(str(error))
         return fail(f"{len(error.problems)} malformed payload(s); no ledger was written")
     sys.stdout.writelines(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in result.ledger)
     sys.stdout.flush()
     if not args.quiet:
-        for line in result.report.lines():
-            print(f"rewardrules: {line}", file=sys.stderr)
+        sys.stderr.write(printable_lines(f"rewardrules: {line}" for line in result.report.lines()))
     return 0
 
 
@@ -94,13 +93,13 @@ def _options(args: argparse.Namespace) -> Options | str:
     for spec in args.referral_attribute:
         name, sep, key = spec.partition("=")
         if not sep or not name.strip() or not key.strip():
-            return f"--referral-attribute: expected NAME=KEY, not `{spec}`"
+            return f"--referral-attribute: expected NAME=KEY, not {quoted(spec)}"
         if name.strip() in ("id", "at", "type", "referrer", "referee"):
-            return f"--referral-attribute: `{name.strip()}` is a ledger field of its own"
+            return f"--referral-attribute: {quoted(name.strip())} is a ledger field of its own"
         attributes[name.strip()] = key.strip()
     currency = args.currency.upper() if args.currency else None
     if currency is not None and currency not in CURRENCY_EXPONENTS:
-        return f"--currency: `{args.currency}` is not an iso 4217 currency code"
+        return f"--currency: {quoted(args.currency)} is not an iso 4217 currency code"
     if not args.referrer_key.strip():
         return "--referrer-key: must not be empty"
     return Options(

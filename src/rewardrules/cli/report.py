@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..formatting import printable, quoted
 from .common import add_limit_argument, add_settled_argument, fail, scored
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.output).write_text(page, encoding="utf-8")
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
-        return fail(f"cannot write `{args.output}`: {reason}")
+        return fail(f"cannot write {quoted(args.output)}: {reason}")
     awards = len(result.data["awards"])
-    print(f"wrote {args.output}: {awards} award{'s' if awards != 1 else ''} as of {result.data['as_of']}")
+    print(printable(f"wrote {args.output}: {awards} award{'s' if awards != 1 else ''} as of {result.data['as_of']}"))
     return 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import RuleError
-from ..formatting import printable, printable_lines
+from ..formatting import printable, printable_lines, quoted
 from ..testing import (
     AWARD_FIELDS,
     SUFFIX,
@@ -113,7 +113,7 @@ def collect(paths: list[str], run: _Run) -> None:
                 add(found)
             run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run))
         elif not path.exists():
-            run.errors.append(f"`{raw}` does not exist")
+            run.errors.append(f"{quoted(raw)} does not exist")
         elif raw.endswith(SUFFIX):
             add(path)
         elif raw.endswith(".rules"):
@@ -121,9 +121,9 @@ def collect(paths: list[str], run: _Run) -> None:
             if tests.exists():
                 add(tests)
             else:
-                run.errors.append(f"`{raw}` has no tests: expected `{tests}` beside it")
+                run.errors.append(f"{quoted(raw)} has no tests: expected {quoted(tests)} beside it")
         else:
-            run.errors.append(f"`{raw}` is neither a rule file (.rules) nor a test file ({SUFFIX})")
+            run.errors.append(f"{quoted(raw)} is neither a rule file (.rules) nor a test file ({SUFFIX})")
 
 
 def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:
@@ -137,12 +137,12 @@ def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:
         try:
             inside = path.resolve().is_relative_to(base)
         except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, before Python 3.13
-            run.errors.append(f"`{path}` cannot be resolved (a symbolic link loop?): not read")
+            run.errors.append(f"{quoted(str(path))} cannot be resolved (a symbolic link loop?): not read")
             continue
         if inside:
             found.append(path)
         else:
-            run.errors.append(f"`{path}` is a symbolic link leading outside `{folder}`: not read")
+            run.errors.append(f"{quoted(str(path))} is a symbolic link leading outside {quoted(str(folder))}: not read")
     return found
 
 
@@ -191,12 +191,12 @@ def _program(rules: str, state: _Run, test_file: str | None) -> Program | None:
             state.errors.append(describe_os_error(error, rules))
         else:
             state.errors.append(
-                f'`{test_file}` tests `{rules}`, which does not exist (name the rule file with `rules = "..."`)'
+                f'{quoted(test_file)} tests {quoted(rules)}, which does not exist (name the rule file with `rules = "..."`)'
             )
     except OSError as error:
         state.errors.append(describe_os_error(error, rules))
     except UnicodeDecodeError:
-        state.errors.append(f"`{rules}` is not UTF-8 text")
+        state.errors.append(f"{quoted(rules)} is not UTF-8 text")
     state.programs[key] = program
     return program
 
@@ -211,7 +211,7 @@ def _run_file(path: str, state: _Run) -> None:
         state.errors.append(describe_os_error(error, path))
         return
     except UnicodeDecodeError:
-        state.errors.append(f"`{path}` is not UTF-8 text")
+        state.errors.append(f"{quoted(str(path))} is not UTF-8 text")
         return
     state.referenced.add(Path(test_file.rules).resolve())
     program = _program(test_file.rules, state, path)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import limits
+from ..formatting import quoted
 from ..ledger import _depth
 from ..ledger import decode_line as decode_json
 from ..reading import InputError, read_bytes
@@ -61,7 +62,7 @@ def read_payloads(paths: Iterable[str | Path]) -> list[Payload]:
         try:
             files = list(_files(Path(path), errors))
         except OSError as error:
-            errors.append(f"cannot read `{path}`: {(error.strerror or str(error)).lower()}")
+            errors.append(f"cannot read {quoted(str(path))}: {(error.strerror or str(error)).lower()}")
             continue
         for file in files:
             try:
@@ -82,7 +83,7 @@ def _files(path: Path, errors: list[str]) -> Iterator[Path]:
     elif path.exists():
         yield path
     else:
-        errors.append(f"cannot read `{path}`: no such file or directory")
+        errors.append(f"cannot read {quoted(str(path))}: no such file or directory")
 
 
 def _read_file(file: Path) -> list[Payload]:
@@ -117,7 +118,7 @@ def _read_text(file: Path) -> str:
         ) from None
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
-        raise SourceError([f"cannot read `{file}`: {reason}"]) from None
+        raise SourceError([f"cannot read {quoted(str(file))}: {reason}"]) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

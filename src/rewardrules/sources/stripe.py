@@ -37,6 +37,7 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import Any, Final, NoReturn
 
+from ..formatting import printable, quoted, shown
 from ..runtime import in_context
 from ..timeutil import NS_PER_SECOND, TimestampError, format_timestamp
 from ..units import CURRENCY_EXPONENTS
@@ -136,8 +137,10 @@ class Problem:
     message: str
 
     def render(self) -> str:
-        field = f"field `{self.field}`: " if self.field else ""
-        return f"{self.source}: {self.where}: {field}{self.message}"
+        """One line, `printable`: the source is a file name and the message
+        quotes payload values (each already cut by `formatting.quoted`)."""
+        field = f"field {quoted(self.field)}: " if self.field else ""
+        return printable(f"{self.source}: {self.where}: {field}{self.message}")
 
 
 class StripeError(ValueError):
@@ -179,7 +182,8 @@ class Report:
 
 
 def _counts(counter: Counter[str]) -> str:
-    return ": " + ", ".join(f"{key} {n}" for key, n in sorted(counter.items()))
+    # a key can be a payload's own `type`: shown escaped and cut, as in messages
+    return ": " + ", ".join(f"{shown(key)} {n}" for key, n in sorted(counter.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +290,7 @@ def _retry_conflict(a: _Envelope, b: _Envelope) -> Problem:
         b.source,
         b.where,
         differs,
-        f"event id `{b.event_id}` is also in {a.source}, with different content; "
+        f"event id {quoted(b.event_id)} is also in {a.source}, with different content; "
         "a webhook retry repeats an event exactly: keep the payload that is right and remove the other",
     )
 
@@ -478,7 +482,7 @@ def _envelope(payload: Payload) -> _Envelope:
 def _event_envelope(payload: Payload, data: Mapping[str, Any]) -> _Envelope:
     top = _Obj(data, "")
     event_id = data.get("id")
-    where = f"event {event_id}" if isinstance(event_id, str) and event_id else "event"
+    where = f"event {shown(event_id)}" if isinstance(event_id, str) and event_id else "event"
     try:
         event_id = top.text("id")
         event_type = top.text("type")
@@ -507,7 +511,7 @@ def _event_envelope(payload: Payload, data: Mapping[str, Any]) -> _Envelope:
 def _bare_envelope(payload: Payload, data: Mapping[str, Any], path: str, previous: Any) -> _Envelope:
     obj = _Obj(data, path)
     object_id = data.get("id")
-    where = f"object {object_id}" if isinstance(object_id, str) and object_id else "object"
+    where = f"object {shown(object_id)}" if isinstance(object_id, str) and object_id else "object"
     try:
         kind = _kind(obj)
         event_type = _inferred_type(kind, obj)
@@ -661,6 +665,10 @@ class _Referral:
     referrer: str
     referee: str
     attributes: tuple[tuple[str, str], ...]
+    #: the object it was read from (`customer cus_1`) and the payload
+    what: str = ""
+    source: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -731,7 +739,7 @@ class _Links(dict[str, str]):
             (one, where_one), (other, where_other) = sorted(((value, source), (known, self.sources[key])))
             obj.fail(
                 field,
-                f"{self.what} `{key}` paid invoice `{one}` in {where_one} and invoice `{other}` in {where_other}; "
+                f"{self.what} {quoted(key)} paid invoice {quoted(one)} in {where_one} and invoice {quoted(other)} in {where_other}; "
                 "a payment pays one invoice: remove the payload that is wrong",
             )
         if known is None or source < self.sources[key]:
@@ -779,13 +787,13 @@ Handler = Callable[[_Envelope, _Facts, Options], None]
 def _expect(obj: _Obj, kind: str) -> None:
     actual = obj.get("object")
     if isinstance(actual, str) and actual != kind:
-        obj.fail("object", f"expected a `{kind}`, not a `{actual}`")
+        obj.fail("object", f"expected a {quoted(kind)}, not a {quoted(actual)}")
 
 
 def _currency(obj: _Obj, expected: str | None, key: str = "currency") -> str:
     code = obj.text(key).upper()
     if code not in STRIPE_EXPONENTS:
-        obj.fail(key, f"unknown currency `{code}`")
+        obj.fail(key, f"unknown currency {quoted(code)}")
     if expected is not None and code != expected.upper():
         obj.fail(
             key,
@@ -816,13 +824,24 @@ def _on_checkout_session(envelope: _Envelope, facts: _Facts, options: Options) -
     if customer is None:
         facts.unused["checkout session without a customer"] += 1
         facts.warnings.append(
-            f"checkout session `{session}` names referrer `{referrer}` but has no customer "
+            f"checkout session {quoted(session)} names referrer {quoted(referrer)} but has no customer "
             "(guest checkout): nothing to attribute"
         )
         return
     created = obj.get("created")
     at = _seconds(obj, "created") if created is not None else _event_time(envelope)
-    facts.referrals.append(_Referral(f"stripe:{session}:referral", at, referrer, customer, _attributes(obj, options)))
+    facts.referrals.append(
+        _Referral(
+            f"stripe:{session}:referral",
+            at,
+            referrer,
+            customer,
+            _attributes(obj, options),
+            f"checkout session {quoted(session)}",
+            envelope.source,
+            envelope.where,
+        )
+    )
 
 
 def _on_customer(envelope: _Envelope, facts: _Facts, options: Options) -> None:
@@ -836,7 +855,18 @@ def _on_customer(envelope: _Envelope, facts: _Facts, options: Options) -> None:
         return
     customer = obj.text("id")
     at = _event_time(envelope)
-    facts.referrals.append(_Referral(f"stripe:{customer}:referral", at, referrer, customer, _attributes(obj, options)))
+    facts.referrals.append(
+        _Referral(
+            f"stripe:{customer}:referral",
+            at,
+            referrer,
+            customer,
+            _attributes(obj, options),
+            f"customer {quoted(customer)}",
+            envelope.source,
+            envelope.where,
+        )
+    )
 
 
 def _attributes(obj: _Obj, options: Options) -> tuple[tuple[str, str], ...]:
@@ -1018,14 +1048,14 @@ def _note_charge(obj: _Obj, facts: _Facts, source: str) -> _Charge:
         )
         obj.fail(
             "customer",
-            f"charge `{charge}` has two customers: `{one}` in {where_one} and `{other}` in {where_other}; "
+            f"charge {quoted(charge)} has two customers: {quoted(one)} in {where_one} and {quoted(other)} in {where_other}; "
             "a charge has one customer: remove the payload that is wrong",
         )
     if intent is not None and known is not None and known.payment_intent not in (None, intent):
         obj.fail(
             "payment_intent",
-            f"charge `{charge}` names payment intents `{min(known.payment_intent, intent)}` and "
-            f"`{max(known.payment_intent, intent)}`; "
+            f"charge {quoted(charge)} names payment intents {quoted(min(known.payment_intent, intent))} and "
+            f"{quoted(max(known.payment_intent, intent))}; "
             "a charge belongs to one payment intent: remove the payload that is wrong",
         )
     known_source = known.customer_source if known else None
@@ -1208,7 +1238,7 @@ def _resolve(facts: _Facts, report: Report, problems: list[Problem]) -> list[dic
     rows = payments.rows()
     rows += _refund_rows(facts, payments, report)
     rows += _dispute_rows(facts, payments, report)
-    rows += _referral_rows(facts, report)
+    rows += _referral_rows(facts, report, problems)
     rows += _subscription_rows(facts, problems)
     rows.sort(key=lambda r: (r.at, r.id))
     return [r.fields for r in rows]
@@ -1232,15 +1262,15 @@ def _earliest(items: Iterable[_Money], report: Report, problems: list[Problem] |
             problems.append(
                 Problem(
                     b.source,
-                    f"`{item.id}`",
+                    f"{quoted(item.id)}",
                     "customer",
-                    f"names customer `{b.customer}`, and {a.source} names `{a.customer}` for the same object; "
+                    f"names customer {quoted(b.customer)}, and {a.source} names {quoted(a.customer)} for the same object; "
                     "an object has one customer: remove the payload that is wrong",
                 )
             )
         if (first.amount, first.currency) != (item.amount, item.currency):
             report.warnings.append(
-                f"`{item.id}`: payloads disagree on the amount "
+                f"{quoted(item.id)}: payloads disagree on the amount "
                 f"({first.amount} and {item.amount} minor units); kept the earliest (the smaller, at the same second)"
             )
     return kept
@@ -1331,7 +1361,7 @@ def _reversal_row(money: _Money, payments: _Payments, facts: _Facts, extra: dict
     if target is None:
         facts.unused["refund whose customer is unknown"] += 1
         facts.warnings.append(
-            f"`{money.id}`: its customer is unknown: charge `{money.charge or money.payment_intent}` is not in "
+            f"{quoted(money.id)}: its customer is unknown: charge {quoted(money.charge or money.payment_intent)} is not in "
             "the input or has no customer; include the charge's events"
         )
         return None
@@ -1438,23 +1468,30 @@ def _dispute_rows(facts: _Facts, payments: _Payments, report: Report) -> list[_R
     return rows
 
 
-def _referral_rows(facts: _Facts, report: Report) -> list[_Row]:
+def _referral_rows(facts: _Facts, report: Report, problems: list[Problem]) -> list[_Row]:
     """One referral per Stripe object (the earliest), and per referee only
     the first naming each referrer: a checkout session and the customer's
     metadata naming the same referrer are one referral, not a duplicate the
     engine would report. Different referrers are all kept: the engine's
-    first-referral rule decides."""
+    first-referral rule decides. Payloads of one object at the same second
+    that disagree on its referrer or referral attributes are an error
+    naming both (`_referral_conflict`): no time tells which is current."""
     kept: dict[str, _Referral] = {}
-    for referral in sorted(facts.referrals, key=lambda r: (r.at, r.id, r.referrer, r.attributes)):
+    for referral in sorted(facts.referrals, key=lambda r: (r.at, r.id, r.referrer, r.attributes, r.source)):
         first = kept.get(referral.id)
         if first is None:
             kept[referral.id] = referral
         else:
             report.duplicates["same object in several payloads"] += 1
-            if first.referrer != referral.referrer:
+            if first.at == referral.at and (first.referrer, first.attributes) != (
+                referral.referrer,
+                referral.attributes,
+            ):
+                problems.append(_referral_conflict(first, referral))
+            elif first.referrer != referral.referrer:
                 report.warnings.append(
-                    f"`{referral.id}`: the referrer changed from `{first.referrer}` to "
-                    f"`{referral.referrer}`; the first referral stands"
+                    f"{quoted(referral.id)}: the referrer changed from {quoted(first.referrer)} to "
+                    f"{quoted(referral.referrer)}; the first referral stands"
                 )
     rows, pairs = [], set()
     for referral in sorted(kept.values(), key=lambda r: (r.at, r.id)):
@@ -1472,6 +1509,31 @@ def _referral_rows(facts: _Facts, report: Report) -> list[_Row]:
         }
         rows.append(_Row(referral.at, referral.id, fields))
     return rows
+
+
+def _referral_conflict(one: _Referral, other: _Referral) -> Problem:
+    """Two payloads that give one object's referral different referrers or
+    attributes at the same second. Keeping either (the first read, the first
+    in name order) would decide who is paid by something other than the
+    data: the pair is named in source order, as the other conflicts are."""
+    a, b = sorted((one, other), key=lambda r: (r.source, r.referrer, r.attributes))
+    if a.referrer != b.referrer:
+        what = f"the referrer {quoted(b.referrer)}, and {a.source} names {quoted(a.referrer)}"
+    else:
+        name = next(n for n in sorted({*dict(a.attributes), *dict(b.attributes)}) if _attr(a, n) != _attr(b, n))
+        what = f"referral attribute {quoted(name)} as {_attr(b, name)}, and {a.source} as {_attr(a, name)}"
+    return Problem(
+        b.source,
+        b.where,
+        None,
+        f"{b.what} names {what}, at the same second: which one is current cannot be told; "
+        "remove the payload that is out of date",
+    )
+
+
+def _attr(referral: _Referral, name: str) -> str:
+    value = dict(referral.attributes).get(name)
+    return "none" if value is None else quoted(value)
 
 
 # -- subscriptions and MRR
@@ -1601,7 +1663,7 @@ def _line(price: _Obj, item: _Obj | None, subscription: _Obj) -> _Line | None:
         return None
     interval = recurring.text("interval")
     if interval not in _MONTHS_PER_INTERVAL:
-        recurring.fail("interval", f"unknown interval `{interval}` (expected day, week, month or year)")
+        recurring.fail("interval", f"unknown interval {quoted(interval)} (expected day, week, month or year)")
     count = recurring.opt_integer("interval_count") or 1
     months = _MONTHS_PER_INTERVAL[interval] * count
     holder = item if item is not None else subscription
@@ -1771,9 +1833,9 @@ def _current_version(kind: str, id: str, copies: list[_Version], problems: list[
     problems.append(
         Problem(
             b.source,
-            f"{kind} {id}",
+            f"{kind} {shown(id)}",
             None,
-            f"{kind} `{id}` says something else in {a.source}, and {why}: which one is current cannot be told; "
+            f"{kind} {quoted(id)} says something else in {a.source}, and {why}: which one is current cannot be told; "
             "remove the payload that is out of date",
         )
     )
@@ -1792,7 +1854,7 @@ def _resolve_discount(path: str, item: Any, facts: _Facts) -> _Obj:
         return facts.discounts[item]
     raise _Malformed(
         path,
-        f"discount `{item}` is only an id and no `customer.discount.*` event in the input has it; "
+        f"discount {quoted(item)} is only an id and no `customer.discount.*` event in the input has it; "
         "include those events or fetch the subscription with `discounts` expanded",
     )
 
