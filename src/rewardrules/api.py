@@ -42,7 +42,7 @@ from .parse import paused_gc
 from .reading import read_lines, read_text
 from .report import Reporter
 from .runtime import CONTEXT, in_context
-from .settle import Settled, read_settled
+from .settle import Settled, check_ruleset, read_settled
 from .timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, parse_timestamp
 
 #: What the scoring entry points take as a ledger: a path (`str` or
@@ -240,7 +240,7 @@ class Program:
         previous result, or a list of award records; see `settle`): those
         awards are never rewritten, only reversed."""
         limit = parse_as_of(as_of)
-        paid = _settled(settled)
+        paid = settled_statement(settled, self.compiled)
         with _opened(events, path) as (items, name), paused_gc():
             return ScoreResult(self._score(items, limit, explain, name, paid))
 
@@ -275,7 +275,7 @@ class Program:
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
         limit = parse_as_of(as_of)
-        paid = _settled(settled)
+        paid = settled_statement(settled, self.compiled)
         with _opened(lines, path) as (items, name), paused_gc():
             return ScoreResult(self._stream(items, limit, explain, name, paid))
 
@@ -342,11 +342,17 @@ class Program:
         return load(self, snapshot, key)
 
 
-def _settled(settled: Any) -> Settled | None:
-    """A `settled` argument: None, a read statement, or its JSON data."""
-    if settled is None or isinstance(settled, Settled):
-        return settled
-    return read_settled(settled)
+def settled_statement(settled: Any, compiled: CompiledRuleset) -> Settled | None:
+    """A `settled` argument: None, a read statement, or its JSON data;
+    refused (LedgerError) when it is another ruleset's (see
+    `settle.check_ruleset`). The CLI calls it before scoring, to tell a
+    statement's problem from a ledger's."""
+    if settled is None:
+        return None
+    paid = settled if isinstance(settled, Settled) else read_settled(settled)
+    milestones = {p.name: {m.name for m in p.milestones} for p in compiled.checked.programs}
+    check_ruleset(paid, compiled.name, milestones)
+    return paid
 
 
 _SESSION = "<session>"
@@ -555,7 +561,7 @@ class Session:
         """The result so far, as of an instant (default: the last event);
         `settled` as for `Program.score`."""
         limit = parse_as_of(as_of)
-        paid = _settled(settled)
+        paid = settled_statement(settled, self.program.compiled)
         if limit is None:
             limit = self._latest if self._latest is not None else 0
         elif self._latest is not None and limit < self._latest:
