@@ -238,7 +238,8 @@ class Program:
         """Score a whole ledger (a path, a file, or events: see `Ledger`).
         Input order does not matter. `settled`: what the app already paid (a
         previous result, or a list of award records; see `settle`): those
-        awards are never rewritten, only reversed."""
+        awards are never rewritten, only reversed. A statement of another
+        ruleset is refused (LedgerError), before the ledger is read."""
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         with _opened(events, path) as (items, name), paused_gc():

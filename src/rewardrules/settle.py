@@ -148,14 +148,15 @@ _UNLABELLED = (
 
 def read_settled(data: Any, path: str = "<settled>") -> Settled:
     """A settled statement, checked: a previous result (an object with
-    `awards` and, optionally, `reversals`; other members are ignored) or a
-    list of award records. Each award is a record as a result gives it: `id`,
-    `at`, `milestone`, `role`, `beneficiary`, `referrer`, `referee`, `kind`,
-    `amount`, `unit`, `program`, optionally `item`, `message` and `why` (as
-    the app was told them) and `status` (`confirmed` if left out: only confirmed ones
-    were paid); each reversal `id` and
-    `reverses`. Raises LedgerError naming the entry (its position from 1)
-    and field."""
+    `awards` and, optionally, `ruleset` and `reversals`; other members are
+    ignored) or a list of award records. Each award is a record as a result
+    gives it: `id`, `at`, `milestone`, `role`, `beneficiary`, `referrer`,
+    `referee`, `kind`, `amount`, `unit`, `program`, optionally `item`,
+    `message` and `why` (as the app was told them), `ruleset` and `status`
+    (`confirmed` if left out: only confirmed ones were paid); each reversal
+    `id` and `reverses` (and optionally `ruleset`). Which ruleset it is of
+    is checked apart, against a rule file (`check_ruleset`). Raises
+    LedgerError naming the entry (its position from 1) and field."""
     if isinstance(data, list):
         awards, reversals = data, []
     elif isinstance(data, dict) and isinstance(data.get("awards"), list):
