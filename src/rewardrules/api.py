@@ -43,7 +43,7 @@ from .parse import paused_gc
 from .reading import read_lines, read_text
 from .report import Reporter
 from .runtime import CONTEXT, in_context
-from .settle import Settled, read_settled
+from .settle import Settled, check_ruleset, read_settled
 from .timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, parse_timestamp
 
 #: What the scoring entry points take as a ledger: a path (`str` or
@@ -240,10 +240,11 @@ class Program:
         """Score a whole ledger (a path, a file, or events: see `Ledger`).
         Input order does not matter. `settled`: what the app already paid (a
         previous result, or a list of award records; see `settle`): those
-        awards are never rewritten, only reversed. `max_awards_per_event`
-        raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
+        awards are never rewritten, only reversed. A statement of another
+        ruleset is refused (LedgerError), before the ledger is read.
+        `max_awards_per_event` raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
         limit = parse_as_of(as_of)
-        paid = _settled(settled)
+        paid = settled_statement(settled, self.compiled)
         engine = Engine(self.compiled, max_awards_per_event)
         with _opened(events, path) as (items, name), paused_gc():
             return ScoreResult(self._score(engine, items, limit, explain, name, paid))
@@ -286,7 +287,7 @@ class Program:
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written).
         `max_awards_per_event`: as for `score`."""
         limit = parse_as_of(as_of)
-        paid = _settled(settled)
+        paid = settled_statement(settled, self.compiled)
         engine = Engine(self.compiled, max_awards_per_event)
         with _opened(lines, path) as (items, name), paused_gc():
             return ScoreResult(self._stream(engine, items, limit, explain, name, paid))
@@ -366,11 +367,17 @@ class Program:
         return session
 
 
-def _settled(settled: Any) -> Settled | None:
-    """A `settled` argument: None, a read statement, or its JSON data."""
-    if settled is None or isinstance(settled, Settled):
-        return settled
-    return read_settled(settled)
+def settled_statement(settled: Any, compiled: CompiledRuleset) -> Settled | None:
+    """A `settled` argument: None, a read statement, or its JSON data;
+    refused (LedgerError) when it is another ruleset's (see
+    `settle.check_ruleset`). The CLI calls it before scoring, to tell a
+    statement's problem from a ledger's."""
+    if settled is None:
+        return None
+    paid = settled if isinstance(settled, Settled) else read_settled(settled)
+    milestones = {p.name: {m.name for m in p.milestones} for p in compiled.checked.programs}
+    check_ruleset(paid, compiled.name, milestones)
+    return paid
 
 
 _SESSION = "<session>"
@@ -579,7 +586,7 @@ class Session:
         """The result so far, as of an instant (default: the last event);
         `settled` as for `Program.score`."""
         limit = parse_as_of(as_of)
-        paid = _settled(settled)
+        paid = settled_statement(settled, self.program.compiled)
         if limit is None:
             limit = self._latest if self._latest is not None else 0
         elif self._latest is not None and limit < self._latest:

@@ -476,9 +476,10 @@ def _text(
     return value
 
 
-def _unicode(text: str) -> bool:
+def surrogate_free(text: str) -> bool:
     """False for a string with an unpaired surrogate (JSON `"\\ud800"`),
-    which could not be written out as UTF-8."""
+    which could not be written out as UTF-8 (a settled statement's texts
+    are checked with it too)."""
     if text.isascii():
         return True
     try:
@@ -486,6 +487,9 @@ def _unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+_unicode = surrogate_free
 
 
 def _surrogate_problem(line: int, name: str) -> LedgerProblem:

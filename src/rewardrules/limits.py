@@ -38,6 +38,11 @@ MAX_PAYLOAD_FILE_BYTES = 256 * 1024 * 1024
 MAX_PAYLOAD_NESTING = 64
 #: Longest rendered message, in characters.
 MAX_MESSAGE_CHARS = 2_000
+#: Largest settled statement file (`--settled`), in bytes: 256 MiB, some
+#: 300,000 award records of a previous result with explanations, a million
+#: without. Parsed, JSON takes several times its size in memory: the bound is
+#: what a run holds beside its ledger, not what a disk holds.
+MAX_SETTLED_FILE_BYTES = 256 * 1024 * 1024
 #: Largest session snapshot restored, in bytes.
 MAX_SNAPSHOT_BYTES = 2_000_000_000
 #: Deepest nesting of a value in a session snapshot (a ledger's nesting, doubled by tags, and room).

@@ -129,7 +129,8 @@ class ReversalWhy(BaseModel):
     reason: str | None = Field(
         default=None,
         description="what changed, in words: `voided after it was paid`, `its amount changed after it was paid`, "
-        "`paid, but this run no longer gives it`, `taken back earlier`",
+        "`its reward changed after it was paid` (kind, unit or item), `paid, but this run no longer gives it`, "
+        "`taken back earlier`",
     )
 
 

@@ -10,7 +10,9 @@ filling memory:
   a FIFO for reading would wait for a writer forever);
 * a ledger is read a line at a time, each line up to its limit; a longer
   line ends the reading (the rest of such a file may never end);
-* a payload file is read up to a limit of bytes.
+* a payload file is read up to a limit of bytes;
+* a settled statement (`--settled`) is read from a regular file, up to a
+  limit of bytes.
 
 The limits are in :mod:`rewardrules.limits`, read at call time.
 """
@@ -25,7 +27,7 @@ from typing import IO, AnyStr
 
 from . import limits
 
-__all__ = ["InputError", "read_bytes", "read_lines", "read_text"]
+__all__ = ["InputError", "read_bytes", "read_lines", "read_regular_bytes", "read_text"]
 
 
 class InputError(OSError):
@@ -58,6 +60,17 @@ def read_bytes(path: str | os.PathLike[str], limit: int, what: str = "a file") -
     fine; `/dev/zero` ends at the limit). Raises `InputError` past it."""
     with open(path, "rb") as handle:
         content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise InputError(f"it is larger than {limit} bytes, the limit for {what}")
+    return content
+
+
+def read_regular_bytes(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of a regular file, at most `limit` of them: refused, as a
+    rule file is, when not regular (a FIFO would wait for a writer, a device
+    may never end) or larger than `limit` (`InputError`)."""
+    with _open_regular(path, what) as handle, open(handle.fileno(), "rb", closefd=False) as data:
+        content = data.read(limit + 1)
     if len(content) > limit:
         raise InputError(f"it is larger than {limit} bytes, the limit for {what}")
     return content

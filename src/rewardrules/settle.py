@@ -9,13 +9,24 @@ or not at all. Given the awards settled so far, a run never rewrites them:
 - a settled award keeps its record as paid (`confirmed`, the amount paid,
   and the message the app was told, from the statement: never a message
   rendered again with this run's values, which may name the new amount);
-- if the run would void it, change its amount or drop it, a **reversal**
+- if the run would void it, change its reward (amount, unit, kind or item)
+  or drop it, a **reversal**
   (`rv_` and a hash of the award's id, see `ids.reversal_id`) takes the paid
   amount back; a reversal's id depends on the award alone, so an app that
-  claws back each reversal id once never claws back twice;
-- if the run still gives the award but at another amount, the new amount is
-  a new award, its id a hash of the old id, the amount and the attempt
-  (`ids.reissue_id`), paid as any other.
+  claws back each reversal id once never claws back twice; the reversal
+  takes back what was paid: the statement's kind, amount, unit and item;
+- if the run still gives the award but another reward, the new reward is
+  a new award, its id a hash of the old id, the amount, unit and attempt
+  (`ids.reissue_id`), paid as any other. A reissued id the statement lists
+  with another reward (an item changed twice keeps amount and unit) is
+  itself kept as paid and reversed, and the next attempt is given.
+
+A statement is of one ruleset: a previous result names it (`ruleset`), and
+another ruleset's result is refused, else its awards would all come out as
+awards "this run no longer gives" and be clawed back. Award records of a bare
+list are refused when they name another ruleset (a `ruleset` field an app
+may add) or, naming none, a program or milestone this ruleset does not have
+(`check_ruleset`).
 
 Fed a statement of what it acted on (a previous result does), a run adds
 only what changed since: replaying it gives no new ids.
@@ -28,10 +39,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, get_args
 
+from .formatting import printable
 from .ids import reissue_id, reversal_id
-from .ledger import LedgerError, LedgerProblem
+from .ledger import LedgerError, LedgerProblem, surrogate_free
 from .models import Award
 from .timeutil import TimestampError, format_timestamp, parse_timestamp
+from .units import is_currency, minor_exponent
 
 if TYPE_CHECKING:
     from .engine import IssuedAward
@@ -40,8 +53,6 @@ if TYPE_CHECKING:
 MAX_SETTLED_ENTRIES = 10_000_000
 #: Longest text in a settled entry, in characters.
 MAX_SETTLED_TEXT = 10_000
-#: Largest settled statement, in bytes (the CLI reads no more).
-MAX_SETTLED_BYTES = 2_000_000_000
 
 _AWARD_ID = re.compile(r"aw_[0-9a-f]{32}\Z")
 _REVERSAL_ID = re.compile(r"rv_[0-9a-f]{32}\Z")
@@ -60,32 +71,92 @@ _KINDS = get_args(Award.model_fields["kind"].annotation)
 
 @dataclass(frozen=True, slots=True)
 class SettledAward:
-    """An award the app paid: its id, amount and unit, and its record."""
+    """An award the app paid: its id, amount, its record, and where the
+    statement lists it (its entry, from 1: errors name it)."""
 
     id: str
     amount: Decimal
     record: dict[str, Any]
+    entry: int = 0
+
+    def paid_as(self, record: dict[str, Any]) -> bool:
+        """Whether an award record gives what was paid: the same kind, unit,
+        item and amount (an amount compared as a number: `100` is `100.00`)."""
+        mine = self.record
+        return (
+            record["kind"] == mine["kind"]
+            and record["unit"] == mine["unit"]
+            and record.get("item") == mine["item"]
+            and Decimal(record["amount"]) == self.amount
+        )
 
 
 @dataclass(slots=True)
 class Settled:
     """What the app acted on: awards paid (`confirmed` in its statement)
-    and the ids of awards it clawed back (the `reverses` of its reversals)."""
+    and the ids of awards it clawed back (the `reverses` of its reversals);
+    the ruleset the statement names (a previous result's `ruleset`), and
+    each entry that names one itself, for `check_ruleset`."""
 
     awards: dict[str, SettledAward] = field(default_factory=dict)
     reversed: set[str] = field(default_factory=set)
+    ruleset: str | None = None
+    path: str = "<settled>"
+    #: (entry, ruleset) of each entry with a `ruleset` field
+    labels: list[tuple[int, str]] = field(default_factory=list)
+
+
+def check_ruleset(settled: Settled, ruleset: str, milestones: dict[str, set[str]]) -> None:
+    """Refuse a statement of another ruleset (`milestones`: this ruleset's
+    milestone names by program). Its awards are not this run's to settle:
+    scored against them, each would be one "this run no longer gives" and be
+    clawed back. The statement's `ruleset`, or an entry's, must be this one;
+    a paid award named by neither must have a program and milestone of this
+    ruleset (a statement that names its ruleset may list awards of a
+    milestone removed since: the run reverses them)."""
+    path = settled.path
+    hint = "hand each run the statement of its own ruleset: keep what you paid per ruleset"
+    if settled.ruleset is not None and settled.ruleset != ruleset:
+        message = f"the statement is of ruleset `{printable(settled.ruleset)}`, not `{printable(ruleset)}`"
+        raise _error(path, 0, "ruleset", message, hint)
+    for n, name in settled.labels:
+        if name != ruleset:
+            raise _error(
+                path, n, "ruleset", f"an award of ruleset `{printable(name)}`, not `{printable(ruleset)}`", hint
+            )
+    if settled.ruleset is not None:
+        return
+    labelled = {n for n, _ in settled.labels}
+    for award in sorted(settled.awards.values(), key=lambda a: a.entry):
+        if award.entry in labelled:
+            continue
+        program, milestone = award.record["program"], award.record["milestone"]
+        if program not in milestones:
+            message = f"ruleset `{printable(ruleset)}` has no program `{printable(program)}`"
+            raise _error(path, award.entry, "program", message, hint + _UNLABELLED)
+        if milestone not in milestones[program]:
+            message = f"program `{printable(program)}` has no milestone `{printable(milestone)}`"
+            raise _error(path, award.entry, "milestone", message, hint + _UNLABELLED)
+
+
+#: how a statement of this ruleset lists awards of a milestone removed since
+_UNLABELLED = (
+    "; a milestone removed from this ruleset since it was paid: give the statement's `ruleset` "
+    "(a previous result has it) or each record's, and the run reverses the award"
+)
 
 
 def read_settled(data: Any, path: str = "<settled>") -> Settled:
     """A settled statement, checked: a previous result (an object with
-    `awards` and, optionally, `reversals`; other members are ignored) or a
-    list of award records. Each award is a record as a result gives it: `id`,
-    `at`, `milestone`, `role`, `beneficiary`, `referrer`, `referee`, `kind`,
-    `amount`, `unit`, `program`, optionally `item`, `message` and `why` (as
-    the app was told them) and `status` (`confirmed` if left out: only confirmed ones
-    were paid); each reversal `id` and
-    `reverses`. Raises LedgerError naming the entry (its position from 1)
-    and field."""
+    `awards` and, optionally, `ruleset` and `reversals`; other members are
+    ignored) or a list of award records. Each award is a record as a result
+    gives it: `id`, `at`, `milestone`, `role`, `beneficiary`, `referrer`,
+    `referee`, `kind`, `amount`, `unit`, `program`, optionally `item`,
+    `message` and `why` (as the app was told them), `ruleset` and `status`
+    (`confirmed` if left out: only confirmed ones were paid); each reversal
+    `id` and `reverses` (and optionally `ruleset`). Which ruleset it is of
+    is checked apart, against a rule file (`check_ruleset`). Raises
+    LedgerError naming the entry (its position from 1) and field."""
     if isinstance(data, list):
         awards, reversals = data, []
     elif isinstance(data, dict) and isinstance(data.get("awards"), list):
@@ -97,9 +168,11 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
         raise _error(path, 0, None, "expected a previous result (an object with `awards`) or a list of awards")
     if len(awards) + len(reversals) > MAX_SETTLED_ENTRIES:
         raise _error(path, 0, None, f"more than {MAX_SETTLED_ENTRIES} entries")
-    settled = Settled()
+    ruleset = _text(data, "ruleset", path, 0, optional=True) if isinstance(data, dict) else None
+    settled = Settled(ruleset=ruleset, path=path)
     for n, entry in enumerate(awards, start=1):
         award = _award(entry, path, n)
+        _label(settled, entry, n)
         if award is None:
             continue
         if award.id in settled.awards:
@@ -107,7 +180,16 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
         settled.awards[award.id] = award
     for n, entry in enumerate(reversals, start=len(awards) + 1):
         settled.reversed.add(_reversal(entry, path, n))
+        _label(settled, entry, n)
     return settled
+
+
+def _label(settled: Settled, entry: dict[str, Any], n: int) -> None:
+    """Note the ruleset an entry names, if it names one (an optional field:
+    an app may store it beside the records it pays)."""
+    name = _text(entry, "ruleset", settled.path, n, optional=True)
+    if name is not None:
+        settled.labels.append((n, name))
 
 
 def _error(path: str, entry: int, name: str | None, message: str, hint: str | None = None) -> LedgerError:
@@ -125,14 +207,18 @@ def _text(
 
 
 def _checked_text(value: Any, path: str, n: int, field: str) -> str:
+    """Bounded text, refused (as the ledger reader does) with an unpaired
+    surrogate escape: a result could not be written with it."""
     if not isinstance(value, str) or len(value) > MAX_SETTLED_TEXT:
         raise _error(path, n, field, f"expected text of at most {MAX_SETTLED_TEXT} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate escape: a result could not be written with it
+    if not surrogate_free(value):
         raise _error(
-            path, n, field, "not valid Unicode text: it has an unpaired surrogate escape such as \\ud800"
-        ) from None
+            path,
+            n,
+            field,
+            "not valid Unicode text: it has an unpaired surrogate escape such as \\ud800",
+            "escape a character outside the BMP as a surrogate pair, or write it as UTF-8",
+        )
     return value
 
 
@@ -198,13 +284,27 @@ def _award(entry: Any, path: str, n: int) -> SettledAward | None:
     for name, allowed in (("role", _ROLES), ("kind", _KINDS)):
         if record[name] not in allowed:
             raise _error(path, n, name, f"expected one of {', '.join(allowed)}")
+    _check_minor_unit(amount, record["unit"], path, n)
     try:
         record["at"] = format_timestamp(parse_timestamp(record["at"] or ""))
     except TimestampError as error:
         raise _error(path, n, "at", str(error)) from None
     if status != "confirmed":
         return None
-    return SettledAward(award_id, amount, {**record, "amount": amount_text})
+    return SettledAward(award_id, amount, {**record, "amount": amount_text}, n)
+
+
+def _check_minor_unit(amount: Decimal, unit: str, path: str, n: int) -> None:
+    """A money amount has no more decimals than its currency's minor unit
+    (a result writes `100.00` for USD): nothing finer was ever paid."""
+    if not is_currency(unit):
+        return
+    places = minor_exponent(unit)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise _error(
+            path, n, "amount", f"expected an amount in {unit} with at most {places} decimal(s), as a result writes it"
+        )
 
 
 def _reversal(entry: Any, path: str, n: int) -> str:
@@ -234,6 +334,24 @@ def _as_told(settled: SettledAward, explain: bool) -> dict[str, Any]:
         **({"message": record["message"]} if record["message"] is not None else {}),
         **why,
     }
+
+
+def _paid(settled: SettledAward) -> dict[str, Any]:
+    """The reward as paid, from the statement: what a record kept as paid
+    and every reversal of it carry, whatever this run gives."""
+    record = settled.record
+    return {"kind": record["kind"], "amount": record["amount"], "unit": record["unit"], "item": record["item"]}
+
+
+def _changed(settled: SettledAward, fresh: dict[str, Any]) -> str:
+    """A reversal's reason when no single event takes the award back."""
+    if (fresh["kind"], fresh["unit"], fresh.get("item")) == (
+        settled.record["kind"],
+        settled.record["unit"],
+        settled.record["item"],
+    ):
+        return "its amount changed after it was paid"
+    return "its reward changed after it was paid"
 
 
 def _as_paid(settled: SettledAward, why: dict[str, Any]) -> dict[str, Any]:
@@ -278,21 +396,16 @@ class Settlement:
                 continue
             reversal = reversed_now.get(settled.id)
             due = record["status"] != "void" and reversal is None
-            same = Decimal(record["amount"]) == settled.amount and record["unit"] == settled.record["unit"]
-            if due and same and settled.id not in self.settled.reversed:
+            if due and settled.paid_as(record) and settled.id not in self.settled.reversed:
                 continue  # as paid
             fresh = dict(record)
-            record.update(status="confirmed", amount=settled.record["amount"])  # stays as paid
-            if "message" in record:  # as told, or none: this run's text may name the new amount
-                record["message"] = settled.record["message"]
-            if "why" in record:
-                record["why"] = _as_paid(settled, record["why"])
+            self._keep_as_paid(record, settled)
             if reversal is not None:
-                reversal["amount"] = settled.record["amount"]  # take back what was paid
+                reversal.update(_paid(settled))  # take back what was paid
             else:
                 out_reversals.append(self._reversal(settled, record, fresh))
             if due:
-                out_awards.append(self._reissue(settled.id, fresh))
+                out_awards.extend(self._reissue(settled.id, fresh, out_reversals))
         issued_ids = {a["id"] for a in out_awards}
         gone = sorted((a for a in self.settled.awards.values() if a.id not in issued_ids), key=lambda a: a.id)
         for settled in gone:  # the run no longer gives it: listed as paid, and taken back
@@ -300,6 +413,15 @@ class Settlement:
             out_reversals.append(self._gone(settled))
         out_reversals.sort(key=lambda r: (r["at"], r["why"].get("event") or "", r["reverses"]))
         return out_awards, out_reversals
+
+    def _keep_as_paid(self, record: dict[str, Any], settled: SettledAward) -> None:
+        """Rewrite this run's record of a settled award as it was paid: its
+        status, reward (kind, amount, unit, item), message and `why`."""
+        record.update(status="confirmed", **_paid(settled))
+        if "message" in record:  # as told, or none: this run's text may name the new reward
+            record["message"] = settled.record["message"]
+        if "why" in record:
+            record["why"] = _as_paid(settled, record["why"])
 
     def _reversal(self, settled: SettledAward, record: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
         """Takes back a settled award that this run voids, changes, or that
@@ -312,7 +434,7 @@ class Settlement:
         elif settled.id in self.settled.reversed:
             why = {"event": None, "reason": "taken back earlier"}
         else:
-            why = {"event": None, "reason": "its amount changed after it was paid"}
+            why = {"event": None, "reason": _changed(settled, fresh)}
         return self._entry(settled.id, format_timestamp(at), record, why)
 
     def _gone(self, settled: SettledAward) -> dict[str, Any]:
@@ -330,15 +452,28 @@ class Settlement:
             "why": why,
         }
 
-    def _reissue(self, original: str, fresh: dict[str, Any]) -> dict[str, Any]:
-        """The award at its new amount, under a new id: the first attempt
-        whose id the app has not clawed back already."""
+    def _reissue(self, original: str, fresh: dict[str, Any], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The award's new reward under a new id: the first attempt whose id
+        the app has neither clawed back nor been paid with another reward.
+        The id holds the amount and unit but not the kind or item, so an
+        award whose item changed twice meets the id of the first change: that
+        one, paid, is listed as paid and reversed here (appended to
+        `reversals`), before the award under the next attempt's id."""
+        out: list[dict[str, Any]] = []
         attempt = 1
-        new_id = reissue_id(original, fresh["amount"], fresh["unit"], attempt)
-        while new_id in self.settled.reversed:
-            attempt += 1
+        while True:
             new_id = reissue_id(original, fresh["amount"], fresh["unit"], attempt)
-        record = {**fresh, "id": new_id}
-        if "why" in record:
-            record["why"] = {**record["why"], "reissues": original}
-        return record
+            record = {**fresh, "id": new_id}
+            if "why" in record:
+                record["why"] = {**record["why"], "reissues": original}
+            earlier = self.settled.awards.get(new_id)
+            if new_id in self.settled.reversed:
+                attempt += 1
+            elif earlier is not None and not earlier.paid_as(record):
+                self._keep_as_paid(record, earlier)
+                reversals.append(self._reversal(earlier, record, fresh))
+                out.append(record)
+                attempt += 1
+            else:
+                out.append(record)
+                return out

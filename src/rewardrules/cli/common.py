@@ -138,28 +138,47 @@ def _per_event(text: str) -> int:
 
 
 def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
-    """The `--settled` statement, read in bounded size and checked; on a
-    problem, print it and return exit code 2."""
-    from ..settle import MAX_SETTLED_BYTES, read_settled
+    """The `--settled` statement, read as a rule file is (a regular file, in
+    bounded size: `limits.MAX_SETTLED_FILE_BYTES`) and checked; on a
+    problem, print it and return exit code 2. Memory running out while it is
+    parsed is such a problem too, never a traceback."""
+    from ..settle import read_settled
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SETTLED_BYTES + 1)
+        data = reading.read_regular_bytes(path, limits.MAX_SETTLED_FILE_BYTES, "a settled statement")
+        parsed = json.loads(data)
     except OSError as error:
         return fail(f"--settled: {describe_os_error(error, path)}")
-    if len(data) > MAX_SETTLED_BYTES:
-        return fail(f"--settled: {quoted(path)} is larger than {MAX_SETTLED_BYTES} bytes")
-    try:
-        parsed = json.loads(data)
+    except MemoryError:
+        return fail(f"--settled: {quoted(path)} does not fit in memory")
     except RecursionError:
         return fail(f"--settled: {quoted(path)} nests too deep")
     except ValueError as error:
         return fail(f"--settled: {quoted(path)} is not JSON: {error}")
+    del data
     try:
         return read_settled(parsed, path)
     except LedgerError as error:
-        print_error_lines(str(error))
-        return fail(f"the settled statement has a problem; nothing was {verb}")
+        return _statement_problem(error, verb)
+    except MemoryError:
+        return fail(f"--settled: {quoted(path)} does not fit in memory")
+
+
+def _statement_problem(error: LedgerError, verb: str) -> int:
+    print_error_lines(str(error))
+    return fail(f"the settled statement has a problem; nothing was {verb}")
+
+
+def _of_ruleset(program: Program, settled: Settled, verb: str) -> int | None:
+    """Refuse a statement of another ruleset than RULESET (exit code 2),
+    before the ledger is read: its problem is the statement's."""
+    from ..api import settled_statement
+
+    try:
+        settled_statement(settled, program.compiled)
+    except LedgerError as error:
+        return _statement_problem(error, verb)
+    return None
 
 
 def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
@@ -183,6 +202,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
+    if "settled" in options and (problem := _of_ruleset(program, options["settled"], verb)) is not None:
+        return problem
     name = "<stdin>" if args.ledger == "-" else args.ledger
     score = program.score_stream if options.pop("stream", False) else program.score
     try:

@@ -66,6 +66,7 @@ def text_report(data: dict[str, Any]) -> str:
         lines.append("totals" + (" (withheld rewards are not in them):" if withheld else ":"))
         lines.extend(f"  {total_text(t)}" for t in data["totals"])
         lines.append("")
+    lines.extend(settled_lines(data))
     waiting = _progress_lines(data)
     if waiting:
         lines.append("progress:")
@@ -77,6 +78,35 @@ def text_report(data: dict[str, Any]) -> str:
             lines.append(f"  event {r['event']}: {r['referrer']} -> {r['referee']}: {r['reason'].replace('_', ' ')}")
         lines.append("")
     return printable_lines(lines[:-1]) if lines[-1] == "" else printable_lines(lines)
+
+
+def settled_lines(data: dict[str, Any]) -> list[str]:
+    """The sections of reversals and reissued awards (each ending in a
+    blank line; none without either): a reversal is money to claw back, as
+    an award is money to pay, so text output lists each one, with the award
+    it reverses, what it takes back and why; an award that replaces a
+    reversed one (`why.reissues`: only when the run explains) names it."""
+    lines: list[str] = []
+    if data.get("reversals"):
+        lines.append("reversals (take back what the award paid):")
+        lines.extend(f"  {_reversal_text(r)}" for r in data["reversals"])
+        lines.append("")
+    reissued = [a for a in data["awards"] if (a.get("why") or {}).get("reissues")]
+    if reissued:
+        lines.append("reissued awards (each replaces an award reversed):")
+        lines.extend(f"  {a['id']} reissues {a['why']['reissues']}: {a['beneficiary']} {_reward(a)}" for a in reissued)
+        lines.append("")
+    return lines
+
+
+def _reversal_text(reversal: dict[str, Any]) -> str:
+    """One reversal: `ID reverses AWARD: BENEFICIARY REWARD at AT: WHY`."""
+    why = reversal["why"]
+    cause = why.get("reason") or "voided"
+    if why.get("event") is not None:
+        cause += f" by event {why['event']}"
+    head = f"{reversal['id']} reverses {reversal['reverses']}"
+    return f"{head}: {reversal['beneficiary']} {_reward(reversal)} at {reversal['at']}: {cause}"
 
 
 def total_text(total: dict[str, Any]) -> str:
