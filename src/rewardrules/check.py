@@ -382,7 +382,10 @@ class Checker:
         event = self.events.get(agg.source.text)
         if event is None:
             self.error(
-                "RR101", f"unknown event `{agg.source.text}`", agg.source.span, self._event_help(agg.source.text)
+                "RR101",
+                f"unknown event `{agg.source.text}`",
+                agg.source.span,
+                self._event_help(agg.source.text, over_referrals=agg.fn in ("count", "sum")),
             )
             return MetricInfo(name, decl, T_ERROR, False, "referral", program=program)
         typ: Type = T_ERROR
@@ -521,8 +524,13 @@ class Checker:
         own = [f for f in event.fields.values() if not f.builtin]
         return own[0].name if own else "at"
 
-    def _event_help(self, name: str) -> str:
-        return did_you_mean(name, self.events) or f"declare it: `event {name} {{ ... }}`"
+    def _event_help(self, name: str, over_referrals: bool = False) -> str:
+        """The help for an unknown event. Where `referrals` may stand in its
+        place (`count X`, `sum X.m`), it is a candidate too: `referals`
+        means the referrer's `referrals`, and `count referral` would pass
+        check and count the referee's own referral event instead."""
+        candidates = [*self.events, "referrals"] if over_referrals else list(self.events)
+        return did_you_mean(name, candidates) or f"declare it: `event {name} {{ ... }}`"
 
     def _field(self, event: EventInfo, ident: ast.Ident) -> FieldInfo | None:
         info = event.fields.get(ident.text)
@@ -901,7 +909,8 @@ class Checker:
     def _mismatch(self, span: Span | None, message: str, left: Type, right: Type, help: str | None = None) -> None:
         """Report two types that do not agree, with the code of what differs:
         decided from the types themselves, never from the message's text."""
-        self.error(_mismatch_code(left, right), message, span, help)
+        code = _mismatch_code(left, right)
+        self.error(code, message, span, help or (_unit_mismatch_help(left, right) if code == "RR202" else None))
 
     def expr(self, node: ast.Expr, ctx: _Context) -> Type:
         """Type an expression (and record its type and nullability)."""
@@ -1046,8 +1055,27 @@ class Checker:
                 "a metric's filter sees only the event's and the referral's fields",
             )
             return T_ERROR, False
-        self.error("RR103", f"unknown name `{head}` {ctx.where}", node.head.span, did_you_mean(head, known))
+        self.error("RR103", f"unknown name `{head}` {ctx.where}", node.head.span, self._name_help(head, known, ctx))
         return T_ERROR, False
+
+    def _name_help(self, head: str, known: list[str], ctx: _Context) -> str | None:
+        """The help for an unknown bare name: a field of an event in scope
+        written without its event (`amount` for `payment.amount`) first,
+        then the nearest known name, then a field of any declared event."""
+        in_scope = [f"{event}.{head}" for event, (info, _) in ctx.events.items() if head in info.fields]
+        if in_scope:
+            return "a field is written with its event: did you mean " + " or ".join(f"`{r}`" for r in in_scope) + "?"
+        nearest = did_you_mean(head, known)
+        if nearest is not None:
+            return nearest
+        owners = [name for name, info in self.events.items() if head in info.fields and not info.fields[head].builtin]
+        if owners:
+            written = " or ".join(f"`{owner}.{head}`" for owner in owners)
+            return (
+                f"`{head}` is a field of event {', '.join(f'`{o}`' for o in owners)}: write {written}, "
+                "in a metric over that event or a milestone it triggers (`first` / `each`)"
+            )
+        return None
 
     def _all_metric_names(self) -> set[str]:
         names = {m.name.text for m in self.file.metrics}
@@ -1094,7 +1122,7 @@ class Checker:
                     "RR201",
                     f"cannot multiply {left.describe()} by {right.describe()}",
                     node.span,
-                    "multiply an amount by a plain number",
+                    _percent_of_help(node) or "multiply an amount by a plain number",
                 )
                 return T_ERROR, nullable
         elif op == "/":
@@ -1161,6 +1189,31 @@ def _mismatch_code(left: Type, right: Type) -> str:
     if left.kind == right.kind == QUANTITY and left.unit != right.unit:
         return "RR202"
     return "RR201"
+
+
+def _unit_mismatch_help(left: Type, right: Type) -> str:
+    """The help of RR202: there is no conversion between units, so the fix
+    is to write both sides in one unit."""
+    units = f"`{left.unit}` and `{right.unit}`"
+    if is_currency(left.unit or "") and is_currency(right.unit or ""):
+        return (
+            f"{units} are different currencies and rules cannot convert between them "
+            "(there is no exchange rate to declare): compare and combine amounts in one currency"
+        )
+    if "percent" in (left.unit, right.unit):
+        return f"{units} are different units; a percentage of an amount is written `10% of AMOUNT`"
+    return f"{units} are different units and rules cannot convert between them: use one unit on both sides"
+
+
+def _percent_of_help(node: ast.Arith) -> str | None:
+    """`payment.amount * 10 percent` (or `10% * ...`) means the language's
+    `10% of payment.amount`: the hint for a product with a percent side."""
+    for side, other in ((node.left, node.right), (node.right, node.left)):
+        if not isinstance(side, (ast.Percent, ast.Quantity)) or other.span is None:
+            continue
+        if isinstance(side, ast.Percent) or side.unit.text == "percent":
+            return f"a percentage of an amount is written `{side.value}% of {other.span.text}`"
+    return None
 
 
 def _kind_unit_problem(kind: str, unit: str) -> str | None:
