@@ -824,6 +824,15 @@ class Checker:
         if problem:
             self.error("RR305", problem, reward.amount.span)
             return None
+        if _negative_constant(reward.amount):
+            self.error(
+                "RR305",
+                f"the reward amount `{reward.amount.span.text if reward.amount.span else ''}` is less than zero, "
+                "so it is never issued",
+                reward.amount.span,
+                "a reward pays a positive amount; to take an award back, use `void if EVENT`",
+            )
+            return None
         return RewardInfo(role, kind, unit, None, reward) if ok else None
 
     def _void(self, void: ast.Void, trigger_event: EventInfo | None) -> VoidInfo | None:
@@ -1214,6 +1223,16 @@ def _percent_of_help(node: ast.Arith) -> str | None:
         if isinstance(side, ast.Percent) or side.unit.text == "percent":
             return f"a percentage of an amount is written `{side.value}% of {other.span.text}`"
     return None
+
+
+def _negative_constant(amount: ast.Expr) -> bool:
+    """Whether a reward amount is the same negative number at every event
+    (`-50 USD`, `0 USD - 5 USD`): the engine withholds every award of it.
+    A zero amount is left to `check --strict` (RR608), see `lint.never_issued`."""
+    from .lint import fold
+
+    value = fold(amount)
+    return isinstance(value, Decimal) and value < 0
 
 
 def _kind_unit_problem(kind: str, unit: str) -> str | None:

@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "RR605": "unbounded liability",
     "RR606": "void outlasts hold",
     "RR607": "reward larger than its cap",
+    "RR608": "reward never issued",
 }
 
 
