@@ -865,7 +865,7 @@ class Checker:
             names.add(trigger_event.name)
             fields[trigger_event.name] = list(trigger_event.fields)
         for problem in templates.check(message.template, names, fields):
-            self.error(problem.code, problem.message, message.span, problem.help)
+            self.error(problem.code, problem.message, _template_span(message, problem.at), problem.help)
 
     def _every_step(self, trigger: ast.EveryTrigger, info: MetricInfo) -> None:
         """RR402: an `every` step below the smallest step its metric takes
@@ -1161,6 +1161,55 @@ class Checker:
         elif node.op not in ("==", "!=") and common.kind in (TEXT, BOOLEAN):
             self.error("RR201", f"{common.describe()} can only be compared with `==` and `!=`", node.span)
         return T_BOOLEAN, False
+
+
+#: a string literal as the grammar has it (STRING), to the end of the text
+_STRING_LITERAL = re.compile(r'"(\\.|[^"\\\n])*"\Z')
+#: an escape of a string literal: a surrogate pair, another `\\uXXXX`, or `\\` and one character
+_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\.")
+
+
+def _template_span(message: ast.Message, at: tuple[int, int] | None) -> Span | None:
+    """Where a problem of a message template is in the rule file: the name
+    at ``at`` (offset and length in the template text) inside the string
+    literal, else the whole `message` clause.
+
+    The literal is the clause's last token, on its last line; each escape
+    in it (`\\"`, `\\u00e9`, a surrogate pair) is several characters of the
+    file for one of the template, so offsets are mapped through them. If
+    the literal cannot be read back to the template, the clause is shown."""
+    span = message.span
+    if at is None or span is None:
+        return span
+    text = span.text
+    line_start = text.rfind("\n") + 1
+    quote = text.find('"', line_start)
+    if quote < 0 or not _STRING_LITERAL.match(text, quote):
+        return span
+    starts = _char_starts(text[quote + 1 : -1], message.template)
+    offset, length = at
+    if starts is None or offset + length >= len(starts):
+        return span
+    base = span.start + quote + 1
+    return Span(span.source, base + starts[offset], base + starts[offset + length])
+
+
+def _char_starts(body: str, value: str) -> list[int] | None:
+    """For each character of ``value`` (and its end), where it starts in
+    ``body``, the text of a string literal that reads as ``value``; None
+    when the characters do not add up to ``value``'s length."""
+    from .parse import _unquote
+
+    if _unquote(f'"{body}"') == body:  # no escapes, or one JSON does not know: kept as written
+        return list(range(len(body) + 1)) if body == value else None
+    starts: list[int] = []
+    index = 0
+    while index < len(body):
+        starts.append(index)
+        escape = _ESCAPE.match(body, index)
+        index = escape.end() if escape else index + 1
+    starts.append(len(body))
+    return starts if len(starts) == len(value) + 1 else None
 
 
 def _texts(file: ast.RuleFile) -> Iterator[tuple[str, Span | None]]:
