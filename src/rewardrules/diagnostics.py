@@ -261,8 +261,8 @@ def suggestions(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
     """The nearest known names, for "did you mean" hints: fewest edits
     (case ignored), then the likelier kind of typo (`typo_rank`), then the
     closest in length, then the most similar by difflib's ratio. One name,
-    or both of two opposites (`OPPOSITES`) that are equally close by edits
-    and kind of typo, in their usual order."""
+    or both of two opposites (`OPPOSITES`) that are as many edits away by
+    the same kind of typo (whatever their lengths), in their usual order."""
     pool = sorted(set(candidates) - {name})
     if not pool or len(name) > 64:
         return ()
