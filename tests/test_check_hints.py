@@ -115,6 +115,17 @@ def test_referrals_is_no_candidate_where_it_cannot_stand() -> None:
     assert diagnostic.help == "did you mean `referral`?"
 
 
+def test_following_the_old_hint_is_caught_by_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `count referral` passes check but counts the referral's own event: 1
+    path = tmp_path / "referral.rules"
+    path.write_text("metric x = count referral where 1 > 0\nmilestone m { when x >= 3  reward referrer cash 5 USD }\n")
+    code = main(["check", "--strict", "--fail-level", "warning", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "warning[RR609]: metric `x` counts the referral's own `referral` event" in out
+    assert "write `count referrals`" in out
+
+
 # -- 3. a field written without its event ---------------------------------------
 
 

@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "RR606": "void outlasts hold",
     "RR607": "reward larger than its cap",
     "RR608": "reward never issued",
+    "RR609": "count of a referral's own event",
 }
 
 

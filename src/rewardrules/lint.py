@@ -2,7 +2,7 @@
 
 Runs after ``check``, on a ruleset without errors, and reads only the
 checked model. Each analysis is a small pure function that returns warnings
-(severity ``warning``, codes RR601-RR608, each with a help line).
+(severity ``warning``, codes RR601-RR609, each with a help line).
 
 Precision over recall: a warning is reported only when the rules alone
 prove it, whatever the ledger holds. Where an analysis cannot decide (a
@@ -386,6 +386,7 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *void_outlasts_hold(checked),
         *reward_above_cap(checked),
         *never_issued(checked),
+        *counts_its_own_referral(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -772,3 +773,32 @@ def never_issued(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                         reward.decl.span,
                         "give the reward a positive amount, or remove it; every award of it is listed under `withheld`",
                     )
+
+
+# RR609 --------------------------------------------------------------------------
+
+
+def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR609: `count referral` with no filter, or one that is always true.
+    A metric over events is per referral, and a referral has one `referral`
+    event (later ones are duplicates), at the start of any `within` window,
+    so this is 1 for every referral: almost always
+    `count referrals` (the referrer's referrals) was meant, and a threshold
+    above 1 on it is never reached. A filter that reads a field makes it a
+    0-or-1 flag, which is left alone."""
+    seen: set[int] = set()
+    for program in checked.programs:
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            if id(metric.decl) in seen or agg is None:
+                continue
+            seen.add(id(metric.decl))
+            if agg.fn != "count" or agg.source.text != "referral":
+                continue
+            if agg.where is None or fold(agg.where) is True:
+                yield _warning(
+                    "RR609",
+                    f"metric `{metric.name}` counts the referral's own `referral` event: it is 1 for every referral",
+                    agg.span,
+                    "to count the referrer's referrals, write `count referrals`",
+                )
