@@ -564,7 +564,11 @@ def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
             clauses.append(["reward", role, "item", draw(strings())])
         else:
             unit = draw(st.sampled_from(KIND_UNITS[reward_kind]))
-            clauses.append(["reward", role, reward_kind, *draw(typed_amounts(unit, reward_refs))[0]])
+            amount = draw(typed_amounts(unit, reward_refs))[0]
+            if not {tokens[0] for tokens, _ in reward_refs} & set(amount):
+                # an amount that reads nothing is a constant, and a negative one is RR305
+                amount = _literal(draw, unit, POSITIVE)
+            clauses.append(["reward", role, reward_kind, *amount])
     if _maybe(draw, 2):
         clauses.append(["hold", *draw(durations())])
     if _maybe(draw, 2):

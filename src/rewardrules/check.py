@@ -382,7 +382,10 @@ class Checker:
         event = self.events.get(agg.source.text)
         if event is None:
             self.error(
-                "RR101", f"unknown event `{agg.source.text}`", agg.source.span, self._event_help(agg.source.text)
+                "RR101",
+                f"unknown event `{agg.source.text}`",
+                agg.source.span,
+                self._event_help(agg.source.text, over_referrals=agg.fn in ("count", "sum")),
             )
             return MetricInfo(name, decl, T_ERROR, False, "referral", program=program)
         typ: Type = T_ERROR
@@ -521,8 +524,13 @@ class Checker:
         own = [f for f in event.fields.values() if not f.builtin]
         return own[0].name if own else "at"
 
-    def _event_help(self, name: str) -> str:
-        return did_you_mean(name, self.events) or f"declare it: `event {name} {{ ... }}`"
+    def _event_help(self, name: str, over_referrals: bool = False) -> str:
+        """The help for an unknown event. Where `referrals` may stand in its
+        place (`count X`, `sum X.m`), it is a candidate too: `referals`
+        means the referrer's `referrals`, and `count referral` would pass
+        check and count the referee's own referral event instead."""
+        candidates = [*self.events, "referrals"] if over_referrals else list(self.events)
+        return did_you_mean(name, candidates) or f"declare it: `event {name} {{ ... }}`"
 
     def _field(self, event: EventInfo, ident: ast.Ident) -> FieldInfo | None:
         info = event.fields.get(ident.text)
@@ -816,6 +824,15 @@ class Checker:
         if problem:
             self.error("RR305", problem, reward.amount.span)
             return None
+        if _negative_constant(reward.amount):
+            self.error(
+                "RR305",
+                f"the reward amount `{reward.amount.span.text if reward.amount.span else ''}` is less than zero, "
+                "so it is never issued",
+                reward.amount.span,
+                "a reward pays a positive amount; to take an award back, use `void if EVENT`",
+            )
+            return None
         return RewardInfo(role, kind, unit, None, reward) if ok else None
 
     def _void(self, void: ast.Void, trigger_event: EventInfo | None) -> VoidInfo | None:
@@ -848,7 +865,7 @@ class Checker:
             names.add(trigger_event.name)
             fields[trigger_event.name] = list(trigger_event.fields)
         for problem in templates.check(message.template, names, fields):
-            self.error(problem.code, problem.message, message.span, problem.help)
+            self.error(problem.code, problem.message, _template_span(message, problem.at), problem.help)
 
     def _every_step(self, trigger: ast.EveryTrigger, info: MetricInfo) -> None:
         """RR402: an `every` step below the smallest step its metric takes
@@ -901,7 +918,8 @@ class Checker:
     def _mismatch(self, span: Span | None, message: str, left: Type, right: Type, help: str | None = None) -> None:
         """Report two types that do not agree, with the code of what differs:
         decided from the types themselves, never from the message's text."""
-        self.error(_mismatch_code(left, right), message, span, help)
+        code = _mismatch_code(left, right)
+        self.error(code, message, span, help or (_unit_mismatch_help(left, right) if code == "RR202" else None))
 
     def expr(self, node: ast.Expr, ctx: _Context) -> Type:
         """Type an expression (and record its type and nullability)."""
@@ -1046,8 +1064,27 @@ class Checker:
                 "a metric's filter sees only the event's and the referral's fields",
             )
             return T_ERROR, False
-        self.error("RR103", f"unknown name `{head}` {ctx.where}", node.head.span, did_you_mean(head, known))
+        self.error("RR103", f"unknown name `{head}` {ctx.where}", node.head.span, self._name_help(head, known, ctx))
         return T_ERROR, False
+
+    def _name_help(self, head: str, known: list[str], ctx: _Context) -> str | None:
+        """The help for an unknown bare name: a field of an event in scope
+        written without its event (`amount` for `payment.amount`) first,
+        then the nearest known name, then a field of any declared event."""
+        in_scope = [f"{event}.{head}" for event, (info, _) in ctx.events.items() if head in info.fields]
+        if in_scope:
+            return "a field is written with its event: did you mean " + " or ".join(f"`{r}`" for r in in_scope) + "?"
+        nearest = did_you_mean(head, known)
+        if nearest is not None:
+            return nearest
+        owners = [name for name, info in self.events.items() if head in info.fields and not info.fields[head].builtin]
+        if owners:
+            written = " or ".join(f"`{owner}.{head}`" for owner in owners)
+            return (
+                f"`{head}` is a field of event {', '.join(f'`{o}`' for o in owners)}: write {written}, "
+                "in a metric over that event or a milestone it triggers (`first` / `each`)"
+            )
+        return None
 
     def _all_metric_names(self) -> set[str]:
         names = {m.name.text for m in self.file.metrics}
@@ -1094,7 +1131,7 @@ class Checker:
                     "RR201",
                     f"cannot multiply {left.describe()} by {right.describe()}",
                     node.span,
-                    "multiply an amount by a plain number",
+                    _percent_of_help(node) or "multiply an amount by a plain number",
                 )
                 return T_ERROR, nullable
         elif op == "/":
@@ -1124,6 +1161,55 @@ class Checker:
         elif node.op not in ("==", "!=") and common.kind in (TEXT, BOOLEAN):
             self.error("RR201", f"{common.describe()} can only be compared with `==` and `!=`", node.span)
         return T_BOOLEAN, False
+
+
+#: a string literal as the grammar has it (STRING), to the end of the text
+_STRING_LITERAL = re.compile(r'"(\\.|[^"\\\n])*"\Z')
+#: an escape of a string literal: a surrogate pair, another `\\uXXXX`, or `\\` and one character
+_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\.")
+
+
+def _template_span(message: ast.Message, at: tuple[int, int] | None) -> Span | None:
+    """Where a problem of a message template is in the rule file: the name
+    at ``at`` (offset and length in the template text) inside the string
+    literal, else the whole `message` clause.
+
+    The literal is the clause's last token, on its last line; each escape
+    in it (`\\"`, `\\u00e9`, a surrogate pair) is several characters of the
+    file for one of the template, so offsets are mapped through them. If
+    the literal cannot be read back to the template, the clause is shown."""
+    span = message.span
+    if at is None or span is None:
+        return span
+    text = span.text
+    line_start = text.rfind("\n") + 1
+    quote = text.find('"', line_start)
+    if quote < 0 or not _STRING_LITERAL.match(text, quote):
+        return span
+    starts = _char_starts(text[quote + 1 : -1], message.template)
+    offset, length = at
+    if starts is None or offset + length >= len(starts):
+        return span
+    base = span.start + quote + 1
+    return Span(span.source, base + starts[offset], base + starts[offset + length])
+
+
+def _char_starts(body: str, value: str) -> list[int] | None:
+    """For each character of ``value`` (and its end), where it starts in
+    ``body``, the text of a string literal that reads as ``value``; None
+    when the characters do not add up to ``value``'s length."""
+    from .parse import _unquote
+
+    if _unquote(f'"{body}"') == body:  # no escapes, or one JSON does not know: kept as written
+        return list(range(len(body) + 1)) if body == value else None
+    starts: list[int] = []
+    index = 0
+    while index < len(body):
+        starts.append(index)
+        escape = _ESCAPE.match(body, index)
+        index = escape.end() if escape else index + 1
+    starts.append(len(body))
+    return starts if len(starts) == len(value) + 1 else None
 
 
 def _texts(file: ast.RuleFile) -> Iterator[tuple[str, Span | None]]:
@@ -1161,6 +1247,41 @@ def _mismatch_code(left: Type, right: Type) -> str:
     if left.kind == right.kind == QUANTITY and left.unit != right.unit:
         return "RR202"
     return "RR201"
+
+
+def _unit_mismatch_help(left: Type, right: Type) -> str:
+    """The help of RR202: there is no conversion between units, so the fix
+    is to write both sides in one unit."""
+    units = f"`{left.unit}` and `{right.unit}`"
+    if is_currency(left.unit or "") and is_currency(right.unit or ""):
+        return (
+            f"{units} are different currencies and rules cannot convert between them "
+            "(there is no exchange rate to declare): compare and combine amounts in one currency"
+        )
+    if "percent" in (left.unit, right.unit):
+        return f"{units} are different units; a percentage of an amount is written `10% of AMOUNT`"
+    return f"{units} are different units and rules cannot convert between them: use one unit on both sides"
+
+
+def _percent_of_help(node: ast.Arith) -> str | None:
+    """`payment.amount * 10 percent` (or `10% * ...`) means the language's
+    `10% of payment.amount`: the hint for a product with a percent side."""
+    for side, other in ((node.left, node.right), (node.right, node.left)):
+        if not isinstance(side, (ast.Percent, ast.Quantity)) or other.span is None:
+            continue
+        if isinstance(side, ast.Percent) or side.unit.text == "percent":
+            return f"a percentage of an amount is written `{side.value}% of {other.span.text}`"
+    return None
+
+
+def _negative_constant(amount: ast.Expr) -> bool:
+    """Whether a reward amount is the same negative number at every event
+    (`-50 USD`, `0 USD - 5 USD`): the engine withholds every award of it.
+    A zero amount is left to `check --strict` (RR608), see `lint.never_issued`."""
+    from .lint import fold
+
+    value = fold(amount)
+    return isinstance(value, Decimal) and value < 0
 
 
 def _kind_unit_problem(kind: str, unit: str) -> str | None:

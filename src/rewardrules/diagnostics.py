@@ -63,6 +63,8 @@ CODES: dict[str, str] = {
     "RR605": "unbounded liability",
     "RR606": "void outlasts hold",
     "RR607": "reward larger than its cap",
+    "RR608": "reward never issued",
+    "RR609": "count of a referral's own event",
 }
 
 
@@ -242,27 +244,68 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """The nearest known name, for "did you mean" hints: fewest edits
-    (case ignored), then the most similar by difflib's ratio."""
+#: Names that are each other's opposite: when a typo is as close to one as
+#: to the other, a hint names both rather than guess (paying the referee
+#: where the referrer was meant is the costliest wrong guess there is).
+OPPOSITES = (("referrer", "referee"),)
+
+
+def is_subsequence(short: str, long: str) -> bool:
+    """Whether ``short`` is ``long`` with letters left out (in order)."""
+    letters = iter(long)
+    return all(ch in letters for ch in short)
+
+
+def typo_rank(name: str, candidate: str) -> int:
+    """0 for the typos people make most, else 1: a dropped letter (often of
+    a doubled one: `referer`, `referals`) or two letters swapped
+    (`paymnet`) rank 0; a letter replaced or added rank 1. Of two
+    candidates the same number of edits away, a rank-0 one is the likelier
+    meaning: `referer` is `referrer` with an `r` dropped, not `referee`
+    with an `r` changed."""
+    a, b = name.lower(), candidate.lower()
+    return 0 if is_subsequence(a, b) or sorted(a) == sorted(b) else 1
+
+
+def suggestions(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
+    """The nearest known names, for "did you mean" hints: fewest edits
+    (case ignored), then the likelier kind of typo (`typo_rank`), then the
+    closest in length, then the most similar by difflib's ratio. One name,
+    or both of two opposites (`OPPOSITES`) that are as many edits away by
+    the same kind of typo (whatever their lengths), in their usual order."""
     pool = sorted(set(candidates) - {name})
     if not pool or len(name) > 64:
-        return None
+        return ()
     limit = max(1, len(name) // 3)
     scored = []
     for candidate in pool:
         distance = edit_distance(name.lower(), candidate.lower())
         if distance <= limit:
             ratio = difflib.SequenceMatcher(None, name, candidate).ratio()
-            scored.append((distance, abs(len(candidate) - len(name)), -ratio, candidate))
-    return min(scored)[3] if scored else None
+            scored.append((distance, typo_rank(name, candidate), abs(len(candidate) - len(name)), -ratio, candidate))
+    if not scored:
+        return ()
+    scored.sort()
+    best = scored[0]
+    tied = [s[-1] for s in scored if s[:2] == best[:2]]
+    for pair in OPPOSITES:
+        if best[-1] in pair and set(pair) <= set(tied):
+            return pair
+    return (best[-1],)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """The nearest known name (the first of `suggestions`), or None."""
+    found = suggestions(name, candidates)
+    return found[0] if found else None
 
 
 def did_you_mean(name: str, candidates: Iterable[str], fallback: str | None = None) -> str | None:
-    """A help line naming the nearest candidate, or ``fallback``."""
-    match = suggest(name, candidates)
-    if match is not None:
-        return f"did you mean `{match}`?"
+    """A help line naming the nearest candidate (or both of two equally
+    near opposites), or ``fallback``."""
+    found = suggestions(name, candidates)
+    if found:
+        return "did you mean " + " or ".join(f"`{match}`" for match in found) + "?"
     return fallback
 
 

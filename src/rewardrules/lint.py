@@ -2,7 +2,7 @@
 
 Runs after ``check``, on a ruleset without errors, and reads only the
 checked model. Each analysis is a small pure function that returns warnings
-(severity ``warning``, codes RR601-RR607, each with a help line).
+(severity ``warning``, codes RR601-RR609, each with a help line).
 
 Precision over recall: a warning is reported only when the rules alone
 prove it, whatever the ledger holds. Where an analysis cannot decide (a
@@ -385,6 +385,8 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *unbounded_liability(checked),
         *void_outlasts_hold(checked),
         *reward_above_cap(checked),
+        *never_issued(checked),
+        *counts_its_own_referral(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -738,3 +740,65 @@ def reward_above_cap(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                         reward.decl.span,
                         "every award is cut to the cap: lower the reward or raise the cap",
                     )
+
+
+# RR608 --------------------------------------------------------------------------
+
+
+def never_issued(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR608: a reward whose amount is the same at every event and is zero
+    (money rounded to its minor unit first: `0.001 USD` is zero) or has
+    no value (`5 USD / 0`): every award of it is withheld.
+
+    A warning, not an error like a negative amount (RR305): a zero reward
+    is valid rules whose awards are all listed under `withheld`
+    (language.md), and a ruleset may hold one on purpose, as a milestone
+    whose amount is still to be decided."""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            for reward in milestone.rewards:
+                amount = constant_amount(reward)
+                if amount is None or (isinstance(amount, Decimal) and amount <= 0):
+                    what = (
+                        "has no value"
+                        if amount is None
+                        else "is zero"
+                        if fold(reward.decl.amount) == 0
+                        else "rounds to zero"
+                    )
+                    yield _warning(
+                        "RR608",
+                        f"the reward `{reward.decl.amount.span.text}` of milestone `{milestone.name}` {what}: "
+                        "it is never issued",
+                        reward.decl.span,
+                        "give the reward a positive amount, or remove it; every award of it is listed under `withheld`",
+                    )
+
+
+# RR609 --------------------------------------------------------------------------
+
+
+def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR609: `count referral` with no filter, or one that is always true.
+    A metric over events is per referral, and a referral has one `referral`
+    event (later ones are duplicates), at the start of any `within` window,
+    so this is 1 for every referral: almost always
+    `count referrals` (the referrer's referrals) was meant, and a threshold
+    above 1 on it is never reached. A filter that reads a field makes it a
+    0-or-1 flag, which is left alone."""
+    seen: set[int] = set()
+    for program in checked.programs:
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            if id(metric.decl) in seen or agg is None:
+                continue
+            seen.add(id(metric.decl))
+            if agg.fn != "count" or agg.source.text != "referral":
+                continue
+            if agg.where is None or fold(agg.where) is True:
+                yield _warning(
+                    "RR609",
+                    f"metric `{metric.name}` counts the referral's own `referral` event: it is 1 for every referral",
+                    agg.span,
+                    "to count the referrer's referrals, write `count referrals`",
+                )

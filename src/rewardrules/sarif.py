@@ -83,6 +83,10 @@ RULE_HELP: dict[str, str] = {
     "Hold awards at least as long as the void window.",
     "RR607": "A fixed reward larger than a cap that counts it: every award is cut to the cap. "
     "Lower the reward or raise the cap.",
+    "RR608": "A reward whose amount is zero (after rounding to the currency's minor unit) or has no value at "
+    "every event: every award of it is withheld. Give it a positive amount, or remove it.",
+    "RR609": "`count referral` without a filter: a referral has one `referral` event, so it is 1 for every "
+    "referral. To count a referrer's referrals, write `count referrals`.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

@@ -119,6 +119,11 @@ class TemplateProblem:
     code: str
     message: str
     help: str | None = None
+    #: where in the template text the problem is: (offset, length), when
+    #: it is one name (`check` points at it inside the message's literal)
+    at: tuple[int, int] | None = None
+    #: the tokens that locate it (`_locate`), such as ("payment", ".", "amout")
+    tokens: tuple[str, ...] = ()
 
 
 def _syntax(message: str) -> TemplateProblem:
@@ -157,15 +162,55 @@ def check(text: str, names: Iterable[str], fields: Mapping[str, Iterable[str]] |
                     "RR502",
                     f"unknown name `{name}` in message template",
                     did_you_mean(name, known, "known names: " + ", ".join(sorted(known))),
+                    tokens=(name,),
                 )
             )
-    if not problems:
-        try:
-            _compiled(text)  # compiled once here, so scoring reuses it
-        except (RecursionError, SyntaxError):
-            # a safety net: the limits above keep jinja2 and Python's compiler well within theirs
-            problems.append(TemplateProblem("RR401", "message template is too complex to compile"))
-    return problems
+    if problems:
+        return [_locate(problem, text) for problem in problems]
+    try:
+        _compiled(text)  # compiled once here, so scoring reuses it
+    except (RecursionError, SyntaxError):
+        # a safety net: the limits above keep jinja2 and Python's compiler well within theirs
+        return [TemplateProblem("RR401", "message template is too complex to compile")]
+    return []
+
+
+def _locate(problem: TemplateProblem, text: str) -> TemplateProblem:
+    """``problem`` with the place of its name in ``text`` (`at`): the last
+    of its ``tokens`` where they first appear in a row inside a tag (a lone
+    name not after `.` or `|`, which would make it a field or a filter)."""
+    if not problem.tokens:
+        return problem
+    want = list(problem.tokens)
+    found = [(offset, value) for offset, kind, value in _token_offsets(text) if kind != "whitespace"]
+    for i in range(len(found) - len(want) + 1):
+        if [value for _, value in found[i : i + len(want)]] != want:
+            continue
+        if len(want) == 1 and i > 0 and found[i - 1][1] in (".", "|"):
+            continue
+        offset, value = found[i + len(want) - 1]
+        return TemplateProblem(problem.code, problem.message, problem.help, (offset, len(value)), problem.tokens)
+    return problem
+
+
+def _token_offsets(text: str) -> Iterator[tuple[int, str, str]]:
+    """Each token of the template with its offset in ``text``. jinja2's
+    lexer gives lines, not offsets, but each token is a piece of the text,
+    in order (only whitespace around `-` is dropped), so each is found from
+    where the last one ended; inside tags only (data is not a name)."""
+    cursor = 0
+    inside = False
+    for _, kind, value in environment().lex(text):
+        offset = text.find(value, cursor)
+        if offset < 0:
+            return
+        cursor = offset + len(value)
+        if kind in ("block_begin", "variable_begin"):
+            inside = True
+        elif kind in ("block_end", "variable_end"):
+            inside = False
+        elif inside:
+            yield offset, kind, value
 
 
 def _shape(text: str) -> list[TemplateProblem]:
@@ -273,6 +318,7 @@ def _filter_problems(node: nodes.Filter) -> Iterator[TemplateProblem]:
             "RR501",
             f"unknown filter `{node.name}` in message template",
             did_you_mean(node.name, _FILTERS, "filters: " + ", ".join(_FILTERS)),
+            tokens=("|", node.name),
         )
         return
     most = _FILTER_ARGS.get(node.name, 0)
@@ -295,6 +341,7 @@ def _getattr_problem(node: nodes.Getattr, known: set[str], fields: Mapping[str, 
             "RR502",
             f"event `{name}` has no field `{node.attr}` in message template",
             did_you_mean(node.attr, fields[name], "fields: " + ", ".join(sorted(fields[name]))),
+            tokens=(name, ".", node.attr),
         )
     if name not in known:
         return None  # reported as an unknown name
