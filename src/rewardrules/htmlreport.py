@@ -403,6 +403,7 @@ def _award_row(award: dict[str, Any], titles: dict[tuple[str, str], str], progra
         "why_values": values,
         "occurrence": why.get("occurrence"),
         "capped": bool(why.get("capped")),
+        "uncapped": why.get("uncapped") if why.get("capped") else None,
         "message": award.get("message"),
     }
 
