@@ -6,6 +6,7 @@ result, wrong argument types refused at the entry, a path given to
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from rewardrules.cli.score import text_report
 from rewardrules.explain import explain_ledger
 from rewardrules.models import json_schema
 from rewardrules.snapshot import SnapshotError
+
+from .conftest import ROOT, RULESETS
 
 #: the tutorial's step 6 cut down to its cap: 1000 USD a year, 150 USD per
 #: friend whose plan reaches 500 USD a month
@@ -133,3 +136,143 @@ def test_a_damaged_amount_before_the_cap_is_refused(friends: rewardrules.Program
 
     with pytest.raises(SnapshotError, match=rf"awards\[{index}\]\.uncapped"):
         friends.restore(_snapshot_with(friends, damage))
+
+
+# -- 2. the HTML report of another program's result -----------------------------
+
+
+def test_render_html_refuses_a_result_of_another_ruleset(friends: rewardrules.Program) -> None:
+    from rewardrules.htmlreport import render_html
+
+    saas = rewardrules.load(RULESETS / "saas_milestones.rules")
+    result = saas.score(ROOT / "examples" / "tiny.jsonl")
+    assert render_html(saas, result.data).startswith("<!DOCTYPE html>")
+    with pytest.raises(ValueError, match=r"ruleset `saas_milestones`, not of the program's `friends`"):
+        render_html(friends, result.data)
+
+
+def test_the_embedding_guide_keeps_one_program_per_name() -> None:
+    """The guide's blocks run in one namespace: a block that loads another
+    rule file into `program` makes every later use of it draw the wrong one."""
+    text = (ROOT / "docs" / "embedding.md").read_text(encoding="utf-8")
+    assert len(re.findall(r"^program = ", text, re.MULTILINE)) == 1
+
+
+# -- 3. arguments of the wrong kind ---------------------------------------------
+
+
+def _entries() -> dict[str, Any]:
+    """Each public entry point as a call of the one argument under test."""
+    from rewardrules.diffing import diff_ledger
+    from rewardrules.htmlreport import render_html
+
+    program = rewardrules.load(RULESETS / "saas_milestones.rules")
+    tiny = ROOT / "examples" / "tiny.jsonl"
+    data = program.score(tiny).data
+    return {
+        "compile(text)": lambda v: rewardrules.compile(v),
+        "compile(path)": lambda v: rewardrules.compile("ruleset x", v),
+        "check_source(text)": lambda v: rewardrules.check_source(v, "x"),
+        "check_source(path)": lambda v: rewardrules.check_source("ruleset x", v),
+        "load(path)": lambda v: rewardrules.load(v),
+        "score(events)": lambda v: program.score(v),
+        "score(as_of)": lambda v: program.score(tiny, as_of=v),
+        "score(explain)": lambda v: program.score(tiny, explain=v),
+        "score(path)": lambda v: program.score([], path=v),
+        "score(settled)": lambda v: program.score(tiny, settled=v),
+        "score_stream(events)": lambda v: program.score_stream(v),
+        "score_stream(explain)": lambda v: program.score_stream(tiny, explain=v),
+        "score_stream(path)": lambda v: program.score_stream([], path=v),
+        "add_many(events)": lambda v: program.session().add_many(v),
+        "result(as_of)": lambda v: program.session().result(as_of=v),
+        "result(explain)": lambda v: program.session().result(explain=v),
+        "result(settled)": lambda v: program.session().result(settled=v),
+        "snapshot(key)": lambda v: program.session().snapshot(key=v),
+        "restore(snapshot)": lambda v: program.restore(v),
+        "restore(key)": lambda v: program.restore(program.session().snapshot(), key=v),
+        "render_html(program)": lambda v: render_html(v, data),
+        "render_html(data)": lambda v: render_html(program, v),
+        "render_html(ledger)": lambda v: render_html(program, data, ledger=v),
+        "explain_ledger(program)": lambda v: explain_ledger(v, tiny),
+        "explain_ledger(events)": lambda v: explain_ledger(program, v),
+        "explain_ledger(referrer)": lambda v: explain_ledger(program, tiny, referrer=v),
+        "explain_ledger(referee)": lambda v: explain_ledger(program, tiny, referee=v),
+        "diff_ledger(old)": lambda v: diff_ledger(v, program, tiny),
+        "diff_ledger(new)": lambda v: diff_ledger(program, v, tiny),
+        "diff_ledger(path)": lambda v: diff_ledger(program, program, [], path=v),
+    }
+
+
+ENTRIES = _entries()
+#: values no entry takes for the argument under test (`None` is tested
+#: where it means nothing: not for optional arguments)
+WRONG = [5, 1.5, object(), ["x"], b"x"]
+OPTIONAL = {
+    "score(as_of)",
+    "score(settled)",
+    "result(as_of)",
+    "result(settled)",
+    "snapshot(key)",
+    "restore(key)",
+    "render_html(ledger)",
+    "explain_ledger(referrer)",
+    "explain_ledger(referee)",
+}
+#: a list is what these take: a ledger of one line, a list of awards
+TAKES_A_LIST = {
+    "score(events)",
+    "score_stream(events)",
+    "add_many(events)",
+    "explain_ledger(events)",
+    "score(settled)",
+    "result(settled)",
+}
+
+
+def _takes(entry: str, value: Any) -> bool:
+    """Whether the entry takes the value after all (it is not tested)."""
+    if value is None:
+        return entry in OPTIONAL
+    if isinstance(value, list):
+        return entry in TAKES_A_LIST
+    if isinstance(value, bytes):
+        return entry in {"restore(snapshot)", "restore(key)", "snapshot(key)"}
+    return type(value) is int and entry.endswith("(as_of)")  # nanoseconds since 1970
+
+
+CASES = [
+    pytest.param(entry, value, id=f"{entry}-{type(value).__name__}")
+    for entry in sorted(ENTRIES)
+    for value in [None, *WRONG]
+    if not _takes(entry, value)
+]
+
+
+@pytest.mark.parametrize(("entry", "value"), CASES)
+def test_an_argument_of_the_wrong_kind_is_a_type_error(entry: str, value: Any) -> None:
+    with pytest.raises(TypeError) as caught:
+        ENTRIES[entry](value)
+    parameter = entry[entry.index("(") + 1 : -1]
+    assert parameter in str(caught.value) or "ledger" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["no", "", 0, 1])
+def test_explain_takes_a_bool_only(value: object) -> None:
+    program = rewardrules.load(RULESETS / "saas_milestones.rules")
+    with pytest.raises(TypeError, match="explain must be bool, not"):
+        program.score(ROOT / "examples" / "tiny.jsonl", explain=value)  # type: ignore[arg-type]
+
+
+def test_the_type_errors_say_what_to_pass(friends: rewardrules.Program) -> None:
+    with pytest.raises(TypeError, match=r"text must be str, not bytes: decode bytes first"):
+        rewardrules.compile(b"ruleset x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^text must be str, not NoneType$"):
+        rewardrules.check_source(None, "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^key must be bytes or str or None, not int$"):
+        friends.session().snapshot(key=5)  # type: ignore[arg-type]
+
+
+def test_settled_takes_a_previous_score_result(friends: rewardrules.Program) -> None:
+    first = friends.score(_friends_ledger())
+    again = friends.score(_friends_ledger(), settled=first)
+    assert again.data == friends.score(_friends_ledger(), settled=first.data).data

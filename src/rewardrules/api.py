@@ -21,6 +21,7 @@ from decimal import getcontext, localcontext, setcontext
 from typing import IO, Any, TypeAlias, cast
 
 from . import limits
+from .arguments import NONE, expect
 from .check import check_text
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
@@ -57,16 +58,25 @@ Instant: TypeAlias = "str | int | datetime"
 @in_context
 def check_source(text: str, path: str = "<rules>") -> list[Diagnostic]:
     """Every problem in a rule file's text (empty when it is fine)."""
+    _expect_rules(text, path)
     return check_text(text, path)[1]
 
 
 @in_context
 def compile(text: str, path: str = "<rules>") -> Program:
     """Parse, check and compile rule-file text; raise RuleError on errors."""
+    _expect_rules(text, path)
     checked, diagnostics = check_text(text, path)
     if checked is None or has_errors(diagnostics):
         raise RuleError(diagnostics)
     return Program(compile_ruleset(checked))
+
+
+def _expect_rules(text: Any, path: Any) -> None:
+    """The arguments of `compile` and `check_source`: text, never bytes
+    (their encoding is the caller's to know), and a name."""
+    expect(text, str, "text", "decode bytes first, e.g. data.decode('utf-8')" if isinstance(text, bytes) else "")
+    expect(path, str, "path")
 
 
 @in_context
@@ -77,6 +87,7 @@ def load(path: str | os.PathLike[str]) -> Program:
     characters (`reading.InputError`, an OSError, otherwise): a FIFO or a
     device is refused before it is opened, a larger file before it is read
     whole."""
+    expect(path, (str, os.PathLike), "path")
     return compile(read_text(path, limits.MAX_RULE_FILE_CHARS), os.fsdecode(path))
 
 
@@ -239,6 +250,7 @@ class Program:
         Input order does not matter. `settled`: what the app already paid (a
         previous result, or a list of award records; see `settle`): those
         awards are never rewritten, only reversed."""
+        _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = _settled(settled)
         with _opened(events, path) as (items, name), paused_gc():
@@ -274,6 +286,7 @@ class Program:
         number of events. Out-of-order input is an error (use `score`).
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written)."""
+        _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = _settled(settled)
         with _opened(lines, path) as (items, name), paused_gc():
@@ -339,13 +352,26 @@ class Program:
         `rewardrules.SnapshotError` otherwise."""
         from .snapshot import load
 
+        expect(snapshot, (bytes, bytearray, str), "snapshot")
+        expect(key, (bytes, str, NONE), "key")
         return load(self, snapshot, key)
 
 
+def _expect_scoring(explain: Any, path: Any) -> None:
+    """The flags of a scoring call: `explain` a bool (a string such as
+    `"no"` would count as true), `path` the name errors give the ledger."""
+    expect(explain, bool, "explain")
+    expect(path, str, "path")
+
+
 def _settled(settled: Any) -> Settled | None:
-    """A `settled` argument: None, a read statement, or its JSON data."""
+    """A `settled` argument: None, a read statement, a previous
+    `ScoreResult`, or JSON data (a result's object or a list of awards)."""
     if settled is None or isinstance(settled, Settled):
         return settled
+    if isinstance(settled, ScoreResult):
+        settled = settled.data
+    expect(settled, (dict, list, NONE), "settled")
     return read_settled(settled)
 
 
@@ -543,6 +569,7 @@ class Session:
         carry an HMAC-SHA256 signature that `restore(data, key=key)` checks."""
         from .snapshot import dump
 
+        expect(key, (bytes, str, NONE), "key")
         return dump(self, key)
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
@@ -554,6 +581,7 @@ class Session:
     def result(self, as_of: Instant | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
         """The result so far, as of an instant (default: the last event);
         `settled` as for `Program.score`."""
+        expect(explain, bool, "explain")
         limit = parse_as_of(as_of)
         paid = _settled(settled)
         if limit is None:

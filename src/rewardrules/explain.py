@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .arguments import NONE, expect, expect_program
 from .datatypes import DURATION_UNITS, QUANTITY
 from .formatting import printable_lines
 from .runtime import CONTEXT, in_context
@@ -148,6 +149,10 @@ def explain_ledger(
     """Score a ledger and explain it with everything the rules say;
     ``settled``: what the app already paid, as for ``Program.score``."""
     from .trace import score_traced
+
+    expect_program(program)
+    expect(referrer, (str, NONE), "referrer")
+    expect(referee, (str, NONE), "referee")
 
     traced = score_traced(program, events, as_of, settled=settled)
     return explain(traced.data, referrer, referee, program=program, voids=traced.voids)
