@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -276,3 +277,106 @@ def test_settled_takes_a_previous_score_result(friends: rewardrules.Program) -> 
     first = friends.score(_friends_ledger())
     again = friends.score(_friends_ledger(), settled=first)
     assert again.data == friends.score(_friends_ledger(), settled=first.data).data
+
+
+# -- 4. a path given to `add`, a datetime in a dict event -------------------------
+
+
+@pytest.fixture
+def saas() -> rewardrules.Program:
+    return rewardrules.load(RULESETS / "saas_milestones.rules")
+
+
+ONE_EVENT = "`add` takes one event (a dict or one JSON line); for a file use `add_many(path)`"
+
+
+@pytest.mark.parametrize(
+    "text", [str(ROOT / "examples" / "tiny.jsonl"), "ledger.jsonl", b"events.json", str(ROOT / "README.md")]
+)
+def test_add_given_a_path_hints_at_add_many(saas: rewardrules.Program, text: str | bytes) -> None:
+    session = saas.session()
+    with pytest.raises(rewardrules.LedgerError) as caught:
+        session.add(text)
+    (problem,) = caught.value.problems
+    assert problem.message.startswith("invalid JSON")
+    assert problem.hint == ONE_EVENT
+    assert session.result().data == saas.score([]).data  # nothing was added
+
+
+@pytest.mark.parametrize("text", ["hello", "{bad", "not-a-file.txt", "x" * 5000 + ".jsonl"])
+def test_add_of_other_text_keeps_the_json_hint(saas: rewardrules.Program, text: str) -> None:
+    with pytest.raises(rewardrules.LedgerError) as caught:
+        saas.session().add(text)
+    assert caught.value.problems[0].hint == "each line is one JSON object"
+
+
+def test_a_datetime_at_is_refused_saying_how_to_write_it(saas: rewardrules.Program) -> None:
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    event = {"id": "r1", "at": at, "type": "referral", "referrer": "alice", "referee": "bob"}
+    for call in (lambda: saas.session().add(event), lambda: saas.score([event]), lambda: saas.score_stream([event])):
+        with pytest.raises(rewardrules.LedgerError) as caught:
+            call()
+        (problem,) = caught.value.problems
+        assert (problem.field, problem.message) == ("at", "timestamp must be a string, not datetime")
+        assert "`value.isoformat()` of an aware datetime" in (problem.hint or "")
+    written = {**event, "at": at.isoformat()}
+    assert saas.session().add(written) == []  # as the hint says: it is taken
+
+
+# -- 5. a misspelled key of a missing field ---------------------------------------
+
+
+def _problem(program: rewardrules.Program, event: dict[str, Any]) -> Any:
+    with pytest.raises(rewardrules.LedgerError) as caught:
+        program.score([event])
+    (problem,) = caught.value.problems
+    return problem
+
+
+SUBSCRIPTION = {"id": "s1", "at": "2026-01-10T10:00:00Z", "type": "subscription", "referee": "bob"}
+
+
+def test_a_missing_field_names_the_misspelled_key_present(saas: rewardrules.Program) -> None:
+    problem = _problem(saas, {**SUBSCRIPTION, "mr": "450.00"})
+    assert (problem.field, problem.message) == ("mrr", "`subscription` events need `mrr`")
+    assert problem.hint == 'the event has `mr`: did you mean `mrr`? (an amount such as 99.90 or "99.90")'
+    payment = rewardrules.compile(
+        "ruleset p\nevent payment { amount: money USD }\nmilestone paid {\n  first payment where payment.amount > 0\n"
+        "  reward referrer cash 5 USD\n}\n"
+    )
+    event = {"id": "p1", "at": "2026-01-10T10:00:00Z", "type": "payment", "referee": "bob", "amout": "5"}
+    assert _problem(payment, event).hint.startswith("the event has `amout`: did you mean `amount`?")
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "near"),
+    [
+        (
+            {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referer": "a", "referee": "b"},
+            "referrer",
+            "referer",
+        ),
+        ({"id": "s1", "att": "2026-01-01T00:00:00Z", "type": "subscription", "referee": "b", "mrr": "1"}, "at", "att"),
+        ({"idd": "s1", "at": "2026-01-01T00:00:00Z", "type": "subscription", "referee": "b", "mrr": "1"}, "id", "idd"),
+        (
+            {"id": "s1", "at": "2026-01-01T00:00:00Z", "type": "subscription", "refere": "b", "mrr": "1"},
+            "referee",
+            "refere",
+        ),
+    ],
+)
+def test_every_missing_field_names_a_near_key(
+    saas: rewardrules.Program, event: dict[str, Any], field: str, near: str
+) -> None:
+    problem = _problem(saas, event)
+    assert problem.field == field
+    assert (problem.hint or "").startswith(f"the event has `{near}`: did you mean `{field}`?")
+
+
+def test_no_near_key_no_guess(saas: rewardrules.Program) -> None:
+    """A key that is a field of the event (`referrer`) or far from the name
+    is no misspelling: the usual hint stays."""
+    assert _problem(saas, {**SUBSCRIPTION, "plan": "pro"}).hint == 'an amount such as 99.90 or "99.90"'
+    event = {**SUBSCRIPTION, "referrer": "alice", "mrr": "1"}
+    del event["referee"]
+    assert _problem(saas, event).hint == "name the referred person it concerns"

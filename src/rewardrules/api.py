@@ -426,6 +426,21 @@ def _decode(text: str | bytes, line: int) -> Any:
     return LedgerProblem(line, None, "a blank line is not an event", '{"id": ..., "at": ..., "type": ...}')
 
 
+_ONE_EVENT = "`add` takes one event (a dict or one JSON line); for a file use `add_many(path)`"
+
+
+def _names_a_file(text: Any) -> bool:
+    """Whether text given as one event, and no JSON, looks like the path
+    of a ledger (`add` where `add_many` was meant): no `{`, and it names an
+    existing file or ends in `.jsonl` or `.json`. Only on the error path."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str) or "{" in text or not text.strip() or len(text) > 4096:
+        return False
+    name = text.strip()
+    return name.endswith((".jsonl", ".json")) or os.path.isfile(name)
+
+
 class Session:
     """Incremental scoring for apps: add events as they happen.
 
@@ -518,6 +533,8 @@ class Session:
         """One event validated: (event, its plain object); LedgerError if not."""
         obj = _decode(event, line) if isinstance(event, (str, bytes)) else _object(event, line)
         if type(obj) is LedgerProblem:
+            if _names_a_file(event):
+                obj = replace(obj, hint=_ONE_EVENT)
             raise LedgerError([obj], _SESSION)
         problems: list[LedgerProblem] = []
         parsed = self._reader.fast(obj, line) or self._reader.event(obj, line, problems)
