@@ -180,14 +180,12 @@ def _entries() -> dict[str, Any]:
         "score(as_of)": lambda v: program.score(tiny, as_of=v),
         "score(explain)": lambda v: program.score(tiny, explain=v),
         "score(path)": lambda v: program.score([], path=v),
-        "score(settled)": lambda v: program.score(tiny, settled=v),
         "score_stream(events)": lambda v: program.score_stream(v),
         "score_stream(explain)": lambda v: program.score_stream(tiny, explain=v),
         "score_stream(path)": lambda v: program.score_stream([], path=v),
         "add_many(events)": lambda v: program.session().add_many(v),
         "result(as_of)": lambda v: program.session().result(as_of=v),
         "result(explain)": lambda v: program.session().result(explain=v),
-        "result(settled)": lambda v: program.session().result(settled=v),
         "snapshot(key)": lambda v: program.session().snapshot(key=v),
         "restore(snapshot)": lambda v: program.restore(v),
         "restore(key)": lambda v: program.restore(program.session().snapshot(), key=v),
@@ -210,23 +208,19 @@ ENTRIES = _entries()
 WRONG = [5, 1.5, object(), ["x"], b"x"]
 OPTIONAL = {
     "score(as_of)",
-    "score(settled)",
     "result(as_of)",
-    "result(settled)",
     "snapshot(key)",
     "restore(key)",
     "render_html(ledger)",
     "explain_ledger(referrer)",
     "explain_ledger(referee)",
 }
-#: a list is what these take: a ledger of one line, a list of awards
+#: a list is what these take: a ledger of one line
 TAKES_A_LIST = {
     "score(events)",
     "score_stream(events)",
     "add_many(events)",
     "explain_ledger(events)",
-    "score(settled)",
-    "result(settled)",
 }
 
 
@@ -271,6 +265,14 @@ def test_the_type_errors_say_what_to_pass(friends: rewardrules.Program) -> None:
         rewardrules.check_source(None, "x")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^key must be bytes or str or None, not int$"):
         friends.session().snapshot(key=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("settled", ["x", 5, object()])
+def test_a_settled_statement_is_data_like_a_ledger(friends: rewardrules.Program, settled: Any) -> None:
+    """`settled` is what the CLI reads from JSON: what is no statement is a
+    `LedgerError` saying what one is, not a `TypeError`."""
+    with pytest.raises(rewardrules.LedgerError, match="a previous result"):
+        friends.score([], settled=settled)
 
 
 def test_settled_takes_a_previous_score_result(friends: rewardrules.Program) -> None:
@@ -380,3 +382,23 @@ def test_no_near_key_no_guess(saas: rewardrules.Program) -> None:
     event = {**SUBSCRIPTION, "referrer": "alice", "mrr": "1"}
     del event["referee"]
     assert _problem(saas, event).hint == "name the referred person it concerns"
+
+
+def test_a_settled_statement_keeps_the_amount_before_the_cap(friends: rewardrules.Program) -> None:
+    """The app was told the award was cut from 150.00: a record kept as paid
+    keeps that, checked like the other fields of its `why`."""
+    from rewardrules.settle import read_settled
+
+    paid = _cut(friends.score(_friends_ledger()).data)
+    settled = read_settled([paid])
+    assert settled.awards[paid["id"]].record["why"]["uncapped"] == "150.00"
+    with pytest.raises(rewardrules.LedgerError) as caught:
+        read_settled([{**paid, "why": {**paid["why"], "uncapped": 150}}])
+    assert caught.value.problems[0].field == "why.uncapped"
+
+
+def test_the_html_report_says_how_much_the_cap_cut(friends: rewardrules.Program) -> None:
+    from rewardrules.htmlreport import render_html
+
+    page = render_html(friends, friends.score(_friends_ledger()).data)
+    assert page.count("cut by a cap from 150.00 USD") == 1

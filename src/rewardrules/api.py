@@ -366,12 +366,13 @@ def _expect_scoring(explain: Any, path: Any) -> None:
 
 def _settled(settled: Any) -> Settled | None:
     """A `settled` argument: None, a read statement, a previous
-    `ScoreResult`, or JSON data (a result's object or a list of awards)."""
+    `ScoreResult`, or JSON data (a result's object or a list of awards):
+    data, like a ledger's, so anything else is a `LedgerError` that says
+    what a statement is, as the CLI gives for its `--settled` file."""
     if settled is None or isinstance(settled, Settled):
         return settled
     if isinstance(settled, ScoreResult):
         settled = settled.data
-    expect(settled, (dict, list, NONE), "settled")
     return read_settled(settled)
 
 
