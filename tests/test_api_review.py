@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -402,3 +403,37 @@ def test_the_html_report_says_how_much_the_cap_cut(friends: rewardrules.Program)
 
     page = render_html(friends, friends.score(_friends_ledger()).data)
     assert page.count("cut by a cap from 150.00 USD") == 1
+
+
+# -- found on the way: numbers that are no JSON in an event's free fields ---------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("sNaN"),
+        Decimal("NaN"),
+        Decimal("-Infinity"),
+        float("nan"),
+        [float("inf")],
+        {"deep": Decimal("Infinity")},
+    ],
+    ids=["sNaN", "NaN", "-Infinity", "float-nan", "in-a-list", "in-an-object"],
+)
+def test_a_number_that_is_no_json_is_a_ledger_error_anywhere_in_an_event(saas: rewardrules.Program, value: Any) -> None:
+    """A field no rule reads still reaches the duplicate check and a
+    snapshot: a NaN made the first raise `InvalidOperation` and the second
+    unrestorable. Refused where it comes in, naming the field."""
+    event = {"id": "o1", "at": "2026-01-01T00:00:00Z", "type": "other", "note": value}
+    for call in (
+        lambda: saas.score([event, dict(event)]),
+        lambda: saas.score_stream([event]),
+        lambda: saas.session().add(event),
+        lambda: saas.session().add_many([event]),
+    ):
+        with pytest.raises(rewardrules.LedgerError) as caught:
+            call()
+        assert caught.value.problems[0].field == "note"
+    session = saas.session()
+    session.add({**event, "note": "fine"})
+    assert saas.restore(session.snapshot()).result().data == session.result().data

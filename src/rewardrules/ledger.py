@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -501,18 +502,29 @@ def _surrogate_problem(line: int, name: str) -> LedgerProblem:
 
 
 #: values with no text in them
-_ATOMS = frozenset({int, Decimal, bool, float, type(None)})
+_ATOMS = frozenset({int, bool, type(None)})
 
 
 def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
-    """The problem of an event with a string anywhere in it (a name or a
-    value, however nested) that is not valid Unicode, or None: such a
-    string cannot be written out as UTF-8 (a snapshot, a report), so it is
-    refused where it comes in, with the field it is in."""
+    """The problem of an event with a value anywhere in it (a name or a
+    value, however nested) that is no JSON value, or None: a string that is
+    not valid Unicode cannot be written out as UTF-8 (a snapshot, a report),
+    and a number that is not finite (a `Decimal` or `float` NaN or infinity,
+    given through the API: JSON text has none) can be neither written in a
+    snapshot nor compared with a repeat. Refused where it comes in, with
+    the field it is in."""
     if not isinstance(obj, dict):
         return None
     for key, value in obj.items():
-        if (type(value) in _ATOMS or (type(value) is str and value.isascii())) and type(key) is str and key.isascii():
+        if (
+            (
+                type(value) in _ATOMS
+                or (type(value) is str and value.isascii())
+                or (type(value) is Decimal and value.is_finite())
+            )
+            and type(key) is str
+            and key.isascii()
+        ):
             continue  # the common case, at a glance
         if isinstance(key, str) and not _unicode(key):
             return LedgerProblem(
@@ -526,12 +538,33 @@ def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
             if isinstance(item, str):
                 if not _unicode(item):
                     return _surrogate_problem(line, str(key))
+            elif isinstance(item, float):
+                if not math.isfinite(item):
+                    return _float_problem(line, str(key), item)
+            elif isinstance(item, Decimal):
+                if not item.is_finite():
+                    return LedgerProblem(
+                        line,
+                        str(key),
+                        f"`{key}` holds {item}, which is no JSON number",
+                        "give finite numbers only (an event is JSON data)",
+                    )
             elif isinstance(item, dict):
                 stack.extend(k for k in item if isinstance(k, str))
                 stack.extend(item.values())
             elif isinstance(item, (list, tuple)):
                 stack.extend(item)
     return None
+
+
+def _float_problem(line: int, name: str, value: float) -> LedgerProblem:
+    """A Python float given for a number: binary, so not an exact amount."""
+    return LedgerProblem(
+        line,
+        name,
+        f"`{name}` is a binary float ({value!r}), which is not an exact amount",
+        'pass a Decimal or a decimal string such as "99.90" (JSON decimals are read exactly)',
+    )
 
 
 def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
@@ -602,14 +635,7 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
     if kind in _NUMERIC:
         number = _number(value)
         if number is None and isinstance(value, float):
-            problems.append(
-                LedgerProblem(
-                    line,
-                    name,
-                    f"`{name}` is a binary float ({value!r}), which is not an exact amount",
-                    'pass a Decimal or a decimal string such as "99.90" (JSON decimals are read exactly)',
-                )
-            )
+            problems.append(_float_problem(line, name, value))
         elif number is None:
             problems.append(LedgerProblem(line, name, f"`{name}` must be a number, not {_show(value)}", _example(kind)))
         elif not _bounded(number):
