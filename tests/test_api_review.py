@@ -231,8 +231,8 @@ def _takes(entry: str, value: Any) -> bool:
         return entry in OPTIONAL
     if isinstance(value, list):
         return entry in TAKES_A_LIST
-    if isinstance(value, bytes):
-        return entry in {"restore(snapshot)", "restore(key)", "snapshot(key)"}
+    if isinstance(value, bytes):  # a snapshot, a key, a file name as `open` takes it
+        return entry in {"restore(snapshot)", "restore(key)", "snapshot(key)", "load(path)"}
     return type(value) is int and entry.endswith("(as_of)")  # nanoseconds since 1970
 
 
@@ -437,3 +437,7 @@ def test_a_number_that_is_no_json_is_a_ledger_error_anywhere_in_an_event(saas: r
     session = saas.session()
     session.add({**event, "note": "fine"})
     assert saas.restore(session.snapshot()).result().data == session.result().data
+
+
+def test_load_still_takes_a_path_as_bytes() -> None:
+    assert rewardrules.load(bytes(RULESETS / "saas_milestones.rules")).name == "saas_milestones"

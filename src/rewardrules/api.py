@@ -87,7 +87,7 @@ def load(path: str | os.PathLike[str]) -> Program:
     characters (`reading.InputError`, an OSError, otherwise): a FIFO or a
     device is refused before it is opened, a larger file before it is read
     whole."""
-    expect(path, (str, os.PathLike), "path")
+    expect(path, (str, bytes, os.PathLike), "path")  # what `open` takes
     return compile(read_text(path, limits.MAX_RULE_FILE_CHARS), os.fsdecode(path))
 
 
