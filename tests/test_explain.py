@@ -131,7 +131,7 @@ COMMISSION_CAP_BETA = (
     "  corp3, referred 2026-01-03T00:00:00Z (event rc)\n"
     "    2026-02-01T00:00:00Z earned: cash 5000.00 USD to beta (referrer) for `partner_commission` (Commission on a partner's customer payment)\n"
     "      why: `each payment within 365 days` at event pay20\n"
-    "      cut to what remained under `cap referrer 5000 USD per quarter`\n"
+    "      cut by a cap from 6000.00 USD to 5000.00 USD (1000.00 USD withheld) under `cap referrer 5000 USD per quarter`\n"
     "    2026-02-02T00:00:00Z not issued: cash 1.50 USD to beta (referrer) for `partner_commission` (Commission on a partner's customer payment): cap of 5000 USD per quarter reached\n"
     '    not eligible: program `customers` (Customer referrals): `referral.source == "customer"` is false (source = "partner")\n'
     "    next: `partner_commission` (Commission on a partner's customer payment): each `payment` until 2027-01-03T00:00:00Z\n"

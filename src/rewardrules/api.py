@@ -21,6 +21,7 @@ from decimal import getcontext, localcontext, setcontext
 from typing import IO, Any, TypeAlias, cast
 
 from . import limits
+from .arguments import NONE, expect
 from .check import check_text
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import Diagnostic, RuleError, has_errors
@@ -58,16 +59,25 @@ Instant: TypeAlias = "str | int | datetime"
 @in_context
 def check_source(text: str, path: str = "<rules>") -> list[Diagnostic]:
     """Every problem in a rule file's text (empty when it is fine)."""
+    _expect_rules(text, path)
     return check_text(text, path)[1]
 
 
 @in_context
 def compile(text: str, path: str = "<rules>") -> Program:
     """Parse, check and compile rule-file text; raise RuleError on errors."""
+    _expect_rules(text, path)
     checked, diagnostics = check_text(text, path)
     if checked is None or has_errors(diagnostics):
         raise RuleError(diagnostics)
     return Program(compile_ruleset(checked))
+
+
+def _expect_rules(text: Any, path: Any) -> None:
+    """The arguments of `compile` and `check_source`: text, never bytes
+    (their encoding is the caller's to know), and a name."""
+    expect(text, str, "text", "decode bytes first, e.g. data.decode('utf-8')" if isinstance(text, bytes) else "")
+    expect(path, str, "path")
 
 
 @in_context
@@ -78,6 +88,7 @@ def load(path: str | os.PathLike[str]) -> Program:
     characters (`reading.InputError`, an OSError, otherwise): a FIFO or a
     device is refused before it is opened, a larger file before it is read
     whole."""
+    expect(path, (str, bytes, os.PathLike), "path")  # what `open` takes
     return compile(read_text(path, limits.MAX_RULE_FILE_CHARS), os.fsdecode(path))
 
 
@@ -243,6 +254,7 @@ class Program:
         awards are never rewritten, only reversed. A statement of another
         ruleset is refused (LedgerError), before the ledger is read.
         `max_awards_per_event` raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
+        _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         engine = Engine(self.compiled, max_awards_per_event)
@@ -286,6 +298,7 @@ class Program:
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written).
         `max_awards_per_event`: as for `score`."""
+        _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         engine = Engine(self.compiled, max_awards_per_event)
@@ -361,19 +374,33 @@ class Program:
         `max_awards_per_event`: pass it again (as for `score`)."""
         from .snapshot import load
 
+        expect(snapshot, (bytes, bytearray, str), "snapshot")
+        expect(key, (bytes, str, NONE), "key")
         limit = limits.per_event_limit(max_awards_per_event)  # refused before the snapshot is read
         session = load(self, snapshot, key)
         session.engine.per_event = limit
         return session
 
 
+def _expect_scoring(explain: Any, path: Any) -> None:
+    """The flags of a scoring call: `explain` a bool (a string such as
+    `"no"` would count as true), `path` the name errors give the ledger."""
+    expect(explain, bool, "explain")
+    expect(path, str, "path")
+
+
 def settled_statement(settled: Any, compiled: CompiledRuleset) -> Settled | None:
-    """A `settled` argument: None, a read statement, or its JSON data;
-    refused (LedgerError) when it is another ruleset's (see
+    """A `settled` argument: None, a read statement, a previous
+    `ScoreResult`, or JSON data (a result's object or a list of awards):
+    data, like a ledger's, so anything else is a `LedgerError` that says
+    what a statement is, as the CLI gives for its `--settled` file; refused
+    (LedgerError) too when it is another ruleset's (see
     `settle.check_ruleset`). The CLI calls it before scoring, to tell a
     statement's problem from a ledger's."""
     if settled is None:
         return None
+    if isinstance(settled, ScoreResult):
+        settled = settled.data
     paid = settled if isinstance(settled, Settled) else read_settled(settled)
     milestones = {p.name: {m.name for m in p.milestones} for p in compiled.checked.programs}
     check_ruleset(paid, compiled.name, milestones)
@@ -429,6 +456,21 @@ def _decode(text: str | bytes, line: int) -> Any:
     for _, obj, problem in iter_lines([text]):
         return obj if problem is None else replace(problem, line=line)
     return LedgerProblem(line, None, "a blank line is not an event", '{"id": ..., "at": ..., "type": ...}')
+
+
+_ONE_EVENT = "`add` takes one event (a dict or one JSON line); for a file use `add_many(path)`"
+
+
+def _names_a_file(text: Any) -> bool:
+    """Whether text given as one event, and no JSON, looks like the path
+    of a ledger (`add` where `add_many` was meant): no `{`, and it names an
+    existing file or ends in `.jsonl` or `.json`. Only on the error path."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str) or "{" in text or not text.strip() or len(text) > 4096:
+        return False
+    name = text.strip()
+    return name.endswith((".jsonl", ".json")) or os.path.isfile(name)
 
 
 class Session:
@@ -523,6 +565,8 @@ class Session:
         """One event validated: (event, its plain object); LedgerError if not."""
         obj = _decode(event, line) if isinstance(event, (str, bytes)) else _object(event, line)
         if type(obj) is LedgerProblem:
+            if _names_a_file(event):
+                obj = replace(obj, hint=_ONE_EVENT)
             raise LedgerError([obj], _SESSION)
         problems: list[LedgerProblem] = []
         parsed = self._reader.fast(obj, line) or self._reader.event(obj, line, problems)
@@ -574,6 +618,7 @@ class Session:
         carry an HMAC-SHA256 signature that `restore(data, key=key)` checks."""
         from .snapshot import dump
 
+        expect(key, (bytes, str, NONE), "key")
         return dump(self, key)
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
@@ -585,6 +630,7 @@ class Session:
     def result(self, as_of: Instant | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
         """The result so far, as of an instant (default: the last event);
         `settled` as for `Program.score`."""
+        expect(explain, bool, "explain")
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.program.compiled)
         if limit is None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .arguments import expect, expect_program
 from .formatting import markdown_cell, printable_lines
 from .runtime import in_context
 from .units import format_amount, is_additive
@@ -311,6 +312,10 @@ def diff_ledger(
     a list. Raises LedgerError (with the path) when the ledger is invalid
     under either version; `max_awards_per_event` as for `Program.score`."""
     from .api import ledger_events
+
+    expect_program(old, "old")
+    expect_program(new, "new")
+    expect(path, str, "path")
 
     items, path = ledger_events(events, path)
     limit = max_awards_per_event

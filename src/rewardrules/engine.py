@@ -47,6 +47,9 @@ class IssuedAward:
     capped: bool = False
     #: every metric's value when the award was issued (only for messages)
     snapshot: dict[str, Any] | None = None
+    #: for an award a cap cut: the amount before the cut (None otherwise),
+    #: so that a report can say how much the cap withheld
+    uncapped: Decimal | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -258,6 +261,7 @@ class Engine:
                 values,
                 capped,
                 snapshot,
+                wanted if capped else None,
             )
             awards.append(award)
             issued.append(award)

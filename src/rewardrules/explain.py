@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .arguments import NONE, expect, expect_program
 from .datatypes import DURATION_UNITS, QUANTITY
 from .formatting import printable_lines
 from .runtime import CONTEXT, in_context
@@ -148,6 +149,10 @@ def explain_ledger(
     """Score a ledger and explain it with everything the rules say;
     ``settled``: what the app already paid, as for ``Program.score``."""
     from .trace import score_traced
+
+    expect_program(program)
+    expect(referrer, (str, NONE), "referrer")
+    expect(referee, (str, NONE), "referee")
 
     traced = score_traced(program, events, as_of, settled=settled)
     return explain(traced.data, referrer, referee, program=program, voids=traced.voids)
@@ -287,8 +292,9 @@ class _Teller:
         text = f"{_what(award)} to {award['beneficiary']} ({award['role']}) for {self._name(award['milestone'])}"
         note = Note(kind, text, award["at"], award["milestone"], award["id"])
         note.details.append("why: " + self._why(award))
-        if (award.get("why") or {}).get("capped"):
-            note.details.append("cut to what remained under " + self._caps(award["milestone"]))
+        why = award.get("why") or {}
+        if why.get("capped"):
+            note.details.append(_cut(why.get("uncapped"), award) + self._caps(award["milestone"]))
         info = self.milestones.get(award["milestone"])
         if status == "pending":
             if info is not None and info.hold_ns is not None:
@@ -462,6 +468,19 @@ class _Teller:
 
 
 # -- small helpers ------------------------------------------------------------
+
+
+def _cut(uncapped: Any, award: Mapping[str, Any]) -> str:
+    """How much a cap cut from an award, from its `why.uncapped` (the amount
+    before the cut); a result without it (older, or a settled statement's)
+    still says that a cap cut it."""
+    try:
+        with localcontext(CONTEXT):
+            withheld = Decimal(uncapped) - Decimal(award["amount"])
+    except (TypeError, ValueError, ArithmeticError):
+        return "cut to what remained under "
+    unit = award["unit"]
+    return f"cut by a cap from {uncapped} {unit} to {award['amount']} {unit} ({withheld} {unit} withheld) under "
 
 
 def _what(award: Mapping[str, Any]) -> str:

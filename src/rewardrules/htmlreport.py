@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup
 
+from .arguments import NONE, expect, expect_program
 from .runtime import CONTEXT, in_context
 from .units import is_additive, is_currency
 
@@ -403,6 +404,7 @@ def _award_row(award: dict[str, Any], titles: dict[tuple[str, str], str], progra
         "why_values": values,
         "occurrence": why.get("occurrence"),
         "capped": bool(why.get("capped")),
+        "uncapped": why.get("uncapped") if why.get("capped") else None,
         "message": award.get("message"),
     }
 
@@ -455,6 +457,11 @@ def _plural(n: int, noun: str) -> str:
 def build_view(program: Program, data: dict[str, Any], ledger: str | None = None) -> dict[str, Any]:
     """Everything the template shows, computed from the result record."""
     checked = program.compiled.checked
+    if data.get("ruleset") != checked.name:
+        raise ValueError(
+            f"the result is of ruleset `{data.get('ruleset')}`, not of the program's `{checked.name}`: "
+            "pass the program that scored it"
+        )
     titles = {(p.name, m.name): m.title or m.name for p in checked.programs for m in p.milestones}
     awards = data["awards"]
     counts = Counter(a["unit"] for a in awards)
@@ -525,8 +532,13 @@ def _csp_hash(text: str) -> str:
 @in_context
 def render_html(program: Program, data: dict[str, Any], ledger: str | None = None) -> str:
     """The report page for one scoring result (`ScoreResult.data`, scored
-    with explanations)."""
+    with explanations) of `program`: ValueError for a result of another
+    ruleset, whose funnel and titles would be drawn from the wrong rules."""
     from . import __version__
+
+    expect_program(program)
+    expect(data, dict, "data", "pass the result's data (ScoreResult.data)")
+    expect(ledger, (str, NONE), "ledger")
 
     # The page's own stylesheet and script: package files, trusted, inlined
     # verbatim and allowed by hash; nothing else may run or style the page.

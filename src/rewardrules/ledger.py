@@ -12,10 +12,13 @@ must still be a JSON object with a valid ``id``, ``at`` and ``type``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,6 +27,7 @@ from .codegen import filename as source_filename
 from .codegen import line as checked_line
 from .codegen import lit
 from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
+from .diagnostics import suggest
 from .formatting import printable, quoted
 from .model import CheckedRuleset
 from .timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
@@ -238,11 +242,14 @@ class EventReader:
         values: list[Any] = []
         if schema is not None:
             # `obj.get(...) is None`: absent or null (an ill-typed value was already reported).
+            known = (*_HEAD, *(name for name, _, _ in schema))
             if event_type == "referral" and referrer is None and obj.get("referrer") is None:
-                problems.append(LedgerProblem(line, "referrer", "a referral needs a `referrer`"))
+                problems.append(_missing(obj, known, line, "referrer", "a referral needs a `referrer`"))
             if referee is None and obj.get("referee") is None:
                 problems.append(
-                    LedgerProblem(
+                    _missing(
+                        obj,
+                        known,
                         line,
                         "referee",
                         f"a `{event_type}` event needs a `referee`",
@@ -254,7 +261,7 @@ class EventReader:
                 if value is None:
                     if not optional:
                         problems.append(
-                            LedgerProblem(line, name, f"`{event_type}` events need `{name}`", _example(kind))
+                            _missing(obj, known, line, name, f"`{event_type}` events need `{name}`", _example(kind))
                         )
                     values.append(None)
                     continue
@@ -465,7 +472,9 @@ def _text(
     value = obj.get(name)
     if value is None:
         if required:
-            problems.append(LedgerProblem(line, name, f"missing `{name}`", "every event has `id`, `at` and `type`"))
+            problems.append(
+                _missing(obj, _HEAD, line, name, f"missing `{name}`", "every event has `id`, `at` and `type`")
+            )
         return None
     if not isinstance(value, str) or not value:
         problems.append(LedgerProblem(line, name, f"`{name}` must be a non-empty string, not {_show(value)}"))
@@ -502,18 +511,29 @@ def _surrogate_problem(line: int, name: str) -> LedgerProblem:
 
 
 #: values with no text in them
-_ATOMS = frozenset({int, Decimal, bool, float, type(None)})
+_ATOMS = frozenset({int, bool, type(None)})
 
 
 def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
-    """The problem of an event with a string anywhere in it (a name or a
-    value, however nested) that is not valid Unicode, or None: such a
-    string cannot be written out as UTF-8 (a snapshot, a report), so it is
-    refused where it comes in, with the field it is in."""
+    """The problem of an event with a value anywhere in it (a name or a
+    value, however nested) that is no JSON value, or None: a string that is
+    not valid Unicode cannot be written out as UTF-8 (a snapshot, a report),
+    and a number that is not finite (a `Decimal` or `float` NaN or infinity,
+    given through the API: JSON text has none) can be neither written in a
+    snapshot nor compared with a repeat. Refused where it comes in, with
+    the field it is in."""
     if not isinstance(obj, dict):
         return None
     for key, value in obj.items():
-        if (type(value) in _ATOMS or (type(value) is str and value.isascii())) and type(key) is str and key.isascii():
+        if (
+            (
+                type(value) in _ATOMS
+                or (type(value) is str and value.isascii())
+                or (type(value) is Decimal and value.is_finite())
+            )
+            and type(key) is str
+            and key.isascii()
+        ):
             continue  # the common case, at a glance
         if isinstance(key, str) and not _unicode(key):
             return LedgerProblem(
@@ -527,6 +547,17 @@ def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
             if isinstance(item, str):
                 if not _unicode(item):
                     return _surrogate_problem(line, str(key))
+            elif isinstance(item, float):
+                if not math.isfinite(item):
+                    return _float_problem(line, str(key), item)
+            elif isinstance(item, Decimal):
+                if not item.is_finite():
+                    return LedgerProblem(
+                        line,
+                        str(key),
+                        f"`{key}` holds {item}, which is no JSON number",
+                        "give finite numbers only (an event is JSON data)",
+                    )
             elif isinstance(item, dict):
                 stack.extend(k for k in item if isinstance(k, str))
                 stack.extend(item.values())
@@ -535,23 +566,73 @@ def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
     return None
 
 
+def _float_problem(line: int, name: str, value: float) -> LedgerProblem:
+    """A Python float given for a number: binary, so not an exact amount."""
+    return LedgerProblem(
+        line,
+        name,
+        f"`{name}` is a binary float ({value!r}), which is not an exact amount",
+        'pass a Decimal or a decimal string such as "99.90" (JSON decimals are read exactly)',
+    )
+
+
 def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
     value = obj.get(name)
     if value is None:
         if required:
             problems.append(
-                LedgerProblem(
-                    line, name, f"missing `{name}`", 'an RFC 3339 timestamp with an offset, e.g. "2026-03-01T09:30:00Z"'
+                _missing(
+                    obj,
+                    _HEAD,
+                    line,
+                    name,
+                    f"missing `{name}`",
+                    'an RFC 3339 timestamp with an offset, e.g. "2026-03-01T09:30:00Z"',
                 )
             )
         return None
     try:
         return parse_timestamp(value)
     except TimestampError as error:
-        problems.append(
-            LedgerProblem(line, name, str(error), 'write it with an offset, e.g. "2026-03-01T09:30:00Z" or "...+02:00"')
-        )
+        hint = 'write it with an offset, e.g. "2026-03-01T09:30:00Z" or "...+02:00"'
+        problems.append(LedgerProblem(line, name, str(error), _as_text(value, hint)))
         return None
+
+
+#: the fields every event may have, whatever its type
+_HEAD = ("id", "at", "type", "referrer", "referee", "currency")
+#: how many of an event's keys, and how long a key, a "did you mean" looks
+#: at: an event is untrusted, and the hint must stay cheap
+_MAX_HINT_KEYS = 256
+_MAX_HINT_KEY_CHARS = 64
+
+
+def _missing(
+    obj: Mapping[str, Any], known: Iterable[str], line: int, name: str, message: str, hint: str | None = None
+) -> LedgerProblem:
+    """A required field that is absent (or null). When a key the event has,
+    and no event field of its type, is near the name (`amout` for `amount`),
+    the hint names it: a misspelled key is the usual cause. Only on the
+    error path: the fast path never comes here."""
+    known = set(known)
+    keys = [
+        key
+        for key in itertools.islice(obj, _MAX_HINT_KEYS)
+        if isinstance(key, str) and key not in known and len(key) <= _MAX_HINT_KEY_CHARS
+    ]
+    near = suggest(name, keys)
+    if near is not None:
+        hint = f"the event has `{near}`: did you mean `{name}`?" + (f" ({hint})" if hint else "")
+    return LedgerProblem(line, name, message, hint)
+
+
+def _as_text(value: Any, hint: str) -> str:
+    """The hint for an instant that is not text: a Python `datetime` (or
+    `date`) in a dict event is refused, since an event is JSON data (the
+    session keeps it, a snapshot writes it), so the hint says how to write it."""
+    if isinstance(value, date):
+        return "an event is JSON data: give the instant as text, e.g. `value.isoformat()` of an aware datetime"
+    return hint
 
 
 def _show(value: Any) -> str:
@@ -563,14 +644,7 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
     if kind in _NUMERIC:
         number = _number(value)
         if number is None and isinstance(value, float):
-            problems.append(
-                LedgerProblem(
-                    line,
-                    name,
-                    f"`{name}` is a binary float ({value!r}), which is not an exact amount",
-                    'pass a Decimal or a decimal string such as "99.90" (JSON decimals are read exactly)',
-                )
-            )
+            problems.append(_float_problem(line, name, value))
         elif number is None:
             problems.append(LedgerProblem(line, name, f"`{name}` must be a number, not {_show(value)}", _example(kind)))
         elif not _bounded(number):
@@ -589,7 +663,7 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
         try:
             return parse_timestamp(value)
         except TimestampError as error:
-            problems.append(LedgerProblem(line, name, str(error), _example(TIME)))
+            problems.append(LedgerProblem(line, name, str(error), _as_text(value, _example(TIME))))
             return None
     if kind == BOOLEAN:
         if not isinstance(value, bool):

@@ -38,7 +38,12 @@ class Why(BaseModel):
     event: str = Field(description="id of the event that reached the milestone")
     values: dict[str, Any] = Field(description="values that met the condition (metrics and event fields)")
     occurrence: str | None = None
-    capped: bool | None = None
+    capped: bool | None = Field(default=None, description="true when a cap cut the amount (or part of it)")
+    uncapped: str | None = Field(
+        default=None,
+        description="for an award a cap cut: the amount before the cut, written as `amount`; "
+        "the cap withheld the difference",
+    )
     voided_by: dict[str, Any] | None = Field(
         default=None, description="for a void award: the `event` (id, `type`, `at`) and the `rule` (which `void if`)"
     )

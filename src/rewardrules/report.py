@@ -127,7 +127,8 @@ class Reporter:
     @staticmethod
     def _why(award: IssuedAward) -> dict[str, Any]:
         """What triggered an award: its event, the values the milestone
-        tested (as they were then), its occurrence and whether a cap cut it."""
+        tested (as they were then), its occurrence and whether a cap cut it
+        (`capped`) from what amount (`uncapped`)."""
         milestone = award.milestone
         why: dict[str, Any] = {
             "event": award.event,
@@ -140,6 +141,9 @@ class Reporter:
             why["occurrence"] = award.occurrence
         if award.capped:
             why["capped"] = True
+            if award.uncapped is not None:
+                reward = milestone.rewards[award.reward_index]
+                why["uncapped"] = amount_text(award.uncapped, reward.quantum, reward.info.kind)
         return why
 
     def _message(self, award: IssuedAward, record: dict[str, Any], program: ProgramInfo) -> str:

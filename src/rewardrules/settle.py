@@ -226,7 +226,7 @@ def _why(entry: dict[str, Any], path: str, n: int) -> dict[str, Any] | None:
     """The award's `why` as the app was told it (optional), checked field by
     field and rebuilt from the fields a paid award's explanation has:
     `event`, `values` (names to text, true/false or null), `occurrence`,
-    `capped`, `reissues`. A `voided_by` is left out: the record is kept as
+    `capped`, `uncapped`, `reissues`. A `voided_by` is left out: the record is kept as
     paid, and its reversal says what took it back."""
     why = entry.get("why")
     if why is None:
@@ -243,7 +243,7 @@ def _why(entry: dict[str, Any], path: str, n: int) -> dict[str, Any] | None:
         else _checked_text(value, path, n, f"why.values.{name}")
         for name, value in values.items()
     }
-    for name in ("occurrence", "reissues"):
+    for name in ("occurrence", "uncapped", "reissues"):
         text = _text(why, name, path, n, optional=True, field=f"why.{name}")
         if text is not None:
             out[name] = text
@@ -360,7 +360,7 @@ def _as_paid(settled: SettledAward, why: dict[str, Any]) -> dict[str, Any]:
     the void: the reversal says what takes the award back)."""
     if settled.record["why"] is not None:
         return settled.record["why"]
-    return {k: v for k, v in why.items() if k not in ("capped", "voided_by")}
+    return {k: v for k, v in why.items() if k not in ("capped", "uncapped", "voided_by")}
 
 
 class Settlement:

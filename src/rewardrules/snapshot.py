@@ -231,10 +231,11 @@ def _index(value: Any, where: str, count: int) -> int:
     return _int(value, where, 0, count - 1)
 
 
-def _record(value: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """An object with exactly these keys."""
+def _record(value: Any, where: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object with exactly these keys, and those of `optional` or not
+    (fields added since the format was set: an older snapshot lacks them)."""
     record = _dict(value, where)
-    if set(record) != set(keys):
+    if not set(keys) <= set(record) <= set(keys) | set(optional):
         missing = sorted(set(keys) - set(record))
         extra = sorted(set(record) - set(keys))
         raise _damaged(
@@ -336,6 +337,7 @@ def _award(award: IssuedAward) -> dict[str, Any]:
         "values": _enc(award.values),
         "capped": award.capped,
         "snapshot": _enc(award.snapshot),
+        "uncapped": _enc(award.uncapped),
     }
 
 
@@ -398,6 +400,8 @@ _AWARD = (
     "id", "at", "milestone", "reward", "role", "beneficiary", "referee", "amount",
     "event", "trigger", "occurrence", "values", "capped", "snapshot",
 )  # fmt: skip
+#: award fields a snapshot of this format may lack (taken by an older version)
+_AWARD_ADDED = ("uncapped",)
 _WITHHELD = ("at", "milestone", "reward", "role", "beneficiary", "referee", "reason", "amount")
 _REASONS = ("self_referral", "duplicate_referral", "ineligible")
 
@@ -422,7 +426,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     for i, item in enumerate(_list(data["referrals"], "referrals")):
         _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL), f"referrals[{i}]")
     for i, item in enumerate(_list(data["awards"], "awards")):
-        state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD), f"awards[{i}]"))
+        state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
     for i, item in enumerate(_list(data["withheld"], "withheld")):
         state.withheld.append(_withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD), f"withheld[{i}]"))
     for i, row in enumerate(_list(data["rejected"], "rejected")):
@@ -508,6 +512,7 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
     capped = _bool(item["capped"], f"{where}.capped")
     if amount <= 0 or (constant is not None and (amount > constant or (amount != constant and not capped))):
         raise _damaged(f"{where}.amount", "the amount is not one the award's reward gives")
+    uncapped = _uncapped(item.get("uncapped"), amount, capped, constant, f"{where}.uncapped")
     occurrence = _opt_str(item["occurrence"], f"{where}.occurrence")
     referee = "" if milestone.info.level == "referrer" else referral.referee
     expected = award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary)
@@ -528,7 +533,20 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
         tuple(_list(_dec(item["values"], f"{where}.values"), f"{where}.values", len(milestone.why_names))),
         capped,
         _metrics(engine, milestone.program, _opt_object(item["snapshot"], f"{where}.snapshot"), f"{where}.snapshot"),
+        uncapped,
     )
+
+
+def _uncapped(value: Any, amount: Decimal, capped: bool, constant: Decimal | None, where: str) -> Decimal | None:
+    """An award's amount before a cap cut it: None for an award no cap cut
+    (or one from a snapshot taken before it was kept); else more than the
+    amount paid, and the reward's own amount when it is a constant."""
+    if value is None:
+        return None
+    uncapped = _decimal(_dict(value, where).get("$d"), where)
+    if not capped or uncapped <= amount or (constant is not None and uncapped != constant):
+        raise _damaged(where, "the amount before the cap is not one the award's reward and its cut give")
+    return uncapped
 
 
 def _trigger(engine: Engine, trigger: dict[str, Any] | None, where: str) -> dict[str, Any] | None:

@@ -51,10 +51,15 @@ def run(args: argparse.Namespace) -> int:
 def text_report(data: dict[str, Any]) -> str:
     """A plain table of awards and totals, for people. Rewards reached but
     withheld (a cap) are rows too, marked `withheld: REASON` in the status
-    column and left out of the totals: nothing is paid for them. Names come
-    from ledgers: every line goes through `printable`."""
+    column and left out of the totals: nothing is paid for them. An award a
+    cap cut is marked `(cut by cap from AMOUNT)` when its `why` says so (not
+    with --no-explain). Names come from ledgers: every line goes through
+    `printable`."""
     withheld = data.get("withheld", [])
     head = f"{data['ruleset']}: {len(data['awards'])} award(s)"
+    cut = sum(1 for a in data["awards"] if _uncapped(a) is not None)
+    if cut:
+        head += f" ({cut} cut by a cap)"
     if withheld:
         head += f", {len(withheld)} withheld"
     lines = [f"{head} as of {data['as_of']}", ""]
@@ -132,7 +137,7 @@ def _table(awards: list[dict[str, Any]], withheld: list[dict[str, Any]]) -> list
     before a withheld reward of the same instant), one row each, with the
     referee: two rewards of one referrer differ by it."""
     header = ("at", "milestone", "role", "beneficiary", "referee", "amount", "status")
-    dated = [(parse_timestamp(a["at"]), 0, n, a, a["status"]) for n, a in enumerate(awards)]
+    dated = [(parse_timestamp(a["at"]), 0, n, a, _status(a)) for n, a in enumerate(awards)]
     dated += [(parse_timestamp(w["at"]), 1, n, w, f"withheld: {w['reason']}") for n, w in enumerate(withheld)]
     rows = [
         tuple(
@@ -145,6 +150,20 @@ def _table(awards: list[dict[str, Any]], withheld: list[dict[str, Any]]) -> list
         return []
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+
+
+def _uncapped(award: dict[str, Any]) -> str | None:
+    """The amount before the cap of an award a cap cut, or None."""
+    why = award.get("why") or {}
+    return why.get("uncapped") if why.get("capped") else None
+
+
+def _status(award: dict[str, Any]) -> str:
+    """An award's status column: its status, and the cut if a cap made one."""
+    uncapped = _uncapped(award)
+    if uncapped is None:
+        return str(award["status"])
+    return f"{award['status']} (cut by cap from {uncapped})"
 
 
 def _progress_lines(data: dict[str, Any]) -> list[str]:
