@@ -24,8 +24,9 @@ from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.visitors import Transformer_NonRecursive
 
-from . import ast, limits
-from .diagnostics import Diagnostic
+from . import ast, limits, units
+from .datatypes import DURATION_UNITS
+from .diagnostics import Diagnostic, did_you_mean, edit_distance, suggest
 from .source import Source, Span
 
 #: Friendly names of the grammar's pattern terminals, for "expected ..." lists.
@@ -432,15 +433,14 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     pos = getattr(error, "pos_in_stream", None) or 0
     if isinstance(error, UnexpectedCharacters):
         char = source.text[pos : pos + 1]
-        help_ = None
-        if char == '"':
-            help_ = 'strings end on the same line with a closing `"`'
-        elif char == "'":
-            help_ = 'strings use double quotes: "..."'
+        help_ = _character_help(source.text, pos)
         return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
     unclosed = _unclosed_block(source.text, error)
     if unclosed is not None:
         return _unclosed_diagnostic(source, error, unclosed)
+    opener = _open_bracket(source.text, error)
+    if opener is not None:
+        return _open_bracket_diagnostic(source, error, opener)
     if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         end = len(source.text)
         expected = _describe_expected(set(getattr(error, "expected", ()) or ()))
@@ -463,7 +463,6 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             span,
             f"choose another name, such as `{text}_1`",
         )
-    help_ = f"expected {_describe_expected(expected_terms)}"
     history = getattr(error, "token_history", None) or []
     previous = str(history[-1]) if history else ""
     if previous in _AGGREGATES and token.type == "NAME":
@@ -471,7 +470,13 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             f"`{previous} {text}...` is a metric of its own: declare "
             f"`metric NAME = {previous} {text}...` and use NAME here"
         )
-    elif text == "=" and "COMPARE" in expected_terms:
+        return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
+    for hint in _TOKEN_HINTS:
+        found = hint(source, error)
+        if found is not None:
+            return found
+    help_ = f"expected {_describe_expected(expected_terms)}"
+    if text == "=" and "COMPARE" in expected_terms:
         help_ = "use `==` to compare two values"
     elif token.type == "NAME" and "LBRACE" in expected_terms:
         help_ = "a title goes in double quotes, and the block starts with `{`"
@@ -503,6 +508,205 @@ def _unclosed_diagnostic(source: Source, error: UnexpectedInput, unclosed: _Uncl
         span,
         f"a `}}` is probably missing at the end of {what}, before line {line}",
     )
+
+
+# -- hints for common mistakes ----------------------------------------------
+#: Quotes that word processors and chat apps put in place of `"` and `'`.
+_TYPOGRAPHIC_QUOTES = frozenset("\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb")
+_NUMBER_AFTER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NUMBER_BEFORE = re.compile(r"([0-9]+(?:\.[0-9]+)?)[ \t]*$")
+
+
+def _character_help(text: str, pos: int) -> str | None:
+    """The help for a character the language does not use: a quote of the
+    wrong kind, or a currency sign where the language wants an ISO 4217
+    code after the amount (`500 USD`, never `$500`)."""
+    char = text[pos : pos + 1]
+    if char == '"':
+        return 'strings end on the same line with a closing `"`'
+    if char == "'":
+        return 'strings use double quotes: "..."'
+    if char in _TYPOGRAPHIC_QUOTES:
+        return 'use straight double quotes `"` (an editor may have turned them into typographic ones)'
+    code = None if char.isalnum() else units.currency_for(char)
+    if code is None:
+        return None
+    after = _NUMBER_AFTER.match(text, pos + 1)
+    before = _NUMBER_BEFORE.search(text, max(0, pos - 40), pos)
+    amount = after[0] if after else before[1] if before else "150"
+    return f"write the amount, then the currency's ISO code: `{amount} {code}`"
+
+
+def _stack(error: UnexpectedInput) -> list[Any]:
+    """What the parser has read and not reduced yet: tokens and trees."""
+    return list(getattr(getattr(error, "state", None), "value_stack", None) or ())
+
+
+def _accepted_at(error: UnexpectedInput, index: int) -> set[str]:
+    """The terminals the parser accepted where it read ``_stack(error)[index]``
+    (the state it was in just before; the index may be one past the end, for
+    the state the error happened in)."""
+    state = getattr(error, "state", None)
+    try:
+        return {term for term in state.parse_conf.states[state.state_stack[index]] if term.isupper()}  # type: ignore[union-attr]
+    except (AttributeError, IndexError, KeyError):
+        return set()
+
+
+def _keywords_of(terms: set[str]) -> list[str]:
+    """The keywords among the terminals ``terms`` (not names, numbers, signs)."""
+    return [word for word in map(terminal_pattern, terms) if word.isidentifier()]
+
+
+def _is(value: Any, *types: str) -> bool:
+    return isinstance(value, Token) and value.type in types
+
+
+def _token_span(source: Source, token: Token) -> Span:
+    start = token.start_pos or 0
+    return source.span(start, token.end_pos or start + 1)
+
+
+def _missing_unit(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A number where a unit (or name) must follow, without it: `hold 30`,
+    `within 30`, `every 5`. The parser notices at the next token, often on
+    the next line, or reads the next clause's keyword as the unit (`within
+    30` then `reward` on the next line); the mistake is at the number."""
+    stack = _stack(error)
+    after = ""
+    if stack and _is(stack[-1], "NUMBER") and _accepted_at(error, len(stack)) == {"NAME"}:
+        number = stack[-1]
+    elif (
+        len(stack) >= 2
+        and _is(stack[-2], "NUMBER")
+        and _is(stack[-1], "NAME")
+        and str(stack[-1]) in keywords()
+        and _accepted_at(error, len(stack) - 1) == {"NAME"}
+    ):
+        number, after = stack[-2], str(stack[-1])
+    else:
+        return None
+    before = stack[stack.index(number) - 1] if stack.index(number) > 0 else None
+    clause = f"; `{after}` starts the next clause" if after else ""
+    if _is(before, "WITHIN", "HOLD"):
+        names = ", ".join(f"`{unit}`" for unit in DURATION_UNITS if unit.endswith("s"))
+        message = f"a duration needs a unit: `{number} days`"
+        help_ = f"write `{number}` with one of {names}{clause}"
+    elif _is(before, "EVERY"):
+        message = f"`every {number}` needs the metric it steps through: `every {number} METRIC`"
+        help_ = f"name a metric after the step, as in `every {number} referrals`{clause}"
+    else:
+        message = f"a name is missing after `{number}`"
+        help_ = f"expected a name{clause}"
+    return Diagnostic("RR001", message, _token_span(source, number), help_)
+
+
+_CLOSING = {"LSQB": ("RSQB", "]"), "LPAR": ("RPAR", ")")}
+
+
+def _open_bracket(text: str, error: UnexpectedInput) -> Token | None:
+    """The `[` or `(` that a missing `]` or `)` left open, when the parser
+    noticed on a later line (or at the end of the file), where its closing
+    bracket would have fit: like :func:`_unclosed_block` for `{`, the open
+    brackets are the ones still on the parser's value stack."""
+    if not isinstance(error, UnexpectedToken):
+        return None
+    opener = next((v for v in reversed(_stack(error)) if _is(v, *_CLOSING)), None)
+    if opener is None or _CLOSING[opener.type][0] not in (error.expected or ()):
+        return None
+    met = error.token
+    if met.type != "$END" and "\n" not in text[opener.start_pos or 0 : met.start_pos or 0]:
+        return None  # on the bracket's own line: a missing `,` more likely
+    return opener
+
+
+def _open_bracket_diagnostic(source: Source, error: UnexpectedToken, opener: Token) -> Diagnostic:
+    """One diagnostic for a missing `]` or `)`, at the bracket left open."""
+    closing = _CLOSING[opener.type][1]
+    span = _token_span(source, opener)
+    help_ = f"a `{closing}` is probably missing"
+    if error.token.type == "$END":
+        return Diagnostic("RR003", f"unexpected end of file: `{opener}` is never closed", span, help_)
+    line = _token_span(source, error.token).line
+    message = f"`{opener}` is never closed: `{error.token}` on line {line} cannot be inside it"
+    return Diagnostic("RR001", message, span, f"{help_}, before line {line}")
+
+
+_GLUED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _glued_keyword(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A word that starts with a keyword (`rewards`, `milestones`): where no
+    name can stand, the parser reads the keyword and then the rest of the
+    word as a name, and fails a few tokens later. Blame the whole word."""
+    stack = _stack(error)
+    for index in range(len(stack) - 1, -1, -1):
+        value = stack[index]
+        if not (isinstance(value, Token) and terminal_pattern(value.type).isidentifier()):
+            continue
+        end = value.end_pos or 0
+        if not _GLUED.match(source.text, end, end + 1):
+            continue
+        start = value.start_pos or 0
+        word = str(_GLUED.match(source.text, start)[0])  # type: ignore[index]
+        valid = _keywords_of(_accepted_at(error, index))
+        help_ = did_you_mean(word, valid, f"`{value}` is a word of its own: write `{value} {word[len(value) :]}`")
+        return Diagnostic("RR001", f"unexpected `{word}`", source.span(start, start + len(word)), help_)
+    return None
+
+
+def _misspelled_before(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A misspelled keyword read as a name: `rewards` after `when x > 3` is
+    taken as the unit of `3`, and the parser only fails at the next word.
+    When the name before the unexpected token is one edit from a keyword
+    that was valid where it stands, blame that name."""
+    stack = _stack(error)
+    if not (stack and _is(stack[-1], "NAME")):
+        return None
+    name = str(stack[-1])
+    match = suggest(name, _keywords_of(_accepted_at(error, len(stack) - 1)))
+    if match is None or edit_distance(name.lower(), match.lower()) > 1:
+        return None
+    return Diagnostic("RR001", f"unexpected `{name}`", _token_span(source, stack[-1]), f"did you mean `{match}`?")
+
+
+def _misspelled_here(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A name where only keywords (and signs) fit: suggest the nearest
+    keyword first, since the list of everything expected may be long and
+    cut before the one that was meant (case ignored: `First`)."""
+    token = error.token
+    if token.type != "NAME":
+        return None
+    match = suggest(str(token), _keywords_of(set(error.expected or ())))
+    if match is None:
+        return None
+    return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), f"did you mean `{match}`?")
+
+
+_THOUSANDS = re.compile(r"[0-9]+(?:,[0-9]+)+(?:\.[0-9]+)?")
+
+
+def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`1,000`: a comma between digits, where no list can take it."""
+    token = error.token
+    start, text = token.start_pos or 0, source.text
+    if str(token) != "," or not text[start - 1 : start].isdigit() or not text[start + 1 : start + 2].isdigit():
+        return None
+    begin = start
+    while begin > 0 and (text[begin - 1].isdigit() or text[begin - 1] in ",."):
+        begin -= 1
+    match = _THOUSANDS.match(text, begin)
+    written = match[0] if match else text[begin : start + 2]
+    return Diagnostic(
+        "RR001",
+        f"unexpected `,` in `{written}`",
+        _token_span(source, token),
+        f"numbers are written without thousands separators: `{written.replace(',', '')}`",
+    )
+
+
+#: Hints tried in order for an unexpected token; the first that applies wins.
+_TOKEN_HINTS = (_missing_unit, _glued_keyword, _thousands_separator, _misspelled_before, _misspelled_here)
 
 
 @contextlib.contextmanager
