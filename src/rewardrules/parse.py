@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import functools
 import gc
 import json
@@ -791,6 +792,10 @@ def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
     and there are at most :data:`MAX_SYNTAX_ERRORS` rounds: the work is
     linear in the size of the file, whatever the number of declarations."""
     diagnostics = [_syntax_diagnostic(source, first)]
+    foreign = _foreign_file(source, diagnostics[0])
+    if foreign is not None:
+        # Not a rule file at all: its other "errors" would only be noise.
+        return [dataclasses.replace(diagnostics[0], help=foreign)]
     text = source.text
     error: UnexpectedInput | None = first
     while error is not None and len(diagnostics) < MAX_SYNTAX_ERRORS:
@@ -810,6 +815,32 @@ def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
     return diagnostics
 
 
+#: Other files of the project that end up where a rule file is expected,
+#: by how their name ends (lowercased), and what to say about them.
+_FOREIGN_SUFFIXES = (
+    (".test.toml", "a rule test file: run it with `rewardrules test`"),
+    (".toml", "a TOML file, not a rule file"),
+    (".jsonl", "a JSON Lines ledger, not a rule file"),
+    (".json", "a JSON file, not a rule file"),
+)
+
+
+def _foreign_file(source: Source, first: Diagnostic) -> str | None:
+    """The help for a file that is not a rule file (a ledger, a rule test
+    file) given where one is expected, judged by its name, or by its first
+    character when that is where parsing failed: no rule file starts with
+    `{` or `[`, every JSON document and ledger line does."""
+    name = source.path.lower()
+    for suffix, what in _FOREIGN_SUFFIXES:
+        if name.endswith(suffix):
+            return f"this file looks like {what}"
+    text = source.text
+    start = len(text) - len(text.lstrip())
+    if text[start : start + 1] in ("{", "[") and first.span is not None and first.span.start == start:
+        return "this file looks like JSON (a ledger?), not a rule file"
+    return None
+
+
 def _error_offset(error: UnexpectedInput, size: int) -> int:
     """Where the parser stopped: ``size`` at the end of the file (Lark
     gives the end the position of the last token), 0 when Lark does not say."""
@@ -822,7 +853,8 @@ def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
     """The characters to blank out after ``error``, as (begin, resume): from
     the start of the declaration that failed to the next declaration on a
     later line; for a block left open, from that block's declaration to the
-    declaration that the parser met inside it. None when nothing follows."""
+    declaration that the parser met inside it (for a `[` or `(` left open,
+    to the token met). None when nothing follows."""
     position = _error_offset(error, len(text))
     if position >= len(text):
         return None
@@ -831,6 +863,10 @@ def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
     if unclosed is not None:
         index = bisect.bisect_right(starts, unclosed.keyword.start_pos or 0) - 1
         return (starts[index] if index >= 0 else 0), unclosed.met.start_pos or position
+    opener = _open_bracket(text, error)
+    if opener is not None:  # likewise for a `[` or `(` left open
+        index = bisect.bisect_right(starts, opener.start_pos or 0) - 1
+        return (starts[index] if index >= 0 else 0), position
     line_end = text.find("\n", position)
     if line_end < 0:
         return None

@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .. import limits, reading
 from ..diagnostics import Diagnostic, RuleError, render
+from ..formatting import printable
 from ..ledger import LedgerError, ScratchError
 
 if TYPE_CHECKING:
@@ -132,6 +133,15 @@ def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
         return fail(f"the settled statement has a problem; nothing was {verb}")
 
 
+def _swapped_arguments(ledger: str) -> str:
+    """Why the rule file failed when a rule file was given as the ledger:
+    the errors just printed are the ledger's, read as rules."""
+    return (
+        f"`{printable(ledger)}` looks like the rule file and was given as the ledger; "
+        "are the arguments swapped? the rule file comes first: RULESET LEDGER"
+    )
+
+
 def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
     """What `score`, `explain` and `report` share: read `--settled` (when
     the command has it), check `--as-of`, load RULESET, score LEDGER (`-`:
@@ -150,6 +160,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         return fail(f"--as-of: {error.problems[0].message}")  # an option, not the ledger
     program = load_program(args.ruleset)
     if isinstance(program, int):
+        if program == 1 and args.ledger.lower().endswith(".rules"):
+            return fail(_swapped_arguments(args.ledger))  # a bad invocation, not a rule file's findings
         return program
     name = "<stdin>" if args.ledger == "-" else args.ledger
     score = program.score_stream if options.pop("stream", False) else program.score
