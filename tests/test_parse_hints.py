@@ -93,7 +93,7 @@ def test_after_an_unclosed_bracket_later_errors_are_still_reported() -> None:
         EVENTS
         + 'eligible when signup.country in ["US"\n'
         + milestone("first signup", "reward referrer cash 10 USD").removeprefix(EVENTS)
-        + 'milestone n {\n  first signup\n  reward referrer cash 5 USD\n  hold 30\n}\n'
+        + "milestone n {\n  first signup\n  reward referrer cash 5 USD\n  hold 30\n}\n"
     )
     assert [at(d) for d in errors(text)] == [("RR001", 3, 33), ("RR001", 11, 8)]
 
@@ -172,7 +172,7 @@ def test_currency_sign_hints_the_iso_code(clause: str, written: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        'event signup\nmilestone m “Friend paid” {\n  first signup\n  reward referrer cash 5 USD\n}\n',
+        "event signup\nmilestone m “Friend paid” {\n  first signup\n  reward referrer cash 5 USD\n}\n",
         EVENTS + 'eligible when signup.country in [“US”, "CA"]\n',
         EVENTS + "eligible when signup.country in [‘US’]\n",
     ],
@@ -194,7 +194,7 @@ def test_thousands_separator(amount: str, plain: str) -> None:
 
 
 def test_comma_in_a_list_is_still_a_separator() -> None:
-    assert errors(milestone("first signup where signup.country in [\"1\",\"2\"]", "reward referrer cash 1 USD")) == []
+    assert errors(milestone('first signup where signup.country in ["1","2"]', "reward referrer cash 1 USD")) == []
 
 
 # -- 7. not a rule file ---------------------------------------------------------------

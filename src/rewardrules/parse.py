@@ -440,7 +440,7 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     if unclosed is not None:
         return _unclosed_diagnostic(source, error, unclosed)
     opener = _open_bracket(source.text, error)
-    if opener is not None:
+    if opener is not None and isinstance(error, UnexpectedToken):
         return _open_bracket_diagnostic(source, error, opener)
     if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         end = len(source.text)
@@ -549,7 +549,7 @@ def _accepted_at(error: UnexpectedInput, index: int) -> set[str]:
     the state the error happened in)."""
     state = getattr(error, "state", None)
     try:
-        return {term for term in state.parse_conf.states[state.state_stack[index]] if term.isupper()}  # type: ignore[union-attr]
+        return {term for term in state.parse_conf.states[state.state_stack[index]] if term.isupper()}
     except (AttributeError, IndexError, KeyError):
         return set()
 
@@ -645,11 +645,11 @@ def _glued_keyword(source: Source, error: UnexpectedToken) -> Diagnostic | None:
         value = stack[index]
         if not (isinstance(value, Token) and terminal_pattern(value.type).isidentifier()):
             continue
-        end = value.end_pos or 0
-        if not _GLUED.match(source.text, end, end + 1):
+        rest = _GLUED.match(source.text, value.end_pos or 0)
+        if rest is None:
             continue
         start = value.start_pos or 0
-        word = str(_GLUED.match(source.text, start)[0])  # type: ignore[index]
+        word = source.text[start : rest.end()]
         valid = _keywords_of(_accepted_at(error, index))
         help_ = did_you_mean(word, valid, f"`{value}` is a word of its own: write `{value} {word[len(value) :]}`")
         return Diagnostic("RR001", f"unexpected `{word}`", source.span(start, start + len(word)), help_)
