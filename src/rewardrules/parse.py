@@ -547,7 +547,7 @@ def _accepted_at(error: UnexpectedInput, index: int) -> set[str]:
     """The terminals the parser accepted where it read ``_stack(error)[index]``
     (the state it was in just before; the index may be one past the end, for
     the state the error happened in)."""
-    state = getattr(error, "state", None)
+    state: Any = getattr(error, "state", None)  # None for lexer errors: AttributeError below
     try:
         return {term for term in state.parse_conf.states[state.state_stack[index]] if term.isupper()}
     except (AttributeError, IndexError, KeyError):
