@@ -239,3 +239,31 @@ def test_score_with_a_broken_rule_file_is_not_called_swapped(
     out = capsys.readouterr()
     assert code == 1
     assert "swapped" not in out.err
+
+
+@pytest.mark.parametrize(
+    ("clauses", "word", "written"),
+    [
+        (("firstsignup", "reward referrer cash 10 USD"), "firstsignup", "`first signup`"),
+        (("first signup", "rewardreferrer cash 10 USD"), "rewardreferrer", "`reward referrer`"),
+    ],
+)
+def test_keyword_run_into_the_next_word_is_an_error(clauses: tuple[str, ...], word: str, written: str) -> None:
+    # these were read as `first signup` and `reward referrer`, without a word
+    found = only(milestone(*clauses))
+    assert found.message == f"unexpected `{word}`"
+    assert found.help is not None and written in found.help
+
+
+def test_words_are_whole_also_when_the_parser_is_built_from_the_grammar(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rewardrules import parse
+
+    monkeypatch.setattr(parse, "_shipped_parser", lambda grammar: None)
+    parse._parser.cache_clear()
+    try:
+        assert [d.message for d in errors(milestone("firstsignup", "reward referrer cash 10 USD"))] == [
+            "unexpected `firstsignup`"
+        ]
+    finally:
+        monkeypatch.undo()
+        parse._parser.cache_clear()

@@ -27,7 +27,7 @@ from lark.visitors import Transformer_NonRecursive
 
 from . import ast, limits, units
 from .datatypes import DURATION_UNITS
-from .diagnostics import Diagnostic, did_you_mean, edit_distance, suggest
+from .diagnostics import Diagnostic, edit_distance, suggest
 from .source import Source, Span
 
 #: Friendly names of the grammar's pattern terminals, for "expected ..." lists.
@@ -332,6 +332,21 @@ def _unquote(text: str) -> str:
 _OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
 
 
+class _WholeWords:
+    """Lark's post-lexer hook, changing no token: its ``always_accept``
+    makes every state of the contextual lexer read a name, so that a word
+    is always read whole. Without it, where no name can stand, the lexer
+    took the keyword a word starts with and the rest as another word:
+    `rewards` as `reward s`, and `firstsignup` as `first signup`, accepted
+    silently. Now such a word is a name where it cannot stand: an error
+    at that word, with the keyword it resembles as the hint."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        return stream
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     """The parser: from the analysed grammar shipped in the package when it
@@ -341,7 +356,7 @@ def _parser() -> Lark:
     pickle planted in a folder that CI caches restore would run code."""
     text = grammar_text()
     shipped = _shipped_parser(text)
-    return shipped if shipped is not None else Lark(text, **_OPTIONS)
+    return shipped if shipped is not None else Lark(text, **_OPTIONS, postlex=_WholeWords())
 
 
 def _shipped_parser(grammar: str) -> Lark | None:
@@ -360,7 +375,7 @@ def _shipped_parser(grammar: str) -> Lark | None:
     if any(tables.DATA["options"].get(name) != value for name, value in _OPTIONS.items()):
         return None
     try:
-        return Lark._load_from_dict(tables.DATA, tables.MEMO)
+        return Lark._load_from_dict(tables.DATA, tables.MEMO, postlex=_WholeWords())
     except Exception:  # a Lark that reads the tables differently: build from the grammar instead
         return None
 
@@ -406,11 +421,7 @@ def terminal_pattern(name: str) -> str:
 
 def keywords() -> frozenset[str]:
     """Every reserved word of the language."""
-    words = set()
-    for term in _parser().terminals:
-        if term.pattern.type == "str" and term.pattern.value.isidentifier():
-            words.add(term.pattern.value)
-    return frozenset(words)
+    return frozenset(_keyword_types())
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -464,7 +475,7 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             span,
             f"choose another name, such as `{text}_1`",
         )
-    history = getattr(error, "token_history", None) or []
+    history = getattr(error, "token_history", None) or [v for v in _stack(error)[-1:] if isinstance(v, Token)]
     previous = str(history[-1]) if history else ""
     if previous in _AGGREGATES and token.type == "NAME":
         help_ = (
@@ -633,27 +644,19 @@ def _open_bracket_diagnostic(source: Source, error: UnexpectedToken, opener: Tok
     return Diagnostic("RR001", message, span, f"{help_}, before line {line}")
 
 
-_GLUED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 def _glued_keyword(source: Source, error: UnexpectedToken) -> Diagnostic | None:
-    """A word that starts with a keyword (`rewards`, `milestones`): where no
-    name can stand, the parser reads the keyword and then the rest of the
-    word as a name, and fails a few tokens later. Blame the whole word."""
-    stack = _stack(error)
-    for index in range(len(stack) - 1, -1, -1):
-        value = stack[index]
-        if not (isinstance(value, Token) and terminal_pattern(value.type).isidentifier()):
-            continue
-        rest = _GLUED.match(source.text, value.end_pos or 0)
-        if rest is None:
-            continue
-        start = value.start_pos or 0
-        word = source.text[start : rest.end()]
-        valid = _keywords_of(_accepted_at(error, index))
-        help_ = did_you_mean(word, valid, f"`{value}` is a word of its own: write `{value} {word[len(value) :]}`")
-        return Diagnostic("RR001", f"unexpected `{word}`", source.span(start, start + len(word)), help_)
-    return None
+    """A name that starts with a keyword valid where it stands, and is no
+    misspelling of one (`firstsignup`): a space is missing after the keyword."""
+    token = error.token
+    if token.type != "NAME":
+        return None
+    word = str(token)
+    starts = [k for k in _keywords_of(set(error.expected or ())) if word.startswith(k) and len(word) > len(k)]
+    if not starts:
+        return None
+    keyword = max(starts, key=len)
+    help_ = f"`{keyword}` is a word of its own: `{keyword} {word[len(keyword) :]}`"
+    return Diagnostic("RR001", f"unexpected `{word}`", _token_span(source, token), help_)
 
 
 def _misspelled_before(source: Source, error: UnexpectedToken) -> Diagnostic | None:
@@ -707,7 +710,7 @@ def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic |
 
 
 #: Hints tried in order for an unexpected token; the first that applies wins.
-_TOKEN_HINTS = (_missing_unit, _glued_keyword, _thousands_separator, _misspelled_before, _misspelled_here)
+_TOKEN_HINTS = (_missing_unit, _thousands_separator, _misspelled_before, _misspelled_here, _glued_keyword)
 
 
 @contextlib.contextmanager
@@ -791,6 +794,7 @@ def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
     Each round scans the text a fixed number of times and parses it once,
     and there are at most :data:`MAX_SYNTAX_ERRORS` rounds: the work is
     linear in the size of the file, whatever the number of declarations."""
+    _read_keyword(first)
     diagnostics = [_syntax_diagnostic(source, first)]
     foreign = _foreign_file(source, diagnostics[0])
     if foreign is not None:
@@ -808,6 +812,7 @@ def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
             _parser().parse(text)
             error = None
         except UnexpectedInput as again:
+            _read_keyword(again)
             error = again
             if _error_offset(again, len(text)) <= resume:
                 break  # the blanked region broke a block: what follows would be noise
@@ -839,6 +844,28 @@ def _foreign_file(source: Source, first: Diagnostic) -> str | None:
     if text[start : start + 1] in ("{", "[") and first.span is not None and first.span.start == start:
         return "this file looks like JSON (a ledger?), not a rule file"
     return None
+
+
+def _read_keyword(error: UnexpectedInput) -> None:
+    """Give the unexpected token its keyword's type when it is a keyword
+    read as a name (every lexer state reads names: :class:`_WholeWords`)
+    where no name can stand, as the lexer typed it before: a `milestone`
+    met inside an open block is a declaration, not a name."""
+    if not isinstance(error, UnexpectedToken) or error.token.type != "NAME" or "NAME" in (error.expected or ()):
+        return
+    kind = _keyword_types().get(str(error.token))
+    if kind is not None:
+        error.token = Token.new_borrow_pos(kind, str(error.token), error.token)
+
+
+@functools.lru_cache(maxsize=1)
+def _keyword_types() -> dict[str, str]:
+    """The terminal type of each keyword, by its text."""
+    return {
+        term.pattern.value: term.name
+        for term in _parser().terminals
+        if term.pattern.type == "str" and term.pattern.value.isidentifier()
+    }
 
 
 def _error_offset(error: UnexpectedInput, size: int) -> int:
