@@ -606,7 +606,7 @@ def _missing_unit(source: Source, error: UnexpectedToken) -> Diagnostic | None:
         help_ = f"write `{number}` with one of {names}{clause}"
     elif _is(before, "EVERY"):
         message = f"`every {number}` needs the metric it steps through: `every {number} METRIC`"
-        help_ = f"name a metric after the step, as in `every {number} referrals`{clause}"
+        help_ = f"name the metric after the step, as in `every {number} conversions`{clause}"
     else:
         message = f"a name is missing after `{number}`"
         help_ = f"expected a name{clause}"
