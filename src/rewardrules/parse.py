@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import functools
 import gc
 import json
@@ -24,8 +25,9 @@ from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.visitors import Transformer_NonRecursive
 
-from . import ast, limits
-from .diagnostics import Diagnostic
+from . import ast, limits, units
+from .datatypes import DURATION_UNITS
+from .diagnostics import Diagnostic, edit_distance, suggest
 from .source import Source, Span
 
 #: Friendly names of the grammar's pattern terminals, for "expected ..." lists.
@@ -330,6 +332,21 @@ def _unquote(text: str) -> str:
 _OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
 
 
+class _WholeWords:
+    """Lark's post-lexer hook, changing no token: its ``always_accept``
+    makes every state of the contextual lexer read a name, so that a word
+    is always read whole. Without it, where no name can stand, the lexer
+    took the keyword a word starts with and the rest as another word:
+    `rewards` as `reward s`, and `firstsignup` as `first signup`, accepted
+    silently. Now such a word is a name where it cannot stand: an error
+    at that word, with the keyword it resembles as the hint."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        return stream
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     """The parser: from the analysed grammar shipped in the package when it
@@ -339,7 +356,7 @@ def _parser() -> Lark:
     pickle planted in a folder that CI caches restore would run code."""
     text = grammar_text()
     shipped = _shipped_parser(text)
-    return shipped if shipped is not None else Lark(text, **_OPTIONS)
+    return shipped if shipped is not None else Lark(text, **_OPTIONS, postlex=_WholeWords())
 
 
 def _shipped_parser(grammar: str) -> Lark | None:
@@ -358,7 +375,7 @@ def _shipped_parser(grammar: str) -> Lark | None:
     if any(tables.DATA["options"].get(name) != value for name, value in _OPTIONS.items()):
         return None
     try:
-        return Lark._load_from_dict(tables.DATA, tables.MEMO)
+        return Lark._load_from_dict(tables.DATA, tables.MEMO, postlex=_WholeWords())
     except Exception:  # a Lark that reads the tables differently: build from the grammar instead
         return None
 
@@ -404,11 +421,7 @@ def terminal_pattern(name: str) -> str:
 
 def keywords() -> frozenset[str]:
     """Every reserved word of the language."""
-    words = set()
-    for term in _parser().terminals:
-        if term.pattern.type == "str" and term.pattern.value.isidentifier():
-            words.add(term.pattern.value)
-    return frozenset(words)
+    return frozenset(_keyword_types())
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -432,15 +445,14 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     pos = getattr(error, "pos_in_stream", None) or 0
     if isinstance(error, UnexpectedCharacters):
         char = source.text[pos : pos + 1]
-        help_ = None
-        if char == '"':
-            help_ = 'strings end on the same line with a closing `"`'
-        elif char == "'":
-            help_ = 'strings use double quotes: "..."'
+        help_ = _character_help(source.text, pos)
         return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
     unclosed = _unclosed_block(source.text, error)
     if unclosed is not None:
         return _unclosed_diagnostic(source, error, unclosed)
+    opener = _open_bracket(source.text, error)
+    if opener is not None and isinstance(error, UnexpectedToken):
+        return _open_bracket_diagnostic(source, error, opener)
     if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         end = len(source.text)
         expected = _describe_expected(set(getattr(error, "expected", ()) or ()))
@@ -463,15 +475,20 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             span,
             f"choose another name, such as `{text}_1`",
         )
-    help_ = f"expected {_describe_expected(expected_terms)}"
-    history = getattr(error, "token_history", None) or []
+    history = getattr(error, "token_history", None) or [v for v in _stack(error)[-1:] if isinstance(v, Token)]
     previous = str(history[-1]) if history else ""
     if previous in _AGGREGATES and token.type == "NAME":
         help_ = (
             f"`{previous} {text}...` is a metric of its own: declare "
             f"`metric NAME = {previous} {text}...` and use NAME here"
         )
-    elif text == "=" and "COMPARE" in expected_terms:
+        return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
+    for hint in _TOKEN_HINTS:
+        found = hint(source, error)
+        if found is not None:
+            return found
+    help_ = f"expected {_describe_expected(expected_terms)}"
+    if text == "=" and "COMPARE" in expected_terms:
         help_ = "use `==` to compare two values"
     elif token.type == "NAME" and "LBRACE" in expected_terms:
         help_ = "a title goes in double quotes, and the block starts with `{`"
@@ -503,6 +520,197 @@ def _unclosed_diagnostic(source: Source, error: UnexpectedInput, unclosed: _Uncl
         span,
         f"a `}}` is probably missing at the end of {what}, before line {line}",
     )
+
+
+# -- hints for common mistakes ----------------------------------------------
+#: Quotes that word processors and chat apps put in place of `"` and `'`.
+_TYPOGRAPHIC_QUOTES = frozenset("\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb")
+_NUMBER_AFTER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NUMBER_BEFORE = re.compile(r"([0-9]+(?:\.[0-9]+)?)[ \t]*$")
+
+
+def _character_help(text: str, pos: int) -> str | None:
+    """The help for a character the language does not use: a quote of the
+    wrong kind, or a currency sign where the language wants an ISO 4217
+    code after the amount (`500 USD`, never `$500`)."""
+    char = text[pos : pos + 1]
+    if char == '"':
+        return 'strings end on the same line with a closing `"`'
+    if char == "'":
+        return 'strings use double quotes: "..."'
+    if char in _TYPOGRAPHIC_QUOTES:
+        return 'use straight double quotes `"` (an editor may have turned them into typographic ones)'
+    code = None if char.isalnum() else units.currency_for(char)
+    if code is None:
+        return None
+    after = _NUMBER_AFTER.match(text, pos + 1)
+    before = _NUMBER_BEFORE.search(text, max(0, pos - 40), pos)
+    amount = after[0] if after else before[1] if before else "150"
+    return f"write the amount, then the currency's ISO code: `{amount} {code}`"
+
+
+def _stack(error: UnexpectedInput) -> list[Any]:
+    """What the parser has read and not reduced yet: tokens and trees."""
+    return list(getattr(getattr(error, "state", None), "value_stack", None) or ())
+
+
+def _accepted_at(error: UnexpectedInput, index: int) -> set[str]:
+    """The terminals the parser accepted where it read ``_stack(error)[index]``
+    (the state it was in just before; the index may be one past the end, for
+    the state the error happened in)."""
+    state: Any = getattr(error, "state", None)  # None for lexer errors: AttributeError below
+    try:
+        return {term for term in state.parse_conf.states[state.state_stack[index]] if term.isupper()}
+    except (AttributeError, IndexError, KeyError):
+        return set()
+
+
+def _keywords_of(terms: set[str]) -> list[str]:
+    """The keywords among the terminals ``terms`` (not names, numbers, signs)."""
+    return [word for word in map(terminal_pattern, terms) if word.isidentifier()]
+
+
+def _is(value: Any, *types: str) -> bool:
+    return isinstance(value, Token) and value.type in types
+
+
+def _token_span(source: Source, token: Token) -> Span:
+    start = token.start_pos or 0
+    return source.span(start, token.end_pos or start + 1)
+
+
+def _missing_unit(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A number where a unit (or name) must follow, without it: `hold 30`,
+    `within 30`, `every 5`. The parser notices at the next token, often on
+    the next line, or reads the next clause's keyword as the unit (`within
+    30` then `reward` on the next line); the mistake is at the number."""
+    stack = _stack(error)
+    after = ""
+    if stack and _is(stack[-1], "NUMBER") and _accepted_at(error, len(stack)) == {"NAME"}:
+        number = stack[-1]
+    elif (
+        len(stack) >= 2
+        and _is(stack[-2], "NUMBER")
+        and _is(stack[-1], "NAME")
+        and str(stack[-1]) in keywords()
+        and _accepted_at(error, len(stack) - 1) == {"NAME"}
+    ):
+        number, after = stack[-2], str(stack[-1])
+    else:
+        return None
+    before = stack[stack.index(number) - 1] if stack.index(number) > 0 else None
+    clause = f"; `{after}` starts the next clause" if after else ""
+    if _is(before, "WITHIN", "HOLD"):
+        names = ", ".join(f"`{unit}`" for unit in DURATION_UNITS if unit.endswith("s"))
+        message = f"a duration needs a unit: `{number} days`"
+        help_ = f"write `{number}` with one of {names}{clause}"
+    elif _is(before, "EVERY"):
+        message = f"`every {number}` needs the metric it steps through: `every {number} METRIC`"
+        help_ = f"name the metric after the step, as in `every {number} conversions`{clause}"
+    else:
+        message = f"a name is missing after `{number}`"
+        help_ = f"expected a name{clause}"
+    return Diagnostic("RR001", message, _token_span(source, number), help_)
+
+
+_CLOSING = {"LSQB": ("RSQB", "]"), "LPAR": ("RPAR", ")")}
+
+
+def _open_bracket(text: str, error: UnexpectedInput) -> Token | None:
+    """The `[` or `(` that a missing `]` or `)` left open, when the parser
+    noticed on a later line (or at the end of the file), where its closing
+    bracket would have fit: like :func:`_unclosed_block` for `{`, the open
+    brackets are the ones still on the parser's value stack."""
+    if not isinstance(error, UnexpectedToken):
+        return None
+    opener = next((v for v in reversed(_stack(error)) if _is(v, *_CLOSING)), None)
+    if opener is None or _CLOSING[opener.type][0] not in (error.expected or ()):
+        return None
+    met = error.token
+    if met.type != "$END" and "\n" not in text[opener.start_pos or 0 : met.start_pos or 0]:
+        return None  # on the bracket's own line: a missing `,` more likely
+    return opener
+
+
+def _open_bracket_diagnostic(source: Source, error: UnexpectedToken, opener: Token) -> Diagnostic:
+    """One diagnostic for a missing `]` or `)`, at the bracket left open."""
+    closing = _CLOSING[opener.type][1]
+    span = _token_span(source, opener)
+    help_ = f"a `{closing}` is probably missing"
+    if error.token.type == "$END":
+        return Diagnostic("RR003", f"unexpected end of file: `{opener}` is never closed", span, help_)
+    line = _token_span(source, error.token).line
+    message = f"`{opener}` is never closed: `{error.token}` on line {line} cannot be inside it"
+    return Diagnostic("RR001", message, span, f"{help_}, before line {line}")
+
+
+def _glued_keyword(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A name that starts with a keyword valid where it stands, and is no
+    misspelling of one (`firstsignup`): a space is missing after the keyword."""
+    token = error.token
+    if token.type != "NAME":
+        return None
+    word = str(token)
+    starts = [k for k in _keywords_of(set(error.expected or ())) if word.startswith(k) and len(word) > len(k)]
+    if not starts:
+        return None
+    keyword = max(starts, key=len)
+    help_ = f"`{keyword}` is a word of its own: `{keyword} {word[len(keyword) :]}`"
+    return Diagnostic("RR001", f"unexpected `{word}`", _token_span(source, token), help_)
+
+
+def _misspelled_before(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A misspelled keyword read as a name: `rewards` after `when x > 3` is
+    taken as the unit of `3`, and the parser only fails at the next word.
+    When the name before the unexpected token is one edit from a keyword
+    that was valid where it stands, blame that name."""
+    stack = _stack(error)
+    if not (stack and _is(stack[-1], "NAME")):
+        return None
+    name = str(stack[-1])
+    match = suggest(name, _keywords_of(_accepted_at(error, len(stack) - 1)))
+    if match is None or edit_distance(name.lower(), match.lower()) > 1:
+        return None
+    return Diagnostic("RR001", f"unexpected `{name}`", _token_span(source, stack[-1]), f"did you mean `{match}`?")
+
+
+def _misspelled_here(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A name where only keywords (and signs) fit: suggest the nearest
+    keyword first, since the list of everything expected may be long and
+    cut before the one that was meant (case ignored: `First`)."""
+    token = error.token
+    if token.type != "NAME":
+        return None
+    match = suggest(str(token), _keywords_of(set(error.expected or ())))
+    if match is None:
+        return None
+    return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), f"did you mean `{match}`?")
+
+
+_THOUSANDS = re.compile(r"[0-9]+(?:,[0-9]+)+(?:\.[0-9]+)?")
+
+
+def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`1,000`: a comma between digits, where no list can take it."""
+    token = error.token
+    start, text = token.start_pos or 0, source.text
+    if str(token) != "," or not text[start - 1 : start].isdigit() or not text[start + 1 : start + 2].isdigit():
+        return None
+    begin = start
+    while begin > 0 and (text[begin - 1].isdigit() or text[begin - 1] in ",."):
+        begin -= 1
+    match = _THOUSANDS.match(text, begin)
+    written = match[0] if match else text[begin : start + 2]
+    return Diagnostic(
+        "RR001",
+        f"unexpected `,` in `{written}`",
+        _token_span(source, token),
+        f"numbers are written without thousands separators: `{written.replace(',', '')}`",
+    )
+
+
+#: Hints tried in order for an unexpected token; the first that applies wins.
+_TOKEN_HINTS = (_missing_unit, _thousands_separator, _misspelled_before, _misspelled_here, _glued_keyword)
 
 
 @contextlib.contextmanager
@@ -586,7 +794,12 @@ def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
     Each round scans the text a fixed number of times and parses it once,
     and there are at most :data:`MAX_SYNTAX_ERRORS` rounds: the work is
     linear in the size of the file, whatever the number of declarations."""
+    _read_keyword(first)
     diagnostics = [_syntax_diagnostic(source, first)]
+    foreign = _foreign_file(source, diagnostics[0])
+    if foreign is not None:
+        # Not a rule file at all: its other "errors" would only be noise.
+        return [dataclasses.replace(diagnostics[0], help=foreign)]
     text = source.text
     error: UnexpectedInput | None = first
     while error is not None and len(diagnostics) < MAX_SYNTAX_ERRORS:
@@ -599,11 +812,60 @@ def _syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
             _parser().parse(text)
             error = None
         except UnexpectedInput as again:
+            _read_keyword(again)
             error = again
             if _error_offset(again, len(text)) <= resume:
                 break  # the blanked region broke a block: what follows would be noise
             diagnostics.append(_syntax_diagnostic(source, again))
     return diagnostics
+
+
+#: Other files of the project that end up where a rule file is expected,
+#: by how their name ends (lowercased), and what to say about them.
+_FOREIGN_SUFFIXES = (
+    (".test.toml", "a rule test file: run it with `rewardrules test`"),
+    (".toml", "a TOML file, not a rule file"),
+    (".jsonl", "a JSON Lines ledger, not a rule file"),
+    (".json", "a JSON file, not a rule file"),
+)
+
+
+def _foreign_file(source: Source, first: Diagnostic) -> str | None:
+    """The help for a file that is not a rule file (a ledger, a rule test
+    file) given where one is expected, judged by its name, or by its first
+    character when that is where parsing failed: no rule file starts with
+    `{` or `[`, every JSON document and ledger line does."""
+    name = source.path.lower()
+    for suffix, what in _FOREIGN_SUFFIXES:
+        if name.endswith(suffix):
+            return f"this file looks like {what}"
+    text = source.text
+    start = len(text) - len(text.lstrip())
+    if text[start : start + 1] in ("{", "[") and first.span is not None and first.span.start == start:
+        return "this file looks like JSON (a ledger?), not a rule file"
+    return None
+
+
+def _read_keyword(error: UnexpectedInput) -> None:
+    """Give the unexpected token its keyword's type when it is a keyword
+    read as a name (every lexer state reads names: :class:`_WholeWords`)
+    where no name can stand, as the lexer typed it before: a `milestone`
+    met inside an open block is a declaration, not a name."""
+    if not isinstance(error, UnexpectedToken) or error.token.type != "NAME" or "NAME" in (error.expected or ()):
+        return
+    kind = _keyword_types().get(str(error.token))
+    if kind is not None:
+        error.token = Token.new_borrow_pos(kind, str(error.token), error.token)
+
+
+@functools.lru_cache(maxsize=1)
+def _keyword_types() -> dict[str, str]:
+    """The terminal type of each keyword, by its text."""
+    return {
+        term.pattern.value: term.name
+        for term in _parser().terminals
+        if term.pattern.type == "str" and term.pattern.value.isidentifier()
+    }
 
 
 def _error_offset(error: UnexpectedInput, size: int) -> int:
@@ -618,7 +880,8 @@ def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
     """The characters to blank out after ``error``, as (begin, resume): from
     the start of the declaration that failed to the next declaration on a
     later line; for a block left open, from that block's declaration to the
-    declaration that the parser met inside it. None when nothing follows."""
+    declaration that the parser met inside it (for a `[` or `(` left open,
+    to the token met). None when nothing follows."""
     position = _error_offset(error, len(text))
     if position >= len(text):
         return None
@@ -627,6 +890,10 @@ def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
     if unclosed is not None:
         index = bisect.bisect_right(starts, unclosed.keyword.start_pos or 0) - 1
         return (starts[index] if index >= 0 else 0), unclosed.met.start_pos or position
+    opener = _open_bracket(text, error)
+    if opener is not None:  # likewise for a `[` or `(` left open
+        index = bisect.bisect_right(starts, opener.start_pos or 0) - 1
+        return (starts[index] if index >= 0 else 0), position
     line_end = text.find("\n", position)
     if line_end < 0:
         return None

@@ -22,11 +22,13 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 #: The help text of every code: what it means and the usual fix (docs/errors.md).
 RULE_HELP: dict[str, str] = {
-    "RR001": "A word or sign where the grammar does not allow it. The help line lists what was expected. "
-    "Common slips: `=` where `==` is meant, a title without quotes, an aggregate (`latest x.y`) inside "
-    "an expression, which must be a metric of its own.",
-    "RR002": "A character the rule language does not use. Strings use double quotes.",
-    "RR003": "The file ends inside a declaration: a `}` is missing.",
+    "RR001": "A word or sign where the grammar does not allow it. The help line lists what was expected, "
+    "or names the likely slip: `=` where `==` is meant, a title without quotes, an aggregate (`latest x.y`) "
+    "inside an expression, which must be a metric of its own, a number without its unit (`30 days`), a "
+    "misspelled keyword, a thousands separator (`1000`, not `1,000`), a `}`, `]` or `)` never closed.",
+    "RR002": "A character the rule language does not use. Strings use straight double quotes; a currency "
+    "is its ISO 4217 code after the amount (`500 USD`, not `$500`).",
+    "RR003": "The file ends inside a declaration, or inside a `[` or `(`: a `}`, `]` or `)` is missing.",
     "RR004": "A reserved word where a name is expected: choose another name.",
     "RR101": "An event type that is not declared: declare it with `event NAME { ... }`, or fix the name.",
     "RR102": "The event has no such field: declare it in the event, or fix the name.",

@@ -181,6 +181,15 @@ def _of_ruleset(program: Program, settled: Settled, verb: str) -> int | None:
     return None
 
 
+def _swapped_arguments(ledger: str) -> str:
+    """Why the rule file failed when a rule file was given as the ledger:
+    the errors just printed are the ledger's, read as rules."""
+    return (
+        f"`{printable(ledger)}` looks like the rule file and was given as the ledger; "
+        "are the arguments swapped? the rule file comes first: RULESET LEDGER"
+    )
+
+
 def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
     """What `score`, `explain` and `report` share: read `--settled` (when
     the command has it), take `--max-awards-per-event`, check `--as-of`, load RULESET, score LEDGER (`-`:
@@ -201,6 +210,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         return fail(f"--as-of: {error.problems[0].message}")  # an option, not the ledger
     program = load_program(args.ruleset)
     if isinstance(program, int):
+        if program == 1 and args.ledger.lower().endswith(".rules"):
+            return fail(_swapped_arguments(args.ledger))  # a bad invocation, not a rule file's findings
         return program
     if "settled" in options and (problem := _of_ruleset(program, options["settled"], verb)) is not None:
         return problem
