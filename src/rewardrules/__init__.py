@@ -1,8 +1,10 @@
 """rewardrules: referral and partner reward programs as rule files.
 
-The pipeline is the layout: source -> parse -> check -> compile -> evaluate
-(engine) -> report. :func:`load` and :func:`compile` run the first stages;
-:meth:`Program.score` and :meth:`Program.session` run the rest.
+The pipeline is the layout, one package per stage, each importing only
+the ones before it: core (source, diagnostics) -> syntax -> check ->
+compiler -> ledger -> score -> report (docs/architecture.md).
+:func:`load` and :func:`compile` run the first stages; :meth:`Program.score`
+and :meth:`Program.session` run the rest.
 
 Names are imported on first use, so a command that only checks rule files
 does not pay for the scoring engine or pydantic at start-up. `__all__` (and
@@ -17,24 +19,24 @@ import typing as _typing
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Award": "models",
-    "AwardLimitError": "limits",
-    "Diagnostic": "diagnostics",
-    "InputError": "reading",
-    "LedgerError": "ledger",
-    "LedgerEvent": "models",
-    "LedgerProblem": "ledger",
-    "Program": "api",
-    "Reversal": "models",
-    "RuleError": "diagnostics",
-    "ScoreResult": "api",
-    "ScratchError": "ledger",
-    "Session": "api",
-    "SnapshotError": "snapshot",
-    "check_source": "api",
-    "compile": "api",
-    "json_schema": "models",
-    "load": "api",
+    "Award": "score.schema",
+    "AwardLimitError": "core.limits",
+    "Diagnostic": "core.diagnostics",
+    "InputError": "ledger.reading",
+    "LedgerError": "ledger.reader",
+    "LedgerEvent": "score.schema",
+    "LedgerProblem": "ledger.reader",
+    "Program": "score.api",
+    "Reversal": "score.schema",
+    "RuleError": "core.diagnostics",
+    "ScoreResult": "score.api",
+    "ScratchError": "ledger.reader",
+    "Session": "score.api",
+    "SnapshotError": "score.snapshot",
+    "check_source": "score.api",
+    "compile": "score.api",
+    "json_schema": "score.schema",
+    "load": "score.api",
 }
 
 __all__ = [
@@ -59,16 +61,61 @@ __all__ = [
 ]
 
 if _typing.TYPE_CHECKING:
-    from .api import Program, ScoreResult, Session, check_source, compile, load
-    from .diagnostics import Diagnostic, RuleError
-    from .ledger import LedgerError, LedgerProblem, ScratchError
-    from .limits import AwardLimitError
-    from .models import Award, LedgerEvent, Reversal, json_schema
-    from .reading import InputError
-    from .snapshot import SnapshotError
+    from .core.diagnostics import Diagnostic, RuleError
+    from .core.limits import AwardLimitError
+    from .ledger.reader import LedgerError, LedgerProblem, ScratchError
+    from .ledger.reading import InputError
+    from .score.api import Program, ScoreResult, Session, check_source, compile, load
+    from .score.schema import Award, LedgerEvent, Reversal, json_schema
+    from .score.snapshot import SnapshotError
+
+
+#: Modules that moved into a stage's package: ``rewardrules.<name>`` is kept
+#: for a release (a module aliasing the new one). Before the move such a
+#: module was an attribute of the package once anything had imported it
+#: (`rewardrules.snapshot.SnapshotError` after `load`); now it is imported
+#: on first use.
+_MOVED_MODULES = frozenset(
+    {
+        "_grammar_tables",
+        "api",
+        "arguments",
+        "ast",
+        "bounds",
+        "codegen",
+        "datatypes",
+        "diagnostics",
+        "diffing",
+        "engine",
+        "explain",
+        "format",
+        "formatting",
+        "htmlreport",
+        "ids",
+        "lexer",
+        "limits",
+        "lint",
+        "model",
+        "models",
+        "parse",
+        "reading",
+        "runtime",
+        "sarif",
+        "settle",
+        "snapshot",
+        "source",
+        "templates",
+        "testing",
+        "timeutil",
+        "trace",
+        "units",
+    }
+)
 
 
 def __getattr__(name: str) -> object:
+    if name in _MOVED_MODULES:
+        return _importlib.import_module(f".{name}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'rewardrules' has no attribute {name!r}")

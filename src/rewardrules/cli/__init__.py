@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..limits import AwardLimitError
-from ..runtime import in_context
+from ..core.limits import AwardLimitError
+from ..core.runtime import in_context
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..check import check_text
-from ..diagnostics import Diagnostic, Severity, has_errors
-from ..formatting import printable, printable_lines, quoted
+from ..check.checker import check_text
+from ..core.diagnostics import Diagnostic, Severity, has_errors
+from ..core.formatting import printable, printable_lines, quoted
 from .common import describe_os_error, fail, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
-    from ..bounds import RulesetBounds
+    from ..check.bounds import RulesetBounds
 
 
 def add_parser(sub: Any) -> None:
@@ -84,11 +84,11 @@ def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileRep
     report = FileReport(path, diagnostics)
     if checked is not None and not has_errors(diagnostics):
         if strict:
-            from ..lint import lint
+            from ..check.lint import lint
 
             report.diagnostics = sorted(diagnostics + lint(checked), key=Diagnostic.sort_key)
         if with_bounds:
-            from ..bounds import bounds
+            from ..check.bounds import bounds
 
             report.bounds = bounds(checked)
     return report
@@ -141,7 +141,7 @@ def _print(
         }
         write_json(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "sarif":
-        from ..sarif import sarif_log
+        from ..report.sarif import sarif_log
 
         log = sarif_log([(r.path, r.diagnostics) for r in reports])
         write_json(json.dumps(log, indent=2, ensure_ascii=False) + "\n")

@@ -9,14 +9,15 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from .. import limits, reading
-from ..diagnostics import Diagnostic, RuleError, render
-from ..formatting import printable, printable_lines, quoted
-from ..ledger import LedgerError, ScratchError
+from ..core import limits
+from ..core.diagnostics import Diagnostic, RuleError, render
+from ..core.formatting import printable, printable_lines, quoted
+from ..ledger import reading
+from ..ledger.reader import LedgerError, ScratchError
 
 if TYPE_CHECKING:
-    from ..api import Program, ScoreResult
-    from ..settle import Settled
+    from ..score.api import Program, ScoreResult
+    from ..score.settle import Settled
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -92,7 +93,7 @@ def describe_os_error(error: OSError, path: str) -> str:
 
 def load_program(path: str) -> Program | int:
     """Load a rule file, or print why not and return the exit code."""
-    from ..api import load
+    from ..score.api import load
 
     try:
         return load(path)
@@ -142,7 +143,7 @@ def read_settled_file(path: str, verb: str = "scored") -> Settled | int:
     bounded size: `limits.MAX_SETTLED_FILE_BYTES`) and checked; on a
     problem, print it and return exit code 2. Memory running out while it is
     parsed is such a problem too, never a traceback."""
-    from ..settle import read_settled
+    from ..score.settle import read_settled
 
     try:
         data = reading.read_regular_bytes(path, limits.MAX_SETTLED_FILE_BYTES, "a settled statement")
@@ -172,7 +173,7 @@ def _statement_problem(error: LedgerError, verb: str) -> int:
 def _of_ruleset(program: Program, settled: Settled, verb: str) -> int | None:
     """Refuse a statement of another ruleset than RULESET (exit code 2),
     before the ledger is read: its problem is the statement's."""
-    from ..api import settled_statement
+    from ..score.api import settled_statement
 
     try:
         settled_statement(settled, program.compiled)
@@ -195,7 +196,7 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     the command has it), take `--max-awards-per-event`, check `--as-of`, load RULESET, score LEDGER (`-`:
     standard input); on any problem print it and return the exit code (1
     for invalid rules, 2 for bad input)."""
-    from ..api import parse_as_of
+    from ..score.api import parse_as_of
 
     if getattr(args, "settled", None) is not None:
         settled = read_settled_file(args.settled, verb)

@@ -14,8 +14,8 @@ import json
 import sys
 from typing import Any
 
-from ..formatting import quoted
-from ..ledger import LedgerError
+from ..core.formatting import quoted
+from ..ledger.reader import LedgerError
 from .common import (
     add_limit_argument,
     describe_os_error,
@@ -51,8 +51,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import parse_as_of
-    from ..diffing import diff_results
+    from ..report.diff import diff_results
+    from ..score.api import parse_as_of
 
     try:
         as_of = parse_as_of(args.as_of)

@@ -13,8 +13,8 @@ import json
 import sys
 from typing import Any
 
-from ..diagnostics import did_you_mean
-from ..formatting import printable, quoted
+from ..core.diagnostics import did_you_mean
+from ..core.formatting import printable, quoted
 from .common import add_limit_argument, add_settled_argument, scored, write_json
 
 
@@ -38,8 +38,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explain import explanation, known_people
-    from ..trace import void_causes
+    from ..report.explain import explanation, known_people
+    from ..report.trace import void_causes
 
     outcome = scored(args, verb="explained")
     if isinstance(outcome, int):

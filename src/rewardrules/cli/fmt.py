@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..format import format_text
-from ..formatting import printable, printable_patch_line, quoted
+from ..core.formatting import printable, printable_patch_line, quoted
+from ..syntax.formatter import format_text
 from .check import collect
 from .common import describe_os_error, fail, print_diagnostics, read_text
 

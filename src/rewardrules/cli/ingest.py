@@ -14,8 +14,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..formatting import printable_lines, quoted
-from ..units import CURRENCY_EXPONENTS
+from ..core.formatting import printable_lines, quoted
+from ..core.units import CURRENCY_EXPONENTS
 from .common import fail, print_error_lines
 
 if TYPE_CHECKING:  # the adapter is imported only when this command runs

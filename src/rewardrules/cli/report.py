@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..formatting import printable, quoted
+from ..core.formatting import printable, quoted
 from .common import add_limit_argument, add_settled_argument, fail, scored
 
 
@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..htmlreport import render_html
+    from ..report.html import render_html
 
     outcome = scored(args)
     if isinstance(outcome, int):

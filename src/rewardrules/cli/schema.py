@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import json_schema
+    from ..score.schema import json_schema
 
     print(json.dumps(json_schema(args.name), indent=2, sort_keys=True))
     return 0

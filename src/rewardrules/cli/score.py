@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..formatting import printable, printable_lines
-from ..timeutil import parse_timestamp
+from ..core.formatting import printable, printable_lines
+from ..core.timeutil import parse_timestamp
 from .common import add_limit_argument, add_settled_argument, scored, write_bytes
 
 

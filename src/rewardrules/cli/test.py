@@ -19,9 +19,9 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import RuleError
-from ..formatting import printable, printable_lines, quoted
-from ..testing import (
+from ..core.diagnostics import RuleError
+from ..core.formatting import printable, printable_lines, quoted
+from ..report.testing import (
     AWARD_FIELDS,
     SUFFIX,
     CaseResult,
@@ -38,7 +38,7 @@ from ..testing import (
 from .common import describe_os_error, print_diagnostics, write_json
 
 if TYPE_CHECKING:
-    from ..api import Program
+    from ..score.api import Program
 
 _KINDS = (("milestone", "milestones"), ("reward", "rewards"), ("eligibility", "eligibility"), ("void", "voids"))
 _SHOWN_AWARDS = 20
@@ -178,7 +178,7 @@ def _program(rules: str, state: _Run, test_file: str | None) -> Program | None:
     key = str(Path(rules).resolve())
     if key in state.programs:
         return state.programs[key]
-    from ..api import load
+    from ..score.api import load
 
     program: Program | None = None
     try:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import limits
-from ..formatting import quoted
-from ..ledger import _depth
-from ..ledger import decode_line as decode_json
-from ..reading import InputError, read_bytes
+from ..core import limits
+from ..core.formatting import quoted
+from ..ledger.reader import _depth
+from ..ledger.reader import decode_line as decode_json
+from ..ledger.reading import InputError, read_bytes
 
 __all__ = ["Payload", "SourceError", "read_payloads"]
 

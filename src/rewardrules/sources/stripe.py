@@ -37,10 +37,10 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import Any, Final, NoReturn
 
-from ..formatting import printable, quoted, shown
-from ..runtime import in_context
-from ..timeutil import NS_PER_SECOND, TimestampError, format_timestamp
-from ..units import CURRENCY_EXPONENTS
+from ..core.formatting import printable, quoted, shown
+from ..core.runtime import in_context
+from ..core.timeutil import NS_PER_SECOND, TimestampError, format_timestamp
+from ..core.units import CURRENCY_EXPONENTS
 from . import Payload
 
 __all__ = [

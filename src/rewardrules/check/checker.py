@@ -20,8 +20,8 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from . import ast, limits, templates
-from .datatypes import (
+from ..core import limits
+from ..core.datatypes import (
     BOOLEAN,
     DURATION,
     DURATION_UNITS,
@@ -42,8 +42,14 @@ from .datatypes import (
     quantity,
     unify,
 )
-from .diagnostics import Diagnostic, Related, did_you_mean
-from .model import (
+from ..core.diagnostics import Diagnostic, Related, did_you_mean
+from ..core.runtime import in_context
+from ..core.source import Source, Span
+from ..core.timeutil import period_key
+from ..core.units import BUILTIN_UNITS, CURRENCY_EXPONENTS, currency_for, is_currency
+from ..syntax import nodes as ast
+from . import templates
+from .program import (
     Binding,
     CapInfo,
     CheckedRuleset,
@@ -56,10 +62,6 @@ from .model import (
     RewardInfo,
     VoidInfo,
 )
-from .runtime import in_context
-from .source import Source, Span
-from .timeutil import period_key
-from .units import BUILTIN_UNITS, CURRENCY_EXPONENTS, currency_for, is_currency
 
 ROLES = ("referrer", "referee")
 KINDS = ("cash", "credit", "discount", "gift_card", "storage", "upgrade", "item")
@@ -1198,7 +1200,7 @@ def _char_starts(body: str, value: str) -> list[int] | None:
     """For each character of ``value`` (and its end), where it starts in
     ``body``, the text of a string literal that reads as ``value``; None
     when the characters do not add up to ``value``'s length."""
-    from .parse import _unquote
+    from ..syntax.parser import _unquote
 
     if _unquote(f'"{body}"') == body:  # no escapes, or one JSON does not know: kept as written
         return list(range(len(body) + 1)) if body == value else None
@@ -1313,7 +1315,7 @@ def every_floor(info: MetricInfo) -> tuple[Decimal, str]:
 def check_text(text: str, path: str = "<rules>") -> tuple[CheckedRuleset | None, list[Diagnostic]]:
     """Parse and check rule-file text: the checked ruleset (None after a
     syntax error) and every diagnostic, in file order."""
-    from .parse import parse, paused_gc
+    from ..syntax.parser import parse, paused_gc
 
     with paused_gc():
         source = Source(path, text)

@@ -22,16 +22,16 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import limits
-from .codegen import filename as source_filename
-from .codegen import line as checked_line
-from .codegen import lit
-from .datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
-from .diagnostics import suggest
-from .formatting import printable, quoted
-from .model import CheckedRuleset
-from .timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
-from .units import is_currency
+from ..check.program import CheckedRuleset
+from ..compiler.codegen import filename as source_filename
+from ..compiler.codegen import line as checked_line
+from ..compiler.codegen import lit
+from ..core import limits
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
+from ..core.diagnostics import suggest
+from ..core.formatting import printable, quoted
+from ..core.timeutil import MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
+from ..core.units import is_currency
 
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _NUMERIC = (NUMBER, QUANTITY)

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from decimal import Decimal, localcontext
 from typing import Any
 
-from . import ast, templates
-from .datatypes import Type
+from ..check import templates
+from ..check.program import MilestoneInfo, ProgramInfo
+from ..core.datatypes import Type
+from ..core.formatting import amount_text, format_value, plain, with_unit
+from ..core.ids import reversal_id
+from ..core.runtime import CONTEXT, Referral, ReferrerState
+from ..core.timeutil import format_deadline, format_timestamp
+from ..core.units import format_amount, is_additive
+from ..syntax import nodes as ast
 from .engine import Engine, IssuedAward, Withheld
-from .formatting import amount_text, format_value, plain, with_unit
-from .ids import reversal_id
-from .model import MilestoneInfo, ProgramInfo
-from .runtime import CONTEXT, Referral, ReferrerState
 from .settle import Settled, Settlement
-from .timeutil import format_deadline, format_timestamp
-from .units import format_amount, is_additive
 
 
 def void_event(award: IssuedAward, as_of: int) -> tuple[dict[str, Any], int] | None:
@@ -442,7 +443,7 @@ def withheld_amount(amount: Decimal, unit: str, kind: str) -> str:
 
 
 def _duration_ns(duration: ast.Duration) -> int:
-    from .datatypes import DURATION_UNITS
+    from ..core.datatypes import DURATION_UNITS
 
     return DURATION_UNITS[duration.unit.text]
 

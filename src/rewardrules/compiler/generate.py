@@ -35,14 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import ast, runtime
-from .codegen import comment, lit
-from .codegen import filename as source_filename
-from .codegen import line as checked_line
-from .datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
-from .formatting import amount_text, formatter
-from .ids import award_head
-from .model import (
+from ..check.program import (
     RECORD_HEAD,
     CapInfo,
     CheckedRuleset,
@@ -53,7 +46,15 @@ from .model import (
     RewardInfo,
     VoidInfo,
 )
-from .units import is_currency, minor_exponent
+from ..core import runtime
+from ..core.datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
+from ..core.formatting import amount_text, formatter
+from ..core.ids import award_head
+from ..core.units import is_currency, minor_exponent
+from ..syntax import nodes as ast
+from .codegen import comment, lit
+from .codegen import filename as source_filename
+from .codegen import line as checked_line
 
 _OPS = {"==": "n_eq", "!=": "n_ne", "<": "n_lt", "<=": "n_le", ">": "n_gt", ">=": "n_ge"}
 _ARITH = {"+": "n_add", "-": "n_sub", "*": "n_mul"}
@@ -664,7 +665,7 @@ class _Compiler:
 
 def _ref_to(checked: CheckedRuleset, info: MetricInfo) -> ast.Ref:
     """A synthetic reference to a metric, so `metrics_in` can order it."""
-    from .model import Binding
+    from ..check.program import Binding
 
     node = ast.Ref(ast.Ident(info.name))
     checked.bindings[id(node)] = Binding("metric", metric=info)

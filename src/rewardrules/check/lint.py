@@ -1,0 +1,805 @@
+"""Lint stage: the warnings that ``check --strict`` adds to a checked ruleset.
+
+Runs after ``check``, on a ruleset without errors, and reads only the
+checked model. Each analysis is a small pure function that returns warnings
+(severity ``warning``, codes RR601-RR609, each with a help line).
+
+Precision over recall: a warning is reported only when the rules alone
+prove it, whatever the ledger holds. Where an analysis cannot decide (a
+comparison of two fields, an `or` too large to expand, a `not` over a value
+that may be missing), it assumes the rule may hold and stays silent.
+
+The reasoning about conditions is a small constraint solver: a condition is
+expanded into a disjunction of conjunctions of atoms (`x >= 5`,
+`x in [...]`, `x is set`) over fields and metrics; a conjunction is
+impossible when the atoms on one value contradict each other or what the
+value's definition allows (a count is a whole number of 0 or more; `max
+licenses.active where licenses.active > 300 otherwise 0` is 0 or above 300).
+Any comparison with a missing value is false, so only `not` needs care: it
+is decided only when its operand is a constant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from decimal import Decimal, localcontext
+from typing import cast
+
+from jinja2 import nodes
+
+from ..core.datatypes import DURATION_UNITS
+from ..core.diagnostics import Diagnostic, Severity
+from ..core.runtime import CONTEXT
+from ..core.source import Span
+from ..core.units import format_amount, is_currency, quantize_money
+from ..syntax import nodes as ast
+from . import templates
+from .program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
+
+ZERO = Decimal(0)
+
+# -- constant folding ---------------------------------------------------------
+
+
+class Unknown:
+    """The value of an expression that depends on the ledger."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+#: A constant: a number (durations in nanoseconds), text, a condition, or
+#: None for "no value" (a division by zero).
+Value = Decimal | str | bool | None
+
+_COMPARE: dict[str, Callable[[object, object], bool]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,  # type: ignore[operator]
+    "<=": lambda a, b: a <= b,  # type: ignore[operator]
+    ">": lambda a, b: a > b,  # type: ignore[operator]
+    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def fold(expr: ast.Expr) -> Value | Unknown:
+    """The value of an expression that reads no field or metric, else UNKNOWN.
+
+    Follows the engine: arithmetic with no value or a division by zero has
+    no value, and a comparison with no value is false.
+    """
+    try:
+        with localcontext(CONTEXT):
+            return _fold(expr)
+    except ArithmeticError:  # a result out of the engine's range: leave it to the engine
+        return UNKNOWN
+
+
+def _fold(expr: ast.Expr) -> Value | Unknown:
+    if isinstance(expr, ast.Number | ast.Percent):
+        return expr.value
+    if isinstance(expr, ast.Quantity):
+        unit = expr.unit.text
+        return expr.value * DURATION_UNITS[unit] if unit in DURATION_UNITS else expr.value
+    if isinstance(expr, ast.String | ast.Bool):
+        return expr.value
+    if isinstance(expr, ast.PercentOf):
+        operand = _fold(expr.operand)
+        if not isinstance(operand, Decimal):
+            return operand if operand is None or isinstance(operand, Unknown) else UNKNOWN
+        return operand * expr.value / 100
+    if isinstance(expr, ast.Neg):
+        operand = _fold(expr.operand)
+        return -operand if isinstance(operand, Decimal) else operand if operand is None else UNKNOWN
+    if isinstance(expr, ast.Arith):
+        return _fold_arith(expr.op, _fold(expr.left), _fold(expr.right))
+    if isinstance(expr, ast.Compare):
+        left, right = _fold(expr.left), _fold(expr.right)
+        if left is None or right is None:
+            return False
+        if isinstance(left, Unknown) or isinstance(right, Unknown) or type(left) is not type(right):
+            return UNKNOWN
+        return _COMPARE[expr.op](left, right)
+    if isinstance(expr, ast.And | ast.Or):
+        sides = (_fold(expr.left), _fold(expr.right))
+        decisive = isinstance(expr, ast.Or)  # `true` decides `or`, `false` decides `and`
+        if any(side is decisive for side in sides):
+            return decisive
+        return (not decisive) if all(side is (not decisive) for side in sides) else UNKNOWN
+    if isinstance(expr, ast.Not):
+        operand = _fold(expr.operand)
+        return (not operand) if isinstance(operand, bool) else UNKNOWN
+    if isinstance(expr, ast.InList):
+        operand = _fold(expr.operand)
+        items = [_fold(item) for item in expr.items]
+        if operand is None:
+            return False
+        if isinstance(operand, Unknown) or any(isinstance(item, Unknown) for item in items):
+            return UNKNOWN
+        return (operand in items) != expr.negated
+    if isinstance(expr, ast.IsSet):
+        operand = _fold(expr.operand)
+        return UNKNOWN if isinstance(operand, Unknown) else (operand is not None) != expr.negated
+    return UNKNOWN
+
+
+def _fold_arith(op: str, left: Value | Unknown, right: Value | Unknown) -> Value | Unknown:
+    if left is None or right is None:
+        return None
+    if not (isinstance(left, Decimal) and isinstance(right, Decimal)):
+        return UNKNOWN
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    return left / right if right else None
+
+
+# -- conditions as constraints -------------------------------------------------
+
+#: An atom on one value: ("cmp", op, constant), ("in", constants),
+#: ("notin", constants), ("set", is_set) or ("int",) for "a whole number".
+Atom = tuple[object, ...]
+Key = tuple[str, int]
+Term = list[tuple[Key, Atom]]
+#: What a value's definition allows: alternatives, each a list of atoms;
+#: None when anything is possible, [] when it never has a value.
+Facts = list[list[Atom]] | None
+
+_MAX_TERMS = 64
+_COUNT_FACTS: list[list[Atom]] = [[("int",), ("cmp", ">=", ZERO)]]
+
+
+class Conditions:
+    """Decides, soundly, whether conditions of one checked ruleset can hold."""
+
+    def __init__(self, checked: CheckedRuleset) -> None:
+        self.checked = checked
+        self._vars: dict[Key, tuple[bool, MetricInfo | None]] = {}
+        self._facts: dict[int, Facts] = {}
+
+    def never_true(self, expr: ast.Expr) -> bool:
+        """True only if the condition is false for every possible ledger."""
+        return not any(self.term_possible(term) for term in self.dnf(expr))
+
+    def dnf(self, expr: ast.Expr) -> list[Term]:
+        """The condition as alternatives of conjunctions of atoms. A part
+        that cannot be expressed counts as "true" (no constraint): sound."""
+        value = fold(expr)
+        if value is True:
+            return [[]]
+        if value is False or value is None:
+            return []
+        if isinstance(expr, ast.And):
+            left, right = self.dnf(expr.left), self.dnf(expr.right)
+            if len(left) * len(right) > _MAX_TERMS:
+                return [[]]
+            return [a + b for a in left for b in right]
+        if isinstance(expr, ast.Or):
+            terms = self.dnf(expr.left) + self.dnf(expr.right)
+            return terms if len(terms) <= _MAX_TERMS else [[]]
+        return self._atom(expr)
+
+    def _atom(self, expr: ast.Expr) -> list[Term]:
+        if isinstance(expr, ast.Compare):
+            op, ref, constant = expr.op, expr.left, fold(expr.right)
+            if not isinstance(ref, ast.Ref):
+                op, ref, constant = _FLIP[expr.op], expr.right, fold(expr.left)
+            key = self._key(ref)
+            if key is None or isinstance(constant, Unknown):
+                return [[]]
+            return [] if constant is None else [[(key, ("cmp", op, constant))]]
+        if isinstance(expr, ast.InList):
+            key = self._key(expr.operand)
+            items = [fold(item) for item in expr.items]
+            if key is None or any(isinstance(item, Unknown) for item in items):
+                return [[]]
+            values = frozenset(item for item in items if item is not None)
+            return [[(key, ("notin" if expr.negated else "in", values))]]
+        if isinstance(expr, ast.IsSet):
+            key = self._key(expr.operand)
+            return [[]] if key is None else [[(key, ("set", not expr.negated))]]
+        key = self._key(expr)  # a condition-valued field or metric on its own
+        return [[]] if key is None else [[(key, ("cmp", "==", True))]]
+
+    def _key(self, expr: ast.Expr) -> Key | None:
+        binding: Binding | None = self.checked.bindings.get(id(expr)) if isinstance(expr, ast.Ref) else None
+        if binding is None:
+            return None
+        if binding.kind == "metric" and binding.metric is not None:
+            key = ("metric", id(binding.metric))
+            self._vars[key] = (binding.metric.nullable, binding.metric)
+            return key
+        if binding.kind == "field" and binding.field is not None:
+            key = (binding.event_role, id(binding.field))
+            self._vars[key] = (binding.field.optional, None)
+            return key
+        return None
+
+    def term_possible(self, term: Term) -> bool:
+        by_key: dict[Key, list[Atom]] = {}
+        for key, atom in term:
+            by_key.setdefault(key, []).append(atom)
+        for key, atoms in by_key.items():
+            nullable, metric = self._vars[key]
+            facts = self.metric_facts(metric) if metric is not None else None
+            if not _possible(atoms, nullable, facts):
+                return False
+        return True
+
+    def metric_facts(self, metric: MetricInfo) -> Facts:
+        """What values a metric's definition allows (see :data:`Facts`)."""
+        if id(metric) not in self._facts:
+            self._facts[id(metric)] = self._metric_facts(metric)
+        return self._facts[id(metric)]
+
+    def _metric_facts(self, metric: MetricInfo) -> Facts:
+        agg = metric.aggregate
+        if agg is None:
+            return None
+        if agg.source.text == "referrals":
+            return _COUNT_FACTS if agg.fn == "count" else None
+        never = agg.where is not None and self.never_true(agg.where)
+        if agg.fn in ("count", "sum"):
+            return [[("cmp", "==", ZERO)]] if never else (_COUNT_FACTS if agg.fn == "count" else None)
+        alternatives: list[list[Atom]] = []
+        if not never:
+            event = self.checked.events.get(agg.source.text)
+            field = event.fields.get(agg.field.text) if event is not None and agg.field is not None else None
+            if agg.where is None or field is None:
+                return None
+            own_key = ("event", id(field))
+            for term in self.dnf(agg.where):
+                if self.term_possible(term):
+                    own = [atom for key, atom in term if key == own_key and atom[0] != "set"]
+                    if not own:
+                        return None
+                    alternatives.append(own)
+        if agg.otherwise is not None:
+            value = fold(agg.otherwise)
+            if isinstance(value, Unknown):
+                return None
+            if value is not None:
+                alternatives.append([("cmp", "==", value)])
+        return alternatives
+
+
+def _possible(atoms: list[Atom], nullable: bool, facts: Facts) -> bool:
+    """Whether one value (missing or not) can satisfy every atom."""
+    values = [a for a in atoms if a[0] != "set"]
+    if ("set", False) in atoms:
+        return nullable and not values and ("set", True) not in atoms
+    if facts is None:
+        return _value_possible(values)
+    return any(_value_possible(values + alternative) for alternative in facts)
+
+
+def _value_possible(atoms: list[Atom]) -> bool:
+    """Whether some value satisfies every atom (atoms on one value)."""
+    lower: tuple[Decimal, bool] | None = None
+    upper: tuple[Decimal, bool] | None = None
+    allowed: set[object] | None = None
+    excluded: set[object] = set()
+    whole = False
+    try:
+        for atom in atoms:
+            kind = atom[0]
+            if kind == "int":
+                whole = True
+            elif kind == "notin":
+                excluded |= cast(frozenset[object], atom[1])
+            elif kind == "in":
+                members = cast(frozenset[object], atom[1])
+                allowed = set(members) if allowed is None else allowed & members
+            elif atom[1] == "==":
+                allowed = {atom[2]} if allowed is None else allowed & {atom[2]}
+            elif atom[1] == "!=":
+                excluded.add(atom[2])
+            elif isinstance(atom[2], Decimal):
+                bound = (atom[2], atom[1] in ("<", ">"))
+                if atom[1] in ("<", "<="):
+                    upper = bound if upper is None or _tighter_upper(bound, upper) else upper
+                else:
+                    lower = bound if lower is None or _tighter_lower(bound, lower) else lower
+            else:
+                return True  # an ordering of text or conditions: the checker refuses it; assume possible
+        if allowed is None and any(isinstance(a[2], bool) for a in atoms if len(a) > 2):
+            allowed = {True, False}
+        if allowed is not None:
+            return any(_fits(v, lower, upper, excluded, whole) for v in allowed)
+        return _interval_possible(lower, upper, excluded, whole)
+    except TypeError:
+        return True  # values of different kinds: undecided, so possible
+
+
+def _tighter_upper(a: tuple[Decimal, bool], b: tuple[Decimal, bool]) -> bool:
+    return a[0] < b[0] or (a[0] == b[0] and a[1])
+
+
+def _tighter_lower(a: tuple[Decimal, bool], b: tuple[Decimal, bool]) -> bool:
+    return a[0] > b[0] or (a[0] == b[0] and a[1])
+
+
+def _fits(
+    value: object,
+    lower: tuple[Decimal, bool] | None,
+    upper: tuple[Decimal, bool] | None,
+    excluded: set[object],
+    whole: bool,
+) -> bool:
+    if value in excluded:
+        return False
+    if lower is None and upper is None and not whole:
+        return True
+    if not isinstance(value, Decimal) or isinstance(value, bool):
+        return True
+    if whole and value != value.to_integral_value():
+        return False
+    if lower is not None and (value < lower[0] or (lower[1] and value == lower[0])):
+        return False
+    return not (upper is not None and (value > upper[0] or (upper[1] and value == upper[0])))
+
+
+def _interval_possible(
+    lower: tuple[Decimal, bool] | None, upper: tuple[Decimal, bool] | None, excluded: set[object], whole: bool
+) -> bool:
+    if lower is not None and upper is not None:
+        if lower[0] > upper[0]:
+            return False
+        if lower[0] == upper[0]:
+            return _fits(lower[0], lower, upper, excluded, whole)
+    if not whole:
+        return True  # an interval of positive length: more values than exclusions
+    if lower is None or upper is None:
+        return True
+    first = int(lower[0]) + 1 if lower[1] and lower[0] == math.floor(lower[0]) else math.ceil(lower[0])
+    last = int(upper[0]) - 1 if upper[1] and upper[0] == math.floor(upper[0]) else math.floor(upper[0])
+    if last < first:
+        return False
+    if last - first + 1 > len(excluded):
+        return True
+    return any(Decimal(n) not in excluded for n in range(first, last + 1))
+
+
+# -- the warnings ---------------------------------------------------------------
+
+_CHECK_NUMBERS = "check the numbers and the comparison signs: a condition no event can meet is usually a slip"
+
+
+def _warning(code: str, message: str, span: Span | None, help: str) -> Diagnostic:
+    return Diagnostic(code, message, span, help, Severity.WARNING)
+
+
+def lint(checked: CheckedRuleset) -> list[Diagnostic]:
+    """Every warning of ``check --strict`` for a ruleset without errors, in file order."""
+    conditions = Conditions(checked)
+    found: list[Diagnostic] = [
+        *never_true(checked, conditions),
+        *tiers_out_of_order(checked),
+        *duplicate_triggers(checked),
+        *unused_declarations(checked),
+        *unbounded_liability(checked),
+        *void_outlasts_hold(checked),
+        *reward_above_cap(checked),
+        *never_issued(checked),
+        *counts_its_own_referral(checked),
+    ]
+    return sorted(found, key=Diagnostic.sort_key)
+
+
+# RR601 ------------------------------------------------------------------------
+
+
+def never_true(checked: CheckedRuleset, conditions: Conditions) -> Iterator[Diagnostic]:
+    """RR601: a condition that no ledger can make true, and so dead rules.
+
+    Checked: `eligible when`; the `where` of a metric, of `first` / `each`
+    and of `void if`; `when`; `every N M` where M's definition keeps it
+    below N; `whenever M increases` where M has no value or a fixed value
+    of 0 or less.
+    """
+    seen: set[int] = set()
+    for program in checked.programs:
+        for condition in program.eligible:
+            if conditions.never_true(condition):
+                yield _warning(
+                    "RR601",
+                    f"the eligibility condition of program `{program.name}` is never true: no referral takes part",
+                    condition.span,
+                    _CHECK_NUMBERS,
+                )
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            if agg is None or agg.where is None or agg.source.text == "referrals" or id(metric) in seen:
+                continue
+            seen.add(id(metric))
+            if conditions.never_true(agg.where):
+                yield _warning(
+                    "RR601",
+                    f"the filter of metric `{metric.name}` is never true: it never counts an event",
+                    agg.where.span,
+                    _CHECK_NUMBERS,
+                )
+        for milestone in program.milestones:
+            yield from _unreachable(milestone, program, conditions)
+
+
+def _unreachable(milestone: MilestoneInfo, program: ProgramInfo, conditions: Conditions) -> Iterator[Diagnostic]:
+    trigger, name = milestone.trigger, milestone.name
+    if isinstance(trigger, ast.WhenTrigger) and conditions.never_true(trigger.condition):
+        yield _warning(
+            "RR601",
+            f"the condition of milestone `{name}` is never true: it is never reached",
+            trigger.span,
+            _CHECK_NUMBERS,
+        )
+    elif isinstance(trigger, ast.EventTrigger) and trigger.where is not None and conditions.never_true(trigger.where):
+        yield _warning(
+            "RR601",
+            f"the filter of milestone `{name}` is never true: no `{trigger.event.text}` event reaches it",
+            trigger.where.span,
+            _CHECK_NUMBERS,
+        )
+    elif isinstance(trigger, ast.EveryTrigger | ast.IncreaseTrigger):
+        metric = program.metrics.get(trigger.metric.text)
+        facts = conditions.metric_facts(metric) if metric is not None else None
+        if facts is not None and isinstance(trigger, ast.EveryTrigger):
+            reach: Atom = ("cmp", ">=", trigger.step)
+            if not any(_value_possible([*alternative, reach]) for alternative in facts):
+                yield _warning(
+                    "RR601",
+                    f"`{trigger.metric.text}` never reaches {trigger.step}: milestone `{name}` is never reached",
+                    trigger.span,
+                    f"by its definition `{trigger.metric.text}` stays below the step; lower the step or widen the metric",
+                )
+        elif facts is not None and all(_fixed_at_most_zero(alternative) for alternative in facts):
+            yield _warning(
+                "RR601",
+                f"`{trigger.metric.text}` never rises: milestone `{name}` is never reached",
+                trigger.span,
+                f"by its definition `{trigger.metric.text}` has no value or a fixed value of 0 or less",
+            )
+    for void in milestone.voids:
+        if void.decl.where is not None and conditions.never_true(void.decl.where):
+            yield _warning(
+                "RR601",
+                f"the condition of `void if {void.event}` in milestone `{name}` is never true: it never voids an award",
+                void.decl.where.span,
+                _CHECK_NUMBERS,
+            )
+
+
+def _fixed_at_most_zero(alternative: list[Atom]) -> bool:
+    return any(a[0] == "cmp" and a[1] == "==" and isinstance(a[2], Decimal) and a[2] <= 0 for a in alternative)
+
+
+# RR602, RR603 -------------------------------------------------------------------
+
+
+def threshold(checked: CheckedRuleset, trigger: ast.Trigger) -> tuple[MetricInfo, Decimal, bool] | None:
+    """For `when M >= T` or `when M > T` (either way round): M, T and whether `>`."""
+    if not isinstance(trigger, ast.WhenTrigger) or not isinstance(trigger.condition, ast.Compare):
+        return None
+    node = trigger.condition
+    op, ref, constant = node.op, node.left, fold(node.right)
+    if not isinstance(ref, ast.Ref):
+        op, ref, constant = _FLIP[node.op], node.right, fold(node.left)
+    binding = checked.bindings.get(id(ref)) if isinstance(ref, ast.Ref) else None
+    if binding is None or binding.metric is None or op not in (">=", ">") or not isinstance(constant, Decimal):
+        return None
+    return binding.metric, constant, op == ">"
+
+
+def tiers_out_of_order(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR602: tiers whose thresholds do not increase.
+
+    Tiers are the milestones of one program whose whole trigger is
+    `when M >= T` or `when M > T` on the same metric M. In file order, each
+    must be higher than every earlier tier on M (`> T` ranks above `>= T`).
+    Exact duplicates are left to RR603.
+    """
+    for program in checked.programs:
+        highest: dict[int, tuple[Decimal, bool, MilestoneInfo]] = {}
+        for milestone in program.milestones:
+            found = threshold(checked, milestone.trigger)
+            if found is None:
+                continue
+            metric, value, strict = found
+            before = highest.get(id(metric))
+            if before is None or (value, strict) > before[:2]:
+                highest[id(metric)] = (value, strict, milestone)
+            elif not _same_trigger(milestone.trigger, before[2].trigger):
+                yield _warning(
+                    "RR602",
+                    f"tier `{milestone.name}` ({_source(milestone.trigger)}) comes after tier "
+                    f"`{before[2].name}` ({_source(before[2].trigger)}) but its threshold is not higher",
+                    milestone.trigger.span,
+                    "list the tiers of a metric from the lowest threshold to the highest, each above the last",
+                )
+
+
+def duplicate_triggers(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR603: two milestones of one program with the same trigger
+    (`mrr >= 1000` and `1000 <= mrr` are the same): both pay at the same event."""
+    for program in checked.programs:
+        first: dict[ast.Trigger, MilestoneInfo] = {}  # AST nodes hash and compare without their spans
+        for milestone in program.milestones:
+            twin = first.setdefault(_canonical(milestone.trigger), milestone)
+            if twin is not milestone:
+                yield _warning(
+                    "RR603",
+                    f"milestone `{milestone.name}` has the same trigger as `{twin.name}`",
+                    milestone.trigger.span,
+                    f"both are awarded at the same event: move the rewards into `{twin.name}`, or change one trigger",
+                )
+
+
+def _same_trigger(a: ast.Trigger, b: ast.Trigger) -> bool:
+    return _canonical(a) == _canonical(b)  # AST equality ignores spans
+
+
+def _canonical(trigger: ast.Trigger) -> ast.Trigger:
+    if isinstance(trigger, ast.WhenTrigger) and isinstance(trigger.condition, ast.Compare):
+        node = trigger.condition
+        if not isinstance(node.left, ast.Ref) and isinstance(node.right, ast.Ref):
+            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left))
+    return trigger
+
+
+def _source(trigger: ast.Trigger) -> str:
+    node: ast.Trigger | ast.Expr = trigger.condition if isinstance(trigger, ast.WhenTrigger) else trigger
+    return f"`{node.span.text}`" if node.span is not None else "its trigger"
+
+
+# RR604 --------------------------------------------------------------------------
+
+
+def unused_declarations(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR604: a declared event type that no metric, trigger or `void if`
+    names, or a declared field that no condition, amount, metric or message
+    reads. (Built-in fields and the `referral` event itself are always used.)"""
+    events, fields = _used(checked)
+    for name, info in checked.events.items():
+        if info.decl is None:
+            continue
+        if name not in events:
+            yield _warning(
+                "RR604",
+                f"event `{name}` is declared but no rule uses it",
+                info.decl.name.span,
+                "remove it, or use it in a metric, a milestone or a `void if`",
+            )
+            continue
+        for decl in info.decl.fields:
+            field = info.fields.get(decl.name.text)
+            if field is not None and not field.builtin and id(field) not in fields:
+                yield _warning(
+                    "RR604",
+                    f"field `{name}.{decl.name.text}` is declared but no rule uses it",
+                    decl.name.span,
+                    "remove it, or use it in a condition, an amount, a metric or a message",
+                )
+
+
+def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
+    """Event types used, and ids of the FieldInfo objects read."""
+    events = {"referral"}
+    fields = {id(b.field) for b in checked.bindings.values() if b.kind == "field" and b.field is not None}
+    for program in checked.programs:
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            event = checked.events.get(agg.source.text) if agg is not None else None
+            if agg is not None and event is not None:
+                events.add(event.name)
+                if agg.field is not None and agg.field.text in event.fields:
+                    fields.add(id(event.fields[agg.field.text]))
+        for milestone in program.milestones:
+            if milestone.event is not None:
+                events.add(milestone.event)
+            events.update(void.event for void in milestone.voids)
+            if milestone.message is not None and milestone.event is not None:
+                event_fields = checked.events[milestone.event].fields
+                for attr in _template_fields(milestone.message, milestone.event):
+                    if attr in event_fields:
+                        fields.add(id(event_fields[attr]))
+    return events, fields
+
+
+def _template_fields(template: str, event: str) -> Iterator[str]:
+    """The fields of ``event`` that a (checked) message template reads."""
+    for node in templates.environment().parse(template).find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == event:
+            yield node.attr
+
+
+# RR605 --------------------------------------------------------------------------
+
+
+def constant_amount(reward: RewardInfo) -> Decimal | Unknown | None:
+    """What one award of a reward pays when that does not depend on the
+    ledger: rounded like the engine rounds money, 1 for an item, None when
+    it has no value (never issued); else UNKNOWN."""
+    if reward.kind == "item":
+        return Decimal(1)
+    value = fold(reward.decl.amount)
+    if value is None or isinstance(value, Unknown):
+        return value
+    if not isinstance(value, Decimal):
+        return UNKNOWN
+    return quantize_money(value, reward.unit) if is_currency(reward.unit) else value
+
+
+def how_often(trigger: ast.Trigger) -> str | None:
+    """How a repeating trigger pays ("at every `payment`"); None if at most once."""
+    if isinstance(trigger, ast.EventTrigger):
+        return f"at every `{trigger.event.text}`" if trigger.each else None
+    if isinstance(trigger, ast.IncreaseTrigger):
+        return f"at every rise of `{trigger.metric.text}`"
+    if isinstance(trigger, ast.EveryTrigger):
+        return f"for every {trigger.step} of `{trigger.metric.text}`"
+    return None
+
+
+def applicable_caps(program: ProgramInfo, milestone: MilestoneInfo, reward: RewardInfo) -> list[CapInfo]:
+    """The caps that count a reward: the program's and the milestone's, same role and unit."""
+    return [c for c in [*program.caps, *milestone.caps] if c.role == reward.role and c.unit == reward.unit]
+
+
+def unbounded_liability(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR605: a money reward that one referral (one referrer, for a
+    per-referrer milestone) can draw without limit, with no cap on it.
+
+    Unlimited means: its amount is computed from the ledger
+    (`15% of payment.amount`, `2 USD * increase`), or its milestone repeats
+    (`each`, `whenever`, `every`). No cap means: no `cap` of that role and
+    currency in the program or the milestone, whatever its period. A fixed
+    amount paid once per referral is not reported, although the number of
+    referrals has no limit: that is what a referral bounty is (`check
+    --bounds` states it).
+    """
+    for program in checked.programs:
+        for milestone in program.milestones:
+            often = how_often(milestone.trigger)
+            for reward in milestone.rewards:
+                computed = isinstance(constant_amount(reward), Unknown)
+                if (
+                    not is_currency(reward.unit)
+                    or not (computed or often)
+                    or applicable_caps(program, milestone, reward)
+                ):
+                    continue
+                amount = f"`{reward.decl.amount.span.text}`" if computed else "a fixed amount"
+                yield _warning(
+                    "RR605",
+                    f"unbounded liability: milestone `{milestone.name}` pays the {reward.role} {amount}"
+                    f"{' ' + often if often else ''} with no cap",
+                    reward.decl.span,
+                    f"add a cap, e.g. `cap {reward.role} 1000 {reward.unit} per month` in the milestone or the program",
+                )
+
+
+# RR606 --------------------------------------------------------------------------
+
+
+def void_outlasts_hold(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR606: a `void if` whose window is longer than the milestone's hold
+    (no hold counts as 0, no `within` as forever). An award is confirmed
+    when its hold ends; a void event after that no longer voids it but
+    gives a reversal of a confirmed, perhaps paid, award (semantics.md).
+    A window equal to the hold is fine: a void event at the hold's very end
+    still voids."""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            hold = milestone.hold_ns or 0
+            holds = milestone.decl.holds
+            hold_text = (
+                f"the hold is {holds[0].duration.span.text}: a void event after the hold"
+                if holds
+                else "there is no hold: every void event"
+            )
+            for void in milestone.voids:
+                if void.window_ns is not None and void.window_ns <= hold:
+                    continue
+                within = void.decl.within
+                window = f"up to {within.span.text} after the award" if within is not None else "at any time"
+                yield _warning(
+                    "RR606",
+                    f"`void if {void.event}` in milestone `{milestone.name}` can match {window}, "
+                    f"but {hold_text} reverses a confirmed award",
+                    void.decl.span,
+                    f"hold the award at least as long as the void window (`hold {within.span.text}`)"
+                    if within is not None
+                    else "give the void a window (`within 30 days`) and hold the award at least that long",
+                )
+
+
+# RR607 --------------------------------------------------------------------------
+
+
+def reward_above_cap(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR607: a fixed reward larger than a cap that counts it (same role and
+    unit, in the program or the milestone, any period): no award of it is
+    ever paid in full."""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            for reward in milestone.rewards:
+                amount = constant_amount(reward)
+                if not isinstance(amount, Decimal):
+                    continue
+                cap = next((c for c in applicable_caps(program, milestone, reward) if amount > c.limit), None)
+                if cap is not None:
+                    per = f" per {cap.period}" if cap.period else ""
+                    yield _warning(
+                        "RR607",
+                        f"the reward of {format_amount(amount, reward.unit)} {reward.unit} in milestone "
+                        f"`{milestone.name}` is more than the {cap.role} cap of {cap.limit} {cap.unit}{per}",
+                        reward.decl.span,
+                        "every award is cut to the cap: lower the reward or raise the cap",
+                    )
+
+
+# RR608 --------------------------------------------------------------------------
+
+
+def never_issued(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR608: a reward whose amount is the same at every event and is zero
+    (money rounded to its minor unit first: `0.001 USD` is zero) or has
+    no value (`5 USD / 0`): every award of it is withheld.
+
+    A warning, not an error like a negative amount (RR305): a zero reward
+    is valid rules whose awards are all listed under `withheld`
+    (language.md), and a ruleset may hold one on purpose, as a milestone
+    whose amount is still to be decided."""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            for reward in milestone.rewards:
+                amount = constant_amount(reward)
+                if amount is None or (isinstance(amount, Decimal) and amount <= 0):
+                    what = (
+                        "has no value"
+                        if amount is None
+                        else "is zero"
+                        if fold(reward.decl.amount) == 0
+                        else "rounds to zero"
+                    )
+                    yield _warning(
+                        "RR608",
+                        f"the reward `{reward.decl.amount.span.text}` of milestone `{milestone.name}` {what}: "
+                        "it is never issued",
+                        reward.decl.span,
+                        "give the reward a positive amount, or remove it; every award of it is listed under `withheld`",
+                    )
+
+
+# RR609 --------------------------------------------------------------------------
+
+
+def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR609: `count referral` with no filter, or one that is always true.
+    A metric over events is per referral, and a referral has one `referral`
+    event (later ones are duplicates), at the start of any `within` window,
+    so this is 1 for every referral: almost always
+    `count referrals` (the referrer's referrals) was meant, and a threshold
+    above 1 on it is never reached. A filter that reads a field makes it a
+    0-or-1 flag, which is left alone."""
+    seen: set[int] = set()
+    for program in checked.programs:
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            if id(metric.decl) in seen or agg is None:
+                continue
+            seen.add(id(metric.decl))
+            if agg.fn != "count" or agg.source.text != "referral":
+                continue
+            if agg.where is None or fold(agg.where) is True:
+                yield _warning(
+                    "RR609",
+                    f"metric `{metric.name}` counts the referral's own `referral` event: it is 1 for every referral",
+                    agg.span,
+                    "to count the referrer's referrals, write `count referrals`",
+                )

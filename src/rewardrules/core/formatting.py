@@ -1,0 +1,182 @@
+"""How values are written in results: amounts, metric values, instants.
+
+Shared by the engine (which writes an award's record once, when it is
+issued) and the report (explanations, messages). Money is written with
+exactly its currency's decimals; other numbers plainly, never in scientific
+notation; instants in UTC with `Z`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from .datatypes import DURATION, QUANTITY, TIME, Type
+from .runtime import CONTEXT
+from .timeutil import NS_PER_DAY, format_timestamp
+from .units import format_amount, is_currency, minor_exponent
+
+
+def plain(value: Decimal) -> str:
+    """A decimal without exponent notation or a negative zero."""
+    if not value:
+        return "0"
+    text = format(value, "f")
+    return text
+
+
+def format_value(value: Any, typ: Type | None) -> Any:
+    """How a metric or field value appears in explanations and messages."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if typ is not None and typ.kind == TIME and isinstance(value, int):
+        return format_timestamp(value)
+    if typ is not None and typ.kind == DURATION and isinstance(value, int):
+        return f"{Decimal(value) / NS_PER_DAY:f} days"
+    if isinstance(value, Decimal):
+        quantum = money_quantum(typ)
+        if quantum is not None:
+            # the context by position: by keyword it costs 0.2 us more
+            return format(value.quantize(quantum, None, CONTEXT), "f")
+        return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
+    return str(value)
+
+
+def with_unit(text: str, typ: Type | None) -> str:
+    """A value or threshold written by `format_value` (or as in the rule
+    file), followed by its unit when it has one: `900.00 USD`, `500 MB`,
+    `20 seats`. A count has none; a duration already says `days`. Progress
+    says the unit of both sides: `` `mrr` is 900.00 USD of 1000 USD``."""
+    unit = typ.unit if typ is not None and typ.kind == QUANTITY else None
+    return f"{text} {unit}" if unit else text
+
+
+def formatter(typ: Type | None) -> Callable[[Any], Any]:
+    """`format_value` for values of one type, with what depends on the type
+    decided once (for an award's explanation: the compiler knows the type
+    of each value it records)."""
+    quantum = money_quantum(typ)
+    exponent = quantum.as_tuple().exponent if quantum is not None else None
+    # Rounded to an exponent from -6 to 0 (every currency's), a decimal's
+    # `str` is in plain notation, as `format(value, "f")` writes it, at a
+    # third of the cost.
+    if quantum is None or not isinstance(exponent, int) or not -6 <= exponent <= 0:
+        return functools.partial(format_value, typ=typ)
+
+    def money(value: Any) -> Any:
+        if type(value) is Decimal:
+            return str(value.quantize(quantum, None, CONTEXT))
+        return format_value(value, typ)
+
+    return money
+
+
+def money_quantum(typ: Type | None) -> Decimal | None:
+    """The minor unit of a money type (0.01 for USD), None for other types."""
+    return None if typ is None or not typ.unit else _unit_quantum(typ.unit)
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_quantum(unit: str) -> Decimal | None:
+    # cached by the unit's name: hashing a `Type` (a dataclass) cost more
+    # than the rest of writing a value in an explanation
+    return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
+
+
+def amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
+    """Money is already rounded to its quantum: print every decimal of it;
+    other units print plainly; items are one item."""
+    if kind == "item":
+        return "1"
+    if quantum is not None:
+        return format(amount, "f")
+    return format_amount(amount, "item")
+
+
+#: The Unicode categories of characters that must not reach a terminal or a
+#: text table as they are: controls (Cc: C0, C1 and DEL; a newline forges a
+#: row, ESC starts an ANSI sequence), format characters (Cf: the bidi
+#: controls that make text read in another order than it is stored, and the
+#: invisible ones such as U+200B, U+FEFF and U+061C), the line and paragraph
+#: separators (Zl, Zp) and lone surrogates (Cs). Chosen by category, not by a
+#: list, so that every such character is covered, including ones a later
+#: Unicode adds. Private-use (Co) and unassigned characters pass: a font
+#: draws them (at worst as a box), and they move nothing.
+ESCAPED_CATEGORIES: frozenset[str] = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+#: The characters worth a look: all but printable ASCII (the category of
+#: each is checked then).
+_CANDIDATE = re.compile("[^ -~]")
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _escape(char) if unicodedata.category(char) in ESCAPED_CATEGORIES else char
+
+
+def printable(text: str) -> str:
+    """Text for people, safe to print: names and values come from ledgers
+    and rule files, so every control, format or separator character (see
+    :data:`ESCAPED_CATEGORIES`) is written as an escape (`\\n`, `\\x1b`,
+    `\\u202e`, `\\ufeff`) and one value stays on one line. Every text
+    output (score, explain, diff, check, test, error messages) writes its
+    lines through here."""
+    if text.isprintable():
+        return text  # the common case, in C: no character of those categories
+    return _CANDIDATE.sub(_escape_char, text)
+
+
+def _escape_but_tab(match: re.Match[str]) -> str:
+    return match.group() if match.group() == "\t" else _escape_char(match)
+
+
+def printable_patch_line(line: str) -> str:
+    """A line of a unified diff, safe to print and still a patch: control
+    characters escaped as by `printable`, except a tab (rule files may hold
+    tabs, and the patch must match them) and the line's own ending (`\\n`,
+    or `\\r\\n` in a file with Windows line endings). Ordinary text passes
+    unchanged, so the diff of it applies; a line with an escaped character
+    shows the escape instead."""
+    ending = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+    body = line[: len(line) - len(ending)]
+    return _CANDIDATE.sub(_escape_but_tab, body) + ending
+
+
+def shown(value: object) -> str:
+    """A value from outside (an id, a path, a name from a payload) as an
+    error message shows it: `printable`, and cut to its start and end when
+    longer than `diagnostics.QUOTE_WIDTH` (an id can be as long as a ledger
+    line: a megabyte). Every such value in a message goes through here, or
+    through `quoted`."""
+    from .diagnostics import shorten
+
+    return printable(shorten(value if isinstance(value, str) else str(value)))
+
+
+def quoted(value: object) -> str:
+    """A value from outside in backticks, as messages quote it: `shown`."""
+    return f"`{shown(value)}`"
+
+
+def printable_lines(lines: Iterable[str]) -> str:
+    """Lines of a text output, each made `printable`, each ending in a newline."""
+    return "".join(printable(line) + "\n" for line in lines)
+
+
+def markdown_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: `printable`, and `\\` and
+    `|` escaped so that a name cannot add a column."""
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|")

@@ -1,0 +1,204 @@
+"""Run-time helpers that generated evaluators may call, and scoring state.
+
+The compiler emits plain Python that reads and writes these slotted state
+objects and calls only the helpers below (null-aware arithmetic and
+comparisons, guarded division). Nothing else is reachable from generated
+code: its globals are built from this module's ``HELPERS`` and constants.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+
+from .limits import AwardLimitError
+
+#: The one decimal context scoring runs in. Enough precision that sums and
+#: products of ledger numbers (at most 30 digits) stay exact; a caller who
+#: changes the thread's context cannot change results.
+CONTEXT = decimal.Context(
+    prec=100,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emax=999_999,
+    Emin=-999_999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+ZERO = Decimal(0)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `fn` in `CONTEXT`, whatever the caller's decimal context.
+
+    Every public entry (the API's functions and result methods, each CLI
+    command, fmt, explain, diff, the HTML report, the Stripe ingest) wears
+    this: parsing, checking and compiling compute constants too (`12.345%`
+    as 0.12345, `30 days` in nanoseconds), and under a caller's `prec=3`
+    or trapped `Inexact` they would change the program or raise. Nested
+    entries just set the same context again. Not for generators (the
+    context would not hold while they are resumed)."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with decimal.localcontext(CONTEXT):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def n_add(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a + b
+
+
+def n_sub(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a - b
+
+
+def n_mul(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a * b
+
+
+def n_neg(a: Any) -> Any:
+    return None if a is None else -a
+
+
+def n_div(a: Any, b: Any) -> Any:
+    """Division; by zero (or by nothing) gives no value, never an error."""
+    if a is None or b is None or not b:
+        return None
+    return a / b
+
+
+def n_lt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a < b
+
+
+def n_le(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a <= b
+
+
+def n_gt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a > b
+
+
+def n_ge(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a >= b
+
+
+def n_eq(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a == b
+
+
+def n_ne(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a != b
+
+
+def n_in(a: Any, items: Any) -> bool:
+    return a is not None and a in items
+
+
+def n_not_in(a: Any, items: Any) -> bool:
+    return a is not None and a not in items
+
+
+def to_ns(value: Any) -> Any:
+    """A duration computed with a number (``2 * 30 days``) back to whole ns."""
+    return None if value is None else int(value)
+
+
+def occurrence(multiple: Any) -> str:
+    """The occurrence key of an `every` award: the multiple of the step
+    reached, written canonically (no exponent, no trailing zeros, no point
+    for a whole number), so it names the threshold whatever the spelling of
+    the step: `every 10 paid` and `every 10.00 paid` give the same ids."""
+    return format(multiple.normalize(CONTEXT), "f")
+
+
+def too_many(milestone: str, count: Any, event: str, limit: int) -> None:
+    """Stop scoring: an `every` milestone would give `count` awards at one
+    event, more than `limit` (`Engine.per_event`; checked before any)."""
+    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`", limit)
+
+
+HELPERS = {
+    name: globals()[name]
+    for name in (
+        "n_add",
+        "n_sub",
+        "n_mul",
+        "n_neg",
+        "n_div",
+        "n_lt",
+        "n_le",
+        "n_gt",
+        "n_ge",
+        "n_eq",
+        "n_ne",
+        "n_in",
+        "n_not_in",
+        "to_ns",
+        "occurrence",
+        "too_many",
+    )
+}
+
+
+class Referral:
+    """One accepted referral and the state of its per-referral metrics."""
+
+    __slots__ = (
+        "at",
+        "contrib",
+        "done",
+        "fields",
+        "id",
+        "kept",
+        "links",
+        "m",
+        "prev",
+        "programs",
+        "referee",
+        "referrer",
+    )
+
+    def __init__(
+        self,
+        event_id: str,
+        at: int,
+        referrer: str,
+        referee: str,
+        fields: dict[str, Any],
+        slots: list[Any],
+        milestones: int,
+    ) -> None:
+        self.id = event_id
+        self.at = at
+        self.referrer = referrer
+        self.referee = referee
+        self.fields = fields
+        self.m = slots
+        self.done = [False] * milestones
+        self.prev: list[Any] = [ZERO] * milestones
+        self.kept: dict[str, list[dict[str, Any]]] = {}
+        self.programs: list[int] = []
+        self.contrib: dict[int, list[Any]] = {}
+        #: (compiled program, this referrer's state in it) for each program
+        #: the referral is eligible for: what the scoring loop walks
+        self.links: list[tuple[Any, ReferrerState]] = []
+
+
+class ReferrerState:
+    """A referrer's state within one program: metrics over its referrals."""
+
+    __slots__ = ("done", "m", "prev", "referrer")
+
+    def __init__(self, referrer: str, slots: list[Any], milestones: int) -> None:
+        self.referrer = referrer
+        self.m = slots
+        self.done = [False] * milestones
+        self.prev: list[Any] = [ZERO] * milestones

@@ -1,0 +1,652 @@
+"""Session snapshots: stop an app's incremental scoring and resume it later.
+
+A snapshot is JSON (UTF-8 bytes): the session's engine state (referrals and
+their metric slots, referrers, caps used, awards issued) and what it needs
+to keep refusing duplicates and out-of-order events. Values are tagged so
+they come back exactly: decimals as text, never floats. A snapshot names the
+rule file it belongs to (a hash of its text) and is refused by another.
+
+Restoring gives a session that ends with the same awards, ids and bytes as
+one that never stopped (tests/test_snapshot.py checks it at every split
+point of the golden ledgers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING, Any
+
+from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
+from ..core.formatting import quoted
+from ..core.ids import award_id
+from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
+from ..core.runtime import CONTEXT, Referral, ReferrerState
+from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
+from .engine import Engine, IssuedAward, Rejected, Withheld
+
+if TYPE_CHECKING:
+    from ..check.program import EventInfo
+    from .api import Program, Session
+
+FORMAT = "rewardrules-session/3"
+
+#: the trailer a signed snapshot ends with: `,"mac":"<64 hex digits>"}`
+_MAC = re.compile(rb',"mac":"([0-9a-f]{64})"\}\Z')
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be restored (another ruleset, damaged data)."""
+
+
+def fingerprint(program: Program) -> str:
+    """Which rule file a snapshot belongs to: a hash of its text."""
+    return hashlib.sha256(program.compiled.checked.source.text.encode()).hexdigest()
+
+
+# -- values -------------------------------------------------------------------
+#
+# Every JSON object in a snapshot's values is a tag: {"$d": text} a decimal,
+# {"$o": object} a dict. A dict from a ledger is always wrapped, so its own
+# keys (even "$d") are never read as tags.
+
+
+def _enc(value: Any) -> Any:
+    """JSON-safe and exact: Decimals and dicts tagged, tuples as lists."""
+    if isinstance(value, Decimal):
+        return {"$d": str(value)}
+    if isinstance(value, dict):
+        return {"$o": {key: _enc(item) for key, item in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return [_enc(item) for item in value]
+    return value
+
+
+#: a decimal as `str(Decimal)` writes it, finite
+_MAX_DECIMAL_CHARS = 2 * CONTEXT.prec + 20
+#: the largest exponent of ten the scoring context can produce
+_MAX_EXPONENT = CONTEXT.Emax
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?(E[+-]?[0-9]+)?\Z")
+
+
+def _decimal(text: Any, where: str) -> Decimal:
+    """A tagged decimal, checked before Decimal() sees it: finite, with no
+    more digits than the scoring context holds and a bounded exponent (a
+    huge one would make formatting it allocate without limit)."""
+    if not isinstance(text, str) or len(text) > _MAX_DECIMAL_CHARS or not _DECIMAL.match(text):
+        raise _damaged(where, "expected a decimal number as text")
+    value = Decimal(text)
+    if len(value.as_tuple().digits) > CONTEXT.prec or abs(value.adjusted()) > _MAX_EXPONENT:
+        raise _damaged(where, "the decimal number is out of range")
+    return value
+
+
+def _dec(value: Any, where: str, depth: int = 0) -> Any:
+    """A value back from its tagged JSON, checked: only JSON scalars, lists
+    and the two tags, nested at most `MAX_SNAPSHOT_NESTING` deep."""
+    if depth > MAX_SNAPSHOT_NESTING:
+        raise _damaged(where, f"values nest more than {MAX_SNAPSHOT_NESTING} deep")
+    if value is None or isinstance(value, (bool, str)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, int):
+        return _int(value, where)
+    if isinstance(value, list):
+        return [_dec(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, dict) and len(value) == 1:
+        if "$d" in value:
+            return _decimal(value["$d"], where)
+        inner = value.get("$o")
+        if isinstance(inner, dict):
+            return {key: _dec(item, f"{where}.{key}", depth + 1) for key, item in inner.items()}
+    raise _damaged(where, "expected a value (an untagged object)")
+
+
+def _damaged(where: str, problem: str) -> SnapshotError:
+    return SnapshotError(f"damaged session snapshot: {quoted(where)}: {problem}")
+
+
+def _int(value: Any, where: str, low: int = MIN_TIMESTAMP_NS, high: int = MAX_TIMESTAMP_NS) -> int:
+    """A whole number within bounds; by default those of an instant in
+    nanoseconds (years 1 to 9999, wider than 64 bits), the largest whole
+    number a session holds."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _damaged(where, f"expected a whole number from {low} to {high}")
+    return value
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _damaged(where, "expected text")
+    return value
+
+
+def _opt_str(value: Any, where: str) -> str | None:
+    return None if value is None else _str(value, where)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _damaged(where, "expected true or false")
+    return value
+
+
+def _list(value: Any, where: str, length: int | None = None) -> list[Any]:
+    if not isinstance(value, list):
+        raise _damaged(where, "expected a list")
+    if length is not None and len(value) != length:
+        raise _damaged(where, f"expected {length} item(s), found {len(value)}")
+    return value
+
+
+def _dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _damaged(where, "expected an object")
+    return value
+
+
+def _values(value: Any, where: str, length: int) -> list[Any]:
+    """A list of `length` values (metric slots, their previous values)."""
+    return _dec(_list(value, where, length), where)  # type: ignore[no-any-return]
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """A tagged dict (event fields, a kept event, a raw ledger event)."""
+    decoded = _dec(value, where)
+    if not isinstance(decoded, dict):
+        raise _damaged(where, "expected an object")
+    return decoded
+
+
+def _opt_object(value: Any, where: str) -> dict[str, Any] | None:
+    return None if value is None else _object(value, where)
+
+
+def _flags(value: Any, where: str, length: int) -> list[bool]:
+    return [_bool(item, f"{where}[{i}]") for i, item in enumerate(_list(value, where, length))]
+
+
+#: the Python type of a value of each kind of the rule language
+_KINDS: dict[str, tuple[type, ...]] = {
+    NUMBER: (Decimal,),
+    QUANTITY: (Decimal,),
+    TEXT: (str,),
+    TIME: (int,),
+    BOOLEAN: (bool,),
+    DURATION: (int,),
+}
+
+
+def _typed(value: Any, kind: str, nullable: bool, where: str) -> None:
+    """A value of a rule-language type (None if it may be absent), as the
+    generated evaluators expect it: a bool is not a time, a str not a number."""
+    if value is None and nullable:
+        return
+    if type(value) not in _KINDS.get(kind, ()):
+        raise _damaged(where, f"expected a {kind} value")
+
+
+def _event(info: EventInfo, event: Any, where: str) -> dict[str, Any]:
+    """An event as scoring keeps it (see `compiler.fields_of`): exactly its
+    type's fields, each of its declared type."""
+    if not isinstance(event, dict) or set(event) != set(info.fields):
+        raise _damaged(where, f"expected the fields of a `{info.name}` event: {', '.join(info.fields)}")
+    for name, field_info in info.fields.items():
+        _typed(event[name], field_info.type.kind, field_info.optional, f"{where}.{name}")
+    return event
+
+
+#: what metric slots may hold: any plain value; a number (sums, counts);
+#: a number or nothing (the value a milestone last saw, for `every` and
+#: `whenever ... increases`)
+_PLAIN = (Decimal, int, str, bool, type(None))
+_NUMBER = (Decimal,)
+_LAST_SEEN = (Decimal, type(None))
+
+
+def _slots(values: list[Any], init: list[Any], where: str) -> list[Any]:
+    """A referral's metric slots: a slot that starts as a number (a sum, a
+    count) or a flag holds one; one that starts empty holds a plain value."""
+    for i, (value, start) in enumerate(zip(values, init, strict=True)):
+        allowed = _PLAIN if start is None else (type(start),)
+        if type(value) not in allowed:
+            raise _damaged(f"{where}[{i}]", f"expected a {'plain value' if start is None else type(start).__name__}")
+    return values
+
+
+def _scalars(values: list[Any], where: str, allowed: tuple[type, ...] = _PLAIN) -> list[Any]:
+    """Metric slots, each of a type scoring puts there."""
+    for i, value in enumerate(values):
+        if type(value) not in allowed:
+            raise _damaged(f"{where}[{i}]", "expected a plain value" if allowed is _PLAIN else "expected a number")
+    return values
+
+
+def _index(value: Any, where: str, count: int) -> int:
+    if count == 0:
+        raise _damaged(where, "refers to an item the rules do not have")
+    return _int(value, where, 0, count - 1)
+
+
+def _record(value: Any, where: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object with exactly these keys, and those of `optional` or not
+    (fields added since the format was set: an older snapshot lacks them)."""
+    record = _dict(value, where)
+    if not set(keys) <= set(record) <= set(keys) | set(optional):
+        missing = sorted(set(keys) - set(record))
+        extra = sorted(set(record) - set(keys))
+        raise _damaged(
+            where,
+            f"expected the keys {', '.join(keys)}"
+            + (f" (missing {', '.join(missing)})" if missing else "")
+            + (f" (unknown {', '.join(extra)})" if extra else ""),
+        )
+    return record
+
+
+# -- dump -----------------------------------------------------------------------
+
+
+def dump(session: Session, key: bytes | str | None = None) -> bytes:
+    """The session's whole state as JSON bytes; signed with HMAC-SHA256
+    under `key` when given (see `load`)."""
+    engine = session.engine
+    state = engine.state
+    referrals = list(state.referrals.values())
+    data = {
+        "format": FORMAT,
+        "ruleset": session.program.name,
+        "fingerprint": fingerprint(session.program),
+        "seen": _enc(session._seen),
+        "last": list(session._last) if session._last is not None else None,
+        "latest": session._latest,
+        "count": session._count,
+        "referrals": [
+            {
+                "id": r.id,
+                "at": r.at,
+                "referrer": r.referrer,
+                "referee": r.referee,
+                "fields": _enc(r.fields),
+                "m": _enc(r.m),
+                "done": r.done,
+                "prev": _enc(r.prev),
+                "kept": _enc(r.kept),
+                "programs": r.programs,
+                "contrib": _enc({str(p): c for p, c in r.contrib.items()}),
+            }
+            for r in referrals
+        ],
+        "referrers": [
+            {"program": p, "referrer": name, "m": _enc(s.m), "done": s.done, "prev": _enc(s.prev)}
+            for p, states in enumerate(state.referrers)
+            for name, s in states.items()
+        ],
+        "awards": [_award(a) for a in state.awards],
+        "withheld": [
+            {
+                "at": w.at,
+                "milestone": w.milestone.info.index,
+                "reward": w.reward_index,
+                "role": w.role,
+                "beneficiary": w.beneficiary,
+                "referee": w.referral.referee,
+                "reason": w.reason,
+                "amount": _enc(w.amount),
+            }
+            for w in state.withheld
+        ],
+        "rejected": [[r.event, r.at, r.referrer, r.referee, r.reason, r.detail] for r in state.rejected],
+        "cap_used": [[list(key), _enc(amount)] for key, amount in state.cap_used.items()],
+    }
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    if key is None:
+        return body
+    return body[:-1] + b',"mac":"' + _mac(_key(key), body).encode() + b'"}'
+
+
+def _key(key: bytes | str) -> bytes:
+    """The app's signing key as bytes (text as UTF-8); never empty."""
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    if not isinstance(raw, bytes) or not raw:
+        raise SnapshotError("a snapshot key must be non-empty bytes or text")
+    return raw
+
+
+def _mac(key: bytes, body: bytes) -> str:
+    """HMAC-SHA256 of the snapshot's bytes without the `mac` member."""
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _award(award: IssuedAward) -> dict[str, Any]:
+    return {
+        "id": award.id,
+        "at": award.at,
+        "milestone": award.milestone.info.index,
+        "reward": award.reward_index,
+        "role": award.role,
+        "beneficiary": award.beneficiary,
+        "referee": award.referral.referee,
+        "amount": _enc(award.amount),
+        "event": award.event,
+        "trigger": _enc(award.trigger),
+        "occurrence": award.occurrence,
+        "values": _enc(award.values),
+        "capped": award.capped,
+        "snapshot": _enc(award.snapshot),
+        "uncapped": _enc(award.uncapped),
+    }
+
+
+# -- load -----------------------------------------------------------------------
+
+
+def load(program: Program, blob: bytes | str, key: bytes | str | None = None) -> Session:
+    """A session restored from `dump` output, for the same rule file. With
+    `key`, the snapshot must carry a valid signature under it; a signed
+    snapshot is refused without its key. Every field is checked: a damaged
+    snapshot raises `SnapshotError`, never another error."""
+    from .api import Session
+
+    raw = blob.encode("utf-8") if isinstance(blob, str) else blob
+    if not isinstance(raw, (bytes, bytearray)):
+        raise SnapshotError("not a session snapshot: expected bytes or text")
+    if len(raw) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotError(f"the snapshot is larger than {MAX_SNAPSHOT_BYTES} bytes")
+    raw = _verified(bytes(raw), key)
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise SnapshotError("not a session snapshot: JSON nested too deep") from None
+    except ValueError as error:
+        raise SnapshotError(f"not a session snapshot: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SnapshotError(f"not a session snapshot (expected format `{FORMAT}`; take it again with this version)")
+    if data.get("fingerprint") != fingerprint(program):
+        raise SnapshotError(
+            f"the snapshot belongs to another version of the rules (ruleset {quoted(str(data.get('ruleset')))}); "
+            "restore it with the rule file it was taken with"
+        )
+    _record(data, "snapshot", _TOP)
+    with localcontext(CONTEXT):
+        return _restore(Session(program), data)
+
+
+def _verified(raw: bytes, key: bytes | str | None) -> bytes:
+    """The snapshot's bytes without its signature, checked against `key`."""
+    found = _MAC.search(raw)
+    if key is None:
+        if found is not None:
+            raise SnapshotError("the snapshot is signed: restore it with its key")
+        return raw
+    if found is None:
+        raise SnapshotError("the snapshot is not signed, but a key was given: it may have been replaced")
+    body = raw[: found.start()] + b"}"
+    if not hmac.compare_digest(_mac(_key(key), body).encode(), found.group(1)):
+        raise SnapshotError("the snapshot's signature does not match: it was changed, or taken with another key")
+    return body
+
+
+_TOP = (
+    "format", "ruleset", "fingerprint", "seen", "last", "latest", "count",
+    "referrals", "referrers", "awards", "withheld", "rejected", "cap_used",
+)  # fmt: skip
+_REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
+_REFERRER = ("program", "referrer", "m", "done", "prev")
+_AWARD = (
+    "id", "at", "milestone", "reward", "role", "beneficiary", "referee", "amount",
+    "event", "trigger", "occurrence", "values", "capped", "snapshot",
+)  # fmt: skip
+#: award fields a snapshot of this format may lack (taken by an older version)
+_AWARD_ADDED = ("uncapped",)
+_WITHHELD = ("at", "milestone", "reward", "role", "beneficiary", "referee", "reason", "amount")
+_REASONS = ("self_referral", "duplicate_referral", "ineligible")
+
+
+def _restore(session: Session, data: dict[str, Any]) -> Session:
+    """Fill a new session from checked snapshot data (see `load`)."""
+    engine: Engine = session.engine
+    state = engine.state
+    seen = _object(data["seen"], "seen")
+    for event_id, event in seen.items():
+        if not isinstance(event, dict):
+            raise _damaged(f"seen.{event_id}", "expected an event (an object)")
+    session._seen = seen
+    last = data["last"]
+    if last is not None:
+        last = _list(last, "last", 2)
+        session._last = (_int(last[0], "last[0]"), _str(last[1], "last[1]"))
+    session._latest = None if data["latest"] is None else _int(data["latest"], "latest")
+    session._count = _int(data["count"], "count", 0)
+    for i, item in enumerate(_list(data["referrers"], "referrers")):
+        _referrer(engine, _record(item, f"referrers[{i}]", _REFERRER), f"referrers[{i}]")
+    for i, item in enumerate(_list(data["referrals"], "referrals")):
+        _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL), f"referrals[{i}]")
+    for i, item in enumerate(_list(data["awards"], "awards")):
+        state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
+    for i, item in enumerate(_list(data["withheld"], "withheld")):
+        state.withheld.append(_withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD), f"withheld[{i}]"))
+    for i, row in enumerate(_list(data["rejected"], "rejected")):
+        state.rejected.append(_rejected(row, f"rejected[{i}]"))
+    for i, row in enumerate(_list(data["cap_used"], "cap_used")):
+        key, amount = _cap(engine, row, f"cap_used[{i}]")
+        if key in state.cap_used:
+            raise _damaged(f"cap_used[{i}]", "the same cap is listed twice")
+        state.cap_used[key] = amount
+    return session
+
+
+def _referrer(engine: Engine, item: dict[str, Any], where: str) -> None:
+    compiled = engine.compiled
+    count = len(compiled.milestones)
+    index = _index(item["program"], f"{where}.program", len(compiled.programs))
+    program = compiled.programs[index]
+    name = _str(item["referrer"], f"{where}.referrer")
+    states = engine.state.referrers[index]
+    if name in states:
+        raise _damaged(where, f"referrer {quoted(name)} is listed twice in one program")
+    slots = _scalars(_values(item["m"], f"{where}.m", len(program.referrer_slots())), f"{where}.m", _NUMBER)
+    referrer = ReferrerState(name, slots, count)
+    referrer.done = _flags(item["done"], f"{where}.done", count)
+    referrer.prev = _scalars(_values(item["prev"], f"{where}.prev", count), f"{where}.prev", _LAST_SEEN)
+    states[name] = referrer
+
+
+def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
+    compiled = engine.compiled
+    events = compiled.checked.events
+    state = engine.state
+    count = len(compiled.milestones)
+    init = compiled.referral_slots()
+    referee = _str(item["referee"], f"{where}.referee")
+    if referee in state.referrals:
+        raise _damaged(where, f"referee {quoted(referee)} is listed twice")
+    referral = Referral(
+        _str(item["id"], f"{where}.id"),
+        _int(item["at"], f"{where}.at"),
+        _str(item["referrer"], f"{where}.referrer"),
+        referee,
+        _event(events["referral"], _object(item["fields"], f"{where}.fields"), f"{where}.fields"),
+        _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m"),
+        count,
+    )
+    referral.done = _flags(item["done"], f"{where}.done", count)
+    referral.prev = _scalars(_values(item["prev"], f"{where}.prev", count), f"{where}.prev", _LAST_SEEN)
+    kept = _object(item["kept"], f"{where}.kept")
+    for kind, kept_events in kept.items():
+        if kind not in events:
+            raise _damaged(f"{where}.kept.{kind}", "the rules declare no such event type")
+        for j, event in enumerate(_list(kept_events, f"{where}.kept.{kind}")):
+            _event(events[kind], event, f"{where}.kept.{kind}[{j}]")
+    referral.kept = kept
+    programs = [
+        _index(p, f"{where}.programs[{j}]", len(compiled.programs))
+        for j, p in enumerate(_list(item["programs"], f"{where}.programs"))
+    ]
+    if programs != sorted(set(programs)):
+        raise _damaged(f"{where}.programs", "expected program numbers in increasing order, each once")
+    referral.programs = programs
+    contrib = _object(item["contrib"], f"{where}.contrib")
+    if sorted(contrib) != sorted(str(p) for p in programs):
+        raise _damaged(f"{where}.contrib", "expected one entry per program of the referral")
+    for p in programs:
+        size = compiled.programs[p].contrib_size
+        used = _list(contrib[str(p)], f"{where}.contrib.{p}", size)
+        referral.contrib[p] = _scalars(used, f"{where}.contrib.{p}", _NUMBER)
+        states = state.referrers[p]
+        if referral.referrer not in states:
+            raise _damaged(where, f"referrer {quoted(referral.referrer)} has no state in program {p}")
+        referral.links.append((compiled.programs[p], states[referral.referrer]))
+    state.referrals[referee] = referral
+
+
+def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
+    """An award, checked against the rules and its referral: its role and
+    beneficiary must be those of its reward, and its id the one they give."""
+    milestone, index, referral, role, beneficiary = _reward_of(engine, item, where)
+    amount = _decimal(_dict(item["amount"], f"{where}.amount").get("$d"), f"{where}.amount")
+    constant = milestone.rewards[index].constant
+    capped = _bool(item["capped"], f"{where}.capped")
+    if amount <= 0 or (constant is not None and (amount > constant or (amount != constant and not capped))):
+        raise _damaged(f"{where}.amount", "the amount is not one the award's reward gives")
+    uncapped = _uncapped(item.get("uncapped"), amount, capped, constant, f"{where}.uncapped")
+    occurrence = _opt_str(item["occurrence"], f"{where}.occurrence")
+    referee = "" if milestone.info.level == "referrer" else referral.referee
+    expected = award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary)
+    if item["id"] != expected:
+        raise _damaged(f"{where}.id", "the id is not the one the award's fields give")
+    return IssuedAward(
+        expected,
+        _int(item["at"], f"{where}.at"),
+        milestone,
+        index,
+        role,
+        beneficiary,
+        referral,
+        amount,
+        _str(item["event"], f"{where}.event"),
+        _trigger(engine, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
+        occurrence,
+        tuple(_list(_dec(item["values"], f"{where}.values"), f"{where}.values", len(milestone.why_names))),
+        capped,
+        _metrics(engine, milestone.program, _opt_object(item["snapshot"], f"{where}.snapshot"), f"{where}.snapshot"),
+        uncapped,
+    )
+
+
+def _uncapped(value: Any, amount: Decimal, capped: bool, constant: Decimal | None, where: str) -> Decimal | None:
+    """An award's amount before a cap cut it: None for an award no cap cut
+    (or one from a snapshot taken before it was kept); else more than the
+    amount paid, and the reward's own amount when it is a constant."""
+    if value is None:
+        return None
+    uncapped = _decimal(_dict(value, where).get("$d"), where)
+    if not capped or uncapped <= amount or (constant is not None and uncapped != constant):
+        raise _damaged(where, "the amount before the cap is not one the award's reward and its cut give")
+    return uncapped
+
+
+def _trigger(engine: Engine, trigger: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """The fields of the event that issued an award: those of one event type."""
+    if trigger is None:
+        return None
+    for info in engine.compiled.checked.events.values():
+        if set(trigger) == set(info.fields):
+            return _event(info, trigger, where)
+    raise _damaged(where, "expected the fields of an event type of the rules")
+
+
+def _metrics(engine: Engine, program: int, values: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """Metric values kept for an award's message: metrics of its program,
+    each of its type."""
+    if values is None:
+        return None
+    metrics = engine.compiled.checked.programs[program].metrics
+    for name, value in values.items():
+        info = metrics.get(name)
+        if info is None:
+            raise _damaged(f"{where}.{name}", "the program has no such metric")
+        _typed(value, info.type.kind, True, f"{where}.{name}")
+    return values
+
+
+def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, int, Referral, str, str]:
+    """The milestone, reward, referral, role and beneficiary an award (or a
+    withheld reward) names, checked against each other: the role and the
+    beneficiary must be those the rules and the referral give."""
+    compiled = engine.compiled
+    milestone = compiled.milestones[_index(item["milestone"], f"{where}.milestone", len(compiled.milestones))]
+    index = _index(item["reward"], f"{where}.reward", len(milestone.rewards))
+    referral = _referral_of(engine, item["referee"], f"{where}.referee")
+    if milestone.program not in referral.programs:
+        raise _damaged(where, "the referral is not in the milestone's program")
+    role = milestone.rewards[index].info.role
+    beneficiary = referral.referrer if role == "referrer" else referral.referee
+    if item["role"] != role or item["beneficiary"] != beneficiary:
+        raise _damaged(where, f"expected the {role} {quoted(beneficiary)} of the reward and referral")
+    return milestone, index, referral, role, beneficiary
+
+
+def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
+    found = engine.state.referrals.get(_str(referee, where))
+    if found is None:
+        raise _damaged(where, f"no referral of {quoted(referee)} in the snapshot")
+    return found
+
+
+def _withheld(engine: Engine, item: dict[str, Any], where: str) -> Withheld:
+    milestone, index, referral, role, beneficiary = _reward_of(engine, item, where)
+    return Withheld(
+        _int(item["at"], f"{where}.at"),
+        milestone,
+        index,
+        role,
+        beneficiary,
+        referral,
+        _str(item["reason"], f"{where}.reason"),
+        _withheld_amount(item["amount"], f"{where}.amount"),
+    )
+
+
+def _withheld_amount(value: Any, where: str) -> Decimal | None:
+    """What a withheld reward would have paid: a decimal, or None when the
+    reward's amount had no value."""
+    if value is None:
+        return None
+    return _decimal(_dict(value, where).get("$d"), where)
+
+
+def _rejected(row: Any, where: str) -> Rejected:
+    event, at, referrer, referee, reason, detail = _list(row, where, 6)
+    if reason not in _REASONS:
+        raise _damaged(f"{where}[4]", f"expected one of {', '.join(_REASONS)}")
+    return Rejected(
+        _str(event, f"{where}[0]"),
+        _int(at, f"{where}[1]"),
+        _opt_str(referrer, f"{where}[2]"),
+        _opt_str(referee, f"{where}[3]"),
+        reason,
+        _str(detail, f"{where}[5]"),
+    )
+
+
+def _cap(engine: Engine, row: Any, where: str) -> tuple[tuple[Any, ...], Decimal]:
+    """One cap's use: (program or milestone, its index, the cap's position,
+    beneficiary, period) and the amount used, which must name a real cap."""
+    key, amount = _list(row, where, 2)
+    scope, owner, position, beneficiary, period = _list(key, f"{where}[0]", 5)
+    compiled = engine.compiled
+    if scope == "program":
+        caps = compiled.programs[_index(owner, f"{where}[0][1]", len(compiled.programs))].caps
+    elif scope == "milestone":
+        caps = compiled.milestones[_index(owner, f"{where}[0][1]", len(compiled.milestones))].info.caps
+    else:
+        raise _damaged(f"{where}[0][0]", "expected `program` or `milestone`")
+    _index(position, f"{where}[0][2]", len(caps))
+    used = _decimal(_dict(amount, f"{where}[1]").get("$d"), f"{where}[1]")
+    if used < 0:
+        raise _damaged(f"{where}[1]", "a cap's use cannot be negative")
+    return (scope, owner, position, _str(beneficiary, f"{where}[0][3]"), _str(period, f"{where}[0][4]")), used

@@ -1,0 +1,392 @@
+"""The rule language's syntax tree: frozen, slotted dataclasses.
+
+Built by the parser's Lark transformer; nothing after the parser sees a Lark
+tree. Every node carries a ``span`` that equality ignores, so two parses of
+differently formatted text compare equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..core.source import Span
+
+_span = field(compare=False, repr=False, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    """A name as written, with its own span (for "unknown name" carets)."""
+
+    text: str
+    span: Span = _span  # type: ignore[assignment]
+
+
+# -- expressions -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    value: Decimal
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number with a unit: ``500 USD``, ``10 percent``, ``30 days``."""
+
+    value: Decimal
+    unit: Ident
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """``15%`` on its own: a quantity in the unit ``percent``."""
+
+    value: Decimal
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class PercentOf:
+    """``15% of payment.amount``: the operand scaled by value / 100."""
+
+    value: Decimal
+    operand: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class String:
+    value: str
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Bool:
+    value: bool
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A name (``mrr``) or a field of an event (``payment.amount``)."""
+
+    head: Ident
+    attr: Ident | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+    @property
+    def dotted(self) -> str:
+        return self.head.text if self.attr is None else f"{self.head.text}.{self.attr.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    op: str  # one of + - * /
+    left: Expr
+    right: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    op: str  # one of == != < <= > >=
+    left: Expr
+    right: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    left: Expr
+    right: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    left: Expr
+    right: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class InList:
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool = False
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class IsSet:
+    operand: Expr
+    negated: bool = False
+    span: Span = _span  # type: ignore[assignment]
+
+
+Expr = (
+    Number
+    | Quantity
+    | Percent
+    | PercentOf
+    | String
+    | Bool
+    | Ref
+    | Arith
+    | Neg
+    | Compare
+    | And
+    | Or
+    | Not
+    | InList
+    | IsSet
+)
+
+
+# -- declarations ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    value: Decimal
+    unit: Ident
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    """A declared field type: ``money USD``, ``number``, ``text`` ..."""
+
+    kind: str  # money | quantity | number | text | time | boolean
+    unit: Ident | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDecl:
+    name: Ident
+    type: TypeRef
+    optional: bool = False
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class EventDecl:
+    name: Ident
+    title: str | None
+    fields: tuple[FieldDecl, ...]
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitDecl:
+    name: Ident
+    title: str | None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetDecl:
+    name: Ident
+    title: str | None
+    #: IANA zone of calendar periods (`cap ... per month`); None means UTC
+    timezone: String | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``sum payment.amount where ... within 30 days otherwise 0``."""
+
+    fn: str  # latest | sum | count | max | min | first
+    source: Ident  # an event type, or ``referrals``
+    field: Ident | None
+    where: Expr | None = None
+    within: Duration | None = None
+    otherwise: Expr | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDecl:
+    name: Ident
+    title: str | None
+    body: Aggregate | Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Eligible:
+    condition: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """``cap referrer 5000 USD per quarter``: a ceiling per beneficiary."""
+
+    role: Ident
+    amount: Expr
+    period: Ident | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class WhenTrigger:
+    """Awarded once, at the first event where the condition holds."""
+
+    condition: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class EventTrigger:
+    """``first payment where ...`` (once) or ``each payment ...`` (every time)."""
+
+    each: bool
+    event: Ident
+    where: Expr | None = None
+    within: Duration | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class IncreaseTrigger:
+    """``whenever paid_licenses increases``: at every rise, ``increase`` is the rise."""
+
+    metric: Ident
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class EveryTrigger:
+    """``every 5 conversions``: once per multiple of the step reached."""
+
+    step: Decimal
+    metric: Ident
+    span: Span = _span  # type: ignore[assignment]
+
+
+Trigger = WhenTrigger | EventTrigger | IncreaseTrigger | EveryTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class Reward:
+    role: Ident
+    kind: Ident
+    amount: Expr
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    duration: Duration
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Void:
+    """``void if refund where ... within 30 days`` (after the award's event)."""
+
+    event: Ident
+    where: Expr | None = None
+    within: Duration | None = None
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    template: str
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    name: Ident
+    title: str | None
+    triggers: tuple[Trigger, ...]
+    rewards: tuple[Reward, ...]
+    holds: tuple[Hold, ...] = ()
+    voids: tuple[Void, ...] = ()
+    messages: tuple[Message, ...] = ()
+    caps: tuple[Cap, ...] = ()
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    name: Ident
+    title: str | None
+    metrics: tuple[MetricDecl, ...] = ()
+    eligible: tuple[Eligible, ...] = ()
+    caps: tuple[Cap, ...] = ()
+    milestones: tuple[Milestone, ...] = ()
+    span: Span = _span  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFile:
+    """A whole rule file. Top-level metrics are shared by every program;
+    top-level milestones, caps and eligibility form the file's implicit
+    program (allowed only when there is no ``program`` block)."""
+
+    rulesets: tuple[RulesetDecl, ...]
+    units: tuple[UnitDecl, ...]
+    events: tuple[EventDecl, ...]
+    metrics: tuple[MetricDecl, ...]
+    programs: tuple[Program, ...]
+    implicit: Program | None
+    span: Span = _span  # type: ignore[assignment]
+
+
+# -- walking -----------------------------------------------------------------
+
+
+def walk(expr: Expr | None) -> Iterator[Any]:
+    """Every node of an expression, without recursion (expressions may be
+    64 levels deep; later stages must not depend on the recursion limit)."""
+    if expr is None:
+        return
+    stack: list[Any] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in getattr(node, "__slots__", ()):
+            if name == "span":
+                continue
+            value = getattr(node, name)
+            if isinstance(value, tuple):
+                stack.extend(v for v in value if hasattr(v, "__slots__") and not isinstance(v, Ident))
+            elif hasattr(value, "__slots__") and not isinstance(value, (Ident, Duration)):
+                stack.append(value)
+
+
+def conjuncts(expr: Expr) -> list[Expr]:
+    """The parts of a condition joined by `and`, in source order."""
+    out: list[Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And):
+            stack.extend((node.right, node.left))
+        else:
+            out.append(node)
+    return out
