@@ -25,14 +25,14 @@ with atheris.instrument_imports():
     # rewardrules imports its stages lazily: name them so they are instrumented
     import targets
 
-    import rewardrules.api
-    import rewardrules.check
-    import rewardrules.compiler
-    import rewardrules.engine
-    import rewardrules.ledger
-    import rewardrules.parse
-    import rewardrules.report
-    import rewardrules.timeutil  # noqa: F401
+    import rewardrules.check.checker
+    import rewardrules.compiler.generate
+    import rewardrules.core.timeutil
+    import rewardrules.ledger.reader
+    import rewardrules.score.api
+    import rewardrules.score.engine
+    import rewardrules.score.result
+    import rewardrules.syntax.parser  # noqa: F401
 
 
 def _seed(kind: str, folder: Path) -> None:
