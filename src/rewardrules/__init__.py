@@ -23,14 +23,14 @@ _EXPORTS = {
     "AwardLimitError": "core.limits",
     "Diagnostic": "core.diagnostics",
     "InputError": "ledger.reading",
-    "LedgerError": "ledger.reader",
+    "LedgerError": "ledger.events",
     "LedgerEvent": "score.schema",
-    "LedgerProblem": "ledger.reader",
+    "LedgerProblem": "ledger.events",
     "Program": "score.api",
     "Reversal": "score.schema",
     "RuleError": "core.diagnostics",
     "ScoreResult": "score.api",
-    "ScratchError": "ledger.reader",
+    "ScratchError": "ledger.idlog",
     "Session": "score.api",
     "SnapshotError": "score.snapshot",
     "check_source": "score.api",
@@ -63,7 +63,8 @@ __all__ = [
 if _typing.TYPE_CHECKING:
     from .core.diagnostics import Diagnostic, RuleError
     from .core.limits import AwardLimitError
-    from .ledger.reader import LedgerError, LedgerProblem, ScratchError
+    from .ledger.events import LedgerError, LedgerProblem
+    from .ledger.idlog import ScratchError
     from .ledger.reading import InputError
     from .score.api import Program, ScoreResult, Session, check_source, compile, load
     from .score.schema import Award, LedgerEvent, Reversal, json_schema

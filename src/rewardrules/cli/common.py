@@ -13,7 +13,8 @@ from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, render
 from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
-from ..ledger.reader import LedgerError, ScratchError
+from ..ledger.events import LedgerError
+from ..ledger.idlog import ScratchError
 
 if TYPE_CHECKING:
     from ..score.api import Program, ScoreResult

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ..core.formatting import quoted
-from ..ledger.reader import LedgerError
+from ..ledger.events import LedgerError
 from .common import (
     add_limit_argument,
     describe_os_error,

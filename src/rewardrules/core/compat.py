@@ -14,10 +14,13 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
+_MISSING = object()
 
-def old_names(package: str, module: str) -> Callable[[str], Any]:
+
+def old_names(package: str, *modules: str) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``package`` that looks names up in
-    ``module`` (absolute), the module the package's name used to be. The
+    ``modules`` (absolute, in order), where the names of the module the
+    package's name used to be now live. The
     package's own submodules are never looked up there: they are imported
     as usual (and a module of the stage that is still loading is not
     forced to load the old module half-way through)."""
@@ -25,6 +28,10 @@ def old_names(package: str, module: str) -> Callable[[str], Any]:
     def __getattr__(name: str) -> Any:
         if name.startswith("__") or importlib.util.find_spec(f"{package}.{name}") is not None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(module), name)
+        for module in modules:
+            value = getattr(importlib.import_module(module), name, _MISSING)
+            if value is not _MISSING:
+                return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__

@@ -28,7 +28,8 @@ from ..core.diagnostics import did_you_mean
 from ..core.formatting import printable_lines, quoted
 from ..core.runtime import in_context
 from ..core.timeutil import TimestampError, parse_timestamp
-from ..ledger.reader import LedgerError, exact_decimal
+from ..ledger.decode import exact_decimal
+from ..ledger.events import LedgerError
 from ..ledger.reading import read_text
 from ..score.schema import CONTRACT_FIELDS
 from .trace import Traced, score_traced

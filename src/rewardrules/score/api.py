@@ -27,19 +27,12 @@ from ..core.diagnostics import Diagnostic, RuleError, has_errors
 from ..core.formatting import quoted
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, parse_timestamp
-from ..ledger.reader import (
-    Event,
-    EventReader,
-    IdLog,
-    LedgerError,
-    LedgerProblem,
-    Record,
-    conflict,
-    iter_lines,
-    same_content,
-    surrogate_problem,
-)
+from ..ledger.decode import iter_lines, surrogate_problem
+from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict
+from ..ledger.idlog import IdLog
+from ..ledger.reader import EventReader
 from ..ledger.reading import read_lines, read_text
+from ..ledger.validate import same_content
 from ..syntax.parser import paused_gc
 from .arguments import NONE, expect
 from .engine import Engine, IssuedAward, run

@@ -19,7 +19,7 @@ from ..core.ids import award_id
 from ..core.limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
 from ..core.runtime import CONTEXT, ZERO, Referral, ReferrerState
 from ..core.timeutil import period_key
-from ..ledger.reader import Record
+from ..ledger.events import Record
 
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []

@@ -43,7 +43,8 @@ from ..core.formatting import printable
 from ..core.ids import reissue_id, reversal_id
 from ..core.timeutil import TimestampError, format_timestamp, parse_timestamp
 from ..core.units import is_currency, minor_exponent
-from ..ledger.reader import LedgerError, LedgerProblem, surrogate_free
+from ..ledger.decode import surrogate_free
+from ..ledger.events import LedgerError, LedgerProblem
 from .schema import Award
 
 if TYPE_CHECKING:

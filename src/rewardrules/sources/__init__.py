@@ -21,8 +21,8 @@ from typing import Any
 
 from ..core import limits
 from ..core.formatting import quoted
-from ..ledger.reader import _depth
-from ..ledger.reader import decode_line as decode_json
+from ..ledger.decode import _depth
+from ..ledger.decode import decode_line as decode_json
 from ..ledger.reading import InputError, read_bytes
 
 __all__ = ["Payload", "SourceError", "read_payloads"]

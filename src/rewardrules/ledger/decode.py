@@ -1,0 +1,216 @@
+"""Decoding ledger lines: JSON with exact decimals, in bounded depth, with no
+lone surrogates; each mistake a problem at its line."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from ..core import limits
+from .events import LedgerProblem
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not a number")
+
+
+def exact_decimal(text: str) -> Decimal:
+    """A JSON or TOML number as an exact Decimal. Decimal refuses some
+    (`1E888888888888888888`) with an ArithmeticError: say it as the
+    ValueError every reader of input already handles. A number longer
+    than any valid one is not parsed at all (its length is unbounded up to
+    the line's): it reads as `OVERLONG`, which every limit refuses."""
+    if len(text) > limits.MAX_NUMBER_CHARS:
+        # never parsed (`1E+000…0025` is short in value, long as written):
+        # a value past every limit, reported as out of range at its field
+        return OVERLONG
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range") from None
+
+
+#: what `exact_decimal` reads a number longer than `limits.MAX_NUMBER_CHARS` as
+OVERLONG = Decimal("1E+999")
+
+_DECODER = json.JSONDecoder(parse_float=exact_decimal, parse_constant=_reject_constant)
+
+
+def decode_line(text: str | bytes) -> Any:
+    """Parse one JSON line exactly (decimals as Decimal)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return _DECODER.decode(text)
+
+
+def surrogate_free(text: str) -> bool:
+    """False for a string with an unpaired surrogate (JSON `"\\ud800"`),
+    which could not be written out as UTF-8 (a settled statement's texts
+    are checked with it too)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_unicode = surrogate_free
+
+
+def _surrogate_problem(line: int, name: str) -> LedgerProblem:
+    return LedgerProblem(
+        line,
+        name,
+        f"`{name}` is not valid Unicode text (it has an unpaired surrogate escape such as \\ud800)",
+        "escape a character outside the BMP as a surrogate pair, or write it as UTF-8",
+    )
+
+
+#: values with no text in them
+_ATOMS = frozenset({int, bool, type(None)})
+
+
+def surrogate_problem(obj: Any, line: int) -> LedgerProblem | None:
+    """The problem of an event with a value anywhere in it (a name or a
+    value, however nested) that is no JSON value, or None: a string that is
+    not valid Unicode cannot be written out as UTF-8 (a snapshot, a report),
+    and a number that is not finite (a `Decimal` or `float` NaN or infinity,
+    given through the API: JSON text has none) can be neither written in a
+    snapshot nor compared with a repeat. Refused where it comes in, with
+    the field it is in."""
+    if not isinstance(obj, dict):
+        return None
+    for key, value in obj.items():
+        if (
+            (
+                type(value) in _ATOMS
+                or (type(value) is str and value.isascii())
+                or (type(value) is Decimal and value.is_finite())
+            )
+            and type(key) is str
+            and key.isascii()
+        ):
+            continue  # the common case, at a glance
+        if isinstance(key, str) and not _unicode(key):
+            return LedgerProblem(
+                line,
+                None,
+                "a field name is not valid Unicode text (it has an unpaired surrogate escape such as \\ud800)",
+            )
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                if not _unicode(item):
+                    return _surrogate_problem(line, str(key))
+            elif isinstance(item, float):
+                if not math.isfinite(item):
+                    return _float_problem(line, str(key), item)
+            elif isinstance(item, Decimal):
+                if not item.is_finite():
+                    return LedgerProblem(
+                        line,
+                        str(key),
+                        f"`{key}` holds {item}, which is no JSON number",
+                        "give finite numbers only (an event is JSON data)",
+                    )
+            elif isinstance(item, dict):
+                stack.extend(k for k in item if isinstance(k, str))
+                stack.extend(item.values())
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+    return None
+
+
+def _float_problem(line: int, name: str, value: float) -> LedgerProblem:
+    """A Python float given for a number: binary, so not an exact amount."""
+    return LedgerProblem(
+        line,
+        name,
+        f"`{name}` is a binary float ({value!r}), which is not an exact amount",
+        'pass a Decimal or a decimal string such as "99.90" (JSON decimals are read exactly)',
+    )
+
+
+def iter_lines(
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
+) -> Iterator[tuple[int, Any, LedgerProblem | None]]:
+    """Decode JSON lines: (line number, object, problem). Blank lines skipped.
+
+    The common case (a well-formed line) costs one decode; blank lines and
+    a byte order mark are only looked for when decoding fails. An item that
+    is not text (an API caller's dict among lines) is given as it is, or as
+    `prepare(item, line)` returns it.
+    """
+    decode = _DECODER.decode
+    nesting = limits.MAX_LEDGER_NESTING
+    for number, raw in enumerate(lines, start=1):
+        if not isinstance(raw, (str, bytes)):
+            yield number, (raw if prepare is None else prepare(raw, number)), None
+            continue
+        if len(raw) > limits.MAX_LEDGER_LINE_BYTES:
+            yield number, None, LedgerProblem(number, None, f"line is longer than {limits.MAX_LEDGER_LINE_BYTES} bytes")
+            continue
+        try:
+            text: str = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            value = decode(text)
+        except (ValueError, RecursionError) as error:
+            problem = _undecodable(number, raw, error)
+            if problem is not None:
+                yield number, None, problem
+            elif number == 1 and _strip_bom(raw) is not None:
+                yield from iter_lines([_strip_bom(raw)])  # type: ignore[list-item]
+            continue
+        if text.count("{") + text.count("[") > nesting and _depth(value, nesting):
+            yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")
+            continue
+        if "\\u" in text or not text.isascii():  # where an unpaired surrogate can come from
+            problem = surrogate_problem(value, number)
+            if problem is not None:
+                yield number, None, problem
+                continue
+        yield number, value, None
+
+
+def _strip_bom(raw: str | bytes) -> str | None:
+    """The first line without the byte order mark some tools write, if any."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return text[1:] if text.startswith("\ufeff") else None
+
+
+def _undecodable(number: int, raw: str | bytes, error: Exception) -> LedgerProblem | None:
+    """Why a line did not decode, or None for a blank line or a BOM."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    if not text.strip() or (number == 1 and text.startswith("\ufeff")):
+        return None
+    message = "nested too deeply" if isinstance(error, RecursionError) else _json_message(error)
+    return LedgerProblem(number, None, f"invalid JSON: {message}", "each line is one JSON object")
+
+
+def _json_message(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} (column {error.colno})"
+    if isinstance(error, UnicodeDecodeError):
+        return "the line is not UTF-8"
+    if "digits" in str(error):
+        return "a number has too many digits"
+    return str(error)
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """True when a decoded value nests deeper than ``limit`` (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return False

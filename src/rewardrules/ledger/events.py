@@ -1,0 +1,106 @@
+"""What the ledger stage hands on: events, and the problems of a ledger's lines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.formatting import printable, quoted
+from ..core.timeutil import format_timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerProblem:
+    """One mistake in a ledger: where it is and what to do about it."""
+
+    line: int
+    field: str | None
+    message: str
+    hint: str | None = None
+
+    def render(self, path: str) -> str:
+        """The problem as text, each of its lines `printable`: the path
+        is the caller's and the message quotes values from the ledger (each
+        already cut by `formatting.quoted`), and neither may forge a line or
+        drive a terminal."""
+        where = f"{path}:{self.line}: error: " if self.line else f"{path}: error: "  # 0: not on a line
+        field = f"field {quoted(self.field)}: " if self.field else ""
+        text = printable(f"{where}{field}{self.message}")
+        return text + (f"\n     = help: {printable(self.hint)}" if self.hint else "")
+
+    def to_dict(self, path: str) -> dict[str, Any]:
+        return {"path": path, "line": self.line, "field": self.field, "message": self.message, "help": self.hint}
+
+
+class LedgerError(Exception):
+    """A ledger that cannot be scored; carries every problem found."""
+
+    def __init__(self, problems: list[LedgerProblem], path: str = "<ledger>") -> None:
+        self.problems = problems
+        self.path = path
+        shown = problems[:50]
+        text = "\n".join(p.render(path) for p in shown)
+        if len(problems) > len(shown):
+            text += f"\n... and {len(problems) - len(shown)} more"
+        super().__init__(text)
+
+
+class Event:
+    """A validated ledger event. ``record`` is what rules see: the event's
+    values as a tuple laid out by `model.EventInfo.record` (instant in ns
+    since the epoch, id, type, referee, referrer, then the declared fields,
+    converted; None when an optional one is absent)."""
+
+    __slots__ = ("at", "id", "line", "raw", "record", "referee", "referrer", "type")
+
+    def __init__(
+        self,
+        id: str,
+        at: int,
+        type: str,
+        referrer: str | None,
+        referee: str | None,
+        record: Record,
+        line: int,
+        raw: Mapping[str, Any],
+    ) -> None:
+        self.id = id
+        self.at = at
+        self.type = type
+        self.referrer = referrer
+        self.referee = referee
+        self.record = record
+        self.line = line
+        self.raw = raw
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """The processing order: instant, then id."""
+        return (self.at, self.id)
+
+    @property
+    def timestamp(self) -> str:
+        return format_timestamp(self.at)
+
+
+#: An event's values, laid out by `model.EventInfo.record`: (instant, id,
+#: type, referee, referrer, declared fields...). Ids are unique, so sorting
+#: records is ledger order and never compares past the id.
+Record = tuple[Any, ...]
+
+
+def _head(event_id: str, at: int, event_type: str, referee: str | None, referrer: str | None) -> Record:
+    """The first values of every record (`model.RECORD_HEAD`), and the
+    whole record of an event whose type no rule uses."""
+    return (at, event_id, event_type, referee, referrer)
+
+
+def conflict(line: int, event_id: str, previous_line: int) -> LedgerProblem:
+    """Two lines with one id and different content."""
+    return LedgerProblem(
+        line,
+        "id",
+        f"id {quoted(event_id)} is already used on line {previous_line} with different content",
+        "ids are unique; an exact duplicate line is fine",
+    )

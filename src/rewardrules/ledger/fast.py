@@ -1,0 +1,200 @@
+"""The fast path: a reader generated per rule file (through ``codegen``),
+straight-line checks of each event type's fields; anything unusual falls back
+to the full validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ..compiler.codegen import line as checked_line
+from ..compiler.codegen import lit
+from ..core import limits
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
+from ..core.timeutil import MIN_TIMESTAMP_NS, TimestampError, parse_timestamp
+from .events import Event, _head
+from .validate import _DECIMAL_TEXT, _NUMERIC
+
+_BAD = object()
+
+_BIG = 10**limits.MAX_LEDGER_DIGITS
+
+
+def _fast_namespace() -> dict[str, Any]:
+    """All that generated reader code can reach."""
+    return {
+        "__builtins__": {"type": type, "len": len, "dict": dict, "str": str, "KeyError": KeyError},
+        "TimestampError": TimestampError,
+        "Event": Event,
+        "head": _head,
+        "parse": parse_timestamp,
+        "D": Decimal,
+        "NUMBER_TEXT": _DECIMAL_TEXT.fullmatch,
+        "DIGITS": limits.MAX_LEDGER_DIGITS,
+        "BAD": _BAD,
+        "LOW": MIN_TIMESTAMP_NS - 1,  # before any valid instant
+        **{f"convert_{n}": convert for n, convert in enumerate(_FAST.values())},
+    }
+
+
+def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
+    """Python source of the fast path for these event types: `fast(obj,
+    line)`, the common case of one object (a plain, valid event: returns
+    it, or None for anything unusual, which the exact validator `event`
+    then decides and reports; so it may only accept what `event` accepts,
+    never more), and `read_all(items, seen, general)`, the same check in a
+    loop over a whole ledger that hands everything else to `general`.
+
+    Generated rather than written once because per event type the fields
+    and their conversions are known: straight-line code with no loop over a
+    schema. Event and field names come from the rule file: each is written
+    only as a `codegen.lit` constant, every Python name is made up here
+    (`v0`, `convert_1`), and what differs between the two functions is
+    passed as code, never spliced into text that holds a name."""
+    fast = _fast_function(
+        kinds,
+        "def fast(obj, line):",
+        ["    if type(obj) is not dict:", "        return None"],
+        "    ",
+        "",
+        lambda record: [f"return Event(i, at, t, er, ee, {record}, line, obj)"],
+        lambda record: [f"return Event(i, at, t, er, ee, {record}, line, obj)"],
+        ["    return None"],
+    )
+    read_all = _fast_function(
+        kinds,
+        "def read_all(items, seen, general):",
+        [
+            "    events = []",
+            "    append = events.append",
+            "    latest = LOW",
+            "    for line, obj in items:",
+            "        if type(obj) is dict:",
+        ],
+        "            ",
+        " and i not in seen",
+        lambda record: ["seen[i] = (line, obj)", "if at > latest:", "    latest = at", f"append({record})", "continue"],
+        lambda record: ["seen[i] = (line, obj)", "if at > latest:", "    latest = at", "continue"],
+        [
+            "        event = general(line, obj)",
+            "        if event is not None:",
+            "            if event.at > latest:",
+            "                latest = event.at",
+            f"            if event.type in {lit(tuple(kinds))}:",
+            "                append(event.record)",
+            "    return events, latest",
+        ],
+    )
+    return fast + "\n" + read_all
+
+
+def _fast_function(
+    kinds: dict[str, list[tuple[str, str, bool]]],
+    signature: str,
+    start: list[str],
+    indent: str,
+    unseen: str,
+    accept: Callable[[str], list[str]],
+    unused: Callable[[str], list[str]],
+    end: list[str],
+) -> str:
+    """One function of the fast path (see `_fast_source`): `start`, then
+    the checks of one object at `indent`, where `unseen` adds a test to the
+    first (code, not text from outside) and `accept` / `unused` give the
+    lines that take the record of a valid event of a used / other type."""
+    lines = [
+        "get = obj.get",
+        "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
+        "    i = obj['id']; t = obj['type']; a = obj['at']",
+        "except KeyError:",
+        "    i = None",
+        "ee = get('referee'); er = get('referrer')",
+        "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
+        "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
+        f"        and (er is None or (type(er) is str and er and er.isascii())){unseen}):",
+        "    try:",
+        "        at = parse(a)",
+        "    except TimestampError:",
+        "        at = None",
+        "    if at is not None:",
+    ]
+    for n, (name, fields) in enumerate(kinds.items()):
+        needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
+        lines.append(f"        {'if' if n == 0 else 'elif'} t == {lit(name)}:")
+        lines.append(f"            if {needs}:")
+        body, made = _fast_fields(fields, "er" if name == "referral" else "None")
+        lines += ["            " + code for code in body]
+        lines += ["                    " + code for code in accept(f"({', '.join(made)})")]
+    if kinds:
+        lines.append("        else:")
+    lines += [("            " if kinds else "        ") + code for code in unused("head(i, at, t, ee, None)")]
+    return "\n".join(checked_line(code) for code in [signature, *start, *(indent + c for c in lines), *end]) + "\n"
+
+
+def _fast_fields(fields: list[tuple[str, str, bool]], referrer: str) -> tuple[list[str], list[str]]:
+    """The lines that read and convert an event's declared fields into
+    `v0`, `v1`, ... (`BAD` when one is wrong), ending with the `if` that
+    all are good; and the names of the record's values in order."""
+    body: list[str] = []
+    made = ["at", "i", "t", "ee", referrer]  # see model.EventInfo.record
+    tests = []
+    for k, (field, kind, optional) in enumerate(fields):
+        body.append(f"    v{k} = get({lit(field)})")
+        missing = "None" if optional else "BAD"
+        convert = f"convert_{_FAST_INDEX[kind]}"
+        if kind in _NUMERIC:  # the common case inline: a decimal string
+            body += [
+                f"    if type(v{k}) is str:",
+                f"        v{k} = D(v{k}) if len(v{k}) <= DIGITS and NUMBER_TEXT(v{k}) else BAD",
+                f"    elif v{k} is None:",
+                f"        v{k} = {missing}",
+                "    else:",
+                f"        v{k} = {convert}(v{k})",
+            ]
+        else:
+            body.append(f"    v{k} = {missing} if v{k} is None else {convert}(v{k})")
+        tests.append(f"v{k} is not BAD")
+        made.append(f"v{k}")
+    body.append(f"    if {' and '.join(tests) or 'True'}:")
+    return body, made
+
+
+def _fast_number(value: Any) -> Any:
+    kind = type(value)
+    if kind is Decimal:
+        text = str(value)
+        return value if len(text) <= limits.MAX_LEDGER_DIGITS and "E" not in text and value.is_finite() else _BAD
+    if kind is int:
+        return Decimal(value) if -_BIG < value < _BIG else _BAD
+    if kind is str and len(value) <= limits.MAX_LEDGER_DIGITS and _DECIMAL_TEXT.fullmatch(value):
+        return Decimal(value)
+    return _BAD
+
+
+def _fast_text(value: Any) -> Any:
+    return value if type(value) is str and value.isascii() else _BAD
+
+
+def _fast_time(value: Any) -> Any:
+    try:
+        return parse_timestamp(value)
+    except TimestampError:
+        return _BAD
+
+
+def _fast_boolean(value: Any) -> Any:
+    return value if type(value) is bool else _BAD
+
+
+_FAST = {
+    NUMBER: _fast_number,
+    QUANTITY: _fast_number,
+    TEXT: _fast_text,
+    TIME: _fast_time,
+    BOOLEAN: _fast_boolean,
+}
+
+
+#: The generated name of each converter: `convert_<n>`, never a kind's text.
+_FAST_INDEX = {kind: n for n, kind in enumerate(_FAST)}
