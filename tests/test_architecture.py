@@ -9,8 +9,15 @@ list of offending imports."""
 from __future__ import annotations
 
 import ast
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import rewardrules
+import rewardrules.check
+import rewardrules.compiler
+import rewardrules.ledger
+import rewardrules.report
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rewardrules"
 
@@ -145,3 +152,30 @@ def test_the_check_finds_a_later_stage_imported_inside_a_function(tmp_path: Path
     found = imported("rewardrules.check.lint", bad)
     assert found == [(2, "rewardrules.score.api")]
     assert RANK[stage_of(found[0][1])] > RANK[stage_of("rewardrules.check.lint")]
+
+
+def test_old_module_paths_still_import() -> None:
+    """For a release, each old path is the moved module itself (so patches
+    and private names reach it), and the old modules that became stage
+    folders still answer for their names."""
+    for path in sorted(PACKAGE.glob("*.py")):
+        if not is_shim(path):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        moved = next(node.module for node in tree.body if isinstance(node, ast.ImportFrom) and node.level == 1)
+        new = next(
+            alias.name
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+            for alias in node.names
+        )
+        old = importlib.import_module(f"rewardrules.{path.stem}")
+        assert old is importlib.import_module(f"rewardrules.{moved}.{new}"), path.name
+        assert getattr(rewardrules, path.stem) is old
+    assert rewardrules.check.check_text is importlib.import_module("rewardrules.check.checker").check_text
+    assert (
+        rewardrules.compiler.compile_ruleset is importlib.import_module("rewardrules.compiler.generate").compile_ruleset
+    )
+    assert rewardrules.ledger.LedgerError is rewardrules.LedgerError
+    assert rewardrules.ledger.IdLog is importlib.import_module("rewardrules.ledger.idlog").IdLog
+    assert rewardrules.report.Reporter is importlib.import_module("rewardrules.score.result").Reporter
