@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from rewardrules.check import check_text
-from rewardrules.diagnostics import render
+from rewardrules.check.checker import check_text
+from rewardrules.core.diagnostics import render
 
 HEAD = "event payment { amount: money USD }\nmetric paid = count payment where payment.amount > 0\n"
 

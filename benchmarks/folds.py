@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from rewardrules.timeutil import format_timestamp, parse_timestamp
+from rewardrules.core.timeutil import format_timestamp, parse_timestamp
 
 THRESHOLDS = (  # (name, field, threshold, reward)
     ("mrr_1k", "mrr", Decimal(1000), "500.00"),

@@ -147,9 +147,9 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
     test runs)."""
     from decimal import localcontext
 
-    from rewardrules.limits import MAX_AWARDS_PER_EVENT
-    from rewardrules.model import RECORD_HEAD
-    from rewardrules.runtime import CONTEXT, Referral, ReferrerState
+    from rewardrules.check.program import RECORD_HEAD
+    from rewardrules.core.limits import MAX_AWARDS_PER_EVENT
+    from rewardrules.core.runtime import CONTEXT, Referral, ReferrerState
 
     compiled = program.compiled
     step = compiled.steps["subscription"]

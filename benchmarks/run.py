@@ -38,8 +38,8 @@ import generate  # noqa: E402
 import peers  # noqa: E402
 
 import rewardrules  # noqa: E402
-from rewardrules.api import paused_gc  # noqa: E402
-from rewardrules.models import CONTRACT_FIELDS  # noqa: E402
+from rewardrules.score.api import paused_gc  # noqa: E402
+from rewardrules.score.schema import CONTRACT_FIELDS  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "saas_milestones.rules"
 ENGINE = "rewardrules program.score(events)"
@@ -57,7 +57,7 @@ def write_ledger(path: Path, count: int, ordered: bool = False, customers: int |
             for event in events:
                 handle.write(json.dumps(event, separators=(",", ":")) + "\n")
         return
-    from rewardrules.timeutil import parse_timestamp
+    from rewardrules.core.timeutil import parse_timestamp
 
     keyed = path.with_suffix(".keyed")
     with keyed.open("w") as handle:
@@ -189,9 +189,9 @@ def profile(count: int, repeats: int) -> None:
     and what touching one more object of a referral costs per event."""
     from decimal import localcontext
 
-    from rewardrules.engine import Engine, run
-    from rewardrules.report import Reporter
-    from rewardrules.runtime import CONTEXT
+    from rewardrules.core.runtime import CONTEXT
+    from rewardrules.score.engine import Engine, run
+    from rewardrules.score.result import Reporter
 
     events = list(generate.events(count))
     program = rewardrules.load(RULESET)
@@ -296,7 +296,7 @@ def session_latency(count: int, repeats: int) -> None:
     passes alternating (CPU time, medians). The latencies come from one
     more pass that clocks each add, kept apart so that the clock does not
     weigh on the ratio."""
-    from rewardrules.timeutil import parse_timestamp
+    from rewardrules.core.timeutil import parse_timestamp
 
     events = [dict(e) for e in generate.events(count)]
     events.sort(key=lambda e: (parse_timestamp(str(e["at"])), str(e["id"])))
