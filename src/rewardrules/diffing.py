@@ -19,12 +19,13 @@ awards (`units.is_additive`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .arguments import expect, expect_program
+from .arguments import expect_program, path_name
 from .formatting import markdown_cell, printable_lines
 from .runtime import in_context
 from .units import format_amount, is_additive
@@ -304,7 +305,7 @@ def diff_ledger(
     new: Program,
     events: Ledger,
     as_of: Instant | None = None,
-    path: str = "<ledger>",
+    path: str | os.PathLike[str] = "<ledger>",
     max_awards_per_event: int | None = None,
 ) -> Diff:
     """Score one ledger with both programs and compare. ``events`` is what
@@ -315,7 +316,7 @@ def diff_ledger(
 
     expect_program(old, "old")
     expect_program(new, "new")
-    expect(path, str, "path")
+    path = path_name(path)
 
     items, path = ledger_events(events, path)
     limit = max_awards_per_event

@@ -701,12 +701,13 @@ def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic |
         begin -= 1
     match = _THOUSANDS.match(text, begin)
     written = match[0] if match else text[begin : start + 2]
-    return Diagnostic(
-        "RR001",
-        f"unexpected `,` in `{written}`",
-        _token_span(source, token),
-        f"numbers are written without thousands separators: `{written.replace(',', '')}`",
-    )
+    whole, _, _ = written.partition(".")
+    if all(len(group) == 3 for group in whole.split(",")[1:]):
+        hint = f"numbers are written without thousands separators: `{written.replace(',', '')}`"
+    else:
+        # `2,50 EUR`: a decimal comma; dropping it would pay a hundred times more
+        hint = f"numbers are written with a decimal point: `{whole.replace(',', '.', 1)}`"
+    return Diagnostic("RR001", f"unexpected `,` in `{written}`", _token_span(source, token), hint)
 
 
 #: Hints tried in order for an unexpected token; the first that applies wins.
