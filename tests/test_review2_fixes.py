@@ -89,3 +89,125 @@ def test_a_payout_loop_storing_the_required_fields_and_items_pays_each_award_onc
         assert not (paid and new)
         paid.update((a["id"], {k: a[k] for k in (*REQUIRED, "item")}) for a in new)
     assert any(a["kind"] == "item" for a in paid.values())
+
+
+# -- 2. the per-event award limit in rule tests and explanations --------------------
+
+#: a payment of 150 with `every 1 paid`: 150 awards at one event, past the default 100
+STEPS = """ruleset e
+event payment { amount: money USD }
+metric paid = sum payment.amount
+milestone step { every 1 paid reward referrer cash 1 USD }
+"""
+STEP_EVENTS = [
+    {"id": "r1", "at": "2026-02-01T09:00:00Z", "type": "referral", "referrer": "a", "referee": "b"},
+    {"id": "p1", "at": "2026-02-03T09:00:00Z", "type": "payment", "referee": "b", "amount": "150"},
+]
+STEP_TESTS = """rules = "e.rules"
+[[case]]
+name = "big"
+events = [
+  { id = "r1", at = 2026-02-01T09:00:00Z, type = "referral", referrer = "a", referee = "b" },
+  { id = "p1", at = 2026-02-03T09:00:00Z, type = "payment", referee = "b", amount = "150" },
+]
+expect = [ { milestone = "step", role = "referrer", beneficiary = "a", kind = "cash", amount = "1.00", unit = "USD" } ]
+
+[[case]]
+name = "small"
+events = [
+  { id = "r1", at = 2026-02-01T09:00:00Z, type = "referral", referrer = "a", referee = "b" },
+  { id = "p1", at = 2026-02-03T09:00:00Z, type = "payment", referee = "b", amount = "2" },
+]
+expect = [ { milestone = "step", amount = "1.00" }, { milestone = "step", amount = "1.00" } ]
+exact = true
+"""
+OTHER_TESTS = """rules = "o.rules"
+[[case]]
+name = "one"
+events = [
+  { id = "r1", at = 2026-02-01T09:00:00Z, type = "referral", referrer = "a", referee = "b" },
+  { id = "p1", at = 2026-02-03T09:00:00Z, type = "payment", referee = "b", amount = "5" },
+]
+expect = [ { milestone = "first", amount = "5.00" } ]
+"""
+OTHER = """ruleset o
+event payment { amount: money USD }
+milestone first { first payment reward referrer cash 5 USD }
+"""
+LIMIT_MESSAGE = "event `p1` would give 150 awards of milestone `step`, more than the limit of 100 at one event"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Two rule files with their tests; `e`'s first case gives 150 awards at one event."""
+    for name, text in (
+        ("e.rules", STEPS),
+        ("e.test.toml", STEP_TESTS),
+        ("o.rules", OTHER),
+        ("o.test.toml", OTHER_TESTS),
+    ):
+        _write(tmp_path, name, text)
+    return tmp_path
+
+
+def test_a_case_past_the_award_limit_fails_alone_and_the_run_goes_on(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["test", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "e.test.toml: 1 failed, 1 passed" in out and "o.test.toml: 1 passed" in out
+    assert "  FAIL  `big` (line 2)\n    " + LIMIT_MESSAGE in out
+    assert "2 test files, 3 cases: 1 failed, 2 passed" in out
+
+
+def test_test_takes_max_awards_per_event(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(folder / "e.rules"), "--max-awards-per-event", "150"]) == 0
+    assert "1 test file, 2 cases: 2 passed" in capsys.readouterr().out
+    assert main(["test", str(folder / "e.rules"), "--max-awards-per-event", "149"]) == 1
+    assert "more than the limit of 149 at one event" in capsys.readouterr().out
+
+
+def test_test_refuses_a_bad_limit_as_a_usage_error(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["test", str(folder), "--max-awards-per-event", "0"])
+    assert caught.value.code == 2
+    assert "--max-awards-per-event: expected a whole number from 1 to 5,000,000" in capsys.readouterr().err
+
+
+def test_json_gives_the_limit_as_the_cases_error(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(folder / "e.test.toml"), "--format", "json", "--coverage"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    big, small = payload["files"][0]["cases"]
+    assert big["passed"] is False and big["error"].startswith(LIMIT_MESSAGE)
+    assert small["passed"] is True and small["error"] is None
+    assert payload["errors"] == [] and payload["summary"]["failed"] == 1
+    assert payload["coverage"]["covered"] == payload["coverage"]["total"]  # the small case covers it
+
+
+def test_run_cases_takes_the_limit_and_reports_a_case_past_it(folder: Path) -> None:
+    from rewardrules.testing import coverage, read_test_file, run_cases
+
+    tests = read_test_file(folder / "e.test.toml")
+    program = rewardrules.load(tests.rules)
+    big, small = run_cases(program, tests)
+    assert not big.passed and big.traced is None and big.awards == []
+    assert big.error is not None and big.error.startswith(LIMIT_MESSAGE)
+    assert small.passed and small.error is None
+    assert coverage(program, tests.rules, [big]).covered == 0
+    raised = run_cases(program, tests, max_awards_per_event=150)
+    assert [r.passed for r in raised] == [True, True] and len(raised[0].awards) == 150
+    with pytest.raises(ValueError, match="max_awards_per_event must be a whole number"):
+        run_cases(program, tests, max_awards_per_event=0)
+
+
+def test_explain_ledger_and_score_traced_take_the_limit() -> None:
+    from rewardrules.explain import explain_ledger
+    from rewardrules.trace import score_traced
+
+    program = rewardrules.compile(STEPS)
+    with pytest.raises(rewardrules.AwardLimitError):
+        explain_ledger(program, STEP_EVENTS)
+    assert "`step`" in explain_ledger(program, STEP_EVENTS, max_awards_per_event=200)
+    assert len(score_traced(program, STEP_EVENTS, max_awards_per_event=150).data["awards"]) == 150
+    with pytest.raises(rewardrules.AwardLimitError, match="limit of 149"):
+        score_traced(program, STEP_EVENTS, max_awards_per_event=149)
