@@ -211,3 +211,37 @@ def test_explain_ledger_and_score_traced_take_the_limit() -> None:
     assert len(score_traced(program, STEP_EVENTS, max_awards_per_event=150).data["awards"]) == 150
     with pytest.raises(rewardrules.AwardLimitError, match="limit of 149"):
         score_traced(program, STEP_EVENTS, max_awards_per_event=149)
+
+
+# -- 3. "swapped arguments" only when RULESET is no rule file -----------------------
+
+BROKEN = {
+    "semantic": "ruleset b\nmilestone m { when x >= 1 reward referrer cash 10 USD }\n",  # RR103
+    "syntax at line 1": "evnt payment { amount: money USD }\n",
+}
+
+
+@pytest.mark.parametrize("command", [("score",), ("explain",), ("report", "-o", "out.html")])
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_a_rule_file_with_errors_is_not_called_swapped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...], broken: str
+) -> None:
+    rules = _write(tmp_path, "broken.rules", BROKEN[broken])
+    other = _write(tmp_path, "e.rules", STEPS)
+    argv = [command[0], str(rules), str(other), *command[1:]]
+    if command[0] == "report":
+        argv[argv.index("out.html")] = str(tmp_path / "out.html")
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "error[RR" in err and "swapped" not in err
+
+
+@pytest.mark.parametrize("name", ["l.jsonl", "l.json", "ledger.rules", "ledger.txt"])
+def test_a_ledger_given_as_ruleset_before_a_rule_file_is_called_swapped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    ledger = _write(tmp_path, name, "".join(json.dumps(e) + "\n" for e in STEP_EVENTS))
+    rules = _write(tmp_path, "e.rules", STEPS)
+    assert main(["score", str(ledger), str(rules)]) == 2
+    err = capsys.readouterr().err
+    assert "looks like" in err and "are the arguments swapped? the rule file comes first" in err
