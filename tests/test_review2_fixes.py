@@ -3,17 +3,24 @@
 1. a settled item award must name its item (and no other award has one):
    stored without it, it differed from every run's record and was reversed
    and paid again on each run;
+2. `rewardrules test` (and `run_cases`, `explain_ledger`, `score_traced`)
+   take the per-event award limit, and a case past it fails alone;
+3. "are the arguments swapped?" only when RULESET is no rule file at all;
+4. the limit may be an int subclass (an IntEnum), never a bool.
 """
 
 from __future__ import annotations
 
+import enum
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import rewardrules
+from rewardrules import limits
 from rewardrules.cli import main
 
 from .test_settled_review import AS_OF, MILESTONES, five_conversions
@@ -245,3 +252,30 @@ def test_a_ledger_given_as_ruleset_before_a_rule_file_is_called_swapped(
     assert main(["score", str(ledger), str(rules)]) == 2
     err = capsys.readouterr().err
     assert "looks like" in err and "are the arguments swapped? the rule file comes first" in err
+
+
+# -- 4. the limit as an int subclass ----------------------------------------------
+
+
+class Level(enum.IntEnum):
+    HIGH = 150
+
+
+class Count(int):
+    pass
+
+
+@pytest.mark.parametrize("value", [Level.HIGH, Count(150)], ids=["IntEnum", "int subclass"])
+def test_an_int_subclass_is_taken_as_its_number(value: int) -> None:
+    assert limits.per_event_limit(value) == 150 and type(limits.per_event_limit(value)) is int
+    program = rewardrules.compile(STEPS)
+    assert len(program.score(STEP_EVENTS, max_awards_per_event=value).data["awards"]) == 150
+    session = program.session(max_awards_per_event=value)
+    session.add_many(STEP_EVENTS)
+    assert len(program.restore(session.snapshot(), max_awards_per_event=value).result().data["awards"]) == 150
+
+
+@pytest.mark.parametrize("value", [True, False, 150.0, "150", Decimal(150), Count(0), Count(5_000_001)])
+def test_a_bool_or_a_non_int_is_still_refused(value: Any) -> None:
+    with pytest.raises(ValueError, match="max_awards_per_event must be a whole number from 1 to 5,000,000"):
+        limits.per_event_limit(value)
