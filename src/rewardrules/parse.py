@@ -16,7 +16,7 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from importlib import resources
 from typing import Any, NamedTuple
@@ -843,8 +843,19 @@ def _foreign_file(source: Source, first: Diagnostic) -> str | None:
     text = source.text
     start = len(text) - len(text.lstrip())
     if text[start : start + 1] in ("{", "[") and first.span is not None and first.span.start == start:
-        return "this file looks like JSON (a ledger?), not a rule file"
+        return _JSON_HELP
     return None
+
+
+_JSON_HELP = "this file looks like JSON (a ledger?), not a rule file"
+
+
+def not_a_rule_file(diagnostics: Sequence[Diagnostic]) -> bool:
+    """Whether a parse failed because the file is no rule file at all (a
+    ledger, JSON or a rule test file: `_foreign_file`), not a rule file with
+    mistakes: the CLI then asks whether its arguments were swapped."""
+    helps = {f"this file looks like {what}" for _, what in _FOREIGN_SUFFIXES} | {_JSON_HELP}
+    return len(diagnostics) == 1 and diagnostics[0].help in helps
 
 
 def _read_keyword(error: UnexpectedInput) -> None:
