@@ -61,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except AwardLimitError as error:
         # the rules ask for more awards than a limit allows: bad input, stated
-        from .common import fail
+        # (message and help on lines of their own, each escaped)
+        from .common import print_error_lines
 
-        return fail(str(error), EXIT_INPUT)
+        print_error_lines(f"rewardrules: error: {error}")
+        return EXIT_INPUT
     return code
 
 

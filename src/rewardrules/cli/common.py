@@ -92,14 +92,20 @@ def describe_os_error(error: OSError, path: str) -> str:
     return f"cannot read {quoted(path)}: {reason.lower()}"
 
 
-def load_program(path: str) -> Program | int:
-    """Load a rule file, or print why not and return the exit code."""
+def load_program(path: str, ledger: str | None = None) -> Program | int:
+    """Load a rule file, or print why not and return the exit code: 1 for
+    a rule file with errors; 2 when it is no rule file at all and `ledger`
+    (the other argument) is named as one (`.rules`): swapped arguments, a
+    bad invocation."""
     from ..score.api import load
+    from ..syntax.parser import not_a_rule_file
 
     try:
         return load(path)
     except RuleError as error:
         print_diagnostics(error.diagnostics, sys.stderr)
+        if ledger is not None and ledger.lower().endswith(".rules") and not_a_rule_file(error.diagnostics):
+            return fail(_swapped_arguments(ledger))
         return 1
     except OSError as error:
         return fail(describe_os_error(error, path))
@@ -210,10 +216,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         as_of = parse_as_of(args.as_of)
     except LedgerError as error:
         return fail(f"--as-of: {error.problems[0].message}")  # an option, not the ledger
-    program = load_program(args.ruleset)
+    program = load_program(args.ruleset, args.ledger)
     if isinstance(program, int):
-        if program == 1 and args.ledger.lower().endswith(".rules"):
-            return fail(_swapped_arguments(args.ledger))  # a bad invocation, not a rule file's findings
         return program
     if "settled" in options and (problem := _of_ruleset(program, options["settled"], verb)) is not None:
         return problem

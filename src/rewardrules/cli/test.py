@@ -35,7 +35,7 @@ from ..report.testing import (
     show_value,
     tests_for,
 )
-from .common import describe_os_error, print_diagnostics, write_json
+from .common import add_limit_argument, describe_os_error, print_diagnostics, write_json
 
 if TYPE_CHECKING:
     from ..score.api import Program
@@ -64,6 +64,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every case, not only the failures")
+    add_limit_argument(parser)  # a case past it fails, with the limit's message
     parser.set_defaults(run=run)
 
 
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     collect(args.paths, state)
     want_coverage = args.coverage or args.threshold is not None
     for path in state.test_files:
-        _run_file(path, state)
+        _run_file(path, state, args.max_awards_per_event)
     state.untested = [r for r in dict.fromkeys(state.folder_rules) if Path(r).resolve() not in state.referenced]
     if want_coverage:
         _coverage(state)
@@ -201,7 +202,7 @@ def _program(rules: str, state: _Run, test_file: str | None) -> Program | None:
     return program
 
 
-def _run_file(path: str, state: _Run) -> None:
+def _run_file(path: str, state: _Run, limit: int | None = None) -> None:
     try:
         test_file = read_test_file(path)
     except TestFileError as error:
@@ -218,7 +219,7 @@ def _run_file(path: str, state: _Run) -> None:
     if program is None:
         return
     try:
-        results = run_cases(program, test_file)
+        results = run_cases(program, test_file, max_awards_per_event=limit)
     except TestFileError as error:  # and CaseInputError: an invalid ledger in a case
         state.errors.extend(error.problems)
         return
@@ -291,6 +292,9 @@ def _failure(result: CaseResult) -> list[str]:
     case = result.case
     where = f" (line {case.line})" if case.line else ""
     out = [f"  FAIL  `{case.name}`{where}"]
+    if result.traced is None:  # scoring stopped at an award limit: its message, then its help
+        first, *rest = (result.error or "").splitlines() or [""]
+        return [*out, f"    {first}", *(f"      {line.strip()}" for line in rest)]
     for miss in result.missing:
         out.append(f"    missing: {miss.pattern.show()}")
         if miss.nearest is None:
@@ -396,6 +400,7 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
         ],
         "unexpected": [_award(a) for a in result.unexpected],
         "forbidden": [{"expected": _plain(p.fields), "award": _award(a)} for p, a in result.forbidden],
+        "error": result.error,
     }
 
 

@@ -108,6 +108,13 @@ def amount_text(amount: Decimal, quantum: Decimal | None, kind: str) -> str:
 #: draws them (at worst as a box), and they move nothing.
 ESCAPED_CATEGORIES: frozenset[str] = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
+#: Format characters that are part of ordinary text and move nothing, so
+#: they pass: the zero-width non-joiner and joiner (Persian and Indic
+#: words, emoji sequences such as a family) and the emoji tag characters
+#: (flags of regions). Escaping them made names unreadable and a `fmt`
+#: diff of such a file no longer applied.
+_TEXT_FORMAT_CHARS = frozenset({"\u200c", "\u200d"} | {chr(c) for c in range(0xE0020, 0xE0080)})
+
 #: The characters worth a look: all but printable ASCII (the category of
 #: each is checked then).
 _CANDIDATE = re.compile("[^ -~]")
@@ -124,7 +131,9 @@ def _escape(char: str) -> str:
 
 def _escape_char(match: re.Match[str]) -> str:
     char = match.group()
-    return _escape(char) if unicodedata.category(char) in ESCAPED_CATEGORIES else char
+    if char in _TEXT_FORMAT_CHARS or unicodedata.category(char) not in ESCAPED_CATEGORIES:
+        return char
+    return _escape(char)
 
 
 def printable(text: str) -> str:

@@ -117,12 +117,14 @@ class AwardLimitError(Exception):
 def per_event_limit(value: object) -> int:
     """The most awards one event may give, as a caller set it: None for
     `MAX_AWARDS_PER_EVENT`, else a whole number from 1 to
-    `MAX_AWARDS_PER_RUN` (a run never gives more)."""
+    `MAX_AWARDS_PER_RUN` (a run never gives more): an int or a subclass of
+    it (an `IntEnum`), taken as a plain int; never a bool (`True` is no count)."""
     if value is None:
         return MAX_AWARDS_PER_EVENT
-    if type(value) is not int or not 1 <= value <= MAX_AWARDS_PER_RUN:
+    number = int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if number is None or not 1 <= number <= MAX_AWARDS_PER_RUN:
         raise ValueError(f"max_awards_per_event must be a whole number from 1 to {MAX_AWARDS_PER_RUN:,}, not {value!r}")
-    return value
+    return number
 
 
 def _many(count: int) -> str:

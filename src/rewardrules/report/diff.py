@@ -19,6 +19,7 @@ awards (`units.is_additive`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.formatting import markdown_cell, printable_lines
 from ..core.runtime import in_context
 from ..core.units import format_amount, is_additive
-from ..score.arguments import expect, expect_program
+from ..score.arguments import expect_program, path_name
 
 if TYPE_CHECKING:
     from ..score.api import Instant, Ledger, Program
@@ -304,7 +305,7 @@ def diff_ledger(
     new: Program,
     events: Ledger,
     as_of: Instant | None = None,
-    path: str = "<ledger>",
+    path: str | os.PathLike[str] = "<ledger>",
     max_awards_per_event: int | None = None,
 ) -> Diff:
     """Score one ledger with both programs and compare. ``events`` is what
@@ -315,7 +316,7 @@ def diff_ledger(
 
     expect_program(old, "old")
     expect_program(new, "new")
-    expect(path, str, "path")
+    path = path_name(path)
 
     items, path = ledger_events(events, path)
     limit = max_awards_per_event

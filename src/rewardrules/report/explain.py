@@ -145,16 +145,18 @@ def explain_ledger(
     referee: str | None = None,
     *,
     settled: Any = None,
+    max_awards_per_event: int | None = None,
 ) -> str:
     """Score a ledger and explain it with everything the rules say;
-    ``settled``: what the app already paid, as for ``Program.score``."""
+    ``settled`` (what the app already paid) and ``max_awards_per_event``:
+    as for ``Program.score``."""
     from .trace import score_traced
 
     expect_program(program)
     expect(referrer, (str, NONE), "referrer")
     expect(referee, (str, NONE), "referee")
 
-    traced = score_traced(program, events, as_of, settled=settled)
+    traced = score_traced(program, events, as_of, settled=settled, max_awards_per_event=max_awards_per_event)
     return explain(traced.data, referrer, referee, program=program, voids=traced.voids)
 
 

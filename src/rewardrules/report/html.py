@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -30,7 +31,7 @@ from markupsafe import Markup
 
 from ..core.runtime import CONTEXT, in_context
 from ..core.units import is_additive, is_currency
-from ..score.arguments import NONE, expect, expect_program
+from ..score.arguments import expect, expect_program, path_name
 
 if TYPE_CHECKING:
     from ..score.api import Program
@@ -530,7 +531,7 @@ def _csp_hash(text: str) -> str:
 
 
 @in_context
-def render_html(program: Program, data: dict[str, Any], ledger: str | None = None) -> str:
+def render_html(program: Program, data: dict[str, Any], ledger: str | os.PathLike[str] | None = None) -> str:
     """The report page for one scoring result (`ScoreResult.data`, scored
     with explanations) of `program`: ValueError for a result of another
     ruleset, whose funnel and titles would be drawn from the wrong rules."""
@@ -538,7 +539,7 @@ def render_html(program: Program, data: dict[str, Any], ledger: str | None = Non
 
     expect_program(program)
     expect(data, dict, "data", "pass the result's data (ScoreResult.data)")
-    expect(ledger, (str, NONE), "ledger")
+    ledger = None if ledger is None else path_name(ledger, "ledger")
 
     # The page's own stylesheet and script: package files, trusted, inlined
     # verbatim and allowed by hash; nothing else may run or style the page.

@@ -478,19 +478,24 @@ class Miss:
 
 @dataclass(slots=True)
 class CaseResult:
+    """A case's run matched with its expectations; or, when scoring stopped
+    at an award limit (`limits.AwardLimitError`), no run (`traced` None) and
+    the `error` that stopped it: the case fails, and the other cases run."""
+
     case: Case
-    traced: Traced
+    traced: Traced | None
     missing: list[Miss] = field(default_factory=list)
     unexpected: list[dict[str, Any]] = field(default_factory=list)
     forbidden: list[tuple[Pattern, dict[str, Any]]] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def awards(self) -> list[dict[str, Any]]:
-        return list(self.traced.data["awards"])
+        return [] if self.traced is None else list(self.traced.data["awards"])
 
     @property
     def passed(self) -> bool:
-        return not (self.missing or self.unexpected or self.forbidden)
+        return not (self.error or self.missing or self.unexpected or self.forbidden)
 
 
 def check_names(program: Program, test_file: TestFile) -> None:
@@ -521,15 +526,17 @@ def check_names(program: Program, test_file: TestFile) -> None:
 
 
 @in_context
-def run_cases(program: Program, test_file: TestFile) -> list[CaseResult]:
+def run_cases(program: Program, test_file: TestFile, *, max_awards_per_event: int | None = None) -> list[CaseResult]:
     """Score every case; raise CaseInputError for invalid ledgers (every
-    case is scored first, so all of them are reported)."""
+    case is scored first, so all of them are reported).
+    `max_awards_per_event`: as for `Program.score`; a case past it fails."""
+    limit = limits.per_event_limit(max_awards_per_event)  # a bad limit, before any case
     check_names(program, test_file)
     results: list[CaseResult] = []
     problems: list[TestProblem] = []
     for case in test_file.cases:
         try:
-            results.append(run_case(program, case, test_file.path))
+            results.append(run_case(program, case, test_file.path, max_awards_per_event=limit))
         except CaseInputError as error:
             problems.extend(error.problems)
     if problems:
@@ -538,13 +545,22 @@ def run_cases(program: Program, test_file: TestFile) -> list[CaseResult]:
 
 
 @in_context
-def run_case(program: Program, case: Case, path: str = "<tests>") -> CaseResult:
+def run_case(
+    program: Program, case: Case, path: str = "<tests>", *, max_awards_per_event: int | None = None
+) -> CaseResult:
+    """Score one case and match it; raise CaseInputError for an invalid
+    ledger. A case whose events ask for more awards than a limit allows
+    (`max_awards_per_event`, as for `Program.score`) fails with the limit's
+    message: it is the case's outcome, not a broken test file."""
+    limit = max_awards_per_event
     try:
         if case.ledger is not None:
             with open(case.ledger, "rb") as handle:
-                traced = score_traced(program, handle, case.as_of, case.ledger)
+                traced = score_traced(program, handle, case.as_of, case.ledger, max_awards_per_event=limit)
         else:
-            traced = score_traced(program, case.events, case.as_of, path)
+            traced = score_traced(program, case.events, case.as_of, path, max_awards_per_event=limit)
+    except limits.AwardLimitError as error:
+        return CaseResult(case, None, error=str(error))
     except LedgerError as error:
         raise CaseInputError([_ledger_problem(case, path, p) for p in error.problems]) from None
     except OSError as error:
@@ -658,6 +674,8 @@ def coverage(program: Program, rules: str, results: Iterable[CaseResult]) -> Cov
     voided: set[tuple[str, int]] = set()
     milestones = {m.name: m for m in checked.milestones}
     for result in results:
+        if result.traced is None:  # stopped at an award limit: it exercised nothing
+            continue
         data = result.traced.data
         for award in data["awards"]:
             awarded.add(award["milestone"])

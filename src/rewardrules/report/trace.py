@@ -48,8 +48,11 @@ def score_traced(
     path: str = "<ledger>",
     *,
     settled: Any = None,
+    max_awards_per_event: int | None = None,
 ) -> Traced:
-    """``program.score(events, as_of, settled=...)`` with explanations, and
-    the cause of every void award. Raises LedgerError like `score`."""
-    data = program.score(events, as_of=as_of, path=path, settled=settled).data
+    """``program.score(events, as_of, settled=..., max_awards_per_event=...)``
+    with explanations, and the cause of every void award. Raises LedgerError
+    and AwardLimitError like `score`."""
+    limit = max_awards_per_event
+    data = program.score(events, as_of=as_of, path=path, settled=settled, max_awards_per_event=limit).data
     return Traced(data, void_causes(data))

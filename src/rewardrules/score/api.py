@@ -34,7 +34,7 @@ from ..ledger.reader import EventReader
 from ..ledger.reading import read_lines, read_text
 from ..ledger.validate import same_content
 from ..syntax.parser import paused_gc
-from .arguments import NONE, expect
+from .arguments import NONE, expect, path_name
 from .engine import Engine, IssuedAward, run
 from .result import Reporter
 from .schema import Award
@@ -50,27 +50,28 @@ Instant: TypeAlias = "str | int | datetime"
 
 
 @in_context
-def check_source(text: str, path: str = "<rules>") -> list[Diagnostic]:
+def check_source(text: str, path: str | os.PathLike[str] = "<rules>") -> list[Diagnostic]:
     """Every problem in a rule file's text (empty when it is fine)."""
-    _expect_rules(text, path)
+    path = _expect_rules(text, path)
     return check_text(text, path)[1]
 
 
 @in_context
-def compile(text: str, path: str = "<rules>") -> Program:
+def compile(text: str, path: str | os.PathLike[str] = "<rules>") -> Program:
     """Parse, check and compile rule-file text; raise RuleError on errors."""
-    _expect_rules(text, path)
+    path = _expect_rules(text, path)
     checked, diagnostics = check_text(text, path)
     if checked is None or has_errors(diagnostics):
         raise RuleError(diagnostics)
     return Program(compile_ruleset(checked))
 
 
-def _expect_rules(text: Any, path: Any) -> None:
+def _expect_rules(text: Any, path: Any) -> str:
     """The arguments of `compile` and `check_source`: text, never bytes
-    (their encoding is the caller's to know), and a name."""
+    (their encoding is the caller's to know), and a name (text or a
+    `Path`), returned as text."""
     expect(text, str, "text", "decode bytes first, e.g. data.decode('utf-8')" if isinstance(text, bytes) else "")
-    expect(path, str, "path")
+    return path_name(path)
 
 
 @in_context
@@ -237,7 +238,7 @@ class Program:
         events: Ledger,
         as_of: Instant | None = None,
         explain: bool = True,
-        path: str = _LEDGER,
+        path: str | os.PathLike[str] = _LEDGER,
         settled: Any = None,
         max_awards_per_event: int | None = None,
     ) -> ScoreResult:
@@ -247,7 +248,7 @@ class Program:
         awards are never rewritten, only reversed. A statement of another
         ruleset is refused (LedgerError), before the ledger is read.
         `max_awards_per_event` raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
-        _expect_scoring(explain, path)
+        path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         engine = Engine(self.compiled, max_awards_per_event)
@@ -281,7 +282,7 @@ class Program:
         lines: Ledger,
         as_of: Instant | None = None,
         explain: bool = True,
-        path: str = _LEDGER,
+        path: str | os.PathLike[str] = _LEDGER,
         settled: Any = None,
         max_awards_per_event: int | None = None,
     ) -> ScoreResult:
@@ -291,7 +292,7 @@ class Program:
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written).
         `max_awards_per_event`: as for `score`."""
-        _expect_scoring(explain, path)
+        path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         engine = Engine(self.compiled, max_awards_per_event)
@@ -375,11 +376,12 @@ class Program:
         return session
 
 
-def _expect_scoring(explain: Any, path: Any) -> None:
+def _expect_scoring(explain: Any, path: Any) -> str:
     """The flags of a scoring call: `explain` a bool (a string such as
-    `"no"` would count as true), `path` the name errors give the ledger."""
+    `"no"` would count as true), `path` the name errors give the ledger
+    (text or a `Path`, returned as text)."""
     expect(explain, bool, "explain")
-    expect(path, str, "path")
+    return path_name(path)
 
 
 def settled_statement(settled: Any, compiled: CompiledRuleset) -> Settled | None:

@@ -8,6 +8,7 @@ message from deep inside, or a value quietly taken for another (`"no"` for
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 NONE = type(None)
@@ -28,3 +29,10 @@ def expect_program(value: Any, name: str = "program") -> None:
     from .api import Program  # the API imports this module
 
     expect(value, Program, name, "load or compile the rule file first")
+
+
+def path_name(value: Any, name: str = "path") -> str:
+    """A file name given for messages (`path=`, `ledger=`): text or any
+    `os.PathLike` (a `pathlib.Path`), as `open` takes it; returned as text."""
+    expect(value, (str, os.PathLike), name)
+    return os.fsdecode(os.fspath(value))

@@ -61,7 +61,7 @@ _REVERSAL_ID = re.compile(r"rv_[0-9a-f]{32}\Z")
 MAX_WHY_VALUES = 1_000
 _AMOUNT = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?\Z")
 #: the fields of an award record a settled entry must have (with `id`,
-#: `amount` and, optionally, `status` and `item`): enough to list an award
+#: `amount`, `item` for an item award and, optionally, `status`): enough to list an award
 #: the run no longer gives as the app was told it, and its reversal
 _DESCRIBED = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "unit", "program")
 _STATUSES = ("confirmed", "pending", "void")
@@ -152,8 +152,8 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
     `awards` and, optionally, `ruleset` and `reversals`; other members are
     ignored) or a list of award records. Each award is a record as a result
     gives it: `id`, `at`, `milestone`, `role`, `beneficiary`, `referrer`,
-    `referee`, `kind`, `amount`, `unit`, `program`, optionally `item`,
-    `message` and `why` (as the app was told them), `ruleset` and `status`
+    `referee`, `kind`, `amount`, `unit`, `program`, `item` for an item
+    award (null or left out for others), optionally `message` and `why` (as the app was told them), `ruleset` and `status`
     (`confirmed` if left out: only confirmed ones were paid); each reversal
     `id` and `reverses` (and optionally `ruleset`). Which ruleset it is of
     is checked apart, against a rule file (`check_ruleset`). Raises
@@ -285,6 +285,7 @@ def _award(entry: Any, path: str, n: int) -> SettledAward | None:
     for name, allowed in (("role", _ROLES), ("kind", _KINDS)):
         if record[name] not in allowed:
             raise _error(path, n, name, f"expected one of {', '.join(allowed)}")
+    _check_item(record, path, n)
     _check_minor_unit(amount, record["unit"], path, n)
     try:
         record["at"] = format_timestamp(parse_timestamp(record["at"] or ""))
@@ -293,6 +294,23 @@ def _award(entry: Any, path: str, n: int) -> SettledAward | None:
     if status != "confirmed":
         return None
     return SettledAward(award_id, amount, {**record, "amount": amount_text}, n)
+
+
+def _check_item(record: dict[str, Any], path: str, n: int) -> None:
+    """An item award names its item, and no other award has one: the item
+    is part of the reward as paid (`SettledAward.paid_as`), so an item award
+    stored without it would differ from every run's record of it, and be
+    reversed and paid again on each run."""
+    if record["kind"] == "item" and record["item"] is None:
+        raise _error(
+            path,
+            n,
+            "item",
+            "expected the item an item award paid (text)",
+            "store the `item` of each item award you pay",
+        )
+    if record["kind"] != "item" and record["item"] is not None:
+        raise _error(path, n, "item", f"expected null or no `item`: a `{record['kind']}` award has none")
 
 
 def _check_minor_unit(amount: Decimal, unit: str, path: str, n: int) -> None:

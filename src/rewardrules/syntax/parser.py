@@ -16,7 +16,7 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from importlib import resources
 from typing import Any, NamedTuple
@@ -702,12 +702,13 @@ def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic |
         begin -= 1
     match = _THOUSANDS.match(text, begin)
     written = match[0] if match else text[begin : start + 2]
-    return Diagnostic(
-        "RR001",
-        f"unexpected `,` in `{written}`",
-        _token_span(source, token),
-        f"numbers are written without thousands separators: `{written.replace(',', '')}`",
-    )
+    whole, _, _ = written.partition(".")
+    if all(len(group) == 3 for group in whole.split(",")[1:]):
+        hint = f"numbers are written without thousands separators: `{written.replace(',', '')}`"
+    else:
+        # `2,50 EUR`: a decimal comma; dropping it would pay a hundred times more
+        hint = f"numbers are written with a decimal point: `{whole.replace(',', '.', 1)}`"
+    return Diagnostic("RR001", f"unexpected `,` in `{written}`", _token_span(source, token), hint)
 
 
 #: Hints tried in order for an unexpected token; the first that applies wins.
@@ -843,8 +844,19 @@ def _foreign_file(source: Source, first: Diagnostic) -> str | None:
     text = source.text
     start = len(text) - len(text.lstrip())
     if text[start : start + 1] in ("{", "[") and first.span is not None and first.span.start == start:
-        return "this file looks like JSON (a ledger?), not a rule file"
+        return _JSON_HELP
     return None
+
+
+_JSON_HELP = "this file looks like JSON (a ledger?), not a rule file"
+
+
+def not_a_rule_file(diagnostics: Sequence[Diagnostic]) -> bool:
+    """Whether a parse failed because the file is no rule file at all (a
+    ledger, JSON or a rule test file: `_foreign_file`), not a rule file with
+    mistakes: the CLI then asks whether its arguments were swapped."""
+    helps = {f"this file looks like {what}" for _, what in _FOREIGN_SUFFIXES} | {_JSON_HELP}
+    return len(diagnostics) == 1 and diagnostics[0].help in helps
 
 
 def _read_keyword(error: UnexpectedInput) -> None:
