@@ -51,7 +51,17 @@ def award_id(head: hashlib._Hash, referrer: str, referee: str, occurrence: str, 
     four fed to `head` already. A per-referrer milestone's referee and an
     award without occurrence give "" (the milestone decides which applies)."""
     digest = head.copy()
-    digest.update(encode((referrer, referee, occurrence, role, beneficiary)))
+    # the common case in one step: lengths in characters, which are the
+    # UTF-8 lengths when the whole text is ASCII (then so is every field),
+    # so the bytes are `encode`'s, without a call per field
+    text = (
+        f"{len(referrer)}:{referrer},{len(referee)}:{referee},{len(occurrence)}:{occurrence},"
+        f"{len(role)}:{role},{len(beneficiary)}:{beneficiary},"
+    )
+    if text.isascii():
+        digest.update(text.encode("ascii"))
+    else:
+        digest.update(encode((referrer, referee, occurrence, role, beneficiary)))
     return "aw_" + digest.hexdigest()[:DIGITS]
 
 

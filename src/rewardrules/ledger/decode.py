@@ -169,7 +169,9 @@ def iter_lines(
         if text.count("{") + text.count("[") > nesting and _depth(value, nesting):
             yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")
             continue
-        if "\\u" in text or not text.isascii():  # where an unpaired surrogate can come from
+        # where an unpaired surrogate can come from (a backslash first: one
+        # character is found with memchr, much faster than two)
+        if not text.isascii() or ("\\" in text and "\\u" in text):
             problem = surrogate_problem(value, number)
             if problem is not None:
                 yield number, None, problem

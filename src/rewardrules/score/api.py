@@ -251,13 +251,13 @@ class Program:
         path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
-        engine = Engine(self.compiled, max_awards_per_event)
+        most = limits.per_event_limit(max_awards_per_event)  # refused before the ledger is opened
         with _opened(events, path) as (items, name), paused_gc():
-            return ScoreResult(self._score(engine, items, limit, explain, name, paid))
+            return ScoreResult(self._score(most, items, limit, explain, name, paid))
 
     def _score(
         self,
-        engine: Engine,
+        most: int,
         events: Iterable[Any],
         limit: int | None,
         explain: bool,
@@ -266,7 +266,10 @@ class Program:
     ) -> dict[str, Any]:
         """The work of `score`, in a function of its own so that the ledger
         and the engine are freed before the collector resumes (see
-        `paused_gc`); only the result outlives it."""
+        `paused_gc`); only the result outlives it. So the engine is made
+        here (`most`: its awards per event), not by the caller, whose frame
+        would keep it alive into the collector's first pass."""
+        engine = Engine(self.compiled, most)
         ordered, latest = self._read(events, path)
         if limit is None:
             limit = latest if latest is not None else 0
@@ -295,20 +298,22 @@ class Program:
         path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
-        engine = Engine(self.compiled, max_awards_per_event)
+        most = limits.per_event_limit(max_awards_per_event)  # refused before the ledger is opened
         with _opened(lines, path) as (items, name), paused_gc():
-            return ScoreResult(self._stream(engine, items, limit, explain, name, paid))
+            return ScoreResult(self._stream(most, items, limit, explain, name, paid))
 
     def _stream(
         self,
-        engine: Engine,
+        most: int,
         lines: Iterable[Any],
         limit: int | None,
         explain: bool,
         path: str,
         settled: Settled | None = None,
     ) -> dict[str, Any]:
-        """The work of `score_stream` (a function of its own: see `_score`)."""
+        """The work of `score_stream` (a function of its own, which makes
+        the engine: see `_score`)."""
+        engine = Engine(self.compiled, most)
         reader = self._reader()
         fast, slow, used = reader.fast, reader.event, reader.kinds
         process = engine.process
