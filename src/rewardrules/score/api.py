@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import getcontext, localcontext, setcontext
@@ -248,12 +248,28 @@ class Program:
         awards are never rewritten, only reversed. A statement of another
         ruleset is refused (LedgerError), before the ledger is read.
         `max_awards_per_event` raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
+        return self._run(self._score, events, as_of, explain, path, settled, max_awards_per_event)
+
+    def _run(
+        self,
+        work: Callable[..., dict[str, Any]],
+        events: Ledger,
+        as_of: Instant | None,
+        explain: bool,
+        path: str | os.PathLike[str],
+        settled: Any,
+        max_awards_per_event: int | None,
+    ) -> ScoreResult:
+        """What `score` and `score_stream` share: every argument checked
+        (a settled statement of another ruleset, a bad limit or as-of are
+        refused before the ledger is opened), then `work` on the opened
+        ledger with the garbage collector paused."""
         path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
-        most = limits.per_event_limit(max_awards_per_event)  # refused before the ledger is opened
+        most = limits.per_event_limit(max_awards_per_event)
         with _opened(events, path) as (items, name), paused_gc():
-            return ScoreResult(self._score(most, items, limit, explain, name, paid))
+            return ScoreResult(work(most, items, limit, explain, name, paid))
 
     def _score(
         self,
@@ -295,12 +311,7 @@ class Program:
         Every id goes to a temporary SQLite file, to refuse ids used again
         (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written).
         `max_awards_per_event`: as for `score`."""
-        path = _expect_scoring(explain, path)
-        limit = parse_as_of(as_of)
-        paid = settled_statement(settled, self.compiled)
-        most = limits.per_event_limit(max_awards_per_event)  # refused before the ledger is opened
-        with _opened(lines, path) as (items, name), paused_gc():
-            return ScoreResult(self._stream(most, items, limit, explain, name, paid))
+        return self._run(self._stream, lines, as_of, explain, path, settled, max_awards_per_event)
 
     def _stream(
         self,
