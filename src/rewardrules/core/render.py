@@ -58,8 +58,7 @@ def text(problem: Problem, color: bool = False, label: bool = True) -> str:
     error line of their own (the Stripe adapter's)."""
     loc = problem.location
     place = printable(where(loc))
-    field = f"field {quoted(loc.field)}: " if loc.field else ""
-    message = printable(field + problem.message)
+    message = printable(with_field(problem))
     name = problem.severity.value + (f"[{problem.code}]" if problem.code else "")
     if color:
         tint = "\x1b[1;31m" if problem.severity is Severity.ERROR else "\x1b[1;33m"
@@ -75,6 +74,12 @@ def text(problem: Problem, color: bool = False, label: bool = True) -> str:
     if problem.help:
         lines.append(f"     = help: {printable(problem.help)}")
     return "\n".join(lines)
+
+
+def with_field(problem: Problem) -> str:
+    """The message, after the field it is about (`field `amount`: ...`)."""
+    field = problem.location.field
+    return (f"field {quoted(field)}: " if field else "") + problem.message
 
 
 def excerpt(span: Span, mark: str) -> list[str]:
@@ -146,10 +151,11 @@ def to_dict(problem: Problem, keys: tuple[str, ...] = DIAGNOSTIC_KEYS) -> dict[s
 
 def github(problem: Problem) -> str:
     """A workflow command (`::error file=...,line=...::message`) that
-    GitHub shows as an annotation; the help follows the message."""
+    GitHub shows as an annotation; the field leads the message as in the
+    text, and the help follows it."""
     loc = problem.location
     level = "error" if problem.severity is Severity.ERROR else "warning"
-    message = problem.message + (f" (help: {problem.help})" if problem.help else "")
+    message = with_field(problem) + (f" (help: {problem.help})" if problem.help else "")
     props = [f"file={escape_property(loc.path)}"]
     props += [f"line={loc.line}"] if loc.line else []
     props += [f"col={loc.column}"] if loc.column else []
