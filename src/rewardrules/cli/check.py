@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..check.checker import check_text
 from ..core.diagnostics import Diagnostic, Severity, has_errors
-from ..core.formatting import printable, printable_lines, quoted
+from ..core.formatting import printable_lines, quoted
+from ..core.render import github
 from .common import describe_os_error, fail, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
@@ -148,11 +149,7 @@ def _print(
     elif args.format == "github":
         for report in reports:
             for d in report.diagnostics:
-                level = "error" if d.severity is Severity.ERROR else "warning"
-                message = d.message + (f" (help: {d.help})" if d.help else "")
-                path = d.path if d.span is not None else report.path
-                where = f"file={_escape_property(path)},line={d.line},col={d.column},title={d.code}"
-                print(f"::{level} {where}::{_escape(message)}")
+                print(github(d.to_problem(report.path)))
     else:
         print_diagnostics(diagnostics, sys.stdout)
         if args.bounds:
@@ -164,14 +161,3 @@ def _print(
         summary = f"checked {len(files)} {noun}: {errors} error{'s' if errors != 1 else ''}"
         summary += f", {warnings} warning{'s' if warnings != 1 else ''}"
         print(summary, file=sys.stderr)
-
-
-def _escape(text: str) -> str:
-    """A workflow-command value: `printable` (a name from a rule file must
-    not reach the log as a control sequence), `%` encoded."""
-    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    """A workflow-command property value (`file=...`): `,` and `:` separate properties."""
-    return _escape(text).replace(":", "%3A").replace(",", "%2C")

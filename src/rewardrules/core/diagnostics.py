@@ -1,26 +1,28 @@
 """Diagnostics: how every stage reports a user's mistake.
 
 Passes append :class:`Diagnostic` objects instead of raising, so ``check``
-can report every problem in one run. One renderer prints them as
-``path:line:col: error[RR101]: message`` with the source line, a caret and a
-help line; the JSON output of the CLI is built from the same objects.
+can report every problem in one run. A diagnostic is a rule file's
+`problem.Problem` (`Diagnostic.to_problem`), and the one renderer
+(`core.render`) prints it as ``path:line:col: error[RR101]: message`` with
+the source line, a caret and a help line, or as JSON, GitHub or SARIF.
 """
 
 from __future__ import annotations
 
 import difflib
-import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .problem import Location, Problem
+from .problem import Related as Related  # re-exported: the problem types live in `problem`
+from .problem import Severity as Severity
+from .render import ECHO_BEFORE as ECHO_BEFORE  # re-exported: the renderer lives in `render`
+from .render import ECHO_WIDTH as ECHO_WIDTH
+from .render import ELLIPSIS as ELLIPSIS
+from .render import echo_window as echo_window
+from .render import text, to_dict
 from .source import Span
-
-
-class Severity(enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-
 
 #: Every diagnostic code with a short title; docs/errors.md lists them.
 CODES: dict[str, str] = {
@@ -69,25 +71,6 @@ CODES: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Related:
-    """Another place a diagnostic is about, such as the first of two
-    declarations of a name: the fix may be there rather than here."""
-
-    message: str
-    span: Span
-
-    def to_dict(self) -> dict[str, object]:
-        end_line, end_column = self.span.source.position(self.span.end)
-        return {
-            "line": self.span.line,
-            "column": self.span.column,
-            "end_line": end_line,
-            "end_column": end_column,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem found in a rule file."""
 
@@ -120,92 +103,21 @@ class Diagnostic:
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.code)
 
+    def to_problem(self, path: str | None = None) -> Problem:
+        """The diagnostic as a `Problem`, for the shared renderer: always
+        a line and column (1:1 when it has no span, at ``path`` if given)."""
+        where = Location(self.path if self.span or path is None else path, self.line, self.column, span=self.span)
+        return Problem(self.severity, self.code, self.message, where, self.help, self.related)
+
     def to_dict(self) -> dict[str, object]:
         """The stable JSON form used by ``check --format json``."""
-        return {
-            "path": self.path,
-            "line": self.line,
-            "column": self.column,
-            "end_line": self.span.source.position(self.span.end)[0] if self.span else self.line,
-            "end_column": self.span.source.position(self.span.end)[1] if self.span else self.column,
-            "severity": self.severity.value,
-            "code": self.code,
-            "message": self.message,
-            "help": self.help,
-            "related": [r.to_dict() for r in self.related],
-        }
+        return to_dict(self.to_problem())
 
 
 def render(diagnostic: Diagnostic, color: bool = False) -> str:
-    """Render a diagnostic for people: header, source line, caret, help."""
-    from .formatting import printable
-
-    # The path, message, help and source line may echo a rule file's text:
-    # each is `printable`, so only the color codes below reach a terminal.
-    sev = diagnostic.severity.value
-    path, message = printable(diagnostic.path), printable(diagnostic.message)
-    head = f"{path}:{diagnostic.line}:{diagnostic.column}: {sev}[{diagnostic.code}]: {message}"
-    if color:
-        tint = "\x1b[1;31m" if diagnostic.severity is Severity.ERROR else "\x1b[1;33m"
-        head = f"\x1b[1m{path}:{diagnostic.line}:{diagnostic.column}:\x1b[0m {tint}{sev}[{diagnostic.code}]\x1b[0m: \x1b[1m{message}\x1b[0m"
-    lines = [head]
-    if diagnostic.span is not None:
-        lines.extend(_excerpt(diagnostic.span, "^"))
-    for related in diagnostic.related:
-        lines.append(f"     = note: {printable(related.message)}")
-        lines.extend(_excerpt(related.span, "-"))
-    if diagnostic.help:
-        lines.append(f"     = help: {printable(diagnostic.help)}")
-    return "\n".join(lines)
-
-
-def _excerpt(span: Span, mark: str) -> list[str]:
-    """The source line of a span, with the span underlined by ``mark``.
-
-    A long line is cut to a window around the column (`echo_window`); a tab
-    shows as one space and other control characters as escapes
-    (`printable`), so the line cannot drive a terminal; the underline is
-    placed under the escaped text."""
-    from .formatting import printable
-
-    text = span.source.line_text(span.line)
-    if not text and span.line < 1:
-        return []
-    gutter = f"{span.line:>4} | "
-    end_line, end_col = span.source.position(span.end)
-    width = (end_col - span.column) if end_line == span.line else len(text) - span.column + 1
-    shown, column, room = echo_window(text.replace("\t", " "), span.column)
-    width = max(1, min(width, room))
-    before = printable(shown[: column - 1])
-    under = printable(shown[column - 1 : column - 1 + width])
-    underline = " " * (len(gutter) - 2) + "| " + " " * len(before) + mark * max(1, len(under))
-    return [f"{gutter}{printable(shown)}", underline]
-
-
-#: Longest source line echoed under a diagnostic, in characters: a longer
-#: line (a generated file, a minified one) is cut to a window around the column.
-ECHO_WIDTH = 120
-#: Characters kept before the column in a cut line.
-ECHO_BEFORE = 40
-#: What marks the characters left out of a cut line.
-ELLIPSIS = "..."
-
-
-def echo_window(text: str, column: int) -> tuple[str, int, int]:
-    """The part of a source line to echo, the 1-based column in it, and how
-    many characters of the line it shows from that column on.
-
-    A line of at most :data:`ECHO_WIDTH` characters is echoed whole; a
-    longer one is cut to that many characters around ``column``, with
-    :data:`ELLIPSIS` where characters were left out, so a diagnostic stays
-    a few lines long even when the line is a megabyte."""
-    if len(text) <= ECHO_WIDTH:
-        return text, column, len(text) - column + 1
-    start = min(max(0, column - 1 - ECHO_BEFORE), len(text) - ECHO_WIDTH)
-    end = start + ECHO_WIDTH
-    head = ELLIPSIS if start > 0 else ""
-    tail = ELLIPSIS if end < len(text) else ""
-    return f"{head}{text[start:end]}{tail}", column - start + len(head), end - column + 1
+    """Render a diagnostic for people: header, source line, caret, help
+    (`render.text`, which escapes whatever echoes a rule file's text)."""
+    return text(diagnostic.to_problem(), color)
 
 
 #: A quoted piece of source in a message longer than this is shortened.

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.formatting import printable, quoted
+from ..core.formatting import quoted
+from ..core.problem import Location, Problem, Severity
+from ..core.render import text as render_text
+from ..core.render import to_dict as problem_dict
 from ..core.timeutil import format_timestamp
 
 
@@ -19,18 +22,24 @@ class LedgerProblem:
     message: str
     hint: str | None = None
 
+    def to_problem(self, path: str) -> Problem:
+        """The problem in the ledger at ``path``, for the shared renderer:
+        a line (0: not on a line) and a field, no column."""
+        return Problem(Severity.ERROR, None, self.message, Location(path, self.line, field=self.field), self.hint)
+
     def render(self, path: str) -> str:
-        """The problem as text, each of its lines `printable`: the path
-        is the caller's and the message quotes values from the ledger (each
-        already cut by `formatting.quoted`), and neither may forge a line or
-        drive a terminal."""
-        where = f"{path}:{self.line}: error: " if self.line else f"{path}: error: "  # 0: not on a line
-        field = f"field {quoted(self.field)}: " if self.field else ""
-        text = printable(f"{where}{field}{self.message}")
-        return text + (f"\n     = help: {printable(self.hint)}" if self.hint else "")
+        """The problem as text (`render.text`): each of its lines is
+        `printable`, since the path is the caller's and the message quotes
+        values from the ledger, and neither may forge a line or drive a
+        terminal."""
+        return render_text(self.to_problem(path))
 
     def to_dict(self, path: str) -> dict[str, Any]:
-        return {"path": path, "line": self.line, "field": self.field, "message": self.message, "help": self.hint}
+        return problem_dict(self.to_problem(path), _KEYS)
+
+
+#: The keys of a ledger problem's JSON form, in their order.
+_KEYS = ("path", "line", "field", "message", "help")
 
 
 class LedgerError(Exception):

@@ -1,8 +1,9 @@
 """SARIF 2.1.0 output of ``check --format sarif``, for code scanning.
 
-Built from the same :class:`~rewardrules.diagnostics.Diagnostic` objects as
-the text, JSON and GitHub outputs. One run, one rule per diagnostic code
-(every code, with its help text), one result per diagnostic. Locations are
+Built from the same :class:`~rewardrules.core.problem.Problem` objects as
+the text, JSON and GitHub outputs, by the same renderer (`core.render`).
+One run, one rule per diagnostic code (every code, with its help text),
+one result per diagnostic. Locations are
 relative URIs (from the working directory, as GitHub code scanning expects
 them from the repository root) with 1-based lines and columns counted in
 Unicode code points; the end column is the one just past the region.
@@ -16,7 +17,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import __version__
-from ..core.diagnostics import CODES, Diagnostic, Severity
+from ..core.diagnostics import CODES, Diagnostic
+from ..core.render import sarif_result
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -119,32 +121,8 @@ def artifact_uri(path: str, cwd: str | None = None) -> str:
 
 
 def result(diagnostic: Diagnostic, path: str, index: dict[str, int]) -> dict[str, object]:
-    """The result of one diagnostic of the file at ``path``."""
-    text = diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
-    found: dict[str, object] = {
-        "ruleId": diagnostic.code,
-        "ruleIndex": index[diagnostic.code],
-        "level": "error" if diagnostic.severity is Severity.ERROR else "warning",
-        "message": {"text": text},
-        "locations": [{"physicalLocation": _physical(diagnostic.to_dict(), path)}],
-    }
-    if diagnostic.related:
-        found["relatedLocations"] = [
-            {"id": n, "message": {"text": r.message}, "physicalLocation": _physical(r.to_dict(), path)}
-            for n, r in enumerate(diagnostic.related)
-        ]
-    return found
-
-
-def _physical(d: dict[str, object], path: str) -> dict[str, object]:
-    """The SARIF physical location of a diagnostic's (or related place's) dict."""
-    region = {
-        "startLine": d["line"],
-        "startColumn": d["column"],
-        "endLine": d["end_line"],
-        "endColumn": d["end_column"],
-    }
-    return {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}
+    """The result of one diagnostic of the file at ``path`` (`render.sarif_result`)."""
+    return sarif_result(diagnostic.to_problem(), artifact_uri(path), index)
 
 
 def sarif_log(reports: list[tuple[str, list[Diagnostic]]]) -> dict[str, object]:

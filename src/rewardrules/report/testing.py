@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import limits
 from ..core.diagnostics import did_you_mean
-from ..core.formatting import printable_lines, quoted
+from ..core.formatting import quoted
+from ..core.problem import Location, Problem, Severity
+from ..core.render import text as render_text
+from ..core.render import to_dict as problem_dict
 from ..core.runtime import in_context
 from ..core.timeutil import TimestampError, parse_timestamp
 from ..ledger.decode import exact_decimal
@@ -68,15 +71,22 @@ class TestProblem:
     column: int | None = None
     hint: str | None = None
 
+    def to_problem(self) -> Problem:
+        """The problem, for the shared renderer: a line and, for invalid
+        TOML, a column."""
+        return Problem(Severity.ERROR, None, self.message, Location(self.path, self.line, self.column), self.hint)
+
     def render(self) -> str:
-        """For people: the path, message and hint may echo a test file's
-        text, so each of its lines is `printable`."""
-        where = self.path + (f":{self.line}" if self.line else "") + (f":{self.column}" if self.column else "")
-        lines = [f"{where}: error: {self.message}", *([f"     = help: {self.hint}"] if self.hint else [])]
-        return printable_lines(lines).removesuffix("\n")
+        """For people (`render.text`): the path, message and hint may echo
+        a test file's text, so each of its lines is `printable`."""
+        return render_text(self.to_problem())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "column": self.column, "message": self.message, "help": self.hint}
+        return problem_dict(self.to_problem(), _KEYS)
+
+
+#: The keys of a test problem's JSON form, in their order.
+_KEYS = ("path", "line", "column", "message", "help")
 
 
 class TestFileError(Exception):

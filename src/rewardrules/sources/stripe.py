@@ -37,7 +37,10 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import Any, Final, NoReturn
 
-from ..core.formatting import printable, quoted, shown
+from ..core.formatting import quoted, shown
+from ..core.problem import Location, Severity
+from ..core.problem import Problem as CoreProblem
+from ..core.render import text as render_text
 from ..core.runtime import in_context
 from ..core.timeutil import NS_PER_SECOND, TimestampError, format_timestamp
 from ..core.units import CURRENCY_EXPONENTS
@@ -136,11 +139,18 @@ class Problem:
     field: str | None
     message: str
 
+    def to_problem(self) -> CoreProblem:
+        """The problem, for the shared renderer: the payload file, the
+        event or object in it (`item`) and the field, no line."""
+        where = Location(self.source, field=self.field, item=self.where)
+        return CoreProblem(Severity.ERROR, None, self.message, where)
+
     def render(self) -> str:
-        """One line, `printable`: the source is a file name and the message
-        quotes payload values (each already cut by `formatting.quoted`)."""
-        field = f"field {quoted(self.field)}: " if self.field else ""
-        return printable(f"{self.source}: {self.where}: {field}{self.message}")
+        """One line (`render.text`), `printable`: the source is a file name
+        and the message quotes payload values (each already cut by
+        `formatting.quoted`). No `error:`: the lines are listed under the
+        CLI's error line, or are its text."""
+        return render_text(self.to_problem(), label=False)
 
 
 class StripeError(ValueError):
