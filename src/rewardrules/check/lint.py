@@ -161,7 +161,7 @@ class Conditions:
     def __init__(self, checked: CheckedRuleset) -> None:
         self.checked = checked
         self._vars: dict[Key, tuple[bool, MetricInfo | None]] = {}
-        self._facts: dict[int, Facts] = {}
+        self._facts: dict[MetricInfo, Facts] = {}
 
     def never_true(self, expr: ast.Expr) -> bool:
         """True only if the condition is false for every possible ledger."""
@@ -208,7 +208,7 @@ class Conditions:
         return [[]] if key is None else [[(key, ("cmp", "==", True))]]
 
     def _key(self, expr: ast.Expr) -> Key | None:
-        binding: Binding | None = self.checked.bindings.get(id(expr)) if isinstance(expr, ast.Ref) else None
+        binding: Binding | None = self.checked.bindings.get(expr) if isinstance(expr, ast.Ref) else None
         if binding is None:
             return None
         if binding.kind == "metric" and binding.metric is not None:
@@ -234,9 +234,9 @@ class Conditions:
 
     def metric_facts(self, metric: MetricInfo) -> Facts:
         """What values a metric's definition allows (see :data:`Facts`)."""
-        if id(metric) not in self._facts:
-            self._facts[id(metric)] = self._metric_facts(metric)
-        return self._facts[id(metric)]
+        if metric not in self._facts:
+            self._facts[metric] = self._metric_facts(metric)
+        return self._facts[metric]
 
     def _metric_facts(self, metric: MetricInfo) -> Facts:
         agg = metric.aggregate
@@ -403,7 +403,7 @@ def never_true(checked: CheckedRuleset, conditions: Conditions) -> Iterator[Diag
     below N; `whenever M increases` where M has no value or a fixed value
     of 0 or less.
     """
-    seen: set[int] = set()
+    seen: set[MetricInfo] = set()
     for program in checked.programs:
         for condition in program.eligible:
             if conditions.never_true(condition):
@@ -415,9 +415,9 @@ def never_true(checked: CheckedRuleset, conditions: Conditions) -> Iterator[Diag
                 )
         for metric in program.metrics.values():
             agg = metric.aggregate
-            if agg is None or agg.where is None or agg.source.text == "referrals" or id(metric) in seen:
+            if agg is None or agg.where is None or agg.source.text == "referrals" or metric in seen:
                 continue
-            seen.add(id(metric))
+            seen.add(metric)
             if conditions.never_true(agg.where):
                 yield _warning(
                     "RR601",
@@ -489,7 +489,7 @@ def threshold(checked: CheckedRuleset, trigger: ast.Trigger) -> tuple[MetricInfo
     op, ref, constant = node.op, node.left, fold(node.right)
     if not isinstance(ref, ast.Ref):
         op, ref, constant = _FLIP[node.op], node.right, fold(node.left)
-    binding = checked.bindings.get(id(ref)) if isinstance(ref, ast.Ref) else None
+    binding = checked.bindings.get(ref) if isinstance(ref, ast.Ref) else None
     if binding is None or binding.metric is None or op not in (">=", ">") or not isinstance(constant, Decimal):
         return None
     return binding.metric, constant, op == ">"
@@ -504,15 +504,15 @@ def tiers_out_of_order(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     Exact duplicates are left to RR603.
     """
     for program in checked.programs:
-        highest: dict[int, tuple[Decimal, bool, MilestoneInfo]] = {}
+        highest: dict[MetricInfo, tuple[Decimal, bool, MilestoneInfo]] = {}
         for milestone in program.milestones:
             found = threshold(checked, milestone.trigger)
             if found is None:
                 continue
             metric, value, strict = found
-            before = highest.get(id(metric))
+            before = highest.get(metric)
             if before is None or (value, strict) > before[:2]:
-                highest[id(metric)] = (value, strict, milestone)
+                highest[metric] = (value, strict, milestone)
             elif not _same_trigger(milestone.trigger, before[2].trigger):
                 yield _warning(
                     "RR602",
