@@ -193,3 +193,23 @@ def test_the_linecache_entry_lives_as_long_as_the_ruleset() -> None:
     del program
     gc.collect()
     assert filename not in linecache.cache
+
+
+def test_error_in_a_void_condition_names_its_rule_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Void conditions run when the result is built, after the events."""
+    text = (
+        "ruleset voids\n"
+        "event payment { amount: money USD }\n"
+        "event refund { amount: optional money USD }\n"
+        "milestone first_sale {\n"
+        "  first payment where payment.amount > 5 USD\n"
+        "  reward referrer cash 10 USD\n"
+        "  void if refund where refund.amount >= 1 USD within 30 days\n"
+        "}\n"
+    )
+    _raising("n_ge", monkeypatch)
+    program = rewardrules.compile(text, "voids.rules")
+    refund = {"id": "f1", "at": "2026-01-07T09:00:00Z", "type": "refund", "referee": "acme", "amount": "3.00"}
+    with pytest.raises(ZeroDivisionError) as raised:
+        program.score([*LEDGER, refund])
+    assert raised.value.__notes__ == ["in rule file voids.rules:7:3 (void condition of milestone `first_sale`)"]

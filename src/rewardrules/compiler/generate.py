@@ -19,8 +19,12 @@ and constants are numbered; strings, names and the file's path are written
 only through :mod:`rewardrules.codegen` (``lit``: a ``repr``'d constant;
 ``comment``), and every line is checked to hold no line break; the module's
 globals are only the helpers of :mod:`rewardrules.runtime` and constants.
-The generated source is registered with ``linecache`` so a traceback in it
-shows the line, like Jinja does for templates.
+The generated source is registered with ``linecache`` (for as long as the
+compiled ruleset lives) so a traceback in it shows the line, and each
+generated line maps back to the rule-file span it came from
+(`CompiledRuleset.source_line`; the map stays on the Python side): an
+exception out of generated code gets a note naming the rule line, like
+Jinja does for templates.
 """
 
 from __future__ import annotations
