@@ -35,7 +35,17 @@ from ..core.source import Span
 from ..core.units import format_amount, is_currency, quantize_money
 from ..syntax import nodes as ast
 from . import templates
-from .program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
+from .program import (
+    Binding,
+    CapInfo,
+    CheckedRuleset,
+    FieldInfo,
+    MetricInfo,
+    MilestoneInfo,
+    NodeMap,
+    ProgramInfo,
+    RewardInfo,
+)
 
 ZERO = Decimal(0)
 
@@ -145,6 +155,9 @@ def _fold_arith(op: str, left: Value | Unknown, right: Value | Unknown) -> Value
 #: An atom on one value: ("cmp", op, constant), ("in", constants),
 #: ("notin", constants), ("set", is_set) or ("int",) for "a whole number".
 Atom = tuple[object, ...]
+#: a value a condition reads: ("metric", id of its MetricInfo) or (the
+#: event's role, id of its FieldInfo); the objects belong to the checked
+#: program, which `Conditions` holds, so an id stays theirs meanwhile
 Key = tuple[str, int]
 Term = list[tuple[Key, Atom]]
 #: What a value's definition allows: alternatives, each a list of atoms;
@@ -577,7 +590,7 @@ def unused_declarations(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             continue
         for decl in info.decl.fields:
             field = info.fields.get(decl.name.text)
-            if field is not None and not field.builtin and id(field) not in fields:
+            if field is not None and not field.builtin and field not in fields:
                 yield _warning(
                     "RR604",
                     f"field `{name}.{decl.name.text}` is declared but no rule uses it",
@@ -586,10 +599,13 @@ def unused_declarations(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                 )
 
 
-def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
-    """Event types used, and ids of the FieldInfo objects read."""
+def _used(checked: CheckedRuleset) -> tuple[set[str], NodeMap[FieldInfo, bool]]:
+    """Event types used, and the FieldInfo objects read (by identity)."""
     events = {"referral"}
-    fields = {id(b.field) for b in checked.bindings.values() if b.kind == "field" and b.field is not None}
+    fields: NodeMap[FieldInfo, bool] = NodeMap()
+    for b in checked.bindings.values():
+        if b.kind == "field" and b.field is not None:
+            fields[b.field] = True
     for program in checked.programs:
         for metric in program.metrics.values():
             agg = metric.aggregate
@@ -597,7 +613,7 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
             if agg is not None and event is not None:
                 events.add(event.name)
                 if agg.field is not None and agg.field.text in event.fields:
-                    fields.add(id(event.fields[agg.field.text]))
+                    fields[event.fields[agg.field.text]] = True
         for milestone in program.milestones:
             if milestone.event is not None:
                 events.add(milestone.event)
@@ -606,7 +622,7 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
                 event_fields = checked.events[milestone.event].fields
                 for attr in _template_fields(milestone.message, milestone.event):
                     if attr in event_fields:
-                        fields.add(id(event_fields[attr]))
+                        fields[event_fields[attr]] = True
     return events, fields
 
 
@@ -787,13 +803,13 @@ def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     `count referrals` (the referrer's referrals) was meant, and a threshold
     above 1 on it is never reached. A filter that reads a field makes it a
     0-or-1 flag, which is left alone."""
-    seen: set[int] = set()
+    seen: NodeMap[ast.MetricDecl, bool] = NodeMap()
     for program in checked.programs:
         for metric in program.metrics.values():
             agg = metric.aggregate
-            if id(metric.decl) in seen or agg is None:
+            if metric.decl in seen or agg is None:
                 continue
-            seen.add(id(metric.decl))
+            seen[metric.decl] = True
             if agg.fn != "count" or agg.source.text != "referral":
                 continue
             if agg.where is None or fold(agg.where) is True:
