@@ -58,6 +58,7 @@ from .program import (
     Level,
     MetricInfo,
     MilestoneInfo,
+    NodeMap,
     ProgramInfo,
     RewardInfo,
     VoidInfo,
@@ -100,14 +101,14 @@ class Checker:
         self.file = file
         self.source = source
         self.diagnostics: list[Diagnostic] = []
-        self.types: dict[int, Type] = {}
-        self.nullable: dict[int, bool] = {}
-        self.bindings: dict[int, Binding] = {}
+        self.types: NodeMap[ast.Expr, Type] = NodeMap()
+        self.nullable: NodeMap[ast.Expr, bool] = NodeMap()
+        self.bindings: NodeMap[ast.Expr, Binding] = NodeMap()
         self.units: set[str] = set(BUILTIN_UNITS) | set(CURRENCY_EXPONENTS)
         self.events: dict[str, EventInfo] = builtin_events()
-        self._metric_cache: dict[int, MetricInfo] = {}
+        self._metric_cache: NodeMap[ast.MetricDecl, MetricInfo] = NodeMap()
         self._resolving: list[ast.MetricDecl] = []
-        self._decl_program: dict[int, str | None] = {}
+        self._decl_program: NodeMap[ast.MetricDecl, str | None] = NodeMap()
 
     # -- reporting -------------------------------------------------------
     def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
@@ -321,7 +322,7 @@ class Checker:
         scope = dict(outer)
         for decl in decls:
             name = decl.name.text
-            self._decl_program[id(decl)] = program
+            self._decl_program[decl] = program
             if name in scope:
                 self._duplicate(
                     f"metric `{name}` is declared twice",
@@ -339,12 +340,12 @@ class Checker:
                 continue
             scope[name] = decl
         for decl in scope.values():
-            if self._decl_program.get(id(decl)) == program:
+            if self._decl_program.get(decl) == program:
                 self._metric(decl, scope)
         return scope
 
     def _metric(self, decl: ast.MetricDecl, scope: Mapping[str, ast.MetricDecl]) -> MetricInfo:
-        cached = self._metric_cache.get(id(decl))
+        cached = self._metric_cache.get(decl)
         if cached is not None:
             return cached
         if decl in self._resolving:
@@ -365,20 +366,20 @@ class Checker:
                     decl.name.text,
                     decl,
                     typ,
-                    self.nullable.get(id(decl.body), False),
+                    self.nullable.get(decl.body, False),
                     "referrer" if any(m.level == "referrer" for m in used) else "referral",
                     tuple(dict.fromkeys(m.name for m in used)),
                     frozenset().union(*(m.events for m in used)) if used else frozenset({"referral"}),
-                    self._decl_program.get(id(decl)),
+                    self._decl_program.get(decl),
                 )
         finally:
             self._resolving.pop()
-        self._metric_cache[id(decl)] = info
+        self._metric_cache[decl] = info
         return info
 
     def _aggregate(self, decl: ast.MetricDecl, agg: ast.Aggregate, scope: Mapping[str, ast.MetricDecl]) -> MetricInfo:
         name = decl.name.text
-        program = self._decl_program.get(id(decl))
+        program = self._decl_program.get(decl)
         if agg.source.text == "referrals":
             return self._referrals_aggregate(decl, agg, scope, program)
         event = self.events.get(agg.source.text)
@@ -751,7 +752,7 @@ class Checker:
                 stack.append(node.operand)
             elif isinstance(node, ast.Compare):
                 for side, other in ((node.left, node.right), (node.right, node.left)):
-                    binding = self.bindings.get(id(side)) if isinstance(side, ast.Ref) else None
+                    binding = self.bindings.get(side) if isinstance(side, ast.Ref) else None
                     metric = binding.metric if binding else None
                     if metric is None or not isinstance(other, ast.Number):
                         continue
@@ -926,13 +927,13 @@ class Checker:
     def expr(self, node: ast.Expr, ctx: _Context) -> Type:
         """Type an expression (and record its type and nullability)."""
         typ, nullable = self._expr(node, ctx)
-        self.types[id(node)] = typ
-        self.nullable[id(node)] = nullable
+        self.types[node] = typ
+        self.nullable[node] = nullable
         return typ
 
     def _sub(self, node: ast.Expr, ctx: _Context) -> tuple[Type, bool]:
         typ = self.expr(node, ctx)
-        return typ, self.nullable[id(node)]
+        return typ, self.nullable[node]
 
     def _expr(self, node: ast.Expr, ctx: _Context) -> tuple[Type, bool]:
         if isinstance(node, ast.Number):
@@ -1022,10 +1023,10 @@ class Checker:
             finfo = self._field(event, node.attr)
             if finfo is None:
                 return T_ERROR, False
-            self.bindings[id(node)] = Binding("field", event_role=role, field=finfo, event=event)
+            self.bindings[node] = Binding("field", event_role=role, field=finfo, event=event)
             return finfo.type, finfo.optional
         if head == "increase" and ctx.increase is not None and node.attr is None:
-            self.bindings[id(node)] = Binding("increase")
+            self.bindings[node] = Binding("increase")
             return ctx.increase, False
         if ctx.metrics is not None and head in ctx.metrics:
             info = self._metric(ctx.metrics[head], ctx.metrics)
@@ -1036,7 +1037,7 @@ class Checker:
                 self.error("RR204", f"`{head}` is a metric over referrals and cannot be used {ctx.where}", node.span)
                 return T_ERROR, False
             ctx.used_metrics.append(info)
-            self.bindings[id(node)] = Binding("metric", metric=info)
+            self.bindings[node] = Binding("metric", metric=info)
             return info.type, info.nullable
         if head in self.events:
             where = (

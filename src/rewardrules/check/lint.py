@@ -35,7 +35,17 @@ from ..core.source import Span
 from ..core.units import format_amount, is_currency, quantize_money
 from ..syntax import nodes as ast
 from . import templates
-from .program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
+from .program import (
+    Binding,
+    CapInfo,
+    CheckedRuleset,
+    FieldInfo,
+    MetricInfo,
+    MilestoneInfo,
+    NodeMap,
+    ProgramInfo,
+    RewardInfo,
+)
 
 ZERO = Decimal(0)
 
@@ -145,6 +155,9 @@ def _fold_arith(op: str, left: Value | Unknown, right: Value | Unknown) -> Value
 #: An atom on one value: ("cmp", op, constant), ("in", constants),
 #: ("notin", constants), ("set", is_set) or ("int",) for "a whole number".
 Atom = tuple[object, ...]
+#: a value a condition reads: ("metric", id of its MetricInfo) or (the
+#: event's role, id of its FieldInfo); the objects belong to the checked
+#: program, which `Conditions` holds, so an id stays theirs meanwhile
 Key = tuple[str, int]
 Term = list[tuple[Key, Atom]]
 #: What a value's definition allows: alternatives, each a list of atoms;
@@ -161,7 +174,7 @@ class Conditions:
     def __init__(self, checked: CheckedRuleset) -> None:
         self.checked = checked
         self._vars: dict[Key, tuple[bool, MetricInfo | None]] = {}
-        self._facts: dict[int, Facts] = {}
+        self._facts: dict[MetricInfo, Facts] = {}
 
     def never_true(self, expr: ast.Expr) -> bool:
         """True only if the condition is false for every possible ledger."""
@@ -208,7 +221,7 @@ class Conditions:
         return [[]] if key is None else [[(key, ("cmp", "==", True))]]
 
     def _key(self, expr: ast.Expr) -> Key | None:
-        binding: Binding | None = self.checked.bindings.get(id(expr)) if isinstance(expr, ast.Ref) else None
+        binding: Binding | None = self.checked.bindings.get(expr) if isinstance(expr, ast.Ref) else None
         if binding is None:
             return None
         if binding.kind == "metric" and binding.metric is not None:
@@ -234,9 +247,9 @@ class Conditions:
 
     def metric_facts(self, metric: MetricInfo) -> Facts:
         """What values a metric's definition allows (see :data:`Facts`)."""
-        if id(metric) not in self._facts:
-            self._facts[id(metric)] = self._metric_facts(metric)
-        return self._facts[id(metric)]
+        if metric not in self._facts:
+            self._facts[metric] = self._metric_facts(metric)
+        return self._facts[metric]
 
     def _metric_facts(self, metric: MetricInfo) -> Facts:
         agg = metric.aggregate
@@ -403,7 +416,7 @@ def never_true(checked: CheckedRuleset, conditions: Conditions) -> Iterator[Diag
     below N; `whenever M increases` where M has no value or a fixed value
     of 0 or less.
     """
-    seen: set[int] = set()
+    seen: set[MetricInfo] = set()
     for program in checked.programs:
         for condition in program.eligible:
             if conditions.never_true(condition):
@@ -415,9 +428,9 @@ def never_true(checked: CheckedRuleset, conditions: Conditions) -> Iterator[Diag
                 )
         for metric in program.metrics.values():
             agg = metric.aggregate
-            if agg is None or agg.where is None or agg.source.text == "referrals" or id(metric) in seen:
+            if agg is None or agg.where is None or agg.source.text == "referrals" or metric in seen:
                 continue
-            seen.add(id(metric))
+            seen.add(metric)
             if conditions.never_true(agg.where):
                 yield _warning(
                     "RR601",
@@ -489,7 +502,7 @@ def threshold(checked: CheckedRuleset, trigger: ast.Trigger) -> tuple[MetricInfo
     op, ref, constant = node.op, node.left, fold(node.right)
     if not isinstance(ref, ast.Ref):
         op, ref, constant = _FLIP[node.op], node.right, fold(node.left)
-    binding = checked.bindings.get(id(ref)) if isinstance(ref, ast.Ref) else None
+    binding = checked.bindings.get(ref) if isinstance(ref, ast.Ref) else None
     if binding is None or binding.metric is None or op not in (">=", ">") or not isinstance(constant, Decimal):
         return None
     return binding.metric, constant, op == ">"
@@ -504,15 +517,15 @@ def tiers_out_of_order(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     Exact duplicates are left to RR603.
     """
     for program in checked.programs:
-        highest: dict[int, tuple[Decimal, bool, MilestoneInfo]] = {}
+        highest: dict[MetricInfo, tuple[Decimal, bool, MilestoneInfo]] = {}
         for milestone in program.milestones:
             found = threshold(checked, milestone.trigger)
             if found is None:
                 continue
             metric, value, strict = found
-            before = highest.get(id(metric))
+            before = highest.get(metric)
             if before is None or (value, strict) > before[:2]:
-                highest[id(metric)] = (value, strict, milestone)
+                highest[metric] = (value, strict, milestone)
             elif not _same_trigger(milestone.trigger, before[2].trigger):
                 yield _warning(
                     "RR602",
@@ -577,7 +590,7 @@ def unused_declarations(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             continue
         for decl in info.decl.fields:
             field = info.fields.get(decl.name.text)
-            if field is not None and not field.builtin and id(field) not in fields:
+            if field is not None and not field.builtin and field not in fields:
                 yield _warning(
                     "RR604",
                     f"field `{name}.{decl.name.text}` is declared but no rule uses it",
@@ -586,10 +599,13 @@ def unused_declarations(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                 )
 
 
-def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
-    """Event types used, and ids of the FieldInfo objects read."""
+def _used(checked: CheckedRuleset) -> tuple[set[str], NodeMap[FieldInfo, bool]]:
+    """Event types used, and the FieldInfo objects read (by identity)."""
     events = {"referral"}
-    fields = {id(b.field) for b in checked.bindings.values() if b.kind == "field" and b.field is not None}
+    fields: NodeMap[FieldInfo, bool] = NodeMap()
+    for b in checked.bindings.values():
+        if b.kind == "field" and b.field is not None:
+            fields[b.field] = True
     for program in checked.programs:
         for metric in program.metrics.values():
             agg = metric.aggregate
@@ -597,7 +613,7 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
             if agg is not None and event is not None:
                 events.add(event.name)
                 if agg.field is not None and agg.field.text in event.fields:
-                    fields.add(id(event.fields[agg.field.text]))
+                    fields[event.fields[agg.field.text]] = True
         for milestone in program.milestones:
             if milestone.event is not None:
                 events.add(milestone.event)
@@ -606,7 +622,7 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], set[int]]:
                 event_fields = checked.events[milestone.event].fields
                 for attr in _template_fields(milestone.message, milestone.event):
                     if attr in event_fields:
-                        fields.add(id(event_fields[attr]))
+                        fields[event_fields[attr]] = True
     return events, fields
 
 
@@ -787,13 +803,13 @@ def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     `count referrals` (the referrer's referrals) was meant, and a threshold
     above 1 on it is never reached. A filter that reads a field makes it a
     0-or-1 flag, which is left alone."""
-    seen: set[int] = set()
+    seen: NodeMap[ast.MetricDecl, bool] = NodeMap()
     for program in checked.programs:
         for metric in program.metrics.values():
             agg = metric.aggregate
-            if id(metric.decl) in seen or agg is None:
+            if metric.decl in seen or agg is None:
                 continue
-            seen.add(id(metric.decl))
+            seen[metric.decl] = True
             if agg.fn != "count" or agg.source.text != "referral":
                 continue
             if agg.where is None or fold(agg.where) is True:

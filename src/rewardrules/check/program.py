@@ -7,15 +7,60 @@ compiler reads only this (and the AST nodes it points to).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Generic, Literal, TypeVar, overload
 
 from ..core.datatypes import Type
 from ..core.source import Source
 from ..syntax import nodes as ast
 
 Level = Literal["referral", "referrer"]
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class NodeMap(Generic[_K, _V]):
+    """A table keyed by the identity of its keys (syntax nodes, declarations),
+    owned by whoever owns the nodes: the checked program, or one checker
+    run. Each entry holds its key, so an `id()` is never reused while the
+    table lives, and nothing outlives the table (no module-level list to
+    keep nodes alive). The nodes themselves are frozen dataclasses whose
+    equality compares values, so two equal nodes at one span are still two
+    entries here."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[_K, _V]] = {}
+
+    def __setitem__(self, key: _K, value: _V) -> None:
+        self._entries[id(key)] = (key, value)
+
+    def __getitem__(self, key: _K) -> _V:
+        return self._entries[id(key)][1]
+
+    def __contains__(self, key: object) -> bool:
+        return id(key) in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def get(self, key: _K) -> _V | None: ...
+
+    @overload
+    def get(self, key: _K, default: _V) -> _V: ...
+
+    def get(self, key: _K, default: _V | None = None) -> _V | None:
+        """The value for `key` (this very object), or `default`."""
+        entry = self._entries.get(id(key))
+        return default if entry is None else entry[1]
+
+    def values(self) -> Iterator[_V]:
+        return (value for _, value in self._entries.values())
 
 
 @dataclass(slots=True)
@@ -146,11 +191,11 @@ class CheckedRuleset:
     programs: list[ProgramInfo]
     #: IANA zone of calendar periods; None is UTC
     timezone: str | None = None
-    #: type and nullability of every expression node, by id()
-    types: dict[int, Type] = field(default_factory=dict)
-    nullable: dict[int, bool] = field(default_factory=dict)
-    #: what every Ref node resolves to, by id()
-    bindings: dict[int, Binding] = field(default_factory=dict)
+    #: type and nullability of every expression node, by node
+    types: NodeMap[ast.Expr, Type] = field(default_factory=NodeMap)
+    nullable: NodeMap[ast.Expr, bool] = field(default_factory=NodeMap)
+    #: what every Ref node resolves to, by node
+    bindings: NodeMap[ast.Expr, Binding] = field(default_factory=NodeMap)
 
     @property
     def milestones(self) -> list[MilestoneInfo]:

@@ -19,21 +19,27 @@ and constants are numbered; strings, names and the file's path are written
 only through :mod:`rewardrules.codegen` (``lit``: a ``repr``'d constant;
 ``comment``), and every line is checked to hold no line break; the module's
 globals are only the helpers of :mod:`rewardrules.runtime` and constants.
-The generated source is registered with ``linecache`` so a traceback in it
-shows the line, like Jinja does for templates.
+The generated source is registered with ``linecache`` (for as long as the
+compiled ruleset lives) so a traceback in it shows the line, and each
+generated line maps back to the rule-file span it came from
+(`CompiledRuleset.source_line`; the map stays on the Python side): an
+exception out of generated code gets a note naming the rule line, like
+Jinja does for templates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import linecache
 import operator
 import re
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..check.program import (
     RECORD_HEAD,
@@ -50,6 +56,7 @@ from ..core import runtime
 from ..core.datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from ..core.formatting import amount_text, formatter
 from ..core.ids import award_head
+from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from .codegen import comment, lit
@@ -142,7 +149,26 @@ class CompiledProgram:
     snapshot: Callable[..., dict[str, Any]]
 
 
-@dataclass(slots=True, eq=False)
+class Origin(NamedTuple):
+    """Where a generated line came from in the rule file."""
+
+    path: str
+    line: int
+    column: int
+    #: what the line computes, named as the rule file names it
+    #: ("condition of milestone `first_sale`")
+    what: str
+
+    def note(self) -> str:
+        """The note added to an exception raised on that line."""
+        return f"in rule file {self.path}:{self.line}:{self.column} ({self.what})"
+
+
+#: what the writer records for a generated line: the span and its description
+_Origin = tuple[Span, str]
+
+
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class CompiledRuleset:
     """Everything the engine needs to score ledgers with one rule file."""
 
@@ -158,10 +184,45 @@ class CompiledRuleset:
     #: per event type, its record -> the dict of its fields by name
     fields: dict[str, Callable[[tuple[Any, ...]], dict[str, Any]]] = field(default_factory=dict)
     source: str = field(repr=False, default="")
+    #: the file name the generated module was compiled under
+    filename: str = ""
+    #: per generated line (index 0 is line 1), the rule-file span it came
+    #: from and what it computes; None for plumbing. Kept here, on the
+    #: Python side: the path and names never enter the generated source.
+    origins: tuple[_Origin | None, ...] = field(repr=False, default=())
 
     @property
     def name(self) -> str:
         return self.checked.name
+
+    def source_line(self, lineno: int) -> Origin | None:
+        """The rule-file line a line of the generated module came from."""
+        if not 1 <= lineno <= len(self.origins):
+            return None
+        origin = self.origins[lineno - 1]
+        if origin is None:
+            return None
+        span, what = origin
+        return Origin(span.path, span.line, span.column, what)
+
+    def annotate(self, exc: BaseException) -> None:
+        """Add a note naming the rule-file line to an exception raised
+        inside this ruleset's generated code (the innermost such frame),
+        as Jinja's tracebacks name the template line. `check` promises a
+        checked program never raises while scoring: this is a safety net
+        that makes an engine bug point at the rule that exposed it."""
+        lineno = None
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                lineno = tb.tb_lineno
+            tb = tb.tb_next
+        origin = self.source_line(lineno) if lineno is not None else None
+        if origin is None:
+            return
+        note = origin.note()
+        if note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
 
 
 def fields_of(info: EventInfo) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
@@ -180,12 +241,27 @@ class _Writer:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        #: parallel to `lines`: where each came from in the rule file
+        self.origins: list[_Origin | None] = []
+        self._origin: _Origin | None = None
         self.level = 0
         self.consts: dict[str, Any] = {}
         self._const_names: dict[tuple[str, str], str] = {}
 
     def line(self, text: str = "") -> None:
         self.lines.append(checked_line("    " * self.level + text if text else ""))
+        self.origins.append(self._origin)
+
+    @contextlib.contextmanager
+    def origin(self, span: Span | None, what: str) -> Iterator[None]:
+        """Record the lines written inside as coming from `span` (kept
+        beside the source, see `CompiledRuleset.origins`; never in it)."""
+        outer = self._origin
+        self._origin = (span, what) if span is not None else outer
+        try:
+            yield
+        finally:
+            self._origin = outer
 
     def const(self, value: Any) -> str:
         key = (type(value).__name__, repr(value))
@@ -207,8 +283,8 @@ class _Compiler:
     def __init__(self, checked: CheckedRuleset) -> None:
         self.checked = checked
         self.w = _Writer()
-        self.metric_ids: dict[int, int] = {}
-        self.referral_slot: dict[int, int] = {}
+        self.metric_ids: dict[MetricInfo, int] = {}
+        self.referral_slot: dict[MetricInfo, int] = {}
         self.referral_init: list[Any] = []
         self.referrer_slot: dict[tuple[int, int], int] = {}  # (program, metric id) -> slot
         self.referrer_init: dict[int, list[Any]] = {}
@@ -220,23 +296,22 @@ class _Compiler:
 
     # -- layout ----------------------------------------------------------
     def mid(self, info: MetricInfo) -> int:
-        key = id(info)
-        if key not in self.metric_ids:
-            self.metric_ids[key] = len(self.metric_ids)
-        return self.metric_ids[key]
+        if info not in self.metric_ids:
+            self.metric_ids[info] = len(self.metric_ids)
+        return self.metric_ids[info]
 
     def _layout(self) -> list[MetricInfo]:
-        seen: dict[int, MetricInfo] = {}
+        seen: dict[MetricInfo, None] = {}
         for program in self.checked.programs:
             for info in program.metrics.values():
-                seen.setdefault(id(info), info)
-        ordered = sorted(seen.values(), key=lambda m: m.decl.span.start if m.decl.span else 0)
+                seen.setdefault(info)
+        ordered = sorted(seen, key=lambda m: m.decl.span.start if m.decl.span else 0)
         for info in ordered:
             self.mid(info)
             agg = info.aggregate
             if agg is None or info.level != "referral" or info.type.kind == "error":
                 continue
-            self.referral_slot[id(info)] = len(self.referral_init)
+            self.referral_slot[info] = len(self.referral_init)
             if agg.fn in ("count", "sum"):
                 self.referral_init.append(runtime.ZERO)
             elif agg.fn == "first":
@@ -257,19 +332,27 @@ class _Compiler:
     def metrics_in(self, exprs: Iterable[ast.Expr | None]) -> list[MetricInfo]:
         """Metrics an expression reads, with everything they depend on, in
         an order where each comes after its dependencies."""
+        return self.with_dependencies(self.direct_metrics(exprs))
+
+    def direct_metrics(self, exprs: Iterable[ast.Expr | None]) -> list[MetricInfo]:
+        """The metrics named in these expressions, in order."""
         direct: list[MetricInfo] = []
         for expr in exprs:
             for node in ast.walk(expr):
-                binding = self.checked.bindings.get(id(node))
+                binding = self.checked.bindings.get(node)
                 if binding is not None and binding.kind == "metric" and binding.metric is not None:
                     direct.append(binding.metric)
+        return direct
+
+    def with_dependencies(self, direct: Iterable[MetricInfo]) -> list[MetricInfo]:
+        """These metrics and all they depend on, each after its dependencies."""
         ordered: list[MetricInfo] = []
-        done: set[int] = set()
+        done: set[MetricInfo] = set()
 
         def visit(info: MetricInfo) -> None:
-            if id(info) in done:
+            if info in done:
                 return
-            done.add(id(info))
+            done.add(info)
             if info.aggregate is None:
                 for dep in self.metrics_in([info.decl.body]):  # type: ignore[list-item]
                     visit(dep)
@@ -282,22 +365,27 @@ class _Compiler:
     def prologue(self, metrics: Iterable[MetricInfo]) -> None:
         """Emit `mvN = ...` for each metric, dependencies first."""
         for info in metrics:
-            n = self.mid(info)
-            agg = info.aggregate
-            if agg is None:
-                self.w.line(f"mv{n} = {self.expr(info.decl.body)}")  # type: ignore[arg-type]
-            elif info.level == "referrer":
-                self.w.line(f"mv{n} = R.m[{self.referrer_slot[(self._program, n)]}]")
-            else:
-                self.w.line(f"mv{n} = r.m[{self.referral_slot[id(info)]}]")
-                if agg.otherwise is not None:
-                    self.w.line(f"if mv{n} is None:")
-                    self.w.indent()
-                    self.w.line(f"mv{n} = {self.expr(agg.otherwise)}")
-                    self.w.dedent()
+            with self.w.origin(info.decl.span, _metric_what(info)):
+                self._metric_value(info)
+
+    def _metric_value(self, info: MetricInfo) -> None:
+        """Emit `mvN = ...` for one metric."""
+        n = self.mid(info)
+        agg = info.aggregate
+        if agg is None:
+            self.w.line(f"mv{n} = {self.expr(info.decl.body)}")  # type: ignore[arg-type]
+        elif info.level == "referrer":
+            self.w.line(f"mv{n} = R.m[{self.referrer_slot[(self._program, n)]}]")
+        else:
+            self.w.line(f"mv{n} = r.m[{self.referral_slot[info]}]")
+            if agg.otherwise is not None:
+                self.w.line(f"if mv{n} is None:")
+                self.w.indent()
+                self.w.line(f"mv{n} = {self.expr(agg.otherwise)}")
+                self.w.dedent()
 
     def nullable(self, node: ast.Expr) -> bool:
-        return self.checked.nullable.get(id(node), False)
+        return self.checked.nullable.get(node, False)
 
     def expr(self, node: ast.Expr) -> str:
         w = self.w
@@ -324,7 +412,7 @@ class _Compiler:
             return f"n_neg({inner})" if self.nullable(node.operand) else f"(-{inner})"
         if isinstance(node, ast.Arith):
             left, right = self.expr(node.left), self.expr(node.right)
-            result_type = self.checked.types.get(id(node))
+            result_type = self.checked.types.get(node)
             if node.op == "/":
                 text = f"n_div({left}, {right})"
             elif self.nullable(node.left) or self.nullable(node.right):
@@ -358,7 +446,7 @@ class _Compiler:
         raise AssertionError(f"cannot compile {node!r}")
 
     def ref(self, node: ast.Ref) -> str:
-        binding = self.checked.bindings[id(node)]
+        binding = self.checked.bindings[node]
         if binding.kind == "increase":
             return "inc"
         if binding.kind == "metric":
@@ -395,7 +483,7 @@ class _Compiler:
         """The per-referral metrics each event type updates."""
         by_type: dict[str, list[MetricInfo]] = {}
         for info in metrics:
-            if id(info) in self.referral_slot:
+            if info in self.referral_slot:
                 agg = info.aggregate
                 assert agg is not None
                 by_type.setdefault(agg.source.text, []).append(info)
@@ -420,7 +508,8 @@ class _Compiler:
             if infos:
                 self.w.line("m = r.m")
                 for info in infos:
-                    self._update(info)
+                    with self.w.origin(info.decl.span, _metric_what(info)):
+                        self._update(info)
             if keep:
                 fields = self.w.const(self.fields[event_type])
                 self.w.line(f"r.kept.setdefault({lit(event_type)}, []).append({fields}(ev))")
@@ -447,7 +536,7 @@ class _Compiler:
     def _update(self, info: MetricInfo) -> None:
         agg = info.aggregate
         assert agg is not None
-        slot = self.referral_slot[id(info)]
+        slot = self.referral_slot[info]
         w = self.w
         w.line(comment(f"metric {info.name}"))
         tests = []
@@ -491,7 +580,8 @@ class _Compiler:
         if aggs:
             self.w.line(f"c = r.contrib[{p}]")
         for info in aggs:
-            self._contribution(p, info)
+            with self.w.origin(info.decl.span, _metric_what(info)):
+                self._contribution(p, info)
         once = [m for m in milestones if _once(m)]
         if not aggs and once and len(once) == len(milestones):
             # every milestone here is awarded once: when all are, skip the rest
@@ -500,19 +590,21 @@ class _Compiler:
             self.w.indent()
             self.w.line("continue")
             self.w.dedent()
-        used = self.metrics_in(self._milestone_exprs(m) for m in milestones)
+        used = self.with_dependencies(info for m in milestones for info in self._milestone_metrics(m))
         # metrics are read after the referrer's totals were brought up to date
         self.prologue(list(used))
         for milestone in milestones:
-            self._milestone(milestone)
+            with self.w.origin(milestone.trigger.span, f"condition of milestone `{milestone.name}`"):
+                self._milestone(milestone)
 
-    def _milestone_exprs(self, milestone: MilestoneInfo) -> ast.Expr | None:
+    def _milestone_metrics(self, milestone: MilestoneInfo) -> list[MetricInfo]:
+        """The metrics a milestone's trigger reads directly."""
         trigger = milestone.trigger
         if isinstance(trigger, ast.WhenTrigger):
-            return trigger.condition
+            return self.direct_metrics([trigger.condition])
         if isinstance(trigger, ast.EventTrigger):
-            return trigger.where
-        return _ref_to(self.checked, self.checked.programs[self._program].metrics[trigger.metric.text])
+            return self.direct_metrics([trigger.where])
+        return [self.checked.programs[self._program].metrics[trigger.metric.text]]
 
     def _contribution(self, p: int, info: MetricInfo) -> None:
         agg = info.aggregate
@@ -550,9 +642,9 @@ class _Compiler:
         names: dict[str, str] = {}
         types: dict[str, Type | None] = {}
         for node in ast.walk(expr):
-            if isinstance(node, ast.Ref) and id(node) in self.checked.bindings:
+            if isinstance(node, ast.Ref) and node in self.checked.bindings:
                 names.setdefault(node.dotted, self.ref(node))
-                types.setdefault(node.dotted, self.checked.types.get(id(node)))
+                types.setdefault(node.dotted, self.checked.types.get(node))
         self.why[index] = (tuple(names), tuple(types.values()))
         return "(" + "".join(f"{v}, " for v in names.values()) + ")"
 
@@ -623,7 +715,8 @@ class _Compiler:
         fname = f"amount_{milestone.index}_{k}"
         self.function(fname, "r, R, ev, inc", {"event": "ev", "referral": "r.fields"}, records=["event"])
         self.prologue(self.metrics_in([reward.decl.amount]))
-        self.w.line(f"return {self.expr(reward.decl.amount)}")
+        with self.w.origin(reward.decl.amount.span, f"amount of a reward of milestone `{milestone.name}`"):
+            self.w.line(f"return {self.expr(reward.decl.amount)}")
         self.w.dedent()
         return fname
 
@@ -631,7 +724,8 @@ class _Compiler:
         fname = f"void_{milestone.index}_{k}"
         self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.fields", "void": "v"})
         where = void.decl.where
-        self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
+        with self.w.origin(void.decl.span, f"void condition of milestone `{milestone.name}`"):
+            self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
         self.w.dedent()
         return fname
 
@@ -639,7 +733,9 @@ class _Compiler:
         fname = f"p{p}_eligible"
         self.function(fname, "r", {"referral": "r.fields"})
         tests = [self.expr(e) for e in program.eligible]
-        self.w.line(f"return {' and '.join(tests) or 'True'}")
+        span = program.eligible[0].span if program.eligible else None
+        with self.w.origin(span, f"eligibility of program `{program.name}`"):
+            self.w.line(f"return {' and '.join(tests) or 'True'}")
         self.w.dedent()
         return fname
 
@@ -648,32 +744,12 @@ class _Compiler:
         fname = f"p{p}_snapshot"
         self.function(fname, "r, R", {"referral": "r.fields"})
         infos = [m for m in program.metrics.values() if m.type.kind != "error"]
-        ordered: list[MetricInfo] = []
-        done: set[int] = set()
-        for info in infos:
-            for dep in self.metrics_in([_ref_to(self.checked, info)]):
-                if id(dep) not in done:
-                    done.add(id(dep))
-                    ordered.append(dep)
-        self.prologue(ordered)
+        self.prologue(self.with_dependencies(infos))
         self.w.line("return {" + "".join(f"{lit(m.name)}: mv{self.mid(m)}, " for m in infos) + "}")
         self.w.dedent()
         return fname
 
     why: dict[int, tuple[tuple[str, ...], tuple[Type | None, ...]]]
-
-
-def _ref_to(checked: CheckedRuleset, info: MetricInfo) -> ast.Ref:
-    """A synthetic reference to a metric, so `metrics_in` can order it."""
-    from ..check.program import Binding
-
-    node = ast.Ref(ast.Ident(info.name))
-    checked.bindings[id(node)] = Binding("metric", metric=info)
-    _KEEP.append(node)  # keep the node alive: bindings are keyed by id()
-    return node
-
-
-_KEEP: list[ast.Ref] = []
 
 
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|'(?:[^'\\]|\\.)*'")
@@ -693,6 +769,11 @@ def _null_aware(left: str, op: str, right: str, helper: str, otherwise: str) -> 
         guards = " and ".join(c.replace(" is None", " is not None") for c in checks)
         return f"({guards} and {left} {op} {right})"
     return f"({otherwise} if {' or '.join(checks)} else {left} {op} {right})"
+
+
+def _metric_what(info: MetricInfo) -> str:
+    """How a line map names a metric's lines."""
+    return f"metric `{info.name}`"
 
 
 def _reacting(program: ProgramInfo, event_type: str) -> tuple[list[MetricInfo], list[MilestoneInfo]]:
@@ -767,7 +848,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
     code = compile(source, filename, "exec")
     exec(code, namespace)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    entry = (len(source), None, source.splitlines(True), filename)
+    linecache.cache[filename] = entry
     referral_init = tuple(c.referral_init)
     programs: list[CompiledProgram] = []
     milestones: list[CompiledMilestone] = []
@@ -810,7 +892,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
             )
         )
     used = set(step_names) | {"referral"}
-    return CompiledRuleset(
+    result = CompiledRuleset(
         checked=checked,
         steps={t: namespace[f] for t, f in step_names.items()},
         referral_slots=functools.partial(list, referral_init),
@@ -819,7 +901,19 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         used_types=frozenset(used),
         source=source,
         fields=c.fields,
+        filename=filename,
+        origins=tuple(c.w.origins),
     )
+    # the traceback's view of the source lives as long as the ruleset does
+    weakref.finalize(result, _forget_source, filename, entry)
+    return result
+
+
+def _forget_source(filename: str, entry: tuple[Any, ...]) -> None:
+    """Drop a freed ruleset's source from `linecache`, unless a later
+    compile of the same source registered its own entry since."""
+    if linecache.cache.get(filename) is entry:
+        del linecache.cache[filename]
 
 
 __all__ = ["QUANTITY", "CompiledMilestone", "CompiledProgram", "CompiledRuleset", "compile_ruleset"]

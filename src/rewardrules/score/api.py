@@ -21,7 +21,7 @@ from decimal import getcontext, localcontext, setcontext
 from typing import IO, Any, TypeAlias, cast
 
 from ..check.checker import check_text
-from ..compiler.generate import CompiledRuleset, compile_ruleset
+from ..compiler.generate import CompiledRuleset, Origin, compile_ruleset
 from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, has_errors
 from ..core.formatting import quoted
@@ -207,6 +207,13 @@ class Program:
         self.compiled = compiled
         self.name = compiled.name
         self._ledger_reader: EventReader | None = None
+
+    def source_line(self, lineno: int) -> Origin | None:
+        """Where line `lineno` of the generated evaluator (`compiled.source`)
+        came from in the rule file: path, line, column and what it computes;
+        None for lines of plumbing. For debugging the engine: an exception
+        raised in generated code while scoring carries this as a note."""
+        return self.compiled.source_line(lineno)
 
     def _reader(self) -> EventReader:
         """The ledger reader of this rule file's events (it generates code:

@@ -144,6 +144,9 @@ class Engine:
                     program, self._milestones[index], occurrence, increase, values, referral, referrer, ev, issued
                 )
             return issued
+        except Exception as exc:  # an engine bug: name the rule line it ran (no cost unless raised)
+            self.compiled.annotate(exc)
+            raise
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()

@@ -396,7 +396,11 @@ class Reporter:
         """The whole result record, computed in the scoring decimal context
         (totals are sums: the caller's context must not round them)."""
         with localcontext(CONTEXT):
-            return self._build(explain)
+            try:
+                return self._build(explain)
+            except Exception as exc:  # an engine bug in generated code: name the rule line
+                self.compiled.annotate(exc)
+                raise
 
     def _build(self, explain: bool) -> dict[str, Any]:
         state = self.engine.state
