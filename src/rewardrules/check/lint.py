@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal, localcontext
-from typing import cast
+from typing import Any, cast
 
 from jinja2 import nodes
 
@@ -55,13 +55,14 @@ UNKNOWN = Unknown()
 #: None for "no value" (a division by zero).
 Value = Decimal | str | bool | None
 
-_COMPARE: dict[str, Callable[[object, object], bool]] = {
+#: Both sides are of one type (``fold`` checks): two numbers, texts or conditions.
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,  # type: ignore[operator]
-    "<=": lambda a, b: a <= b,  # type: ignore[operator]
-    ">": lambda a, b: a > b,  # type: ignore[operator]
-    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
