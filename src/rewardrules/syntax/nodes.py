@@ -360,7 +360,7 @@ class RuleFile:
 # -- walking -----------------------------------------------------------------
 
 
-def walk(expr: Expr | None) -> Iterator[Any]:
+def walk(expr: Expr | None) -> Iterator[Expr]:
     """Every node of an expression, without recursion (expressions may be
     64 levels deep; later stages must not depend on the recursion limit)."""
     if expr is None:
