@@ -53,6 +53,7 @@ from ..core.datatypes import DURATION_UNITS, PERIODS
 from ..core.runtime import in_context
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
+from ..syntax.formatter import written
 from .lint import Unknown, applicable_caps, constant_amount, how_often
 from .program import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
 
@@ -274,7 +275,7 @@ def milestone_bound(
     for reward in rewards:
         value = constant_amount(reward)
         if isinstance(value, Unknown):
-            computed.append(f"`{reward.decl.amount.span.text}` (no upper bound)")
+            computed.append(f"`{written(reward.decl.amount)}` (no upper bound)")
         elif value is not None and value > 0 and per_award is not None:
             per_award += value
     if computed:
@@ -316,7 +317,7 @@ def _rates_bound(
     for reward in rewards:
         value = constant_amount(reward)
         if isinstance(value, Unknown):
-            text = reward.decl.amount.span.text
+            text = written(reward.decl.amount)
             _count(bound.computed, text, awards)
             rates.append(f"`{text}`")
         elif value is not None and value > 0:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal, localcontext
-from typing import cast
+from typing import Any, cast
 
 from jinja2 import nodes
 
@@ -34,6 +34,7 @@ from ..core.runtime import CONTEXT
 from ..core.source import Span
 from ..core.units import format_amount, is_currency, quantize_money
 from ..syntax import nodes as ast
+from ..syntax.formatter import written
 from . import templates
 from .program import (
     Binding,
@@ -64,13 +65,14 @@ UNKNOWN = Unknown()
 #: None for "no value" (a division by zero).
 Value = Decimal | str | bool | None
 
-_COMPARE: dict[str, Callable[[object, object], bool]] = {
+#: Both sides are of one type (``fold`` checks): two numbers, texts or conditions.
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,  # type: ignore[operator]
-    "<=": lambda a, b: a <= b,  # type: ignore[operator]
-    ">": lambda a, b: a > b,  # type: ignore[operator]
-    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -689,7 +691,7 @@ def unbounded_liability(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                     or applicable_caps(program, milestone, reward)
                 ):
                     continue
-                amount = f"`{reward.decl.amount.span.text}`" if computed else "a fixed amount"
+                amount = f"`{written(reward.decl.amount)}`" if computed else "a fixed amount"
                 yield _warning(
                     "RR605",
                     f"unbounded liability: milestone `{milestone.name}` pays the {reward.role} {amount}"
@@ -714,7 +716,7 @@ def void_outlasts_hold(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             hold = milestone.hold_ns or 0
             holds = milestone.decl.holds
             hold_text = (
-                f"the hold is {holds[0].duration.span.text}: a void event after the hold"
+                f"the hold is {written(holds[0].duration)}: a void event after the hold"
                 if holds
                 else "there is no hold: every void event"
             )
@@ -722,13 +724,13 @@ def void_outlasts_hold(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                 if void.window_ns is not None and void.window_ns <= hold:
                     continue
                 within = void.decl.within
-                window = f"up to {within.span.text} after the award" if within is not None else "at any time"
+                window = f"up to {written(within)} after the award" if within is not None else "at any time"
                 yield _warning(
                     "RR606",
                     f"`void if {void.event}` in milestone `{milestone.name}` can match {window}, "
                     f"but {hold_text} reverses a confirmed award",
                     void.decl.span,
-                    f"hold the award at least as long as the void window (`hold {within.span.text}`)"
+                    f"hold the award at least as long as the void window (`hold {written(within)}`)"
                     if within is not None
                     else "give the void a window (`within 30 days`) and hold the award at least that long",
                 )
@@ -785,7 +787,7 @@ def never_issued(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                     )
                     yield _warning(
                         "RR608",
-                        f"the reward `{reward.decl.amount.span.text}` of milestone `{milestone.name}` {what}: "
+                        f"the reward `{written(reward.decl.amount)}` of milestone `{milestone.name}` {what}: "
                         "it is never issued",
                         reward.decl.span,
                         "give the reward a positive amount, or remove it; every award of it is listed under `withheld`",

@@ -109,6 +109,12 @@ class MetricInfo:
         body = self.decl.body
         return body if isinstance(body, ast.Aggregate) else None
 
+    @property
+    def formula(self) -> ast.Expr | None:
+        """The expression of a metric computed from others; None for an aggregate."""
+        body = self.decl.body
+        return None if isinstance(body, ast.Aggregate) else body
+
 
 @dataclass(slots=True, eq=False)
 class Binding:

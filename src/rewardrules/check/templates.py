@@ -18,11 +18,11 @@ jinja2's recursive parser and compiler see the text.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -352,7 +352,7 @@ def _getattr_problem(node: nodes.Getattr, known: set[str], fields: Mapping[str, 
 
 
 @functools.lru_cache(maxsize=512)
-def _compiled(text: str):  # type: ignore[no-untyped-def]
+def _compiled(text: str) -> Template:
     return environment().from_string(text)
 
 
@@ -367,7 +367,8 @@ def render(text: str, context: Mapping[str, object]) -> str:
     `MAX_TEMPLATE_TAG_TOKENS` bounds."""
     pieces: list[str] = []
     size = 0
-    generator = _compiled(text).generate(dict(context))
+    # Template.generate is a generator function, though jinja2 annotates it Iterator: it has close().
+    generator = cast(Generator[str, None, None], _compiled(text).generate(dict(context)))
     try:
         for piece in generator:
             pieces.append(piece)

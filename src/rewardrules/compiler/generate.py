@@ -354,7 +354,7 @@ class _Compiler:
                 return
             done.add(info)
             if info.aggregate is None:
-                for dep in self.metrics_in([info.decl.body]):  # type: ignore[list-item]
+                for dep in self.metrics_in([info.formula]):
                     visit(dep)
             ordered.append(info)
 
@@ -373,7 +373,9 @@ class _Compiler:
         n = self.mid(info)
         agg = info.aggregate
         if agg is None:
-            self.w.line(f"mv{n} = {self.expr(info.decl.body)}")  # type: ignore[arg-type]
+            formula = info.formula
+            assert formula is not None  # not an aggregate
+            self.w.line(f"mv{n} = {self.expr(formula)}")
         elif info.level == "referrer":
             self.w.line(f"mv{n} = R.m[{self.referrer_slot[(self._program, n)]}]")
         else:
@@ -618,7 +620,7 @@ class _Compiler:
             target = self.checked.programs[p].metrics[agg.field.text]
         deps = self.metrics_in(exprs) + ([target] if target is not None else [])
         if target is not None and target.aggregate is None:
-            deps = self.metrics_in([*exprs, target.decl.body])  # type: ignore[list-item]
+            deps = self.metrics_in([*exprs, target.formula])
             deps.append(target)
         self.prologue(dict.fromkeys(deps))
         if agg.fn == "count":

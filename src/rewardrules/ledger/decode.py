@@ -164,7 +164,7 @@ def iter_lines(
             if problem is not None:
                 yield number, None, problem
             elif number == 1 and _strip_bom(raw) is not None:
-                yield from iter_lines([_strip_bom(raw)])  # type: ignore[list-item]
+                yield from iter_lines([_strip_bom(raw)])
             continue
         if text.count("{") + text.count("[") > nesting and _depth(value, nesting):
             yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")

@@ -204,7 +204,9 @@ def _nice_step(top: Decimal | int | float) -> Decimal:
 def _tick_label(value: Decimal, step: Decimal) -> str:
     """An axis label, exactly: grouped thousands, and as many decimals as
     the step has (0.25 steps: 0.00, 0.25, ...; whole steps: none)."""
-    places = max(0, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # a step is finite: never NaN's "n" or infinity's "F"
+    places = max(0, -exponent)
     return f"{value:,.{places}f}"
 
 

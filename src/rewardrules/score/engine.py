@@ -231,7 +231,8 @@ class Engine:
             beneficiary = referral.referrer if role == "referrer" else referral.referee
             amount = reward.constant
             if amount is None:
-                amount = reward.amount(referral, referrer, ev, increase)  # type: ignore[misc]
+                assert reward.amount is not None  # not a constant: the compiler wrote its function
+                amount = reward.amount(referral, referrer, ev, increase)
                 if amount is not None and reward.quantum is not None:
                     try:
                         amount = amount.quantize(reward.quantum)

@@ -377,8 +377,9 @@ def _as_paid(settled: SettledAward, why: dict[str, Any]) -> dict[str, Any]:
     """The `why` of a record kept as paid: as the app was told it, else this
     run's without what describes this run's amount or status (a cap's cut,
     the void: the reversal says what takes the award back)."""
-    if settled.record["why"] is not None:
-        return settled.record["why"]
+    told: dict[str, Any] | None = settled.record["why"]
+    if told is not None:
+        return told
     return {k: v for k, v in why.items() if k not in ("capped", "uncapped", "voided_by")}
 
 

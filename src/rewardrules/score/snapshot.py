@@ -150,7 +150,8 @@ def _dict(value: Any, where: str) -> dict[str, Any]:
 
 def _values(value: Any, where: str, length: int) -> list[Any]:
     """A list of `length` values (metric slots, their previous values)."""
-    return _dec(_list(value, where, length), where)  # type: ignore[no-any-return]
+    values: list[Any] = _dec(_list(value, where, length), where)  # a list comes back a list
+    return values
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:

@@ -75,6 +75,15 @@ def format_expr(expr: ast.Expr) -> str:
     return _Printer().expr(expr)
 
 
+def written(node: ast.Expr | ast.Duration) -> str:
+    """The node as the rule file writes it (its span's text), for messages
+    that quote the user's own words. A node built by code rather than parsed
+    has no span: it is printed the way ``fmt`` writes it."""
+    if node.span is not None:
+        return node.span.text
+    return _duration(node) if isinstance(node, ast.Duration) else format_expr(node)
+
+
 # -- comments ----------------------------------------------------------------
 
 

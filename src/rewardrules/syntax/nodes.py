@@ -22,7 +22,7 @@ class Ident:
     """A name as written, with its own span (for "unknown name" carets)."""
 
     text: str
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 # -- expressions -------------------------------------------------------------
@@ -31,7 +31,7 @@ class Ident:
 @dataclass(frozen=True, slots=True)
 class Number:
     value: Decimal
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Quantity:
 
     value: Decimal
     unit: Ident
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Percent:
     """``15%`` on its own: a quantity in the unit ``percent``."""
 
     value: Decimal
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +57,19 @@ class PercentOf:
 
     value: Decimal
     operand: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class String:
     value: str
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Bool:
     value: bool
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ class Ref:
 
     head: Ident
     attr: Ident | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
     @property
     def dotted(self) -> str:
@@ -90,13 +90,13 @@ class Arith:
     op: str  # one of + - * /
     left: Expr
     right: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
     operand: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,27 +104,27 @@ class Compare:
     op: str  # one of == != < <= > >=
     left: Expr
     right: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     left: Expr
     right: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     left: Expr
     right: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
     operand: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +132,14 @@ class InList:
     operand: Expr
     items: tuple[Expr, ...]
     negated: bool = False
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class IsSet:
     operand: Expr
     negated: bool = False
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 Expr = (
@@ -168,7 +168,7 @@ Expr = (
 class Duration:
     value: Decimal
     unit: Ident
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +177,7 @@ class TypeRef:
 
     kind: str  # money | quantity | number | text | time | boolean
     unit: Ident | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ class FieldDecl:
     name: Ident
     type: TypeRef
     optional: bool = False
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,14 +193,14 @@ class EventDecl:
     name: Ident
     title: str | None
     fields: tuple[FieldDecl, ...]
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class UnitDecl:
     name: Ident
     title: str | None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +209,7 @@ class RulesetDecl:
     title: str | None
     #: IANA zone of calendar periods (`cap ... per month`); None means UTC
     timezone: String | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +222,7 @@ class Aggregate:
     where: Expr | None = None
     within: Duration | None = None
     otherwise: Expr | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +230,13 @@ class MetricDecl:
     name: Ident
     title: str | None
     body: Aggregate | Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Eligible:
     condition: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +246,7 @@ class Cap:
     role: Ident
     amount: Expr
     period: Ident | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +254,7 @@ class WhenTrigger:
     """Awarded once, at the first event where the condition holds."""
 
     condition: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +265,7 @@ class EventTrigger:
     event: Ident
     where: Expr | None = None
     within: Duration | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +273,7 @@ class IncreaseTrigger:
     """``whenever paid_licenses increases``: at every rise, ``increase`` is the rise."""
 
     metric: Ident
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +282,7 @@ class EveryTrigger:
 
     step: Decimal
     metric: Ident
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 Trigger = WhenTrigger | EventTrigger | IncreaseTrigger | EveryTrigger
@@ -293,13 +293,13 @@ class Reward:
     role: Ident
     kind: Ident
     amount: Expr
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
     duration: Duration
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,13 +309,13 @@ class Void:
     event: Ident
     where: Expr | None = None
     within: Duration | None = None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
     template: str
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +328,7 @@ class Milestone:
     voids: tuple[Void, ...] = ()
     messages: tuple[Message, ...] = ()
     caps: tuple[Cap, ...] = ()
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +339,7 @@ class Program:
     eligible: tuple[Eligible, ...] = ()
     caps: tuple[Cap, ...] = ()
     milestones: tuple[Milestone, ...] = ()
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,13 +354,13 @@ class RuleFile:
     metrics: tuple[MetricDecl, ...]
     programs: tuple[Program, ...]
     implicit: Program | None
-    span: Span = _span  # type: ignore[assignment]
+    span: Span | None = _span
 
 
 # -- walking -----------------------------------------------------------------
 
 
-def walk(expr: Expr | None) -> Iterator[Any]:
+def walk(expr: Expr | None) -> Iterator[Expr]:
     """Every node of an expression, without recursion (expressions may be
     64 levels deep; later stages must not depend on the recursion limit)."""
     if expr is None:

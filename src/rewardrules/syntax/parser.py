@@ -16,10 +16,10 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -60,12 +60,16 @@ class _TooDeep(Exception):
         self.span = span
 
 
+#: An expression node that :meth:`_Builder._deep` hands back as it is.
+_E = TypeVar("_E", bound=ast.Expr)
+
+
 def _decimal(token: Token) -> Decimal:
     return Decimal(str(token))
 
 
 @v_args(meta=True, inline=True)
-class _Builder(Transformer_NonRecursive):
+class _Builder(Transformer_NonRecursive[Token, Any]):
     """Turns each reduction into an AST node (and tracks expression depth)."""
 
     def __init__(self, source: Source) -> None:
@@ -78,7 +82,7 @@ class _Builder(Transformer_NonRecursive):
         if not getattr(meta, "empty", True):
             return self.source.span(meta.start_pos, meta.end_pos)
         for item in fallback:
-            span = getattr(item, "span", None)
+            span: Span | None = getattr(item, "span", None)
             if span is not None:
                 return span
         return self.source.whole()
@@ -86,10 +90,10 @@ class _Builder(Transformer_NonRecursive):
     def _tok(self, token: Token) -> ast.Ident:
         return ast.Ident(str(token), self.source.span(token.start_pos or 0, token.end_pos or 0))
 
-    def _deep(self, node: Any, *children: Any) -> Any:
+    def _deep(self, node: _E, *children: object) -> _E:
         depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
         if depth > limits.MAX_EXPRESSION_DEPTH:
-            raise _TooDeep(node.span)
+            raise _TooDeep(node.span or self.source.whole())  # built by this class: never None
         self.depth[id(node)] = depth
         return node
 
@@ -375,8 +379,10 @@ def _shipped_parser(grammar: str) -> Lark | None:
         return None
     if any(tables.DATA["options"].get(name) != value for name, value in _OPTIONS.items()):
         return None
+    # Lark's loader is unannotated; it is the classmethod that builds a Lark.
+    load: Callable[..., Lark] = Lark._load_from_dict
     try:
-        return Lark._load_from_dict(tables.DATA, tables.MEMO, postlex=_WholeWords())
+        return load(tables.DATA, tables.MEMO, postlex=_WholeWords())
     except Exception:  # a Lark that reads the tables differently: build from the grammar instead
         return None
 
@@ -624,7 +630,7 @@ def _open_bracket(text: str, error: UnexpectedInput) -> Token | None:
     brackets are the ones still on the parser's value stack."""
     if not isinstance(error, UnexpectedToken):
         return None
-    opener = next((v for v in reversed(_stack(error)) if _is(v, *_CLOSING)), None)
+    opener: Token | None = next((v for v in reversed(_stack(error)) if _is(v, *_CLOSING)), None)
     if opener is None or _CLOSING[opener.type][0] not in (error.expected or ()):
         return None
     met = error.token
