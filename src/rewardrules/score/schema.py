@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core import award
+
 
 class LedgerEvent(BaseModel):
     """One line of a ledger (JSON Lines). Fields beyond these are free
@@ -50,22 +52,9 @@ class Why(BaseModel):
 
 
 #: The fields of an award record as the contract (PROGRAMS.md section 2)
-#: names them, in its order; records carry `program`, `message` and (when
-#: explaining) `why` too.
-CONTRACT_FIELDS = (
-    "id",
-    "at",
-    "milestone",
-    "role",
-    "beneficiary",
-    "referrer",
-    "referee",
-    "kind",
-    "amount",
-    "unit",
-    "item",
-    "status",
-)
+#: names them, in its order: written once, in :mod:`rewardrules.core.award`,
+#: for the checker and the compiler too.
+CONTRACT_FIELDS = award.CONTRACT_FIELDS
 
 
 class _Typed:
