@@ -97,15 +97,15 @@ class Award(_Typed, BaseModel):
     id: str = Field(description="stable across runs and unrelated ledger changes; de-duplicate payouts by it")
     at: str = Field(description="instant of the triggering event, UTC with Z")
     milestone: str
-    role: Literal["referrer", "referee"]
+    role: award.Role
     beneficiary: str
     referrer: str
     referee: str
-    kind: Literal["cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"]
+    kind: award.Kind
     amount: str = Field(description="exact decimal string; money rounded half-to-even to the minor unit")
     unit: str
     item: str | None
-    status: Literal["pending", "confirmed", "void"]
+    status: award.Status
     program: str
     message: str | None = None
     why: Why | None = Field(default=None, description="the explanation; left out by explain=False (--no-explain)")
@@ -142,7 +142,7 @@ class Reversal(_Typed, BaseModel):
         description="instant of the event that takes it back, UTC with Z; the run's as-of when no single event does"
     )
     milestone: str
-    role: Literal["referrer", "referee"]
+    role: award.Role
     beneficiary: str
     referrer: str
     referee: str
@@ -167,12 +167,12 @@ class Withheld(BaseModel):
 
     at: str = Field(description="instant of the event that reached the milestone, UTC with Z")
     milestone: str
-    role: Literal["referrer", "referee"]
+    role: award.Role
     beneficiary: str
     referrer: str
     referee: str
     reason: str = Field(description="why it was not issued, e.g. `cap of 5000 USD per quarter reached`")
-    kind: Literal["cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"]
+    kind: award.Kind
     amount: str | None = Field(
         description="what it would have paid, written as an award's amount (before the cap); "
         "null when the amount has no value or is too large to round"
