@@ -27,25 +27,12 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..core import limits
+from ..core.award import PAYOUT_FIELDS
 from ..core.diagnostics import did_you_mean
 
 #: Names every message can use, besides the program's metrics and the
 #: triggering event (for `first` / `each` milestones).
-AWARD_NAMES = (
-    "ruleset",
-    "program",
-    "milestone",
-    "title",
-    "role",
-    "beneficiary",
-    "referrer",
-    "referee",
-    "kind",
-    "amount",
-    "unit",
-    "item",
-    "at",
-)
+AWARD_NAMES = ("ruleset", "program", "title", *PAYOUT_FIELDS, "at")
 
 #: Deepest nesting of blocks (``{% if %}``) in one message template: jinja2
 #: compiles each to a nested Python block, and Python allows 20.

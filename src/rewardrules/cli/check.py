@@ -17,7 +17,7 @@ from ..check.checker import check_text
 from ..core.diagnostics import Diagnostic, Severity, has_errors
 from ..core.formatting import printable_lines, quoted
 from ..core.render import github
-from .common import describe_os_error, fail, print_diagnostics, read_text, write_json
+from .common import add_format_argument, describe_os_error, fail, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
     from ..check.bounds import RulesetBounds
@@ -30,12 +30,7 @@ def add_parser(sub: Any) -> None:
         description="Check rule files (and folders of *.rules files); report every problem.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .rules file or a folder")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "github", "sarif"),
-        default="text",
-        help="text for people, json for tools, github for workflow annotations, sarif for code scanning",
-    )
+    add_format_argument(parser, github="for workflow annotations", sarif="for code scanning")
     parser.add_argument(
         "--strict",
         action="store_true",

@@ -113,6 +113,36 @@ def load_program(path: str, ledger: str | None = None) -> Program | int:
         return fail(f"{quoted(path)} is not UTF-8 text")
 
 
+def add_ledger_argument(parser: Any, with_ruleset: bool = True) -> None:
+    """The `LEDGER` positional (after `RULESET` unless `with_ruleset` is
+    false), written once so every command that scores reads it alike."""
+    if with_ruleset:
+        parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
+    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
+
+
+def add_as_of_argument(parser: Any, verb: str = "") -> None:
+    """`--as-of TS`, the same for every command that replays a ledger;
+    `verb` ("score ") starts its help where the command scores."""
+    parser.add_argument("--as-of", metavar="TS", help=f"{verb}as of this RFC 3339 instant (default: the latest event)")
+
+
+def add_format_argument(parser: Any, **more: str) -> None:
+    """`--format`: text for people and json for tools everywhere, then the
+    formats only this command writes (`more`: name -> what it is for)."""
+    uses = {"text": "for people", "json": "for tools", **more}
+    parser.add_argument(
+        "--format", choices=tuple(uses), default="text", help=", ".join(f"{name} {use}" for name, use in uses.items())
+    )
+
+
+def add_scored_arguments(parser: Any) -> None:
+    """`--settled` and `--max-awards-per-event`, last in `score`, `explain`
+    and `report`: the options `scored` reads besides the inputs."""
+    add_settled_argument(parser)
+    add_limit_argument(parser)
+
+
 def add_settled_argument(parser: Any) -> None:
     """`--settled FILE`, the same for `score`, `explain` and `report`, so
     that each shows what the app was told rather than a fresh run."""

@@ -17,6 +17,9 @@ from typing import Any
 from ..core.formatting import quoted
 from ..ledger.events import LedgerError
 from .common import (
+    add_as_of_argument,
+    add_format_argument,
+    add_ledger_argument,
     add_limit_argument,
     describe_os_error,
     fail,
@@ -38,14 +41,9 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("old", metavar="OLD", help="the current .rules file")
     parser.add_argument("new", metavar="NEW", help="the proposed .rules file")
-    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
-    parser.add_argument("--as-of", metavar="TS", help="as of this RFC 3339 instant (default: the latest event)")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "markdown"),
-        default="text",
-        help="text for people, json for tools, markdown for a pull-request comment",
-    )
+    add_ledger_argument(parser, with_ruleset=False)
+    add_as_of_argument(parser)
+    add_format_argument(parser, markdown="for a pull-request comment")
     add_limit_argument(parser)
     parser.set_defaults(run=run)
 

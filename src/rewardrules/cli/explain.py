@@ -15,7 +15,14 @@ from typing import Any
 
 from ..core.diagnostics import did_you_mean
 from ..core.formatting import printable, quoted
-from .common import add_limit_argument, add_settled_argument, scored, write_json
+from .common import (
+    add_as_of_argument,
+    add_format_argument,
+    add_ledger_argument,
+    add_scored_arguments,
+    scored,
+    write_json,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -26,14 +33,12 @@ def add_parser(sub: Any) -> None:
         "what was not and why; and what comes next (see docs/explain.md).",
         epilog="exit codes: 0 success, 1 the rule file has errors, 2 bad invocation or input",
     )
-    parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
-    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
+    add_ledger_argument(parser)
     parser.add_argument("--referrer", metavar="ID", help="only the referrals of this referrer")
     parser.add_argument("--referee", metavar="ID", help="only the referral of this referred person")
-    parser.add_argument("--as-of", metavar="TS", help="as of this RFC 3339 instant (default: the latest event)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
-    add_settled_argument(parser)
-    add_limit_argument(parser)
+    add_as_of_argument(parser)
+    add_format_argument(parser)
+    add_scored_arguments(parser)
     parser.set_defaults(run=run)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.formatting import printable, quoted
-from .common import add_limit_argument, add_settled_argument, fail, scored
+from .common import add_as_of_argument, add_ledger_argument, add_scored_arguments, fail, scored
 
 
 def add_parser(sub: Any) -> None:
@@ -21,14 +21,12 @@ def add_parser(sub: Any) -> None:
             "totals, awards over time, a funnel per milestone, top referrers, every award explained."
         ),
     )
-    parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
-    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
+    add_ledger_argument(parser)
     parser.add_argument(
         "-o", "--output", metavar="FILE", required=True, help="the HTML file to write; - writes standard output"
     )
-    parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
-    add_settled_argument(parser)
-    add_limit_argument(parser)
+    add_as_of_argument(parser, "score ")
+    add_scored_arguments(parser)
     parser.set_defaults(run=run)
 
 

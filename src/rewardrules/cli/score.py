@@ -8,7 +8,14 @@ from typing import Any
 
 from ..core.formatting import printable, printable_lines
 from ..core.timeutil import parse_timestamp
-from .common import add_limit_argument, add_settled_argument, scored, write_bytes
+from .common import (
+    add_as_of_argument,
+    add_format_argument,
+    add_ledger_argument,
+    add_scored_arguments,
+    scored,
+    write_bytes,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -17,10 +24,9 @@ def add_parser(sub: Any) -> None:
         help="score a ledger with a rule file",
         description="Score a ledger (JSON Lines; - for standard input) with a rule file.",
     )
-    parser.add_argument("ruleset", metavar="RULESET", help="the .rules file")
-    parser.add_argument("ledger", metavar="LEDGER", help="the ledger, JSON Lines; - reads standard input")
-    parser.add_argument("--as-of", metavar="TS", help="score as of this RFC 3339 instant (default: the latest event)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
+    add_ledger_argument(parser)
+    add_as_of_argument(parser, "score ")
+    add_format_argument(parser)
     parser.add_argument(
         "--stream",
         action="store_true",
@@ -31,8 +37,7 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="leave out explanations: per referral, per referrer and each award's why (faster on large ledgers)",
     )
-    add_settled_argument(parser)
-    add_limit_argument(parser)
+    add_scored_arguments(parser)
     parser.set_defaults(run=run)
 
 

@@ -35,7 +35,7 @@ from ..report.testing import (
     show_value,
     tests_for,
 )
-from .common import add_limit_argument, describe_os_error, print_diagnostics, write_json
+from .common import add_format_argument, add_limit_argument, describe_os_error, print_diagnostics, write_json
 
 if TYPE_CHECKING:
     from ..score.api import Program
@@ -62,7 +62,7 @@ def add_parser(sub: Any) -> None:
         type=_percent,
         help="fail (exit 1) when coverage is below N percent; implies --coverage",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for tools")
+    add_format_argument(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="list every case, not only the failures")
     add_limit_argument(parser)  # a case past it fails, with the limit's message
     parser.set_defaults(run=run)

@@ -53,6 +53,7 @@ from ..check.program import (
     VoidInfo,
 )
 from ..core import runtime
+from ..core.award import CONTRACT_FIELDS
 from ..core.datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from ..core.formatting import amount_text, formatter
 from ..core.ids import award_head
@@ -92,13 +93,9 @@ class CompiledReward:
         """Make `record` (names known only once the milestone is compiled)."""
         info = self.info
         self.record = {
-            "id": None,
-            "at": None,
+            **dict.fromkeys(CONTRACT_FIELDS),
             "milestone": milestone,
             "role": info.role,
-            "beneficiary": None,
-            "referrer": None,
-            "referee": None,
             "kind": info.kind,
             "amount": self.constant_text,
             "unit": info.unit,

@@ -427,24 +427,18 @@ class _Teller:
             return None
         parts = []
         for node in ast.conjuncts(trigger.condition):
-            if not (
-                isinstance(node, ast.Compare)
-                and node.op in (">=", ">")
-                and isinstance(node.left, ast.Ref)
-                and node.left.attr is None
-                and node.left.head.text in metrics
-                and isinstance(node.right, (ast.Number, ast.Quantity))
-            ):
+            part = ast.threshold(node, metrics)
+            if part is None:
                 return None
-            name = node.left.head.text
-            unit = node.right.unit.text if isinstance(node.right, ast.Quantity) else None
-            target = node.right.value
+            name = part.metric
+            unit = part.target.unit.text if isinstance(part.target, ast.Quantity) else None
+            target = part.target.value
             if unit in DURATION_UNITS:  # a duration's value is written in days
                 target, unit = CONTEXT.divide(target * DURATION_UNITS[unit], NS_PER_DAY), "days"
             current = _decimal(metrics.get(name), unit == "days")
-            if current is not None and (current > target or (node.op == ">=" and current == target)):
+            if current is not None and (current > target or (part.op == ">=" and current == target)):
                 continue  # this part already holds
-            parts.append(self._distance(program, name, current, target, unit, node.op))
+            parts.append(self._distance(program, name, current, target, unit, part.op))
         return "; ".join(parts) or None
 
     def _distance(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import limits
+from ..core.award import KINDS, ROLES, STATUSES
 from ..core.diagnostics import did_you_mean
 from ..core.formatting import quoted
 from ..core.problem import Location, Problem, Severity
@@ -46,11 +47,7 @@ SUFFIX = ".test.toml"
 AWARD_FIELDS = (*CONTRACT_FIELDS, "program", "message")
 _FILE_KEYS = ("rules", "case")
 _CASE_KEYS = ("name", "description", "as_of", "events", "ledger", "expect", "expect_none", "exact")
-_CHOICES = {
-    "role": ("referrer", "referee"),
-    "status": ("pending", "confirmed", "void"),
-    "kind": ("cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"),
-}
+_CHOICES = {"role": ROLES, "status": STATUSES, "kind": KINDS}
 _CASE_HEADER = re.compile(r"^\s*\[\[\s*case\s*\]\]")
 _EVENTS_KEY = re.compile(r"""^\s*events\s*=\s*("{3}|'{3}|"|')(.*)$""")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")

@@ -470,20 +470,13 @@ def _condition_progress(condition: ast.Expr, values: dict[str, Any], type_of: Ca
     values of the metrics it reads."""
     parts = []
     for node in ast.conjuncts(condition):
-        if (
-            isinstance(node, ast.Compare)
-            and node.op in (">=", ">")
-            and isinstance(node.left, ast.Ref)
-            and node.left.attr is None
-            and node.left.head.text in values
-            and isinstance(node.right, (ast.Number, ast.Quantity))
-        ):
-            name = node.left.head.text
+        if (part := ast.threshold(node, values)) is not None:
+            name = part.metric
             current = values[name]
             typ = type_of(name)
-            target = _threshold(node.right, typ)
+            target = _threshold(part.target, typ)
             if current is None:
-                needs = f"more than {target}" if node.op == ">" else target
+                needs = f"more than {target}" if part.op == ">" else target
                 parts.append(f"no `{name}` yet (needs {needs})")
             else:
                 parts.append(f"`{name}` is {with_unit(str(current), typ)} of {target}")

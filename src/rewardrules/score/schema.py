@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core import award
+
 
 class LedgerEvent(BaseModel):
     """One line of a ledger (JSON Lines). Fields beyond these are free
@@ -50,22 +52,9 @@ class Why(BaseModel):
 
 
 #: The fields of an award record as the contract (PROGRAMS.md section 2)
-#: names them, in its order; records carry `program`, `message` and (when
-#: explaining) `why` too.
-CONTRACT_FIELDS = (
-    "id",
-    "at",
-    "milestone",
-    "role",
-    "beneficiary",
-    "referrer",
-    "referee",
-    "kind",
-    "amount",
-    "unit",
-    "item",
-    "status",
-)
+#: names them, in its order: written once, in :mod:`rewardrules.core.award`,
+#: for the checker and the compiler too.
+CONTRACT_FIELDS = award.CONTRACT_FIELDS
 
 
 class _Typed:
@@ -108,15 +97,15 @@ class Award(_Typed, BaseModel):
     id: str = Field(description="stable across runs and unrelated ledger changes; de-duplicate payouts by it")
     at: str = Field(description="instant of the triggering event, UTC with Z")
     milestone: str
-    role: Literal["referrer", "referee"]
+    role: award.Role
     beneficiary: str
     referrer: str
     referee: str
-    kind: Literal["cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"]
+    kind: award.Kind
     amount: str = Field(description="exact decimal string; money rounded half-to-even to the minor unit")
     unit: str
     item: str | None
-    status: Literal["pending", "confirmed", "void"]
+    status: award.Status
     program: str
     message: str | None = None
     why: Why | None = Field(default=None, description="the explanation; left out by explain=False (--no-explain)")
@@ -153,7 +142,7 @@ class Reversal(_Typed, BaseModel):
         description="instant of the event that takes it back, UTC with Z; the run's as-of when no single event does"
     )
     milestone: str
-    role: Literal["referrer", "referee"]
+    role: award.Role
     beneficiary: str
     referrer: str
     referee: str
@@ -178,12 +167,12 @@ class Withheld(BaseModel):
 
     at: str = Field(description="instant of the event that reached the milestone, UTC with Z")
     milestone: str
-    role: Literal["referrer", "referee"]
+    role: award.Role
     beneficiary: str
     referrer: str
     referee: str
     reason: str = Field(description="why it was not issued, e.g. `cap of 5000 USD per quarter reached`")
-    kind: Literal["cash", "credit", "discount", "gift_card", "storage", "upgrade", "item"]
+    kind: award.Kind
     amount: str | None = Field(
         description="what it would have paid, written as an award's amount (before the cap); "
         "null when the amount has no value or is too large to round"

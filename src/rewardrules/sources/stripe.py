@@ -840,18 +840,7 @@ def _on_checkout_session(envelope: _Envelope, facts: _Facts, options: Options) -
         return
     created = obj.get("created")
     at = _seconds(obj, "created") if created is not None else _event_time(envelope)
-    facts.referrals.append(
-        _Referral(
-            f"stripe:{session}:referral",
-            at,
-            referrer,
-            customer,
-            _attributes(obj, options),
-            f"checkout session {quoted(session)}",
-            envelope.source,
-            envelope.where,
-        )
-    )
+    _add_referral(envelope, facts, options, session, at, referrer, customer, f"checkout session {quoted(session)}")
 
 
 def _on_customer(envelope: _Envelope, facts: _Facts, options: Options) -> None:
@@ -865,14 +854,22 @@ def _on_customer(envelope: _Envelope, facts: _Facts, options: Options) -> None:
         return
     customer = obj.text("id")
     at = _event_time(envelope)
+    _add_referral(envelope, facts, options, customer, at, referrer, customer, f"customer {quoted(customer)}")
+
+
+def _add_referral(
+    envelope: _Envelope, facts: _Facts, options: Options, key: str, at: int, referrer: str, customer: str, what: str
+) -> None:
+    """The referral of `customer` by `referrer` that the object `what` (id
+    `key`) names: one record, whichever kind of object named the referrer."""
     facts.referrals.append(
         _Referral(
-            f"stripe:{customer}:referral",
+            f"stripe:{key}:referral",
             at,
             referrer,
             customer,
-            _attributes(obj, options),
-            f"customer {quoted(customer)}",
+            _attributes(envelope.obj, options),
+            what,
             envelope.source,
             envelope.where,
         )

@@ -7,10 +7,10 @@ differently formatted text compare equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.source import Span
 
@@ -390,3 +390,27 @@ def conjuncts(expr: Expr) -> list[Expr]:
         else:
             out.append(node)
     return out
+
+
+class Threshold(NamedTuple):
+    """A part of a condition that reads `metric >= N` or `metric > N`."""
+
+    metric: str
+    op: str
+    target: Number | Quantity
+
+
+def threshold(node: Expr, metrics: Container[str]) -> Threshold | None:
+    """`node` as a threshold on one of `metrics` (`mrr >= 1000 USD`), else
+    None: the one test of what progress texts (score, explain) measure a
+    metric's distance to."""
+    if (
+        isinstance(node, Compare)
+        and node.op in (">=", ">")
+        and isinstance(node.left, Ref)
+        and node.left.attr is None
+        and node.left.head.text in metrics
+        and isinstance(node.right, (Number, Quantity))
+    ):
+        return Threshold(node.left.head.text, node.op, node.right)
+    return None

@@ -68,6 +68,17 @@ def _decimal(token: Token) -> Decimal:
     return Decimal(str(token))
 
 
+def _title(rest: tuple[Any, ...]) -> str | None:
+    """The title string a declaration's body starts with, if it has one."""
+    return rest[0] if rest and isinstance(rest[0], str) else None
+
+
+def _only(rest: tuple[Any, ...], kind: type | tuple[type, ...]) -> tuple[Any, ...]:
+    """The children of a declaration of one kind (or kinds), in their order:
+    a body's parts may come in any order, and each field keeps one kind."""
+    return tuple(r for r in rest if isinstance(r, kind))
+
+
 @v_args(meta=True, inline=True)
 class _Builder(Transformer_NonRecursive[Token, Any]):
     """Turns each reduction into an AST node (and tracks expression depth)."""
@@ -133,7 +144,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def event_decl(self, meta: Any, name: Token, *rest: Any) -> ast.EventDecl:
         title = rest[0] if rest and isinstance(rest[0], str) and not isinstance(rest[0], Token) else None
-        fields = tuple(r for r in rest if isinstance(r, ast.FieldDecl))
+        fields = _only(rest, ast.FieldDecl)
         return ast.EventDecl(self._tok(name), title, fields, span=self._span(meta))
 
     def field_decl(self, meta: Any, name: Token, *rest: Any) -> ast.FieldDecl:
@@ -195,14 +206,14 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     # -- programs --------------------------------------------------------
     def program_decl(self, meta: Any, name: Token, *rest: Any) -> ast.Program:
-        title = rest[0] if rest and isinstance(rest[0], str) else None
+        title = _title(rest)
         return ast.Program(
             self._tok(name),
             title,
-            metrics=tuple(r for r in rest if isinstance(r, ast.MetricDecl)),
-            eligible=tuple(r for r in rest if isinstance(r, ast.Eligible)),
-            caps=tuple(r for r in rest if isinstance(r, ast.Cap)),
-            milestones=tuple(r for r in rest if isinstance(r, ast.Milestone)),
+            metrics=_only(rest, ast.MetricDecl),
+            eligible=_only(rest, ast.Eligible),
+            caps=_only(rest, ast.Cap),
+            milestones=_only(rest, ast.Milestone),
             span=self._span(meta),
         )
 
@@ -215,17 +226,17 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         )
 
     def milestone_decl(self, meta: Any, name: Token, *rest: Any) -> ast.Milestone:
-        title = rest[0] if rest and isinstance(rest[0], str) else None
+        title = _title(rest)
         kinds = (ast.WhenTrigger, ast.EventTrigger, ast.IncreaseTrigger, ast.EveryTrigger)
         return ast.Milestone(
             self._tok(name),
             title,
-            triggers=tuple(r for r in rest if isinstance(r, kinds)),
-            rewards=tuple(r for r in rest if isinstance(r, ast.Reward)),
-            holds=tuple(r for r in rest if isinstance(r, ast.Hold)),
-            voids=tuple(r for r in rest if isinstance(r, ast.Void)),
-            messages=tuple(r for r in rest if isinstance(r, ast.Message)),
-            caps=tuple(r for r in rest if isinstance(r, ast.Cap)),
+            triggers=_only(rest, kinds),
+            rewards=_only(rest, ast.Reward),
+            holds=_only(rest, ast.Hold),
+            voids=_only(rest, ast.Void),
+            messages=_only(rest, ast.Message),
+            caps=_only(rest, ast.Cap),
             span=self._span(meta),
         )
 
