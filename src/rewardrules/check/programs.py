@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from ..core import limits
+from ..core.award import KINDS, ROLES
 from ..core.datatypes import (
     ERROR,
     PERIODS,
@@ -29,7 +30,7 @@ from .program import (
     RewardInfo,
     VoidInfo,
 )
-from .scope import KINDS, ROLES, _Context
+from .scope import _Context
 
 
 class Programs(Messages):

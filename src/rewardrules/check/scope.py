@@ -31,8 +31,6 @@ from .program import (
     NodeMap,
 )
 
-ROLES = ("referrer", "referee")
-KINDS = ("cash", "credit", "discount", "gift_card", "storage", "upgrade", "item")
 #: Names with a fixed meaning that metrics and events may not take.
 RESERVED_NAMES = frozenset({"referral", "referrals", "increase", "id", "at", "type", "referrer", "referee"})
 _ENVELOPE = ("id", "at", "type", "referrer", "referee")
