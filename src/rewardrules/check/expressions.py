@@ -117,14 +117,8 @@ class Expressions(Declarations):
         program = self._decl_program.get(decl)
         if agg.source.text == "referrals":
             return self._referrals_aggregate(decl, agg, scope, program)
-        event = self.events.get(agg.source.text)
+        event = self._event(agg.source, over_referrals=agg.fn in ("count", "sum"))
         if event is None:
-            self.error(
-                "RR101",
-                f"unknown event `{agg.source.text}`",
-                agg.source.span,
-                self._event_help(agg.source.text, over_referrals=agg.fn in ("count", "sum")),
-            )
             return MetricInfo(name, decl, T_ERROR, False, "referral", program=program)
         typ: Type = T_ERROR
         nullable = agg.fn not in ("count", "sum")
@@ -261,6 +255,13 @@ class Expressions(Declarations):
     def _example_field(self, event: EventInfo) -> str:
         own = [f for f in event.fields.values() if not f.builtin]
         return own[0].name if own else "at"
+
+    def _event(self, name: ast.Ident, over_referrals: bool = False) -> EventInfo | None:
+        """The declared event a name refers to, or None after an RR101."""
+        event = self.events.get(name.text)
+        if event is None:
+            self.error("RR101", f"unknown event `{name.text}`", name.span, self._event_help(name.text, over_referrals))
+        return event
 
     def _event_help(self, name: str, over_referrals: bool = False) -> str:
         """The help for an unknown event. Where `referrals` may stand in its

@@ -150,15 +150,8 @@ class Programs(Messages):
             level, events = self._level(ctx.used_metrics)
             events |= {"referral"}
         elif isinstance(trigger, ast.EventTrigger):
-            trigger_event = self.events.get(trigger.event.text)
-            if trigger_event is None:
-                self.error(
-                    "RR101",
-                    f"unknown event `{trigger.event.text}`",
-                    trigger.event.span,
-                    self._event_help(trigger.event.text),
-                )
-            else:
+            trigger_event = self._event(trigger.event)
+            if trigger_event is not None:
                 event = trigger_event.name
                 events = frozenset({event})
                 if trigger.where is not None:
