@@ -236,17 +236,19 @@ class Reporter:
             entry["withheld"] = True
             return entry
         entry["progress"] = self._describe(program, milestone, referral, values)
-        if self._window_closed(milestone, referral) is not None:
+        closes = self._window_end(milestone, referral)
+        if closes is not None and self.as_of > closes:
             entry["closed"] = True  # what explain reads: never the progress text
         return entry
 
-    def _window_closed(self, milestone: MilestoneInfo, referral: Referral) -> int | None:
-        """When an event milestone's window closed, if it closed by as-of."""
+    @staticmethod
+    def _window_end(milestone: MilestoneInfo, referral: Referral) -> int | None:
+        """When an event milestone's `within` window closes for a referral
+        (None: the milestone has no window)."""
         trigger = milestone.trigger
         if not isinstance(trigger, ast.EventTrigger) or trigger.within is None:
             return None
-        closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
-        return closes if self.as_of > closes else None
+        return referral.at + int(trigger.within.value * _duration_ns(trigger.within))
 
     def _withheld_scopes(self) -> set[tuple[int, str]]:
         """(milestone, referee or referrer) of the rewards withheld as of
@@ -272,13 +274,12 @@ class Reporter:
             what = f"`{trigger.event.text}`" + (
                 f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else ""
             )
-            if trigger.within is not None:
-                closed = self._window_closed(milestone, referral)
-                if closed is not None:
-                    return f"window closed at {format_deadline(closed)}" + (
+            closes = self._window_end(milestone, referral)
+            if closes is not None:
+                if self.as_of > closes:
+                    return f"window closed at {format_deadline(closes)}" + (
                         "" if trigger.each else f" without a {what}"
                     )
-                closes = referral.at + int(trigger.within.value * _duration_ns(trigger.within))
                 return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_deadline(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
         name = trigger.metric.text
