@@ -4,7 +4,7 @@ to the full validation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +38,9 @@ def _fast_namespace() -> dict[str, Any]:
     }
 
 
-def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
+def _fast_source(
+    kinds: dict[str, list[tuple[str, str, bool]]], currencies: Mapping[str, str | None] | None = None
+) -> str:
     """Python source of the fast path for these event types: `fast(obj,
     line)`, the common case of one object (a plain, valid event: returns
     it, or None for anything unusual, which the exact validator `event`
@@ -51,9 +53,17 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
     schema. Event and field names come from the rule file: each is written
     only as a `codegen.lit` constant, every Python name is made up here
     (`v0`, `convert_1`), and what differs between the two functions is
-    passed as code, never spliced into text that holds a name."""
+    passed as code, never spliced into text that holds a name.
+
+    `currencies`: per event type with money fields, the one currency they
+    are declared in (None when they are in several): an event of that type
+    is taken only when its `currency` is absent or that code as written;
+    any other goes to the exact validator, which refuses another currency
+    (`validate.currency_problems`) and accepts the code in other case."""
+    currencies = currencies or {}
     fast = _fast_function(
         kinds,
+        currencies,
         "def fast(obj, line):",
         ["    if type(obj) is not dict:", "        return None"],
         "    ",
@@ -64,6 +74,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
     )
     read_all = _fast_function(
         kinds,
+        currencies,
         "def read_all(items, seen, general):",
         [
             "    events = []",
@@ -91,6 +102,7 @@ def _fast_source(kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
 
 def _fast_function(
     kinds: dict[str, list[tuple[str, str, bool]]],
+    currencies: Mapping[str, str | None],
     signature: str,
     start: list[str],
     indent: str,
@@ -123,7 +135,7 @@ def _fast_function(
         needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
         lines.append(f"        {'if' if n == 0 else 'elif'} t == {lit(name)}:")
         lines.append(f"            if {needs}:")
-        body, made = _fast_fields(fields, "er" if name == "referral" else "None")
+        body, made = _fast_fields(fields, "er" if name == "referral" else "None", currencies, name)
         lines += ["            " + code for code in body]
         lines += ["                    " + code for code in accept(f"({', '.join(made)})")]
     if kinds:
@@ -132,13 +144,19 @@ def _fast_function(
     return "\n".join(checked_line(code) for code in [signature, *start, *(indent + c for c in lines), *end]) + "\n"
 
 
-def _fast_fields(fields: list[tuple[str, str, bool]], referrer: str) -> tuple[list[str], list[str]]:
+def _fast_fields(
+    fields: list[tuple[str, str, bool]], referrer: str, currencies: Mapping[str, str | None], kind_name: str
+) -> tuple[list[str], list[str]]:
     """The lines that read and convert an event's declared fields into
     `v0`, `v1`, ... (`BAD` when one is wrong), ending with the `if` that
-    all are good; and the names of the record's values in order."""
+    all are good (and, for a type with money fields, that its `currency`
+    is absent or theirs); and the names of the record's values in order."""
     body: list[str] = []
     made = ["at", "i", "t", "ee", referrer]  # see model.EventInfo.record
     tests = []
+    if kind_name in currencies:
+        code = currencies[kind_name]
+        tests.append("get('currency') is None" if code is None else f"get('currency') in (None, {lit(code)})")
     for k, (field, kind, optional) in enumerate(fields):
         body.append(f"    v{k} = get({lit(field)})")
         missing = "None" if optional else "BAD"

@@ -21,13 +21,12 @@ from .fast import _fast_namespace, _fast_source
 from .validate import (
     _HEAD,
     _convert,
-    _currency_checked,
     _example,
     _instant,
     _missing,
     _money_fields,
+    _one_currency,
     _text,
-    _usual_currency,
     currency_problems,
     same_content,
 )
@@ -48,11 +47,9 @@ class EventReader:
         # The fast path, generated for these event types (see `_fast_source`):
         # `fast` checks one object; `read_all` a whole ledger in one loop.
         namespace = _fast_namespace()
-        source = _fast_source(self.kinds)
+        source = _fast_source(self.kinds, _one_currency(self.money))
         exec(compile(source, source_filename("ledger-reader", source), "exec"), namespace)
         self.fast: Callable[[Any, int], Event | None] = namespace["fast"]
-        if self.money:
-            self.fast = _currency_checked(namespace["fast"], self.money)
         self._read_all = namespace["read_all"]
 
     def read_all(
@@ -90,12 +87,6 @@ class EventReader:
             return event
 
         events, latest = self._read_all(items, seen, general)
-        if self.money:  # the generated loop does not look at `currency`
-            usual = _usual_currency(self.money)
-            for line, obj in seen.values():
-                code = obj.get("currency")
-                if code is not None and usual.get(obj["type"]) != code:
-                    problems.extend(currency_problems(obj, line, self.money))
         if problems:
             problems.sort(key=lambda p: p.line)
             raise LedgerError(problems)

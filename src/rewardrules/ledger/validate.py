@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,7 +18,7 @@ from ..core.diagnostics import suggest
 from ..core.timeutil import TimestampError, parse_timestamp
 from ..core.units import is_currency
 from .decode import _float_problem, _surrogate_problem, _unicode
-from .events import Event, LedgerProblem
+from .events import LedgerProblem
 
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
@@ -255,24 +255,10 @@ def currency_problems(obj: Mapping[str, Any], line: int, money: MoneyFields) -> 
     ]
 
 
-def _usual_currency(money: MoneyFields) -> dict[str, str]:
-    """Per event type whose money fields share one currency, its code as
-    written most often: an event naming it needs no closer look."""
-    return {kind: fields[0][1] for kind, fields in money.items() if len({unit for _, unit in fields}) == 1}
-
-
-def _currency_checked(
-    fast: Callable[[Any, int], Event | None], money: MoneyFields
-) -> Callable[[Any, int], Event | None]:
-    """The generated `fast` check, leaving an event whose `currency` differs
-    from its money fields' to the exact validator, which reports it."""
-
-    usual = _usual_currency(money)
-
-    def checked(obj: Any, line: int) -> Event | None:
-        event = fast(obj, line)
-        if event is None or usual.get(event.type) == obj.get("currency", usual.get(event.type)):
-            return event
-        return None if currency_problems(obj, line, money) else event
-
-    return checked
+def _one_currency(money: MoneyFields) -> dict[str, str | None]:
+    """Per event type with money fields, the one currency they are all
+    declared in, or None when they are in several (the fast path then takes
+    only events without a `currency`)."""
+    return {
+        kind: units.pop() if len(units := {unit for _, unit in fields}) == 1 else None for kind, fields in money.items()
+    }
