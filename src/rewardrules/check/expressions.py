@@ -285,13 +285,7 @@ class Expressions(Declarations):
     # -- expressions -----------------------------------------------------
     def duration(self, node: ast.Duration) -> int | None:
         unit = node.unit.text
-        if unit not in DURATION_UNITS:
-            self.error(
-                "RR109",
-                f"unknown duration unit `{unit}`",
-                node.unit.span,
-                did_you_mean(unit, DURATION_UNITS, "use minutes, hours, days or weeks"),
-            )
+        if not self.known("RR109", "duration unit", node.unit, DURATION_UNITS, "use minutes, hours, days or weeks"):
             return None
         self._digits(node.value, node.span)
         if node.value <= 0:
