@@ -124,13 +124,8 @@ class Expressions(Declarations):
         nullable = agg.fn not in ("count", "sum")
         if agg.fn == "count":
             typ = T_NUMBER
-            if agg.field is not None:
-                self.error(
-                    "RR205",
-                    "`count` counts events, not a field",
-                    agg.field.span,
-                    f"write `count {event.name}` and filter with `where`",
-                )
+            hint = f"write `count {event.name}` and filter with `where`"
+            self._refused(agg.field, "`count` counts events, not a field", hint)
         elif agg.field is None:
             self.error(
                 "RR205",
@@ -191,10 +186,8 @@ class Expressions(Declarations):
                 "over referrals, use `count referrals where ...` or `sum referrals.<metric>`",
             )
             typ = T_ERROR
-        elif agg.fn == "count" and agg.field is not None:
-            self.error(
-                "RR205", "`count referrals` counts referrals, not a metric", agg.field.span, "filter with `where`"
-            )
+        elif agg.fn == "count":
+            self._refused(agg.field, "`count referrals` counts referrals, not a metric", "filter with `where`")
         elif agg.fn == "sum":
             if agg.field is None:
                 self.error("RR205", "`sum referrals` needs a metric, e.g. `sum referrals.mrr`", agg.source.span)
@@ -214,13 +207,9 @@ class Expressions(Declarations):
                             "RR201", f"`sum` needs a number, but `{info.name}` is {typ.describe()}", agg.field.span
                         )
                         typ = T_ERROR
-        if agg.within is not None:
-            self.error(
-                "RR205",
-                "`within` applies to events, not to referrals",
-                agg.within.span,
-                "put the window on the referral metric",
-            )
+        self._refused(
+            agg.within, "`within` applies to events, not to referrals", "put the window on the referral metric"
+        )
         if agg.where is not None:
             ctx = _Context(
                 "in the filter of a metric over referrals",
@@ -230,8 +219,7 @@ class Expressions(Declarations):
             )
             self.condition(agg.where, ctx)
             used.extend(ctx.used_metrics)
-        if agg.otherwise is not None:
-            self.error("RR205", "a metric over referrals is never empty; `otherwise` is not needed", agg.otherwise.span)
+        self._refused(agg.otherwise, "a metric over referrals is never empty; `otherwise` is not needed")
         events = frozenset().union(*(m.events for m in used)) if used else frozenset({"referral"})
         return MetricInfo(
             name,
@@ -243,6 +231,12 @@ class Expressions(Declarations):
             events | {"referral"},
             program,
         )
+
+    def _refused(self, part: ast.Expr | ast.Ident | ast.Duration | None, message: str, hint: str | None = None) -> None:
+        """RR205 at a part of an aggregate that its form does not take
+        (`count` with a field; `within` or `otherwise` over referrals)."""
+        if part is not None:
+            self.error("RR205", message, part.span, hint)
 
     def _named_metric(self, ident: ast.Ident, scope: Mapping[str, ast.MetricDecl]) -> MetricInfo | None:
         """The metric a name refers to, or None after reporting RR103."""
@@ -285,13 +279,7 @@ class Expressions(Declarations):
     # -- expressions -----------------------------------------------------
     def duration(self, node: ast.Duration) -> int | None:
         unit = node.unit.text
-        if unit not in DURATION_UNITS:
-            self.error(
-                "RR109",
-                f"unknown duration unit `{unit}`",
-                node.unit.span,
-                did_you_mean(unit, DURATION_UNITS, "use minutes, hours, days or weeks"),
-            )
+        if not self.known("RR109", "duration unit", node.unit, DURATION_UNITS, "use minutes, hours, days or weeks"):
             return None
         self._digits(node.value, node.span)
         if node.value <= 0:

@@ -16,7 +16,6 @@ from ..core.datatypes import (
     T_ERROR,
     Type,
 )
-from ..core.diagnostics import did_you_mean
 from ..core.units import CURRENCY_EXPONENTS, is_currency
 from ..syntax import nodes as ast
 from .messages import Messages
@@ -92,8 +91,7 @@ class Programs(Messages):
 
     def _cap(self, cap: ast.Cap) -> CapInfo | None:
         ok = True
-        if cap.role.text not in ROLES:
-            self.error("RR106", f"unknown role `{cap.role.text}`", cap.role.span, did_you_mean(cap.role.text, ROLES))
+        if not self.known("RR106", "role", cap.role, ROLES):
             ok = False
         amount = cap.amount
         if not isinstance(amount, ast.Quantity):
@@ -108,13 +106,7 @@ class Programs(Messages):
         period = None
         if cap.period is not None:
             period = cap.period.text
-            if period not in PERIODS:
-                self.error(
-                    "RR108",
-                    f"unknown period `{period}`",
-                    cap.period.span,
-                    did_you_mean(period, PERIODS, "periods are " + ", ".join(PERIODS)),
-                )
+            if not self.known("RR108", "period", cap.period, PERIODS, "periods are " + ", ".join(PERIODS)):
                 ok = False
         if not ok:
             return None
@@ -263,21 +255,9 @@ class Programs(Messages):
     ) -> RewardInfo | None:
         ok = True
         role, kind = reward.role.text, reward.kind.text
-        if role not in ROLES:
-            self.error(
-                "RR106",
-                f"unknown role `{role}`",
-                reward.role.span,
-                did_you_mean(role, ROLES, "the roles are `referrer` and `referee`"),
-            )
+        if not self.known("RR106", "role", reward.role, ROLES, "the roles are `referrer` and `referee`"):
             ok = False
-        if kind not in KINDS:
-            self.error(
-                "RR107",
-                f"unknown reward kind `{kind}`",
-                reward.kind.span,
-                did_you_mean(kind, KINDS, "kinds are " + ", ".join(KINDS)),
-            )
+        if not self.known("RR107", "reward kind", reward.kind, KINDS, "kinds are " + ", ".join(KINDS)):
             return None
         if kind == "item":
             if not isinstance(reward.amount, ast.String):

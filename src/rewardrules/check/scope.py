@@ -11,7 +11,7 @@ the order they are found.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from ..core.datatypes import (
@@ -19,7 +19,7 @@ from ..core.datatypes import (
     T_TIME,
     Type,
 )
-from ..core.diagnostics import Diagnostic, Related
+from ..core.diagnostics import Diagnostic, Related, did_you_mean
 from ..core.source import Source, Span
 from ..core.units import BUILTIN_UNITS, CURRENCY_EXPONENTS
 from ..syntax import nodes as ast
@@ -78,6 +78,15 @@ class Scope:
     # -- reporting -------------------------------------------------------
     def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, help))
+
+    def known(self, code: str, what: str, name: ast.Ident, words: Collection[str], fallback: str | None = None) -> bool:
+        """Whether `name` is one of a fixed set of words (roles, reward
+        kinds, periods, duration units); if not, `code` says "unknown
+        `what`" and points to the nearest word (else to `fallback`)."""
+        if name.text in words:
+            return True
+        self.error(code, f"unknown {what} `{name.text}`", name.span, did_you_mean(name.text, words, fallback))
+        return False
 
     def _duplicate(self, message: str, span: Span | None, first: Span | None, advice: str | None = None) -> None:
         """RR104 for a second declaration, with where the first one is (a

@@ -55,33 +55,21 @@ class LedgerError(Exception):
         super().__init__(text)
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Event:
     """A validated ledger event. ``record`` is what rules see: the event's
     values as a tuple laid out by `model.EventInfo.record` (instant in ns
     since the epoch, id, type, referee, referrer, then the declared fields,
     converted; None when an optional one is absent)."""
 
-    __slots__ = ("at", "id", "line", "raw", "record", "referee", "referrer", "type")
-
-    def __init__(
-        self,
-        id: str,
-        at: int,
-        type: str,
-        referrer: str | None,
-        referee: str | None,
-        record: Record,
-        line: int,
-        raw: Mapping[str, Any],
-    ) -> None:
-        self.id = id
-        self.at = at
-        self.type = type
-        self.referrer = referrer
-        self.referee = referee
-        self.record = record
-        self.line = line
-        self.raw = raw
+    id: str
+    at: int
+    type: str
+    referrer: str | None
+    referee: str | None
+    record: Record
+    line: int
+    raw: Mapping[str, Any]
 
     @property
     def key(self) -> tuple[int, str]:

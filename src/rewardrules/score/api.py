@@ -259,7 +259,7 @@ class Program:
 
     def _run(
         self,
-        work: Callable[..., dict[str, Any]],
+        feed: Callable[[Engine, Iterable[Any], int | None, str], int | None],
         events: Ledger,
         as_of: Instant | None,
         explain: bool,
@@ -269,38 +269,47 @@ class Program:
     ) -> ScoreResult:
         """What `score` and `score_stream` share: every argument checked
         (a settled statement of another ruleset, a bad limit or as-of are
-        refused before the ledger is opened), then `work` on the opened
+        refused before the ledger is opened), then `feed` on the opened
         ledger with the garbage collector paused."""
         path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         most = limits.per_event_limit(max_awards_per_event)
         with _opened(events, path) as (items, name), paused_gc():
-            return ScoreResult(work(most, items, limit, explain, name, paid))
+            return ScoreResult(self._scored(feed, most, items, limit, explain, name, paid))
 
-    def _score(
+    def _scored(
         self,
+        feed: Callable[[Engine, Iterable[Any], int | None, str], int | None],
         most: int,
         events: Iterable[Any],
         limit: int | None,
         explain: bool,
         path: str,
-        settled: Settled | None = None,
+        settled: Settled | None,
     ) -> dict[str, Any]:
-        """The work of `score`, in a function of its own so that the ledger
-        and the engine are freed before the collector resumes (see
-        `paused_gc`); only the result outlives it. So the engine is made
-        here (`most`: its awards per event), not by the caller, whose frame
-        would keep it alive into the collector's first pass."""
+        """An engine (`most`: its awards per event) fed by `feed` (`_score`
+        or `_stream`, which gives the ledger's latest instant: the as-of
+        when none is given), and its report.
+        A function of its own so that the ledger and the engine are freed
+        before the collector resumes (see `paused_gc`); only the result
+        outlives it. So the engine is made here, not by the caller, whose
+        frame would keep it alive into the collector's first pass."""
         engine = Engine(self.compiled, most)
-        ordered, latest = self._read(events, path)
+        latest = feed(engine, events, limit, path)
         if limit is None:
             limit = latest if latest is not None else 0
-        elif latest is not None and limit < latest:
+        return Reporter(engine, limit, settled).build(explain)
+
+    def _score(self, engine: Engine, events: Iterable[Any], limit: int | None, path: str) -> int | None:
+        """The feed of `score`: the whole ledger read, then run in ledger
+        order up to the as-of `limit` (None: all of it)."""
+        ordered, latest = self._read(events, path)
+        if limit is not None and latest is not None and limit < latest:
             ordered = [item for item in ordered if item[0] <= limit]
         ordered.sort()  # ledger order (see ledger.Record)
         run(engine, ordered)
-        return Reporter(engine, limit, settled).build(explain)
+        return latest
 
     @in_context
     def score_stream(
@@ -320,18 +329,9 @@ class Program:
         `max_awards_per_event`: as for `score`."""
         return self._run(self._stream, lines, as_of, explain, path, settled, max_awards_per_event)
 
-    def _stream(
-        self,
-        most: int,
-        lines: Iterable[Any],
-        limit: int | None,
-        explain: bool,
-        path: str,
-        settled: Settled | None = None,
-    ) -> dict[str, Any]:
-        """The work of `score_stream` (a function of its own, which makes
-        the engine: see `_score`)."""
-        engine = Engine(self.compiled, most)
+    def _stream(self, engine: Engine, lines: Iterable[Any], limit: int | None, path: str) -> int | None:
+        """The feed of `score_stream`: each event checked as it is read, and
+        run if it is not after the as-of `limit` (None: all of them)."""
         reader = self._reader()
         fast, slow, used = reader.fast, reader.event, reader.kinds
         process = engine.process
@@ -372,9 +372,7 @@ class Program:
         if problems:
             problems.sort(key=lambda p: p.line)  # reused ids are found at the end
             raise LedgerError(problems, path)
-        if limit is None:
-            limit = latest if latest is not None else 0
-        return Reporter(engine, limit, settled).build(explain)
+        return latest
 
     @in_context
     def session(self, max_awards_per_event: int | None = None) -> Session:

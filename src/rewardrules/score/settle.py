@@ -383,23 +383,16 @@ def _as_paid(settled: SettledAward, why: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in why.items() if k not in ("capped", "uncapped", "voided_by")}
 
 
+@dataclass(eq=False, repr=False)
 class Settlement:
     """Applies a settled statement to one run's awards and reversals (see
-    the module's docstring); `void_at` finds the event that voids an award."""
+    the module's docstring); `voider` finds the event that voids an award."""
 
-    def __init__(
-        self,
-        settled: Settled,
-        issued: dict[str, IssuedAward],
-        as_of: int,
-        voider: Any,
-        explain: bool = True,
-    ) -> None:
-        self.settled = settled
-        self.explain = explain
-        self.issued = issued
-        self.as_of = as_of
-        self.voider = voider
+    settled: Settled
+    issued: dict[str, IssuedAward]
+    as_of: int
+    voider: Any
+    explain: bool = True
 
     def apply(
         self, awards: list[dict[str, Any]], reversals: list[dict[str, Any]]

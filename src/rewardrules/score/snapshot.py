@@ -31,6 +31,7 @@ from .engine import Engine, IssuedAward, Rejected, Withheld
 
 if TYPE_CHECKING:
     from ..check.program import EventInfo
+    from ..compiler.generate import CompiledMilestone
     from .api import Program, Session
 
 FORMAT = "rewardrules-session/3"
@@ -287,19 +288,7 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
             for name, s in states.items()
         ],
         "awards": [_award(a) for a in state.awards],
-        "withheld": [
-            {
-                "at": w.at,
-                "milestone": w.milestone.info.index,
-                "reward": w.reward_index,
-                "role": w.role,
-                "beneficiary": w.beneficiary,
-                "referee": w.referral.referee,
-                "reason": w.reason,
-                "amount": _enc(w.amount),
-            }
-            for w in state.withheld
-        ],
+        "withheld": [{**_reached(w), "reason": w.reason, "amount": _enc(w.amount)} for w in state.withheld],
         "rejected": [[r.event, r.at, r.referrer, r.referee, r.reason, r.detail] for r in state.rejected],
         "cap_used": [[list(key), _enc(amount)] for key, amount in state.cap_used.items()],
     }
@@ -325,12 +314,7 @@ def _mac(key: bytes, body: bytes) -> str:
 def _award(award: IssuedAward) -> dict[str, Any]:
     return {
         "id": award.id,
-        "at": award.at,
-        "milestone": award.milestone.info.index,
-        "reward": award.reward_index,
-        "role": award.role,
-        "beneficiary": award.beneficiary,
-        "referee": award.referral.referee,
+        **_reached(award),
         "amount": _enc(award.amount),
         "event": award.event,
         "trigger": _enc(award.trigger),
@@ -339,6 +323,19 @@ def _award(award: IssuedAward) -> dict[str, Any]:
         "capped": award.capped,
         "snapshot": _enc(award.snapshot),
         "uncapped": _enc(award.uncapped),
+    }
+
+
+def _reached(reward: IssuedAward | Withheld) -> dict[str, Any]:
+    """The members an award and a withheld reward share (`_REACHED`, in
+    that order), written once for both; `_reward_of` reads them back."""
+    return {
+        "at": reward.at,
+        "milestone": reward.milestone.info.index,
+        "reward": reward.reward_index,
+        "role": reward.role,
+        "beneficiary": reward.beneficiary,
+        "referee": reward.referral.referee,
     }
 
 
@@ -397,13 +394,12 @@ _TOP = (
 )  # fmt: skip
 _REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
 _REFERRER = ("program", "referrer", "m", "done", "prev")
-_AWARD = (
-    "id", "at", "milestone", "reward", "role", "beneficiary", "referee", "amount",
-    "event", "trigger", "occurrence", "values", "capped", "snapshot",
-)  # fmt: skip
+#: what an award and a withheld reward share (see `_reached`)
+_REACHED = ("at", "milestone", "reward", "role", "beneficiary", "referee")
+_AWARD = ("id", *_REACHED, "amount", "event", "trigger", "occurrence", "values", "capped", "snapshot")
 #: award fields a snapshot of this format may lack (taken by an older version)
 _AWARD_ADDED = ("uncapped",)
-_WITHHELD = ("at", "milestone", "reward", "role", "beneficiary", "referee", "reason", "amount")
+_WITHHELD = (*_REACHED, "reason", "amount")
 _REASONS = ("self_referral", "duplicate_referral", "ineligible")
 
 
@@ -507,7 +503,8 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
 def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
     """An award, checked against the rules and its referral: its role and
     beneficiary must be those of its reward, and its id the one they give."""
-    milestone, index, referral, role, beneficiary = _reward_of(engine, item, where)
+    reached = _reward_of(engine, item, where)
+    _, milestone, index, role, beneficiary, referral = reached
     amount = _decimal(_dict(item["amount"], f"{where}.amount").get("$d"), f"{where}.amount")
     constant = milestone.rewards[index].constant
     capped = _bool(item["capped"], f"{where}.capped")
@@ -521,12 +518,7 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
         raise _damaged(f"{where}.id", "the id is not the one the award's fields give")
     return IssuedAward(
         expected,
-        _int(item["at"], f"{where}.at"),
-        milestone,
-        index,
-        role,
-        beneficiary,
-        referral,
+        *reached,
         amount,
         _str(item["event"], f"{where}.event"),
         _trigger(engine, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
@@ -574,10 +566,14 @@ def _metrics(engine: Engine, program: int, values: dict[str, Any] | None, where:
     return values
 
 
-def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, int, Referral, str, str]:
-    """The milestone, reward, referral, role and beneficiary an award (or a
-    withheld reward) names, checked against each other: the role and the
-    beneficiary must be those the rules and the referral give."""
+def _reward_of(
+    engine: Engine, item: dict[str, Any], where: str
+) -> tuple[int, CompiledMilestone, int, str, str, Referral]:
+    """What an award and a withheld reward share (`_REACHED`), in the order
+    both records take it: the instant, the milestone, the reward's index,
+    the role, the beneficiary and the referral, checked against each other:
+    the role and the beneficiary must be those the rules and the referral
+    give."""
     compiled = engine.compiled
     milestone = compiled.milestones[_index(item["milestone"], f"{where}.milestone", len(compiled.milestones))]
     index = _index(item["reward"], f"{where}.reward", len(milestone.rewards))
@@ -588,7 +584,7 @@ def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, i
     beneficiary = referral.referrer if role == "referrer" else referral.referee
     if item["role"] != role or item["beneficiary"] != beneficiary:
         raise _damaged(where, f"expected the {role} {quoted(beneficiary)} of the reward and referral")
-    return milestone, index, referral, role, beneficiary
+    return _int(item["at"], f"{where}.at"), milestone, index, role, beneficiary, referral
 
 
 def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
@@ -599,14 +595,8 @@ def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
 
 
 def _withheld(engine: Engine, item: dict[str, Any], where: str) -> Withheld:
-    milestone, index, referral, role, beneficiary = _reward_of(engine, item, where)
     return Withheld(
-        _int(item["at"], f"{where}.at"),
-        milestone,
-        index,
-        role,
-        beneficiary,
-        referral,
+        *_reward_of(engine, item, where),
         _str(item["reason"], f"{where}.reason"),
         _withheld_amount(item["amount"], f"{where}.amount"),
     )
