@@ -9,8 +9,8 @@ and why; the shape of the code follows the rules, one module per step,
 each importing only the ones above it in this list:
 
 - ``public``: what the adapter takes and gives (:class:`Options`,
-  :class:`Ingested` with its :class:`Report`, :class:`StripeError` of
-  :class:`Problem` s, :data:`STRIPE_EXPONENTS`).
+  :class:`Ingested` with its :class:`Report`, :class:`StripeError` with a
+  :class:`Problem` per bad payload, :data:`STRIPE_EXPONENTS`).
 - ``fields``: reading a payload's fields, each with its path, so that every
   error names the exact field.
 

@@ -98,9 +98,9 @@ def ingest(events: Iterable[Mapping[str, Any] | Payload], options: Options | Non
 def _rank(envelope: _Envelope) -> tuple[int, str, str]:
     """The order payloads are read in: by event time, then event id, then
     content digest, whatever order the input had. Every "first one seen"
-    below is thus a function of the set of payloads; where the first is not
-    the right one, the rule that decides is explicit (latest version of a
-    discount, one invoice per charge, ...)."""
+    in the later steps is thus a function of the set of payloads; where the
+    first is not the right one, the rule that decides is explicit (latest
+    version of a discount, one invoice per charge, ...)."""
     created = -1 if envelope.created is None else envelope.created
     return created, envelope.event_id or "", envelope.key
 
