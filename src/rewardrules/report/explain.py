@@ -327,6 +327,8 @@ class _Teller:
         values = ", ".join(f"{k} = {v}" for k, v in why.get("values", {}).items())
         info = self.milestones.get(award["milestone"])
         rule = f"`{_trigger_text(info.trigger)}` " if info is not None else ""
+        if info is not None and ast.timer_of(info.trigger) is not None:
+            return rule + _timer_why(info.trigger, why["event"], award["at"]) + (f" ({values})" if values else "")
         occurrence = why.get("occurrence")
         extra = f", occurrence {occurrence}" if occurrence and occurrence != why["event"] else ""
         return f"{rule}at event {why['event']}" + (f" ({values})" if values else "") + extra
@@ -492,6 +494,17 @@ def _text(node: Any) -> str:
 
 def _trigger_text(trigger: ast.Trigger) -> str:
     return _text(trigger)
+
+
+def _timer_why(trigger: ast.Trigger, event: str, at: str) -> str:
+    """Why a timer's award came at its instant, with no event then: how
+    long from which event (the one that started the clock)."""
+    duration = ast.timer_of(trigger)
+    length = _text(duration)
+    if isinstance(trigger, ast.WhenTrigger):
+        return f"held without a break from event {event} for {length}, complete at {at}"
+    holds = "; the condition held then" if isinstance(trigger, ast.AfterTrigger) and trigger.condition else ""
+    return f"{length} after event {event}, at {at}{holds}"
 
 
 def _duration(ns: int) -> str:
