@@ -410,6 +410,13 @@ EXPECTED_BOUNDS: dict[str, dict[str, tuple[Rows, Rows]]] = {
         )
     },
     "zoom": {"zoom": ([("referrer", "USD", None, "100.00", {})], [("USD", None, None, {})])},
+    # 300 held + 50 after 30 days to the referrer, 10 to the referee, once each.
+    "subscription_loyalty": {
+        "subscription_loyalty": (
+            [("referrer", "USD", None, "350.00", {}), ("referee", "USD", None, "10.00", {})],
+            [("USD", None, None, {})],
+        )
+    },
 }
 
 

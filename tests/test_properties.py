@@ -61,6 +61,7 @@ PROGRAM_EVENTS: dict[str, tuple[str, ...]] = {
     "tesla": ("delivery",),
     "fasttrack_cpor": ("licenses",),
     "partner_and_customer": ("payment", "refund"),
+    "subscription_loyalty": ("subscription",),
 }
 RULESET_NAMES = sorted(PROGRAM_EVENTS)
 

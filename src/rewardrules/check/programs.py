@@ -241,9 +241,7 @@ class Programs(Messages):
             anchor = found.name if found is not None else None
         level: Level = "referral"
         if trigger.condition is not None:
-            ctx = _Context(
-                "in the condition of `after`", {"referral": (self.events["referral"], "referral")}, scope
-            )
+            ctx = _Context("in the condition of `after`", {"referral": (self.events["referral"], "referral")}, scope)
             self.condition(trigger.condition, ctx)
             self._thresholds(trigger.condition)
             level = self._level(ctx.used_metrics)[0]

@@ -606,6 +606,8 @@ class _Compiler:
             return self.direct_metrics([trigger.condition])
         if isinstance(trigger, ast.EventTrigger):
             return self.direct_metrics([trigger.where])
+        if isinstance(trigger, ast.AfterTrigger):
+            return self.direct_metrics([trigger.condition])
         return [self.checked.programs[self._program].metrics[trigger.metric.text]]
 
     def _contribution(self, p: int, info: MetricInfo) -> None:
@@ -681,6 +683,7 @@ class _Compiler:
                 w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         else:
+            assert isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger))  # timers: `timer_fn`
             metric = self.checked.programs[self._program].metrics[trigger.metric.text]
             self.why[i] = ((metric.name,), (metric.type,))
             w.line(f"cur = mv{self.mid(metric)}")

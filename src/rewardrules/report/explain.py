@@ -425,8 +425,8 @@ class _Teller:
                 return None
             target = (current // trigger.step + 1) * trigger.step
             return self._distance(program, trigger.metric.text, current, target, None, ">=")
-        if not isinstance(trigger, ast.WhenTrigger):
-            return None
+        if not isinstance(trigger, ast.WhenTrigger) or trigger.held is not None:
+            return None  # a held condition: the record's progress says since when
         parts = []
         for node in ast.conjuncts(trigger.condition):
             part = ast.threshold(node, metrics)

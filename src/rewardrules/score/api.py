@@ -678,12 +678,14 @@ class Session:
         self._seen[parsed.id] = obj
         self._last = parsed.key
         self._latest = parsed.at
-        if parsed.type not in self._reader.kinds:
+        used = parsed.type in self._reader.kinds
+        if not used and self.engine.next_due() >= parsed.at:
             return []
         outer = getcontext()
         setcontext(self._context)
         try:
-            issued = self.engine.process(parsed.record)
+            # an event of a type the rules do not use still tells the time
+            issued = self.engine.process(parsed.record) if used else self.engine.fire(parsed.at - 1)
             return self._awards(issued, parsed.at) if issued else []
         finally:
             setcontext(outer)
@@ -728,21 +730,22 @@ class Session:
                 ],
                 _SESSION,
             )
+        return ScoreResult(Reporter(self._engine_at(limit), limit, paid).build(explain))
+
+    def _engine_at(self, limit: int) -> Engine:
+        """The engine as of `limit`: this session's, or, when timers are due
+        by then that have not fired (no event or `advance` reached them), a
+        copy with them fired, as batch scoring fires them up to its as-of.
+        A result is a report: it never moves the session's own clock."""
         due = self.engine.next_timer()
-        if due is not None and due <= limit:
-            # A timer due by then has not fired: the result would lack its award.
-            raise LedgerError(
-                [
-                    LedgerProblem(
-                        0,
-                        "as_of",
-                        f"a timer is due at {format_timestamp(due)}, after the session's last event or advance",
-                        "call advance(to=...) first: a session learns time from events and advance, never by itself",
-                    )
-                ],
-                _SESSION,
-            )
-        return ScoreResult(Reporter(self.engine, limit, paid).build(explain))
+        if due is None or due > limit:
+            return self.engine
+        from .snapshot import dump, load
+
+        engine = load(self.program, dump(self)).engine
+        with localcontext(CONTEXT):
+            engine.fire(limit)
+        return engine
 
 
 __all__ = ["LedgerError", "Program", "RuleError", "ScoreResult", "Session", "check_source", "compile", "load"]

@@ -10,6 +10,7 @@ app's session does, one event at a time, so both give the same awards.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -219,6 +220,11 @@ class Engine:
             self.compiled.annotate(exc)
             raise
         return issued
+
+    def next_due(self) -> int | float:
+        """The first instant in the heap of timers (a stopped timer's
+        included: a cheap bound), or infinity when it is empty."""
+        return self._due[0][0] if self._due else math.inf
 
     def next_timer(self) -> int | None:
         """The instant of the next pending timer, or None (for reports: a

@@ -284,6 +284,7 @@ class Reporter:
                     )
                 return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_deadline(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
+        assert isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger))  # timers: `_timer_progress`
         name = trigger.metric.text
         current = values.get(name)
         typ = self._type(program, name)
@@ -311,24 +312,21 @@ class Reporter:
         scope = referral.referrer if milestone.level == "referrer" and not after else referral.referee
         timer = self.engine.state.timers.get((milestone.index, scope))
         condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
-        shown = (
-            _condition_progress(condition, values, lambda name: self._type(program, name))
-            if condition is not None
-            else ""
-        )
         if timer is not None and timer.at > self.as_of:
             since = format_deadline(timer.since)
             if not after:
-                return f"held since {since} (event {timer.event}); pays at {format_deadline(timer.at)} if it still holds"
+                return (
+                    f"held since {since} (event {timer.event}); pays at {format_deadline(timer.at)} if it still holds"
+                )
             tail = f" if `{_span_text(condition)}` then" if condition is not None else ""
             return f"timer started {since} (event {timer.event}); pays at {format_deadline(timer.at)}{tail}"
         if after:
             if (milestone.index, referral.referee) in self.engine.state.anchored or milestone.anchor is None:
-                return f"the timer rang and `{_span_text(condition)}` did not hold: nothing to pay" + (
-                    f" ({shown})" if shown else ""
-                )
+                return f"the timer rang and `{_span_text(condition)}` did not hold then: nothing to pay"
             return f"waiting for a `{milestone.anchor}` to start the timer"
-        return f"not held: {shown}" if shown else "not held"
+        assert isinstance(trigger, ast.WhenTrigger) and condition is not None
+        shown = _condition_progress(condition, values, lambda name: self._type(program, name))
+        return f"not held: {shown}; it pays once it holds for {_span_text(trigger.held)}"
 
     def referrer_progress(self) -> list[dict[str, Any]]:
         """Milestones counted per referrer (e.g. number of conversions)."""

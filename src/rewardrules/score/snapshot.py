@@ -452,7 +452,9 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     timers = [_timer(engine, row, f"timers[{i}]") for i, row in enumerate(_list(data.get("timers", []), "timers"))]
     if len({t.key for t in timers}) != len(timers):
         raise _damaged("timers", "the same timer is listed twice")
-    anchored = {_anchor(engine, row, f"anchored[{i}]") for i, row in enumerate(_list(data.get("anchored", []), "anchored"))}
+    anchored = {
+        _anchor(engine, row, f"anchored[{i}]") for i, row in enumerate(_list(data.get("anchored", []), "anchored"))
+    }
     engine.restore_timers(timers, anchored)
     return session
 
