@@ -444,3 +444,29 @@ def test_explain_says_why_a_timer_award_came_at_its_instant(
     assert main(["explain", str(rules), str(ledger), "--as-of", "2026-02-01T00:00:00Z"]) == 0
     out = capsys.readouterr().out
     assert "held since 2026-01-02T00:00:00Z (event s1); pays at 2026-03-03T00:00:00Z if it still holds" in out
+
+
+def test_the_new_keywords_are_still_names_where_no_keyword_is_expected() -> None:
+    text = (
+        "event transfer { from: text, for: text }\n"
+        'metric after = count transfer where transfer.from == "x"\n'
+        "milestone m { when after >= 1 for 2 days  reward referrer cash 5 USD }\n"
+    )
+    assert rewardrules.check_source(text) == []
+    program = rewardrules.compile(text, "names.rules")
+    events = [
+        referral("r1", "2026-01-01T00:00:00Z", "alice", "bob"),
+        ev("t1", "2026-01-02T00:00:00Z", "transfer", "bob", **{"from": "x", "for": "y"}),
+        ev("t2", "2026-01-09T00:00:00Z", "transfer", "bob", **{"from": "z", "for": "y"}),
+    ]
+    assert [a.at for a in program.score(events).awards] == ["2026-01-04T00:00:00Z"]
+
+
+def test_an_event_of_a_type_the_rules_do_not_use_tells_a_session_the_time(program: rewardrules.Program) -> None:
+    session = program.session()
+    session.add(referral("r1", "2026-01-01T00:00:00Z", "alice", "bob"))
+    given = session.add(ev("x1", "2026-02-01T00:00:00Z", "page_view", "bob"))
+    assert [(a.milestone, a.at) for a in given] == []  # mrr 0: `after 30 days if mrr > 0 USD` pays nothing
+    session.add(sub("s1", "2026-02-02T00:00:00Z", "bob", 1500))
+    given = session.add(ev("x2", "2026-02-13T00:00:00Z", "page_view", "bob"))
+    assert [(a.milestone, a.at) for a in given] == [("kept_paying", "2026-02-12T00:00:00Z")]
