@@ -9,7 +9,7 @@ events with amounts written as JSON ints, decimal strings and Decimals, and
 timestamps over about two years written with various offsets, with deliberate
 ties on one instant and instants at the programs' window boundaries.
 
-Each property runs over all twelve reference rulesets:
+Each property runs over all thirteen reference rulesets:
 
 * input order does not matter (PROGRAMS.md section 1, "Order");
 * an exact duplicate line counts once (section 1, input errors);
