@@ -637,3 +637,66 @@ def rule_files(draw: st.DrawFn, typed: bool | None = None) -> str:
     for gap, token in zip(gaps, tokens[1:], strict=False):
         text += gap + token
     return text + draw(st.sampled_from(["\n", "", "\n\n# the end\n", "  # no newline at the end"]))
+
+
+# -- time triggers --------------------------------------------------------------
+#
+# `when C for D` and `after D [from EVENT] [if C]` (docs/language.md, "Time
+# triggers"). Added after the rest, as wrappers: `milestones` and
+# `typed_milestones` are rebound below to draw a timed milestone now and
+# then, so every property over drawn files (the `fmt` round trip, `check`
+# never raising, batch = stream = session = shuffled in
+# tests/test_generated_programs.py) covers timers too.
+
+_milestones_without_timers = milestones
+_typed_milestones_without_timers = typed_milestones
+
+
+@st.composite
+def timed_triggers(draw: st.DrawFn, condition: st.SearchStrategy[Tokens], events: list[str]) -> Tokens:
+    """`when C for D`, or `after D` with or without `from EVENT` and `if C`."""
+    duration = draw(durations())
+    if _maybe(draw):
+        return ["when", *draw(condition), "for", *duration]
+    tokens = ["after", *duration]
+    if _maybe(draw):
+        tokens += ["from", draw(st.sampled_from(["referral", *events]))]
+    if _maybe(draw, 5):
+        tokens += ["if", *draw(condition)]
+    return tokens
+
+
+@st.composite
+def milestones(draw: st.DrawFn, name: str, scope: Scope) -> Tokens:  # type: ignore[no-redef]
+    """A milestone of any trigger; now and then with a timed trigger put
+    first (the syntax family: a second trigger is RR302, still parsed)."""
+    tokens = draw(_milestones_without_timers(name, scope))
+    if not _maybe(draw, 2):
+        return tokens
+    at = tokens.index("{") + 1
+    return [*tokens[:at], *draw(timed_triggers(conditions(scope.refs), sorted(scope.events))), *tokens[at:]]
+
+
+#: the words a milestone's clauses start with, after its trigger
+_CLAUSE_WORDS = frozenset({"reward", "hold", "void", "message", "cap", "}"})
+
+
+@st.composite
+def typed_timed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
+    """A timed milestone that checks clean: a drawn `when C` milestone (its
+    amounts are constants, as a timer's must be: there is no triggering
+    event) whose trigger becomes `when C for D` or `after D [from E] if C`."""
+    tokens = draw(_typed_milestones_without_timers(name, scope).filter(lambda t: "when" in t))
+    start = tokens.index("when")
+    end = next(i for i in range(start + 1, len(tokens)) if tokens[i] in _CLAUSE_WORDS)
+    condition = tokens[start + 1 : end]
+    timed = draw(timed_triggers(st.just(condition), scope.events))
+    return [*tokens[:start], *timed, *tokens[end:]]
+
+
+@st.composite
+def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:  # type: ignore[no-redef]
+    """A milestone that checks clean, of any trigger, timed ones included."""
+    if _maybe(draw, 2):
+        return draw(typed_timed_milestones(name, scope))
+    return draw(_typed_milestones_without_timers(name, scope))

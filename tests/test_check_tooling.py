@@ -97,7 +97,7 @@ def test_strict_near_misses_stay_silent(code: str) -> None:
 
 
 def test_every_lint_code_has_fixtures_and_docs() -> None:
-    assert sorted(LINT_CODES) == [f"RR60{i}" for i in range(1, 10)]
+    assert sorted(LINT_CODES) == [f"RR6{i:02d}" for i in range(1, 11)]
     errors_md = (ROOT / "docs" / "errors.md").read_text()
     for code in LINT_CODES:
         assert (STRICT / f"{code}.warn.rules").exists() and (STRICT / f"{code}.ok.rules").exists()
@@ -410,6 +410,13 @@ EXPECTED_BOUNDS: dict[str, dict[str, tuple[Rows, Rows]]] = {
         )
     },
     "zoom": {"zoom": ([("referrer", "USD", None, "100.00", {})], [("USD", None, None, {})])},
+    # 300 held + 50 after 30 days to the referrer, 10 to the referee, once each.
+    "subscription_loyalty": {
+        "subscription_loyalty": (
+            [("referrer", "USD", None, "350.00", {}), ("referee", "USD", None, "10.00", {})],
+            [("USD", None, None, {})],
+        )
+    },
 }
 
 

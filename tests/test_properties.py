@@ -9,7 +9,7 @@ events with amounts written as JSON ints, decimal strings and Decimals, and
 timestamps over about two years written with various offsets, with deliberate
 ties on one instant and instants at the programs' window boundaries.
 
-Each property runs over all twelve reference rulesets:
+Each property runs over all thirteen reference rulesets:
 
 * input order does not matter (PROGRAMS.md section 1, "Order");
 * an exact duplicate line counts once (section 1, input errors);
@@ -61,6 +61,7 @@ PROGRAM_EVENTS: dict[str, tuple[str, ...]] = {
     "tesla": ("delivery",),
     "fasttrack_cpor": ("licenses",),
     "partner_and_customer": ("payment", "refund"),
+    "subscription_loyalty": ("subscription",),
 }
 RULESET_NAMES = sorted(PROGRAM_EVENTS)
 

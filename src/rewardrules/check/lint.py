@@ -2,7 +2,7 @@
 
 Runs after ``check``, on a ruleset without errors, and reads only the
 checked model. Each analysis is a small pure function that returns warnings
-(severity ``warning``, codes RR601-RR609, each with a help line).
+(severity ``warning``, codes RR601-RR610, each with a help line).
 
 Precision over recall: a warning is reported only when the rules alone
 prove it, whatever the ledger holds. Where an analysis cannot decide (a
@@ -403,6 +403,7 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *reward_above_cap(checked),
         *never_issued(checked),
         *counts_its_own_referral(checked),
+        *held_without_metrics(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -453,6 +454,17 @@ def _unreachable(milestone: MilestoneInfo, program: ProgramInfo, conditions: Con
             trigger.span,
             _CHECK_NUMBERS,
         )
+    elif (
+        isinstance(trigger, ast.AfterTrigger)
+        and trigger.condition is not None
+        and conditions.never_true(trigger.condition)
+    ):
+        yield _warning(
+            "RR601",
+            f"the condition of milestone `{name}` is never true: its timer never pays",
+            trigger.condition.span,
+            _CHECK_NUMBERS,
+        )
     elif isinstance(trigger, ast.EventTrigger) and trigger.where is not None and conditions.never_true(trigger.where):
         yield _warning(
             "RR601",
@@ -499,6 +511,8 @@ def _fixed_at_most_zero(alternative: list[Atom]) -> bool:
 def threshold(checked: CheckedRuleset, trigger: ast.Trigger) -> tuple[MetricInfo, Decimal, bool] | None:
     """For `when M >= T` or `when M > T` (either way round): M, T and whether `>`."""
     if not isinstance(trigger, ast.WhenTrigger) or not isinstance(trigger.condition, ast.Compare):
+        return None
+    if trigger.held is not None:  # a tier of its own kind: reached later, when held
         return None
     node = trigger.condition
     op, ref, constant = node.op, node.left, fold(node.right)
@@ -562,7 +576,7 @@ def _canonical(trigger: ast.Trigger) -> ast.Trigger:
     if isinstance(trigger, ast.WhenTrigger) and isinstance(trigger.condition, ast.Compare):
         node = trigger.condition
         if not isinstance(node.left, ast.Ref) and isinstance(node.right, ast.Ref):
-            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left))
+            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left), held=trigger.held)
     return trigger
 
 
@@ -619,6 +633,8 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], NodeMap[FieldInfo, bool]]:
         for milestone in program.milestones:
             if milestone.event is not None:
                 events.add(milestone.event)
+            if milestone.anchor is not None:
+                events.add(milestone.anchor)
             events.update(void.event for void in milestone.voids)
             if milestone.message is not None and milestone.event is not None:
                 event_fields = checked.events[milestone.event].fields
@@ -821,3 +837,29 @@ def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                     agg.span,
                     "to count the referrer's referrals, write `count referrals`",
                 )
+
+
+# RR610 --------------------------------------------------------------------------
+
+
+def held_without_metrics(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR610: `when C for D` where C reads no metric: C is fixed from the
+    referral on (referral fields and constants), so nothing can break it
+    and the clock starts at the referral: that is `after D if C`, which
+    says so."""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            trigger = milestone.trigger
+            if not isinstance(trigger, ast.WhenTrigger) or trigger.held is None:
+                continue
+            reads = (checked.bindings.get(node) for node in ast.walk(trigger.condition))
+            if any(b is not None and b.kind == "metric" for b in reads):
+                continue
+            held = trigger.held.span.text if trigger.held.span is not None else "D"
+            condition = trigger.condition.span.text if trigger.condition.span is not None else "C"
+            yield _warning(
+                "RR610",
+                f"the condition of milestone `{milestone.name}` reads no metric: it cannot change after the referral",
+                trigger.span,
+                f"write `after {held} if {condition}`, which says that the timer starts at the referral",
+            )

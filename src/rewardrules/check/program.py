@@ -171,6 +171,11 @@ class MilestoneInfo:
     message_span: object | None
     caps: list[CapInfo]
     index: int = 0  # position in the whole file, for stable ordering
+    #: for a timer trigger (`when C for D`, `after D`): D in nanoseconds
+    timer_ns: int | None = None
+    #: for `after D from EVENT`: the event type whose first event starts
+    #: the timer (None: the referral starts it)
+    anchor: str | None = None
 
 
 @dataclass(slots=True, eq=False)

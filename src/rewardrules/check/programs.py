@@ -119,7 +119,8 @@ class Programs(Messages):
                 "RR301",
                 f"milestone `{name}` has no trigger",
                 decl.name.span,
-                "add one of `when ...`, `first EVENT ...`, `each EVENT ...`, `whenever METRIC increases`, `every N METRIC`",
+                "add one of `when ...`, `first EVENT ...`, `each EVENT ...`, `whenever METRIC increases`, `every N METRIC`,"
+                " `when ... for D`, `after D`",
             )
         for extra in decl.triggers[1:]:
             self.error(
@@ -135,12 +136,19 @@ class Programs(Messages):
         increase: Type | None = None
         trigger_event: EventInfo | None = None
         referral = self.events["referral"]
+        timer_ns: int | None = None
+        anchor: str | None = None
         if isinstance(trigger, ast.WhenTrigger):
             ctx = _Context("in a milestone condition", {"referral": (referral, "referral")}, scope)
             self.condition(trigger.condition, ctx)
             self._thresholds(trigger.condition)
             level, events = self._level(ctx.used_metrics)
             events |= {"referral"}
+            if trigger.held is not None:
+                timer_ns = self.duration(trigger.held)
+        elif isinstance(trigger, ast.AfterTrigger):
+            level, events, anchor = self._after(trigger, scope)
+            timer_ns = self.duration(trigger.delay)
         elif isinstance(trigger, ast.EventTrigger):
             trigger_event = self._event(trigger.event)
             if trigger_event is not None:
@@ -209,7 +217,27 @@ class Programs(Messages):
             message=message,
             message_span=message_span,
             caps=caps,
+            timer_ns=timer_ns,
+            anchor=anchor,
         )
+
+    def _after(
+        self, trigger: ast.AfterTrigger, scope: Mapping[str, ast.MetricDecl]
+    ) -> tuple[Level, frozenset[str], str | None]:
+        """Check `after D [from EVENT] [if C]`: its level (per referrer when
+        C reads a per-referrer metric), the event types that start its timer
+        and the anchor event type (None for the referral)."""
+        anchor: str | None = None
+        if trigger.anchor is not None and trigger.anchor.text != "referral":
+            found = self._event(trigger.anchor)
+            anchor = found.name if found is not None else None
+        level: Level = "referral"
+        if trigger.condition is not None:
+            ctx = _Context("in the condition of `after`", {"referral": (self.events["referral"], "referral")}, scope)
+            self.condition(trigger.condition, ctx)
+            self._thresholds(trigger.condition)
+            level = self._level(ctx.used_metrics)[0]
+        return level, frozenset({anchor or "referral"}), anchor
 
     def _level(self, used: list[MetricInfo]) -> tuple[Level, frozenset[str]]:
         level: Level = "referrer" if any(m.level == "referrer" for m in used) else "referral"

@@ -129,6 +129,9 @@ class CompiledMilestone:
     id_hash: hashlib._Hash = field(init=False, repr=False)
     #: how to write each `why` value (`formatting.formatter` of its type)
     why_format: tuple[Callable[[Any], Any], ...] = field(init=False, repr=False)
+    #: for a timer trigger (`when C for D`, `after D`): (r, R) -> the values
+    #: of its condition when it holds, else None (see `_Compiler.timer_fn`)
+    timer_test: Callable[..., tuple[Any, ...] | None] | None = None
 
     def __post_init__(self) -> None:
         self.id_hash = award_head(*self.id_head)
@@ -603,6 +606,8 @@ class _Compiler:
             return self.direct_metrics([trigger.condition])
         if isinstance(trigger, ast.EventTrigger):
             return self.direct_metrics([trigger.where])
+        if isinstance(trigger, ast.AfterTrigger):
+            return self.direct_metrics([trigger.condition])
         return [self.checked.programs[self._program].metrics[trigger.metric.text]]
 
     def _contribution(self, p: int, info: MetricInfo) -> None:
@@ -678,6 +683,7 @@ class _Compiler:
                 w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         else:
+            assert isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger))  # timers: `timer_fn`
             metric = self.checked.programs[self._program].metrics[trigger.metric.text]
             self.why[i] = ((metric.name,), (metric.type,))
             w.line(f"cur = mv{self.mid(metric)}")
@@ -725,6 +731,26 @@ class _Compiler:
         where = void.decl.where
         with self.w.origin(void.decl.span, f"void condition of milestone `{milestone.name}`"):
             self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
+        self.w.dedent()
+        return fname
+
+    def timer_fn(self, p: int, milestone: MilestoneInfo) -> str | None:
+        """For a timer trigger, `timer_<i>(r, R)`: the values of its
+        condition (its `why`) when the condition holds with the metrics as
+        they are, else None; the engine calls it when an event may have
+        changed them (`when C for D`) and when the timer is due."""
+        trigger = milestone.trigger
+        if ast.timer_of(trigger) is None:
+            return None
+        self._program = p
+        condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
+        fname = f"timer_{milestone.index}"
+        self.function(fname, "r, R", {"referral": "r.fields"})
+        self.prologue(self.metrics_in([condition]))
+        values = self._why(condition, milestone.index)
+        with self.w.origin(trigger.span, f"condition of milestone `{milestone.name}`"):
+            test = self.expr(condition) if condition is not None else "True"
+            self.w.line(f"return {values} if {test} else None")
         self.w.dedent()
         return fname
 
@@ -783,7 +809,8 @@ def _reacting(program: ProgramInfo, event_type: str) -> tuple[list[MetricInfo], 
         for m in program.metrics.values()
         if m.level == "referrer" and m.aggregate is not None and event_type in m.events
     ]
-    return aggs, [m for m in program.milestones if event_type in m.events]
+    # a timer trigger is tested by the engine, not by the step (`timer_fn`)
+    return aggs, [m for m in program.milestones if event_type in m.events and ast.timer_of(m.trigger) is None]
 
 
 def _done(milestone: MilestoneInfo) -> str:
@@ -840,7 +867,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
             c._program = p
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
             voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
-            rewards.append((milestone, amounts, voids))
+            rewards.append((milestone, amounts, voids, c.timer_fn(p, milestone)))
         plan.append((program, eligible, snapshot, rewards))
     source = "\n".join(c.w.lines) + "\n"
     filename = source_filename("ruleset", source)
@@ -854,7 +881,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     milestones: list[CompiledMilestone] = []
     for p, (program, eligible, snapshot, rewards) in enumerate(plan):
         init = tuple(c.referrer_init[p])
-        for milestone, amounts, voids in rewards:
+        for milestone, amounts, voids, timer in rewards:
             compiled = [
                 CompiledReward(
                     r,
@@ -877,6 +904,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     why_names=c.why.get(milestone.index, ((), ()))[0],
                     why_types=c.why.get(milestone.index, ((), ()))[1],
                     id_head=(checked.name, program.name, milestone.name),
+                    timer_test=namespace[timer] if timer else None,
                 )
             )
         programs.append(
@@ -891,6 +919,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
             )
         )
     used = set(step_names) | {"referral"}
+    # what may start or stop a timer (`when C for D`, `after D from EVENT`)
+    used.update(kind for m in checked.milestones if ast.timer_of(m.trigger) is not None for kind in m.events)
     result = CompiledRuleset(
         checked=checked,
         steps={t: namespace[f] for t, f in step_names.items()},

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "RR607": "reward larger than its cap",
     "RR608": "reward never issued",
     "RR609": "count of a referral's own event",
+    "RR610": "held condition that cannot change",
 }
 
 

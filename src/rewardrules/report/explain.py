@@ -327,6 +327,8 @@ class _Teller:
         values = ", ".join(f"{k} = {v}" for k, v in why.get("values", {}).items())
         info = self.milestones.get(award["milestone"])
         rule = f"`{_trigger_text(info.trigger)}` " if info is not None else ""
+        if info is not None and ast.timer_of(info.trigger) is not None:
+            return rule + _timer_why(info.trigger, why["event"], award["at"]) + (f" ({values})" if values else "")
         occurrence = why.get("occurrence")
         extra = f", occurrence {occurrence}" if occurrence and occurrence != why["event"] else ""
         return f"{rule}at event {why['event']}" + (f" ({values})" if values else "") + extra
@@ -423,8 +425,8 @@ class _Teller:
                 return None
             target = (current // trigger.step + 1) * trigger.step
             return self._distance(program, trigger.metric.text, current, target, None, ">=")
-        if not isinstance(trigger, ast.WhenTrigger):
-            return None
+        if not isinstance(trigger, ast.WhenTrigger) or trigger.held is not None:
+            return None  # a held condition: the record's progress says since when
         parts = []
         for node in ast.conjuncts(trigger.condition):
             part = ast.threshold(node, metrics)
@@ -492,6 +494,17 @@ def _text(node: Any) -> str:
 
 def _trigger_text(trigger: ast.Trigger) -> str:
     return _text(trigger)
+
+
+def _timer_why(trigger: ast.Trigger, event: str, at: str) -> str:
+    """Why a timer's award came at its instant, with no event then: how
+    long from which event (the one that started the clock)."""
+    duration = ast.timer_of(trigger)
+    length = _text(duration)
+    if isinstance(trigger, ast.WhenTrigger):
+        return f"held without a break from event {event} for {length}, complete at {at}"
+    holds = "; the condition held then" if isinstance(trigger, ast.AfterTrigger) and trigger.condition else ""
+    return f"{length} after event {event}, at {at}{holds}"
 
 
 def _duration(ns: int) -> str:

@@ -91,6 +91,8 @@ RULE_HELP: dict[str, str] = {
     "every event: every award of it is withheld. Give it a positive amount, or remove it.",
     "RR609": "`count referral` without a filter: a referral has one `referral` event, so it is 1 for every "
     "referral. To count a referrer's referrals, write `count referrals`.",
+    "RR610": "`when C for D` where C reads no metric: C is fixed from the referral on, so nothing breaks it and "
+    "the clock starts at the referral. Write `after D if C`, which says so.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

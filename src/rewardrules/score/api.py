@@ -26,7 +26,7 @@ from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, has_errors
 from ..core.formatting import quoted
 from ..core.runtime import CONTEXT, in_context
-from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, parse_timestamp
+from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 from ..ledger.decode import iter_lines, surrogate_problem
 from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict
 from ..ledger.idlog import IdLog
@@ -299,6 +299,8 @@ class Program:
         latest = feed(engine, events, limit, path)
         if limit is None:
             limit = latest if latest is not None else 0
+        with localcontext(CONTEXT):
+            engine.fire(limit)  # the timers due by the as-of
         return Reporter(engine, limit, settled).build(explain)
 
     def _score(self, engine: Engine, events: Iterable[Any], limit: int | None, path: str) -> int | None:
@@ -504,6 +506,9 @@ class Session:
         self._seen: dict[str, Any] = {}
         self._last: tuple[int, str] | None = None
         self._latest: int | None = None
+        #: the instant `advance` brought the session to (None: never);
+        #: an event at or before it is late (its timers may have fired)
+        self._clock: int | None = None
         self._count = 0
         #: this session's own copy of the scoring context, set around each
         #: event: `localcontext` would copy the context every time, which
@@ -522,6 +527,8 @@ class Session:
             return []
         if self._last is not None and parsed.key < self._last:
             raise LedgerError([self._late(parsed)], _SESSION)
+        if self._before_clock(parsed):
+            raise LedgerError([self._advanced_past(parsed)], _SESSION)
         return self._apply(parsed, obj)
 
     def add_many(self, events: Ledger) -> list[Award]:
@@ -570,6 +577,9 @@ class Session:
             if self._last is not None and parsed.key < self._last:
                 problems.append(self._late(parsed))
                 continue
+            if self._before_clock(parsed):
+                problems.append(self._advanced_past(parsed))
+                continue
             fresh[parsed.id] = (parsed, obj)
         self._count = count
         if problems:
@@ -611,17 +621,69 @@ class Session:
             "a session takes events in order of (at, id); add a batch with add_many, or use score()",
         )
 
+    def _before_clock(self, parsed: Event) -> bool:
+        """Whether an event comes at or before the instant the session was
+        advanced to: the timers due then have fired without it."""
+        return self._clock is not None and parsed.at <= self._clock
+
+    def _advanced_past(self, parsed: Event) -> LedgerProblem:
+        assert self._clock is not None
+        return LedgerProblem(
+            parsed.line,
+            "at",
+            f"event {quoted(parsed.id)} is not after {format_timestamp(self._clock)}, "
+            "the instant the session was advanced to",
+            "advance(to=...) says every event up to that instant was added; add events before advancing",
+        )
+
+    @in_context
+    def advance(self, to: Instant) -> list[Award]:
+        """Tell the session that time has come to `to` (RFC 3339 text, an
+        int of nanoseconds or an aware datetime) and every event up to it
+        was added; return the awards of the timers due by then (`when C
+        for D`, `after D`), each with its status as of `to`. A session
+        never reads the wall clock: time moves only by events and by this.
+        An event at or before `to` is refused after it (LedgerError);
+        `to` before the last event or an earlier `advance` is refused too."""
+        if to is None:
+            raise TypeError("advance needs `to`: RFC 3339 text, an int of nanoseconds or an aware datetime")
+        limit = parse_as_of(to)
+        assert limit is not None
+        current = max(t for t in (self._latest, self._clock, limit) if t is not None)
+        if limit < current:
+            raise LedgerError(
+                [
+                    LedgerProblem(
+                        0,
+                        "to",
+                        f"the session is already at {format_timestamp(current)}",
+                        "a session's time only moves forward",
+                    )
+                ],
+                _SESSION,
+            )
+        self._clock = limit
+        outer = getcontext()
+        setcontext(self._context)
+        try:
+            issued = self.engine.fire(limit)
+            return self._awards(issued, limit) if issued else []
+        finally:
+            setcontext(outer)
+
     def _apply(self, parsed: Event, obj: Any) -> list[Award]:
         """Take a valid new event in order: the awards it issues."""
         self._seen[parsed.id] = obj
         self._last = parsed.key
         self._latest = parsed.at
-        if parsed.type not in self._reader.kinds:
+        used = parsed.type in self._reader.kinds
+        if not used and self.engine.next_due() >= parsed.at:
             return []
         outer = getcontext()
         setcontext(self._context)
         try:
-            issued = self.engine.process(parsed.record)
+            # an event of a type the rules do not use still tells the time
+            issued = self.engine.process(parsed.record) if used else self.engine.fire(parsed.at - 1)
             return self._awards(issued, parsed.at) if issued else []
         finally:
             setcontext(outer)
@@ -649,9 +711,10 @@ class Session:
         expect(explain, bool, "explain")
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.program.compiled)
+        now = max((t for t in (self._latest, self._clock) if t is not None), default=None)
         if limit is None:
-            limit = self._latest if self._latest is not None else 0
-        elif self._latest is not None and limit < self._latest:
+            limit = now if now is not None else 0
+        elif now is not None and limit < now:
             # The state already holds later events: metrics and progress
             # would not be those of that instant. Refuse rather than mislead.
             raise LedgerError(
@@ -665,7 +728,22 @@ class Session:
                 ],
                 _SESSION,
             )
-        return ScoreResult(Reporter(self.engine, limit, paid).build(explain))
+        return ScoreResult(Reporter(self._engine_at(limit), limit, paid).build(explain))
+
+    def _engine_at(self, limit: int) -> Engine:
+        """The engine as of `limit`: this session's, or, when timers are due
+        by then that have not fired (no event or `advance` reached them), a
+        copy with them fired, as batch scoring fires them up to its as-of.
+        A result is a report: it never moves the session's own clock."""
+        due = self.engine.next_timer()
+        if due is None or due > limit:
+            return self.engine
+        from .snapshot import dump, load
+
+        engine = load(self.program, dump(self)).engine
+        with localcontext(CONTEXT):
+            engine.fire(limit)
+        return engine
 
 
 __all__ = ["LedgerError", "Program", "RuleError", "ScoreResult", "Session", "check_source", "compile", "load"]

@@ -9,6 +9,8 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
+import heapq
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -20,6 +22,7 @@ from ..core.limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
 from ..core.runtime import CONTEXT, ZERO, Referral, ReferrerState
 from ..core.timeutil import period_key
 from ..ledger.events import Record
+from ..syntax import nodes as ast
 
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
@@ -80,6 +83,30 @@ class Rejected:
     detail: str = ""
 
 
+@dataclass(slots=True)
+class Timer:
+    """A deadline and what to test then: the milestone (`when C for D`,
+    `after D`) whose condition is tested at `at` and, if it holds, awarded
+    at that instant with no event (docs/semantics.md, "Timers")."""
+
+    at: int
+    #: the milestone's index (file order)
+    milestone: int
+    #: the referee, or for a held condition counted per referrer the
+    #: referrer: with the milestone, what the timer is unique by and, after
+    #: its instant, fired in order of (never the order events arrived in)
+    scope: str
+    #: the referral it belongs to (per referrer: whose event started it)
+    referee: str
+    #: the event that started the clock, and its instant
+    event: str
+    since: int
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.milestone, self.scope)
+
+
 @dataclass(slots=True, eq=False)
 class State:
     referrals: dict[str, Referral] = field(default_factory=dict)
@@ -88,6 +115,11 @@ class State:
     withheld: list[Withheld] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
+    #: pending timers by (milestone, referee or referrer): see `Engine.fire`
+    timers: dict[tuple[int, str], Timer] = field(default_factory=dict)
+    #: `after D from EVENT` timers already started, by the same key: the
+    #: first such event starts it, later ones do not
+    anchored: set[tuple[int, str]] = field(default_factory=set)
 
 
 class Engine:
@@ -112,6 +144,12 @@ class Engine:
         self._milestones = compiled.milestones
         self._referrals = self.state.referrals
         self._referral_fields = compiled.fields["referral"]
+        #: per event type, the timer milestones an event of it may start,
+        #: stop or restart (see `_arm`); empty when the rules have none
+        self._timed: dict[str, list[CompiledMilestone]] = _timed(compiled)
+        #: the pending timers' (instant, milestone, scope), a heap; an entry
+        #: whose timer was stopped or fired is skipped (see `fire`)
+        self._due: list[tuple[int, int, str]] = []
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
@@ -120,8 +158,18 @@ class Engine:
     def process(self, ev: Record) -> list[IssuedAward]:
         """Apply one event, given as its record (instant, id, type, referee,
         referrer, fields: see `model.EventInfo.record`); return the awards
-        it issued. Call in the scoring context, `runtime.CONTEXT` or a copy
-        of it (see :func:`run` and `api.Session.add`)."""
+        it issued, after those of the timers due before its instant. Call
+        in the scoring context, `runtime.CONTEXT` or a copy of it (see
+        :func:`run` and `api.Session.add`)."""
+        if not self._timed:
+            return self._event(ev)
+        fired = self.fire(ev[0] - 1) if self._due and self._due[0][0] < ev[0] else _NONE
+        issued = self._event(ev)
+        self._arm(ev)
+        return fired + issued if fired else issued
+
+    def _event(self, ev: Record) -> list[IssuedAward]:
+        """What an event does by itself (see `process`)."""
         kind = ev[2]
         if kind == "referral":
             referral = self._refer(ev)
@@ -150,6 +198,106 @@ class Engine:
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    # -- timers (docs/semantics.md, "Timers") ----------------------------
+    def fire(self, to: int) -> list[IssuedAward]:
+        """Fire the timers due at or before instant `to`, in order of
+        (instant, milestone, referee or referrer); return their awards.
+        Events at an instant come before the timers due then: batch scoring
+        fires up to the as-of after the last event, `process` those due
+        before each event's instant, `Session.advance` up to its `to`."""
+        issued: list[IssuedAward] = []
+        due, timers = self._due, self.state.timers
+        try:
+            while due and due[0][0] <= to:
+                at, index, scope = heapq.heappop(due)
+                timer = timers.get((index, scope))
+                if timer is None or timer.at != at:
+                    continue  # stopped (the condition broke), or restarted later
+                del timers[(index, scope)]
+                self._ring(timer, issued)
+        except Exception as exc:  # an engine bug: name the rule line it ran
+            self.compiled.annotate(exc)
+            raise
+        return issued
+
+    def next_due(self) -> int | float:
+        """The first instant in the heap of timers (a stopped timer's
+        included: a cheap bound), or infinity when it is empty."""
+        return self._due[0][0] if self._due else math.inf
+
+    def next_timer(self) -> int | None:
+        """The instant of the next pending timer, or None (for reports: a
+        scan of the pending timers, not of the heap's stale entries)."""
+        return min((timer.at for timer in self.state.timers.values()), default=None)
+
+    def _ring(self, timer: Timer, issued: list[IssuedAward]) -> None:
+        """A due timer: award its milestone at its instant if its condition
+        holds then and the milestone was not awarded since."""
+        milestone = self._milestones[timer.milestone]
+        referral = self._referrals[timer.referee]
+        program = self.compiled.programs[milestone.program]
+        referrer = self._referrer(program, referral.referrer)
+        done = referrer.done if milestone.info.level == "referrer" else referral.done
+        if done[timer.milestone]:
+            return
+        assert milestone.timer_test is not None  # only timer milestones set timers
+        values = milestone.timer_test(referral, referrer)
+        if values is None:
+            return  # `after D if C` and C is false then: nothing, ever
+        total = len(self.state.awards) + len(self.state.withheld) + len(milestone.rewards)
+        if total > MAX_AWARDS_PER_RUN:
+            raise AwardLimitError.in_run(timer.event, total, MAX_AWARDS_PER_RUN)
+        done[timer.milestone] = True
+        self._award(program, milestone, None, None, values, referral, referrer, None, issued, timer)
+
+    def _arm(self, ev: Record) -> None:
+        """After an event: start, stop or restart the timers it concerns.
+        `when C for D` starts when C becomes true (at this event), stops
+        when it becomes false; `after D` starts at the referral, `after D
+        from EVENT` at the referral's first EVENT."""
+        milestones = self._timed.get(ev[2])
+        if not milestones:
+            return
+        referral = self._referrals.get(ev[3])
+        if referral is None or (ev[2] == "referral" and referral.id != ev[1]):
+            return  # no referral (yet), or a referral event that was rejected
+        for program, referrer in referral.links:
+            for milestone in milestones:
+                if milestone.program == program.index:
+                    self._arm_one(milestone, referral, referrer, ev)
+
+    def _arm_one(self, milestone: CompiledMilestone, referral: Referral, referrer: ReferrerState, ev: Record) -> None:
+        info = milestone.info
+        index = info.index
+        per_referrer = info.level == "referrer"
+        if (referrer.done if per_referrer else referral.done)[index]:
+            return
+        assert info.timer_ns is not None and milestone.timer_test is not None
+        timers = self.state.timers
+        if isinstance(info.trigger, ast.AfterTrigger):
+            key = (index, referral.referee)
+            if key in self.state.anchored:
+                return
+            self.state.anchored.add(key)
+            self._start(Timer(ev[0] + info.timer_ns, index, referral.referee, referral.referee, ev[1], ev[0]))
+            return
+        key = (index, referral.referrer if per_referrer else referral.referee)
+        holds = milestone.timer_test(referral, referrer) is not None
+        if holds and key not in timers:
+            self._start(Timer(ev[0] + info.timer_ns, index, key[1], referral.referee, ev[1], ev[0]))
+        elif not holds and key in timers:
+            del timers[key]  # a break restarts the clock; its heap entry is skipped
+
+    def _start(self, timer: Timer) -> None:
+        self.state.timers[timer.key] = timer
+        heapq.heappush(self._due, (timer.at, timer.milestone, timer.scope))
+
+    def restore_timers(self, timers: list[Timer], anchored: set[tuple[int, str]]) -> None:
+        """Set the pending timers (a restored snapshot's)."""
+        self.state.anchored = anchored
+        for timer in timers:
+            self._start(timer)
 
     def _within_limits(self, ev: Record, fired: int) -> None:
         """Raise `AwardLimitError` before an event issues anything, when it
@@ -216,15 +364,22 @@ class Engine:
         values: tuple[Any, ...],
         referral: Referral,
         referrer: ReferrerState,
-        ev: Record,
+        ev: Record | None,
         issued: list[IssuedAward],
+        timer: Timer | None = None,
     ) -> None:
+        """Issue (or withhold) each reward of a milestone reached at event
+        `ev`, or at a due `timer` (then `ev` is None: there is no event)."""
         info = milestone.info
-        at = ev[0]
         # the referral of a per-referrer milestone is its referrer alone
         referee = "" if info.level == "referrer" else referral.referee
         snapshot = program.snapshot(referral, referrer) if info.message is not None else None
-        trigger = self.compiled.fields[ev[2]](ev) if milestone.voids or info.message is not None else None
+        if ev is None:
+            assert timer is not None
+            at, event_id, trigger = timer.at, timer.event, None
+        else:
+            at, event_id = ev[0], ev[1]
+            trigger = self.compiled.fields[ev[2]](ev) if milestone.voids or info.message is not None else None
         awards = self.state.awards
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
@@ -259,7 +414,7 @@ class Engine:
                 beneficiary,
                 referral,
                 amount,
-                ev[1],
+                event_id,
                 trigger,
                 occurrence,
                 values,
@@ -304,10 +459,24 @@ def _no_amount(amount: Decimal | None) -> str:
     return "the amount is zero" if amount == 0 else "the amount is negative"
 
 
-def run(engine: Engine, ordered: list[Record]) -> None:
+def _timed(compiled: CompiledRuleset) -> dict[str, list[CompiledMilestone]]:
+    """Per event type, the timer milestones (`when C for D`, `after D`) an
+    event of it may start or stop (see `Engine._arm`), in file order."""
+    timed: dict[str, list[CompiledMilestone]] = {}
+    for milestone in compiled.milestones:
+        if milestone.timer_test is None:
+            continue
+        for kind in sorted(milestone.info.events):
+            timed.setdefault(kind, []).append(milestone)
+    return timed
+
+
+def run(engine: Engine, ordered: list[Record], as_of: int | None = None) -> None:
     """Feed events, as records in ledger order, through an engine in the
-    scoring context."""
+    scoring context; then fire the timers due at or before `as_of`."""
     process = engine.process
     with localcontext(CONTEXT):
         for ev in ordered:
             process(ev)
+        if as_of is not None:
+            engine.fire(as_of)

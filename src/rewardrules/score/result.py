@@ -268,6 +268,8 @@ class Reporter:
         """A milestone's progress in words; values and thresholds with
         their units (`` `mrr` is 900.00 USD of 1000 USD``)."""
         trigger = milestone.trigger
+        if ast.timer_of(trigger) is not None:
+            return self._timer_progress(program, milestone, referral, values)
         if isinstance(trigger, ast.WhenTrigger):
             return _condition_progress(trigger.condition, values, lambda name: self._type(program, name))
         if isinstance(trigger, ast.EventTrigger):
@@ -282,6 +284,7 @@ class Reporter:
                     )
                 return f"{'each' if trigger.each else 'waiting for a'} {what} until {format_deadline(closes)}"
             return f"{'each' if trigger.each else 'waiting for a'} {what}"
+        assert isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger))  # timers: `_timer_progress`
         name = trigger.metric.text
         current = values.get(name)
         typ = self._type(program, name)
@@ -297,6 +300,33 @@ class Reporter:
         step = trigger.step
         nxt = (Decimal(str(current)) // step + 1) * step
         return f"`{name}` is {with_unit(str(current), typ)}; next reward at {with_unit(plain(nxt), typ)}"
+
+    def _timer_progress(
+        self, program: ProgramInfo, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]
+    ) -> str:
+        """A timer milestone's progress: when its pending timer is due, or
+        what starts it (`when C for D`: C becoming true; `after D`: its
+        event), or that it rang and its condition did not hold."""
+        trigger = milestone.trigger
+        after = isinstance(trigger, ast.AfterTrigger)
+        scope = referral.referrer if milestone.level == "referrer" and not after else referral.referee
+        timer = self.engine.state.timers.get((milestone.index, scope))
+        condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
+        if timer is not None and timer.at > self.as_of:
+            since = format_deadline(timer.since)
+            if not after:
+                return (
+                    f"held since {since} (event {timer.event}); pays at {format_deadline(timer.at)} if it still holds"
+                )
+            tail = f" if `{_span_text(condition)}` then" if condition is not None else ""
+            return f"timer started {since} (event {timer.event}); pays at {format_deadline(timer.at)}{tail}"
+        if after:
+            if (milestone.index, referral.referee) in self.engine.state.anchored or milestone.anchor is None:
+                return f"the timer rang and `{_span_text(condition)}` did not hold then: nothing to pay"
+            return f"waiting for a `{milestone.anchor}` to start the timer"
+        assert isinstance(trigger, ast.WhenTrigger) and condition is not None
+        shown = _condition_progress(condition, values, lambda name: self._type(program, name))
+        return f"not held: {shown}; it pays once it holds for {_span_text(trigger.held)}"
 
     def referrer_progress(self) -> list[dict[str, Any]]:
         """Milestones counted per referrer (e.g. number of conversions)."""
@@ -528,3 +558,9 @@ def _total(unit: str, kind: str, status: str, rate: Decimal, total: Decimal, cou
     else:
         entry["amount"] = format_amount(total, unit) if unit != "item" else str(count)
     return entry
+
+
+def _span_text(node: Any) -> str:
+    """A node's source text on one line ("?" without a span)."""
+    span = getattr(node, "span", None)
+    return " ".join(span.text.split()) if span is not None else "?"

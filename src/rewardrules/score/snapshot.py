@@ -27,7 +27,8 @@ from ..core.ids import award_id
 from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
-from .engine import Engine, IssuedAward, Rejected, Withheld
+from ..syntax import nodes as ast
+from .engine import Engine, IssuedAward, Rejected, Timer, Withheld
 
 if TYPE_CHECKING:
     from ..check.program import EventInfo
@@ -291,6 +292,12 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
         "withheld": [{**_reached(w), "reason": w.reason, "amount": _enc(w.amount)} for w in state.withheld],
         "rejected": [[r.event, r.at, r.referrer, r.referee, r.reason, r.detail] for r in state.rejected],
         "cap_used": [[list(key), _enc(amount)] for key, amount in state.cap_used.items()],
+        "clock": session._clock,
+        "timers": [
+            [t.at, t.milestone, t.scope, t.referee, t.event, t.since]
+            for t in sorted(state.timers.values(), key=lambda t: (t.at, t.milestone, t.scope))
+        ],
+        "anchored": [list(key) for key in sorted(state.anchored)],
     }
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if key is None:
@@ -368,7 +375,7 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
             f"the snapshot belongs to another version of the rules (ruleset {quoted(str(data.get('ruleset')))}); "
             "restore it with the rule file it was taken with"
         )
-    _record(data, "snapshot", _TOP)
+    _record(data, "snapshot", _TOP, _TOP_ADDED)
     with localcontext(CONTEXT):
         return _restore(Session(program), data)
 
@@ -392,6 +399,9 @@ _TOP = (
     "format", "ruleset", "fingerprint", "seen", "last", "latest", "count",
     "referrals", "referrers", "awards", "withheld", "rejected", "cap_used",
 )  # fmt: skip
+#: top-level fields added since the format was set (timers: an older
+#: snapshot has none pending)
+_TOP_ADDED = ("clock", "timers", "anchored")
 _REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
 _REFERRER = ("program", "referrer", "m", "done", "prev")
 #: what an award and a withheld reward share (see `_reached`)
@@ -433,7 +443,42 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         if key in state.cap_used:
             raise _damaged(f"cap_used[{i}]", "the same cap is listed twice")
         state.cap_used[key] = amount
+    clock = data.get("clock")
+    session._clock = None if clock is None else _int(clock, "clock")
+    timers = [_timer(engine, row, f"timers[{i}]") for i, row in enumerate(_list(data.get("timers", []), "timers"))]
+    if len({t.key for t in timers}) != len(timers):
+        raise _damaged("timers", "the same timer is listed twice")
+    anchored = {
+        _anchor(engine, row, f"anchored[{i}]") for i, row in enumerate(_list(data.get("anchored", []), "anchored"))
+    }
+    engine.restore_timers(timers, anchored)
     return session
+
+
+def _timer(engine: Engine, row: Any, where: str) -> Timer:
+    """A pending timer, checked against the rules and the referrals: a
+    timer milestone's, of a referral the snapshot holds, its scope that
+    referral's referee (or referrer, for a held condition per referrer)."""
+    at, index, scope, referee, event, since = _list(row, where, 6)
+    milestone = engine.compiled.milestones[_index(index, f"{where}[1]", len(engine.compiled.milestones))]
+    info = milestone.info
+    if milestone.timer_test is None or info.timer_ns is None:
+        raise _damaged(f"{where}[1]", "the milestone sets no timer")
+    referral = _referral_of(engine, referee, f"{where}[3]")
+    per_referrer = info.level == "referrer" and not isinstance(info.trigger, ast.AfterTrigger)
+    if _str(scope, f"{where}[2]") != (referral.referrer if per_referrer else referral.referee):
+        raise _damaged(f"{where}[2]", "the timer's scope is not its referral's")
+    since = _int(since, f"{where}[5]")
+    if _int(at, f"{where}[0]", MIN_TIMESTAMP_NS, MAX_TIMESTAMP_NS + info.timer_ns) != since + info.timer_ns:
+        raise _damaged(f"{where}[0]", "the timer's instant is not its start plus the milestone's duration")
+    return Timer(at, index, scope, referee, _str(event, f"{where}[4]"), since)
+
+
+def _anchor(engine: Engine, row: Any, where: str) -> tuple[int, str]:
+    """An `after D from EVENT` timer already started: (milestone, referee)."""
+    index, referee = _list(row, where, 2)
+    count = len(engine.compiled.milestones)
+    return (_index(index, f"{where}[0]", count), _referral_of(engine, referee, f"{where}[1]").referee)
 
 
 def _referrer(engine: Engine, item: dict[str, Any], where: str) -> None:

@@ -372,8 +372,11 @@ def _clause(item: object, p: _Printer) -> str:
             return f"eligible when {p.expr(condition)}"
         case ast.Cap(role, amount, period):
             return f"cap {role.text} {p.expr(amount)}" + (f" per {period.text}" if period is not None else "")
-        case ast.WhenTrigger(condition):
-            return f"when {p.expr(condition)}"
+        case ast.WhenTrigger(condition, _, held):
+            return f"when {p.expr(condition)}" + (f" for {_duration(held)}" if held is not None else "")
+        case ast.AfterTrigger(delay, anchor, condition):
+            anchored = f" from {anchor.text}" if anchor is not None else ""
+            return f"after {_duration(delay)}{anchored}" + (f" if {p.expr(condition)}" if condition is not None else "")
         case ast.EventTrigger(each, event, where, within):
             return f"{'each' if each else 'first'} {event.text}" + _filters(p, where, within)
         case ast.IncreaseTrigger(metric):

@@ -251,10 +251,13 @@ class Cap:
 
 @dataclass(frozen=True, slots=True)
 class WhenTrigger:
-    """Awarded once, at the first event where the condition holds."""
+    """Awarded once, at the first event where the condition holds; with
+    ``held`` (``when C for 60 days``), at the instant the condition has held
+    that long without a break (a timer: no event needed then)."""
 
     condition: Expr
     span: Span | None = _span
+    held: Duration | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +288,28 @@ class EveryTrigger:
     span: Span | None = _span
 
 
-Trigger = WhenTrigger | EventTrigger | IncreaseTrigger | EveryTrigger
+@dataclass(frozen=True, slots=True)
+class AfterTrigger:
+    """``after 30 days [from EVENT] [if C]``: a timer set at the referral (or
+    at its first EVENT), awarded at its instant if the condition holds then."""
+
+    delay: Duration
+    anchor: Ident | None = None
+    condition: Expr | None = None
+    span: Span | None = _span
+
+
+Trigger = WhenTrigger | EventTrigger | IncreaseTrigger | EveryTrigger | AfterTrigger
+
+
+def timer_of(trigger: Trigger) -> Duration | None:
+    """The duration of a trigger that awards at a timer's instant rather
+    than at an event (`when C for D`, `after D`); None for the others."""
+    if isinstance(trigger, WhenTrigger):
+        return trigger.held
+    if isinstance(trigger, AfterTrigger):
+        return trigger.delay
+    return None
 
 
 @dataclass(frozen=True, slots=True)

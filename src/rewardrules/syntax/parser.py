@@ -227,7 +227,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def milestone_decl(self, meta: Any, name: Token, *rest: Any) -> ast.Milestone:
         title = _title(rest)
-        kinds = (ast.WhenTrigger, ast.EventTrigger, ast.IncreaseTrigger, ast.EveryTrigger)
+        kinds = (ast.WhenTrigger, ast.EventTrigger, ast.IncreaseTrigger, ast.EveryTrigger, ast.AfterTrigger)
         return ast.Milestone(
             self._tok(name),
             title,
@@ -242,6 +242,19 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def when_trigger(self, meta: Any, condition: Any) -> ast.WhenTrigger:
         return ast.WhenTrigger(condition, span=self._span(meta))
+
+    def held_trigger(self, meta: Any, condition: Any, held: ast.Duration) -> ast.WhenTrigger:
+        return ast.WhenTrigger(condition, span=self._span(meta), held=held)
+
+    def after_trigger(self, meta: Any, delay: ast.Duration, *clauses: Any) -> ast.AfterTrigger:
+        found = dict(clauses)
+        return ast.AfterTrigger(delay, found.get("from"), found.get("if"), span=self._span(meta))
+
+    def after_from(self, meta: Any, event: Token) -> tuple[str, ast.Ident]:
+        return ("from", self._tok(event))
+
+    def after_if(self, meta: Any, condition: Any) -> tuple[str, Any]:
+        return ("if", condition)
 
     def _event_trigger(self, meta: Any, each: bool, event: Token, clauses: tuple[Any, ...]) -> ast.EventTrigger:
         found = dict(clauses)
