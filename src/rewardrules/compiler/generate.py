@@ -782,7 +782,7 @@ class _Compiler:
         names: list[tuple[str, ...]] = []
         for k, clause in enumerate(program.eligible):
             values: dict[str, str] = {}
-            for node in ast.walk(clause):
+            for node in sorted(ast.walk(clause), key=_position):  # as the clause reads, left to right
                 if isinstance(node, ast.InEarlier):
                     values.setdefault(f"earlier referrals.{node.field.text}", f"r.m[{self._earlier_slot(node)}]")
                 elif isinstance(node, ast.Ref) and node in self.checked.bindings:
@@ -885,6 +885,13 @@ def _null_aware(left: str, op: str, right: str, helper: str, otherwise: str) -> 
         guards = " and ".join(c.replace(" is None", " is not None") for c in checks)
         return f"({guards} and {left} {op} {right})"
     return f"({otherwise} if {' or '.join(checks)} else {left} {op} {right})"
+
+
+def _position(node: ast.Expr) -> tuple[int, int]:
+    """Where a node ends in the rule file (so an operand comes before the
+    test that holds it), for values listed as the rule reads."""
+    span = node.span
+    return (span.end, span.start) if span is not None else (0, 0)
 
 
 def _metric_what(info: MetricInfo) -> str:
