@@ -25,7 +25,7 @@ from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..core.formatting import quoted
 from ..core.ids import award_id
 from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
-from ..core.runtime import CONTEXT, Referral, ReferrerState
+from ..core.runtime import CONTEXT, History, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 from .engine import Engine, IssuedAward, Rejected, Withheld
 
@@ -302,11 +302,21 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
         ],
         "rejected": [[r.event, r.at, r.referrer, r.referee, r.reason, r.detail] for r in state.rejected],
         "cap_used": [[list(key), _enc(amount)] for key, amount in state.cap_used.items()],
+        "history": [_history(name, history) for name, history in state.history.items()],
     }
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if key is None:
         return body
     return body[:-1] + b',"mac":"' + _mac(_key(key), body).encode() + b'"}'
+
+
+def _history(referrer: str, history: History) -> dict[str, Any]:
+    """A referrer's history of referral events (`runtime.History`)."""
+    return {
+        "referrer": referrer,
+        "counts": history.counts,
+        "values": [[[_enc(value), event] for value, event in seen.items()] for seen in history.values],
+    }
 
 
 def _key(key: bytes | str) -> bytes:
@@ -371,7 +381,7 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
             f"the snapshot belongs to another version of the rules (ruleset {quoted(str(data.get('ruleset')))}); "
             "restore it with the rule file it was taken with"
         )
-    _record(data, "snapshot", _TOP)
+    _record(data, "snapshot", _TOP, _TOP_ADDED)
     with localcontext(CONTEXT):
         return _restore(Session(program), data)
 
@@ -395,6 +405,9 @@ _TOP = (
     "format", "ruleset", "fingerprint", "seen", "last", "latest", "count",
     "referrals", "referrers", "awards", "withheld", "rejected", "cap_used",
 )  # fmt: skip
+#: keys a snapshot of this format may lack (taken before they were added)
+_TOP_ADDED = ("history",)
+_HISTORY = ("referrer", "counts", "values")
 _REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
 _REFERRER = ("program", "referrer", "m", "done", "prev")
 _AWARD = (
@@ -432,12 +445,39 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         state.withheld.append(_withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD), f"withheld[{i}]"))
     for i, row in enumerate(_list(data["rejected"], "rejected")):
         state.rejected.append(_rejected(row, f"rejected[{i}]"))
+    for i, item in enumerate(_list(data.get("history", []), "history")):
+        _restore_history(engine, _record(item, f"history[{i}]", _HISTORY), f"history[{i}]")
     for i, row in enumerate(_list(data["cap_used"], "cap_used")):
         key, amount = _cap(engine, row, f"cap_used[{i}]")
         if key in state.cap_used:
             raise _damaged(f"cap_used[{i}]", "the same cap is listed twice")
         state.cap_used[key] = amount
     return session
+
+
+def _restore_history(engine: Engine, item: dict[str, Any], where: str) -> None:
+    """A referrer's history, checked: the shape the rules give it, instants
+    in processing order (counting them relies on it), and each value with
+    the id of the event that held it."""
+    name = _str(item["referrer"], f"{where}.referrer")
+    if name in engine.state.history:
+        raise _damaged(where, f"referrer {quoted(name)} is listed twice")
+    counts, fields = engine.compiled.history_shape
+    history = History(counts, fields)
+    for k, instants in enumerate(_list(item["counts"], f"{where}.counts", counts)):
+        at = f"{where}.counts[{k}]"
+        history.counts[k] = [_int(value, f"{at}[{j}]") for j, value in enumerate(_list(instants, at))]
+        if history.counts[k] != sorted(history.counts[k]):
+            raise _damaged(at, "expected instants in increasing order")
+    for k, seen in enumerate(_list(item["values"], f"{where}.values", fields)):
+        for j, pair in enumerate(_list(seen, f"{where}.values[{k}]")):
+            at = f"{where}.values[{k}][{j}]"
+            value, event = _list(pair, at, 2)
+            value = _dec(value, f"{at}[0]")
+            if value is None or type(value) not in _PLAIN:
+                raise _damaged(f"{at}[0]", "expected a field's value")
+            history.values[k][value] = _str(event, f"{at}[1]")
+    engine.state.history[name] = history
 
 
 def _referrer(engine: Engine, item: dict[str, Any], where: str) -> None:
