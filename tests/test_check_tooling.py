@@ -357,6 +357,15 @@ EXPECTED_BOUNDS: dict[str, dict[str, tuple[Rows, Rows]]] = {
     # 2 USD x each rise of an unbounded license count, no cap.
     "fasttrack_cpor": {"fasttrack_cpor": ([("referrer", "USD", None, None, {})], [("USD", None, None, {})])},
     "hubspot": {"hubspot": ([("referrer", "USD", None, "1000.00", {})], [("USD", None, None, {})])},
+    # 25 USD to the referrer and 10 USD credit to the referee once per
+    # eligible referral; the velocity rule limits referrals per 24 hours,
+    # not for life, so nothing bounds a referrer.
+    "referral_fraud": {
+        "referral_fraud": (
+            [("referrer", "USD", None, "25.00", {}), ("referee", "USD", None, "10.00", {})],
+            [("USD", None, None, {})],
+        )
+    },
     # 5% of one purchase (no upper bound); the referee's 10 percent once.
     "microsoft_referral": {
         "microsoft_referral": (

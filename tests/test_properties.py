@@ -61,6 +61,7 @@ PROGRAM_EVENTS: dict[str, tuple[str, ...]] = {
     "tesla": ("delivery",),
     "fasttrack_cpor": ("licenses",),
     "partner_and_customer": ("payment", "refund"),
+    "referral_fraud": ("payment",),
 }
 RULESET_NAMES = sorted(PROGRAM_EVENTS)
 
@@ -76,6 +77,13 @@ def _attribute(values: list[str]) -> st.SearchStrategy[Any]:
 REFERRAL_ATTRIBUTES: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "microsoft_referral": {"country": _attribute(["US", "CA", "GB", "DE", "JP", "IN", "BR", "CN", "us"])},
     "partner_and_customer": {"source": _attribute(["customer", "partner", "influencer", "Partner"])},
+    # small pools, so referees share devices, cards and domains
+    "referral_fraud": {
+        "device": _attribute(["dev-A", "dev-B"]),
+        "card": _attribute(["card-1", "card-2"]),
+        "email_domain": _attribute(["mail.com", "a.io"]),
+        "referrer_email_domain": _attribute(["a.io", "b.io"]),
+    },
 }
 
 
