@@ -676,9 +676,12 @@ class Expressions(Declarations):
                 return False
             if binding.kind == "increase":
                 return False
-            if binding.kind == "metric" and binding.metric is not None:
-                if not self.known_at_referral(binding.metric, ctx.metrics):
-                    return False
+            if (
+                binding.kind == "metric"
+                and binding.metric is not None
+                and not self.known_at_referral(binding.metric, ctx.metrics)
+            ):
+                return False
         return True
 
 
