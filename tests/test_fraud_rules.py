@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 import rewardrules
+from rewardrules.check.bounds import bounds
+from rewardrules.check.checker import check_text
 from rewardrules.report.explain import explain
 from rewardrules.snapshot import SnapshotError
 from rewardrules.syntax.formatter import format_text
@@ -338,3 +340,57 @@ def test_fmt_writes_the_new_constructs_back_as_they_parse() -> None:
     ) in formatted
     assert format_text(formatted)[0] == formatted
     assert rewardrules.check_source(formatted) == []
+
+
+# -- bounds ----------------------------------------------------------------
+
+
+def _referrer_bounds(text: str) -> list[dict[str, Any]]:
+    checked, problems = check_text(text)
+    assert checked is not None and problems == []
+    per_referrer: list[dict[str, Any]] = bounds(checked).to_dict()["programs"][0]["per_referrer"]
+    return per_referrer
+
+
+def test_bounds_per_period_follow_a_velocity_rule() -> None:
+    # at most 2 eligible referrals in any 12 hours, each paying 5 USD at the
+    # referral itself: a day needs 2 windows of 12 hours, so 2 x 2 x 5 = 20;
+    # a week 14 windows: 14 x 10 = 140; a month (31 days) 62: 620; a
+    # quarter (92 days) 184: 1840; a year (366 days) 732: 7320
+    text = """
+    metric recent = count earlier referrals within 12 hours
+    eligible when 2 > recent
+    milestone joined { when true  reward referrer cash 5 USD }
+    """
+    (usd,) = _referrer_bounds(text)
+    assert usd["max"] is None
+    assert usd["per_period"] == {
+        "day": "20.00",
+        "week": "140.00",
+        "month": "620.00",
+        "quarter": "1840.00",
+        "year": "7320.00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # a filter: referrals it leaves out are not limited
+        ("within 12 hours", 'where referral.source == "x" within 12 hours'),
+        # the award may come any time after the referral
+        ("when true", "first payment"),
+        # `or` lets referrals past the limit through
+        ("eligible when 2 > recent", "eligible when 2 > recent or referral.source is set"),
+    ],
+)
+def test_bounds_ignore_what_does_not_limit_a_referrers_awards(old: str, new: str) -> None:
+    text = (
+        "event referral { source: optional text }\n"
+        "event payment\n"
+        "metric recent = count earlier referrals within 12 hours\n"
+        "eligible when 2 > recent\n"
+        "milestone joined { when true  reward referrer cash 5 USD }\n"
+    ).replace(old, new)
+    (usd,) = _referrer_bounds(text)
+    assert usd["max"] is None and usd["per_period"] == {}
