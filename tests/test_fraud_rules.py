@@ -291,6 +291,8 @@ def _codes(text: str) -> list[tuple[str, int, int]]:
         # no referral is judged inside a filter of earlier referrals
         ("metric x = count earlier referrals where referral.device in earlier referrals.device", "RR208", 42),
         ("eligible when referral.device in earlier referrals.devise", "RR102", 52),
+        # one test may not compare the outcome of another (they are settled in turn)
+        ("eligible when (referral.device in earlier referrals.device) in earlier referrals.device", "RR208", 0),
         ("eligible when referral.at in earlier referrals.device", "RR201", 15),
     ],
 )

@@ -648,6 +648,14 @@ class Expressions(Declarations):
         if finfo is None:
             return T_ERROR, False
         self.bindings[node] = Binding("earlier", event_role="referral", field=finfo, event=referral)
+        if self._reads_earlier_test(node.operand):
+            self.error(
+                "RR208",
+                "the value compared with earlier referrals is itself a test of earlier referrals",
+                node.operand.span,
+                "compare a field of the referral (`referral.ip in earlier referrals.ip`)",
+            )
+            return T_ERROR, False
         if not self._settled_at_referral(node.operand, ctx):
             self.error(
                 "RR208",
@@ -683,6 +691,24 @@ class Expressions(Declarations):
             ):
                 return False
         return True
+
+    def _reads_earlier_test(self, expr: ast.Expr | None, seen: tuple[str, ...] = ()) -> bool:
+        """Whether an expression holds `in earlier referrals`, directly or
+        in the formula of a metric it reads. The tests of a referral are
+        settled one after the other, each from values already known, so
+        one may not compare the outcome of another."""
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.InEarlier):
+                return True
+            binding = self.bindings.get(sub)
+            metric = binding.metric if binding is not None and binding.kind == "metric" else None
+            if (
+                metric is not None
+                and metric.name not in seen
+                and self._reads_earlier_test(metric.formula, (*seen, metric.name))
+            ):
+                return True
+        return False
 
 
 def _mismatch_code(left: Type, right: Type) -> str:
