@@ -396,3 +396,25 @@ def test_bounds_ignore_what_does_not_limit_a_referrers_awards(old: str, new: str
     ).replace(old, new)
     (usd,) = _referrer_bounds(text)
     assert usd["max"] is None and usd["per_period"] == {}
+
+
+# -- the two attempts issue 17 found passing `check` silently ---------------
+
+
+@pytest.mark.parametrize(
+    ("metric", "code"),
+    [
+        ("count referral where referral.at >= referral.at - 24 hours", "RR612"),
+        ("count referral within 24 hours", "RR609"),
+    ],
+)
+def test_meaningless_velocity_attempts_are_warned_with_the_construct_to_use(metric: str, code: str) -> None:
+    from rewardrules.check.lint import lint
+
+    checked, problems = check_text(
+        f"metric recent = {metric}\nmilestone m {{ when recent < 5  reward referrer cash 5 USD }}\n"
+    )
+    assert checked is not None and problems == []
+    (warning,) = lint(checked)
+    assert warning.code == code and warning.line == 1
+    assert warning.help is not None and "`count earlier referrals within 24 hours`" in warning.help
