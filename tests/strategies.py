@@ -143,8 +143,12 @@ def expressions(draw: st.DrawFn, refs: list[Tokens], depth: int = 3) -> tuple[To
         return draw(atoms(refs))
     sub = expressions(refs, depth - 1)
     form = draw(
-        st.sampled_from(["or", "and", "not", "compare", "in", "is", "add", "mul", "neg", "percent_of", "paren"])
+        st.sampled_from(
+            ["or", "and", "not", "compare", "in", "is", "add", "mul", "neg", "percent_of", "paren", "earlier"]
+        )
     )
+    if form == "earlier":
+        return draw(in_earlier(refs, draw(sub)))
     if form in ("or", "and"):
         own = OR if form == "or" else AND
         left, right = draw(sub), draw(sub)
@@ -229,7 +233,9 @@ def events(draw: st.DrawFn, name: str, fields: list[tuple[str, Tokens]], every: 
 @st.composite
 def metrics(draw: st.DrawFn, name: str, scope: Scope) -> Tokens:
     head = ["metric", name, *_title(draw), "="]
-    form = draw(st.sampled_from(["aggregate", "aggregate", "referrals", "derived"]))
+    form = draw(st.sampled_from(["aggregate", "aggregate", "referrals", "derived", "earlier"]))
+    if form == "earlier":
+        return head + draw(earlier_aggregates(scope.refs))
     if form == "derived":
         body, _ = draw(expressions(scope.refs))
         if body[0] in AGGREGATE_WORDS:  # `metric x = count + 1` would start an aggregate
@@ -496,7 +502,9 @@ def typed_metrics(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
     head = ["metric", name, *_title(draw), "="]
     per_referral = scope.metric_refs("referral")
     per_referrer = scope.metric_refs("referrer")
-    form = draw(st.sampled_from(["aggregate", "aggregate", "count_referrals", "sum_referrals", "derived"]))
+    form = draw(st.sampled_from(["aggregate", "aggregate", "count_referrals", "sum_referrals", "derived", "earlier"]))
+    if form == "earlier":
+        return head + draw(typed_earlier_metrics(name, scope))
     if form == "sum_referrals" and per_referral:
         metric, unit = draw(st.sampled_from(per_referral))
         scope.metrics[name] = (unit, "referrer")
@@ -605,7 +613,7 @@ def typed_file_tokens(draw: st.DrawFn) -> Tokens:
     numbering = iter(range(100))
 
     def items() -> list[Tokens]:
-        found = [["eligible", "when", *_condition(draw, scope.referral)] for _ in range(draw(st.integers(0, 1)))]
+        found = [["eligible", "when", *draw(typed_eligibility(scope))] for _ in range(draw(st.integers(0, 2)))]
         found += [_typed_cap(draw) for _ in range(draw(st.integers(0, 1)))]
         count = draw(st.integers(1, 3))
         return found + [draw(typed_milestones(f"milestone_{next(numbering)}", scope)) for _ in range(count)]
@@ -700,3 +708,63 @@ def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:  
     if _maybe(draw, 2):
         return draw(typed_timed_milestones(name, scope))
     return draw(_typed_milestones_without_timers(name, scope))
+
+
+# -- behaviour: the referrer's earlier referrals -------------------------------
+#
+# `count earlier referrals [where C] [within D]` and `X [not] in earlier
+# referrals.F` (docs/language.md), drawn into both families: as metrics and
+# conditions anywhere in the syntax-stressing files, and, in the typed ones,
+# as metrics (settled at the referral, so eligibility may read them) and as
+# eligibility conditions, so the properties of generated programs (batch =
+# session = stream = shuffled) and of `fmt` cover them.
+
+
+@st.composite
+def earlier_aggregates(draw: st.DrawFn, refs: list[Tokens]) -> Tokens:
+    """`count earlier referrals`, with a filter and a window or not."""
+    return ["count", "earlier", "referrals", *draw(_filters(refs))]
+
+
+@st.composite
+def in_earlier(draw: st.DrawFn, refs: list[Tokens], operand: tuple[Tokens, int]) -> tuple[Tokens, int]:
+    """`X [not] in earlier referrals.F`, a comparison."""
+    field = draw(st.sampled_from([f for f, _ in REFERRAL_FIELDS] + ["at", "id"]))
+    word = ["not", "in"] if _maybe(draw) else ["in"]
+    return [*_paren(draw, *operand, SUM), *word, "earlier", "referrals", ".", field], COMPARE
+
+
+def _settled(scope: TypedScope) -> list[str]:
+    """The typed scope's metrics over earlier referrals (settled at the referral)."""
+    found: list[str] = scope.__dict__.setdefault("settled", [])
+    return found
+
+
+@st.composite
+def typed_earlier_metrics(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
+    """`count earlier referrals [where C] [within D]`, where C reads the
+    earlier referral's fields; recorded as a per-referral number that
+    eligibility may read."""
+    where = ["where", *_condition(draw, scope.referral)] if _maybe(draw, 3) else []
+    within = ["within", *draw(durations())] if _maybe(draw, 5) else []
+    scope.metrics[name] = ("number", "referral")
+    _settled(scope).append(name)
+    return ["count", "earlier", "referrals", *where, *within]
+
+
+@st.composite
+def typed_eligibility(draw: st.DrawFn, scope: TypedScope) -> Tokens:
+    """An `eligible when` condition: on the referral's fields, on metrics
+    over earlier referrals (a velocity rule), or a test of a field against
+    the same field of earlier referrals, guarded or not by `is not set`."""
+    settled: Typed = [([name], "number") for name in _settled(scope)]
+    form = draw(st.sampled_from(["fields", "velocity", "shares"]))
+    if form == "velocity" and settled:
+        metric = draw(st.sampled_from(settled))[0]
+        return [*metric, draw(st.sampled_from(["<", "<=", ">="])), draw(st.sampled_from(["0", "1", "2", "3"]))]
+    if form == "shares":
+        field = draw(st.sampled_from([f for f, _ in REFERRAL_FIELDS]))
+        test = ["referral", ".", field, *(["not", "in"] if _maybe(draw, 6) else ["in"])]
+        test += ["earlier", "referrals", ".", field]
+        return ["referral", ".", field, "is", "not", "set", "or", *test] if _maybe(draw) else test
+    return _condition(draw, scope.referral + settled)

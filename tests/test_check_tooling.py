@@ -97,7 +97,8 @@ def test_strict_near_misses_stay_silent(code: str) -> None:
 
 
 def test_every_lint_code_has_fixtures_and_docs() -> None:
-    assert sorted(LINT_CODES) == [f"RR6{i:02d}" for i in range(1, 11)]
+    # RR601-RR610, and the warnings of later constructs (RR612-RR614: behaviour)
+    assert sorted(LINT_CODES) == sorted({f"RR6{i:02d}" for i in range(1, 11)} | {"RR612", "RR613", "RR614"})
     errors_md = (ROOT / "docs" / "errors.md").read_text()
     for code in LINT_CODES:
         assert (STRICT / f"{code}.warn.rules").exists() and (STRICT / f"{code}.ok.rules").exists()
@@ -357,6 +358,27 @@ EXPECTED_BOUNDS: dict[str, dict[str, tuple[Rows, Rows]]] = {
     # 2 USD x each rise of an unbounded license count, no cap.
     "fasttrack_cpor": {"fasttrack_cpor": ([("referrer", "USD", None, None, {})], [("USD", None, None, {})])},
     "hubspot": {"hubspot": ([("referrer", "USD", None, "1000.00", {})], [("USD", None, None, {})])},
+    # 25 USD to the referrer and 10 USD credit to the referee once per
+    # eligible referral; `recent_referrals < 3` (earlier referrals within 24
+    # hours) lets at most 3 referrals in any 24 hours be eligible, and each
+    # pays within 30 days of its referral: a period's awards come from
+    # referrals in its length + 30 days, 3 per day of that: per day
+    # 31 x 3 x 25 = 2325, per week 37 x 75 = 2775, per month (31 days)
+    # 61 x 75 = 4575, per quarter (92) 122 x 75 = 9150, per year (366)
+    # 396 x 75 = 29700; none for life.
+    "referral_fraud": {
+        "referral_fraud": (
+            [("referrer", "USD", None, "25.00", {}), ("referee", "USD", None, "10.00", {})],
+            [
+                (
+                    "USD",
+                    None,
+                    None,
+                    {"day": "2325.00", "week": "2775.00", "month": "4575.00", "quarter": "9150.00", "year": "29700.00"},
+                )
+            ],
+        )
+    },
     # 5% of one purchase (no upper bound); the referee's 10 percent once.
     "microsoft_referral": {
         "microsoft_referral": (

@@ -238,10 +238,100 @@ def program_bounds(program: ProgramInfo, zone_slack_ns: int = 0) -> ProgramBound
         (role, _capped(bound, _program_caps(program, role, unit), None, None))
         for (role, unit, _), bound in sorted(referral.items(), key=lambda kv: kv[0][0] == "referee")
     ]
+    _velocity_bounds(program, referral, referrer, zone_slack_ns)
     per_referrer = [
         _capped(bound, _program_caps(program, "referrer", unit), None, None) for (unit, _), bound in referrer.items()
     ]
     return ProgramBounds(program.name, per_referral, per_referrer)
+
+
+def _velocity_bounds(
+    program: ProgramInfo,
+    referral: dict[tuple[str, str, str | None], Bound],
+    referrer: dict[tuple[str, str | None], Bound],
+    zone_slack_ns: int,
+) -> None:
+    """Bound the referrer's figures per period by the program's velocity
+    rule (`_velocity`), in each unit paid only per referral and within a
+    known time of it (`_latest_award`)."""
+    velocity = _velocity(program)
+    if velocity is None:
+        return
+    per_referrer_only = {
+        (r.unit, r.item) for m in program.milestones if m.level != "referral" for r in m.rewards if r.role == "referrer"
+    }
+    for (unit, item), bound in referrer.items():
+        share = referral.get(("referrer", unit, item))
+        late = _latest_award(program, unit, item)
+        if share is not None and late is not None and (unit, item) not in per_referrer_only:
+            referrer[(unit, item)] = _at_velocity(bound, share, velocity, late + zone_slack_ns)
+
+
+#: the longest calendar periods, for the most velocity windows one can hold
+_LONGEST_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
+
+
+def _velocity(program: ProgramInfo) -> tuple[int, int, str] | None:
+    """A velocity rule of the program: an `eligible when` line (or a part
+    of it joined by `and`) that reads `M < N` (or `M <= N - 1`) where M is
+    `count earlier referrals within D` with no filter. Every referral event
+    of the referrer counts, so in any D at most N of their referrals are
+    eligible (the last eligible one has fewer than N before it within D).
+    Returns (N, D in nanoseconds, the rule as written), the tightest found."""
+    found: list[tuple[int, int, str]] = []
+    for clause in program.eligible:
+        for part in ast.conjuncts(clause):
+            if not isinstance(part, ast.Compare) or part.op not in ("<", "<=", ">", ">="):
+                continue
+            metric_side, number_side, op = part.left, part.right, part.op
+            if isinstance(part.right, ast.Ref):
+                metric_side, number_side, op = part.right, part.left, {">": "<", ">=": "<="}.get(part.op, "")
+            if op not in ("<", "<=") or not isinstance(metric_side, ast.Ref) or metric_side.attr is not None:
+                continue
+            metric = program.metrics.get(metric_side.head.text)
+            agg = metric.aggregate if metric is not None else None
+            window = _duration_ns(agg.within) if agg is not None and agg.earlier and agg.where is None else None
+            if window is None or not isinstance(number_side, ast.Number):
+                continue
+            most = math.ceil(number_side.value) if op == "<" else math.floor(number_side.value) + 1
+            found.append((max(most, 0), window, written(part)))
+    return min(found, key=lambda f: Fraction(f[0], f[1])) if found else None
+
+
+def _latest_award(program: ProgramInfo, unit: str, item: str | None) -> int | None:
+    """How long after its referral a per-referral milestone can pay the
+    referrer in this unit, the longest over them (see `award_window`; a
+    `when` reached only at referral events pays at the referral), or None
+    when one has no limit."""
+    longest = 0
+    for milestone in program.milestones:
+        if milestone.level != "referral" or not any(
+            r.role == "referrer" and r.unit == unit and r.item == item for r in milestone.rewards
+        ):
+            continue
+        at_referral = isinstance(milestone.trigger, ast.WhenTrigger) and milestone.events <= {"referral"}
+        window = 0 if at_referral else award_window(program, milestone)
+        if window is None:
+            return None
+        longest = max(longest, window)
+    return longest
+
+
+def _at_velocity(bound: Bound, share: Bound, velocity: tuple[int, int, str], late_ns: int) -> Bound:
+    """A referrer's bound when a velocity rule lets at most N referrals in
+    any window D be eligible: the awards of a calendar period come from
+    referrals made in it or at most `late_ns` before it, a span that N x
+    (the windows D it needs) referrals can fill, each paying its referrer
+    at most what one referral pays."""
+    most, window, _ = velocity
+    if share.total is None or share.counts is not None:
+        return bound
+    for period, days in _LONGEST_DAYS.items():
+        windows = -(-(days * _DAY_NS + late_ns) // window)
+        value = share.total * most * windows
+        current = bound.per_period.get(period)
+        bound.per_period[period] = value if current is None else min(current, value)
+    return _normal(bound)
 
 
 def _grouped(rewards: list[RewardInfo]) -> dict[tuple[str, str, str | None], list[RewardInfo]]:

@@ -115,6 +115,8 @@ class Expressions(Declarations):
     def _aggregate(self, decl: ast.MetricDecl, agg: ast.Aggregate, scope: Mapping[str, ast.MetricDecl]) -> MetricInfo:
         name = decl.name.text
         program = self._decl_program.get(decl)
+        if agg.earlier:
+            return self._earlier_aggregate(decl, agg, program)
         if agg.source.text == "referrals":
             return self._referrals_aggregate(decl, agg, scope, program)
         event = self._event(agg.source, over_referrals=agg.fn in ("count", "sum"))
@@ -392,6 +394,8 @@ class Expressions(Declarations):
         if isinstance(node, ast.IsSet):
             self._sub(node.operand, ctx)
             return T_BOOLEAN, False
+        if isinstance(node, ast.InEarlier):
+            return self._in_earlier(node, ctx)
         raise AssertionError(f"unknown node {node!r}")
 
     def _ref(self, node: ast.Ref, ctx: _Context) -> tuple[Type, bool]:
@@ -421,6 +425,15 @@ class Expressions(Declarations):
                 return T_ERROR, False
             if ctx.referral_level_only and info.level != "referral":
                 self.error("RR204", f"`{head}` is a metric over referrals and cannot be used {ctx.where}", node.span)
+                return T_ERROR, False
+            if ctx.at_referral and info.type.kind != ERROR and not self.known_at_referral(info, ctx.metrics):
+                self.error(
+                    "RR209",
+                    f"`{head}` can change after the referral, so it cannot be used {ctx.where}",
+                    node.span,
+                    "eligibility is judged once, when the referral is made: it reads the referral's fields and "
+                    "metrics over the referrer's earlier referrals (`count earlier referrals within 24 hours`)",
+                )
                 return T_ERROR, False
             ctx.used_metrics.append(info)
             self.bindings[node] = Binding("metric", metric=info)
@@ -550,6 +563,140 @@ class Expressions(Declarations):
         elif node.op not in ("==", "!=") and common.kind in (TEXT, BOOLEAN):
             self.error("RR201", f"{common.describe()} can only be compared with `==` and `!=`", node.span)
         return T_BOOLEAN, False
+
+    # -- behaviour: the referrer's earlier referrals -------------------------
+    def known_at_referral(self, info: MetricInfo, scope: Mapping[str, ast.MetricDecl] | None) -> bool:
+        """Whether a metric's value is settled when its referral is made:
+        an aggregate over earlier referrals, or a formula over only such
+        metrics and the referral's fields. Eligibility reads only these: it
+        is judged once, at the referral, identically in every run."""
+        agg = info.aggregate
+        if agg is not None:
+            return agg.earlier
+        if scope is None:
+            return False
+        return all(
+            name in scope and self.known_at_referral(self._metric(scope[name], scope), scope) for name in info.deps
+        )
+
+    def _earlier_aggregate(self, decl: ast.MetricDecl, agg: ast.Aggregate, program: str | None) -> MetricInfo:
+        """`count earlier referrals [where C] [within D]`: how many referral
+        events the referrer made before this referral (in processing order,
+        at most D before it), whatever became of them. Its value is settled
+        at the referral, so eligibility may read it."""
+        name = decl.name.text
+        typ: Type = T_NUMBER
+        if agg.source.text != "referrals":
+            self.error(
+                "RR113",
+                f"`earlier` applies to `referrals`, not to `{agg.source.text}`",
+                agg.source.span,
+                did_you_mean(agg.source.text, ["referrals"]) or "write `count earlier referrals`",
+            )
+            typ = T_ERROR
+        if agg.fn != "count" or agg.field is not None:
+            self.error(
+                "RR313",
+                f"`{agg.fn} earlier referrals{'.' + agg.field.text if agg.field else ''}` is not supported: "
+                "earlier referrals are counted",
+                agg.span,
+                "write `count earlier referrals [where ...] [within 24 hours]`; to compare a field with "
+                "earlier referrals', use `referral.FIELD in earlier referrals.FIELD`",
+            )
+            typ = T_ERROR
+        if agg.otherwise is not None:
+            self.error(
+                "RR313", "a count of earlier referrals is never empty; `otherwise` is not needed", agg.otherwise.span
+            )
+        if agg.where is not None:
+            # `referral` is the earlier referral counted, as in `count referrals where`
+            ctx = _Context("in the filter of earlier referrals", {"referral": (self.events["referral"], "earlier")})
+            self.condition(agg.where, ctx)
+        if agg.within is not None:
+            self.duration(agg.within)
+        return MetricInfo(name, decl, typ, False, "referral", (), frozenset({"referral"}), program)
+
+    def _in_earlier(self, node: ast.InEarlier, ctx: _Context) -> tuple[Type, bool]:
+        """`X in earlier referrals.F`: whether a referral event the referrer
+        made before this referral holds X in its field F. X must be known at
+        the referral (its fields, constants, metrics over earlier
+        referrals), so the test is settled when the referral is made."""
+        referral = self.events["referral"]
+        if ctx.events.get("referral", (None, ""))[1] != "referral":
+            self.error(
+                "RR208",
+                f"`earlier referrals` cannot be used {ctx.where}",
+                node.span,
+                "it compares the referral being judged with the referrer's earlier ones: use it in "
+                "`eligible when`, a metric or a milestone",
+            )
+            return T_ERROR, False
+        typ, _ = self._sub(node.operand, ctx)
+        finfo = self._field(referral, node.field)
+        if finfo is None:
+            return T_ERROR, False
+        self.bindings[node] = Binding("earlier", event_role="referral", field=finfo, event=referral)
+        if self._reads_earlier_test(node.operand):
+            self.error(
+                "RR208",
+                "the value compared with earlier referrals is itself a test of earlier referrals",
+                node.operand.span,
+                "compare a field of the referral (`referral.ip in earlier referrals.ip`)",
+            )
+            return T_ERROR, False
+        if not self._settled_at_referral(node.operand, ctx):
+            self.error(
+                "RR208",
+                "the value compared with earlier referrals can change after the referral",
+                node.operand.span,
+                "compare a field of the referral (`referral.ip in earlier referrals.ip`): the test is made "
+                "once, when the referral is made",
+            )
+            return T_ERROR, False
+        if typ.kind != ERROR and finfo.type.kind != ERROR and unify(typ, finfo.type) is None:
+            self._mismatch(
+                node.span,
+                f"cannot compare {typ.describe()} with `referral.{finfo.name}`, {finfo.type.describe()}",
+                typ,
+                finfo.type,
+            )
+        return T_BOOLEAN, False
+
+    def _settled_at_referral(self, expr: ast.Expr, ctx: _Context) -> bool:
+        """Whether every name in an expression is known at the referral."""
+        for sub in ast.walk(expr):
+            binding = self.bindings.get(sub)
+            if binding is None:
+                continue
+            if binding.kind == "field" and binding.event_role != "referral":
+                return False
+            if binding.kind == "increase":
+                return False
+            if (
+                binding.kind == "metric"
+                and binding.metric is not None
+                and not self.known_at_referral(binding.metric, ctx.metrics)
+            ):
+                return False
+        return True
+
+    def _reads_earlier_test(self, expr: ast.Expr | None, seen: tuple[str, ...] = ()) -> bool:
+        """Whether an expression holds `in earlier referrals`, directly or
+        in the formula of a metric it reads. The tests of a referral are
+        settled one after the other, each from values already known, so
+        one may not compare the outcome of another."""
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.InEarlier):
+                return True
+            binding = self.bindings.get(sub)
+            metric = binding.metric if binding is not None and binding.kind == "metric" else None
+            if (
+                metric is not None
+                and metric.name not in seen
+                and self._reads_earlier_test(metric.formula, (*seen, metric.name))
+            ):
+                return True
+        return False
 
 
 def _mismatch_code(left: Type, right: Type) -> str:

@@ -404,6 +404,9 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *never_issued(checked),
         *counts_its_own_referral(checked),
         *held_without_metrics(checked),
+        *compared_with_itself(checked),
+        *window_on_own_referral(checked),
+        *unset_means_ineligible(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -831,11 +834,15 @@ def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             if agg.fn != "count" or agg.source.text != "referral":
                 continue
             if agg.where is None or fold(agg.where) is True:
+                window = f" within {written(agg.within)}" if agg.within is not None else ""
                 yield _warning(
                     "RR609",
                     f"metric `{metric.name}` counts the referral's own `referral` event: it is 1 for every referral",
                     agg.span,
-                    "to count the referrer's referrals, write `count referrals`",
+                    f"to count the referrer's referral events in the {written(agg.within)} before this one, "
+                    f"write `count earlier referrals{window}`"
+                    if agg.within is not None
+                    else "to count the referrer's referrals, write `count referrals`",
                 )
 
 
@@ -863,3 +870,113 @@ def held_without_metrics(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                 trigger.span,
                 f"write `after {held} if {condition}`, which says that the timer starts at the referral",
             )
+
+
+# RR612-RR614: behaviour ---------------------------------------------------------
+
+
+def _conditions(checked: CheckedRuleset) -> Iterator[ast.Expr]:
+    """Every expression of every program that may hold a comparison, once."""
+    seen: NodeMap[ast.MetricDecl, bool] = NodeMap()
+    for program in checked.programs:
+        yield from program.eligible
+        for metric in program.metrics.values():
+            if metric.decl in seen:
+                continue
+            seen[metric.decl] = True
+            agg = metric.aggregate
+            found = agg.where if agg is not None else metric.formula
+            if found is not None:
+                yield found
+        for milestone in program.milestones:
+            trigger = milestone.trigger
+            if isinstance(trigger, ast.WhenTrigger):
+                yield trigger.condition
+            elif isinstance(trigger, ast.EventTrigger) and trigger.where is not None:
+                yield trigger.where
+            yield from (void.decl.where for void in milestone.voids if void.decl.where is not None)
+
+
+def _offset(expr: ast.Expr) -> tuple[str, Decimal] | None:
+    """`X`, `X + c` or `X - c` (c a constant: a number, an amount, a
+    duration) as (the name X, c), else None."""
+    if isinstance(expr, ast.Ref):
+        return expr.dotted, ZERO
+    if isinstance(expr, ast.Arith) and expr.op in "+-":
+        inner = _offset(expr.left)
+        shift = fold(expr.right)
+        if inner is not None and isinstance(shift, Decimal):
+            return inner[0], inner[1] + shift if expr.op == "+" else inner[1] - shift
+    return None
+
+
+def compared_with_itself(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR612: a comparison of a value with itself moved by a constant
+    (`referral.at >= referral.at - 24 hours`): both sides read the same
+    value, so it holds for every referral with that value or for none.
+    It is what a velocity rule written before `count earlier referrals`
+    existed looks like: one referral's own instant is never 24 hours
+    before itself."""
+    for condition in _conditions(checked):
+        for node in ast.walk(condition):
+            if not isinstance(node, ast.Compare):
+                continue
+            left, right = _offset(node.left), _offset(node.right)
+            if left is None or right is None or left[0] != right[0]:
+                continue
+            outcome = "always true" if _COMPARE[node.op](left[1], right[1]) else "never true"
+            shifts = [side.right for side in (node.left, node.right) if isinstance(side, ast.Arith)]
+            window = written(shifts[0]) if shifts else "24 hours"
+            yield _warning(
+                "RR612",
+                f"`{written(node)}` compares `{left[0]}` with itself: it is {outcome}",
+                node.span,
+                "to count the referrer's referrals in a window before this one, write a metric "
+                f"`count earlier referrals within {window}` and compare it"
+                if left[0] == "referral.at"
+                else "compare the value with another value, or remove the comparison",
+            )
+
+
+def window_on_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR613: `within` on an aggregate over the `referral` event. A
+    referral's metrics see its own referral event only (later ones are
+    duplicates), at the very start of any window, so the window never
+    leaves anything out: it is almost always a velocity rule meant over
+    the referrer's earlier referrals."""
+    seen: NodeMap[ast.MetricDecl, bool] = NodeMap()
+    for program in checked.programs:
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            if metric.decl in seen or agg is None or agg.earlier:
+                continue
+            seen[metric.decl] = True
+            own = agg.fn == "count" and (agg.where is None or fold(agg.where) is True)  # RR609 says it
+            if agg.source.text == "referral" and agg.within is not None and not own:
+                yield _warning(
+                    "RR613",
+                    f"`within {written(agg.within)}` on the referral's own `referral` event leaves nothing out",
+                    agg.within.span,
+                    f"the referral event starts the window; to count the referrer's referral events in the "
+                    f"{written(agg.within)} before this one, write `count earlier referrals within "
+                    f"{written(agg.within)}`",
+                )
+
+
+def unset_means_ineligible(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR614: `eligible when referral.F not in earlier referrals.F` on an
+    optional field, with no `is not set or`: a comparison with a missing
+    value is false, so every referral without the field is ineligible,
+    which a check meant to refuse only repeated values rarely intends."""
+    for program in checked.programs:
+        for clause in program.eligible:
+            for part in ast.conjuncts(clause):
+                if isinstance(part, ast.InEarlier) and part.negated and checked.nullable.get(part.operand, False):
+                    yield _warning(
+                        "RR614",
+                        f"a referral without `{written(part.operand)}` is not eligible: a comparison with a "
+                        "missing value is false",
+                        part.span,
+                        f"to accept referrals without it, write `{written(part.operand)} is not set or "
+                        f"{written(part)}`",
+                    )

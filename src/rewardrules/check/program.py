@@ -120,9 +120,11 @@ class MetricInfo:
 class Binding:
     """What a name in an expression resolves to."""
 
-    kind: Literal["metric", "field", "increase"]
+    kind: Literal["metric", "field", "increase", "earlier"]
     metric: MetricInfo | None = None
-    event_role: str = ""  # "event" (trigger/aggregated event), "referral", "void"
+    #: "event" (trigger/aggregated event), "referral", "void", "earlier" (an
+    #: earlier referral, in `count earlier referrals where`)
+    event_role: str = ""
     field: FieldInfo | None = None
     #: the event type the field belongs to
     event: EventInfo | None = None

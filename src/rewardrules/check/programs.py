@@ -41,7 +41,12 @@ class Programs(Messages):
         scope = self._metric_scope(program.metrics, shared, name)
         eligible = []
         for clause in program.eligible:
-            ctx = _Context("in an eligibility condition", {"referral": (self.events["referral"], "referral")})
+            ctx = _Context(
+                "in an eligibility condition",
+                {"referral": (self.events["referral"], "referral")},
+                scope,
+                at_referral=True,
+            )
             self.condition(clause.condition, ctx)
             eligible.append(clause.condition)
         caps = [c for c in (self._cap(cap) for cap in program.caps) if c is not None]

@@ -56,6 +56,8 @@ class _Context:
     metrics: Mapping[str, ast.MetricDecl] | None = None
     increase: Type | None = None
     referral_level_only: bool = False
+    #: eligibility: only what is known when the referral is made
+    at_referral: bool = False
     used_metrics: list[MetricInfo] = field(default_factory=list)
 
 

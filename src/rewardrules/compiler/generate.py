@@ -48,6 +48,7 @@ from ..check.program import (
     EventInfo,
     MetricInfo,
     MilestoneInfo,
+    NodeMap,
     ProgramInfo,
     RewardInfo,
     VoidInfo,
@@ -147,6 +148,11 @@ class CompiledProgram:
     contrib_size: int
     caps: list[CapInfo]
     snapshot: Callable[..., dict[str, Any]]
+    #: (r) -> None when the referral is eligible, else (k, values): the
+    #: first `eligible when` clause that is false and the values it read
+    why_not: Callable[[runtime.Referral], tuple[int, tuple[Any, ...]] | None] | None = None
+    #: the names of those values, per clause (as `CompiledMilestone.why_names`)
+    why_not_names: tuple[tuple[str, ...], ...] = ()
 
 
 class Origin(NamedTuple):
@@ -190,6 +196,14 @@ class CompiledRuleset:
     #: from and what it computes; None for plumbing. Kept here, on the
     #: Python side: the path and names never enter the generated source.
     origins: tuple[_Origin | None, ...] = field(repr=False, default=())
+    #: (r, H): settles a new referral's `earlier referrals` values from its
+    #: referrer's `runtime.History`, before eligibility; None when unused
+    at_referral: Callable[..., None] | None = None
+    #: (H, fields, at, id): records a referral event in its referrer's
+    #: history, after it was judged; None when no rule reads the history
+    remember: Callable[..., None] | None = None
+    #: the shape of a `runtime.History`: (count metrics, fields compared)
+    history_shape: tuple[int, int] = (0, 0)
 
     @property
     def name(self) -> str:
@@ -293,6 +307,12 @@ class _Compiler:
         self.fields = {name: fields_of(info) for name, info in checked.events.items()}
         self._roles: dict[str, str] = {}
         self._records: frozenset[str] = frozenset()
+        #: `earlier referrals`: count metrics (index in `History.counts`),
+        #: fields compared (index in `History.values`), and each test's slot
+        self.earlier_counts: list[MetricInfo] = []
+        self.earlier_fields: dict[str, int] = {}
+        self.earlier_tests: NodeMap[ast.InEarlier, int] = NodeMap()
+        self.earlier_list: list[tuple[ast.InEarlier, int]] = []
 
     # -- layout ----------------------------------------------------------
     def mid(self, info: MetricInfo) -> int:
@@ -312,6 +332,8 @@ class _Compiler:
             if agg is None or info.level != "referral" or info.type.kind == "error":
                 continue
             self.referral_slot[info] = len(self.referral_init)
+            if agg.earlier:
+                self.earlier_counts.append(info)
             if agg.fn in ("count", "sum"):
                 self.referral_init.append(runtime.ZERO)
             elif agg.fn == "first":
@@ -445,6 +467,12 @@ class _Compiler:
             return f"{helper}({operand}, {items})"
         if isinstance(node, ast.IsSet):
             return f"({self.expr(node.operand)} is {'' if node.negated else 'not '}None)"
+        if isinstance(node, ast.InEarlier):
+            # settled at the referral (`at_referral_fn`): None when the
+            # operand has no value, False when no earlier referral holds it,
+            # else the id of the latest that does
+            slot = self._earlier_slot(node)
+            return f"(r.m[{slot}] is False)" if node.negated else f"(r.m[{slot}] not in (None, False))"
         raise AssertionError(f"cannot compile {node!r}")
 
     def ref(self, node: ast.Ref) -> str:
@@ -488,6 +516,8 @@ class _Compiler:
             if info in self.referral_slot:
                 agg = info.aggregate
                 assert agg is not None
+                if agg.earlier:
+                    continue  # settled at the referral (`at_referral_fn`)
                 by_type.setdefault(agg.source.text, []).append(info)
         return by_type
 
@@ -756,13 +786,100 @@ class _Compiler:
 
     def eligible_fn(self, p: int, program: ProgramInfo) -> str:
         fname = f"p{p}_eligible"
+        self._program = p
         self.function(fname, "r", {"referral": "r.fields"})
+        self.prologue(self.metrics_in(program.eligible))  # only metrics settled at the referral
         tests = [self.expr(e) for e in program.eligible]
         span = program.eligible[0].span if program.eligible else None
         with self.w.origin(span, f"eligibility of program `{program.name}`"):
             self.w.line(f"return {' and '.join(tests) or 'True'}")
         self.w.dedent()
         return fname
+
+    def why_not_fn(self, p: int, program: ProgramInfo) -> tuple[str, tuple[tuple[str, ...], ...]]:
+        """`p<N>_why_not(r)`: the first eligibility clause that is false and
+        the values it read (fields, metrics, and for `in earlier
+        referrals.F` the id of the earlier referral that holds the value),
+        so that a rejected referral says which rule rejected it and why."""
+        self._program = p
+        fname = f"p{p}_why_not"
+        self.function(fname, "r", {"referral": "r.fields"})
+        self.prologue(self.metrics_in(program.eligible))
+        names: list[tuple[str, ...]] = []
+        for k, clause in enumerate(program.eligible):
+            values: dict[str, str] = {}
+            for node in sorted(ast.walk(clause), key=_position):  # as the clause reads, left to right
+                if isinstance(node, ast.InEarlier):
+                    values.setdefault(f"earlier referrals.{node.field.text}", f"r.m[{self._earlier_slot(node)}]")
+                elif isinstance(node, ast.Ref) and node in self.checked.bindings:
+                    values.setdefault(node.dotted, self.ref(node))
+            names.append(tuple(values))
+            with self.w.origin(clause.span, f"eligibility of program `{program.name}`"):
+                self.w.line(f"if not {self.expr(clause)}:")
+                self.w.indent()
+                self.w.line(f"return ({k}, (" + "".join(f"{v}, " for v in values.values()) + "))")
+                self.w.dedent()
+        self.end()
+        return fname, tuple(names)
+
+    def _earlier_slot(self, node: ast.InEarlier) -> int:
+        """The referral slot that holds a test's outcome (see `expr`)."""
+        slot = self.earlier_tests.get(node)
+        if slot is None:
+            slot = len(self.referral_init)
+            self.referral_init.append(None)
+            self.earlier_tests[node] = slot
+            self.earlier_list.append((node, slot))
+            self.earlier_fields.setdefault(node.field.text, len(self.earlier_fields))
+        return slot
+
+    def at_referral_fn(self) -> str | None:
+        """`at_referral(r, H)`: the values of `earlier referrals` for a new
+        referral, from its referrer's history (only events before it): the
+        counts first, then the tests, whose operands may read them."""
+        if not self.earlier_counts and not self.earlier_list:
+            return None
+        self.function("at_referral", "r, H", {"referral": "r.fields"})
+        self.w.line("m = r.m")
+        for k, info in enumerate(self.earlier_counts):
+            agg = info.aggregate
+            assert agg is not None
+            with self.w.origin(info.decl.span, _metric_what(info)):
+                bound = "None" if agg.within is None else f"r.at - {self.w.const(self._duration(agg.within))}"
+                self.w.line(f"m[{self.referral_slot[info]}] = count_since(H.counts[{k}], {bound})")
+        tests = list(self.earlier_list)
+        self.prologue(self.metrics_in(node.operand for node, _ in tests))
+        for node, slot in tests:
+            with self.w.origin(node.span, "a test of earlier referrals"):
+                self.w.line(f"v = {self.expr(node.operand)}")
+                index = self.earlier_fields[node.field.text]
+                self.w.line(f"m[{slot}] = None if v is None else H.values[{index}].get(v, False)")
+        self.end()
+        return "at_referral"
+
+    def remember_fn(self) -> str | None:
+        """`remember(H, e, at, eid)`: record a referral event (its fields
+        `e`) in its referrer's history, for the referrals after it."""
+        if not self.earlier_counts and not self.earlier_fields:
+            return None
+        self.function("remember", "H, e, at, eid", {"earlier": "e"})
+        for k, info in enumerate(self.earlier_counts):
+            agg = info.aggregate
+            assert agg is not None
+            with self.w.origin(info.decl.span, _metric_what(info)):
+                test = self.expr(agg.where) if agg.where is not None else "True"
+                self.w.line(f"if {test}:")
+                self.w.indent()
+                self.w.line(f"H.counts[{k}].append(at)")
+                self.w.dedent()
+        for name, index in self.earlier_fields.items():
+            self.w.line(f"v = e[{lit(name)}]")
+            self.w.line("if v is not None:")
+            self.w.indent()
+            self.w.line(f"H.values[{index}][v] = eid")
+            self.w.dedent()
+        self.end()
+        return "remember"
 
     def snapshot_fn(self, p: int, program: ProgramInfo) -> str:
         self._program = p
@@ -794,6 +911,13 @@ def _null_aware(left: str, op: str, right: str, helper: str, otherwise: str) -> 
         guards = " and ".join(c.replace(" is None", " is not None") for c in checks)
         return f"({guards} and {left} {op} {right})"
     return f"({otherwise} if {' or '.join(checks)} else {left} {op} {right})"
+
+
+def _position(node: ast.Expr) -> tuple[int, int]:
+    """Where a node ends in the rule file (so an operand comes before the
+    test that holds it), for values listed as the rule reads."""
+    span = node.span
+    return (span.end, span.start) if span is not None else (0, 0)
 
 
 def _metric_what(info: MetricInfo) -> str:
@@ -862,13 +986,17 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     for p, program in enumerate(checked.programs):
         eligible = c.eligible_fn(p, program)
         snapshot = c.snapshot_fn(p, program)
+        why_not = c.why_not_fn(p, program)
         rewards = []
         for milestone in program.milestones:
             c._program = p
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
             voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
             rewards.append((milestone, amounts, voids, c.timer_fn(p, milestone)))
-        plan.append((program, eligible, snapshot, rewards))
+        plan.append((program, eligible, snapshot, why_not, rewards))
+    # last: every test of earlier referrals has its slot by now
+    at_referral = c.at_referral_fn()
+    remember = c.remember_fn()
     source = "\n".join(c.w.lines) + "\n"
     filename = source_filename("ruleset", source)
     namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
@@ -879,7 +1007,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     referral_init = tuple(c.referral_init)
     programs: list[CompiledProgram] = []
     milestones: list[CompiledMilestone] = []
-    for p, (program, eligible, snapshot, rewards) in enumerate(plan):
+    for p, (program, eligible, snapshot, why_not, rewards) in enumerate(plan):
         init = tuple(c.referrer_init[p])
         for milestone, amounts, voids, timer in rewards:
             compiled = [
@@ -916,6 +1044,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                 contrib_size=len(init),
                 caps=list(program.caps),
                 snapshot=namespace[snapshot],
+                why_not=namespace[why_not[0]],
+                why_not_names=why_not[1],
             )
         )
     used = set(step_names) | {"referral"}
@@ -932,6 +1062,9 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         fields=c.fields,
         filename=filename,
         origins=tuple(c.w.origins),
+        at_referral=namespace[at_referral] if at_referral else None,
+        remember=namespace[remember] if remember else None,
+        history_shape=(len(c.earlier_counts), len(c.earlier_fields)),
     )
     # the traceback's view of the source lives as long as the ruleset does
     weakref.finalize(result, _forget_source, filename, entry)

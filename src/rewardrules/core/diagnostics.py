@@ -41,11 +41,14 @@ CODES: dict[str, str] = {
     "RR109": "unknown duration unit",
     "RR110": "reserved field or event name",
     "RR111": "unknown time zone",
+    "RR113": "`earlier` applies to referrals only",
     "RR201": "type mismatch",
     "RR202": "unit mismatch",
     "RR203": "condition expected",
     "RR204": "value not allowed here",
     "RR205": "invalid aggregate",
+    "RR208": "earlier referrals compared with a value not settled at the referral",
+    "RR209": "eligibility reads a metric that changes after the referral",
     "RR301": "milestone has no trigger",
     "RR302": "milestone has more than one trigger",
     "RR303": "milestone has no reward",
@@ -53,6 +56,7 @@ CODES: dict[str, str] = {
     "RR305": "invalid reward amount",
     "RR306": "invalid structure",
     "RR307": "metric depends on itself",
+    "RR313": "invalid aggregate over earlier referrals",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
     "RR501": "invalid message template",
@@ -68,6 +72,9 @@ CODES: dict[str, str] = {
     "RR608": "reward never issued",
     "RR609": "count of a referral's own event",
     "RR610": "held condition that cannot change",
+    "RR612": "value compared with itself",
+    "RR613": "window on the referral's own event",
+    "RR614": "referral without a field is ineligible",
 }
 
 

@@ -8,6 +8,7 @@ code: its globals are built from this module's ``HELPERS`` and constants.
 
 from __future__ import annotations
 
+import bisect
 import decimal
 import functools
 from collections.abc import Callable
@@ -125,6 +126,15 @@ def too_many(milestone: str, count: Any, event: str, limit: int) -> None:
     raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`", limit)
 
 
+def count_since(instants: list[int], bound: int | None) -> Decimal:
+    """How many of these instants (in processing order, so never
+    decreasing) are at or after `bound` (all of them for None): the
+    earlier referrals within a window, in O(log n) however many there are."""
+    if bound is None:
+        return Decimal(len(instants))
+    return Decimal(len(instants) - bisect.bisect_left(instants, bound))
+
+
 HELPERS = {
     name: globals()[name]
     for name in (
@@ -144,6 +154,7 @@ HELPERS = {
         "to_ns",
         "occurrence",
         "too_many",
+        "count_since",
     )
 }
 
@@ -202,3 +213,19 @@ class ReferrerState:
         self.m = slots
         self.done = [False] * milestones
         self.prev: list[Any] = [ZERO] * milestones
+
+
+class History:
+    """A referrer's referral events so far, in processing order, as the
+    rules' `earlier referrals` read them: for each `count earlier
+    referrals` metric, the instants of the events it counts; for each field
+    a rule compares with `earlier referrals.FIELD`, each value seen and the
+    id of the latest event that held it. Every referral event of the
+    referrer is recorded, whatever became of it (accepted, ineligible, a
+    duplicate, a self-referral): see docs/semantics.md."""
+
+    __slots__ = ("counts", "values")
+
+    def __init__(self, counts: int, fields: int) -> None:
+        self.counts: list[list[int]] = [[] for _ in range(counts)]
+        self.values: list[dict[Any, str]] = [{} for _ in range(fields)]

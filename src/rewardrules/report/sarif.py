@@ -46,6 +46,7 @@ RULE_HELP: dict[str, str] = {
     "RR110": "A built-in name redeclared: `id`, `at`, `type`, `referrer`, `referee`, `referral`, "
     "`referrals` and `increase` are built in.",
     "RR111": 'The `timezone` of a `ruleset` names no known IANA time zone: use a name such as "Europe/Paris".',
+    "RR113": "`earlier` applies to `referrals` only: `count earlier referrals`.",
     "RR201": "Types that do not agree (money, counts, text, times), or an operator that does not apply to them.",
     "RR202": "Two amounts in different units (USD and MB, USD and EUR) cannot be added or compared.",
     "RR203": "A condition is expected (`when`, `where`, `eligible when`) but the expression is a value: "
@@ -53,6 +54,10 @@ RULE_HELP: dict[str, str] = {
     "RR204": "A name that exists but cannot be used here: an event's fields outside its metric filter or "
     "milestone, a metric inside a metric's filter, `increase` outside `whenever`.",
     "RR205": "An aggregate that does not make sense, such as `count payment.amount`, `sum payment` or `max referrals`.",
+    "RR208": "`X in earlier referrals.F` where X can change after the referral, or where no referral is "
+    "being judged (inside `count earlier referrals where`): compare a field of the referral.",
+    "RR209": "An `eligible when` that reads a metric which can change after the referral: eligibility is "
+    "judged once, at the referral, and reads only its fields and counts of earlier referrals.",
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
@@ -62,6 +67,8 @@ RULE_HELP: dict[str, str] = {
     "RR306": "Misplaced or repeated clauses: milestones outside `program` blocks in a file with programs, "
     "two holds or messages, or no milestone at all.",
     "RR307": "A metric that depends on itself, directly or through other metrics.",
+    "RR313": "An aggregate over earlier referrals other than `count earlier referrals [where ...] [within D]`, "
+    "or one with `otherwise`.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -93,6 +100,15 @@ RULE_HELP: dict[str, str] = {
     "referral. To count a referrer's referrals, write `count referrals`.",
     "RR610": "`when C for D` where C reads no metric: C is fixed from the referral on, so nothing breaks it and "
     "the clock starts at the referral. Write `after D if C`, which says so.",
+    "RR612": "A comparison of a value with itself moved by a constant, such as `referral.at >= referral.at - "
+    "24 hours`: it is always true or never true. For a velocity rule, count the referrer's earlier referrals: "
+    "`count earlier referrals within 24 hours`.",
+    "RR613": "`within` on an aggregate over the referral's own `referral` event: that event starts the window, "
+    "so the window leaves nothing out. To count the referrer's recent referrals, write "
+    "`count earlier referrals within 24 hours`.",
+    "RR614": "`referral.F not in earlier referrals.F` on an optional field in `eligible when`: a comparison with "
+    "a missing value is false, so every referral without the field is ineligible. Write "
+    "`referral.F is not set or referral.F not in earlier referrals.F` to accept them.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

@@ -19,7 +19,7 @@ from ..check.program import CapInfo
 from ..compiler.generate import CompiledMilestone, CompiledProgram, CompiledRuleset
 from ..core.ids import award_id
 from ..core.limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
-from ..core.runtime import CONTEXT, ZERO, Referral, ReferrerState
+from ..core.runtime import CONTEXT, ZERO, History, Referral, ReferrerState
 from ..core.timeutil import period_key
 from ..ledger.events import Record
 from ..syntax import nodes as ast
@@ -120,6 +120,9 @@ class State:
     #: `after D from EVENT` timers already started, by the same key: the
     #: first such event starts it, later ones do not
     anchored: set[tuple[int, str]] = field(default_factory=set)
+    #: per referrer, their referral events so far as `earlier referrals`
+    #: read them (empty unless the rules do)
+    history: dict[str, History] = field(default_factory=dict)
 
 
 class Engine:
@@ -310,6 +313,24 @@ class Engine:
             raise AwardLimitError.in_run(ev[1], total, MAX_AWARDS_PER_RUN)
 
     def _refer(self, ev: Record) -> Referral | None:
+        """Judge a referral event; then, when the rules read `earlier
+        referrals`, record it in its referrer's history whatever became
+        of it, for the referrer's later referrals."""
+        referral = self._judge(ev)
+        remember = self.compiled.remember
+        if remember is not None:
+            remember(self.history(ev[4]), self._referral_fields(ev), ev[0], ev[1])
+        return referral
+
+    def history(self, referrer: str) -> History:
+        """A referrer's history (see `runtime.History`), made on first use."""
+        found = self.state.history.get(referrer)
+        if found is None:
+            found = History(*self.compiled.history_shape)
+            self.state.history[referrer] = found
+        return found
+
+    def _judge(self, ev: Record) -> Referral | None:
         state = self.state
         at, event_id, _, referee, referrer = ev[:5]
         if referrer == referee:
@@ -338,6 +359,8 @@ class Engine:
             self._milestone_count,
         )
         state.referrals[referee] = referral
+        if self.compiled.at_referral is not None:
+            self.compiled.at_referral(referral, self.history(referrer))
         for program in self.compiled.programs:
             if program.eligible(referral):
                 referral.programs.append(program.index)

@@ -22,7 +22,7 @@ from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import format_deadline, format_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
-from .engine import Engine, IssuedAward, Withheld
+from .engine import Engine, IssuedAward, Rejected, Withheld
 from .settle import Settled, Settlement
 
 
@@ -184,7 +184,11 @@ class Reporter:
             eligible = index in referral.programs
             entry: dict[str, Any] = {"program": program.name, "eligible": eligible}
             if not eligible:
-                entry["why"] = self._ineligible(program, referral)
+                rejection = self.rejection(index, referral)
+                assert rejection is not None  # the same clauses that made it ineligible
+                entry["why"] = "not eligible: " + rejection_text(rejection)
+                entry["rule"] = rejection["rule"]
+                entry["values"] = rejection["values"]
             else:
                 referrer = self.engine.state.referrers[index].get(referral.referrer)
                 values = self.snapshot(program, index, referral, referrer)
@@ -203,16 +207,30 @@ class Reporter:
             "programs": programs,
         }
 
-    def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
-        conditions = [c.span.text if c.span else "" for c in program.eligible]
-        fields = sorted({n.attr.text for c in program.eligible for n in _refs(c) if n.attr is not None})
-        shown = ", ".join(
-            f"{f} = {json.dumps(format_value(referral.fields.get(f), None))}"
-            if referral.fields.get(f) is not None
-            else f"{f} is not set"
-            for f in fields
-        )
-        return f"not eligible: `{' and '.join(conditions)}` is false" + (f" ({shown})" if shown else "")
+    def rejection(self, index: int, referral: Referral) -> dict[str, Any] | None:
+        """The `eligible when` clause of program `index` that is false for
+        a referral, and the values it read, as results write them (fields
+        and metrics by name; for `X in earlier referrals.F`, the id of the
+        earlier referral event that holds X, or null); None if it is
+        eligible. Every value is settled at the referral, so the answer is
+        the one the engine had when it judged it."""
+        compiled = self.compiled.programs[index]
+        if compiled.why_not is None:
+            return None
+        with localcontext(CONTEXT):
+            found = compiled.why_not(referral)
+        if found is None:
+            return None
+        k, raw = found
+        program = self.checked.programs[index]
+        clause = program.eligible[k]
+        types = _value_types(clause, self.checked.types)
+        names = compiled.why_not_names[k]
+        values = {
+            name: (value or None) if name.startswith(EARLIER) else format_value(value, types.get(name))
+            for name, value in zip(names, raw, strict=True)
+        }
+        return {"program": program.name, "rule": clause.span.text if clause.span else "", "values": values}
 
     def _progress(
         self,
@@ -388,6 +406,30 @@ class Reporter:
             "item": reward.record["item"],
         }
 
+    def rejected(self, rejected: Rejected) -> dict[str, Any]:
+        """A referral event not counted, as results list it: an ineligible
+        one also names, per program, the `eligible when` clause that is
+        false and the values it read (`rules`, see `rejection`)."""
+        entry: dict[str, Any] = {
+            "event": rejected.event,
+            "at": format_timestamp(rejected.at),
+            "referrer": rejected.referrer,
+            "referee": rejected.referee,
+            "reason": rejected.reason,
+        }
+        referral = self.engine.state.referrals.get(rejected.referee or "")
+        rules = []
+        if rejected.reason == "ineligible" and referral is not None and referral.id == rejected.event:
+            rules = [r for r in (self.rejection(i, referral) for i in range(len(self.checked.programs))) if r]
+        detail = rejected.detail or "; ".join(
+            (f"program `{r['program']}`: " if len(rules) > 1 else "") + rejection_text(r) for r in rules
+        )
+        if detail:
+            entry["detail"] = detail
+        if rules:
+            entry["rules"] = rules
+        return entry
+
     def reversals(self) -> list[dict[str, Any]]:
         """Compensating entries for confirmed awards that a later event takes
         back (a refund after the hold): the award stays as it was paid, and
@@ -455,19 +497,38 @@ class Reporter:
             ]
             result["referrers"] = self.referrer_progress()
             result["withheld"] = [self.withheld(w) for w in state.withheld if w.at <= self.as_of]
-        result["rejected"] = [
-            {
-                "event": r.event,
-                "at": format_timestamp(r.at),
-                "referrer": r.referrer,
-                "referee": r.referee,
-                "reason": r.reason,
-                **({"detail": r.detail} if r.detail else {}),
-            }
-            for r in state.rejected
-            if r.at <= self.as_of
-        ]
+        result["rejected"] = [self.rejected(r) for r in state.rejected if r.at <= self.as_of]
         return result
+
+
+#: how `rejection` names the outcome of a test of earlier referrals
+EARLIER = "earlier referrals."
+
+
+def rejection_text(rejection: dict[str, Any]) -> str:
+    """A rejection for people: "`recent < 5` is false (recent = 5)"."""
+    parts = []
+    for name, value in rejection["values"].items():
+        if name.startswith(EARLIER):
+            field = name.removeprefix(EARLIER)
+            parts.append(
+                f"earlier referral {value} has the same {field}" if value else f"no earlier referral has this {field}"
+            )
+        else:
+            field = name.startswith("referral.")
+            shown = name.removeprefix("referral.")
+            written = json.dumps(value) if field else value
+            parts.append(f"{shown} is not set" if value is None else f"{shown} = {written}")
+    return f"`{rejection['rule']}` is false" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _value_types(clause: ast.Expr, types: Any) -> dict[str, Type | None]:
+    """The type of each name a clause reads, to write its value."""
+    found: dict[str, Type | None] = {}
+    for node in ast.walk(clause):
+        if isinstance(node, ast.Ref):
+            found.setdefault(node.dotted, types.get(node))
+    return found
 
 
 def withheld_amount(amount: Decimal, unit: str, kind: str) -> str:

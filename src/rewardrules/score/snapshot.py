@@ -25,7 +25,7 @@ from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..core.formatting import quoted
 from ..core.ids import award_id
 from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
-from ..core.runtime import CONTEXT, Referral, ReferrerState
+from ..core.runtime import CONTEXT, History, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 from ..syntax import nodes as ast
 from .engine import Engine, IssuedAward, Rejected, Timer, Withheld
@@ -298,11 +298,21 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
             for t in sorted(state.timers.values(), key=lambda t: (t.at, t.milestone, t.scope))
         ],
         "anchored": [list(key) for key in sorted(state.anchored)],
+        "history": [_history(name, history) for name, history in state.history.items()],
     }
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if key is None:
         return body
     return body[:-1] + b',"mac":"' + _mac(_key(key), body).encode() + b'"}'
+
+
+def _history(referrer: str, history: History) -> dict[str, Any]:
+    """A referrer's history of referral events (`runtime.History`)."""
+    return {
+        "referrer": referrer,
+        "counts": history.counts,
+        "values": [[[_enc(value), event] for value, event in seen.items()] for seen in history.values],
+    }
 
 
 def _key(key: bytes | str) -> bytes:
@@ -399,9 +409,10 @@ _TOP = (
     "format", "ruleset", "fingerprint", "seen", "last", "latest", "count",
     "referrals", "referrers", "awards", "withheld", "rejected", "cap_used",
 )  # fmt: skip
-#: top-level fields added since the format was set (timers: an older
-#: snapshot has none pending)
-_TOP_ADDED = ("clock", "timers", "anchored")
+#: top-level keys a snapshot of this format may lack (taken before they
+#: were added): an older snapshot has no timers pending and no history
+_TOP_ADDED = ("clock", "timers", "anchored", "history")
+_HISTORY = ("referrer", "counts", "values")
 _REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
 _REFERRER = ("program", "referrer", "m", "done", "prev")
 #: what an award and a withheld reward share (see `_reached`)
@@ -438,6 +449,8 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         state.withheld.append(_withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD), f"withheld[{i}]"))
     for i, row in enumerate(_list(data["rejected"], "rejected")):
         state.rejected.append(_rejected(row, f"rejected[{i}]"))
+    for i, item in enumerate(_list(data.get("history", []), "history")):
+        _restore_history(engine, _record(item, f"history[{i}]", _HISTORY), f"history[{i}]")
     for i, row in enumerate(_list(data["cap_used"], "cap_used")):
         key, amount = _cap(engine, row, f"cap_used[{i}]")
         if key in state.cap_used:
@@ -479,6 +492,31 @@ def _anchor(engine: Engine, row: Any, where: str) -> tuple[int, str]:
     index, referee = _list(row, where, 2)
     count = len(engine.compiled.milestones)
     return (_index(index, f"{where}[0]", count), _referral_of(engine, referee, f"{where}[1]").referee)
+
+
+def _restore_history(engine: Engine, item: dict[str, Any], where: str) -> None:
+    """A referrer's history, checked: the shape the rules give it, instants
+    in processing order (counting them relies on it), and each value with
+    the id of the event that held it."""
+    name = _str(item["referrer"], f"{where}.referrer")
+    if name in engine.state.history:
+        raise _damaged(where, f"referrer {quoted(name)} is listed twice")
+    counts, fields = engine.compiled.history_shape
+    history = History(counts, fields)
+    for k, instants in enumerate(_list(item["counts"], f"{where}.counts", counts)):
+        at = f"{where}.counts[{k}]"
+        history.counts[k] = [_int(value, f"{at}[{j}]") for j, value in enumerate(_list(instants, at))]
+        if history.counts[k] != sorted(history.counts[k]):
+            raise _damaged(at, "expected instants in increasing order")
+    for k, seen in enumerate(_list(item["values"], f"{where}.values", fields)):
+        for j, pair in enumerate(_list(seen, f"{where}.values[{k}]")):
+            at = f"{where}.values[{k}][{j}]"
+            value, event = _list(pair, at, 2)
+            value = _dec(value, f"{at}[0]")
+            if value is None or type(value) not in _PLAIN:
+                raise _damaged(f"{at}[0]", "expected a field's value")
+            history.values[k][value] = _str(event, f"{at}[1]")
+    engine.state.history[name] = history
 
 
 def _referrer(engine: Engine, item: dict[str, Any], where: str) -> None:

@@ -397,7 +397,8 @@ def _clause(item: object, p: _Printer) -> str:
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
     if isinstance(body, ast.Aggregate):
         target = body.source.text + (f".{body.field.text}" if body.field is not None else "")
-        text = f"{body.fn} {target}" + _filters(p, body.where, body.within)
+        earlier = "earlier " if body.earlier else ""
+        text = f"{body.fn} {earlier}{target}" + _filters(p, body.where, body.within)
         return text + (f" otherwise {p.expr(body.otherwise)}" if body.otherwise is not None else "")
     text = p.expr(body)
     first = _FIRST_WORD.match(text)
@@ -476,6 +477,9 @@ class _Printer:
             case ast.InList(operand, items, negated):
                 word = "not in" if negated else "in"
                 return f"{self.expr(operand, _SUM, depth)} {word} {self._list(items, depth + 1)}", _COMPARE
+            case ast.InEarlier(operand, field, negated):
+                word = "not in" if negated else "in"
+                return f"{self.expr(operand, _SUM, depth)} {word} earlier referrals.{field.text}", _COMPARE
             case ast.IsSet(operand, negated):
                 return f"{self.expr(operand, _SUM, depth)} is {'not ' if negated else ''}set", _COMPARE
         raise TypeError(f"not an expression: {type(e).__name__}")

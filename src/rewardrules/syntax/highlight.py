@@ -78,6 +78,7 @@ RESERVED = (
     "time",
     "boolean",
     "optional",
+    "earlier",
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -136,6 +136,18 @@ class InList:
 
 
 @dataclass(frozen=True, slots=True)
+class InEarlier:
+    """``referral.ip in earlier referrals.ip``: whether one of the
+    referrer's referral events before this referral holds the value in
+    that field (a test of behaviour, for eligibility: docs/language.md)."""
+
+    operand: Expr
+    field: Ident
+    negated: bool = False
+    span: Span | None = _span
+
+
+@dataclass(frozen=True, slots=True)
 class IsSet:
     operand: Expr
     negated: bool = False
@@ -157,6 +169,7 @@ Expr = (
     | Or
     | Not
     | InList
+    | InEarlier
     | IsSet
 )
 
@@ -223,6 +236,9 @@ class Aggregate:
     within: Duration | None = None
     otherwise: Expr | None = None
     span: Span | None = _span
+    #: ``count earlier referrals``: over the referrer's referral events
+    #: before the referral, known when it is made (source is ``referrals``)
+    earlier: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,8 +178,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def aggregate_fn(self, meta: Any, token: Token) -> str:
         return str(token)
 
-    def target(self, meta: Any, head: Token, attr: Token | None = None) -> tuple[ast.Ident, ast.Ident | None]:
-        return self._tok(head), (self._tok(attr) if attr is not None else None)
+    def target(self, meta: Any, *tokens: Token | None) -> tuple[ast.Ident, ast.Ident | None, bool]:
+        earlier = bool(tokens) and isinstance(tokens[0], Token) and tokens[0].type == "EARLIER"
+        head, *attr = [t for t in tokens[1:] if t is not None] if earlier else [t for t in tokens if t is not None]
+        return self._tok(head), (self._tok(attr[0]) if attr else None), earlier
 
     def aggregate(self, meta: Any, fn: str, target: Any, *clauses: Any) -> ast.Aggregate:
         where = within = otherwise = None
@@ -190,7 +192,9 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
                 within = value
             else:
                 otherwise = value
-        return ast.Aggregate(fn, target[0], target[1], where, within, otherwise, span=self._span(meta))
+        return ast.Aggregate(
+            fn, target[0], target[1], where, within, otherwise, span=self._span(meta), earlier=target[2]
+        )
 
     def filter(self, meta: Any, expr: Any) -> tuple[str, Any]:
         return ("where", expr)
@@ -340,6 +344,15 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def not_in_list(self, meta: Any, operand: Any, items: tuple[Any, ...]) -> ast.InList:
         return self._deep(ast.InList(operand, items, True, span=self._span(meta)), operand, *items)
+
+    def earlier(self, meta: Any, name: Token) -> ast.Ident:
+        return self._tok(name)
+
+    def in_earlier(self, meta: Any, operand: Any, name: ast.Ident) -> ast.InEarlier:
+        return self._deep(ast.InEarlier(operand, name, False, span=self._span(meta)), operand)
+
+    def not_in_earlier(self, meta: Any, operand: Any, name: ast.Ident) -> ast.InEarlier:
+        return self._deep(ast.InEarlier(operand, name, True, span=self._span(meta)), operand)
 
     def is_set(self, meta: Any, operand: Any) -> ast.IsSet:
         return self._deep(ast.IsSet(operand, False, span=self._span(meta)), operand)
