@@ -252,7 +252,34 @@ def _grouped(rewards: list[RewardInfo]) -> dict[tuple[str, str, str | None], lis
 
 
 def _program_caps(program: ProgramInfo, role: str, unit: str) -> list[CapInfo]:
-    return [c for c in program.caps if c.role == role and c.unit == unit]
+    """The caps on a program's total in one unit: its own and the shared
+    allowances it draws from (which it may share with others: a bound still)."""
+    return [c for c in [*program.caps, *program.allowances] if c.role == role and c.unit == unit]
+
+
+def _most_awards(caps: list[CapInfo], awards: int | None) -> int | None:
+    """The most awards of one reward group, under the lifetime caps on the
+    number of rewards (`cap referrer 3 rewards`): each counts every award."""
+    for cap in caps:
+        if cap.counts_rewards and cap.period is None:
+            most = int(cap.limit)
+            awards = most if awards is None else min(awards, most)
+    return awards
+
+
+def _in_amounts(caps: list[CapInfo], per_award: Decimal | None, unit: str) -> list[CapInfo]:
+    """``caps`` with each per-period cap on the number of rewards (P per
+    month) as what it lets through in ``unit``: P awards of at most
+    ``per_award`` (lifetime ones bound the count, see `_most_awards`). With
+    no upper bound on one award, a count bounds no amount."""
+    found = [c for c in caps if not c.counts_rewards]
+    if per_award is not None:
+        found += [
+            CapInfo(c.role, unit, c.limit * per_award, c.period, c.decl, c.allowance)
+            for c in caps
+            if c.counts_rewards and c.period is not None
+        ]
+    return found
 
 
 def milestone_bound(
@@ -281,11 +308,11 @@ def milestone_bound(
     if computed:
         per_award = None
     often = how_often(milestone.trigger)
-    awards = None if often or every_referral else 1
+    awards = _most_awards(caps, None if often or every_referral else 1)
     if per_award == 0:
         return bound
     bound.total = per_award * awards if per_award is not None and awards is not None else None
-    bound = _capped(bound, caps, awards, window_ns)
+    bound = _capped(bound, _in_amounts(caps, per_award, first.unit), awards, window_ns)
     if bound.total is None:
         what = " and ".join(computed) if computed else bound.amount(per_award or ZERO)
         _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
@@ -312,7 +339,7 @@ def _rates_bound(
     awards of each rate, not their sum."""
     counts: dict[Decimal, int | None] = {}
     bound = Bound(rewards[0].unit, None, counts=counts)
-    awards = None if how_often(milestone.trigger) or every_referral else 1
+    awards = _most_awards(caps, None if how_often(milestone.trigger) or every_referral else 1)
     rates: list[str] = []
     for reward in rewards:
         value = constant_amount(reward)
@@ -325,7 +352,7 @@ def _rates_bound(
             rates.append(bound.amount(value))
     if not rates:
         return bound
-    bound = _capped(bound, caps, awards, None)
+    bound = _capped(bound, [c for c in caps if not c.counts_rewards], awards, None)
     if bound.total is None:
         what = " and ".join(rates)
         if bound.computed_limit is not None:

@@ -400,6 +400,13 @@ class _Compiler:
             factor = w.const(node.value / 100)
             inner = self.expr(node.operand)
             return f"n_mul({inner}, {factor})" if self.nullable(node.operand) else f"({inner} * {factor})"
+        if isinstance(node, ast.RateOf):
+            return f"n_rate({self.expr(node.operand)}, {self.expr(node.rate)})"
+        if isinstance(node, ast.Tiers):
+            lows = w.const(tuple(low.value for low in node.lows))
+            highs = w.const(tuple(None if high is None else high.value for high in node.highs))
+            rows = "(" + "".join(f"{self.expr(v)}, " for v in node.values) + ")"
+            return f"n_tier({self.expr(node.metric)}, {lows}, {highs}, {rows})"
         if isinstance(node, ast.String):
             return lit(node.value)
         if isinstance(node, ast.Bool):
@@ -597,13 +604,28 @@ class _Compiler:
                 self._milestone(milestone)
 
     def _milestone_metrics(self, milestone: MilestoneInfo) -> list[MetricInfo]:
-        """The metrics a milestone's trigger reads directly."""
+        """The metrics a milestone's trigger reads directly (and, for its
+        `why`, the rate tables its rewards read)."""
         trigger = milestone.trigger
+        rates = self.direct_metrics(self._rate_refs(milestone))
         if isinstance(trigger, ast.WhenTrigger):
-            return self.direct_metrics([trigger.condition])
+            return self.direct_metrics([trigger.condition]) + rates
         if isinstance(trigger, ast.EventTrigger):
-            return self.direct_metrics([trigger.where])
+            return self.direct_metrics([trigger.where]) + rates
         return [self.checked.programs[self._program].metrics[trigger.metric.text]]
+
+    def _rate_refs(self, milestone: MilestoneInfo) -> list[ast.Ref]:
+        """The names of rate tables (`tiers of`) that the milestone's reward
+        amounts read: an award's `why` gives their values, the rate it paid."""
+        found = []
+        for reward in milestone.rewards:
+            for node in ast.walk(reward.decl.amount):
+                binding = self.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+                metric = binding.metric if binding is not None else None
+                if metric is not None and isinstance(metric.decl.body, ast.Tiers):
+                    assert isinstance(node, ast.Ref)
+                    found.append(node)
+        return found
 
     def _contribution(self, p: int, info: MetricInfo) -> None:
         agg = info.aggregate
@@ -635,12 +657,13 @@ class _Compiler:
         w.line(f"c[{slot}] = v")
         w.dedent()
 
-    def _why(self, expr: ast.Expr | None, index: int) -> str:
+    def _why(self, expr: ast.Expr | None, index: int, extra: Iterable[ast.Ref] = ()) -> str:
         """Record which values explain an award (names and types, for the
-        report) and return the Python tuple that captures them."""
+        report) and return the Python tuple that captures them: the
+        condition's, then `extra` (the rate tables its rewards read)."""
         names: dict[str, str] = {}
         types: dict[str, Type | None] = {}
-        for node in ast.walk(expr):
+        for node in [*ast.walk(expr), *extra]:
             if isinstance(node, ast.Ref) and node in self.checked.bindings:
                 names.setdefault(node.dotted, self.ref(node))
                 types.setdefault(node.dotted, self.checked.types.get(node))
@@ -655,14 +678,14 @@ class _Compiler:
         trigger = milestone.trigger
         w.line(comment(f"milestone {milestone.name}"))
         if isinstance(trigger, ast.WhenTrigger):
-            values = self._why(trigger.condition, i)
+            values = self._why(trigger.condition, i, self._rate_refs(milestone))
             w.line(f"if not {done}[{i}] and {self.expr(trigger.condition)}:")
             w.indent()
             w.line(f"{done}[{i}] = True")
             w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         elif isinstance(trigger, ast.EventTrigger):
-            values = self._why(trigger.where, i)
+            values = self._why(trigger.where, i, self._rate_refs(milestone))
             tests = [] if trigger.each else [f"not {done}[{i}]"]
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
@@ -860,7 +883,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     r,
                     namespace[a] if a else None,
                     _quantum(r.unit),
-                    [c for c in [*program.caps, *milestone.caps] if c.role == r.role and c.unit == r.unit],
+                    [c for c in [*program.caps, *milestone.caps, *program.allowances] if c.applies(r.role, r.unit)],
                     _constant(r),
                 )
                 for r, a in zip(milestone.rewards, amounts, strict=True)

@@ -74,6 +74,23 @@ def n_div(a: Any, b: Any) -> Any:
     return a / b
 
 
+def n_rate(a: Any, rate: Any) -> Any:
+    """`rate of a`: a scaled by a rate in percent (10 for 10%); no value
+    when either has none."""
+    return None if a is None or rate is None else a * rate / 100
+
+
+def n_tier(value: Any, lows: tuple[Any, ...], highs: tuple[Any, ...], rows: tuple[Any, ...]) -> Any:
+    """A rate table: the value of the first row whose bounds (inclusive; a
+    high of None is open) hold ``value``; none when no row does."""
+    if value is None:
+        return None
+    for low, high, row in zip(lows, highs, rows, strict=True):
+        if low <= value and (high is None or value <= high):
+            return row
+    return None
+
+
 def n_lt(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a < b
 
@@ -133,6 +150,8 @@ HELPERS = {
         "n_mul",
         "n_neg",
         "n_div",
+        "n_rate",
+        "n_tier",
         "n_lt",
         "n_le",
         "n_gt",

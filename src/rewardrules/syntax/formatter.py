@@ -42,7 +42,7 @@ MAX_WIDTH = 100
 #: Words that start an aggregate right after `metric NAME =`: a derived
 #: metric whose first word is one of them keeps parentheses, or it would
 #: parse as an aggregate.
-_AGGREGATE_WORDS = frozenset({"latest", "sum", "count", "max", "min", "first"})
+_AGGREGATE_WORDS = frozenset({"latest", "sum", "count", "max", "min", "first", "tiers"})
 _FIRST_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLANK_LINE_AFTER = re.compile(r"\n[^\S\n]*\n")
 
@@ -170,8 +170,9 @@ def _block(item: object, head: str, children: list[_Node], braced: bool = True) 
 
 def _layout(tree: ast.RuleFile) -> _Node:
     items: list[object] = [*tree.rulesets, *tree.units, *tree.events, *tree.metrics, *tree.programs]
+    items += tree.allowances
     if tree.implicit is not None:
-        items += [*tree.implicit.eligible, *tree.implicit.caps, *tree.implicit.milestones]
+        items += [*tree.implicit.eligible, *tree.implicit.caps, *tree.implicit.milestones, *tree.implicit.draws]
     end = max((_bounds(i)[1] for i in items), default=0)
     return _Node("file", -1, end + 1, children=[_declaration(i) for i in _ordered(items)])
 
@@ -181,7 +182,7 @@ def _declaration(item: object) -> _Node:
         braced = item.span is not None and item.span.text.endswith("}")
         return _block(item, _named("event", item.name, item.title), [_leaf(f) for f in item.fields], braced)
     if isinstance(item, ast.Program):
-        parts = [*item.metrics, *item.eligible, *item.caps, *item.milestones]
+        parts = [*item.metrics, *item.eligible, *item.caps, *item.draws, *item.milestones]
         return _block(item, _named("program", item.name, item.title), [_declaration(p) for p in _ordered(parts)])
     if isinstance(item, ast.Milestone):
         parts = [*item.triggers, *item.rewards, *item.holds, *item.voids, *item.messages, *item.caps]
@@ -346,6 +347,8 @@ def _with_trailing(above: list[str], indent: str, text: str, trailing: list[Comm
 
 def _leaf_text(item: object, indent: str) -> str:
     """A clause on one line, or with its lists one item per line when too long."""
+    if isinstance(item, ast.MetricDecl) and isinstance(item.body, ast.Tiers):  # one row per line
+        return _clause(item, _Printer(explode=True, indent=indent))
     flat = _clause(item, _Printer())
     if len(indent) + len(flat) <= MAX_WIDTH:
         return flat
@@ -372,6 +375,10 @@ def _clause(item: object, p: _Printer) -> str:
             return f"eligible when {p.expr(condition)}"
         case ast.Cap(role, amount, period):
             return f"cap {role.text} {p.expr(amount)}" + (f" per {period.text}" if period is not None else "")
+        case ast.Allowance(name, title, cap):
+            return f"{_named('allowance', name, title)} {_clause(cap, p).removeprefix('cap ')}"
+        case ast.Draw(name):
+            return f"draw from {name.text}"
         case ast.WhenTrigger(condition):
             return f"when {p.expr(condition)}"
         case ast.EventTrigger(each, event, where, within):
@@ -391,7 +398,19 @@ def _clause(item: object, p: _Printer) -> str:
     raise TypeError(f"not a clause: {type(item).__name__}")
 
 
+def _tiers(body: ast.Tiers, p: _Printer) -> str:
+    """A rate table, one row per line below the metric (`p.indent` is the
+    metric's indent)."""
+    rows = []
+    for low, high, value in zip(body.lows, body.highs, body.values, strict=True):
+        bounds = f"{p.expr(low)} to {p.expr(high)}" if high is not None else f"{p.expr(low)} or more"
+        rows.append(f"{p.indent}{INDENT}{bounds}: {_Printer().expr(value)}\n")
+    return f"tiers of {body.metric.dotted} {{\n{''.join(rows)}{p.indent}}}"
+
+
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
+    if isinstance(body, ast.Tiers):
+        return _tiers(body, p)
     if isinstance(body, ast.Aggregate):
         target = body.source.text + (f".{body.field.text}" if body.field is not None else "")
         text = f"{body.fn} {target}" + _filters(p, body.where, body.within)
@@ -451,6 +470,8 @@ class _Printer:
                 return f"{number(value)}%", _ATOM
             case ast.PercentOf(value, operand):
                 return f"{number(value)}% of {self.expr(operand, _UNARY, depth)}", _ATOM
+            case ast.RateOf(rate, operand):
+                return f"{rate.dotted} of {self.expr(operand, _UNARY, depth)}", _ATOM
             case ast.String(value):
                 return quote(value), _ATOM
             case ast.Bool(value):
