@@ -96,6 +96,29 @@ def test_a_value_in_no_row_gives_no_value_and_the_reward_is_withheld() -> None:
     assert [w["reason"] for w in data["withheld"]] == ["the amount has no value (a field is missing)"]
 
 
+MONEY_TABLE = PAYMENT + (
+    "metric spent = sum payment.amount\n"
+    "metric bonus = tiers of spent { 0 USD to 999.99 USD: 10 USD  1000 USD or more: 50 USD }\n"
+    "milestone m { first payment  reward referrer cash bonus  cap referrer 50 USD }\n"
+)
+
+
+def test_rows_that_meet_leave_no_hole_between_them() -> None:
+    # a ledger amount may have more decimals than the currency: 999.995 USD
+    # is above 999.99 and below 1000, and belongs to the lower row, since the
+    # rows meet (the next starts one cent after); with a gap it has no row
+    def bonus(text: str, amount: str) -> list[str]:
+        data = score(text, [ref("r0", 1, "ann", "c0"), pay("p0", "2026-01-02T00:00:00Z", "c0", amount)])
+        return [a["amount"] for a in data["awards"]]
+
+    assert bonus(MONEY_TABLE, "999.995") == ["10.00"]
+    assert bonus(MONEY_TABLE, "1000") == ["50.00"]
+    assert bonus(MONEY_TABLE, "999.99") == ["10.00"]
+    gap = MONEY_TABLE.replace("999.99 USD", "999.98 USD")
+    assert bonus(gap, "999.985") == []
+    assert bonus(gap, "999.98") == ["10.00"]
+
+
 def test_rows_of_the_wrong_unit_are_refused() -> None:
     bad_bound = RATE_TABLE.replace("5 to 9: 15%", "5 USD to 9: 15%")
     assert codes(bad_bound) == ["RR212"]
@@ -142,11 +165,7 @@ def test_strict_finds_gaps_and_overlaps_between_rows() -> None:
     overlap = RATE_TABLE.replace("5 to 9: 15%", "4 to 9: 15%")
     assert codes(overlap, strict=True) == ["RR618"]
     # money rows meet at the cent: 999.99 then 1000 is no gap, 999.98 then 1000 is
-    money = PAYMENT + (
-        "metric spent = sum payment.amount\n"
-        "metric bonus = tiers of spent { 0 USD to 999.99 USD: 10 USD  1000 USD or more: 50 USD }\n"
-        "milestone m { first payment  reward referrer cash bonus  cap referrer 50 USD }\n"
-    )
+    money = MONEY_TABLE
     assert codes(money, strict=True) == []
     assert codes(money.replace("999.99", "999.98"), strict=True) == ["RR617"]
 

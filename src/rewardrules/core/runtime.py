@@ -81,12 +81,15 @@ def n_rate(a: Any, rate: Any) -> Any:
 
 
 def n_tier(value: Any, lows: tuple[Any, ...], highs: tuple[Any, ...], rows: tuple[Any, ...]) -> Any:
-    """A rate table: the value of the first row whose bounds (inclusive; a
-    high of None is open) hold ``value``; none when no row does."""
+    """A rate table: the value of the first row that holds ``value``; none
+    when no row does. A row holds ``low <= value`` and ``value <= high``,
+    where a high is a pair (bound, inclusive): exclusive up to the next
+    row's start when the rows meet (999.995 USD is in `0 USD to 999.99 USD`
+    when the next row starts at 1000 USD), None for an open row."""
     if value is None:
         return None
     for low, high, row in zip(lows, highs, rows, strict=True):
-        if low <= value and (high is None or value <= high):
+        if low <= value and (high is None or value < high[0] or (high[1] and value == high[0])):
             return row
     return None
 
