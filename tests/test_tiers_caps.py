@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,9 +16,10 @@ import rewardrules
 from rewardrules.check.bounds import bounds
 from rewardrules.check.checker import check_text
 from rewardrules.check.lint import lint
+from rewardrules.cli import main
 from rewardrules.syntax.formatter import format_text
 
-from .conftest import examples
+from .conftest import GOLDEN, examples
 from .strategies import tiers_caps_files
 from .test_generated_programs import test_valid_programs_score_valid_ledgers_the_same_every_way as same_every_way
 
@@ -387,3 +389,11 @@ def test_generated_tables_and_caps_score_the_same_every_way(text: str, seed: int
     # batch = shuffled = stream = session, as for every generated program
     same_every_way.hypothesis.inner_test(text=text, seed=seed, size=size)  # type: ignore[attr-defined]
     assert format_source(format_source(text)) == format_source(text)
+
+
+def test_the_golden_rule_file_passes_its_rule_tests_and_is_formatted(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = GOLDEN / "tiers_and_caps"
+    assert main(["test", str(folder)]) == 0
+    assert "2 cases: 2 passed" in capsys.readouterr().out
+    assert main(["fmt", "--check", str(folder / "tiers_and_caps.rules")]) == 0
+    assert main(["check", "--strict", str(folder / "tiers_and_caps.rules")]) == 0
