@@ -20,10 +20,7 @@ CASES = sorted(GOLDEN.glob("*/*.jsonl"))
 
 @cache
 def program(name: str) -> rewardrules.Program:
-    """A reference program of rulesets/, or a language feature's own rule
-    file, kept beside its cases (tests/golden/NAME/NAME.rules)."""
-    own = GOLDEN / name / f"{name}.rules"
-    return rewardrules.load(own if own.exists() else RULESETS / f"{name}.rules")
+    return rewardrules.load(RULESETS / f"{name}.rules")
 
 
 def _key(award: dict[str, object]) -> tuple[str, ...]:
@@ -42,6 +39,21 @@ def test_golden_case(ledger: Path) -> None:
 
 def test_every_reference_program_has_golden_cases() -> None:
     programs = {p.stem for p in RULESETS.glob("*.rules")}
-    covered = {p.parent.name for p in CASES if not (p.parent / f"{p.parent.name}.rules").exists()}
+    covered = {p.parent.name for p in CASES}
     assert programs == covered
     assert len(programs) == 12
+
+
+#: Golden cases of language features (tests/golden/features/NAME/): each
+#: folder has its own rule file, NAME.rules, beside its cases.
+FEATURE_CASES = sorted((GOLDEN / "features").glob("*/*.jsonl"))
+
+
+@pytest.mark.parametrize("ledger", FEATURE_CASES, ids=[f"{p.parent.name}/{p.stem}" for p in FEATURE_CASES])
+def test_feature_golden_case(ledger: Path) -> None:
+    expected = json.loads(ledger.with_suffix("").with_suffix(".expected.json").read_text())
+    rules = rewardrules.load(ledger.parent / f"{ledger.parent.name}.rules")
+    result = rules.score(ledger.read_text().splitlines(), as_of=expected["as_of"])
+    got = sorted(_key(a) for a in result.data["awards"])
+    want = sorted(_key(a) for a in expected["awards"])
+    assert got == want, expected["notes"]

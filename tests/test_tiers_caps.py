@@ -18,6 +18,7 @@ from rewardrules.check.checker import check_text
 from rewardrules.check.lint import lint
 from rewardrules.cli import main
 from rewardrules.syntax.formatter import format_text
+from rewardrules.timeutil import parse_timestamp
 
 from .conftest import GOLDEN, examples
 from .strategies import tiers_caps_files
@@ -392,8 +393,26 @@ def test_generated_tables_and_caps_score_the_same_every_way(text: str, seed: int
 
 
 def test_the_golden_rule_file_passes_its_rule_tests_and_is_formatted(capsys: pytest.CaptureFixture[str]) -> None:
-    folder = GOLDEN / "tiers_and_caps"
+    folder = GOLDEN / "features" / "tiers_and_caps"
     assert main(["test", str(folder)]) == 0
     assert "2 cases: 2 passed" in capsys.readouterr().out
     assert main(["fmt", "--check", str(folder / "tiers_and_caps.rules")]) == 0
     assert main(["check", "--strict", str(folder / "tiers_and_caps.rules")]) == 0
+
+
+@pytest.mark.parametrize("case", ["basic", "shared_allowance"])
+def test_golden_ledgers_score_the_same_in_batch_stream_and_a_restored_session(case: str) -> None:
+    folder = GOLDEN / "features" / "tiers_and_caps"
+    program = rewardrules.load(folder / "tiers_and_caps.rules")
+    lines = (folder / f"{case}.jsonl").read_text().splitlines()
+    batch = program.score(lines).to_json()
+    events = sorted((json.loads(line) for line in lines), key=lambda e: (parse_timestamp(e["at"]), e["id"]))
+    assert program.score_stream([json.dumps(e) for e in events]).to_json() == batch
+    half = len(events) // 2
+    session = program.session()
+    for event in events[:half]:
+        session.add(event)
+    restored = program.restore(session.snapshot())
+    for event in events[half:]:
+        restored.add(event)
+    assert restored.result().to_json() == batch
