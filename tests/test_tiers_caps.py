@@ -416,3 +416,14 @@ def test_golden_ledgers_score_the_same_in_batch_stream_and_a_restored_session(ca
     for event in events[half:]:
         restored.add(event)
     assert restored.result().to_json() == batch
+
+
+def test_bounds_of_a_table_of_fixed_amounts_is_its_largest_row() -> None:
+    # `first payment` pays once per referral, at most the 50 USD row; a
+    # rate (`rate of payment.amount`) has no upper bound
+    checked, _ = check_text(MONEY_TABLE.replace("  cap referrer 50 USD", ""), "case.rules")
+    assert checked is not None
+    assert "per referral, to the referrer: 50.00 USD\n" in bounds(checked).render()
+    checked, _ = check_text(RATE_TABLE, "case.rules")
+    assert checked is not None
+    assert "`rate of payment.amount` (no upper bound)" in bounds(checked).render()

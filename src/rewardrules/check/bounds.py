@@ -43,6 +43,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -51,10 +52,10 @@ from typing import TypeVar
 
 from ..core.datatypes import DURATION_UNITS, PERIODS
 from ..core.runtime import in_context
-from ..core.units import format_amount, is_additive
+from ..core.units import format_amount, is_additive, is_currency, quantize_money
 from ..syntax import nodes as ast
 from ..syntax.formatter import written
-from .lint import Unknown, applicable_caps, constant_amount, how_often
+from .lint import UNKNOWN, Unknown, applicable_caps, constant_amount, fold, how_often
 from .program import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
 
 ZERO = Decimal(0)
@@ -218,6 +219,7 @@ def program_bounds(program: ProgramInfo, zone_slack_ns: int = 0) -> ProgramBound
     calendar periods follow a time zone (see :data:`_ZONE_SLACK_NS`)."""
     referral: dict[tuple[str, str, str | None], Bound] = {}
     referrer: dict[tuple[str, str | None], Bound] = {}
+    metrics = program.metrics
     for milestone in program.milestones:
         for (role, unit, item), rewards in _grouped(milestone.rewards).items():
             caps = applicable_caps(program, milestone, rewards[0])
@@ -225,15 +227,19 @@ def program_bounds(program: ProgramInfo, zone_slack_ns: int = 0) -> ProgramBound
                 window = award_window(program, milestone)
                 window = None if window is None else window + zone_slack_ns
                 key = (role, unit, item)
-                referral[key] = _add(referral.get(key), milestone_bound(milestone, rewards, caps, window))
+                referral[key] = _add(
+                    referral.get(key), milestone_bound(milestone, rewards, caps, window, metrics=metrics)
+                )
                 if role == "referrer":
-                    every = milestone_bound(milestone, rewards, caps, None, every_referral=True)
+                    every = milestone_bound(milestone, rewards, caps, None, every_referral=True, metrics=metrics)
                     referrer[(unit, item)] = _add(referrer.get((unit, item)), every)
             elif role == "referrer":
-                referrer[(unit, item)] = _add(referrer.get((unit, item)), milestone_bound(milestone, rewards, caps))
+                referrer[(unit, item)] = _add(
+                    referrer.get((unit, item)), milestone_bound(milestone, rewards, caps, metrics=metrics)
+                )
             else:  # paid to the one referee whose event reached a per-referrer milestone
                 key = (role, unit, item)
-                referral[key] = _add(referral.get(key), milestone_bound(milestone, rewards, caps))
+                referral[key] = _add(referral.get(key), milestone_bound(milestone, rewards, caps, metrics=metrics))
     per_referral = [
         (role, _capped(bound, _program_caps(program, role, unit), None, None))
         for (role, unit, _), bound in sorted(referral.items(), key=lambda kv: kv[0][0] == "referee")
@@ -288,11 +294,14 @@ def milestone_bound(
     caps: list[CapInfo],
     window_ns: int | None = None,
     every_referral: bool = False,
+    metrics: Mapping[str, MetricInfo] | None = None,
 ) -> Bound:
     """What one milestone pays one beneficiary in one unit (rewards of the
     same role and unit), under the caps that count it: per referral, per
     referrer for a per-referrer milestone, or (``every_referral``) over all
-    of a referrer's referrals."""
+    of a referrer's referrals. A reward that is a table of fixed amounts
+    (`reward referrer cash bonus`, ``metrics`` naming `bonus`) pays at most
+    its largest row."""
     first = rewards[0]
     if first.item is None and not is_additive(first.unit):
         return _rates_bound(milestone, rewards, caps, every_referral)
@@ -301,6 +310,8 @@ def milestone_bound(
     computed: list[str] = []
     for reward in rewards:
         value = constant_amount(reward)
+        if isinstance(value, Unknown) and metrics is not None:
+            value = table_most(reward, metrics)
         if isinstance(value, Unknown):
             computed.append(f"`{written(reward.decl.amount)}` (no upper bound)")
         elif value is not None and value > 0 and per_award is not None:
@@ -317,6 +328,24 @@ def milestone_bound(
         what = " and ".join(computed) if computed else bound.amount(per_award or ZERO)
         _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
     return bound
+
+
+def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal | Unknown:
+    """The most one award pays when its amount is a table of fixed amounts
+    (`reward referrer cash bonus`, `bonus = tiers of spent { ... 50 USD }`):
+    its largest row, rounded as the engine rounds money; else UNKNOWN (a
+    row computed from the ledger, or an amount that does more than read
+    the table)."""
+    amount = reward.decl.amount
+    info = metrics.get(amount.head.text) if isinstance(amount, ast.Ref) and amount.attr is None else None
+    body = info.decl.body if info is not None else None
+    if not isinstance(body, ast.Tiers):
+        return UNKNOWN
+    values = [fold(value) for value in body.values]
+    if not all(isinstance(v, Decimal) for v in values):
+        return UNKNOWN
+    most = max(v for v in values if isinstance(v, Decimal))
+    return quantize_money(most, reward.unit) if is_currency(reward.unit) else most
 
 
 def _explain_unbounded(bound: Bound, milestone: MilestoneInfo, what: str, capped: bool, every_referral: bool) -> None:
