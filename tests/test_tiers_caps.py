@@ -427,3 +427,15 @@ def test_bounds_of_a_table_of_fixed_amounts_is_its_largest_row() -> None:
     checked, _ = check_text(RATE_TABLE, "case.rules")
     assert checked is not None
     assert "`rate of payment.amount` (no upper bound)" in bounds(checked).render()
+
+
+def test_explain_says_which_cap_on_rewards_withheld_a_reward() -> None:
+    from rewardrules.report.explain import explain_ledger
+
+    events = [ref("r0", 1, "ann", "c0")]
+    events += [pay(f"p{d}", f"2026-01-{d:02d}T00:00:00Z", "c0", 5) for d in (2, 3, 4)]
+    text = explain_ledger(rewardrules.compile(COUNT_CAP, "case.rules"), [json.dumps(e) for e in events])
+    assert (
+        "2026-01-04T00:00:00Z not issued: cash 10.00 USD to ann (referrer) for `per_payment`: "
+        "cap of 2 rewards per month reached"
+    ) in text
