@@ -683,6 +683,10 @@ def tiers_caps_file_tokens(draw: st.DrawFn) -> Tokens:
     )
     money = lambda: [draw(st.sampled_from(POSITIVE)), "USD"]  # noqa: E731
     declarations.append(["metric", "bonus", "=", "tiers", "of", "spent", "{", *_rows(draw, "USD", money), "}"])
+    graduated = _maybe(draw)
+    if graduated:  # each slice of the revenue at its own rate, paid as it grows
+        rows = _rows(draw, "USD", percent)
+        declarations.append(["metric", "owed", "=", "graduated", "tiers", "of", "spent", "{", *rows, "}"])
     allowances = [f"allowance_{i}" for i in range(draw(st.integers(0, 2)))]
     for name in allowances:
         declarations.append(["allowance", name, *_title(draw), *_tiers_cap(draw)[1:]])
@@ -690,43 +694,16 @@ def tiers_caps_file_tokens(draw: st.DrawFn) -> Tokens:
         body: list[Tokens] = [["draw", "from", name] for name in allowances if _maybe(draw, 6)]
         body += [_tiers_cap(draw) for _ in range(draw(st.integers(0, 1)))]
         role = draw(st.sampled_from(ROLES))
-        each = ["each", "payment", *(["where", "payment", ".", "amount", ">", "1", "USD"] if _maybe(draw) else [])]
+        each = "each payment" + (" where payment.amount > 1 USD" if _maybe(draw) else "")
+        cap = _tiers_cap(draw) if _maybe(draw, 2) else []
         body.append(
-            [
-                "milestone",
-                f"commission_{p}",
-                "{",
-                *each,
-                "reward",
-                role,
-                "cash",
-                "rate",
-                "of",
-                "payment",
-                ".",
-                "amount",
-                *(_tiers_cap(draw) if _maybe(draw, 2) else []),
-                "}",
-            ]
+            [*f"milestone commission_{p} {{ {each} reward {role} cash rate of payment.amount".split(), *cap, "}"]
         )
-        body.append(
-            ["milestone", f"bonus_{p}", "{", "first", "payment", "reward", "referrer", "gift_card", "bonus", "}"]
-        )
-        body.append(
-            [
-                "milestone",
-                f"signup_{p}",
-                "{",
-                "each",
-                "signup",
-                "reward",
-                draw(st.sampled_from(ROLES)),
-                "credit",
-                "3",
-                "points",
-                "}",
-            ]
-        )
+        body.append(f"milestone bonus_{p} {{ first payment reward referrer gift_card bonus }}".split())
+        if graduated:
+            body.append(f"milestone owed_{p} {{ whenever owed increases reward referrer cash increase }}".split())
+        signup = draw(st.sampled_from(ROLES))
+        body.append(f"milestone signup_{p} {{ each signup reward {signup} credit 3 points }}".split())
         inner = [t for item in draw(st.permutations(body)) for t in item]
         declarations.append(["program", f"program_{p}", "{", *inner, "}"])
     return [t for declaration in draw(st.permutations(declarations)) for t in declaration]

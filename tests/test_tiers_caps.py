@@ -400,10 +400,13 @@ def test_the_golden_rule_file_passes_its_rule_tests_and_is_formatted(capsys: pyt
     assert main(["check", "--strict", str(folder / "tiers_and_caps.rules")]) == 0
 
 
-@pytest.mark.parametrize("case", ["basic", "shared_allowance"])
-def test_golden_ledgers_score_the_same_in_batch_stream_and_a_restored_session(case: str) -> None:
-    folder = GOLDEN / "features" / "tiers_and_caps"
-    program = rewardrules.load(folder / "tiers_and_caps.rules")
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [("tiers_and_caps", "basic"), ("tiers_and_caps", "shared_allowance"), ("graduated_tiers", "basic")],
+)
+def test_golden_ledgers_score_the_same_in_batch_stream_and_a_restored_session(name: str, case: str) -> None:
+    folder = GOLDEN / "features" / name
+    program = rewardrules.load(folder / f"{name}.rules")
     lines = (folder / f"{case}.jsonl").read_text().splitlines()
     batch = program.score(lines).to_json()
     events = sorted((json.loads(line) for line in lines), key=lambda e: (parse_timestamp(e["at"]), e["id"]))
@@ -439,3 +442,26 @@ def test_explain_says_which_cap_on_rewards_withheld_a_reward() -> None:
         "2026-01-04T00:00:00Z not issued: cash 10.00 USD to ann (referrer) for `per_payment`: "
         "cap of 2 rewards per month reached"
     ) in text
+
+
+GRADUATED = PAYMENT + (
+    "metric revenue = sum payment.amount where payment.amount > 0\n"
+    "metric owed = graduated tiers of revenue { 0 USD to 999.99 USD: 10%  1000 USD or more: 15% }\n"
+    "milestone commission { whenever owed increases  reward referrer cash increase  cap referrer 5000 USD }\n"
+)
+
+
+def test_a_graduated_table_pays_each_slice_at_its_own_rate() -> None:
+    # 600 then 600 more: 10% of 600 = 60.00, then 10% of 400 + 15% of 200 = 70.00;
+    # the same rows as a plain table would pay 15% of the whole 1200 at once
+    events = [ref("r0", 1, "ann", "c0"), pay("p1", "2026-01-02T00:00:00Z", "c0", 600)]
+    events.append(pay("p2", "2026-01-03T00:00:00Z", "c0", 600))
+    assert [a["amount"] for a in score(GRADUATED, events)["awards"]] == ["60.00", "70.00"]
+
+
+def test_a_graduated_table_has_rates_in_percent_and_keeps_its_keyword_in_fmt() -> None:
+    assert codes(GRADUATED.replace("15%", "15 USD")) == ["RR213"]
+    formatted = format_source(GRADUATED)
+    assert "metric owed = graduated tiers of revenue {\n  0 USD to 999.99 USD: 10%\n" in formatted
+    assert format_source(formatted) == formatted
+    assert codes(GRADUATED, strict=True) == []

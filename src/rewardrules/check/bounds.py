@@ -339,7 +339,7 @@ def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal
     amount = reward.decl.amount
     info = metrics.get(amount.head.text) if isinstance(amount, ast.Ref) and amount.attr is None else None
     body = info.decl.body if info is not None else None
-    if not isinstance(body, ast.Tiers):
+    if not isinstance(body, ast.Tiers) or body.graduated:  # a graduated table grows with its metric
         return UNKNOWN
     values = [fold(value) for value in body.values]
     if not all(isinstance(v, Decimal) for v in values):

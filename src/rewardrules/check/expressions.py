@@ -456,6 +456,8 @@ class Expressions(Declarations):
                     f"write the bounds in the unit of `{node.metric.dotted}`",
                 )
         self._tier_order(node)
+        if node.graduated:
+            return self._graduated(node, metric, ctx)
         result: Type | None = None
         for value in node.values:
             typ = self.expr(value, ctx)
@@ -473,6 +475,22 @@ class Expressions(Declarations):
         if result is None or result.kind == ERROR:
             return T_ERROR, True
         return Type(result.kind, result.unit), True
+
+    def _graduated(self, node: ast.Tiers, metric: Type, ctx: _Context) -> tuple[Type, bool]:
+        """`graduated tiers of M`: every row is a rate in percent (RR213),
+        and the value is a part of M, in M's unit."""
+        for value in node.values:
+            typ = self.expr(value, ctx)
+            if typ.kind != ERROR and typ != quantity("percent"):
+                self.error(
+                    "RR213",
+                    f"a row of a graduated table is a rate in percent, but this is {typ.describe()}",
+                    value.span,
+                    "write the rate of the slice, such as `10%`",
+                )
+        if metric.kind == ERROR:
+            return T_ERROR, True
+        return Type(metric.kind, metric.unit), True
 
     def _tier_order(self, node: ast.Tiers) -> None:
         """RR319: rows out of order; RR320: bounds that cannot say which row

@@ -405,9 +405,12 @@ class _Compiler:
             return f"n_rate({self.expr(node.operand)}, {self.expr(node.rate)})"
         if isinstance(node, ast.Tiers):
             lows = w.const(tuple(low.value for low in node.lows))
-            highs = w.const(self._tier_highs(node))
+            highs = self._tier_highs(node)
             rows = "(" + "".join(f"{self.expr(v)}, " for v in node.values) + ")"
-            return f"n_tier({self.expr(node.metric)}, {lows}, {highs}, {rows})"
+            if node.graduated:  # a slice runs to where the next starts (rows that meet) or to its high
+                tops = w.const(tuple(None if high is None else high[0] for high in highs))
+                return f"n_graduated({self.expr(node.metric)}, {lows}, {tops}, {rows})"
+            return f"n_tier({self.expr(node.metric)}, {lows}, {w.const(highs)}, {rows})"
         if isinstance(node, ast.String):
             return lit(node.value)
         if isinstance(node, ast.Bool):

@@ -94,6 +94,19 @@ def n_tier(value: Any, lows: tuple[Any, ...], highs: tuple[Any, ...], rows: tupl
     return None
 
 
+def n_graduated(value: Any, lows: tuple[Any, ...], tops: tuple[Any, ...], rates: tuple[Any, ...]) -> Any:
+    """A graduated table: each row's slice of ``value`` (from its low to its
+    top, None for an open row) at the row's rate in percent, summed; none
+    when ``value`` has none."""
+    if value is None:
+        return None
+    total = ZERO
+    for low, top, rate in zip(lows, tops, rates, strict=True):
+        if value > low:
+            total += ((value if top is None or value < top else top) - low) * rate / 100
+    return total
+
+
 def n_lt(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a < b
 
@@ -155,6 +168,7 @@ HELPERS = {
         "n_div",
         "n_rate",
         "n_tier",
+        "n_graduated",
         "n_lt",
         "n_le",
         "n_gt",

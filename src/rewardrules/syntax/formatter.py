@@ -42,7 +42,7 @@ MAX_WIDTH = 100
 #: Words that start an aggregate right after `metric NAME =`: a derived
 #: metric whose first word is one of them keeps parentheses, or it would
 #: parse as an aggregate.
-_AGGREGATE_WORDS = frozenset({"latest", "sum", "count", "max", "min", "first", "tiers"})
+_AGGREGATE_WORDS = frozenset({"latest", "sum", "count", "max", "min", "first", "tiers", "graduated"})
 _FIRST_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLANK_LINE_AFTER = re.compile(r"\n[^\S\n]*\n")
 
@@ -405,7 +405,8 @@ def _tiers(body: ast.Tiers, p: _Printer) -> str:
     for low, high, value in zip(body.lows, body.highs, body.values, strict=True):
         bounds = f"{p.expr(low)} to {p.expr(high)}" if high is not None else f"{p.expr(low)} or more"
         rows.append(f"{p.indent}{INDENT}{bounds}: {_Printer().expr(value)}\n")
-    return f"tiers of {body.metric.dotted} {{\n{''.join(rows)}{p.indent}}}"
+    graduated = "graduated " if body.graduated else ""
+    return f"{graduated}tiers of {body.metric.dotted} {{\n{''.join(rows)}{p.indent}}}"
 
 
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:

@@ -79,6 +79,7 @@ RESERVED = (
     "draw",
     "from",
     "tiers",
+    "graduated",
     "to",
     "more",
 )

@@ -165,6 +165,9 @@ class Tiers:
     highs: tuple[Number | Quantity | None, ...]
     values: tuple[Expr, ...]
     span: Span | None = _span
+    #: `graduated tiers of`: each slice of the metric's value at its own
+    #: row's rate (percent), summed; else the value of the row it is in
+    graduated: bool = False
 
 
 Expr = (

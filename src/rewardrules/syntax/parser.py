@@ -196,7 +196,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
                 otherwise = value
         return ast.Aggregate(fn, target[0], target[1], where, within, otherwise, span=self._span(meta))
 
-    def tiers(self, meta: Any, metric: Token, *rows: Any) -> ast.Tiers:
+    def graduated_tiers(self, meta: Any, metric: Token, *rows: Any) -> ast.Tiers:
+        return self.tiers(meta, metric, *rows, graduated=True)
+
+    def tiers(self, meta: Any, metric: Token, *rows: Any, graduated: bool = False) -> ast.Tiers:
         found = [r for r in rows if isinstance(r, tuple)]
         return ast.Tiers(
             ast.Ref(self._tok(metric), span=self._tok(metric).span),
@@ -204,6 +207,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             tuple(high for _, high, _ in found),
             tuple(value for _, _, value in found),
             span=self._span(meta),
+            graduated=graduated,
         )
 
     def tier_range(self, meta: Any, low: Any, high: Any, value: Any) -> tuple[Any, Any, Any]:
