@@ -465,3 +465,10 @@ def test_a_graduated_table_has_rates_in_percent_and_keeps_its_keyword_in_fmt() -
     assert "metric owed = graduated tiers of revenue {\n  0 USD to 999.99 USD: 10%\n" in formatted
     assert format_source(formatted) == formatted
     assert codes(GRADUATED, strict=True) == []
+
+
+def test_fmt_keeps_a_comment_on_its_row() -> None:
+    text = RATE_TABLE.replace("  5 to 9: 15%\n", "  # the middle tier\n  5 to 9: 15%  # most partners\n")
+    formatted = format_source(text)
+    assert "  1 to 4: 10%\n  # the middle tier\n  5 to 9: 15%  # most partners\n  10 or more: 20%\n}" in formatted
+    assert format_source(formatted) == formatted

@@ -30,7 +30,7 @@ from lark import Lark
 
 from ..core.diagnostics import Diagnostic
 from ..core.runtime import in_context
-from ..core.source import Source
+from ..core.source import Source, Span
 from . import nodes as ast
 from .parser import grammar_text, parse
 
@@ -177,7 +177,34 @@ def _layout(tree: ast.RuleFile) -> _Node:
     return _Node("file", -1, end + 1, children=[_declaration(i) for i in _ordered(items)])
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One row of a rate table, for the layout: its own node, so that a
+    comment on it stays on it."""
+
+    low: ast.Number | ast.Quantity
+    high: ast.Number | ast.Quantity | None
+    value: ast.Expr
+    span: Span | None = None
+
+
+def _table(item: ast.MetricDecl, body: ast.Tiers) -> _Node | None:
+    """A rate table as a block of rows, or None when its nodes have no spans."""
+    rows = []
+    for low, high, value in zip(body.lows, body.highs, body.values, strict=True):
+        if low.span is None or value.span is None:
+            return None
+        rows.append(_Row(low, high, value, Span(low.span.source, low.span.start, value.span.end)))
+    graduated = "graduated " if body.graduated else ""
+    head = f"{_named('metric', item.name, item.title)} = {graduated}tiers of {body.metric.dotted}"
+    return _block(item, head, [_leaf(row) for row in rows])
+
+
 def _declaration(item: object) -> _Node:
+    if isinstance(item, ast.MetricDecl) and isinstance(item.body, ast.Tiers):
+        table = _table(item, item.body)
+        if table is not None:
+            return table
     if isinstance(item, ast.EventDecl):
         braced = item.span is not None and item.span.text.endswith("}")
         return _block(item, _named("event", item.name, item.title), [_leaf(f) for f in item.fields], braced)
@@ -395,6 +422,9 @@ def _clause(item: object, p: _Printer) -> str:
             return f"void if {event.text}" + _filters(p, where, within)
         case ast.Message(template):
             return f"message {quote(template)}"
+        case _Row(low, high, value):
+            bounds = f"{p.expr(low)} to {p.expr(high)}" if high is not None else f"{p.expr(low)} or more"
+            return f"{bounds}: {p.expr(value)}"
     raise TypeError(f"not a clause: {type(item).__name__}")
 
 
@@ -403,8 +433,7 @@ def _tiers(body: ast.Tiers, p: _Printer) -> str:
     metric's indent)."""
     rows = []
     for low, high, value in zip(body.lows, body.highs, body.values, strict=True):
-        bounds = f"{p.expr(low)} to {p.expr(high)}" if high is not None else f"{p.expr(low)} or more"
-        rows.append(f"{p.indent}{INDENT}{bounds}: {_Printer().expr(value)}\n")
+        rows.append(f"{p.indent}{INDENT}{_clause(_Row(low, high, value), _Printer())}\n")
     graduated = "graduated " if body.graduated else ""
     return f"{graduated}tiers of {body.metric.dotted} {{\n{''.join(rows)}{p.indent}}}"
 
