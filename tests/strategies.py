@@ -638,7 +638,7 @@ def rule_files(draw: st.DrawFn, typed: bool | None = None) -> str:
     stress the syntax (any expression anywhere); None either."""
     if typed is None:
         typed = draw(st.booleans())
-    tokens = draw(typed_file_tokens() if typed else file_tokens())
+    tokens = draw(st.one_of(typed_file_tokens(), tiers_caps_file_tokens()) if typed else file_tokens())
     separators = SEPARATORS if draw(st.booleans()) else SEPARATORS[:6]  # with comments, or tidy
     gaps = draw(st.lists(st.sampled_from(separators), min_size=len(tokens), max_size=len(tokens)))
     text = draw(st.sampled_from(["", "# a header\n\n", "\n"])) + tokens[0]
@@ -768,3 +768,90 @@ def typed_eligibility(draw: st.DrawFn, scope: TypedScope) -> Tokens:
         test += ["earlier", "referrals", ".", field]
         return ["referral", ".", field, "is", "not", "set", "or", *test] if _maybe(draw) else test
     return _condition(draw, scope.referral + settled)
+
+
+# -- rate tables, caps on rewards, shared allowances (issue 17) ----------------
+
+
+def _rows(draw: st.DrawFn, unit: str, values: Callable[[], Tokens]) -> Tokens:
+    """The rows of a rate table, in order: bounds from increasing starts
+    (whole numbers, in ``unit`` unless it is "number"), each row ending just
+    before the next one starts, or leaving a gap or an overlap (warnings,
+    not errors); the last row open (`N or more`) or not."""
+    starts = sorted(draw(st.lists(st.integers(0, 20), min_size=1, max_size=4, unique=True)))
+    suffix = [] if unit == "number" else [unit]
+    tokens: Tokens = []
+    for i, start in enumerate(starts):
+        low = [str(start), *suffix]
+        if i == len(starts) - 1 and _maybe(draw):
+            tokens += [*low, "or", "more", ":", *values()]
+            continue
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else start + draw(st.integers(0, 30))
+        end = max(start, end + draw(st.sampled_from([0, 0, 0, -1, 1])))  # a gap or an overlap, now and then
+        tokens += [*low, "to", str(end), *suffix, ":", *values()]
+        if _maybe(draw, 2):
+            tokens.append(",")
+    return tokens
+
+
+@st.composite
+def tiers_caps_file_tokens(draw: st.DrawFn) -> Tokens:
+    """A file that checks clean and uses rate tables (`tiers of`, read by
+    `rate of` and as an amount), caps on the number of rewards and
+    allowances drawn from by one or two programs, with the events of
+    `EVENT_FIELDS` (the ledgers of test_generated_programs fit it)."""
+    declarations: list[Tokens] = [
+        ["event", "payment", "{", "amount", ":", "money", "USD", "plan", ":", "text", "trial", ":", "boolean", "}"],
+        ["event", "signup"],
+        ["metric", "paid", "=", "count", "payment"],
+        ["metric", "spent", "=", "sum", "payment", ".", "amount"],
+        ["metric", "conversions", "=", "count", "referrals", "where", "paid", ">=", "1"],
+    ]
+    over = draw(st.sampled_from(["conversions", "paid"]))
+    percent = lambda: [draw(st.sampled_from(POSITIVE)), "%"]  # noqa: E731
+    declarations.append(
+        ["metric", "rate", *_title(draw), "=", "tiers", "of", over, "{", *_rows(draw, "number", percent), "}"]
+    )
+    money = lambda: [draw(st.sampled_from(POSITIVE)), "USD"]  # noqa: E731
+    declarations.append(["metric", "bonus", "=", "tiers", "of", "spent", "{", *_rows(draw, "USD", money), "}"])
+    graduated = _maybe(draw)
+    if graduated:  # each slice of the revenue at its own rate, paid as it grows
+        rows = _rows(draw, "USD", percent)
+        declarations.append(["metric", "owed", "=", "graduated", "tiers", "of", "spent", "{", *rows, "}"])
+    allowances = [f"allowance_{i}" for i in range(draw(st.integers(0, 2)))]
+    for name in allowances:
+        declarations.append(["allowance", name, *_title(draw), *_tiers_cap(draw)[1:]])
+    for p in range(draw(st.integers(1, 2))):
+        body: list[Tokens] = [["draw", "from", name] for name in allowances if _maybe(draw, 6)]
+        body += [_tiers_cap(draw) for _ in range(draw(st.integers(0, 1)))]
+        role = draw(st.sampled_from(ROLES))
+        each = "each payment" + (" where payment.amount > 1 USD" if _maybe(draw) else "")
+        cap = _tiers_cap(draw) if _maybe(draw, 2) else []
+        body.append(
+            [*f"milestone commission_{p} {{ {each} reward {role} cash rate of payment.amount".split(), *cap, "}"]
+        )
+        body.append(f"milestone bonus_{p} {{ first payment reward referrer gift_card bonus }}".split())
+        if graduated:
+            body.append(f"milestone owed_{p} {{ whenever owed increases reward referrer cash increase }}".split())
+        signup = draw(st.sampled_from(ROLES))
+        body.append(f"milestone signup_{p} {{ each signup reward {signup} credit 3 points }}".split())
+        inner = [t for item in draw(st.permutations(body)) for t in item]
+        declarations.append(["program", f"program_{p}", "{", *inner, "}"])
+    return [t for declaration in draw(st.permutations(declarations)) for t in declaration]
+
+
+def _tiers_cap(draw: st.DrawFn) -> Tokens:
+    """A cap on the number of rewards or on an amount, for life or per period."""
+    period = ["per", draw(st.sampled_from(PERIODS))] if _maybe(draw, 5) else []
+    role = draw(st.sampled_from(ROLES))
+    if _maybe(draw):
+        return ["cap", role, draw(st.sampled_from(["1", "2", "3", "10"])), "rewards", *period]
+    return ["cap", role, draw(st.sampled_from(POSITIVE)), draw(st.sampled_from(["USD", "points"])), *period]
+
+
+@st.composite
+def tiers_caps_files(draw: st.DrawFn) -> str:
+    """The text of a file of :func:`tiers_caps_file_tokens`, in a drawn layout."""
+    tokens = draw(tiers_caps_file_tokens())
+    gaps = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(tokens), max_size=len(tokens)))
+    return tokens[0] + "".join(gap + token for gap, token in zip(gaps, tokens[1:], strict=False)) + "\n"

@@ -44,3 +44,18 @@ def test_every_reference_program_has_golden_cases() -> None:
     # the contract's twelve, and the reference programs of later constructs
     # (subscription_loyalty: time triggers; referral_fraud: behaviour)
     assert len(programs) == 14
+
+
+#: Golden cases of language features (tests/golden/features/NAME/): each
+#: folder has its own rule file, NAME.rules, beside its cases.
+FEATURE_CASES = sorted((GOLDEN / "features").glob("*/*.jsonl"))
+
+
+@pytest.mark.parametrize("ledger", FEATURE_CASES, ids=[f"{p.parent.name}/{p.stem}" for p in FEATURE_CASES])
+def test_feature_golden_case(ledger: Path) -> None:
+    expected = json.loads(ledger.with_suffix("").with_suffix(".expected.json").read_text())
+    rules = rewardrules.load(ledger.parent / f"{ledger.parent.name}.rules")
+    result = rules.score(ledger.read_text().splitlines(), as_of=expected["as_of"])
+    got = sorted(_key(a) for a in result.data["awards"])
+    want = sorted(_key(a) for a in expected["awards"])
+    assert got == want, expected["notes"]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -51,10 +52,10 @@ from typing import TypeVar
 
 from ..core.datatypes import DURATION_UNITS, PERIODS
 from ..core.runtime import in_context
-from ..core.units import format_amount, is_additive
+from ..core.units import format_amount, is_additive, is_currency, quantize_money
 from ..syntax import nodes as ast
 from ..syntax.formatter import written
-from .lint import Unknown, applicable_caps, constant_amount, how_often
+from .lint import UNKNOWN, Unknown, applicable_caps, constant_amount, fold, how_often
 from .program import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
 
 ZERO = Decimal(0)
@@ -218,6 +219,7 @@ def program_bounds(program: ProgramInfo, zone_slack_ns: int = 0) -> ProgramBound
     calendar periods follow a time zone (see :data:`_ZONE_SLACK_NS`)."""
     referral: dict[tuple[str, str, str | None], Bound] = {}
     referrer: dict[tuple[str, str | None], Bound] = {}
+    metrics = program.metrics
     for milestone in program.milestones:
         for (role, unit, item), rewards in _grouped(milestone.rewards).items():
             caps = applicable_caps(program, milestone, rewards[0])
@@ -225,15 +227,19 @@ def program_bounds(program: ProgramInfo, zone_slack_ns: int = 0) -> ProgramBound
                 window = award_window(program, milestone)
                 window = None if window is None else window + zone_slack_ns
                 key = (role, unit, item)
-                referral[key] = _add(referral.get(key), milestone_bound(milestone, rewards, caps, window))
+                referral[key] = _add(
+                    referral.get(key), milestone_bound(milestone, rewards, caps, window, metrics=metrics)
+                )
                 if role == "referrer":
-                    every = milestone_bound(milestone, rewards, caps, None, every_referral=True)
+                    every = milestone_bound(milestone, rewards, caps, None, every_referral=True, metrics=metrics)
                     referrer[(unit, item)] = _add(referrer.get((unit, item)), every)
             elif role == "referrer":
-                referrer[(unit, item)] = _add(referrer.get((unit, item)), milestone_bound(milestone, rewards, caps))
+                referrer[(unit, item)] = _add(
+                    referrer.get((unit, item)), milestone_bound(milestone, rewards, caps, metrics=metrics)
+                )
             else:  # paid to the one referee whose event reached a per-referrer milestone
                 key = (role, unit, item)
-                referral[key] = _add(referral.get(key), milestone_bound(milestone, rewards, caps))
+                referral[key] = _add(referral.get(key), milestone_bound(milestone, rewards, caps, metrics=metrics))
     per_referral = [
         (role, _capped(bound, _program_caps(program, role, unit), None, None))
         for (role, unit, _), bound in sorted(referral.items(), key=lambda kv: kv[0][0] == "referee")
@@ -342,7 +348,34 @@ def _grouped(rewards: list[RewardInfo]) -> dict[tuple[str, str, str | None], lis
 
 
 def _program_caps(program: ProgramInfo, role: str, unit: str) -> list[CapInfo]:
-    return [c for c in program.caps if c.role == role and c.unit == unit]
+    """The caps on a program's total in one unit: its own and the shared
+    allowances it draws from (which it may share with others: a bound still)."""
+    return [c for c in [*program.caps, *program.allowances] if c.role == role and c.unit == unit]
+
+
+def _most_awards(caps: list[CapInfo], awards: int | None) -> int | None:
+    """The most awards of one reward group, under the lifetime caps on the
+    number of rewards (`cap referrer 3 rewards`): each counts every award."""
+    for cap in caps:
+        if cap.counts_rewards and cap.period is None:
+            most = int(cap.limit)
+            awards = most if awards is None else min(awards, most)
+    return awards
+
+
+def _in_amounts(caps: list[CapInfo], per_award: Decimal | None, unit: str) -> list[CapInfo]:
+    """``caps`` with each per-period cap on the number of rewards (P per
+    month) as what it lets through in ``unit``: P awards of at most
+    ``per_award`` (lifetime ones bound the count, see `_most_awards`). With
+    no upper bound on one award, a count bounds no amount."""
+    found = [c for c in caps if not c.counts_rewards]
+    if per_award is not None:
+        found += [
+            CapInfo(c.role, unit, c.limit * per_award, c.period, c.decl, c.allowance)
+            for c in caps
+            if c.counts_rewards and c.period is not None
+        ]
+    return found
 
 
 def milestone_bound(
@@ -351,11 +384,14 @@ def milestone_bound(
     caps: list[CapInfo],
     window_ns: int | None = None,
     every_referral: bool = False,
+    metrics: Mapping[str, MetricInfo] | None = None,
 ) -> Bound:
     """What one milestone pays one beneficiary in one unit (rewards of the
     same role and unit), under the caps that count it: per referral, per
     referrer for a per-referrer milestone, or (``every_referral``) over all
-    of a referrer's referrals."""
+    of a referrer's referrals. A reward that is a table of fixed amounts
+    (`reward referrer cash bonus`, ``metrics`` naming `bonus`) pays at most
+    its largest row."""
     first = rewards[0]
     if first.item is None and not is_additive(first.unit):
         return _rates_bound(milestone, rewards, caps, every_referral)
@@ -364,6 +400,8 @@ def milestone_bound(
     computed: list[str] = []
     for reward in rewards:
         value = constant_amount(reward)
+        if isinstance(value, Unknown) and metrics is not None:
+            value = table_most(reward, metrics)
         if isinstance(value, Unknown):
             computed.append(f"`{written(reward.decl.amount)}` (no upper bound)")
         elif value is not None and value > 0 and per_award is not None:
@@ -371,15 +409,33 @@ def milestone_bound(
     if computed:
         per_award = None
     often = how_often(milestone.trigger)
-    awards = None if often or every_referral else 1
+    awards = _most_awards(caps, None if often or every_referral else 1)
     if per_award == 0:
         return bound
     bound.total = per_award * awards if per_award is not None and awards is not None else None
-    bound = _capped(bound, caps, awards, window_ns)
+    bound = _capped(bound, _in_amounts(caps, per_award, first.unit), awards, window_ns)
     if bound.total is None:
         what = " and ".join(computed) if computed else bound.amount(per_award or ZERO)
         _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
     return bound
+
+
+def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal | Unknown:
+    """The most one award pays when its amount is a table of fixed amounts
+    (`reward referrer cash bonus`, `bonus = tiers of spent { ... 50 USD }`):
+    its largest row, rounded as the engine rounds money; else UNKNOWN (a
+    row computed from the ledger, or an amount that does more than read
+    the table)."""
+    amount = reward.decl.amount
+    info = metrics.get(amount.head.text) if isinstance(amount, ast.Ref) and amount.attr is None else None
+    body = info.decl.body if info is not None else None
+    if not isinstance(body, ast.Tiers) or body.graduated:  # a graduated table grows with its metric
+        return UNKNOWN
+    values = [fold(value) for value in body.values]
+    if not all(isinstance(v, Decimal) for v in values):
+        return UNKNOWN
+    most = max(v for v in values if isinstance(v, Decimal))
+    return quantize_money(most, reward.unit) if is_currency(reward.unit) else most
 
 
 def _explain_unbounded(bound: Bound, milestone: MilestoneInfo, what: str, capped: bool, every_referral: bool) -> None:
@@ -402,7 +458,7 @@ def _rates_bound(
     awards of each rate, not their sum."""
     counts: dict[Decimal, int | None] = {}
     bound = Bound(rewards[0].unit, None, counts=counts)
-    awards = None if how_often(milestone.trigger) or every_referral else 1
+    awards = _most_awards(caps, None if how_often(milestone.trigger) or every_referral else 1)
     rates: list[str] = []
     for reward in rewards:
         value = constant_amount(reward)
@@ -415,7 +471,7 @@ def _rates_bound(
             rates.append(bound.amount(value))
     if not rates:
         return bound
-    bound = _capped(bound, caps, awards, None)
+    bound = _capped(bound, [c for c in caps if not c.counts_rewards], awards, None)
     if bound.total is None:
         what = " and ".join(rates)
         if bound.computed_limit is not None:

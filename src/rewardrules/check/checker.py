@@ -40,6 +40,7 @@ class Checker(Programs):
         self._declare_units()
         self._declare_events()
         shared = self._metric_scope(self.file.metrics, {}, None)
+        self.allowances = self._allowances()
         programs: list[ProgramInfo] = []
         declared = list(self.file.programs)
         if self.file.implicit is not None:
@@ -72,6 +73,7 @@ class Checker(Programs):
             units=self.units,
             programs=programs,
             timezone=timezone,
+            allowances=list(self.allowances.values()),
             types=self.types,
             nullable=self.nullable,
             bindings=self.bindings,

@@ -20,6 +20,7 @@ from ..core.timeutil import period_key
 from ..core.units import CURRENCY_EXPONENTS, currency_for, is_currency
 from ..syntax import nodes as ast
 from .program import (
+    COUNT_UNIT,
     EventInfo,
     FieldInfo,
 )
@@ -63,6 +64,12 @@ class Declarations(Scope):
                 self._duplicate(f"unit `{name}` is declared twice", decl.name.span, first.name.span)
             elif name in self.units or name in DURATION_UNITS:
                 self.error("RR104", f"unit `{name}` is already known", decl.name.span, "remove this declaration")
+            elif name == COUNT_UNIT:
+                self.error(
+                    "RR110",
+                    f"`{name}` counts rewards in caps (`cap referrer 3 rewards`) and cannot name a unit",
+                    decl.name.span,
+                )
             declared.setdefault(name, decl)
             self.units.add(name)
 

@@ -348,6 +348,10 @@ class Expressions(Declarations):
                 )
                 return T_ERROR, nullable
             return typ, nullable
+        if isinstance(node, ast.RateOf):
+            return self._rate_of(node, ctx)
+        if isinstance(node, ast.Tiers):
+            return self._tiers(node, ctx)
         if isinstance(node, ast.String):
             if len(node.value) > limits.MAX_STRING_CHARS:
                 self.error(
@@ -397,6 +401,126 @@ class Expressions(Declarations):
         if isinstance(node, ast.InEarlier):
             return self._in_earlier(node, ctx)
         raise AssertionError(f"unknown node {node!r}")
+
+    def _rate_of(self, node: ast.RateOf, ctx: _Context) -> tuple[Type, bool]:
+        """`rate of X`: X scaled by a percent-valued metric (a rate table)."""
+        rate, rate_null = self._sub(node.rate, ctx)
+        typ, nullable = self._sub(node.operand, ctx)
+        if rate.kind == ERROR or typ.kind == ERROR:
+            return T_ERROR, nullable or rate_null
+        if rate != quantity("percent"):
+            self.error(
+                "RR201",
+                f"`{node.rate.dotted} of ...` needs a rate in percent, but `{node.rate.dotted}` is {rate.describe()}",
+                node.rate.span,
+                "a rate table gives one: `metric rate = tiers of conversions { 1 to 4: 10%  5 or more: 15% }`",
+            )
+            return T_ERROR, nullable or rate_null
+        if not typ.numeric:
+            self.error("RR201", f"a rate applies to a number, but this is {typ.describe()}", node.operand.span)
+            return T_ERROR, nullable or rate_null
+        return typ, nullable or rate_null
+
+    def _tiers(self, node: ast.Tiers, ctx: _Context) -> tuple[Type, bool]:
+        """A rate table: bounds of the metric's unit, values of one type,
+        rows in increasing order without reversed or repeated bounds (gaps
+        and overlaps between rows are `check --strict`'s, RR617/RR618).
+        The value has none outside every row: it is nullable."""
+        metric, _ = self._sub(node.metric, ctx)
+        if len(node.values) > limits.MAX_LIST_ITEMS:
+            self.error(
+                "RR401", f"the table has {len(node.values)} rows (the limit is {limits.MAX_LIST_ITEMS})", node.span
+            )
+        if metric.kind not in (ERROR, NUMBER, QUANTITY):
+            self.error(
+                "RR212",
+                f"a table's rows are ranges of a number or an amount, but `{node.metric.dotted}` is {metric.describe()}",
+                node.metric.span,
+            )
+            metric = T_ERROR
+        for bound in (*node.lows, *(h for h in node.highs if h is not None)):
+            typ = self.expr(bound, ctx)
+            if unify(typ, metric) is None:
+                self.error(
+                    "RR212",
+                    f"this bound is {typ.describe()}, but `{node.metric.dotted}` is {metric.describe()}",
+                    bound.span,
+                    f"write the bounds in the unit of `{node.metric.dotted}`",
+                )
+        self._tier_order(node)
+        if node.graduated:
+            return self._graduated(node, metric, ctx)
+        result: Type | None = None
+        for value in node.values:
+            typ = self.expr(value, ctx)
+            common = typ if result is None else unify(result, typ)
+            if common is None:
+                assert result is not None
+                self.error(
+                    "RR213",
+                    f"this row gives {typ.describe()}, but the rows above give {result.describe()}",
+                    value.span,
+                    "every row of a table gives the same unit (all percent, or all USD)",
+                )
+                continue
+            result = common
+        if result is None or result.kind == ERROR:
+            return T_ERROR, True
+        return Type(result.kind, result.unit), True
+
+    def _graduated(self, node: ast.Tiers, metric: Type, ctx: _Context) -> tuple[Type, bool]:
+        """`graduated tiers of M`: every row is a rate in percent (RR213),
+        and the value is a part of M, in M's unit."""
+        for value in node.values:
+            typ = self.expr(value, ctx)
+            if typ.kind != ERROR and typ != quantity("percent"):
+                self.error(
+                    "RR213",
+                    f"a row of a graduated table is a rate in percent, but this is {typ.describe()}",
+                    value.span,
+                    "write the rate of the slice, such as `10%`",
+                )
+        if metric.kind == ERROR:
+            return T_ERROR, True
+        return Type(metric.kind, metric.unit), True
+
+    def _tier_order(self, node: ast.Tiers) -> None:
+        """RR319: rows out of order; RR320: bounds that cannot say which row
+        a value is in (a row from 9 to 5, two rows from the same bound, an
+        open row `N or more` before the last)."""
+        for i, (low, high) in enumerate(zip(node.lows, node.highs, strict=True)):
+            if high is None and i < len(node.lows) - 1:
+                self.error(
+                    "RR320",
+                    f"the row `{_bound_text(low)} or more` is not the last: the rows below it are in it too",
+                    low.span,
+                    "make it the last row, or give it an upper bound (`10 to 19`)",
+                )
+            if high is not None and high.value < low.value:
+                self.error(
+                    "RR320",
+                    f"this row runs from {_bound_text(low)} down to {_bound_text(high)}",
+                    high.span,
+                    f"write the lower bound first: `{_bound_text(high)} to {_bound_text(low)}`",
+                )
+            if i == 0:
+                continue
+            previous = node.lows[i - 1]
+            if low.value == previous.value:
+                self.error(
+                    "RR320",
+                    f"two rows start at {_bound_text(low)}: which one a value is in is ambiguous",
+                    low.span,
+                    "give each row its own range",
+                )
+            elif low.value < previous.value:
+                self.error(
+                    "RR319",
+                    f"the rows are not in order: this one starts at {_bound_text(low)}, "
+                    f"below the row above it ({_bound_text(previous)})",
+                    low.span,
+                    "list the rows from the lowest bound to the highest",
+                )
 
     def _ref(self, node: ast.Ref, ctx: _Context) -> tuple[Type, bool]:
         head = node.head.text
@@ -730,3 +854,9 @@ def _percent_of_help(node: ast.Arith) -> str | None:
         if isinstance(side, ast.Percent) or side.unit.text == "percent":
             return f"a percentage of an amount is written `{side.value}% of {other.span.text}`"
     return None
+
+
+def _bound_text(bound: ast.Number | ast.Quantity) -> str:
+    """A table's bound as written (`5`, `1000 USD`)."""
+    text = format(bound.value, "f")
+    return f"{text} {bound.unit.text}" if isinstance(bound, ast.Quantity) else text

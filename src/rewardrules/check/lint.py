@@ -47,6 +47,7 @@ from .program import (
     ProgramInfo,
     RewardInfo,
 )
+from .tables import table_gaps, unused_allowances
 
 ZERO = Decimal(0)
 
@@ -407,6 +408,8 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *compared_with_itself(checked),
         *window_on_own_referral(checked),
         *unset_means_ineligible(checked),
+        *table_gaps(checked),
+        *unused_allowances(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -683,8 +686,11 @@ def how_often(trigger: ast.Trigger) -> str | None:
 
 
 def applicable_caps(program: ProgramInfo, milestone: MilestoneInfo, reward: RewardInfo) -> list[CapInfo]:
-    """The caps that count a reward: the program's and the milestone's, same role and unit."""
-    return [c for c in [*program.caps, *milestone.caps] if c.role == reward.role and c.unit == reward.unit]
+    """The caps that count a reward: the program's, the milestone's and the
+    allowances the program draws from, of its role and unit (or on the
+    number of rewards: those count every reward of the role)."""
+    caps = [*program.caps, *milestone.caps, *program.allowances]
+    return [c for c in caps if c.applies(reward.role, reward.unit)]
 
 
 def unbounded_liability(checked: CheckedRuleset) -> Iterator[Diagnostic]:
@@ -704,11 +710,9 @@ def unbounded_liability(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             often = how_often(milestone.trigger)
             for reward in milestone.rewards:
                 computed = isinstance(constant_amount(reward), Unknown)
-                if (
-                    not is_currency(reward.unit)
-                    or not (computed or often)
-                    or applicable_caps(program, milestone, reward)
-                ):
+                # a cap on the number of rewards bounds fixed amounts only
+                caps = [c for c in applicable_caps(program, milestone, reward) if not (computed and c.counts_rewards)]
+                if not is_currency(reward.unit) or not (computed or often) or caps:
                     continue
                 amount = f"`{written(reward.decl.amount)}`" if computed else "a fixed amount"
                 yield _warning(
@@ -768,7 +772,8 @@ def reward_above_cap(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                 amount = constant_amount(reward)
                 if not isinstance(amount, Decimal):
                     continue
-                cap = next((c for c in applicable_caps(program, milestone, reward) if amount > c.limit), None)
+                caps = applicable_caps(program, milestone, reward)
+                cap = next((c for c in caps if not c.counts_rewards and amount > c.limit), None)
                 if cap is not None:
                     per = f" per {cap.period}" if cap.period else ""
                     yield _warning(

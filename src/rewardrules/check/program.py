@@ -130,13 +130,36 @@ class Binding:
     event: EventInfo | None = None
 
 
+#: the unit of a cap on the number of rewards (`cap referrer 3 rewards per month`)
+COUNT_UNIT = "rewards"
+
+
 @dataclass(slots=True, eq=False)
 class CapInfo:
     role: str
+    #: the unit it counts; `COUNT_UNIT` for a cap on the number of rewards
     unit: str
     limit: Decimal
     period: str | None
     decl: ast.Cap
+    #: the allowance's name, for a cap shared by programs (`allowance NAME ...`)
+    allowance: str | None = None
+
+    @property
+    def counts_rewards(self) -> bool:
+        """Whether it caps the number of rewards (each counts 1, whatever its unit)."""
+        return self.unit == COUNT_UNIT
+
+    def applies(self, role: str, unit: str) -> bool:
+        """Whether a reward of this role and unit counts against the cap:
+        same role, and the same unit unless the cap counts rewards."""
+        return self.role == role and (self.counts_rewards or self.unit == unit)
+
+    def describe(self) -> str:
+        """The cap in words, as `withheld` reasons and reports name it."""
+        per = f" per {self.period}" if self.period else ""
+        name = f"allowance `{self.allowance}` " if self.allowance else "cap "
+        return f"{name}of {self.limit} {self.unit}{per}"
 
 
 @dataclass(slots=True, eq=False)
@@ -189,6 +212,8 @@ class ProgramInfo:
     caps: list[CapInfo]
     milestones: list[MilestoneInfo]
     metrics: dict[str, MetricInfo]  # visible metrics: shared + the program's own
+    #: the shared allowances it draws from (`draw from NAME`), in file order
+    allowances: list[CapInfo] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -204,6 +229,8 @@ class CheckedRuleset:
     programs: list[ProgramInfo]
     #: IANA zone of calendar periods; None is UTC
     timezone: str | None = None
+    #: caps shared by programs (`allowance NAME ...`), in file order
+    allowances: list[CapInfo] = field(default_factory=list)
     #: type and nullability of every expression node, by node
     types: NodeMap[ast.Expr, Type] = field(default_factory=NodeMap)
     nullable: NodeMap[ast.Expr, bool] = field(default_factory=NodeMap)

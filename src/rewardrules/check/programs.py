@@ -15,11 +15,13 @@ from ..core.datatypes import (
     QUANTITY,
     T_ERROR,
     Type,
+    quantity,
 )
 from ..core.units import CURRENCY_EXPONENTS, is_currency
 from ..syntax import nodes as ast
 from .messages import Messages
 from .program import (
+    COUNT_UNIT,
     CapInfo,
     EventInfo,
     Level,
@@ -50,6 +52,7 @@ class Programs(Messages):
             self.condition(clause.condition, ctx)
             eligible.append(clause.condition)
         caps = [c for c in (self._cap(cap) for cap in program.caps) if c is not None]
+        drawn = self._draws(program, self.allowances)
         milestones = [self._milestone(m, scope) for m in program.milestones]
         if not milestones:
             # the file's implicit program (loose caps or eligibility) is the file
@@ -63,7 +66,7 @@ class Programs(Messages):
         metrics = {}
         for mname, decl in scope.items():
             metrics[mname] = self._metric(decl, scope)
-        return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics)
+        return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics, drawn)
 
     def _check_milestone_names(self, programs: list[ProgramInfo]) -> None:
         seen: dict[str, ast.Milestone] = {}
@@ -100,14 +103,21 @@ class Programs(Messages):
             ok = False
         amount = cap.amount
         if not isinstance(amount, ast.Quantity):
-            self.error("RR305", "a cap is an amount with a unit, such as `5000 USD`", amount.span)
+            self.error(
+                "RR305", "a cap is an amount with a unit, such as `5000 USD`, or a number of `rewards`", amount.span
+            )
             return None
-        typ = self.expr(amount, _Context("in a cap"))
-        if typ.kind != QUANTITY:
-            ok = False
-        elif amount.value <= 0:
-            self.error("RR304", "a cap must be greater than zero", amount.span)
-            ok = False
+        if amount.unit.text == COUNT_UNIT:
+            ok = self._count_cap(amount) and ok
+            unit = COUNT_UNIT
+        else:
+            typ = self.expr(amount, _Context("in a cap"))
+            unit = typ.unit or ""
+            if typ.kind != QUANTITY:
+                ok = False
+            elif amount.value <= 0:
+                self.error("RR304", "a cap must be greater than zero", amount.span)
+                ok = False
         period = None
         if cap.period is not None:
             period = cap.period.text
@@ -115,7 +125,59 @@ class Programs(Messages):
                 ok = False
         if not ok:
             return None
-        return CapInfo(cap.role.text, typ.unit or "", amount.value, period, cap)
+        return CapInfo(cap.role.text, unit, amount.value, period, cap)
+
+    def _count_cap(self, amount: ast.Quantity) -> bool:
+        """`cap referrer 3 rewards`: a whole number of rewards, at least 1 (RR321)."""
+        self.types[amount] = quantity(COUNT_UNIT)
+        self.nullable[amount] = False
+        if amount.value < 1 or amount.value != amount.value.to_integral_value():
+            self.error(
+                "RR321",
+                f"a cap on the number of rewards is a whole number of at least 1, not {amount.value}",
+                amount.span,
+                "for example `cap referrer 3 rewards per month`",
+            )
+            return False
+        return True
+
+    def _allowances(self) -> dict[str, CapInfo]:
+        """The file's shared caps (`allowance NAME ROLE AMOUNT [per PERIOD]`)
+        by name; a name declared twice is RR104."""
+        found: dict[str, CapInfo] = {}
+        firsts: dict[str, ast.Allowance] = {}
+        for decl in self.file.allowances:
+            name = decl.name.text
+            first = firsts.get(name)
+            if first is not None:
+                self._duplicate(f"allowance `{name}` is declared twice", decl.name.span, first.name.span)
+                continue
+            firsts[name] = decl
+            info = self._cap(decl.cap)
+            if info is not None:
+                info.allowance = name
+                found[name] = info
+        return found
+
+    def _draws(self, program: ast.Program, allowances: Mapping[str, CapInfo]) -> list[CapInfo]:
+        """The allowances a program draws from: each named once (RR306), and
+        declared (RR115, with the nearest name as a hint)."""
+        drawn: list[CapInfo] = []
+        names = [d.name.text for d in self.file.allowances]
+        seen: set[str] = set()
+        for draw in program.draws:
+            name = draw.name.text
+            if name in seen:
+                self.error("RR306", f"the program draws from `{name}` twice", draw.span, "remove this line")
+                continue
+            seen.add(name)
+            info = allowances.get(name)
+            if info is not None:
+                drawn.append(info)
+            else:  # a declared allowance with an error is reported at its declaration
+                hint = "declare it at the top of the file: `allowance NAME referrer 1000 USD per month`"
+                self.known("RR115", "allowance", draw.name, names, hint)
+        return drawn
 
     def _milestone(self, decl: ast.Milestone, scope: Mapping[str, ast.MetricDecl]) -> MilestoneInfo:
         name = decl.name.text

@@ -25,6 +25,7 @@ from ..core.units import BUILTIN_UNITS, CURRENCY_EXPONENTS
 from ..syntax import nodes as ast
 from .program import (
     Binding,
+    CapInfo,
     EventInfo,
     FieldInfo,
     MetricInfo,
@@ -76,6 +77,8 @@ class Scope:
         self._metric_cache: NodeMap[ast.MetricDecl, MetricInfo] = NodeMap()
         self._resolving: list[ast.MetricDecl] = []
         self._decl_program: NodeMap[ast.MetricDecl, str | None] = NodeMap()
+        #: the file's shared caps by name (`allowance NAME ...`), checked once
+        self.allowances: dict[str, CapInfo] = {}
 
     # -- reporting -------------------------------------------------------
     def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:

@@ -53,6 +53,7 @@ from ..check.program import (
     RewardInfo,
     VoidInfo,
 )
+from ..check.programs import every_floor
 from ..core import runtime
 from ..core.award import CONTRACT_FIELDS
 from ..core.datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
@@ -425,6 +426,16 @@ class _Compiler:
             factor = w.const(node.value / 100)
             inner = self.expr(node.operand)
             return f"n_mul({inner}, {factor})" if self.nullable(node.operand) else f"({inner} * {factor})"
+        if isinstance(node, ast.RateOf):
+            return f"n_rate({self.expr(node.operand)}, {self.expr(node.rate)})"
+        if isinstance(node, ast.Tiers):
+            lows = w.const(tuple(low.value for low in node.lows))
+            highs = self._tier_highs(node)
+            rows = "(" + "".join(f"{self.expr(v)}, " for v in node.values) + ")"
+            if node.graduated:  # a slice runs to where the next starts (rows that meet) or to its high
+                tops = w.const(tuple(None if high is None else high[0] for high in highs))
+                return f"n_graduated({self.expr(node.metric)}, {lows}, {tops}, {rows})"
+            return f"n_tier({self.expr(node.metric)}, {lows}, {w.const(highs)}, {rows})"
         if isinstance(node, ast.String):
             return lit(node.value)
         if isinstance(node, ast.Bool):
@@ -474,6 +485,25 @@ class _Compiler:
             slot = self._earlier_slot(node)
             return f"(r.m[{slot}] is False)" if node.negated else f"(r.m[{slot}] not in (None, False))"
         raise AssertionError(f"cannot compile {node!r}")
+
+    def _tier_highs(self, node: ast.Tiers) -> tuple[tuple[Decimal, bool] | None, ...]:
+        """Each row's upper limit for `runtime.n_tier`: (bound, inclusive).
+        Where the next row starts within the metric's smallest step (5 after
+        4 for a count, 1000 USD after 999.99 USD: no gap, see `every_floor`),
+        the row runs up to that start, exclusive, so that no value between
+        the two (999.995 USD) falls in neither row."""
+        binding = self.checked.bindings.get(node.metric)
+        step = every_floor(binding.metric)[0] if binding is not None and binding.metric is not None else None
+        highs: list[tuple[Decimal, bool] | None] = []
+        for i, high in enumerate(node.highs):
+            following = node.lows[i + 1].value if i + 1 < len(node.lows) else None
+            if high is None:
+                highs.append(None)
+            elif step is not None and following is not None and high.value < following <= high.value + step:
+                highs.append((following, False))
+            else:
+                highs.append((high.value, True))
+        return tuple(highs)
 
     def ref(self, node: ast.Ref) -> str:
         binding = self.checked.bindings[node]
@@ -630,15 +660,30 @@ class _Compiler:
                 self._milestone(milestone)
 
     def _milestone_metrics(self, milestone: MilestoneInfo) -> list[MetricInfo]:
-        """The metrics a milestone's trigger reads directly."""
+        """The metrics a milestone's trigger reads directly (and, for its
+        `why`, the rate tables its rewards read)."""
         trigger = milestone.trigger
+        rates = self.direct_metrics(self._rate_refs(milestone))
         if isinstance(trigger, ast.WhenTrigger):
-            return self.direct_metrics([trigger.condition])
+            return self.direct_metrics([trigger.condition]) + rates
         if isinstance(trigger, ast.EventTrigger):
-            return self.direct_metrics([trigger.where])
+            return self.direct_metrics([trigger.where]) + rates
         if isinstance(trigger, ast.AfterTrigger):
-            return self.direct_metrics([trigger.condition])
+            return self.direct_metrics([trigger.condition]) + rates
         return [self.checked.programs[self._program].metrics[trigger.metric.text]]
+
+    def _rate_refs(self, milestone: MilestoneInfo) -> list[ast.Ref]:
+        """The names of rate tables (`tiers of`) that the milestone's reward
+        amounts read: an award's `why` gives their values, the rate it paid."""
+        found = []
+        for reward in milestone.rewards:
+            for node in ast.walk(reward.decl.amount):
+                binding = self.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+                metric = binding.metric if binding is not None else None
+                if metric is not None and isinstance(metric.decl.body, ast.Tiers):
+                    assert isinstance(node, ast.Ref)
+                    found.append(node)
+        return found
 
     def _contribution(self, p: int, info: MetricInfo) -> None:
         agg = info.aggregate
@@ -670,12 +715,13 @@ class _Compiler:
         w.line(f"c[{slot}] = v")
         w.dedent()
 
-    def _why(self, expr: ast.Expr | None, index: int) -> str:
+    def _why(self, expr: ast.Expr | None, index: int, extra: Iterable[ast.Ref] = ()) -> str:
         """Record which values explain an award (names and types, for the
-        report) and return the Python tuple that captures them."""
+        report) and return the Python tuple that captures them: the
+        condition's, then `extra` (the rate tables its rewards read)."""
         names: dict[str, str] = {}
         types: dict[str, Type | None] = {}
-        for node in ast.walk(expr):
+        for node in [*ast.walk(expr), *extra]:
             if isinstance(node, ast.Ref) and node in self.checked.bindings:
                 names.setdefault(node.dotted, self.ref(node))
                 types.setdefault(node.dotted, self.checked.types.get(node))
@@ -690,14 +736,14 @@ class _Compiler:
         trigger = milestone.trigger
         w.line(comment(f"milestone {milestone.name}"))
         if isinstance(trigger, ast.WhenTrigger):
-            values = self._why(trigger.condition, i)
+            values = self._why(trigger.condition, i, self._rate_refs(milestone))
             w.line(f"if not {done}[{i}] and {self.expr(trigger.condition)}:")
             w.indent()
             w.line(f"{done}[{i}] = True")
             w.line(f"out.append((P, R, {i}, None, None, {values}))")
             w.dedent()
         elif isinstance(trigger, ast.EventTrigger):
-            values = self._why(trigger.where, i)
+            values = self._why(trigger.where, i, self._rate_refs(milestone))
             tests = [] if trigger.each else [f"not {done}[{i}]"]
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
@@ -1015,7 +1061,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     r,
                     namespace[a] if a else None,
                     _quantum(r.unit),
-                    [c for c in [*program.caps, *milestone.caps] if c.role == r.role and c.unit == r.unit],
+                    [c for c in [*program.caps, *milestone.caps, *program.allowances] if c.applies(r.role, r.unit)],
                     _constant(r),
                 )
                 for r, a in zip(milestone.rewards, amounts, strict=True)

@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "RR110": "reserved field or event name",
     "RR111": "unknown time zone",
     "RR113": "`earlier` applies to referrals only",
+    "RR115": "unknown allowance",
     "RR201": "type mismatch",
     "RR202": "unit mismatch",
     "RR203": "condition expected",
@@ -49,6 +50,8 @@ CODES: dict[str, str] = {
     "RR205": "invalid aggregate",
     "RR208": "earlier referrals compared with a value not settled at the referral",
     "RR209": "eligibility reads a metric that changes after the referral",
+    "RR212": "rate table bound of the wrong unit",
+    "RR213": "rate table rows of different units",
     "RR301": "milestone has no trigger",
     "RR302": "milestone has more than one trigger",
     "RR303": "milestone has no reward",
@@ -57,6 +60,9 @@ CODES: dict[str, str] = {
     "RR306": "invalid structure",
     "RR307": "metric depends on itself",
     "RR313": "invalid aggregate over earlier referrals",
+    "RR319": "rate table rows out of order",
+    "RR320": "ambiguous rate table bounds",
+    "RR321": "invalid cap on the number of rewards",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
     "RR501": "invalid message template",
@@ -75,6 +81,9 @@ CODES: dict[str, str] = {
     "RR612": "value compared with itself",
     "RR613": "window on the referral's own event",
     "RR614": "referral without a field is ineligible",
+    "RR617": "gap between rate table rows",
+    "RR618": "overlapping rate table rows",
+    "RR619": "allowance no program draws from",
 }
 
 

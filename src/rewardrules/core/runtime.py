@@ -75,6 +75,39 @@ def n_div(a: Any, b: Any) -> Any:
     return a / b
 
 
+def n_rate(a: Any, rate: Any) -> Any:
+    """`rate of a`: a scaled by a rate in percent (10 for 10%); no value
+    when either has none."""
+    return None if a is None or rate is None else a * rate / 100
+
+
+def n_tier(value: Any, lows: tuple[Any, ...], highs: tuple[Any, ...], rows: tuple[Any, ...]) -> Any:
+    """A rate table: the value of the first row that holds ``value``; none
+    when no row does. A row holds ``low <= value`` and ``value <= high``,
+    where a high is a pair (bound, inclusive): exclusive up to the next
+    row's start when the rows meet (999.995 USD is in `0 USD to 999.99 USD`
+    when the next row starts at 1000 USD), None for an open row."""
+    if value is None:
+        return None
+    for low, high, row in zip(lows, highs, rows, strict=True):
+        if low <= value and (high is None or value < high[0] or (high[1] and value == high[0])):
+            return row
+    return None
+
+
+def n_graduated(value: Any, lows: tuple[Any, ...], tops: tuple[Any, ...], rates: tuple[Any, ...]) -> Any:
+    """A graduated table: each row's slice of ``value`` (from its low to its
+    top, None for an open row) at the row's rate in percent, summed; none
+    when ``value`` has none."""
+    if value is None:
+        return None
+    total = ZERO
+    for low, top, rate in zip(lows, tops, rates, strict=True):
+        if value > low:
+            total += ((value if top is None or value < top else top) - low) * rate / 100
+    return total
+
+
 def n_lt(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a < b
 
@@ -143,6 +176,9 @@ HELPERS = {
         "n_mul",
         "n_neg",
         "n_div",
+        "n_rate",
+        "n_tier",
+        "n_graduated",
         "n_lt",
         "n_le",
         "n_gt",

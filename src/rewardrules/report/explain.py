@@ -408,7 +408,7 @@ class _Teller:
         if info is None or self.checked is None:
             return "a cap"
         program = next((p for p in self.checked.programs if info in p.milestones), None)
-        caps = [*(program.caps if program else []), *info.caps]
+        caps = [*(program.caps if program else []), *info.caps, *(program.allowances if program else [])]
         return " or ".join(f"`{_text(c.decl)}`" for c in caps) or "a cap"
 
     def _threshold_text(self, milestone: str, metrics: Mapping[str, Any], program: str) -> str | None:

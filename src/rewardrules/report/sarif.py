@@ -47,6 +47,7 @@ RULE_HELP: dict[str, str] = {
     "`referrals` and `increase` are built in.",
     "RR111": 'The `timezone` of a `ruleset` names no known IANA time zone: use a name such as "Europe/Paris".',
     "RR113": "`earlier` applies to `referrals` only: `count earlier referrals`.",
+    "RR115": "`draw from` names no `allowance` declared in the file: declare it at the top of the file.",
     "RR201": "Types that do not agree (money, counts, text, times), or an operator that does not apply to them.",
     "RR202": "Two amounts in different units (USD and MB, USD and EUR) cannot be added or compared.",
     "RR203": "A condition is expected (`when`, `where`, `eligible when`) but the expression is a value: "
@@ -58,6 +59,8 @@ RULE_HELP: dict[str, str] = {
     "being judged (inside `count earlier referrals where`): compare a field of the referral.",
     "RR209": "An `eligible when` that reads a metric which can change after the referral: eligibility is "
     "judged once, at the referral, and reads only its fields and counts of earlier referrals.",
+    "RR212": "A rate table bound in another unit than the metric the table reads, or a table over a value that is not a number or an amount.",
+    "RR213": "Rows of a rate table that give values of different units: every row gives the same unit.",
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
@@ -69,6 +72,9 @@ RULE_HELP: dict[str, str] = {
     "RR307": "A metric that depends on itself, directly or through other metrics.",
     "RR313": "An aggregate over earlier referrals other than `count earlier referrals [where ...] [within D]`, "
     "or one with `otherwise`.",
+    "RR319": "Rows of a rate table out of order: list them from the lowest bound to the highest.",
+    "RR320": "Rate table bounds that cannot say which row a value is in: reversed bounds, two rows from one bound, or an open row before the last.",
+    "RR321": "A cap on the number of rewards that is not a whole number of at least 1.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -109,6 +115,9 @@ RULE_HELP: dict[str, str] = {
     "RR614": "`referral.F not in earlier referrals.F` on an optional field in `eligible when`: a comparison with "
     "a missing value is false, so every referral without the field is ineligible. Write "
     "`referral.F is not set or referral.F not in earlier referrals.F` to accept them.",
+    "RR617": "A gap between two rows of a rate table: a value in it is in no row, and the reward reading the table is withheld.",
+    "RR618": "Two rows of a rate table overlap: a value in both gets the first row's value.",
+    "RR619": "An allowance that no program draws from limits nothing.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

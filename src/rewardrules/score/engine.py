@@ -141,6 +141,9 @@ class Engine:
         for milestone in compiled.milestones:
             for j, cap in enumerate(milestone.info.caps):
                 self._cap_keys[id(cap)] = ("milestone", milestone.info.index, j)
+        for j, cap in enumerate(compiled.checked.allowances):
+            # one key for every program that draws from it: the allowance is shared
+            self._cap_keys[id(cap)] = ("allowance", j, 0)
         self._timezone = compiled.checked.timezone
         # hot-loop look-ups, bound once
         self._steps = compiled.steps
@@ -451,23 +454,32 @@ class Engine:
     def _apply_caps(
         self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal
     ) -> tuple[Decimal, bool, str]:
+        """The amount the caps leave of a reward, whether one cut it, and
+        the reason (the last cap that cut it). A cap on an amount cuts the
+        reward to what remains; a cap on the number of rewards (each counts
+        1) withholds it once full. What is issued counts against them all:
+        rewards draw from caps and shared allowances in the order they are
+        issued, by event, then program, milestone and reward (file order)."""
         keys = []
         capped = False
         reason = ""
+        used = self.state.cap_used
         for cap in applicable:
             period = period_key(at, cap.period, self._timezone) if cap.period else ""
             key = (*self._cap_keys[id(cap)], beneficiary, period)
-            keys.append(key)
-            limit = cap.limit
-            remaining = limit - self.state.cap_used.get(key, ZERO)
-            if amount > remaining:
+            keys.append((key, cap.counts_rewards))
+            remaining = cap.limit - used.get(key, ZERO)
+            if cap.counts_rewards and remaining < 1:
+                amount = ZERO
+            elif cap.counts_rewards or amount <= remaining:
+                continue
+            else:
                 amount = max(remaining, ZERO)
-                capped = True
-                per = f" per {cap.period}" if cap.period else ""
-                reason = f"cap of {limit} {cap.unit}{per} reached"
+            capped = True
+            reason = f"{cap.describe()} reached"
         if amount > 0:
-            for key in keys:
-                self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount
+            for key, counts in keys:
+                used[key] = used.get(key, ZERO) + (1 if counts else amount)
         return amount, capped, reason
 
 

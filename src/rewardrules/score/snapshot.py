@@ -708,8 +708,9 @@ def _rejected(row: Any, where: str) -> Rejected:
 
 
 def _cap(engine: Engine, row: Any, where: str) -> tuple[tuple[Any, ...], Decimal]:
-    """One cap's use: (program or milestone, its index, the cap's position,
-    beneficiary, period) and the amount used, which must name a real cap."""
+    """One cap's use: (program, milestone or allowance, its index, the cap's
+    position, beneficiary, period) and the amount used (the number of
+    rewards, for a cap on rewards), which must name a real cap."""
     key, amount = _list(row, where, 2)
     scope, owner, position, beneficiary, period = _list(key, f"{where}[0]", 5)
     compiled = engine.compiled
@@ -717,10 +718,15 @@ def _cap(engine: Engine, row: Any, where: str) -> tuple[tuple[Any, ...], Decimal
         caps = compiled.programs[_index(owner, f"{where}[0][1]", len(compiled.programs))].caps
     elif scope == "milestone":
         caps = compiled.milestones[_index(owner, f"{where}[0][1]", len(compiled.milestones))].info.caps
+    elif scope == "allowance":  # a shared cap: one position, its own
+        allowances = compiled.checked.allowances
+        caps = [allowances[_index(owner, f"{where}[0][1]", len(allowances))]]
     else:
-        raise _damaged(f"{where}[0][0]", "expected `program` or `milestone`")
-    _index(position, f"{where}[0][2]", len(caps))
+        raise _damaged(f"{where}[0][0]", "expected `program`, `milestone` or `allowance`")
+    cap = caps[_index(position, f"{where}[0][2]", len(caps))]
     used = _decimal(_dict(amount, f"{where}[1]").get("$d"), f"{where}[1]")
     if used < 0:
         raise _damaged(f"{where}[1]", "a cap's use cannot be negative")
+    if cap.counts_rewards and used != used.to_integral_value():
+        raise _damaged(f"{where}[1]", "a cap on rewards counts whole rewards")
     return (scope, owner, position, _str(beneficiary, f"{where}[0][3]"), _str(period, f"{where}[0][4]")), used

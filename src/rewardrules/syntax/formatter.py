@@ -30,7 +30,7 @@ from lark import Lark
 
 from ..core.diagnostics import Diagnostic
 from ..core.runtime import in_context
-from ..core.source import Source
+from ..core.source import Source, Span
 from . import nodes as ast
 from .parser import grammar_text, parse
 
@@ -42,7 +42,7 @@ MAX_WIDTH = 100
 #: Words that start an aggregate right after `metric NAME =`: a derived
 #: metric whose first word is one of them keeps parentheses, or it would
 #: parse as an aggregate.
-_AGGREGATE_WORDS = frozenset({"latest", "sum", "count", "max", "min", "first"})
+_AGGREGATE_WORDS = frozenset({"latest", "sum", "count", "max", "min", "first", "tiers", "graduated"})
 _FIRST_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLANK_LINE_AFTER = re.compile(r"\n[^\S\n]*\n")
 
@@ -170,18 +170,46 @@ def _block(item: object, head: str, children: list[_Node], braced: bool = True) 
 
 def _layout(tree: ast.RuleFile) -> _Node:
     items: list[object] = [*tree.rulesets, *tree.units, *tree.events, *tree.metrics, *tree.programs]
+    items += tree.allowances
     if tree.implicit is not None:
-        items += [*tree.implicit.eligible, *tree.implicit.caps, *tree.implicit.milestones]
+        items += [*tree.implicit.eligible, *tree.implicit.caps, *tree.implicit.milestones, *tree.implicit.draws]
     end = max((_bounds(i)[1] for i in items), default=0)
     return _Node("file", -1, end + 1, children=[_declaration(i) for i in _ordered(items)])
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One row of a rate table, for the layout: its own node, so that a
+    comment on it stays on it."""
+
+    low: ast.Number | ast.Quantity
+    high: ast.Number | ast.Quantity | None
+    value: ast.Expr
+    span: Span | None = None
+
+
+def _table(item: ast.MetricDecl, body: ast.Tiers) -> _Node | None:
+    """A rate table as a block of rows, or None when its nodes have no spans."""
+    rows = []
+    for low, high, value in zip(body.lows, body.highs, body.values, strict=True):
+        if low.span is None or value.span is None:
+            return None
+        rows.append(_Row(low, high, value, Span(low.span.source, low.span.start, value.span.end)))
+    graduated = "graduated " if body.graduated else ""
+    head = f"{_named('metric', item.name, item.title)} = {graduated}tiers of {body.metric.dotted}"
+    return _block(item, head, [_leaf(row) for row in rows])
+
+
 def _declaration(item: object) -> _Node:
+    if isinstance(item, ast.MetricDecl) and isinstance(item.body, ast.Tiers):
+        table = _table(item, item.body)
+        if table is not None:
+            return table
     if isinstance(item, ast.EventDecl):
         braced = item.span is not None and item.span.text.endswith("}")
         return _block(item, _named("event", item.name, item.title), [_leaf(f) for f in item.fields], braced)
     if isinstance(item, ast.Program):
-        parts = [*item.metrics, *item.eligible, *item.caps, *item.milestones]
+        parts = [*item.metrics, *item.eligible, *item.caps, *item.draws, *item.milestones]
         return _block(item, _named("program", item.name, item.title), [_declaration(p) for p in _ordered(parts)])
     if isinstance(item, ast.Milestone):
         parts = [*item.triggers, *item.rewards, *item.holds, *item.voids, *item.messages, *item.caps]
@@ -346,6 +374,8 @@ def _with_trailing(above: list[str], indent: str, text: str, trailing: list[Comm
 
 def _leaf_text(item: object, indent: str) -> str:
     """A clause on one line, or with its lists one item per line when too long."""
+    if isinstance(item, ast.MetricDecl) and isinstance(item.body, ast.Tiers):  # one row per line
+        return _clause(item, _Printer(explode=True, indent=indent))
     flat = _clause(item, _Printer())
     if len(indent) + len(flat) <= MAX_WIDTH:
         return flat
@@ -372,6 +402,10 @@ def _clause(item: object, p: _Printer) -> str:
             return f"eligible when {p.expr(condition)}"
         case ast.Cap(role, amount, period):
             return f"cap {role.text} {p.expr(amount)}" + (f" per {period.text}" if period is not None else "")
+        case ast.Allowance(name, title, cap):
+            return f"{_named('allowance', name, title)} {_clause(cap, p).removeprefix('cap ')}"
+        case ast.Draw(name):
+            return f"draw from {name.text}"
         case ast.WhenTrigger(condition, _, held):
             return f"when {p.expr(condition)}" + (f" for {_duration(held)}" if held is not None else "")
         case ast.AfterTrigger(delay, anchor, condition):
@@ -391,10 +425,25 @@ def _clause(item: object, p: _Printer) -> str:
             return f"void if {event.text}" + _filters(p, where, within)
         case ast.Message(template):
             return f"message {quote(template)}"
+        case _Row(low, high, value):
+            bounds = f"{p.expr(low)} to {p.expr(high)}" if high is not None else f"{p.expr(low)} or more"
+            return f"{bounds}: {p.expr(value)}"
     raise TypeError(f"not a clause: {type(item).__name__}")
 
 
+def _tiers(body: ast.Tiers, p: _Printer) -> str:
+    """A rate table, one row per line below the metric (`p.indent` is the
+    metric's indent)."""
+    rows = []
+    for low, high, value in zip(body.lows, body.highs, body.values, strict=True):
+        rows.append(f"{p.indent}{INDENT}{_clause(_Row(low, high, value), _Printer())}\n")
+    graduated = "graduated " if body.graduated else ""
+    return f"{graduated}tiers of {body.metric.dotted} {{\n{''.join(rows)}{p.indent}}}"
+
+
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
+    if isinstance(body, ast.Tiers):
+        return _tiers(body, p)
     if isinstance(body, ast.Aggregate):
         target = body.source.text + (f".{body.field.text}" if body.field is not None else "")
         earlier = "earlier " if body.earlier else ""
@@ -455,6 +504,8 @@ class _Printer:
                 return f"{number(value)}%", _ATOM
             case ast.PercentOf(value, operand):
                 return f"{number(value)}% of {self.expr(operand, _UNARY, depth)}", _ATOM
+            case ast.RateOf(rate, operand):
+                return f"{rate.dotted} of {self.expr(operand, _UNARY, depth)}", _ATOM
             case ast.String(value):
                 return quote(value), _ATOM
             case ast.Bool(value):

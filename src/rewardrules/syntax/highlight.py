@@ -79,6 +79,12 @@ RESERVED = (
     "boolean",
     "optional",
     "earlier",
+    "allowance",
+    "draw",
+    "tiers",
+    "graduated",
+    "to",
+    "more",
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -113,6 +119,15 @@ class RewardRulesLexer(RegexLexer):
             (r"(event)" + _WS + "(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
             (r"(metric)" + _WS + "(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Variable)),
             (r"(milestone)" + _WS + "(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Function)),
+            (r"(allowance)" + _WS + "(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Constant)),
+            (
+                r"(draw)" + _WS + r"(from)" + _WS + "(" + _NAME + ")",
+                bygroups(Keyword, Whitespace, Keyword, Whitespace, Name.Constant),
+            ),
+            (
+                r"(tiers)" + _WS + r"(of)" + _WS + "(" + _NAME + ")",
+                bygroups(Keyword, Whitespace, Keyword, Whitespace, Name.Variable),
+            ),
             # A field declaration inside an event block: `amount: money USD`.
             (r"(" + _NAME + r")(\s*)(:)", bygroups(Name.Attribute, Whitespace, Punctuation)),
             (r"(money|quantity)" + _WS + "(" + _NAME + ")", bygroups(Keyword.Type, Whitespace, Name.Constant)),

@@ -154,11 +154,41 @@ class IsSet:
     span: Span | None = _span
 
 
+@dataclass(frozen=True, slots=True)
+class RateOf:
+    """``rate of payment.amount``: the operand scaled by a percent-valued
+    metric (a rate table's value) / 100, as ``15% of`` does with a constant."""
+
+    rate: Ref
+    operand: Expr
+    span: Span | None = _span
+
+
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    """``tiers of conversions { 1 to 4: 10%  5 to 9: 15%  10 or more: 20% }``:
+    the value of the first row whose bounds (inclusive) hold the metric's
+    value; no value below, between or above the rows. Kept as parallel
+    tuples (``highs[i]`` is None for the open row, ``N or more``) so that
+    `walk` sees bounds and values as plain expressions."""
+
+    metric: Ref
+    lows: tuple[Number | Quantity, ...]
+    highs: tuple[Number | Quantity | None, ...]
+    values: tuple[Expr, ...]
+    span: Span | None = _span
+    #: `graduated tiers of`: each slice of the metric's value at its own
+    #: row's rate (percent), summed; else the value of the row it is in
+    graduated: bool = False
+
+
 Expr = (
     Number
     | Quantity
     | Percent
     | PercentOf
+    | RateOf
+    | Tiers
     | String
     | Bool
     | Ref
@@ -262,6 +292,27 @@ class Cap:
     role: Ident
     amount: Expr
     period: Ident | None = None
+    span: Span | None = _span
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """``allowance partner_budget referrer 1000 USD per month``: one cap,
+    declared at the top of the file, that every program which names it
+    (`draw from partner_budget`) draws from."""
+
+    name: Ident
+    title: str | None
+    cap: Cap
+    span: Span | None = _span
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """``draw from partner_budget``: the program's rewards count against
+    that allowance."""
+
+    name: Ident
     span: Span | None = _span
 
 
@@ -380,6 +431,8 @@ class Program:
     caps: tuple[Cap, ...] = ()
     milestones: tuple[Milestone, ...] = ()
     span: Span | None = _span
+    #: the shared allowances it draws from (`draw from NAME`), in file order
+    draws: tuple[Draw, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +448,8 @@ class RuleFile:
     programs: tuple[Program, ...]
     implicit: Program | None
     span: Span | None = _span
+    #: caps shared by programs (`allowance NAME ...`), in file order
+    allowances: tuple[Allowance, ...] = ()
 
 
 # -- walking -----------------------------------------------------------------

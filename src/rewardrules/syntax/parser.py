@@ -115,7 +115,8 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         events = tuple(i for i in items if isinstance(i, ast.EventDecl))
         metrics = tuple(i for i in items if isinstance(i, ast.MetricDecl))
         programs = tuple(i for i in items if isinstance(i, ast.Program))
-        loose = [i for i in items if isinstance(i, (ast.Eligible, ast.Cap, ast.Milestone))]
+        allowances = tuple(i for i in items if isinstance(i, ast.Allowance))
+        loose = [i for i in items if isinstance(i, (ast.Eligible, ast.Cap, ast.Milestone, ast.Draw))]
         implicit = None
         if loose:
             implicit = ast.Program(
@@ -125,8 +126,11 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
                 caps=tuple(i for i in loose if isinstance(i, ast.Cap)),
                 milestones=tuple(i for i in loose if isinstance(i, ast.Milestone)),
                 span=loose[0].span,
+                draws=tuple(i for i in loose if isinstance(i, ast.Draw)),
             )
-        return ast.RuleFile(rulesets, units, events, metrics, programs, implicit, span=self.source.whole())
+        return ast.RuleFile(
+            rulesets, units, events, metrics, programs, implicit, span=self.source.whole(), allowances=allowances
+        )
 
     def title(self, meta: Any, token: Token) -> str:
         return _unquote(str(token))
@@ -196,6 +200,31 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             fn, target[0], target[1], where, within, otherwise, span=self._span(meta), earlier=target[2]
         )
 
+    def graduated_tiers(self, meta: Any, metric: Token, *rows: Any) -> ast.Tiers:
+        return self.tiers(meta, metric, *rows, graduated=True)
+
+    def tiers(self, meta: Any, metric: Token, *rows: Any, graduated: bool = False) -> ast.Tiers:
+        found = [r for r in rows if isinstance(r, tuple)]
+        return ast.Tiers(
+            ast.Ref(self._tok(metric), span=self._tok(metric).span),
+            tuple(low for low, _, _ in found),
+            tuple(high for _, high, _ in found),
+            tuple(value for _, _, value in found),
+            span=self._span(meta),
+            graduated=graduated,
+        )
+
+    def tier_range(self, meta: Any, low: Any, high: Any, value: Any) -> tuple[Any, Any, Any]:
+        return (low, high, value)
+
+    def tier_open(self, meta: Any, low: Any, value: Any) -> tuple[Any, Any, Any]:
+        return (low, None, value)
+
+    def tier_bound(self, meta: Any, number: Token, unit: Token | None = None) -> ast.Number | ast.Quantity:
+        if unit is None:
+            return ast.Number(_decimal(number), span=self._span(meta))
+        return ast.Quantity(_decimal(number), self._tok(unit), span=self._span(meta))
+
     def filter(self, meta: Any, expr: Any) -> tuple[str, Any]:
         return ("where", expr)
 
@@ -219,7 +248,17 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             caps=_only(rest, ast.Cap),
             milestones=_only(rest, ast.Milestone),
             span=self._span(meta),
+            draws=_only(rest, ast.Draw),
         )
+
+    def allowance_decl(
+        self, meta: Any, name: Token, title: str | None, role: Token, amount: Any, period: Token | None
+    ) -> ast.Allowance:
+        cap = ast.Cap(self._tok(role), amount, self._tok(period) if period is not None else None, span=self._span(meta))
+        return ast.Allowance(self._tok(name), title, cap, span=self._span(meta))
+
+    def draw_decl(self, meta: Any, name: Token) -> ast.Draw:
+        return ast.Draw(self._tok(name), span=self._span(meta))
 
     def eligible_decl(self, meta: Any, condition: Any) -> ast.Eligible:
         return ast.Eligible(condition, span=self._span(meta))
@@ -301,6 +340,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def percent_of(self, meta: Any, token: Token, operand: Any) -> ast.PercentOf:
         return self._deep(ast.PercentOf(_decimal(token), operand, span=self._span(meta)), operand)
+
+    def rate_of(self, meta: Any, rate: Token, operand: Any) -> ast.RateOf:
+        ref = ast.Ref(self._tok(rate), span=self._tok(rate).span)
+        return self._deep(ast.RateOf(ref, operand, span=self._span(meta)), operand)
 
     def string(self, meta: Any, token: Token) -> ast.String:
         return ast.String(_unquote(str(token)), span=self._span(meta))
@@ -823,7 +866,9 @@ def _parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
 
 
 #: Keywords that start a declaration (or a clause on a line of its own).
-_DECLARATION_WORDS = ("ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap")
+_DECLARATION_WORDS = (
+    "ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap", "allowance", "draw",
+)  # fmt: skip
 #: Lines where a declaration starts: where parsing resumes after an error.
 _DECLARATION = re.compile(r"^[ \t]*(?:" + "|".join(_DECLARATION_WORDS) + r")\b", re.M)
 #: Syntax errors reported per file at most; later ones are mostly echoes.
