@@ -114,6 +114,8 @@ def _fold(expr: ast.Expr) -> Value | Unknown:
             return False
         if isinstance(left, Unknown) or isinstance(right, Unknown) or type(left) is not type(right):
             return UNKNOWN
+        if expr.fold:
+            left, right = _casefold(left), _casefold(right)
         return _COMPARE[expr.op](left, right)
     if isinstance(expr, ast.And | ast.Or):
         sides = (_fold(expr.left), _fold(expr.right))
@@ -131,11 +133,19 @@ def _fold(expr: ast.Expr) -> Value | Unknown:
             return False
         if isinstance(operand, Unknown) or any(isinstance(item, Unknown) for item in items):
             return UNKNOWN
+        if expr.fold:
+            return (_casefold(operand) in [_casefold(item) for item in items]) != expr.negated
         return (operand in items) != expr.negated
     if isinstance(expr, ast.IsSet):
         operand = _fold(expr.operand)
         return UNKNOWN if isinstance(operand, Unknown) else (operand is not None) != expr.negated
     return UNKNOWN
+
+
+def _casefold(value: Value | Unknown) -> Value | Unknown:
+    """A value as `ignoring case` compares it: a text case-folded, as
+    `runtime.n_fold` does at run time; anything else as it is."""
+    return value.casefold() if isinstance(value, str) else value
 
 
 def _fold_arith(op: str, left: Value | Unknown, right: Value | Unknown) -> Value | Unknown:
@@ -201,6 +211,8 @@ class Conditions:
         return self._atom(expr)
 
     def _atom(self, expr: ast.Expr) -> list[Term]:
+        if isinstance(expr, ast.Compare | ast.InList) and expr.fold:
+            return [[]]  # `ignoring case`: the atoms compare exact values; no constraint (sound)
         if isinstance(expr, ast.Compare):
             op, ref, constant = expr.op, expr.left, fold(expr.right)
             if not isinstance(ref, ast.Ref):
@@ -562,7 +574,7 @@ def _canonical(trigger: ast.Trigger) -> ast.Trigger:
     if isinstance(trigger, ast.WhenTrigger) and isinstance(trigger.condition, ast.Compare):
         node = trigger.condition
         if not isinstance(node.left, ast.Ref) and isinstance(node.right, ast.Ref):
-            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left))
+            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left, node.fold))
     return trigger
 
 

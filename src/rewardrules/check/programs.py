@@ -19,7 +19,7 @@ from ..core.datatypes import (
 from ..core.diagnostics import did_you_mean
 from ..core.units import CURRENCY_EXPONENTS, is_currency
 from ..syntax import nodes as ast
-from .messages import Messages
+from .attribution import Attributions
 from .program import (
     CapInfo,
     EventInfo,
@@ -33,7 +33,7 @@ from .program import (
 from .scope import _Context
 
 
-class Programs(Messages):
+class Programs(Attributions):
     """Programs, milestones and rewards."""
 
     # -- programs and milestones ----------------------------------------
@@ -45,6 +45,7 @@ class Programs(Messages):
             ctx = _Context("in an eligibility condition", {"referral": (self.events["referral"], "referral")})
             self.condition(clause.condition, ctx)
             eligible.append(clause.condition)
+        attribution = self._attribution(program)
         caps = [c for c in (self._cap(cap) for cap in program.caps) if c is not None]
         milestones = [self._milestone(m, scope) for m in program.milestones]
         if not milestones:
@@ -59,7 +60,7 @@ class Programs(Messages):
         metrics = {}
         for mname, decl in scope.items():
             metrics[mname] = self._metric(decl, scope)
-        return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics)
+        return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics, attribution)
 
     def _check_milestone_names(self, programs: list[ProgramInfo]) -> None:
         seen: dict[str, ast.Milestone] = {}

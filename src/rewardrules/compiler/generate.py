@@ -144,6 +144,9 @@ class CompiledProgram:
     contrib_size: int
     caps: list[CapInfo]
     snapshot: Callable[..., dict[str, Any]]
+    #: (ev) -> whether the event converts the referee for the program's
+    #: attribution (`... first payment where ...`); None when it never moves
+    converts: Callable[[tuple[Any, ...]], bool] | None = None
 
 
 class Origin(NamedTuple):
@@ -423,6 +426,8 @@ class _Compiler:
             return text
         if isinstance(node, ast.Compare):
             left, right = self.expr(node.left), self.expr(node.right)
+            if node.fold:  # `ignoring case`: both sides' case foldings
+                left, right = self.folded(node.left, left), self.folded(node.right, right)
             if self.nullable(node.left) or self.nullable(node.right):
                 return _null_aware(left, node.op, right, _OPS[node.op], "False")
             return f"({left} {node.op} {right})"
@@ -434,8 +439,12 @@ class _Compiler:
             return f"(not {self.expr(node.operand)})"
         if isinstance(node, ast.InList):
             operand = self.expr(node.operand)
+            if node.fold:
+                operand = self.folded(node.operand, operand)
             if all(isinstance(i, (ast.Number, ast.String, ast.Quantity, ast.Percent, ast.Bool)) for i in node.items):
-                items = w.const(frozenset(_literal(i) for i in node.items))
+                items = w.const(frozenset(_literal(i, node.fold) for i in node.items))
+            elif node.fold:
+                items = "(" + "".join(f"{self.folded(i, self.expr(i))}, " for i in node.items) + ")"
             else:
                 items = "(" + "".join(f"{self.expr(i)}, " for i in node.items) + ")"
             helper = "n_not_in" if node.negated else "n_in"
@@ -443,6 +452,13 @@ class _Compiler:
         if isinstance(node, ast.IsSet):
             return f"({self.expr(node.operand)} is {'' if node.negated else 'not '}None)"
         raise AssertionError(f"cannot compile {node!r}")
+
+    def folded(self, node: ast.Expr, code: str) -> str:
+        """The case folding of a text operand of `ignoring case`: a literal
+        folded here, once; any other value by `runtime.n_fold` as it runs."""
+        if isinstance(node, ast.String):
+            return lit(node.value.casefold())
+        return f"n_fold({code})"
 
     def ref(self, node: ast.Ref) -> str:
         binding = self.checked.bindings[node]
@@ -738,6 +754,22 @@ class _Compiler:
         self.w.dedent()
         return fname
 
+    def converts_fn(self, p: int, program: ProgramInfo) -> str | None:
+        """`p<N>_converts(ev)`: whether an event of the attribution's
+        conversion type meets its filter (the engine calls it for events
+        of that type only); None when the program's attribution never moves."""
+        attribution = program.attribution
+        if attribution.event is None:
+            return None
+        fname = f"p{p}_converts"
+        self.function(fname, "ev", {"event": "ev"}, records=["event"])
+        where = attribution.where
+        span = attribution.decl.span if attribution.decl is not None else None
+        with self.w.origin(span, f"attribution of program `{program.name}`"):
+            self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
+        self.w.dedent()
+        return fname
+
     def snapshot_fn(self, p: int, program: ProgramInfo) -> str:
         self._program = p
         fname = f"p{p}_snapshot"
@@ -814,10 +846,12 @@ def _quantum(unit: str) -> Decimal | None:
     return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
 
 
-def _literal(node: ast.Expr) -> Any:
+def _literal(node: ast.Expr, fold: bool = False) -> Any:
     if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
         return node.value
-    if isinstance(node, (ast.String, ast.Bool)):
+    if isinstance(node, ast.String):
+        return node.value.casefold() if fold else node.value
+    if isinstance(node, ast.Bool):
         return node.value
     raise AssertionError(node)
 
@@ -835,13 +869,14 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     for p, program in enumerate(checked.programs):
         eligible = c.eligible_fn(p, program)
         snapshot = c.snapshot_fn(p, program)
+        converts = c.converts_fn(p, program)
         rewards = []
         for milestone in program.milestones:
             c._program = p
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
             voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
             rewards.append((milestone, amounts, voids))
-        plan.append((program, eligible, snapshot, rewards))
+        plan.append((program, eligible, snapshot, converts, rewards))
     source = "\n".join(c.w.lines) + "\n"
     filename = source_filename("ruleset", source)
     namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
@@ -852,7 +887,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     referral_init = tuple(c.referral_init)
     programs: list[CompiledProgram] = []
     milestones: list[CompiledMilestone] = []
-    for p, (program, eligible, snapshot, rewards) in enumerate(plan):
+    for p, (program, eligible, snapshot, converts, rewards) in enumerate(plan):
         init = tuple(c.referrer_init[p])
         for milestone, amounts, voids in rewards:
             compiled = [
@@ -888,9 +923,11 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                 contrib_size=len(init),
                 caps=list(program.caps),
                 snapshot=namespace[snapshot],
+                converts=namespace[converts] if converts is not None else None,
             )
         )
-    used = set(step_names) | {"referral"}
+    # a conversion counts even where no metric or milestone reads its event
+    used = set(step_names) | {"referral"} | {p.attribution.event for p in checked.programs if p.attribution.event}
     result = CompiledRuleset(
         checked=checked,
         steps={t: namespace[f] for t, f in step_names.items()},

@@ -9,6 +9,7 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -89,6 +90,15 @@ class State:
     rejected: list[Rejected] = field(default_factory=list)
     cap_used: dict[tuple[Any, ...], Decimal] = field(default_factory=dict)
 
+    def every_referral(self) -> Iterator[Referral]:
+        """Every accepted referral: each referee's first (`referrals`, by
+        referee), then the later ones that took that referee in a program."""
+        for first in self.referrals.values():
+            node: Referral | None = first
+            while node is not None:
+                yield node
+                node = node.next
+
 
 class Engine:
     """Processes validated events, in (instant, id) order, into awards."""
@@ -112,6 +122,8 @@ class Engine:
         self._milestones = compiled.milestones
         self._referrals = self.state.referrals
         self._referral_fields = compiled.fields["referral"]
+        #: the programs whose attribution lets a later referral take a referee
+        self._moving = [p for p in compiled.programs if p.info.attribution.moves]
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
@@ -127,17 +139,30 @@ class Engine:
             referral = self._refer(ev)
         else:
             referral = self._referrals.get(ev[3])  # None: no referral (yet), earns nothing
+            if referral is not None and self._moving:
+                self._attribute(referral, ev)
         if referral is None:
             return _NONE
         step = self._steps.get(kind)
         if step is None:
             return _NONE
+        if referral.next is None or kind == "referral":  # a referral event is its own referral's alone
+            return self._step(step, referral, ev, 0)
+        issued: list[IssuedAward] = []
+        while referral is not None:  # each referral of the referee, first to last
+            issued += self._step(step, referral, ev, len(issued))
+            referral = referral.next
+        return issued or _NONE
+
+    def _step(self, step: Any, referral: Referral, ev: Record, done: int) -> list[IssuedAward]:
+        """Run one referral's step for an event and issue what it reached;
+        `done`: the awards this event issued already (to other referrals)."""
         fired = self._fired
         try:
             step(referral, ev, fired, self.per_event)
             if not fired:
                 return _NONE
-            self._within_limits(ev, len(fired))
+            self._within_limits(ev, done + len(fired))
             issued: list[IssuedAward] = []
             for program, referrer, index, occurrence, increase, values in fired:
                 self._award(
@@ -168,18 +193,6 @@ class Engine:
             state.rejected.append(Rejected(event_id, at, referrer, referee, "self_referral"))
             return None
         existing = state.referrals.get(referee)
-        if existing is not None:
-            state.rejected.append(
-                Rejected(
-                    event_id,
-                    at,
-                    referrer,
-                    referee,
-                    "duplicate_referral",
-                    f"`{referee}` was already referred by `{existing.referrer}` (event `{existing.id}`)",
-                )
-            )
-            return None
         referral = Referral(
             event_id,
             at,
@@ -189,15 +202,99 @@ class Engine:
             self.compiled.referral_slots(),
             self._milestone_count,
         )
+        if existing is not None:
+            return self._claim(existing, referral)
         state.referrals[referee] = referral
         for program in self.compiled.programs:
             if program.eligible(referral):
-                referral.programs.append(program.index)
-                referral.contrib[program.index] = [ZERO] * program.contrib_size
-                referral.links.append((program, self._referrer(program, referrer)))
+                self._link(referral, program)
         if not referral.programs:
             state.rejected.append(Rejected(event_id, at, referrer, referee, "ineligible"))
         return referral
+
+    def _link(self, referral: Referral, program: CompiledProgram) -> None:
+        """Make a referral count in a program (its referrer's state there)."""
+        referral.programs.append(program.index)
+        referral.contrib[program.index] = [ZERO] * program.contrib_size
+        referral.links.append((program, self._referrer(program, referral.referrer)))
+
+    def _claim(self, first: Referral, referral: Referral) -> Referral | None:
+        """A later referral of an already referred referee: it takes the
+        referee in each program whose attribution lets it (`attribution
+        last referral ...`, or a lapse), where it is eligible; elsewhere,
+        and when it takes nothing, it is a `duplicate_referral` as always.
+        The referral that held the referee keeps what it earned (its awards,
+        its events so far) and stops counting in that program."""
+        taken = []
+        reasons = []
+        for program in self.compiled.programs:
+            why = self._held(first, referral, program)
+            if why is not None:
+                if why:
+                    reasons.append(why)
+                continue
+            if not program.eligible(referral):
+                continue
+            holder = _holder(first, program.index)
+            if holder is not None:
+                _release(holder, program.index)
+            self._link(referral, program)
+            taken.append(program.index)
+        if not taken:
+            owner = _holders_text(first)
+            detail = f"`{first.referee}` was already referred by {owner}"
+            self.state.rejected.append(
+                Rejected(
+                    referral.id,
+                    referral.at,
+                    referral.referrer,
+                    referral.referee,
+                    "duplicate_referral",
+                    "; ".join([detail, *reasons]),
+                )
+            )
+            return None
+        last = first
+        while last.next is not None:
+            last = last.next
+        last.next = referral
+        return referral
+
+    def _held(self, first: Referral, referral: Referral, program: CompiledProgram) -> str | None:
+        """None when the referral may take the referee in the program; else
+        why not ("" when the program's attribution never moves)."""
+        attribution = program.info.attribution
+        if not attribution.moves:
+            return ""
+        name = program.info.name
+        if program.index in first.converted:
+            return f"program `{name}`: the referee converted (`first {attribution.event}`)"
+        node: Referral | None = first
+        while node is not None:
+            if node.referrer == referral.referrer:
+                return f"program `{name}`: `{referral.referrer}` referred `{referral.referee}` before"
+            node = node.next
+        holder = _holder(first, program.index)
+        lapse = attribution.lapse_ns
+        if holder is not None and lapse is not None and referral.at - holder.at <= lapse:
+            return f"program `{name}`: the referral of `{holder.referrer}` holds it until it lapses"
+        return None
+
+    def _attribute(self, first: Referral, ev: Record) -> None:
+        """Before a referee's event counts: a holding referral whose lapse
+        passed without conversion stops counting in that program, and an
+        event that converts the referee fixes who holds it (for good)."""
+        at, kind = ev[0], ev[2]
+        for program in self._moving:
+            index = program.index
+            if index in first.converted:
+                continue
+            lapse = program.info.attribution.lapse_ns
+            holder = _holder(first, index) if lapse is not None else None
+            if holder is not None and lapse is not None and at - holder.at > lapse:
+                _release(holder, index)
+            if kind == program.info.attribution.event and program.converts is not None and program.converts(ev):
+                first.converted.append(index)
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
         states = self.state.referrers[program.index]
@@ -291,6 +388,34 @@ class Engine:
             for key in keys:
                 self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount
         return amount, capped, reason
+
+
+def _holder(first: Referral, program: int) -> Referral | None:
+    """The referral of a referee (`first` and those after it) that counts in
+    a program now, if any."""
+    node: Referral | None = first
+    while node is not None:
+        if any(p.index == program for p, _ in node.links):
+            return node
+        node = node.next
+    return None
+
+
+def _release(referral: Referral, program: int) -> None:
+    """Stop a referral counting in a program (a later referral took its
+    referee, or it lapsed): it keeps the program in `programs`, with its
+    contributions and awards, and is no longer stepped there."""
+    referral.links = [link for link in referral.links if link[0].index != program]
+
+
+def _holders_text(first: Referral) -> str:
+    """`alice` (event `r1`), and the later referrals that took the referee."""
+    texts = []
+    node: Referral | None = first
+    while node is not None:
+        texts.append(f"`{node.referrer}` (event `{node.id}`)")
+        node = node.next
+    return ", then ".join(texts)
 
 
 #: why a reward whose amount cannot be rounded to its unit is withheld

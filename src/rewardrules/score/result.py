@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from ..check import templates
-from ..check.program import MilestoneInfo, ProgramInfo
+from ..check.program import AttributionInfo, MilestoneInfo, ProgramInfo
 from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, plain, with_unit
 from ..core.ids import reversal_id
@@ -76,7 +76,7 @@ class Reporter:
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
-        self._withheld: set[tuple[int, str]] | None = None
+        self._withheld: set[tuple[int, str, str]] | None = None
         #: what the app already paid and clawed back (see `settle`)
         self.settled = settled
 
@@ -178,14 +178,17 @@ class Reporter:
         return {k: format_value(v, program.metrics[k].type) for k, v in values.items()}
 
     # -- explanations ----------------------------------------------------
-    def referral(self, referral: Referral, reached: dict[tuple[int, str], list[str]]) -> dict[str, Any]:
+    def referral(self, referral: Referral, reached: dict[tuple[int, str, str], list[str]]) -> dict[str, Any]:
         programs = []
         for index, program in enumerate(self.checked.programs):
             eligible = index in referral.programs
             entry: dict[str, Any] = {"program": program.name, "eligible": eligible}
             if not eligible:
-                entry["why"] = self._ineligible(program, referral)
+                entry["why"] = self._not_counted(index, program, referral)
             else:
+                if program.attribution.moves:
+                    entry["holds"] = any(p.index == index for p, _ in referral.links)
+                    entry["attribution"] = self._attribution(index, program, referral)
                 referrer = self.engine.state.referrers[index].get(referral.referrer)
                 values = self.snapshot(program, index, referral, referrer)
                 entry["metrics"] = values
@@ -202,6 +205,44 @@ class Reporter:
             "event": referral.id,
             "programs": programs,
         }
+
+    def _not_counted(self, index: int, program: ProgramInfo, referral: Referral) -> str:
+        """Why a referral does not count in a program: it is not eligible,
+        or (a later referral of its referee, eligible) the referee was
+        another referral's there (see `Engine._claim`)."""
+        first = self.engine.state.referrals.get(referral.referee)
+        if first is None or first is referral or not self.engine.compiled.programs[index].eligible(referral):
+            return self._ineligible(program, referral)
+        earlier = [r for r in self.engine.state.every_referral() if r.referee == referral.referee]
+        counted = [r for r in earlier[: earlier.index(referral)] if index in r.programs] or [first]
+        owner = counted[-1]
+        return (
+            f"not counted: `{referral.referee}` was already referred by `{owner.referrer}` (event `{owner.id}`) "
+            "in this program"
+        )
+
+    def _attribution(self, index: int, program: ProgramInfo, referral: Referral) -> str:
+        """Who a referral holds its referee for, in a program whose
+        attribution lets it move: still, since it converted, until another
+        referral took it, or until it lapsed."""
+        attribution = program.attribution
+        first = self.engine.state.referrals[referral.referee]
+        converted = index in first.converted
+        if any(p.index == index for p, _ in referral.links):
+            if converted:
+                return f"holds `{referral.referee}` for good: it converted (`first {attribution.event}`)"
+            return f"holds `{referral.referee}` until it converts (`first {attribution.event}`)"
+        node = referral.next
+        while node is not None and index not in node.programs:
+            node = node.next
+        if node is not None:
+            return (
+                f"`{node.referrer}` took `{referral.referee}` with event `{node.id}` at {format_timestamp(node.at)} "
+                f"({_model(attribution)}); what this referral earned before stays"
+            )
+        lapse = attribution.lapse_ns
+        end = format_timestamp(referral.at + lapse) if lapse is not None else "?"
+        return f"lapsed at {end}: `{referral.referee}` had not converted (`first {attribution.event}`) by then"
 
     def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
         conditions = [c.span.text if c.span else "" for c in program.eligible]
@@ -220,10 +261,10 @@ class Reporter:
         milestone: MilestoneInfo,
         referral: Referral,
         values: dict[str, Any],
-        reached: dict[tuple[int, str], list[str]],
+        reached: dict[tuple[int, str, str], list[str]],
     ) -> dict[str, Any]:
-        scope = referral.referee if milestone.level == "referral" else referral.referrer
-        ids = reached.get((milestone.index, scope), [])
+        scope = _scope(milestone, referral)
+        ids = reached.get((milestone.index, *scope), [])
         entry: dict[str, Any] = {"milestone": milestone.name, "reached": bool(ids), "awards": ids}
         trigger = milestone.trigger
         repeating = isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger)) or (
@@ -231,7 +272,7 @@ class Reporter:
         )
         if ids and not repeating:
             return entry
-        if not ids and not repeating and (milestone.index, scope) in self._withheld_scopes():
+        if not ids and not repeating and (milestone.index, *scope) in self._withheld_scopes():
             # reached, but every reward was withheld (a cap): nothing is to come
             entry["withheld"] = True
             return entry
@@ -250,7 +291,7 @@ class Reporter:
             return None
         return referral.at + int(trigger.within.value * _duration_ns(trigger.within))
 
-    def _withheld_scopes(self) -> set[tuple[int, str]]:
+    def _withheld_scopes(self) -> set[tuple[int, str, str]]:
         """(milestone, referee or referrer) of the rewards withheld as of
         the report's instant, computed once per report."""
         if self._withheld is None:
@@ -258,8 +299,7 @@ class Reporter:
             for item in self.engine.state.withheld:
                 if item.at <= self.as_of:
                     info = item.milestone.info
-                    scope = item.referral.referee if info.level == "referral" else item.referral.referrer
-                    self._withheld.add((info.index, scope))
+                    self._withheld.add((info.index, *_scope(info, item.referral)))
         return self._withheld
 
     def _describe(
@@ -307,7 +347,7 @@ class Reporter:
             if not milestones:
                 continue
             first: dict[str, Referral] = {}
-            for r in self.engine.state.referrals.values():
+            for r in self.engine.state.every_referral():
                 first.setdefault(r.referrer, r)
             for name in sorted(self.engine.state.referrers[index]):
                 state = self.engine.state.referrers[index][name]
@@ -383,14 +423,13 @@ class Reporter:
         out.sort(key=lambda r: (r["at"], r["why"]["event"], r["reverses"]))
         return out
 
-    def _reached(self) -> dict[tuple[int, str], list[str]]:
-        reached: dict[tuple[int, str], list[str]] = {}
+    def _reached(self) -> dict[tuple[int, str, str], list[str]]:
+        reached: dict[tuple[int, str, str], list[str]] = {}
         for award in self.engine.state.awards:
             if award.at > self.as_of:
                 continue
             info = award.milestone.info
-            scope = award.referral.referee if info.level == "referral" else award.referral.referrer
-            reached.setdefault((info.index, scope), []).append(award.id)
+            reached.setdefault((info.index, *_scope(info, award.referral)), []).append(award.id)
         return reached
 
     def build(self, explain: bool = True) -> dict[str, Any]:
@@ -421,7 +460,7 @@ class Reporter:
         if explain:
             reached = self._reached()
             result["referrals"] = [
-                self.referral(r, reached) for r in sorted(state.referrals.values(), key=lambda r: (r.at, r.id))
+                self.referral(r, reached) for r in sorted(state.every_referral(), key=lambda r: (r.at, r.id))
             ]
             result["referrers"] = self.referrer_progress()
             result["withheld"] = [self.withheld(w) for w in state.withheld if w.at <= self.as_of]
@@ -438,6 +477,20 @@ class Reporter:
             if r.at <= self.as_of
         ]
         return result
+
+
+def _scope(milestone: MilestoneInfo, referral: Referral) -> tuple[str, str]:
+    """What a milestone is reached for: the referral (its referrer and
+    referee: one referee may have several referrals, see `Engine._claim`),
+    or the referrer alone for a per-referrer milestone."""
+    return (referral.referrer, referral.referee if milestone.level == "referral" else "")
+
+
+def _model(attribution: AttributionInfo) -> str:
+    """The attribution model, as the rule writes it."""
+    if attribution.decl is not None and attribution.decl.span is not None:
+        return f"`{attribution.decl.span.text}`"
+    return "`attribution first referral`"
 
 
 def withheld_amount(amount: Decimal, unit: str, kind: str) -> str:

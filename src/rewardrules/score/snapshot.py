@@ -256,7 +256,7 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
     under `key` when given (see `load`)."""
     engine = session.engine
     state = engine.state
-    referrals = list(state.referrals.values())
+    referrals = list(state.every_referral())
     data = {
         "format": FORMAT,
         "ruleset": session.program.name,
@@ -278,6 +278,8 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
                 "kept": _enc(r.kept),
                 "programs": r.programs,
                 "contrib": _enc({str(p): c for p, c in r.contrib.items()}),
+                "links": [p.index for p, _ in r.links],
+                "converted": r.converted,
             }
             for r in referrals
         ],
@@ -295,6 +297,7 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
                 "role": w.role,
                 "beneficiary": w.beneficiary,
                 "referee": w.referral.referee,
+                "referrer": w.referral.referrer,
                 "reason": w.reason,
                 "amount": _enc(w.amount),
             }
@@ -331,6 +334,7 @@ def _award(award: IssuedAward) -> dict[str, Any]:
         "role": award.role,
         "beneficiary": award.beneficiary,
         "referee": award.referral.referee,
+        "referrer": award.referral.referrer,
         "amount": _enc(award.amount),
         "event": award.event,
         "trigger": _enc(award.trigger),
@@ -396,13 +400,16 @@ _TOP = (
     "referrals", "referrers", "awards", "withheld", "rejected", "cap_used",
 )  # fmt: skip
 _REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
+#: referral fields of attribution (the programs it still counts in, those
+#: its referee converted in): an older snapshot lacks them
+_REFERRAL_ADDED = ("links", "converted")
 _REFERRER = ("program", "referrer", "m", "done", "prev")
 _AWARD = (
     "id", "at", "milestone", "reward", "role", "beneficiary", "referee", "amount",
     "event", "trigger", "occurrence", "values", "capped", "snapshot",
 )  # fmt: skip
 #: award fields a snapshot of this format may lack (taken by an older version)
-_AWARD_ADDED = ("uncapped",)
+_AWARD_ADDED = ("uncapped", "referrer")
 _WITHHELD = ("at", "milestone", "reward", "role", "beneficiary", "referee", "reason", "amount")
 _REASONS = ("self_referral", "duplicate_referral", "ineligible")
 
@@ -425,11 +432,13 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     for i, item in enumerate(_list(data["referrers"], "referrers")):
         _referrer(engine, _record(item, f"referrers[{i}]", _REFERRER), f"referrers[{i}]")
     for i, item in enumerate(_list(data["referrals"], "referrals")):
-        _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL), f"referrals[{i}]")
+        _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL, _REFERRAL_ADDED), f"referrals[{i}]")
     for i, item in enumerate(_list(data["awards"], "awards")):
         state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
     for i, item in enumerate(_list(data["withheld"], "withheld")):
-        state.withheld.append(_withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD), f"withheld[{i}]"))
+        state.withheld.append(
+            _withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD, ("referrer",)), f"withheld[{i}]")
+        )
     for i, row in enumerate(_list(data["rejected"], "rejected")):
         state.rejected.append(_rejected(row, f"rejected[{i}]"))
     for i, row in enumerate(_list(data["cap_used"], "cap_used")):
@@ -463,8 +472,6 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
     count = len(compiled.milestones)
     init = compiled.referral_slots()
     referee = _str(item["referee"], f"{where}.referee")
-    if referee in state.referrals:
-        raise _damaged(where, f"referee {quoted(referee)} is listed twice")
     referral = Referral(
         _str(item["id"], f"{where}.id"),
         _int(item["at"], f"{where}.at"),
@@ -501,7 +508,45 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         if referral.referrer not in states:
             raise _damaged(where, f"referrer {quoted(referral.referrer)} has no state in program {p}")
         referral.links.append((compiled.programs[p], states[referral.referrer]))
-    state.referrals[referee] = referral
+    _attribution(engine, referral, item, where)
+
+
+def _attribution(engine: Engine, referral: Referral, item: dict[str, Any], where: str) -> None:
+    """A referral's attribution state (the programs it still counts in, the
+    programs its referee converted in), and its place: a referee's first
+    referral, or a later one that took the referee (`Engine._claim`),
+    after the referrals of that referee listed before it."""
+    state = engine.state
+    count = len(engine.compiled.programs)
+    if "links" in item:
+        live = _programs(item["links"], f"{where}.links", count)
+        if not set(live) <= set(referral.programs):
+            raise _damaged(f"{where}.links", "expected programs of the referral")
+        referral.links = [link for link in referral.links if link[0].index in live]
+    converted = _programs(item.get("converted", []), f"{where}.converted", count)
+    first = state.referrals.get(referral.referee)
+    if first is None:
+        referral.converted = converted
+        state.referrals[referral.referee] = referral
+        return
+    if converted:
+        raise _damaged(f"{where}.converted", "expected none on a referee's later referral")
+    last = first
+    while True:
+        if last.referrer == referral.referrer:
+            raise _damaged(where, f"referee {quoted(referral.referee)} is listed twice with one referrer")
+        if last.next is None:
+            break
+        last = last.next
+    last.next = referral
+
+
+def _programs(value: Any, where: str, count: int) -> list[int]:
+    """Program numbers, in increasing order, each once."""
+    programs = [_index(p, f"{where}[{j}]", count) for j, p in enumerate(_list(value, where))]
+    if programs != sorted(set(programs)):
+        raise _damaged(where, "expected program numbers in increasing order, each once")
+    return programs
 
 
 def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
@@ -581,7 +626,7 @@ def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, i
     compiled = engine.compiled
     milestone = compiled.milestones[_index(item["milestone"], f"{where}.milestone", len(compiled.milestones))]
     index = _index(item["reward"], f"{where}.reward", len(milestone.rewards))
-    referral = _referral_of(engine, item["referee"], f"{where}.referee")
+    referral = _referral_of(engine, item["referee"], item.get("referrer"), f"{where}.referee")
     if milestone.program not in referral.programs:
         raise _damaged(where, "the referral is not in the milestone's program")
     role = milestone.rewards[index].info.role
@@ -591,8 +636,15 @@ def _reward_of(engine: Engine, item: dict[str, Any], where: str) -> tuple[Any, i
     return milestone, index, referral, role, beneficiary
 
 
-def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
+def _referral_of(engine: Engine, referee: Any, referrer: Any, where: str) -> Referral:
+    """The referral of a referee, by its referrer when the record names one
+    and the referee has several (see `Engine._claim`); else its only one
+    (whose award ids `_issued` checks against the referrer it names)."""
     found = engine.state.referrals.get(_str(referee, where))
+    if referrer is not None and found is not None and found.next is not None:
+        name = _str(referrer, where.replace("referee", "referrer"))
+        while found is not None and found.referrer != name:
+            found = found.next
     if found is None:
         raise _damaged(where, f"no referral of {quoted(referee)} in the snapshot")
     return found

@@ -171,7 +171,8 @@ def _block(item: object, head: str, children: list[_Node], braced: bool = True) 
 def _layout(tree: ast.RuleFile) -> _Node:
     items: list[object] = [*tree.rulesets, *tree.units, *tree.events, *tree.metrics, *tree.programs]
     if tree.implicit is not None:
-        items += [*tree.implicit.eligible, *tree.implicit.caps, *tree.implicit.milestones]
+        implicit = tree.implicit
+        items += [*implicit.attributions, *implicit.eligible, *implicit.caps, *implicit.milestones]
     end = max((_bounds(i)[1] for i in items), default=0)
     return _Node("file", -1, end + 1, children=[_declaration(i) for i in _ordered(items)])
 
@@ -181,7 +182,7 @@ def _declaration(item: object) -> _Node:
         braced = item.span is not None and item.span.text.endswith("}")
         return _block(item, _named("event", item.name, item.title), [_leaf(f) for f in item.fields], braced)
     if isinstance(item, ast.Program):
-        parts = [*item.metrics, *item.eligible, *item.caps, *item.milestones]
+        parts = [*item.metrics, *item.attributions, *item.eligible, *item.caps, *item.milestones]
         return _block(item, _named("program", item.name, item.title), [_declaration(p) for p in _ordered(parts)])
     if isinstance(item, ast.Milestone):
         parts = [*item.triggers, *item.rewards, *item.holds, *item.voids, *item.messages, *item.caps]
@@ -370,6 +371,8 @@ def _clause(item: object, p: _Printer) -> str:
             return f"{_named('metric', name, title)} = {_metric_body(body, p)}"
         case ast.Eligible(condition):
             return f"eligible when {p.expr(condition)}"
+        case ast.Attribution():
+            return _attribution(item, p)
         case ast.Cap(role, amount, period):
             return f"cap {role.text} {p.expr(amount)}" + (f" per {period.text}" if period is not None else "")
         case ast.WhenTrigger(condition):
@@ -389,6 +392,18 @@ def _clause(item: object, p: _Printer) -> str:
         case ast.Message(template):
             return f"message {quote(template)}"
     raise TypeError(f"not a clause: {type(item).__name__}")
+
+
+def _attribution(item: ast.Attribution, p: _Printer) -> str:
+    """`attribution MODEL referral [lapses after D] [unless|before first E ...]`:
+    the word before the conversion is `unless` after a lapse, else `before`."""
+    text = f"attribution {item.model.text} {item.subject.text}"
+    if item.lapse is not None:
+        text += f" lapses after {_duration(item.lapse)}"
+    if item.conversion is not None:
+        word = "unless" if item.lapse is not None else "before"
+        text += f" {word} first {item.conversion.event.text}" + _filters(p, item.conversion.where, None)
+    return text
 
 
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
@@ -462,17 +477,19 @@ class _Printer:
                 return f"{self.expr(left, level, depth)} {op} {self.expr(right, level + 1, depth)}", level
             case ast.Neg(operand):
                 return f"-{self.expr(operand, _UNARY, depth)}", _UNARY
-            case ast.Compare(op, left, right):
-                return f"{self.expr(left, _SUM, depth)} {op} {self.expr(right, _SUM, depth)}", _COMPARE
+            case ast.Compare(op, left, right, fold):
+                text = f"{self.expr(left, _SUM, depth)} {op} {self.expr(right, _SUM, depth)}"
+                return text + (" ignoring case" if fold else ""), _COMPARE
             case ast.And(left, right):
                 return f"{self.expr(left, _AND, depth)} and {self.expr(right, _NOT, depth)}", _AND
             case ast.Or(left, right):
                 return f"{self.expr(left, _OR, depth)} or {self.expr(right, _AND, depth)}", _OR
             case ast.Not(operand):
                 return f"not {self.expr(operand, _NOT, depth)}", _NOT
-            case ast.InList(operand, items, negated):
+            case ast.InList(operand, items, negated, fold):
                 word = "not in" if negated else "in"
-                return f"{self.expr(operand, _SUM, depth)} {word} {self._list(items, depth + 1)}", _COMPARE
+                text = f"{self.expr(operand, _SUM, depth)} {word} {self._list(items, depth + 1)}"
+                return text + (" ignoring case" if fold else ""), _COMPARE
             case ast.IsSet(operand, negated):
                 return f"{self.expr(operand, _SUM, depth)} is {'not ' if negated else ''}set", _COMPARE
         raise TypeError(f"not an expression: {type(e).__name__}")
