@@ -9,7 +9,10 @@ Three models, each read as a sentence:
   referral takes the referee, until its first such event (its conversion);
 - `attribution first referral lapses after 30 days unless first payment`:
   a referral that has not converted within 30 days lapses, and a later
-  referral may take the referee.
+  referral may take the referee;
+- `attribution last referral lapses after 30 days unless first payment`:
+  both: the last referral takes the referee, and earns only if it converts
+  within 30 days (a "last click, 30-day cookie" affiliate program).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ MODELS = ("first", "last")
 
 _FORMS = (
     "write `attribution first referral`, `attribution last referral before first EVENT`, "
-    "or `attribution first referral lapses after N days unless first EVENT`"
+    "or `attribution first referral lapses after N days unless first EVENT` (`last` may lapse too)"
 )
 
 
@@ -95,15 +98,13 @@ class Attributions(Messages):
         return info.name, conversion.where
 
     def _attribution_form(self, decl: ast.Attribution) -> bool:
-        """RR323: the clauses a model takes: `last` needs a conversion and
-        never lapses; `first` with a conversion needs a lapse, and a lapse
-        needs a conversion (what the referral must reach in time)."""
+        """RR323: the clauses a model takes: `last` needs a conversion;
+        `first` with a conversion needs a lapse, and a lapse needs a
+        conversion (what the referral must reach in time)."""
         model, lapse, conversion = decl.model.text, decl.lapse, decl.conversion
         problem = None
         if model == "last" and conversion is None:
             problem = "`attribution last referral` needs the conversion that ends it: `before first EVENT`"
-        elif model == "last" and lapse is not None:
-            problem = "a `last referral` attribution does not lapse: each later referral takes the referee anyway"
         elif model == "first" and lapse is not None and conversion is None:
             problem = "a lapse needs the conversion the referral must reach in time: `unless first EVENT`"
         elif model == "first" and conversion is not None and lapse is None:

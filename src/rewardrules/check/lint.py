@@ -36,6 +36,7 @@ from ..core.units import format_amount, is_currency, quantize_money
 from ..syntax import nodes as ast
 from ..syntax.formatter import written
 from . import templates
+from .attribution_lint import case_variants, paid_per_claim
 from .program import (
     Binding,
     CapInfo,
@@ -415,6 +416,8 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *reward_above_cap(checked),
         *never_issued(checked),
         *counts_its_own_referral(checked),
+        *case_variants(checked),
+        *paid_per_claim(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -628,6 +631,8 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], NodeMap[FieldInfo, bool]]:
                 events.add(event.name)
                 if agg.field is not None and agg.field.text in event.fields:
                     fields[event.fields[agg.field.text]] = True
+        if program.attribution.event is not None:  # what converts a referee
+            events.add(program.attribution.event)
         for milestone in program.milestones:
             if milestone.event is not None:
                 events.add(milestone.event)

@@ -274,6 +274,8 @@ class Engine:
             if node.referrer == referral.referrer:
                 return f"program `{name}`: `{referral.referrer}` referred `{referral.referee}` before"
             node = node.next
+        if attribution.model == "last":
+            return None  # the last referral before the conversion takes it
         holder = _holder(first, program.index)
         lapse = attribution.lapse_ns
         if holder is not None and lapse is not None and referral.at - holder.at <= lapse:

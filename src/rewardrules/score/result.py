@@ -187,7 +187,7 @@ class Reporter:
                 entry["why"] = self._not_counted(index, program, referral)
             else:
                 if program.attribution.moves:
-                    entry["holds"] = any(p.index == index for p, _ in referral.links)
+                    entry["holds"] = self._holds(index, program, referral)
                     entry["attribution"] = self._attribution(index, program, referral)
                 referrer = self.engine.state.referrers[index].get(referral.referrer)
                 values = self.snapshot(program, index, referral, referrer)
@@ -221,28 +221,38 @@ class Reporter:
             "in this program"
         )
 
+    def _holds(self, index: int, program: ProgramInfo, referral: Referral) -> bool:
+        """Whether a referral holds its referee in a program as of the
+        report: it still counts there, and has not lapsed by then."""
+        if not any(p.index == index for p, _ in referral.links):
+            return False
+        lapse = program.attribution.lapse_ns
+        converted = index in self.engine.state.referrals[referral.referee].converted
+        return converted or lapse is None or self.as_of - referral.at <= lapse
+
     def _attribution(self, index: int, program: ProgramInfo, referral: Referral) -> str:
         """Who a referral holds its referee for, in a program whose
         attribution lets it move: still, since it converted, until another
         referral took it, or until it lapsed."""
         attribution = program.attribution
-        first = self.engine.state.referrals[referral.referee]
-        converted = index in first.converted
-        if any(p.index == index for p, _ in referral.links):
+        conversion = f"`first {attribution.event}`"
+        converted = index in self.engine.state.referrals[referral.referee].converted
+        lapse = attribution.lapse_ns
+        if self._holds(index, program, referral):
             if converted:
-                return f"holds `{referral.referee}` for good: it converted (`first {attribution.event}`)"
-            return f"holds `{referral.referee}` until it converts (`first {attribution.event}`)"
+                return f"holds `{referral.referee}` for good: it converted ({conversion})"
+            until = f", at the latest by {format_timestamp(referral.at + lapse)}" if lapse is not None else ""
+            return f"holds `{referral.referee}` until it converts ({conversion}){until}"
         node = referral.next
         while node is not None and index not in node.programs:
             node = node.next
-        if node is not None:
+        if node is not None and (lapse is None or node.at - referral.at <= lapse or attribution.model == "last"):
             return (
                 f"`{node.referrer}` took `{referral.referee}` with event `{node.id}` at {format_timestamp(node.at)} "
                 f"({_model(attribution)}); what this referral earned before stays"
             )
-        lapse = attribution.lapse_ns
         end = format_timestamp(referral.at + lapse) if lapse is not None else "?"
-        return f"lapsed at {end}: `{referral.referee}` had not converted (`first {attribution.event}`) by then"
+        return f"lapsed at {end}: `{referral.referee}` had not converted ({conversion}) by then"
 
     def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
         conditions = [c.span.text if c.span else "" for c in program.eligible]
