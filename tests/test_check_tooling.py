@@ -345,6 +345,15 @@ def test_artifact_uri(tmp_path: Path) -> None:
 #: per referrer: (unit, item, max, per period)); max None is "unbounded".
 Rows = list[tuple[object, ...]]
 EXPECTED_BOUNDS: dict[str, dict[str, tuple[Rows, Rows]]] = {
+    # affiliates: 20% of one sale per referral (a later click takes the referee,
+    # each referral still pays once), at most 1000 USD a month; friends: 25 + 10 once.
+    "affiliate_attribution": {
+        "affiliates": ([("referrer", "USD", None, "1000.00", {})], [("USD", None, None, {"month": "1000.00"})]),
+        "friends": (
+            [("referrer", "USD", None, "25.00", {}), ("referee", "USD", None, "10.00", {})],
+            [("USD", None, None, {})],
+        ),
+    },
     # 250 USD once per referral; referrals have no limit.
     "docusign": {"docusign": ([("referrer", "USD", None, "250.00", {})], [("USD", None, None, {})])},
     # 500 MB each side once; the referrer's lifetime cap of 16000 MB.

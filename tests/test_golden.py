@@ -44,4 +44,4 @@ def test_every_reference_program_has_golden_cases() -> None:
     programs = {p.stem for p in RULESETS.glob("*.rules")}
     covered = {p.parent.name for p in CASES if not (p.parent / f"{p.parent.name}.rules").exists()}
     assert programs == covered
-    assert len(programs) == 12
+    assert len(programs) == 13

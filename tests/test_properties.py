@@ -9,7 +9,7 @@ events with amounts written as JSON ints, decimal strings and Decimals, and
 timestamps over about two years written with various offsets, with deliberate
 ties on one instant and instants at the programs' window boundaries.
 
-Each property runs over all twelve reference rulesets:
+Each property runs over all thirteen reference rulesets:
 
 * input order does not matter (PROGRAMS.md section 1, "Order");
 * an exact duplicate line counts once (section 1, input errors);
@@ -49,6 +49,7 @@ from .conftest import RULESETS, examples
 
 #: event types (besides `referral`) that each reference ruleset uses
 PROGRAM_EVENTS: dict[str, tuple[str, ...]] = {
+    "affiliate_attribution": ("payment",),
     "saas_milestones": ("subscription",),
     "referral_milestones": ("payment",),
     "dropbox": ("signup",),
@@ -76,6 +77,7 @@ def _attribute(values: list[str]) -> st.SearchStrategy[Any]:
 REFERRAL_ATTRIBUTES: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "microsoft_referral": {"country": _attribute(["US", "CA", "GB", "DE", "JP", "IN", "BR", "CN", "us"])},
     "partner_and_customer": {"source": _attribute(["customer", "partner", "influencer", "Partner"])},
+    "affiliate_attribution": {"source": _attribute(["partner", "PARTNER", "Affiliate", "friend", "FRIEND", "friends"])},
 }
 
 
