@@ -75,6 +75,13 @@ RESERVED = (
     "time",
     "boolean",
     "optional",
+    "attribution",
+    "lapses",
+    "after",
+    "before",
+    "unless",
+    "ignoring",
+    "case",
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
