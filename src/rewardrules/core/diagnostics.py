@@ -41,11 +41,14 @@ CODES: dict[str, str] = {
     "RR109": "unknown duration unit",
     "RR110": "reserved field or event name",
     "RR111": "unknown time zone",
+    "RR116": "unknown attribution model",
     "RR201": "type mismatch",
     "RR202": "unit mismatch",
     "RR203": "condition expected",
     "RR204": "value not allowed here",
     "RR205": "invalid aggregate",
+    "RR214": "`ignoring case` on values that are not texts",
+    "RR215": "a referral as its own conversion",
     "RR301": "milestone has no trigger",
     "RR302": "milestone has more than one trigger",
     "RR303": "milestone has no reward",
@@ -53,6 +56,8 @@ CODES: dict[str, str] = {
     "RR305": "invalid reward amount",
     "RR306": "invalid structure",
     "RR307": "metric depends on itself",
+    "RR322": "repeated attribution",
+    "RR323": "attribution without a model",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
     "RR501": "invalid message template",
@@ -67,6 +72,8 @@ CODES: dict[str, str] = {
     "RR607": "reward larger than its cap",
     "RR608": "reward never issued",
     "RR609": "count of a referral's own event",
+    "RR620": "texts that differ only in case",
+    "RR621": "reward at the referral under moving attribution",
 }
 
 

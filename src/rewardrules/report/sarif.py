@@ -46,6 +46,8 @@ RULE_HELP: dict[str, str] = {
     "RR110": "A built-in name redeclared: `id`, `at`, `type`, `referrer`, `referee`, `referral`, "
     "`referrals` and `increase` are built in.",
     "RR111": 'The `timezone` of a `ruleset` names no known IANA time zone: use a name such as "Europe/Paris".',
+    "RR116": "An `attribution` line with an unknown model (the models are `first` and `last`), or another "
+    "word than `referral` after it: `attribution last referral before first payment`.",
     "RR201": "Types that do not agree (money, counts, text, times), or an operator that does not apply to them.",
     "RR202": "Two amounts in different units (USD and MB, USD and EUR) cannot be added or compared.",
     "RR203": "A condition is expected (`when`, `where`, `eligible when`) but the expression is a value: "
@@ -53,6 +55,10 @@ RULE_HELP: dict[str, str] = {
     "RR204": "A name that exists but cannot be used here: an event's fields outside its metric filter or "
     "milestone, a metric inside a metric's filter, `increase` outside `whenever`.",
     "RR205": "An aggregate that does not make sense, such as `count payment.amount`, `sum payment` or `max referrals`.",
+    "RR214": "`ignoring case` on values that are not texts (numbers, amounts, instants, conditions): "
+    "remove it, or compare a text field.",
+    "RR215": "An attribution whose conversion is the `referral` event: a referral cannot convert its "
+    "referee. Name the event that does, e.g. `first payment where payment.amount > 0`.",
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
@@ -62,6 +68,9 @@ RULE_HELP: dict[str, str] = {
     "RR306": "Misplaced or repeated clauses: milestones outside `program` blocks in a file with programs, "
     "two holds or messages, or no milestone at all.",
     "RR307": "A metric that depends on itself, directly or through other metrics.",
+    "RR322": "Two `attribution` lines in one program: a referee is credited by one model in a program.",
+    "RR323": "An `attribution` line whose parts make no model: `last referral` needs `before first EVENT`, "
+    "a lapse needs `unless first EVENT`, and `first referral` with a conversion needs a lapse.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -91,6 +100,10 @@ RULE_HELP: dict[str, str] = {
     "every event: every award of it is withheld. Give it a positive amount, or remove it.",
     "RR609": "`count referral` without a filter: a referral has one `referral` event, so it is 1 for every "
     "referral. To count a referrer's referrals, write `count referrals`.",
+    "RR620": "Two texts of one `in` list that differ only in case: write one spelling and add `ignoring case` "
+    "after the list (with it already, remove the repeated item).",
+    "RR621": "A milestone paid at the referral itself in a program whose attribution moves: each later "
+    "referral that takes the referee pays it again. Pay at the conversion instead.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))
