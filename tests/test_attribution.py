@@ -364,3 +364,22 @@ def test_a_snapshot_without_attribution_fields_still_loads() -> None:
     for event in _last_ledger()[2:]:
         resumed.add(event)
     assert resumed.result().to_json() == program.score(_last_ledger()).to_json()
+
+
+def test_bounds_say_a_referee_may_pay_once_per_referral_that_takes_it() -> None:
+    from rewardrules.check.bounds import bounds
+    from rewardrules.check.checker import check_text
+
+    checked, _ = check_text((RULESETS / "affiliate_attribution.rules").read_text(), "affiliate_attribution.rules")
+    assert checked is not None
+    found = bounds(checked)
+    programs: Any = found.to_dict()["programs"]
+    affiliates, friends = programs
+    assert affiliates["attribution"].startswith("attribution last referral lapses after 30 days")
+    assert friends["attribution"].startswith("attribution first referral lapses after 30 days")
+    assert "per referee: the bounds per referral, once for each referral that takes it" in found.render()
+    prezi, _ = check_text((RULESETS / "prezi.rules").read_text())
+    assert prezi is not None
+    default: Any = bounds(prezi).to_dict()["programs"]
+    assert default[0]["attribution"] is None
+    assert "per referee" not in bounds(prezi).render()
