@@ -383,3 +383,31 @@ def test_bounds_say_a_referee_may_pay_once_per_referral_that_takes_it() -> None:
     default: Any = bounds(prezi).to_dict()["programs"]
     assert default[0]["attribution"] is None
     assert "per referee" not in bounds(prezi).render()
+
+
+def test_awards_of_one_event_to_two_referrals_are_in_file_order() -> None:
+    text = """
+event referral { source: optional text }
+event payment { amount: money USD }
+program first_program {
+  attribution last referral before first payment where payment.amount > 100
+  eligible when referral.source == "b"
+  milestone early { each payment  reward referrer cash 1 USD }
+}
+program second_program {
+  eligible when referral.source == "a"
+  milestone late { each payment  reward referrer cash 2 USD }
+}
+"""
+    events = [
+        _referral("r1", "2026-01-01T00:00:00Z", "ann", source="a"),  # second_program's, for good
+        _referral("r2", "2026-01-02T00:00:00Z", "ben", source="b"),  # takes zed in first_program
+        _payment("p1", "2026-01-03T00:00:00Z", "10"),
+    ]
+    program = rewardrules.compile(text)
+    batch = program.score(events)
+    assert [(a["milestone"], a["beneficiary"]) for a in batch.data["awards"]] == [("early", "ben"), ("late", "ann")]
+    session = program.session()
+    issued = [a.id for e in events for a in session.add(e)]
+    assert issued == [a["id"] for a in batch.data["awards"]]
+    assert session.result().to_json() == batch.to_json()

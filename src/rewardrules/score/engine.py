@@ -149,9 +149,13 @@ class Engine:
         if referral.next is None or kind == "referral":  # a referral event is its own referral's alone
             return self._step(step, referral, ev, 0)
         issued: list[IssuedAward] = []
+        start = len(self.state.awards)
         while referral is not None:  # each referral of the referee, first to last
             issued += self._step(step, referral, ev, len(issued))
             referral = referral.next
+        if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
+            issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
+            self.state.awards[start:] = issued
         return issued or _NONE
 
     def _step(self, step: Any, referral: Referral, ev: Record, done: int) -> list[IssuedAward]:
