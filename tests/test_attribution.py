@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 import rewardrules
+from rewardrules.explain import explain
 from rewardrules.syntax.formatter import format_text
+from rewardrules.trace import score_traced
 
 from .conftest import RULESETS
 
@@ -411,3 +413,35 @@ program second_program {
     issued = [a.id for e in events for a in session.add(e)]
     assert issued == [a["id"] for a in batch.data["awards"]]
     assert session.result().to_json() == batch.to_json()
+
+
+def test_a_later_referral_eligible_where_the_referee_stays_put_says_so() -> None:
+    text = """
+event payment { amount: money USD }
+program moving {
+  attribution last referral before first payment
+  milestone m1 { first payment  reward referrer cash 1 USD }
+}
+program staying {
+  milestone m2 { first payment  reward referrer cash 2 USD }
+}
+"""
+    events = [
+        _referral("r1", "2026-01-01T00:00:00Z", "ann"),
+        _referral("r2", "2026-01-02T00:00:00Z", "ben"),
+        _payment("p1", "2026-01-03T00:00:00Z", "10"),
+    ]
+    program = rewardrules.compile(text)
+    result = program.score(events)
+    assert [(a["milestone"], a["beneficiary"]) for a in result.data["awards"]] == [("m1", "ben"), ("m2", "ann")]
+    ben = result.data["referrals"][1]
+    staying = next(p for p in ben["programs"] if p["program"] == "staying")
+    assert staying == {
+        "program": "staying",
+        "eligible": False,
+        "why": "not counted: `zed` was already referred by `ann` (event `r1`) in this program",
+    }
+    traced = score_traced(program, [json.dumps(e).encode() for e in events], None)
+    told = explain(traced.data, program=program, voids=traced.voids, referee="zed")
+    assert "    attribution: program `staying`: not counted: `zed` was already referred by `ann`" in told
+    assert "    attribution: program `moving`: `ben` took `zed` with event `r2`" in told

@@ -352,9 +352,11 @@ class _Teller:
 
     def _ineligible(self, entry: Mapping[str, Any], single: bool) -> Note:
         why = str(entry.get("why", "")).removeprefix("not eligible: ")
+        # eligible, but its referee was another referral's there (`Result._not_counted`)
+        kind = "attribution" if why.startswith("not counted: ") else "ineligible"
         if single:
-            return Note("ineligible", why)
-        return Note("ineligible", f"program {self._program_name(entry['program'])}: {why}")
+            return Note(kind, why)
+        return Note(kind, f"program {self._program_name(entry['program'])}: {why}")
 
     def _progress(self, milestone: Mapping[str, Any], metrics: Mapping[str, Any], program: str) -> Note | None:
         progress = milestone.get("progress")
