@@ -445,3 +445,30 @@ program staying {
     told = explain(traced.data, program=program, voids=traced.voids, referee="zed")
     assert "    attribution: program `staying`: not counted: `zed` was already referred by `ann`" in told
     assert "    attribution: program `moving`: `ben` took `zed` with event `r2`" in told
+
+
+def test_a_referee_has_at_most_a_bounded_number_of_referrals() -> None:
+    from rewardrules.core.limits import MAX_REFERRALS_PER_REFEREE
+
+    program = rewardrules.compile(LAST)
+    events = [
+        _referral(f"r{n:04d}", f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z", f"p{n:04d}")
+        for n in range(MAX_REFERRALS_PER_REFEREE + 2)
+    ]
+    events.append(_payment("pay", "2026-01-02T00:00:00Z", "100"))
+    result = program.score(events)
+    assert len(result.data["referrals"]) == MAX_REFERRALS_PER_REFEREE
+    last = f"p{MAX_REFERRALS_PER_REFEREE - 1:04d}"
+    assert {a["beneficiary"] for a in result.data["awards"]} == {last}
+    rejected = result.data["rejected"]
+    assert [r["event"] for r in rejected] == [
+        f"r{n:04d}" for n in range(MAX_REFERRALS_PER_REFEREE, MAX_REFERRALS_PER_REFEREE + 2)
+    ]
+    assert f"it has {MAX_REFERRALS_PER_REFEREE} referrals, the most one referee may have" in rejected[0]["detail"]
+
+
+def test_a_referral_that_no_longer_holds_its_referee_keeps_its_metrics_as_they_were() -> None:
+    result = rewardrules.compile(LAST).score(_last_ledger())
+    ann, ben = result.data["referrals"]
+    assert ann["programs"][0]["metrics"] == {"paid": "1"}  # p1 only: ben took zed before p2
+    assert ben["programs"][0]["metrics"] == {"paid": "3"}

@@ -17,7 +17,7 @@ from typing import Any
 from ..check.program import CapInfo
 from ..compiler.generate import CompiledMilestone, CompiledProgram, CompiledRuleset
 from ..core.ids import award_id
-from ..core.limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
+from ..core.limits import MAX_AWARDS_PER_RUN, MAX_REFERRALS_PER_REFEREE, AwardLimitError, per_event_limit
 from ..core.runtime import CONTEXT, ZERO, Referral, ReferrerState
 from ..core.timeutil import period_key
 from ..ledger.events import Record
@@ -124,6 +124,8 @@ class Engine:
         self._referral_fields = compiled.fields["referral"]
         #: the programs whose attribution lets a later referral take a referee
         self._moving = [p for p in compiled.programs if p.info.attribution.moves]
+        #: the event types a `void if` names (kept per referral, see `process`)
+        self._kept = frozenset(v.event for m in compiled.checked.milestones for v in m.voids)
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
@@ -146,12 +148,16 @@ class Engine:
         step = self._steps.get(kind)
         if step is None:
             return _NONE
-        if referral.next is None or kind == "referral":  # a referral event is its own referral's alone
-            return self._step(step, referral, ev, 0)
+        if kind == "referral" or (referral.next is None and _counts(referral)):
+            return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
         issued: list[IssuedAward] = []
         start = len(self.state.awards)
+        kept = kind in self._kept
         while referral is not None:  # each referral of the referee, first to last
-            issued += self._step(step, referral, ev, len(issued))
+            if _counts(referral):
+                issued += self._step(step, referral, ev, len(issued))
+            elif kept:  # it counts nowhere now: it keeps only what may void its awards
+                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
             referral = referral.next
         if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
             issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
@@ -231,7 +237,14 @@ class Engine:
         its events so far) and stops counting in that program."""
         taken = []
         reasons = []
-        for program in self.compiled.programs:
+        count = 0
+        node: Referral | None = first
+        while node is not None:
+            count += 1
+            node = node.next
+        if count >= MAX_REFERRALS_PER_REFEREE:
+            reasons.append(f"it has {count} referrals, the most one referee may have")
+        for program in self.compiled.programs if count < MAX_REFERRALS_PER_REFEREE else ():
             why = self._held(first, referral, program)
             if why is not None:
                 if why:
@@ -394,6 +407,14 @@ class Engine:
             for key in keys:
                 self.state.cap_used[key] = self.state.cap_used.get(key, ZERO) + amount
         return amount, capped, reason
+
+
+def _counts(referral: Referral) -> bool:
+    """Whether a referral's events still count: it holds its referee in a
+    program, or never took part in any (an ineligible referral, whose
+    metrics the report shows). One that held it and no longer does (taken
+    or lapsed everywhere) keeps its metrics as they were then."""
+    return bool(referral.links) or not referral.programs
 
 
 def _holder(first: Referral, program: int) -> Referral | None:

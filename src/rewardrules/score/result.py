@@ -213,9 +213,12 @@ class Reporter:
         first = self.engine.state.referrals.get(referral.referee)
         if first is None or first is referral or not self.engine.compiled.programs[index].eligible(referral):
             return self._ineligible(program, referral)
-        earlier = [r for r in self.engine.state.every_referral() if r.referee == referral.referee]
-        counted = [r for r in earlier[: earlier.index(referral)] if index in r.programs] or [first]
-        owner = counted[-1]
+        owner = first
+        node: Referral | None = first
+        while node is not None and node is not referral:  # the referee's referrals before this one
+            if index in node.programs:
+                owner = node
+            node = node.next
         return (
             f"not counted: `{referral.referee}` was already referred by `{owner.referrer}` (event `{owner.id}`) "
             "in this program"
