@@ -472,3 +472,9 @@ def test_a_referral_that_no_longer_holds_its_referee_keeps_its_metrics_as_they_w
     ann, ben = result.data["referrals"]
     assert ann["programs"][0]["metrics"] == {"paid": "1"}  # p1 only: ben took zed before p2
     assert ben["programs"][0]["metrics"] == {"paid": "3"}
+
+
+def test_an_attribution_line_after_an_unclosed_milestone_names_the_block() -> None:
+    text = "event payment { amount: money USD }\nprogram p {\n  milestone m { first payment reward referrer cash 1 USD\n  attribution last referral before first payment\n}\n"
+    (problem,) = rewardrules.check_source(text)
+    assert problem.message == "milestone `m` is never closed: `attribution` on line 4 cannot be inside it"

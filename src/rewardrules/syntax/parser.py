@@ -814,7 +814,7 @@ def _parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
 
 
 #: Keywords that start a declaration (or a clause on a line of its own).
-_DECLARATION_WORDS = ("ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap")
+_DECLARATION_WORDS = ("ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap", "attribution")
 #: Lines where a declaration starts: where parsing resumes after an error.
 _DECLARATION = re.compile(r"^[ \t]*(?:" + "|".join(_DECLARATION_WORDS) + r")\b", re.M)
 #: Syntax errors reported per file at most; later ones are mostly echoes.
