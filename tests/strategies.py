@@ -157,12 +157,14 @@ def expressions(draw: st.DrawFn, refs: list[Tokens], depth: int = 3) -> tuple[To
         return ["not", *_paren(draw, *draw(sub), NOT)], NOT
     if form == "compare":
         left, right = draw(sub), draw(sub)
-        return [*_paren(draw, *left, SUM), draw(st.sampled_from(COMPARISONS)), *_paren(draw, *right, SUM)], COMPARE
+        compared = [*_paren(draw, *left, SUM), draw(st.sampled_from(COMPARISONS)), *_paren(draw, *right, SUM)]
+        return compared + _ignoring_case(draw), COMPARE
     if form == "in":
         return [
             *_paren(draw, *draw(sub), SUM),
             *(["not", "in"] if _maybe(draw) else ["in"]),
             *draw(lists(refs)),
+            *_ignoring_case(draw),
         ], COMPARE
     if form == "is":
         return [*_paren(draw, *draw(sub), SUM), "is", *(["not"] if _maybe(draw) else []), "set"], COMPARE
@@ -298,6 +300,7 @@ def program_items(draw: st.DrawFn, scope: Scope, names: list[str]) -> list[Token
     items = [["eligible", "when", *draw(conditions(scope.refs))] for _ in range(draw(st.integers(0, 2)))]
     items += [draw(caps(scope)) for _ in range(draw(st.integers(0, 1)))]
     items += [draw(milestones(name, scope)) for name in names]
+    items += [draw(loose_attributions(scope)) for _ in range(draw(st.integers(0, 1)))]
     return items
 
 
@@ -426,6 +429,8 @@ def typed_conditions(draw: st.DrawFn, refs: Typed, depth: int = 2) -> tuple[Toke
         texts = [tokens for tokens, t in refs if t == "text"]
         form = draw(st.sampled_from(["compare", "compare", "text", "in", "set", "bool", "literal"]))
         if form == "text" and texts:
+            if _maybe(draw, 2):
+                return draw(folded_conditions(texts)), COMPARE
             value = [draw(st.sampled_from(STRINGS[:2]))]
             return [*draw(st.sampled_from(texts)), draw(st.sampled_from(["==", "!="])), *value], COMPARE
         if form == "in" and texts:
@@ -615,6 +620,7 @@ def typed_file_tokens(draw: st.DrawFn) -> Tokens:
     def items() -> list[Tokens]:
         found = [["eligible", "when", *draw(typed_eligibility(scope))] for _ in range(draw(st.integers(0, 2)))]
         found += [_typed_cap(draw) for _ in range(draw(st.integers(0, 1)))]
+        found += [draw(attributions(scope)) for _ in range(draw(st.integers(0, 1)))]
         count = draw(st.integers(1, 3))
         return found + [draw(typed_milestones(f"milestone_{next(numbering)}", scope)) for _ in range(count)]
 
@@ -855,3 +861,59 @@ def tiers_caps_files(draw: st.DrawFn) -> str:
     tokens = draw(tiers_caps_file_tokens())
     gaps = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(tokens), max_size=len(tokens)))
     return tokens[0] + "".join(gap + token for gap, token in zip(gaps, tokens[1:], strict=False)) + "\n"
+
+
+# -- attribution and case (issue 17) ------------------------------------------
+
+#: texts that differ only in case (and `ß`, whose folding is `ss`): the
+#: generated ledgers hold "partner" and "US"
+CASE_STRINGS = ['"partner"', '"PARTNER"', '"Partner"', '"us"', '"US"', '"Straße"', '"STRASSE"']
+
+
+def _ignoring_case(draw: st.DrawFn) -> Tokens:
+    """Sometimes `ignoring case` after a comparison (the untyped files:
+    anything that parses, for fmt and the parser)."""
+    return ["ignoring", "case"] if _maybe(draw, 2) else []
+
+
+@st.composite
+def folded_conditions(draw: st.DrawFn, texts: list[Tokens]) -> Tokens:
+    """A text compared `ignoring case`: with `==`, `!=`, `in` or `not in`."""
+    subject = draw(st.sampled_from(texts))
+    form = draw(st.sampled_from(["==", "!=", "in", "not in"]))
+    if form in ("==", "!="):
+        return [*subject, form, draw(st.sampled_from(CASE_STRINGS)), "ignoring", "case"]
+    items = draw(st.lists(st.sampled_from(CASE_STRINGS), min_size=1, max_size=3))
+    listed = [t for i, item in enumerate(items) for t in ([","] if i else []) + [item]]
+    return [*subject, *form.split(), "[", *listed, "]", "ignoring", "case"]
+
+
+@st.composite
+def attributions(draw: st.DrawFn, scope: TypedScope) -> Tokens:
+    """A program's `attribution` clause in each form that checks clean:
+    first (the default, said), first that lapses, last, last that lapses;
+    the conversion is the first event of a declared type, maybe filtered."""
+    model = draw(st.sampled_from(["first", "first", "last"]))
+    if model == "first" and _maybe(draw, 2):
+        return ["attribution", "first", "referral"]
+    event = draw(st.sampled_from(scope.events))
+    conversion = ["first", event]
+    if _maybe(draw):
+        conversion += ["where", *_condition(draw, _fields(event))]
+    if model == "first" or _maybe(draw):
+        return ["attribution", model, "referral", "lapses", "after", *draw(durations()), "unless", *conversion]
+    return ["attribution", "last", "referral", "before", *conversion]
+
+
+@st.composite
+def loose_attributions(draw: st.DrawFn, scope: Scope) -> Tokens:
+    """An `attribution` clause for the syntax files: any model word, any
+    parts (the checker judges them)."""
+    words = ["attribution", draw(st.sampled_from(["first", "last", "lats"])), "referral"]
+    if _maybe(draw):
+        words += ["lapses", "after", *draw(durations())]
+    if _maybe(draw, 5):
+        event = draw(st.sampled_from(sorted(scope.events)))
+        where = ["where", *draw(conditions(scope.refs))] if _maybe(draw) else []
+        words += [draw(st.sampled_from(["before", "unless"])), "first", event, *where]
+    return words

@@ -98,8 +98,8 @@ def test_strict_near_misses_stay_silent(code: str) -> None:
 
 def test_every_lint_code_has_fixtures_and_docs() -> None:
     # RR601-RR610, and the warnings of later constructs (RR612-RR614:
-    # behaviour; RR617-RR619: tables and allowances)
-    later = {"RR612", "RR613", "RR614", "RR617", "RR618", "RR619"}
+    # behaviour; RR617-RR619: tables and allowances; RR620-RR621: attribution)
+    later = {"RR612", "RR613", "RR614", "RR617", "RR618", "RR619", "RR620", "RR621"}
     assert sorted(LINT_CODES) == sorted({f"RR6{i:02d}" for i in range(1, 11)} | later)
     errors_md = (ROOT / "docs" / "errors.md").read_text()
     for code in LINT_CODES:
@@ -348,6 +348,15 @@ def test_artifact_uri(tmp_path: Path) -> None:
 #: per referrer: (unit, item, max, per period)); max None is "unbounded".
 Rows = list[tuple[object, ...]]
 EXPECTED_BOUNDS: dict[str, dict[str, tuple[Rows, Rows]]] = {
+    # affiliates: 20% of one sale per referral (a later click takes the referee,
+    # each referral still pays once), at most 1000 USD a month; friends: 25 + 10 once.
+    "affiliate_attribution": {
+        "affiliates": ([("referrer", "USD", None, "1000.00", {})], [("USD", None, None, {"month": "1000.00"})]),
+        "friends": (
+            [("referrer", "USD", None, "25.00", {}), ("referee", "USD", None, "10.00", {})],
+            [("USD", None, None, {})],
+        ),
+    },
     # 250 USD once per referral; referrals have no limit.
     "docusign": {"docusign": ([("referrer", "USD", None, "250.00", {})], [("USD", None, None, {})])},
     # 500 MB each side once; the referrer's lifetime cap of 16000 MB.

@@ -215,9 +215,9 @@ def test_long_names_in_messages_are_shortened_in_every_format() -> None:
     rendered = render(diagnostic)
     assert len(rendered) < 1000 and f"`{'p' * (QUOTE_WIDTH // 2)}{ELLIPSIS}" in diagnostic.message
     assert len(json.dumps(diagnostic.to_dict())) < 1000
-    # the log describes every code whatever it reports: what the diagnostic adds is small
+    # the log lists every code's rule whatever it reports: bound what the diagnostic adds
     empty = len(json.dumps(sarif_log([("case.rules", [])])))
-    assert len(json.dumps(sarif_log([("case.rules", [diagnostic])]))) < empty + 2_000
+    assert len(json.dumps(sarif_log([("case.rules", [diagnostic])]))) - empty < 2_000
 
 
 def test_long_line_in_the_cli_json_github_and_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,6 +49,7 @@ from .conftest import RULESETS, examples
 
 #: event types (besides `referral`) that each reference ruleset uses
 PROGRAM_EVENTS: dict[str, tuple[str, ...]] = {
+    "affiliate_attribution": ("payment",),
     "saas_milestones": ("subscription",),
     "referral_milestones": ("payment",),
     "dropbox": ("signup",),
@@ -85,6 +86,7 @@ REFERRAL_ATTRIBUTES: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "email_domain": _attribute(["mail.com", "a.io"]),
         "referrer_email_domain": _attribute(["a.io", "b.io"]),
     },
+    "affiliate_attribution": {"source": _attribute(["partner", "PARTNER", "Affiliate", "friend", "FRIEND", "friends"])},
 }
 
 

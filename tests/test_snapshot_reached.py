@@ -15,7 +15,7 @@ from rewardrules.snapshot import SnapshotError
 
 from .test_api_review import FRIENDS, _friends_ledger
 
-SHARED = ["at", "milestone", "reward", "role", "beneficiary", "referee"]
+SHARED = ["at", "milestone", "reward", "role", "beneficiary", "referee", "referrer"]
 
 
 @pytest.fixture(scope="module")

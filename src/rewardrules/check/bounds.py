@@ -174,12 +174,17 @@ class ProgramBounds:
     per_referral: list[tuple[str, Bound]]
     #: the referrer's bounds over all their referrals
     per_referrer: list[Bound]
+    #: the program's `attribution` line when a later referral can take a
+    #: referee: one referee then yields one referral's bound per referral
+    #: that takes it (before it converts)
+    attribution: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "program": self.program,
             "per_referral": [{"role": role, **bound.to_dict()} for role, bound in self.per_referral],
             "per_referrer": [bound.to_dict() for bound in self.per_referrer],
+            "attribution": self.attribution,
         }
 
 
@@ -203,6 +208,11 @@ class RulesetBounds:
                 lines.append(f"    per referrer: {bound.describe()}")
             if not program.per_referral and not program.per_referrer:
                 lines.append("    pays nothing")
+            elif program.attribution is not None:
+                lines.append(
+                    "    per referee: the bounds per referral, once for each referral that takes it "
+                    f"before it converts (`{program.attribution}`)"
+                )
         return "\n".join(lines)
 
 
@@ -248,7 +258,9 @@ def program_bounds(program: ProgramInfo, zone_slack_ns: int = 0) -> ProgramBound
     per_referrer = [
         _capped(bound, _program_caps(program, "referrer", unit), None, None) for (unit, _), bound in referrer.items()
     ]
-    return ProgramBounds(program.name, per_referral, per_referrer)
+    decl = program.attribution.decl
+    moves = decl.span.text if program.attribution.moves and decl is not None and decl.span is not None else None
+    return ProgramBounds(program.name, per_referral, per_referrer, moves)
 
 
 def _velocity_bounds(

@@ -394,6 +394,8 @@ class Expressions(Declarations):
                         item_type,
                         typ,
                     )
+            if node.fold:
+                self._folded(node, typ)
             return T_BOOLEAN, False
         if isinstance(node, ast.IsSet):
             self._sub(node.operand, ctx)
@@ -686,6 +688,8 @@ class Expressions(Declarations):
             self._mismatch(node.span, f"cannot compare {left.describe()} with {right.describe()}", left, right)
         elif node.op not in ("==", "!=") and common.kind in (TEXT, BOOLEAN):
             self.error("RR201", f"{common.describe()} can only be compared with `==` and `!=`", node.span)
+        elif node.fold:
+            self._folded(node, common)
         return T_BOOLEAN, False
 
     # -- behaviour: the referrer's earlier referrals -------------------------
@@ -821,6 +825,18 @@ class Expressions(Declarations):
             ):
                 return True
         return False
+
+    def _folded(self, node: ast.Compare | ast.InList, typ: Type) -> None:
+        """RR214: `ignoring case` compares texts; on numbers, amounts,
+        instants or conditions it would mean nothing, so it is refused
+        rather than ignored."""
+        if typ.kind not in (TEXT, ERROR):
+            self.error(
+                "RR214",
+                f"`ignoring case` compares texts, but this compares {typ.describe()}",
+                node.span,
+                "remove `ignoring case`, or compare a text field",
+            )
 
 
 def _mismatch_code(left: Type, right: Type) -> str:

@@ -36,6 +36,7 @@ from ..core.units import format_amount, is_currency, quantize_money
 from ..syntax import nodes as ast
 from ..syntax.formatter import written
 from . import templates
+from .attribution_lint import case_variants, paid_per_claim
 from .program import (
     Binding,
     CapInfo,
@@ -115,6 +116,8 @@ def _fold(expr: ast.Expr) -> Value | Unknown:
             return False
         if isinstance(left, Unknown) or isinstance(right, Unknown) or type(left) is not type(right):
             return UNKNOWN
+        if expr.fold:
+            left, right = _casefold(left), _casefold(right)
         return _COMPARE[expr.op](left, right)
     if isinstance(expr, ast.And | ast.Or):
         sides = (_fold(expr.left), _fold(expr.right))
@@ -132,11 +135,19 @@ def _fold(expr: ast.Expr) -> Value | Unknown:
             return False
         if isinstance(operand, Unknown) or any(isinstance(item, Unknown) for item in items):
             return UNKNOWN
+        if expr.fold:
+            return (_casefold(operand) in [_casefold(item) for item in items]) != expr.negated
         return (operand in items) != expr.negated
     if isinstance(expr, ast.IsSet):
         operand = _fold(expr.operand)
         return UNKNOWN if isinstance(operand, Unknown) else (operand is not None) != expr.negated
     return UNKNOWN
+
+
+def _casefold(value: Value | Unknown) -> Value | Unknown:
+    """A value as `ignoring case` compares it: a text case-folded, as
+    `runtime.n_fold` does at run time; anything else as it is."""
+    return value.casefold() if isinstance(value, str) else value
 
 
 def _fold_arith(op: str, left: Value | Unknown, right: Value | Unknown) -> Value | Unknown:
@@ -202,6 +213,8 @@ class Conditions:
         return self._atom(expr)
 
     def _atom(self, expr: ast.Expr) -> list[Term]:
+        if isinstance(expr, ast.Compare | ast.InList) and expr.fold:
+            return [[]]  # `ignoring case`: the atoms compare exact values; no constraint (sound)
         if isinstance(expr, ast.Compare):
             op, ref, constant = expr.op, expr.left, fold(expr.right)
             if not isinstance(ref, ast.Ref):
@@ -410,6 +423,8 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *unset_means_ineligible(checked),
         *table_gaps(checked),
         *unused_allowances(checked),
+        *case_variants(checked),
+        *paid_per_claim(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -582,7 +597,7 @@ def _canonical(trigger: ast.Trigger) -> ast.Trigger:
     if isinstance(trigger, ast.WhenTrigger) and isinstance(trigger.condition, ast.Compare):
         node = trigger.condition
         if not isinstance(node.left, ast.Ref) and isinstance(node.right, ast.Ref):
-            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left), held=trigger.held)
+            return ast.WhenTrigger(ast.Compare(_FLIP[node.op], node.right, node.left, node.fold), held=trigger.held)
     return trigger
 
 
@@ -636,6 +651,8 @@ def _used(checked: CheckedRuleset) -> tuple[set[str], NodeMap[FieldInfo, bool]]:
                 events.add(event.name)
                 if agg.field is not None and agg.field.text in event.fields:
                     fields[event.fields[agg.field.text]] = True
+        if program.attribution.event is not None:  # what converts a referee
+            events.add(program.attribution.event)
         for milestone in program.milestones:
             if milestone.event is not None:
                 events.add(milestone.event)

@@ -179,6 +179,33 @@ class VoidInfo:
 
 
 @dataclass(slots=True, eq=False)
+class AttributionInfo:
+    """Which referral of a referee a program credits (`attribution ...`).
+
+    `first` without a lapse is the default (the first valid referral holds
+    for good); `last` lets each later referral take the referee until it
+    converts; `first` with `lapse_ns` lets a later referral take it once
+    the holding referral is more than `lapse_ns` old without converting."""
+
+    model: str  # first | last
+    #: how long a referral holds an unconverted referee; None: for good
+    lapse_ns: int | None
+    #: the event type whose first event (meeting `where`) converts the referee
+    event: str | None
+    where: ast.Expr | None
+    decl: ast.Attribution | None = None
+
+    @property
+    def moves(self) -> bool:
+        """Whether a later referral can ever take the referee (not the default)."""
+        return self.event is not None
+
+
+#: the default: the first valid referral holds the referee for good
+FIRST_REFERRAL = AttributionInfo("first", None, None, None)
+
+
+@dataclass(slots=True, eq=False)
 class MilestoneInfo:
     name: str
     title: str | None
@@ -214,6 +241,7 @@ class ProgramInfo:
     metrics: dict[str, MetricInfo]  # visible metrics: shared + the program's own
     #: the shared allowances it draws from (`draw from NAME`), in file order
     allowances: list[CapInfo] = field(default_factory=list)
+    attribution: AttributionInfo = FIRST_REFERRAL
 
 
 @dataclass(slots=True, eq=False)

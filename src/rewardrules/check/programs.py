@@ -19,7 +19,7 @@ from ..core.datatypes import (
 )
 from ..core.units import CURRENCY_EXPONENTS, is_currency
 from ..syntax import nodes as ast
-from .messages import Messages
+from .attribution import Attributions
 from .program import (
     COUNT_UNIT,
     CapInfo,
@@ -34,7 +34,7 @@ from .program import (
 from .scope import _Context
 
 
-class Programs(Messages):
+class Programs(Attributions):
     """Programs, milestones and rewards."""
 
     # -- programs and milestones ----------------------------------------
@@ -51,6 +51,7 @@ class Programs(Messages):
             )
             self.condition(clause.condition, ctx)
             eligible.append(clause.condition)
+        attribution = self._attribution(program)
         caps = [c for c in (self._cap(cap) for cap in program.caps) if c is not None]
         drawn = self._draws(program, self.allowances)
         milestones = [self._milestone(m, scope) for m in program.milestones]
@@ -66,7 +67,7 @@ class Programs(Messages):
         metrics = {}
         for mname, decl in scope.items():
             metrics[mname] = self._metric(decl, scope)
-        return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics, drawn)
+        return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics, drawn, attribution)
 
     def _check_milestone_names(self, programs: list[ProgramInfo]) -> None:
         seen: dict[str, ast.Milestone] = {}

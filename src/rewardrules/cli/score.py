@@ -181,6 +181,9 @@ def _progress_lines(data: dict[str, Any]) -> list[str]:
                 if len(referral["programs"]) == 1:
                     out.append(f"{who}: {program['why']}")
                 continue
+            if program.get("holds") is False:  # another referral took the referee, or it lapsed
+                out.append(f"{who}: {program['attribution']}")
+                continue
             for milestone in program["milestones"]:
                 if not milestone["reached"] and milestone.get("progress"):
                     out.append(f"{who}: {milestone['milestone']}: {milestone['progress']}")

@@ -154,6 +154,9 @@ class CompiledProgram:
     why_not: Callable[[runtime.Referral], tuple[int, tuple[Any, ...]] | None] | None = None
     #: the names of those values, per clause (as `CompiledMilestone.why_names`)
     why_not_names: tuple[tuple[str, ...], ...] = ()
+    #: (ev) -> whether the event converts the referee for the program's
+    #: attribution (`... first payment where ...`); None when it never moves
+    converts: Callable[[tuple[Any, ...]], bool] | None = None
 
 
 class Origin(NamedTuple):
@@ -459,6 +462,8 @@ class _Compiler:
             return text
         if isinstance(node, ast.Compare):
             left, right = self.expr(node.left), self.expr(node.right)
+            if node.fold:  # `ignoring case`: both sides' case foldings
+                left, right = self.folded(node.left, left), self.folded(node.right, right)
             if self.nullable(node.left) or self.nullable(node.right):
                 return _null_aware(left, node.op, right, _OPS[node.op], "False")
             return f"({left} {node.op} {right})"
@@ -470,8 +475,12 @@ class _Compiler:
             return f"(not {self.expr(node.operand)})"
         if isinstance(node, ast.InList):
             operand = self.expr(node.operand)
+            if node.fold:
+                operand = self.folded(node.operand, operand)
             if all(isinstance(i, (ast.Number, ast.String, ast.Quantity, ast.Percent, ast.Bool)) for i in node.items):
-                items = w.const(frozenset(_literal(i) for i in node.items))
+                items = w.const(frozenset(_literal(i, node.fold) for i in node.items))
+            elif node.fold:
+                items = "(" + "".join(f"{self.folded(i, self.expr(i))}, " for i in node.items) + ")"
             else:
                 items = "(" + "".join(f"{self.expr(i)}, " for i in node.items) + ")"
             helper = "n_not_in" if node.negated else "n_in"
@@ -504,6 +513,13 @@ class _Compiler:
             else:
                 highs.append((high.value, True))
         return tuple(highs)
+
+    def folded(self, node: ast.Expr, code: str) -> str:
+        """The case folding of a text operand of `ignoring case`: a literal
+        folded here, once; any other value by `runtime.n_fold` as it runs."""
+        if isinstance(node, ast.String):
+            return lit(node.value.casefold())
+        return f"n_fold({code})"
 
     def ref(self, node: ast.Ref) -> str:
         binding = self.checked.bindings[node]
@@ -927,6 +943,22 @@ class _Compiler:
         self.end()
         return "remember"
 
+    def converts_fn(self, p: int, program: ProgramInfo) -> str | None:
+        """`p<N>_converts(ev)`: whether an event of the attribution's
+        conversion type meets its filter (the engine calls it for events
+        of that type only); None when the program's attribution never moves."""
+        attribution = program.attribution
+        if attribution.event is None:
+            return None
+        fname = f"p{p}_converts"
+        self.function(fname, "ev", {"event": "ev"}, records=["event"])
+        where = attribution.where
+        span = attribution.decl.span if attribution.decl is not None else None
+        with self.w.origin(span, f"attribution of program `{program.name}`"):
+            self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
+        self.w.dedent()
+        return fname
+
     def snapshot_fn(self, p: int, program: ProgramInfo) -> str:
         self._program = p
         fname = f"p{p}_snapshot"
@@ -1011,10 +1043,12 @@ def _quantum(unit: str) -> Decimal | None:
     return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
 
 
-def _literal(node: ast.Expr) -> Any:
+def _literal(node: ast.Expr, fold: bool = False) -> Any:
     if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
         return node.value
-    if isinstance(node, (ast.String, ast.Bool)):
+    if isinstance(node, ast.String):
+        return node.value.casefold() if fold else node.value
+    if isinstance(node, ast.Bool):
         return node.value
     raise AssertionError(node)
 
@@ -1033,13 +1067,14 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         eligible = c.eligible_fn(p, program)
         snapshot = c.snapshot_fn(p, program)
         why_not = c.why_not_fn(p, program)
+        converts = c.converts_fn(p, program)
         rewards = []
         for milestone in program.milestones:
             c._program = p
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
             voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
             rewards.append((milestone, amounts, voids, c.timer_fn(p, milestone)))
-        plan.append((program, eligible, snapshot, why_not, rewards))
+        plan.append((program, eligible, snapshot, why_not, converts, rewards))
     # last: every test of earlier referrals has its slot by now
     at_referral = c.at_referral_fn()
     remember = c.remember_fn()
@@ -1053,7 +1088,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     referral_init = tuple(c.referral_init)
     programs: list[CompiledProgram] = []
     milestones: list[CompiledMilestone] = []
-    for p, (program, eligible, snapshot, why_not, rewards) in enumerate(plan):
+    for p, (program, eligible, snapshot, why_not, converts, rewards) in enumerate(plan):
         init = tuple(c.referrer_init[p])
         for milestone, amounts, voids, timer in rewards:
             compiled = [
@@ -1092,9 +1127,11 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                 snapshot=namespace[snapshot],
                 why_not=namespace[why_not[0]],
                 why_not_names=why_not[1],
+                converts=namespace[converts] if converts is not None else None,
             )
         )
-    used = set(step_names) | {"referral"}
+    # a conversion counts even where no metric or milestone reads its event
+    used = set(step_names) | {"referral"} | {p.attribution.event for p in checked.programs if p.attribution.event}
     # what may start or stop a timer (`when C for D`, `after D from EVENT`)
     used.update(kind for m in checked.milestones if ast.timer_of(m.trigger) is not None for kind in m.events)
     result = CompiledRuleset(

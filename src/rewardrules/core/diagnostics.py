@@ -43,6 +43,7 @@ CODES: dict[str, str] = {
     "RR111": "unknown time zone",
     "RR113": "`earlier` applies to referrals only",
     "RR115": "unknown allowance",
+    "RR116": "unknown attribution model",
     "RR201": "type mismatch",
     "RR202": "unit mismatch",
     "RR203": "condition expected",
@@ -52,6 +53,8 @@ CODES: dict[str, str] = {
     "RR209": "eligibility reads a metric that changes after the referral",
     "RR212": "rate table bound of the wrong unit",
     "RR213": "rate table rows of different units",
+    "RR214": "`ignoring case` on values that are not texts",
+    "RR215": "a referral as its own conversion",
     "RR301": "milestone has no trigger",
     "RR302": "milestone has more than one trigger",
     "RR303": "milestone has no reward",
@@ -63,6 +66,8 @@ CODES: dict[str, str] = {
     "RR319": "rate table rows out of order",
     "RR320": "ambiguous rate table bounds",
     "RR321": "invalid cap on the number of rewards",
+    "RR322": "repeated attribution",
+    "RR323": "attribution without a model",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
     "RR501": "invalid message template",
@@ -84,6 +89,8 @@ CODES: dict[str, str] = {
     "RR617": "gap between rate table rows",
     "RR618": "overlapping rate table rows",
     "RR619": "allowance no program draws from",
+    "RR620": "texts that differ only in case",
+    "RR621": "reward at the referral under moving attribution",
 }
 
 

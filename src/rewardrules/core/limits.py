@@ -36,6 +36,10 @@ MAX_LEDGER_NESTING = 32
 MAX_PAYLOAD_FILE_BYTES = 256 * 1024 * 1024
 #: Deepest JSON nesting in a payload (Stripe's objects, expanded, nest about ten).
 MAX_PAYLOAD_NESTING = 64
+#: Most accepted referrals of one referee (a program whose attribution
+#: moves accepts a later referral that takes the referee): each event of
+#: the referee may be looked at for each of them.
+MAX_REFERRALS_PER_REFEREE = 100
 #: Longest rendered message, in characters.
 MAX_MESSAGE_CHARS = 2_000
 #: Largest settled statement file (`--settled`), in bytes: 256 MiB, some

@@ -140,6 +140,13 @@ def n_not_in(a: Any, items: Any) -> bool:
     return a is not None and a not in items
 
 
+def n_fold(a: Any) -> Any:
+    """A text's Unicode case folding (`str.casefold`: the full default
+    folding of CaseFolding.txt, no locale), for `ignoring case`; no value
+    stays no value. Deterministic: it reads no locale and no environment."""
+    return None if a is None else a.casefold()
+
+
 def to_ns(value: Any) -> Any:
     """A duration computed with a number (``2 * 30 days``) back to whole ns."""
     return None if value is None else int(value)
@@ -187,6 +194,7 @@ HELPERS = {
         "n_ne",
         "n_in",
         "n_not_in",
+        "n_fold",
         "to_ns",
         "occurrence",
         "too_many",
@@ -201,12 +209,14 @@ class Referral:
     __slots__ = (
         "at",
         "contrib",
+        "converted",
         "done",
         "fields",
         "id",
         "kept",
         "links",
         "m",
+        "next",
         "prev",
         "programs",
         "referee",
@@ -237,6 +247,12 @@ class Referral:
         #: (compiled program, this referrer's state in it) for each program
         #: the referral is eligible for: what the scoring loop walks
         self.links: list[tuple[Any, ReferrerState]] = []
+        #: the later referral of the same referee that took it in a program
+        #: whose attribution lets a referral move (see `Engine._claim`)
+        self.next: Referral | None = None
+        #: on a referee's first referral: the programs it converted in
+        #: (`attribution ... first EVENT`), after which it no longer moves
+        self.converted: list[int] = []
 
 
 class ReferrerState:

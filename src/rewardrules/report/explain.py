@@ -36,12 +36,13 @@ if TYPE_CHECKING:
     from .trace import VoidCause
 
 #: kinds of notes, in the order a referral's notes are told
-KINDS = ("earned", "pending", "void", "withheld", "ineligible", "closed", "next")
+KINDS = ("earned", "pending", "void", "withheld", "attribution", "ineligible", "closed", "next")
 _LABELS = {
     "earned": "earned",
     "pending": "pending",
     "void": "voided",
     "withheld": "not issued",
+    "attribution": "attribution",
     "ineligible": "not eligible",
     "closed": "not earned",
     "next": "next",
@@ -54,7 +55,7 @@ _LABELS = {
 class Note:
     """One statement: an award, a reward not issued, a reason, a next step."""
 
-    kind: str  # earned | pending | void | withheld | ineligible | closed | next | reached | not_counted
+    kind: str  # earned | pending | void | withheld | attribution | ineligible | closed | next | reached | not_counted
     text: str
     at: str | None = None
     milestone: str | None = None
@@ -281,6 +282,13 @@ class _Teller:
             if not entry["eligible"]:
                 undated.append(self._ineligible(entry, single))
                 continue
+            if "attribution" in entry:  # who holds the referee, in a program where it can move
+                text = entry["attribution"]
+                undated.append(
+                    Note("attribution", text if single else f"program {self._program_name(entry['program'])}: {text}")
+                )
+                if not entry.get("holds", True):
+                    continue  # no longer counts there: nothing is to come
             for milestone in entry["milestones"]:
                 note = self._progress(milestone, entry.get("metrics", {}), entry["program"])
                 if note is not None:
@@ -346,9 +354,11 @@ class _Teller:
 
     def _ineligible(self, entry: Mapping[str, Any], single: bool) -> Note:
         why = str(entry.get("why", "")).removeprefix("not eligible: ")
+        # eligible, but its referee was another referral's there (`Result._not_counted`)
+        kind = "attribution" if why.startswith("not counted: ") else "ineligible"
         if single:
-            return Note("ineligible", why)
-        return Note("ineligible", f"program {self._program_name(entry['program'])}: {why}")
+            return Note(kind, why)
+        return Note(kind, f"program {self._program_name(entry['program'])}: {why}")
 
     def _progress(self, milestone: Mapping[str, Any], metrics: Mapping[str, Any], program: str) -> Note | None:
         progress = milestone.get("progress")

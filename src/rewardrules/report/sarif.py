@@ -48,6 +48,8 @@ RULE_HELP: dict[str, str] = {
     "RR111": 'The `timezone` of a `ruleset` names no known IANA time zone: use a name such as "Europe/Paris".',
     "RR113": "`earlier` applies to `referrals` only: `count earlier referrals`.",
     "RR115": "`draw from` names no `allowance` declared in the file: declare it at the top of the file.",
+    "RR116": "An `attribution` line with an unknown model (the models are `first` and `last`), or another "
+    "word than `referral` after it: `attribution last referral before first payment`.",
     "RR201": "Types that do not agree (money, counts, text, times), or an operator that does not apply to them.",
     "RR202": "Two amounts in different units (USD and MB, USD and EUR) cannot be added or compared.",
     "RR203": "A condition is expected (`when`, `where`, `eligible when`) but the expression is a value: "
@@ -61,6 +63,10 @@ RULE_HELP: dict[str, str] = {
     "judged once, at the referral, and reads only its fields and counts of earlier referrals.",
     "RR212": "A rate table bound in another unit than the metric the table reads, or a table over a value that is not a number or an amount.",
     "RR213": "Rows of a rate table that give values of different units: every row gives the same unit.",
+    "RR214": "`ignoring case` on values that are not texts (numbers, amounts, instants, conditions): "
+    "remove it, or compare a text field.",
+    "RR215": "An attribution whose conversion is the `referral` event: a referral cannot convert its "
+    "referee. Name the event that does, e.g. `first payment where payment.amount > 0`.",
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
@@ -75,6 +81,9 @@ RULE_HELP: dict[str, str] = {
     "RR319": "Rows of a rate table out of order: list them from the lowest bound to the highest.",
     "RR320": "Rate table bounds that cannot say which row a value is in: reversed bounds, two rows from one bound, or an open row before the last.",
     "RR321": "A cap on the number of rewards that is not a whole number of at least 1.",
+    "RR322": "Two `attribution` lines in one program: a referee is credited by one model in a program.",
+    "RR323": "An `attribution` line whose parts make no model: `last referral` needs `before first EVENT`, "
+    "a lapse needs `unless first EVENT`, and `first referral` with a conversion needs a lapse.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -118,6 +127,10 @@ RULE_HELP: dict[str, str] = {
     "RR617": "A gap between two rows of a rate table: a value in it is in no row, and the reward reading the table is withheld.",
     "RR618": "Two rows of a rate table overlap: a value in both gets the first row's value.",
     "RR619": "An allowance that no program draws from limits nothing.",
+    "RR620": "Two texts of one `in` list that differ only in case: write one spelling and add `ignoring case` "
+    "after the list (with it already, remove the repeated item).",
+    "RR621": "A milestone paid at the referral itself in a program whose attribution moves: each later "
+    "referral that takes the referee pays it again. Pay at the conversion instead.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

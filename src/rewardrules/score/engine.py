@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from ..check.program import CapInfo
 from ..compiler.generate import CompiledMilestone, CompiledProgram, CompiledRuleset
 from ..core.ids import award_id
-from ..core.limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
+from ..core.limits import MAX_AWARDS_PER_RUN, MAX_REFERRALS_PER_REFEREE, AwardLimitError, per_event_limit
 from ..core.runtime import CONTEXT, ZERO, History, Referral, ReferrerState
 from ..core.timeutil import period_key
 from ..ledger.events import Record
@@ -124,6 +125,15 @@ class State:
     #: read them (empty unless the rules do)
     history: dict[str, History] = field(default_factory=dict)
 
+    def every_referral(self) -> Iterator[Referral]:
+        """Every accepted referral: each referee's first (`referrals`, by
+        referee), then the later ones that took that referee in a program."""
+        for first in self.referrals.values():
+            node: Referral | None = first
+            while node is not None:
+                yield node
+                node = node.next
+
 
 class Engine:
     """Processes validated events, in (instant, id) order, into awards."""
@@ -156,6 +166,10 @@ class Engine:
         #: the pending timers' (instant, milestone, scope), a heap; an entry
         #: whose timer was stopped or fired is skipped (see `fire`)
         self._due: list[tuple[int, int, str]] = []
+        #: the programs whose attribution lets a later referral take a referee
+        self._moving = [p for p in compiled.programs if p.info.attribution.moves]
+        #: the event types a `void if` names (kept per referral, see `process`)
+        self._kept = frozenset(v.event for m in compiled.checked.milestones for v in m.voids)
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
@@ -181,17 +195,38 @@ class Engine:
             referral = self._refer(ev)
         else:
             referral = self._referrals.get(ev[3])  # None: no referral (yet), earns nothing
+            if referral is not None and self._moving:
+                self._attribute(referral, ev)
         if referral is None:
             return _NONE
         step = self._steps.get(kind)
         if step is None:
             return _NONE
+        if kind == "referral" or (referral.next is None and _counts(referral)):
+            return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
+        issued: list[IssuedAward] = []
+        start = len(self.state.awards)
+        kept = kind in self._kept
+        while referral is not None:  # each referral of the referee, first to last
+            if _counts(referral):
+                issued += self._step(step, referral, ev, len(issued))
+            elif kept:  # it counts nowhere now: it keeps only what may void its awards
+                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
+            referral = referral.next
+        if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
+            issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
+            self.state.awards[start:] = issued
+        return issued or _NONE
+
+    def _step(self, step: Any, referral: Referral, ev: Record, done: int) -> list[IssuedAward]:
+        """Run one referral's step for an event and issue what it reached;
+        `done`: the awards this event issued already (to other referrals)."""
         fired = self._fired
         try:
             step(referral, ev, fired, self.per_event)
             if not fired:
                 return _NONE
-            self._within_limits(ev, len(fired))
+            self._within_limits(ev, done + len(fired))
             issued: list[IssuedAward] = []
             for program, referrer, index, occurrence, increase, values in fired:
                 self._award(
@@ -340,18 +375,6 @@ class Engine:
             state.rejected.append(Rejected(event_id, at, referrer, referee, "self_referral"))
             return None
         existing = state.referrals.get(referee)
-        if existing is not None:
-            state.rejected.append(
-                Rejected(
-                    event_id,
-                    at,
-                    referrer,
-                    referee,
-                    "duplicate_referral",
-                    f"`{referee}` was already referred by `{existing.referrer}` (event `{existing.id}`)",
-                )
-            )
-            return None
         referral = Referral(
             event_id,
             at,
@@ -361,17 +384,110 @@ class Engine:
             self.compiled.referral_slots(),
             self._milestone_count,
         )
+        if existing is not None:
+            return self._claim(existing, referral)
         state.referrals[referee] = referral
         if self.compiled.at_referral is not None:
             self.compiled.at_referral(referral, self.history(referrer))
         for program in self.compiled.programs:
             if program.eligible(referral):
-                referral.programs.append(program.index)
-                referral.contrib[program.index] = [ZERO] * program.contrib_size
-                referral.links.append((program, self._referrer(program, referrer)))
+                self._link(referral, program)
         if not referral.programs:
             state.rejected.append(Rejected(event_id, at, referrer, referee, "ineligible"))
         return referral
+
+    def _link(self, referral: Referral, program: CompiledProgram) -> None:
+        """Make a referral count in a program (its referrer's state there)."""
+        referral.programs.append(program.index)
+        referral.contrib[program.index] = [ZERO] * program.contrib_size
+        referral.links.append((program, self._referrer(program, referral.referrer)))
+
+    def _claim(self, first: Referral, referral: Referral) -> Referral | None:
+        """A later referral of an already referred referee: it takes the
+        referee in each program whose attribution lets it (`attribution
+        last referral ...`, or a lapse), where it is eligible; elsewhere,
+        and when it takes nothing, it is a `duplicate_referral` as always.
+        The referral that held the referee keeps what it earned (its awards,
+        its events so far) and stops counting in that program."""
+        taken = []
+        reasons = []
+        count = 0
+        node: Referral | None = first
+        while node is not None:
+            count += 1
+            node = node.next
+        if count >= MAX_REFERRALS_PER_REFEREE:
+            reasons.append(f"it has {count} referrals, the most one referee may have")
+        for program in self.compiled.programs if count < MAX_REFERRALS_PER_REFEREE else ():
+            why = self._held(first, referral, program)
+            if why is not None:
+                if why:
+                    reasons.append(why)
+                continue
+            if not program.eligible(referral):
+                continue
+            holder = _holder(first, program.index)
+            if holder is not None:
+                _release(holder, program.index)
+            self._link(referral, program)
+            taken.append(program.index)
+        if not taken:
+            owner = _holders_text(first)
+            detail = f"`{first.referee}` was already referred by {owner}"
+            self.state.rejected.append(
+                Rejected(
+                    referral.id,
+                    referral.at,
+                    referral.referrer,
+                    referral.referee,
+                    "duplicate_referral",
+                    "; ".join([detail, *reasons]),
+                )
+            )
+            return None
+        last = first
+        while last.next is not None:
+            last = last.next
+        last.next = referral
+        return referral
+
+    def _held(self, first: Referral, referral: Referral, program: CompiledProgram) -> str | None:
+        """None when the referral may take the referee in the program; else
+        why not ("" when the program's attribution never moves)."""
+        attribution = program.info.attribution
+        if not attribution.moves:
+            return ""
+        name = program.info.name
+        if program.index in first.converted:
+            return f"program `{name}`: the referee converted (`first {attribution.event}`)"
+        node: Referral | None = first
+        while node is not None:
+            if node.referrer == referral.referrer:
+                return f"program `{name}`: `{referral.referrer}` referred `{referral.referee}` before"
+            node = node.next
+        if attribution.model == "last":
+            return None  # the last referral before the conversion takes it
+        holder = _holder(first, program.index)
+        lapse = attribution.lapse_ns
+        if holder is not None and lapse is not None and referral.at - holder.at <= lapse:
+            return f"program `{name}`: the referral of `{holder.referrer}` holds it until it lapses"
+        return None
+
+    def _attribute(self, first: Referral, ev: Record) -> None:
+        """Before a referee's event counts: a holding referral whose lapse
+        passed without conversion stops counting in that program, and an
+        event that converts the referee fixes who holds it (for good)."""
+        at, kind = ev[0], ev[2]
+        for program in self._moving:
+            index = program.index
+            if index in first.converted:
+                continue
+            lapse = program.info.attribution.lapse_ns
+            holder = _holder(first, index) if lapse is not None else None
+            if holder is not None and lapse is not None and at - holder.at > lapse:
+                _release(holder, index)
+            if kind == program.info.attribution.event and program.converts is not None and program.converts(ev):
+                first.converted.append(index)
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
         states = self.state.referrers[program.index]
@@ -481,6 +597,42 @@ class Engine:
             for key, counts in keys:
                 used[key] = used.get(key, ZERO) + (1 if counts else amount)
         return amount, capped, reason
+
+
+def _counts(referral: Referral) -> bool:
+    """Whether a referral's events still count: it holds its referee in a
+    program, or never took part in any (an ineligible referral, whose
+    metrics the report shows). One that held it and no longer does (taken
+    or lapsed everywhere) keeps its metrics as they were then."""
+    return bool(referral.links) or not referral.programs
+
+
+def _holder(first: Referral, program: int) -> Referral | None:
+    """The referral of a referee (`first` and those after it) that counts in
+    a program now, if any."""
+    node: Referral | None = first
+    while node is not None:
+        if any(p.index == program for p, _ in node.links):
+            return node
+        node = node.next
+    return None
+
+
+def _release(referral: Referral, program: int) -> None:
+    """Stop a referral counting in a program (a later referral took its
+    referee, or it lapsed): it keeps the program in `programs`, with its
+    contributions and awards, and is no longer stepped there."""
+    referral.links = [link for link in referral.links if link[0].index != program]
+
+
+def _holders_text(first: Referral) -> str:
+    """`alice` (event `r1`), and the later referrals that took the referee."""
+    texts = []
+    node: Referral | None = first
+    while node is not None:
+        texts.append(f"`{node.referrer}` (event `{node.id}`)")
+        node = node.next
+    return ", then ".join(texts)
 
 
 #: why a reward whose amount cannot be rounded to its unit is withheld

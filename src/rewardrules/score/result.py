@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from ..check import templates
-from ..check.program import MilestoneInfo, ProgramInfo
+from ..check.program import AttributionInfo, MilestoneInfo, ProgramInfo
 from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, plain, with_unit
 from ..core.ids import reversal_id
@@ -76,7 +76,7 @@ class Reporter:
         self.compiled = engine.compiled
         self.checked = engine.compiled.checked
         self.as_of = as_of
-        self._withheld: set[tuple[int, str]] | None = None
+        self._withheld: set[tuple[int, str, str]] | None = None
         #: what the app already paid and clawed back (see `settle`)
         self.settled = settled
 
@@ -178,18 +178,23 @@ class Reporter:
         return {k: format_value(v, program.metrics[k].type) for k, v in values.items()}
 
     # -- explanations ----------------------------------------------------
-    def referral(self, referral: Referral, reached: dict[tuple[int, str], list[str]]) -> dict[str, Any]:
+    def referral(self, referral: Referral, reached: dict[tuple[int, str, str], list[str]]) -> dict[str, Any]:
         programs = []
         for index, program in enumerate(self.checked.programs):
             eligible = index in referral.programs
             entry: dict[str, Any] = {"program": program.name, "eligible": eligible}
             if not eligible:
                 rejection = self.rejection(index, referral)
-                assert rejection is not None  # the same clauses that made it ineligible
-                entry["why"] = "not eligible: " + rejection_text(rejection)
-                entry["rule"] = rejection["rule"]
-                entry["values"] = rejection["values"]
+                if rejection is not None:
+                    entry["why"] = "not eligible: " + rejection_text(rejection)
+                    entry["rule"] = rejection["rule"]
+                    entry["values"] = rejection["values"]
+                else:  # eligible, but its referee is another referral's there
+                    entry["why"] = self._not_counted(index, program, referral)
             else:
+                if program.attribution.moves:
+                    entry["holds"] = self._holds(index, program, referral)
+                    entry["attribution"] = self._attribution(index, program, referral)
                 referrer = self.engine.state.referrers[index].get(referral.referrer)
                 values = self.snapshot(program, index, referral, referrer)
                 entry["metrics"] = values
@@ -232,16 +237,78 @@ class Reporter:
         }
         return {"program": program.name, "rule": clause.span.text if clause.span else "", "values": values}
 
+    def _not_counted(self, index: int, program: ProgramInfo, referral: Referral) -> str:
+        """Why a referral does not count in a program: it is not eligible,
+        or (a later referral of its referee, eligible) the referee was
+        another referral's there (see `Engine._claim`)."""
+        first = self.engine.state.referrals.get(referral.referee)
+        if first is None or first is referral or not self.engine.compiled.programs[index].eligible(referral):
+            return self._ineligible(program, referral)
+        owner = first
+        node: Referral | None = first
+        while node is not None and node is not referral:  # the referee's referrals before this one
+            if index in node.programs:
+                owner = node
+            node = node.next
+        return (
+            f"not counted: `{referral.referee}` was already referred by `{owner.referrer}` (event `{owner.id}`) "
+            "in this program"
+        )
+
+    def _holds(self, index: int, program: ProgramInfo, referral: Referral) -> bool:
+        """Whether a referral holds its referee in a program as of the
+        report: it still counts there, and has not lapsed by then."""
+        if not any(p.index == index for p, _ in referral.links):
+            return False
+        lapse = program.attribution.lapse_ns
+        converted = index in self.engine.state.referrals[referral.referee].converted
+        return converted or lapse is None or self.as_of - referral.at <= lapse
+
+    def _attribution(self, index: int, program: ProgramInfo, referral: Referral) -> str:
+        """Who a referral holds its referee for, in a program whose
+        attribution lets it move: still, since it converted, until another
+        referral took it, or until it lapsed."""
+        attribution = program.attribution
+        conversion = f"`first {attribution.event}`"
+        converted = index in self.engine.state.referrals[referral.referee].converted
+        lapse = attribution.lapse_ns
+        if self._holds(index, program, referral):
+            if converted:
+                return f"holds `{referral.referee}` for good: it converted ({conversion})"
+            until = f", at the latest by {format_timestamp(referral.at + lapse)}" if lapse is not None else ""
+            return f"holds `{referral.referee}` until it converts ({conversion}){until}"
+        node = referral.next
+        while node is not None and index not in node.programs:
+            node = node.next
+        if node is not None and (lapse is None or node.at - referral.at <= lapse or attribution.model == "last"):
+            return (
+                f"`{node.referrer}` took `{referral.referee}` with event `{node.id}` at {format_timestamp(node.at)} "
+                f"({_model(attribution)}); what this referral earned before stays"
+            )
+        end = format_timestamp(referral.at + lapse) if lapse is not None else "?"
+        return f"lapsed at {end}: `{referral.referee}` had not converted ({conversion}) by then"
+
+    def _ineligible(self, program: ProgramInfo, referral: Referral) -> str:
+        conditions = [c.span.text if c.span else "" for c in program.eligible]
+        fields = sorted({n.attr.text for c in program.eligible for n in _refs(c) if n.attr is not None})
+        shown = ", ".join(
+            f"{f} = {json.dumps(format_value(referral.fields.get(f), None))}"
+            if referral.fields.get(f) is not None
+            else f"{f} is not set"
+            for f in fields
+        )
+        return f"not eligible: `{' and '.join(conditions)}` is false" + (f" ({shown})" if shown else "")
+
     def _progress(
         self,
         program: ProgramInfo,
         milestone: MilestoneInfo,
         referral: Referral,
         values: dict[str, Any],
-        reached: dict[tuple[int, str], list[str]],
+        reached: dict[tuple[int, str, str], list[str]],
     ) -> dict[str, Any]:
-        scope = referral.referee if milestone.level == "referral" else referral.referrer
-        ids = reached.get((milestone.index, scope), [])
+        scope = _scope(milestone, referral)
+        ids = reached.get((milestone.index, *scope), [])
         entry: dict[str, Any] = {"milestone": milestone.name, "reached": bool(ids), "awards": ids}
         trigger = milestone.trigger
         repeating = isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger)) or (
@@ -249,7 +316,7 @@ class Reporter:
         )
         if ids and not repeating:
             return entry
-        if not ids and not repeating and (milestone.index, scope) in self._withheld_scopes():
+        if not ids and not repeating and (milestone.index, *scope) in self._withheld_scopes():
             # reached, but every reward was withheld (a cap): nothing is to come
             entry["withheld"] = True
             return entry
@@ -268,7 +335,7 @@ class Reporter:
             return None
         return referral.at + int(trigger.within.value * _duration_ns(trigger.within))
 
-    def _withheld_scopes(self) -> set[tuple[int, str]]:
+    def _withheld_scopes(self) -> set[tuple[int, str, str]]:
         """(milestone, referee or referrer) of the rewards withheld as of
         the report's instant, computed once per report."""
         if self._withheld is None:
@@ -276,8 +343,7 @@ class Reporter:
             for item in self.engine.state.withheld:
                 if item.at <= self.as_of:
                     info = item.milestone.info
-                    scope = item.referral.referee if info.level == "referral" else item.referral.referrer
-                    self._withheld.add((info.index, scope))
+                    self._withheld.add((info.index, *_scope(info, item.referral)))
         return self._withheld
 
     def _describe(
@@ -355,7 +421,7 @@ class Reporter:
             if not milestones:
                 continue
             first: dict[str, Referral] = {}
-            for r in self.engine.state.referrals.values():
+            for r in self.engine.state.every_referral():
                 first.setdefault(r.referrer, r)
             for name in sorted(self.engine.state.referrers[index]):
                 state = self.engine.state.referrers[index][name]
@@ -455,14 +521,13 @@ class Reporter:
         out.sort(key=lambda r: (r["at"], r["why"]["event"], r["reverses"]))
         return out
 
-    def _reached(self) -> dict[tuple[int, str], list[str]]:
-        reached: dict[tuple[int, str], list[str]] = {}
+    def _reached(self) -> dict[tuple[int, str, str], list[str]]:
+        reached: dict[tuple[int, str, str], list[str]] = {}
         for award in self.engine.state.awards:
             if award.at > self.as_of:
                 continue
             info = award.milestone.info
-            scope = award.referral.referee if info.level == "referral" else award.referral.referrer
-            reached.setdefault((info.index, scope), []).append(award.id)
+            reached.setdefault((info.index, *_scope(info, award.referral)), []).append(award.id)
         return reached
 
     def build(self, explain: bool = True) -> dict[str, Any]:
@@ -493,7 +558,7 @@ class Reporter:
         if explain:
             reached = self._reached()
             result["referrals"] = [
-                self.referral(r, reached) for r in sorted(state.referrals.values(), key=lambda r: (r.at, r.id))
+                self.referral(r, reached) for r in sorted(state.every_referral(), key=lambda r: (r.at, r.id))
             ]
             result["referrers"] = self.referrer_progress()
             result["withheld"] = [self.withheld(w) for w in state.withheld if w.at <= self.as_of]
@@ -529,6 +594,20 @@ def _value_types(clause: ast.Expr, types: Any) -> dict[str, Type | None]:
         if isinstance(node, ast.Ref):
             found.setdefault(node.dotted, types.get(node))
     return found
+
+
+def _scope(milestone: MilestoneInfo, referral: Referral) -> tuple[str, str]:
+    """What a milestone is reached for: the referral (its referrer and
+    referee: one referee may have several referrals, see `Engine._claim`),
+    or the referrer alone for a per-referrer milestone."""
+    return (referral.referrer, referral.referee if milestone.level == "referral" else "")
+
+
+def _model(attribution: AttributionInfo) -> str:
+    """The attribution model, as the rule writes it."""
+    if attribution.decl is not None and attribution.decl.span is not None:
+        return f"`{attribution.decl.span.text}`"
+    return "`attribution first referral`"
 
 
 def withheld_amount(amount: Decimal, unit: str, kind: str) -> str:

@@ -258,7 +258,7 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
     under `key` when given (see `load`)."""
     engine = session.engine
     state = engine.state
-    referrals = list(state.referrals.values())
+    referrals = list(state.every_referral())
     data = {
         "format": FORMAT,
         "ruleset": session.program.name,
@@ -280,6 +280,8 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
                 "kept": _enc(r.kept),
                 "programs": r.programs,
                 "contrib": _enc({str(p): c for p, c in r.contrib.items()}),
+                "links": [p.index for p, _ in r.links],
+                "converted": r.converted,
             }
             for r in referrals
         ],
@@ -353,6 +355,7 @@ def _reached(reward: IssuedAward | Withheld) -> dict[str, Any]:
         "role": reward.role,
         "beneficiary": reward.beneficiary,
         "referee": reward.referral.referee,
+        "referrer": reward.referral.referrer,
     }
 
 
@@ -414,12 +417,15 @@ _TOP = (
 _TOP_ADDED = ("clock", "timers", "anchored", "history")
 _HISTORY = ("referrer", "counts", "values")
 _REFERRAL = ("id", "at", "referrer", "referee", "fields", "m", "done", "prev", "kept", "programs", "contrib")
+#: referral fields of attribution (the programs it still counts in, those
+#: its referee converted in): an older snapshot lacks them
+_REFERRAL_ADDED = ("links", "converted")
 _REFERRER = ("program", "referrer", "m", "done", "prev")
 #: what an award and a withheld reward share (see `_reached`)
 _REACHED = ("at", "milestone", "reward", "role", "beneficiary", "referee")
 _AWARD = ("id", *_REACHED, "amount", "event", "trigger", "occurrence", "values", "capped", "snapshot")
 #: award fields a snapshot of this format may lack (taken by an older version)
-_AWARD_ADDED = ("uncapped",)
+_AWARD_ADDED = ("uncapped", "referrer")
 _WITHHELD = (*_REACHED, "reason", "amount")
 _REASONS = ("self_referral", "duplicate_referral", "ineligible")
 
@@ -442,11 +448,13 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     for i, item in enumerate(_list(data["referrers"], "referrers")):
         _referrer(engine, _record(item, f"referrers[{i}]", _REFERRER), f"referrers[{i}]")
     for i, item in enumerate(_list(data["referrals"], "referrals")):
-        _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL), f"referrals[{i}]")
+        _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL, _REFERRAL_ADDED), f"referrals[{i}]")
     for i, item in enumerate(_list(data["awards"], "awards")):
         state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
     for i, item in enumerate(_list(data["withheld"], "withheld")):
-        state.withheld.append(_withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD), f"withheld[{i}]"))
+        state.withheld.append(
+            _withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD, ("referrer",)), f"withheld[{i}]")
+        )
     for i, row in enumerate(_list(data["rejected"], "rejected")):
         state.rejected.append(_rejected(row, f"rejected[{i}]"))
     for i, item in enumerate(_list(data.get("history", []), "history")):
@@ -477,7 +485,7 @@ def _timer(engine: Engine, row: Any, where: str) -> Timer:
     info = milestone.info
     if milestone.timer_test is None or info.timer_ns is None:
         raise _damaged(f"{where}[1]", "the milestone sets no timer")
-    referral = _referral_of(engine, referee, f"{where}[3]")
+    referral = _referral_of(engine, referee, None, f"{where}[3]")
     per_referrer = info.level == "referrer" and not isinstance(info.trigger, ast.AfterTrigger)
     if _str(scope, f"{where}[2]") != (referral.referrer if per_referrer else referral.referee):
         raise _damaged(f"{where}[2]", "the timer's scope is not its referral's")
@@ -491,7 +499,7 @@ def _anchor(engine: Engine, row: Any, where: str) -> tuple[int, str]:
     """An `after D from EVENT` timer already started: (milestone, referee)."""
     index, referee = _list(row, where, 2)
     count = len(engine.compiled.milestones)
-    return (_index(index, f"{where}[0]", count), _referral_of(engine, referee, f"{where}[1]").referee)
+    return (_index(index, f"{where}[0]", count), _referral_of(engine, referee, None, f"{where}[1]").referee)
 
 
 def _restore_history(engine: Engine, item: dict[str, Any], where: str) -> None:
@@ -542,8 +550,6 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
     count = len(compiled.milestones)
     init = compiled.referral_slots()
     referee = _str(item["referee"], f"{where}.referee")
-    if referee in state.referrals:
-        raise _damaged(where, f"referee {quoted(referee)} is listed twice")
     referral = Referral(
         _str(item["id"], f"{where}.id"),
         _int(item["at"], f"{where}.at"),
@@ -580,7 +586,45 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         if referral.referrer not in states:
             raise _damaged(where, f"referrer {quoted(referral.referrer)} has no state in program {p}")
         referral.links.append((compiled.programs[p], states[referral.referrer]))
-    state.referrals[referee] = referral
+    _attribution(engine, referral, item, where)
+
+
+def _attribution(engine: Engine, referral: Referral, item: dict[str, Any], where: str) -> None:
+    """A referral's attribution state (the programs it still counts in, the
+    programs its referee converted in), and its place: a referee's first
+    referral, or a later one that took the referee (`Engine._claim`),
+    after the referrals of that referee listed before it."""
+    state = engine.state
+    count = len(engine.compiled.programs)
+    if "links" in item:
+        live = _programs(item["links"], f"{where}.links", count)
+        if not set(live) <= set(referral.programs):
+            raise _damaged(f"{where}.links", "expected programs of the referral")
+        referral.links = [link for link in referral.links if link[0].index in live]
+    converted = _programs(item.get("converted", []), f"{where}.converted", count)
+    first = state.referrals.get(referral.referee)
+    if first is None:
+        referral.converted = converted
+        state.referrals[referral.referee] = referral
+        return
+    if converted:
+        raise _damaged(f"{where}.converted", "expected none on a referee's later referral")
+    last = first
+    while True:
+        if last.referrer == referral.referrer:
+            raise _damaged(where, f"referee {quoted(referral.referee)} is listed twice with one referrer")
+        if last.next is None:
+            break
+        last = last.next
+    last.next = referral
+
+
+def _programs(value: Any, where: str, count: int) -> list[int]:
+    """Program numbers, in increasing order, each once."""
+    programs = [_index(p, f"{where}[{j}]", count) for j, p in enumerate(_list(value, where))]
+    if programs != sorted(set(programs)):
+        raise _damaged(where, "expected program numbers in increasing order, each once")
+    return programs
 
 
 def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
@@ -660,7 +704,7 @@ def _reward_of(
     compiled = engine.compiled
     milestone = compiled.milestones[_index(item["milestone"], f"{where}.milestone", len(compiled.milestones))]
     index = _index(item["reward"], f"{where}.reward", len(milestone.rewards))
-    referral = _referral_of(engine, item["referee"], f"{where}.referee")
+    referral = _referral_of(engine, item["referee"], item.get("referrer"), f"{where}.referee")
     if milestone.program not in referral.programs:
         raise _damaged(where, "the referral is not in the milestone's program")
     role = milestone.rewards[index].info.role
@@ -670,8 +714,15 @@ def _reward_of(
     return _int(item["at"], f"{where}.at"), milestone, index, role, beneficiary, referral
 
 
-def _referral_of(engine: Engine, referee: Any, where: str) -> Referral:
+def _referral_of(engine: Engine, referee: Any, referrer: Any, where: str) -> Referral:
+    """The referral of a referee, by its referrer when the record names one
+    and the referee has several (see `Engine._claim`); else its only one
+    (whose award ids `_issued` checks against the referrer it names)."""
     found = engine.state.referrals.get(_str(referee, where))
+    if referrer is not None and found is not None and found.next is not None:
+        name = _str(referrer, where.replace("referee", "referrer"))
+        while found is not None and found.referrer != name:
+            found = found.next
     if found is None:
         raise _damaged(where, f"no referral of {quoted(referee)} in the snapshot")
     return found

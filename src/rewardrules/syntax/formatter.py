@@ -172,7 +172,8 @@ def _layout(tree: ast.RuleFile) -> _Node:
     items: list[object] = [*tree.rulesets, *tree.units, *tree.events, *tree.metrics, *tree.programs]
     items += tree.allowances
     if tree.implicit is not None:
-        items += [*tree.implicit.eligible, *tree.implicit.caps, *tree.implicit.milestones, *tree.implicit.draws]
+        implicit = tree.implicit
+        items += [*implicit.attributions, *implicit.eligible, *implicit.caps, *implicit.milestones, *implicit.draws]
     end = max((_bounds(i)[1] for i in items), default=0)
     return _Node("file", -1, end + 1, children=[_declaration(i) for i in _ordered(items)])
 
@@ -209,7 +210,7 @@ def _declaration(item: object) -> _Node:
         braced = item.span is not None and item.span.text.endswith("}")
         return _block(item, _named("event", item.name, item.title), [_leaf(f) for f in item.fields], braced)
     if isinstance(item, ast.Program):
-        parts = [*item.metrics, *item.eligible, *item.caps, *item.draws, *item.milestones]
+        parts = [*item.metrics, *item.attributions, *item.eligible, *item.caps, *item.draws, *item.milestones]
         return _block(item, _named("program", item.name, item.title), [_declaration(p) for p in _ordered(parts)])
     if isinstance(item, ast.Milestone):
         parts = [*item.triggers, *item.rewards, *item.holds, *item.voids, *item.messages, *item.caps]
@@ -400,6 +401,8 @@ def _clause(item: object, p: _Printer) -> str:
             return f"{_named('metric', name, title)} = {_metric_body(body, p)}"
         case ast.Eligible(condition):
             return f"eligible when {p.expr(condition)}"
+        case ast.Attribution():
+            return _attribution(item, p)
         case ast.Cap(role, amount, period):
             return f"cap {role.text} {p.expr(amount)}" + (f" per {period.text}" if period is not None else "")
         case ast.Allowance(name, title, cap):
@@ -439,6 +442,18 @@ def _tiers(body: ast.Tiers, p: _Printer) -> str:
         rows.append(f"{p.indent}{INDENT}{_clause(_Row(low, high, value), _Printer())}\n")
     graduated = "graduated " if body.graduated else ""
     return f"{graduated}tiers of {body.metric.dotted} {{\n{''.join(rows)}{p.indent}}}"
+
+
+def _attribution(item: ast.Attribution, p: _Printer) -> str:
+    """`attribution MODEL referral [lapses after D] [unless|before first E ...]`:
+    the word before the conversion is `unless` after a lapse, else `before`."""
+    text = f"attribution {item.model.text} {item.subject.text}"
+    if item.lapse is not None:
+        text += f" lapses after {_duration(item.lapse)}"
+    if item.conversion is not None:
+        word = "unless" if item.lapse is not None else "before"
+        text += f" {word} first {item.conversion.event.text}" + _filters(p, item.conversion.where, None)
+    return text
 
 
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
@@ -517,17 +532,19 @@ class _Printer:
                 return f"{self.expr(left, level, depth)} {op} {self.expr(right, level + 1, depth)}", level
             case ast.Neg(operand):
                 return f"-{self.expr(operand, _UNARY, depth)}", _UNARY
-            case ast.Compare(op, left, right):
-                return f"{self.expr(left, _SUM, depth)} {op} {self.expr(right, _SUM, depth)}", _COMPARE
+            case ast.Compare(op, left, right, fold):
+                text = f"{self.expr(left, _SUM, depth)} {op} {self.expr(right, _SUM, depth)}"
+                return text + (" ignoring case" if fold else ""), _COMPARE
             case ast.And(left, right):
                 return f"{self.expr(left, _AND, depth)} and {self.expr(right, _NOT, depth)}", _AND
             case ast.Or(left, right):
                 return f"{self.expr(left, _OR, depth)} or {self.expr(right, _AND, depth)}", _OR
             case ast.Not(operand):
                 return f"not {self.expr(operand, _NOT, depth)}", _NOT
-            case ast.InList(operand, items, negated):
+            case ast.InList(operand, items, negated, fold):
                 word = "not in" if negated else "in"
-                return f"{self.expr(operand, _SUM, depth)} {word} {self._list(items, depth + 1)}", _COMPARE
+                text = f"{self.expr(operand, _SUM, depth)} {word} {self._list(items, depth + 1)}"
+                return text + (" ignoring case" if fold else ""), _COMPARE
             case ast.InEarlier(operand, field, negated):
                 word = "not in" if negated else "in"
                 return f"{self.expr(operand, _SUM, depth)} {word} earlier referrals.{field.text}", _COMPARE

@@ -85,6 +85,12 @@ RESERVED = (
     "graduated",
     "to",
     "more",
+    "attribution",
+    "lapses",
+    "before",
+    "unless",
+    "ignoring",
+    "case",
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -104,6 +104,8 @@ class Compare:
     op: str  # one of == != < <= > >=
     left: Expr
     right: Expr
+    #: `ignoring case`: texts compared by their Unicode case folding
+    fold: bool = False
     span: Span | None = _span
 
 
@@ -132,6 +134,8 @@ class InList:
     operand: Expr
     items: tuple[Expr, ...]
     negated: bool = False
+    #: `ignoring case`: texts compared by their Unicode case folding
+    fold: bool = False
     span: Span | None = _span
 
 
@@ -286,6 +290,28 @@ class Eligible:
 
 
 @dataclass(frozen=True, slots=True)
+class Conversion:
+    """``first payment where payment.amount > 0``: what converts a referee
+    for a program's attribution (its first such event)."""
+
+    event: Ident
+    where: Expr | None = None
+    span: Span | None = _span
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """``attribution last referral before first payment``: which referral
+    of a referee a program credits (see docs/semantics.md, Attribution)."""
+
+    model: Ident  # first | last
+    subject: Ident  # the word `referral`
+    lapse: Duration | None = None
+    conversion: Conversion | None = None
+    span: Span | None = _span
+
+
+@dataclass(frozen=True, slots=True)
 class Cap:
     """``cap referrer 5000 USD per quarter``: a ceiling per beneficiary."""
 
@@ -430,6 +456,7 @@ class Program:
     eligible: tuple[Eligible, ...] = ()
     caps: tuple[Cap, ...] = ()
     milestones: tuple[Milestone, ...] = ()
+    attributions: tuple[Attribution, ...] = ()
     span: Span | None = _span
     #: the shared allowances it draws from (`draw from NAME`), in file order
     draws: tuple[Draw, ...] = ()

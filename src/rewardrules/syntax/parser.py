@@ -116,7 +116,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         metrics = tuple(i for i in items if isinstance(i, ast.MetricDecl))
         programs = tuple(i for i in items if isinstance(i, ast.Program))
         allowances = tuple(i for i in items if isinstance(i, ast.Allowance))
-        loose = [i for i in items if isinstance(i, (ast.Eligible, ast.Cap, ast.Milestone, ast.Draw))]
+        loose = [i for i in items if isinstance(i, (ast.Eligible, ast.Cap, ast.Milestone, ast.Draw, ast.Attribution))]
         implicit = None
         if loose:
             implicit = ast.Program(
@@ -125,6 +125,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
                 eligible=tuple(i for i in loose if isinstance(i, ast.Eligible)),
                 caps=tuple(i for i in loose if isinstance(i, ast.Cap)),
                 milestones=tuple(i for i in loose if isinstance(i, ast.Milestone)),
+                attributions=tuple(i for i in loose if isinstance(i, ast.Attribution)),
                 span=loose[0].span,
                 draws=tuple(i for i in loose if isinstance(i, ast.Draw)),
             )
@@ -247,6 +248,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             eligible=_only(rest, ast.Eligible),
             caps=_only(rest, ast.Cap),
             milestones=_only(rest, ast.Milestone),
+            attributions=_only(rest, ast.Attribution),
             span=self._span(meta),
             draws=_only(rest, ast.Draw),
         )
@@ -259,6 +261,18 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def draw_decl(self, meta: Any, name: Token) -> ast.Draw:
         return ast.Draw(self._tok(name), span=self._span(meta))
+
+    def attribution_decl(
+        self, meta: Any, model: Token, subject: Token, lapse: Any = None, conversion: Any = None
+    ) -> ast.Attribution:
+        return ast.Attribution(self._tok(model), self._tok(subject), lapse, conversion, span=self._span(meta))
+
+    def lapse(self, meta: Any, duration: ast.Duration) -> ast.Duration:
+        return duration
+
+    def conversion(self, meta: Any, event: Token, *clauses: Any) -> ast.Conversion:
+        where = dict(clauses).get("where")
+        return ast.Conversion(self._tok(event), where, span=self._span(meta))
 
     def eligible_decl(self, meta: Any, condition: Any) -> ast.Eligible:
         return ast.Eligible(condition, span=self._span(meta))
@@ -367,8 +381,11 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             return ast.Quantity(-operand.value, operand.unit, span=self._span(meta))
         return self._deep(ast.Neg(operand, span=self._span(meta)), operand)
 
-    def compare(self, meta: Any, left: Any, op: Token, right: Any) -> ast.Compare:
-        return self._deep(ast.Compare(str(op), left, right, span=self._span(meta)), left, right)
+    def compare(self, meta: Any, left: Any, op: Token, right: Any, fold: bool | None = None) -> ast.Compare:
+        return self._deep(ast.Compare(str(op), left, right, bool(fold), span=self._span(meta)), left, right)
+
+    def ignoring_case(self, meta: Any) -> bool:
+        return True
 
     def and_(self, meta: Any, left: Any, right: Any) -> ast.And:
         return self._deep(ast.And(left, right, span=self._span(meta)), left, right)
@@ -382,11 +399,11 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def list(self, meta: Any, *items: Any) -> tuple[Any, ...]:
         return tuple(i for i in items if i is not None)
 
-    def in_list(self, meta: Any, operand: Any, items: tuple[Any, ...]) -> ast.InList:
-        return self._deep(ast.InList(operand, items, False, span=self._span(meta)), operand, *items)
+    def in_list(self, meta: Any, operand: Any, items: tuple[Any, ...], fold: bool | None = None) -> ast.InList:
+        return self._deep(ast.InList(operand, items, False, bool(fold), span=self._span(meta)), operand, *items)
 
-    def not_in_list(self, meta: Any, operand: Any, items: tuple[Any, ...]) -> ast.InList:
-        return self._deep(ast.InList(operand, items, True, span=self._span(meta)), operand, *items)
+    def not_in_list(self, meta: Any, operand: Any, items: tuple[Any, ...], fold: bool | None = None) -> ast.InList:
+        return self._deep(ast.InList(operand, items, True, bool(fold), span=self._span(meta)), operand, *items)
 
     def earlier(self, meta: Any, name: Token) -> ast.Ident:
         return self._tok(name)
@@ -867,7 +884,7 @@ def _parse(source: Source) -> tuple[ast.RuleFile | None, list[Diagnostic]]:
 
 #: Keywords that start a declaration (or a clause on a line of its own).
 _DECLARATION_WORDS = (
-    "ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap", "allowance", "draw",
+    "ruleset", "unit", "event", "metric", "program", "milestone", "eligible", "cap", "allowance", "draw", "attribution",
 )  # fmt: skip
 #: Lines where a declaration starts: where parsing resumes after an error.
 _DECLARATION = re.compile(r"^[ \t]*(?:" + "|".join(_DECLARATION_WORDS) + r")\b", re.M)
