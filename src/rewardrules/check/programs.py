@@ -19,7 +19,7 @@ from ..core.datatypes import (
 from ..core.diagnostics import did_you_mean
 from ..core.units import CURRENCY_EXPONENTS, is_currency
 from ..syntax import nodes as ast
-from .messages import Messages
+from .clawbacks import Clawbacks
 from .program import (
     CapInfo,
     EventInfo,
@@ -33,7 +33,7 @@ from .program import (
 from .scope import _Context
 
 
-class Programs(Messages):
+class Programs(Clawbacks):
     """Programs, milestones and rewards."""
 
     # -- programs and milestones ----------------------------------------
@@ -194,6 +194,7 @@ class Programs(Messages):
         if decl.holds:
             hold_ns = self.duration(decl.holds[0].duration)
         voids = [self._void(v, trigger_event) for v in decl.voids]
+        self._share_rewards(decl.voids, rewards)
         message = None
         message_span = None
         for repeated in decl.messages[1:]:
@@ -334,6 +335,7 @@ class Programs(Messages):
         events[event.name] = (event, "void")
         if void.where is not None:
             self.condition(void.where, _Context("in a void condition", events))
+        self._share(void, _Context("in the share of a partial void", events))
         window = self.duration(void.within) if void.within is not None else None
         return VoidInfo(event.name, window, void)
 

@@ -110,6 +110,9 @@ class CompiledReward:
 class CompiledVoid:
     info: VoidInfo
     test: Callable[..., bool]  # (r, ev, v) -> bool
+    #: a partial void's share: (r, ev, v) -> (part, whole), either None
+    #: when it has no value; None for a `void if` that takes the whole award
+    share: Callable[..., tuple[Any, Any]] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -728,6 +731,19 @@ class _Compiler:
         self.w.dedent()
         return fname
 
+    def share_fn(self, milestone: MilestoneInfo, k: int, void: VoidInfo) -> str | None:
+        """The part and the whole of a partial void, or None for a void of
+        the whole award (see `CompiledVoid.share`)."""
+        part, whole = void.decl.part, void.decl.whole
+        if part is None or whole is None:
+            return None
+        fname = f"share_{milestone.index}_{k}"
+        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.fields", "void": "v"})
+        with self.w.origin(void.decl.span, f"share of a partial void of milestone `{milestone.name}`"):
+            self.w.line(f"return ({self.expr(part)}, {self.expr(whole)})")
+        self.w.dedent()
+        return fname
+
     def eligible_fn(self, p: int, program: ProgramInfo) -> str:
         fname = f"p{p}_eligible"
         self.function(fname, "r", {"referral": "r.fields"})
@@ -839,7 +855,10 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         for milestone in program.milestones:
             c._program = p
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
-            voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
+            voids = [
+                (c.void_fn(milestone, k, void), c.share_fn(milestone, k, void))
+                for k, void in enumerate(milestone.voids)
+            ]
             rewards.append((milestone, amounts, voids))
         plan.append((program, eligible, snapshot, rewards))
     source = "\n".join(c.w.lines) + "\n"
@@ -872,7 +891,10 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     info=milestone,
                     program=p,
                     rewards=compiled,
-                    voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],
+                    voids=[
+                        CompiledVoid(v, namespace[f], namespace[share] if share else None)
+                        for v, (f, share) in zip(milestone.voids, voids, strict=True)
+                    ],
                     caps=list(program.caps) + list(milestone.caps),
                     why_names=c.why.get(milestone.index, ((), ()))[0],
                     why_types=c.why.get(milestone.index, ((), ()))[1],

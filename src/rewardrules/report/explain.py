@@ -305,7 +305,7 @@ class _Teller:
             else:
                 detail = "held: it is confirmed when the hold is over"
             if info is not None and info.voids:
-                detail += "; void if " + " or ".join(f"`{_text(v.decl)[len('void if ') :]}`" for v in info.voids)
+                detail += "; " + " or ".join(_void_text(v.decl) for v in info.voids)
             note.details.append(detail)
         elif status == "void":
             cause = self.voids.get(award["id"])
@@ -317,7 +317,9 @@ class _Teller:
         for entry in self.reversals.get(award["id"], []):
             cause = entry["why"].get("event")  # None: a settled award this run changes (see settle)
             by = f"by event {cause}" if cause is not None else f"({entry['why'].get('reason', 'changed')})"
-            note.details.append(f"taken back at {entry['at']} {by}: {_what(entry)} comes back")
+            so_far = entry["why"].get("taken")  # a partial void's: the total taken back after it
+            part = f" ({so_far} {entry['unit']} taken back so far)" if so_far is not None else ""
+            note.details.append(f"taken back at {entry['at']} {by}: {_what(entry)} comes back{part}")
         return note
 
     def _why(self, award: Mapping[str, Any]) -> str:
@@ -488,6 +490,17 @@ def _what(award: Mapping[str, Any]) -> str:
 def _text(node: Any) -> str:
     span = getattr(node, "span", None)
     return " ".join(span.text.split()) if span is not None else "?"
+
+
+def _void_text(void: ast.Void) -> str:
+    """A `void` clause as a pending award's detail: "void if `refund ...`",
+    or for a partial void "`refund.amount of payment.amount` back at each
+    `refund ...`"."""
+    if void.part is None or void.whole is None:
+        return f"void if `{_text(void)[len('void if ') :]}`"
+    head = f"{_text(void.part)} of {_text(void.whole)}"
+    rest = _text(void)
+    return f"`{head}` back at each `{rest[rest.find(' if ') + len(' if ') :]}`"
 
 
 def _trigger_text(trigger: ast.Trigger) -> str:

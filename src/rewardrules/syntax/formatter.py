@@ -385,7 +385,7 @@ def _clause(item: object, p: _Printer) -> str:
         case ast.Hold(duration):
             return f"hold {_duration(duration)}"
         case ast.Void(event, where, within):
-            return f"void if {event.text}" + _filters(p, where, within)
+            return f"void {_share(p, item)}if {event.text}" + _filters(p, where, within)
         case ast.Message(template):
             return f"message {quote(template)}"
     raise TypeError(f"not a clause: {type(item).__name__}")
@@ -404,6 +404,18 @@ def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
 def _filters(p: _Printer, where: ast.Expr | None, within: ast.Duration | None) -> str:
     text = f" where {p.expr(where)}" if where is not None else ""
     return text + (f" within {_duration(within)}" if within is not None else "")
+
+
+def _share(p: _Printer, void: ast.Void) -> str:
+    """The share of a partial `void` (``refund.amount of payment.amount ``),
+    or nothing. A part that ends in `%` is parenthesized: `10% of x` would
+    read as one percentage."""
+    if void.part is None or void.whole is None:
+        return ""
+    part = p.expr(void.part, _SUM)
+    if isinstance(void.part, ast.Percent):
+        part = f"({part})"
+    return f"{part} of {p.expr(void.whole, _SUM)} "
 
 
 def _duration(duration: ast.Duration) -> str:

@@ -304,12 +304,17 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class Void:
-    """``void if refund where ... within 30 days`` (after the award's event)."""
+    """``void if refund where ... within 30 days`` (after the award's event);
+    with a share, ``void refund.amount of payment.amount if refund ...``
+    takes back that part of the award at each such event (a partial
+    clawback: `part` of `whole`, see docs/semantics.md)."""
 
     event: Ident
     where: Expr | None = None
     within: Duration | None = None
     span: Span | None = _span
+    part: Expr | None = None
+    whole: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)

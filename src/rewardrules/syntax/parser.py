@@ -265,9 +265,14 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def hold(self, meta: Any, duration: ast.Duration) -> ast.Hold:
         return ast.Hold(duration, span=self._span(meta))
 
-    def void(self, meta: Any, event: Token, *clauses: Any) -> ast.Void:
+    def void(self, meta: Any, share: tuple[Any, Any] | None, event: Token, *clauses: Any) -> ast.Void:
         found = dict(clauses)
-        return ast.Void(self._tok(event), found.get("where"), found.get("within"), span=self._span(meta))
+        part, whole = share if share is not None else (None, None)
+        where, within = found.get("where"), found.get("within")
+        return ast.Void(self._tok(event), where, within, span=self._span(meta), part=part, whole=whole)
+
+    def share(self, meta: Any, part: Any, whole: Any) -> tuple[Any, Any]:
+        return (part, whole)
 
     def message(self, meta: Any, token: Token) -> ast.Message:
         return ast.Message(_unquote(str(token)), span=self._span(meta))

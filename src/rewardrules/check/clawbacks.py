@@ -1,0 +1,92 @@
+"""The clawbacks pass: the share of a partial `void` (``void refund.amount
+of payment.amount if refund ...``), a layer between the messages pass and
+the programs pass, which calls it for each `void` of a milestone.
+
+A partial void takes back, at each matching event, the award's amount times
+`part / whole` (see docs/semantics.md, "Partial clawbacks"). Both sides are
+amounts in one unit (or plain numbers), so the share is a plain ratio; the
+whole is the award's base, fixed for the award: it may read the triggering
+event and the referral, never the void event, whose every occurrence would
+otherwise divide by another base and the shares would not add up.
+"""
+
+from __future__ import annotations
+
+from ..core.datatypes import ERROR, NUMBER, QUANTITY, Type
+from ..core.source import Span
+from ..core.units import is_additive
+from ..syntax import nodes as ast
+from .messages import Messages
+from .program import RewardInfo
+from .scope import _Context
+
+
+class Clawbacks(Messages):
+    """The share of each partial `void`."""
+
+    def _share(self, void: ast.Void, ctx: _Context) -> None:
+        """RR210 (a part and a whole that are not amounts of one unit) and
+        RR211 (a whole that reads the void event), after typing both."""
+        if void.part is None or void.whole is None:
+            return
+        part = self.expr(void.part, ctx)
+        whole = self.expr(void.whole, ctx)
+        if ERROR in (part.kind, whole.kind):
+            return
+        if not _amount(part) or not _amount(whole) or not _same_unit(part, whole):
+            self.error(
+                "RR210",
+                f"a partial void takes back `part of whole`, two amounts in one unit, "
+                f"but this is {part.describe()} of {whole.describe()}",
+                _joined(void.part, void.whole),
+                "e.g. `void refund.amount of payment.amount if refund where refund.payment == payment.id`",
+            )
+            return
+        event = void.event.text
+        for node in ast.walk(void.whole):
+            if isinstance(node, ast.Ref) and node.head.text == event and node.attr is not None:
+                self.error(
+                    "RR211",
+                    f"the whole of a partial void cannot read the void event `{event}` "
+                    f"(`{node.head.text}.{node.attr.text}`): it is the award's base, the same at every `{event}`",
+                    node.span,
+                    "divide by the triggering event's amount (`of payment.amount`) or a constant (`of 200 USD`)",
+                )
+                return
+
+    def _share_rewards(self, voids: tuple[ast.Void, ...], rewards: list[RewardInfo]) -> None:
+        """RR316: a partial void in a milestone with a reward that has no
+        part to take back: an item, or a percentage (a 10 percent discount
+        is a rate, not an amount; half of it is not half the discount)."""
+        partial = [v for v in voids if v.part is not None]
+        if not partial:
+            return
+        for reward in rewards:
+            if reward.kind == "item" or not is_additive(reward.unit):
+                what = "an item" if reward.kind == "item" else f"a rate in {reward.unit}"
+                self.error(
+                    "RR316",
+                    f"a partial void takes back part of each reward, but `reward {reward.role} "
+                    f"{reward.kind}` is {what}, which has no part",
+                    partial[0].span,
+                    "move that reward to a milestone of its own, with `void if` to take it back whole",
+                )
+
+
+def _amount(typ: Type) -> bool:
+    return typ.kind in (NUMBER, QUANTITY)
+
+
+def _same_unit(part: Type, whole: Type) -> bool:
+    """Whether two amounts divide into a plain ratio: the same unit, or a
+    bare number against anything numeric (it takes the other's unit)."""
+    if part.literal or whole.literal:
+        return True
+    return part.kind == whole.kind and part.unit == whole.unit
+
+
+def _joined(part: ast.Expr, whole: ast.Expr) -> Span | None:
+    """The span from the part to the whole, for the caret."""
+    if part.span is None or whole.span is None:
+        return part.span
+    return part.span.source.span(part.span.start, whole.span.end)
