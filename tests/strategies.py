@@ -557,13 +557,16 @@ def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
         refs = scope.metric_refs("referral") + scope.metric_refs("referrer") + scope.referral
         trigger = ["when", *_condition(draw, refs)]
     clauses = [trigger]
+    units: list[str] = []  # of the rewards: a partial void takes part of amounts only
     for _ in range(draw(st.integers(1, 2))):
         role = draw(st.sampled_from(ROLES))
         reward_kind = draw(st.sampled_from([*sorted(KIND_UNITS), "item"]))
         if reward_kind == "item":
+            units.append("item")
             clauses.append(["reward", role, "item", draw(strings())])
         else:
             unit = draw(st.sampled_from(KIND_UNITS[reward_kind]))
+            units.append(unit)
             amount = draw(typed_amounts(unit, reward_refs))[0]
             if not {tokens[0] for tokens, _ in reward_refs} & set(amount):
                 # an amount that reads nothing is a constant, and a negative one is RR305
@@ -574,7 +577,8 @@ def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
     if _maybe(draw, 2):
         void_event = draw(st.sampled_from(scope.events))
         refs = _fields(void_event) + (_fields(trigger_event) if trigger_event else []) + scope.referral
-        clauses.append(["void", "if", void_event, *_typed_filters(draw, refs)])
+        share = draw(void_shares(void_event, trigger_event)) if not {"item", "percent"} & set(units) else []
+        clauses.append(["void", *share, "if", void_event, *_typed_filters(draw, refs)])
     if _maybe(draw, 2):
         clauses.append(["message", draw(st.sampled_from(GOOD_MESSAGES))])
     if _maybe(draw, 1):
@@ -637,3 +641,33 @@ def rule_files(draw: st.DrawFn, typed: bool | None = None) -> str:
     for gap, token in zip(gaps, tokens[1:], strict=False):
         text += gap + token
     return text + draw(st.sampled_from(["\n", "", "\n\n# the end\n", "  # no newline at the end"]))
+
+
+# -- partial clawbacks ---------------------------------------------------------
+
+
+@st.composite
+def void_shares(draw: st.DrawFn, void_event: str, trigger_event: str | None) -> Tokens:
+    """The share of a partial `void` (``refund.amount of payment.amount``),
+    or none (a `void if` of the whole award): the part reads the void
+    event's numeric field or is a constant, the whole reads the triggering
+    event's field of the same unit or is a constant (never the void event:
+    RR211). Constants include zero, so a share with nothing to divide by is
+    drawn too."""
+    if not _maybe(draw, 5):
+        return []
+    numeric = [(name, _type_of(t)) for name, t in EVENT_FIELDS.get(void_event, []) if _type_of(t) not in NOT_NUMERIC]
+    if numeric:
+        name, unit = draw(st.sampled_from(numeric))
+        part: Tokens = [void_event, ".", name]
+    else:
+        unit = draw(st.sampled_from(["number", "USD"]))
+        part = _literal(draw, unit, ["0", "1", "2.50", "3"])
+    wholes = [
+        [trigger_event, ".", name]
+        for name, t in EVENT_FIELDS.get(trigger_event or "", [])
+        if trigger_event != void_event and _type_of(t) == unit
+    ]
+    constant = _literal(draw, unit, ["0", "3", "12", "300"])
+    whole = draw(st.sampled_from(wholes)) if wholes and _maybe(draw, 6) else constant
+    return [*part, "of", *whole]
