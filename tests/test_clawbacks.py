@@ -253,3 +253,10 @@ def test_generated_partial_voids_check_clean_and_format_stably(text: str) -> Non
     once = format_source(text)
     assert format_source(once) == once
     assert rewardrules.check_source(once) == []
+
+
+def test_rule_tests_of_the_clawbacks_program_pass() -> None:
+    from rewardrules.report.testing import read_test_file, run_cases
+
+    results = run_cases(_program(), read_test_file(FOLDER / "clawbacks.test.toml"))
+    assert len(results) == 3 and all(r.passed for r in results)
