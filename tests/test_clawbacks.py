@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import rewardrules
+from rewardrules.core.award import CONTRACT_FIELDS, PAYOUT_FIELDS
 from rewardrules.core.ids import make_id, partial_reversal_id, reversal_id
 from rewardrules.report.explain import explain_ledger
 from rewardrules.syntax.formatter import format_text
@@ -26,8 +27,8 @@ from .strategies import rule_files
 FOLDER = GOLDEN / "clawbacks"
 RULES = FOLDER / "clawbacks.rules"
 CASES = sorted((FOLDER / "ledgers").glob("*.jsonl"))
-AWARD_KEYS = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "amount", "unit", "item", "status")
-REVERSAL_KEYS = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "amount", "unit")
+AWARD_KEYS = tuple(f for f in CONTRACT_FIELDS if f != "id")
+REVERSAL_KEYS = tuple(f for f in PAYOUT_FIELDS if f != "item")
 
 
 def _program() -> rewardrules.Program:
@@ -193,7 +194,9 @@ def test_whole_cannot_read_the_void_event() -> None:
 
 def test_partial_void_of_an_item_or_a_rate_is_refused() -> None:
     for reward in ('item "Mug"', "discount 10 percent"):
-        text = f"milestone m {{ first payment  reward referee {reward}  void refund.amount of payment.amount if refund }}"
+        text = (
+            f"milestone m {{ first payment  reward referee {reward}  void refund.amount of payment.amount if refund }}"
+        )
         codes = [c for c, _ in _codes(text)]
         assert codes == ["RR316"], reward
     fine = "milestone m { first payment  reward referee discount 10 percent  void if refund }"
@@ -260,3 +263,15 @@ def test_rule_tests_of_the_clawbacks_program_pass() -> None:
 
     results = run_cases(_program(), read_test_file(FOLDER / "clawbacks.test.toml"))
     assert len(results) == 3 and all(r.passed for r in results)
+
+
+def test_strict_check_of_partial_voids() -> None:
+    """RR606 stays silent on a partial void (a refund after the award is
+    paid is what it is for) and still warns on the chargeback's `void if`."""
+    from rewardrules.check.lint import lint
+
+    program = _program()
+    found = sorted((d.code, d.line) for d in lint(program.compiled.checked))
+    assert ("RR606", 18) in found
+    assert not any(code == "RR606" and line == 17 for code, line in found)
+    assert not any(code == "RR615" for code, _ in found)  # linked to the payment

@@ -2,7 +2,7 @@
 
 Runs after ``check``, on a ruleset without errors, and reads only the
 checked model. Each analysis is a small pure function that returns warnings
-(severity ``warning``, codes RR601-RR609, each with a help line).
+(severity ``warning``, codes RR601-RR609 and RR615, each with a help line).
 
 Precision over recall: a warning is reported only when the rules alone
 prove it, whatever the ledger holds. Where an analysis cannot decide (a
@@ -403,6 +403,7 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *reward_above_cap(checked),
         *never_issued(checked),
         *counts_its_own_referral(checked),
+        *partial_void_unlinked(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -723,6 +724,8 @@ def void_outlasts_hold(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             for void in milestone.voids:
                 if void.window_ns is not None and void.window_ns <= hold:
                     continue
+                if void.decl.part is not None:
+                    continue  # a partial refund after the award is paid is what a partial void is for
                 within = void.decl.within
                 window = f"up to {written(within)} after the award" if within is not None else "at any time"
                 yield _warning(
@@ -821,3 +824,36 @@ def counts_its_own_referral(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                     agg.span,
                     "to count the referrer's referrals, write `count referrals`",
                 )
+
+
+# RR615 --------------------------------------------------------------------------
+
+
+def partial_void_unlinked(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR615: a partial void in an `each EVENT` milestone whose condition
+    does not read the triggering event. Every award of the milestone is one
+    payment's commission, and every void event of the referral takes its
+    part of each: a refund of half of one payment takes back half of every
+    payment's commission. (A `first` milestone has one award: nothing to
+    tell apart.)"""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            trigger = milestone.trigger
+            if not isinstance(trigger, ast.EventTrigger) or not trigger.each:
+                continue
+            event = trigger.event.text
+            for void in milestone.voids:
+                if void.decl.part is None or (void.event != event and _reads(void.decl.where, event)):
+                    continue
+                yield _warning(
+                    "RR615",
+                    f"the partial void of `{void.event}` in milestone `{milestone.name}` does not say which "
+                    f"`{event}` it refunds: each `{void.event}` takes its part of every award of the milestone",
+                    void.decl.span,
+                    f"link it to the triggering event, e.g. `where {void.event}.payment == {event}.id`",
+                )
+
+
+def _reads(expr: ast.Expr | None, event: str) -> bool:
+    """Whether an expression reads a field of `event`."""
+    return any(isinstance(n, ast.Ref) and n.head.text == event and n.attr is not None for n in ast.walk(expr))

@@ -70,6 +70,7 @@ CODES: dict[str, str] = {
     "RR607": "reward larger than its cap",
     "RR608": "reward never issued",
     "RR609": "count of a referral's own event",
+    "RR615": "partial void not linked to its award's event",
 }
 
 

@@ -53,6 +53,10 @@ RULE_HELP: dict[str, str] = {
     "RR204": "A name that exists but cannot be used here: an event's fields outside its metric filter or "
     "milestone, a metric inside a metric's filter, `increase` outside `whenever`.",
     "RR205": "An aggregate that does not make sense, such as `count payment.amount`, `sum payment` or `max referrals`.",
+    "RR210": "The share of a partial void (`void PART of WHOLE if EVENT`) is not two amounts in one unit: "
+    "write e.g. `void refund.amount of payment.amount if refund`.",
+    "RR211": "The whole of a partial void reads the void event: the whole is the award's base, the same at "
+    "every void event. Divide by the triggering event's amount or a constant.",
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
@@ -62,6 +66,8 @@ RULE_HELP: dict[str, str] = {
     "RR306": "Misplaced or repeated clauses: milestones outside `program` blocks in a file with programs, "
     "two holds or messages, or no milestone at all.",
     "RR307": "A metric that depends on itself, directly or through other metrics.",
+    "RR316": "A partial void in a milestone with an item or a percent reward, which has no part to take "
+    "back: give that reward a milestone of its own, with `void if`.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -91,6 +97,8 @@ RULE_HELP: dict[str, str] = {
     "every event: every award of it is withheld. Give it a positive amount, or remove it.",
     "RR609": "`count referral` without a filter: a referral has one `referral` event, so it is 1 for every "
     "referral. To count a referrer's referrals, write `count referrals`.",
+    "RR615": "A partial void in an `each EVENT` milestone whose condition does not read the triggering event: "
+    "every void event of the referral takes its part of every award. Link it: `where refund.payment == payment.id`.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, get_args
 
+from ..core.award import PAYOUT_FIELDS
 from ..core.formatting import printable
 from ..core.ids import partial_reversal_id, reissue_id, reversal_id
 from ..core.timeutil import TimestampError, format_timestamp, parse_timestamp
@@ -387,22 +388,7 @@ def _partial(entry: Any, path: str, n: int) -> SettledPartial | None:
 
 
 #: the fields of a reversal record, in the order a result writes them
-REVERSAL_KEYS = (
-    "id",
-    "reverses",
-    "at",
-    "milestone",
-    "role",
-    "beneficiary",
-    "referrer",
-    "referee",
-    "kind",
-    "amount",
-    "unit",
-    "item",
-    "program",
-    "why",
-)
+REVERSAL_KEYS = ("id", "reverses", "at", *PAYOUT_FIELDS, "program", "why")
 
 
 def _as_told(settled: SettledAward, explain: bool) -> dict[str, Any]:
