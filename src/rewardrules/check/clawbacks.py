@@ -17,7 +17,7 @@ from ..core.source import Span
 from ..core.units import is_additive
 from ..syntax import nodes as ast
 from .messages import Messages
-from .program import RewardInfo
+from .program import RewardInfo, VoidInfo
 from .scope import _Context
 
 
@@ -71,6 +71,39 @@ class Clawbacks(Messages):
                     partial[0].span,
                     "move that reward to a milestone of its own, with `void if` to take it back whole",
                 )
+
+    def _reward_terms(
+        self,
+        decl: ast.Milestone,
+        rewards: list[RewardInfo],
+        hold_ns: int | None,
+        voids: list[VoidInfo | None],
+    ) -> list[VoidInfo]:
+        """Each reward's hold: the milestone's, or its own (`reward ... {
+        hold 30 days }`); each reward without terms of its own gets the
+        milestone's voids (the positions in the list returned; the programs
+        pass appends each reward's own). RR306: two holds in one reward's
+        terms; RR317: a milestone `hold` or `void` that no reward takes,
+        every reward having terms of its own."""
+        shared = [v for v in voids if v is not None]
+        for reward in rewards:
+            terms = reward.decl
+            if not terms.terms:
+                reward.hold_ns, reward.voids = hold_ns, tuple(range(len(shared)))
+                continue
+            for extra in terms.holds[1:]:
+                self.error("RR306", "a reward has at most one `hold`", extra.span)
+            reward.hold_ns = self.duration(terms.holds[0].duration) if terms.holds else None
+        if rewards and all(r.decl.terms for r in rewards):
+            for clause in [*decl.holds, *decl.voids]:
+                what = "hold" if isinstance(clause, ast.Hold) else "void"
+                self.error(
+                    "RR317",
+                    f"the milestone's `{what}` applies to no reward: each reward has terms of its own (`{{ ... }}`)",
+                    clause.span,
+                    f"move the `{what}` into the terms of the rewards it is for",
+                )
+        return shared
 
 
 def _amount(typ: Type) -> bool:

@@ -46,6 +46,7 @@ from .program import (
     NodeMap,
     ProgramInfo,
     RewardInfo,
+    VoidInfo,
 )
 
 ZERO = Decimal(0)
@@ -714,29 +715,47 @@ def void_outlasts_hold(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     still voids."""
     for program in checked.programs:
         for milestone in program.milestones:
-            hold = milestone.hold_ns or 0
-            holds = milestone.decl.holds
-            hold_text = (
-                f"the hold is {written(holds[0].duration)}: a void event after the hold"
-                if holds
-                else "there is no hold: every void event"
-            )
-            for void in milestone.voids:
-                if void.window_ns is not None and void.window_ns <= hold:
-                    continue
-                if void.decl.part is not None:
-                    continue  # a partial refund after the award is paid is what a partial void is for
-                within = void.decl.within
-                window = f"up to {written(within)} after the award" if within is not None else "at any time"
-                yield _warning(
-                    "RR606",
-                    f"`void if {void.event}` in milestone `{milestone.name}` can match {window}, "
-                    f"but {hold_text} reverses a confirmed award",
-                    void.decl.span,
-                    f"hold the award at least as long as the void window (`hold {written(within)}`)"
-                    if within is not None
-                    else "give the void a window (`within 30 days`) and hold the award at least that long",
-                )
+            for hold_ns, holds, voids in _hold_groups(milestone):
+                yield from _outlasting(milestone.name, hold_ns, holds, voids)
+
+
+def _hold_groups(milestone: MilestoneInfo) -> Iterator[tuple[int | None, tuple[ast.Hold, ...], list[VoidInfo]]]:
+    """Each hold with the voids it holds off: the milestone's (when a reward
+    takes them), then each reward's own terms."""
+    shared = [v for v in milestone.voids if any(v.decl is d for d in milestone.decl.voids)]
+    if shared and any(not r.decl.terms for r in milestone.rewards):
+        yield milestone.hold_ns, milestone.decl.holds, shared
+    for reward in milestone.rewards:
+        if reward.decl.terms:
+            own = [milestone.voids[i] for i in reward.voids]
+            yield reward.hold_ns, reward.decl.holds, own
+
+
+def _outlasting(
+    name: str, hold_ns: int | None, holds: tuple[ast.Hold, ...], voids: list[VoidInfo]
+) -> Iterator[Diagnostic]:
+    hold = hold_ns or 0
+    hold_text = (
+        f"the hold is {written(holds[0].duration)}: a void event after the hold"
+        if holds
+        else "there is no hold: every void event"
+    )
+    for void in voids:
+        if void.window_ns is not None and void.window_ns <= hold:
+            continue
+        if void.decl.part is not None:
+            continue  # a partial refund after the award is paid is what a partial void is for
+        within = void.decl.within
+        window = f"up to {written(within)} after the award" if within is not None else "at any time"
+        yield _warning(
+            "RR606",
+            f"`void if {void.event}` in milestone `{name}` can match {window}, "
+            f"but {hold_text} reverses a confirmed award",
+            void.decl.span,
+            f"hold the award at least as long as the void window (`hold {written(within)}`)"
+            if within is not None
+            else "give the void a window (`within 30 days`) and hold the award at least that long",
+        )
 
 
 # RR607 --------------------------------------------------------------------------

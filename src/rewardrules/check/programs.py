@@ -193,8 +193,12 @@ class Programs(Clawbacks):
             self.error("RR306", "a milestone has at most one `hold`", hold.span)
         if decl.holds:
             hold_ns = self.duration(decl.holds[0].duration)
-        voids = [self._void(v, trigger_event) for v in decl.voids]
-        self._share_rewards(decl.voids, rewards)
+        voids = self._reward_terms(decl, rewards, hold_ns, [self._void(v, trigger_event) for v in decl.voids])
+        for reward in rewards:
+            reward.voids = tuple(reward.voids) + tuple(
+                self._own_voids(reward, trigger_event, voids) if reward.decl.terms else ()
+            )
+            self._share_rewards(tuple(voids[i].decl for i in reward.voids), [reward])
         message = None
         message_span = None
         for repeated in decl.messages[1:]:
@@ -214,7 +218,7 @@ class Programs(Clawbacks):
             events=events,
             rewards=rewards,
             hold_ns=hold_ns,
-            voids=[v for v in voids if v is not None],
+            voids=voids,
             message=message,
             message_span=message_span,
             caps=caps,
@@ -338,6 +342,17 @@ class Programs(Clawbacks):
         self._share(void, _Context("in the share of a partial void", events))
         window = self.duration(void.within) if void.within is not None else None
         return VoidInfo(event.name, window, void)
+
+    def _own_voids(self, reward: RewardInfo, trigger_event: EventInfo | None, voids: list[VoidInfo]) -> list[int]:
+        """Check a reward's own voids, append them to the milestone's
+        (`voids`) and give their positions there."""
+        out = []
+        for void in reward.decl.voids:
+            info = self._void(void, trigger_event)
+            if info is not None:
+                out.append(len(voids))
+                voids.append(info)
+        return out
 
     def _every_step(self, trigger: ast.EveryTrigger, info: MetricInfo) -> None:
         """RR402: an `every` step below the smallest step its metric takes

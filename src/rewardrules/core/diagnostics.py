@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "RR306": "invalid structure",
     "RR307": "metric depends on itself",
     "RR316": "partial void of a reward without parts",
+    "RR317": "milestone hold or void that no reward takes",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
     "RR501": "invalid message template",

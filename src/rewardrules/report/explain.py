@@ -31,7 +31,7 @@ from ..score.arguments import NONE, expect, expect_program
 from ..syntax import nodes as ast
 
 if TYPE_CHECKING:
-    from ..check.program import MetricInfo, MilestoneInfo, ProgramInfo
+    from ..check.program import MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
     from ..score.api import Program
     from .trace import VoidCause
 
@@ -299,13 +299,14 @@ class _Teller:
             note.details.append(_cut(why.get("uncapped"), award) + self._caps(award["milestone"]))
         info = self.milestones.get(award["milestone"])
         if status == "pending":
-            if info is not None and info.hold_ns is not None:
-                until = format_deadline(parse_timestamp(award["at"]) + info.hold_ns)
-                detail = f"held until {until} ({_duration(info.hold_ns)} hold)"
+            reward = _reward_of(info, award) if info is not None else None
+            if reward is not None and reward.hold_ns is not None:
+                until = format_deadline(parse_timestamp(award["at"]) + reward.hold_ns)
+                detail = f"held until {until} ({_duration(reward.hold_ns)} hold)"
             else:
                 detail = "held: it is confirmed when the hold is over"
-            if info is not None and info.voids:
-                detail += "; " + " or ".join(_void_text(v.decl) for v in info.voids)
+            if info is not None and reward is not None and reward.voids:
+                detail += "; " + " or ".join(_void_text(info.voids[i].decl) for i in reward.voids)
             note.details.append(detail)
         elif status == "void":
             cause = self.voids.get(award["id"])
@@ -490,6 +491,17 @@ def _what(award: Mapping[str, Any]) -> str:
 def _text(node: Any) -> str:
     span = getattr(node, "span", None)
     return " ".join(span.text.split()) if span is not None else "?"
+
+
+def _reward_of(info: MilestoneInfo, award: Mapping[str, Any]) -> RewardInfo | None:
+    """The reward of the milestone an award record is of: its role, kind,
+    unit and item (the first such, for two rewards alike)."""
+    for reward in info.rewards:
+        if (reward.role, reward.kind, reward.unit) == (award["role"], award["kind"], award["unit"]) and (
+            reward.kind != "item" or reward.item == award.get("item")
+        ):
+            return reward
+    return None
 
 
 def _void_text(void: ast.Void) -> str:

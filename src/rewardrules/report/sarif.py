@@ -68,6 +68,8 @@ RULE_HELP: dict[str, str] = {
     "RR307": "A metric that depends on itself, directly or through other metrics.",
     "RR316": "A partial void in a milestone with an item or a percent reward, which has no part to take "
     "back: give that reward a milestone of its own, with `void if`.",
+    "RR317": "A milestone `hold` or `void` that no reward takes: every reward has terms of its own "
+    "(`reward ... { hold 30 days }`). Move the clause into the terms of the rewards it is for.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",

@@ -57,10 +57,12 @@ class Clawback:
 
 def matches(award: IssuedAward, as_of: int) -> list[tuple[dict[str, Any], int]]:
     """Each event of the award's referral, at or before as-of, that meets a
-    `void` clause (0 <= delay <= window after the award), with the first
-    clause it meets; in ledger order (instant, then id)."""
+    `void` clause of its reward (0 <= delay <= window after the award), with
+    the first clause it meets (its position in the milestone's voids); in
+    ledger order (instant, then id)."""
     found: dict[tuple[int, str], tuple[dict[str, Any], int]] = {}
-    for index, void in enumerate(award.milestone.voids):
+    for index in award.milestone.rewards[award.reward_index].info.voids:
+        void = award.milestone.voids[index]
         window = void.info.window_ns
         for other in award.referral.kept.get(void.info.event, ()):
             delay = other["at"] - award.at

@@ -48,8 +48,9 @@ def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
 
 
 def confirmed_at(award: IssuedAward) -> int:
-    """When an award stops being pending: at its event, or after its hold."""
-    hold = award.milestone.info.hold_ns
+    """When an award stops being pending: at its event, or after its hold
+    (its reward's: the milestone's, or the reward's own)."""
+    hold = award.milestone.rewards[award.reward_index].info.hold_ns
     return award.at + hold if hold is not None else award.at
 
 
@@ -99,7 +100,8 @@ class Reporter:
         record = self._record(award)
         if explain:
             record["why"] = self._why(award)
-        if milestone.voids or milestone.info.hold_ns is not None:
+        reward = milestone.rewards[award.reward_index].info
+        if reward.voids or reward.hold_ns is not None:
             record["status"] = status(award, self.as_of)
             if explain and record["status"] == "void":
                 record["why"]["voided_by"] = self._voided_by(award)
@@ -363,7 +365,7 @@ class Reporter:
         during the hold is dated when the award is confirmed (paid)."""
         out = []
         for award in self.engine.state.awards:
-            if not award.milestone.voids or award.at > self.as_of:
+            if not award.milestone.rewards[award.reward_index].info.voids or award.at > self.as_of:
                 continue
             confirmed = confirmed_at(award)
             if confirmed > self.as_of:

@@ -381,7 +381,7 @@ def _clause(item: object, p: _Printer) -> str:
         case ast.EveryTrigger(step, metric):
             return f"every {number(step)} {metric.text}"
         case ast.Reward(role, kind, amount):
-            return f"reward {role.text} {kind.text} {p.expr(amount)}"
+            return f"reward {role.text} {kind.text} {p.expr(amount)}" + _terms(p, item)
         case ast.Hold(duration):
             return f"hold {_duration(duration)}"
         case ast.Void(event, where, within):
@@ -404,6 +404,15 @@ def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
 def _filters(p: _Printer, where: ast.Expr | None, within: ast.Duration | None) -> str:
     text = f" where {p.expr(where)}" if where is not None else ""
     return text + (f" within {_duration(within)}" if within is not None else "")
+
+
+def _terms(p: _Printer, reward: ast.Reward) -> str:
+    """A reward's own hold and voids, on its line: `` { hold 30 days }``,
+    `` { }`` for none (held and voided by nothing), or nothing."""
+    if not reward.terms:
+        return ""
+    clauses = [_clause(c, p) for c in [*reward.holds, *reward.voids]]
+    return " { " + "  ".join(clauses) + (" }" if clauses else "}")
 
 
 def _share(p: _Printer, void: ast.Void) -> str:

@@ -290,10 +290,17 @@ Trigger = WhenTrigger | EventTrigger | IncreaseTrigger | EveryTrigger
 
 @dataclass(frozen=True, slots=True)
 class Reward:
+    """``reward ROLE KIND AMOUNT``, optionally with terms of its own,
+    ``{ hold 30 days  void if refund ... }``: then it is held and voided by
+    those only, not by the milestone's (`terms`: whether it has them)."""
+
     role: Ident
     kind: Ident
     amount: Expr
     span: Span | None = _span
+    holds: tuple[Hold, ...] = ()
+    voids: tuple[Void, ...] = ()
+    terms: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,8 +259,20 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def every_trigger(self, meta: Any, step: Token, metric: Token) -> ast.EveryTrigger:
         return ast.EveryTrigger(_decimal(step), self._tok(metric), span=self._span(meta))
 
-    def reward(self, meta: Any, role: Token, kind: Token, amount: Any) -> ast.Reward:
-        return ast.Reward(self._tok(role), self._tok(kind), amount, span=self._span(meta))
+    def reward(self, meta: Any, role: Token, kind: Token, amount: Any, *terms: Any) -> ast.Reward:
+        own = terms[0] if terms else ()
+        return ast.Reward(
+            self._tok(role),
+            self._tok(kind),
+            amount,
+            span=self._span(meta),
+            holds=_only(own, ast.Hold),
+            voids=_only(own, ast.Void),
+            terms=bool(terms),
+        )
+
+    def reward_terms(self, meta: Any, *clauses: Any) -> tuple[Any, ...]:
+        return clauses
 
     def hold(self, meta: Any, duration: ast.Duration) -> ast.Hold:
         return ast.Hold(duration, span=self._span(meta))
