@@ -572,9 +572,14 @@ def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
                 # an amount that reads nothing is a constant, and a negative one is RR305
                 amount = _literal(draw, unit, POSITIVE)
             clauses.append(["reward", role, reward_kind, *amount])
-    if _maybe(draw, 2):
+        own = draw(reward_terms(scope, trigger_event, units[-1]))
+        if own:  # held and voided by its own terms only: the milestone's no longer restrict it
+            clauses[-1] += own
+            units[-1] = "own terms"
+    everyone_own = all(unit == "own terms" for unit in units)  # a milestone hold or void would be RR317
+    if _maybe(draw, 2) and not everyone_own:
         clauses.append(["hold", *draw(durations())])
-    if _maybe(draw, 2):
+    if _maybe(draw, 2) and not everyone_own:
         void_event = draw(st.sampled_from(scope.events))
         refs = _fields(void_event) + (_fields(trigger_event) if trigger_event else []) + scope.referral
         share = draw(void_shares(void_event, trigger_event)) if not {"item", "percent"} & set(units) else []
@@ -671,3 +676,25 @@ def void_shares(draw: st.DrawFn, void_event: str, trigger_event: str | None) -> 
     constant = _literal(draw, unit, ["0", "3", "12", "300"])
     whole = draw(st.sampled_from(wholes)) if wholes and _maybe(draw, 6) else constant
     return [*part, "of", *whole]
+
+
+# -- hold and void per reward ----------------------------------------------------
+
+
+@st.composite
+def reward_terms(draw: st.DrawFn, scope: TypedScope, trigger_event: str | None, unit: str) -> Tokens:
+    """A reward's own terms (``{ hold 30 days  void if refund ... }``, or
+    ``{ }`` for neither), or none: at most one hold, any voids; a partial
+    void only for a reward in an additive unit (not an item or percent)."""
+    if not _maybe(draw, 3):
+        return []
+    terms: list[Tokens] = []
+    if _maybe(draw):
+        terms.append(["hold", *draw(durations())])
+    for _ in range(draw(st.integers(0, 2))):
+        void_event = draw(st.sampled_from(scope.events))
+        refs = _fields(void_event) + (_fields(trigger_event) if trigger_event else []) + scope.referral
+        share = draw(void_shares(void_event, trigger_event)) if unit not in ("item", "percent") else []
+        terms.append(["void", *share, "if", void_event, *_typed_filters(draw, refs)])
+    ordered = draw(st.permutations(terms))
+    return ["{", *[t for term in ordered for t in term], "}"]

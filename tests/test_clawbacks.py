@@ -26,13 +26,21 @@ from .strategies import rule_files
 
 FOLDER = GOLDEN / "clawbacks"
 RULES = FOLDER / "clawbacks.rules"
-CASES = sorted((FOLDER / "ledgers").glob("*.jsonl"))
+#: golden cases of the constructs: tests/golden/NAME/ledgers/*.jsonl, scored by NAME.rules
+CASES = sorted(
+    ledger for name in ("clawbacks", "reward_holds") for ledger in (GOLDEN / name / "ledgers").glob("*.jsonl")
+)
+IDS = [f"{p.parents[1].name}/{p.stem}" for p in CASES]
 AWARD_KEYS = tuple(f for f in CONTRACT_FIELDS if f != "id")
 REVERSAL_KEYS = tuple(f for f in PAYOUT_FIELDS if f != "item")
 
 
-def _program() -> rewardrules.Program:
-    return rewardrules.load(RULES)
+def _program(rules: Path = RULES) -> rewardrules.Program:
+    return rewardrules.load(rules)
+
+
+def _rules_of(ledger: Path) -> Path:
+    return ledger.parents[1] / f"{ledger.parents[1].name}.rules"
 
 
 def _expected(ledger: Path) -> dict[str, Any]:
@@ -54,20 +62,20 @@ def _expected_reversal_key(reversal: dict[str, Any]) -> tuple[str, ...]:
     return (*(str(reversal[k]) for k in REVERSAL_KEYS), reversal["event"], str(reversal["taken"]))
 
 
-@pytest.mark.parametrize("ledger", CASES, ids=[p.stem for p in CASES])
+@pytest.mark.parametrize("ledger", CASES, ids=IDS)
 def test_golden_clawbacks(ledger: Path) -> None:
     expected = _expected(ledger)
-    result = _program().score(ledger.read_text().splitlines(), as_of=expected["as_of"]).data
+    result = _program(_rules_of(ledger)).score(ledger.read_text().splitlines(), as_of=expected["as_of"]).data
     awards = sorted(tuple(str(a[k]) for k in AWARD_KEYS) for a in result["awards"])
     assert awards == sorted(tuple(str(a[k]) for k in AWARD_KEYS) for a in expected["awards"]), expected["notes"]
     reversals = sorted(_reversal_key(r) for r in result["reversals"])
     assert reversals == sorted(_expected_reversal_key(r) for r in expected["reversals"]), expected["notes"]
 
 
-@pytest.mark.parametrize("ledger", CASES, ids=[p.stem for p in CASES])
+@pytest.mark.parametrize("ledger", CASES, ids=IDS)
 def test_golden_clawbacks_batch_stream_and_session_agree(ledger: Path) -> None:
     expected = _expected(ledger)
-    program = _program()
+    program = _program(_rules_of(ledger))
     lines = _ordered(ledger, expected["as_of"])
     batch = program.score(ledger.read_text().splitlines(), as_of=expected["as_of"]).to_json()
     assert program.score_stream(lines, as_of=expected["as_of"]).to_json() == batch
@@ -275,3 +283,78 @@ def test_strict_check_of_partial_voids() -> None:
     assert ("RR606", 18) in found
     assert not any(code == "RR606" and line == 17 for code, line in found)
     assert not any(code == "RR615" for code, _ in found)  # linked to the payment
+
+
+# -- hold and void per reward ---------------------------------------------------
+
+HOLDS = GOLDEN / "reward_holds" / "reward_holds.rules"
+
+
+def test_reward_terms_replace_the_milestones_hold_and_voids() -> None:
+    base = """
+milestone m {
+  first payment
+  reward referrer cash 100 USD { hold 30 days  void if refund within 30 days }
+  reward referee discount 10 percent { }
+  REST
+}
+"""
+    assert _codes(base.replace("REST", "")) == []
+    codes = [c for c, _ in _codes(base.replace("REST", "hold 7 days  void if refund within 7 days"))]
+    assert codes == ["RR317", "RR317"]
+    two = base.replace("{ hold 30 days", "{ hold 30 days  hold 2 days").replace("REST", "")
+    assert [c for c, _ in _codes(two)] == ["RR306"]
+
+
+def test_a_partial_void_in_one_rewards_terms_spares_a_percent_reward() -> None:
+    shared = """
+milestone m {
+  each payment
+  reward referrer cash 10% of payment.amount
+  reward referee discount 5 percent
+  void refund.amount of payment.amount if refund where refund.payment == payment.id
+}
+"""
+    assert [c for c, _ in _codes(shared)] == ["RR316"]
+    own = """
+milestone m {
+  each payment
+  reward referrer cash 10% of payment.amount { void refund.amount of payment.amount if refund where refund.payment == payment.id }
+  reward referee discount 5 percent
+}
+"""
+    assert _codes(own) == []
+
+
+def test_fmt_writes_reward_terms_on_the_rewards_line() -> None:
+    messy = (
+        HEAD
+        + "milestone m { first payment\n reward referrer cash 5 USD {hold 3 days\n void if refund}\n reward referee cash 1 USD {} }\n"
+    )
+    once = format_source(messy)
+    assert "  reward referrer cash 5 USD { hold 3 days  void if refund }\n" in once
+    assert "  reward referee cash 1 USD { }\n" in once
+    assert format_source(once) == once
+    assert rewardrules.check_source(once) == []
+
+
+def test_explain_tells_each_rewards_own_hold() -> None:
+    ledger = GOLDEN / "reward_holds" / "ledgers" / "early_refund.jsonl"
+    text = explain_ledger(_program(HOLDS), ledger.read_text().splitlines(), as_of="2026-01-05T00:00:00Z", referee="c2")
+    assert "held until 2026-02-02T00:00:00Z (30-day hold); void if `refund where" in text
+    assert "held until 2026-01-10T00:00:00Z (7-day hold)" in text
+    assert "held until 2026-01-17T00:00:00Z (14-day hold); `refund.amount of payment.amount` back at each" in text
+
+
+def test_strict_check_per_reward_hold() -> None:
+    from rewardrules.check.lint import lint
+
+    text = (
+        HEAD
+        + "milestone m { first payment  reward referrer cash 5 USD { hold 3 days  void if refund within 30 days }"
+        + "  reward referee cash 1 USD  hold 30 days  void if refund within 30 days }\n"
+    )
+    program = rewardrules.compile(text)
+    found = [(d.code, d.message) for d in lint(program.compiled.checked) if d.code != "RR604"]  # unused fields
+    assert [c for c, _ in found] == ["RR606"]
+    assert "the hold is 3 days" in found[0][1]
