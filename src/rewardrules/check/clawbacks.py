@@ -95,7 +95,8 @@ class Clawbacks(Messages):
                 self.error("RR306", "a reward has at most one `hold`", extra.span)
             reward.hold_ns = self.duration(terms.holds[0].duration) if terms.holds else None
         if rewards and all(r.decl.terms for r in rewards):
-            for clause in [*decl.holds, *decl.voids]:
+            clauses: list[ast.Hold | ast.Void] = [*decl.holds, *decl.voids]
+            for clause in clauses:
                 what = "hold" if isinstance(clause, ast.Hold) else "void"
                 self.error(
                     "RR317",
