@@ -215,7 +215,8 @@ def test_long_names_in_messages_are_shortened_in_every_format() -> None:
     rendered = render(diagnostic)
     assert len(rendered) < 1000 and f"`{'p' * (QUOTE_WIDTH // 2)}{ELLIPSIS}" in diagnostic.message
     assert len(json.dumps(diagnostic.to_dict())) < 1000
-    assert len(json.dumps(sarif_log([("case.rules", [diagnostic])]))) < 20_000
+    # the results, not the driver's help for every code (which grows with the codes)
+    assert len(json.dumps(sarif_log([("case.rules", [diagnostic])])["runs"][0]["results"])) < 2_000
 
 
 def test_long_line_in_the_cli_json_github_and_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
