@@ -358,3 +358,35 @@ def test_strict_check_per_reward_hold() -> None:
     found = [(d.code, d.message) for d in lint(program.compiled.checked) if d.code != "RR604"]  # unused fields
     assert [c for c, _ in found] == ["RR606"]
     assert "the hold is 3 days" in found[0][1]
+
+
+def test_a_share_without_a_value_takes_nothing_and_other_units_round_to_the_awards_decimals() -> None:
+    text = """
+event grant { total: optional quantity MB }
+event cut { used: optional quantity MB }
+milestone joined {
+  first grant
+  reward referee storage 500 MB
+  void cut.used of grant.total if cut
+}
+"""
+    program = rewardrules.compile(text)
+    referral = '{"id": "r", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "a", "referee": "b"}'
+    grant = '{"id": "g", "at": "2026-01-02T00:00:00Z", "type": "grant", "referee": "b", "total": 3}'
+    cuts = [
+        '{"id": "c0", "at": "2026-01-03T00:00:00Z", "type": "cut", "referee": "b"}',  # no part
+        '{"id": "c1", "at": "2026-01-04T00:00:00Z", "type": "cut", "referee": "b", "used": 0}',  # nothing
+        '{"id": "c2", "at": "2026-01-05T00:00:00Z", "type": "cut", "referee": "b", "used": 1}',
+        '{"id": "c3", "at": "2026-01-06T00:00:00Z", "type": "cut", "referee": "b", "used": 1}',
+        '{"id": "c4", "at": "2026-01-07T00:00:00Z", "type": "cut", "referee": "b", "used": 2}',
+    ]
+    data = program.score([referral, grant, *cuts]).data
+    # 500 x 1/3 = 166.67 -> 167; 500 x 2/3 = 333.33 -> 333 (166 more); then all: 500 (167 more)
+    assert [(r["why"]["event"], r["amount"], r["why"]["taken"]) for r in data["reversals"]] == [
+        ("c2", "167", "167"),
+        ("c3", "166", "333"),
+        ("c4", "167", "500"),
+    ]
+    assert [a["status"] for a in data["awards"]] == ["confirmed"]
+    no_whole = grant.replace(', "total": 3', "")  # the award's base has no value: nothing comes back
+    assert program.score([referral, no_whole, *cuts]).data["reversals"] == []
