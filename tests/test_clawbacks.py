@@ -390,3 +390,17 @@ milestone joined {
     assert [a["status"] for a in data["awards"]] == ["confirmed"]
     no_whole = grant.replace(', "total": 3', "")  # the award's base has no value: nothing comes back
     assert program.score([referral, no_whole, *cuts]).data["reversals"] == []
+
+
+def test_a_settled_award_the_run_no_longer_gives_is_taken_back_less_its_parts() -> None:
+    program = _program()
+    lines = (FOLDER / "ledgers" / "partial_refunds.jsonl").read_text().splitlines()
+    head = [x for x in lines if json.loads(x)["id"] in ("r1", "p1", "f1")]
+    first = program.score(head).data
+    renamed = rewardrules.compile(RULES.read_text().replace("milestone commission", "milestone renamed"), "c.rules")
+    data = renamed.score(head, settled=first).data
+    old = first["awards"][0]["id"]
+    back = sorted((r["amount"], r["id"] == reversal_id(old)) for r in data["reversals"] if r["reverses"] == old)
+    assert back == [("15.00", True), ("5.00", False)]  # 5.00 back in part already, as told; the rest whole
+    told = next(r for r in first["reversals"])
+    assert told in data["reversals"]  # listed as the app was told it
