@@ -13,11 +13,12 @@ otherwise divide by another base and the shares would not add up.
 from __future__ import annotations
 
 from ..core.datatypes import ERROR, NUMBER, QUANTITY, Type
+from ..core.diagnostics import did_you_mean
 from ..core.source import Span
 from ..core.units import is_additive
 from ..syntax import nodes as ast
 from .messages import Messages
-from .program import RewardInfo, VoidInfo
+from .program import MetricInfo, MilestoneInfo, RewardInfo, VoidInfo
 from .scope import _Context
 
 
@@ -105,6 +106,34 @@ class Clawbacks(Messages):
                     f"move the `{what}` into the terms of the rewards it is for",
                 )
         return shared
+
+    def _unless_voided(self, metrics: dict[str, MetricInfo], milestones: list[MilestoneInfo], program: str) -> None:
+        """RR114: `unless voided M` names no milestone of the program (the
+        metric counts the program's referrals, and only its milestones give
+        them awards); RR318: M is counted per referrer (its awards are the
+        referrer's, not one referral's)."""
+        names = {m.name: m for m in milestones}
+        for metric in metrics.values():
+            agg = metric.aggregate
+            if agg is None or agg.unless is None or agg.source.text != "referrals":
+                continue
+            found = names.get(agg.unless.text)
+            if found is None:
+                where = f"program `{program}`" if program else "the rule file"
+                self.error(
+                    "RR114",
+                    f"unknown milestone `{agg.unless.text}` in {where}",
+                    agg.unless.span,
+                    did_you_mean(agg.unless.text, sorted(names), "name a milestone of the program"),
+                )
+            elif found.level == "referrer":
+                self.error(
+                    "RR318",
+                    f"`unless voided {found.name}`: milestone `{found.name}` is counted per referrer, "
+                    "so its awards are no single referral's",
+                    agg.unless.span,
+                    "name a milestone counted per referral, such as the one that rewards the conversion",
+                )
 
 
 def _amount(typ: Type) -> bool:

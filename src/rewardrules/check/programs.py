@@ -59,6 +59,7 @@ class Programs(Clawbacks):
         metrics = {}
         for mname, decl in scope.items():
             metrics[mname] = self._metric(decl, scope)
+        self._unless_voided(metrics, milestones, name)
         return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics)
 
     def _check_milestone_names(self, programs: list[ProgramInfo]) -> None:

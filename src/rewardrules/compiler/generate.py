@@ -190,6 +190,9 @@ class CompiledRuleset:
     #: from and what it computes; None for plumbing. Kept here, on the
     #: Python side: the path and names never enter the generated source.
     origins: tuple[_Origin | None, ...] = field(repr=False, default=())
+    #: what the engine gives the generated code (`taken_back`: whether an
+    #: award of a milestone of a referral was taken back, see `score.clawback`)
+    hooks: dict[str, Callable[..., Any]] = field(repr=False, default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -289,6 +292,9 @@ class _Compiler:
         self.referrer_slot: dict[tuple[int, int], int] = {}  # (program, metric id) -> slot
         self.referrer_init: dict[int, list[Any]] = {}
         self.contrib: dict[tuple[int, int], int] = {}
+        #: milestone index -> the referral slot of "an award of it was taken
+        #: back", for metrics over referrals `unless voided` it
+        self.taken_slot: dict[int, int] = {}
         self._program = 0
         self.fields = {name: fields_of(info) for name, info in checked.events.items()}
         self._roles: dict[str, str] = {}
@@ -326,6 +332,11 @@ class _Compiler:
                     self.contrib[(p, self.mid(info))] = len(init)
                     init.append(runtime.ZERO)
             self.referrer_init[p] = init
+        for program in self.checked.programs:
+            for milestone in _followed(program).values():
+                if milestone.index not in self.taken_slot:
+                    self.taken_slot[milestone.index] = len(self.referral_init)
+                    self.referral_init.append(False)
         return ordered
 
     # -- expressions -----------------------------------------------------
@@ -515,6 +526,7 @@ class _Compiler:
             if keep:
                 fields = self.w.const(self.fields[event_type])
                 self.w.line(f"r.kept.setdefault({lit(event_type)}, []).append({fields}(ev))")
+                self.taken_updates(event_type)
             if tests:
                 # the reached flags, bound once: a step reads them for every milestone
                 flags = {_done(m) for _, (_, milestones) in tests for m in milestones if _once(m)}
@@ -574,6 +586,15 @@ class _Compiler:
     def _duration(duration: ast.Duration) -> int:
         return int(duration.value * DURATION_UNITS[duration.unit.text])
 
+    def taken_updates(self, event_type: str) -> None:
+        """After a void event is kept: whether it took back an award of a
+        milestone that a metric `unless voided` follows (the engine's
+        `taken_back`, through `hooks`), before the metrics are counted."""
+        for milestone in self.checked.milestones:
+            slot = self.taken_slot.get(milestone.index)
+            if slot is not None and any(v.event == event_type for v in milestone.voids):
+                self.w.line(f"r.m[{slot}] = hooks['taken_back'](r, {milestone.index})")
+
     def program_tests(self, p: int, aggs: list[MetricInfo], milestones: list[MilestoneInfo]) -> None:
         """Within a step's loop over the referral's programs (`P`, `R`):
         program p's referrer metrics over referrals, then the milestones the
@@ -630,6 +651,9 @@ class _Compiler:
             value = f"(mv{self.mid(target)} or {w.const(runtime.ZERO)})"
         if agg.where is not None:
             value = f"({value} if {self.expr(agg.where)} else {w.const(runtime.ZERO)})"
+        followed = _followed(self.checked.programs[p]).get(info.name)
+        if followed is not None:  # `unless voided M`: not while an award of M is taken back
+            value = f"({w.const(runtime.ZERO)} if r.m[{self.taken_slot[followed.index]}] else {value})"
         w.line(f"v = {value}")
         w.line(f"d = v - c[{slot}]")
         w.line("if d:")
@@ -802,6 +826,17 @@ def _reacting(program: ProgramInfo, event_type: str) -> tuple[list[MetricInfo], 
     return aggs, [m for m in program.milestones if event_type in m.events]
 
 
+def _followed(program: ProgramInfo) -> dict[str, MilestoneInfo]:
+    """Metrics over referrals `unless voided M`, by name, and their M."""
+    names = {m.name: m for m in program.milestones}
+    out = {}
+    for info in program.metrics.values():
+        agg = info.aggregate
+        if agg is not None and agg.unless is not None and agg.unless.text in names:
+            out[info.name] = names[agg.unless.text]
+    return out
+
+
 def _done(milestone: MilestoneInfo) -> str:
     """The local that holds the reached flags of a milestone's level, in a
     step (see `_Compiler.steps`)."""
@@ -863,7 +898,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         plan.append((program, eligible, snapshot, rewards))
     source = "\n".join(c.w.lines) + "\n"
     filename = source_filename("ruleset", source)
-    namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
+    hooks: dict[str, Callable[..., Any]] = {}
+    namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts, "hooks": hooks}
     code = compile(source, filename, "exec")
     exec(code, namespace)
     entry = (len(source), None, source.splitlines(True), filename)
@@ -924,6 +960,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         fields=c.fields,
         filename=filename,
         origins=tuple(c.w.origins),
+        hooks=hooks,
     )
     # the traceback's view of the source lives as long as the ruleset does
     weakref.finalize(result, _forget_source, filename, entry)

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .engine import IssuedAward
+from ..core.runtime import Referral
+
+if TYPE_CHECKING:
+    from .engine import IssuedAward
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,32 @@ def clawback(award: IssuedAward, as_of: int, confirmed: int) -> Clawback:
         if share >= 1:
             break
     return Clawback(None, tuple(out))
+
+
+def confirmed_at(award: IssuedAward) -> int:
+    """When an award stops being pending: at its event, or after its hold
+    (its reward's: the milestone's, or the reward's own)."""
+    hold = award.milestone.rewards[award.reward_index].info.hold_ns
+    return award.at + hold if hold is not None else award.at
+
+
+def taken_back(referral: Referral, milestone: int) -> bool:
+    """Whether an award of the milestone (by index) for the referral was
+    taken back whole, by the events kept so far: void, or reversed in full.
+    What a metric over referrals `unless voided` the milestone reads, at
+    each void event (the generated code calls it through `hooks`)."""
+    for award in referral.issued:
+        if award.milestone.info.index != milestone:
+            continue
+        claw = clawback(award, _LATEST, confirmed_at(award))
+        if claw.voided is not None or (claw.takings and claw.takings[-1].taken == award.amount):
+            return True
+    return False
+
+
+#: an as-of after every event: events are kept in ledger order, so those
+#: kept when `taken_back` runs are those at or before the one being scored
+_LATEST = 2**63
 
 
 def _scale(award: IssuedAward) -> Decimal:

@@ -20,6 +20,7 @@ from ..core.limits import MAX_AWARDS_PER_RUN, AwardLimitError, per_event_limit
 from ..core.runtime import CONTEXT, ZERO, Referral, ReferrerState
 from ..core.timeutil import period_key
 from ..ledger.events import Record
+from .clawback import taken_back
 
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
@@ -98,6 +99,7 @@ class Engine:
         #: the most awards one event may give (`limits.per_event_limit`)
         self.per_event = per_event_limit(max_awards_per_event)
         self.state = State(referrers=[{} for _ in compiled.programs])
+        compiled.hooks["taken_back"] = taken_back  # the same function for every engine of the ruleset
         self._milestone_count = len(compiled.milestones)
         self._cap_keys: dict[int, tuple[Any, ...]] = {}
         for program in compiled.programs:
@@ -269,6 +271,7 @@ class Engine:
             )
             awards.append(award)
             issued.append(award)
+            referral.issued.append(award)
 
     def _apply_caps(
         self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal

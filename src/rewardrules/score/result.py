@@ -22,7 +22,7 @@ from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import format_deadline, format_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
-from .clawback import clawback
+from .clawback import clawback, confirmed_at
 from .engine import Engine, IssuedAward, Withheld
 from .settle import Settled, Settlement
 
@@ -45,13 +45,6 @@ def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
     """The event of `void_event`, or None."""
     found = void_event(award, as_of)
     return found[0] if found is not None else None
-
-
-def confirmed_at(award: IssuedAward) -> int:
-    """When an award stops being pending: at its event, or after its hold
-    (its reward's: the milestone's, or the reward's own)."""
-    hold = award.milestone.rewards[award.reward_index].info.hold_ns
-    return award.at + hold if hold is not None else award.at
 
 
 def status(award: IssuedAward, as_of: int) -> str:

@@ -394,7 +394,9 @@ def _clause(item: object, p: _Printer) -> str:
 def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
     if isinstance(body, ast.Aggregate):
         target = body.source.text + (f".{body.field.text}" if body.field is not None else "")
-        text = f"{body.fn} {target}" + _filters(p, body.where, body.within)
+        text = f"{body.fn} {target}" + _filters(p, body.where, None)
+        text += f" unless voided {body.unless.text}" if body.unless is not None else ""
+        text += f" within {_duration(body.within)}" if body.within is not None else ""
         return text + (f" otherwise {p.expr(body.otherwise)}" if body.otherwise is not None else "")
     text = p.expr(body)
     first = _FIRST_WORD.match(text)

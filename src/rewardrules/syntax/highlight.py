@@ -50,6 +50,8 @@ RESERVED = (
     "hold",
     "void",
     "if",
+    "unless",
+    "voided",
     "message",
     "where",
     "within",

@@ -223,6 +223,9 @@ class Aggregate:
     within: Duration | None = None
     otherwise: Expr | None = None
     span: Span | None = _span
+    #: ``unless voided MILESTONE`` (over referrals): a referral whose award
+    #: of that milestone was taken back does not count
+    unless: Ident | None = None
 
 
 @dataclass(frozen=True, slots=True)

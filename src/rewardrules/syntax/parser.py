@@ -182,15 +182,20 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return self._tok(head), (self._tok(attr) if attr is not None else None)
 
     def aggregate(self, meta: Any, fn: str, target: Any, *clauses: Any) -> ast.Aggregate:
-        where = within = otherwise = None
+        where = within = otherwise = unless = None
         for kind, value in clauses:
             if kind == "where":
                 where = value
             elif kind == "within":
                 within = value
+            elif kind == "unless":
+                unless = value
             else:
                 otherwise = value
-        return ast.Aggregate(fn, target[0], target[1], where, within, otherwise, span=self._span(meta))
+        return ast.Aggregate(fn, target[0], target[1], where, within, otherwise, span=self._span(meta), unless=unless)
+
+    def unless(self, meta: Any, milestone: Token) -> tuple[str, Any]:
+        return ("unless", self._tok(milestone))
 
     def filter(self, meta: Any, expr: Any) -> tuple[str, Any]:
         return ("where", expr)
