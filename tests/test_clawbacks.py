@@ -28,7 +28,9 @@ FOLDER = GOLDEN / "clawbacks"
 RULES = FOLDER / "clawbacks.rules"
 #: golden cases of the constructs: tests/golden/NAME/ledgers/*.jsonl, scored by NAME.rules
 CASES = sorted(
-    ledger for name in ("clawbacks", "reward_holds") for ledger in (GOLDEN / name / "ledgers").glob("*.jsonl")
+    ledger
+    for name in ("clawbacks", "reward_holds", "counts_voided")
+    for ledger in (GOLDEN / name / "ledgers").glob("*.jsonl")
 )
 IDS = [f"{p.parents[1].name}/{p.stem}" for p in CASES]
 AWARD_KEYS = tuple(f for f in CONTRACT_FIELDS if f != "id")
@@ -404,3 +406,39 @@ def test_a_settled_award_the_run_no_longer_gives_is_taken_back_less_its_parts() 
     assert back == [("15.00", True), ("5.00", False)]  # 5.00 back in part already, as told; the rest whole
     told = next(r for r in first["reversals"])
     assert told in data["reversals"]  # listed as the app was told it
+
+
+# -- counts that follow reversals -----------------------------------------------
+
+COUNTS = GOLDEN / "counts_voided" / "counts_voided.rules"
+
+
+def test_unless_voided_names_a_per_referral_milestone_of_the_program() -> None:
+    text = COUNTS.read_text()
+    typo = text.replace("unless voided first_paid", "unless voided first_pad")
+    found = [(d.code, d.message, d.help) for d in rewardrules.check_source(typo, "c.rules")]
+    assert [(c, h) for c, _, h in found] == [("RR114", "did you mean `first_paid`?")]
+    per_referrer = text.replace("unless voided first_paid", "unless voided three_paying")
+    assert [d.code for d in rewardrules.check_source(per_referrer, "c.rules")] == ["RR318"]
+    over_events = text.replace("where payment.amount > 0\n", "where payment.amount > 0 unless voided first_paid\n", 1)
+    assert [d.code for d in rewardrules.check_source(over_events, "c.rules")] == ["RR318"]
+
+
+def test_fmt_keeps_unless_voided_before_the_window() -> None:
+    text = COUNTS.read_text()
+    assert format_source(text) == text
+    messy = text.replace("unless voided first_paid", "unless\n   voided   first_paid")
+    assert format_source(messy) == text
+
+
+def test_a_count_follows_reversals_only_when_the_program_says_so() -> None:
+    """The default is unchanged: `count referrals` counts a conversion even
+    when its award was voided (a refund does not unpay the payment the
+    metric counts, and the reference programs keep their results)."""
+    lines = (GOLDEN / "counts_voided" / "ledgers" / "basic.jsonl").read_text().splitlines()
+    data = _program(COUNTS).score(lines).data
+    (referrer,) = data["referrers"]
+    assert referrer["metrics"] == {"conversions": "6", "kept": "4"}
+    plain = rewardrules.compile(COUNTS.read_text().replace(" unless voided first_paid", ""), "c.rules")
+    bonuses = [a["referee"] for a in plain.score(lines).data["awards"] if a["milestone"] == "every_two"]
+    assert bonuses == ["b", "d", "f"]

@@ -405,6 +405,7 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *never_issued(checked),
         *counts_its_own_referral(checked),
         *partial_void_unlinked(checked),
+        *never_voided(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -876,3 +877,27 @@ def partial_void_unlinked(checked: CheckedRuleset) -> Iterator[Diagnostic]:
 def _reads(expr: ast.Expr | None, event: str) -> bool:
     """Whether an expression reads a field of `event`."""
     return any(isinstance(n, ast.Ref) and n.head.text == event and n.attr is not None for n in ast.walk(expr))
+
+
+# RR616 --------------------------------------------------------------------------
+
+
+def never_voided(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR616: `unless voided M` where no `void` clause can take an award of
+    M back (neither the milestone's nor a reward's own): the metric counts
+    what it would count without it."""
+    for program in checked.programs:
+        names = {m.name: m for m in program.milestones}
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            milestone = names.get(agg.unless.text) if agg is not None and agg.unless is not None else None
+            if milestone is None or milestone.voids:
+                continue
+            assert agg is not None and agg.unless is not None
+            yield _warning(
+                "RR616",
+                f"metric `{metric.name}` does not count referrals whose `{milestone.name}` was voided, "
+                f"but milestone `{milestone.name}` has no `void`: no award of it is ever taken back",
+                agg.unless.span,
+                f"add a `void if` to milestone `{milestone.name}`, or remove `unless voided {milestone.name}`",
+            )

@@ -74,6 +74,7 @@ CODES: dict[str, str] = {
     "RR608": "reward never issued",
     "RR609": "count of a referral's own event",
     "RR615": "partial void not linked to its award's event",
+    "RR616": "`unless voided` a milestone without voids",
 }
 
 

@@ -53,6 +53,8 @@ RULE_HELP: dict[str, str] = {
     "RR204": "A name that exists but cannot be used here: an event's fields outside its metric filter or "
     "milestone, a metric inside a metric's filter, `increase` outside `whenever`.",
     "RR205": "An aggregate that does not make sense, such as `count payment.amount`, `sum payment` or `max referrals`.",
+    "RR114": "`unless voided` names no milestone of the metric's program: name the milestone whose awards "
+    "are taken back (the conversion).",
     "RR210": "The share of a partial void (`void PART of WHOLE if EVENT`) is not two amounts in one unit: "
     "write e.g. `void refund.amount of payment.amount if refund`.",
     "RR211": "The whole of a partial void reads the void event: the whole is the award's base, the same at "
@@ -70,6 +72,8 @@ RULE_HELP: dict[str, str] = {
     "back: give that reward a milestone of its own, with `void if`.",
     "RR317": "A milestone `hold` or `void` that no reward takes: every reward has terms of its own "
     "(`reward ... { hold 30 days }`). Move the clause into the terms of the rewards it is for.",
+    "RR318": "`unless voided` on an aggregate that is not over referrals, or naming a milestone counted per "
+    "referrer, whose awards are no single referral's.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -99,6 +103,8 @@ RULE_HELP: dict[str, str] = {
     "every event: every award of it is withheld. Give it a positive amount, or remove it.",
     "RR609": "`count referral` without a filter: a referral has one `referral` event, so it is 1 for every "
     "referral. To count a referrer's referrals, write `count referrals`.",
+    "RR616": "`unless voided M` where milestone M has no `void`: no award of it is ever taken back, and the "
+    "metric counts what it would without it. Add a `void if`, or remove `unless voided`.",
     "RR615": "A partial void in an `each EVENT` milestone whose condition does not read the triggering event: "
     "every void event of the referral takes its part of every award. Link it: `where refund.payment == payment.id`.",
 }
