@@ -617,7 +617,8 @@ def typed_file_tokens(draw: st.DrawFn) -> Tokens:
         found = [["eligible", "when", *_condition(draw, scope.referral)] for _ in range(draw(st.integers(0, 1)))]
         found += [_typed_cap(draw) for _ in range(draw(st.integers(0, 1)))]
         count = draw(st.integers(1, 3))
-        return found + [draw(typed_milestones(f"milestone_{next(numbering)}", scope)) for _ in range(count)]
+        found += [draw(typed_milestones(f"milestone_{next(numbering)}", scope)) for _ in range(count)]
+        return found + (draw(followed_counts(scope, next(numbering))) if _maybe(draw, 2) else [])
 
     if _maybe(draw):
         declarations += items()
@@ -698,3 +699,43 @@ def reward_terms(draw: st.DrawFn, scope: TypedScope, trigger_event: str | None, 
         terms.append(["void", *share, "if", void_event, *_typed_filters(draw, refs)])
     ordered = draw(st.permutations(terms))
     return ["{", *[t for term in ordered for t in term], "}"]
+
+
+# -- counts that follow reversals --------------------------------------------------
+
+
+@st.composite
+def followed_counts(draw: st.DrawFn, scope: TypedScope, n: int) -> list[Tokens]:
+    """A conversion milestone with a `void` (the milestone's, or its
+    reward's own terms), a count of referrals `unless voided` it, and a
+    per-referrer milestone on that count: items of one program."""
+    event = draw(st.sampled_from(scope.events))
+    void_event = draw(st.sampled_from(scope.events))
+    refs = _fields(void_event) + _fields(event) + scope.referral
+    share = draw(void_shares(void_event, event))
+    void = ["void", *share, "if", void_event, *_typed_filters(draw, refs)]
+    hold = ["hold", *draw(durations())] if _maybe(draw) else []
+    reward = ["reward", "referrer", "cash", "10", "USD"]
+    if _maybe(draw):
+        body = [*reward, "{", *hold, *void, "}"]
+    else:
+        body = [*reward, *hold, *void]
+    converted = ["milestone", f"converted_{n}", "{", "first", event, *body, "}"]
+    where = ["where", *_condition(draw, scope.referral)] if _maybe(draw, 2) else []
+    metric = ["metric", f"kept_{n}", "=", "count", "referrals", *where, "unless", "voided", f"converted_{n}"]
+    step = draw(st.sampled_from(["1", "2"]))
+    bonus = [
+        "milestone",
+        f"bonus_{n}",
+        "{",
+        "every",
+        step,
+        f"kept_{n}",
+        "reward",
+        "referrer",
+        "gift_card",
+        "5",
+        "USD",
+        "}",
+    ]
+    return draw(st.permutations([converted, metric, bonus]))
