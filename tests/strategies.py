@@ -570,24 +570,33 @@ def typed_milestones(draw: st.DrawFn, name: str, scope: TypedScope) -> Tokens:
         refs = scope.metric_refs("referral") + scope.metric_refs("referrer") + scope.referral
         trigger = ["when", *_condition(draw, refs)]
     clauses = [trigger]
+    units: list[str] = []  # of the rewards: a partial void takes part of amounts only
     for _ in range(draw(st.integers(1, 2))):
         role = draw(st.sampled_from(ROLES))
         reward_kind = draw(st.sampled_from([*sorted(KIND_UNITS), "item"]))
         if reward_kind == "item":
+            units.append("item")
             clauses.append(["reward", role, "item", draw(strings())])
         else:
             unit = draw(st.sampled_from(KIND_UNITS[reward_kind]))
+            units.append(unit)
             amount = draw(typed_amounts(unit, reward_refs))[0]
             if not {tokens[0] for tokens, _ in reward_refs} & set(amount):
                 # an amount that reads nothing is a constant, and a negative one is RR305
                 amount = _literal(draw, unit, POSITIVE)
             clauses.append(["reward", role, reward_kind, *amount])
-    if _maybe(draw, 2):
+        own = draw(reward_terms(scope, trigger_event, units[-1]))
+        if own:  # held and voided by its own terms only: the milestone's no longer restrict it
+            clauses[-1] += own
+            units[-1] = "own terms"
+    everyone_own = all(unit == "own terms" for unit in units)  # a milestone hold or void would be RR317
+    if _maybe(draw, 2) and not everyone_own:
         clauses.append(["hold", *draw(durations())])
-    if _maybe(draw, 2):
+    if _maybe(draw, 2) and not everyone_own:
         void_event = draw(st.sampled_from(scope.events))
         refs = _fields(void_event) + (_fields(trigger_event) if trigger_event else []) + scope.referral
-        clauses.append(["void", "if", void_event, *_typed_filters(draw, refs)])
+        share = draw(void_shares(void_event, trigger_event)) if not {"item", "percent"} & set(units) else []
+        clauses.append(["void", *share, "if", void_event, *_typed_filters(draw, refs)])
     if _maybe(draw, 2):
         clauses.append(["message", draw(st.sampled_from(GOOD_MESSAGES))])
     if _maybe(draw, 1):
@@ -622,7 +631,8 @@ def typed_file_tokens(draw: st.DrawFn) -> Tokens:
         found += [_typed_cap(draw) for _ in range(draw(st.integers(0, 1)))]
         found += [draw(attributions(scope)) for _ in range(draw(st.integers(0, 1)))]
         count = draw(st.integers(1, 3))
-        return found + [draw(typed_milestones(f"milestone_{next(numbering)}", scope)) for _ in range(count)]
+        found += [draw(typed_milestones(f"milestone_{next(numbering)}", scope)) for _ in range(count)]
+        return found + (draw(followed_counts(scope, next(numbering))) if _maybe(draw, 2) else [])
 
     if _maybe(draw):
         declarations += items()
@@ -917,3 +927,95 @@ def loose_attributions(draw: st.DrawFn, scope: Scope) -> Tokens:
         where = ["where", *draw(conditions(scope.refs))] if _maybe(draw) else []
         words += [draw(st.sampled_from(["before", "unless"])), "first", event, *where]
     return words
+
+
+# -- partial clawbacks ---------------------------------------------------------
+
+
+@st.composite
+def void_shares(draw: st.DrawFn, void_event: str, trigger_event: str | None) -> Tokens:
+    """The share of a partial `void` (``refund.amount of payment.amount``),
+    or none (a `void if` of the whole award): the part reads the void
+    event's numeric field or is a constant, the whole reads the triggering
+    event's field of the same unit or is a constant (never the void event:
+    RR211). Constants include zero, so a share with nothing to divide by is
+    drawn too."""
+    if not _maybe(draw, 5):
+        return []
+    numeric = [(name, _type_of(t)) for name, t in EVENT_FIELDS.get(void_event, []) if _type_of(t) not in NOT_NUMERIC]
+    if numeric:
+        name, unit = draw(st.sampled_from(numeric))
+        part: Tokens = [void_event, ".", name]
+    else:
+        unit = draw(st.sampled_from(["number", "USD"]))
+        part = _literal(draw, unit, ["0", "1", "2.50", "3"])
+    wholes = [
+        [trigger_event, ".", name]
+        for name, t in EVENT_FIELDS.get(trigger_event or "", [])
+        if trigger_event != void_event and _type_of(t) == unit
+    ]
+    constant = _literal(draw, unit, ["0", "3", "12", "300"])
+    whole = draw(st.sampled_from(wholes)) if wholes and _maybe(draw, 6) else constant
+    return [*part, "of", *whole]
+
+
+# -- hold and void per reward ----------------------------------------------------
+
+
+@st.composite
+def reward_terms(draw: st.DrawFn, scope: TypedScope, trigger_event: str | None, unit: str) -> Tokens:
+    """A reward's own terms (``{ hold 30 days  void if refund ... }``, or
+    ``{ }`` for neither), or none: at most one hold, any voids; a partial
+    void only for a reward in an additive unit (not an item or percent)."""
+    if not _maybe(draw, 3):
+        return []
+    terms: list[Tokens] = []
+    if _maybe(draw):
+        terms.append(["hold", *draw(durations())])
+    for _ in range(draw(st.integers(0, 2))):
+        void_event = draw(st.sampled_from(scope.events))
+        refs = _fields(void_event) + (_fields(trigger_event) if trigger_event else []) + scope.referral
+        share = draw(void_shares(void_event, trigger_event)) if unit not in ("item", "percent") else []
+        terms.append(["void", *share, "if", void_event, *_typed_filters(draw, refs)])
+    ordered = draw(st.permutations(terms))
+    return ["{", *[t for term in ordered for t in term], "}"]
+
+
+# -- counts that follow reversals --------------------------------------------------
+
+
+@st.composite
+def followed_counts(draw: st.DrawFn, scope: TypedScope, n: int) -> list[Tokens]:
+    """A conversion milestone with a `void` (the milestone's, or its
+    reward's own terms), a count of referrals `unless voided` it, and a
+    per-referrer milestone on that count: items of one program."""
+    event = draw(st.sampled_from(scope.events))
+    void_event = draw(st.sampled_from(scope.events))
+    refs = _fields(void_event) + _fields(event) + scope.referral
+    share = draw(void_shares(void_event, event))
+    void = ["void", *share, "if", void_event, *_typed_filters(draw, refs)]
+    hold = ["hold", *draw(durations())] if _maybe(draw) else []
+    reward = ["reward", "referrer", "cash", "10", "USD"]
+    if _maybe(draw):
+        body = [*reward, "{", *hold, *void, "}"]
+    else:
+        body = [*reward, *hold, *void]
+    converted = ["milestone", f"converted_{n}", "{", "first", event, *body, "}"]
+    where = ["where", *_condition(draw, scope.referral)] if _maybe(draw, 2) else []
+    metric = ["metric", f"kept_{n}", "=", "count", "referrals", *where, "unless", "voided", f"converted_{n}"]
+    step = draw(st.sampled_from(["1", "2"]))
+    bonus = [
+        "milestone",
+        f"bonus_{n}",
+        "{",
+        "every",
+        step,
+        f"kept_{n}",
+        "reward",
+        "referrer",
+        "gift_card",
+        "5",
+        "USD",
+        "}",
+    ]
+    return draw(st.permutations([converted, metric, bonus]))

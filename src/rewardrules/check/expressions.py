@@ -162,6 +162,13 @@ class Expressions(Declarations):
             self.condition(agg.where, ctx)
         if agg.within is not None:
             self.duration(agg.within)
+        if agg.unless is not None:
+            self.error(
+                "RR318",
+                "`unless voided` applies to referrals: `count referrals` and `sum referrals.METRIC`",
+                agg.unless.span,
+                "count the referrals of a referrer: `count referrals where paid >= 1 unless voided first_paid`",
+            )
         if agg.otherwise is not None:
             other = self.expr(agg.otherwise, _Context("in `otherwise`"))
             if typ.kind != ERROR and other.kind != ERROR and unify(typ, other) is None:
@@ -223,6 +230,8 @@ class Expressions(Declarations):
             used.extend(ctx.used_metrics)
         self._refused(agg.otherwise, "a metric over referrals is never empty; `otherwise` is not needed")
         events = frozenset().union(*(m.events for m in used)) if used else frozenset({"referral"})
+        if agg.unless is not None:  # the count changes when a void event takes the award back
+            events |= self._void_events(agg.unless.text)
         return MetricInfo(
             name,
             decl,
@@ -239,6 +248,18 @@ class Expressions(Declarations):
         (`count` with a field; `within` or `otherwise` over referrals)."""
         if part is not None:
             self.error("RR205", message, part.span, hint)
+
+    def _void_events(self, milestone: str) -> frozenset[str]:
+        """The event types of the `void` clauses (the milestone's and its
+        rewards') of the milestones of that name, for `unless voided`; the
+        programs pass checks the name (`Clawbacks._unless_voided`)."""
+        found: set[str] = set()
+        for program in [*self.file.programs, *([self.file.implicit] if self.file.implicit else [])]:
+            for decl in program.milestones:
+                if decl.name.text == milestone:
+                    voids = [*decl.voids, *(v for r in decl.rewards for v in r.voids)]
+                    found.update(v.event.text for v in voids if v.event.text in self.events)
+        return frozenset(found)
 
     def _named_metric(self, ident: ast.Ident, scope: Mapping[str, ast.MetricDecl]) -> MetricInfo | None:
         """The metric a name refers to, or None after reporting RR103."""

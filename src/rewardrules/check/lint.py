@@ -2,7 +2,7 @@
 
 Runs after ``check``, on a ruleset without errors, and reads only the
 checked model. Each analysis is a small pure function that returns warnings
-(severity ``warning``, codes RR601-RR610, each with a help line).
+(severity ``warning``, codes RR601-RR621, each with a help line).
 
 Precision over recall: a warning is reported only when the rules alone
 prove it, whatever the ledger holds. Where an analysis cannot decide (a
@@ -47,6 +47,7 @@ from .program import (
     NodeMap,
     ProgramInfo,
     RewardInfo,
+    VoidInfo,
 )
 from .tables import table_gaps, unused_allowances
 
@@ -425,6 +426,8 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
         *unused_allowances(checked),
         *case_variants(checked),
         *paid_per_claim(checked),
+        *partial_void_unlinked(checked),
+        *never_voided(checked),
     ]
     return sorted(found, key=Diagnostic.sort_key)
 
@@ -753,27 +756,47 @@ def void_outlasts_hold(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     still voids."""
     for program in checked.programs:
         for milestone in program.milestones:
-            hold = milestone.hold_ns or 0
-            holds = milestone.decl.holds
-            hold_text = (
-                f"the hold is {written(holds[0].duration)}: a void event after the hold"
-                if holds
-                else "there is no hold: every void event"
-            )
-            for void in milestone.voids:
-                if void.window_ns is not None and void.window_ns <= hold:
-                    continue
-                within = void.decl.within
-                window = f"up to {written(within)} after the award" if within is not None else "at any time"
-                yield _warning(
-                    "RR606",
-                    f"`void if {void.event}` in milestone `{milestone.name}` can match {window}, "
-                    f"but {hold_text} reverses a confirmed award",
-                    void.decl.span,
-                    f"hold the award at least as long as the void window (`hold {written(within)}`)"
-                    if within is not None
-                    else "give the void a window (`within 30 days`) and hold the award at least that long",
-                )
+            for hold_ns, holds, voids in _hold_groups(milestone):
+                yield from _outlasting(milestone.name, hold_ns, holds, voids)
+
+
+def _hold_groups(milestone: MilestoneInfo) -> Iterator[tuple[int | None, tuple[ast.Hold, ...], list[VoidInfo]]]:
+    """Each hold with the voids it holds off: the milestone's (when a reward
+    takes them), then each reward's own terms."""
+    shared = [v for v in milestone.voids if any(v.decl is d for d in milestone.decl.voids)]
+    if shared and any(not r.decl.terms for r in milestone.rewards):
+        yield milestone.hold_ns, milestone.decl.holds, shared
+    for reward in milestone.rewards:
+        if reward.decl.terms:
+            own = [milestone.voids[i] for i in reward.voids]
+            yield reward.hold_ns, reward.decl.holds, own
+
+
+def _outlasting(
+    name: str, hold_ns: int | None, holds: tuple[ast.Hold, ...], voids: list[VoidInfo]
+) -> Iterator[Diagnostic]:
+    hold = hold_ns or 0
+    hold_text = (
+        f"the hold is {written(holds[0].duration)}: a void event after the hold"
+        if holds
+        else "there is no hold: every void event"
+    )
+    for void in voids:
+        if void.window_ns is not None and void.window_ns <= hold:
+            continue
+        if void.decl.part is not None:
+            continue  # a partial refund after the award is paid is what a partial void is for
+        within = void.decl.within
+        window = f"up to {written(within)} after the award" if within is not None else "at any time"
+        yield _warning(
+            "RR606",
+            f"`void if {void.event}` in milestone `{name}` can match {window}, "
+            f"but {hold_text} reverses a confirmed award",
+            void.decl.span,
+            f"hold the award at least as long as the void window (`hold {written(within)}`)"
+            if within is not None
+            else "give the void a window (`within 30 days`) and hold the award at least that long",
+        )
 
 
 # RR607 --------------------------------------------------------------------------
@@ -1002,3 +1025,60 @@ def unset_means_ineligible(checked: CheckedRuleset) -> Iterator[Diagnostic]:
                         f"to accept referrals without it, write `{written(part.operand)} is not set or "
                         f"{written(part)}`",
                     )
+
+
+# RR615 --------------------------------------------------------------------------
+
+
+def partial_void_unlinked(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR615: a partial void in an `each EVENT` milestone whose condition
+    does not read the triggering event. Every award of the milestone is one
+    payment's commission, and every void event of the referral takes its
+    part of each: a refund of half of one payment takes back half of every
+    payment's commission. (A `first` milestone has one award: nothing to
+    tell apart.)"""
+    for program in checked.programs:
+        for milestone in program.milestones:
+            trigger = milestone.trigger
+            if not isinstance(trigger, ast.EventTrigger) or not trigger.each:
+                continue
+            event = trigger.event.text
+            for void in milestone.voids:
+                if void.decl.part is None or (void.event != event and _reads(void.decl.where, event)):
+                    continue
+                yield _warning(
+                    "RR615",
+                    f"the partial void of `{void.event}` in milestone `{milestone.name}` does not say which "
+                    f"`{event}` it refunds: each `{void.event}` takes its part of every award of the milestone",
+                    void.decl.span,
+                    f"link it to the triggering event, e.g. `where {void.event}.payment == {event}.id`",
+                )
+
+
+def _reads(expr: ast.Expr | None, event: str) -> bool:
+    """Whether an expression reads a field of `event`."""
+    return any(isinstance(n, ast.Ref) and n.head.text == event and n.attr is not None for n in ast.walk(expr))
+
+
+# RR616 --------------------------------------------------------------------------
+
+
+def never_voided(checked: CheckedRuleset) -> Iterator[Diagnostic]:
+    """RR616: `unless voided M` where no `void` clause can take an award of
+    M back (neither the milestone's nor a reward's own): the metric counts
+    what it would count without it."""
+    for program in checked.programs:
+        names = {m.name: m for m in program.milestones}
+        for metric in program.metrics.values():
+            agg = metric.aggregate
+            milestone = names.get(agg.unless.text) if agg is not None and agg.unless is not None else None
+            if milestone is None or milestone.voids:
+                continue
+            assert agg is not None and agg.unless is not None
+            yield _warning(
+                "RR616",
+                f"metric `{metric.name}` does not count referrals whose `{milestone.name}` was voided, "
+                f"but milestone `{milestone.name}` has no `void`: no award of it is ever taken back",
+                agg.unless.span,
+                f"add a `void if` to milestone `{milestone.name}`, or remove `unless voided {milestone.name}`",
+            )

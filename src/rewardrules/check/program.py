@@ -169,6 +169,11 @@ class RewardInfo:
     unit: str
     item: str | None
     decl: ast.Reward
+    #: its hold: the milestone's, or its own (`reward ... { hold 30 days }`)
+    hold_ns: int | None = None
+    #: its voids: positions in the milestone's `voids` (the milestone's own
+    #: for a reward without terms of its own, else those of its terms)
+    voids: tuple[int, ...] = ()
 
 
 @dataclass(slots=True, eq=False)
@@ -218,6 +223,7 @@ class MilestoneInfo:
     events: frozenset[str]
     rewards: list[RewardInfo]
     hold_ns: int | None
+    #: the milestone's voids, then each reward's own (see `RewardInfo.voids`)
     voids: list[VoidInfo]
     message: str | None
     message_span: object | None

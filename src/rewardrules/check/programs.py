@@ -20,6 +20,7 @@ from ..core.datatypes import (
 from ..core.units import CURRENCY_EXPONENTS, is_currency
 from ..syntax import nodes as ast
 from .attribution import Attributions
+from .clawbacks import Clawbacks
 from .program import (
     COUNT_UNIT,
     CapInfo,
@@ -34,7 +35,7 @@ from .program import (
 from .scope import _Context
 
 
-class Programs(Attributions):
+class Programs(Attributions, Clawbacks):
     """Programs, milestones and rewards."""
 
     # -- programs and milestones ----------------------------------------
@@ -67,6 +68,7 @@ class Programs(Attributions):
         metrics = {}
         for mname, decl in scope.items():
             metrics[mname] = self._metric(decl, scope)
+        self._unless_voided(metrics, milestones, name)
         return ProgramInfo(name, program.title, program, eligible, caps, milestones, metrics, drawn, attribution)
 
     def _check_milestone_names(self, programs: list[ProgramInfo]) -> None:
@@ -261,7 +263,12 @@ class Programs(Attributions):
             self.error("RR306", "a milestone has at most one `hold`", hold.span)
         if decl.holds:
             hold_ns = self.duration(decl.holds[0].duration)
-        voids = [self._void(v, trigger_event) for v in decl.voids]
+        voids = self._reward_terms(decl, rewards, hold_ns, [self._void(v, trigger_event) for v in decl.voids])
+        for reward in rewards:
+            reward.voids = tuple(reward.voids) + tuple(
+                self._own_voids(reward, trigger_event, voids) if reward.decl.terms else ()
+            )
+            self._share_rewards(tuple(voids[i].decl for i in reward.voids), [reward])
         message = None
         message_span = None
         for repeated in decl.messages[1:]:
@@ -281,7 +288,7 @@ class Programs(Attributions):
             events=events,
             rewards=rewards,
             hold_ns=hold_ns,
-            voids=[v for v in voids if v is not None],
+            voids=voids,
             message=message,
             message_span=message_span,
             caps=caps,
@@ -410,8 +417,20 @@ class Programs(Attributions):
         events[event.name] = (event, "void")
         if void.where is not None:
             self.condition(void.where, _Context("in a void condition", events))
+        self._share(void, _Context("in the share of a partial void", events))
         window = self.duration(void.within) if void.within is not None else None
         return VoidInfo(event.name, window, void)
+
+    def _own_voids(self, reward: RewardInfo, trigger_event: EventInfo | None, voids: list[VoidInfo]) -> list[int]:
+        """Check a reward's own voids, append them to the milestone's
+        (`voids`) and give their positions there."""
+        out = []
+        for void in reward.decl.voids:
+            info = self._void(void, trigger_event)
+            if info is not None:
+                out.append(len(voids))
+                voids.append(info)
+        return out
 
     def _every_step(self, trigger: ast.EveryTrigger, info: MetricInfo) -> None:
         """RR402: an `every` step below the smallest step its metric takes

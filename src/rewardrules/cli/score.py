@@ -112,9 +112,11 @@ def settled_lines(data: dict[str, Any]) -> list[str]:
 def _reversal_text(reversal: dict[str, Any]) -> str:
     """One reversal: `ID reverses AWARD: BENEFICIARY REWARD at AT: WHY`."""
     why = reversal["why"]
-    cause = why.get("reason") or "voided"
+    cause = why.get("reason") or ("partly voided" if why.get("taken") is not None else "voided")
     if why.get("event") is not None:
         cause += f" by event {why['event']}"
+    if why.get("taken") is not None:  # a partial void's: the total taken back after it
+        cause += f" ({why['taken']} {reversal['unit']} taken back so far)"
     head = f"{reversal['id']} reverses {reversal['reverses']}"
     return f"{head}: {reversal['beneficiary']} {_reward(reversal)} at {reversal['at']}: {cause}"
 

@@ -112,6 +112,9 @@ class CompiledReward:
 class CompiledVoid:
     info: VoidInfo
     test: Callable[..., bool]  # (r, ev, v) -> bool
+    #: a partial void's share: (r, ev, v) -> (part, whole), either None
+    #: when it has no value; None for a `void if` that takes the whole award
+    share: Callable[..., tuple[Any, Any]] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -208,6 +211,9 @@ class CompiledRuleset:
     remember: Callable[..., None] | None = None
     #: the shape of a `runtime.History`: (count metrics, fields compared)
     history_shape: tuple[int, int] = (0, 0)
+    #: what the engine gives the generated code (`taken_back`: whether an
+    #: award of a milestone of a referral was taken back, see `score.clawback`)
+    hooks: dict[str, Callable[..., Any]] = field(repr=False, default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -307,6 +313,9 @@ class _Compiler:
         self.referrer_slot: dict[tuple[int, int], int] = {}  # (program, metric id) -> slot
         self.referrer_init: dict[int, list[Any]] = {}
         self.contrib: dict[tuple[int, int], int] = {}
+        #: milestone index -> the referral slot of "an award of it was taken
+        #: back", for metrics over referrals `unless voided` it
+        self.taken_slot: dict[int, int] = {}
         self._program = 0
         self.fields = {name: fields_of(info) for name, info in checked.events.items()}
         self._roles: dict[str, str] = {}
@@ -352,6 +361,11 @@ class _Compiler:
                     self.contrib[(p, self.mid(info))] = len(init)
                     init.append(runtime.ZERO)
             self.referrer_init[p] = init
+        for program in self.checked.programs:
+            for milestone in _followed(program).values():
+                if milestone.index not in self.taken_slot:
+                    self.taken_slot[milestone.index] = len(self.referral_init)
+                    self.referral_init.append(False)
         return ordered
 
     # -- expressions -----------------------------------------------------
@@ -591,6 +605,7 @@ class _Compiler:
             if keep:
                 fields = self.w.const(self.fields[event_type])
                 self.w.line(f"r.kept.setdefault({lit(event_type)}, []).append({fields}(ev))")
+                self.taken_updates(event_type)
             if tests:
                 # the reached flags, bound once: a step reads them for every milestone
                 flags = {_done(m) for _, (_, milestones) in tests for m in milestones if _once(m)}
@@ -649,6 +664,15 @@ class _Compiler:
     @staticmethod
     def _duration(duration: ast.Duration) -> int:
         return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+    def taken_updates(self, event_type: str) -> None:
+        """After a void event is kept: whether it took back an award of a
+        milestone that a metric `unless voided` follows (the engine's
+        `taken_back`, through `hooks`), before the metrics are counted."""
+        for milestone in self.checked.milestones:
+            slot = self.taken_slot.get(milestone.index)
+            if slot is not None and any(v.event == event_type for v in milestone.voids):
+                self.w.line(f"r.m[{slot}] = hooks['taken_back'](r, {milestone.index})")
 
     def program_tests(self, p: int, aggs: list[MetricInfo], milestones: list[MilestoneInfo]) -> None:
         """Within a step's loop over the referral's programs (`P`, `R`):
@@ -723,6 +747,9 @@ class _Compiler:
             value = f"(mv{self.mid(target)} or {w.const(runtime.ZERO)})"
         if agg.where is not None:
             value = f"({value} if {self.expr(agg.where)} else {w.const(runtime.ZERO)})"
+        followed = _followed(self.checked.programs[p]).get(info.name)
+        if followed is not None:  # `unless voided M`: not while an award of M is taken back
+            value = f"({w.const(runtime.ZERO)} if r.m[{self.taken_slot[followed.index]}] else {value})"
         w.line(f"v = {value}")
         w.line(f"d = v - c[{slot}]")
         w.line("if d:")
@@ -843,6 +870,19 @@ class _Compiler:
         with self.w.origin(trigger.span, f"condition of milestone `{milestone.name}`"):
             test = self.expr(condition) if condition is not None else "True"
             self.w.line(f"return {values} if {test} else None")
+        self.w.dedent()
+        return fname
+
+    def share_fn(self, milestone: MilestoneInfo, k: int, void: VoidInfo) -> str | None:
+        """The part and the whole of a partial void, or None for a void of
+        the whole award (see `CompiledVoid.share`)."""
+        part, whole = void.decl.part, void.decl.whole
+        if part is None or whole is None:
+            return None
+        fname = f"share_{milestone.index}_{k}"
+        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.fields", "void": "v"})
+        with self.w.origin(void.decl.span, f"share of a partial void of milestone `{milestone.name}`"):
+            self.w.line(f"return ({self.expr(part)}, {self.expr(whole)})")
         self.w.dedent()
         return fname
 
@@ -1015,6 +1055,17 @@ def _reacting(program: ProgramInfo, event_type: str) -> tuple[list[MetricInfo], 
     return aggs, [m for m in program.milestones if event_type in m.events and ast.timer_of(m.trigger) is None]
 
 
+def _followed(program: ProgramInfo) -> dict[str, MilestoneInfo]:
+    """Metrics over referrals `unless voided M`, by name, and their M."""
+    names = {m.name: m for m in program.milestones}
+    out = {}
+    for info in program.metrics.values():
+        agg = info.aggregate
+        if agg is not None and agg.unless is not None and agg.unless.text in names:
+            out[info.name] = names[agg.unless.text]
+    return out
+
+
 def _done(milestone: MilestoneInfo) -> str:
     """The local that holds the reached flags of a milestone's level, in a
     step (see `_Compiler.steps`)."""
@@ -1072,7 +1123,10 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         for milestone in program.milestones:
             c._program = p
             amounts = [c.reward_fn(p, milestone, k, reward) for k, reward in enumerate(milestone.rewards)]
-            voids = [c.void_fn(milestone, k, void) for k, void in enumerate(milestone.voids)]
+            voids = [
+                (c.void_fn(milestone, k, void), c.share_fn(milestone, k, void))
+                for k, void in enumerate(milestone.voids)
+            ]
             rewards.append((milestone, amounts, voids, c.timer_fn(p, milestone)))
         plan.append((program, eligible, snapshot, why_not, converts, rewards))
     # last: every test of earlier referrals has its slot by now
@@ -1080,7 +1134,8 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     remember = c.remember_fn()
     source = "\n".join(c.w.lines) + "\n"
     filename = source_filename("ruleset", source)
-    namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts}
+    hooks: dict[str, Callable[..., Any]] = {}
+    namespace: dict[str, Any] = {"__builtins__": {}, **runtime.HELPERS, **c.w.consts, "hooks": hooks}
     code = compile(source, filename, "exec")
     exec(code, namespace)
     entry = (len(source), None, source.splitlines(True), filename)
@@ -1108,7 +1163,10 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
                     info=milestone,
                     program=p,
                     rewards=compiled,
-                    voids=[CompiledVoid(v, namespace[f]) for v, f in zip(milestone.voids, voids, strict=True)],
+                    voids=[
+                        CompiledVoid(v, namespace[f], namespace[share] if share else None)
+                        for v, (f, share) in zip(milestone.voids, voids, strict=True)
+                    ],
                     caps=list(program.caps) + list(milestone.caps),
                     why_names=c.why.get(milestone.index, ((), ()))[0],
                     why_types=c.why.get(milestone.index, ((), ()))[1],
@@ -1148,6 +1206,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         at_referral=namespace[at_referral] if at_referral else None,
         remember=namespace[remember] if remember else None,
         history_shape=(len(c.earlier_counts), len(c.earlier_fields)),
+        hooks=hooks,
     )
     # the traceback's view of the source lives as long as the ruleset does
     weakref.finalize(result, _forget_source, filename, entry)

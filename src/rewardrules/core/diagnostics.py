@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "RR113": "`earlier` applies to referrals only",
     "RR115": "unknown allowance",
     "RR116": "unknown attribution model",
+    "RR114": "unknown milestone",
     "RR201": "type mismatch",
     "RR202": "unit mismatch",
     "RR203": "condition expected",
@@ -55,6 +56,8 @@ CODES: dict[str, str] = {
     "RR213": "rate table rows of different units",
     "RR214": "`ignoring case` on values that are not texts",
     "RR215": "a referral as its own conversion",
+    "RR210": "partial void: part and whole differ",
+    "RR211": "partial void: whole reads the void event",
     "RR301": "milestone has no trigger",
     "RR302": "milestone has more than one trigger",
     "RR303": "milestone has no reward",
@@ -68,6 +71,9 @@ CODES: dict[str, str] = {
     "RR321": "invalid cap on the number of rewards",
     "RR322": "repeated attribution",
     "RR323": "attribution without a model",
+    "RR316": "partial void of a reward without parts",
+    "RR317": "milestone hold or void that no reward takes",
+    "RR318": "`unless voided` that cannot apply",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
     "RR501": "invalid message template",
@@ -91,6 +97,8 @@ CODES: dict[str, str] = {
     "RR619": "allowance no program draws from",
     "RR620": "texts that differ only in case",
     "RR621": "reward at the referral under moving attribution",
+    "RR615": "partial void not linked to its award's event",
+    "RR616": "`unless voided` a milestone without voids",
 }
 
 

@@ -72,6 +72,14 @@ def reversal_id(award: str) -> str:
     return make_id("rv_", ("reversal", award))
 
 
+def partial_reversal_id(award: str, event: str) -> str:
+    """The id of the reversal that takes part of an award back, at one
+    event of a partial `void` (a partial refund): the award's id and that
+    event's id, so each refund is clawed back once, whatever arrives later.
+    Three fields, never the two of `reversal_id`: the ids cannot meet."""
+    return make_id("rv_", ("reversal", award, event))
+
+
 def reissue_id(award: str, amount: str, unit: str, attempt: int) -> str:
     """The id of an award paid again at another amount after a settled
     award was reversed (see `settle`): the original id, the new amount and

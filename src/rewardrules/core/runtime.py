@@ -213,6 +213,7 @@ class Referral:
         "done",
         "fields",
         "id",
+        "issued",
         "kept",
         "links",
         "m",
@@ -242,6 +243,10 @@ class Referral:
         self.done = [False] * milestones
         self.prev: list[Any] = [ZERO] * milestones
         self.kept: dict[str, list[dict[str, Any]]] = {}
+        #: the awards issued for this referral (the engine's records, for
+        #: `unless voided`: whether one was taken back); not in snapshots,
+        #: which rebuild it from the awards
+        self.issued: list[Any] = []
         self.programs: list[int] = []
         self.contrib: dict[int, list[Any]] = {}
         #: (compiled program, this referrer's state in it) for each program

@@ -31,7 +31,7 @@ from ..score.arguments import NONE, expect, expect_program
 from ..syntax import nodes as ast
 
 if TYPE_CHECKING:
-    from ..check.program import MetricInfo, MilestoneInfo, ProgramInfo
+    from ..check.program import MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
     from ..score.api import Program
     from .trace import VoidCause
 
@@ -307,13 +307,14 @@ class _Teller:
             note.details.append(_cut(why.get("uncapped"), award) + self._caps(award["milestone"]))
         info = self.milestones.get(award["milestone"])
         if status == "pending":
-            if info is not None and info.hold_ns is not None:
-                until = format_deadline(parse_timestamp(award["at"]) + info.hold_ns)
-                detail = f"held until {until} ({_duration(info.hold_ns)} hold)"
+            reward = _reward_of(info, award) if info is not None else None
+            if reward is not None and reward.hold_ns is not None:
+                until = format_deadline(parse_timestamp(award["at"]) + reward.hold_ns)
+                detail = f"held until {until} ({_duration(reward.hold_ns)} hold)"
             else:
                 detail = "held: it is confirmed when the hold is over"
-            if info is not None and info.voids:
-                detail += "; void if " + " or ".join(f"`{_text(v.decl)[len('void if ') :]}`" for v in info.voids)
+            if info is not None and reward is not None and reward.voids:
+                detail += "; " + " or ".join(_void_text(info.voids[i].decl) for i in reward.voids)
             note.details.append(detail)
         elif status == "void":
             cause = self.voids.get(award["id"])
@@ -325,7 +326,9 @@ class _Teller:
         for entry in self.reversals.get(award["id"], []):
             cause = entry["why"].get("event")  # None: a settled award this run changes (see settle)
             by = f"by event {cause}" if cause is not None else f"({entry['why'].get('reason', 'changed')})"
-            note.details.append(f"taken back at {entry['at']} {by}: {_what(entry)} comes back")
+            so_far = entry["why"].get("taken")  # a partial void's: the total taken back after it
+            part = f" ({so_far} {entry['unit']} taken back so far)" if so_far is not None else ""
+            note.details.append(f"taken back at {entry['at']} {by}: {_what(entry)} comes back{part}")
         return note
 
     def _why(self, award: Mapping[str, Any]) -> str:
@@ -500,6 +503,28 @@ def _what(award: Mapping[str, Any]) -> str:
 def _text(node: Any) -> str:
     span = getattr(node, "span", None)
     return " ".join(span.text.split()) if span is not None else "?"
+
+
+def _reward_of(info: MilestoneInfo, award: Mapping[str, Any]) -> RewardInfo | None:
+    """The reward of the milestone an award record is of: its role, kind,
+    unit and item (the first such, for two rewards alike)."""
+    for reward in info.rewards:
+        if (reward.role, reward.kind, reward.unit) == (award["role"], award["kind"], award["unit"]) and (
+            reward.kind != "item" or reward.item == award.get("item")
+        ):
+            return reward
+    return None
+
+
+def _void_text(void: ast.Void) -> str:
+    """A `void` clause as a pending award's detail: "void if `refund ...`",
+    or for a partial void "`refund.amount of payment.amount` back at each
+    `refund ...`"."""
+    if void.part is None or void.whole is None:
+        return f"void if `{_text(void)[len('void if ') :]}`"
+    head = f"{_text(void.part)} of {_text(void.whole)}"
+    rest = _text(void)
+    return f"`{head}` back at each `{rest[rest.find(' if ') + len(' if ') :]}`"
 
 
 def _trigger_text(trigger: ast.Trigger) -> str:

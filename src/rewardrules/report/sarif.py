@@ -67,6 +67,12 @@ RULE_HELP: dict[str, str] = {
     "remove it, or compare a text field.",
     "RR215": "An attribution whose conversion is the `referral` event: a referral cannot convert its "
     "referee. Name the event that does, e.g. `first payment where payment.amount > 0`.",
+    "RR114": "`unless voided` names no milestone of the metric's program: name the milestone whose awards "
+    "are taken back (the conversion).",
+    "RR210": "The share of a partial void (`void PART of WHOLE if EVENT`) is not two amounts in one unit: "
+    "write e.g. `void refund.amount of payment.amount if refund`.",
+    "RR211": "The whole of a partial void reads the void event: the whole is the award's base, the same at "
+    "every void event. Divide by the triggering event's amount or a constant.",
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
@@ -84,6 +90,12 @@ RULE_HELP: dict[str, str] = {
     "RR322": "Two `attribution` lines in one program: a referee is credited by one model in a program.",
     "RR323": "An `attribution` line whose parts make no model: `last referral` needs `before first EVENT`, "
     "a lapse needs `unless first EVENT`, and `first referral` with a conversion needs a lapse.",
+    "RR316": "A partial void in a milestone with an item or a percent reward, which has no part to take "
+    "back: give that reward a milestone of its own, with `void if`.",
+    "RR317": "A milestone `hold` or `void` that no reward takes: every reward has terms of its own "
+    "(`reward ... { hold 30 days }`). Move the clause into the terms of the rewards it is for.",
+    "RR318": "`unless voided` on an aggregate that is not over referrals, or naming a milestone counted per "
+    "referrer, whose awards are no single referral's.",
     "RR401": "A limit for untrusted rule files exceeded: nesting depth, digits of a number, length of a "
     "string, number of milestones, size of the file; in a message template, blocks nested more than 8 deep, "
     "more than 8 filters or 64 parts in one tag.",
@@ -131,6 +143,10 @@ RULE_HELP: dict[str, str] = {
     "after the list (with it already, remove the repeated item).",
     "RR621": "A milestone paid at the referral itself in a program whose attribution moves: each later "
     "referral that takes the referee pays it again. Pay at the conversion instead.",
+    "RR616": "`unless voided M` where milestone M has no `void`: no award of it is ever taken back, and the "
+    "metric counts what it would without it. Add a `void if`, or remove `unless voided`.",
+    "RR615": "A partial void in an `each EVENT` milestone whose condition does not read the triggering event: "
+    "every void event of the referral takes its part of every award. Link it: `where refund.payment == payment.id`.",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

@@ -24,6 +24,7 @@ from ..core.runtime import CONTEXT, ZERO, History, Referral, ReferrerState
 from ..core.timeutil import period_key
 from ..ledger.events import Record
 from ..syntax import nodes as ast
+from .clawback import taken_back
 
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
@@ -143,6 +144,7 @@ class Engine:
         #: the most awards one event may give (`limits.per_event_limit`)
         self.per_event = per_event_limit(max_awards_per_event)
         self.state = State(referrers=[{} for _ in compiled.programs])
+        compiled.hooks["taken_back"] = taken_back  # the same function for every engine of the ruleset
         self._milestone_count = len(compiled.milestones)
         self._cap_keys: dict[int, tuple[Any, ...]] = {}
         for program in compiled.programs:
@@ -566,6 +568,7 @@ class Engine:
             )
             awards.append(award)
             issued.append(award)
+            referral.issued.append(award)
 
     def _apply_caps(
         self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal

@@ -17,30 +17,28 @@ from ..check import templates
 from ..check.program import AttributionInfo, MilestoneInfo, ProgramInfo
 from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, plain, with_unit
-from ..core.ids import reversal_id
+from ..core.ids import partial_reversal_id, reversal_id
 from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import format_deadline, format_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
+from .clawback import clawback, confirmed_at
 from .engine import Engine, IssuedAward, Rejected, Withheld
 from .settle import Settled, Settlement
 
 
 def void_event(award: IssuedAward, as_of: int) -> tuple[dict[str, Any], int] | None:
-    """The first event in ledger order, at or before as-of, that meets one
-    of the award's `void if` conditions (0 <= delay <= window after the
-    award), with the position of that `void if` in the milestone; or None."""
-    found: tuple[dict[str, Any], int] | None = None
-    for index, void in enumerate(award.milestone.voids):
-        window = void.info.window_ns
-        for other in award.referral.kept.get(void.info.event, ()):
-            delay = other["at"] - award.at
-            if other["at"] > as_of or delay < 0 or (window is not None and delay > window):
-                continue
-            first = found is None or (other["at"], other["id"]) < (found[0]["at"], found[0]["id"])
-            if first and void.test(award.referral, award.trigger or {}, other):
-                found = (other, index)
-    return found
+    """The event, at or before as-of, that takes the award back whole (a
+    `void if` event, or the partial void's event that completes the share),
+    with the position of its `void` in the milestone; or None. See
+    `clawback` for what each event takes."""
+    claw = clawback(award, as_of, confirmed_at(award))
+    if claw.voided is not None:
+        return claw.voided.event, claw.voided.rule
+    for taking in claw.takings:
+        if taking.taken == award.amount:
+            return taking.event, taking.rule
+    return None
 
 
 def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
@@ -49,19 +47,12 @@ def voided_by(award: IssuedAward, as_of: int) -> dict[str, Any] | None:
     return found[0] if found is not None else None
 
 
-def confirmed_at(award: IssuedAward) -> int:
-    """When an award stops being pending: at its event, or after its hold."""
-    hold = award.milestone.info.hold_ns
-    return award.at + hold if hold is not None else award.at
-
-
 def status(award: IssuedAward, as_of: int) -> str:
-    """`void` if a void event came before (or as) the award was confirmed;
-    `pending` during a hold; otherwise `confirmed`. A void event after
-    confirmation does not rewrite the award: it gives a reversal entry
-    (see `Reporter.reversals`)."""
-    voider = voided_by(award, as_of)
-    if voider is not None and voider["at"] <= confirmed_at(award):
+    """`void` if void events took the whole award back before (or as) it
+    was confirmed; `pending` during a hold; otherwise `confirmed`. A void
+    event after confirmation does not rewrite the award: it gives a
+    reversal entry (see `Reporter.reversals`), and so does a partial one."""
+    if clawback(award, as_of, confirmed_at(award)).voided is not None:
         return "void"
     if as_of < confirmed_at(award):
         return "pending"
@@ -102,7 +93,8 @@ class Reporter:
         record = self._record(award)
         if explain:
             record["why"] = self._why(award)
-        if milestone.voids or milestone.info.hold_ns is not None:
+        reward = milestone.rewards[award.reward_index].info
+        if reward.voids or reward.hold_ns is not None:
             record["status"] = status(award, self.as_of)
             if explain and record["status"] == "void":
                 record["why"]["voided_by"] = self._voided_by(award)
@@ -499,25 +491,36 @@ class Reporter:
     def reversals(self) -> list[dict[str, Any]]:
         """Compensating entries for confirmed awards that a later event takes
         back (a refund after the hold): the award stays as it was paid, and
-        this entry, linked by `reverses`, says how much comes back and why."""
+        this entry, linked by `reverses`, says how much comes back and why.
+        A partial void gives one entry per event, each with its own id; one
+        during the hold is dated when the award is confirmed (paid)."""
         out = []
         for award in self.engine.state.awards:
-            if not award.milestone.voids or award.at > self.as_of:
+            if not award.milestone.rewards[award.reward_index].info.voids or award.at > self.as_of:
                 continue
-            voider = voided_by(award, self.as_of)
-            if voider is None or voider["at"] <= confirmed_at(award):
+            confirmed = confirmed_at(award)
+            if confirmed > self.as_of:
                 continue
             record = self._record(award)
-            out.append(
-                {
-                    "id": reversal_id(award.id),
-                    "reverses": award.id,
-                    "at": format_timestamp(voider["at"]),
-                    **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
-                    **{k: record[k] for k in ("kind", "amount", "unit", "item", "program")},
-                    "why": {"event": voider["id"]},
-                }
-            )
+            quantum = award.milestone.rewards[award.reward_index].quantum
+            kind = record["kind"]
+            for taking in clawback(award, self.as_of, confirmed).takings:
+                why: dict[str, Any] = {"event": taking.event["id"]}
+                if taking.partial:
+                    why["taken"] = amount_text(taking.taken, quantum, kind)
+                rid = partial_reversal_id(award.id, taking.event["id"]) if taking.partial else reversal_id(award.id)
+                out.append(
+                    {
+                        "id": rid,
+                        "reverses": award.id,
+                        "at": format_timestamp(max(taking.event["at"], confirmed)),
+                        **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
+                        "kind": kind,
+                        "amount": amount_text(taking.amount, quantum, kind),
+                        **{k: record[k] for k in ("unit", "item", "program")},
+                        "why": why,
+                    }
+                )
         out.sort(key=lambda r: (r["at"], r["why"]["event"], r["reverses"]))
         return out
 

@@ -126,6 +126,11 @@ class ReversalWhy(BaseModel):
         "`its reward changed after it was paid` (kind, unit or item), `paid, but this run no longer gives it`, "
         "`taken back earlier`",
     )
+    taken: str | None = Field(
+        default=None,
+        description="a partial void's reversal only: the amount taken back of the award so far, this entry "
+        "included (the award's amount at the last one)",
+    )
 
 
 class Reversal(_Typed, BaseModel):
@@ -147,7 +152,10 @@ class Reversal(_Typed, BaseModel):
     referrer: str
     referee: str
     kind: str
-    amount: str = Field(description="the amount taken back (the award's amount as paid, positive)")
+    amount: str = Field(
+        description="the amount taken back (the award's amount as paid, positive; for a partial void, "
+        "the part this event takes back)"
+    )
     unit: str
     item: str | None
     program: str

@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, get_args
 
+from ..core.award import PAYOUT_FIELDS
 from ..core.formatting import printable
-from ..core.ids import reissue_id, reversal_id
+from ..core.ids import partial_reversal_id, reissue_id, reversal_id
 from ..core.timeutil import TimestampError, format_timestamp, parse_timestamp
 from ..core.units import is_currency, minor_exponent
 from ..ledger.decode import surrogate_free
@@ -105,6 +106,20 @@ class Settled:
     path: str = "<settled>"
     #: (entry, ruleset) of each entry with a `ruleset` field
     labels: list[tuple[int, str]] = field(default_factory=list)
+    #: the partial reversals clawed back (a partial void's), by id
+    partial: dict[str, SettledPartial] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SettledPartial:
+    """A partial reversal the app clawed back: its id, the award it takes
+    part of, the event, the amount and the entry as the app was told it."""
+
+    id: str
+    reverses: str
+    event: str
+    amount: Decimal
+    record: dict[str, Any]
 
 
 def check_ruleset(settled: Settled, ruleset: str, milestones: dict[str, set[str]]) -> None:
@@ -180,7 +195,11 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
             raise _error(path, n, "id", f"award `{award.id}` is listed twice")
         settled.awards[award.id] = award
     for n, entry in enumerate(reversals, start=len(awards) + 1):
-        settled.reversed.add(_reversal(entry, path, n))
+        partial = _partial(entry, path, n)
+        if partial is not None:
+            settled.partial[partial.id] = partial
+        else:
+            settled.reversed.add(_reversal(entry, path, n))
         _label(settled, entry, n)
     return settled
 
@@ -339,6 +358,39 @@ def _reversal(entry: Any, path: str, n: int) -> str:
     return reverses
 
 
+def _partial(entry: Any, path: str, n: int) -> SettledPartial | None:
+    """A settled partial reversal (its id is `partial_reversal_id` of the
+    award and `why.event`), checked as an award's entry is; None for any
+    other entry (`_reversal` checks it)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("why"), dict):
+        return None
+    reverses, own, event = entry.get("reverses"), entry.get("id"), entry["why"].get("event")
+    if not isinstance(reverses, str) or not isinstance(event, str) or not isinstance(own, str):
+        return None
+    if not _AWARD_ID.match(reverses) or own != partial_reversal_id(reverses, event):
+        return None
+    event = _text(entry["why"], "event", path, n, field="why.event") or ""
+    record: dict[str, Any] = {name: _text(entry, name, path, n) for name in _DESCRIBED}
+    record["item"] = _text(entry, "item", path, n, optional=True)
+    amount_text = _text(entry, "amount", path, n) or ""
+    amount = Decimal(amount_text) if _AMOUNT.match(amount_text) else None
+    if amount is None or amount <= 0:
+        raise _error(path, n, "amount", 'expected a positive decimal number as text, e.g. "5.00"')
+    _check_minor_unit(amount, record["unit"], path, n)
+    taken = _text(entry["why"], "taken", path, n, optional=True, field="why.taken")
+    try:
+        record["at"] = format_timestamp(parse_timestamp(record["at"] or ""))
+    except TimestampError as error:
+        raise _error(path, n, "at", str(error)) from None
+    why = {"event": event, **({"taken": taken} if taken is not None else {})}
+    fields = {"id": own, "reverses": reverses, **record, "amount": amount_text, "why": why}
+    return SettledPartial(own, reverses, event, amount, {k: fields[k] for k in REVERSAL_KEYS})
+
+
+#: the fields of a reversal record, in the order a result writes them
+REVERSAL_KEYS = ("id", "reverses", "at", *PAYOUT_FIELDS, "program", "why")
+
+
 def _as_told(settled: SettledAward, explain: bool) -> dict[str, Any]:
     """A settled award the run no longer gives, as the app was told it
     (with its `why` when the run explains and the statement has one)."""
@@ -399,9 +451,14 @@ class Settlement:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The awards and reversals an app should see, given what it
         settled; an award at a new amount follows the award it replaces."""
+        partials = [r for r in reversals if _is_partial(r)]
+        reversals = [r for r in reversals if not _is_partial(r)]
         reversed_now = {r["reverses"]: r for r in reversals}
         out_awards: list[dict[str, Any]] = []
         out_reversals = list(reversals)
+        #: settled awards reversed whole, and the id of the award that
+        #: replaces each (None: none does)
+        fixed: dict[str, str | None] = {}
         for record in awards:
             out_awards.append(record)
             settled = self.settled.awards.get(record["id"])
@@ -413,17 +470,23 @@ class Settlement:
                 continue  # as paid
             fresh = dict(record)
             self._keep_as_paid(record, settled)
+            fixed[settled.id] = None
             if reversal is not None:
                 reversal.update(_paid(settled))  # take back what was paid
             else:
                 out_reversals.append(self._reversal(settled, record, fresh))
             if due:
-                out_awards.extend(self._reissue(settled.id, fresh, out_reversals))
+                reissued = self._reissue(settled.id, fresh, out_reversals)
+                out_awards.extend(reissued)
+                fixed[settled.id] = reissued[-1]["id"]
         issued_ids = {a["id"] for a in out_awards}
         gone = sorted((a for a in self.settled.awards.values() if a.id not in issued_ids), key=lambda a: a.id)
         for settled in gone:  # the run no longer gives it: listed as paid, and taken back
             out_awards.append(_as_told(settled, self.explain))
             out_reversals.append(self._gone(settled))
+            fixed[settled.id] = None
+        out_reversals = _net_of_partials(out_reversals, self.settled, fixed)
+        out_reversals.extend(_settle_partials(partials, self.settled, fixed))
         out_reversals.sort(key=lambda r: (r["at"], r["why"].get("event") or "", r["reverses"]))
         return out_awards, out_reversals
 
@@ -490,3 +553,96 @@ class Settlement:
             else:
                 out.append(record)
                 return out
+
+
+# -- partial reversals (a partial void's, see `clawback`) -------------------
+#
+# Each takes part of an award back, with its own id (`partial_reversal_id`:
+# the award and the event). Given what the app clawed back already:
+#
+# - a partial reversal the statement lists is listed as the app was told it,
+#   whatever this run computes for it (a late refund dated earlier may shift
+#   a cent of rounding from one entry to the next);
+# - the others this run gives take back the rest: together with the told
+#   ones they add up to what this run takes back of the award, the last
+#   taking what is left;
+# - a settled award reversed whole (voided, changed, no longer given) is
+#   taken back less what its told partial reversals took; this run's other
+#   partial reversals of it are folded into that reversal, and, when the
+#   award is paid again under a new id, they take part of the new award.
+
+
+def _is_partial(reversal: dict[str, Any]) -> bool:
+    """Whether a reversal takes part of its award (not `reversal_id`'s)."""
+    return bool(reversal["id"] != reversal_id(reversal["reverses"]))
+
+
+def _told(settled: Settled) -> dict[str, list[SettledPartial]]:
+    """The statement's partial reversals, by the award they take part of."""
+    out: dict[str, list[SettledPartial]] = {}
+    for partial in sorted(settled.partial.values(), key=lambda p: p.id):
+        out.setdefault(partial.reverses, []).append(partial)
+    return out
+
+
+def _net_of_partials(
+    reversals: list[dict[str, Any]], settled: Settled, fixed: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    """A settled award reversed whole comes back less what the app clawed
+    back of it in part already; nothing, when that was all of it."""
+    told = _told(settled)
+    out = []
+    for reversal in reversals:
+        parts = told.get(reversal["reverses"])
+        if parts and reversal["reverses"] in fixed:
+            rest = Decimal(reversal["amount"]) - sum((p.amount for p in parts), Decimal(0))
+            if rest <= 0:
+                continue
+            reversal = {**reversal, "amount": format(rest, "f")}
+        out.append(reversal)
+    return out
+
+
+def _settle_partials(
+    partials: list[dict[str, Any]], settled: Settled, fixed: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    """This run's partial reversals given the statement's (see above)."""
+    run: dict[str, list[dict[str, Any]]] = {}
+    for entry in partials:
+        award = entry["reverses"]
+        if award in fixed:
+            replacement = fixed[award]
+            if replacement is None:
+                continue  # folded into the award's whole reversal
+            event = entry["why"]["event"]
+            entry = {**entry, "id": partial_reversal_id(replacement, event), "reverses": replacement}
+        run.setdefault(entry["reverses"], []).append(entry)
+    told = _told(settled)
+    out: list[dict[str, Any]] = []
+    for award in sorted(set(run) | set(told)):
+        parts = told.get(award, [])
+        out.extend(dict(p.record) for p in parts)
+        out.extend(_rest(run.get(award, []), parts))
+    return out
+
+
+def _rest(run: list[dict[str, Any]], told: list[SettledPartial]) -> list[dict[str, Any]]:
+    """The run's partial reversals of one award that the app has not clawed
+    back, adjusted so that with the told ones they take back what the run
+    does: each at most its own amount, the last what is left."""
+    if not told:
+        return run
+    ids = {p.id for p in told}
+    fresh = sorted((r for r in run if r["id"] not in ids), key=lambda r: Decimal(r["why"]["taken"]))
+    total = max((Decimal(r["why"]["taken"]) for r in run), default=Decimal(0))
+    paid = sum((p.amount for p in told), Decimal(0))
+    left = total - paid
+    out = []
+    for n, entry in enumerate(fresh):
+        amount = left if n == len(fresh) - 1 else min(Decimal(entry["amount"]), left)
+        if amount <= 0:
+            continue
+        left -= amount
+        why = {**entry["why"], "taken": format(total - left, "f")}
+        out.append({**entry, "amount": format(amount, "f"), "why": why})
+    return out

@@ -451,6 +451,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL, _REFERRAL_ADDED), f"referrals[{i}]")
     for i, item in enumerate(_list(data["awards"], "awards")):
         state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
+        state.awards[-1].referral.issued.append(state.awards[-1])
     for i, item in enumerate(_list(data["withheld"], "withheld")):
         state.withheld.append(
             _withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD, ("referrer",)), f"withheld[{i}]")

@@ -421,11 +421,11 @@ def _clause(item: object, p: _Printer) -> str:
         case ast.EveryTrigger(step, metric):
             return f"every {number(step)} {metric.text}"
         case ast.Reward(role, kind, amount):
-            return f"reward {role.text} {kind.text} {p.expr(amount)}"
+            return f"reward {role.text} {kind.text} {p.expr(amount)}" + _terms(p, item)
         case ast.Hold(duration):
             return f"hold {_duration(duration)}"
         case ast.Void(event, where, within):
-            return f"void if {event.text}" + _filters(p, where, within)
+            return f"void {_share(p, item)}if {event.text}" + _filters(p, where, within)
         case ast.Message(template):
             return f"message {quote(template)}"
         case _Row(low, high, value):
@@ -462,7 +462,9 @@ def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
     if isinstance(body, ast.Aggregate):
         target = body.source.text + (f".{body.field.text}" if body.field is not None else "")
         earlier = "earlier " if body.earlier else ""
-        text = f"{body.fn} {earlier}{target}" + _filters(p, body.where, body.within)
+        text = f"{body.fn} {earlier}{target}" + _filters(p, body.where, None)
+        text += f" unless voided {body.unless.text}" if body.unless is not None else ""
+        text += f" within {_duration(body.within)}" if body.within is not None else ""
         return text + (f" otherwise {p.expr(body.otherwise)}" if body.otherwise is not None else "")
     text = p.expr(body)
     first = _FIRST_WORD.match(text)
@@ -472,6 +474,27 @@ def _metric_body(body: ast.Aggregate | ast.Expr, p: _Printer) -> str:
 def _filters(p: _Printer, where: ast.Expr | None, within: ast.Duration | None) -> str:
     text = f" where {p.expr(where)}" if where is not None else ""
     return text + (f" within {_duration(within)}" if within is not None else "")
+
+
+def _terms(p: _Printer, reward: ast.Reward) -> str:
+    """A reward's own hold and voids, on its line: `` { hold 30 days }``,
+    `` { }`` for none (held and voided by nothing), or nothing."""
+    if not reward.terms:
+        return ""
+    clauses = [_clause(c, p) for c in [*reward.holds, *reward.voids]]
+    return " { " + "  ".join(clauses) + (" }" if clauses else "}")
+
+
+def _share(p: _Printer, void: ast.Void) -> str:
+    """The share of a partial `void` (``refund.amount of payment.amount ``),
+    or nothing. A part that ends in `%` is parenthesized: `10% of x` would
+    read as one percentage."""
+    if void.part is None or void.whole is None:
+        return ""
+    part = p.expr(void.part, _SUM)
+    if isinstance(void.part, ast.Percent):
+        part = f"({part})"
+    return f"{part} of {p.expr(void.whole, _SUM)} "
 
 
 def _duration(duration: ast.Duration) -> str:

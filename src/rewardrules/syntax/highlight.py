@@ -53,6 +53,8 @@ RESERVED = (
     "hold",
     "void",
     "if",
+    "unless",
+    "voided",
     "message",
     "where",
     "within",
@@ -88,7 +90,6 @@ RESERVED = (
     "attribution",
     "lapses",
     "before",
-    "unless",
     "ignoring",
     "case",
 )

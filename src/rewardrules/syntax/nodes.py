@@ -273,6 +273,9 @@ class Aggregate:
     #: ``count earlier referrals``: over the referrer's referral events
     #: before the referral, known when it is made (source is ``referrals``)
     earlier: bool = False
+    #: ``unless voided MILESTONE`` (over referrals): a referral whose award
+    #: of that milestone was taken back does not count
+    unless: Ident | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,10 +410,17 @@ def timer_of(trigger: Trigger) -> Duration | None:
 
 @dataclass(frozen=True, slots=True)
 class Reward:
+    """``reward ROLE KIND AMOUNT``, optionally with terms of its own,
+    ``{ hold 30 days  void if refund ... }``: then it is held and voided by
+    those only, not by the milestone's (`terms`: whether it has them)."""
+
     role: Ident
     kind: Ident
     amount: Expr
     span: Span | None = _span
+    holds: tuple[Hold, ...] = ()
+    voids: tuple[Void, ...] = ()
+    terms: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,12 +431,17 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class Void:
-    """``void if refund where ... within 30 days`` (after the award's event)."""
+    """``void if refund where ... within 30 days`` (after the award's event);
+    with a share, ``void refund.amount of payment.amount if refund ...``
+    takes back that part of the award at each such event (a partial
+    clawback: `part` of `whole`, see docs/semantics.md)."""
 
     event: Ident
     where: Expr | None = None
     within: Duration | None = None
     span: Span | None = _span
+    part: Expr | None = None
+    whole: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,17 +189,22 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return self._tok(head), (self._tok(attr[0]) if attr else None), earlier
 
     def aggregate(self, meta: Any, fn: str, target: Any, *clauses: Any) -> ast.Aggregate:
-        where = within = otherwise = None
+        where = within = otherwise = unless = None
         for kind, value in clauses:
             if kind == "where":
                 where = value
             elif kind == "within":
                 within = value
+            elif kind == "unless":
+                unless = value
             else:
                 otherwise = value
         return ast.Aggregate(
-            fn, target[0], target[1], where, within, otherwise, span=self._span(meta), earlier=target[2]
+            fn, target[0], target[1], where, within, otherwise, span=self._span(meta), earlier=target[2], unless=unless
         )
+
+    def unless(self, meta: Any, milestone: Token) -> tuple[str, Any]:
+        return ("unless", self._tok(milestone))
 
     def graduated_tiers(self, meta: Any, metric: Token, *rows: Any) -> ast.Tiers:
         return self.tiers(meta, metric, *rows, graduated=True)
@@ -329,15 +334,32 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def every_trigger(self, meta: Any, step: Token, metric: Token) -> ast.EveryTrigger:
         return ast.EveryTrigger(_decimal(step), self._tok(metric), span=self._span(meta))
 
-    def reward(self, meta: Any, role: Token, kind: Token, amount: Any) -> ast.Reward:
-        return ast.Reward(self._tok(role), self._tok(kind), amount, span=self._span(meta))
+    def reward(self, meta: Any, role: Token, kind: Token, amount: Any, *terms: Any) -> ast.Reward:
+        own = terms[0] if terms else ()
+        return ast.Reward(
+            self._tok(role),
+            self._tok(kind),
+            amount,
+            span=self._span(meta),
+            holds=_only(own, ast.Hold),
+            voids=_only(own, ast.Void),
+            terms=bool(terms),
+        )
+
+    def reward_terms(self, meta: Any, *clauses: Any) -> tuple[Any, ...]:
+        return clauses
 
     def hold(self, meta: Any, duration: ast.Duration) -> ast.Hold:
         return ast.Hold(duration, span=self._span(meta))
 
-    def void(self, meta: Any, event: Token, *clauses: Any) -> ast.Void:
+    def void(self, meta: Any, share: tuple[Any, Any] | None, event: Token, *clauses: Any) -> ast.Void:
         found = dict(clauses)
-        return ast.Void(self._tok(event), found.get("where"), found.get("within"), span=self._span(meta))
+        part, whole = share if share is not None else (None, None)
+        where, within = found.get("where"), found.get("within")
+        return ast.Void(self._tok(event), where, within, span=self._span(meta), part=part, whole=whole)
+
+    def share(self, meta: Any, part: Any, whole: Any) -> tuple[Any, Any]:
+        return (part, whole)
 
     def message(self, meta: Any, token: Token) -> ast.Message:
         return ast.Message(_unquote(str(token)), span=self._span(meta))
