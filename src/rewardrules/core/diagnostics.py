@@ -67,6 +67,18 @@ CODES: dict[str, str] = {
     "RR607": "reward larger than its cap",
     "RR608": "reward never issued",
     "RR609": "count of a referral's own event",
+    # matching files (match/check.py, docs/matching.md)
+    "RR801": "syntax error in a matching file",
+    "RR802": "`matching` line missing or repeated",
+    "RR803": "duplicate name or clause in a matching file",
+    "RR804": "unknown gate",
+    "RR805": "unknown attribute",
+    "RR806": "invalid tie-break",
+    "RR807": "unknown period in a matching file",
+    "RR808": "number out of range in a matching file",
+    "RR809": "unknown duration unit in a matching file",
+    "RR810": "missing clause in a matching file",
+    "RR811": "unused attribute",
 }
 
 

@@ -3,7 +3,8 @@
 Every mistake is reported in one run, each at its file, line and column with
 a hint (a "did you mean" for a misspelt gate, attribute, tie-break key,
 period or unit), in the renderer every rule file's diagnostics use. The
-codes are RR801-RR899 (docs/matching.md lists them).
+codes are RR801-RR899, registered with the others in
+`core.diagnostics.CODES` (docs/errors.md and docs/matching.md list them).
 """
 
 from __future__ import annotations
@@ -17,21 +18,6 @@ from ..core.diagnostics import Diagnostic, Severity, did_you_mean
 from ..core.source import Source, Span
 from ..core.timeutil import PERIODS
 from .parse import Clause, Name, parse
-
-#: Every matching diagnostic code with a short title.
-CODES: dict[str, str] = {
-    "RR801": "syntax error",
-    "RR802": "`matching` line missing or repeated",
-    "RR803": "duplicate name or clause",
-    "RR804": "unknown gate",
-    "RR805": "unknown attribute",
-    "RR806": "invalid tie-break",
-    "RR807": "unknown period",
-    "RR808": "number out of range",
-    "RR809": "unknown duration unit",
-    "RR810": "missing clause",
-    "RR811": "unused attribute",
-}
 
 #: The gate every partner passes through whatever `require` lists: its
 #: endorsement per workload (a lapsed one does not count).

@@ -8,6 +8,7 @@ becomes one RR801 diagnostic with what was expected.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -21,6 +22,14 @@ from ..core.diagnostics import Diagnostic
 from ..core.source import Source, Span
 
 GRAMMAR = "matching.lark"
+#: A matching file's first word, after comments and blank space.
+_MATCHING_FILE = re.compile(r"\A\ufeff?(?:\s|#[^\n]*)*matching\b")
+
+
+def is_matching_file(text: str) -> bool:
+    """Whether a rule file is a matching file: its first word is `matching`
+    (a reward rule file never starts so: `matching` is no keyword of it)."""
+    return _MATCHING_FILE.match(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
