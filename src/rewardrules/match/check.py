@@ -100,9 +100,8 @@ class _Checker:
         self._once(heads, "RR802")
         if not heads:
             self.error("RR802", "no `matching` line", self.source.whole(), "start the file with `matching NAME`")
-        for clause in self.clauses:
-            if clause.kind in _ONCE:
-                self._once([c for c in self.clauses if c.kind == clause.kind], "RR803")
+        for kind in _ONCE:
+            self._once([c for c in self.clauses if c.kind == kind], "RR803")
         workloads = self._declared("workload")
         attributes = self._declared("attribute")
         fallback = _find(self.clauses, "fallback")

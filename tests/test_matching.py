@@ -1,0 +1,293 @@
+"""Matching files, the partner and customer ledger, and `rewardrules match`:
+mistakes are reported at their place with a hint, records keep their shape
+and their ids, and the command keeps the exit-code contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from rewardrules.cli import main
+from rewardrules.core.diagnostics import CODES, Severity, render
+from rewardrules.ledger.events import LedgerError
+from rewardrules.match.api import load, load_text, match
+from rewardrules.match.check import check_text
+from rewardrules.match.schema import assignment_schema, event_schema
+
+from .conftest import ROOT, RULESETS
+
+REFERENCE = RULESETS / "matching" / "fasttrack_matching.rules"
+GOLDEN = ROOT / "tests" / "golden_matching" / "fasttrack_matching"
+
+MINIMAL = """\
+matching small "A small program"
+workload teams
+workload security
+attribute location
+require endorsement, location
+round robin by workload, location per quarter
+tie break longest_idle, partner
+"""
+
+
+def diagnostics(text: str) -> list[tuple[int, int, str, str | None, str]]:
+    """(line, column, code, help, message) of each diagnostic of a matching file."""
+    return [(d.line, d.column, d.code, d.help, d.message) for d in check_text(text, "m.rules")[1]]
+
+
+def event(kind: str, at: str, event_id: str, **fields: Any) -> str:
+    return json.dumps({"id": event_id, "type": kind, "at": f"2026-{at}T09:00:00Z", **fields})
+
+
+def partner(name: str, at: str = "01-01", **endorsements: Any) -> str:
+    return event(
+        "partner",
+        at,
+        f"p-{name}-{at}",
+        partner=name,
+        endorsements=endorsements or {"teams": None},
+        attributes={"location": ["US"]},
+    )
+
+
+def request(name: str, at: str, *workloads: str, location: str = "US") -> str:
+    return event(
+        "request",
+        at,
+        f"r-{name}",
+        request=name,
+        customer=f"c-{name}",
+        workloads=list(workloads or ("teams",)),
+        attributes={"location": location},
+    )
+
+
+def matched(lines: list[str], text: str = MINIMAL, as_of: str | None = None) -> list[dict[str, Any]]:
+    result = match(load_text(text), lines, as_of)
+    records: list[dict[str, Any]] = result.to_dict()["assignments"]
+    return records
+
+
+# -- the checker -----------------------------------------------------------------
+
+
+def test_the_reference_ruleset_checks_clean_even_strict() -> None:
+    assert check_text(REFERENCE.read_text(encoding="utf-8"), str(REFERENCE))[1] == []
+
+
+@pytest.mark.parametrize(
+    ("line", "wrong", "code", "hint"),
+    [
+        ("require endorsment", "endorsment", "RR804", "did you mean `endorsement`?"),
+        ("require locaton", "locaton", "RR804", "did you mean `location`?"),
+        ("round robin by workloads", "workloads", "RR805", "did you mean `workload`?"),
+        ("acceptance at least 80% by locatio per quarter", "locatio", "RR805", "did you mean `location`?"),
+        ("round robin per quater", "quater", "RR807", "did you mean `quarter`?"),
+        ("pause at most 30 dayz", "dayz", "RR809", "did you mean `days`?"),
+        ("split up to 1", "1", "RR808", None),
+        ("workload teams", "teams", "RR803", "the first is on line 2"),
+    ],
+)
+def test_a_mistake_is_reported_at_its_place_with_a_hint(line: str, wrong: str, code: str, hint: str | None) -> None:
+    base = MINIMAL.replace("require endorsement, location\n", "").replace("round robin by workload, location per quarter\n", "")
+    text = base + line + "\n"
+    found = [d for d in diagnostics(text) if d[2] == code]
+    assert found, diagnostics(text)
+    number = text.splitlines().index(line) + 1 if line != "workload teams" else text.count("\n")
+    column = line.rindex(wrong) + 1 if code != "RR803" else len("workload ") + 1
+    assert found[0][:3] == (number, column, code)
+    if hint is not None:
+        assert found[0][3] is not None and found[0][3].startswith(hint)
+
+
+def test_a_tie_break_that_can_leave_a_tie_is_refused() -> None:
+    text = MINIMAL.replace("tie break longest_idle, partner", "tie break longest_idle")
+    assert [d[:3] for d in diagnostics(text)] == [(7, 11, "RR806")]
+    text = MINIMAL.replace("tie break longest_idle, partner\n", "")
+    assert [d[2] for d in diagnostics(text)] == ["RR810"]
+
+
+def test_a_syntax_error_says_what_was_expected() -> None:
+    found = diagnostics("matching m\nclaims second\n")
+    assert found == [(2, 8, "RR801", "expected `first`", "unexpected `second`")]
+    found = diagnostics("matching m\nworkload teams\nrequire\n")
+    assert found[0][2:4] == ("RR801", "expected a name")
+    assert diagnostics("matching m @")[0][:3] == (1, 12, "RR801")
+
+
+def test_missing_and_repeated_declarations() -> None:
+    assert [d[2] for d in diagnostics("workload teams\ntie break partner\n")] == ["RR802"]
+    found = diagnostics(MINIMAL + "matching again\nclaims first\nclaims first\n")
+    assert [d[:3] for d in found] == [(8, 1, "RR802"), (10, 1, "RR803")]
+
+
+def test_an_unused_attribute_is_a_warning() -> None:
+    rules, found = check_text(MINIMAL + "attribute industry\n", "m.rules")
+    assert rules is not None
+    assert [(d.code, d.severity) for d in found] == [("RR811", Severity.WARNING)]
+
+
+def test_every_matching_code_is_registered_and_documented() -> None:
+    codes = [code for code in CODES if code.startswith("RR8")]
+    assert codes == [f"RR8{n:02d}" for n in range(1, 12)]
+    page = (ROOT / "docs" / "matching.md").read_text(encoding="utf-8")
+    assert all(f"`{code}`" in page for code in codes)
+
+
+def test_check_reads_a_matching_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.rules"
+    bad.write_text("matching m\nworkload teams\nrequire endorsment\ntie break partner\n", encoding="utf-8")
+    assert main(["check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:3:9: error[RR804]: unknown gate `endorsment`" in out
+    assert "= help: did you mean `endorsement`?" in out
+    assert main(["check", str(REFERENCE), "--strict"]) == 0
+    assert main(["check", "--format", "sarif", str(bad)]) == 1
+    log = json.loads(capsys.readouterr().out)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["RR804"]
+
+
+def test_a_rule_error_renders_like_the_reward_checker() -> None:
+    found = check_text("matching m\nworkload teams\nround robin by locaton\ntie break partner\n", "m.rules")[1]
+    assert render(found[0]).splitlines() == [
+        "m.rules:3:16: error[RR805]: unknown attribute `locaton`",
+        "   3 | round robin by locaton",
+        "     |                ^^^^^^^",
+        "     = help: declare it first: `attribute locaton`",
+    ]
+
+
+# -- the ledger ----------------------------------------------------------------------
+
+
+def problems(lines: list[str]) -> list[tuple[int, str | None, str, str | None]]:
+    with pytest.raises(LedgerError) as caught:
+        match(load_text(MINIMAL), lines)
+    return [(p.line, p.field, p.message, p.hint) for p in caught.value.problems]
+
+
+def test_ledger_mistakes_have_their_line_and_field() -> None:
+    found = problems(
+        [
+            partner("alpha"),
+            json.dumps({"id": "x", "type": "request", "at": "2026-01-02T00:00:00Z", "request": "R", "customer": "c",
+                        "workloads": ["temas"], "attributes": {"locaton": "US"}}),  # fmt: skip
+            json.dumps({"id": "x", "type": "pause", "at": "2026-01-03T00:00:00Z", "partner": "alpha", "extra": 1}),
+        ]
+    )
+    assert [(line, field) for line, field, _, _ in found] == [
+        (2, "workloads"),
+        (2, "attributes.locaton"),
+        (2, "attributes.location"),
+        (3, "extra"),
+    ]
+    assert found[0][3] == "did you mean `teams`?" and found[1][3] == "did you mean `location`?"
+
+
+def test_an_event_that_contradicts_the_ledger_is_a_problem() -> None:
+    found = problems(
+        [
+            partner("alpha"),
+            event("pause", "01-02", "pa", partner="nobody"),
+            event("accept", "01-03", "ac", request="R9", partner="alpha"),
+            request("R1", "01-04"),
+            request("R1", "01-05").replace('"r-R1"', '"r-again"'),
+            event("resume", "01-06", "re", partner="alpha"),
+        ]
+    )
+    assert [(line, field) for line, field, _, _ in found] == [(2, "partner"), (3, "partner"), (5, "request"), (6, "partner")]
+    assert "no partner `nobody`" in found[0][2] and "holds no assignment" in found[1][2]
+
+
+def test_a_repeated_event_id_is_a_problem() -> None:
+    assert problems([partner("alpha"), partner("alpha")])[0][:2] == (2, "id")
+
+
+def test_golden_ledgers_and_records_match_the_schemas() -> None:
+    events = jsonschema.Draft202012Validator(event_schema())
+    records = jsonschema.Draft202012Validator(assignment_schema())
+    rules = load(REFERENCE)
+    seen = 0
+    for ledger in sorted(GOLDEN.glob("*.jsonl")):
+        lines = ledger.read_text(encoding="utf-8").splitlines()
+        for line in lines:
+            events.validate(json.loads(line))
+        for record in match(rules, lines).to_dict()["assignments"]:
+            records.validate(record)
+            seen += 1
+    assert seen >= 30
+    with pytest.raises(jsonschema.ValidationError):
+        events.validate({"id": "x", "type": "pause", "at": "2026-01-01T00:00:00Z"})
+
+
+# -- records and ids ---------------------------------------------------------------------
+
+
+def test_ids_are_stable_and_unaffected_by_unrelated_events() -> None:
+    lines = [partner("alpha"), partner("bravo"), request("R1", "01-05"), request("R2", "01-06")]
+    first = {r["request"]: r["id"] for r in matched(lines)}
+    more = [*lines, partner("charlie", "03-01"), request("R3", "03-02")]
+    again = {r["request"]: r["id"] for r in matched(more)}
+    assert {k: again[k] for k in first} == first
+    assert len(set(again.values())) == 3 and all(i.startswith("ma_") for i in again.values())
+
+
+def test_a_split_without_split_goes_to_the_fallback_whole() -> None:
+    lines = [partner("alpha"), partner("bravo", security=None), request("R1", "01-05", "teams", "security")]
+    records = matched(lines, MINIMAL + "fallback center\n")
+    assert [(r["partner"], r["kind"], r["workloads"], r["basis"]) for r in records] == [
+        ("center", "fallback", ["teams", "security"], "fallback")
+    ]
+    records = matched(lines)
+    assert [(r["partner"], r["kind"], r["status"]) for r in records] == [(None, "none", "unmatched")]
+    records = matched(lines, MINIMAL + "split up to 2\n")
+    assert [(r["partner"], r["workloads"], r["basis"]) for r in records] == [
+        ("alpha", ["teams"], "split"),
+        ("bravo", ["security"], "split"),
+    ]
+
+
+def test_as_of_leaves_later_events_out() -> None:
+    lines = [partner("alpha"), request("R1", "01-05"), request("R2", "02-05")]
+    assert [r["request"] for r in matched(lines, as_of="2026-01-31T00:00:00Z")] == ["R1"]
+
+
+def test_without_a_pause_limit_a_pause_lasts_until_resumed() -> None:
+    lines = [partner("alpha"), event("pause", "01-02", "pa", partner="alpha"), request("R1", "06-01")]
+    assert [r["kind"] for r in matched(lines)] == ["none"]
+    limited = MINIMAL + "pause at most 30 days\n"
+    assert [r["partner"] for r in matched(lines, limited)] == ["alpha"]
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def test_match_command_writes_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = str(GOLDEN / "decline_and_acceptance.jsonl")
+    assert main(["match", str(REFERENCE), ledger, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["matching"] == "fasttrack_matching" and data["as_of"] == "2026-04-03T09:00:00Z"
+    assert len(data["assignments"]) == 7
+    assert main(["match", str(REFERENCE), ledger, "--as-of", "2026-02-01T00:00:00Z"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("matching fasttrack_matching as of 2026-02-01T00:00:00Z: 6 assignments\n")
+    assert "  2026-Q1 bravo US: 0 of 1 accepted (0.0%), 1 declined, 0 pending: BELOW (period open)\n" in text
+
+
+def test_match_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = tmp_path / "l.jsonl"
+    ledger.write_text('{"id": "x", "type": "nope", "at": "2026-01-01T00:00:00Z"}\n', encoding="utf-8")
+    assert main(["match", str(REFERENCE), str(ledger)]) == 2
+    err = capsys.readouterr().err
+    assert f"{ledger}:1: error: field `type`: unknown event type `nope`" in err
+    assert "nothing was matched" in err
+    bad = tmp_path / "bad.rules"
+    bad.write_text("matching m\n", encoding="utf-8")
+    assert main(["match", str(bad), str(ledger)]) == 1
+    assert main(["match", str(tmp_path / "missing.rules"), str(ledger)]) == 2
+    assert main(["match", str(REFERENCE), str(ledger), "--as-of", "yesterday"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
