@@ -251,6 +251,27 @@ def test_a_split_without_split_goes_to_the_fallback_whole() -> None:
     ]
 
 
+def test_an_answer_covers_every_part_the_partner_holds() -> None:
+    """alpha takes teams of a split, becomes endorsed for security, and takes
+    security too when bravo declines it: its accept answers both parts."""
+    lines = [
+        partner("alpha"),
+        partner("bravo", security=None),
+        request("R1", "01-05", "teams", "security"),
+        partner("alpha", "01-06", teams=None, security=None),
+        event("decline", "01-07", "d1", request="R1", partner="bravo"),
+        event("accept", "01-08", "a1", request="R1", partner="alpha"),
+    ]
+    records = matched(lines, MINIMAL + "split up to 2\n")
+    assert [(r["partner"], r["workloads"], r["status"]) for r in records] == [
+        ("alpha", ["teams"], "accepted"),
+        ("bravo", ["security"], "declined"),
+        ("alpha", ["security"], "accepted"),
+    ]
+    with pytest.raises(LedgerError, match="has answered every assignment it holds"):
+        matched([*lines, event("accept", "01-09", "a2", request="R1", partner="alpha")], MINIMAL + "split up to 2\n")
+
+
 def test_as_of_leaves_later_events_out() -> None:
     lines = [partner("alpha"), request("R1", "01-05"), request("R2", "02-05")]
     assert [r["request"] for r in matched(lines, as_of="2026-01-31T00:00:00Z")] == ["R1"]

@@ -191,35 +191,27 @@ class Matcher:
         self.requests[event.request] = _Request(event)
         self._match(self.requests[event.request], event.workloads, event.at, event.id, None)
 
-    def _held(self, event: MatchEvent) -> Assignment | None:
-        """The pending assignment of the event's request held by its partner."""
-        held = next(
-            (
-                a
-                for a in self.assignments
-                if a.request == event.request and a.partner == event.partner and a.kind == "partner"
-            ),
-            None,
-        )
-        if held is None or held.status != "pending":
-            state = "holds no assignment" if held is None else f"has {held.status} its assignment"
+    def _held(self, event: MatchEvent) -> list[Assignment]:
+        """The pending parts of the event's request that its partner holds
+        (two, when it took a declined part besides its own): an answer is
+        the partner's, for every part it holds."""
+        mine = [a for a in self.assignments if a.request == event.request and a.partner == event.partner]
+        pending = [a for a in mine if a.kind == "partner" and a.status == "pending"]
+        if not pending:
+            state = "holds no assignment" if not mine else "has answered every assignment it holds"
             self._problem(event, "partner", f"partner `{event.partner}` {state} of request `{event.request}`")
-            return None
-        return held
+        return pending
 
     def _on_accept(self, event: MatchEvent) -> None:
-        held = self._held(event)
-        if held is not None:
+        for held in self._held(event):
             held.status, held.answered_at = "accepted", event.at
 
     def _on_decline(self, event: MatchEvent) -> None:
-        held = self._held(event)
-        if held is None:
-            return
-        held.status, held.answered_at, held.reason = "declined", event.at, event.reason or None
-        request = self.requests[held.request]
-        request.declined.add(event.partner)
-        self._match(request, held.workloads, event.at, event.id, held.id)
+        for held in self._held(event):
+            held.status, held.answered_at, held.reason = "declined", event.at, event.reason or None
+            request = self.requests[held.request]
+            request.declined.add(event.partner)
+            self._match(request, held.workloads, event.at, event.id, held.id)
 
     # -- matching --------------------------------------------------------------
     def _match(self, request: _Request, workloads: tuple[str, ...], at: int, event: str, replaces: str | None) -> None:
