@@ -26,8 +26,8 @@ from rewardrules.bounds import bounds, periods_spanned
 from rewardrules.check import check_text
 from rewardrules.cli import build_parser, main
 from rewardrules.diagnostics import CODES, Severity
-from rewardrules.match.parse import is_matching_file
 from rewardrules.lint import UNKNOWN, fold, lint
+from rewardrules.match.parse import is_matching_file
 from rewardrules.model import CheckedRuleset
 from rewardrules.parse import parse
 from rewardrules.sarif import RULE_HELP, artifact_uri

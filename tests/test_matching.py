@@ -93,7 +93,9 @@ def test_the_reference_ruleset_checks_clean_even_strict() -> None:
     ],
 )
 def test_a_mistake_is_reported_at_its_place_with_a_hint(line: str, wrong: str, code: str, hint: str | None) -> None:
-    base = MINIMAL.replace("require endorsement, location\n", "").replace("round robin by workload, location per quarter\n", "")
+    base = MINIMAL.replace("require endorsement, location\n", "").replace(
+        "round robin by workload, location per quarter\n", ""
+    )
     text = base + line + "\n"
     found = [d for d in diagnostics(text) if d[2] == code]
     assert found, diagnostics(text)
@@ -174,8 +176,17 @@ def test_ledger_mistakes_have_their_line_and_field() -> None:
     found = problems(
         [
             partner("alpha"),
-            json.dumps({"id": "x", "type": "request", "at": "2026-01-02T00:00:00Z", "request": "R", "customer": "c",
-                        "workloads": ["temas"], "attributes": {"locaton": "US"}}),  # fmt: skip
+            json.dumps(
+                {
+                    "id": "x",
+                    "type": "request",
+                    "at": "2026-01-02T00:00:00Z",
+                    "request": "R",
+                    "customer": "c",
+                    "workloads": ["temas"],
+                    "attributes": {"locaton": "US"},
+                }
+            ),
             json.dumps({"id": "x", "type": "pause", "at": "2026-01-03T00:00:00Z", "partner": "alpha", "extra": 1}),
         ]
     )
@@ -199,7 +210,12 @@ def test_an_event_that_contradicts_the_ledger_is_a_problem() -> None:
             event("resume", "01-06", "re", partner="alpha"),
         ]
     )
-    assert [(line, field) for line, field, _, _ in found] == [(2, "partner"), (3, "partner"), (5, "request"), (6, "partner")]
+    assert [(line, field) for line, field, _, _ in found] == [
+        (2, "partner"),
+        (3, "partner"),
+        (5, "request"),
+        (6, "partner"),
+    ]
     assert "no partner `nobody`" in found[0][2] and "holds no assignment" in found[1][2]
 
 

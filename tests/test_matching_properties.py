@@ -62,7 +62,7 @@ def ledgers(draw: st.DrawFn) -> list[str]:
                 "type": "partner",
                 "at": instant(draw(st.integers(0, 40)), 0),
                 "partner": name,
-                "endorsements": {w: expiry for w in endorsed},
+                "endorsements": dict.fromkeys(endorsed, expiry),
                 "attributes": {"location": draw(st.lists(st.sampled_from(["US", "CA"]), min_size=1, unique=True))},
             }
         )

@@ -106,7 +106,9 @@ class _Checker:
         attributes = self._declared("attribute")
         fallback = _find(self.clauses, "fallback")
         if not workloads:
-            self.error("RR810", "no workload is declared", self.source.whole(), "declare each workload: `workload NAME`")
+            self.error(
+                "RR810", "no workload is declared", self.source.whole(), "declare each workload: `workload NAME`"
+            )
         gates = self._gates(attributes)
         balance = _find(self.clauses, "balance")
         balance_by = self._attributes(balance.names if balance else (), attributes, (WORKLOAD,))
@@ -149,7 +151,9 @@ class _Checker:
             name = clause.names[0]
             if name.text in found:
                 line = found[name.text].span.line
-                self.error("RR803", f"{kind} `{name.text}` is declared twice", name.span, f"the first is on line {line}")
+                self.error(
+                    "RR803", f"{kind} `{name.text}` is declared twice", name.span, f"the first is on line {line}"
+                )
             else:
                 found[name.text] = clause
         return found
@@ -163,7 +167,9 @@ class _Checker:
         gates: list[str] = []
         for name in clause.names:
             if name.text not in known:
-                hint = did_you_mean(name.text, known, f"a gate is `{ENDORSEMENT}` or a declared attribute: {_list(known)}")
+                hint = did_you_mean(
+                    name.text, known, f"a gate is `{ENDORSEMENT}` or a declared attribute: {_list(known)}"
+                )
                 self.error("RR804", f"unknown gate `{name.text}`", name.span, hint)
             elif name.text in gates:
                 self.error("RR803", f"gate `{name.text}` is listed twice", name.span, "list each gate once")
@@ -214,7 +220,9 @@ class _Checker:
 
     def _period(self, name: Name) -> str:
         if name.text not in PERIODS:
-            self.error("RR807", f"unknown period `{name.text}`", name.span, did_you_mean(name.text, PERIODS, _periods()))
+            self.error(
+                "RR807", f"unknown period `{name.text}`", name.span, did_you_mean(name.text, PERIODS, _periods())
+            )
         return name.text
 
     def _split(self) -> int:
@@ -241,7 +249,9 @@ class _Checker:
             self.error("RR809", f"unknown duration unit `{clause.unit.text}`", clause.unit.span, hint)
             return None
         if clause.number <= 0 or clause.number != clause.number.to_integral_value():
-            self.error("RR808", "a pause of at most zero is no pause", clause.number_span, "give a whole number above 0")
+            self.error(
+                "RR808", "a pause of at most zero is no pause", clause.number_span, "give a whole number above 0"
+            )
             return None
         return int(clause.number) * unit
 

@@ -223,9 +223,11 @@ class Matcher:
         whole = [c for c in candidates if set(workloads) <= set(c.covers)]
         claimed = self._claimed(request.event.customer, whole, trace, why)
         if claimed:
-            parts = [(self._pick(claimed, why, "claim"), workloads, "claim")]
+            parts: list[tuple[_Candidate | None, tuple[str, ...], str]] = [
+                (self._pick(claimed, why), workloads, "claim")
+            ]
         elif whole:
-            parts = [(self._pick(whole, why, "round_robin"), workloads, "round_robin")]
+            parts = [(self._pick(whole, why), workloads, "round_robin")]
         else:
             parts = self._split(candidates, workloads, why)
         for candidate, taken, basis in parts:
@@ -295,7 +297,9 @@ class Matcher:
         since = "ever" if period is None else f"since {format_timestamp(period_bounds(at, period)[0])}"
         return f"referrals received with the same {criteria}, {since}"
 
-    def _count(self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None, end: int) -> int:
+    def _count(
+        self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None, end: int
+    ) -> int:
         """Referrals the partner received in [start, end) under the same criteria."""
         return sum(
             1
@@ -373,24 +377,20 @@ class Matcher:
         why["claims"] = notes
         return [eligible[h] for h in holders if h in eligible]
 
-    def _pick(self, options: list[_Candidate], why: dict[str, Any], basis: str) -> _Candidate:
+    def _pick(self, options: list[_Candidate], why: dict[str, Any]) -> _Candidate:
+        """The first of the options in the order; its order and deciding key go to the `why`."""
         ordered = sorted(options, key=lambda c: c.key)
         why["order"] = [c.partner.id for c in ordered]
-        why["decided_by"] = self._decided_by(ordered, offset=0)
+        why["decided_by"] = self._decided_by([c.key for c in ordered], ["count", *self.rules.tie_break])
         return ordered[0]
 
-    def _decided_by(self, ordered: list[Any], offset: int) -> str:
-        """The key that put the first partner before the second (`only
-        candidate` when there is one): `count`, or a tie-break key."""
-        if len(ordered) < 2:
-            return "only candidate"
-        names = ["coverage"] * offset + ["count", *self.rules.tie_break]
-        first, second = (self._full_key(c, offset) for c in ordered[:2])
-        return next((n for n, a, b in zip(names, first, second, strict=True) if a != b), names[-1])
-
     @staticmethod
-    def _full_key(item: Any, offset: int) -> tuple[Any, ...]:
-        return item[0] if offset else item.key
+    def _decided_by(keys: list[tuple[Any, ...]], names: list[str]) -> str:
+        """The name of the first key part that put the first option before
+        the second (`only candidate` when there is one)."""
+        if len(keys) < 2:
+            return "only candidate"
+        return next((n for n, a, b in zip(names, keys[0], keys[1], strict=True) if a != b), names[-1])
 
     def _split(
         self, candidates: list[_Candidate], workloads: tuple[str, ...], why: dict[str, Any]
@@ -417,7 +417,9 @@ class Matcher:
                 {
                     "workloads": list(taken),
                     "order": [c.partner.id for _, c in options],
-                    "decided_by": self._decided_by(options, offset=1),
+                    "decided_by": self._decided_by(
+                        [k for k, _ in options], ["coverage", "count", *self.rules.tie_break]
+                    ),
                 }
             )
             parts.append((best, taken, "split"))

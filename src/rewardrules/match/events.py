@@ -146,7 +146,9 @@ def _text(raw: Any, line: int, name: str, problems: list[LedgerProblem], *_: Any
 
 def _instant(raw: Any, line: int, name: str, problems: list[LedgerProblem]) -> int:
     if not isinstance(raw, str):
-        problems.append(LedgerProblem(line, name, f"`{name}` must be an RFC 3339 instant such as `2026-03-01T09:30:00Z`"))
+        problems.append(
+            LedgerProblem(line, name, f"`{name}` must be an RFC 3339 instant such as `2026-03-01T09:30:00Z`")
+        )
         return 0
     try:
         return parse_timestamp(raw)
@@ -155,7 +157,9 @@ def _instant(raw: Any, line: int, name: str, problems: list[LedgerProblem]) -> i
         return 0
 
 
-def _declared(value: str, line: int, name: str, known: tuple[str, ...], what: str, problems: list[LedgerProblem]) -> None:
+def _declared(
+    value: str, line: int, name: str, known: tuple[str, ...], what: str, problems: list[LedgerProblem]
+) -> None:
     if value not in known:
         hint = did_you_mean(value, known, f"the rules declare {what}s " + ", ".join(f"`{k}`" for k in known))
         problems.append(LedgerProblem(line, name, f"the rules declare no {what} `{value}`", hint))
@@ -186,7 +190,9 @@ def _endorsements(
     return found
 
 
-def _lists(raw: Any, line: int, name: str, problems: list[LedgerProblem], rules: MatchRules) -> dict[str, frozenset[str]]:
+def _lists(
+    raw: Any, line: int, name: str, problems: list[LedgerProblem], rules: MatchRules
+) -> dict[str, frozenset[str]]:
     if not isinstance(raw, dict):
         problems.append(LedgerProblem(line, name, "`attributes` must be an object: attribute -> a list of values"))
         return {}
@@ -213,7 +219,9 @@ def _values(raw: Any, line: int, name: str, problems: list[LedgerProblem], rules
     return found
 
 
-def _required_attributes(values: Mapping[str, str], line: int, rules: MatchRules, problems: list[LedgerProblem]) -> None:
+def _required_attributes(
+    values: Mapping[str, str], line: int, rules: MatchRules, problems: list[LedgerProblem]
+) -> None:
     """A request names a value for every attribute the rules gate or count by."""
     for attribute in rules.attributes:
         wanted = attribute in rules.gates or attribute in rules.balance_by

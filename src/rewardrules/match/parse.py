@@ -93,14 +93,14 @@ def parse(source: Source) -> tuple[list[Clause] | None, list[Diagnostic]]:
     return [_clause(source, item) for item in tree.children if isinstance(item, Tree)], []
 
 
-def _span(source: Source, node: Tree | Token) -> Span:
+def _span(source: Source, node: Tree[Token] | Token) -> Span:
     if isinstance(node, Token):
         return source.span(node.start_pos or 0, node.end_pos or 0)
     meta = node.meta
     return source.span(meta.start_pos, meta.end_pos) if not meta.empty else source.whole()
 
 
-def _clause(source: Source, item: Tree) -> Clause:
+def _clause(source: Source, item: Tree[Token]) -> Clause:
     """A clause from its subtree: the names (a `names` list or one NAME),
     the number, the title, the `per` period and the duration's unit."""
     kind = str(item.data).removesuffix("_decl")
@@ -116,9 +116,9 @@ def _clause(source: Source, item: Tree) -> Clause:
     return Clause(kind, _span(source, item), tuple(names), **found)  # type: ignore[arg-type]
 
 
-def _part(source: Source, child: Tree, names: list[Name], found: dict[str, object]) -> None:
+def _part(source: Source, child: Tree[Token], names: list[Name], found: dict[str, object]) -> None:
     """Read one part of a clause (`title`, `names`, `by`, `period`, `duration`) into ``names``/``found``."""
-    tokens = [t for t in child.scan_values(lambda v: isinstance(v, Token))]
+    tokens = list(child.scan_values(lambda v: isinstance(v, Token)))
     if child.data == "title":
         found["title"] = _unquote(str(tokens[0]))
     elif child.data in ("names", "by"):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import FIELDS, MAX_NAME_CHARS
 from .evaluate import KINDS
+from .events import FIELDS, MAX_NAME_CHARS
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
