@@ -51,6 +51,8 @@ class Clause:
     number: Decimal | None = None
     number_span: Span | None = None
     title: str | None = None
+    #: the title as written, quotes and escapes included (for `fmt`)
+    title_span: Span | None = None
     period: Name | None = None
     unit: Name | None = None
 
@@ -120,7 +122,7 @@ def _part(source: Source, child: Tree[Token], names: list[Name], found: dict[str
     """Read one part of a clause (`title`, `names`, `by`, `period`, `duration`) into ``names``/``found``."""
     tokens = list(child.scan_values(lambda v: isinstance(v, Token)))
     if child.data == "title":
-        found["title"] = _unquote(str(tokens[0]))
+        found["title"], found["title_span"] = _unquote(str(tokens[0])), _span(source, tokens[0])
     elif child.data in ("names", "by"):
         names.extend(Name(str(t), _span(source, t)) for t in tokens)
     elif child.data == "period":
