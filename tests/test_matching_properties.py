@@ -12,11 +12,14 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rewardrules.core.timeutil import parse_timestamp
 from rewardrules.ledger.events import LedgerError
 from rewardrules.match.api import MatchResult, load_text, match
+from rewardrules.match.session import MatchSession
 
 from .conftest import ROOT, examples
 
@@ -149,3 +152,34 @@ def test_the_output_does_not_depend_on_the_hash_seed() -> None:
         done = subprocess.run(command, capture_output=True, env=env, check=True)
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+@PROPERTY
+@given(ledgers())
+def test_a_session_fed_in_order_makes_what_the_batch_makes(lines: list[str]) -> None:
+    """Session = batch: each event's assignments as they are made add up to
+    the whole ledger's, byte for byte."""
+    session = MatchSession(RULES)
+    made = []
+    for line in sorted(lines, key=lambda text: (parse_timestamp(json.loads(text)["at"]), json.loads(text)["id"])):
+        made.extend(a.id for a in session.add(line))
+    batch = match(RULES, lines)
+    assert made == [a.id for a in batch.assignments]
+    assert output(session.result()) == output(batch)
+
+
+def test_a_session_refuses_an_older_event_and_changes_nothing() -> None:
+    session = MatchSession(RULES)
+    partner = {"type": "partner", "partner": "alpha", "endorsements": {"teams": None}}
+    session.add({"id": "p1", "at": "2026-01-01T00:00:00Z", **partner, "attributes": {"location": ["US"]}})
+    request = {"type": "request", "customer": "c", "workloads": ["teams"], "attributes": {"location": "US"}}
+    (made,) = session.add({"id": "r1", "at": "2026-01-02T00:00:00Z", "request": "R1", **request})
+    assert made.partner == "alpha"
+    with pytest.raises(LedgerError, match="older than the last event taken"):
+        session.add({"id": "r0", "at": "2026-01-01T12:00:00Z", "request": "R0", **request})
+    with pytest.raises(LedgerError, match="holds no assignment"):
+        session.add({"id": "a1", "at": "2026-01-03T00:00:00Z", "type": "accept", "request": "R9", "partner": "alpha"})
+    with pytest.raises(LedgerError, match="is taken already"):
+        session.add({"id": "r1", "at": "2026-01-04T00:00:00Z", "request": "R2", **request})
+    session.add({"id": "a2", "at": "2026-01-05T00:00:00Z", "type": "accept", "request": "R1", "partner": "alpha"})
+    assert [a.status for a in session.result().assignments] == ["accepted"]
