@@ -328,3 +328,25 @@ def test_match_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["match", str(tmp_path / "missing.rules"), str(ledger)]) == 2
     assert main(["match", str(REFERENCE), str(ledger), "--as-of", "yesterday"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_accepted_assignments_become_referrals_the_reward_rules_score(capsys: pytest.CaptureFixture[str]) -> None:
+    """match, then score: the partner that accepted is the referrer of the
+    customer, from the instant it accepted; declined parts refer no one."""
+    from rewardrules import load as load_rewards
+
+    ledger = str(GOLDEN / "decline_and_acceptance.jsonl")
+    assert main(["match", str(REFERENCE), ledger, "--format", "referrals"]) == 0
+    referrals = capsys.readouterr().out.splitlines()
+    assert [(json.loads(r)["referrer"], json.loads(r)["referee"], json.loads(r)["at"]) for r in referrals] == [
+        ("alpha", "c1", "2026-01-06T09:00:00Z"),
+        ("alpha", "c2", "2026-01-09T09:00:00Z"),
+        ("bravo", "c4", "2026-04-03T09:00:00Z"),
+    ]
+    licenses = [
+        json.dumps({"id": "l1", "at": "2026-05-01T00:00:00Z", "type": "licenses", "referee": "c2", "active": 310}),
+        json.dumps({"id": "l2", "at": "2026-05-01T00:00:00Z", "type": "licenses", "referee": "c3", "active": 400}),
+    ]
+    result = load_rewards(RULESETS / "fasttrack_cpor.rules").score([*referrals, *licenses])
+    awards = [(a["beneficiary"], a["referee"], a["amount"]) for a in result.data["awards"]]
+    assert awards == [("alpha", "c2", "620.00")]

@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("rules", metavar="RULES", help="the matching file (.rules, starting with `matching`)")
     parser.add_argument("ledger", metavar="LEDGER", help="the partner and customer events, JSON Lines; - reads stdin")
     add_as_of_argument(parser, "match ")
-    add_format_argument(parser)
+    add_format_argument(parser, referrals="the accepted assignments as `referral` events of a reward ledger")
     parser.set_defaults(run=run)
 
 
@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(describe_os_error(error, args.ledger))
     if args.format == "json":
         write_json(result.to_json())
+    elif args.format == "referrals":
+        write_json(result.to_referrals())
     else:
         sys.stdout.write(result.to_text())
     return 0

@@ -91,6 +91,32 @@ class MatchResult:
         """The result as JSON: sorted keys, two-space indent, UTF-8 kept."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
+    def referral_events(self) -> list[dict[str, Any]]:
+        """The `referral` events of the reward ledger that the accepted
+        assignments make: the partner refers the customer, at the instant it
+        accepted. A reward program (the CPOR program) scores them with the
+        customer's own events; a customer split across partners gives one
+        per partner, and the reward side keeps the first (a referee has one
+        referrer: the others are reported as `duplicate_referral`)."""
+        events = []
+        for assignment in self.assignments:
+            if assignment.status != "accepted" or assignment.partner is None or assignment.answered_at is None:
+                continue
+            events.append(
+                {
+                    "id": "referral-" + assignment.id,
+                    "type": "referral",
+                    "at": format_timestamp(assignment.answered_at),
+                    "referrer": assignment.partner,
+                    "referee": assignment.customer,
+                }
+            )
+        return events
+
+    def to_referrals(self) -> str:
+        """`referral_events` as JSON Lines, for `rewardrules score`."""
+        return "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in self.referral_events())
+
     def to_text(self) -> str:
         """The result for people: each assignment and its why, then who is below the acceptance rate."""
         from .text import render_result
