@@ -350,3 +350,26 @@ def test_accepted_assignments_become_referrals_the_reward_rules_score(capsys: py
     result = load_rewards(RULESETS / "fasttrack_cpor.rules").score([*referrals, *licenses])
     awards = [(a["beneficiary"], a["referee"], a["amount"]) for a in result.data["awards"]]
     assert awards == [("alpha", "c2", "620.00")]
+
+
+def test_diff_replays_history_under_a_changed_matching_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without `longest_idle` the partner id breaks ties: R3 and R4 change
+    hands; the answers given to the old assignments do not apply and are
+    listed, not refused."""
+    new = tmp_path / "new.rules"
+    new.write_text(REFERENCE.read_text(encoding="utf-8").replace("longest_idle, partner", "partner"), encoding="utf-8")
+    ledger = str(GOLDEN / "decline_and_acceptance.jsonl")
+    assert main(["diff", str(REFERENCE), str(new), ledger, "--format", "json"]) == 1
+    diff = json.loads(capsys.readouterr().out)
+    assert [(c["request"], c["workload"], c["old"]["partner"], c["new"]["partner"]) for c in diff["changed"]] == [
+        ("R3", "teams", "ftc", "charlie"),
+        ("R4", "teams", "bravo", "alpha"),
+    ]
+    assert diff["same"] == 2 and diff["stale"] == {"old": [], "new": ["d2", "a3"]}
+    assert main(["diff", str(REFERENCE), str(REFERENCE), ledger]) == 0
+    assert "0 workload(s) change hands, 4 unchanged" in capsys.readouterr().out
+    broken = tmp_path / "broken.rules"
+    broken.write_text("matching m\n", encoding="utf-8")
+    assert main(["diff", str(REFERENCE), str(broken), ledger]) == 2

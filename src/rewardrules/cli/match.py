@@ -1,10 +1,16 @@
-"""`rewardrules match RULES LEDGER`: who receives each referred customer, and why."""
+"""`rewardrules match RULES LEDGER`: who receives each referred customer, and why.
+
+Also `rewardrules diff OLD NEW LEDGER` when OLD is a matching file
+(`run_diff`): the workloads that would change hands.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..core.diagnostics import RuleError
 from ..core.formatting import quoted
@@ -17,8 +23,13 @@ from .common import (
     ledger_lines,
     print_diagnostics,
     print_error_lines,
+    read_text,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from ..match.api import MatchResult
+    from ..match.check import MatchRules
 
 
 def add_parser(sub: Any) -> None:
@@ -36,29 +47,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..match.api import load, match, parse_as_of
-
-    try:
-        as_of = parse_as_of(args.as_of)
-    except LedgerError as error:
-        return fail(f"--as-of: {error.problems[0].message}")
-    try:
-        rules = load(args.rules)
-    except RuleError as error:
-        print_diagnostics(error.diagnostics, sys.stderr)
-        return 1
-    except OSError as error:
-        return fail(describe_os_error(error, args.rules))
-    except UnicodeDecodeError:
-        return fail(f"{quoted(args.rules)} is not UTF-8 text")
-    name = "<stdin>" if args.ledger == "-" else args.ledger
-    try:
-        result = match(rules, ledger_lines(args.ledger), as_of=as_of, path=name)
-    except LedgerError as error:
-        print_error_lines(str(error))
-        return fail(f"the ledger has {len(error.problems)} problem(s); nothing was matched")
-    except OSError as error:
-        return fail(describe_os_error(error, args.ledger))
+    rules = _load(args.rules, 1)
+    if isinstance(rules, int):
+        return rules
+    result = _matched(rules, args, ledger_lines(args.ledger))
+    if isinstance(result, int):
+        return result
     if args.format == "json":
         write_json(result.to_json())
     elif args.format == "referrals":
@@ -66,3 +60,77 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.to_text())
     return 0
+
+
+def _load(path: str, invalid: int) -> MatchRules | int:
+    """The checked matching file, or the exit code after saying why:
+    ``invalid`` for a file with errors, 2 for one that cannot be read."""
+    from ..match.api import load
+
+    try:
+        return load(path)
+    except RuleError as error:
+        print_diagnostics(error.diagnostics, sys.stderr)
+        return invalid
+    except OSError as error:
+        return fail(describe_os_error(error, path))
+    except UnicodeDecodeError:
+        return fail(f"{quoted(path)} is not UTF-8 text")
+
+
+def _matched(
+    rules: MatchRules, args: argparse.Namespace, lines: Iterable[Any], strict: bool = True
+) -> MatchResult | int:
+    """The result of matching LEDGER, or the exit code (2) after saying why."""
+    from ..match.api import match, parse_as_of
+
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        return fail(f"--as-of: {error.problems[0].message}")
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    try:
+        return match(rules, lines, as_of=as_of, path=name, strict=strict)
+    except LedgerError as error:
+        print_error_lines(str(error))
+        return fail(f"the ledger has {len(error.problems)} problem(s) under {quoted(rules.name)}; nothing was matched")
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+
+
+def is_matching_path(path: str) -> bool:
+    """Whether the file at ``path`` is a matching file (False when it cannot
+    be read: the caller's own reading reports that)."""
+    from ..match.parse import is_matching_file
+
+    try:
+        return is_matching_file(read_text(path))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """`rewardrules diff OLD NEW LEDGER` for two matching files: the
+    workloads that change hands. Exit 0 same, 1 different, 2 bad input (an
+    invalid matching file included: 1 would read as "differs")."""
+    from ..match.diff import diff_matches, diff_text
+
+    old, new = _load(args.old, 2), _load(args.new, 2)
+    if isinstance(old, int) or isinstance(new, int):
+        return 2
+    try:
+        lines = list(ledger_lines(args.ledger))
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+    before = _matched(old, args, lines, strict=False)
+    if isinstance(before, int):
+        return before
+    after = _matched(new, args, lines, strict=False)
+    if isinstance(after, int):
+        return after
+    diff = diff_matches(before, after)
+    if args.format == "json":
+        write_json(json.dumps(diff, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(diff_text(diff))
+    return 1 if diff["changed"] else 0

@@ -64,6 +64,8 @@ class MatchResult:
     rules: MatchRules
     as_of: int | None
     assignments: tuple[Assignment, ...]
+    #: answers skipped when replaying under other rules (`match(strict=False)`)
+    stale: tuple[str, ...] = ()
 
     def acceptance(self) -> list[dict[str, Any]] | None:
         rule = self.rules.acceptance
@@ -125,13 +127,21 @@ class MatchResult:
 
 
 def match(
-    rules: MatchRules, lines: Iterable[Any], as_of: int | str | None = None, path: str = "<ledger>"
+    rules: MatchRules,
+    lines: Iterable[Any],
+    as_of: int | str | None = None,
+    path: str = "<ledger>",
+    strict: bool = True,
 ) -> MatchResult:
-    """Match a ledger's events up to ``as_of`` (default: its last event), or `LedgerError`."""
+    """Match a ledger's events up to ``as_of`` (default: its last event), or
+    `LedgerError`. ``strict=False`` replays history under other rules than
+    the ones it was answered under: an accept or decline of a part the
+    partner does not hold is skipped (listed in `stale`), not an error."""
     instant = parse_as_of(as_of) if isinstance(as_of, str) else as_of
     events = read_events(lines, rules, path)
     if instant is None and events:
         instant = events[-1].at
     taken = [e for e in events if instant is None or e.at <= instant]
-    assignments = Matcher(rules).run(taken, path)
-    return MatchResult(rules, instant, tuple(assignments))
+    matcher = Matcher(rules, strict)
+    assignments = matcher.run(taken, path)
+    return MatchResult(rules, instant, tuple(assignments), tuple(matcher.stale))

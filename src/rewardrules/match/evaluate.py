@@ -105,8 +105,15 @@ class _Candidate:
 class Matcher:
     """Takes events one at a time (in order) and keeps every assignment made."""
 
-    def __init__(self, rules: MatchRules) -> None:
+    def __init__(self, rules: MatchRules, strict: bool = True) -> None:
         self.rules = rules
+        #: False when replaying history under other rules (`diff`): an
+        #: accept or decline of a part the partner does not hold under these
+        #: rules was an answer to the other rules' assignment, and is skipped
+        self.strict = strict
+        #: the ids of the answers skipped so
+        self.stale: list[str] = []
+        self.by_request: dict[str, list[Assignment]] = {}
         self.partners: dict[str, _Partner] = {}
         self.claims: dict[str, set[str]] = {}
         self.requests: dict[str, _Request] = {}
@@ -195,9 +202,11 @@ class Matcher:
         """The pending parts of the event's request that its partner holds
         (two, when it took a declined part besides its own): an answer is
         the partner's, for every part it holds."""
-        mine = [a for a in self.assignments if a.request == event.request and a.partner == event.partner]
+        mine = [a for a in self.by_request.get(event.request, ()) if a.partner == event.partner]
         pending = [a for a in mine if a.kind == "partner" and a.status == "pending"]
-        if not pending:
+        if not pending and not self.strict:
+            self.stale.append(event.id)
+        elif not pending:
             state = "holds no assignment" if not mine else "has answered every assignment it holds"
             self._problem(event, "partner", f"partner `{event.partner}` {state} of request `{event.request}`")
         return pending
@@ -465,6 +474,7 @@ class Matcher:
             status="pending" if kind == "partner" else ("fallback" if kind == "fallback" else "unmatched"),
         )
         self.assignments.append(assignment)
+        self.by_request.setdefault(assignment.request, []).append(assignment)
         if candidate is not None:
             candidate.partner.history.append(assignment)
 
