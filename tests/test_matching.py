@@ -352,9 +352,7 @@ def test_accepted_assignments_become_referrals_the_reward_rules_score(capsys: py
     assert awards == [("alpha", "c2", "620.00")]
 
 
-def test_diff_replays_history_under_a_changed_matching_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_diff_replays_history_under_a_changed_matching_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Without `longest_idle` the partner id breaks ties: R3 and R4 change
     hands; the answers given to the old assignments do not apply and are
     listed, not refused."""
