@@ -371,3 +371,33 @@ def test_diff_replays_history_under_a_changed_matching_file(tmp_path: Path, caps
     broken = tmp_path / "broken.rules"
     broken.write_text("matching m\n", encoding="utf-8")
     assert main(["diff", str(REFERENCE), str(broken), ledger]) == 2
+
+
+def test_a_new_partner_starts_level_and_gets_no_burst() -> None:
+    """alpha and bravo have 5 referrals each when charlie joins: charlie
+    takes every third referral from then on, not the next ten in a row."""
+    before = [request(f"R{n}", f"01-{2 + n:02d}") for n in range(10)]
+    after = [request(f"S{n}", f"01-{15 + n:02d}") for n in range(9)]
+    lines = [partner("alpha"), partner("bravo"), *before, partner("charlie", "01-14"), *after]
+    records = matched(lines)
+    later = [r["partner"] for r in records if r["request"].startswith("S")]
+    assert sorted(later) == ["alpha"] * 3 + ["bravo"] * 3 + ["charlie"] * 3
+    assert later[:3] != ["charlie"] * 3
+
+
+def test_a_partner_back_from_a_pause_gets_no_burst() -> None:
+    """alpha pauses while bravo takes eight referrals; back, alpha shares
+    the next ones with bravo instead of taking all of them."""
+    paused = [request(f"R{n}", f"01-{5 + n:02d}") for n in range(8)]
+    back = [request(f"S{n}", f"01-{20 + n:02d}") for n in range(6)]
+    lines = [
+        partner("alpha"),
+        partner("bravo"),
+        event("pause", "01-04", "pa", partner="alpha"),
+        *paused,
+        event("resume", "01-19", "re", partner="alpha"),
+        *back,
+    ]
+    records = matched(lines)
+    assert [r["partner"] for r in records if r["request"].startswith("R")] == ["bravo"] * 8
+    assert sorted(r["partner"] for r in records if r["request"].startswith("S")) == ["alpha"] * 3 + ["bravo"] * 3

@@ -82,6 +82,9 @@ class _Partner:
     auto_resumed: bool = False
     left: bool = False
     history: list[Assignment] = field(default_factory=list)
+    #: (period start, the criteria's values) -> workloads assigned together -> how often:
+    #: the counts of the current period, without reading the history
+    tally: dict[tuple[int | None, tuple[str, ...]], dict[frozenset[str], int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -114,6 +117,8 @@ class Matcher:
         #: the ids of the answers skipped so
         self.stale: list[str] = []
         self.by_request: dict[str, list[Assignment]] = {}
+        #: counts before an instant already past, which no later event changes
+        self._before: dict[tuple[Any, ...], int] = {}
         self.partners: dict[str, _Partner] = {}
         self.claims: dict[str, set[str]] = {}
         self.requests: dict[str, _Request] = {}
@@ -306,15 +311,32 @@ class Matcher:
         since = "ever" if period is None else f"since {format_timestamp(period_bounds(at, period)[0])}"
         return f"referrals received with the same {criteria}, {since}"
 
-    def _count(
+    def _key(self, values: dict[str, str], start: int | None) -> tuple[int | None, tuple[str, ...]]:
+        """The tally key of a period and the criteria's values (`workload` aside)."""
+        return start, tuple(values.get(c, "") for c in self.rules.balance_by if c != WORKLOAD)
+
+    def _count(self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None) -> int:
+        """Referrals the partner received in the period so far under the same
+        criteria (with `workload`: sharing a workload with ``stake``)."""
+        tally = partner.tally.get(self._key(values, start), {})
+        if WORKLOAD not in self.rules.balance_by:
+            return sum(tally.values())
+        wanted = set(stake)
+        return sum(count for workloads, count in tally.items() if workloads & wanted)
+
+    def _count_before(
         self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None, end: int
     ) -> int:
-        """Referrals the partner received in [start, end) under the same criteria."""
-        return sum(
-            1
-            for a in partner.history
-            if (start is None or a.at >= start) and a.at < end and self._same(a, stake, values)
-        )
+        """Referrals the partner received in [start, end) under the same
+        criteria, ``end`` being past: read from the history once, then kept."""
+        key = (partner.id, stake, self._key(values, start), end)
+        if key not in self._before:
+            self._before[key] = sum(
+                1
+                for a in partner.history
+                if (start is None or a.at >= start) and a.at < end and self._same(a, stake, values)
+            )
+        return self._before[key]
 
     def _same(self, past: Assignment, stake: tuple[str, ...], values: dict[str, str]) -> bool:
         for criterion in self.rules.balance_by:
@@ -340,16 +362,16 @@ class Matcher:
         partner already in the rotation had received by then, plus those it
         has received since: no burst for a newcomer or a returner."""
         values = dict(request.event.attributes)
-        count = self._count(partner, covers, values, start, at + 1)
+        count = self._count(partner, covers, values, start)
         effective = count
         if start is None or partner.entered > start:
             earlier = [
-                self._count(other, covers, values, start, partner.entered)
+                self._count_before(other, covers, values, start, partner.entered)
                 for other, _ in passed
                 if other.entered < partner.entered
             ]
             if earlier:
-                since = self._count(partner, covers, values, partner.entered, at + 1)
+                since = count - self._count_before(partner, covers, values, start, partner.entered)
                 effective = max(count, min(earlier) + since)
         return _Candidate(partner, covers, count, effective, (effective, *self._tie_values(partner)))
 
@@ -477,6 +499,8 @@ class Matcher:
         self.by_request.setdefault(assignment.request, []).append(assignment)
         if candidate is not None:
             candidate.partner.history.append(assignment)
+            tally = candidate.partner.tally.setdefault(self._key(values, self._period_start(at)), {})
+            tally[frozenset(workloads)] = tally.get(frozenset(workloads), 0) + 1
 
 
 def _endorsed(partner: _Partner, workload: str, at: int) -> bool:
