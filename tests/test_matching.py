@@ -401,3 +401,20 @@ def test_a_partner_back_from_a_pause_gets_no_burst() -> None:
     records = matched(lines)
     assert [r["partner"] for r in records if r["request"].startswith("R")] == ["bravo"] * 8
     assert sorted(r["partner"] for r in records if r["request"].startswith("S")) == ["alpha"] * 3 + ["bravo"] * 3
+
+
+def test_request_narrows_the_output_to_one_request(capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = str(GOLDEN / "decline_and_acceptance.jsonl")
+    assert main(["match", str(REFERENCE), ledger, "--request", "R3", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(a["partner"], a["status"]) for a in data["assignments"]] == [
+        ("charlie", "declined"),
+        ("alpha", "declined"),
+        ("ftc", "fallback"),
+    ]
+    assert data["acceptance"] is None
+    assert main(["match", str(REFERENCE), ledger, "--request", "R33"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "rewardrules: error: no request `R33` as of 2026-04-03T09:00:00Z",
+        "     = help: did you mean `R3`?",
+    ]

@@ -43,6 +43,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("ledger", metavar="LEDGER", help="the partner and customer events, JSON Lines; - reads stdin")
     add_as_of_argument(parser, "match ")
     add_format_argument(parser, referrals="the accepted assignments as `referral` events of a reward ledger")
+    parser.add_argument("--request", metavar="ID", help="only this request's assignments, each with its why")
     parser.set_defaults(run=run)
 
 
@@ -53,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     result = _matched(rules, args, ledger_lines(args.ledger))
     if isinstance(result, int):
         return result
+    if args.request is not None:
+        result = _one_request(result, args.request)
+        if isinstance(result, int):
+            return result
     if args.format == "json":
         write_json(result.to_json())
     elif args.format == "referrals":
@@ -60,6 +65,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.to_text())
     return 0
+
+
+def _one_request(result: MatchResult, request: str) -> MatchResult | int:
+    """The result narrowed to one request, or exit code 2 for a request the
+    ledger does not have (with the nearest one)."""
+    from ..core.diagnostics import did_you_mean
+    from ..core.timeutil import format_timestamp
+
+    narrowed = result.of_request(request)
+    if narrowed.assignments:
+        return narrowed
+    when = "-" if result.as_of is None else format_timestamp(result.as_of)
+    code = fail(f"no request {quoted(request)} as of {when}")
+    hint = did_you_mean(request, {a.request for a in result.assignments})
+    if hint:
+        print_error_lines(f"     = help: {hint}")
+    return code
 
 
 def _load(path: str, invalid: int) -> MatchRules | int:

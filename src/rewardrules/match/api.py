@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core import limits
@@ -66,15 +66,25 @@ class MatchResult:
     assignments: tuple[Assignment, ...]
     #: answers skipped when replaying under other rules (`match(strict=False)`)
     stale: tuple[str, ...] = ()
+    #: the one request the result was narrowed to (`of_request`): then it
+    #: has no acceptance report, which needs every assignment
+    request: str | None = None
+
+    def of_request(self, request: str) -> MatchResult:
+        """The result narrowed to one request's assignments (`match --request`):
+        why that customer went where it did."""
+        return replace(self, assignments=tuple(a for a in self.assignments if a.request == request), request=request)
 
     def acceptance(self) -> list[dict[str, Any]] | None:
         rule = self.rules.acceptance
-        return None if rule is None else acceptance_rows(rule, self.assignments, self.as_of)
+        if rule is None or self.request is not None:
+            return None
+        return acceptance_rows(rule, self.assignments, self.as_of)
 
     def to_dict(self) -> dict[str, Any]:
         rule = self.rules.acceptance
         report = None
-        if rule is not None:
+        if rule is not None and self.request is None:
             report = {
                 "at_least": str(rule.percent),
                 "by": rule.by,
