@@ -418,3 +418,9 @@ def test_request_narrows_the_output_to_one_request(capsys: pytest.CaptureFixture
         "rewardrules: error: no request `R33` as of 2026-04-03T09:00:00Z",
         "     = help: did you mean `R3`?",
     ]
+
+
+@pytest.mark.parametrize("kind", [[], {"a": 1}, 7, None])
+def test_a_type_that_is_no_string_is_a_problem_of_its_field(kind: object) -> None:
+    (found,) = problems([json.dumps({"id": "x", "type": kind, "at": "2026-01-01T00:00:00Z"})])
+    assert found[:2] == (1, "type") and found[2].startswith("unknown event type")

@@ -94,7 +94,7 @@ def _event(value: Any, line: int, rules: MatchRules) -> tuple[MatchEvent | None,
         return None, [LedgerProblem(line, None, "a line must be a JSON object", "each line is one event: {...}")]
     problems: list[LedgerProblem] = []
     kind = value.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:  # a list or an object is no type (nor hashable)
         hint = did_you_mean(str(kind), FIELDS, "the types are " + ", ".join(f"`{t}`" for t in FIELDS))
         return None, [LedgerProblem(line, "type", f"unknown event type {_shown(kind)}", hint)]
     known = FIELDS[kind]
