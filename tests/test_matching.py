@@ -424,3 +424,17 @@ def test_request_narrows_the_output_to_one_request(capsys: pytest.CaptureFixture
 def test_a_type_that_is_no_string_is_a_problem_of_its_field(kind: object) -> None:
     (found,) = problems([json.dumps({"id": "x", "type": kind, "at": "2026-01-01T00:00:00Z"})])
     assert found[:2] == (1, "type") and found[2].startswith("unknown event type")
+
+
+@pytest.mark.parametrize(
+    ("clause", "column", "hint"),
+    [
+        ("requre endorsement", 1, "did you mean `require`?"),
+        ("claim first", 1, "did you mean `claims`?"),
+        ("round robn", 7, "did you mean `robin`?"),
+        ("split up 3", 10, "expected `to`"),
+    ],
+)
+def test_a_misspelt_keyword_gets_the_keyword_as_its_hint(clause: str, column: int, hint: str) -> None:
+    (found,) = diagnostics(f"matching m\nworkload teams\n{clause}\n")
+    assert found[:4] == (3, column, "RR801", hint)

@@ -18,7 +18,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..core import limits
-from ..core.diagnostics import Diagnostic
+from ..core.diagnostics import Diagnostic, did_you_mean
 from ..core.source import Source, Span
 
 GRAMMAR = "matching.lark"
@@ -154,7 +154,11 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> Diagnostic:
     assert isinstance(error, UnexpectedToken)
     token = error.token
     span = source.span(token.start_pos or 0, token.end_pos or (token.start_pos or 0) + 1)
-    return Diagnostic("RR801", f"unexpected `{token}`", span, _expected(expected))
+    # what the parser accepts here (the lexer's list also holds the name every state reads)
+    accepted = sorted(error.interactive_parser.accepts()) if error.interactive_parser is not None else expected
+    keywords = [_literal(t).strip("`") for t in accepted if _literal(t).startswith("`")]
+    hint = did_you_mean(str(token), keywords) if token.type == "NAME" else None
+    return Diagnostic("RR801", f"unexpected `{token}`", span, hint or _expected(accepted))
 
 
 _START_HELP = "each clause starts with a keyword (`matching`, `workload`, `require`, ...); `#` starts a comment"
