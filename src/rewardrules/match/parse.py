@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -155,7 +156,9 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> Diagnostic:
     token = error.token
     span = source.span(token.start_pos or 0, token.end_pos or (token.start_pos or 0) + 1)
     # what the parser accepts here (the lexer's list also holds the name every state reads)
-    accepted = sorted(error.interactive_parser.accepts()) if error.interactive_parser is not None else expected
+    parser = error.interactive_parser
+    accepts: Callable[[], set[str]] | None = getattr(parser, "accepts", None)  # Lark leaves it untyped
+    accepted = sorted(accepts()) if accepts is not None else expected
     keywords = [_literal(t).strip("`") for t in accepted if _literal(t).startswith("`")]
     hint = did_you_mean(str(token), keywords) if token.type == "NAME" else None
     return Diagnostic("RR801", f"unexpected `{token}`", span, hint or _expected(accepted))
