@@ -16,6 +16,7 @@ from rewardrules.core.diagnostics import CODES, Severity, render
 from rewardrules.ledger.events import LedgerError
 from rewardrules.match.api import load, load_text, match
 from rewardrules.match.check import check_text
+from rewardrules.match.format import format_text
 from rewardrules.match.schema import assignment_schema, event_schema
 
 from .conftest import ROOT, RULESETS
@@ -135,7 +136,7 @@ def test_an_unused_attribute_is_a_warning() -> None:
 
 def test_every_matching_code_is_registered_and_documented() -> None:
     codes = [code for code in CODES if code.startswith("RR8")]
-    assert codes == [f"RR8{n:02d}" for n in range(1, 12)]
+    assert codes == [f"RR8{n:02d}" for n in range(1, 13)]
     page = (ROOT / "docs" / "matching.md").read_text(encoding="utf-8")
     assert all(f"`{code}`" in page for code in codes)
 
@@ -438,3 +439,24 @@ def test_a_type_that_is_no_string_is_a_problem_of_its_field(kind: object) -> Non
 def test_a_misspelt_keyword_gets_the_keyword_as_its_hint(clause: str, column: int, hint: str) -> None:
     (found,) = diagnostics(f"matching m\nworkload teams\n{clause}\n")
     assert found[:4] == (3, column, "RR801", hint)
+
+
+def test_a_time_zone_moves_where_periods_start() -> None:
+    """01:00 UTC on April 1 is still March 31 in New York: with the file's
+    time zone there, the referral is counted and measured in Q1."""
+    late = json.loads(request("R1", "03-02"))
+    late["at"] = "2026-04-01T01:00:00Z"
+    lines = [partner("alpha"), json.dumps(late)]
+    acceptance = "acceptance at least 80% by location per quarter\n"
+    zoned = MINIMAL.replace('"A small program"', '"A small program" timezone "America/New_York"') + acceptance
+    for text, period, start in (
+        (MINIMAL + acceptance, "2026-Q2", "2026-04-01T00:00:00Z"),
+        (zoned, "2026-Q1", "2026-01-01T05:00:00Z"),
+    ):
+        result = match(load_text(text), lines).to_dict()
+        assert result["assignments"][0]["why"]["counts"].endswith(f"since {start}")
+        assert [row["period"] for row in result["acceptance"]["rows"]] == [period]
+        assert format_text(text)[0] == text
+    assert [d[:3] for d in diagnostics(MINIMAL.replace('program"', 'program" timezone "Mars/Olympus"'))] == [
+        (1, 43, "RR812")
+    ]

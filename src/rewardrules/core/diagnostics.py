@@ -79,6 +79,7 @@ CODES: dict[str, str] = {
     "RR809": "unknown duration unit in a matching file",
     "RR810": "missing clause in a matching file",
     "RR811": "unused attribute",
+    "RR812": "unknown time zone in a matching file",
 }
 
 
@@ -243,6 +244,19 @@ class RuleError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
         super().__init__("\n".join(render(d) for d in self.diagnostics))
+
+
+def unknown_zone(code: str, zone: str, span: Span | None) -> Diagnostic | None:
+    """The diagnostic of a `timezone "..."` that names no known IANA zone
+    (`code`: RR111 in a reward rule file, RR812 in a matching file), or None."""
+    from .timeutil import period_key
+
+    try:
+        period_key(0, "day", zone)
+    except ValueError:
+        hint = 'use an IANA name such as "Europe/Paris" or "America/New_York"'
+        return Diagnostic(code, f"unknown time zone `{zone}`", span, hint)
+    return None
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

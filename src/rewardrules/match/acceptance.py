@@ -3,7 +3,7 @@
 The FastTrack FAQ measures the rate "at the Country (MPNID) level receiving
 the referrals on a quarterly basis": here, per partner, per value of the
 rules' `by` attribute (the request's `location`) and per calendar period
-(UTC). A referral counts in the period it was assigned; the rate is
+(in the rules' time zone, else UTC). A referral counts in the period it was assigned; the rate is
 accepted / received, where received is every assignment to the partner
 (accepted, declined, or not answered yet); a period is `closed` once it has
 ended by the as-of instant. Arithmetic is on whole numbers: `below` is
@@ -21,15 +21,17 @@ from .check import Acceptance
 from .evaluate import Assignment
 
 
-def acceptance_rows(rule: Acceptance, assignments: Iterable[Assignment], as_of: int | None) -> list[dict[str, Any]]:
+def acceptance_rows(
+    rule: Acceptance, assignments: Iterable[Assignment], as_of: int | None, timezone: str | None = None
+) -> list[dict[str, Any]]:
     """One row per (period, partner, value): the counts, the rate and whether it is below."""
     groups: dict[tuple[str, str, str], dict[str, int]] = {}
     ends: dict[str, int] = {}
     for assignment in assignments:
         if assignment.kind != "partner" or assignment.partner is None:
             continue
-        key = period_key(assignment.at, rule.period)
-        ends[key] = period_bounds(assignment.at, rule.period)[1]
+        key = period_key(assignment.at, rule.period, timezone)
+        ends[key] = period_bounds(assignment.at, rule.period, timezone)[1]
         value = assignment.values.get(rule.by, "") if rule.by else ""
         counts = groups.setdefault((key, assignment.partner, value), {"accepted": 0, "declined": 0, "pending": 0})
         counts[assignment.status] += 1

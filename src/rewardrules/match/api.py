@@ -79,7 +79,7 @@ class MatchResult:
         rule = self.rules.acceptance
         if rule is None or self.request is not None:
             return None
-        return acceptance_rows(rule, self.assignments, self.as_of)
+        return acceptance_rows(rule, self.assignments, self.as_of, self.rules.timezone)
 
     def to_dict(self) -> dict[str, Any]:
         rule = self.rules.acceptance

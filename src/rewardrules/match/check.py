@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..core.datatypes import DURATION_UNITS
-from ..core.diagnostics import Diagnostic, Severity, did_you_mean
+from ..core.diagnostics import Diagnostic, Severity, did_you_mean, unknown_zone
 from ..core.source import Source, Span
 from ..core.timeutil import PERIODS
 from .parse import Clause, Name, parse
@@ -66,6 +66,8 @@ class MatchRules:
     #: most partners a referral is split across (1: never split)
     split_max: int
     fallback: str | None
+    #: the IANA zone calendar periods start in (None: UTC)
+    timezone: str | None
     #: the longest pause in nanoseconds, or None (a pause lasts until resumed)
     pause_max_ns: int | None
     acceptance: Acceptance | None
@@ -128,6 +130,7 @@ class _Checker:
             tie_break=tie_break,
             split_max=self._split(),
             fallback=fallback.names[0].text if fallback else None,
+            timezone=self._timezone(head),
             pause_max_ns=self._pause(),
             acceptance=acceptance,
         )
@@ -224,6 +227,15 @@ class _Checker:
                 "RR807", f"unknown period `{name.text}`", name.span, did_you_mean(name.text, PERIODS, _periods())
             )
         return name.text
+
+    def _timezone(self, head: Clause | None) -> str | None:
+        if head is None or head.zone is None or head.zone_span is None:
+            return None
+        problem = unknown_zone("RR812", head.zone, head.zone_span)
+        if problem is not None:
+            self.diagnostics.append(problem)
+            return None
+        return head.zone
 
     def _split(self) -> int:
         clause = _find(self.clauses, "split")

@@ -302,13 +302,14 @@ class Matcher:
 
     def _period_start(self, at: int) -> int | None:
         period = self.rules.balance_period
-        return None if period is None else period_bounds(at, period)[0]
+        return None if period is None else period_bounds(at, period, self.rules.timezone)[0]
 
     def _counts_text(self, at: int) -> str:
         """What the counts are, for the `why`: the criteria and since when."""
         criteria = ", ".join(self.rules.balance_by) or "any criteria"
         period = self.rules.balance_period
-        since = "ever" if period is None else f"since {format_timestamp(period_bounds(at, period)[0])}"
+        start = self._period_start(at)
+        since = "ever" if period is None or start is None else f"since {format_timestamp(start)}"
         return f"referrals received with the same {criteria}, {since}"
 
     def _key(self, values: dict[str, str], start: int | None) -> tuple[int | None, tuple[str, ...]]:

@@ -78,7 +78,8 @@ def render(clause: Clause) -> str:
     period = f" per {clause.period.text}" if clause.period is not None else ""
     by = f" by {names}" if names else ""
     if clause.kind in ("matching", "workload", "attribute", "fallback"):
-        return f"{clause.kind} {clause.names[0].text}{title}"
+        zone = f" timezone {clause.zone_span.text}" if clause.zone_span is not None else ""
+        return f"{clause.kind} {clause.names[0].text}{title}{zone}"
     unit = clause.unit.text if clause.unit is not None else ""
     texts = {
         "require": f"require {names}",

@@ -56,6 +56,9 @@ class Clause:
     title_span: Span | None = None
     period: Name | None = None
     unit: Name | None = None
+    #: `timezone "..."` of the `matching` line: the zone and where it is written
+    zone: str | None = None
+    zone_span: Span | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,6 +129,8 @@ def _part(source: Source, child: Tree[Token], names: list[Name], found: dict[str
         found["title"], found["title_span"] = _unquote(str(tokens[0])), _span(source, tokens[0])
     elif child.data in ("names", "by"):
         names.extend(Name(str(t), _span(source, t)) for t in tokens)
+    elif child.data == "timezone":
+        found["zone"], found["zone_span"] = _unquote(str(tokens[0])), _span(source, tokens[0])
     elif child.data == "period":
         found["period"] = Name(str(tokens[0]), _span(source, tokens[0]))
     elif child.data == "duration":

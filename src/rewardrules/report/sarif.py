@@ -107,6 +107,7 @@ RULE_HELP: dict[str, str] = {
     "RR809": "An unknown duration unit: `minutes`, `hours`, `days`, `weeks`.",
     "RR810": "A clause a matching file needs: at least one `workload`, a `tie break`, a period for `acceptance`.",
     "RR811": "An attribute declared but used by no clause (`check --strict`): require it, balance by it, or remove it.",
+    "RR812": 'The `timezone` of a `matching` line names no known IANA time zone: use a name such as "Europe/Paris".',
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))
