@@ -23,8 +23,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rewardrules"
 
 #: The stages, bottom first. A module may import its own stage and the ones
 #: before it. ``sources`` (payload exports turned into ledger lines) needs
-#: only the ledger stage; the package root (the lazy public API) comes last.
-STAGES = ("core", "syntax", "check", "compiler", "ledger", "sources", "score", "report", "cli", "rewardrules")
+#: only the ledger stage, and so does ``match`` (partner matching); the package root (the lazy public API) comes last.
+STAGES = (
+    "core",
+    "syntax",
+    "check",
+    "compiler",
+    "ledger",
+    "sources",
+    "match",
+    "score",
+    "report",
+    "cli",
+    "rewardrules",
+)
 RANK = {stage: rank for rank, stage in enumerate(STAGES)}
 
 #: The version is a constant of the package root, not a stage: the CLI, the

@@ -64,7 +64,7 @@ def test_check_rulesets_folder_is_clean(capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run_cli(capsys, "check", RULESETS)
     assert code == 0
     assert out == ""
-    assert f"checked {len(list(RULESETS.glob('*.rules')))} files: 0 errors" in err
+    assert f"checked {len(list(RULESETS.rglob('*.rules')))} files: 0 errors" in err
     assert "Traceback" not in err
 
 
@@ -109,7 +109,7 @@ def test_check_syntax_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_folder_with_errors_reports_every_file(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "check", FIXTURES, RULESETS)
     assert code == 1
-    assert f"checked {len(list(RULESETS.glob('*.rules'))) + 2} files: 3 errors" in err
+    assert f"checked {len(list(RULESETS.rglob('*.rules'))) + 2} files: 3 errors" in err
     codes = [m["code"] for m in map(HEADER.match, out.splitlines()) if m]
     assert sorted(codes) == ["RR001", "RR101", "RR102"]
 
@@ -161,7 +161,7 @@ def test_check_json_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         clean["diagnostics"] == []
         and clean["errors"] == 0
-        and len(clean["files"]) == len(list(RULESETS.glob("*.rules")))
+        and len(clean["files"]) == len(list(RULESETS.rglob("*.rules")))
     )
 
 

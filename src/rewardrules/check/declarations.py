@@ -15,8 +15,7 @@ from ..core.datatypes import (
     Type,
     quantity,
 )
-from ..core.diagnostics import did_you_mean
-from ..core.timeutil import period_key
+from ..core.diagnostics import did_you_mean, unknown_zone
 from ..core.units import CURRENCY_EXPONENTS, currency_for, is_currency
 from ..syntax import nodes as ast
 from .program import (
@@ -43,15 +42,9 @@ class Declarations(Scope):
         decl = self.file.rulesets[0].timezone if self.file.rulesets else None
         if decl is None:
             return None
-        try:
-            period_key(0, "day", decl.value)
-        except ValueError:
-            self.error(
-                "RR111",
-                f"unknown time zone `{decl.value}`",
-                decl.span,
-                'use an IANA name such as "Europe/Paris" or "America/New_York"',
-            )
+        problem = unknown_zone("RR111", decl.value, decl.span)
+        if problem is not None:
+            self.diagnostics.append(problem)
             return None
         return decl.value
 

@@ -75,7 +75,15 @@ def collect(paths: list[str]) -> tuple[list[str], list[str]]:
 
 def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileReport:
     """Check one file; lint and bound it only when it has no error (those
-    stages are imported only when asked for: start-up stays short)."""
+    stages are imported only when asked for: start-up stays short). A
+    matching file (its first word is `matching`) goes to its own checker."""
+    from ..match.parse import is_matching_file
+
+    if is_matching_file(text):
+        from ..match.check import check_text as check_matching
+
+        found = check_matching(text, path)[1]
+        return FileReport(path, [d for d in found if strict or d.severity is Severity.ERROR])
     checked, diagnostics = check_text(text, path)
     report = FileReport(path, diagnostics)
     if checked is not None and not has_errors(diagnostics):

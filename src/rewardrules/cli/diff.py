@@ -51,6 +51,10 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..report.diff import diff_results
     from ..score.api import parse_as_of
+    from .match import is_matching_path, run_diff
+
+    if is_matching_path(args.old):
+        return run_diff(args)  # two versions of a matching file (docs/matching.md)
 
     try:
         as_of = parse_as_of(args.as_of)

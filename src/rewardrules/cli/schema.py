@@ -1,4 +1,4 @@
-"""`rewardrules schema ledger|award|result`: print a JSON Schema."""
+"""`rewardrules schema ledger|award|result|match-event|assignment`: print a JSON Schema."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 #: the records with a schema (rewardrules.models.SCHEMAS); pydantic is only
 #: imported when a schema is printed
-NAMES = ("award", "ledger", "result", "reversal")
+NAMES = ("award", "ledger", "result", "reversal", "match-event", "assignment")
 
 
 def add_parser(sub: Any) -> None:
@@ -22,7 +22,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..match.schema import SCHEMAS
     from ..score.schema import json_schema
 
-    print(json.dumps(json_schema(args.name), indent=2, sort_keys=True))
+    schema = SCHEMAS[args.name]() if args.name in SCHEMAS else json_schema(args.name)
+    print(json.dumps(schema, indent=2, sort_keys=True))
     return 0

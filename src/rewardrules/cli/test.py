@@ -112,7 +112,7 @@ def collect(paths: list[str], run: _Run) -> None:
         if path.is_dir():
             for found in _inside(path, "*" + SUFFIX, run):
                 add(found)
-            run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run))
+            run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run) if not _matching(p))
         elif not path.exists():
             run.errors.append(f"{quoted(raw)} does not exist")
         elif raw.endswith(SUFFIX):
@@ -125,6 +125,19 @@ def collect(paths: list[str], run: _Run) -> None:
                 run.errors.append(f"{quoted(raw)} has no tests: expected {quoted(tests)} beside it")
         else:
             run.errors.append(f"{quoted(raw)} is neither a rule file (.rules) nor a test file ({SUFFIX})")
+
+
+def _matching(path: Path) -> bool:
+    """Whether a rule file found in a folder is a matching file, which has
+    no rule tests yet (docs/matching.md): it is not counted as untested."""
+    from ..core import limits
+    from ..ledger import reading
+    from ..match.parse import is_matching_file
+
+    try:
+        return is_matching_file(reading.read_text(path, limits.MAX_RULE_FILE_CHARS))
+    except (OSError, UnicodeDecodeError):
+        return False  # reported when the file is read as a rule file
 
 
 def _inside(folder: Path, pattern: str, run: _Run) -> list[Path]:

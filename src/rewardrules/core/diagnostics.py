@@ -92,13 +92,26 @@ CODES: dict[str, str] = {
     "RR612": "value compared with itself",
     "RR613": "window on the referral's own event",
     "RR614": "referral without a field is ineligible",
+    "RR615": "partial void not linked to its award's event",
+    "RR616": "`unless voided` a milestone without voids",
     "RR617": "gap between rate table rows",
     "RR618": "overlapping rate table rows",
     "RR619": "allowance no program draws from",
     "RR620": "texts that differ only in case",
     "RR621": "reward at the referral under moving attribution",
-    "RR615": "partial void not linked to its award's event",
-    "RR616": "`unless voided` a milestone without voids",
+    # matching files (match/check.py, docs/matching.md)
+    "RR801": "syntax error in a matching file",
+    "RR802": "`matching` line missing or repeated",
+    "RR803": "duplicate name or clause in a matching file",
+    "RR804": "unknown gate",
+    "RR805": "unknown attribute",
+    "RR806": "invalid tie-break",
+    "RR807": "unknown period in a matching file",
+    "RR808": "number out of range in a matching file",
+    "RR809": "unknown duration unit in a matching file",
+    "RR810": "missing clause in a matching file",
+    "RR811": "unused attribute",
+    "RR812": "unknown time zone in a matching file",
 }
 
 
@@ -263,6 +276,19 @@ class RuleError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
         super().__init__("\n".join(render(d) for d in self.diagnostics))
+
+
+def unknown_zone(code: str, zone: str, span: Span | None) -> Diagnostic | None:
+    """The diagnostic of a `timezone "..."` that names no known IANA zone
+    (`code`: RR111 in a reward rule file, RR812 in a matching file), or None."""
+    from .timeutil import period_key
+
+    try:
+        period_key(0, "day", zone)
+    except ValueError:
+        hint = 'use an IANA name such as "Europe/Paris" or "America/New_York"'
+        return Diagnostic(code, f"unknown time zone `{zone}`", span, hint)
+    return None
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -147,6 +147,23 @@ RULE_HELP: dict[str, str] = {
     "metric counts what it would without it. Add a `void if`, or remove `unless voided`.",
     "RR615": "A partial void in an `each EVENT` milestone whose condition does not read the triggering event: "
     "every void event of the referral takes its part of every award. Link it: `where refund.payment == payment.id`.",
+    "RR801": "A word or sign a matching file does not allow where it stands; the help line lists what was "
+    "expected. Each clause starts with a keyword (`matching`, `workload`, `require`, `round robin`, ...).",
+    "RR802": "A matching file starts with one `matching NAME` line: it is missing, or there are two.",
+    "RR803": "A workload or attribute declared twice, a name listed twice, or a clause that may appear once "
+    "(`require`, `round robin`, `tie break`, `split`, `fallback`, `pause`, `acceptance`) written twice.",
+    "RR804": "`require` names a gate that is neither `endorsement` nor a declared attribute.",
+    "RR805": "`round robin by` or `acceptance ... by` names an attribute that is not declared "
+    "(`workload` is built in for `round robin by`); an acceptance rate is measured by one attribute.",
+    "RR806": "A tie-break key that is not `longest_idle`, `earliest_joined` or `partner`, or a tie-break that "
+    "does not end with `partner`: ties would be left to the input's order.",
+    "RR807": "An unknown period: `day`, `week`, `month`, `quarter`, `year`.",
+    "RR808": "A number out of range: `split up to` takes a whole number from 2 to 10, `pause at most` a whole "
+    "positive duration, `acceptance at least` a percent above 0 and at most 100.",
+    "RR809": "An unknown duration unit: `minutes`, `hours`, `days`, `weeks`.",
+    "RR810": "A clause a matching file needs: at least one `workload`, a `tie break`, a period for `acceptance`.",
+    "RR811": "An attribute declared but used by no clause (`check --strict`): require it, balance by it, or remove it.",
+    "RR812": 'The `timezone` of a `matching` line names no known IANA time zone: use a name such as "Europe/Paris".',
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))

@@ -1,0 +1,158 @@
+"""`rewardrules match RULES LEDGER`: who receives each referred customer, and why.
+
+Also `rewardrules diff OLD NEW LEDGER` when OLD is a matching file
+(`run_diff`): the workloads that would change hands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..core.diagnostics import RuleError
+from ..core.formatting import quoted
+from ..ledger.events import LedgerError
+from .common import (
+    add_as_of_argument,
+    add_format_argument,
+    describe_os_error,
+    fail,
+    ledger_lines,
+    print_diagnostics,
+    print_error_lines,
+    read_text,
+    write_json,
+)
+
+if TYPE_CHECKING:
+    from ..match.api import MatchResult
+    from ..match.check import MatchRules
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "match",
+        help="match referred customers to partners with a matching file",
+        description="Match the requests of a partner and customer ledger (JSON Lines; - for standard input) "
+        "to partners with a matching file; each assignment says why.",
+    )
+    parser.add_argument("rules", metavar="RULES", help="the matching file (.rules, starting with `matching`)")
+    parser.add_argument("ledger", metavar="LEDGER", help="the partner and customer events, JSON Lines; - reads stdin")
+    add_as_of_argument(parser, "match ")
+    add_format_argument(parser, referrals="the accepted assignments as `referral` events of a reward ledger")
+    parser.add_argument("--request", metavar="ID", help="only this request's assignments, each with its why")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rules = _load(args.rules, 1)
+    if isinstance(rules, int):
+        return rules
+    result = _matched(rules, args, ledger_lines(args.ledger))
+    if isinstance(result, int):
+        return result
+    if args.request is not None:
+        result = _one_request(result, args.request)
+        if isinstance(result, int):
+            return result
+    if args.format == "json":
+        write_json(result.to_json())
+    elif args.format == "referrals":
+        write_json(result.to_referrals())
+    else:
+        sys.stdout.write(result.to_text())
+    return 0
+
+
+def _one_request(result: MatchResult, request: str) -> MatchResult | int:
+    """The result narrowed to one request, or exit code 2 for a request the
+    ledger does not have (with the nearest one)."""
+    from ..core.diagnostics import did_you_mean
+    from ..core.timeutil import format_timestamp
+
+    narrowed = result.of_request(request)
+    if narrowed.assignments:
+        return narrowed
+    when = "-" if result.as_of is None else format_timestamp(result.as_of)
+    code = fail(f"no request {quoted(request)} as of {when}")
+    hint = did_you_mean(request, {a.request for a in result.assignments})
+    if hint:
+        print_error_lines(f"     = help: {hint}")
+    return code
+
+
+def _load(path: str, invalid: int) -> MatchRules | int:
+    """The checked matching file, or the exit code after saying why:
+    ``invalid`` for a file with errors, 2 for one that cannot be read."""
+    from ..match.api import load
+
+    try:
+        return load(path)
+    except RuleError as error:
+        print_diagnostics(error.diagnostics, sys.stderr)
+        return invalid
+    except OSError as error:
+        return fail(describe_os_error(error, path))
+    except UnicodeDecodeError:
+        return fail(f"{quoted(path)} is not UTF-8 text")
+
+
+def _matched(
+    rules: MatchRules, args: argparse.Namespace, lines: Iterable[Any], strict: bool = True
+) -> MatchResult | int:
+    """The result of matching LEDGER, or the exit code (2) after saying why."""
+    from ..match.api import match, parse_as_of
+
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        return fail(f"--as-of: {error.problems[0].message}")
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    try:
+        return match(rules, lines, as_of=as_of, path=name, strict=strict)
+    except LedgerError as error:
+        print_error_lines(str(error))
+        return fail(f"the ledger has {len(error.problems)} problem(s) under {quoted(rules.name)}; nothing was matched")
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+
+
+def is_matching_path(path: str) -> bool:
+    """Whether the file at ``path`` is a matching file (False when it cannot
+    be read: the caller's own reading reports that)."""
+    from ..match.parse import is_matching_file
+
+    try:
+        return is_matching_file(read_text(path))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """`rewardrules diff OLD NEW LEDGER` for two matching files: the
+    workloads that change hands. Exit 0 same, 1 different, 2 bad input (an
+    invalid matching file included: 1 would read as "differs")."""
+    from ..match.diff import diff_matches, diff_text
+
+    old, new = _load(args.old, 2), _load(args.new, 2)
+    if isinstance(old, int) or isinstance(new, int):
+        return 2
+    try:
+        lines = list(ledger_lines(args.ledger))
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+    before = _matched(old, args, lines, strict=False)
+    if isinstance(before, int):
+        return before
+    after = _matched(new, args, lines, strict=False)
+    if isinstance(after, int):
+        return after
+    diff = diff_matches(before, after)
+    if args.format == "json":
+        write_json(json.dumps(diff, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(diff_text(diff))
+    return 1 if diff["changed"] else 0

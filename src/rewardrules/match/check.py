@@ -1,0 +1,318 @@
+"""Check a matching rule file: the checked `MatchRules`, or diagnostics.
+
+Every mistake is reported in one run, each at its file, line and column with
+a hint (a "did you mean" for a misspelt gate, attribute, tie-break key,
+period or unit), in the renderer every rule file's diagnostics use. The
+codes are RR801-RR899, registered with the others in
+`core.diagnostics.CODES` (docs/errors.md and docs/matching.md list them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..core.datatypes import DURATION_UNITS
+from ..core.diagnostics import Diagnostic, Severity, did_you_mean, unknown_zone
+from ..core.source import Source, Span
+from ..core.timeutil import PERIODS
+from .parse import Clause, Name, parse
+
+#: The gate every partner passes through whatever `require` lists: its
+#: endorsement per workload (a lapsed one does not count).
+ENDORSEMENT = "endorsement"
+#: The criterion of `round robin by` that compares requested workloads.
+WORKLOAD = "workload"
+#: Tie-break keys, each with what it prefers.
+TIE_BREAKS: dict[str, str] = {
+    "longest_idle": "the partner whose last assignment is the longest ago (never assigned first)",
+    "earliest_joined": "the partner declared first",
+    "partner": "the smaller partner id (by code point)",
+}
+#: The key that makes every tie-break total: two partners never share an id.
+UNIQUE_KEY = "partner"
+#: Most partners one referral may be split across (the FAQ's 2 or 3, and room).
+MAX_SPLIT = 10
+#: Clauses that may appear once in a file.
+_ONCE = ("require", "claims", "balance", "tiebreak", "split", "fallback", "pause", "acceptance")
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """`acceptance at least P% by ATTR per PERIOD`: who falls below."""
+
+    percent: Decimal
+    by: str | None
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRules:
+    """A checked matching file: everything the matcher reads, no syntax left."""
+
+    name: str
+    title: str | None
+    workloads: tuple[str, ...]
+    attributes: tuple[str, ...]
+    #: `endorsement` and attribute names, in the order `require` lists them
+    gates: tuple[str, ...]
+    claims_first: bool
+    #: `round robin by`: `workload` and attribute names
+    balance_by: tuple[str, ...]
+    #: the calendar period the counts reset at, or None (never)
+    balance_period: str | None
+    tie_break: tuple[str, ...]
+    #: most partners a referral is split across (1: never split)
+    split_max: int
+    fallback: str | None
+    #: the IANA zone calendar periods start in (None: UTC)
+    timezone: str | None
+    #: the longest pause in nanoseconds, or None (a pause lasts until resumed)
+    pause_max_ns: int | None
+    acceptance: Acceptance | None
+
+
+def check_text(text: str, path: str = "<rules>") -> tuple[MatchRules | None, list[Diagnostic]]:
+    """Parse and check a matching file: the rules (None on any error) and every diagnostic."""
+    source = Source(path, text)
+    clauses, diagnostics = parse(source)
+    if clauses is None:
+        return None, diagnostics
+    checker = _Checker(source, clauses)
+    rules = checker.run()
+    found = sorted(checker.diagnostics, key=Diagnostic.sort_key)
+    errors = any(d.severity is Severity.ERROR for d in found)
+    return (None if errors else rules), found
+
+
+class _Checker:
+    """One pass over the clauses: declarations first, then each clause's names."""
+
+    def __init__(self, source: Source, clauses: list[Clause]) -> None:
+        self.source = source
+        self.clauses = clauses
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, hint))
+
+    def run(self) -> MatchRules:
+        heads = [c for c in self.clauses if c.kind == "matching"]
+        self._once(heads, "RR802")
+        if not heads:
+            self.error("RR802", "no `matching` line", self.source.whole(), "start the file with `matching NAME`")
+        for kind in _ONCE:
+            self._once([c for c in self.clauses if c.kind == kind], "RR803")
+        workloads = self._declared("workload")
+        attributes = self._declared("attribute")
+        fallback = _find(self.clauses, "fallback")
+        if not workloads:
+            self.error(
+                "RR810", "no workload is declared", self.source.whole(), "declare each workload: `workload NAME`"
+            )
+        gates = self._gates(attributes)
+        balance = _find(self.clauses, "balance")
+        balance_by = self._attributes(balance.names if balance else (), attributes, (WORKLOAD,))
+        tie_break = self._tie_break()
+        acceptance = self._acceptance(attributes)
+        self._unused(attributes, gates, balance_by, acceptance)
+        head = heads[0] if heads else None
+        return MatchRules(
+            name=head.names[0].text if head else "",
+            title=head.title if head else None,
+            workloads=tuple(workloads),
+            attributes=tuple(attributes),
+            gates=gates,
+            claims_first=_find(self.clauses, "claims") is not None,
+            balance_by=balance_by,
+            balance_period=self._period(balance.period) if balance and balance.period else None,
+            tie_break=tie_break,
+            split_max=self._split(),
+            fallback=fallback.names[0].text if fallback else None,
+            timezone=self._timezone(head),
+            pause_max_ns=self._pause(),
+            acceptance=acceptance,
+        )
+
+    # -- declarations ------------------------------------------------------
+    def _once(self, clauses: list[Clause], code: str) -> None:
+        for later in clauses[1:]:
+            keyword = self.source.text[later.span.start : later.span.end].split()[0]
+            self.error(
+                code,
+                f"a second `{keyword}` clause",
+                later.span,
+                f"a matching file has one `{keyword}` clause; the first is on line {clauses[0].span.line}",
+            )
+
+    def _declared(self, kind: str) -> dict[str, Clause]:
+        found: dict[str, Clause] = {}
+        for clause in self.clauses:
+            if clause.kind != kind:
+                continue
+            name = clause.names[0]
+            if name.text in found:
+                line = found[name.text].span.line
+                self.error(
+                    "RR803", f"{kind} `{name.text}` is declared twice", name.span, f"the first is on line {line}"
+                )
+            else:
+                found[name.text] = clause
+        return found
+
+    # -- clauses -------------------------------------------------------------
+    def _gates(self, attributes: Iterable[str]) -> tuple[str, ...]:
+        clause = _find(self.clauses, "require")
+        if clause is None:
+            return ()
+        known = (ENDORSEMENT, *attributes)
+        gates: list[str] = []
+        for name in clause.names:
+            if name.text not in known:
+                hint = did_you_mean(
+                    name.text, known, f"a gate is `{ENDORSEMENT}` or a declared attribute: {_list(known)}"
+                )
+                self.error("RR804", f"unknown gate `{name.text}`", name.span, hint)
+            elif name.text in gates:
+                self.error("RR803", f"gate `{name.text}` is listed twice", name.span, "list each gate once")
+            else:
+                gates.append(name.text)
+        return tuple(gates)
+
+    def _attributes(self, names: Iterable[Name], attributes: Iterable[str], extra: tuple[str, ...]) -> tuple[str, ...]:
+        known = (*extra, *attributes)
+        found: list[str] = []
+        for name in names:
+            if name.text not in known:
+                hint = did_you_mean(name.text, known, f"declare it first: `attribute {name.text}`")
+                self.error("RR805", f"unknown attribute `{name.text}`", name.span, hint)
+            elif name.text in found:
+                self.error("RR803", f"`{name.text}` is listed twice", name.span, "list each criterion once")
+            else:
+                found.append(name.text)
+        return tuple(found)
+
+    def _tie_break(self) -> tuple[str, ...]:
+        clause = _find(self.clauses, "tiebreak")
+        if clause is None:
+            self.error(
+                "RR810",
+                "no `tie break` clause",
+                self.source.whole(),
+                f"state how equal counts are decided, ending with `{UNIQUE_KEY}`: `tie break longest_idle, partner`",
+            )
+            return (UNIQUE_KEY,)
+        keys: list[str] = []
+        for name in clause.names:
+            if name.text not in TIE_BREAKS:
+                hint = did_you_mean(name.text, TIE_BREAKS, f"a tie-break key is one of {_list(TIE_BREAKS)}")
+                self.error("RR806", f"unknown tie-break key `{name.text}`", name.span, hint)
+            elif name.text in keys:
+                self.error("RR806", f"tie-break key `{name.text}` is listed twice", name.span, "list each key once")
+            else:
+                keys.append(name.text)
+        if clause.names and clause.names[-1].text != UNIQUE_KEY and all(n.text in TIE_BREAKS for n in clause.names):
+            self.error(
+                "RR806",
+                f"the tie-break can leave a tie: it does not end with `{UNIQUE_KEY}`",
+                clause.names[-1].span,
+                f"end it with `{UNIQUE_KEY}` (two partners never share an id), so no tie is left to the input's order",
+            )
+        return tuple(keys)
+
+    def _period(self, name: Name) -> str:
+        if name.text not in PERIODS:
+            self.error(
+                "RR807", f"unknown period `{name.text}`", name.span, did_you_mean(name.text, PERIODS, _periods())
+            )
+        return name.text
+
+    def _timezone(self, head: Clause | None) -> str | None:
+        if head is None or head.zone is None or head.zone_span is None:
+            return None
+        problem = unknown_zone("RR812", head.zone, head.zone_span)
+        if problem is not None:
+            self.diagnostics.append(problem)
+            return None
+        return head.zone
+
+    def _split(self) -> int:
+        clause = _find(self.clauses, "split")
+        if clause is None or clause.number is None or clause.number_span is None:
+            return 1
+        if clause.number != clause.number.to_integral_value() or not 2 <= clause.number <= MAX_SPLIT:
+            self.error(
+                "RR808",
+                f"`split up to {clause.number}` is not a whole number from 2 to {MAX_SPLIT}",
+                clause.number_span,
+                "the FastTrack FAQ splits a referral across 2 or 3 partners; leave the clause out to never split",
+            )
+            return 1
+        return int(clause.number)
+
+    def _pause(self) -> int | None:
+        clause = _find(self.clauses, "pause")
+        if clause is None or clause.unit is None or clause.number is None or clause.number_span is None:
+            return None
+        unit = DURATION_UNITS.get(clause.unit.text)
+        if unit is None:
+            hint = did_you_mean(clause.unit.text, DURATION_UNITS, "a duration is in minutes, hours, days or weeks")
+            self.error("RR809", f"unknown duration unit `{clause.unit.text}`", clause.unit.span, hint)
+            return None
+        if clause.number <= 0 or clause.number != clause.number.to_integral_value():
+            self.error(
+                "RR808", "a pause of at most zero is no pause", clause.number_span, "give a whole number above 0"
+            )
+            return None
+        return int(clause.number) * unit
+
+    def _acceptance(self, attributes: Iterable[str]) -> Acceptance | None:
+        clause = _find(self.clauses, "acceptance")
+        if clause is None or clause.number is None or clause.number_span is None:
+            return None
+        if not 0 < clause.number <= 100:
+            self.error("RR808", f"`{clause.number}%` is not a rate above 0% and at most 100%", clause.number_span)
+        by = self._attributes(clause.names, attributes, ())
+        for extra in clause.names[1:]:
+            self.error("RR805", "an acceptance rate is measured by one attribute", extra.span, "keep the first")
+        period = self._period(clause.period) if clause.period else None
+        if period is None:
+            self.error(
+                "RR810",
+                "an acceptance rate needs a period",
+                clause.span,
+                "add the period it is measured over: `per quarter`",
+            )
+        return Acceptance(clause.number, by[0] if by else None, period or "quarter")
+
+    def _unused(self, attributes: dict[str, Clause], *uses: object) -> None:
+        used: set[str] = set()
+        for use in uses:
+            if isinstance(use, tuple):
+                used.update(use)
+            elif isinstance(use, Acceptance) and use.by:
+                used.add(use.by)
+        for name, clause in attributes.items():
+            if name not in used:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "RR811",
+                        f"attribute `{name}` is declared but no clause uses it",
+                        clause.names[0].span,
+                        f"require it (`require {name}`), balance by it, or remove it",
+                        Severity.WARNING,
+                    )
+                )
+
+
+def _find(clauses: list[Clause], kind: str) -> Clause | None:
+    return next((c for c in clauses if c.kind == kind), None)
+
+
+def _list(names: Iterable[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _periods() -> str:
+    return f"a period is one of {_list(PERIODS)}"

@@ -1,0 +1,527 @@
+"""Matching: who receives each referred customer, and why.
+
+Events are taken in (instant, id) order, so the line order of the ledger
+never matters. Each `request` is matched at its instant; a `decline` takes
+the declined workloads back and matches them again, at the decline's
+instant, without the partner that declined. Each decision keeps its `why`:
+every partner, the gate that dropped it (or its count), the claims and
+whether they counted, the order of the eligible partners and the key that
+decided between the first two (docs/matching.md, "How a partner is chosen").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.ids import make_id
+from ..core.timeutil import format_timestamp, period_bounds
+from ..ledger.events import LedgerError, LedgerProblem
+from .check import ENDORSEMENT, WORKLOAD, MatchRules
+from .events import MatchEvent
+
+#: What an assignment's `partner` is: a partner of the ledger, the rules'
+#: fallback, or nobody (no partner and no fallback can take the workloads).
+KINDS = ("partner", "fallback", "none")
+
+
+@dataclass(slots=True)
+class Assignment:
+    """One part of a referral given to one partner (or the fallback, or nobody)."""
+
+    id: str
+    request: str
+    customer: str
+    partner: str | None
+    kind: str
+    workloads: tuple[str, ...]
+    at: int
+    event: str
+    basis: str
+    why: dict[str, Any]
+    #: the request's attribute values, for counts under the same criteria
+    values: dict[str, str]
+    replaces: str | None = None
+    status: str = "pending"
+    answered_at: int | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The assignment record (docs/matching.md, "The assignment record")."""
+        return {
+            "id": self.id,
+            "request": self.request,
+            "customer": self.customer,
+            "partner": self.partner,
+            "kind": self.kind,
+            "workloads": list(self.workloads),
+            "at": format_timestamp(self.at),
+            "event": self.event,
+            "basis": self.basis,
+            "status": self.status,
+            "answered_at": None if self.answered_at is None else format_timestamp(self.answered_at),
+            "reason": self.reason,
+            "replaces": self.replaces,
+            "why": self.why,
+        }
+
+
+@dataclass(slots=True)
+class _Partner:
+    """What is known of a partner at the instant being matched."""
+
+    id: str
+    joined: int
+    #: when it last entered the rotation: declared, rejoined or back from a pause
+    entered: int
+    endorsements: dict[str, int | None]
+    attributes: dict[str, frozenset[str]]
+    paused_since: int | None = None
+    #: the pause ended by the rules' limit, not by a `resume`
+    auto_resumed: bool = False
+    left: bool = False
+    history: list[Assignment] = field(default_factory=list)
+    #: (period start, the criteria's values) -> workloads assigned together -> how often:
+    #: the counts of the current period, without reading the history
+    tally: dict[tuple[int | None, tuple[str, ...]], dict[frozenset[str], int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Request:
+    event: MatchEvent
+    #: partners that declined it: never matched to it again
+    declined: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A partner that passed every gate for (some of) the workloads at stake."""
+
+    partner: _Partner
+    covers: tuple[str, ...]
+    count: int
+    effective: int
+    key: tuple[Any, ...]
+
+
+class Matcher:
+    """Takes events one at a time (in order) and keeps every assignment made."""
+
+    def __init__(self, rules: MatchRules, strict: bool = True) -> None:
+        self.rules = rules
+        #: False when replaying history under other rules (`diff`): an
+        #: accept or decline of a part the partner does not hold under these
+        #: rules was an answer to the other rules' assignment, and is skipped
+        self.strict = strict
+        #: the ids of the answers skipped so
+        self.stale: list[str] = []
+        self.by_request: dict[str, list[Assignment]] = {}
+        #: counts before an instant already past, which no later event changes
+        self._before: dict[tuple[Any, ...], int] = {}
+        self.partners: dict[str, _Partner] = {}
+        self.claims: dict[str, set[str]] = {}
+        self.requests: dict[str, _Request] = {}
+        self.assignments: list[Assignment] = []
+        self.problems: list[LedgerProblem] = []
+
+    def run(self, events: Iterable[MatchEvent], path: str = "<ledger>") -> list[Assignment]:
+        """Match every event (already in order); `LedgerError` if an event contradicts the ledger."""
+        for event in events:
+            getattr(self, f"_on_{event.type}")(event)
+        if self.problems:
+            raise LedgerError(self.problems, path)
+        return self.assignments
+
+    def _problem(self, event: MatchEvent, field_name: str, message: str, hint: str | None = None) -> None:
+        self.problems.append(LedgerProblem(event.line, field_name, message, hint))
+
+    # -- partners ------------------------------------------------------------
+    def _on_partner(self, event: MatchEvent) -> None:
+        known = self.partners.get(event.partner)
+        attributes = dict(event.attributes)
+        if known is None:
+            self.partners[event.partner] = _Partner(
+                event.partner, event.at, event.at, dict(event.endorsements), attributes
+            )
+            return
+        known.endorsements, known.attributes = dict(event.endorsements), attributes
+        if known.left:
+            known.left, known.entered, known.paused_since = False, event.at, None
+
+    def _known(self, event: MatchEvent) -> _Partner | None:
+        partner = self.partners.get(event.partner)
+        if partner is None:
+            self._problem(event, "partner", f"no partner `{event.partner}` is declared before this event")
+        return partner
+
+    def _on_pause(self, event: MatchEvent) -> None:
+        partner = self._known(event)
+        if partner is None:
+            return
+        self._settle(partner, event.at)
+        if partner.paused_since is not None:
+            since = format_timestamp(partner.paused_since)
+            self._problem(event, "partner", f"partner `{partner.id}` is paused already, since {since}")
+            return
+        partner.paused_since, partner.auto_resumed = event.at, False
+
+    def _on_resume(self, event: MatchEvent) -> None:
+        partner = self._known(event)
+        if partner is None:
+            return
+        self._settle(partner, event.at)
+        if partner.paused_since is None:
+            if not partner.auto_resumed:
+                self._problem(event, "partner", f"partner `{partner.id}` is not paused", "a `resume` follows a `pause`")
+            return
+        partner.paused_since, partner.entered = None, event.at
+
+    def _on_leave(self, event: MatchEvent) -> None:
+        partner = self._known(event)
+        if partner is not None:
+            partner.left = True
+
+    def _settle(self, partner: _Partner, at: int) -> None:
+        """End a pause that has lasted the longest the rules allow: the
+        partner is matched again from that instant (the FAQ: after 30 days
+        it resumes receiving referrals, or leaves)."""
+        limit = self.rules.pause_max_ns
+        if partner.paused_since is not None and limit is not None and at >= partner.paused_since + limit:
+            partner.entered = partner.paused_since + limit
+            partner.paused_since, partner.auto_resumed = None, True
+
+    # -- customers -----------------------------------------------------------
+    def _on_claim(self, event: MatchEvent) -> None:
+        self.claims.setdefault(event.customer, set()).add(event.partner)
+
+    def _on_request(self, event: MatchEvent) -> None:
+        if event.request in self.requests:
+            first = self.requests[event.request].event.line
+            self._problem(event, "request", f"request `{event.request}` is made twice", f"the first is on line {first}")
+            return
+        self.requests[event.request] = _Request(event)
+        self._match(self.requests[event.request], event.workloads, event.at, event.id, None)
+
+    def _held(self, event: MatchEvent) -> list[Assignment]:
+        """The pending parts of the event's request that its partner holds
+        (two, when it took a declined part besides its own): an answer is
+        the partner's, for every part it holds."""
+        mine = [a for a in self.by_request.get(event.request, ()) if a.partner == event.partner]
+        pending = [a for a in mine if a.kind == "partner" and a.status == "pending"]
+        if not pending and not self.strict:
+            self.stale.append(event.id)
+        elif not pending:
+            state = "holds no assignment" if not mine else "has answered every assignment it holds"
+            self._problem(event, "partner", f"partner `{event.partner}` {state} of request `{event.request}`")
+        return pending
+
+    def _on_accept(self, event: MatchEvent) -> None:
+        for held in self._held(event):
+            held.status, held.answered_at = "accepted", event.at
+
+    def _on_decline(self, event: MatchEvent) -> None:
+        for held in self._held(event):
+            held.status, held.answered_at, held.reason = "declined", event.at, event.reason or None
+            request = self.requests[held.request]
+            request.declined.add(event.partner)
+            self._match(request, held.workloads, event.at, event.id, held.id)
+
+    # -- matching --------------------------------------------------------------
+    def _match(self, request: _Request, workloads: tuple[str, ...], at: int, event: str, replaces: str | None) -> None:
+        """Assign ``workloads`` of a request at instant ``at``: a claim
+        first, else one partner for all, else a split, else the fallback."""
+        values = dict(request.event.attributes)
+        candidates, trace = self._candidates(request, workloads, at)
+        why: dict[str, Any] = {"counts": self._counts_text(at), "candidates": trace}
+        whole = [c for c in candidates if set(workloads) <= set(c.covers)]
+        claimed = self._claimed(request.event.customer, whole, trace, why)
+        if claimed:
+            parts: list[tuple[_Candidate | None, tuple[str, ...], str]] = [
+                (self._pick(claimed, why), workloads, "claim")
+            ]
+        elif whole:
+            parts = [(self._pick(whole, why), workloads, "round_robin")]
+        else:
+            parts = self._split(candidates, workloads, why)
+        for candidate, taken, basis in parts:
+            self._assign(request, candidate, taken, at, event, basis, why, values, replaces)
+
+    def _candidates(
+        self, request: _Request, workloads: tuple[str, ...], at: int
+    ) -> tuple[list[_Candidate], list[dict[str, Any]]]:
+        """Every partner through the gates: the ones left, and each one's trace."""
+        passed: list[tuple[_Partner, tuple[str, ...]]] = []
+        trace: list[dict[str, Any]] = []
+        for name in sorted(self.partners):
+            partner = self.partners[name]
+            self._settle(partner, at)
+            covers, gate, detail = self._gates(partner, request, workloads, at)
+            entry: dict[str, Any] = {"partner": name, "dropped_by": gate, "detail": detail}
+            trace.append(entry)
+            if gate is None:
+                passed.append((partner, covers))
+        start = self._period_start(at)
+        candidates = [self._candidate(p, covers, passed, request, at, start) for p, covers in passed]
+        by_name = {c.partner.id: c for c in candidates}
+        for entry in trace:
+            found = by_name.get(entry["partner"])
+            if found is not None:
+                last = found.partner.history[-1].at if found.partner.history else None
+                entry.update(
+                    covers=list(found.covers),
+                    count=found.count,
+                    effective_count=found.effective,
+                    last_assigned=None if last is None else format_timestamp(last),
+                )
+        return candidates, trace
+
+    def _gates(
+        self, partner: _Partner, request: _Request, workloads: tuple[str, ...], at: int
+    ) -> tuple[tuple[str, ...], str | None, str | None]:
+        """The workloads a partner can take, or the first gate that drops it and why."""
+        if partner.left:
+            return (), "left", "left the program"
+        if partner.paused_since is not None:
+            return (), "paused", f"paused since {format_timestamp(partner.paused_since)}"
+        if partner.id in request.declined:
+            return (), "declined", "declined this referral"
+        covers = workloads
+        for gate in self.rules.gates:
+            if gate == ENDORSEMENT:
+                covers = tuple(w for w in workloads if _endorsed(partner, w, at))
+                if not covers:
+                    return (), gate, _not_endorsed(partner, workloads, at)
+                continue
+            value = request.event.attributes.get(gate, "")
+            served = partner.attributes.get(gate, frozenset())
+            if value not in served:
+                listed = ", ".join(sorted(served)) or "nothing"
+                return (), gate, f"{gate} `{value}` is not among the partner's ({listed})"
+        return covers, None, None
+
+    def _period_start(self, at: int) -> int | None:
+        period = self.rules.balance_period
+        return None if period is None else period_bounds(at, period, self.rules.timezone)[0]
+
+    def _counts_text(self, at: int) -> str:
+        """What the counts are, for the `why`: the criteria and since when."""
+        criteria = ", ".join(self.rules.balance_by) or "any criteria"
+        period = self.rules.balance_period
+        start = self._period_start(at)
+        since = "ever" if period is None or start is None else f"since {format_timestamp(start)}"
+        return f"referrals received with the same {criteria}, {since}"
+
+    def _key(self, values: dict[str, str], start: int | None) -> tuple[int | None, tuple[str, ...]]:
+        """The tally key of a period and the criteria's values (`workload` aside)."""
+        return start, tuple(values.get(c, "") for c in self.rules.balance_by if c != WORKLOAD)
+
+    def _count(self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None) -> int:
+        """Referrals the partner received in the period so far under the same
+        criteria (with `workload`: sharing a workload with ``stake``)."""
+        tally = partner.tally.get(self._key(values, start), {})
+        if WORKLOAD not in self.rules.balance_by:
+            return sum(tally.values())
+        wanted = set(stake)
+        return sum(count for workloads, count in tally.items() if workloads & wanted)
+
+    def _count_before(
+        self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None, end: int
+    ) -> int:
+        """Referrals the partner received in [start, end) under the same
+        criteria, ``end`` being past: read from the history once, then kept."""
+        key = (partner.id, stake, self._key(values, start), end)
+        if key not in self._before:
+            self._before[key] = sum(
+                1
+                for a in partner.history
+                if (start is None or a.at >= start) and a.at < end and self._same(a, stake, values)
+            )
+        return self._before[key]
+
+    def _same(self, past: Assignment, stake: tuple[str, ...], values: dict[str, str]) -> bool:
+        for criterion in self.rules.balance_by:
+            if criterion == WORKLOAD:
+                if not set(past.workloads) & set(stake):
+                    return False
+            elif past.values.get(criterion) != values.get(criterion):
+                return False
+        return True
+
+    def _candidate(
+        self,
+        partner: _Partner,
+        covers: tuple[str, ...],
+        passed: list[tuple[_Partner, tuple[str, ...]]],
+        request: _Request,
+        at: int,
+        start: int | None,
+    ) -> _Candidate:
+        """A partner's count and its place in the order. A partner that
+        entered the rotation (joined, or came back from a pause) during the
+        counting period counts at least as many referrals as the fewest any
+        partner already in the rotation had received by then, plus those it
+        has received since: no burst for a newcomer or a returner."""
+        values = dict(request.event.attributes)
+        count = self._count(partner, covers, values, start)
+        effective = count
+        if start is None or partner.entered > start:
+            earlier = [
+                self._count_before(other, covers, values, start, partner.entered)
+                for other, _ in passed
+                if other.entered < partner.entered
+            ]
+            if earlier:
+                since = count - self._count_before(partner, covers, values, start, partner.entered)
+                effective = max(count, min(earlier) + since)
+        return _Candidate(partner, covers, count, effective, (effective, *self._tie_values(partner)))
+
+    def _tie_values(self, partner: _Partner) -> tuple[Any, ...]:
+        values: list[Any] = []
+        for key in self.rules.tie_break:
+            if key == "longest_idle":
+                values.append((0, 0) if not partner.history else (1, partner.history[-1].at))
+            elif key == "earliest_joined":
+                values.append(partner.joined)
+            else:
+                values.append(partner.id)
+        return tuple(values)
+
+    def _claimed(
+        self, customer: str, whole: list[_Candidate], trace: list[dict[str, Any]], why: dict[str, Any]
+    ) -> list[_Candidate]:
+        """The claim holders that count: endorsed for every workload and through every gate."""
+        if not self.rules.claims_first:
+            return []
+        holders = sorted(self.claims.get(customer, ()))
+        eligible = {c.partner.id: c for c in whole}
+        reasons = {entry["partner"]: entry for entry in trace}
+        notes = []
+        for holder in holders:
+            entry = reasons.get(holder)
+            if holder in eligible:
+                notes.append({"partner": holder, "counts": True, "detail": None})
+            elif entry is None:
+                notes.append({"partner": holder, "counts": False, "detail": "not a partner of the program"})
+            else:
+                detail = entry["detail"] or "not endorsed for every requested workload"
+                notes.append({"partner": holder, "counts": False, "detail": detail})
+        why["claims"] = notes
+        return [eligible[h] for h in holders if h in eligible]
+
+    def _pick(self, options: list[_Candidate], why: dict[str, Any]) -> _Candidate:
+        """The first of the options in the order; its order and deciding key go to the `why`."""
+        ordered = sorted(options, key=lambda c: c.key)
+        why["order"] = [c.partner.id for c in ordered]
+        why["decided_by"] = self._decided_by([c.key for c in ordered], ["count", *self.rules.tie_break])
+        return ordered[0]
+
+    @staticmethod
+    def _decided_by(keys: list[tuple[Any, ...]], names: list[str]) -> str:
+        """The name of the first key part that put the first option before
+        the second (`only candidate` when there is one)."""
+        if len(keys) < 2:
+            return "only candidate"
+        return next((n for n, a, b in zip(names, keys[0], keys[1], strict=True) if a != b), names[-1])
+
+    def _split(
+        self, candidates: list[_Candidate], workloads: tuple[str, ...], why: dict[str, Any]
+    ) -> list[tuple[_Candidate | None, tuple[str, ...], str]]:
+        """No partner takes every workload: the partner that covers the most
+        of what is left (then the usual order) takes its part, up to `split
+        up to N` partners; what no partner covers goes to the fallback."""
+        parts: list[tuple[_Candidate | None, tuple[str, ...], str]] = []
+        left = list(workloads)
+        steps: list[dict[str, Any]] = []
+        chosen: set[str] = set()
+        while left and self.rules.split_max > 1 and len(parts) < self.rules.split_max:
+            options = [
+                ((-len(set(c.covers) & set(left)), *c.key), c)
+                for c in candidates
+                if c.partner.id not in chosen and set(c.covers) & set(left)
+            ]
+            if not options:
+                break
+            options.sort(key=lambda pair: pair[0])
+            best = options[0][1]
+            taken = tuple(w for w in left if w in best.covers)
+            steps.append(
+                {
+                    "workloads": list(taken),
+                    "order": [c.partner.id for _, c in options],
+                    "decided_by": self._decided_by(
+                        [k for k, _ in options], ["coverage", "count", *self.rules.tie_break]
+                    ),
+                }
+            )
+            parts.append((best, taken, "split"))
+            chosen.add(best.partner.id)
+            left = [w for w in left if w not in taken]
+        why["split"] = steps
+        if left:
+            parts.append((None, tuple(left), "fallback" if self.rules.fallback else "unmatched"))
+        return parts
+
+    def _assign(
+        self,
+        request: _Request,
+        candidate: _Candidate | None,
+        workloads: tuple[str, ...],
+        at: int,
+        event: str,
+        basis: str,
+        why: dict[str, Any],
+        values: dict[str, str],
+        replaces: str | None,
+    ) -> None:
+        if candidate is not None:
+            kind, partner = "partner", candidate.partner.id
+        elif self.rules.fallback is not None:
+            kind, partner = "fallback", self.rules.fallback
+        else:
+            kind, partner = "none", None
+        fields = ("assignment", self.rules.name, request.event.request, kind, partner or "", *workloads)
+        assignment = Assignment(
+            id=make_id("ma_", fields),
+            request=request.event.request,
+            customer=request.event.customer,
+            partner=partner,
+            kind=kind,
+            workloads=workloads,
+            at=at,
+            event=event,
+            basis=basis,
+            why={"basis": basis, **why},
+            values=values,
+            replaces=replaces,
+            status="pending" if kind == "partner" else ("fallback" if kind == "fallback" else "unmatched"),
+        )
+        self.assignments.append(assignment)
+        self.by_request.setdefault(assignment.request, []).append(assignment)
+        if candidate is not None:
+            candidate.partner.history.append(assignment)
+            tally = candidate.partner.tally.setdefault(self._key(values, self._period_start(at)), {})
+            tally[frozenset(workloads)] = tally.get(frozenset(workloads), 0) + 1
+
+
+def _endorsed(partner: _Partner, workload: str, at: int) -> bool:
+    """Endorsed for a workload at an instant: declared, and not lapsed (an
+    endorsement lapses at its expiry instant, with the specialization)."""
+    if workload not in partner.endorsements:
+        return False
+    expiry = partner.endorsements[workload]
+    return expiry is None or at < expiry
+
+
+def _not_endorsed(partner: _Partner, workloads: tuple[str, ...], at: int) -> str:
+    lapsed = [w for w in workloads if partner.endorsements.get(w) is not None]
+    missing = [w for w in workloads if w not in partner.endorsements]
+    parts = []
+    if missing:
+        parts.append("not endorsed for " + ", ".join(missing))
+    if lapsed:
+        parts.append(
+            "endorsement lapsed for "
+            + ", ".join(f"{w} at {format_timestamp(partner.endorsements[w] or 0)}" for w in lapsed)
+        )
+    return "; ".join(parts)
