@@ -35,7 +35,11 @@ if TYPE_CHECKING:
     from ..compiler.generate import CompiledMilestone
     from .api import Program, Session
 
-FORMAT = "rewardrules-session/3"
+FORMAT = "rewardrules-session/4"
+#: formats this version restores: /3 (before timers, referrer histories,
+#: moving attribution and the referrer of each award) lacks only keys that
+#: rules it could compile never needed (`_TOP_ADDED`, `_AWARD_ADDED`)
+READABLE = frozenset({"rewardrules-session/3", FORMAT})
 
 #: the trailer a signed snapshot ends with: `,"mac":"<64 hex digits>"}`
 _MAC = re.compile(rb',"mac":"([0-9a-f]{64})"\}\Z')
@@ -381,7 +385,7 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
         raise SnapshotError("not a session snapshot: JSON nested too deep") from None
     except ValueError as error:
         raise SnapshotError(f"not a session snapshot: {error}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or not isinstance(data.get("format"), str) or data["format"] not in READABLE:
         raise SnapshotError(f"not a session snapshot (expected format `{FORMAT}`; take it again with this version)")
     if data.get("fingerprint") != fingerprint(program):
         raise SnapshotError(
