@@ -261,8 +261,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def allowance_decl(
         self, meta: Any, name: Token, title: str | None, role: Token, amount: Any, period: Token | None
     ) -> ast.Allowance:
-        cap = ast.Cap(self._tok(role), amount, self._tok(period) if period is not None else None, span=self._span(meta))
-        return ast.Allowance(self._tok(name), title, cap, span=self._span(meta))
+        return ast.Allowance(self._tok(name), title, self.cap_decl(meta, role, amount, period), span=self._span(meta))
 
     def draw_decl(self, meta: Any, name: Token) -> ast.Draw:
         return ast.Draw(self._tok(name), span=self._span(meta))
