@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.diagnostics import shorten
 from ..core.ids import make_id
 from ..core.timeutil import format_timestamp, period_bounds
 from ..ledger.events import LedgerError, LedgerProblem
@@ -331,8 +332,7 @@ class Matcher:
             value = request.event.attributes.get(gate, "")
             served = partner.attributes.get(gate, frozenset())
             if value not in served:
-                listed = ", ".join(sorted(served)) or "nothing"
-                return (), gate, f"{gate} `{value}` is not among the partner's ({listed})"
+                return (), gate, f"{gate} `{value}` is not among the partner's ({_listed(served)})"
         return covers, None, None
 
     def _period_start(self, at: int) -> int | None:
@@ -596,3 +596,17 @@ def _not_endorsed(partner: _Partner, workloads: tuple[str, ...], at: int) -> str
             + ", ".join(f"{w} at {format_timestamp(partner.endorsements[w] or 0)}" for w in lapsed)
         )
     return "; ".join(parts)
+
+
+#: Most of a partner's values a `why` lists (a partner may list thousands,
+#: and the `why` of every request it is dropped from would repeat them all).
+_LISTED = 10
+
+
+def _listed(served: frozenset[str]) -> str:
+    """The values a partner serves, for a `why`: the first `_LISTED` in code
+    point order, each cut to its start and end, and how many more."""
+    values = sorted(served)
+    shown_values = ", ".join(shorten(v) for v in values[:_LISTED]) or "nothing"
+    more = len(values) - _LISTED
+    return shown_values + (f" and {more} more" if more > 0 else "")
