@@ -166,7 +166,16 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> Diagnostic:
     accepted = sorted(accepts()) if accepts is not None else expected
     keywords = [_literal(t).strip("`") for t in accepted if _literal(t).startswith("`")]
     hint = did_you_mean(str(token), keywords) if token.type == "NAME" else None
+    if token.type == "NAME" and str(token) == "ruleset":
+        hint = _REWARD_FILE  # `match RULES` given a reward rule file
     return Diagnostic("RR801", f"unexpected `{token}`", span, hint or _expected(accepted))
+
+
+#: The hint for a reward rule file given where a matching file is read.
+_REWARD_FILE = (
+    "this is a reward rule file (it starts with `ruleset`); a matching file starts with `matching NAME` "
+    "(docs/matching.md): score reward rules with `rewardrules score`"
+)
 
 
 _START_HELP = "each clause starts with a keyword (`matching`, `workload`, `require`, ...); `#` starts a comment"
