@@ -12,12 +12,14 @@ count, not its levelled one, so it took every referral until it reached it.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rewardrules.match.api import load_text, match
+from rewardrules.match.session import MatchSession
 
 from .conftest import examples
 
@@ -164,3 +166,22 @@ def test_no_partner_takes_a_run_of_referrals_after_it_enters(
         inside = [who for n, who in received if n > first and (ended is None or n < ended)]
         least = min(inside.count(incumbent) for incumbent in INCUMBENTS)
         assert inside.count(name) <= least + 2, (name, first, ended, inside)
+
+
+@FAIRNESS
+@given(comings_and_goings(), st.randoms(use_true_random=False))
+def test_levels_are_the_same_in_a_session_and_in_any_line_order(
+    case: tuple[list[dict[str, Any]], list[tuple[str, int, int | None]]], rng: random.Random
+) -> None:
+    """The levels (and the cache that keeps them between decisions) depend
+    on the events only: a session fed in order and the batch in any line
+    order make the same assignments, with the same counts in their why."""
+    lines = [json.dumps(line) for line in case[0]]
+    batch = match(RULES, lines).to_json()
+    shuffled = list(lines)
+    rng.shuffle(shuffled)
+    assert match(RULES, shuffled).to_json() == batch
+    session = MatchSession(RULES)
+    for line in lines:  # already in (at, id) order: one event an hour
+        session.add(line)
+    assert session.result().to_json() == batch
