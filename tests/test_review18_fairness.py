@@ -185,3 +185,21 @@ def test_levels_are_the_same_in_a_session_and_in_any_line_order(
     for line in lines:  # already in (at, id) order: one event an hour
         session.add(line)
     assert session.result().to_json() == batch
+
+
+def test_a_partner_that_leaves_does_not_keep_its_unanswered_referrals() -> None:
+    """A customer is not left with a partner that departed: its pending
+    part is declined for it and matched again at once; the partner, back
+    later, is never given that part again (its assignment id would repeat)."""
+    lines = [partner("p1", "alpha", "2026-01-01T00:00:00Z"), partner("p2", "bravo", "2026-01-01T00:00:00Z")]
+    lines.append(request("r1", "2026-01-02T00:00:00Z"))
+    lines.append(state("l1", "leave", "alpha", "2026-01-03T00:00:00Z"))
+    lines.append(partner("p3", "alpha", "2026-01-04T00:00:00Z"))
+    lines.append({"id": "d1", "type": "decline", "at": "2026-01-05T00:00:00Z", "request": "r1", "partner": "bravo"})
+    made = match(RULES, [json.dumps(line) for line in lines]).assignments
+    assert [(a.partner, a.status, a.reason, a.event) for a in made] == [
+        ("alpha", "declined", "the partner left the program", "r1"),
+        ("bravo", "declined", None, "l1"),
+        (None, "unmatched", None, "d1"),
+    ]
+    assert made[1].replaces == made[0].id and len({a.id for a in made}) == 3

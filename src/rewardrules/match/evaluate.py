@@ -29,6 +29,8 @@ _LEVELS_KEPT = 64
 #: What an assignment's `partner` is: a partner of the ledger, the rules'
 #: fallback, or nobody (no partner and no fallback can take the workloads).
 KINDS = ("partner", "fallback", "none")
+#: The reason of a part declined because its partner left the program.
+LEFT_REASON = "the partner left the program"
 
 
 @dataclass(slots=True)
@@ -210,10 +212,16 @@ class Matcher:
         partner.enter(event.at)
 
     def _on_leave(self, event: MatchEvent) -> None:
+        """The partner departs the program: out of the rotation, and each part
+        it has not answered is declined for it and matched again at once (a
+        customer is not left with a partner that is gone)."""
         partner = self._known(event)
-        if partner is not None:
-            partner.exit(event.at)
-            partner.left = True
+        if partner is None:
+            return
+        partner.exit(event.at)
+        partner.left = True
+        for held in [a for a in partner.history if a.status == "pending"]:
+            self._reassign(held, event, LEFT_REASON)
 
     def _settle(self, partner: _Partner, at: int) -> None:
         """End a pause that has lasted the longest the rules allow: the
@@ -256,10 +264,16 @@ class Matcher:
 
     def _on_decline(self, event: MatchEvent) -> None:
         for held in self._held(event):
-            held.status, held.answered_at, held.reason = "declined", event.at, event.reason or None
-            request = self.requests[held.request]
-            request.declined.add(event.partner)
-            self._match(request, held.workloads, event.at, event.id, held.id)
+            self._reassign(held, event, event.reason or None)
+
+    def _reassign(self, held: Assignment, event: MatchEvent, reason: str | None) -> None:
+        """Decline a pending part for its partner and match it again at once,
+        without that partner (never again for this request: its id would
+        repeat)."""
+        held.status, held.answered_at, held.reason = "declined", event.at, reason
+        request = self.requests[held.request]
+        request.declined.add(event.partner)
+        self._match(request, held.workloads, event.at, event.id, held.id)
 
     # -- matching --------------------------------------------------------------
     def _match(self, request: _Request, workloads: tuple[str, ...], at: int, event: str, replaces: str | None) -> None:
