@@ -7,6 +7,7 @@ becomes one RR801 diagnostic with what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from ..core import limits
 from ..core.diagnostics import Diagnostic, did_you_mean
 from ..core.source import Source, Span
+from ..syntax.parser import foreign_file
 from ..syntax.tables import load_tables, tables_source
 
 GRAMMAR = "matching.lark"
@@ -129,7 +131,9 @@ def parse(source: Source) -> tuple[list[Clause] | None, list[Diagnostic]]:
     try:
         tree = _parser().parse(source.text)
     except UnexpectedInput as error:
-        return None, [_syntax_error(source, error)]
+        found = _syntax_error(source, error)
+        foreign = foreign_file(source, found)  # a ledger given as the matching file: say so
+        return None, [found if foreign is None else dataclasses.replace(found, help=foreign)]
     return [_clause(source, item) for item in tree.children if isinstance(item, Tree)], []
 
 

@@ -949,6 +949,8 @@ def _foreign_file(source: Source, first: Diagnostic) -> str | None:
 
 
 _JSON_HELP = "this file looks like JSON (a ledger?), not a rule file"
+#: `_foreign_file` for the other languages' parsers (matching files).
+foreign_file = _foreign_file
 
 
 def not_a_rule_file(diagnostics: Sequence[Diagnostic]) -> bool:
