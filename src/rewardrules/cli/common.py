@@ -219,13 +219,17 @@ def _of_ruleset(program: Program, settled: Settled, verb: str) -> int | None:
     return None
 
 
-def _swapped_arguments(ledger: str) -> str:
+def _swapped_arguments(ledger: str, usage: str = "RULESET LEDGER") -> str:
     """Why the rule file failed when a rule file was given as the ledger:
     the errors just printed are the ledger's, read as rules."""
     return (
         f"`{printable(ledger)}` looks like the rule file and was given as the ledger; "
-        "are the arguments swapped? the rule file comes first: RULESET LEDGER"
+        f"are the arguments swapped? the rule file comes first: {usage}"
     )
+
+
+#: `_swapped_arguments` for the commands outside this module (`match`).
+swapped_arguments = _swapped_arguments
 
 
 def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:

@@ -24,6 +24,7 @@ from .common import (
     print_diagnostics,
     print_error_lines,
     read_text,
+    swapped_arguments,
     write_json,
 )
 
@@ -48,7 +49,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rules = _load(args.rules, 1)
+    rules = _load(args.rules, 1, args.ledger)
     if isinstance(rules, int):
         return rules
     result = _matched(rules, args, ledger_lines(args.ledger))
@@ -84,15 +85,20 @@ def _one_request(result: MatchResult, request: str) -> MatchResult | int:
     return code
 
 
-def _load(path: str, invalid: int) -> MatchRules | int:
+def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | int:
     """The checked matching file, or the exit code after saying why:
-    ``invalid`` for a file with errors, 2 for one that cannot be read."""
+    ``invalid`` for a file with errors, 2 for one that cannot be read, or
+    for a ledger given as the matching file and a rule file as ``ledger``
+    (swapped arguments, as `score` says)."""
     from ..match.api import load
+    from ..syntax.parser import not_a_rule_file
 
     try:
         return load(path)
     except RuleError as error:
         print_diagnostics(error.diagnostics, sys.stderr)
+        if ledger is not None and ledger.lower().endswith(".rules") and not_a_rule_file(error.diagnostics):
+            return fail(swapped_arguments(ledger, "RULES LEDGER"))
         return invalid
     except OSError as error:
         return fail(describe_os_error(error, path))

@@ -261,8 +261,12 @@ class _Checker:
             self.error("RR809", f"unknown duration unit `{clause.unit.text}`", clause.unit.span, hint)
             return None
         if clause.number <= 0 or clause.number != clause.number.to_integral_value():
+            what = "zero is no pause" if clause.number == 0 else f"{clause.number} {clause.unit.text} is not whole"
             self.error(
-                "RR808", "a pause of at most zero is no pause", clause.number_span, "give a whole number above 0"
+                "RR808",
+                f"a pause of at most {what}",
+                clause.number_span,
+                f"give a whole number of {clause.unit.text} above 0",
             )
             return None
         return int(clause.number) * unit

@@ -15,15 +15,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.diagnostics import shorten
 from ..core.ids import make_id
 from ..core.timeutil import format_timestamp, period_bounds
 from ..ledger.events import LedgerError, LedgerProblem
 from .check import ENDORSEMENT, WORKLOAD, MatchRules
 from .events import MatchEvent
 
+#: Most `_levels` tables kept between decisions (one per criteria and set
+#: of eligible partners; each as long as the period's stints).
+_LEVELS_KEPT = 64
+
 #: What an assignment's `partner` is: a partner of the ledger, the rules'
 #: fallback, or nobody (no partner and no fallback can take the workloads).
 KINDS = ("partner", "fallback", "none")
+#: The reason of a part declined because its partner left the program.
+LEFT_REASON = "the partner left the program"
 
 
 @dataclass(slots=True)
@@ -78,6 +85,9 @@ class _Partner:
     endorsements: dict[str, int | None]
     attributes: dict[str, frozenset[str]]
     paused_since: int | None = None
+    #: the spans it was in the rotation: [entered, exited), the last open
+    #: (None) while it is: whom a partner that enters is levelled against
+    stints: list[tuple[int, int | None]] = field(default_factory=list)
     #: the pause ended by the rules' limit, not by a `resume`
     auto_resumed: bool = False
     left: bool = False
@@ -85,6 +95,25 @@ class _Partner:
     #: (period start, the criteria's values) -> workloads assigned together -> how often:
     #: the counts of the current period, without reading the history
     tally: dict[tuple[int | None, tuple[str, ...]], dict[frozenset[str], int]] = field(default_factory=dict)
+
+    def enter(self, at: int) -> None:
+        """Back in the rotation from ``at`` (joined, rejoined, or a pause over)."""
+        self.entered = at
+        if not self.left and self.paused_since is None and (not self.stints or self.stints[-1][1] is not None):
+            self.stints.append((at, None))
+
+    def exit(self, at: int) -> None:
+        """Out of the rotation from ``at`` (paused or left)."""
+        if self.stints and self.stints[-1][1] is None:
+            self.stints[-1] = (self.stints[-1][0], at)
+
+    def stint_at(self, instant: int) -> int | None:
+        """When the stint that holds ``instant`` began (strictly before it),
+        or None when the partner was not in the rotation at that instant."""
+        for begun, ended in reversed(self.stints):
+            if begun < instant and (ended is None or instant < ended):
+                return begun
+        return None
 
 
 @dataclass(slots=True)
@@ -119,6 +148,8 @@ class Matcher:
         self.by_request: dict[str, list[Assignment]] = {}
         #: counts before an instant already past, which no later event changes
         self._before: dict[tuple[Any, ...], int] = {}
+        #: `_levels` tables by what they depend on (a pure cache, bounded)
+        self._levelled: dict[tuple[Any, ...], dict[tuple[str, int], int]] = {}
         self.partners: dict[str, _Partner] = {}
         self.claims: dict[str, set[str]] = {}
         self.requests: dict[str, _Request] = {}
@@ -141,13 +172,14 @@ class Matcher:
         known = self.partners.get(event.partner)
         attributes = dict(event.attributes)
         if known is None:
-            self.partners[event.partner] = _Partner(
-                event.partner, event.at, event.at, dict(event.endorsements), attributes
-            )
+            joined = _Partner(event.partner, event.at, event.at, dict(event.endorsements), attributes)
+            joined.enter(event.at)
+            self.partners[event.partner] = joined
             return
         known.endorsements, known.attributes = dict(event.endorsements), attributes
         if known.left:
-            known.left, known.entered, known.paused_since = False, event.at, None
+            known.left, known.paused_since = False, None
+            known.enter(event.at)
 
     def _known(self, event: MatchEvent) -> _Partner | None:
         partner = self.partners.get(event.partner)
@@ -164,6 +196,7 @@ class Matcher:
             since = format_timestamp(partner.paused_since)
             self._problem(event, "partner", f"partner `{partner.id}` is paused already, since {since}")
             return
+        partner.exit(event.at)
         partner.paused_since, partner.auto_resumed = event.at, False
 
     def _on_resume(self, event: MatchEvent) -> None:
@@ -175,12 +208,20 @@ class Matcher:
             if not partner.auto_resumed:
                 self._problem(event, "partner", f"partner `{partner.id}` is not paused", "a `resume` follows a `pause`")
             return
-        partner.paused_since, partner.entered = None, event.at
+        partner.paused_since = None
+        partner.enter(event.at)
 
     def _on_leave(self, event: MatchEvent) -> None:
+        """The partner departs the program: out of the rotation, and each part
+        it has not answered is declined for it and matched again at once (a
+        customer is not left with a partner that is gone)."""
         partner = self._known(event)
-        if partner is not None:
-            partner.left = True
+        if partner is None:
+            return
+        partner.exit(event.at)
+        partner.left = True
+        for held in [a for a in partner.history if a.status == "pending"]:
+            self._reassign(held, event, LEFT_REASON)
 
     def _settle(self, partner: _Partner, at: int) -> None:
         """End a pause that has lasted the longest the rules allow: the
@@ -188,8 +229,9 @@ class Matcher:
         it resumes receiving referrals, or leaves)."""
         limit = self.rules.pause_max_ns
         if partner.paused_since is not None and limit is not None and at >= partner.paused_since + limit:
-            partner.entered = partner.paused_since + limit
+            back = partner.paused_since + limit
             partner.paused_since, partner.auto_resumed = None, True
+            partner.enter(back)
 
     # -- customers -----------------------------------------------------------
     def _on_claim(self, event: MatchEvent) -> None:
@@ -222,10 +264,16 @@ class Matcher:
 
     def _on_decline(self, event: MatchEvent) -> None:
         for held in self._held(event):
-            held.status, held.answered_at, held.reason = "declined", event.at, event.reason or None
-            request = self.requests[held.request]
-            request.declined.add(event.partner)
-            self._match(request, held.workloads, event.at, event.id, held.id)
+            self._reassign(held, event, event.reason or None)
+
+    def _reassign(self, held: Assignment, event: MatchEvent, reason: str | None) -> None:
+        """Decline a pending part for its partner and match it again at once,
+        without that partner (never again for this request: its id would
+        repeat)."""
+        held.status, held.answered_at, held.reason = "declined", event.at, reason
+        request = self.requests[held.request]
+        request.declined.add(event.partner)
+        self._match(request, held.workloads, event.at, event.id, held.id)
 
     # -- matching --------------------------------------------------------------
     def _match(self, request: _Request, workloads: tuple[str, ...], at: int, event: str, replaces: str | None) -> None:
@@ -262,7 +310,9 @@ class Matcher:
             if gate is None:
                 passed.append((partner, covers))
         start = self._period_start(at)
-        candidates = [self._candidate(p, covers, passed, request, at, start) for p, covers in passed]
+        #: the levels of the stints, once per set of workloads at stake
+        levels: dict[tuple[str, ...], dict[tuple[str, int], int]] = {}
+        candidates = [self._candidate(p, covers, passed, request, start, levels) for p, covers in passed]
         by_name = {c.partner.id: c for c in candidates}
         for entry in trace:
             found = by_name.get(entry["partner"])
@@ -296,8 +346,7 @@ class Matcher:
             value = request.event.attributes.get(gate, "")
             served = partner.attributes.get(gate, frozenset())
             if value not in served:
-                listed = ", ".join(sorted(served)) or "nothing"
-                return (), gate, f"{gate} `{value}` is not among the partner's ({listed})"
+                return (), gate, f"{gate} `{value}` is not among the partner's ({_listed(served)})"
         return covers, None, None
 
     def _period_start(self, at: int) -> int | None:
@@ -354,27 +403,63 @@ class Matcher:
         covers: tuple[str, ...],
         passed: list[tuple[_Partner, tuple[str, ...]]],
         request: _Request,
-        at: int,
         start: int | None,
+        levels: dict[tuple[str, ...], dict[tuple[str, int], int]],
     ) -> _Candidate:
         """A partner's count and its place in the order. A partner that
         entered the rotation (joined, or came back from a pause) during the
         counting period counts at least as many referrals as the fewest any
-        partner already in the rotation had received by then, plus those it
-        has received since: no burst for a newcomer or a returner."""
+        partner in the rotation at that instant counted then (levelled
+        too), plus those it has received since: no burst for a newcomer or a
+        returner (`_levels`)."""
         values = dict(request.event.attributes)
         count = self._count(partner, covers, values, start)
-        effective = count
-        if start is None or partner.entered > start:
-            earlier = [
-                self._count_before(other, covers, values, start, partner.entered)
-                for other, _ in passed
-                if other.entered < partner.entered
-            ]
-            if earlier:
-                since = count - self._count_before(partner, covers, values, start, partner.entered)
-                effective = max(count, min(earlier) + since)
+        if covers not in levels:
+            levels[covers] = self._levels_of([p for p, _ in passed], covers, values, start)
+        offsets = levels[covers]
+        effective = count + offsets.get((partner.id, partner.entered), 0)
         return _Candidate(partner, covers, count, effective, (effective, *self._tie_values(partner)))
+
+    def _levels_of(
+        self, rivals: list[_Partner], stake: tuple[str, ...], values: dict[str, str], start: int | None
+    ) -> dict[tuple[str, int], int]:
+        """`_levels`, computed again only when what it depends on changed: the
+        criteria, the eligible partners, or a stint of one of them (stints
+        only grow at the end, so the last one and their number tell)."""
+        key = (stake, self._key(values, start), tuple((p.id, len(p.stints), p.stints[-1]) for p in rivals))
+        found = self._levelled.get(key)
+        if found is None:
+            if len(self._levelled) >= _LEVELS_KEPT:
+                self._levelled.clear()
+            found = self._levelled[key] = self._levels(rivals, stake, values, start)
+        return found
+
+    def _levels(
+        self, rivals: list[_Partner], stake: tuple[str, ...], values: dict[str, str], start: int | None
+    ) -> dict[tuple[str, int], int]:
+        """What each stint in the rotation that began during the period adds
+        to its partner's own count: (partner, when it entered) -> the
+        referrals it is levelled up by. A partner entering at `e` counts at
+        least the fewest effective count, at `e`, of the partners in the
+        rotation at `e` (who were there then, whatever they did since: one
+        that paused and came back later still levels it) and eligible now;
+        a rival's effective count is its own count plus its own stint's
+        level, so one newcomer is levelled against another's level, not
+        its raw count. Stints are taken in the order they began, so each
+        rival's level is known when it is needed (no recursion)."""
+        stints = sorted((s, p.id, p) for p in rivals for s, _ in p.stints if start is None or s > start)
+        offsets: dict[tuple[str, int], int] = {}
+        for entered, name, partner in stints:
+            levels = []
+            for rival in rivals:
+                begun = None if rival is partner else rival.stint_at(entered)
+                if begun is not None:
+                    before = self._count_before(rival, stake, values, start, entered)
+                    levels.append(before + offsets.get((rival.id, begun), 0))
+            if levels:
+                own = self._count_before(partner, stake, values, start, entered)
+                offsets[(name, entered)] = max(0, min(levels) - own)
+        return offsets
 
     def _tie_values(self, partner: _Partner) -> tuple[Any, ...]:
         values: list[Any] = []
@@ -525,3 +610,17 @@ def _not_endorsed(partner: _Partner, workloads: tuple[str, ...], at: int) -> str
             + ", ".join(f"{w} at {format_timestamp(partner.endorsements[w] or 0)}" for w in lapsed)
         )
     return "; ".join(parts)
+
+
+#: Most of a partner's values a `why` lists (a partner may list thousands,
+#: and the `why` of every request it is dropped from would repeat them all).
+_LISTED = 10
+
+
+def _listed(served: frozenset[str]) -> str:
+    """The values a partner serves, for a `why`: the first `_LISTED` in code
+    point order, each cut to its start and end, and how many more."""
+    values = sorted(served)
+    shown_values = ", ".join(shorten(v) for v in values[:_LISTED]) or "nothing"
+    more = len(values) - _LISTED
+    return shown_values + (f" and {more} more" if more > 0 else "")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.diagnostics import did_you_mean
+from ..core.formatting import quoted, shown
 from ..core.timeutil import TimestampError, parse_timestamp
 from ..ledger.decode import iter_lines
 from ..ledger.events import LedgerError, LedgerProblem
@@ -120,7 +121,9 @@ def _event(value: Any, line: int, rules: MatchRules) -> tuple[MatchEvent | None,
 
 
 def _shown(value: object) -> str:
-    return f"`{value}`" if isinstance(value, str) else f"{value!r}"
+    """A value from the ledger in a message: quoted and cut to its start and
+    end (a key or a type can be as long as the line: a megabyte)."""
+    return quoted(value) if isinstance(value, str) else shown(repr(value))
 
 
 def _fields(kind: str) -> str:
@@ -132,7 +135,7 @@ def _name(raw: Any, line: int, name: str, problems: list[LedgerProblem], *_: Any
     if isinstance(raw, str) and 0 < len(raw) <= MAX_NAME_CHARS:
         return raw
     problems.append(
-        LedgerProblem(line, name, f"`{name}` must be a non-empty string of at most {MAX_NAME_CHARS} characters")
+        LedgerProblem(line, name, f"{quoted(name)} must be a non-empty string of at most {MAX_NAME_CHARS} characters")
     )
     return ""
 
@@ -140,14 +143,16 @@ def _name(raw: Any, line: int, name: str, problems: list[LedgerProblem], *_: Any
 def _text(raw: Any, line: int, name: str, problems: list[LedgerProblem], *_: Any) -> str:
     if isinstance(raw, str) and len(raw) <= 10 * MAX_NAME_CHARS:
         return raw
-    problems.append(LedgerProblem(line, name, f"`{name}` must be a string of at most {10 * MAX_NAME_CHARS} characters"))
+    problems.append(
+        LedgerProblem(line, name, f"{quoted(name)} must be a string of at most {10 * MAX_NAME_CHARS} characters")
+    )
     return ""
 
 
 def _instant(raw: Any, line: int, name: str, problems: list[LedgerProblem]) -> int:
     if not isinstance(raw, str):
         problems.append(
-            LedgerProblem(line, name, f"`{name}` must be an RFC 3339 instant such as `2026-03-01T09:30:00Z`")
+            LedgerProblem(line, name, f"{quoted(name)} must be an RFC 3339 instant such as `2026-03-01T09:30:00Z`")
         )
         return 0
     try:
@@ -162,7 +167,7 @@ def _declared(
 ) -> None:
     if value not in known:
         hint = did_you_mean(value, known, f"the rules declare {what}s " + ", ".join(f"`{k}`" for k in known))
-        problems.append(LedgerProblem(line, name, f"the rules declare no {what} `{value}`", hint))
+        problems.append(LedgerProblem(line, name, f"the rules declare no {what} {quoted(value)}", hint))
 
 
 def _workloads(raw: Any, line: int, name: str, problems: list[LedgerProblem], rules: MatchRules) -> tuple[str, ...]:
@@ -201,7 +206,9 @@ def _lists(
         where = f"{name}.{attribute}"
         _declared(attribute, line, where, rules.attributes, "attribute", problems)
         if not isinstance(values, list) or not all(isinstance(v, str) and len(v) <= MAX_NAME_CHARS for v in values):
-            problems.append(LedgerProblem(line, where, f"`{attribute}` must be a list of strings (the values served)"))
+            problems.append(
+                LedgerProblem(line, where, f"{quoted(attribute)} must be a list of strings (the values served)")
+            )
             continue
         found[attribute] = frozenset(values)
     return found

@@ -7,6 +7,7 @@ becomes one RR801 diagnostic with what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -21,6 +23,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from ..core import limits
 from ..core.diagnostics import Diagnostic, did_you_mean
 from ..core.source import Source, Span
+from ..syntax.parser import foreign_file
+from ..syntax.tables import load_tables, tables_source
 
 GRAMMAR = "matching.lark"
 #: A matching file's first word, after comments and blank space.
@@ -80,11 +84,43 @@ class _WholeWords:
         return stream
 
 
+#: How the parser is built; the shipped tables (:mod:`._grammar_tables`) record them too.
+_OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True}
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    """The LALR parser, built from the grammar once per process (the grammar
-    is small: no shipped tables yet)."""
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, postlex=_WholeWords())
+    """The LALR parser: from the analysed grammar shipped in the package
+    (:mod:`._grammar_tables`, plain data) when it matches the grammar, the
+    installed Lark and the options, else built from the grammar, as the
+    reward language's parser does (`syntax.tables`)."""
+    text = grammar_text()
+    shipped = _shipped_parser(text)
+    return shipped if shipped is not None else Lark(text, **_OPTIONS, postlex=_WholeWords())
+
+
+def _shipped_parser(grammar: str) -> Lark | None:
+    """The parser from :mod:`._grammar_tables`, or None (other grammar, Lark or options)."""
+    try:
+        from . import _grammar_tables as tables
+    except ImportError:  # a copy of the package without the generated module
+        return None
+    return load_tables(grammar, tables, _OPTIONS, _WholeWords())
+
+
+def tables_module(grammar: str | None = None) -> str:
+    """The source of :mod:`._grammar_tables` for ``grammar`` (the packaged
+    one by default); regenerate it with ``python -m rewardrules.match.parse``
+    after a change to grammar/matching.lark or to Lark's version."""
+    text = grammar_text() if grammar is None else grammar
+    return tables_source(
+        text, _OPTIONS, "grammar/matching.lark", "python -m rewardrules.match.parse", "match.parse._parser"
+    )
+
+
+def write_tables() -> None:
+    """Regenerate ``_grammar_tables.py`` beside this module."""
+    Path(__file__).with_name("_grammar_tables.py").write_text(tables_module(), encoding="utf-8")
 
 
 def parse(source: Source) -> tuple[list[Clause] | None, list[Diagnostic]]:
@@ -95,7 +131,9 @@ def parse(source: Source) -> tuple[list[Clause] | None, list[Diagnostic]]:
     try:
         tree = _parser().parse(source.text)
     except UnexpectedInput as error:
-        return None, [_syntax_error(source, error)]
+        found = _syntax_error(source, error)
+        foreign = foreign_file(source, found)  # a ledger given as the matching file: say so
+        return None, [found if foreign is None else dataclasses.replace(found, help=foreign)]
     return [_clause(source, item) for item in tree.children if isinstance(item, Tree)], []
 
 
@@ -166,7 +204,16 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> Diagnostic:
     accepted = sorted(accepts()) if accepts is not None else expected
     keywords = [_literal(t).strip("`") for t in accepted if _literal(t).startswith("`")]
     hint = did_you_mean(str(token), keywords) if token.type == "NAME" else None
+    if token.type == "NAME" and str(token) == "ruleset":
+        hint = _REWARD_FILE  # `match RULES` given a reward rule file
     return Diagnostic("RR801", f"unexpected `{token}`", span, hint or _expected(accepted))
+
+
+#: The hint for a reward rule file given where a matching file is read.
+_REWARD_FILE = (
+    "this is a reward rule file (it starts with `ruleset`); a matching file starts with `matching NAME` "
+    "(docs/matching.md): score reward rules with `rewardrules score`"
+)
 
 
 _START_HELP = "each clause starts with a keyword (`matching`, `workload`, `require`, ...); `#` starts a comment"
@@ -191,3 +238,7 @@ def _literal(term: str) -> str:
     except KeyError:
         return term.lower()
     return f"`{pattern.value}`" if pattern.type == "str" else term.lower()
+
+
+if __name__ == "__main__":
+    write_tables()
