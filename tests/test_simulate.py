@@ -232,6 +232,8 @@ def test_caps_reached_are_counted_per_run(tmp_path: Path) -> None:
     [withheld] = report["withheld"]
     assert withheld["milestone"] == "partner_commission" and withheld["runs_hit"] == 4
     assert "50 USD" in withheld["reason"] and int(withheld["rewards"]["p50"]) > 0
+    [cut] = report["capped"]  # awards the cap cut to what it left, before it was full
+    assert (cut["program"], cut["milestone"]) == ("partners", "partner_commission") and cut["runs_hit"] >= 1
 
 
 def test_comparing_a_rule_file_with_itself_shows_no_difference() -> None:

@@ -65,6 +65,7 @@ def summarize(runs: list[Figures], months: list[str], currency: str, places: int
         "months": _months(runs, months, units),
         "conversion": _conversion(runs),
         "milestones": _milestones(runs),
+        "capped": _hits([f.capped for f in runs], ("program", "milestone"), "awards"),
         "withheld": _withheld(runs),
         "top_earners": _top(runs, cent),
     }

@@ -36,7 +36,9 @@ class Figures:
     funnel: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
     #: per (program, milestone): awards not void
     milestones: dict[tuple[str, str], int] = field(default_factory=dict)
-    #: per (milestone, reason): rewards reached but withheld (a cap reached)
+    #: per (program, milestone): awards a cap cut to what it left
+    capped: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: per (milestone, reason): rewards reached but withheld (a cap full)
     withheld: dict[tuple[str, str], int] = field(default_factory=dict)
     #: per referrer: what they earned in `currency` (awards not void)
     earners: dict[str, Decimal] = field(default_factory=dict)
@@ -68,6 +70,8 @@ def _awards(figures: Figures, result: dict[str, Any], currency: str) -> None:
             continue
         key = (award["program"], award["milestone"])
         figures.milestones[key] = figures.milestones.get(key, 0) + 1
+        if award.get("why", {}).get("capped"):
+            figures.capped[key] = figures.capped.get(key, 0) + 1
         unit = award["unit"]
         if not is_additive(unit):
             continue

@@ -83,7 +83,12 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
     for entry in report["milestones"]:
         rows.append([f"{entry['program']}.{entry['milestone']}", str(entry["runs_hit"]), *_cells(entry["awards"])])
     lines += _table(rows) if len(rows) > 1 else ["  none reached"]
-    lines += ["", "caps reached (rewards withheld):"]
+    lines += ["", "caps reached (awards cut to what a cap left):"]
+    rows = [["milestone", "runs hit", "cut P50", "P90", "P99"]]
+    for entry in report["capped"]:
+        rows.append([f"{entry['program']}.{entry['milestone']}", str(entry["runs_hit"]), *_cells(entry["awards"])])
+    lines += _table(rows) if len(rows) > 1 else ["  none"]
+    lines += ["", "rewards withheld (a cap full, or no amount):"]
     rows = [["milestone", "reason", "runs hit", "withheld P50", "P90", "P99"]]
     for entry in report["withheld"]:
         rows.append([entry["milestone"], entry["reason"], str(entry["runs_hit"]), *_cells(entry["rewards"])])
