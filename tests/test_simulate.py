@@ -408,3 +408,41 @@ def test_the_text_report_names_its_figures(tmp_path: Path, capsys: pytest.Captur
         "2027-04",
     ):
         assert words in out, words
+
+
+def test_a_callers_decimal_context_changes_nothing() -> None:
+    """Under `prec=3` MRR changes, sums and ratios would round: every entry
+    computes in the engine's context instead."""
+    import decimal
+
+    scenario = parse_scenario(SMALL.replace("churn_rate = 0.05", "churn_rate = 0.05\nmrr_change = 0.0123"))
+    expected = json.dumps(report_of(scenario, 2, 4))
+    with decimal.localcontext(decimal.Context(prec=3, traps=[decimal.Inexact])):
+        assert json.dumps(report_of(scenario, 2, 4)) == expected
+
+
+def test_progress_is_shown_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rewardrules.cli import simulate as command
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert command._progress() is None
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    show = command._progress()
+    assert show is not None
+    show(1, 2)
+    show(2, 2)
+    assert terminal.getvalue().endswith("] run 1/2\r[" + "#" * 30 + "] run 2/2\n")
+
+
+def test_too_many_referrer_runs_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "big.toml"
+    scenario.write_text(SMALL.replace("count = 30", "count = 90000").replace("[0, 1, 2]", "[0, 0, 1]"))
+    code, out, err = run_cli(capsys, "simulate", PARTNERS, "--scenario", scenario, "--runs", "1000")
+    assert code == 2 and out == "" and "referrer-runs" in err

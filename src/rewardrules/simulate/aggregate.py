@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from ..core.runtime import CONTEXT
+from ..core.runtime import CONTEXT, in_context
 from .measure import Figures
 
 PERCENTILES = (50, 90, 99)
@@ -50,6 +50,7 @@ def ratio(numerator: Decimal, denominator: Decimal | int, quantum: Decimal) -> D
         return (numerator / denominator).quantize(quantum, rounding=ROUND_HALF_EVEN)
 
 
+@in_context
 def summarize(runs: list[Figures], months: list[str], currency: str, places: int) -> dict[str, Any]:
     """The report record of one rule file's runs (in run order)."""
     cent = Decimal(1).scaleb(-places)
@@ -159,6 +160,7 @@ def _top(runs: list[Figures], cent: Decimal) -> list[dict[str, Any]]:
     ]
 
 
+@in_context
 def paired(base: list[Figures], other: list[Figures], currency: str) -> dict[str, Any]:
     """OTHER less RULES, run by run on the same ledgers (paired, so a
     difference is the rules', not the draws'): payouts per unit, pending

@@ -21,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..core.runtime import in_context
 from ..core.timeutil import format_timestamp
 from ..core.units import minor_exponent
 from . import distributions as draw
@@ -100,6 +101,7 @@ class _Writer:
         return at + days * DAY + self.rng.randrange(DAY)
 
 
+@in_context
 def generate(scenario: Scenario, seed: int) -> list[dict[str, Any]]:
     """The synthetic ledger of the run seeded `seed` (see `run_seed`)."""
     writer = _Writer(

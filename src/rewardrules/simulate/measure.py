@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..core.runtime import in_context
 from ..core.timeutil import format_timestamp, parse_timestamp
 from ..core.units import is_additive
 from .scenario import Events
@@ -49,6 +50,7 @@ def month_of(at: str) -> str:
     return format_timestamp(parse_timestamp(at))[:7]
 
 
+@in_context
 def measure(events: list[dict[str, Any]], result: dict[str, Any], names: Events, currency: str) -> Figures:
     """The figures of one scored ledger (`result`: its result record)."""
     figures = Figures()

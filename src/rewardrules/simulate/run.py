@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.runtime import in_context
 from ..core.timeutil import format_timestamp
 from ..ledger.events import LedgerError
 from ..score.api import Program, compile
@@ -83,6 +84,7 @@ def _work(task: tuple[int, int]) -> list[Figures] | str:
         return str(error)
 
 
+@in_context
 def simulate(
     rules: list[RuleText],
     scenario: Scenario,
