@@ -446,3 +446,16 @@ def test_too_many_referrer_runs_are_refused(tmp_path: Path, capsys: pytest.Captu
     scenario.write_text(SMALL.replace("count = 30", "count = 90000").replace("[0, 1, 2]", "[0, 0, 1]"))
     code, out, err = run_cli(capsys, "simulate", PARTNERS, "--scenario", scenario, "--runs", "1000")
     assert code == 2 and out == "" and "referrer-runs" in err
+
+
+def test_a_bad_ledger_or_rule_file_is_reported_with_its_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text('{"id":"p1","at":"2026-02-02T00:00:00","type":"payment","referee":"bob","amount":"1"}\n')
+    code, out, err = run_cli(capsys, "simulate", PARTNERS, "--ledger", ledger)
+    assert code == 2 and out == "" and ":1: error: field `at`" in err and "Traceback" not in err
+    broken = tmp_path / "broken.rules"
+    broken.write_text("ruleset broken\nmilestone m { when nothing }\n")
+    code, out, err = run_cli(capsys, "simulate", PARTNERS, "--scenario", LAUNCH, "--compare", broken)
+    assert code == 1 and out == "" and "broken.rules:2" in err
