@@ -459,3 +459,20 @@ def test_a_bad_ledger_or_rule_file_is_reported_with_its_exit_code(
     broken.write_text("ruleset broken\nmilestone m { when nothing }\n")
     code, out, err = run_cli(capsys, "simulate", PARTNERS, "--scenario", LAUNCH, "--compare", broken)
     assert code == 1 and out == "" and "broken.rules:2" in err
+
+
+def test_a_scenario_without_leads_reports_zero_not_nothing() -> None:
+    report = report_of(
+        parse_scenario(
+            SMALL.replace("{ choice = [0, 1, 2], weights = [2, 2, 1] }", "0").replace("{ uniform = [0, 1] }", "0")
+        ),
+        2,
+        1,
+    )
+    assert report["payouts"]["USD"]["p99"] == "0" and report["pending"]["USD"]["p99"] == "0"
+    assert (
+        report["customers"]["p99"] == "0"
+        and report["cost_per_customer"] == {"runs": 0}
+        and report["roi"] == {"runs": 0}
+    )
+    assert report["conversion"] == [] and report["top_earners"] == []

@@ -52,9 +52,10 @@ def ratio(numerator: Decimal, denominator: Decimal | int, quantum: Decimal) -> D
 
 @in_context
 def summarize(runs: list[Figures], months: list[str], currency: str, places: int) -> dict[str, Any]:
-    """The report record of one rule file's runs (in run order)."""
+    """The report record of one rule file's runs (in run order). The
+    currency's payouts are always given, 0 when nothing was paid."""
     cent = Decimal(1).scaleb(-places)
-    units = sorted({unit for figures in runs for unit in figures.payouts})
+    units = sorted({currency, *(unit for figures in runs for unit in figures.payouts)})
     cost = [figures.payouts.get(currency, Decimal(0)) for figures in runs]
     return {
         "payouts": {unit: spread(f.payouts.get(unit, Decimal(0)) for f in runs) for unit in units},
