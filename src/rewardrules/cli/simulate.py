@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--compare", metavar="OTHER", help="a second rule file scored on the same ledgers (paired)")
     parser.add_argument("--currency", default="USD", help="backtest: the currency of payments (default USD)")
-    add_format_argument(parser)
+    add_format_argument(parser, html="one offline page: a fan chart of the cost, the milestone and cap tables")
     parser.set_defaults(run=run)
 
 
@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
         return report
     if args.format == "json":
         write_json(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "html":
+        from ..report.simulation import render_simulation
+
+        write_json(render_simulation(report))  # UTF-8, whatever the terminal's encoding
     else:
         from ..simulate.render import text
 
