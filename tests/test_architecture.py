@@ -33,6 +33,7 @@ STAGES = (
     "sources",
     "match",
     "score",
+    "simulate",
     "report",
     "cli",
     "rewardrules",

@@ -1,4 +1,4 @@
-"""`rewardrules schema ledger|award|result|match-event|assignment`: print a JSON Schema."""
+"""`rewardrules schema ledger|award|result|match-event|assignment|scenario`: print a JSON Schema."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 #: the records with a schema (rewardrules.models.SCHEMAS); pydantic is only
 #: imported when a schema is printed
-NAMES = ("award", "ledger", "result", "reversal", "match-event", "assignment")
+NAMES = ("award", "ledger", "result", "reversal", "match-event", "assignment", "scenario")
 
 
 def add_parser(sub: Any) -> None:
@@ -25,6 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from ..match.schema import SCHEMAS
     from ..score.schema import json_schema
 
-    schema = SCHEMAS[args.name]() if args.name in SCHEMAS else json_schema(args.name)
+    if args.name == "scenario":
+        from ..simulate.scenario import Scenario
+
+        schema = Scenario.model_json_schema()
+    else:
+        schema = SCHEMAS[args.name]() if args.name in SCHEMAS else json_schema(args.name)
     print(json.dumps(schema, indent=2, sort_keys=True))
     return 0

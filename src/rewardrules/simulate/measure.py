@@ -1,0 +1,123 @@
+"""One run's figures: what a scored ledger paid, holds and brought in.
+
+Read from the ledger's events (revenue, leads, customers) and the result
+record the real engine gave for them (awards, withheld rewards), the same
+way for a synthetic ledger and for a real one (a backtest). Amounts stay
+`Decimal`: sums of exact amounts are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..core.runtime import in_context
+from ..core.timeutil import format_timestamp, parse_timestamp
+from ..core.units import is_additive
+from .scenario import Events
+
+
+@dataclass
+class Figures:
+    """What one run gave. Keys are plain text so a run pickles small."""
+
+    #: per unit: awards issued and not void (confirmed or pending)
+    payouts: dict[str, Decimal] = field(default_factory=dict)
+    #: per unit: awards still pending at the horizon (held), the liability
+    pending: dict[str, Decimal] = field(default_factory=dict)
+    #: per (month, unit): awards issued that month and not void
+    monthly: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    #: payments less refunds of referred customers, in the ledger's currency
+    revenue: Decimal = Decimal(0)
+    monthly_revenue: dict[str, Decimal] = field(default_factory=dict)
+    #: referees with at least one payment
+    customers: int = 0
+    #: per (source, sales involved): [leads, customers]
+    funnel: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
+    #: per (program, milestone): awards not void
+    milestones: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: per (program, milestone): awards a cap cut to what it left
+    capped: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: per (milestone, reason): rewards reached but withheld (a cap full)
+    withheld: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: per referrer: what they earned in `currency` (awards not void)
+    earners: dict[str, Decimal] = field(default_factory=dict)
+
+
+def month_of(at: str) -> str:
+    """`YYYY-MM` of an instant, in UTC."""
+    return format_timestamp(parse_timestamp(at))[:7]
+
+
+@in_context
+def measure(events: list[dict[str, Any]], result: dict[str, Any], names: Events, currency: str) -> Figures:
+    """The figures of one scored ledger (`result`: its result record)."""
+    figures = Figures()
+    _awards(figures, result, currency)
+    _ledger(figures, events, names)
+    for item in result.get("withheld", []):
+        key = (item["milestone"], item["reason"])
+        figures.withheld[key] = figures.withheld.get(key, 0) + 1
+    return figures
+
+
+def _add(table: dict[Any, Decimal], key: Any, value: Decimal) -> None:
+    table[key] = table.get(key, Decimal(0)) + value
+
+
+def _awards(figures: Figures, result: dict[str, Any], currency: str) -> None:
+    for award in result["awards"]:
+        if award["status"] == "void":
+            continue
+        key = (award["program"], award["milestone"])
+        figures.milestones[key] = figures.milestones.get(key, 0) + 1
+        if award.get("why", {}).get("capped"):
+            figures.capped[key] = figures.capped.get(key, 0) + 1
+        unit = award["unit"]
+        if not is_additive(unit):
+            continue
+        amount = Decimal(1) if unit == "item" else Decimal(award["amount"])
+        _add(figures.payouts, unit, amount)
+        _add(figures.monthly, (month_of(award["at"]), unit), amount)
+        if award["status"] == "pending":
+            _add(figures.pending, unit, amount)
+        if unit == currency and award["role"] == "referrer":
+            _add(figures.earners, award["beneficiary"], amount)
+
+
+def _ledger(figures: Figures, events: list[dict[str, Any]], names: Events) -> None:
+    """Leads by source, customers and revenue: payments less refunds of
+    referees some referral names (a refund without an `amount` takes back
+    the payment it names)."""
+    leads: dict[str, tuple[str, bool]] = {}
+    for event in events:
+        if event.get("type") == names.referral and isinstance(event.get("referee"), str):
+            source = event.get("source")
+            leads.setdefault(
+                event["referee"], (source if isinstance(source, str) else "", event.get("sales_involved") is True)
+            )
+    paid: dict[str, Decimal] = {}
+    buyers: set[str] = set()
+    for event in events:
+        referee = event.get("referee")
+        if event.get("type") == names.payment and referee in leads:
+            amount = Decimal(str(event.get("amount", 0)))
+            paid[str(event["id"])] = amount
+            buyers.add(referee)
+            _revenue(figures, event, amount)
+    for event in events:
+        if event.get("type") == names.refund and event.get("referee") in leads:
+            stated = event.get("amount")
+            taken = Decimal(str(stated)) if stated is not None else paid.get(str(event.get("payment")), Decimal(0))
+            _revenue(figures, event, -taken)
+    for referee, key in leads.items():
+        counts = figures.funnel.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += referee in buyers
+    figures.customers = len(buyers)
+
+
+def _revenue(figures: Figures, event: dict[str, Any], amount: Decimal) -> None:
+    figures.revenue += amount
+    _add(figures.monthly_revenue, month_of(event["at"]), amount)

@@ -1,0 +1,122 @@
+"""Runs: each a synthetic ledger scored by the real engine, in one order.
+
+Run `i` of a simulation seeded `s` draws from `random.Random(run_seed(s,
+i))` alone, so its ledger is the same whichever process makes it, and the
+runs are gathered in run order: the same figures for any `--jobs`. Worker
+processes compile the rule files from their text (a compiled program does
+not cross processes), once each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.runtime import in_context
+from ..core.timeutil import format_timestamp
+from ..ledger.events import LedgerError
+from ..score.api import Program, compile
+from .generate import generate, month_start, run_seed
+from .measure import Figures, measure
+from .scenario import Scenario
+
+_NS = 1_000_000_000
+
+
+class SimulationError(Exception):
+    """A synthetic ledger the rule file refuses: the scenario writes events
+    (or fields) the rule file reads otherwise. Its text says which."""
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """A rule file's text and path: what a worker compiles."""
+
+    text: str
+    path: str
+
+
+class Runner:
+    """Scores runs of one scenario under one or more rule files."""
+
+    def __init__(self, rules: list[RuleText], scenario: Scenario) -> None:
+        self.programs: list[Program] = [compile(rule.text, rule.path) for rule in rules]
+        self.scenario = scenario
+        #: the last instant of the horizon: what is still held then is the liability
+        self.as_of = format_timestamp(month_start(scenario.start, scenario.months) * _NS - 1)
+
+    def run(self, seed: int, index: int) -> list[Figures]:
+        """Run `index`'s figures under each rule file, from one ledger (paired)."""
+        events = generate(self.scenario, run_seed(seed, index))
+        figures = []
+        for program in self.programs:
+            try:
+                result = program.score(events, as_of=self.as_of, path=f"<run {index}>")
+            except LedgerError as error:
+                raise SimulationError(_refused(program, error)) from None
+            figures.append(measure(events, result.data, self.scenario.events, self.scenario.currency))
+        return figures
+
+
+def _refused(program: Program, error: LedgerError) -> str:
+    first = error.problems[0]
+    return (
+        f"the scenario's ledger does not fit `{program.name}`: {first.message} "
+        f"(the scenario writes the events of docs/simulate.md; name the rule file's types in [events])"
+    )
+
+
+_WORKER: Runner | None = None
+
+
+def _start_worker(rules: list[RuleText], scenario: Scenario) -> None:
+    global _WORKER
+    _WORKER = Runner(rules, scenario)
+
+
+def _work(task: tuple[int, int]) -> list[Figures] | str:
+    assert _WORKER is not None
+    try:
+        return _WORKER.run(*task)
+    except SimulationError as error:
+        return str(error)
+
+
+@in_context
+def simulate(
+    rules: list[RuleText],
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    jobs: int = 1,
+    progress: Callable[[int, int], Any] | None = None,
+) -> list[list[Figures]]:
+    """Each run's figures (per rule file), in run order; `progress(done,
+    runs)` after each run. `SimulationError` when a rule file refuses a
+    scenario's ledger."""
+    results: list[list[Figures]] = []
+    for figures in _runs(rules, scenario, runs, seed, jobs):
+        if isinstance(figures, str):
+            raise SimulationError(figures)
+        results.append(figures)
+        if progress is not None:
+            progress(len(results), runs)
+    return results
+
+
+def _runs(rules: list[RuleText], scenario: Scenario, runs: int, seed: int, jobs: int) -> Iterator[list[Figures] | str]:
+    tasks = [(seed, index) for index in range(runs)]
+    if jobs <= 1 or runs <= 1:
+        runner = Runner(rules, scenario)
+        for task in tasks:
+            try:
+                yield runner.run(*task)
+            except SimulationError as error:
+                yield str(error)
+        return
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, runs), initializer=_start_worker, initargs=(rules, scenario)
+    ) as pool:
+        yield from pool.map(_work, tasks)
