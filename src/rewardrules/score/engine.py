@@ -276,10 +276,13 @@ class Engine:
 
     def _ring(self, timer: Timer, issued: list[IssuedAward]) -> None:
         """A due timer: award its milestone at its instant if its condition
-        holds then and the milestone was not awarded since."""
+        holds then, the milestone was not awarded since, and (per referee)
+        its referral still holds the referee in the program then."""
         milestone = self._milestones[timer.milestone]
-        referral = self._referrals[timer.referee]
         program = self.compiled.programs[milestone.program]
+        referral = timer_referral(self.state, milestone, timer)
+        if referral is None or (timer.scope == referral.referee and not self.holds(referral, program, timer.at)):
+            return  # taken by a later referral, or lapsed: it earns nothing more here
         referrer = self._referrer(program, referral.referrer)
         done = referrer.done if milestone.info.level == "referrer" else referral.done
         if done[timer.milestone]:
@@ -303,12 +306,13 @@ class Engine:
         if not milestones:
             return
         referral = self._referrals.get(ev[3])
-        if referral is None or (ev[2] == "referral" and referral.id != ev[1]):
-            return  # no referral (yet), or a referral event that was rejected
-        for program, referrer in referral.links:
-            for milestone in milestones:
-                if milestone.program == program.index:
-                    self._arm_one(milestone, referral, referrer, ev)
+        while referral is not None:  # each referral that holds the referee somewhere
+            if ev[2] != "referral" or referral.id == ev[1]:  # a referral event: its own referral's alone
+                for program, referrer in referral.links:
+                    for milestone in milestones:
+                        if milestone.program == program.index:
+                            self._arm_one(milestone, referral, referrer, ev)
+            referral = referral.next
 
     def _arm_one(self, milestone: CompiledMilestone, referral: Referral, referrer: ReferrerState, ev: Record) -> None:
         info = milestone.info
@@ -430,7 +434,7 @@ class Engine:
                 continue
             holder = _holder(first, program.index)
             if holder is not None:
-                _release(holder, program.index)
+                self._release(holder, program.index)
             self._link(referral, program)
             taken.append(program.index)
         if not taken:
@@ -487,9 +491,39 @@ class Engine:
             lapse = program.info.attribution.lapse_ns
             holder = _holder(first, index) if lapse is not None else None
             if holder is not None and lapse is not None and at - holder.at > lapse:
-                _release(holder, index)
+                self._release(holder, index)
             if kind == program.info.attribution.event and program.converts is not None and program.converts(ev):
                 first.converted.append(index)
+
+    def _release(self, referral: Referral, program: int) -> None:
+        """Stop a referral counting in a program (see `_release`), with the
+        timers it had there for its referee: its pending ones, and its
+        `after D from EVENT` start, so that the referral that takes the
+        referee next starts its own clock (its own referral, its own first
+        EVENT). A held condition counted per referrer stays: it is its
+        referrer's, not the referral's."""
+        _release(referral, program)
+        for milestone in self._milestones:
+            if milestone.program != program or milestone.timer_test is None:
+                continue
+            key = (milestone.info.index, referral.referee)
+            self.state.anchored.discard(key)
+            timer = self.state.timers.get(key)
+            if timer is not None and timer.scope == referral.referee:
+                del self.state.timers[key]  # its heap entry is skipped
+
+    def holds(self, referral: Referral, program: CompiledProgram, at: int) -> bool:
+        """Whether a referral still holds its referee in a program at instant
+        `at`: it is linked there and, under a lapse, it converted or is not
+        yet more than the lapse old (the release `_attribute` makes at the
+        referee's next event, judged at a timer's instant, which no event
+        may tell)."""
+        if all(p.index != program.index for p, _ in referral.links):
+            return False
+        lapse = program.info.attribution.lapse_ns
+        if lapse is None or program.index in self._referrals[referral.referee].converted:
+            return True
+        return at - referral.at <= lapse
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
         states = self.state.referrers[program.index]
@@ -626,6 +660,21 @@ def _release(referral: Referral, program: int) -> None:
     referee, or it lapsed): it keeps the program in `programs`, with its
     contributions and awards, and is no longer stepped there."""
     referral.links = [link for link in referral.links if link[0].index != program]
+
+
+def timer_referral(state: State, milestone: CompiledMilestone, timer: Timer) -> Referral | None:
+    """The referral a timer belongs to: for a held condition counted per
+    referrer, that referrer's referral of the referee whose event started
+    it; else the referral that holds the referee in the milestone's program
+    (a referral that loses it loses its timers with it, see
+    `Engine._release`), None when none does."""
+    first = state.referrals.get(timer.referee)
+    if timer.scope != timer.referee:  # the referrer's (never its referee: no self-referral)
+        node = first
+        while node is not None and node.referrer != timer.scope:
+            node = node.next
+        return node
+    return _holder(first, milestone.program) if first is not None else None
 
 
 def _holders_text(first: Referral) -> str:

@@ -28,7 +28,7 @@ from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from ..core.runtime import CONTEXT, History, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 from ..syntax import nodes as ast
-from .engine import Engine, IssuedAward, Rejected, Timer, Withheld
+from .engine import Engine, IssuedAward, Rejected, Timer, Withheld, timer_referral
 
 if TYPE_CHECKING:
     from ..check.program import EventInfo
@@ -490,14 +490,19 @@ def _timer(engine: Engine, row: Any, where: str) -> Timer:
     info = milestone.info
     if milestone.timer_test is None or info.timer_ns is None:
         raise _damaged(f"{where}[1]", "the milestone sets no timer")
-    referral = _referral_of(engine, referee, None, f"{where}[3]")
+    first = _referral_of(engine, referee, None, f"{where}[3]")
     per_referrer = info.level == "referrer" and not isinstance(info.trigger, ast.AfterTrigger)
-    if _str(scope, f"{where}[2]") != (referral.referrer if per_referrer else referral.referee):
+    scope = _str(scope, f"{where}[2]")
+    if scope == first.referee if per_referrer else scope != first.referee:
         raise _damaged(f"{where}[2]", "the timer's scope is not its referral's")
     since = _int(since, f"{where}[5]")
     if _int(at, f"{where}[0]", MIN_TIMESTAMP_NS, MAX_TIMESTAMP_NS + info.timer_ns) != since + info.timer_ns:
         raise _damaged(f"{where}[0]", "the timer's instant is not its start plus the milestone's duration")
-    return Timer(at, index, scope, referee, _str(event, f"{where}[4]"), since)
+    timer = Timer(at, index, scope, first.referee, _str(event, f"{where}[4]"), since)
+    if timer_referral(engine.state, milestone, timer) is None:
+        # per referrer: a referral of the referee by that referrer; else one that holds it in the program
+        raise _damaged(f"{where}[2]", "no referral of the snapshot the timer can belong to")
+    return timer
 
 
 def _anchor(engine: Engine, row: Any, where: str) -> tuple[int, str]:

@@ -1,0 +1,174 @@
+"""Review of issue 17's constructs together, scoring side: timers in a
+program whose attribution moves (docs/semantics.md, "Timers" and
+"Attribution"). A referral that lost its referee (taken by a later
+referral, or lapsed) earns nothing more from its timers; the referral that
+takes the referee starts its own; a held condition counted per referrer
+stays its referrer's. Each case is scored batch, shuffled, streamed and
+by a session snapshotted and restored after every event, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+import rewardrules
+from rewardrules.snapshot import SnapshotError
+from rewardrules.timeutil import parse_timestamp
+
+LAPSING = """\
+ruleset t
+event payment { amount: money USD }
+event subscription { mrr: money USD }
+metric mrr = latest subscription.mrr otherwise 0 USD
+program p {
+  attribution first referral lapses after 20 days unless first payment where payment.amount > 0
+  milestone still { after 30 days if mrr > 0 USD  reward referrer cash 50 USD }
+  milestone held { when mrr >= 100 USD for 20 days  reward referrer cash 7 USD }
+  milestone kept { after 10 days from subscription if mrr > 0 USD  reward referrer cash 3 USD }
+}
+"""
+
+
+def ev(event_id: str, at: str, kind: str, referee: str, **fields: Any) -> dict[str, Any]:
+    return {"id": event_id, "at": f"2026-{at}T00:00:00Z", "type": kind, "referee": referee, **fields}
+
+
+def referral(event_id: str, at: str, referrer: str, referee: str) -> dict[str, Any]:
+    return ev(event_id, at, "referral", referee, referrer=referrer)
+
+
+def ordered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(events, key=lambda e: (parse_timestamp(e["at"]), e["id"]))
+
+
+def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of: str) -> dict[str, Any]:
+    """The result, asserted byte-identical batch (two input orders),
+    streamed, and by sessions snapshotted and restored after each event."""
+    batch = program.score(events, as_of=as_of).to_json()
+    shuffled = list(events)
+    random.Random(3).shuffle(shuffled)
+    assert program.score(shuffled, as_of=as_of).to_json() == batch
+    lines = [json.dumps(e) for e in ordered(events)]
+    assert program.score_stream(lines, as_of=as_of).to_json() == batch
+    for cut in range(len(events) + 1):
+        session = program.session()
+        for i, event in enumerate(ordered(events)):
+            if i == cut:
+                session = program.restore(session.snapshot())
+            session.add(event)
+        session = program.restore(session.snapshot())
+        session.advance(to=as_of)
+        assert session.result(as_of=as_of).to_json() == batch
+    return dict(json.loads(batch))
+
+
+def paid(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [(a["at"][:10], a["milestone"], a["beneficiary"], a["amount"]) for a in result["awards"]]
+
+
+@pytest.fixture(scope="module")
+def lapsing() -> rewardrules.Program:
+    return rewardrules.compile(LAPSING, "t.rules")
+
+
+def test_a_lapsed_referral_earns_nothing_from_its_timers(lapsing: rewardrules.Program) -> None:
+    # alice's referral lapses after 2026-01-21 (no payment); no event comes
+    # between then and her timers: they must still not pay her
+    events = [referral("r1", "01-01", "alice", "bob"), ev("s1", "01-02", "subscription", "bob", mrr=150)]
+    result = every_way(lapsing, events, "2026-03-30T00:00:00Z")
+    assert paid(result) == [("2026-01-12", "kept", "alice", "3.00")]  # the one due while she held bob
+
+
+def test_the_referral_that_takes_the_referee_runs_its_own_timers(lapsing: rewardrules.Program) -> None:
+    events = [
+        referral("r1", "01-01", "alice", "bob"),
+        ev("s1", "01-02", "subscription", "bob", mrr=150),
+        referral("r2", "01-25", "carol", "bob"),  # alice lapsed on 01-21: carol takes bob
+        ev("p2", "01-26", "payment", "bob", amount=10),  # bob converts: carol's for good
+        ev("s2", "01-27", "subscription", "bob", mrr=160),
+    ]
+    result = every_way(lapsing, events, "2026-03-30T00:00:00Z")
+    assert paid(result) == [
+        ("2026-01-12", "kept", "alice", "3.00"),
+        ("2026-02-06", "kept", "carol", "3.00"),  # 10 days from carol's first subscription
+        ("2026-02-16", "held", "carol", "7.00"),  # carol's mrr held 20 days from s2
+        ("2026-02-24", "still", "carol", "50.00"),  # 30 days after carol's referral
+    ]
+
+
+def test_a_timer_at_the_lapse_instant_still_pays(lapsing: rewardrules.Program) -> None:
+    # a lapse is inclusive: 20 days to the instant still holds (as for `within`)
+    program = rewardrules.compile(LAPSING.replace("after 30 days if", "after 20 days if"), "t.rules")
+    events = [referral("r1", "01-01", "alice", "bob"), ev("s1", "01-02", "subscription", "bob", mrr=150)]
+    result = every_way(program, events, "2026-03-30T00:00:00Z")
+    assert ("2026-01-21", "still", "alice", "50.00") in paid(result)
+
+
+LAST = """\
+ruleset t
+event payment { amount: money USD }
+event visit
+metric paid = count payment where payment.amount > 0
+metric visits = count visit
+metric converted = count referrals where visits >= 1
+program p {
+  attribution last referral before first payment where payment.amount > 0
+  milestone steady { when converted >= 1 for 5 days  reward referrer cash 100 USD }
+  milestone month { after 30 days if paid >= 1  reward referrer cash 20 USD }
+}
+"""
+
+
+def test_last_referral_a_held_condition_per_referrer_is_the_referrers_who_counted() -> None:
+    program = rewardrules.compile(LAST, "t.rules")
+    events = [
+        referral("r1", "01-01", "alice", "bob"),
+        referral("r2", "01-03", "carol", "bob"),  # the last before the payment: carol's
+        ev("v1", "01-04", "visit", "bob"),  # counts for carol alone
+        ev("p1", "01-05", "payment", "bob", amount=10),
+    ]
+    result = every_way(program, events, "2026-03-30T00:00:00Z")
+    assert paid(result) == [("2026-01-09", "steady", "carol", "100.00"), ("2026-02-02", "month", "carol", "20.00")]
+
+
+def test_a_restored_timer_of_a_later_referral_is_not_refused() -> None:
+    program = rewardrules.compile(LAST, "t.rules")
+    session = program.session()
+    for event in [referral("r1", "01-01", "alice", "bob"), referral("r2", "01-03", "carol", "bob")]:
+        session.add(event)
+    session.add(ev("v1", "01-04", "visit", "bob"))
+    data = json.loads(session.snapshot())
+    assert {row[2] for row in data["timers"]} == {"bob", "carol"}
+    restored = program.restore(session.snapshot())
+    assert [a.beneficiary for a in restored.advance(to="2026-03-30T00:00:00Z")] == ["carol"]
+
+
+def test_a_snapshot_timer_no_referral_can_hold_is_refused(lapsing: rewardrules.Program) -> None:
+    program = rewardrules.compile(LAST, "t.rules")
+    session = program.session()
+    session.add(referral("r1", "01-01", "alice", "bob"))
+    session.add(ev("v1", "01-04", "visit", "bob"))
+    data = json.loads(session.snapshot())
+    steady = next(row for row in data["timers"] if row[2] == "alice")
+    steady[2] = "mallory"  # a referrer who referred nobody
+    with pytest.raises(SnapshotError, match="timers"):
+        program.restore(json.dumps(data))
+
+
+def test_the_report_shows_a_timer_under_the_referral_it_belongs_to(lapsing: rewardrules.Program) -> None:
+    events = [
+        referral("r1", "01-01", "alice", "bob"),
+        ev("s1", "01-02", "subscription", "bob", mrr=150),
+        referral("r2", "01-25", "carol", "bob"),
+        ev("p2", "01-26", "payment", "bob", amount=10),
+    ]
+    result = every_way(lapsing, events, "2026-02-10T00:00:00Z")
+    rows = {
+        r["referrer"]: {m["milestone"]: m.get("progress") for m in r["programs"][0]["milestones"]}
+        for r in result["referrals"]
+    }
+    assert rows["alice"]["still"] == "no timer: the referral no longer holds the referee in the program"
+    assert rows["carol"]["still"].startswith("timer started 2026-01-25T00:00:00Z (event r2); pays at 2026-02-24")
