@@ -211,6 +211,12 @@ class CompiledRuleset:
     remember: Callable[..., None] | None = None
     #: the shape of a `runtime.History`: (count metrics, fields compared)
     history_shape: tuple[int, int] = (0, 0)
+    #: per void event type that a metric over referrals `unless voided M`
+    #: follows, `follow(r, links)`: after such an event was kept for a
+    #: referral, its "taken back" flags and its contributions to those
+    #: metrics in the programs of `links` (those it no longer holds its
+    #: referee in: a step does the rest, see `Engine._follow`)
+    follows: dict[str, Callable[..., None]] = field(default_factory=dict)
     #: what the engine gives the generated code (`taken_back`: whether an
     #: award of a milestone of a referral was taken back, see `score.clawback`)
     hooks: dict[str, Callable[..., Any]] = field(repr=False, default_factory=dict)
@@ -674,6 +680,45 @@ class _Compiler:
             if slot is not None and any(v.event == event_type for v in milestone.voids):
                 self.w.line(f"r.m[{slot}] = hooks['taken_back'](r, {milestone.index})")
 
+    def follows(self, kept: frozenset[str]) -> dict[str, str]:
+        """One `follow_<N>(r, links)` per void event type whose void a
+        metric over referrals `unless voided` follows: the referral's taken
+        back flags, then its contribution to those metrics in each program
+        of `links` ((program, referrer state) pairs). For a referral that no
+        longer holds its referee in a program: its metrics stay as they
+        were, but a void of its award still takes it out of the count."""
+        names: dict[str, str] = {}
+        programs = self.checked.programs
+        for event_type in sorted(kept - {"referral"}):
+            if not any(
+                m.index in self.taken_slot and any(v.event == event_type for v in m.voids)
+                for m in self.checked.milestones
+            ):
+                continue
+            fname = f"follow_{len(names)}"
+            names[event_type] = fname
+            self.function(fname, "r, links", {"referral": "r.fields"})
+            self.taken_updates(event_type)
+            self.w.line("for P, R in links:")
+            self.w.indent()
+            self.w.line("pass")
+            for p, program in enumerate(programs):
+                followed = _followed(program)
+                aggs = [info for info in program.metrics.values() if info.name in followed]
+                if not aggs:
+                    continue
+                self._program = p
+                self.w.line(f"if P.index == {p}:")
+                self.w.indent()
+                self.w.line(f"c = r.contrib[{p}]")
+                for info in aggs:
+                    with self.w.origin(info.decl.span, _metric_what(info)):
+                        self._contribution(p, info)
+                self.w.dedent()
+            self.w.dedent()
+            self.end()
+        return names
+
     def program_tests(self, p: int, aggs: list[MetricInfo], milestones: list[MilestoneInfo]) -> None:
         """Within a step's loop over the referral's programs (`P`, `R`):
         program p's referrer metrics over referrals, then the milestones the
@@ -1113,6 +1158,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     updates = c.updates_by_type(metrics)
     kept = frozenset(v.event for m in checked.milestones for v in m.voids)
     step_names = c.steps(updates, kept)
+    follow_names = c.follows(kept)
     plan = []
     for p, program in enumerate(checked.programs):
         eligible = c.eligible_fn(p, program)
@@ -1195,6 +1241,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     result = CompiledRuleset(
         checked=checked,
         steps={t: namespace[f] for t, f in step_names.items()},
+        follows={t: namespace[f] for t, f in follow_names.items()},
         referral_slots=functools.partial(list, referral_init),
         programs=programs,
         milestones=sorted(milestones, key=lambda m: m.info.index),

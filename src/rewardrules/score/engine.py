@@ -204,7 +204,8 @@ class Engine:
         step = self._steps.get(kind)
         if step is None:
             return _NONE
-        if kind == "referral" or (referral.next is None and _counts(referral)):
+        follow = self.compiled.follows.get(kind)
+        if kind == "referral" or (referral.next is None and _counts(referral) and follow is None):
             return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
         issued: list[IssuedAward] = []
         start = len(self.state.awards)
@@ -214,6 +215,8 @@ class Engine:
                 issued += self._step(step, referral, ev, len(issued))
             elif kept:  # it counts nowhere now: it keeps only what may void its awards
                 referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
+            if follow is not None:
+                self._follow(follow, referral, ev)
             referral = referral.next
         if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
             issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
@@ -241,6 +244,32 @@ class Engine:
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    def _follow(self, follow: Any, referral: Referral, ev: Record) -> None:
+        """After a void event was kept for a referral: in the programs where
+        it no longer holds its referee (taken, or lapsed), a void of its
+        award still takes it out of its referrer's counts `unless voided`
+        (docs/semantics.md, "Counts that follow reversals"), and a held
+        condition per referrer that the drop breaks stops."""
+        if referral.programs == [p.index for p, _ in referral.links]:
+            return  # it holds its referee wherever it took part: its step did it all
+        linked = {p.index for p, _ in referral.links}
+        links = [
+            (program, self._referrer(program, referral.referrer))
+            for program in self.compiled.programs
+            if program.index in referral.programs and program.index not in linked
+        ]
+        try:
+            follow(referral, links)
+        except Exception as exc:  # an engine bug: name the rule line it ran
+            self.compiled.annotate(exc)
+            raise
+        for milestone in self._timed.get(ev[2], ()):
+            if milestone.info.level != "referrer" or isinstance(milestone.info.trigger, ast.AfterTrigger):
+                continue
+            for program, referrer in links:
+                if milestone.program == program.index:
+                    self._arm_one(milestone, referral, referrer, ev)
 
     # -- timers (docs/semantics.md, "Timers") ----------------------------
     def fire(self, to: int) -> list[IssuedAward]:
