@@ -172,3 +172,51 @@ def test_the_report_shows_a_timer_under_the_referral_it_belongs_to(lapsing: rewa
     }
     assert rows["alice"]["still"] == "no timer: the referral no longer holds the referee in the program"
     assert rows["carol"]["still"].startswith("timer started 2026-01-25T00:00:00Z (event r2); pays at 2026-02-24")
+
+
+VELOCITY = """\
+ruleset t
+event referral { source: optional text }
+event payment { amount: money USD }
+metric velocity = count earlier referrals within 7 days
+program p {
+  eligible when velocity < 2 and referral.source not in earlier referrals.source
+  attribution first referral lapses after 20 days unless first payment where payment.amount > 0
+  milestone paid { first payment where payment.amount > 0  reward referrer cash 10 USD }
+}
+"""
+
+
+def test_a_later_referral_is_judged_on_its_own_earlier_referrals() -> None:
+    # carol's referral of bob comes after alice's lapsed: it takes bob when
+    # carol's own history allows it (no referral before), and is refused
+    # when it does not (two in the week before), with what `check` said
+    program = rewardrules.compile(VELOCITY, "t.rules")
+    taken = [
+        {**referral("r1", "01-01", "alice", "bob"), "source": "a"},
+        {**referral("r2", "01-25", "carol", "bob"), "source": "b"},
+        ev("p1", "01-26", "payment", "bob", amount=10),
+    ]
+    result = every_way(program, taken, "2026-03-01T00:00:00Z")
+    assert result["rejected"] == []
+    assert paid(result) == [("2026-01-26", "paid", "carol", "10.00")]
+    busy = [
+        {**referral("x1", "01-20", "carol", "dan"), "source": "c"},
+        {**referral("x2", "01-21", "carol", "eve"), "source": "d"},
+        *taken,
+    ]
+    result = every_way(program, busy, "2026-03-01T00:00:00Z")
+    assert [(r["event"], r["reason"]) for r in result["rejected"]] == [("r2", "duplicate_referral")]
+    assert paid(result) == []
+
+
+def test_a_snapshot_text_with_a_lone_surrogate_is_refused(lapsing: rewardrules.Program) -> None:
+    session = lapsing.session()
+    session.add(referral("r1", "01-01", "alice", "bob"))
+    good = session.snapshot()
+    for bad in (good.replace(b'"alice"', b'"al\\ud800ice"'), good.replace(b'"alice"', b'"al\xed\xa0\x80ice"')):
+        with pytest.raises(SnapshotError, match="unpaired surrogate"):
+            lapsing.restore(bad)
+    pair = good.replace(b'"alice"', b'"al\\ud83d\\ude00ice"')  # a pair is one character: fine
+    restored = json.loads(lapsing.restore(pair).result().to_json())
+    assert restored["referrals"][0]["referrer"] == "al\U0001f600ice"

@@ -419,11 +419,11 @@ class Engine:
             self.compiled.referral_slots(),
             self._milestone_count,
         )
+        if self.compiled.at_referral is not None:  # before eligibility, for a later referral too
+            self.compiled.at_referral(referral, self.history(referrer))
         if existing is not None:
             return self._claim(existing, referral)
         state.referrals[referee] = referral
-        if self.compiled.at_referral is not None:
-            self.compiled.at_referral(referral, self.history(referrer))
         for program in self.compiled.programs:
             if program.eligible(referral):
                 self._link(referral, program)

@@ -385,6 +385,7 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
         raise SnapshotError("not a session snapshot: JSON nested too deep") from None
     except ValueError as error:
         raise SnapshotError(f"not a session snapshot: {error}") from None
+    _unicode_only(raw, data)
     if not isinstance(data, dict) or not isinstance(data.get("format"), str) or data["format"] not in READABLE:
         raise SnapshotError(f"not a session snapshot (expected format `{FORMAT}`; take it again with this version)")
     if data.get("fingerprint") != fingerprint(program):
@@ -395,6 +396,27 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
     _record(data, "snapshot", _TOP, _TOP_ADDED)
     with localcontext(CONTEXT):
         return _restore(Session(program), data)
+
+
+#: what may give a lone surrogate: a JSON escape of one, or its UTF-8-like
+#: bytes (which `json.loads` lets through from bytes)
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _unicode_only(raw: bytes, data: Any) -> None:
+    """Refuse a snapshot holding a text with an unpaired surrogate (JSON
+    `"\\ud800"`): no ledger may give one (`ledger.decode.surrogate_free`),
+    and a session restored with one would fail at its next snapshot or
+    award id, far from the cause. The full check runs only when the bytes
+    may hold one."""
+    if _SURROGATE.search(raw) is None:
+        return
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise _damaged(
+            "snapshot", "a text has an unpaired surrogate (such as \\ud800), which no event may hold"
+        ) from None
 
 
 def _verified(raw: bytes, key: bytes | str | None) -> bytes:
