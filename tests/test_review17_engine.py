@@ -220,3 +220,24 @@ def test_a_snapshot_text_with_a_lone_surrogate_is_refused(lapsing: rewardrules.P
     pair = good.replace(b'"alice"', b'"al\\ud83d\\ude00ice"')  # a pair is one character: fine
     restored = json.loads(lapsing.restore(pair).result().to_json())
     assert restored["referrals"][0]["referrer"] == "al\U0001f600ice"
+
+
+def test_a_snapshot_award_without_the_event_its_voids_read_is_refused() -> None:
+    program = rewardrules.compile(
+        "event payment { amount: money USD }\n"
+        "event refund { payment: text, amount: money USD }\n"
+        "milestone paid {\n"
+        "  first payment where payment.amount > 0\n"
+        "  reward referrer cash 10% of payment.amount\n"
+        "  void refund.amount of payment.amount if refund where refund.payment == payment.id\n"
+        "}\n",
+        "t.rules",
+    )
+    session = program.session()
+    session.add(referral("r1", "01-01", "alice", "bob"))
+    session.add(ev("p1", "01-02", "payment", "bob", amount=200))
+    data = json.loads(session.snapshot())
+    for trigger in (None, data["referrals"][0]["fields"]):  # none, or a referral's fields
+        data["awards"][0]["trigger"] = trigger
+        with pytest.raises(SnapshotError, match=r"awards\[0\]\.trigger"):
+            program.restore(json.dumps(data))

@@ -680,7 +680,7 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
         *reached,
         amount,
         _str(item["event"], f"{where}.event"),
-        _trigger(engine, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
+        _trigger(engine, milestone, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
         occurrence,
         tuple(_list(_dec(item["values"], f"{where}.values"), f"{where}.values", len(milestone.why_names))),
         capped,
@@ -701,14 +701,24 @@ def _uncapped(value: Any, amount: Decimal, capped: bool, constant: Decimal | Non
     return uncapped
 
 
-def _trigger(engine: Engine, trigger: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
-    """The fields of the event that issued an award: those of one event type."""
+def _trigger(
+    engine: Engine, milestone: CompiledMilestone, trigger: dict[str, Any] | None, where: str
+) -> dict[str, Any] | None:
+    """The fields of the event that issued an award: those of an event type
+    that can reach its milestone. An award of an event milestone with a
+    `void` or a `message` has them (what those read, see `Engine._award`);
+    a timer's award has none (no event issued it)."""
+    timer = milestone.timer_test is not None
     if trigger is None:
+        if not timer and (milestone.voids or milestone.info.message is not None):
+            raise _damaged(where, "expected the fields of the event that issued the award (its voids read them)")
         return None
-    for info in engine.compiled.checked.events.values():
-        if set(trigger) == set(info.fields):
-            return _event(info, trigger, where)
-    raise _damaged(where, "expected the fields of an event type of the rules")
+    if not timer:
+        for name in sorted(milestone.info.events):
+            info = engine.compiled.checked.events[name]
+            if set(trigger) == set(info.fields):
+                return _event(info, trigger, where)
+    raise _damaged(where, "expected the fields of an event type that reaches the award's milestone")
 
 
 def _metrics(engine: Engine, program: int, values: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
