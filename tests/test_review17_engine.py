@@ -241,3 +241,21 @@ def test_a_snapshot_award_without_the_event_its_voids_read_is_refused() -> None:
         data["awards"][0]["trigger"] = trigger
         with pytest.raises(SnapshotError, match=r"awards\[0\]\.trigger"):
             program.restore(json.dumps(data))
+
+
+def test_a_timer_awards_why_gives_the_rate_tables_its_rewards_read() -> None:
+    program = rewardrules.compile(
+        "event payment { amount: money USD }\n"
+        "metric revenue = sum payment.amount where payment.amount > 0\n"
+        "metric rate = tiers of revenue { 0 USD to 99.99 USD: 10%  100 USD or more: 20% }\n"
+        "metric bonus = tiers of revenue { 1 USD to 99.99 USD: 5 USD  100 USD or more: 9 USD }\n"
+        "milestone month { after 30 days if revenue > 0 USD  reward referrer cash rate of revenue }\n"
+        "milestone held { when revenue >= 50 USD for 3 days  reward referrer cash bonus }\n",
+        "t.rules",
+    )
+    events = [referral("r1", "01-01", "alice", "bob"), ev("p1", "01-02", "payment", "bob", amount=150)]
+    result = every_way(program, events, "2026-03-01T00:00:00Z")
+    assert [(a["milestone"], a["amount"], a["why"]["values"]) for a in result["awards"]] == [
+        ("held", "9.00", {"revenue": "150.00", "bonus": "9.00"}),
+        ("month", "30.00", {"revenue": "150.00", "rate": "20"}),
+    ]

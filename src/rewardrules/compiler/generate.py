@@ -910,8 +910,9 @@ class _Compiler:
         condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
         fname = f"timer_{milestone.index}"
         self.function(fname, "r, R", {"referral": "r.fields"})
-        self.prologue(self.metrics_in([condition]))
-        values = self._why(condition, milestone.index)
+        rates = self._rate_refs(milestone)  # its `why` gives the rates its rewards read, as an event's does
+        self.prologue(self.metrics_in([condition, *rates]))
+        values = self._why(condition, milestone.index, rates)
         with self.w.origin(trigger.span, f"condition of milestone `{milestone.name}`"):
             test = self.expr(condition) if condition is not None else "True"
             self.w.line(f"return {values} if {test} else None")
