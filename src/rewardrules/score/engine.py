@@ -613,7 +613,15 @@ class Engine:
                 self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason, wanted))
                 continue
             award = IssuedAward(
-                award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary),
+                award_id(
+                    milestone.id_hash,
+                    referral.referrer,
+                    referee,
+                    occurrence or "",
+                    role,
+                    beneficiary,
+                    reward_rank(milestone, k),
+                ),
                 at,
                 milestone,
                 k,
@@ -663,6 +671,13 @@ class Engine:
             for key, counts in keys:
                 used[key] = used.get(key, ZERO) + (1 if counts else amount)
         return amount, capped, reason
+
+
+def reward_rank(milestone: CompiledMilestone, index: int) -> int:
+    """A reward's place among its milestone's rewards of the same role, from
+    1: part of its award id from 2 on (see `ids.award_id`)."""
+    role = milestone.rewards[index].info.role
+    return 1 + sum(1 for reward in milestone.rewards[:index] if reward.info.role == role)
 
 
 def _counts(referral: Referral) -> bool:

@@ -28,7 +28,7 @@ from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from ..core.runtime import CONTEXT, History, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 from ..syntax import nodes as ast
-from .engine import Engine, IssuedAward, Rejected, Timer, Withheld, timer_referral
+from .engine import Engine, IssuedAward, Rejected, Timer, Withheld, reward_rank, timer_referral
 
 if TYPE_CHECKING:
     from ..check.program import EventInfo
@@ -672,7 +672,8 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
     uncapped = _uncapped(item.get("uncapped"), amount, capped, constant, f"{where}.uncapped")
     occurrence = _opt_str(item["occurrence"], f"{where}.occurrence")
     referee = "" if milestone.info.level == "referrer" else referral.referee
-    expected = award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary)
+    rank = reward_rank(milestone, index)
+    expected = award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary, rank)
     if item["id"] != expected:
         raise _damaged(f"{where}.id", "the id is not the one the award's fields give")
     return IssuedAward(
