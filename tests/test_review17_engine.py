@@ -259,3 +259,23 @@ def test_a_timer_awards_why_gives_the_rate_tables_its_rewards_read() -> None:
         ("held", "9.00", {"revenue": "150.00", "bonus": "9.00"}),
         ("month", "30.00", {"revenue": "150.00", "rate": "20"}),
     ]
+
+
+def test_a_snapshot_timer_already_past_is_refused(lapsing: rewardrules.Program) -> None:
+    session = lapsing.session()
+    session.add(referral("r1", "01-01", "alice", "bob"))
+    session.add(ev("s1", "01-02", "subscription", "bob", mrr=150))
+    session.add(ev("x1", "01-05", "payment", "bob", amount=0))
+    data = json.loads(session.snapshot())
+    assert data["timers"]
+    early = json.loads(json.dumps(data))
+    early["timers"][0][0] -= 10 * 86_400 * 10**9  # due before the last event: it would fire out of order
+    early["timers"][0][5] -= 10 * 86_400 * 10**9
+    advanced = json.loads(json.dumps(data))
+    advanced["clock"] = data["timers"][-1][0]  # advanced past every timer, which would then have fired
+    for damaged in (early, advanced):
+        with pytest.raises(SnapshotError, match=r"timers\[\d\]"):
+            lapsing.restore(json.dumps(damaged))
+    assert lapsing.restore(json.dumps(data)).advance(to="2026-03-01T00:00:00Z") == session.advance(
+        to="2026-03-01T00:00:00Z"
+    )

@@ -496,11 +496,27 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     timers = [_timer(engine, row, f"timers[{i}]") for i, row in enumerate(_list(data.get("timers", []), "timers"))]
     if len({t.key for t in timers}) != len(timers):
         raise _damaged("timers", "the same timer is listed twice")
+    _timers_pending(session, timers)
     anchored = {
         _anchor(engine, row, f"anchored[{i}]") for i, row in enumerate(_list(data.get("anchored", []), "anchored"))
     }
     engine.restore_timers(timers, anchored)
     return session
+
+
+def _timers_pending(session: Session, timers: list[Timer]) -> None:
+    """Pending timers are those not yet due where the session is: started
+    by its last event or earlier, due at or after that event (a timer due
+    at an event's instant fires after it, at the next event or `advance`)
+    and after the instant it was advanced to (which fired those due by
+    then). A timer already past would fire out of order, after later
+    awards, and give another result than a session that never stopped."""
+    latest, clock = session._latest, session._clock
+    for i, timer in enumerate(timers):
+        if latest is None or timer.since > latest or timer.at < latest:
+            raise _damaged(f"timers[{i}]", "the timer is not pending at the session's last event")
+        if clock is not None and timer.at <= clock:
+            raise _damaged(f"timers[{i}]", "the timer was due by the instant the session was advanced to")
 
 
 def _timer(engine: Engine, row: Any, where: str) -> Timer:
