@@ -279,3 +279,17 @@ def test_a_snapshot_timer_already_past_is_refused(lapsing: rewardrules.Program) 
     assert lapsing.restore(json.dumps(data)).advance(to="2026-03-01T00:00:00Z") == session.advance(
         to="2026-03-01T00:00:00Z"
     )
+
+
+def test_a_snapshot_metric_of_another_type_is_refused(lapsing: rewardrules.Program) -> None:
+    # `mrr` is the latest subscription's amount: a text there would fail at
+    # the next timer test (`mrr > 0 USD`), a TypeError far from the snapshot
+    session = lapsing.session()
+    session.add(referral("r1", "01-01", "alice", "bob"))
+    session.add(ev("s1", "01-02", "subscription", "bob", mrr=150))
+    data = json.loads(session.snapshot())
+    assert data["referrals"][0]["m"][0] == {"$d": "150"}
+    for wrong in ("150", True, 150):
+        data["referrals"][0]["m"][0] = wrong
+        with pytest.raises(SnapshotError, match=r"referrals\[0\]\.m\[0\]"):
+            lapsing.restore(json.dumps(data))

@@ -211,6 +211,9 @@ class CompiledRuleset:
     remember: Callable[..., None] | None = None
     #: the shape of a `runtime.History`: (count metrics, fields compared)
     history_shape: tuple[int, int] = (0, 0)
+    #: referral slot -> the rule-language kind of the value a metric that
+    #: starts empty holds there (see `_Compiler._layout`; a snapshot checks it)
+    referral_kinds: dict[int, str] = field(default_factory=dict)
     #: per void event type that a metric over referrals `unless voided M`
     #: follows, `follow(r, links)`: after such an event was kept for a
     #: referral, its "taken back" flags and its contributions to those
@@ -316,6 +319,9 @@ class _Compiler:
         self.metric_ids: dict[MetricInfo, int] = {}
         self.referral_slot: dict[MetricInfo, int] = {}
         self.referral_init: list[Any] = []
+        #: referral slot -> the rule-language kind of the value it holds,
+        #: for the slots that start empty (`latest`, `first`, `max`, `min`)
+        self.referral_kinds: dict[int, str] = {}
         self.referrer_slot: dict[tuple[int, int], int] = {}  # (program, metric id) -> slot
         self.referrer_init: dict[int, list[Any]] = {}
         self.contrib: dict[tuple[int, int], int] = {}
@@ -356,8 +362,10 @@ class _Compiler:
             if agg.fn in ("count", "sum"):
                 self.referral_init.append(runtime.ZERO)
             elif agg.fn == "first":
+                self.referral_kinds[len(self.referral_init)] = info.type.kind
                 self.referral_init.extend([None, False])
             else:
+                self.referral_kinds[len(self.referral_init)] = info.type.kind
                 self.referral_init.append(None)
         for p, program in enumerate(self.checked.programs):
             init: list[Any] = []
@@ -1244,6 +1252,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
         steps={t: namespace[f] for t, f in step_names.items()},
         follows={t: namespace[f] for t, f in follow_names.items()},
         referral_slots=functools.partial(list, referral_init),
+        referral_kinds=dict(c.referral_kinds),
         programs=programs,
         milestones=sorted(milestones, key=lambda m: m.info.index),
         used_types=frozenset(used),

@@ -214,10 +214,16 @@ _NUMBER = (Decimal,)
 _LAST_SEEN = (Decimal, type(None))
 
 
-def _slots(values: list[Any], init: list[Any], where: str) -> list[Any]:
+def _slots(values: list[Any], init: list[Any], where: str, kinds: dict[int, str] | None = None) -> list[Any]:
     """A referral's metric slots: a slot that starts as a number (a sum, a
-    count) or a flag holds one; one that starts empty holds a plain value."""
+    count) or a flag holds one; one that starts empty holds a plain value,
+    of its metric's type when `kinds` gives it (a text where an amount is
+    compared would fail at the next test, far from the cause)."""
     for i, (value, start) in enumerate(zip(values, init, strict=True)):
+        kind = (kinds or {}).get(i)
+        if start is None and kind is not None:
+            _typed(value, kind, True, f"{where}[{i}]")
+            continue
         allowed = _PLAIN if start is None else (type(start),)
         if type(value) not in allowed:
             raise _damaged(f"{where}[{i}]", f"expected a {'plain value' if start is None else type(start).__name__}")
@@ -604,7 +610,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         _str(item["referrer"], f"{where}.referrer"),
         referee,
         _event(events["referral"], _object(item["fields"], f"{where}.fields"), f"{where}.fields"),
-        _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m"),
+        _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m", compiled.referral_kinds),
         count,
     )
     referral.done = _flags(item["done"], f"{where}.done", count)
