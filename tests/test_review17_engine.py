@@ -293,3 +293,29 @@ def test_a_snapshot_metric_of_another_type_is_refused(lapsing: rewardrules.Progr
         data["referrals"][0]["m"][0] = wrong
         with pytest.raises(SnapshotError, match=r"referrals\[0\]\.m\[0\]"):
             lapsing.restore(json.dumps(data))
+
+
+def test_a_referee_that_converts_in_a_later_program_first_snapshots() -> None:
+    # two programs whose attribution moves, converting on different events:
+    # the second converts first; a snapshot then must restore
+    program = rewardrules.compile(
+        "event payment { amount: money USD }\n"
+        "event signup\n"
+        "program sales {\n"
+        "  attribution last referral before first payment where payment.amount > 0\n"
+        "  milestone sale { first payment where payment.amount > 0  reward referrer cash 10 USD }\n"
+        "}\n"
+        "program signups {\n"
+        "  attribution last referral before first signup\n"
+        "  milestone joined { first signup  reward referrer cash 1 USD }\n"
+        "}\n",
+        "t.rules",
+    )
+    events = [
+        referral("r1", "01-01", "alice", "bob"),
+        ev("s1", "01-02", "signup", "bob"),
+        referral("r2", "01-03", "carol", "bob"),  # takes bob in sales only: signups converted
+        ev("p1", "01-04", "payment", "bob", amount=20),
+    ]
+    result = every_way(program, events, "2026-02-01T00:00:00Z")
+    assert paid(result) == [("2026-01-02", "joined", "alice", "1.00"), ("2026-01-04", "sale", "carol", "10.00")]

@@ -9,6 +9,7 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Iterator
@@ -522,7 +523,7 @@ class Engine:
             if holder is not None and lapse is not None and at - holder.at > lapse:
                 self._release(holder, index)
             if kind == program.info.attribution.event and program.converts is not None and program.converts(ev):
-                first.converted.append(index)
+                bisect.insort(first.converted, index)  # in program order, as a snapshot lists them
 
     def _release(self, referral: Referral, program: int) -> None:
         """Stop a referral counting in a program (see `_release`), with the
