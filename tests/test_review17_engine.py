@@ -319,3 +319,24 @@ def test_a_referee_that_converts_in_a_later_program_first_snapshots() -> None:
     ]
     result = every_way(program, events, "2026-02-01T00:00:00Z")
     assert paid(result) == [("2026-01-02", "joined", "alice", "1.00"), ("2026-01-04", "sale", "carol", "10.00")]
+
+
+def test_the_report_shows_a_per_referrer_timer_started_by_another_referee() -> None:
+    program = rewardrules.compile(
+        "event payment { amount: money USD }\n"
+        "metric paid = count payment where payment.amount > 0\n"
+        "metric converted = count referrals where paid >= 1\n"
+        "milestone steady { when converted >= 2 for 7 days  reward referrer cash 100 USD }\n",
+        "steady.rules",
+    )
+    events = [
+        referral("r1", "01-01", "alice", "bob"),
+        referral("r2", "01-01", "alice", "cat"),
+        ev("p1", "01-02", "payment", "bob", amount=10),
+        ev("p2", "01-03", "payment", "cat", amount=10),  # cat's event starts alice's clock
+    ]
+    result = every_way(program, events, "2026-01-05T00:00:00Z")
+    [row] = result["referrers"]
+    assert row["milestones"][0]["progress"] == (
+        "held since 2026-01-03T00:00:00Z (event p2); pays at 2026-01-10T00:00:00Z if it still holds"
+    )

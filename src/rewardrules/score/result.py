@@ -388,7 +388,10 @@ class Reporter:
         scope = referral.referrer if milestone.level == "referrer" and not after else referral.referee
         timer = self.engine.state.timers.get((milestone.index, scope))
         compiled = self.engine.compiled.milestones[milestone.index]
-        if timer is not None and timer_referral(self.engine.state, compiled, timer) is not referral:
+        mine = (
+            timer is None or scope != referral.referee or timer_referral(self.engine.state, compiled, timer) is referral
+        )
+        if not mine:
             timer = None  # the referral's that took the referee: never this one's
         if scope == referral.referee and not self.engine.holds(
             referral, self.engine.compiled.programs[compiled.program], self.as_of
