@@ -340,3 +340,27 @@ def test_the_report_shows_a_per_referrer_timer_started_by_another_referee() -> N
     assert row["milestones"][0]["progress"] == (
         "held since 2026-01-03T00:00:00Z (event p2); pays at 2026-01-10T00:00:00Z if it still holds"
     )
+
+
+def test_strict_warns_about_a_timer_set_at_the_referral_under_a_moving_attribution() -> None:
+    # each referral that takes the referee sets its own `after D` timer (see
+    # the tests above): one counted from the referral, whatever follows,
+    # pays again to each referral's referrer, as RR621 says of `first referral`
+    from rewardrules.check.checker import check_text
+    from rewardrules.check.lint import lint
+
+    checked, problems = check_text(
+        "event payment { amount: money USD }\n"
+        "metric paid = count payment where payment.amount > 0\n"
+        "program p {\n"
+        "  attribution last referral before first payment where payment.amount > 0\n"
+        "  milestone bare { after 30 days  reward referrer cash 5 USD }\n"
+        '  milestone field { after 30 days if referral.referrer != "x"  reward referrer cash 5 USD }\n'
+        "  milestone metric { after 30 days if paid >= 1  reward referrer cash 5 USD }\n"
+        "  milestone anchored { after 30 days from payment  reward referrer cash 5 USD }\n"
+        "}\n",
+        "t.rules",
+    )
+    assert problems == [] and checked is not None
+    warned = [d.message.split("`")[1] for d in lint(checked) if d.code == "RR621"]
+    assert warned == ["bare", "field"]
