@@ -364,3 +364,12 @@ def test_strict_warns_about_a_timer_set_at_the_referral_under_a_moving_attributi
     assert problems == [] and checked is not None
     warned = [d.message.split("`")[1] for d in lint(checked) if d.code == "RR621"]
     assert warned == ["bare", "field"]
+
+
+def test_a_snapshot_referrer_without_a_referral_is_refused(lapsing: rewardrules.Program) -> None:
+    session = lapsing.session()
+    session.add(referral("r1", "01-01", "alice", "bob"))
+    data = json.loads(session.snapshot())
+    data["referrals"] = []  # alice's state stays: a report would look for her referral
+    with pytest.raises(SnapshotError, match="referrers"):
+        lapsing.restore(json.dumps(data))

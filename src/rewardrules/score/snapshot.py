@@ -481,6 +481,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         _referrer(engine, _record(item, f"referrers[{i}]", _REFERRER), f"referrers[{i}]")
     for i, item in enumerate(_list(data["referrals"], "referrals")):
         _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL, _REFERRAL_ADDED), f"referrals[{i}]")
+    _referrers_referred(engine)
     for i, item in enumerate(_list(data["awards"], "awards")):
         state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
         state.awards[-1].referral.issued.append(state.awards[-1])
@@ -508,6 +509,17 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     }
     engine.restore_timers(timers, anchored)
     return session
+
+
+def _referrers_referred(engine: Engine) -> None:
+    """Every referrer with a state in a program made a referral that took
+    part in it (the engine makes a state only then): reports list each
+    such referrer beside their first referral, which must be there."""
+    taking = {(p, r.referrer) for r in engine.state.every_referral() for p in r.programs}
+    for p, states in enumerate(engine.state.referrers):
+        for name in states:
+            if (p, name) not in taking:
+                raise _damaged("referrers", f"referrer {quoted(name)} has a state in program {p} but no referral there")
 
 
 def _timers_pending(session: Session, timers: list[Timer]) -> None:
