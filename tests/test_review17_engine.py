@@ -206,7 +206,14 @@ def test_a_later_referral_is_judged_on_its_own_earlier_referrals() -> None:
         *taken,
     ]
     result = every_way(program, busy, "2026-03-01T00:00:00Z")
-    assert [(r["event"], r["reason"]) for r in result["rejected"]] == [("r2", "duplicate_referral")]
+    assert [(r["event"], r["reason"], r["detail"]) for r in result["rejected"]] == [
+        (
+            "r2",
+            "duplicate_referral",
+            "`bob` was already referred by `alice` (event `r1`); "
+            "program `p`: it is not eligible (`eligible when` is false)",
+        )
+    ]
     assert paid(result) == []
 
 

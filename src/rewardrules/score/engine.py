@@ -461,6 +461,8 @@ class Engine:
                     reasons.append(why)
                 continue
             if not program.eligible(referral):
+                # a fraud rule may be why (velocity, a shared attribute): say so
+                reasons.append(f"program `{program.info.name}`: it is not eligible (`eligible when` is false)")
                 continue
             holder = _holder(first, program.index)
             if holder is not None:
