@@ -65,14 +65,17 @@ def paid_per_claim(checked: CheckedRuleset) -> Iterator[Diagnostic]:
 
 def _at_referral(checked: CheckedRuleset, milestone: MilestoneInfo) -> bool:
     """Whether a per-referral milestone is reached at its referral event
-    whatever follows: `first referral`, `each referral`, or a `when` that
-    reads no metric (only the referral's fields and constants)."""
+    whatever follows: `first referral`, `each referral`, a `when` that
+    reads no metric (only the referral's fields and constants), or a timer
+    set at the referral whatever follows (`after D`, with no `from` and an
+    `if` that reads no metric): each referral that takes the referee sets
+    its own."""
     if milestone.level != "referral":
         return False
     trigger = milestone.trigger
     if isinstance(trigger, ast.EventTrigger):
         return trigger.event.text == "referral"
-    if isinstance(trigger, ast.WhenTrigger):
+    if isinstance(trigger, ast.WhenTrigger) or (isinstance(trigger, ast.AfterTrigger) and trigger.anchor is None):
         refs = [node for node in ast.walk(trigger.condition) if isinstance(node, ast.Ref)]
         return all(_referral_field(checked, ref) for ref in refs)
     return False

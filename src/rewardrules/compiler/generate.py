@@ -211,6 +211,15 @@ class CompiledRuleset:
     remember: Callable[..., None] | None = None
     #: the shape of a `runtime.History`: (count metrics, fields compared)
     history_shape: tuple[int, int] = (0, 0)
+    #: referral slot -> the rule-language kind of the value a metric that
+    #: starts empty holds there (see `_Compiler._layout`; a snapshot checks it)
+    referral_kinds: dict[int, str] = field(default_factory=dict)
+    #: per void event type that a metric over referrals `unless voided M`
+    #: follows, `follow(r, links)`: after such an event was kept for a
+    #: referral, its "taken back" flags and its contributions to those
+    #: metrics in the programs of `links` (those it no longer holds its
+    #: referee in: a step does the rest, see `Engine._follow`)
+    follows: dict[str, Callable[..., None]] = field(default_factory=dict)
     #: what the engine gives the generated code (`taken_back`: whether an
     #: award of a milestone of a referral was taken back, see `score.clawback`)
     hooks: dict[str, Callable[..., Any]] = field(repr=False, default_factory=dict)
@@ -310,6 +319,9 @@ class _Compiler:
         self.metric_ids: dict[MetricInfo, int] = {}
         self.referral_slot: dict[MetricInfo, int] = {}
         self.referral_init: list[Any] = []
+        #: referral slot -> the rule-language kind of the value it holds,
+        #: for the slots that start empty (`latest`, `first`, `max`, `min`)
+        self.referral_kinds: dict[int, str] = {}
         self.referrer_slot: dict[tuple[int, int], int] = {}  # (program, metric id) -> slot
         self.referrer_init: dict[int, list[Any]] = {}
         self.contrib: dict[tuple[int, int], int] = {}
@@ -350,8 +362,10 @@ class _Compiler:
             if agg.fn in ("count", "sum"):
                 self.referral_init.append(runtime.ZERO)
             elif agg.fn == "first":
+                self.referral_kinds[len(self.referral_init)] = info.type.kind
                 self.referral_init.extend([None, False])
             else:
+                self.referral_kinds[len(self.referral_init)] = info.type.kind
                 self.referral_init.append(None)
         for p, program in enumerate(self.checked.programs):
             init: list[Any] = []
@@ -674,6 +688,45 @@ class _Compiler:
             if slot is not None and any(v.event == event_type for v in milestone.voids):
                 self.w.line(f"r.m[{slot}] = hooks['taken_back'](r, {milestone.index})")
 
+    def follows(self, kept: frozenset[str]) -> dict[str, str]:
+        """One `follow_<N>(r, links)` per void event type whose void a
+        metric over referrals `unless voided` follows: the referral's taken
+        back flags, then its contribution to those metrics in each program
+        of `links` ((program, referrer state) pairs). For a referral that no
+        longer holds its referee in a program: its metrics stay as they
+        were, but a void of its award still takes it out of the count."""
+        names: dict[str, str] = {}
+        programs = self.checked.programs
+        for event_type in sorted(kept - {"referral"}):
+            if not any(
+                m.index in self.taken_slot and any(v.event == event_type for v in m.voids)
+                for m in self.checked.milestones
+            ):
+                continue
+            fname = f"follow_{len(names)}"
+            names[event_type] = fname
+            self.function(fname, "r, links", {"referral": "r.fields"})
+            self.taken_updates(event_type)
+            self.w.line("for P, R in links:")
+            self.w.indent()
+            self.w.line("pass")
+            for p, program in enumerate(programs):
+                followed = _followed(program)
+                aggs = [info for info in program.metrics.values() if info.name in followed]
+                if not aggs:
+                    continue
+                self._program = p
+                self.w.line(f"if P.index == {p}:")
+                self.w.indent()
+                self.w.line(f"c = r.contrib[{p}]")
+                for info in aggs:
+                    with self.w.origin(info.decl.span, _metric_what(info)):
+                        self._contribution(p, info)
+                self.w.dedent()
+            self.w.dedent()
+            self.end()
+        return names
+
     def program_tests(self, p: int, aggs: list[MetricInfo], milestones: list[MilestoneInfo]) -> None:
         """Within a step's loop over the referral's programs (`P`, `R`):
         program p's referrer metrics over referrals, then the milestones the
@@ -865,8 +918,9 @@ class _Compiler:
         condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
         fname = f"timer_{milestone.index}"
         self.function(fname, "r, R", {"referral": "r.fields"})
-        self.prologue(self.metrics_in([condition]))
-        values = self._why(condition, milestone.index)
+        rates = self._rate_refs(milestone)  # its `why` gives the rates its rewards read, as an event's does
+        self.prologue(self.metrics_in([condition, *rates]))
+        values = self._why(condition, milestone.index, rates)
         with self.w.origin(trigger.span, f"condition of milestone `{milestone.name}`"):
             test = self.expr(condition) if condition is not None else "True"
             self.w.line(f"return {values} if {test} else None")
@@ -1113,6 +1167,7 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     updates = c.updates_by_type(metrics)
     kept = frozenset(v.event for m in checked.milestones for v in m.voids)
     step_names = c.steps(updates, kept)
+    follow_names = c.follows(kept)
     plan = []
     for p, program in enumerate(checked.programs):
         eligible = c.eligible_fn(p, program)
@@ -1195,7 +1250,9 @@ def compile_ruleset(checked: CheckedRuleset) -> CompiledRuleset:
     result = CompiledRuleset(
         checked=checked,
         steps={t: namespace[f] for t, f in step_names.items()},
+        follows={t: namespace[f] for t, f in follow_names.items()},
         referral_slots=functools.partial(list, referral_init),
+        referral_kinds=dict(c.referral_kinds),
         programs=programs,
         milestones=sorted(milestones, key=lambda m: m.info.index),
         used_types=frozenset(used),

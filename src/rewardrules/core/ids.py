@@ -45,12 +45,21 @@ def award_head(ruleset: str, program: str, milestone: str) -> hashlib._Hash:
     return hashlib.sha256(encode(("award", ruleset, program, milestone)))
 
 
-def award_id(head: hashlib._Hash, referrer: str, referee: str, occurrence: str, role: str, beneficiary: str) -> str:
+def award_id(
+    head: hashlib._Hash, referrer: str, referee: str, occurrence: str, role: str, beneficiary: str, rank: int = 1
+) -> str:
     """An award's id: `aw_` and the hash of ("award", ruleset, program,
     milestone, referrer, referee, occurrence, role, beneficiary), the first
     four fed to `head` already. A per-referrer milestone's referee and an
-    award without occurrence give "" (the milestone decides which applies)."""
+    award without occurrence give "" (the milestone decides which applies).
+    `rank`: the reward's place among its milestone's rewards of that role
+    (1 for the first); from the second on, it is a tenth field, so that two
+    rewards of one role (a discount and a credit to the friend) never share
+    an id, and the first keeps the id it always had."""
     digest = head.copy()
+    if rank > 1:
+        digest.update(encode((referrer, referee, occurrence, role, beneficiary, str(rank))))
+        return "aw_" + digest.hexdigest()[:DIGITS]
     # the common case in one step: lengths in characters, which are the
     # UTF-8 lengths when the whole text is ASCII (then so is every field),
     # so the bytes are `encode`'s, without a call per field

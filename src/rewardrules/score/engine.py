@@ -9,6 +9,7 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Iterator
@@ -204,7 +205,8 @@ class Engine:
         step = self._steps.get(kind)
         if step is None:
             return _NONE
-        if kind == "referral" or (referral.next is None and _counts(referral)):
+        follow = self.compiled.follows.get(kind)
+        if kind == "referral" or (referral.next is None and _counts(referral) and follow is None):
             return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
         issued: list[IssuedAward] = []
         start = len(self.state.awards)
@@ -214,6 +216,8 @@ class Engine:
                 issued += self._step(step, referral, ev, len(issued))
             elif kept:  # it counts nowhere now: it keeps only what may void its awards
                 referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
+            if follow is not None:
+                self._follow(follow, referral, ev)
             referral = referral.next
         if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
             issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
@@ -241,6 +245,32 @@ class Engine:
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    def _follow(self, follow: Any, referral: Referral, ev: Record) -> None:
+        """After a void event was kept for a referral: in the programs where
+        it no longer holds its referee (taken, or lapsed), a void of its
+        award still takes it out of its referrer's counts `unless voided`
+        (docs/semantics.md, "Counts that follow reversals"), and a held
+        condition per referrer that the drop breaks stops."""
+        if referral.programs == [p.index for p, _ in referral.links]:
+            return  # it holds its referee wherever it took part: its step did it all
+        linked = {p.index for p, _ in referral.links}
+        links = [
+            (program, self._referrer(program, referral.referrer))
+            for program in self.compiled.programs
+            if program.index in referral.programs and program.index not in linked
+        ]
+        try:
+            follow(referral, links)
+        except Exception as exc:  # an engine bug: name the rule line it ran
+            self.compiled.annotate(exc)
+            raise
+        for milestone in self._timed.get(ev[2], ()):
+            if milestone.info.level != "referrer" or isinstance(milestone.info.trigger, ast.AfterTrigger):
+                continue
+            for program, referrer in links:
+                if milestone.program == program.index:
+                    self._arm_one(milestone, referral, referrer, ev)
 
     # -- timers (docs/semantics.md, "Timers") ----------------------------
     def fire(self, to: int) -> list[IssuedAward]:
@@ -276,10 +306,13 @@ class Engine:
 
     def _ring(self, timer: Timer, issued: list[IssuedAward]) -> None:
         """A due timer: award its milestone at its instant if its condition
-        holds then and the milestone was not awarded since."""
+        holds then, the milestone was not awarded since, and (per referee)
+        its referral still holds the referee in the program then."""
         milestone = self._milestones[timer.milestone]
-        referral = self._referrals[timer.referee]
         program = self.compiled.programs[milestone.program]
+        referral = timer_referral(self.state, milestone, timer)
+        if referral is None or (timer.scope == referral.referee and not self.holds(referral, program, timer.at)):
+            return  # taken by a later referral, or lapsed: it earns nothing more here
         referrer = self._referrer(program, referral.referrer)
         done = referrer.done if milestone.info.level == "referrer" else referral.done
         if done[timer.milestone]:
@@ -303,12 +336,13 @@ class Engine:
         if not milestones:
             return
         referral = self._referrals.get(ev[3])
-        if referral is None or (ev[2] == "referral" and referral.id != ev[1]):
-            return  # no referral (yet), or a referral event that was rejected
-        for program, referrer in referral.links:
-            for milestone in milestones:
-                if milestone.program == program.index:
-                    self._arm_one(milestone, referral, referrer, ev)
+        while referral is not None:  # each referral that holds the referee somewhere
+            if ev[2] != "referral" or referral.id == ev[1]:  # a referral event: its own referral's alone
+                for program, referrer in referral.links:
+                    for milestone in milestones:
+                        if milestone.program == program.index:
+                            self._arm_one(milestone, referral, referrer, ev)
+            referral = referral.next
 
     def _arm_one(self, milestone: CompiledMilestone, referral: Referral, referrer: ReferrerState, ev: Record) -> None:
         info = milestone.info
@@ -386,11 +420,11 @@ class Engine:
             self.compiled.referral_slots(),
             self._milestone_count,
         )
+        if self.compiled.at_referral is not None:  # before eligibility, for a later referral too
+            self.compiled.at_referral(referral, self.history(referrer))
         if existing is not None:
             return self._claim(existing, referral)
         state.referrals[referee] = referral
-        if self.compiled.at_referral is not None:
-            self.compiled.at_referral(referral, self.history(referrer))
         for program in self.compiled.programs:
             if program.eligible(referral):
                 self._link(referral, program)
@@ -427,10 +461,12 @@ class Engine:
                     reasons.append(why)
                 continue
             if not program.eligible(referral):
+                # a fraud rule may be why (velocity, a shared attribute): say so
+                reasons.append(f"program `{program.info.name}`: it is not eligible (`eligible when` is false)")
                 continue
             holder = _holder(first, program.index)
             if holder is not None:
-                _release(holder, program.index)
+                self._release(holder, program.index)
             self._link(referral, program)
             taken.append(program.index)
         if not taken:
@@ -487,9 +523,39 @@ class Engine:
             lapse = program.info.attribution.lapse_ns
             holder = _holder(first, index) if lapse is not None else None
             if holder is not None and lapse is not None and at - holder.at > lapse:
-                _release(holder, index)
+                self._release(holder, index)
             if kind == program.info.attribution.event and program.converts is not None and program.converts(ev):
-                first.converted.append(index)
+                bisect.insort(first.converted, index)  # in program order, as a snapshot lists them
+
+    def _release(self, referral: Referral, program: int) -> None:
+        """Stop a referral counting in a program (see `_release`), with the
+        timers it had there for its referee: its pending ones, and its
+        `after D from EVENT` start, so that the referral that takes the
+        referee next starts its own clock (its own referral, its own first
+        EVENT). A held condition counted per referrer stays: it is its
+        referrer's, not the referral's."""
+        _release(referral, program)
+        for milestone in self._milestones:
+            if milestone.program != program or milestone.timer_test is None:
+                continue
+            key = (milestone.info.index, referral.referee)
+            self.state.anchored.discard(key)
+            timer = self.state.timers.get(key)
+            if timer is not None and timer.scope == referral.referee:
+                del self.state.timers[key]  # its heap entry is skipped
+
+    def holds(self, referral: Referral, program: CompiledProgram, at: int) -> bool:
+        """Whether a referral still holds its referee in a program at instant
+        `at`: it is linked there and, under a lapse, it converted or is not
+        yet more than the lapse old (the release `_attribute` makes at the
+        referee's next event, judged at a timer's instant, which no event
+        may tell)."""
+        if all(p.index != program.index for p, _ in referral.links):
+            return False
+        lapse = program.info.attribution.lapse_ns
+        if lapse is None or program.index in self._referrals[referral.referee].converted:
+            return True
+        return at - referral.at <= lapse
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
         states = self.state.referrers[program.index]
@@ -550,7 +616,15 @@ class Engine:
                 self.state.withheld.append(Withheld(at, milestone, k, role, beneficiary, referral, reason, wanted))
                 continue
             award = IssuedAward(
-                award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary),
+                award_id(
+                    milestone.id_hash,
+                    referral.referrer,
+                    referee,
+                    occurrence or "",
+                    role,
+                    beneficiary,
+                    reward_rank(milestone, k),
+                ),
                 at,
                 milestone,
                 k,
@@ -602,6 +676,13 @@ class Engine:
         return amount, capped, reason
 
 
+def reward_rank(milestone: CompiledMilestone, index: int) -> int:
+    """A reward's place among its milestone's rewards of the same role, from
+    1: part of its award id from 2 on (see `ids.award_id`)."""
+    role = milestone.rewards[index].info.role
+    return 1 + sum(1 for reward in milestone.rewards[:index] if reward.info.role == role)
+
+
 def _counts(referral: Referral) -> bool:
     """Whether a referral's events still count: it holds its referee in a
     program, or never took part in any (an ineligible referral, whose
@@ -626,6 +707,21 @@ def _release(referral: Referral, program: int) -> None:
     referee, or it lapsed): it keeps the program in `programs`, with its
     contributions and awards, and is no longer stepped there."""
     referral.links = [link for link in referral.links if link[0].index != program]
+
+
+def timer_referral(state: State, milestone: CompiledMilestone, timer: Timer) -> Referral | None:
+    """The referral a timer belongs to: for a held condition counted per
+    referrer, that referrer's referral of the referee whose event started
+    it; else the referral that holds the referee in the milestone's program
+    (a referral that loses it loses its timers with it, see
+    `Engine._release`), None when none does."""
+    first = state.referrals.get(timer.referee)
+    if timer.scope != timer.referee:  # the referrer's (never its referee: no self-referral)
+        node = first
+        while node is not None and node.referrer != timer.scope:
+            node = node.next
+        return node
+    return _holder(first, milestone.program) if first is not None else None
 
 
 def _holders_text(first: Referral) -> str:

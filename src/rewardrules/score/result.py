@@ -23,7 +23,7 @@ from ..core.timeutil import format_deadline, format_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
 from .clawback import clawback, confirmed_at
-from .engine import Engine, IssuedAward, Rejected, Withheld
+from .engine import Engine, IssuedAward, Rejected, Withheld, timer_referral
 from .settle import Settled, Settlement
 
 
@@ -387,6 +387,16 @@ class Reporter:
         after = isinstance(trigger, ast.AfterTrigger)
         scope = referral.referrer if milestone.level == "referrer" and not after else referral.referee
         timer = self.engine.state.timers.get((milestone.index, scope))
+        compiled = self.engine.compiled.milestones[milestone.index]
+        mine = (
+            timer is None or scope != referral.referee or timer_referral(self.engine.state, compiled, timer) is referral
+        )
+        if not mine:
+            timer = None  # the referral's that took the referee: never this one's
+        if scope == referral.referee and not self.engine.holds(
+            referral, self.engine.compiled.programs[compiled.program], self.as_of
+        ):
+            return "no timer: the referral no longer holds the referee in the program"
         condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
         if timer is not None and timer.at > self.as_of:
             since = format_deadline(timer.since)

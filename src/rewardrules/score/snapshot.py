@@ -28,7 +28,7 @@ from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from ..core.runtime import CONTEXT, History, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 from ..syntax import nodes as ast
-from .engine import Engine, IssuedAward, Rejected, Timer, Withheld
+from .engine import Engine, IssuedAward, Rejected, Timer, Withheld, reward_rank, timer_referral
 
 if TYPE_CHECKING:
     from ..check.program import EventInfo
@@ -214,10 +214,16 @@ _NUMBER = (Decimal,)
 _LAST_SEEN = (Decimal, type(None))
 
 
-def _slots(values: list[Any], init: list[Any], where: str) -> list[Any]:
+def _slots(values: list[Any], init: list[Any], where: str, kinds: dict[int, str] | None = None) -> list[Any]:
     """A referral's metric slots: a slot that starts as a number (a sum, a
-    count) or a flag holds one; one that starts empty holds a plain value."""
+    count) or a flag holds one; one that starts empty holds a plain value,
+    of its metric's type when `kinds` gives it (a text where an amount is
+    compared would fail at the next test, far from the cause)."""
     for i, (value, start) in enumerate(zip(values, init, strict=True)):
+        kind = (kinds or {}).get(i)
+        if start is None and kind is not None:
+            _typed(value, kind, True, f"{where}[{i}]")
+            continue
         allowed = _PLAIN if start is None else (type(start),)
         if type(value) not in allowed:
             raise _damaged(f"{where}[{i}]", f"expected a {'plain value' if start is None else type(start).__name__}")
@@ -385,6 +391,7 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
         raise SnapshotError("not a session snapshot: JSON nested too deep") from None
     except ValueError as error:
         raise SnapshotError(f"not a session snapshot: {error}") from None
+    _unicode_only(raw, data)
     if not isinstance(data, dict) or not isinstance(data.get("format"), str) or data["format"] not in READABLE:
         raise SnapshotError(f"not a session snapshot (expected format `{FORMAT}`; take it again with this version)")
     if data.get("fingerprint") != fingerprint(program):
@@ -395,6 +402,27 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
     _record(data, "snapshot", _TOP, _TOP_ADDED)
     with localcontext(CONTEXT):
         return _restore(Session(program), data)
+
+
+#: what may give a lone surrogate: a JSON escape of one, or its UTF-8-like
+#: bytes (which `json.loads` lets through from bytes)
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _unicode_only(raw: bytes, data: Any) -> None:
+    """Refuse a snapshot holding a text with an unpaired surrogate (JSON
+    `"\\ud800"`): no ledger may give one (`ledger.decode.surrogate_free`),
+    and a session restored with one would fail at its next snapshot or
+    award id, far from the cause. The full check runs only when the bytes
+    may hold one."""
+    if _SURROGATE.search(raw) is None:
+        return
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise _damaged(
+            "snapshot", "a text has an unpaired surrogate (such as \\ud800), which no event may hold"
+        ) from None
 
 
 def _verified(raw: bytes, key: bytes | str | None) -> bytes:
@@ -453,6 +481,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         _referrer(engine, _record(item, f"referrers[{i}]", _REFERRER), f"referrers[{i}]")
     for i, item in enumerate(_list(data["referrals"], "referrals")):
         _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL, _REFERRAL_ADDED), f"referrals[{i}]")
+    _referrers_referred(engine)
     for i, item in enumerate(_list(data["awards"], "awards")):
         state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
         state.awards[-1].referral.issued.append(state.awards[-1])
@@ -474,11 +503,38 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     timers = [_timer(engine, row, f"timers[{i}]") for i, row in enumerate(_list(data.get("timers", []), "timers"))]
     if len({t.key for t in timers}) != len(timers):
         raise _damaged("timers", "the same timer is listed twice")
+    _timers_pending(session, timers)
     anchored = {
         _anchor(engine, row, f"anchored[{i}]") for i, row in enumerate(_list(data.get("anchored", []), "anchored"))
     }
     engine.restore_timers(timers, anchored)
     return session
+
+
+def _referrers_referred(engine: Engine) -> None:
+    """Every referrer with a state in a program made a referral that took
+    part in it (the engine makes a state only then): reports list each
+    such referrer beside their first referral, which must be there."""
+    taking = {(p, r.referrer) for r in engine.state.every_referral() for p in r.programs}
+    for p, states in enumerate(engine.state.referrers):
+        for name in states:
+            if (p, name) not in taking:
+                raise _damaged("referrers", f"referrer {quoted(name)} has a state in program {p} but no referral there")
+
+
+def _timers_pending(session: Session, timers: list[Timer]) -> None:
+    """Pending timers are those not yet due where the session is: started
+    by its last event or earlier, due at or after that event (a timer due
+    at an event's instant fires after it, at the next event or `advance`)
+    and after the instant it was advanced to (which fired those due by
+    then). A timer already past would fire out of order, after later
+    awards, and give another result than a session that never stopped."""
+    latest, clock = session._latest, session._clock
+    for i, timer in enumerate(timers):
+        if latest is None or timer.since > latest or timer.at < latest:
+            raise _damaged(f"timers[{i}]", "the timer is not pending at the session's last event")
+        if clock is not None and timer.at <= clock:
+            raise _damaged(f"timers[{i}]", "the timer was due by the instant the session was advanced to")
 
 
 def _timer(engine: Engine, row: Any, where: str) -> Timer:
@@ -490,14 +546,19 @@ def _timer(engine: Engine, row: Any, where: str) -> Timer:
     info = milestone.info
     if milestone.timer_test is None or info.timer_ns is None:
         raise _damaged(f"{where}[1]", "the milestone sets no timer")
-    referral = _referral_of(engine, referee, None, f"{where}[3]")
+    first = _referral_of(engine, referee, None, f"{where}[3]")
     per_referrer = info.level == "referrer" and not isinstance(info.trigger, ast.AfterTrigger)
-    if _str(scope, f"{where}[2]") != (referral.referrer if per_referrer else referral.referee):
+    scope = _str(scope, f"{where}[2]")
+    if scope == first.referee if per_referrer else scope != first.referee:
         raise _damaged(f"{where}[2]", "the timer's scope is not its referral's")
     since = _int(since, f"{where}[5]")
     if _int(at, f"{where}[0]", MIN_TIMESTAMP_NS, MAX_TIMESTAMP_NS + info.timer_ns) != since + info.timer_ns:
         raise _damaged(f"{where}[0]", "the timer's instant is not its start plus the milestone's duration")
-    return Timer(at, index, scope, referee, _str(event, f"{where}[4]"), since)
+    timer = Timer(at, index, scope, first.referee, _str(event, f"{where}[4]"), since)
+    if timer_referral(engine.state, milestone, timer) is None:
+        # per referrer: a referral of the referee by that referrer; else one that holds it in the program
+        raise _damaged(f"{where}[2]", "no referral of the snapshot the timer can belong to")
+    return timer
 
 
 def _anchor(engine: Engine, row: Any, where: str) -> tuple[int, str]:
@@ -561,7 +622,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         _str(item["referrer"], f"{where}.referrer"),
         referee,
         _event(events["referral"], _object(item["fields"], f"{where}.fields"), f"{where}.fields"),
-        _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m"),
+        _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m", compiled.referral_kinds),
         count,
     )
     referral.done = _flags(item["done"], f"{where}.done", count)
@@ -645,7 +706,8 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
     uncapped = _uncapped(item.get("uncapped"), amount, capped, constant, f"{where}.uncapped")
     occurrence = _opt_str(item["occurrence"], f"{where}.occurrence")
     referee = "" if milestone.info.level == "referrer" else referral.referee
-    expected = award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary)
+    rank = reward_rank(milestone, index)
+    expected = award_id(milestone.id_hash, referral.referrer, referee, occurrence or "", role, beneficiary, rank)
     if item["id"] != expected:
         raise _damaged(f"{where}.id", "the id is not the one the award's fields give")
     return IssuedAward(
@@ -653,7 +715,7 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
         *reached,
         amount,
         _str(item["event"], f"{where}.event"),
-        _trigger(engine, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
+        _trigger(engine, milestone, _opt_object(item["trigger"], f"{where}.trigger"), f"{where}.trigger"),
         occurrence,
         tuple(_list(_dec(item["values"], f"{where}.values"), f"{where}.values", len(milestone.why_names))),
         capped,
@@ -674,14 +736,24 @@ def _uncapped(value: Any, amount: Decimal, capped: bool, constant: Decimal | Non
     return uncapped
 
 
-def _trigger(engine: Engine, trigger: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
-    """The fields of the event that issued an award: those of one event type."""
+def _trigger(
+    engine: Engine, milestone: CompiledMilestone, trigger: dict[str, Any] | None, where: str
+) -> dict[str, Any] | None:
+    """The fields of the event that issued an award: those of an event type
+    that can reach its milestone. An award of an event milestone with a
+    `void` or a `message` has them (what those read, see `Engine._award`);
+    a timer's award has none (no event issued it)."""
+    timer = milestone.timer_test is not None
     if trigger is None:
+        if not timer and (milestone.voids or milestone.info.message is not None):
+            raise _damaged(where, "expected the fields of the event that issued the award (its voids read them)")
         return None
-    for info in engine.compiled.checked.events.values():
-        if set(trigger) == set(info.fields):
-            return _event(info, trigger, where)
-    raise _damaged(where, "expected the fields of an event type of the rules")
+    if not timer:
+        for name in sorted(milestone.info.events):
+            info = engine.compiled.checked.events[name]
+            if set(trigger) == set(info.fields):
+                return _event(info, trigger, where)
+    raise _damaged(where, "expected the fields of an event type that reaches the award's milestone")
 
 
 def _metrics(engine: Engine, program: int, values: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
