@@ -575,6 +575,9 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
         return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
     unclosed = _unclosed_block(source.text, error)
     if unclosed is not None:
+        misplaced = _misplaced_in(source.text, error, unclosed)
+        if misplaced is not None:
+            return _misplaced_diagnostic(source, unclosed.met, misplaced)
         return _unclosed_diagnostic(source, error, unclosed)
     opener = _open_bracket(source.text, error)
     if opener is not None and isinstance(error, UnexpectedToken):
@@ -836,6 +839,80 @@ def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic |
     return Diagnostic("RR001", f"unexpected `,` in `{written}`", _token_span(source, token), hint)
 
 
+#: Strings, comments and braces: what :func:`_braces_balanced` reads.
+_BRACE_SCAN = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|[{}]')
+#: Declarations that stand at the top of a file only, never in a block.
+_TOP_ONLY = frozenset({"ruleset", "unit", "event", "program", "allowance"})
+#: What owns a `{`, by the keyword that opened it (the nearest before it).
+_BRACE_OWNERS = frozenset({"PROGRAM", "MILESTONE", "EVENT", "REWARD", "TIERS", "GRADUATED"})
+
+
+def _braces_balanced(text: str) -> bool:
+    """Whether every `{` of the file (outside strings and comments) has its
+    `}`: then no `}` is missing, whatever block the parser thinks is open."""
+    depth = 0
+    for match in _BRACE_SCAN.finditer(text):
+        token = match[0]
+        if token in "{}":
+            depth += 1 if token == "{" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _misplaced_in(text: str, error: UnexpectedInput, unclosed: _Unclosed) -> str | None:
+    """The block a declaration was written inside when the parser met it in
+    an open block but the file's braces are balanced: no `}` is missing,
+    the declaration is in the wrong place (`allowance` in a program, `draw`
+    in a milestone, `cap` in a reward's terms). None when a `}` is missing."""
+    if not _braces_balanced(text):
+        return None
+    stack = _stack(error)
+    if unclosed.met is not getattr(error, "token", None):
+        stack = stack[:-1]  # a keyword read as a field name (see _unclosed_block)
+    braces = [i for i, value in enumerate(stack) if _is(value, "LBRACE")]
+    owners = [i for i, value in enumerate(stack[: braces[-1]]) if _is(value, *_BRACE_OWNERS)] if braces else []
+    if not owners:
+        return None
+    owner = stack[owners[-1]]
+    name = stack[owners[-1] + 1] if owner.type in _BLOCK_KEYWORDS else None
+    if owner.type == "REWARD":
+        return "the terms of a reward"
+    if owner.type in ("TIERS", "GRADUATED"):
+        return "a rate table"
+    return f"{owner} `{name}`" if _is(name, "NAME") else str(owner)
+
+
+def _misplaced_diagnostic(source: Source, met: Token, block: str) -> Diagnostic:
+    """A declaration inside a block that cannot hold it, at the declaration."""
+    keyword = str(met)
+    if block == "the terms of a reward":
+        help_ = f"a reward's terms hold only `hold` and `void` clauses: move `{keyword}` out of its braces"
+    elif keyword in _TOP_ONLY:
+        help_ = f"declare `{keyword}` at the top of the file, outside every block"
+    elif block.startswith("milestone") and keyword in ("eligible", "draw", "attribution", "metric"):
+        help_ = f"`{keyword}` belongs to the program: move it out of the milestone, before or after it"
+    elif block == "a rate table":
+        help_ = "a rate table holds only rows (`LOW to HIGH: VALUE`, `LOW or more: VALUE`)"
+    else:
+        help_ = f"move `{keyword}` out of {block}"
+    return Diagnostic("RR001", f"`{keyword}` cannot be inside {block}", _token_span(source, met), help_)
+
+
+def _end_of_misplaced(text: str, start: int, starts: list[int]) -> int:
+    """Where a misplaced declaration at ``start`` ends, for recovery: at the
+    next declaration on a later line, or at the `}` of the block it is in."""
+    line_end = text.find("\n", start)
+    later = [s for s in starts if s > line_end] if line_end >= 0 else []
+    end = later[0] if later else len(text)
+    depth = 0
+    for match in _BRACE_SCAN.finditer(text, start, end):
+        depth += {"{": 1, "}": -1}.get(match[0], 0)
+        if depth < 0:
+            return match.start()
+    return end
+
+
 #: Hints tried in order for an unexpected token; the first that applies wins.
 _TOKEN_HINTS = (_missing_unit, _thousands_separator, _misspelled_before, _misspelled_here, _glued_keyword)
 
@@ -1027,6 +1104,9 @@ def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
         return None
     starts = [m.start() for m in _DECLARATION.finditer(text)]
     unclosed = _unclosed_block(text, error)
+    if unclosed is not None and _misplaced_in(text, error, unclosed) is not None:
+        start = unclosed.met.start_pos or position
+        return start, _end_of_misplaced(text, start, starts)
     if unclosed is not None:
         index = bisect.bisect_right(starts, unclosed.keyword.start_pos or 0) - 1
         return (starts[index] if index >= 0 else 0), unclosed.met.start_pos or position
