@@ -80,3 +80,58 @@ def test_a_missing_brace_is_still_reported_as_never_closed() -> None:
     found = errors(text)[0]
     assert at(found) == ("RR001", 4, 1)
     assert "milestone `a` is never closed" in found.message
+
+
+# -- clauses in the wrong order ------------------------------------------------
+
+
+def test_where_after_within_in_a_metric_says_where_comes_first() -> None:
+    found = only(f"{EVENTS}metric paid = count payment within 30 days where payment.amount > 0 USD\n{MILESTONE}")
+    assert at(found) == ("RR001", 4, 44)
+    assert found.help == "write `where ...` before `within ...`"
+
+
+def test_where_after_within_in_a_trigger() -> None:
+    found = only(
+        f"{EVENTS}milestone m {{ first payment within 30 days where payment.amount > 0 USD  reward referrer cash 1 USD }}\n"
+    )
+    assert at(found) == ("RR001", 4, 44)
+    assert found.help == "write `where ...` before `within ...`"
+
+
+def test_from_after_if_in_a_time_trigger() -> None:
+    text = f"{EVENTS}metric mrr = latest subscription.mrr otherwise 0 USD\nmilestone m {{ after 30 days if mrr > 0 USD from subscription  reward referrer cash 1 USD }}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 5, 44)
+    assert found.help == "write `from ...` before `if ...`"
+
+
+def test_unless_voided_after_within() -> None:
+    text = (
+        f"{EVENTS}metric paid = count payment\n"
+        "metric kept = count referrals where paid >= 1 within 30 days unless voided m\n"
+        f"{MILESTONE}"
+    )
+    found = only(text)
+    assert at(found) == ("RR001", 5, 62)
+    assert found.help == "write `unless ...` before `within ...`"
+
+
+def test_within_after_otherwise() -> None:
+    found = only(f"{EVENTS}metric paid = count payment otherwise 0 within 30 days\n{MILESTONE}")
+    assert at(found) == ("RR001", 4, 41)
+    assert found.help == "write `within ...` before `otherwise ...`"
+
+
+def test_lapses_after_the_conversion_of_an_attribution() -> None:
+    text = f"{EVENTS}program p {{\n  attribution first referral unless first payment lapses after 30 days\n  {MILESTONE}}}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 5, 51)
+    assert found.help == "write `lapses ...` before `unless ...`"
+
+
+def test_a_repeated_clause_is_not_called_out_of_order() -> None:
+    found = only(
+        f"{EVENTS}metric paid = count payment where payment.amount > 0 USD where payment.amount < 9 USD\n{MILESTONE}"
+    )
+    assert found.help is not None and "before" not in found.help

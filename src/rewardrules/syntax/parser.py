@@ -913,8 +913,52 @@ def _end_of_misplaced(text: str, start: int, starts: list[int]) -> int:
     return end
 
 
+#: Clauses whose order is fixed inside a declaration (`where` before `within`).
+_ORDERED_CLAUSES = ("where", "within", "unless", "otherwise", "from", "if", "lapses", "before", "for")
+#: Tokens where the clauses of the declaration that failed begin (besides
+#: the keywords that start a declaration).
+_CLAUSE_BOUNDARIES = frozenset({"LBRACE", "RBRACE", "REWARD", "HOLD", "VOID", "MESSAGE"})
+
+
+def _first_token(value: Any) -> Token | None:
+    """The first token of a value of the parser's stack (a token or a tree)."""
+    while not isinstance(value, Token):
+        children = getattr(value, "children", None)
+        if not children:
+            return None
+        value = next((child for child in children if child is not None), None)
+    return value
+
+
+def _out_of_order(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A clause written after one it must precede (`within 30 days where
+    ...`, `after 30 days if C from EVENT`): the clause was accepted earlier
+    in the same declaration, before a clause that is already there."""
+    word = str(error.token)
+    if word not in _ORDERED_CLAUSES:
+        return None
+    kind = _keyword_types().get(word)
+    stack = _stack(error)
+    for index in range(len(stack) - 1, -1, -1):
+        first = _first_token(stack[index])
+        if kind in _accepted_at(error, index):
+            if first is None or str(first) == word or first.type == "NAME":
+                return None  # a repeated clause, or a name: not a question of order
+            return Diagnostic(
+                "RR001",
+                f"unexpected `{word}` after `{first}`",
+                _token_span(source, error.token),
+                f"write `{word} ...` before `{first} ...`",
+            )
+        if first is not None and first.type in _CLAUSE_BOUNDARIES | _DECLARATION_TYPES:
+            return None
+    return None
+
+
 #: Hints tried in order for an unexpected token; the first that applies wins.
-_TOKEN_HINTS = (_missing_unit, _thousands_separator, _misspelled_before, _misspelled_here, _glued_keyword)
+_TOKEN_HINTS = (
+    _missing_unit, _thousands_separator, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
+)  # fmt: skip
 
 
 @contextlib.contextmanager
