@@ -135,3 +135,40 @@ def test_a_repeated_clause_is_not_called_out_of_order() -> None:
         f"{EVENTS}metric paid = count payment where payment.amount > 0 USD where payment.amount < 9 USD\n{MILESTONE}"
     )
     assert found.help is not None and "before" not in found.help
+
+
+# -- a new keyword that an existing file uses as a name -------------------------
+
+
+def test_a_metric_named_tiers_read_at_the_start_of_a_metric() -> None:
+    text = f"{EVENTS}metric tiers = count payment\nmetric more_tiers = tiers + 1\n{MILESTONE}"
+    found = only(text)
+    assert at(found) == ("RR004", 5, 21)  # at `tiers`, not at the `+` after it
+    assert found.message == "`tiers` is a reserved word and cannot be used as a name here"
+    assert found.help == "choose another name, such as `tiers_1`"
+
+
+def test_a_metric_named_graduated() -> None:
+    text = f"{EVENTS}metric graduated = count payment\nmetric twice = graduated * 2\n{MILESTONE}"
+    assert at(only(text)) == ("RR004", 5, 16)
+
+
+def test_an_event_named_earlier() -> None:
+    text = "event earlier { amount: money USD }\nmetric spent = sum earlier.amount\nmilestone m { first earlier  reward referrer cash 1 USD }\n"
+    found = errors(text)[0]
+    assert at(found) == ("RR004", 2, 20)
+    assert "`earlier` is a reserved word" in found.message
+
+
+def test_names_spelled_like_the_new_keywords_still_parse_as_fields_and_metrics() -> None:
+    words = ("from", "to", "more", "case", "before", "after", "unless", "voided", "tiers", "draw")
+    words += ("earlier", "allowance", "lapses", "ignoring", "graduated", "attribution", "for", "of")
+    for word in words:
+        text = (
+            f"event payment {{ amount: money USD, {word}: optional text }}\n"
+            f'metric n = count payment where payment.{word} == "x"\n'
+            f"metric {word} = sum payment.amount\n"
+            f"milestone a {{ when {word} >= 10 USD and n >= 1  reward referrer cash 10 USD }}\n"
+            f'milestone b {{ first payment where payment.{word} in ["a"] ignoring case  reward referrer cash 1 USD }}\n'
+        )
+        assert errors(text) == [], word

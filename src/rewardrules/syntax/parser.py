@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.parsers.lalr_analysis import Shift
 from lark.visitors import Transformer_NonRecursive
 
 from ..core import limits, units
@@ -955,9 +956,36 @@ def _out_of_order(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     return None
 
 
+def _keyword_as_a_name(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A keyword read where a name could stand too (`tiers` after `metric
+    x =`, `earlier` after `sum`), then a token that only a name accepts
+    (`tiers + 1`, `sum earlier.amount`): a file that names a metric or an
+    event like a keyword (as a file written before the keyword did). The
+    mistake is the name, not the token after it."""
+    stack = _stack(error)
+    if not stack or not isinstance(stack[-1], Token) or stack[-1].type == "NAME":
+        return None
+    word = str(stack[-1])
+    if word not in keywords() or "NAME" not in _accepted_at(error, len(stack) - 1):
+        return None
+    state: Any = error.state
+    try:
+        action, after_name = state.parse_conf.states[state.state_stack[len(stack) - 1]]["NAME"]
+        if action is not Shift or error.token.type not in state.parse_conf.states[after_name]:
+            return None
+    except (AttributeError, IndexError, KeyError):
+        return None
+    return Diagnostic(
+        "RR004",
+        f"`{word}` is a reserved word and cannot be used as a name here",
+        _token_span(source, stack[-1]),
+        f"choose another name, such as `{word}_1`",
+    )
+
+
 #: Hints tried in order for an unexpected token; the first that applies wins.
 _TOKEN_HINTS = (
-    _missing_unit, _thousands_separator, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
+    _missing_unit, _thousands_separator, _keyword_as_a_name, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
 )  # fmt: skip
 
 
