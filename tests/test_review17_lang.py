@@ -172,3 +172,20 @@ def test_names_spelled_like_the_new_keywords_still_parse_as_fields_and_metrics()
             f'milestone b {{ first payment where payment.{word} in ["a"] ignoring case  reward referrer cash 1 USD }}\n'
         )
         assert errors(text) == [], word
+
+
+# -- rate table rows written as the issue's shorthand --------------------------
+
+TABLE = "metric paid = count payment\nmetric conversions = count referrals where paid >= 1\n"
+
+
+def test_a_row_written_low_dash_high() -> None:
+    found = only(f"{EVENTS}{TABLE}metric rate = tiers of conversions {{\n  1-4: 10%\n  5 or more: 15%\n}}\n{MILESTONE}")
+    assert at(found) == ("RR001", 7, 4)
+    assert found.help == "a row is `LOW to HIGH: VALUE`: write `1 to 4`"
+
+
+def test_an_open_row_written_with_a_plus() -> None:
+    found = only(f"{EVENTS}{TABLE}metric rate = tiers of conversions {{\n  1 to 9: 10%\n  10+: 15%\n}}\n{MILESTONE}")
+    assert at(found) == ("RR001", 8, 5)
+    assert found.help == "the last row may be open: write `10 or more`"

@@ -983,9 +983,30 @@ def _keyword_as_a_name(source: Source, error: UnexpectedToken) -> Diagnostic | N
     )
 
 
+_SPACED_NUMBER = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)")
+
+
+def _tier_shorthand(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A rate table's row written as terms write it, `1-4: 10%` or `10+:
+    20%`: a `-` or `+` right after a row's low bound, where `to` or `or
+    more` goes."""
+    stack, sign = _stack(error), str(error.token)
+    if sign not in "+-" or not stack or not _is(stack[-1], "NUMBER"):
+        return None
+    if not {"TO", "OR"} <= _accepted_at(error, len(stack)):
+        return None
+    low = str(stack[-1])
+    high = _SPACED_NUMBER.match(source.text, error.token.end_pos or 0)
+    if sign == "-" and high:
+        help_ = f"a row is `LOW to HIGH: VALUE`: write `{low} to {high[1]}`"
+    else:
+        help_ = f"the last row may be open: write `{low} or more`"
+    return Diagnostic("RR001", f"unexpected `{sign}`", _token_span(source, error.token), help_)
+
+
 #: Hints tried in order for an unexpected token; the first that applies wins.
 _TOKEN_HINTS = (
-    _missing_unit, _thousands_separator, _keyword_as_a_name, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
+    _missing_unit, _thousands_separator, _tier_shorthand, _keyword_as_a_name, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
 )  # fmt: skip
 
 
