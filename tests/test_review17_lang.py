@@ -189,3 +189,56 @@ def test_an_open_row_written_with_a_plus() -> None:
     found = only(f"{EVENTS}{TABLE}metric rate = tiers of conversions {{\n  1 to 9: 10%\n  10+: 15%\n}}\n{MILESTONE}")
     assert at(found) == ("RR001", 8, 5)
     assert found.help == "the last row may be open: write `10 or more`"
+
+
+# -- the issue's own words, written as a newcomer writes them ------------------
+
+REFERRAL = "event referral { source: optional text, device: optional text }\n"
+EACH = "milestone m {\n  each payment\n  reward referrer cash 10 USD\n"
+
+
+def test_ignore_case_is_ignoring_case() -> None:
+    found = only(f'{EVENTS}{REFERRAL}eligible when referral.source == "partner" ignore case\n{MILESTONE}')
+    assert at(found) == ("RR001", 5, 44)
+    assert found.help == "did you mean `ignoring case`?"
+
+
+def test_case_insensitive_is_ignoring_case() -> None:
+    found = only(f'{EVENTS}{REFERRAL}eligible when referral.source == "partner" case insensitive\n{MILESTONE}')
+    assert at(found) == ("RR001", 5, 44)
+    assert found.help is not None and "`ignoring case` follows the comparison" in found.help
+
+
+def test_ignoring_case_before_the_comparison() -> None:
+    found = only(f'{EVENTS}{REFERRAL}eligible when referral.source ignoring case == "partner"\n{MILESTONE}')
+    assert at(found) == ("RR001", 5, 31)
+    assert found.help is not None and "`ignoring case` follows the comparison" in found.help
+
+
+def test_a_title_without_quotes_is_still_told_so() -> None:
+    found = only(f"{EVENTS}milestone m Welcome {{ first payment  reward referrer cash 1 USD }}\n")
+    assert found.help == "a title goes in double quotes, and the block starts with `{`"
+
+
+def test_a_count_of_earlier_referrals_inside_a_condition_is_a_metric_of_its_own() -> None:
+    found = only(f"{EVENTS}{REFERRAL}eligible when count earlier referrals within 24 hours < 3\n{MILESTONE}")
+    assert at(found) == ("RR001", 5, 21)
+    assert found.help is not None and "declare `metric NAME = count earlier" in found.help
+
+
+def test_a_cap_per_referrer_per_month() -> None:
+    found = only(f"{EVENTS}{EACH}  cap referrer 3 rewards per referrer per month\n}}\n")
+    assert at(found) == ("RR001", 7, 26)  # at `per referrer`
+    assert found.help == "a cap counts for each beneficiary of its role already: write `per month` alone"
+
+
+def test_a_cap_without_its_role() -> None:
+    found = only(f"{EVENTS}{EACH}  cap 3 rewards per month\n}}\n")
+    assert at(found) == ("RR001", 7, 7)
+    assert found.help == "a cap names its role first: `cap referrer 3 ...`"
+
+
+def test_a_cap_of_3_reward_is_3_rewards() -> None:
+    found = only(f"{EVENTS}{EACH}  cap referrer 3 reward per month\n}}\n")
+    assert at(found) == ("RR001", 7, 18)
+    assert found.help == "did you mean `rewards`? (`cap referrer 3 rewards` counts rewards)"

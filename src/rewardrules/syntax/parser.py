@@ -607,7 +607,7 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
         )
     history = getattr(error, "token_history", None) or [v for v in _stack(error)[-1:] if isinstance(v, Token)]
     previous = str(history[-1]) if history else ""
-    if previous in _AGGREGATES and token.type == "NAME":
+    if previous in _AGGREGATES and (token.type == "NAME" or text == "earlier"):
         help_ = (
             f"`{previous} {text}...` is a metric of its own: declare "
             f"`metric NAME = {previous} {text}...` and use NAME here"
@@ -620,7 +620,7 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     help_ = f"expected {_describe_expected(expected_terms)}"
     if text == "=" and "COMPARE" in expected_terms:
         help_ = "use `==` to compare two values"
-    elif token.type == "NAME" and "LBRACE" in expected_terms:
+    elif token.type == "NAME" and "LBRACE" in expected_terms and _is(_before_last(error), *_BLOCK_KEYWORDS):
         help_ = "a title goes in double quotes, and the block starts with `{`"
     return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
 
@@ -1004,9 +1004,62 @@ def _tier_shorthand(source: Source, error: UnexpectedToken) -> Diagnostic | None
     return Diagnostic("RR001", f"unexpected `{sign}`", _token_span(source, error.token), help_)
 
 
+_IGNORING_CASE_HELP = (
+    '`ignoring case` follows the comparison it applies to: `X == "partner" ignoring case`, `X in [...] ignoring case`'
+)
+
+
+def _before_last(error: UnexpectedInput) -> Any:
+    """The value of the parser's stack before the last one (None if none)."""
+    stack = _stack(error)
+    return stack[-2] if len(stack) >= 2 else None
+
+
+def _ignoring_case(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`ignore case`, `case insensitive`, or `ignoring case` before the
+    comparison: the words of :ref:`ignoring case` as people write them."""
+    token, word = error.token, str(error.token).lower()
+    fits = _keyword_types().get("ignoring") in (error.expected or ())
+    if word.startswith("ignor") and word != "ignoring" and fits:
+        help_ = "did you mean `ignoring case`?"
+    elif word == "case" or (word == "ignoring" and not fits):
+        help_ = _IGNORING_CASE_HELP
+    else:
+        return None
+    return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), help_)
+
+
+#: A cap or an allowance up to its number, just before a `reward` that
+#: should have been `rewards` (`cap referrer 3 reward per month`).
+_COUNT_BEFORE = re.compile(r"\b(?:cap|allowance\s+\w+(?:\s+\"[^\"\n]*\")?)\s+\w+\s+[0-9]+(?:\.[0-9]+)?\s*$")
+
+
+def _cap_words(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A cap (or an allowance) written as its terms say it: without its
+    role (`cap 3 rewards`), per its own role (`3 rewards per referrer per
+    month`), or `3 reward`, which starts a reward clause instead."""
+    stack = _stack(error)
+    token = error.token
+    allowance = _is(_before_last(error), "ALLOWANCE")
+    if token.type == "NUMBER" and stack and (_is(stack[-1], "CAP") or allowance):
+        what = "a cap names its role first: `cap referrer 3 ...`"
+        if allowance:
+            what = f"an allowance names its role first: `allowance {stack[-1]} referrer {token} ...`"
+        return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), what)
+    if token.type == "PER" and len(stack) >= 2 and _is(stack[-2], "PER") and str(stack[-1]) in ("referrer", "referee"):
+        span = source.span(stack[-2].start_pos or 0, stack[-1].end_pos or 0)
+        help_ = "a cap counts for each beneficiary of its role already: write `per month` alone"
+        return Diagnostic("RR001", f"unexpected `per {stack[-1]}`", span, help_)
+    reward = next((v for v in reversed([*stack, token]) if _is(v, "REWARD")), None)
+    if reward is not None and _COUNT_BEFORE.search(source.text, 0, reward.start_pos or 0):
+        help_ = "did you mean `rewards`? (`cap referrer 3 rewards` counts rewards)"
+        return Diagnostic("RR001", "unexpected `reward`", _token_span(source, reward), help_)
+    return None
+
+
 #: Hints tried in order for an unexpected token; the first that applies wins.
 _TOKEN_HINTS = (
-    _missing_unit, _thousands_separator, _tier_shorthand, _keyword_as_a_name, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
+    _missing_unit, _thousands_separator, _ignoring_case, _cap_words, _tier_shorthand, _keyword_as_a_name, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
 )  # fmt: skip
 
 
