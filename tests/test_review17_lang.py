@@ -242,3 +242,29 @@ def test_a_cap_of_3_reward_is_3_rewards() -> None:
     found = only(f"{EVENTS}{EACH}  cap referrer 3 reward per month\n}}\n")
     assert at(found) == ("RR001", 7, 18)
     assert found.help == "did you mean `rewards`? (`cap referrer 3 rewards` counts rewards)"
+
+
+# -- a duration without its unit in the new clauses ----------------------------
+
+MRR = "metric mrr = latest subscription.mrr otherwise 0 USD\n"
+
+
+def test_when_for_without_unit() -> None:
+    found = only(f"{EVENTS}{MRR}milestone m {{\n  when mrr >= 1000 USD for 60\n  reward referrer cash 1 USD\n}}\n")
+    assert at(found) == ("RR001", 6, 28)
+    assert found.message == "a duration needs a unit: `60 days`"
+    assert found.help is not None and "`reward` starts the next clause" in found.help
+
+
+def test_after_without_unit() -> None:
+    found = only(f"{EVENTS}{MRR}milestone m {{\n  after 30\n  reward referrer cash 1 USD\n}}\n")
+    assert at(found) == ("RR001", 6, 9)
+    assert found.message == "a duration needs a unit: `30 days`"
+
+
+def test_lapses_after_without_unit_does_not_take_unless_as_its_unit() -> None:
+    text = f"{EVENTS}program p {{\n  attribution last referral lapses after 30 unless first payment\n  {MILESTONE}}}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 5, 42)
+    assert found.message == "a duration needs a unit: `30 days`"
+    assert found.help is not None and "`unless` starts the next clause" in found.help

@@ -726,21 +726,41 @@ def _missing_unit(source: Source, error: UnexpectedToken) -> Diagnostic | None:
         and _accepted_at(error, len(stack) - 1) == {"NAME"}
     ):
         number, after = stack[-2], str(stack[-1])
+    elif (swallowed := _keyword_as_unit(stack)) is not None:
+        number, after = swallowed[0], str(swallowed[1])
     else:
         return None
-    before = stack[stack.index(number) - 1] if stack.index(number) > 0 else None
+    before = _DURATION_BEFORE.search(source.text, 0, number.start_pos or 0)
     clause = f"; `{after}` starts the next clause" if after else ""
-    if _is(before, "WITHIN", "HOLD"):
+    if before is not None:
         names = ", ".join(f"`{unit}`" for unit in DURATION_UNITS if unit.endswith("s"))
         message = f"a duration needs a unit: `{number} days`"
         help_ = f"write `{number}` with one of {names}{clause}"
-    elif _is(before, "EVERY"):
+    elif _EVERY_BEFORE.search(source.text, 0, number.start_pos or 0):
         message = f"`every {number}` needs the metric it steps through: `every {number} METRIC`"
         help_ = f"name the metric after the step, as in `every {number} conversions`{clause}"
     else:
         message = f"a name is missing after `{number}`"
         help_ = f"expected a name{clause}"
     return Diagnostic("RR001", message, _token_span(source, number), help_)
+
+
+#: The clauses that a duration follows: `within`, `hold`, `for`, `after`.
+_DURATION_BEFORE = re.compile(r"\b(?:within|hold|for|after)[ \t\r\n]*$")
+_EVERY_BEFORE = re.compile(r"\bevery[ \t\r\n]*$")
+
+
+def _keyword_as_unit(stack: list[Any]) -> tuple[Token, Token] | None:
+    """The number and the keyword that a duration already reduced took as
+    its unit (`lapses after 30 unless ...`: `unless` read as the unit, and
+    the parser fails only at the word after it), or None."""
+    tree = stack[-1] if stack else None
+    if tree is None or isinstance(tree, Token) or not hasattr(tree, "scan_values"):
+        return None
+    tokens = list(tree.scan_values(lambda value: isinstance(value, Token)))
+    if len(tokens) >= 2 and _is(tokens[-2], "NUMBER") and _is(tokens[-1], "NAME") and str(tokens[-1]) in keywords():
+        return tokens[-2], tokens[-1]
+    return None
 
 
 _CLOSING = {"LSQB": ("RSQB", "]"), "LPAR": ("RPAR", ")")}
