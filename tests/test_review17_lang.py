@@ -268,3 +268,10 @@ def test_lapses_after_without_unit_does_not_take_unless_as_its_unit() -> None:
     assert at(found) == ("RR001", 5, 42)
     assert found.message == "a duration needs a unit: `30 days`"
     assert found.help is not None and "`unless` starts the next clause" in found.help
+
+
+def test_a_rate_table_paid_as_cash_is_told_to_take_its_part_of_an_amount() -> None:
+    text = f"{EVENTS}{TABLE}metric rate = tiers of conversions {{ 1 to 4: 10%  5 or more: 15% }}\nmilestone c {{ each payment  reward referrer cash rate }}\n"
+    found = only(text)
+    assert at(found) == ("RR305", 7, 50)
+    assert found.help == "a rate pays its part of an amount: `rate of payment.amount`"
