@@ -275,3 +275,10 @@ def test_a_rate_table_paid_as_cash_is_told_to_take_its_part_of_an_amount() -> No
     found = only(text)
     assert at(found) == ("RR305", 7, 50)
     assert found.help == "a rate pays its part of an amount: `rate of payment.amount`"
+
+
+def test_ignoring_case_after_earlier_referrals_says_it_does_not_apply() -> None:
+    text = f"{EVENTS}{REFERRAL}eligible when referral.device not in earlier referrals.device ignoring case\n{MILESTONE}"
+    found = only(text)
+    assert at(found) == ("RR001", 5, 63)
+    assert found.help is not None and "does not apply to `in earlier referrals.device`" in found.help

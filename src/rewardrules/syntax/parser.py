@@ -1035,12 +1035,26 @@ def _before_last(error: UnexpectedInput) -> Any:
     return stack[-2] if len(stack) >= 2 else None
 
 
+def _earlier_field(stack: list[Any]) -> str | None:
+    """The field F of `earlier referrals.F` when it is the last thing the
+    parser read (its tokens, not reduced yet)."""
+    if len(stack) >= 4 and _is(stack[-4], _keyword_types().get("earlier", "")) and _is(stack[-1], "NAME"):
+        return str(stack[-1])
+    return None
+
+
 def _ignoring_case(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     """`ignore case`, `case insensitive`, or `ignoring case` before the
     comparison: the words of :ref:`ignoring case` as people write them."""
     token, word = error.token, str(error.token).lower()
     fits = _keyword_types().get("ignoring") in (error.expected or ())
-    if word.startswith("ignor") and word != "ignoring" and fits:
+    earlier = _earlier_field(_stack(error))
+    if word == "ignoring" and earlier is not None:
+        help_ = (
+            f"`ignoring case` does not apply to `in earlier referrals.{earlier}`, which compares values as "
+            "written: put the field in one case in the ledger"
+        )
+    elif word.startswith("ignor") and word != "ignoring" and fits:
         help_ = "did you mean `ignoring case`?"
     elif word == "case" or (word == "ignoring" and not fits):
         help_ = _IGNORING_CASE_HELP
