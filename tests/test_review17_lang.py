@@ -282,3 +282,9 @@ def test_ignoring_case_after_earlier_referrals_says_it_does_not_apply() -> None:
     found = only(text)
     assert at(found) == ("RR001", 5, 63)
     assert found.help is not None and "does not apply to `in earlier referrals.device`" in found.help
+
+
+def test_a_misspelled_tiers_is_named_not_the_brace_after_it() -> None:
+    found = only(f"{EVENTS}{TABLE}metric rate = teirs of conversions {{ 1 to 4: 10%  5 or more: 15% }}\n{MILESTONE}")
+    assert at(found) == ("RR001", 6, 15)
+    assert found.help == "did you mean `tiers`?"

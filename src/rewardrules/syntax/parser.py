@@ -824,6 +824,23 @@ def _misspelled_before(source: Source, error: UnexpectedToken) -> Diagnostic | N
     return Diagnostic("RR001", f"unexpected `{name}`", _token_span(source, stack[-1]), f"did you mean `{match}`?")
 
 
+def _misspelled_opener(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A `{` after an expression that began with a misspelled keyword: `teirs
+    of conversions {` reads as the rate `teirs of conversions`, and the
+    parser fails only at the brace. Blame the first word when it is near a
+    keyword that could start there."""
+    stack = _stack(error)
+    if error.token.type != "LBRACE" or not stack or isinstance(stack[-1], Token):
+        return None
+    first = _first_token(stack[-1])
+    if first is None or first.type != "NAME":
+        return None
+    match = suggest(str(first), _keywords_of(_accepted_at(error, len(stack) - 1)))
+    if match is None:
+        return None
+    return Diagnostic("RR001", f"unexpected `{first}`", _token_span(source, first), f"did you mean `{match}`?")
+
+
 def _misspelled_here(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     """A name where only keywords (and signs) fit: suggest the nearest
     keyword first, since the list of everything expected may be long and
@@ -1093,8 +1110,18 @@ def _cap_words(source: Source, error: UnexpectedToken) -> Diagnostic | None:
 
 #: Hints tried in order for an unexpected token; the first that applies wins.
 _TOKEN_HINTS = (
-    _missing_unit, _thousands_separator, _ignoring_case, _cap_words, _tier_shorthand, _keyword_as_a_name, _out_of_order, _misspelled_before, _misspelled_here, _glued_keyword,
-)  # fmt: skip
+    _missing_unit,
+    _thousands_separator,
+    _ignoring_case,
+    _cap_words,
+    _tier_shorthand,
+    _keyword_as_a_name,
+    _out_of_order,
+    _misspelled_before,
+    _misspelled_opener,
+    _misspelled_here,
+    _glued_keyword,
+)
 
 
 @contextlib.contextmanager
