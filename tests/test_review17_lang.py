@@ -288,3 +288,29 @@ def test_a_misspelled_tiers_is_named_not_the_brace_after_it() -> None:
     found = only(f"{EVENTS}{TABLE}metric rate = teirs of conversions {{ 1 to 4: 10%  5 or more: 15% }}\n{MILESTONE}")
     assert at(found) == ("RR001", 6, 15)
     assert found.help == "did you mean `tiers`?"
+
+
+def test_a_partial_void_without_its_whole() -> None:
+    text = f"{EVENTS}milestone m {{\n  each payment\n  reward referrer cash 10% of payment.amount\n  void refund.amount if refund\n}}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 7, 22)
+    assert found.help == (
+        "a partial void names the whole it is a part of: `void refund.amount of WHOLE if refund`, such as "
+        "`of payment.amount`; `void if refund` takes the whole award back"
+    )
+
+
+def test_a_partial_void_written_as_a_division() -> None:
+    text = f"{EVENTS}milestone m {{\n  each payment\n  reward referrer cash 10% of payment.amount\n  void refund.amount / payment.amount if refund\n}}\n"
+    found = only(text)
+    assert found.help is not None and found.help.startswith(
+        "a partial void is a part of a whole, not a division: `void refund.amount of payment.amount if refund`"
+    )
+
+
+def test_a_partial_void_as_a_percentage_is_not_out_of_order() -> None:
+    text = f"{EVENTS}milestone m {{\n  each payment\n  reward referrer cash 10% of payment.amount\n  void 50% of payment.amount if refund\n}}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 7, 30)
+    assert found.help is not None and "before" not in found.help
+    assert "`void PART of WHOLE if refund`" in found.help

@@ -824,6 +824,33 @@ def _misspelled_before(source: Source, error: UnexpectedToken) -> Diagnostic | N
     return Diagnostic("RR001", f"unexpected `{name}`", _token_span(source, stack[-1]), f"did you mean `{match}`?")
 
 
+def _share_without_whole(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`void refund.amount if refund`: a partial void's part without the
+    whole it is a part of (`of payment.amount`)."""
+    stack = _stack(error)
+    if error.token.type != "IF" or "OF" not in (error.expected or ()):
+        return None
+    void = next((i for i in range(len(stack) - 1, -1, -1) if _is(stack[i], "VOID")), None)
+    if void is None:
+        return None
+    part = source.text[stack[void].end_pos or 0 : error.token.start_pos or 0].strip()
+    event = _NAME_AFTER.match(source.text, error.token.end_pos or 0)
+    name = event[1] if event else "EVENT"
+    whole = f"`void if {name}` takes the whole award back"
+    if " / " in part:
+        help_ = (
+            f"a partial void is a part of a whole, not a division: `void {part.replace(' / ', ' of ', 1)} if {name}`"
+        )
+    elif " of " in part or "%" in part:
+        help_ = f"a partial void is `void PART of WHOLE if {name}`, as in `void refund.amount of payment.amount`"
+    else:
+        help_ = f"a partial void names the whole it is a part of: `void {part} of WHOLE if {name}`, such as `of payment.amount`"
+    return Diagnostic("RR001", "unexpected `if`", _token_span(source, error.token), f"{help_}; {whole}")
+
+
+_NAME_AFTER = re.compile(r"[ \t\r\n]*([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def _misspelled_opener(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     """A `{` after an expression that began with a misspelled keyword: `teirs
     of conversions {` reads as the rate `teirs of conversions`, and the
@@ -980,8 +1007,8 @@ def _out_of_order(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     for index in range(len(stack) - 1, -1, -1):
         first = _first_token(stack[index])
         if kind in _accepted_at(error, index):
-            if first is None or str(first) == word or first.type == "NAME":
-                return None  # a repeated clause, or a name: not a question of order
+            if first is None or str(first) == word or str(first) not in keywords():
+                return None  # a repeated clause, or a value: not a question of order
             return Diagnostic(
                 "RR001",
                 f"unexpected `{word}` after `{first}`",
@@ -1117,6 +1144,7 @@ _TOKEN_HINTS = (
     _tier_shorthand,
     _keyword_as_a_name,
     _out_of_order,
+    _share_without_whole,
     _misspelled_before,
     _misspelled_opener,
     _misspelled_here,
