@@ -74,6 +74,13 @@ def test_eligible_inside_a_milestone() -> None:
     assert "`eligible` cannot be inside milestone `m`" in found.message
 
 
+def test_a_metric_inside_an_event_block() -> None:
+    found = only("event payment {\n  amount: money USD\n  metric paid = count payment\n}\n" + MILESTONE)
+    assert at(found) == ("RR001", 3, 3)
+    assert found.message == "`metric` cannot be inside event `payment`"
+    assert found.help == "an event block holds only fields (`name: type`): move `metric` after its `}`"
+
+
 def test_a_missing_brace_is_still_reported_as_never_closed() -> None:
     # one `}` fewer than `{`: the block really is left open
     text = f"{EVENTS}milestone a {{\n  first payment\n  reward referrer cash 10 USD\n{MILESTONE}"

@@ -957,6 +957,8 @@ def _misplaced_diagnostic(source: Source, met: Token, block: str) -> Diagnostic:
         help_ = f"declare `{keyword}` at the top of the file, outside every block"
     elif block.startswith("milestone") and keyword in ("eligible", "draw", "attribution", "metric"):
         help_ = f"`{keyword}` belongs to the program: move it out of the milestone, before or after it"
+    elif block.startswith("event"):
+        help_ = f"an event block holds only fields (`name: type`): move `{keyword}` after its `}}`"
     elif block == "a rate table":
         help_ = "a rate table holds only rows (`LOW to HIGH: VALUE`, `LOW or more: VALUE`)"
     else:
