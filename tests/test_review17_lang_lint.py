@@ -37,3 +37,29 @@ def test_a_table_that_reads_the_ledger_is_not() -> None:
         "milestone c { when spent > 0 USD  reward referrer cash bonus }\n"
     )
     assert "RR605" in codes(text)
+
+
+RATES = (
+    "event payment { amount: money USD }\n"
+    "metric paid = count payment\n"
+    "metric conversions = count referrals where paid >= 1\n"
+    "metric rate = tiers of conversions { 1 to 4: 10%  5 to 9: 50%  10 or more: 20% }\n"
+)
+
+
+def test_a_rate_table_of_a_fixed_amount_is_bounded_by_its_highest_rate() -> None:
+    from rewardrules.check.bounds import program_bounds
+
+    text = f"{RATES}milestone c {{ first payment  reward referrer cash rate of 200 USD }}\n"
+    checked, problems = check_text(text, "case.rules")
+    assert checked is not None and problems == []
+    assert "RR605" not in [d.code for d in lint(checked)]
+    [program] = checked.programs
+    [(role, bound)] = program_bounds(program).per_referral
+    assert role == "referrer"
+    assert bound.total == 100  # 50% of 200 USD, the highest row
+
+
+def test_a_rate_table_of_the_ledgers_amount_stays_unbounded() -> None:
+    text = f"{RATES}milestone c {{ first payment  reward referrer cash rate of payment.amount }}\n"
+    assert "RR605" in codes(text)

@@ -697,10 +697,16 @@ def constant_amount(reward: RewardInfo) -> Decimal | Unknown | None:
 def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal | Unknown:
     """The most one award pays when its amount is a table of fixed amounts
     (`reward referrer cash bonus`, `bonus = tiers of spent { ... 50 USD }`):
-    its largest row, rounded as the engine rounds money; else UNKNOWN (a
-    row computed from the ledger, or an amount that does more than read
-    the table)."""
-    amount = reward.decl.amount
+    its largest row, rounded as the engine rounds money; or a rate table of
+    a fixed amount (`rate of 200 USD`): that amount at the row that gives
+    the most; else UNKNOWN (a row or an operand computed from the ledger,
+    or an amount that does more than read the table)."""
+    amount, scale = reward.decl.amount, Decimal(1)
+    if isinstance(amount, ast.RateOf):  # `rate of 200 USD`: the operand at each row's rate
+        operand = fold(amount.operand)
+        if not isinstance(operand, Decimal):
+            return UNKNOWN
+        amount, scale = amount.rate, operand / 100
     info = metrics.get(amount.head.text) if isinstance(amount, ast.Ref) and amount.attr is None else None
     body = info.decl.body if info is not None else None
     if not isinstance(body, ast.Tiers) or body.graduated:  # a graduated table grows with its metric
@@ -708,7 +714,7 @@ def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal
     values = [fold(value) for value in body.values]
     if not all(isinstance(v, Decimal) for v in values):
         return UNKNOWN
-    most = max(v for v in values if isinstance(v, Decimal))
+    most = max(v * scale for v in values if isinstance(v, Decimal))
     return quantize_money(most, reward.unit) if is_currency(reward.unit) else most
 
 
