@@ -321,3 +321,25 @@ def test_a_partial_void_as_a_percentage_is_not_out_of_order() -> None:
     assert at(found) == ("RR001", 7, 30)
     assert found.help is not None and "before" not in found.help
     assert "`void PART of WHOLE if refund`" in found.help
+
+
+# -- the words that are not the language's ------------------------------
+
+
+def test_held_for_is_for() -> None:
+    found = only(f"{EVENTS}{MRR}milestone m {{ when mrr >= 1000 USD held for 60 days  reward referrer cash 1 USD }}\n")
+    assert at(found) == ("RR001", 5, 36)
+    assert found.help == "`when CONDITION for 60 days` says how long it must hold: drop `held`"
+
+
+def test_since_is_from() -> None:
+    found = only(f"{EVENTS}{MRR}milestone m {{ after 30 days since subscription  reward referrer cash 1 USD }}\n")
+    assert at(found) == ("RR001", 5, 29)
+    assert found.help == "did you mean `from`?"
+
+
+def test_until_is_unless_in_an_attribution() -> None:
+    text = f"{EVENTS}program p {{\n  attribution first referral lapses after 30 days until first payment\n  {MILESTONE}}}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 5, 51)
+    assert found.help == "did you mean `unless`?"

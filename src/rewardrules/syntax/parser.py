@@ -851,6 +851,29 @@ def _share_without_whole(source: Source, error: UnexpectedToken) -> Diagnostic |
 _NAME_AFTER = re.compile(r"[ \t\r\n]*([A-Za-z_][A-Za-z0-9_]*)")
 
 
+#: Words that terms use where the language has a keyword of its own.
+_SYNONYMS = {"since": "from", "until": "unless", "except": "unless", "excluding": "unless"}
+_FOR_AFTER = re.compile(r"[ \t\r\n]+for[ \t\r\n]+([0-9]+(?:\.[0-9]+)?[ \t]+[A-Za-z]+)")
+
+
+def _synonym(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A word of the terms where the language has its own (`since` for
+    `from`, `until` for `unless`), or `held for 60 days` (`when C for D`
+    says how long already)."""
+    token = error.token
+    word = str(token).lower()
+    if token.type != "NAME":
+        return None
+    held = _FOR_AFTER.match(source.text, token.end_pos or 0)
+    if word == "held" and held and _keyword_types().get("for") in (error.expected or ()):
+        help_ = f"`when CONDITION for {held[1]}` says how long it must hold: drop `held`"
+    elif word in _SYNONYMS and _keyword_types().get(_SYNONYMS[word]) in (error.expected or ()):
+        help_ = f"did you mean `{_SYNONYMS[word]}`?"
+    else:
+        return None
+    return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), help_)
+
+
 def _misspelled_opener(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     """A `{` after an expression that began with a misspelled keyword: `teirs
     of conversions {` reads as the rate `teirs of conversions`, and the
@@ -1147,6 +1170,7 @@ _TOKEN_HINTS = (
     _keyword_as_a_name,
     _out_of_order,
     _share_without_whole,
+    _synonym,
     _misspelled_before,
     _misspelled_opener,
     _misspelled_here,
