@@ -343,3 +343,25 @@ def test_until_is_unless_in_an_attribution() -> None:
     found = only(text)
     assert at(found) == ("RR001", 5, 51)
     assert found.help == "did you mean `unless`?"
+
+
+def test_each_misplaced_declaration_is_reported_once_without_echoes() -> None:
+    text = (
+        "event payment { amount: money USD }\n"
+        "allowance b referrer 5 USD\n"
+        "program p {\n"
+        "  allowance c referrer 5 USD\n"
+        "  milestone m {\n"
+        "    first payment\n"
+        "    reward referrer cash 1 USD\n"
+        "    draw from b\n"
+        "  }\n"
+        "}\n"
+        "program q { milestone n { first payment  reward referrer cash 1 USD { cap referrer 3 USD } } }\n"
+    )
+    found = errors(text)
+    assert [(d.line, d.column, d.message) for d in found] == [
+        (4, 3, "`allowance` cannot be inside program `p`"),
+        (8, 5, "`draw` cannot be inside milestone `m`"),
+        (11, 71, "`cap` cannot be inside the terms of a reward"),
+    ]
