@@ -365,3 +365,13 @@ def test_each_misplaced_declaration_is_reported_once_without_echoes() -> None:
         (8, 5, "`draw` cannot be inside milestone `m`"),
         (11, 71, "`cap` cannot be inside the terms of a reward"),
     ]
+
+
+def test_an_attribution_window_written_with_within() -> None:
+    text = f"{EVENTS}program p {{\n  attribution last referral before first payment within 30 days\n  {MILESTONE}}}\n"
+    found = only(text)
+    assert at(found) == ("RR001", 5, 50)
+    assert found.help == (
+        "an attribution's window is `lapses after 30 days`, before the conversion: "
+        "`attribution last referral lapses after 30 days unless first payment`"
+    )

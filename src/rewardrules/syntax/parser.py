@@ -874,6 +874,27 @@ def _synonym(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), help_)
 
 
+def _attribution_window(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`attribution ... first payment within 30 days`: the window of an
+    attribution is its lapse, `lapses after D`, written before the conversion."""
+    if str(error.token) != "within":
+        return None
+    stack = _stack(error)
+    start = next((i for i in range(len(stack) - 1, -1, -1) if _is(stack[i], "ATTRIBUTION")), None)
+    if start is None or any(_is(v, "LBRACE", "RBRACE") for v in stack[start:]):
+        return None
+    model = str(stack[start + 1]) if start + 1 < len(stack) else "last"
+    event = next((str(v) for v in reversed(stack[start:]) if _is(v, "NAME")), "EVENT")
+    window = _SPACED_NUMBER.match(source.text, error.token.end_pos or 0)
+    unit = _NAME_AFTER.match(source.text, window.end()) if window else None
+    duration = f"{window[1]} {unit[1]}" if window and unit else "30 days"
+    help_ = (
+        f"an attribution's window is `lapses after {duration}`, before the conversion: "
+        f"`attribution {model} referral lapses after {duration} unless first {event}`"
+    )
+    return Diagnostic("RR001", "unexpected `within`", _token_span(source, error.token), help_)
+
+
 def _misspelled_opener(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     """A `{` after an expression that began with a misspelled keyword: `teirs
     of conversions {` reads as the rate `teirs of conversions`, and the
@@ -1170,6 +1191,7 @@ _TOKEN_HINTS = (
     _keyword_as_a_name,
     _out_of_order,
     _share_without_whole,
+    _attribution_window,
     _synonym,
     _misspelled_before,
     _misspelled_opener,
