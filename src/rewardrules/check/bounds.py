@@ -52,10 +52,10 @@ from typing import TypeVar
 
 from ..core.datatypes import DURATION_UNITS, PERIODS
 from ..core.runtime import in_context
-from ..core.units import format_amount, is_additive, is_currency, quantize_money
+from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
 from ..syntax.formatter import written
-from .lint import UNKNOWN, Unknown, applicable_caps, constant_amount, fold, how_often
+from .lint import Unknown, applicable_caps, constant_amount, how_often, table_most
 from .program import CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo, ProgramInfo, RewardInfo
 
 ZERO = Decimal(0)
@@ -430,24 +430,6 @@ def milestone_bound(
         what = " and ".join(computed) if computed else bound.amount(per_award or ZERO)
         _explain_unbounded(bound, milestone, what, bool(caps), every_referral)
     return bound
-
-
-def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal | Unknown:
-    """The most one award pays when its amount is a table of fixed amounts
-    (`reward referrer cash bonus`, `bonus = tiers of spent { ... 50 USD }`):
-    its largest row, rounded as the engine rounds money; else UNKNOWN (a
-    row computed from the ledger, or an amount that does more than read
-    the table)."""
-    amount = reward.decl.amount
-    info = metrics.get(amount.head.text) if isinstance(amount, ast.Ref) and amount.attr is None else None
-    body = info.decl.body if info is not None else None
-    if not isinstance(body, ast.Tiers) or body.graduated:  # a graduated table grows with its metric
-        return UNKNOWN
-    values = [fold(value) for value in body.values]
-    if not all(isinstance(v, Decimal) for v in values):
-        return UNKNOWN
-    most = max(v for v in values if isinstance(v, Decimal))
-    return quantize_money(most, reward.unit) if is_currency(reward.unit) else most
 
 
 def _explain_unbounded(bound: Bound, milestone: MilestoneInfo, what: str, capped: bool, every_referral: bool) -> None:

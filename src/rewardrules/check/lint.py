@@ -22,7 +22,7 @@ is decided only when its operand is a constant.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, localcontext
 from typing import Any, cast
 
@@ -694,6 +694,30 @@ def constant_amount(reward: RewardInfo) -> Decimal | Unknown | None:
     return quantize_money(value, reward.unit) if is_currency(reward.unit) else value
 
 
+def table_most(reward: RewardInfo, metrics: Mapping[str, MetricInfo]) -> Decimal | Unknown:
+    """The most one award pays when its amount is a table of fixed amounts
+    (`reward referrer cash bonus`, `bonus = tiers of spent { ... 50 USD }`):
+    its largest row, rounded as the engine rounds money; or a rate table of
+    a fixed amount (`rate of 200 USD`): that amount at the row that gives
+    the most; else UNKNOWN (a row or an operand computed from the ledger,
+    or an amount that does more than read the table)."""
+    amount, scale = reward.decl.amount, Decimal(1)
+    if isinstance(amount, ast.RateOf):  # `rate of 200 USD`: the operand at each row's rate
+        operand = fold(amount.operand)
+        if not isinstance(operand, Decimal):
+            return UNKNOWN
+        amount, scale = amount.rate, operand / 100
+    info = metrics.get(amount.head.text) if isinstance(amount, ast.Ref) and amount.attr is None else None
+    body = info.decl.body if info is not None else None
+    if not isinstance(body, ast.Tiers) or body.graduated:  # a graduated table grows with its metric
+        return UNKNOWN
+    values = [fold(value) for value in body.values]
+    if not all(isinstance(v, Decimal) for v in values):
+        return UNKNOWN
+    most = max(v * scale for v in values if isinstance(v, Decimal))
+    return quantize_money(most, reward.unit) if is_currency(reward.unit) else most
+
+
 def how_often(trigger: ast.Trigger) -> str | None:
     """How a repeating trigger pays ("at every `payment`"); None if at most once."""
     if isinstance(trigger, ast.EventTrigger):
@@ -730,6 +754,8 @@ def unbounded_liability(checked: CheckedRuleset) -> Iterator[Diagnostic]:
             often = how_often(milestone.trigger)
             for reward in milestone.rewards:
                 computed = isinstance(constant_amount(reward), Unknown)
+                # a table of fixed amounts pays at most its largest row
+                computed = computed and isinstance(table_most(reward, program.metrics), Unknown)
                 # a cap on the number of rewards bounds fixed amounts only
                 caps = [c for c in applicable_caps(program, milestone, reward) if not (computed and c.counts_rewards)]
                 if not is_currency(reward.unit) or not (computed or often) or caps:

@@ -391,7 +391,7 @@ class Programs(Attributions, Clawbacks):
         unit = typ.unit or ""
         problem = _kind_unit_problem(kind, unit)
         if problem:
-            self.error("RR305", problem, reward.amount.span)
+            self.error("RR305", problem, reward.amount.span, _rate_help(reward, unit, trigger_event))
             return None
         if _negative_constant(reward.amount):
             self.error(
@@ -455,6 +455,19 @@ def _negative_constant(amount: ast.Expr) -> bool:
 
     value = fold(amount)
     return isinstance(value, Decimal) and value < 0
+
+
+def _rate_help(reward: ast.Reward, unit: str, trigger_event: EventInfo | None) -> str | None:
+    """The help for a rate in percent paid as an amount (`cash rate`, a
+    rate table's; `cash 10%`): a rate pays its part of an amount, of the
+    triggering event's first money field when there is one."""
+    if unit != "percent" or reward.amount.span is None:
+        return None
+    money = None
+    if trigger_event is not None:
+        fields = trigger_event.fields.values()
+        money = next((f"{trigger_event.name}.{f.name}" for f in fields if is_currency(f.type.unit or "")), None)
+    return f"a rate pays its part of an amount: `{reward.amount.span.text} of {money or 'AMOUNT'}`"
 
 
 def _kind_unit_problem(kind: str, unit: str) -> str | None:

@@ -314,9 +314,19 @@ class Reporter:
             return entry
         entry["progress"] = self._describe(program, milestone, referral, values)
         closes = self._window_end(milestone, referral)
-        if closes is not None and self.as_of > closes:
+        if (closes is not None and self.as_of > closes) or self._timer_rang(milestone, referral):
             entry["closed"] = True  # what explain reads: never the progress text
         return entry
+
+    def _timer_rang(self, milestone: MilestoneInfo, referral: Referral) -> bool:
+        """Whether an `after` milestone's timer rang for the referral and
+        paid nothing (its condition did not hold then): it never pays later."""
+        if not isinstance(milestone.trigger, ast.AfterTrigger):
+            return False
+        timer = self.engine.state.timers.get((milestone.index, referral.referee))
+        if timer is not None and timer.at > self.as_of:
+            return False
+        return (milestone.index, referral.referee) in self.engine.state.anchored or milestone.anchor is None
 
     @staticmethod
     def _window_end(milestone: MilestoneInfo, referral: Referral) -> int | None:
@@ -407,7 +417,7 @@ class Reporter:
             tail = f" if `{_span_text(condition)}` then" if condition is not None else ""
             return f"timer started {since} (event {timer.event}); pays at {format_deadline(timer.at)}{tail}"
         if after:
-            if (milestone.index, referral.referee) in self.engine.state.anchored or milestone.anchor is None:
+            if self._timer_rang(milestone, referral):
                 return f"the timer rang and `{_span_text(condition)}` did not hold then: nothing to pay"
             return f"waiting for a `{milestone.anchor}` to start the timer"
         assert isinstance(trigger, ast.WhenTrigger) and condition is not None

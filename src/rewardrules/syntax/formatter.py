@@ -488,13 +488,29 @@ def _terms(p: _Printer, reward: ast.Reward) -> str:
 def _share(p: _Printer, void: ast.Void) -> str:
     """The share of a partial `void` (``refund.amount of payment.amount ``),
     or nothing. A part that ends in `%` is parenthesized: `10% of x` would
-    read as one percentage."""
+    read as one percentage; so is one that ends in a bare name, which would
+    read as a rate (`(fees) of x`, not `fees of x`)."""
     if void.part is None or void.whole is None:
         return ""
     part = p.expr(void.part, _SUM)
-    if isinstance(void.part, ast.Percent):
+    if isinstance(void.part, ast.Percent) or _ends_in_bare_name(void.part):
         part = f"({part})"
     return f"{part} of {p.expr(void.whole, _SUM)} "
+
+
+def _ends_in_bare_name(expr: ast.Expr) -> bool:
+    """Whether the printed expression ends in a name without a dot, which an
+    `of` after it would take as a rate (`NAME of X`)."""
+    while True:
+        match expr:
+            case ast.Ref():
+                return expr.attr is None
+            case ast.Arith(_, _, right):
+                expr = right
+            case ast.Neg(operand) | ast.PercentOf(_, operand) | ast.RateOf(_, operand):
+                expr = operand
+            case _:
+                return False
 
 
 def _duration(duration: ast.Duration) -> str:

@@ -32,6 +32,7 @@ __all__ = ["RewardRulesLexer"]
 #: Every reserved word of the language (docs/language.md, "Reserved words").
 RESERVED = (
     "ruleset",
+    "timezone",
     "unit",
     "event",
     "metric",

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.parsers.lalr_analysis import Shift
 from lark.visitors import Transformer_NonRecursive
 
 from ..core import limits, units
@@ -547,6 +548,9 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
         return Diagnostic("RR002", f"unexpected character `{char}`", source.span(pos, pos + 1), help_)
     unclosed = _unclosed_block(source.text, error)
     if unclosed is not None:
+        misplaced = _misplaced_in(source.text, error, unclosed)
+        if misplaced is not None:
+            return _misplaced_diagnostic(source, unclosed.met, misplaced)
         return _unclosed_diagnostic(source, error, unclosed)
     opener = _open_bracket(source.text, error)
     if opener is not None and isinstance(error, UnexpectedToken):
@@ -575,7 +579,7 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
         )
     history = getattr(error, "token_history", None) or [v for v in _stack(error)[-1:] if isinstance(v, Token)]
     previous = str(history[-1]) if history else ""
-    if previous in _AGGREGATES and token.type == "NAME":
+    if previous in _AGGREGATES and (token.type == "NAME" or text == "earlier"):
         help_ = (
             f"`{previous} {text}...` is a metric of its own: declare "
             f"`metric NAME = {previous} {text}...` and use NAME here"
@@ -588,7 +592,7 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     help_ = f"expected {_describe_expected(expected_terms)}"
     if text == "=" and "COMPARE" in expected_terms:
         help_ = "use `==` to compare two values"
-    elif token.type == "NAME" and "LBRACE" in expected_terms:
+    elif token.type == "NAME" and "LBRACE" in expected_terms and _is(_before_last(error), *_BLOCK_KEYWORDS):
         help_ = "a title goes in double quotes, and the block starts with `{`"
     return Diagnostic("RR001", f"unexpected `{text}`", span, help_)
 
@@ -694,21 +698,41 @@ def _missing_unit(source: Source, error: UnexpectedToken) -> Diagnostic | None:
         and _accepted_at(error, len(stack) - 1) == {"NAME"}
     ):
         number, after = stack[-2], str(stack[-1])
+    elif (swallowed := _keyword_as_unit(stack)) is not None:
+        number, after = swallowed[0], str(swallowed[1])
     else:
         return None
-    before = stack[stack.index(number) - 1] if stack.index(number) > 0 else None
+    before = _DURATION_BEFORE.search(source.text, 0, number.start_pos or 0)
     clause = f"; `{after}` starts the next clause" if after else ""
-    if _is(before, "WITHIN", "HOLD"):
+    if before is not None:
         names = ", ".join(f"`{unit}`" for unit in DURATION_UNITS if unit.endswith("s"))
         message = f"a duration needs a unit: `{number} days`"
         help_ = f"write `{number}` with one of {names}{clause}"
-    elif _is(before, "EVERY"):
+    elif _EVERY_BEFORE.search(source.text, 0, number.start_pos or 0):
         message = f"`every {number}` needs the metric it steps through: `every {number} METRIC`"
         help_ = f"name the metric after the step, as in `every {number} conversions`{clause}"
     else:
         message = f"a name is missing after `{number}`"
         help_ = f"expected a name{clause}"
     return Diagnostic("RR001", message, _token_span(source, number), help_)
+
+
+#: The clauses that a duration follows: `within`, `hold`, `for`, `after`.
+_DURATION_BEFORE = re.compile(r"\b(?:within|hold|for|after)[ \t\r\n]*$")
+_EVERY_BEFORE = re.compile(r"\bevery[ \t\r\n]*$")
+
+
+def _keyword_as_unit(stack: list[Any]) -> tuple[Token, Token] | None:
+    """The number and the keyword that a duration already reduced took as
+    its unit (`lapses after 30 unless ...`: `unless` read as the unit, and
+    the parser fails only at the word after it), or None."""
+    tree = stack[-1] if stack else None
+    if tree is None or isinstance(tree, Token) or not hasattr(tree, "scan_values"):
+        return None
+    tokens = list(tree.scan_values(lambda value: isinstance(value, Token)))
+    if len(tokens) >= 2 and _is(tokens[-2], "NUMBER") and _is(tokens[-1], "NAME") and str(tokens[-1]) in keywords():
+        return tokens[-2], tokens[-1]
+    return None
 
 
 _CLOSING = {"LSQB": ("RSQB", "]"), "LPAR": ("RPAR", ")")}
@@ -772,6 +796,94 @@ def _misspelled_before(source: Source, error: UnexpectedToken) -> Diagnostic | N
     return Diagnostic("RR001", f"unexpected `{name}`", _token_span(source, stack[-1]), f"did you mean `{match}`?")
 
 
+def _share_without_whole(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`void refund.amount if refund`: a partial void's part without the
+    whole it is a part of (`of payment.amount`)."""
+    stack = _stack(error)
+    if error.token.type != "IF" or "OF" not in (error.expected or ()):
+        return None
+    void = next((i for i in range(len(stack) - 1, -1, -1) if _is(stack[i], "VOID")), None)
+    if void is None:
+        return None
+    part = source.text[stack[void].end_pos or 0 : error.token.start_pos or 0].strip()
+    event = _NAME_AFTER.match(source.text, error.token.end_pos or 0)
+    name = event[1] if event else "EVENT"
+    whole = f"`void if {name}` takes the whole award back"
+    if " / " in part:
+        help_ = (
+            f"a partial void is a part of a whole, not a division: `void {part.replace(' / ', ' of ', 1)} if {name}`"
+        )
+    elif " of " in part or "%" in part:
+        help_ = f"a partial void is `void PART of WHOLE if {name}`, as in `void refund.amount of payment.amount`"
+    else:
+        help_ = f"a partial void names the whole it is a part of: `void {part} of WHOLE if {name}`, such as `of payment.amount`"
+    return Diagnostic("RR001", "unexpected `if`", _token_span(source, error.token), f"{help_}; {whole}")
+
+
+_NAME_AFTER = re.compile(r"[ \t\r\n]*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+#: Words that terms use where the language has a keyword of its own.
+_SYNONYMS = {"since": "from", "until": "unless", "except": "unless", "excluding": "unless"}
+_FOR_AFTER = re.compile(r"[ \t\r\n]+for[ \t\r\n]+([0-9]+(?:\.[0-9]+)?[ \t]+[A-Za-z]+)")
+
+
+def _synonym(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A word of the terms where the language has its own (`since` for
+    `from`, `until` for `unless`), or `held for 60 days` (`when C for D`
+    says how long already)."""
+    token = error.token
+    word = str(token).lower()
+    if token.type != "NAME":
+        return None
+    held = _FOR_AFTER.match(source.text, token.end_pos or 0)
+    if word == "held" and held and _keyword_types().get("for") in (error.expected or ()):
+        help_ = f"`when CONDITION for {held[1]}` says how long it must hold: drop `held`"
+    elif word in _SYNONYMS and _keyword_types().get(_SYNONYMS[word]) in (error.expected or ()):
+        help_ = f"did you mean `{_SYNONYMS[word]}`?"
+    else:
+        return None
+    return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), help_)
+
+
+def _attribution_window(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`attribution ... first payment within 30 days`: the window of an
+    attribution is its lapse, `lapses after D`, written before the conversion."""
+    if str(error.token) != "within":
+        return None
+    stack = _stack(error)
+    start = next((i for i in range(len(stack) - 1, -1, -1) if _is(stack[i], "ATTRIBUTION")), None)
+    if start is None or any(_is(v, "LBRACE", "RBRACE") for v in stack[start:]):
+        return None
+    model = str(stack[start + 1]) if start + 1 < len(stack) else "last"
+    event = next((str(v) for v in reversed(stack[start:]) if _is(v, "NAME")), "EVENT")
+    window = _SPACED_NUMBER.match(source.text, error.token.end_pos or 0)
+    unit = _NAME_AFTER.match(source.text, window.end()) if window else None
+    duration = f"{window[1]} {unit[1]}" if window and unit else "30 days"
+    help_ = (
+        f"an attribution's window is `lapses after {duration}`, before the conversion: "
+        f"`attribution {model} referral lapses after {duration} unless first {event}`"
+    )
+    return Diagnostic("RR001", "unexpected `within`", _token_span(source, error.token), help_)
+
+
+def _misspelled_opener(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A `{` after an expression that began with a misspelled keyword: `teirs
+    of conversions {` reads as the rate `teirs of conversions`, and the
+    parser fails only at the brace. Blame the first word when it is near a
+    keyword that could start there."""
+    stack = _stack(error)
+    if error.token.type != "LBRACE" or not stack or isinstance(stack[-1], Token):
+        return None
+    first = _first_token(stack[-1])
+    if first is None or first.type != "NAME":
+        return None
+    match = suggest(str(first), _keywords_of(_accepted_at(error, len(stack) - 1)))
+    if match is None:
+        return None
+    return Diagnostic("RR001", f"unexpected `{first}`", _token_span(source, first), f"did you mean `{match}`?")
+
+
 def _misspelled_here(source: Source, error: UnexpectedToken) -> Diagnostic | None:
     """A name where only keywords (and signs) fit: suggest the nearest
     keyword first, since the list of everything expected may be long and
@@ -808,8 +920,256 @@ def _thousands_separator(source: Source, error: UnexpectedToken) -> Diagnostic |
     return Diagnostic("RR001", f"unexpected `,` in `{written}`", _token_span(source, token), hint)
 
 
+#: Strings, comments and braces: what :func:`_braces_balanced` reads.
+_BRACE_SCAN = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|[{}]')
+#: Declarations that stand at the top of a file only, never in a block.
+_TOP_ONLY = frozenset({"ruleset", "unit", "event", "program", "allowance"})
+#: What owns a `{`, by the keyword that opened it (the nearest before it).
+_BRACE_OWNERS = frozenset({"PROGRAM", "MILESTONE", "EVENT", "REWARD", "TIERS", "GRADUATED"})
+
+
+def _braces_balanced(text: str) -> bool:
+    """Whether every `{` of the file (outside strings and comments) has its
+    `}`: then no `}` is missing, whatever block the parser thinks is open."""
+    depth = 0
+    for match in _BRACE_SCAN.finditer(text):
+        token = match[0]
+        if token in "{}":
+            depth += 1 if token == "{" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _misplaced_in(text: str, error: UnexpectedInput, unclosed: _Unclosed) -> str | None:
+    """The block a declaration was written inside when the parser met it in
+    an open block but the file's braces are balanced: no `}` is missing,
+    the declaration is in the wrong place (`allowance` in a program, `draw`
+    in a milestone, `cap` in a reward's terms). None when a `}` is missing."""
+    if not _braces_balanced(text):
+        return None
+    stack = _stack(error)
+    if unclosed.met is not getattr(error, "token", None):
+        stack = stack[:-1]  # a keyword read as a field name (see _unclosed_block)
+    braces = [i for i, value in enumerate(stack) if _is(value, "LBRACE")]
+    owners = [i for i, value in enumerate(stack[: braces[-1]]) if _is(value, *_BRACE_OWNERS)] if braces else []
+    if not owners:
+        return None
+    owner = stack[owners[-1]]
+    name = stack[owners[-1] + 1] if owner.type in _BLOCK_KEYWORDS else None
+    if owner.type == "REWARD":
+        return "the terms of a reward"
+    if owner.type in ("TIERS", "GRADUATED"):
+        return "a rate table"
+    return f"{owner} `{name}`" if _is(name, "NAME") else str(owner)
+
+
+def _misplaced_diagnostic(source: Source, met: Token, block: str) -> Diagnostic:
+    """A declaration inside a block that cannot hold it, at the declaration."""
+    keyword = str(met)
+    if block == "the terms of a reward":
+        help_ = f"a reward's terms hold only `hold` and `void` clauses: move `{keyword}` out of its braces"
+    elif keyword in _TOP_ONLY:
+        help_ = f"declare `{keyword}` at the top of the file, outside every block"
+    elif block.startswith("milestone") and keyword in ("eligible", "draw", "attribution", "metric"):
+        help_ = f"`{keyword}` belongs to the program: move it out of the milestone, before or after it"
+    elif block.startswith("event"):
+        help_ = f"an event block holds only fields (`name: type`): move `{keyword}` after its `}}`"
+    elif block == "a rate table":
+        help_ = "a rate table holds only rows (`LOW to HIGH: VALUE`, `LOW or more: VALUE`)"
+    else:
+        help_ = f"move `{keyword}` out of {block}"
+    return Diagnostic("RR001", f"`{keyword}` cannot be inside {block}", _token_span(source, met), help_)
+
+
+def _end_of_misplaced(text: str, start: int, starts: list[int]) -> int:
+    """Where a misplaced declaration at ``start`` ends, for recovery: at the
+    next declaration on a later line, or at the `}` of the block it is in."""
+    line_end = text.find("\n", start)
+    later = [s for s in starts if s > line_end] if line_end >= 0 else []
+    end = later[0] if later else len(text)
+    depth = 0
+    for match in _BRACE_SCAN.finditer(text, start, end):
+        depth += {"{": 1, "}": -1}.get(match[0], 0)
+        if depth < 0:
+            return match.start()
+    return end
+
+
+#: Clauses whose order is fixed inside a declaration (`where` before `within`).
+_ORDERED_CLAUSES = ("where", "within", "unless", "otherwise", "from", "if", "lapses", "before", "for")
+#: Tokens where the clauses of the declaration that failed begin (besides
+#: the keywords that start a declaration).
+_CLAUSE_BOUNDARIES = frozenset({"LBRACE", "RBRACE", "REWARD", "HOLD", "VOID", "MESSAGE"})
+
+
+def _first_token(value: Any) -> Token | None:
+    """The first token of a value of the parser's stack (a token or a tree)."""
+    while not isinstance(value, Token):
+        children = getattr(value, "children", None)
+        if not children:
+            return None
+        value = next((child for child in children if child is not None), None)
+    return value
+
+
+def _out_of_order(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A clause written after one it must precede (`within 30 days where
+    ...`, `after 30 days if C from EVENT`): the clause was accepted earlier
+    in the same declaration, before a clause that is already there."""
+    word = str(error.token)
+    if word not in _ORDERED_CLAUSES:
+        return None
+    kind = _keyword_types().get(word)
+    stack = _stack(error)
+    for index in range(len(stack) - 1, -1, -1):
+        first = _first_token(stack[index])
+        if kind in _accepted_at(error, index):
+            if first is None or str(first) == word or str(first) not in keywords():
+                return None  # a repeated clause, or a value: not a question of order
+            return Diagnostic(
+                "RR001",
+                f"unexpected `{word}` after `{first}`",
+                _token_span(source, error.token),
+                f"write `{word} ...` before `{first} ...`",
+            )
+        if first is not None and first.type in _CLAUSE_BOUNDARIES | _DECLARATION_TYPES:
+            return None
+    return None
+
+
+def _keyword_as_a_name(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A keyword read where a name could stand too (`tiers` after `metric
+    x =`, `earlier` after `sum`), then a token that only a name accepts
+    (`tiers + 1`, `sum earlier.amount`): a file that names a metric or an
+    event like a keyword (as a file written before the keyword did). The
+    mistake is the name, not the token after it."""
+    stack = _stack(error)
+    if not stack or not isinstance(stack[-1], Token) or stack[-1].type == "NAME":
+        return None
+    word = str(stack[-1])
+    if word not in keywords() or "NAME" not in _accepted_at(error, len(stack) - 1):
+        return None
+    state: Any = error.state
+    try:
+        action, after_name = state.parse_conf.states[state.state_stack[len(stack) - 1]]["NAME"]
+        if action is not Shift or error.token.type not in state.parse_conf.states[after_name]:
+            return None
+    except (AttributeError, IndexError, KeyError):
+        return None
+    return Diagnostic(
+        "RR004",
+        f"`{word}` is a reserved word and cannot be used as a name here",
+        _token_span(source, stack[-1]),
+        f"choose another name, such as `{word}_1`",
+    )
+
+
+_SPACED_NUMBER = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)")
+
+
+def _tier_shorthand(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A rate table's row written as terms write it, `1-4: 10%` or `10+:
+    20%`: a `-` or `+` right after a row's low bound, where `to` or `or
+    more` goes."""
+    stack, sign = _stack(error), str(error.token)
+    if sign not in "+-" or not stack or not _is(stack[-1], "NUMBER"):
+        return None
+    if not {"TO", "OR"} <= _accepted_at(error, len(stack)):
+        return None
+    low = str(stack[-1])
+    high = _SPACED_NUMBER.match(source.text, error.token.end_pos or 0)
+    if sign == "-" and high:
+        help_ = f"a row is `LOW to HIGH: VALUE`: write `{low} to {high[1]}`"
+    else:
+        help_ = f"the last row may be open: write `{low} or more`"
+    return Diagnostic("RR001", f"unexpected `{sign}`", _token_span(source, error.token), help_)
+
+
+_IGNORING_CASE_HELP = (
+    '`ignoring case` follows the comparison it applies to: `X == "partner" ignoring case`, `X in [...] ignoring case`'
+)
+
+
+def _before_last(error: UnexpectedInput) -> Any:
+    """The value of the parser's stack before the last one (None if none)."""
+    stack = _stack(error)
+    return stack[-2] if len(stack) >= 2 else None
+
+
+def _earlier_field(stack: list[Any]) -> str | None:
+    """The field F of `earlier referrals.F` when it is the last thing the
+    parser read (its tokens, not reduced yet)."""
+    if len(stack) >= 4 and _is(stack[-4], _keyword_types().get("earlier", "")) and _is(stack[-1], "NAME"):
+        return str(stack[-1])
+    return None
+
+
+def _ignoring_case(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """`ignore case`, `case insensitive`, or `ignoring case` before the
+    comparison: the words of :ref:`ignoring case` as people write them."""
+    token, word = error.token, str(error.token).lower()
+    fits = _keyword_types().get("ignoring") in (error.expected or ())
+    earlier = _earlier_field(_stack(error))
+    if word == "ignoring" and earlier is not None:
+        help_ = (
+            f"`ignoring case` does not apply to `in earlier referrals.{earlier}`, which compares values as "
+            "written: put the field in one case in the ledger"
+        )
+    elif word.startswith("ignor") and word != "ignoring" and fits:
+        help_ = "did you mean `ignoring case`?"
+    elif word == "case" or (word == "ignoring" and not fits):
+        help_ = _IGNORING_CASE_HELP
+    else:
+        return None
+    return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), help_)
+
+
+#: A cap or an allowance up to its number, just before a `reward` that
+#: should have been `rewards` (`cap referrer 3 reward per month`).
+_COUNT_BEFORE = re.compile(r"\b(?:cap|allowance\s+\w+(?:\s+\"[^\"\n]*\")?)\s+\w+\s+[0-9]+(?:\.[0-9]+)?\s*$")
+
+
+def _cap_words(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """A cap (or an allowance) written as its terms say it: without its
+    role (`cap 3 rewards`), per its own role (`3 rewards per referrer per
+    month`), or `3 reward`, which starts a reward clause instead."""
+    stack = _stack(error)
+    token = error.token
+    allowance = _is(_before_last(error), "ALLOWANCE")
+    if token.type == "NUMBER" and stack and (_is(stack[-1], "CAP") or allowance):
+        what = "a cap names its role first: `cap referrer 3 ...`"
+        if allowance:
+            what = f"an allowance names its role first: `allowance {stack[-1]} referrer {token} ...`"
+        return Diagnostic("RR001", f"unexpected `{token}`", _token_span(source, token), what)
+    if token.type == "PER" and len(stack) >= 2 and _is(stack[-2], "PER") and str(stack[-1]) in ("referrer", "referee"):
+        span = source.span(stack[-2].start_pos or 0, stack[-1].end_pos or 0)
+        help_ = "a cap counts for each beneficiary of its role already: write `per month` alone"
+        return Diagnostic("RR001", f"unexpected `per {stack[-1]}`", span, help_)
+    reward = next((v for v in reversed([*stack, token]) if _is(v, "REWARD")), None)
+    if reward is not None and _COUNT_BEFORE.search(source.text, 0, reward.start_pos or 0):
+        help_ = "did you mean `rewards`? (`cap referrer 3 rewards` counts rewards)"
+        return Diagnostic("RR001", "unexpected `reward`", _token_span(source, reward), help_)
+    return None
+
+
 #: Hints tried in order for an unexpected token; the first that applies wins.
-_TOKEN_HINTS = (_missing_unit, _thousands_separator, _misspelled_before, _misspelled_here, _glued_keyword)
+_TOKEN_HINTS = (
+    _missing_unit,
+    _thousands_separator,
+    _ignoring_case,
+    _cap_words,
+    _tier_shorthand,
+    _keyword_as_a_name,
+    _out_of_order,
+    _share_without_whole,
+    _attribution_window,
+    _synonym,
+    _misspelled_before,
+    _misspelled_opener,
+    _misspelled_here,
+    _glued_keyword,
+)
 
 
 @contextlib.contextmanager
@@ -1001,6 +1361,9 @@ def _failed_region(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
         return None
     starts = [m.start() for m in _DECLARATION.finditer(text)]
     unclosed = _unclosed_block(text, error)
+    if unclosed is not None and _misplaced_in(text, error, unclosed) is not None:
+        start = unclosed.met.start_pos or position
+        return start, _end_of_misplaced(text, start, starts)
     if unclosed is not None:
         index = bisect.bisect_right(starts, unclosed.keyword.start_pos or 0) - 1
         return (starts[index] if index >= 0 else 0), unclosed.met.start_pos or position
