@@ -9,7 +9,7 @@ codes are RR801-RR899, registered with the others in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -167,31 +167,36 @@ class _Checker:
         if clause is None:
             return ()
         known = (ENDORSEMENT, *attributes)
-        gates: list[str] = []
-        for name in clause.names:
-            if name.text not in known:
-                hint = did_you_mean(
-                    name.text, known, f"a gate is `{ENDORSEMENT}` or a declared attribute: {_list(known)}"
-                )
-                self.error("RR804", f"unknown gate `{name.text}`", name.span, hint)
-            elif name.text in gates:
-                self.error("RR803", f"gate `{name.text}` is listed twice", name.span, "list each gate once")
-            else:
-                gates.append(name.text)
-        return tuple(gates)
+        fallback = f"a gate is `{ENDORSEMENT}` or a declared attribute: {_list(known)}"
+        return self._distinct(clause.names, known, ("RR804", "gate", lambda _: fallback), ("RR803", "gate"))
 
-    def _attributes(self, names: Iterable[Name], attributes: Iterable[str], extra: tuple[str, ...]) -> tuple[str, ...]:
-        known = (*extra, *attributes)
+    def _distinct(
+        self,
+        names: Iterable[Name],
+        known: Iterable[str],
+        unknown: tuple[str, str, Callable[[str], str]],
+        twice: tuple[str, str],
+    ) -> tuple[str, ...]:
+        """The names of a list clause that are `known`, each once: an
+        unknown one is `unknown`'s code ("unknown WHAT", the nearest known
+        name or its fallback hint), a repeated one `twice`'s."""
+        known = tuple(known)
         found: list[str] = []
         for name in names:
             if name.text not in known:
-                hint = did_you_mean(name.text, known, f"declare it first: `attribute {name.text}`")
-                self.error("RR805", f"unknown attribute `{name.text}`", name.span, hint)
+                code, what, fallback = unknown
+                hint = did_you_mean(name.text, known, fallback(name.text))
+                self.error(code, f"unknown {what} `{name.text}`", name.span, hint)
             elif name.text in found:
-                self.error("RR803", f"`{name.text}` is listed twice", name.span, "list each criterion once")
+                code, what = twice
+                self.error(code, f"{what} `{name.text}` is listed twice", name.span, f"list each {what} once")
             else:
                 found.append(name.text)
         return tuple(found)
+
+    def _attributes(self, names: Iterable[Name], attributes: Iterable[str], extra: tuple[str, ...]) -> tuple[str, ...]:
+        declare = ("RR805", "attribute", lambda name: f"declare it first: `attribute {name}`")
+        return self._distinct(names, (*extra, *attributes), declare, ("RR803", "criterion"))
 
     def _tie_break(self) -> tuple[str, ...]:
         clause = _find(self.clauses, "tiebreak")
@@ -203,15 +208,10 @@ class _Checker:
                 f"state how equal counts are decided, ending with `{UNIQUE_KEY}`: `tie break longest_idle, partner`",
             )
             return (UNIQUE_KEY,)
-        keys: list[str] = []
-        for name in clause.names:
-            if name.text not in TIE_BREAKS:
-                hint = did_you_mean(name.text, TIE_BREAKS, f"a tie-break key is one of {_list(TIE_BREAKS)}")
-                self.error("RR806", f"unknown tie-break key `{name.text}`", name.span, hint)
-            elif name.text in keys:
-                self.error("RR806", f"tie-break key `{name.text}` is listed twice", name.span, "list each key once")
-            else:
-                keys.append(name.text)
+        one_of = f"a tie-break key is one of {_list(TIE_BREAKS)}"
+        keys = self._distinct(
+            clause.names, TIE_BREAKS, ("RR806", "tie-break key", lambda _: one_of), ("RR806", "tie-break key")
+        )
         if clause.names and clause.names[-1].text != UNIQUE_KEY and all(n.text in TIE_BREAKS for n in clause.names):
             self.error(
                 "RR806",
@@ -219,7 +219,7 @@ class _Checker:
                 clause.names[-1].span,
                 f"end it with `{UNIQUE_KEY}` (two partners never share an id), so no tie is left to the input's order",
             )
-        return tuple(keys)
+        return keys
 
     def _period(self, name: Name) -> str:
         if name.text not in PERIODS:
