@@ -39,6 +39,7 @@ from ..score.schema import CONTRACT_FIELDS
 from .trace import Traced, score_traced
 
 if TYPE_CHECKING:
+    from ..check.program import CheckedRuleset
     from ..score.api import Program
 
 #: the suffix of a test file; ``NAME.test.toml`` tests ``NAME.rules``
@@ -508,12 +509,20 @@ class CaseResult:
 def check_names(program: Program, test_file: TestFile) -> None:
     """Refuse expectations that name a milestone or program the rule file
     does not have: an `expect_none` with a typo would pass forever."""
-    checked = program.compiled.checked
+    problems = unknown_names(program.compiled.checked, test_file)
+    if problems:
+        raise TestFileError(problems)
+
+
+def unknown_names(checked: CheckedRuleset, test_file: TestFile) -> list[TestProblem]:
+    """The expectations of `test_file` that name a milestone or program
+    `checked` does not have (`check_names`; the language server asks this
+    of the rule file open beside the test, without compiling it)."""
     known = {
         "milestone": [m.name for m in checked.milestones],
         "program": [p.name for p in checked.programs],
     }
-    problems = []
+    problems: list[TestProblem] = []
     for case in test_file.cases:
         for key, patterns in (("expect", case.expect), ("expect_none", case.expect_none)):
             for n, pattern in enumerate(patterns, start=1):
@@ -528,8 +537,7 @@ def check_names(program: Program, test_file: TestFile) -> None:
                                 hint=did_you_mean(value, names, f"{name}s: " + ", ".join(f"`{x}`" for x in names)),
                             )
                         )
-    if problems:
-        raise TestFileError(problems)
+    return problems
 
 
 @in_context

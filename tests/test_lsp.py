@@ -1,0 +1,157 @@
+"""The language server, driven end to end as an editor drives it.
+
+pytest-lsp starts `python -m rewardrules lsp` as a subprocess and speaks
+LSP to it over stdio: every test here goes through the real protocol
+(initialize, didOpen/didChange, requests), never calls a handler. The
+diagnostics are compared with what `check` itself says of the same text
+(`report.findings`, the function `rewardrules check` runs)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from rewardrules.report.findings import findings
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = str(ROOT / "src")
+RULESET = ROOT / "rulesets" / "referral_milestones.rules"
+
+#: the server, from this checkout's sources (an absolute path: the
+#: subprocess must not import another copy)
+CONFIG = ClientServerConfig(
+    server_command=[sys.executable, "-m", "rewardrules", "lsp"],
+    server_env={**os.environ, "PYTHONPATH": SRC, "PYTHONHASHSEED": "0"},
+)
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=ROOT.as_uri())
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+def uri(name: str = "demo.rules") -> str:
+    return (ROOT / "build" / "lsp-tests" / name).as_uri()
+
+
+async def open_text(client: LanguageClient, text: str, name: str = "demo.rules") -> list[types.Diagnostic]:
+    """Open a document (never written to disk) and wait for its diagnostics."""
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri(name), language_id="rewardrules", version=1, text=text)
+        )
+    )
+    return await _diagnostics(client, uri(name))
+
+
+async def change_text(
+    client: LanguageClient, text: str, version: int, name: str = "demo.rules"
+) -> list[types.Diagnostic]:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri(name), version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+    return await _diagnostics(client, uri(name))
+
+
+async def _diagnostics(client: LanguageClient, target: str) -> list[types.Diagnostic]:
+    while True:
+        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if params.uri == target:
+            return list(params.diagnostics)
+
+
+def at(text: str, needle: str, nth: int = 0, delta: int = 0) -> types.Position:
+    """The position of the `nth` occurrence of `needle` (plus `delta`
+    characters), as the editor counts it (ASCII texts here)."""
+    index = -1
+    for _ in range(nth + 1):
+        index = text.index(needle, index + 1)
+    index += delta
+    line = text.count("\n", 0, index)
+    return types.Position(line=line, character=index - (text.rfind("\n", 0, index) + 1))
+
+
+def expected(text: str, strict: bool = True) -> list[tuple[str, str, int, int, int, int]]:
+    """What `check --strict` says of `text`: (code, message and help,
+    start line, column, end line, column), 0-based as the editor counts."""
+    out = []
+    for d in findings(str(Path(uri()[len("file://") :])), text, strict)[1]:
+        assert d.span is not None
+        start = d.span.source.position(d.span.start)
+        end = d.span.source.position(max(d.span.end, d.span.start + 1))
+        message = d.message + (f"\nhelp: {d.help}" if d.help else "")
+        out.append((d.code, message, start[0] - 1, start[1] - 1, end[0] - 1, end[1] - 1))
+    return out
+
+
+def got(diagnostics: list[types.Diagnostic]) -> list[tuple[str, str, int, int, int, int]]:
+    return [
+        (str(d.code), d.message, d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character)
+        for d in diagnostics
+    ]
+
+
+TYPO = RULESET.read_text(encoding="utf-8").replace(
+    "count payment where payment.amount", "count payment where payment.amout"
+)
+
+
+@pytest.mark.asyncio
+async def test_diagnostics_are_those_of_check(client: LanguageClient) -> None:
+    found = await open_text(client, TYPO)
+    assert got(found) == expected(TYPO)
+    assert [d.code for d in found] == ["RR102"]
+    assert "did you mean `amount`?" in found[0].message
+    assert found[0].severity == types.DiagnosticSeverity.Error
+    assert found[0].source == "rewardrules"
+
+
+@pytest.mark.asyncio
+async def test_diagnostics_follow_the_edits(client: LanguageClient) -> None:
+    assert await open_text(client, TYPO)
+    fixed = RULESET.read_text(encoding="utf-8")
+    assert await change_text(client, fixed, 2) == []
+    broken = fixed.replace("milestone ten_referrals", "milestone ten_referrals {")
+    found = await change_text(client, broken, 3)
+    assert got(found) == expected(broken)
+    assert found
+
+
+@pytest.mark.asyncio
+async def test_strict_warnings_are_included(client: LanguageClient) -> None:
+    text = RULESET.read_text(encoding="utf-8") + "\nevent visit { page: text }\n"
+    found = await open_text(client, text)
+    assert got(found) == expected(text)
+    assert "RR604" in [str(d.code) for d in found]  # the event nothing uses
+    assert all(d.severity == types.DiagnosticSeverity.Warning for d in found if str(d.code).startswith("RR6"))
+
+
+@pytest.mark.asyncio
+async def test_formatting_is_fmt(client: LanguageClient) -> None:
+    from rewardrules.syntax.formatter import format_text
+
+    messy = "ruleset  demo\nevent payment {amount: money USD}\nmetric paid = count payment\n"
+    await open_text(client, messy)
+    edits = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uri()),
+            options=types.FormattingOptions(tab_size=2, insert_spaces=True),
+        )
+    )
+    assert edits is not None and len(edits) == 1
+    assert edits[0].range.start == types.Position(0, 0)
+    assert edits[0].new_text == format_text(messy)[0]
+    assert edits[0].new_text != messy
