@@ -1,107 +1,19 @@
-"""The language server, driven end to end as an editor drives it.
-
-pytest-lsp starts `python -m rewardrules lsp` as a subprocess and speaks
-LSP to it over stdio: every test here goes through the real protocol
-(initialize, didOpen/didChange, requests), never calls a handler. The
-diagnostics are compared with what `check` itself says of the same text
-(`report.findings`, the function `rewardrules check` runs)."""
+"""The language server as `check` and `fmt`: the same diagnostics (codes,
+messages, help, ranges, `--strict` warnings), rule tests checked as you
+type, and `fmt` as the editor's formatting; driven over stdio as an editor
+drives it (tests/lsp_client.py). The expected diagnostics are what
+`report.findings`, the function `rewardrules check` runs, says of the
+same text."""
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
-import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from rewardrules.report.findings import findings
+from .lsp_client import ASYNC, RULESET, change_text, client, expected, got, open_text, uri
 
-ROOT = Path(__file__).resolve().parents[1]
-SRC = str(ROOT / "src")
-RULESET = ROOT / "rulesets" / "referral_milestones.rules"
-
-#: the server, from this checkout's sources (an absolute path: the
-#: subprocess must not import another copy)
-CONFIG = ClientServerConfig(
-    server_command=[sys.executable, "-m", "rewardrules", "lsp"],
-    server_env={**os.environ, "PYTHONPATH": SRC, "PYTHONHASHSEED": "0"},
-)
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(
-        types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=ROOT.as_uri())
-    )
-    yield
-    await lsp_client.shutdown_session()
-
-
-def uri(name: str = "demo.rules") -> str:
-    return (ROOT / "build" / "lsp-tests" / name).as_uri()
-
-
-async def open_text(client: LanguageClient, text: str, name: str = "demo.rules") -> list[types.Diagnostic]:
-    """Open a document (never written to disk) and wait for its diagnostics."""
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri(name), language_id="rewardrules", version=1, text=text)
-        )
-    )
-    return await _diagnostics(client, uri(name))
-
-
-async def change_text(
-    client: LanguageClient, text: str, version: int, name: str = "demo.rules"
-) -> list[types.Diagnostic]:
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri(name), version=version),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-        )
-    )
-    return await _diagnostics(client, uri(name))
-
-
-async def _diagnostics(client: LanguageClient, target: str) -> list[types.Diagnostic]:
-    while True:
-        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == target:
-            return list(params.diagnostics)
-
-
-def at(text: str, needle: str, nth: int = 0, delta: int = 0) -> types.Position:
-    """The position of the `nth` occurrence of `needle` (plus `delta`
-    characters), as the editor counts it (ASCII texts here)."""
-    index = -1
-    for _ in range(nth + 1):
-        index = text.index(needle, index + 1)
-    index += delta
-    line = text.count("\n", 0, index)
-    return types.Position(line=line, character=index - (text.rfind("\n", 0, index) + 1))
-
-
-def expected(text: str, strict: bool = True) -> list[tuple[str, str, int, int, int, int]]:
-    """What `check --strict` says of `text`: (code, message and help,
-    start line, column, end line, column), 0-based as the editor counts."""
-    out = []
-    for d in findings(str(Path(uri()[len("file://") :])), text, strict)[1]:
-        assert d.span is not None
-        start = d.span.source.position(d.span.start)
-        end = d.span.source.position(max(d.span.end, d.span.start + 1))
-        message = d.message + (f"\nhelp: {d.help}" if d.help else "")
-        out.append((d.code, message, start[0] - 1, start[1] - 1, end[0] - 1, end[1] - 1))
-    return out
-
-
-def got(diagnostics: list[types.Diagnostic]) -> list[tuple[str, str, int, int, int, int]]:
-    return [
-        (str(d.code), d.message, d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character)
-        for d in diagnostics
-    ]
+pytestmark = ASYNC
+__all__ = ["client"]  # the fixture
 
 
 TYPO = RULESET.read_text(encoding="utf-8").replace(
@@ -109,7 +21,6 @@ TYPO = RULESET.read_text(encoding="utf-8").replace(
 )
 
 
-@pytest.mark.asyncio
 async def test_diagnostics_are_those_of_check(client: LanguageClient) -> None:
     found = await open_text(client, TYPO)
     assert got(found) == expected(TYPO)
@@ -119,7 +30,6 @@ async def test_diagnostics_are_those_of_check(client: LanguageClient) -> None:
     assert found[0].source == "rewardrules"
 
 
-@pytest.mark.asyncio
 async def test_diagnostics_follow_the_edits(client: LanguageClient) -> None:
     assert await open_text(client, TYPO)
     fixed = RULESET.read_text(encoding="utf-8")
@@ -130,7 +40,6 @@ async def test_diagnostics_follow_the_edits(client: LanguageClient) -> None:
     assert found
 
 
-@pytest.mark.asyncio
 async def test_strict_warnings_are_included(client: LanguageClient) -> None:
     text = RULESET.read_text(encoding="utf-8") + "\nevent visit { page: text }\n"
     found = await open_text(client, text)
@@ -139,7 +48,6 @@ async def test_strict_warnings_are_included(client: LanguageClient) -> None:
     assert all(d.severity == types.DiagnosticSeverity.Warning for d in found if str(d.code).startswith("RR6"))
 
 
-@pytest.mark.asyncio
 async def test_formatting_is_fmt(client: LanguageClient) -> None:
     from rewardrules.syntax.formatter import format_text
 
@@ -155,3 +63,59 @@ async def test_formatting_is_fmt(client: LanguageClient) -> None:
     assert edits[0].range.start == types.Position(0, 0)
     assert edits[0].new_text == format_text(messy)[0]
     assert edits[0].new_text != messy
+
+
+def _test_file(milestone: str) -> str:
+    return (
+        '[[case]]\nname = "a conversion"\nevents = [\n'
+        '  { id = "r1", at = 2026-01-01T10:00:00Z, type = "referral", referrer = "alice", referee = "bob" },\n'
+        "]\n"
+        f'expect_none = [{{ milestone = "{milestone}" }}]\n'
+    )
+
+
+async def test_a_rule_test_names_the_milestones_of_its_open_rule_file(client: LanguageClient) -> None:
+    """A typo in an `expect_none` would pass forever: the test file says so
+    as it is typed, as `rewardrules test` does, when its rule file is open."""
+    await open_text(client, RULESET.read_text(encoding="utf-8"), "rm.rules")
+    found = await open_text(client, _test_file("five_referals"), "rm.test.toml")
+    assert len(found) == 1
+    assert "has no milestone `five_referals`" in found[0].message
+    assert found[0].message.endswith("help: did you mean `five_referrals`?")
+    assert found[0].range.start.line == 0  # the case's `[[case]]` line
+    assert await open_text(client, _test_file("five_referrals"), "rm.test.toml") == []
+
+
+async def test_a_rule_test_follows_its_rule_file(client: LanguageClient) -> None:
+    """Renaming the milestone in the rule file shows the test that still
+    names the old one, without touching the test file."""
+    text = RULESET.read_text(encoding="utf-8")
+    await open_text(client, text, "follow.rules")
+    assert await open_text(client, _test_file("five_referrals"), "follow.test.toml") == []
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri("follow.rules"), version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text.replace("five_referrals", "five"))],
+        )
+    )
+    while True:
+        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if params.uri == uri("follow.test.toml"):
+            break
+    assert ["has no milestone `five_referrals`" in d.message for d in params.diagnostics] == [True]
+
+
+async def test_a_rule_test_that_is_not_toml(client: LanguageClient) -> None:
+    found = await open_text(client, '[[case]]\nname = "x\n', "broken.test.toml")
+    assert len(found) == 1 and found[0].message.startswith("invalid TOML: ")
+    assert found[0].range.start.line == 1
+
+
+async def test_a_position_counts_utf16_as_the_editor_does(client: LanguageClient) -> None:
+    """A title with an emoji (two UTF-16 units) before the error: the range
+    starts where the editor shows the misspelt word."""
+    text = 'ruleset demo "🎉 party"  uknown\n'
+    found = await open_text(client, text, "emoji.rules")
+    assert found
+    start = found[0].range.start
+    assert (start.line, start.character) == (0, text.index("uknown") + 1)

@@ -130,8 +130,7 @@ def _on_document(method: str) -> Callable[[Callable[[Document, Any], _T]], Calla
 
     def wrap(handler: Callable[[Document, Any], _T]) -> Callable[..., _T | None]:
         @_guarded(method)
-        @functools.wraps(handler)
-        def answer(ls: RulesServer, params: Any) -> _T | None:
+        def answer(ls: RulesServer, params: Any) -> _T | None:  # pygls passes the server by this signature
             document = ls.documents.get(params.text_document.uri)
             return None if document is None else handler(document, params)
 
