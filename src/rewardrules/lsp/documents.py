@@ -48,6 +48,9 @@ class Document:
     tree: ast.RuleFile | None = None
     checked: CheckedRuleset | None = None
     names: Index | None = None
+    #: the names and checked program of the last text that parsed, while
+    #: this one does not (a word half typed): what completion offers
+    known: tuple[Index, CheckedRuleset | None] | None = None
 
     @property
     def is_test(self) -> bool:
@@ -61,9 +64,11 @@ def path_of(uri: str) -> str:
     return unquote(parsed.path) if parsed.scheme == "file" else uri
 
 
-def analyse(uri: str, text: str, strict: bool, lookup: Lookup) -> Document:
+def analyse(uri: str, text: str, strict: bool, lookup: Lookup, previous: Document | None = None) -> Document:
     """The analysis of a document's text (`lookup`: another open document
-    by path, for the rule file a test file tests)."""
+    by path, for the rule file a test file tests; `previous`: its analysis
+    before this edit, whose names completion offers while this text does
+    not parse)."""
     path = path_of(uri)
     document = Document(uri, path, text, Source(path, text))
     limit = limits.MAX_TEST_FILE_CHARS if document.is_test else limits.MAX_RULE_FILE_CHARS
@@ -74,6 +79,10 @@ def analyse(uri: str, text: str, strict: bool, lookup: Lookup) -> Document:
         document.diagnostics = [_test_problem(document.source, p) for p in _test_problems(document, lookup)]
     else:
         _analyse_rules(document, strict)
+    if document.names is not None:
+        document.known = (document.names, document.checked)
+    elif previous is not None:
+        document.known = previous.known
     return document
 
 

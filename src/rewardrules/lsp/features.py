@@ -13,6 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from ..check.program import CheckedRuleset
 from ..core.award import KINDS, ROLES
 from ..core.source import Span
 from ..report.findings import formatter
@@ -222,9 +223,10 @@ def completion(document: Document, where: types.Position) -> list[types.Completi
         return [_item(kind, types.CompletionItemKind.EnumMember, "reward kind") for kind in KINDS]
     if _AFTER_REWARD.search(before):
         return [_item(role, types.CompletionItemKind.EnumMember, "role") for role in ROLES]
+    names, _ = document.known or (None, None)
     items = [
         _item(key.name, _COMPLETION_KINDS[key.kind], key.kind)
-        for key in (document.names.declarations if document.names else {})
+        for key in (names.declarations if names else {})
         if key.kind != "field"
     ]
     items += [_item(unit, types.CompletionItemKind.Unit, "unit") for unit in sorted(_units(document))]
@@ -233,16 +235,16 @@ def completion(document: Document, where: types.Position) -> list[types.Completi
 
 
 def _fields(document: Document, head: str) -> list[types.CompletionItem]:
-    if document.names is None:
+    if document.known is None:
         return []
-    declared = document.names.declarations
+    names, checked = document.known
+    declared = names.declarations
     own = [key for key in declared if key.kind == "field" and key.owner == head]
     keys = own or [key for key in declared if key.kind == "field"]
-    return _unique([_item(key.name, types.CompletionItemKind.Field, _field_detail(document, key)) for key in keys])
+    return _unique([_item(key.name, types.CompletionItemKind.Field, _field_detail(checked, key)) for key in keys])
 
 
-def _field_detail(document: Document, key: Key) -> str:
-    checked = document.checked
+def _field_detail(checked: CheckedRuleset | None, key: Key) -> str:
     if checked is not None and key.owner in checked.events:
         info = checked.events[key.owner].fields.get(key.name)
         if info is not None:
@@ -251,9 +253,10 @@ def _field_detail(document: Document, key: Key) -> str:
 
 
 def _units(document: Document) -> set[str]:
-    if document.checked is not None:
-        return set(document.checked.units)
-    return {key.name for key in (document.names.declarations if document.names else {}) if key.kind == "unit"}
+    names, checked = document.known or (None, None)
+    if checked is not None:
+        return set(checked.units)
+    return {key.name for key in (names.declarations if names else {}) if key.kind == "unit"}
 
 
 _COMPLETION_KINDS = {

@@ -96,7 +96,7 @@ def _refresh(ls: RulesServer, uri: str) -> None:
 
 def _analysed(ls: RulesServer, uri: str, text: str) -> Document:
     try:
-        document = in_context(analyse)(uri, text, ls.strict, ls.by_path)
+        document = in_context(analyse)(uri, text, ls.strict, ls.by_path, ls.documents.get(uri))
     except Exception as error:
         said = f"rewardrules could not check this document ({type(error).__name__}); please report it"
         document = Document(uri, path_of(uri), text, Source(path_of(uri), text), diagnostics=[note(said)])
