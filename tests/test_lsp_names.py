@@ -77,6 +77,8 @@ async def test_hover_shows_a_milestones_rewards(client: LanguageClient) -> None:
         await client.text_document_hover_async(types.HoverParams(text_document=doc("hover.rules"), position=where))
     )
     assert "- `reward referrer cash 50 USD`" in value and "- `reward referee credit 10 USD`" in value
+    assert "payout bound of this milestone:\n- per referral, to the referrer: 50.00 USD\n" in value
+    assert "- per referral, to the referee: 10.00 USD\n" in value
 
 
 async def _complete(client: LanguageClient, text: str, name: str, where: types.Position) -> dict[str, str | None]:
@@ -231,3 +233,15 @@ async def test_quick_fix_applies_the_did_you_mean(client: LanguageClient) -> Non
     (edit,) = action.edit.changes[uri("fix.rules")]
     assert edit.new_text == "amount"
     assert (edit.range.start, edit.range.end) == (at(text, "amout"), at(text, " > 0"))
+
+
+async def test_hover_quotes_a_nested_declaration_as_indented_as_its_first_line(client: LanguageClient) -> None:
+    await open_text(client, RULES, "hover.rules")
+    value = text_of(
+        await client.text_document_hover_async(
+            types.HoverParams(text_document=doc("hover.rules"), position=at(RULES, "converted"))
+        )
+    )
+    assert value.startswith(
+        "```rewardrules\nmilestone converted {\n  when paid >= 1\n  reward referrer cash 20 USD\n}\n```"
+    )

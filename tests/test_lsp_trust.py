@@ -5,12 +5,13 @@ over stdio as an editor does)."""
 
 from __future__ import annotations
 
+import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from rewardrules.core import limits
 
-from .lsp_client import ASYNC, RULESET, at, client, open_text, uri
+from .lsp_client import ASYNC, CONFIG, RULESET, at, client, open_text, uri
 
 pytestmark = ASYNC
 __all__ = ["client"]  # the fixture
@@ -118,3 +119,23 @@ async def test_text_that_is_not_utf8_writable(client: LanguageClient) -> None:
     await _ask_everything(client, uri("surrogate.rules"), types.Position(0, 15))
     assert await open_text(client, RULESET.read_text(encoding="utf-8"), "after.rules") == []
     _no_traceback(client)
+
+
+LAX = ClientServerConfig(server_command=CONFIG.server_command, server_env=CONFIG.server_env)
+
+
+@pytest_lsp.fixture(config=LAX, scope="module")
+async def lax(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        types.InitializeParams(capabilities=types.ClientCapabilities(), initialization_options={"strict": False})
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_strict_warnings_can_be_left_out(lax: LanguageClient) -> None:
+    """`{"strict": false}`: the diagnostics of `check` without `--strict`."""
+    text = RULESET.read_text(encoding="utf-8") + "\nevent visit { page: text }\n"
+    assert await open_text(lax, text, "lax.rules") == []
+    broken = text.replace("count payment where payment.amount", "count payment where payment.amout")
+    assert [d.code for d in await open_text(lax, broken, "lax-broken.rules")] == ["RR102"]

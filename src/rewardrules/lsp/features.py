@@ -9,11 +9,14 @@ syntax tree, so an editor still finds names in a file with a type error.
 from __future__ import annotations
 
 import re
+import textwrap
+from dataclasses import replace
 from typing import Any
 
 from lsprotocol import types
 
-from ..check.program import CheckedRuleset
+from ..check.bounds import bounds
+from ..check.program import CheckedRuleset, MilestoneInfo, ProgramInfo
 from ..core.award import KINDS, ROLES
 from ..core.source import Span
 from ..report.findings import formatter
@@ -165,7 +168,7 @@ def hover(document: Document, where: types.Position) -> types.Hover | None:
         return None
     span, key, declaration = found
     node_span = getattr(declaration.node, "span", None)
-    written = node_span.text if node_span is not None else declaration.name.text
+    written = _written(node_span) if node_span is not None else declaration.name.text
     if len(written) > HOVER_CHARS:
         written = written[:HOVER_CHARS] + "\n…"
     lines = [f"```rewardrules\n{written}\n```"]
@@ -176,6 +179,12 @@ def hover(document: Document, where: types.Position) -> types.Hover | None:
         contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(lines)),
         range=span_range(span),
     )
+
+
+def _written(span: Span) -> str:
+    """A declaration as written, its lines as indented as its first."""
+    before = span.source.line_text(span.line)[: span.column - 1]
+    return textwrap.dedent((before if not before.strip() else "") + span.text)
 
 
 def _facts(document: Document, key: Key) -> list[str]:
@@ -193,10 +202,20 @@ def _facts(document: Document, key: Key) -> list[str]:
                 nullable = " (may be unset)" if metric.nullable else ""
                 return [f"type: {metric.type.describe()}{nullable}"]
     if key.kind == "milestone":
-        for milestone in checked.milestones:
-            if milestone.name == key.name:
-                return ["rewards:\n" + "\n".join(f"- {_reward(r.decl)}" for r in milestone.rewards)]
+        for program in checked.programs:
+            for milestone in program.milestones:
+                if milestone.name == key.name:
+                    rewards = "rewards:\n" + "\n".join(f"- {_reward(r.decl)}" for r in milestone.rewards)
+                    return [rewards, "payout bound of this milestone:\n" + _bound(checked, program, milestone)]
     return []
+
+
+def _bound(checked: CheckedRuleset, program: ProgramInfo, milestone: MilestoneInfo) -> str:
+    """What `check --bounds` says of a program that has only this
+    milestone (its program's caps apply): the most it pays, per role."""
+    alone = replace(checked, programs=[replace(program, milestones=[milestone])])
+    lines = bounds(alone).render().splitlines()[2:]  # after the file's and the program's heading
+    return "\n".join(f"- {line.strip()}" for line in lines)
 
 
 def _reward(reward: ast.Reward) -> str:
