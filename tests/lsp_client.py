@@ -56,7 +56,7 @@ async def open_text(client: LanguageClient, text: str, name: str = "demo.rules")
             text_document=types.TextDocumentItem(uri=uri(name), language_id="rewardrules", version=1, text=text)
         )
     )
-    return await _diagnostics(client, uri(name))
+    return await diagnostics(client, uri(name))
 
 
 async def change_text(
@@ -68,14 +68,18 @@ async def change_text(
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
         )
     )
-    return await _diagnostics(client, uri(name))
+    return await diagnostics(client, uri(name))
 
 
-async def _diagnostics(client: LanguageClient, target: str) -> list[types.Diagnostic]:
-    while True:
-        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == target:
-            return list(params.diagnostics)
+async def diagnostics(client: LanguageClient, target: str) -> list[types.Diagnostic]:
+    """The diagnostics last published for `target`, once the server has
+    handled every message sent before: a request is the barrier (the server
+    handles messages in order, and publishes before it answers the next
+    request), so no notification can be missed or waited for forever."""
+    await client.text_document_document_symbol_async(
+        types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=target))
+    )
+    return list(client.diagnostics.get(target, []))
 
 
 def at(text: str, needle: str, nth: int = 0, delta: int = 0) -> types.Position:

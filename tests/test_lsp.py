@@ -10,7 +10,7 @@ from __future__ import annotations
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .lsp_client import ASYNC, RULESET, change_text, client, expected, got, open_text, uri
+from .lsp_client import ASYNC, RULESET, change_text, client, diagnostics, expected, got, open_text, uri
 
 pytestmark = ASYNC
 __all__ = ["client"]  # the fixture
@@ -98,11 +98,8 @@ async def test_a_rule_test_follows_its_rule_file(client: LanguageClient) -> None
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=text.replace("five_referrals", "five"))],
         )
     )
-    while True:
-        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == uri("follow.test.toml"):
-            break
-    assert ["has no milestone `five_referrals`" in d.message for d in params.diagnostics] == [True]
+    found = await diagnostics(client, uri("follow.test.toml"))
+    assert ["has no milestone `five_referrals`" in d.message for d in found] == [True]
 
 
 async def test_a_rule_test_that_is_not_toml(client: LanguageClient) -> None:
@@ -119,3 +116,47 @@ async def test_a_position_counts_utf16_as_the_editor_does(client: LanguageClient
     assert found
     start = found[0].range.start
     assert (start.line, start.character) == (0, text.index("uknown") + 1)
+
+
+TESTS = RULESET.with_name("referral_milestones.test.toml").read_text(encoding="utf-8")
+
+
+async def _lens(client: LanguageClient, name: str) -> types.Command:
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri(name)))
+    )
+    assert lenses is not None and len(lenses) == 1 and lenses[0].command is not None
+    return lenses[0].command
+
+
+async def _run(client: LanguageClient, command: types.Command) -> tuple[str, list[types.Diagnostic]]:
+    summary = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+    )
+    assert isinstance(summary, str) and "passed" in summary, summary
+    return summary, list(client.diagnostics.get(command.arguments[0], []))  # published before the answer
+
+
+async def test_a_code_lens_runs_the_rule_tests(client: LanguageClient) -> None:
+    """The lens runs the cases against the rule file as it is open, the way
+    `rewardrules test` runs them; a failure shows at its case, with the lines
+    `rewardrules test` prints for it."""
+    await open_text(client, TESTS, "lens.test.toml")
+    command = await _lens(client, "lens.test.toml")
+    assert command.title == "Open lens.rules to run these rule tests" and not command.arguments
+    rules = RULESET.read_text(encoding="utf-8")
+    await open_text(client, rules, "lens.rules")
+    command = await _lens(client, "lens.test.toml")
+    assert command.title == "▶ Run the rule tests" and list(command.arguments or []) == [uri("lens.test.toml")]
+    cases = TESTS.count("[[case]]")
+    assert await _run(client, command) == (f"{cases} passed, 0 failed", [])
+    await change_text(
+        client, rules.replace("reward referrer gift_card 50 USD", "reward referrer gift_card 40 USD"), 2, "lens.rules"
+    )
+    summary, found = await _run(client, command)
+    assert summary.endswith(" failed") and not summary.endswith(" 0 failed")
+    assert found and all(d.severity == types.DiagnosticSeverity.Error for d in found)
+    first = found[0]
+    assert first.message.startswith("FAIL  `") and "missing: " in first.message
+    assert "amount: expected " in first.message
+    assert TESTS.splitlines()[first.range.start.line].startswith("[[case]]")

@@ -11,7 +11,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from rewardrules.core import limits
 
-from .lsp_client import ASYNC, CONFIG, RULESET, at, client, open_text, uri
+from .lsp_client import ASYNC, CONFIG, RULESET, at, client, diagnostics, open_text, uri
 
 pytestmark = ASYNC
 __all__ = ["client"]  # the fixture
@@ -81,11 +81,7 @@ async def test_the_text_sent_is_what_is_checked_not_the_file_on_disk(client: Lan
             text_document=types.TextDocumentItem(uri=REAL_RULES, language_id="rewardrules", version=1, text=typo)
         )
     )
-    while True:
-        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == REAL_RULES:
-            found = params.diagnostics
-            break
+    found = await diagnostics(client, REAL_RULES)
     assert found and {d.code for d in found} == {"RR102"}
     client.text_document_did_close(
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=REAL_RULES))
@@ -103,11 +99,7 @@ async def test_a_rule_test_is_not_checked_against_a_rule_file_it_was_not_sent(cl
             text_document=types.TextDocumentItem(uri=REAL_TESTS, language_id="toml", version=1, text=typo)
         )
     )
-    while True:
-        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == REAL_TESTS:
-            break
-    assert list(params.diagnostics) == []
+    assert await diagnostics(client, REAL_TESTS) == []
 
 
 async def test_text_that_is_not_utf8_writable(client: LanguageClient) -> None:

@@ -76,7 +76,7 @@ def analyse(uri: str, text: str, strict: bool, lookup: Lookup, previous: Documen
         what = "a test file" if document.is_test else "a rule file"
         document.diagnostics = [note(f"it is larger than {limit} characters, the limit for {what}")]
     elif document.is_test:
-        document.diagnostics = [_test_problem(document.source, p) for p in _test_problems(document, lookup)]
+        document.diagnostics = [test_problem(document.source, p) for p in _test_problems(document, lookup)]
     else:
         _analyse_rules(document, strict)
     if document.names is not None:
@@ -131,7 +131,9 @@ def diagnostic(found: Diagnostic) -> types.Diagnostic:
     )
 
 
-def _test_problem(source: Source, problem: TestProblem) -> types.Diagnostic:
+def test_problem(
+    source: Source, problem: TestProblem, severity: types.DiagnosticSeverity = types.DiagnosticSeverity.Error
+) -> types.Diagnostic:
     """A test file's problem at its line (and column, for invalid TOML);
     the whole line when it has no column, the file's start when no line."""
     line = (problem.line or 1) - 1
@@ -139,9 +141,7 @@ def _test_problem(source: Source, problem: TestProblem) -> types.Diagnostic:
     end = start + 1 if problem.column else len(source.line_text(line + 1))
     where = types.Range(start=types.Position(line, start), end=types.Position(line, max(end, start)))
     help_line = f"\nhelp: {problem.hint}" if problem.hint else ""
-    return types.Diagnostic(
-        range=where, message=problem.message + help_line, severity=types.DiagnosticSeverity.Error, source=SOURCE
-    )
+    return types.Diagnostic(range=where, message=problem.message + help_line, severity=severity, source=SOURCE)
 
 
 def note(message: str) -> types.Diagnostic:

@@ -24,7 +24,7 @@ from pygls.lsp.server import LanguageServer
 from .. import __version__
 from ..core.runtime import in_context
 from ..core.source import Source
-from . import features
+from . import features, runs
 from .documents import Document, analyse, note, path_of
 
 _T = TypeVar("_T")
@@ -196,6 +196,31 @@ def rename(document: Document, params: types.RenameParams) -> types.WorkspaceEdi
 @_on_document("codeAction")
 def code_action(document: Document, params: types.CodeActionParams) -> list[types.CodeAction]:
     return features.code_actions(document, list(params.context.diagnostics))
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+@_guarded("codeLens")
+def code_lens(ls: RulesServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
+    document = ls.documents.get(params.text_document.uri)
+    return None if document is None else runs.lenses(document, ls.by_path)
+
+
+@server.command(runs.COMMAND)
+def run_tests(ls: RulesServer, uri: str) -> str:
+    """Run a rule test's cases: its failures become its diagnostics, and
+    the summary is shown (and returned)."""
+    document = ls.documents.get(uri)
+    if document is None:
+        return "the test file is not open"
+    try:
+        found, summary = in_context(runs.run)(document, ls.by_path)
+    except Exception as error:  # the guard of `_guarded`, for a command's own signature
+        summary = f"rewardrules: running the tests failed ({type(error).__name__}); please report it"
+        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=summary))
+        return summary
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=found))
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=f"rule tests: {summary}"))
+    return summary
 
 
 def serve() -> None:

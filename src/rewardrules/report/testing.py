@@ -731,6 +731,44 @@ def _text(node: Any) -> str:
     return " ".join(span.text.split()) if span is not None else "?"
 
 
+#: a failed case shows at most this many of its awards
+SHOWN_AWARDS = 20
+
+
+def failure_lines(result: CaseResult) -> list[str]:
+    """How a failed case is told, a line each (`rewardrules test` prints
+    them; the language server shows them at the case): what was missing
+    and the nearest award, what was unexpected or forbidden, the awards."""
+    case = result.case
+    where = f" (line {case.line})" if case.line else ""
+    out = [f"  FAIL  `{case.name}`{where}"]
+    if result.traced is None:  # scoring stopped at an award limit: its message, then its help
+        first, *rest = (result.error or "").splitlines() or [""]
+        return [*out, f"    {first}", *(f"      {line.strip()}" for line in rest)]
+    for miss in result.missing:
+        out.append(f"    missing: {miss.pattern.show()}")
+        if miss.nearest is None:
+            out.append("      no award comes close")
+        else:
+            out.append(f"      nearest: {award_line(miss.nearest)}")
+            for name, expected, actual in miss.differences:
+                out.append(f"        {name}: expected {show_value(expected)}, got {show_value(actual)}")
+    shown = [id(m.nearest) for m in result.missing]
+    for award in result.unexpected:
+        if id(award) not in shown:  # a nearest match above is unexpected too: say it once
+            out.append(f"    unexpected: {award_line(award)}")
+    for pattern, award in result.forbidden:
+        out.append(f"    must not happen: {pattern.show()}")
+        out.append(f"      but got: {award_line(award)}")
+    awards = result.awards
+    as_of = result.traced.data["as_of"]
+    out.append(f"    awards as of {as_of}: {len(awards) if awards else 'none'}")
+    out.extend(f"      {award_line(a)}" for a in awards[:SHOWN_AWARDS])
+    if len(awards) > SHOWN_AWARDS:
+        out.append(f"      ... and {len(awards) - SHOWN_AWARDS} more")
+    return out
+
+
 def award_line(award: dict[str, Any]) -> str:
     """One award in a line, for failure reports."""
     what = (
