@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rewardrules"
 
 #: The stages, bottom first. A module may import its own stage and the ones
 #: before it. ``sources`` (payload exports turned into ledger lines) needs
-#: only the ledger stage, and so does ``match`` (partner matching); the package root (the lazy public API) comes last.
+#: only the ledger stage, and so does ``match`` (partner matching); ``lsp`` (the language
+#: server) builds on ``report``; the package root (the lazy public API) comes last.
 STAGES = (
     "core",
     "syntax",
@@ -35,6 +36,7 @@ STAGES = (
     "score",
     "simulate",
     "report",
+    "lsp",
     "cli",
     "rewardrules",
 )

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..check.checker import check_text
-from ..core.diagnostics import Diagnostic, Severity, has_errors
+from ..core.diagnostics import Diagnostic, Severity
 from ..core.formatting import printable_lines, quoted
 from ..core.render import github
+from ..report.findings import findings
 from .common import add_format_argument, describe_os_error, fail, print_diagnostics, read_text, write_json
 
 if TYPE_CHECKING:
@@ -74,27 +74,15 @@ def collect(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileReport:
-    """Check one file; lint and bound it only when it has no error (those
-    stages are imported only when asked for: start-up stays short). A
-    matching file (its first word is `matching`) goes to its own checker."""
-    from ..match.parse import is_matching_file
-
-    if is_matching_file(text):
-        from ..match.check import check_text as check_matching
-
-        found = check_matching(text, path)[1]
-        return FileReport(path, [d for d in found if strict or d.severity is Severity.ERROR])
-    checked, diagnostics = check_text(text, path)
+    """Check one file (`report.findings`, which the language server shares);
+    bound it only when it has no error (that stage is imported only when
+    asked for: start-up stays short)."""
+    checked, diagnostics = findings(path, text, strict)
     report = FileReport(path, diagnostics)
-    if checked is not None and not has_errors(diagnostics):
-        if strict:
-            from ..check.lint import lint
+    if checked is not None and with_bounds:
+        from ..check.bounds import bounds
 
-            report.diagnostics = sorted(diagnostics + lint(checked), key=Diagnostic.sort_key)
-        if with_bounds:
-            from ..check.bounds import bounds
-
-            report.bounds = bounds(checked)
+        report.bounds = bounds(checked)
     return report
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core.diagnostics import Diagnostic
 from ..core.formatting import printable, printable_patch_line, quoted
-from ..syntax.formatter import format_text
+from ..report.findings import formatter
 from .check import collect
 from .common import describe_os_error, fail, print_diagnostics, read_text
 
@@ -45,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     dry_run = args.check or args.diff
     changed, broken, unwritable = 0, 0, False
     for path, text in texts:
-        formatted, diagnostics = _formatter(text)(text, path)
+        formatted, diagnostics = formatter(text)(text, path)
         if formatted is None:
             print_diagnostics(diagnostics, sys.stderr)
             broken += 1
@@ -66,17 +64,6 @@ def run(args: argparse.Namespace) -> int:
     if unwritable:
         return 2
     return 1 if broken or (dry_run and changed) else 0
-
-
-def _formatter(text: str) -> Callable[[str, str], tuple[str | None, list[Diagnostic]]]:
-    """The formatter of a rule file: a matching file (first word `matching`) has its own."""
-    from ..match.parse import is_matching_file
-
-    if is_matching_file(text):
-        from ..match.format import format_text as format_matching
-
-        return format_matching
-    return format_text
 
 
 def _read_all(files: list[str]) -> list[tuple[str, str]] | None:

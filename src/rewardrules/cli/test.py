@@ -28,8 +28,8 @@ from ..report.testing import (
     Coverage,
     TestFileError,
     TestProblem,
-    award_line,
     coverage,
+    failure_lines,
     read_test_file,
     run_cases,
     show_value,
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from ..score.api import Program
 
 _KINDS = (("milestone", "milestones"), ("reward", "rewards"), ("eligibility", "eligibility"), ("void", "voids"))
-_SHOWN_AWARDS = 20
 
 
 def add_parser(sub: Any) -> None:
@@ -281,7 +280,7 @@ def _text(
         out.append(f"{f.path}: {counts}")
         for result in f.results:
             if not result.passed:
-                out.extend(_failure(result))
+                out.extend(failure_lines(result))
             elif verbose:
                 out.append(f"  ok    `{result.case.name}`")
     for rules in state.untested:
@@ -299,37 +298,6 @@ def _text(
     if below and percent is not None and threshold is not None:
         out.append(f"coverage {percent}% is below the threshold of {threshold}%")
     return printable_lines(out)
-
-
-def _failure(result: CaseResult) -> list[str]:
-    case = result.case
-    where = f" (line {case.line})" if case.line else ""
-    out = [f"  FAIL  `{case.name}`{where}"]
-    if result.traced is None:  # scoring stopped at an award limit: its message, then its help
-        first, *rest = (result.error or "").splitlines() or [""]
-        return [*out, f"    {first}", *(f"      {line.strip()}" for line in rest)]
-    for miss in result.missing:
-        out.append(f"    missing: {miss.pattern.show()}")
-        if miss.nearest is None:
-            out.append("      no award comes close")
-        else:
-            out.append(f"      nearest: {award_line(miss.nearest)}")
-            for name, expected, actual in miss.differences:
-                out.append(f"        {name}: expected {show_value(expected)}, got {show_value(actual)}")
-    shown = [id(m.nearest) for m in result.missing]
-    for award in result.unexpected:
-        if id(award) not in shown:  # a nearest match above is unexpected too: say it once
-            out.append(f"    unexpected: {award_line(award)}")
-    for pattern, award in result.forbidden:
-        out.append(f"    must not happen: {pattern.show()}")
-        out.append(f"      but got: {award_line(award)}")
-    awards = result.awards
-    as_of = result.traced.data["as_of"]
-    out.append(f"    awards as of {as_of}: {len(awards) if awards else 'none'}")
-    out.extend(f"      {award_line(a)}" for a in awards[:_SHOWN_AWARDS])
-    if len(awards) > _SHOWN_AWARDS:
-        out.append(f"      ... and {len(awards) - _SHOWN_AWARDS} more")
-    return out
 
 
 def _coverage_text(coverages: list[Coverage], percent: Decimal) -> list[str]:

@@ -39,6 +39,7 @@ from ..score.schema import CONTRACT_FIELDS
 from .trace import Traced, score_traced
 
 if TYPE_CHECKING:
+    from ..check.program import CheckedRuleset
     from ..score.api import Program
 
 #: the suffix of a test file; ``NAME.test.toml`` tests ``NAME.rules``
@@ -508,12 +509,20 @@ class CaseResult:
 def check_names(program: Program, test_file: TestFile) -> None:
     """Refuse expectations that name a milestone or program the rule file
     does not have: an `expect_none` with a typo would pass forever."""
-    checked = program.compiled.checked
+    problems = unknown_names(program.compiled.checked, test_file)
+    if problems:
+        raise TestFileError(problems)
+
+
+def unknown_names(checked: CheckedRuleset, test_file: TestFile) -> list[TestProblem]:
+    """The expectations of `test_file` that name a milestone or program
+    `checked` does not have (`check_names`; the language server asks this
+    of the rule file open beside the test, without compiling it)."""
     known = {
         "milestone": [m.name for m in checked.milestones],
         "program": [p.name for p in checked.programs],
     }
-    problems = []
+    problems: list[TestProblem] = []
     for case in test_file.cases:
         for key, patterns in (("expect", case.expect), ("expect_none", case.expect_none)):
             for n, pattern in enumerate(patterns, start=1):
@@ -528,8 +537,7 @@ def check_names(program: Program, test_file: TestFile) -> None:
                                 hint=did_you_mean(value, names, f"{name}s: " + ", ".join(f"`{x}`" for x in names)),
                             )
                         )
-    if problems:
-        raise TestFileError(problems)
+    return problems
 
 
 @in_context
@@ -721,6 +729,44 @@ def coverage(program: Program, rules: str, results: Iterable[CaseResult]) -> Cov
 def _text(node: Any) -> str:
     span = getattr(node, "span", None)
     return " ".join(span.text.split()) if span is not None else "?"
+
+
+#: a failed case shows at most this many of its awards
+SHOWN_AWARDS = 20
+
+
+def failure_lines(result: CaseResult) -> list[str]:
+    """How a failed case is told, a line each (`rewardrules test` prints
+    them; the language server shows them at the case): what was missing
+    and the nearest award, what was unexpected or forbidden, the awards."""
+    case = result.case
+    where = f" (line {case.line})" if case.line else ""
+    out = [f"  FAIL  `{case.name}`{where}"]
+    if result.traced is None:  # scoring stopped at an award limit: its message, then its help
+        first, *rest = (result.error or "").splitlines() or [""]
+        return [*out, f"    {first}", *(f"      {line.strip()}" for line in rest)]
+    for miss in result.missing:
+        out.append(f"    missing: {miss.pattern.show()}")
+        if miss.nearest is None:
+            out.append("      no award comes close")
+        else:
+            out.append(f"      nearest: {award_line(miss.nearest)}")
+            for name, expected, actual in miss.differences:
+                out.append(f"        {name}: expected {show_value(expected)}, got {show_value(actual)}")
+    shown = [id(m.nearest) for m in result.missing]
+    for award in result.unexpected:
+        if id(award) not in shown:  # a nearest match above is unexpected too: say it once
+            out.append(f"    unexpected: {award_line(award)}")
+    for pattern, award in result.forbidden:
+        out.append(f"    must not happen: {pattern.show()}")
+        out.append(f"      but got: {award_line(award)}")
+    awards = result.awards
+    as_of = result.traced.data["as_of"]
+    out.append(f"    awards as of {as_of}: {len(awards) if awards else 'none'}")
+    out.extend(f"      {award_line(a)}" for a in awards[:SHOWN_AWARDS])
+    if len(awards) > SHOWN_AWARDS:
+        out.append(f"      ... and {len(awards) - SHOWN_AWARDS} more")
+    return out
 
 
 def award_line(award: dict[str, Any]) -> str:
