@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from ..compiler.generate import CompiledRuleset, Origin, compile_ruleset
 from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, has_errors
 from ..core.formatting import quoted
+from ..core.jsonout import pretty, write_pretty
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 from ..ledger.decode import iter_lines, surrogate_problem
@@ -180,24 +180,15 @@ class ScoreResult:
 
     @in_context
     def to_json(self) -> str:
-        """Deterministic JSON: the same bytes for the same inputs."""
-        return json.dumps(self.data, ensure_ascii=False, indent=2) + "\n"
+        """Deterministic JSON: the same bytes for the same inputs (those of
+        `json.dumps(data, ensure_ascii=False, indent=2)`, see `core.jsonout`)."""
+        return (pretty(self.data) + b"\n").decode("utf-8")
 
     @in_context
     def write_json(self, out: IO[bytes]) -> None:
         """The bytes of `to_json()` in UTF-8, written piece by piece: a
         result of millions of awards never sits in memory as one string."""
-        pieces: list[str] = []
-        for piece in _ENCODER.iterencode(self.data):
-            pieces.append(piece)
-            if len(pieces) >= 16384:
-                out.write("".join(pieces).encode("utf-8"))
-                pieces.clear()
-        pieces.append("\n")
-        out.write("".join(pieces).encode("utf-8"))
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, indent=2)
+        write_pretty(self.data, out.write)
 
 
 class Program:
