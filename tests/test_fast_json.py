@@ -265,3 +265,70 @@ def test_an_unpaired_surrogate_is_refused_as_before() -> None:
         pretty({"a": "\ud800"})
     with pytest.raises(UnicodeEncodeError):
         standard({"a": "\ud800"})
+
+
+# -- streaming a ledger whose lines are not in order (ledger.order)
+
+STREAM_LINES = [
+    '{"id":"r1","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"alice","referee":"bob"}',
+    '{"id":"r2","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"alice","referee":"carol"}',
+    '{"id":"p1","at":"2026-02-03T00:00:00Z","type":"payment","referee":"bob","amount":"120.00"}',
+    '{"id":"p2","at":"2026-02-04T00:00:00+02:00","type":"payment","referee":"carol","amount":80.5}',
+    '{"id":"p3","at":"2026-02-05T00:00:00Z","type":"payment","referee":"carol","amount":"70"}',
+    '{"id":"p4","at":"2026-02-06T00:00:00Z","type":"payment","referee":"bob","amount":1E2}',
+    '{"id":"p1","at":"2026-02-03T00:00:00Z","type":"payment","referee":"bob","amount":"120.00"}',
+    '{"id":"x1","at":"2026-02-02T00:00:00Z","type":"signup","referee":"dave"}',
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(STREAM_LINES), st.integers(1, 4))
+def test_a_stream_in_any_order_scores_as_the_batch_does(order: list[str], run: int) -> None:
+    """Sorted a run of `run` lines at a time, spilled and merged back: the
+    same bytes as the batch, whatever the order of the lines."""
+    program = rewardrules.load(RULESETS / "prezi.rules")
+    with _small_runs(run):
+        stream = program.score_stream(order, as_of="2027-01-01T00:00:00Z").to_json()
+    assert stream == program.score(order, as_of="2027-01-01T00:00:00Z").to_json()
+
+
+class _small_runs:
+    """`ledger.order.RUN` set low, so that even a short ledger is spilled."""
+
+    def __init__(self, run: int) -> None:
+        self.run = run
+
+    def __enter__(self) -> None:
+        from rewardrules.ledger import order
+
+        self.saved = order.RUN
+        order.RUN = self.run
+
+    def __exit__(self, *_: object) -> None:
+        from rewardrules.ledger import order
+
+        order.RUN = self.saved
+
+
+@pytest.mark.parametrize("run", [1, 2, 100])
+def test_a_stream_out_of_order_reports_what_the_batch_reports(run: int) -> None:
+    """Problems keep their lines and fields when the lines are sorted: a
+    conflicting repeat (reported at its later line, wherever the sort put
+    it), a bad line, a bad amount."""
+    program = rewardrules.load(RULESETS / "prezi.rules")
+    lines = [
+        STREAM_LINES[2],
+        '{"id":"p1","at":"2026-02-03T00:00:00Z","type":"payment","referee":"bob","amount":"999"}',
+        "{not json",
+        STREAM_LINES[0],
+        '{"id":"p9","at":"2026-02-01T00:00:00Z","type":"payment","referee":"bob","amount":0.1e}',
+        '{"id":"p8","at":"2026-01-01T00:00:00Z","type":"payment","referee":"bob","amount":true}',
+        '{"id":"p1","at":"2026-01-30T00:00:00Z","type":"payment","referee":"bob","amount":"120.00"}',
+    ]
+    with pytest.raises(LedgerError) as batch:
+        program.score(lines)
+    with _small_runs(run), pytest.raises(LedgerError) as stream:
+        program.score_stream(lines)
+    found = [(p.line, p.field, p.message) for p in stream.value.problems]
+    assert found == [(p.line, p.field, p.message) for p in batch.value.problems]
+    assert [line for line, *_ in found] == [2, 3, 5, 6, 7]

@@ -75,4 +75,5 @@ def write_pretty(value: Any, write: Callable[[bytes], object]) -> None:
 def _key(key: Any) -> str:
     """A key that is not text as `json` writes it (`1`, `true`, `null`):
     `json.dumps` of a one-key object, read back."""
-    return next(iter(json.loads(json.dumps({key: None}))))
+    text: str = next(iter(json.loads(json.dumps({key: None}))))
+    return text

@@ -188,7 +188,7 @@ def iter_lines(
             # valid UTF-8 with no unpaired surrogate (the fast decoder
             # refuses both) and numbers exact and finite: only the depth is
             # left to check
-            if type(raw) is bytes:  # (inline: this runs for every line)
+            if isinstance(raw, bytes):  # (inline: this runs for every line)
                 opening = raw.count(b"{") + raw.count(b"[")
             else:
                 opening = raw.count("{") + raw.count("[")
@@ -218,6 +218,35 @@ def iter_lines(
                 yield number, None, problem
                 continue
         yield number, value, None
+
+
+def kept_lines(
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
+) -> Iterator[tuple[int, Any, Any]]:
+    """`iter_lines` as (line, object or problem, kept): `kept` is the line's
+    JSON text for a line (the object for an item that is not text), what a
+    batch keeps of each event to tell a repeat of its id from a conflict:
+    a line of text is a fraction of the size of its decoded object."""
+    current: list[Any] = [None]
+
+    def remember() -> Iterator[Any]:
+        for raw in lines:
+            current[0] = raw  # iter_lines yields a line's result before it reads the next
+            yield raw
+
+    for number, value, problem in iter_lines(remember(), prepare):
+        raw = current[0]
+        yield number, (value if problem is None else problem), (raw if isinstance(raw, (str, bytes)) else value)
+
+
+def kept_content(kept: Any) -> Any:
+    """The object of what `kept_lines` kept (a line's text decoded again,
+    a byte order mark on it dropped, as it was when it was first read)."""
+    if not isinstance(kept, (str, bytes)):
+        return kept
+    for _, value, _ in iter_lines([kept]):
+        return value
+    return None
 
 
 def _strip_bom(raw: str | bytes) -> str | None:
