@@ -605,7 +605,7 @@ def test_fast_path_accepts_only_what_the_exact_validator_accepts(name: str, data
             assert fast.record == exact.record
     # and a whole ledger read in one loop agrees with the exact validator
     try:
-        events, _ = reader.read_all([(1, obj)], lambda o: o)
+        events, _ = reader.read_all([(1, obj, obj)], lambda o: o)
     except LedgerError:
         assert exact is None
     else:

@@ -31,16 +31,16 @@ def test_stream_equals_batch_on_sorted_golden_ledgers(ledger: Path) -> None:
     assert stream.to_json() == batch.to_json()
 
 
-def test_stream_refuses_unordered_input_once() -> None:
+def test_stream_scores_unordered_input_as_score_does() -> None:
+    """Changed on purpose (issue 19): `--stream` puts lines in ledger order
+    itself (in bounded memory) instead of refusing them."""
     program = rewardrules.load(RULESETS / "prezi.rules")
     lines = [
         '{"id":"b","at":"2026-01-02T00:00:00Z","type":"referral","referrer":"x","referee":"y"}',
         '{"id":"a","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"x","referee":"z"}',
         '{"id":"c","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"x","referee":"w"}',
     ]
-    with pytest.raises(rewardrules.LedgerError, match="comes before the line above") as info:
-        program.score_stream(lines)
-    assert [(p.line, p.field) for p in info.value.problems] == [(2, "at")]
+    assert program.score_stream(lines).to_json() == program.score(lines).to_json()
 
 
 def test_stream_counts_exact_duplicates_once_and_rejects_conflicts() -> None:

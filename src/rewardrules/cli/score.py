@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--stream",
         action="store_true",
-        help="the ledger is sorted by (at, id): score it in one pass, in memory bounded by referrals",
+        help="score in memory bounded by referrals, not by events: lines in any order are sorted on disk first",
     )
     parser.add_argument(
         "--no-explain",

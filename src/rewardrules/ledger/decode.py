@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from ..core import limits
 from .events import LedgerProblem
 
@@ -38,9 +40,34 @@ OVERLONG = Decimal("1E+999")
 
 _DECODER = json.JSONDecoder(parse_float=exact_decimal, parse_constant=_reject_constant)
 
+#: The fast decoder (msgspec, in C): every JSON number that is not an
+#: integer goes through `exact_decimal` from its text, as in `_DECODER`, and
+#: integers of any size are Python ints, so no number passes through a
+#: binary float. It is stricter than `_DECODER`, never looser: it refuses
+#: invalid UTF-8, an unpaired surrogate escape (`"\ud800"`) and anything
+#: not JSON. Whatever it refuses, `_DECODER` decodes again, so a line's
+#: value or problem is exactly the exact decoder's (`tests/test_fast_json.py`).
+_FAST_DECODE = msgspec.json.Decoder(float_hook=exact_decimal).decode
+
+
+def fast_decode(text: str | bytes) -> Any:
+    """One JSON text decoded by the fast decoder, or `_NOT_FAST` where it
+    refuses (then only the exact decoder may say what the text is)."""
+    try:
+        return _FAST_DECODE(text)
+    except Exception:  # any refusal is decided again by the exact decoder
+        return _NOT_FAST
+
+
+#: what `fast_decode` returns for a text it leaves to the exact decoder
+_NOT_FAST: Any = object()
+
 
 def decode_line(text: str | bytes) -> Any:
     """Parse one JSON line exactly (decimals as Decimal)."""
+    value = fast_decode(text)
+    if value is not _NOT_FAST:
+        return value
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     return _DECODER.decode(text)
@@ -156,6 +183,20 @@ def iter_lines(
         if len(raw) > limits.MAX_LEDGER_LINE_BYTES:
             yield number, None, LedgerProblem(number, None, f"line is longer than {limits.MAX_LEDGER_LINE_BYTES} bytes")
             continue
+        value = fast_decode(raw)
+        if value is not _NOT_FAST:
+            # valid UTF-8 with no unpaired surrogate (the fast decoder
+            # refuses both) and numbers exact and finite: only the depth is
+            # left to check
+            if isinstance(raw, bytes):  # (inline: this runs for every line)
+                opening = raw.count(b"{") + raw.count(b"[")
+            else:
+                opening = raw.count("{") + raw.count("[")
+            if opening > nesting and _depth(value, nesting):
+                yield number, None, LedgerProblem(number, None, f"JSON nests deeper than {nesting} levels")
+            else:
+                yield number, value, None
+            continue
         try:
             text: str = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             value = decode(text)
@@ -177,6 +218,35 @@ def iter_lines(
                 yield number, None, problem
                 continue
         yield number, value, None
+
+
+def kept_lines(
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
+) -> Iterator[tuple[int, Any, Any]]:
+    """`iter_lines` as (line, object or problem, kept): `kept` is the line's
+    JSON text for a line (the object for an item that is not text), what a
+    batch keeps of each event to tell a repeat of its id from a conflict:
+    a line of text is a fraction of the size of its decoded object."""
+    current: list[Any] = [None]
+
+    def remember() -> Iterator[Any]:
+        for raw in lines:
+            current[0] = raw  # iter_lines yields a line's result before it reads the next
+            yield raw
+
+    for number, value, problem in iter_lines(remember(), prepare):
+        raw = current[0]
+        yield number, (value if problem is None else problem), (raw if isinstance(raw, (str, bytes)) else value)
+
+
+def kept_content(kept: Any) -> Any:
+    """The object of what `kept_lines` kept (a line's text decoded again,
+    a byte order mark on it dropped, as it was when it was first read)."""
+    if not isinstance(kept, (str, bytes)):
+        return kept
+    for _, value, _ in iter_lines([kept]):
+        return value
+    return None
 
 
 def _strip_bom(raw: str | bytes) -> str | None:

@@ -46,7 +46,8 @@ def _fast_source(
     it, or None for anything unusual, which the exact validator `event`
     then decides and reports; so it may only accept what `event` accepts,
     never more), and `read_all(items, seen, general)`, the same check in a
-    loop over a whole ledger that hands everything else to `general`.
+    loop over a whole ledger (items: (line, object, what the duplicate
+    check keeps of it)) that hands everything else to `general`.
 
     Generated rather than written once because per event type the fields
     and their conversions are known: straight-line code with no loop over a
@@ -80,15 +81,21 @@ def _fast_source(
             "    events = []",
             "    append = events.append",
             "    latest = LOW",
-            "    for line, obj in items:",
+            "    for line, obj, kept in items:",
             "        if type(obj) is dict:",
         ],
         "            ",
         " and i not in seen",
-        lambda record: ["seen[i] = (line, obj)", "if at > latest:", "    latest = at", f"append({record})", "continue"],
-        lambda record: ["seen[i] = (line, obj)", "if at > latest:", "    latest = at", "continue"],
+        lambda record: [
+            "seen[i] = (line, kept)",
+            "if at > latest:",
+            "    latest = at",
+            f"append({record})",
+            "continue",
+        ],
+        lambda record: ["seen[i] = (line, kept)", "if at > latest:", "    latest = at", "continue"],
         [
-            "        event = general(line, obj)",
+            "        event = general(line, obj, kept)",
             "        if event is not None:",
             "            if event.at > latest:",
             "                latest = event.at",
@@ -152,7 +159,9 @@ def _fast_fields(
     all are good (and, for a type with money fields, that its `currency`
     is absent or theirs); and the names of the record's values in order."""
     body: list[str] = []
-    made = ["at", "i", "t", "ee", referrer]  # see model.EventInfo.record
+    # see model.EventInfo.record; the type as the one constant its test
+    # compared it with, not the line's copy: one string for every event
+    made = ["at", "i", lit(kind_name), "ee", referrer]
     tests = []
     if kind_name in currencies:
         code = currencies[kind_name]

@@ -21,11 +21,10 @@ class IdLog:
     temporary SQLite database, which SQLite keeps in a small page cache and
     spills to a file it deletes itself: the process's memory stays flat
     however long the ledger. Ids are appended in batches, expanded from one
-    JSON array by SQLite (a row at a time from Python cost about twice as
-    much), and grouped once at the end. An id is stored under its position
-    in the log; its line is the position plus the shift in force there (a
-    blank line or a skipped repeat changes the shift), so that gaps in the
-    lines do not cut batches short.
+    JSON array of (line, id) pairs by SQLite (a row at a time from Python
+    cost about twice as much), and grouped once at the end. An id is stored
+    under its line, so lines may come in any order (a stream put in ledger
+    order gives them by instant): the first line of an id is its smallest.
 
     SQLite's errors (no room for its file, no JSON functions) are raised
     as `ScratchError`, saying where SQLite writes.
@@ -47,23 +46,16 @@ class IdLog:
             for statement in (
                 "PRAGMA journal_mode = OFF",  # a scratch file: nothing to recover
                 "PRAGMA synchronous = OFF",
-                "CREATE TABLE ids (n INTEGER PRIMARY KEY, id TEXT NOT NULL)",
-                "CREATE TABLE shifts (n INTEGER PRIMARY KEY, shift INTEGER NOT NULL)",
+                "CREATE TABLE ids (n INTEGER PRIMARY KEY, id TEXT NOT NULL)",  # n: the line
             ):
                 self._db.execute(statement)
-        self._count = 0  # ids logged
-        self._ids: list[str] = []  # the last ones, not written yet
+        self._lines: list[int] = []  # the last ones, not written yet
+        self._ids: list[str] = []
         self._chars = 0
-        self._shift: int | None = None  # line minus position, of the last id
-        self._shifts: list[tuple[int, int]] = []  # (from position, shift), not written yet
 
     def add(self, line: int, event_id: str) -> None:
-        """Log the id of a line (lines in increasing order, gaps allowed)."""
-        self._count += 1
-        shift = line - self._count
-        if shift != self._shift:
-            self._shift = shift
-            self._shifts.append((self._count, shift))
+        """Log the id of a line (each line once, in any order)."""
+        self._lines.append(line)
         self._ids.append(event_id)
         self._chars += len(event_id)
         if len(self._ids) >= self.BATCH or self._chars >= self.BATCH_CHARS:
@@ -85,31 +77,28 @@ class IdLog:
                 "SELECT ids.n, ids.id, reused.first FROM ids JOIN reused ON ids.id = reused.id"
                 " WHERE ids.n != reused.first ORDER BY ids.n"
             ).fetchall()
-            return [(self._line(n), event_id, self._line(first)) for n, event_id, first in rows]
+            return [(int(n), event_id, int(first)) for n, event_id, first in rows]
 
     def close(self) -> None:
         """Drop the database (SQLite deletes its file)."""
         self._db.close()
 
     def _write(self) -> None:
-        ids, db = self._ids, self._db
+        lines, ids, db = self._lines, self._ids, self._db
         with self._scratch():
             if ids:
-                first = self._count - len(ids) + 1
                 text = json.dumps(ids)
                 if "\\u0000" in text:  # SQLite's JSON functions end a string at NUL: bind each id
-                    db.executemany("INSERT INTO ids VALUES (?, ?)", enumerate(ids, first))
+                    db.executemany("INSERT INTO ids VALUES (?, ?)", zip(lines, ids, strict=True))
                 else:
-                    db.execute("INSERT INTO ids SELECT ?1 + key, value FROM json_each(?2)", (first, text))
-            db.executemany("INSERT INTO shifts VALUES (?, ?)", self._shifts)
+                    db.execute(
+                        "INSERT INTO ids SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+                        " FROM json_each(?1)",
+                        (json.dumps(list(zip(lines, ids, strict=True))),),
+                    )
+        lines.clear()
         ids.clear()
         self._chars = 0
-        self._shifts.clear()
-
-    def _line(self, n: int) -> int:
-        """The line of the id at position n."""
-        (shift,) = self._db.execute("SELECT shift FROM shifts WHERE n <= ? ORDER BY n DESC LIMIT 1", (n,)).fetchone()
-        return int(n + shift)
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[None]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..check.program import CheckedRuleset
 from ..compiler.codegen import filename as source_filename
+from .decode import kept_content
 from .events import Event, LedgerError, LedgerProblem, Record, _head, conflict
 from .fast import _fast_namespace, _fast_source
 from .validate import (
@@ -53,37 +54,40 @@ class EventReader:
         self._read_all = namespace["read_all"]
 
     def read_all(
-        self, items: Iterable[tuple[int, Any]], plain: Callable[[Any], Any] = lambda obj: obj
+        self, items: Iterable[tuple[int, Any, Any]], plain: Callable[[Any], Any] = lambda obj: obj
     ) -> tuple[list[Record], int | None]:
-        """Validate a ledger's objects, given as (line number, object), drop
-        exact duplicates, and return the records of the events of used types
-        (sorting that list puts them in ledger order, with no key function)
-        and the latest instant seen in the ledger. An item may be a
-        `LedgerProblem` (a line that did not decode); objects other than
-        dicts go through `plain` first.
+        """Validate a ledger's objects, given as (line number, object, kept),
+        drop exact duplicates, and return the records of the events of used
+        types (sorting that list puts them in ledger order, with no key
+        function) and the latest instant seen in the ledger. An item may be
+        a `LedgerProblem` (a line that did not decode); objects other than
+        dicts go through `plain` first. `kept` is what is kept of each event
+        to tell a repeat of its id from a conflict: the line's JSON text
+        (a fraction of the size of the decoded object, and decoded again
+        only for a repeat) or the object itself.
 
         Raises :class:`LedgerError` with every problem if any line is bad.
         """
         problems: list[LedgerProblem] = []
         seen: dict[str, tuple[int, Any]] = {}
 
-        def general(line: int, obj: Any) -> Event | None:
+        def general(line: int, obj: Any, kept: Any) -> Event | None:
             # Anything the fast path did not take: a line that did not
             # decode, an object to make plain, a problem, a repeated id.
             if type(obj) is LedgerProblem:
                 problems.append(obj)
                 return None
             if type(obj) is not dict:
-                obj = plain(obj)
+                obj = kept = plain(obj)
             event = self.fast(obj, line) or self.event(obj, line, problems)
             if event is None:
                 return None
             previous = seen.get(event.id)
             if previous is not None:
-                if not same_content(previous[1], obj):
+                if not same_content(kept_content(previous[1]), obj):
                     problems.append(conflict(line, event.id, previous[0]))
                 return None
-            seen[event.id] = (line, obj)
+            seen[event.id] = (line, kept)
             return event
 
         events, latest = self._read_all(items, seen, general)

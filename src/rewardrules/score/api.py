@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -25,11 +24,13 @@ from ..compiler.generate import CompiledRuleset, Origin, compile_ruleset
 from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, has_errors
 from ..core.formatting import quoted
+from ..core.jsonout import pretty, write_pretty
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
-from ..ledger.decode import iter_lines, surrogate_problem
+from ..ledger.decode import iter_lines, kept_lines, surrogate_problem
 from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict
 from ..ledger.idlog import IdLog
+from ..ledger.order import in_ledger_order
 from ..ledger.reader import EventReader
 from ..ledger.reading import read_lines, read_text
 from ..ledger.validate import same_content
@@ -180,24 +181,15 @@ class ScoreResult:
 
     @in_context
     def to_json(self) -> str:
-        """Deterministic JSON: the same bytes for the same inputs."""
-        return json.dumps(self.data, ensure_ascii=False, indent=2) + "\n"
+        """Deterministic JSON: the same bytes for the same inputs (those of
+        `json.dumps(data, ensure_ascii=False, indent=2)`, see `core.jsonout`)."""
+        return (pretty(self.data) + b"\n").decode("utf-8")
 
     @in_context
     def write_json(self, out: IO[bytes]) -> None:
         """The bytes of `to_json()` in UTF-8, written piece by piece: a
         result of millions of awards never sits in memory as one string."""
-        pieces: list[str] = []
-        for piece in _ENCODER.iterencode(self.data):
-            pieces.append(piece)
-            if len(pieces) >= 16384:
-                out.write("".join(pieces).encode("utf-8"))
-                pieces.clear()
-        pieces.append("\n")
-        out.write("".join(pieces).encode("utf-8"))
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, indent=2)
+        write_pretty(self.data, out.write)
 
 
 class Program:
@@ -233,8 +225,7 @@ class Program:
         chain = itertools.chain([first], items)
         try:
             if isinstance(first, (str, bytes)):
-                lines = ((n, obj if problem is None else problem) for n, obj, problem in iter_lines(chain, _object))
-                return self._reader().read_all(lines)
+                return self._reader().read_all(kept_lines(chain, _object))
             return self._reader().read_all(_objects(chain))
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
@@ -323,51 +314,52 @@ class Program:
         settled: Any = None,
         max_awards_per_event: int | None = None,
     ) -> ScoreResult:
-        """Score a ledger that is already in order, holding state per
-        referral rather than the ledger: memory does not grow with the
-        number of events. Out-of-order input is an error (use `score`).
-        Every id goes to a temporary SQLite file, to refuse ids used again
-        (see `ledger.IdLog`; `ledger.ScratchError` if it cannot be written).
+        """Score a ledger holding state per referral rather than the
+        ledger. Lines in any order are put in ledger order in bounded
+        memory: sorted a run at a time into a private scratch file and
+        merged back (see `ledger.order`); a ledger of one run is sorted in
+        memory. Every id goes to a temporary SQLite file, to refuse ids used
+        again (see `ledger.IdLog`). `ledger.ScratchError` if either scratch
+        file cannot be written.
         `max_awards_per_event`: as for `score`."""
         return self._run(self._stream, lines, as_of, explain, path, settled, max_awards_per_event)
 
     def _stream(self, engine: Engine, lines: Iterable[Any], limit: int | None, path: str) -> int | None:
-        """The feed of `score_stream`: each event checked as it is read, and
-        run if it is not after the as-of `limit` (None: all of them)."""
+        """The feed of `score_stream`: the lines put in ledger order in
+        bounded memory (`ledger.order`), then each event checked and run if
+        it is not after the as-of `limit` (None: all of them)."""
         reader = self._reader()
         fast, slow, used = reader.fast, reader.event, reader.kinds
         process = engine.process
         problems: list[LedgerProblem] = []
-        last: tuple[int, str] | None = None
+        last_at: int | None = None
         same_instant: dict[str, Event] = {}  # duplicates sort next to each other
         latest: int | None = None
-        unordered = False
         ids = IdLog()  # ids used again at a later instant, found at the end
+
+        def key(obj: Any, line: int) -> tuple[int, str] | None:
+            event = fast(obj, line) or slow(obj, line, [])  # its problems are reported below
+            return None if event is None else (event.at, event.id)
+
         with contextlib.closing(ids), localcontext(CONTEXT):
-            for line, obj, problem in iter_lines(lines, _object):
+            for line, obj, problem in in_ledger_order(iter_lines(lines, _object), key):
                 if problem is not None or type(obj) is LedgerProblem:
                     problems.append(problem or obj)
                     continue
                 event = fast(obj, line) or slow(obj, line, problems)
                 if event is None:
                     continue
-                key = (event.at, event.id)
-                previous = same_instant.get(event.id) if last is not None and event.at == last[0] else None
-                if previous is not None:
-                    if not same_content(previous.raw, obj):
-                        problems.append(conflict(line, event.id, previous.line))
-                    continue
-                if last is not None and key < last:
-                    if not unordered:  # one report is enough: the rest follows
-                        problems.append(_out_of_order(event))
-                        unordered = True
-                    continue
-                if last is None or event.at != last[0]:
+                if event.at == last_at:
+                    previous = same_instant.get(event.id)
+                    if previous is not None:
+                        if not same_content(previous.raw, obj):
+                            problems.append(conflict(line, event.id, previous.line))
+                        continue
+                else:
                     same_instant.clear()
                 same_instant[event.id] = event
                 ids.add(line, event.id)
-                last = key
-                latest = event.at
+                last_at = latest = event.at
                 if not problems and event.type in used and (limit is None or event.at <= limit):
                     process(event.record)
             problems.extend(conflict(*found) for found in ids.reused())
@@ -428,11 +420,7 @@ def settled_statement(settled: Any, compiled: CompiledRuleset) -> Settled | None
 _SESSION = "<session>"
 
 
-def _out_of_order(
-    event: Event,
-    after: str = "the line above it in (at, id) order",
-    hint: str = "streaming needs a ledger sorted by instant, then id; sort it, or score without --stream",
-) -> LedgerProblem:
+def _out_of_order(event: Event, after: str, hint: str) -> LedgerProblem:
     """An event earlier in ledger order than one taken before it."""
     return LedgerProblem(event.line, "at", f"event {quoted(event.id)} comes before {after}", hint)
 
@@ -455,17 +443,20 @@ def _object(event: Any, line: int) -> Any:
     return surrogate_problem(obj, line) or obj
 
 
-def _objects(events: Iterable[Any]) -> Iterator[tuple[int, Any]]:
-    """(line, object or problem) of events given as objects; a JSON line
-    among them is decoded (a blank one skipped, as in a ledger)."""
+def _objects(events: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+    """(line, object or problem, object) of events given as objects; a JSON
+    line among them is decoded (a blank one skipped, as in a ledger)."""
     for line, item in enumerate(events, start=1):
         if type(item) is dict:  # the common case: no call to make it plain
-            yield line, surrogate_problem(item, line) or item
+            obj = surrogate_problem(item, line) or item
         elif isinstance(item, (str, bytes)):
             for _, obj, problem in iter_lines([item]):
-                yield line, (obj if problem is None else replace(problem, line=line))
+                obj = obj if problem is None else replace(problem, line=line)
+                yield line, obj, obj
+            continue
         else:
-            yield line, _object(item, line)
+            obj = _object(item, line)
+        yield line, obj, obj
 
 
 def _decode(text: str | bytes, line: int) -> Any:
