@@ -29,6 +29,7 @@ STAGES = (
     "syntax",
     "check",
     "compiler",
+    "sql",
     "ledger",
     "sources",
     "match",

@@ -23,7 +23,7 @@ EXIT_INPUT = 2
 #: The subcommands, each a module of this package with `add_parser`. A
 #: module is imported only to run its command (or to show the full help), so
 #: `rewardrules check` loads neither the scoring engine nor pydantic.
-_COMMANDS = ("check", "score", "schema", "ingest", "report", "test", "explain", "diff", "fmt", "match")
+_COMMANDS = ("check", "score", "schema", "ingest", "report", "test", "explain", "diff", "fmt", "match", "sql")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,425 @@
+"""A checked program compiled to SQL (DuckDB's dialect), or `Unsupported`.
+
+The query reads two tables the caller provides:
+
+- `ledger`: one row per validated event, `at` (BIGINT, nanoseconds since
+  the epoch, UTC), `id`, `type`, `referee`, `referrer`, then one column per
+  event field the rules read, named `"TYPE.FIELD"` (numbers as DECIMAL,
+  text as VARCHAR, booleans as BOOLEAN);
+- `as_of`: one row, one column `at` (BIGINT): events after it are not seen.
+
+It gives the awards (`Query.awards`) and the referral events that create no
+referral (`Query.rejected`), in the Python engine's order, with the same
+ids (docs/semantics.md, "Award ids"). Every construct the compiler does not
+know yet raises `Unsupported` naming it and its rule line, so a program is
+either compiled whole or refused: never run half-compiled (docs/sql.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..check.program import Binding, CheckedRuleset, MetricInfo, MilestoneInfo
+from ..compiler.generate import CompiledMilestone, CompiledRuleset
+from ..core.datatypes import DURATION_UNITS
+from ..core.ids import encode
+from ..core.problem import Location, Problem, Severity
+from ..core.source import Span
+from ..syntax import nodes as ast
+
+#: the widest exact number DuckDB holds (DECIMAL(38, s))
+MAX_DIGITS = 38
+
+#: the window over a referral's events so far, in processing order
+_SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+
+_COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_HEAD = {"id": "id", "at": "at", "referee": "referee", "referrer": "referrer"}
+
+
+class Unsupported(Exception):
+    """A construct the SQL back end does not compile yet, at its rule line."""
+
+    def __init__(self, construct: str, span: Span | None, path: str) -> None:
+        self.construct = construct
+        self.span = span
+        self.path = path
+        super().__init__(self.problem().message)
+
+    def problem(self) -> Problem:
+        """The refusal as a rule-file problem: file, line, column, hint."""
+        line = self.span.line if self.span is not None else None
+        column = self.span.column if self.span is not None else None
+        return Problem(
+            Severity.ERROR,
+            None,
+            f"the SQL engine cannot compile {self.construct} yet",
+            Location(self.path, line, column),
+            "score it with the Python engine (the default), or see docs/sql.md for what compiles",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A field column of the `ledger` table: `"TYPE.FIELD"`."""
+
+    event: str
+    field: str
+    kind: str  # number | text | boolean
+
+    @property
+    def name(self) -> str:
+        return f"{self.event}.{self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The compiled program: its queries and the columns `ledger` needs."""
+
+    awards: str
+    rejected: str
+    columns: tuple[Column, ...]
+    #: the rewards one event can give at most (every milestone reached at once)
+    most_per_event: int
+
+    def text(self) -> str:
+        """Both queries, as `rewardrules sql` prints them."""
+        return f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
+
+
+def literal(text: str) -> str:
+    """A SQL string literal: the one way outside text enters a query."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier (names come from rule files)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def number(value: Decimal, span: Span | None, path: str) -> str:
+    """An exact decimal literal, never in exponent form."""
+    text = format(value, "f")
+    if len(text.replace("-", "").replace(".", "").lstrip("0")) > MAX_DIGITS:
+        raise Unsupported(f"a number of more than {MAX_DIGITS} digits ({text})", span, path)
+    return f"CAST({literal(text)} AS DECIMAL({MAX_DIGITS}, {_scale(value)}))"
+
+
+def _scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def netstring(sql: str) -> str:
+    """A field of an award id as SQL: its UTF-8 length, `:`, it, `,`."""
+    return f"CAST(STRLEN({sql}) AS VARCHAR) || ':' || {sql} || ','"
+
+
+@dataclass(slots=True)
+class _Compiler:
+    compiled: CompiledRuleset
+    checked: CheckedRuleset = field(init=False)
+    path: str = field(init=False)
+    metrics: dict[MetricInfo, str] = field(default_factory=dict)
+    metric_sql: list[str] = field(default_factory=list)
+    columns: dict[str, Column] = field(default_factory=dict)
+    types: set[str] = field(default_factory=set)
+    #: whether the expression being compiled may read metrics
+    in_aggregate: bool = False
+
+    def __post_init__(self) -> None:
+        self.checked = self.compiled.checked
+        self.path = self.checked.source.path
+
+    def refuse(self, construct: str, node: object) -> Unsupported:
+        return Unsupported(construct, getattr(node, "span", None), self.path)
+
+    # -- the program as a whole --------------------------------------------
+    def check_program(self) -> None:
+        """Refuse what applies to a whole file or program."""
+        if self.checked.allowances:
+            raise self.refuse("an allowance", self.checked.allowances[0].decl)
+        for program in self.checked.programs:
+            if program.eligible:
+                raise self.refuse("`eligible when`", program.eligible[0])
+            if program.caps:
+                raise self.refuse("a cap", program.caps[0].decl)
+            if program.attribution.decl is not None:
+                raise self.refuse("an `attribution` line", program.attribution.decl)
+
+    # -- expressions -------------------------------------------------------
+    def expr(self, node: ast.Expr) -> str:
+        """An expression as SQL over one row of `metered`; NULL where the
+        Python engine has None, comparisons false on NULL (as `n_ge`)."""
+        if isinstance(node, (ast.Number, ast.Quantity)):
+            return number(node.value, node.span, self.path)
+        if isinstance(node, ast.String):
+            return literal(node.value)
+        if isinstance(node, ast.Bool):
+            return "TRUE" if node.value else "FALSE"
+        if isinstance(node, ast.Ref):
+            return self.ref(node)
+        if isinstance(node, ast.Arith):
+            if node.op == "/":
+                raise self.refuse("division", node)
+            return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
+        if isinstance(node, ast.Neg):
+            return f"(- {self.expr(node.operand)})"
+        if isinstance(node, ast.Compare) and not node.fold:
+            return f"COALESCE(({self.expr(node.left)} {_COMPARE[node.op]} {self.expr(node.right)}), FALSE)"
+        if isinstance(node, ast.And):
+            return f"({self.expr(node.left)} AND {self.expr(node.right)})"
+        if isinstance(node, ast.Or):
+            return f"({self.expr(node.left)} OR {self.expr(node.right)})"
+        if isinstance(node, ast.Not):
+            return f"(NOT {self.expr(node.operand)})"
+        if isinstance(node, ast.InList) and not node.fold:
+            items = ", ".join(self.expr(item) for item in node.items)
+            return f"COALESCE(({self.expr(node.operand)} {'NOT IN' if node.negated else 'IN'} ({items})), FALSE)"
+        if isinstance(node, ast.IsSet):
+            return f"({self.expr(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
+        raise self.refuse(_construct(node), node)
+
+    def ref(self, node: ast.Ref) -> str:
+        binding = self.checked.bindings.get(node)
+        if binding is None:
+            raise self.refuse(f"the name `{_ref_text(node)}` here", node)
+        if binding.kind == "metric" and binding.metric is not None:
+            if self.in_aggregate:
+                raise self.refuse("a metric inside an aggregate's `where`", node)
+            return self.metric(binding.metric, node)
+        if binding.kind == "field" and binding.event_role == "event":
+            return self.field_ref(binding, node)
+        raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
+
+    def field_ref(self, binding: Binding, node: ast.Ref) -> str:
+        info, event = binding.field, binding.event
+        if info is None or event is None:
+            raise self.refuse(f"`{_ref_text(node)}`", node)
+        if info.builtin:
+            if info.name not in _HEAD or info.name == "at":
+                raise self.refuse(f"the field `{info.name}`", node)
+            return _HEAD[info.name]
+        kind = info.type.kind
+        kind = "number" if info.type.numeric else kind
+        if kind not in ("number", "text", "boolean"):
+            raise self.refuse(f"a field of type {info.type.describe()}", node)
+        column = Column(event.name, info.name, kind)
+        self.columns.setdefault(column.name, column)
+        self.types.add(event.name)
+        value = ident(column.name)
+        return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
+
+    # -- metrics -----------------------------------------------------------
+    def metric(self, info: MetricInfo, node: object) -> str:
+        if info.level != "referral":
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        formula = info.formula
+        if formula is not None:
+            return f"({self.expr(formula)})"
+        found = self.metrics.get(info)
+        if found is None:
+            found = f"m{len(self.metrics)}"
+            self.metric_sql.append(f"{self.aggregate(info)} AS {found}")
+            self.metrics[info] = found
+        return found
+
+    def aggregate(self, info: MetricInfo) -> str:
+        agg = info.aggregate
+        assert agg is not None
+        if agg.earlier or agg.unless is not None or agg.otherwise is not None or agg.fn == "first":
+            raise self.refuse(f"the aggregate of metric `{info.name}`", agg)
+        source = agg.source.text
+        if source not in self.checked.events or source == "referral":
+            raise self.refuse(f"an aggregate over `{source}`", agg)
+        self.types.add(source)
+        tests = [f"type = {literal(source)}"]
+        if agg.where is not None:
+            self.in_aggregate = True
+            try:
+                tests.append(self.expr(agg.where))
+            finally:
+                self.in_aggregate = False
+        if agg.within is not None:
+            tests.append(f"at - rat <= {_duration(agg.within)}")
+        test = " AND ".join(tests)
+        if agg.fn == "count":
+            return f"COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END) OVER {_SO_FAR}, 0)"
+        assert agg.field is not None
+        value = ident(self._value_column(source, agg.field.text, agg))
+        if agg.fn == "sum":
+            return f"COALESCE(SUM(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}, 0)"
+        if agg.fn == "latest":
+            return f"LAST_VALUE(CASE WHEN {test} THEN {value} END IGNORE NULLS) OVER {_SO_FAR}"
+        if agg.fn in ("max", "min"):
+            return f"{agg.fn.upper()}(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}"
+        raise self.refuse(f"the aggregate `{agg.fn}`", agg)
+
+    def _value_column(self, event: str, name: str, node: object) -> str:
+        info = self.checked.events[event].fields.get(name)
+        if info is None or info.builtin or not info.type.numeric:
+            raise self.refuse(f"an aggregate of `{event}.{name}`", node)
+        column = Column(event, name, "number")
+        self.columns.setdefault(column.name, column)
+        return column.name
+
+    # -- milestones --------------------------------------------------------
+    def milestone(self, compiled: CompiledMilestone) -> tuple[str, list[str]]:
+        """The CTE of a milestone's hits (one row per time it is reached)
+        and its award rows (one SELECT per reward)."""
+        info = compiled.info
+        self._refuse_terms(info)
+        trigger = info.trigger
+        k = info.index
+        if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
+            tests = [f"type IN ({', '.join(literal(t) for t in sorted(info.events))})", self.expr(trigger.condition)]
+            self.types.update(info.events)
+            once, occurrence = True, "''"
+        elif isinstance(trigger, ast.EventTrigger):
+            event = trigger.event.text
+            self.types.add(event)
+            tests = [f"type = {literal(event)}"]
+            if trigger.where is not None:
+                tests.append(self.expr(trigger.where))
+            if trigger.within is not None:
+                tests.append(f"at - rat <= {_duration(trigger.within)}")
+            once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
+        else:
+            raise self.refuse(f"the trigger of milestone `{info.name}`", trigger)
+        ranked = f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n, {occurrence} AS occurrence'
+        hits = (
+            f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence FROM '
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM metered WHERE {" AND ".join(tests)}) AS t'
+            + (" WHERE n = 1)" if once else ")")
+        )
+        return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
+
+    def _refuse_terms(self, info: MilestoneInfo) -> None:
+        if info.level != "referral":
+            raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
+        if info.message is not None:
+            raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
+        if info.caps:
+            raise self.refuse("a cap", info.caps[0].decl)
+        if info.voids:
+            raise self.refuse("`void if`", info.voids[0].decl)
+        for reward in info.rewards:
+            if reward.hold_ns is not None:
+                raise self.refuse("a hold", reward.decl)
+
+    def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
+        reward = milestone.rewards[index]
+        info = reward.info
+        if reward.constant_text is None or reward.constant is None or reward.constant <= 0:
+            raise self.refuse("a reward whose amount is not a positive constant", info.decl.amount)
+        beneficiary = "referrer" if info.role == "referrer" else "referee"
+        head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
+        role = literal(encode((info.role,)).decode("utf-8"))
+        parts = (
+            head,
+            netstring("referrer"),
+            netstring("referee"),
+            netstring("occurrence"),
+            role,
+            netstring(beneficiary),
+        )
+        fields = " || ".join(parts)
+        values = {
+            "id": f"'aw_' || SUBSTR(SHA256({fields}), 1, 32)",
+            "milestone": literal(milestone.info.name),
+            "role": literal(info.role),
+            "beneficiary": beneficiary,
+            "kind": literal(info.kind),
+            "amount": literal(reward.constant_text),
+            "unit": literal(info.unit),
+            "item": "CAST(NULL AS VARCHAR)" if info.item is None else literal(info.item),
+            "status": "'confirmed'",
+            "program": literal(milestone.id_head[1]),
+            "message": "CAST(NULL AS VARCHAR)",
+        }
+        selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
+        return (
+            f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
+            f"referrer, referee, {selected} FROM h{milestone.info.index}"
+        )
+
+    # -- the query -----------------------------------------------------------
+    def query(self) -> Query:
+        self.check_program()
+        hits: list[str] = []
+        rows: list[str] = []
+        for milestone in self.compiled.milestones:
+            cte, selects = self.milestone(milestone)
+            hits.append(cte)
+            rows.extend(selects)
+        others = ", ".join(literal(t) for t in sorted(self.types - {"referral"})) or "NULL"
+        own = "(e.type = 'referral' AND e.id = a.rid) OR " if "referral" in self.types else ""
+        metrics = "".join(f", {m}" for m in self.metric_sql)
+        base = [
+            'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))',
+            'refs AS (SELECT id, "at", referrer, referee, '
+            'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
+            "FROM scored WHERE type = 'referral' AND referrer <> referee)",
+            'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee FROM refs WHERE n = 1)',
+        ]
+        prelude = ",\n".join(
+            [
+                *base,
+                # the events each accepted referral sees: its own, then its
+                # referee's from it on in processing order
+                "seen AS (SELECT a.rid, a.rat, a.referrer, a.referee, e.* EXCLUDE (referrer, referee) "
+                f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
+                f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
+                f"metered AS (SELECT *{metrics} FROM seen)",
+                *hits,
+            ]
+        )
+        body = "\nUNION ALL\n".join(rows) if rows else _NO_AWARDS
+        awards = f'{prelude}\nSELECT * FROM (\n{body}\n) AS awards\nORDER BY "at", event, milestone_index, reward_index'
+        rejected = (
+            ",\n".join(base) + "\nSELECT * FROM (\n"
+            "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
+            "FROM scored WHERE type = 'referral' AND referrer = referee\nUNION ALL\n"
+            "SELECT r.id, r.\"at\", r.referrer, r.referee, 'duplicate_referral', "
+            "'`' || r.referee || '` was already referred by `' || a.referrer || '` (event `' || a.rid || '`)' "
+            "FROM refs AS r JOIN accepted AS a ON r.referee = a.referee WHERE r.n > 1\n"
+            ') AS rejected\nORDER BY "at", event'
+        )
+        most = sum(len(m.rewards) for m in self.compiled.milestones)
+        return Query(awards, rejected, tuple(self.columns.values()), most)
+
+
+_NO_AWARDS = (
+    'SELECT CAST(NULL AS BIGINT) AS "at", CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
+    "0 AS reward_index WHERE FALSE"
+)
+
+
+def _duration(duration: ast.Duration) -> int:
+    return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+
+def _ref_text(node: ast.Ref) -> str:
+    return node.head.text + (f".{node.attr.text}" if node.attr is not None else "")
+
+
+def _construct(node: object) -> str:
+    """How a refusal names a node: `ast.PercentOf` is 'a percent of'."""
+    names = {
+        "PercentOf": "`N% of`",
+        "Percent": "a percentage",
+        "RateOf": "a rate table",
+        "Tiers": "tiers",
+        "InEarlier": "`in earlier referrals`",
+        "Compare": "a comparison ignoring case",
+        "InList": "`in` ignoring case",
+    }
+    kind = type(node).__name__
+    return names.get(kind, f"the expression `{kind}`")
+
+
+def compile_query(compiled: CompiledRuleset) -> Query:
+    """The program as SQL, or `Unsupported` naming the first construct that
+    does not compile yet (nothing partial is ever returned)."""
+    return _Compiler(compiled).query()
