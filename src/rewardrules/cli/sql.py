@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -100,7 +101,6 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     code after printing why not (a construct not compiled, bad input)."""
     from ..score.api import parse_as_of
     from ..sql.run import TooWide
-    from ..sql.run import run as run_query
 
     for option, name in ((args.stream, "--stream"), (args.settled, "--settled")):
         if option:
@@ -120,9 +120,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if query.most_per_event > most:
         return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
     try:
-        records, latest = program._read(ledger_lines(args.ledger), name)
-        limit = as_of if as_of is not None else (latest if latest is not None else 0)
-        rows = run_query(query, program.compiled.checked, records, limit)
+        data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -130,7 +128,21 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         return fail(str(error))
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
-    return program, result_data(program, rows, limit)
+    return program, data
+
+
+def duckdb_result(
+    program: Program, query: Query, events: Iterable[Any], as_of: int | None, path: str
+) -> dict[str, Any]:
+    """The result record of `score --engine duckdb`: the events read and
+    validated as the Python engine reads them (the same problems refused),
+    then the query run over them up to the as-of (default: the ledger's
+    latest instant)."""
+    from ..sql.run import run as run_query
+
+    records, latest = program._read(events, path)
+    limit = as_of if as_of is not None else (latest if latest is not None else 0)
+    return result_data(program, run_query(query, program.compiled.checked, records, limit), limit)
 
 
 def _default_most() -> int:
