@@ -87,13 +87,24 @@ def transpiled(query: Query, dialect: str) -> str | None:
     pieces = []
     for title, sql in (("awards", query.awards), ("rejected referral events", query.rejected)):
         try:
-            (text,) = sqlglot.transpile(sql, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE)
+            tree = sqlglot.parse_one(sql, read="duckdb").transform(_byte_length)
+            text = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
         except SqlglotError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             fail(f"the query cannot be written in {dialect}: {first}", 1)
             return None
         pieces.append(f"-- {title}\n{text};\n")
     return "\n".join(pieces)
+
+
+def _byte_length(node: Any) -> Any:
+    """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
+    `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
+        return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
+    return node
 
 
 def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any]] | int:
