@@ -209,3 +209,46 @@ def test_other_dialects_are_written_or_refused() -> None:
     assert postgres.returncode == 1
     assert postgres.stdout == ""
     assert "cannot be written in postgres" in postgres.stderr
+
+
+#: computed amounts, rounded half to even to the cent (docs/sql.md, "Exact numbers")
+COMMISSION = """ruleset commission "Commission"
+
+event payment { amount: money USD }
+
+milestone commission "Commission" {
+  each payment within 365 days
+  reward referrer cash 15% of payment.amount
+}
+
+milestone bonus "Bonus" {
+  first payment where payment.amount > 0
+  reward referee cash 12.5% of payment.amount
+  reward referrer cash 1.5 * payment.amount - 100 USD
+}
+"""
+
+
+def test_computed_amounts_round_half_to_even() -> None:
+    """Ties go to the even cent (0.015 -> 0.02, 0.045 -> 0.04, 0.105 ->
+    0.10), a sub-cent amount rounds to nothing and is withheld, as in the
+    Python engine; DuckDB's ROUND would give 0.05 and 0.11."""
+    events = [{"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"}]
+    for n, amount in enumerate(["0.10", "0.30", "0.70", "-10", "0.01", "33333.33"]):
+        events.append(
+            {"id": f"p{n}", "at": f"2026-01-0{n + 2}T00:00:00Z", "type": "payment", "referee": "bob", "amount": amount}
+        )
+    prog = rewardrules.compile(COMMISSION)
+    sql = duckdb_json(prog, events, None)
+    assert sql == python_json(prog, events, None)
+    commission = [a["amount"] for a in json.loads(sql)["awards"] if a["milestone"] == "commission"]
+    assert commission == ["0.02", "0.04", "0.10", "5000.00"]
+
+
+@PROPERTY
+@given(data=st.data())
+def test_computed_amounts_on_generated_ledgers(data: st.DataObject) -> None:
+    events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
+    as_of = data.draw(as_ofs(events), label="as_of")
+    prog = rewardrules.compile(COMMISSION)
+    assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)

@@ -26,6 +26,7 @@ from ..core.datatypes import DURATION_UNITS
 from ..core.ids import encode
 from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
+from ..core.units import minor_exponent
 from ..syntax import nodes as ast
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
@@ -111,6 +112,29 @@ def _scale(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def half_even_units(value: str, places: int) -> str:
+    """A positive exact decimal `value` rounded half to even to `places`
+    decimals, as the integer count of those units (cents for USD); NULL for
+    NULL. Built from exact DECIMAL arithmetic: DuckDB's ROUND rounds half
+    away from zero and `round_even` goes through DOUBLE. For a value of 0
+    or less it gives a number of 0 or less (such a reward is withheld)."""
+    scaled = f"({value} * CAST('1{'0' * places}' AS DECIMAL({MAX_DIGITS}, 0)))"
+    whole = f"TRUNC({scaled})"
+    rest = f"({scaled} - {whole})"
+    up = f"CASE WHEN {rest} > 0.5 THEN 1 WHEN {rest} = 0.5 THEN CAST({whole} AS HUGEINT) % 2 ELSE 0 END"
+    return f"(CAST({whole} AS HUGEINT) + {up})"
+
+
+def money_text(units: str, places: int) -> str:
+    """An amount in minor units written as the Python engine writes money:
+    every decimal of the currency (`105.00`; `105` for a currency without
+    minor unit). Called for positive amounts only."""
+    if places == 0:
+        return f"CAST({units} AS VARCHAR)"
+    step = "1" + "0" * places
+    return f"CAST({units} // {step} AS VARCHAR) || '.' || LPAD(CAST({units} % {step} AS VARCHAR), {places}, '0')"
+
+
 def netstring(sql: str) -> str:
     """A field of an award id as SQL: its UTF-8 length, `:`, it, `,`."""
     return f"CAST(STRLEN({sql}) AS VARCHAR) || ':' || {sql} || ','"
@@ -164,6 +188,8 @@ class _Compiler:
             if node.op == "/":
                 raise self.refuse("division", node)
             return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
+        if isinstance(node, ast.PercentOf):
+            return f"({self.expr(node.operand)} * {number(node.value / 100, node.span, self.path)})"
         if isinstance(node, ast.Neg):
             return f"(- {self.expr(node.operand)})"
         if isinstance(node, ast.Compare) and not node.fold:
@@ -242,7 +268,7 @@ class _Compiler:
             finally:
                 self.in_aggregate = False
         if agg.within is not None:
-            tests.append(f"at - rat <= {_duration(agg.within)}")
+            tests.append(f'"at" - rat <= {_duration(agg.within)}')
         test = " AND ".join(tests)
         if agg.fn == "count":
             return f"COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END) OVER {_SO_FAR}, 0)"
@@ -283,13 +309,16 @@ class _Compiler:
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
             if trigger.within is not None:
-                tests.append(f"at - rat <= {_duration(trigger.within)}")
+                tests.append(f'"at" - rat <= {_duration(trigger.within)}')
             once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
         else:
             raise self.refuse(f"the trigger of milestone `{info.name}`", trigger)
-        ranked = f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n, {occurrence} AS occurrence'
+        computed = self.amounts(compiled)
+        amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+        kept = "".join(f", a{r}" for r, _ in computed)
+        ranked = f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
-            f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence FROM '
+            f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
             f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM metered WHERE {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
@@ -308,11 +337,33 @@ class _Compiler:
             if reward.hold_ns is not None:
                 raise self.refuse("a hold", reward.decl)
 
+    def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
+        """The exact amount of each reward computed at its event (`15% of
+        payment.amount`), before rounding: (reward, SQL) for those that are
+        not constants."""
+        found = []
+        for r, reward in enumerate(milestone.rewards):
+            if reward.constant is not None:
+                continue
+            if reward.quantum is None:
+                raise self.refuse("a computed amount in a unit that is not a currency", reward.info.decl.amount)
+            found.append((r, self.expr(reward.info.decl.amount)))
+        return found
+
     def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
         reward = milestone.rewards[index]
         info = reward.info
-        if reward.constant_text is None or reward.constant is None or reward.constant <= 0:
-            raise self.refuse("a reward whose amount is not a positive constant", info.decl.amount)
+        where = ""
+        if reward.constant is None:
+            assert reward.quantum is not None  # see `amounts`
+            places = minor_exponent(info.unit)
+            cents = half_even_units(f"a{index}", places)
+            amount = money_text(cents, places)
+            where = f" WHERE {cents} > 0"  # nothing or less: withheld, as the Python engine does
+        elif reward.constant_text is None or reward.constant <= 0:
+            raise self.refuse("a reward whose amount is not positive", info.decl.amount)
+        else:
+            amount = literal(reward.constant_text)
         beneficiary = "referrer" if info.role == "referrer" else "referee"
         head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
         role = literal(encode((info.role,)).decode("utf-8"))
@@ -331,7 +382,7 @@ class _Compiler:
             "role": literal(info.role),
             "beneficiary": beneficiary,
             "kind": literal(info.kind),
-            "amount": literal(reward.constant_text),
+            "amount": amount,
             "unit": literal(info.unit),
             "item": "CAST(NULL AS VARCHAR)" if info.item is None else literal(info.item),
             "status": "'confirmed'",
@@ -341,7 +392,7 @@ class _Compiler:
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
             f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
-            f"referrer, referee, {selected} FROM h{milestone.info.index}"
+            f"referrer, referee, {selected} FROM h{milestone.info.index}{where}"
         )
 
     # -- the query -----------------------------------------------------------
@@ -407,7 +458,6 @@ def _ref_text(node: ast.Ref) -> str:
 def _construct(node: object) -> str:
     """How a refusal names a node: `ast.PercentOf` is 'a percent of'."""
     names = {
-        "PercentOf": "`N% of`",
         "Percent": "a percentage",
         "RateOf": "a rate table",
         "Tiers": "tiers",

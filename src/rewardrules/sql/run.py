@@ -24,7 +24,9 @@ from .compile import MAX_DIGITS, Column, Query, ident, literal
 
 
 class TooWide(Exception):
-    """A ledger number that DECIMAL(38, s) cannot hold exactly."""
+    """A ledger number that DECIMAL(38, s) cannot hold exactly; or DuckDB's
+    refusal to compute a value (an overflow past 38 digits): an error,
+    never a rounded number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,10 @@ def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]
         connection = duckdb.connect(":memory:")
         try:
             connection.execute(load_sql(path, query.columns, scales))
-            connection.execute(f"CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS at")
+            connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
             return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
+        except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
+            raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
         finally:
             connection.close()
 
