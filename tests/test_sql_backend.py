@@ -252,3 +252,20 @@ def test_computed_amounts_on_generated_ledgers(data: st.DataObject) -> None:
     as_of = data.draw(as_ofs(events), label="as_of")
     prog = rewardrules.compile(COMMISSION)
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in RULESETS.glob("*.rules") if p.stem not in SUPPORTED), ids=lambda p: p.stem
+)
+def test_every_refusal_names_a_construct_at_a_line(path: Path) -> None:
+    """Each reference program not compiled yet is refused with a construct
+    and a place in the file: the line and column of the construct."""
+    with pytest.raises(Unsupported) as refused:
+        compile_query(rewardrules.load(path).compiled)
+    refusal = refused.value
+    assert refusal.span is not None
+    text = path.read_text(encoding="utf-8")
+    assert text[refusal.span.start : refusal.span.end].strip(), "the span covers the construct's text"
+    location = refusal.problem().location
+    assert (location.path, location.line, location.column) == (str(path), refusal.span.line, refusal.span.column)
+    assert refusal.construct in refusal.problem().message

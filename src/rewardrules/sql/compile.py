@@ -312,7 +312,7 @@ class _Compiler:
                 tests.append(f'"at" - rat <= {_duration(trigger.within)}')
             once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
         else:
-            raise self.refuse(f"the trigger of milestone `{info.name}`", trigger)
+            raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
         kept = "".join(f", a{r}" for r, _ in computed)
@@ -449,6 +449,14 @@ _NO_AWARDS = (
 
 def _duration(duration: ast.Duration) -> int:
     return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+
+def _trigger_name(trigger: object) -> str:
+    """How a refusal names a trigger not compiled yet."""
+    if isinstance(trigger, ast.WhenTrigger):
+        return "`when ... for D` (a timer)"
+    names = {"IncreaseTrigger": "`whenever ... increases`", "EveryTrigger": "`every`", "AfterTrigger": "`after D`"}
+    return names.get(type(trigger).__name__, "this trigger")
 
 
 def _ref_text(node: ast.Ref) -> str:
