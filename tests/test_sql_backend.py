@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
 
 #: the reference programs the first slice compiles (docs/sql.md)
-SUPPORTED = ("docusign", "hubspot", "prezi", "saas_milestones", "salesforce", "tesla", "zoom")
+SUPPORTED = ("docusign", "hubspot", "microsoft_referral", "prezi", "saas_milestones", "salesforce", "tesla", "zoom")
 
 
 def python_json(prog: rewardrules.Program, events: Any, as_of: str | None) -> str:
@@ -164,7 +164,7 @@ def test_a_construct_not_compiled_is_refused_at_its_line() -> None:
         done = cli(*args)
         assert done.returncode == 1, done.stderr
         assert done.stdout == ""
-        assert f"{rules}:9:17: error: the SQL engine cannot compile `eligible when` yet" in done.stderr
+        assert f"{rules}:21:3: error: the SQL engine cannot compile a cap yet" in done.stderr
         assert "Traceback" not in done.stderr
 
 

@@ -153,7 +153,8 @@ def duckdb_result(
 
     records, latest = program._read(events, path)
     limit = as_of if as_of is not None else (latest if latest is not None else 0)
-    return result_data(program, run_query(query, program.compiled.checked, records, limit), limit)
+    rows = run_query(query, program.compiled.checked, records, limit)
+    return result_data(program, rows, limit, records)
 
 
 def _default_most() -> int:
@@ -162,9 +163,11 @@ def _default_most() -> int:
     return limits.per_event_limit(None)
 
 
-def result_data(program: Program, rows: Rows, as_of: int) -> dict[str, Any]:
+def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tuple[Any, ...]] = ()) -> dict[str, Any]:
     """The result record of `score --no-explain` from the query's rows:
-    each award's keys in the order the Python engine writes them."""
+    each award's keys in the order the Python engine writes them. A
+    referral the query found eligible for no program is explained from its
+    event's record (`records`), by the Python engine's own report."""
     from ..score.result import _totals
 
     layout = {
@@ -183,8 +186,34 @@ def result_data(program: Program, rows: Rows, as_of: int) -> dict[str, Any]:
         "awards": awards,
         "reversals": [],
         "totals": _totals(awards, []),
-        "rejected": [_rejected(row) for row in rows.rejected],
+        "rejected": _rejections(program, rows.rejected, as_of, records),
     }
+
+
+def _rejections(
+    program: Program, rows: list[dict[str, Any]], as_of: int, records: Iterable[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    ineligible = {row["event"] for row in rows if row["reason"] == "ineligible"}
+    events = {r[1]: r for r in records if r[2] == "referral" and r[1] in ineligible} if ineligible else {}
+    return [
+        _explained(program, events[row["event"]], as_of) if row["event"] in events else _rejected(row) for row in rows
+    ]
+
+
+def _explained(program: Program, record: tuple[Any, ...], as_of: int) -> dict[str, Any]:
+    """An ineligible referral's entry as the Python engine writes it: which
+    `eligible when` clause is false, with the values it read."""
+    from ..core.runtime import Referral
+    from ..score.engine import Engine, Rejected
+    from ..score.result import Reporter
+
+    compiled = program.compiled
+    at, event_id, _, referee, referrer = record[:5]
+    fields = compiled.fields["referral"](record)
+    referral = Referral(event_id, at, referrer, referee, fields, compiled.referral_slots(), len(compiled.milestones))
+    engine = Engine(compiled)
+    engine.state.referrals[referee] = referral
+    return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
 
 
 def _rejected(row: dict[str, Any]) -> dict[str, Any]:

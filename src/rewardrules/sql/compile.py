@@ -151,6 +151,8 @@ class _Compiler:
     types: set[str] = field(default_factory=set)
     #: whether the expression being compiled may read metrics
     in_aggregate: bool = False
+    #: whether it is an `eligible when` clause, read on the referral event
+    in_eligibility: bool = False
 
     def __post_init__(self) -> None:
         self.checked = self.compiled.checked
@@ -165,12 +167,23 @@ class _Compiler:
         if self.checked.allowances:
             raise self.refuse("an allowance", self.checked.allowances[0].decl)
         for program in self.checked.programs:
-            if program.eligible:
-                raise self.refuse("`eligible when`", program.eligible[0])
             if program.caps:
                 raise self.refuse("a cap", program.caps[0].decl)
             if program.attribution.decl is not None:
                 raise self.refuse("an `attribution` line", program.attribution.decl)
+
+    def eligibility(self) -> list[str]:
+        """Per program, whether a referral (a row of `refs`) is eligible:
+        every `eligible when` clause true (TRUE for a program without)."""
+        found = []
+        self.in_eligibility = True
+        try:
+            for program in self.checked.programs:
+                clauses = [self.expr(clause) for clause in program.eligible]
+                found.append(" AND ".join(f"({c})" for c in clauses) if clauses else "TRUE")
+        finally:
+            self.in_eligibility = False
+        return found
 
     # -- expressions -------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:
@@ -214,8 +227,10 @@ class _Compiler:
         if binding.kind == "metric" and binding.metric is not None:
             if self.in_aggregate:
                 raise self.refuse("a metric inside an aggregate's `where`", node)
+            if self.in_eligibility:
+                raise self.refuse("a metric in `eligible when`", node)
             return self.metric(binding.metric, node)
-        if binding.kind == "field" and binding.event_role == "event":
+        if binding.kind == "field" and binding.event_role == ("referral" if self.in_eligibility else "event"):
             return self.field_ref(binding, node)
         raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
 
@@ -233,7 +248,8 @@ class _Compiler:
             raise self.refuse(f"a field of type {info.type.describe()}", node)
         column = Column(event.name, info.name, kind)
         self.columns.setdefault(column.name, column)
-        self.types.add(event.name)
+        if not self.in_eligibility:  # a referral's own fields are read in `refs`
+            self.types.add(event.name)
         value = ident(column.name)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
 
@@ -319,7 +335,7 @@ class _Compiler:
         ranked = f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
             f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
-            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM metered WHERE {" AND ".join(tests)}) AS t'
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM metered WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
@@ -398,6 +414,9 @@ class _Compiler:
     # -- the query -----------------------------------------------------------
     def query(self) -> Query:
         self.check_program()
+        eligible = self.eligibility()
+        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible))
+        carried = "".join(f", a.e{p}" for p in range(len(eligible)))
         hits: list[str] = []
         rows: list[str] = []
         for milestone in self.compiled.milestones:
@@ -409,17 +428,17 @@ class _Compiler:
         metrics = "".join(f", {m}" for m in self.metric_sql)
         base = [
             'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))',
-            'refs AS (SELECT id, "at", referrer, referee, '
+            "refs AS (SELECT *, "
             'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
             "FROM scored WHERE type = 'referral' AND referrer <> referee)",
-            'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee FROM refs WHERE n = 1)',
+            f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags} FROM refs WHERE n = 1)',
         ]
         prelude = ",\n".join(
             [
                 *base,
                 # the events each accepted referral sees: its own, then its
                 # referee's from it on in processing order
-                "seen AS (SELECT a.rid, a.rat, a.referrer, a.referee, e.* EXCLUDE (referrer, referee) "
+                f"seen AS (SELECT a.rid, a.rat, a.referrer, a.referee{carried}, e.* EXCLUDE (referrer, referee) "
                 f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
                 f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
                 f"metered AS (SELECT *{metrics} FROM seen)",
@@ -434,7 +453,10 @@ class _Compiler:
             "FROM scored WHERE type = 'referral' AND referrer = referee\nUNION ALL\n"
             "SELECT r.id, r.\"at\", r.referrer, r.referee, 'duplicate_referral', "
             "'`' || r.referee || '` was already referred by `' || a.referrer || '` (event `' || a.rid || '`)' "
-            "FROM refs AS r JOIN accepted AS a ON r.referee = a.referee WHERE r.n > 1\n"
+            "FROM refs AS r JOIN accepted AS a ON r.referee = a.referee WHERE r.n > 1\nUNION ALL\n"
+            # eligible for no program: it still claims its referee (docs/semantics.md)
+            "SELECT rid, rat, referrer, referee, 'ineligible', CAST(NULL AS VARCHAR) FROM accepted "
+            f"WHERE NOT ({' OR '.join(f'e{p}' for p in range(len(eligible)))})\n"
             ') AS rejected\nORDER BY "at", event'
         )
         most = sum(len(m.rewards) for m in self.compiled.milestones)
