@@ -269,3 +269,55 @@ def test_every_refusal_names_a_construct_at_a_line(path: Path) -> None:
     location = refusal.problem().location
     assert (location.path, location.line, location.column) == (str(path), refusal.span.line, refusal.span.column)
     assert refusal.construct in refusal.problem().message
+
+
+def test_rule_texts_enter_the_query_as_literals() -> None:
+    """A rule file's text with SQL quotes is a string literal in the query
+    (quotes doubled): it compares as the Python engine compares it."""
+    rules = """ruleset quotes "Quotes"
+
+event referral { source: optional text }
+event payment { amount: money USD }
+
+eligible when referral.source in ["o'brien", "x'); DROP TABLE ledger; --"]
+
+milestone paid "Paid" {
+  first payment where payment.amount > 0
+  reward referrer item "Mug 'n' tea"
+}
+"""
+    events = [
+        {
+            "id": "r1",
+            "at": "2026-01-01T00:00:00Z",
+            "type": "referral",
+            "referrer": "ann",
+            "referee": "bob",
+            "source": "o'brien",
+        },
+        {
+            "id": "r2",
+            "at": "2026-01-01T00:00:00Z",
+            "type": "referral",
+            "referrer": "ann",
+            "referee": "cat",
+            "source": "obrien",
+        },
+        {
+            "id": "r3",
+            "at": "2026-01-01T00:00:00Z",
+            "type": "referral",
+            "referrer": "ann",
+            "referee": "dan",
+            "source": "x'); DROP TABLE ledger; --",
+        },
+        {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": 5},
+        {"id": "p2", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "cat", "amount": 5},
+        {"id": "p3", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "dan", "amount": 5},
+    ]
+    prog = rewardrules.compile(rules)
+    sql = duckdb_json(prog, events, None)
+    assert sql == python_json(prog, events, None)
+    data = json.loads(sql)
+    assert [(a["referee"], a["item"]) for a in data["awards"]] == [("bob", "Mug 'n' tea"), ("dan", "Mug 'n' tea")]
+    assert [(r["event"], r["reason"]) for r in data["rejected"]] == [("r2", "ineligible")]
