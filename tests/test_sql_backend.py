@@ -225,6 +225,7 @@ milestone bonus "Bonus" {
   first payment where payment.amount > 0
   reward referee cash 12.5% of payment.amount
   reward referrer cash 1.5 * payment.amount - 100 USD
+  hold 30 days
 }
 """
 
@@ -243,6 +244,25 @@ def test_computed_amounts_round_half_to_even() -> None:
     assert sql == python_json(prog, events, None)
     commission = [a["amount"] for a in json.loads(sql)["awards"] if a["milestone"] == "commission"]
     assert commission == ["0.02", "0.04", "0.10", "5000.00"]
+    bonus = [a["status"] for a in json.loads(sql)["awards"] if a["milestone"] == "bonus"]
+    assert bonus == ["pending"]  # held 30 days from 2026-01-02, scored as of 2026-01-07
+
+
+@pytest.mark.parametrize(
+    ("as_of", "status"), [("2026-02-01T00:00:00Z", "confirmed"), ("2026-01-31T23:59:59.999999999Z", "pending")]
+)
+def test_a_hold_ends_at_its_instant(as_of: str, status: str) -> None:
+    """`hold 30 days` from 2026-01-02: pending until 2026-02-01, confirmed
+    from that instant on, as in the Python engine."""
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "80.00"},
+        {"id": "x", "at": "2026-03-01T00:00:00Z", "type": "page_view", "referee": "bob"},
+    ]
+    prog = rewardrules.compile(COMMISSION)
+    sql = duckdb_json(prog, events, as_of)
+    assert sql == python_json(prog, events, as_of)
+    assert [a["status"] for a in json.loads(sql)["awards"] if a["milestone"] == "bonus"] == [status, status]
 
 
 @PROPERTY

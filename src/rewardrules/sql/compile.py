@@ -349,9 +349,6 @@ class _Compiler:
             raise self.refuse("a cap", info.caps[0].decl)
         if info.voids:
             raise self.refuse("`void if`", info.voids[0].decl)
-        for reward in info.rewards:
-            if reward.hold_ns is not None:
-                raise self.refuse("a hold", reward.decl)
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of
@@ -401,7 +398,7 @@ class _Compiler:
             "amount": amount,
             "unit": literal(info.unit),
             "item": "CAST(NULL AS VARCHAR)" if info.item is None else literal(info.item),
-            "status": "'confirmed'",
+            "status": _status(info.hold_ns),
             "program": literal(milestone.id_head[1]),
             "message": "CAST(NULL AS VARCHAR)",
         }
@@ -467,6 +464,15 @@ _NO_AWARDS = (
     'SELECT CAST(NULL AS BIGINT) AS "at", CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
     "0 AS reward_index WHERE FALSE"
 )
+
+
+def _status(hold_ns: int | None) -> str:
+    """An award's status as of the as-of: `pending` during its hold (until
+    its instant plus the hold, exclusive), then `confirmed`. (`void`
+    comes with `void if`, not compiled yet.)"""
+    if hold_ns is None:
+        return "'confirmed'"
+    return f"CASE WHEN (SELECT \"at\" FROM as_of) < \"at\" + {int(hold_ns)} THEN 'pending' ELSE 'confirmed' END"
 
 
 def _duration(duration: ast.Duration) -> int:
