@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..check.program import Binding, CheckedRuleset, MetricInfo, MilestoneInfo
+from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import DURATION_UNITS
 from ..core.ids import encode
 from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
-from ..core.units import minor_exponent
+from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
@@ -153,6 +153,24 @@ class _Compiler:
     in_aggregate: bool = False
     #: whether it is an `eligible when` clause, read on the referral event
     in_eligibility: bool = False
+    #: the caps the rewards draw from, by identity: (number, cap)
+    caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
+    limits: list[str] = field(default_factory=list)
+    #: the decimals of every amount and cap limit (see `widest`)
+    scale: int = 0
+
+    def widest(self) -> int:
+        """The decimals that hold every reward amount and cap limit: amounts
+        of different rewards meet in one column, and DuckDB gives a UNION of
+        DECIMAL(38, 2) and DECIMAL(38, 0) the type DECIMAL(38, 0), rounding
+        1.50 to 2: so every amount is cast to this one type first."""
+        scale = 0
+        for milestone in self.compiled.milestones:
+            for reward in milestone.rewards:
+                for value in (reward.constant, reward.quantum, *(c.limit for c in reward.caps)):
+                    if value is not None:
+                        scale = max(scale, _scale(value))
+        return scale
 
     def __post_init__(self) -> None:
         self.checked = self.compiled.checked
@@ -167,8 +185,6 @@ class _Compiler:
         if self.checked.allowances:
             raise self.refuse("an allowance", self.checked.allowances[0].decl)
         for program in self.checked.programs:
-            if program.caps:
-                raise self.refuse("a cap", program.caps[0].decl)
             if program.attribution.decl is not None:
                 raise self.refuse("an `attribution` line", program.attribution.decl)
 
@@ -345,8 +361,6 @@ class _Compiler:
             raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
         if info.message is not None:
             raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
-        if info.caps:
-            raise self.refuse("a cap", info.caps[0].decl)
         if info.voids:
             raise self.refuse("`void if`", info.voids[0].decl)
 
@@ -367,16 +381,22 @@ class _Compiler:
         reward = milestone.rewards[index]
         info = reward.info
         where = ""
+        wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
         if reward.constant is None:
             assert reward.quantum is not None  # see `amounts`
             places = minor_exponent(info.unit)
             cents = half_even_units(f"a{index}", places)
             amount = money_text(cents, places)
+            wanted = (
+                f"CAST(CAST({cents} AS DECIMAL({MAX_DIGITS}, 0)) * {number(reward.quantum, None, self.path)} AS {wide})"
+            )
             where = f" WHERE {cents} > 0"  # nothing or less: withheld, as the Python engine does
         elif reward.constant_text is None or reward.constant <= 0:
             raise self.refuse("a reward whose amount is not positive", info.decl.amount)
         else:
             amount = literal(reward.constant_text)
+            wanted = f"CAST({number(reward.constant, None, self.path)} AS {wide})"
+        cap = self.cap_of(milestone, index)
         beneficiary = "referrer" if info.role == "referrer" else "referee"
         head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
         role = literal(encode((info.role,)).decode("utf-8"))
@@ -401,6 +421,8 @@ class _Compiler:
             "status": _status(info.hold_ns),
             "program": literal(milestone.id_head[1]),
             "message": "CAST(NULL AS VARCHAR)",
+            "wanted": wanted,
+            "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
@@ -408,9 +430,54 @@ class _Compiler:
             f"referrer, referee, {selected} FROM h{milestone.info.index}{where}"
         )
 
+    def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
+        """The key of the one cap that counts a reward (`p0.0`: program 0's
+        first cap), or None. Compiled: at most one cap on an amount, per
+        beneficiary, without a period; the rest is refused."""
+        reward = milestone.rewards[index]
+        if not reward.caps:
+            return None
+        cap = reward.caps[0]
+        if len(reward.caps) > 1:
+            raise self.refuse("a reward counted by more than one cap", reward.caps[1].decl)
+        if cap.period is not None or cap.counts_rewards or cap.allowance is not None:
+            raise self.refuse("a cap per period, on a number of rewards, or an allowance", cap.decl)
+        key = f"cap{id(cap)}"
+        if key not in self.caps:
+            self.caps[key] = (len(self.caps), cap)
+        return f"c{self.caps[key][0]}"
+
+    def capped(self, body: str) -> str:
+        """The award rows with their caps applied: what is issued draws from
+        a cap in issue order, so an award gets `min(W, L) - min(W - a, L)`
+        (W: the beneficiary's amounts so far under the cap, a included) and
+        one cut to nothing is withheld. The cut amount is written as the
+        Python engine writes it (every decimal of a currency; plain digits
+        for other units)."""
+        wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
+        texts = []
+        for n, cap in self.caps.values():
+            limit = f"CAST({number(cap.limit, None, self.path)} AS {wide})"
+            texts.append(f"WHEN 'c{n}' THEN {_plain_text('granted', cap.unit)}")
+            self.limits.append(f"WHEN 'c{n}' THEN {limit}")
+        if not self.caps:
+            return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
+        so_far = (
+            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", event, milestone_index, reward_index '
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        )
+        limit = f"CASE cap {' '.join(self.limits)} END"
+        granted = f"CASE WHEN cap IS NULL THEN wanted ELSE CAST(LEAST(used, {limit}) - LEAST(used - wanted, {limit}) AS {wide}) END"
+        return (
+            f"SELECT * REPLACE (CASE WHEN granted = wanted THEN amount ELSE CASE cap {' '.join(texts)} END END AS amount) "
+            f"FROM (SELECT *, {granted} AS granted FROM (SELECT *, {so_far} AS used FROM (\n{body}\n) AS wanted) AS u) AS g "
+            "WHERE granted > 0"
+        )
+
     # -- the query -----------------------------------------------------------
     def query(self) -> Query:
         self.check_program()
+        self.scale = self.widest()
         eligible = self.eligibility()
         flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible))
         carried = "".join(f", a.e{p}" for p in range(len(eligible)))
@@ -443,7 +510,10 @@ class _Compiler:
             ]
         )
         body = "\nUNION ALL\n".join(rows) if rows else _NO_AWARDS
-        awards = f'{prelude}\nSELECT * FROM (\n{body}\n) AS awards\nORDER BY "at", event, milestone_index, reward_index'
+        awards = (
+            f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"
+            'ORDER BY "at", event, milestone_index, reward_index'
+        )
         rejected = (
             ",\n".join(base) + "\nSELECT * FROM (\n"
             "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
@@ -464,6 +534,16 @@ _NO_AWARDS = (
     'SELECT CAST(NULL AS BIGINT) AS "at", CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
     "0 AS reward_index WHERE FALSE"
 )
+
+
+def _plain_text(value: str, unit: str) -> str:
+    """A positive exact amount as the Python engine writes it in `unit`:
+    a currency with every decimal of its minor unit, another unit in plain
+    digits without trailing zeros."""
+    if is_currency(unit):
+        return f"CAST(CAST({value} AS DECIMAL({MAX_DIGITS}, {minor_exponent(unit)})) AS VARCHAR)"
+    text = f"CAST({value} AS VARCHAR)"
+    return f"CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END"
 
 
 def _status(hold_ns: int | None) -> str:
