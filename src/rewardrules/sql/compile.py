@@ -509,7 +509,9 @@ class _Compiler:
                 *hits,
             ]
         )
-        body = "\nUNION ALL\n".join(rows) if rows else _NO_AWARDS
+        if not rows:  # the checker asks for a milestone with a reward: never so
+            raise self.refuse("a rule file without rewards", self.checked.file)
+        body = "\nUNION ALL\n".join(rows)
         awards = (
             f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"
             'ORDER BY "at", event, milestone_index, reward_index'
@@ -528,12 +530,6 @@ class _Compiler:
         )
         most = sum(len(m.rewards) for m in self.compiled.milestones)
         return Query(awards, rejected, tuple(self.columns.values()), most)
-
-
-_NO_AWARDS = (
-    'SELECT CAST(NULL AS BIGINT) AS "at", CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
-    "0 AS reward_index WHERE FALSE"
-)
 
 
 def _plain_text(value: str, unit: str) -> str:
@@ -572,7 +568,7 @@ def _ref_text(node: ast.Ref) -> str:
 
 
 def _construct(node: object) -> str:
-    """How a refusal names a node: `ast.PercentOf` is 'a percent of'."""
+    """How a refusal names an expression not compiled yet (`ast.RateOf`: "a rate table")."""
     names = {
         "Percent": "a percentage",
         "RateOf": "a rate table",
