@@ -33,6 +33,7 @@ SUPPORTED = (
     "hubspot",
     "microsoft_referral",
     "prezi",
+    "referral_milestones",
     "saas_milestones",
     "salesforce",
     "tesla",

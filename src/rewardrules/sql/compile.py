@@ -153,6 +153,10 @@ class _Compiler:
     in_aggregate: bool = False
     #: whether it is an `eligible when` clause, read on the referral event
     in_eligibility: bool = False
+    #: per-referrer metrics (`count referrals ...`): column names, and each
+    #: referral's contribution to them (see `referrer_metric`)
+    referrer_metrics: dict[MetricInfo, str] = field(default_factory=dict)
+    contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
     limits: list[str] = field(default_factory=list)
@@ -272,7 +276,7 @@ class _Compiler:
     # -- metrics -----------------------------------------------------------
     def metric(self, info: MetricInfo, node: object) -> str:
         if info.level != "referral":
-            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+            return self.referrer_metric(info)
         formula = info.formula
         if formula is not None:
             return f"({self.expr(formula)})"
@@ -281,6 +285,26 @@ class _Compiler:
             found = f"m{len(self.metrics)}"
             self.metric_sql.append(f"{self.aggregate(info)} AS {found}")
             self.metrics[info] = found
+        return found
+
+    def referrer_metric(self, info: MetricInfo) -> str:
+        """`count referrals [where C]`: each referral counts 1 while C holds
+        after its own latest event (its contribution); the referrer's value
+        at an event is the sum of its referrals' contributions then, a
+        running sum of their changes over the referrer's events."""
+        agg = info.aggregate
+        if agg is None or agg.source.text != "referrals" or agg.fn != "count" or agg.earlier or agg.within:
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        found = self.referrer_metrics.get(info)
+        if found is None:
+            n = len(self.referrer_metrics)
+            test = self.expr(agg.where) if agg.where is not None else "TRUE"
+            self.contributions.append(f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END AS c{n}")
+            found = f"R{n}"
+            self.referrer_metrics[info] = found
+            self.types.add("referral")  # a referral counts from its own event on
         return found
 
     def aggregate(self, info: MetricInfo) -> str:
@@ -348,16 +372,17 @@ class _Compiler:
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
         kept = "".join(f", a{r}" for r, _ in computed)
-        ranked = f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
+        scope = "rid" if info.level == "referral" else "referrer"
+        ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
             f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
-            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM metered WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM totals WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
 
     def _refuse_terms(self, info: MilestoneInfo) -> None:
-        if info.level != "referral":
+        if info.level != "referral" and len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
         if info.message is not None:
             raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
@@ -403,7 +428,7 @@ class _Compiler:
         parts = (
             head,
             netstring("referrer"),
-            netstring("referee"),
+            netstring("referee" if milestone.info.level == "referral" else "''"),
             netstring("occurrence"),
             role,
             netstring(beneficiary),
@@ -429,6 +454,24 @@ class _Compiler:
             f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
             f"referrer, referee, {selected} FROM h{milestone.info.index}{where}"
         )
+
+    def totals(self) -> list[str]:
+        """The CTEs from `metered` to `totals`: the rows with every
+        per-referrer metric (contributions, their changes per referral,
+        the running sum per referrer in processing order)."""
+        if not self.referrer_metrics:
+            return ["totals AS (SELECT * FROM metered)"]
+        n = range(len(self.contributions))
+        so_far = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        changes = ", ".join(
+            f'c{k} - COALESCE(LAG(c{k}) OVER (PARTITION BY rid ORDER BY "at", id), 0) AS d{k}' for k in n
+        )
+        sums = ", ".join(f'SUM(d{k}) OVER (PARTITION BY referrer ORDER BY "at", id {so_far}) AS R{k}' for k in n)
+        return [
+            f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM metered)",
+            f"changed AS (SELECT *, {changes} FROM contributed)",
+            f"totals AS (SELECT *, {sums} FROM changed)",
+        ]
 
     def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
         """The key of the one cap that counts a reward (`p0.0`: program 0's
@@ -506,6 +549,7 @@ class _Compiler:
                 f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
                 f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
                 f"metered AS (SELECT *{metrics} FROM seen)",
+                *self.totals(),
                 *hits,
             ]
         )
