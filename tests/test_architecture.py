@@ -30,6 +30,7 @@ STAGES = (
     "syntax",
     "check",
     "compiler",
+    "sql",
     "ledger",
     "sources",
     "match",

@@ -24,7 +24,7 @@ EXIT_INPUT = 2
 #: module is imported only to run its command (or to show the full help), so
 #: `rewardrules check` loads neither the scoring engine nor pydantic.
 _COMMANDS = (
-    "check", "score", "schema", "ingest", "report", "test", "explain", "diff", "fmt", "match", "simulate", "lsp",
+    "check", "score", "schema", "ingest", "report", "test", "explain", "diff", "fmt", "match", "sql", "simulate", "lsp",
 )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from .common import (
     add_scored_arguments,
     scored,
     write_bytes,
+    write_json,
 )
 
 
@@ -38,10 +40,29 @@ def add_parser(sub: Any) -> None:
         help="leave out explanations: per referral, per referrer and each award's why (faster on large ledgers)",
     )
     add_scored_arguments(parser)
+    parser.add_argument(
+        "--engine",
+        choices=("python", "duckdb"),
+        default="python",
+        help="python (the default), or duckdb: the rules compiled to one SQL query (see docs/sql.md; "
+        "its result is the one of --no-explain)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "duckdb":
+        from .sql import scored_with_duckdb
+
+        found = scored_with_duckdb(args)
+        if isinstance(found, int):
+            return found
+        data = found[1]
+        if args.format == "json":
+            write_json(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        else:
+            sys.stdout.write(text_report(data))
+        return 0
     outcome = scored(args, explain=not args.no_explain, stream=args.stream)
     if isinstance(outcome, int):
         return outcome

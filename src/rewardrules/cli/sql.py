@@ -1,0 +1,224 @@
+"""`rewardrules sql RULES`: a rule file as SQL; and `score --engine duckdb`.
+
+The query is DuckDB's dialect (the one tested: see docs/sql.md); sqlglot
+writes it in another engine's. `scored_with_duckdb` is what `score
+--engine duckdb` runs: the ledger read and validated as the Python engine
+reads it, the awards and rejected referrals computed by the query, the
+result written as `score --no-explain` writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..core.render import text as render_text
+from ..core.timeutil import format_timestamp
+from ..ledger.events import LedgerError
+from ..ledger.idlog import ScratchError
+from .common import describe_os_error, fail, ledger_lines, load_program, print_error_lines
+
+if TYPE_CHECKING:
+    from ..score.api import Program
+    from ..sql.compile import Query
+    from ..sql.run import Rows
+
+#: the dialects `--dialect` offers (sqlglot's names); duckdb is the one run
+DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks", "trino", "redshift", "clickhouse")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "sql",
+        help="print a rule file as a SQL query",
+        description=(
+            "Print the SQL query that scores a ledger table with a rule file (see docs/sql.md). "
+            "A construct that does not compile yet is named, with its line; nothing is printed then."
+        ),
+        epilog="exit codes: 0 printed, 1 the rule file has errors or does not compile to SQL yet, 2 bad invocation",
+    )
+    parser.add_argument("ruleset", metavar="RULES", help="the .rules file")
+    parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="duckdb",
+        help="the SQL dialect to write (default duckdb, the one tested; the others are written by sqlglot)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    program = load_program(args.ruleset)
+    if isinstance(program, int):
+        return program
+    query = compiled_query(program)
+    if query is None:
+        return 1
+    if args.dialect == "duckdb":
+        sys.stdout.write(query.text())
+        return 0
+    text = transpiled(query, args.dialect)
+    if text is None:
+        return 1
+    sys.stdout.write(text)
+    return 0
+
+
+def compiled_query(program: Program) -> Query | None:
+    """The program's query, or None after printing the construct that does
+    not compile yet (file:line:col, message, hint)."""
+    from ..sql.compile import Unsupported, compile_query
+
+    try:
+        return compile_query(program.compiled)
+    except Unsupported as refusal:
+        print(render_text(refusal.problem()), file=sys.stderr)
+        return None
+
+
+def transpiled(query: Query, dialect: str) -> str | None:
+    """Both queries in another dialect; None (after saying why) when sqlglot
+    cannot write a construct there: never a query that means something else."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, SqlglotError
+
+    pieces = []
+    for title, sql in (("awards", query.awards), ("rejected referral events", query.rejected)):
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb").transform(_byte_length)
+            text = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+        except SqlglotError as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            fail(f"the query cannot be written in {dialect}: {first}", 1)
+            return None
+        pieces.append(f"-- {title}\n{text};\n")
+    return "\n".join(pieces)
+
+
+def _byte_length(node: Any) -> Any:
+    """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
+    `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
+        return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
+    return node
+
+
+def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any]] | int:
+    """What `score --engine duckdb` prints: the result record, or the exit
+    code after printing why not (a construct not compiled, bad input)."""
+    from ..score.api import parse_as_of
+    from ..sql.run import TooWide
+
+    for option, name in ((args.stream, "--stream"), (args.settled, "--settled")):
+        if option:
+            return fail(f"{name} is not supported with --engine duckdb yet")
+    try:
+        as_of = parse_as_of(args.as_of)
+    except LedgerError as error:
+        return fail(f"--as-of: {error.problems[0].message}")
+    program = load_program(args.ruleset, args.ledger)
+    if isinstance(program, int):
+        return program
+    query = compiled_query(program)
+    if query is None:
+        return 1
+    name = "<stdin>" if args.ledger == "-" else args.ledger
+    most = args.max_awards_per_event if args.max_awards_per_event is not None else _default_most()
+    if query.most_per_event > most:
+        return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
+    try:
+        data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
+    except LedgerError as error:
+        print_error_lines(str(error))
+        return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
+    except (ScratchError, TooWide) as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(describe_os_error(error, args.ledger))
+    return program, data
+
+
+def duckdb_result(
+    program: Program, query: Query, events: Iterable[Any], as_of: int | None, path: str
+) -> dict[str, Any]:
+    """The result record of `score --engine duckdb`: the events read and
+    validated as the Python engine reads them (the same problems refused),
+    then the query run over them up to the as-of (default: the ledger's
+    latest instant)."""
+    from ..sql.run import run as run_query
+
+    records, latest = program._read(events, path)
+    limit = as_of if as_of is not None else (latest if latest is not None else 0)
+    rows = run_query(query, program.compiled.checked, records, limit)
+    return result_data(program, rows, limit, records)
+
+
+def _default_most() -> int:
+    from ..core import limits
+
+    return limits.per_event_limit(None)
+
+
+def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tuple[Any, ...]] = ()) -> dict[str, Any]:
+    """The result record of `score --no-explain` from the query's rows:
+    each award's keys in the order the Python engine writes them. A
+    referral the query found eligible for no program is explained from its
+    event's record (`records`), by the Python engine's own report."""
+    from ..score.result import _totals
+
+    layout = {
+        (m.info.index, r): list(reward.record)
+        for m in program.compiled.milestones
+        for r, reward in enumerate(m.rewards)
+    }
+    awards = []
+    for row in rows.awards:
+        record = {key: row[key] for key in layout[(row["milestone_index"], row["reward_index"])]}
+        record["at"] = format_timestamp(row["at"])
+        awards.append(record)
+    return {
+        "ruleset": program.compiled.checked.name,
+        "as_of": format_timestamp(as_of),
+        "awards": awards,
+        "reversals": [],
+        "totals": _totals(awards, []),
+        "rejected": _rejections(program, rows.rejected, as_of, records),
+    }
+
+
+def _rejections(
+    program: Program, rows: list[dict[str, Any]], as_of: int, records: Iterable[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    ineligible = {row["event"] for row in rows if row["reason"] == "ineligible"}
+    events = {r[1]: r for r in records if r[2] == "referral" and r[1] in ineligible} if ineligible else {}
+    return [
+        _explained(program, events[row["event"]], as_of) if row["event"] in events else _rejected(row) for row in rows
+    ]
+
+
+def _explained(program: Program, record: tuple[Any, ...], as_of: int) -> dict[str, Any]:
+    """An ineligible referral's entry as the Python engine writes it: which
+    `eligible when` clause is false, with the values it read."""
+    from ..core.runtime import Referral
+    from ..score.engine import Engine, Rejected
+    from ..score.result import Reporter
+
+    compiled = program.compiled
+    at, event_id, _, referee, referrer = record[:5]
+    fields = compiled.fields["referral"](record)
+    referral = Referral(event_id, at, referrer, referee, fields, compiled.referral_slots(), len(compiled.milestones))
+    engine = Engine(compiled)
+    engine.state.referrals[referee] = referral
+    return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
+
+
+def _rejected(row: dict[str, Any]) -> dict[str, Any]:
+    entry = {key: row[key] for key in ("event", "at", "referrer", "referee", "reason")}
+    entry["at"] = format_timestamp(row["at"])
+    if row["detail"] is not None:
+        entry["detail"] = row["detail"]
+    return entry

@@ -1,0 +1,631 @@
+"""A checked program compiled to SQL (DuckDB's dialect), or `Unsupported`.
+
+The query reads two tables the caller provides:
+
+- `ledger`: one row per validated event, `at` (BIGINT, nanoseconds since
+  the epoch, UTC), `id`, `type`, `referee`, `referrer`, then one column per
+  event field the rules read, named `"TYPE.FIELD"` (numbers as DECIMAL,
+  text as VARCHAR, booleans as BOOLEAN);
+- `as_of`: one row, one column `at` (BIGINT): events after it are not seen.
+
+It gives the awards (`Query.awards`) and the referral events that create no
+referral (`Query.rejected`), in the Python engine's order, with the same
+ids (docs/semantics.md, "Award ids"). Every construct the compiler does not
+know yet raises `Unsupported` naming it and its rule line, so a program is
+either compiled whole or refused: never run half-compiled (docs/sql.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
+from ..compiler.generate import CompiledMilestone, CompiledRuleset
+from ..core.datatypes import DURATION_UNITS
+from ..core.ids import encode
+from ..core.problem import Location, Problem, Severity
+from ..core.source import Span
+from ..core.units import is_currency, minor_exponent
+from ..syntax import nodes as ast
+
+#: the widest exact number DuckDB holds (DECIMAL(38, s))
+MAX_DIGITS = 38
+
+#: the window over a referral's events so far, in processing order
+_SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+
+_COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_HEAD = {"id": "id", "at": "at", "referee": "referee", "referrer": "referrer"}
+
+
+class Unsupported(Exception):
+    """A construct the SQL back end does not compile yet, at its rule line."""
+
+    def __init__(self, construct: str, span: Span | None, path: str) -> None:
+        self.construct = construct
+        self.span = span
+        self.path = path
+        super().__init__(self.problem().message)
+
+    def problem(self) -> Problem:
+        """The refusal as a rule-file problem: file, line, column, hint."""
+        line = self.span.line if self.span is not None else None
+        column = self.span.column if self.span is not None else None
+        return Problem(
+            Severity.ERROR,
+            None,
+            f"the SQL engine cannot compile {self.construct} yet",
+            Location(self.path, line, column),
+            "score it with the Python engine (the default), or see docs/sql.md for what compiles",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A field column of the `ledger` table: `"TYPE.FIELD"`."""
+
+    event: str
+    field: str
+    kind: str  # number | text | boolean
+
+    @property
+    def name(self) -> str:
+        return f"{self.event}.{self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The compiled program: its queries and the columns `ledger` needs."""
+
+    awards: str
+    rejected: str
+    columns: tuple[Column, ...]
+    #: the rewards one event can give at most (every milestone reached at once)
+    most_per_event: int
+
+    def text(self) -> str:
+        """Both queries, as `rewardrules sql` prints them."""
+        return f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
+
+
+def literal(text: str) -> str:
+    """A SQL string literal: the one way outside text enters a query."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier (names come from rule files)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def number(value: Decimal, span: Span | None, path: str) -> str:
+    """An exact decimal literal, never in exponent form."""
+    text = format(value, "f")
+    if len(text.replace("-", "").replace(".", "").lstrip("0")) > MAX_DIGITS:
+        raise Unsupported(f"a number of more than {MAX_DIGITS} digits ({text})", span, path)
+    return f"CAST({literal(text)} AS DECIMAL({MAX_DIGITS}, {_scale(value)}))"
+
+
+def _scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def half_even_units(value: str, places: int) -> str:
+    """A positive exact decimal `value` rounded half to even to `places`
+    decimals, as the integer count of those units (cents for USD); NULL for
+    NULL. Built from exact DECIMAL arithmetic: DuckDB's ROUND rounds half
+    away from zero and `round_even` goes through DOUBLE. For a value of 0
+    or less it gives a number of 0 or less (such a reward is withheld)."""
+    scaled = f"({value} * CAST('1{'0' * places}' AS DECIMAL({MAX_DIGITS}, 0)))"
+    whole = f"TRUNC({scaled})"
+    rest = f"({scaled} - {whole})"
+    up = f"CASE WHEN {rest} > 0.5 THEN 1 WHEN {rest} = 0.5 THEN CAST({whole} AS HUGEINT) % 2 ELSE 0 END"
+    return f"(CAST({whole} AS HUGEINT) + {up})"
+
+
+def money_text(units: str, places: int) -> str:
+    """An amount in minor units written as the Python engine writes money:
+    every decimal of the currency (`105.00`; `105` for a currency without
+    minor unit). Called for positive amounts only."""
+    if places == 0:
+        return f"CAST({units} AS VARCHAR)"
+    step = "1" + "0" * places
+    return f"CAST({units} // {step} AS VARCHAR) || '.' || LPAD(CAST({units} % {step} AS VARCHAR), {places}, '0')"
+
+
+def netstring(sql: str) -> str:
+    """A field of an award id as SQL: its UTF-8 length, `:`, it, `,`."""
+    return f"CAST(STRLEN({sql}) AS VARCHAR) || ':' || {sql} || ','"
+
+
+@dataclass(slots=True)
+class _Compiler:
+    compiled: CompiledRuleset
+    checked: CheckedRuleset = field(init=False)
+    path: str = field(init=False)
+    metrics: dict[MetricInfo, str] = field(default_factory=dict)
+    metric_sql: list[str] = field(default_factory=list)
+    columns: dict[str, Column] = field(default_factory=dict)
+    types: set[str] = field(default_factory=set)
+    #: whether the expression being compiled may read metrics
+    in_aggregate: bool = False
+    #: whether it is an `eligible when` clause, read on the referral event
+    in_eligibility: bool = False
+    #: per-referrer metrics (`count referrals ...`): column names, and each
+    #: referral's contribution to them (see `referrer_metric`)
+    referrer_metrics: dict[MetricInfo, str] = field(default_factory=dict)
+    contributions: list[str] = field(default_factory=list)
+    #: the caps the rewards draw from, by identity: (number, cap)
+    caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
+    limits: list[str] = field(default_factory=list)
+    #: the decimals of every amount and cap limit (see `widest`)
+    scale: int = 0
+
+    def widest(self) -> int:
+        """The decimals that hold every reward amount and cap limit: amounts
+        of different rewards meet in one column, and DuckDB gives a UNION of
+        DECIMAL(38, 2) and DECIMAL(38, 0) the type DECIMAL(38, 0), rounding
+        1.50 to 2: so every amount is cast to this one type first."""
+        scale = 0
+        for milestone in self.compiled.milestones:
+            for reward in milestone.rewards:
+                for value in (reward.constant, reward.quantum, *(c.limit for c in reward.caps)):
+                    if value is not None:
+                        scale = max(scale, _scale(value))
+        return scale
+
+    def __post_init__(self) -> None:
+        self.checked = self.compiled.checked
+        self.path = self.checked.source.path
+
+    def refuse(self, construct: str, node: object) -> Unsupported:
+        return Unsupported(construct, getattr(node, "span", None), self.path)
+
+    # -- the program as a whole --------------------------------------------
+    def check_program(self) -> None:
+        """Refuse what applies to a whole file or program."""
+        if self.checked.allowances:
+            raise self.refuse("an allowance", self.checked.allowances[0].decl)
+        for program in self.checked.programs:
+            if program.attribution.decl is not None:
+                raise self.refuse("an `attribution` line", program.attribution.decl)
+
+    def eligibility(self) -> list[str]:
+        """Per program, whether a referral (a row of `refs`) is eligible:
+        every `eligible when` clause true (TRUE for a program without)."""
+        found = []
+        self.in_eligibility = True
+        try:
+            for program in self.checked.programs:
+                clauses = [self.expr(clause) for clause in program.eligible]
+                found.append(" AND ".join(f"({c})" for c in clauses) if clauses else "TRUE")
+        finally:
+            self.in_eligibility = False
+        return found
+
+    # -- expressions -------------------------------------------------------
+    def expr(self, node: ast.Expr) -> str:
+        """An expression as SQL over one row of `metered`; NULL where the
+        Python engine has None, comparisons false on NULL (as `n_ge`)."""
+        if isinstance(node, (ast.Number, ast.Quantity)):
+            return number(node.value, node.span, self.path)
+        if isinstance(node, ast.String):
+            return literal(node.value)
+        if isinstance(node, ast.Bool):
+            return "TRUE" if node.value else "FALSE"
+        if isinstance(node, ast.Ref):
+            return self.ref(node)
+        if isinstance(node, ast.Arith):
+            if node.op == "/":
+                raise self.refuse("division", node)
+            return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
+        if isinstance(node, ast.PercentOf):
+            return f"({self.expr(node.operand)} * {number(node.value / 100, node.span, self.path)})"
+        if isinstance(node, ast.Neg):
+            return f"(- {self.expr(node.operand)})"
+        if isinstance(node, ast.Compare) and not node.fold:
+            return f"COALESCE(({self.expr(node.left)} {_COMPARE[node.op]} {self.expr(node.right)}), FALSE)"
+        if isinstance(node, ast.And):
+            return f"({self.expr(node.left)} AND {self.expr(node.right)})"
+        if isinstance(node, ast.Or):
+            return f"({self.expr(node.left)} OR {self.expr(node.right)})"
+        if isinstance(node, ast.Not):
+            return f"(NOT {self.expr(node.operand)})"
+        if isinstance(node, ast.InList) and not node.fold:
+            items = ", ".join(self.expr(item) for item in node.items)
+            return f"COALESCE(({self.expr(node.operand)} {'NOT IN' if node.negated else 'IN'} ({items})), FALSE)"
+        if isinstance(node, ast.IsSet):
+            return f"({self.expr(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
+        raise self.refuse(_construct(node), node)
+
+    def ref(self, node: ast.Ref) -> str:
+        binding = self.checked.bindings.get(node)
+        if binding is None:
+            raise self.refuse(f"the name `{_ref_text(node)}` here", node)
+        if binding.kind == "metric" and binding.metric is not None:
+            if self.in_aggregate:
+                raise self.refuse("a metric inside an aggregate's `where`", node)
+            if self.in_eligibility:
+                raise self.refuse("a metric in `eligible when`", node)
+            return self.metric(binding.metric, node)
+        if binding.kind == "field" and binding.event_role == ("referral" if self.in_eligibility else "event"):
+            return self.field_ref(binding, node)
+        raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
+
+    def field_ref(self, binding: Binding, node: ast.Ref) -> str:
+        info, event = binding.field, binding.event
+        if info is None or event is None:
+            raise self.refuse(f"`{_ref_text(node)}`", node)
+        if info.builtin:
+            if info.name not in _HEAD or info.name == "at":
+                raise self.refuse(f"the field `{info.name}`", node)
+            return _HEAD[info.name]
+        kind = info.type.kind
+        kind = "number" if info.type.numeric else kind
+        if kind not in ("number", "text", "boolean"):
+            raise self.refuse(f"a field of type {info.type.describe()}", node)
+        column = Column(event.name, info.name, kind)
+        self.columns.setdefault(column.name, column)
+        if not self.in_eligibility:  # a referral's own fields are read in `refs`
+            self.types.add(event.name)
+        value = ident(column.name)
+        return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
+
+    # -- metrics -----------------------------------------------------------
+    def metric(self, info: MetricInfo, node: object) -> str:
+        if info.level != "referral":
+            return self.referrer_metric(info)
+        formula = info.formula
+        if formula is not None:
+            return f"({self.expr(formula)})"
+        found = self.metrics.get(info)
+        if found is None:
+            found = f"m{len(self.metrics)}"
+            self.metric_sql.append(f"{self.aggregate(info)} AS {found}")
+            self.metrics[info] = found
+        return found
+
+    def referrer_metric(self, info: MetricInfo) -> str:
+        """`count referrals [where C]`: each referral counts 1 while C holds
+        after its own latest event (its contribution); the referrer's value
+        at an event is the sum of its referrals' contributions then, a
+        running sum of their changes over the referrer's events."""
+        agg = info.aggregate
+        if agg is None or agg.source.text != "referrals" or agg.fn != "count" or agg.earlier or agg.within:
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        found = self.referrer_metrics.get(info)
+        if found is None:
+            n = len(self.referrer_metrics)
+            test = self.expr(agg.where) if agg.where is not None else "TRUE"
+            self.contributions.append(f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END AS c{n}")
+            found = f"R{n}"
+            self.referrer_metrics[info] = found
+            self.types.add("referral")  # a referral counts from its own event on
+        return found
+
+    def aggregate(self, info: MetricInfo) -> str:
+        agg = info.aggregate
+        assert agg is not None
+        if agg.earlier or agg.unless is not None or agg.otherwise is not None or agg.fn == "first":
+            raise self.refuse(f"the aggregate of metric `{info.name}`", agg)
+        source = agg.source.text
+        if source not in self.checked.events or source == "referral":
+            raise self.refuse(f"an aggregate over `{source}`", agg)
+        self.types.add(source)
+        tests = [f"type = {literal(source)}"]
+        if agg.where is not None:
+            self.in_aggregate = True
+            try:
+                tests.append(self.expr(agg.where))
+            finally:
+                self.in_aggregate = False
+        if agg.within is not None:
+            tests.append(f'"at" - rat <= {_duration(agg.within)}')
+        test = " AND ".join(tests)
+        if agg.fn == "count":
+            return f"COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END) OVER {_SO_FAR}, 0)"
+        assert agg.field is not None
+        value = ident(self._value_column(source, agg.field.text, agg))
+        if agg.fn == "sum":
+            return f"COALESCE(SUM(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}, 0)"
+        if agg.fn == "latest":
+            return f"LAST_VALUE(CASE WHEN {test} THEN {value} END IGNORE NULLS) OVER {_SO_FAR}"
+        if agg.fn in ("max", "min"):
+            return f"{agg.fn.upper()}(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}"
+        raise self.refuse(f"the aggregate `{agg.fn}`", agg)
+
+    def _value_column(self, event: str, name: str, node: object) -> str:
+        info = self.checked.events[event].fields.get(name)
+        if info is None or info.builtin or not info.type.numeric:
+            raise self.refuse(f"an aggregate of `{event}.{name}`", node)
+        column = Column(event, name, "number")
+        self.columns.setdefault(column.name, column)
+        return column.name
+
+    # -- milestones --------------------------------------------------------
+    def milestone(self, compiled: CompiledMilestone) -> tuple[str, list[str]]:
+        """The CTE of a milestone's hits (one row per time it is reached)
+        and its award rows (one SELECT per reward)."""
+        info = compiled.info
+        self._refuse_terms(info)
+        trigger = info.trigger
+        k = info.index
+        if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
+            tests = [f"type IN ({', '.join(literal(t) for t in sorted(info.events))})", self.expr(trigger.condition)]
+            self.types.update(info.events)
+            once, occurrence = True, "''"
+        elif isinstance(trigger, ast.EventTrigger):
+            event = trigger.event.text
+            self.types.add(event)
+            tests = [f"type = {literal(event)}"]
+            if trigger.where is not None:
+                tests.append(self.expr(trigger.where))
+            if trigger.within is not None:
+                tests.append(f'"at" - rat <= {_duration(trigger.within)}')
+            once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
+        else:
+            raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
+        computed = self.amounts(compiled)
+        amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+        kept = "".join(f", a{r}" for r, _ in computed)
+        scope = "rid" if info.level == "referral" else "referrer"
+        ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
+        hits = (
+            f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM totals WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
+            + (" WHERE n = 1)" if once else ")")
+        )
+        return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
+
+    def _refuse_terms(self, info: MilestoneInfo) -> None:
+        if info.level != "referral" and len(self.checked.programs) > 1:
+            raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
+        if info.message is not None:
+            raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
+        if info.voids:
+            raise self.refuse("`void if`", info.voids[0].decl)
+
+    def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
+        """The exact amount of each reward computed at its event (`15% of
+        payment.amount`), before rounding: (reward, SQL) for those that are
+        not constants."""
+        found = []
+        for r, reward in enumerate(milestone.rewards):
+            if reward.constant is not None:
+                continue
+            if reward.quantum is None:
+                raise self.refuse("a computed amount in a unit that is not a currency", reward.info.decl.amount)
+            found.append((r, self.expr(reward.info.decl.amount)))
+        return found
+
+    def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
+        reward = milestone.rewards[index]
+        info = reward.info
+        where = ""
+        wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
+        if reward.constant is None:
+            assert reward.quantum is not None  # see `amounts`
+            places = minor_exponent(info.unit)
+            cents = half_even_units(f"a{index}", places)
+            amount = money_text(cents, places)
+            wanted = (
+                f"CAST(CAST({cents} AS DECIMAL({MAX_DIGITS}, 0)) * {number(reward.quantum, None, self.path)} AS {wide})"
+            )
+            where = f" WHERE {cents} > 0"  # nothing or less: withheld, as the Python engine does
+        elif reward.constant_text is None or reward.constant <= 0:
+            raise self.refuse("a reward whose amount is not positive", info.decl.amount)
+        else:
+            amount = literal(reward.constant_text)
+            wanted = f"CAST({number(reward.constant, None, self.path)} AS {wide})"
+        cap = self.cap_of(milestone, index)
+        beneficiary = "referrer" if info.role == "referrer" else "referee"
+        head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
+        role = literal(encode((info.role,)).decode("utf-8"))
+        parts = (
+            head,
+            netstring("referrer"),
+            netstring("referee" if milestone.info.level == "referral" else "''"),
+            netstring("occurrence"),
+            role,
+            netstring(beneficiary),
+        )
+        fields = " || ".join(parts)
+        values = {
+            "id": f"'aw_' || SUBSTR(SHA256({fields}), 1, 32)",
+            "milestone": literal(milestone.info.name),
+            "role": literal(info.role),
+            "beneficiary": beneficiary,
+            "kind": literal(info.kind),
+            "amount": amount,
+            "unit": literal(info.unit),
+            "item": "CAST(NULL AS VARCHAR)" if info.item is None else literal(info.item),
+            "status": _status(info.hold_ns),
+            "program": literal(milestone.id_head[1]),
+            "message": "CAST(NULL AS VARCHAR)",
+            "wanted": wanted,
+            "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
+        }
+        selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
+        return (
+            f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
+            f"referrer, referee, {selected} FROM h{milestone.info.index}{where}"
+        )
+
+    def totals(self) -> list[str]:
+        """The CTEs from `metered` to `totals`: the rows with every
+        per-referrer metric (contributions, their changes per referral,
+        the running sum per referrer in processing order)."""
+        if not self.referrer_metrics:
+            return ["totals AS (SELECT * FROM metered)"]
+        n = range(len(self.contributions))
+        so_far = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        changes = ", ".join(
+            f'c{k} - COALESCE(LAG(c{k}) OVER (PARTITION BY rid ORDER BY "at", id), 0) AS d{k}' for k in n
+        )
+        sums = ", ".join(f'SUM(d{k}) OVER (PARTITION BY referrer ORDER BY "at", id {so_far}) AS R{k}' for k in n)
+        return [
+            f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM metered)",
+            f"changed AS (SELECT *, {changes} FROM contributed)",
+            f"totals AS (SELECT *, {sums} FROM changed)",
+        ]
+
+    def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
+        """The key of the one cap that counts a reward (`p0.0`: program 0's
+        first cap), or None. Compiled: at most one cap on an amount, per
+        beneficiary, without a period; the rest is refused."""
+        reward = milestone.rewards[index]
+        if not reward.caps:
+            return None
+        cap = reward.caps[0]
+        if len(reward.caps) > 1:
+            raise self.refuse("a reward counted by more than one cap", reward.caps[1].decl)
+        if cap.period is not None or cap.counts_rewards or cap.allowance is not None:
+            raise self.refuse("a cap per period, on a number of rewards, or an allowance", cap.decl)
+        key = f"cap{id(cap)}"
+        if key not in self.caps:
+            self.caps[key] = (len(self.caps), cap)
+        return f"c{self.caps[key][0]}"
+
+    def capped(self, body: str) -> str:
+        """The award rows with their caps applied: what is issued draws from
+        a cap in issue order, so an award gets `min(W, L) - min(W - a, L)`
+        (W: the beneficiary's amounts so far under the cap, a included) and
+        one cut to nothing is withheld. The cut amount is written as the
+        Python engine writes it (every decimal of a currency; plain digits
+        for other units)."""
+        wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
+        texts = []
+        for n, cap in self.caps.values():
+            limit = f"CAST({number(cap.limit, None, self.path)} AS {wide})"
+            texts.append(f"WHEN 'c{n}' THEN {_plain_text('granted', cap.unit)}")
+            self.limits.append(f"WHEN 'c{n}' THEN {limit}")
+        if not self.caps:
+            return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
+        so_far = (
+            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", event, milestone_index, reward_index '
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        )
+        limit = f"CASE cap {' '.join(self.limits)} END"
+        granted = f"CASE WHEN cap IS NULL THEN wanted ELSE CAST(LEAST(used, {limit}) - LEAST(used - wanted, {limit}) AS {wide}) END"
+        return (
+            f"SELECT * REPLACE (CASE WHEN granted = wanted THEN amount ELSE CASE cap {' '.join(texts)} END END AS amount) "
+            f"FROM (SELECT *, {granted} AS granted FROM (SELECT *, {so_far} AS used FROM (\n{body}\n) AS wanted) AS u) AS g "
+            "WHERE granted > 0"
+        )
+
+    # -- the query -----------------------------------------------------------
+    def query(self) -> Query:
+        self.check_program()
+        self.scale = self.widest()
+        eligible = self.eligibility()
+        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible))
+        carried = "".join(f", a.e{p}" for p in range(len(eligible)))
+        hits: list[str] = []
+        rows: list[str] = []
+        for milestone in self.compiled.milestones:
+            cte, selects = self.milestone(milestone)
+            hits.append(cte)
+            rows.extend(selects)
+        others = ", ".join(literal(t) for t in sorted(self.types - {"referral"})) or "NULL"
+        own = "(e.type = 'referral' AND e.id = a.rid) OR " if "referral" in self.types else ""
+        metrics = "".join(f", {m}" for m in self.metric_sql)
+        base = [
+            'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))',
+            "refs AS (SELECT *, "
+            'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
+            "FROM scored WHERE type = 'referral' AND referrer <> referee)",
+            f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags} FROM refs WHERE n = 1)',
+        ]
+        prelude = ",\n".join(
+            [
+                *base,
+                # the events each accepted referral sees: its own, then its
+                # referee's from it on in processing order
+                f"seen AS (SELECT a.rid, a.rat, a.referrer, a.referee{carried}, e.* EXCLUDE (referrer, referee) "
+                f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
+                f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
+                f"metered AS (SELECT *{metrics} FROM seen)",
+                *self.totals(),
+                *hits,
+            ]
+        )
+        if not rows:  # the checker asks for a milestone with a reward: never so
+            raise self.refuse("a rule file without rewards", self.checked.file)
+        body = "\nUNION ALL\n".join(rows)
+        awards = (
+            f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"
+            'ORDER BY "at", event, milestone_index, reward_index'
+        )
+        rejected = (
+            ",\n".join(base) + "\nSELECT * FROM (\n"
+            "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
+            "FROM scored WHERE type = 'referral' AND referrer = referee\nUNION ALL\n"
+            "SELECT r.id, r.\"at\", r.referrer, r.referee, 'duplicate_referral', "
+            "'`' || r.referee || '` was already referred by `' || a.referrer || '` (event `' || a.rid || '`)' "
+            "FROM refs AS r JOIN accepted AS a ON r.referee = a.referee WHERE r.n > 1\nUNION ALL\n"
+            # eligible for no program: it still claims its referee (docs/semantics.md)
+            "SELECT rid, rat, referrer, referee, 'ineligible', CAST(NULL AS VARCHAR) FROM accepted "
+            f"WHERE NOT ({' OR '.join(f'e{p}' for p in range(len(eligible)))})\n"
+            ') AS rejected\nORDER BY "at", event'
+        )
+        most = sum(len(m.rewards) for m in self.compiled.milestones)
+        return Query(awards, rejected, tuple(self.columns.values()), most)
+
+
+def _plain_text(value: str, unit: str) -> str:
+    """A positive exact amount as the Python engine writes it in `unit`:
+    a currency with every decimal of its minor unit, another unit in plain
+    digits without trailing zeros."""
+    if is_currency(unit):
+        return f"CAST(CAST({value} AS DECIMAL({MAX_DIGITS}, {minor_exponent(unit)})) AS VARCHAR)"
+    text = f"CAST({value} AS VARCHAR)"
+    return f"CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END"
+
+
+def _status(hold_ns: int | None) -> str:
+    """An award's status as of the as-of: `pending` during its hold (until
+    its instant plus the hold, exclusive), then `confirmed`. (`void`
+    comes with `void if`, not compiled yet.)"""
+    if hold_ns is None:
+        return "'confirmed'"
+    return f"CASE WHEN (SELECT \"at\" FROM as_of) < \"at\" + {int(hold_ns)} THEN 'pending' ELSE 'confirmed' END"
+
+
+def _duration(duration: ast.Duration) -> int:
+    return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+
+def _trigger_name(trigger: object) -> str:
+    """How a refusal names a trigger not compiled yet."""
+    if isinstance(trigger, ast.WhenTrigger):
+        return "`when ... for D` (a timer)"
+    names = {"IncreaseTrigger": "`whenever ... increases`", "EveryTrigger": "`every`", "AfterTrigger": "`after D`"}
+    return names.get(type(trigger).__name__, "this trigger")
+
+
+def _ref_text(node: ast.Ref) -> str:
+    return node.head.text + (f".{node.attr.text}" if node.attr is not None else "")
+
+
+def _construct(node: object) -> str:
+    """How a refusal names an expression not compiled yet (`ast.RateOf`: "a rate table")."""
+    names = {
+        "Percent": "a percentage",
+        "RateOf": "a rate table",
+        "Tiers": "tiers",
+        "InEarlier": "`in earlier referrals`",
+        "Compare": "a comparison ignoring case",
+        "InList": "`in` ignoring case",
+    }
+    kind = type(node).__name__
+    return names.get(kind, f"the expression `{kind}`")
+
+
+def compile_query(compiled: CompiledRuleset) -> Query:
+    """The program as SQL, or `Unsupported` naming the first construct that
+    does not compile yet (nothing partial is ever returned)."""
+    return _Compiler(compiled).query()

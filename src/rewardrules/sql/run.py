@@ -1,0 +1,134 @@
+"""The compiled query run by DuckDB, embedded, over validated events.
+
+The events arrive as the ledger stage's records (validated: the SQL back
+end reads the same lines the Python engine accepts, and refuses the same
+ones). They are written to a temporary JSON Lines file with every value as
+text, and DuckDB casts each column to its exact type: numbers to
+DECIMAL(38, s) with `s` the most decimals a value of the column has, so no
+value is rounded on the way in (one that needs more than 38 digits is
+refused, `TooWide`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..check.program import CheckedRuleset
+from .compile import MAX_DIGITS, Column, Query, ident, literal
+
+
+class TooWide(Exception):
+    """A ledger number that DECIMAL(38, s) cannot hold exactly; or DuckDB's
+    refusal to compute a value (an overflow past 38 digits): an error,
+    never a rounded number."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What the queries gave: award rows and rejected rows, as dicts by
+    column name, in the Python engine's order."""
+
+    awards: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+
+
+def _positions(checked: CheckedRuleset, columns: Sequence[Column]) -> dict[str, dict[str, int]]:
+    """Per event type, the position in its record of each column's field."""
+    found: dict[str, dict[str, int]] = {}
+    for column in columns:
+        record = checked.events[column.event].record()
+        found.setdefault(column.event, {})[column.name] = record.index(column.field)
+    return found
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _scale(values: Iterable[Decimal], name: str) -> int:
+    """The decimals column `name` needs; `TooWide` past 38 digits."""
+    scale = whole = 0
+    for value in values:
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)  # validated ledger numbers are finite
+        scale = max(scale, -exponent)
+        whole = max(whole, value.adjusted() + 1)
+    if scale + whole > MAX_DIGITS:
+        raise TooWide(f"the numbers of `{name}` need more than {MAX_DIGITS} digits, the most the SQL engine holds")
+    return scale
+
+
+def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Write the events as JSON Lines of text values; each number column's scale."""
+    numbers: dict[str, list[Decimal]] = {}
+    with open(path, "w", encoding="utf-8") as out:
+        for record in records:
+            at, event_id, event_type, referee, referrer = record[:5]
+            row: dict[str, Any] = {
+                "at": str(at),
+                "id": event_id,
+                "type": event_type,
+                "referee": referee,
+                "referrer": referrer,
+            }
+            for name, index in positions.get(event_type, {}).items():
+                value = record[index]
+                if isinstance(value, Decimal):
+                    numbers.setdefault(name, []).append(value)
+                row[name] = _text(value)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return {name: _scale(values, name) for name, values in numbers.items()}
+
+
+def _sql_type(column: Column, scales: dict[str, int]) -> str:
+    if column.kind == "number":
+        return f"DECIMAL({MAX_DIGITS}, {scales.get(column.name, 0)})"
+    return "BOOLEAN" if column.kind == "boolean" else "VARCHAR"
+
+
+def load_sql(path: str, columns: Sequence[Column], scales: dict[str, int]) -> str:
+    """The statement that makes the `ledger` table from the file."""
+    names = ["at", "id", "type", "referee", "referrer", *(c.name for c in columns)]
+    read = ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names)
+    casts = ", ".join(f"CAST({ident(c.name)} AS {_sql_type(c, scales)}) AS {ident(c.name)}" for c in columns)
+    return (
+        'CREATE TABLE ledger AS SELECT CAST("at" AS BIGINT) AS "at", id, type, referee, referrer'
+        + (f", {casts}" if casts else "")
+        + f" FROM read_json({literal(path)}, format = 'newline_delimited', columns = {{{read}}})"
+    )
+
+
+def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
+    """Run both queries over the records (the ledger stage's, any order)."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
+        path = os.path.join(folder, "ledger.jsonl")
+        scales = _write(path, records, _positions(checked, query.columns))
+        connection = duckdb.connect(":memory:")
+        try:
+            connection.execute(load_sql(path, query.columns, scales))
+            connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
+            return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
+        except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
+            raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+        finally:
+            connection.close()
+
+
+def _fetch(connection: Any, sql: str) -> list[dict[str, Any]]:
+    cursor = connection.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
