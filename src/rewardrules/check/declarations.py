@@ -52,10 +52,9 @@ class Declarations(Scope):
         declared: dict[str, ast.UnitDecl] = {}
         for decl in self.file.units:
             name = decl.name.text
-            first = declared.get(name)
-            if first is not None:
-                self._duplicate(f"unit `{name}` is declared twice", decl.name.span, first.name.span)
-            elif name in self.units or name in DURATION_UNITS:
+            if not self._first(decl, "unit", declared):
+                continue
+            if name in self.units or name in DURATION_UNITS:
                 self.error("RR104", f"unit `{name}` is already known", decl.name.span, "remove this declaration")
             elif name == COUNT_UNIT:
                 self.error(
@@ -63,7 +62,6 @@ class Declarations(Scope):
                     f"`{name}` counts rewards in caps (`cap referrer 3 rewards`) and cannot name a unit",
                     decl.name.span,
                 )
-            declared.setdefault(name, decl)
             self.units.add(name)
 
     def _declare_events(self) -> None:

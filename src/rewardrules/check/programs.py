@@ -150,16 +150,12 @@ class Programs(Attributions, Clawbacks):
         found: dict[str, CapInfo] = {}
         firsts: dict[str, ast.Allowance] = {}
         for decl in self.file.allowances:
-            name = decl.name.text
-            first = firsts.get(name)
-            if first is not None:
-                self._duplicate(f"allowance `{name}` is declared twice", decl.name.span, first.name.span)
+            if not self._first(decl, "allowance", firsts):
                 continue
-            firsts[name] = decl
             info = self._cap(decl.cap)
             if info is not None:
-                info.allowance = name
-                found[name] = info
+                info.allowance = decl.name.text
+                found[decl.name.text] = info
         return found
 
     def _draws(self, program: ast.Program, allowances: Mapping[str, CapInfo]) -> list[CapInfo]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.datatypes import (
     T_TEXT,
@@ -91,6 +92,18 @@ class Scope:
         if name.text in words:
             return True
         self.error(code, f"unknown {what} `{name.text}`", name.span, did_you_mean(name.text, words, fallback))
+        return False
+
+    def _first(self, decl: Any, what: str, seen: dict[str, Any]) -> bool:
+        """Whether `decl` (anything with a `name`) is the first declaration
+        of its name in `seen`, where it is then recorded; a second one is
+        RR104, pointing at the first."""
+        name = decl.name.text
+        first = seen.get(name)
+        if first is None:
+            seen[name] = decl
+            return True
+        self._duplicate(f"{what} `{name}` is declared twice", decl.name.span, first.name.span)
         return False
 
     def _duplicate(self, message: str, span: Span | None, first: Span | None, advice: str | None = None) -> None:
