@@ -9,6 +9,8 @@ file says what the file is and which command reads it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rewardrules.cli import main
@@ -37,3 +39,29 @@ def test_a_matching_file_where_rules_are_read_names_the_match_command(
     assert "partner-matching file" in err
     assert "rewardrules match" in err
     assert "expected `allowance`" not in err  # not the grammar's keyword list
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_rule_file_reading_events_the_scenario_never_writes_is_refused(
+    jobs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/simulate.md: a rule file that names its events otherwise is an
+    error. It forecast nothing paid instead: a ledger without `licenses`
+    lines is a valid ledger, so nothing was refused."""
+    argv = ["simulate", str(RULESETS / "fasttrack_cpor.rules"), "--scenario", SCENARIO, "--runs", "2", "--jobs", jobs]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "`fasttrack_cpor` reads `licenses` events, which the scenario does not write" in captured.err
+    assert "[events]" in captured.err
+
+
+def test_a_renamed_event_type_in_the_scenario_is_forecast(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The way out the error names: [events] gives the rule file's names."""
+    scenario = tmp_path / "sub.toml"
+    text = (ROOT / "examples" / "simulate" / "launch.toml").read_text(encoding="utf-8")
+    scenario.write_text(text.replace("[[referrers]]", '[events]\nsubscription = "sub"\n\n[[referrers]]', 1))
+    rules = tmp_path / "sub.rules"
+    rules.write_text((RULESETS / "saas_milestones.rules").read_text(encoding="utf-8").replace("subscription", "sub"))
+    assert main(["simulate", str(rules), "--scenario", str(scenario), "--runs", "1"]) == 0
+    assert "saas_milestones.mrr_1k" in capsys.readouterr().out
