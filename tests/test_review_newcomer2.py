@@ -65,3 +65,14 @@ def test_a_renamed_event_type_in_the_scenario_is_forecast(tmp_path: Path, capsys
     rules.write_text((RULESETS / "saas_milestones.rules").read_text(encoding="utf-8").replace("subscription", "sub"))
     assert main(["simulate", str(rules), "--scenario", str(scenario), "--runs", "1"]) == 0
     assert "saas_milestones.mrr_1k" in capsys.readouterr().out
+
+
+def test_a_scenario_that_renames_the_referral_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A referral is a `referral` event in every rule file: a scenario that
+    writes its referrals under another name gave a forecast of nothing."""
+    scenario = tmp_path / "ref.toml"
+    text = (ROOT / "examples" / "simulate" / "launch.toml").read_text(encoding="utf-8")
+    scenario.write_text(text.replace("[[referrers]]", '[events]\nreferral = "ref"\n\n[[referrers]]', 1))
+    argv = ["simulate", str(RULESETS / "partner_and_customer.rules"), "--scenario", str(scenario), "--runs", "1"]
+    assert main(argv) == 2
+    assert "reads `referral` events, which the scenario does not write" in capsys.readouterr().err

@@ -69,7 +69,7 @@ def _unwritten(program: Program, scenario: Scenario) -> str | None:
     Such a ledger is valid (a type no line has is not an error), so the
     forecast would show the rules paying nothing with no word of why: a
     rule file that names its events otherwise must rename them in [events]."""
-    written = set(scenario.events.model_dump().values()) | {"referral"}
+    written = set(scenario.events.model_dump().values())
     missing = sorted(program.compiled.used_types - written)
     if not missing:
         return None
