@@ -9,11 +9,13 @@ file says what the file is and which command reads it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from rewardrules.cli import main
+from rewardrules.diagnostics import CODES
 
 from .conftest import ROOT, RULESETS
 
@@ -76,3 +78,14 @@ def test_a_scenario_that_renames_the_referral_is_refused(tmp_path: Path, capsys:
     argv = ["simulate", str(RULESETS / "partner_and_customer.rules"), "--scenario", str(scenario), "--runs", "1"]
     assert main(argv) == 2
     assert "reads `referral` events, which the scenario does not write" in capsys.readouterr().err
+
+
+def test_the_cli_page_names_every_strict_warning() -> None:
+    """docs/cli.md's `--strict` row gave code ranges that left out the
+    warnings added since (RR615, RR616, RR620, RR621)."""
+    row = next(line for line in (ROOT / "docs" / "cli.md").read_text().splitlines() if line.startswith("| `--strict`"))
+    named: set[str] = set()
+    for first, last in re.findall(r"`RR(\d+)`-`RR(\d+)`", row):
+        named.update(f"RR{n}" for n in range(int(first), int(last) + 1))
+    named.update(re.findall(r"`(RR\d+)`(?!-)", row))
+    assert sorted(code for code in CODES if code.startswith("RR6") and code not in named) == []
