@@ -89,3 +89,22 @@ def test_the_cli_page_names_every_strict_warning() -> None:
         named.update(f"RR{n}" for n in range(int(first), int(last) + 1))
     named.update(re.findall(r"`(RR\d+)`(?!-)", row))
     assert sorted(code for code in CODES if code.startswith("RR6") and code not in named) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--scenario", SCENARIO, "--currency", "EUR"], "--currency is for a backtest (--ledger)"),
+        (["--ledger", str(ROOT / "examples" / "ledger.jsonl"), "--runs", "5"], "--runs is for a forecast"),
+        (["--ledger", str(ROOT / "examples" / "ledger.jsonl"), "--seed", "3"], "--seed is for a forecast"),
+        (["--ledger", str(ROOT / "examples" / "ledger.jsonl"), "--jobs", "2"], "--jobs is for a forecast"),
+    ],
+)
+def test_an_option_of_the_other_simulate_mode_is_a_usage_error(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--currency EUR` beside a scenario forecast in the scenario's USD, and
+    `--runs 50` beside a ledger gave one run, without a word."""
+    assert main(["simulate", str(RULESETS / "partner_and_customer.rules"), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and said in captured.err
