@@ -108,3 +108,15 @@ def test_an_option_of_the_other_simulate_mode_is_a_usage_error(
     assert main(["simulate", str(RULESETS / "partner_and_customer.rules"), *argv]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and said in captured.err
+
+
+@pytest.mark.parametrize("currency", ["eur", "EURO", "U D"])
+def test_a_backtest_currency_is_a_currency_code(currency: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--currency eur` backtested with no payment counted (their unit is
+    `EUR`), where a scenario's `currency = "eur"` is refused."""
+    ledger = str(ROOT / "examples" / "ledger.jsonl")
+    argv = ["simulate", str(RULESETS / "partner_and_customer.rules"), "--ledger", ledger, "--currency", currency]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "expected a currency code of three capital letters" in capsys.readouterr().err

@@ -59,7 +59,7 @@ def add_parser(sub: Any) -> None:
         "--jobs", type=_whole(1, 64), help="worker processes (default 1; the result does not depend on it)"
     )
     parser.add_argument("--compare", metavar="OTHER", help="a second rule file scored on the same ledgers (paired)")
-    parser.add_argument("--currency", help="backtest: the currency of payments (default USD)")
+    parser.add_argument("--currency", type=_currency, help="backtest: the currency of payments (default USD)")
     add_format_argument(parser, html="one offline page: a fan chart of the cost, the milestone and cap tables")
     parser.set_defaults(run=run)
 
@@ -71,6 +71,14 @@ def _whole(low: int, high: int) -> Any:
         raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, not {text!r}")
 
     return parse
+
+
+def _currency(text: str) -> str:
+    """A currency code as a scenario's `currency` is written (three capital
+    letters): `eur` would count no payment (their unit is `EUR`) and say nothing."""
+    if len(text) == 3 and text.isascii() and text.isalpha() and text.isupper():
+        return text
+    raise argparse.ArgumentTypeError(f"expected a currency code of three capital letters (USD, EUR), not {text!r}")
 
 
 def run(args: argparse.Namespace) -> int:
