@@ -53,13 +53,13 @@ def add_parser(sub: Any) -> None:
     given = parser.add_mutually_exclusive_group(required=True)
     given.add_argument("--scenario", metavar="FILE", help="the scenario, TOML (rewardrules schema scenario)")
     given.add_argument("--ledger", metavar="FILE", help="backtest: a real ledger (JSON Lines) instead of a scenario")
-    parser.add_argument("--runs", type=_whole(1, MAX_RUNS), default=100, help="simulated futures (default 100)")
+    parser.add_argument("--runs", type=_whole(1, MAX_RUNS), help="simulated futures (default 100)")
     parser.add_argument("--seed", type=_whole(0, 2**63 - 1), help="the seed (default: the scenario's `seed`)")
     parser.add_argument(
-        "--jobs", type=_whole(1, 64), default=1, help="worker processes (the result does not depend on it)"
+        "--jobs", type=_whole(1, 64), help="worker processes (default 1; the result does not depend on it)"
     )
     parser.add_argument("--compare", metavar="OTHER", help="a second rule file scored on the same ledgers (paired)")
-    parser.add_argument("--currency", default="USD", help="backtest: the currency of payments (default USD)")
+    parser.add_argument("--currency", type=_currency, help="backtest: the currency of payments (default USD)")
     add_format_argument(parser, html="one offline page: a fan chart of the cost, the milestone and cap tables")
     parser.set_defaults(run=run)
 
@@ -73,9 +73,21 @@ def _whole(low: int, high: int) -> Any:
     return parse
 
 
+def _currency(text: str) -> str:
+    """A currency code as a scenario's `currency` is written (three capital
+    letters): `eur` would count no payment (their unit is `EUR`) and say nothing."""
+    if len(text) == 3 and text.isascii() and text.isalpha() and text.isupper():
+        return text
+    raise argparse.ArgumentTypeError(f"expected a currency code of three capital letters (USD, EUR), not {text!r}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..simulate.run import RuleText, SimulationError
 
+    misplaced = _misplaced(args)
+    if misplaced is not None:
+        return fail(misplaced)
+    args.runs, args.jobs, args.currency = args.runs or 100, args.jobs or 1, args.currency or "USD"
     rules: list[RuleText] = []
     for path in [args.ruleset, *([args.compare] if args.compare else [])]:
         program = load_program(path)
@@ -99,6 +111,19 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(text(report))
     return 0
+
+
+def _misplaced(args: argparse.Namespace) -> str | None:
+    """An option of the other mode, which would be ignored without a word:
+    a scenario names its currency, and a backtest is one run of one ledger."""
+    if args.ledger is None and args.currency is not None:
+        return "--currency is for a backtest (--ledger); a scenario names its own (`currency = ...`)"
+    if args.ledger is None:
+        return None
+    given = [name for name in ("runs", "seed", "jobs") if getattr(args, name) is not None]
+    if given:
+        return f"--{given[0]} is for a forecast (--scenario); a backtest (--ledger) is one run of that ledger"
+    return None
 
 
 def _forecast(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | int:

@@ -46,9 +46,13 @@ class Runner:
         self.scenario = scenario
         #: the last instant of the horizon: what is still held then is the liability
         self.as_of = format_timestamp(month_start(scenario.start, scenario.months) * _NS - 1)
+        #: why a rule file cannot be forecast on this scenario, or None
+        self.unfit = next(filter(None, (_unwritten(program, scenario) for program in self.programs)), None)
 
     def run(self, seed: int, index: int) -> list[Figures]:
         """Run `index`'s figures under each rule file, from one ledger (paired)."""
+        if self.unfit is not None:
+            raise SimulationError(self.unfit)
         events = generate(self.scenario, run_seed(seed, index))
         figures = []
         for program in self.programs:
@@ -58,6 +62,23 @@ class Runner:
                 raise SimulationError(_refused(program, error)) from None
             figures.append(measure(events, result.data, self.scenario.events, self.scenario.currency))
         return figures
+
+
+def _unwritten(program: Program, scenario: Scenario) -> str | None:
+    """Why `program` reads event types the scenario never writes, or None.
+    Such a ledger is valid (a type no line has is not an error), so the
+    forecast would show the rules paying nothing with no word of why: a
+    rule file that names its events otherwise must rename them in [events]."""
+    written = set(scenario.events.model_dump().values())
+    missing = sorted(program.compiled.used_types - written)
+    if not missing:
+        return None
+    names = ", ".join(f"`{kind}`" for kind in missing)
+    return (
+        f"`{program.name}` reads {names} events, which the scenario does not write: it writes "
+        f"{', '.join(f'`{kind}`' for kind in sorted(written))} (docs/simulate.md); "
+        f"name the rule file's types in [events]"
+    )
 
 
 def _refused(program: Program, error: LedgerError) -> str:

@@ -1304,7 +1304,30 @@ def _foreign_file(source: Source, first: Diagnostic) -> str | None:
     start = len(text) - len(text.lstrip())
     if text[start : start + 1] in ("{", "[") and first.span is not None and first.span.start == start:
         return _JSON_HELP
+    if _starts_matching_file(text, first):
+        return _MATCHING_HELP
     return None
+
+
+def _starts_matching_file(text: str, first: Diagnostic) -> bool:
+    """Whether parsing failed at a first declaration `matching NAME`: a
+    partner-matching file (docs/matching.md), which only `rewardrules match`
+    (and `check`, `fmt`, `diff`) read; every other command would otherwise
+    answer with the grammar's list of expected keywords."""
+    if first.span is None or not _only_comments(text[: first.span.start]):
+        return False
+    return re.match(r"matching\s", text[first.span.start :]) is not None
+
+
+def _only_comments(text: str) -> bool:
+    """Whether ``text`` holds nothing but blank lines and `#` comments."""
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+_MATCHING_HELP = (
+    "this is a partner-matching file (it starts with `matching`), not reward rules: "
+    "run it with `rewardrules match MATCHING LEDGER` (docs/matching.md)"
+)
 
 
 _JSON_HELP = "this file looks like JSON (a ledger?), not a rule file"
