@@ -110,6 +110,37 @@ def load_sql(path: str, columns: Sequence[Column], scales: dict[str, int]) -> st
     )
 
 
+def connect(folder: str) -> Any:
+    """An in-memory DuckDB that keeps to `folder`, the run's private
+    directory. By default DuckDB spills what does not fit in memory to
+    `.tmp` in the working directory (the ledger's ids and amounts, in files
+    anyone may read, left behind when the run is killed), and installs and
+    loads extensions from the network and the home directory on first use:
+    here the spill goes into `folder` (removed with it) and no extension is
+    installed or loaded beyond those built in."""
+    import duckdb
+
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "temp_directory": os.path.join(folder, "spill"),
+            "extension_directory": os.path.join(folder, "extensions"),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+        },
+    )
+
+
+def seal(connection: Any) -> None:
+    """After the ledger is loaded, the queries need no file: DuckDB's file
+    and network access is turned off, and its settings locked, so that no
+    query can read or write outside the database (defence in depth: every
+    outside text is a quoted constant, see `compile.literal`)."""
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
 def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
     """Run both queries over the records (the ledger stage's, any order)."""
     import duckdb
@@ -117,9 +148,10 @@ def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
-        connection = duckdb.connect(":memory:")
+        connection = connect(folder)
         try:
             connection.execute(load_sql(path, query.columns, scales))
+            seal(connection)
             connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
             return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
         except duckdb.OutOfRangeException as error:  # an exact value past 38 digits

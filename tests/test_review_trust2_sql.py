@@ -1,0 +1,95 @@
+"""Hostile review of the SQL back end (`score --engine duckdb`): the
+embedded DuckDB keeps to the run's private directory. By default it spills
+to `.tmp` in the working directory (ledger ids and amounts, in files left
+behind when the run is killed) and installs extensions from the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import rewardrules
+from rewardrules.cli.sql import duckdb_result
+from rewardrules.sql.compile import compile_query
+
+from .conftest import RULESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+LEDGER = ROOT / "tests" / "golden" / "referral_milestones" / "basic.jsonl"
+
+SETTINGS = (
+    "temp_directory",
+    "autoinstall_known_extensions",
+    "autoload_known_extensions",
+    "enable_external_access",
+    "lock_configuration",
+)
+
+
+class _Spy:
+    """A DuckDB connection that notes its settings when the awards query runs."""
+
+    def __init__(self, connection: Any, seen: dict[str, Any]) -> None:
+        self.connection = connection
+        self.seen = seen
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("WITH") and not self.seen:
+            for name in SETTINGS:
+                self.seen[name] = self.connection.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+            self.seen["read a file"] = _reads(self.connection)
+        return self.connection.execute(sql, *args)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _reads(connection: Any) -> bool:
+    """Whether a query on this connection can read a file of the machine."""
+    try:
+        connection.execute(f"SELECT * FROM read_text({str(LEDGER)!r})").fetchall()
+    except duckdb.Error:
+        return False
+    return True
+
+
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    connect = duckdb.connect
+
+    def spy(*args: Any, **kwargs: Any) -> _Spy:
+        return _Spy(connect(*args, **kwargs), found)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    return found
+
+
+def test_duckdb_spills_into_the_private_directory_only(
+    seen: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    prog = rewardrules.load(RULESETS / "referral_milestones.rules")
+    lines = LEDGER.read_text(encoding="utf-8").splitlines()
+    data = duckdb_result(prog, compile_query(prog.compiled), lines, None, "<ledger>")
+    assert data["awards"]
+    spill = seen["temp_directory"]
+    assert os.path.isabs(spill)
+    assert os.path.basename(os.path.dirname(spill)).startswith("rewardrules-sql-")
+    assert not os.path.exists(os.path.dirname(spill))  # removed with the run
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duckdb_installs_nothing_and_reads_no_file_while_scoring(seen: dict[str, Any]) -> None:
+    prog = rewardrules.load(RULESETS / "referral_milestones.rules")
+    lines = LEDGER.read_text(encoding="utf-8").splitlines()
+    duckdb_result(prog, compile_query(prog.compiled), lines, None, "<ledger>")
+    assert seen["autoinstall_known_extensions"] is False
+    assert seen["autoload_known_extensions"] is False
+    assert seen["enable_external_access"] is False
+    assert seen["lock_configuration"] is True
+    assert seen["read a file"] is False
