@@ -14,7 +14,7 @@ import pytest
 
 import rewardrules
 from rewardrules.cli.sql import duckdb_result
-from rewardrules.sql.compile import compile_query
+from rewardrules.sql.compile import MAX_REWARDS, Unsupported, compile_query
 
 from .conftest import RULESETS
 
@@ -93,3 +93,31 @@ def test_duckdb_installs_nothing_and_reads_no_file_while_scoring(seen: dict[str,
     assert seen["enable_external_access"] is False
     assert seen["lock_configuration"] is True
     assert seen["read a file"] is False
+
+
+def _many(milestones: int) -> str:
+    head = 'ruleset many "Many milestones"\n\nevent payment { amount: money USD }\n\n'
+    body = "".join(
+        f'milestone m{i} "Paid more than {i}" {{\n  first payment where payment.amount > {i}\n'
+        "  reward referrer cash 1 USD\n}\n\n"
+        for i in range(milestones)
+    )
+    return head + body
+
+
+def test_a_file_of_more_rewards_than_duckdb_binds_is_refused_at_a_reward() -> None:
+    """DuckDB refuses a query nested deeper than 1,000 levels, and each
+    reward was one more branch of one UNION ALL chain: 1,100 rewards were
+    a DuckDB BinderException (a traceback) at run time."""
+    prog = rewardrules.compile(_many(MAX_REWARDS + 1), "many.rules")
+    with pytest.raises(Unsupported) as caught:
+        compile_query(prog.compiled)
+    problem = caught.value.problem()
+    assert f"more than {MAX_REWARDS} rewards" in problem.message
+    assert problem.location is not None
+    assert problem.location.line == 5 + 5 * MAX_REWARDS + 2  # the reward of the first milestone past the limit
+
+
+def test_a_file_of_the_most_rewards_still_compiles() -> None:
+    prog = rewardrules.compile(_many(MAX_REWARDS), "many.rules")
+    assert compile_query(prog.compiled).most_per_event == MAX_REWARDS
