@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 import rewardrules
+from rewardrules.cli import main
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.sql.compile import MAX_REWARDS, Unsupported, compile_query
 
@@ -121,3 +122,25 @@ def test_a_file_of_more_rewards_than_duckdb_binds_is_refused_at_a_reward() -> No
 def test_a_file_of_the_most_rewards_still_compiles() -> None:
     prog = rewardrules.compile(_many(MAX_REWARDS), "many.rules")
     assert compile_query(prog.compiled).most_per_event == MAX_REWARDS
+
+
+class _Failing(_Spy):
+    """A connection whose awards query fails as DuckDB fails when it runs out
+    of memory or disk."""
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("WITH"):
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+        return self.connection.execute(sql, *args)
+
+
+def test_a_duckdb_failure_is_an_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: _Failing(connect(*a, **k), {}))
+    rules = str(RULESETS / "referral_milestones.rules")
+    code = main(["score", rules, str(LEDGER), "--engine", "duckdb"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DuckDB could not run the query: Out of Memory Error" in err

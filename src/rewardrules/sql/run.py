@@ -23,7 +23,12 @@ from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 
 
-class TooWide(Exception):
+class EngineError(Exception):
+    """DuckDB could not run the query (out of memory, a full disk, a limit
+    of its own): said as an error, never a traceback."""
+
+
+class TooWide(EngineError):
     """A ledger number that DECIMAL(38, s) cannot hold exactly; or DuckDB's
     refusal to compute a value (an overflow past 38 digits): an error,
     never a rounded number."""
@@ -156,6 +161,8 @@ def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]
             return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
         except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
             raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+        except duckdb.Error as error:
+            raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
         finally:
             connection.close()
 
