@@ -111,7 +111,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     """What `score --engine duckdb` prints: the result record, or the exit
     code after printing why not (a construct not compiled, bad input)."""
     from ..score.api import parse_as_of
-    from ..sql.run import TooWide
+    from ..sql.run import EngineError
 
     for option, name in ((args.stream, "--stream"), (args.settled, "--settled")):
         if option:
@@ -135,7 +135,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
-    except (ScratchError, TooWide) as error:
+    except (ScratchError, EngineError) as error:
         return fail(str(error))
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))

@@ -94,6 +94,12 @@ class AwardLimitError(Exception):
         self.event = event
         self.limit = limit
 
+    def __reduce__(self) -> tuple[type[AwardLimitError], tuple[str, str, str, int]]:
+        """Rebuilt from its four fields, not from `args` (the joined text):
+        a worker of `simulate --jobs` raises it in another process, and an
+        exception that cannot be unpickled breaks the whole pool."""
+        return type(self), (self.message, self.hint, self.event, self.limit)
+
     @classmethod
     def at_event(cls, event: str, count: int, what: str, limit: int = MAX_AWARDS_PER_EVENT) -> AwardLimitError:
         """More than `limit` (`MAX_AWARDS_PER_EVENT`, or the caller's) awards from one event."""

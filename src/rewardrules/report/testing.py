@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -32,6 +31,7 @@ from ..core.render import text as render_text
 from ..core.render import to_dict as problem_dict
 from ..core.runtime import in_context
 from ..core.timeutil import TimestampError, parse_timestamp
+from ..core.tomltext import load_toml
 from ..ledger.decode import exact_decimal
 from ..ledger.events import LedgerError
 from ..ledger.reading import read_text
@@ -216,8 +216,8 @@ def _confinement_problem(
 @in_context
 def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     try:
-        data = tomllib.loads(text, parse_float=exact_decimal)
-    except ValueError as error:  # TOMLDecodeError, or a number Decimal refuses
+        data = load_toml(text, exact_decimal)
+    except ValueError as error:  # TOMLDecodeError, a number Decimal refuses, nesting too deep
         message = str(error)
         found = _TOML_POSITION.search(message)
         line = column = None

@@ -13,13 +13,14 @@ and 30% when sales is involved.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..core.tomltext import bounded_decimal, load_toml
 
 #: The most bytes a scenario file may have: it is hand-written, and a
 #: larger one is a mistake or hostile.
@@ -252,8 +253,8 @@ _AT_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     """The scenario a TOML text declares, or `ScenarioError`."""
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as error:
+        data = load_toml(text, bounded_decimal)
+    except ValueError as error:  # TOMLDecodeError, a number out of bounds, nesting too deep
         message = str(error)
         found = _AT_LINE.search(message)
         line = int(found.group(1)) if found else None

@@ -32,6 +32,12 @@ from ..syntax import nodes as ast
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
 
+#: the most rewards a file may have to compile: each is one branch of a
+#: UNION ALL, which DuckDB binds as a chain one level deeper per branch,
+#: and it refuses a query deeper than 1,000 levels (its
+#: `max_expression_depth`) at run time
+MAX_REWARDS = 500
+
 #: the window over a referral's events so far, in processing order
 _SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
 
@@ -517,6 +523,12 @@ class _Compiler:
             "WHERE granted > 0"
         )
 
+    def _refuse_too_many_rewards(self) -> None:
+        """Refuse, at its declaration, the first reward past `MAX_REWARDS`."""
+        rewards = [reward for m in self.compiled.milestones for reward in m.rewards]
+        if len(rewards) > MAX_REWARDS:
+            raise self.refuse(f"more than {MAX_REWARDS} rewards in one file", rewards[MAX_REWARDS].info.decl)
+
     # -- the query -----------------------------------------------------------
     def query(self) -> Query:
         self.check_program()
@@ -555,6 +567,7 @@ class _Compiler:
         )
         if not rows:  # the checker asks for a milestone with a reward: never so
             raise self.refuse("a rule file without rewards", self.checked.file)
+        self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
         awards = (
             f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"

@@ -23,7 +23,12 @@ from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 
 
-class TooWide(Exception):
+class EngineError(Exception):
+    """DuckDB could not run the query (out of memory, a full disk, a limit
+    of its own): said as an error, never a traceback."""
+
+
+class TooWide(EngineError):
     """A ledger number that DECIMAL(38, s) cannot hold exactly; or DuckDB's
     refusal to compute a value (an overflow past 38 digits): an error,
     never a rounded number."""
@@ -110,6 +115,37 @@ def load_sql(path: str, columns: Sequence[Column], scales: dict[str, int]) -> st
     )
 
 
+def connect(folder: str) -> Any:
+    """An in-memory DuckDB that keeps to `folder`, the run's private
+    directory. By default DuckDB spills what does not fit in memory to
+    `.tmp` in the working directory (the ledger's ids and amounts, in files
+    anyone may read, left behind when the run is killed), and installs and
+    loads extensions from the network and the home directory on first use:
+    here the spill goes into `folder` (removed with it) and no extension is
+    installed or loaded beyond those built in."""
+    import duckdb
+
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "temp_directory": os.path.join(folder, "spill"),
+            "extension_directory": os.path.join(folder, "extensions"),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+        },
+    )
+
+
+def seal(connection: Any) -> None:
+    """After the ledger is loaded, the queries need no file: DuckDB's file
+    and network access is turned off, and its settings locked, so that no
+    query can read or write outside the database (defence in depth: every
+    outside text is a quoted constant, see `compile.literal`)."""
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
 def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
     """Run both queries over the records (the ledger stage's, any order)."""
     import duckdb
@@ -117,13 +153,16 @@ def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
-        connection = duckdb.connect(":memory:")
+        connection = connect(folder)
         try:
             connection.execute(load_sql(path, query.columns, scales))
+            seal(connection)
             connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
             return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
         except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
             raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+        except duckdb.Error as error:
+            raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
         finally:
             connection.close()
 
