@@ -1,11 +1,18 @@
-"""Shared fixtures: paths of the repository's rule sets and golden cases."""
+"""Shared fixtures: paths of the repository's rule sets and golden cases,
+and one check that every way of scoring agrees."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+import rewardrules
+from rewardrules.core.timeutil import parse_timestamp
 
 ROOT = Path(__file__).resolve().parents[1]
 RULESETS = ROOT / "rulesets"
@@ -28,3 +35,33 @@ def examples(n: int) -> int:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def ordered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events in ledger order: by instant, ties by id."""
+    return sorted(events, key=lambda e: (parse_timestamp(e["at"]), e["id"]))
+
+
+def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of: str | None = None) -> str:
+    """The result's bytes, asserted equal by batch (in three input orders),
+    stream, and sessions snapshotted and restored before each event (each
+    given the events up to the as-of, then advanced to it, if given)."""
+    batch = program.score(events, as_of=as_of).to_json()
+    shuffled = list(events)
+    random.Random(3).shuffle(shuffled)
+    assert program.score(shuffled, as_of=as_of).to_json() == batch
+    assert program.score(shuffled[::-1], as_of=as_of).to_json() == batch
+    assert program.score_stream([json.dumps(e) for e in ordered(events)], as_of=as_of).to_json() == batch
+    limit = parse_timestamp(as_of) if as_of is not None else None
+    kept = [e for e in ordered(events) if limit is None or parse_timestamp(e["at"]) <= limit]
+    for cut in range(len(kept) + 1):
+        session = program.session()
+        for i, event in enumerate(kept):
+            if i == cut:
+                session = program.restore(session.snapshot())
+            session.add(event)
+        session = program.restore(session.snapshot())
+        if as_of is not None:
+            session.advance(to=as_of)
+        assert session.result(as_of=as_of).to_json() == batch
+    return batch

@@ -9,14 +9,14 @@ by a session snapshotted and restored after every event, byte for byte."""
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
 
 import rewardrules
 from rewardrules.snapshot import SnapshotError
-from rewardrules.timeutil import parse_timestamp
+
+from .conftest import every_way as scored_every_way
 
 LAPSING = """\
 ruleset t
@@ -40,29 +40,9 @@ def referral(event_id: str, at: str, referrer: str, referee: str) -> dict[str, A
     return ev(event_id, at, "referral", referee, referrer=referrer)
 
 
-def ordered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(events, key=lambda e: (parse_timestamp(e["at"]), e["id"]))
-
-
 def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of: str) -> dict[str, Any]:
-    """The result, asserted byte-identical batch (two input orders),
-    streamed, and by sessions snapshotted and restored after each event."""
-    batch = program.score(events, as_of=as_of).to_json()
-    shuffled = list(events)
-    random.Random(3).shuffle(shuffled)
-    assert program.score(shuffled, as_of=as_of).to_json() == batch
-    lines = [json.dumps(e) for e in ordered(events)]
-    assert program.score_stream(lines, as_of=as_of).to_json() == batch
-    for cut in range(len(events) + 1):
-        session = program.session()
-        for i, event in enumerate(ordered(events)):
-            if i == cut:
-                session = program.restore(session.snapshot())
-            session.add(event)
-        session = program.restore(session.snapshot())
-        session.advance(to=as_of)
-        assert session.result(as_of=as_of).to_json() == batch
-    return dict(json.loads(batch))
+    """The result, asserted the same every way (`conftest.every_way`)."""
+    return dict(json.loads(scored_every_way(program, events, as_of)))
 
 
 def paid(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -8,7 +8,6 @@ events and `advance`), across snapshots."""
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
@@ -21,7 +20,8 @@ from rewardrules.core.ids import award_head, award_id
 from rewardrules.ledger import LedgerError
 from rewardrules.snapshot import SnapshotError
 from rewardrules.syntax.formatter import format_text
-from rewardrules.timeutil import parse_timestamp
+
+from .conftest import every_way, ordered
 
 RULES = """\
 ruleset loyalty
@@ -57,30 +57,6 @@ def sub(event_id: str, at: str, referee: str, mrr: Any) -> dict[str, Any]:
 
 def awards(result: rewardrules.ScoreResult) -> list[tuple[str, str, str, str]]:
     return [(a.at, a.milestone, a.beneficiary, a.amount) for a in result.awards]
-
-
-def ordered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(events, key=lambda e: (parse_timestamp(e["at"]), e["id"]))
-
-
-def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of: str | None = None) -> str:
-    """The result's bytes, asserted equal by batch (in two input orders),
-    stream and session (the session advanced to the as-of, if given)."""
-    batch = program.score(events, as_of=as_of).to_json()
-    shuffled = list(events)
-    random.Random(7).shuffle(shuffled)
-    assert program.score(shuffled[::-1], as_of=as_of).to_json() == batch
-    lines = [json.dumps(e) for e in ordered(events)]
-    assert program.score_stream(lines, as_of=as_of).to_json() == batch
-    session = program.session()
-    limit = parse_timestamp(as_of) if as_of is not None else None
-    for event in ordered(events):
-        if limit is None or parse_timestamp(event["at"]) <= limit:
-            session.add(event)
-    if as_of is not None:
-        session.advance(to=as_of)
-    assert session.result(as_of=as_of).to_json() == batch
-    return batch
 
 
 @pytest.fixture(scope="module")
