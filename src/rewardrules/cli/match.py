@@ -126,6 +126,28 @@ def _matched(
         return fail(describe_os_error(error, args.ledger))
 
 
+def referral_lines(rules_path: str, ledger: str, as_of: int | None) -> list[bytes] | int:
+    """`score ... --match MATCHING EVENTS`: the `referral` events matching
+    EVENTS makes as of ``as_of`` (default: EVENTS' last event), as the lines
+    `match --format referrals` writes; or the exit code after saying why (1
+    for a matching file with errors, 2 for bad input), as `match` says it."""
+    from ..core.timeutil import format_timestamp
+
+    rules = _load(rules_path, 1, ledger)
+    if isinstance(rules, int):
+        return rules
+    when = None if as_of is None else format_timestamp(as_of)
+    args = argparse.Namespace(as_of=when, ledger=ledger)
+    try:
+        lines = list(ledger_lines(ledger))
+    except OSError as error:
+        return fail(describe_os_error(error, ledger))
+    result = _matched(rules, args, lines)
+    if isinstance(result, int):
+        return result
+    return [line.encode("utf-8") + b"\n" for line in result.to_referrals().splitlines()]
+
+
 def is_matching_path(path: str) -> bool:
     """Whether the file at ``path`` is a matching file (False when it cannot
     be read: the caller's own reading reports that)."""

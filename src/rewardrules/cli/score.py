@@ -14,6 +14,7 @@ from .common import (
     add_format_argument,
     add_ledger_argument,
     add_scored_arguments,
+    fail,
     scored,
     write_bytes,
     write_json,
@@ -41,6 +42,13 @@ def add_parser(sub: Any) -> None:
     )
     add_scored_arguments(parser)
     parser.add_argument(
+        "--match",
+        nargs=2,
+        metavar=("MATCHING", "EVENTS"),
+        help="match the partner and customer events EVENTS with the matching file MATCHING first, and score "
+        "the `referral` events of the accepted assignments with LEDGER's events (as `match --format referrals`)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("python", "duckdb"),
         default="python",
@@ -51,6 +59,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "duckdb" and args.match is not None:
+        return fail("--match scores with the python engine; leave out --engine duckdb")
     if args.engine == "duckdb":
         from .sql import scored_with_duckdb
 
