@@ -71,18 +71,10 @@ def run(args: argparse.Namespace) -> int:
 def _one_request(result: MatchResult, request: str) -> MatchResult | int:
     """The result narrowed to one request, or exit code 2 for a request the
     ledger does not have (with the nearest one)."""
-    from ..core.diagnostics import did_you_mean
-    from ..core.timeutil import format_timestamp
-
     narrowed = result.of_request(request)
     if narrowed.assignments:
         return narrowed
-    when = "-" if result.as_of is None else format_timestamp(result.as_of)
-    code = fail(f"no request {quoted(request)} as of {when}")
-    hint = did_you_mean(request, {a.request for a in result.assignments})
-    if hint:
-        print_error_lines(f"     = help: {hint}")
-    return code
+    return _unknown("request", request, {a.request for a in result.assignments}, result)
 
 
 def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | int:
@@ -146,6 +138,49 @@ def referral_lines(rules_path: str, ledger: str, as_of: int | None) -> list[byte
     if isinstance(result, int):
         return result
     return [line.encode("utf-8") + b"\n" for line in result.to_referrals().splitlines()]
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """`rewardrules explain MATCHING LEDGER [--request ID] [--customer ID]`:
+    each assignment as a decision (`report.match_explain`). Exit 0
+    explained, 1 the matching file has errors, 2 bad input (a request or a
+    customer the ledger does not have, with the nearest one; an option of
+    reward rules)."""
+    from ..report.match_explain import explain_matches
+
+    for option in ("referrer", "referee", "settled", "max_awards_per_event"):
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            return fail(f"{flag} explains reward rules; {quoted(args.ruleset)} is a matching file")
+    rules = _load(args.ruleset, 1, args.ledger)
+    if isinstance(rules, int):
+        return rules
+    result = _matched(rules, args, ledger_lines(args.ledger))
+    if isinstance(result, int):
+        return result
+    for what, value in (("request", args.request), ("customer", args.customer)):
+        known = {getattr(a, what) for a in result.assignments}
+        if value is not None and value not in known:
+            return _unknown(what, value, known, result)
+    explanation = explain_matches(result, args.request, args.customer)
+    if args.format == "json":
+        write_json(json.dumps(explanation.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(explanation.text())
+    return 0
+
+
+def _unknown(what: str, value: str, known: set[str], result: MatchResult) -> int:
+    """Exit code 2 for a request or customer no assignment names, with the nearest one."""
+    from ..core.diagnostics import did_you_mean
+    from ..core.timeutil import format_timestamp
+
+    when = "-" if result.as_of is None else format_timestamp(result.as_of)
+    code = fail(f"no {what} {quoted(value)} as of {when}")
+    hint = did_you_mean(value, known)
+    if hint:
+        print_error_lines(f"     = help: {hint}")
+    return code
 
 
 def is_matching_path(path: str) -> bool:
