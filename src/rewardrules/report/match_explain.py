@@ -175,7 +175,9 @@ def _text(entry: dict[str, Any]) -> list[str]:
     for decision in entry["decisions"]:
         lines.append(f"  {', '.join(decision['workloads'])}: {_decision_text(decision)}")
     if entry["basis"] in ("fallback", "unmatched") and not entry["decisions"]:
-        lines.append(f"  no eligible partner: {'the fallback takes it' if entry['kind'] == 'fallback' else 'unmatched'}")
+        lines.append(
+            f"  no eligible partner: {'the fallback takes it' if entry['kind'] == 'fallback' else 'unmatched'}"
+        )
     return lines
 
 
