@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core import limits
@@ -289,3 +290,18 @@ def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | int:
     if isinstance(referrals, int):
         return referrals
     return itertools.chain(lines, referrals)
+
+
+def write_page(output: str, page: str) -> int | None:
+    """Write a report page: to standard output for `-`, else to the file
+    ``output``; the exit code (2) after saying why it cannot be written, or
+    None when it was."""
+    if output == "-":
+        sys.stdout.write(page)
+        return None
+    try:
+        Path(output).write_text(page, encoding="utf-8")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        return fail(f"cannot write {quoted(output)}: {reason}")
+    return None

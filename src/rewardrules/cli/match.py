@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core.diagnostics import RuleError
-from ..core.formatting import quoted
+from ..core.formatting import printable, quoted
+from ..core.timeutil import format_timestamp
 from ..ledger.events import LedgerError
 from .common import (
     add_as_of_argument,
@@ -26,6 +27,7 @@ from .common import (
     read_text,
     swapped_arguments,
     write_json,
+    write_page,
 )
 
 if TYPE_CHECKING:
@@ -148,14 +150,7 @@ def run_explain(args: argparse.Namespace) -> int:
     reward rules)."""
     from ..report.match_explain import explain_matches
 
-    for option in ("referrer", "referee", "settled", "max_awards_per_event"):
-        if getattr(args, option, None) is not None:
-            flag = "--" + option.replace("_", "-")
-            return fail(f"{flag} explains reward rules; {quoted(args.ruleset)} is a matching file")
-    rules = _load(args.ruleset, 1, args.ledger)
-    if isinstance(rules, int):
-        return rules
-    result = _matched(rules, args, ledger_lines(args.ledger))
+    result = _matched_instead(args, "explains", ("referrer", "referee", "settled", "max_awards_per_event"))
     if isinstance(result, int):
         return result
     for what, value in (("request", args.request), ("customer", args.customer)):
@@ -167,6 +162,41 @@ def run_explain(args: argparse.Namespace) -> int:
         write_json(json.dumps(explanation.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(explanation.text())
+    return 0
+
+
+def _matched_instead(args: argparse.Namespace, verb: str, reward_options: tuple[str, ...]) -> MatchResult | int:
+    """`explain` or `report` given a matching file as RULESET: the result of
+    matching LEDGER with it, or the exit code after saying why (an option
+    only reward rules have is a bad invocation: exit 2)."""
+    for option in reward_options:
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            return fail(f"{flag} {verb} reward rules; {quoted(args.ruleset)} is a matching file")
+    rules = _load(args.ruleset, 1, args.ledger)
+    if isinstance(rules, int):
+        return rules
+    return _matched(rules, args, ledger_lines(args.ledger))
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """`rewardrules report MATCHING LEDGER -o FILE`: the matching run as one
+    HTML page (`report.match_html`). Exit 0 written, 1 the matching file has
+    errors, 2 bad input or an option of reward rules."""
+    from pathlib import Path
+
+    from ..report.match_html import render_match_html
+
+    result = _matched_instead(args, "reports", ("settled", "max_awards_per_event"))
+    if isinstance(result, int):
+        return result
+    page = render_match_html(result, None if args.ledger == "-" else Path(args.ledger).name)
+    code = write_page(args.output, page)
+    if code is not None or args.output == "-":
+        return code or 0
+    count = len(result.assignments)
+    as_of = "-" if result.as_of is None else format_timestamp(result.as_of)
+    print(printable(f"wrote {args.output}: {count} assignment{'s' * (count != 1)} as of {as_of}"))
     return 0
 
 

@@ -151,33 +151,39 @@ _KEY_WORDS = {
 def _text(entry: dict[str, Any]) -> list[str]:
     who = entry["partner"] or "nobody"
     workloads = ", ".join(entry["workloads"])
-    lines = [
+    head = (
         f"{entry['id']}: request {entry['request']} (customer {entry['customer']}), {workloads}, "
         f"at {entry['at']} (event {entry['event']}): {who} [{entry['basis']}, {entry['status']}]"
-    ]
+    )
+    return [head, *("  " + line for line in why_lines(entry))]
+
+
+def why_lines(entry: dict[str, Any]) -> list[str]:
+    """An explained assignment's why (`explain_record`), a line each, the
+    candidates indented under the count of partners tried (the text of
+    `explain`, and each assignment's why in the HTML report)."""
+    lines = []
     if entry["replaces"]:
-        lines.append(f"  replaces {entry['replaces']}, which its partner declined")
+        lines.append(f"replaces {entry['replaces']}, which its partner declined")
     if entry["reason"]:
-        lines.append(f"  declined since: {entry['reason']}")
-    lines.append(f"  counts: {entry['counts']}")
+        lines.append(f"declined since: {entry['reason']}")
+    lines.append(f"counts: {entry['counts']}")
     tried = len(entry["dropped"]) + len(entry["eligible"])
-    lines.append(f"  {tried} partner{'s' * (tried != 1)} tried, {len(entry['dropped'])} dropped:")
+    lines.append(f"{tried} partner{'s' * (tried != 1)} tried, {len(entry['dropped'])} dropped:")
     for dropped in entry["dropped"]:
-        lines.append(f"    {dropped['partner']}: dropped by {dropped['gate']}: {dropped['detail']}")
+        lines.append(f"  {dropped['partner']}: dropped by {dropped['gate']}: {dropped['detail']}")
     for eligible in entry["eligible"]:
         lines.append(
-            f"    {eligible['partner']}: eligible for {', '.join(eligible['covers'])}; count {eligible['count']} "
+            f"  {eligible['partner']}: eligible for {', '.join(eligible['covers'])}; count {eligible['count']} "
             f"(effective {eligible['effective_count']}), last assigned {eligible['last_assigned'] or 'never'}"
         )
     for claim in entry["claims"]:
         verdict = "counts: claims come first" if claim["counts"] else f"does not count: {claim['detail']}"
-        lines.append(f"  claim of {claim['partner']} on {entry['customer']} {verdict}")
+        lines.append(f"claim of {claim['partner']} on {entry['customer']} {verdict}")
     for decision in entry["decisions"]:
-        lines.append(f"  {', '.join(decision['workloads'])}: {_decision_text(decision)}")
+        lines.append(f"{', '.join(decision['workloads'])}: {_decision_text(decision)}")
     if entry["basis"] in ("fallback", "unmatched") and not entry["decisions"]:
-        lines.append(
-            f"  no eligible partner: {'the fallback takes it' if entry['kind'] == 'fallback' else 'unmatched'}"
-        )
+        lines.append(f"no eligible partner: {'the fallback takes it' if entry['kind'] == 'fallback' else 'unmatched'}")
     return lines
 
 
