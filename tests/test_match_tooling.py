@@ -206,14 +206,14 @@ REQUEST_LINE = (
 )
 
 
+def _tested(tmp_path: Path, tests: str) -> Path:
+    """The reference matching file as `m.rules` in ``tmp_path``, with ``tests`` beside it."""
+    _write(tmp_path, "m.test.toml", tests)
+    return _write(tmp_path, "m.rules", MATCHING.read_text(encoding="utf-8"))
+
+
 def _matching_folder(tmp_path: Path, expect: str) -> Path:
-    _write(tmp_path, "m.rules", MATCHING.read_text(encoding="utf-8"))
-    _write(
-        tmp_path,
-        "m.test.toml",
-        f'[[case]]\nname = "one"\nevents = """\n{PARTNER_LINE}\n{REQUEST_LINE}\n"""\n{expect}\n',
-    )
-    return tmp_path / "m.rules"
+    return _tested(tmp_path, f'[[case]]\nname = "one"\nevents = """\n{PARTNER_LINE}\n{REQUEST_LINE}\n"""\n{expect}\n')
 
 
 def test_a_failing_matching_case_shows_the_nearest_assignment_and_the_fields_that_differ(
@@ -243,10 +243,8 @@ def test_a_failing_matching_case_shows_the_nearest_assignment_and_the_fields_tha
 def test_workloads_match_in_any_order_and_nested_toml_times_are_ledger_times(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = _write(tmp_path, "m.rules", MATCHING.read_text(encoding="utf-8"))
-    _write(
+    rules = _tested(
         tmp_path,
-        "m.test.toml",
         """[[case]]
 name = "one partner endorsed for both until a TOML date-time"
 events = [
@@ -282,10 +280,8 @@ def test_a_mistaken_expectation_is_an_invalid_test_file(
 def test_an_invalid_event_in_a_matching_case_is_told_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = _write(tmp_path, "m.rules", MATCHING.read_text(encoding="utf-8"))
-    _write(
+    rules = _tested(
         tmp_path,
-        "m.test.toml",
         f'[[case]]\nname = "bad"\nevents = """\n{PARTNER_LINE}\n{REQUEST_LINE.replace("teams", "temas")}\n"""\n'
         "exact = true\n",
     )

@@ -12,8 +12,12 @@ import pytest
 
 from rewardrules.cli import main
 
+from . import test_report_browser
 from .conftest import ROOT, RULESETS
-from .test_report_browser import Opened, browser  # noqa: F401 - the fixture
+from .test_report_browser import Opened
+
+#: headless Chromium, the one test_report_browser.py starts
+browser = test_report_browser.browser
 
 MATCHING = RULESETS / "matching" / "fasttrack_matching.rules"
 LEDGERS = [
