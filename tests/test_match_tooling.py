@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,6 +167,21 @@ def test_explain_command_text_and_json(capsys: pytest.CaptureFixture[str]) -> No
         "litware": "endorsement",
         "northwind": "declined",
     }
+
+
+def test_explain_json_is_the_same_whatever_the_line_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = GOLDEN / "decline_and_acceptance.jsonl"
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(7).shuffle(lines)
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("".join(lines), encoding="utf-8")
+    outputs = []
+    for path in (ledger, shuffled):
+        code, out, _ = run(capsys, "explain", str(MATCHING), str(path), "--format", "json")
+        assert code == 0
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
+    assert len(json.loads(outputs[0])["explanations"]) > 3
 
 
 def test_explain_refuses_what_does_not_apply(capsys: pytest.CaptureFixture[str]) -> None:
@@ -354,3 +370,30 @@ def test_report_command_writes_the_page_and_refuses_reward_options(
 def test_report_command_with_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "report", str(MATCHING), str(PARTNERS), "-o", "-")
     assert code == 0 and out.startswith("<!DOCTYPE html>")
+
+
+# -- the language server ---------------------------------------------------
+
+
+def test_the_language_server_reads_a_matching_test_file_as_one(tmp_path: Path) -> None:
+    """Open beside its matching file, a test file expecting assignments has
+    no "unknown award field" problem (the server reads no file: it asks the
+    open documents), and its cases are left to `rewardrules test`."""
+    from rewardrules.lsp.documents import analyse
+    from rewardrules.lsp.runs import run as run_cases
+
+    rules_path = tmp_path / "m.rules"
+    tests_text = f'[[case]]\nname = "one"\nevents = """\n{PARTNER_LINE}\n"""\nexpect = [ {{ partner = "contoso" }} ]\n'
+    opened: dict[str, object] = {}
+    rules = analyse(rules_path.as_uri(), MATCHING.read_text(encoding="utf-8"), False, lambda _: None)
+    opened[str(rules_path)] = rules
+
+    def lookup(path: str) -> Any:
+        return opened.get(str(Path(path)))
+
+    tests = analyse((tmp_path / "m.test.toml").as_uri(), tests_text, False, lookup)
+    assert [d.message for d in tests.diagnostics] == []
+    assert run_cases(tests, lookup)[1] == "the tests of a matching file run with `rewardrules test`"
+    # closed, the matching file is unknown: the test file reads as an award test, as before
+    alone = analyse((tmp_path / "m.test.toml").as_uri(), tests_text, False, lambda _: None)
+    assert any("unknown award field `partner`" in d.message for d in alone.diagnostics)
