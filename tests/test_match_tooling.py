@@ -32,6 +32,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def shuffled(ledger: Path, folder: Path, seed: int) -> Path:
+    """A copy of ``ledger`` in ``folder`` with its lines in another order."""
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(seed).shuffle(lines)
+    copy = folder / f"shuffled-{ledger.name}"
+    copy.write_text("".join(lines), encoding="utf-8")
+    return copy
+
+
 # -- match then score ------------------------------------------------------
 
 
@@ -55,12 +64,8 @@ def test_score_match_is_byte_identical_with_the_two_steps_by_hand(
 
 
 def test_score_match_does_not_depend_on_line_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    lines = PARTNERS.read_text(encoding="utf-8").splitlines(keepends=True)
-    random.Random(18).shuffle(lines)
-    shuffled = tmp_path / "shuffled.jsonl"
-    shuffled.write_text("".join(lines), encoding="utf-8")
     outputs = []
-    for events in (PARTNERS, shuffled):
+    for events in (PARTNERS, shuffled(PARTNERS, tmp_path, 18)):
         code, out, _ = run(
             capsys, "score", str(CPOR), str(LICENSES), "--match", str(MATCHING), str(events), "--format", "json"
         )
@@ -171,12 +176,8 @@ def test_explain_command_text_and_json(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_explain_json_is_the_same_whatever_the_line_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ledger = GOLDEN / "decline_and_acceptance.jsonl"
-    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
-    random.Random(7).shuffle(lines)
-    shuffled = tmp_path / "shuffled.jsonl"
-    shuffled.write_text("".join(lines), encoding="utf-8")
     outputs = []
-    for path in (ledger, shuffled):
+    for path in (ledger, shuffled(ledger, tmp_path, 7)):
         code, out, _ = run(capsys, "explain", str(MATCHING), str(path), "--format", "json")
         assert code == 0
         outputs.append(out)
