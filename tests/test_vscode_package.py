@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .test_vscode_extension import HEADER  # the declarations a snippet is typed after
 
 EXTENSION = ROOT / "editors" / "vscode"
 MANIFEST = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
@@ -166,16 +167,6 @@ def expand(body: str) -> str:
 def test_expand_fills_placeholders_as_vscode_does() -> None:
     body = "a ${1:x ${2:y}} ${3|p,q|} $2 ${1} \\$9 \\} $0"
     assert expand(body) == "a x y p y x y $9 } "
-
-
-#: the declarations a milestone or a program snippet is typed after
-HEADER = """\
-ruleset demo
-event referral { source: optional text }
-event payment { amount: money USD }
-metric paid = count payment
-metric conversions = count referrals where paid >= 1
-"""
 
 
 def _snippets(language: str) -> list[tuple[str, str]]:
