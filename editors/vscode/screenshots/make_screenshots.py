@@ -36,18 +36,10 @@ HERE = Path(__file__).resolve().parent
 EXTENSION = HERE.parent
 ROOT = EXTENSION.parents[1]
 RULESET = ROOT / "rulesets" / "referral_milestones.rules"
+#: the Chromium that photographs the pages (the one tests/test_report_browser.py uses)
 CHROMIUM = os.environ.get("REWARDRULES_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+#: a photograph of a local page: no sandbox (a container), no GPU, nothing fetched
+FLAGS = "--headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run --disable-background-networking".split()
 #: the mistake the language server picture shows: a tier copied and not
 #: changed (the warning RR603 of `check --strict`; the file still checks, so
 #: the hover has the milestone's rewards and payout bound)
