@@ -39,7 +39,14 @@ RULESET = ROOT / "rulesets" / "referral_milestones.rules"
 #: the Chromium that photographs the pages (the one tests/test_report_browser.py uses)
 CHROMIUM = os.environ.get("REWARDRULES_CHROMIUM", "/usr/bin/chromium")
 #: a photograph of a local page: no sandbox (a container), no GPU, nothing fetched
-FLAGS = "--headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run --disable-background-networking".split()
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--hide-scrollbars",
+    "--no-first-run",
+    "--disable-background-networking",
+]
 #: the mistake the language server picture shows: a tier copied and not
 #: changed (the warning RR603 of `check --strict`; the file still checks, so
 #: the hover has the milestone's rewards and payout bound)
