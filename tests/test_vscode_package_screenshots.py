@@ -34,9 +34,14 @@ def _png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_the_script_writes_both_pictures(tmp_path: Path) -> None:
+def test_the_script_writes_both_pictures_of_what_the_grammar_and_the_server_gave(tmp_path: Path) -> None:
+    """The language server's page is drawn from what `rewardrules lsp`
+    answered over stdio for the rule set with the mistake: its warning
+    (RR603, under the copied trigger, with its help), the milestone's hover
+    with its payout bound, the reward kinds offered after the role."""
+    pages = tmp_path / "pages"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), str(tmp_path)],
+        [sys.executable, str(SCRIPT), str(tmp_path), str(pages)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -47,6 +52,15 @@ def test_the_script_writes_both_pictures(tmp_path: Path) -> None:
         width, height = _png_size(tmp_path / name)
         assert width == 900 and height > 600, (name, width, height)
         assert (ROOT / "docs" / "assets" / name).is_file(), f"docs/assets/{name}: run {SCRIPT.name}"
+    drawn = (pages / "lsp.html").read_text(encoding="utf-8")
+    assert "milestone `ten_referrals` has the same trigger as `five_referrals`<br>help: both are awarded" in drawn
+    assert 'class="squiggle warning">when conversions &gt;= 5</span>' in drawn
+    assert "rewardrules(RR603) [Ln 28, Col 3]" in drawn
+    assert "payout bound of this milestone:" in drawn and "per referrer: 50.00 USD" in drawn
+    labels = re.findall(r'<span class="label">([^<]*)</span>', drawn)
+    assert labels[:3] == ["cash", "credit", "discount"]
+    highlighted = (pages / "highlighting.html").read_text(encoding="utf-8")
+    assert '<span style="color:#569CD6;">milestone</span>' in highlighted
 
 
 def test_the_highlighting_is_the_grammar_s(tmp_path: Path) -> None:
@@ -61,21 +75,3 @@ def test_the_highlighting_is_the_grammar_s(tmp_path: Path) -> None:
     assert '<span style="color:#569CD6;">milestone</span>' in milestone  # storage.type
     assert '<span style="color:#DCDCAA;">first_referral</span>' in milestone  # entity.name.function
     assert '<span style="color:#CE9178;">"First converted referral"</span>' in milestone
-
-
-def test_the_language_server_picture_shows_the_server_s_answers(tmp_path: Path) -> None:
-    """The picture is drawn from what `rewardrules lsp` answered over stdio
-    for the rule set with the mistake: its warning (RR603, at the copied
-    trigger), the milestone's hover with its payout bound, the reward kinds
-    (the page, without photographing it again)."""
-    script = _script()
-    page, answers = script.language_server_page(tmp_path)
-    [diagnostic] = answers["diagnostics"]
-    assert diagnostic["code"] == "RR603" and diagnostic["severity"] == 2
-    assert diagnostic["range"]["start"] == {"line": 27, "character": 2}
-    assert "payout bound of this milestone" in answers["hover"]["contents"]["value"]
-    assert [item["label"] for item in answers["completion"]][:3] == ["cash", "credit", "discount"]
-    drawn = page.read_text(encoding="utf-8")
-    assert "has the same trigger as `five_referrals`" in drawn
-    assert 'class="squiggle warning">when conversions &gt;= 5</span>' in drawn
-    assert "per referrer: 50.00 USD" in drawn

@@ -13,9 +13,10 @@ itself is not needed, nor downloaded):
 Each page is written as HTML and photographed by headless Chromium. Run from
 a checkout, after `npm ci` in editors/vscode:
 
-    python editors/vscode/screenshots/make_screenshots.py [OUT_DIR]
+    python editors/vscode/screenshots/make_screenshots.py [OUT_DIR [PAGES_DIR]]
 
-(OUT_DIR defaults to docs/assets; the environment must have rewardrules
+(OUT_DIR defaults to docs/assets; the HTML pages are kept in PAGES_DIR if
+it is given; the environment must have rewardrules
 with its `lsp` extra, or the checkout's `src` is used.)
 """
 
@@ -371,9 +372,11 @@ def language_server(out: Path, work: Path) -> None:
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else ROOT / "docs" / "assets"
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as work:
-        highlighting(out / "editor-highlighting.png", Path(work))
-        language_server(out / "editor-lsp.png", Path(work))
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(argv[1]) if len(argv) > 1 else Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        highlighting(out / "editor-highlighting.png", work)
+        language_server(out / "editor-lsp.png", work)
     print(f"wrote {out / 'editor-highlighting.png'} and {out / 'editor-lsp.png'}")
     return 0
 
