@@ -35,9 +35,6 @@ from .common import (
 
 #: the most runs one call makes
 MAX_RUNS = 100_000
-#: the most runs x referrers one call makes: each run's earnings per
-#: referrer are held until the top earners are ranked
-MAX_REFERRER_RUNS = 20_000_000
 
 
 def add_parser(sub: Any) -> None:
@@ -142,12 +139,6 @@ def _forecast(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
     except ScenarioError as error:
         print_error_lines(str(error))
         return fail(f"the scenario has {len(error.problems)} problem(s); nothing was simulated")
-    referrers = sum(group.count for group in scenario.referrers)
-    if args.runs * referrers > MAX_REFERRER_RUNS:
-        return fail(
-            f"--runs: {args.runs:,} runs of {referrers:,} referrers is more than {MAX_REFERRER_RUNS:,} referrer-runs, "
-            "the most held in memory (each referrer's earnings per run, for the top earners); run fewer"
-        )
     seed = scenario.seed if args.seed is None else args.seed
     months = month_names(scenario.start, scenario.months)
     runs = simulate(rules, scenario, args.runs, seed, args.jobs, _progress())
