@@ -171,6 +171,7 @@ def _backtest(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
     from ..simulate.generate import places
     from ..simulate.measure import measure, month_of
     from ..simulate.scenario import Events
+    from ..simulate.tiers import rate_tables
 
     try:
         lines = list(ledger_lines(args.ledger))
@@ -184,10 +185,10 @@ def _backtest(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
         except LedgerError as error:
             print_error_lines(str(error))
             return fail(f"the ledger has {len(error.problems)} problem(s); nothing was simulated")
-        results.append(result.data)
+        results.append((result.data, rate_tables(program.compiled.checked)))
     events = [event for event in map(_decoded, lines) if isinstance(event, dict)]
     names = Events.model_validate({})
-    figures = [measure(events, data, names, args.currency) for data in results]
+    figures = [measure(events, data, names, args.currency, tables) for data, tables in results]
     instants = sorted(parse_timestamp(event["at"]) for event in events)
     months = _month_range(month_of(_text(instants[0])), month_of(_text(instants[-1]))) if instants else []
     header = {"ledger": args.ledger, "runs": 1, "seed": None, "currency": args.currency, "months_simulated": months}

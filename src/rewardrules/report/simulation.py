@@ -3,8 +3,8 @@
 Takes the report record `rewardrules simulate --format json` writes and
 gives a self-contained page: the totals' percentiles, a fan chart of the
 cumulative cost month by month (the P50 line inside its P90 and P99
-bands), each milestone's awards per run, the cap hit table and the top
-earners. No script; the stylesheet is inline and allowed by its hash, and
+bands), each milestone's awards per run, the cap hit table, the tier table
+(who is in each row of a rate table) and the top earners. No script; the stylesheet is inline and allowed by its hash, and
 nothing else may load (`default-src 'none'`). Every text from outside (rule
 file paths, scenario and referrer names) is escaped.
 """
@@ -88,6 +88,10 @@ def _section(report: dict[str, Any], unit: str, prefix: str) -> list[str]:
     capped = [[f"{c['program']}.{c['milestone']}", str(c["runs_hit"]), *_cells(c["awards"])] for c in report["capped"]]
     withheld = [[w["milestone"], w["reason"], str(w["runs_hit"]), *_cells(w["rewards"])] for w in report["withheld"]]
     earners = [[e["referrer"], e["mean"], *_cells(e["per_run"])] for e in report["top_earners"]]
+    tiers = [
+        [f"{t['program']}.{t['table']}", t["tier"], t["counts"], str(t["runs_hit"]), *_cells(t["reached"])]
+        for t in report.get("tiers", [])
+    ]
     return [
         _table(f"{prefix}totals", head, totals),
         f"<h2>Cumulative cost, {escape(unit)}, by month</h2>",
@@ -96,6 +100,8 @@ def _section(report: dict[str, Any], unit: str, prefix: str) -> list[str]:
         _table(f"{prefix}milestones", ["milestone", "runs hit", "P50", "P90", "P99"], milestones),
         "<h2>Caps: awards cut to what a cap left</h2>",
         _table(f"{prefix}capped", ["milestone", "runs hit", "P50", "P90", "P99"], capped),
+        "<h2>Tiers: referrers or referrals in each row of a rate table at the horizon</h2>",
+        _table(f"{prefix}tiers", ["table", "tier", "counts", "runs hit", "P50", "P90", "P99"], tiers),
         "<h2>Rewards withheld</h2>",
         _table(f"{prefix}withheld", ["milestone", "reason", "runs hit", "P50", "P90", "P99"], withheld),
         "<h2>Top earners</h2>",

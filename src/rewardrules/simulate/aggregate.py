@@ -69,6 +69,7 @@ def summarize(runs: list[Figures], months: list[str], currency: str, places: int
         "milestones": _milestones(runs),
         "capped": _hits([f.capped for f in runs], ("program", "milestone"), "awards"),
         "withheld": _withheld(runs),
+        "tiers": _hits([f.tiers for f in runs], ("program", "table", "row", "tier", "counts"), "reached"),
         "top_earners": _top(runs, cent),
     }
 
@@ -129,7 +130,7 @@ def _withheld(runs: list[Figures]) -> list[dict[str, Any]]:
     return _hits([f.withheld for f in runs], ("milestone", "reason"), "rewards")
 
 
-def _hits(tables: list[dict[tuple[str, str], int]], names: tuple[str, str], counted: str) -> list[dict[str, Any]]:
+def _hits(tables: list[dict[Any, int]], names: tuple[str, ...], counted: str) -> list[dict[str, Any]]:
     """Per key of the runs' `tables` (named `names`): the runs where it
     counts more than 0, and its count per run (`counted`)."""
     keys = sorted({key for table in tables for key in table})

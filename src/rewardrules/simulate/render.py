@@ -93,6 +93,8 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
     for entry in report["withheld"]:
         rows.append([entry["milestone"], entry["reason"], str(entry["runs_hit"]), *_cells(entry["rewards"])])
     lines += _table(rows) if len(rows) > 1 else ["  none"]
+    lines += ["", "tiers reached at the horizon (referrers or referrals in each row of a rate table):"]
+    lines += _tiers(report)
     lines += ["", "by month (payouts in the month, paid so far, revenue):"]
     lines += _months(report, unit)
     lines += ["", "top earners:"]
@@ -101,6 +103,21 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
         rows.append([entry["referrer"], entry["mean"], *_cells(entry["per_run"])])
     lines += _table(rows) if len(rows) > 1 else ["  none"]
     return [printable(line) for line in lines]
+
+
+def _tiers(report: dict[str, Any]) -> list[str]:
+    rows = [["table", "tier", "counts", "runs hit", "P50", "P90", "P99"]]
+    for entry in report["tiers"]:
+        rows.append(
+            [
+                f"{entry['program']}.{entry['table']}",
+                entry["tier"],
+                entry["counts"],
+                str(entry["runs_hit"]),
+                *_cells(entry["reached"]),
+            ]
+        )
+    return _table(rows) if len(rows) > 1 else ["  no rate table"]
 
 
 def _months(report: dict[str, Any], unit: str) -> list[str]:

@@ -9,7 +9,7 @@ not cross processes), once each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from ..score.api import Program, compile
 from .generate import generate, month_start, run_seed
 from .measure import Figures, measure
 from .scenario import Scenario, most_leads
+from .tiers import rate_tables
 
 _NS = 1_000_000_000
 #: the most runs x referrers one simulation makes: each run's earnings per
@@ -51,6 +52,7 @@ class Runner:
 
     def __init__(self, rules: list[RuleText], scenario: Scenario) -> None:
         self.programs: list[Program] = [compile(rule.text, rule.path) for rule in rules]
+        self.tables = [rate_tables(program.compiled.checked) for program in self.programs]
         self.scenario = scenario
         #: the last instant of the horizon: what is still held then is the liability
         self.as_of = format_timestamp(month_start(scenario.start, scenario.months) * _NS - 1)
@@ -63,12 +65,12 @@ class Runner:
             raise SimulationError(self.unfit)
         events = generate(self.scenario, run_seed(seed, index))
         figures = []
-        for program in self.programs:
+        for program, tables in zip(self.programs, self.tables, strict=True):
             try:
                 result = program.score(events, as_of=self.as_of, path=f"<run {index}>")
             except LedgerError as error:
                 raise SimulationError(_refused(program, error)) from None
-            figures.append(measure(events, result.data, self.scenario.events, self.scenario.currency))
+            figures.append(measure(events, result.data, self.scenario.events, self.scenario.currency, tables))
         return figures
 
 
@@ -160,7 +162,9 @@ def too_large(scenario: Scenario, runs: int) -> str | None:
     return None
 
 
-def _runs(rules: list[RuleText], scenario: Scenario, runs: int, seed: int, jobs: int) -> Iterator[list[Figures] | str]:
+def _runs(
+    rules: list[RuleText], scenario: Scenario, runs: int, seed: int, jobs: int
+) -> Generator[list[Figures] | str, None, None]:
     tasks = [(seed, index) for index in range(runs)]
     if jobs <= 1 or runs <= 1:
         runner = Runner(rules, scenario)
