@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from ..core.runtime import in_context
+from ..simulate.render import sampled
 from .html import _csp_hash
 
 _P = ("p50", "p90", "p99")
@@ -60,6 +61,7 @@ def render_simulation(report: dict[str, Any]) -> str:
 def _title(report: dict[str, Any]) -> str:
     scenario = report.get("scenario")
     what = f"scenario {scenario['name']}" if scenario else f"ledger {report.get('ledger', '')}"
+    what += sampled(report)
     return f"Simulation of {report['ruleset']}: {what}, {report['runs']} run(s)"
 
 

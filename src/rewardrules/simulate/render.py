@@ -51,7 +51,17 @@ def _title(report: dict[str, Any]) -> str:
     span = f"{months[0]} to {months[-1]} ({len(months)} months)" if months else "no months"
     source = report.get("scenario") or {}
     what = f"scenario {source.get('name', '')!r}" if source else f"ledger {report.get('ledger', '')}"
+    what += sampled(report)
     return f"{report['ruleset']}: {what}, {report['runs']} run(s), seed {report.get('seed') if report.get('seed') is not None else '-'}, {span}, {report['currency']}"
+
+
+def sampled(report: dict[str, Any]) -> str:
+    """What a backtest on a sample says of it in its title: its figures are
+    the sample's, not scaled to the whole ledger."""
+    sample = report.get("sample")
+    if sample is None:
+        return ""
+    return f" (a sample: {sample['referrers']:,} of its {sample['of']:,} referrers; figures not scaled)"
 
 
 def _section(report: dict[str, Any], unit: str) -> list[str]:
