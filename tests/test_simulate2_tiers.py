@@ -20,7 +20,7 @@ from rewardrules.simulate.run import Runner
 from rewardrules.simulate.scenario import parse_scenario
 from rewardrules.simulate.tiers import NO_ROW
 
-from .test_simulate import SMALL, report_of, rules
+from .test_simulate import PARTNERS, SMALL, report_of, rules
 
 TIERED = """\
 ruleset tiered "Tiered partner commission"
@@ -165,3 +165,37 @@ def test_a_backtest_counts_tiers_on_the_real_ledger(
         key = ("tiered", entry["table"], entry["row"], entry["tier"], entry["counts"])
         assert entry["reached"]["p50"] == str(expected[key])
     assert month_names(scenario.start, scenario.months)[0] == report["months_simulated"][0]
+
+
+def test_each_milestone_gives_its_cost_per_run_and_its_distribution() -> None:
+    """A milestone's cost per run adds up, over milestones, to the run's
+    payouts; its distribution bins every run, in equal bins from the least
+    cost to the greatest."""
+    scenario = parse_scenario(SMALL)
+    report = report_of(scenario, 9, 2)
+    runner = Runner(rules(PARTNERS), scenario)
+    per_run = [runner.run(2, index)[0] for index in range(9)]
+    for figures in per_run:
+        assert sum(figures.milestone_cost.values()) == figures.payouts["USD"]
+    for entry in report["milestones"]:
+        key = (entry["program"], entry["milestone"])
+        costs = sorted(figures.milestone_cost.get(key, Decimal(0)) for figures in per_run)
+        assert entry["cost"]["min"] == str(costs[0]) and entry["cost"]["max"] == str(costs[-1])
+        bins = entry["distribution"]
+        assert len(bins) == 10 and sum(b["runs"] for b in bins) == 9
+        assert bins[0]["from"] == str(costs[0]) and bins[-1]["to"] == str(costs[-1])
+        width = (costs[-1] - costs[0]) / 10
+        for value in costs:
+            index = min(9, int((value - costs[0]) / width))
+            assert Decimal(bins[index]["from"]) <= value.quantize(Decimal("0.01")) + Decimal("0.01")
+
+
+def test_a_histogram_of_equal_values_is_one_bin_and_a_bound_goes_up() -> None:
+    from rewardrules.simulate.aggregate import histogram
+
+    cent = Decimal("0.01")
+    assert histogram([Decimal(5)] * 3, cent) == [{"from": "5", "to": "5", "runs": 3}]
+    assert histogram([], cent) == []
+    bins = histogram([Decimal(0), Decimal(1), Decimal(10)], cent)
+    assert [b["runs"] for b in bins] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 1]  # 1 is on the bound of the second bin
+    assert (bins[1]["from"], bins[1]["to"]) == ("1.00", "2.00")

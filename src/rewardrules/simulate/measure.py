@@ -39,6 +39,8 @@ class Figures:
     funnel: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
     #: per (program, milestone): awards not void
     milestones: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: per (program, milestone): its awards not void in `currency`, summed
+    milestone_cost: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     #: per (program, milestone): awards a cap cut to what it left
     capped: dict[tuple[str, str], int] = field(default_factory=dict)
     #: per (milestone, reason): rewards reached but withheld (a cap full)
@@ -90,6 +92,8 @@ def _awards(figures: Figures, result: dict[str, Any], currency: str) -> None:
         _add(figures.monthly, (month_of(award["at"]), unit), amount)
         if award["status"] == "pending":
             _add(figures.pending, unit, amount)
+        if unit == currency:
+            _add(figures.milestone_cost, key, amount)
         if unit == currency and award["role"] == "referrer":
             _add(figures.earners, award["beneficiary"], amount)
 

@@ -89,9 +89,16 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
         )
     lines += _table(rows) if len(rows) > 1 else ["  no leads"]
     lines += ["", "milestones:"]
-    rows = [["milestone", "runs hit", "awards P50", "P90", "P99"]]
+    rows = [["milestone", "runs hit", "awards P50", "P90", "P99", f"cost {report['currency']} P50", "P90", "P99"]]
     for entry in report["milestones"]:
-        rows.append([f"{entry['program']}.{entry['milestone']}", str(entry["runs_hit"]), *_cells(entry["awards"])])
+        rows.append(
+            [
+                f"{entry['program']}.{entry['milestone']}",
+                str(entry["runs_hit"]),
+                *_cells(entry["awards"]),
+                *_cells(entry["cost"]),
+            ]
+        )
     lines += _table(rows) if len(rows) > 1 else ["  none reached"]
     lines += ["", "caps reached (awards cut to what a cap left):"]
     rows = [["milestone", "runs hit", "cut P50", "P90", "P99"]]
