@@ -65,11 +65,13 @@ def sampled(report: dict[str, Any]) -> str:
 
 
 def _section(report: dict[str, Any], unit: str) -> list[str]:
+    """One rule file's tables; `unit` (the currency) is the one of the
+    cost columns, whatever other units the rules pay."""
     rows = [["", "P50", "P90", "P99"]]
-    for unit, spread in report["payouts"].items():
-        rows.append([f"payouts {unit}", *_cells(spread)])
-    for unit, spread in report["pending"].items():
-        rows.append([f"pending (held) {unit}", *_cells(spread)])
+    for paid, spread in report["payouts"].items():
+        rows.append([f"payouts {paid}", *_cells(spread)])
+    for held, spread in report["pending"].items():
+        rows.append([f"pending (held) {held}", *_cells(spread)])
     rows.append(["revenue attributed", *_cells(report["revenue"])])
     rows.append(["customers", *_cells(report["customers"])])
     rows.append(["cost per customer", *_cells(report["cost_per_customer"])])
@@ -89,7 +91,7 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
         )
     lines += _table(rows) if len(rows) > 1 else ["  no leads"]
     lines += ["", "milestones:"]
-    rows = [["milestone", "runs hit", "awards P50", "P90", "P99", f"cost {report['currency']} P50", "P90", "P99"]]
+    rows = [["milestone", "runs hit", "awards P50", "P90", "P99", f"cost {unit} P50", "P90", "P99"]]
     for entry in report["milestones"]:
         rows.append(
             [
