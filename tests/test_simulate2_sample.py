@@ -186,3 +186,22 @@ def test_sample_options_out_of_place_are_usage_errors(
     assert main(["simulate", str(PARTNERS), *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and words in err
+
+
+def test_compare_scores_both_rule_files_on_the_same_sample(
+    events: list[dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_bytes(b"\n".join(_lines(events)) + b"\n")
+    argv = ["simulate", str(PARTNERS), "--ledger", str(ledger), "--sample", "0.4", "--seed", "6", "--format", "json"]
+    assert main([*argv, "--compare", str(PARTNERS)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["compare"]["difference"]["runs_differ"] == 0
+    assert report["compare"]["payouts"] == report["payouts"] and report["sample"]["referrers"] == 34
+    capped = tmp_path / "capped.rules"
+    capped.write_text(PARTNERS.read_text().replace("5000 USD per quarter", "100 USD per quarter"))
+    assert main([*argv, "--compare", str(capped)]) == 0
+    paired = json.loads(capsys.readouterr().out)
+    assert paired["payouts"] == report["payouts"]  # the first file's figures: the same sample
+    assert paired["compare"]["difference"]["runs_differ"] == 1
+    assert Decimal(paired["compare"]["difference"]["payouts"]["USD"]["p50"]) < 0
