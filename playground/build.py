@@ -18,6 +18,7 @@ fetches no wasm from a file: URL).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.server
 import importlib.metadata
@@ -69,7 +70,9 @@ def _copy_runtime(target: Path) -> None:
     source = HERE / "node_modules" / "pyodide"
     missing = [name for name in RUNTIME if not (source / name).is_file()]
     if missing:
-        raise SystemExit(f"build.py: no Pyodide in {source}: run `npm ci` in playground/ (missing {', '.join(missing)})")
+        raise SystemExit(
+            f"build.py: no Pyodide in {source}: run `npm ci` in playground/ (missing {', '.join(missing)})"
+        )
     for name in RUNTIME:
         shutil.copyfile(source / name, target / name)
 
@@ -134,10 +137,8 @@ def serve(folder: Path, port: int) -> None:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         print(f"playground: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:
