@@ -48,6 +48,7 @@
   function edited() {
     state.edited += 1;
     document.body.dataset.edited = String(state.edited);
+    document.body.dataset.busy = "true";
     drawGutter(lastMarks);
     clearTimeout(state.timer);
     state.timer = setTimeout(analyse, DEBOUNCE_MS);
@@ -67,6 +68,8 @@
     }
     show(answer);
     document.body.dataset.analysed = String(revision);
+    // what a test (or a person's script) waits for: the last edit answered
+    if (revision === state.edited) { document.body.dataset.busy = "false"; }
     setStatus("ready");
   }
 
