@@ -22,8 +22,10 @@
     ledgerName: $("ledger-name"), upload: $("upload"), awards: document.querySelector("#awards tbody"),
     totals: $("totals"), explain: $("explain"), scoreJson: $("score-json"), scoreProblem: $("score-problem"),
   };
-  const state = { name: "playground", ledgerName: "ledger.jsonl", examples: [], edited: 0, timer: null };
-  let py = null; // the bridge's functions, once Python is ready
+  const state = {
+    name: "playground", ledgerName: "ledger.jsonl", examples: [], edited: 0, shown: 0, timer: null,
+    ready: false, notice: "", running: false, again: false,
+  };
 
   function setStatus(text) { ui.status.textContent = text; }
 
@@ -44,7 +46,26 @@
   let lastMarks = new Map();
   ui.rules.addEventListener("scroll", () => { ui.gutter.scrollTop = ui.rules.scrollTop; });
 
-  // ---- running the engine ----
+  // ---- running the engine (in worker.js, so typing never waits for it) ----
+  const worker = new Worker("worker.js");
+  const waiting = new Map();
+  let requests = 0;
+  worker.onmessage = (event) => {
+    const { id, text, error } = event.data;
+    const pending = waiting.get(id);
+    waiting.delete(id);
+    if (error === undefined) { pending.resolve(JSON.parse(text)); } else { pending.reject(new Error(error)); }
+  };
+
+  function call(op, ...args) {
+    requests += 1;
+    const id = requests;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, op, args });
+    });
+  }
+
   function edited() {
     state.edited += 1;
     document.body.dataset.edited = String(state.edited);
@@ -54,23 +75,49 @@
     state.timer = setTimeout(analyse, DEBOUNCE_MS);
   }
 
-  function analyse() {
-    if (!py) { return; }
+  // One run at a time: edits made while one runs are run together after it.
+  async function analyse() {
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    state.running = true;
+    try {
+      await analyseOnce();
+    } finally {
+      state.running = false;
+    }
+    if (state.again) {
+      state.again = false;
+      analyse();
+    }
+  }
+
+  async function analyseOnce() {
     const revision = state.edited;
-    setStatus("running…");
+    if (state.ready) { setStatus("running…"); }
     let answer;
     try {
-      answer = JSON.parse(py.analyse(state.name, ui.rules.value, state.ledgerName, ui.ledger.value,
-        ui.asOf.value, ui.strict.checked));
+      answer = await call("analyse", state.name, ui.rules.value, state.ledgerName, ui.ledger.value,
+        ui.asOf.value, ui.strict.checked);
     } catch (error) {
-      setStatus(`internal error: ${error}`);
-      throw error;
+      setStatus(`${state.ready ? "internal error" : "the playground could not start"}: ${error.message}`);
+      return;
     }
+    state.shown = revision;
     show(answer);
+    if (!state.ready) {
+      state.ready = true;
+      ui.format.disabled = false;
+      ui.share.disabled = false;
+    }
     document.body.dataset.analysed = String(revision);
     // what a test (or a person's script) waits for: the last edit answered
-    if (revision === state.edited) { document.body.dataset.busy = "false"; }
-    setStatus("ready");
+    if (revision === state.edited) {
+      document.body.dataset.busy = "false";
+      setStatus(state.notice || "ready");
+      state.notice = "";
+    }
   }
 
   function show(answer) {
@@ -127,15 +174,21 @@
     }
   }
 
-  function format() {
-    if (!py) { return; }
-    const done = JSON.parse(py.fmt(state.name, ui.rules.value));
-    if (done.code === 0 && done.text !== ui.rules.value) {
+  async function format() {
+    document.body.dataset.busy = "true";
+    let done = null;
+    try {
+      done = await call("fmt", state.name, ui.rules.value);
+    } catch (error) {
+      setStatus(`internal error: ${error.message}`);
+    }
+    if (done && done.code === 0 && done.text !== ui.rules.value) {
       ui.rules.value = done.text;
       edited();
-    } else if (done.code !== 0) {
-      setStatus("not formatted: fix the syntax errors first");
+      return;
     }
+    if (done && done.code !== 0) { setStatus("not formatted: fix the syntax errors first"); }
+    if (state.shown === state.edited) { document.body.dataset.busy = "false"; }
   }
 
   // ---- examples ----
@@ -228,12 +281,6 @@
   }
 
   // ---- start ----
-  async function fetchBytes(url) {
-    const response = await fetch(url);
-    if (!response.ok) { throw new Error(`${url}: ${response.status}`); }
-    return response.arrayBuffer();
-  }
-
   async function start() {
     for (const element of [ui.rules, ui.ledger, ui.asOf]) { element.addEventListener("input", edited); }
     ui.strict.addEventListener("change", edited);
@@ -248,9 +295,7 @@
       state.ledgerName = file.name;
       edited();
     });
-    const [manifest, examples] = await Promise.all([
-      fetch("manifest.json").then((r) => r.json()), fetch("examples.json").then((r) => r.json()),
-    ]);
+    const examples = await fetch("examples.json").then((r) => r.json());
     state.examples = examples;
     for (const example of examples) {
       const option = document.createElement("option");
@@ -263,25 +308,11 @@
       try {
         initial = await restore(location.hash);
       } catch (error) {
-        setStatus(`the shared link could not be read: ${error.message}`);
+        state.notice = `the shared link could not be read: ${error.message}`;
+        setStatus(state.notice);
       }
     }
     if (initial) { load(initial); } else { pick(examples.length ? examples[0].name : ""); }
-    const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", location.href).href, stdout: () => {}, stderr: () => {} });
-    const [wheel, dependencies, bridge] = await Promise.all([
-      fetchBytes(manifest.wheel), fetchBytes(manifest.dependencies), fetch("bridge.py").then((r) => r.text()),
-    ]);
-    const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
-    pyodide.unpackArchive(dependencies, "zip", { extractDir: sitePackages });
-    pyodide.unpackArchive(wheel, "wheel", { extractDir: sitePackages });
-    const namespace = pyodide.globals.get("dict")();
-    pyodide.runPython(bridge, { globals: namespace });
-    py = { analyse: namespace.get("analyse"), fmt: namespace.get("fmt") };
-    ui.format.disabled = false;
-    ui.share.disabled = false;
-    const keep = ui.status.textContent.startsWith("the shared link") ? ui.status.textContent : null;
-    analyse();
-    if (keep) { setStatus(keep); }
   }
 
   start().catch((error) => { setStatus(`the playground could not start: ${error.message}`); });

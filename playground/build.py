@@ -2,9 +2,9 @@
 
     python playground/build.py [--out DIR] [--serve] [--port P]
 
-The folder holds the page (index.html, app.js, style.css, bridge.py),
-Pyodide's runtime (copied from `playground/node_modules/pyodide`, which
-`npm ci` in `playground/` installs from the npm registry), the project's
+The folder holds the page (index.html, app.js, worker.js, style.css,
+bridge.py), Pyodide's runtime (copied from `playground/node_modules/pyodide`,
+which `npm ci` in `playground/` installs from the npm registry), the project's
 wheel (built here with hatchling) and its pure-Python dependencies (lark,
 jinja2, markupsafe without its C speedups, tzdata: zipped from the installed
 distributions, so the browser runs the versions the CLI runs), and the
@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: the page's own files, copied as they are
-PAGE = ("index.html", "app.js", "style.css", "bridge.py")
+PAGE = ("index.html", "app.js", "worker.js", "style.css", "bridge.py")
 #: Pyodide's runtime: what `loadPyodide` fetches from its index URL
 RUNTIME = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 #: The distributions rewardrules imports to check, format and score (the
