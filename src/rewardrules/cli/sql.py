@@ -176,10 +176,16 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
         for m in program.compiled.milestones
         for r, reward in enumerate(m.rewards)
     }
+    from ..sql.messages import render
+
+    milestones = {m.info.index: m for m in program.compiled.milestones}
     awards = []
     for row in rows.awards:
         record = {key: row[key] for key in layout[(row["milestone_index"], row["reward_index"])]}
         record["at"] = format_timestamp(row["at"])
+        milestone = milestones[row["milestone_index"]]
+        if milestone.info.message is not None:  # rendered for the awards only, from the query's values
+            record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
         awards.append(record)
     reversals = [_reversal(row) for row in rows.reversals]
     return {

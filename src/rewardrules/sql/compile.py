@@ -28,7 +28,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import reversals
+from . import messages, reversals
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -392,6 +392,8 @@ class _Compiler:
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
         kept = "".join(f", a{r}" for r, _ in computed)
+        message = messages.hit_column(self, compiled)  # the values its message reads
+        amounts, kept = amounts + message, kept + (", msg" if message else "")
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
@@ -405,8 +407,6 @@ class _Compiler:
     def _refuse_terms(self, info: MilestoneInfo) -> None:
         if info.level != "referral" and len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
-        if info.message is not None:
-            raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of
@@ -468,6 +468,7 @@ class _Compiler:
             **reversals.reward_values(milestone, index),
             "program": literal(milestone.id_head[1]),
             "message": "CAST(NULL AS VARCHAR)",
+            "msg": messages.row_value(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
