@@ -80,3 +80,41 @@ def test_a_file_with_errors_reports_those_only(tmp_path: Path, capsys: pytest.Ca
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     codes = {d["code"] for d in json.loads(capsys.readouterr().out)["diagnostics"]}
     assert "RR450" not in codes and codes
+
+
+VOIDS_AND_MESSAGES = """\
+ruleset bad
+
+event payment { amount: money USD }
+event refund { payment: text  amount: money USD }
+event usage { seats: number  amount: money USD }
+
+metric paid = sum payment.amount
+
+milestone m1 {
+  whenever paid increases
+  reward referrer cash 1 USD
+  void if refund where refund.payment == referral.id
+  message "{{ paid }}"
+}
+
+milestone m2 {
+  each usage
+  reward referrer cash 1 USD
+  void refund.amount of usage.amount if refund
+  message "{{ usage.seats }}"
+}
+"""
+
+
+def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A milestone's trigger that does not compile hides neither its `void`
+    condition nor, in another milestone, a partial void and a message."""
+    path = tmp_path / "bad.rules"
+    path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
+    assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
+    found = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 42), (19, 3), (20, 3)]
+    assert "`referral.id` in a `void` condition" in found[1]["message"]
+    assert "partial void" in found[2]["message"]
+    assert "a message reading `usage.seats` (a number)" in found[3]["message"]

@@ -3,8 +3,8 @@ does not compile yet, each at its line, as a diagnostic (RR450).
 
 `compile_query` stops at the first construct it cannot compile (a query is
 compiled whole or refused). Here each part of the file is compiled on its
-own (the file's own lines, each program's eligibility, each milestone,
-each reward's amount and cap, each `void` clause) so that one run names
+own (the file's own lines, each `eligible when` clause, each milestone,
+its voids and message, each reward's amount and cap) so that one run names
 them all; the whole query is compiled last, so that a file this reports
 nothing for is exactly a file `score --engine duckdb` runs.
 """
@@ -17,6 +17,7 @@ from functools import partial
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.diagnostics import Diagnostic
 from ..syntax import nodes as ast
+from . import messages, reversals
 from .compile import Unsupported, _Compiler, compile_query
 
 #: the code of a construct the SQL back end does not compile yet
@@ -60,9 +61,15 @@ def _eligible(compiler: _Compiler, clause: ast.Expr) -> str:
 
 def _parts(compiler: _Compiler, milestone: CompiledMilestone) -> list[Callable[[], object]]:
     """The pieces of a milestone compiled on their own: the milestone whole
-    (its first refusal), then each reward's amount and cap, so that a
-    refusal in one does not hide another's."""
-    parts: list[Callable[[], object]] = [partial(compiler.milestone, milestone)]
+    (its first refusal), then its voids, its message, each `void`
+    condition, each reward's amount and cap, so that a refusal in one does
+    not hide another's."""
+    parts: list[Callable[[], object]] = [
+        partial(compiler.milestone, milestone),
+        partial(reversals.refuse_unsupported, compiler, milestone),
+        partial(messages.hit_column, compiler, milestone),
+    ]
+    parts.extend(partial(reversals.void_clause, compiler, void) for void in milestone.info.voids)
     for index, reward in enumerate(milestone.rewards):
         if reward.constant is None:
             parts.append(partial(compiler.expr, reward.info.decl.amount))

@@ -82,16 +82,24 @@ def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo) -> str:
     if window is not None:
         tests.append(f'v."at" - h."at" <= {int(window)}')
     if decl.where is not None:
-        compiler.aliases = {"void": "v", "event": "t"}
-        try:
-            tests.append(compiler.expr(decl.where))
-        finally:
-            compiler.aliases = {}
+        tests.append(void_clause(compiler, void))
     return (
         f'SELECT h.rid, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid FROM h{k} AS h '
         "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
         f"JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
     )
+
+
+def void_clause(compiler: _Compiler, void: VoidInfo) -> str:
+    """A `void` clause's condition as SQL over the void event `v` and the
+    award's triggering event `t` (TRUE without `where`)."""
+    if void.decl.where is None:
+        return "TRUE"
+    compiler.aliases = {"void": "v", "event": "t"}
+    try:
+        return compiler.expr(void.decl.where)
+    finally:
+        compiler.aliases = {}
 
 
 def _void_sets(milestone: CompiledMilestone) -> list[tuple[int, ...]]:
