@@ -59,11 +59,16 @@ milestone no_message {
 """
 
 
+def written(factory: pytest.TempPathFactory, name: str, text: str) -> rewardrules.Program:
+    """The program of a rule file's text, written to a file of its own."""
+    path = factory.mktemp(name) / f"{name}.rules"
+    path.write_text(text, encoding="utf-8")
+    return rewardrules.load(path)
+
+
 @pytest.fixture(scope="module")
 def prog(tmp_path_factory: pytest.TempPathFactory) -> rewardrules.Program:
-    path = tmp_path_factory.mktemp("msgs") / "msgs.rules"
-    path.write_text(MESSAGES, encoding="utf-8")
-    return rewardrules.load(path)
+    return written(tmp_path_factory, "msgs", MESSAGES)
 
 
 @pytest.mark.parametrize("ledger", sorted((GOLDEN / "partner_and_customer").glob("*.jsonl")), ids=lambda p: p.stem)

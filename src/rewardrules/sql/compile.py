@@ -28,7 +28,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import messages, reversals
+from . import messages, reversals, timers
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -372,6 +372,10 @@ class _Compiler:
         info = compiled.info
         self._refuse_terms(info)
         reversals.refuse_unsupported(self, compiled)
+        if timers.is_timer(compiled):
+            return timers.milestone_ctes(self, compiled), [
+                self.reward_row(compiled, r) for r in range(len(compiled.rewards))
+            ]
         trigger = info.trigger
         k = info.index
         if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
@@ -469,6 +473,7 @@ class _Compiler:
             "program": literal(milestone.id_head[1]),
             "message": "CAST(NULL AS VARCHAR)",
             "msg": messages.row_value(milestone),
+            **timers.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
@@ -529,7 +534,7 @@ class _Compiler:
         if not self.caps:
             return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
         so_far = (
-            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", event, milestone_index, reward_index '
+            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", late, event, milestone_index, scope, reward_index '
             "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         )
         limit = f"CASE cap {' '.join(self.limits)} END"
@@ -587,10 +592,12 @@ class _Compiler:
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
         issued = self.capped(body)
-        hidden = ", ".join(("wanted", "cap", "granted", *(["used"] if self.caps else []), *reversals.COLUMNS))
+        hidden = ", ".join(
+            ("wanted", "cap", "granted", *(["used"] if self.caps else []), *reversals.COLUMNS, "late", "scope")
+        )
         awards = (
             f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\n"
-            'ORDER BY "at", event, milestone_index, reward_index'
+            'ORDER BY "at", late, event, milestone_index, scope, reward_index'
         )
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
