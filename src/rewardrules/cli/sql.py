@@ -85,7 +85,8 @@ def transpiled(query: Query, dialect: str) -> str | None:
     from sqlglot.errors import ErrorLevel, SqlglotError
 
     pieces = []
-    for title, sql in (("awards", query.awards), ("rejected referral events", query.rejected)):
+    statements = [("awards", query.awards), ("rejected referral events", query.rejected)]
+    for title, sql in [*statements, *([("reversals", query.reversals)] if query.reversals else [])]:
         try:
             tree = sqlglot.parse_one(sql, read="duckdb").transform(_byte_length)
             text = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
@@ -175,19 +176,39 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
         for m in program.compiled.milestones
         for r, reward in enumerate(m.rewards)
     }
+    from ..sql.messages import render
+
+    milestones = {m.info.index: m for m in program.compiled.milestones}
     awards = []
     for row in rows.awards:
         record = {key: row[key] for key in layout[(row["milestone_index"], row["reward_index"])]}
         record["at"] = format_timestamp(row["at"])
+        milestone = milestones[row["milestone_index"]]
+        if milestone.info.message is not None:  # rendered for the awards only, from the query's values
+            record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
         awards.append(record)
+    reversals = [_reversal(row) for row in rows.reversals]
     return {
         "ruleset": program.compiled.checked.name,
         "as_of": format_timestamp(as_of),
         "awards": awards,
-        "reversals": [],
-        "totals": _totals(awards, []),
+        "reversals": reversals,
+        "totals": _totals(awards, reversals),
         "rejected": _rejections(program, rows.rejected, as_of, records),
     }
+
+
+#: a reversal's keys, in the order the Python engine writes them (`why` last)
+_REVERSAL = ("id", "reverses", "at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "amount")
+
+
+def _reversal(row: dict[str, Any]) -> dict[str, Any]:
+    """A reversal row as the Python engine writes the entry."""
+    entry = {key: row[key] for key in _REVERSAL}
+    entry["at"] = format_timestamp(row["at"])
+    entry.update({key: row[key] for key in ("unit", "item", "program")})
+    entry["why"] = {"event": row["event"]}
+    return entry
 
 
 def _rejections(

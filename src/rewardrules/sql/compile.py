@@ -28,6 +28,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
+from . import messages, reversals, timers
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -89,10 +90,13 @@ class Query:
     columns: tuple[Column, ...]
     #: the rewards one event can give at most (every milestone reached at once)
     most_per_event: int
+    #: the reversals of confirmed awards that a `void if` event takes back
+    reversals: str = ""
 
     def text(self) -> str:
         """Both queries, as `rewardrules sql` prints them."""
-        return f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
+        text = f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
+        return text + (f"\n-- reversals\n{self.reversals};\n" if self.reversals else "")
 
 
 def literal(text: str) -> str:
@@ -168,6 +172,10 @@ class _Compiler:
     limits: list[str] = field(default_factory=list)
     #: the decimals of every amount and cap limit (see `widest`)
     scale: int = 0
+    #: while compiling a `void` condition: the table alias of each event
+    #: role its fields are read from (`void`: the void event, `event`: the
+    #: award's triggering event; see `reversals`)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -250,6 +258,10 @@ class _Compiler:
         binding = self.checked.bindings.get(node)
         if binding is None:
             raise self.refuse(f"the name `{_ref_text(node)}` here", node)
+        if binding.kind == "field" and binding.event_role in self.aliases:
+            return self.field_ref(binding, node, self.aliases[binding.event_role])
+        if self.aliases:
+            raise self.refuse(f"`{_ref_text(node)}` in a `void` condition", node)
         if binding.kind == "metric" and binding.metric is not None:
             if self.in_aggregate:
                 raise self.refuse("a metric inside an aggregate's `where`", node)
@@ -260,14 +272,15 @@ class _Compiler:
             return self.field_ref(binding, node)
         raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
 
-    def field_ref(self, binding: Binding, node: ast.Ref) -> str:
+    def field_ref(self, binding: Binding, node: ast.Ref, alias: str = "") -> str:
         info, event = binding.field, binding.event
+        dot = f"{alias}." if alias else ""
         if info is None or event is None:
             raise self.refuse(f"`{_ref_text(node)}`", node)
         if info.builtin:
             if info.name not in _HEAD or info.name == "at":
                 raise self.refuse(f"the field `{info.name}`", node)
-            return _HEAD[info.name]
+            return dot + _HEAD[info.name]
         kind = info.type.kind
         kind = "number" if info.type.numeric else kind
         if kind not in ("number", "text", "boolean"):
@@ -276,7 +289,7 @@ class _Compiler:
         self.columns.setdefault(column.name, column)
         if not self.in_eligibility:  # a referral's own fields are read in `refs`
             self.types.add(event.name)
-        value = ident(column.name)
+        value = dot + ident(column.name)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
 
     # -- metrics -----------------------------------------------------------
@@ -358,6 +371,11 @@ class _Compiler:
         and its award rows (one SELECT per reward)."""
         info = compiled.info
         self._refuse_terms(info)
+        reversals.refuse_unsupported(self, compiled)
+        if timers.is_timer(compiled):
+            return timers.milestone_ctes(self, compiled), [
+                self.reward_row(compiled, r) for r in range(len(compiled.rewards))
+            ]
         trigger = info.trigger
         k = info.index
         if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
@@ -378,6 +396,8 @@ class _Compiler:
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
         kept = "".join(f", a{r}" for r, _ in computed)
+        message = messages.hit_column(self, compiled)  # the values its message reads
+        amounts, kept = amounts + message, kept + (", msg" if message else "")
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
@@ -385,15 +405,12 @@ class _Compiler:
             f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM totals WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
+        hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
 
     def _refuse_terms(self, info: MilestoneInfo) -> None:
         if info.level != "referral" and len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
-        if info.message is not None:
-            raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
-        if info.voids:
-            raise self.refuse("`void if`", info.voids[0].decl)
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of
@@ -431,7 +448,7 @@ class _Compiler:
         beneficiary = "referrer" if info.role == "referrer" else "referee"
         head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
         role = literal(encode((info.role,)).decode("utf-8"))
-        parts = (
+        parts: tuple[str, ...] = (
             head,
             netstring("referrer"),
             netstring("referee" if milestone.info.level == "referral" else "''"),
@@ -439,6 +456,9 @@ class _Compiler:
             role,
             netstring(beneficiary),
         )
+        rank = 1 + sum(r.info.role == info.role for r in milestone.rewards[:index])
+        if rank > 1:  # a second reward of one role: its place is a tenth field (docs/semantics.md)
+            parts = (*parts, literal(encode((str(rank),)).decode("utf-8")))
         fields = " || ".join(parts)
         values = {
             "id": f"'aw_' || SUBSTR(SHA256({fields}), 1, 32)",
@@ -449,16 +469,18 @@ class _Compiler:
             "amount": amount,
             "unit": literal(info.unit),
             "item": "CAST(NULL AS VARCHAR)" if info.item is None else literal(info.item),
-            "status": _status(info.hold_ns),
+            **reversals.reward_values(milestone, index),
             "program": literal(milestone.id_head[1]),
             "message": "CAST(NULL AS VARCHAR)",
+            "msg": messages.row_value(milestone),
+            **timers.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
             f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
-            f"referrer, referee, {selected} FROM h{milestone.info.index}{where}"
+            f"referrer, referee, {selected} FROM h{milestone.info.index}{reversals.reward_join(milestone, index)}{where}"
         )
 
     def totals(self) -> list[str]:
@@ -512,7 +534,7 @@ class _Compiler:
         if not self.caps:
             return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
         so_far = (
-            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", event, milestone_index, reward_index '
+            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", late, event, milestone_index, scope, reward_index '
             "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         )
         limit = f"CASE cap {' '.join(self.limits)} END"
@@ -569,10 +591,16 @@ class _Compiler:
             raise self.refuse("a rule file without rewards", self.checked.file)
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
-        awards = (
-            f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"
-            'ORDER BY "at", event, milestone_index, reward_index'
+        issued = self.capped(body)
+        hidden = ", ".join(
+            ("wanted", "cap", "granted", *(["used"] if self.caps else []), *reversals.COLUMNS, "late", "scope")
         )
+        awards = (
+            f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\n"
+            'ORDER BY "at", late, event, milestone_index, scope, reward_index'
+        )
+        voided = any(m.info.voids for m in self.compiled.milestones)
+        taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         rejected = (
             ",\n".join(base) + "\nSELECT * FROM (\n"
             "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
@@ -586,7 +614,7 @@ class _Compiler:
             ') AS rejected\nORDER BY "at", event'
         )
         most = sum(len(m.rewards) for m in self.compiled.milestones)
-        return Query(awards, rejected, tuple(self.columns.values()), most)
+        return Query(awards, rejected, tuple(self.columns.values()), most, taken)
 
 
 def _plain_text(value: str, unit: str) -> str:
@@ -597,15 +625,6 @@ def _plain_text(value: str, unit: str) -> str:
         return f"CAST(CAST({value} AS DECIMAL({MAX_DIGITS}, {minor_exponent(unit)})) AS VARCHAR)"
     text = f"CAST({value} AS VARCHAR)"
     return f"CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END"
-
-
-def _status(hold_ns: int | None) -> str:
-    """An award's status as of the as-of: `pending` during its hold (until
-    its instant plus the hold, exclusive), then `confirmed`. (`void`
-    comes with `void if`, not compiled yet.)"""
-    if hold_ns is None:
-        return "'confirmed'"
-    return f"CASE WHEN (SELECT \"at\" FROM as_of) < \"at\" + {int(hold_ns)} THEN 'pending' ELSE 'confirmed' END"
 
 
 def _duration(duration: ast.Duration) -> int:
