@@ -524,23 +524,7 @@ class _Compiler:
         raise AssertionError(f"cannot compile {node!r}")
 
     def _tier_highs(self, node: ast.Tiers) -> tuple[tuple[Decimal, bool] | None, ...]:
-        """Each row's upper limit for `runtime.n_tier`: (bound, inclusive).
-        Where the next row starts within the metric's smallest step (5 after
-        4 for a count, 1000 USD after 999.99 USD: no gap, see `every_floor`),
-        the row runs up to that start, exclusive, so that no value between
-        the two (999.995 USD) falls in neither row."""
-        binding = self.checked.bindings.get(node.metric)
-        step = every_floor(binding.metric)[0] if binding is not None and binding.metric is not None else None
-        highs: list[tuple[Decimal, bool] | None] = []
-        for i, high in enumerate(node.highs):
-            following = node.lows[i + 1].value if i + 1 < len(node.lows) else None
-            if high is None:
-                highs.append(None)
-            elif step is not None and following is not None and high.value < following <= high.value + step:
-                highs.append((following, False))
-            else:
-                highs.append((high.value, True))
-        return tuple(highs)
+        return tier_highs(self.checked, node)
 
     def folded(self, node: ast.Expr, code: str) -> str:
         """The case folding of a text operand of `ignoring case`: a literal
@@ -1278,3 +1262,23 @@ def _forget_source(filename: str, entry: tuple[Any, ...]) -> None:
 
 
 __all__ = ["QUANTITY", "CompiledMilestone", "CompiledProgram", "CompiledRuleset", "compile_ruleset"]
+
+
+def tier_highs(checked: CheckedRuleset, node: ast.Tiers) -> tuple[tuple[Decimal, bool] | None, ...]:
+    """Each row's upper limit for `runtime.n_tier`: (bound, inclusive).
+    Where the next row starts within the metric's smallest step (5 after
+    4 for a count, 1000 USD after 999.99 USD: no gap, see `every_floor`),
+    the row runs up to that start, exclusive, so that no value between
+    the two (999.995 USD) falls in neither row."""
+    binding = checked.bindings.get(node.metric)
+    step = every_floor(binding.metric)[0] if binding is not None and binding.metric is not None else None
+    highs: list[tuple[Decimal, bool] | None] = []
+    for i, high in enumerate(node.highs):
+        following = node.lows[i + 1].value if i + 1 < len(node.lows) else None
+        if high is None:
+            highs.append(None)
+        elif step is not None and following is not None and high.value < following <= high.value + step:
+            highs.append((following, False))
+        else:
+            highs.append((high.value, True))
+    return tuple(highs)

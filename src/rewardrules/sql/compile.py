@@ -28,6 +28,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
+from . import expressions, tables
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -168,6 +169,9 @@ class _Compiler:
     limits: list[str] = field(default_factory=list)
     #: the decimals of every amount and cap limit (see `widest`)
     scale: int = 0
+    #: the rewards whose amount is a fraction (milestone, reward): their
+    #: hits carry the numerator `aR` and the denominator `bR`
+    ratios: set[tuple[int, int]] = field(default_factory=set)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -215,7 +219,13 @@ class _Compiler:
     def expr(self, node: ast.Expr) -> str:
         """An expression as SQL over one row of `metered`; NULL where the
         Python engine has None, comparisons false on NULL (as `n_ge`)."""
-        if isinstance(node, (ast.Number, ast.Quantity)):
+        if isinstance(node, (ast.Compare, ast.InList, ast.IsSet)) and expressions.divides(self, node):
+            return expressions.condition(self, node)
+        if isinstance(node, ast.RateOf):
+            return tables.rate_of(self, node)
+        if isinstance(node, ast.Tiers):
+            return tables.tiers(self, node)
+        if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
             return number(node.value, node.span, self.path)
         if isinstance(node, ast.String):
             return literal(node.value)
@@ -281,9 +291,9 @@ class _Compiler:
 
     # -- metrics -----------------------------------------------------------
     def metric(self, info: MetricInfo, node: object) -> str:
-        if info.level != "referral":
-            return self.referrer_metric(info)
         formula = info.formula
+        if info.level != "referral" and formula is None:
+            return self.referrer_metric(info)
         if formula is not None:
             return f"({self.expr(formula)})"
         found = self.metrics.get(info)
@@ -316,7 +326,7 @@ class _Compiler:
     def aggregate(self, info: MetricInfo) -> str:
         agg = info.aggregate
         assert agg is not None
-        if agg.earlier or agg.unless is not None or agg.otherwise is not None or agg.fn == "first":
+        if agg.earlier or agg.unless is not None or agg.otherwise is not None:
             raise self.refuse(f"the aggregate of metric `{info.name}`", agg)
         source = agg.source.text
         if source not in self.checked.events or source == "referral":
@@ -338,6 +348,8 @@ class _Compiler:
         value = ident(self._value_column(source, agg.field.text, agg))
         if agg.fn == "sum":
             return f"COALESCE(SUM(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}, 0)"
+        if agg.fn == "first":
+            return expressions.first_value(test, value)
         if agg.fn == "latest":
             return f"LAST_VALUE(CASE WHEN {test} THEN {value} END IGNORE NULLS) OVER {_SO_FAR}"
         if agg.fn in ("max", "min"):
@@ -377,7 +389,7 @@ class _Compiler:
             raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-        kept = "".join(f", a{r}" for r, _ in computed)
+        kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
@@ -405,7 +417,13 @@ class _Compiler:
                 continue
             if reward.quantum is None:
                 raise self.refuse("a computed amount in a unit that is not a currency", reward.info.decl.amount)
-            found.append((r, self.expr(reward.info.decl.amount)))
+            amount = reward.info.decl.amount
+            if expressions.divides(self, amount):  # exact: numerator and denominator
+                value = expressions.fraction(self, amount)
+                self.ratios.add((milestone.info.index, r))
+                found.append((r, f"{value.den or 1} AS b{r}, {value.num}"))
+            else:
+                found.append((r, self.expr(amount)))
         return found
 
     def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
@@ -416,7 +434,10 @@ class _Compiler:
         if reward.constant is None:
             assert reward.quantum is not None  # see `amounts`
             places = minor_exponent(info.unit)
-            cents = half_even_units(f"a{index}", places)
+            if (milestone.info.index, index) in self.ratios:
+                cents = expressions.half_even_ratio(f"a{index}", f"b{index}", places)
+            else:
+                cents = half_even_units(f"a{index}", places)
             amount = money_text(cents, places)
             wanted = (
                 f"CAST(CAST({cents} AS DECIMAL({MAX_DIGITS}, 0)) * {number(reward.quantum, None, self.path)} AS {wide})"
