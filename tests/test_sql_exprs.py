@@ -220,3 +220,53 @@ def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
     as_of = data.draw(as_ofs(events), label="as_of")
     same(rules, events, as_of)
+
+
+#: `ignoring case` on a referral's field (eligibility) and an event's
+FOLDING = """ruleset folding "Folding"
+
+event referral { source: optional text }
+event payment { amount: money USD, street: optional text }
+
+program partners {
+  eligible when referral.source in ["partner", "Affiliate"] ignoring case
+  milestone sale {
+    each payment where payment.street == "STRASSE" ignoring case or payment.street not in ["x", "ﬁle"] ignoring case or payment.amount > 100 USD
+    reward referrer cash 20% of payment.amount
+  }
+}
+
+program friends {
+  eligible when referral.source == "FRIEND" ignoring case and referral.source != "friends" ignoring case
+  milestone friend_bonus {
+    first payment where payment.amount > 0
+    reward referrer cash 25 USD
+  }
+}
+"""
+
+
+def test_ignoring_case_is_unicode_case_folding() -> None:
+    """`Straße` folds to `strasse` (DuckDB's LOWER would leave the ß), `FILE`
+    is the folding of `ﬁle`; a missing street is in no list and not out of
+    one either; sources match as the Python engine matches them."""
+    events: list[dict[str, Any]] = []
+    for n, source in enumerate(["PARTNER", "affiliate", "Friend", "friends", None, "ΣΊΣΥΦΟΣ"]):
+        referee = f"u{n}"
+        events.append(dict(referral(referee), source=source))
+        for street in ["Straße", "FILE", None, "X"]:
+            payment = payments(["10"], referee)[0]
+            events.append(dict(payment, id=f"{payment['id']}-{referee}-{street}", street=street))
+    awards = same(FOLDING, events)
+    # u0 and u1, once each: `Straße` only (FILE and X are in the list, a
+    # missing street is not out of it)
+    assert [a["referee"] for a in awards if a["milestone"] == "sale"] == ["u0", "u1"]
+    assert sorted(a["referee"] for a in awards if a["milestone"] == "friend_bonus") == ["u2"]
+
+
+@PROPERTY
+@given(data=st.data())
+def test_ignoring_case_on_generated_ledgers(data: st.DataObject) -> None:
+    events = data.draw(ledgers("affiliate_attribution"), label="ledger")  # sources in several cases
+    as_of = data.draw(as_ofs(events), label="as_of")
+    same(FOLDING, events, as_of)

@@ -75,10 +75,13 @@ class Column:
     event: str
     field: str
     kind: str  # number | text | boolean
+    #: the text's case folding (`str.casefold`), for `ignoring case`:
+    #: a column of its own, `"TYPE.FIELD casefold"` (see sql/expressions.py)
+    folded: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.event}.{self.field}"
+        return f"{self.event}.{self.field}" + (expressions.FOLDED if self.folded else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,8 @@ class _Compiler:
         Python engine has None, comparisons false on NULL (as `n_ge`)."""
         if isinstance(node, (ast.Compare, ast.InList, ast.IsSet)) and expressions.divides(self, node):
             return expressions.condition(self, node)
+        if isinstance(node, (ast.Compare, ast.InList)) and node.fold:
+            return expressions.ignoring_case(self, node)
         if isinstance(node, ast.RateOf):
             return tables.rate_of(self, node)
         if isinstance(node, ast.Tiers):

@@ -12,7 +12,8 @@ amount is rounded half to even from the exact integer quotient
 significant digits (runtime.CONTEXT): the two agree unless an amount lies
 within 10^-60 of a half-cent tie without being on it (docs/sql.md).
 
-Also here: `first` metrics (`first_value`).
+Also here: `first` metrics (`first_value`) and `ignoring case`
+(`ignoring_case`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..core.datatypes import DURATION
+from ..core.datatypes import DURATION, TEXT
 from ..syntax import nodes as ast
 
 if TYPE_CHECKING:
     from .compile import _Compiler
+
+#: the suffix of a folded text column's name: `"referral.source casefold"`
+FOLDED = " casefold"
 
 _COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -66,7 +70,7 @@ def divides(compiler: _Compiler, node: ast.Expr) -> bool:
     if isinstance(node, ast.Ref):
         binding = compiler.checked.bindings.get(node)
         metric = binding.metric if binding is not None and binding.kind == "metric" else None
-        if metric is not None and metric.level == "referral" and metric.formula is not None:
+        if metric is not None and metric.formula is not None:
             return divides(compiler, metric.formula)
     return False
 
@@ -175,3 +179,33 @@ def first_value(test: str, value: str) -> str:
     window = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
     picked = f"FIRST_VALUE(CASE WHEN {test} THEN STRUCT_PACK(v := {value}) END IGNORE NULLS) OVER {window}"
     return f"STRUCT_EXTRACT({picked}, 'v')"
+
+
+def ignoring_case(compiler: _Compiler, node: ast.Compare | ast.InList) -> str:
+    """`==`, `!=`, `in [...]`, `not in [...]` `ignoring case`: the texts'
+    Unicode case foldings compared (false where a side has no value).
+    SQL has no full case folding (DuckDB's LOWER leaves `ß`, which folds to
+    `ss`), so a literal is folded here and a field is read from its own
+    folded column, which the loader fills with Python's `str.casefold()`."""
+    if isinstance(node, ast.Compare):
+        return f"COALESCE(({_folded(compiler, node.left)} {_COMPARE[node.op]} {_folded(compiler, node.right)}), FALSE)"
+    operand = _folded(compiler, node.operand)
+    found = " OR ".join(f"COALESCE({operand} = {_folded(compiler, item)}, FALSE)" for item in node.items)
+    return f"({operand} IS NOT NULL AND {'NOT ' if node.negated else ''}({found}))"
+
+
+def _folded(compiler: _Compiler, node: ast.Expr) -> str:
+    """A text operand's case folding: a literal folded now, a text field
+    from its folded column; anything else is refused at its place."""
+    from .compile import Column, ident, literal
+
+    if isinstance(node, ast.String):
+        return literal(node.value.casefold())
+    binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+    info = binding.field if binding is not None and binding.kind == "field" else None
+    if binding is None or binding.event is None or info is None or info.builtin or info.type.kind != TEXT:
+        raise compiler.refuse("`ignoring case` of a value that is not a text field or a text", node)
+    compiler.expr(node)  # the same checks as the field unfolded (where it may be read)
+    column = Column(binding.event.name, info.name, "text", folded=True)
+    compiler.columns.setdefault(column.name, column)
+    return ident(column.name)
