@@ -28,7 +28,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import expressions, tables
+from . import caps, expressions, tables
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -169,7 +169,6 @@ class _Compiler:
     contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
-    limits: list[str] = field(default_factory=list)
     #: the decimals of every amount and cap limit (see `widest`)
     scale: int = 0
     #: the rewards whose amount is a fraction (milestone, reward): their
@@ -199,8 +198,6 @@ class _Compiler:
     # -- the program as a whole --------------------------------------------
     def check_program(self) -> None:
         """Refuse what applies to a whole file or program."""
-        if self.checked.allowances:
-            raise self.refuse("an allowance", self.checked.allowances[0].decl)
         for program in self.checked.programs:
             if program.attribution.decl is not None:
                 raise self.refuse("an `attribution` line", program.attribution.decl)
@@ -507,47 +504,22 @@ class _Compiler:
 
     def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
         """The key of the one cap that counts a reward (`p0.0`: program 0's
-        first cap), or None. Compiled: at most one cap on an amount, per
-        beneficiary, without a period; the rest is refused."""
+        first cap), or None. Compiled: at most one cap (or allowance) per
+        reward (sql/caps.py); more is refused."""
         reward = milestone.rewards[index]
         if not reward.caps:
             return None
         cap = reward.caps[0]
         if len(reward.caps) > 1:
             raise self.refuse("a reward counted by more than one cap", reward.caps[1].decl)
-        if cap.period is not None or cap.counts_rewards or cap.allowance is not None:
-            raise self.refuse("a cap per period, on a number of rewards, or an allowance", cap.decl)
         key = f"cap{id(cap)}"
         if key not in self.caps:
             self.caps[key] = (len(self.caps), cap)
         return f"c{self.caps[key][0]}"
 
     def capped(self, body: str) -> str:
-        """The award rows with their caps applied: what is issued draws from
-        a cap in issue order, so an award gets `min(W, L) - min(W - a, L)`
-        (W: the beneficiary's amounts so far under the cap, a included) and
-        one cut to nothing is withheld. The cut amount is written as the
-        Python engine writes it (every decimal of a currency; plain digits
-        for other units)."""
-        wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
-        texts = []
-        for n, cap in self.caps.values():
-            limit = f"CAST({number(cap.limit, None, self.path)} AS {wide})"
-            texts.append(f"WHEN 'c{n}' THEN {_plain_text('granted', cap.unit)}")
-            self.limits.append(f"WHEN 'c{n}' THEN {limit}")
-        if not self.caps:
-            return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
-        so_far = (
-            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", event, milestone_index, reward_index '
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        )
-        limit = f"CASE cap {' '.join(self.limits)} END"
-        granted = f"CASE WHEN cap IS NULL THEN wanted ELSE CAST(LEAST(used, {limit}) - LEAST(used - wanted, {limit}) AS {wide}) END"
-        return (
-            f"SELECT * REPLACE (CASE WHEN granted = wanted THEN amount ELSE CASE cap {' '.join(texts)} END END AS amount) "
-            f"FROM (SELECT *, {granted} AS granted FROM (SELECT *, {so_far} AS used FROM (\n{body}\n) AS wanted) AS u) AS g "
-            "WHERE granted > 0"
-        )
+        """The award rows with their caps applied (sql/caps.py)."""
+        return caps.capped(self, body)
 
     def _refuse_too_many_rewards(self) -> None:
         """Refuse, at its declaration, the first reward past `MAX_REWARDS`."""
@@ -596,7 +568,7 @@ class _Compiler:
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
         awards = (
-            f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"
+            f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted) FROM ({self.capped(body)}) AS awards\n"
             'ORDER BY "at", event, milestone_index, reward_index'
         )
         rejected = (
