@@ -30,6 +30,7 @@ GOLDEN = ROOT / "tests" / "golden"
 SUPPORTED = (
     "docusign",
     "dropbox",
+    "fasttrack_cpor",
     "hubspot",
     "microsoft_referral",
     "prezi",

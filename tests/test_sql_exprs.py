@@ -211,17 +211,6 @@ def test_a_rate_by_the_referrer_s_conversions() -> None:
     assert [(a["referee"], a["amount"]) for a in awards] == [("cat", "0.76"), ("bob", "3.75"), ("bob", "3.75")]
 
 
-@pytest.mark.parametrize(
-    "rules", [DIVISION, FIRST, TABLES, BY_REFERRER], ids=["division", "first", "tables", "by_referrer"]
-)
-@PROPERTY
-@given(data=st.data())
-def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
-    events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
-    as_of = data.draw(as_ofs(events), label="as_of")
-    same(rules, events, as_of)
-
-
 #: `ignoring case` on a referral's field (eligibility) and an event's
 FOLDING = """ruleset folding "Folding"
 
@@ -270,3 +259,54 @@ def test_ignoring_case_on_generated_ledgers(data: st.DataObject) -> None:
     events = data.draw(ledgers("affiliate_attribution"), label="ledger")  # sources in several cases
     as_of = data.draw(as_ofs(events), label="as_of")
     same(FOLDING, events, as_of)
+
+
+#: `whenever` on a sum that can fall, on a max with `otherwise`, and per
+#: referrer
+RISES = """ruleset rises "Rises"
+
+event payment { amount: money USD }
+
+metric balance = sum payment.amount
+metric top = max payment.amount where payment.amount < 1000 USD otherwise 5.5 USD
+metric paying = count payment where payment.amount > 0
+metric converted = count referrals where paying >= 1
+
+milestone rise {
+  whenever balance increases
+  reward referrer cash 10% of increase
+}
+
+milestone high {
+  whenever top increases
+  reward referee cash increase / 3
+}
+
+milestone more {
+  whenever converted increases
+  reward referrer cash 5 USD * increase
+}
+"""
+
+
+def test_whenever_pays_each_rise_from_the_previous_test() -> None:
+    """The balance 100, 40, 70: a rise of 100, a fall, then a rise of 30
+    from 40 (not a high-water mark); `top` is 5.5 USD (`otherwise`) before
+    any payment below 1000 USD, but a rise is counted from 0 at the first
+    test: 100 / 3; per referrer, each newly converted referral pays once."""
+    events = [referral(), *payments(["100", "-60", "30", "2000"])]
+    awards = same(RISES, events)
+    assert amounts(awards, "rise") == ["10.00", "3.00", "200.00"]
+    assert amounts(awards, "high", "referee") == ["33.33"]
+    assert amounts(awards, "more") == ["5.00"]
+
+
+@pytest.mark.parametrize(
+    "rules", [DIVISION, FIRST, TABLES, BY_REFERRER, RISES], ids=["division", "first", "tables", "by_referrer", "rises"]
+)
+@PROPERTY
+@given(data=st.data())
+def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
+    events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
+    as_of = data.draw(as_ofs(events), label="as_of")
+    same(rules, events, as_of)

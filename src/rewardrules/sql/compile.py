@@ -28,7 +28,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import caps, expressions, tables
+from . import caps, expressions, tables, triggers
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -262,6 +262,8 @@ class _Compiler:
         binding = self.checked.bindings.get(node)
         if binding is None:
             raise self.refuse(f"the name `{_ref_text(node)}` here", node)
+        if binding.kind == "increase":  # the rise of a `whenever` milestone (sql/triggers.py)
+            return "inc"
         if binding.kind == "metric" and binding.metric is not None:
             if self.in_aggregate:
                 raise self.refuse("a metric inside an aggregate's `where`", node)
@@ -301,7 +303,7 @@ class _Compiler:
         found = self.metrics.get(info)
         if found is None:
             found = f"m{len(self.metrics)}"
-            self.metric_sql.append(f"{self.aggregate(info)} AS {found}")
+            self.metric_sql.append(f"{expressions.otherwise(self, self.aggregate(info), info)} AS {found}")
             self.metrics[info] = found
         return found
 
@@ -328,7 +330,7 @@ class _Compiler:
     def aggregate(self, info: MetricInfo) -> str:
         agg = info.aggregate
         assert agg is not None
-        if agg.earlier or agg.unless is not None or agg.otherwise is not None:
+        if agg.earlier or agg.unless is not None:
             raise self.refuse(f"the aggregate of metric `{info.name}`", agg)
         source = agg.source.text
         if source not in self.checked.events or source == "referral":
@@ -387,6 +389,8 @@ class _Compiler:
             if trigger.within is not None:
                 tests.append(f'"at" - rat <= {_duration(trigger.within)}')
             once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
+        elif isinstance(trigger, ast.IncreaseTrigger):
+            return triggers.increases(self, compiled)
         else:
             raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
         computed = self.amounts(compiled)

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..core.datatypes import DURATION, TEXT
+from ..check.program import MetricInfo
+from ..core.datatypes import DURATION, DURATION_UNITS, TEXT
 from ..syntax import nodes as ast
 
 if TYPE_CHECKING:
@@ -209,3 +210,23 @@ def _folded(compiler: _Compiler, node: ast.Expr) -> str:
     column = Column(binding.event.name, info.name, "text", folded=True)
     compiler.columns.setdefault(column.name, column)
     return ident(column.name)
+
+
+def otherwise(compiler: _Compiler, value: str, info: MetricInfo) -> str:
+    """An aggregate with `otherwise X`: X where the aggregate has no value.
+    Written with arithmetic, not COALESCE(value, X): DuckDB gives COALESCE
+    of DECIMAL(38, 1) and DECIMAL(38, 2) the type DECIMAL(38, 1), rounding
+    X. So X must be a constant (never NULL): `value`, or 0, plus X where
+    `value` is NULL."""
+    from .compile import number
+
+    agg = info.aggregate
+    if agg is None or agg.otherwise is None:
+        return value
+    fallback = agg.otherwise
+    if not isinstance(fallback, (ast.Number, ast.Quantity)) or (
+        isinstance(fallback, ast.Quantity) and fallback.unit.text in DURATION_UNITS
+    ):
+        raise compiler.refuse("an `otherwise` that is not a constant number or amount", fallback)
+    constant = number(fallback.value, fallback.span, compiler.path)
+    return f"(COALESCE({value}, 0) + CASE WHEN {value} IS NULL THEN 1 ELSE 0 END * {constant})"
