@@ -34,6 +34,7 @@ SUPPORTED = (
     "hubspot",
     "microsoft_referral",
     "prezi",
+    "referral_fraud",
     "referral_milestones",
     "saas_milestones",
     "salesforce",

@@ -37,6 +37,31 @@ milestone commission {
 }
 """
 
+#: the cookbook's commission by referred revenue: `sum referrals.M`, a
+#: rate table of it, a cap per month
+BY_REVENUE = """ruleset by_revenue "By revenue"
+
+event payment { amount: money USD }
+
+metric revenue = sum payment.amount
+metric referred_revenue = sum referrals.revenue
+metric rate = tiers of referred_revenue {
+  0 USD to 999.99 USD: 10%
+  1000 USD or more: 15%
+}
+
+milestone commission {
+  each payment
+  reward referrer cash rate of payment.amount
+  cap referrer 200 USD per month
+}
+
+milestone gold_partner {
+  when referred_revenue >= 5000 USD
+  reward referrer gift_card 200 USD
+}
+"""
+
 #: caps on a number of rewards per month and per ISO week, an amount cap
 #: per day in a time zone with daylight-saving changes
 COUNTED = """ruleset counted "Counted" timezone "America/New_York"
@@ -147,6 +172,23 @@ def test_an_allowance_is_shared_by_the_programs_that_draw_from_it() -> None:
     ]
 
 
+def test_a_rate_by_the_revenue_of_all_referred_customers() -> None:
+    """Bob's 600 USD then Cat's 600 USD: the referred revenue is 1200 USD
+    after Cat's payment, so it pays 15% (90.00); a refund of Bob's
+    (-300 USD) takes the revenue back under 1000 USD: 10% of -300 is
+    withheld; the cap is 200 USD per month: 60 + 90, then 50 of the next 90."""
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "r2", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "cat"},
+        event("payment", 1, "2026-01-02T00:00:00Z", amount="600"),
+        event("payment", 2, "2026-01-03T00:00:00Z", referee="cat", amount="600"),
+        event("payment", 3, "2026-01-04T00:00:00Z", amount="-300"),
+        event("payment", 4, "2026-01-05T00:00:00Z", referee="cat", amount="900"),
+    ]
+    awards = same(BY_REVENUE, events)
+    assert [a["amount"] for a in awards] == ["60.00", "90.00", "50.00"]
+
+
 @pytest.mark.parametrize("zone", [None, "America/New_York", "Europe/Paris", "Australia/Lord_Howe", "Asia/Kathmandu"])
 @pytest.mark.parametrize("period", ["day", "week", "month", "quarter", "year"])
 def test_period_keys_name_the_python_engine_s_periods(zone: str | None, period: str) -> None:
@@ -172,7 +214,9 @@ def test_period_keys_name_the_python_engine_s_periods(zone: str | None, period: 
     assert len(by_sql) == len({period_key(at, period, zone) for at in instants})
 
 
-@pytest.mark.parametrize("rules", [TIERED, COUNTED, SHARED], ids=["tiered", "counted", "shared"])
+@pytest.mark.parametrize(
+    "rules", [TIERED, COUNTED, SHARED, BY_REVENUE], ids=["tiered", "counted", "shared", "by_revenue"]
+)
 @PROPERTY
 @given(data=st.data())
 def test_generated_ledgers(rules: str, data: st.DataObject) -> None:

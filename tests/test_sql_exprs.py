@@ -253,14 +253,6 @@ def test_ignoring_case_is_unicode_case_folding() -> None:
     assert sorted(a["referee"] for a in awards if a["milestone"] == "friend_bonus") == ["u2"]
 
 
-@PROPERTY
-@given(data=st.data())
-def test_ignoring_case_on_generated_ledgers(data: st.DataObject) -> None:
-    events = data.draw(ledgers("affiliate_attribution"), label="ledger")  # sources in several cases
-    as_of = data.draw(as_ofs(events), label="as_of")
-    same(FOLDING, events, as_of)
-
-
 #: `whenever` on a sum that can fall, on a max with `otherwise`, and per
 #: referrer
 RISES = """ruleset rises "Rises"
@@ -308,5 +300,66 @@ def test_whenever_pays_each_rise_from_the_previous_test() -> None:
 @given(data=st.data())
 def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
+    as_of = data.draw(as_ofs(events), label="as_of")
+    same(rules, events, as_of)
+
+
+#: the referrer's earlier referrals read by `eligible when`: a count with
+#: `where` (on the earlier referral's field) and `within`, and a number
+#: field `in earlier referrals`
+EARLIER = """ruleset earlier "Earlier"
+
+event referral { device: optional text, card: optional text, seats: optional number }
+event payment { amount: money USD }
+
+metric same_device = count earlier referrals where referral.device == "dev-A" within 2 days
+metric all_before = count earlier referrals
+
+eligible when same_device < 2 and all_before <= 6
+eligible when referral.seats is not set or referral.seats not in earlier referrals.seats
+
+milestone paid {
+  first payment where payment.amount > 0
+  reward referrer cash 10 USD
+}
+"""
+
+
+def test_earlier_referrals_count_every_referral_event_before() -> None:
+    """Self-referrals and duplicates are in the history too; an event at
+    the same instant counts when its id sorts first; `within 2 days` keeps
+    one exactly 2 days before; seats 1 and 1.0 are one value."""
+    rows = [
+        ("r1", "2026-01-01T00:00:00Z", "ann", "ann", "dev-A", 1),  # a self-referral: still history
+        ("r2", "2026-01-03T00:00:00Z", "ann", "bob", "dev-A", None),  # exactly 2 days after r1
+        ("r3", "2026-01-03T00:00:00Z", "ann", "cat", "dev-B", "1.0"),  # after r2 (same instant), seats as r1
+        ("r4", "2026-01-03T00:00:01Z", "ann", "dan", "dev-A", 2),  # r1 is 2 days 1 s back: out of the window
+    ]
+    events: list[dict[str, Any]] = []
+    for event_id, at, referrer, referee, device, seats in rows:
+        events.append(
+            {"id": event_id, "at": at, "type": "referral", "referrer": referrer, "referee": referee, "device": device}
+        )
+        if seats is not None:
+            events[-1]["seats"] = seats
+        events.append(
+            {"id": f"p-{referee}", "at": "2026-02-01T00:00:00Z", "type": "payment", "referee": referee, "amount": 5}
+        )
+    prog = rewardrules.compile(EARLIER)
+    sql = json.loads(duckdb_json(prog, events, None))
+    assert duckdb_json(prog, events, None) == python_json(prog, events, None)
+    assert [a["referee"] for a in sql["awards"]] == ["bob", "dan"]
+    assert [(r["event"], r["reason"]) for r in sql["rejected"]] == [("r1", "self_referral"), ("r3", "ineligible")]
+
+
+@pytest.mark.parametrize(
+    ("rules", "ledger"),
+    [(FOLDING, "affiliate_attribution"), (EARLIER, "referral_fraud")],  # sources in several cases; shared devices
+    ids=["folding", "earlier"],
+)
+@PROPERTY
+@given(data=st.data())
+def test_referral_fields_on_generated_ledgers(rules: str, ledger: str, data: st.DataObject) -> None:
+    events = data.draw(ledgers(ledger), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
     same(rules, events, as_of)

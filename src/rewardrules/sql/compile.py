@@ -29,6 +29,8 @@ from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import caps, expressions, tables, triggers
+from . import history as earlier
+from .history import History
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -174,6 +176,11 @@ class _Compiler:
     #: the rewards whose amount is a fraction (milestone, reward): their
     #: hits carry the numerator `aR` and the denominator `bR`
     ratios: set[tuple[int, int]] = field(default_factory=set)
+    #: the referrer's earlier referrals, as `eligible when` reads them (sql/history.py)
+    history: History = field(default_factory=History)
+    #: whether it is the `where` of `count earlier referrals`: `referral.F`
+    #: is then the earlier referral's field, a column of its history row
+    in_history: bool = False
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -223,6 +230,8 @@ class _Compiler:
             return expressions.condition(self, node)
         if isinstance(node, (ast.Compare, ast.InList)) and node.fold:
             return expressions.ignoring_case(self, node)
+        if isinstance(node, ast.InEarlier):
+            return earlier.in_earlier(self, node)
         if isinstance(node, ast.RateOf):
             return tables.rate_of(self, node)
         if isinstance(node, ast.Tiers):
@@ -268,9 +277,13 @@ class _Compiler:
             if self.in_aggregate:
                 raise self.refuse("a metric inside an aggregate's `where`", node)
             if self.in_eligibility:
+                agg = binding.metric.aggregate
+                if agg is not None and agg.earlier:
+                    return earlier.earlier_count(self, binding.metric, node)
                 raise self.refuse("a metric in `eligible when`", node)
             return self.metric(binding.metric, node)
-        if binding.kind == "field" and binding.event_role == ("referral" if self.in_eligibility else "event"):
+        role = "referral" if self.in_eligibility else "event"
+        if binding.kind == "field" and binding.event_role in (role, "earlier" if self.in_history else role):
             return self.field_ref(binding, node)
         raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
 
@@ -313,7 +326,7 @@ class _Compiler:
         at an event is the sum of its referrals' contributions then, a
         running sum of their changes over the referrer's events."""
         agg = info.aggregate
-        if agg is None or agg.source.text != "referrals" or agg.fn != "count" or agg.earlier or agg.within:
+        if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
@@ -321,11 +334,21 @@ class _Compiler:
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
-            self.contributions.append(f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END AS c{n}")
+            flag = f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END"
+            if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
+                flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
+            self.contributions.append(f"{flag} AS c{n}")
             found = f"R{n}"
             self.referrer_metrics[info] = found
             self.types.add("referral")  # a referral counts from its own event on
         return found
+
+    def referral_value(self, info: MetricInfo, agg: ast.Aggregate) -> str:
+        """The per-referral metric M that `sum referrals.M` adds up."""
+        target = self.checked.programs[0].metrics.get(agg.field.text) if agg.field is not None else None
+        if target is None or target.level != "referral":
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        return self.metric(target, agg)
 
     def aggregate(self, info: MetricInfo) -> str:
         agg = info.aggregate
@@ -549,9 +572,10 @@ class _Compiler:
         metrics = "".join(f", {m}" for m in self.metric_sql)
         base = [
             'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))',
+            *self.history.ctes(),
             "refs AS (SELECT *, "
             'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
-            "FROM scored WHERE type = 'referral' AND referrer <> referee)",
+            f"FROM {self.history.source()} AND referrer <> referee)",
             f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags} FROM refs WHERE n = 1)',
         ]
         prelude = ",\n".join(
