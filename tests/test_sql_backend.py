@@ -30,9 +30,12 @@ GOLDEN = ROOT / "tests" / "golden"
 SUPPORTED = (
     "docusign",
     "dropbox",
+    "fasttrack_cpor",
     "hubspot",
     "microsoft_referral",
+    "partner_and_customer",
     "prezi",
+    "referral_fraud",
     "referral_milestones",
     "saas_milestones",
     "salesforce",

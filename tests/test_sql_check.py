@@ -27,15 +27,15 @@ milestone first_pay {
 }
 
 milestone kept {
-  whenever paid increases
+  when paid >= 100 USD for 30 days
   reward referrer cash 1 USD
 }
 
 metric paid = sum payment.amount
 
 milestone ratio {
-  each payment
-  reward referrer cash payment.amount / 2
+  every 100 paid
+  reward referrer cash 5 USD
   cap referrer 100 USD per month
 }
 """
@@ -49,10 +49,9 @@ def test_every_construct_is_reported_at_its_line(tmp_path: Path, capsys: pytest.
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert {d["code"] for d in found} == {"RR450"}
-    assert [(d["line"], d["severity"]) for d in found] == [(11, "error"), (19, "error"), (20, "error")]
-    assert "`whenever ... increases`" in found[0]["message"]
-    assert "division" in found[1]["message"]
-    assert "a cap per period" in found[2]["message"]
+    assert [(d["line"], d["severity"]) for d in found] == [(11, "error"), (18, "error")]
+    assert "`when ... for D`" in found[0]["message"]
+    assert "`every`" in found[1]["message"]
 
 
 @pytest.mark.parametrize("path", sorted(RULESETS.glob("*.rules")), ids=lambda p: p.stem)
@@ -92,7 +91,7 @@ event usage { seats: number  amount: money USD }
 metric paid = sum payment.amount
 
 milestone m1 {
-  whenever paid increases
+  when paid >= 100 USD for 30 days
   reward referrer cash 1 USD
   void if refund where refund.payment == referral.id
   message "{{ paid }}"

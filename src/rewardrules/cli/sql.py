@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -215,15 +215,26 @@ def _rejections(
     program: Program, rows: list[dict[str, Any]], as_of: int, records: Iterable[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
     ineligible = {row["event"] for row in rows if row["reason"] == "ineligible"}
-    events = {r[1]: r for r in records if r[2] == "referral" and r[1] in ineligible} if ineligible else {}
+    referrals = [r for r in records if r[2] == "referral" and r[0] <= as_of] if ineligible else []
+    events = {r[1]: r for r in referrals if r[1] in ineligible}
+    histories: dict[str, list[tuple[Any, ...]]] = {}
+    if program.compiled.at_referral is not None:  # `earlier referrals`: each referrer's, in processing order
+        for r in sorted(referrals, key=lambda r: (r[0], r[1])):
+            histories.setdefault(r[4], []).append(r)
     return [
-        _explained(program, events[row["event"]], as_of) if row["event"] in events else _rejected(row) for row in rows
+        _explained(program, events[row["event"]], as_of, histories.get(row["referrer"], []))
+        if row["event"] in events
+        else _rejected(row)
+        for row in rows
     ]
 
 
-def _explained(program: Program, record: tuple[Any, ...], as_of: int) -> dict[str, Any]:
+def _explained(
+    program: Program, record: tuple[Any, ...], as_of: int, history: Sequence[tuple[Any, ...]] = ()
+) -> dict[str, Any]:
     """An ineligible referral's entry as the Python engine writes it: which
-    `eligible when` clause is false, with the values it read."""
+    `eligible when` clause is false, with the values it read (`earlier
+    referrals` from the referrer's referral events before it, `history`)."""
     from ..core.runtime import Referral
     from ..score.engine import Engine, Rejected
     from ..score.result import Reporter
@@ -233,6 +244,14 @@ def _explained(program: Program, record: tuple[Any, ...], as_of: int) -> dict[st
     fields = compiled.fields["referral"](record)
     referral = Referral(event_id, at, referrer, referee, fields, compiled.referral_slots(), len(compiled.milestones))
     engine = Engine(compiled)
+    if compiled.at_referral is not None:  # replayed as the engine keeps it (docs/sql.md)
+        kept = engine.history(referrer)
+        for earlier in history:
+            if (earlier[0], earlier[1]) >= (at, event_id):
+                break
+            if compiled.remember is not None:
+                compiled.remember(kept, compiled.fields["referral"](earlier), earlier[0], earlier[1])
+        compiled.at_referral(referral, kept)
     engine.state.referrals[referee] = referral
     return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
 

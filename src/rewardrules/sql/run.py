@@ -21,6 +21,7 @@ from typing import Any
 
 from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
+from .expressions import FOLDED
 
 
 class EngineError(Exception):
@@ -94,6 +95,8 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
                 value = record[index]
                 if isinstance(value, Decimal):
                     numbers.setdefault(name, []).append(value)
+                if isinstance(value, str) and name.endswith(FOLDED):  # `ignoring case`
+                    value = value.casefold()
                 row[name] = _text(value)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return {name: _scale(values, name) for name, values in numbers.items()}
