@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import itertools
+import dataclasses
 import json
 import os
 import sys
@@ -15,7 +15,7 @@ from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, render
 from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
-from ..ledger.events import LedgerError
+from ..ledger.events import SHOWN_PROBLEMS, LedgerError
 from ..ledger.idlog import ScratchError
 
 if TYPE_CHECKING:
@@ -265,6 +265,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     try:
         result = score(lines, as_of=as_of, path=name, **options)
     except LedgerError as error:
+        if isinstance(lines, MatchedLedger):
+            return lines.refused(error, verb)
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was {verb}")
     except ScratchError as error:
@@ -274,11 +276,12 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     return program, result
 
 
-def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | int:
+def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | MatchedLedger | int:
     """LEDGER's lines, followed, with `--match MATCHING EVENTS`, by the
     `referral` events that matching EVENTS makes (`match --format
     referrals`): after the ledger's own lines, so a problem in LEDGER keeps
-    its line number. An exit code when the matching fails (said why)."""
+    its line number (and one in a referral is told as the referral's:
+    `MatchedLedger`). An exit code when the matching fails (said why)."""
     lines = ledger_lines(args.ledger)
     if getattr(args, "match", None) is None:
         return lines
@@ -289,7 +292,42 @@ def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | int:
     referrals = referral_lines(args.match[0], args.match[1], as_of)
     if isinstance(referrals, int):
         return referrals
-    return itertools.chain(lines, referrals)
+    return MatchedLedger(lines, referrals, "<stdin>" if args.match[1] == "-" else args.match[1])
+
+
+class MatchedLedger:
+    """LEDGER's lines then the referrals `--match` made, counting LEDGER's
+    lines as they are read: a problem past them is in a referral, which is
+    no line of LEDGER and is told as one of `match --format referrals`."""
+
+    def __init__(self, ledger: Iterator[bytes], referrals: list[bytes], events: str) -> None:
+        self._ledger = ledger
+        self._referrals = referrals
+        self.events = events
+        self.own = 0  # LEDGER's lines read so far
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._ledger:
+            self.own += 1
+            yield line
+        yield from self._referrals
+
+    def refused(self, error: LedgerError, verb: str) -> int:
+        """Print the problems of the joined ledger, each at its own file's
+        line (LEDGER's, or the referral's among those made from EVENTS), and
+        return the exit code (2)."""
+        origin = f"<referrals --match made from {self.events}>"
+        shown = error.problems[:SHOWN_PROBLEMS]  # as many as `LedgerError` tells
+        for problem in shown:
+            if problem.line > self.own:
+                print_error_lines(dataclasses.replace(problem, line=problem.line - self.own).render(origin))
+            else:
+                print_error_lines(problem.render(error.path))
+        if len(error.problems) > len(shown):
+            print_error_lines(f"... and {len(error.problems) - len(shown)} more")
+        theirs = sum(problem.line > self.own for problem in error.problems)
+        where = f" ({theirs} in the referrals of --match)" if theirs else ""
+        return fail(f"the ledger has {len(error.problems)} problem(s){where}; nothing was {verb}")
 
 
 def write_page(output: str, page: str) -> int | None:
