@@ -5,9 +5,11 @@ gets wrong, and how it is told."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from .conftest import RULESETS
 from .test_match_tooling import CPOR, LICENSES, MATCHING, PARTNERS, run
 
 #: payout rules whose `referral` events need a field that no referral
@@ -77,3 +79,32 @@ def test_problems_in_ledger_and_in_the_referrals_are_each_at_their_own_line(
     assert f"<referrals --match made from {PARTNERS}>:1: error: field `channel`" in err
     assert f"{ledger}:3:" not in err
     assert "2 problem(s) (1 in the referrals of --match)" in err
+
+
+# -- the language server, the matching file closed ----------------------------
+
+
+def _analysed_alone(tmp_path: Path, tests_text: str) -> Any:
+    """A matching file's test file as the server sees it with the matching
+    file closed (the server reads no file)."""
+    from rewardrules.lsp.documents import analyse
+
+    return analyse((tmp_path / "m.test.toml").as_uri(), tests_text, False, lambda _: None)
+
+
+def test_a_matching_test_file_opened_alone_has_no_false_award_errors(tmp_path: Path) -> None:
+    """Every expectation of a matching file's tests was "unknown award
+    field" until the matching file was opened too: a newcomer opening
+    fasttrack_matching.test.toml saw every case in red."""
+    from rewardrules.lsp.runs import run as run_cases
+
+    tests_text = (RULESETS / "matching" / "fasttrack_matching.test.toml").read_text(encoding="utf-8")
+    alone = _analysed_alone(tmp_path, tests_text)
+    assert [d.message for d in alone.diagnostics] == []
+    assert run_cases(alone, lambda _: None)[1] == "open m.rules to run these tests (the server reads no file)"
+
+
+def test_a_mistake_in_a_matching_test_file_opened_alone_is_still_told(tmp_path: Path) -> None:
+    tests_text = '[[case]]\nname = "one"\nevents = []\nexpect = [ { partnr = "contoso" } ]\n'
+    messages = [d.message for d in _analysed_alone(tmp_path, tests_text).diagnostics]
+    assert any("unknown award field `partnr`" in message for message in messages)

@@ -25,6 +25,7 @@ from ..report.testing import (
     AWARDS,
     SUFFIX,
     Records,
+    TestFile,
     TestFileError,
     TestProblem,
     parse_test_file,
@@ -109,7 +110,7 @@ def _analyse_rules(document: Document, strict: bool) -> None:
 
 def _test_problems(document: Document, lookup: Lookup) -> list[TestProblem]:
     try:
-        tests = parse_test_file(document.text, document.path, lambda path: records_open(path, lookup))
+        tests = parse_open(document, lookup)
     except TestFileError as error:
         return error.problems
     rules = lookup(tests.rules)
@@ -118,12 +119,33 @@ def _test_problems(document: Document, lookup: Lookup) -> list[TestProblem]:
     return unknown_names(rules.checked, tests)
 
 
-def records_open(path: str, lookup: Lookup) -> Records:
-    """What the tests of the rule file at ``path`` expect, from its open
-    document (the server reads no file): awards unless it is an open
-    matching file."""
-    rules = lookup(path)
-    return AWARDS if rules is None else records_in(rules.text)
+def parse_open(document: Document, lookup: Lookup) -> TestFile:
+    """A test file's cases (`TestFileError` with its problems), read as the
+    tests of what its rule file is: awards, or an open matching file's
+    assignments. The server reads no file: with the rule file closed its
+    kind is unknown, and a test file that reads as a matching file's tests
+    (and not as awards') is one; a matching file's tests are not told
+    "unknown award field" for every expectation until the file is opened."""
+    closed: list[str] = []
+
+    def records_open(path: str) -> Records:
+        rules = lookup(path)
+        if rules is None:
+            closed.append(path)
+            return AWARDS
+        return records_in(rules.text)
+
+    try:
+        return parse_test_file(document.text, document.path, records_open)
+    except TestFileError as as_awards:
+        if not closed:
+            raise
+        from ..report.match_testing import ASSIGNMENTS
+
+        try:
+            return parse_test_file(document.text, document.path, lambda _: ASSIGNMENTS)
+        except TestFileError:
+            raise as_awards from None
 
 
 def diagnostic(found: Diagnostic) -> types.Diagnostic:
