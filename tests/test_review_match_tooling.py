@@ -4,12 +4,13 @@ gets wrong, and how it is told."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import RULESETS
+from .conftest import ROOT, RULESETS
 from .test_match_tooling import CPOR, LICENSES, MATCHING, PARTNERS, run
 
 #: payout rules whose `referral` events need a field that no referral
@@ -108,3 +109,29 @@ def test_a_mistake_in_a_matching_test_file_opened_alone_is_still_told(tmp_path: 
     tests_text = '[[case]]\nname = "one"\nevents = []\nexpect = [ { partnr = "contoso" } ]\n'
     messages = [d.message for d in _analysed_alone(tmp_path, tests_text).diagnostics]
     assert any("unknown award field `partnr`" in message for message in messages)
+
+
+# -- explain's JSON form is documented ----------------------------------------
+
+
+def _keys(value: Any) -> set[str]:
+    """Every key of a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_every_key_of_explain_json_is_documented(capsys: pytest.CaptureFixture[str]) -> None:
+    """A tool reading `explain --format json` learns its shape from
+    docs/matching.md ("Explaining an assignment"): every key, at any depth,
+    and the text a value of `compared` may be besides an instant."""
+    code, out, _ = run(capsys, "explain", str(MATCHING), str(PARTNERS), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    docs = (ROOT / "docs" / "matching.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Explaining an assignment") : docs.index("## The report page")]
+    assert not {key for key in _keys(data) if f"`{key}`" not in section}
+    never = [c for e in data["explanations"] for d in e["decisions"] for c in d["compared"] if c["value"] == "never"]
+    assert never and '`"never"`' in section
