@@ -135,3 +135,32 @@ def test_every_key_of_explain_json_is_documented(capsys: pytest.CaptureFixture[s
     assert not {key for key in _keys(data) if f"`{key}`" not in section}
     never = [c for e in data["explanations"] for d in e["decisions"] for c in d["compared"] if c["value"] == "never"]
     assert never and '`"never"`' in section
+
+
+# -- LEDGER and EVENTS on one stream -------------------------------------------
+
+
+def test_ledger_and_events_on_one_pipe_are_refused_not_read_once() -> None:
+    """`score R - --match M /dev/stdin` (or the other way round) read one
+    pipe: EVENTS, read first, took all of it, LEDGER was empty and the score
+    came out wrong with exit 0. Only `-` twice was refused."""
+    from .test_cli import MODULE, run_processes
+
+    events = PARTNERS.read_bytes()
+    ledger = LICENSES.read_bytes()
+    one_pipe = [
+        ([*MODULE, "score", CPOR, "-", "--match", MATCHING, "/dev/stdin"], events),
+        ([*MODULE, "score", CPOR, "/dev/stdin", "--match", MATCHING, "-"], ledger),
+    ]
+    apart = [
+        ([*MODULE, "score", CPOR, "-", "--match", MATCHING, PARTNERS], ledger),
+        ([*MODULE, "score", CPOR, LICENSES, "--match", MATCHING, "/dev/stdin"], events),
+    ]
+    processes = run_processes(*((argv, stdin, None) for argv, stdin in one_pipe + apart))
+    for process in processes[:2]:
+        assert process.returncode == 2, process.stdout.decode()
+        assert b"both read standard input (or one pipe)" in process.stderr
+        assert process.stdout == b""
+    for process in processes[2:]:
+        assert process.returncode == 0, process.stderr.decode()
+        assert b"1 award(s)" in process.stdout

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -287,12 +288,34 @@ def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | MatchedLed
         return lines
     from .match import referral_lines
 
-    if args.ledger == "-" and args.match[1] == "-":
-        return fail("LEDGER and the EVENTS of --match both read standard input; name a file for one of them")
+    if _one_stream(args.ledger, args.match[1]):
+        return fail(
+            "LEDGER and the EVENTS of --match both read standard input (or one pipe): the first to read it "
+            "would leave nothing to the other; name a file for one of them"
+        )
     referrals = referral_lines(args.match[0], args.match[1], as_of)
     if isinstance(referrals, int):
         return referrals
     return MatchedLedger(lines, referrals, "<stdin>" if args.match[1] == "-" else args.match[1])
+
+
+def _one_stream(ledger: str, events: str) -> bool:
+    """Whether LEDGER and EVENTS name one stream (`-` and `/dev/stdin`, one
+    pipe twice), read once: EVENTS, read first, would leave LEDGER empty
+    and the score wrong without a word. One regular file is read twice."""
+
+    def identity(path: str) -> os.stat_result | None:
+        try:
+            return os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+        except (OSError, ValueError):  # no such file (reading it says so), no standard input
+            return None
+
+    if ledger == "-" and events == "-":
+        return True
+    first, second = identity(ledger), identity(events)
+    if first is None or second is None or stat.S_ISREG(first.st_mode):
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 class MatchedLedger:
