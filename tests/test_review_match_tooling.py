@@ -164,3 +164,11 @@ def test_ledger_and_events_on_one_pipe_are_refused_not_read_once() -> None:
     for process in processes[2:]:
         assert process.returncode == 0, process.stderr.decode()
         assert b"1 award(s)" in process.stdout
+
+
+def test_swapped_arguments_of_match_are_told_in_its_own_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--match EVENTS MATCHING` was told "the rule file comes first: RULES
+    LEDGER", the usage of another command."""
+    code, _, err = run(capsys, "score", str(CPOR), str(LICENSES), "--match", str(PARTNERS), str(MATCHING))
+    assert code == 2
+    assert "are the arguments swapped? the rule file comes first: --match MATCHING EVENTS" in err

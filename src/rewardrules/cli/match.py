@@ -79,11 +79,11 @@ def _one_request(result: MatchResult, request: str) -> MatchResult | int:
     return _unknown("request", request, {a.request for a in result.assignments}, result)
 
 
-def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | int:
+def _load(path: str, invalid: int, ledger: str | None = None, usage: str = "RULES LEDGER") -> MatchRules | int:
     """The checked matching file, or the exit code after saying why:
     ``invalid`` for a file with errors, 2 for one that cannot be read, or
     for a ledger given as the matching file and a rule file as ``ledger``
-    (swapped arguments, as `score` says)."""
+    (swapped arguments, as `score` says, with the ``usage`` they swapped)."""
     from ..match.api import load
     from ..syntax.parser import not_a_rule_file
 
@@ -92,7 +92,7 @@ def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | in
     except RuleError as error:
         print_diagnostics(error.diagnostics, sys.stderr)
         if ledger is not None and ledger.lower().endswith(".rules") and not_a_rule_file(error.diagnostics):
-            return fail(swapped_arguments(ledger, "RULES LEDGER"))
+            return fail(swapped_arguments(ledger, usage))
         return invalid
     except OSError as error:
         return fail(describe_os_error(error, path))
@@ -127,7 +127,7 @@ def referral_lines(rules_path: str, ledger: str, as_of: int | None) -> list[byte
     for a matching file with errors, 2 for bad input), as `match` says it."""
     from ..core.timeutil import format_timestamp
 
-    rules = _load(rules_path, 1, ledger)
+    rules = _load(rules_path, 1, ledger, "--match MATCHING EVENTS")
     if isinstance(rules, int):
         return rules
     when = None if as_of is None else format_timestamp(as_of)
