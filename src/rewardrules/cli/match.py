@@ -146,8 +146,8 @@ def run_explain(args: argparse.Namespace) -> int:
     """`rewardrules explain MATCHING LEDGER [--request ID] [--customer ID]`:
     each assignment as a decision (`report.match_explain`). Exit 0
     explained, 1 the matching file has errors, 2 bad input (a request or a
-    customer the ledger does not have, with the nearest one; an option of
-    reward rules)."""
+    customer the ledger does not have, with the nearest one; a request of
+    another customer than --customer; an option of reward rules)."""
     from ..report.match_explain import explain_matches
 
     result = _matched_instead(args, "explains", ("referrer", "referee", "settled", "max_awards_per_event"))
@@ -158,6 +158,11 @@ def run_explain(args: argparse.Namespace) -> int:
         if value is not None and value not in known:
             return _unknown(what, value, known, result)
     explanation = explain_matches(result, args.request, args.customer)
+    if not explanation.data["explanations"] and args.request is not None and args.customer is not None:
+        customers = sorted({a.customer for a in result.assignments if a.request == args.request})
+        code = fail(f"request {quoted(args.request)} is not a request of customer {quoted(args.customer)}")
+        print_error_lines(f"     = help: it is {', '.join(map(quoted, customers))}'s; leave out --customer")
+        return code
     if args.format == "json":
         write_json(json.dumps(explanation.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
