@@ -177,7 +177,9 @@ def test_swapped_arguments_of_match_are_told_in_its_own_words(capsys: pytest.Cap
 def test_explain_of_a_request_of_another_customer_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     """`--request RFA-1 --customer tailspin` explained "0 assignments" with
     exit 0: both exist, RFA-1 is fabrikam's."""
-    code, out, err = run(capsys, "explain", str(MATCHING), str(PARTNERS), "--request", "RFA-1", "--customer", "tailspin")
+    code, out, err = run(
+        capsys, "explain", str(MATCHING), str(PARTNERS), "--request", "RFA-1", "--customer", "tailspin"
+    )
     assert (code, out) == (2, "")
     assert "request `RFA-1` is not a request of customer `tailspin`" in err
     assert "it is `fabrikam`'s" in err
