@@ -185,3 +185,28 @@ def test_explain_of_a_request_of_another_customer_is_bad_input(capsys: pytest.Ca
     assert "it is `fabrikam`'s" in err
     code, out, _ = run(capsys, "explain", str(MATCHING), str(PARTNERS), "--request", "RFA-1", "--customer", "fabrikam")
     assert code == 0 and "1 assignment explained" in out
+
+
+# -- report -o never writes over an input ----------------------------------------
+
+
+@pytest.mark.parametrize("rules", [MATCHING, CPOR], ids=["matching", "reward"])
+def test_report_never_writes_over_the_ledger_or_the_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: Path
+) -> None:
+    """`report RULES ledger.jsonl -o ledger.jsonl` (a slip of the hand)
+    replaced the ledger with the HTML page: the money records were gone."""
+    source = PARTNERS if rules == MATCHING else LICENSES
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_bytes(source.read_bytes())
+    copy = tmp_path / "rules.rules"
+    copy.write_bytes(rules.read_bytes())
+    for output, name in ((ledger, "LEDGER"), (copy, "RULESET")):
+        code, out, err = run(capsys, "report", str(copy), str(ledger), "-o", str(output))
+        assert (code, out) == (2, ""), err
+        assert f"is the {name} the report was made from" in err
+    assert ledger.read_bytes() == source.read_bytes()
+    assert copy.read_bytes() == rules.read_bytes()
+    code, _, err = run(capsys, "report", str(copy), str(ledger), "-o", str(tmp_path / "page.html"))
+    assert code == 0, err
+    assert (tmp_path / "page.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -353,16 +353,31 @@ class MatchedLedger:
         return fail(f"the ledger has {len(error.problems)} problem(s){where}; nothing was {verb}")
 
 
-def write_page(output: str, page: str) -> int | None:
-    """Write a report page: to standard output for `-`, else to the file
-    ``output``; the exit code (2) after saying why it cannot be written, or
-    None when it was."""
+def write_page(args: Any, page: str) -> int | None:
+    """Write a report page: to standard output for `-o -`, else to the file
+    `-o` names; the exit code (2) after saying why it cannot be written, or
+    None when it was. A file the report was made from (RULESET, LEDGER,
+    `--settled`) is never written over: a slip of `-o ledger.jsonl` would
+    lose the ledger."""
+    output = args.output
     if output == "-":
         sys.stdout.write(page)
         return None
+    for name in ("ruleset", "ledger", "settled"):
+        given = getattr(args, name, None)
+        if given is not None and given != "-" and _same_file(output, given):
+            return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
     try:
         Path(output).write_text(page, encoding="utf-8")
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         return fail(f"cannot write {quoted(output)}: {reason}")
     return None
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one existing file (False when either is missing)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return False

@@ -196,7 +196,7 @@ def run_report(args: argparse.Namespace) -> int:
     if isinstance(result, int):
         return result
     page = render_match_html(result, None if args.ledger == "-" else Path(args.ledger).name)
-    code = write_page(args.output, page)
+    code = write_page(args, page)
     if code is not None or args.output == "-":
         return code or 0
     count = len(result.assignments)
