@@ -210,3 +210,10 @@ def test_report_never_writes_over_the_ledger_or_the_rules(
     code, _, err = run(capsys, "report", str(copy), str(ledger), "-o", str(tmp_path / "page.html"))
     assert code == 0, err
     assert (tmp_path / "page.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_one_device_read_twice_is_no_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    """`/dev/null` as both LEDGER and EVENTS reads empty twice: no one pipe."""
+    code, out, err = run(capsys, "score", str(CPOR), "/dev/null", "--match", str(MATCHING), "/dev/null")
+    assert code == 0, err
+    assert "0 award(s)" in out

@@ -300,9 +300,10 @@ def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | MatchedLed
 
 
 def _one_stream(ledger: str, events: str) -> bool:
-    """Whether LEDGER and EVENTS name one stream (`-` and `/dev/stdin`, one
-    pipe twice), read once: EVENTS, read first, would leave LEDGER empty
-    and the score wrong without a word. One regular file is read twice."""
+    """Whether LEDGER and EVENTS name one stream (`-` and `/dev/stdin` on
+    a pipe or a terminal, one named pipe twice), read once: EVENTS, read
+    first, would leave LEDGER empty and the score wrong without a word. A
+    regular file, or a device such as `/dev/null`, reads the same twice."""
 
     def identity(path: str) -> os.stat_result | None:
         try:
@@ -313,9 +314,10 @@ def _one_stream(ledger: str, events: str) -> bool:
     if ledger == "-" and events == "-":
         return True
     first, second = identity(ledger), identity(events)
-    if first is None or second is None or stat.S_ISREG(first.st_mode):
+    if first is None or second is None or (first.st_dev, first.st_ino) != (second.st_dev, second.st_ino):
         return False
-    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+    mode = first.st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or ("-" in (ledger, events) and sys.stdin.isatty())
 
 
 class MatchedLedger:
