@@ -217,3 +217,20 @@ def test_one_device_read_twice_is_no_stream(capsys: pytest.CaptureFixture[str]) 
     code, out, err = run(capsys, "score", str(CPOR), "/dev/null", "--match", str(MATCHING), "/dev/null")
     assert code == 0, err
     assert "0 award(s)" in out
+
+
+def test_the_language_server_tells_an_unknown_workload_as_rewardrules_test_does(tmp_path: Path) -> None:
+    """`rewardrules test` refuses an expectation naming a workload the
+    matching file does not declare; the editor showed nothing for it."""
+    from rewardrules.lsp.documents import analyse
+
+    rules_path = tmp_path / "m.rules"
+    rules = analyse(rules_path.as_uri(), MATCHING.read_text(encoding="utf-8"), False, lambda _: None)
+    tests_text = '[[case]]\nname = "one"\nevents = []\nexpect_none = [ { workloads = ["teamz"] } ]\n'
+    tests = analyse(
+        (tmp_path / "m.test.toml").as_uri(), tests_text, False, lambda p: rules if p == str(rules_path) else None
+    )
+    messages = [d.message for d in tests.diagnostics]
+    assert len(messages) == 1 and "has no workload `teamz`" in messages[0], messages
+    assert "did you mean `teams`?" in messages[0]
+    assert tests.diagnostics[0].range.start.line == 0

@@ -18,7 +18,7 @@ from lsprotocol import types
 
 from ..check.program import CheckedRuleset
 from ..core import limits
-from ..core.diagnostics import Diagnostic, Severity
+from ..core.diagnostics import Diagnostic, RuleError, Severity
 from ..core.source import Source
 from ..report.findings import findings
 from ..report.testing import (
@@ -114,9 +114,26 @@ def _test_problems(document: Document, lookup: Lookup) -> list[TestProblem]:
     except TestFileError as error:
         return error.problems
     rules = lookup(tests.rules)
+    if rules is not None and tests.kind == "assignment":
+        return _unknown_workloads(rules, tests)
     if rules is None or rules.checked is None or tests.kind != "award":
         return []
     return unknown_names(rules.checked, tests)
+
+
+def _unknown_workloads(rules: Document, tests: TestFile) -> list[TestProblem]:
+    """The expectations of a matching file's tests that name a workload the
+    open matching file does not declare, as `rewardrules test` tells them
+    (an `expect_none` with a typo passes for ever); none while the matching
+    file has errors (its own diagnostics say so)."""
+    from ..match.api import load_text
+    from ..report.match_testing import unknown_workloads
+
+    try:
+        matching = load_text(rules.text, rules.path)
+    except RuleError:
+        return []
+    return unknown_workloads(matching, tests)
 
 
 def parse_open(document: Document, lookup: Lookup) -> TestFile:
