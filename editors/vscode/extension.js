@@ -32,16 +32,28 @@ function queued(step) {
  * The server's command line from the settings. A relative path with a
  * directory in it (`.venv/bin/rewardrules`) is the workspace's, not the
  * editor's working directory; a bare name is looked up on PATH.
+ * In a workspace not trusted (Restricted Mode) the setting is the user's
+ * only (`restrictedConfigurations` in package.json), and a path into the
+ * workspace is refused: the workspace's files would choose the program run.
  * Returns a message instead when the setting cannot be a command.
  */
-function serverCommand(settings, folders) {
+function serverCommand(settings, folders, trusted = true) {
   const value = settings.get("server.command", DEFAULT_COMMAND);
   if (!Array.isArray(value) || value.length === 0 || !value.every((part) => typeof part === "string" && part !== "")) {
     return { error: "rewardrules.server.command must be a list of words, such as [\"rewardrules\", \"lsp\"]" };
   }
   let [command, ...args] = value;
-  if (!path.isAbsolute(command) && /[\\/]/.test(command) && folders && folders.length > 0) {
-    command = path.join(folders[0].uri.fsPath, command);
+  if (!path.isAbsolute(command) && /[\\/]/.test(command)) {
+    if (!trusted) {
+      return {
+        error:
+          `rewardrules: the server \`${command}\` would be a program of this workspace, which is not trusted; ` +
+          "trust the workspace, or set rewardrules.server.command to an absolute path or a name on PATH.",
+      };
+    }
+    if (folders && folders.length > 0) {
+      command = path.join(folders[0].uri.fsPath, command);
+    }
   }
   return { command, args };
 }
@@ -49,7 +61,7 @@ function serverCommand(settings, folders) {
 /** Start a client with the current settings (none if they are wrong). */
 async function start() {
   const settings = vscode.workspace.getConfiguration("rewardrules");
-  const server = serverCommand(settings, vscode.workspace.workspaceFolders);
+  const server = serverCommand(settings, vscode.workspace.workspaceFolders, vscode.workspace.isTrusted);
   if (server.error) {
     vscode.window.showErrorMessage(server.error);
     return;
@@ -84,16 +96,21 @@ async function stop() {
   }
 }
 
+/** Stop the running client and start one with the current settings. */
+async function restart() {
+  await stop();
+  await start();
+}
+
 function activate(context) {
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("rewardrules")) {
-        return queued(async () => {
-          await stop();
-          await start();
-        });
+        return queued(restart);
       }
     }),
+    // trusted now: the workspace's settings and programs count (`serverCommand`)
+    vscode.workspace.onDidGrantWorkspaceTrust(() => queued(restart)),
   );
   return queued(start);
 }

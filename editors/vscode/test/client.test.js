@@ -47,6 +47,8 @@ const fakeVscode = {
       seen.listeners.push(listener);
       return { dispose() {} };
     },
+    isTrusted: true, // Restricted Mode: test/trust.test.js
+    onDidGrantWorkspaceTrust: () => ({ dispose() {} }),
   },
   window: {
     showErrorMessage(message) {
@@ -178,7 +180,7 @@ test("two quick changes leave one server running", async () => {
 test("deactivate stops the server", async () => {
   const ctx = context();
   await extension.activate(ctx);
-  assert.equal(ctx.subscriptions.length, 1); // the settings listener, disposed by VS Code
+  assert.equal(ctx.subscriptions.length, 2); // the settings and trust listeners, disposed by VS Code
   await extension.deactivate();
   assert.equal(seen.clients[0].state, "stopped");
 });

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import itertools
+import dataclasses
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, render
 from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
-from ..ledger.events import LedgerError
+from ..ledger.events import SHOWN_PROBLEMS, LedgerError
 from ..ledger.idlog import ScratchError
 
 if TYPE_CHECKING:
@@ -265,6 +266,8 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     try:
         result = score(lines, as_of=as_of, path=name, **options)
     except LedgerError as error:
+        if isinstance(lines, MatchedLedger):
+            return lines.refused(error, verb)
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was {verb}")
     except ScratchError as error:
@@ -274,34 +277,109 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     return program, result
 
 
-def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | int:
+def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | MatchedLedger | int:
     """LEDGER's lines, followed, with `--match MATCHING EVENTS`, by the
     `referral` events that matching EVENTS makes (`match --format
     referrals`): after the ledger's own lines, so a problem in LEDGER keeps
-    its line number. An exit code when the matching fails (said why)."""
+    its line number (and one in a referral is told as the referral's:
+    `MatchedLedger`). An exit code when the matching fails (said why)."""
     lines = ledger_lines(args.ledger)
     if getattr(args, "match", None) is None:
         return lines
     from .match import referral_lines
 
-    if args.ledger == "-" and args.match[1] == "-":
-        return fail("LEDGER and the EVENTS of --match both read standard input; name a file for one of them")
+    if _one_stream(args.ledger, args.match[1]):
+        return fail(
+            "LEDGER and the EVENTS of --match both read standard input (or one pipe): the first to read it "
+            "would leave nothing to the other; name a file for one of them"
+        )
     referrals = referral_lines(args.match[0], args.match[1], as_of)
     if isinstance(referrals, int):
         return referrals
-    return itertools.chain(lines, referrals)
+    return MatchedLedger(lines, referrals, "<stdin>" if args.match[1] == "-" else args.match[1])
 
 
-def write_page(output: str, page: str) -> int | None:
-    """Write a report page: to standard output for `-`, else to the file
-    ``output``; the exit code (2) after saying why it cannot be written, or
-    None when it was."""
+def _one_stream(ledger: str, events: str) -> bool:
+    """Whether LEDGER and EVENTS name one stream (`-` and `/dev/stdin` on
+    a pipe or a terminal, one named pipe twice), read once: EVENTS, read
+    first, would leave LEDGER empty and the score wrong without a word. A
+    regular file, or a device such as `/dev/null`, reads the same twice."""
+
+    def identity(path: str) -> os.stat_result | None:
+        try:
+            return os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+        except (OSError, ValueError):  # no such file (reading it says so), no standard input
+            return None
+
+    if ledger == "-" and events == "-":
+        return True
+    first, second = identity(ledger), identity(events)
+    if first is None or second is None or (first.st_dev, first.st_ino) != (second.st_dev, second.st_ino):
+        return False
+    mode = first.st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or ("-" in (ledger, events) and sys.stdin.isatty())
+
+
+class MatchedLedger:
+    """LEDGER's lines then the referrals `--match` made, counting LEDGER's
+    lines as they are read: a problem past them is in a referral, which is
+    no line of LEDGER and is told as one of `match --format referrals`."""
+
+    def __init__(self, ledger: Iterator[bytes], referrals: list[bytes], events: str) -> None:
+        self._ledger = ledger
+        self._referrals = referrals
+        self.events = events
+        self.own = 0  # LEDGER's lines read so far
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._ledger:
+            self.own += 1
+            yield line
+        yield from self._referrals
+
+    def refused(self, error: LedgerError, verb: str) -> int:
+        """Print the problems of the joined ledger, each at its own file's
+        line (LEDGER's, or the referral's among those made from EVENTS), and
+        return the exit code (2)."""
+        origin = f"<referrals --match made from {self.events}>"
+        shown = error.problems[:SHOWN_PROBLEMS]  # as many as `LedgerError` tells
+        for problem in shown:
+            if problem.line > self.own:
+                print_error_lines(dataclasses.replace(problem, line=problem.line - self.own).render(origin))
+            else:
+                print_error_lines(problem.render(error.path))
+        if len(error.problems) > len(shown):
+            print_error_lines(f"... and {len(error.problems) - len(shown)} more")
+        theirs = sum(problem.line > self.own for problem in error.problems)
+        where = f" ({theirs} in the referrals of --match)" if theirs else ""
+        return fail(f"the ledger has {len(error.problems)} problem(s){where}; nothing was {verb}")
+
+
+def write_page(args: Any, page: str) -> int | None:
+    """Write a report page: to standard output for `-o -`, else to the file
+    `-o` names; the exit code (2) after saying why it cannot be written, or
+    None when it was. A file the report was made from (RULESET, LEDGER,
+    `--settled`) is never written over: a slip of `-o ledger.jsonl` would
+    lose the ledger."""
+    output = args.output
     if output == "-":
         sys.stdout.write(page)
         return None
+    for name in ("ruleset", "ledger", "settled"):
+        given = getattr(args, name, None)
+        if given is not None and given != "-" and _same_file(output, given):
+            return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
     try:
         Path(output).write_text(page, encoding="utf-8")
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         return fail(f"cannot write {quoted(output)}: {reason}")
     return None
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one existing file (False when either is missing)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return False

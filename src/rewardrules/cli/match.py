@@ -79,11 +79,11 @@ def _one_request(result: MatchResult, request: str) -> MatchResult | int:
     return _unknown("request", request, {a.request for a in result.assignments}, result)
 
 
-def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | int:
+def _load(path: str, invalid: int, ledger: str | None = None, usage: str = "RULES LEDGER") -> MatchRules | int:
     """The checked matching file, or the exit code after saying why:
     ``invalid`` for a file with errors, 2 for one that cannot be read, or
     for a ledger given as the matching file and a rule file as ``ledger``
-    (swapped arguments, as `score` says)."""
+    (swapped arguments, as `score` says, with the ``usage`` they swapped)."""
     from ..match.api import load
     from ..syntax.parser import not_a_rule_file
 
@@ -92,7 +92,7 @@ def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | in
     except RuleError as error:
         print_diagnostics(error.diagnostics, sys.stderr)
         if ledger is not None and ledger.lower().endswith(".rules") and not_a_rule_file(error.diagnostics):
-            return fail(swapped_arguments(ledger, "RULES LEDGER"))
+            return fail(swapped_arguments(ledger, usage))
         return invalid
     except OSError as error:
         return fail(describe_os_error(error, path))
@@ -127,7 +127,7 @@ def referral_lines(rules_path: str, ledger: str, as_of: int | None) -> list[byte
     for a matching file with errors, 2 for bad input), as `match` says it."""
     from ..core.timeutil import format_timestamp
 
-    rules = _load(rules_path, 1, ledger)
+    rules = _load(rules_path, 1, ledger, "--match MATCHING EVENTS")
     if isinstance(rules, int):
         return rules
     when = None if as_of is None else format_timestamp(as_of)
@@ -146,8 +146,8 @@ def run_explain(args: argparse.Namespace) -> int:
     """`rewardrules explain MATCHING LEDGER [--request ID] [--customer ID]`:
     each assignment as a decision (`report.match_explain`). Exit 0
     explained, 1 the matching file has errors, 2 bad input (a request or a
-    customer the ledger does not have, with the nearest one; an option of
-    reward rules)."""
+    customer the ledger does not have, with the nearest one; a request of
+    another customer than --customer; an option of reward rules)."""
     from ..report.match_explain import explain_matches
 
     result = _matched_instead(args, "explains", ("referrer", "referee", "settled", "max_awards_per_event"))
@@ -158,6 +158,11 @@ def run_explain(args: argparse.Namespace) -> int:
         if value is not None and value not in known:
             return _unknown(what, value, known, result)
     explanation = explain_matches(result, args.request, args.customer)
+    if not explanation.data["explanations"] and args.request is not None and args.customer is not None:
+        customers = sorted({a.customer for a in result.assignments if a.request == args.request})
+        code = fail(f"request {quoted(args.request)} is not a request of customer {quoted(args.customer)}")
+        print_error_lines(f"     = help: it is {', '.join(map(quoted, customers))}'s; leave out --customer")
+        return code
     if args.format == "json":
         write_json(json.dumps(explanation.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
@@ -191,7 +196,7 @@ def run_report(args: argparse.Namespace) -> int:
     if isinstance(result, int):
         return result
     page = render_match_html(result, None if args.ledger == "-" else Path(args.ledger).name)
-    code = write_page(args.output, page)
+    code = write_page(args, page)
     if code is not None or args.output == "-":
         return code or 0
     count = len(result.assignments)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     program, result = outcome
     name = "<stdin>" if args.ledger == "-" else args.ledger
     page = render_html(program, result.data, ledger=Path(name).name if args.ledger != "-" else None)
-    code = write_page(args.output, page)
+    code = write_page(args, page)
     if code is not None or args.output == "-":
         return code or 0
     awards = len(result.data["awards"])

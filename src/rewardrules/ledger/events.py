@@ -42,13 +42,17 @@ class LedgerProblem:
 _KEYS = ("path", "line", "field", "message", "help")
 
 
+#: How many problems a `LedgerError`'s text tells; the others are counted.
+SHOWN_PROBLEMS = 50
+
+
 class LedgerError(Exception):
     """A ledger that cannot be scored; carries every problem found."""
 
     def __init__(self, problems: list[LedgerProblem], path: str = "<ledger>") -> None:
         self.problems = problems
         self.path = path
-        shown = problems[:50]
+        shown = problems[:SHOWN_PROBLEMS]
         text = "\n".join(p.render(path) for p in shown)
         if len(problems) > len(shown):
             text += f"\n... and {len(problems) - len(shown)} more"

@@ -18,13 +18,14 @@ from lsprotocol import types
 
 from ..check.program import CheckedRuleset
 from ..core import limits
-from ..core.diagnostics import Diagnostic, Severity
+from ..core.diagnostics import Diagnostic, RuleError, Severity
 from ..core.source import Source
 from ..report.findings import findings
 from ..report.testing import (
     AWARDS,
     SUFFIX,
     Records,
+    TestFile,
     TestFileError,
     TestProblem,
     parse_test_file,
@@ -109,21 +110,59 @@ def _analyse_rules(document: Document, strict: bool) -> None:
 
 def _test_problems(document: Document, lookup: Lookup) -> list[TestProblem]:
     try:
-        tests = parse_test_file(document.text, document.path, lambda path: records_open(path, lookup))
+        tests = parse_open(document, lookup)
     except TestFileError as error:
         return error.problems
     rules = lookup(tests.rules)
+    if rules is not None and tests.kind == "assignment":
+        return _unknown_workloads(rules, tests)
     if rules is None or rules.checked is None or tests.kind != "award":
         return []
     return unknown_names(rules.checked, tests)
 
 
-def records_open(path: str, lookup: Lookup) -> Records:
-    """What the tests of the rule file at ``path`` expect, from its open
-    document (the server reads no file): awards unless it is an open
-    matching file."""
-    rules = lookup(path)
-    return AWARDS if rules is None else records_in(rules.text)
+def _unknown_workloads(rules: Document, tests: TestFile) -> list[TestProblem]:
+    """The expectations of a matching file's tests that name a workload the
+    open matching file does not declare, as `rewardrules test` tells them
+    (an `expect_none` with a typo passes for ever); none while the matching
+    file has errors (its own diagnostics say so)."""
+    from ..match.api import load_text
+    from ..report.match_testing import unknown_workloads
+
+    try:
+        matching = load_text(rules.text, rules.path)
+    except RuleError:
+        return []
+    return unknown_workloads(matching, tests)
+
+
+def parse_open(document: Document, lookup: Lookup) -> TestFile:
+    """A test file's cases (`TestFileError` with its problems), read as the
+    tests of what its rule file is: awards, or an open matching file's
+    assignments. The server reads no file: with the rule file closed its
+    kind is unknown, and a test file that reads as a matching file's tests
+    (and not as awards') is one; a matching file's tests are not told
+    "unknown award field" for every expectation until the file is opened."""
+    closed: list[str] = []
+
+    def records_open(path: str) -> Records:
+        rules = lookup(path)
+        if rules is None:
+            closed.append(path)
+            return AWARDS
+        return records_in(rules.text)
+
+    try:
+        return parse_test_file(document.text, document.path, records_open)
+    except TestFileError as as_awards:
+        if not closed:
+            raise
+        from ..report.match_testing import ASSIGNMENTS
+
+        try:
+            return parse_test_file(document.text, document.path, lambda _: ASSIGNMENTS)
+        except TestFileError:
+            raise as_awards from None
 
 
 def diagnostic(found: Diagnostic) -> types.Diagnostic:
