@@ -278,7 +278,7 @@ def event_record(event: MatchEvent) -> dict[str, Any]:
     for name in ("partner", "customer", "request", "reason"):
         if name in fields and getattr(event, name):
             record[name] = getattr(event, name)
-    if "workloads" in fields:
+    if "workloads" in fields and event.workloads:  # a decline's are optional
         record["workloads"] = list(event.workloads)
     if event.type == "partner":
         record["endorsements"] = {
