@@ -175,8 +175,8 @@ class Matcher:
         """Match every event (already in order); `LedgerError` if an event contradicts the ledger."""
         for event in events:
             getattr(self, f"_on_{event.type}")(event)
-        if self.problems:
-            raise LedgerError(self.problems, path)
+        if self.problems:  # a copy: a session clears its list for the next event
+            raise LedgerError(list(self.problems), path)
         return self.assignments
 
     def _problem(self, event: MatchEvent, field_name: str, message: str, hint: str | None = None) -> None:
