@@ -11,6 +11,8 @@ decided between the first two (docs/matching.md, "How a partner is chosen").
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +108,9 @@ class _Partner:
     #: (period start, the criteria's values) -> workloads assigned together -> how often:
     #: the counts of the current period, without reading the history
     tally: dict[tuple[int | None, tuple[str, ...]], dict[frozenset[str], int]] = field(default_factory=dict)
+    #: the same key -> (instant, workloads) of each referral, in order: the
+    #: counts before an instant, for levelling (`_levels`)
+    timed: dict[tuple[int | None, tuple[str, ...]], list[tuple[int, frozenset[str]]]] = field(default_factory=dict)
 
     def enter(self, at: int) -> None:
         """Back in the rotation from ``at`` (joined, rejoined, or a pause over)."""
@@ -157,8 +162,6 @@ class Matcher:
         #: the ids of the answers skipped so
         self.stale: list[str] = []
         self.by_request: dict[str, list[Assignment]] = {}
-        #: counts before an instant already past, which no later event changes
-        self._before: dict[tuple[Any, ...], int] = {}
         #: `_levels` tables by what they depend on (a pure cache, bounded)
         self._levelled: dict[tuple[Any, ...], dict[tuple[str, int], int]] = {}
         self.partners: dict[str, _Partner] = {}
@@ -491,29 +494,6 @@ class Matcher:
         wanted = set(stake)
         return sum(count for workloads, count in tally.items() if workloads & wanted)
 
-    def _count_before(
-        self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None, end: int
-    ) -> int:
-        """Referrals the partner received in [start, end) under the same
-        criteria, ``end`` being past: read from the history once, then kept."""
-        key = (partner.id, stake, self._key(values, start), end)
-        if key not in self._before:
-            self._before[key] = sum(
-                1
-                for a in partner.history
-                if (start is None or a.at >= start) and a.at < end and self._same(a, stake, values)
-            )
-        return self._before[key]
-
-    def _same(self, past: Assignment, stake: tuple[str, ...], values: dict[str, str]) -> bool:
-        for criterion in self.rules.balance_by:
-            if criterion == WORKLOAD:
-                if not set(past.workloads) & set(stake):
-                    return False
-            elif past.values.get(criterion) != values.get(criterion):
-                return False
-        return True
-
     def _candidate(
         self,
         partner: _Partner,
@@ -563,19 +543,61 @@ class Matcher:
         a rival's effective count is its own count plus its own stint's
         level, so one newcomer is levelled against another's level, not
         its raw count. Stints are taken in the order they began, so each
-        rival's level is known when it is needed (no recursion)."""
-        stints = sorted((s, p.id, p) for p in rivals for s, _ in p.stints if start is None or s > start)
+        rival's level is known when it is needed (no recursion).
+
+        One sweep over the rivals' stints and referrals in time order, with
+        the rivals in the rotation on a heap by effective count: the stints
+        and referrals times the log of the partners, not every stint against
+        every rival (partners squared: seconds a decision at 500 partners,
+        benchmarks/matching_levels.py)."""
+        key = self._key(values, start)
+        by_workload = WORKLOAD in self.rules.balance_by
+        wanted = set(stake)
+        #: the timeline: (instant, step, partner, what); at one instant the
+        #: stints that end go first (a rival is in the rotation at `e` only
+        #: if its stint ends after `e`), then the stints that begin are
+        #: levelled against the rivals in before them, then they join,
+        #: then the referrals received at that instant count (counts are
+        #: of referrals strictly before `e`)
+        timeline: list[tuple[int, int, str, int]] = []
+        for rival in rivals:
+            for begun, ended in rival.stints:
+                timeline.append((begun, 1, rival.id, begun))
+                if ended is not None:
+                    timeline.append((ended, 0, rival.id, begun))
+            for at, workloads in rival.timed.get(key, ()):
+                if not by_workload or workloads & wanted:
+                    timeline.append((at, 3, rival.id, 0))
+        timeline.sort()
+        counts = dict.fromkeys((r.id for r in rivals), 0)
         offsets: dict[tuple[str, int], int] = {}
-        for entered, name, partner in stints:
-            levels = []
-            for rival in rivals:
-                begun = None if rival is partner else rival.stint_at(entered)
-                if begun is not None:
-                    before = self._count_before(rival, stake, values, start, entered)
-                    levels.append(before + offsets.get((rival.id, begun), 0))
-            if levels:
-                own = self._count_before(partner, stake, values, start, entered)
-                offsets[(name, entered)] = max(0, min(levels) - own)
+        #: the rivals in the rotation: name -> their stint's offset, and a
+        #: heap of (effective count, name, version) with stale entries skipped
+        active: dict[str, int] = {}
+        version = dict.fromkeys(counts, 0)
+        heap: list[tuple[int, str, int]] = []
+        for _, group in itertools.groupby(timeline, key=lambda item: item[0]):
+            joining = []
+            for _, step, name, begun in group:
+                if step == 0 and name in active:
+                    del active[name]
+                    version[name] += 1
+                elif step == 1:
+                    if start is None or begun > start:
+                        while heap and (heap[0][1] not in active or heap[0][2] != version[heap[0][1]]):
+                            heapq.heappop(heap)
+                        if heap:
+                            offsets[(name, begun)] = max(0, heap[0][0] - counts[name])
+                    joining.append((name, offsets.get((name, begun), 0)))
+                elif step == 3:
+                    for joined, offset in joining:  # in before the referrals of the instant count
+                        _push(joined, offset, counts, active, version, heap)
+                    joining = []
+                    counts[name] += 1
+                    if name in active:
+                        _push(name, active[name], counts, active, version, heap)
+            for joined, offset in joining:
+                _push(joined, offset, counts, active, version, heap)
         return offsets
 
     def _tie_values(self, partner: _Partner) -> tuple[Any, ...]:
@@ -703,8 +725,10 @@ class Matcher:
             self._open.append(assignment)
         elif candidate is not None:
             candidate.partner.history.append(assignment)
-            tally = candidate.partner.tally.setdefault(self._key(values, self._period_start(at)), {})
+            key = self._key(values, self._period_start(at))
+            tally = candidate.partner.tally.setdefault(key, {})
             tally[frozenset(workloads)] = tally.get(frozenset(workloads), 0) + 1
+            candidate.partner.timed.setdefault(key, []).append((at, frozenset(workloads)))
 
     def _new_id(self, fields: tuple[str, ...]) -> str:
         """The record's id: over its fields, as award ids are; when a record
@@ -722,6 +746,22 @@ class Matcher:
     def _record(self, assignment: Assignment) -> None:
         self.assignments.append(assignment)
         self.by_request.setdefault(assignment.request, []).append(assignment)
+
+
+def _push(
+    name: str,
+    offset: int,
+    counts: dict[str, int],
+    active: dict[str, int],
+    version: dict[str, int],
+    heap: list[tuple[int, str, int]],
+) -> None:
+    """A rival in the rotation in `_levels`' sweep, or its count changed:
+    its effective count (own count and its stint's offset) on the heap, the
+    entries before it made stale."""
+    active[name] = offset
+    version[name] += 1
+    heapq.heappush(heap, (counts[name] + offset, name, version[name]))
 
 
 def _endorsed(partner: _Partner, workload: str, at: int) -> bool:
