@@ -14,7 +14,15 @@ from rewardrules.match.check import WORKLOAD
 from rewardrules.match.evaluate import Assignment, Matcher, _Partner
 from rewardrules.match.events import read_events
 
-from .test_matching_properties import PROPERTY, RULES, RULES_REMATCH, RULES_UNMATCHED, engine2_ledgers, ledgers
+from .test_matching_properties import (
+    PROPERTY,
+    RULES,
+    RULES_REMATCH,
+    RULES_UNMATCHED,
+    engine2_ledgers,
+    ledgers,
+    staggered_ledgers,
+)
 
 
 class Pairwise(Matcher):
@@ -61,7 +69,8 @@ def records(matcher: Matcher, lines: list[str]) -> list[dict[str, Any]]:
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Any, list[str]]:
     rules = draw(st.sampled_from([RULES, RULES_REMATCH, RULES_UNMATCHED]))
-    return rules, draw(ledgers() if rules is RULES else engine2_ledgers(rules))
+    mixed = ledgers() if rules is RULES else engine2_ledgers(rules)
+    return rules, draw(st.one_of(mixed, staggered_ledgers(rules)))
 
 
 @PROPERTY

@@ -276,3 +276,34 @@ def valid_for(rules: Any, lines: list[str]) -> list[str]:
             lines = [line for number, line in enumerate(lines, 1) if number not in wrong]
             continue
         return lines
+
+
+@st.composite
+def staggered_ledgers(draw: st.DrawFn, rules: Any) -> list[str]:
+    """Partners that join (and pause, resume, leave) on different days of
+    the month while requests arrive daily: most decisions level someone
+    (`Matcher._levels`), which ledgers of partners declared at once seldom do."""
+    lines: list[dict[str, Any]] = []
+    for n, name in enumerate(PARTNERS):
+        endorsed = draw(st.lists(st.sampled_from(WORKLOADS), min_size=1, max_size=3, unique=True))
+        lines.append(
+            {
+                "id": f"p{n}",
+                "type": "partner",
+                "at": instant(draw(st.integers(0, 20)), draw(st.integers(0, 2))),
+                "partner": name,
+                "endorsements": dict.fromkeys(endorsed),
+                "attributes": {"location": ["US", "CA"]},
+            }
+        )
+    for day in range(draw(st.integers(5, 40))):
+        workloads = draw(st.lists(st.sampled_from(WORKLOADS), min_size=1, max_size=2, unique=True))
+        fields = {"request": f"R{day}", "customer": f"c{day}", "workloads": workloads, "attributes": {"location": "US"}}
+        lines.append({"id": f"r{day}", "type": "request", "at": instant(day, 1), **fields})
+    for n in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["pause", "resume", "leave", "partner"]))
+        partner = draw(st.sampled_from(PARTNERS))
+        at = instant(draw(st.integers(0, 40)), draw(st.integers(0, 2)))
+        extra = {"endorsements": {"teams": None}, "attributes": {"location": ["US"]}} if kind == "partner" else {}
+        lines.append({"id": f"s{n}", "type": kind, "at": at, "partner": partner, **extra})
+    return valid_for(rules, [json.dumps(line, sort_keys=True) for line in lines])
