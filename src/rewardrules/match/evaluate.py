@@ -559,15 +559,16 @@ class Matcher:
         #: levelled against the rivals in before them, then they join,
         #: then the referrals received at that instant count (counts are
         #: of referrals strictly before `e`)
-        timeline: list[tuple[int, int, str, int]] = []
+        timeline: list[tuple[int, int, str, int, bool]] = []
         for rival in rivals:
             for begun, ended in rival.stints:
-                timeline.append((begun, 1, rival.id, begun))
-                if ended is not None:
-                    timeline.append((ended, 0, rival.id, begun))
+                # a stint that ends where it begins (paused at once) is levelled, never in the rotation
+                timeline.append((begun, 1, rival.id, begun, ended != begun))
+                if ended is not None and ended != begun:
+                    timeline.append((ended, 0, rival.id, begun, False))
             for at, workloads in rival.timed.get(key, ()):
                 if not by_workload or workloads & wanted:
-                    timeline.append((at, 3, rival.id, 0))
+                    timeline.append((at, 3, rival.id, 0, False))
         timeline.sort()
         counts = dict.fromkeys((r.id for r in rivals), 0)
         offsets: dict[tuple[str, int], int] = {}
@@ -578,7 +579,7 @@ class Matcher:
         heap: list[tuple[int, str, int]] = []
         for _, group in itertools.groupby(timeline, key=lambda item: item[0]):
             joining = []
-            for _, step, name, begun in group:
+            for _, step, name, begun, lasts in group:
                 if step == 0 and name in active:
                     del active[name]
                     version[name] += 1
@@ -588,7 +589,8 @@ class Matcher:
                             heapq.heappop(heap)
                         if heap:
                             offsets[(name, begun)] = max(0, heap[0][0] - counts[name])
-                    joining.append((name, offsets.get((name, begun), 0)))
+                    if lasts:
+                        joining.append((name, offsets.get((name, begun), 0)))
                 elif step == 3:
                     for joined, offset in joining:  # in before the referrals of the instant count
                         _push(joined, offset, counts, active, version, heap)
