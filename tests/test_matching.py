@@ -136,7 +136,7 @@ def test_an_unused_attribute_is_a_warning() -> None:
 
 def test_every_matching_code_is_registered_and_documented() -> None:
     codes = [code for code in CODES if code.startswith("RR8")]
-    assert codes == [f"RR8{n:02d}" for n in range(1, 13)]
+    assert codes == [*(f"RR8{n:02d}" for n in range(1, 13)), "RR830", "RR831"]
     page = (ROOT / "docs" / "matching.md").read_text(encoding="utf-8")
     assert all(f"`{code}`" in page for code in codes)
 

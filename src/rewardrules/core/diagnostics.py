@@ -113,6 +113,8 @@ CODES: dict[str, str] = {
     "RR810": "missing clause in a matching file",
     "RR811": "unused attribute",
     "RR812": "unknown time zone in a matching file",
+    "RR830": "unknown `rematch` kind",
+    "RR831": "a `rematch` kind the file never makes",
 }
 
 

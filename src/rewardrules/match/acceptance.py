@@ -28,8 +28,8 @@ def acceptance_rows(
     groups: dict[tuple[str, str, str], dict[str, int]] = {}
     ends: dict[str, int] = {}
     for assignment in assignments:
-        if assignment.kind != "partner" or assignment.partner is None:
-            continue
+        if assignment.kind != "partner" or assignment.partner is None or assignment.basis == "kept":
+            continue  # a kept part is the rest of a referral already received (and declined in part)
         key = period_key(assignment.at, rule.period, timezone)
         ends[key] = period_bounds(assignment.at, rule.period, timezone)[1]
         value = assignment.values.get(rule.by, "") if rule.by else ""

@@ -35,7 +35,13 @@ UNIQUE_KEY = "partner"
 #: Most partners one referral may be split across (the FAQ's 2 or 3, and room).
 MAX_SPLIT = 10
 #: Clauses that may appear once in a file.
-_ONCE = ("require", "claims", "balance", "tiebreak", "split", "fallback", "pause", "acceptance")
+_ONCE = ("require", "claims", "balance", "tiebreak", "split", "fallback", "pause", "acceptance", "rematch")
+#: What `rematch` may list: the parts matched again when a partner joins,
+#: resumes or changes its endorsements (their status: who holds them).
+REMATCH: dict[str, str] = {
+    "unmatched": "the parts no partner could take and no fallback holds",
+    "fallback": "the parts the fallback holds",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,12 @@ class MatchRules:
     #: the longest pause in nanoseconds, or None (a pause lasts until resumed)
     pause_max_ns: int | None
     acceptance: Acceptance | None
+    #: the least time between the end of a pause and the next pause, in
+    #: nanoseconds (None: no pause limit); by default the pause limit itself
+    pause_gap_ns: int | None = None
+    #: the statuses of the parts matched again when a partner joins,
+    #: resumes or changes (`rematch`); empty: a part stays where it went
+    rematch: tuple[str, ...] = ()
 
 
 def check_text(text: str, path: str = "<rules>") -> tuple[MatchRules | None, list[Diagnostic]]:
@@ -131,8 +143,10 @@ class _Checker:
             split_max=self._split(),
             fallback=fallback.names[0].text if fallback else None,
             timezone=self._timezone(head),
-            pause_max_ns=self._pause(),
+            pause_max_ns=(pause := self._pause()),
             acceptance=acceptance,
+            pause_gap_ns=self._pause_gap(pause),
+            rematch=self._rematch(fallback is not None),
         )
 
     # -- declarations ------------------------------------------------------
@@ -270,6 +284,53 @@ class _Checker:
             )
             return None
         return int(clause.number) * unit
+
+    def _pause_gap(self, limit: int | None) -> int | None:
+        """`, at least N UNIT apart`: the least time from the end of a pause
+        to the next one; without it, the pause limit (chained pauses are no
+        way round the limit); 0 allows back-to-back pauses."""
+        clause = _find(self.clauses, "pause")
+        if limit is None or clause is None or clause.gap is None or clause.gap_unit is None:
+            return limit
+        assert clause.gap_span is not None
+        unit = DURATION_UNITS.get(clause.gap_unit.text)
+        if unit is None:
+            hint = did_you_mean(clause.gap_unit.text, DURATION_UNITS, "a duration is in minutes, hours, days or weeks")
+            self.error("RR809", f"unknown duration unit `{clause.gap_unit.text}`", clause.gap_unit.span, hint)
+            return limit
+        if clause.gap != clause.gap.to_integral_value():
+            self.error(
+                "RR808",
+                f"pauses at least {clause.gap} {clause.gap_unit.text} apart: {clause.gap} is not whole",
+                clause.gap_span,
+                f"give a whole number of {clause.gap_unit.text} (0 allows back-to-back pauses)",
+            )
+            return limit
+        return int(clause.gap) * unit
+
+    def _rematch(self, has_fallback: bool) -> tuple[str, ...]:
+        """`rematch unmatched, fallback`: which parts are matched again. A
+        kind the file can never make is a warning (RR831): `fallback`
+        without a `fallback` clause, `unmatched` with one."""
+        clause = _find(self.clauses, "rematch")
+        if clause is None:
+            return ()
+        one_of = f"`rematch` lists {_list(REMATCH)}"
+        kinds = self._distinct(clause.names, REMATCH, ("RR830", "rematch kind", lambda _: one_of), ("RR830", "kind"))
+        for name in clause.names:
+            never = (name.text == "fallback" and not has_fallback) or (name.text == "unmatched" and has_fallback)
+            if never:
+                why = "no `fallback` clause" if not has_fallback else "a `fallback` clause, so no part is unmatched"
+                self.diagnostics.append(
+                    Diagnostic(
+                        "RR831",
+                        f"`rematch {name.text}` never applies: the file has {why}",
+                        name.span,
+                        "list only the parts the file makes: `unmatched` without a fallback, `fallback` with one",
+                        Severity.WARNING,
+                    )
+                )
+        return kinds
 
     def _acceptance(self, attributes: Iterable[str]) -> Acceptance | None:
         clause = _find(self.clauses, "acceptance")

@@ -14,14 +14,14 @@ from typing import Any
 from ..core.formatting import printable
 from ..core.timeutil import format_timestamp
 from .api import MatchResult
-from .evaluate import Assignment
+from .evaluate import ENDED, Assignment
 
 
 def holders(result: MatchResult) -> dict[tuple[str, str], Assignment]:
-    """(request, workload) -> the assignment that holds it at the end (not declined)."""
+    """(request, workload) -> the assignment that holds it at the end (not declined nor superseded)."""
     held: dict[tuple[str, str], Assignment] = {}
     for assignment in result.assignments:
-        if assignment.status != "declined":
+        if assignment.status not in ENDED:
             for workload in assignment.workloads:
                 held[(assignment.request, workload)] = assignment
     return held

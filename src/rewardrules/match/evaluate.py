@@ -11,6 +11,8 @@ decided between the first two (docs/matching.md, "How a partner is chosen").
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +33,11 @@ _LEVELS_KEPT = 64
 KINDS = ("partner", "fallback", "none")
 #: The reason of a part declined because its partner left the program.
 LEFT_REASON = "the partner left the program"
+#: The statuses of a part that no longer holds its workloads: declined by
+#: its partner, or matched again (`rematch`) by a record that replaces it.
+ENDED = ("declined", "superseded")
+#: What made a `rematch`, by the event's type (the reason of the part superseded).
+_REMATCH_REASONS = {"partner": "joined or changed", "resume": "resumed"}
 
 
 @dataclass(slots=True)
@@ -91,10 +98,19 @@ class _Partner:
     #: the pause ended by the rules' limit, not by a `resume`
     auto_resumed: bool = False
     left: bool = False
+    #: when its last pause ended (resumed, ended by the limit, or left while
+    #: paused): the next pause comes `pause_gap_ns` after it at the earliest
+    pause_ended: int | None = None
     history: list[Assignment] = field(default_factory=list)
+    #: the parts it kept when it declined other workloads of them (`kept`):
+    #: not new referrals, so not in `history` (counts, longest idle)
+    kept: list[Assignment] = field(default_factory=list)
     #: (period start, the criteria's values) -> workloads assigned together -> how often:
     #: the counts of the current period, without reading the history
     tally: dict[tuple[int | None, tuple[str, ...]], dict[frozenset[str], int]] = field(default_factory=dict)
+    #: the same key -> (instant, workloads) of each referral, in order: the
+    #: counts before an instant, for levelling (`_levels`)
+    timed: dict[tuple[int | None, tuple[str, ...]], list[tuple[int, frozenset[str]]]] = field(default_factory=dict)
 
     def enter(self, at: int) -> None:
         """Back in the rotation from ``at`` (joined, rejoined, or a pause over)."""
@@ -146,8 +162,6 @@ class Matcher:
         #: the ids of the answers skipped so
         self.stale: list[str] = []
         self.by_request: dict[str, list[Assignment]] = {}
-        #: counts before an instant already past, which no later event changes
-        self._before: dict[tuple[Any, ...], int] = {}
         #: `_levels` tables by what they depend on (a pure cache, bounded)
         self._levelled: dict[tuple[Any, ...], dict[tuple[str, int], int]] = {}
         self.partners: dict[str, _Partner] = {}
@@ -155,13 +169,17 @@ class Matcher:
         self.requests: dict[str, _Request] = {}
         self.assignments: list[Assignment] = []
         self.problems: list[LedgerProblem] = []
+        #: the ids made so far: a repeated one gets an ordinal (`_new_id`)
+        self._ids: set[str] = set()
+        #: the fallback and unmatched parts `rematch` may match again, in the order made
+        self._open: list[Assignment] = []
 
     def run(self, events: Iterable[MatchEvent], path: str = "<ledger>") -> list[Assignment]:
         """Match every event (already in order); `LedgerError` if an event contradicts the ledger."""
         for event in events:
             getattr(self, f"_on_{event.type}")(event)
-        if self.problems:
-            raise LedgerError(self.problems, path)
+        if self.problems:  # a copy: a session clears its list for the next event
+            raise LedgerError(list(self.problems), path)
         return self.assignments
 
     def _problem(self, event: MatchEvent, field_name: str, message: str, hint: str | None = None) -> None:
@@ -175,11 +193,12 @@ class Matcher:
             joined = _Partner(event.partner, event.at, event.at, dict(event.endorsements), attributes)
             joined.enter(event.at)
             self.partners[event.partner] = joined
-            return
-        known.endorsements, known.attributes = dict(event.endorsements), attributes
-        if known.left:
-            known.left, known.paused_since = False, None
-            known.enter(event.at)
+        else:
+            known.endorsements, known.attributes = dict(event.endorsements), attributes
+            if known.left:
+                known.left, known.paused_since = False, None
+                known.enter(event.at)
+        self._rematch(event)
 
     def _known(self, event: MatchEvent) -> _Partner | None:
         partner = self.partners.get(event.partner)
@@ -196,6 +215,8 @@ class Matcher:
             since = format_timestamp(partner.paused_since)
             self._problem(event, "partner", f"partner `{partner.id}` is paused already, since {since}")
             return
+        if not self._pause_allowed(partner, event):
+            return
         partner.exit(event.at)
         partner.paused_since, partner.auto_resumed = event.at, False
 
@@ -208,8 +229,26 @@ class Matcher:
             if not partner.auto_resumed:
                 self._problem(event, "partner", f"partner `{partner.id}` is not paused", "a `resume` follows a `pause`")
             return
-        partner.paused_since = None
+        partner.paused_since, partner.pause_ended = None, event.at
         partner.enter(event.at)
+        self._rematch(event)
+
+    def _pause_allowed(self, partner: _Partner, event: MatchEvent) -> bool:
+        """A pause at least `pause_gap_ns` after the end of the last one, or
+        a problem at its line: back-to-back pauses are no way round the
+        pause limit (three 30-day pauses would keep a partner out 90 days)."""
+        gap, ended = self.rules.pause_gap_ns, partner.pause_ended
+        if gap is None or ended is None or event.at >= ended + gap:
+            return True
+        self._problem(
+            event,
+            "at",
+            f"partner `{partner.id}` may pause again from {format_timestamp(ended + gap)}: "
+            f"its last pause ended at {format_timestamp(ended)}",
+            "the rules keep pauses apart (`pause at most ..., at least ... apart`): "
+            "after a pause, a partner receives referrals, or leaves the program",
+        )
+        return False
 
     def _on_leave(self, event: MatchEvent) -> None:
         """The partner departs the program: out of the rotation, and each part
@@ -220,7 +259,9 @@ class Matcher:
             return
         partner.exit(event.at)
         partner.left = True
-        for held in [a for a in partner.history if a.status == "pending"]:
+        if partner.paused_since is not None:
+            partner.pause_ended = event.at
+        for held in [a for a in (*partner.history, *partner.kept) if a.status == "pending"]:
             self._reassign(held, event, LEFT_REASON)
 
     def _settle(self, partner: _Partner, at: int) -> None:
@@ -230,7 +271,7 @@ class Matcher:
         limit = self.rules.pause_max_ns
         if partner.paused_since is not None and limit is not None and at >= partner.paused_since + limit:
             back = partner.paused_since + limit
-            partner.paused_since, partner.auto_resumed = None, True
+            partner.paused_since, partner.auto_resumed, partner.pause_ended = None, True, back
             partner.enter(back)
 
     # -- customers -----------------------------------------------------------
@@ -263,8 +304,87 @@ class Matcher:
             held.status, held.answered_at = "accepted", event.at
 
     def _on_decline(self, event: MatchEvent) -> None:
-        for held in self._held(event):
-            self._reassign(held, event, event.reason or None)
+        """Decline the partner's parts of the request: with `workloads`,
+        only those workloads (`_decline_some`)."""
+        held = self._held(event)
+        if event.workloads:
+            self._decline_some(held, event)
+            return
+        for part in held:
+            self._reassign(part, event, event.reason or None)
+
+    def _decline_some(self, held: list[Assignment], event: MatchEvent) -> None:
+        """A decline of some workloads only: a part holding only declined
+        workloads is declined whole; a part holding others too is declined,
+        and a `kept` record gives the partner the others again at once (it
+        replaces the declined part: nothing is rewritten); the declined
+        workloads are matched again without the partner."""
+        holding = {w for part in held for w in part.workloads}
+        foreign = [w for w in event.workloads if w not in holding]
+        if held and foreign:
+            self._problem(
+                event,
+                "workloads",
+                f"partner `{event.partner}` holds no pending part of request `{event.request}` "
+                f"with {', '.join(foreign)}",
+                "decline only workloads of the parts it holds, or leave `workloads` out to decline them all",
+            )
+            return
+        for part in held:
+            declined = tuple(w for w in part.workloads if w in event.workloads)
+            if not declined:
+                continue
+            if len(declined) == len(part.workloads):
+                self._reassign(part, event, event.reason or None)
+                continue
+            part.status, part.answered_at, part.reason = "declined", event.at, event.reason or None
+            self._keep(part, event)
+            request = self.requests[part.request]
+            request.declined.add(event.partner)
+            self._match(request, declined, event.at, event.id, part.id)
+
+    def _keep(self, part: Assignment, event: MatchEvent) -> None:
+        """The partner's part without the workloads it declined: a new record
+        (basis `kept`) that replaces the declined one. It is no new referral:
+        it does not count in the round robin, nor as received in the
+        acceptance rate (the declined part does)."""
+        workloads = tuple(w for w in part.workloads if w not in event.workloads)
+        fields = ("assignment", self.rules.name, part.request, part.kind, part.partner or "", *workloads)
+        kept = Assignment(
+            id=self._new_id(fields),
+            request=part.request,
+            customer=part.customer,
+            partner=part.partner,
+            kind=part.kind,
+            workloads=workloads,
+            at=event.at,
+            event=event.id,
+            basis="kept",
+            why={**part.why, "basis": "kept"},
+            values=part.values,
+            replaces=part.id,
+        )
+        self._record(kept)
+        self.partners[event.partner].kept.append(kept)
+
+    def _rematch(self, event: MatchEvent) -> None:
+        """With `rematch`, match the open parts again (the fallback's,
+        or the unmatched) now that a partner joined, resumed or changed: a
+        part some partner can now take (some of) is superseded by the new
+        records, which replace it; a part no one can take stays as it is."""
+        if not self.rules.rematch or not self._open:
+            return
+        why = f"matched again: partner `{event.partner}` {_REMATCH_REASONS[event.type]}"
+        for part in list(self._open):
+            if part.status not in self.rules.rematch:
+                continue
+            request = self.requests[part.request]
+            candidates, _ = self._candidates(request, part.workloads, event.at)
+            if not candidates:
+                continue
+            self._open.remove(part)
+            part.status, part.answered_at, part.reason = "superseded", event.at, why
+            self._match(request, part.workloads, event.at, event.id, part.id)
 
     def _reassign(self, held: Assignment, event: MatchEvent, reason: str | None) -> None:
         """Decline a pending part for its partner and match it again at once,
@@ -374,29 +494,6 @@ class Matcher:
         wanted = set(stake)
         return sum(count for workloads, count in tally.items() if workloads & wanted)
 
-    def _count_before(
-        self, partner: _Partner, stake: tuple[str, ...], values: dict[str, str], start: int | None, end: int
-    ) -> int:
-        """Referrals the partner received in [start, end) under the same
-        criteria, ``end`` being past: read from the history once, then kept."""
-        key = (partner.id, stake, self._key(values, start), end)
-        if key not in self._before:
-            self._before[key] = sum(
-                1
-                for a in partner.history
-                if (start is None or a.at >= start) and a.at < end and self._same(a, stake, values)
-            )
-        return self._before[key]
-
-    def _same(self, past: Assignment, stake: tuple[str, ...], values: dict[str, str]) -> bool:
-        for criterion in self.rules.balance_by:
-            if criterion == WORKLOAD:
-                if not set(past.workloads) & set(stake):
-                    return False
-            elif past.values.get(criterion) != values.get(criterion):
-                return False
-        return True
-
     def _candidate(
         self,
         partner: _Partner,
@@ -446,19 +543,63 @@ class Matcher:
         a rival's effective count is its own count plus its own stint's
         level, so one newcomer is levelled against another's level, not
         its raw count. Stints are taken in the order they began, so each
-        rival's level is known when it is needed (no recursion)."""
-        stints = sorted((s, p.id, p) for p in rivals for s, _ in p.stints if start is None or s > start)
+        rival's level is known when it is needed (no recursion).
+
+        One sweep over the rivals' stints and referrals in time order, with
+        the rivals in the rotation on a heap by effective count: the stints
+        and referrals times the log of the partners, not every stint against
+        every rival (partners squared: seconds a decision at 500 partners,
+        benchmarks/matching_levels.py)."""
+        key = self._key(values, start)
+        by_workload = WORKLOAD in self.rules.balance_by
+        wanted = set(stake)
+        #: the timeline: (instant, step, partner, what); at one instant the
+        #: stints that end go first (a rival is in the rotation at `e` only
+        #: if its stint ends after `e`), then the stints that begin are
+        #: levelled against the rivals in before them, then they join,
+        #: then the referrals received at that instant count (counts are
+        #: of referrals strictly before `e`)
+        timeline: list[tuple[int, int, str, int, bool]] = []
+        for rival in rivals:
+            for begun, ended in rival.stints:
+                # a stint that ends where it begins (paused at once) is levelled, never in the rotation
+                timeline.append((begun, 1, rival.id, begun, ended != begun))
+                if ended is not None and ended != begun:
+                    timeline.append((ended, 0, rival.id, begun, False))
+            for at, workloads in rival.timed.get(key, ()):
+                if not by_workload or workloads & wanted:
+                    timeline.append((at, 3, rival.id, 0, False))
+        timeline.sort()
+        counts = dict.fromkeys((r.id for r in rivals), 0)
         offsets: dict[tuple[str, int], int] = {}
-        for entered, name, partner in stints:
-            levels = []
-            for rival in rivals:
-                begun = None if rival is partner else rival.stint_at(entered)
-                if begun is not None:
-                    before = self._count_before(rival, stake, values, start, entered)
-                    levels.append(before + offsets.get((rival.id, begun), 0))
-            if levels:
-                own = self._count_before(partner, stake, values, start, entered)
-                offsets[(name, entered)] = max(0, min(levels) - own)
+        #: the rivals in the rotation: name -> their stint's offset, and a
+        #: heap of (effective count, name, version) with stale entries skipped
+        active: dict[str, int] = {}
+        version = dict.fromkeys(counts, 0)
+        heap: list[tuple[int, str, int]] = []
+        for _, group in itertools.groupby(timeline, key=lambda item: item[0]):
+            joining = []
+            for _, step, name, begun, lasts in group:
+                if step == 0 and name in active:
+                    del active[name]
+                    version[name] += 1
+                elif step == 1:
+                    if start is None or begun > start:
+                        while heap and (heap[0][1] not in active or heap[0][2] != version[heap[0][1]]):
+                            heapq.heappop(heap)
+                        if heap:
+                            offsets[(name, begun)] = max(0, heap[0][0] - counts[name])
+                    if lasts:
+                        joining.append((name, offsets.get((name, begun), 0)))
+                elif step == 3:
+                    for joined, offset in joining:  # in before the referrals of the instant count
+                        _push(joined, offset, counts, active, version, heap)
+                    joining = []
+                    counts[name] += 1
+                    if name in active:
+                        _push(name, active[name], counts, active, version, heap)
+            for joined, offset in joining:
+                _push(joined, offset, counts, active, version, heap)
         return offsets
 
     def _tie_values(self, partner: _Partner) -> tuple[Any, ...]:
@@ -567,7 +708,7 @@ class Matcher:
             kind, partner = "none", None
         fields = ("assignment", self.rules.name, request.event.request, kind, partner or "", *workloads)
         assignment = Assignment(
-            id=make_id("ma_", fields),
+            id=self._new_id(fields),
             request=request.event.request,
             customer=request.event.customer,
             partner=partner,
@@ -581,12 +722,48 @@ class Matcher:
             replaces=replaces,
             status="pending" if kind == "partner" else ("fallback" if kind == "fallback" else "unmatched"),
         )
+        self._record(assignment)
+        if candidate is None and self.rules.rematch:
+            self._open.append(assignment)
+        elif candidate is not None:
+            candidate.partner.history.append(assignment)
+            key = self._key(values, self._period_start(at))
+            tally = candidate.partner.tally.setdefault(key, {})
+            tally[frozenset(workloads)] = tally.get(frozenset(workloads), 0) + 1
+            candidate.partner.timed.setdefault(key, []).append((at, frozenset(workloads)))
+
+    def _new_id(self, fields: tuple[str, ...]) -> str:
+        """The record's id: over its fields, as award ids are; when a record
+        with the same fields was made before (a workload back with the
+        fallback after a `rematch`), with an ordinal too, so ids never
+        collide (a workload name never is a number: no clash with it)."""
+        made = make_id("ma_", fields)
+        again = 0
+        while made in self._ids:
+            again += 1
+            made = make_id("ma_", (*fields, str(again)))
+        self._ids.add(made)
+        return made
+
+    def _record(self, assignment: Assignment) -> None:
         self.assignments.append(assignment)
         self.by_request.setdefault(assignment.request, []).append(assignment)
-        if candidate is not None:
-            candidate.partner.history.append(assignment)
-            tally = candidate.partner.tally.setdefault(self._key(values, self._period_start(at)), {})
-            tally[frozenset(workloads)] = tally.get(frozenset(workloads), 0) + 1
+
+
+def _push(
+    name: str,
+    offset: int,
+    counts: dict[str, int],
+    active: dict[str, int],
+    version: dict[str, int],
+    heap: list[tuple[int, str, int]],
+) -> None:
+    """A rival in the rotation in `_levels`' sweep, or its count changed:
+    its effective count (own count and its stint's offset) on the heap, the
+    entries before it made stale."""
+    active[name] = offset
+    version[name] += 1
+    heapq.heappush(heap, (counts[name] + offset, name, version[name]))
 
 
 def _endorsed(partner: _Partner, workload: str, at: int) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.diagnostics import did_you_mean
 from ..core.formatting import quoted, shown
-from ..core.timeutil import TimestampError, parse_timestamp
+from ..core.timeutil import TimestampError, format_timestamp, parse_timestamp
 from ..ledger.decode import iter_lines
 from ..ledger.events import LedgerError, LedgerProblem
 from .check import MatchRules
@@ -35,7 +35,12 @@ FIELDS: dict[str, dict[str, tuple[bool, str]]] = {
         "attributes": (False, "values"),
     },
     "accept": {"request": (True, "name"), "partner": (True, "name")},
-    "decline": {"request": (True, "name"), "partner": (True, "name"), "reason": (False, "text")},
+    "decline": {
+        "request": (True, "name"),
+        "partner": (True, "name"),
+        "reason": (False, "text"),
+        "workloads": (False, "workloads"),
+    },
 }
 _COMMON = ("id", "type", "at")
 #: Longest name (an id, a partner, a customer, a value) in characters.
@@ -115,6 +120,15 @@ def _event(value: Any, line: int, rules: MatchRules) -> tuple[MatchEvent | None,
         found[name] = _READERS[what](raw, line, name, problems, rules)
     if kind == "request":
         _required_attributes(found.get("attributes") or {}, line, rules, problems)
+    if rules.fallback is not None and found.get("partner") == rules.fallback:
+        problems.append(
+            LedgerProblem(
+                line,
+                "partner",
+                f"`{rules.fallback}` is the rules' fallback (`fallback {rules.fallback}`), not a partner",
+                "give the partner another id: an assignment to it could not be told from one to the fallback",
+            )
+        )
     if problems:
         return None, problems
     return MatchEvent(event_id, kind, at, line, **found), []
@@ -252,3 +266,25 @@ _READERS: dict[str, Any] = {
     "lists": _lists,
     "values": _values,
 }
+
+
+def event_record(event: MatchEvent) -> dict[str, Any]:
+    """The event as a ledger line (a JSON object) that `read_events` reads
+    back to the same event: its type's fields only, instants in RFC 3339
+    (nanoseconds kept), a partner's values sorted. A session snapshot keeps
+    the events it took in this form (`match.snapshot`)."""
+    record: dict[str, Any] = {"id": event.id, "type": event.type, "at": format_timestamp(event.at)}
+    fields = FIELDS[event.type]
+    for name in ("partner", "customer", "request", "reason"):
+        if name in fields and getattr(event, name):
+            record[name] = getattr(event, name)
+    if "workloads" in fields and event.workloads:  # a decline's are optional
+        record["workloads"] = list(event.workloads)
+    if event.type == "partner":
+        record["endorsements"] = {
+            w: None if lapse is None else format_timestamp(lapse) for w, lapse in event.endorsements.items()
+        }
+        record["attributes"] = {a: sorted(values) for a, values in event.attributes.items()}
+    elif event.type == "request":
+        record["attributes"] = dict(event.attributes)
+    return record

@@ -87,7 +87,15 @@ def render(clause: Clause) -> str:
         "balance": f"round robin{by}{period}",
         "tiebreak": f"tie break {names}",
         "split": f"split up to {number}",
-        "pause": f"pause at most {number} {unit}",
+        "pause": f"pause at most {number} {unit}{_apart(clause)}",
         "acceptance": f"acceptance at least {number}%{by}{period}",
+        "rematch": f"rematch {names}",
     }
     return texts[clause.kind]
+
+
+def _apart(clause: Clause) -> str:
+    """`, at least N UNIT apart` of a `pause` clause, as written, or nothing."""
+    if clause.gap_span is None or clause.gap_unit is None:
+        return ""
+    return f", at least {clause.gap_span.text} {clause.gap_unit.text} apart"

@@ -63,6 +63,10 @@ class Clause:
     #: `timezone "..."` of the `matching` line: the zone and where it is written
     zone: str | None = None
     zone_span: Span | None = None
+    #: `pause at most D, at least N UNIT apart`: the gap and its unit
+    gap: Decimal | None = None
+    gap_span: Span | None = None
+    gap_unit: Name | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -171,6 +175,9 @@ def _part(source: Source, child: Tree[Token], names: list[Name], found: dict[str
         found["zone"], found["zone_span"] = _unquote(str(tokens[0])), _span(source, tokens[0])
     elif child.data == "period":
         found["period"] = Name(str(tokens[0]), _span(source, tokens[0]))
+    elif child.data == "apart":
+        found["gap"], found["gap_span"] = Decimal(str(tokens[0])), _span(source, tokens[0])
+        found["gap_unit"] = Name(str(tokens[1]), _span(source, tokens[1]))
     elif child.data == "duration":
         found["number"], found["number_span"] = Decimal(str(tokens[0])), _span(source, tokens[0])
         found["unit"] = Name(str(tokens[1]), _span(source, tokens[1]))

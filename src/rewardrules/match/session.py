@@ -19,7 +19,7 @@ from ..ledger.events import LedgerError, LedgerProblem
 from .api import MatchResult
 from .check import MatchRules
 from .evaluate import Assignment, Matcher
-from .events import read_events
+from .events import event_record, read_events
 
 
 class MatchSession:
@@ -31,6 +31,8 @@ class MatchSession:
         self._matcher = Matcher(rules)
         self._last: tuple[int, str] | None = None
         self._ids: set[str] = set()
+        #: every event taken, as a ledger line: what a snapshot keeps
+        self._taken: list[dict[str, Any]] = []
 
     def add(self, event: str | bytes | dict[str, Any]) -> list[Assignment]:
         """Take one event (a ledger line, or its JSON object); return the
@@ -54,7 +56,24 @@ class MatchSession:
             self._matcher.problems.clear()
         self._ids.add(taken.id)
         self._last = taken.order()
+        self._taken.append(event_record(taken))
         return self._matcher.assignments[before:]
+
+    def snapshot(self) -> bytes:
+        """The session as bytes to keep across a restart (`match.snapshot`):
+        `MatchSession.restore(rules, blob)` gives it back."""
+        from .snapshot import dump
+
+        return dump(self)
+
+    @classmethod
+    def restore(cls, rules: MatchRules, blob: bytes | str, path: str = "<session>") -> MatchSession:
+        """A session from `snapshot()`'s bytes, or `MatchSnapshotError`: the
+        bytes are untrusted (bounded, checked, replayed through the ledger's
+        checks), and refused for other rules than they were taken under."""
+        from .snapshot import load
+
+        return load(rules, blob, path)
 
     def result(self) -> MatchResult:
         """Every assignment so far, as of the last event taken."""

@@ -20,9 +20,11 @@ def render_result(result: MatchResult) -> str:
     data = result.to_dict()
     count = len(data["assignments"])
     lines = [f"matching {data['matching']} as of {data['as_of'] or '-'}: {count} assignment{'s' * (count != 1)}"]
+    #: what became of each record, for "replaces ID (declined)" (or superseded)
+    statuses = {record["id"]: record["status"] for record in data["assignments"]}
     for record in data["assignments"]:
         lines.append("")
-        lines.extend(_assignment(record))
+        lines.extend(_assignment(record, statuses))
     report = data["acceptance"]
     if report is not None:
         lines.append("")
@@ -30,7 +32,7 @@ def render_result(result: MatchResult) -> str:
     return "".join(printable(line) + "\n" for line in lines)
 
 
-def _assignment(record: dict[str, Any]) -> list[str]:
+def _assignment(record: dict[str, Any], statuses: dict[str, str]) -> list[str]:
     who = record["partner"] or "nobody"
     head = (
         f"{record['id']}  request {record['request']} (customer {record['customer']}) at {record['at']}: "
@@ -38,9 +40,9 @@ def _assignment(record: dict[str, Any]) -> list[str]:
     )
     lines = [head]
     if record["replaces"]:
-        lines.append(f"  replaces {record['replaces']} (declined)")
+        lines.append(f"  replaces {record['replaces']} ({statuses.get(record['replaces'], 'declined')})")
     if record["reason"]:
-        lines.append(f"  declined: {record['reason']}")
+        lines.append(f"  {record['status']}: {record['reason']}")
     why = record["why"]
     lines.append(f"  counts: {why['counts']}")
     for entry in why["candidates"]:

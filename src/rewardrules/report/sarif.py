@@ -166,6 +166,8 @@ RULE_HELP: dict[str, str] = {
     "RR810": "A clause a matching file needs: at least one `workload`, a `tie break`, a period for `acceptance`.",
     "RR811": "An attribute declared but used by no clause (`check --strict`): require it, balance by it, or remove it.",
     "RR812": 'The `timezone` of a `matching` line names no known IANA time zone: use a name such as "Europe/Paris".',
+    "RR830": "`rematch` lists something other than `unmatched` and `fallback`, or one twice: list the parts to match again.",
+    "RR831": "A `rematch` kind the file never makes (`fallback` without a `fallback` clause, `unmatched` with one).",
 }
 
 _LINT = frozenset(code for code in CODES if code.startswith("RR6"))
