@@ -131,7 +131,9 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if query.most_per_event > most:
         return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
     try:
-        data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
+        data = direct_result(program, query, args.ledger, as_of)
+        if data is None:
+            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -154,6 +156,24 @@ def duckdb_result(
     records, latest = program._read(events, path)
     limit = as_of if as_of is not None else (latest if latest is not None else 0)
     rows = run_query(query, program.compiled.checked, records, limit)
+    return result_data(program, rows, limit, records)
+
+
+def direct_result(program: Program, query: Query, path: str, as_of: int | None) -> dict[str, Any] | None:
+    """The result record with the ledger read by DuckDB itself (a regular
+    file in the strict form of `sql.read`), or None: then the Python reader
+    reads it (`duckdb_result`), and refuses what it refuses."""
+    import os
+
+    from ..sql.run import run_file
+
+    if path == "-" or not os.path.isfile(path):
+        return None
+    found = run_file(query, program.compiled.checked, sorted(program.compiled.used_types), path, as_of)
+    if found is None:
+        return None
+    rows, limit, lines = found
+    records = program._read(lines, path)[0] if lines else []
     return result_data(program, rows, limit, records)
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -148,26 +149,70 @@ def seal(connection: Any) -> None:
 
 def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
     """Run both queries over the records (the ledger stage's, any order)."""
-    import duckdb
-
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
-        connection = connect(folder)
-        try:
+        with _session(folder) as connection:
             connection.execute(load_sql(path, query.columns, scales))
             seal(connection)
-            connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
-            return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
-        except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
-            raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
-        except duckdb.Error as error:
-            raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
-        finally:
-            connection.close()
+            return _queries(connection, query, as_of)
+
+
+@contextmanager
+def _session(folder: str) -> Iterator[Any]:
+    """A connection (see `connect`) whose DuckDB failures are said as
+    errors (`TooWide`, `EngineError`), never tracebacks; closed after."""
+    import duckdb
+
+    connection = connect(folder)
+    try:
+        yield connection
+    except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
+        raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+    except duckdb.Error as error:
+        raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
+    finally:
+        connection.close()
+
+
+def _queries(connection: Any, query: Query, as_of: int) -> Rows:
+    """Both queries over the loaded `ledger`, up to `as_of`."""
+    connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
+    return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
 
 
 def _fetch(connection: Any, sql: str) -> list[dict[str, Any]]:
     cursor = connection.execute(sql)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _limit_access(connection: Any, path: str) -> None:
+    """From the start, DuckDB may read the ledger file asked for and no
+    other file (nor the network), and its settings are locked."""
+    connection.execute(f"SET allowed_paths = [{literal(os.path.abspath(path))}]")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
+def run_file(
+    query: Query, checked: CheckedRuleset, used: Sequence[str], path: str, as_of: int | None
+) -> tuple[Rows, int, list[str]] | None:
+    """Run both queries over the ledger file at `path`, read by DuckDB
+    itself (`read.load`, the strict form): the rows, the as-of used (the
+    given one, or the ledger's latest instant), and the lines of the
+    ineligible referrals (for their explanations). None when the ledger is
+    not in the strict form: then the caller reads it with the Python reader
+    (`run`), which reports its problems or scores what it accepts."""
+    from .read import NotDirect, lines_of, load
+
+    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
+        _limit_access(connection, path)
+        try:
+            latest = load(connection, os.path.abspath(path), checked, used, query.columns)
+        except NotDirect:
+            return None
+        limit = as_of if as_of is not None else (latest if latest is not None else 0)
+        rows = _queries(connection, query, limit)
+        ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
+        return rows, limit, lines_of(connection, ineligible)
