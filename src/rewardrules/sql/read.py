@@ -52,7 +52,6 @@ _STRING = r'"[ !#-\[\]-~]*"'
 _VALUE = rf"(?:{_STRING}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)"
 _PAIR = rf"{_STRING} *: *{_VALUE} *"
 _LINE = rf" *\{{ *(?:{_PAIR}(?:, *{_PAIR})*)?\}} *"
-_KEY = r'"([ !#-\[\]-~]*)" *:'
 
 #: a field name the token pattern can name as it is
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -67,12 +66,21 @@ _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
 _KINDS = (NUMBER, QUANTITY, TEXT, BOOLEAN)
 
 
-def token(name: str) -> str:
+def _token(name: str, index: int, numeric: bool) -> str:
     """A key's value in a strict line as its JSON text (`"450.00"`,
-    `450.00`, `true`, `null`), or '' when the key is absent. In a strict
-    line a string holds no `"`, so `"NAME" :` is always the key."""
-    pattern = rf'"{name}" *: *("[^"]*"|[^,}} ]+)'
-    return f"regexp_extract(line, {literal(pattern)}, 1)"
+    `450.00`, `true`, `null`), or '' when the key is absent: from `j`,
+    the line's values parsed once, where a string is written back as it was
+    (printable ASCII without escapes) but a JSON number may not be (DuckDB
+    parses it as a DOUBLE): a number is taken from the line's text. In a
+    strict line a string holds no `"`, so `"NAME" :` is always the key."""
+    found = f"COALESCE(CAST(j[{index}] AS VARCHAR), '')"
+    if not numeric:
+        return found
+    pattern = rf'"{name}" *: *([^,}} ]+)'
+    return (
+        f"CASE WHEN {found} LIKE '\"%' OR {found} IN ('', 'null', 'true', 'false') THEN {found} "
+        f"ELSE regexp_extract(line, {literal(pattern)}, 1) END"
+    )
 
 
 def _string(tok: str) -> str:
@@ -171,7 +179,10 @@ def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[st
     if len({name for name, _ in fields}) < len(fields):  # one name, two kinds: one value column each
         raise NotDirect("a field name declared with two kinds")
     keys = ["id", "type", "at", "referee", "referrer", "currency", *(name for name, _ in fields)]
-    tokens = ", ".join(f"{token(k)} AS {ident('t:' + k)}" for k in dict.fromkeys(keys))
+    keys = list(dict.fromkeys(keys))
+    numeric = {name for name, kind in fields if kind in (NUMBER, QUANTITY)}
+    tokens = ", ".join(f"{_token(k, n, k in numeric)} AS {ident('t:' + k)}" for n, k in enumerate(keys, start=1))
+    paths = ", ".join(literal(f'$."{k}"') for k in keys)
     valid_at, nanos = _instant_sql()
     currencies = _one_currency(_money_fields(checked, kinds))
     per_type = []
@@ -186,11 +197,7 @@ def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[st
             tests.append(f'"t:currency" IN {allowed}')
         per_type.append(f"WHEN {literal(name)} THEN {' AND '.join(tests)}")
     by_type = f"CASE type {' '.join(per_type)} ELSE TRUE END" if per_type else "TRUE"
-    keys_found = f"regexp_extract_all(line, {literal(_KEY)}, 1)"
-    shape = (
-        f"strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) "
-        f"AND len({keys_found}) = len(list_distinct({keys_found}))"
-    )
+    shape = "CASE WHEN strict THEN len(json_keys(line)) = len(list_distinct(json_keys(line))) END"
     head = (
         f"{_is_name(chr(34) + 't:id' + chr(34))} AND {_is_name(chr(34) + 't:type' + chr(34))} "
         f"AND {valid_at} "
@@ -209,7 +216,10 @@ def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[st
         f"{_string(chr(34) + 't:referrer' + chr(34))} AS referrer{values} FROM ("
         f"SELECT *, COALESCE({shape} AND {head} AND {by_type}, FALSE) AS ok FROM ("
         f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_string(chr(34) + 't:at' + chr(34))} AS a_text "
-        f"FROM (SELECT line, {tokens} FROM {read} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *'))))"
+        f"FROM (SELECT line, strict, {tokens} FROM (SELECT line, strict, "
+        f"CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j FROM (SELECT line, "
+        f"strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
+        f"FROM {read} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *'))))))"
     )
 
 

@@ -126,7 +126,7 @@ def connect(folder: str) -> Any:
     installed or loaded beyond those built in."""
     import duckdb
 
-    return duckdb.connect(
+    connection = duckdb.connect(
         ":memory:",
         config={
             "temp_directory": os.path.join(folder, "spill"),
@@ -136,6 +136,8 @@ def connect(folder: str) -> Any:
             "allow_community_extensions": False,
         },
     )
+    connection.execute("SET enable_progress_bar = false")  # never drawn on the user's terminal
+    return connection
 
 
 def seal(connection: Any) -> None:
