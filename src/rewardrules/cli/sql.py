@@ -162,15 +162,20 @@ def duckdb_result(
 def direct_result(program: Program, query: Query, path: str, as_of: int | None) -> dict[str, Any] | None:
     """The result record with the ledger read by DuckDB itself (a regular
     file in the strict form of `sql.read`), or None: then the Python reader
-    reads it (`duckdb_result`), and refuses what it refuses."""
+    reads it (`duckdb_result`), and refuses what it refuses. A Parquet file
+    outside the strict form is given to the Python reader here, its rows
+    as JSON lines (a bad row is named by its number, as a line)."""
     import os
 
-    from ..sql.run import run_file
+    from ..sql.read import is_parquet
+    from ..sql.run import parquet_rows, run_file
 
     if path == "-" or not os.path.isfile(path):
         return None
     found = run_file(query, program.compiled.checked, sorted(program.compiled.used_types), path, as_of)
     if found is None:
+        if is_parquet(path):  # its rows as JSON lines, for the Python reader
+            return duckdb_result(program, query, parquet_rows(path), as_of, path)
         return None
     rows, limit, lines = found
     records = program._read(lines, path)[0] if lines else []

@@ -31,7 +31,7 @@ DECIMAL(38, s) exactly; no value goes through DOUBLE.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..check.program import CheckedRuleset
@@ -172,6 +172,49 @@ def plan(checked: CheckedRuleset, used: Sequence[str]) -> dict[str, list[tuple[s
     return kinds
 
 
+def is_parquet(path: str) -> bool:
+    """A Parquet ledger is named so (`.parquet`); any other file is JSON Lines."""
+    return path.lower().endswith(".parquet")
+
+
+def lines_sql(path: str) -> str:
+    """The ledger's lines as a table of one VARCHAR column, `line`: a JSON
+    Lines file read as raw text (no delimiter, quote or escape; invalid
+    UTF-8 and a carriage return inside a line are DuckDB errors); a Parquet
+    file's rows each written as a JSON object by DuckDB (`to_json`: DECIMAL
+    exactly, text as strings), so that both go through one validation."""
+    if is_parquet(path):
+        return f"(SELECT CAST(to_json(p) AS VARCHAR) AS line FROM read_parquet({literal(path)}) AS p)"
+    return (
+        f"read_csv({literal(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', "
+        "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false)"
+    )
+
+
+def refuse_floats(connection: Any, path: str) -> None:
+    """A Parquet column of binary floats (FLOAT, DOUBLE) is refused, read
+    or not: its values are not exact amounts (`EngineError`, exit 2)."""
+    from .run import EngineError
+
+    for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})").fetchall():
+        if str(kind).upper() in ("FLOAT", "DOUBLE", "REAL"):
+            raise EngineError(
+                f"column `{name}` of the Parquet ledger holds binary floats ({kind}), which are not exact amounts: "
+                "write it as DECIMAL or as text"
+            )
+
+
+def parquet_lines(connection: Any, path: str) -> Iterator[str]:
+    """A Parquet ledger's rows as JSON lines, in file order, for the Python
+    reader (which then names a bad row by its number, as a line). A column
+    of binary floats (FLOAT, DOUBLE) is refused: not an exact amount."""
+    refuse_floats(connection, path)
+    cursor = connection.execute(f"SELECT line FROM {lines_sql(path)}")
+    while rows := cursor.fetchmany(10_000):
+        for (line,) in rows:
+            yield line
+
+
 def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
     """The statement that reads the file into `parsed`: per non-blank line
     its tokens, the values as text, `ok` (the strict form holds)."""
@@ -205,10 +248,7 @@ def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[st
         f"AND ({_absent(chr(34) + 't:referrer' + chr(34))} OR {_is_name(chr(34) + 't:referrer' + chr(34))})"
     )
     values = "".join(f", {_value(name, kind)} AS {ident('v:' + name)}" for name, kind in fields)
-    read = (
-        f"read_csv({literal(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', "
-        "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false)"
-    )
+    read = lines_sql(path)
     return (
         "CREATE TABLE parsed AS "
         f"SELECT line, ok, {_string(chr(34) + 't:id' + chr(34))} AS id, type, "
@@ -263,6 +303,8 @@ def load(
     import duckdb
 
     kinds = plan(checked, used)
+    if is_parquet(path):
+        refuse_floats(connection, path)
     try:
         connection.execute(parse_sql(path, checked, kinds))
     except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit

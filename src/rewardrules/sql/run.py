@@ -218,3 +218,14 @@ def run_file(
         rows = _queries(connection, query, limit)
         ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
         return rows, limit, lines_of(connection, ineligible)
+
+
+def parquet_rows(path: str) -> Iterator[str]:
+    """A Parquet ledger's rows as JSON lines (`read.parquet_lines`), read by
+    a DuckDB that may open that file only: for the Python reader, when the
+    ledger is not in the strict form."""
+    from .read import parquet_lines
+
+    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
+        _limit_access(connection, path)
+        yield from parquet_lines(connection, os.path.abspath(path))
