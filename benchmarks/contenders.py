@@ -218,26 +218,25 @@ def _rules(program: str) -> str:
     return str(ROOT / "rulesets" / f"{program}.rules")
 
 
-def floor_msgspec(ledger: str) -> int:
-    import msgspec
-
-    decode, count = msgspec.json.decode, 0
-    with open(ledger, "rb") as lines:
-        for line in lines:
-            decode(line)
-            count += 1
-    return count
-
-
-def floor_orjson(ledger: str) -> int:
-    import orjson
-
-    loads, count = orjson.loads, 0
+def _parse_every_line(ledger: str, loads: Callable[[bytes], Any]) -> int:
+    count = 0
     with open(ledger, "rb") as lines:
         for line in lines:
             loads(line)
             count += 1
     return count
+
+
+def floor_msgspec(ledger: str) -> int:
+    import msgspec
+
+    return _parse_every_line(ledger, msgspec.json.decode)
+
+
+def floor_orjson(ledger: str) -> int:
+    import orjson
+
+    return _parse_every_line(ledger, orjson.loads)
 
 
 def floor_duckdb(ledger: str) -> int:
