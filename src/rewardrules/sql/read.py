@@ -309,13 +309,18 @@ def load(
         connection.execute(parse_sql(path, checked, kinds))
     except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit
         raise NotDirect(str(error).splitlines()[0]) from None
-    bad, latest = connection.execute('SELECT count(*) FILTER (WHERE NOT ok), max("at") FROM parsed').fetchone()
+    bad, latest, rows, ids = connection.execute(
+        'SELECT count(*) FILTER (WHERE NOT ok), max("at"), count(*), count(DISTINCT id) FROM parsed'
+    ).fetchone()
     if bad:
         raise NotDirect(f"{bad} line(s) outside the strict form")
-    conflicts = connection.execute(
-        "SELECT count(*) FROM (SELECT id FROM parsed GROUP BY id HAVING min(line) <> max(line))"
-    ).fetchone()[0]
-    if conflicts:
+    repeated = rows != ids  # an id on several lines: the same line each time, counted once
+    if (
+        repeated
+        and connection.execute(
+            "SELECT count(*) FROM (SELECT id FROM parsed GROUP BY id HAVING min(line) <> max(line))"
+        ).fetchone()[0]
+    ):
         raise NotDirect("an id on different lines")
     from .run import _sql_type
 
@@ -323,7 +328,7 @@ def load(
     wanted = ", ".join(literal(name) for name in kinds) or "NULL"
     # a column holds its field on its own event type only (NULL on others)
     connection.execute(
-        'CREATE TABLE ledger AS SELECT DISTINCT "at", id, type, referee, '
+        f'CREATE TABLE ledger AS SELECT {"DISTINCT " if repeated else ""}"at", id, type, referee, '
         "CASE WHEN type = 'referral' THEN referrer END AS referrer"
         + "".join(
             f", CASE WHEN type = {literal(c.event)} THEN CAST({ident('v:' + c.field)} AS {_sql_type(c, scales)}) END AS {ident(c.name)}"
