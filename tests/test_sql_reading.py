@@ -104,6 +104,8 @@ REFUSED = {
     "nested_too_deep": "\n".join(
         [*BASE, '{"id":"x2","at":"2026-04-10T09:00:00Z","type":"other","a":' + "[" * 40 + "]" * 40 + "}"]
     ).encode(),
+    "other_currency": "\n".join([*BASE, _sub("1000")[:-1] + ',"currency":"JPY"}']).encode(),
+    "currency_not_text": "\n".join([*BASE, _sub("1000")[:-1] + ',"currency":5}']).encode(),
     "carriage_return_inside": "\n".join([*BASE, _sub("1") + "\r" + _sub("2", id_="s5")]).encode(),
 }
 
@@ -131,6 +133,8 @@ ACCEPTED = {
     "duplicate_in_other_key_order": "\n".join(
         [*BASE, '{"referee":"bob","id":"s1","at":"2026-01-10T09:00:00Z","type":"subscription","mrr":300}']
     ).encode(),
+    "declared_currency": "\n".join([*BASE, _sub("1000")[:-1] + ',"currency":"USD"}']).encode(),
+    "declared_currency_lowercase": "\n".join([*BASE, _sub("1000")[:-1] + ',"currency":"usd"}']).encode(),
     "null_optional": "\n".join(
         [*BASE, _sub("1000").replace('"referee":"bob"', '"referee":"bob","referrer":null')]
     ).encode(),

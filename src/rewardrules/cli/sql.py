@@ -167,12 +167,14 @@ def direct_result(program: Program, query: Query, path: str, as_of: int | None) 
     as JSON lines (a bad row is named by its number, as a line)."""
     import os
 
+    from ..ledger.validate import _one_currency
     from ..sql.read import is_parquet
     from ..sql.run import parquet_rows, run_file
 
     if path == "-" or not os.path.isfile(path):
         return None
-    found = run_file(query, program.compiled.checked, sorted(program.compiled.used_types), path, as_of)
+    currencies = _one_currency(program._reader().money)
+    found = run_file(query, program.compiled.checked, sorted(program.compiled.used_types), currencies, path, as_of)
     if found is None:
         if is_parquet(path):  # its rows as JSON lines, for the Python reader
             return duckdb_result(program, query, parquet_rows(path), as_of, path)

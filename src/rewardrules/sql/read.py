@@ -31,13 +31,12 @@ DECIMAL(38, s) exactly; no value goes through DOUBLE.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..check.program import CheckedRuleset
 from ..core import limits
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
-from ..ledger.validate import _money_fields, _one_currency
 from .compile import MAX_DIGITS, Column, ident, literal
 
 
@@ -215,9 +214,12 @@ def parquet_lines(connection: Any, path: str) -> Iterator[str]:
             yield line
 
 
-def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[str, str, bool]]]) -> str:
+def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currencies: Mapping[str, str | None]) -> str:
     """The statement that reads the file into `parsed`: per non-blank line
-    its tokens, the values as text, `ok` (the strict form holds)."""
+    its tokens, the values as text, `ok` (the strict form holds).
+    `currencies`: per used event type with money fields, the one currency
+    they are declared in, or None for several (the ledger stage's
+    `validate._one_currency`: a `currency` must be absent or that code)."""
     fields = sorted({(name, kind) for spec in kinds.values() for name, kind, _ in spec})
     if len({name for name, _ in fields}) < len(fields):  # one name, two kinds: one value column each
         raise NotDirect("a field name declared with two kinds")
@@ -227,7 +229,6 @@ def parse_sql(path: str, checked: CheckedRuleset, kinds: dict[str, list[tuple[st
     tokens = ", ".join(f"{_token(k, n, k in numeric)} AS {ident('t:' + k)}" for n, k in enumerate(keys, start=1))
     paths = ", ".join(literal(f'$."{k}"') for k in keys)
     valid_at, nanos = _instant_sql()
-    currencies = _one_currency(_money_fields(checked, kinds))
     per_type = []
     for name, spec in kinds.items():
         tests = [_is_name('"t:referee"')]
@@ -294,7 +295,12 @@ def _scales(connection: Any, columns: Sequence[Column]) -> dict[str, int]:
 
 
 def load(
-    connection: Any, path: str, checked: CheckedRuleset, used: Sequence[str], columns: Sequence[Column]
+    connection: Any,
+    path: str,
+    checked: CheckedRuleset,
+    used: Sequence[str],
+    columns: Sequence[Column],
+    currencies: Mapping[str, str | None],
 ) -> int | None:
     """Read the ledger at `path` into the `ledger` table (as `run.load_sql`
     makes it); the latest instant of the ledger (None when it has no
@@ -306,7 +312,7 @@ def load(
     if is_parquet(path):
         refuse_floats(connection, path)
     try:
-        connection.execute(parse_sql(path, checked, kinds))
+        connection.execute(parse_sql(path, kinds, currencies))
     except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit
         raise NotDirect(str(error).splitlines()[0]) from None
     bad, latest, rows, ids = connection.execute(

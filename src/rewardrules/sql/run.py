@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -198,7 +198,12 @@ def _limit_access(connection: Any, path: str) -> None:
 
 
 def run_file(
-    query: Query, checked: CheckedRuleset, used: Sequence[str], path: str, as_of: int | None
+    query: Query,
+    checked: CheckedRuleset,
+    used: Sequence[str],
+    currencies: Mapping[str, str | None],
+    path: str,
+    as_of: int | None,
 ) -> tuple[Rows, int, list[str]] | None:
     """Run both queries over the ledger file at `path`, read by DuckDB
     itself (`read.load`, the strict form): the rows, the as-of used (the
@@ -211,7 +216,7 @@ def run_file(
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
         _limit_access(connection, path)
         try:
-            latest = load(connection, os.path.abspath(path), checked, used, query.columns)
+            latest = load(connection, os.path.abspath(path), checked, used, query.columns, currencies)
         except NotDirect:
             return None
         limit = as_of if as_of is not None else (latest if latest is not None else 0)
