@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from ..core.formatting import printable, printable_lines
+from ..core.jsonout import write_pretty
 from ..core.timeutil import parse_timestamp
 from .common import (
     add_as_of_argument,
@@ -17,7 +17,6 @@ from .common import (
     fail,
     scored,
     write_bytes,
-    write_json,
 )
 
 
@@ -68,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(found, int):
             return found
         data = found[1]
-        if args.format == "json":
-            write_json(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        if args.format == "json":  # the bytes of json.dumps(indent=2), written as the Python engine writes them
+            write_bytes(lambda out: write_pretty(data, out.write))
         else:
             sys.stdout.write(text_report(data))
         return 0

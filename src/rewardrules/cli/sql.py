@@ -132,7 +132,9 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if query.most_per_event > most:
         return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
     try:
-        data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
+        data = direct_result(program, query, args.ledger, as_of)
+        if data is None:
+            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -155,6 +157,31 @@ def duckdb_result(
     records, latest = program._read(events, path)
     limit = as_of if as_of is not None else (latest if latest is not None else 0)
     rows = run_query(query, program.compiled.checked, records, limit)
+    return result_data(program, rows, limit, records)
+
+
+def direct_result(program: Program, query: Query, path: str, as_of: int | None) -> dict[str, Any] | None:
+    """The result record with the ledger read by DuckDB itself (a regular
+    file in the strict form of `sql.read`), or None: then the Python reader
+    reads it (`duckdb_result`), and refuses what it refuses. A Parquet file
+    outside the strict form is given to the Python reader here, its rows
+    as JSON lines (a bad row is named by its number, as a line)."""
+    import os
+
+    from ..ledger.validate import _one_currency
+    from ..sql.read import is_parquet
+    from ..sql.run import parquet_rows, run_file
+
+    if path == "-" or not os.path.isfile(path):
+        return None
+    currencies = _one_currency(program._reader().money)
+    found = run_file(query, program.compiled.checked, sorted(program.compiled.used_types), currencies, path, as_of)
+    if found is None:
+        if is_parquet(path):  # its rows as JSON lines, for the Python reader
+            return duckdb_result(program, query, parquet_rows(path), as_of, path)
+        return None
+    rows, limit, lines = found
+    records = program._read(lines, path)[0] if lines else []
     return result_data(program, rows, limit, records)
 
 

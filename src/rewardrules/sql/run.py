@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -130,7 +131,7 @@ def connect(folder: str) -> Any:
     installed or loaded beyond those built in."""
     import duckdb
 
-    return duckdb.connect(
+    connection = duckdb.connect(
         ":memory:",
         config={
             "temp_directory": os.path.join(folder, "spill"),
@@ -140,6 +141,8 @@ def connect(folder: str) -> Any:
             "allow_community_extensions": False,
         },
     )
+    connection.execute("SET enable_progress_bar = false")  # never drawn on the user's terminal
+    return connection
 
 
 def seal(connection: Any) -> None:
@@ -153,27 +156,88 @@ def seal(connection: Any) -> None:
 
 def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
     """Run both queries over the records (the ledger stage's, any order)."""
-    import duckdb
-
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
-        connection = connect(folder)
-        try:
+        with _session(folder) as connection:
             connection.execute(load_sql(path, query.columns, scales))
             seal(connection)
-            connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
-            taken = _fetch(connection, query.reversals) if query.reversals else []
-            return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken)
-        except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
-            raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
-        except duckdb.Error as error:
-            raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
-        finally:
-            connection.close()
+            return _queries(connection, query, as_of)
+
+
+@contextmanager
+def _session(folder: str) -> Iterator[Any]:
+    """A connection (see `connect`) whose DuckDB failures are said as
+    errors (`TooWide`, `EngineError`), never tracebacks; closed after."""
+    import duckdb
+
+    connection = connect(folder)
+    try:
+        yield connection
+    except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
+        raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+    except duckdb.Error as error:
+        raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
+    finally:
+        connection.close()
+
+
+def _queries(connection: Any, query: Query, as_of: int) -> Rows:
+    """The queries over the loaded `ledger`, up to `as_of`: awards,
+    rejected referral events, and reversals when the rules void."""
+    connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
+    taken = _fetch(connection, query.reversals) if query.reversals else []
+    return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken)
 
 
 def _fetch(connection: Any, sql: str) -> list[dict[str, Any]]:
     cursor = connection.execute(sql)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _limit_access(connection: Any, path: str) -> None:
+    """From the start, DuckDB may read the ledger file asked for and no
+    other file (nor the network), and its settings are locked."""
+    connection.execute(f"SET allowed_paths = [{literal(os.path.abspath(path))}]")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
+def run_file(
+    query: Query,
+    checked: CheckedRuleset,
+    used: Sequence[str],
+    currencies: Mapping[str, str | None],
+    path: str,
+    as_of: int | None,
+) -> tuple[Rows, int, list[str]] | None:
+    """Run both queries over the ledger file at `path`, read by DuckDB
+    itself (`read.load`, the strict form): the rows, the as-of used (the
+    given one, or the ledger's latest instant), and the lines of the
+    ineligible referrals (for their explanations). None when the ledger is
+    not in the strict form: then the caller reads it with the Python reader
+    (`run`), which reports its problems or scores what it accepts."""
+    from .read import NotDirect, lines_of, load
+
+    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
+        _limit_access(connection, path)
+        try:
+            latest = load(connection, os.path.abspath(path), checked, used, query.columns, currencies)
+        except NotDirect:
+            return None
+        limit = as_of if as_of is not None else (latest if latest is not None else 0)
+        rows = _queries(connection, query, limit)
+        ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
+        return rows, limit, lines_of(connection, ineligible)
+
+
+def parquet_rows(path: str) -> Iterator[str]:
+    """A Parquet ledger's rows as JSON lines (`read.parquet_lines`), read by
+    a DuckDB that may open that file only: for the Python reader, when the
+    ledger is not in the strict form."""
+    from .read import parquet_lines
+
+    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
+        _limit_access(connection, path)
+        yield from parquet_lines(connection, os.path.abspath(path))

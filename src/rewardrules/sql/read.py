@@ -1,0 +1,365 @@
+"""DuckDB reads a JSON Lines ledger itself: the fast path of `score
+--engine duckdb`, where the Python reader is the slow part (docs/sql.md).
+
+Each line is read as raw text (DuckDB's CSV reader with no delimiter,
+quote or escape: one VARCHAR per line, invalid UTF-8 an error) and taken
+only when it has a **strict form** that the Python reader (`ledger/`)
+accepts with the same values:
+
+- a flat JSON object on one line of printable ASCII, whose strings have no
+  escapes, whose numbers have no exponent, with no key twice;
+- `id`, `type` non-empty strings; `at` as `YYYY-MM-DDTHH:MM:SS[.f]` with
+  `Z` or `+HH:MM` (a valid date and time, years 1678 to 2261, which
+  nanoseconds since the epoch hold in a BIGINT); `referrer` and `referee`
+  absent, null or non-empty strings;
+- for the event types the program uses: the `referee` (and a referral's
+  `referrer`), and each declared field as its kind wants it: a number as a
+  JSON number or a decimal string of at most 30 digits without leading
+  zeros, a text as a string, a boolean as `true` or `false`; and the
+  `currency` absent or the one its money fields are declared in, as written;
+- an id on several lines only with the same line each time.
+
+This is a subset of what the Python reader accepts, so whenever a line is
+outside it (or DuckDB cannot read the file: a carriage return, a line past
+its limit), `NotDirect` is raised and the caller reads the ledger with the
+Python reader instead, which refuses a bad line with its own line, field
+and message, and scores anything else it accepts: the fast path changes
+speed, never an outcome. Numbers stay text until they are cast to
+DECIMAL(38, s) exactly; no value goes through DOUBLE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ..check.program import CheckedRuleset
+from ..core import limits
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
+from .compile import MAX_DIGITS, Column, ident, literal
+
+
+class NotDirect(Exception):
+    """The ledger is not one DuckDB reads in the strict form: the Python
+    reader decides it (and reports its problems)."""
+
+
+#: a JSON string of printable ASCII without escapes, a number without
+#: exponent, a literal: the only values of a strict line
+_STRING = r'"[ !#-\[\]-~]*"'
+_VALUE = rf"(?:{_STRING}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)"
+_PAIR = rf"{_STRING} *: *{_VALUE} *"
+_LINE = rf" *\{{ *(?:{_PAIR}(?:, *{_PAIR})*)?\}} *"
+
+#: a field name the token pattern can name as it is
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+#: `at` in the strict form (between its quotes)
+_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+
+#: a number's text in the strict form (no leading zeros, no exponent)
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
+
+#: the kinds of declared fields the strict form reads
+_KINDS = (NUMBER, QUANTITY, TEXT, BOOLEAN)
+
+
+def _token(name: str, index: int, numeric: bool) -> str:
+    """A key's value in a strict line as its JSON text (`"450.00"`,
+    `450.00`, `true`, `null`), or '' when the key is absent: from `j`,
+    the line's values parsed once, where a string is written back as it was
+    (printable ASCII without escapes) but a JSON number may not be (DuckDB
+    parses it as a DOUBLE): a number is taken from the line's text. In a
+    strict line a string holds no `"`, so `"NAME" :` is always the key."""
+    found = f"COALESCE(CAST(j[{index}] AS VARCHAR), '')"
+    if not numeric:
+        return found
+    pattern = rf'"{name}" *: *([^,}} ]+)'
+    return (
+        f"CASE WHEN {found} LIKE '\"%' OR {found} IN ('', 'null', 'true', 'false') THEN {found} "
+        f"ELSE regexp_extract(line, {literal(pattern)}, 1) END"
+    )
+
+
+def _string(tok: str) -> str:
+    """The text of a string token; NULL for another token."""
+    return f"CASE WHEN {tok} LIKE '\"%\"' THEN {tok}[2:-2] END"
+
+
+def _is_name(tok: str) -> str:
+    """A non-empty string."""
+    return f"({tok} LIKE '\"_%\"')"
+
+
+def _absent(tok: str) -> str:
+    return f"({tok} IN ('', 'null'))"
+
+
+def _days(y: str, m: str, d: str) -> str:
+    """Days since 1970-01-01 of a proleptic Gregorian date (years > 0),
+    in integer arithmetic as `core.timeutil._days_from_civil`."""
+    yy = f"({y} - CASE WHEN {m} <= 2 THEN 1 ELSE 0 END)"
+    era = f"({yy} // 400)"
+    yoe = f"({yy} - {era} * 400)"
+    doy = f"((153 * ({m} + CASE WHEN {m} > 2 THEN -3 ELSE 9 END) + 2) // 5 + {d} - 1)"
+    doe = f"({yoe} * 365 + {yoe} // 4 - {yoe} // 100 + {doy})"
+    return f"({era} * 146097 + {doe} - 719468)"
+
+
+def _instant_sql() -> tuple[str, str]:
+    """(the test that `at` is valid in the strict form, its nanoseconds)."""
+    text = "a_text"
+    y, m, d, hh, mi, ss = (
+        f"TRY_CAST({text}[{a}:{b}] AS BIGINT)" for a, b in ((1, 4), (6, 7), (9, 10), (12, 13), (15, 16), (18, 19))
+    )
+    rest = f"{text}[20:]"
+    frac = f"regexp_extract({rest}, '^\\.([0-9]+)', 1)"
+    zone = f"regexp_extract({rest}, '(Z|[+-][0-9]{{2}}:[0-9]{{2}})$', 1)"
+    oh, om = f"TRY_CAST({zone}[2:3] AS BIGINT)", f"TRY_CAST({zone}[5:6] AS BIGINT)"
+    leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
+    month_days = f"([31, CASE WHEN {leap} THEN 29 ELSE 28 END, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][{m}])"
+    valid = (
+        f"(regexp_full_match({text}, {literal(_INSTANT)}) AND {y} BETWEEN 1678 AND 2261 "
+        f"AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {month_days} AND {hh} <= 23 AND {mi} <= 59 AND {ss} <= 59 "
+        f"AND ({zone} = 'Z' OR ({oh} <= 23 AND {om} <= 59)))"
+    )
+    offset = f"CASE WHEN {zone} = 'Z' THEN 0 ELSE (CASE WHEN {zone}[1] = '-' THEN -1 ELSE 1 END) * ({oh} * 3600 + {om} * 60) END"
+    seconds = f"({_days(y, m, d)} * 86400 + {hh} * 3600 + {mi} * 60 + {ss} - {offset})"
+    nanos = f"TRY_CAST(rpad({frac}, 9, '0') AS BIGINT)"
+    return valid, f"({seconds} * 1000000000 + {nanos})"
+
+
+def _field_test(name: str, kind: str, optional: bool) -> str:
+    """That a declared field's token is one the strict form takes."""
+    tok = f'"t:{name}"'
+    present = {
+        BOOLEAN: f"{tok} IN ('true', 'false')",
+        TEXT: f"{tok} LIKE '\"%\"'",
+    }.get(kind)
+    if present is None:  # a number: JSON number or decimal string, at most 30 digits
+        bare = f"trim({tok}, '\"')"
+        present = (
+            f"(regexp_full_match({tok}, {literal(_NUMBER)}) OR regexp_full_match({tok}, {literal(chr(34) + _NUMBER + chr(34))})) "
+            f"AND length(replace(replace({bare}, '-', ''), '.', '')) <= {limits.MAX_LEDGER_DIGITS}"
+        )
+    return f"({_absent(tok)} OR ({present}))" if optional else f"(NOT {_absent(tok)} AND {present})"
+
+
+def _value(name: str, kind: str) -> str:
+    """A declared field's value as text (NULL when absent or null)."""
+    tok = f'"t:{name}"'
+    if kind in (NUMBER, QUANTITY):
+        return f"CASE WHEN {_absent(tok)} THEN NULL ELSE trim({tok}, '\"') END"
+    if kind == BOOLEAN:
+        return f"CASE WHEN {_absent(tok)} THEN NULL ELSE {tok} END"
+    return _string(tok)
+
+
+def plan(checked: CheckedRuleset, used: Sequence[str]) -> dict[str, list[tuple[str, str, bool]]]:
+    """Per used event type, its declared fields (name, kind, optional);
+    `NotDirect` when one is of a kind the strict form does not read
+    (a timestamp field) or has a name the token pattern cannot name."""
+    kinds: dict[str, list[tuple[str, str, bool]]] = {}
+    for name in sorted(used):
+        info = checked.events[name]
+        fields = [(f.name, f.type.kind, f.optional) for f in info.fields.values() if not f.builtin]
+        for field, kind, _ in fields:
+            if kind not in _KINDS or not _PLAIN_NAME.fullmatch(field):
+                raise NotDirect(f"field `{field}` of `{name}`")
+        kinds[name] = fields
+    return kinds
+
+
+def is_parquet(path: str) -> bool:
+    """A Parquet ledger is named so (`.parquet`); any other file is JSON Lines."""
+    return path.lower().endswith(".parquet")
+
+
+def lines_sql(path: str) -> str:
+    """The ledger's lines as a table of one VARCHAR column, `line`: a JSON
+    Lines file read as raw text (no delimiter, quote or escape; invalid
+    UTF-8 and a carriage return inside a line are DuckDB errors); a Parquet
+    file's rows each written as a JSON object by DuckDB (`to_json`: DECIMAL
+    exactly, text as strings), so that both go through one validation."""
+    if is_parquet(path):
+        return f"(SELECT CAST(to_json(p) AS VARCHAR) AS line FROM read_parquet({literal(path)}) AS p)"
+    return (
+        f"read_csv({literal(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', "
+        "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false)"
+    )
+
+
+def refuse_floats(connection: Any, path: str) -> None:
+    """A Parquet column of binary floats (FLOAT, DOUBLE) is refused, read
+    or not: its values are not exact amounts (`EngineError`, exit 2)."""
+    from .run import EngineError
+
+    for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})").fetchall():
+        if str(kind).upper() in ("FLOAT", "DOUBLE", "REAL"):
+            raise EngineError(
+                f"column `{name}` of the Parquet ledger holds binary floats ({kind}), which are not exact amounts: "
+                "write it as DECIMAL or as text"
+            )
+
+
+def parquet_lines(connection: Any, path: str) -> Iterator[str]:
+    """A Parquet ledger's rows as JSON lines, in file order, for the Python
+    reader (which then names a bad row by its number, as a line). A column
+    of binary floats (FLOAT, DOUBLE) is refused: not an exact amount."""
+    refuse_floats(connection, path)
+    cursor = connection.execute(f"SELECT line FROM {lines_sql(path)}")
+    while rows := cursor.fetchmany(10_000):
+        for (line,) in rows:
+            yield line
+
+
+def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currencies: Mapping[str, str | None]) -> str:
+    """The statement that reads the file into `parsed`: per non-blank line
+    its tokens, the values as text, `ok` (the strict form holds).
+    `currencies`: per used event type with money fields, the one currency
+    they are declared in, or None for several (the ledger stage's
+    `validate._one_currency`: a `currency` must be absent or that code)."""
+    fields = sorted({(name, kind) for spec in kinds.values() for name, kind, _ in spec})
+    if len({name for name, _ in fields}) < len(fields):  # one name, two kinds: one value column each
+        raise NotDirect("a field name declared with two kinds")
+    keys = ["id", "type", "at", "referee", "referrer", "currency", *(name for name, _ in fields)]
+    keys = list(dict.fromkeys(keys))
+    numeric = {name for name, kind in fields if kind in (NUMBER, QUANTITY)}
+    tokens = ", ".join(f"{_token(k, n, k in numeric)} AS {ident('t:' + k)}" for n, k in enumerate(keys, start=1))
+    paths = ", ".join(literal(f'$."{k}"') for k in keys)
+    valid_at, nanos = _instant_sql()
+    per_type = []
+    for name, spec in kinds.items():
+        tests = [_is_name('"t:referee"')]
+        if name == "referral":
+            tests.append(_is_name('"t:referrer"'))
+        tests += [_field_test(f, kind, optional) for f, kind, optional in spec]
+        if name in currencies:
+            code = currencies[name]
+            allowed = "('', 'null')" if code is None else f"('', 'null', {literal(chr(34) + code + chr(34))})"
+            tests.append(f'"t:currency" IN {allowed}')
+        per_type.append(f"WHEN {literal(name)} THEN {' AND '.join(tests)}")
+    by_type = f"CASE type {' '.join(per_type)} ELSE TRUE END" if per_type else "TRUE"
+    shape = "CASE WHEN strict THEN len(json_keys(line)) = len(list_distinct(json_keys(line))) END"
+    head = (
+        f"{_is_name(chr(34) + 't:id' + chr(34))} AND {_is_name(chr(34) + 't:type' + chr(34))} "
+        f"AND {valid_at} "
+        f"AND ({_absent(chr(34) + 't:referee' + chr(34))} OR {_is_name(chr(34) + 't:referee' + chr(34))}) "
+        f"AND ({_absent(chr(34) + 't:referrer' + chr(34))} OR {_is_name(chr(34) + 't:referrer' + chr(34))})"
+    )
+    values = "".join(f", {_value(name, kind)} AS {ident('v:' + name)}" for name, kind in fields)
+    read = lines_sql(path)
+    return (
+        "CREATE TABLE parsed AS "
+        f"SELECT line, ok, {_string(chr(34) + 't:id' + chr(34))} AS id, type, "
+        f'CASE WHEN ok THEN {nanos} END AS "at", {_string(chr(34) + "t:referee" + chr(34))} AS referee, '
+        f"{_string(chr(34) + 't:referrer' + chr(34))} AS referrer{values} FROM ("
+        f"SELECT *, COALESCE({shape} AND {head} AND {by_type}, FALSE) AS ok FROM ("
+        f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_string(chr(34) + 't:at' + chr(34))} AS a_text "
+        f"FROM (SELECT line, strict, {tokens} FROM (SELECT line, strict, "
+        f"CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j FROM (SELECT line, "
+        f"strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
+        f"FROM {read} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *'))))))"
+    )
+
+
+def _scales(connection: Any, columns: Sequence[Column]) -> dict[str, int]:
+    """Each number column's decimals, as `run._scale` finds them from the
+    values (`TooWide` past 38 digits together)."""
+    from .run import TooWide
+
+    found: dict[str, int] = {}
+    for column in columns:
+        if column.kind != "number":
+            continue
+        value = f'"v:{column.field}"'
+        number = f"ltrim({value}, '-')"
+        point = f"strpos({number}, '.')"
+        whole_text = f"CASE WHEN {point} = 0 THEN {number} ELSE {number}[:{point} - 1] END"
+        decimals = f"CASE WHEN {point} = 0 THEN 0 ELSE length({number}) - {point} END"
+        whole = (
+            f"CASE WHEN ltrim({whole_text}, '0') <> '' THEN length(ltrim({whole_text}, '0')) "
+            f"WHEN {point} = 0 THEN 1 ELSE 0 END"
+        )
+        scale, digits = connection.execute(
+            f"SELECT COALESCE(MAX({decimals}), 0), COALESCE(MAX({whole}), 0) FROM parsed "
+            f"WHERE type = {literal(column.event)} AND {value} IS NOT NULL"
+        ).fetchone()
+        if scale + digits > MAX_DIGITS:
+            raise TooWide(
+                f"the numbers of `{column.name}` need more than {MAX_DIGITS} digits, the most the SQL engine holds"
+            )
+        found[column.name] = int(scale)
+    return found
+
+
+def load(
+    connection: Any,
+    path: str,
+    checked: CheckedRuleset,
+    used: Sequence[str],
+    columns: Sequence[Column],
+    currencies: Mapping[str, str | None],
+) -> int | None:
+    """Read the ledger at `path` into the `ledger` table (as `run.load_sql`
+    makes it); the latest instant of the ledger (None when it has no
+    event). `NotDirect` when a line is outside the strict form, an id has
+    different lines, or DuckDB cannot read the file as lines."""
+    import duckdb
+
+    kinds = plan(checked, used)
+    if is_parquet(path):
+        refuse_floats(connection, path)
+    try:
+        connection.execute(parse_sql(path, kinds, currencies))
+    except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit
+        raise NotDirect(str(error).splitlines()[0]) from None
+    bad, latest, rows, ids = connection.execute(
+        'SELECT count(*) FILTER (WHERE NOT ok), max("at"), count(*), count(DISTINCT id) FROM parsed'
+    ).fetchone()
+    if bad:
+        raise NotDirect(f"{bad} line(s) outside the strict form")
+    repeated = rows != ids  # an id on several lines: the same line each time, counted once
+    if (
+        repeated
+        and connection.execute(
+            "SELECT count(*) FROM (SELECT id FROM parsed GROUP BY id HAVING min(line) <> max(line))"
+        ).fetchone()[0]
+    ):
+        raise NotDirect("an id on different lines")
+    from .run import _sql_type
+
+    scales = _scales(connection, columns)
+    wanted = ", ".join(literal(name) for name in kinds) or "NULL"
+    # a column holds its field on its own event type only (NULL on others)
+    connection.execute(
+        f'CREATE TABLE ledger AS SELECT {"DISTINCT " if repeated else ""}"at", id, type, referee, '
+        "CASE WHEN type = 'referral' THEN referrer END AS referrer"
+        + "".join(
+            f", CASE WHEN type = {literal(c.event)} THEN {_column_value(c, scales)} END AS {ident(c.name)}"
+            for c in columns
+        )
+        + f" FROM parsed WHERE type IN ({wanted})"
+    )
+    return None if latest is None else int(latest)
+
+
+def _column_value(column: Column, scales: dict[str, int]) -> str:
+    """A field's value in its column's type. A folded text column (`ignoring
+    case`) is the text's `LOWER`: the strict form admits printable ASCII
+    only, where `str.casefold()` is `LOWER` exactly (the Python reader fills
+    it with `str.casefold()` for every other ledger)."""
+    from .run import _sql_type
+
+    value = f"CAST({ident('v:' + column.field)} AS {_sql_type(column, scales)})"
+    return f"LOWER({value})" if column.folded else value
+
+
+def lines_of(connection: Any, ids: Sequence[str]) -> list[str]:
+    """The lines of these events (to explain an ineligible referral with
+    the Python engine's report, from its record as the Python reader makes it)."""
+    if not ids:
+        return []
+    wanted = ", ".join(literal(i) for i in ids)
+    return [row[0] for row in connection.execute(f"SELECT DISTINCT line FROM parsed WHERE id IN ({wanted})").fetchall()]
