@@ -25,7 +25,11 @@ def _parquet(jsonl: Path, target: Path, mrr: str = "VARCHAR") -> None:
     )
 
 
-@pytest.mark.parametrize(("name", "ledger"), golden_cases()[:12], ids=lambda v: getattr(v, "stem", v))
+#: programs whose fields `_parquet`'s column list holds
+TEXT_FIELDS = [case for case in golden_cases() if case[0] not in ("fasttrack_cpor", "partner_and_customer", "referral_fraud")]
+
+
+@pytest.mark.parametrize(("name", "ledger"), TEXT_FIELDS[:12], ids=lambda v: getattr(v, "stem", v))
 def test_a_parquet_ledger_gives_the_json_lines_result(
     name: str, ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -357,9 +357,13 @@ def _column_value(column: Column, scales: dict[str, int]) -> str:
 
 
 def lines_of(connection: Any, ids: Sequence[str]) -> list[str]:
-    """The lines of these events (to explain an ineligible referral with
-    the Python engine's report, from its record as the Python reader makes it)."""
+    """The lines of these referral events and of every referral event of
+    their referrers (to explain an ineligible referral with the Python
+    engine's report, from the records the Python reader makes: `earlier
+    referrals` replays the referrer's referral events before it)."""
     if not ids:
         return []
     wanted = ", ".join(literal(i) for i in ids)
-    return [row[0] for row in connection.execute(f"SELECT DISTINCT line FROM parsed WHERE id IN ({wanted})").fetchall()]
+    theirs = f"SELECT referrer FROM parsed WHERE id IN ({wanted}) AND type = 'referral'"
+    sql = f"SELECT DISTINCT line FROM parsed WHERE id IN ({wanted}) OR (type = 'referral' AND referrer IN ({theirs}))"
+    return [row[0] for row in connection.execute(sql).fetchall()]
