@@ -16,6 +16,7 @@ from ..core.diagnostics import Diagnostic, RuleError, render
 from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
 from ..ledger.events import LedgerError
+from . import process
 from ..ledger.idlog import ScratchError
 
 if TYPE_CHECKING:
@@ -261,6 +262,7 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     if isinstance(lines, int):
         return lines
     name = "<stdin>" if args.ledger == "-" else args.ledger
+    process.pause_collector()
     score = program.score_stream if options.pop("stream", False) else program.score
     try:
         result = score(lines, as_of=as_of, path=name, **options)
@@ -271,6 +273,7 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         return fail(str(error))
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
+    process.leave_to_exit(program, result)
     return program, result
 
 
