@@ -60,7 +60,12 @@ def _fast_source(
     are declared in (None when they are in several): an event of that type
     is taken only when its `currency` is absent or that code as written;
     any other goes to the exact validator, which refuses another currency
-    (`validate.currency_problems`) and accepts the code in other case."""
+    (`validate.currency_problems`) and accepts the code in other case.
+
+    `read_all` keeps one string object per referee and referrer id in the
+    records it makes (the first one read): a person's events share it, so
+    a batch holds each id once, and the engine's look-ups by referee find
+    the very key they stored (equal strings, so nothing else changes)."""
     currencies = currencies or {}
     fast = _fast_function(
         kinds,
@@ -80,6 +85,7 @@ def _fast_source(
         [
             "    events = []",
             "    append = events.append",
+            "    one = {}.setdefault",  # one string per referee or referrer id (see `_fast_source`)
             "    latest = LOW",
             "    for line, obj, kept in items:",
             "        if type(obj) is dict:",
@@ -90,6 +96,9 @@ def _fast_source(
             "seen[i] = (line, kept)",
             "if at > latest:",
             "    latest = at",
+            "ee = one(ee, ee)",
+            "if er is not None:",
+            "    er = one(er, er)",
             f"append({record})",
             "continue",
         ],
