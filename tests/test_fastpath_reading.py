@@ -25,6 +25,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rewardrules import LedgerError
 from rewardrules.cli import main, process
 from rewardrules.core import limits
 from rewardrules.ledger import decode
@@ -178,3 +179,29 @@ def test_main_in_process_keeps_nothing_and_leaves_the_collector_on(tmp_path: Pat
     assert gc.isenabled()
     assert _in_process(_args(ledger))[0] == 0
     assert gc.isenabled() and not process.owned() and process._LEFT is None
+
+
+def test_a_conflict_names_the_line_its_id_was_first_used_on() -> None:
+    """Ids come into the duplicate check by the fast path (ASCII) and by
+    the exact validator (`é`); each conflict names the first line of its
+    own id, an exact repeat is no problem, and problems are in line order."""
+    program = load(RULESETS / "saas_milestones.rules")
+    head = '"at": "2026-01-01T00:00:00Z", "type": "payment", "referee": "bob", "amount": '
+    lines = [
+        '{"id": "p1", ' + head + '"1.00"}',
+        '{"id": "p\u00e9", ' + head + '"2.00"}',
+        '{"id": "p2", ' + head + '"3.00"}',
+        '{"id": "p\u00e9", ' + head + '"9.00"}',
+        '{"id": "p1", ' + head + '"1.00"}',
+        "not json",
+        '{"id": "p2", ' + head + '"8.00"}',
+        '{"id": "p1", ' + head + '"7.00"}',
+    ]
+    try:
+        program._read(lines, "<ledger>")
+    except LedgerError as error:
+        found = [(p.line, p.field, p.message) for p in error.problems]
+    assert [(line, field) for line, field, _ in found] == [(4, "id"), (6, None), (7, "id"), (8, "id")]
+    assert "already used on line 2 " in found[0][2]
+    assert "already used on line 3 " in found[2][2]
+    assert "already used on line 1 " in found[3][2]

@@ -16,8 +16,8 @@ from ..core.diagnostics import Diagnostic, RuleError, render
 from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
 from ..ledger.events import LedgerError
-from . import process
 from ..ledger.idlog import ScratchError
+from . import process
 
 if TYPE_CHECKING:
     from ..score.api import Program, ScoreResult

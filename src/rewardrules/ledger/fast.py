@@ -45,9 +45,12 @@ def _fast_source(
     line)`, the common case of one object (a plain, valid event: returns
     it, or None for anything unusual, which the exact validator `event`
     then decides and reports; so it may only accept what `event` accepts,
-    never more), and `read_all(items, seen, general)`, the same check in a
-    loop over a whole ledger (items: (line, object, what the duplicate
-    check keeps of it)) that hands everything else to `general`.
+    never more), and `read_all(items, seen, firsts, general)`, the same
+    check in a loop over a whole ledger (items: (line, object, what the
+    duplicate check keeps of it)) that hands everything else to `general`;
+    each new id goes into `seen` (id: what is kept) with its line appended
+    to `firsts`, so the n-th id of `seen` was first used on line
+    `firsts[n]` (no tuple and no line object kept per event).
 
     Generated rather than written once because per event type the fields
     and their conversions are known: straight-line code with no loop over a
@@ -81,10 +84,11 @@ def _fast_source(
     read_all = _fast_function(
         kinds,
         currencies,
-        "def read_all(items, seen, general):",
+        "def read_all(items, seen, firsts, general):",
         [
             "    events = []",
             "    append = events.append",
+            "    first = firsts.append",
             "    one = {}.setdefault",  # one string per referee or referrer id (see `_fast_source`)
             "    latest = LOW",
             "    for line, obj, kept in items:",
@@ -93,7 +97,8 @@ def _fast_source(
         "            ",
         " and i not in seen",
         lambda record: [
-            "seen[i] = (line, kept)",
+            "seen[i] = kept",
+            "first(line)",
             "if at > latest:",
             "    latest = at",
             "ee = one(ee, ee)",
@@ -102,7 +107,7 @@ def _fast_source(
             f"append({record})",
             "continue",
         ],
-        lambda record: ["seen[i] = (line, kept)", "if at > latest:", "    latest = at", "continue"],
+        lambda record: ["seen[i] = kept", "first(line)", "if at > latest:", "    latest = at", "continue"],
         [
             "        event = general(line, obj, kept)",
             "        if event is not None:",
