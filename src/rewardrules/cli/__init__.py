@@ -72,5 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: the command is the whole process (see
+    `process`)."""
+    from . import process
+
+    process.begin()
+    process.end(main())

@@ -18,6 +18,7 @@ from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
 from ..ledger.events import SHOWN_PROBLEMS, LedgerError
 from ..ledger.idlog import ScratchError
+from . import process
 
 if TYPE_CHECKING:
     from ..score.api import Program, ScoreResult
@@ -262,6 +263,7 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     if isinstance(lines, int):
         return lines
     name = "<stdin>" if args.ledger == "-" else args.ledger
+    process.pause_collector()
     score = program.score_stream if options.pop("stream", False) else program.score
     try:
         result = score(lines, as_of=as_of, path=name, **options)
@@ -274,6 +276,7 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         return fail(str(error))
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
+    process.leave_to_exit(program, result)
     return program, result
 
 

@@ -174,18 +174,18 @@ def _float_problem(line: int, name: str, value: float) -> LedgerProblem:
 
 
 def iter_lines(
-    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, start: int = 1
 ) -> Iterator[tuple[int, Any, LedgerProblem | None]]:
     """Decode JSON lines: (line number, object, problem). Blank lines skipped.
 
     The common case (a well-formed line) costs one decode; blank lines and
     a byte order mark are only looked for when decoding fails. An item that
     is not text (an API caller's dict among lines) is given as it is, or as
-    `prepare(item, line)` returns it.
+    `prepare(item, line)` returns it. `start`: the number of the first line.
     """
     decode = _DECODER.decode
     nesting = limits.MAX_LEDGER_NESTING
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=start):
         if not isinstance(raw, (str, bytes)):
             yield number, (raw if prepare is None else prepare(raw, number)), None
             continue
@@ -235,17 +235,39 @@ def kept_lines(
     """`iter_lines` as (line, object or problem, kept): `kept` is the line's
     JSON text for a line (the object for an item that is not text), what a
     batch keeps of each event to tell a repeat of its id from a conflict:
-    a line of text is a fraction of the size of its decoded object."""
-    current: list[Any] = [None]
+    a line of text is a fraction of the size of its decoded object.
 
-    def remember() -> Iterator[Any]:
-        for raw in lines:
-            current[0] = raw  # iter_lines yields a line's result before it reads the next
-            yield raw
-
-    for number, value, problem in iter_lines(remember(), prepare):
-        raw = current[0]
-        yield number, (value if problem is None else problem), (raw if isinstance(raw, (str, bytes)) else value)
+    The common line (text within the length limit, nesting no deeper than
+    the limit could, that the fast decoder takes) is decoded here in one
+    step; any other goes through `iter_lines` at its number, which decides
+    it exactly as for the whole ledger (`tests/test_fastpath_reading.py`).
+    This loop runs once per line of every ledger: the layers of generators
+    it replaces cost about a tenth of reading."""
+    decode = _FAST_DECODE
+    longest = limits.MAX_LEDGER_LINE_BYTES
+    nesting = limits.MAX_LEDGER_NESTING
+    number = 0
+    for raw in lines:
+        number += 1
+        kind = type(raw)
+        if kind is bytes:
+            plain = len(raw) <= longest and raw.count(b"{") + raw.count(b"[") <= nesting
+        elif kind is str:
+            plain = len(raw) <= longest and raw.count("{") + raw.count("[") <= nesting
+        else:
+            value = raw if prepare is None else prepare(raw, number)
+            yield number, value, value
+            continue
+        if plain:
+            try:
+                value = decode(raw)
+            except Exception:  # any refusal is decided again by the exact decoder
+                value = _NOT_FAST
+            if value is not _NOT_FAST:
+                yield number, value, raw
+                continue
+        for _, value, problem in iter_lines((raw,), prepare, number):
+            yield number, (value if problem is None else problem), raw
 
 
 def kept_content(kept: Any) -> Any:

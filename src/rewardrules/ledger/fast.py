@@ -45,9 +45,12 @@ def _fast_source(
     line)`, the common case of one object (a plain, valid event: returns
     it, or None for anything unusual, which the exact validator `event`
     then decides and reports; so it may only accept what `event` accepts,
-    never more), and `read_all(items, seen, general)`, the same check in a
-    loop over a whole ledger (items: (line, object, what the duplicate
-    check keeps of it)) that hands everything else to `general`.
+    never more), and `read_all(items, seen, firsts, general)`, the same
+    check in a loop over a whole ledger (items: (line, object, what the
+    duplicate check keeps of it)) that hands everything else to `general`;
+    each new id goes into `seen` (id: what is kept) with its line appended
+    to `firsts`, so the n-th id of `seen` was first used on line
+    `firsts[n]` (no tuple and no line object kept per event).
 
     Generated rather than written once because per event type the fields
     and their conversions are known: straight-line code with no loop over a
@@ -60,7 +63,12 @@ def _fast_source(
     are declared in (None when they are in several): an event of that type
     is taken only when its `currency` is absent or that code as written;
     any other goes to the exact validator, which refuses another currency
-    (`validate.currency_problems`) and accepts the code in other case."""
+    (`validate.currency_problems`) and accepts the code in other case.
+
+    `read_all` keeps one string object per referee and referrer id in the
+    records it makes (the first one read): a person's events share it, so
+    a batch holds each id once, and the engine's look-ups by referee find
+    the very key they stored (equal strings, so nothing else changes)."""
     currencies = currencies or {}
     fast = _fast_function(
         kinds,
@@ -76,10 +84,12 @@ def _fast_source(
     read_all = _fast_function(
         kinds,
         currencies,
-        "def read_all(items, seen, general):",
+        "def read_all(items, seen, firsts, general):",
         [
             "    events = []",
             "    append = events.append",
+            "    first = firsts.append",
+            "    one = {}.setdefault",  # one string per referee or referrer id (see `_fast_source`)
             "    latest = LOW",
             "    for line, obj, kept in items:",
             "        if type(obj) is dict:",
@@ -87,13 +97,17 @@ def _fast_source(
         "            ",
         " and i not in seen",
         lambda record: [
-            "seen[i] = (line, kept)",
+            "seen[i] = kept",
+            "first(line)",
             "if at > latest:",
             "    latest = at",
+            "ee = one(ee, ee)",
+            "if er is not None:",
+            "    er = one(er, er)",
             f"append({record})",
             "continue",
         ],
-        lambda record: ["seen[i] = (line, kept)", "if at > latest:", "    latest = at", "continue"],
+        lambda record: ["seen[i] = kept", "first(line)", "if at > latest:", "    latest = at", "continue"],
         [
             "        event = general(line, obj, kept)",
             "        if event is not None:",
