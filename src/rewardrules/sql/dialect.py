@@ -1,0 +1,65 @@
+"""The compiled query (DuckDB's dialect) written in another engine's, by sqlglot.
+
+`to_dialect` refuses (`sqlglot.errors.SqlglotError`) when sqlglot says the
+dialect cannot express a construct: never a query that means something else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """`sql`, a statement in DuckDB's dialect, in `dialect`'s."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel
+
+    if dialect == "duckdb":
+        return sql
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(_byte_length).transform(_star_replace).transform(_hugeint)
+    text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+    return text
+
+
+def _byte_length(node: Any) -> Any:
+    """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
+    `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
+        return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
+    return node
+
+
+def _star_replace(node: Any) -> Any:
+    """DuckDB's `SELECT * REPLACE (e AS c)` as `SELECT * EXCEPT (c), e AS c`,
+    which Spark and the other engines with `* EXCEPT` read (Spark has no
+    `REPLACE`, and sqlglot writes it through unchanged). The column moves
+    to the end of the row: the rows are read by column name."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.Select):
+        return node
+    stars = [e for e in node.expressions if isinstance(e, exp.Star) and e.args.get("replace")]
+    for star in stars:
+        replaced = star.args["replace"]
+        names = [exp.column(alias.alias) for alias in replaced]
+        key = "except_" if "except_" in exp.Star.arg_types else "except"  # sqlglot renamed it
+        kept = exp.Star(**{key: [*(star.args.get(key) or []), *names]})
+        position = node.expressions.index(star)
+        node.set("expressions", [*node.expressions[:position], kept, *replaced, *node.expressions[position + 1 :]])
+    return node
+
+
+def _hugeint(node: Any) -> Any:
+    """DuckDB's 128-bit integer (the minor units of a rounded amount) as
+    DECIMAL(38, 0) where the engine has no such integer (Spark: sqlglot
+    writes `INT128`, which Spark does not know). Exact either way; on Spark
+    the integer part of an amount is taken by a cast to BIGINT (sqlglot's
+    `TRUNC`), so an amount past 9.2 x 10^18 minor units is an overflow
+    error there (ANSI mode), never a wrong number."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
+        return exp.DataType.build("DECIMAL(38, 0)")
+    return node
