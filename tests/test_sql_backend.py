@@ -30,9 +30,12 @@ GOLDEN = ROOT / "tests" / "golden"
 SUPPORTED = (
     "docusign",
     "dropbox",
+    "fasttrack_cpor",
     "hubspot",
     "microsoft_referral",
+    "partner_and_customer",
     "prezi",
+    "referral_fraud",
     "referral_milestones",
     "saas_milestones",
     "salesforce",
@@ -167,15 +170,15 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_construct_not_compiled_is_refused_at_its_line() -> None:
     """`sql` and `score --engine duckdb` name the construct and its line
     (file:line:col), exit 1, print no query and no traceback."""
-    rules = "rulesets/partner_and_customer.rules"
+    rules = "rulesets/subscription_loyalty.rules"
     for args in (
         ("sql", rules),
-        ("score", "--engine", "duckdb", rules, "tests/golden/partner_and_customer/basic.jsonl"),
+        ("score", "--engine", "duckdb", rules, "tests/golden/subscription_loyalty/basic.jsonl"),
     ):
         done = cli(*args)
         assert done.returncode == 1, done.stderr
         assert done.stdout == ""
-        assert f"{rules}:15:5: error: the SQL engine cannot compile `void if` yet" in done.stderr
+        assert f"{rules}:15:3: error: the SQL engine cannot compile `when ... for D` (a timer)" in done.stderr
         assert "Traceback" not in done.stderr
 
 

@@ -39,6 +39,27 @@ def tables(checked: CheckedRuleset) -> Iterator[tuple[MetricInfo, ast.Tiers, Met
                 yield info, body, binding.metric
 
 
+def row_limits(checked: CheckedRuleset, node: ast.Tiers) -> tuple[tuple[Decimal, bool] | None, ...]:
+    """Each row's upper limit for `runtime.n_tier`: (bound, inclusive).
+    Where the next row starts within the metric's smallest step (5 after
+    4 for a count, 1000 USD after 999.99 USD: no gap, see `every_floor`),
+    the row runs up to that start, exclusive, so that no value between
+    the two (999.995 USD) falls in neither row. The compiled table and the
+    simulation's tier counts both read a value's row from these."""
+    binding = checked.bindings.get(node.metric)
+    step = every_floor(binding.metric)[0] if binding is not None and binding.metric is not None else None
+    highs: list[tuple[Decimal, bool] | None] = []
+    for i, high in enumerate(node.highs):
+        following = node.lows[i + 1].value if i + 1 < len(node.lows) else None
+        if high is None:
+            highs.append(None)
+        elif step is not None and following is not None and high.value < following <= high.value + step:
+            highs.append((following, False))
+        else:
+            highs.append((high.value, True))
+    return tuple(highs)
+
+
 def table_gaps(checked: CheckedRuleset) -> Iterator[Diagnostic]:
     """RR617: a gap between two rows wider than the smallest step the
     metric takes (a count's 1, a currency's minor unit: see `every_floor`):

@@ -21,6 +21,7 @@ from .common import add_format_argument, describe_os_error, fail, print_diagnost
 
 if TYPE_CHECKING:
     from ..check.bounds import RulesetBounds
+    from ..check.program import CheckedRuleset
 
 
 def add_parser(sub: Any) -> None:
@@ -48,6 +49,13 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="print the most one referral and one referrer can earn, per unit (always in --format json)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("python", "sql"),
+        default="python",
+        help="sql: also report every construct the SQL back end does not compile yet (RR450), at its line "
+        "(see docs/sql.md)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -73,17 +81,29 @@ def collect(paths: list[str]) -> tuple[list[str], list[str]]:
     return files, missing
 
 
-def check_file(path: str, text: str, strict: bool, with_bounds: bool) -> FileReport:
+def check_file(path: str, text: str, strict: bool, with_bounds: bool, sql: bool = False) -> FileReport:
     """Check one file (`report.findings`, which the language server shares);
     bound it only when it has no error (that stage is imported only when
-    asked for: start-up stays short)."""
+    asked for: start-up stays short). With `sql`, a file without errors is
+    also compiled to SQL, and what does not compile yet is reported."""
     checked, diagnostics = findings(path, text, strict)
+    if checked is not None and sql:
+        diagnostics = sorted(diagnostics + _sql_refusals(checked), key=Diagnostic.sort_key)
     report = FileReport(path, diagnostics)
     if checked is not None and with_bounds:
         from ..check.bounds import bounds
 
         report.bounds = bounds(checked)
     return report
+
+
+def _sql_refusals(checked: CheckedRuleset) -> list[Diagnostic]:
+    """Every construct of a checked file the SQL back end does not compile
+    yet (RR450), each at its line."""
+    from ..compiler.generate import compile_ruleset
+    from ..sql.diagnose import diagnostics
+
+    return diagnostics(compile_ruleset(checked))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             fail(message)
             unreadable = True
             continue
-        reports.append(check_file(path, text, args.strict, with_bounds))
+        reports.append(check_file(path, text, args.strict, with_bounds, args.engine == "sql"))
     diagnostics = [d for report in reports for d in report.diagnostics]
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors

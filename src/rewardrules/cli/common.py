@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core import limits
@@ -255,10 +257,13 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         return program
     if "settled" in options and (problem := _of_ruleset(program, options["settled"], verb)) is not None:
         return problem
+    lines = matched_ledger(args, as_of)
+    if isinstance(lines, int):
+        return lines
     name = "<stdin>" if args.ledger == "-" else args.ledger
     score = program.score_stream if options.pop("stream", False) else program.score
     try:
-        result = score(ledger_lines(args.ledger), as_of=as_of, path=name, **options)
+        result = score(lines, as_of=as_of, path=name, **options)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was {verb}")
@@ -267,3 +272,36 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
     return program, result
+
+
+def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | int:
+    """LEDGER's lines, followed, with `--match MATCHING EVENTS`, by the
+    `referral` events that matching EVENTS makes (`match --format
+    referrals`): after the ledger's own lines, so a problem in LEDGER keeps
+    its line number. An exit code when the matching fails (said why)."""
+    lines = ledger_lines(args.ledger)
+    if getattr(args, "match", None) is None:
+        return lines
+    from .match import referral_lines
+
+    if args.ledger == "-" and args.match[1] == "-":
+        return fail("LEDGER and the EVENTS of --match both read standard input; name a file for one of them")
+    referrals = referral_lines(args.match[0], args.match[1], as_of)
+    if isinstance(referrals, int):
+        return referrals
+    return itertools.chain(lines, referrals)
+
+
+def write_page(output: str, page: str) -> int | None:
+    """Write a report page: to standard output for `-`, else to the file
+    ``output``; the exit code (2) after saying why it cannot be written, or
+    None when it was."""
+    if output == "-":
+        sys.stdout.write(page)
+        return None
+    try:
+        Path(output).write_text(page, encoding="utf-8")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        return fail(f"cannot write {quoted(output)}: {reason}")
+    return None

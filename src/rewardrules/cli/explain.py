@@ -20,6 +20,7 @@ from .common import (
     add_format_argument,
     add_ledger_argument,
     add_scored_arguments,
+    fail,
     scored,
     write_json,
 )
@@ -39,10 +40,19 @@ def add_parser(sub: Any) -> None:
     add_as_of_argument(parser)
     add_format_argument(parser)
     add_scored_arguments(parser)
+    parser.add_argument("--request", metavar="ID", help="a matching file: only this request's assignments")
+    parser.add_argument("--customer", metavar="ID", help="a matching file: only this customer's assignments")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .match import is_matching_path, run_explain
+
+    if is_matching_path(args.ruleset):
+        return run_explain(args)  # why each partner got each referral (docs/matching.md)
+    if args.request is not None or args.customer is not None:
+        option = "--request" if args.request is not None else "--customer"
+        return fail(f"{option} explains a matching file; {quoted(args.ruleset)} is a reward rule file")
     from ..report.explain import explanation, known_people
     from ..report.trace import void_causes
 

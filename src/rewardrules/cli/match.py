@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core.diagnostics import RuleError
-from ..core.formatting import quoted
+from ..core.formatting import printable, quoted
+from ..core.timeutil import format_timestamp
 from ..ledger.events import LedgerError
 from .common import (
     add_as_of_argument,
@@ -26,6 +27,7 @@ from .common import (
     read_text,
     swapped_arguments,
     write_json,
+    write_page,
 )
 
 if TYPE_CHECKING:
@@ -71,18 +73,10 @@ def run(args: argparse.Namespace) -> int:
 def _one_request(result: MatchResult, request: str) -> MatchResult | int:
     """The result narrowed to one request, or exit code 2 for a request the
     ledger does not have (with the nearest one)."""
-    from ..core.diagnostics import did_you_mean
-    from ..core.timeutil import format_timestamp
-
     narrowed = result.of_request(request)
     if narrowed.assignments:
         return narrowed
-    when = "-" if result.as_of is None else format_timestamp(result.as_of)
-    code = fail(f"no request {quoted(request)} as of {when}")
-    hint = did_you_mean(request, {a.request for a in result.assignments})
-    if hint:
-        print_error_lines(f"     = help: {hint}")
-    return code
+    return _unknown("request", request, {a.request for a in result.assignments}, result)
 
 
 def _load(path: str, invalid: int, ledger: str | None = None) -> MatchRules | int:
@@ -124,6 +118,99 @@ def _matched(
         return fail(f"the ledger has {len(error.problems)} problem(s) under {quoted(rules.name)}; nothing was matched")
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
+
+
+def referral_lines(rules_path: str, ledger: str, as_of: int | None) -> list[bytes] | int:
+    """`score ... --match MATCHING EVENTS`: the `referral` events matching
+    EVENTS makes as of ``as_of`` (default: EVENTS' last event), as the lines
+    `match --format referrals` writes; or the exit code after saying why (1
+    for a matching file with errors, 2 for bad input), as `match` says it."""
+    from ..core.timeutil import format_timestamp
+
+    rules = _load(rules_path, 1, ledger)
+    if isinstance(rules, int):
+        return rules
+    when = None if as_of is None else format_timestamp(as_of)
+    args = argparse.Namespace(as_of=when, ledger=ledger)
+    try:
+        lines = list(ledger_lines(ledger))
+    except OSError as error:
+        return fail(describe_os_error(error, ledger))
+    result = _matched(rules, args, lines)
+    if isinstance(result, int):
+        return result
+    return [line.encode("utf-8") + b"\n" for line in result.to_referrals().splitlines()]
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """`rewardrules explain MATCHING LEDGER [--request ID] [--customer ID]`:
+    each assignment as a decision (`report.match_explain`). Exit 0
+    explained, 1 the matching file has errors, 2 bad input (a request or a
+    customer the ledger does not have, with the nearest one; an option of
+    reward rules)."""
+    from ..report.match_explain import explain_matches
+
+    result = _matched_instead(args, "explains", ("referrer", "referee", "settled", "max_awards_per_event"))
+    if isinstance(result, int):
+        return result
+    for what, value in (("request", args.request), ("customer", args.customer)):
+        known = {getattr(a, what) for a in result.assignments}
+        if value is not None and value not in known:
+            return _unknown(what, value, known, result)
+    explanation = explain_matches(result, args.request, args.customer)
+    if args.format == "json":
+        write_json(json.dumps(explanation.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(explanation.text())
+    return 0
+
+
+def _matched_instead(args: argparse.Namespace, verb: str, reward_options: tuple[str, ...]) -> MatchResult | int:
+    """`explain` or `report` given a matching file as RULESET: the result of
+    matching LEDGER with it, or the exit code after saying why (an option
+    only reward rules have is a bad invocation: exit 2)."""
+    for option in reward_options:
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            return fail(f"{flag} {verb} reward rules; {quoted(args.ruleset)} is a matching file")
+    rules = _load(args.ruleset, 1, args.ledger)
+    if isinstance(rules, int):
+        return rules
+    return _matched(rules, args, ledger_lines(args.ledger))
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """`rewardrules report MATCHING LEDGER -o FILE`: the matching run as one
+    HTML page (`report.match_html`). Exit 0 written, 1 the matching file has
+    errors, 2 bad input or an option of reward rules."""
+    from pathlib import Path
+
+    from ..report.match_html import render_match_html
+
+    result = _matched_instead(args, "reports", ("settled", "max_awards_per_event"))
+    if isinstance(result, int):
+        return result
+    page = render_match_html(result, None if args.ledger == "-" else Path(args.ledger).name)
+    code = write_page(args.output, page)
+    if code is not None or args.output == "-":
+        return code or 0
+    count = len(result.assignments)
+    as_of = "-" if result.as_of is None else format_timestamp(result.as_of)
+    print(printable(f"wrote {args.output}: {count} assignment{'s' * (count != 1)} as of {as_of}"))
+    return 0
+
+
+def _unknown(what: str, value: str, known: set[str], result: MatchResult) -> int:
+    """Exit code 2 for a request or customer no assignment names, with the nearest one."""
+    from ..core.diagnostics import did_you_mean
+    from ..core.timeutil import format_timestamp
+
+    when = "-" if result.as_of is None else format_timestamp(result.as_of)
+    code = fail(f"no {what} {quoted(value)} as of {when}")
+    hint = did_you_mean(value, known)
+    if hint:
+        print_error_lines(f"     = help: {hint}")
+    return code
 
 
 def is_matching_path(path: str) -> bool:

@@ -4,12 +4,11 @@ self-contained HTML page (see docs/report.md)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.formatting import printable, quoted
-from .common import add_as_of_argument, add_ledger_argument, add_scored_arguments, fail, scored
+from ..core.formatting import printable
+from .common import add_as_of_argument, add_ledger_argument, add_scored_arguments, scored, write_page
 
 
 def add_parser(sub: Any) -> None:
@@ -32,6 +31,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..report.html import render_html
+    from .match import is_matching_path, run_report
+
+    if is_matching_path(args.ruleset):
+        return run_report(args)  # a matching run: assignments, acceptance, declines (docs/matching.md)
 
     outcome = scored(args)
     if isinstance(outcome, int):
@@ -39,14 +42,9 @@ def run(args: argparse.Namespace) -> int:
     program, result = outcome
     name = "<stdin>" if args.ledger == "-" else args.ledger
     page = render_html(program, result.data, ledger=Path(name).name if args.ledger != "-" else None)
-    if args.output == "-":
-        sys.stdout.write(page)
-        return 0
-    try:
-        Path(args.output).write_text(page, encoding="utf-8")
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        return fail(f"cannot write {quoted(args.output)}: {reason}")
+    code = write_page(args.output, page)
+    if code is not None or args.output == "-":
+        return code or 0
     awards = len(result.data["awards"])
     print(printable(f"wrote {args.output}: {awards} award{'s' if awards != 1 else ''} as of {result.data['as_of']}"))
     return 0

@@ -42,6 +42,13 @@ def add_parser(sub: Any) -> None:
     )
     add_scored_arguments(parser)
     parser.add_argument(
+        "--match",
+        nargs=2,
+        metavar=("MATCHING", "EVENTS"),
+        help="match the partner and customer events EVENTS with the matching file MATCHING first, and score "
+        "the `referral` events of the accepted assignments with LEDGER's events (as `match --format referrals`)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("python", "duckdb", "spark"),
         default="python",
@@ -60,6 +67,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.spark_master is not None and args.engine != "spark":
         return fail("--spark-master is for --engine spark")
+    if args.engine != "python" and args.match is not None:
+        return fail(f"--match scores with the python engine; leave out --engine {args.engine}")
     if args.engine in ("duckdb", "spark"):
         from .sql import scored_with_duckdb
 

@@ -35,9 +35,6 @@ from .common import (
 
 #: the most runs one call makes
 MAX_RUNS = 100_000
-#: the most runs x referrers one call makes: each run's earnings per
-#: referrer are held until the top earners are ranked
-MAX_REFERRER_RUNS = 20_000_000
 
 
 def add_parser(sub: Any) -> None:
@@ -60,6 +57,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--compare", metavar="OTHER", help="a second rule file scored on the same ledgers (paired)")
     parser.add_argument("--currency", type=_currency, help="backtest: the currency of payments (default USD)")
+    parser.add_argument(
+        "--sample",
+        type=_sample,
+        metavar="SIZE",
+        help="backtest on a sample of the ledger's referrers: a share (0.1) or a number (500); --seed picks it",
+    )
     add_format_argument(parser, html="one offline page: a fan chart of the cost, the milestone and cap tables")
     parser.set_defaults(run=run)
 
@@ -71,6 +74,15 @@ def _whole(low: int, high: int) -> Any:
         raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, not {text!r}")
 
     return parse
+
+
+def _sample(text: str) -> Any:
+    from ..simulate.sample import sample_size
+
+    try:
+        return sample_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _currency(text: str) -> str:
@@ -118,9 +130,13 @@ def _misplaced(args: argparse.Namespace) -> str | None:
     a scenario names its currency, and a backtest is one run of one ledger."""
     if args.ledger is None and args.currency is not None:
         return "--currency is for a backtest (--ledger); a scenario names its own (`currency = ...`)"
+    if args.ledger is None and args.sample is not None:
+        return "--sample is for a backtest (--ledger): a sample of a real ledger's referrers"
     if args.ledger is None:
         return None
     given = [name for name in ("runs", "seed", "jobs") if getattr(args, name) is not None]
+    if args.sample is not None and "seed" in given:  # the seed picks the sample
+        given.remove("seed")
     if given:
         return f"--{given[0]} is for a forecast (--scenario); a backtest (--ledger) is one run of that ledger"
     return None
@@ -142,12 +158,6 @@ def _forecast(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
     except ScenarioError as error:
         print_error_lines(str(error))
         return fail(f"the scenario has {len(error.problems)} problem(s); nothing was simulated")
-    referrers = sum(group.count for group in scenario.referrers)
-    if args.runs * referrers > MAX_REFERRER_RUNS:
-        return fail(
-            f"--runs: {args.runs:,} runs of {referrers:,} referrers is more than {MAX_REFERRER_RUNS:,} referrer-runs, "
-            "the most held in memory (each referrer's earnings per run, for the top earners); run fewer"
-        )
     seed = scenario.seed if args.seed is None else args.seed
     months = month_names(scenario.start, scenario.months)
     runs = simulate(rules, scenario, args.runs, seed, args.jobs, _progress())
@@ -179,27 +189,35 @@ def _backtest(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
     from ..simulate.aggregate import record
     from ..simulate.generate import places
     from ..simulate.measure import measure, month_of
+    from ..simulate.sample import sample_lines
     from ..simulate.scenario import Events
+    from ..simulate.tiers import rate_tables
 
     try:
         lines = list(ledger_lines(args.ledger))
     except OSError as error:
         return fail(describe_os_error(error, args.ledger))
+    header: dict[str, Any] = {"ledger": args.ledger, "runs": 1, "seed": None, "currency": args.currency}
+    latest = None
+    if args.sample is not None:
+        lines, sample = sample_lines(lines, args.sample, args.seed or 0)
+        header.update(seed=sample.seed, sample=sample.record())
+        latest = sample.latest
     results = []
     for rule in rules:
         program = compile(rule.text, rule.path)
         try:
-            result = program.score(lines, path=args.ledger)
+            result = program.score(lines, as_of=None if latest is None else _text(latest), path=args.ledger)
         except LedgerError as error:
             print_error_lines(str(error))
             return fail(f"the ledger has {len(error.problems)} problem(s); nothing was simulated")
-        results.append(result.data)
+        results.append((result.data, rate_tables(program.compiled.checked)))
     events = [event for event in map(_decoded, lines) if isinstance(event, dict)]
     names = Events.model_validate({})
-    figures = [measure(events, data, names, args.currency) for data in results]
-    instants = sorted(parse_timestamp(event["at"]) for event in events)
+    figures = [measure(events, data, names, args.currency, tables) for data, tables in results]
+    instants = sorted([*(parse_timestamp(event["at"]) for event in events), *([latest] if latest is not None else [])])
     months = _month_range(month_of(_text(instants[0])), month_of(_text(instants[-1]))) if instants else []
-    header = {"ledger": args.ledger, "runs": 1, "seed": None, "currency": args.currency, "months_simulated": months}
+    header["months_simulated"] = months
     return record(header, [figures], [rule.path for rule in rules], months, args.currency, places(args.currency))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -89,7 +89,8 @@ def transpiled(query: Query, dialect: str) -> str | None:
     from ..sql.dialect import to_dialect
 
     pieces = []
-    for title, sql in (("awards", query.awards), ("rejected referral events", query.rejected)):
+    statements = [("awards", query.awards), ("rejected referral events", query.rejected)]
+    for title, sql in [*statements, *([("reversals", query.reversals)] if query.reversals else [])]:
         try:
             text = to_dialect(sql, dialect)
         except SqlglotError as error:
@@ -184,34 +185,65 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
         for m in program.compiled.milestones
         for r, reward in enumerate(m.rewards)
     }
+    from ..sql.messages import render
+
+    milestones = {m.info.index: m for m in program.compiled.milestones}
     awards = []
     for row in rows.awards:
         record = {key: row[key] for key in layout[(row["milestone_index"], row["reward_index"])]}
         record["at"] = format_timestamp(row["at"])
+        milestone = milestones[row["milestone_index"]]
+        if milestone.info.message is not None:  # rendered for the awards only, from the query's values
+            record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
         awards.append(record)
+    reversals = [_reversal(row) for row in rows.reversals]
     return {
         "ruleset": program.compiled.checked.name,
         "as_of": format_timestamp(as_of),
         "awards": awards,
-        "reversals": [],
-        "totals": _totals(awards, []),
+        "reversals": reversals,
+        "totals": _totals(awards, reversals),
         "rejected": _rejections(program, rows.rejected, as_of, records),
     }
+
+
+#: a reversal's keys, in the order the Python engine writes them (`why` last)
+_REVERSAL = ("id", "reverses", "at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "amount")
+
+
+def _reversal(row: dict[str, Any]) -> dict[str, Any]:
+    """A reversal row as the Python engine writes the entry."""
+    entry = {key: row[key] for key in _REVERSAL}
+    entry["at"] = format_timestamp(row["at"])
+    entry.update({key: row[key] for key in ("unit", "item", "program")})
+    entry["why"] = {"event": row["event"]}
+    return entry
 
 
 def _rejections(
     program: Program, rows: list[dict[str, Any]], as_of: int, records: Iterable[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
     ineligible = {row["event"] for row in rows if row["reason"] == "ineligible"}
-    events = {r[1]: r for r in records if r[2] == "referral" and r[1] in ineligible} if ineligible else {}
+    referrals = [r for r in records if r[2] == "referral" and r[0] <= as_of] if ineligible else []
+    events = {r[1]: r for r in referrals if r[1] in ineligible}
+    histories: dict[str, list[tuple[Any, ...]]] = {}
+    if program.compiled.at_referral is not None:  # `earlier referrals`: each referrer's, in processing order
+        for r in sorted(referrals, key=lambda r: (r[0], r[1])):
+            histories.setdefault(r[4], []).append(r)
     return [
-        _explained(program, events[row["event"]], as_of) if row["event"] in events else _rejected(row) for row in rows
+        _explained(program, events[row["event"]], as_of, histories.get(row["referrer"], []))
+        if row["event"] in events
+        else _rejected(row)
+        for row in rows
     ]
 
 
-def _explained(program: Program, record: tuple[Any, ...], as_of: int) -> dict[str, Any]:
+def _explained(
+    program: Program, record: tuple[Any, ...], as_of: int, history: Sequence[tuple[Any, ...]] = ()
+) -> dict[str, Any]:
     """An ineligible referral's entry as the Python engine writes it: which
-    `eligible when` clause is false, with the values it read."""
+    `eligible when` clause is false, with the values it read (`earlier
+    referrals` from the referrer's referral events before it, `history`)."""
     from ..core.runtime import Referral
     from ..score.engine import Engine, Rejected
     from ..score.result import Reporter
@@ -221,6 +253,14 @@ def _explained(program: Program, record: tuple[Any, ...], as_of: int) -> dict[st
     fields = compiled.fields["referral"](record)
     referral = Referral(event_id, at, referrer, referee, fields, compiled.referral_slots(), len(compiled.milestones))
     engine = Engine(compiled)
+    if compiled.at_referral is not None:  # replayed as the engine keeps it (docs/sql.md)
+        kept = engine.history(referrer)
+        for earlier in history:
+            if (earlier[0], earlier[1]) >= (at, event_id):
+                break
+            if compiled.remember is not None:
+                compiled.remember(kept, compiled.fields["referral"](earlier), earlier[0], earlier[1])
+        compiled.at_referral(referral, kept)
     engine.state.referrals[referee] = referral
     return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
 

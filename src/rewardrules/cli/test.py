@@ -14,10 +14,11 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.diagnostics import RuleError
 from ..core.formatting import printable, printable_lines, quoted
@@ -26,6 +27,7 @@ from ..report.testing import (
     SUFFIX,
     CaseResult,
     Coverage,
+    TestFile,
     TestFileError,
     TestProblem,
     coverage,
@@ -38,6 +40,7 @@ from ..report.testing import (
 from .common import add_format_argument, add_limit_argument, describe_os_error, print_diagnostics, write_json
 
 if TYPE_CHECKING:
+    from ..match.check import MatchRules
     from ..score.api import Program
 
 _KINDS = (("milestone", "milestones"), ("reward", "rewards"), ("eligibility", "eligibility"), ("void", "voids"))
@@ -93,6 +96,8 @@ class _Run:
     files: list[_FileRun] = field(default_factory=list)
     rule_errors: bool = False
     programs: dict[str, Program | None] = field(default_factory=dict)
+    #: matching files loaded, by resolved path (None: could not be)
+    matchings: dict[str, MatchRules | None] = field(default_factory=dict)
     coverages: list[Coverage] = field(default_factory=list)
     untested: list[str] = field(default_factory=list)
     referenced: set[Path] = field(default_factory=set)  # rule files named by a readable test file
@@ -111,7 +116,7 @@ def collect(paths: list[str], run: _Run) -> None:
         if path.is_dir():
             for found in _inside(path, "*" + SUFFIX, run):
                 add(found)
-            run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run) if not _matching(p))
+            run.folder_rules.extend(str(p) for p in _inside(path, "*.rules", run))
         elif not path.exists():
             run.errors.append(f"{quoted(raw)} does not exist")
         elif raw.endswith(SUFFIX):
@@ -126,9 +131,9 @@ def collect(paths: list[str], run: _Run) -> None:
             run.errors.append(f"{quoted(raw)} is neither a rule file (.rules) nor a test file ({SUFFIX})")
 
 
-def _matching(path: Path) -> bool:
-    """Whether a rule file found in a folder is a matching file, which has
-    no rule tests yet (docs/matching.md): it is not counted as untested."""
+def _matching(path: str) -> bool:
+    """Whether a rule file is a matching file: its tests expect assignments
+    (`report.match_testing`), and it has no coverage items."""
     from ..core import limits
     from ..ledger import reading
     from ..match.parse import is_matching_file
@@ -188,14 +193,29 @@ def run(args: argparse.Namespace) -> int:
 
 def _program(rules: str, state: _Run, test_file: str | None) -> Program | None:
     """Load a rule file once; None when it cannot be scored (reported)."""
-    key = str(Path(rules).resolve())
-    if key in state.programs:
-        return state.programs[key]
     from ..score.api import load
 
-    program: Program | None = None
+    return _load_once(rules, state, test_file, load, state.programs)
+
+
+_Loaded = TypeVar("_Loaded")
+
+
+def _load_once(
+    rules: str,
+    state: _Run,
+    test_file: str | None,
+    load: Callable[[str], _Loaded],
+    cache: dict[str, _Loaded | None],
+) -> _Loaded | None:
+    """Load a rule file (reward rules or a matching file) once; None when it
+    has errors (printed: exit 1) or cannot be read (exit 2)."""
+    key = str(Path(rules).resolve())
+    if key in cache:
+        return cache[key]
+    loaded: _Loaded | None = None
     try:
-        program = load(rules)
+        loaded = load(rules)
     except RuleError as error:
         print_diagnostics(error.diagnostics, sys.stderr)
         state.rule_errors = True
@@ -210,8 +230,8 @@ def _program(rules: str, state: _Run, test_file: str | None) -> Program | None:
         state.errors.append(describe_os_error(error, rules))
     except UnicodeDecodeError:
         state.errors.append(f"{quoted(rules)} is not UTF-8 text")
-    state.programs[key] = program
-    return program
+    cache[key] = loaded
+    return loaded
 
 
 def _run_file(path: str, state: _Run, limit: int | None = None) -> None:
@@ -227,6 +247,9 @@ def _run_file(path: str, state: _Run, limit: int | None = None) -> None:
         state.errors.append(f"{quoted(str(path))} is not UTF-8 text")
         return
     state.referenced.add(Path(test_file.rules).resolve())
+    if test_file.kind == "assignment":
+        _run_matching_file(path, test_file, state)
+        return
     program = _program(test_file.rules, state, path)
     if program is None:
         return
@@ -238,6 +261,28 @@ def _run_file(path: str, state: _Run, limit: int | None = None) -> None:
     state.files.append(_FileRun(path, test_file.rules, results))
 
 
+def _run_matching_file(path: str, test_file: TestFile, state: _Run) -> None:
+    """Run the cases of a matching file's tests (`report.match_testing`)."""
+    from ..report.match_testing import run_match_cases
+
+    rules = _matching_rules(test_file.rules, state)
+    if rules is None:
+        return
+    try:
+        results = run_match_cases(rules, test_file)
+    except TestFileError as error:  # and CaseInputError: an invalid ledger in a case
+        state.errors.extend(error.problems)
+        return
+    state.files.append(_FileRun(path, test_file.rules, list(results)))
+
+
+def _matching_rules(rules: str, state: _Run) -> MatchRules | None:
+    """Load a matching file once (`_load_once`)."""
+    from ..match.api import load
+
+    return _load_once(rules, state, None, load, state.matchings)
+
+
 def _coverage(state: _Run) -> None:
     by_rules: dict[str, tuple[str, list[CaseResult]]] = {}
     for f in state.files:
@@ -246,6 +291,8 @@ def _coverage(state: _Run) -> None:
     for rules in state.untested:
         by_rules.setdefault(str(Path(rules).resolve()), (rules, []))
     for key, (rules, results) in by_rules.items():
+        if _matching(rules):
+            continue  # a matching file has no coverage items (docs/matching.md)
         program = state.programs.get(key) if key in state.programs else _program(rules, state, None)
         if program is not None:
             state.coverages.append(coverage(program, rules, results))
@@ -280,7 +327,7 @@ def _text(
         out.append(f"{f.path}: {counts}")
         for result in f.results:
             if not result.passed:
-                out.extend(failure_lines(result))
+                out.extend(_failure_lines(result))
             elif verbose:
                 out.append(f"  ok    `{result.case.name}`")
     for rules in state.untested:
@@ -298,6 +345,15 @@ def _text(
     if below and percent is not None and threshold is not None:
         out.append(f"coverage {percent}% is below the threshold of {threshold}%")
     return printable_lines(out)
+
+
+def _failure_lines(result: CaseResult) -> list[str]:
+    """A failed case's lines: an award case's, or a matching case's."""
+    from ..report.match_testing import MatchCaseResult, match_failure_lines
+
+    if isinstance(result, MatchCaseResult):
+        return match_failure_lines(result)
+    return failure_lines(result)
 
 
 def _coverage_text(coverages: list[Coverage], percent: Decimal) -> list[str]:
@@ -364,6 +420,9 @@ def _json(state: _Run, want_coverage: bool, threshold: Decimal | None, below: bo
 
 
 def _case_json(result: CaseResult) -> dict[str, Any]:
+    from ..report.match_testing import MatchCaseResult, assignment_fields
+
+    record = assignment_fields if isinstance(result, MatchCaseResult) else _award
     return {
         "name": result.case.name,
         "line": result.case.line,
@@ -371,7 +430,7 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
         "missing": [
             {
                 "expected": _plain(m.pattern.fields),
-                "nearest": _award(m.nearest) if m.nearest else None,
+                "nearest": record(m.nearest) if m.nearest else None,
                 "differences": [
                     {"field": name, "expected": _plain(expected), "actual": actual}
                     for name, expected, actual in m.differences
@@ -379,8 +438,8 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
             }
             for m in result.missing
         ],
-        "unexpected": [_award(a) for a in result.unexpected],
-        "forbidden": [{"expected": _plain(p.fields), "award": _award(a)} for p, a in result.forbidden],
+        "unexpected": [record(a) for a in result.unexpected],
+        "forbidden": [{"expected": _plain(p.fields), "award": record(a)} for p, a in result.forbidden],
         "error": result.error,
     }
 

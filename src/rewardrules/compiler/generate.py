@@ -53,7 +53,7 @@ from ..check.program import (
     RewardInfo,
     VoidInfo,
 )
-from ..check.programs import every_floor
+from ..check.tables import row_limits
 from ..core import runtime
 from ..core.award import CONTRACT_FIELDS
 from ..core.datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
@@ -524,23 +524,8 @@ class _Compiler:
         raise AssertionError(f"cannot compile {node!r}")
 
     def _tier_highs(self, node: ast.Tiers) -> tuple[tuple[Decimal, bool] | None, ...]:
-        """Each row's upper limit for `runtime.n_tier`: (bound, inclusive).
-        Where the next row starts within the metric's smallest step (5 after
-        4 for a count, 1000 USD after 999.99 USD: no gap, see `every_floor`),
-        the row runs up to that start, exclusive, so that no value between
-        the two (999.995 USD) falls in neither row."""
-        binding = self.checked.bindings.get(node.metric)
-        step = every_floor(binding.metric)[0] if binding is not None and binding.metric is not None else None
-        highs: list[tuple[Decimal, bool] | None] = []
-        for i, high in enumerate(node.highs):
-            following = node.lows[i + 1].value if i + 1 < len(node.lows) else None
-            if high is None:
-                highs.append(None)
-            elif step is not None and following is not None and high.value < following <= high.value + step:
-                highs.append((following, False))
-            else:
-                highs.append((high.value, True))
-        return tuple(highs)
+        """Each row's upper limit for `runtime.n_tier` (see `row_limits`)."""
+        return row_limits(self.checked, node)
 
     def folded(self, node: ast.Expr, code: str) -> str:
         """The case folding of a text operand of `ignoring case`: a literal

@@ -76,6 +76,7 @@ CODES: dict[str, str] = {
     "RR318": "`unless voided` that cannot apply",
     "RR401": "limit exceeded",
     "RR402": "`every` step too small",
+    "RR450": "construct the SQL engine does not compile yet",
     "RR501": "invalid message template",
     "RR502": "unknown name or field in message template",
     # warnings of `check --strict` (lint.py)

@@ -24,10 +24,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
-_ENCODE = msgspec.json.Encoder().encode
-_FORMAT = msgspec.json.format
+#: msgspec's encoder and formatter; None without msgspec (Pyodide, where
+#: the playground runs, ships none): then `json` writes the same bytes
+_ENCODE: Callable[[Any], bytes] | None = None
+_FORMAT: Callable[..., bytes] | None = None
+try:
+    import msgspec
+except ImportError:  # pragma: no cover - msgspec is a dependency of the CLI
+    pass
+else:
+    _ENCODE = msgspec.json.Encoder().encode
+    _FORMAT = msgspec.json.format
 
 #: how many bytes are gathered before they are written
 _CHUNK = 1 << 16
@@ -39,6 +46,8 @@ def pretty(value: Any, depth: int = 0) -> bytes:
     An unpaired surrogate in text raises `UnicodeEncodeError`, as encoding
     `json`'s text to UTF-8 does."""
     try:
+        if _FORMAT is None or _ENCODE is None:
+            raise TypeError("no msgspec")  # json's bytes, as below
         out = _FORMAT(_ENCODE(value), indent=2)
     except TypeError:  # a key that is not text or a number: json's rules
         out = json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")

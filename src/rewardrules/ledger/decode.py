@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from ..core import limits
 from .events import LedgerProblem
 
@@ -47,12 +45,23 @@ _DECODER = json.JSONDecoder(parse_float=exact_decimal, parse_constant=_reject_co
 #: invalid UTF-8, an unpaired surrogate escape (`"\ud800"`) and anything
 #: not JSON. Whatever it refuses, `_DECODER` decodes again, so a line's
 #: value or problem is exactly the exact decoder's (`tests/test_fast_json.py`).
-_FAST_DECODE = msgspec.json.Decoder(float_hook=exact_decimal).decode
+#: Without msgspec (Pyodide, where the playground runs, ships none) every
+#: text goes to the exact decoder: the same values and problems, slower.
+_FAST_DECODE: Callable[[str | bytes], Any] | None = None
+try:
+    import msgspec
+except ImportError:  # pragma: no cover - msgspec is a dependency of the CLI
+    pass
+else:
+    _FAST_DECODE = msgspec.json.Decoder(float_hook=exact_decimal).decode
 
 
 def fast_decode(text: str | bytes) -> Any:
     """One JSON text decoded by the fast decoder, or `_NOT_FAST` where it
-    refuses (then only the exact decoder may say what the text is)."""
+    refuses or there is none (then only the exact decoder may say what the
+    text is)."""
+    if _FAST_DECODE is None:
+        return _NOT_FAST
     try:
         return _FAST_DECODE(text)
     except Exception:  # any refusal is decided again by the exact decoder

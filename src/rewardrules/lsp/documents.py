@@ -21,7 +21,16 @@ from ..core import limits
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.source import Source
 from ..report.findings import findings
-from ..report.testing import SUFFIX, TestFileError, TestProblem, parse_test_file, unknown_names
+from ..report.testing import (
+    AWARDS,
+    SUFFIX,
+    Records,
+    TestFileError,
+    TestProblem,
+    parse_test_file,
+    records_in,
+    unknown_names,
+)
 from ..syntax import nodes as ast
 from ..syntax.parser import parse
 from .positions import span_range
@@ -100,13 +109,21 @@ def _analyse_rules(document: Document, strict: bool) -> None:
 
 def _test_problems(document: Document, lookup: Lookup) -> list[TestProblem]:
     try:
-        tests = parse_test_file(document.text, document.path)
+        tests = parse_test_file(document.text, document.path, lambda path: records_open(path, lookup))
     except TestFileError as error:
         return error.problems
     rules = lookup(tests.rules)
-    if rules is None or rules.checked is None:
+    if rules is None or rules.checked is None or tests.kind != "award":
         return []
     return unknown_names(rules.checked, tests)
+
+
+def records_open(path: str, lookup: Lookup) -> Records:
+    """What the tests of the rule file at ``path`` expect, from its open
+    document (the server reads no file): awards unless it is an open
+    matching file."""
+    rules = lookup(path)
+    return AWARDS if rules is None else records_in(rules.text)
 
 
 def diagnostic(found: Diagnostic) -> types.Diagnostic:

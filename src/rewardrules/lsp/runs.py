@@ -25,7 +25,7 @@ from ..report.testing import (
     run_cases,
 )
 from ..score.api import compile as compile_rules
-from .documents import SOURCE, Document, Lookup, test_problem
+from .documents import SOURCE, Document, Lookup, records_open, test_problem
 
 #: the command the code lens runs; its one argument is the test file's URI
 COMMAND = "rewardrules.runTests"
@@ -56,12 +56,14 @@ def run(document: Document, lookup: Lookup) -> tuple[list[types.Diagnostic], str
     """The test file's diagnostics after running its cases, and what to tell
     the user (`N passed, M failed`, or why nothing ran)."""
     try:
-        tests = parse_test_file(document.text, document.path)
+        tests = parse_test_file(document.text, document.path, lambda path: records_open(path, lookup))
     except TestFileError:
         return document.diagnostics, "the test file has problems: fix them first"
     rules = lookup(tests.rules)
     if rules is None:
         return document.diagnostics, f"open {Path(tests.rules).name} to run these tests (the server reads no file)"
+    if tests.kind != "award":
+        return document.diagnostics, "the tests of a matching file run with `rewardrules test`"
     if rules.checked is None:
         return document.diagnostics, f"{Path(tests.rules).name} has errors: fix them first"
     from_files = [case for case in tests.cases if case.ledger is not None]

@@ -101,6 +101,8 @@ RULE_HELP: dict[str, str] = {
     "more than 8 filters or 64 parts in one tag.",
     "RR402": "An `every` step smaller than its metric takes: the minor unit of a currency (0.01 USD), 1 for a "
     "count, 0.01 for other numbers. A smaller step means nothing more, only far more awards.",
+    "RR450": "A construct the SQL back end (`score --engine duckdb`, `rewardrules sql`) does not compile yet, "
+    "reported by `check --engine sql`: score the file with the Python engine, or see docs/sql.md for what compiles.",
     "RR501": "An invalid message template: a syntax error, or a construct templates may not use (loops, "
     "calls, arithmetic, item access, unknown filters, filter arguments, comparisons other than `==` and `!=`, "
     "an attribute of a value that is not an event).",

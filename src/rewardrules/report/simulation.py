@@ -3,8 +3,9 @@
 Takes the report record `rewardrules simulate --format json` writes and
 gives a self-contained page: the totals' percentiles, a fan chart of the
 cumulative cost month by month (the P50 line inside its P90 and P99
-bands), each milestone's awards per run, the cap hit table and the top
-earners. No script; the stylesheet is inline and allowed by its hash, and
+bands), each milestone's awards and cost per run with a bar chart of the
+cost's distribution over runs, the cap hit table, the tier table
+(who is in each row of a rate table) and the top earners. No script; the stylesheet is inline and allowed by its hash, and
 nothing else may load (`default-src 'none'`). Every text from outside (rule
 file paths, scenario and referrer names) is escaped.
 """
@@ -16,6 +17,7 @@ from html import escape
 from typing import Any
 
 from ..core.runtime import in_context
+from ..simulate.render import sampled
 from .html import _csp_hash
 
 _P = ("p50", "p90", "p99")
@@ -60,6 +62,7 @@ def render_simulation(report: dict[str, Any]) -> str:
 def _title(report: dict[str, Any]) -> str:
     scenario = report.get("scenario")
     what = f"scenario {scenario['name']}" if scenario else f"ledger {report.get('ledger', '')}"
+    what += sampled(report)
     return f"Simulation of {report['ruleset']}: {what}, {report['runs']} run(s)"
 
 
@@ -83,19 +86,32 @@ def _section(report: dict[str, Any], unit: str, prefix: str) -> list[str]:
     totals += [[f"pending (held) {u}", *_cells(s)] for u, s in report["pending"].items()]
     totals += [[label, *_cells(report[key])] for key, label in _FIGURES]
     milestones = [
-        [f"{m['program']}.{m['milestone']}", str(m["runs_hit"]), *_cells(m["awards"])] for m in report["milestones"]
+        [f"{m['program']}.{m['milestone']}", str(m["runs_hit"]), *_cells(m["awards"]), *_cells(m["cost"])]
+        for m in report["milestones"]
     ]
     capped = [[f"{c['program']}.{c['milestone']}", str(c["runs_hit"]), *_cells(c["awards"])] for c in report["capped"]]
     withheld = [[w["milestone"], w["reason"], str(w["runs_hit"]), *_cells(w["rewards"])] for w in report["withheld"]]
     earners = [[e["referrer"], e["mean"], *_cells(e["per_run"])] for e in report["top_earners"]]
+    tiers = [
+        [f"{t['program']}.{t['table']}", t["tier"], t["counts"], str(t["runs_hit"]), *_cells(t["reached"])]
+        for t in report.get("tiers", [])
+    ]
     return [
         _table(f"{prefix}totals", head, totals),
         f"<h2>Cumulative cost, {escape(unit)}, by month</h2>",
         _fan(report["months"], unit, f"{prefix}fan"),
-        "<h2>Milestones: awards per run</h2>",
-        _table(f"{prefix}milestones", ["milestone", "runs hit", "P50", "P90", "P99"], milestones),
+        "<h2>Milestones: awards and cost per run</h2>",
+        _table(
+            f"{prefix}milestones",
+            ["milestone", "runs hit", "awards P50", "P90", "P99", f"cost {unit} P50", "P90", "P99"],
+            milestones,
+        ),
+        f"<h2>Distributions per milestone: runs by cost, {escape(unit)}</h2>",
+        *(_histogram(m, f"{prefix}distribution-{index}") for index, m in enumerate(report["milestones"])),
         "<h2>Caps: awards cut to what a cap left</h2>",
         _table(f"{prefix}capped", ["milestone", "runs hit", "P50", "P90", "P99"], capped),
+        "<h2>Tiers: referrers or referrals in each row of a rate table at the horizon</h2>",
+        _table(f"{prefix}tiers", ["table", "tier", "counts", "runs hit", "P50", "P90", "P99"], tiers),
         "<h2>Rewards withheld</h2>",
         _table(f"{prefix}withheld", ["milestone", "reason", "runs hit", "P50", "P90", "P99"], withheld),
         "<h2>Top earners</h2>",
@@ -109,6 +125,38 @@ _FIGURES = (
     ("cost_per_customer", "cost per customer"),
     ("roi", "ROI"),
 )
+
+
+#: a milestone's distribution chart: its size and margins, in SVG units
+_HW, _HH, _HBOTTOM, _HTOP = 760, 150, 34, 30
+
+
+def _histogram(milestone: dict[str, Any], name: str) -> str:
+    """An SVG bar chart of a milestone's cost per run: one bar per bin,
+    as high as the runs in it, its bounds under it."""
+    bins = milestone["distribution"]
+    title = f"{milestone['program']}.{milestone['milestone']}"
+    most = max((b["runs"] for b in bins), default=0) or 1
+    step = (_HW - _LEFT - _RIGHT) / max(len(bins), 1)
+    usable = _HH - _HBOTTOM - _HTOP
+    bars = []
+    for index, b in enumerate(bins):
+        height = usable * b["runs"] / most
+        x = _LEFT + index * step
+        bars.append(
+            f'<rect class="bin" x="{x + 1:.1f}" y="{_HTOP + usable - height:.1f}" width="{step - 2:.1f}" '
+            f'height="{height:.1f}" fill="#8fb5e6"><title>{escape(b["from"])} to {escape(b["to"])}: '
+            f"{b['runs']} run(s)</title></rect>"
+            f'<text x="{x + step / 2:.1f}" y="{_HH - _HBOTTOM + 14}" text-anchor="middle">{escape(b["from"])}</text>'
+            f'<text x="{x + step / 2:.1f}" y="{_HTOP + usable - height - 3:.1f}" text-anchor="middle">{b["runs"]}</text>'
+        )
+    return (
+        f'<svg id="{name}" class="distribution" viewBox="0 0 {_HW} {_HH}" width="{_HW}" height="{_HH}" role="img" '
+        f'aria-label="{escape(title)}: runs by cost">'
+        f'<text x="{_LEFT}" y="11">{escape(title)} (bars: runs; under each: the least cost of its bin)</text>'
+        f"{''.join(bars)}"
+        f'<line x1="{_LEFT}" y1="{_HH - _HBOTTOM}" x2="{_HW - _RIGHT}" y2="{_HH - _HBOTTOM}" stroke="#999"/></svg>'
+    )
 
 
 def _fan(months: list[dict[str, Any]], unit: str, name: str) -> str:

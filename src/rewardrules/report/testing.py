@@ -111,21 +111,42 @@ class Pattern:
 
     fields: dict[str, Any]  # as written, for display
     wanted: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)  # comparable forms
+    #: an actual record's field in the comparable form (`Records.normal`; None: an award's)
+    normal: Callable[[str, Any], Any] | None = field(repr=False, compare=False, default=None)
 
     def matches(self, award: dict[str, Any]) -> bool:
-        return all(_normal(name, award.get(name)) == value for name, value in self.wanted.items())
+        normal = self.normal or _normal
+        return all(normal(name, award.get(name)) == value for name, value in self.wanted.items())
 
     def differences(self, award: dict[str, Any]) -> list[tuple[str, Any, Any]]:
         """(field, expected, actual) for every field that differs."""
+        normal = self.normal or _normal
         return [
             (name, self.fields[name], award.get(name))
             for name, value in self.wanted.items()
-            if _normal(name, award.get(name)) != value
+            if normal(name, award.get(name)) != value
         ]
 
     def show(self) -> str:
         """The pattern as a TOML inline table, the way it was written."""
         return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in self.fields.items()) + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """What a test file's expectations are about: the awards of a reward
+    rule file, or the assignments of a matching file (`report.match_testing`)."""
+
+    #: "award" or "assignment", for messages
+    noun: str
+    #: the fields an expectation may name
+    fields: tuple[str, ...]
+    #: an expected field's comparable form, or `_Invalid` saying what is wrong
+    value: Callable[[str, Any], Any]
+    #: an actual record's field in that form
+    normal: Callable[[str, Any], Any]
+    #: an expectation as written, for hints
+    example: str
 
 
 @dataclass(slots=True)
@@ -150,6 +171,8 @@ class TestFile:
     path: str
     rules: str
     cases: list[Case]
+    #: "award", or "assignment" when `rules` is a matching file
+    kind: str = "award"
 
 
 def tests_for(rules: str | Path) -> Path:
@@ -169,7 +192,7 @@ def read_test_file(path: str | Path) -> TestFile:
     (OSError and UnicodeDecodeError pass through)."""
     name = str(path)
     text = read_text(path, limits.MAX_TEST_FILE_CHARS, "a test file")  # bounded, regular files only
-    return parse_test_file(text, name)
+    return parse_test_file(text, name, records_of)
 
 
 def _confinement_problem(
@@ -214,7 +237,11 @@ def _confinement_problem(
 
 
 @in_context
-def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
+def parse_test_file(text: str, path: str = "<tests>", kind_of: Callable[[str], Records] | None = None) -> TestFile:
+    """A test file's cases, or `TestFileError` with every problem.
+    ``kind_of`` says what the rule file at a path is tested for (awards,
+    or a matching file's assignments: `records_of` reads the file); without
+    it, awards, and no file is read (the language server reads none)."""
     try:
         data = load_toml(text, exact_decimal)
     except ValueError as error:  # TOMLDecodeError, a number Decimal refuses, nesting too deep
@@ -241,6 +268,7 @@ def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     refused = _confinement_problem(path, rules or Path(rules_path).name, "rules", rule_file=True)
     if refused is not None:
         problems.append(TestProblem(path, _key_line(text, "rules") if rules else None, refused[0], hint=refused[1]))
+    records = AWARDS if refused is not None or kind_of is None else kind_of(rules_path)
     raw_cases = data.get("case", [])
     if not isinstance(raw_cases, list):
         problems.append(TestProblem(path, _key_line(text, "case"), "`case` must be written `[[case]]` (one per case)"))
@@ -253,7 +281,7 @@ def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
     cases: list[Case] = []
     names: dict[str, int | None] = {}
     for index, (raw, line) in enumerate(zip(raw_cases, lines, strict=True), start=1):
-        case = _case(raw, index, line, path, text, problems)
+        case = _case(raw, index, line, path, text, problems, records)
         if case is None:
             continue
         if case.name in names:
@@ -264,10 +292,12 @@ def parse_test_file(text: str, path: str = "<tests>") -> TestFile:
         cases.append(case)
     if problems:
         raise TestFileError(problems)
-    return TestFile(path, rules_path, cases)
+    return TestFile(path, rules_path, cases, records.noun)
 
 
-def _case(raw: Any, index: int, line: int | None, path: str, text: str, problems: list[TestProblem]) -> Case | None:
+def _case(
+    raw: Any, index: int, line: int | None, path: str, text: str, problems: list[TestProblem], records: Records
+) -> Case | None:
     start = len(problems)
 
     def problem(message: str, hint: str | None = None) -> None:
@@ -313,8 +343,8 @@ def _case(raw: Any, index: int, line: int | None, path: str, text: str, problems
                 f"{label}: `events` must be a list of inline tables or a string of JSON lines",
                 'events = [ { id = "r1", at = 2026-03-01T09:00:00Z, type = "referral", ... } ]',
             )
-    expect = _patterns(raw.get("expect", []), f"{label}: `expect`", problem)
-    expect_none = _patterns(raw.get("expect_none", []), f"{label}: `expect_none`", problem)
+    expect = _patterns(raw.get("expect", []), f"{label}: `expect`", problem, records)
+    expect_none = _patterns(raw.get("expect_none", []), f"{label}: `expect_none`", problem, records)
     exact = raw.get("exact", False)
     if not isinstance(exact, bool):
         problem(f"{label}: `exact` must be true or false")
@@ -322,7 +352,7 @@ def _case(raw: Any, index: int, line: int | None, path: str, text: str, problems
     if not expect and not expect_none and not exact and len(problems) == start:
         problem(
             f"{label} expects nothing",
-            "add `expect`, `expect_none`, or `exact = true` (with no `expect`: no award at all)",
+            f"add `expect`, `expect_none`, or `exact = true` (with no `expect`: no {records.noun} at all)",
         )
     if len(problems) > start:
         return None
@@ -345,32 +375,34 @@ def _as_of(value: Any, label: str, problem: Callable[..., None]) -> str | None:
     return None
 
 
-def _patterns(value: Any, label: str, problem: Callable[..., None]) -> list[Pattern]:
+def _patterns(value: Any, label: str, problem: Callable[..., None], records: Records) -> list[Pattern]:
     if not isinstance(value, list):
-        problem(f"{label} must be a list of inline tables", '[ { milestone = "...", beneficiary = "..." } ]')
+        problem(f"{label} must be a list of inline tables", f"[ {records.example} ]")
         return []
     out = []
     for n, raw in enumerate(value, start=1):
         where = f"{label} #{n}"
         if not isinstance(raw, dict):
-            problem(f"{where} must be an inline table", '{ milestone = "...", beneficiary = "..." }')
+            problem(f"{where} must be an inline table", records.example)
             continue
         if not raw:
-            problem(f"{where} is empty: it would match any award", 'name at least one field: { milestone = "..." }')
+            problem(
+                f"{where} is empty: it would match any {records.noun}", f"name at least one field: {records.example}"
+            )
             continue
         wanted: dict[str, Any] = {}
         shown: dict[str, Any] = {}
         for name, item in raw.items():
-            if name not in AWARD_FIELDS:
-                problem(f"{where}: unknown award field `{name}`", did_you_mean(name, AWARD_FIELDS))
+            if name not in records.fields:
+                problem(f"{where}: unknown {records.noun} field `{name}`", did_you_mean(name, records.fields))
                 continue
-            normal = _pattern_value(name, item)
+            normal = records.value(name, item)
             if isinstance(normal, _Invalid):
                 problem(f"{where}: `{name}`: {normal.message}", normal.hint)
                 continue
             wanted[name] = normal
             shown[name] = item
-        out.append(Pattern(shown, wanted))
+        out.append(Pattern(shown, wanted, None if records is AWARDS else records.normal))
     return out
 
 
@@ -399,9 +431,15 @@ def _pattern_value(name: str, value: Any) -> Any:
             except TimestampError as error:
                 return _Invalid(str(error), "at = 2026-03-01T09:30:00Z")
         return _Invalid("must be a timestamp with an offset", "at = 2026-03-01T09:30:00Z")
+    return text_value(name, value, _CHOICES)
+
+
+def text_value(name: str, value: Any, choices_of: dict[str, tuple[str, ...]]) -> Any:
+    """An expected text field: a string, one of its choices when it has any
+    (a `status`, a `kind`), else `_Invalid` with the nearest choice."""
     if not isinstance(value, str):
         return _Invalid("must be a string", f'{name} = "..."')
-    choices = _CHOICES.get(name)
+    choices = choices_of.get(name)
     if choices is not None and value not in choices:
         return _Invalid(
             f"{quoted(value)} is not a {name.replace('_', ' ')}",
@@ -419,6 +457,33 @@ def _normal(name: str, value: Any) -> Any:
     if name == "at":
         return parse_timestamp(value)
     return value
+
+
+#: The expectations of a reward rule file's tests: awards.
+AWARDS = Records("award", AWARD_FIELDS, _pattern_value, _normal, '{ milestone = "...", beneficiary = "..." }')
+
+
+def records_of(rules: str) -> Records:
+    """What the tests of the rule file at ``rules`` expect (`records_in`),
+    read in bounded size; awards when it cannot be read (running the tests
+    reports that)."""
+    try:
+        text = read_text(rules, limits.MAX_RULE_FILE_CHARS)
+    except (OSError, UnicodeDecodeError):
+        return AWARDS
+    return records_in(text)
+
+
+def records_in(rules_text: str) -> Records:
+    """What the tests of a rule file with this text expect: assignments for
+    a matching file (`report.match_testing`), else awards."""
+    from ..match.parse import is_matching_file
+
+    if not is_matching_file(rules_text):
+        return AWARDS
+    from .match_testing import ASSIGNMENTS
+
+    return ASSIGNMENTS
 
 
 def _event(table: dict[str, Any]) -> dict[str, Any]:
@@ -441,6 +506,8 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, Decimal)):
         return str(value)
+    if isinstance(value, (list, tuple)):  # an assignment's workloads
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -576,14 +643,20 @@ def run_case(
             traced = score_traced(program, case.events, case.as_of, path, max_awards_per_event=limit)
     except limits.AwardLimitError as error:
         return CaseResult(case, None, error=str(error))
-    except LedgerError as error:
-        raise CaseInputError([_ledger_problem(case, path, p) for p in error.problems]) from None
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise CaseInputError(
-            [TestProblem(path, case.line, f"case {quoted(case.name)}: cannot read {quoted(case.ledger)}: {reason}")]
-        ) from None
+    except (LedgerError, OSError) as error:
+        raise case_input_error(case, path, error) from None
     return compare(case, traced)
+
+
+def case_input_error(case: Case, path: str, error: LedgerError | OSError) -> CaseInputError:
+    """A case's ledger that cannot be used: its problems at the lines of
+    the test file (or of the case's `ledger` file), or why it cannot be read."""
+    if isinstance(error, LedgerError):
+        return CaseInputError([_ledger_problem(case, path, p) for p in error.problems])
+    reason = (error.strerror or str(error)).lower()
+    return CaseInputError(
+        [TestProblem(path, case.line, f"case {quoted(case.name)}: cannot read {quoted(case.ledger)}: {reason}")]
+    )
 
 
 def _ledger_problem(case: Case, path: str, problem: Any) -> TestProblem:
@@ -599,8 +672,15 @@ def _ledger_problem(case: Case, path: str, problem: Any) -> TestProblem:
 
 def compare(case: Case, traced: Traced) -> CaseResult:
     """Match expectations with the case's awards."""
-    awards: list[dict[str, Any]] = traced.data["awards"]
     result = CaseResult(case, traced)
+    expect_records(case, traced.data["awards"], result)
+    return result
+
+
+def expect_records(case: Case, awards: list[dict[str, Any]], result: CaseResult) -> None:
+    """Fill ``result`` with what ``awards`` (a case's records: awards, or a
+    matching file's assignments) lacks of, or has beyond, the case's
+    expectations."""
     assigned = _assign(case.expect, awards)  # expectation -> award
     taken = set(assigned.values())
     for i, pattern in enumerate(case.expect):
@@ -611,7 +691,6 @@ def compare(case: Case, traced: Traced) -> CaseResult:
         result.unexpected = [a for j, a in enumerate(awards) if j not in taken]
     for pattern in case.expect_none:
         result.forbidden.extend((pattern, a) for a in awards if pattern.matches(a))
-    return result
 
 
 def _assign(patterns: list[Pattern], awards: list[dict[str, Any]]) -> dict[int, int]:
@@ -745,27 +824,41 @@ def failure_lines(result: CaseResult) -> list[str]:
     if result.traced is None:  # scoring stopped at an award limit: its message, then its help
         first, *rest = (result.error or "").splitlines() or [""]
         return [*out, f"    {first}", *(f"      {line.strip()}" for line in rest)]
+    awards = result.awards
+    return [*out, *outcome_lines(result, awards, result.traced.data["as_of"], award_line, "award")]
+
+
+def outcome_lines(
+    result: CaseResult,
+    records: list[dict[str, Any]],
+    as_of: str | None,
+    line: Callable[[dict[str, Any]], str],
+    noun: str,
+) -> list[str]:
+    """The body of a failed case's report (awards, or a matching file's
+    assignments, each shown by ``line``): what was missing and the nearest
+    record with the fields that differ, what was unexpected or forbidden,
+    then the records the case made (at most `SHOWN_AWARDS`)."""
+    out = []
     for miss in result.missing:
         out.append(f"    missing: {miss.pattern.show()}")
         if miss.nearest is None:
-            out.append("      no award comes close")
+            out.append(f"      no {noun} comes close")
         else:
-            out.append(f"      nearest: {award_line(miss.nearest)}")
+            out.append(f"      nearest: {line(miss.nearest)}")
             for name, expected, actual in miss.differences:
                 out.append(f"        {name}: expected {show_value(expected)}, got {show_value(actual)}")
     shown = [id(m.nearest) for m in result.missing]
-    for award in result.unexpected:
-        if id(award) not in shown:  # a nearest match above is unexpected too: say it once
-            out.append(f"    unexpected: {award_line(award)}")
-    for pattern, award in result.forbidden:
+    for record in result.unexpected:
+        if id(record) not in shown:  # a nearest match above is unexpected too: say it once
+            out.append(f"    unexpected: {line(record)}")
+    for pattern, record in result.forbidden:
         out.append(f"    must not happen: {pattern.show()}")
-        out.append(f"      but got: {award_line(award)}")
-    awards = result.awards
-    as_of = result.traced.data["as_of"]
-    out.append(f"    awards as of {as_of}: {len(awards) if awards else 'none'}")
-    out.extend(f"      {award_line(a)}" for a in awards[:SHOWN_AWARDS])
-    if len(awards) > SHOWN_AWARDS:
-        out.append(f"      ... and {len(awards) - SHOWN_AWARDS} more")
+        out.append(f"      but got: {line(record)}")
+    out.append(f"    {noun}s as of {as_of or '-'}: {len(records) if records else 'none'}")
+    out.extend(f"      {line(r)}" for r in records[:SHOWN_AWARDS])
+    if len(records) > SHOWN_AWARDS:
+        out.append(f"      ... and {len(records) - SHOWN_AWARDS} more")
     return out
 
 

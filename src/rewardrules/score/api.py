@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import getcontext, localcontext, setcontext
-from typing import IO, Any, TypeAlias, cast
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, cast
 
 from ..check.checker import check_text
 from ..compiler.generate import CompiledRuleset, Origin, compile_ruleset
@@ -38,8 +38,13 @@ from ..syntax.parser import paused_gc
 from .arguments import NONE, expect, path_name
 from .engine import Engine, IssuedAward, run
 from .result import Reporter
-from .schema import Award
 from .settle import Settled, check_ruleset, read_settled
+
+if TYPE_CHECKING:
+    # pydantic's models are imported where typed records are asked for:
+    # scoring itself needs no pydantic (nor its compiled core, which Pyodide
+    # does not ship: the playground runs this module in the browser)
+    from .schema import Award
 
 #: What the scoring entry points take as a ledger: a path (`str` or
 #: `os.PathLike`) of a JSON Lines file, an open file, or an iterable of
@@ -177,6 +182,8 @@ class ScoreResult:
     @property
     @in_context
     def awards(self) -> list[Award]:
+        from .schema import Award
+
         return [Award.model_validate(a) for a in self.data["awards"]]
 
     @in_context
@@ -692,6 +699,8 @@ class Session:
 
     def _awards(self, issued: list[IssuedAward], as_of: int) -> list[Award]:
         """The records of awards just issued (call in the scoring context)."""
+        from .schema import Award
+
         reporter = Reporter(self.engine, as_of)
         return [Award.model_validate(reporter.award(a)) for a in issued]
 

@@ -37,16 +37,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
-from ..core.award import PAYOUT_FIELDS
+from ..core.award import KINDS, PAYOUT_FIELDS
 from ..core.formatting import printable
 from ..core.ids import partial_reversal_id, reissue_id, reversal_id
 from ..core.timeutil import TimestampError, format_timestamp, parse_timestamp
 from ..core.units import is_currency, minor_exponent
 from ..ledger.decode import surrogate_free
 from ..ledger.events import LedgerError, LedgerProblem
-from .schema import Award
 
 if TYPE_CHECKING:
     from .engine import IssuedAward
@@ -67,8 +66,9 @@ _AMOUNT = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?\Z")
 _DESCRIBED = ("at", "milestone", "role", "beneficiary", "referrer", "referee", "kind", "unit", "program")
 _STATUSES = ("confirmed", "pending", "void")
 _ROLES = ("referrer", "referee")
-#: the kinds of reward an award record may have (`models.Award.kind`)
-_KINDS = get_args(Award.model_fields["kind"].annotation)
+#: the kinds of reward an award record may have (`models.Award.kind`'s,
+#: from `core.award`: scoring imports no pydantic, see docs/playground.md)
+_KINDS = KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from .measure import Figures
 PERCENTILES = (50, 90, 99)
 #: how many referrers `top_earners` lists
 TOP = 10
+#: the bins of a milestone's cost distribution
+BINS = 10
 _RATIO = Decimal("0.0001")
 
 
@@ -66,9 +68,10 @@ def summarize(runs: list[Figures], months: list[str], currency: str, places: int
         "roi": spread(_defined(ratio(f.revenue - c, c, _RATIO) for c, f in zip(cost, runs, strict=True))),
         "months": _months(runs, months, units),
         "conversion": _conversion(runs),
-        "milestones": _milestones(runs),
+        "milestones": _milestones(runs, cent),
         "capped": _hits([f.capped for f in runs], ("program", "milestone"), "awards"),
         "withheld": _withheld(runs),
+        "tiers": _hits([f.tiers for f in runs], ("program", "table", "row", "tier", "counts"), "reached"),
         "top_earners": _top(runs, cent),
     }
 
@@ -118,9 +121,41 @@ def _conversion(runs: list[Figures]) -> list[dict[str, Any]]:
     ]
 
 
-def _milestones(runs: list[Figures]) -> list[dict[str, Any]]:
-    """Per milestone: in how many runs it was reached, and its awards per run."""
-    return _hits([f.milestones for f in runs], ("program", "milestone"), "awards")
+def _milestones(runs: list[Figures], cent: Decimal) -> list[dict[str, Any]]:
+    """Per milestone: in how many runs it was reached, its awards per run,
+    and its cost per run (in the currency) with that cost's distribution."""
+    entries = _hits([f.milestones for f in runs], ("program", "milestone"), "awards")
+    for entry in entries:
+        key = (entry["program"], entry["milestone"])
+        cost = [f.milestone_cost.get(key, Decimal(0)) for f in runs]
+        entry["cost"] = spread(cost)
+        entry["distribution"] = histogram(cost, cent)
+    return entries
+
+
+def histogram(values: list[Decimal], cent: Decimal) -> list[dict[str, Any]]:
+    """The runs per bin of `BINS` equal bins from the least value to the
+    greatest (one bin when all are equal). A value on a bound is in the
+    upper bin, the greatest in the last; bounds are exact when binning and
+    written to `cent`, half to even."""
+    ordered = sorted(values)
+    if not ordered:
+        return []
+    low, high = ordered[0], ordered[-1]
+    if low == high:
+        return [{"from": str(low), "to": str(high), "runs": len(ordered)}]
+    width = (high - low) / BINS
+    counts = [0] * BINS
+    for value in ordered:
+        counts[min(BINS - 1, int((value - low) / width))] += 1
+    return [
+        {
+            "from": str((low + width * index).quantize(cent, rounding=ROUND_HALF_EVEN)),
+            "to": str((low + width * (index + 1)).quantize(cent, rounding=ROUND_HALF_EVEN)),
+            "runs": count,
+        }
+        for index, count in enumerate(counts)
+    ]
 
 
 def _withheld(runs: list[Figures]) -> list[dict[str, Any]]:
@@ -129,7 +164,7 @@ def _withheld(runs: list[Figures]) -> list[dict[str, Any]]:
     return _hits([f.withheld for f in runs], ("milestone", "reason"), "rewards")
 
 
-def _hits(tables: list[dict[tuple[str, str], int]], names: tuple[str, str], counted: str) -> list[dict[str, Any]]:
+def _hits(tables: list[dict[Any, int]], names: tuple[str, ...], counted: str) -> list[dict[str, Any]]:
     """Per key of the runs' `tables` (named `names`): the runs where it
     counts more than 0, and its count per run (`counted`)."""
     keys = sorted({key for table in tables for key in table})

@@ -8,6 +8,7 @@ way for a synthetic ledger and for a real one (a backtest). Amounts stay
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from ..core.runtime import in_context
 from ..core.timeutil import format_timestamp, parse_timestamp
 from ..core.units import is_additive
 from .scenario import Events
+from .tiers import Table, tier_counts
 
 
 @dataclass
@@ -37,12 +39,17 @@ class Figures:
     funnel: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
     #: per (program, milestone): awards not void
     milestones: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: per (program, milestone): its awards not void in `currency`, summed
+    milestone_cost: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     #: per (program, milestone): awards a cap cut to what it left
     capped: dict[tuple[str, str], int] = field(default_factory=dict)
     #: per (milestone, reason): rewards reached but withheld (a cap full)
     withheld: dict[tuple[str, str], int] = field(default_factory=dict)
     #: per referrer: what they earned in `currency` (awards not void)
     earners: dict[str, Decimal] = field(default_factory=dict)
+    #: per rate table row (program, table, row, label, what it counts): the
+    #: referrers or referrals in it at the horizon (`tiers.tier_counts`)
+    tiers: dict[tuple[str, str, int, str, str], int] = field(default_factory=dict)
 
 
 def month_of(at: str) -> str:
@@ -51,9 +58,12 @@ def month_of(at: str) -> str:
 
 
 @in_context
-def measure(events: list[dict[str, Any]], result: dict[str, Any], names: Events, currency: str) -> Figures:
-    """The figures of one scored ledger (`result`: its result record)."""
-    figures = Figures()
+def measure(
+    events: list[dict[str, Any]], result: dict[str, Any], names: Events, currency: str, tables: Sequence[Table] = ()
+) -> Figures:
+    """The figures of one scored ledger (`result`: its result record;
+    `tables`: the rule file's rate tables, `tiers.rate_tables`)."""
+    figures = Figures(tiers=tier_counts(result, list(tables)))
     _awards(figures, result, currency)
     _ledger(figures, events, names)
     for item in result.get("withheld", []):
@@ -82,6 +92,8 @@ def _awards(figures: Figures, result: dict[str, Any], currency: str) -> None:
         _add(figures.monthly, (month_of(award["at"]), unit), amount)
         if award["status"] == "pending":
             _add(figures.pending, unit, amount)
+        if unit == currency:
+            _add(figures.milestone_cost, key, amount)
         if unit == currency and award["role"] == "referrer":
             _add(figures.earners, award["beneficiary"], amount)
 

@@ -51,15 +51,27 @@ def _title(report: dict[str, Any]) -> str:
     span = f"{months[0]} to {months[-1]} ({len(months)} months)" if months else "no months"
     source = report.get("scenario") or {}
     what = f"scenario {source.get('name', '')!r}" if source else f"ledger {report.get('ledger', '')}"
+    what += sampled(report)
     return f"{report['ruleset']}: {what}, {report['runs']} run(s), seed {report.get('seed') if report.get('seed') is not None else '-'}, {span}, {report['currency']}"
 
 
+def sampled(report: dict[str, Any]) -> str:
+    """What a backtest on a sample says of it in its title: its figures are
+    the sample's, not scaled to the whole ledger."""
+    sample = report.get("sample")
+    if sample is None:
+        return ""
+    return f" (a sample: {sample['referrers']:,} of its {sample['of']:,} referrers; figures not scaled)"
+
+
 def _section(report: dict[str, Any], unit: str) -> list[str]:
+    """One rule file's tables; `unit` (the currency) is the one of the
+    cost columns, whatever other units the rules pay."""
     rows = [["", "P50", "P90", "P99"]]
-    for unit, spread in report["payouts"].items():
-        rows.append([f"payouts {unit}", *_cells(spread)])
-    for unit, spread in report["pending"].items():
-        rows.append([f"pending (held) {unit}", *_cells(spread)])
+    for paid, spread in report["payouts"].items():
+        rows.append([f"payouts {paid}", *_cells(spread)])
+    for held, spread in report["pending"].items():
+        rows.append([f"pending (held) {held}", *_cells(spread)])
     rows.append(["revenue attributed", *_cells(report["revenue"])])
     rows.append(["customers", *_cells(report["customers"])])
     rows.append(["cost per customer", *_cells(report["cost_per_customer"])])
@@ -79,9 +91,16 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
         )
     lines += _table(rows) if len(rows) > 1 else ["  no leads"]
     lines += ["", "milestones:"]
-    rows = [["milestone", "runs hit", "awards P50", "P90", "P99"]]
+    rows = [["milestone", "runs hit", "awards P50", "P90", "P99", f"cost {unit} P50", "P90", "P99"]]
     for entry in report["milestones"]:
-        rows.append([f"{entry['program']}.{entry['milestone']}", str(entry["runs_hit"]), *_cells(entry["awards"])])
+        rows.append(
+            [
+                f"{entry['program']}.{entry['milestone']}",
+                str(entry["runs_hit"]),
+                *_cells(entry["awards"]),
+                *_cells(entry["cost"]),
+            ]
+        )
     lines += _table(rows) if len(rows) > 1 else ["  none reached"]
     lines += ["", "caps reached (awards cut to what a cap left):"]
     rows = [["milestone", "runs hit", "cut P50", "P90", "P99"]]
@@ -93,6 +112,8 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
     for entry in report["withheld"]:
         rows.append([entry["milestone"], entry["reason"], str(entry["runs_hit"]), *_cells(entry["rewards"])])
     lines += _table(rows) if len(rows) > 1 else ["  none"]
+    lines += ["", "tiers reached at the horizon (referrers or referrals in each row of a rate table):"]
+    lines += _tiers(report)
     lines += ["", "by month (payouts in the month, paid so far, revenue):"]
     lines += _months(report, unit)
     lines += ["", "top earners:"]
@@ -101,6 +122,21 @@ def _section(report: dict[str, Any], unit: str) -> list[str]:
         rows.append([entry["referrer"], entry["mean"], *_cells(entry["per_run"])])
     lines += _table(rows) if len(rows) > 1 else ["  none"]
     return [printable(line) for line in lines]
+
+
+def _tiers(report: dict[str, Any]) -> list[str]:
+    rows = [["table", "tier", "counts", "runs hit", "P50", "P90", "P99"]]
+    for entry in report["tiers"]:
+        rows.append(
+            [
+                f"{entry['program']}.{entry['table']}",
+                entry["tier"],
+                entry["counts"],
+                str(entry["runs_hit"]),
+                *_cells(entry["reached"]),
+            ]
+        )
+    return _table(rows) if len(rows) > 1 else ["  no rate table"]
 
 
 def _months(report: dict[str, Any], unit: str) -> list[str]:

@@ -9,8 +9,9 @@ not cross processes), once each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +21,22 @@ from ..ledger.events import LedgerError
 from ..score.api import Program, compile
 from .generate import generate, month_start, run_seed
 from .measure import Figures, measure
-from .scenario import Scenario
+from .scenario import Scenario, most_leads
+from .tiers import rate_tables
 
 _NS = 1_000_000_000
+#: the most runs x referrers one simulation makes: each run's earnings per
+#: referrer are held until the top earners are ranked
+MAX_REFERRER_RUNS = 20_000_000
+#: the most runs x leads (the most a run may make) one simulation makes:
+#: a bound on the work of one call, as `MAX_LEADS_PER_RUN` bounds a run's
+MAX_LEADS = 200_000_000
 
 
 class SimulationError(Exception):
-    """A synthetic ledger the rule file refuses: the scenario writes events
-    (or fields) the rule file reads otherwise. Its text says which."""
+    """A synthetic ledger the rule file refuses (the scenario writes events,
+    or fields, the rule file reads otherwise), or a simulation too large
+    to make. Its text says which."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Runner:
 
     def __init__(self, rules: list[RuleText], scenario: Scenario) -> None:
         self.programs: list[Program] = [compile(rule.text, rule.path) for rule in rules]
+        self.tables = [rate_tables(program.compiled.checked) for program in self.programs]
         self.scenario = scenario
         #: the last instant of the horizon: what is still held then is the liability
         self.as_of = format_timestamp(month_start(scenario.start, scenario.months) * _NS - 1)
@@ -55,12 +65,12 @@ class Runner:
             raise SimulationError(self.unfit)
         events = generate(self.scenario, run_seed(seed, index))
         figures = []
-        for program in self.programs:
+        for program, tables in zip(self.programs, self.tables, strict=True):
             try:
                 result = program.score(events, as_of=self.as_of, path=f"<run {index}>")
             except LedgerError as error:
                 raise SimulationError(_refused(program, error)) from None
-            figures.append(measure(events, result.data, self.scenario.events, self.scenario.currency))
+            figures.append(measure(events, result.data, self.scenario.events, self.scenario.currency, tables))
         return figures
 
 
@@ -116,18 +126,45 @@ def simulate(
 ) -> list[list[Figures]]:
     """Each run's figures (per rule file), in run order; `progress(done,
     runs)` after each run. `SimulationError` when a rule file refuses a
-    scenario's ledger."""
+    scenario's ledger, or when the simulation is larger than one call
+    makes (`too_large`), before any run."""
+    refused = too_large(scenario, runs)
+    if refused is not None:
+        raise SimulationError(refused)
     results: list[list[Figures]] = []
-    for figures in _runs(rules, scenario, runs, seed, jobs):
-        if isinstance(figures, str):
-            raise SimulationError(figures)
-        results.append(figures)
-        if progress is not None:
-            progress(len(results), runs)
+    with closing(_runs(rules, scenario, runs, seed, jobs)) as stream:  # closed at once: queued runs dropped
+        for figures in stream:
+            if isinstance(figures, str):
+                raise SimulationError(figures)
+            results.append(figures)
+            if progress is not None:
+                progress(len(results), runs)
     return results
 
 
-def _runs(rules: list[RuleText], scenario: Scenario, runs: int, seed: int, jobs: int) -> Iterator[list[Figures] | str]:
+def too_large(scenario: Scenario, runs: int) -> str | None:
+    """Why `runs` runs of `scenario` are more than one call makes, or None.
+    A run is bounded (`MAX_LEADS_PER_RUN`), but runs x leads is the work
+    and runs x referrers the memory (each run's earnings per referrer are
+    kept until the top earners are ranked)."""
+    referrers = sum(group.count for group in scenario.referrers)
+    if runs * referrers > MAX_REFERRER_RUNS:
+        return (
+            f"--runs: {runs:,} runs of {referrers:,} referrers is more than {MAX_REFERRER_RUNS:,} referrer-runs, "
+            "the most held in memory (each referrer's earnings per run, for the top earners); run fewer"
+        )
+    leads = most_leads(scenario)
+    if runs * leads > MAX_LEADS:
+        return (
+            f"--runs: {runs:,} runs of up to {leads:,} leads each is more than {MAX_LEADS:,} leads, "
+            "the most one simulation makes; run fewer, or fewer referrers or referrals a month"
+        )
+    return None
+
+
+def _runs(
+    rules: list[RuleText], scenario: Scenario, runs: int, seed: int, jobs: int
+) -> Generator[list[Figures] | str, None, None]:
     tasks = [(seed, index) for index in range(runs)]
     if jobs <= 1 or runs <= 1:
         runner = Runner(rules, scenario)
@@ -140,4 +177,6 @@ def _runs(rules: list[RuleText], scenario: Scenario, runs: int, seed: int, jobs:
     with ProcessPoolExecutor(
         max_workers=min(jobs, runs), initializer=_start_worker, initargs=(rules, scenario)
     ) as pool:
+        # closed early (a run failed, an interrupt), `map`'s iterator cancels
+        # the runs still queued; only those already in a worker finish
         yield from pool.map(_work, tasks)

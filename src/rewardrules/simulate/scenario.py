@@ -194,10 +194,16 @@ class Scenario(BaseModel):
             raise ValueError("two groups of referrers have the same `name`: give each its own")
         if sum(group.count for group in self.referrers) > MAX_REFERRERS:
             raise ValueError(f"more than {MAX_REFERRERS:,} referrers: a scenario models a program, not a census")
-        leads = sum(group.count * most(group.referrals_per_month) for group in self.referrers) * self.months
+        leads = most_leads(self)
         if leads > MAX_LEADS_PER_RUN:
             raise ValueError(f"up to {leads:,} leads a run, more than {MAX_LEADS_PER_RUN:,}: a run is held in memory")
         return self
+
+
+def most_leads(scenario: Scenario) -> int:
+    """The most leads one run of `scenario` may make: each referrer's
+    largest number of referrals a month, every month."""
+    return sum(group.count * most(group.referrals_per_month) for group in scenario.referrers) * scenario.months
 
 
 def most(counts: Counts) -> int:

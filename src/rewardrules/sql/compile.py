@@ -28,6 +28,9 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
+from . import caps, expressions, messages, reversals, tables, timers, triggers
+from . import history as earlier
+from .history import History
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -74,10 +77,13 @@ class Column:
     event: str
     field: str
     kind: str  # number | text | boolean
+    #: the text's case folding (`str.casefold`), for `ignoring case`:
+    #: a column of its own, `"TYPE.FIELD casefold"` (see sql/expressions.py)
+    folded: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.event}.{self.field}"
+        return f"{self.event}.{self.field}" + (expressions.FOLDED if self.folded else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +95,13 @@ class Query:
     columns: tuple[Column, ...]
     #: the rewards one event can give at most (every milestone reached at once)
     most_per_event: int
+    #: the reversals of confirmed awards that a `void if` event takes back
+    reversals: str = ""
 
     def text(self) -> str:
         """Both queries, as `rewardrules sql` prints them."""
-        return f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
+        text = f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
+        return text + (f"\n-- reversals\n{self.reversals};\n" if self.reversals else "")
 
 
 def literal(text: str) -> str:
@@ -165,9 +174,20 @@ class _Compiler:
     contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
-    limits: list[str] = field(default_factory=list)
     #: the decimals of every amount and cap limit (see `widest`)
     scale: int = 0
+    #: while compiling a `void` condition: the table alias of each event
+    #: role its fields are read from (`void`: the void event, `event`: the
+    #: award's triggering event; see `reversals`)
+    aliases: dict[str, str] = field(default_factory=dict)
+    #: the rewards whose amount is a fraction (milestone, reward): their
+    #: hits carry the numerator `aR` and the denominator `bR`
+    ratios: set[tuple[int, int]] = field(default_factory=set)
+    #: the referrer's earlier referrals, as `eligible when` reads them (sql/history.py)
+    history: History = field(default_factory=History)
+    #: whether it is the `where` of `count earlier referrals`: `referral.F`
+    #: is then the earlier referral's field, a column of its history row
+    in_history: bool = False
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -192,8 +212,6 @@ class _Compiler:
     # -- the program as a whole --------------------------------------------
     def check_program(self) -> None:
         """Refuse what applies to a whole file or program."""
-        if self.checked.allowances:
-            raise self.refuse("an allowance", self.checked.allowances[0].decl)
         for program in self.checked.programs:
             if program.attribution.decl is not None:
                 raise self.refuse("an `attribution` line", program.attribution.decl)
@@ -215,7 +233,17 @@ class _Compiler:
     def expr(self, node: ast.Expr) -> str:
         """An expression as SQL over one row of `metered`; NULL where the
         Python engine has None, comparisons false on NULL (as `n_ge`)."""
-        if isinstance(node, (ast.Number, ast.Quantity)):
+        if isinstance(node, (ast.Compare, ast.InList, ast.IsSet)) and expressions.divides(self, node):
+            return expressions.condition(self, node)
+        if isinstance(node, (ast.Compare, ast.InList)) and node.fold:
+            return expressions.ignoring_case(self, node)
+        if isinstance(node, ast.InEarlier):
+            return earlier.in_earlier(self, node)
+        if isinstance(node, ast.RateOf):
+            return tables.rate_of(self, node)
+        if isinstance(node, ast.Tiers):
+            return tables.tiers(self, node)
+        if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
             return number(node.value, node.span, self.path)
         if isinstance(node, ast.String):
             return literal(node.value)
@@ -250,24 +278,35 @@ class _Compiler:
         binding = self.checked.bindings.get(node)
         if binding is None:
             raise self.refuse(f"the name `{_ref_text(node)}` here", node)
+        if binding.kind == "field" and binding.event_role in self.aliases:
+            return self.field_ref(binding, node, self.aliases[binding.event_role])
+        if self.aliases:
+            raise self.refuse(f"`{_ref_text(node)}` in a `void` condition", node)
+        if binding.kind == "increase":  # the rise of a `whenever` milestone (sql/triggers.py)
+            return "inc"
         if binding.kind == "metric" and binding.metric is not None:
             if self.in_aggregate:
                 raise self.refuse("a metric inside an aggregate's `where`", node)
             if self.in_eligibility:
+                agg = binding.metric.aggregate
+                if agg is not None and agg.earlier:
+                    return earlier.earlier_count(self, binding.metric, node)
                 raise self.refuse("a metric in `eligible when`", node)
             return self.metric(binding.metric, node)
-        if binding.kind == "field" and binding.event_role == ("referral" if self.in_eligibility else "event"):
+        role = "referral" if self.in_eligibility else "event"
+        if binding.kind == "field" and binding.event_role in (role, "earlier" if self.in_history else role):
             return self.field_ref(binding, node)
         raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
 
-    def field_ref(self, binding: Binding, node: ast.Ref) -> str:
+    def field_ref(self, binding: Binding, node: ast.Ref, alias: str = "") -> str:
         info, event = binding.field, binding.event
+        dot = f"{alias}." if alias else ""
         if info is None or event is None:
             raise self.refuse(f"`{_ref_text(node)}`", node)
         if info.builtin:
             if info.name not in _HEAD or info.name == "at":
                 raise self.refuse(f"the field `{info.name}`", node)
-            return _HEAD[info.name]
+            return dot + _HEAD[info.name]
         kind = info.type.kind
         kind = "number" if info.type.numeric else kind
         if kind not in ("number", "text", "boolean"):
@@ -276,20 +315,20 @@ class _Compiler:
         self.columns.setdefault(column.name, column)
         if not self.in_eligibility:  # a referral's own fields are read in `refs`
             self.types.add(event.name)
-        value = ident(column.name)
+        value = dot + ident(column.name)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
 
     # -- metrics -----------------------------------------------------------
     def metric(self, info: MetricInfo, node: object) -> str:
-        if info.level != "referral":
-            return self.referrer_metric(info)
         formula = info.formula
+        if info.level != "referral" and formula is None:
+            return self.referrer_metric(info)
         if formula is not None:
             return f"({self.expr(formula)})"
         found = self.metrics.get(info)
         if found is None:
             found = f"m{len(self.metrics)}"
-            self.metric_sql.append(f"{self.aggregate(info)} AS {found}")
+            self.metric_sql.append(f"{expressions.otherwise(self, self.aggregate(info), info)} AS {found}")
             self.metrics[info] = found
         return found
 
@@ -299,7 +338,7 @@ class _Compiler:
         at an event is the sum of its referrals' contributions then, a
         running sum of their changes over the referrer's events."""
         agg = info.aggregate
-        if agg is None or agg.source.text != "referrals" or agg.fn != "count" or agg.earlier or agg.within:
+        if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
@@ -307,16 +346,26 @@ class _Compiler:
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
-            self.contributions.append(f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END AS c{n}")
+            flag = f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END"
+            if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
+                flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
+            self.contributions.append(f"{flag} AS c{n}")
             found = f"R{n}"
             self.referrer_metrics[info] = found
             self.types.add("referral")  # a referral counts from its own event on
         return found
 
+    def referral_value(self, info: MetricInfo, agg: ast.Aggregate) -> str:
+        """The per-referral metric M that `sum referrals.M` adds up."""
+        target = self.checked.programs[0].metrics.get(agg.field.text) if agg.field is not None else None
+        if target is None or target.level != "referral":
+            raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        return self.metric(target, agg)
+
     def aggregate(self, info: MetricInfo) -> str:
         agg = info.aggregate
         assert agg is not None
-        if agg.earlier or agg.unless is not None or agg.otherwise is not None or agg.fn == "first":
+        if agg.earlier or agg.unless is not None:
             raise self.refuse(f"the aggregate of metric `{info.name}`", agg)
         source = agg.source.text
         if source not in self.checked.events or source == "referral":
@@ -338,6 +387,8 @@ class _Compiler:
         value = ident(self._value_column(source, agg.field.text, agg))
         if agg.fn == "sum":
             return f"COALESCE(SUM(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}, 0)"
+        if agg.fn == "first":
+            return expressions.first_value(test, value)
         if agg.fn == "latest":
             return f"LAST_VALUE(CASE WHEN {test} THEN {value} END IGNORE NULLS) OVER {_SO_FAR}"
         if agg.fn in ("max", "min"):
@@ -358,6 +409,11 @@ class _Compiler:
         and its award rows (one SELECT per reward)."""
         info = compiled.info
         self._refuse_terms(info)
+        reversals.refuse_unsupported(self, compiled)
+        if timers.is_timer(compiled):
+            return timers.milestone_ctes(self, compiled), [
+                self.reward_row(compiled, r) for r in range(len(compiled.rewards))
+            ]
         trigger = info.trigger
         k = info.index
         if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
@@ -373,11 +429,15 @@ class _Compiler:
             if trigger.within is not None:
                 tests.append(f'"at" - rat <= {_duration(trigger.within)}')
             once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
+        elif isinstance(trigger, ast.IncreaseTrigger):
+            return triggers.increases(self, compiled)
         else:
             raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-        kept = "".join(f", a{r}" for r, _ in computed)
+        kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
+        message = messages.hit_column(self, compiled)  # the values its message reads
+        amounts, kept = amounts + message, kept + (", msg" if message else "")
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
@@ -385,15 +445,12 @@ class _Compiler:
             f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM totals WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
+        hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
 
     def _refuse_terms(self, info: MilestoneInfo) -> None:
         if info.level != "referral" and len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
-        if info.message is not None:
-            raise self.refuse("a message", info.message_span if isinstance(info.message_span, Span) else info.decl)
-        if info.voids:
-            raise self.refuse("`void if`", info.voids[0].decl)
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of
@@ -405,7 +462,13 @@ class _Compiler:
                 continue
             if reward.quantum is None:
                 raise self.refuse("a computed amount in a unit that is not a currency", reward.info.decl.amount)
-            found.append((r, self.expr(reward.info.decl.amount)))
+            amount = reward.info.decl.amount
+            if expressions.divides(self, amount):  # exact: numerator and denominator
+                value = expressions.fraction(self, amount)
+                self.ratios.add((milestone.info.index, r))
+                found.append((r, f"{value.den or 1} AS b{r}, {value.num}"))
+            else:
+                found.append((r, self.expr(amount)))
         return found
 
     def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
@@ -416,7 +479,10 @@ class _Compiler:
         if reward.constant is None:
             assert reward.quantum is not None  # see `amounts`
             places = minor_exponent(info.unit)
-            cents = half_even_units(f"a{index}", places)
+            if (milestone.info.index, index) in self.ratios:
+                cents = expressions.half_even_ratio(f"a{index}", f"b{index}", places)
+            else:
+                cents = half_even_units(f"a{index}", places)
             amount = money_text(cents, places)
             wanted = (
                 f"CAST(CAST({cents} AS DECIMAL({MAX_DIGITS}, 0)) * {number(reward.quantum, None, self.path)} AS {wide})"
@@ -431,7 +497,7 @@ class _Compiler:
         beneficiary = "referrer" if info.role == "referrer" else "referee"
         head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
         role = literal(encode((info.role,)).decode("utf-8"))
-        parts = (
+        parts: tuple[str, ...] = (
             head,
             netstring("referrer"),
             netstring("referee" if milestone.info.level == "referral" else "''"),
@@ -439,6 +505,9 @@ class _Compiler:
             role,
             netstring(beneficiary),
         )
+        rank = 1 + sum(r.info.role == info.role for r in milestone.rewards[:index])
+        if rank > 1:  # a second reward of one role: its place is a tenth field (docs/semantics.md)
+            parts = (*parts, literal(encode((str(rank),)).decode("utf-8")))
         fields = " || ".join(parts)
         values = {
             "id": f"'aw_' || SUBSTR(SHA256({fields}), 1, 32)",
@@ -449,16 +518,18 @@ class _Compiler:
             "amount": amount,
             "unit": literal(info.unit),
             "item": "CAST(NULL AS VARCHAR)" if info.item is None else literal(info.item),
-            "status": _status(info.hold_ns),
+            **reversals.reward_values(milestone, index),
             "program": literal(milestone.id_head[1]),
             "message": "CAST(NULL AS VARCHAR)",
+            "msg": messages.row_value(milestone),
+            **timers.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
             f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
-            f"referrer, referee, {selected} FROM h{milestone.info.index}{where}"
+            f"referrer, referee, {selected} FROM h{milestone.info.index}{reversals.reward_join(milestone, index)}{where}"
         )
 
     def totals(self) -> list[str]:
@@ -481,47 +552,22 @@ class _Compiler:
 
     def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
         """The key of the one cap that counts a reward (`p0.0`: program 0's
-        first cap), or None. Compiled: at most one cap on an amount, per
-        beneficiary, without a period; the rest is refused."""
+        first cap), or None. Compiled: at most one cap (or allowance) per
+        reward (sql/caps.py); more is refused."""
         reward = milestone.rewards[index]
         if not reward.caps:
             return None
         cap = reward.caps[0]
         if len(reward.caps) > 1:
             raise self.refuse("a reward counted by more than one cap", reward.caps[1].decl)
-        if cap.period is not None or cap.counts_rewards or cap.allowance is not None:
-            raise self.refuse("a cap per period, on a number of rewards, or an allowance", cap.decl)
         key = f"cap{id(cap)}"
         if key not in self.caps:
             self.caps[key] = (len(self.caps), cap)
         return f"c{self.caps[key][0]}"
 
     def capped(self, body: str) -> str:
-        """The award rows with their caps applied: what is issued draws from
-        a cap in issue order, so an award gets `min(W, L) - min(W - a, L)`
-        (W: the beneficiary's amounts so far under the cap, a included) and
-        one cut to nothing is withheld. The cut amount is written as the
-        Python engine writes it (every decimal of a currency; plain digits
-        for other units)."""
-        wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
-        texts = []
-        for n, cap in self.caps.values():
-            limit = f"CAST({number(cap.limit, None, self.path)} AS {wide})"
-            texts.append(f"WHEN 'c{n}' THEN {_plain_text('granted', cap.unit)}")
-            self.limits.append(f"WHEN 'c{n}' THEN {limit}")
-        if not self.caps:
-            return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
-        so_far = (
-            'SUM(wanted) OVER (PARTITION BY cap, beneficiary ORDER BY "at", event, milestone_index, reward_index '
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        )
-        limit = f"CASE cap {' '.join(self.limits)} END"
-        granted = f"CASE WHEN cap IS NULL THEN wanted ELSE CAST(LEAST(used, {limit}) - LEAST(used - wanted, {limit}) AS {wide}) END"
-        return (
-            f"SELECT * REPLACE (CASE WHEN granted = wanted THEN amount ELSE CASE cap {' '.join(texts)} END END AS amount) "
-            f"FROM (SELECT *, {granted} AS granted FROM (SELECT *, {so_far} AS used FROM (\n{body}\n) AS wanted) AS u) AS g "
-            "WHERE granted > 0"
-        )
+        """The award rows with their caps applied (sql/caps.py)."""
+        return caps.capped(self, body)
 
     def _refuse_too_many_rewards(self) -> None:
         """Refuse, at its declaration, the first reward past `MAX_REWARDS`."""
@@ -547,9 +593,10 @@ class _Compiler:
         metrics = "".join(f", {m}" for m in self.metric_sql)
         base = [
             'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))',
+            *self.history.ctes(),
             "refs AS (SELECT *, "
             'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
-            "FROM scored WHERE type = 'referral' AND referrer <> referee)",
+            f"FROM {self.history.source()} AND referrer <> referee)",
             f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags} FROM refs WHERE n = 1)',
         ]
         prelude = ",\n".join(
@@ -569,10 +616,14 @@ class _Compiler:
             raise self.refuse("a rule file without rewards", self.checked.file)
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
+        issued = self.capped(body)
+        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope"))
         awards = (
-            f"{prelude}\nSELECT * EXCLUDE (wanted, cap, granted{', used' if self.caps else ''}) FROM ({self.capped(body)}) AS awards\n"
-            'ORDER BY "at", event, milestone_index, reward_index'
+            f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\n"
+            'ORDER BY "at", late, event, milestone_index, scope, reward_index'
         )
+        voided = any(m.info.voids for m in self.compiled.milestones)
+        taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         rejected = (
             ",\n".join(base) + "\nSELECT * FROM (\n"
             "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
@@ -586,7 +637,7 @@ class _Compiler:
             ') AS rejected\nORDER BY "at", event'
         )
         most = sum(len(m.rewards) for m in self.compiled.milestones)
-        return Query(awards, rejected, tuple(self.columns.values()), most)
+        return Query(awards, rejected, tuple(self.columns.values()), most, taken)
 
 
 def _plain_text(value: str, unit: str) -> str:
@@ -597,15 +648,6 @@ def _plain_text(value: str, unit: str) -> str:
         return f"CAST(CAST({value} AS DECIMAL({MAX_DIGITS}, {minor_exponent(unit)})) AS VARCHAR)"
     text = f"CAST({value} AS VARCHAR)"
     return f"CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END"
-
-
-def _status(hold_ns: int | None) -> str:
-    """An award's status as of the as-of: `pending` during its hold (until
-    its instant plus the hold, exclusive), then `confirmed`. (`void`
-    comes with `void if`, not compiled yet.)"""
-    if hold_ns is None:
-        return "'confirmed'"
-    return f"CASE WHEN (SELECT \"at\" FROM as_of) < \"at\" + {int(hold_ns)} THEN 'pending' ELSE 'confirmed' END"
 
 
 def _duration(duration: ast.Duration) -> int:

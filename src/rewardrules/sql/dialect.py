@@ -16,7 +16,13 @@ def to_dialect(sql: str, dialect: str) -> str:
 
     if dialect == "duckdb":
         return sql
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(_byte_length).transform(_star_replace).transform(_hugeint)
+    tree = (
+        sqlglot.parse_one(sql, read="duckdb")
+        .transform(_byte_length)
+        .transform(_star_replace)
+        .transform(_hugeint)
+        .transform(_tight_literal)
+    )
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
 
@@ -63,3 +69,30 @@ def _hugeint(node: Any) -> Any:
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
         return exp.DataType.build("DECIMAL(38, 0)")
     return node
+
+
+def _tight_literal(node: Any) -> Any:
+    """`CAST('0' AS DECIMAL(38, 0))`, the compiler's exact literal, with the
+    precision it needs (`DECIMAL(1, 0)`). Spark types a comparison, a `CASE`
+    or a `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) as DECIMAL(38, 0) and
+    rounds (`0.10 > 0` is false there); with the literal's own precision the
+    common type keeps every decimal. Exact in any engine."""
+    from decimal import Decimal, InvalidOperation
+
+    from sqlglot import exp
+
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
+        return node
+    kind = node.to
+    if kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
+        return node
+    try:
+        value = Decimal(node.this.this)
+        scale = int(kind.expressions[1].name)
+    except (InvalidOperation, ValueError):
+        return node
+    if not value.is_finite():
+        return node
+    whole = max(value.adjusted() + 1, 1)
+    precision = min(38, whole + scale)
+    return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))

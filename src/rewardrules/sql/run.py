@@ -15,12 +15,13 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
+from .expressions import FOLDED
 
 
 class EngineError(Exception):
@@ -41,6 +42,8 @@ class Rows:
 
     awards: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
+    #: reversals of confirmed awards (`void if` after the hold), in order
+    reversals: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _positions(checked: CheckedRuleset, columns: Sequence[Column]) -> dict[str, dict[str, int]]:
@@ -92,6 +95,8 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
                 value = record[index]
                 if isinstance(value, Decimal):
                     numbers.setdefault(name, []).append(value)
+                if isinstance(value, str) and name.endswith(FOLDED):  # `ignoring case`
+                    value = value.casefold()
                 row[name] = _text(value)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return {name: _scale(values, name) for name, values in numbers.items()}
@@ -158,7 +163,8 @@ def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]
             connection.execute(load_sql(path, query.columns, scales))
             seal(connection)
             connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
-            return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected))
+            taken = _fetch(connection, query.reversals) if query.reversals else []
+            return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken)
         except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
             raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
         except duckdb.Error as error:

@@ -107,11 +107,14 @@ class Spark:
 
     def run(self, query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
         """Both queries over the records (the ledger stage's, any order)."""
+        records = list(records)
+        positions = _positions(checked, query.columns)
         with _scratch(self.folder) as path:
-            scales = _write(path, records, _positions(checked, query.columns))
+            scales = _write(path, records, positions)
             try:
-                self._load(path, query.columns, scales, as_of)
-                return Rows(self._fetch(query.awards), self._fetch(query.rejected))
+                self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
+                taken = self._fetch(query.reversals) if query.reversals else []
+                return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken)
             except EngineError:
                 raise
             except Exception as error:  # pyspark's and py4j's errors share no base class
@@ -120,13 +123,13 @@ class Spark:
                     raise TooWide(f"Spark could not compute a value exactly: {text}") from None
                 raise EngineError(f"Spark could not run the query: {text}") from None
 
-    def _load(self, path: str, columns: Sequence[Column], scales: dict[str, int], as_of: int) -> None:
+    def _load(self, path: str, columns: Sequence[Column], types: dict[str, str], as_of: int) -> None:
         from pyspark.sql.types import StringType, StructField, StructType
 
         names = ["at", "id", "type", "referee", "referrer", *(c.name for c in columns)]
         schema = StructType([StructField(name, StringType()) for name in names])
         self.session.read.schema(schema).json(path).createOrReplaceTempView("rewardrules_raw")
-        self.session.sql(to_dialect(_view_sql(columns, scales), "spark")).collect()
+        self.session.sql(_view_sql(columns, types)).collect()
         self.session.sql(f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS `at`")
 
     def _fetch(self, sql: str) -> list[dict[str, Any]]:
@@ -134,18 +137,47 @@ class Spark:
         return [row.asDict() for row in rows]
 
 
-def _view_sql(columns: Sequence[Column], scales: dict[str, int]) -> str:
-    """The `ledger` view over the raw text columns, in DuckDB's dialect (the
-    one the compiler writes; sqlglot turns it into Spark's)."""
-    from .compile import ident
-    from .run import _sql_type
+def _wholes(records: list[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The most integer digits of each number column's values."""
+    from decimal import Decimal
 
-    casts = "".join(f", CAST({ident(c.name)} AS {_sql_type(c, scales)}) AS {ident(c.name)}" for c in columns)
+    found: dict[str, int] = {}
+    for record in records:
+        for name, index in positions.get(record[2], {}).items():
+            value = record[index]
+            if isinstance(value, Decimal) and value:
+                found[name] = max(found.get(name, 1), value.adjusted() + 1)
+    return found
+
+
+def _types(columns: Sequence[Column], scales: dict[str, int], wholes: dict[str, int]) -> dict[str, str]:
+    """Each column's Spark type. A number column is DECIMAL with the
+    precision its values need, not 38: Spark gives a comparison, `CASE` or
+    `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) the type DECIMAL(38, 0) and
+    rounds (see `dialect._tight_literal`)."""
+    types = {}
+    for column in columns:
+        if column.kind == "number":
+            scale = scales.get(column.name, 0)
+            types[column.name] = f"DECIMAL({min(38, wholes.get(column.name, 1) + scale)}, {scale})"
+        else:
+            types[column.name] = "BOOLEAN" if column.kind == "boolean" else "STRING"
+    return types
+
+
+def _view_sql(columns: Sequence[Column], types: dict[str, str]) -> str:
+    """The `ledger` view over the raw text columns, in Spark SQL."""
+    casts = "".join(f", CAST({_quoted(c.name)} AS {types[c.name]}) AS {_quoted(c.name)}" for c in columns)
     return (
-        'CREATE OR REPLACE TEMPORARY VIEW ledger AS SELECT CAST("at" AS BIGINT) AS "at", id, type, referee, referrer'
+        "CREATE OR REPLACE TEMPORARY VIEW ledger AS SELECT CAST(`at` AS BIGINT) AS `at`, id, type, referee, referrer"
         + casts
         + " FROM rewardrules_raw"
     )
+
+
+def _quoted(name: str) -> str:
+    """A column name as a Spark identifier (backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 @contextmanager

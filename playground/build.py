@@ -1,0 +1,158 @@
+"""Build the playground: one static folder that runs rewardrules in the browser.
+
+    python playground/build.py [--out DIR] [--serve] [--port P]
+
+The folder holds the page (index.html, app.js, worker.js, style.css,
+bridge.py), Pyodide's runtime (copied from `playground/node_modules/pyodide`,
+which `npm ci` in `playground/` installs from the npm registry), the project's
+wheel (built here with hatchling) and its pure-Python dependencies (lark,
+jinja2, markupsafe without its C speedups, tzdata: zipped from the installed
+distributions, so the browser runs the versions the CLI runs), and the
+reference programs with a golden ledger each. Nothing is fetched from
+anywhere else at run time (docs/playground.md).
+
+`--serve` serves the folder on 127.0.0.1 (the page needs http: a browser
+fetches no wasm from a file: URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+#: the page's own files, copied as they are
+PAGE = ("index.html", "app.js", "worker.js", "style.css", "bridge.py")
+#: Pyodide's runtime: what `loadPyodide` fetches from its index URL
+RUNTIME = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+#: The distributions rewardrules imports to check, format and score (the
+#: compiled ones it imports elsewhere, pydantic, msgspec and DuckDB, are
+#: left out: tests/test_playground_imports.py keeps those paths free of them)
+DEPENDENCIES = ("lark", "jinja2", "markupsafe", "tzdata")
+#: files of a distribution that a browser cannot load (compiled for this
+#: machine) or does not need
+_SKIPPED_SUFFIXES = (".so", ".pyd", ".pyc", ".dylib")
+#: a fixed date for every zip entry: the same inputs give the same bytes
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def build(out: Path) -> Path:
+    """Write the playground into `out` (emptied first) and return it."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "pyodide").mkdir(parents=True)
+    for name in PAGE:
+        shutil.copyfile(HERE / name, out / name)
+    _copy_runtime(out / "pyodide")
+    wheels = out / "wheels"
+    wheels.mkdir()
+    wheel = _build_wheel(wheels)
+    _zip_dependencies(wheels / "dependencies.zip")
+    manifest = {"wheel": f"wheels/{wheel.name}", "dependencies": "wheels/dependencies.zip"}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    examples = reference_examples()
+    (out / "examples.json").write_text(json.dumps(examples, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def _copy_runtime(target: Path) -> None:
+    source = HERE / "node_modules" / "pyodide"
+    missing = [name for name in RUNTIME if not (source / name).is_file()]
+    if missing:
+        raise SystemExit(
+            f"build.py: no Pyodide in {source}: run `npm ci` in playground/ (missing {', '.join(missing)})"
+        )
+    for name in RUNTIME:
+        shutil.copyfile(source / name, target / name)
+
+
+def _build_wheel(target: Path) -> Path:
+    """The project's wheel, built from this checkout by hatchling (the
+    project's build back end) in a fresh process."""
+    with tempfile.TemporaryDirectory() as scratch:
+        code = "import sys; from hatchling.build import build_wheel; print(build_wheel(sys.argv[1]))"
+        done = subprocess.run(
+            [sys.executable, "-c", code, scratch], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"build.py: building the wheel failed:\n{done.stderr}")
+        name = done.stdout.strip().splitlines()[-1]
+        return Path(shutil.copyfile(Path(scratch) / name, target / name))
+
+
+def _zip_dependencies(path: Path) -> None:
+    """Every file of the dependencies' installed distributions (their
+    modules and metadata) in one zip laid out as site-packages, leaving out
+    compiled files: markupsafe then runs its pure-Python escaping."""
+    entries: dict[str, Path] = {}
+    for name in DEPENDENCIES:
+        dist = importlib.metadata.distribution(name)
+        for file in dist.files or ():
+            relative = file.as_posix()
+            if relative.startswith("..") or "__pycache__" in relative or relative.endswith(_SKIPPED_SUFFIXES):
+                continue  # scripts outside site-packages, caches, compiled code
+            located = Path(str(dist.locate_file(file)))
+            if located.is_file():
+                entries[relative] = located
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for relative in sorted(entries):
+            info = zipfile.ZipInfo(relative, _EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[relative].read_bytes())
+
+
+def reference_examples() -> list[dict[str, str]]:
+    """The reference programs (rulesets/*.rules), each with its largest
+    golden ledger (tests/golden/NAME/*.jsonl): the examples the page offers."""
+    examples = []
+    for rules in sorted((ROOT / "rulesets").glob("*.rules")):
+        ledgers = sorted((ROOT / "tests" / "golden" / rules.stem).glob("*.jsonl"))
+        if not ledgers:
+            continue
+        ledger = max(ledgers, key=lambda p: (len(p.read_bytes().splitlines()), p.name))
+        examples.append(
+            {
+                "name": rules.stem,
+                "rules": rules.read_text(encoding="utf-8"),
+                "ledger_name": ledger.name,
+                "ledger": ledger.read_text(encoding="utf-8"),
+            }
+        )
+    return examples
+
+
+def serve(folder: Path, port: int) -> None:
+    """Serve `folder` on 127.0.0.1 until interrupted."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        print(f"playground: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build (and serve) the rewardrules playground.")
+    parser.add_argument("--out", type=Path, default=HERE / "dist", help="the folder to write (default playground/dist)")
+    parser.add_argument("--serve", action="store_true", help="serve the folder on 127.0.0.1 after building it")
+    parser.add_argument("--port", type=int, default=8000, help="the port to serve on (default 8000; 0: any free one)")
+    args = parser.parse_args(argv)
+    out = build(args.out.resolve())
+    print(f"playground built in {out}", flush=True)
+    if args.serve:
+        serve(out, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Division compiled exactly: a value that involves `/` is carried as a
+fraction of two exact decimals, and only compared or rounded at the end.
+
+DuckDB divides DECIMALs through DOUBLE (`1.25 / 3` is a DOUBLE), so `a /
+b` is never written as such: it is the pair (numerator, denominator), the
+denominator positive, NULL for a division by zero or by no value (the
+Python engine's `n_div` gives no value there). Sums, products and
+negations of fractions stay fractions; a comparison multiplies across
+(`n1 * d2 < n2 * d1`, exact as both denominators are positive); a reward
+amount is rounded half to even from the exact integer quotient
+(`half_even_ratio`). The Python engine computes the same quotient to 100
+significant digits (runtime.CONTEXT): the two agree unless an amount lies
+within 10^-60 of a half-cent tie without being on it (docs/sql.md).
+
+Also here: `first` metrics (`first_value`) and `ignoring case`
+(`ignoring_case`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..check.program import MetricInfo
+from ..core.datatypes import DURATION, DURATION_UNITS, TEXT
+from ..syntax import nodes as ast
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+#: the suffix of a folded text column's name: `"referral.source casefold"`
+FOLDED = " casefold"
+
+_COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass(frozen=True, slots=True)
+class Fraction:
+    """An exact value `num / den` as SQL; `den` None stands for 1, else it
+    is positive, or NULL when the value has none."""
+
+    num: str
+    den: str | None = None
+
+    def times(self, other: str | None) -> str:
+        """The numerator scaled by another fraction's denominator."""
+        return self.num if other is None else f"({self.num} * {other})"
+
+
+def _mul(a: str | None, b: str | None) -> str | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return f"({a} * {b})"
+
+
+def divides(compiler: _Compiler, node: ast.Expr) -> bool:
+    """Whether `node`'s value involves a division, through the formulas of
+    the metrics it reads too (they are inlined)."""
+    if isinstance(node, ast.Arith):
+        return node.op == "/" or divides(compiler, node.left) or divides(compiler, node.right)
+    if isinstance(node, (ast.Neg, ast.PercentOf, ast.IsSet)):
+        return divides(compiler, node.operand)
+    if isinstance(node, ast.RateOf):
+        return divides(compiler, node.operand)
+    if isinstance(node, ast.Compare):
+        return divides(compiler, node.left) or divides(compiler, node.right)
+    if isinstance(node, ast.InList):
+        return any(divides(compiler, n) for n in (node.operand, *node.items))
+    if isinstance(node, ast.Ref):
+        binding = compiler.checked.bindings.get(node)
+        metric = binding.metric if binding is not None and binding.kind == "metric" else None
+        if metric is not None and metric.formula is not None:
+            return divides(compiler, metric.formula)
+    return False
+
+
+def fraction(compiler: _Compiler, node: ast.Expr) -> Fraction:
+    """`node`'s exact value as a fraction (a plain value over 1 where no
+    division is involved)."""
+    if not divides(compiler, node):
+        return Fraction(compiler.expr(node))
+    if isinstance(node, ast.Arith):
+        kind = compiler.checked.types.get(node)
+        if kind is not None and kind.kind == DURATION:
+            raise compiler.refuse("a division of durations", node)
+        left, right = fraction(compiler, node.left), fraction(compiler, node.right)
+        if node.op == "*":
+            return Fraction(f"({left.num} * {right.num})", _mul(left.den, right.den))
+        if node.op in "+-":
+            return Fraction(f"({left.times(right.den)} {node.op} {right.times(left.den)})", _mul(left.den, right.den))
+        # a / b = (na * db) / (da * nb): the sign moves to the numerator,
+        # and a zero (or missing) divisor gives a NULL denominator
+        num = f"({left.times(right.den)} * SIGN({right.num}))"
+        return Fraction(num, f"NULLIF({_mul(left.den, f'ABS({right.num})')}, 0)")
+    if isinstance(node, ast.Neg):
+        inner = fraction(compiler, node.operand)
+        return Fraction(f"(- {inner.num})", inner.den)
+    if isinstance(node, ast.PercentOf):
+        inner = fraction(compiler, node.operand)
+        from .compile import number
+
+        return Fraction(f"({inner.num} * {number(node.value / 100, node.span, compiler.path)})", inner.den)
+    if isinstance(node, ast.RateOf):
+        inner = fraction(compiler, node.operand)
+        from .tables import HUNDREDTH
+
+        return Fraction(f"({inner.num} * {compiler.expr(node.rate)} * {HUNDREDTH})", inner.den)
+    if isinstance(node, ast.Ref):
+        binding = compiler.checked.bindings.get(node)
+        assert binding is not None and binding.metric is not None and binding.metric.formula is not None
+        return fraction(compiler, binding.metric.formula)
+    raise compiler.refuse("division here", node)
+
+
+def condition(compiler: _Compiler, node: ast.Compare | ast.InList | ast.IsSet) -> str:
+    """A comparison, `in [...]` or `is set` of values that involve a
+    division, exactly: false where a side has no value (as `n_ge`)."""
+    if isinstance(node, ast.IsSet):
+        value = fraction(compiler, node.operand)
+        test = f"({value.num} IS NOT NULL AND {value.den or 'TRUE'} IS NOT NULL)"
+        return f"(NOT {test})" if node.negated else test
+    if isinstance(node, ast.Compare):
+        if node.fold:
+            raise compiler.refuse("a comparison ignoring case", node)
+        return _compare(fraction(compiler, node.left), _COMPARE[node.op], fraction(compiler, node.right))
+    if node.fold:
+        raise compiler.refuse("`in` ignoring case", node)
+    operand = fraction(compiler, node.operand)
+    found = " OR ".join(_compare(operand, "=", fraction(compiler, item)) for item in node.items)
+    known = f"({operand.num} IS NOT NULL AND {operand.den or 'TRUE'} IS NOT NULL)"
+    return f"({known} AND {'NOT ' if node.negated else ''}({found}))"
+
+
+def _compare(left: Fraction, op: str, right: Fraction) -> str:
+    """`left op right` multiplied across by the (positive) denominators."""
+    return f"COALESCE(({left.times(right.den)} {op} {right.times(left.den)}), FALSE)"
+
+
+def half_even_ratio(num: str, den: str, places: int) -> str:
+    """`num / den` (exact decimals, `den` positive) rounded half to even to
+    `places` decimals, as the integer count of those units; NULL for NULL.
+
+    Both are made integers from their exact text (DuckDB writes a DECIMAL
+    with all its decimals, never in exponent form): N / 10^sn and D / 10^sd,
+    so the units are N * 10^(places + sd) / (D * 10^sn), an integer
+    quotient and remainder (HUGEINT: an overflow is an error, never a
+    rounded value). Truncation toward zero only matters below zero, where
+    the result is 0 or less either way (such a reward is withheld)."""
+    top = f"({_digits(num)} * {_power(f'{places} + {_decimals(den)}')})"
+    bottom = f"({_digits(den)} * {_power(_decimals(num))})"
+    whole = f"({top} // {bottom})"
+    rest = f"({top} % {bottom})"
+    up = f"CASE WHEN {rest} > {bottom} - {rest} THEN 1 WHEN {rest} = {bottom} - {rest} THEN {whole} % 2 ELSE 0 END"
+    return f"({whole} + {up})"
+
+
+def _digits(value: str) -> str:
+    """An exact decimal's digits as an integer (`-1.2500` -> -12500)."""
+    return f"CAST(REPLACE(CAST({value} AS VARCHAR), '.', '') AS HUGEINT)"
+
+
+def _decimals(value: str) -> str:
+    """How many decimals an exact decimal's text has."""
+    text = f"CAST({value} AS VARCHAR)"
+    return f"(CASE WHEN STRPOS({text}, '.') > 0 THEN LENGTH({text}) - STRPOS({text}, '.') ELSE 0 END)"
+
+
+def _power(exponent: str) -> str:
+    """10 to a whole exponent of 0 or more, exactly (POW goes through DOUBLE)."""
+    return f"CAST(RPAD('1', CAST({exponent} AS INTEGER) + 1, '0') AS HUGEINT)"
+
+
+def first_value(test: str, value: str) -> str:
+    """A `first` metric: the field of the first event that meets `test`
+    (NULL when that event has none, even if a later one has it, as the
+    Python engine keeps it), so a struct carries the value: a struct is not
+    NULL even when its field is, and IGNORE NULLS skips the other events."""
+    window = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+    picked = f"FIRST_VALUE(CASE WHEN {test} THEN STRUCT_PACK(v := {value}) END IGNORE NULLS) OVER {window}"
+    return f"STRUCT_EXTRACT({picked}, 'v')"
+
+
+def ignoring_case(compiler: _Compiler, node: ast.Compare | ast.InList) -> str:
+    """`==`, `!=`, `in [...]`, `not in [...]` `ignoring case`: the texts'
+    Unicode case foldings compared (false where a side has no value).
+    SQL has no full case folding (DuckDB's LOWER leaves `ß`, which folds to
+    `ss`), so a literal is folded here and a field is read from its own
+    folded column, which the loader fills with Python's `str.casefold()`."""
+    if isinstance(node, ast.Compare):
+        return f"COALESCE(({_folded(compiler, node.left)} {_COMPARE[node.op]} {_folded(compiler, node.right)}), FALSE)"
+    operand = _folded(compiler, node.operand)
+    found = " OR ".join(f"COALESCE({operand} = {_folded(compiler, item)}, FALSE)" for item in node.items)
+    return f"({operand} IS NOT NULL AND {'NOT ' if node.negated else ''}({found}))"
+
+
+def _folded(compiler: _Compiler, node: ast.Expr) -> str:
+    """A text operand's case folding: a literal folded now, a text field
+    from its folded column; anything else is refused at its place."""
+    from .compile import Column, ident, literal
+
+    if isinstance(node, ast.String):
+        return literal(node.value.casefold())
+    binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+    info = binding.field if binding is not None and binding.kind == "field" else None
+    if binding is None or binding.event is None or info is None or info.builtin or info.type.kind != TEXT:
+        raise compiler.refuse("`ignoring case` of a value that is not a text field or a text", node)
+    compiler.expr(node)  # the same checks as the field unfolded (where it may be read)
+    column = Column(binding.event.name, info.name, "text", folded=True)
+    compiler.columns.setdefault(column.name, column)
+    return ident(column.name)
+
+
+def otherwise(compiler: _Compiler, value: str, info: MetricInfo) -> str:
+    """An aggregate with `otherwise X`: X where the aggregate has no value.
+    Written with arithmetic, not COALESCE(value, X): DuckDB gives COALESCE
+    of DECIMAL(38, 1) and DECIMAL(38, 2) the type DECIMAL(38, 1), rounding
+    X. So X must be a constant (never NULL): `value`, or 0, plus X where
+    `value` is NULL."""
+    from .compile import number
+
+    agg = info.aggregate
+    if agg is None or agg.otherwise is None:
+        return value
+    fallback = agg.otherwise
+    if not isinstance(fallback, (ast.Number, ast.Quantity)) or (
+        isinstance(fallback, ast.Quantity) and fallback.unit.text in DURATION_UNITS
+    ):
+        raise compiler.refuse("an `otherwise` that is not a constant number or amount", fallback)
+    constant = number(fallback.value, fallback.span, compiler.path)
+    return f"(COALESCE({value}, 0) + CASE WHEN {value} IS NULL THEN 1 ELSE 0 END * {constant})"

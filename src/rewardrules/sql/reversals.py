@@ -1,0 +1,151 @@
+"""`void if` and holds in SQL: each award's status, and its reversal.
+
+The Python engine (`score.clawback`) takes an award back at the first event
+of its referral, at or before the as-of, that meets one of its reward's
+`void` clauses (the milestone's, or the reward's own terms) within the
+clause's window after the award (0 <= delay <= window), in ledger order
+(instant, then id). Here:
+
+- `v{k}` (one CTE per milestone with voids): every (award's event, clause,
+  void event) that matches, the clause's condition read on the void event
+  (`v`) and the award's triggering event (`t`), both rows of `seen`;
+- `f{k}_{s}`: per award's event, the first match among the clauses of a
+  reward (`s` numbers the distinct sets of clauses of the milestone's
+  rewards), joined to the reward's award rows as `vat` and `vid`;
+- the status: `void` when that event comes at or before the award is
+  confirmed (its instant plus its reward's hold), else `pending` while the
+  as-of is before the confirmation, else `confirmed`;
+- a reversal row for a confirmed award whose first void event comes after
+  its confirmation: the award's amount (after caps) back, at that event,
+  its id `rv_` and the hash of `reversal` and the award's id.
+
+Partial voids (`void PART of WHOLE if ...`) are refused: their share is a
+quotient the Python engine rounds to 100 significant digits before it
+multiplies, which exact SQL arithmetic would not give byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..check.program import VoidInfo
+from ..compiler.generate import CompiledMilestone
+from . import compile as sql  # not `from .compile import`: compile.py imports this module
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+#: the columns every award row carries for its reversal (NULL without voids)
+COLUMNS = ("vat", "vid", "confirmed")
+
+AS_OF = '(SELECT "at" FROM as_of)'
+
+
+def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
+    """Refuse the voids not compiled yet: partial ones, and voids of a
+    milestone counted per referrer."""
+    info = milestone.info
+    for void in info.voids:
+        if void.decl.part is not None or void.decl.whole is not None:
+            raise compiler.refuse("a partial void (`void PART of WHOLE if ...`)", void.decl)
+        if info.level != "referral":
+            raise compiler.refuse("`void if` on a milestone counted per referrer", void.decl)
+
+
+def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
+    """The CTEs of a milestone's void events (`v{k}`) and of each of its
+    rewards' first one (`f{k}_{s}`); none for a milestone without voids."""
+    info = milestone.info
+    if not info.voids:
+        return []
+    k = info.index
+    matches = [_clause(compiler, k, j, void) for j, void in enumerate(info.voids)]
+    ctes = [f"v{k} AS (\n" + "\nUNION ALL\n".join(matches) + "\n)"]
+    for s, clauses in enumerate(_void_sets(milestone)):
+        ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event ORDER BY vat, vid, "rule") AS n'
+        chosen = ", ".join(str(j) for j in clauses)
+        ctes.append(
+            f"f{k}_{s} AS (SELECT rid, event, vat, vid FROM (SELECT *, {ranked} FROM v{k} "
+            f'WHERE "rule" IN ({chosen})) AS m WHERE n = 1)'
+        )
+    return ctes
+
+
+def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo) -> str:
+    """The matches of one `void` clause: the void event `v` of the award's
+    referral within the window after the award's event `t`, meeting the
+    condition read on both."""
+    decl = void.decl
+    compiler.types.add(void.event)
+    tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"']
+    window = void.window_ns
+    if window is not None:
+        tests.append(f'v."at" - h."at" <= {int(window)}')
+    if decl.where is not None:
+        tests.append(void_clause(compiler, void))
+    return (
+        f'SELECT h.rid, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid FROM h{k} AS h '
+        "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
+        f"JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
+    )
+
+
+def void_clause(compiler: _Compiler, void: VoidInfo) -> str:
+    """A `void` clause's condition as SQL over the void event `v` and the
+    award's triggering event `t` (TRUE without `where`)."""
+    if void.decl.where is None:
+        return "TRUE"
+    compiler.aliases = {"void": "v", "event": "t"}
+    try:
+        return compiler.expr(void.decl.where)
+    finally:
+        compiler.aliases = {}
+
+
+def _void_sets(milestone: CompiledMilestone) -> list[tuple[int, ...]]:
+    """The distinct sets of `void` clauses of the milestone's rewards, in
+    order of first use."""
+    found: list[tuple[int, ...]] = []
+    for reward in milestone.rewards:
+        clauses = tuple(reward.info.voids)
+        if clauses and clauses not in found:
+            found.append(clauses)
+    return found
+
+
+def reward_join(milestone: CompiledMilestone, index: int) -> str:
+    """The join that gives a reward's award rows their first void event."""
+    clauses = tuple(milestone.rewards[index].info.voids)
+    if not clauses:
+        return ""
+    s = _void_sets(milestone).index(clauses)
+    return f" LEFT JOIN f{milestone.info.index}_{s} USING (rid, event)"
+
+
+def reward_values(milestone: CompiledMilestone, index: int) -> dict[str, str]:
+    """A reward's award rows: their status, and the columns of `COLUMNS`."""
+    info = milestone.rewards[index].info
+    confirmed = f'"at" + {int(info.hold_ns)}' if info.hold_ns is not None else '"at"'
+    if not info.voids:
+        vat, vid = "CAST(NULL AS BIGINT)", "CAST(NULL AS VARCHAR)"
+        void = ""
+    else:
+        vat, vid = "vat", "vid"
+        void = f"WHEN vat IS NOT NULL AND vat <= {confirmed} THEN 'void' "
+    status = "'confirmed'"
+    if void or info.hold_ns is not None:
+        status = f"CASE {void}WHEN {AS_OF} < {confirmed} THEN 'pending' ELSE 'confirmed' END"
+    return {"status": status, "vat": vat, "vid": vid, "confirmed": f"CAST({confirmed} AS BIGINT)"}
+
+
+def reversals_select(issued: str) -> str:
+    """The reversal rows of the issued awards (`issued`: the award rows
+    after caps), in the Python engine's order: by instant, void event,
+    then the award reversed."""
+    rid = f"'rv_' || SUBSTR(SHA256({sql.netstring(sql.literal('reversal'))} || {sql.netstring('id')}), 1, 32)"
+    return (
+        f'SELECT {rid} AS id, id AS reverses, vat AS "at", milestone, role, beneficiary, referrer, referee, '
+        f"kind, amount, unit, item, program, vid AS event FROM ({issued}) AS issued "
+        f"WHERE vat IS NOT NULL AND vat > confirmed AND confirmed <= {AS_OF}\n"
+        'ORDER BY "at", event, reverses'
+    )

@@ -1,0 +1,119 @@
+"""`check --engine sql` (docs/sql.md, docs/cli.md): every construct the SQL
+back end does not compile yet, each at its line, as an RR450 error; none
+for a file that `score --engine duckdb` runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rewardrules
+from rewardrules.cli import main
+from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.diagnose import refusals
+
+from .conftest import RULESETS
+
+SEVERAL = """\
+ruleset several
+
+event payment { amount: money USD }
+
+milestone first_pay {
+  first payment where payment.amount > 0
+  reward referrer cash 10 USD
+}
+
+milestone kept {
+  when paid >= 100 USD for 30 days
+  reward referrer cash 1 USD
+}
+
+metric paid = sum payment.amount
+
+milestone ratio {
+  every 100 paid
+  reward referrer cash 5 USD
+  cap referrer 100 USD per month
+}
+"""
+
+
+def test_every_construct_is_reported_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "several.rules"
+    path.write_text(SEVERAL, encoding="utf-8")
+    assert main(["check", str(path)]) == 0  # the Python engine takes it
+    capsys.readouterr()
+    assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
+    found = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert {d["code"] for d in found} == {"RR450"}
+    assert [(d["line"], d["severity"]) for d in found] == [(11, "error"), (18, "error")]
+    assert "`when ... for D`" in found[0]["message"]
+    assert "`every`" in found[1]["message"]
+
+
+@pytest.mark.parametrize("path", sorted(RULESETS.glob("*.rules")), ids=lambda p: p.stem)
+def test_nothing_is_reported_exactly_when_the_file_compiles(path: Path) -> None:
+    """A file with no RR450 is one `compile_query` compiles; the first
+    construct `compile_query` refuses is among those reported."""
+    compiled = rewardrules.load(path).compiled
+    found = refusals(compiled)
+    try:
+        compile_query(compiled)
+    except Unsupported as refusal:
+        assert (refusal.construct, refusal.span) in [(r.construct, r.span) for r in found]
+    else:
+        assert found == []
+
+
+def test_check_engine_sql_passes_a_file_that_compiles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--engine", "sql", str(RULESETS / "saas_milestones.rules")]) == 0
+    assert "0 errors" in capsys.readouterr().err
+
+
+def test_a_file_with_errors_reports_those_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.rules"
+    path.write_text(SEVERAL.replace("sum payment.amount", "sum payment.amout"), encoding="utf-8")
+    assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
+    codes = {d["code"] for d in json.loads(capsys.readouterr().out)["diagnostics"]}
+    assert "RR450" not in codes and codes
+
+
+VOIDS_AND_MESSAGES = """\
+ruleset bad
+
+event payment { amount: money USD }
+event refund { payment: text  amount: money USD }
+event usage { seats: number  amount: money USD }
+
+metric paid = sum payment.amount
+
+milestone m1 {
+  when paid >= 100 USD for 30 days
+  reward referrer cash 1 USD
+  void if refund where refund.payment == referral.id
+  message "{{ paid }}"
+}
+
+milestone m2 {
+  each usage
+  reward referrer cash 1 USD
+  void refund.amount of usage.amount if refund
+  message "{{ usage.seats }}"
+}
+"""
+
+
+def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A milestone's trigger that does not compile hides neither its `void`
+    condition nor, in another milestone, a partial void and a message."""
+    path = tmp_path / "bad.rules"
+    path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
+    assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
+    found = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 42), (19, 3), (20, 3)]
+    assert "`referral.id` in a `void` condition" in found[1]["message"]
+    assert "partial void" in found[2]["message"]
+    assert "a message reading `usage.seats` (a number)" in found[3]["message"]
