@@ -73,17 +73,28 @@ def test_computed_amounts_round_half_to_even_on_spark(spark: Spark) -> None:
     ]
 
 
-@pytest.mark.parametrize("amount", ["0." + "1" * 30, "1" * 20 + ".5"])
-def test_numbers_near_38_digits_stay_exact(spark: Spark, amount: str) -> None:
-    """Products of a 30-decimal or a 20-digit amount: Spark is set to refuse
-    a decimal result it cannot hold rather than round it (by default it
-    drops decimals), and gives the Python engine's cents."""
-    events = [
+def _payment(amount: str) -> list[dict[str, str]]:
+    return [
         {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
         {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": amount},
     ]
+
+
+def test_thirty_decimals_stay_exact(spark: Spark) -> None:
+    """A 30-decimal amount times 12.5%: Spark is set to refuse a decimal
+    result it cannot hold rather than round it (by default it drops
+    decimals), and gives the Python engine's cents."""
     prog = rewardrules.compile(COMMISSION)
+    events = _payment("0." + "1" * 30)
     assert spark_json(spark, prog, events, None) == python_json(prog, events, None)
+
+
+def test_past_64_bit_minor_units_spark_fails_rather_than_rounds(spark: Spark) -> None:
+    """1.6 x 10^21 cents is more than Spark's BIGINT, which its rounding
+    steps go through: an overflow error (exit 2 on the command line), never
+    a wrong amount (docs/sql.md, "Spark")."""
+    with pytest.raises(EngineError, match="OVERFLOW"):
+        spark_json(spark, rewardrules.compile(COMMISSION), _payment("1" * 20 + ".5"), None)
 
 
 def test_a_column_too_wide_is_refused_before_spark_runs(spark: Spark) -> None:

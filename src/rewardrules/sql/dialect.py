@@ -22,6 +22,7 @@ def to_dialect(sql: str, dialect: str) -> str:
         .transform(_star_replace)
         .transform(_hugeint)
         .transform(_tight_literal)
+        .transform(_exact_integers)
     )
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
@@ -60,10 +61,7 @@ def _star_replace(node: Any) -> Any:
 def _hugeint(node: Any) -> Any:
     """DuckDB's 128-bit integer (the minor units of a rounded amount) as
     DECIMAL(38, 0) where the engine has no such integer (Spark: sqlglot
-    writes `INT128`, which Spark does not know). Exact either way; on Spark
-    the integer part of an amount is taken by a cast to BIGINT (sqlglot's
-    `TRUNC`), so an amount past 9.2 x 10^18 minor units is an overflow
-    error there (ANSI mode), never a wrong number."""
+    writes `INT128`, which Spark does not know)."""
     from sqlglot import exp
 
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
@@ -96,3 +94,28 @@ def _tight_literal(node: Any) -> Any:
     whole = max(value.adjusted() + 1, 1)
     precision = min(38, whole + scale)
     return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+
+
+def _exact_integers(node: Any) -> Any:
+    """`TRUNC(x)` and `a // b` on exact decimals, without a 64-bit integer:
+    sqlglot writes them for Spark as a cast to BIGINT and `DIV` (a BIGINT),
+    which overflow past 9.2 x 10^18 minor units. Here they are `x - x % 1`
+    and `(a - a % b) / b`, cast to DECIMAL(38, 0): exact (the remainder of
+    a decimal is exact, its sign the dividend's, so this truncates toward
+    zero as `TRUNC` does), or an overflow error, never a wrong number."""
+    from sqlglot import exp
+
+    whole = exp.DataType.build("DECIMAL(38, 0)")
+    if isinstance(node, exp.Trunc) and not node.args.get("decimals"):
+        x = node.this
+        return exp.Cast(
+            this=exp.Paren(
+                this=exp.Sub(this=x.copy(), expression=exp.Mod(this=x.copy(), expression=exp.Literal.number(1)))
+            ),
+            to=whole,
+        )
+    if isinstance(node, exp.IntDiv):
+        a, b = node.this, node.expression
+        rest = exp.Paren(this=exp.Sub(this=a.copy(), expression=exp.Mod(this=a.copy(), expression=b.copy())))
+        return exp.Cast(this=exp.Div(this=rest, expression=b.copy()), to=whole)
+    return node
