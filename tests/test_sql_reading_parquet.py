@@ -26,7 +26,9 @@ def _parquet(jsonl: Path, target: Path, mrr: str = "VARCHAR") -> None:
 
 
 #: programs whose fields `_parquet`'s column list holds
-TEXT_FIELDS = [case for case in golden_cases() if case[0] not in ("fasttrack_cpor", "partner_and_customer", "referral_fraud")]
+TEXT_FIELDS = [
+    case for case in golden_cases() if case[0] not in ("fasttrack_cpor", "partner_and_customer", "referral_fraud")
+]
 
 
 @pytest.mark.parametrize(("name", "ledger"), TEXT_FIELDS[:12], ids=lambda v: getattr(v, "stem", v))

@@ -49,18 +49,26 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=("python", "duckdb"),
+        choices=("python", "duckdb", "spark"),
         default="python",
-        help="python (the default), or duckdb: the rules compiled to one SQL query (see docs/sql.md; "
+        help="python (the default), duckdb: the rules compiled to one SQL query run by DuckDB embedded, "
+        "or spark: the same query run by Apache Spark (see docs/sql.md; "
         "its result is the one of --no-explain)",
+    )
+    parser.add_argument(
+        "--spark-master",
+        metavar="MASTER",
+        help="with --engine spark: the Spark master URL (default local[2]: this machine, two threads)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.engine == "duckdb" and args.match is not None:
-        return fail("--match scores with the python engine; leave out --engine duckdb")
-    if args.engine == "duckdb":
+    if args.spark_master is not None and args.engine != "spark":
+        return fail("--spark-master is for --engine spark")
+    if args.engine != "python" and args.match is not None:
+        return fail(f"--match scores with the python engine; leave out --engine {args.engine}")
+    if args.engine in ("duckdb", "spark"):
         from .sql import scored_with_duckdb
 
         found = scored_with_duckdb(args)

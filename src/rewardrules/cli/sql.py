@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from ..score.api import Program
     from ..sql.compile import Query
     from ..sql.run import Rows
+
+    #: runs the compiled query over validated records up to an as-of
+    Runner = Callable[[Query, Any, Iterable[Any], int], Rows]
 
 #: the dialects `--dialect` offers (sqlglot's names); duckdb is the one run
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks", "trino", "redshift", "clickhouse")
@@ -81,31 +84,21 @@ def compiled_query(program: Program) -> Query | None:
 def transpiled(query: Query, dialect: str) -> str | None:
     """Both queries in another dialect; None (after saying why) when sqlglot
     cannot write a construct there: never a query that means something else."""
-    import sqlglot
-    from sqlglot.errors import ErrorLevel, SqlglotError
+    from sqlglot.errors import SqlglotError
+
+    from ..sql.dialect import to_dialect
 
     pieces = []
     statements = [("awards", query.awards), ("rejected referral events", query.rejected)]
     for title, sql in [*statements, *([("reversals", query.reversals)] if query.reversals else [])]:
         try:
-            tree = sqlglot.parse_one(sql, read="duckdb").transform(_byte_length)
-            text = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+            text = to_dialect(sql, dialect)
         except SqlglotError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             fail(f"the query cannot be written in {dialect}: {first}", 1)
             return None
         pieces.append(f"-- {title}\n{text};\n")
     return "\n".join(pieces)
-
-
-def _byte_length(node: Any) -> Any:
-    """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
-    `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
-    from sqlglot import exp
-
-    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
-        return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
-    return node
 
 
 def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any]] | int:
@@ -116,7 +109,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
 
     for option, name in ((args.stream, "--stream"), (args.settled, "--settled")):
         if option:
-            return fail(f"{name} is not supported with --engine duckdb yet")
+            return fail(f"{name} is not supported with --engine {args.engine} yet")
     try:
         as_of = parse_as_of(args.as_of)
     except LedgerError as error:
@@ -132,9 +125,10 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if query.most_per_event > most:
         return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
     try:
-        data = direct_result(program, query, args.ledger, as_of)
-        if data is None:
-            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
+        runner = _runner(args)
+        data = direct_result(program, query, args.ledger, as_of) if runner is None else None
+        if data is None:  # Spark, stdin, or a ledger outside the strict form: the Python reader
+            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -146,17 +140,17 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
 
 
 def duckdb_result(
-    program: Program, query: Query, events: Iterable[Any], as_of: int | None, path: str
+    program: Program, query: Query, events: Iterable[Any], as_of: int | None, path: str, runner: Runner | None = None
 ) -> dict[str, Any]:
-    """The result record of `score --engine duckdb`: the events read and
-    validated as the Python engine reads them (the same problems refused),
-    then the query run over them up to the as-of (default: the ledger's
-    latest instant)."""
+    """The result record of `score --engine duckdb` (or `spark`: `runner`):
+    the events read and validated as the Python engine reads them (the same
+    problems refused), then the query run over them up to the as-of
+    (default: the ledger's latest instant)."""
     from ..sql.run import run as run_query
 
     records, latest = program._read(events, path)
     limit = as_of if as_of is not None else (latest if latest is not None else 0)
-    rows = run_query(query, program.compiled.checked, records, limit)
+    rows = (runner or run_query)(query, program.compiled.checked, records, limit)
     return result_data(program, rows, limit, records)
 
 
@@ -183,6 +177,22 @@ def direct_result(program: Program, query: Query, path: str, as_of: int | None) 
     rows, limit, lines = found
     records = program._read(lines, path)[0] if lines else []
     return result_data(program, rows, limit, records)
+
+
+def _runner(args: argparse.Namespace) -> Runner | None:
+    """What runs the query: DuckDB embedded (None: the default), or Spark
+    with `--spark-master`, started for this one run."""
+    if args.engine != "spark":
+        return None
+    from ..sql.spark import DEFAULT_MASTER, Spark
+
+    master = args.spark_master or DEFAULT_MASTER
+
+    def on_spark(query: Query, checked: Any, records: Iterable[Any], as_of: int) -> Rows:
+        with Spark(master) as spark:
+            return spark.run(query, checked, records, as_of)
+
+    return on_spark
 
 
 def _default_most() -> int:

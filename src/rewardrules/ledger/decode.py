@@ -258,7 +258,7 @@ def kept_lines(
             value = raw if prepare is None else prepare(raw, number)
             yield number, value, value
             continue
-        if plain:
+        if plain and decode is not None:  # without msgspec (Pyodide), the exact decoder below
             try:
                 value = decode(raw)
             except Exception:  # any refusal is decided again by the exact decoder

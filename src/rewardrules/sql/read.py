@@ -328,7 +328,6 @@ def load(
         ).fetchone()[0]
     ):
         raise NotDirect("an id on different lines")
-    from .run import _sql_type
 
     scales = _scales(connection, columns)
     wanted = ", ".join(literal(name) for name in kinds) or "NULL"

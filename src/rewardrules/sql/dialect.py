@@ -1,0 +1,121 @@
+"""The compiled query (DuckDB's dialect) written in another engine's, by sqlglot.
+
+`to_dialect` refuses (`sqlglot.errors.SqlglotError`) when sqlglot says the
+dialect cannot express a construct: never a query that means something else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """`sql`, a statement in DuckDB's dialect, in `dialect`'s."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel
+
+    if dialect == "duckdb":
+        return sql
+    tree = (
+        sqlglot.parse_one(sql, read="duckdb")
+        .transform(_byte_length)
+        .transform(_star_replace)
+        .transform(_hugeint)
+        .transform(_tight_literal)
+        .transform(_exact_integers)
+    )
+    text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+    return text
+
+
+def _byte_length(node: Any) -> Any:
+    """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
+    `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
+        return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
+    return node
+
+
+def _star_replace(node: Any) -> Any:
+    """DuckDB's `SELECT * REPLACE (e AS c)` as `SELECT * EXCEPT (c), e AS c`,
+    which Spark and the other engines with `* EXCEPT` read (Spark has no
+    `REPLACE`, and sqlglot writes it through unchanged). The column moves
+    to the end of the row: the rows are read by column name."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.Select):
+        return node
+    stars = [e for e in node.expressions if isinstance(e, exp.Star) and e.args.get("replace")]
+    for star in stars:
+        replaced = star.args["replace"]
+        names = [exp.column(alias.alias) for alias in replaced]
+        key = "except_" if "except_" in exp.Star.arg_types else "except"  # sqlglot renamed it
+        kept = exp.Star(**{key: [*(star.args.get(key) or []), *names]})
+        position = node.expressions.index(star)
+        node.set("expressions", [*node.expressions[:position], kept, *replaced, *node.expressions[position + 1 :]])
+    return node
+
+
+def _hugeint(node: Any) -> Any:
+    """DuckDB's 128-bit integer (the minor units of a rounded amount) as
+    DECIMAL(38, 0) where the engine has no such integer (Spark: sqlglot
+    writes `INT128`, which Spark does not know)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
+        return exp.DataType.build("DECIMAL(38, 0)")
+    return node
+
+
+def _tight_literal(node: Any) -> Any:
+    """`CAST('0' AS DECIMAL(38, 0))`, the compiler's exact literal, with the
+    precision it needs (`DECIMAL(1, 0)`). Spark types a comparison, a `CASE`
+    or a `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) as DECIMAL(38, 0) and
+    rounds (`0.10 > 0` is false there); with the literal's own precision the
+    common type keeps every decimal. Exact in any engine."""
+    from decimal import Decimal, InvalidOperation
+
+    from sqlglot import exp
+
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
+        return node
+    kind = node.to
+    if kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
+        return node
+    try:
+        value = Decimal(node.this.this)
+        scale = int(kind.expressions[1].name)
+    except (InvalidOperation, ValueError):
+        return node
+    if not value.is_finite():
+        return node
+    whole = max(value.adjusted() + 1, 1)
+    precision = min(38, whole + scale)
+    return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+
+
+def _exact_integers(node: Any) -> Any:
+    """`TRUNC(x)` and `a // b` on exact decimals, without a 64-bit integer:
+    sqlglot writes them for Spark as a cast to BIGINT and `DIV` (a BIGINT),
+    which overflow past 9.2 x 10^18 minor units. Here they are `x - x % 1`
+    and `(a - a % b) / b`, cast to DECIMAL(38, 0): exact (the remainder of
+    a decimal is exact, its sign the dividend's, so this truncates toward
+    zero as `TRUNC` does), or an overflow error, never a wrong number."""
+    from sqlglot import exp
+
+    whole = exp.DataType.build("DECIMAL(38, 0)")
+    if isinstance(node, exp.Trunc) and not node.args.get("decimals"):
+        x = node.this
+        return exp.Cast(
+            this=exp.Paren(
+                this=exp.Sub(this=x.copy(), expression=exp.Mod(this=x.copy(), expression=exp.Literal.number(1)))
+            ),
+            to=whole,
+        )
+    if isinstance(node, exp.IntDiv):
+        a, b = node.this, node.expression
+        rest = exp.Paren(this=exp.Sub(this=a.copy(), expression=exp.Mod(this=a.copy(), expression=b.copy())))
+        return exp.Cast(this=exp.Div(this=rest, expression=b.copy()), to=whole)
+    return node

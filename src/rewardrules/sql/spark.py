@@ -1,0 +1,196 @@
+"""The compiled query run by Apache Spark (local mode, or a cluster's master).
+
+The same query as DuckDB runs (`compile.Query`), written in Spark SQL by
+sqlglot (`dialect.to_dialect`), over the same table: the ledger stage's
+validated events written as JSON Lines of text values and cast to their
+exact types, numbers to DECIMAL(38, s). Spark is set up so that it computes
+what DuckDB computes, or fails, never something close:
+
+- ANSI mode: an overflow or a bad cast is an error, not NULL;
+- `decimalOperations.allowPrecisionLoss` off: a product that needs more
+  than 38 digits is an error (by default Spark would round it);
+- the session time zone is UTC (instants are integers anyway);
+- SQL on files (`SELECT * FROM json.`/path``) is off: the query reads only
+  the two views made here.
+
+Spark writes its scratch data (shuffles, the warehouse folder it makes
+by default in the working directory) into the run's private directory, and
+logs only errors. `pyspark` and a Java runtime are needed (the `spark`
+extra; docs/sql.md says how to run on a cluster instead).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ..check.program import CheckedRuleset
+from .compile import Column, Query
+from .dialect import to_dialect
+from .run import EngineError, Rows, TooWide, _positions, _write
+
+#: the master `score --engine spark` uses unless told: both cores of this
+#: machine, one process (docs/sql.md, "Spark")
+DEFAULT_MASTER = "local[2]"
+
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark: %m%n
+"""
+
+
+def _settings(folder: str, master: str) -> dict[str, str]:
+    """The Spark configuration of a run kept inside `folder`."""
+    log = os.path.join(folder, "log4j2.properties")
+    with open(log, "w", encoding="utf-8") as out:
+        out.write(_LOG4J)
+    return {
+        "spark.master": master,
+        "spark.app.name": "rewardrules",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "true",
+        "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+        "spark.sql.runSQLOnFiles": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.local.dir": os.path.join(folder, "spill"),
+        "spark.sql.warehouse.dir": os.path.join(folder, "warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log}",
+    }
+
+
+class Spark:
+    """One Spark session for one or more runs (starting Spark takes seconds:
+    tests and `simulate` reuse it). Use as a context manager."""
+
+    def __init__(self, master: str = DEFAULT_MASTER) -> None:
+        self.master = master
+        self.folder = tempfile.mkdtemp(prefix="rewardrules-spark-")
+        self.session: Any = None
+
+    def __enter__(self) -> Spark:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise EngineError("--engine spark needs pyspark: pip install 'rewardrules[spark]'") from None
+        builder = SparkSession.builder
+        for key, value in _settings(self.folder, self.master).items():
+            builder = builder.config(key, value)
+        try:
+            self.session = builder.getOrCreate()
+        except Exception as error:  # no Java runtime, a master that does not answer
+            self.close()
+            raise EngineError(f"Spark could not start (is a Java runtime installed?): {_first_line(error)}") from None
+        self.session.sparkContext.setLogLevel("ERROR")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop Spark and remove the run's directory."""
+        import shutil
+
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def run(self, query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
+        """Both queries over the records (the ledger stage's, any order)."""
+        records = list(records)
+        positions = _positions(checked, query.columns)
+        with _scratch(self.folder) as path:
+            scales = _write(path, records, positions)
+            try:
+                self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
+                taken = self._fetch(query.reversals) if query.reversals else []
+                return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken)
+            except EngineError:
+                raise
+            except Exception as error:  # pyspark's and py4j's errors share no base class
+                text = _first_line(error)
+                if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
+                    raise TooWide(f"Spark could not compute a value exactly: {text}") from None
+                raise EngineError(f"Spark could not run the query: {text}") from None
+
+    def _load(self, path: str, columns: Sequence[Column], types: dict[str, str], as_of: int) -> None:
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        names = ["at", "id", "type", "referee", "referrer", *(c.name for c in columns)]
+        schema = StructType([StructField(name, StringType()) for name in names])
+        self.session.read.schema(schema).json(path).createOrReplaceTempView("rewardrules_raw")
+        self.session.sql(_view_sql(columns, types)).collect()
+        self.session.sql(f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS `at`")
+
+    def _fetch(self, sql: str) -> list[dict[str, Any]]:
+        rows = self.session.sql(to_dialect(sql, "spark")).collect()
+        return [row.asDict() for row in rows]
+
+
+def _wholes(records: list[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The most integer digits of each number column's values."""
+    from decimal import Decimal
+
+    found: dict[str, int] = {}
+    for record in records:
+        for name, index in positions.get(record[2], {}).items():
+            value = record[index]
+            if isinstance(value, Decimal) and value:
+                found[name] = max(found.get(name, 1), value.adjusted() + 1)
+    return found
+
+
+def _types(columns: Sequence[Column], scales: dict[str, int], wholes: dict[str, int]) -> dict[str, str]:
+    """Each column's Spark type. A number column is DECIMAL with the
+    precision its values need, not 38: Spark gives a comparison, `CASE` or
+    `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) the type DECIMAL(38, 0) and
+    rounds (see `dialect._tight_literal`)."""
+    types = {}
+    for column in columns:
+        if column.kind == "number":
+            scale = scales.get(column.name, 0)
+            types[column.name] = f"DECIMAL({min(38, wholes.get(column.name, 1) + scale)}, {scale})"
+        else:
+            types[column.name] = "BOOLEAN" if column.kind == "boolean" else "STRING"
+    return types
+
+
+def _view_sql(columns: Sequence[Column], types: dict[str, str]) -> str:
+    """The `ledger` view over the raw text columns, in Spark SQL."""
+    casts = "".join(f", CAST({_quoted(c.name)} AS {types[c.name]}) AS {_quoted(c.name)}" for c in columns)
+    return (
+        "CREATE OR REPLACE TEMPORARY VIEW ledger AS SELECT CAST(`at` AS BIGINT) AS `at`, id, type, referee, referrer"
+        + casts
+        + " FROM rewardrules_raw"
+    )
+
+
+def _quoted(name: str) -> str:
+    """A column name as a Spark identifier (backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+@contextmanager
+def _scratch(folder: str) -> Iterator[str]:
+    """A ledger file in the run's directory, removed after the run."""
+    handle, path = tempfile.mkstemp(suffix=".jsonl", dir=folder)
+    os.close(handle)
+    try:
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,170 @@
+"""The compiled query on Apache Spark (local mode) gives DuckDB's rows, so
+the Python engine's result byte for byte (docs/sql.md, "Spark"): a subset of
+the SQL back end's differential tests, as starting Spark and running a
+query there takes seconds: one golden ledger of each reference program that
+compiles, computed amounts rounded half to even, a number too wide refused
+rather than rounded, generated ledgers of one program, and the command line
+end to end once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rewardrules
+from rewardrules.cli.sql import duckdb_result
+from rewardrules.score.api import parse_as_of
+from rewardrules.sql.compile import compile_query
+from rewardrules.sql.run import EngineError, TooWide
+from rewardrules.sql.spark import Spark
+
+from .test_properties import as_ofs, ledgers, program
+from .test_sql_backend import COMMISSION, GOLDEN, ROOT, SUPPORTED, python_json
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Spark]:
+    with Spark("local[1]") as session:
+        yield session
+
+
+def spark_json(spark: Spark, prog: rewardrules.Program, events: Any, as_of: str | None) -> str:
+    data = duckdb_result(prog, compile_query(prog.compiled), events, parse_as_of(as_of), "<ledger>", spark.run)
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def first_golden(name: str) -> Path:
+    return sorted((GOLDEN / name).glob("*.jsonl"))[0]
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_a_golden_ledger_of_each_compiled_program(spark: Spark, name: str) -> None:
+    prog = program(name)
+    lines = first_golden(name).read_text(encoding="utf-8").splitlines()
+    assert spark_json(spark, prog, lines, None) == python_json(prog, lines, None)
+
+
+def test_computed_amounts_round_half_to_even_on_spark(spark: Spark) -> None:
+    """Spark's `round` is half up (0.045 -> 0.05): the query never calls it,
+    and Spark gives the Python engine's even cents."""
+    events = [{"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"}]
+    for n, amount in enumerate(["0.10", "0.30", "0.70", "-10", "0.01", "33333.33"]):
+        events.append(
+            {"id": f"p{n}", "at": f"2026-01-0{n + 2}T00:00:00Z", "type": "payment", "referee": "bob", "amount": amount}
+        )
+    prog = rewardrules.compile(COMMISSION)
+    out = spark_json(spark, prog, events, None)
+    assert out == python_json(prog, events, None)
+    assert [a["amount"] for a in json.loads(out)["awards"] if a["milestone"] == "commission"] == [
+        "0.02",
+        "0.04",
+        "0.10",
+        "5000.00",
+    ]
+
+
+def _payment(amount: str) -> list[dict[str, str]]:
+    return [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": amount},
+    ]
+
+
+def test_thirty_decimals_stay_exact(spark: Spark) -> None:
+    """A 30-decimal amount times 12.5%: Spark is set to refuse a decimal
+    result it cannot hold rather than round it (by default it drops
+    decimals), and gives the Python engine's cents."""
+    prog = rewardrules.compile(COMMISSION)
+    events = _payment("0." + "1" * 30)
+    assert spark_json(spark, prog, events, None) == python_json(prog, events, None)
+
+
+def test_past_64_bit_minor_units_spark_fails_rather_than_rounds(spark: Spark) -> None:
+    """1.6 x 10^21 cents is more than Spark's BIGINT, which its rounding
+    steps go through: an overflow error (exit 2 on the command line), never
+    a wrong amount (docs/sql.md, "Spark")."""
+    with pytest.raises(EngineError, match="OVERFLOW"):
+        spark_json(spark, rewardrules.compile(COMMISSION), _payment("1" * 20 + ".5"), None)
+
+
+def test_a_column_too_wide_is_refused_before_spark_runs(spark: Spark) -> None:
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "1" * 28 + ".5"},
+        {
+            "id": "p2",
+            "at": "2026-01-03T00:00:00Z",
+            "type": "payment",
+            "referee": "bob",
+            "amount": "0." + "0" * 20 + "1",
+        },
+    ]
+    with pytest.raises(TooWide, match=r"payment\.amount"):
+        spark_json(spark, rewardrules.compile(COMMISSION), events, None)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(data=st.data())
+def test_generated_ledgers_on_spark(spark: Spark, data: st.DataObject) -> None:
+    prog = program("saas_milestones")
+    events = data.draw(ledgers("saas_milestones"))
+    as_of = data.draw(as_ofs(events))
+    assert spark_json(spark, prog, events, as_of) == python_json(prog, events, as_of)
+
+
+def test_score_engine_spark_prints_the_python_result(tmp_path: Path) -> None:
+    ledger = first_golden("referral_milestones")
+    rules = ROOT / "rulesets" / "referral_milestones.rules"
+    run = [sys.executable, "-m", "rewardrules", "score", "--format", "json"]
+    spark = subprocess.run(
+        [*run, "--engine", "spark", "--spark-master", "local[1]", str(rules), str(ledger)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    python = subprocess.run(
+        [*run, "--no-explain", str(rules), str(ledger)], capture_output=True, text=True, check=False
+    )
+    assert spark.returncode == 0, spark.stderr
+    assert spark.stdout == python.stdout
+    assert list(tmp_path.iterdir()) == []  # no spark-warehouse, metastore or logs left in the working directory
+    assert "Traceback" not in spark.stderr
+
+
+def test_spark_master_is_refused_without_engine_spark() -> None:
+    rules = ROOT / "rulesets" / "referral_milestones.rules"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rewardrules",
+            "score",
+            "--spark-master",
+            "local[1]",
+            str(rules),
+            str(first_golden("referral_milestones")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "--spark-master is for --engine spark" in out.stderr
+
+
+def test_without_pyspark_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(EngineError, match=r"pip install 'rewardrules\[spark\]'"), Spark("local[1]"):
+        pass
