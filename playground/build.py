@@ -23,6 +23,7 @@ import functools
 import http.server
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,7 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 def build(out: Path) -> Path:
     """Write the playground into `out` (emptied first) and return it."""
+    _refuse_foreign(out)
     if out.exists():
         shutil.rmtree(out)
     (out / "pyodide").mkdir(parents=True)
@@ -64,6 +66,14 @@ def build(out: Path) -> Path:
     examples = reference_examples()
     (out / "examples.json").write_text(json.dumps(examples, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
+
+
+def _refuse_foreign(out: Path) -> None:
+    """Stop before emptying a folder that is not an earlier build: `--out .`
+    or `--out playground` would otherwise delete a checkout. An earlier build
+    holds the manifest this script writes; an empty folder has nothing to lose."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not (out / "manifest.json").is_file():
+        raise SystemExit(f"build.py: {out} is not empty and not a playground build: give --out a new or empty folder")
 
 
 def _copy_runtime(target: Path) -> None:
@@ -98,18 +108,28 @@ def _zip_dependencies(path: Path) -> None:
     entries: dict[str, Path] = {}
     for name in DEPENDENCIES:
         dist = importlib.metadata.distribution(name)
+        base = Path(os.path.normpath(Path(str(dist.locate_file("")))))
         for file in dist.files or ():
             relative = file.as_posix()
-            if relative.startswith("..") or "__pycache__" in relative or relative.endswith(_SKIPPED_SUFFIXES):
-                continue  # scripts outside site-packages, caches, compiled code
+            if "__pycache__" in relative or relative.endswith(_SKIPPED_SUFFIXES):
+                continue  # caches, compiled code
             located = Path(str(dist.locate_file(file)))
-            if located.is_file():
+            if _inside(located, base) and located.is_file():
                 entries[relative] = located
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for relative in sorted(entries):
             info = zipfile.ZipInfo(relative, _EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[relative].read_bytes())
+
+
+def _inside(located: Path, base: Path) -> bool:
+    """Whether a file a distribution's RECORD lists is in its site-packages
+    (by its path as written, symbolic links not followed): RECORD is the
+    distribution's own text, and a path in it that is absolute or climbs out
+    (`../../bin/lark`, `lark/../../../../home/me/.netrc`) names a file of the
+    machine, never one the browser needs."""
+    return Path(os.path.normpath(located)).is_relative_to(base)
 
 
 def reference_examples() -> list[dict[str, str]]:
