@@ -24,6 +24,7 @@ import http.server
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -152,9 +153,45 @@ def reference_examples() -> list[dict[str, str]]:
     return examples
 
 
+def content_security_policy(folder: Path) -> str:
+    """The policy of the page's meta tag (index.html), which a server must
+    also send as a header: a worker served over http keeps no policy of the
+    page that starts it, only its own response's, so without the header
+    worker.js (where Python runs) could fetch from anywhere."""
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    found = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    if found is None:
+        raise SystemExit(f"build.py: {folder / 'index.html'} declares no Content-Security-Policy")
+    return found.group(1)
+
+
+class PolicyHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file handler that sends `policy` as every response's
+    Content-Security-Policy header (the worker's only policy)."""
+
+    policy = "default-src 'none'"
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", self.policy)
+        super().end_headers()
+
+
+def handler_for(folder: Path) -> type[PolicyHandler]:
+    """A handler class serving `folder` with the page's policy as a header."""
+    policy = content_security_policy(folder)
+    directory = str(folder)
+
+    class Handler(PolicyHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=directory, **kwargs)  # type: ignore[arg-type]
+
+    Handler.policy = policy
+    return Handler
+
+
 def serve(folder: Path, port: int) -> None:
     """Serve `folder` on 127.0.0.1 until interrupted."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler = handler_for(folder)
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         print(f"playground: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
