@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import http.server
 import importlib.metadata
 import json
@@ -45,6 +44,9 @@ DEPENDENCIES = ("lark", "jinja2", "markupsafe", "tzdata")
 #: files of a distribution that a browser cannot load (compiled for this
 #: machine) or does not need
 _SKIPPED_SUFFIXES = (".so", ".pyd", ".pyc", ".dylib")
+#: the file that marks a folder as a build (written first): one that lacks
+#: it is not emptied
+_MARK = ".playground-build"
 #: a fixed date for every zip entry: the same inputs give the same bytes
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -55,6 +57,7 @@ def build(out: Path) -> Path:
     if out.exists():
         shutil.rmtree(out)
     (out / "pyodide").mkdir(parents=True)
+    (out / _MARK).write_text("a playground build: build.py empties this folder\n", encoding="utf-8")
     for name in PAGE:
         shutil.copyfile(HERE / name, out / name)
     _copy_runtime(out / "pyodide")
@@ -71,9 +74,10 @@ def build(out: Path) -> Path:
 
 def _refuse_foreign(out: Path) -> None:
     """Stop before emptying a folder that is not an earlier build: `--out .`
-    or `--out playground` would otherwise delete a checkout. An earlier build
-    holds the manifest this script writes; an empty folder has nothing to lose."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not (out / "manifest.json").is_file():
+    or `--out playground` would otherwise delete a checkout. An earlier build,
+    finished or stopped half way, holds the mark this script writes first;
+    an empty folder has nothing to lose."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not (out / _MARK).is_file():
         raise SystemExit(f"build.py: {out} is not empty and not a playground build: give --out a new or empty folder")
 
 

@@ -122,3 +122,23 @@ def test_a_share_link_with_a_lone_surrogate_is_refused_as_it_is_read(browser: An
             refused.assert_clean()
         finally:
             refused.context.close()
+
+
+def test_a_build_stopped_half_way_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build that stops (no `npm ci` yet) leaves a folder the next
+    build may empty: the refusal above is for folders no build made."""
+    build = _build_module()
+    out = tmp_path / "site"
+
+    def no_runtime(target: Path) -> None:
+        raise SystemExit("build.py: no Pyodide")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "_copy_runtime", no_runtime)
+        with pytest.raises(SystemExit, match="no Pyodide"):
+            build.build(out)
+    assert (out / "index.html").is_file() and not (out / "manifest.json").exists()
+    assert build.build(out) == out
+    assert (out / "manifest.json").is_file() and (out / "pyodide" / "pyodide.asm.wasm").is_file()
+    with pytest.raises(SystemExit, match="not a playground build"):
+        build.build(tmp_path)  # holds the build, but was not made by one
