@@ -271,6 +271,8 @@
       const found = value[key];
       if (found === undefined) { return fallback; }
       if (typeof found !== "string") { throw new Error(`the link's ${key} is not text`); }
+      // JSON's "\ud800" is a lone surrogate, which no file (UTF-8) can hold
+      if (/\p{Cs}/u.test(found)) { throw new Error(`the link's ${key} is not valid Unicode text (an unpaired surrogate)`); }
       return found;
     };
     if (value === null || typeof value !== "object" || value.v !== 1) { throw new Error("the link is not a playground link"); }

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import http.server
 import importlib.metadata
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,15 +44,20 @@ DEPENDENCIES = ("lark", "jinja2", "markupsafe", "tzdata")
 #: files of a distribution that a browser cannot load (compiled for this
 #: machine) or does not need
 _SKIPPED_SUFFIXES = (".so", ".pyd", ".pyc", ".dylib")
+#: the file that marks a folder as a build (written first): one that lacks
+#: it is not emptied
+_MARK = ".playground-build"
 #: a fixed date for every zip entry: the same inputs give the same bytes
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def build(out: Path) -> Path:
     """Write the playground into `out` (emptied first) and return it."""
+    _refuse_foreign(out)
     if out.exists():
         shutil.rmtree(out)
     (out / "pyodide").mkdir(parents=True)
+    (out / _MARK).write_text("a playground build: build.py empties this folder\n", encoding="utf-8")
     for name in PAGE:
         shutil.copyfile(HERE / name, out / name)
     _copy_runtime(out / "pyodide")
@@ -64,6 +70,15 @@ def build(out: Path) -> Path:
     examples = reference_examples()
     (out / "examples.json").write_text(json.dumps(examples, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
+
+
+def _refuse_foreign(out: Path) -> None:
+    """Stop before emptying a folder that is not an earlier build: `--out .`
+    or `--out playground` would otherwise delete a checkout. An earlier build,
+    finished or stopped half way, holds the mark this script writes first;
+    an empty folder has nothing to lose."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not (out / _MARK).is_file():
+        raise SystemExit(f"build.py: {out} is not empty and not a playground build: give --out a new or empty folder")
 
 
 def _copy_runtime(target: Path) -> None:
@@ -98,18 +113,28 @@ def _zip_dependencies(path: Path) -> None:
     entries: dict[str, Path] = {}
     for name in DEPENDENCIES:
         dist = importlib.metadata.distribution(name)
+        base = Path(os.path.normpath(Path(str(dist.locate_file("")))))
         for file in dist.files or ():
             relative = file.as_posix()
-            if relative.startswith("..") or "__pycache__" in relative or relative.endswith(_SKIPPED_SUFFIXES):
-                continue  # scripts outside site-packages, caches, compiled code
+            if "__pycache__" in relative or relative.endswith(_SKIPPED_SUFFIXES):
+                continue  # caches, compiled code
             located = Path(str(dist.locate_file(file)))
-            if located.is_file():
+            if _inside(located, base) and located.is_file():
                 entries[relative] = located
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for relative in sorted(entries):
             info = zipfile.ZipInfo(relative, _EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[relative].read_bytes())
+
+
+def _inside(located: Path, base: Path) -> bool:
+    """Whether a file a distribution's RECORD lists is in its site-packages
+    (by its path as written, symbolic links not followed): RECORD is the
+    distribution's own text, and a path in it that is absolute or climbs out
+    (`../../bin/lark`, `lark/../../../../home/me/.netrc`) names a file of the
+    machine, never one the browser needs."""
+    return Path(os.path.normpath(located)).is_relative_to(base)
 
 
 def reference_examples() -> list[dict[str, str]]:
@@ -132,9 +157,45 @@ def reference_examples() -> list[dict[str, str]]:
     return examples
 
 
+def content_security_policy(folder: Path) -> str:
+    """The policy of the page's meta tag (index.html), which a server must
+    also send as a header: a worker served over http keeps no policy of the
+    page that starts it, only its own response's, so without the header
+    worker.js (where Python runs) could fetch from anywhere."""
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    found = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    if found is None:
+        raise SystemExit(f"build.py: {folder / 'index.html'} declares no Content-Security-Policy")
+    return found.group(1)
+
+
+class PolicyHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file handler that sends `policy` as every response's
+    Content-Security-Policy header (the worker's only policy)."""
+
+    policy = "default-src 'none'"
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", self.policy)
+        super().end_headers()
+
+
+def handler_for(folder: Path) -> type[PolicyHandler]:
+    """A handler class serving `folder` with the page's policy as a header."""
+    policy = content_security_policy(folder)
+    directory = str(folder)
+
+    class Handler(PolicyHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=directory, **kwargs)  # type: ignore[arg-type]
+
+    Handler.policy = policy
+    return Handler
+
+
 def serve(folder: Path, port: int) -> None:
     """Serve `folder` on 127.0.0.1 until interrupted."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler = handler_for(folder)
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         print(f"playground: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

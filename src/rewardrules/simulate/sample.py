@@ -58,7 +58,11 @@ def sample_size(text: str) -> Decimal | int:
 
 
 def _rank(seed: int, referrer: str) -> bytes:
-    return hashlib.sha256(f"rewardrules-sample/1:{seed}:{referrer}".encode()).digest()
+    """The referrer's place for `seed`. A name may hold a lone surrogate
+    (a JSON escape `\\ud800`): it is ranked by its code points all the same,
+    and the scorer reports it if it is sampled."""
+    text = f"rewardrules-sample/1:{seed}:{referrer}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def sample_lines(lines: list[Any], size: Decimal | int, seed: int) -> tuple[list[Any], Sample]:
@@ -100,10 +104,11 @@ def _share(share: Decimal, total: int) -> int:
 
 
 def _event(line: Any) -> dict[str, Any] | None:
-    """A line's object, or None (blank, not JSON, not an object)."""
+    """A line's object, or None (blank, not JSON, nested too deep to read,
+    not an object): such a line is kept, for the scorer to report."""
     try:
         value = json.loads(line, parse_float=Decimal) if line.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
