@@ -92,9 +92,28 @@ def _copy_runtime(target: Path) -> None:
         shutil.copyfile(source / name, target / name)
 
 
+def _untracked() -> list[str]:
+    """Files under `src/rewardrules` that git does not track and does not
+    ignore: hatchling would pack them into the wheel the page serves (a
+    stray `.env` would be on the web). Empty outside a git checkout."""
+    done = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "--", "src/rewardrules"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.splitlines() if done.returncode == 0 else []
+
+
 def _build_wheel(target: Path) -> Path:
     """The project's wheel, built from this checkout by hatchling (the
-    project's build back end) in a fresh process."""
+    project's build back end) in a fresh process; refused while files the
+    repository does not know lie in the package."""
+    stray = _untracked()
+    if stray:
+        listed = "\n  ".join(stray[:10])
+        raise SystemExit(f"build.py: untracked files in src/rewardrules would be served in the wheel:\n  {listed}")
     with tempfile.TemporaryDirectory() as scratch:
         code = "import sys; from hatchling.build import build_wheel; print(build_wheel(sys.argv[1]))"
         done = subprocess.run(
