@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
+from . import messages, reversals
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -35,6 +36,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     scope = "rid" if info.level == "referral" else "referrer"
     computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
     amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+    amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
     types = ", ".join(literal(t) for t in sorted(info.events))
     tested = f"SELECT *, {current} AS cur FROM totals WHERE e{compiled.program} AND type IN ({types})"
     rises = (
@@ -45,4 +47,5 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
         f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, id AS occurrence{amounts} '
         f"FROM ({rises}) AS d WHERE inc > 0)"
     )
+    hits = ",\n".join([hits, *reversals.void_ctes(compiler, compiled)])
     return hits, [compiler.reward_row(compiled, r) for r in range(len(compiled.rewards))]
