@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,8 +41,9 @@ TRIGGERS = {
     "first": ("first payment where payment.amount >= 10 USD within 90 days", True),
     "whenever": ("whenever paid increases", False),
     "when": ("when paid >= 100 USD", False),
-    "after": ("after 3 days if paid > 0 USD", False),
-    "after_from": ("after 10 days from payment", False),
+    # 30 days: one of the ledgers' boundary steps, so timers fall on events' instants
+    "after": ("after 30 days if paid > 0 USD", False),
+    "after_from": ("after 30 days from payment", False),
 }
 
 #: amounts, by what they may read: any milestone, a triggering payment,
@@ -107,16 +109,32 @@ def milestone(draw: st.DrawFn, n: int, program_capped: bool) -> str:
     return "\n".join([*lines, "}"])
 
 
+#: the `eligible when` of each program of a file of two (a referral may be in both)
+SOURCES = ['referral.source == "partner" ignoring case', 'referral.source in ["customer", "Partner"]']
+
+
 @st.composite
 def programs(draw: st.DrawFn) -> str:
-    """A rule file of one program over partner_and_customer's events."""
+    """A rule file of one program, or of two drawing from one allowance,
+    over partner_and_customer's events."""
     zone = draw(st.sampled_from(["", ' timezone "America/New_York"']))
     parts = [HEAD.format(zone=zone)]
     if draw(st.booleans()):
         where = draw(st.sampled_from(["", ' where referral.source == "partner" ignoring case']))
         within = draw(st.sampled_from(["", " within 30 days"]))
         parts.append(f"metric before = count earlier referrals{where}{within}")
-        parts.append(f"eligible when before < {draw(st.integers(1, 3))}")
+        earlier = [f"eligible when before < {draw(st.integers(1, 3))}"]
+    else:
+        earlier = []
+    if draw(st.integers(0, 3)) == 0:  # two programs, one allowance (a cap of their own is a second cap)
+        limit = draw(st.sampled_from(["2 rewards per month", "80 USD per week", "50 USD"]))
+        parts.append(f"allowance pot referrer {limit}")
+        for p, source in enumerate(SOURCES):
+            body = [*earlier, f"eligible when {source}", "draw from pot"]
+            body += [draw(milestone(2 * n + p, True)) for n in range(draw(st.integers(1, 2)))]
+            parts.append(f"program p{p} {{\n" + "\n".join(body) + "\n}")
+        return "\n\n".join(parts) + "\n"
+    parts += earlier
     capped = draw(st.booleans())
     if capped:
         parts.append(draw(st.sampled_from(CAPS)))
@@ -211,3 +229,28 @@ def test_check_does_not_report_a_dividing_amount_that_compiles() -> None:
     prog = rewardrules.compile(HEAD.format(zone="") + "milestone m { each payment\n  reward referrer cash paid / 7 }")
     compile_query(prog.compiled)
     assert refusals(prog.compiled) == []
+
+
+def refused(rules: str) -> list[tuple[str, int]]:
+    """What `compile_query` refuses first, and what `check --engine sql`
+    reports: (construct, line) each."""
+    prog = rewardrules.compile(HEAD.format(zone="") + rules)
+    with pytest.raises(Unsupported) as first:
+        compile_query(prog.compiled)
+    reported = [(r.construct, r.span.line if r.span else 0) for r in refusals(prog.compiled)]
+    assert first.value.span is not None
+    assert (first.value.construct, first.value.span.line) in reported
+    return reported
+
+
+def test_a_message_reading_a_quotient_is_refused_at_the_message() -> None:
+    """It was refused as "division" at the metric's line, a construct the
+    docs say compiles: the message's text of a quotient is the Python
+    engine's rounding, not compiled yet."""
+    found = refused('milestone m { each payment\n  reward referrer cash 1 USD\n  message "{{ average }}" }')
+    assert found == [("a message reading `average` (a value that involves a division)", 13)]
+
+
+def test_whenever_of_a_quotient_is_refused_at_the_trigger() -> None:
+    found = refused("milestone m { whenever average increases\n  reward referrer cash 1 USD }")
+    assert found == [("`whenever` of `average`, a value that involves a division", 11)]

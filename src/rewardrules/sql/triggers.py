@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
 from . import messages, reversals
+from .expressions import divides
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -30,6 +31,8 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
     if metric is None:
         raise compiler.refuse(f"`whenever` of `{trigger.metric.text}`", trigger)
+    if metric.formula is not None and divides(compiler, metric.formula):  # `inc` is a plain difference
+        raise compiler.refuse(f"`whenever` of `{metric.name}`, a value that involves a division", trigger)
     k = info.index
     compiler.types.update(info.events)
     current = compiler.metric(metric, trigger)
