@@ -21,7 +21,7 @@ from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
 from .test_properties import PROPERTY, as_ofs, ledgers
-from .test_sql_backend import duckdb_json, python_json
+from .test_sql_backend import ROOT, duckdb_json, python_json
 
 HEAD = """ruleset mix "Constructs that meet"{zone}
 
@@ -254,3 +254,44 @@ def test_a_message_reading_a_quotient_is_refused_at_the_message() -> None:
 def test_whenever_of_a_quotient_is_refused_at_the_trigger() -> None:
     found = refused("milestone m { whenever average increases\n  reward referrer cash 1 USD }")
     assert found == [("`whenever` of `average`, a value that involves a division", 11)]
+
+
+# -- the cookbook's programs --------------------------------------------------
+
+
+def cookbook_programs() -> list[tuple[str, str]]:
+    """Every rule file of docs/cookbook.md (named or not), by its line."""
+    from .test_docs_examples import blocks
+
+    return [
+        (f"{b.file or 'cookbook.md'}:{b.line}", b.text)
+        for b in blocks(ROOT / "docs" / "cookbook.md")
+        if b.lang == "rules" and "milestone" in b.text
+    ]
+
+
+def cookbook_ledger(name: str) -> list[str] | None:
+    """The ledger the cookbook scores a pattern with (`patterns/x.jsonl`)."""
+    from .test_docs_examples import blocks
+
+    stem = name.split(":")[0].removesuffix(".rules")
+    found = [b.text for b in blocks(ROOT / "docs" / "cookbook.md") if b.file == f"{stem}.jsonl"]
+    return found[0].splitlines() if found else None
+
+
+@pytest.mark.parametrize(("name", "text"), cookbook_programs(), ids=[n for n, _ in cookbook_programs()])
+def test_cookbook_programs_give_the_python_bytes_or_are_reported(name: str, text: str) -> None:
+    """A cookbook program compiles and gives the Python bytes on its own
+    ledger, or what `compile_query` refuses is what `check --engine sql`
+    reports; one that compiles has nothing reported."""
+    prog = rewardrules.compile(text)
+    reported = refusals(prog.compiled)
+    try:
+        compile_query(prog.compiled)
+    except Unsupported as refused:
+        assert (refused.construct, refused.span) in {(r.construct, r.span) for r in reported}
+        return
+    assert reported == []
+    lines = cookbook_ledger(name)
+    if lines is not None:
+        assert duckdb_json(prog, lines, None) == python_json(prog, lines, None)
