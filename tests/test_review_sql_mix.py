@@ -291,3 +291,18 @@ def test_cookbook_programs_give_the_python_bytes_or_are_reported(name: str, text
     ledger, or what `compile_query` refuses is what `check --engine sql`
     reports; one that compiles has nothing reported."""
     compare(text, cookbook_ledger(name), None)
+
+
+def test_reversals_are_listed_by_instant_not_by_its_text() -> None:
+    """The Python engine sorted reversals by the text of `at`, where
+    `...:00.5Z` comes before `...:00Z`; the query sorts by the instant.
+    Both now list the earlier reversal first."""
+    events = [
+        *EVENTS[:3],
+        {**REFUND, "id": "fa", "at": "2026-02-10T00:00:00.5Z"},
+        {**REFUND, "id": "fb", "at": "2026-02-10T00:00:00Z", "payment": "p2"},
+    ]
+    rules = "milestone m { each payment\n  reward referrer cash 5 USD\n  void if refund where refund.payment == payment.id }"
+    compare(HEAD.format(zone="") + rules, events, None)
+    result = json.loads(python_json(rewardrules.compile(HEAD.format(zone="") + rules), events, None))
+    assert [r["at"] for r in result["reversals"]] == ["2026-02-10T00:00:00Z", "2026-02-10T00:00:00.5Z"]
