@@ -306,3 +306,20 @@ def test_reversals_are_listed_by_instant_not_by_its_text() -> None:
     compare(HEAD.format(zone="") + rules, events, None)
     result = json.loads(python_json(rewardrules.compile(HEAD.format(zone="") + rules), events, None))
     assert [r["at"] for r in result["reversals"]] == ["2026-02-10T00:00:00Z", "2026-02-10T00:00:00.5Z"]
+
+
+def test_settled_reversals_are_listed_by_instant_too() -> None:
+    """A run against a settled statement sorted its reversals again by
+    the text of `at`."""
+    prog = rewardrules.compile(
+        HEAD.format(zone="")
+        + "milestone m { each payment\n  reward referrer cash 5 USD\n  void if refund where refund.payment == payment.id }"
+    )
+    paid = prog.score(EVENTS[:3], as_of="2026-02-01T00:00:00Z").data
+    events = [
+        *EVENTS[:3],
+        {**REFUND, "id": "fa", "at": "2026-02-10T00:00:00.5Z"},
+        {**REFUND, "id": "fb", "at": "2026-02-10T00:00:00Z", "payment": "p2"},
+    ]
+    result = prog.score(events, as_of="2026-03-01T00:00:00Z", settled=paid).data
+    assert [r["at"] for r in result["reversals"]] == ["2026-02-10T00:00:00Z", "2026-02-10T00:00:00.5Z"]
