@@ -19,7 +19,7 @@ from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, plain, with_unit
 from ..core.ids import partial_reversal_id, reversal_id
 from ..core.runtime import CONTEXT, Referral, ReferrerState
-from ..core.timeutil import format_deadline, format_timestamp
+from ..core.timeutil import format_deadline, format_timestamp, parse_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
 from .clawback import clawback, confirmed_at
@@ -541,7 +541,8 @@ class Reporter:
                         "why": why,
                     }
                 )
-        out.sort(key=lambda r: (r["at"], r["why"]["event"], r["reverses"]))
+        # by instant, not by its text: `...:00.5Z` sorts before `...:00Z` as text
+        out.sort(key=lambda r: (parse_timestamp(r["at"]), r["why"]["event"], r["reverses"]))
         return out
 
     def _reached(self) -> dict[tuple[int, str, str], list[str]]:

@@ -487,7 +487,8 @@ class Settlement:
             fixed[settled.id] = None
         out_reversals = _net_of_partials(out_reversals, self.settled, fixed)
         out_reversals.extend(_settle_partials(partials, self.settled, fixed))
-        out_reversals.sort(key=lambda r: (r["at"], r["why"].get("event") or "", r["reverses"]))
+        # by instant, not by its text: `...:00.5Z` sorts before `...:00Z` as text
+        out_reversals.sort(key=lambda r: (parse_timestamp(r["at"]), r["why"].get("event") or "", r["reverses"]))
         return out_awards, out_reversals
 
     def _keep_as_paid(self, record: dict[str, Any], settled: SettledAward) -> None:

@@ -253,7 +253,7 @@ class _Compiler:
             return self.ref(node)
         if isinstance(node, ast.Arith):
             if node.op == "/":
-                raise self.refuse("division", node)
+                raise self.refuse("a division outside a condition or a reward amount", node)
             return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
         if isinstance(node, ast.PercentOf):
             return f"({self.expr(node.operand)} * {number(node.value / 100, node.span, self.path)})"

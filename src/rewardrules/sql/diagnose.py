@@ -17,7 +17,7 @@ from functools import partial
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.diagnostics import Diagnostic
 from ..syntax import nodes as ast
-from . import messages, reversals
+from . import expressions, messages, reversals
 from .compile import Unsupported, _Compiler, compile_query
 
 #: the code of a construct the SQL back end does not compile yet
@@ -72,7 +72,8 @@ def _parts(compiler: _Compiler, milestone: CompiledMilestone) -> list[Callable[[
     parts.extend(partial(reversals.void_clause, compiler, void) for void in milestone.info.voids)
     for index, reward in enumerate(milestone.rewards):
         if reward.constant is None:
-            parts.append(partial(compiler.expr, reward.info.decl.amount))
+            # as `_Compiler.amounts` compiles it: exact, a fraction where it divides
+            parts.append(partial(expressions.fraction, compiler, reward.info.decl.amount))
         parts.append(partial(compiler.cap_of, milestone, index))
     return parts
 

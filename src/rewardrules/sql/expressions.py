@@ -209,7 +209,9 @@ def _folded(compiler: _Compiler, node: ast.Expr) -> str:
     compiler.expr(node)  # the same checks as the field unfolded (where it may be read)
     column = Column(binding.event.name, info.name, "text", folded=True)
     compiler.columns.setdefault(column.name, column)
-    return ident(column.name)
+    # in a `void` condition, the void event's or the triggering event's row
+    alias = compiler.aliases.get(binding.event_role or "")
+    return (f"{alias}." if alias else "") + ident(column.name)
 
 
 def otherwise(compiler: _Compiler, value: str, info: MetricInfo) -> str:

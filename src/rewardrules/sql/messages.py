@@ -32,6 +32,7 @@ from ..core.formatting import format_value
 from ..core.source import Span
 from ..core.units import is_currency
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
+from . import expressions
 
 if TYPE_CHECKING:
     from ..check.program import CheckedRuleset
@@ -66,6 +67,9 @@ def hit_column(compiler: _Compiler, milestone: CompiledMilestone) -> str:
         if metric is None:
             continue  # an award field (`amount`, `referee`): the record has it
         _refuse_type(compiler, metric.type, name, info, _is_count(metric))
+        if metric.formula is not None and expressions.divides(compiler, metric.formula):
+            # its text is the quotient rounded by the Python engine's context
+            raise _refusal(compiler, f"a message reading `{name}` (a value that involves a division)", info)
         keys.append(sql.literal(name))
         values.append(f"CAST({compiler.metric(metric, info.decl)} AS VARCHAR)")
     event = compiler.checked.events.get(info.event) if info.event is not None else None

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
+from . import messages, reversals
+from .expressions import divides
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -29,12 +31,15 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
     if metric is None:
         raise compiler.refuse(f"`whenever` of `{trigger.metric.text}`", trigger)
+    if metric.formula is not None and divides(compiler, metric.formula):  # `inc` is a plain difference
+        raise compiler.refuse(f"`whenever` of `{metric.name}`, a value that involves a division", trigger)
     k = info.index
     compiler.types.update(info.events)
     current = compiler.metric(metric, trigger)
     scope = "rid" if info.level == "referral" else "referrer"
     computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
     amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+    amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
     types = ", ".join(literal(t) for t in sorted(info.events))
     tested = f"SELECT *, {current} AS cur FROM totals WHERE e{compiled.program} AND type IN ({types})"
     rises = (
@@ -45,4 +50,5 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
         f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, id AS occurrence{amounts} '
         f"FROM ({rises}) AS d WHERE inc > 0)"
     )
+    hits = ",\n".join([hits, *reversals.void_ctes(compiler, compiled)])
     return hits, [compiler.reward_row(compiled, r) for r in range(len(compiled.rewards))]
