@@ -28,7 +28,6 @@ SCENARIO = str(ROOT / "examples" / "simulate" / "launch.toml")
     "argv",
     [
         ["score", MATCHING, PARTNERS],
-        ["explain", MATCHING, PARTNERS],
         ["sql", MATCHING],
         ["simulate", MATCHING, "--scenario", SCENARIO, "--runs", "1"],
     ],

@@ -31,6 +31,12 @@ _LEVELS_KEPT = 64
 #: What an assignment's `partner` is: a partner of the ledger, the rules'
 #: fallback, or nobody (no partner and no fallback can take the workloads).
 KINDS = ("partner", "fallback", "none")
+#: Why a part went where it did (`Assignment.basis`); `kept`: what a
+#: partner keeps of a part it declined in part.
+BASES = ("claim", "round_robin", "split", "fallback", "unmatched", "kept")
+#: What became of a part (`Assignment.status`); `superseded`: matched again
+#: by a `rematch`.
+STATUSES = ("pending", "accepted", "declined", "fallback", "unmatched", "superseded")
 #: The reason of a part declined because its partner left the program.
 LEFT_REASON = "the partner left the program"
 #: The statuses of a part that no longer holds its workloads: declined by

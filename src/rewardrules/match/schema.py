@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .evaluate import KINDS
+from .evaluate import BASES, KINDS, STATUSES
 from .events import FIELDS, MAX_NAME_CHARS
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -61,8 +61,8 @@ def assignment_schema() -> dict[str, Any]:
         "workloads": _KINDS["workloads"],
         "at": _INSTANT,
         "event": _NAME,
-        "basis": {"enum": ["claim", "round_robin", "split", "fallback", "unmatched", "kept"]},
-        "status": {"enum": ["pending", "accepted", "declined", "fallback", "unmatched", "superseded"]},
+        "basis": {"enum": list(BASES)},
+        "status": {"enum": list(STATUSES)},
         "answered_at": nullable_instant,
         "reason": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         "replaces": {"anyOf": [{"type": "string", "pattern": "^ma_[0-9a-f]{32}$"}, {"type": "null"}]},

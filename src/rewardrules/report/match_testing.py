@@ -24,7 +24,7 @@ from ..ledger import reading
 from ..ledger.events import LedgerError
 from ..match.api import match
 from ..match.check import MatchRules
-from ..match.evaluate import KINDS
+from ..match.evaluate import BASES, KINDS, STATUSES
 from .testing import (
     Case,
     CaseInputError,
@@ -58,10 +58,6 @@ ASSIGNMENT_FIELDS = (
     "event",
     "id",
 )
-#: Why a part went where it did (`Assignment.basis`).
-BASES = ("claim", "round_robin", "split", "fallback", "unmatched")
-#: What became of a part (`Assignment.status`).
-STATUSES = ("pending", "accepted", "declined", "fallback", "unmatched")
 _CHOICES: dict[str, tuple[str, ...]] = {"kind": KINDS, "basis": BASES, "status": STATUSES}
 _INSTANTS = ("at", "answered_at")
 
