@@ -3,6 +3,10 @@ the fast loop must read what `iter_lines` reads, whatever the items are."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -46,3 +50,46 @@ def test_a_ledger_of_str_subclass_lines_scores_as_its_plain_lines() -> None:
     assert program.score([Text(REFERRAL), Text(PAYMENT)], explain=False).to_json() == plain
     assert program.score([Raw(REFERRAL.encode()), Raw(PAYMENT.encode())], explain=False).to_json() == plain
     assert '"awards": [\n    {' in plain  # something is scored
+
+
+# -- output that cannot be written: said, exit 2, never a traceback
+
+SRC = os.environ.get("REVIEW_SRC", str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def _to_dev_full(*args: str) -> subprocess.CompletedProcess[str]:
+    with open("/dev/full", "w") as full:
+        return subprocess.run(
+            [sys.executable, *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"},
+            check=False,
+        )
+
+
+def test_a_full_disk_for_the_output_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(f"{REFERRAL}\n{PAYMENT}\n", encoding="utf-8")
+    rules = str(RULESETS / "saas_milestones.rules")
+    for args in (["score", rules, str(ledger)], ["check", "--format", "json", rules], ["sql", rules]):
+        done = _to_dev_full("-m", "rewardrules", *args)
+        assert (done.returncode, done.stderr) == (2, UNWRITABLE), args
+
+
+def test_output_left_in_the_buffer_that_cannot_be_flushed_at_the_exit_is_said() -> None:
+    """The last flush (`process.end`) fails on a full disk: said, exit 2,
+    not Python's `Exception ignored ...` and exit 120 (or the command's 0)."""
+    script = (
+        "from rewardrules.cli import process\n"
+        "process.begin()\n"
+        "process.leave_to_exit(object())\n"
+        "print('a result')\n"
+        "process.end(0)\n"
+    )
+    done = _to_dev_full("-c", script)
+    assert (done.returncode, done.stderr) == (2, UNWRITABLE)
+
+
+UNWRITABLE = "rewardrules: error: could not write the output: no space left on device\n"
