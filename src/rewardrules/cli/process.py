@@ -81,7 +81,8 @@ def unwritable(error: OSError) -> int:
     is neither a success nor the findings of exit 1."""
     global _SAID_UNWRITABLE
     _SAID_UNWRITABLE = True
-    from .common import fail, quoted
+    from ..core.formatting import quoted
+    from .common import fail
 
     where = f"{quoted(error.filename)}: " if error.filename else ""
     return fail(f"could not write the output: {where}{(error.strerror or str(error)).lower()}")
