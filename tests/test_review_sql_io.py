@@ -1,0 +1,31 @@
+"""Review of the SQL back end's reading and dialects: outside engines'
+text must mean what DuckDB's query means, exactly."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from rewardrules.sql.dialect import to_dialect
+
+#: past 2^53, where a binary float no longer holds every integer
+BIG = 9007199254740993
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "tsql"])
+def test_integer_division_is_exact_in_the_dialects_text(dialect: str) -> None:
+    """`a // b` (minor units, nanoseconds) is written as `(a - a % b) / b`:
+    that division must not go through a float, as sqlglot writes DuckDB's
+    `/` for Postgres and T-SQL (`CAST(.. AS DOUBLE PRECISION) / b`). The
+    text is run by SQLite, whose `/` of integers is exact integer division
+    (as Postgres's of integers and numerics is for a multiple)."""
+    sql = to_dialect(
+        f"SELECT CAST({BIG} AS BIGINT) // CAST(1 AS BIGINT) AS q, CAST(-{BIG} AS BIGINT) // CAST(2 AS BIGINT) AS n",
+        dialect,
+    )
+    if dialect == "tsql":
+        sql = sql.replace("NUMERIC(38, 0)", "DECIMAL(38, 0)")
+    q, n = sqlite3.connect(":memory:").execute(sql).fetchone()
+    assert (q, n) == (BIG, -(BIG // 2))  # toward zero: -4503599627370496
+    assert "DOUBLE" not in sql and "FLOAT" not in sql
