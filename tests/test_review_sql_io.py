@@ -4,6 +4,9 @@ text must mean what DuckDB's query means, exactly."""
 from __future__ import annotations
 
 import sqlite3
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +32,17 @@ def test_integer_division_is_exact_in_the_dialects_text(dialect: str) -> None:
     q, n = sqlite3.connect(":memory:").execute(sql).fetchone()
     assert (q, n) == (BIG, -(BIG // 2))  # toward zero: -4503599627370496
     assert "DOUBLE" not in sql and "FLOAT" not in sql
+
+
+def test_spark_without_pyspark_leaves_no_directory_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Spark(...)` makes the run's private directory; when pyspark is
+    missing, `__enter__` fails, `__exit__` never runs: the directory must
+    not be left in the temporary folder."""
+    from rewardrules.sql.run import EngineError
+    from rewardrules.sql.spark import Spark
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import fails
+    with pytest.raises(EngineError, match="needs pyspark"), Spark("local[1]"):
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -81,6 +81,7 @@ class Spark:
         try:
             from pyspark.sql import SparkSession
         except ImportError:
+            self.close()  # `__exit__` is not called when `__enter__` fails: the run's directory goes here
             raise EngineError("--engine spark needs pyspark: pip install 'rewardrules[spark]'") from None
         builder = SparkSession.builder
         for key, value in _settings(self.folder, self.master).items():
