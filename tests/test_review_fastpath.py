@@ -93,3 +93,17 @@ def test_output_left_in_the_buffer_that_cannot_be_flushed_at_the_exit_is_said() 
 
 
 UNWRITABLE = "rewardrules: error: could not write the output: no space left on device\n"
+
+
+def test_an_unsaid_error_naming_a_file_names_it(monkeypatch: Any, capsys: Any) -> None:
+    """An OSError no command handled, with a file name, is said with that
+    name (not as the output), exit 2, in-process too: no traceback."""
+    import rewardrules.cli.check as check
+    from rewardrules.cli import main
+
+    def denied(args: Any) -> int:
+        raise PermissionError(13, "Permission denied", "/some/file")
+
+    monkeypatch.setattr(check, "run", denied)
+    assert main(["check", str(RULESETS / "saas_milestones.rules")]) == 2
+    assert capsys.readouterr().err == "rewardrules: error: `/some/file`: permission denied\n"

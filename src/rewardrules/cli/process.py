@@ -78,14 +78,17 @@ _SAID_UNWRITABLE = False
 def unwritable(error: OSError) -> int:
     """Say that the output could not be written (a full disk, a
     gone terminal), without a traceback: exit 2, since incomplete output
-    is neither a success nor the findings of exit 1."""
+    is neither a success nor the findings of exit 1. An error naming a
+    file (no command leaves one unsaid on purpose) names it instead."""
     global _SAID_UNWRITABLE
     _SAID_UNWRITABLE = True
     from ..core.formatting import quoted
     from .common import fail
 
-    where = f"{quoted(error.filename)}: " if error.filename else ""
-    return fail(f"could not write the output: {where}{(error.strerror or str(error)).lower()}")
+    reason = (error.strerror or str(error)).lower()
+    if error.filename:  # a file no command said anything of: named, as it is
+        return fail(f"{quoted(error.filename)}: {reason}")
+    return fail(f"could not write the output: {reason}")
 
 
 def _quit(code: int) -> NoReturn:
