@@ -177,3 +177,29 @@ def test_a_line_in_the_strict_form_is_read_as_the_python_reader_reads_it(
         return
     if data is not None:
         assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python
+
+
+def test_a_spark_failure_prints_no_java_stack_trace(tmp_path: Path) -> None:
+    """An overflow on Spark (past 64-bit minor units) is exit 2 with the
+    error said; Spark's log of it is one line, not a Java stack trace
+    (`\\tat org.apache.spark...` lines) on the user's terminal."""
+    import subprocess
+
+    from .test_sql_backend import COMMISSION
+
+    rules = tmp_path / "commission.rules"
+    rules.write_text(COMMISSION, encoding="utf-8")
+    ledger = tmp_path / "ledger.jsonl"
+    payment = '{"id": "p1", "at": "2026-01-06T00:00:00Z", "type": "payment", "referee": "bob", "amount": "%s"}'
+    ledger.write_text(REFERRAL + "\n" + payment % ("1" * 20 + ".5") + "\n", encoding="utf-8")
+    spark = ["--engine", "spark", "--spark-master", "local[1]", "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "rewardrules", "score", *spark, str(rules), str(ledger)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert "rewardrules: error: Spark could not" in done.stderr
+    assert "\tat " not in done.stderr and "Traceback" not in done.stderr

@@ -15,7 +15,8 @@ what DuckDB computes, or fails, never something close:
 
 Spark writes its scratch data (shuffles, the warehouse folder it makes
 by default in the working directory) into the run's private directory, and
-logs only errors. `pyspark` and a Java runtime are needed (the `spark`
+logs only errors, each as one line (no Java stack trace: the error is said
+again as `EngineError`). `pyspark` and a Java runtime are needed (the `spark`
 extra; docs/sql.md says how to run on a cluster instead).
 """
 
@@ -44,6 +45,7 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = spark: %m%n
+appender.console.layout.alwaysWriteExceptions = false
 """
 
 
