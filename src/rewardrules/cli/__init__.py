@@ -61,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except OSError as error:
+        # what no command reads is its output: standard output on a full
+        # disk (`> /dev/full`) or a gone terminal, said without a traceback
+        from .process import unwritable
+
+        return unwritable(error)
     except AwardLimitError as error:
         # the rules ask for more awards than a limit allows: bad input, stated
         # (message and help on lines of their own, each escaped)

@@ -14,6 +14,7 @@ collector is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -55,12 +56,45 @@ def end(code: int) -> NoReturn:
     """Exit with `code`: when something was left to the exit and the
     output flushes, at once (`os._exit`, nothing freed one by one; no
     scratch file is open by then, each is closed by its own `with`);
-    otherwise as usual (`sys.exit`), where Python reports a failed flush."""
+    otherwise as usual (`sys.exit`). Output that cannot be flushed is said
+    (exit 2) unless its reader left (a closed pipe keeps `code`)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left: not an error (see `main`)
+        _quit(code)
+    except OSError as error:  # a full disk: the output is incomplete (said once)
+        _quit(2 if _SAID_UNWRITABLE else unwritable(error))
+    except ValueError:  # standard output closed: nothing to flush
+        sys.exit(code)
     if _LEFT:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            sys.exit(code)
-        os._exit(code)
+        _quit(code)
     sys.exit(code)
+
+
+#: whether `unwritable` has said so already (the last flush fails again)
+_SAID_UNWRITABLE = False
+
+
+def unwritable(error: OSError) -> int:
+    """Say that the output could not be written (a full disk, a
+    gone terminal), without a traceback: exit 2, since incomplete output
+    is neither a success nor the findings of exit 1. An error naming a
+    file (no command leaves one unsaid on purpose) names it instead."""
+    global _SAID_UNWRITABLE
+    _SAID_UNWRITABLE = True
+    from ..core.formatting import quoted
+    from .common import fail
+
+    reason = (error.strerror or str(error)).lower()
+    if error.filename:  # a file no command said anything of: named, as it is
+        return fail(f"{quoted(error.filename)}: {reason}")
+    return fail(f"could not write the output: {reason}")
+
+
+def _quit(code: int) -> NoReturn:
+    """Exit now: what standard output still buffers cannot be written, and
+    Python's own last flush would fail again (`Exception ignored ...`,
+    exit 120 whatever `code` was)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)

@@ -254,6 +254,8 @@ def kept_lines(
             plain = len(raw) <= longest and raw.count(b"{") + raw.count(b"[") <= nesting
         elif kind is str:
             plain = len(raw) <= longest and raw.count("{") + raw.count("[") <= nesting
+        elif isinstance(raw, (str, bytes)):  # a subclass (`numpy.str_`): text all the same, as `iter_lines` reads it
+            plain = False
         else:
             value = raw if prepare is None else prepare(raw, number)
             yield number, value, value

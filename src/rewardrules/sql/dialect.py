@@ -117,5 +117,9 @@ def _exact_integers(node: Any) -> Any:
     if isinstance(node, exp.IntDiv):
         a, b = node.this, node.expression
         rest = exp.Paren(this=exp.Sub(this=a.copy(), expression=exp.Mod(this=a.copy(), expression=b.copy())))
-        return exp.Cast(this=exp.Div(this=rest, expression=b.copy()), to=whole)
+        # `typed`: the quotient of the operands' own types (exact, as
+        # `rest` is a multiple of b), where an untyped division is DuckDB's
+        # `/` and sqlglot goes through a float for it (Postgres: `CAST(..
+        # AS DOUBLE PRECISION) / b`, wrong past 2^53)
+        return exp.Cast(this=exp.Div(this=rest, expression=b.copy(), typed=True), to=whole)
     return node

@@ -15,7 +15,8 @@ what DuckDB computes, or fails, never something close:
 
 Spark writes its scratch data (shuffles, the warehouse folder it makes
 by default in the working directory) into the run's private directory, and
-logs only errors. `pyspark` and a Java runtime are needed (the `spark`
+logs only errors, each as one line (no Java stack trace: the error is said
+again as `EngineError`). `pyspark` and a Java runtime are needed (the `spark`
 extra; docs/sql.md says how to run on a cluster instead).
 """
 
@@ -44,6 +45,7 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = spark: %m%n
+appender.console.layout.alwaysWriteExceptions = false
 """
 
 
@@ -81,6 +83,7 @@ class Spark:
         try:
             from pyspark.sql import SparkSession
         except ImportError:
+            self.close()  # `__exit__` is not called when `__enter__` fails: the run's directory goes here
             raise EngineError("--engine spark needs pyspark: pip install 'rewardrules[spark]'") from None
         builder = SparkSession.builder
         for key, value in _settings(self.folder, self.master).items():
