@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..check.program import VoidInfo
 from ..compiler.generate import CompiledMilestone
+from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
     if not info.voids:
         return []
     k = info.index
-    matches = [_clause(compiler, k, j, void) for j, void in enumerate(info.voids)]
+    timed = ast.timer_of(info.trigger) is not None  # no triggering event: `h.event` is ''
+    matches = [_clause(compiler, k, j, void, timed) for j, void in enumerate(info.voids)]
     ctes = [f"v{k} AS (\n" + "\nUNION ALL\n".join(matches) + "\n)"]
     for s, clauses in enumerate(_void_sets(milestone)):
         ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event ORDER BY vat, vid, "rule") AS n'
@@ -71,10 +73,13 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
     return ctes
 
 
-def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo) -> str:
+def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo, timed: bool = False) -> str:
     """The matches of one `void` clause: the void event `v` of the award's
     referral within the window after the award's event `t`, meeting the
-    condition read on both."""
+    condition read on both. A timer's award has no triggering event (its
+    condition cannot read one): the window starts at its instant, and a
+    void event at that instant counts, as in the Python engine, though the
+    timer fired after it."""
     decl = void.decl
     compiler.types.add(void.event)
     tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"']
@@ -83,10 +88,10 @@ def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo) -> str:
         tests.append(f'v."at" - h."at" <= {int(window)}')
     if decl.where is not None:
         tests.append(void_clause(compiler, void))
+    trigger = "" if timed else "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
     return (
         f'SELECT h.rid, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid FROM h{k} AS h '
-        "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
-        f"JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
+        f"{trigger}JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
     )
 
 
