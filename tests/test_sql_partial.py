@@ -136,3 +136,58 @@ def test_a_share_read_through_a_division_is_refused(tmp_path_factory: pytest.Tem
     text = TIES.replace("void refund.amount of", "void refund.amount / 2 of")
     with pytest.raises(Unsupported, match="a division in a partial void's share"):
         compile_query(written(tmp_path_factory, "divided", text).compiled)
+
+
+#: a timer's award taken back in parts: no triggering event, the shares
+#: read the void event alone
+TIMED = """\
+ruleset timed_partial
+
+event subscription { mrr: money USD }
+
+metric mrr = latest subscription.mrr otherwise 0 USD
+
+milestone held {
+  when mrr >= 1000 USD for 30 days
+  reward referrer cash 90 USD
+  hold 10 days
+  void subscription.mrr of 3000 USD if subscription where subscription.mrr < 1000 USD
+}
+"""
+
+
+@PROPERTY
+@given(data=st.data())
+def test_a_timers_partial_voids_on_generated_ledgers(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    prog = _timed(tmp_path_factory)
+    events = data.draw(ledgers("subscription_loyalty"), label="ledger")
+    as_of = data.draw(as_ofs(events), label="as_of")
+    assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+
+
+def test_a_timers_award_is_taken_back_in_parts(tmp_path_factory: pytest.TempPathFactory) -> None:
+    prog = _timed(tmp_path_factory)
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": "1000.00"},
+        {"id": "s2", "at": "2026-02-05T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": "500.00"},
+        {"id": "s3", "at": "2026-03-01T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": "100.00"},
+    ]
+    sql = json.loads(duckdb_json(prog, events, None))
+    assert [(r["at"], r["amount"], r["why"]) for r in sql["reversals"]] == [
+        ("2026-02-11T00:00:00Z", "15.00", {"event": "s2", "taken": "15.00"}),  # during the hold: at the confirmation
+        ("2026-03-01T00:00:00Z", "3.00", {"event": "s3", "taken": "18.00"}),
+    ]
+    assert json.dumps(sql, indent=2) + "\n" == python_json(prog, events, None)
+
+
+_LOADED: list[rewardrules.Program] = []
+
+
+def _timed(factory: pytest.TempPathFactory) -> rewardrules.Program:
+    """TIMED's program, loaded once for every example Hypothesis draws."""
+    if not _LOADED:
+        _LOADED.append(written(factory, "timed", TIMED))
+    return _LOADED[0]
