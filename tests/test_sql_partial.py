@@ -19,6 +19,7 @@ from rewardrules.sql.compile import Unsupported, compile_query
 from .test_properties import PROPERTY, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, duckdb_json, python_json
 from .test_sql_messages import written
+from .test_sql_timers2 import loaded
 
 CLAWBACKS = GOLDEN / "clawbacks"
 
@@ -161,14 +162,14 @@ milestone held {
 def test_a_timers_partial_voids_on_generated_ledgers(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    prog = _timed(tmp_path_factory)
+    prog = loaded(tmp_path_factory, TIMED)
     events = data.draw(ledgers("subscription_loyalty"), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
 
 
 def test_a_timers_award_is_taken_back_in_parts(tmp_path_factory: pytest.TempPathFactory) -> None:
-    prog = _timed(tmp_path_factory)
+    prog = loaded(tmp_path_factory, TIMED)
     events = [
         {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
         {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "bob", "mrr": "1000.00"},
@@ -181,13 +182,3 @@ def test_a_timers_award_is_taken_back_in_parts(tmp_path_factory: pytest.TempPath
         ("2026-03-01T00:00:00Z", "3.00", {"event": "s3", "taken": "18.00"}),
     ]
     assert json.dumps(sql, indent=2) + "\n" == python_json(prog, events, None)
-
-
-_LOADED: list[rewardrules.Program] = []
-
-
-def _timed(factory: pytest.TempPathFactory) -> rewardrules.Program:
-    """TIMED's program, loaded once for every example Hypothesis draws."""
-    if not _LOADED:
-        _LOADED.append(written(factory, "timed", TIMED))
-    return _LOADED[0]

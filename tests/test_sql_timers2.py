@@ -235,7 +235,7 @@ def test_held_awards_are_voided_by_their_own_terms(voided: rewardrules.Program) 
 def test_generated_ledgers_give_the_same_bytes(
     tmp_path_factory: pytest.TempPathFactory, text: str, data: st.DataObject
 ) -> None:
-    prog = _programs(tmp_path_factory, text)
+    prog = loaded(tmp_path_factory, text)
     events = data.draw(ledgers("subscription_loyalty"), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
@@ -244,8 +244,8 @@ def test_generated_ledgers_give_the_same_bytes(
 _LOADED: dict[str, rewardrules.Program] = {}
 
 
-def _programs(factory: pytest.TempPathFactory, text: str) -> rewardrules.Program:
-    """A program of this file, loaded once for every example Hypothesis draws."""
+def loaded(factory: pytest.TempPathFactory, text: str) -> rewardrules.Program:
+    """The program of a rule text, loaded once for every example Hypothesis draws."""
     if text not in _LOADED:
         _LOADED[text] = written(factory, "generated", text)
     return _LOADED[text]
