@@ -39,6 +39,7 @@ SUPPORTED = (
     "referral_milestones",
     "saas_milestones",
     "salesforce",
+    "subscription_loyalty",
     "tesla",
     "zoom",
 )
@@ -170,15 +171,15 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_construct_not_compiled_is_refused_at_its_line() -> None:
     """`sql` and `score --engine duckdb` name the construct and its line
     (file:line:col), exit 1, print no query and no traceback."""
-    rules = "rulesets/subscription_loyalty.rules"
+    rules = "rulesets/affiliate_attribution.rules"
     for args in (
         ("sql", rules),
-        ("score", "--engine", "duckdb", rules, "tests/golden/subscription_loyalty/basic.jsonl"),
+        ("score", "--engine", "duckdb", rules, "tests/golden/affiliate_attribution/last_click.jsonl"),
     ):
         done = cli(*args)
         assert done.returncode == 1, done.stderr
         assert done.stdout == ""
-        assert f"{rules}:15:3: error: the SQL engine cannot compile `when ... for D` (a timer)" in done.stderr
+        assert f"{rules}:11:3: error: the SQL engine cannot compile an `attribution` line" in done.stderr
         assert "Traceback" not in done.stderr
 
 

@@ -27,11 +27,12 @@ milestone first_pay {
 }
 
 milestone kept {
-  when paid >= 100 USD for 30 days
+  when paid >= 100 USD and refs >= 2 for 30 days
   reward referrer cash 1 USD
 }
 
 metric paid = sum payment.amount
+metric refs = count referrals
 
 milestone ratio {
   every 100 paid
@@ -49,8 +50,8 @@ def test_every_construct_is_reported_at_its_line(tmp_path: Path, capsys: pytest.
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert {d["code"] for d in found} == {"RR450"}
-    assert [(d["line"], d["severity"]) for d in found] == [(11, "error"), (18, "error")]
-    assert "`when ... for D`" in found[0]["message"]
+    assert [(d["line"], d["severity"]) for d in found] == [(11, "error"), (19, "error")]
+    assert "the per-referrer timer `kept`" in found[0]["message"]
     assert "`every`" in found[1]["message"]
 
 
@@ -89,10 +90,10 @@ event refund { payment: text  amount: money USD }
 event usage { seats: number  amount: money USD }
 
 metric paid = sum payment.amount
-
+metric refs = count referrals
 milestone m1 {
   when paid >= 100 USD for 30 days
-  reward referrer cash 1 USD
+  reward referrer cash 1 USD * refs
   void if refund where refund.payment == referral.id
   message "{{ paid }}"
 }
@@ -108,12 +109,12 @@ milestone m2 {
 
 def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A milestone's trigger that does not compile hides neither its `void`
-    condition nor, in another milestone, a partial void and a message."""
+    condition nor, in another milestone, a message (its partial void compiles)."""
     path = tmp_path / "bad.rules"
     path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 42), (19, 3), (20, 3)]
+    assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 42), (20, 3)]
+    assert "a timer reading the per-referrer metric `refs`" in found[0]["message"]
     assert "`referral.id` in a `void` condition" in found[1]["message"]
-    assert "partial void" in found[2]["message"]
-    assert "a message reading `usage.seats` (a number)" in found[3]["message"]
+    assert "a message reading `usage.seats` (a number)" in found[2]["message"]

@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import Unsupported, compile_query
 
 from .test_properties import PROPERTY, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, ROOT, duckdb_json, python_json
@@ -136,12 +135,6 @@ def test_a_reversal_is_the_python_engines_record(tmp_path: Path) -> None:
     assert reversal["reverses"] == result["awards"][0]["id"] and reversal["id"].startswith("rv_")
     assert (reversal["at"], reversal["amount"], reversal["why"]) == ("2026-01-05T00:00:00Z", "100.00", {"event": "f1"})
     assert json.dumps(result, indent=2) + "\n" == python_json(prog, events, None)
-
-
-def test_a_partial_void_is_refused_at_its_line() -> None:
-    with pytest.raises(Unsupported, match="partial void") as refused:
-        compile_query(rewardrules.load(GOLDEN / "clawbacks" / "clawbacks.rules").compiled)
-    assert refused.value.span is not None and refused.value.span.line == 17
 
 
 def test_two_rewards_of_one_role_have_the_python_ids(tmp_path: Path) -> None:

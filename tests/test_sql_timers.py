@@ -12,14 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import Unsupported, compile_query
 
 from .test_properties import PROPERTY, as_ofs, ledgers
-from .test_sql_backend import GOLDEN, ROOT, duckdb_json, python_json
+from .test_sql_backend import GOLDEN, duckdb_json, python_json
 from .test_sql_messages import written
 
 #: subscription_loyalty's `after` milestone (its `when ... for` and its cap
-#: per month are not compiled here), one anchored at the first
+#: per month are left out here), one anchored at the first
 #: subscription with a computed amount and a message, and an event
 #: milestone sharing instants with them
 AFTER = """\
@@ -92,9 +91,3 @@ def test_a_timer_comes_after_the_events_of_its_instant(prog: rewardrules.Program
         ("still_subscribed", "bob"),
     ]
     assert json.dumps(sql, indent=2) + "\n" == python_json(prog, events, "2026-02-28T00:00:00Z")
-
-
-def test_when_for_is_refused_at_its_line() -> None:
-    with pytest.raises(Unsupported, match="a timer") as refused:
-        compile_query(rewardrules.load(ROOT / "rulesets" / "subscription_loyalty.rules").compiled)
-    assert refused.value.span is not None and refused.value.span.line == 15

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -21,7 +22,9 @@ from ..ledger.idlog import ScratchError
 from .common import describe_os_error, fail, ledger_lines, load_program, print_error_lines
 
 if TYPE_CHECKING:
+    from ..compiler.generate import CompiledMilestone, CompiledRuleset
     from ..score.api import Program
+    from ..score.clawback import Share
     from ..sql.compile import Query
     from ..sql.run import Rows
 
@@ -90,7 +93,9 @@ def transpiled(query: Query, dialect: str) -> str | None:
 
     pieces = []
     statements = [("awards", query.awards), ("rejected referral events", query.rejected)]
-    for title, sql in [*statements, *([("reversals", query.reversals)] if query.reversals else [])]:
+    statements += [("reversals", query.reversals)] if query.reversals else []
+    statements += [("void events of partial voids", query.clawbacks)] if query.clawbacks else []
+    for title, sql in statements:
         try:
             text = to_dialect(sql, dialect)
         except SqlglotError as error:
@@ -206,7 +211,7 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
     each award's keys in the order the Python engine writes them. A
     referral the query found eligible for no program is explained from its
     event's record (`records`), by the Python engine's own report."""
-    from ..score.result import _totals
+    from ..score.result import _totals, reversal_order
 
     layout = {
         (m.info.index, r): list(reward.record)
@@ -217,6 +222,7 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
 
     milestones = {m.info.index: m for m in program.compiled.milestones}
     awards = []
+    written = []
     for row in rows.awards:
         record = {key: row[key] for key in layout[(row["milestone_index"], row["reward_index"])]}
         record["at"] = format_timestamp(row["at"])
@@ -224,7 +230,11 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
         if milestone.info.message is not None:  # rendered for the awards only, from the query's values
             record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
         awards.append(record)
+        written.append((record, row))
     reversals = [_reversal(row) for row in rows.reversals]
+    if any(void.share is not None for m in program.compiled.milestones for void in m.voids):
+        reversals += partial_results(program.compiled, written, rows.clawbacks, as_of)
+        reversals.sort(key=reversal_order)
     return {
         "ruleset": program.compiled.checked.name,
         "as_of": format_timestamp(as_of),
@@ -299,3 +309,50 @@ def _rejected(row: dict[str, Any]) -> dict[str, Any]:
     if row["detail"] is not None:
         entry["detail"] = row["detail"]
     return entry
+
+
+def partial_results(
+    compiled: CompiledRuleset,
+    awards: list[tuple[dict[str, Any], dict[str, Any]]],
+    rows: list[dict[str, Any]],
+    as_of: int,
+) -> list[dict[str, Any]]:
+    """For the awards of rewards with partial voids ((record, query row)
+    pairs, the records as written): set each one's status, and return the
+    reversal entries of those confirmed by `as_of`, from the void events
+    of `sql.reversals.clawbacks_select` (in order), with the Python
+    engine's arithmetic (docs/sql.md, "Partial voids")."""
+    from ..score.clawback import amount_scale, take
+    from ..score.result import reversal_entry
+    from ..sql import reversals
+
+    events: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        events.setdefault(row["award"], []).append(row)
+    milestones = {m.info.index: m for m in compiled.milestones}
+    out: list[dict[str, Any]] = []
+    for record, row in awards:
+        milestone = milestones[row["milestone_index"]]
+        reward = milestone.rewards[row["reward_index"]]
+        if not reversals.partial(milestone, tuple(reward.info.voids)):
+            continue
+        confirmed = row["at"] + (reward.info.hold_ns or 0)
+        amount = Decimal(record["amount"])
+        shares = (_share_of(milestone, found) for found in events.get(record["id"], ()))
+        claw = take(amount, amount_scale(reward.quantum, amount), confirmed, shares)
+        if claw.voided is not None:
+            record["status"] = "void"
+        else:
+            record["status"] = "pending" if as_of < confirmed else "confirmed"
+        if confirmed <= as_of:
+            out.extend(reversal_entry(record["id"], record, t, confirmed, reward.quantum) for t in claw.takings)
+    return out
+
+
+def _share_of(milestone: CompiledMilestone, row: dict[str, Any]) -> Share:
+    """A `sql.reversals.clawbacks_select` row as `take` reads a void event."""
+    event = {"at": row["vat"], "id": row["vid"]}
+    if milestone.voids[row["rule"]].share is None:
+        return event, row["rule"], None
+    part, whole = (None if v is None else Decimal(v) for v in (row["part"], row["whole"]))
+    return event, row["rule"], (part, whole)

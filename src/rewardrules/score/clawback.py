@@ -26,6 +26,7 @@ Computed at report time, like statuses, from the events kept for `void if`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
@@ -81,27 +82,45 @@ def clawback(award: IssuedAward, as_of: int, confirmed: int) -> Clawback:
     """What the award's void events take back as of `as_of` (see the
     module's docstring); `confirmed` is when its hold ends."""
     voids = award.milestone.voids
+
+    def shares() -> Iterator[Share]:
+        for event, index in matches(award, as_of):
+            share_fn = voids[index].share
+            share = None if share_fn is None else share_fn(award.referral, award.trigger or {}, event)
+            yield event, index, share
+
+    return take(award.amount, _scale(award), confirmed, shares())
+
+
+#: a void event, its `void` clause, and for a partial void its part and
+#: whole (either None when it has no value); None for a `void if`
+Share = tuple[dict[str, Any], int, "tuple[Decimal | None, Decimal | None] | None"]
+
+
+def take(amount: Decimal, scale: Decimal, confirmed: int, shares: Iterable[Share]) -> Clawback:
+    """What void events (in ledger order, each once, with its first clause)
+    take back of an award of `amount`, rounded to `scale`: the arithmetic of
+    `clawback`, apart so that the SQL back end computes a partial void's
+    entries with it from its query's rows (sql/reversals.py)."""
     parts: dict[int, Decimal] = {}
     wholes: dict[int, Decimal] = {}
-    scale = _scale(award)
     taken = Decimal(0)
     out: list[Taking] = []
-    for event, index in matches(award, as_of):
-        share_fn = voids[index].share
-        if share_fn is None:
+    for event, index, pair in shares:
+        if pair is None:
             share = Decimal(1)
         else:
-            part, whole = share_fn(award.referral, award.trigger or {}, event)
+            part, whole = pair
             if part is None or whole is None or part <= 0 or whole <= 0:
                 continue
             parts[index] = parts.get(index, Decimal(0)) + part
             wholes[index] = whole
             share = min(Decimal(1), sum((parts[i] / wholes[i] for i in sorted(parts)), Decimal(0)))
         if share >= 1 and event["at"] <= confirmed:
-            return Clawback(Taking(event, index, award.amount, award.amount, share_fn is not None), ())
-        now = award.amount if share >= 1 else (award.amount * share).quantize(scale, rounding=ROUND_HALF_EVEN)
+            return Clawback(Taking(event, index, amount, amount, pair is not None), ())
+        now = amount if share >= 1 else (amount * share).quantize(scale, rounding=ROUND_HALF_EVEN)
         if now > taken:
-            out.append(Taking(event, index, now - taken, now, share_fn is not None))
+            out.append(Taking(event, index, now - taken, now, pair is not None))
             taken = now
         if share >= 1:
             break
@@ -135,10 +154,14 @@ _LATEST = 2**63
 
 
 def _scale(award: IssuedAward) -> Decimal:
+    return amount_scale(award.milestone.rewards[award.reward_index].quantum, award.amount)
+
+
+def amount_scale(quantum: Decimal | None, amount: Decimal) -> Decimal:
     """The unit an amount taken back is rounded to: the currency's minor
-    unit, else the last decimal of the award's amount (whole MB for 500 MB)."""
-    quantum = award.milestone.rewards[award.reward_index].quantum
+    unit (`quantum`), else the last decimal of the award's amount (whole MB
+    for 500 MB)."""
     if quantum is not None:
         return quantum
-    exponent = award.amount.as_tuple().exponent
+    exponent = amount.as_tuple().exponent
     return Decimal(1).scaleb(min(exponent, 0) if isinstance(exponent, int) else 0)

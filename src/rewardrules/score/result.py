@@ -22,7 +22,7 @@ from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import format_deadline, format_timestamp, parse_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
-from .clawback import clawback, confirmed_at
+from .clawback import Taking, clawback, confirmed_at
 from .engine import Engine, IssuedAward, Rejected, Withheld, timer_referral
 from .settle import Settled, Settlement
 
@@ -523,26 +523,9 @@ class Reporter:
                 continue
             record = self._record(award)
             quantum = award.milestone.rewards[award.reward_index].quantum
-            kind = record["kind"]
             for taking in clawback(award, self.as_of, confirmed).takings:
-                why: dict[str, Any] = {"event": taking.event["id"]}
-                if taking.partial:
-                    why["taken"] = amount_text(taking.taken, quantum, kind)
-                rid = partial_reversal_id(award.id, taking.event["id"]) if taking.partial else reversal_id(award.id)
-                out.append(
-                    {
-                        "id": rid,
-                        "reverses": award.id,
-                        "at": format_timestamp(max(taking.event["at"], confirmed)),
-                        **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
-                        "kind": kind,
-                        "amount": amount_text(taking.amount, quantum, kind),
-                        **{k: record[k] for k in ("unit", "item", "program")},
-                        "why": why,
-                    }
-                )
-        # by instant, not by its text: `...:00.5Z` sorts before `...:00Z` as text
-        out.sort(key=lambda r: (parse_timestamp(r["at"]), r["why"]["event"], r["reverses"]))
+                out.append(reversal_entry(award.id, record, taking, confirmed, quantum))
+        out.sort(key=reversal_order)
         return out
 
     def _reached(self) -> dict[tuple[int, str, str], list[str]]:
@@ -632,6 +615,35 @@ def _model(attribution: AttributionInfo) -> str:
     if attribution.decl is not None and attribution.decl.span is not None:
         return f"`{attribution.decl.span.text}`"
     return "`attribution first referral`"
+
+
+def reversal_entry(
+    award_id: str, record: dict[str, Any], taking: Taking, confirmed: int, quantum: Decimal | None
+) -> dict[str, Any]:
+    """The reversal entry of one void event's taking from an award (its
+    `record`, confirmed at `confirmed`): for the Python engine's report and
+    the SQL back end's partial voids alike."""
+    kind = record["kind"]
+    why: dict[str, Any] = {"event": taking.event["id"]}
+    if taking.partial:
+        why["taken"] = amount_text(taking.taken, quantum, kind)
+    rid = partial_reversal_id(award_id, taking.event["id"]) if taking.partial else reversal_id(award_id)
+    return {
+        "id": rid,
+        "reverses": award_id,
+        "at": format_timestamp(max(taking.event["at"], confirmed)),
+        **{k: record[k] for k in ("milestone", "role", "beneficiary", "referrer", "referee")},
+        "kind": kind,
+        "amount": amount_text(taking.amount, quantum, kind),
+        **{k: record[k] for k in ("unit", "item", "program")},
+        "why": why,
+    }
+
+
+def reversal_order(entry: dict[str, Any]) -> tuple[int, str, str]:
+    """The order reversals are listed in: instant (not its text:
+    `...:00.5Z` sorts before `...:00Z` as text), event, award reversed."""
+    return (parse_timestamp(entry["at"]), entry["why"]["event"], entry["reverses"])
 
 
 def withheld_amount(amount: Decimal, unit: str, kind: str) -> str:

@@ -97,11 +97,15 @@ class Query:
     most_per_event: int
     #: the reversals of confirmed awards that a `void if` event takes back
     reversals: str = ""
+    #: the void events of awards with partial voids, from which their
+    #: statuses and reversals are computed (sql/reversals.py)
+    clawbacks: str = ""
 
     def text(self) -> str:
         """Both queries, as `rewardrules sql` prints them."""
         text = f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
-        return text + (f"\n-- reversals\n{self.reversals};\n" if self.reversals else "")
+        text += f"\n-- reversals\n{self.reversals};\n" if self.reversals else ""
+        return text + (f"\n-- void events of partial voids\n{self.clawbacks};\n" if self.clawbacks else "")
 
 
 def literal(text: str) -> str:
@@ -624,6 +628,7 @@ class _Compiler:
         )
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
+        claws = reversals.clawbacks_select(self, issued)
         rejected = (
             ",\n".join(base) + "\nSELECT * FROM (\n"
             "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
@@ -637,7 +642,9 @@ class _Compiler:
             ') AS rejected\nORDER BY "at", event'
         )
         most = sum(len(m.rewards) for m in self.compiled.milestones)
-        return Query(awards, rejected, tuple(self.columns.values()), most, taken)
+        return Query(
+            awards, rejected, tuple(self.columns.values()), most, taken, f"{prelude}\n{claws}" if claws else ""
+        )
 
 
 def _plain_text(value: str, unit: str) -> str:

@@ -19,9 +19,16 @@ clause's window after the award (0 <= delay <= window), in ledger order
   its confirmation: the award's amount (after caps) back, at that event,
   its id `rv_` and the hash of `reversal` and the award's id.
 
-Partial voids (`void PART of WHOLE if ...`) are refused: their share is a
-quotient the Python engine rounds to 100 significant digits before it
-multiplies, which exact SQL arithmetic would not give byte for byte.
+Partial voids (`void PART of WHOLE if ...`): the share is a quotient the
+Python engine rounds to 100 significant digits before it multiplies, which
+no exact DECIMAL(38) arithmetic gives byte for byte (a share of 1/6 of
+0.03 USD is a half-cent tie exactly, and 0.01 USD from the engine's
+rounded share). So for a reward with partial `void` clauses the query
+gives its awards' void events instead (`clawbacks`: the award, each event
+with its first clause, its part and whole as exact text), and the entries
+and statuses are computed from them, for those awards only, by the Python
+engine's own arithmetic (`score.clawback.take`, called by
+`cli.sql.partial_results`: the score stage comes after this one).
 """
 
 from __future__ import annotations
@@ -30,26 +37,30 @@ from typing import TYPE_CHECKING
 
 from ..check.program import VoidInfo
 from ..compiler.generate import CompiledMilestone
+from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
+from . import expressions
 
 if TYPE_CHECKING:
     from .compile import _Compiler
 
-#: the columns every award row carries for its reversal (NULL without voids)
-COLUMNS = ("vat", "vid", "confirmed")
+#: the columns every award row carries for its reversal (NULL without
+#: voids); `claw`: its reward has partial voids (see `clawbacks_select`)
+COLUMNS = ("vat", "vid", "confirmed", "claw")
 
 AS_OF = '(SELECT "at" FROM as_of)'
 
 
 def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
-    """Refuse the voids not compiled yet: partial ones, and voids of a
-    milestone counted per referrer."""
+    """Refuse the voids not compiled yet: voids of a milestone counted per
+    referrer, and partial ones of a reward that is not money in a currency."""
     info = milestone.info
     for void in info.voids:
-        if void.decl.part is not None or void.decl.whole is not None:
-            raise compiler.refuse("a partial void (`void PART of WHOLE if ...`)", void.decl)
         if info.level != "referral":
             raise compiler.refuse("`void if` on a milestone counted per referrer", void.decl)
+    for reward in milestone.rewards:
+        if reward.quantum is None and partial(milestone, reward.info.voids):
+            raise compiler.refuse("a partial void of a reward that is not money in a currency", reward.info.decl)
 
 
 def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
@@ -59,11 +70,19 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
     if not info.voids:
         return []
     k = info.index
-    matches = [_clause(compiler, k, j, void) for j, void in enumerate(info.voids)]
+    timed = ast.timer_of(info.trigger) is not None  # no triggering event: `h.event` is ''
+    matches = [_clause(compiler, k, j, void, timed) for j, void in enumerate(info.voids)]
     ctes = [f"v{k} AS (\n" + "\nUNION ALL\n".join(matches) + "\n)"]
     for s, clauses in enumerate(_void_sets(milestone)):
-        ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event ORDER BY vat, vid, "rule") AS n'
         chosen = ", ".join(str(j) for j in clauses)
+        if partial(milestone, clauses):  # every event, once, with its first clause
+            ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event, vid ORDER BY "rule") AS n'
+            ctes.append(
+                f'p{k}_{s} AS (SELECT referee, event, vat, vid, "rule", part, whole FROM (SELECT *, {ranked} '
+                f'FROM v{k} WHERE "rule" IN ({chosen})) AS m WHERE n = 1)'
+            )
+            continue
+        ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event ORDER BY vat, vid, "rule") AS n'
         ctes.append(
             f"f{k}_{s} AS (SELECT rid, event, vat, vid FROM (SELECT *, {ranked} FROM v{k} "
             f'WHERE "rule" IN ({chosen})) AS m WHERE n = 1)'
@@ -71,10 +90,18 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
     return ctes
 
 
-def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo) -> str:
+def partial(milestone: CompiledMilestone, clauses: tuple[int, ...]) -> bool:
+    """Whether some of these `void` clauses of the milestone are partial."""
+    return any(milestone.voids[j].share is not None for j in clauses)
+
+
+def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo, timed: bool = False) -> str:
     """The matches of one `void` clause: the void event `v` of the award's
     referral within the window after the award's event `t`, meeting the
-    condition read on both."""
+    condition read on both. A timer's award has no triggering event (its
+    condition cannot read one): the window starts at its instant, and a
+    void event at that instant counts, as in the Python engine, though the
+    timer fired after it."""
     decl = void.decl
     compiler.types.add(void.event)
     tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"']
@@ -83,11 +110,31 @@ def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo) -> str:
         tests.append(f'v."at" - h."at" <= {int(window)}')
     if decl.where is not None:
         tests.append(void_clause(compiler, void))
+    trigger = "" if timed else "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
+    part, whole = _share(compiler, void)
     return (
-        f'SELECT h.rid, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid FROM h{k} AS h '
-        "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
-        f"JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
+        f'SELECT h.rid, h.referee, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid, {part} AS part, '
+        f"{whole} AS whole FROM h{k} AS h {trigger}JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
     )
+
+
+def _share(compiler: _Compiler, void: VoidInfo) -> tuple[str, str]:
+    """A partial void's part and whole as exact text (NULL for no value),
+    read on the void event and the award's triggering event; NULLs for a
+    `void if`. A quotient is refused: its exact value has no finite text."""
+    decl = void.decl
+    if decl.part is None or decl.whole is None:
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    compiler.aliases = {"void": "v", "event": "t"}
+    try:
+        found = []
+        for node in (decl.part, decl.whole):
+            if expressions.divides(compiler, node):
+                raise compiler.refuse("a division in a partial void's share", node)
+            found.append(f"CAST({compiler.expr(node)} AS VARCHAR)")
+    finally:
+        compiler.aliases = {}
+    return found[0], found[1]
 
 
 def void_clause(compiler: _Compiler, void: VoidInfo) -> str:
@@ -116,7 +163,7 @@ def _void_sets(milestone: CompiledMilestone) -> list[tuple[int, ...]]:
 def reward_join(milestone: CompiledMilestone, index: int) -> str:
     """The join that gives a reward's award rows their first void event."""
     clauses = tuple(milestone.rewards[index].info.voids)
-    if not clauses:
+    if not clauses or partial(milestone, clauses):  # partial: see `clawbacks_select`
         return ""
     s = _void_sets(milestone).index(clauses)
     return f" LEFT JOIN f{milestone.info.index}_{s} USING (rid, event)"
@@ -126,7 +173,8 @@ def reward_values(milestone: CompiledMilestone, index: int) -> dict[str, str]:
     """A reward's award rows: their status, and the columns of `COLUMNS`."""
     info = milestone.rewards[index].info
     confirmed = f'"at" + {int(info.hold_ns)}' if info.hold_ns is not None else '"at"'
-    if not info.voids:
+    claw = partial(milestone, tuple(info.voids))
+    if not info.voids or claw:  # partial voids: the status is computed from `clawbacks_select`'s rows
         vat, vid = "CAST(NULL AS BIGINT)", "CAST(NULL AS VARCHAR)"
         void = ""
     else:
@@ -135,7 +183,13 @@ def reward_values(milestone: CompiledMilestone, index: int) -> dict[str, str]:
     status = "'confirmed'"
     if void or info.hold_ns is not None:
         status = f"CASE {void}WHEN {AS_OF} < {confirmed} THEN 'pending' ELSE 'confirmed' END"
-    return {"status": status, "vat": vat, "vid": vid, "confirmed": f"CAST({confirmed} AS BIGINT)"}
+    return {
+        "status": status,
+        "vat": vat,
+        "vid": vid,
+        "confirmed": f"CAST({confirmed} AS BIGINT)",
+        "claw": "TRUE" if claw else "FALSE",
+    }
 
 
 def reversals_select(issued: str) -> str:
@@ -146,6 +200,30 @@ def reversals_select(issued: str) -> str:
     return (
         f'SELECT {rid} AS id, id AS reverses, vat AS "at", milestone, role, beneficiary, referrer, referee, '
         f"kind, amount, unit, item, program, vid AS event FROM ({issued}) AS issued "
-        f"WHERE vat IS NOT NULL AND vat > confirmed AND confirmed <= {AS_OF}\n"
+        f"WHERE vat IS NOT NULL AND vat > confirmed AND confirmed <= {AS_OF} AND NOT claw\n"
         'ORDER BY "at", event, reverses'
     )
+
+
+def clawbacks_select(compiler: _Compiler, issued: str) -> str:
+    """The void events of the awards of rewards with partial voids (the
+    issued award rows, after caps), one row each: the award's id, the
+    event's instant and id, its first clause, and the part and whole of a
+    partial one; "" when no reward has partial voids."""
+    branches = []
+    for milestone in compiler.compiled.milestones:
+        k = milestone.info.index
+        for r, reward in enumerate(milestone.rewards):
+            clauses = tuple(reward.info.voids)
+            if not clauses or not partial(milestone, clauses):
+                continue
+            s = _void_sets(milestone).index(clauses)
+            branches.append(
+                f'SELECT i.id AS award, p.vat, p.vid, p."rule", p.part, p.whole FROM ({issued}) AS i '
+                f"JOIN p{k}_{s} AS p ON p.referee = i.referee AND p.event = i.event "
+                f"WHERE i.milestone_index = {k} AND i.reward_index = {r}"
+            )
+    if not branches:
+        return ""
+    body = "\nUNION ALL\n".join(branches)
+    return f"SELECT * FROM (\n{body}\n) AS c\nORDER BY award, vat, vid"

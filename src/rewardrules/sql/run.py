@@ -45,6 +45,8 @@ class Rows:
     rejected: list[dict[str, Any]]
     #: reversals of confirmed awards (`void if` after the hold), in order
     reversals: list[dict[str, Any]] = field(default_factory=list)
+    #: the void events of awards with partial voids (`Query.clawbacks`)
+    clawbacks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _positions(checked: CheckedRuleset, columns: Sequence[Column]) -> dict[str, dict[str, int]]:
@@ -187,7 +189,8 @@ def _queries(connection: Any, query: Query, as_of: int) -> Rows:
     rejected referral events, and reversals when the rules void."""
     connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
     taken = _fetch(connection, query.reversals) if query.reversals else []
-    return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken)
+    claws = _fetch(connection, query.clawbacks) if query.clawbacks else []
+    return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken, claws)
 
 
 def _fetch(connection: Any, sql: str) -> list[dict[str, Any]]:

@@ -117,7 +117,8 @@ class Spark:
             try:
                 self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
                 taken = self._fetch(query.reversals) if query.reversals else []
-                return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken)
+                claws = self._fetch(query.clawbacks) if query.clawbacks else []
+                return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken, claws)
             except EngineError:
                 raise
             except Exception as error:  # pyspark's and py4j's errors share no base class

@@ -1,13 +1,21 @@
-"""`after D [from EVENT] [if C]` in SQL: a timer that fires up to the as-of.
+"""Timers in SQL: `after D [from EVENT] [if C]` and `when C for D`, fired
+up to the as-of.
 
 The Python engine (docs/semantics.md, "Timers") starts the timer at the
 referral (or at the referral's first EVENT) in each program the referral is
 eligible for, and when it is due, at or before the as-of, awards the
 milestone once if C holds with the metrics after every event up to and
-including its instant. Here, per milestone `k`:
+including its instant. `when C for D` starts its timer at an event after
+which C holds and did not hold before (the referral's own event, or one of
+a type that can change C), due D later, and stops it at the first such
+event after which C no longer holds: a break at the due instant itself
+stops it, as the events of an instant come before its timers. Here, per
+milestone `k`:
 
-- `s{k}`: per referral, the timer's instant (`due`) and the event that
-  started it;
+- `s{k}`: per referral, the timer's instant (`due`): for `when C for D`,
+  the first run of C (its tested rows from one where C starts to hold up
+  to the next where it breaks) that is not broken at or before its start
+  plus D (`held_starts`);
 - `h{k}`: the referral's last row of `totals` at or before `due` (its
   metrics then), kept when `due` is at or before the as-of and C holds.
 
@@ -15,10 +23,10 @@ A timer's awards are listed at its instant after the awards of the events
 at or before it (`late` = 1), timers of one instant by milestone, then
 referee (`scope`): the columns the award rows are ordered and capped by.
 
-Not compiled yet: `when C for D`, a timer in a file with per-referrer
-metrics (the referrer's value at the instant is not the referral's row's),
-and `void` clauses on a timer milestone (its awards have no triggering
-event to read).
+Its `void` clauses are those of any award (sql/reversals.py), with no
+triggering event. Not compiled yet: a timer counted per referrer, and a
+timer whose amounts or message read a per-referrer metric (the referrer's
+value at the instant is not the referral's row's).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import messages
+from . import messages, reversals
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -38,51 +46,121 @@ AS_OF = '(SELECT "at" FROM as_of)'
 
 
 def is_timer(milestone: CompiledMilestone) -> bool:
-    return isinstance(milestone.info.trigger, ast.AfterTrigger)
+    """Whether the milestone awards at a timer's instant (`after D`, `when C for D`)."""
+    return ast.timer_of(milestone.info.trigger) is not None
 
 
 def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
-    """The CTEs `s{k}` and `h{k}` of an `after` milestone."""
+    """The CTEs `s{k}` and `h{k}` of a timer milestone."""
     info = milestone.info
     trigger = info.trigger
-    assert isinstance(trigger, ast.AfterTrigger)
     _refuse(compiler, milestone)
-    k, p = info.index, milestone.program
-    delay = int(trigger.delay.value * DURATION_UNITS[trigger.delay.unit.text])
+    k = info.index
     compiler.types.add("referral")  # a referral without other events has its own row
-    if trigger.anchor is None:
-        starts = f"SELECT rid AS srid, rat + {delay} AS due, rid AS start FROM accepted WHERE e{p}"
+    if isinstance(trigger, ast.WhenTrigger):
+        starts = held_starts(compiler, milestone)
     else:
-        event = trigger.anchor.text
-        compiler.types.add(event)
-        first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
-        starts = (
-            f'SELECT rid AS srid, "at" + {delay} AS due, id AS start FROM (SELECT rid, "at", id, {first} '
-            f"FROM seen WHERE e{p} AND type = {sql.literal(event)}) AS f WHERE n = 1"
-        )
+        assert isinstance(trigger, ast.AfterTrigger)
+        starts = _after_starts(compiler, milestone, trigger)
     test = compiler.expr(trigger.condition) if trigger.condition is not None else "TRUE"
     computed = compiler.amounts(milestone)
     amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
     amounts += messages.hit_column(compiler, milestone)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
+    voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
     return (
         f"s{k} AS ({starts}),\n"
         f"h{k} AS (SELECT rid, referrer, referee, due AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
         f'(SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due) AS x '
-        f"WHERE n = 1 AND due <= {AS_OF} AND {test})"
+        f"WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE))" + voids
     )
 
 
-def _refuse(compiler: _Compiler, milestone: CompiledMilestone) -> None:
+def _after_starts(compiler: _Compiler, milestone: CompiledMilestone, trigger: ast.AfterTrigger) -> str:
+    """Per referral, when its `after D [from EVENT]` timer is due: its
+    referral's instant plus D, or its first EVENT's (by instant, then id)."""
+    p = milestone.program
+    delay = _ns(trigger.delay)
+    if trigger.anchor is None:
+        return f"SELECT rid AS srid, rat + {delay} AS due FROM accepted WHERE e{p}"
+    event = trigger.anchor.text
+    compiler.types.add(event)
+    first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
+    return (
+        f'SELECT rid AS srid, "at" + {delay} AS due FROM (SELECT rid, "at", id, {first} '
+        f"FROM seen WHERE e{p} AND type = {sql.literal(event)}) AS f WHERE n = 1"
+    )
+
+
+def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
+    """Per referral, when its `when C for D` timer fires (before the
+    as-of or not): C is tested after each event that may start or stop the
+    timer (the referral's own, and those of a type that can change C's
+    metrics), in processing order; a run starts at a test where C holds
+    after one where it did not (or at the first), and is broken by the
+    next test where it does not. The first run not broken at or before its
+    start plus D is the one that pays: the milestone is awarded once, and
+    no later run starts before an earlier one broke."""
     info = milestone.info
-    if info.voids:
-        raise compiler.refuse("`void if` on a timer milestone", info.voids[0].decl)
+    trigger = info.trigger
+    assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
+    compiler.types.update(info.events)
+    held = _ns(trigger.held)
+    types = ", ".join(sql.literal(t) for t in sorted(info.events))
+    order = '(PARTITION BY rid ORDER BY "at", id)'
+    tested = (
+        f'SELECT rid, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
+        f"FROM totals WHERE e{milestone.program} AND type IN ({types})"
+    )
+    before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
+    numbered = (
+        "SELECT *, SUM(CASE WHEN c AND NOT was THEN 1 ELSE 0 END) OVER "
+        f'(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run '
+        f"FROM ({before}) AS b"
+    )
+    runs = (
+        'SELECT rid, MIN("at") AS since, MIN(CASE WHEN NOT c THEN "at" END) AS broke '
+        f"FROM ({numbered}) AS r WHERE run > 0 GROUP BY rid, run"
+    )
+    first = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY since) AS n"
+    return (
+        f"SELECT rid AS srid, due FROM (SELECT rid, since + {held} AS due, {first} FROM ({runs}) AS u "
+        f"WHERE broke IS NULL OR broke > since + {held}) AS w WHERE n = 1"
+    )
+
+
+def _ns(duration: ast.Duration) -> int:
+    return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+
+def _refuse(compiler: _Compiler, milestone: CompiledMilestone) -> None:
+    """Refuse the timers not compiled yet (see the module's docstring)."""
+    info = milestone.info
     if info.level != "referral":
         raise compiler.refuse(f"the per-referrer timer `{info.name}`", info.trigger)
-    for program in compiler.checked.programs:
-        for metric in program.metrics.values():
-            if metric.level != "referral":
-                raise compiler.refuse(f"`after D` beside the per-referrer metric `{metric.name}`", info.trigger)
+    metric = _referrer_metric_read(compiler, milestone)
+    if metric is not None:
+        raise compiler.refuse(f"a timer reading the per-referrer metric `{metric}`", info.trigger)
+
+
+def _referrer_metric_read(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
+    """A per-referrer metric the timer's amounts or message read (its
+    condition cannot: that makes the milestone per referrer), or None: its
+    value at the timer's instant is its referrer's, which the referral's
+    last row before then does not hold."""
+    program = compiler.checked.programs[milestone.program]
+    exprs = [reward.info.decl.amount for reward in milestone.rewards if reward.constant is None]
+    for expr in exprs:
+        for node in ast.walk(expr):
+            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+            if binding is not None and binding.metric is not None and binding.metric.level != "referral":
+                return binding.metric.name
+    if milestone.info.message is not None:
+        for name in messages.names(milestone.info.message, milestone.info.event)[0]:
+            metric = program.metrics.get(name)
+            if metric is not None and metric.level != "referral":
+                return metric.name
+    return None
 
 
 def order_values(milestone: CompiledMilestone) -> dict[str, str]:
