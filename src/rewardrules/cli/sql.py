@@ -204,7 +204,9 @@ def _layouts(program: Program) -> dict[tuple[int, int], list[str]] | None:
 def _record_keys(program: Program) -> dict[tuple[int, int], list[str]]:
     """Per (milestone index, reward index), its award records' keys."""
     return {
-        (m.info.index, r): list(reward.record) for m in program.compiled.milestones for r, reward in enumerate(m.rewards)
+        (m.info.index, r): list(reward.record)
+        for m in program.compiled.milestones
+        for r, reward in enumerate(m.rewards)
     }
 
 
@@ -243,7 +245,7 @@ def grouped_totals(
             exponent = value.as_tuple().exponent
             assert isinstance(exponent, int)
             entry[3] = min(entry[3], exponent)
-    for total, _, bound, low in sums.values():
+    for _, _, bound, low in sums.values():
         if bound and bound.adjusted() - low + 1 > precision:
             return None
     return [

@@ -121,9 +121,7 @@ def _days(y: str, m: str, d: str) -> str:
 
 #: `at`'s parts in the strict form, one group each (the zone's sign, hours
 #: and minutes are empty for `Z`)
-_INSTANT_PARTS = (
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))"
-)
+_INSTANT_PARTS = r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))"
 _PART_NAMES = ("y", "m", "d", "hh", "mi", "ss", "f", "zs", "oh", "om")
 
 
@@ -132,15 +130,15 @@ def _instant_parts() -> str:
     match of `_INSTANT_PARTS` over the text (a struct of its groups, all ''
     when it does not match), then each number cast once."""
     names = ", ".join(literal(n) for n in _PART_NAMES)
-    return f"regexp_extract(a_text, {literal('^' + _INSTANT_PARTS + '$')}, [{names}]) AS \"i:p\""
+    return f'regexp_extract(a_text, {literal("^" + _INSTANT_PARTS + "$")}, [{names}]) AS "i:p"'
 
 
 def _instant_numbers() -> str:
     """The parts as numbers (NULL when '') and the fraction's text."""
     numbers = ", ".join(
-        f"TRY_CAST(\"i:p\".{n} AS BIGINT) AS {ident('i:' + n)}" for n in _PART_NAMES if n not in ("f", "zs")
+        f'TRY_CAST("i:p".{n} AS BIGINT) AS {ident("i:" + n)}' for n in _PART_NAMES if n not in ("f", "zs")
     )
-    return f"{numbers}, \"i:p\".f AS \"i:f\", \"i:p\".zs AS \"i:zs\", \"i:p\".y <> '' AS \"i:ok\""
+    return f'{numbers}, "i:p".f AS "i:f", "i:p".zs AS "i:zs", "i:p".y <> \'\' AS "i:ok"'
 
 
 def _instant_sql() -> tuple[str, str]:
@@ -155,7 +153,9 @@ def _instant_sql() -> tuple[str, str]:
         f"AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {month_days} AND {hh} <= 23 AND {mi} <= 59 AND {ss} <= 59 "
         f"AND ({sign} = '' OR ({oh} <= 23 AND {om} <= 59)))"
     )
-    offset = f"CASE WHEN {sign} = '' THEN 0 ELSE (CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({oh} * 3600 + {om} * 60) END"
+    offset = (
+        f"CASE WHEN {sign} = '' THEN 0 ELSE (CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({oh} * 3600 + {om} * 60) END"
+    )
     seconds = f"({_days(y, m, d)} * 86400 + {hh} * 3600 + {mi} * 60 + {ss} - {offset})"
     nanos = "COALESCE(TRY_CAST(rpad(\"i:f\", 9, '0') AS BIGINT), 0)"
     return valid, f"({seconds} * 1000000000 + {nanos})"

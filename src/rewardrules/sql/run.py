@@ -25,7 +25,6 @@ from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .expressions import FOLDED
 from .write import TOTALS, Written, award_texts
 
-
 #: per (milestone index, reward index), the keys of its award records
 Layouts = Mapping[tuple[int, int], Sequence[str]]
 
