@@ -26,7 +26,7 @@ from rewardrules.score.result import _totals
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.write import Written, write_result
 
-from .test_properties import PROPERTY, as_ofs, ledgers, program
+from .test_properties import PROPERTY, as_ofs, ledgers, program, to_line
 from .test_sql_backend import SUPPORTED, golden_cases, python_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_generated_ledgers_give_the_same_bytes(name: str, data: st.DataObject) -
     prog = program(name)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ledger.jsonl"
-        path.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events), encoding="utf-8")
+        path.write_text("".join(to_line(e) + "\n" for e in events), encoding="utf-8")
         got, _ = written(prog, path, as_of)
     if got is not None:
         assert got == python_json(prog, events, as_of)
