@@ -202,7 +202,7 @@ def _queries(connection: Any, query: Query, as_of: int, layouts: Layouts | None 
     written = award_texts(connection, query.awards, layouts) if layouts is not None else None
     if written is not None:
         groups = [tuple(row) for row in connection.execute(TOTALS).fetchall()]
-        return Rows([], rejected, taken, written, groups)  # type: ignore[arg-type]
+        return Rows([], rejected, taken, written, groups)
     return Rows(_fetch(connection, query.awards), rejected, taken)
 
 

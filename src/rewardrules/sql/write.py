@@ -46,9 +46,6 @@ class Written:
     pieces: list[bytes]
     count: int
 
-    def __len__(self) -> int:
-        return self.count
-
 
 def _value(name: str, kind: str) -> str | None:
     """A column's JSON text in SQL; None for a type not written here."""
