@@ -31,4 +31,3 @@ def test_an_untracked_file_in_the_package_stops_the_build(tmp_path: Path, monkey
     assert build._untracked() == ["src/rewardrules/secrets.env"]
     with pytest.raises(SystemExit, match=r"secrets\.env"):
         build._build_wheel(tmp_path / "out")
-

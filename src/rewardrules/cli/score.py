@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from ..core.formatting import printable, printable_lines
-from ..core.jsonout import write_pretty
 from ..core.timeutil import parse_timestamp
 from .common import (
     add_as_of_argument,
@@ -76,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
             return found
         data = found[1]
         if args.format == "json":  # the bytes of json.dumps(indent=2), written as the Python engine writes them
-            write_bytes(lambda out: write_pretty(data, out.write))
+            from ..sql.write import write_result
+
+            write_bytes(lambda out: write_result(data, out.write))
         else:
             sys.stdout.write(text_report(data))
         return 0

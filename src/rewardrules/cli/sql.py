@@ -131,7 +131,8 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
     try:
         runner = _runner(args)
-        data = direct_result(program, query, args.ledger, as_of) if runner is None else None
+        direct = runner is None
+        data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json") if direct else None
         if data is None:  # Spark, stdin, or a ledger outside the strict form: the Python reader
             data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner)
     except LedgerError as error:
@@ -159,12 +160,17 @@ def duckdb_result(
     return result_data(program, rows, limit, records)
 
 
-def direct_result(program: Program, query: Query, path: str, as_of: int | None) -> dict[str, Any] | None:
+def direct_result(
+    program: Program, query: Query, path: str, as_of: int | None, as_json: bool = False
+) -> dict[str, Any] | None:
     """The result record with the ledger read by DuckDB itself (a regular
     file in the strict form of `sql.read`), or None: then the Python reader
     reads it (`duckdb_result`), and refuses what it refuses. A Parquet file
     outside the strict form is given to the Python reader here, its rows
-    as JSON lines (a bad row is named by its number, as a line)."""
+    as JSON lines (a bad row is named by its number, as a line).
+    `as_json`: the awards may be JSON text written by DuckDB
+    (`sql.write.Written`, for `sql.write.write_result`), and the totals
+    added up from the query's counts, when both give the same bytes."""
     import os
 
     from ..ledger.validate import _one_currency
@@ -174,14 +180,83 @@ def direct_result(program: Program, query: Query, path: str, as_of: int | None) 
     if path == "-" or not os.path.isfile(path):
         return None
     currencies = _one_currency(program._reader().money)
-    found = run_file(query, program.compiled.checked, sorted(program.compiled.used_types), currencies, path, as_of)
+    layouts = _layouts(program) if as_json else None
+    found = run_file(
+        query, program.compiled.checked, sorted(program.compiled.used_types), currencies, path, as_of, layouts
+    )
     if found is None:
         if is_parquet(path):  # its rows as JSON lines, for the Python reader
             return duckdb_result(program, query, parquet_rows(path), as_of, path)
         return None
     rows, limit, lines = found
+    totals = None
+    if rows.written is not None:
+        totals = grouped_totals(rows.groups, [_reversal(row) for row in rows.reversals])
+        if totals is None:  # a sum that would round, or two texts of one rate: added up in award order
+            return direct_result(program, query, path, as_of)
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records)
+    return result_data(program, rows, limit, records, totals)
+
+
+def _layouts(program: Program) -> dict[tuple[int, int], list[str]] | None:
+    """Each reward's award record keys, in order (`result_data`'s); None
+    when a milestone has a message (rendered in Python, per award)."""
+    if any(m.info.message is not None for m in program.compiled.milestones):
+        return None
+    return _record_keys(program)
+
+
+def _record_keys(program: Program) -> dict[tuple[int, int], list[str]]:
+    """Per (milestone index, reward index), its award records' keys."""
+    return {
+        (m.info.index, r): list(reward.record)
+        for m in program.compiled.milestones
+        for r, reward in enumerate(m.rewards)
+    }
+
+
+def grouped_totals(
+    groups: Sequence[tuple[str, str, str, str, int]], reversals: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """`score.result._totals` from the awards counted per (unit, kind,
+    status, amount text) and the reversals: the same entries when every sum
+    is exact in the current decimal context (then the order of additions
+    does not matter), else None. Also None when two texts of one rate (a
+    unit that does not add up) differ (`20`, `20.0`): `_totals` writes the
+    first award's, which the counts do not say."""
+    from decimal import Decimal, Inexact, getcontext, localcontext
+
+    from ..core.units import is_additive
+    from ..score.result import _total
+
+    precision = getcontext().prec
+    sums: dict[tuple[str, str, str, Decimal], list[Any]] = {}
+    texts: dict[tuple[str, str, str, Decimal], str] = {}
+    items = [*groups, *((r["unit"], r["kind"], "reversed", r["amount"], 1) for r in reversals)]
+    with localcontext() as exact:
+        exact.prec = 100_000
+        exact.traps[Inexact] = True
+        for unit, kind, status, text, count in items:
+            if text is None:
+                return None
+            value = Decimal(text)
+            key = (unit, kind, status, Decimal(0) if is_additive(unit) else value)
+            if texts.setdefault(key, text) != text and not is_additive(unit):
+                return None
+            entry = sums.setdefault(key, [Decimal(0), 0, Decimal(0), 0])
+            entry[0] += value * count
+            entry[1] += count
+            entry[2] += abs(value) * count  # no partial sum is larger than this
+            exponent = value.as_tuple().exponent
+            assert isinstance(exponent, int)
+            entry[3] = min(entry[3], exponent)
+    for _, _, bound, low in sums.values():
+        if bound and bound.adjusted() - low + 1 > precision:
+            return None
+    return [
+        _total(unit, kind, status, rate, total, count)
+        for (unit, kind, status, rate), (total, count, _, _) in sorted(sums.items())
+    ]
 
 
 def _runner(args: argparse.Namespace) -> Runner | None:
@@ -206,23 +281,27 @@ def _default_most() -> int:
     return limits.per_event_limit(None)
 
 
-def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tuple[Any, ...]] = ()) -> dict[str, Any]:
+def result_data(
+    program: Program,
+    rows: Rows,
+    as_of: int,
+    records: Iterable[tuple[Any, ...]] = (),
+    totals: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The result record of `score --no-explain` from the query's rows:
     each award's keys in the order the Python engine writes them. A
     referral the query found eligible for no program is explained from its
-    event's record (`records`), by the Python engine's own report."""
+    event's record (`records`), by the Python engine's own report. When
+    the query wrote the awards' JSON text (`rows.written`), it is the
+    `awards` value, with `totals` added up from the query's counts."""
     from ..score.result import _totals, reversal_order
 
-    layout = {
-        (m.info.index, r): list(reward.record)
-        for m in program.compiled.milestones
-        for r, reward in enumerate(m.rewards)
-    }
+    layout = _record_keys(program)
     from ..sql.messages import render
 
     milestones = {m.info.index: m for m in program.compiled.milestones}
     awards = []
-    written = []
+    issued = []  # each award with its row, for partial voids
     for row in rows.awards:
         record = {key: row[key] for key in layout[(row["milestone_index"], row["reward_index"])]}
         record["at"] = format_timestamp(row["at"])
@@ -230,17 +309,17 @@ def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tupl
         if milestone.info.message is not None:  # rendered for the awards only, from the query's values
             record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
         awards.append(record)
-        written.append((record, row))
+        issued.append((record, row))
     reversals = [_reversal(row) for row in rows.reversals]
     if any(void.share is not None for m in program.compiled.milestones for void in m.voids):
-        reversals += partial_results(program.compiled, written, rows.clawbacks, as_of)
+        reversals += partial_results(program.compiled, issued, rows.clawbacks, as_of)
         reversals.sort(key=reversal_order)
     return {
         "ruleset": program.compiled.checked.name,
         "as_of": format_timestamp(as_of),
-        "awards": awards,
+        "awards": awards if rows.written is None else rows.written,
         "reversals": reversals,
-        "totals": _totals(awards, reversals),
+        "totals": _totals(awards, reversals) if totals is None else totals,
         "rejected": _rejections(program, rows.rejected, as_of, records),
     }
 

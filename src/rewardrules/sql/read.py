@@ -71,8 +71,10 @@ def _token(name: str, index: int, numeric: bool) -> str:
     the line's values parsed once, where a string is written back as it was
     (printable ASCII without escapes) but a JSON number may not be (DuckDB
     parses it as a DOUBLE): a number is taken from the line's text. In a
-    strict line a string holds no `"`, so `"NAME" :` is always the key."""
-    found = f"COALESCE(CAST(j[{index}] AS VARCHAR), '')"
+    strict line a string holds no `"`, so `"NAME" :` is always the key.
+    Reads the column `"r:NAME"` (`_raw`) of the layer below: each value is
+    turned into text once."""
+    found = ident("r:" + name)
     if not numeric:
         return found
     pattern = rf'"{name}" *: *([^,}} ]+)'
@@ -80,6 +82,16 @@ def _token(name: str, index: int, numeric: bool) -> str:
         f"CASE WHEN {found} LIKE '\"%' OR {found} IN ('', 'null', 'true', 'false') THEN {found} "
         f"ELSE regexp_extract(line, {literal(pattern)}, 1) END"
     )
+
+
+#: no key twice in a line: its keys sorted (`keys`), no two neighbours
+#: equal (cheaper than `list_distinct`, which hashes every key)
+_DISTINCT = "COALESCE(NOT list_bool_or([keys[i] = keys[i + 1] for i in range(1, len(keys))]), TRUE)"
+
+
+def _raw(index: int) -> str:
+    """The `index`-th value of `j` as JSON text, '' when absent."""
+    return f"COALESCE(CAST(j[{index}] AS VARCHAR), '')"
 
 
 def _string(tok: str) -> str:
@@ -107,26 +119,45 @@ def _days(y: str, m: str, d: str) -> str:
     return f"({era} * 146097 + {doe} - 719468)"
 
 
-def _instant_sql() -> tuple[str, str]:
-    """(the test that `at` is valid in the strict form, its nanoseconds)."""
-    text = "a_text"
-    y, m, d, hh, mi, ss = (
-        f"TRY_CAST({text}[{a}:{b}] AS BIGINT)" for a, b in ((1, 4), (6, 7), (9, 10), (12, 13), (15, 16), (18, 19))
+#: `at`'s parts in the strict form, one group each (the zone's sign, hours
+#: and minutes are empty for `Z`)
+_INSTANT_PARTS = r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))"
+_PART_NAMES = ("y", "m", "d", "hh", "mi", "ss", "f", "zs", "oh", "om")
+
+
+def _instant_parts() -> str:
+    """The columns of `at`'s parts (`"i:y"`, ...), each computed once: one
+    match of `_INSTANT_PARTS` over the text (a struct of its groups, all ''
+    when it does not match), then each number cast once."""
+    names = ", ".join(literal(n) for n in _PART_NAMES)
+    return f'regexp_extract(a_text, {literal("^" + _INSTANT_PARTS + "$")}, [{names}]) AS "i:p"'
+
+
+def _instant_numbers() -> str:
+    """The parts as numbers (NULL when '') and the fraction's text."""
+    numbers = ", ".join(
+        f'TRY_CAST("i:p".{n} AS BIGINT) AS {ident("i:" + n)}' for n in _PART_NAMES if n not in ("f", "zs")
     )
-    rest = f"{text}[20:]"
-    frac = f"regexp_extract({rest}, '^\\.([0-9]+)', 1)"
-    zone = f"regexp_extract({rest}, '(Z|[+-][0-9]{{2}}:[0-9]{{2}})$', 1)"
-    oh, om = f"TRY_CAST({zone}[2:3] AS BIGINT)", f"TRY_CAST({zone}[5:6] AS BIGINT)"
+    return f'{numbers}, "i:p".f AS "i:f", "i:p".zs AS "i:zs", "i:p".y <> \'\' AS "i:ok"'
+
+
+def _instant_sql() -> tuple[str, str]:
+    """(the test that `at` is valid in the strict form, its nanoseconds),
+    over the columns of `_instant_numbers`."""
+    y, m, d, hh, mi, ss, oh, om = (ident("i:" + n) for n in ("y", "m", "d", "hh", "mi", "ss", "oh", "om"))
+    sign = '"i:zs"'
     leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
     month_days = f"([31, CASE WHEN {leap} THEN 29 ELSE 28 END, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][{m}])"
     valid = (
-        f"(regexp_full_match({text}, {literal(_INSTANT)}) AND {y} BETWEEN 1678 AND 2261 "
+        f'("i:ok" AND {y} BETWEEN 1678 AND 2261 '
         f"AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {month_days} AND {hh} <= 23 AND {mi} <= 59 AND {ss} <= 59 "
-        f"AND ({zone} = 'Z' OR ({oh} <= 23 AND {om} <= 59)))"
+        f"AND ({sign} = '' OR ({oh} <= 23 AND {om} <= 59)))"
     )
-    offset = f"CASE WHEN {zone} = 'Z' THEN 0 ELSE (CASE WHEN {zone}[1] = '-' THEN -1 ELSE 1 END) * ({oh} * 3600 + {om} * 60) END"
+    offset = (
+        f"CASE WHEN {sign} = '' THEN 0 ELSE (CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({oh} * 3600 + {om} * 60) END"
+    )
     seconds = f"({_days(y, m, d)} * 86400 + {hh} * 3600 + {mi} * 60 + {ss} - {offset})"
-    nanos = f"TRY_CAST(rpad({frac}, 9, '0') AS BIGINT)"
+    nanos = "COALESCE(TRY_CAST(rpad(\"i:f\", 9, '0') AS BIGINT), 0)"
     return valid, f"({seconds} * 1000000000 + {nanos})"
 
 
@@ -140,7 +171,7 @@ def _field_test(name: str, kind: str, optional: bool) -> str:
     if present is None:  # a number: JSON number or decimal string, at most 30 digits
         bare = f"trim({tok}, '\"')"
         present = (
-            f"(regexp_full_match({tok}, {literal(_NUMBER)}) OR regexp_full_match({tok}, {literal(chr(34) + _NUMBER + chr(34))})) "
+            f"regexp_full_match({tok}, {literal(_NUMBER + '|' + chr(34) + _NUMBER + chr(34))}) "
             f"AND length(replace(replace({bare}, '-', ''), '.', '')) <= {limits.MAX_LEDGER_DIGITS}"
         )
     return f"({_absent(tok)} OR ({present}))" if optional else f"(NOT {_absent(tok)} AND {present})"
@@ -241,7 +272,6 @@ def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currenci
             tests.append(f'"t:currency" IN {allowed}')
         per_type.append(f"WHEN {literal(name)} THEN {' AND '.join(tests)}")
     by_type = f"CASE type {' '.join(per_type)} ELSE TRUE END" if per_type else "TRUE"
-    shape = "CASE WHEN strict THEN len(json_keys(line)) = len(list_distinct(json_keys(line))) END"
     head = (
         f"{_is_name(chr(34) + 't:id' + chr(34))} AND {_is_name(chr(34) + 't:type' + chr(34))} "
         f"AND {valid_at} "
@@ -249,18 +279,30 @@ def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currenci
         f"AND ({_absent(chr(34) + 't:referrer' + chr(34))} OR {_is_name(chr(34) + 't:referrer' + chr(34))})"
     )
     values = "".join(f", {_value(name, kind)} AS {ident('v:' + name)}" for name, kind in fields)
-    read = lines_sql(path)
+    raw = ", ".join(f"{_raw(n)} AS {ident('r:' + k)}" for n, k in enumerate(keys, start=1))
+    # one layer per step, so that each value is computed once: the lines
+    # (`strict`), their values (`j`) and keys, the values as text, the
+    # tokens, `at`'s parts, its numbers, then `ok` and the values
+    layers = [
+        f"SELECT line, strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
+        f"FROM {lines_sql(path)} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *')",
+        f"SELECT line, strict, CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j, "
+        "CASE WHEN strict THEN list_sort(json_keys(line)) END AS keys",
+        f"SELECT line, strict, {_DISTINCT} AS distinct_keys, {raw}",
+        f"SELECT line, strict, distinct_keys, {tokens}",
+        f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_string(chr(34) + 't:at' + chr(34))} AS a_text",
+        f"SELECT *, {_instant_parts()}",
+        f"SELECT *, {_instant_numbers()}",
+        f"SELECT *, COALESCE(strict AND distinct_keys AND {head} AND {by_type}, FALSE) AS ok",
+    ]
+    inner = layers[0]
+    for layer in layers[1:]:
+        inner = f"{layer} FROM ({inner})"
     return (
         "CREATE TABLE parsed AS "
         f"SELECT line, ok, {_string(chr(34) + 't:id' + chr(34))} AS id, type, "
         f'CASE WHEN ok THEN {nanos} END AS "at", {_string(chr(34) + "t:referee" + chr(34))} AS referee, '
-        f"{_string(chr(34) + 't:referrer' + chr(34))} AS referrer{values} FROM ("
-        f"SELECT *, COALESCE({shape} AND {head} AND {by_type}, FALSE) AS ok FROM ("
-        f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_string(chr(34) + 't:at' + chr(34))} AS a_text "
-        f"FROM (SELECT line, strict, {tokens} FROM (SELECT line, strict, "
-        f"CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j FROM (SELECT line, "
-        f"strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
-        f"FROM {read} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *'))))))"
+        f"{_string(chr(34) + 't:referrer' + chr(34))} AS referrer{values} FROM ({inner})"
     )
 
 

@@ -23,6 +23,10 @@ from typing import Any
 from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .expressions import FOLDED
+from .write import TOTALS, Written, award_texts
+
+#: per (milestone index, reward index), the keys of its award records
+Layouts = Mapping[tuple[int, int], Sequence[str]]
 
 
 class EngineError(Exception):
@@ -47,6 +51,11 @@ class Rows:
     reversals: list[dict[str, Any]] = field(default_factory=list)
     #: the void events of awards with partial voids (`Query.clawbacks`)
     clawbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: the awards as JSON text, when asked for and every value is plain
+    #: (`write.award_texts`): then `awards` is empty
+    written: Written | None = None
+    #: with `written`: the awards counted per (unit, kind, status, amount)
+    groups: list[tuple[str, str, str, str, int]] = field(default_factory=list)
 
 
 def _positions(checked: CheckedRuleset, columns: Sequence[Column]) -> dict[str, dict[str, int]]:
@@ -184,13 +193,22 @@ def _session(folder: str) -> Iterator[Any]:
         connection.close()
 
 
-def _queries(connection: Any, query: Query, as_of: int) -> Rows:
+def _queries(connection: Any, query: Query, as_of: int, layouts: Layouts | None = None) -> Rows:
     """The queries over the loaded `ledger`, up to `as_of`: awards,
-    rejected referral events, and reversals when the rules void."""
+    rejected referral events, and reversals when the rules void. With
+    `layouts` (each reward's record keys), the awards as JSON text when
+    `write.award_texts` can write them."""
     connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
     taken = _fetch(connection, query.reversals) if query.reversals else []
     claws = _fetch(connection, query.clawbacks) if query.clawbacks else []
-    return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken, claws)
+    rejected = _fetch(connection, query.rejected)
+    # awards with partial voids take their statuses and reversals from the
+    # Python engine's arithmetic (cli.sql.partial_results): never written text
+    written = award_texts(connection, query.awards, layouts) if layouts is not None and not query.clawbacks else None
+    if written is not None:
+        groups = [tuple(row) for row in connection.execute(TOTALS).fetchall()]
+        return Rows([], rejected, taken, claws, written=written, groups=groups)
+    return Rows(_fetch(connection, query.awards), rejected, taken, claws)
 
 
 def _fetch(connection: Any, sql: str) -> list[dict[str, Any]]:
@@ -214,13 +232,15 @@ def run_file(
     currencies: Mapping[str, str | None],
     path: str,
     as_of: int | None,
+    layouts: Layouts | None = None,
 ) -> tuple[Rows, int, list[str]] | None:
     """Run both queries over the ledger file at `path`, read by DuckDB
     itself (`read.load`, the strict form): the rows, the as-of used (the
     given one, or the ledger's latest instant), and the lines of the
     ineligible referrals (for their explanations). None when the ledger is
     not in the strict form: then the caller reads it with the Python reader
-    (`run`), which reports its problems or scores what it accepts."""
+    (`run`), which reports its problems or scores what it accepts. With
+    `layouts`, the awards as JSON text when they can be (`Rows.written`)."""
     from .read import NotDirect, lines_of, load
 
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
@@ -230,7 +250,7 @@ def run_file(
         except NotDirect:
             return None
         limit = as_of if as_of is not None else (latest if latest is not None else 0)
-        rows = _queries(connection, query, limit)
+        rows = _queries(connection, query, limit, layouts)
         ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
         return rows, limit, lines_of(connection, ineligible)
 
