@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -89,8 +90,7 @@ def transpiled(query: Query, dialect: str) -> str | None:
     from ..sql.dialect import to_dialect
 
     pieces = []
-    statements = [("awards", query.awards), ("rejected referral events", query.rejected)]
-    for title, sql in [*statements, *([("reversals", query.reversals)] if query.reversals else [])]:
+    for title, sql in query.statements():
         try:
             text = to_dialect(sql, dialect)
         except SqlglotError as error:
@@ -121,9 +121,8 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if query is None:
         return 1
     name = "<stdin>" if args.ledger == "-" else args.ledger
-    most = args.max_awards_per_event if args.max_awards_per_event is not None else _default_most()
-    if query.most_per_event > most:
-        return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
+    if args.max_awards_per_event is not None:  # the runners stop where the Python engine stops (sql/every.py)
+        query = replace(query, most=args.max_awards_per_event)
     try:
         runner = _runner(args)
         data = direct_result(program, query, args.ledger, as_of) if runner is None else None
@@ -193,12 +192,6 @@ def _runner(args: argparse.Namespace) -> Runner | None:
             return spark.run(query, checked, records, as_of)
 
     return on_spark
-
-
-def _default_most() -> int:
-    from ..core import limits
-
-    return limits.per_event_limit(None)
 
 
 def result_data(program: Program, rows: Rows, as_of: int, records: Iterable[tuple[Any, ...]] = ()) -> dict[str, Any]:

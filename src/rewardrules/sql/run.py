@@ -22,6 +22,7 @@ from typing import Any
 
 from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
+from .every import check_volume
 from .expressions import FOLDED
 
 
@@ -186,6 +187,9 @@ def _queries(connection: Any, query: Query, as_of: int) -> Rows:
     """The queries over the loaded `ledger`, up to `as_of`: awards,
     rejected referral events, and reversals when the rules void."""
     connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
+    volume = query.volume_sql()
+    if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
+        check_volume(_fetch(connection, volume), query.names, query.most)
     taken = _fetch(connection, query.reversals) if query.reversals else []
     return Rows(_fetch(connection, query.awards), _fetch(connection, query.rejected), taken)
 
