@@ -3,11 +3,9 @@ per calendar period (in the program's time zone), and allowances shared by
 programs (docs/semantics.md, "Amounts, rounding, caps").
 
 Awards draw from a cap in the order they are issued. Each reward counted
-by one cap only (several caps on one reward are refused: one cap's cut
-changes what the next one sees, a sequential fold), what the cap has
-granted after an award is the smaller of what was asked so far and the
-limit, as every amount asked is positive. So, per cap, beneficiary and
-period, in issue order:
+by one cap only, what the cap has granted after an award is the smaller
+of what was asked so far and the limit, as every amount asked is
+positive. So, per cap, beneficiary and period, in issue order (`capped`):
 
 - on an amount, an award gets `min(W, L) - min(W - a, L)` (W: the amounts
   asked so far, its own `a` included), the one that reaches the limit cut
@@ -15,7 +13,9 @@ period, in issue order:
 - on a number of rewards, an award is issued while its rank (1, 2, ...) is
   at most N, and withheld after.
 
-A withheld award (cut to nothing) is left out, as in `--no-explain`.
+A withheld award (cut to nothing) is left out, as in `--no-explain`. A
+file with a reward counted by several caps is folded instead (`folded`,
+below): one cap's cut changes what the others see after.
 """
 
 from __future__ import annotations
