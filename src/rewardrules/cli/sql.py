@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -92,10 +93,7 @@ def transpiled(query: Query, dialect: str) -> str | None:
     from ..sql.dialect import to_dialect
 
     pieces = []
-    statements = [("awards", query.awards), ("rejected referral events", query.rejected)]
-    statements += [("reversals", query.reversals)] if query.reversals else []
-    statements += [("void events of partial voids", query.clawbacks)] if query.clawbacks else []
-    for title, sql in statements:
+    for title, sql in query.statements():
         try:
             text = to_dialect(sql, dialect)
         except SqlglotError as error:
@@ -126,9 +124,8 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if query is None:
         return 1
     name = "<stdin>" if args.ledger == "-" else args.ledger
-    most = args.max_awards_per_event if args.max_awards_per_event is not None else _default_most()
-    if query.most_per_event > most:
-        return fail(f"one event may give {query.most_per_event} awards, more than --max-awards-per-event {most}")
+    if args.max_awards_per_event is not None:  # the runners stop where the Python engine stops (sql/every.py)
+        query = replace(query, most=args.max_awards_per_event)
     try:
         runner = _runner(args)
         direct = runner is None
@@ -273,12 +270,6 @@ def _runner(args: argparse.Namespace) -> Runner | None:
             return spark.run(query, checked, records, as_of)
 
     return on_spark
-
-
-def _default_most() -> int:
-    from ..core import limits
-
-    return limits.per_event_limit(None)
 
 
 def result_data(

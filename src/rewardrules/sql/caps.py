@@ -3,11 +3,9 @@ per calendar period (in the program's time zone), and allowances shared by
 programs (docs/semantics.md, "Amounts, rounding, caps").
 
 Awards draw from a cap in the order they are issued. Each reward counted
-by one cap only (several caps on one reward are refused: one cap's cut
-changes what the next one sees, a sequential fold), what the cap has
-granted after an award is the smaller of what was asked so far and the
-limit, as every amount asked is positive. So, per cap, beneficiary and
-period, in issue order:
+by one cap only, what the cap has granted after an award is the smaller
+of what was asked so far and the limit, as every amount asked is
+positive. So, per cap, beneficiary and period, in issue order (`capped`):
 
 - on an amount, an award gets `min(W, L) - min(W - a, L)` (W: the amounts
   asked so far, its own `a` included), the one that reaches the limit cut
@@ -15,7 +13,9 @@ period, in issue order:
 - on a number of rewards, an award is issued while its rank (1, 2, ...) is
   at most N, and withheld after.
 
-A withheld award (cut to nothing) is left out, as in `--no-explain`.
+A withheld award (cut to nothing) is left out, as in `--no-explain`. A
+file with a reward counted by several caps is folded instead (`folded`,
+below): one cap's cut changes what the others see after.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def capped(compiler: _Compiler, body: str) -> str:
     """The award rows (`body`: their `cap` key, `beneficiary`, `wanted`
     amount) with their caps applied, the cut amount written as the Python
     engine writes it."""
-    from .compile import MAX_DIGITS, _plain_text, number
+    from .compile import ISSUE_ORDER, MAX_DIGITS, _plain_text, number
 
     if not compiler.caps:
         return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
@@ -82,8 +82,8 @@ def capped(compiler: _Compiler, body: str) -> str:
     counts = f"cap IN ({', '.join(counted)})" if counted else "FALSE"
     each = f"CASE WHEN {counts} THEN CAST(1 AS {wide}) ELSE wanted END"  # what an award asks of its cap
     so_far = (
-        f'SUM({each}) OVER (PARTITION BY cap, beneficiary, period ORDER BY "at", late, event, milestone_index, '
-        "scope, reward_index ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        f"SUM({each}) OVER (PARTITION BY cap, beneficiary, period ORDER BY {ISSUE_ORDER} "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     )
     limit = f"CASE cap {' '.join(limits)} END"
     granted = (
@@ -97,3 +97,96 @@ def capped(compiler: _Compiler, body: str) -> str:
         f"FROM (SELECT *, CAST({granted} AS {wide}) AS granted FROM (SELECT *, {so_far} AS used FROM ({keyed}) AS p) AS u) AS g "
         "WHERE granted > 0"
     )
+
+
+# -- several caps on one reward: the fold -------------------------------------
+# A reward counted by several caps (a program's and a milestone's, or a cap
+# and an allowance) takes, at its turn, the least of what every one of them
+# has left; what one cap cuts changes what the others see after. That is a
+# fold over a beneficiary's capped awards in issue order, which `folded`
+# computes with a recursive CTE. Its state is, per cap, the period of the
+# beneficiary's last award drawing from it and what was drawn in it, and
+# the period before that one with its use: in a time zone whose clocks go
+# back over midnight, an award's local date can return to the day before
+# (never further), and the Python engine then draws again from that day's
+# use (its keys are periods), as the second slot does here.
+
+
+def member(n: int) -> str:
+    """Whether an award row draws from cap `c{n}` (its `cap` key: `c{n}`
+    for one cap, ` c{n} c{m} ` for several)."""
+    return f"(cap = 'c{n}' OR cap LIKE '% c{n} %')"
+
+
+def folded(compiler: _Compiler, body: str) -> str:
+    """The award rows with every cap applied by the fold (see above), the
+    cut amount written as the Python engine writes it; those cut to
+    nothing left out."""
+    from .compile import ISSUE_ORDER, MAX_DIGITS
+
+    wide = f"DECIMAL({MAX_DIGITS}, {compiler.scale})"
+    timezone = compiler.checked.timezone
+    drawn = list(compiler.caps.values())
+    keys = "".join(f", CASE WHEN {member(n)} THEN {period(cap, timezone)} END AS q{n}" for n, cap in drawn)
+    seq = f"ROW_NUMBER() OVER (PARTITION BY beneficiary, cap IS NULL ORDER BY {ISSUE_ORDER})"
+    ordered = f"SELECT *{keys}, CASE WHEN cap IS NOT NULL THEN {seq} END AS seq FROM (\n{body}\n) AS w"
+    start = ", ".join(
+        f"CAST(NULL AS VARCHAR) AS sp{n}, CAST(0 AS {wide}) AS su{n}, CAST(NULL AS VARCHAR) AS sr{n}, CAST(0 AS {wide}) AS sv{n}"
+        for n, _ in drawn
+    )
+    carried = ", ".join(f"f.p{n} AS sp{n}, f.u{n} AS su{n}, f.r{n} AS sr{n}, f.v{n} AS sv{n}" for n, _ in drawn)
+    first = f"SELECT o.*, {start} FROM ordered AS o WHERE o.seq = 1"
+    then = (
+        f"SELECT o.*, {carried} FROM fold AS f JOIN ordered AS o ON o.beneficiary = f.beneficiary AND o.seq = f.seq + 1"
+    )
+    fold = f"fold AS (\n{_fold_step(drawn, wide, first)}\nUNION ALL\n{_fold_step(drawn, wide, then)}\n)"
+    granted = "SELECT o.*, COALESCE(f.granted, o.wanted) AS granted FROM ordered AS o LEFT JOIN fold AS f USING (beneficiary, seq)"
+    hidden = ", ".join(("seq", *(f"q{n}" for n, _ in drawn)))
+    return (
+        f"WITH RECURSIVE ordered AS ({ordered}),\n{fold}\n"
+        f"SELECT * EXCLUDE ({hidden}) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(compiler)} END AS amount) "
+        f"FROM ({granted}) AS g WHERE granted > 0"
+    )
+
+
+def _fold_step(drawn: list[tuple[int, CapInfo]], wide: str, source: str) -> str:
+    """One step of the fold over the rows of `source` (an award and the
+    state before it, `sp`/`su`/`sr`/`sv`): what it is granted (`Engine.
+    _apply_caps`: nothing when a cap on a number of rewards is full, else
+    the least of the amount and what each cap on an amount has left) and
+    the state after it."""
+    from .compile import number
+
+    lefts, full = [], []
+    for n, cap in drawn:
+        used = f"(CASE WHEN q{n} = sp{n} THEN su{n} WHEN q{n} = sr{n} THEN sv{n} ELSE CAST(0 AS {wide}) END)"
+        left = f"(CAST({number(cap.limit, None, '')} AS {wide}) - {used})"
+        if cap.counts_rewards:
+            full.append(f"(q{n} IS NOT NULL AND {left} < 1)")
+        else:
+            lefts.append(f"CASE WHEN q{n} IS NOT NULL AND {left} < wanted THEN {left} ELSE wanted END")
+    least = f"LEAST(wanted, {', '.join(lefts)})" if lefts else "wanted"
+    granted = f"CAST(CASE WHEN {' OR '.join(full) or 'FALSE'} THEN 0 ELSE {least} END AS {wide})"
+    states = []
+    for n, cap in drawn:
+        used = f"(CASE WHEN q{n} = sr{n} THEN sv{n} ELSE CAST(0 AS {wide}) END)"  # a period before: kept, or new
+        drew = f"CASE WHEN g > 0 THEN {'1' if cap.counts_rewards else 'g'} ELSE 0 END"
+        stays = f"(q{n} IS NULL OR q{n} = sp{n})"
+        states.append(
+            f"CASE WHEN {stays} THEN sp{n} ELSE q{n} END AS p{n}, "
+            f"CAST(CASE WHEN q{n} IS NULL THEN su{n} WHEN q{n} = sp{n} THEN su{n} + {drew} ELSE {used} + {drew} END AS {wide}) AS u{n}, "
+            f"CASE WHEN {stays} THEN sr{n} ELSE sp{n} END AS r{n}, "
+            f"CAST(CASE WHEN {stays} THEN sv{n} ELSE su{n} END AS {wide}) AS v{n}"
+        )
+    return f"SELECT beneficiary, seq, g AS granted, {', '.join(states)} FROM (SELECT *, {granted} AS g FROM ({source}) AS s) AS x"
+
+
+def _cut_text(compiler: _Compiler) -> str:
+    """An award's amount after a cap cut it, written in its unit: keyed by
+    the row's `cap` (the unit of a reward's caps on an amount is its own)."""
+    from .compile import _plain_text, literal
+
+    texts = []
+    for key, unit in sorted(compiler.cap_units.items()):
+        texts.append(f"WHEN {literal(key)} THEN {_plain_text('granted', unit)}")
+    return f"CASE cap {' '.join(texts)} END" if texts else "amount"

@@ -24,11 +24,12 @@ from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, Milest
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import DURATION_UNITS
 from ..core.ids import encode
+from ..core.limits import MAX_AWARDS_PER_EVENT
 from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import caps, expressions, messages, reversals, tables, timers, triggers
+from . import caps, every, expressions, messages, reversals, tables, timers, triggers
 from . import history as earlier
 from .history import History
 
@@ -40,6 +41,11 @@ MAX_DIGITS = 38
 #: and it refuses a query deeper than 1,000 levels (its
 #: `max_expression_depth`) at run time
 MAX_REWARDS = 500
+
+#: the order awards are issued in (and drawn from caps): instant, a
+#: timer's after its instant's events, event, milestone, a timer's
+#: referee, an `every` milestone's multiple, reward
+ISSUE_ORDER = '"at", late, event, milestone_index, scope, nth, reward_index'
 
 #: the window over a referral's events so far, in processing order
 _SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
@@ -93,19 +99,48 @@ class Query:
     awards: str
     rejected: str
     columns: tuple[Column, ...]
-    #: the rewards one event can give at most (every milestone reached at once)
+    #: the hits one event can give at most without `every` (each milestone
+    #: an event can reach, reached at once; each hit gives its rewards)
     most_per_event: int
     #: the reversals of confirmed awards that a `void if` event takes back
     reversals: str = ""
     #: the void events of awards with partial voids, from which their
     #: statuses and reversals are computed (sql/reversals.py)
     clawbacks: str = ""
+    #: the statement that finds the first event past the per-event award
+    #: limit, before and after where the limit goes (`volume_sql`)
+    volume: tuple[str, str] = ("", "")
+    #: the milestones' names, by index (for the limit's error)
+    names: tuple[str, ...] = ()
+    #: the per-event award limit the runners enforce (`--max-awards-per-event`)
+    most: int = MAX_AWARDS_PER_EVENT
+    #: whether a milestone is `every` (one event may reach it many times)
+    repeats: bool = False
+
+    def volume_sql(self) -> str | None:
+        """The `volume` statement with the limit written in; None when no
+        event can pass it (no `every` milestone, and no more milestones an
+        event can reach than the limit)."""
+        head, tail = self.volume
+        if not head or (self.most >= self.most_per_event and not self.repeats):
+            return None
+        return f"{head}{int(self.most)}{tail}"
+
+    def statements(self) -> list[tuple[str, str]]:
+        """The statements `rewardrules sql` prints, each with its title."""
+        found = [("awards", self.awards), ("rejected referral events", self.rejected)]
+        found += [("reversals", self.reversals)] if self.reversals else []
+        found += [("void events of partial voids", self.clawbacks)] if self.clawbacks else []
+        volume = self.volume_sql() if self.repeats else None
+        if volume is not None:  # to run first: the awards query puts no bound on an `every` jump
+            found.append(
+                (f"events past the award limit ({self.most} at one event; run it first: no row is wanted)", volume)
+            )
+        return found
 
     def text(self) -> str:
-        """Both queries, as `rewardrules sql` prints them."""
-        text = f"-- awards\n{self.awards};\n\n-- rejected referral events\n{self.rejected};\n"
-        text += f"\n-- reversals\n{self.reversals};\n" if self.reversals else ""
-        return text + (f"\n-- void events of partial voids\n{self.clawbacks};\n" if self.clawbacks else "")
+        """The queries, as `rewardrules sql` prints them."""
+        return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
 
 
 def literal(text: str) -> str:
@@ -178,6 +213,9 @@ class _Compiler:
     contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
+    #: the unit an award's amount is written in after a cap cut it, by
+    #: its `cap` key (see `cap_of`)
+    cap_units: dict[str, str] = field(default_factory=dict)
     #: the decimals of every amount and cap limit (see `widest`)
     scale: int = 0
     #: while compiling a `void` condition: the table alias of each event
@@ -435,6 +473,8 @@ class _Compiler:
             once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
         elif isinstance(trigger, ast.IncreaseTrigger):
             return triggers.increases(self, compiled)
+        elif isinstance(trigger, ast.EveryTrigger):
+            return every.every(self, compiled)
         else:
             raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
         computed = self.amounts(compiled)
@@ -527,6 +567,7 @@ class _Compiler:
             "message": "CAST(NULL AS VARCHAR)",
             "msg": messages.row_value(milestone),
             **timers.order_values(milestone),
+            **every.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
@@ -555,22 +596,30 @@ class _Compiler:
         ]
 
     def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
-        """The key of the one cap that counts a reward (`p0.0`: program 0's
-        first cap), or None. Compiled: at most one cap (or allowance) per
-        reward (sql/caps.py); more is refused."""
+        """The key of the caps that count a reward, or None: `c0` for the
+        first cap (or allowance) the file's rewards draw from, ` c0 c2 `
+        for a reward counted by several (sql/caps.py, `folded`)."""
         reward = milestone.rewards[index]
-        if not reward.caps:
+        numbers = []
+        for cap in reward.caps:
+            key = f"cap{id(cap)}"
+            if key not in self.caps:
+                self.caps[key] = (len(self.caps), cap)
+            numbers.append(self.caps[key][0])
+        if not numbers:
             return None
-        cap = reward.caps[0]
-        if len(reward.caps) > 1:
-            raise self.refuse("a reward counted by more than one cap", reward.caps[1].decl)
-        key = f"cap{id(cap)}"
-        if key not in self.caps:
-            self.caps[key] = (len(self.caps), cap)
-        return f"c{self.caps[key][0]}"
+        key = f"c{numbers[0]}" if len(numbers) == 1 else "".join(f" c{n}" for n in numbers) + " "
+        cut = [cap.unit for cap in reward.caps if not cap.counts_rewards]
+        if cut:  # a cap on an amount may cut it: written in its unit
+            self.cap_units[key] = cut[0]
+        return key
 
     def capped(self, body: str) -> str:
-        """The award rows with their caps applied (sql/caps.py)."""
+        """The award rows with their caps applied (sql/caps.py): in closed
+        form when every reward is counted by one cap at most, else by the
+        fold."""
+        if any(len(r.caps) > 1 for m in self.compiled.milestones for r in m.rewards):
+            return caps.folded(self, body)
         return caps.capped(self, body)
 
     def _refuse_too_many_rewards(self) -> None:
@@ -621,11 +670,8 @@ class _Compiler:
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
         issued = self.capped(body)
-        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope"))
-        awards = (
-            f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\n"
-            'ORDER BY "at", late, event, milestone_index, scope, reward_index'
-        )
+        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth"))
+        awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         claws = reversals.clawbacks_select(self, issued)
@@ -641,9 +687,23 @@ class _Compiler:
             f"WHERE NOT ({' OR '.join(f'e{p}' for p in range(len(eligible)))})\n"
             ') AS rejected\nORDER BY "at", event'
         )
-        most = sum(len(m.rewards) for m in self.compiled.milestones)
+        # the most hits one event gives without `every` (one per milestone
+        # an event can reach; a timer's are at its instant, not at an event)
+        most = sum(not timers.is_timer(m) for m in self.compiled.milestones)
+        volume = every.volume(self, prelude)
+        names = tuple(m.info.name for m in self.compiled.milestones)
+        repeats = any(every.is_every(m) for m in self.compiled.milestones)
+        columns = tuple(self.columns.values())
         return Query(
-            awards, rejected, tuple(self.columns.values()), most, taken, f"{prelude}\n{claws}" if claws else ""
+            awards,
+            rejected,
+            columns,
+            most,
+            taken,
+            clawbacks=f"{prelude}\n{claws}" if claws else "",
+            volume=volume,
+            names=names,
+            repeats=repeats,
         )
 
 

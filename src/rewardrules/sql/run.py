@@ -22,6 +22,7 @@ from typing import Any
 
 from ..check.program import CheckedRuleset
 from .compile import MAX_DIGITS, Column, Query, ident, literal
+from .every import check_volume
 from .expressions import FOLDED
 from .write import TOTALS, Written, award_texts
 
@@ -199,6 +200,9 @@ def _queries(connection: Any, query: Query, as_of: int, layouts: Layouts | None 
     `layouts` (each reward's record keys), the awards as JSON text when
     `write.award_texts` can write them."""
     connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
+    volume = query.volume_sql()
+    if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
+        check_volume(_fetch(connection, volume), query.names, query.most)
     taken = _fetch(connection, query.reversals) if query.reversals else []
     claws = _fetch(connection, query.clawbacks) if query.clawbacks else []
     rejected = _fetch(connection, query.rejected)

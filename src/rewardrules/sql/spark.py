@@ -31,6 +31,7 @@ from typing import Any
 from ..check.program import CheckedRuleset
 from .compile import Column, Query
 from .dialect import to_dialect
+from .every import check_volume
 from .run import EngineError, Rows, TooWide, _positions, _write
 
 #: the master `score --engine spark` uses unless told: both cores of this
@@ -116,16 +117,21 @@ class Spark:
             scales = _write(path, records, positions)
             try:
                 self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
+                volume = query.volume_sql()
+                counted = self._fetch(volume) if volume is not None else []
+            except EngineError:
+                raise
+            except Exception as error:  # pyspark's and py4j's errors share no base class
+                raise _failure(error) from None
+            check_volume(counted, query.names, query.most)  # the per-event award limit (sql/every.py)
+            try:
                 taken = self._fetch(query.reversals) if query.reversals else []
                 claws = self._fetch(query.clawbacks) if query.clawbacks else []
                 return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken, claws)
             except EngineError:
                 raise
             except Exception as error:  # pyspark's and py4j's errors share no base class
-                text = _first_line(error)
-                if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
-                    raise TooWide(f"Spark could not compute a value exactly: {text}") from None
-                raise EngineError(f"Spark could not run the query: {text}") from None
+                raise _failure(error) from None
 
     def _load(self, path: str, columns: Sequence[Column], types: dict[str, str], as_of: int) -> None:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -139,6 +145,14 @@ class Spark:
     def _fetch(self, sql: str) -> list[dict[str, Any]]:
         rows = self.session.sql(to_dialect(sql, "spark")).collect()
         return [row.asDict() for row in rows]
+
+
+def _failure(error: Exception) -> EngineError:
+    """Spark's failure said as an error: `TooWide` for an overflow."""
+    text = _first_line(error)
+    if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
+        return TooWide(f"Spark could not compute a value exactly: {text}")
+    return EngineError(f"Spark could not run the query: {text}")
 
 
 def _wholes(records: list[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:

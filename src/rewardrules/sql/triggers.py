@@ -29,13 +29,10 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     trigger = info.trigger
     assert isinstance(trigger, ast.IncreaseTrigger)
     metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
-    if metric is None:
-        raise compiler.refuse(f"`whenever` of `{trigger.metric.text}`", trigger)
-    if metric.formula is not None and divides(compiler, metric.formula):  # `inc` is a plain difference
+    if metric is not None and metric.formula is not None and divides(compiler, metric.formula):
         raise compiler.refuse(f"`whenever` of `{metric.name}`, a value that involves a division", trigger)
     k = info.index
-    compiler.types.update(info.events)
-    current = compiler.metric(metric, trigger)
+    current = tested_metric(compiler, compiled, trigger, "whenever")
     scope = "rid" if info.level == "referral" else "referrer"
     computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
     amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
@@ -52,3 +49,15 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     )
     hits = ",\n".join([hits, *reversals.void_ctes(compiler, compiled)])
     return hits, [compiler.reward_row(compiled, r) for r in range(len(compiled.rewards))]
+
+
+def tested_metric(
+    compiler: _Compiler, compiled: CompiledMilestone, trigger: ast.IncreaseTrigger | ast.EveryTrigger, word: str
+) -> str:
+    """The metric a `whenever` or `every` milestone tests, as SQL over a row
+    of `totals`; the event types that can change it are read."""
+    metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
+    if metric is None:
+        raise compiler.refuse(f"`{word}` of `{trigger.metric.text}`", trigger)
+    compiler.types.update(compiled.info.events)
+    return compiler.metric(metric, trigger)
