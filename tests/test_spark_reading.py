@@ -238,3 +238,14 @@ def test_spark_takes_the_lines_duckdb_takes_with_the_same_values(spark: Spark, t
     taken = [line for line, row in duck.items() if row[0]]
     assert len(taken) > len(lines) // 2
     assert {line: ours[line] for line in taken} == {line: duck[line] for line in taken}
+
+
+def test_a_cluster_keeps_its_own_shuffle_partitions(tmp_path: Path) -> None:
+    """Four shuffle partitions suit two local threads; on a cluster the
+    window functions' shuffle by referee spreads over its own (200 by
+    default): four would put a 100M-event ledger in four tasks."""
+    from rewardrules.sql.spark import _settings
+
+    assert _settings(str(tmp_path), "local[2]")["spark.sql.shuffle.partitions"] == "4"
+    assert "spark.sql.shuffle.partitions" not in _settings(str(tmp_path), "yarn")
+    assert _settings(str(tmp_path), "yarn")["spark.sql.runSQLOnFiles"] == "false"

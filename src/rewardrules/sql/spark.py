@@ -55,7 +55,9 @@ def _settings(folder: str, master: str) -> dict[str, str]:
     log = os.path.join(folder, "log4j2.properties")
     with open(log, "w", encoding="utf-8") as out:
         out.write(_LOG4J)
+    local = {"spark.sql.shuffle.partitions": "4"} if master.startswith("local") else {}
     return {
+        **local,  # a cluster keeps its own number of shuffle partitions (200, coalesced by adaptive execution)
         "spark.master": master,
         "spark.app.name": "rewardrules",
         "spark.ui.enabled": "false",
@@ -65,7 +67,6 @@ def _settings(folder: str, master: str) -> dict[str, str]:
         "spark.sql.decimalOperations.allowPrecisionLoss": "false",
         "spark.sql.runSQLOnFiles": "false",
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-        "spark.sql.shuffle.partitions": "4",
         "spark.local.dir": os.path.join(folder, "spill"),
         "spark.sql.warehouse.dir": os.path.join(folder, "warehouse"),
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log}",
