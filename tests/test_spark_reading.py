@@ -249,3 +249,23 @@ def test_a_cluster_keeps_its_own_shuffle_partitions(tmp_path: Path) -> None:
     assert _settings(str(tmp_path), "local[2]")["spark.sql.shuffle.partitions"] == "4"
     assert "spark.sql.shuffle.partitions" not in _settings(str(tmp_path), "yarn")
     assert _settings(str(tmp_path), "yarn")["spark.sql.runSQLOnFiles"] == "false"
+
+
+def test_a_dollar_brace_in_a_constant_stays_text(spark: Spark, tmp_path: Path) -> None:
+    """Spark substitutes `${env:NAME}` and `${setting}` anywhere in SQL
+    text, quoted constants included, by default: a rule file's text or a
+    ledger's id could read an environment variable into the result. Off."""
+    ids = ["${spark.app.name}", "${env:HOME}"]
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        "".join(
+            f'{{"id":"{i}","at":"2026-01-0{n + 1}T00:00:00Z","type":"referral","referrer":"ann","referee":"b{n}"}}\n'
+            for n, i in enumerate(ids)
+        )
+    )
+    from rewardrules.sql.spark_read import lines_of
+
+    spark_json(spark, rewardrules.load(SAAS), folder)  # makes the views
+    assert [json.loads(line)["id"] for line in lines_of(spark.session, ids)] == sorted(ids)
+    assert spark.session.sql("SELECT '${spark.app.name}'").collect()[0][0] == "${spark.app.name}"

@@ -11,7 +11,10 @@ what DuckDB computes, or fails, never something close:
   than 38 digits is an error (by default Spark would round it);
 - the session time zone is UTC (instants are integers anyway);
 - SQL on files (`SELECT * FROM json.`/path``) is off: the query reads only
-  the two views made here.
+  the two views made here;
+- variable substitution is off: a `${env:NAME}` in a quoted constant (a
+  rule file's text, a ledger's id) stays that text, never the value of an
+  environment variable or a setting.
 
 Spark writes its scratch data (shuffles, the warehouse folder it makes
 by default in the working directory) into the run's private directory, and
@@ -66,6 +69,7 @@ def _settings(folder: str, master: str) -> dict[str, str]:
         "spark.sql.ansi.enabled": "true",
         "spark.sql.decimalOperations.allowPrecisionLoss": "false",
         "spark.sql.runSQLOnFiles": "false",
+        "spark.sql.variable.substitute": "false",
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.local.dir": os.path.join(folder, "spill"),
         "spark.sql.warehouse.dir": os.path.join(folder, "warehouse"),
