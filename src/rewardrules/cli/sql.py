@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..score.clawback import Share
     from ..sql.compile import Query
     from ..sql.run import Rows
+    from ..sql.spark import Spark
 
     #: runs the compiled query over validated records up to an as-of
     Runner = Callable[[Query, Any, Iterable[Any], int], Rows]
@@ -127,11 +128,13 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if args.max_awards_per_event is not None:  # the runners stop where the Python engine stops (sql/every.py)
         query = replace(query, most=args.max_awards_per_event)
     try:
-        runner = _runner(args)
-        direct = runner is None
-        data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json") if direct else None
-        if data is None:  # Spark, stdin, or a ledger outside the strict form: the Python reader
-            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner)
+        data: dict[str, Any] | None
+        if args.engine == "spark":
+            data = spark_result(program, query, args.ledger, as_of, args.spark_master)
+        else:
+            data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json")
+        if data is None:  # stdin, or a ledger outside the strict form: the Python reader
+            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -256,20 +259,43 @@ def grouped_totals(
     ]
 
 
-def _runner(args: argparse.Namespace) -> Runner | None:
-    """What runs the query: DuckDB embedded (None: the default), or Spark
-    with `--spark-master`, started for this one run."""
-    if args.engine != "spark":
-        return None
+def spark_result(program: Program, query: Query, path: str, as_of: int | None, master: str | None) -> dict[str, Any]:
+    """What `score --engine spark` prints, from one Spark session started
+    for this run (`master`, default `local[2]`): the ledger read by Spark
+    itself (a file or a directory of part files, JSON Lines or Parquet, in
+    the strict form: `sql.spark_read`); a single file outside it, or
+    standard input, read by the Python reader and the query run by Spark
+    over its records. A directory outside the strict form is refused
+    (`NotStrict`, or the Python reader's `LedgerError` for its first bad
+    file)."""
+    import os
+
+    from ..sql.read import NotDirect, is_parquet
+    from ..sql.run import parquet_rows
     from ..sql.spark import DEFAULT_MASTER, Spark
 
-    master = args.spark_master or DEFAULT_MASTER
+    with Spark(master or DEFAULT_MASTER) as spark:
+        if path != "-" and os.path.exists(path):
+            try:
+                return spark_direct_result(program, query, spark, path, as_of)
+            except NotDirect:  # a single file outside the strict form: the Python reader decides
+                events: Iterable[Any] = parquet_rows(path) if is_parquet(path) else ledger_lines(path)
+                return duckdb_result(program, query, events, as_of, path, spark.run)
+        name = "<stdin>" if path == "-" else path
+        return duckdb_result(program, query, ledger_lines(path), as_of, name, spark.run)
 
-    def on_spark(query: Query, checked: Any, records: Iterable[Any], as_of: int) -> Rows:
-        with Spark(master) as spark:
-            return spark.run(query, checked, records, as_of)
 
-    return on_spark
+def spark_direct_result(program: Program, query: Query, spark: Spark, path: str, as_of: int | None) -> dict[str, Any]:
+    """The result record with the ledger at `path` (a file or a directory)
+    read by Spark itself (`Spark.run_path`); `NotDirect` for a single file
+    outside the strict form."""
+    from ..ledger.validate import _one_currency
+
+    currencies = _one_currency(program._reader().money)
+    used = sorted(program.compiled.used_types)
+    rows, limit, lines = spark.run_path(query, program.compiled.checked, used, currencies, path, as_of, program._read)
+    records = program._read(lines, path)[0] if lines else []
+    return result_data(program, rows, limit, records)
 
 
 def result_data(

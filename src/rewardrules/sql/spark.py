@@ -11,7 +11,10 @@ what DuckDB computes, or fails, never something close:
   than 38 digits is an error (by default Spark would round it);
 - the session time zone is UTC (instants are integers anyway);
 - SQL on files (`SELECT * FROM json.`/path``) is off: the query reads only
-  the two views made here.
+  the two views made here;
+- variable substitution is off: a `${env:NAME}` in a quoted constant (a
+  rule file's text, a ledger's id) stays that text, never the value of an
+  environment variable or a setting.
 
 Spark writes its scratch data (shuffles, the warehouse folder it makes
 by default in the working directory) into the run's private directory, and
@@ -24,15 +27,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset
 from .compile import Column, Query
 from .dialect import to_dialect
 from .every import check_volume
 from .run import EngineError, Rows, TooWide, _positions, _write
+
+if TYPE_CHECKING:
+    from .spark_read import PythonRead
 
 #: the master `score --engine spark` uses unless told: both cores of this
 #: machine, one process (docs/sql.md, "Spark")
@@ -55,7 +61,9 @@ def _settings(folder: str, master: str) -> dict[str, str]:
     log = os.path.join(folder, "log4j2.properties")
     with open(log, "w", encoding="utf-8") as out:
         out.write(_LOG4J)
+    local = {"spark.sql.shuffle.partitions": "4"} if master.startswith("local") else {}
     return {
+        **local,  # a cluster keeps its own number of shuffle partitions (200, coalesced by adaptive execution)
         "spark.master": master,
         "spark.app.name": "rewardrules",
         "spark.ui.enabled": "false",
@@ -64,7 +72,8 @@ def _settings(folder: str, master: str) -> dict[str, str]:
         "spark.sql.ansi.enabled": "true",
         "spark.sql.decimalOperations.allowPrecisionLoss": "false",
         "spark.sql.runSQLOnFiles": "false",
-        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.variable.substitute": "false",
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.local.dir": os.path.join(folder, "spill"),
         "spark.sql.warehouse.dir": os.path.join(folder, "warehouse"),
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log}",
@@ -113,25 +122,51 @@ class Spark:
         """Both queries over the records (the ledger stage's, any order)."""
         records = list(records)
         positions = _positions(checked, query.columns)
-        with _scratch(self.folder) as path:
+        with _scratch(self.folder) as path, _said():
             scales = _write(path, records, positions)
+            self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
+            return self._queries(query)
+
+    def run_path(
+        self,
+        query: Query,
+        checked: CheckedRuleset,
+        used: Sequence[str],
+        currencies: Mapping[str, str | None],
+        path: str,
+        as_of: int | None,
+        python_read: PythonRead | None = None,
+    ) -> tuple[Rows, int, list[str]]:
+        """Both queries over the ledger at `path` (a file or a directory of
+        part files), read by Spark itself (`spark_read.load`, the strict
+        form): the rows, the as-of used (the given one, or the ledger's
+        latest instant) and the lines of the ineligible referrals (for their
+        explanations). `read.NotDirect` for a single file outside the strict
+        form (the caller reads it with the Python reader); `NotStrict` or
+        the Python reader's `LedgerError` for such a directory."""
+        from .spark_read import lines_of, load
+
+        with _said():
             try:
-                self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
-                volume = query.volume_sql()
-                counted = self._fetch(volume) if volume is not None else []
-            except EngineError:
-                raise
-            except Exception as error:  # pyspark's and py4j's errors share no base class
-                raise _failure(error) from None
-            check_volume(counted, query.names, query.most)  # the per-event award limit (sql/every.py)
-            try:
-                taken = self._fetch(query.reversals) if query.reversals else []
-                claws = self._fetch(query.clawbacks) if query.clawbacks else []
-                return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken, claws)
-            except EngineError:
-                raise
-            except Exception as error:  # pyspark's and py4j's errors share no base class
-                raise _failure(error) from None
+                latest, _ = load(self.session, path, checked, used, query.columns, currencies, python_read)
+                limit = as_of if as_of is not None else (latest if latest is not None else 0)
+                self.session.sql(
+                    f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(limit)} AS BIGINT) AS `at`"
+                )
+                rows = self._queries(query)
+                ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
+                return rows, limit, lines_of(self.session, ineligible)
+            finally:
+                self.session.catalog.clearCache()
+
+    def _queries(self, query: Query) -> Rows:
+        """The per-event award limit first (`every.check_volume`: the Python
+        engine's error at the same event), then the queries."""
+        volume = query.volume_sql()
+        check_volume(self._fetch(volume) if volume is not None else [], query.names, query.most)
+        taken = self._fetch(query.reversals) if query.reversals else []
+        claws = self._fetch(query.clawbacks) if query.clawbacks else []
+        return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken, claws)
 
     def _load(self, path: str, columns: Sequence[Column], types: dict[str, str], as_of: int) -> None:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -145,14 +180,6 @@ class Spark:
     def _fetch(self, sql: str) -> list[dict[str, Any]]:
         rows = self.session.sql(to_dialect(sql, "spark")).collect()
         return [row.asDict() for row in rows]
-
-
-def _failure(error: Exception) -> EngineError:
-    """Spark's failure said as an error: `TooWide` for an overflow."""
-    text = _first_line(error)
-    if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
-        return TooWide(f"Spark could not compute a value exactly: {text}")
-    return EngineError(f"Spark could not run the query: {text}")
 
 
 def _wholes(records: list[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -196,6 +223,26 @@ def _view_sql(columns: Sequence[Column], types: dict[str, str]) -> str:
 def _quoted(name: str) -> str:
     """A column name as a Spark identifier (backticks doubled)."""
     return "`" + name.replace("`", "``") + "`"
+
+
+@contextmanager
+def _said() -> Iterator[None]:
+    """Spark's failures said as errors (`TooWide`, `EngineError`), never
+    tracebacks; the project's own errors (`EngineError`, `NotDirect`,
+    `LedgerError`) pass."""
+    from ..core.limits import AwardLimitError
+    from ..ledger.events import LedgerError
+    from .read import NotDirect
+
+    try:
+        yield
+    except (EngineError, NotDirect, LedgerError, AwardLimitError):
+        raise
+    except Exception as error:  # pyspark's and py4j's errors share no base class
+        text = _first_line(error)
+        if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
+            raise TooWide(f"Spark could not compute a value exactly: {text}") from None
+        raise EngineError(f"Spark could not run the query: {text}") from None
 
 
 @contextmanager

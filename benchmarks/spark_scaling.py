@@ -1,0 +1,129 @@
+"""The scaling curve of `score --engine spark` (issue 19, goal 2).
+
+`saas_milestones` on the seeded ledgers of `generate.py`, one whole process
+per size (Spark's start-up included, as a user waits for it):
+
+    python benchmarks/spark_scaling.py --events 1000000,2000000,5000000 [--master local[2]] [--dir /tmp/bench]
+
+For each size it writes the ledger (once, kept in `--dir`), runs
+`rewardrules score --engine spark --spark-master MASTER --format json` with
+the ledger read by Spark itself, then `--engine duckdb` on the same ledger
+and checks that both print the same bytes (the DuckDB path is held to the
+Python engine byte for byte by the tests): the figures mean nothing unless
+they do. It prints one Markdown row per size: wall time, CPU time and peak
+resident memory of the whole process tree (the Python driver and Spark's
+JVM, sampled from /proc every 0.2 s: a process that lives less than that
+is missed), events per second of wall time.
+
+Linux only (/proc). The figures in docs/performance.md are from this
+script; the machine was shared, so take them as a shape, not a promise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = str(ROOT / "rulesets" / "saas_milestones.rules")
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children(pid: int) -> list[int]:
+    """`pid` and all its descendants, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += parents.get(current, [])
+    return tree
+
+
+def _sample(pid: int) -> tuple[float, int] | None:
+    """(CPU seconds, resident bytes) of one process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE
+
+
+def measured(command: list[str], out: str) -> tuple[float, float, int, int]:
+    """Run `command` with its standard output in `out`: (wall seconds, CPU
+    seconds and peak resident bytes of its process tree, exit code)."""
+    start = time.perf_counter()
+    with open(out, "wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.DEVNULL)
+        cpu: dict[int, float] = {}
+        peak = 0
+        while process.poll() is None:
+            resident = 0
+            for pid in _children(process.pid):
+                found = _sample(pid)
+                if found is not None:
+                    cpu[pid] = found[0]
+                    resident += found[1]
+            peak = max(peak, resident)
+            time.sleep(0.2)
+    wall = time.perf_counter() - start
+    return wall, sum(cpu.values()), peak, process.returncode
+
+
+def ledger(events: int, folder: Path) -> Path:
+    """The seeded ledger of `events` events, written once."""
+    path = folder / f"ledger-{events}.jsonl"
+    if not path.exists():
+        with open(path, "wb") as out:
+            subprocess.run(
+                [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--events", str(events), "--seed", "7"],
+                stdout=out,
+                check=True,
+            )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", default="1000000,2000000,5000000")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--dir", default="/tmp/rewardrules-spark-bench")
+    args = parser.parse_args()
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, "-m", "rewardrules", "score", "--format", "json", RULES]
+    print("| events | wall | CPU | peak memory (driver + JVM) | events/s | same bytes as `--engine duckdb` |")
+    print("|---|---|---|---|---|---|")
+    for events in (int(n) for n in args.events.split(",")):
+        path = ledger(events, folder)
+        spark_out, duck_out = folder / f"spark-{events}.json", folder / f"duckdb-{events}.json"
+        wall, cpu, peak, code = measured(
+            [*cli[:4], "--engine", "spark", "--spark-master", args.master, *cli[4:], str(path)], str(spark_out)
+        )
+        with open(duck_out, "wb") as sink:
+            subprocess.run([*cli[:4], "--engine", "duckdb", *cli[4:], str(path)], stdout=sink, check=True)
+        same = code == 0 and spark_out.read_bytes() == duck_out.read_bytes()
+        print(
+            f"| {events / 1e6:g}M | {wall:.0f} s | {cpu:.0f} s | {peak / 2**30:.1f} GB | {events / wall:,.0f} | "
+            f"{'yes' if same else 'NO (exit ' + str(code) + ')'} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""`score --engine spark` over a ledger Spark reads itself (docs/sql.md,
+"Spark"): golden ledgers split into JSON Lines part files (any split, any
+order of the parts) and written as Parquet (one file, or partitioned by
+type) give the Python engine's result byte for byte; duplicates across
+parts count once, an id on lines of different content is refused; a
+directory with a line outside the strict form is refused naming its first
+such file and line (the Python reader's problem when it refuses the line);
+a single file outside it is left to the Python reader. One Spark session
+for the module: starting Spark takes seconds."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import rewardrules
+from rewardrules.cli.sql import spark_direct_result
+from rewardrules.ledger.events import LedgerError
+from rewardrules.score.api import parse_as_of
+from rewardrules.sql.compile import compile_query
+from rewardrules.sql.read import NotDirect
+from rewardrules.sql.run import EngineError
+from rewardrules.sql.spark import Spark
+from rewardrules.sql.spark_read import NotStrict
+
+from .test_sql_backend import GOLDEN, ROOT, python_json
+from .test_sql_reading import BASE, SAAS, _sub
+from .test_sql_reading_parquet import _parquet
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Spark]:
+    with Spark("local[2]") as session:
+        yield session
+
+
+def spark_json(spark: Spark, prog: rewardrules.Program, path: Path, as_of: str | None = None) -> str:
+    data = spark_direct_result(prog, compile_query(prog.compiled), spark, str(path), parse_as_of(as_of))
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def split(lines: list[str], folder: Path, seed: int, parts: int = 3) -> Path:
+    """The lines shuffled into `parts` part files at random cut points,
+    named so that Spark's order of the files is not the ledger's."""
+    rng = random.Random(seed)
+    lines = lines[:]
+    rng.shuffle(lines)
+    cuts = sorted(rng.sample(range(1, len(lines)), parts - 1)) if len(lines) > parts else []
+    folder.mkdir()
+    for n, (start, end) in enumerate(zip([0, *cuts], [*cuts, len(lines)], strict=True)):
+        name = f"part-{rng.randrange(16**6):06x}-{n}.jsonl"
+        (folder / name).write_text("".join(line + "\n" for line in lines[start:end]), encoding="utf-8")
+    return folder
+
+
+#: (program, golden ledger, seed of the split): five programs (awards,
+#: rejected referrals with explanations, reversals, several event types)
+SPLITS = [
+    ("saas_milestones", "basic", 1),
+    ("saas_milestones", "same_instant_ids", 2),
+    ("referral_milestones", None, 3),
+    ("partner_and_customer", None, 4),
+    ("referral_fraud", None, 5),
+    ("fasttrack_cpor", None, 6),
+]
+
+
+def _golden(name: str, stem: str | None) -> Path:
+    found = sorted((GOLDEN / name).glob("*.jsonl"))
+    return next(p for p in found if p.stem == stem) if stem else found[0]
+
+
+@pytest.mark.parametrize(("name", "stem", "seed"), SPLITS, ids=lambda v: str(v))
+def test_a_golden_ledger_in_part_files_gives_the_python_result(
+    spark: Spark, tmp_path: Path, name: str, stem: str | None, seed: int
+) -> None:
+    ledger = _golden(name, stem)
+    prog = rewardrules.load(ROOT / "rulesets" / f"{name}.rules")
+    lines = [line for line in ledger.read_text(encoding="utf-8").splitlines() if line.strip()]
+    parts = split(lines, tmp_path / "parts", seed)
+    assert spark_json(spark, prog, parts) == python_json(prog, lines, None)
+
+
+def test_parquet_one_file_and_partitioned_by_type(spark: Spark, tmp_path: Path) -> None:
+    ledger = _golden("saas_milestones", "basic")
+    prog = rewardrules.load(SAAS)
+    expected = python_json(prog, ledger.read_text(encoding="utf-8").splitlines(), None)
+    one = tmp_path / "ledger.parquet"
+    _parquet(ledger, one)
+    assert spark_json(spark, prog, one) == expected
+    folder = tmp_path / "by_type"
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_parquet('{one}')) TO '{folder}' (FORMAT parquet, PARTITION_BY (type))"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["type=referral", "type=subscription"]
+    assert spark_json(spark, prog, folder) == expected
+
+
+def test_a_parquet_column_of_binary_floats_is_refused(spark: Spark, tmp_path: Path) -> None:
+    jsonl = tmp_path / "ledger.jsonl"
+    jsonl.write_text("\n".join(BASE) + "\n")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    _parquet(jsonl, folder / "part-0.parquet", mrr="DOUBLE")
+    with pytest.raises(EngineError, match=r"column `mrr` .* binary floats \(DOUBLE\)"):
+        spark_json(spark, rewardrules.load(SAAS), folder)
+
+
+def test_duplicates_across_parts_count_once(spark: Spark, tmp_path: Path) -> None:
+    """The same event on several lines (as written, in another key order,
+    with other spacing) in several parts is one event."""
+    reordered = '{"referee":"bob","id":"s1","at":"2026-01-10T09:00:00Z","type":"subscription","mrr":300}'
+    spaced = BASE[1].replace(",", " , ").replace(":", " : ", 1)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("\n".join(BASE) + "\n")
+    (folder / "b.jsonl").write_text("\n".join([BASE[0], reordered, spaced]) + "\n")
+    prog = rewardrules.load(SAAS)
+    assert spark_json(spark, prog, folder) == python_json(prog, BASE, None)
+
+
+def test_an_id_with_other_content_in_another_part_is_refused(spark: Spark, tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("\n".join(BASE) + "\n")
+    (folder / "b.jsonl").write_text(_sub("99999", id_="s1") + "\n")
+    with pytest.raises(NotStrict, match=r"id 's1' is on lines with different content \(in .*a\.jsonl and .*b\.jsonl\)"):
+        spark_json(spark, rewardrules.load(SAAS), folder)
+
+
+def test_a_bad_line_in_a_part_is_named_by_its_file_and_line(spark: Spark, tmp_path: Path) -> None:
+    """The Python reader's problem (line, field) when it refuses the line."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("\n".join(BASE) + "\n")
+    (folder / "b.jsonl").write_text("\n".join([_sub("1", id_="s8"), _sub('"abc"', id_="s9")]) + "\n")
+    with pytest.raises(LedgerError) as caught:
+        spark_json(spark, rewardrules.load(SAAS), folder)
+    assert str(caught.value).startswith(f"{folder / 'b.jsonl'}:2: error: field `mrr`")
+
+
+def test_a_line_outside_the_strict_form_in_a_part_is_named(spark: Spark, tmp_path: Path) -> None:
+    """A line the Python reader accepts but Spark does not read (an escape
+    in a string): the directory is refused, naming the file and line; the
+    same line in a single file is left to the Python reader."""
+    escaped = _sub("1000", id_="s7").replace('"bob"', '"b\\u006fb"')
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("\n".join(BASE) + "\n")
+    (folder / "b.jsonl").write_text("\n".join([_sub("1", id_="s8"), "", escaped]) + "\n")
+    prog = rewardrules.load(SAAS)
+    with pytest.raises(NotStrict, match=rf"^{folder / 'b.jsonl'}:3: this line is outside the form Spark reads"):
+        spark_json(spark, prog, folder)
+    single = tmp_path / "single.jsonl"
+    single.write_text("\n".join([*BASE, escaped]) + "\n")
+    with pytest.raises(NotDirect):
+        spark_json(spark, prog, single)
+
+
+def test_score_engine_spark_over_part_files_prints_the_python_result(tmp_path: Path) -> None:
+    """The command line end to end once: a directory of parts and a single
+    file outside the strict form (read by the Python reader, run by Spark)."""
+    ledger = _golden("referral_milestones", None)
+    rules = str(ROOT / "rulesets" / "referral_milestones.rules")
+    lines = ledger.read_text(encoding="utf-8").splitlines()
+    parts = split(lines, tmp_path / "parts", 7)
+    run = [sys.executable, "-m", "rewardrules", "score", "--format", "json"]
+    spark = subprocess.run(
+        [*run, "--engine", "spark", "--spark-master", "local[1]", rules, str(parts)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    python = subprocess.run([*run, "--no-explain", rules, str(ledger)], capture_output=True, text=True, check=False)
+    assert spark.returncode == 0, spark.stderr
+    assert spark.stdout == python.stdout
+
+
+def _edge_lines() -> list[str]:
+    """The bad line of each ledger the Python reader refuses, and the lines
+    of those it accepts, that DuckDB can read as lines (no carriage return,
+    valid UTF-8, no byte-order mark)."""
+    from .test_sql_reading import ACCEPTED, REFUSED
+
+    found = [case.decode("utf-8").split("\n")[-1] for case in REFUSED.values() if _as_lines(case)]
+    found += [line for case in ACCEPTED.values() if _as_lines(case) for line in case.decode("utf-8").split("\n")]
+    return found
+
+
+def _as_lines(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "\r" not in text and "\ufeff" not in text
+
+
+@pytest.mark.parametrize("name", ["saas_milestones", "fasttrack_cpor"])
+def test_spark_takes_the_lines_duckdb_takes_with_the_same_values(spark: Spark, tmp_path: Path, name: str) -> None:
+    """The strict form in Spark SQL against `read.parse_sql` in DuckDB, line
+    by line, over every golden ledger's lines and the reading tests' edge
+    cases: the same lines taken, with the same values."""
+    from rewardrules.ledger.validate import _one_currency
+    from rewardrules.sql import read, spark_read
+
+    prog = rewardrules.load(ROOT / "rulesets" / f"{name}.rules")
+    kinds = read.plan(prog.compiled.checked, sorted(prog.compiled.used_types))
+    currencies = _one_currency(prog._reader().money)
+    lines = sorted({line for p in GOLDEN.rglob("*.jsonl") for line in p.read_text(encoding="utf-8").split("\n")})
+    lines += _edge_lines()
+    lines = [line for line in dict.fromkeys(lines) if line.strip(" ")]
+    path = tmp_path / "lines.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    fields = sorted({f for spec in kinds.values() for f, _, _ in spec})
+    wanted = ["line", "ok", "id", "type", "at", "referee", "referrer", *(f"v:{f}" for f in fields)]
+    db = duckdb.connect()
+    db.execute(read.parse_sql(str(path), kinds, currencies))
+    columns = ", ".join(f'"{c}"' for c in wanted)
+    duck = {row[0]: row[1:] for row in db.execute(f"SELECT {columns} FROM parsed").fetchall()}
+    spark.session.createDataFrame([(line, "f") for line in lines], "line string, file string").createOrReplaceTempView(
+        "rewardrules_lines"
+    )
+    columns = ", ".join(f"`{c}`" for c in wanted)
+    ours = {
+        row[0]: tuple(row[1:])
+        for row in spark.session.sql(f"SELECT {columns} FROM ({spark_read.parse_sql(kinds, currencies)})").collect()
+    }
+    assert {line: row[0] for line, row in ours.items()} == {line: row[0] for line, row in duck.items()}
+    taken = [line for line, row in duck.items() if row[0]]
+    assert len(taken) > len(lines) // 2
+    assert {line: ours[line] for line in taken} == {line: duck[line] for line in taken}
+
+
+def test_a_cluster_keeps_its_own_shuffle_partitions(tmp_path: Path) -> None:
+    """Four shuffle partitions suit two local threads; on a cluster the
+    window functions' shuffle by referee spreads over its own (200 by
+    default): four would put a 100M-event ledger in four tasks."""
+    from rewardrules.sql.spark import _settings
+
+    assert _settings(str(tmp_path), "local[2]")["spark.sql.shuffle.partitions"] == "4"
+    assert "spark.sql.shuffle.partitions" not in _settings(str(tmp_path), "yarn")
+    assert _settings(str(tmp_path), "yarn")["spark.sql.runSQLOnFiles"] == "false"
+
+
+def test_a_dollar_brace_in_a_constant_stays_text(spark: Spark, tmp_path: Path) -> None:
+    """Spark substitutes `${env:NAME}` and `${setting}` anywhere in SQL
+    text, quoted constants included, by default: a rule file's text or a
+    ledger's id could read an environment variable into the result. Off."""
+    ids = ["${spark.app.name}", "${env:HOME}"]
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        "".join(
+            f'{{"id":"{i}","at":"2026-01-0{n + 1}T00:00:00Z","type":"referral","referrer":"ann","referee":"b{n}"}}\n'
+            for n, i in enumerate(ids)
+        )
+    )
+    from rewardrules.sql.spark_read import lines_of
+
+    spark_json(spark, rewardrules.load(SAAS), folder)  # makes the views
+    assert [json.loads(line)["id"] for line in lines_of(spark.session, ids)] == sorted(ids)
+    assert spark.session.sql("SELECT '${spark.app.name}'").collect()[0][0] == "${spark.app.name}"
