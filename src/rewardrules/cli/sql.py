@@ -293,9 +293,21 @@ def spark_direct_result(program: Program, query: Query, spark: Spark, path: str,
 
     currencies = _one_currency(program._reader().money)
     used = sorted(program.compiled.used_types)
-    rows, limit, lines = spark.run_path(query, program.compiled.checked, used, currencies, path, as_of, program._read)
+    rows, limit, lines = spark.run_path(
+        query, program.compiled.checked, used, currencies, path, as_of, lambda file: _python_read(program, file)
+    )
     records = program._read(lines, path)[0] if lines else []
     return result_data(program, rows, limit, records)
+
+
+def _python_read(program: Program, file: str) -> None:
+    """The Python reader over one part file of a ledger directory: its
+    `LedgerError` names the file's first bad line (`sql` may not import
+    the ledger stage, so this lives here)."""
+    from ..ledger.reading import read_lines
+
+    with open(file, "rb") as handle:
+        program._read(read_lines(handle), file)
 
 
 def result_data(

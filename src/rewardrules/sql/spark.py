@@ -229,16 +229,13 @@ def _quoted(name: str) -> str:
 def _said() -> Iterator[None]:
     """Spark's failures said as errors (`TooWide`, `EngineError`), never
     tracebacks; the project's own errors (`EngineError`, `NotDirect`,
-    `LedgerError`) pass."""
-    from ..core.limits import AwardLimitError
-    from ..ledger.events import LedgerError
-    from .read import NotDirect
-
+    `LedgerError`, `AwardLimitError`, ...) pass as they are."""
     try:
         yield
-    except (EngineError, NotDirect, LedgerError, AwardLimitError):
-        raise
-    except Exception as error:  # pyspark's and py4j's errors share no base class
+    except Exception as error:
+        if type(error).__module__.split(".")[0] == "rewardrules":
+            raise  # the project's own (EngineError, NotDirect, LedgerError, AwardLimitError, ...)
+        # pyspark's, py4j's and a lost JVM's errors share no base class
         text = _first_line(error)
         if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
             raise TooWide(f"Spark could not compute a value exactly: {text}") from None

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -48,7 +48,7 @@ _MOST_LOOKED_UP = 100_000
 
 #: reads a ledger's lines with the Python reader, refusing (`LedgerError`,
 #: named by the second argument) what it refuses
-PythonRead = Callable[[Iterable[bytes], str], Any]
+PythonRead = Callable[[str], Any]
 
 #: a key and its value's JSON text in a strict line (a string holds no `"`)
 _PAIR = '("[^"]*") *: *("[^"]*"|[^,} ]+)'
@@ -379,10 +379,7 @@ def _not_strict(session: Any, path: str, parquet: bool, python_read: PythonRead 
             f"exact numbers, `at` an instant as text): {line[:200]}"
         )
     if python_read is not None:
-        from ..ledger.reading import read_lines
-
-        with open(file, "rb") as handle:
-            python_read(read_lines(handle), file)  # raises the Python reader's LedgerError, if any
+        python_read(file)  # the Python reader on that file: raises its LedgerError, if any
     digests = {
         row[0]
         for row in session.sql(
