@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,13 @@ def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of:
             session.advance(to=as_of)
         assert session.result(as_of=as_of).to_json() == batch
     return batch
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One Spark session (`local[2]`) for every test that runs the query on
+    Spark: starting one takes seconds, so the suite starts it once."""
+    from rewardrules.sql.spark import Spark
+
+    with Spark("local[2]") as session:
+        yield session

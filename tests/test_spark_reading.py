@@ -14,7 +14,6 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -35,12 +34,6 @@ from .test_sql_reading import BASE, SAAS, _sub
 from .test_sql_reading_parquet import _parquet
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Spark]:
-    with Spark("local[2]") as session:
-        yield session
 
 
 def spark_json(spark: Spark, prog: rewardrules.Program, path: Path, as_of: str | None = None) -> str:
@@ -167,22 +160,28 @@ def test_a_line_outside_the_strict_form_in_a_part_is_named(spark: Spark, tmp_pat
 
 
 def test_score_engine_spark_over_part_files_prints_the_python_result(tmp_path: Path) -> None:
-    """The command line end to end once: a directory of parts and a single
-    file outside the strict form (read by the Python reader, run by Spark)."""
+    """The command line end to end once (Spark starts in a process of its
+    own): a directory of parts gives `score --no-explain`'s bytes, and
+    nothing is left in the working directory."""
     ledger = _golden("referral_milestones", None)
     rules = str(ROOT / "rulesets" / "referral_milestones.rules")
     lines = ledger.read_text(encoding="utf-8").splitlines()
     parts = split(lines, tmp_path / "parts", 7)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
     run = [sys.executable, "-m", "rewardrules", "score", "--format", "json"]
     spark = subprocess.run(
         [*run, "--engine", "spark", "--spark-master", "local[1]", rules, str(parts)],
         capture_output=True,
         text=True,
+        cwd=workdir,
         check=False,
     )
     python = subprocess.run([*run, "--no-explain", rules, str(ledger)], capture_output=True, text=True, check=False)
     assert spark.returncode == 0, spark.stderr
     assert spark.stdout == python.stdout
+    assert list(workdir.iterdir()) == []  # no spark-warehouse, metastore or logs left in the working directory
+    assert "Traceback" not in spark.stderr
 
 
 def _edge_lines() -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,6 @@ from .test_properties import as_ofs, ledgers, program
 from .test_sql_backend import COMMISSION, GOLDEN, ROOT, SUPPORTED, python_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Spark]:
-    with Spark("local[1]") as session:
-        yield session
 
 
 def spark_json(spark: Spark, prog: rewardrules.Program, events: Any, as_of: str | None) -> str:
@@ -120,26 +113,6 @@ def test_generated_ledgers_on_spark(spark: Spark, data: st.DataObject) -> None:
     events = data.draw(ledgers("saas_milestones"))
     as_of = data.draw(as_ofs(events))
     assert spark_json(spark, prog, events, as_of) == python_json(prog, events, as_of)
-
-
-def test_score_engine_spark_prints_the_python_result(tmp_path: Path) -> None:
-    ledger = first_golden("referral_milestones")
-    rules = ROOT / "rulesets" / "referral_milestones.rules"
-    run = [sys.executable, "-m", "rewardrules", "score", "--format", "json"]
-    spark = subprocess.run(
-        [*run, "--engine", "spark", "--spark-master", "local[1]", str(rules), str(ledger)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    python = subprocess.run(
-        [*run, "--no-explain", str(rules), str(ledger)], capture_output=True, text=True, check=False
-    )
-    assert spark.returncode == 0, spark.stderr
-    assert spark.stdout == python.stdout
-    assert list(tmp_path.iterdir()) == []  # no spark-warehouse, metastore or logs left in the working directory
-    assert "Traceback" not in spark.stderr
 
 
 def test_spark_master_is_refused_without_engine_spark() -> None:
