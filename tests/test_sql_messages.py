@@ -102,14 +102,22 @@ def test_a_cut_amount_is_in_the_message(prog: rewardrules.Program) -> None:
 @pytest.mark.parametrize(
     ("declaration", "message", "construct"),
     [
-        ("event usage { seats: number }", "{{ usage.seats }}", "`usage.seats` (a number)"),
-        ("event usage { seats: number }\nmetric most = max usage.seats", "{{ most }}", "`most` (a number)"),
-        ("event usage { seats: quantity MB }", "{{ usage.seats }}", "`usage.seats` (a number)"),
+        (
+            "event usage { seats: number }\nmetric most = max usage.seats\nmetric n = count usage\nmetric r = most / n",
+            "{{ r }}",
+            "`r` (a number that involves a division)",
+        ),
+        (
+            "event usage { seats: quantity MB }\nmetric most = max usage.seats\nmetric g = graduated tiers of most {\n  0 MB to 10 MB: 1%\n  10 MB or more: 2%\n}",
+            "{{ g }}",
+            "`g` (a number of this kind)",
+        ),
     ],
 )
 def test_a_message_reading_a_number_is_refused(tmp_path: Path, declaration: str, message: str, construct: str) -> None:
-    """A number that is not money nor a count: the Python engine writes the
-    decimals its arithmetic gave, an exact column those of its widest value."""
+    """A number whose decimals the query does not compute (a quotient is
+    written to 100 significant digits, a graduated table's sum of slices):
+    plain numbers otherwise compile (tests/test_sql_messages_more.py)."""
     path = tmp_path / "n.rules"
     text = f'ruleset n\n\n{declaration}\n\nmilestone m {{\n  each usage\n  reward referrer cash 1 USD\n  message "{message}"\n}}\n'
     path.write_text(text, encoding="utf-8")

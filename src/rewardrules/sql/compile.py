@@ -29,7 +29,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import caps, every, expressions, messages, reversals, tables, timers, triggers
+from . import amounts, caps, every, exponents, expressions, messages, reversals, tables, timers, triggers
 from . import history as earlier
 from .history import History
 
@@ -82,14 +82,18 @@ class Column:
 
     event: str
     field: str
-    kind: str  # number | text | boolean
+    kind: str  # number | text | boolean | exponent (a number's, sql/exponents.py)
     #: the text's case folding (`str.casefold`), for `ignoring case`:
     #: a column of its own, `"TYPE.FIELD casefold"` (see sql/expressions.py)
     folded: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.event}.{self.field}" + (expressions.FOLDED if self.folded else "")
+        return (
+            f"{self.event}.{self.field}"
+            + (expressions.FOLDED if self.folded else "")
+            + (exponents.SUFFIX if self.kind == "exponent" else "")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +234,9 @@ class _Compiler:
     #: whether it is the `where` of `count earlier referrals`: `referral.F`
     #: is then the earlier referral's field, a column of its history row
     in_history: bool = False
+    #: the exponent columns of metrics, as the Python engine's Decimals
+    #: have them (sql/exponents.py: messages and explanations write them)
+    exponents: dict[MetricInfo, str] = field(default_factory=dict)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -412,17 +419,7 @@ class _Compiler:
         source = agg.source.text
         if source not in self.checked.events or source == "referral":
             raise self.refuse(f"an aggregate over `{source}`", agg)
-        self.types.add(source)
-        tests = [f"type = {literal(source)}"]
-        if agg.where is not None:
-            self.in_aggregate = True
-            try:
-                tests.append(self.expr(agg.where))
-            finally:
-                self.in_aggregate = False
-        if agg.within is not None:
-            tests.append(f'"at" - rat <= {_duration(agg.within)}')
-        test = " AND ".join(tests)
+        test = self.aggregate_test(agg)
         if agg.fn == "count":
             return f"COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END) OVER {_SO_FAR}, 0)"
         assert agg.field is not None
@@ -436,6 +433,22 @@ class _Compiler:
         if agg.fn in ("max", "min"):
             return f"{agg.fn.upper()}(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}"
         raise self.refuse(f"the aggregate `{agg.fn}`", agg)
+
+    def aggregate_test(self, agg: ast.Aggregate) -> str:
+        """Whether a row counts for an aggregate: its event type, `where`
+        and `within` (shared with `sql.exponents`)."""
+        source = agg.source.text
+        self.types.add(source)
+        tests = [f"type = {literal(source)}"]
+        if agg.where is not None:
+            self.in_aggregate = True
+            try:
+                tests.append(self.expr(agg.where))
+            finally:
+                self.in_aggregate = False
+        if agg.within is not None:
+            tests.append(f'"at" - rat <= {_duration(agg.within)}')
+        return " AND ".join(tests)
 
     def _value_column(self, event: str, name: str, node: object) -> str:
         info = self.checked.events[event].fields.get(name)
@@ -504,8 +517,9 @@ class _Compiler:
         for r, reward in enumerate(milestone.rewards):
             if reward.constant is not None:
                 continue
-            if reward.quantum is None:
-                raise self.refuse("a computed amount in a unit that is not a currency", reward.info.decl.amount)
+            if reward.quantum is None:  # exact, in points or credits (sql/amounts.py)
+                found.append((r, amounts.exact(self, reward)))
+                continue
             amount = reward.info.decl.amount
             if expressions.divides(self, amount):  # exact: numerator and denominator
                 value = expressions.fraction(self, amount)
@@ -520,7 +534,10 @@ class _Compiler:
         info = reward.info
         where = ""
         wide = f"DECIMAL({MAX_DIGITS}, {self.scale})"
-        if reward.constant is None:
+        if reward.constant is None and reward.quantum is None:  # exact (sql/amounts.py)
+            amount, where = amounts.text(f"a{index}", info.unit), amounts.where(f"a{index}")
+            wanted = f"CAST(1 AS {wide})"  # only a cap on a number of rewards counts it
+        elif reward.constant is None:
             assert reward.quantum is not None  # see `amounts`
             places = minor_exponent(info.unit)
             if (milestone.info.index, index) in self.ratios:

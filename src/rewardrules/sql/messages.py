@@ -9,12 +9,16 @@ milestone with a message, the metrics and fields its template names, as a
 value); `render` writes them as the Python engine does and renders the
 template with the same renderer, so the message is the same text.
 
-Only values whose text is the same from both engines are compiled: texts,
-booleans, money in a currency (written with the currency's decimals) and
-counts (whole numbers). Another number is written by the Python engine
-with the decimals its arithmetic gave (`1.5`), while an exact DECIMAL
-column has the decimals of its widest value (`1.50`): refused, and so is
-a time.
+Texts, booleans, money in a currency (written with the currency's
+decimals: a quotient rounded half to even from its exact fraction, as
+reward amounts are) and counts are sent as their text. Another number is
+written by the Python engine with the decimals its Decimal carries
+(`1.5`, `1.50`), while an exact DECIMAL column has the decimals of its
+widest value: it is sent as `VALUE@EXPONENT`, the exponent computed by
+`sql.exponents` (a quotient of such numbers is refused: the engine writes
+it to 100 significant digits). The triggering event's instant and its
+time fields are sent as their nanoseconds and written as the engine
+writes instants.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from jinja2 import nodes
 from ..check import templates
 from ..check.program import MetricInfo, MilestoneInfo, ProgramInfo
 from ..compiler.generate import CompiledMilestone
-from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, Type
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME, Type
 from ..core.formatting import format_value
+from ..core.runtime import CONTEXT
 from ..core.source import Span
-from ..core.units import is_currency
+from ..core.units import is_currency, minor_exponent
+from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import expressions
+from . import exponents, expressions
 
 if TYPE_CHECKING:
     from ..check.program import CheckedRuleset
@@ -66,49 +72,78 @@ def hit_column(compiler: _Compiler, milestone: CompiledMilestone) -> str:
         metric = program.metrics.get(name)
         if metric is None:
             continue  # an award field (`amount`, `referee`): the record has it
-        _refuse_type(compiler, metric.type, name, info, _is_count(metric))
-        if metric.formula is not None and expressions.divides(compiler, metric.formula):
-            # its text is the quotient rounded by the Python engine's context
-            raise _refusal(compiler, f"a message reading `{name}` (a value that involves a division)", info)
+        _refuse_type(compiler, metric.type, name, info)
         keys.append(sql.literal(name))
-        values.append(f"CAST({compiler.metric(metric, info.decl)} AS VARCHAR)")
+        values.append(_metric_text(compiler, metric, info))
     event = compiler.checked.events.get(info.event) if info.event is not None else None
     for name in fields:
         assert event is not None  # the checker allows fields of the triggering event only
-        value = _field(compiler, event.name, name, info)
         keys.append(sql.literal(f"{event.name}.{name}"))
-        values.append(f"CAST({value} AS VARCHAR)")
+        values.append(_field(compiler, event.name, name, info))
     if not keys:
         return f", {_NO_MAP} AS msg"
     return f", MAP([{', '.join(keys)}], [{', '.join(values)}]) AS msg"
 
 
+def _metric_text(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
+    """A metric's value at the hit row as the text `render` reads."""
+    divides = metric.formula is not None and expressions.divides(compiler, metric.formula)
+    if _is_money(metric.type) and divides:  # rounded half to even from the exact fraction
+        assert metric.formula is not None
+        return _money_quotient(compiler, metric.formula, metric.type)
+    if divides:  # its text is the quotient to 100 significant digits
+        raise _refusal(compiler, f"a message reading `{metric.name}` (a number that involves a division)", info)
+    value = f"CAST({compiler.metric(metric, info.decl)} AS VARCHAR)"
+    if metric.type.kind in (NUMBER, QUANTITY) and not _is_money(metric.type):
+        return f"{value} || '@' || CAST({_exponent(compiler, metric, info)} AS VARCHAR)"
+    return value
+
+
+def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
+    """The metric's exponent (`sql.exponents`), refused at the message."""
+    try:
+        return exponents.metric(compiler, metric, info.decl)
+    except sql.Unsupported:
+        raise _refusal(compiler, f"a message reading `{metric.name}` (a number of this kind)", info) from None
+
+
+def _money_quotient(compiler: _Compiler, formula: ast.Expr, typ: Type) -> str:
+    """Money that divides, in minor units rounded half to even (its sign
+    apart: the rounding is symmetric), written `UNITS E-PLACES`."""
+    places = minor_exponent(typ.unit or "")
+    value = expressions.fraction(compiler, formula)
+    units = expressions.half_even_ratio(f"ABS({value.num})", value.den or "1", places)
+    return f"CAST(SIGN({value.num}) * {units} AS VARCHAR) || 'E-{places}'"
+
+
 def _field(compiler: _Compiler, event: str, name: str, info: MilestoneInfo) -> str:
-    """The column of a field of the triggering event, at the hit row."""
+    """The text of a field of the triggering event, at the hit row."""
     if name in _HEAD:
         return _HEAD[name]
+    if name == "at":  # nanoseconds, written as an instant by `render`
+        return 'CAST("at" AS VARCHAR)'
     found = compiler.checked.events[event].fields.get(name)
     if found is None or found.builtin:
         raise _refusal(compiler, f"a message reading `{event}.{name}`", info)
-    _refuse_type(compiler, found.type, f"{event}.{name}", info, False)
+    _refuse_type(compiler, found.type, f"{event}.{name}", info)
+    # a time field is read as the text of its nanoseconds (the Python reader's records)
     kind = "number" if found.type.numeric else found.type.kind
     column = sql.Column(event, name, kind)
     compiler.columns.setdefault(column.name, column)
-    return sql.ident(column.name)
+    value = f"CAST({sql.ident(column.name)} AS VARCHAR)"
+    if kind == "number" and not _is_money(found.type):
+        return f"{value} || '@' || CAST({exponents.field(compiler, event, name)} AS VARCHAR)"
+    return value
 
 
-def _is_count(metric: MetricInfo) -> bool:
-    agg = metric.aggregate
-    return metric.formula is None and agg is not None and agg.fn == "count"
+def _is_money(typ: Type) -> bool:
+    return typ.kind == QUANTITY and is_currency(typ.unit or "")
 
 
-def _refuse_type(compiler: _Compiler, typ: Type, name: str, info: MilestoneInfo, count: bool) -> None:
-    if typ.kind in (TEXT, BOOLEAN) or count:
+def _refuse_type(compiler: _Compiler, typ: Type, name: str, info: MilestoneInfo) -> None:
+    if typ.kind in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME):
         return
-    if typ.kind == QUANTITY and is_currency(typ.unit or ""):
-        return
-    what = "a number" if typ.kind in (NUMBER, QUANTITY) else f"a {typ.kind}"
-    raise _refusal(compiler, f"a message reading `{name}` ({what})", info)
+    raise _refusal(compiler, f"a message reading `{name}` (a {typ.kind})", info)
 
 
 def _refusal(compiler: _Compiler, construct: str, info: MilestoneInfo) -> sql.Unsupported:
@@ -152,9 +187,15 @@ def render(
 
 
 def _value(text: str | None, typ: Type | None) -> Any:
-    """A value the query wrote as text, back as the Python engine has it."""
+    """A value the query wrote as text, back as the Python engine has it:
+    a number sent as `VALUE@EXPONENT` with that exponent."""
     if text is None or typ is None or typ.kind == TEXT:
         return text
     if typ.kind == BOOLEAN:
         return text == "true"
-    return Decimal(text)
+    if typ.kind == TIME:
+        return int(text)
+    value, _, exponent = text.partition("@")
+    if not exponent:
+        return Decimal(value)
+    return Decimal(value).quantize(Decimal(1).scaleb(int(exponent), CONTEXT), context=CONTEXT)

@@ -37,6 +37,7 @@ from typing import Any
 from ..check.program import CheckedRuleset
 from ..core import limits
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
+from . import exponents
 from .compile import MAX_DIGITS, Column, ident, literal
 
 
@@ -393,6 +394,8 @@ def _column_value(column: Column, scales: dict[str, int]) -> str:
     it with `str.casefold()` for every other ledger)."""
     from .run import _sql_type
 
+    if column.kind == "exponent":
+        return exponents.of_text(ident("v:" + column.field))
     value = f"CAST({ident('v:' + column.field)} AS {_sql_type(column, scales)})"
     return f"LOWER({value})" if column.folded else value
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..check.program import CheckedRuleset
+from . import exponents
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .every import check_volume
 from .expressions import FOLDED
@@ -106,6 +107,8 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
             }
             for name, index in positions.get(event_type, {}).items():
                 value = record[index]
+                if isinstance(value, Decimal) and name.endswith(exponents.SUFFIX):  # messages, explanations
+                    value = exponents.of(value)
                 if isinstance(value, Decimal):
                     numbers.setdefault(name, []).append(value)
                 if isinstance(value, str) and name.endswith(FOLDED):  # `ignoring case`
@@ -118,6 +121,8 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
 def _sql_type(column: Column, scales: dict[str, int]) -> str:
     if column.kind == "number":
         return f"DECIMAL({MAX_DIGITS}, {scales.get(column.name, 0)})"
+    if column.kind == "exponent":
+        return "BIGINT"
     return "BOOLEAN" if column.kind == "boolean" else "VARCHAR"
 
 

@@ -205,6 +205,8 @@ def _types(columns: Sequence[Column], scales: dict[str, int], wholes: dict[str, 
         if column.kind == "number":
             scale = scales.get(column.name, 0)
             types[column.name] = f"DECIMAL({min(38, wholes.get(column.name, 1) + scale)}, {scale})"
+        elif column.kind == "exponent":
+            types[column.name] = "BIGINT"
         else:
             types[column.name] = "BOOLEAN" if column.kind == "boolean" else "STRING"
     return types

@@ -1,0 +1,162 @@
+"""The exponents of numbers, as the Python engine's Decimals have them.
+
+The Python engine writes a number that is not money (in a message, in an
+award's explanation) with the decimals its Decimal carries: `1.50` read
+from the ledger stays `1.50`, `1.5 + 1` is `2.5`, `1.50 * 2` is `3.00`
+(`formatting.format_value`: a whole number is written without them). A
+DECIMAL(38, s) column has the decimals of the widest value of the column,
+so the query carries, beside such a value, its Decimal's exponent as an
+integer, computed by Python's own rules for exact arithmetic:
+
+| value | exponent |
+| --- | --- |
+| a ledger number | its text's (`"T.F exponent"`, a column filled by the reader: `-2` for `1.50`) |
+| a literal | its own |
+| `count` | 0 (the engine counts in `Decimal(1)` from `Decimal(0)`) |
+| `sum` | the least of 0 and the exponents of the values summed so far |
+| `latest`, `first` | that value's |
+| `max`, `min` | the first value (in processing order) that holds the maximum (minimum) |
+| `a + b`, `a - b` | the least of theirs |
+| `a * b`, `N% of a` | their sum (`N%` is the Decimal `N / 100`) |
+| `- a` | a's |
+| `tiers of M` | the exponent of the row's constant that is its value |
+| `otherwise X` | X's where the aggregate has no value |
+
+Anything else (a division, `rate of`, a graduated table, a per-referrer sum) is refused
+at its place: its exponent depends on the quotient's digits.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ..check.program import MetricInfo
+from ..core.datatypes import DURATION_UNITS
+from ..syntax import nodes as ast
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+#: the suffix of a number column's exponent column: `"usage.seats exponent"`
+SUFFIX = " exponent"
+
+_SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+
+
+def of(value: Decimal) -> int:
+    """A Decimal's exponent (finite: validated ledger numbers are)."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return exponent
+
+
+def of_text(text: str) -> str:
+    """SQL: the exponent of the Decimal a number's text makes (the strict
+    form has no exponent notation: minus its decimals); NULL for NULL."""
+    point = f"INSTR({text}, '.')"  # in DuckDB and Spark SQL alike
+    return f"CAST(CASE WHEN {point} = 0 THEN 0 ELSE {point} - LENGTH({text}) END AS BIGINT)"
+
+
+def exponent(compiler: _Compiler, node: ast.Expr) -> str:
+    """SQL: the exponent of `node`'s value on a row of `metered` (`totals`),
+    as the Python engine's arithmetic gives it; NULL where it has no value."""
+    if isinstance(node, (ast.Number, ast.Percent)) or (
+        isinstance(node, ast.Quantity) and node.unit.text not in DURATION_UNITS
+    ):
+        return str(of(node.value))
+    if isinstance(node, ast.Neg):
+        return exponent(compiler, node.operand)
+    if isinstance(node, ast.Arith) and node.op in "+-*":
+        left, right = exponent(compiler, node.left), exponent(compiler, node.right)
+        return f"({left} + {right})" if node.op == "*" else f"LEAST({left}, {right})"
+    if isinstance(node, ast.PercentOf):
+        return f"({exponent(compiler, node.operand)} + {of(node.value / 100)})"
+    if isinstance(node, ast.Tiers) and not node.graduated:
+        return _tier(compiler, node)
+    if isinstance(node, ast.Ref):
+        binding = compiler.checked.bindings.get(node)
+        if binding is not None and binding.kind == "metric" and binding.metric is not None:
+            return metric(compiler, binding.metric, node)
+        if binding is not None and binding.kind == "field" and binding.event is not None and binding.field is not None:
+            compiler.expr(node)  # the same checks as its value (where it may be read)
+            return field(compiler, binding.event.name, binding.field.name)
+    raise compiler.refuse("the decimals of this value (a division, a rate table or a duration)", node)
+
+
+def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
+    """A rate table's value is one of its rows' constants: the exponent of
+    the row whose value it is (refused when two rows of one value differ
+    in decimals: `10%` and `10.0%`)."""
+    from .compile import number
+    from .tables import tiers
+
+    exponents: dict[Decimal, int] = {}
+    for row in node.values:
+        assert isinstance(row, (ast.Number, ast.Quantity, ast.Percent))  # constants: see `tables.tiers`
+        if exponents.setdefault(row.value, of(row.value)) != of(row.value):
+            raise compiler.refuse("the decimals of a rate table whose rows hold one value twice", row)
+    value = tiers(compiler, node)
+    cases = " ".join(f"WHEN {number(v, None, compiler.path)} THEN {e}" for v, e in exponents.items())
+    return f"(CASE {value} {cases} END)"
+
+
+def field(compiler: _Compiler, event: str, name: str) -> str:
+    """The exponent column of a number field of the ledger."""
+    from .compile import Column, ident
+
+    column = Column(event, name, "exponent")
+    compiler.columns.setdefault(column.name, column)
+    return ident(column.name)
+
+
+def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
+    """The exponent of a metric's value after each event (a column of
+    `metered` for an aggregate, added once)."""
+    if info.formula is not None:
+        return exponent(compiler, info.formula)
+    agg = info.aggregate
+    if agg is not None and agg.fn == "count" and not agg.earlier and agg.unless is None:
+        compiler.metric(info, node)  # the same checks as its value
+        return "0"
+    if info.level != "referral" or agg is None:
+        raise compiler.refuse(f"the decimals of the metric `{info.name}`", node)
+    found = compiler.exponents.get(info)
+    if found is None:
+        compiler.metric(info, node)  # the same checks as its value
+        found = f"x{len(compiler.exponents)}"
+        compiler.metric_sql.append(f"{_aggregate(compiler, info)} AS {found}")
+        compiler.exponents[info] = found
+    return found
+
+
+def _aggregate(compiler: _Compiler, info: MetricInfo) -> str:
+    """An aggregate's exponent after each event of the referral."""
+    agg = info.aggregate
+    assert agg is not None and agg.field is not None  # `count` is 0 (see `metric`)
+    test = compiler.aggregate_test(agg)
+    value = compiler._value_column(agg.source.text, agg.field.text, agg)
+    from .compile import ident
+
+    value = ident(value)
+    exp = field(compiler, agg.source.text, agg.field.text)
+    if agg.fn == "sum":  # from Decimal(0): never above 0
+        found = f"LEAST(0, COALESCE(MIN(CASE WHEN {test} THEN {exp} END) OVER {_SO_FAR}, 0))"
+    elif agg.fn == "latest":
+        found = f"LAST_VALUE(CASE WHEN {test} THEN {exp} END IGNORE NULLS) OVER {_SO_FAR}"
+    elif agg.fn == "first":
+        from .expressions import first_value
+
+        found = first_value(test, exp)
+    elif agg.fn in ("max", "min"):
+        # the engine keeps the first value that reaches the maximum
+        # (`v > m`): the least (-v, at, id) for `max`, (v, at, id) for `min`
+        sign = "-" if agg.fn == "max" else ""
+        key = f'STRUCT_PACK(v := {sign}{value}, a := "at", i := id, e := {exp})'
+        found = f"STRUCT_EXTRACT(MIN(CASE WHEN {test} AND {value} IS NOT NULL THEN {key} END) OVER {_SO_FAR}, 'e')"
+    else:
+        raise compiler.refuse(f"the decimals of the metric `{info.name}`", agg)
+    fallback = agg.otherwise
+    if fallback is not None:  # a constant (see `expressions.otherwise`)
+        found = f"COALESCE({found}, {exponent(compiler, fallback)})"
+    return found
