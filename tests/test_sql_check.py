@@ -90,6 +90,7 @@ event usage { seats: number  amount: money USD }
 
 metric paid = sum payment.amount
 metric refs = count referrals
+metric ratio = paid / paid
 milestone m1 {
   when paid >= 100 USD for 30 days
   reward referrer cash 1 USD * refs
@@ -101,7 +102,7 @@ milestone m2 {
   each usage
   reward referrer cash 1 USD
   void refund.amount of usage.amount if refund
-  message "{{ usage.seats }}"
+  message "{{ ratio }}"
 }
 """
 
@@ -113,7 +114,7 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 42), (20, 3)]
+    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 42), (21, 3)]
     assert "a timer reading the per-referrer metric `refs`" in found[0]["message"]
     assert "`referral.id` in a `void` condition" in found[1]["message"]
-    assert "a message reading `usage.seats` (a number)" in found[2]["message"]
+    assert "a message reading `ratio` (a number that involves a division)" in found[2]["message"]
