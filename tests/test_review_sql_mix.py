@@ -75,7 +75,7 @@ CAPS = [
 MESSAGES = {
     False: [
         'message "{{ referee }} got {{ amount }} {{ unit }}: {{ paid }} in {{ payments }} payment(s)"',
-        'message "{{ average }} on average"',  # refused: the text of a quotient
+        'message "{{ average }} on average"',  # money that divides: rounded half to even from its fraction
     ],
     True: ['message "{{ amount }} for {{ payment.amount }} ({{ payment.id }}), {{ paid }} so far"'],
 }
@@ -251,10 +251,12 @@ def refused(rules: str) -> list[tuple[str, int]]:
 
 def test_a_message_reading_a_quotient_is_refused_at_the_message() -> None:
     """It was refused as "division" at the metric's line, a construct the
-    docs say compiles: the message's text of a quotient is the Python
-    engine's rounding, not compiled yet."""
-    found = refused('milestone m { each payment\n  reward referrer cash 1 USD\n  message "{{ average }}" }')
-    assert found == [("a message reading `average` (a value that involves a division)", 13)]
+    docs say compiles: the message's text of a quotient of numbers (not
+    money) is the Python engine's, to 100 significant digits, not compiled
+    yet (a money quotient compiles: tests/test_sql_messages_more.py)."""
+    rules = 'metric ratio = paid / paid\nmilestone m { each payment\n  reward referrer cash 1 USD\n  message "{{ ratio }}" }'
+    found = refused(rules)
+    assert found == [("a message reading `ratio` (a number that involves a division)", 14)]
 
 
 def test_whenever_of_a_quotient_is_refused_at_the_trigger() -> None:

@@ -121,14 +121,15 @@ def test_numbers_are_written_as_the_python_engine_writes_them(prog: rewardrules.
         st.tuples(
             st.sampled_from(["1", "1.5", "1.50", "-0.25", "2.000", "0", "10", "0.1"]),
             st.sampled_from([None, "1", "1.0", "0.50", "3.125", "-1"]),
-            st.sampled_from(["1", "0.5", "2.25", "0.01"]),
+            st.sampled_from(["1", "0.5", "2.25", "0.01", "-0.05", "0.015", "-0.015", "0.005"]),
             st.integers(min_value=0, max_value=3),
         ),
         max_size=6,
     )
 )
 def test_generated_ledgers_give_the_same_messages(prog: rewardrules.Program, rows: list[Any]) -> None:
-    """Ties of instants (ordered by id), numbers of every decimals."""
+    """Ties of instants (ordered by id), numbers of every decimals, money
+    quotients on a half cent either side of zero."""
     events = [REFERRAL] + [
         _use(n, seats, size, price, f"2026-01-0{day + 2}T00:00:00Z") for n, (seats, size, price, day) in enumerate(rows)
     ]
@@ -214,3 +215,17 @@ def test_amounts_in_other_units_that_divide_or_are_cut_by_a_cap_are_refused(tmp_
     capped = written(tmp_path, "cap", POINTS.replace("cap referrer 4 rewards", "cap referrer 4 points"))
     with pytest.raises(Unsupported, match="under a cap on an amount"):
         compile_query(capped.compiled)
+
+
+def test_money_quotients_round_half_to_even_on_both_sides_of_zero(prog: rewardrules.Program) -> None:
+    """`average` (money over a count) on half-cent ties: -0.05 / 2 is
+    -0.02, 0.045 / 3 is 0.02, -0.06 / 4 is -0.02 (half to even, as the
+    engine quantizes its quotient; not toward or away from zero), and
+    -0.0025 / 5 is -0.00."""
+    lines = [REFERRAL] + [
+        _use(n, "1", None, price) for n, price in enumerate(["-0.05", "0", "0.095", "-0.105", "0.0575"])
+    ]
+    expected = python_json(prog, lines, None)
+    assert duckdb_json(prog, lines, None) == expected
+    averages = [a["message"].split(" | ")[2].split()[3] for a in json.loads(expected)["awards"]]
+    assert averages == ["-0.05", "-0.02", "0.02", "-0.02", "-0.00"]  # -0.0005 keeps its sign

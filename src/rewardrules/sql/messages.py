@@ -109,11 +109,14 @@ def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> s
 
 def _money_quotient(compiler: _Compiler, formula: ast.Expr, typ: Type) -> str:
     """Money that divides, in minor units rounded half to even (its sign
-    apart: the rounding is symmetric), written `UNITS E-PLACES`."""
+    apart: the rounding is symmetric), written `[-]UNITS E-PLACES`: a
+    negative quotient that rounds to nothing is `-0.00`, as the engine's
+    `quantize` keeps the sign."""
     places = minor_exponent(typ.unit or "")
     value = expressions.fraction(compiler, formula)
     units = expressions.half_even_ratio(f"ABS({value.num})", value.den or "1", places)
-    return f"CAST(SIGN({value.num}) * {units} AS VARCHAR) || 'E-{places}'"
+    sign = f"CASE WHEN {value.num} < 0 THEN '-' ELSE '' END"
+    return f"{sign} || CAST({units} AS VARCHAR) || 'E-{places}'"
 
 
 def _field(compiler: _Compiler, event: str, name: str, info: MilestoneInfo) -> str:
