@@ -229,3 +229,27 @@ def test_money_quotients_round_half_to_even_on_both_sides_of_zero(prog: rewardru
     assert duckdb_json(prog, lines, None) == expected
     averages = [a["message"].split(" | ")[2].split()[3] for a in json.loads(expected)["awards"]]
     assert averages == ["-0.05", "-0.02", "0.02", "-0.02", "-0.00"]  # -0.0005 keeps its sign
+
+
+@pytest.fixture(scope="module")
+def points(tmp_path_factory: pytest.TempPathFactory) -> rewardrules.Program:
+    return written(tmp_path_factory.mktemp("pts"), "pts", POINTS)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["1", "2.25", "0.001", "-3", "0", "7.50"]),
+            st.sampled_from([None, "0.25", "1.0", "0.2500001", "-1"]),
+            st.integers(min_value=0, max_value=3),
+        ),
+        max_size=7,
+    )
+)
+def test_generated_ledgers_give_the_same_amounts_in_other_units(points: rewardrules.Program, rows: list[Any]) -> None:
+    """Exact amounts, some of nothing or less (withheld), a count cap."""
+    events = [REFERRAL] + [
+        _use(n, seats, size, "1", f"2026-01-0{day + 2}T00:00:00Z") for n, (seats, size, day) in enumerate(rows)
+    ]
+    assert duckdb_json(points, events, None) == python_json(points, events, None)
