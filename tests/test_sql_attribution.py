@@ -35,7 +35,8 @@ from .test_sql_spark import spark_json
 #: every form of the line: `last ... before` (no lapse, a `where`), `first
 #: ... lapses ... unless` (no `where`), `last ... lapses ... unless`, and
 #: a program that keeps the default; moving programs with `every`,
-#: `whenever`, `each` with a void, a hold, a cap on a number of rewards
+#: `whenever`, `each` with a void and a message, a hold, a cap on a number
+#: of rewards, `eligible when` reading the referrer's earlier referrals
 FORMS = """\
 ruleset forms
 
@@ -52,11 +53,14 @@ program last_click {
     each payment where payment.amount > 0 USD
     reward referrer cash 10% of payment.amount
     void if payment where payment.amount < 0 USD within 30 days
+    message "{{ referee }} paid {{ paid }} in all"
   }
 }
 
 program cookie {
   attribution first referral lapses after 30 days unless first payment
+  metric recent = count earlier referrals within 60 days
+  eligible when recent < 3 and (referral.source is not set or referral.source not in earlier referrals.source)
   milestone first_sale { first payment  reward referee credit 5 USD  hold 10 days }
 }
 
@@ -223,7 +227,8 @@ def test_the_command_line_scores_affiliate_attribution() -> None:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 def test_spark_fails_rather_than_differ(spark: Spark) -> None:
     """Spark 4.0 has no recursive CTE: the fold is an error there (exit 2
-    from `score --engine spark`), never other awards."""
+    from `score --engine spark`), said before Spark reads the ledger, never
+    other awards."""
     lines = (GOLDEN / "affiliate_attribution" / "last_click.jsonl").read_text(encoding="utf-8").splitlines()
-    with pytest.raises(EngineError, match="Spark could not run the query"):
+    with pytest.raises(EngineError, match=r"Spark could not run the query: it needs a recursive CTE"):
         spark_json(spark, program("affiliate_attribution"), lines, None)
