@@ -68,6 +68,8 @@ program lasting {
   attribution last referral lapses after 30 days unless first payment where payment.amount > 0 USD
   eligible when referral.source == "friend" ignoring case
   milestone bonus { first payment where payment.amount > 0 USD  reward referrer cash 25 USD  cap referrer 2 rewards }
+  metric tries = count payment
+  milestone tried { when tries >= 2  reward referee credit 1 USD }
 }
 
 program plain {
@@ -150,6 +152,29 @@ def test_a_lapse_is_inclusive_and_a_later_referral_takes_the_referee() -> None:
     got = same(forms(), events)
     assert [(a["milestone"], a["referrer"]) for a in got["awards"]] == [("first_sale", "dan")]
     assert [r["event"] for r in got["rejected"]] == ["r2"]
+
+
+def test_an_event_exactly_at_the_lapse_still_counts() -> None:
+    """`lasting` (last, 30 days, a payment over 0 converts): a payment of
+    0 (no conversion) exactly 30 days after the referral still counts for
+    it, one a millisecond later does not; a conversion exactly then keeps
+    the referee for good, so a payment 10 days later counts too."""
+    cases = [
+        ("0.00", "2026-03-31T00:00:00Z", ["tried"]),
+        ("0.00", "2026-03-31T00:00:00.001Z", []),
+        ("5.00", "2026-03-31T00:00:00Z", ["bonus", "tried"]),
+        ("5.00", "2026-03-31T00:00:00.001Z", []),
+    ]
+    for amount, at, paid in cases:
+        events = [
+            event("r1", "01T00:00:00", "referral", "bob", referrer="ann", source="Friend"),
+            # a payment of 0 before, or none: `tried` (2 payments) then at p1, else at p2
+            *([event("p0", "02T00:00:00", "payment", "bob", amount="0.00")] if amount == "0.00" else []),
+            {"id": "p1", "at": at, "type": "payment", "referee": "bob", "amount": amount},
+            {"id": "p2", "at": "2026-04-10T00:00:00Z", "type": "payment", "referee": "bob", "amount": "0.00"},
+        ]
+        got = same(forms(), events)
+        assert [a["milestone"] for a in got["awards"] if a["program"] == "lasting"] == paid, (amount, at)
 
 
 def test_a_referee_takes_at_most_the_limit_of_referrals() -> None:
