@@ -34,7 +34,7 @@ from .test_sql_spark import spark_json
 
 #: every form of the line: `last ... before` (no lapse, a `where`), `first
 #: ... lapses ... unless` (no `where`), `last ... lapses ... unless`, and
-#: a program that keeps the default (with a timer); moving programs with `every`,
+#: the default written out, `first referral` (with a timer); moving programs with `every`,
 #: `whenever`, `each` with a void and a message, a hold, a cap on a number
 #: of rewards, `eligible when` reading the referrer's earlier referrals
 FORMS = """\
@@ -73,6 +73,7 @@ program lasting {
 }
 
 program plain {
+  attribution first referral
   metric spent = sum payment.amount
   milestone joined { first payment where payment.amount > 100 USD  reward referrer cash 7 USD }
   milestone later { after 20 days if spent > 0 USD  reward referrer cash 2 USD }
