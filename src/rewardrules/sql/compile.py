@@ -29,7 +29,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import amounts, caps, every, exponents, expressions, messages, reversals, tables, timers, triggers
+from . import amounts, attribution, caps, every, exponents, expressions, messages, reversals, tables, timers, triggers
 from . import history as earlier
 from .history import History
 
@@ -260,10 +260,8 @@ class _Compiler:
 
     # -- the program as a whole --------------------------------------------
     def check_program(self) -> None:
-        """Refuse what applies to a whole file or program."""
-        for program in self.checked.programs:
-            if program.attribution.decl is not None:
-                raise self.refuse("an `attribution` line", program.attribution.decl)
+        """Refuse what applies to a whole file or program (nothing now: an
+        `attribution` line compiles, sql/attribution.py)."""
 
     def eligibility(self) -> list[str]:
         """Per program, whether a referral (a row of `refs`) is eligible:
@@ -391,6 +389,7 @@ class _Compiler:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        attribution.refuse_referrer_metric(self, info.name, info.decl)
         found = self.referrer_metrics.get(info)
         if found is None:
             n = len(self.referrer_metrics)
@@ -439,7 +438,7 @@ class _Compiler:
         and `within` (shared with `sql.exponents`)."""
         source = agg.source.text
         self.types.add(source)
-        tests = [f"type = {literal(source)}"]
+        tests = [f"type = {literal(source)}"] + (["live"] if attribution.moving(self) else [])
         if agg.where is not None:
             self.in_aggregate = True
             try:
@@ -464,6 +463,7 @@ class _Compiler:
         and its award rows (one SELECT per reward)."""
         info = compiled.info
         self._refuse_terms(info)
+        attribution.refuse_milestone(self, compiled)
         reversals.refuse_unsupported(self, compiled)
         if timers.is_timer(compiled):
             return timers.milestone_ctes(self, compiled), [
@@ -652,6 +652,9 @@ class _Compiler:
         eligible = self.eligibility()
         flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible))
         carried = "".join(f", a.e{p}" for p in range(len(eligible)))
+        moves = bool(attribution.moving(self))
+        if moves:  # per row: whether the referral still holds its referee there
+            carried = attribution.held(self)
         hits: list[str] = []
         rows: list[str] = []
         for milestone in self.compiled.milestones:
@@ -667,7 +670,11 @@ class _Compiler:
             "refs AS (SELECT *, "
             'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
             f"FROM {self.history.source()} AND referrer <> referee)",
-            f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags} FROM refs WHERE n = 1)',
+            *(
+                attribution.ctes(self, flags)
+                if moves
+                else [f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags} FROM refs WHERE n = 1)']
+            ),
         ]
         prelude = ",\n".join(
             [
@@ -692,13 +699,17 @@ class _Compiler:
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         claws = reversals.clawbacks_select(self, issued)
+        duplicates = (
+            attribution.duplicates()
+            if moves
+            else "SELECT r.id, r.\"at\", r.referrer, r.referee, 'duplicate_referral', "
+            "'`' || r.referee || '` was already referred by `' || a.referrer || '` (event `' || a.rid || '`)' "
+            "FROM refs AS r JOIN accepted AS a ON r.referee = a.referee WHERE r.n > 1"
+        )
         rejected = (
             ",\n".join(base) + "\nSELECT * FROM (\n"
             "SELECT id AS event, \"at\", referrer, referee, 'self_referral' AS reason, CAST(NULL AS VARCHAR) AS detail "
-            "FROM scored WHERE type = 'referral' AND referrer = referee\nUNION ALL\n"
-            "SELECT r.id, r.\"at\", r.referrer, r.referee, 'duplicate_referral', "
-            "'`' || r.referee || '` was already referred by `' || a.referrer || '` (event `' || a.rid || '`)' "
-            "FROM refs AS r JOIN accepted AS a ON r.referee = a.referee WHERE r.n > 1\nUNION ALL\n"
+            f"FROM scored WHERE type = 'referral' AND referrer = referee\nUNION ALL\n{duplicates}\nUNION ALL\n"
             # eligible for no program: it still claims its referee (docs/semantics.md)
             "SELECT rid, rat, referrer, referee, 'ineligible', CAST(NULL AS VARCHAR) FROM accepted "
             f"WHERE NOT ({' OR '.join(f'e{p}' for p in range(len(eligible)))})\n"

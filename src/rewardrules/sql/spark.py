@@ -120,6 +120,7 @@ class Spark:
 
     def run(self, query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
         """Both queries over the records (the ledger stage's, any order)."""
+        _refuse_recursion(query)
         records = list(records)
         positions = _positions(checked, query.columns)
         with _scratch(self.folder) as path, _said():
@@ -146,6 +147,7 @@ class Spark:
         the Python reader's `LedgerError` for such a directory."""
         from .spark_read import lines_of, load
 
+        _refuse_recursion(query)
         with _said():
             try:
                 latest, _ = load(self.session, path, checked, used, query.columns, currencies, python_read)
@@ -225,6 +227,18 @@ def _view_sql(columns: Sequence[Column], types: dict[str, str]) -> str:
 def _quoted(name: str) -> str:
     """A column name as a Spark identifier (backticks doubled)."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def _refuse_recursion(query: Query) -> None:
+    """Spark SQL 4.0 has no recursive CTE, which the attribution fold and
+    the fold of several caps are: say so before Spark reads anything,
+    rather than fail on Spark's own words after (`requirement failed`)."""
+    if any("WITH RECURSIVE" in sql for _, sql in query.statements()):
+        raise EngineError(
+            "Spark could not run the query: it needs a recursive CTE (`WITH RECURSIVE`: an `attribution` "
+            "that moves, or a reward counted by several caps), which Spark SQL 4.0 does not have; "
+            "score it with --engine duckdb"
+        )
 
 
 @contextmanager

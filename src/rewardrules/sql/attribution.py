@@ -1,0 +1,225 @@
+"""Attribution that moves (`attribution last referral ...`, `... lapses
+after D ...`) compiled to SQL (docs/semantics.md, "Attribution that
+moves"; docs/sql.md, "Attribution").
+
+Whether a later referral takes its referee in a program depends on what
+the referee's earlier referrals did: who holds it there (a `first` model
+waits for the holder to lapse), which referrers took it (a referrer takes
+a referee once, in any program), how many referrals were accepted (100 at
+most). That is a fold over a referee's referral events in processing
+order, which `ctes` computes with a recursive CTE (`fold`), one step per
+referral event: its decision per program (`t{p}`: it takes the referee
+there), whether it is accepted (`ok`: it takes it somewhere; the first
+referral always is), the `duplicate_referral` detail of one that is not,
+and the state after it (the chain's referrers and their text, the number
+accepted, per program the instant and referrer of the last that took it).
+
+The conversion does not depend on the fold: it is the referee's first
+event of the named type meeting the `where`, after its first referral
+(`conv{p}`). From the fold, each accepted referral gets per program the
+next referral that took the referee there (`nx{p}`, `ni{p}`) and whether
+it converted while holding it (`fv{p}`: it holds it for good). A row of
+`seen` then holds the referee in the program (`e{p}`, per row here, where
+a file without a moving attribution has the referral's flag) before that
+next referral and, under a lapse, unless it converted in time, up to its
+instant plus the lapse; and it counts for the referral's metrics
+(`live`) while it holds the referee somewhere (or the referral is
+eligible nowhere), as `Engine._counts` says. Rows that no longer count
+stay in `seen` for the `void if` clauses: a void event of the referee
+still voids an award of a referral that no longer holds it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..check.program import ProgramInfo
+from ..compiler.generate import CompiledMilestone
+from ..core.limits import MAX_REFERRALS_PER_REFEREE
+from . import timers
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+
+def moving(compiler: _Compiler) -> list[int]:
+    """The programs whose attribution moves, by index."""
+    return [p for p, program in enumerate(compiler.checked.programs) if program.attribution.moves]
+
+
+def refuse_milestone(compiler: _Compiler, compiled: CompiledMilestone) -> None:
+    """Refuse what this module does not compile yet: a timer in a program
+    whose attribution moves (a timer stops when its referral loses the
+    referee, and a lapse is judged at the timer's instant)."""
+    program = compiler.checked.programs[compiled.program]
+    if program.attribution.moves and timers.is_timer(compiled):
+        raise compiler.refuse(
+            f"a timer (milestone `{compiled.info.name}`) in a program whose attribution moves",
+            compiled.info.trigger,
+        )
+
+
+def refuse_referrer_metric(compiler: _Compiler, name: str, node: object) -> None:
+    """A per-referrer metric over referrals keeps counting a referral that
+    lost its referee: not compiled with an attribution that moves."""
+    if moving(compiler):
+        raise compiler.refuse(f"the per-referrer metric `{name}` with an `attribution` that moves", node)
+
+
+def ctes(compiler: _Compiler, flags: str) -> list[str]:
+    """The CTEs from `refs` to `accepted` (see the module's docstring);
+    `flags`: the eligibility flags `e{p}` as columns of a `refs` row."""
+    programs = compiler.checked.programs
+    found = [_conversion(compiler, p, programs[p]) for p in moving(compiler)]
+    conv = "".join(f', c{p}."at" AS ca{p}, c{p}.id AS ci{p}' for p in moving(compiler))
+    joins = "".join(f" LEFT JOIN conv{p} AS c{p} ON c{p}.referee = r.referee" for p in moving(compiler))
+    found.append(f'cand0 AS (SELECT id, "at", referrer, referee, n{flags} FROM refs)')
+    found.append(f"cand AS (SELECT r.*{conv} FROM cand0 AS r{joins})")
+    first = "'`' || referrer || '` (event `' || id || '`)'"
+    holders = "".join(
+        f', CASE WHEN e{p} THEN "at" END AS ha{p}, CASE WHEN e{p} THEN referrer END AS hr{p}' for p in moving(compiler)
+    )
+    taken = "".join(f", e{p} AS t{p}" for p in range(len(programs)))
+    start = (
+        f"SELECT *{taken}, TRUE AS ok, CAST(NULL AS VARCHAR) AS detail, 1 AS cnt, "
+        f"[referrer] AS chain, {first} AS owners{holders} FROM cand WHERE n = 1"
+    )
+    step = _step(compiler)
+    fold = f"fold AS (WITH RECURSIVE f AS (\n{start}\nUNION ALL\n{step}\n) SELECT * FROM f)"
+    found.append(fold)
+    found.append(_accepted(compiler))
+    return found
+
+
+def _conversion(compiler: _Compiler, p: int, program: ProgramInfo) -> str:
+    """`conv{p}`: each referee's conversion in program `p`, its first event
+    of the type named after `first` meeting the `where`, after the
+    referee's first referral in processing order (`Engine._attribute`)."""
+    from .compile import literal
+
+    attribution = program.attribution
+    assert attribution.event is not None  # it moves
+    tests = [f"type = {literal(attribution.event)}"]
+    if attribution.where is not None:
+        tests.append(compiler.expr(attribution.where))
+    events = f'SELECT referee, "at", id FROM scored WHERE {" AND ".join(tests)}'
+    after = '(e."at" > f."at" OR (e."at" = f."at" AND e.id > f.id))'
+    ranked = (
+        f'SELECT e.referee, e."at", e.id, ROW_NUMBER() OVER (PARTITION BY e.referee ORDER BY e."at", e.id) AS k '
+        f"FROM ({events}) AS e JOIN refs AS f ON f.referee = e.referee AND f.n = 1 WHERE {after}"
+    )
+    return f'conv{p} AS (SELECT referee, "at", id FROM ({ranked}) AS c WHERE k = 1)'
+
+
+def _step(compiler: _Compiler) -> str:
+    """One step of the fold: the referee's next referral event judged on
+    the state after the one before (`Engine._claim` and `_held`)."""
+    programs = compiler.checked.programs
+    carried = "".join(f", f.ha{p} AS pha{p}, f.hr{p} AS phr{p}" for p in moving(compiler))
+    joined = (
+        f"SELECT c.*, f.cnt AS pc, f.chain AS pchain, f.owners AS powners{carried} "
+        "FROM f JOIN cand AS c ON c.referee = f.referee AND c.n = f.n + 1"
+    )
+    reasons = "".join(f", {_reason(p, programs[p])} AS w{p}" for p in moving(compiler))
+    full = f"pc >= {MAX_REFERRALS_PER_REFEREE}"
+    judged = f"SELECT *{reasons} FROM ({joined}) AS j"
+    moves = set(moving(compiler))
+    takes = [f"(NOT {full} AND w{p} IS NULL)" if p in moves else "FALSE" for p in range(len(programs))]
+    decided = f"SELECT *, {', '.join(f'{t} AS t{p}' for p, t in enumerate(takes))} FROM ({judged}) AS w"
+    ok = " OR ".join(f"t{p}" for p in range(len(programs)))
+    why = " || ".join(f"COALESCE('; ' || w{p}, '')" for p in sorted(moves))
+    detail = (
+        f"CASE WHEN ({ok}) THEN NULL ELSE '`' || referee || '` was already referred by ' || powners || "
+        f"CASE WHEN {full} THEN '; it has ' || CAST(pc AS VARCHAR) || ' referrals, the most one referee may have' "
+        f"ELSE {why} END END"
+    )
+    holders = "".join(
+        f', CASE WHEN t{p} THEN "at" ELSE pha{p} END, CASE WHEN t{p} THEN referrer ELSE phr{p} END'
+        for p in sorted(moves)
+    )
+    columns = 'id, "at", referrer, referee, n' + "".join(f", e{p}" for p in range(len(programs)))
+    columns += "".join(f", ca{p}, ci{p}" for p in sorted(moves))
+    columns += "".join(f", t{p}" for p in range(len(programs)))
+    state = (
+        f"CASE WHEN ({ok}) THEN pc + 1 ELSE pc END, "
+        f"CASE WHEN ({ok}) THEN LIST_APPEND(pchain, referrer) ELSE pchain END, "
+        f"CASE WHEN ({ok}) THEN powners || ', then `' || referrer || '` (event `' || id || '`)' ELSE powners END"
+    )
+    return f"SELECT {columns}, ({ok}), {detail}, {state}{holders} FROM ({decided}) AS d"
+
+
+def _reason(p: int, program: ProgramInfo) -> str:
+    """Why referral `c` does not take the referee in program `p` (NULL: it
+    does), as `Engine._held` and `_claim` say it, checked in their order."""
+    from .compile import literal as lit
+
+    attribution = program.attribution
+    name = f"program `{program.name}`: "
+    converted = f'(ca{p} IS NOT NULL AND (ca{p} < "at" OR (ca{p} = "at" AND ci{p} < id)))'
+    cases = [
+        (converted, lit(f"{name}the referee converted (`first {attribution.event}`)")),
+        (
+            "LIST_CONTAINS(pchain, referrer)",
+            f"{lit(name + '`')} || referrer || '` referred `' || referee || '` before'",
+        ),
+    ]
+    if attribution.model == "first" and attribution.lapse_ns is not None:
+        cases.append(
+            (
+                f'(pha{p} IS NOT NULL AND "at" - pha{p} <= {attribution.lapse_ns})',
+                f"{lit(name + 'the referral of `')} || phr{p} || '` holds it until it lapses'",
+            )
+        )
+    cases.append((f"NOT e{p}", lit(f"{name}it is not eligible (`eligible when` is false)")))
+    return "CASE " + " ".join(f"WHEN {test} THEN {text}" for test, text in cases) + " END"
+
+
+def _accepted(compiler: _Compiler) -> str:
+    """`accepted`: the referrals the fold accepted, with per program the
+    flag `e{p}` (it took the referee there), and per moving program the
+    next referral that took it (`nx{p}`, `ni{p}`) and whether it holds it
+    for good (`fv{p}`: no next one, and it converted within the lapse)."""
+    programs = compiler.checked.programs
+    after = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
+    windows = []
+    for p in moving(compiler):
+        for column, value in (("nx", '"at"'), ("ni", "id")):
+            windows.append(
+                f"FIRST_VALUE(CASE WHEN t{p} THEN {value} END IGNORE NULLS) "
+                f"OVER (PARTITION BY referee ORDER BY n {after}) AS {column}{p}"
+            )
+    flags = "".join(f", t{p} AS e{p}" for p in range(len(programs)))
+    ends = ""
+    for p in moving(compiler):
+        lapse = programs[p].attribution.lapse_ns
+        forever = "TRUE" if lapse is None else f'(nx{p} IS NULL AND ca{p} IS NOT NULL AND ca{p} <= "at" + {lapse})'
+        ends += f", nx{p}, ni{p}, {forever} AS fv{p}"
+    return (
+        f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags}{ends} '
+        f"FROM (SELECT *, {', '.join(windows)} FROM fold) AS x WHERE ok)"
+    )
+
+
+def held(compiler: _Compiler) -> str:
+    """The `seen` columns that say, per row, whether the referral holds its
+    referee in each program (`e{p}`) and whether the row counts (`live`)."""
+    programs = compiler.checked.programs
+    moves = set(moving(compiler))
+    holds = []
+    for p, program in enumerate(programs):
+        test = f"a.e{p}"
+        if p in moves:
+            before = f'(a.nx{p} IS NULL OR e."at" < a.nx{p} OR (e."at" = a.nx{p} AND e.id < a.ni{p}))'
+            test = f"({test} AND {before}"
+            lapse = program.attribution.lapse_ns
+            test += f' AND (a.fv{p} OR e."at" - a.rat <= {lapse}))' if lapse is not None else ")"
+        holds.append(test)
+    nowhere = " OR ".join(f"a.e{p}" for p in range(len(programs)))
+    live = f"(NOT ({nowhere}) OR {' OR '.join(holds)}) AS live"
+    return "".join(f", {test} AS e{p}" for p, test in enumerate(holds)) + f", {live}"
+
+
+def duplicates() -> str:
+    """The `duplicate_referral` rows of the rejected statement: the referral
+    events the fold judged and did not accept, with the engine's detail."""
+    return "SELECT id, \"at\", referrer, referee, 'duplicate_referral', detail FROM fold WHERE NOT ok"
