@@ -135,26 +135,35 @@ def runner(pg: Postgres) -> Any:
     return run
 
 
-def compiled_programs(names: Sequence[str]) -> list[str]:
-    """The reference programs that compile (or those asked for)."""
-    found = []
-    for path in sorted((ROOT / "rulesets").glob("*.rules")):
-        if names and path.stem not in names:
+def cases(names: Sequence[str]) -> list[tuple[str, Path, list[Path]]]:
+    """Each rule file that compiles with its golden ledgers: the reference
+    programs (`rulesets/NAME.rules`, `tests/golden/NAME/`) and the golden
+    folders' own rule files (`tests/golden/**/NAME.rules`, with ledgers
+    beside it or in `ledgers/`); or those named."""
+    golden = ROOT / "tests" / "golden"
+    found = [
+        (path.stem, path, sorted((golden / path.stem).glob("*.jsonl"))) for path in (ROOT / "rulesets").glob("*.rules")
+    ]
+    for path in golden.rglob("*.rules"):
+        found.append((path.stem, path, sorted([*path.parent.glob("*.jsonl"), *path.parent.glob("ledgers/*.jsonl")])))
+    kept = []
+    for name, path, ledgers in sorted(found):
+        if not ledgers or (names and name not in names):
             continue
         try:
             compile_query(rewardrules.load(path).compiled)
         except Unsupported:
             continue
-        found.append(path.stem)
-    return found
+        kept.append((name, path, ledgers))
+    return kept
 
 
-def check(pg: Postgres, name: str) -> int:
+def check(pg: Postgres, name: str, path: Path, ledgers: Sequence[Path]) -> int:
     """Compare every golden ledger of one program; the number that differ."""
-    program = rewardrules.load(ROOT / "rulesets" / f"{name}.rules")
+    program = rewardrules.load(path)
     query = compile_query(program.compiled)
     differ = 0
-    for ledger in sorted((ROOT / "tests" / "golden" / name).glob("*.jsonl")):
+    for ledger in ledgers:
         expected = json.loads(ledger.with_suffix("").with_suffix(".expected.json").read_text(encoding="utf-8"))
         lines = ledger.read_text(encoding="utf-8").splitlines()
         python = program.score(lines, as_of=expected["as_of"], explain=False).to_json()
@@ -172,15 +181,59 @@ def check(pg: Postgres, name: str) -> int:
     return differ
 
 
+def folds(pg: Postgres, seed: int, rounds: int) -> int:
+    """The programs of `tests/test_sql_caps2.py` whose rewards draw from
+    several caps (the recursive fold; per month, per week and per day in
+    America/New_York and America/Goose_Bay), each on `rounds` random
+    ledgers of two referrals and 60 payments: the number that differ."""
+    import datetime
+    import random
+
+    sys.path.insert(0, str(ROOT))
+    from tests.test_sql_caps2 import GOOSE_BAY, LAYERED, SHARED
+
+    rng = random.Random(seed)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    differ = 0
+    for name, rules in (("layered", LAYERED), ("shared", SHARED), ("goose_bay", GOOSE_BAY)):
+        program = rewardrules.compile(rules, f"{name}.rules")
+        query = compile_query(program.compiled)
+        for n in range(rounds):
+            events: list[dict[str, Any]] = [
+                {"id": f"r{k}", "at": "2025-12-30T00:00:00Z", "type": "referral", "referrer": "alice", "referee": who}
+                | {"source": rng.choice(["partner", "customer"])}
+                for k, who in enumerate(("bob", "carol"))
+            ]
+            for i in range(60):
+                at = start + datetime.timedelta(days=rng.randrange(200), hours=rng.choice([0, 3, 4, 5, 23]))
+                amount = f"{rng.randrange(1, 200_000) / 100:.2f}"
+                who = rng.choice(["bob", "carol"])
+                events.append(
+                    {"id": f"p{i}", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "type": "payment"}
+                    | {"referee": who, "amount": amount}
+                )
+            lines = [json.dumps(event) for event in events]
+            python = program.score(lines, explain=False).to_json()
+            data = duckdb_result(program, query, lines, None, name, runner(pg))
+            same = json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python
+            differ += not same
+            awards = len(json.loads(python)["awards"])
+            print(f"{name}/random-{n}: {'same' if same else 'DIFFERENT'} ({awards} award(s))")
+    return differ
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("programs", nargs="*", help="reference programs (default: every one that compiles)")
+    parser.add_argument("programs", nargs="*", help="rule files by name (default: every one that compiles)")
+    parser.add_argument("--rounds", type=int, default=3, help="random ledgers per program with several caps (0: none)")
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--psql", default="psql", help="the psql client to run")
     args = parser.parse_args(argv)
     pg = Postgres(args.psql)
     print(pg.script("SELECT version();").strip())
-    names = compiled_programs(args.programs)
-    differ = sum(check(pg, name) for name in names)
+    names = cases(args.programs)
+    differ = sum(check(pg, *case) for case in names)
+    differ += folds(pg, args.seed, args.rounds) if args.rounds else 0
     pg.script(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;")
     print(f"{len(names)} program(s); {'all the same' if not differ else f'{differ} ledger(s) differ'}")
     return 1 if differ else 0
