@@ -27,21 +27,24 @@ def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = ()) -> str:
     the `ledger` table's field columns (`Query.columns`' names), needed to
     expand the stars of a dialect outside `STAR_MODIFIERS`."""
     import sqlglot
-    from sqlglot.errors import ErrorLevel
 
     if dialect == "duckdb":
         return sql
     tree = sqlglot.parse_one(sql, read="duckdb")
     if dialect not in STAR_MODIFIERS:
         tree = expand_stars(tree, ledger)
-    tree = (
-        rewrite(tree, dialect)
-        .transform(_byte_length)
-        .transform(_star_replace)
-        .transform(_hugeint)
-        .transform(_tight_literal)
-        .transform(_exact_integers)
-    )
+    return written(tree, dialect)
+
+
+def written(tree: Any, dialect: str) -> str:
+    """A parsed statement (its stars expanded where `dialect` needs it) in
+    `dialect`: the rewrites, then sqlglot's writer, which refuses what it
+    cannot express. `tree` is changed."""
+    from sqlglot.errors import ErrorLevel
+
+    tree = rewrite(tree, dialect)
+    for step in (_byte_length, _star_replace, _hugeint, _tight_literal, _exact_integers):
+        tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
 
@@ -72,7 +75,7 @@ def expand_stars(tree: Any, ledger: Sequence[str]) -> Any:
     for identifier in identifiers:
         identifier.set("this", aliases.get(identifier.name, identifier.name))
     columns = {aliases.get(name, name): "VARCHAR" for name in (*HEAD, *ledger)}
-    schema = {"ledger": columns, "as_of": {"at": "BIGINT"}}
+    schema: dict[str, object] = {"ledger": columns, "as_of": {"at": "BIGINT"}}
     tree = qualify(tree, schema=schema, dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False)
     names = {alias: name for name, alias in aliases.items()}
     for identifier in tree.find_all(exp.Identifier):
@@ -178,7 +181,9 @@ def _exact_integers(node: Any) -> Any:
     zero as `TRUNC` does), or an overflow error, never a wrong number."""
     from sqlglot import exp
 
-    whole = exp.DataType.build("DECIMAL(38, 0)")
+    if not isinstance(node, exp.Trunc | exp.IntDiv):
+        return node
+    whole = exp.DataType.build("DECIMAL(38, 0)")  # parsed: built only where it goes
     if isinstance(node, exp.Trunc) and not node.args.get("decimals"):
         x = node.this
         return exp.Cast(

@@ -8,6 +8,17 @@ PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
 Postgres has, exactly: the window's non-null values in an array (`ARRAY_AGG
 ... FILTER`), a JSONB object, `STRPOS`, `SHA256(CONVERT_TO(x, 'UTF8'))`,
 the epoch plus a number of microseconds.
+
+BigQuery (`bigquery`): `a // b` as `DIV(a, b)`, exact on INT64 and
+BIGNUMERIC (sqlglot's general rewrite divides with `/`, which is FLOAT64 on
+INT64 operands: instants in nanoseconds are past 2^53); and a window's
+`ORDER BY x` (DuckDB: NULLS LAST, which BigQuery refuses in a window) as
+`ORDER BY x IS NULL, x`, the same order.
+
+Spark (`spark`): a recursive query (the fold of a reward under several
+caps, `caps.folded`) is refused: Spark 4.0 parses `WITH RECURSIVE` and then
+fails while planning it, even for three rows (recursive CTEs come with
+Spark 4.1).
 """
 
 from __future__ import annotations
@@ -18,8 +29,46 @@ from typing import Any
 def rewrite(tree: Any, dialect: str) -> Any:
     """`tree` with `dialect`'s rewrites applied (none for most)."""
     if dialect == "postgres":
-        return tree.transform(_postgres)
+        return tree.transform(_postgres, copy=False)
+    if dialect == "bigquery":
+        return tree.transform(_bigquery, copy=False)
+    if dialect == "spark":
+        _no_recursion(tree, "Spark 4.0")
     return tree
+
+
+def _no_recursion(tree: Any, engine: str) -> None:
+    """`UnsupportedError` when the statement has a recursive CTE."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    if any(with_.args.get("recursive") for with_ in tree.find_all(exp.With)):
+        raise UnsupportedError(
+            f"{engine} cannot run a recursive query, which a reward counted by several caps needs "
+            "(docs/sql.md, Caps): score this file with --engine duckdb"
+        )
+
+
+def _bigquery(node: Any) -> Any:
+    """One node as BigQuery must have it (see the module's docstring)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.IntDiv):
+        return exp.Anonymous(this="DIV", expressions=[node.this, node.expression])
+    if isinstance(node, exp.Window) and node.args.get("order") is not None:
+        spec = node.args.get("spec")
+        ranged = spec is not None and str(spec.args.get("kind") or "").upper() == "RANGE"
+        keys = []
+        for key in node.args["order"].expressions:
+            if not key.args.get("desc") and not key.args.get("nulls_first"):  # ascending, NULLS LAST
+                if not ranged:  # a RANGE frame has one key: the compiler's are instants, never NULL
+                    last = exp.Is(this=key.this.copy(), expression=exp.Null())
+                    keys.append(exp.Ordered(this=exp.Paren(this=last), nulls_first=True))
+                key = key.copy()
+                key.set("nulls_first", True)
+            keys.append(key)
+        node.args["order"].set("expressions", keys)
+    return node
 
 
 def _postgres(node: Any) -> Any:
