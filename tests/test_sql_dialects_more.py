@@ -191,3 +191,33 @@ def test_spark_refuses_the_several_caps_fold_at_once(tmp_path: Path, capsys: pyt
     assert "Spark 4.0 cannot run a recursive query" in capsys.readouterr().err
     assert main(["sql", "--dialect", "postgres", str(path)]) == 0
     assert "WITH RECURSIVE" in capsys.readouterr().out
+
+
+#: an award id's recipe (a netstring hashed) and a window inside a message's map
+ID_AND_MAP = (
+    "SELECT 'aw_' || SUBSTR(SHA256(CAST(STRLEN(x) AS VARCHAR) || x), 1, 32) AS i, CONTAINS(x, '.') AS c, "
+    f"MAP(['m'], [CAST(LAST_VALUE(x IGNORE NULLS) OVER {WINDOW} AS VARCHAR)]) AS msg FROM t"
+)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "wanted"),
+    [
+        (
+            "postgres",
+            ["ENCODE(SHA256(CONVERT_TO(", "JSONB_BUILD_OBJECT('m', CAST((ARRAY_AGG(x)", "(STRPOS(x, '.') > 0)"],
+        ),
+        ("trino", ["LOWER(TO_HEX(SHA256(TO_UTF8(", "LENGTH(TO_UTF8(x))", "(STRPOS(x, '.') > 0)"]),
+        ("bigquery", ["TO_HEX(SHA256(", "(STRPOS(x, '.') > 0)"]),
+        ("clickhouse", ["LOWER(HEX(SHA256("]),
+        ("redshift", ["SHA2(", "(STRPOS(x, '.') > 0)"]),
+    ],
+)
+def test_ids_hash_utf8_text_to_lowercase_hex_in_each_dialect(dialect: str, wanted: list[str]) -> None:
+    """DuckDB's `SHA256(text)` is the lowercase hex of the UTF-8 bytes' hash;
+    where an engine hashes bytes or gives bytes, the text says so; a
+    rewrite inside another (a window inside a message's map) is made too."""
+    text = to_dialect(ID_AND_MAP, dialect)
+    for piece in wanted:
+        assert piece in text, piece
+    assert "IGNORE NULLS" not in text or dialect != "postgres"

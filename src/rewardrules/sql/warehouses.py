@@ -15,6 +15,13 @@ INT64 operands: instants in nanoseconds are past 2^53); and a window's
 `ORDER BY x` (DuckDB: NULLS LAST, which BigQuery refuses in a window) as
 `ORDER BY x IS NULL, x`, the same order.
 
+Award ids elsewhere (written only, no engine run here): Trino hashes
+bytes (`SHA256(TO_UTF8(x))`, and a text's bytes are `LENGTH(TO_UTF8(x))`);
+BigQuery's `SHA256` and ClickHouse's give bytes, written as lowercase hex
+(`TO_HEX(...)`, `LOWER(HEX(...))`); `CONTAINS` of a text is `STRPOS(...) >
+0` in Trino, Redshift and BigQuery (Trino's `CONTAINS` is for arrays,
+Redshift has none, BigQuery's `CONTAINS_SUBSTR` folds case).
+
 Spark (`spark`): a recursive query (the fold of a reward under several
 caps, `caps.folded`) is refused: Spark 4.0 parses `WITH RECURSIVE` and then
 fails while planning it, even for three rows (recursive CTEs come with
@@ -29,12 +36,58 @@ from typing import Any
 def rewrite(tree: Any, dialect: str) -> Any:
     """`tree` with `dialect`'s rewrites applied (none for most)."""
     if dialect == "postgres":
-        return tree.transform(_postgres, copy=False)
+        tree = tree.transform(_postgres_first, copy=False)  # before its window is seen alone
+        tree = bottom_up(tree, _postgres)
     if dialect == "bigquery":
-        return tree.transform(_bigquery, copy=False)
+        tree = bottom_up(tree, _bigquery)
     if dialect == "spark":
         _no_recursion(tree, "Spark 4.0")
+    if dialect in ("trino", "bigquery", "clickhouse"):
+        tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
+    if dialect in ("trino", "redshift", "bigquery"):
+        tree = bottom_up(tree, _strpos)
     return tree
+
+
+def bottom_up(tree: Any, change: Any) -> Any:
+    """`change` applied to every node once, a node after all the nodes
+    under it: a rewrite inside a node a rewrite replaces is kept (sqlglot's
+    `transform` goes top down and does not look inside a replacement)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = change(node)
+        if new is node:
+            continue
+        if node is tree:
+            tree = new
+        else:
+            node.replace(new)
+    return tree
+
+
+def _hex_digest(node: Any, dialect: str) -> Any:
+    """`SHA256` of a text's UTF-8 bytes as lowercase hex, as DuckDB's (see
+    the module's docstring), and Trino's byte length of a text."""
+    from sqlglot import exp
+
+    if dialect == "trino" and isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
+        return exp.Length(this=exp.Anonymous(this="TO_UTF8", expressions=node.expressions))
+    if not isinstance(node, exp.SHA2):
+        return node
+    if dialect == "trino":
+        return exp.SHA2(this=exp.Anonymous(this="TO_UTF8", expressions=[node.this]), length=node.args.get("length"))
+    if dialect == "bigquery":
+        return exp.Anonymous(this="TO_HEX", expressions=[node.copy()])  # a copy: `node` keeps its place until replaced
+    return exp.Lower(this=exp.Hex(this=node.copy()))
+
+
+def _strpos(node: Any) -> Any:
+    """`CONTAINS(x, y)` (text) as `STRPOS(x, y) > 0`."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.Contains):
+        return node
+    found = exp.Anonymous(this="STRPOS", expressions=[node.this, node.expression])
+    return exp.Paren(this=exp.GT(this=found, expression=exp.Literal.number(0)))
 
 
 def _no_recursion(tree: Any, engine: str) -> None:
@@ -71,12 +124,19 @@ def _bigquery(node: Any) -> Any:
     return node
 
 
-def _postgres(node: Any) -> Any:
-    """One node as Postgres must have it (see the module's docstring)."""
+def _postgres_first(node: Any) -> Any:
+    """A `first` metric's struct as Postgres must have it (`_first_of_struct`)."""
     from sqlglot import exp
 
     if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
         return _first_of_struct(node)
+    return node
+
+
+def _postgres(node: Any) -> Any:
+    """One node as Postgres must have it (see the module's docstring)."""
+    from sqlglot import exp
+
     if isinstance(node, exp.Window) and isinstance(node.this, exp.IgnoreNulls):
         return _ignoring_nulls(node)
     if isinstance(node, exp.Map):
@@ -85,9 +145,8 @@ def _postgres(node: Any) -> Any:
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.MAP:
         return exp.DataType.build("JSONB", dialect="postgres")
     if isinstance(node, exp.Contains):
-        found = exp.Anonymous(this="STRPOS", expressions=[node.this, node.expression])
-        return exp.Paren(this=exp.GT(this=found, expression=exp.Literal.number(0)))
-    if isinstance(node, exp.SHA2) and not isinstance(node.this, exp.Anonymous):
+        return _strpos(node)
+    if isinstance(node, exp.SHA2):
         utf8 = exp.Anonymous(this="CONVERT_TO", expressions=[node.this, exp.Literal.string("UTF8")])
         return exp.SHA2(this=utf8, length=node.args.get("length"))
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "MAKE_TIMESTAMPTZ" and len(node.expressions) == 1:
