@@ -96,7 +96,7 @@ def transpiled(query: Query, dialect: str) -> str | None:
     pieces = []
     for title, sql in query.statements():
         try:
-            text = to_dialect(sql, dialect)
+            text = to_dialect(sql, dialect, [column.name for column in query.columns])
         except SqlglotError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             fail(f"the query cannot be written in {dialect}: {first}", 1)

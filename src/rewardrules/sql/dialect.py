@@ -6,26 +6,102 @@ dialect cannot express a construct: never a query that means something else.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
+from .warehouses import rewrite
 
-def to_dialect(sql: str, dialect: str) -> str:
-    """`sql`, a statement in DuckDB's dialect, in `dialect`'s."""
+#: the dialects whose `SELECT *` takes DuckDB's `EXCLUDE`/`EXCEPT` (and,
+#: through `_star_replace`, `REPLACE`): their stars are written as they
+#: are. Every other dialect (Postgres, Trino, Redshift, one sqlglot adds)
+#: gets explicit column lists (`expand_stars`).
+STAR_MODIFIERS = frozenset({"snowflake", "bigquery", "spark", "databricks", "clickhouse"})
+
+#: the ledger's own columns, before the field columns (`compile.Column.name`)
+HEAD = ("at", "id", "type", "referee", "referrer")
+
+
+def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = ()) -> str:
+    """`sql`, a statement in DuckDB's dialect, in `dialect`'s. `ledger`:
+    the `ledger` table's field columns (`Query.columns`' names), needed to
+    expand the stars of a dialect outside `STAR_MODIFIERS`."""
     import sqlglot
-    from sqlglot.errors import ErrorLevel
 
     if dialect == "duckdb":
         return sql
-    tree = (
-        sqlglot.parse_one(sql, read="duckdb")
-        .transform(_byte_length)
-        .transform(_star_replace)
-        .transform(_hugeint)
-        .transform(_tight_literal)
-        .transform(_exact_integers)
-    )
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if dialect not in STAR_MODIFIERS:
+        tree = expand_stars(tree, ledger)
+    return written(tree, dialect)
+
+
+def written(tree: Any, dialect: str) -> str:
+    """A parsed statement (its stars expanded where `dialect` needs it) in
+    `dialect`: the rewrites, then sqlglot's writer, which refuses what it
+    cannot express. `tree` is changed."""
+    from sqlglot.errors import ErrorLevel
+
+    tree = rewrite(tree, dialect)
+    for step in (_byte_length, _star_replace, _hugeint, _tight_literal, _exact_integers):
+        tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
+
+
+def expand_stars(tree: Any, ledger: Sequence[str]) -> Any:
+    """The statement with every `SELECT *` (with `EXCLUDE`/`REPLACE`, on a
+    table, a CTE or a subquery) written as the columns it stands for, by
+    sqlglot's optimizer (`qualify`), which follows each CTE and subquery to
+    the `ledger` and `as_of` tables. Every column is qualified on the way
+    (`t.c AS c`): the same query. sqlglot reads a column name with a dot
+    (`"payment.amount"`) as a path, so such names are renamed for the
+    expansion and back; and a name keeps the quoting the compiler gave it
+    (a quoted `"at"` and an unquoted `at` are different columns in an engine
+    that folds names to upper case, such as Snowflake); a name only a star
+    stood for is quoted when it must be. A star it cannot
+    expand is an error (`UnsupportedError`), never left in the query."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+    from sqlglot.optimizer.qualify import qualify
+
+    identifiers = list(tree.find_all(exp.Identifier))
+    quoted = {i.name for i in identifiers if i.quoted}
+    taken = {i.name for i in identifiers} | set(ledger) | set(HEAD)
+    aliases: dict[str, str] = {}
+    for name in sorted(taken):
+        if not _PLAIN.fullmatch(name):
+            aliases[name] = _free(f"rr_column_{len(aliases)}", taken)
+    for identifier in identifiers:
+        identifier.set("this", aliases.get(identifier.name, identifier.name))
+    columns = {aliases.get(name, name): "VARCHAR" for name in (*HEAD, *ledger)}
+    schema: dict[str, object] = {"ledger": columns, "as_of": {"at": "BIGINT"}}
+    tree = qualify(tree, schema=schema, dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False)
+    names = {alias: name for name, alias in aliases.items()}
+    for identifier in tree.find_all(exp.Identifier):
+        name = names.get(identifier.name, identifier.name)
+        identifier.set("this", name)
+        identifier.set("quoted", name in quoted or not _PLAIN.fullmatch(name))
+    for select in tree.find_all(exp.Select):
+        if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in select.expressions):
+            raise UnsupportedError(
+                f"a `SELECT *` that could not be written as its columns: {select.sql('duckdb')[:80]}"
+            )
+    return tree
+
+
+#: a name sqlglot reads as one column, unchanged by normalization
+_PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _free(name: str, taken: set[str]) -> str:
+    """`name`, or `name` with a suffix, not in `taken` (then taken)."""
+    found, n = name, 0
+    while found in taken:
+        n += 1
+        found = f"{name}_{n}"
+    taken.add(found)
+    return found
 
 
 def _byte_length(node: Any) -> Any:
@@ -105,7 +181,9 @@ def _exact_integers(node: Any) -> Any:
     zero as `TRUNC` does), or an overflow error, never a wrong number."""
     from sqlglot import exp
 
-    whole = exp.DataType.build("DECIMAL(38, 0)")
+    if not isinstance(node, exp.Trunc | exp.IntDiv):
+        return node
+    whole = exp.DataType.build("DECIMAL(38, 0)")  # parsed: built only where it goes
     if isinstance(node, exp.Trunc) and not node.args.get("decimals"):
         x = node.this
         return exp.Cast(

@@ -1,0 +1,232 @@
+"""Rewrites of the compiled query (a sqlglot tree in DuckDB's dialect) for
+one warehouse, where sqlglot would write a construct that engine lacks, or
+one that means something else there (docs/sql.md, "Other dialects").
+
+PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
+`CONTAINS`, `SHA256` of bytes only, and a `MAKE_TIMESTAMPTZ` of date parts
+(DuckDB's takes microseconds since the epoch). Each is written with what
+Postgres has, exactly: the window's non-null values in an array (`ARRAY_AGG
+... FILTER`), a JSONB object, `STRPOS`, `SHA256(CONVERT_TO(x, 'UTF8'))`,
+the epoch plus a number of microseconds.
+
+BigQuery (`bigquery`): `a // b` as `DIV(a, b)`, exact on INT64 and
+BIGNUMERIC (sqlglot's general rewrite divides with `/`, which is FLOAT64 on
+INT64 operands: instants in nanoseconds are past 2^53); and a window's
+`ORDER BY x` (DuckDB: NULLS LAST, which BigQuery refuses in a window) as
+`ORDER BY x IS NULL, x`, the same order.
+
+Award ids elsewhere (written only, no engine run here): Trino hashes
+bytes (`SHA256(TO_UTF8(x))`, and a text's bytes are `LENGTH(TO_UTF8(x))`);
+BigQuery's `SHA256` and ClickHouse's give bytes, written as lowercase hex
+(`TO_HEX(...)`, `LOWER(HEX(...))`); `CONTAINS` of a text is `STRPOS(...) >
+0` in Trino, Redshift and BigQuery (Trino's `CONTAINS` is for arrays,
+Redshift has none, BigQuery's `CONTAINS_SUBSTR` folds case).
+
+Spark (`spark`): a recursive query (the fold of a reward under several
+caps, `caps.folded`) is refused: Spark 4.0 parses `WITH RECURSIVE` and then
+fails while planning it, even for three rows (recursive CTEs come with
+Spark 4.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def rewrite(tree: Any, dialect: str) -> Any:
+    """`tree` with `dialect`'s rewrites applied (none for most)."""
+    if dialect == "postgres":
+        tree = tree.transform(_postgres_first, copy=False)  # before its window is seen alone
+        tree = bottom_up(tree, _postgres)
+    if dialect == "bigquery":
+        tree = bottom_up(tree, _bigquery)
+    if dialect == "spark":
+        _no_recursion(tree, "Spark 4.0")
+    if dialect in ("trino", "bigquery", "clickhouse"):
+        tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
+    if dialect in ("trino", "redshift", "bigquery"):
+        tree = bottom_up(tree, _strpos)
+    return tree
+
+
+def bottom_up(tree: Any, change: Any) -> Any:
+    """`change` applied to every node once, a node after all the nodes
+    under it: a rewrite inside a node a rewrite replaces is kept (sqlglot's
+    `transform` goes top down and does not look inside a replacement)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = change(node)
+        if new is node:
+            continue
+        if node is tree:
+            tree = new
+        else:
+            node.replace(new)
+    return tree
+
+
+def _hex_digest(node: Any, dialect: str) -> Any:
+    """`SHA256` of a text's UTF-8 bytes as lowercase hex, as DuckDB's (see
+    the module's docstring), and Trino's byte length of a text."""
+    from sqlglot import exp
+
+    if dialect == "trino" and isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
+        return exp.Length(this=exp.Anonymous(this="TO_UTF8", expressions=node.expressions))
+    if not isinstance(node, exp.SHA2):
+        return node
+    if dialect == "trino":
+        return exp.SHA2(this=exp.Anonymous(this="TO_UTF8", expressions=[node.this]), length=node.args.get("length"))
+    if dialect == "bigquery":
+        return exp.Anonymous(this="TO_HEX", expressions=[node.copy()])  # a copy: `node` keeps its place until replaced
+    return exp.Lower(this=exp.Hex(this=node.copy()))
+
+
+def _strpos(node: Any) -> Any:
+    """`CONTAINS(x, y)` (text) as `STRPOS(x, y) > 0`."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.Contains):
+        return node
+    found = exp.Anonymous(this="STRPOS", expressions=[node.this, node.expression])
+    return exp.Paren(this=exp.GT(this=found, expression=exp.Literal.number(0)))
+
+
+def _no_recursion(tree: Any, engine: str) -> None:
+    """`UnsupportedError` when the statement has a recursive CTE."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    if any(with_.args.get("recursive") for with_ in tree.find_all(exp.With)):
+        raise UnsupportedError(
+            f"{engine} cannot run a recursive query, which a reward counted by several caps needs "
+            "(docs/sql.md, Caps): score this file with --engine duckdb"
+        )
+
+
+def _bigquery(node: Any) -> Any:
+    """One node as BigQuery must have it (see the module's docstring)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.IntDiv):
+        return exp.Anonymous(this="DIV", expressions=[node.this, node.expression])
+    if isinstance(node, exp.Window) and node.args.get("order") is not None:
+        spec = node.args.get("spec")
+        ranged = spec is not None and str(spec.args.get("kind") or "").upper() == "RANGE"
+        keys = []
+        for key in node.args["order"].expressions:
+            if not key.args.get("desc") and not key.args.get("nulls_first"):  # ascending, NULLS LAST
+                if not ranged:  # a RANGE frame has one key: the compiler's are instants, never NULL
+                    last = exp.Is(this=key.this.copy(), expression=exp.Null())
+                    keys.append(exp.Ordered(this=exp.Paren(this=last), nulls_first=True))
+                key = key.copy()
+                key.set("nulls_first", True)
+            keys.append(key)
+        node.args["order"].set("expressions", keys)
+    return node
+
+
+def _postgres_first(node: Any) -> Any:
+    """A `first` metric's struct as Postgres must have it (`_first_of_struct`)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
+        return _first_of_struct(node)
+    return node
+
+
+def _postgres(node: Any) -> Any:
+    """One node as Postgres must have it (see the module's docstring)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.IgnoreNulls):
+        return _ignoring_nulls(node)
+    if isinstance(node, exp.Map):
+        pairs = zip(node.args["keys"].expressions, node.args["values"].expressions, strict=True)
+        return exp.Anonymous(this="JSONB_BUILD_OBJECT", expressions=[part for pair in pairs for part in pair])
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.MAP:
+        return exp.DataType.build("JSONB", dialect="postgres")
+    if isinstance(node, exp.Contains):
+        return _strpos(node)
+    if isinstance(node, exp.SHA2):
+        utf8 = exp.Anonymous(this="CONVERT_TO", expressions=[node.this, exp.Literal.string("UTF8")])
+        return exp.SHA2(this=utf8, length=node.args.get("length"))
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "MAKE_TIMESTAMPTZ" and len(node.expressions) == 1:
+        epoch = exp.Cast(this=exp.Literal.string("1970-01-01 00:00:00+00"), to=exp.DataType.build("TIMESTAMPTZ"))
+        step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND"))
+        return exp.Paren(this=exp.Add(this=epoch, expression=exp.Mul(this=node.expressions[0], expression=step)))
+    return node
+
+
+def _frame_from_start(window: Any) -> bool:
+    """Whether the window's frame starts at the partition's first row (the
+    compiler's `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`)."""
+    spec = window.args.get("spec")
+    return spec is not None and spec.args.get("start") == "UNBOUNDED" and spec.args.get("start_side") == "PRECEDING"
+
+
+def _gathered(window: Any, value: Any, where: Any) -> Any:
+    """`(ARRAY_AGG(value) FILTER (WHERE where) OVER <window's>)`: the values
+    of the frame's rows that meet `where`, in the window's order."""
+    from sqlglot import exp
+
+    aggregate = exp.Filter(this=exp.ArrayAgg(this=value), expression=exp.Where(this=where))
+    over = window.copy()
+    over.set("this", aggregate)
+    return exp.Paren(this=over)
+
+
+def _ignoring_nulls(window: Any) -> Any:
+    """`LAST_VALUE(x IGNORE NULLS) OVER w` and `FIRST_VALUE(...)`, where the
+    frame starts at the partition's first row: the non-null values so far
+    gathered in order, then the last (at `COUNT(x) OVER w`) or the first.
+    An array per row: the cost grows with the square of a partition's rows
+    (one referral's events), where DuckDB's is linear."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    inner = window.this.this
+    if not isinstance(inner, exp.FirstValue | exp.LastValue) or not _frame_from_start(window):
+        raise UnsupportedError("PostgreSQL has no IGNORE NULLS, and this window is not one rewritten without it")
+    value = inner.this
+    gathered = _gathered(window, value.copy(), exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())))
+    if isinstance(inner, exp.FirstValue):
+        return exp.Bracket(this=gathered, expressions=[exp.Literal.number(1)], offset=1)
+    count = window.copy()
+    count.set("this", exp.Count(this=value.copy()))
+    return exp.Bracket(this=gathered, expressions=[count], offset=1)
+
+
+def _first_struct(window: Any) -> tuple[Any, Any] | None:
+    """For `FIRST_VALUE(CASE WHEN t THEN STRUCT_PACK(v := x) END IGNORE
+    NULLS) OVER w` (`expressions.first_value`), `(t, x)`; else None."""
+    from sqlglot import exp
+
+    if not (isinstance(window, exp.Window) and isinstance(window.this, exp.IgnoreNulls)):
+        return None
+    first = window.this.this
+    case = first.this if isinstance(first, exp.FirstValue) else None
+    if not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1 or case.args.get("default"):
+        return None
+    branch = case.args["ifs"][0]
+    struct = branch.args.get("true")
+    if not isinstance(struct, exp.Struct) or len(struct.expressions) != 1:
+        return None
+    field = struct.expressions[0]
+    if not isinstance(field, exp.PropertyEQ):
+        return None
+    return branch.this, field.expression
+
+
+def _first_of_struct(node: Any) -> Any:
+    """`STRUCT_EXTRACT(<the first_value above>, 'v')`: the value at the
+    first row where `t` holds, NULL or not (`(ARRAY_AGG(x) FILTER (WHERE
+    t) OVER w)[1]`; an array keeps NULLs)."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    window = node.this
+    found = _first_struct(window)
+    assert found is not None
+    if not _frame_from_start(window):
+        raise UnsupportedError("PostgreSQL has no IGNORE NULLS, and this window is not one rewritten without it")
+    test, value = found
+    return exp.Bracket(this=_gathered(window, value.copy(), test.copy()), expressions=[exp.Literal.number(1)], offset=1)
