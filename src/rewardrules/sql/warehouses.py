@@ -146,6 +146,10 @@ def _postgres(node: Any) -> Any:
         return exp.DataType.build("JSONB", dialect="postgres")
     if isinstance(node, exp.Contains):
         return _strpos(node)
+    if _null_text(node):
+        # a recursive CTE's column must have one collation in both terms:
+        # the ledger's texts are "C" (docs/sql.md), so a NULL text is too
+        return exp.Collate(this=node.copy(), expression=exp.Identifier(this="C", quoted=True))
     if isinstance(node, exp.SHA2):
         utf8 = exp.Anonymous(this="CONVERT_TO", expressions=[node.this, exp.Literal.string("UTF8")])
         return exp.SHA2(this=utf8, length=node.args.get("length"))
@@ -156,11 +160,16 @@ def _postgres(node: Any) -> Any:
     return node
 
 
-def _frame_from_start(window: Any) -> bool:
-    """Whether the window's frame starts at the partition's first row (the
-    compiler's `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`)."""
-    spec = window.args.get("spec")
-    return spec is not None and spec.args.get("start") == "UNBOUNDED" and spec.args.get("start_side") == "PRECEDING"
+def _null_text(node: Any) -> bool:
+    """Whether the node is `CAST(NULL AS TEXT)`."""
+    from sqlglot import exp
+
+    return (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Null)
+        and node.to.this in (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR)
+        and not isinstance(node.parent, exp.Collate)
+    )
 
 
 def _gathered(window: Any, value: Any, where: Any) -> Any:
@@ -175,16 +184,16 @@ def _gathered(window: Any, value: Any, where: Any) -> Any:
 
 
 def _ignoring_nulls(window: Any) -> Any:
-    """`LAST_VALUE(x IGNORE NULLS) OVER w` and `FIRST_VALUE(...)`, where the
-    frame starts at the partition's first row: the non-null values so far
-    gathered in order, then the last (at `COUNT(x) OVER w`) or the first.
+    """`LAST_VALUE(x IGNORE NULLS) OVER w` and `FIRST_VALUE(...)`, whatever
+    the frame: the non-null values of the frame gathered in order, then the
+    last (at `COUNT(x) OVER w`, the same frame) or the first.
     An array per row: the cost grows with the square of a partition's rows
     (one referral's events), where DuckDB's is linear."""
     from sqlglot import exp
     from sqlglot.errors import UnsupportedError
 
     inner = window.this.this
-    if not isinstance(inner, exp.FirstValue | exp.LastValue) or not _frame_from_start(window):
+    if not isinstance(inner, exp.FirstValue | exp.LastValue):
         raise UnsupportedError("PostgreSQL has no IGNORE NULLS, and this window is not one rewritten without it")
     value = inner.this
     gathered = _gathered(window, value.copy(), exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())))
@@ -221,12 +230,9 @@ def _first_of_struct(node: Any) -> Any:
     first row where `t` holds, NULL or not (`(ARRAY_AGG(x) FILTER (WHERE
     t) OVER w)[1]`; an array keeps NULLs)."""
     from sqlglot import exp
-    from sqlglot.errors import UnsupportedError
 
     window = node.this
     found = _first_struct(window)
     assert found is not None
-    if not _frame_from_start(window):
-        raise UnsupportedError("PostgreSQL has no IGNORE NULLS, and this window is not one rewritten without it")
     test, value = found
     return exp.Bracket(this=_gathered(window, value.copy(), test.copy()), expressions=[exp.Literal.number(1)], offset=1)
