@@ -93,7 +93,7 @@ metric refs = count referrals
 milestone m1 {
   when paid >= 100 USD for 30 days
   reward referrer cash 1 USD * refs
-  void if refund where refund.payment == referral.id
+  void if refund where refund.payment == referral.referrer ignoring case
   message "{{ paid }}"
 }
 
@@ -115,5 +115,5 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 42), (20, 3)]
     assert "a timer reading the per-referrer metric `refs`" in found[0]["message"]
-    assert "`referral.id` in a `void` condition" in found[1]["message"]
+    assert "`ignoring case` of a value that is not a text field" in found[1]["message"]
     assert "a message reading `usage.seats` (a number)" in found[2]["message"]

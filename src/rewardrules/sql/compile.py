@@ -32,6 +32,8 @@ from ..syntax import nodes as ast
 from . import caps, every, expressions, messages, reversals, tables, timers, triggers
 from . import history as earlier
 from .history import History
+from . import voided as unless_voided
+from .voided import Followed
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -230,6 +232,8 @@ class _Compiler:
     #: whether it is the `where` of `count earlier referrals`: `referral.F`
     #: is then the earlier referral's field, a column of its history row
     in_history: bool = False
+    #: the milestones counts `unless voided` follow (sql/voided.py)
+    voided: Followed = field(default_factory=Followed)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -247,6 +251,7 @@ class _Compiler:
     def __post_init__(self) -> None:
         self.checked = self.compiled.checked
         self.path = self.checked.source.path
+        unless_voided.prepare(self)
 
     def refuse(self, construct: str, node: object) -> Unsupported:
         return Unsupported(construct, getattr(node, "span", None), self.path)
@@ -355,7 +360,7 @@ class _Compiler:
             raise self.refuse(f"a field of type {info.type.describe()}", node)
         column = Column(event.name, info.name, kind)
         self.columns.setdefault(column.name, column)
-        if not self.in_eligibility:  # a referral's own fields are read in `refs`
+        if not self.in_eligibility and binding.event_role != "referral":  # a referral's own fields are read in `refs`
             self.types.add(event.name)
         value = dot + ident(column.name)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
@@ -380,14 +385,17 @@ class _Compiler:
         at an event is the sum of its referrals' contributions then, a
         running sum of their changes over the referrer's events."""
         agg = info.aggregate
+        unless_voided.guard(self, info.decl)
         if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
+        if agg.otherwise is not None or len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         found = self.referrer_metrics.get(info)
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
+            if agg.unless is not None:  # not while an award of the milestone is taken back
+                test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
             flag = f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
@@ -450,6 +458,7 @@ class _Compiler:
         """The CTE of a milestone's hits (one row per time it is reached)
         and its award rows (one SELECT per reward)."""
         info = compiled.info
+        self.voided.current = info.index
         self._refuse_terms(info)
         reversals.refuse_unsupported(self, compiled)
         if timers.is_timer(compiled):
@@ -486,7 +495,7 @@ class _Compiler:
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
             f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
-            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM totals WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {self.voided.source(info)} WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
         hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
@@ -590,7 +599,7 @@ class _Compiler:
         )
         sums = ", ".join(f'SUM(d{k}) OVER (PARTITION BY referrer ORDER BY "at", id {so_far}) AS R{k}' for k in n)
         return [
-            f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM metered)",
+            f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM {self.voided.rows()})",
             f"changed AS (SELECT *, {changes} FROM contributed)",
             f"totals AS (SELECT *, {sums} FROM changed)",
         ]
@@ -639,7 +648,10 @@ class _Compiler:
         rows: list[str] = []
         for milestone in self.compiled.milestones:
             cte, selects = self.milestone(milestone)
-            hits.append(cte)
+            if milestone.info.index in self.voided.indexes:  # before the counts that follow it
+                self.voided.hits[milestone.info.index] = cte
+            else:
+                hits.append(cte)
             rows.extend(selects)
         others = ", ".join(literal(t) for t in sorted(self.types - {"referral"})) or "NULL"
         own = "(e.type = 'referral' AND e.id = a.rid) OR " if "referral" in self.types else ""
@@ -661,6 +673,7 @@ class _Compiler:
                 f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
                 f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
                 f"metered AS (SELECT *{metrics} FROM seen)",
+                *unless_voided.ctes(self),
                 *self.totals(),
                 *hits,
             ]
