@@ -22,6 +22,7 @@ from rewardrules.sql.diagnose import refusals
 
 from .test_properties import PROPERTY, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, ROOT, duckdb_json, python_json
+from .test_sql_timers2 import HELD
 
 #: over partner_and_customer's events: a conversion award taken back whole
 #: by a refund of its payment (in or after the hold), or by the next
@@ -122,7 +123,9 @@ def refund(event_id: str, day: str, referee: str, payment: str) -> dict[str, Any
 
 def paid(result: dict[str, Any], milestone: str) -> list[tuple[str, str]]:
     return [
-        (a["at"][5:10], a["status"]) for a in result["awards"] if a["milestone"] == milestone and a["role"] == "referrer"
+        (a["at"][5:10], a["status"])
+        for a in result["awards"]
+        if a["milestone"] == milestone and a["role"] == "referrer"
     ]
 
 
@@ -292,3 +295,44 @@ def test_what_does_not_compile_yet_is_refused_at_the_unless(tmp_path: Path, chan
     line = text[: text.index("unless voided first_paid")].count("\n") + 1
     assert refused.value.span is not None and refused.value.span.line == line
     assert any(r.construct == refused.value.construct for r in refusals(prog.compiled))  # `check --engine sql`
+
+
+# -- timers reading per-referrer metrics -------------------------------------------
+
+#: test_sql_timers2's held timers, their amounts and message reading the
+#: referrer's count of paying referrals
+TIMED = HELD.replace("reward referrer cash 7 USD", "reward referrer cash 7 USD * paying").replace(
+    "subscription(s)", "subscription(s), {{ paying }} paying"
+)
+
+
+def test_a_timer_reads_the_referrers_value_at_its_instant() -> None:
+    """bob's `after 30 days` timer is due on 01-31: his own last event is
+    on 01-02 (ann had one paying referral then), cat pays on 01-20, so the
+    timer pays 7 USD times 2."""
+    prog = rewardrules.compile(TIMED, "timed.rules")
+    events = [
+        {**referral("r1", "bob"), "at": "2026-01-01T00:00:00Z"},
+        {**referral("r2", "cat"), "at": "2026-01-01T00:00:01Z"},
+        event("s1", "01-02", "subscription", "bob", mrr="100.00"),
+        event("s2", "01-20", "subscription", "cat", mrr="1500.00"),
+        event("s3", "02-25", "subscription", "cat", mrr="0.00"),  # after bob's timer: not counted
+    ]
+    result = same(prog, events, "2026-04-01T00:00:00Z")
+    later = [(a["referee"], a["amount"]) for a in result["awards"] if a["milestone"] == "later"]
+    assert later == [("bob", "14.00"), ("cat", "14.00")]
+    assert any("2 paying" in (a["message"] or "") for a in result["awards"] if a["milestone"] == "held")
+
+
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@given(data=st.data())
+def test_timers_reading_per_referrer_metrics_on_generated_ledgers(data: st.DataObject) -> None:
+    prog = _timed()
+    events = data.draw(ledgers("subscription_loyalty"), label="ledger")
+    as_of = data.draw(as_ofs(events), label="as_of")
+    assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+
+
+@cache
+def _timed() -> rewardrules.Program:
+    return rewardrules.compile(TIMED, "timed.rules")

@@ -31,8 +31,8 @@ from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import caps, every, expressions, messages, reversals, tables, timers, triggers
 from . import history as earlier
-from .history import History
 from . import voided as unless_voided
+from .history import History
 from .voided import Followed
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))

@@ -24,9 +24,10 @@ at or before it (`late` = 1), timers of one instant by milestone, then
 referee (`scope`): the columns the award rows are ordered and capped by.
 
 Its `void` clauses are those of any award (sql/reversals.py), with no
-triggering event. Not compiled yet: a timer counted per referrer, and a
-timer whose amounts or message read a per-referrer metric (the referrer's
-value at the instant is not the referral's row's).
+triggering event. Amounts and a message that read a per-referrer metric
+read the referrer's value at the instant: on the referrer's last row at or
+before it, of any of its referrals (`_referrers_at_due`). Not compiled
+yet: a timer counted per referrer.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     """The CTEs `s{k}` and `h{k}` of a timer milestone."""
     info = milestone.info
     trigger = info.trigger
-    _refuse(compiler, milestone)
+    refuse_unsupported(compiler, milestone)
     k = info.index
     compiler.types.add("referral")  # a referral without other events has its own row
     if isinstance(trigger, ast.WhenTrigger):
@@ -68,11 +69,30 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     amounts += messages.hit_column(compiler, milestone)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
+    rows = f'SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due'
+    if _referrer_metric_read(compiler, milestone) is not None:
+        rows = _referrers_at_due(compiler, k, rows)
     return (
         f"s{k} AS ({starts}),\n"
         f"h{k} AS (SELECT rid, referrer, referee, due AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
-        f'(SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due) AS x '
-        f"WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE))" + voids
+        f"({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE))" + voids
+    )
+
+
+def _referrers_at_due(compiler: _Compiler, k: int, rows: str) -> str:
+    """The referral's rows (`rows`) with the per-referrer metrics (`R0`,
+    ...) its referrer has at the timer's instant: those of the referrer's
+    last row at or before it, of any of its referrals (the referral's own
+    last row has them as they were at its own last event)."""
+    columns = [f"R{n}" for n in range(len(compiler.referrer_metrics))]
+    last = 'ROW_NUMBER() OVER (PARTITION BY s.srid ORDER BY t."at" DESC, t.id DESC) AS yn'
+    referrers = (
+        f"SELECT s.srid, {', '.join(f't.{c}' for c in columns)}, {last} FROM s{k} AS s "
+        'JOIN accepted AS a ON a.rid = s.srid JOIN totals AS t ON t.referrer = a.referrer AND t."at" <= s.due'
+    )
+    return (
+        f"SELECT x.* EXCLUDE ({', '.join(columns)}), {', '.join(f'y.{c}' for c in columns)} FROM ({rows}) AS x "
+        f"JOIN ({referrers}) AS y ON y.srid = x.rid AND y.yn = 1"
     )
 
 
@@ -133,14 +153,14 @@ def _ns(duration: ast.Duration) -> int:
     return int(duration.value * DURATION_UNITS[duration.unit.text])
 
 
-def _refuse(compiler: _Compiler, milestone: CompiledMilestone) -> None:
-    """Refuse the timers not compiled yet (see the module's docstring)."""
+def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
+    """Refuse the timers not compiled yet (see the module's docstring);
+    nothing for a milestone that is not a timer."""
     info = milestone.info
+    if not is_timer(milestone):
+        return
     if info.level != "referral":
         raise compiler.refuse(f"the per-referrer timer `{info.name}`", info.trigger)
-    metric = _referrer_metric_read(compiler, milestone)
-    if metric is not None:
-        raise compiler.refuse(f"a timer reading the per-referrer metric `{metric}`", info.trigger)
 
 
 def _referrer_metric_read(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
