@@ -251,9 +251,16 @@ def test_referral_fields_in_void_conditions(tmp_path: Path) -> None:
 
 # -- generated ledgers ---------------------------------------------------------------
 
-#: the hold and the window of the refund's `void`, and its condition
+#: the hold and the window of the refund's `void`, and the followed
+#: milestone's trigger with the refund's condition
 HOLDS = ["", "hold 14 days", "hold 1 day"]
 WINDOWS = ["within 60 days", "", "within 1 day"]
+TRIGGERS = [
+    ("first payment where payment.amount > 0", "refund.payment == payment.id"),
+    ("each payment where payment.amount > 0", "refund.payment == payment.id"),
+    ("when paid >= 1", 'referral.source != "partner"'),
+    ("whenever spent increases", "refund.payment == referral.id or referral.source is set"),
+]
 
 
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
@@ -261,15 +268,22 @@ WINDOWS = ["within 60 days", "", "within 1 day"]
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     hold = data.draw(st.sampled_from(HOLDS), label="hold")
     window = data.draw(st.sampled_from(WINDOWS), label="window")
-    prog = _variant(hold, window)
+    trigger = data.draw(st.sampled_from(TRIGGERS), label="trigger")
+    prog = _variant(hold, window, trigger)
     events = data.draw(ledgers("partner_and_customer"), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
 
 
 @cache
-def _variant(hold: str, window: str) -> rewardrules.Program:
-    return rewardrules.compile(KEPT.replace("hold 14 days", hold).replace("within 60 days", window), "kept.rules")
+def _variant(hold: str, window: str, trigger: tuple[str, str]) -> rewardrules.Program:
+    text = KEPT.replace("hold 14 days", hold).replace("within 60 days", window)
+    text = text.replace("first payment where payment.amount > 0", trigger[0])
+    text = text.replace("refund.payment == payment.id", trigger[1])
+    if trigger[0].startswith(("when", "whenever")):  # no triggering event: the credit's void reads none
+        text = text.replace("reward referee credit 5 USD { void if payment where", "reward referee credit 5 USD {")
+        text = text.replace('referral.source == "partner" within 2 days }', "}")
+    return rewardrules.compile(text, "kept.rules")
 
 
 # -- what stays refused ------------------------------------------------------------

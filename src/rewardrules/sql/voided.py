@@ -145,10 +145,13 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     """`w{k}`: per referral, the first event at which the Python engine
     finds an award of the milestone taken back (see the module's docstring)."""
     k = milestone.info.index
-    types = ", ".join(sql.literal(t) for t in sorted({v.event for v in milestone.info.voids}))
-    sets = sorted({reversals.void_set(milestone, r) for r in range(len(milestone.rewards))} - {None})
-    if not sets:
+    # the types whose events the engine keeps and looks again at (a referral event is never kept)
+    kept = sorted({v.event for v in milestone.info.voids} - {"referral"})
+    found = (reversals.void_set(milestone, r) for r in range(len(milestone.rewards)))
+    sets = sorted({s for s in found if s is not None})
+    if not sets or not kept:
         return None
+    types = ", ".join(sql.literal(t) for t in kept)
     # u: an event of those types after the award's event, at or after its first void event
     branches = [
         f'SELECT f.rid, u."at" AS wat, u.id AS wid FROM f{k}_{s} AS f JOIN h{k} AS h '
