@@ -51,7 +51,7 @@ def test_every_construct_is_reported_at_its_line(tmp_path: Path, capsys: pytest.
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert {d["code"] for d in found} == {"RR450"}
     assert [(d["line"], d["severity"]) for d in found] == [(11, "error")]  # `every` (line 19) compiles now
-    assert "the per-referrer timer `kept`" in found[0]["message"]
+    assert "a per-referrer timer reading the per-referral metric `paid`" in found[0]["message"]
 
 
 @pytest.mark.parametrize("path", sorted(RULESETS.glob("*.rules")), ids=lambda p: p.stem)
@@ -114,7 +114,7 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["line"], d["column"]) for d in found] == [(10, 3), (12, 3), (12, 42), (20, 3)]
-    assert "the per-referrer timer `m1`" in found[0]["message"]
+    assert "a per-referrer timer reading the per-referral metric `paid`" in found[0]["message"]
     assert "`void if` on a milestone counted per referrer" in found[1]["message"]
     assert "`ignoring case` of a value that is not a text field" in found[2]["message"]
     assert "a message reading `usage.seats` (a number)" in found[3]["message"]

@@ -350,3 +350,80 @@ def test_timers_reading_per_referrer_metrics_on_generated_ledgers(data: st.DataO
 @cache
 def _timed() -> rewardrules.Program:
     return rewardrules.compile(TIMED, "timed.rules")
+
+
+# -- held conditions per referrer ---------------------------------------------------
+
+#: a held condition on the referrer's count of paying referrals: one clock
+#: for all its referrals, started and stopped by any of their events
+PER_REFERRER = """\
+ruleset per_referrer
+
+event subscription { mrr: money USD }
+
+metric mrr = latest subscription.mrr otherwise 0 USD
+metric paying = count referrals where mrr > 0 USD
+metric doubled = paying * 2
+
+milestone two_paying {
+  when paying >= 2 for 10 days
+  reward referrer cash 3 USD * doubled
+  reward referee credit 1 USD
+  message "{{ paying }} paying"
+  cap referrer 10 USD
+}
+
+milestone one {
+  when mrr > 0 USD for 5 days
+  reward referrer cash 4 USD
+  cap referrer 10 USD
+}
+"""
+
+
+def sub(event_id: str, day: str, referee: str, mrr: str) -> dict[str, Any]:
+    return event(event_id, day, "subscription", referee, mrr=mrr)
+
+
+def test_a_held_condition_per_referrer() -> None:
+    """ann's two paying referrals hold from 01-03, break on 01-05 (a stops
+    paying), hold again from a's event on 01-06: paid on 01-16, to ann,
+    the award's referee a (whose event started the clock). bo's clock
+    breaks at its due instant: nothing. 3 USD * 4 is cut to the cap."""
+    prog = _per_referrer()
+    events = [
+        *(referral(f"r{n}", who, referrer=by) for n, (who, by) in enumerate(zip("abcd", ["ann", "ann", "bo", "bo"]))),
+        sub("s1", "01-02", "a", "10.00"),
+        sub("s2", "01-03", "b", "10.00"),
+        sub("s3", "01-05", "a", "0.00"),
+        sub("s4", "01-06", "a", "5.00"),
+        sub("s5", "01-03", "c", "10.00"),
+        sub("s6", "01-03", "d", "10.00"),
+        sub("s7", "01-13", "d", "0.00"),
+    ]
+    result = same(prog, events, "2026-02-01T00:00:00Z")
+    held = [(a["at"][5:10], a["beneficiary"], a["referee"], a["amount"]) for a in result["awards"]]
+    assert [h for h in held if h[0] == "01-16"] == [("01-16", "ann", "a", "10.00"), ("01-16", "a", "a", "1.00")]
+    same(prog, events, "2026-01-13T00:00:00Z")
+
+
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@given(data=st.data())
+def test_held_conditions_per_referrer_on_generated_ledgers(data: st.DataObject) -> None:
+    prog = _per_referrer()
+    events = data.draw(ledgers("subscription_loyalty"), label="ledger")
+    as_of = data.draw(as_ofs(events), label="as_of")
+    assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+
+
+@cache
+def _per_referrer() -> rewardrules.Program:
+    return rewardrules.compile(PER_REFERRER, "per_referrer.rules")
+
+
+def test_an_after_timer_per_referrer_is_refused() -> None:
+    text = PER_REFERRER.replace("when paying >= 2 for 10 days", "after 10 days if paying >= 2")
+    prog = rewardrules.compile(text, "after.rules")
+    with pytest.raises(Unsupported, match="the per-referrer timer `two_paying`"):
+        compile_query(prog.compiled)
+    assert [r.construct for r in refusals(prog.compiled)] == ["the per-referrer timer `two_paying`"]
