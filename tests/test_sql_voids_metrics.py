@@ -392,7 +392,10 @@ def test_a_held_condition_per_referrer() -> None:
     breaks at its due instant: nothing. 3 USD * 4 is cut to the cap."""
     prog = _per_referrer()
     events = [
-        *(referral(f"r{n}", who, referrer=by) for n, (who, by) in enumerate(zip("abcd", ["ann", "ann", "bo", "bo"]))),
+        *(
+            referral(f"r{n}", who, referrer=by)
+            for n, (who, by) in enumerate(zip("abcd", ["ann", "ann", "bo", "bo"], strict=True))
+        ),
         sub("s1", "01-02", "a", "10.00"),
         sub("s2", "01-03", "b", "10.00"),
         sub("s3", "01-05", "a", "0.00"),
