@@ -430,3 +430,11 @@ def test_an_after_timer_per_referrer_is_refused() -> None:
     with pytest.raises(Unsupported, match="the per-referrer timer `two_paying`"):
         compile_query(prog.compiled)
     assert [r.construct for r in refusals(prog.compiled)] == ["the per-referrer timer `two_paying`"]
+
+
+@pytest.mark.parametrize("text", [KEPT, SELF_VOID, TIMED, PER_REFERRER], ids=["kept", "self_void", "timed", "held"])
+def test_check_engine_sql_reports_nothing_for_these(text: str) -> None:
+    """`check --engine sql` reports a file exactly when `compile_query` refuses it."""
+    prog = rewardrules.compile(text, "x.rules")
+    compile_query(prog.compiled)
+    assert refusals(prog.compiled) == []
