@@ -438,3 +438,91 @@ def test_check_engine_sql_reports_nothing_for_these(text: str) -> None:
     prog = rewardrules.compile(text, "x.rules")
     compile_query(prog.compiled)
     assert refusals(prog.compiled) == []
+
+
+# -- voids of milestones counted per referrer -----------------------------------------
+
+#: per-referrer milestones with voids: a `when` on the referrer's count
+#: (its triggering event one referral's), whole and partial, reading that
+#: referral's field; and an `each` reading the count in its filter
+VOIDED_PER_REFERRER = """\
+ruleset voided_per_referrer
+
+event referral { source: optional text }
+event payment { amount: money USD }
+event refund { payment: text }
+
+metric paid = count payment where payment.amount > 0
+metric conversions = count referrals where paid >= 1
+
+milestone two {
+  when conversions >= 2
+  reward referrer cash 5 USD
+  reward referrer credit 3 USD { void 10 USD of 20 USD if refund }
+  hold 3 days
+  void if refund where referral.source == "partner" within 30 days
+}
+
+milestone big {
+  each payment where conversions >= 1 and payment.amount > 0
+  reward referrer cash 2 USD
+  void if refund where refund.payment == payment.id
+}
+"""
+
+
+def test_a_per_referrer_award_is_taken_back_by_its_triggering_referrals_events() -> None:
+    """b's payment makes ann's second conversion: the award's referral is
+    b's, so a's refund takes nothing back and b's does (in the hold: void;
+    the credit in two halves, the second after the hold)."""
+    prog = _voided_per_referrer()
+    events = [
+        referral("r1", "a", "partner"),
+        referral("r2", "b", "partner"),
+        pay("p1", "01-02", "a"),
+        pay("p2", "01-03", "b"),
+        refund("f1", "01-04", "a", "p1"),
+        refund("f2", "01-05", "b", "x"),
+        refund("f3", "01-10", "b", "x"),
+    ]
+    result = same(prog, events, "2026-02-01T00:00:00Z")
+    two = [(a["kind"], a["referee"], a["status"]) for a in result["awards"] if a["milestone"] == "two"]
+    assert two == [("cash", "b", "void"), ("credit", "b", "confirmed")]
+    assert [r["amount"] for r in result["reversals"] if r["milestone"] == "two"] == ["1.50", "1.50"]
+
+
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@given(data=st.data())
+def test_voids_per_referrer_on_generated_ledgers(data: st.DataObject) -> None:
+    prog = _voided_per_referrer()
+    events = data.draw(ledgers("partner_and_customer"), label="ledger")
+    as_of = data.draw(as_ofs(events), label="as_of")
+    assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+
+
+@cache
+def _voided_per_referrer() -> rewardrules.Program:
+    return rewardrules.compile(VOIDED_PER_REFERRER, "voided_per_referrer.rules")
+
+
+def test_a_per_referrer_timers_award_is_taken_back_by_its_referrals_events() -> None:
+    """The held condition's award belongs to the referral whose event
+    started its clock (a's): b's drop takes nothing back, a's voids it."""
+    text = PER_REFERRER.replace(
+        "  cap referrer 10 USD\n}\n\nmilestone one",
+        "  cap referrer 10 USD\n  hold 5 days\n  void if subscription where subscription.mrr < 5 USD within 40 days\n"
+        "}\n\nmilestone one",
+    )
+    prog = rewardrules.compile(text, "held_voids.rules")
+    events = [
+        *(referral(f"r{n}", who) for n, who in enumerate("ab")),
+        sub("s1", "01-02", "a", "10.00"),
+        sub("s2", "01-03", "b", "10.00"),
+        sub("s3", "01-05", "a", "0.00"),
+        sub("s4", "01-06", "a", "5.00"),
+        sub("s5", "01-17", "b", "0.00"),
+    ]
+    kept = same(prog, events, "2026-02-01T00:00:00Z")
+    assert [a["status"] for a in kept["awards"] if a["milestone"] == "two_paying"] == ["confirmed", "confirmed"]
+    voided = same(prog, [*events, sub("s6", "01-18", "a", "1.00")], "2026-02-01T00:00:00Z")
+    assert [a["status"] for a in voided["awards"] if a["milestone"] == "two_paying"] == ["void", "void"]

@@ -57,12 +57,10 @@ ALIASES = {"void": "v", "event": "t", "referral": "r"}
 
 
 def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
-    """Refuse the voids not compiled yet: voids of a milestone counted per
-    referrer, and partial ones of a reward that is not money in a currency."""
-    info = milestone.info
-    for void in info.voids:
-        if info.level != "referral":
-            raise compiler.refuse("`void if` on a milestone counted per referrer", void.decl)
+    """Refuse the voids not compiled yet: partial ones of a reward that is
+    not money in a currency. (A milestone counted per referrer has its voids
+    as any: its award belongs to the referral of its triggering event, or
+    of the event that started its timer, whose events void it.)"""
     for reward in milestone.rewards:
         if reward.quantum is None and partial(milestone, reward.info.voids):
             raise compiler.refuse("a partial void of a reward that is not money in a currency", reward.info.decl)
