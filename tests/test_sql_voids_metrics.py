@@ -338,7 +338,7 @@ def test_a_timer_reads_the_referrers_value_at_its_instant() -> None:
     assert any("2 paying" in (a["message"] or "") for a in result["awards"] if a["milestone"] == "held")
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 10))
 @given(data=st.data())
 def test_timers_reading_per_referrer_metrics_on_generated_ledgers(data: st.DataObject) -> None:
     prog = _timed()
@@ -410,7 +410,7 @@ def test_a_held_condition_per_referrer() -> None:
     same(prog, events, "2026-01-13T00:00:00Z")
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 10))
 @given(data=st.data())
 def test_held_conditions_per_referrer_on_generated_ledgers(data: st.DataObject) -> None:
     prog = _per_referrer()
@@ -491,7 +491,7 @@ def test_a_per_referrer_award_is_taken_back_by_its_triggering_referrals_events()
     assert [r["amount"] for r in result["reversals"] if r["milestone"] == "two"] == ["1.50", "1.50"]
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 10))
 @given(data=st.data())
 def test_voids_per_referrer_on_generated_ledgers(data: st.DataObject) -> None:
     prog = _voided_per_referrer()
