@@ -213,6 +213,30 @@ def test_an_award_voided_by_its_own_event(tmp_path: Path) -> None:
     assert paid(result, "two") == [("01-03", "confirmed")]
 
 
+def test_an_award_that_rounds_to_nothing_is_never_taken_back() -> None:
+    """1% of 0.40 USD rounds to 0.00: withheld, so a's refund takes
+    nothing back and a stays in the count; b's 0.60 rounds to 0.01,
+    voided by b's refund: b is out."""
+    prog = _variant("hold 14 days", "within 60 days", TRIGGERS[0], AMOUNTS[1])
+    events = [
+        *(referral(f"r{n}", who) for n, who in enumerate("abcde")),
+        pay("p1", "01-02", "a", "0.40"),
+        pay("p2", "01-02", "b", "0.60"),
+        refund("f1", "01-03", "a", "p1"),
+        refund("f2", "01-03", "b", "p2"),
+        pay("p3", "01-04", "c"),
+        pay("p4", "01-05", "d"),
+        pay("p5", "01-06", "e"),
+    ]
+    result = same(prog, events, "2026-03-01T00:00:00Z")
+    cash = [
+        (a["referee"], a["status"]) for a in result["awards"] if a["milestone"] == "first_paid" and a["kind"] == "cash"
+    ]
+    assert cash == [("b", "void"), ("c", "confirmed"), ("d", "confirmed"), ("e", "confirmed")]  # none for a
+    # a, c, d, e kept: the second bonus of two at e's payment
+    assert paid(result, "every_two") == [("01-02", "confirmed"), ("01-06", "confirmed")]
+
+
 def test_ties_are_broken_by_id(tmp_path: Path) -> None:
     """Events at one instant: the refund before or after the payments of
     other referrals, by id, decides what the milestones see at each."""
@@ -255,6 +279,9 @@ def test_referral_fields_in_void_conditions(tmp_path: Path) -> None:
 #: milestone's trigger with the refund's condition
 HOLDS = ["", "hold 14 days", "hold 1 day"]
 WINDOWS = ["within 60 days", "", "within 1 day"]
+#: the followed milestone's amount: constant, or computed (an award that
+#: rounds to nothing is not issued, so never taken back)
+AMOUNTS = ["cash 10 USD", "cash 1% of spent"]
 TRIGGERS = [
     ("first payment where payment.amount > 0", "refund.payment == payment.id"),
     ("each payment where payment.amount > 0", "refund.payment == payment.id"),
@@ -269,15 +296,17 @@ def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     hold = data.draw(st.sampled_from(HOLDS), label="hold")
     window = data.draw(st.sampled_from(WINDOWS), label="window")
     trigger = data.draw(st.sampled_from(TRIGGERS), label="trigger")
-    prog = _variant(hold, window, trigger)
+    amount = data.draw(st.sampled_from(AMOUNTS), label="amount")
+    prog = _variant(hold, window, trigger, amount)
     events = data.draw(ledgers("partner_and_customer"), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
 
 
 @cache
-def _variant(hold: str, window: str, trigger: tuple[str, str]) -> rewardrules.Program:
+def _variant(hold: str, window: str, trigger: tuple[str, str], amount: str) -> rewardrules.Program:
     text = KEPT.replace("hold 14 days", hold).replace("within 60 days", window)
+    text = text.replace("reward referrer cash 10 USD", f"reward referrer {amount}")
     text = text.replace("first payment where payment.amount > 0", trigger[0])
     text = text.replace("refund.payment == payment.id", trigger[1])
     if trigger[0].startswith(("when", "whenever")):  # no triggering event: the credit's void reads none
@@ -293,11 +322,10 @@ def _variant(hold: str, window: str, trigger: tuple[str, str]) -> rewardrules.Pr
     "changes",
     [
         [("  hold 14 days\n", "  hold 14 days\n  cap referrer 15 USD\n")],
-        [("reward referrer cash 10 USD", "reward referrer cash 10% of payment.amount")],
         [("void if refund where", "void 1 USD of 2 USD if refund where")],
         [("first payment where payment.amount > 0\n", "when paid >= 1 for 1 day\n"), ("payment.id", "refund.id")],
     ],
-    ids=["cap", "computed", "partial", "timer"],
+    ids=["cap", "partial", "timer"],
 )
 def test_what_does_not_compile_yet_is_refused_at_the_unless(tmp_path: Path, changes: list[tuple[str, str]]) -> None:
     text = KEPT

@@ -524,6 +524,14 @@ class _Compiler:
                 found.append((r, self.expr(amount)))
         return found
 
+    def cents(self, milestone: CompiledMilestone, index: int) -> str:
+        """A computed amount (a hit's `a{index}`, over `b{index}` for a
+        fraction) rounded half to even to its currency's minor units."""
+        places = minor_exponent(milestone.rewards[index].info.unit)
+        if (milestone.info.index, index) in self.ratios:
+            return expressions.half_even_ratio(f"a{index}", f"b{index}", places)
+        return half_even_units(f"a{index}", places)
+
     def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
         reward = milestone.rewards[index]
         info = reward.info
@@ -532,10 +540,7 @@ class _Compiler:
         if reward.constant is None:
             assert reward.quantum is not None  # see `amounts`
             places = minor_exponent(info.unit)
-            if (milestone.info.index, index) in self.ratios:
-                cents = expressions.half_even_ratio(f"a{index}", f"b{index}", places)
-            else:
-                cents = half_even_units(f"a{index}", places)
+            cents = self.cents(milestone, index)
             amount = money_text(cents, places)
             wanted = (
                 f"CAST(CAST({cents} AS DECIMAL({MAX_DIGITS}, 0)) * {number(reward.quantum, None, self.path)} AS {wide})"

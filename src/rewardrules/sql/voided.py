@@ -27,11 +27,12 @@ The query computes, per followed milestone M (index k):
   `w{k}`'s event on; a count `unless voided M` counts a referral's
   contribution as 0 while it is true.
 
-What is refused, at its line: M a timer (its awards come after its
-instant's events), M's rewards with caps (a capped-out award is not issued,
-which depends on the awards of every milestone), computed amounts (an
-amount that rounds to nothing is not issued) or partial voids (a referral
-leaves the count only when the parts add up to the whole award).
+An award of a computed amount is issued only when it rounds to more than
+nothing (`cents > 0`, as the award rows). What is refused, at its line: M
+a timer (its awards come after its instant's events), M's rewards with
+caps (a capped-out award is not issued, which depends on the awards of
+every milestone) or partial voids (a referral leaves the count only when
+the parts add up to the whole award).
 """
 
 from __future__ import annotations
@@ -115,8 +116,6 @@ def _refuse(compiler: _Compiler, milestone: CompiledMilestone, node: object) -> 
     for reward in milestone.rewards:
         if reward.caps:
             raise compiler.refuse(f"{what} of a milestone whose reward has a cap", node)
-        if reward.constant is None:
-            raise compiler.refuse(f"{what} of a milestone with a computed amount", node)
         if reversals.partial(milestone, tuple(reward.info.voids)):
             raise compiler.refuse(f"{what} of a milestone with partial voids", node)
 
@@ -147,18 +146,23 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     k = milestone.info.index
     # the types whose events the engine keeps and looks again at (a referral event is never kept)
     kept = sorted({v.event for v in milestone.info.voids} - {"referral"})
-    found = (reversals.void_set(milestone, r) for r in range(len(milestone.rewards)))
-    sets = sorted({s for s in found if s is not None})
-    if not sets or not kept:
+    # each reward with voids, its `f{k}_{s}`, and whether an award of it is issued
+    rewards = [(r, reversals.void_set(milestone, r)) for r in range(len(milestone.rewards))]
+    issued = {
+        r: "" if reward.constant is not None else f" AND {compiler.cents(milestone, r)} > 0"
+        for r, reward in enumerate(milestone.rewards)
+    }
+    if not kept or all(s is None for _, s in rewards):
         return None
     types = ", ".join(sql.literal(t) for t in kept)
     # u: an event of those types after the award's event, at or after its first void event
     branches = [
         f'SELECT f.rid, u."at" AS wat, u.id AS wid FROM f{k}_{s} AS f JOIN h{k} AS h '
-        f"ON h.rid = f.rid AND h.event = f.event JOIN seen AS u ON u.rid = f.rid AND u.type IN ({types}) "
+        f"ON h.rid = f.rid AND h.event = f.event{issued[r]} JOIN seen AS u ON u.rid = f.rid AND u.type IN ({types}) "
         f'AND (u."at" > h."at" OR (u."at" = h."at" AND u.id > h.event)) '
         f'AND (u."at" > f.vat OR (u."at" = f.vat AND u.id >= f.vid))'
-        for s in sets
+        for r, s in rewards
+        if s is not None
     ]
     ranked = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY wat, wid) AS n"
     union = "\nUNION ALL\n".join(branches)
