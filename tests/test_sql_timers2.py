@@ -157,22 +157,24 @@ def test_capped_timer_awards_draw_in_firing_order(prog: rewardrules.Program) -> 
 
 
 def test_a_held_condition_per_referrer_is_refused_at_its_line(tmp_path_factory: pytest.TempPathFactory) -> None:
-    text = HELD.replace("when paying >= 2\n", "when paying >= 2 for 10 days\n")
+    """A held condition per referrer compiles now (tests/test_sql_voids_metrics.py),
+    but not one that also reads a per-referral metric (one referral's value)."""
+    text = HELD.replace("when paying >= 2\n", "when paying >= 2 and mrr > 0 USD for 10 days\n")
     refused_prog = written(tmp_path_factory, "per_referrer", text)
-    with pytest.raises(Unsupported, match="per-referrer timer `two_paying`") as refused:
+    with pytest.raises(Unsupported, match="per-referrer timer reading the per-referral metric `mrr`") as refused:
         compile_query(refused_prog.compiled)
     assert (
         refused.value.span is not None
-        and refused.value.span.line == text[: text.index("paying >= 2 for")].count("\n") + 1
+        and refused.value.span.line == text[: text.index("paying >= 2 and")].count("\n") + 1
     )
 
 
-def test_a_timer_reading_a_per_referrer_metric_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Its value at the timer's instant is the referrer's, which the
-    referral's last row before then does not hold: refused, not guessed."""
+def test_a_timer_reading_a_per_referrer_metric_compiles(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Its value at the timer's instant is the referrer's, read on the
+    referrer's last row before then (refused before; the differential
+    tests are in tests/test_sql_voids_metrics.py)."""
     text = HELD.replace("reward referrer cash 7 USD", "reward referrer cash 7 USD * paying")
-    with pytest.raises(Unsupported, match="per-referrer metric `paying`"):
-        compile_query(written(tmp_path_factory, "reads_paying", text).compiled)
+    assert "y.yn = 1" in compile_query(written(tmp_path_factory, "reads_paying", text).compiled).awards
 
 
 #: timers with `void if` clauses (no triggering event: the window starts at

@@ -31,7 +31,9 @@ from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import amounts, attribution, caps, every, exponents, expressions, messages, reversals, tables, timers, triggers
 from . import history as earlier
+from . import voided as unless_voided
 from .history import History
+from .voided import Followed
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
@@ -237,6 +239,8 @@ class _Compiler:
     #: the exponent columns of metrics, as the Python engine's Decimals
     #: have them (sql/exponents.py: messages and explanations write them)
     exponents: dict[MetricInfo, str] = field(default_factory=dict)
+    #: the milestones counts `unless voided` follow (sql/voided.py)
+    voided: Followed = field(default_factory=Followed)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -254,6 +258,7 @@ class _Compiler:
     def __post_init__(self) -> None:
         self.checked = self.compiled.checked
         self.path = self.checked.source.path
+        unless_voided.prepare(self)
 
     def refuse(self, construct: str, node: object) -> Unsupported:
         return Unsupported(construct, getattr(node, "span", None), self.path)
@@ -360,7 +365,7 @@ class _Compiler:
             raise self.refuse(f"a field of type {info.type.describe()}", node)
         column = Column(event.name, info.name, kind)
         self.columns.setdefault(column.name, column)
-        if not self.in_eligibility:  # a referral's own fields are read in `refs`
+        if not self.in_eligibility and binding.event_role != "referral":  # a referral's own fields are read in `refs`
             self.types.add(event.name)
         value = dot + ident(column.name)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
@@ -385,15 +390,18 @@ class _Compiler:
         at an event is the sum of its referrals' contributions then, a
         running sum of their changes over the referrer's events."""
         agg = info.aggregate
+        unless_voided.guard(self, info.decl)
         if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        if agg.unless is not None or agg.otherwise is not None or len(self.checked.programs) > 1:
+        if agg.otherwise is not None or len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         attribution.refuse_referrer_metric(self, info.name, info.decl)
         found = self.referrer_metrics.get(info)
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
+            if agg.unless is not None:  # not while an award of the milestone is taken back
+                test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
             flag = f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
@@ -462,6 +470,7 @@ class _Compiler:
         """The CTE of a milestone's hits (one row per time it is reached)
         and its award rows (one SELECT per reward)."""
         info = compiled.info
+        self.voided.current = info.index
         self._refuse_terms(info)
         attribution.refuse_milestone(self, compiled)
         reversals.refuse_unsupported(self, compiled)
@@ -499,7 +508,7 @@ class _Compiler:
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
             f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
-            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM totals WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {self.voided.source(info)} WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
         hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
@@ -529,6 +538,14 @@ class _Compiler:
                 found.append((r, self.expr(amount)))
         return found
 
+    def cents(self, milestone: CompiledMilestone, index: int) -> str:
+        """A computed amount (a hit's `a{index}`, over `b{index}` for a
+        fraction) rounded half to even to its currency's minor units."""
+        places = minor_exponent(milestone.rewards[index].info.unit)
+        if (milestone.info.index, index) in self.ratios:
+            return expressions.half_even_ratio(f"a{index}", f"b{index}", places)
+        return half_even_units(f"a{index}", places)
+
     def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
         reward = milestone.rewards[index]
         info = reward.info
@@ -540,10 +557,7 @@ class _Compiler:
         elif reward.constant is None:
             assert reward.quantum is not None  # see `amounts`
             places = minor_exponent(info.unit)
-            if (milestone.info.index, index) in self.ratios:
-                cents = expressions.half_even_ratio(f"a{index}", f"b{index}", places)
-            else:
-                cents = half_even_units(f"a{index}", places)
+            cents = self.cents(milestone, index)
             amount = money_text(cents, places)
             wanted = (
                 f"CAST(CAST({cents} AS DECIMAL({MAX_DIGITS}, 0)) * {number(reward.quantum, None, self.path)} AS {wide})"
@@ -607,7 +621,7 @@ class _Compiler:
         )
         sums = ", ".join(f'SUM(d{k}) OVER (PARTITION BY referrer ORDER BY "at", id {so_far}) AS R{k}' for k in n)
         return [
-            f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM metered)",
+            f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM {self.voided.rows()})",
             f"changed AS (SELECT *, {changes} FROM contributed)",
             f"totals AS (SELECT *, {sums} FROM changed)",
         ]
@@ -659,7 +673,10 @@ class _Compiler:
         rows: list[str] = []
         for milestone in self.compiled.milestones:
             cte, selects = self.milestone(milestone)
-            hits.append(cte)
+            if milestone.info.index in self.voided.indexes:  # before the counts that follow it
+                self.voided.hits[milestone.info.index] = cte
+            else:
+                hits.append(cte)
             rows.extend(selects)
         others = ", ".join(literal(t) for t in sorted(self.types - {"referral"})) or "NULL"
         own = "(e.type = 'referral' AND e.id = a.rid) OR " if "referral" in self.types else ""
@@ -685,6 +702,7 @@ class _Compiler:
                 f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
                 f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
                 f"metered AS (SELECT *{metrics} FROM seen)",
+                *unless_voided.ctes(self),
                 *self.totals(),
                 *hits,
             ]

@@ -84,7 +84,7 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in compiler.ratios else "") for r, _ in computed)
     kept += ", msg" if info.message is not None else ""
     types = ", ".join(sql.literal(t) for t in sorted(info.events))
-    tested = f"SELECT *, {current} AS cur FROM totals WHERE e{compiled.program} AND type IN ({types})"
+    tested = f"SELECT *, {current} AS cur FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
     reaching = f"SELECT *, {reached} AS reached FROM ({tested}) AS c WHERE cur IS NOT NULL"
     prior = f"SELECT *, COALESCE(MAX(reached) OVER ({before}), 0) AS most FROM ({reaching}) AS r"
     jumps = (

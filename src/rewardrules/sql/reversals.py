@@ -50,14 +50,17 @@ COLUMNS = ("vat", "vid", "confirmed", "claw")
 
 AS_OF = '(SELECT "at" FROM as_of)'
 
+#: the table alias of each event role a `void` clause reads: the void event,
+#: the award's triggering event (both rows of `seen`), and the referral's
+#: own event (its row of `refs`, joined only when a clause reads it)
+ALIASES = {"void": "v", "event": "t", "referral": "r"}
+
 
 def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
-    """Refuse the voids not compiled yet: voids of a milestone counted per
-    referrer, and partial ones of a reward that is not money in a currency."""
-    info = milestone.info
-    for void in info.voids:
-        if info.level != "referral":
-            raise compiler.refuse("`void if` on a milestone counted per referrer", void.decl)
+    """Refuse the voids not compiled yet: partial ones of a reward that is
+    not money in a currency. (A milestone counted per referrer has its voids
+    as any: its award belongs to the referral of its triggering event, or
+    of the event that started its timer, whose events void it.)"""
     for reward in milestone.rewards:
         if reward.quantum is None and partial(milestone, reward.info.voids):
             raise compiler.refuse("a partial void of a reward that is not money in a currency", reward.info.decl)
@@ -111,6 +114,8 @@ def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo, timed: bool = F
     if decl.where is not None:
         tests.append(void_clause(compiler, void))
     trigger = "" if timed else "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "
+    if _reads_referral(compiler, void):  # `referral.F`: the referral event's own field
+        trigger += "JOIN refs AS r ON r.id = h.rid "
     part, whole = _share(compiler, void)
     return (
         f'SELECT h.rid, h.referee, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid, {part} AS part, '
@@ -125,7 +130,7 @@ def _share(compiler: _Compiler, void: VoidInfo) -> tuple[str, str]:
     decl = void.decl
     if decl.part is None or decl.whole is None:
         return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
-    compiler.aliases = {"void": "v", "event": "t"}
+    compiler.aliases = ALIASES
     try:
         found = []
         for node in (decl.part, decl.whole):
@@ -142,11 +147,23 @@ def void_clause(compiler: _Compiler, void: VoidInfo) -> str:
     award's triggering event `t` (TRUE without `where`)."""
     if void.decl.where is None:
         return "TRUE"
-    compiler.aliases = {"void": "v", "event": "t"}
+    compiler.aliases = ALIASES
     try:
         return compiler.expr(void.decl.where)
     finally:
         compiler.aliases = {}
+
+
+def _reads_referral(compiler: _Compiler, void: VoidInfo) -> bool:
+    """Whether a `void` clause (its condition, or a partial void's part or
+    whole) reads a field of the referral event (`referral.source`)."""
+    decl = void.decl
+    for part in (decl.where, decl.part, decl.whole):
+        for node in ast.walk(part):
+            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+            if binding is not None and binding.kind == "field" and binding.event_role == "referral":
+                return True
+    return False
 
 
 def _void_sets(milestone: CompiledMilestone) -> list[tuple[int, ...]]:
@@ -160,13 +177,19 @@ def _void_sets(milestone: CompiledMilestone) -> list[tuple[int, ...]]:
     return found
 
 
-def reward_join(milestone: CompiledMilestone, index: int) -> str:
-    """The join that gives a reward's award rows their first void event."""
+def void_set(milestone: CompiledMilestone, index: int) -> int | None:
+    """The `s` of the CTE `f{k}_{s}` of a reward's first void events; None
+    for a reward without voids or with partial ones."""
     clauses = tuple(milestone.rewards[index].info.voids)
     if not clauses or partial(milestone, clauses):  # partial: see `clawbacks_select`
-        return ""
-    s = _void_sets(milestone).index(clauses)
-    return f" LEFT JOIN f{milestone.info.index}_{s} USING (rid, event)"
+        return None
+    return _void_sets(milestone).index(clauses)
+
+
+def reward_join(milestone: CompiledMilestone, index: int) -> str:
+    """The join that gives a reward's award rows their first void event."""
+    s = void_set(milestone, index)
+    return "" if s is None else f" LEFT JOIN f{milestone.info.index}_{s} USING (rid, event)"
 
 
 def reward_values(milestone: CompiledMilestone, index: int) -> dict[str, str]:

@@ -24,15 +24,20 @@ at or before it (`late` = 1), timers of one instant by milestone, then
 referee (`scope`): the columns the award rows are ordered and capped by.
 
 Its `void` clauses are those of any award (sql/reversals.py), with no
-triggering event. Not compiled yet: a timer counted per referrer, and a
-timer whose amounts or message read a per-referrer metric (the referrer's
-value at the instant is not the referral's row's).
+triggering event. Amounts and a message that read a per-referrer metric
+read the referrer's value at the instant: on the referrer's last row at or
+before it, of any of its referrals (`_referrers_at_due`). A held
+condition counted per referrer has one clock per referrer, over the rows
+of all its referrals (`held_starts`, `_referrer_at_due`). Not compiled
+yet: `after D` counted per referrer, and a timer per referrer that reads a
+per-referral metric (see `refuse_unsupported`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..check.program import Binding
 from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
@@ -54,7 +59,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     """The CTEs `s{k}` and `h{k}` of a timer milestone."""
     info = milestone.info
     trigger = info.trigger
-    _refuse(compiler, milestone)
+    refuse_unsupported(compiler, milestone)
     k = info.index
     compiler.types.add("referral")  # a referral without other events has its own row
     if isinstance(trigger, ast.WhenTrigger):
@@ -68,11 +73,45 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     amounts += messages.hit_column(compiler, milestone)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
+    rows = f'SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due'
+    if info.level != "referral":
+        rows = _referrer_at_due(k)
+    elif _referrer_metric_read(compiler, milestone) is not None:
+        rows = _referrers_at_due(compiler, k, rows)
     return (
         f"s{k} AS ({starts}),\n"
         f"h{k} AS (SELECT rid, referrer, referee, due AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
-        f'(SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due) AS x '
-        f"WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE))" + voids
+        f"({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE))" + voids
+    )
+
+
+def _referrer_at_due(k: int) -> str:
+    """For a timer counted per referrer: the referrer's last row at or
+    before the timer's instant, of any of its referrals (its per-referrer
+    metrics then: the timer reads no other, see `refuse_unsupported`), as
+    the row of the referral whose event started the timer (`srid`: the
+    award's referral, its referee the award's)."""
+    last = 'ROW_NUMBER() OVER (PARTITION BY s.srid ORDER BY t."at" DESC, t.id DESC) AS n'
+    return (
+        f"SELECT t.* EXCLUDE (rid, referee), s.srid AS rid, a.referee, s.due, {last} FROM s{k} AS s "
+        'JOIN accepted AS a ON a.rid = s.srid JOIN totals AS t ON t.referrer = a.referrer AND t."at" <= s.due'
+    )
+
+
+def _referrers_at_due(compiler: _Compiler, k: int, rows: str) -> str:
+    """The referral's rows (`rows`) with the per-referrer metrics (`R0`,
+    ...) its referrer has at the timer's instant: those of the referrer's
+    last row at or before it, of any of its referrals (the referral's own
+    last row has them as they were at its own last event)."""
+    columns = [f"R{n}" for n in range(len(compiler.referrer_metrics))]
+    last = 'ROW_NUMBER() OVER (PARTITION BY s.srid ORDER BY t."at" DESC, t.id DESC) AS yn'
+    referrers = (
+        f"SELECT s.srid, {', '.join(f't.{c}' for c in columns)}, {last} FROM s{k} AS s "
+        'JOIN accepted AS a ON a.rid = s.srid JOIN totals AS t ON t.referrer = a.referrer AND t."at" <= s.due'
+    )
+    return (
+        f"SELECT x.* EXCLUDE ({', '.join(columns)}), {', '.join(f'y.{c}' for c in columns)} FROM ({rows}) AS x "
+        f"JOIN ({referrers}) AS y ON y.srid = x.rid AND y.yn = 1"
     )
 
 
@@ -107,24 +146,30 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     compiler.types.update(info.events)
     held = _ns(trigger.held)
     types = ", ".join(sql.literal(t) for t in sorted(info.events))
-    order = '(PARTITION BY rid ORDER BY "at", id)'
+    # per referral, or per referrer: the rows of all its referrals, one clock
+    scope = "rid" if info.level == "referral" else "referrer"
+    order = f'(PARTITION BY {scope} ORDER BY "at", id)'
     tested = (
-        f'SELECT rid, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
+        f'SELECT rid, referrer, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
         f"FROM totals WHERE e{milestone.program} AND type IN ({types})"
     )
     before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
     numbered = (
         "SELECT *, SUM(CASE WHEN c AND NOT was THEN 1 ELSE 0 END) OVER "
-        f'(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run '
+        f'(PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run '
         f"FROM ({before}) AS b"
     )
+    start = "rid"
+    if scope != "rid":  # the referral whose event started the run: the first row of the run
+        numbered = f'SELECT *, FIRST_VALUE(rid) OVER (PARTITION BY {scope}, run ORDER BY "at", id) AS sr FROM ({numbered}) AS f'
+        start = "sr"
     runs = (
-        'SELECT rid, MIN("at") AS since, MIN(CASE WHEN NOT c THEN "at" END) AS broke '
-        f"FROM ({numbered}) AS r WHERE run > 0 GROUP BY rid, run"
+        f'SELECT {scope} AS who, {start} AS sr, MIN("at") AS since, MIN(CASE WHEN NOT c THEN "at" END) AS broke '
+        f"FROM ({numbered}) AS r WHERE run > 0 GROUP BY {scope}, run, {start}"
     )
-    first = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY since) AS n"
+    first = "ROW_NUMBER() OVER (PARTITION BY who ORDER BY since) AS n"
     return (
-        f"SELECT rid AS srid, due FROM (SELECT rid, since + {held} AS due, {first} FROM ({runs}) AS u "
+        f"SELECT sr AS srid, due FROM (SELECT sr, since + {held} AS due, {first} FROM ({runs}) AS u "
         f"WHERE broke IS NULL OR broke > since + {held}) AS w WHERE n = 1"
     )
 
@@ -133,14 +178,54 @@ def _ns(duration: ast.Duration) -> int:
     return int(duration.value * DURATION_UNITS[duration.unit.text])
 
 
-def _refuse(compiler: _Compiler, milestone: CompiledMilestone) -> None:
-    """Refuse the timers not compiled yet (see the module's docstring)."""
+def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
+    """Refuse the timers not compiled yet (see the module's docstring);
+    nothing for a milestone that is not a timer."""
     info = milestone.info
-    if info.level != "referral":
-        raise compiler.refuse(f"the per-referrer timer `{info.name}`", info.trigger)
-    metric = _referrer_metric_read(compiler, milestone)
+    if not is_timer(milestone) or info.level == "referral":
+        return
+    trigger = info.trigger
+    if not isinstance(trigger, ast.WhenTrigger):  # `after D if C` per referrer: its clock is a referee's
+        raise compiler.refuse(f"the per-referrer timer `{info.name}`", trigger)
+    metric = _referral_metric_read(compiler, milestone)
     if metric is not None:
-        raise compiler.refuse(f"a timer reading the per-referrer metric `{metric}`", info.trigger)
+        raise compiler.refuse(f"a per-referrer timer reading the per-referral metric `{metric}`", trigger)
+
+
+def _referral_metric_read(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
+    """A per-referral metric a per-referrer timer reads (its condition,
+    amounts or message, through the formulas of the metrics they read), or
+    None: its value is one referral's, not on the referrer's row."""
+    program = compiler.checked.programs[milestone.program]
+    trigger = milestone.info.trigger
+    exprs = [reward.info.decl.amount for reward in milestone.rewards if reward.constant is None]
+    exprs += [trigger.condition] if isinstance(trigger, ast.WhenTrigger) else []
+    found = [binding.metric for binding in _bindings(compiler, exprs) if binding.metric is not None]
+    if milestone.info.message is not None:
+        names = messages.names(milestone.info.message, milestone.info.event)[0]
+        found += [program.metrics[name] for name in names if name in program.metrics]
+    seen = set()
+    while found:
+        metric = found.pop()
+        if metric.name in seen:
+            continue
+        seen.add(metric.name)
+        if metric.formula is not None:
+            found += [b.metric for b in _bindings(compiler, [metric.formula]) if b.metric is not None]
+        elif metric.level == "referral":
+            return metric.name
+    return None
+
+
+def _bindings(compiler: _Compiler, exprs: list[ast.Expr]) -> list[Binding]:
+    """The bindings of the names the expressions read."""
+    found = []
+    for expr in exprs:
+        for node in ast.walk(expr):
+            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+            if binding is not None:
+                found.append(binding)
+    return found
 
 
 def _referrer_metric_read(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
@@ -150,11 +235,9 @@ def _referrer_metric_read(compiler: _Compiler, milestone: CompiledMilestone) -> 
     last row before then does not hold."""
     program = compiler.checked.programs[milestone.program]
     exprs = [reward.info.decl.amount for reward in milestone.rewards if reward.constant is None]
-    for expr in exprs:
-        for node in ast.walk(expr):
-            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
-            if binding is not None and binding.metric is not None and binding.metric.level != "referral":
-                return binding.metric.name
+    for binding in _bindings(compiler, exprs):
+        if binding.metric is not None and binding.metric.level != "referral":
+            return binding.metric.name
     if milestone.info.message is not None:
         for name in messages.names(milestone.info.message, milestone.info.event)[0]:
             metric = program.metrics.get(name)
@@ -167,6 +250,6 @@ def order_values(milestone: CompiledMilestone) -> dict[str, str]:
     """The columns award rows are ordered by besides instant, event,
     milestone and reward: `late` (a timer's after its instant's events)
     and `scope` (timers of one instant by referee)."""
-    if is_timer(milestone):
-        return {"late": "1", "scope": "referee"}
+    if is_timer(milestone):  # per referrer: the heap's scope is the referrer
+        return {"late": "1", "scope": "referee" if milestone.info.level == "referral" else "referrer"}
     return {"late": "0", "scope": "''"}

@@ -38,7 +38,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
     amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
     types = ", ".join(literal(t) for t in sorted(info.events))
-    tested = f"SELECT *, {current} AS cur FROM totals WHERE e{compiled.program} AND type IN ({types})"
+    tested = f"SELECT *, {current} AS cur FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
     rises = (
         f'SELECT *, cur - COALESCE(LAG(cur) OVER (PARTITION BY {scope} ORDER BY "at", id), 0) AS inc '
         f"FROM ({tested}) AS c WHERE cur IS NOT NULL"

@@ -1,0 +1,169 @@
+"""`unless voided M` in SQL: counts over referrals that follow reversals.
+
+`count referrals [where C] unless voided M` (and `sum referrals.X ...`)
+leaves a referral out of its referrer's count once an award of milestone M
+for it is taken back whole (docs/language.md, "Counts that follow
+reversals"). The Python engine keeps, per referral, a flag "an award of M
+was taken back" (`score.clawback.taken_back`), computed again each time an
+event of a type that M's `void` clauses name is kept for the referral,
+before the referrer's counts are brought up to date at that event: it
+looks at the awards of M issued before that event and the void events kept
+up to it (that event included). So the flag turns true at the first event
+`u` of such a type with, for some award `a` of M and a void event `v` that
+takes `a` back: `v <= u` and `a` issued before `u` (by instant, then id).
+When `v` comes after `a`'s event, `u` is `v`; when `v` is `a`'s own event
+or one at its instant with a smaller id (processed before `a` was issued),
+`u` is the next event of those types after `a`'s.
+
+The query computes, per followed milestone M (index k):
+
+- M's hits `h{k}` and void matches `v{k}`, `f{k}_{s}` (sql/reversals.py)
+  read `metered`, not `totals`, and come before the counts (`contributed`)
+  that read them: M is counted per referral, so its trigger reads no
+  per-referrer metric; its rewards and message may not either (refused);
+- `w{k}`: per referral, the first event `u` as above, over the first void
+  event of each award of each reward of M with `void` clauses;
+- `followed`: the rows of `metered` with a flag `tb{k}` per M, true from
+  `w{k}`'s event on; a count `unless voided M` counts a referral's
+  contribution as 0 while it is true.
+
+An award of a computed amount is issued only when it rounds to more than
+nothing (`cents > 0`, as the award rows). What is refused, at its line: M
+a timer (its awards come after its instant's events), M's rewards with
+caps (a capped-out award is not issued, which depends on the awards of
+every milestone) or partial voids (a referral leaves the count only when
+the parts add up to the whole award).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..check.program import MetricInfo, MilestoneInfo
+from ..compiler.generate import CompiledMilestone
+from ..syntax import nodes as ast
+from . import compile as sql  # not `from .compile import`: compile.py imports this module
+from . import reversals
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+
+@dataclass(slots=True)
+class Followed:
+    """The milestones counts `unless voided` follow, and their flags."""
+
+    #: the indexes of the milestones a metric of the file follows (known
+    #: before any milestone is compiled: their hits read `metered`)
+    indexes: frozenset[int] = frozenset()
+    #: the milestone being compiled (see `guard`)
+    current: int | None = None
+    #: the flags the counts read, by milestone index: `tb{k}`
+    flags: dict[int, str] = field(default_factory=dict)
+    #: the CTEs of the followed milestones' hits and voids, by index
+    hits: dict[int, str] = field(default_factory=dict)
+
+    def source(self, info: MilestoneInfo) -> str:
+        """The CTE a milestone's hits read: `metered` for a followed one."""
+        return "metered" if info.index in self.indexes else "totals"
+
+    def rows(self) -> str:
+        """The CTE the counts over referrals read (`contributed`'s source)."""
+        return "followed" if self.flags else "metered"
+
+
+def prepare(compiler: _Compiler) -> None:
+    """Find the milestones a metric `unless voided` follows (of a file's
+    one program: counts over referrals of several are refused)."""
+    found = set()
+    for program in compiler.checked.programs:
+        # a timer's hits read `totals` (refused in `taken`)
+        names = {m.name: m for m in program.milestones if ast.timer_of(m.trigger) is None}
+        for info in program.metrics.values():
+            agg = info.aggregate
+            if agg is not None and agg.unless is not None and agg.unless.text in names:
+                found.add(names[agg.unless.text].index)
+    compiler.voided.indexes = frozenset(found)
+
+
+def guard(compiler: _Compiler, node: object) -> None:
+    """Refuse a per-referrer metric read by a followed milestone (its
+    reward or message): its hits come before the referrer's counts."""
+    current = compiler.voided.current
+    if current is not None and current in compiler.voided.indexes:
+        name = compiler.compiled.milestones[current].info.name
+        raise compiler.refuse(f"a per-referrer value in milestone `{name}`, which `unless voided` follows", node)
+
+
+def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
+    """The flag of the rows of `followed` on which the referral is out of
+    `info`'s count (an award of its milestone taken back whole)."""
+    assert agg.unless is not None
+    milestone = next(m for m in compiler.compiled.milestones if m.info.name == agg.unless.text and m.program == 0)
+    _refuse(compiler, milestone, agg.unless)
+    k = milestone.info.index
+    if k not in compiler.voided.flags:
+        compiler.voided.flags[k] = f"tb{k}"
+    return compiler.voided.flags[k]
+
+
+def _refuse(compiler: _Compiler, milestone: CompiledMilestone, node: object) -> None:
+    info = milestone.info
+    what = f"`unless voided {info.name}`"
+    if ast.timer_of(info.trigger) is not None:
+        raise compiler.refuse(f"{what} of a timer", node)
+    for reward in milestone.rewards:
+        if reward.caps:
+            raise compiler.refuse(f"{what} of a milestone whose reward has a cap", node)
+        if reversals.partial(milestone, tuple(reward.info.voids)):
+            raise compiler.refuse(f"{what} of a milestone with partial voids", node)
+
+
+def ctes(compiler: _Compiler) -> list[str]:
+    """The followed milestones' hits and voids, each first void event per
+    referral (`w{k}`) and the rows with their flags (`followed`)."""
+    found = [compiler.voided.hits[k] for k in sorted(compiler.voided.hits)]
+    if not compiler.voided.flags:
+        return found
+    joins, flags = [], []
+    for k, flag in sorted(compiler.voided.flags.items()):
+        milestone = compiler.compiled.milestones[k]
+        first = _first_void(compiler, milestone)
+        if first is None:  # no reward of it has a `void`: never taken back
+            flags.append(f"FALSE AS {flag}")
+            continue
+        found.append(first)
+        joins.append(f" LEFT JOIN w{k} ON w{k}.rid = m.rid")
+        flags.append(f'COALESCE(m."at" > w{k}.wat OR (m."at" = w{k}.wat AND m.id >= w{k}.wid), FALSE) AS {flag}')
+    found.append(f"followed AS (SELECT m.*, {', '.join(flags)} FROM metered AS m{''.join(joins)})")
+    return found
+
+
+def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
+    """`w{k}`: per referral, the first event at which the Python engine
+    finds an award of the milestone taken back (see the module's docstring)."""
+    k = milestone.info.index
+    # the types whose events the engine keeps and looks again at (a referral event is never kept)
+    kept = sorted({v.event for v in milestone.info.voids} - {"referral"})
+    # each reward with voids, its `f{k}_{s}`, and whether an award of it is issued
+    rewards = [(r, reversals.void_set(milestone, r)) for r in range(len(milestone.rewards))]
+    issued = {
+        r: "" if reward.constant is not None else f" AND {compiler.cents(milestone, r)} > 0"
+        for r, reward in enumerate(milestone.rewards)
+    }
+    if not kept or all(s is None for _, s in rewards):
+        return None
+    types = ", ".join(sql.literal(t) for t in kept)
+    # u: an event of those types after the award's event, at or after its first void event
+    branches = [
+        f'SELECT f.rid, u."at" AS wat, u.id AS wid FROM f{k}_{s} AS f JOIN h{k} AS h '
+        f"ON h.rid = f.rid AND h.event = f.event{issued[r]} JOIN seen AS u ON u.rid = f.rid AND u.type IN ({types}) "
+        f'AND (u."at" > h."at" OR (u."at" = h."at" AND u.id > h.event)) '
+        f'AND (u."at" > f.vat OR (u."at" = f.vat AND u.id >= f.vid))'
+        for r, s in rewards
+        if s is not None
+    ]
+    ranked = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY wat, wid) AS n"
+    union = "\nUNION ALL\n".join(branches)
+    return f"w{k} AS (SELECT rid, wat, wid FROM (SELECT *, {ranked} FROM (\n{union}\n) AS c) AS r WHERE n = 1)"
