@@ -13,7 +13,8 @@ Writes the ledger (seed 7) to a temporary file, then for each program:
    (user + system, all threads), wall seconds and peak memory (max RSS).
 
 Contenders: `rewardrules score --no-explain` (the Python engine),
-`score --engine duckdb` (when the program compiles to SQL), hand-written
+`score --engine duckdb --threads 1` (when the program compiles to SQL;
+one thread, as the hand-written row it is compared with), hand-written
 DuckDB queries and Polars queries (one thread and both threads; Polars
 and orjson are in the `bench` extra), and the floors: parse every line
 with msgspec / orjson, and DuckDB reading every line (one thread).
@@ -255,7 +256,10 @@ def floor_duckdb(ledger: str) -> int:
 #: name -> (does it give awards, the function of (program, ledger))
 CONTENDERS: dict[str, tuple[bool, Callable[[str, str], Any]]] = {
     "rewardrules score": (True, lambda p, path: engine_awards(p, path, "--no-explain")),
-    "rewardrules score --engine duckdb": (True, lambda p, path: engine_awards(p, path, "--engine", "duckdb")),
+    "rewardrules score --engine duckdb --threads 1": (
+        True,
+        lambda p, path: engine_awards(p, path, "--engine", "duckdb", "--threads", "1"),
+    ),
     "hand-written DuckDB, 1 thread": (True, lambda p, path: duckdb_awards(p, path, 1)),
     "hand-written DuckDB, 2 threads": (True, lambda p, path: duckdb_awards(p, path, 2)),
     "hand-written Polars, 1 thread": (True, lambda p, path: polars_awards(p, path, 1)),
@@ -269,7 +273,7 @@ CONTENDERS: dict[str, tuple[bool, Callable[[str, str], Any]]] = {
 def run_one(name: str, program: str, ledger: str, awards: bool) -> int:
     gives, function = CONTENDERS[name]
     if name.startswith("rewardrules"):  # the engine itself, as a user runs it
-        options = ["--engine", "duckdb"] if "duckdb" in name else ["--no-explain"]
+        options = ["--engine", "duckdb", "--threads", "1"] if "duckdb" in name else ["--no-explain"]
         command = [sys.executable, "-m", "rewardrules", "score", "--format", "json", *options, _rules(program), ledger]
         if not awards:
             os.execv(sys.executable, command)
@@ -312,7 +316,7 @@ def table(events: int, runs: int, programs: list[str]) -> int:
     me = [sys.executable, str(Path(__file__).resolve()), "run"]
     failed = 0
     for program in programs:
-        names = [n for n in CONTENDERS if n != "rewardrules score --engine duckdb" or _compiles(program)]
+        names = [n for n in CONTENDERS if "--engine duckdb" not in n or _compiles(program)]
         reference = None
         same = {}
         for name in names:

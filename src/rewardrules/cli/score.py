@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -59,12 +60,40 @@ def add_parser(sub: Any) -> None:
         metavar="MASTER",
         help="with --engine spark: the Spark master URL (default local[2]: this machine, two threads)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_count,
+        metavar="N",
+        help="with --engine duckdb: the threads DuckDB uses (default: one per core)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="with --engine duckdb: the memory DuckDB uses before it spills to a private temporary directory "
+        "(default 1GB; a size such as 500MB or 8GB)",
+    )
     parser.set_defaults(run=run)
+
+
+#: a size `--memory-limit` takes: a number and a unit DuckDB reads
+_SIZE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,3})? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _count(text: str) -> int:
+    """A count of threads: a whole number from 1 (argparse says the error)."""
+    if not text.isdigit() or not 1 <= int(text) <= 1024:
+        raise argparse.ArgumentTypeError(f"expected a number of threads from 1 to 1024, got {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.spark_master is not None and args.engine != "spark":
         return fail("--spark-master is for --engine spark")
+    for value, option in ((args.threads, "--threads"), (args.memory_limit, "--memory-limit")):
+        if value is not None and args.engine != "duckdb":
+            return fail(f"{option} is for --engine duckdb")
+    if args.memory_limit is not None and not _SIZE.fullmatch(args.memory_limit):
+        return fail(f"--memory-limit: expected a size such as 500MB or 8GB, got {args.memory_limit!r}")
     if args.engine != "python" and args.match is not None:
         return fail(f"--match scores with the python engine; leave out --engine {args.engine}")
     if args.engine in ("duckdb", "spark"):
@@ -75,9 +104,13 @@ def run(args: argparse.Namespace) -> int:
             return found
         data = found[1]
         if args.format == "json":  # the bytes of json.dumps(indent=2), written as the Python engine writes them
+            from ..sql.run import EngineError
             from ..sql.write import write_result
 
-            write_bytes(lambda out: write_result(data, out.write))
+            try:  # the awards' text is fetched from DuckDB while it is written
+                write_bytes(lambda out: write_result(data, out.write))
+            except EngineError as error:
+                return fail(str(error))
         else:
             sys.stdout.write(text_report(data))
         return 0

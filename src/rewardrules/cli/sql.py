@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ..score.api import Program
     from ..score.clawback import Share
     from ..sql.compile import Query
-    from ..sql.run import Rows
+    from ..sql.run import Limits, Rows
     from ..sql.spark import Spark
 
     #: runs the compiled query over validated records up to an as-of
@@ -110,6 +111,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     code after printing why not (a construct not compiled, bad input)."""
     from ..score.api import parse_as_of
     from ..sql.run import EngineError
+    from ..sql.run import run as run_query
 
     for option, name in ((args.stream, "--stream"), (args.settled, "--settled")):
         if option:
@@ -129,12 +131,14 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         query = replace(query, most=args.max_awards_per_event)
     try:
         data: dict[str, Any] | None
+        limits = duckdb_limits(args)
         if args.engine == "spark":
             data = spark_result(program, query, args.ledger, as_of, args.spark_master)
         else:
-            data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json")
+            data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits)
         if data is None:  # stdin, or a ledger outside the strict form: the Python reader
-            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name)
+            runner = partial(run_query, limits=limits)
+            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -161,7 +165,12 @@ def duckdb_result(
 
 
 def direct_result(
-    program: Program, query: Query, path: str, as_of: int | None, as_json: bool = False
+    program: Program,
+    query: Query,
+    path: str,
+    as_of: int | None,
+    as_json: bool = False,
+    limits: Limits | None = None,
 ) -> dict[str, Any] | None:
     """The result record with the ledger read by DuckDB itself (a regular
     file in the strict form of `sql.read`), or None: then the Python reader
@@ -169,33 +178,55 @@ def direct_result(
     outside the strict form is given to the Python reader here, its rows
     as JSON lines (a bad row is named by its number, as a line).
     `as_json`: the awards may be JSON text written by DuckDB
-    (`sql.write.Written`, for `sql.write.write_result`), and the totals
-    added up from the query's counts, when both give the same bytes."""
+    (`sql.write.Written`, for `sql.write.write_result`, fetched while it
+    is written), and the totals added up from the query's counts, when
+    both give the same bytes; else the same run's award rows. `limits`:
+    DuckDB's threads and memory (`sql.run.Limits`)."""
     import os
 
     from ..ledger.validate import _one_currency
     from ..sql.read import is_parquet
-    from ..sql.run import parquet_rows, run_file
+    from ..sql.run import Limits, parquet_rows, run_file
+    from ..sql.run import run as run_query
 
     if path == "-" or not os.path.isfile(path):
         return None
+    limits = limits or Limits()
     currencies = _one_currency(program._reader().money)
     layouts = _layouts(program) if as_json else None
     found = run_file(
-        query, program.compiled.checked, sorted(program.compiled.used_types), currencies, path, as_of, layouts
+        query,
+        program.compiled.checked,
+        sorted(program.compiled.used_types),
+        currencies,
+        path,
+        as_of,
+        layouts,
+        _totals_of,
+        limits,
     )
     if found is None:
         if is_parquet(path):  # its rows as JSON lines, for the Python reader
-            return duckdb_result(program, query, parquet_rows(path), as_of, path)
+            runner = partial(run_query, limits=limits)
+            return duckdb_result(program, query, parquet_rows(path, limits), as_of, path, runner)
         return None
     rows, limit, lines = found
-    totals = None
-    if rows.written is not None:
-        totals = grouped_totals(rows.groups, [_reversal(row) for row in rows.reversals])
-        if totals is None:  # a sum that would round, or two texts of one rate: added up in award order
-            return direct_result(program, query, path, as_of)
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records, totals)
+    return result_data(program, rows, limit, records, rows.totals)
+
+
+def _totals_of(
+    groups: Sequence[tuple[str, str, str, str, int]], reversals: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """`grouped_totals` over the query's reversal rows (`sql.run.TotalsOf`)."""
+    return grouped_totals(groups, [_reversal(row) for row in reversals])
+
+
+def duckdb_limits(args: argparse.Namespace) -> Limits:
+    """DuckDB's threads and memory from `--threads` and `--memory-limit`."""
+    from ..sql.run import DEFAULT_MEMORY, Limits
+
+    return Limits(getattr(args, "threads", None), getattr(args, "memory_limit", None) or DEFAULT_MEMORY)
 
 
 def _layouts(program: Program) -> dict[tuple[int, int], list[str]] | None:

@@ -85,9 +85,14 @@ def _token(name: str, index: int, numeric: bool) -> str:
     )
 
 
-#: no key twice in a line: its keys sorted (`keys`), no two neighbours
-#: equal (cheaper than `list_distinct`, which hashes every key)
-_DISTINCT = "COALESCE(NOT list_bool_or([keys[i] = keys[i + 1] for i in range(1, len(keys))]), TRUE)"
+def _distinct(counted: int) -> str:
+    """No key twice in a line (`keys`, from `json_keys`): when the line has
+    as many keys as it has of the `counted` names looked up in `j` (each
+    found at most once there), every key is one of them, once; only a line
+    with other keys has its keys counted one by one (`list_unique`, which
+    hashes each key: the costly test, left to the few lines that need it)."""
+    found = " + ".join(f"CASE WHEN j[{n}] IS NULL THEN 0 ELSE 1 END" for n in range(1, counted + 1)) or "0"
+    return f"CASE WHEN len(keys) = {found} THEN TRUE ELSE list_unique(keys) = len(keys) END"
 
 
 def _raw(index: int) -> str:
@@ -96,8 +101,9 @@ def _raw(index: int) -> str:
 
 
 def _string(tok: str) -> str:
-    """The text of a string token; NULL for another token."""
-    return f"CASE WHEN {tok} LIKE '\"%\"' THEN {tok}[2:-2] END"
+    """The text of a string token; NULL for another token (`substring`:
+    DuckDB's slice `[2:-2]` costs several times as much)."""
+    return f"CASE WHEN {tok} LIKE '\"%\"' THEN substring({tok}, 2, length({tok}) - 2) END"
 
 
 def _is_name(tok: str) -> str:
@@ -120,31 +126,42 @@ def _days(y: str, m: str, d: str) -> str:
     return f"({era} * 146097 + {doe} - 719468)"
 
 
-#: `at`'s parts in the strict form, one group each (the zone's sign, hours
-#: and minutes are empty for `Z`)
-_INSTANT_PARTS = r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))"
-_PART_NAMES = ("y", "m", "d", "hh", "mi", "ss", "f", "zs", "oh", "om")
+#: `at`'s parts at their places in the strict form (first character, length)
+_PLACES = {"y": (1, 4), "m": (6, 2), "d": (9, 2), "hh": (12, 2), "mi": (15, 2), "ss": (18, 2)}
 
 
 def _instant_parts() -> str:
-    """The columns of `at`'s parts (`"i:y"`, ...), each computed once: one
-    match of `_INSTANT_PARTS` over the text (a struct of its groups, all ''
-    when it does not match), then each number cast once."""
-    names = ", ".join(literal(n) for n in _PART_NAMES)
-    return f'regexp_extract(a_text, {literal("^" + _INSTANT_PARTS + "$")}, [{names}]) AS "i:p"'
+    """`at` in the strict form (`"i:ok"`, one match of `_INSTANT` without
+    groups: RE2's cheapest test, where a match giving every group cost
+    five times as much), then its parts read at their places, each number
+    cast once (NULL where the text is not a number): the zone (`"i:z"`)
+    is '' for `Z`, else its six characters `+HH:MM`."""
+    text = "a_text"
+    parts = ", ".join(
+        f"TRY_CAST(substring({text}, {start}, {size}) AS BIGINT) AS {ident('i:' + name)}"
+        for name, (start, size) in _PLACES.items()
+    )
+    zone = f"CASE WHEN suffix({text}, 'Z') THEN '' ELSE substring({text}, strlen({text}) - 5, 6) END"
+    return f'regexp_full_match({text}, {literal(_INSTANT)}) AS "i:ok", {parts}, {zone} AS "i:z"'
 
 
 def _instant_numbers() -> str:
-    """The parts as numbers (NULL when '') and the fraction's text."""
-    numbers = ", ".join(
-        f'TRY_CAST("i:p".{n} AS BIGINT) AS {ident("i:" + n)}' for n in _PART_NAMES if n not in ("f", "zs")
+    """The zone's sign, hours and minutes, and the fraction's digits
+    (between the seconds and the zone, after the point; '' when none)."""
+    zone = '"i:z"'
+    fraction = (
+        "CASE WHEN substring(a_text, 20, 1) = '.' "
+        f"THEN substring(a_text, 21, strlen(a_text) - 20 - CASE WHEN {zone} = '' THEN 1 ELSE 6 END) ELSE '' END"
     )
-    return f'{numbers}, "i:p".f AS "i:f", "i:p".zs AS "i:zs", "i:p".y <> \'\' AS "i:ok"'
+    return (
+        f'substring({zone}, 1, 1) AS "i:zs", TRY_CAST(substring({zone}, 2, 2) AS BIGINT) AS "i:oh", '
+        f'TRY_CAST(substring({zone}, 5, 2) AS BIGINT) AS "i:om", {fraction} AS "i:f"'
+    )
 
 
 def _instant_sql() -> tuple[str, str]:
     """(the test that `at` is valid in the strict form, its nanoseconds),
-    over the columns of `_instant_numbers`."""
+    over the columns of `_instant_parts` and `_instant_numbers`."""
     y, m, d, hh, mi, ss, oh, om = (ident("i:" + n) for n in ("y", "m", "d", "hh", "mi", "ss", "oh", "om"))
     sign = '"i:zs"'
     leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
@@ -213,12 +230,16 @@ def lines_sql(path: str) -> str:
     Lines file read as raw text (no delimiter, quote or escape; invalid
     UTF-8 and a carriage return inside a line are DuckDB errors); a Parquet
     file's rows each written as a JSON object by DuckDB (`to_json`: DECIMAL
-    exactly, text as strings), so that both go through one validation."""
+    exactly, text as strings), so that both go through one validation.
+    The file is read 4 MiB at a time (DuckDB's default, 32 MiB a thread,
+    would not fit a small `--memory-limit`; a line past DuckDB's 2 MB limit
+    is an error, and the Python reader decides the ledger)."""
     if is_parquet(path):
         return f"(SELECT CAST(to_json(p) AS VARCHAR) AS line FROM read_parquet({literal(path)}) AS p)"
     return (
         f"read_csv({literal(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', "
-        "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false)"
+        "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false, "
+        "buffer_size = 4194304)"
     )
 
 
@@ -246,12 +267,24 @@ def parquet_lines(connection: Any, path: str) -> Iterator[str]:
             yield line
 
 
-def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currencies: Mapping[str, str | None]) -> str:
+def parse_sql(
+    path: str,
+    kinds: dict[str, list[tuple[str, str, bool]]],
+    currencies: Mapping[str, str | None],
+    probes: Sequence[str] = (),
+    keep_lines: bool = True,
+) -> str:
     """The statement that reads the file into `parsed`: per non-blank line
     its tokens, the values as text, `ok` (the strict form holds).
     `currencies`: per used event type with money fields, the one currency
     they are declared in, or None for several (the ledger stage's
-    `validate._one_currency`: a `currency` must be absent or that code)."""
+    `validate._one_currency`: a `currency` must be absent or that code).
+    `probes`: other keys looked up too, only so that a line made of them
+    is known to have no key twice without counting its keys one by one
+    (`_distinct`; `common_keys`): they change the speed, never `ok`.
+    `keep_lines`: `parsed` keeps each line too (to compare them line by
+    line; `load` leaves them out, and reads the file again when it needs a
+    line: `_lines_by_id`)."""
     fields = sorted({(name, kind) for spec in kinds.values() for name, kind, _ in spec})
     if len({name for name, _ in fields}) < len(fields):  # one name, two kinds: one value column each
         raise NotDirect("a field name declared with two kinds")
@@ -259,7 +292,8 @@ def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currenci
     keys = list(dict.fromkeys(keys))
     numeric = {name for name, kind in fields if kind in (NUMBER, QUANTITY)}
     tokens = ", ".join(f"{_token(k, n, k in numeric)} AS {ident('t:' + k)}" for n, k in enumerate(keys, start=1))
-    paths = ", ".join(literal(f'$."{k}"') for k in keys)
+    looked_up = list(dict.fromkeys([*keys, *(p for p in probes if _PLAIN_NAME.fullmatch(p))]))
+    paths = ", ".join(literal(f'$."{k}"') for k in looked_up)
     valid_at, nanos = _instant_sql()
     per_type = []
     for name, spec in kinds.items():
@@ -288,8 +322,8 @@ def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currenci
         f"SELECT line, strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
         f"FROM {lines_sql(path)} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *')",
         f"SELECT line, strict, CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j, "
-        "CASE WHEN strict THEN list_sort(json_keys(line)) END AS keys",
-        f"SELECT line, strict, {_DISTINCT} AS distinct_keys, {raw}",
+        "CASE WHEN strict THEN json_keys(line) END AS keys",
+        f"SELECT line, strict, {_distinct(len(looked_up))} AS distinct_keys, {raw}",
         f"SELECT line, strict, distinct_keys, {tokens}",
         f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_string(chr(34) + 't:at' + chr(34))} AS a_text",
         f"SELECT *, {_instant_parts()}",
@@ -301,10 +335,28 @@ def parse_sql(path: str, kinds: dict[str, list[tuple[str, str, bool]]], currenci
         inner = f"{layer} FROM ({inner})"
     return (
         "CREATE TABLE parsed AS "
-        f"SELECT line, ok, {_string(chr(34) + 't:id' + chr(34))} AS id, type, "
+        f"SELECT {'line, ' if keep_lines else ''}ok, {_string(chr(34) + 't:id' + chr(34))} AS id, type, "
         f'CASE WHEN ok THEN {nanos} END AS "at", {_string(chr(34) + "t:referee" + chr(34))} AS referee, '
         f"{_string(chr(34) + 't:referrer' + chr(34))} AS referrer{values} FROM ({inner})"
     )
+
+
+#: the lines whose keys are taken as `probes` (`common_keys`), and the most
+#: probes (each one a lookup in every line)
+_SAMPLE, _MOST_PROBES = 1000, 24
+
+
+def common_keys(connection: Any, path: str) -> list[str]:
+    """The keys of the first lines of the ledger in the strict form (at
+    most `_MOST_PROBES`, most frequent first, then by name): the
+    `probes` of `parse_sql`. A sample: a key missed only costs speed."""
+    sample = f"SELECT line FROM {lines_sql(path)} WHERE line IS NOT NULL LIMIT {_SAMPLE}"
+    rows = connection.execute(
+        f"SELECT key FROM (SELECT unnest(json_keys(line)) AS key FROM ({sample}) "
+        f"WHERE strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)})) "
+        f"GROUP BY key ORDER BY count(*) DESC, key LIMIT {_MOST_PROBES}"
+    ).fetchall()
+    return [key for (key,) in rows if _PLAIN_NAME.fullmatch(key)]
 
 
 def _scales(connection: Any, columns: Sequence[Column]) -> dict[str, int]:
@@ -355,7 +407,9 @@ def load(
     if is_parquet(path):
         refuse_floats(connection, path)
     try:
-        connection.execute(parse_sql(path, kinds, currencies))
+        connection.execute(parse_sql(path, kinds, currencies, common_keys(connection, path), keep_lines=False))
+    except duckdb.OutOfMemoryException:  # not the ledger's doing: said as an error (`run._session`)
+        raise
     except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit
         raise NotDirect(str(error).splitlines()[0]) from None
     bad, latest, rows, ids = connection.execute(
@@ -367,7 +421,8 @@ def load(
     if (
         repeated
         and connection.execute(
-            "SELECT count(*) FROM (SELECT id FROM parsed GROUP BY id HAVING min(line) <> max(line))"
+            f"SELECT count(*) FROM (SELECT id FROM ({_lines_by_id(path)}) WHERE id IN "
+            "(SELECT id FROM parsed GROUP BY id HAVING count(*) > 1) GROUP BY id HAVING min(line) <> max(line))"
         ).fetchone()[0]
     ):
         raise NotDirect("an id on different lines")
@@ -400,7 +455,7 @@ def _column_value(column: Column, scales: dict[str, int]) -> str:
     return f"LOWER({value})" if column.folded else value
 
 
-def lines_of(connection: Any, ids: Sequence[str]) -> list[str]:
+def lines_of(connection: Any, path: str, ids: Sequence[str]) -> list[str]:
     """The lines of these referral events and of every referral event of
     their referrers (to explain an ineligible referral with the Python
     engine's report, from the records the Python reader makes: `earlier
@@ -409,5 +464,21 @@ def lines_of(connection: Any, ids: Sequence[str]) -> list[str]:
         return []
     wanted = ", ".join(literal(i) for i in ids)
     theirs = f"SELECT referrer FROM parsed WHERE id IN ({wanted}) AND type = 'referral'"
-    sql = f"SELECT DISTINCT line FROM parsed WHERE id IN ({wanted}) OR (type = 'referral' AND referrer IN ({theirs}))"
+    sql = (
+        f"SELECT DISTINCT line FROM ({_lines_by_id(path)}) "
+        f"WHERE id IN ({wanted}) OR (type = 'referral' AND referrer IN ({theirs}))"
+    )
     return [row[0] for row in connection.execute(sql).fetchall()]
+
+
+def _lines_by_id(path: str) -> str:
+    """The ledger's non-blank lines, each with its id, type and referrer:
+    the file read again, for the few questions about whole lines (`parsed`
+    keeps no line, which would double its size). Only after `load`, when
+    every line is in the strict form (no escape, no key twice), where
+    `json_extract_string` gives the values `parse_sql` gives."""
+    values = "json_extract_string(line, ['$.\"id\"', '$.\"type\"', '$.\"referrer\"'])"
+    return (
+        f"SELECT line, v[1] AS id, v[2] AS type, v[3] AS referrer FROM (SELECT line, {values} AS v "
+        f"FROM {lines_sql(path)} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *'))"
+    )

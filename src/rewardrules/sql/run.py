@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,25 @@ from .write import TOTALS, Written, award_texts
 
 #: per (milestone index, reward index), the keys of its award records
 Layouts = Mapping[tuple[int, int], Sequence[str]]
+
+#: the totals from the awards counted per (unit, kind, status, amount) and
+#: the reversal rows, or None when they must be added up award by award
+#: (`cli.sql.grouped_totals`)
+TotalsOf = Callable[[list[tuple[str, str, str, str, int]], list[dict[str, Any]]], list[dict[str, Any]] | None]
+
+#: DuckDB's memory by default: past it, DuckDB spills to the run's private
+#: directory (`connect`), so that a ledger of any size is scored in about
+#: this much memory plus Python's (DuckDB's own default is 80% of RAM)
+DEFAULT_MEMORY = "1GB"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What DuckDB may use: threads (None: one per core, DuckDB's default)
+    and memory (`DEFAULT_MEMORY`; DuckDB's syntax, `500MB`, `4GB`)."""
+
+    threads: int | None = None
+    memory: str = DEFAULT_MEMORY
 
 
 class EngineError(Exception):
@@ -58,6 +77,8 @@ class Rows:
     written: Written | None = None
     #: with `written`: the awards counted per (unit, kind, status, amount)
     groups: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    #: with `written`: the totals added up from `groups` (`TotalsOf`)
+    totals: list[dict[str, Any]] | None = None
 
 
 def _positions(checked: CheckedRuleset, columns: Sequence[Column]) -> dict[str, dict[str, int]]:
@@ -138,19 +159,23 @@ def load_sql(path: str, columns: Sequence[Column], scales: dict[str, int]) -> st
     )
 
 
-def connect(folder: str) -> Any:
+def connect(folder: str, limits: Limits = Limits()) -> Any:
     """An in-memory DuckDB that keeps to `folder`, the run's private
     directory. By default DuckDB spills what does not fit in memory to
     `.tmp` in the working directory (the ledger's ids and amounts, in files
     anyone may read, left behind when the run is killed), and installs and
     loads extensions from the network and the home directory on first use:
     here the spill goes into `folder` (removed with it) and no extension is
-    installed or loaded beyond those built in."""
+    installed or loaded beyond those built in. `limits`: its threads and
+    memory (past which it spills there)."""
     import duckdb
 
+    threads = {} if limits.threads is None else {"threads": limits.threads}
     connection = duckdb.connect(
         ":memory:",
         config={
+            **threads,
+            "memory_limit": limits.memory,
             "temp_directory": os.path.join(folder, "spill"),
             "extension_directory": os.path.join(folder, "extensions"),
             "autoinstall_known_extensions": False,
@@ -171,39 +196,47 @@ def seal(connection: Any) -> None:
     connection.execute("SET lock_configuration = true")
 
 
-def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
+def run(
+    query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int, limits: Limits = Limits()
+) -> Rows:
     """Run both queries over the records (the ledger stage's, any order)."""
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
-        with _session(folder) as connection:
+        with _session(folder, limits) as connection:
             connection.execute(load_sql(path, query.columns, scales))
             seal(connection)
             return _queries(connection, query, as_of)
 
 
 @contextmanager
-def _session(folder: str) -> Iterator[Any]:
+def _session(folder: str, limits: Limits = Limits()) -> Iterator[Any]:
     """A connection (see `connect`) whose DuckDB failures are said as
     errors (`TooWide`, `EngineError`), never tracebacks; closed after."""
     import duckdb
 
-    connection = connect(folder)
+    connection = connect(folder, limits)
     try:
         yield connection
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
         raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+    except duckdb.OutOfMemoryException as error:  # past --memory-limit even when spilling
+        first = str(error).splitlines()[0]
+        raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None
     except duckdb.Error as error:
         raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
     finally:
         connection.close()
 
 
-def _queries(connection: Any, query: Query, as_of: int, layouts: Layouts | None = None) -> Rows:
+def _queries(
+    connection: Any, query: Query, as_of: int, layouts: Layouts | None = None, totals_of: TotalsOf | None = None
+) -> Rows:
     """The queries over the loaded `ledger`, up to `as_of`: awards,
     rejected referral events, and reversals when the rules void. With
-    `layouts` (each reward's record keys), the awards as JSON text when
-    `write.award_texts` can write them."""
+    `layouts` (each reward's record keys) and `totals_of`, the awards as
+    JSON text when `write.award_texts` can write them and the totals add
+    up from their counts; else the award rows of the same run."""
     connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
     volume = query.volume_sql()
     if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
@@ -213,10 +246,13 @@ def _queries(connection: Any, query: Query, as_of: int, layouts: Layouts | None 
     rejected = _fetch(connection, query.rejected)
     # awards with partial voids take their statuses and reversals from the
     # Python engine's arithmetic (cli.sql.partial_results): never written text
-    written = award_texts(connection, query.awards, layouts) if layouts is not None and not query.clawbacks else None
-    if written is not None:
+    wanted = layouts is not None and totals_of is not None and not query.clawbacks
+    written = award_texts(connection, query.awards, layouts) if wanted and layouts is not None else None
+    if written is not None and totals_of is not None:
         groups = [tuple(row) for row in connection.execute(TOTALS).fetchall()]
-        return Rows([], rejected, taken, claws, written=written, groups=groups)
+        totals = totals_of(groups, taken)
+        if totals is not None:  # else a sum that would round: the award rows, added up in order
+            return Rows([], rejected, taken, claws, written=written, groups=groups, totals=totals)
     return Rows(_fetch(connection, query.awards), rejected, taken, claws)
 
 
@@ -242,6 +278,8 @@ def run_file(
     path: str,
     as_of: int | None,
     layouts: Layouts | None = None,
+    totals_of: TotalsOf | None = None,
+    limits: Limits = Limits(),
 ) -> tuple[Rows, int, list[str]] | None:
     """Run both queries over the ledger file at `path`, read by DuckDB
     itself (`read.load`, the strict form): the rows, the as-of used (the
@@ -249,27 +287,43 @@ def run_file(
     ineligible referrals (for their explanations). None when the ledger is
     not in the strict form: then the caller reads it with the Python reader
     (`run`), which reports its problems or scores what it accepts. With
-    `layouts`, the awards as JSON text when they can be (`Rows.written`)."""
+    `layouts` and `totals_of`, the awards as JSON text when they can be
+    (`Rows.written`): its pieces are fetched as they are written, and
+    DuckDB's session (its connection, its private directory) ends when
+    the last one is read."""
     from .read import NotDirect, lines_of, load
 
-    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
+    with ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="rewardrules-sql-"))
+        connection = stack.enter_context(_session(folder, limits))
         _limit_access(connection, path)
         try:
             latest = load(connection, os.path.abspath(path), checked, used, query.columns, currencies)
         except NotDirect:
             return None
         limit = as_of if as_of is not None else (latest if latest is not None else 0)
-        rows = _queries(connection, query, limit, layouts)
+        rows = _queries(connection, query, limit, layouts, totals_of)
         ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
-        return rows, limit, lines_of(connection, ineligible)
+        lines = lines_of(connection, os.path.abspath(path), ineligible)
+        if rows.written is not None:  # the session now ends after its last piece
+            pieces = _closing(stack.pop_all(), rows.written.pieces)
+            rows = replace(rows, written=replace(rows.written, pieces=pieces))
+        return rows, limit, lines
 
 
-def parquet_rows(path: str) -> Iterator[str]:
+def _closing(session: ExitStack, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """`pieces`, then the end of `session`; DuckDB's failures while they
+    are fetched are said as errors (`_session`)."""
+    with session:
+        yield from pieces
+
+
+def parquet_rows(path: str, limits: Limits = Limits()) -> Iterator[str]:
     """A Parquet ledger's rows as JSON lines (`read.parquet_lines`), read by
     a DuckDB that may open that file only: for the Python reader, when the
     ledger is not in the strict form."""
     from .read import parquet_lines
 
-    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder) as connection:
+    with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder, _session(folder, limits) as connection:
         _limit_access(connection, path)
         yield from parquet_lines(connection, os.path.abspath(path))

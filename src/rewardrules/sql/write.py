@@ -20,7 +20,7 @@ text), for the caller to add up exactly (`cli.sql`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,11 @@ _BETWEEN, _OPEN, _CLOSE = b",\n    ", b"[\n    ", b"\n  ]"
 @dataclass(frozen=True, slots=True)
 class Written:
     """The awards' JSON text, in pieces of many records each (joined by
-    `,` and a line break), and how many awards there are."""
+    `,` and a line break), and how many awards there are. `pieces` may be
+    read once only: `award_texts` fetches each piece from DuckDB as it is
+    written (`write_result`), so that no more than one piece is held."""
 
-    pieces: list[bytes]
+    pieces: Iterable[bytes]
     count: int
 
 
@@ -125,16 +127,19 @@ def award_texts(connection: Any, awards: str, layouts: Mapping[tuple[int, int], 
     if sql is None:
         return None
     connection.execute(sql)
-    if connection.execute("SELECT count(*) FROM written WHERE text IS NULL").fetchone()[0]:
+    missing, count = connection.execute("SELECT count(*) FILTER (WHERE text IS NULL), count(*) FROM written").fetchone()
+    if missing:
         return None
+    return Written(_fetched(connection), int(count))
+
+
+def _fetched(connection: Any) -> Iterator[bytes]:
+    """The `written` table's texts, `_BATCH` records a piece, fetched when
+    the first piece is asked for (after every other query: a query run on
+    the connection meanwhile would end this one)."""
     cursor = connection.execute("SELECT text FROM written")
-    pieces: list[bytes] = []
-    count = 0
     while rows := cursor.fetchmany(_BATCH):
-        texts = [row[0] for row in rows]
-        pieces.append(",\n    ".join(texts).encode("utf-8"))
-        count += len(texts)
-    return Written(pieces, count)
+        yield ",\n    ".join([row[0] for row in rows]).encode("utf-8")
 
 
 def write_result(data: Mapping[str, Any], write: Callable[[bytes], object]) -> None:
@@ -154,10 +159,14 @@ def write_result(data: Mapping[str, Any], write: Callable[[bytes], object]) -> N
     if awards.count:
         write(_OPEN)
         for n, piece in enumerate(awards.pieces):
-            write(piece if n == 0 else _BETWEEN + piece)
+            if n:
+                write(_BETWEEN)
+            write(piece)
         write(_CLOSE)
     else:
         write(b"[]")
+        for _ in awards.pieces:  # none: reading them ends DuckDB's session
+            pass
     if not tail:
         write(b"\n}\n")
         return
