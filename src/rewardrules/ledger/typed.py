@@ -40,9 +40,10 @@ from typing import Any
 from ..compiler.codegen import filename as source_filename
 from ..core import limits
 from .decode import exact_decimal
-from .fast import _fast_function, _fast_namespace, _skipped, _taken
 from .events import Record
+from .fast import _fast_function, _fast_namespace, _skipped, _taken
 
+msgspec: Any
 try:
     import msgspec
 except ImportError:  # pragma: no cover - msgspec is a dependency of the CLI
