@@ -26,6 +26,7 @@ from rewardrules import LedgerError
 from rewardrules.core import jsonout
 from rewardrules.ledger import decode, typed
 from rewardrules.ledger.decode import kept_lines
+from rewardrules.ledger.events import sort_records
 from rewardrules.score.api import _object
 
 from .conftest import GOLDEN, RULESETS
@@ -308,3 +309,20 @@ def test_a_list_longer_than_a_run_is_written_whole() -> None:
     pieces: list[bytes] = []
     jsonout.write_pretty(value, pieces.append)
     assert b"".join(pieces) == (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+# -- ledger order --------------------------------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-(2**62), 2**62), st.text(max_size=3), st.integers()), unique_by=lambda r: r[1]
+    ).flatmap(st.permutations)
+)
+def test_records_are_sorted_by_instant_then_id_as_tuples_sort(records: list[tuple[int, str, int]]) -> None:
+    """Two sorts on one key each give the order of one sort of the tuples
+    (ids are unique, so the tuples never compare past the id)."""
+    got = list(records)
+    sort_records(got)
+    assert got == sorted(records)
