@@ -230,7 +230,7 @@ def iter_lines(
 
 
 def kept_lines(
-    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, start: int = 1
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
 ) -> Iterator[tuple[int, Any, Any]]:
     """`iter_lines` as (line, object or problem, kept): `kept` is the line's
     JSON text for a line (the object for an item that is not text), what a
@@ -242,12 +242,11 @@ def kept_lines(
     step; any other goes through `iter_lines` at its number, which decides
     it exactly as for the whole ledger (`tests/test_fastpath_reading.py`).
     This loop runs once per line of every ledger: the layers of generators
-    it replaces cost about a tenth of reading. `start`: the number of the
-    first line."""
+    it replaces cost about a tenth of reading."""
     decode = _FAST_DECODE
     longest = limits.MAX_LEDGER_LINE_BYTES
     nesting = limits.MAX_LEDGER_NESTING
-    number = start - 1
+    number = 0
     for raw in lines:
         number += 1
         kind = type(raw)

@@ -96,8 +96,18 @@ def _fast_source(
         ],
         "            ",
         " and i not in seen",
-        _taken,
-        _skipped,
+        lambda record: [
+            "seen[i] = kept",
+            "first(line)",
+            "if at > latest:",
+            "    latest = at",
+            "ee = one(ee, ee)",
+            "if er is not None:",
+            "    er = one(er, er)",
+            f"append({record})",
+            "continue",
+        ],
+        lambda record: ["seen[i] = kept", "first(line)", "if at > latest:", "    latest = at", "continue"],
         [
             "        event = general(line, obj, kept)",
             "        if event is not None:",
@@ -111,30 +121,6 @@ def _fast_source(
     return fast + "\n" + read_all
 
 
-def _taken(record: str) -> list[str]:
-    """The lines of `read_all` (and of `typed`'s reader) that take the
-    `record` of a valid event of a used type: its id marked seen with what
-    is kept of it (`kept`), its first line, the latest instant, one string
-    per referee and referrer id."""
-    return [
-        "seen[i] = kept",
-        "first(line)",
-        "if at > latest:",
-        "    latest = at",
-        "ee = one(ee, ee)",
-        "if er is not None:",
-        "    er = one(er, er)",
-        f"append({record})",
-        "continue",
-    ]
-
-
-def _skipped(record: str) -> list[str]:
-    """The lines of `read_all` that take a valid event of a type the rules
-    do not use: only its id, first line and instant count."""
-    return ["seen[i] = kept", "first(line)", "if at > latest:", "    latest = at", "continue"]
-
-
 def _fast_function(
     kinds: dict[str, list[tuple[str, str, bool]]],
     currencies: Mapping[str, str | None],
@@ -145,19 +131,21 @@ def _fast_function(
     accept: Callable[[str], list[str]],
     unused: Callable[[str], list[str]],
     end: list[str],
-    head: Callable[[str], list[str]] | None = None,
-    fetch: Callable[[str], str] | None = None,
 ) -> str:
     """One function of the fast path (see `_fast_source`): `start`, then
     the checks of one object at `indent`, where `unseen` adds a test to the
     first (code, not text from outside) and `accept` / `unused` give the
-    lines that take the record of a valid event of a used / other type.
-    `head(unseen)` (default: a dict's, `_dict_head`) binds `i`, `t`, `a`,
-    `ee` and `er` and ends in the `if` that they are good; `fetch(field)`
-    is the expression of a field's value (default `get(...)`; `typed`
-    reads a msgspec `Struct`'s attributes instead)."""
+    lines that take the record of a valid event of a used / other type."""
     lines = [
-        *(head or _dict_head)(unseen),
+        "get = obj.get",
+        "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
+        "    i = obj['id']; t = obj['type']; a = obj['at']",
+        "except KeyError:",
+        "    i = None",
+        "ee = get('referee'); er = get('referrer')",
+        "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
+        "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
+        f"        and (er is None or (type(er) is str and er and er.isascii())){unseen}):",
         "    try:",
         "        at = parse(a)",
         "    except TimestampError:",
@@ -168,7 +156,7 @@ def _fast_function(
         needs = "ee is not None" + (" and er is not None" if name == "referral" else "")
         lines.append(f"        {'if' if n == 0 else 'elif'} t == {lit(name)}:")
         lines.append(f"            if {needs}:")
-        body, made = _fast_fields(fields, "er" if name == "referral" else "None", currencies, name, fetch or _get)
+        body, made = _fast_fields(fields, "er" if name == "referral" else "None", currencies, name)
         lines += ["            " + code for code in body]
         lines += ["                    " + code for code in accept(f"({', '.join(made)})")]
     if kinds:
@@ -177,39 +165,13 @@ def _fast_function(
     return "\n".join(checked_line(code) for code in [signature, *start, *(indent + c for c in lines), *end]) + "\n"
 
 
-def _dict_head(unseen: str) -> list[str]:
-    """The head of a fast-path function that checks a decoded dict `obj`
-    (see `_fast_function`)."""
-    return [
-        "get = obj.get",
-        "try:",  # subscripts, cheaper than get(); a missing key leaves it to the exact validator
-        "    i = obj['id']; t = obj['type']; a = obj['at']",
-        "except KeyError:",
-        "    i = None",
-        "ee = get('referee'); er = get('referrer')",
-        "if (type(i) is str and type(t) is str and i and t and i.isascii() and t.isascii()",
-        "        and (ee is None or (type(ee) is str and ee and ee.isascii()))",
-        f"        and (er is None or (type(er) is str and er and er.isascii())){unseen}):",
-    ]
-
-
-def _get(field: str) -> str:
-    """A field's value in a decoded dict (see `_dict_head`)."""
-    return f"get({lit(field)})"
-
-
 def _fast_fields(
-    fields: list[tuple[str, str, bool]],
-    referrer: str,
-    currencies: Mapping[str, str | None],
-    kind_name: str,
-    fetch: Callable[[str], str] = _get,
+    fields: list[tuple[str, str, bool]], referrer: str, currencies: Mapping[str, str | None], kind_name: str
 ) -> tuple[list[str], list[str]]:
     """The lines that read and convert an event's declared fields into
     `v0`, `v1`, ... (`BAD` when one is wrong), ending with the `if` that
     all are good (and, for a type with money fields, that its `currency`
-    is absent or theirs); and the names of the record's values in order.
-    `fetch(field)`: the expression of a field's value (see `_fast_function`)."""
+    is absent or theirs); and the names of the record's values in order."""
     body: list[str] = []
     # see model.EventInfo.record; the type as the one constant its test
     # compared it with, not the line's copy: one string for every event
@@ -217,10 +179,9 @@ def _fast_fields(
     tests = []
     if kind_name in currencies:
         code = currencies[kind_name]
-        currency = fetch("currency")
-        tests.append(f"{currency} is None" if code is None else f"{currency} in (None, {lit(code)})")
+        tests.append("get('currency') is None" if code is None else f"get('currency') in (None, {lit(code)})")
     for k, (field, kind, optional) in enumerate(fields):
-        body.append(f"    v{k} = {fetch(field)}")
+        body.append(f"    v{k} = get({lit(field)})")
         missing = "None" if optional else "BAD"
         convert = f"convert_{_FAST_INDEX[kind]}"
         if kind in _NUMERIC:  # the common case inline: a decimal string

@@ -17,10 +17,9 @@ from typing import Any
 
 from ..check.program import CheckedRuleset
 from ..compiler.codegen import filename as source_filename
-from .decode import kept_content, kept_lines
+from .decode import kept_content
 from .events import Event, LedgerError, LedgerProblem, Record, _head, conflict
 from .fast import _fast_namespace, _fast_source
-from .typed import typed_reader
 from .validate import (
     _HEAD,
     _convert,
@@ -54,8 +53,6 @@ class EventReader:
         exec(compile(source, source_filename("ledger-reader", source), "exec"), namespace)
         self.fast: Callable[[Any, int], Event | None] = namespace["fast"]
         self._read_all = namespace["read_all"]
-        #: lines decoded into msgspec `Struct`s (see `typed`); None without msgspec
-        self._read_typed = typed_reader(self.kinds, _one_currency(self.money))
 
     def read_all(
         self, items: Iterable[tuple[int, Any, Any]], plain: Callable[[Any], Any] = lambda obj: obj
@@ -72,32 +69,6 @@ class EventReader:
 
         Raises :class:`LedgerError` with every problem if any line is bad.
         """
-        return self._read(lambda seen, firsts, general: self._read_all(items, seen, firsts, general), plain)
-
-    def read_lines(self, lines: Iterable[Any], prepare: Callable[[Any, int], Any]) -> tuple[list[Record], int | None]:
-        """`read_all` of a ledger's lines (`decode.kept_lines(lines,
-        prepare)`): each line the typed path takes (see `typed`) decoded
-        straight into a `Struct`, any other as `read_all` reads it, at its
-        own line number; the same records, latest instant and problems."""
-        typed = self._read_typed
-        if typed is None:
-            return self.read_all(kept_lines(lines, prepare))
-
-        def feed(seen: dict[str, Any], firsts: array[int], general: Callable[..., Any]) -> tuple[list[Record], int]:
-            def slow(line: int, raw: Any) -> tuple[list[Record], int]:
-                return self._read_all(kept_lines((raw,), prepare, line), seen, firsts, general)  # type: ignore[no-any-return]
-
-            return typed(lines, seen, firsts, slow)
-
-        return self._read(feed, lambda obj: obj)
-
-    def _read(
-        self, feed: Callable[[dict[str, Any], array[int], Callable[..., Any]], Any], plain: Callable[[Any], Any]
-    ) -> tuple[list[Record], int | None]:
-        """What `read_all` and `read_lines` share: `feed(seen, firsts,
-        general)` reads the ledger, giving `general` each item its fast path
-        did not take; then every problem is raised, or the records and the
-        latest instant returned."""
         problems: list[LedgerProblem] = []
         # each id's kept content, and the line each was first used on, in
         # the same order (see `_fast_source`): per event one dict entry
@@ -125,7 +96,7 @@ class EventReader:
             firsts.append(line)
             return event
 
-        events, latest = feed(seen, firsts, general)
+        events, latest = self._read_all(items, seen, firsts, general)
         if repeats:
             problems += _conflicts(repeats, seen, firsts)
         if problems:
