@@ -39,6 +39,13 @@ else:
 #: how many bytes are gathered before they are written
 _CHUNK = 1 << 16
 
+#: how many items of a list are encoded in one call (a call per item was
+#: most of writing a result of small records)
+_ITEMS = 256
+
+#: the length of what closes a list formatted at depth 1: `\n  ]`
+_CLOSE = 4
+
 
 def pretty(value: Any, depth: int = 0) -> bytes:
     """`json.dumps(value, ensure_ascii=False, indent=2)` in UTF-8, as written
@@ -56,8 +63,9 @@ def pretty(value: Any, depth: int = 0) -> bytes:
 
 def write_pretty(value: Any, write: Callable[[bytes], object]) -> None:
     """Write `pretty(value)` and a final line break through `write`, in
-    pieces: each item of a list that is a value of a top-level object is
-    encoded alone, and bytes are written about 64 KiB at a time."""
+    pieces: the items of a list that is a value of a top-level object are
+    encoded `_ITEMS` at a time, and bytes are written about 64 KiB at a
+    time."""
     if not isinstance(value, dict) or not value:
         write(pretty(value) + b"\n")
         return
@@ -66,9 +74,12 @@ def write_pretty(value: Any, write: Callable[[bytes], object]) -> None:
     for n, (key, item) in enumerate(value.items()):
         pieces.append((b"{\n  " if n == 0 else b",\n  ") + pretty(key if isinstance(key, str) else _key(key)) + b": ")
         if isinstance(item, list) and item:
-            for k, element in enumerate(item):
-                piece = (b"[\n    " if k == 0 else b",\n    ") + pretty(element, 2)
-                pieces.append(piece)
+            pieces.append(b"[")
+            for start in range(0, len(item), _ITEMS):
+                # a run of items formatted as one list at depth 1, less its
+                # brackets: each item on its own line at depth 2, as alone
+                piece = pretty(item[start : start + _ITEMS], 1)[1:-_CLOSE]
+                pieces.append(piece if start == 0 else b"," + piece)
                 size += len(piece)
                 if size >= _CHUNK:
                     write(b"".join(pieces))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from ..core.formatting import quoted
@@ -89,6 +90,21 @@ class Event:
 #: type, referee, referrer, declared fields...). Ids are unique, so sorting
 #: records is ledger order and never compares past the id.
 Record = tuple[Any, ...]
+
+
+def sort_records(records: list[Record]) -> None:
+    """Put records in ledger order, (instant, id), in place: by id, then
+    by instant, keeping the id order among equal instants (sorting is
+    stable; ids are unique). Two sorts on one key each took about half the
+    time of one sort of the tuples (200,000 records), which compares each
+    pair's instants, many-digit ints, through the tuples' generic
+    comparison."""
+    records.sort(key=_ID)
+    records.sort(key=_INSTANT)
+
+
+_ID = itemgetter(1)
+_INSTANT = itemgetter(0)
 
 
 def _head(event_id: str, at: int, event_type: str, referee: str | None, referrer: str | None) -> Record:

@@ -28,7 +28,7 @@ from ..core.jsonout import pretty, write_pretty
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 from ..ledger.decode import iter_lines, kept_lines, surrogate_problem
-from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict
+from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict, sort_records
 from ..ledger.idlog import IdLog
 from ..ledger.order import in_ledger_order
 from ..ledger.reader import EventReader
@@ -307,7 +307,7 @@ class Program:
         ordered, latest = self._read(events, path)
         if limit is not None and latest is not None and limit < latest:
             ordered = [item for item in ordered if item[0] <= limit]
-        ordered.sort()  # ledger order (see ledger.Record)
+        sort_records(ordered)
         run(engine, ordered)
         return latest
 

@@ -424,10 +424,12 @@ class Reporter:
         shown = _condition_progress(condition, values, lambda name: self._type(program, name))
         return f"not held: {shown}; it pays once it holds for {_span_text(trigger.held)}"
 
-    def referrer_progress(self) -> list[dict[str, Any]]:
-        """Milestones counted per referrer (e.g. number of conversions)."""
+    def referrer_progress(self, reached: dict[tuple[int, str, str], list[str]] | None = None) -> list[dict[str, Any]]:
+        """Milestones counted per referrer (e.g. number of conversions);
+        `reached`: `_reached()`, when the caller has it already."""
         out = []
-        reached = self._reached()
+        if reached is None:
+            reached = self._reached()
         for index, program in enumerate(self.checked.programs):
             milestones = [m for m in program.milestones if m.level == "referrer"]
             if not milestones:
@@ -567,7 +569,7 @@ class Reporter:
             result["referrals"] = [
                 self.referral(r, reached) for r in sorted(state.every_referral(), key=lambda r: (r.at, r.id))
             ]
-            result["referrers"] = self.referrer_progress()
+            result["referrers"] = self.referrer_progress(reached)
             result["withheld"] = [self.withheld(w) for w in state.withheld if w.at <= self.as_of]
         result["rejected"] = [self.rejected(r) for r in state.rejected if r.at <= self.as_of]
         return result
