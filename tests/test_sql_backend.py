@@ -172,15 +172,15 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_construct_not_compiled_is_refused_at_its_line() -> None:
     """`sql` and `score --engine duckdb` name the construct and its line
     (file:line:col), exit 1, print no query and no traceback."""
-    rules = "tests/golden/counts_voided/counts_voided.rules"
+    rules = "examples/sql/per_seat.rules"
     for args in (
         ("sql", rules),
-        ("score", "--engine", "duckdb", rules, "tests/golden/counts_voided/ledgers/basic.jsonl"),
+        ("score", "--engine", "duckdb", rules, "examples/sql/per_seat.jsonl"),
     ):
         done = cli(*args)
         assert done.returncode == 1, done.stderr
         assert done.stdout == ""
-        assert f"{rules}:11:1: error: the SQL engine cannot compile the per-referrer metric `kept`" in done.stderr
+        assert f"{rules}:14:3: error: the SQL engine cannot compile a message reading `per_seat`" in done.stderr
         assert "Traceback" not in done.stderr
 
 
@@ -293,10 +293,13 @@ def test_computed_amounts_on_generated_ledgers(data: st.DataObject) -> None:
 
 
 def refused_programs() -> list[Path]:
-    """The reference and golden programs the SQL back end refuses (every
-    reference program compiles now: the golden programs keep the test fed)."""
+    """The reference, golden and example programs the SQL back end refuses
+    (every reference and golden program compiles now: examples/sql keeps
+    the test fed)."""
     found = []
-    for path in sorted([*RULESETS.glob("*.rules"), *GOLDEN.glob("**/*.rules")]):
+    for path in sorted(
+        [*RULESETS.glob("*.rules"), *GOLDEN.glob("**/*.rules"), *(ROOT / "examples").glob("**/*.rules")]
+    ):
         try:
             compile_query(rewardrules.load(path).compiled)
         except Unsupported:
