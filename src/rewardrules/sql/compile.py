@@ -29,7 +29,7 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import amounts, caps, every, exponents, expressions, messages, reversals, tables, timers, triggers
+from . import amounts, caps, every, exponents, expressions, messages, reversals, signs, tables, timers, triggers
 from . import history as earlier
 from .history import History
 
@@ -82,7 +82,7 @@ class Column:
 
     event: str
     field: str
-    kind: str  # number | text | boolean | exponent (a number's, sql/exponents.py)
+    kind: str  # number | text | boolean | exponent (a number's, sql/exponents.py) | sign (sql/signs.py)
     #: the text's case folding (`str.casefold`), for `ignoring case`:
     #: a column of its own, `"TYPE.FIELD casefold"` (see sql/expressions.py)
     folded: bool = False
@@ -93,6 +93,7 @@ class Column:
             f"{self.event}.{self.field}"
             + (expressions.FOLDED if self.folded else "")
             + (exponents.SUFFIX if self.kind == "exponent" else "")
+            + (signs.SUFFIX if self.kind == "sign" else "")
         )
 
 
@@ -237,6 +238,8 @@ class _Compiler:
     #: the exponent columns of metrics, as the Python engine's Decimals
     #: have them (sql/exponents.py: messages and explanations write them)
     exponents: dict[MetricInfo, str] = field(default_factory=dict)
+    #: the sign columns of metrics (sql/signs.py: a zero may be negative)
+    signs: dict[MetricInfo, str] = field(default_factory=dict)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
