@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.cli.sql import duckdb_result
-from rewardrules.score.api import parse_as_of
+from rewardrules.cli.sql import spark_direct_result
 from rewardrules.sql.compile import compile_query
 
 from .test_sql_backend import duckdb_json, python_json
@@ -115,7 +114,10 @@ def test_generated_ledgers_give_the_same_messages(prog: rewardrules.Program, row
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")  # py4j's (as test_sql_spark.py)
-def test_negative_zeros_on_spark(prog: rewardrules.Program, spark: Any) -> None:
-    """The sign column through Spark (the Python reader's records)."""
-    data = duckdb_result(prog, compile_query(prog.compiled), LEDGER, parse_as_of(None), "<ledger>", spark.run)
+def test_negative_zeros_on_spark(prog: rewardrules.Program, spark: Any, tmp_path: Path) -> None:
+    """The sign column filled by Spark reading the ledger file itself, and
+    the query run by Spark (one run)."""
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(line + "\n" for line in LEDGER), encoding="utf-8")
+    data = spark_direct_result(prog, compile_query(prog.compiled), spark, str(path), None)
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, LEDGER, None)
