@@ -29,7 +29,20 @@ from ..core.problem import Location, Problem, Severity
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
-from . import amounts, attribution, caps, every, exponents, expressions, messages, reversals, tables, timers, triggers
+from . import (
+    amounts,
+    attribution,
+    caps,
+    every,
+    exponents,
+    expressions,
+    messages,
+    reversals,
+    signs,
+    tables,
+    timers,
+    triggers,
+)
 from . import history as earlier
 from . import voided as unless_voided
 from .history import History
@@ -84,7 +97,7 @@ class Column:
 
     event: str
     field: str
-    kind: str  # number | text | boolean | exponent (a number's, sql/exponents.py)
+    kind: str  # number | text | boolean | exponent (a number's, sql/exponents.py) | sign (sql/signs.py)
     #: the text's case folding (`str.casefold`), for `ignoring case`:
     #: a column of its own, `"TYPE.FIELD casefold"` (see sql/expressions.py)
     folded: bool = False
@@ -95,6 +108,7 @@ class Column:
             f"{self.event}.{self.field}"
             + (expressions.FOLDED if self.folded else "")
             + (exponents.SUFFIX if self.kind == "exponent" else "")
+            + (signs.SUFFIX if self.kind == "sign" else "")
         )
 
 
@@ -241,6 +255,8 @@ class _Compiler:
     exponents: dict[MetricInfo, str] = field(default_factory=dict)
     #: the milestones counts `unless voided` follow (sql/voided.py)
     voided: Followed = field(default_factory=Followed)
+    #: the sign columns of metrics (sql/signs.py: a zero may be negative)
+    signs: dict[MetricInfo, str] = field(default_factory=dict)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts

@@ -28,6 +28,7 @@ at its place: its exponent depends on the quotient's digits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -74,14 +75,28 @@ def exponent(compiler: _Compiler, node: ast.Expr) -> str:
         return f"({exponent(compiler, node.operand)} + {of(node.value / 100)})"
     if isinstance(node, ast.Tiers) and not node.graduated:
         return _tier(compiler, node)
-    if isinstance(node, ast.Ref):
-        binding = compiler.checked.bindings.get(node)
-        if binding is not None and binding.kind == "metric" and binding.metric is not None:
-            return metric(compiler, binding.metric, node)
-        if binding is not None and binding.kind == "field" and binding.event is not None and binding.field is not None:
-            compiler.expr(node)  # the same checks as its value (where it may be read)
-            return field(compiler, binding.event.name, binding.field.name)
+    found = of_ref(compiler, node, metric, field) if isinstance(node, ast.Ref) else None
+    if found is not None:
+        return found
     raise compiler.refuse("the decimals of this value (a division, a rate table or a duration)", node)
+
+
+def of_ref(
+    compiler: _Compiler,
+    node: ast.Ref,
+    of_metric: Callable[[_Compiler, MetricInfo, object], str],
+    of_field: Callable[[_Compiler, str, str], str],
+) -> str | None:
+    """What a name carries beside its value (its exponent; its sign,
+    `sql.signs`): a metric's (`of_metric`) or a ledger field's
+    (`of_field`, after the same checks as its value); None for another."""
+    binding = compiler.checked.bindings.get(node)
+    if binding is not None and binding.kind == "metric" and binding.metric is not None:
+        return of_metric(compiler, binding.metric, node)
+    if binding is not None and binding.kind == "field" and binding.event is not None and binding.field is not None:
+        compiler.expr(node)  # the same checks as its value (where it may be read)
+        return of_field(compiler, binding.event.name, binding.field.name)
+    return None
 
 
 def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
@@ -134,15 +149,30 @@ def _aggregate(compiler: _Compiler, info: MetricInfo) -> str:
     """An aggregate's exponent after each event of the referral."""
     agg = info.aggregate
     assert agg is not None and agg.field is not None  # `count` is 0 (see `metric`)
-    test = compiler.aggregate_test(agg)
-    value = compiler._value_column(agg.source.text, agg.field.text, agg)
-    from .compile import ident
-
-    value = ident(value)
     exp = field(compiler, agg.source.text, agg.field.text)
     if agg.fn == "sum":  # from Decimal(0): never above 0
+        test = compiler.aggregate_test(agg)
         found = f"LEAST(0, COALESCE(MIN(CASE WHEN {test} THEN {exp} END) OVER {_SO_FAR}, 0))"
-    elif agg.fn == "latest":
+    else:
+        found = held(compiler, info, exp)
+    fallback = agg.otherwise
+    if fallback is not None:  # a constant (see `expressions.otherwise`)
+        found = f"COALESCE({found}, {exponent(compiler, fallback)})"
+    return found
+
+
+def held(compiler: _Compiler, info: MetricInfo, exp: str) -> str:
+    """A per-event column `exp` beside the field of a `latest`, `first`,
+    `max` or `min` (its exponent; its sign, `sql.signs`), of the value the
+    aggregate holds after each event of the referral (NULL for none, before
+    `otherwise`)."""
+    agg = info.aggregate
+    assert agg is not None and agg.field is not None
+    test = compiler.aggregate_test(agg)
+    from .compile import ident
+
+    value = ident(compiler._value_column(agg.source.text, agg.field.text, agg))
+    if agg.fn == "latest":
         found = f"LAST_VALUE(CASE WHEN {test} THEN {exp} END IGNORE NULLS) OVER {_SO_FAR}"
     elif agg.fn == "first":
         from .expressions import first_value
@@ -156,7 +186,4 @@ def _aggregate(compiler: _Compiler, info: MetricInfo) -> str:
         found = f"STRUCT_EXTRACT(MIN(CASE WHEN {test} AND {value} IS NOT NULL THEN {key} END) OVER {_SO_FAR}, 'e')"
     else:
         raise compiler.refuse(f"the decimals of the metric `{info.name}`", agg)
-    fallback = agg.otherwise
-    if fallback is not None:  # a constant (see `expressions.otherwise`)
-        found = f"COALESCE({found}, {exponent(compiler, fallback)})"
     return found

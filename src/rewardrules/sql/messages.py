@@ -11,7 +11,8 @@ template with the same renderer, so the message is the same text.
 
 Texts, booleans, money in a currency (written with the currency's
 decimals: a quotient rounded half to even from its exact fraction, as
-reward amounts are) and counts are sent as their text. Another number is
+reward amounts are; a zero whose Decimal is signed, `-0.00`, with its
+minus, by `sql.signs`) and counts are sent as their text. Another number is
 written by the Python engine with the decimals its Decimal carries
 (`1.5`, `1.50`), while an exact DECIMAL column has the decimals of its
 widest value: it is sent as `VALUE@EXPONENT`, the exponent computed by
@@ -38,7 +39,7 @@ from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import exponents, expressions
+from . import exponents, expressions, signs
 
 if TYPE_CHECKING:
     from ..check.program import CheckedRuleset
@@ -93,10 +94,12 @@ def _metric_text(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -
         return _money_quotient(compiler, metric.formula, metric.type)
     if divides:  # its text is the quotient to 100 significant digits
         raise _refusal(compiler, f"a message reading `{metric.name}` (a number that involves a division)", info)
-    value = f"CAST({compiler.metric(metric, info.decl)} AS VARCHAR)"
-    if metric.type.kind in (NUMBER, QUANTITY) and not _is_money(metric.type):
-        return f"{value} || '@' || CAST({_exponent(compiler, metric, info)} AS VARCHAR)"
-    return value
+    value = compiler.metric(metric, info.decl)
+    if _is_money(metric.type):  # a zero keeps its sign (`-0.00`)
+        return signs.signed_text(value, _negative(compiler, metric, info))
+    if metric.type.kind in (NUMBER, QUANTITY):
+        return f"CAST({value} AS VARCHAR) || '@' || CAST({_exponent(compiler, metric, info)} AS VARCHAR)"
+    return f"CAST({value} AS VARCHAR)"
 
 
 def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
@@ -107,15 +110,28 @@ def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> s
         raise _refusal(compiler, f"a message reading `{metric.name}` (a number of this kind)", info) from None
 
 
+def _negative(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
+    """The sign of the metric's Decimal (`sql.signs`), refused at the message."""
+    try:
+        return signs.metric(compiler, metric, info.decl)
+    except sql.Unsupported:
+        raise _refusal(
+            compiler, f"a message reading `{metric.name}` (money whose zero may be negative)", info
+        ) from None
+
+
 def _money_quotient(compiler: _Compiler, formula: ast.Expr, typ: Type) -> str:
     """Money that divides, in minor units rounded half to even (its sign
     apart: the rounding is symmetric), written `[-]UNITS E-PLACES`: a
     negative quotient that rounds to nothing is `-0.00`, as the engine's
-    `quantize` keeps the sign."""
+    `quantize` keeps the sign, and so is a zero quotient whose sign is set
+    (`-0.00 / 2`: `sql.signs`)."""
     places = minor_exponent(typ.unit or "")
     value = expressions.fraction(compiler, formula)
     units = expressions.half_even_ratio(f"ABS({value.num})", value.den or "1", places)
-    sign = f"CASE WHEN {value.num} < 0 THEN '-' ELSE '' END"
+    sign = (
+        f"CASE WHEN {value.num} < 0 OR ({value.num} = 0 AND {signs.negative(compiler, formula)}) THEN '-' ELSE '' END"
+    )
     return f"{sign} || CAST({units} AS VARCHAR) || 'E-{places}'"
 
 
@@ -133,10 +149,12 @@ def _field(compiler: _Compiler, event: str, name: str, info: MilestoneInfo) -> s
     kind = "number" if found.type.numeric else found.type.kind
     column = sql.Column(event, name, kind)
     compiler.columns.setdefault(column.name, column)
-    value = f"CAST({sql.ident(column.name)} AS VARCHAR)"
-    if kind == "number" and not _is_money(found.type):
-        return f"{value} || '@' || CAST({exponents.field(compiler, event, name)} AS VARCHAR)"
-    return value
+    value = sql.ident(column.name)
+    if _is_money(found.type):  # a zero keeps its sign (`-0.00`)
+        return signs.signed_text(value, signs.field(compiler, event, name))
+    if kind == "number":
+        return f"CAST({value} AS VARCHAR) || '@' || CAST({exponents.field(compiler, event, name)} AS VARCHAR)"
+    return f"CAST({value} AS VARCHAR)"
 
 
 def _is_money(typ: Type) -> bool:

@@ -37,7 +37,7 @@ from typing import Any
 from ..check.program import CheckedRuleset
 from ..core import limits
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
-from . import exponents
+from . import exponents, signs
 from .compile import MAX_DIGITS, Column, ident, literal
 
 
@@ -451,6 +451,8 @@ def _column_value(column: Column, scales: dict[str, int]) -> str:
 
     if column.kind == "exponent":
         return exponents.of_text(ident("v:" + column.field))
+    if column.kind == "sign":
+        return signs.of_text(ident("v:" + column.field))
     value = f"CAST({ident('v:' + column.field)} AS {_sql_type(column, scales)})"
     return f"LOWER({value})" if column.folded else value
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..check.program import CheckedRuleset
-from . import exponents
+from . import exponents, signs
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .every import check_volume
 from .expressions import FOLDED
@@ -130,6 +130,8 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
                 value = record[index]
                 if isinstance(value, Decimal) and name.endswith(exponents.SUFFIX):  # messages, explanations
                     value = exponents.of(value)
+                elif isinstance(value, Decimal) and name.endswith(signs.SUFFIX):  # a negative zero's minus
+                    value = value.is_signed()
                 if isinstance(value, Decimal):
                     numbers.setdefault(name, []).append(value)
                 if isinstance(value, str) and name.endswith(FOLDED):  # `ignoring case`
@@ -144,7 +146,7 @@ def _sql_type(column: Column, scales: dict[str, int]) -> str:
         return f"DECIMAL({MAX_DIGITS}, {scales.get(column.name, 0)})"
     if column.kind == "exponent":
         return "BIGINT"
-    return "BOOLEAN" if column.kind == "boolean" else "VARCHAR"
+    return "BOOLEAN" if column.kind in ("boolean", "sign") else "VARCHAR"
 
 
 def load_sql(path: str, columns: Sequence[Column], scales: dict[str, int]) -> str:

@@ -210,7 +210,7 @@ def _types(columns: Sequence[Column], scales: dict[str, int], wholes: dict[str, 
         elif column.kind == "exponent":
             types[column.name] = "BIGINT"
         else:
-            types[column.name] = "BOOLEAN" if column.kind == "boolean" else "STRING"
+            types[column.name] = "BOOLEAN" if column.kind in ("boolean", "sign") else "STRING"
     return types
 
 

@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlparse
 from ..check.program import CheckedRuleset
 from ..core import limits
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
-from . import exponents
+from . import exponents, signs
 from .compile import MAX_DIGITS, Column
 from .read import _INSTANT, _LINE, _NUMBER, NotDirect, is_parquet, plan
 from .run import EngineError, TooWide
@@ -317,6 +317,8 @@ def _column_value(column: Column, types: dict[str, str]) -> str:
     """A field's value in its column's type (`read._column_value`)."""
     if column.kind == "exponent":
         return exponents.of_text(_quoted("v:" + column.field))
+    if column.kind == "sign":
+        return signs.of_text(_quoted("v:" + column.field))
     value = f"CAST({_quoted('v:' + column.field)} AS {types[column.name]})"
     return f"lower({value})" if column.folded else value
 
