@@ -20,7 +20,7 @@ text), for the caller to add up exactly (`cli.sql`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,10 @@ _BETWEEN, _OPEN, _CLOSE = b",\n    ", b"[\n    ", b"\n  ]"
 @dataclass(frozen=True, slots=True)
 class Written:
     """The awards' JSON text, in pieces of many records each (joined by
-    `,` and a line break), and how many awards there are."""
+    `,` and a line break), and how many awards there are. The pieces may
+    be read once only (Spark's are streamed: `spark_write`)."""
 
-    pieces: list[bytes]
+    pieces: Iterable[bytes]
     count: int
 
 
