@@ -16,8 +16,8 @@ from rewardrules.sql.compile import compile_query
 from rewardrules.sql.spark import Spark
 from rewardrules.sql.write import Written, write_result
 
-from .test_spark_reading import _golden, split
-from .test_sql_backend import ROOT, python_json
+from .test_spark_reading import split
+from .test_sql_backend import python_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 
@@ -67,12 +67,3 @@ def test_a_value_json_escapes_is_collected_as_rows(spark: Spark, tmp_path: Path)
     out, awards = streamed(spark, prog, split(LINES, tmp_path / "parts", 4))
     assert isinstance(awards, list)
     assert out == python_json(prog, LINES, None)
-
-
-def test_a_golden_ledger_with_reversals_streamed(spark: Spark, tmp_path: Path) -> None:
-    ledger = _golden("referral_fraud", None)
-    prog = rewardrules.load(ROOT / "rulesets" / "referral_fraud.rules")
-    lines = [line for line in ledger.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out, awards = streamed(spark, prog, split(lines, tmp_path / "parts", 5))
-    assert isinstance(awards, Written)
-    assert out == python_json(prog, lines, None)
