@@ -3,17 +3,23 @@
 `saas_milestones` on the seeded ledgers of `generate.py`, one whole process
 per size (Spark's start-up included, as a user waits for it):
 
-    python benchmarks/spark_scaling.py --events 1000000,2000000,5000000 [--master local[2]] [--dir /tmp/bench]
+    python benchmarks/spark_scaling.py --events 1000000,2000000,5000000 [--master local[2]]
+        [--parts 8] [--driver-memory 4g] [--dir /tmp/bench]
 
-For each size it writes the ledger (once, kept in `--dir`), runs
-`rewardrules score --engine spark --spark-master MASTER --format json` with
-the ledger read by Spark itself, then `--engine duckdb` on the same ledger
+For each size it writes the ledger (once, kept in `--dir`) and splits it
+into `--parts` JSON Lines part files in a directory (whole lines, in turn:
+a partitioned ledger as a warehouse job writes one), runs `rewardrules
+score --engine spark --spark-master MASTER --format json` on that directory
+with the ledger read by Spark itself (Spark's driver JVM given
+`--driver-memory` through `PYSPARK_SUBMIT_ARGS`; in local mode it is the
+executor too), then `--engine duckdb` on the single file
 and checks that both print the same bytes (the DuckDB path is held to the
 Python engine byte for byte by the tests): the figures mean nothing unless
 they do. It prints one Markdown row per size: wall time, CPU time and peak
 resident memory of the whole process tree (the Python driver and Spark's
 JVM, sampled from /proc every 0.2 s: a process that lives less than that
-is missed), events per second of wall time.
+is missed), events per second of wall time, and the load average (1 min)
+at the start and the end of the Spark run.
 
 Linux only (/proc). The figures in docs/performance.md are from this
 script; the machine was shared, so take them as a shape, not a promise.
@@ -98,28 +104,57 @@ def ledger(events: int, folder: Path) -> Path:
     return path
 
 
+def parts(path: Path, count: int) -> Path:
+    """The ledger at `path` as `count` part files in a directory, line `n`
+    in part `n % count`, written once."""
+    folder = path.with_suffix(f".parts{count}")
+    if not folder.exists():
+        building = folder.with_suffix(".tmp")
+        building.mkdir(exist_ok=True)
+        outs = [open(building / f"part-{n:05d}.jsonl", "wb") for n in range(count)]  # noqa: SIM115
+        with open(path, "rb") as lines:
+            for n, line in enumerate(lines):
+                outs[n % count].write(line)
+        for out in outs:
+            out.close()
+        building.rename(folder)
+    return folder
+
+
+def _load() -> str:
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return handle.read().split()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", default="1000000,2000000,5000000")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--parts", type=int, default=8, help="JSON Lines part files per ledger (0: one file)")
+    parser.add_argument("--driver-memory", default="4g", help="the heap of Spark's driver JVM")
     parser.add_argument("--dir", default="/tmp/rewardrules-spark-bench")
     args = parser.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     cli = [sys.executable, "-m", "rewardrules", "score", "--format", "json", RULES]
-    print("| events | wall | CPU | peak memory (driver + JVM) | events/s | same bytes as `--engine duckdb` |")
-    print("|---|---|---|---|---|---|")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.driver_memory} pyspark-shell"
+    print("| events | wall | CPU | peak memory (driver + JVM) | events/s | load | same bytes as `--engine duckdb` |")
+    print("|---|---|---|---|---|---|---|")
     for events in (int(n) for n in args.events.split(",")):
         path = ledger(events, folder)
+        read = parts(path, args.parts) if args.parts else path
         spark_out, duck_out = folder / f"spark-{events}.json", folder / f"duckdb-{events}.json"
+        before = _load()
         wall, cpu, peak, code = measured(
-            [*cli[:4], "--engine", "spark", "--spark-master", args.master, *cli[4:], str(path)], str(spark_out)
+            [*cli[:4], "--engine", "spark", "--spark-master", args.master, *cli[4:], str(read)], str(spark_out)
         )
+        after = _load()
         with open(duck_out, "wb") as sink:
             subprocess.run([*cli[:4], "--engine", "duckdb", *cli[4:], str(path)], stdout=sink, check=True)
         same = code == 0 and spark_out.read_bytes() == duck_out.read_bytes()
         print(
             f"| {events / 1e6:g}M | {wall:.0f} s | {cpu:.0f} s | {peak / 2**30:.1f} GB | {events / wall:,.0f} | "
+            f"{before} to {after} | "
             f"{'yes' if same else 'NO (exit ' + str(code) + ')'} |",
             flush=True,
         )

@@ -133,7 +133,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         data: dict[str, Any] | None
         limits = duckdb_limits(args)
         if args.engine == "spark":
-            data = spark_result(program, query, args.ledger, as_of, args.spark_master)
+            data = spark_result(program, query, args.ledger, as_of, args.spark_master, as_json=args.format == "json")
         else:
             data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits)
         if data is None:  # stdin, or a ledger outside the strict form: the Python reader
@@ -290,7 +290,9 @@ def grouped_totals(
     ]
 
 
-def spark_result(program: Program, query: Query, path: str, as_of: int | None, master: str | None) -> dict[str, Any]:
+def spark_result(
+    program: Program, query: Query, path: str, as_of: int | None, master: str | None, as_json: bool = False
+) -> dict[str, Any]:
     """What `score --engine spark` prints, from one Spark session started
     for this run (`master`, default `local[2]`): the ledger read by Spark
     itself (a file or a directory of part files, JSON Lines or Parquet, in
@@ -298,7 +300,8 @@ def spark_result(program: Program, query: Query, path: str, as_of: int | None, m
     standard input, read by the Python reader and the query run by Spark
     over its records. A directory outside the strict form is refused
     (`NotStrict`, or the Python reader's `LedgerError` for its first bad
-    file)."""
+    file). `as_json`: as for `direct_result`, the awards streamed as JSON
+    text written by Spark's executors."""
     import os
 
     from ..sql.read import NotDirect, is_parquet
@@ -308,7 +311,7 @@ def spark_result(program: Program, query: Query, path: str, as_of: int | None, m
     with Spark(master or DEFAULT_MASTER) as spark:
         if path != "-" and os.path.exists(path):
             try:
-                return spark_direct_result(program, query, spark, path, as_of)
+                return spark_direct_result(program, query, spark, path, as_of, as_json)
             except NotDirect:  # a single file outside the strict form: the Python reader decides
                 events: Iterable[Any] = parquet_rows(path) if is_parquet(path) else ledger_lines(path)
                 return duckdb_result(program, query, events, as_of, path, spark.run)
@@ -316,19 +319,36 @@ def spark_result(program: Program, query: Query, path: str, as_of: int | None, m
         return duckdb_result(program, query, ledger_lines(path), as_of, name, spark.run)
 
 
-def spark_direct_result(program: Program, query: Query, spark: Spark, path: str, as_of: int | None) -> dict[str, Any]:
+def spark_direct_result(
+    program: Program, query: Query, spark: Spark, path: str, as_of: int | None, as_json: bool = False
+) -> dict[str, Any]:
     """The result record with the ledger at `path` (a file or a directory)
     read by Spark itself (`Spark.run_path`); `NotDirect` for a single file
-    outside the strict form."""
+    outside the strict form. `as_json`: the awards may be JSON text
+    (`sql.spark_write`) and the totals added up from the counts, as in
+    `direct_result`."""
     from ..ledger.validate import _one_currency
 
     currencies = _one_currency(program._reader().money)
     used = sorted(program.compiled.used_types)
+    layouts = _layouts(program) if as_json else None
     rows, limit, lines = spark.run_path(
-        query, program.compiled.checked, used, currencies, path, as_of, lambda file: _python_read(program, file)
+        query,
+        program.compiled.checked,
+        used,
+        currencies,
+        path,
+        as_of,
+        lambda file: _python_read(program, file),
+        layouts,
     )
+    totals = None
+    if rows.written is not None:
+        totals = grouped_totals(rows.groups, [_reversal(row) for row in rows.reversals])
+        if totals is None:  # a sum that would round, or two texts of one rate: added up in award order
+            return spark_direct_result(program, query, spark, path, as_of)
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records)
+    return result_data(program, rows, limit, records, totals)
 
 
 def _python_read(program: Program, file: str) -> None:

@@ -35,7 +35,7 @@ from ..check.program import CheckedRuleset
 from .compile import Column, Query
 from .dialect import to_dialect
 from .every import check_volume
-from .run import EngineError, Rows, TooWide, _positions, _write
+from .run import EngineError, Layouts, Rows, TooWide, _positions, _write
 
 if TYPE_CHECKING:
     from .spark_read import PythonRead
@@ -137,6 +137,7 @@ class Spark:
         path: str,
         as_of: int | None,
         python_read: PythonRead | None = None,
+        layouts: Layouts | None = None,
     ) -> tuple[Rows, int, list[str]]:
         """Both queries over the ledger at `path` (a file or a directory of
         part files), read by Spark itself (`spark_read.load`, the strict
@@ -144,7 +145,9 @@ class Spark:
         latest instant) and the lines of the ineligible referrals (for their
         explanations). `read.NotDirect` for a single file outside the strict
         form (the caller reads it with the Python reader); `NotStrict` or
-        the Python reader's `LedgerError` for such a directory."""
+        the Python reader's `LedgerError` for such a directory. With
+        `layouts`, the awards as JSON text streamed from the executors when
+        they can be (`Rows.written`, `spark_write`)."""
         from .spark_read import lines_of, load
 
         _refuse_recursion(query)
@@ -155,20 +158,29 @@ class Spark:
                 self.session.sql(
                     f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(limit)} AS BIGINT) AS `at`"
                 )
-                rows = self._queries(query)
+                rows = self._queries(query, layouts)
                 ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
                 return rows, limit, lines_of(self.session, ineligible)
             finally:
                 self.session.catalog.clearCache()
 
-    def _queries(self, query: Query) -> Rows:
+    def _queries(self, query: Query, layouts: Layouts | None = None) -> Rows:
         """The per-event award limit first (`every.check_volume`: the Python
-        engine's error at the same event), then the queries."""
+        engine's error at the same event), then the queries. With `layouts`
+        (and no partial voids, whose statuses the Python engine's arithmetic
+        sets), the awards as JSON text when `spark_write` can write them."""
+        from .spark_write import award_texts
+
         volume = query.volume_sql()
         check_volume(self._fetch(volume) if volume is not None else [], query.names, query.most)
         taken = self._fetch(query.reversals) if query.reversals else []
         claws = self._fetch(query.clawbacks) if query.clawbacks else []
-        return Rows(self._fetch(query.awards), self._fetch(query.rejected), taken, claws)
+        rejected = self._fetch(query.rejected)
+        if layouts is not None and not query.clawbacks:
+            found = award_texts(self.session, to_dialect(query.awards, "spark"), layouts)
+            if found is not None:
+                return Rows([], rejected, taken, claws, written=found[0], groups=found[1])
+        return Rows(self._fetch(query.awards), rejected, taken, claws)
 
     def _load(self, path: str, columns: Sequence[Column], types: dict[str, str], as_of: int) -> None:
         from pyspark.sql.types import StringType, StructField, StructType

@@ -43,7 +43,8 @@ class Written:
     """The awards' JSON text, in pieces of many records each (joined by
     `,` and a line break), and how many awards there are. `pieces` may be
     read once only: `award_texts` fetches each piece from DuckDB as it is
-    written (`write_result`), so that no more than one piece is held."""
+    written (`write_result`), and Spark's are streamed (`spark_write`), so
+    that no more than one piece is held."""
 
     pieces: Iterable[bytes]
     count: int
