@@ -68,6 +68,58 @@ def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of:
     return batch
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (`-p no:xdist`, or a virtual environment made
+    before the `test` extra had it) the options pyproject.toml's addopts
+    give it are accepted and do nothing: the suite runs in this process,
+    where it would otherwise stop at "unrecognized arguments"."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "without pytest-xdist: accepted, no effect")
+        group.addoption("--numprocesses", default=None, help="needs pytest-xdist; ignored without it")
+        group.addoption("--dist", default="no", help="needs pytest-xdist; ignored without it")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say when the addopts' parallel run is off for want of pytest-xdist."""
+    if config.pluginmanager.has_plugin("xdist"):
+        return None
+    return "pytest-xdist not loaded: the tests run in this one process"
+
+
+#: The one group of tests that uses the Spark session (see `spark`).
+SPARK_GROUP = "spark"
+
+
+def worker_group(item: pytest.Item) -> str | None:
+    """The xdist group ``item`` runs in (docs/reliability.md, "Running the test
+    suite"): tests of a group run one after another in one worker process,
+    all others wherever a worker is free.
+
+    Every test using `spark` is in one group, so the suite starts one Spark
+    session (one JVM, `local[2]`), not one a worker. A test using a fixture
+    its module shares between its tests (scope module, class or session,
+    e.g. a browser, a built playground, a language server) runs with the
+    rest of its module, so that set-up is made once, not once a worker."""
+    if "spark" in item.fixturenames:
+        return SPARK_GROUP
+    info = getattr(item, "_fixtureinfo", None)  # pytest's; absent on items that are not functions
+    definitions = [d for ds in info.name2fixturedefs.values() for d in ds] if info is not None else []
+    if any(d.scope != "function" and str(d.baseid).endswith(".py") for d in definitions):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its `worker_group`; `--dist loadgroup` (the
+    addopts in pyproject.toml) keeps a group in one worker. Runs before
+    xdist reads the marks; without xdist a mark changes nothing."""
+    for item in items:
+        group = worker_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One Spark session (`local[2]`) for every test that runs the query on
