@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,8 +100,12 @@ def worker_group(item: pytest.Item) -> str | None:
     Every test using `spark` is in one group, so the suite starts one Spark
     session (one JVM, `local[2]`), not one a worker. A test using a fixture
     its module shares between its tests (scope module, class or session,
-    e.g. a browser, a built playground, a language server) runs with the
-    rest of its module, so that set-up is made once, not once a worker."""
+    e.g. a browser, a built playground, a language server) runs with its
+    module's other tests that use one, so that set-up is made once, not
+    once a worker. A test's own `xdist_group` mark names its group."""
+    marked = item.get_closest_marker("xdist_group")
+    if marked is not None:  # a group a test names itself
+        return str(marked.args[0] if marked.args else marked.kwargs.get("name", "default"))
     if "spark" in item.fixturenames:
         return SPARK_GROUP
     info = getattr(item, "_fixtureinfo", None)  # pytest's; absent on items that are not functions
@@ -109,15 +115,71 @@ def worker_group(item: pytest.Item) -> str | None:
     return None
 
 
+#: where a worker writes the groups of the tests it collected, for the
+#: scheduler in the main process (which collects nothing itself)
+GROUPS_FILE = "rewardrules_groups"
+_GROUPS_FOLDER = pytest.StashKey[Path]()
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its `worker_group`; `--dist loadgroup` (the
-    addopts in pyproject.toml) keeps a group in one worker. Runs before
-    xdist reads the marks; without xdist a mark changes nothing."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its `worker_group` (as an `xdist_group` mark, for
+    `-m`/`--dist loadgroup` readers), and in an xdist worker write the
+    groups where `GroupScheduling` reads them. xdist's own `loadgroup`
+    is not used: it passes the group by rewriting each test's id, which
+    pytest 9.2's structured ids ignore (pytest-xdist issue 1386), and the
+    groups were silently lost."""
+    groups = {}
     for item in items:
         group = worker_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            groups[item.nodeid] = group
+    where = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    if where is not None:
+        Path(where).write_text(json.dumps(groups), encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker where to write its groups: a file of its own
+    in a folder of this run."""
+    if _GROUPS_FOLDER not in node.config.stash:
+        node.config.stash[_GROUPS_FOLDER] = Path(tempfile.mkdtemp(prefix="rewardrules-groups-"))
+    folder = node.config.stash[_GROUPS_FOLDER]
+    node.workerinput[GROUPS_FILE] = str(folder / f"{node.gateway.id}.json")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_GROUPS_FOLDER, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `--dist load` (the addopts'), tests go one by one to whichever
+    worker is free, but a group goes whole to one worker, groups first
+    (the largest first), as xdist's `loadgroup` would."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = config.stash[_GROUPS_FOLDER]
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        """xdist's scheduler of work units, a unit being a group or a test."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # read once every worker has collected
+                self.groups = {}
+                for path in folder.glob("*.json"):
+                    self.groups.update(json.loads(path.read_text(encoding="utf-8")))
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
