@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,118 @@ def every_way(program: rewardrules.Program, events: list[dict[str, Any]], as_of:
             session.advance(to=as_of)
         assert session.result(as_of=as_of).to_json() == batch
     return batch
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (`-p no:xdist`, or a virtual environment made
+    before the `test` extra had it) the options pyproject.toml's addopts
+    give it are accepted and do nothing: the suite runs in this process,
+    where it would otherwise stop at "unrecognized arguments"."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "without pytest-xdist: accepted, no effect")
+        group.addoption("--numprocesses", default=None, help="needs pytest-xdist; ignored without it")
+        group.addoption("--dist", default="no", help="needs pytest-xdist; ignored without it")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say when the addopts' parallel run is off for want of pytest-xdist."""
+    if config.pluginmanager.has_plugin("xdist"):
+        return None
+    return "pytest-xdist not loaded: the tests run in this one process"
+
+
+#: The one group of tests that uses the Spark session (see `spark`).
+SPARK_GROUP = "spark"
+
+
+def worker_group(item: pytest.Item) -> str | None:
+    """The xdist group ``item`` runs in (docs/reliability.md, "Running the test
+    suite"): tests of a group run one after another in one worker process,
+    all others wherever a worker is free.
+
+    Every test using `spark` is in one group, so the suite starts one Spark
+    session (one JVM, `local[2]`), not one a worker. A test using a fixture
+    its module shares between its tests (scope module, class or session,
+    e.g. a browser, a built playground, a language server) runs with its
+    module's other tests that use one, so that set-up is made once, not
+    once a worker. A test's own `xdist_group` mark names its group."""
+    marked = item.get_closest_marker("xdist_group")
+    if marked is not None:  # a group a test names itself
+        return str(marked.args[0] if marked.args else marked.kwargs.get("name", "default"))
+    if "spark" in item.fixturenames:
+        return SPARK_GROUP
+    info = getattr(item, "_fixtureinfo", None)  # pytest's; absent on items that are not functions
+    definitions = [d for ds in info.name2fixturedefs.values() for d in ds] if info is not None else []
+    if any(d.scope != "function" and str(d.baseid).endswith(".py") for d in definitions):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+#: where a worker writes the groups of the tests it collected, for the
+#: scheduler in the main process (which collects nothing itself)
+GROUPS_FILE = "rewardrules_groups"
+_GROUPS_FOLDER = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its `worker_group` (as an `xdist_group` mark, for
+    `-m`/`--dist loadgroup` readers), and in an xdist worker write the
+    groups where `GroupScheduling` reads them. xdist's own `loadgroup`
+    is not used: it passes the group by rewriting each test's id, which
+    pytest 9.2's structured ids ignore (pytest-xdist issue 1386), and the
+    groups were silently lost."""
+    groups = {}
+    for item in items:
+        group = worker_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+            groups[item.nodeid] = group
+    where = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    if where is not None:
+        Path(where).write_text(json.dumps(groups), encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker where to write its groups: a file of its own
+    in a folder of this run."""
+    if _GROUPS_FOLDER not in node.config.stash:
+        node.config.stash[_GROUPS_FOLDER] = Path(tempfile.mkdtemp(prefix="rewardrules-groups-"))
+    folder = node.config.stash[_GROUPS_FOLDER]
+    node.workerinput[GROUPS_FILE] = str(folder / f"{node.gateway.id}.json")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_GROUPS_FOLDER, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `--dist load` (the addopts'), tests go one by one to whichever
+    worker is free, but a group goes whole to one worker, groups first
+    (the largest first), as xdist's `loadgroup` would."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = config.stash[_GROUPS_FOLDER]
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        """xdist's scheduler of work units, a unit being a group or a test."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # read once every worker has collected
+                self.groups = {}
+                for path in folder.glob("*.json"):
+                    self.groups.update(json.loads(path.read_text(encoding="utf-8")))
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

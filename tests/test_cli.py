@@ -23,6 +23,7 @@ import pytest
 
 import rewardrules
 from rewardrules.cli import main
+from rewardrules.core.formatting import quoted
 
 from .conftest import GOLDEN, ROOT, RULESETS
 
@@ -118,7 +119,7 @@ def test_check_missing_path_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_pa
     missing = tmp_path / "nope.rules"
     code, _, err = run_cli(capsys, "check", missing)
     assert code == 2
-    assert f"`{missing}` does not exist" in err
+    assert f"{quoted(missing)} does not exist" in err  # cut when tmp_path is long
     # a missing path among good files is still a bad invocation
     code, _, err = run_cli(capsys, "check", PREZI, missing)
     assert code == 2
@@ -297,7 +298,7 @@ def test_score_missing_or_unreadable_ledger_is_exit_2(capsys: pytest.CaptureFixt
     missing = tmp_path / "missing.jsonl"
     code, out, err = run_cli(capsys, "score", PREZI, missing)
     assert (code, out) == (2, "")
-    assert f"cannot read `{missing}`" in err
+    assert f"cannot read {quoted(missing)}" in err
     code, out, err = run_cli(capsys, "score", PREZI, tmp_path)  # a directory
     assert (code, out) == (2, "")
     assert "cannot read" in err

@@ -21,6 +21,7 @@ import pytest
 
 import rewardrules
 from rewardrules import limits
+from rewardrules.core.formatting import quoted
 from rewardrules.reading import InputError, read_bytes, read_lines, read_text
 
 from .conftest import ROOT, RULESETS
@@ -84,7 +85,7 @@ def fifo(tmp_path: Path) -> Path:
 def test_check_refuses_a_fifo_instead_of_waiting_for_a_writer(fifo: Path) -> None:
     process = _cli("check", str(fifo))
     assert process.returncode == 2
-    assert f"cannot read `{fifo}`: it is a fifo, not a regular file" in process.stderr
+    assert f"cannot read {quoted(fifo)}: it is a fifo, not a regular file" in process.stderr
 
 
 @pytest.mark.parametrize("command", [["check"], ["fmt", "--check"]], ids=["check", "fmt"])

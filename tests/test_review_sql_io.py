@@ -7,6 +7,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ milestone paid "paid" {
 """
 
 REFERRAL = '{"id":"r1","at":"2026-01-05T09:00:00Z","type":"referral","referrer":"alice","referee":"bob"}'
+
+
+@cache
+def _probe() -> tuple[rewardrules.Program, str]:
+    """PROBE checked and compiled, and its query: the same for every
+    generated line, so made once, not once an example."""
+    program = rewardrules.compile(PROBE, "probe.rules")
+    return program, compile_query(program.compiled)
 
 
 def _mostly(plain: str, misses: list[str]) -> st.SearchStrategy[str]:
@@ -163,13 +172,11 @@ def _line(pairs: tuple[Any, ...], spaced: bool) -> str:
 def test_a_line_in_the_strict_form_is_read_as_the_python_reader_reads_it(
     tmp_path: Path, pairs: tuple[Any, ...], spaced: bool
 ) -> None:
-    rules = tmp_path / "probe.rules"
-    rules.write_text(PROBE, encoding="utf-8")
-    program = rewardrules.load(rules)
+    program, query = _probe()
     lines = [REFERRAL, _line(pairs, spaced)]
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = direct_result(program, compile_query(program.compiled), str(ledger), None)
+    data = direct_result(program, query, str(ledger), None)
     try:
         python = program.score(lines, explain=False).to_json()
     except LedgerError:

@@ -24,6 +24,7 @@ import pytest
 import rewardrules
 from rewardrules import limits
 from rewardrules.cli import common, main
+from rewardrules.core.formatting import quoted
 from rewardrules.ids import reissue_id, reversal_id
 from rewardrules.models import ScoreOutput
 
@@ -344,7 +345,7 @@ def test_memory_running_out_on_a_settled_file_is_an_error_not_a_traceback(
 
     monkeypatch.setattr(common.json, "loads", out_of_memory)
     assert common.read_settled_file(str(statement)) == 2
-    assert f"--settled: `{statement}` does not fit in memory" in capsys.readouterr().err
+    assert f"--settled: {quoted(statement)} does not fit in memory" in capsys.readouterr().err  # cut when long
 
 
 # -- 5. text output ------------------------------------------------------------------
