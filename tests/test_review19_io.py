@@ -97,3 +97,24 @@ def test_threads_are_ascii_digits_from_1(threads: str, capsys: pytest.CaptureFix
         main(["score", "--engine", "duckdb", "--threads", threads, SAAS, "-"])
     assert raised.value.code == 2
     assert f"expected a number of threads from 1 to 1024, got {threads!r}" in capsys.readouterr().err
+
+
+def test_events_of_one_id_are_never_two_even_if_the_file_seems_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger DuckDB scores holds an id once, checked on the table
+    itself: a rewrite that the file's size and times do not show (within
+    their granularity) still cannot make two events of one id."""
+    from rewardrules.sql import run
+
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("\n".join([*BASE, FIRST, OTHER]) + "\n", encoding="utf-8")
+    original = read._lines_by_id
+
+    def changing(path: str) -> str:
+        ledger.write_text("\n".join([*BASE, FIRST, FIRST]) + "\n", encoding="utf-8")
+        return original(path)
+
+    monkeypatch.setattr(read, "_lines_by_id", changing)
+    monkeypatch.setattr(run, "_version", lambda path: ())
+    assert direct_json(rewardrules.load(SAAS), ledger, None) is None
