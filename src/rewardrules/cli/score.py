@@ -80,8 +80,9 @@ _SIZE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,3})? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
 
 
 def _count(text: str) -> int:
-    """A count of threads: a whole number from 1 (argparse says the error)."""
-    if not text.isdigit() or not 1 <= int(text) <= 1024:
+    """A count of threads: a whole number from 1 in ASCII digits (argparse
+    says the error; `str.isdigit` alone takes `²`, which `int` refuses)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1024:
         raise argparse.ArgumentTypeError(f"expected a number of threads from 1 to 1024, got {text!r}")
     return int(text)
 

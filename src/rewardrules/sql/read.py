@@ -439,6 +439,10 @@ def load(
         )
         + f" FROM parsed WHERE type IN ({wanted})"
     )
+    if repeated and connection.execute("SELECT count(*) <> count(DISTINCT id) FROM ledger").fetchone()[0]:
+        # lines that `_lines_by_id` found identical but this reading did not
+        # (the file changed between them): never two events of one id
+        raise NotDirect("an id on different lines")
     return None if latest is None else int(latest)
 
 

@@ -217,7 +217,12 @@ def _session(folder: str, limits: Limits = Limits()) -> Iterator[Any]:
     errors (`TooWide`, `EngineError`), never tracebacks; closed after."""
     import duckdb
 
-    connection = connect(folder, limits)
+    try:  # a setting DuckDB refuses (a --memory-limit past what it holds) is said, never a traceback
+        connection = connect(folder, limits)
+    except duckdb.Error as error:
+        raise EngineError(
+            f"DuckDB could not start: {str(error).splitlines()[0]} (with --memory-limit {limits.memory})"
+        ) from None
     try:
         yield connection
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
@@ -287,7 +292,8 @@ def run_file(
     itself (`read.load`, the strict form): the rows, the as-of used (the
     given one, or the ledger's latest instant), and the lines of the
     ineligible referrals (for their explanations). None when the ledger is
-    not in the strict form: then the caller reads it with the Python reader
+    not in the strict form, or changed between DuckDB's readings of it
+    (`_version`): then the caller reads it with the Python reader
     (`run`), which reports its problems or scores what it accepts. With
     `layouts` and `totals_of`, the awards as JSON text when they can be
     (`Rows.written`): its pieces are fetched as they are written, and
@@ -299,6 +305,7 @@ def run_file(
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="rewardrules-sql-"))
         connection = stack.enter_context(_session(folder, limits))
         _limit_access(connection, path)
+        before = _version(path)
         try:
             latest = load(connection, os.path.abspath(path), checked, used, query.columns, currencies)
         except NotDirect:
@@ -307,10 +314,24 @@ def run_file(
         rows = _queries(connection, query, limit, layouts, totals_of)
         ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
         lines = lines_of(connection, os.path.abspath(path), ineligible)
+        if _version(path) != before:  # changed between DuckDB's readings: the Python reader reads it once
+            return None
         if rows.written is not None:  # the session now ends after its last piece
             pieces = _closing(stack.pop_all(), rows.written.pieces)
             rows = replace(rows, written=replace(rows.written, pieces=pieces))
         return rows, limit, lines
+
+
+def _version(path: str) -> tuple[int, ...]:
+    """What tells one version of the ledger file from another: `load` and
+    `read.lines_of` read the file more than once (`read._lines_by_id`: the
+    ids checked on whole lines, the lines of ineligible referrals), so a
+    file rewritten, appended to or swapped for another (a symlink, a
+    rename) between readings would give a result of no version of it: an
+    id on two different lines taken as one repeated line, events scored
+    twice or not at all."""
+    found = os.stat(path)
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
 def _closing(session: ExitStack, pieces: Iterable[bytes]) -> Iterator[bytes]:
