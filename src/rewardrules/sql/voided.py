@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
-from . import compile as sql  # not `from .compile import`: compile.py imports this module
 from . import amounts, reversals
+from . import compile as sql  # not `from .compile import`: compile.py imports this module
 
 if TYPE_CHECKING:
     from .compile import _Compiler
