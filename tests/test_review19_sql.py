@@ -65,3 +65,32 @@ def test_unless_voided_follows_an_exact_amount_in_points(points: str) -> None:
     bonuses = [a["at"] for a in result["awards"] if a["milestone"] == "bonus"]
     # the second payment's bonus only when the first award was never issued
     assert (bonuses[-1] == "2026-01-04T00:00:00Z") == (points == "0")
+
+
+# -- `increase` outside `whenever` -------------------------------------------
+
+EVERY_INCREASE = """ruleset rise
+event referral { source: optional text }
+event payment { amount: money USD }
+metric paid = sum payment.amount
+milestone m { every 10 paid  reward referrer cash increase / 2 }
+"""
+
+
+def test_increase_is_refused_in_every_at_its_line() -> None:
+    """`increase` is the rise of a `whenever` milestone. The checker used to
+    accept it in an `every N M` amount, where the Python engine has no rise
+    (no award, silently) and the SQL query failed in DuckDB's binder
+    (`score --engine duckdb` exit 2, no line): now RR204 at the name."""
+    with pytest.raises(rewardrules.RuleError) as raised:
+        rewardrules.compile(EVERY_INCREASE)
+    text = str(raised.value)
+    assert "RR204" in text and "<rules>:5:51" in text
+    assert "whenever" in text  # the hint says where `increase` is
+    same_bytes(
+        EVERY_INCREASE.replace("every 10 paid", "whenever paid increases"),
+        [
+            referral("r1", "01T00:00:00Z", "ann", "bob"),
+            event("payment", "p1", "02T00:00:00Z", "bob", amount="25"),
+        ],
+    )
