@@ -8,11 +8,16 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
+from .conftest import examples
+from .test_properties import as_ofs
+from .test_review_sql_mix import mixed_ledgers
 from .test_sql_backend import duckdb_json, python_json
 
 
@@ -94,3 +99,53 @@ def test_increase_is_refused_in_every_at_its_line() -> None:
             event("payment", "p1", "02T00:00:00Z", "bob", amount="25"),
         ],
     )
+
+
+# -- attribution meeting an allowance, holds, voids reading the referral ------
+
+MOVING = """ruleset moving timezone "Asia/Kolkata"
+
+event referral { source: optional text }
+event payment { amount: money USD }
+event refund { payment: text, reason: optional text }
+
+allowance pot referrer 2 rewards per month
+
+program a {
+  attribution last referral before first payment where payment.amount >= 20 USD
+  draw from pot
+  metric paid = sum payment.amount
+  metric most = max payment.amount
+  milestone sale {
+    each payment where payment.amount > 0 USD
+    reward referrer cash 10% of most
+    hold 1 days
+    void if refund where referral.source == "partner" ignoring case or refund.payment == payment.id
+    message "{{ referrer }} {{ referee }} {{ most }} {{ payment.at }}"
+  }
+  milestone up { whenever paid increases  reward referrer cash increase / 3 }
+  milestone step { every 5000 paid  reward referee credit 1 USD }
+}
+
+program b {
+  attribution first referral lapses after 2 days unless first payment
+  draw from pot
+  eligible when referral.source is set
+  milestone f { first payment  reward referrer cash 2 USD  void if refund where refund.reason == "fraud" }
+}
+
+program c {
+  draw from pot
+  milestone g { after 2 days from payment  reward referee credit 1 USD }
+}
+"""
+
+
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_moving_attribution_with_an_allowance_holds_and_voids(data: st.DataObject) -> None:
+    """Three programs (two moving) drawing from one allowance, per-month in a
+    zone, on partner_and_customer's generated ledgers (duplicate and
+    self-referrals, ties at one instant, events before the referral)."""
+    events = data.draw(mixed_ledgers(), label="ledger")
+    same_bytes(MOVING, events, data.draw(as_ofs(events), label="as_of"))
