@@ -241,7 +241,8 @@ class Programs(Attributions, Clawbacks):
                         f"`{info.name}` is {info.type.describe()}; it must be a number to rise",
                         trigger.metric.span,
                     )
-                increase = Type(info.type.kind, info.type.unit) if info.type.kind != ERROR else T_ERROR
+                if isinstance(trigger, ast.IncreaseTrigger):  # `increase` is the rise of `whenever` only
+                    increase = Type(info.type.kind, info.type.unit) if info.type.kind != ERROR else T_ERROR
             if isinstance(trigger, ast.EveryTrigger) and trigger.step <= 0:
                 self.error("RR304", "the step of `every` must be greater than zero", trigger.span)
             elif isinstance(trigger, ast.EveryTrigger) and found is not None:

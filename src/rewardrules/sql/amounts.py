@@ -49,4 +49,9 @@ def text(value: str, unit: str) -> str:
 
 def where(value: str) -> str:
     """Which hit rows give an award: an amount above 0 (NULL: no value)."""
-    return f" WHERE {value} > 0"
+    return f" WHERE {positive(value)}"
+
+
+def positive(value: str) -> str:
+    """SQL: whether an exact amount gives an award (above 0; NULL: none)."""
+    return f"{value} > 0"

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
+from . import amounts, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import reversals
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -148,10 +148,7 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     kept = sorted({v.event for v in milestone.info.voids} - {"referral"})
     # each reward with voids, its `f{k}_{s}`, and whether an award of it is issued
     rewards = [(r, reversals.void_set(milestone, r)) for r in range(len(milestone.rewards))]
-    issued = {
-        r: "" if reward.constant is not None else f" AND {compiler.cents(milestone, r)} > 0"
-        for r, reward in enumerate(milestone.rewards)
-    }
+    issued = {r: _issued(compiler, milestone, r) for r in range(len(milestone.rewards))}
     if not kept or all(s is None for _, s in rewards):
         return None
     types = ", ".join(sql.literal(t) for t in kept)
@@ -167,3 +164,16 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     ranked = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY wat, wid) AS n"
     union = "\nUNION ALL\n".join(branches)
     return f"w{k} AS (SELECT rid, wat, wid FROM (SELECT *, {ranked} FROM (\n{union}\n) AS c) AS r WHERE n = 1)"
+
+
+def _issued(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> str:
+    """The test that a hit of reward `index` gives an award, as its award
+    rows test it: a constant always does, a computed amount in a currency
+    when it rounds to more than nothing, one in another unit (`points`,
+    exact: sql/amounts.py) when it is above 0."""
+    reward = milestone.rewards[index]
+    if reward.constant is not None:
+        return ""
+    if reward.quantum is None:
+        return f" AND {amounts.positive(f'a{index}')}"
+    return f" AND {compiler.cents(milestone, index)} > 0"
