@@ -21,7 +21,7 @@ from ..ledger.idlog import ScratchError
 from . import process
 
 if TYPE_CHECKING:
-    from ..score.api import Program, ScoreResult
+    from ..score.api import Program, ScoreResult, WrittenResult
     from ..score.settle import Settled
 
 
@@ -236,7 +236,7 @@ def _swapped_arguments(ledger: str, usage: str = "RULESET LEDGER") -> str:
 swapped_arguments = _swapped_arguments
 
 
-def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult] | int:
+def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, ScoreResult | WrittenResult] | int:
     """What `score`, `explain` and `report` share: read `--settled` (when
     the command has it), take `--max-awards-per-event`, check `--as-of`, load RULESET, score LEDGER (`-`:
     standard input); on any problem print it and return the exit code (1
@@ -264,7 +264,12 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
         return lines
     name = "<stdin>" if args.ledger == "-" else args.ledger
     process.pause_collector()
-    score = program.score_stream if options.pop("stream", False) else program.score
+    stream = options.pop("stream", False)
+    if options.pop("written", False):  # a result to write as JSON once: made as it is written
+        options["stream"] = stream
+        score: Callable[..., Any] = program.score_written
+    else:
+        score = program.score_stream if stream else program.score
     try:
         result = score(lines, as_of=as_of, path=name, **options)
     except LedgerError as error:

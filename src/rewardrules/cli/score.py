@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text_report(data))
         return 0
-    outcome = scored(args, explain=not args.no_explain, stream=args.stream)
+    outcome = scored(args, explain=not args.no_explain, stream=args.stream, written=args.format == "json")
     if isinstance(outcome, int):
         return outcome
     _, result = outcome

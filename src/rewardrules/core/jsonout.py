@@ -20,8 +20,9 @@ sits in memory as one text.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 #: msgspec's encoder and formatter; None without msgspec (Pyodide, where
@@ -61,6 +62,18 @@ def pretty(value: Any, depth: int = 0) -> bytes:
     return out.replace(b"\n", b"\n" + b"  " * depth) if depth else out
 
 
+class Items:
+    """A list of a top-level object that `write_pretty` writes as it is
+    made: its items are taken `_ITEMS` at a time from an iterator and
+    dropped once encoded, so a result of millions of awards never holds
+    them all (written as the list of the same items would be)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
 def write_pretty(value: Any, write: Callable[[bytes], object]) -> None:
     """Write `pretty(value)` and a final line break through `write`, in
     pieces: the items of a list that is a value of a top-level object are
@@ -69,27 +82,51 @@ def write_pretty(value: Any, write: Callable[[bytes], object]) -> None:
     if not isinstance(value, dict) or not value:
         write(pretty(value) + b"\n")
         return
+    write_fields(value.items(), write)
+
+
+def write_fields(fields: Iterable[tuple[Any, Any]], write: Callable[[bytes], object]) -> None:
+    """Write the object of `fields` (key, value pairs, at least one) as
+    `write_pretty` writes it; a value may be `Items`. Each pair is taken
+    only after the one before it is written, so a value may be made from
+    what writing the ones before it gathered."""
     pieces: list[bytes] = []
-    size = 0
-    for n, (key, item) in enumerate(value.items()):
+    for n, (key, item) in enumerate(fields):
         pieces.append((b"{\n  " if n == 0 else b",\n  ") + pretty(key if isinstance(key, str) else _key(key)) + b": ")
-        if isinstance(item, list) and item:
-            pieces.append(b"[")
-            for start in range(0, len(item), _ITEMS):
-                # a run of items formatted as one list at depth 1, less its
-                # brackets: each item on its own line at depth 2, as alone
-                piece = pretty(item[start : start + _ITEMS], 1)[1:-_CLOSE]
-                pieces.append(piece if start == 0 else b"," + piece)
-                size += len(piece)
-                if size >= _CHUNK:
-                    write(b"".join(pieces))
-                    pieces.clear()
-                    size = 0
-            pieces.append(b"\n  ]")
+        if isinstance(item, Items):
+            _write_items(iter(item.items), pieces, write)
+        elif isinstance(item, list) and item:
+            _write_items(iter(item), pieces, write)
         else:
             pieces.append(pretty(item, 1))
     pieces.append(b"\n}\n")
     write(b"".join(pieces))
+
+
+def _write_items(items: Iterator[Any], pieces: list[bytes], write: Callable[[bytes], object]) -> None:
+    """Append a list of a top-level object to `pieces`, flushing them
+    through `write` about every 64 KiB: `[]` when empty, else each item on
+    its own line at depth 2."""
+    run = list(itertools.islice(items, _ITEMS))
+    if not run:
+        pieces.append(b"[]")
+        return
+    pieces.append(b"[")
+    size = sum(len(p) for p in pieces)
+    first = True
+    while run:
+        # a run of items formatted as one list at depth 1, less its
+        # brackets: each item on its own line at depth 2, as alone
+        piece = pretty(run, 1)[1:-_CLOSE]
+        pieces.append(piece if first else b"," + piece)
+        first = False
+        size += len(piece)
+        if size >= _CHUNK:
+            write(b"".join(pieces))
+            pieces.clear()
+            size = 0
+        run = list(itertools.islice(items, _ITEMS))
+    pieces.append(b"\n  ]")
 
 
 def _key(key: Any) -> str:

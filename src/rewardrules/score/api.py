@@ -199,6 +199,32 @@ class ScoreResult:
         write_pretty(self.data, out.write)
 
 
+class WrittenResult:
+    """A scored ledger whose result is made while it is written
+    (`Program.score_written`): it keeps the engine, not the result's
+    records, which at millions of events were most of a batch's memory.
+    The engine outlives the paused collector: a command that is the whole
+    process pauses it for good (`cli.process`)."""
+
+    __slots__ = ("_explain", "_reporter")
+
+    def __init__(self, reporter: Reporter, explain: bool) -> None:
+        self._reporter = reporter
+        self._explain = explain
+
+    @property
+    @in_context
+    def data(self) -> dict[str, Any]:
+        """The result record, built whole (as `ScoreResult.data`)."""
+        return self._reporter.build(self._explain)
+
+    @in_context
+    def write_json(self, out: IO[bytes]) -> None:
+        """The bytes `ScoreResult.write_json` writes, each record made as
+        it is written."""
+        self._reporter.write_json(self._explain, out.write)
+
+
 class Program:
     """A compiled rule file, ready to score ledgers."""
 
@@ -253,7 +279,7 @@ class Program:
         awards are never rewritten, only reversed. A statement of another
         ruleset is refused (LedgerError), before the ledger is read.
         `max_awards_per_event` raises (or lowers) `limits.MAX_AWARDS_PER_EVENT`."""
-        return self._run(self._score, events, as_of, explain, path, settled, max_awards_per_event)
+        return cast(ScoreResult, self._run(self._score, events, as_of, explain, path, settled, max_awards_per_event))
 
     def _run(
         self,
@@ -264,17 +290,21 @@ class Program:
         path: str | os.PathLike[str],
         settled: Any,
         max_awards_per_event: int | None,
-    ) -> ScoreResult:
-        """What `score` and `score_stream` share: every argument checked
-        (a settled statement of another ruleset, a bad limit or as-of are
-        refused before the ledger is opened), then `feed` on the opened
-        ledger with the garbage collector paused."""
+        written: bool = False,
+    ) -> ScoreResult | WrittenResult:
+        """What `score`, `score_stream` and `score_written` share: every
+        argument checked (a settled statement of another ruleset, a bad
+        limit or as-of are refused before the ledger is opened), then
+        `feed` on the opened ledger with the garbage collector paused;
+        `written`: a `WrittenResult` rather than a built one."""
         path = _expect_scoring(explain, path)
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.compiled)
         most = limits.per_event_limit(max_awards_per_event)
         with _opened(events, path) as (items, name), paused_gc():
-            return ScoreResult(self._scored(feed, most, items, limit, explain, name, paid))
+            if written:  # the engine outlives the block: see `WrittenResult`
+                return WrittenResult(self._scored(feed, most, items, limit, name, paid), explain)
+            return ScoreResult(self._scored(feed, most, items, limit, name, paid).build(explain))
 
     def _scored(
         self,
@@ -282,24 +312,24 @@ class Program:
         most: int,
         events: Iterable[Any],
         limit: int | None,
-        explain: bool,
         path: str,
         settled: Settled | None,
-    ) -> dict[str, Any]:
+    ) -> Reporter:
         """An engine (`most`: its awards per event) fed by `feed` (`_score`
         or `_stream`, which gives the ledger's latest instant: the as-of
-        when none is given), and its report.
-        A function of its own so that the ledger and the engine are freed
-        before the collector resumes (see `paused_gc`); only the result
-        outlives it. So the engine is made here, not by the caller, whose
-        frame would keep it alive into the collector's first pass."""
+        when none is given), and its reporter.
+        A function of its own so that the ledger is freed before the
+        collector resumes (see `paused_gc`), and the engine too once the
+        caller built the result in the same expression. So the engine is
+        made here, not by the caller, whose frame would keep it alive into
+        the collector's first pass."""
         engine = Engine(self.compiled, most)
         latest = feed(engine, events, limit, path)
         if limit is None:
             limit = latest if latest is not None else 0
         with localcontext(CONTEXT):
             engine.fire(limit)  # the timers due by the as-of
-        return Reporter(engine, limit, settled).build(explain)
+        return Reporter(engine, limit, settled)
 
     def _score(self, engine: Engine, events: Iterable[Any], limit: int | None, path: str) -> int | None:
         """The feed of `score`: the whole ledger read, then run in ledger
@@ -329,7 +359,27 @@ class Program:
         again (see `ledger.IdLog`). `ledger.ScratchError` if either scratch
         file cannot be written.
         `max_awards_per_event`: as for `score`."""
-        return self._run(self._stream, lines, as_of, explain, path, settled, max_awards_per_event)
+        return cast(ScoreResult, self._run(self._stream, lines, as_of, explain, path, settled, max_awards_per_event))
+
+    @in_context
+    def score_written(
+        self,
+        events: Ledger,
+        as_of: Instant | None = None,
+        explain: bool = True,
+        path: str | os.PathLike[str] = _LEDGER,
+        settled: Any = None,
+        max_awards_per_event: int | None = None,
+        stream: bool = False,
+    ) -> WrittenResult:
+        """`score` (or, with `stream`, `score_stream`) for a result that is
+        to be written as JSON once: its records are made as they are
+        written (`WrittenResult.write_json`), never held all at once. The
+        bytes are those of `score(...).write_json`; every ledger problem is
+        raised here, before anything is written."""
+        feed = self._stream if stream else self._score
+        found = self._run(feed, events, as_of, explain, path, settled, max_awards_per_event, written=True)
+        return cast(WrittenResult, found)
 
     def _stream(self, engine: Engine, lines: Iterable[Any], limit: int | None, path: str) -> int | None:
         """The feed of `score_stream`: the lines put in ledger order in

@@ -9,7 +9,7 @@ byte-identical from run to run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..check.program import AttributionInfo, MilestoneInfo, ProgramInfo
 from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, plain, with_unit
 from ..core.ids import partial_reversal_id, reversal_id
+from ..core.jsonout import Items, write_fields, write_pretty
 from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import format_deadline, format_timestamp, parse_timestamp
 from ..core.units import format_amount, is_additive
@@ -566,13 +567,52 @@ class Reporter:
         }
         if explain:
             reached = self._reached()
-            result["referrals"] = [
-                self.referral(r, reached) for r in sorted(state.every_referral(), key=lambda r: (r.at, r.id))
-            ]
+            result["referrals"] = [self.referral(r, reached) for r in self._referrals()]
             result["referrers"] = self.referrer_progress(reached)
             result["withheld"] = [self.withheld(w) for w in state.withheld if w.at <= self.as_of]
         result["rejected"] = [self.rejected(r) for r in state.rejected if r.at <= self.as_of]
         return result
+
+    def _referrals(self) -> list[Referral]:
+        """The referrals a result explains, in ledger order."""
+        return sorted(self.engine.state.every_referral(), key=lambda r: (r.at, r.id))
+
+    def write_json(self, explain: bool, write: Callable[[bytes], object]) -> None:
+        """Write `build(explain)` as `core.jsonout.write_pretty` would,
+        making each award, referral, withheld reward and rejection as it is
+        written, in the scoring decimal context: no list of them is held
+        whole (the batch's memory at scale). With a settled statement the
+        result is built whole first (settling reads every award)."""
+        with localcontext(CONTEXT):
+            try:
+                if self.settled is not None:
+                    write_pretty(self._build(explain), write)
+                else:
+                    write_fields(self._fields(explain), write)
+            except Exception as exc:  # an engine bug in generated code: name the rule line
+                self.compiled.annotate(exc)
+                raise
+
+    def _fields(self, explain: bool) -> Iterator[tuple[str, Any]]:
+        """The keys and values of `_build` (without a settled statement) in
+        its order; the lists as `Items` made while they are written. The
+        totals are summed as the awards go by, in the same order."""
+        state = self.engine.state
+        totals = Totals()
+        yield "ruleset", self.checked.name
+        yield "as_of", format_timestamp(self.as_of)
+        yield "awards", Items(totals.counted(self.award(a, explain) for a in state.awards if a.at <= self.as_of))
+        reversals = self.reversals()
+        yield "reversals", reversals
+        for reversal in reversals:
+            totals.add({**reversal, "status": "reversed"})
+        yield "totals", totals.entries()
+        if explain:
+            reached = self._reached()
+            yield "referrals", Items(self.referral(r, reached) for r in self._referrals())
+            yield "referrers", self.referrer_progress(reached)
+            yield "withheld", Items(self.withheld(w) for w in state.withheld if w.at <= self.as_of)
+        yield "rejected", Items(self.rejected(r) for r in state.rejected if r.at <= self.as_of)
 
 
 #: how `rejection` names the outcome of a test of earlier referrals
@@ -707,23 +747,44 @@ def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> li
     rate, whose `amount` is each award's and `each` is true. Added in award
     order: an amount of 100 digits (a division) makes the sum round, and
     the result must not depend on how the awards are grouped."""
-    # Awards of a program mostly share a few amounts: each text is parsed once.
-    parsed: dict[str, Decimal] = {}
-    sums: dict[tuple[str, str, str, Decimal], list[Any]] = {}
+    totals = Totals()
     for award in [*awards, *({**r, "status": "reversed"} for r in reversals)]:
+        totals.add(award)
+    return totals.entries()
+
+
+class Totals:
+    """The sums of `_totals`, added one award (or reversal) at a time."""
+
+    def __init__(self) -> None:
+        # Awards of a program mostly share a few amounts: each text is parsed once.
+        self.parsed: dict[str, Decimal] = {}
+        self.sums: dict[tuple[str, str, str, Decimal], list[Any]] = {}
+
+    def add(self, award: dict[str, Any]) -> None:
+        """Count one record (an award's, or a reversal's with its status)."""
         text = award["amount"]
-        value = parsed.get(text)
+        value = self.parsed.get(text)
         if value is None:
-            value = parsed[text] = Decimal(text)
+            value = self.parsed[text] = Decimal(text)
         unit = award["unit"]
         rate = Decimal(0) if is_additive(unit) else value
-        entry = sums.setdefault((unit, award["kind"], award["status"], rate), [Decimal(0), 0])
+        entry = self.sums.setdefault((unit, award["kind"], award["status"], rate), [Decimal(0), 0])
         entry[0] += value
         entry[1] += 1
-    return [
-        _total(unit, kind, status, rate, total, count)
-        for (unit, kind, status, rate), (total, count) in sorted(sums.items())
-    ]
+
+    def counted(self, awards: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """`awards`, each added as it goes by."""
+        for award in awards:
+            self.add(award)
+            yield award
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The entries of `totals`, in their order."""
+        return [
+            _total(unit, kind, status, rate, total, count)
+            for (unit, kind, status, rate), (total, count) in sorted(self.sums.items())
+        ]
 
 
 def _total(unit: str, kind: str, status: str, rate: Decimal, total: Decimal, count: int) -> dict[str, Any]:
