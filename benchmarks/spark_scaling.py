@@ -71,11 +71,12 @@ def _sample(pid: int) -> tuple[float, int] | None:
 
 
 def measured(command: list[str], out: str) -> tuple[float, float, int, int]:
-    """Run `command` with its standard output in `out`: (wall seconds, CPU
+    """Run `command` with its standard output in `out` and its standard
+    error in `out` + ".err" (read when it fails): (wall seconds, CPU
     seconds and peak resident bytes of its process tree, exit code)."""
     start = time.perf_counter()
-    with open(out, "wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.DEVNULL)
+    with open(out, "wb") as sink, open(out + ".err", "wb") as errors:
+        process = subprocess.Popen(command, stdout=sink, stderr=errors)
         cpu: dict[int, float] = {}
         peak = 0
         while process.poll() is None:
@@ -158,6 +159,9 @@ def main() -> None:
             f"{'yes' if same else 'NO (exit ' + str(code) + ')'} |",
             flush=True,
         )
+        if code != 0:
+            said = (folder / f"spark-{events}.json.err").read_text(errors="replace").strip().splitlines()
+            print(f"  Spark's run failed: {said[-1] if said else '(nothing on standard error)'}", file=sys.stderr)
 
 
 if __name__ == "__main__":
