@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..core.limits import AwardLimitError
 from ..core.runtime import in_context
+from . import process
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -54,6 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = arguments[0] if arguments and arguments[0] in _COMMANDS else None
     args = build_parser(command).parse_args(arguments)
     try:
+        return _run(args)
+    except BaseException:
+        # Ctrl-C or SIGTERM, once every `with` and `finally` ran (scratch
+        # folders removed), in whatever exception a library made of it
+        code = process.stopped()
+        if code is None:
+            raise
+        return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: the errors no command says itself are said
+    here, never as a traceback."""
+    try:
         code: int = args.run(args)
     except BrokenPipeError:
         # `rewardrules score ... | head`: the reader left; not an error.
@@ -80,7 +95,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point: the command is the whole process (see
     `process`)."""
-    from . import process
-
     process.begin()
     process.end(main())

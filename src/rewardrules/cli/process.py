@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import sys
 from typing import Any, NoReturn
 
@@ -25,10 +26,43 @@ from typing import Any, NoReturn
 _LEFT: list[Any] | None = None
 
 
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM: `kill`, a job scheduler, a
+    container's stop). Raised where the program is, like Ctrl-C's
+    `KeyboardInterrupt`, so every `with` and `finally` on the way out runs:
+    scratch folders (DuckDB's spill, the ledger copies) are removed and a
+    Spark session is stopped, where the default action would leave them.
+    A BaseException, so no `except Exception` in the engine takes it for
+    a failure of its own."""
+
+
+#: the signal that stopped the command (see `_stop`), if one did
+_STOPPED_BY: int | None = None
+
+
+def _stop(signum: int, frame: object) -> None:
+    """The handler of SIGINT and SIGTERM: note the signal, then stop the
+    command where it is (`KeyboardInterrupt`, `Terminated`)."""
+    global _STOPPED_BY
+    _STOPPED_BY = signum
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+
+
+def stopped() -> int | None:
+    """The exit code of a command a signal stopped (128 + its number, as a
+    shell says), else None. Whatever a library turned the interruption into
+    (DuckDB says `RuntimeError: Query interrupted`) is the stop's doing,
+    so `main` asks this rather than the exception's type."""
+    return None if _STOPPED_BY is None else 128 + _STOPPED_BY
+
+
 def begin() -> None:
-    """Mark this run as the whole process (the console entry point)."""
+    """Mark this run as the whole process (the console entry point); a
+    SIGTERM then stops the command the way Ctrl-C does (see `Terminated`)."""
     global _LEFT
     _LEFT = []
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
 
 
 def owned() -> bool:
