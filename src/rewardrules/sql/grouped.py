@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING
 
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
-from . import compile as sql  # not `from .compile import`: compile.py imports this module
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -97,6 +96,8 @@ class Table:
     def add(self, compiler: _Compiler, milestone: CompiledMilestone) -> None:
         """A plain milestone: its tests and its rewards' rows of the tables
         (refused where the milestone's own CTE would be)."""
+        from .compile import id_fields  # compile.py imports this module
+
         info = milestone.info
         compiler.voided.current = info.index
         compiler._refuse_terms(info)
@@ -107,7 +108,7 @@ class Table:
             values, where = compiler.award_values(milestone, index)
             assert not where  # a constant amount is never withheld
             shared = tuple((name, value) for name, value in values.items() if name not in (*CONSTANTS, *ROW_DEPENDENT))
-            head, role, rank = sql.id_fields(milestone, index)
+            head, role, rank = id_fields(milestone, index)
             to_referrer = _bool(values["beneficiary"] == "referrer")
             row = [str(info.index), str(index), *(values[name] for name in CONSTANTS), head, role, rank, to_referrer]
             row.append(_bool(info.level == "referral"))
@@ -121,10 +122,10 @@ class Table:
             return []
         cases = ", ".join(case for _, case, _, _ in self.milestones)
         table = ", ".join(f"({k}, {_bool(once)}, {_bool(referral)})" for k, _, once, referral in self.milestones)
-        crossed = (
-            't.rid, t.referrer, t.referee, t."at", t.id AS event, x.milestone_index '
-            f"FROM totals AS t CROSS JOIN UNNEST([{cases}]) AS x(milestone_index)"
-        )
+        # `UNNEST` in the projection: DuckDB turns a lateral `CROSS JOIN
+        # UNNEST(...)` into a join of every row with every list item on all
+        # the columns the list reads (seconds at 2,000 milestones)
+        crossed = f'rid, referrer, referee, "at", id AS event, UNNEST([{cases}]) AS milestone_index FROM totals'
         ranked = (
             'u.rid, u.referrer, u.referee, u."at", u.event, u.milestone_index, m.w_once, ROW_NUMBER() OVER '
             "(PARTITION BY u.milestone_index, CASE WHEN m.w_referral THEN u.rid ELSE u.referrer END "
@@ -140,6 +141,8 @@ class Table:
 
     def rows(self) -> list[str]:
         """One award branch per group: `hg` joined to the group's rewards."""
+        from .compile import award_id  # compile.py imports this module
+
         found = []
         names = ", ".join(f"w_{name}" for name in CONSTANTS)
         beneficiary = "CASE WHEN g.w_to_referrer THEN referrer ELSE referee END"
@@ -148,7 +151,7 @@ class Table:
             values.update({name: f"g.w_{name}" for name in CONSTANTS})
             values["beneficiary"] = beneficiary
             referee = "CASE WHEN g.w_referral THEN referee ELSE '' END"
-            values["id"] = sql.award_id("g.w_head", referee, "g.w_id_role", beneficiary, "g.w_rank")
+            values["id"] = award_id("g.w_head", referee, "g.w_id_role", beneficiary, "g.w_rank")
             selected = ", ".join(f"{values[name]} AS {name}" for name in self.order)
             found.append(
                 f'SELECT "at", event, h.milestone_index, g.w_r AS reward_index, referrer, referee, {selected} '
