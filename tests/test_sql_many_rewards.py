@@ -9,6 +9,8 @@ milestone, `FROM = 1`)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from rewardrules.sql.compile import MAX_REWARDS, Unsupported, _Compiler, compile
 from .conftest import examples
 from .test_properties import PROPERTY, as_ofs, ledgers, program
 from .test_review_sql_mix import HEAD, compare, mixed_ledgers, programs
-from .test_sql_backend import GOLDEN, SUPPORTED, duckdb_json, python_json
+from .test_sql_backend import GOLDEN, ROOT, SUPPORTED, duckdb_json, python_json
 
 
 @pytest.fixture
@@ -235,3 +237,17 @@ def test_spark_runs_the_table(table_from_one: None, spark: Any) -> None:
     prog = rewardrules.compile(many(8), "many.rules")
     data = duckdb_result(prog, compile_query(prog.compiled), EVENTS, None, "<ledger>", spark.run)
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, EVENTS, None)
+
+
+def test_the_benchmark_runs() -> None:
+    """benchmarks/sql_many_rewards.py keeps working (no timing asserted):
+    its smoke run prints rows whose two results are the same bytes."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sql_many_rewards.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 2 and all(row.endswith("| True |") for row in rows)
