@@ -97,10 +97,12 @@ def test_duckdb_installs_nothing_and_reads_no_file_while_scoring(seen: dict[str,
 
 
 def _many(milestones: int) -> str:
+    """Milestones of a computed amount: each keeps its own CTE and branch
+    (a file of many plain milestones compiles, tests/test_sql_many_rewards.py)."""
     head = 'ruleset many "Many milestones"\n\nevent payment { amount: money USD }\n\n'
     body = "".join(
         f'milestone m{i} "Paid more than {i}" {{\n  first payment where payment.amount > {i}\n'
-        "  reward referrer cash 1 USD\n}\n\n"
+        "  reward referrer cash 10% of payment.amount\n}\n\n"
         for i in range(milestones)
     )
     return head + body

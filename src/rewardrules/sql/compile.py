@@ -43,6 +43,7 @@ from . import (
     timers,
     triggers,
 )
+from . import grouped as table_driven
 from . import history as earlier
 from . import voided as unless_voided
 from .history import History
@@ -51,10 +52,11 @@ from .voided import Followed
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
 MAX_DIGITS = 38
 
-#: the most rewards a file may have to compile: each is one branch of a
-#: UNION ALL, which DuckDB binds as a chain one level deeper per branch,
-#: and it refuses a query deeper than 1,000 levels (its
-#: `max_expression_depth`) at run time
+#: the most branches the award rows' UNION ALL may have: each reward of a
+#: milestone with its own CTE, and each group of the table of plain
+#: milestones (sql/grouped.py); DuckDB binds a UNION ALL as a chain one
+#: level deeper per branch, and refuses a query deeper than 1,000 levels
+#: (its `max_expression_depth`) at run time
 MAX_REWARDS = 500
 
 #: the order awards are issued in (and drawn from caps): instant, a
@@ -214,6 +216,33 @@ def netstring(sql: str) -> str:
     return f"CAST(STRLEN({sql}) AS VARCHAR) || ':' || {sql} || ','"
 
 
+def id_fields(milestone: CompiledMilestone, index: int) -> tuple[str, str, str]:
+    """The constant fields of a reward's award ids, as SQL literals: the
+    head (`award`, ruleset, program, milestone), the role, and the reward's
+    place among its milestone's rewards of that role (`''` for the first)."""
+    role = milestone.rewards[index].info.role
+    head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
+    rank = 1 + sum(r.info.role == role for r in milestone.rewards[:index])
+    # a second reward of one role: its place is a tenth field (docs/semantics.md)
+    place = literal(encode((str(rank),)).decode("utf-8")) if rank > 1 else "''"
+    return head, literal(encode((role,)).decode("utf-8")), place
+
+
+def award_id(head: str, referee: str, role: str, beneficiary: str, rank: str) -> str:
+    """An award's id (docs/semantics.md, "Award ids") from `id_fields` and
+    the hit's columns: `referee` is `''` for a milestone counted per referrer."""
+    parts = (
+        head,
+        netstring("referrer"),
+        netstring(referee),
+        netstring("occurrence"),
+        role,
+        netstring(beneficiary),
+        *([] if rank == "''" else [rank]),
+    )
+    return f"'aw_' || SUBSTR(SHA256({' || '.join(parts)}), 1, 32)"
+
+
 @dataclass(slots=True)
 class _Compiler:
     compiled: CompiledRuleset
@@ -257,6 +286,8 @@ class _Compiler:
     voided: Followed = field(default_factory=Followed)
     #: the sign columns of metrics (sql/signs.py: a zero may be negative)
     signs: dict[MetricInfo, str] = field(default_factory=dict)
+    #: the plain milestones of a file of many, computed together (sql/grouped.py)
+    table: table_driven.Table = field(default_factory=table_driven.Table)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -496,25 +527,11 @@ class _Compiler:
             ]
         trigger = info.trigger
         k = info.index
-        if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
-            tests = [f"type IN ({', '.join(literal(t) for t in sorted(info.events))})", self.expr(trigger.condition)]
-            self.types.update(info.events)
-            once, occurrence = True, "''"
-        elif isinstance(trigger, ast.EventTrigger):
-            event = trigger.event.text
-            self.types.add(event)
-            tests = [f"type = {literal(event)}"]
-            if trigger.where is not None:
-                tests.append(self.expr(trigger.where))
-            if trigger.within is not None:
-                tests.append(f'"at" - rat <= {_duration(trigger.within)}')
-            once, occurrence = not trigger.each, ("''" if not trigger.each else "id")
-        elif isinstance(trigger, ast.IncreaseTrigger):
+        if isinstance(trigger, ast.IncreaseTrigger):
             return triggers.increases(self, compiled)
-        elif isinstance(trigger, ast.EveryTrigger):
+        if isinstance(trigger, ast.EveryTrigger):
             return every.every(self, compiled)
-        else:
-            raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
+        tests, once, occurrence = self.trigger_tests(info)
         computed = self.amounts(compiled)
         amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
         kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
@@ -529,6 +546,26 @@ class _Compiler:
         )
         hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
+
+    def trigger_tests(self, info: MilestoneInfo) -> tuple[list[str], bool, str]:
+        """What a row must pass to be a hit of a `when C` or `EVENT` milestone
+        (besides its program's eligibility), whether only its first hit counts,
+        and its occurrence (`''`, or the event's `id` for `each`)."""
+        trigger = info.trigger
+        if isinstance(trigger, ast.WhenTrigger) and trigger.held is None:
+            tests = [f"type IN ({', '.join(literal(t) for t in sorted(info.events))})", self.expr(trigger.condition)]
+            self.types.update(info.events)
+            return tests, True, "''"
+        if isinstance(trigger, ast.EventTrigger):
+            event = trigger.event.text
+            self.types.add(event)
+            tests = [f"type = {literal(event)}"]
+            if trigger.where is not None:
+                tests.append(self.expr(trigger.where))
+            if trigger.within is not None:
+                tests.append(f'"at" - rat <= {_duration(trigger.within)}')
+            return tests, not trigger.each, ("''" if not trigger.each else "id")
+        raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
 
     def _refuse_terms(self, info: MilestoneInfo) -> None:
         if info.level != "referral" and len(self.checked.programs) > 1:
@@ -563,6 +600,17 @@ class _Compiler:
         return half_even_units(f"a{index}", places)
 
     def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
+        values, where = self.award_values(milestone, index)
+        selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
+        return (
+            f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
+            f"referrer, referee, {selected} FROM h{milestone.info.index}{reversals.reward_join(milestone, index)}{where}"
+        )
+
+    def award_values(self, milestone: CompiledMilestone, index: int) -> tuple[dict[str, str], str]:
+        """A reward's award row over its milestone's hits: each column's
+        SQL, by name, in the order of the query's award rows; and the
+        `WHERE` that withholds a computed amount of nothing or less."""
         reward = milestone.rewards[index]
         info = reward.info
         where = ""
@@ -586,22 +634,10 @@ class _Compiler:
             wanted = f"CAST({number(reward.constant, None, self.path)} AS {wide})"
         cap = self.cap_of(milestone, index)
         beneficiary = "referrer" if info.role == "referrer" else "referee"
-        head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
-        role = literal(encode((info.role,)).decode("utf-8"))
-        parts: tuple[str, ...] = (
-            head,
-            netstring("referrer"),
-            netstring("referee" if milestone.info.level == "referral" else "''"),
-            netstring("occurrence"),
-            role,
-            netstring(beneficiary),
-        )
-        rank = 1 + sum(r.info.role == info.role for r in milestone.rewards[:index])
-        if rank > 1:  # a second reward of one role: its place is a tenth field (docs/semantics.md)
-            parts = (*parts, literal(encode((str(rank),)).decode("utf-8")))
-        fields = " || ".join(parts)
+        head, role, rank = id_fields(milestone, index)
+        referee = "referee" if milestone.info.level == "referral" else "''"
         values = {
-            "id": f"'aw_' || SUBSTR(SHA256({fields}), 1, 32)",
+            "id": award_id(head, referee, role, beneficiary, rank),
             "milestone": literal(milestone.info.name),
             "role": literal(info.role),
             "beneficiary": beneficiary,
@@ -618,11 +654,7 @@ class _Compiler:
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
         }
-        selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
-        return (
-            f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
-            f"referrer, referee, {selected} FROM h{milestone.info.index}{reversals.reward_join(milestone, index)}{where}"
-        )
+        return values, where
 
     def totals(self) -> list[str]:
         """The CTEs from `metered` to `totals`: the rows with every
@@ -670,10 +702,20 @@ class _Compiler:
         return caps.capped(self, body)
 
     def _refuse_too_many_rewards(self) -> None:
-        """Refuse, at its declaration, the first reward past `MAX_REWARDS`."""
-        rewards = [reward for m in self.compiled.milestones for reward in m.rewards]
+        """Refuse, at its declaration, the first reward past `MAX_REWARDS`
+        branches of the award rows' `UNION ALL`: each reward of a milestone
+        with its own CTE, and the first reward of each group of the table
+        of plain milestones (sql/grouped.py)."""
+        firsts = set(self.table.firsts.values())
+        rewards = [
+            reward
+            for m in self.compiled.milestones
+            for r, reward in enumerate(m.rewards)
+            if m.info.index not in self.table.indexes or (m.info.index, r) in firsts
+        ]
         if len(rewards) > MAX_REWARDS:
-            raise self.refuse(f"more than {MAX_REWARDS} rewards in one file", rewards[MAX_REWARDS].info.decl)
+            construct = f"more than {MAX_REWARDS} rewards outside the table of plain milestones in one file"
+            raise self.refuse(construct, rewards[MAX_REWARDS].info.decl)
 
     # -- the query -----------------------------------------------------------
     def query(self) -> Query:
@@ -687,7 +729,11 @@ class _Compiler:
             carried = attribution.held(self)
         hits: list[str] = []
         rows: list[str] = []
+        self.table = table_driven.Table.of(self)
         for milestone in self.compiled.milestones:
+            if milestone.info.index in self.table.indexes:
+                self.table.add(self, milestone)
+                continue
             cte, selects = self.milestone(milestone)
             if milestone.info.index in self.voided.indexes:  # before the counts that follow it
                 self.voided.hits[milestone.info.index] = cte
@@ -721,12 +767,13 @@ class _Compiler:
                 *unless_voided.ctes(self),
                 *self.totals(),
                 *hits,
+                *self.table.hits(),
             ]
         )
-        if not rows:  # the checker asks for a milestone with a reward: never so
+        if not rows and not self.table.groups:  # the checker asks for a milestone with a reward: never so
             raise self.refuse("a rule file without rewards", self.checked.file)
         self._refuse_too_many_rewards()
-        body = "\nUNION ALL\n".join(rows)
+        body = "\nUNION ALL\n".join([*self.table.rows(), *rows])
         issued = self.capped(body)
         hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth"))
         awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"

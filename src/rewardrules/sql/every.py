@@ -116,8 +116,12 @@ def volume(compiler: _Compiler, prelude: str) -> tuple[str, str]:
     `total`, the event's hits, as the Python engine counts them (each hit
     gives its rewards: `Engine._within_limits` counts hits)."""
     counts = []
+    if compiler.table.indexes:  # the plain milestones' hits (sql/grouped.py)
+        counts.append('SELECT "at", event, milestone_index, 1 AS jump FROM hg')
     for milestone in compiler.compiled.milestones:
         k = milestone.info.index
+        if k in compiler.table.indexes:
+            continue
         if is_every(milestone):
             counts.append(f'SELECT "at", event, {k} AS milestone_index, jump FROM j{k}')
         elif ast.timer_of(milestone.info.trigger) is None:

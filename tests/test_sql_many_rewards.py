@@ -1,0 +1,253 @@
+"""Files of many rewards in SQL (sql/grouped.py, docs/sql.md "Files of many
+rewards"): the plain milestones of a file of many are computed together,
+as rows of tables, so that a file of more than 500 rewards compiles and
+runs. The table shape gives the Python engine's bytes: on a file past the
+old limit, on the reference programs and on drawn programs mixing plain
+milestones with every other construct (the shape forced on from one plain
+milestone, `FROM = 1`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rewardrules
+from rewardrules.cli import main
+from rewardrules.cli.sql import duckdb_result, transpiled
+from rewardrules.sql import grouped
+from rewardrules.sql.compile import MAX_REWARDS, Unsupported, _Compiler, compile_query
+
+from .conftest import examples
+from .test_properties import PROPERTY, as_ofs, ledgers, program
+from .test_review_sql_mix import HEAD, compare, mixed_ledgers, programs
+from .test_sql_backend import GOLDEN, ROOT, SUPPORTED, duckdb_json, python_json
+
+
+@pytest.fixture
+def table_from_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table shape for every file with a plain milestone."""
+    monkeypatch.setattr(grouped, "FROM", 1)
+
+
+def many(milestones: int) -> str:
+    """A file of plain milestones of every form, one in four with two rewards."""
+    forms = [
+        "when paid >= {n} USD",
+        "first payment where payment.amount >= {n} USD",
+        "each payment where payment.amount > {n} USD within 30 days",
+        "when converted >= {k}",
+    ]
+    rewards = [
+        "reward referrer cash {m} USD",
+        "reward referee credit 2.50 USD\n  reward referrer cash {m} USD",
+        'reward referrer item "Trip number {n}"',
+        "reward referee discount 10 percent",
+    ]
+    body = "".join(
+        f"milestone m{i} {{\n  {forms[i % 4].format(n=i, k=i % 3 + 1)}\n  {rewards[i // 4 % 4].format(n=i, m=i % 7 + 1)}\n}}\n\n"
+        for i in range(milestones)
+    )
+    metric = "metric converted = count referrals where paid > 0\n\n"
+    return HEAD.format(zone="") + metric + body
+
+
+EVENTS: list[dict[str, Any]] = [
+    {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+    {"id": "r2", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "cat"},
+    {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "45.00"},
+    {"id": "p2", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "cat", "amount": "7.50"},
+    {"id": "p3", "at": "2026-03-05T00:00:00Z", "type": "payment", "referee": "bob", "amount": "30.00"},
+    {"id": "p4", "at": "2026-03-05T00:00:00Z", "type": "payment", "referee": "cat", "amount": "90.00"},
+]
+
+
+def table_of(rules: str) -> frozenset[int]:
+    """The milestones the compiled query computes in the table."""
+    compiler = _Compiler(rewardrules.compile(rules, "many.rules").compiled)
+    compiler.query()
+    return compiler.table.indexes
+
+
+def test_a_file_of_more_than_500_rewards_gives_the_python_bytes() -> None:
+    rules = many(520)
+    prog = rewardrules.compile(rules, "many.rules")
+    assert sum(len(m.rewards) for m in prog.compiled.milestones) > MAX_REWARDS  # refused before
+    query = compile_query(prog.compiled)
+    assert "hg AS (" in query.awards and "h0 AS (" not in query.awards
+    assert duckdb_json(prog, EVENTS, None) == python_json(prog, EVENTS, None)
+
+
+def test_score_engine_duckdb_runs_a_file_of_many_rewards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line end to end (the ledger read by DuckDB itself), with
+    the 100 awards at one event that the per-event limit allows checked."""
+    monkeypatch.chdir(tmp_path)
+    Path("many.rules").write_text(many(520), encoding="utf-8")
+    lines = [json.dumps(event) for event in EVENTS]
+    Path("ledger.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = []
+    for engine in ("python", "duckdb"):
+        assert (
+            main(["score", "many.rules", "ledger.jsonl", "--no-explain", "--format", "json", "--engine", engine]) == 0
+        )
+        results.append(capsys.readouterr().out)
+    assert results[0] == results[1]
+    assert '"milestone": "m519"' in results[0]
+
+
+def test_plain_milestones_are_in_the_table_from_FROM_of_them() -> None:
+    assert table_of(many(grouped.FROM - 1)) == frozenset()
+    assert table_of(many(grouped.FROM)) == frozenset(range(grouped.FROM))
+
+
+def test_what_is_not_plain_keeps_its_own_cte(table_from_one: None) -> None:
+    rules = many(4) + (
+        "milestone computed {\n  first payment\n  reward referrer cash 10% of payment.amount\n}\n\n"
+        'milestone told {\n  first payment\n  reward referrer cash 1 USD\n  message "{{ paid }}"\n}\n\n'
+        "milestone voided {\n  first payment\n  reward referrer cash 1 USD\n  void if refund\n}\n\n"
+        "milestone timed {\n  after 30 days\n  reward referrer cash 1 USD\n}\n\n"
+        "milestone rises {\n  whenever paid increases\n  reward referrer cash 1 USD\n}\n\n"
+        "milestone steps {\n  every 100 paid\n  reward referrer cash 1 USD\n}\n"
+    )
+    assert table_of(rules) == frozenset(range(4))
+
+
+def _limit_file(plain: int, computed: int) -> str:
+    """`plain` plain milestones, then `computed` milestones of a computed amount."""
+    body = "".join(
+        f"milestone c{i} {{\n  first payment where payment.amount > {i} USD\n  reward referrer cash 10% of payment.amount\n}}\n\n"
+        for i in range(computed)
+    )
+    return many(plain) + body
+
+
+def test_the_limit_counts_the_branches_of_the_award_rows() -> None:
+    """Past the table, each reward of a milestone with its own CTE is one
+    branch of the award rows' UNION ALL, and the table's group (its
+    rewards differ by constants only) one more: 500 in all compile, the
+    reward of the 501st branch is refused at its line."""
+    head = _limit_file(grouped.FROM, 0).count("\n")
+    compile_query(rewardrules.compile(_limit_file(grouped.FROM, MAX_REWARDS - 1), "many.rules").compiled)
+    prog = rewardrules.compile(_limit_file(grouped.FROM, MAX_REWARDS), "many.rules")
+    with pytest.raises(Unsupported) as caught:
+        compile_query(prog.compiled)
+    problem = caught.value.problem()
+    assert f"more than {MAX_REWARDS} rewards outside the table of plain milestones" in problem.message
+    assert problem.location is not None
+    assert problem.location.line == head + 5 * (MAX_REWARDS - 1) + 3  # the last milestone's reward
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_reference_programs_in_the_table_shape(table_from_one: None, name: str) -> None:
+    prog = program(name)
+    lines = sorted((GOLDEN / name).glob("*.jsonl"))[0].read_text(encoding="utf-8").splitlines()
+    assert duckdb_json(prog, lines, None) == python_json(prog, lines, None)
+
+
+@PROPERTY
+@given(data=st.data())
+def test_reference_programs_on_generated_ledgers_in_the_table_shape(data: st.DataObject) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grouped, "FROM", 1)
+        name = data.draw(st.sampled_from(SUPPORTED), label="program")
+        events = data.draw(ledgers(name), label="ledger")
+        as_of = data.draw(as_ofs(events), label="as_of")
+        prog = program(name)
+        assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+
+
+@settings(PROPERTY, max_examples=examples(20))
+@given(rules=programs(), data=st.data())
+def test_mixed_programs_in_the_table_shape(rules: str, data: st.DataObject) -> None:
+    """sql/grouped.py's plain milestones among holds, voids, caps, allowances,
+    messages, timers and two programs (tests/test_review_sql_mix.py's files)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grouped, "FROM", 1)
+        events = data.draw(mixed_ledgers(), label="ledger")
+        compare(rules, events, data.draw(as_ofs(events), label="as_of"))
+
+
+TRIGGERS = [
+    "when paid >= 20 USD",
+    "when paid >= 100 USD and payments >= 2",
+    "first payment where payment.amount > 10 USD",
+    "first payment within 30 days",
+    "each payment where payment.amount >= 5 USD",
+    "first refund",
+    "when converted >= 1",
+    "when converted >= 2",
+]
+REWARDS = [
+    "reward referrer cash 10 USD",
+    "reward referee credit 2.50 USD",
+    'reward referrer item "Trip"',
+    "reward referee discount 10 percent",
+    "reward referrer cash 5 USD { hold 5 days }",
+    "reward referrer cash 3 USD\n  reward referrer cash 4 USD",
+]
+
+
+@st.composite
+def plain_files(draw: st.DrawFn) -> str:
+    """Files of plain milestones of every form (per referral and per
+    referrer, `each`, `within`, holds, a cap, two rewards of one role)."""
+    parts = [HEAD.format(zone=draw(st.sampled_from(["", ' timezone "America/New_York"'])))]
+    parts.append("metric converted = count referrals where paid > 0")
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(["cap referrer 30 USD", "cap referrer 2 rewards per week"])))
+    for n in range(draw(st.integers(1, 6))):
+        trigger = draw(st.sampled_from(TRIGGERS))
+        reward = draw(st.sampled_from(REWARDS))
+        parts.append(f"milestone m{n} {{\n  {trigger}\n  {reward}\n}}")
+    return "\n\n".join(parts) + "\n"
+
+
+@settings(PROPERTY, max_examples=examples(20))
+@given(rules=plain_files(), data=st.data())
+def test_plain_milestones_of_every_form(rules: str, data: st.DataObject) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grouped, "FROM", 1)
+        assert table_of(rules)  # the shape under test
+        events = data.draw(mixed_ledgers(), label="ledger")
+        compare(rules, events, data.draw(as_ofs(events), label="as_of"))
+
+
+@pytest.mark.parametrize(("dialect", "unnested"), [("spark", "EXPLODE(ARRAY("), ("postgres", "UNNEST(ARRAY[")])
+def test_other_dialects_write_the_table(
+    table_from_one: None, capsys: pytest.CaptureFixture[str], dialect: str, unnested: str
+) -> None:
+    query = compile_query(rewardrules.compile(many(8), "many.rules").compiled)
+    text = transpiled(query, dialect)
+    assert text is not None, capsys.readouterr().err
+    assert unnested in text
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_spark_runs_the_table(table_from_one: None, spark: Any) -> None:
+    """Spark writes the list of milestones as `LATERAL VIEW EXPLODE` and the
+    tables as inline `VALUES`: one file, the Python engine's bytes."""
+    prog = rewardrules.compile(many(8), "many.rules")
+    data = duckdb_result(prog, compile_query(prog.compiled), EVENTS, None, "<ledger>", spark.run)
+    assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, EVENTS, None)
+
+
+def test_the_benchmark_runs() -> None:
+    """benchmarks/sql_many_rewards.py keeps working (no timing asserted):
+    its smoke run prints rows whose two results are the same bytes."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sql_many_rewards.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 2 and all(row.endswith("| True |") for row in rows)
