@@ -3,11 +3,13 @@ one warehouse, where sqlglot would write a construct that engine lacks, or
 one that means something else there (docs/sql.md, "Other dialects").
 
 PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
-`CONTAINS`, `SHA256` of bytes only, and a `MAKE_TIMESTAMPTZ` of date parts
-(DuckDB's takes microseconds since the epoch). Each is written with what
-Postgres has, exactly: the window's non-null values in an array (`ARRAY_AGG
-... FILTER`), a JSONB object, `STRPOS`, `SHA256(CONVERT_TO(x, 'UTF8'))`,
-the epoch plus a number of microseconds.
+`CONTAINS`, `SHA256` of bytes only, a `MAKE_TIMESTAMPTZ` of date parts
+(DuckDB's takes microseconds since the epoch), and a `GENERATE_SERIES`
+that is already a set of rows (DuckDB's is a list to `UNNEST`). Each is
+written with what Postgres has, exactly: the window's non-null values in an
+array (`ARRAY_AGG ... FILTER`), a JSONB object, `STRPOS`,
+`SHA256(CONVERT_TO(x, 'UTF8'))`, the epoch plus a number of microseconds,
+the series alone.
 
 BigQuery (`bigquery`): `a // b` as `DIV(a, b)`, exact on INT64 and
 BIGNUMERIC (sqlglot's general rewrite divides with `/`, which is FLOAT64 on
@@ -146,6 +148,10 @@ def _postgres(node: Any) -> Any:
         return exp.DataType.build("JSONB", dialect="postgres")
     if isinstance(node, exp.Contains):
         return _strpos(node)
+    if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
+        # DuckDB's GENERATE_SERIES is a list to unnest; Postgres's is already
+        # the set of rows (`UNNEST(bigint)` does not exist there)
+        return node.this
     if _null_text(node):
         # a recursive CTE's column must have one collation in both terms:
         # the ledger's texts are "C" (docs/sql.md), so a NULL text is too
