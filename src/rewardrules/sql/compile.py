@@ -34,6 +34,7 @@ from . import (
     attribution,
     caps,
     every,
+    explain,
     exponents,
     expressions,
     messages,
@@ -257,6 +258,8 @@ class _Compiler:
     voided: Followed = field(default_factory=Followed)
     #: the sign columns of metrics (sql/signs.py: a zero may be negative)
     signs: dict[MetricInfo, str] = field(default_factory=dict)
+    #: whether award rows explain themselves (a `why` column, sql/explain.py)
+    explain: bool = False
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -520,6 +523,8 @@ class _Compiler:
         kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
         message = messages.hit_column(self, compiled)  # the values its message reads
         amounts, kept = amounts + message, kept + (", msg" if message else "")
+        why = explain.hit_column(self, compiled)  # the values its explanation gives
+        amounts, kept = amounts + why, kept + (", why_values" if why else "")
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
@@ -617,6 +622,7 @@ class _Compiler:
             **every.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
+            **explain.row_values(self, milestone, index),
         }
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
@@ -729,7 +735,9 @@ class _Compiler:
         body = "\nUNION ALL\n".join(rows)
         issued = self.capped(body)
         hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth"))
-        awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
+        hidden += "".join(f", {name}" for name in explain.COLUMNS) if self.explain else ""
+        why = explain.final(self)
+        awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}){why} FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         claws = reversals.clawbacks_select(self, issued)
@@ -809,7 +817,9 @@ def _construct(node: object) -> str:
     return names.get(kind, f"the expression `{kind}`")
 
 
-def compile_query(compiled: CompiledRuleset) -> Query:
+def compile_query(compiled: CompiledRuleset, explain: bool = False) -> Query:
     """The program as SQL, or `Unsupported` naming the first construct that
-    does not compile yet (nothing partial is ever returned)."""
-    return _Compiler(compiled).query()
+    does not compile yet (nothing partial is ever returned). `explain`: each
+    award row has its `why` (sql/explain.py), and a construct whose
+    explanation does not compile yet is refused."""
+    return _Compiler(compiled, explain=explain).query()
