@@ -331,7 +331,7 @@ class _Compiler:
         if isinstance(node, ast.Neg):
             return f"(- {self.expr(node.operand)})"
         if isinstance(node, ast.Compare) and not node.fold:
-            return f"COALESCE(({self.expr(node.left)} {_COMPARE[node.op]} {self.expr(node.right)}), FALSE)"
+            return f"COALESCE(({self.operand(node.left)} {_COMPARE[node.op]} {self.operand(node.right)}), FALSE)"
         if isinstance(node, ast.And):
             return f"({self.expr(node.left)} AND {self.expr(node.right)})"
         if isinstance(node, ast.Or):
@@ -340,10 +340,22 @@ class _Compiler:
             return f"(NOT {self.expr(node.operand)})"
         if isinstance(node, ast.InList) and not node.fold:
             items = ", ".join(self.expr(item) for item in node.items)
-            return f"COALESCE(({self.expr(node.operand)} {'NOT IN' if node.negated else 'IN'} ({items})), FALSE)"
+            return f"COALESCE(({self.operand(node.operand)} {'NOT IN' if node.negated else 'IN'} ({items})), FALSE)"
         if isinstance(node, ast.IsSet):
-            return f"({self.expr(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
+            return f"({self.operand(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
         raise self.refuse(_construct(node), node)
+
+    def operand(self, node: ast.Expr) -> str:
+        """An operand of a comparison, `in` or `is set`: a boolean field as
+        the event has it (NULL when missing, so that a comparison is false
+        and `is set` too, as `runtime.n_eq` and the Python engine's `is
+        not None`), where `expr` reads it as a condition (missing: false)."""
+        found = self.expr(node)
+        binding = self.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+        field = binding.field if binding is not None and binding.kind == "field" else None
+        if field is not None and field.type.kind == "boolean" and not field.builtin:
+            return found.removeprefix("COALESCE(").removesuffix(", FALSE)")
+        return found
 
     def ref(self, node: ast.Ref) -> str:
         binding = self.checked.bindings.get(node)

@@ -124,54 +124,47 @@ def hit_column(compiler: _Compiler, milestone: CompiledMilestone) -> str:
 
 
 def _value(compiler: _Compiler, milestone: CompiledMilestone, name: str, node: ast.Ref | None, typ: Type | None) -> str:
-    """SQL: one value's JSON text, as `formatting.format_value` writes it."""
+    """SQL: one value's JSON text, as `formatting.format_value` writes it;
+    what cannot be written yet is refused at the milestone's trigger."""
     metric = compiler.checked.programs[milestone.program].metrics.get(name)
+    place: object = node
     if node is None:  # the metric a `whenever`/`every` milestone tests
         assert metric is not None
-        place = milestone.info.trigger
-        value, typ = compiler.metric(metric, place), metric.type
+        place, typ = milestone.info.trigger, metric.type
     else:
-        value, place = compiler.expr(node), node
         binding = compiler.checked.bindings[node]
         metric = binding.metric if binding.kind == "metric" else None
-        if binding.kind == "field" and typ is not None and typ.kind == BOOLEAN:  # as read: NULL stays null
-            value = value.removeprefix("COALESCE(").removesuffix(", FALSE)")
     if typ is None or typ.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
         kind = typ.kind if typ is not None else "value"
         raise _refusal(compiler, f"an explanation (`why`) giving `{name}` (a {kind})", milestone)
-    if typ.kind == TEXT:
-        return text(value)
-    if typ.kind == BOOLEAN:
-        return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE 'null' END"
-    read = _Read(compiler, value, node, metric, place)
     try:
-        if typ.kind == QUANTITY and is_currency(typ.unit or ""):
-            written = _money(read, minor_exponent(typ.unit or ""))
-        else:
-            written = _number(read)
+        return _written(_Read(compiler, node, metric, place), typ)
     except sql.Unsupported as refused:
         construct = f"an explanation (`why`) giving `{name}` ({refused.construct})"
         raise _refusal(compiler, construct, milestone) from None
-    return f"CASE WHEN {value} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """A number an explanation gives: its SQL value, and the name (`node`)
-    or metric it is read by, for its sign and its decimals."""
+    """A value an explanation gives: the name (`node`) or metric it is read
+    by, for its value, its sign and its decimals."""
 
     compiler: _Compiler
-    value: str
     node: ast.Ref | None
     metric: MetricInfo | None
     place: object
 
-    @property
-    def formula(self) -> ast.Expr | None:
-        return self.metric.formula if self.metric is not None else None
+    def value(self) -> str:
+        """Its value; a boolean field as the event has it (NULL stays null)."""
+        if self.node is not None:
+            return self.compiler.operand(self.node)
+        assert self.metric is not None
+        return self.compiler.metric(self.metric, self.place)
 
-    def divides(self) -> bool:
-        return self.formula is not None and expressions.divides(self.compiler, self.formula)
+    def divides(self) -> ast.Expr | None:
+        """The formula of a metric whose value involves a division, or None."""
+        formula = self.metric.formula if self.metric is not None else None
+        return formula if formula is not None and expressions.divides(self.compiler, formula) else None
 
     def negative(self) -> str:
         """Whether its Decimal's sign is set (`sql.signs`)."""
@@ -191,19 +184,39 @@ class _Read:
         return exponents.exponent(self.compiler, self.node)
 
 
-def _money(read: _Read, places: int) -> str:
-    """Money quantized to its currency's decimals, half to even (a quotient
-    from its exact fraction), keeping the sign of a zero (`-0.00`)."""
-    if read.divides():
-        assert read.formula is not None
-        fraction = expressions.fraction(read.compiler, read.formula)
-        num, den = fraction.num, fraction.den or "1"
-        units = expressions.half_even_ratio(f"ABS({num})", den, places)
-        negative = f"({num} < 0 OR ({num} = 0 AND {signs.negative(read.compiler, read.formula)}))"
-    else:
-        value = read.value
+def _written(read: _Read, typ: Type) -> str:
+    """SQL: the value's JSON text (`null` where it has none)."""
+    quotient = read.divides()
+    if typ.kind == QUANTITY and is_currency(typ.unit or "") and quotient is not None:
+        fraction = expressions.fraction(read.compiler, quotient)
+        den = fraction.den or "1"
+        written = _quotient(read, quotient, fraction.num, den, minor_exponent(typ.unit or ""))
+        return f"CASE WHEN {fraction.num} IS NULL OR {den} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
+    if quotient is not None:  # the engine writes it to 100 significant digits
+        raise read.compiler.refuse("a number that involves a division", read.place)
+    value = read.value()
+    if typ.kind == TEXT:
+        return text(value)
+    if typ.kind == BOOLEAN:
+        return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE 'null' END"
+    if typ.kind == QUANTITY and is_currency(typ.unit or ""):
+        places = minor_exponent(typ.unit or "")
         units = sql.half_even_units(f"ABS({value})", places)
-        negative = f"({value} < 0 OR ({value} = 0 AND {read.negative()}))"
+        written = _money(units, f"({value} < 0 OR ({value} = 0 AND {read.negative()}))", places)
+    else:
+        written = _number(read, value)
+    return f"CASE WHEN {value} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
+
+
+def _quotient(read: _Read, formula: ast.Expr, num: str, den: str, places: int) -> str:
+    """Money that divides: rounded half to even from its exact fraction."""
+    units = expressions.half_even_ratio(f"ABS({num})", den, places)
+    return _money(units, f"({num} < 0 OR ({num} = 0 AND {signs.negative(read.compiler, formula)}))", places)
+
+
+def _money(units: str, negative: str, places: int) -> str:
+    """Money in minor `units` (its sign apart) as `quantize` writes it, with
+    every decimal of its currency and the sign it keeps (`-0.00`)."""
     sign = f"CASE WHEN {negative} THEN '-' ELSE '' END"
     if places == 0:
         return f"{sign} || CAST({units} AS VARCHAR)"
@@ -213,12 +226,9 @@ def _money(read: _Read, places: int) -> str:
     )
 
 
-def _number(read: _Read) -> str:
+def _number(read: _Read, value: str) -> str:
     """Another number: a whole one in digits (`plain` of its normal form),
     else with the decimals its Decimal carries (its exponent)."""
-    if read.divides():
-        raise read.compiler.refuse("a number that involves a division", read.place)
-    value = read.value
     whole = f"CAST(CAST({value} AS DECIMAL({sql.MAX_DIGITS}, 0)) AS VARCHAR)"
     exponent = read.exponent()
     if exponent is None:  # a count: always whole
