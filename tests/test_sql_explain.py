@@ -39,7 +39,11 @@ PROGRAMS = [
 def ledgers_of(rules: Path) -> list[Path]:
     """A program's golden ledgers: `tests/golden/NAME/*.jsonl` for a
     reference program, its own folder (or `ledgers/` below it) otherwise."""
-    found = [*(GOLDEN / rules.stem).glob("*.jsonl"), *rules.parent.glob("*.jsonl"), *rules.parent.glob("ledgers/*.jsonl")]
+    found = [
+        *(GOLDEN / rules.stem).glob("*.jsonl"),
+        *rules.parent.glob("*.jsonl"),
+        *rules.parent.glob("ledgers/*.jsonl"),
+    ]
     return sorted(set(found))
 
 
@@ -201,7 +205,14 @@ def test_a_missing_boolean_field_is_compared_as_the_python_engine_does() -> None
     events = [
         {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
         {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "1.00"},
-        {"id": "p2", "at": "2026-01-03T00:00:00Z", "type": "payment", "referee": "bob", "amount": "1.00", "flag": False},
+        {
+            "id": "p2",
+            "at": "2026-01-03T00:00:00Z",
+            "type": "payment",
+            "referee": "bob",
+            "amount": "1.00",
+            "flag": False,
+        },
     ]
     expected = json.loads(python_bytes(prog, events, None))["awards"]
     assert [(a["milestone"], a["why"]["event"]) for a in expected] == [

@@ -278,7 +278,7 @@ def _voided_by(milestone: CompiledMilestone, index: int) -> str:
     confirmed = f'"at" + {int(reward.hold_ns)}' if reward.hold_ns is not None else '"at"'
     types = " ".join(f"WHEN {j} THEN {sql.literal(json.dumps(v.event))}" for j, v in enumerate(milestone.info.voids))
     body = (
-        "',\n  \"voided_by\": {\n    \"event\": ' || "
+        '\',\n  "voided_by": {\n    "event": \' || '
         f"{text('vid')} || ',\n    \"type\": ' || CASE vrule {types} END || "
         f"',\n    \"at\": ' || {instant('vat')} || ',\n    \"rule\": ' || CAST(vrule AS VARCHAR) || '\n  }}'"
     )
@@ -290,5 +290,5 @@ def final(compiler: _Compiler) -> str:
     `wanted` amounts): the whole object; "" without explanations."""
     if not compiler.explain:
         return ""
-    capped = "',\n  \"capped\": true,\n  \"uncapped\": \"' || why_uncut || '\"'"
+    capped = '\',\n  "capped": true,\n  "uncapped": "\' || why_uncut || \'"\''
     return f", why_head || CASE WHEN granted < wanted THEN {capped} ELSE '' END || why_void || '\n}}' AS why"

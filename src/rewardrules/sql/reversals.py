@@ -88,7 +88,7 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
             continue
         ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event ORDER BY vat, vid, "rule") AS n'
         ctes.append(
-            f'f{k}_{s} AS (SELECT rid, event, vat, vid{explained} FROM (SELECT *, {ranked} FROM v{k} '
+            f"f{k}_{s} AS (SELECT rid, event, vat, vid{explained} FROM (SELECT *, {ranked} FROM v{k} "
             f'WHERE "rule" IN ({chosen})) AS m WHERE n = 1)'
         )
     return ctes
