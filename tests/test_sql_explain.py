@@ -317,3 +317,19 @@ def test_the_sql_command_prints_the_why_column_unless_told_not_to() -> None:
     assert explained.returncode == 0 and quiet.returncode == 0
     assert " AS why FROM " in explained.stdout and "why" not in quiet.stdout
     assert quiet.stdout == compile_query(rewardrules.load(rules).compiled).text()
+
+
+def test_the_postgres_query_escapes_no_nul_and_formats_instants_exactly() -> None:
+    """Postgres refuses `CHR(0)` (its texts hold no NUL, so the escape of
+    one is left out), and sqlglot writes `MAKE_TIMESTAMP` as a
+    floating-point `TO_TIMESTAMP` in the session's time zone: the epoch
+    plus whole microseconds instead (run on PostgreSQL 15 by
+    `benchmarks/warehouse_check.py --explain`)."""
+    from rewardrules.sql.dialect import to_dialect
+
+    query = compile_query(rewardrules.load(ROOT / "rulesets" / "partner_and_customer.rules").compiled, explain=True)
+    duckdb = query.awards
+    assert "CHR(0)" in duckdb and "MAKE_TIMESTAMP(" in duckdb
+    postgres = to_dialect(duckdb, "postgres", [column.name for column in query.columns]).upper()
+    assert "CHR(0)" not in postgres and "TO_TIMESTAMP" not in postgres
+    assert "CAST('1970-01-01 00:00:00' AS TIMESTAMP) + " in postgres and "CHR(31)" in postgres
