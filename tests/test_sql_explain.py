@@ -108,8 +108,10 @@ def test_golden_ledgers_give_the_explained_awards(rules: Path, ledger: Path) -> 
     as_of = as_of_of(ledger)
     lines = ledger.read_text(encoding="utf-8").splitlines()
     expected = python_bytes(prog, lines, as_of)
-    got, _ = written(prog, ledger, as_of)
+    got, awards = written(prog, ledger, as_of)
     assert section(got) == section(expected)  # awards and reversals, byte for byte
+    if not isinstance(awards, Written):  # the records were built from the rows already
+        return
     data = built(prog, lines, as_of)
     python = json.loads(expected)
     for key in ("awards", "reversals"):  # each record, from the rows
