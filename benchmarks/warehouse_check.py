@@ -74,7 +74,9 @@ def _type(column: Column, scales: dict[str, int]) -> str:
     """A field column's Postgres type (texts in the "C" collation)."""
     if column.kind == "number":
         return f"NUMERIC(38, {scales.get(column.name, 0)})"
-    return "BOOLEAN" if column.kind == "boolean" else "TEXT"
+    if column.kind == "exponent":  # a number's exponent, a sign: as `run._sql_type` loads them
+        return "BIGINT"
+    return "BOOLEAN" if column.kind in ("boolean", "sign") else "TEXT"
 
 
 def _collated(column: Column) -> str:
@@ -158,18 +160,25 @@ def cases(names: Sequence[str]) -> list[tuple[str, Path, list[Path]]]:
     return kept
 
 
-def check(pg: Postgres, name: str, path: Path, ledgers: Sequence[Path]) -> int:
-    """Compare every golden ledger of one program; the number that differ."""
+def check(pg: Postgres, name: str, path: Path, ledgers: Sequence[Path], explain: bool = False) -> int:
+    """Compare every golden ledger of one program; the number that differ.
+    `explain`: the query with each award's `why`, compared with the Python
+    engine's explained awards and reversals (the other explained sections
+    are not computed by the query)."""
     program = rewardrules.load(path)
-    query = compile_query(program.compiled)
+    query = compile_query(program.compiled, explain)
     differ = 0
     for ledger in ledgers:
         expected = json.loads(ledger.with_suffix("").with_suffix(".expected.json").read_text(encoding="utf-8"))
         lines = ledger.read_text(encoding="utf-8").splitlines()
-        python = program.score(lines, as_of=expected["as_of"], explain=False).to_json()
+        python = program.score(lines, as_of=expected["as_of"], explain=explain).to_json()
+        if explain:
+            python = _explained(json.loads(python))
         try:
-            data = duckdb_result(program, query, lines, parse_as_of(expected["as_of"]), str(ledger), runner(pg))
+            as_of = parse_as_of(expected["as_of"])
+            data = duckdb_result(program, query, lines, as_of, str(ledger), runner(pg), explain)
             postgres = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+            postgres = _explained(data) if explain else postgres
         except Exception as error:  # a failure is a finding, printed
             postgres = f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
         same = postgres == python
@@ -179,6 +188,11 @@ def check(pg: Postgres, name: str, path: Path, ledgers: Sequence[Path]) -> int:
         if not same:
             print("  " + postgres[:600].replace("\n", "\n  "))
     return differ
+
+
+def _explained(data: dict[str, Any]) -> str:
+    """The awards and reversals of a result, as JSON text."""
+    return json.dumps({key: data[key] for key in ("awards", "reversals")}, ensure_ascii=False, indent=2)
 
 
 def folds(pg: Postgres, seed: int, rounds: int) -> int:
@@ -228,11 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="random ledgers per program with several caps (0: none)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--psql", default="psql", help="the psql client to run")
+    parser.add_argument("--explain", action="store_true", help="compare each award's `why` too (sql/explain.py)")
     args = parser.parse_args(argv)
     pg = Postgres(args.psql)
     print(pg.script("SELECT version();").strip())
     names = cases(args.programs)
-    differ = sum(check(pg, *case) for case in names)
+    differ = sum(check(pg, *case, args.explain) for case in names)
     differ += folds(pg, args.seed, args.rounds) if args.rounds else 0
     pg.script(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;")
     print(f"{len(names)} program(s); {'all the same' if not differ else f'{differ} ledger(s) differ'}")

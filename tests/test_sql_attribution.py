@@ -243,7 +243,7 @@ def test_the_command_line_scores_affiliate_attribution() -> None:
     (the fold among them)."""
     rules = "rulesets/affiliate_attribution.rules"
     ledger = "tests/golden/affiliate_attribution/last_click.jsonl"
-    duck = cli("score", "--engine", "duckdb", "--format", "json", rules, ledger)
+    duck = cli("score", "--engine", "duckdb", "--no-explain", "--format", "json", rules, ledger)
     assert duck.returncode == 0, duck.stderr
     lines = (GOLDEN / "affiliate_attribution" / "last_click.jsonl").read_text(encoding="utf-8").splitlines()
     assert duck.stdout == python_json(program("affiliate_attribution"), lines, None)

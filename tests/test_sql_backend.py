@@ -187,7 +187,7 @@ def test_a_construct_not_compiled_is_refused_at_its_line() -> None:
 def test_score_engine_duckdb_prints_the_python_result() -> None:
     ledger = "tests/golden/saas_milestones/basic.jsonl"
     rules = "rulesets/saas_milestones.rules"
-    duck = cli("score", "--engine", "duckdb", "--format", "json", rules, ledger)
+    duck = cli("score", "--engine", "duckdb", "--no-explain", "--format", "json", rules, ledger)
     python = cli("score", "--no-explain", "--format", "json", rules, ledger)
     assert duck.returncode == 0, duck.stderr
     assert duck.stdout == python.stdout
@@ -204,9 +204,9 @@ def test_sql_prints_a_query_duckdb_runs(tmp_path: Path) -> None:
     awards = done.stdout.split(";\n")[0]
     db = duckdb.connect()
     db.execute(
-        "CREATE TABLE ledger AS SELECT * FROM (VALUES (0::BIGINT, 'r1', 'referral', 'bob', 'ann', NULL::DECIMAL(38,2)), "
-        "(1::BIGINT, 's1', 'subscription', 'bob', NULL, 1000.00::DECIMAL(38,2))) "
-        't("at", id, type, referee, referrer, "subscription.mrr")'
+        "CREATE TABLE ledger AS SELECT * FROM (VALUES (0::BIGINT, 'r1', 'referral', 'bob', 'ann', NULL::DECIMAL(38,2), "
+        "NULL::BOOLEAN), (1::BIGINT, 's1', 'subscription', 'bob', NULL, 1000.00::DECIMAL(38,2), FALSE)) "
+        't("at", id, type, referee, referrer, "subscription.mrr", "subscription.mrr sign")'  # its `why` writes money
     )
     db.execute('CREATE TABLE as_of AS SELECT 1::BIGINT AS "at"')
     rows = db.execute(awards).fetchall()

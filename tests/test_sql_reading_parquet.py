@@ -39,7 +39,7 @@ def test_a_parquet_ledger_gives_the_json_lines_result(
     parquet = tmp_path / "ledger.parquet"
     _parquet(ledger, parquet)
     python = _run(capsys, "--no-explain", "--format", "json", rules, str(ledger))
-    assert _run(capsys, "--engine", "duckdb", "--format", "json", rules, str(parquet)) == python
+    assert _run(capsys, "--engine", "duckdb", "--no-explain", "--format", "json", rules, str(parquet)) == python
 
 
 def test_a_bad_row_is_refused_with_its_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

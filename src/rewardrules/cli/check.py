@@ -99,11 +99,12 @@ def check_file(path: str, text: str, strict: bool, with_bounds: bool, sql: bool 
 
 def _sql_refusals(checked: CheckedRuleset) -> list[Diagnostic]:
     """Every construct of a checked file the SQL back end does not compile
-    yet (RR450), each at its line."""
+    yet (RR450), each at its line: as `score --engine duckdb` compiles it,
+    with each award's explanation."""
     from ..compiler.generate import compile_ruleset
     from ..sql.diagnose import diagnostics
 
-    return diagnostics(compile_ruleset(checked))
+    return diagnostics(compile_ruleset(checked), explain=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ result written as `score --no-explain` writes it.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -55,6 +56,11 @@ def add_parser(sub: Any) -> None:
         default="duckdb",
         help="the SQL dialect to write (default duckdb, the one tested; the others are written by sqlglot)",
     )
+    parser.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="leave out each award's `why` column (as `score --no-explain` leaves out explanations)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
-    query = compiled_query(program)
+    query = compiled_query(program, explain=not args.no_explain)
     if query is None:
         return 1
     if args.dialect == "duckdb":
@@ -75,13 +81,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def compiled_query(program: Program) -> Query | None:
+def compiled_query(program: Program, explain: bool = False) -> Query | None:
     """The program's query, or None after printing the construct that does
-    not compile yet (file:line:col, message, hint)."""
+    not compile yet (file:line:col, message, hint). `explain`: with each
+    award's `why` (sql/explain.py)."""
     from ..sql.compile import Unsupported, compile_query
 
     try:
-        return compile_query(program.compiled)
+        return compile_query(program.compiled, explain)
     except Unsupported as refusal:
         print(render_text(refusal.problem()), file=sys.stderr)
         return None
@@ -123,7 +130,9 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     program = load_program(args.ruleset, args.ledger)
     if isinstance(program, int):
         return program
-    query = compiled_query(program)
+    # DuckDB explains each award (`why`); Spark writes the result of --no-explain
+    explain = not args.no_explain and args.engine == "duckdb"
+    query = compiled_query(program, explain)
     if query is None:
         return 1
     name = "<stdin>" if args.ledger == "-" else args.ledger
@@ -135,10 +144,12 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         if args.engine == "spark":
             data = spark_result(program, query, args.ledger, as_of, args.spark_master, as_json=args.format == "json")
         else:
-            data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits)
+            data = direct_result(
+                program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits, explain=explain
+            )
         if data is None:  # stdin, or a ledger outside the strict form: the Python reader
             runner = partial(run_query, limits=limits)
-            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner)
+            data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner, explain)
     except LedgerError as error:
         print_error_lines(str(error))
         return fail(f"the ledger has {len(error.problems)} problem(s); nothing was scored")
@@ -150,18 +161,25 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
 
 
 def duckdb_result(
-    program: Program, query: Query, events: Iterable[Any], as_of: int | None, path: str, runner: Runner | None = None
+    program: Program,
+    query: Query,
+    events: Iterable[Any],
+    as_of: int | None,
+    path: str,
+    runner: Runner | None = None,
+    explain: bool = False,
 ) -> dict[str, Any]:
     """The result record of `score --engine duckdb` (or `spark`: `runner`):
     the events read and validated as the Python engine reads them (the same
     problems refused), then the query run over them up to the as-of
-    (default: the ledger's latest instant)."""
+    (default: the ledger's latest instant). `explain`: the query was
+    compiled with explanations, and each award has its `why`."""
     from ..sql.run import run as run_query
 
     records, latest = program._read(events, path)
     limit = as_of if as_of is not None else (latest if latest is not None else 0)
     rows = (runner or run_query)(query, program.compiled.checked, records, limit)
-    return result_data(program, rows, limit, records)
+    return result_data(program, rows, limit, records, explain=explain)
 
 
 def direct_result(
@@ -171,6 +189,7 @@ def direct_result(
     as_of: int | None,
     as_json: bool = False,
     limits: Limits | None = None,
+    explain: bool = False,
 ) -> dict[str, Any] | None:
     """The result record with the ledger read by DuckDB itself (a regular
     file in the strict form of `sql.read`), or None: then the Python reader
@@ -181,7 +200,8 @@ def direct_result(
     (`sql.write.Written`, for `sql.write.write_result`, fetched while it
     is written), and the totals added up from the query's counts, when
     both give the same bytes; else the same run's award rows. `limits`:
-    DuckDB's threads and memory (`sql.run.Limits`)."""
+    DuckDB's threads and memory (`sql.run.Limits`). `explain`: as for
+    `duckdb_result`."""
     import os
 
     from ..ledger.validate import _one_currency
@@ -193,7 +213,7 @@ def direct_result(
         return None
     limits = limits or Limits()
     currencies = _one_currency(program._reader().money)
-    layouts = _layouts(program) if as_json else None
+    layouts = _layouts(program, explain) if as_json else None
     found = run_file(
         query,
         program.compiled.checked,
@@ -208,11 +228,11 @@ def direct_result(
     if found is None:
         if is_parquet(path):  # its rows as JSON lines, for the Python reader
             runner = partial(run_query, limits=limits)
-            return duckdb_result(program, query, parquet_rows(path, limits), as_of, path, runner)
+            return duckdb_result(program, query, parquet_rows(path, limits), as_of, path, runner, explain)
         return None
     rows, limit, lines = found
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records, rows.totals)
+    return result_data(program, rows, limit, records, rows.totals, explain)
 
 
 def _totals_of(
@@ -229,12 +249,13 @@ def duckdb_limits(args: argparse.Namespace) -> Limits:
     return Limits(getattr(args, "threads", None), getattr(args, "memory_limit", None) or DEFAULT_MEMORY)
 
 
-def _layouts(program: Program) -> dict[tuple[int, int], list[str]] | None:
-    """Each reward's award record keys, in order (`result_data`'s); None
-    when a milestone has a message (rendered in Python, per award)."""
+def _layouts(program: Program, explain: bool = False) -> dict[tuple[int, int], list[str]] | None:
+    """Each reward's award record keys, in order (`result_data`'s; `why`
+    last when explaining); None when a milestone has a message (rendered
+    in Python, per award)."""
     if any(m.info.message is not None for m in program.compiled.milestones):
         return None
-    return _record_keys(program)
+    return {key: [*keys, "why"] if explain else keys for key, keys in _record_keys(program).items()}
 
 
 def _record_keys(program: Program) -> dict[tuple[int, int], list[str]]:
@@ -367,8 +388,10 @@ def result_data(
     as_of: int,
     records: Iterable[tuple[Any, ...]] = (),
     totals: list[dict[str, Any]] | None = None,
+    explain: bool = False,
 ) -> dict[str, Any]:
-    """The result record of `score --no-explain` from the query's rows:
+    """The result record of `score --no-explain` from the query's rows
+    (`explain`: each award with the `why` the query wrote, sql/explain.py):
     each award's keys in the order the Python engine writes them. A
     referral the query found eligible for no program is explained from its
     event's record (`records`), by the Python engine's own report. When
@@ -388,6 +411,8 @@ def result_data(
         milestone = milestones[row["milestone_index"]]
         if milestone.info.message is not None:  # rendered for the awards only, from the query's values
             record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
+        if explain:  # the query's JSON text, keys in the Python engine's order
+            record["why"] = json.loads(row["why"])
         awards.append(record)
         issued.append((record, row))
     reversals = [_reversal(row) for row in rows.reversals]
@@ -501,6 +526,14 @@ def partial_results(
         claw = take(amount, amount_scale(reward.quantum, amount), confirmed, shares)
         if claw.voided is not None:
             record["status"] = "void"
+            if "why" in record:  # explained: the void event, as `Reporter._voided_by` writes it
+                event, rule = claw.voided.event, claw.voided.rule
+                record["why"]["voided_by"] = {
+                    "event": event["id"],
+                    "type": milestone.voids[rule].info.event,
+                    "at": format_timestamp(event["at"]),
+                    "rule": rule,
+                }
         else:
             record["status"] = "pending" if as_of < confirmed else "confirmed"
         if confirmed <= as_of:

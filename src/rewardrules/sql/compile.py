@@ -34,6 +34,7 @@ from . import (
     attribution,
     caps,
     every,
+    explain,
     exponents,
     expressions,
     messages,
@@ -288,6 +289,8 @@ class _Compiler:
     signs: dict[MetricInfo, str] = field(default_factory=dict)
     #: the plain milestones of a file of many, computed together (sql/grouped.py)
     table: table_driven.Table = field(default_factory=table_driven.Table)
+    #: whether award rows explain themselves (a `why` column, sql/explain.py)
+    explain: bool = False
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -359,7 +362,7 @@ class _Compiler:
         if isinstance(node, ast.Neg):
             return f"(- {self.expr(node.operand)})"
         if isinstance(node, ast.Compare) and not node.fold:
-            return f"COALESCE(({self.expr(node.left)} {_COMPARE[node.op]} {self.expr(node.right)}), FALSE)"
+            return f"COALESCE(({self.operand(node.left)} {_COMPARE[node.op]} {self.operand(node.right)}), FALSE)"
         if isinstance(node, ast.And):
             return f"({self.expr(node.left)} AND {self.expr(node.right)})"
         if isinstance(node, ast.Or):
@@ -368,10 +371,22 @@ class _Compiler:
             return f"(NOT {self.expr(node.operand)})"
         if isinstance(node, ast.InList) and not node.fold:
             items = ", ".join(self.expr(item) for item in node.items)
-            return f"COALESCE(({self.expr(node.operand)} {'NOT IN' if node.negated else 'IN'} ({items})), FALSE)"
+            return f"COALESCE(({self.operand(node.operand)} {'NOT IN' if node.negated else 'IN'} ({items})), FALSE)"
         if isinstance(node, ast.IsSet):
-            return f"({self.expr(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
+            return f"({self.operand(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
         raise self.refuse(_construct(node), node)
+
+    def operand(self, node: ast.Expr) -> str:
+        """An operand of a comparison, `in` or `is set`: a boolean field as
+        the event has it (NULL when missing, so that a comparison is false
+        and `is set` too, as `runtime.n_eq` and the Python engine's `is
+        not None`), where `expr` reads it as a condition (missing: false)."""
+        found = self.expr(node)
+        binding = self.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+        field = binding.field if binding is not None and binding.kind == "field" else None
+        if field is not None and field.type.kind == "boolean" and not field.builtin:
+            return found.removeprefix("COALESCE(").removesuffix(", FALSE)")
+        return found
 
     def ref(self, node: ast.Ref) -> str:
         binding = self.checked.bindings.get(node)
@@ -537,6 +552,8 @@ class _Compiler:
         kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
         message = messages.hit_column(self, compiled)  # the values its message reads
         amounts, kept = amounts + message, kept + (", msg" if message else "")
+        why = explain.hit_column(self, compiled)  # the values its explanation gives
+        amounts, kept = amounts + why, kept + (", why_values" if why else "")
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
@@ -653,6 +670,7 @@ class _Compiler:
             **every.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
+            **explain.row_values(self, milestone, index),
         }
         return values, where
 
@@ -776,7 +794,9 @@ class _Compiler:
         body = "\nUNION ALL\n".join([*self.table.rows(), *rows])
         issued = self.capped(body)
         hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth"))
-        awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
+        hidden += "".join(f", {name}" for name in explain.COLUMNS) if self.explain else ""
+        why = explain.final(self)
+        awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}){why} FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         claws = reversals.clawbacks_select(self, issued)
@@ -856,7 +876,9 @@ def _construct(node: object) -> str:
     return names.get(kind, f"the expression `{kind}`")
 
 
-def compile_query(compiled: CompiledRuleset) -> Query:
+def compile_query(compiled: CompiledRuleset, explain: bool = False) -> Query:
     """The program as SQL, or `Unsupported` naming the first construct that
-    does not compile yet (nothing partial is ever returned)."""
-    return _Compiler(compiled).query()
+    does not compile yet (nothing partial is ever returned). `explain`: each
+    award row has its `why` (sql/explain.py), and a construct whose
+    explanation does not compile yet is refused."""
+    return _Compiler(compiled, explain=explain).query()

@@ -17,6 +17,7 @@ from functools import partial
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.diagnostics import Diagnostic
 from ..syntax import nodes as ast
+from . import explain as explanations
 from . import expressions, messages, reversals, timers
 from .compile import Unsupported, _Compiler, compile_query
 
@@ -26,8 +27,9 @@ CODE = "RR450"
 HELP = "score it with the Python engine (the default), or see docs/sql.md for what compiles"
 
 
-def refusals(compiled: CompiledRuleset) -> list[Unsupported]:
-    """Every construct that does not compile, in file order, each once."""
+def refusals(compiled: CompiledRuleset, explain: bool = False) -> list[Unsupported]:
+    """Every construct that does not compile, in file order, each once;
+    `explain`: with each award's explanation (`compile_query`'s)."""
     found: dict[tuple[str, int, int], Unsupported] = {}
 
     def attempt(part: Callable[[], object]) -> None:
@@ -38,7 +40,7 @@ def refusals(compiled: CompiledRuleset) -> list[Unsupported]:
             key = (refusal.construct, span.line if span else 0, span.column if span else 0)
             found.setdefault(key, refusal)
 
-    compiler = _Compiler(compiled)
+    compiler = _Compiler(compiled, explain=explain)
     attempt(compiler.check_program)
     for program in compiled.checked.programs:
         for clause in program.eligible:
@@ -46,7 +48,7 @@ def refusals(compiled: CompiledRuleset) -> list[Unsupported]:
     for milestone in compiled.milestones:
         for part in _parts(compiler, milestone):
             attempt(part)
-    attempt(lambda: compile_query(compiled))
+    attempt(lambda: compile_query(compiled, explain))
     return sorted(found.values(), key=lambda r: (r.span.line, r.span.column) if r.span else (0, 0))
 
 
@@ -69,6 +71,7 @@ def _parts(compiler: _Compiler, milestone: CompiledMilestone) -> list[Callable[[
         partial(reversals.refuse_unsupported, compiler, milestone),
         partial(timers.refuse_unsupported, compiler, milestone),  # not hidden by a void's refusal
         partial(messages.hit_column, compiler, milestone),
+        partial(explanations.hit_column, compiler, milestone),  # "" without explanations
     ]
     parts.extend(partial(reversals.void_clause, compiler, void) for void in milestone.info.voids)
     for index, reward in enumerate(milestone.rewards):
@@ -79,9 +82,10 @@ def _parts(compiler: _Compiler, milestone: CompiledMilestone) -> list[Callable[[
     return parts
 
 
-def diagnostics(compiled: CompiledRuleset) -> list[Diagnostic]:
-    """The refusals as `check` diagnostics (errors, code RR450)."""
+def diagnostics(compiled: CompiledRuleset, explain: bool = False) -> list[Diagnostic]:
+    """The refusals as `check` diagnostics (errors, code RR450); `explain`:
+    as `score --engine duckdb` compiles it, with explanations."""
     return [
         Diagnostic(CODE, f"the SQL engine cannot compile {refusal.construct} yet", refusal.span, HELP)
-        for refusal in refusals(compiled)
+        for refusal in refusals(compiled, explain)
     ]

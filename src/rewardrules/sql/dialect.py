@@ -7,7 +7,9 @@ dialect cannot express a construct: never a query that means something else.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .warehouses import rewrite
@@ -30,10 +32,29 @@ def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = ()) -> str:
 
     if dialect == "duckdb":
         return sql
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    if dialect not in STAR_MODIFIERS:
-        tree = expand_stars(tree, ledger)
-    return written(tree, dialect)
+    with _deep():
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        if dialect not in STAR_MODIFIERS:
+            tree = expand_stars(tree, ledger)
+        return written(tree, dialect)
+
+
+#: the Python frames sqlglot may use to read and write a query: an award's
+#: explanation escapes its texts with some thirty nested `REPLACE`s
+#: (sql/explain.py), about 800 frames of sqlglot's recursive parser, near
+#: Python's default limit of 1,000 (pure Python frames: no C stack is used)
+_FRAMES = 20_000
+
+
+@contextmanager
+def _deep() -> Iterator[None]:
+    """Python's recursion limit raised to `_FRAMES` while sqlglot works."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, _FRAMES))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 def written(tree: Any, dialect: str) -> str:

@@ -36,7 +36,7 @@ from ..compiler.generate import CompiledMilestone
 from ..core.limits import AwardLimitError
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import messages, reversals, triggers
+from . import explain, messages, reversals, triggers
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -81,8 +81,10 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     computed = compiler.amounts(compiled)
     amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
     amounts += messages.hit_column(compiler, compiled)
+    amounts += explain.hit_column(compiler, compiled)  # its explanation's values at the event
     kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in compiler.ratios else "") for r, _ in computed)
     kept += ", msg" if info.message is not None else ""
+    kept += ", why_values" if compiler.explain else ""
     types = ", ".join(sql.literal(t) for t in sorted(info.events))
     tested = f"SELECT *, {current} AS cur FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
     reaching = f"SELECT *, {reached} AS reached FROM ({tested}) AS c WHERE cur IS NOT NULL"

@@ -76,6 +76,7 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
     timed = ast.timer_of(info.trigger) is not None  # no triggering event: `h.event` is ''
     matches = [_clause(compiler, k, j, void, timed) for j, void in enumerate(info.voids)]
     ctes = [f"v{k} AS (\n" + "\nUNION ALL\n".join(matches) + "\n)"]
+    explained = ', "rule" AS vrule' if compiler.explain else ""  # its `why.voided_by.rule` (sql/explain.py)
     for s, clauses in enumerate(_void_sets(milestone)):
         chosen = ", ".join(str(j) for j in clauses)
         if partial(milestone, clauses):  # every event, once, with its first clause
@@ -87,7 +88,7 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
             continue
         ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event ORDER BY vat, vid, "rule") AS n'
         ctes.append(
-            f"f{k}_{s} AS (SELECT rid, event, vat, vid FROM (SELECT *, {ranked} FROM v{k} "
+            f"f{k}_{s} AS (SELECT rid, event, vat, vid{explained} FROM (SELECT *, {ranked} FROM v{k} "
             f'WHERE "rule" IN ({chosen})) AS m WHERE n = 1)'
         )
     return ctes

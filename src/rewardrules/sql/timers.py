@@ -42,7 +42,7 @@ from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import messages, reversals
+from . import explain, messages, reversals
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -71,11 +71,14 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     computed = compiler.amounts(milestone)
     amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
     amounts += messages.hit_column(compiler, milestone)
+    amounts += explain.hit_column(compiler, milestone)
+    amounts += ", sev" if compiler.explain else ""  # the event that started the clock (its `why.event`)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
-    rows = f'SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due'
+    sev = ", s.sev" if compiler.explain else ""
+    rows = f'SELECT t.*, s.due{sev}, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due'
     if info.level != "referral":
-        rows = _referrer_at_due(k)
+        rows = _referrer_at_due(k, sev)
     elif _referrer_metric_read(compiler, milestone) is not None:
         rows = _referrers_at_due(compiler, k, rows)
     return (
@@ -85,7 +88,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     )
 
 
-def _referrer_at_due(k: int) -> str:
+def _referrer_at_due(k: int, sev: str = "") -> str:
     """For a timer counted per referrer: the referrer's last row at or
     before the timer's instant, of any of its referrals (its per-referrer
     metrics then: the timer reads no other, see `refuse_unsupported`), as
@@ -93,7 +96,7 @@ def _referrer_at_due(k: int) -> str:
     award's referral, its referee the award's)."""
     last = 'ROW_NUMBER() OVER (PARTITION BY s.srid ORDER BY t."at" DESC, t.id DESC) AS n'
     return (
-        f"SELECT t.* EXCLUDE (rid, referee), s.srid AS rid, a.referee, s.due, {last} FROM s{k} AS s "
+        f"SELECT t.* EXCLUDE (rid, referee), s.srid AS rid, a.referee, s.due{sev}, {last} FROM s{k} AS s "
         'JOIN accepted AS a ON a.rid = s.srid JOIN totals AS t ON t.referrer = a.referrer AND t."at" <= s.due'
     )
 
@@ -120,13 +123,15 @@ def _after_starts(compiler: _Compiler, milestone: CompiledMilestone, trigger: as
     referral's instant plus D, or its first EVENT's (by instant, then id)."""
     p = milestone.program
     delay = _ns(trigger.delay)
+    sev = ", rid AS sev" if compiler.explain else ""  # the event that starts the clock (its `why.event`)
     if trigger.anchor is None:
-        return f"SELECT rid AS srid, rat + {delay} AS due FROM accepted WHERE e{p}"
+        return f"SELECT rid AS srid, rat + {delay} AS due{sev} FROM accepted WHERE e{p}"
     event = trigger.anchor.text
     compiler.types.add(event)
+    anchored = ", id AS sev" if compiler.explain else ""
     first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
     return (
-        f'SELECT rid AS srid, "at" + {delay} AS due FROM (SELECT rid, "at", id, {first} '
+        f'SELECT rid AS srid, "at" + {delay} AS due{anchored} FROM (SELECT rid, "at", id, {first} '
         f"FROM seen WHERE e{p} AND type = {sql.literal(event)}) AS f WHERE n = 1"
     )
 
@@ -160,16 +165,19 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
         f"FROM ({before}) AS b"
     )
     start = "rid"
+    sev = ", sev" if compiler.explain else ""
+    if compiler.explain:  # the event that starts each run (the timer's `why.event`): its first row
+        numbered = f'SELECT *, FIRST_VALUE(id) OVER (PARTITION BY {scope}, run ORDER BY "at", id) AS sev FROM ({numbered}) AS v'
     if scope != "rid":  # the referral whose event started the run: the first row of the run
         numbered = f'SELECT *, FIRST_VALUE(rid) OVER (PARTITION BY {scope}, run ORDER BY "at", id) AS sr FROM ({numbered}) AS f'
         start = "sr"
     runs = (
-        f'SELECT {scope} AS who, {start} AS sr, MIN("at") AS since, MIN(CASE WHEN NOT c THEN "at" END) AS broke '
-        f"FROM ({numbered}) AS r WHERE run > 0 GROUP BY {scope}, run, {start}"
+        f'SELECT {scope} AS who, {start} AS sr{sev}, MIN("at") AS since, MIN(CASE WHEN NOT c THEN "at" END) AS broke '
+        f"FROM ({numbered}) AS r WHERE run > 0 GROUP BY {scope}, run, {start}{sev}"
     )
     first = "ROW_NUMBER() OVER (PARTITION BY who ORDER BY since) AS n"
     return (
-        f"SELECT sr AS srid, due FROM (SELECT sr, since + {held} AS due, {first} FROM ({runs}) AS u "
+        f"SELECT sr AS srid, due{sev} FROM (SELECT sr{sev}, since + {held} AS due, {first} FROM ({runs}) AS u "
         f"WHERE broke IS NULL OR broke > since + {held}) AS w WHERE n = 1"
     )
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
-from . import messages, reversals
+from . import explain, messages, reversals
 from .expressions import divides
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
     amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
     amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
+    amounts += explain.hit_column(compiler, compiled)  # its explanation's
     types = ", ".join(literal(t) for t in sorted(info.events))
     tested = f"SELECT *, {current} AS cur FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
     rises = (

@@ -4,12 +4,15 @@ one that means something else there (docs/sql.md, "Other dialects").
 
 PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
 `CONTAINS`, `SHA256` of bytes only, a `MAKE_TIMESTAMPTZ` of date parts
-(DuckDB's takes microseconds since the epoch), and a `GENERATE_SERIES`
-that is already a set of rows (DuckDB's is a list to `UNNEST`). Each is
-written with what Postgres has, exactly: the window's non-null values in an
-array (`ARRAY_AGG ... FILTER`), a JSONB object, `STRPOS`,
-`SHA256(CONVERT_TO(x, 'UTF8'))`, the epoch plus a number of microseconds,
-the series alone.
+(DuckDB's takes microseconds since the epoch, and so does its
+`MAKE_TIMESTAMP`, which sqlglot writes through a floating-point
+`TO_TIMESTAMP` in the session's time zone), `CHR(0)` is an error, and a
+`GENERATE_SERIES` is already a set of rows (DuckDB's is a list to
+`UNNEST`). Each is written with what Postgres has, exactly: the window's
+non-null values in an array (`ARRAY_AGG ... FILTER`), a JSONB object,
+`STRPOS`, `SHA256(CONVERT_TO(x, 'UTF8'))`, the epoch plus a number of
+microseconds, the series alone; a NUL's escape in a JSON text
+(`sql/explain.py`) is left out, as a Postgres text holds no NUL.
 
 BigQuery (`bigquery`): `a // b` as `DIV(a, b)`, exact on INT64 and
 BIGNUMERIC (sqlglot's general rewrite divides with `/`, which is FLOAT64 on
@@ -159,11 +162,23 @@ def _postgres(node: Any) -> Any:
     if isinstance(node, exp.SHA2):
         utf8 = exp.Anonymous(this="CONVERT_TO", expressions=[node.this, exp.Literal.string("UTF8")])
         return exp.SHA2(this=utf8, length=node.args.get("length"))
+    if isinstance(node, exp.Replace) and isinstance(node.expression, exp.Chr) and _is_zero(node.expression):
+        return node.this  # a NUL escaped (sql/explain.py): a Postgres text holds none, and `CHR(0)` is an error
+    if isinstance(node, exp.UnixToTime) and str(node.args.get("scale")) == "6":  # MAKE_TIMESTAMP(micros), exact
+        epoch = exp.Cast(this=exp.Literal.string("1970-01-01 00:00:00"), to=exp.DataType.build("TIMESTAMP"))
+        step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND"))
+        return exp.Paren(this=exp.Add(this=epoch, expression=exp.Mul(this=node.this, expression=step)))
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "MAKE_TIMESTAMPTZ" and len(node.expressions) == 1:
         epoch = exp.Cast(this=exp.Literal.string("1970-01-01 00:00:00+00"), to=exp.DataType.build("TIMESTAMPTZ"))
         step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND"))
         return exp.Paren(this=exp.Add(this=epoch, expression=exp.Mul(this=node.expressions[0], expression=step)))
     return node
+
+
+def _is_zero(node: Any) -> bool:
+    """Whether a `CHR(...)` is `CHR(0)`."""
+    codes = node.expressions
+    return len(codes) == 1 and codes[0].is_int and int(codes[0].name) == 0
 
 
 def _null_text(node: Any) -> bool:

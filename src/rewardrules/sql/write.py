@@ -87,13 +87,15 @@ def record_sql(keys: Sequence[str], types: Mapping[str, str]) -> str | None:
     write as `_instant` does (before 1970), is therefore tested first."""
     parts = []
     instants = []
-    texts = [ident(key) for key in keys if str(types.get(key, "")).upper() == "VARCHAR"]
+    texts = [ident(key) for key in keys if str(types.get(key, "")).upper() == "VARCHAR" and key != "why"]
     for n, key in enumerate(keys):
         kind = types.get(key)
         if kind is None:
             return None
         is_instant = key == "at" and kind.upper() == "BIGINT"
         value = _instant(key) if is_instant else _value(key, kind)
+        if key == "why":  # JSON text already (sql/explain.py), at this depth: its lines indented
+            value = f"REPLACE({ident(key)}, CHR(10), {literal(chr(10) + ' ' * 6)})"
         if value is None:
             return None
         instants += [f"{ident(key)} >= 0"] if is_instant else []

@@ -1,0 +1,294 @@
+"""Award explanations (`why`) computed by the SQL query, for the awards only.
+
+`score` explains each award (`score.result.Reporter._why`): the event that
+triggered it, the values its milestone tested as they were then (`values`,
+the names of `CompiledMilestone.why_names`), its occurrence, whether a cap
+cut it (`capped`) from what amount (`uncapped`), and, for an award taken
+back whole before it was paid, the void event (`voided_by`). When the
+query is compiled with explanations (`compile_query(..., explain=True)`)
+each award row has a `why` column: that object as the JSON text
+`json.dumps(why, indent=2, ensure_ascii=False)` gives, so any warehouse can
+read it with its JSON functions and `score --engine duckdb` writes it as
+the Python engine does (re-indented at the award's depth, `sql.write`).
+
+It is built in three steps, so that nothing is computed per event:
+
+- on each milestone's hit rows (`hit_column`), the `values` object, each
+  value written in SQL as `formatting.format_value` writes it: money with
+  its currency's decimals (rounded half to even from the exact value, a
+  negative zero `-0.00`: `sql.signs`), another number without decimals when
+  it is whole, else with those its Decimal carries (`sql.exponents`), text
+  escaped as `json` escapes it, booleans, `null`;
+- on each reward's award rows (`row_values`), the head (event, values,
+  occurrence), the amount before caps, and the `voided_by` object of an
+  award whose status is `void` (`sql.reversals`: its first void event);
+- in the final award rows (`final`), after caps: `capped` and `uncapped`
+  where a cap cut the amount, then the end of the object.
+
+A timer's award names the event that started its clock (`event` of the
+timer, `sql.timers`: the `sev` column). Partial voids decide statuses in
+Python (`cli.sql.partial_results`), which adds their `voided_by` there.
+A value of a kind not written here is refused at its milestone, only when
+explanations are asked for (`check --engine sql` reports it too).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..check.program import MetricInfo
+from ..compiler.generate import CompiledMilestone
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, Type
+from ..core.units import is_currency, minor_exponent
+from ..syntax import nodes as ast
+from . import compile as sql  # not `from .compile import`: compile.py imports this module
+from . import exponents, expressions, signs
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+#: the columns award rows carry for `final` (left out of the result)
+COLUMNS = ("why_head", "why_void", "why_uncut")
+
+#: what `json` writes for each control character (`json.dumps` escapes
+#: these, `"` and `\\`; with `ensure_ascii=False`, nothing else)
+_SHORT = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
+
+
+def text(value: str) -> str:
+    """SQL: a text value's JSON text (`json.dumps` of it, `null` for NULL)."""
+    escaped = f"REPLACE(REPLACE({value}, CHR(92), '\\\\'), CHR(34), '\\\"')"
+    for code in range(32):
+        written = _SHORT.get(code, f"\\u{code:04x}")
+        escaped = f"REPLACE({escaped}, CHR({code}), {sql.literal(written)})"
+    return f"CASE WHEN {value} IS NULL THEN 'null' ELSE '\"' || {escaped} || '\"' END"
+
+
+def instant(value: str) -> str:
+    """SQL: an instant (BIGINT nanoseconds) as `format_timestamp` writes it,
+    in quotes: floor divisions, so that an instant before 1970 is right too."""
+    nanos = f"((({value}) % 1000000000 + 1000000000) % 1000000000)"
+    micros = f"((({value}) - ((({value}) % 1000) + 1000) % 1000) // 1000)"
+    stamp = f"MAKE_TIMESTAMP({micros})"
+    clock = f"STRFTIME({stamp}, '%Y-%m-%d') || 'T' || STRFTIME({stamp}, '%H:%M:%S')"
+    fraction = f"CASE WHEN {nanos} = 0 THEN '' ELSE '.' || RTRIM(LPAD(CAST({nanos} AS VARCHAR), 9, '0'), '0') END"
+    return f"'\"' || {clock} || {fraction} || 'Z\"'"
+
+
+# -- values ------------------------------------------------------------------
+def tested(compiler: _Compiler, milestone: CompiledMilestone) -> list[tuple[str, ast.Ref | None]]:
+    """The names an award's `values` give, each with the reference to read
+    it by (None: the metric a `whenever`/`every` milestone tests), in the
+    order of `generate._why`: the condition's names, then the rate tables
+    its rewards read."""
+    trigger = milestone.info.trigger
+    if isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger)):
+        return [(trigger.metric.text, None)]
+    condition: ast.Expr | None = None
+    if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)):
+        condition = trigger.condition
+    elif isinstance(trigger, ast.EventTrigger):
+        condition = trigger.where
+    rates = []
+    for reward in milestone.info.rewards:
+        for node in ast.walk(reward.decl.amount):
+            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+            if binding is not None and binding.metric is not None and isinstance(binding.metric.decl.body, ast.Tiers):
+                assert isinstance(node, ast.Ref)
+                rates.append(node)
+    found: dict[str, ast.Ref] = {}
+    for node in [*ast.walk(condition), *rates]:
+        if isinstance(node, ast.Ref) and node in compiler.checked.bindings:
+            found.setdefault(node.dotted, node)
+    return list(found.items())
+
+
+def hit_column(compiler: _Compiler, milestone: CompiledMilestone) -> str:
+    """`, TEXT AS why_values` for the hit rows of a milestone (its values at
+    the triggering event, or at a timer's instant), with explanations; ""
+    without."""
+    if not compiler.explain:
+        return ""
+    names = tested(compiler, milestone)
+    if tuple(name for name, _ in names) != tuple(milestone.why_names):
+        raise _refusal(compiler, "the values of this milestone's explanation", milestone)
+    if not names:
+        return ", '{}' AS why_values"
+    parts = []
+    for n, ((name, node), typ) in enumerate(zip(names, milestone.why_types, strict=True)):
+        lead = ("{\n    " if n == 0 else ",\n    ") + json.dumps(name, ensure_ascii=False) + ": "
+        parts.append(f"{sql.literal(lead)} || {_value(compiler, milestone, name, node, typ)}")
+    return f", {' || '.join(parts)} || '\n  }}' AS why_values"
+
+
+def _value(compiler: _Compiler, milestone: CompiledMilestone, name: str, node: ast.Ref | None, typ: Type | None) -> str:
+    """SQL: one value's JSON text, as `formatting.format_value` writes it;
+    what cannot be written yet is refused at the milestone's trigger."""
+    metric = compiler.checked.programs[milestone.program].metrics.get(name)
+    place: object = node
+    if node is None:  # the metric a `whenever`/`every` milestone tests
+        assert metric is not None
+        place, typ = milestone.info.trigger, metric.type
+    else:
+        binding = compiler.checked.bindings[node]
+        metric = binding.metric if binding.kind == "metric" else None
+    if typ is None or typ.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
+        kind = typ.kind if typ is not None else "value"
+        raise _refusal(compiler, f"an explanation (`why`) giving `{name}` (a {kind})", milestone)
+    try:
+        return _written(_Read(compiler, node, metric, place), typ)
+    except sql.Unsupported as refused:
+        construct = f"an explanation (`why`) giving `{name}` ({refused.construct})"
+        raise _refusal(compiler, construct, milestone) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A value an explanation gives: the name (`node`) or metric it is read
+    by, for its value, its sign and its decimals."""
+
+    compiler: _Compiler
+    node: ast.Ref | None
+    metric: MetricInfo | None
+    place: object
+
+    def value(self) -> str:
+        """Its value; a boolean field as the event has it (NULL stays null)."""
+        if self.node is not None:
+            return self.compiler.operand(self.node)
+        assert self.metric is not None
+        return self.compiler.metric(self.metric, self.place)
+
+    def divides(self) -> ast.Expr | None:
+        """The formula of a metric whose value involves a division, or None."""
+        formula = self.metric.formula if self.metric is not None else None
+        return formula if formula is not None and expressions.divides(self.compiler, formula) else None
+
+    def negative(self) -> str:
+        """Whether its Decimal's sign is set (`sql.signs`)."""
+        if self.metric is not None:
+            return signs.metric(self.compiler, self.metric, self.place)
+        assert self.node is not None
+        return signs.negative(self.compiler, self.node)
+
+    def exponent(self) -> str | None:
+        """Its Decimal's exponent (`sql.exponents`); None for a count, whole."""
+        agg = self.metric.aggregate if self.metric is not None else None
+        if agg is not None and agg.fn == "count":
+            return None
+        if self.metric is not None:
+            return exponents.metric(self.compiler, self.metric, self.place)
+        assert self.node is not None
+        return exponents.exponent(self.compiler, self.node)
+
+
+def _written(read: _Read, typ: Type) -> str:
+    """SQL: the value's JSON text (`null` where it has none)."""
+    quotient = read.divides()
+    if typ.kind == QUANTITY and is_currency(typ.unit or "") and quotient is not None:
+        fraction = expressions.fraction(read.compiler, quotient)
+        den = fraction.den or "1"
+        written = _quotient(read, quotient, fraction.num, den, minor_exponent(typ.unit or ""))
+        return f"CASE WHEN {fraction.num} IS NULL OR {den} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
+    if quotient is not None:  # the engine writes it to 100 significant digits
+        raise read.compiler.refuse("a number that involves a division", read.place)
+    value = read.value()
+    if typ.kind == TEXT:
+        return text(value)
+    if typ.kind == BOOLEAN:
+        return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE 'null' END"
+    if typ.kind == QUANTITY and is_currency(typ.unit or ""):
+        places = minor_exponent(typ.unit or "")
+        units = sql.half_even_units(f"ABS({value})", places)
+        written = _money(units, f"({value} < 0 OR ({value} = 0 AND {read.negative()}))", places)
+    else:
+        written = _number(read, value)
+    return f"CASE WHEN {value} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
+
+
+def _quotient(read: _Read, formula: ast.Expr, num: str, den: str, places: int) -> str:
+    """Money that divides: rounded half to even from its exact fraction."""
+    units = expressions.half_even_ratio(f"ABS({num})", den, places)
+    return _money(units, f"({num} < 0 OR ({num} = 0 AND {signs.negative(read.compiler, formula)}))", places)
+
+
+def _money(units: str, negative: str, places: int) -> str:
+    """Money in minor `units` (its sign apart) as `quantize` writes it, with
+    every decimal of its currency and the sign it keeps (`-0.00`)."""
+    sign = f"CASE WHEN {negative} THEN '-' ELSE '' END"
+    if places == 0:
+        return f"{sign} || CAST({units} AS VARCHAR)"
+    step = "1" + "0" * places
+    return (
+        f"{sign} || CAST({units} // {step} AS VARCHAR) || '.' || LPAD(CAST({units} % {step} AS VARCHAR), {places}, '0')"
+    )
+
+
+def _number(read: _Read, value: str) -> str:
+    """Another number: a whole one in digits (`plain` of its normal form),
+    else with the decimals its Decimal carries (its exponent)."""
+    whole = f"CAST(CAST({value} AS DECIMAL({sql.MAX_DIGITS}, 0)) AS VARCHAR)"
+    exponent = read.exponent()
+    if exponent is None:  # a count: always whole
+        return whole
+    written = f"CAST({value} AS VARCHAR)"
+    places = f"CAST(- ({exponent}) AS INTEGER)"
+    point = f"INSTR({written}, '.')"
+    digits = (
+        f"CASE WHEN {point} = 0 THEN {written} || '.' || REPEAT('0', {places}) "
+        f"ELSE RPAD(LEFT({written}, {point} + {places}), CAST({point} + {places} AS INTEGER), '0') END"
+    )
+    return f"CASE WHEN {value} = TRUNC({value}) THEN {whole} ELSE {digits} END"
+
+
+def _refusal(compiler: _Compiler, construct: str, milestone: CompiledMilestone) -> sql.Unsupported:
+    """A refusal at the milestone's trigger (what its explanation gives)."""
+    return compiler.refuse(construct, milestone.info.trigger)
+
+
+# -- award rows ----------------------------------------------------------------
+def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> dict[str, str]:
+    """The columns of `COLUMNS` on a reward's award rows (none without
+    explanations): the head of `why`, its `voided_by` ('' unless the
+    status is `void`) and the amount's text before caps."""
+    if not compiler.explain:
+        return {}
+    from .timers import is_timer
+
+    event = "sev" if is_timer(milestone) else "event"
+    head = (
+        "'{\n  \"event\": ' || "
+        f"{text(event)} || ',\n  \"values\": ' || why_values || "
+        f"CASE WHEN occurrence = '' THEN '' ELSE ',\n  \"occurrence\": ' || {text('occurrence')} END"
+    )
+    return {"why_head": head, "why_void": _voided_by(milestone, index), "why_uncut": "amount"}
+
+
+def _voided_by(milestone: CompiledMilestone, index: int) -> str:
+    """SQL: `,"voided_by": {...}` for an award whose status is `void` (its
+    first void event at or before it is confirmed, `reversals.reward_values`),
+    else ''."""
+    from .reversals import void_set
+
+    reward = milestone.rewards[index].info
+    if void_set(milestone, index) is None:  # no voids, or partial ones (decided in Python)
+        return "''"
+    confirmed = f'"at" + {int(reward.hold_ns)}' if reward.hold_ns is not None else '"at"'
+    types = " ".join(f"WHEN {j} THEN {sql.literal(json.dumps(v.event))}" for j, v in enumerate(milestone.info.voids))
+    body = (
+        '\',\n  "voided_by": {\n    "event": \' || '
+        f"{text('vid')} || ',\n    \"type\": ' || CASE vrule {types} END || "
+        f"',\n    \"at\": ' || {instant('vat')} || ',\n    \"rule\": ' || CAST(vrule AS VARCHAR) || '\n  }}'"
+    )
+    return f"CASE WHEN vat IS NOT NULL AND vat <= {confirmed} THEN {body} ELSE '' END"
+
+
+def final(compiler: _Compiler) -> str:
+    """`, TEXT AS why` over the award rows after caps (their `granted` and
+    `wanted` amounts): the whole object; "" without explanations."""
+    if not compiler.explain:
+        return ""
+    capped = '\',\n  "capped": true,\n  "uncapped": "\' || why_uncut || \'"\''
+    return f", why_head || CASE WHEN granted < wanted THEN {capped} ELSE '' END || why_void || '\n}}' AS why"
