@@ -251,3 +251,21 @@ def test_the_benchmark_runs() -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 2 and all(row.endswith("| True |") for row in rows)
+
+
+def test_the_table_explains_its_awards(tmp_path: Path) -> None:
+    """With explanations (`score --engine duckdb`'s default), each award of
+    the table has the `why` its milestone's own CTE gives: its values read
+    from its row of `totals`, milestones that write them alike sharing one
+    branch (a `DuckDB could not run the query: ... why_values` before)."""
+    from .test_sql_explain import python_bytes, section, written
+
+    rules = many(grouped.FROM + 6)
+    prog = rewardrules.compile(rules, "many.rules")
+    ledger = tmp_path / "ledger.jsonl"
+    lines = [json.dumps(event) for event in EVENTS]
+    ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert "hg AS (" in compile_query(prog.compiled, explain=True).awards
+    got, _ = written(prog, ledger, None)
+    assert section(got) == section(python_bytes(prog, lines, None))
+    assert b'"why": {' in section(got)

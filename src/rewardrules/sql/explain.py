@@ -109,18 +109,25 @@ def hit_column(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     """`, TEXT AS why_values` for the hit rows of a milestone (its values at
     the triggering event, or at a timer's instant), with explanations; ""
     without."""
+    value = hit_value(compiler, milestone)
+    return "" if value is None else f", {value} AS why_values"
+
+
+def hit_value(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
+    """SQL: the JSON text of a milestone's `why.values` on one of its hit
+    rows (the columns of `totals`), with explanations; None without."""
     if not compiler.explain:
-        return ""
+        return None
     names = tested(compiler, milestone)
     if tuple(name for name, _ in names) != tuple(milestone.why_names):
         raise _refusal(compiler, "the values of this milestone's explanation", milestone)
     if not names:
-        return ", '{}' AS why_values"
+        return "'{}'"
     parts = []
     for n, ((name, node), typ) in enumerate(zip(names, milestone.why_types, strict=True)):
         lead = ("{\n    " if n == 0 else ",\n    ") + json.dumps(name, ensure_ascii=False) + ": "
         parts.append(f"{sql.literal(lead)} || {_value(compiler, milestone, name, node, typ)}")
-    return f", {' || '.join(parts)} || '\n  }}' AS why_values"
+    return f"{' || '.join(parts)} || '\n  }}'"
 
 
 def _value(compiler: _Compiler, milestone: CompiledMilestone, name: str, node: ast.Ref | None, typ: Type | None) -> str:

@@ -86,6 +86,8 @@ class Table:
     firsts: dict[tuple[tuple[str, str], ...], tuple[int, int]] = field(default_factory=dict)
     #: the award columns, in the order of `_Compiler.award_values`
     order: tuple[str, ...] = ()
+    #: with explanations: per SQL of `why.values`, the milestones it is of
+    whys: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, compiler: _Compiler) -> Table:
@@ -104,6 +106,11 @@ class Table:
         tests, once, _ = compiler.trigger_tests(info)
         test = " AND ".join([f"e{milestone.program}", *tests])
         self.milestones.append((info.index, f"CASE WHEN {test} THEN {info.index} END", once, info.level == "referral"))
+        from .explain import hit_value  # explain.py imports compile.py, which imports this module
+
+        why = hit_value(compiler, milestone)
+        if why is not None:
+            self.whys.setdefault(why, []).append(info.index)
         for index in range(len(milestone.rewards)):
             values, where = compiler.award_values(milestone, index)
             assert not where  # a constant amount is never withheld
@@ -131,13 +138,37 @@ class Table:
             "(PARTITION BY u.milestone_index, CASE WHEN m.w_referral THEN u.rid ELSE u.referrer END "
             'ORDER BY u."at", u.event) AS n'
         )
-        return [
-            'hg AS (SELECT rid, referrer, referee, "at", event, '
+        hits = (
+            'SELECT rid, referrer, referee, "at", event, '
             "CASE WHEN w_once THEN '' ELSE event END AS occurrence, milestone_index FROM "
             f"(SELECT {ranked} FROM (SELECT {crossed}) AS u "
             f"JOIN (VALUES {table}) AS m(w_k, w_once, w_referral) ON u.milestone_index = m.w_k) AS r "
-            "WHERE n = 1 OR NOT w_once)"
-        ]
+            "WHERE n = 1 OR NOT w_once"
+        )
+        return [f"hg AS ({self._explained(hits)})"]
+
+    def _explained(self, hits: str) -> str:
+        """`hits` with each hit's `why_values` (sql/explain.py), with
+        explanations: its row of `totals` joined back (one per referral and
+        event), the milestones that write their values alike sharing one
+        branch of a `CASE`; `hits` as it is without."""
+        if not self.whys:
+            return hits
+        cases = " ".join(
+            f"WHEN h.w_k IN ({', '.join(map(str, indexes))}) THEN {why}" for why, indexes in self.whys.items()
+        )
+        # the hit's columns renamed, so that the values' SQL (unqualified,
+        # as on a milestone's own hit rows) reads `totals` alone
+        renamed = (
+            'rid AS w_rid, referrer AS w_referrer, referee AS w_referee, "at" AS w_at, event AS w_event, '
+            "occurrence AS w_occurrence, milestone_index AS w_k"
+        )
+        return (
+            'SELECT h.w_rid AS rid, h.w_referrer AS referrer, h.w_referee AS referee, h.w_at AS "at", '
+            "h.w_event AS event, h.w_occurrence AS occurrence, h.w_k AS milestone_index, "
+            f"CASE {cases} END AS why_values FROM (SELECT {renamed} FROM ({hits}) AS r) AS h "
+            "JOIN totals ON totals.rid = h.w_rid AND totals.id = h.w_event"
+        )
 
     def rows(self) -> list[str]:
         """One award branch per group: `hg` joined to the group's rewards."""
