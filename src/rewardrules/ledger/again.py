@@ -34,6 +34,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from ..core import limits
 from .reading import InputError, read_lines
 
 #: the bytes of one line's digest
@@ -55,12 +56,7 @@ class LineDigests:
     def add(self, raw: Any) -> None:
         """Digest the next line (text or bytes; anything else, such as an
         event given as an object, gets a digest no line has)."""
-        if type(raw) is bytes:  # the common case, inline: this runs for every line
-            digest = self._keyed()
-            digest.update(raw)
-            self._packed += digest.digest()
-        else:
-            self._packed += self.of(raw)
+        self._packed += self.of(raw)
 
     def of(self, raw: Any) -> bytes:
         """The digest `add` keeps for a line."""
@@ -89,17 +85,43 @@ class LedgerFile:
         self._path = path
         self._handle = handle
         self._start: int | None = None  # where the lines began, once known to be readable again
+        #: each line's digest, kept as it is read when the file can be read again
+        self.digests = LineDigests()
 
     def __iter__(self) -> Iterator[Any]:
         if self._handle is not None:
             self._start = _position(self._handle)
-            yield from read_lines(self._handle)
+            yield from self._lines(self._handle)
             return
         assert self._path is not None
         with open(self._path, "rb") as handle:
             if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 self._start = 0
+            yield from self._lines(handle)
+
+    def _lines(self, handle: IO[Any]) -> Iterator[Any]:
+        """`reading.read_lines`, each line digested as it is read when the
+        file can be read again (in one loop: this runs for every line)."""
+        if self._start is None:
             yield from read_lines(handle)
+            return
+        bound = limits.MAX_LEDGER_LINE_BYTES
+        readline = handle.readline
+        keyed = self.digests._keyed
+        packed = self.digests._packed
+        while True:
+            line = readline(bound + 1)
+            if not line:
+                return
+            if type(line) is bytes:
+                digest = keyed()
+                digest.update(line)
+                packed += digest.digest()
+            else:
+                packed += self.digests.of(line)
+            yield line
+            if len(line) > bound:
+                return
 
     @property
     def rereadable(self) -> bool:

@@ -7,13 +7,10 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core import limits
 from .events import LedgerProblem
-
-if TYPE_CHECKING:
-    from .again import LineDigests
 
 
 def _reject_constant(name: str) -> Any:
@@ -233,14 +230,14 @@ def iter_lines(
 
 
 def kept_lines(
-    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, digests: LineDigests | None = None
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, keep: bool = True
 ) -> Iterator[tuple[int, Any, Any]]:
     """`iter_lines` as (line, object or problem, kept): `kept` is the line's
     JSON text for a line (the object for an item that is not text), what a
     batch keeps of each event to tell a repeat of its id from a conflict:
-    a line of text is a fraction of the size of its decoded object. With
-    `digests` (a file that can be read again: see `ledger.again`), each
-    item's digest goes there instead and `kept` is None for a line.
+    a line of text is a fraction of the size of its decoded object. Not
+    `keep`: `kept` is None for a line (a file that can be read again keeps
+    each line's digest instead: see `ledger.again`).
 
     The common line (text within the length limit, nesting no deeper than
     the limit could, that the fast decoder takes) is decoded here in one
@@ -252,11 +249,8 @@ def kept_lines(
     longest = limits.MAX_LEDGER_LINE_BYTES
     nesting = limits.MAX_LEDGER_NESTING
     number = 0
-    digest = None if digests is None else digests.add
     for raw in lines:
         number += 1
-        if digest is not None:
-            digest(raw)
         kind = type(raw)
         if kind is bytes:
             plain = len(raw) <= longest and raw.count(b"{") + raw.count(b"[") <= nesting
@@ -274,10 +268,10 @@ def kept_lines(
             except Exception:  # any refusal is decided again by the exact decoder
                 value = _NOT_FAST
             if value is not _NOT_FAST:
-                yield number, value, (raw if digest is None else None)
+                yield number, value, (raw if keep else None)
                 continue
         for _, value, problem in iter_lines((raw,), prepare, number):
-            yield number, (value if problem is None else problem), (raw if digest is None else None)
+            yield number, (value if problem is None else problem), (raw if keep else None)
 
 
 def kept_content(kept: Any) -> Any:

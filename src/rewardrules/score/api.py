@@ -27,7 +27,7 @@ from ..core.formatting import quoted
 from ..core.jsonout import pretty, write_pretty
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
-from ..ledger.again import LedgerFile, LineDigests
+from ..ledger.again import LedgerFile
 from ..ledger.decode import iter_lines, kept_lines, surrogate_problem
 from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict, sort_records
 from ..ledger.idlog import IdLog
@@ -258,8 +258,7 @@ class Program:
         chain = itertools.chain([first], items)
         try:
             if isinstance(events, LedgerFile) and events.rereadable:  # each line's digest kept, not its text
-                digests = LineDigests()
-                return self._reader().read_all(kept_lines(chain, _object, digests), again=(digests, events.again))
+                return self._reader().read_all(kept_lines(chain, keep=False), again=(events.digests, events.again))
             if isinstance(first, (str, bytes)):
                 return self._reader().read_all(kept_lines(chain, _object))
             return self._reader().read_all(_objects(chain))
