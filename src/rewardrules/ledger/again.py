@@ -123,6 +123,11 @@ class LedgerFile:
             if len(line) > bound:
                 return
 
+    def forget(self) -> None:
+        """Drop the digests once the read is decided (16 bytes a line: 160
+        MB at 10M lines, which scoring does not need)."""
+        self.digests = LineDigests()
+
     @property
     def rereadable(self) -> bool:
         """Whether the lines read so far can be read again (known once

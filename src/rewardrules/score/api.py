@@ -258,7 +258,10 @@ class Program:
         chain = itertools.chain([first], items)
         try:
             if isinstance(events, LedgerFile) and events.rereadable:  # each line's digest kept, not its text
-                return self._reader().read_all(kept_lines(chain, keep=False), again=(events.digests, events.again))
+                try:
+                    return self._reader().read_all(kept_lines(chain, keep=False), again=(events.digests, events.again))
+                finally:
+                    events.forget()  # the digests, not needed while scoring
             if isinstance(first, (str, bytes)):
                 return self._reader().read_all(kept_lines(chain, _object))
             return self._reader().read_all(_objects(chain))
