@@ -543,7 +543,7 @@ class Reporter:
             found = reached.get(key)
             if found is None:
                 reached[key] = award.id
-            elif type(found) is str:
+            elif isinstance(found, str):
                 reached[key] = [found, award.id]
             else:
                 found.append(award.id)
