@@ -229,3 +229,15 @@ def test_a_missing_file_is_still_a_read_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         program().score(str(tmp_path / "missing.jsonl"))
     assert not os.path.exists(tmp_path / "missing.jsonl")
+
+
+def test_only_a_batch_read_digests_its_lines(tmp_path: Path) -> None:
+    # a stream reads each line once: it keeps no digest (its memory stays flat)
+    lines = [REFERRAL, PAYMENT, reordered(PAYMENT)]
+    path = written(tmp_path, lines)
+    plain = LedgerFile(path)
+    assert len(list(plain)) == 3 and plain.digests.at(1) == b""
+    digested = LedgerFile(path)
+    assert len(list(digested.digested())) == 3 and digested.rereadable
+    assert digested.digests.at(3) == digested.digests.of(path.read_bytes().splitlines(keepends=True)[2])
+    assert program().score_stream(str(path)).to_json() == outcome(lines)[1]

@@ -89,20 +89,32 @@ class LedgerFile:
         self.digests = LineDigests()
 
     def __iter__(self) -> Iterator[Any]:
+        """The lines, not digested (a stream, or anything else that reads
+        each line once)."""
+        return self._read(digested=False)
+
+    def digested(self) -> Iterator[Any]:
+        """The lines, each digested into `digests` as it is read when the
+        file can be read again (`rereadable`, known once the first line is
+        asked for)."""
+        return self._read(digested=True)
+
+    def _read(self, digested: bool) -> Iterator[Any]:
         if self._handle is not None:
             self._start = _position(self._handle)
-            yield from self._lines(self._handle)
+            yield from self._lines(self._handle, digested)
             return
         assert self._path is not None
         with open(self._path, "rb") as handle:
             if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 self._start = 0
-            yield from self._lines(handle)
+            yield from self._lines(handle, digested)
 
-    def _lines(self, handle: IO[Any]) -> Iterator[Any]:
-        """`reading.read_lines`, each line digested as it is read when the
-        file can be read again (in one loop: this runs for every line)."""
-        if self._start is None:
+    def _lines(self, handle: IO[Any], digested: bool) -> Iterator[Any]:
+        """`reading.read_lines`, each line digested as it is read when asked
+        and the file can be read again (in one loop: this runs for every
+        line)."""
+        if self._start is None or not digested:
             yield from read_lines(handle)
             return
         bound = limits.MAX_LEDGER_LINE_BYTES
@@ -130,8 +142,8 @@ class LedgerFile:
 
     @property
     def rereadable(self) -> bool:
-        """Whether the lines read so far can be read again (known once
-        iterating has begun)."""
+        """Whether the lines read so far can be read again, and were
+        digested if `digested` read them (known once iterating has begun)."""
         return self._start is not None
 
     def again(self, numbers: Iterable[int]) -> dict[int, Any]:

@@ -250,7 +250,7 @@ class Program:
     def _read(self, events: Iterable[Any], path: str) -> tuple[list[Record], int | None]:
         """Validate events (dicts, models, or JSON text lines): the events of
         used types, unordered, and the latest instant of the ledger."""
-        items = iter(events)
+        items = events.digested() if isinstance(events, LedgerFile) else iter(events)
         try:
             first = next(items)
         except StopIteration:
