@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from ..core import limits
-from .reading import InputError, read_lines
+from .reading import InputError, _open_regular, read_lines
 
 #: the bytes of one line's digest
 DIGEST_BYTES = 16
@@ -157,11 +157,10 @@ class LedgerFile:
             return _picked(read_lines(self._handle), wanted)
         assert self._path is not None
         # a regular file only: a FIFO swapped in would wait for a writer
-        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return {}
-            os.set_blocking(fd, True)
+        with (
+            _open_regular(self._path, "a ledger read again") as regular,
+            open(regular.fileno(), "rb", closefd=False) as handle,
+        ):
             return _picked(read_lines(handle), wanted)
 
 
