@@ -8,7 +8,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from ..core import limits
 from ..core.diagnostics import Diagnostic, RuleError, render
 from ..core.formatting import printable, printable_lines, quoted
 from ..ledger import reading
+from ..ledger.again import LedgerFile
 from ..ledger.events import SHOWN_PROBLEMS, LedgerError
 from ..ledger.idlog import ScratchError
 from . import process
@@ -285,15 +286,15 @@ def scored(args: Any, verb: str = "scored", **options: Any) -> tuple[Program, Sc
     return program, result
 
 
-def matched_ledger(args: Any, as_of: int | None) -> Iterator[bytes] | MatchedLedger | int:
+def matched_ledger(args: Any, as_of: int | None) -> Iterable[bytes] | MatchedLedger | int:
     """LEDGER's lines, followed, with `--match MATCHING EVENTS`, by the
     `referral` events that matching EVENTS makes (`match --format
     referrals`): after the ledger's own lines, so a problem in LEDGER keeps
     its line number (and one in a referral is told as the referral's:
     `MatchedLedger`). An exit code when the matching fails (said why)."""
+    if getattr(args, "match", None) is None:  # a file that can be read again (`ledger.again`)
+        return LedgerFile(handle=sys.stdin.buffer) if args.ledger == "-" else LedgerFile(args.ledger)
     lines = ledger_lines(args.ledger)
-    if getattr(args, "match", None) is None:
-        return lines
     from .match import referral_lines
 
     if _one_stream(args.ledger, args.match[1]):

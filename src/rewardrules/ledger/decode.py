@@ -230,12 +230,14 @@ def iter_lines(
 
 
 def kept_lines(
-    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, keep: bool = True
 ) -> Iterator[tuple[int, Any, Any]]:
     """`iter_lines` as (line, object or problem, kept): `kept` is the line's
     JSON text for a line (the object for an item that is not text), what a
     batch keeps of each event to tell a repeat of its id from a conflict:
-    a line of text is a fraction of the size of its decoded object.
+    a line of text is a fraction of the size of its decoded object. Not
+    `keep`: `kept` is None for a line (a file that can be read again keeps
+    each line's digest instead: see `ledger.again`).
 
     The common line (text within the length limit, nesting no deeper than
     the limit could, that the fast decoder takes) is decoded here in one
@@ -266,10 +268,10 @@ def kept_lines(
             except Exception:  # any refusal is decided again by the exact decoder
                 value = _NOT_FAST
             if value is not _NOT_FAST:
-                yield number, value, raw
+                yield number, value, (raw if keep else None)
                 continue
         for _, value, problem in iter_lines((raw,), prepare, number):
-            yield number, (value if problem is None else problem), raw
+            yield number, (value if problem is None else problem), (raw if keep else None)
 
 
 def kept_content(kept: Any) -> Any:

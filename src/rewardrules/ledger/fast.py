@@ -21,17 +21,45 @@ _BAD = object()
 _BIG = 10**limits.MAX_LEDGER_DIGITS
 
 
+#: how many decimal texts one reader remembers the value of (see `_numbers`)
+KNOWN_NUMBERS = 4096
+
+
+def _numbers() -> tuple[Callable[[str], Decimal | None], Callable[[str], Any]]:
+    """The value of a decimal text as the fast path reads it (`BAD` for
+    one it does not take), and a look-up of the texts already read: a
+    reader remembers the values of the first `KNOWN_NUMBERS` texts it takes,
+    so the events that repeat an amount (plans' prices, a subscription's
+    MRR) share one `Decimal` (about 100 bytes an event fewer in a batch's
+    records) and skip the check and the conversion. Keyed by the exact
+    text, so `"5.0"` and `"5"` keep their own exponents; a Decimal is
+    immutable, and nothing compares them by identity."""
+    known: dict[str, Decimal] = {}
+    digits = limits.MAX_LEDGER_DIGITS  # as the reader is made, as for the rest of its code
+    fullmatch = _DECIMAL_TEXT.fullmatch
+
+    def number(text: str) -> Any:
+        if len(text) <= digits and fullmatch(text):
+            value = Decimal(text)
+            if len(known) < KNOWN_NUMBERS:
+                known[text] = value
+            return value
+        return _BAD
+
+    return known.get, number
+
+
 def _fast_namespace() -> dict[str, Any]:
     """All that generated reader code can reach."""
+    known, number = _numbers()
     return {
+        "KNOWN": known,
+        "NUMBER": number,
         "__builtins__": {"type": type, "len": len, "dict": dict, "str": str, "KeyError": KeyError},
         "TimestampError": TimestampError,
         "Event": Event,
         "head": _head,
         "parse": parse_timestamp,
-        "D": Decimal,
-        "NUMBER_TEXT": _DECIMAL_TEXT.fullmatch,
-        "DIGITS": limits.MAX_LEDGER_DIGITS,
         "BAD": _BAD,
         "LOW": MIN_TIMESTAMP_NS - 1,  # before any valid instant
         **{f"convert_{n}": convert for n, convert in enumerate(_FAST.values())},
@@ -184,10 +212,11 @@ def _fast_fields(
         body.append(f"    v{k} = get({lit(field)})")
         missing = "None" if optional else "BAD"
         convert = f"convert_{_FAST_INDEX[kind]}"
-        if kind in _NUMERIC:  # the common case inline: a decimal string
+        if kind in _NUMERIC:  # the common case inline: a decimal string, often one read before
             body += [
                 f"    if type(v{k}) is str:",
-                f"        v{k} = D(v{k}) if len(v{k}) <= DIGITS and NUMBER_TEXT(v{k}) else BAD",
+                f"        w = KNOWN(v{k})",
+                f"        v{k} = NUMBER(v{k}) if w is None else w",
                 f"    elif v{k} is None:",
                 f"        v{k} = {missing}",
                 "    else:",

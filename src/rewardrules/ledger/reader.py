@@ -17,6 +17,7 @@ from typing import Any
 
 from ..check.program import CheckedRuleset
 from ..compiler.codegen import filename as source_filename
+from .again import LineDigests, changed
 from .decode import kept_content
 from .events import Event, LedgerError, LedgerProblem, Record, _head, conflict
 from .fast import _fast_namespace, _fast_source
@@ -32,6 +33,9 @@ from .validate import (
     currency_problems,
     same_content,
 )
+
+#: a digested ledger's digests, and how to read its lines again (`LedgerFile.again`)
+Again = tuple[LineDigests, Callable[[Iterable[int]], dict[int, Any]]]
 
 
 class EventReader:
@@ -55,7 +59,10 @@ class EventReader:
         self._read_all = namespace["read_all"]
 
     def read_all(
-        self, items: Iterable[tuple[int, Any, Any]], plain: Callable[[Any], Any] = lambda obj: obj
+        self,
+        items: Iterable[tuple[int, Any, Any]],
+        plain: Callable[[Any], Any] = lambda obj: obj,
+        again: Again | None = None,
     ) -> tuple[list[Record], int | None]:
         """Validate a ledger's objects, given as (line number, object, kept),
         drop exact duplicates, and return the records of the events of used
@@ -65,7 +72,10 @@ class EventReader:
         dicts go through `plain` first. `kept` is what is kept of each event
         to tell a repeat of its id from a conflict: the line's JSON text
         (a fraction of the size of the decoded object, and decoded again
-        only for a repeat) or the object itself.
+        only for a repeat) or the object itself; or None for a line whose
+        digest `again` holds (`ledger.again`): a repeat of its id is then
+        decided once the ledger has been read, by the digests and, where
+        they differ, the lines read again.
 
         Raises :class:`LedgerError` with every problem if any line is bad.
         """
@@ -76,6 +86,7 @@ class EventReader:
         seen: dict[str, Any] = {}
         firsts = array("Q")
         repeats: list[tuple[int, str]] = []  # (line, id) of each conflict
+        pending: list[tuple[int, str]] = []  # (line, id) of each repeat of a digested line
 
         def general(line: int, obj: Any, kept: Any) -> Event | None:
             # Anything the fast path did not take: a line that did not
@@ -89,7 +100,10 @@ class EventReader:
             if event is None:
                 return None
             if event.id in seen:
-                if not same_content(kept_content(seen[event.id]), obj):
+                first = seen[event.id]
+                if first is None:  # a digested line: decided at the end
+                    pending.append((line, event.id))
+                elif not same_content(kept_content(first), obj):
                     repeats.append((line, event.id))
                 return None
             seen[event.id] = kept
@@ -97,6 +111,9 @@ class EventReader:
             return event
 
         events, latest = self._read_all(items, seen, firsts, general)
+        if pending:
+            assert again is not None, "a line kept as a digest needs the digests"
+            repeats += _differing(pending, _first_lines(pending, seen, firsts), again)
         if repeats:
             problems += _conflicts(repeats, seen, firsts)
         if problems:
@@ -159,6 +176,31 @@ def _conflicts(repeats: list[tuple[int, str]], seen: dict[str, Any], firsts: arr
     naming the line the id was first used on: the n-th id of `seen` was
     first used on line `firsts[n]` (found in one pass, for the ids that
     conflict only: a ledger with conflicts is refused anyway)."""
-    wanted = {event_id for _, event_id in repeats}
-    first_line = {event_id: firsts[n] for n, event_id in enumerate(seen) if event_id in wanted}
+    first_line = _first_lines(repeats, seen, firsts)
     return [conflict(line, event_id, first_line[event_id]) for line, event_id in repeats]
+
+
+def _first_lines(repeats: list[tuple[int, str]], seen: dict[str, Any], firsts: array[int]) -> dict[str, int]:
+    """The first line of each id of (line, id) pairs (see `_conflicts`)."""
+    wanted = {event_id for _, event_id in repeats}
+    return {event_id: firsts[n] for n, event_id in enumerate(seen) if event_id in wanted}
+
+
+def _differing(pending: list[tuple[int, str]], first_line: dict[str, int], again: Again) -> list[tuple[int, str]]:
+    """The (line, id) of each repeat of a digested line whose content is
+    not its first line's: a line with its first line's digest has its
+    bytes (see `ledger.again` for why a digest may stand for them); any
+    other pair is read again from the file, each line checked against its
+    digest, and compared as `read_all` compares a kept line."""
+    digests, lines = again
+    unsure = [(line, event_id) for line, event_id in pending if digests.at(line) != digests.at(first_line[event_id])]
+    needed = sorted({number for line, event_id in unsure for number in (line, first_line[event_id])})
+    found = lines(needed)
+    for number in needed:
+        if number not in found or digests.of(found[number]) != digests.at(number):
+            raise changed(number)
+    return [
+        (line, event_id)
+        for line, event_id in unsure
+        if not same_content(kept_content(found[first_line[event_id]]), kept_content(found[line]))
+    ]

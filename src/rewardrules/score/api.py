@@ -27,12 +27,13 @@ from ..core.formatting import quoted
 from ..core.jsonout import pretty, write_pretty
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
+from ..ledger.again import LedgerFile
 from ..ledger.decode import iter_lines, kept_lines, surrogate_problem
 from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict, sort_records
 from ..ledger.idlog import IdLog
 from ..ledger.order import in_ledger_order
 from ..ledger.reader import EventReader
-from ..ledger.reading import read_lines, read_text
+from ..ledger.reading import read_text
 from ..ledger.validate import same_content
 from ..syntax.parser import paused_gc
 from .arguments import NONE, expect, path_name
@@ -145,15 +146,14 @@ def _opened(events: Ledger, path: str) -> Iterator[tuple[Iterable[Any], str]]:
         raise TypeError("a str ledger is the path of a file, not a JSON line: pass [line]")
     if isinstance(events, (str, os.PathLike)):
         name = os.fsdecode(events)
-        with open(events, "rb") as handle:
-            yield read_lines(handle), (name if path == _LEDGER else path)
+        yield LedgerFile(events), (name if path == _LEDGER else path)
         return
     if isinstance(events, (bytes, bytearray, memoryview)):
         raise TypeError("a ledger is a path, a file or an iterable of events, not bytes: pass data.splitlines()")
     if isinstance(events, Mapping) or hasattr(events, "model_dump"):
         raise TypeError("a ledger is an iterable of events, not one event: pass [event]")
     if hasattr(events, "readline"):
-        yield read_lines(cast(IO[Any], events)), path
+        yield LedgerFile(handle=cast(IO[Any], events)), path
         return
     if not isinstance(events, Iterable):
         raise TypeError(
@@ -250,13 +250,18 @@ class Program:
     def _read(self, events: Iterable[Any], path: str) -> tuple[list[Record], int | None]:
         """Validate events (dicts, models, or JSON text lines): the events of
         used types, unordered, and the latest instant of the ledger."""
-        items = iter(events)
+        items = events.digested() if isinstance(events, LedgerFile) else iter(events)
         try:
             first = next(items)
         except StopIteration:
             return [], None
         chain = itertools.chain([first], items)
         try:
+            if isinstance(events, LedgerFile) and events.rereadable:  # each line's digest kept, not its text
+                try:
+                    return self._reader().read_all(kept_lines(chain, keep=False), again=(events.digests, events.again))
+                finally:
+                    events.forget()  # the digests, not needed while scoring
             if isinstance(first, (str, bytes)):
                 return self._reader().read_all(kept_lines(chain, _object))
             return self._reader().read_all(_objects(chain))

@@ -757,12 +757,27 @@ def _timed(compiled: CompiledRuleset) -> dict[str, list[CompiledMilestone]]:
     return timed
 
 
+#: records `run` takes off its list at a time
+_RUN = 4096
+
+
 def run(engine: Engine, ordered: list[Record], as_of: int | None = None) -> None:
     """Feed events, as records in ledger order, through an engine in the
-    scoring context; then fire the timers due at or before `as_of`."""
-    process = engine.process
+    scoring context; then fire the timers due at or before `as_of`.
+
+    The list is emptied as it is fed: each record is dropped once processed
+    (unless the engine keeps it), so the engine's growing state takes the
+    place of the records it has read rather than adding to them (at 10M
+    events the records are about as large as the engine's state). From
+    the end of the reversed list, a run at a time: a loop as cheap as a
+    plain `for`, and a `del` that moves nothing."""
+    process = engine.process if engine._timed else engine._event  # the same, one call fewer
+    ordered.reverse()
     with localcontext(CONTEXT):
-        for ev in ordered:
-            process(ev)
+        while ordered:
+            taken = ordered[-_RUN:]
+            del ordered[-_RUN:]
+            for ev in reversed(taken):
+                process(ev)
         if as_of is not None:
             engine.fire(as_of)
