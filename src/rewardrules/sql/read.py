@@ -342,34 +342,37 @@ def common_keys(connection: Any, path: str) -> list[str]:
     return [key for (key,) in rows if _PLAIN_NAME.fullmatch(key)]
 
 
-def _scales(connection: Any, columns: Sequence[Column]) -> dict[str, int]:
-    """Each number column's decimals, as `run._scale` finds them from the
-    values (`TooWide` past 38 digits together)."""
+def _digits_sql(column: Column) -> str:
+    """The aggregates that give a number column's decimals and whole digits
+    at most (the decimals `run._scale` finds from the values), for the one
+    statement that counts `parsed` (`load`)."""
+    value = f'"v:{column.field}"'
+    number = f"ltrim({value}, '-')"
+    point = f"strpos({number}, '.')"
+    whole_text = f"CASE WHEN {point} = 0 THEN {number} ELSE {number}[:{point} - 1] END"
+    decimals = f"CASE WHEN {point} = 0 THEN 0 ELSE length({number}) - {point} END"
+    whole = (
+        f"CASE WHEN ltrim({whole_text}, '0') <> '' THEN length(ltrim({whole_text}, '0')) "
+        f"WHEN {point} = 0 THEN 1 ELSE 0 END"
+    )
+    where = f"type = {literal(column.event)} AND {value} IS NOT NULL"
+    return f"COALESCE(MAX({decimals}) FILTER (WHERE {where}), 0), COALESCE(MAX({whole}) FILTER (WHERE {where}), 0)"
+
+
+def _scales(columns: Sequence[Column], found: Sequence[int]) -> dict[str, int]:
+    """Each number column's decimals from its pair in `found` (`_digits_sql`,
+    in the order of `columns`); `TooWide` past 38 digits together."""
     from .run import TooWide
 
-    found: dict[str, int] = {}
-    for column in columns:
-        if column.kind != "number":
-            continue
-        value = f'"v:{column.field}"'
-        number = f"ltrim({value}, '-')"
-        point = f"strpos({number}, '.')"
-        whole_text = f"CASE WHEN {point} = 0 THEN {number} ELSE {number}[:{point} - 1] END"
-        decimals = f"CASE WHEN {point} = 0 THEN 0 ELSE length({number}) - {point} END"
-        whole = (
-            f"CASE WHEN ltrim({whole_text}, '0') <> '' THEN length(ltrim({whole_text}, '0')) "
-            f"WHEN {point} = 0 THEN 1 ELSE 0 END"
-        )
-        scale, digits = connection.execute(
-            f"SELECT COALESCE(MAX({decimals}), 0), COALESCE(MAX({whole}), 0) FROM parsed "
-            f"WHERE type = {literal(column.event)} AND {value} IS NOT NULL"
-        ).fetchone()
+    numbers = [column for column in columns if column.kind == "number"]
+    scales: dict[str, int] = {}
+    for column, scale, digits in zip(numbers, found[::2], found[1::2], strict=True):
         if scale + digits > MAX_DIGITS:
             raise TooWide(
                 f"the numbers of `{column.name}` need more than {MAX_DIGITS} digits, the most the SQL engine holds"
             )
-        found[column.name] = int(scale)
-    return found
+        scales[column.name] = int(scale)
+    return scales
 
 
 def load(
@@ -395,8 +398,10 @@ def load(
         raise
     except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit
         raise NotDirect(str(error).splitlines()[0]) from None
-    bad, latest, rows, ids = connection.execute(
-        'SELECT count(*) FILTER (WHERE NOT ok), max("at"), count(*), count(DISTINCT id) FROM parsed'
+    # one pass over `parsed`: its counts and each number column's digits
+    digits = "".join(f", {_digits_sql(c)}" for c in columns if c.kind == "number")
+    bad, latest, rows, ids, *found = connection.execute(
+        f'SELECT count(*) FILTER (WHERE NOT ok), max("at"), count(*), count(DISTINCT id){digits} FROM parsed'
     ).fetchone()
     if bad:
         raise NotDirect(f"{bad} line(s) outside the strict form")
@@ -410,7 +415,7 @@ def load(
     ):
         raise NotDirect("an id on different lines")
 
-    scales = _scales(connection, columns)
+    scales = _scales(columns, found)
     wanted = ", ".join(literal(name) for name in kinds) or "NULL"
     # a column holds its field on its own event type only (NULL on others)
     connection.execute(
