@@ -431,6 +431,9 @@ def load(
         # lines that `_lines_by_id` found identical but this reading did not
         # (the file changed between them): never two events of one id
         raise NotDirect("an id on different lines")
+    # the queries read `ledger` only: `parsed`, a row of every line, would
+    # hold DuckDB's memory while they run (and make it spill sooner)
+    connection.execute("DROP TABLE parsed")
     return None if latest is None else int(latest)
 
 
@@ -457,7 +460,7 @@ def lines_of(connection: Any, path: str, ids: Sequence[str]) -> list[str]:
     if not ids:
         return []
     wanted = ", ".join(literal(i) for i in ids)
-    theirs = f"SELECT referrer FROM parsed WHERE id IN ({wanted}) AND type = 'referral'"
+    theirs = f"SELECT referrer FROM ledger WHERE id IN ({wanted}) AND type = 'referral'"  # every referral is there
     sql = (
         f"SELECT DISTINCT line FROM ({_lines_by_id(path)}) "
         f"WHERE id IN ({wanted}) OR (type = 'referral' AND referrer IN ({theirs}))"
