@@ -126,12 +126,12 @@ _CLOCK = "%Y-%m-%dT%H:%M:%S"
 
 
 def _instant_parts() -> str:
-    """`at`'s token (`"t:at"`, in its quotes) in the strict form (`"i:ok"`,
-    one match of `_INSTANT` without groups: RE2's cheapest test), its
-    date and time read by `try_strptime` (`"i:ts"`, a TIMESTAMP; NULL when
-    not a valid one), and its zone (`"i:z"`: '' for `Z`, else its six
+    """`at`'s date and time read by `try_strptime` (`"i:ts"`, a TIMESTAMP;
+    NULL when not a valid one, or when its token, `"t:at"` in its quotes,
+    is not in the strict form: one match of `_INSTANT` without groups,
+    RE2's cheapest test), and its zone (`"i:z"`: '' for `Z`, else its six
     characters `+HH:MM`). Reading each part as a number and counting the
-    days in SQL cost three times as much."""
+    days in SQL cost about twice as much."""
     tok = '"t:at"'
     ok = f"regexp_full_match({tok}, {literal(chr(34) + _INSTANT + chr(34))})"
     clock = f"CASE WHEN {ok} THEN try_strptime(substring({tok}, 2, 19), {literal(_CLOCK)}) END"
