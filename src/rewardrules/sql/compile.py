@@ -522,9 +522,7 @@ class _Compiler:
         amounts, kept = amounts + message, kept + (", msg" if message else "")
         scope = "rid" if info.level == "referral" else "referrer"
         # ordered by one row key (`dialect._row_keys`): DuckDB then takes each first hit without a sort
-        ranked = (
-            f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY ("at", id)) AS n, {occurrence} AS occurrence{amounts}'
-        )
+        ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY ("at", id)) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
             f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
             f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {self.voided.source(info)} WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
