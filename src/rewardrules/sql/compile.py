@@ -521,8 +521,7 @@ class _Compiler:
         message = messages.hit_column(self, compiled)  # the values its message reads
         amounts, kept = amounts + message, kept + (", msg" if message else "")
         scope = "rid" if info.level == "referral" else "referrer"
-        # ordered by one row key (`dialect._row_keys`): DuckDB then takes each first hit without a sort
-        ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY ("at", id)) AS n, {occurrence} AS occurrence{amounts}'
+        ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
             f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
             f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {self.voided.source(info)} WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
@@ -702,7 +701,7 @@ class _Compiler:
             'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))',
             *self.history.ctes(),
             "refs AS (SELECT *, "
-            'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY ("at", id)) AS n '
+            'ROW_NUMBER() OVER (PARTITION BY referee ORDER BY "at", id) AS n '
             f"FROM {self.history.source()} AND referrer <> referee)",
             *(
                 attribution.ctes(self, flags)

@@ -42,7 +42,7 @@ def written(tree: Any, dialect: str) -> str:
     cannot express. `tree` is changed."""
     from sqlglot.errors import ErrorLevel
 
-    tree = rewrite(tree.transform(_row_keys, copy=False), dialect)  # the keys first: rewrites may order by them
+    tree = rewrite(tree, dialect)
     for step in (_byte_length, _star_replace, _hugeint, _tight_literal, _exact_integers):
         tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
@@ -102,28 +102,6 @@ def _free(name: str, taken: set[str]) -> str:
         found = f"{name}_{n}"
     taken.add(found)
     return found
-
-
-def _row_keys(node: Any) -> Any:
-    """An ordering by a row of keys, `ORDER BY ("at", id)`, as the keys one
-    after the other, `ORDER BY "at", id`: the same order for keys that are
-    never NULL (the only ones the compiler writes so). DuckDB takes the
-    row as one key, and a window numbering the rows of each partition by
-    one key, filtered to the first, becomes an aggregate there, without
-    sorting (its `top_n_window_elimination`, docs/sql.md); BigQuery cannot
-    order by a row, and the other engines need not."""
-    from sqlglot import exp
-
-    if not isinstance(node, exp.Order):
-        return node
-    keys = []
-    for key in node.expressions:
-        if isinstance(key, exp.Ordered) and isinstance(key.this, exp.Tuple):
-            keys += [exp.Ordered(**{**key.args, "this": part}) for part in key.this.expressions]
-        else:
-            keys.append(key)
-    node.set("expressions", keys)
-    return node
 
 
 def _byte_length(node: Any) -> Any:
