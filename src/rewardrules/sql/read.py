@@ -62,6 +62,10 @@ _INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9
 #: a number's text in the strict form (no leading zeros, no exponent)
 _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
 
+#: a line that is not blank (NULL, empty or spaces only: the Python reader
+#: skips those), tested without a regular expression on most lines
+_NOT_BLANK = "line <> '' AND (NOT starts_with(line, ' ') OR ltrim(line, ' ') <> '')"
+
 #: the kinds of declared fields the strict form reads
 _KINDS = (NUMBER, QUANTITY, TEXT, BOOLEAN)
 
@@ -102,8 +106,9 @@ def _raw(index: int) -> str:
 
 def _string(tok: str) -> str:
     """The text of a string token; NULL for another token (`substring`:
-    DuckDB's slice `[2:-2]` costs several times as much)."""
-    return f"CASE WHEN {tok} LIKE '\"%\"' THEN substring({tok}, 2, length({tok}) - 2) END"
+    DuckDB's slice `[2:-2]` costs several times as much; `strlen` counts
+    bytes, which in a strict line, printable ASCII, are its characters)."""
+    return f"CASE WHEN {tok} LIKE '\"%\"' THEN substring({tok}, 2, strlen({tok}) - 2) END"
 
 
 def _is_name(tok: str) -> str:
@@ -115,68 +120,44 @@ def _absent(tok: str) -> str:
     return f"({tok} IN ('', 'null'))"
 
 
-def _days(y: str, m: str, d: str) -> str:
-    """Days since 1970-01-01 of a proleptic Gregorian date (years > 0),
-    in integer arithmetic as `core.timeutil._days_from_civil`."""
-    yy = f"({y} - CASE WHEN {m} <= 2 THEN 1 ELSE 0 END)"
-    era = f"({yy} // 400)"
-    yoe = f"({yy} - {era} * 400)"
-    doy = f"((153 * ({m} + CASE WHEN {m} > 2 THEN -3 ELSE 9 END) + 2) // 5 + {d} - 1)"
-    doe = f"({yoe} * 365 + {yoe} // 4 - {yoe} // 100 + {doy})"
-    return f"({era} * 146097 + {doe} - 719468)"
-
-
-#: `at`'s parts at their places in the strict form (first character, length)
-_PLACES = {"y": (1, 4), "m": (6, 2), "d": (9, 2), "hh": (12, 2), "mi": (15, 2), "ss": (18, 2)}
+#: `at`'s date and time in the strict form, for `try_strptime`, which
+#: takes a valid date and time only (no 24:00:00, no leap second)
+_CLOCK = "%Y-%m-%dT%H:%M:%S"
 
 
 def _instant_parts() -> str:
-    """`at` in the strict form (`"i:ok"`, one match of `_INSTANT` without
-    groups: RE2's cheapest test, where a match giving every group cost
-    five times as much), then its parts read at their places, each number
-    cast once (NULL where the text is not a number): the zone (`"i:z"`)
-    is '' for `Z`, else its six characters `+HH:MM`."""
-    text = "a_text"
-    parts = ", ".join(
-        f"TRY_CAST(substring({text}, {start}, {size}) AS BIGINT) AS {ident('i:' + name)}"
-        for name, (start, size) in _PLACES.items()
-    )
-    zone = f"CASE WHEN suffix({text}, 'Z') THEN '' ELSE substring({text}, strlen({text}) - 5, 6) END"
-    return f'regexp_full_match({text}, {literal(_INSTANT)}) AS "i:ok", {parts}, {zone} AS "i:z"'
-
-
-def _instant_numbers() -> str:
-    """The zone's sign, hours and minutes, and the fraction's digits
-    (between the seconds and the zone, after the point; '' when none)."""
-    zone = '"i:z"'
-    fraction = (
-        "CASE WHEN substring(a_text, 20, 1) = '.' "
-        f"THEN substring(a_text, 21, strlen(a_text) - 20 - CASE WHEN {zone} = '' THEN 1 ELSE 6 END) ELSE '' END"
-    )
-    return (
-        f'substring({zone}, 1, 1) AS "i:zs", TRY_CAST(substring({zone}, 2, 2) AS BIGINT) AS "i:oh", '
-        f'TRY_CAST(substring({zone}, 5, 2) AS BIGINT) AS "i:om", {fraction} AS "i:f"'
-    )
+    """`at`'s date and time read by `try_strptime` (`"i:ts"`, a TIMESTAMP;
+    NULL when not a valid one, or when its token, `"t:at"` in its quotes,
+    is not in the strict form: one match of `_INSTANT` without groups,
+    RE2's cheapest test), and its zone (`"i:z"`: '' for `Z`, else its six
+    characters `+HH:MM`). Reading each part as a number and counting the
+    days in SQL cost about twice as much."""
+    tok = '"t:at"'
+    ok = f"regexp_full_match({tok}, {literal(chr(34) + _INSTANT + chr(34))})"
+    clock = f"CASE WHEN {ok} THEN try_strptime(substring({tok}, 2, 19), {literal(_CLOCK)}) END"
+    zone = f"CASE WHEN suffix({tok}, 'Z\"') THEN '' ELSE substring({tok}, strlen({tok}) - 6, 6) END"
+    return f'{clock} AS "i:ts", {zone} AS "i:z"'
 
 
 def _instant_sql() -> tuple[str, str]:
     """(the test that `at` is valid in the strict form, its nanoseconds),
-    over the columns of `_instant_parts` and `_instant_numbers`."""
-    y, m, d, hh, mi, ss, oh, om = (ident("i:" + n) for n in ("y", "m", "d", "hh", "mi", "ss", "oh", "om"))
-    sign = '"i:zs"'
-    leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
-    month_days = f"([31, CASE WHEN {leap} THEN 29 ELSE 28 END, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][{m}])"
+    over the columns of `_instant_parts`. In the strict form the year, the
+    zone's hours and minutes are digits at their places, so they are
+    compared as text; the fraction is the digits between the point (the
+    token's 21st character) and the zone."""
+    tok, zone = '"t:at"', '"i:z"'
     valid = (
-        f'("i:ok" AND {y} BETWEEN 1678 AND 2261 '
-        f"AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {month_days} AND {hh} <= 23 AND {mi} <= 59 AND {ss} <= 59 "
-        f"AND ({sign} = '' OR ({oh} <= 23 AND {om} <= 59)))"
+        f"(\"i:ts\" IS NOT NULL AND substring({tok}, 2, 4) BETWEEN '1678' AND '2261' "
+        f"AND ({zone} = '' OR (substring({zone}, 2, 2) <= '23' AND substring({zone}, 5, 2) <= '59')))"
     )
+    hours, minutes = f"CAST(substring({zone}, 2, 2) AS BIGINT)", f"CAST(substring({zone}, 5, 2) AS BIGINT)"
     offset = (
-        f"CASE WHEN {sign} = '' THEN 0 ELSE (CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({oh} * 3600 + {om} * 60) END"
+        f"CASE WHEN {zone} = '' THEN 0 ELSE (CASE WHEN {zone} LIKE '-%' THEN -1 ELSE 1 END) "
+        f"* ({hours} * 3600 + {minutes} * 60) END"
     )
-    seconds = f"({_days(y, m, d)} * 86400 + {hh} * 3600 + {mi} * 60 + {ss} - {offset})"
-    nanos = "COALESCE(TRY_CAST(rpad(\"i:f\", 9, '0') AS BIGINT), 0)"
-    return valid, f"({seconds} * 1000000000 + {nanos})"
+    digits = f"substring({tok}, 22, strlen({tok}) - 22 - CASE WHEN {zone} = '' THEN 1 ELSE 6 END)"
+    fraction = f"CASE WHEN substring({tok}, 21, 1) = '.' THEN CAST(rpad({digits}, 9, '0') AS BIGINT) ELSE 0 END"
+    return valid, f'(epoch_ns("i:ts") - {offset} * 1000000000 + {fraction})'
 
 
 def _field_test(name: str, kind: str, optional: bool) -> str:
@@ -187,10 +168,11 @@ def _field_test(name: str, kind: str, optional: bool) -> str:
         TEXT: f"{tok} LIKE '\"%\"'",
     }.get(kind)
     if present is None:  # a number: JSON number or decimal string, at most 30 digits
-        bare = f"trim({tok}, '\"')"
+        digits = f"strlen(replace(replace(replace({tok}, '\"', ''), '-', ''), '.', ''))"
         present = (
             f"regexp_full_match({tok}, {literal(_NUMBER + '|' + chr(34) + _NUMBER + chr(34))}) "
-            f"AND length(replace(replace({bare}, '-', ''), '.', '')) <= {limits.MAX_LEDGER_DIGITS}"
+            f"AND CASE WHEN strlen({tok}) <= {limits.MAX_LEDGER_DIGITS} THEN TRUE "
+            f"ELSE {digits} <= {limits.MAX_LEDGER_DIGITS} END"
         )
     return f"({_absent(tok)} OR ({present}))" if optional else f"(NOT {_absent(tok)} AND {present})"
 
@@ -199,7 +181,10 @@ def _value(name: str, kind: str) -> str:
     """A declared field's value as text (NULL when absent or null)."""
     tok = f'"t:{name}"'
     if kind in (NUMBER, QUANTITY):
-        return f"CASE WHEN {_absent(tok)} THEN NULL ELSE trim({tok}, '\"') END"
+        return (
+            f"CASE WHEN {_absent(tok)} THEN NULL WHEN {tok} LIKE '\"%' "
+            f"THEN substring({tok}, 2, strlen({tok}) - 2) ELSE {tok} END"
+        )
     if kind == BOOLEAN:
         return f"CASE WHEN {_absent(tok)} THEN NULL ELSE {tok} END"
     return _string(tok)
@@ -317,17 +302,15 @@ def parse_sql(
     raw = ", ".join(f"{_raw(n)} AS {ident('r:' + k)}" for n, k in enumerate(keys, start=1))
     # one layer per step, so that each value is computed once: the lines
     # (`strict`), their values (`j`) and keys, the values as text, the
-    # tokens, `at`'s parts, its numbers, then `ok` and the values
+    # tokens, `at`'s parts, then `ok` and the values
     layers = [
         f"SELECT line, strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
-        f"FROM {lines_sql(path)} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *')",
+        f"FROM {lines_sql(path)} WHERE {_NOT_BLANK}",
         f"SELECT line, strict, CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j, "
         "CASE WHEN strict THEN json_keys(line) END AS keys",
         f"SELECT line, strict, {_distinct(len(looked_up))} AS distinct_keys, {raw}",
         f"SELECT line, strict, distinct_keys, {tokens}",
-        f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_string(chr(34) + 't:at' + chr(34))} AS a_text",
-        f"SELECT *, {_instant_parts()}",
-        f"SELECT *, {_instant_numbers()}",
+        f"SELECT *, {_string(chr(34) + 't:type' + chr(34))} AS type, {_instant_parts()}",
         f"SELECT *, COALESCE(strict AND distinct_keys AND {head} AND {by_type}, FALSE) AS ok",
     ]
     inner = layers[0]
@@ -359,34 +342,37 @@ def common_keys(connection: Any, path: str) -> list[str]:
     return [key for (key,) in rows if _PLAIN_NAME.fullmatch(key)]
 
 
-def _scales(connection: Any, columns: Sequence[Column]) -> dict[str, int]:
-    """Each number column's decimals, as `run._scale` finds them from the
-    values (`TooWide` past 38 digits together)."""
+def _digits_sql(column: Column) -> str:
+    """The aggregates that give a number column's decimals and whole digits
+    at most (the decimals `run._scale` finds from the values), for the one
+    statement that counts `parsed` (`load`)."""
+    value = f'"v:{column.field}"'
+    number = f"ltrim({value}, '-')"
+    point = f"strpos({number}, '.')"
+    whole_text = f"CASE WHEN {point} = 0 THEN {number} ELSE {number}[:{point} - 1] END"
+    decimals = f"CASE WHEN {point} = 0 THEN 0 ELSE length({number}) - {point} END"
+    whole = (
+        f"CASE WHEN ltrim({whole_text}, '0') <> '' THEN length(ltrim({whole_text}, '0')) "
+        f"WHEN {point} = 0 THEN 1 ELSE 0 END"
+    )
+    where = f"type = {literal(column.event)} AND {value} IS NOT NULL"
+    return f"COALESCE(MAX({decimals}) FILTER (WHERE {where}), 0), COALESCE(MAX({whole}) FILTER (WHERE {where}), 0)"
+
+
+def _scales(columns: Sequence[Column], found: Sequence[int]) -> dict[str, int]:
+    """Each number column's decimals from its pair in `found` (`_digits_sql`,
+    in the order of `columns`); `TooWide` past 38 digits together."""
     from .run import TooWide
 
-    found: dict[str, int] = {}
-    for column in columns:
-        if column.kind != "number":
-            continue
-        value = f'"v:{column.field}"'
-        number = f"ltrim({value}, '-')"
-        point = f"strpos({number}, '.')"
-        whole_text = f"CASE WHEN {point} = 0 THEN {number} ELSE {number}[:{point} - 1] END"
-        decimals = f"CASE WHEN {point} = 0 THEN 0 ELSE length({number}) - {point} END"
-        whole = (
-            f"CASE WHEN ltrim({whole_text}, '0') <> '' THEN length(ltrim({whole_text}, '0')) "
-            f"WHEN {point} = 0 THEN 1 ELSE 0 END"
-        )
-        scale, digits = connection.execute(
-            f"SELECT COALESCE(MAX({decimals}), 0), COALESCE(MAX({whole}), 0) FROM parsed "
-            f"WHERE type = {literal(column.event)} AND {value} IS NOT NULL"
-        ).fetchone()
+    numbers = [column for column in columns if column.kind == "number"]
+    scales: dict[str, int] = {}
+    for column, scale, digits in zip(numbers, found[::2], found[1::2], strict=True):
         if scale + digits > MAX_DIGITS:
             raise TooWide(
                 f"the numbers of `{column.name}` need more than {MAX_DIGITS} digits, the most the SQL engine holds"
             )
-        found[column.name] = int(scale)
-    return found
+        scales[column.name] = int(scale)
+    return scales
 
 
 def load(
@@ -412,8 +398,10 @@ def load(
         raise
     except duckdb.Error as error:  # a carriage return, invalid UTF-8, a line past DuckDB's limit
         raise NotDirect(str(error).splitlines()[0]) from None
-    bad, latest, rows, ids = connection.execute(
-        'SELECT count(*) FILTER (WHERE NOT ok), max("at"), count(*), count(DISTINCT id) FROM parsed'
+    # one pass over `parsed`: its counts and each number column's digits
+    digits = "".join(f", {_digits_sql(c)}" for c in columns if c.kind == "number")
+    bad, latest, rows, ids, *found = connection.execute(
+        f'SELECT count(*) FILTER (WHERE NOT ok), max("at"), count(*), count(DISTINCT id){digits} FROM parsed'
     ).fetchone()
     if bad:
         raise NotDirect(f"{bad} line(s) outside the strict form")
@@ -427,7 +415,7 @@ def load(
     ):
         raise NotDirect("an id on different lines")
 
-    scales = _scales(connection, columns)
+    scales = _scales(columns, found)
     wanted = ", ".join(literal(name) for name in kinds) or "NULL"
     # a column holds its field on its own event type only (NULL on others)
     connection.execute(
@@ -443,6 +431,9 @@ def load(
         # lines that `_lines_by_id` found identical but this reading did not
         # (the file changed between them): never two events of one id
         raise NotDirect("an id on different lines")
+    # the queries read `ledger` only: `parsed`, a row of every line, would
+    # hold DuckDB's memory while they run (and make it spill sooner)
+    connection.execute("DROP TABLE parsed")
     return None if latest is None else int(latest)
 
 
@@ -469,7 +460,7 @@ def lines_of(connection: Any, path: str, ids: Sequence[str]) -> list[str]:
     if not ids:
         return []
     wanted = ", ".join(literal(i) for i in ids)
-    theirs = f"SELECT referrer FROM parsed WHERE id IN ({wanted}) AND type = 'referral'"
+    theirs = f"SELECT referrer FROM ledger WHERE id IN ({wanted}) AND type = 'referral'"  # every referral is there
     sql = (
         f"SELECT DISTINCT line FROM ({_lines_by_id(path)}) "
         f"WHERE id IN ({wanted}) OR (type = 'referral' AND referrer IN ({theirs}))"
@@ -486,5 +477,5 @@ def _lines_by_id(path: str) -> str:
     values = "json_extract_string(line, ['$.\"id\"', '$.\"type\"', '$.\"referrer\"'])"
     return (
         f"SELECT line, v[1] AS id, v[2] AS type, v[3] AS referrer FROM (SELECT line, {values} AS v "
-        f"FROM {lines_sql(path)} WHERE line IS NOT NULL AND NOT regexp_full_match(line, ' *'))"
+        f"FROM {lines_sql(path)} WHERE {_NOT_BLANK})"
     )
