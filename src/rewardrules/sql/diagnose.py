@@ -17,7 +17,7 @@ from functools import partial
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.diagnostics import Diagnostic
 from ..syntax import nodes as ast
-from . import expressions, messages, reversals, timers
+from . import expressions, messages, reversals
 from .compile import Unsupported, _Compiler, compile_query
 
 #: the code of a construct the SQL back end does not compile yet
@@ -67,7 +67,6 @@ def _parts(compiler: _Compiler, milestone: CompiledMilestone) -> list[Callable[[
     parts: list[Callable[[], object]] = [
         partial(compiler.milestone, milestone),
         partial(reversals.refuse_unsupported, compiler, milestone),
-        partial(timers.refuse_unsupported, compiler, milestone),  # not hidden by a void's refusal
         partial(messages.hit_column, compiler, milestone),
     ]
     parts.extend(partial(reversals.void_clause, compiler, void) for void in milestone.info.voids)
