@@ -323,9 +323,8 @@ def _variant(hold: str, window: str, trigger: tuple[str, str], amount: str) -> r
     [
         [("  hold 14 days\n", "  hold 14 days\n  cap referrer 15 USD\n")],
         [("void if refund where", "void 1 USD of 2 USD if refund where")],
-        [("first payment where payment.amount > 0\n", "when paid >= 1 for 1 day\n"), ("payment.id", "refund.id")],
     ],
-    ids=["cap", "partial", "timer"],
+    ids=["cap", "partial"],  # a timer compiles now: tests/test_sql_constructs3_voided.py
 )
 def test_what_does_not_compile_yet_is_refused_at_the_unless(tmp_path: Path, changes: list[tuple[str, str]]) -> None:
     text = KEPT

@@ -73,7 +73,8 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     amounts += messages.hit_column(compiler, milestone)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
-    rows = f'SELECT t.*, s.due, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due'
+    source = compiler.voided.source(info)  # `metered` when a count `unless voided` follows it
+    rows = f'SELECT t.*, s.due, {last} FROM s{k} AS s JOIN {source} AS t ON t.rid = s.srid AND t."at" <= s.due'
     if info.level != "referral" or _referrer_metric_read(compiler, milestone) is not None:
         rows = _referrers_at_due(compiler, k, rows)
     hits = (
@@ -138,7 +139,7 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     order = f'(PARTITION BY {scope} ORDER BY "at", id)'
     tested = (
         f'SELECT rid, referrer, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
-        f"FROM totals WHERE e{milestone.program} AND type IN ({types})"
+        f"FROM {compiler.voided.source(info)} WHERE e{milestone.program} AND type IN ({types})"
     )
     before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
     numbered = (
