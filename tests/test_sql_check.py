@@ -104,8 +104,11 @@ milestone m2 {
   each usage
   reward referrer cash 1 USD
   void refund.amount of usage.amount if refund
-  message "{{ ratio }}"
+  message "{{ spread }}"
 }
+
+metric spread = sum referrals.used
+metric used = sum usage.seats
 """
 
 
@@ -119,4 +122,4 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 42), (21, 3)]
     assert "`whenever` of `ratio`, a value that involves a division" in found[0]["message"]
     assert "`ignoring case` of a value that is not a text field" in found[1]["message"]
-    assert "a message reading `ratio` (a number that involves a division)" in found[2]["message"]
+    assert "a message reading `spread` (a number of this kind)" in found[2]["message"]
