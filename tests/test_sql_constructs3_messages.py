@@ -19,10 +19,10 @@ from rewardrules.cli.sql import duckdb_result
 from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
-from rewardrules.sql.dialect import to_dialect
 
 from .test_properties import PROPERTY, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
+from .test_sql_constructs3_timers import written_for_postgres
 from .test_sql_dialects_more import expanded
 
 #: numbers that divide (a metric over a count, over a constant, a number
@@ -136,9 +136,7 @@ def test_a_message_beside_a_threshold_and_large_values() -> None:
 def test_the_query_is_written_for_postgres_and_its_columns_give_the_same_bytes() -> None:
     prog = _prog()
     q = compile_query(prog.compiled)
-    ledger = [column.name for column in q.columns]
-    for _, sql in q.statements():
-        to_dialect(sql, "postgres", ledger)
+    written_for_postgres(q)
     events = [referral("r1", "bob"), buy("p1", "02T00:00:00", "bob", "7.25"), buy("p2", "03T00:00:00", "bob", "2")]
     data = duckdb_result(prog, expanded(q), events, parse_as_of(None), "<ledger>")
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, events, None)

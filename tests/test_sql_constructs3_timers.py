@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.score.api import parse_as_of
-from rewardrules.sql.compile import compile_query
+from rewardrules.sql.compile import Query, compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.dialect import to_dialect
 
@@ -178,14 +178,20 @@ def test_a_held_condition_per_referrer_reads_the_referral_whose_event_started_it
     assert [a["message"] for a in awards if a["milestone"] == "held"] == ["12.00 of 2"]
 
 
+def written_for_postgres(q: Query) -> None:
+    """Every statement of `q` is written in Postgres's dialect, its stars
+    as column lists (sqlglot raises on what it cannot write)."""
+    ledger = [column.name for column in q.columns]
+    for _, sql in q.statements():
+        assert "EXCLUDE" not in to_dialect(sql, "postgres", ledger)
+
+
 def test_the_query_is_written_for_postgres_and_its_columns_give_the_same_bytes() -> None:
     """Postgres gets column lists for the stars (the new `EXCLUDE` too):
     written without error, and the expanded query gives the same bytes."""
     prog = _after()
     q = compile_query(prog.compiled)
-    ledger = [column.name for column in q.columns]
-    for _, sql in q.statements():
-        assert "EXCLUDE" not in to_dialect(sql, "postgres", ledger)
+    written_for_postgres(q)
     events = [
         referral("r2", "01-01", "b"),
         referral("r9", "01-01", "a"),

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
-from rewardrules.sql.dialect import to_dialect
 
 from .test_properties import PROPERTY, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
+from .test_sql_constructs3_timers import written_for_postgres
 from .test_sql_voids_metrics import KEPT, paid, pay, referral, refund, same
 
 #: the followed milestone as timers: a held condition, `after D if C`,
@@ -112,10 +112,7 @@ def test_timers_of_one_instant_and_ties_by_id() -> None:
 
 
 def test_the_query_is_written_for_postgres() -> None:
-    q = compile_query(timed("when paid >= 1 for 1 day").compiled)
-    ledger = [column.name for column in q.columns]
-    for _, sql in q.statements():
-        assert "EXCLUDE" not in to_dialect(sql, "postgres", ledger)
+    written_for_postgres(compile_query(timed("when paid >= 1 for 1 day").compiled))
 
 
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))

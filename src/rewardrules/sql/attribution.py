@@ -34,9 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..check.program import ProgramInfo
-from ..compiler.generate import CompiledMilestone
 from ..core.limits import MAX_REFERRALS_PER_REFEREE
-from . import timers
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -47,16 +45,23 @@ def moving(compiler: _Compiler) -> list[int]:
     return [p for p, program in enumerate(compiler.checked.programs) if program.attribution.moves]
 
 
-def refuse_milestone(compiler: _Compiler, compiled: CompiledMilestone) -> None:
-    """Refuse what this module does not compile yet: a timer in a program
-    whose attribution moves (a timer stops when its referral loses the
-    referee, and a lapse is judged at the timer's instant)."""
-    program = compiler.checked.programs[compiled.program]
-    if program.attribution.moves and timers.is_timer(compiled):
-        raise compiler.refuse(
-            f"a timer (milestone `{compiled.info.name}`) in a program whose attribution moves",
-            compiled.info.trigger,
-        )
+def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
+    """A timer's starts (`starts`: `srid`, `due`) in program `p`, kept when
+    its referral still holds the referee there at `due`: the Python engine
+    drops a referral's timers when it loses the referee (`Engine._release`:
+    at the event of the next referral that takes it, at or before `due`,
+    or at the referee's first event after the lapse) and, at the timer's
+    instant, pays only while the referral holds it (`Engine.holds`: not
+    lapsed then, or converted within the lapse, `fv{p}`). A program whose
+    attribution does not move keeps every start."""
+    program = compiler.checked.programs[p]
+    if p not in moving(compiler):
+        return starts
+    tests = [f"a.e{p}", f"(a.nx{p} IS NULL OR a.nx{p} > s.due)"]
+    lapse = program.attribution.lapse_ns
+    if lapse is not None:
+        tests.append(f"(a.fv{p} OR s.due - a.rat <= {lapse})")
+    return f"SELECT s.srid, s.due FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
 def refuse_referrer_metric(compiler: _Compiler, name: str, node: object) -> None:

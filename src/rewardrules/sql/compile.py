@@ -488,7 +488,6 @@ class _Compiler:
         info = compiled.info
         self.voided.current = info.index
         self._refuse_terms(info)
-        attribution.refuse_milestone(self, compiled)
         reversals.refuse_unsupported(self, compiled)
         if timers.is_timer(compiled):
             return timers.milestone_ctes(self, compiled), [

@@ -42,7 +42,7 @@ from ..check.program import Binding
 from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
-from . import after, messages, reversals
+from . import after, attribution, messages, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     else:
         assert isinstance(trigger, ast.AfterTrigger)
         starts = _after_starts(compiler, milestone, trigger)
+    starts = attribution.holding_at_due(compiler, milestone.program, starts)  # an attribution that moves
     test = compiler.expr(trigger.condition) if trigger.condition is not None else "TRUE"
     computed = compiler.amounts(milestone)
     amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
