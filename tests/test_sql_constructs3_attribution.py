@@ -1,9 +1,11 @@
-"""Timers in a program whose attribution moves (docs/sql.md, "Attribution"),
-refused before: a referral's timer stops when it loses its referee (to
-the next referral that takes it, at or before the timer's instant; or by
-its lapse, unless it converted within it), as the Python engine drops
-it. Byte for byte the Python engine's `--no-explain` result, on
-hand-written ties and generated ledgers."""
+"""Timers and per-referrer metrics in a program whose attribution moves
+(docs/sql.md, "Attribution"), refused before: a referral's timer stops
+when it loses its referee (to the next referral that takes it, at or
+before the timer's instant; or by its lapse, unless it converted within
+it), as the Python engine drops it; a referral that lost its referee
+still counts in its referrer's `count referrals` as it was then. Byte for
+byte the Python engine's `--no-explain` result, on hand-written ties and
+generated ledgers."""
 
 from __future__ import annotations
 
@@ -148,3 +150,70 @@ def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     events = data.draw(ledgers("affiliate_attribution"), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
     assert duckdb_json(_prog(), events, as_of) == python_json(_prog(), events, as_of)
+
+
+#: per-referrer metrics under `last referral ... lapses`: counts (one
+#: `unless voided`), a sum of a per-referral metric, milestones on them
+#: (a per-referrer `after` and held condition among them)
+COUNTS = """\
+ruleset moving_counts
+
+event referral { source: optional text }
+event payment { amount: money USD }
+
+attribution last referral lapses after 30 days unless first payment where payment.amount > 1000 USD
+
+metric spent = sum payment.amount
+metric paying = count referrals where spent > 0 USD
+metric total = sum referrals.spent
+metric kept = count referrals where spent > 0 USD unless voided first_pay
+
+milestone first_pay {
+  first payment where payment.amount > 0 USD
+  reward referrer cash 3 USD
+  void if payment where payment.amount < 0 USD
+}
+milestone two { when paying >= 2  reward referrer cash 5 USD  message "{{ paying }} {{ total }}" }
+milestone each_pay { each payment where payment.amount > 0 USD  reward referrer cash 1 USD * paying }
+milestone later { after 10 days if paying >= 1  reward referrer cash 2 USD }
+milestone held { when kept >= 2 for 5 days  reward referrer cash 4 USD }
+milestone many { every 2 kept  reward referrer cash 1 USD }
+"""
+
+
+@cache
+def _counts() -> rewardrules.Program:
+    return rewardrules.compile(COUNTS, "moving_counts.rules")
+
+
+def test_a_referral_that_lost_its_referee_still_counts() -> None:
+    """ann refers bob and cat, both pay: two paying. dan takes bob from
+    ann (the last referral): ann's count keeps bob (his contribution as it
+    was), dan's counts him too; bob's later payment counts for dan only."""
+    events = [
+        referral("r1", "01-01", "ann"),
+        referral("r2", "01-01", "ann", "cat"),
+        pay("p1", "01-02T00:00:00", "10.00"),
+        pay("p2", "01-02T00:00:00", "10.00", "cat"),
+        referral("r3", "01-05", "dan"),
+        pay("p3", "01-06T00:00:00", "20.00"),
+        pay("p4", "01-07T00:00:00", "20.00", "cat"),
+    ]
+    sql = duckdb_json(_counts(), events, "2026-03-01T00:00:00Z")
+    assert sql == python_json(_counts(), events, "2026-03-01T00:00:00Z")
+    found = [(a["at"][5:10], a["milestone"], a["referrer"], a["amount"]) for a in json.loads(sql)["awards"]]
+    assert ("01-07", "each_pay", "ann", "2.00") in found  # bob still counted for ann
+    assert ("01-06", "each_pay", "dan", "1.00") in found
+
+
+def test_counts_compile_and_check_reports_nothing() -> None:
+    compile_query(_counts().compiled)
+    assert refusals(_counts().compiled) == []
+
+
+@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@given(data=st.data())
+def test_counts_on_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
+    events = data.draw(ledgers("affiliate_attribution"), label="ledger")
+    as_of = data.draw(as_ofs(events), label="as_of")
+    assert duckdb_json(_counts(), events, as_of) == python_json(_counts(), events, as_of)

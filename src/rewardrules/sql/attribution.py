@@ -26,7 +26,11 @@ instant plus the lapse; and it counts for the referral's metrics
 (`live`) while it holds the referee somewhere (or the referral is
 eligible nowhere), as `Engine._counts` says. Rows that no longer count
 stay in `seen` for the `void if` clauses: a void event of the referee
-still voids an award of a referral that no longer holds it.
+still voids an award of a referral that no longer holds it. A referral
+counts in its referrer's metrics over referrals from its own flag
+(`took{p}`, `counted`), as it keeps counting after it lost the referee.
+A timer's start is kept while its referral holds the referee at its
+instant (`holding_at_due`).
 """
 
 from __future__ import annotations
@@ -64,11 +68,14 @@ def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
     return f"SELECT s.srid, s.due FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
-def refuse_referrer_metric(compiler: _Compiler, name: str, node: object) -> None:
-    """A per-referrer metric over referrals keeps counting a referral that
-    lost its referee: not compiled with an attribution that moves."""
-    if moving(compiler):
-        raise compiler.refuse(f"the per-referrer metric `{name}` with an `attribution` that moves", node)
+def counted(compiler: _Compiler) -> str:
+    """Whether a row's referral counts in its referrer's metrics over
+    referrals (a file of one program): it took the referee there (`took0`,
+    not the row's `e0`). The Python engine keeps the contribution of a
+    referral that lost its referee as it was (its metrics stop there, and
+    its referrer's count keeps it), and a void of its award still takes it
+    out of a count `unless voided`."""
+    return "took0" if moving(compiler) else "e0"
 
 
 def ctes(compiler: _Compiler, flags: str) -> list[str]:
@@ -221,7 +228,8 @@ def held(compiler: _Compiler) -> str:
         holds.append(test)
     nowhere = " OR ".join(f"a.e{p}" for p in range(len(programs)))
     live = f"(NOT ({nowhere}) OR {' OR '.join(holds)}) AS live"
-    return "".join(f", {test} AS e{p}" for p, test in enumerate(holds)) + f", {live}"
+    took = "".join(f", a.e{p} AS took{p}" for p in range(len(programs)))  # it took the referee (`counted`)
+    return "".join(f", {test} AS e{p}" for p, test in enumerate(holds)) + f", {live}{took}"
 
 
 def duplicates() -> str:

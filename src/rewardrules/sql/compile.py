@@ -411,14 +411,13 @@ class _Compiler:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         if agg.otherwise is not None or len(self.checked.programs) > 1:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        attribution.refuse_referrer_metric(self, info.name, info.decl)
         found = self.referrer_metrics.get(info)
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
             if agg.unless is not None:  # not while an award of the milestone is taken back
                 test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
-            flag = f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END"
+            flag = f"CASE WHEN {attribution.counted(self)} AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
             self.contributions.append(f"{flag} AS c{n}")

@@ -67,7 +67,8 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     else:
         assert isinstance(trigger, ast.AfterTrigger)
         starts = _after_starts(compiler, milestone, trigger)
-    starts = attribution.holding_at_due(compiler, milestone.program, starts)  # an attribution that moves
+    if info.level == "referral" or isinstance(trigger, ast.AfterTrigger):  # a clock per referee
+        starts = attribution.holding_at_due(compiler, milestone.program, starts)  # an attribution that moves
     test = compiler.expr(trigger.condition) if trigger.condition is not None else "TRUE"
     computed = compiler.amounts(milestone)
     amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
