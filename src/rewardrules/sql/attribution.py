@@ -68,14 +68,14 @@ def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
     return f"SELECT s.srid, s.due FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
-def counted(compiler: _Compiler) -> str:
+def counted(compiler: _Compiler, p: int) -> str:
     """Whether a row's referral counts in its referrer's metrics over
-    referrals (a file of one program): it took the referee there (`took0`,
-    not the row's `e0`). The Python engine keeps the contribution of a
+    referrals in program `p`: it took the referee there (`took{p}`, not
+    the row's `e{p}`, when the attribution moves). The Python engine keeps the contribution of a
     referral that lost its referee as it was (its metrics stop there, and
     its referrer's count keeps it), and a void of its award still takes it
     out of a count `unless voided`."""
-    return "took0" if moving(compiler) else "e0"
+    return f"took{p}" if moving(compiler) else f"e{p}"
 
 
 def ctes(compiler: _Compiler, flags: str) -> list[str]:

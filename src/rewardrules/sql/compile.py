@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
+from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import DURATION_UNITS
 from ..core.ids import encode
@@ -229,7 +229,10 @@ class _Compiler:
     in_eligibility: bool = False
     #: per-referrer metrics (`count referrals ...`): column names, and each
     #: referral's contribution to them (see `referrer_metric`)
-    referrer_metrics: dict[MetricInfo, str] = field(default_factory=dict)
+    #: by (metric, program): each program keeps its own referrers' values
+    referrer_metrics: dict[tuple[MetricInfo, int], str] = field(default_factory=dict)
+    #: the program of the milestone being compiled (its per-referrer values)
+    program: int = 0
     contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
@@ -409,26 +412,26 @@ class _Compiler:
         unless_voided.guard(self, info.decl)
         if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        if agg.otherwise is not None or len(self.checked.programs) > 1:
+        if agg.otherwise is not None or (agg.unless is not None and len(self.checked.programs) > 1):
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        found = self.referrer_metrics.get(info)
+        found = self.referrer_metrics.get((info, self.program))
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
             if agg.unless is not None:  # not while an award of the milestone is taken back
                 test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
-            flag = f"CASE WHEN {attribution.counted(self)} AND {test} THEN 1 ELSE 0 END"
+            flag = f"CASE WHEN {attribution.counted(self, self.program)} AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
             self.contributions.append(f"{flag} AS c{n}")
             found = f"R{n}"
-            self.referrer_metrics[info] = found
+            self.referrer_metrics[(info, self.program)] = found
             self.types.add("referral")  # a referral counts from its own event on
         return found
 
     def referral_value(self, info: MetricInfo, agg: ast.Aggregate) -> str:
         """The per-referral metric M that `sum referrals.M` adds up."""
-        target = self.checked.programs[0].metrics.get(agg.field.text) if agg.field is not None else None
+        target = self.checked.programs[self.program].metrics.get(agg.field.text) if agg.field is not None else None
         if target is None or target.level != "referral":
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         return self.metric(target, agg)
@@ -486,7 +489,7 @@ class _Compiler:
         and its award rows (one SELECT per reward)."""
         info = compiled.info
         self.voided.current = info.index
-        self._refuse_terms(info)
+        self.program = compiled.program  # the program whose referrers its per-referrer values are
         reversals.refuse_unsupported(self, compiled)
         if timers.is_timer(compiled):
             return timers.milestone_ctes(self, compiled), [
@@ -527,10 +530,6 @@ class _Compiler:
         )
         hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
-
-    def _refuse_terms(self, info: MilestoneInfo) -> None:
-        if info.level != "referral" and len(self.checked.programs) > 1:
-            raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of
