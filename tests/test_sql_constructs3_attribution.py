@@ -21,9 +21,9 @@ import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import PROPERTY
 from .test_sql_backend import duckdb_json, python_json
-from .test_sql_constructs3_timers import event, written_for_postgres
+from .test_sql_constructs3_timers import event, same_on_generated, written_for_postgres
 
 #: `last` with a lapse, `first` with a lapse, `last ... before` (no lapse):
 #: each with `after D`, `after D from EVENT` and `when C for D` timers
@@ -147,9 +147,7 @@ def test_the_query_is_written_for_postgres() -> None:
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
-    events = data.draw(ledgers("affiliate_attribution"), label="ledger")
-    as_of = data.draw(as_ofs(events), label="as_of")
-    assert duckdb_json(_prog(), events, as_of) == python_json(_prog(), events, as_of)
+    same_on_generated(_prog(), "affiliate_attribution", data)
 
 
 #: per-referrer metrics under `last referral ... lapses`: counts (one
@@ -214,6 +212,4 @@ def test_counts_compile_and_check_reports_nothing() -> None:
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
 @given(data=st.data())
 def test_counts_on_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
-    events = data.draw(ledgers("affiliate_attribution"), label="ledger")
-    as_of = data.draw(as_ofs(events), label="as_of")
-    assert duckdb_json(_counts(), events, as_of) == python_json(_counts(), events, as_of)
+    same_on_generated(_counts(), "affiliate_attribution", data)

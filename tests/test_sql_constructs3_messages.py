@@ -20,9 +20,9 @@ from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import PROPERTY
 from .test_sql_backend import duckdb_json, python_json
-from .test_sql_constructs3_timers import written_for_postgres
+from .test_sql_constructs3_timers import same_on_generated, written_for_postgres
 from .test_sql_dialects_more import expanded
 
 #: numbers that divide (a metric over a count, over a constant, a number
@@ -145,6 +145,4 @@ def test_the_query_is_written_for_postgres_and_its_columns_give_the_same_bytes()
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
-    events = data.draw(ledgers("microsoft_referral"), label="ledger")
-    as_of = data.draw(as_ofs(events), label="as_of")
-    assert duckdb_json(_prog(), events, as_of) == python_json(_prog(), events, as_of)
+    same_on_generated(_prog(), "microsoft_referral", data)

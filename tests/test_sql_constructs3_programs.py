@@ -18,9 +18,9 @@ import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import PROPERTY
 from .test_sql_backend import duckdb_json, python_json
-from .test_sql_constructs3_timers import event, written_for_postgres
+from .test_sql_constructs3_timers import event, same_on_generated, written_for_postgres
 
 #: one count and one sum over referrals, read by milestones of three
 #: programs (`when`, `each`, `whenever`, a held condition, `every`, a
@@ -99,6 +99,4 @@ def test_each_program_counts_its_own_referrals() -> None:
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
-    events = data.draw(ledgers("affiliate_attribution"), label="ledger")
-    as_of = data.draw(as_ofs(events), label="as_of")
-    assert duckdb_json(_prog(), events, as_of) == python_json(_prog(), events, as_of)
+    same_on_generated(_prog(), "affiliate_attribution", data)

@@ -18,9 +18,8 @@ import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
-from .test_sql_backend import duckdb_json, python_json
-from .test_sql_constructs3_timers import written_for_postgres
+from .test_properties import PROPERTY
+from .test_sql_constructs3_timers import same_on_generated, written_for_postgres
 from .test_sql_voids_metrics import KEPT, paid, pay, referral, refund, same
 
 #: the followed milestone as timers: a held condition, `after D if C`,
@@ -122,6 +121,4 @@ def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     hold = data.draw(st.sampled_from(["", "hold 14 days"]), label="hold")
     window = data.draw(st.sampled_from(["within 60 days", "", "within 1 day"]), label="window")
     prog = timed(trigger, hold, window)
-    events = data.draw(ledgers("partner_and_customer"), label="ledger")
-    as_of = data.draw(as_ofs(events), label="as_of")
-    assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
+    same_on_generated(prog, "partner_and_customer", data)

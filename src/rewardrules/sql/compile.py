@@ -37,6 +37,7 @@ from . import (
     exponents,
     expressions,
     messages,
+    referral_fields,
     reversals,
     signs,
     tables,
@@ -233,6 +234,8 @@ class _Compiler:
     referrer_metrics: dict[tuple[MetricInfo, int], str] = field(default_factory=dict)
     #: the program of the milestone being compiled (its per-referrer values)
     program: int = 0
+    #: the referral's own fields read on its rows: column name -> alias (sql/referral_fields.py)
+    referral_columns: dict[str, str] = field(default_factory=dict)
     contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
@@ -367,6 +370,8 @@ class _Compiler:
         role = "referral" if self.in_eligibility else "event"
         if binding.kind == "field" and binding.event_role in (role, "earlier" if self.in_history else role):
             return self.field_ref(binding, node)
+        if binding.kind == "field" and binding.event_role == "referral" and not self.in_history:
+            return referral_fields.value(self, binding, node)  # on every row of the referral
         raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
 
     def field_ref(self, binding: Binding, node: ast.Ref, alias: str = "") -> str:
@@ -711,7 +716,8 @@ class _Compiler:
                 *base,
                 # the events each accepted referral sees: its own, then its
                 # referee's from it on in processing order
-                f"seen AS (SELECT a.rid, a.rat, a.referrer, a.referee{carried}, e.* EXCLUDE (referrer, referee) "
+                f"seen AS (SELECT a.rid, a.rat, a.referrer, a.referee{carried}, e.* EXCLUDE (referrer, referee)"
+                f"{referral_fields.columns(self)} "
                 f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
                 f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
                 f"metered AS (SELECT *{metrics} FROM seen)",
