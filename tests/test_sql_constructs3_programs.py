@@ -11,11 +11,12 @@ import json
 from functools import cache
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import compile_query
+from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
 from .test_properties import PROPERTY
@@ -24,7 +25,7 @@ from .test_sql_constructs3_timers import event, same_on_generated, written_for_p
 
 #: one count and one sum over referrals, read by milestones of three
 #: programs (`when`, `each`, `whenever`, a held condition, `every`, a
-#: per-referrer `after`), one of them with an attribution that moves
+#: per-referrer `after`)
 PROGRAMS = """\
 ruleset two_programs
 
@@ -49,7 +50,6 @@ program friends {
 }
 
 program anyone {
-  attribution last referral lapses after 30 days unless first payment where payment.amount > 1000 USD
   milestone later { after 10 days if paying >= 1  reward referee credit 2 USD }
   milestone more { when paying >= 2  reward referrer cash 7 USD }
 }
@@ -94,6 +94,22 @@ def test_each_program_counts_its_own_referrals() -> None:
     assert ("01-04", "two", "c", "5.00") in found and ("01-04", "each_pay", "c", "2.00") in found
     assert ("01-03", "more", "b", "7.00") in found
     assert [f for f in found if f[1] in ("many", "later")] == [("01-11", "later", "a", "2.00")]
+
+
+def test_an_attribution_that_moves_beside_them_is_refused() -> None:
+    """A referral that lost its referee in the moving program keeps its
+    contribution there as it was, while its metrics go on in a program it
+    still holds: not compiled yet, refused at the metric (found by the
+    differential test below, with the line in `anyone`)."""
+    text = PROGRAMS.replace(
+        "program anyone {\n",
+        "program anyone {\n  attribution last referral lapses after 30 days unless first payment\n",
+    )
+    prog = rewardrules.compile(text, "moving.rules")
+    with pytest.raises(Unsupported, match="several programs, one whose attribution moves") as refused:
+        compile_query(prog.compiled)
+    assert refused.value.span is not None and refused.value.span.line == 7
+    assert any("one whose attribution moves" in r.construct for r in refusals(prog.compiled))
 
 
 @settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))

@@ -68,6 +68,17 @@ def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
     return f"SELECT s.srid, s.due FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
+def refuse_several(compiler: _Compiler, name: str, node: object) -> None:
+    """A per-referrer metric over referrals in a file of several programs,
+    one of whose attribution moves: a referral that lost its referee in
+    one program keeps its contribution there as it was, while its metrics
+    go on in another that it still holds (`counted` freezes nothing)."""
+    if moving(compiler) and len(compiler.checked.programs) > 1:
+        raise compiler.refuse(
+            f"the per-referrer metric `{name}` in a file of several programs, one whose attribution moves", node
+        )
+
+
 def counted(compiler: _Compiler, p: int) -> str:
     """Whether a row's referral counts in its referrer's metrics over
     referrals in program `p`: it took the referee there (`took{p}`, not

@@ -419,6 +419,7 @@ class _Compiler:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         if agg.otherwise is not None or (agg.unless is not None and len(self.checked.programs) > 1):
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
+        attribution.refuse_several(self, info.name, info.decl)
         found = self.referrer_metrics.get((info, self.program))
         if found is None:
             n = len(self.referrer_metrics)
