@@ -249,14 +249,14 @@ def refused(rules: str) -> list[tuple[str, int]]:
     return reported
 
 
-def test_a_message_reading_a_quotient_is_refused_at_the_message() -> None:
-    """It was refused as "division" at the metric's line, a construct the
-    docs say compiles: the message's text of a quotient of numbers (not
-    money) is the Python engine's, to 100 significant digits, not compiled
-    yet (a money quotient compiles: tests/test_sql_messages_more.py)."""
+def test_a_message_reading_a_quotient_compiles() -> None:
+    """It was refused as "division" at the metric's line, then at the
+    message; the message's text of a quotient of numbers (not money) is now
+    computed from the values it reads (tests/test_sql_constructs3_messages.py)."""
     rules = 'metric ratio = paid / paid\nmilestone m { each payment\n  reward referrer cash 1 USD\n  message "{{ ratio }}" }'
-    found = refused(rules)
-    assert found == [("a message reading `ratio` (a number that involves a division)", 14)]
+    prog = rewardrules.compile(HEAD.format(zone="") + rules)
+    compile_query(prog.compiled)
+    assert refusals(prog.compiled) == []
 
 
 def test_whenever_of_a_quotient_is_refused_at_the_trigger() -> None:

@@ -206,19 +206,15 @@ def test_a_referee_takes_at_most_the_limit_of_referrals() -> None:
 
 @pytest.mark.parametrize(
     ("extra", "construct", "line"),
-    [
+    [  # a timer and `count referrals` compile now: tests/test_sql_constructs3_attribution.py
         (
-            "  milestone later { after 10 days  reward referrer cash 1 USD }\n",
-            "a timer (milestone `later`) in a program whose attribution moves",
-            9,
-        ),
-        (
-            "  metric friends = count referrals\n  milestone many { when friends >= 2  reward referrer cash 1 USD }\n",
-            "the per-referrer metric `friends` with an `attribution` that moves",
+            "  metric half = spent / 2\n  metric best = sum referrals.half\n"
+            "  milestone many { when best >= 2 USD  reward referrer cash 1 USD }\n",
+            "a division outside a condition or a reward amount",
             9,
         ),
     ],
-    ids=["timer", "per-referrer"],
+    ids=["sum-of-a-quotient"],
 )
 def test_what_does_not_compile_is_refused_at_its_line(extra: str, construct: str, line: int) -> None:
     """Refused whole, naming the construct at its line; `check --engine

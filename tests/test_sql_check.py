@@ -27,7 +27,7 @@ milestone first_pay {
 }
 
 milestone kept {
-  when paid >= 100 USD and refs >= 2 for 30 days
+  whenever share increases
   reward referrer cash 1 USD
 }
 
@@ -39,6 +39,8 @@ milestone ratio {
   reward referrer cash 5 USD
   cap referrer 100 USD per month
 }
+
+metric share = paid / refs
 """
 
 
@@ -51,7 +53,7 @@ def test_every_construct_is_reported_at_its_line(tmp_path: Path, capsys: pytest.
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert {d["code"] for d in found} == {"RR450"}
     assert [(d["line"], d["severity"]) for d in found] == [(11, "error")]  # `every` (line 19) compiles now
-    assert "a per-referrer timer reading the per-referral metric `paid`" in found[0]["message"]
+    assert "`whenever` of `share`, a value that involves a division" in found[0]["message"]
 
 
 @pytest.mark.parametrize("path", sorted(RULESETS.glob("*.rules")), ids=lambda p: p.stem)
@@ -92,7 +94,7 @@ metric paid = sum payment.amount
 metric refs = count referrals
 metric ratio = paid / paid
 milestone m1 {
-  when paid >= 100 USD and refs >= 2 for 30 days
+  whenever ratio increases
   reward referrer cash 1 USD * refs
   void if refund where refund.payment == referral.referrer ignoring case
   message "{{ paid }}"
@@ -102,8 +104,11 @@ milestone m2 {
   each usage
   reward referrer cash 1 USD
   void refund.amount of usage.amount if refund
-  message "{{ ratio }}"
+  message "{{ spread }}"
 }
+
+metric spread = sum referrals.used
+metric used = sum usage.seats
 """
 
 
@@ -115,6 +120,6 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 42), (21, 3)]
-    assert "a per-referrer timer reading the per-referral metric `paid`" in found[0]["message"]
+    assert "`whenever` of `ratio`, a value that involves a division" in found[0]["message"]
     assert "`ignoring case` of a value that is not a text field" in found[1]["message"]
-    assert "a message reading `ratio` (a number that involves a division)" in found[2]["message"]
+    assert "a message reading `spread` (a number of this kind)" in found[2]["message"]

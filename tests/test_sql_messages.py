@@ -102,22 +102,24 @@ def test_a_cut_amount_is_in_the_message(prog: rewardrules.Program) -> None:
 @pytest.mark.parametrize(
     ("declaration", "message", "construct"),
     [
-        (
-            "event usage { seats: number }\nmetric most = max usage.seats\nmetric n = count usage\nmetric r = most / n",
-            "{{ r }}",
-            "`r` (a number that involves a division)",
+        (  # a quotient and a graduated table compile now (tests/test_sql_constructs3_messages.py)
+            "event usage { seats: number }\nmetric used = sum usage.seats\nmetric all = sum referrals.used",
+            "{{ all }}",
+            "`all` (a number of this kind)",
         ),
         (
-            "event usage { seats: quantity MB }\nmetric most = max usage.seats\nmetric g = graduated tiers of most {\n  0 MB to 10 MB: 1%\n  10 MB or more: 2%\n}",
+            "event usage { seats: quantity MB }\nmetric used = sum usage.seats\nmetric all = sum referrals.used\n"
+            "metric g = graduated tiers of all {\n  0 MB to 10 MB: 1%\n  10 MB or more: 2%\n}",
             "{{ g }}",
             "`g` (a number of this kind)",
         ),
     ],
 )
 def test_a_message_reading_a_number_is_refused(tmp_path: Path, declaration: str, message: str, construct: str) -> None:
-    """A number whose decimals the query does not compute (a quotient is
-    written to 100 significant digits, a graduated table's sum of slices):
-    plain numbers otherwise compile (tests/test_sql_messages_more.py)."""
+    """A number whose decimals the query does not compute (a per-referrer
+    sum, alone or read by a formula): plain numbers otherwise compile
+    (tests/test_sql_messages_more.py), and so do quotients and rate tables
+    (tests/test_sql_constructs3_messages.py)."""
     path = tmp_path / "n.rules"
     text = f'ruleset n\n\n{declaration}\n\nmilestone m {{\n  each usage\n  reward referrer cash 1 USD\n  message "{message}"\n}}\n'
     path.write_text(text, encoding="utf-8")

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.compile import compile_query
 
 from .test_properties import PROPERTY, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
@@ -156,17 +156,17 @@ def test_capped_timer_awards_draw_in_firing_order(prog: rewardrules.Program) -> 
     assert held == [("2026-02-09T00:00:00Z", "bob", "100.00"), ("2026-02-09T00:00:00Z", "cat", "50.00")]
 
 
-def test_a_held_condition_per_referrer_is_refused_at_its_line(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A held condition per referrer compiles now (tests/test_sql_voids_metrics.py),
-    but not one that also reads a per-referral metric (one referral's value)."""
+def test_a_held_condition_per_referrer_reading_a_per_referral_metric_compiles(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Refused before (`a per-referrer timer reading the per-referral
+    metric`): C reads the value of the referral whose event tests it
+    (differential tests in tests/test_sql_constructs3_timers.py)."""
     text = HELD.replace("when paying >= 2\n", "when paying >= 2 and mrr > 0 USD for 10 days\n")
-    refused_prog = written(tmp_path_factory, "per_referrer", text)
-    with pytest.raises(Unsupported, match="per-referrer timer reading the per-referral metric `mrr`") as refused:
-        compile_query(refused_prog.compiled)
-    assert (
-        refused.value.span is not None
-        and refused.value.span.line == text[: text.index("paying >= 2 and")].count("\n") + 1
-    )
+    events = [referral("r1", "2026-01-01T00:00:00Z"), referral("r2", "2026-01-01T00:00:00Z", "cat")]
+    events += [sub("s1", "2026-01-02T00:00:00Z", "5.00"), sub("s2", "2026-01-03T00:00:00Z", "5.00", "cat")]
+    awards = same(written(tmp_path_factory, "per_referrer", text), events, "2026-02-01T00:00:00Z")
+    assert [a["at"] for a in awards if a["milestone"] == "two_paying"] == ["2026-01-13T00:00:00Z"]
 
 
 def test_a_timer_reading_a_per_referrer_metric_compiles(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -521,7 +521,10 @@ def partial_results(
         if not reversals.partial(milestone, tuple(reward.info.voids)):
             continue
         confirmed = row["at"] + (reward.info.hold_ns or 0)
-        amount = Decimal(record["amount"])
+        # a constant in a unit that is not a currency: the engine's Decimal (`2.50` is written `2.5`)
+        amount = (
+            reward.constant if reward.quantum is None and reward.constant is not None else Decimal(record["amount"])
+        )
         shares = (_share_of(milestone, found) for found in events.get(record["id"], ()))
         claw = take(amount, amount_scale(reward.quantum, amount), confirmed, shares)
         if claw.voided is not None:

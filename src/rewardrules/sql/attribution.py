@@ -26,7 +26,11 @@ instant plus the lapse; and it counts for the referral's metrics
 (`live`) while it holds the referee somewhere (or the referral is
 eligible nowhere), as `Engine._counts` says. Rows that no longer count
 stay in `seen` for the `void if` clauses: a void event of the referee
-still voids an award of a referral that no longer holds it.
+still voids an award of a referral that no longer holds it. A referral
+counts in its referrer's metrics over referrals from its own flag
+(`took{p}`, `counted`), as it keeps counting after it lost the referee.
+A timer's start is kept while its referral holds the referee at its
+instant (`holding_at_due`).
 """
 
 from __future__ import annotations
@@ -34,9 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..check.program import ProgramInfo
-from ..compiler.generate import CompiledMilestone
 from ..core.limits import MAX_REFERRALS_PER_REFEREE
-from . import timers
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -47,23 +49,44 @@ def moving(compiler: _Compiler) -> list[int]:
     return [p for p, program in enumerate(compiler.checked.programs) if program.attribution.moves]
 
 
-def refuse_milestone(compiler: _Compiler, compiled: CompiledMilestone) -> None:
-    """Refuse what this module does not compile yet: a timer in a program
-    whose attribution moves (a timer stops when its referral loses the
-    referee, and a lapse is judged at the timer's instant)."""
-    program = compiler.checked.programs[compiled.program]
-    if program.attribution.moves and timers.is_timer(compiled):
+def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
+    """A timer's starts (`starts`: `srid`, `due`, with explanations `sev`) in program `p`, kept when
+    its referral still holds the referee there at `due`: the Python engine
+    drops a referral's timers when it loses the referee (`Engine._release`:
+    at the event of the next referral that takes it, at or before `due`,
+    or at the referee's first event after the lapse) and, at the timer's
+    instant, pays only while the referral holds it (`Engine.holds`: not
+    lapsed then, or converted within the lapse, `fv{p}`). A program whose
+    attribution does not move keeps every start."""
+    program = compiler.checked.programs[p]
+    if p not in moving(compiler):
+        return starts
+    tests = [f"a.e{p}", f"(a.nx{p} IS NULL OR a.nx{p} > s.due)"]
+    lapse = program.attribution.lapse_ns
+    if lapse is not None:
+        tests.append(f"(a.fv{p} OR s.due - a.rat <= {lapse})")
+    return f"SELECT s.* FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
+
+
+def refuse_several(compiler: _Compiler, name: str, node: object) -> None:
+    """A per-referrer metric over referrals in a file of several programs,
+    one of whose attribution moves: a referral that lost its referee in
+    one program keeps its contribution there as it was, while its metrics
+    go on in another that it still holds (`counted` freezes nothing)."""
+    if moving(compiler) and len(compiler.checked.programs) > 1:
         raise compiler.refuse(
-            f"a timer (milestone `{compiled.info.name}`) in a program whose attribution moves",
-            compiled.info.trigger,
+            f"the per-referrer metric `{name}` in a file of several programs, one whose attribution moves", node
         )
 
 
-def refuse_referrer_metric(compiler: _Compiler, name: str, node: object) -> None:
-    """A per-referrer metric over referrals keeps counting a referral that
-    lost its referee: not compiled with an attribution that moves."""
-    if moving(compiler):
-        raise compiler.refuse(f"the per-referrer metric `{name}` with an `attribution` that moves", node)
+def counted(compiler: _Compiler, p: int) -> str:
+    """Whether a row's referral counts in its referrer's metrics over
+    referrals in program `p`: it took the referee there (`took{p}`, not
+    the row's `e{p}`, when the attribution moves). The Python engine keeps the contribution of a
+    referral that lost its referee as it was (its metrics stop there, and
+    its referrer's count keeps it), and a void of its award still takes it
+    out of a count `unless voided`."""
+    return f"took{p}" if moving(compiler) else f"e{p}"
 
 
 def ctes(compiler: _Compiler, flags: str) -> list[str]:
@@ -216,7 +239,8 @@ def held(compiler: _Compiler) -> str:
         holds.append(test)
     nowhere = " OR ".join(f"a.e{p}" for p in range(len(programs)))
     live = f"(NOT ({nowhere}) OR {' OR '.join(holds)}) AS live"
-    return "".join(f", {test} AS e{p}" for p, test in enumerate(holds)) + f", {live}"
+    took = "".join(f", a.e{p} AS took{p}" for p in range(len(programs)))  # it took the referee (`counted`)
+    return "".join(f", {test} AS e{p}" for p, test in enumerate(holds)) + f", {live}{took}"
 
 
 def duplicates() -> str:

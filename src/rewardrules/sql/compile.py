@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
+from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import DURATION_UNITS
 from ..core.ids import encode
@@ -38,6 +38,7 @@ from . import (
     exponents,
     expressions,
     messages,
+    referral_fields,
     reversals,
     signs,
     tables,
@@ -259,7 +260,12 @@ class _Compiler:
     in_eligibility: bool = False
     #: per-referrer metrics (`count referrals ...`): column names, and each
     #: referral's contribution to them (see `referrer_metric`)
-    referrer_metrics: dict[MetricInfo, str] = field(default_factory=dict)
+    #: by (metric, program): each program keeps its own referrers' values
+    referrer_metrics: dict[tuple[MetricInfo, int], str] = field(default_factory=dict)
+    #: the program of the milestone being compiled (its per-referrer values)
+    program: int = 0
+    #: the referral's own fields read on its rows: column name -> alias (sql/referral_fields.py)
+    referral_columns: dict[str, str] = field(default_factory=dict)
     contributions: list[str] = field(default_factory=list)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
@@ -410,6 +416,8 @@ class _Compiler:
         role = "referral" if self.in_eligibility else "event"
         if binding.kind == "field" and binding.event_role in (role, "earlier" if self.in_history else role):
             return self.field_ref(binding, node)
+        if binding.kind == "field" and binding.event_role == "referral" and not self.in_history:
+            return referral_fields.value(self, binding, node)  # on every row of the referral
         raise self.refuse(f"`{_ref_text(node)}` (a {binding.event_role or binding.kind} value)", node)
 
     def field_ref(self, binding: Binding, node: ast.Ref, alias: str = "") -> str:
@@ -455,27 +463,27 @@ class _Compiler:
         unless_voided.guard(self, info.decl)
         if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        if agg.otherwise is not None or len(self.checked.programs) > 1:
+        if agg.otherwise is not None or (agg.unless is not None and len(self.checked.programs) > 1):
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        attribution.refuse_referrer_metric(self, info.name, info.decl)
-        found = self.referrer_metrics.get(info)
+        attribution.refuse_several(self, info.name, info.decl)
+        found = self.referrer_metrics.get((info, self.program))
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
             if agg.unless is not None:  # not while an award of the milestone is taken back
                 test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
-            flag = f"CASE WHEN e0 AND {test} THEN 1 ELSE 0 END"
+            flag = f"CASE WHEN {attribution.counted(self, self.program)} AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
             self.contributions.append(f"{flag} AS c{n}")
             found = f"R{n}"
-            self.referrer_metrics[info] = found
+            self.referrer_metrics[(info, self.program)] = found
             self.types.add("referral")  # a referral counts from its own event on
         return found
 
     def referral_value(self, info: MetricInfo, agg: ast.Aggregate) -> str:
         """The per-referral metric M that `sum referrals.M` adds up."""
-        target = self.checked.programs[0].metrics.get(agg.field.text) if agg.field is not None else None
+        target = self.checked.programs[self.program].metrics.get(agg.field.text) if agg.field is not None else None
         if target is None or target.level != "referral":
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         return self.metric(target, agg)
@@ -533,8 +541,7 @@ class _Compiler:
         and its award rows (one SELECT per reward)."""
         info = compiled.info
         self.voided.current = info.index
-        self._refuse_terms(info)
-        attribution.refuse_milestone(self, compiled)
+        self.program = compiled.program  # the program whose referrers its per-referrer values are
         reversals.refuse_unsupported(self, compiled)
         if timers.is_timer(compiled):
             return timers.milestone_ctes(self, compiled), [
@@ -583,10 +590,6 @@ class _Compiler:
                 tests.append(f'"at" - rat <= {_duration(trigger.within)}')
             return tests, not trigger.each, ("''" if not trigger.each else "id")
         raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
-
-    def _refuse_terms(self, info: MilestoneInfo) -> None:
-        if info.level != "referral" and len(self.checked.programs) > 1:
-            raise self.refuse(f"the per-referrer milestone `{info.name}`", info.trigger)
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of
@@ -778,7 +781,8 @@ class _Compiler:
                 *base,
                 # the events each accepted referral sees: its own, then its
                 # referee's from it on in processing order
-                f"seen AS (SELECT a.rid, a.rat, a.referrer, a.referee{carried}, e.* EXCLUDE (referrer, referee) "
+                f"seen AS (SELECT a.rid, a.rat, a.referrer, a.referee{carried}, e.* EXCLUDE (referrer, referee)"
+                f"{referral_fields.columns(self)} "
                 f"FROM scored AS e JOIN accepted AS a ON e.referee = a.referee WHERE {own}"
                 f'(e.type IN ({others}) AND (e."at" > a.rat OR (e."at" = a.rat AND e.id > a.rid))))',
                 f"metered AS (SELECT *{metrics} FROM seen)",

@@ -18,7 +18,7 @@ from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.diagnostics import Diagnostic
 from ..syntax import nodes as ast
 from . import explain as explanations
-from . import expressions, messages, reversals, timers
+from . import expressions, messages, reversals
 from .compile import Unsupported, _Compiler, compile_query
 
 #: the code of a construct the SQL back end does not compile yet
@@ -69,7 +69,6 @@ def _parts(compiler: _Compiler, milestone: CompiledMilestone) -> list[Callable[[
     parts: list[Callable[[], object]] = [
         partial(compiler.milestone, milestone),
         partial(reversals.refuse_unsupported, compiler, milestone),
-        partial(timers.refuse_unsupported, compiler, milestone),  # not hidden by a void's refusal
         partial(messages.hit_column, compiler, milestone),
         partial(explanations.hit_column, compiler, milestone),  # "" without explanations
     ]

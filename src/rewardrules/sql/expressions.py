@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo
 from ..core.datatypes import DURATION, DURATION_UNITS, TEXT
 from ..syntax import nodes as ast
+from . import referral_fields
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -208,6 +209,8 @@ def _folded(compiler: _Compiler, node: ast.Expr) -> str:
         raise compiler.refuse("`ignoring case` of a value that is not a text field or a text", node)
     compiler.expr(node)  # the same checks as the field unfolded (where it may be read)
     column = Column(binding.event.name, info.name, "text", folded=True)
+    if binding.event_role == "referral" and not compiler.in_eligibility and not compiler.aliases:
+        return referral_fields.carried(compiler, column)  # the referral's own, on each of its rows
     compiler.columns.setdefault(column.name, column)
     # in a `void` condition, the void event's or the triggering event's row
     alias = compiler.aliases.get(binding.event_role or "")

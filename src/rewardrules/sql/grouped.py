@@ -102,7 +102,7 @@ class Table:
 
         info = milestone.info
         compiler.voided.current = info.index
-        compiler._refuse_terms(info)
+        compiler.program = milestone.program  # the program whose referrers its per-referrer values are
         tests, once, _ = compiler.trigger_tests(info)
         test = " AND ".join([f"e{milestone.program}", *tests])
         self.milestones.append((info.index, f"CASE WHEN {test} THEN {info.index} END", once, info.level == "referral"))

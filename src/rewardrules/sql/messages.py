@@ -16,8 +16,10 @@ minus, by `sql.signs`) and counts are sent as their text. Another number is
 written by the Python engine with the decimals its Decimal carries
 (`1.5`, `1.50`), while an exact DECIMAL column has the decimals of its
 widest value: it is sent as `VALUE@EXPONENT`, the exponent computed by
-`sql.exponents` (a quotient of such numbers is refused: the engine writes
-it to 100 significant digits). The triggering event's instant and its
+`sql.exponents`. One that divides or reads a rate table (the engine
+writes a quotient to 100 significant digits) is sent as the values its
+formula reads and computed by `render` as the engine computes it
+(`sql.quotients`). The triggering event's instant and its
 time fields are sent as their nanoseconds and written as the engine
 writes instants.
 """
@@ -39,7 +41,7 @@ from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import exponents, expressions, signs
+from . import exponents, expressions, quotients, signs
 
 if TYPE_CHECKING:
     from ..check.program import CheckedRuleset
@@ -92,6 +94,8 @@ def _metric_text(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -
     if _is_money(metric.type) and divides:  # rounded half to even from the exact fraction
         assert metric.formula is not None
         return _money_quotient(compiler, metric.formula, metric.type)
+    if evaluated(compiler.checked, metric):  # the values it reads: `render` computes it (sql/quotients.py)
+        return quotients.sent(compiler, metric, lambda leaf: _exponent(compiler, leaf, info, metric))
     if divides:  # its text is the quotient to 100 significant digits
         raise _refusal(compiler, f"a message reading `{metric.name}` (a number that involves a division)", info)
     value = compiler.metric(metric, info.decl)
@@ -102,12 +106,22 @@ def _metric_text(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -
     return f"CAST({value} AS VARCHAR)"
 
 
-def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
-    """The metric's exponent (`sql.exponents`), refused at the message."""
+def evaluated(checked: CheckedRuleset, metric: MetricInfo) -> bool:
+    """Whether a message's metric is sent as the values it reads and
+    computed by `render` (`sql.quotients`): a number (not money) that
+    divides or reads `rate of` or a rate table."""
+    return not _is_money(metric.type) and quotients.computed(checked, metric)
+
+
+def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo, read: MetricInfo | None = None) -> str:
+    """The metric's exponent (`sql.exponents`), refused at the message,
+    naming the metric the message reads (`read`, when it is computed from
+    this one)."""
     try:
         return exponents.metric(compiler, metric, info.decl)
     except sql.Unsupported:
-        raise _refusal(compiler, f"a message reading `{metric.name}` (a number of this kind)", info) from None
+        name = (read or metric).name
+        raise _refusal(compiler, f"a message reading `{name}` (a number of this kind)", info) from None
 
 
 def _negative(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
@@ -196,7 +210,9 @@ def render(
     event: dict[str, Any] = {}
     for key, text in (values or {}).items():
         if key in program.metrics:
-            context[key] = format_value(_value(text, program.metrics[key].type), program.metrics[key].type)
+            metric = program.metrics[key]
+            found = quotients.value(checked, metric, text) if evaluated(checked, metric) else _value(text, metric.type)
+            context[key] = format_value(found, metric.type)
         else:
             name = key.partition(".")[2]
             field = checked.events[key.partition(".")[0]].fields.get(name)

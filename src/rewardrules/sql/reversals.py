@@ -58,12 +58,20 @@ ALIASES = {"void": "v", "event": "t", "referral": "r"}
 
 def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
     """Refuse the voids not compiled yet: partial ones of a reward that is
-    not money in a currency. (A milestone counted per referrer has its voids
-    as any: its award belongs to the referral of its triggering event, or
-    of the event that started its timer, whose events void it.)"""
+    not money in a currency, unless it is a constant no cap on an amount
+    cuts (what is taken back is rounded to the last decimal of the award's
+    Decimal, which the written amount, without trailing zeros, does not
+    tell: a constant's is known, `cli.sql.partial_results`). (A milestone
+    counted per referrer has its voids as any: its award belongs to the
+    referral of its triggering event, or of the event that started its
+    timer, whose events void it.)"""
     for reward in milestone.rewards:
-        if reward.quantum is None and partial(milestone, reward.info.voids):
-            raise compiler.refuse("a partial void of a reward that is not money in a currency", reward.info.decl)
+        if reward.quantum is not None or not partial(milestone, reward.info.voids):
+            continue
+        if reward.constant is None or any(not cap.counts_rewards for cap in reward.caps):
+            raise compiler.refuse(
+                "a partial void of a computed or capped amount in a unit that is not a currency", reward.info.decl
+            )
 
 
 def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:

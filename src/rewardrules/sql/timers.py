@@ -24,13 +24,14 @@ at or before it (`late` = 1), timers of one instant by milestone, then
 referee (`scope`): the columns the award rows are ordered and capped by.
 
 Its `void` clauses are those of any award (sql/reversals.py), with no
-triggering event. Amounts and a message that read a per-referrer metric
-read the referrer's value at the instant: on the referrer's last row at or
-before it, of any of its referrals (`_referrers_at_due`). A held
-condition counted per referrer has one clock per referrer, over the rows
-of all its referrals (`held_starts`, `_referrer_at_due`). Not compiled
-yet: `after D` counted per referrer, and a timer per referrer that reads a
-per-referral metric (see `refuse_unsupported`).
+triggering event. A timer reads its own referral's metrics and, for a
+per-referrer metric, the referrer's value at the instant: on the
+referrer's last row at or before it, of any of its referrals
+(`_referrers_at_due`). A held condition counted per referrer has one clock
+per referrer, over the rows of all its referrals (`held_starts`), its
+referral the one whose event started the run. `after D if C` counted per
+referrer keeps one clock per referee, the referrer's first timer at which
+C holds paying (sql/after.py).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from ..check.program import Binding
 from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
+from . import after, attribution, messages, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import explain, messages, reversals
+from . import explain
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -59,7 +61,6 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     """The CTEs `s{k}` and `h{k}` of a timer milestone."""
     info = milestone.info
     trigger = info.trigger
-    refuse_unsupported(compiler, milestone)
     k = info.index
     compiler.types.add("referral")  # a referral without other events has its own row
     if isinstance(trigger, ast.WhenTrigger):
@@ -67,6 +68,8 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     else:
         assert isinstance(trigger, ast.AfterTrigger)
         starts = _after_starts(compiler, milestone, trigger)
+    if info.level == "referral" or isinstance(trigger, ast.AfterTrigger):  # a clock per referee
+        starts = attribution.holding_at_due(compiler, milestone.program, starts)  # an attribution that moves
     test = compiler.expr(trigger.condition) if trigger.condition is not None else "TRUE"
     computed = compiler.amounts(milestone)
     amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
@@ -76,29 +79,17 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
     sev = ", s.sev" if compiler.explain else ""
-    rows = f'SELECT t.*, s.due{sev}, {last} FROM s{k} AS s JOIN totals AS t ON t.rid = s.srid AND t."at" <= s.due'
-    if info.level != "referral":
-        rows = _referrer_at_due(k, sev)
-    elif _referrer_metric_read(compiler, milestone) is not None:
+    source = compiler.voided.source(info)  # `metered` when a count `unless voided` follows it
+    rows = f'SELECT t.*, s.due{sev}, {last} FROM s{k} AS s JOIN {source} AS t ON t.rid = s.srid AND t."at" <= s.due'
+    if info.level != "referral" or _referrer_metric_read(compiler, milestone) is not None:
         rows = _referrers_at_due(compiler, k, rows)
-    return (
-        f"s{k} AS ({starts}),\n"
-        f"h{k} AS (SELECT rid, referrer, referee, due AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
-        f"({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE))" + voids
+    hits = (
+        f"SELECT rid, referrer, referee, due AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
+        f"({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE)"
     )
-
-
-def _referrer_at_due(k: int, sev: str = "") -> str:
-    """For a timer counted per referrer: the referrer's last row at or
-    before the timer's instant, of any of its referrals (its per-referrer
-    metrics then: the timer reads no other, see `refuse_unsupported`), as
-    the row of the referral whose event started the timer (`srid`: the
-    award's referral, its referee the award's)."""
-    last = 'ROW_NUMBER() OVER (PARTITION BY s.srid ORDER BY t."at" DESC, t.id DESC) AS n'
-    return (
-        f"SELECT t.* EXCLUDE (rid, referee), s.srid AS rid, a.referee, s.due{sev}, {last} FROM s{k} AS s "
-        'JOIN accepted AS a ON a.rid = s.srid JOIN totals AS t ON t.referrer = a.referrer AND t."at" <= s.due'
-    )
+    if info.level != "referral" and isinstance(trigger, ast.AfterTrigger):
+        hits = after.first_per_referrer(hits)
+    return f"s{k} AS ({starts}),\nh{k} AS ({hits})" + voids
 
 
 def _referrers_at_due(compiler: _Compiler, k: int, rows: str) -> str:
@@ -156,7 +147,7 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     order = f'(PARTITION BY {scope} ORDER BY "at", id)'
     tested = (
         f'SELECT rid, referrer, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
-        f"FROM totals WHERE e{milestone.program} AND type IN ({types})"
+        f"FROM {compiler.voided.source(info)} WHERE e{milestone.program} AND type IN ({types})"
     )
     before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
     numbered = (
@@ -184,45 +175,6 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
 
 def _ns(duration: ast.Duration) -> int:
     return int(duration.value * DURATION_UNITS[duration.unit.text])
-
-
-def refuse_unsupported(compiler: _Compiler, milestone: CompiledMilestone) -> None:
-    """Refuse the timers not compiled yet (see the module's docstring);
-    nothing for a milestone that is not a timer."""
-    info = milestone.info
-    if not is_timer(milestone) or info.level == "referral":
-        return
-    trigger = info.trigger
-    if not isinstance(trigger, ast.WhenTrigger):  # `after D if C` per referrer: its clock is a referee's
-        raise compiler.refuse(f"the per-referrer timer `{info.name}`", trigger)
-    metric = _referral_metric_read(compiler, milestone)
-    if metric is not None:
-        raise compiler.refuse(f"a per-referrer timer reading the per-referral metric `{metric}`", trigger)
-
-
-def _referral_metric_read(compiler: _Compiler, milestone: CompiledMilestone) -> str | None:
-    """A per-referral metric a per-referrer timer reads (its condition,
-    amounts or message, through the formulas of the metrics they read), or
-    None: its value is one referral's, not on the referrer's row."""
-    program = compiler.checked.programs[milestone.program]
-    trigger = milestone.info.trigger
-    exprs = [reward.info.decl.amount for reward in milestone.rewards if reward.constant is None]
-    exprs += [trigger.condition] if isinstance(trigger, ast.WhenTrigger) else []
-    found = [binding.metric for binding in _bindings(compiler, exprs) if binding.metric is not None]
-    if milestone.info.message is not None:
-        names = messages.names(milestone.info.message, milestone.info.event)[0]
-        found += [program.metrics[name] for name in names if name in program.metrics]
-    seen = set()
-    while found:
-        metric = found.pop()
-        if metric.name in seen:
-            continue
-        seen.add(metric.name)
-        if metric.formula is not None:
-            found += [b.metric for b in _bindings(compiler, [metric.formula]) if b.metric is not None]
-        elif metric.level == "referral":
-            return metric.name
-    return None
 
 
 def _bindings(compiler: _Compiler, exprs: list[ast.Expr]) -> list[Binding]:
@@ -258,6 +210,7 @@ def order_values(milestone: CompiledMilestone) -> dict[str, str]:
     """The columns award rows are ordered by besides instant, event,
     milestone and reward: `late` (a timer's after its instant's events)
     and `scope` (timers of one instant by referee)."""
-    if is_timer(milestone):  # per referrer: the heap's scope is the referrer
-        return {"late": "1", "scope": "referee" if milestone.info.level == "referral" else "referrer"}
+    if is_timer(milestone):  # a held condition per referrer: the heap's scope is the referrer
+        held = milestone.info.level != "referral" and not isinstance(milestone.info.trigger, ast.AfterTrigger)
+        return {"late": "1", "scope": "referrer" if held else "referee"}
     return {"late": "0", "scope": "''"}

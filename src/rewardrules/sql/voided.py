@@ -27,10 +27,14 @@ The query computes, per followed milestone M (index k):
   `w{k}`'s event on; a count `unless voided M` counts a referral's
   contribution as 0 while it is true.
 
+M may be a timer counted per referral: its hits then read `metered` too,
+and its award, issued after the events of its instant, is taken back from
+the first event `u` after that instant (one at the instant, the void event
+itself included, is processed before the award exists).
+
 An award of a computed amount is issued only when it rounds to more than
-nothing (`cents > 0`, as the award rows). What is refused, at its line: M
-a timer (its awards come after its instant's events), M's rewards with
-caps (a capped-out award is not issued, which depends on the awards of
+nothing (`cents > 0`, as the award rows). What is refused, at its line:
+M's rewards with caps (a capped-out award is not issued, which depends on the awards of
 every milestone) or partial voids (a referral leaves the count only when
 the parts add up to the whole award).
 """
@@ -78,8 +82,7 @@ def prepare(compiler: _Compiler) -> None:
     one program: counts over referrals of several are refused)."""
     found = set()
     for program in compiler.checked.programs:
-        # a timer's hits read `totals` (refused in `taken`)
-        names = {m.name: m for m in program.milestones if ast.timer_of(m.trigger) is None}
+        names = {m.name: m for m in program.milestones}
         for info in program.metrics.values():
             agg = info.aggregate
             if agg is not None and agg.unless is not None and agg.unless.text in names:
@@ -111,8 +114,6 @@ def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
 def _refuse(compiler: _Compiler, milestone: CompiledMilestone, node: object) -> None:
     info = milestone.info
     what = f"`unless voided {info.name}`"
-    if ast.timer_of(info.trigger) is not None:
-        raise compiler.refuse(f"{what} of a timer", node)
     for reward in milestone.rewards:
         if reward.caps:
             raise compiler.refuse(f"{what} of a milestone whose reward has a cap", node)
@@ -152,11 +153,13 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     if not kept or all(s is None for _, s in rewards):
         return None
     types = ", ".join(sql.literal(t) for t in kept)
+    # a timer's award comes after the events of its instant (`h.event` is '')
+    after = 'u."at" > h."at"' if ast.timer_of(milestone.info.trigger) is not None else _AFTER_EVENT
     # u: an event of those types after the award's event, at or after its first void event
     branches = [
         f'SELECT f.rid, u."at" AS wat, u.id AS wid FROM f{k}_{s} AS f JOIN h{k} AS h '
         f"ON h.rid = f.rid AND h.event = f.event{issued[r]} JOIN seen AS u ON u.rid = f.rid AND u.type IN ({types}) "
-        f'AND (u."at" > h."at" OR (u."at" = h."at" AND u.id > h.event)) '
+        f"AND ({after}) "
         f'AND (u."at" > f.vat OR (u."at" = f.vat AND u.id >= f.vid))'
         for r, s in rewards
         if s is not None
@@ -164,6 +167,10 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     ranked = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY wat, wid) AS n"
     union = "\nUNION ALL\n".join(branches)
     return f"w{k} AS (SELECT rid, wat, wid FROM (SELECT *, {ranked} FROM (\n{union}\n) AS c) AS r WHERE n = 1)"
+
+
+#: an event after the award's triggering event, in processing order
+_AFTER_EVENT = 'u."at" > h."at" OR (u."at" = h."at" AND u.id > h.event)'
 
 
 def _issued(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> str:

@@ -1,0 +1,153 @@
+"""Messages reading a number (not money) that divides, `rate of` or a
+rate table, with the SQL back end.
+
+The Python engine computes such a metric with Decimals in its context
+(`runtime.CONTEXT`: 100 significant digits, half to even) and writes the
+result with the digits it carries (`formatting.format_value`): `1 / 3` is
+`0.333...` to 100 digits, `3 / 2` is `1.5`, `1.50 * 3 / 2` is `2.25`,
+`rate of`'s `a * rate / 100` keeps the product's exponent. No DECIMAL(38)
+holds such a quotient, and its exponent depends on its digits, so the
+query does not compute it: it sends the values the formula reads, its
+aggregate metrics' (each `VALUE@EXPONENT`, `sql.exponents`; `~` for no
+value), and `render` computes the formula from them with the runtime's
+own functions (`n_div`, `n_rate`, `n_tier`, `n_graduated`) in the
+engine's context, for the awards only. So the message is the engine's
+text. In a warehouse, the `msg` column holds those values (`|` between
+them, in the order `leaves` gives): a job computes the
+formula from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING, Any
+
+from ..check.program import CheckedRuleset, MetricInfo
+from ..check.tables import row_limits
+from ..core.datatypes import DURATION_UNITS
+from ..core.runtime import CONTEXT, n_div, n_graduated, n_mul, n_neg, n_rate, n_tier
+from ..syntax import nodes as ast
+
+if TYPE_CHECKING:
+    from .compile import _Compiler
+
+#: what separates the values sent, and stands for no value
+SEPARATOR, NONE = "|", "~"
+
+
+def computed(checked: CheckedRuleset, metric: MetricInfo) -> bool:
+    """Whether a message's metric is computed from the values it reads
+    (`render`): a formula that divides or reads `rate of` or a rate table
+    (graduated or not: a table whose rows hold one value with different
+    decimals, `10%` and `10.0%`, gives the row's), through the formulas of
+    the metrics it reads."""
+    return metric.formula is not None and any(_needs(checked, node) for node in ast.walk(metric.formula))
+
+
+def _needs(checked: CheckedRuleset, node: ast.Expr) -> bool:
+    if isinstance(node, ast.Arith) and node.op == "/":
+        return True
+    if isinstance(node, (ast.RateOf, ast.Tiers)):  # a table's value too: its rows may differ in decimals
+        return True
+    found = _metric(checked, node)
+    return found is not None and computed(checked, found)
+
+
+def _metric(checked: CheckedRuleset, node: ast.Expr) -> MetricInfo | None:
+    """The metric a name reads, or None."""
+    binding = checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+    return binding.metric if binding is not None and binding.kind == "metric" else None
+
+
+def leaves(checked: CheckedRuleset, formula: ast.Expr) -> list[MetricInfo]:
+    """The metrics without a formula that `formula` reads (through the
+    formulas of those it reads), each once, in the order it names them."""
+    found: list[MetricInfo] = []
+    for node in ast.walk(formula):
+        metric = _metric(checked, node)
+        if metric is None:
+            continue
+        for leaf in leaves(checked, metric.formula) if metric.formula is not None else [metric]:
+            if leaf not in found:
+                found.append(leaf)
+    return found
+
+
+def sent(compiler: _Compiler, metric: MetricInfo, exponent: Callable[[MetricInfo], str]) -> str:
+    """SQL: the text of the values the metric's formula reads, at the hit
+    row (`exponent`: a leaf's exponent, refused at the message)."""
+    assert metric.formula is not None
+    _refuse_unknown(compiler, metric.formula)
+    parts = []
+    for leaf in leaves(compiler.checked, metric.formula):
+        value = compiler.metric(leaf, leaf.decl)
+        text = f"CAST({value} AS VARCHAR) || '@' || CAST({exponent(leaf)} AS VARCHAR)"
+        parts.append(f"COALESCE({text}, '{NONE}')")
+    return f" || '{SEPARATOR}' || ".join(parts) if parts else f"'{NONE}'"
+
+
+def _refuse_unknown(compiler: _Compiler, formula: ast.Expr) -> None:
+    """Refuse what `value` does not compute (a duration, a name that is not
+    a metric), at its place."""
+    for node in ast.walk(formula):
+        if isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS:
+            raise compiler.refuse("a duration in a message's number", node)
+        if isinstance(node, ast.Ref) and _metric(compiler.checked, node) is None:
+            raise compiler.refuse(f"`{node.dotted}` in a message's number", node)
+        if isinstance(node, ast.Ref):
+            found = _metric(compiler.checked, node)
+            if found is not None and found.formula is not None:
+                _refuse_unknown(compiler, found.formula)
+
+
+def value(checked: CheckedRuleset, metric: MetricInfo, text: str | None) -> Any:
+    """The metric's value as the Python engine computes it, from the values
+    the query sent (`sent`)."""
+    assert metric.formula is not None
+    names = leaves(checked, metric.formula)
+    texts = (text or "").split(SEPARATOR)
+    given = {leaf.name: _number(part) for leaf, part in zip(names, texts, strict=False)}
+    with localcontext(CONTEXT):
+        return _evaluate(checked, metric.formula, given)
+
+
+def _number(text: str) -> Decimal | None:
+    """`VALUE@EXPONENT` back as the Decimal the engine has (`~`: None)."""
+    if text == NONE or not text:
+        return None
+    digits, _, exponent = text.partition("@")
+    return Decimal(digits).quantize(Decimal(1).scaleb(int(exponent or 0), CONTEXT), context=CONTEXT)
+
+
+def _evaluate(checked: CheckedRuleset, node: ast.Expr, given: dict[str, Decimal | None]) -> Any:
+    """`node`'s value as the generated code computes it (`generate.expr`),
+    in the current (the engine's) context."""
+    if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
+        return node.value
+    if isinstance(node, ast.PercentOf):
+        return n_mul(_evaluate(checked, node.operand, given), node.value / 100)
+    if isinstance(node, ast.RateOf):
+        return n_rate(_evaluate(checked, node.operand, given), _evaluate(checked, node.rate, given))
+    if isinstance(node, ast.Tiers):
+        lows = tuple(low.value for low in node.lows)
+        highs = row_limits(checked, node)
+        rows = tuple(_evaluate(checked, row, given) for row in node.values)
+        operand = _evaluate(checked, node.metric, given)
+        if node.graduated:
+            return n_graduated(operand, lows, tuple(None if h is None else h[0] for h in highs), rows)
+        return n_tier(operand, lows, highs, rows)
+    if isinstance(node, ast.Neg):
+        return n_neg(_evaluate(checked, node.operand, given))
+    if isinstance(node, ast.Arith):
+        left, right = _evaluate(checked, node.left, given), _evaluate(checked, node.right, given)
+        if node.op == "/":
+            return n_div(left, right)
+        if left is None or right is None:
+            return None
+        return left + right if node.op == "+" else left - right if node.op == "-" else left * right
+    metric = _metric(checked, node)
+    assert metric is not None  # see `_refuse_unknown`
+    if metric.formula is not None:
+        return _evaluate(checked, metric.formula, given)
+    return given.get(metric.name)
