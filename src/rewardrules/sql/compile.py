@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo
+from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import DURATION_UNITS
 from ..core.ids import encode

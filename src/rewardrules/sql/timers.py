@@ -42,9 +42,8 @@ from ..check.program import Binding
 from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
-from . import after, attribution, messages, reversals
+from . import after, attribution, explain, messages, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import explain
 
 if TYPE_CHECKING:
     from .compile import _Compiler
