@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..score.clawback import Share
     from ..sql.compile import Query
     from ..sql.run import Limits, Rows
+    from ..sql.sections import Sections
     from ..sql.spark import Spark
 
     #: runs the compiled query over validated records up to an as-of
@@ -87,6 +88,20 @@ def compiled_query(program: Program) -> Query | None:
         return None
 
 
+def explained_query(program: Program) -> tuple[Query, Sections] | None:
+    """The program's query and its explained sections (`sql.sections`),
+    or None after printing the construct whose explanation does not
+    compile yet (`--no-explain` leaves the sections out)."""
+    from ..sql.compile import Unsupported
+    from ..sql.sections import compile_explained
+
+    try:
+        return compile_explained(program.compiled)
+    except Unsupported as refusal:
+        print(render_text(refusal.problem()), file=sys.stderr)
+        return None
+
+
 def transpiled(query: Query, dialect: str) -> str | None:
     """Both queries in another dialect; None (after saying why) when sqlglot
     cannot write a construct there: never a query that means something else."""
@@ -123,7 +138,14 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     program = load_program(args.ruleset, args.ledger)
     if isinstance(program, int):
         return program
-    query = compiled_query(program)
+    sections = None
+    if args.engine == "duckdb" and not args.no_explain:  # the explained output (sql/sections.py)
+        found = explained_query(program)
+        if found is None:
+            return 1
+        query, sections = found
+    else:
+        query = compiled_query(program)
     if query is None:
         return 1
     name = "<stdin>" if args.ledger == "-" else args.ledger
@@ -135,9 +157,11 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         if args.engine == "spark":
             data = spark_result(program, query, args.ledger, as_of, args.spark_master, as_json=args.format == "json")
         else:
-            data = direct_result(program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits)
+            data = direct_result(
+                program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits, sections=sections
+            )
         if data is None:  # stdin, or a ledger outside the strict form: the Python reader
-            runner = partial(run_query, limits=limits)
+            runner = partial(run_query, limits=limits, sections=sections)
             data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner)
     except LedgerError as error:
         print_error_lines(str(error))
@@ -171,6 +195,7 @@ def direct_result(
     as_of: int | None,
     as_json: bool = False,
     limits: Limits | None = None,
+    sections: Sections | None = None,
 ) -> dict[str, Any] | None:
     """The result record with the ledger read by DuckDB itself (a regular
     file in the strict form of `sql.read`), or None: then the Python reader
@@ -181,7 +206,8 @@ def direct_result(
     (`sql.write.Written`, for `sql.write.write_result`, fetched while it
     is written), and the totals added up from the query's counts, when
     both give the same bytes; else the same run's award rows. `limits`:
-    DuckDB's threads and memory (`sql.run.Limits`)."""
+    DuckDB's threads and memory (`sql.run.Limits`). `sections`: the
+    explained output's too (`sql.sections`), read while written."""
     import os
 
     from ..ledger.validate import _one_currency
@@ -204,15 +230,16 @@ def direct_result(
         layouts,
         _totals_of,
         limits,
+        sections,
     )
     if found is None:
         if is_parquet(path):  # its rows as JSON lines, for the Python reader
-            runner = partial(run_query, limits=limits)
+            runner = partial(run_query, limits=limits, sections=sections)
             return duckdb_result(program, query, parquet_rows(path, limits), as_of, path, runner)
         return None
     rows, limit, lines = found
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records, rows.totals)
+    return result_data(program, rows, limit, records, rows.totals, whole=not as_json)
 
 
 def _totals_of(
@@ -365,15 +392,18 @@ def result_data(
     program: Program,
     rows: Rows,
     as_of: int,
-    records: Iterable[tuple[Any, ...]] = (),
+    records: Sequence[tuple[Any, ...]] = (),
     totals: list[dict[str, Any]] | None = None,
+    whole: bool = True,
 ) -> dict[str, Any]:
     """The result record of `score --no-explain` from the query's rows:
     each award's keys in the order the Python engine writes them. A
     referral the query found eligible for no program is explained from its
     event's record (`records`), by the Python engine's own report. When
     the query wrote the awards' JSON text (`rows.written`), it is the
-    `awards` value, with `totals` added up from the query's counts."""
+    `awards` value, with `totals` added up from the query's counts. With
+    the explained sections' rows (`rows.sections`), the result explained
+    (`cli.sql_sections`; made while written unless `whole`)."""
     from ..score.result import _totals, reversal_order
 
     layout = _record_keys(program)
@@ -394,14 +424,19 @@ def result_data(
     if any(void.share is not None for m in program.compiled.milestones for void in m.voids):
         reversals += partial_results(program.compiled, issued, rows.clawbacks, as_of)
         reversals.sort(key=reversal_order)
-    return {
+    data: dict[str, Any] = {
         "ruleset": program.compiled.checked.name,
         "as_of": format_timestamp(as_of),
         "awards": awards if rows.written is None else rows.written,
         "reversals": reversals,
         "totals": _totals(awards, reversals) if totals is None else totals,
-        "rejected": _rejections(program, rows.rejected, as_of, records),
     }
+    if rows.sections is not None:
+        from .sql_sections import explained
+
+        data.update(explained(program, rows.sections, as_of, records, whole))
+    data["rejected"] = _rejections(program, rows.rejected, as_of, records)
+    return data
 
 
 #: a reversal's keys, in the order the Python engine writes them (`why` last)
@@ -421,12 +456,7 @@ def _rejections(
     program: Program, rows: list[dict[str, Any]], as_of: int, records: Iterable[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
     ineligible = {row["event"] for row in rows if row["reason"] == "ineligible"}
-    referrals = [r for r in records if r[2] == "referral" and r[0] <= as_of] if ineligible else []
-    events = {r[1]: r for r in referrals if r[1] in ineligible}
-    histories: dict[str, list[tuple[Any, ...]]] = {}
-    if program.compiled.at_referral is not None:  # `earlier referrals`: each referrer's, in processing order
-        for r in sorted(referrals, key=lambda r: (r[0], r[1])):
-            histories.setdefault(r[4], []).append(r)
+    events, histories = referral_records(program, records, as_of, ineligible)
     return [
         _explained(program, events[row["event"]], as_of, histories.get(row["referrer"], []))
         if row["event"] in events
@@ -435,15 +465,42 @@ def _rejections(
     ]
 
 
+def referral_records(
+    program: Program, records: Iterable[tuple[Any, ...]], as_of: int, wanted: set[str]
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    """The records of the `wanted` referral events, by id, and (for
+    `earlier referrals`) each referrer's referral events in processing
+    order: what `replayed` reads."""
+    referrals = [r for r in records if r[2] == "referral" and r[0] <= as_of] if wanted else []
+    events = {r[1]: r for r in referrals if r[1] in wanted}
+    histories: dict[str, list[tuple[Any, ...]]] = {}
+    if program.compiled.at_referral is not None:  # `earlier referrals`: each referrer's, in processing order
+        for r in sorted(referrals, key=lambda r: (r[0], r[1])):
+            histories.setdefault(r[4], []).append(r)
+    return events, histories
+
+
 def _explained(
     program: Program, record: tuple[Any, ...], as_of: int, history: Sequence[tuple[Any, ...]] = ()
 ) -> dict[str, Any]:
     """An ineligible referral's entry as the Python engine writes it: which
     `eligible when` clause is false, with the values it read (`earlier
     referrals` from the referrer's referral events before it, `history`)."""
-    from ..core.runtime import Referral
-    from ..score.engine import Engine, Rejected
+    from ..score.engine import Rejected
     from ..score.result import Reporter
+
+    engine, referral = replayed(program, record, history)
+    at, event_id, _, referee, referrer = record[:5]
+    return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
+
+
+def replayed(program: Program, record: tuple[Any, ...], history: Sequence[tuple[Any, ...]] = ()) -> tuple[Any, Any]:
+    """A referral event's `Referral` as the Python engine has it when it
+    judges its eligibility (`earlier referrals` replayed from `history`,
+    its referrer's referral events in processing order), in an engine of
+    its own where it holds its referee: what `Reporter.rejection` reads."""
+    from ..core.runtime import Referral
+    from ..score.engine import Engine
 
     compiled = program.compiled
     at, event_id, _, referee, referrer = record[:5]
@@ -459,7 +516,7 @@ def _explained(
                 compiled.remember(kept, compiled.fields["referral"](earlier), earlier[0], earlier[1])
         compiled.at_referral(referral, kept)
     engine.state.referrals[referee] = referral
-    return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
+    return engine, referral
 
 
 def _rejected(row: dict[str, Any]) -> dict[str, Any]:

@@ -257,6 +257,16 @@ class _Compiler:
     voided: Followed = field(default_factory=Followed)
     #: the sign columns of metrics (sql/signs.py: a zero may be negative)
     signs: dict[MetricInfo, str] = field(default_factory=dict)
+    #: compiling for the explained sections (sql/sections.py): award rows
+    #: carry `raw`, a reward's amount before caps as text (what a withheld
+    #: reward would have paid); and `query` keeps its pieces below
+    explaining: bool = False
+    #: after `query`: the CTEs up to the hits, and the award rows with their caps
+    prelude: str = ""
+    issued: str = ""
+    #: columns of `refs` that `accepted` carries too (sql/sections.py:
+    #: `count earlier referrals`, settled at the referral)
+    carried: list[str] = field(default_factory=list)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -562,7 +572,10 @@ class _Compiler:
             return expressions.half_even_ratio(f"a{index}", f"b{index}", places)
         return half_even_units(f"a{index}", places)
 
-    def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
+    def reward_row(self, milestone: CompiledMilestone, index: int, keep: bool = True) -> str:
+        """A reward's award rows from its milestone's hits; with `keep`
+        false, the hits it gives nothing for instead (an amount of 0 or
+        less, or without a value: withheld, sql/sections.py)."""
         reward = milestone.rewards[index]
         info = reward.info
         where = ""
@@ -584,6 +597,9 @@ class _Compiler:
         else:
             amount = literal(reward.constant_text)
             wanted = f"CAST({number(reward.constant, None, self.path)} AS {wide})"
+        raw = f"a{index}" if reward.constant is None and reward.quantum is None else wanted
+        if not keep:
+            where = f" WHERE NOT COALESCE(({where.removeprefix(' WHERE ')}), FALSE)" if where else " WHERE FALSE"
         cap = self.cap_of(milestone, index)
         beneficiary = "referrer" if info.role == "referrer" else "referee"
         head = literal(encode(("award", *milestone.id_head)).decode("utf-8"))
@@ -617,6 +633,7 @@ class _Compiler:
             **every.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
+            **({"raw": f"CAST({raw} AS VARCHAR)"} if self.explaining else {}),
         }
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
@@ -680,7 +697,7 @@ class _Compiler:
         self.check_program()
         self.scale = self.widest()
         eligible = self.eligibility()
-        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible))
+        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible)) + "".join(f", {c}" for c in self.carried)
         carried = "".join(f", a.e{p}" for p in range(len(eligible)))
         moves = bool(attribution.moving(self))
         if moves:  # per row: whether the referral still holds its referee there
@@ -728,7 +745,9 @@ class _Compiler:
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join(rows)
         issued = self.capped(body)
-        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth"))
+        self.prelude, self.issued = prelude, issued
+        raw = ("raw",) if self.explaining else ()
+        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth", *raw))
         awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}) FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""

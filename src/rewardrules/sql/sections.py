@@ -1,0 +1,304 @@
+"""The explained output's sections in SQL: `referrals`, `referrers` and
+`withheld` (docs/sql.md, "The explained output").
+
+The default result of `score` explains each referral (its programs, the
+metrics at the as-of, each milestone reached or how far it is), each
+referrer's per-referrer milestones, and each reward reached but not paid.
+The facts come from three statements over the same CTEs as the awards
+query (`compile.Query`), compiled by one compiler so that the ledger table
+has every column they read:
+
+- `referrals`: one row per accepted referral, in processing order: its
+  event, its eligibility flags `e0`, `e1`, ..., whether it has rows in
+  `totals` (`has`), each metric's value after its last row as text (`v0`,
+  `v1`, ...: money with its sign, another number `VALUE@EXPONENT`, as
+  `messages.value_text` writes them for messages; a per-referrer metric
+  after its referrer's last row), the awards of each milestone reached for
+  it (`reached`: a list of (milestone index, award ids in issue order))
+  and the milestones whose every reward was withheld (`held`);
+- `referrers`: per referrer of a program with per-referrer milestones (in
+  name order), the same for those;
+- `withheld`: the rewards reached but not issued, in issue order: cut to
+  nothing by a cap (`cap`: its key), or an amount of 0 or less or without
+  a value; `raw` is the amount asked, as text.
+
+The texts (progress lines, ineligibility) are written by the Python
+engine's own report from these facts (`cli.sql_sections`), so they are its
+words byte for byte. What this module cannot compile yet is refused, for
+the explained output only (`--no-explain` is not): timers, attribution
+that moves, a reward under several caps, a metric whose value cannot be
+written exactly (`messages.value_text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..check.program import MetricInfo, ProgramInfo
+from ..compiler.generate import CompiledRuleset
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
+from ..syntax import nodes as ast
+from . import attribution, caps, messages, timers
+from . import history as earlier
+from .compile import ISSUE_ORDER, Query, Unsupported, _Compiler
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """The statements of the explained sections (see the module)."""
+
+    referrals: str
+    #: "" when no program has a per-referrer milestone
+    referrers: str
+    withheld: str
+    #: per program, the metrics whose values the rows carry, in the order
+    #: of the snapshot the Python engine writes (`v0`, `v1`, ... in order
+    #: over all programs)
+    metrics: tuple[tuple[str, ...], ...]
+    #: the reason a cap withheld a reward, by the rows' `cap` key
+    reasons: tuple[tuple[str, str], ...]
+    #: the metrics settled at the referral (`count earlier referrals`):
+    #: their values are in every row, `has` or not
+    settled: frozenset[str] = frozenset()
+
+    def statements(self) -> list[tuple[str, str]]:
+        """The statements `rewardrules sql --explain` prints, with titles."""
+        found = [("referrals, explained", self.referrals)]
+        found += [("referrers, explained", self.referrers)] if self.referrers else []
+        return [*found, ("withheld rewards", self.withheld)]
+
+
+def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
+    """The program's query and its explained sections, compiled together
+    (the query's ledger columns then hold what the sections read); or
+    `Unsupported` naming a construct whose explanation does not compile."""
+    compiler = _Compiler(compiled)
+    compiler.explaining = True
+    _refuse(compiler)
+    texts = [_metric_texts(compiler, program) for program in compiled.checked.programs]
+    query = compiler.query()
+    return query, _sections(compiler, texts)
+
+
+def _refusal(construct: str, node: object, compiler: _Compiler) -> Unsupported:
+    return compiler.refuse(f"the explained output of {construct} (`--no-explain` leaves it out)", node)
+
+
+def _refuse(compiler: _Compiler) -> None:
+    """Refuse what the sections do not compile yet, at its line."""
+    checked = compiler.checked
+    for p in attribution.moving(compiler):
+        program = checked.programs[p]
+        raise _refusal("a program whose attribution moves", program.attribution.decl or program.decl, compiler)
+    for milestone in compiler.compiled.milestones:
+        if timers.is_timer(milestone):
+            raise _refusal(f"a timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler)
+        for reward in milestone.rewards:
+            if len(reward.caps) > 1:
+                raise _refusal("a reward counted by several caps", reward.info.decl, compiler)
+
+
+def _metric_texts(compiler: _Compiler, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
+    """Each metric of the snapshot with its value's text on a row of
+    `totals` (registered before the query is built: its columns are then
+    in `metered`), or, settled at the referral, of `accepted` (then True)."""
+    found = []
+    for metric in program.metrics.values():
+        if metric.type.kind == "error":
+            continue
+        if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
+            raise _refusal(f"the metric `{metric.name}` (a {metric.type.kind})", metric.decl, compiler)
+        if metric.level == "referrer" and _reads_referral_metric(compiler, metric):
+            raise _refusal(f"the metric `{metric.name}` (per referrer, reading a per-referral one)", metric.decl, compiler)
+
+        agg = metric.aggregate
+        if agg is not None and agg.earlier:  # settled at the referral, as `eligible when` reads it
+            found.append((metric, f"CAST(a.{_earlier(compiler, metric)} AS VARCHAR)", True))
+            continue
+
+        if agg is not None and agg.fn == "count":  # whole: the engine counts from Decimal(0) in ones
+            found.append((metric, f"CAST({compiler.metric(metric, metric.decl)} AS VARCHAR)", False))
+            continue
+
+        def refuse(construct: str, metric: MetricInfo = metric) -> Unsupported:
+            return _refusal(construct, metric.decl, compiler)
+
+        found.append((metric, messages.value_text(compiler, metric, metric.decl, refuse), False))
+    return found
+
+
+def _earlier(compiler: _Compiler, metric: MetricInfo) -> str:
+    """`count earlier referrals ...`: its column of `refs`, carried into
+    `accepted` (`history.earlier_count`)."""
+    compiler.in_eligibility = True
+    try:
+        column = earlier.earlier_count(compiler, metric, metric.decl)
+    except Unsupported:
+        raise _refusal(f"the metric `{metric.name}`", metric.decl, compiler) from None
+    finally:
+        compiler.in_eligibility = False
+    if column not in compiler.carried:
+        compiler.carried.append(column)
+    return column
+
+
+def _reads_referral_metric(compiler: _Compiler, metric: MetricInfo) -> bool:
+    """Whether a per-referrer formula reads a per-referral metric: its
+    value is then at no one row of `totals`."""
+    if metric.formula is None:
+        return False
+    for node in ast.walk(metric.formula):
+        binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+        found = binding.metric if binding is not None and binding.kind == "metric" else None
+        if found is not None and (found.level == "referral" or _reads_referral_metric(compiler, found)):
+            return True
+    return False
+
+
+def _last(key: str) -> str:
+    """The rows of `totals` last in processing order per `key` (`rid`: a
+    referral's; `referrer`: its referrer's, where the running sums of the
+    per-referrer metrics have their value as of the end)."""
+    order = 'ORDER BY "at" DESC, id DESC'
+    return f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {key} {order}) AS lastn FROM totals) AS t WHERE lastn = 1"
+
+
+def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]]]) -> Sections:
+    """The three statements, over the pieces `compiler.query()` kept."""
+    checked = compiler.checked
+    per_referrer = [m.info.index for m in compiler.compiled.milestones if m.info.level == "referrer"]
+    listed = ", ".join(map(str, per_referrer))
+    scope = f"CASE WHEN milestone_index IN ({listed}) THEN '' ELSE referee END" if per_referrer else "referee"
+    withheld = _withheld_rows(compiler)
+    mine: list[str] = []  # per referral, after its last row
+    theirs: list[str] = []  # per referrer, after its last row
+    settled: list[str] = []  # per referral, at its event (in `accepted`)
+    n = 0
+    for program_texts in texts:
+        for metric, sql, at_referral in program_texts:
+            (settled if at_referral else theirs if metric.level == "referrer" else mine).append(f"{sql} AS v{n}")
+            n += 1
+    ctes = [
+        f"issued AS ({compiler.issued})",
+        f"withheld AS ({withheld})",
+        "got AS (SELECT referrer, scoped, LIST({'k': milestone_index, 'ids': ids} ORDER BY milestone_index) AS reached "
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, LIST(id ORDER BY {ISSUE_ORDER}) AS ids "
+        "FROM issued GROUP BY ALL) AS g GROUP BY ALL)",
+        "held AS (SELECT referrer, scoped, LIST(DISTINCT milestone_index) AS held "
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
+        f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
+        f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)",
+    ]
+    head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
+    at_referral = {sql.rpartition(" AS ")[2]: sql for sql in settled}
+    values = "".join(f", {at_referral.get(f'v{k}', f'v{k}')}" for k in range(n))
+    flags = "".join(f", a.e{p}" for p in range(len(checked.programs)))
+    referrals = (
+        f'{head}SELECT a.rid, a.rat AS "at", a.referrer, a.referee{flags}, mine.rid IS NOT NULL AS has{values}, '
+        "got.reached, held.held FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
+        "LEFT JOIN theirs ON theirs.referrer = a.referrer "
+        "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
+        "LEFT JOIN held ON held.referrer = a.referrer AND held.scoped = a.referee "
+        "ORDER BY a.rat, a.rid"
+    )
+    referrers = ""
+    if per_referrer:  # one program (`_Compiler._refuse_terms`)
+        own = "".join(", " + c.rpartition(" AS ")[2] for c in theirs)
+        referrers = (
+            f"{head}SELECT r.referrer, r.first_at, theirs.referrer IS NOT NULL AS has{own}, got.reached, held.held "
+            "FROM (SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)) AS r "
+            "LEFT JOIN theirs ON theirs.referrer = r.referrer "
+            "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
+            "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
+            "ORDER BY r.referrer"
+        )
+    ordered = (
+        f'{compiler.prelude},\nwithheld AS ({withheld})\nSELECT "at", milestone_index, reward_index, role, '
+        f"beneficiary, referrer, referee, cap, raw FROM withheld ORDER BY {ISSUE_ORDER}"
+    )
+    reasons = tuple((f"c{k}", f"{cap.describe()} reached") for k, cap in compiler.caps.values())
+    names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
+    fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
+    return Sections(referrals, referrers, ordered, names, reasons, fixed)
+
+
+def _withheld_rows(compiler: _Compiler) -> str:
+    """The rewards reached but not issued, with the columns of the issue
+    order: those a cap cut to nothing (their `cap` kept), and those whose
+    amount is 0 or less or has no value (`cap` NULL)."""
+    keep = f'"at", late, event, milestone_index, scope, nth, reward_index, role, beneficiary, referrer, referee'
+    issued = compiler.issued
+    parts = []
+    if issued.endswith(caps.KEPT):  # a file with caps
+        cut = issued.removesuffix(caps.KEPT) + "WHERE granted <= 0"
+        parts.append(f"SELECT {keep}, cap, raw FROM ({cut}) AS cut")
+    for milestone in compiler.compiled.milestones:
+        for index in range(len(milestone.rewards)):
+            row = compiler.reward_row(milestone, index, keep=False)
+            if not row.endswith(" WHERE FALSE"):
+                parts.append(f"SELECT {keep}, CAST(NULL AS VARCHAR) AS cap, raw FROM ({row}) AS nothing")
+    if not parts:
+        return (
+            'SELECT CAST(NULL AS BIGINT) AS "at", 0 AS late, CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
+            "'' AS scope, 0 AS nth, 0 AS reward_index, '' AS role, '' AS beneficiary, '' AS referrer, "
+            "'' AS referee, CAST(NULL AS VARCHAR) AS cap, CAST(NULL AS VARCHAR) AS raw WHERE FALSE"
+        )
+    return "\nUNION ALL\n".join(parts)
+
+
+#: the rows fetched at a time (as `write._BATCH`)
+_BATCH = 20_000
+
+#: the tables `prepare` makes, by section
+_TABLES = {"referrals": "explained_referrals", "referrers": "explained_referrers", "withheld": "explained_withheld"}
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The sections' rows, each an iterator of dicts read a batch at a time
+    when first asked for (after the awards: a query run on the connection
+    meanwhile would end the one being read), and the referral events not
+    eligible in some program (their lines are read for the explanation)."""
+
+    referrals: Iterable[dict[str, Any]]
+    referrers: Iterable[dict[str, Any]]
+    withheld: Iterable[dict[str, Any]]
+    partial: list[str]
+    #: the statements they come from (their metrics, their caps' reasons)
+    sections: Sections
+
+
+def prepare(connection: Any, sections: Sections, programs: int) -> Fetched:
+    """Run the statements into tables of the session (kept in their
+    order), and return their rows to be read later."""
+    for name, table in _TABLES.items():
+        sql = getattr(sections, name)
+        if sql:
+            connection.execute(f"CREATE TABLE {table} AS {sql}")
+    every = " AND ".join(f"e{p}" for p in range(programs))
+    partial = [row[0] for row in connection.execute(f"SELECT rid FROM {_TABLES['referrals']} WHERE NOT ({every})").fetchall()]
+    return Fetched(
+        _rows(connection, _TABLES["referrals"]),
+        _rows(connection, _TABLES["referrers"]) if sections.referrers else iter(()),
+        _rows(connection, _TABLES["withheld"]),
+        partial,
+        sections,
+    )
+
+
+def _rows(connection: Any, table: str) -> Iterator[dict[str, Any]]:
+    cursor = connection.execute(f"SELECT * FROM {table}")
+    names = [d[0] for d in cursor.description]
+    while batch := cursor.fetchmany(_BATCH):
+        yield from (dict(zip(names, row, strict=True)) for row in batch)
+
+
+def fetch_all(connection: Any, sections: Sections, programs: int) -> Fetched:
+    """`prepare`, every row read now (the Python reader's path, whose
+    session ends when the run returns)."""
+    fetched = prepare(connection, sections, programs)
+    return Fetched(
+        list(fetched.referrals), list(fetched.referrers), list(fetched.withheld), fetched.partial, sections
+    )
