@@ -196,7 +196,7 @@ def test_a_ledger_past_the_memory_limit_is_scored_by_spilling(
             return getattr(self.connection, name)
 
     monkeypatch.setattr(sql_run, "connect", lambda folder, limits=DEFAULT: Watched(connect(folder, limits)))
-    options = ["--engine", "duckdb", "--format", "json", "--threads", "1"]
+    options = ["--engine", "duckdb", "--no-explain", "--format", "json", "--threads", "1"]
     assert main(["score", *options, str(SAAS), str(ledger)]) == 0
     free = capsysbinary.readouterr().out
     code = main(["score", *options, "--memory-limit", "16MB", str(SAAS), str(ledger)])

@@ -208,7 +208,7 @@ def test_the_award_limit_stops_where_the_python_engine_stops(tmp_path: Path, lim
     ledger.write_text("\n".join(LIMITED) + "\n")
     option = ["--max-awards-per-event", limit] if limit is not None else []
     python = cli("score", "--no-explain", "--format", "json", str(rules), str(ledger), *option)
-    duck = cli("score", "--engine", "duckdb", "--format", "json", str(rules), str(ledger), *option)
+    duck = cli("score", "--engine", "duckdb", "--no-explain", "--format", "json", str(rules), str(ledger), *option)
     assert (duck.returncode, duck.stdout, duck.stderr) == (python.returncode, python.stdout, python.stderr)
     if limit == "1":
         assert "event `p1` would give 2 awards of milestone `spend`" in duck.stderr
@@ -257,6 +257,6 @@ def test_the_limit_counts_what_the_python_engine_counts_without_every(tmp_path: 
     ledger.write_text("\n".join(lines) + "\n")
     option = ["--max-awards-per-event", limit]
     python = cli("score", "--no-explain", "--format", "json", str(rules), str(ledger), *option)
-    duck = cli("score", "--engine", "duckdb", "--format", "json", str(rules), str(ledger), *option)
+    duck = cli("score", "--engine", "duckdb", "--no-explain", "--format", "json", str(rules), str(ledger), *option)
     assert (duck.returncode, duck.stdout, duck.stderr) == (python.returncode, python.stdout, python.stderr)
     assert duck.returncode == (2 if (amount, limit) == ("150.00", "1") else 0)

@@ -152,7 +152,7 @@ def test_a_refused_ledger_gives_the_python_error(case: str, tmp_path: Path, caps
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_bytes(REFUSED[case])
     python = _run(capsys, "--no-explain", "--format", "json", SAAS, str(ledger))
-    duckdb = _run(capsys, "--engine", "duckdb", "--format", "json", SAAS, str(ledger))
+    duckdb = _run(capsys, "--engine", "duckdb", "--no-explain", "--format", "json", SAAS, str(ledger))
     assert python[0] == 2 and "error" in python[2]
     assert duckdb == python
     assert direct_json(rewardrules.load(SAAS), ledger, None) is None  # never read by DuckDB
@@ -165,7 +165,7 @@ def test_an_accepted_ledger_gives_the_python_result(
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_bytes(ACCEPTED[case])
     python = _run(capsys, "--no-explain", "--format", "json", SAAS, str(ledger))
-    duckdb = _run(capsys, "--engine", "duckdb", "--format", "json", SAAS, str(ledger))
+    duckdb = _run(capsys, "--engine", "duckdb", "--no-explain", "--format", "json", SAAS, str(ledger))
     assert python[0] == 0
     assert duckdb == python
     prog = rewardrules.load(SAAS)

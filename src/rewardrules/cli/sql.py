@@ -145,9 +145,10 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
             return 1
         query, sections = found
     else:
-        query = compiled_query(program)
-    if query is None:
-        return 1
+        compiled = compiled_query(program)
+        if compiled is None:
+            return 1
+        query = compiled
     name = "<stdin>" if args.ledger == "-" else args.ledger
     if args.max_awards_per_event is not None:  # the runners stop where the Python engine stops (sql/every.py)
         query = replace(query, most=args.max_awards_per_event)
@@ -489,7 +490,7 @@ def _explained(
     from ..score.engine import Rejected
     from ..score.result import Reporter
 
-    engine, referral = replayed(program, record, history)
+    engine, _ = replayed(program, record, history)
     at, event_id, _, referee, referrer = record[:5]
     return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
 

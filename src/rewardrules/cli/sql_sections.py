@@ -40,9 +40,7 @@ class Explainer(Reporter):
         self.values: dict[int, dict[str, Any]] = {}
         self._defaults: dict[int, dict[str, Any]] = {}
 
-    def snapshot(
-        self, program: ProgramInfo, index: int, referral: Referral, referrer: Any
-    ) -> dict[str, Any]:
+    def snapshot(self, program: ProgramInfo, index: int, referral: Referral, referrer: Any) -> dict[str, Any]:
         return self.values[index]
 
     def defaults(self, index: int) -> dict[str, Any]:
@@ -132,7 +130,9 @@ def referrers(
     explainer = Explainer(program, as_of)
     info = program.compiled.checked.programs[0]
     milestones = [m for m in info.milestones if m.level == "referrer"]
-    columns = [(name, n) for name, n in _numbered(sections, 0, _starts(sections)) if info.metrics[name].level == "referrer"]
+    columns = [
+        (name, n) for name, n in _numbered(sections, 0, _starts(sections)) if info.metrics[name].level == "referrer"
+    ]
     for row in rows:
         name = row["referrer"]
         if row["has"]:

@@ -149,8 +149,7 @@ def folded(compiler: _Compiler, body: str) -> str:
     return (
         f"WITH RECURSIVE ordered AS ({ordered}),\n{fold}\n"
         f"SELECT * EXCLUDE ({hidden}) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(compiler)} END AS amount) "
-        f"FROM ({granted}) AS g "
-        + KEPT
+        f"FROM ({granted}) AS g " + KEPT
     )
 
 

@@ -92,9 +92,7 @@ def _metric_text(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -
     return value_text(compiler, metric, info.decl, lambda construct: _refusal(compiler, construct, info))
 
 
-def value_text(
-    compiler: _Compiler, metric: MetricInfo, node: object, refuse: Callable[[str], sql.Unsupported]
-) -> str:
+def value_text(compiler: _Compiler, metric: MetricInfo, node: object, refuse: Callable[[str], sql.Unsupported]) -> str:
     """A metric's value on a row of `totals` as the text `render` (and
     `value`) reads: money with its sign, another number `VALUE@EXPONENT`;
     what cannot be written so is refused by `refuse(construct)` (a

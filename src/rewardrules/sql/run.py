@@ -24,8 +24,8 @@ from ..check.program import CheckedRuleset
 from . import exponents, signs
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .every import check_volume
-from .sections import Fetched, Sections, fetch_all, prepare
 from .expressions import FOLDED
+from .sections import Fetched, Sections, fetch_all, prepare
 from .write import TOTALS, Written, award_texts
 
 #: per (milestone index, reward index), the keys of its award records

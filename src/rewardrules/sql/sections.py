@@ -42,7 +42,7 @@ from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
-from .compile import ISSUE_ORDER, Query, Unsupported, _Compiler
+from .compile import ISSUE_ORDER, Query, Unsupported, _Compiler, compile_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,7 @@ def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
     """The program's query and its explained sections, compiled together
     (the query's ledger columns then hold what the sections read); or
     `Unsupported` naming a construct whose explanation does not compile."""
+    compile_query(compiled)  # what does not compile at all is refused first, as without explanations
     compiler = _Compiler(compiled)
     compiler.explaining = True
     _refuse(compiler)
@@ -111,7 +112,9 @@ def _metric_texts(compiler: _Compiler, program: ProgramInfo) -> list[tuple[Metri
         if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
             raise _refusal(f"the metric `{metric.name}` (a {metric.type.kind})", metric.decl, compiler)
         if metric.level == "referrer" and _reads_referral_metric(compiler, metric):
-            raise _refusal(f"the metric `{metric.name}` (per referrer, reading a per-referral one)", metric.decl, compiler)
+            raise _refusal(
+                f"the metric `{metric.name}` (per referrer, reading a per-referral one)", metric.decl, compiler
+            )
 
         agg = metric.aggregate
         if agg is not None and agg.earlier:  # settled at the referral, as `eligible when` reads it
@@ -192,8 +195,8 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)",
     ]
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
-    at_referral = {sql.rpartition(" AS ")[2]: sql for sql in settled}
-    values = "".join(f", {at_referral.get(f'v{k}', f'v{k}')}" for k in range(n))
+    from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
+    values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
     flags = "".join(f", a.e{p}" for p in range(len(checked.programs)))
     referrals = (
         f'{head}SELECT a.rid, a.rat AS "at", a.referrer, a.referee{flags}, mine.rid IS NOT NULL AS has{values}, '
@@ -228,7 +231,7 @@ def _withheld_rows(compiler: _Compiler) -> str:
     """The rewards reached but not issued, with the columns of the issue
     order: those a cap cut to nothing (their `cap` kept), and those whose
     amount is 0 or less or has no value (`cap` NULL)."""
-    keep = f'"at", late, event, milestone_index, scope, nth, reward_index, role, beneficiary, referrer, referee'
+    keep = '"at", late, event, milestone_index, scope, nth, reward_index, role, beneficiary, referrer, referee'
     issued = compiler.issued
     parts = []
     if issued.endswith(caps.KEPT):  # a file with caps
@@ -278,7 +281,9 @@ def prepare(connection: Any, sections: Sections, programs: int) -> Fetched:
         if sql:
             connection.execute(f"CREATE TABLE {table} AS {sql}")
     every = " AND ".join(f"e{p}" for p in range(programs))
-    partial = [row[0] for row in connection.execute(f"SELECT rid FROM {_TABLES['referrals']} WHERE NOT ({every})").fetchall()]
+    partial = [
+        row[0] for row in connection.execute(f"SELECT rid FROM {_TABLES['referrals']} WHERE NOT ({every})").fetchall()
+    ]
     return Fetched(
         _rows(connection, _TABLES["referrals"]),
         _rows(connection, _TABLES["referrers"]) if sections.referrers else iter(()),
@@ -299,6 +304,4 @@ def fetch_all(connection: Any, sections: Sections, programs: int) -> Fetched:
     """`prepare`, every row read now (the Python reader's path, whose
     session ends when the run returns)."""
     fetched = prepare(connection, sections, programs)
-    return Fetched(
-        list(fetched.referrals), list(fetched.referrers), list(fetched.withheld), fetched.partial, sections
-    )
+    return Fetched(list(fetched.referrals), list(fetched.referrers), list(fetched.withheld), fetched.partial, sections)
