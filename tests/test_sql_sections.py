@@ -178,3 +178,19 @@ def test_no_explain_is_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
     duck = _cli(capsys, "--engine", "duckdb", "--no-explain", "--format", "json", rules, ledger)
     assert duck == _cli(capsys, "--no-explain", "--format", "json", rules, ledger)
     assert not set(SECTIONS[:3]) & set(json.loads(duck[1]))
+
+
+def test_sql_explain_prints_the_statements_score_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rewardrules sql --explain` prints the sections' statements after
+    the others: the very texts `score --engine duckdb` runs (tested above)."""
+    rules = RULESETS / "referral_milestones.rules"
+    assert main(["sql", str(rules)]) == 0
+    plain = capsys.readouterr().out
+    assert main(["sql", "--explain", str(rules)]) == 0
+    explained = capsys.readouterr().out
+    _, sections = compile_explained(rewardrules.load(rules).compiled)
+    for title, sql in sections.statements():
+        assert f"-- {title}\n{sql};\n" in explained and f"-- {title}\n" not in plain
+    assert [t for t, _ in sections.statements()] == ["referrals, explained", "referrers, explained", "withheld rewards"]
+    assert main(["sql", "--explain", "--dialect", "postgres", str(rules)]) == 0
+    assert "-- withheld rewards\n" in capsys.readouterr().out

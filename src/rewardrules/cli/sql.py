@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..score.clawback import Share
     from ..sql.compile import Query
     from ..sql.run import Limits, Rows
-    from ..sql.sections import Sections
+    from ..sql.sections import Explained, Sections
     from ..sql.spark import Spark
 
     #: runs the compiled query over validated records up to an as-of
@@ -56,6 +56,11 @@ def add_parser(sub: Any) -> None:
         default="duckdb",
         help="the SQL dialect to write (default duckdb, the one tested; the others are written by sqlglot)",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print the statements of the explained output: referrals, referrers, withheld rewards",
+    )
     parser.set_defaults(run=run)
 
 
@@ -63,7 +68,14 @@ def run(args: argparse.Namespace) -> int:
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
-    query = compiled_query(program)
+    query: Query | Explained | None
+    if args.explain:  # the sections' statements too (sql/sections.py)
+        from ..sql.sections import Explained
+
+        found = explained_query(program)
+        query = Explained(*found) if found is not None else None
+    else:
+        query = compiled_query(program)
     if query is None:
         return 1
     if args.dialect == "duckdb":
@@ -102,7 +114,7 @@ def explained_query(program: Program) -> tuple[Query, Sections] | None:
         return None
 
 
-def transpiled(query: Query, dialect: str) -> str | None:
+def transpiled(query: Query | Explained, dialect: str) -> str | None:
     """Both queries in another dialect; None (after saying why) when sqlglot
     cannot write a construct there: never a query that means something else."""
     from sqlglot.errors import SqlglotError

@@ -42,7 +42,7 @@ from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
-from .compile import ISSUE_ORDER, Query, Unsupported, _Compiler, compile_query
+from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,25 @@ class Sections:
         found = [("referrals, explained", self.referrals)]
         found += [("referrers, explained", self.referrers)] if self.referrers else []
         return [*found, ("withheld rewards", self.withheld)]
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """The query and its explained sections, as `rewardrules sql --explain`
+    prints them: each statement reads the `ledger` and `as_of` tables."""
+
+    query: Query
+    sections: Sections
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.query.columns
+
+    def statements(self) -> list[tuple[str, str]]:
+        return [*self.query.statements(), *self.sections.statements()]
+
+    def text(self) -> str:
+        return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
 
 
 def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
