@@ -88,7 +88,17 @@ def _metrics(
 
 
 def _reached(row: Mapping[str, Any], referrer: str, referee: str) -> dict[tuple[int, str, str], list[str]]:
-    return {(item["k"], referrer, referee): list(item["ids"]) for item in row["reached"] or ()}
+    """The awards of each milestone reached for a row (`K ID ID;K ID`)."""
+    found = {}
+    for item in row["reached"].split(";") if row["reached"] else ():
+        k, *ids = item.split(" ")
+        found[(int(k), referrer, referee)] = ids
+    return found
+
+
+def _held(row: Mapping[str, Any], referrer: str, referee: str) -> set[tuple[int, str, str]]:
+    """The milestones of a row whose every reward was withheld (`K K`)."""
+    return {(int(k), referrer, referee) for k in row["held"].split(" ")} if row["held"] else set()
 
 
 def referrals(
@@ -117,7 +127,7 @@ def referrals(
             explainer.engine = engine
         referral.programs = [p for p, flag in enumerate(flags) if flag]
         explainer.values = {p: _metrics(explainer, sections, p, starts, row) for p in range(len(checked.programs))}
-        explainer.held({(k, referrer, referee) for k in row["held"] or ()})
+        explainer.held(_held(row, referrer, referee))
         yield explainer.referral(referral, _reached(row, referrer, referee))
 
 
@@ -140,7 +150,7 @@ def referrers(
         else:
             values = {k: v for k, v in explainer.defaults(0).items() if info.metrics[k].level == "referrer"}
         referral = explainer.light("", row["first_at"], name, "")
-        explainer.held({(k, name, "") for k in row["held"] or ()})
+        explainer.held(_held(row, name, ""))
         reached = _reached(row, name, "")
         yield {
             "referrer": name,

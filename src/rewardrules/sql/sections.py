@@ -205,10 +205,12 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     ctes = [
         f"issued AS ({compiler.issued})",
         f"withheld AS ({withheld})",
-        "got AS (SELECT referrer, scoped, LIST({'k': milestone_index, 'ids': ids} ORDER BY milestone_index) AS reached "
-        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, LIST(id ORDER BY {ISSUE_ORDER}) AS ids "
+        # texts, not lists: DuckDB hands a text to Python several times faster
+        "got AS (SELECT referrer, scoped, STRING_AGG(CAST(milestone_index AS VARCHAR) || ' ' || ids, ';' "
+        "ORDER BY milestone_index) AS reached "
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, STRING_AGG(id, ' ' ORDER BY {ISSUE_ORDER}) AS ids "
         "FROM issued GROUP BY ALL) AS g GROUP BY ALL)",
-        "held AS (SELECT referrer, scoped, LIST(DISTINCT milestone_index) AS held "
+        "held AS (SELECT referrer, scoped, STRING_AGG(DISTINCT CAST(milestone_index AS VARCHAR), ' ') AS held "
         f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
         f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
         f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)",
