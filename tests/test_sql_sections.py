@@ -84,13 +84,14 @@ def test_golden_ledgers_give_the_python_sections(rules: Path, ledger: Path) -> N
     direct = direct_result(prog, query, str(ledger), None, as_json=True, sections=sections)
     assert direct is not None  # golden ledgers are in the strict form
     assert_same_sections(written(direct), want)
-    runner = partial(run_query, sections=sections)  # the Python reader's path
-    assert_same_sections(written(duckdb_result(prog, query, lines, None, "<ledger>", runner)), want)
+    if ledger == min(ledger.parent.glob("*.jsonl")):  # the Python reader's path (and the generated ledgers below)
+        runner = partial(run_query, sections=sections)
+        assert_same_sections(written(duckdb_result(prog, query, lines, None, "<ledger>", runner)), want)
 
 
 def test_the_sections_compile_for_most_reference_programs() -> None:
-    """The programs whose explanation compiles (the others: a timer, an
-    attribution that moves): the differential above covers them."""
+    """The programs whose explanation compiles (the other: an attribution
+    that moves): the differential above covers them."""
     compiled = set()
     for path in sorted(RULESETS.glob("*.rules")):
         try:
@@ -98,12 +99,19 @@ def test_the_sections_compile_for_most_reference_programs() -> None:
         except Unsupported:
             continue
         compiled.add(path.stem)
-    assert {"partner_and_customer", "referral_fraud", "referral_milestones", "dropbox"} <= compiled
-    assert len(compiled) == 13
+    assert {"partner_and_customer", "referral_fraud", "referral_milestones", "subscription_loyalty"} <= compiled
+    assert len(compiled) == 14
 
 
 #: programs whose golden ledgers do not reach every shape: generated ones do
-GENERATED = ("saas_milestones", "referral_milestones", "partner_and_customer", "microsoft_referral", "referral_fraud")
+GENERATED = (
+    "saas_milestones",
+    "referral_milestones",
+    "partner_and_customer",
+    "microsoft_referral",
+    "referral_fraud",
+    "subscription_loyalty",
+)
 
 
 @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -126,16 +134,17 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 def test_an_explanation_not_compiled_is_refused_only_when_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
-    """A timer's progress does not compile yet: the explained output is
-    refused at its line (exit 1), `--no-explain` still scores."""
-    rules = str(RULESETS / "subscription_loyalty.rules")
-    ledger = str(GOLDEN / "subscription_loyalty" / "basic.jsonl")
+    """Who holds a referee under an attribution that moves is not told in
+    SQL yet: the explained output is refused at its line (exit 1),
+    `--no-explain` still scores."""
+    rules = str(RULESETS / "affiliate_attribution.rules")
+    ledger = str(GOLDEN / "affiliate_attribution" / "last_click.jsonl")
     code, out, err = _cli(capsys, "--engine", "duckdb", rules, ledger)
     assert (code, out) == (1, "")
     assert (
-        "subscription_loyalty.rules:15:3: error: the SQL engine cannot compile the explained output of a timer" in err
-    )
-    assert "(`--no-explain` leaves it out)" in err
+        "affiliate_attribution.rules:11:3: error: the SQL engine cannot compile the explained output "
+        "of a program whose attribution moves (`--no-explain` leaves it out) yet"
+    ) in err
     duck = _cli(capsys, "--engine", "duckdb", "--no-explain", rules, ledger)
     assert duck == _cli(capsys, "--no-explain", rules, ledger)
     assert duck[0] == 0

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from ..check.program import ProgramInfo
 from ..core.formatting import format_value
 from ..core.runtime import Referral
-from ..score.engine import Engine, Withheld, _no_amount
+from ..score.engine import Engine, Timer, Withheld, _no_amount
 from ..score.result import Reporter
 from ..sql.messages import value_of
+from ..syntax import nodes as ast
 
 if TYPE_CHECKING:
     from ..score.api import Program
@@ -57,6 +58,27 @@ class Explainer(Reporter):
         """A referral with no fields: what `_progress` and `_scope` read."""
         compiled = self.compiled
         return Referral(event_id, at, referrer, referee, {}, compiled.referral_slots(), len(compiled.milestones))
+
+    def clocks(self, referral: Referral, sections: Sections, row: Mapping[str, Any]) -> None:
+        """The engine's state of a referral's timers at the as-of, from
+        its row (`sql.sections._clock`): the referral holds its referee in
+        its programs, a timer due after the as-of is pending, an `after D
+        from EVENT` whose EVENT came is anchored."""
+        state = self.engine.state
+        state.referrals = {referral.referee: referral}
+        state.timers.clear()
+        state.anchored.clear()
+        referral.links = [(self.compiled.programs[p], None) for p in referral.programs]
+        for k in sections.clocks:
+            since = row[f"since{k}"]
+            if since is None:
+                continue
+            milestone = self.compiled.milestones[k]
+            if isinstance(milestone.info.trigger, ast.AfterTrigger):
+                state.anchored.add((k, referral.referee))
+            if row[f"due{k}"] > self.as_of:
+                timer = Timer(row[f"due{k}"], k, referral.referee, referral.referee, row[f"event{k}"], since)
+                state.timers[timer.key] = timer
 
     def held(self, scopes: set[tuple[int, str, str]]) -> None:
         """The withheld milestones of the row being explained."""
@@ -126,6 +148,7 @@ def referrals(
             engine, referral = replayed(program, records[row["rid"]], histories.get(referrer, ()))
             explainer.engine = engine
         referral.programs = [p for p, flag in enumerate(flags) if flag]
+        explainer.clocks(referral, sections, row)
         explainer.values = {p: _metrics(explainer, sections, p, starts, row) for p in range(len(checked.programs))}
         explainer.held(_held(row, referrer, referee))
         yield explainer.referral(referral, _reached(row, referrer, referee))

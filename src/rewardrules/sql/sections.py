@@ -37,12 +37,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..check.program import MetricInfo, ProgramInfo
-from ..compiler.generate import CompiledRuleset
+from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
-from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query
+from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,9 @@ class Sections:
     #: the metrics settled at the referral (`count earlier referrals`):
     #: their values are in every row, `has` or not
     settled: frozenset[str] = frozenset()
+    #: the timer milestones, by index: their clocks are the referral rows'
+    #: `since{k}`, `event{k}` and `due{k}` (`_clock`)
+    clocks: tuple[int, ...] = ()
 
     def statements(self) -> list[tuple[str, str]]:
         """The statements `rewardrules sql --explain` prints, with titles."""
@@ -113,8 +116,8 @@ def _refuse(compiler: _Compiler) -> None:
         program = checked.programs[p]
         raise _refusal("a program whose attribution moves", program.attribution.decl or program.decl, compiler)
     for milestone in compiler.compiled.milestones:
-        if timers.is_timer(milestone):
-            raise _refusal(f"a timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler)
+        if timers.is_timer(milestone) and milestone.info.level != "referral":
+            raise _refusal(f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler)
         for reward in milestone.rewards:
             if len(reward.caps) > 1:
                 raise _refusal("a reward counted by several caps", reward.info.decl, compiler)
@@ -215,14 +218,19 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
         f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)",
     ]
+    clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
+    ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
     from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
     values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
     flags = "".join(f", a.e{p}" for p in range(len(checked.programs)))
     referrals = (
         f'{head}SELECT a.rid, a.rat AS "at", a.referrer, a.referee{flags}, mine.rid IS NOT NULL AS has{values}, '
-        "got.reached, held.held FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
-        "LEFT JOIN theirs ON theirs.referrer = a.referrer "
+        "got.reached, held.held"
+        + "".join(f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks))
+        + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
+        + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
+        + "LEFT JOIN theirs ON theirs.referrer = a.referrer "
         "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
         "LEFT JOIN held ON held.referrer = a.referrer AND held.scoped = a.referee "
         "ORDER BY a.rat, a.rid"
@@ -245,7 +253,43 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     reasons = tuple((f"c{k}", f"{cap.describe()} reached") for k, cap in compiler.caps.values())
     names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
     fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
-    return Sections(referrals, referrers, ordered, names, reasons, fixed)
+    return Sections(referrals, referrers, ordered, names, reasons, fixed, tuple(m.info.index for m in clocks))
+
+
+def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
+    """Per referral, the clock of a timer milestone as the engine keeps it
+    at the as-of (`Timer`: `since`, its event `ev`, `due`): for `after D`,
+    started at the referral or its first EVENT (none yet: no row); for
+    `when C for D`, the run of C that holds after the referral's last
+    tested row (C not holding then: no row). Whether it is pending (due
+    after the as-of) or rang is told by `due`."""
+    info = milestone.info
+    trigger = info.trigger
+    p = milestone.program
+    if isinstance(trigger, ast.AfterTrigger):
+        delay = timers._ns(trigger.delay)
+        if trigger.anchor is None:
+            return f"SELECT rid, rat AS since, rid AS ev, rat + {delay} AS due FROM accepted WHERE e{p}"
+        first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
+        return (
+            f'SELECT rid, "at" AS since, id AS ev, "at" + {delay} AS due FROM (SELECT rid, "at", id, {first} '
+            f"FROM seen WHERE e{p} AND type = {literal(trigger.anchor.text)}) AS f WHERE n = 1"
+        )
+    assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
+    types = ", ".join(literal(t) for t in sorted(info.events))
+    tested = (
+        f'SELECT rid, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
+        f"FROM totals WHERE e{p} AND type IN ({types})"
+    )
+    order = '(PARTITION BY rid ORDER BY "at", id)'
+    so_far = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+    before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
+    starts = (
+        f'SELECT rid, c, LAST_VALUE(CASE WHEN c AND NOT was THEN "at" END IGNORE NULLS) OVER {so_far} AS since, '
+        f"LAST_VALUE(CASE WHEN c AND NOT was THEN id END IGNORE NULLS) OVER {so_far} AS ev, "
+        f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at" DESC, id DESC) AS lastn FROM ({before}) AS b'
+    )
+    return f"SELECT rid, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
 
 
 def _withheld_rows(compiler: _Compiler) -> str:
