@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..check.program import ProgramInfo
 from ..core.formatting import format_value
-from ..core.runtime import Referral
+from ..core.runtime import Referral, ReferrerState
 from ..score.engine import Engine, Timer, Withheld, _no_amount
 from ..score.result import Reporter
 from ..sql.messages import value_of
@@ -40,6 +40,7 @@ class Explainer(Reporter):
         super().__init__(Engine(program.compiled), as_of)
         self.values: dict[int, dict[str, Any]] = {}
         self._defaults: dict[int, dict[str, Any]] = {}
+        self._nobody = ReferrerState("", [], 0)
 
     def snapshot(self, program: ProgramInfo, index: int, referral: Referral, referrer: Any) -> dict[str, Any]:
         return self.values[index]
@@ -68,7 +69,8 @@ class Explainer(Reporter):
         state.referrals = {referral.referee: referral}
         state.timers.clear()
         state.anchored.clear()
-        referral.links = [(self.compiled.programs[p], None) for p in referral.programs]
+        # what `Engine.holds` reads: the programs it counts in (their referrer states are not read)
+        referral.links = [(self.compiled.programs[p], self._nobody) for p in referral.programs]
         for k in sections.clocks:
             since = row[f"since{k}"]
             if since is None:

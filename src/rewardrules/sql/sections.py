@@ -25,9 +25,10 @@ has every column they read:
 The texts (progress lines, ineligibility) are written by the Python
 engine's own report from these facts (`cli.sql_sections`), so they are its
 words byte for byte. What this module cannot compile yet is refused, for
-the explained output only (`--no-explain` is not): timers, attribution
-that moves, a reward under several caps, a metric whose value cannot be
-written exactly (`messages.value_text`).
+the explained output only (`--no-explain` is not): timers per referrer,
+attribution that moves, a reward under several caps, a metric whose value
+cannot be written exactly (`messages.value_text`). A timer per referral
+has its clock at the as-of in the referral rows (`_clock`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def _refuse(compiler: _Compiler) -> None:
         raise _refusal("a program whose attribution moves", program.attribution.decl or program.decl, compiler)
     for milestone in compiler.compiled.milestones:
         if timers.is_timer(milestone) and milestone.info.level != "referral":
-            raise _refusal(f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler)
+            raise _refusal(
+                f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
+            )
         for reward in milestone.rewards:
             if len(reward.caps) > 1:
                 raise _refusal("a reward counted by several caps", reward.info.decl, compiler)
@@ -227,7 +230,9 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     referrals = (
         f'{head}SELECT a.rid, a.rat AS "at", a.referrer, a.referee{flags}, mine.rid IS NOT NULL AS has{values}, '
         "got.reached, held.held"
-        + "".join(f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks))
+        + "".join(
+            f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks)
+        )
         + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
         + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
         + "LEFT JOIN theirs ON theirs.referrer = a.referrer "
@@ -289,7 +294,9 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
         f"LAST_VALUE(CASE WHEN c AND NOT was THEN id END IGNORE NULLS) OVER {so_far} AS ev, "
         f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at" DESC, id DESC) AS lastn FROM ({before}) AS b'
     )
-    return f"SELECT rid, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
+    return (
+        f"SELECT rid, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
+    )
 
 
 def _withheld_rows(compiler: _Compiler) -> str:
@@ -347,7 +354,10 @@ def prepare(connection: Any, sections: Sections, programs: int) -> Fetched:
             connection.execute(f"CREATE TABLE {table} AS {sql}")
     every = " AND ".join(f"e{p}" for p in range(programs))
     partial = [
-        row[0] for row in connection.execute(f"SELECT rid FROM {_TABLES['referrals']} WHERE NOT ({every})").fetchall()
+        row[0]
+        for row in connection.execute(
+            f"SELECT rid FROM {_TABLES['referrals']} WHERE NOT COALESCE({every}, FALSE)"
+        ).fetchall()
     ]
     return Fetched(
         _rows(connection, _TABLES["referrals"]),
