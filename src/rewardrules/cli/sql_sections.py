@@ -112,12 +112,13 @@ def _metrics(
 
 
 def _reached(row: Mapping[str, Any], referrer: str, referee: str) -> dict[tuple[int, str, str], list[str]]:
-    """The awards of each milestone reached for a row (`K ID ID;K ID`)."""
-    found = {}
+    """The awards of each milestone reached for a row, in issue order
+    (`K RANK ID;K RANK ID`: in no order, each with its rank)."""
+    found: dict[tuple[int, str, str], list[tuple[int, str]]] = {}
     for item in row["reached"].split(";") if row["reached"] else ():
-        k, *ids = item.split(" ")
-        found[(int(k), referrer, referee)] = ids
-    return found
+        k, rank, award = item.split(" ")
+        found.setdefault((int(k), referrer, referee), []).append((int(rank), award))
+    return {scope: [award for _, award in sorted(ranked)] for scope, ranked in found.items()}
 
 
 def _held(row: Mapping[str, Any], referrer: str, referee: str) -> set[tuple[int, str, str]]:

@@ -14,8 +14,9 @@ has every column they read:
   `v1`, ...: money with its sign, another number `VALUE@EXPONENT`, as
   `messages.value_text` writes them for messages; a per-referrer metric
   after its referrer's last row), the awards of each milestone reached for
-  it (`reached`: a list of (milestone index, award ids in issue order))
-  and the milestones whose every reward was withheld (`held`);
+  it (`reached`: `K RANK ID;K RANK ID`, each award's milestone index, its
+  rank in issue order and its id) and the milestones whose every reward
+  was withheld (`held`: `K K`);
 - `referrers`: per referrer of a program with per-referrer milestones (in
   name order), the same for those;
 - `withheld`: the rewards reached but not issued, in issue order: cut to
@@ -211,16 +212,19 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     ctes = [
         f"issued AS ({compiler.issued})",
         f"withheld AS ({withheld})",
-        # texts, not lists: DuckDB hands a text to Python several times faster
-        "got AS (SELECT referrer, scoped, STRING_AGG(CAST(milestone_index AS VARCHAR) || ' ' || ids, ';' "
-        "ORDER BY milestone_index) AS reached "
-        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, STRING_AGG(id, ' ' ORDER BY {ISSUE_ORDER}) AS ids "
-        "FROM issued GROUP BY ALL) AS g GROUP BY ALL)",
+        # a text, not a list: DuckDB hands a text to Python several times
+        # faster; unordered (an ordered aggregate is held in memory whole,
+        # never spilled), each award with its rank in issue order
+        "got AS (SELECT referrer, scoped, STRING_AGG(CAST(milestone_index AS VARCHAR) || ' ' || CAST(rank AS VARCHAR) "
+        "|| ' ' || id, ';') AS reached "
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, id, ROW_NUMBER() OVER (ORDER BY {ISSUE_ORDER}) "
+        "AS rank FROM issued) AS g GROUP BY ALL)",
         "held AS (SELECT referrer, scoped, STRING_AGG(DISTINCT CAST(milestone_index AS VARCHAR), ' ') AS held "
         f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
         f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
-        f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)",
     ]
+    if theirs:  # per-referrer metrics: their values after the referrer's last row
+        ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
     clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
     ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
@@ -235,8 +239,8 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         )
         + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
         + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
-        + "LEFT JOIN theirs ON theirs.referrer = a.referrer "
-        "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
+        + ("LEFT JOIN theirs ON theirs.referrer = a.referrer " if theirs else "")
+        + "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
         "LEFT JOIN held ON held.referrer = a.referrer AND held.scoped = a.referee "
         "ORDER BY a.rat, a.rid"
     )
@@ -244,10 +248,11 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     if per_referrer:  # one program (`_Compiler._refuse_terms`)
         own = "".join(", " + c.rpartition(" AS ")[2] for c in theirs)
         referrers = (
-            f"{head}SELECT r.referrer, r.first_at, theirs.referrer IS NOT NULL AS has{own}, got.reached, held.held "
+            f"{head}SELECT r.referrer, r.first_at, {'theirs.referrer IS NOT NULL' if theirs else 'FALSE'} AS has{own}, "
+            "got.reached, held.held "
             "FROM (SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)) AS r "
-            "LEFT JOIN theirs ON theirs.referrer = r.referrer "
-            "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
+            + ("LEFT JOIN theirs ON theirs.referrer = r.referrer " if theirs else "")
+            + "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
             "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
             "ORDER BY r.referrer"
         )
