@@ -8,6 +8,8 @@ compile yet is refused only when explanations are asked for."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -203,3 +205,26 @@ def test_sql_explain_prints_the_statements_score_runs(capsys: pytest.CaptureFixt
     assert [t for t, _ in sections.statements()] == ["referrals, explained", "referrers, explained", "withheld rewards"]
     assert main(["sql", "--explain", "--dialect", "postgres", str(rules)]) == 0
     assert "-- withheld rewards\n" in capsys.readouterr().out
+
+
+def test_a_failure_while_the_sections_are_read_is_said_and_ends_the_session() -> None:
+    """DuckDB failing while a section's rows are fetched (a full disk,
+    memory) is an error, never a traceback, and DuckDB's session (its
+    connection, its private directory) ends then, not at exit."""
+    import duckdb
+
+    from rewardrules.sql.run import EngineError, _guarded
+
+    closed: list[int] = []
+    session = ExitStack()
+    session.callback(lambda: closed.append(1))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    items = _guarded(session, failing())
+    assert next(items) == 1 and not closed
+    with pytest.raises(EngineError, match="give it more with --memory-limit"):
+        next(items)
+    assert closed == [1]

@@ -339,18 +339,19 @@ def run_file(
         rows = _queries(connection, query, limit, layouts, totals_of)
         fetched = prepare(connection, sections, len(checked.programs)) if sections is not None else None
         ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
-        ineligible += [rid for rid in (fetched.partial if fetched else []) if rid not in set(ineligible)]
+        known = set(ineligible)
+        ineligible += [rid for rid in (fetched.partial if fetched else []) if rid not in known]
         lines = lines_of(connection, os.path.abspath(path), ineligible)
         if _version(path) != before:  # changed between DuckDB's readings: the Python reader reads it once
             return None
         if fetched is not None:  # the session now ends after the last section's rows
             session = stack.pop_all()
-            fetched.referrals = _guarded(fetched.referrals)
-            fetched.referrers = _guarded(fetched.referrers)
+            fetched.referrals = _guarded(session, fetched.referrals)
+            fetched.referrers = _guarded(session, fetched.referrers)
             fetched.withheld = _closing(session, fetched.withheld)
             rows = replace(rows, sections=fetched)
             if rows.written is not None:
-                rows = replace(rows, written=replace(rows.written, pieces=_guarded(rows.written.pieces)))
+                rows = replace(rows, written=replace(rows.written, pieces=_guarded(session, rows.written.pieces)))
         elif rows.written is not None:  # the session now ends after its last piece
             pieces = _closing(stack.pop_all(), rows.written.pieces)
             rows = replace(rows, written=replace(rows.written, pieces=pieces))
@@ -376,10 +377,16 @@ def _closing(session: ExitStack, pieces: Iterable[Any]) -> Iterator[Any]:
         yield from pieces
 
 
-def _guarded(items: Iterable[Any]) -> Iterator[Any]:
-    """`items`, DuckDB's failures while they are fetched said as errors."""
-    with _said():
-        yield from items
+def _guarded(session: ExitStack, items: Iterable[Any]) -> Iterator[Any]:
+    """`items`, DuckDB's failures while they are fetched said as errors;
+    on any failure `session` ends (else it ends after the last section's
+    rows, `_closing`, which are then never read)."""
+    try:
+        with _said():
+            yield from items
+    except BaseException:
+        session.close()
+        raise
 
 
 def parquet_rows(path: str, limits: Limits = Limits()) -> Iterator[str]:
