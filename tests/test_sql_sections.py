@@ -228,3 +228,21 @@ def test_a_failure_while_the_sections_are_read_is_said_and_ends_the_session() ->
     with pytest.raises(EngineError, match="give it more with --memory-limit"):
         next(items)
     assert closed == [1]
+
+
+@pytest.mark.parametrize(("paid", "reason"), [("-0.04", "negative"), ("-0.02", "zero"), ("0.02", "zero")])
+def test_a_withheld_amount_is_rounded_as_the_engine_rounds_it(paid: str, reason: str) -> None:
+    """15% of -0.04 USD is -0.006, which the engine rounds half to even to
+    -0.01 (withheld: negative); of -0.02, -0.003 rounds to a zero (as of
+    0.02): the withheld entry says so, with the amount the engine has."""
+    events = [
+        {"id": "r", "at": "2025-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bo"},
+        {"id": "p", "at": "2025-01-02T00:00:00Z", "type": "payment", "referee": "bo", "amount": paid},
+    ]
+    events[0]["source"] = "partner"
+    prog = program("partner_and_customer")
+    query, sections = compile_explained(prog.compiled)
+    got = written(duckdb_result(prog, query, events, None, "<ledger>", partial(run_query, sections=sections)))
+    want = json.loads(prog.score(events).to_json())
+    assert_same_sections(got, want)
+    assert [w["reason"] for w in got["withheld"]] == [f"the amount is {reason}"]

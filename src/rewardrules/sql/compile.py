@@ -572,6 +572,18 @@ class _Compiler:
             return expressions.half_even_ratio(f"a{index}", f"b{index}", places)
         return half_even_units(f"a{index}", places)
 
+    def signed_cents(self, milestone: CompiledMilestone, index: int) -> str:
+        """`cents` of the amount's magnitude, with its sign (`cents` is the
+        engine's only above 0): what a withheld reward below 0 asked, as
+        the engine's `quantize` rounds it (half to even, symmetric)."""
+        places = minor_exponent(milestone.rewards[index].info.unit)
+        value = f"a{index}"
+        if (milestone.info.index, index) in self.ratios:
+            magnitude = expressions.half_even_ratio(f"ABS({value})", f"b{index}", places)
+        else:
+            magnitude = half_even_units(f"ABS({value})", places)
+        return f"CASE WHEN {value} < 0 THEN - {magnitude} ELSE {magnitude} END"
+
     def reward_row(self, milestone: CompiledMilestone, index: int, keep: bool = True) -> str:
         """A reward's award rows from its milestone's hits; with `keep`
         false, the hits it gives nothing for instead (an amount of 0 or
@@ -598,6 +610,9 @@ class _Compiler:
             amount = literal(reward.constant_text)
             wanted = f"CAST({number(reward.constant, None, self.path)} AS {wide})"
         raw = f"a{index}" if reward.constant is None and reward.quantum is None else wanted
+        if self.explaining and reward.constant is None and reward.quantum is not None:  # below 0 too
+            signed = f"CAST({self.signed_cents(milestone, index)} AS DECIMAL({MAX_DIGITS}, 0))"
+            raw = f"CAST({signed} * {number(reward.quantum, None, self.path)} AS {wide})"
         if not keep:
             where = f" WHERE NOT COALESCE(({where.removeprefix(' WHERE ')}), FALSE)" if where else " WHERE FALSE"
         cap = self.cap_of(milestone, index)
