@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..score.clawback import Share
     from ..sql.compile import Query
     from ..sql.run import Limits, Rows
+    from ..sql.sections import Explained, Sections
     from ..sql.spark import Spark
 
     #: runs the compiled query over validated records up to an as-of
@@ -61,6 +62,11 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="leave out each award's `why` column (as `score --no-explain` leaves out explanations)",
     )
+    parser.add_argument(
+        "--sections",
+        action="store_true",
+        help="also print the statements of the explained output's sections: referrals, referrers, withheld rewards",
+    )
     parser.set_defaults(run=run)
 
 
@@ -68,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
-    query = compiled_query(program, explain=not args.no_explain)
+    query: Query | Explained | None
+    if args.sections:  # the sections' statements too (sql/sections.py), each award with its `why`
+        from ..sql.sections import Explained
+
+        found = explained_query(program)
+        query = Explained(*found) if found is not None else None
+    else:
+        query = compiled_query(program, explain=not args.no_explain)
     if query is None:
         return 1
     if args.dialect == "duckdb":
@@ -94,7 +107,21 @@ def compiled_query(program: Program, explain: bool = False) -> Query | None:
         return None
 
 
-def transpiled(query: Query, dialect: str) -> str | None:
+def explained_query(program: Program) -> tuple[Query, Sections] | None:
+    """The program's query and its explained sections (`sql.sections`),
+    or None after printing the construct whose explanation does not
+    compile yet (`--no-explain` leaves the sections out)."""
+    from ..sql.compile import Unsupported
+    from ..sql.sections import compile_explained
+
+    try:
+        return compile_explained(program.compiled)
+    except Unsupported as refusal:
+        print(render_text(refusal.problem()), file=sys.stderr)
+        return None
+
+
+def transpiled(query: Query | Explained, dialect: str) -> str | None:
     """Both queries in another dialect; None (after saying why) when sqlglot
     cannot write a construct there: never a query that means something else."""
     from sqlglot.errors import SqlglotError
@@ -130,11 +157,18 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     program = load_program(args.ruleset, args.ledger)
     if isinstance(program, int):
         return program
-    # DuckDB explains each award (`why`); Spark writes the result of --no-explain
-    explain = not args.no_explain and args.engine == "duckdb"
-    query = compiled_query(program, explain)
-    if query is None:
-        return 1
+    sections = None
+    if args.engine == "duckdb" and not args.no_explain:  # the explained output (sql/explain.py, sql/sections.py)
+        found = explained_query(program)
+        if found is None:
+            return 1
+        query, sections = found
+    else:  # Spark writes the result of --no-explain
+        compiled = compiled_query(program)
+        if compiled is None:
+            return 1
+        query = compiled
+    explain = sections is not None
     name = "<stdin>" if args.ledger == "-" else args.ledger
     if args.max_awards_per_event is not None:  # the runners stop where the Python engine stops (sql/every.py)
         query = replace(query, most=args.max_awards_per_event)
@@ -145,10 +179,17 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
             data = spark_result(program, query, args.ledger, as_of, args.spark_master, as_json=args.format == "json")
         else:
             data = direct_result(
-                program, query, args.ledger, as_of, as_json=args.format == "json", limits=limits, explain=explain
+                program,
+                query,
+                args.ledger,
+                as_of,
+                as_json=args.format == "json",
+                limits=limits,
+                explain=explain,
+                sections=sections,
             )
         if data is None:  # stdin, or a ledger outside the strict form: the Python reader
-            runner = partial(run_query, limits=limits)
+            runner = partial(run_query, limits=limits, sections=sections)
             data = duckdb_result(program, query, ledger_lines(args.ledger), as_of, name, runner, explain)
     except LedgerError as error:
         print_error_lines(str(error))
@@ -190,6 +231,7 @@ def direct_result(
     as_json: bool = False,
     limits: Limits | None = None,
     explain: bool = False,
+    sections: Sections | None = None,
 ) -> dict[str, Any] | None:
     """The result record with the ledger read by DuckDB itself (a regular
     file in the strict form of `sql.read`), or None: then the Python reader
@@ -201,7 +243,8 @@ def direct_result(
     is written), and the totals added up from the query's counts, when
     both give the same bytes; else the same run's award rows. `limits`:
     DuckDB's threads and memory (`sql.run.Limits`). `explain`: as for
-    `duckdb_result`."""
+    `duckdb_result`. `sections`: the explained output's too
+    (`sql.sections`), read while written."""
     import os
 
     from ..ledger.validate import _one_currency
@@ -224,15 +267,16 @@ def direct_result(
         layouts,
         _totals_of,
         limits,
+        sections,
     )
     if found is None:
         if is_parquet(path):  # its rows as JSON lines, for the Python reader
-            runner = partial(run_query, limits=limits)
+            runner = partial(run_query, limits=limits, sections=sections)
             return duckdb_result(program, query, parquet_rows(path, limits), as_of, path, runner, explain)
         return None
     rows, limit, lines = found
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records, rows.totals, explain)
+    return result_data(program, rows, limit, records, rows.totals, explain, whole=not as_json)
 
 
 def _totals_of(
@@ -386,9 +430,10 @@ def result_data(
     program: Program,
     rows: Rows,
     as_of: int,
-    records: Iterable[tuple[Any, ...]] = (),
+    records: Sequence[tuple[Any, ...]] = (),
     totals: list[dict[str, Any]] | None = None,
     explain: bool = False,
+    whole: bool = True,
 ) -> dict[str, Any]:
     """The result record of `score --no-explain` from the query's rows
     (`explain`: each award with the `why` the query wrote, sql/explain.py):
@@ -396,7 +441,9 @@ def result_data(
     referral the query found eligible for no program is explained from its
     event's record (`records`), by the Python engine's own report. When
     the query wrote the awards' JSON text (`rows.written`), it is the
-    `awards` value, with `totals` added up from the query's counts."""
+    `awards` value, with `totals` added up from the query's counts. With
+    the explained sections' rows (`rows.sections`), the result explained
+    (`cli.sql_sections`; made while written unless `whole`)."""
     from ..score.result import _totals, reversal_order
 
     layout = _record_keys(program)
@@ -419,14 +466,19 @@ def result_data(
     if any(void.share is not None for m in program.compiled.milestones for void in m.voids):
         reversals += partial_results(program.compiled, issued, rows.clawbacks, as_of)
         reversals.sort(key=reversal_order)
-    return {
+    data: dict[str, Any] = {
         "ruleset": program.compiled.checked.name,
         "as_of": format_timestamp(as_of),
         "awards": awards if rows.written is None else rows.written,
         "reversals": reversals,
         "totals": _totals(awards, reversals) if totals is None else totals,
-        "rejected": _rejections(program, rows.rejected, as_of, records),
     }
+    if rows.sections is not None:
+        from .sql_sections import explained
+
+        data.update(explained(program, rows.sections, as_of, records, whole))
+    data["rejected"] = _rejections(program, rows.rejected, as_of, records)
+    return data
 
 
 #: a reversal's keys, in the order the Python engine writes them (`why` last)
@@ -446,12 +498,7 @@ def _rejections(
     program: Program, rows: list[dict[str, Any]], as_of: int, records: Iterable[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
     ineligible = {row["event"] for row in rows if row["reason"] == "ineligible"}
-    referrals = [r for r in records if r[2] == "referral" and r[0] <= as_of] if ineligible else []
-    events = {r[1]: r for r in referrals if r[1] in ineligible}
-    histories: dict[str, list[tuple[Any, ...]]] = {}
-    if program.compiled.at_referral is not None:  # `earlier referrals`: each referrer's, in processing order
-        for r in sorted(referrals, key=lambda r: (r[0], r[1])):
-            histories.setdefault(r[4], []).append(r)
+    events, histories = referral_records(program, records, as_of, ineligible)
     return [
         _explained(program, events[row["event"]], as_of, histories.get(row["referrer"], []))
         if row["event"] in events
@@ -460,15 +507,42 @@ def _rejections(
     ]
 
 
+def referral_records(
+    program: Program, records: Iterable[tuple[Any, ...]], as_of: int, wanted: set[str]
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    """The records of the `wanted` referral events, by id, and (for
+    `earlier referrals`) each referrer's referral events in processing
+    order: what `replayed` reads."""
+    referrals = [r for r in records if r[2] == "referral" and r[0] <= as_of] if wanted else []
+    events = {r[1]: r for r in referrals if r[1] in wanted}
+    histories: dict[str, list[tuple[Any, ...]]] = {}
+    if program.compiled.at_referral is not None:  # `earlier referrals`: each referrer's, in processing order
+        for r in sorted(referrals, key=lambda r: (r[0], r[1])):
+            histories.setdefault(r[4], []).append(r)
+    return events, histories
+
+
 def _explained(
     program: Program, record: tuple[Any, ...], as_of: int, history: Sequence[tuple[Any, ...]] = ()
 ) -> dict[str, Any]:
     """An ineligible referral's entry as the Python engine writes it: which
     `eligible when` clause is false, with the values it read (`earlier
     referrals` from the referrer's referral events before it, `history`)."""
-    from ..core.runtime import Referral
-    from ..score.engine import Engine, Rejected
+    from ..score.engine import Rejected
     from ..score.result import Reporter
+
+    engine, _ = replayed(program, record, history)
+    at, event_id, _, referee, referrer = record[:5]
+    return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
+
+
+def replayed(program: Program, record: tuple[Any, ...], history: Sequence[tuple[Any, ...]] = ()) -> tuple[Any, Any]:
+    """A referral event's `Referral` as the Python engine has it when it
+    judges its eligibility (`earlier referrals` replayed from `history`,
+    its referrer's referral events in processing order), in an engine of
+    its own where it holds its referee: what `Reporter.rejection` reads."""
+    from ..core.runtime import Referral
+    from ..score.engine import Engine
 
     compiled = program.compiled
     at, event_id, _, referee, referrer = record[:5]
@@ -484,7 +558,7 @@ def _explained(
                 compiled.remember(kept, compiled.fields["referral"](earlier), earlier[0], earlier[1])
         compiled.at_referral(referral, kept)
     engine.state.referrals[referee] = referral
-    return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
+    return engine, referral
 
 
 def _rejected(row: dict[str, Any]) -> dict[str, Any]:

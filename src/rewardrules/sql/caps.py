@@ -27,6 +27,10 @@ from ..check.program import CapInfo
 if TYPE_CHECKING:
     from .compile import _Compiler
 
+#: the filter that ends `capped` and `folded`: an award cut to nothing is
+#: withheld (the explained sections read the others, sql/sections.py)
+KEPT = "WHERE granted > 0"
+
 #: nanoseconds in a day; an instant's UTC day is its floor division by it
 _DAY = 86_400_000_000_000
 
@@ -95,7 +99,7 @@ def capped(compiler: _Compiler, body: str) -> str:
     return (
         f"SELECT * EXCLUDE (period, used) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {cut} END AS amount) "
         f"FROM (SELECT *, CAST({granted} AS {wide}) AS granted FROM (SELECT *, {so_far} AS used FROM ({keyed}) AS p) AS u) AS g "
-        "WHERE granted > 0"
+        + KEPT
     )
 
 
@@ -145,7 +149,7 @@ def folded(compiler: _Compiler, body: str) -> str:
     return (
         f"WITH RECURSIVE ordered AS ({ordered}),\n{fold}\n"
         f"SELECT * EXCLUDE ({hidden}) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(compiler)} END AS amount) "
-        f"FROM ({granted}) AS g WHERE granted > 0"
+        f"FROM ({granted}) AS g " + KEPT
     )
 
 

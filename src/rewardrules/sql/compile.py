@@ -297,6 +297,16 @@ class _Compiler:
     table: table_driven.Table = field(default_factory=table_driven.Table)
     #: whether award rows explain themselves (a `why` column, sql/explain.py)
     explain: bool = False
+    #: compiling for the explained sections (sql/sections.py): award rows
+    #: carry `raw`, a reward's amount before caps as text (what a withheld
+    #: reward would have paid); and `query` keeps its pieces below
+    explaining: bool = False
+    #: after `query`: the CTEs up to the hits, and the award rows with their caps
+    prelude: str = ""
+    issued: str = ""
+    #: columns of `refs` that `accepted` carries too (sql/sections.py:
+    #: `count earlier referrals`, settled at the referral)
+    carried: list[str] = field(default_factory=list)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -619,18 +629,34 @@ class _Compiler:
             return expressions.half_even_ratio(f"a{index}", f"b{index}", places)
         return half_even_units(f"a{index}", places)
 
-    def reward_row(self, milestone: CompiledMilestone, index: int) -> str:
-        values, where = self.award_values(milestone, index)
+    def signed_cents(self, milestone: CompiledMilestone, index: int) -> str:
+        """`cents` of the amount's magnitude, with its sign (`cents` is the
+        engine's only above 0): what a withheld reward below 0 asked, as
+        the engine's `quantize` rounds it (half to even, symmetric)."""
+        places = minor_exponent(milestone.rewards[index].info.unit)
+        value = f"a{index}"
+        if (milestone.info.index, index) in self.ratios:
+            magnitude = expressions.half_even_ratio(f"ABS({value})", f"b{index}", places)
+        else:
+            magnitude = half_even_units(f"ABS({value})", places)
+        return f"CASE WHEN {value} < 0 THEN - {magnitude} ELSE {magnitude} END"
+
+    def reward_row(self, milestone: CompiledMilestone, index: int, keep: bool = True) -> str:
+        """A reward's award rows from its milestone's hits; with `keep`
+        false, the hits it gives nothing for instead (an amount of 0 or
+        less, or without a value: withheld, sql/sections.py)."""
+        values, where = self.award_values(milestone, index, keep)
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
         return (
             f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
             f"referrer, referee, {selected} FROM h{milestone.info.index}{reversals.reward_join(milestone, index)}{where}"
         )
 
-    def award_values(self, milestone: CompiledMilestone, index: int) -> tuple[dict[str, str], str]:
+    def award_values(self, milestone: CompiledMilestone, index: int, keep: bool = True) -> tuple[dict[str, str], str]:
         """A reward's award row over its milestone's hits: each column's
         SQL, by name, in the order of the query's award rows; and the
-        `WHERE` that withholds a computed amount of nothing or less."""
+        `WHERE` that withholds a computed amount of nothing or less (with
+        `keep` false, the one that keeps only those)."""
         reward = milestone.rewards[index]
         info = reward.info
         where = ""
@@ -652,6 +678,12 @@ class _Compiler:
         else:
             amount = literal(reward.constant_text)
             wanted = f"CAST({number(reward.constant, None, self.path)} AS {wide})"
+        raw = f"a{index}" if reward.constant is None and reward.quantum is None else wanted
+        if self.explaining and reward.constant is None and reward.quantum is not None:  # below 0 too
+            signed = f"CAST({self.signed_cents(milestone, index)} AS DECIMAL({MAX_DIGITS}, 0))"
+            raw = f"CAST({signed} * {number(reward.quantum, None, self.path)} AS {wide})"
+        if not keep:
+            where = f" WHERE NOT COALESCE(({where.removeprefix(' WHERE ')}), FALSE)" if where else " WHERE FALSE"
         cap = self.cap_of(milestone, index)
         beneficiary = "referrer" if info.role == "referrer" else "referee"
         head, role, rank = id_fields(milestone, index)
@@ -674,6 +706,7 @@ class _Compiler:
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
             **explain.row_values(self, milestone, index),
+            **({"raw": f"CAST({raw} AS VARCHAR)"} if self.explaining else {}),
         }
         return values, where
 
@@ -743,7 +776,7 @@ class _Compiler:
         self.check_program()
         self.scale = self.widest()
         eligible = self.eligibility()
-        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible))
+        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible)) + "".join(f", {c}" for c in self.carried)
         carried = "".join(f", a.e{p}" for p in range(len(eligible)))
         moves = bool(attribution.moving(self))
         if moves:  # per row: whether the referral still holds its referee there
@@ -797,7 +830,9 @@ class _Compiler:
         self._refuse_too_many_rewards()
         body = "\nUNION ALL\n".join([*self.table.rows(), *rows])
         issued = self.capped(body)
-        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth"))
+        self.prelude, self.issued = prelude, issued
+        raw = ("raw",) if self.explaining else ()
+        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth", *raw))
         hidden += "".join(f", {name}" for name in explain.COLUMNS) if self.explain else ""
         why = explain.final(self)
         awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}){why} FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"

@@ -29,7 +29,10 @@ HELP = "score it with the Python engine (the default), or see docs/sql.md for wh
 
 def refusals(compiled: CompiledRuleset, explain: bool = False) -> list[Unsupported]:
     """Every construct that does not compile, in file order, each once;
-    `explain`: with each award's explanation (`compile_query`'s)."""
+    `explain`: with each award's explanation (`compile_query`'s) and, when
+    the query compiles, the explained sections' first refusal
+    (`sections.compile_explained`): what `score --engine duckdb` refuses
+    by default."""
     found: dict[tuple[str, int, int], Unsupported] = {}
 
     def attempt(part: Callable[[], object]) -> None:
@@ -49,6 +52,10 @@ def refusals(compiled: CompiledRuleset, explain: bool = False) -> list[Unsupport
         for part in _parts(compiler, milestone):
             attempt(part)
     attempt(lambda: compile_query(compiled, explain))
+    if explain and not found:  # the explained sections, which `score --engine duckdb` writes too
+        from .sections import compile_explained  # sections.py imports this package's compiler
+
+        attempt(lambda: compile_explained(compiled))
     return sorted(found.values(), key=lambda r: (r.span.line, r.span.column) if r.span else (0, 0))
 
 

@@ -55,7 +55,8 @@ FROM = 64
 CONSTANTS = ("milestone", "role", "kind", "amount", "unit", "item", "program", "wanted", "cap")
 
 #: the award columns written from the table's constants and the hit's columns
-ROW_DEPENDENT = ("id", "beneficiary")
+#: (`raw`, the explained sections' amount asked: a constant reward's is its `wanted`)
+ROW_DEPENDENT = ("id", "beneficiary", "raw")
 
 
 def plain(compiler: _Compiler, milestone: CompiledMilestone) -> bool:
@@ -181,6 +182,8 @@ class Table:
             values = dict(shared)
             values.update({name: f"g.w_{name}" for name in CONSTANTS})
             values["beneficiary"] = beneficiary
+            if "raw" in self.order:  # with the explained sections (sql/sections.py)
+                values["raw"] = "CAST(g.w_wanted AS VARCHAR)"
             referee = "CASE WHEN g.w_referral THEN referee ELSE '' END"
             values["id"] = award_id("g.w_head", referee, "g.w_id_role", beneficiary, "g.w_rank")
             selected = ", ".join(f"{values[name]} AS {name}" for name in self.order)

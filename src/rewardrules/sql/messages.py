@@ -26,6 +26,7 @@ writes instants.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -90,48 +91,62 @@ def hit_column(compiler: _Compiler, milestone: CompiledMilestone) -> str:
 
 def _metric_text(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
     """A metric's value at the hit row as the text `render` reads."""
+    return value_text(compiler, metric, info.decl, lambda construct: _refusal(compiler, construct, info))
+
+
+def value_text(compiler: _Compiler, metric: MetricInfo, node: object, refuse: Callable[[str], sql.Unsupported]) -> str:
+    """A metric's value on a row of `totals` as the text `render` (and
+    `value`) reads: money with its sign, another number `VALUE@EXPONENT`;
+    what cannot be written so is refused by `refuse(construct)` (a
+    message's, or the explained sections': sql/sections.py)."""
     divides = metric.formula is not None and expressions.divides(compiler, metric.formula)
     if _is_money(metric.type) and divides:  # rounded half to even from the exact fraction
         assert metric.formula is not None
         return _money_quotient(compiler, metric.formula, metric.type)
     if evaluated(compiler.checked, metric):  # the values it reads: `render` computes it (sql/quotients.py)
-        return quotients.sent(compiler, metric, lambda leaf: _exponent(compiler, leaf, info, metric))
+        return quotients.sent(compiler, metric, lambda leaf: _leaf_exponent(compiler, leaf, metric, node, refuse))
     if divides:  # its text is the quotient to 100 significant digits
-        raise _refusal(compiler, f"a message reading `{metric.name}` (a number that involves a division)", info)
-    value = compiler.metric(metric, info.decl)
+        raise refuse(f"reading `{metric.name}` (a number that involves a division)")
+    value = compiler.metric(metric, node)
     if _is_money(metric.type):  # a zero keeps its sign (`-0.00`)
-        return signs.signed_text(value, _negative(compiler, metric, info))
+        try:
+            negative = signs.metric(compiler, metric, node)
+        except sql.Unsupported:
+            raise refuse(f"reading `{metric.name}` (money whose zero may be negative)") from None
+        return signs.signed_text(value, negative)
     if metric.type.kind in (NUMBER, QUANTITY):
-        return f"CAST({value} AS VARCHAR) || '@' || CAST({_exponent(compiler, metric, info)} AS VARCHAR)"
+        try:
+            exponent = exponents.metric(compiler, metric, node)
+        except sql.Unsupported:
+            raise refuse(f"reading `{metric.name}` (a number of this kind)") from None
+        return f"CAST({value} AS VARCHAR) || '@' || CAST({exponent} AS VARCHAR)"
     return f"CAST({value} AS VARCHAR)"
 
 
 def evaluated(checked: CheckedRuleset, metric: MetricInfo) -> bool:
-    """Whether a message's metric is sent as the values it reads and
-    computed by `render` (`sql.quotients`): a number (not money) that
-    divides or reads `rate of` or a rate table."""
+    """Whether a metric is sent as the values it reads and computed by
+    `render` (`sql.quotients`): a number (not money) that divides or reads
+    `rate of` or a rate table."""
     return not _is_money(metric.type) and quotients.computed(checked, metric)
 
 
-def _exponent(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo, read: MetricInfo | None = None) -> str:
-    """The metric's exponent (`sql.exponents`), refused at the message,
-    naming the metric the message reads (`read`, when it is computed from
-    this one)."""
-    try:
-        return exponents.metric(compiler, metric, info.decl)
-    except sql.Unsupported:
-        name = (read or metric).name
-        raise _refusal(compiler, f"a message reading `{name}` (a number of this kind)", info) from None
+def metric_value(checked: CheckedRuleset, metric: MetricInfo, text: str | None) -> Any:
+    """A metric's value from the text `value_text` wrote, as the Python
+    engine has it (a message's, or the explained sections')."""
+    if evaluated(checked, metric):
+        return quotients.value(checked, metric, text)
+    return value_of(text, metric.type)
 
 
-def _negative(compiler: _Compiler, metric: MetricInfo, info: MilestoneInfo) -> str:
-    """The sign of the metric's Decimal (`sql.signs`), refused at the message."""
+def _leaf_exponent(
+    compiler: _Compiler, leaf: MetricInfo, read: MetricInfo, node: object, refuse: Callable[[str], sql.Unsupported]
+) -> str:
+    """The exponent of a value a computed metric (`read`) reads, refused by
+    `refuse`, naming the metric read."""
     try:
-        return signs.metric(compiler, metric, info.decl)
+        return exponents.metric(compiler, leaf, node)
     except sql.Unsupported:
-        raise _refusal(
-            compiler, f"a message reading `{metric.name}` (money whose zero may be negative)", info
-        ) from None
+        raise refuse(f"reading `{read.name}` (a number of this kind)") from None
 
 
 def _money_quotient(compiler: _Compiler, formula: ast.Expr, typ: Type) -> str:
@@ -157,7 +172,7 @@ def _field(compiler: _Compiler, event: str, name: str, info: MilestoneInfo) -> s
         return 'CAST("at" AS VARCHAR)'
     found = compiler.checked.events[event].fields.get(name)
     if found is None or found.builtin:
-        raise _refusal(compiler, f"a message reading `{event}.{name}`", info)
+        raise _refusal(compiler, f"reading `{event}.{name}`", info)
     _refuse_type(compiler, found.type, f"{event}.{name}", info)
     # a time field is read as the text of its nanoseconds (the Python reader's records)
     kind = "number" if found.type.numeric else found.type.kind
@@ -178,13 +193,13 @@ def _is_money(typ: Type) -> bool:
 def _refuse_type(compiler: _Compiler, typ: Type, name: str, info: MilestoneInfo) -> None:
     if typ.kind in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME):
         return
-    raise _refusal(compiler, f"a message reading `{name}` (a {typ.kind})", info)
+    raise _refusal(compiler, f"reading `{name}` (a {typ.kind})", info)
 
 
 def _refusal(compiler: _Compiler, construct: str, info: MilestoneInfo) -> sql.Unsupported:
     """A refusal at the milestone's `message` clause."""
     span = info.message_span if isinstance(info.message_span, Span) else info.decl.span
-    return sql.Unsupported(construct, span, compiler.path)
+    return sql.Unsupported(f"a message {construct}", span, compiler.path)
 
 
 def row_value(milestone: CompiledMilestone) -> str:
@@ -210,20 +225,18 @@ def render(
     event: dict[str, Any] = {}
     for key, text in (values or {}).items():
         if key in program.metrics:
-            metric = program.metrics[key]
-            found = quotients.value(checked, metric, text) if evaluated(checked, metric) else _value(text, metric.type)
-            context[key] = format_value(found, metric.type)
+            context[key] = format_value(metric_value(checked, program.metrics[key], text), program.metrics[key].type)
         else:
             name = key.partition(".")[2]
             field = checked.events[key.partition(".")[0]].fields.get(name)
             typ = field.type if field is not None else None
-            event[name] = format_value(_value(text, typ), typ)
+            event[name] = format_value(value_of(text, typ), typ)
     if info.event is not None:
         context[info.event] = event
     return templates.render(info.message or "", context)
 
 
-def _value(text: str | None, typ: Type | None) -> Any:
+def value_of(text: str | None, typ: Type | None) -> Any:
     """A value the query wrote as text, back as the Python engine has it:
     a number sent as `VALUE@EXPONENT` with that exponent."""
     if text is None or typ is None or typ.kind == TEXT:

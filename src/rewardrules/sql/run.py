@@ -25,6 +25,7 @@ from . import exponents, signs
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .every import check_volume
 from .expressions import FOLDED
+from .sections import Fetched, Sections, fetch_all, prepare
 from .write import TOTALS, Written, award_texts
 
 #: per (milestone index, reward index), the keys of its award records
@@ -79,6 +80,8 @@ class Rows:
     groups: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     #: with `written`: the totals added up from `groups` (`TotalsOf`)
     totals: list[dict[str, Any]] | None = None
+    #: the explained sections' rows, when asked for (sql/sections.py)
+    sections: Fetched | None = None
 
 
 def _positions(checked: CheckedRuleset, columns: Sequence[Column]) -> dict[str, dict[str, int]]:
@@ -199,16 +202,25 @@ def seal(connection: Any) -> None:
 
 
 def run(
-    query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int, limits: Limits = Limits()
+    query: Query,
+    checked: CheckedRuleset,
+    records: Iterable[tuple[Any, ...]],
+    as_of: int,
+    limits: Limits = Limits(),
+    sections: Sections | None = None,
 ) -> Rows:
-    """Run both queries over the records (the ledger stage's, any order)."""
+    """Run both queries over the records (the ledger stage's, any order);
+    with `sections`, the explained sections' too (every row read here)."""
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
         with _session(folder, limits) as connection:
             connection.execute(load_sql(path, query.columns, scales))
             seal(connection)
-            return _queries(connection, query, as_of)
+            rows = _queries(connection, query, as_of)
+            if sections is None:
+                return rows
+            return replace(rows, sections=fetch_all(connection, sections, len(checked.programs)))
 
 
 @contextmanager
@@ -224,7 +236,19 @@ def _session(folder: str, limits: Limits = Limits()) -> Iterator[Any]:
             f"DuckDB could not start: {str(error).splitlines()[0]} (with --memory-limit {limits.memory})"
         ) from None
     try:
-        yield connection
+        with _said():
+            yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def _said() -> Iterator[None]:
+    """DuckDB's failures said as errors (`TooWide`, `EngineError`)."""
+    import duckdb
+
+    try:
+        yield
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
         raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
     except duckdb.OutOfMemoryException as error:  # past --memory-limit even when spilling
@@ -232,8 +256,6 @@ def _session(folder: str, limits: Limits = Limits()) -> Iterator[Any]:
         raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None
     except duckdb.Error as error:
         raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
-    finally:
-        connection.close()
 
 
 def _queries(
@@ -287,6 +309,7 @@ def run_file(
     layouts: Layouts | None = None,
     totals_of: TotalsOf | None = None,
     limits: Limits = Limits(),
+    sections: Sections | None = None,
 ) -> tuple[Rows, int, list[str]] | None:
     """Run both queries over the ledger file at `path`, read by DuckDB
     itself (`read.load`, the strict form): the rows, the as-of used (the
@@ -298,7 +321,9 @@ def run_file(
     `layouts` and `totals_of`, the awards as JSON text when they can be
     (`Rows.written`): its pieces are fetched as they are written, and
     DuckDB's session (its connection, its private directory) ends when
-    the last one is read."""
+    the last one is read. With `sections`, the explained sections' rows
+    too (`Rows.sections`, read as they are written: the session then ends
+    after the last section's)."""
     from .read import NotDirect, lines_of, load
 
     with ExitStack() as stack:
@@ -312,11 +337,22 @@ def run_file(
             return None
         limit = as_of if as_of is not None else (latest if latest is not None else 0)
         rows = _queries(connection, query, limit, layouts, totals_of)
+        fetched = prepare(connection, sections, len(checked.programs)) if sections is not None else None
         ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
+        known = set(ineligible)
+        ineligible += [rid for rid in (fetched.partial if fetched else []) if rid not in known]
         lines = lines_of(connection, os.path.abspath(path), ineligible)
         if _version(path) != before:  # changed between DuckDB's readings: the Python reader reads it once
             return None
-        if rows.written is not None:  # the session now ends after its last piece
+        if fetched is not None:  # the session now ends after the last section's rows
+            session = stack.pop_all()
+            fetched.referrals = _guarded(session, fetched.referrals)
+            fetched.referrers = _guarded(session, fetched.referrers)
+            fetched.withheld = _closing(session, fetched.withheld)
+            rows = replace(rows, sections=fetched)
+            if rows.written is not None:
+                rows = replace(rows, written=replace(rows.written, pieces=_guarded(session, rows.written.pieces)))
+        elif rows.written is not None:  # the session now ends after its last piece
             pieces = _closing(stack.pop_all(), rows.written.pieces)
             rows = replace(rows, written=replace(rows.written, pieces=pieces))
         return rows, limit, lines
@@ -334,11 +370,23 @@ def _version(path: str) -> tuple[int, ...]:
     return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
-def _closing(session: ExitStack, pieces: Iterable[bytes]) -> Iterator[bytes]:
+def _closing(session: ExitStack, pieces: Iterable[Any]) -> Iterator[Any]:
     """`pieces`, then the end of `session`; DuckDB's failures while they
     are fetched are said as errors (`_session`)."""
     with session:
         yield from pieces
+
+
+def _guarded(session: ExitStack, items: Iterable[Any]) -> Iterator[Any]:
+    """`items`, DuckDB's failures while they are fetched said as errors;
+    on any failure `session` ends (else it ends after the last section's
+    rows, `_closing`, which are then never read)."""
+    try:
+        with _said():
+            yield from items
+    except BaseException:
+        session.close()
+        raise
 
 
 def parquet_rows(path: str, limits: Limits = Limits()) -> Iterator[str]:

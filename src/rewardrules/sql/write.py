@@ -185,6 +185,23 @@ def write_result(data: Mapping[str, Any], write: Callable[[bytes], object]) -> N
     if not tail:
         write(b"\n}\n")
         return
-    rest: list[bytes] = []
-    write_pretty(tail, rest.append)
-    write(b",\n" + b"".join(rest)[2:])  # without its opening "{\n"
+    write(b",\n")
+    write_pretty(tail, _Opened(write))  # without its opening "{\n": the explained sections stream through
+
+
+class _Opened:
+    """A writer that drops the first two bytes written through it (an
+    object's opening `{` and line break), and passes on the rest as it
+    comes: the tail of a result is written while its lists are made."""
+
+    def __init__(self, write: Callable[[bytes], object]) -> None:
+        self.write = write
+        self.skip = 2
+
+    def __call__(self, chunk: bytes) -> None:
+        if self.skip:
+            dropped = chunk[: self.skip]
+            chunk = chunk[self.skip :]
+            self.skip -= len(dropped)
+        if chunk:
+            self.write(chunk)

@@ -1,0 +1,388 @@
+"""The explained output's sections in SQL: `referrals`, `referrers` and
+`withheld` (docs/sql.md, "The explained output").
+
+The default result of `score` explains each referral (its programs, the
+metrics at the as-of, each milestone reached or how far it is), each
+referrer's per-referrer milestones, and each reward reached but not paid.
+The facts come from three statements over the same CTEs as the awards
+query (`compile.Query`), compiled by one compiler so that the ledger table
+has every column they read:
+
+- `referrals`: one row per accepted referral, in processing order: its
+  event, its eligibility flags `e0`, `e1`, ..., whether it has rows in
+  `totals` (`has`), each metric's value after its last row as text (`v0`,
+  `v1`, ...: money with its sign, another number `VALUE@EXPONENT`, as
+  `messages.value_text` writes them for messages; a per-referrer metric
+  after its referrer's last row), the awards of each milestone reached for
+  it (`reached`: `K RANK ID;K RANK ID`, each award's milestone index, its
+  rank in issue order and its id) and the milestones whose every reward
+  was withheld (`held`: `K K`);
+- `referrers`: per referrer of a program with per-referrer milestones (in
+  name order), the same for those;
+- `withheld`: the rewards reached but not issued, in issue order: cut to
+  nothing by a cap (`cap`: its key), or an amount of 0 or less or without
+  a value; `raw` is the amount asked, as text.
+
+The texts (progress lines, ineligibility) are written by the Python
+engine's own report from these facts (`cli.sql_sections`), so they are its
+words byte for byte. What this module cannot compile yet is refused, for
+the explained output only (`--no-explain` is not): timers per referrer,
+attribution that moves, a reward under several caps, a metric whose value
+cannot be written exactly (`messages.value_text`). A timer per referral
+has its clock at the as-of in the referral rows (`_clock`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..check.program import MetricInfo, ProgramInfo
+from ..compiler.generate import CompiledMilestone, CompiledRuleset
+from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
+from ..syntax import nodes as ast
+from . import attribution, caps, messages, timers
+from . import history as earlier
+from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, literal
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """The statements of the explained sections (see the module)."""
+
+    referrals: str
+    #: "" when no program has a per-referrer milestone
+    referrers: str
+    withheld: str
+    #: per program, the metrics whose values the rows carry, in the order
+    #: of the snapshot the Python engine writes (`v0`, `v1`, ... in order
+    #: over all programs)
+    metrics: tuple[tuple[str, ...], ...]
+    #: the reason a cap withheld a reward, by the rows' `cap` key
+    reasons: tuple[tuple[str, str], ...]
+    #: the metrics settled at the referral (`count earlier referrals`):
+    #: their values are in every row, `has` or not
+    settled: frozenset[str] = frozenset()
+    #: the timer milestones, by index: their clocks are the referral rows'
+    #: `since{k}`, `event{k}` and `due{k}` (`_clock`)
+    clocks: tuple[int, ...] = ()
+
+    def statements(self) -> list[tuple[str, str]]:
+        """The statements `rewardrules sql --sections` prints, with titles."""
+        found = [("referrals, explained", self.referrals)]
+        found += [("referrers, explained", self.referrers)] if self.referrers else []
+        return [*found, ("withheld rewards", self.withheld)]
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """The query and its explained sections, as `rewardrules sql --sections`
+    prints them: each statement reads the `ledger` and `as_of` tables."""
+
+    query: Query
+    sections: Sections
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.query.columns
+
+    def statements(self) -> list[tuple[str, str]]:
+        return [*self.query.statements(), *self.sections.statements()]
+
+    def text(self) -> str:
+        return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
+
+
+def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
+    """The program's query and its explained sections, compiled together
+    (the query's ledger columns then hold what the sections read); or
+    `Unsupported` naming a construct whose explanation does not compile."""
+    compile_query(compiled)  # what does not compile at all is refused first, as without explanations
+    compile_query(compiled, explain=True)  # then what the awards' `why` cannot give (sql/explain.py)
+    compiler = _Compiler(compiled, explain=True)
+    compiler.explaining = True
+    _refuse(compiler)
+    texts = [_metric_texts(compiler, program) for program in compiled.checked.programs]
+    query = compiler.query()
+    return query, _sections(compiler, texts)
+
+
+def _refusal(construct: str, node: object, compiler: _Compiler) -> Unsupported:
+    return compiler.refuse(f"the explained output of {construct} (`--no-explain` leaves it out)", node)
+
+
+def _refuse(compiler: _Compiler) -> None:
+    """Refuse what the sections do not compile yet, at its line."""
+    checked = compiler.checked
+    for p in attribution.moving(compiler):
+        program = checked.programs[p]
+        raise _refusal("a program whose attribution moves", program.attribution.decl or program.decl, compiler)
+    for milestone in compiler.compiled.milestones:
+        if timers.is_timer(milestone) and milestone.info.level != "referral":
+            raise _refusal(
+                f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
+            )
+        for reward in milestone.rewards:
+            if len(reward.caps) > 1:
+                raise _refusal("a reward counted by several caps", reward.info.decl, compiler)
+
+
+def _metric_texts(compiler: _Compiler, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
+    """Each metric of the snapshot with its value's text on a row of
+    `totals` (registered before the query is built: its columns are then
+    in `metered`), or, settled at the referral, of `accepted` (then True)."""
+    found = []
+    for metric in program.metrics.values():
+        if metric.type.kind == "error":
+            continue
+        if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
+            raise _refusal(f"the metric `{metric.name}` (a {metric.type.kind})", metric.decl, compiler)
+        if metric.level == "referrer" and _reads_referral_metric(compiler, metric):
+            raise _refusal(
+                f"the metric `{metric.name}` (per referrer, reading a per-referral one)", metric.decl, compiler
+            )
+
+        agg = metric.aggregate
+        if agg is not None and agg.earlier:  # settled at the referral, as `eligible when` reads it
+            found.append((metric, f"CAST(a.{_earlier(compiler, metric)} AS VARCHAR)", True))
+            continue
+
+        if agg is not None and agg.fn == "count":  # whole: the engine counts from Decimal(0) in ones
+            found.append((metric, f"CAST({compiler.metric(metric, metric.decl)} AS VARCHAR)", False))
+            continue
+
+        def refuse(construct: str, metric: MetricInfo = metric) -> Unsupported:
+            return _refusal(construct, metric.decl, compiler)
+
+        found.append((metric, messages.value_text(compiler, metric, metric.decl, refuse), False))
+    return found
+
+
+def _earlier(compiler: _Compiler, metric: MetricInfo) -> str:
+    """`count earlier referrals ...`: its column of `refs`, carried into
+    `accepted` (`history.earlier_count`)."""
+    compiler.in_eligibility = True
+    try:
+        column = earlier.earlier_count(compiler, metric, metric.decl)
+    except Unsupported:
+        raise _refusal(f"the metric `{metric.name}`", metric.decl, compiler) from None
+    finally:
+        compiler.in_eligibility = False
+    if column not in compiler.carried:
+        compiler.carried.append(column)
+    return column
+
+
+def _reads_referral_metric(compiler: _Compiler, metric: MetricInfo) -> bool:
+    """Whether a per-referrer formula reads a per-referral metric: its
+    value is then at no one row of `totals`."""
+    if metric.formula is None:
+        return False
+    for node in ast.walk(metric.formula):
+        binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+        found = binding.metric if binding is not None and binding.kind == "metric" else None
+        if found is not None and (found.level == "referral" or _reads_referral_metric(compiler, found)):
+            return True
+    return False
+
+
+def _last(key: str) -> str:
+    """The rows of `totals` last in processing order per `key` (`rid`: a
+    referral's; `referrer`: its referrer's, where the running sums of the
+    per-referrer metrics have their value as of the end)."""
+    order = 'ORDER BY "at" DESC, id DESC'
+    return f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {key} {order}) AS lastn FROM totals) AS t WHERE lastn = 1"
+
+
+def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]]]) -> Sections:
+    """The three statements, over the pieces `compiler.query()` kept."""
+    checked = compiler.checked
+    per_referrer = [m.info.index for m in compiler.compiled.milestones if m.info.level == "referrer"]
+    listed = ", ".join(map(str, per_referrer))
+    scope = f"CASE WHEN milestone_index IN ({listed}) THEN '' ELSE referee END" if per_referrer else "referee"
+    withheld = _withheld_rows(compiler)
+    mine: list[str] = []  # per referral, after its last row
+    theirs: list[str] = []  # per referrer, after its last row
+    settled: list[str] = []  # per referral, at its event (in `accepted`)
+    n = 0
+    for program_texts in texts:
+        for metric, sql, at_referral in program_texts:
+            (settled if at_referral else theirs if metric.level == "referrer" else mine).append(f"{sql} AS v{n}")
+            n += 1
+    ctes = [
+        f"issued AS ({compiler.issued})",
+        f"withheld AS ({withheld})",
+        # a text, not a list: DuckDB hands a text to Python several times
+        # faster; unordered (an ordered aggregate is held in memory whole,
+        # never spilled), each award with its rank in issue order
+        "got AS (SELECT referrer, scoped, STRING_AGG(CAST(milestone_index AS VARCHAR) || ' ' || CAST(rank AS VARCHAR) "
+        "|| ' ' || id, ';') AS reached "
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, id, ROW_NUMBER() OVER (ORDER BY {ISSUE_ORDER}) "
+        "AS rank FROM issued) AS g GROUP BY ALL)",
+        "held AS (SELECT referrer, scoped, STRING_AGG(DISTINCT CAST(milestone_index AS VARCHAR), ' ') AS held "
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
+        f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
+    ]
+    if theirs:  # per-referrer metrics: their values after the referrer's last row
+        ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
+    clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
+    ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
+    head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
+    from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
+    values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
+    flags = "".join(f", a.e{p}" for p in range(len(checked.programs)))
+    referrals = (
+        f'{head}SELECT a.rid, a.rat AS "at", a.referrer, a.referee{flags}, mine.rid IS NOT NULL AS has{values}, '
+        "got.reached, held.held"
+        + "".join(
+            f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks)
+        )
+        + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
+        + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
+        + ("LEFT JOIN theirs ON theirs.referrer = a.referrer " if theirs else "")
+        + "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
+        "LEFT JOIN held ON held.referrer = a.referrer AND held.scoped = a.referee "
+        "ORDER BY a.rat, a.rid"
+    )
+    referrers = ""
+    if per_referrer:  # one program (`_Compiler._refuse_terms`)
+        own = "".join(", " + c.rpartition(" AS ")[2] for c in theirs)
+        referrers = (
+            f"{head}SELECT r.referrer, r.first_at, {'theirs.referrer IS NOT NULL' if theirs else 'FALSE'} AS has{own}, "
+            "got.reached, held.held "
+            "FROM (SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)) AS r "
+            + ("LEFT JOIN theirs ON theirs.referrer = r.referrer " if theirs else "")
+            + "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
+            "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
+            "ORDER BY r.referrer"
+        )
+    ordered = (
+        f'{compiler.prelude},\nwithheld AS ({withheld})\nSELECT "at", milestone_index, reward_index, role, '
+        f"beneficiary, referrer, referee, cap, raw FROM withheld ORDER BY {ISSUE_ORDER}"
+    )
+    reasons = tuple((f"c{k}", f"{cap.describe()} reached") for k, cap in compiler.caps.values())
+    names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
+    fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
+    return Sections(referrals, referrers, ordered, names, reasons, fixed, tuple(m.info.index for m in clocks))
+
+
+def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
+    """Per referral, the clock of a timer milestone as the engine keeps it
+    at the as-of (`Timer`: `since`, its event `ev`, `due`): for `after D`,
+    started at the referral or its first EVENT (none yet: no row); for
+    `when C for D`, the run of C that holds after the referral's last
+    tested row (C not holding then: no row). Whether it is pending (due
+    after the as-of) or rang is told by `due`."""
+    info = milestone.info
+    trigger = info.trigger
+    p = milestone.program
+    if isinstance(trigger, ast.AfterTrigger):
+        delay = timers._ns(trigger.delay)
+        if trigger.anchor is None:
+            return f"SELECT rid, rat AS since, rid AS ev, rat + {delay} AS due FROM accepted WHERE e{p}"
+        first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
+        return (
+            f'SELECT rid, "at" AS since, id AS ev, "at" + {delay} AS due FROM (SELECT rid, "at", id, {first} '
+            f"FROM seen WHERE e{p} AND type = {literal(trigger.anchor.text)}) AS f WHERE n = 1"
+        )
+    assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
+    types = ", ".join(literal(t) for t in sorted(info.events))
+    tested = (
+        f'SELECT rid, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
+        f"FROM totals WHERE e{p} AND type IN ({types})"
+    )
+    order = '(PARTITION BY rid ORDER BY "at", id)'
+    so_far = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+    before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
+    starts = (
+        f'SELECT rid, c, LAST_VALUE(CASE WHEN c AND NOT was THEN "at" END IGNORE NULLS) OVER {so_far} AS since, '
+        f"LAST_VALUE(CASE WHEN c AND NOT was THEN id END IGNORE NULLS) OVER {so_far} AS ev, "
+        f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at" DESC, id DESC) AS lastn FROM ({before}) AS b'
+    )
+    return (
+        f"SELECT rid, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
+    )
+
+
+def _withheld_rows(compiler: _Compiler) -> str:
+    """The rewards reached but not issued, with the columns of the issue
+    order: those a cap cut to nothing (their `cap` kept), and those whose
+    amount is 0 or less or has no value (`cap` NULL)."""
+    keep = '"at", late, event, milestone_index, scope, nth, reward_index, role, beneficiary, referrer, referee'
+    issued = compiler.issued
+    parts = []
+    if issued.endswith(caps.KEPT):  # a file with caps
+        cut = issued.removesuffix(caps.KEPT) + "WHERE granted <= 0"
+        parts.append(f"SELECT {keep}, cap, raw FROM ({cut}) AS cut")
+    for milestone in compiler.compiled.milestones:
+        for index in range(len(milestone.rewards)):
+            row = compiler.reward_row(milestone, index, keep=False)
+            if not row.endswith(" WHERE FALSE"):
+                parts.append(f"SELECT {keep}, CAST(NULL AS VARCHAR) AS cap, raw FROM ({row}) AS nothing")
+    if not parts:
+        return (
+            'SELECT CAST(NULL AS BIGINT) AS "at", 0 AS late, CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
+            "'' AS scope, 0 AS nth, 0 AS reward_index, '' AS role, '' AS beneficiary, '' AS referrer, "
+            "'' AS referee, CAST(NULL AS VARCHAR) AS cap, CAST(NULL AS VARCHAR) AS raw WHERE FALSE"
+        )
+    return "\nUNION ALL\n".join(parts)
+
+
+#: the rows fetched at a time (as `write._BATCH`)
+_BATCH = 20_000
+
+#: the tables `prepare` makes, by section
+_TABLES = {"referrals": "explained_referrals", "referrers": "explained_referrers", "withheld": "explained_withheld"}
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The sections' rows, each an iterator of dicts read a batch at a time
+    when first asked for (after the awards: a query run on the connection
+    meanwhile would end the one being read), and the referral events not
+    eligible in some program (their lines are read for the explanation)."""
+
+    referrals: Iterable[dict[str, Any]]
+    referrers: Iterable[dict[str, Any]]
+    withheld: Iterable[dict[str, Any]]
+    partial: list[str]
+    #: the statements they come from (their metrics, their caps' reasons)
+    sections: Sections
+
+
+def prepare(connection: Any, sections: Sections, programs: int) -> Fetched:
+    """Run the statements into tables of the session (kept in their
+    order), and return their rows to be read later."""
+    for name, table in _TABLES.items():
+        sql = getattr(sections, name)
+        if sql:
+            connection.execute(f"CREATE TABLE {table} AS {sql}")
+    every = " AND ".join(f"e{p}" for p in range(programs))
+    partial = [
+        row[0]
+        for row in connection.execute(
+            f"SELECT rid FROM {_TABLES['referrals']} WHERE NOT COALESCE({every}, FALSE)"
+        ).fetchall()
+    ]
+    return Fetched(
+        _rows(connection, _TABLES["referrals"]),
+        _rows(connection, _TABLES["referrers"]) if sections.referrers else iter(()),
+        _rows(connection, _TABLES["withheld"]),
+        partial,
+        sections,
+    )
+
+
+def _rows(connection: Any, table: str) -> Iterator[dict[str, Any]]:
+    cursor = connection.execute(f"SELECT * FROM {table}")
+    names = [d[0] for d in cursor.description]
+    while batch := cursor.fetchmany(_BATCH):
+        yield from (dict(zip(names, row, strict=True)) for row in batch)
+
+
+def fetch_all(connection: Any, sections: Sections, programs: int) -> Fetched:
+    """`prepare`, every row read now (the Python reader's path, whose
+    session ends when the run returns)."""
+    fetched = prepare(connection, sections, programs)
+    return Fetched(list(fetched.referrals), list(fetched.referrers), list(fetched.withheld), fetched.partial, sections)
