@@ -155,7 +155,7 @@ def test_an_explanation_not_compiled_is_refused_only_when_asked_for(capsys: pyte
 def test_a_construct_that_does_not_compile_at_all_is_named_first(tmp_path: Path) -> None:
     """A file the query itself refuses is refused for that, as without
     explanations (not for an explanation of something later in it)."""
-    rules = GOLDEN / "features" / "tiers_and_caps" / "tiers_and_caps.rules"
+    rules = ROOT / "examples" / "sql" / "per_seat.rules"  # the example of a refused construct (docs/sql.md)
     prog = rewardrules.load(rules)
     with pytest.raises(Unsupported) as explained:
         compile_explained(prog.compiled)
