@@ -209,6 +209,8 @@ def profile(count: int, repeats: int) -> None:
             timed("rewardrules program.score(events) (all of it)", lambda: program.score(events, explain=False))
             ordered, latest = timed("read and validate", lambda: program._read(events, "<ledger>"))
             timed("sort", ordered.sort)
+            # `run` empties the list it feeds (engine.run): the events read below, kept first
+            subscriptions = [record for record in ordered if record[2] == "subscription"]
             engine = Engine(program.compiled)
             timed("evaluate", lambda engine=engine, ordered=ordered: run(engine, ordered))
             timed("write the result", lambda engine=engine, latest=latest: Reporter(engine, latest).build(False))
@@ -222,7 +224,6 @@ def profile(count: int, repeats: int) -> None:
         table,
     )
     # The state an event reaches: its referral, then one more object of it at a time.
-    subscriptions = [record for record in ordered if record[2] == "subscription"]
     referrals = engine.state.referrals
     reads = {
         "the referral's metric slots": lambda r: r.m[0],

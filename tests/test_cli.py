@@ -307,13 +307,18 @@ def test_score_missing_or_unreadable_ledger_is_exit_2(capsys: pytest.CaptureFixt
 def test_score_ledger_without_permission_is_exit_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Tests may run as root, who reads any file: simulate the refusal instead.
-    from rewardrules.cli import common
+    # Tests may run as root, who reads any file: simulate the refusal instead,
+    # wherever the ledger file is opened
+    import builtins
 
-    def refuse(path: object, mode: str = "r") -> object:
-        raise PermissionError(13, "Permission denied", str(path))
+    real_open = builtins.open
 
-    monkeypatch.setattr(common, "open", refuse, raising=False)
+    def refuse(path: object, *args: object, **kwargs: object) -> object:
+        if str(path).endswith("locked.jsonl"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", refuse)
     locked = tmp_path / "locked.jsonl"
     locked.write_text(REFERRAL)
     code, _, err = run_cli(capsys, "score", PREZI, locked)
