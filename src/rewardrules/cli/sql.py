@@ -307,9 +307,10 @@ def spark_result(
     from ..sql.read import NotDirect, is_parquet
     from ..sql.run import parquet_rows
     from ..sql.spark import DEFAULT_MASTER, Spark
+    from ..sql.spark_uri import is_uri
 
     with Spark(master or DEFAULT_MASTER) as spark:
-        if path != "-" and os.path.exists(path):
+        if path != "-" and (is_uri(path) or os.path.exists(path)):  # a URI: Spark's own file systems read it
             try:
                 return spark_direct_result(program, query, spark, path, as_of, as_json)
             except NotDirect:  # a single file outside the strict form: the Python reader decides
