@@ -21,6 +21,7 @@ import pytest
 import rewardrules
 from rewardrules.cli.sql import spark_direct_result, spark_result
 from rewardrules.sql import spark as spark_module
+from rewardrules.sql import spark_lost
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.run import EngineError
 from rewardrules.sql.spark import Spark, shuffle_partitions
@@ -126,6 +127,29 @@ def test_a_jvm_out_of_memory_is_said_with_its_last_log_lines(tmp_path: Path) -> 
     assert said.startswith("Spark stopped while scoring: its Java process ended (exit code 52, out of memory)")
     assert "OutOfMemoryError: Java heap space / Task 0 in stage 66.0" in said
     assert "--driver-memory 8g" in said and "\n" not in said
+
+
+def test_an_uncaught_exception_logged_is_a_jvm_that_is_ending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured at 10M events: the task's out-of-memory error reached
+    Python as an ordinary Py4JJavaError (`An error occurred while calling
+    o101.getResult`) while the JVM was still ending; Spark had logged the
+    uncaught exception, after which its handler ends the JVM."""
+    monkeypatch.setattr(spark_lost, "_EXIT_WAIT", 2.0)
+    log = tmp_path / "spark.log"
+    log.write_text(
+        "Uncaught exception in thread Thread[Executor task launch worker for task 0.0 in stage 66.0 (TID 167),5,main]"
+        ": java.lang.OutOfMemoryError: Java heap space\nTask 0 in stage 66.0 failed 1 times; aborting job\n",
+        encoding="utf-8",
+    )
+    polls = iter([None, None, None])
+    session = SimpleNamespace(
+        sparkContext=SimpleNamespace(_gateway=SimpleNamespace(proc=SimpleNamespace(poll=lambda: next(polls, 52))))
+    )
+    error = RuntimeError("An error occurred while calling o101.getResult.")
+    assert is_lost(session, error, str(log))
+    said = lost_message(session, str(log))
+    assert "(exit code 52, out of memory)" in said and "OutOfMemoryError: Java heap space" in said
+    assert not is_lost(_session(None), error, str(tmp_path / "no.log"))
 
 
 def test_a_query_s_error_is_not_a_lost_jvm(tmp_path: Path) -> None:

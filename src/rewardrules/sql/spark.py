@@ -309,7 +309,7 @@ def _said(spark: Spark) -> Iterator[None]:
     except Exception as error:
         if type(error).__module__.split(".")[0] == "rewardrules":
             raise  # the project's own (EngineError, NotDirect, LedgerError, AwardLimitError, ...)
-        if is_lost(spark.session, error):
+        if is_lost(spark.session, error, spark.log):
             raise EngineError(lost_message(spark.session, spark.log)) from None
         # pyspark's and py4j's errors share no base class
         text = _first_line(error)

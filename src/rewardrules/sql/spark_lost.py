@@ -14,6 +14,7 @@ how to give its driver more memory (docs/sql.md, "Spark").
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 #: Spark's exit code when a JVM runs out of memory (`SparkExitCode.OOM`)
@@ -25,6 +26,12 @@ _TAIL_BYTES = 4096
 #: the lines of Spark's log quoted in the error
 _LAST_LINES = 3
 
+#: how Spark's handler of an uncaught exception starts its log line, before it ends the JVM
+_UNCAUGHT = "Uncaught exception in thread"
+
+#: the seconds given to an ending JVM to end
+_EXIT_WAIT = 5.0
+
 
 def exit_code(session: Any) -> int | None:
     """The exit code of the JVM pyspark started for `session`; None while
@@ -34,19 +41,35 @@ def exit_code(session: Any) -> int | None:
     return poll() if callable(poll) else None
 
 
-def is_lost(session: Any, error: BaseException) -> bool:
+def is_lost(session: Any, error: BaseException, log: str | None = None) -> bool:
     """Whether `error` comes from Spark's JVM having stopped: its process
-    has ended, or py4j could not reach it (`Py4JNetworkError`, a socket
-    closed or refused)."""
+    has ended, py4j could not reach it (`Py4JNetworkError`, a socket
+    closed or refused), or Spark logged an uncaught exception in a thread
+    (`log`): its handler then ends the JVM (an out-of-memory error in a
+    task), though the call that failed may return first, as an ordinary
+    `Py4JJavaError` (`An error occurred while calling o101.getResult`)."""
     if exit_code(session) is not None:
         return True
     if isinstance(error, (ConnectionError, EOFError)):
         return True
-    return type(error).__name__ == "Py4JNetworkError"
+    if type(error).__name__ == "Py4JNetworkError":
+        return True
+    if log is not None and any(line.startswith(_UNCAUGHT) for line in last_words(log, most=_TAIL_BYTES)):
+        _wait_for_exit(session)
+        return True
+    return False
 
 
-def last_words(log: str) -> list[str]:
-    """The last lines Spark logged in the run's log file (errors only)."""
+def _wait_for_exit(session: Any) -> None:
+    """Give a JVM that is ending a few seconds to end (for its exit code)."""
+    deadline = time.monotonic() + _EXIT_WAIT
+    while exit_code(session) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def last_words(log: str, most: int = _LAST_LINES) -> list[str]:
+    """The last lines (at most `most`) Spark logged in the run's log file
+    (errors only)."""
     try:
         with open(log, "rb") as handle:
             handle.seek(max(0, os.path.getsize(log) - _TAIL_BYTES))
@@ -54,7 +77,7 @@ def last_words(log: str) -> list[str]:
     except OSError:
         return []
     lines = [line.strip() for line in tail.splitlines() if line.strip()]
-    return lines[-_LAST_LINES:]
+    return lines[-most:]
 
 
 def lost_message(session: Any, log: str) -> str:
