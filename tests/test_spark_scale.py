@@ -48,6 +48,19 @@ def test_shuffle_partitions_grow_with_the_ledger() -> None:
     assert shuffle_partitions(200, 1_000_000) == 200
 
 
+def test_local_mode_coalesces_partitions_to_a_small_size(tmp_path: Path) -> None:
+    """Adaptive execution measures partitions in compressed shuffle bytes:
+    Spark's default 64 MB coalesced the 200 partitions of a 10M-event
+    ledger back into a few, each holding hundreds of thousands of awards;
+    a cluster keeps its own setting."""
+    from rewardrules.sql.spark import _settings
+
+    local = _settings(str(tmp_path), "local[2]")
+    assert local["spark.sql.adaptive.advisoryPartitionSizeInBytes"] == "16m"
+    assert local["spark.sql.adaptive.coalescePartitions.enabled"] == "true"
+    assert "spark.sql.adaptive.advisoryPartitionSizeInBytes" not in _settings(str(tmp_path), "yarn")
+
+
 def test_a_file_uri_over_one_partition_per_event_gives_the_python_bytes(
     spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

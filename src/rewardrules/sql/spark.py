@@ -48,6 +48,9 @@ DEFAULT_MASTER = "local[2]"
 #: shuffle partitions per this many events at least (`shuffle_partitions`)
 EVENTS_PER_PARTITION = 50_000
 
+#: the size adaptive execution coalesces shuffle partitions up to, in local mode (compressed bytes)
+ADVISORY_SIZE = "16m"
+
 #: Spark's log: errors only, one line each on standard error, and into the
 #: run's log file with the exception's class and message (read back by
 #: `spark_lost` when the JVM stops)
@@ -76,8 +79,14 @@ def _settings(folder: str, master: str) -> dict[str, str]:
     with open(log, "w", encoding="utf-8") as out:
         out.write(_LOG4J.format(log=os.path.join(folder, "spark.log")))
     # the fewest shuffle partitions: a cluster keeps its own (200 by default); more for a large ledger
-    # (`shuffle_partitions`), which adaptive execution coalesces back where the data is small
-    local = {"spark.sql.shuffle.partitions": "4"} if master.startswith("local") else {}
+    # (`shuffle_partitions`), which adaptive execution coalesces back up to the advisory size: counted
+    # in compressed shuffle bytes, so Spark's 64 MB put some 560,000 awards (over 1 GB in the
+    # driver's JVM with their text) in one partition at 10M events; a cluster keeps its own too
+    local = (
+        {"spark.sql.shuffle.partitions": "4", "spark.sql.adaptive.advisoryPartitionSizeInBytes": ADVISORY_SIZE}
+        if master.startswith("local")
+        else {}
+    )
     return {
         **local,
         "spark.sql.adaptive.enabled": "true",
