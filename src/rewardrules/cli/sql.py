@@ -296,7 +296,8 @@ def spark_result(
     """What `score --engine spark` prints, from one Spark session started
     for this run (`master`, default `local[2]`): the ledger read by Spark
     itself (a file or a directory of part files, JSON Lines or Parquet, in
-    the strict form: `sql.spark_read`); a single file outside it, or
+    the strict form: `sql.spark_read`; a local path or a URI Spark's file
+    systems read, `sql.spark_uri`); a single local file outside it, or
     standard input, read by the Python reader and the query run by Spark
     over its records. A directory outside the strict form is refused
     (`NotStrict`, or the Python reader's `LedgerError` for its first bad
