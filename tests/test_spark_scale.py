@@ -222,3 +222,19 @@ def test_a_jvm_that_stops_is_said_not_blamed_on_the_ledger(tmp_path: Path) -> No
     assert "rewardrules: error: Spark stopped while scoring: its Java process ended (killed by signal 9)" in done.stderr
     assert "--driver-memory" in done.stderr
     assert "cannot read" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_py4j_s_calling_line_gives_way_to_the_java_reason() -> None:
+    """At 5M events with a 1 GB heap `score` said only `Spark could not run
+    the query: An error occurred while calling o102.getResult.`: the reason
+    is the Java exception's line after it."""
+    from rewardrules.sql.spark import _first_line
+
+    error = RuntimeError(
+        "An error occurred while calling o102.getResult.\n: org.apache.spark.SparkException: Job aborted due to "
+        "stage failure: Task 0 in stage 66.0 failed 1 times\n\tat org.apache.spark.scheduler.DAGScheduler"
+    )
+    assert _first_line(error) == (
+        "org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 66.0 failed 1 times"
+    )
+    assert _first_line(ValueError("[DIVIDE_BY_ZERO] Division by zero.\nmore")) == "[DIVIDE_BY_ZERO] Division by zero."

@@ -339,5 +339,12 @@ def _scratch(folder: str) -> Iterator[str]:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The error's first line; for py4j's `An error occurred while calling
+    o102.getResult.`, the Java exception's line after it (the reason: a
+    job aborted, and why), which that line alone hides."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("An error occurred while calling") and len(lines) > 1:
+        return lines[1].lstrip(": ").strip()
+    return lines[0]
