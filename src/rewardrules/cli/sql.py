@@ -361,7 +361,8 @@ def spark_result(
     """What `score --engine spark` prints, from one Spark session started
     for this run (`master`, default `local[2]`): the ledger read by Spark
     itself (a file or a directory of part files, JSON Lines or Parquet, in
-    the strict form: `sql.spark_read`); a single file outside it, or
+    the strict form: `sql.spark_read`; a local path or a URI Spark's file
+    systems read, `sql.spark_uri`); a single local file outside it, or
     standard input, read by the Python reader and the query run by Spark
     over its records. A directory outside the strict form is refused
     (`NotStrict`, or the Python reader's `LedgerError` for its first bad
@@ -372,9 +373,10 @@ def spark_result(
     from ..sql.read import NotDirect, is_parquet
     from ..sql.run import parquet_rows
     from ..sql.spark import DEFAULT_MASTER, Spark
+    from ..sql.spark_uri import is_uri
 
     with Spark(master or DEFAULT_MASTER) as spark:
-        if path != "-" and os.path.exists(path):
+        if path != "-" and (is_uri(path) or os.path.exists(path)):  # a URI: Spark's own file systems read it
             try:
                 return spark_direct_result(program, query, spark, path, as_of, as_json)
             except NotDirect:  # a single file outside the strict form: the Python reader decides

@@ -36,6 +36,7 @@ from .compile import Column, Query
 from .dialect import to_dialect
 from .every import check_volume
 from .run import EngineError, Layouts, Rows, TooWide, _positions, _write
+from .spark_lost import is_lost, lost_message
 
 if TYPE_CHECKING:
     from .spark_read import PythonRead
@@ -44,15 +45,31 @@ if TYPE_CHECKING:
 #: machine, one process (docs/sql.md, "Spark")
 DEFAULT_MASTER = "local[2]"
 
+#: shuffle partitions per this many events at least (`shuffle_partitions`)
+EVENTS_PER_PARTITION = 50_000
+
+#: the size adaptive execution coalesces shuffle partitions up to, in local mode (compressed bytes)
+ADVISORY_SIZE = "16m"
+
+#: Spark's log: errors only, one line each on standard error, and into the
+#: run's log file with the exception's class and message (read back by
+#: `spark_lost` when the JVM stops)
 _LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
+rootLogger.appenderRef.file.ref = file
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = spark: %m%n
 appender.console.layout.alwaysWriteExceptions = false
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %enc{{%m%notEmpty{{:%ex{{1}}}}}}{{CRLF}}%n
+appender.file.layout.alwaysWriteExceptions = false
 """
 
 
@@ -60,10 +77,20 @@ def _settings(folder: str, master: str) -> dict[str, str]:
     """The Spark configuration of a run kept inside `folder`."""
     log = os.path.join(folder, "log4j2.properties")
     with open(log, "w", encoding="utf-8") as out:
-        out.write(_LOG4J)
-    local = {"spark.sql.shuffle.partitions": "4"} if master.startswith("local") else {}
+        out.write(_LOG4J.format(log=os.path.join(folder, "spark.log")))
+    # the fewest shuffle partitions: a cluster keeps its own (200 by default); more for a large ledger
+    # (`shuffle_partitions`), which adaptive execution coalesces back up to the advisory size: counted
+    # in compressed shuffle bytes, so Spark's 64 MB put some 560,000 awards (over 1 GB in the
+    # driver's JVM with their text) in one partition at 10M events; a cluster keeps its own too
+    local = (
+        {"spark.sql.shuffle.partitions": "4", "spark.sql.adaptive.advisoryPartitionSizeInBytes": ADVISORY_SIZE}
+        if master.startswith("local")
+        else {}
+    )
     return {
-        **local,  # a cluster keeps its own number of shuffle partitions (200, coalesced by adaptive execution)
+        **local,
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.master": master,
         "spark.app.name": "rewardrules",
         "spark.ui.enabled": "false",
@@ -87,7 +114,9 @@ class Spark:
     def __init__(self, master: str = DEFAULT_MASTER) -> None:
         self.master = master
         self.folder = tempfile.mkdtemp(prefix="rewardrules-spark-")
+        self.log = os.path.join(self.folder, "spark.log")
         self.session: Any = None
+        self.partitions = 4  # the shuffle partitions of the session as started (`shuffle_partitions`)
 
     def __enter__(self) -> Spark:
         try:
@@ -104,6 +133,7 @@ class Spark:
             self.close()
             raise EngineError(f"Spark could not start (is a Java runtime installed?): {_first_line(error)}") from None
         self.session.sparkContext.setLogLevel("ERROR")
+        self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -113,9 +143,14 @@ class Spark:
         """Stop Spark and remove the run's directory."""
         import shutil
 
-        if self.session is not None:
-            self.session.stop()
-            self.session = None
+        session, self.session = self.session, None
+        if session is not None:
+            try:
+                session.stop()
+            except Exception as error:
+                if not is_lost(session, error):
+                    raise
+                # its JVM is gone: nothing left to stop (and the error that stopped the run is the one to say)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def run(self, query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
@@ -123,7 +158,8 @@ class Spark:
         _refuse_recursion(query)
         records = list(records)
         positions = _positions(checked, query.columns)
-        with _scratch(self.folder) as path, _said():
+        with _scratch(self.folder) as path, _said(self):
+            self._size_shuffles(len(records))
             scales = _write(path, records, positions)
             self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
             return self._queries(query)
@@ -151,9 +187,10 @@ class Spark:
         from .spark_read import lines_of, load
 
         _refuse_recursion(query)
-        with _said():
+        with _said(self):
             try:
-                latest, _ = load(self.session, path, checked, used, query.columns, currencies, python_read)
+                latest, _, events = load(self.session, path, checked, used, query.columns, currencies, python_read)
+                self._size_shuffles(events)
                 limit = as_of if as_of is not None else (latest if latest is not None else 0)
                 self.session.sql(
                     f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(limit)} AS BIGINT) AS `at`"
@@ -163,6 +200,11 @@ class Spark:
                 return rows, limit, lines_of(self.session, ineligible)
             finally:
                 self.session.catalog.clearCache()
+
+    def _size_shuffles(self, events: int) -> None:
+        """The shuffle partitions of the queries over `events` events
+        (`shuffle_partitions`)."""
+        self.session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(self.partitions, events)))
 
     def _queries(self, query: Query, layouts: Layouts | None = None) -> Rows:
         """The per-event award limit first (`every.check_volume`: the Python
@@ -194,6 +236,18 @@ class Spark:
     def _fetch(self, sql: str) -> list[dict[str, Any]]:
         rows = self.session.sql(to_dialect(sql, "spark")).collect()
         return [row.asDict() for row in rows]
+
+
+def shuffle_partitions(fewest: int, events: int) -> int:
+    """The shuffle partitions for a ledger of `events` events: one per
+    `EVENTS_PER_PARTITION` events, and at least `fewest` (the session's
+    setting). Adaptive execution coalesces them where the data is small
+    (up to its advisory size, 64 MB by default), but never splits one:
+    with a fixed number, each of the final sort's partitions held a fixed
+    share of every award's text, which the driver takes a partition at a
+    time (`spark_write`): 528 MB each at 20M events with 4. Sized from the
+    ledger, a partition's share stays about the same at any size."""
+    return max(fewest, -(-events // EVENTS_PER_PARTITION))
 
 
 def _wholes(records: list[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -254,16 +308,19 @@ def _refuse_recursion(query: Query) -> None:
 
 
 @contextmanager
-def _said() -> Iterator[None]:
+def _said(spark: Spark) -> Iterator[None]:
     """Spark's failures said as errors (`TooWide`, `EngineError`), never
-    tracebacks; the project's own errors (`EngineError`, `NotDirect`,
-    `LedgerError`, `AwardLimitError`, ...) pass as they are."""
+    tracebacks, and its JVM stopping as that (`spark_lost`); the project's
+    own errors (`EngineError`, `NotDirect`, `LedgerError`,
+    `AwardLimitError`, ...) pass as they are."""
     try:
         yield
     except Exception as error:
         if type(error).__module__.split(".")[0] == "rewardrules":
             raise  # the project's own (EngineError, NotDirect, LedgerError, AwardLimitError, ...)
-        # pyspark's, py4j's and a lost JVM's errors share no base class
+        if is_lost(spark.session, error, spark.log):
+            raise EngineError(lost_message(spark.session, spark.log)) from None
+        # pyspark's and py4j's errors share no base class
         text = _first_line(error)
         if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
             raise TooWide(f"Spark could not compute a value exactly: {text}") from None
@@ -282,5 +339,12 @@ def _scratch(folder: str) -> Iterator[str]:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The error's first line; for py4j's `An error occurred while calling
+    o102.getResult.`, the Java exception's line after it (the reason: a
+    job aborted, and why), which that line alone hides."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("An error occurred while calling") and len(lines) > 1:
+        return lines[1].lstrip(": ").strip()
+    return lines[0]

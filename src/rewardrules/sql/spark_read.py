@@ -42,6 +42,7 @@ from . import exponents, signs
 from .compile import MAX_DIGITS, Column
 from .read import _INSTANT, _LINE, _NUMBER, NotDirect, is_parquet, plan
 from .run import EngineError, TooWide
+from .spark_uri import is_uri, uri_files
 
 #: the distinct bad lines of one file whose digests are looked up to name
 #: the first of them by its number (past this, the first found is named)
@@ -211,17 +212,23 @@ def _canonical() -> str:
     return f"concat_ws(',', array_sort({strip}))"
 
 
-def ledger_files(path: str) -> tuple[bool, list[str]]:
+def ledger_files(path: str, session: Any = None) -> tuple[bool, list[str]]:
     """(whether the ledger at `path` is Parquet, the paths Spark reads):
     a file (Parquet when named `.parquet`), or a directory: Parquet when
     a file in it (at any depth, hidden ones and `_SUCCESS` left out as Spark
-    leaves them) is named `.parquet`, else JSON Lines."""
-    if not os.path.isdir(path):
+    leaves them) is named `.parquet`, else JSON Lines. A URI is listed by
+    Spark's own file systems (`spark_uri`, `session` needed)."""
+    if is_uri(path):
+        directory, found = uri_files(session, path)
+        if not directory:
+            return is_parquet(path), [path]
+    elif not os.path.isdir(path):
         return is_parquet(path), [path]
-    found = []
-    for folder, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        found += [os.path.join(folder, f) for f in sorted(files) if not f.startswith((".", "_"))]
+    else:
+        found = []
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+            found += [os.path.join(folder, f) for f in sorted(files) if not f.startswith((".", "_"))]
     parquet = [f for f in found if is_parquet(f)]
     if parquet and len(parquet) < len(found):
         raise EngineError(f"{path}: the directory holds Parquet and other files: give one kind of ledger")
@@ -278,15 +285,16 @@ def load(
     columns: Sequence[Column],
     currencies: Mapping[str, str | None],
     python_read: PythonRead | None = None,
-) -> tuple[int | None, dict[str, str]]:
+) -> tuple[int | None, dict[str, str], int]:
     """Read the ledger at `path` into the views `rewardrules_parsed` and
     `ledger` (as `read.load` makes the tables): the latest instant (None
-    when there is no event) and each column's Spark type. `NotDirect` for a
+    when there is no event), each column's Spark type and the number of
+    non-blank lines. `NotDirect` for a
     single file outside the strict form; `NotStrict` for such a directory."""
     from .spark import _types
 
     kinds = plan(checked, used)
-    parquet, paths = ledger_files(path)
+    parquet, paths = ledger_files(path, session)
     _lines_view(session, paths[0], parquet)
     session.sql(f"CREATE OR REPLACE TEMPORARY VIEW rewardrules_parsed AS {parse_sql(kinds, currencies)}")
     session.sql("CACHE TABLE rewardrules_parsed")
@@ -310,7 +318,7 @@ def load(
         )
         + f" FROM rewardrules_parsed WHERE type IN ({wanted})"
     )
-    return (None if latest is None else int(latest)), types
+    return (None if latest is None else int(latest)), types, int(rows)
 
 
 def _column_value(column: Column, types: dict[str, str]) -> str:
@@ -360,7 +368,7 @@ def _refuse_conflicts(session: Any, path: str) -> None:
     if not found:
         return
     event_id, first, last = found[0]
-    if not os.path.isdir(path):
+    if _read_by_python(path):
         raise NotDirect("an id on lines of different content")
     where = _local(first) if first == last else f"{_local(first)} and {_local(last)}"
     raise NotStrict(f"{path}: id {event_id!r} is on lines with different content (in {where}); ids are unique")
@@ -371,18 +379,23 @@ def _not_strict(session: Any, path: str, parquet: bool, python_read: PythonRead 
     directory `NotStrict` naming the first file (by name) with such a line
     and its first such line; or, when the Python reader refuses that file
     (`python_read`), its `LedgerError`: its line, field and message."""
-    if not os.path.isdir(path):
+    if _read_by_python(path):
         raise NotDirect("a line outside the strict form")
     (first,) = session.sql("SELECT min(file) FROM rewardrules_parsed WHERE NOT ok").collect()[0]
     file = _local(first)
-    if parquet:
+    if parquet or is_uri(path):  # a Parquet row has no line number; a URI's file is not opened here
         (line,) = session.sql(
             f"SELECT min(line) FROM rewardrules_parsed WHERE NOT ok AND file = {_lit(first)}"
         ).collect()[0]
-        raise NotStrict(
-            f"{file}: a row is outside the form Spark reads (a flat JSON object of printable ASCII text, "
-            f"exact numbers, `at` an instant as text): {line[:200]}"
+        form = (
+            "a row is outside the form Spark reads (a flat JSON object of printable ASCII text, "
+            "exact numbers, `at` an instant as text)"
+            if parquet
+            else "a line is outside the form Spark reads a ledger URI in (a flat JSON object on one line of "
+            "printable ASCII, strings without escapes, numbers without exponent, each key once, the fields as "
+            "the rules declare them)"
         )
+        raise NotStrict(f"{file}: {form}: {line[:200]}")
     if python_read is not None:
         python_read(file)  # the Python reader on that file: raises its LedgerError, if any
     digests = {
@@ -399,6 +412,12 @@ def _not_strict(session: Any, path: str, parquet: bool, python_read: PythonRead 
         "exponent, each key once, the fields as the rules declare them); write the part files so, "
         "or score the ledger as one file"
     )
+
+
+def _read_by_python(path: str) -> bool:
+    """Whether the Python reader takes the ledger instead when Spark will
+    not (`NotDirect`): a single local file; not a directory nor a URI."""
+    return not is_uri(path) and not os.path.isdir(path)
 
 
 def _first_line(file: str, digests: set[str]) -> int | str:

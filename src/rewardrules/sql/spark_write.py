@@ -9,9 +9,13 @@ as `sql.write` has DuckDB write it (the same keys in the same order, the
 same plain values, NULL for any other value, and then the caller collects
 the rows as before: the fast path changes speed and memory, never a byte),
 written in Spark SQL. The driver takes the rows a partition at a time
-(`toLocalIterator`), in the query's order, and keeps the text in an
-unnamed temporary file until the result is written; it counts the awards
-per (unit, kind, status, amount text) on the way, for the totals.
+(`toLocalIterator`, without fetching the next partition ahead: the
+driver's JVM holds one partition's rows at a time), in the query's order,
+and keeps the text in an unnamed temporary file until the result is
+written; it counts the awards per (unit, kind, status, amount text) on
+the way, for the totals. The partitions are sized from the ledger
+(`spark.shuffle_partitions`), so that one partition's text does not grow
+with the ledger.
 """
 
 from __future__ import annotations
@@ -107,7 +111,7 @@ def award_texts(
         return None
     store = tempfile.TemporaryFile()  # noqa: SIM115 (read after return: unnamed, gone when closed or at exit)
     try:
-        found = _stream(session.sql(sql).toLocalIterator(prefetchPartitions=True), store)
+        found = _stream(session.sql(sql).toLocalIterator(prefetchPartitions=False), store)
     except BaseException:
         store.close()
         raise

@@ -1,0 +1,73 @@
+"""Ledgers named by URI for `score --engine spark`: `hdfs://`, `s3a://`,
+`gs://`, `abfss://`, `file://` and any other scheme the user's Spark has a
+Hadoop file system for (docs/sql.md, "Reading the ledger in Spark").
+
+The URI is given to Spark as it is, so it is read with the Hadoop
+configuration of the user's Spark (`core-site.xml` in `HADOOP_CONF_DIR`,
+`spark.hadoop.*` settings, the connector's credentials): nothing here
+knows a store. The one thing done from Python is the listing `sql.spark_read`
+needs before reading (whether the ledger is Parquet, one kind of file),
+made through the same Hadoop file system in Spark's JVM, with the same
+files left out as Spark leaves them (names starting with `.` or `_`, such
+as `_SUCCESS`).
+
+A ledger named by URI is never opened by the Python process: a line
+outside the strict form is refused, naming the file and the line's text,
+as for a directory (the Python reader cannot take it instead).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .run import EngineError
+from .spark_lost import is_lost
+
+#: a scheme of two or more characters (RFC 3986) and `://`: `C:\\` is a path
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def is_uri(path: str) -> bool:
+    """Whether the ledger is named by a URI (read by Spark's file systems)."""
+    return _URI.match(path) is not None
+
+
+def uri_files(session: Any, uri: str) -> tuple[bool, list[str]]:
+    """(whether `uri` is a directory, its files' URIs in order, at any depth,
+    hidden ones left out; the URI itself for a file), listed by the Hadoop
+    file system of Spark's JVM. `EngineError` when the URI names nothing or
+    Spark has no file system for its scheme."""
+    jvm = session.sparkContext._jvm
+    try:
+        root = jvm.org.apache.hadoop.fs.Path(uri)
+        system = root.getFileSystem(session.sparkContext._jsc.hadoopConfiguration())
+        status = system.getFileStatus(root)
+        if not status.isDirectory():
+            return False, [uri]
+        base = str(status.getPath().toString()).rstrip("/")
+        found = []
+        listing = system.listFiles(root, True)
+        while listing.hasNext():
+            name = str(listing.next().getPath().toString())
+            if not any(part.startswith((".", "_")) for part in name[len(base) :].split("/") if part):
+                found.append(name)
+    except Exception as error:
+        if type(error).__module__.split(".")[0] == "rewardrules" or is_lost(session, error):
+            raise  # the project's own, or Spark's JVM gone (said by `spark._said`)
+        raise EngineError(f"Spark cannot read {uri}: {_java_reason(error)}") from None
+    return True, sorted(found)
+
+
+def _java_reason(error: BaseException) -> str:
+    """The Java exception's own words (its class's short name and the first
+    line of its message), not py4j's `An error occurred while calling`."""
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        kind = str(java.getClass().getSimpleName())
+        message = str(java.getMessage() or "").strip()
+        if kind == "FileNotFoundException":
+            return "no such file or directory"
+        return f"{kind}: {message.splitlines()[0]}" if message else kind
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
