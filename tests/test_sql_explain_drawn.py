@@ -23,24 +23,30 @@ from .test_review_sql_mix import cookbook_ledger, cookbook_programs, mixed_ledge
 from .test_sql_explain import built
 
 
-def compare(rules: str, events: list[Any] | None, as_of: str | None) -> None:
-    """The explained awards and reversals of both engines, record by
-    record, or a refusal `check --engine sql` reports (and nothing
-    reported for a program that compiles, but for the explained sections'
-    refusal)."""
-    prog = rewardrules.compile(rules)
+def reported_as_compiled(prog: rewardrules.Program) -> bool:
+    """Whether the explained query compiles, having checked that `check
+    --engine sql` reports what it refuses: its refusal when it does not;
+    when it does, nothing but the explained sections' refusal, which
+    `score --engine duckdb` writes too."""
     reported = refusals(prog.compiled, explain=True)
     try:
         compile_query(prog.compiled, explain=True)
     except Unsupported as refused:
         assert (refused.construct, refused.span) in {(r.construct, r.span) for r in reported}
-        return
-    try:  # the explained sections, which `score --engine duckdb` writes too: their refusal alone
+        return False
+    try:
         compile_explained(prog.compiled)
         assert reported == []
     except Unsupported as refused:
         assert [(r.construct, r.span) for r in reported] == [(refused.construct, refused.span)]
-    if events is None:
+    return True
+
+
+def compare(rules: str, events: list[Any] | None, as_of: str | None) -> None:
+    """The explained awards and reversals of both engines, record by
+    record, or a refusal `check --engine sql` reports (`reported_as_compiled`)."""
+    prog = rewardrules.compile(rules)
+    if not reported_as_compiled(prog) or events is None:
         return
     python = prog.score(events, as_of=as_of).data
     data = built(prog, events, as_of)
