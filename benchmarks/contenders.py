@@ -30,6 +30,7 @@ One contender, for the runs above: `contenders.py run NAME PROGRAM LEDGER
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -114,7 +115,9 @@ def contract_awards(ledger: str) -> list[tuple[Any, ...]]:
     sys.path.insert(0, str(HERE))
     import contract_query
 
-    return _tuples(json.loads(contract_query.score(ledger, 1)))
+    out = io.BytesIO()
+    contract_query.score(ledger, 1, out)
+    return _tuples(json.loads(out.getvalue()))
 
 
 def duckdb_awards(program: str, ledger: str, threads: int) -> list[tuple[Any, ...]]:

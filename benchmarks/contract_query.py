@@ -15,7 +15,8 @@ path, so that the two sides do the same job:
 - awards carry their documented ids (SHA-256 of the fields as netstrings,
   docs/semantics.md, "Award ids"), computed by the query;
 - the result is written as `score --format json --no-explain` writes it,
-  byte for byte (the benchmark compares them), with orjson.
+  byte for byte (the benchmark compares them), a batch of awards at a
+  time, within DuckDB's memory limit of 1 GB as the engine's.
 
 It still checks less than the engine: not the other fields' types, unknown
 fields, the JSON text itself (DuckDB's reader accepts what the strict form
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import BinaryIO
 
 COLUMNS = "{id: 'VARCHAR', \"at\": 'VARCHAR', type: 'VARCHAR', referrer: 'VARCHAR', referee: 'VARCHAR', mrr: 'VARCHAR'}"
 
@@ -83,59 +85,63 @@ FROM awards ORDER BY e.t, e.id, k
 """
 
 
-def score(ledger: str, threads: int) -> bytes:
-    """The JSON result, or SystemExit(2) with the reason when the ledger is refused."""
+def score(ledger: str, threads: int, out: BinaryIO) -> None:
+    """Write the JSON result to `out`, or SystemExit with the reason when the ledger is refused.
+
+    Awards are fetched and written a batch at a time, as the engine writes
+    them, so that memory stays bounded by DuckDB's limit (1 GB, the
+    engine's default) and a batch."""
     import duckdb
-    import orjson
 
     db = duckdb.connect()
     db.execute(f"SET threads = {threads}")
+    db.execute("SET memory_limit = '1GB'")
     db.execute("SET TimeZone = 'UTC'")
     db.execute("SET enable_progress_bar = false")
     db.execute(CHECKS, [ledger])
     bad, twice = db.execute(BAD).fetchone() or (0, 0)
     if bad or twice:
         raise SystemExit(f"refused: {bad} bad lines, {twice} ids used twice with other content")
-    rows = db.execute(AWARDS).fetchall()
     last = db.execute("SELECT strftime(make_timestamptz(max(t) // 1000), '%Y-%m-%dT%H:%M:%SZ') FROM ev").fetchone()
-    awards = [
-        {
-            "id": award_id,
-            "at": at,
-            "milestone": milestone,
-            "role": "referrer",
-            "beneficiary": referrer,
-            "referrer": referrer,
-            "referee": referee,
-            "kind": "cash",
-            "amount": amount,
-            "unit": "USD",
-            "item": None,
-            "status": "confirmed",
-            "program": "saas_milestones",
-            "message": None,
-        }
-        for award_id, at, milestone, referrer, referee, amount in rows
-    ]
-    total = sum(int(a["amount"].replace(".", "")) for a in awards)
-    totals = [
-        {
-            "unit": "USD",
-            "kind": "cash",
-            "status": "confirmed",
-            "count": len(awards),
-            "amount": f"{total // 100}.{total % 100:02d}",
-        }
-    ]
-    result = {
-        "ruleset": "saas_milestones",
-        "as_of": last[0] if last else None,
-        "awards": awards,
-        "reversals": [],
-        "totals": totals if awards else [],
-        "rejected": [],
-    }
-    return orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n"
+    out.write(b'{\n  "ruleset": "saas_milestones",\n  "as_of": %s,\n  "awards": [' % _text(last[0] if last else None))
+    cursor = db.execute(AWARDS)
+    count = total = 0
+    while rows := cursor.fetchmany(20_000):
+        out.write(b"".join(_award(row, first=count == 0 and n == 0) for n, row in enumerate(rows)))
+        count += len(rows)
+        total += sum(int(row[5].replace(".", "")) for row in rows)
+    out.write(b"\n  ]," if count else b"],")
+    out.write(b'\n  "reversals": [],\n  "totals": [')
+    if count:
+        amount = f"{total // 100}.{total % 100:02d}"
+        out.write(
+            b'\n    {\n      "unit": "USD",\n      "kind": "cash",\n      "status": "confirmed",\n'
+            b'      "count": %d,\n      "amount": "%s"\n    }\n  ' % (count, amount.encode())
+        )
+    out.write(b'],\n  "rejected": []\n}\n')
+
+
+def _text(value: str | None) -> bytes:
+    import orjson
+
+    return orjson.dumps(value)
+
+
+def _award(row: tuple[str, ...], first: bool) -> bytes:
+    """One award record, indented as `json.dumps(indent=2)` indents it inside the result."""
+    award_id, at, milestone, referrer, referee, amount = row
+    who = _text(referrer)
+    return b"".join(
+        (
+            b"\n    {" if first else b",\n    {",
+            b'\n      "id": %s,\n      "at": %s,\n      "milestone": %s,'
+            % (_text(award_id), _text(at), _text(milestone)),
+            b'\n      "role": "referrer",\n      "beneficiary": %s,\n      "referrer": %s,' % (who, who),
+            b'\n      "referee": %s,\n      "kind": "cash",\n      "amount": %s,' % (_text(referee), _text(amount)),
+            b'\n      "unit": "USD",\n      "item": null,\n      "status": "confirmed",',
+            b'\n      "program": "saas_milestones",\n      "message": null\n    }',
+        )
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -143,7 +149,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("ledger")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    sys.stdout.buffer.write(score(args.ledger, args.threads))
+    score(args.ledger, args.threads, sys.stdout.buffer)
     return 0
 
 

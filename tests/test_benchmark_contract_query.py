@@ -39,6 +39,15 @@ def test_its_result_is_the_engines_byte_for_byte(ledger: Path) -> None:
     assert mine.stdout == engine.stdout
 
 
+def test_a_ledger_without_awards_is_written_as_the_engine_writes_it(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text('{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"a","referee":"c"}\n')
+    mine = _run(str(SCRIPT), str(path))
+    engine = _run("-m", "rewardrules", "score", str(RULES), str(path), "--format", "json", "--no-explain")
+    assert b'"awards": []' in engine.stdout
+    assert mine.stdout == engine.stdout
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
