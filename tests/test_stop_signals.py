@@ -96,6 +96,36 @@ def test_a_stopped_duckdb_run_removes_its_scratch_folder(tmp_path: Path, stop: s
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_repeated_during_cleanup_still_removes_the_scratch_folder(
+    tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
+    """A second Ctrl-C, or a scheduler sending SIGTERM again, used to break
+    into the `finally` that removes the scratch folder; now only the first
+    signal counts."""
+    ledger = tmp_path / "ledger.jsonl"
+    _ledger(ledger, 150_000)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv = [*COMMAND, "score", "--engine", "duckdb", "--threads", "1", str(RULESETS / "saas_milestones.rules")]
+    process = subprocess.Popen(
+        [*argv, str(ledger)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(scratch)}
+    )
+    try:
+        _wait_for_scratch(scratch, process)
+        time.sleep(0.3)
+        while process.poll() is None:  # the signal again and again until the process is gone
+            process.send_signal(stop)
+            time.sleep(0.002)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, err.decode()
+    assert b"Traceback" not in err, err.decode()
+    assert list(scratch.iterdir()) == []
+
+
 def test_an_error_without_a_stop_is_not_taken_for_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only a stop signal makes an exception a stop: without one, an
     engine's own failure still escapes `main` as it is (the suite's

@@ -42,8 +42,13 @@ _STOPPED_BY: int | None = None
 
 def _stop(signum: int, frame: object) -> None:
     """The handler of SIGINT and SIGTERM: note the signal, then stop the
-    command where it is (`KeyboardInterrupt`, `Terminated`)."""
+    command where it is (`KeyboardInterrupt`, `Terminated`). Only the
+    first stops it: from then on both signals are ignored, so that a
+    second Ctrl-C or a scheduler's repeated SIGTERM cannot break into the
+    `finally` that removes a scratch folder (SIGKILL still ends it)."""
     global _STOPPED_BY
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _STOPPED_BY = signum
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
 
