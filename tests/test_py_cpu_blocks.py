@@ -154,3 +154,25 @@ def test_reward_ranks_count_the_rewards_of_each_role_before() -> None:
             roles = [reward.info.role for reward in milestone.rewards]
             expected = tuple(1 + roles[:k].count(role) for k, role in enumerate(roles))
             assert milestone.ranks == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"awards": [{"id": "aw_1", "amount": "500.00", "why": {"values": {"mrr": "1000.00"}}}], "n": 3},
+        {"big": [2**64, -(2**64) - 1, 10**100], "small": [2**63 - 1, -(2**63)]},
+        {1: "int key", "x": {True: 1, None: 2}},
+        {"text": "".join(chr(c) for c in range(0x80)) + "\u2028\u2029\ufeff😀", "e": [[], {}, [{}]]},
+    ],
+)
+def test_orjson_msgspec_and_json_write_the_same_bytes(monkeypatch: pytest.MonkeyPatch, value: Any) -> None:
+    from rewardrules.core import jsonout
+
+    written = [jsonout.pretty(value, 1)]
+    monkeypatch.setattr(jsonout, "_PRETTY", None)
+    written.append(jsonout.pretty(value, 1))
+    monkeypatch.setattr(jsonout, "_ENCODE", None)
+    written.append(jsonout.pretty(value, 1))
+    assert written[0] == written[1] == written[2]
+    with pytest.raises(UnicodeEncodeError):
+        jsonout.pretty({"a": "\ud800"})
