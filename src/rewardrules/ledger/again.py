@@ -187,8 +187,9 @@ class LedgerFile:
 #: longest line: see `_blocks`)
 BLOCK_BYTES = 1 << 20
 
-#: lines per list of `_batches`
-_BATCH = 4096
+#: lines per list of `_batches`: few, since a line may be as long as the
+#: line limit (a list of them is held whole, where a line at a time was)
+_BATCH = 64
 
 
 def _batches(lines: Iterator[Any]) -> Iterator[list[Any]]:
