@@ -137,10 +137,16 @@ class CompiledMilestone:
     #: for a timer trigger (`when C for D`, `after D`): (r, R) -> the values
     #: of its condition when it holds, else None (see `_Compiler.timer_fn`)
     timer_test: Callable[..., tuple[Any, ...] | None] | None = None
+    #: each reward's place among the rewards of its role, from 1 (part of
+    #: its award ids from 2 on: see `engine.reward_rank`), counted once
+    #: here rather than for every award issued
+    ranks: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.id_hash = award_head(*self.id_head)
         self.why_format = tuple(formatter(typ) for typ in self.why_types)
+        roles = [reward.info.role for reward in self.rewards]
+        self.ranks = tuple(roles[: k + 1].count(role) for k, role in enumerate(roles))
 
 
 @dataclass(slots=True, eq=False)

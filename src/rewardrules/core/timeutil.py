@@ -325,7 +325,8 @@ def format_timestamp(ns: int) -> str:
     A non-zero fraction is written with its trailing zeros removed
     (``...:00.5Z``, ``...:00.000000001Z``), so the text parses back to ``ns``.
     """
-    _check_instant(ns)
+    if type(ns) is not int or not MIN_TIMESTAMP_NS <= ns <= MAX_TIMESTAMP_NS:
+        _check_instant(ns)  # (its checks inline in the common case: this runs for every award)
     seconds, fraction = divmod(ns, NS_PER_SECOND)
     days, second_of_day = divmod(seconds, _SECONDS_PER_DAY)
     date = _DAY_TEXT.get(days)

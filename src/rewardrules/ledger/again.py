@@ -28,6 +28,7 @@ or open and seekable). A pipe keeps each line's text, as before.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
 import stat
@@ -99,6 +100,24 @@ class LedgerFile:
         asked for)."""
         return self._read(digested=True)
 
+    def digested_blocks(self) -> Iterator[list[Any]]:
+        """The lines of `digested`, a list of them at a time, digested
+        alike: a regular file opened here by its path is read `BLOCK_BYTES`
+        at a time and split into lines in one step (a call per block rather
+        than a `readline` and a generator step per line); every other input
+        gives its lines as `digested` reads them, in lists. Never an empty
+        list."""
+        if self._handle is None:
+            assert self._path is not None
+            with open(self._path, "rb") as handle:
+                if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    self._start = 0
+                    yield from _blocks(handle, self.digests)
+                else:  # a pipe given by its name: each line read once, as `digested` reads it
+                    yield from _batches(read_lines(handle))
+            return
+        yield from _batches(self.digested())
+
     def _read(self, digested: bool) -> Iterator[Any]:
         if self._handle is not None:
             self._start = _position(self._handle)
@@ -162,6 +181,56 @@ class LedgerFile:
             open(regular.fileno(), "rb", closefd=False) as handle,
         ):
             return _picked(read_lines(handle), wanted)
+
+
+#: how much of a ledger `digested_blocks` reads at a time (more than the
+#: longest line: see `_blocks`)
+BLOCK_BYTES = 1 << 20
+
+#: lines per list of `_batches`: few, since a line may be as long as the
+#: line limit (a list of them is held whole, where a line at a time was)
+_BATCH = 64
+
+
+def _batches(lines: Iterator[Any]) -> Iterator[list[Any]]:
+    """Lines in lists of up to `_BATCH`."""
+    return iter(lambda: list(itertools.islice(lines, _BATCH)), [])
+
+
+def _blocks(handle: IO[bytes], digests: LineDigests) -> Iterator[list[bytes]]:
+    """The lines of a binary file, each as `reading.read_lines` gives it
+    (with its line break; a line longer than the line limit cut to one byte
+    more, and nothing read after it), read a block at a time and a list of
+    them at a time, each digested into `digests` in order."""
+    bound = limits.MAX_LEDGER_LINE_BYTES
+    keyed = digests._keyed
+    packed = digests._packed
+    rest = b""  # the start of a line the next block ends (at most `bound` bytes)
+    while True:
+        block = handle.read(BLOCK_BYTES)
+        if not block:
+            lines = [rest] if rest else []  # a last line without a line break
+            ended = True
+        else:
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            lines = [line + b"\n" for line in lines]
+            ended = False
+            if len(rest) > bound:  # a line too long, not ended yet: read as `read_lines` reads it
+                lines.append(rest)
+                ended = True
+        if lines and max(map(len, lines)) > bound:  # the first line too long is the last read
+            cut = next(n for n, line in enumerate(lines) if len(line) > bound)
+            lines[cut:] = [lines[cut][: bound + 1]]
+            ended = True
+        for line in lines:
+            digest = keyed()
+            digest.update(line)
+            packed += digest.digest()
+        if lines:
+            yield lines
+        if ended:
+            return
 
 
 def _position(handle: IO[Any]) -> int | None:

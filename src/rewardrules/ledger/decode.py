@@ -3,6 +3,7 @@ lone surrogates; each mistake a problem at its line."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -230,7 +231,7 @@ def iter_lines(
 
 
 def kept_lines(
-    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, keep: bool = True
+    lines: Iterable[Any], prepare: Callable[[Any, int], Any] | None = None, keep: bool = True, first: int = 1
 ) -> Iterator[tuple[int, Any, Any]]:
     """`iter_lines` as (line, object or problem, kept): `kept` is the line's
     JSON text for a line (the object for an item that is not text), what a
@@ -244,11 +245,12 @@ def kept_lines(
     step; any other goes through `iter_lines` at its number, which decides
     it exactly as for the whole ledger (`tests/test_fastpath_reading.py`).
     This loop runs once per line of every ledger: the layers of generators
-    it replaces cost about a tenth of reading."""
+    it replaces cost about a tenth of reading. `first`: the number of the
+    first line."""
     decode = _FAST_DECODE
     longest = limits.MAX_LEDGER_LINE_BYTES
     nesting = limits.MAX_LEDGER_NESTING
-    number = 0
+    number = first - 1
     for raw in lines:
         number += 1
         kind = type(raw)
@@ -272,6 +274,49 @@ def kept_lines(
                 continue
         for _, value, problem in iter_lines((raw,), prepare, number):
             yield number, (value if problem is None else problem), (raw if keep else None)
+
+
+def kept_blocks(blocks: Iterable[list[Any]]) -> Iterator[tuple[int, Any, None]]:
+    """`kept_lines(lines, keep=False)` of lines given a list at a time
+    (`again.LedgerFile.digested_blocks`), with the same numbers, values
+    and problems. A list of lines of bytes that are all plain (within the
+    length limit, decoded by the fast decoder, and nesting no deeper than
+    the limit could: see `_plain_block`) is decoded by one `map` and given
+    on by one `zip`, with no step of Python per line; any other list goes
+    through `kept_lines` line by line, which decides each line as always."""
+    number = 0
+    for lines in blocks:
+        values = _plain_block(lines)
+        if values is None:
+            yield from kept_lines(lines, keep=False, first=number + 1)
+        else:
+            yield from zip(itertools.count(number + 1), values, itertools.repeat(None))
+        number += len(lines)
+
+
+def _plain_block(lines: list[Any]) -> list[Any] | None:
+    """The fast decoder's values of a list of lines of bytes, or None when
+    one of them is not for it (text, too long, refused) or the list may
+    hold a line with more `{` and `[` than the nesting limit.
+
+    The nesting is bounded for the whole list at once: a line that decodes
+    to an object has at least one `{`, so no line of a list with D objects
+    and T brackets in all has more than T - (D - 1) (the others have at
+    least D - 1 between them); at most the limit, no line can nest deeper.
+    Counted over the list's bytes, as `kept_lines` counts a line's: a `{`
+    within a string counts too, which only sends more lists line by line."""
+    decode = _FAST_DECODE
+    if decode is None or type(lines[0]) is not bytes or max(map(len, lines)) > limits.MAX_LEDGER_LINE_BYTES:
+        return None
+    try:
+        text = b"".join(lines)  # a TypeError for a line that is not bytes
+        values = list(map(decode, lines))
+    except Exception:  # any refusal is decided line by line, as `kept_lines` decides it
+        return None
+    objects = list(map(type, values)).count(dict)
+    if text.count(b"{") + text.count(b"[") - (objects - 1) > limits.MAX_LEDGER_NESTING:
+        return None
+    return values
 
 
 def kept_content(kept: Any) -> Any:

@@ -28,7 +28,7 @@ from ..core.jsonout import pretty, write_pretty
 from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 from ..ledger.again import LedgerFile
-from ..ledger.decode import iter_lines, kept_lines, surrogate_problem
+from ..ledger.decode import iter_lines, kept_blocks, kept_lines, surrogate_problem
 from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict, sort_records
 from ..ledger.idlog import IdLog
 from ..ledger.order import in_ledger_order
@@ -250,18 +250,28 @@ class Program:
     def _read(self, events: Iterable[Any], path: str) -> tuple[list[Record], int | None]:
         """Validate events (dicts, models, or JSON text lines): the events of
         used types, unordered, and the latest instant of the ledger."""
-        items = events.digested() if isinstance(events, LedgerFile) else iter(events)
+        if isinstance(events, LedgerFile):
+            blocks = events.digested_blocks()  # lines a list at a time (see `decode.kept_blocks`)
+            opening = next(blocks, None)
+            if opening is None:
+                return [], None
+            if events.rereadable:  # each line's digest kept, not its text
+                try:
+                    reading = kept_blocks(itertools.chain([opening], blocks))
+                    return self._reader().read_all(reading, again=(events.digests, events.again))
+                except LedgerError as error:
+                    raise LedgerError(error.problems, path) from None
+                finally:
+                    events.forget()  # the digests, not needed while scoring
+            items: Iterator[Any] = itertools.chain.from_iterable(itertools.chain([opening], blocks))
+        else:
+            items = iter(events)
         try:
             first = next(items)
         except StopIteration:
             return [], None
         chain = itertools.chain([first], items)
         try:
-            if isinstance(events, LedgerFile) and events.rereadable:  # each line's digest kept, not its text
-                try:
-                    return self._reader().read_all(kept_lines(chain, keep=False), again=(events.digests, events.again))
-                finally:
-                    events.forget()  # the digests, not needed while scoring
             if isinstance(first, (str, bytes)):
                 return self._reader().read_all(kept_lines(chain, _object))
             return self._reader().read_all(_objects(chain))

@@ -206,7 +206,10 @@ class Engine:
         if step is None:
             return _NONE
         follow = self.compiled.follows.get(kind)
-        if kind == "referral" or (referral.next is None and _counts(referral) and follow is None):
+        # (`_counts` inline: this runs for every event)
+        if kind == "referral" or (
+            referral.next is None and (referral.links or not referral.programs) and follow is None
+        ):
             return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
         issued: list[IssuedAward] = []
         start = len(self.state.awards)
@@ -623,7 +626,7 @@ class Engine:
                     occurrence or "",
                     role,
                     beneficiary,
-                    reward_rank(milestone, k),
+                    milestone.ranks[k],
                 ),
                 at,
                 milestone,
@@ -679,8 +682,7 @@ class Engine:
 def reward_rank(milestone: CompiledMilestone, index: int) -> int:
     """A reward's place among its milestone's rewards of the same role, from
     1: part of its award id from 2 on (see `ids.award_id`)."""
-    role = milestone.rewards[index].info.role
-    return 1 + sum(1 for reward in milestone.rewards[:index] if reward.info.role == role)
+    return milestone.ranks[index]
 
 
 def _counts(referral: Referral) -> bool:

@@ -779,21 +779,28 @@ class Totals:
     """The sums of `_totals`, added one award (or reversal) at a time."""
 
     def __init__(self) -> None:
-        # Awards of a program mostly share a few amounts: each text is parsed once.
-        self.parsed: dict[str, Decimal] = {}
+        # Awards of a program mostly share a few amounts: each (amount,
+        # unit, kind, status) is parsed and looked up once, then its
+        # running sum and the amount's value are found in one step.
+        self.known: dict[tuple[str, str, str, str], tuple[list[Any], Decimal]] = {}
         self.sums: dict[tuple[str, str, str, Decimal], list[Any]] = {}
 
     def add(self, award: dict[str, Any]) -> None:
         """Count one record (an award's, or a reversal's with its status)."""
-        text = award["amount"]
-        value = self.parsed.get(text)
-        if value is None:
-            value = self.parsed[text] = Decimal(text)
-        unit = award["unit"]
-        rate = Decimal(0) if is_additive(unit) else value
-        entry = self.sums.setdefault((unit, award["kind"], award["status"], rate), [Decimal(0), 0])
+        key = (award["amount"], award["unit"], award["kind"], award["status"])
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = self._entry(*key)
+        entry, value = found
         entry[0] += value
         entry[1] += 1
+
+    def _entry(self, text: str, unit: str, kind: str, status: str) -> tuple[list[Any], Decimal]:
+        """The running [sum, count] of the total an award of this amount
+        text, unit, kind and status adds to, and the amount's value."""
+        value = Decimal(text)
+        rate = Decimal(0) if is_additive(unit) else value
+        return self.sums.setdefault((unit, kind, status, rate), [Decimal(0), 0]), value
 
     def counted(self, awards: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """`awards`, each added as it goes by."""

@@ -1,0 +1,178 @@
+"""A ledger file read a block at a time (`again.LedgerFile.digested_blocks`)
+and its lines decoded a list at a time (`decode.kept_blocks`) give the
+lines, digests, values and problems that reading a line at a time gives;
+and the per-milestone reward ranks are the ones counted per award before."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rewardrules.core import limits
+from rewardrules.ledger import again
+from rewardrules.ledger.again import LedgerFile
+from rewardrules.ledger.decode import kept_blocks, kept_lines
+from rewardrules.ledger.reading import read_lines
+
+#: lines that take every way through decoding: plain events, nested ones,
+#: braces in text, blank lines, a byte order mark, invalid JSON and UTF-8,
+#: an unpaired surrogate escape, numbers msgspec and `json` read alike
+LINES = [
+    b'{"id":"a","at":"2026-01-01T00:00:00Z","type":"x"}\n',
+    b'{"id":"b","v":{"w":[1,2,{"x":null}]}}\n',
+    b'{"id":"c","t":"{{{{[[[["}\n',
+    b"\n",
+    b"   \n",
+    b'\xef\xbb\xbf{"id":"bom"}\n',
+    b'{"id": \n',
+    b'{"id":"\xff"}\n',
+    b'{"id":"\\ud800"}\n',
+    b'{"n":1.50,"m":-0.0,"k":123456789012345678901234567890}\n',
+    b"[1,2,3]\n",
+    b'"text"\n',
+    b'{"id":"crlf"}\r\n',
+    b"[" * 40 + b"]" * 40 + b"\n",
+    b'{"a":' * 33 + b"1" + b"}" * 33 + b"\n",
+]
+
+
+def _one_by_one(lines: list[bytes]) -> list[tuple[int, Any, Any]]:
+    return [(n, _plain(v), k) for n, v, k in kept_lines(lines, keep=False)]
+
+
+def _by_blocks(blocks: list[list[bytes]]) -> list[tuple[int, Any, Any]]:
+    return [(n, _plain(v), k) for n, v, k in kept_blocks(blocks)]
+
+
+def _plain(value: Any) -> Any:
+    """A problem as its fields (problems compare by identity)."""
+    fields = getattr(value, "__dict__", None)
+    return (type(value).__name__, sorted(fields.items())) if fields is not None else value
+
+
+def _split(lines: list[bytes], cuts: list[int]) -> list[list[bytes]]:
+    blocks, start = [], 0
+    for cut in sorted({c % (len(lines) + 1) for c in cuts} | {len(lines)}):
+        if cut > start:
+            blocks.append(lines[start:cut])
+            start = cut
+    return blocks
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(range(len(LINES))), min_size=1, max_size=30),
+    st.lists(st.integers(min_value=0, max_value=40), max_size=5),
+)
+def test_blocks_decode_as_lines_do(picked: list[int], cuts: list[int]) -> None:
+    lines = [LINES[k] for k in picked]
+    assert _by_blocks(_split(lines, cuts)) == _one_by_one(lines)
+
+
+def test_a_list_of_flat_events_takes_the_block_path() -> None:
+    # each line one object with one `{`: the bound holds for the list
+    lines = [b'{"id":"%d","at":"2026-01-01T00:00:00Z"}\n' % n for n in range(100)]
+    got = list(kept_blocks([lines]))
+    assert [n for n, _, _ in got] == list(range(1, 101))
+    assert got[5][1] == {"id": "5", "at": "2026-01-01T00:00:00Z"}
+
+
+def test_a_deep_line_among_flat_ones_is_still_refused() -> None:
+    deep = b'{"a":' * 40 + b"1" + b"}" * 40 + b"\n"
+    lines = [b'{"id":"%d"}\n' % n for n in range(50)] + [deep]
+    got = _by_blocks([lines])
+    assert got == _one_by_one(lines)
+    assert "nests deeper" in str(got[-1][1])
+
+
+def _file_lines(path: Path) -> tuple[list[bytes], list[bytes]]:
+    """(lines, digests) read by blocks and read a line at a time."""
+    ledger = LedgerFile(path)
+    by_blocks = [line for block in ledger.digested_blocks() for line in block]
+    assert ledger.rereadable
+    digests = [ledger.digests.at(n) for n in range(1, len(by_blocks) + 1)]
+    with path.open("rb") as handle:
+        expected = list(read_lines(handle))
+    assert by_blocks == expected
+    return by_blocks, digests
+
+
+@pytest.mark.parametrize("block", [3, 7, 64, 1 << 20])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"a\nbb\nccc\n",
+        b"a\nbb\nccc",  # no line break at the end
+        b"\n\n\n",
+        b"a\r\nb\rc\n",
+        b"x" * 20 + b"\nshort\n",  # too long at once
+        b"ok\n" + b"y" * 10 + b"\nafter\n",  # exactly the limit with its line break: too long
+        b"ok\n" + b"y" * 9 + b"\nafter\n",  # within the limit
+        b"ok\n" + b"z" * 11,  # too long at the end of the file
+        b"ok\n" + b"z" * 10,
+    ],
+)
+def test_blocks_read_the_lines_and_digests_of_read_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, content: bytes
+) -> None:
+    monkeypatch.setattr(limits, "MAX_LEDGER_LINE_BYTES", 10)
+    monkeypatch.setattr(again, "BLOCK_BYTES", block)
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(content)
+    lines, digests = _file_lines(path)
+    # each digest is the one `digested` keeps of its line (keyed per read:
+    # compared through the same read's `of`, which `again` checks with)
+    keyed = LedgerFile(path)
+    seen = [line for block in keyed.digested_blocks() for line in block]
+    assert seen == lines and len(digests) == len(lines)
+    assert [keyed.digests.at(n) for n in range(1, len(seen) + 1)] == [keyed.digests.of(line) for line in seen]
+
+
+def test_an_open_file_is_read_in_lists_of_its_lines() -> None:
+    handle = io.BytesIO(b'{"id":"a"}\n{"id":"b"}\n')
+    ledger = LedgerFile(handle=handle)
+    assert [line for block in ledger.digested_blocks() for line in block] == [b'{"id":"a"}\n', b'{"id":"b"}\n']
+    assert ledger.rereadable
+    assert ledger.digests.at(2) == ledger.digests.of(b'{"id":"b"}\n')
+
+
+def test_reward_ranks_count_the_rewards_of_each_role_before() -> None:
+    import rewardrules
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "rulesets").glob("*.rules"))
+    assert files
+    for rules in files:
+        program = rewardrules.load(rules)
+        for milestone in program.compiled.milestones:
+            roles = [reward.info.role for reward in milestone.rewards]
+            expected = tuple(1 + roles[:k].count(role) for k, role in enumerate(roles))
+            assert milestone.ranks == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"awards": [{"id": "aw_1", "amount": "500.00", "why": {"values": {"mrr": "1000.00"}}}], "n": 3},
+        {"big": [2**64, -(2**64) - 1, 10**100], "small": [2**63 - 1, -(2**63)]},
+        {1: "int key", "x": {True: 1, None: 2}},
+        {"text": "".join(chr(c) for c in range(0x80)) + "\u2028\u2029\ufeff😀", "e": [[], {}, [{}]]},
+    ],
+)
+def test_orjson_msgspec_and_json_write_the_same_bytes(monkeypatch: pytest.MonkeyPatch, value: Any) -> None:
+    from rewardrules.core import jsonout
+
+    written = [jsonout.pretty(value, 1)]
+    monkeypatch.setattr(jsonout, "_PRETTY", None)
+    written.append(jsonout.pretty(value, 1))
+    monkeypatch.setattr(jsonout, "_ENCODE", None)
+    written.append(jsonout.pretty(value, 1))
+    assert written[0] == written[1] == written[2]
+    with pytest.raises(UnicodeEncodeError):
+        jsonout.pretty({"a": "\ud800"})
