@@ -140,6 +140,9 @@ class Query:
     most: int = MAX_AWARDS_PER_EVENT
     #: whether a milestone is `every` (one event may reach it many times)
     repeats: bool = False
+    #: whether an award's `why` gives a number as its inputs, computed
+    #: after the query (`explain.computed`): DuckDB does not write its text
+    why_inputs: bool = False
 
     def volume_sql(self) -> str | None:
         """The `volume` statement with the limit written in; None when no
@@ -297,6 +300,8 @@ class _Compiler:
     table: table_driven.Table = field(default_factory=table_driven.Table)
     #: whether award rows explain themselves (a `why` column, sql/explain.py)
     explain: bool = False
+    #: whether a `why` gives a number as its inputs (`Query.why_inputs`)
+    why_inputs: bool = False
     #: compiling for the explained sections (sql/sections.py): award rows
     #: carry `raw`, a reward's amount before caps as text (what a withheld
     #: reward would have paid); and `query` keeps its pieces below
@@ -872,6 +877,7 @@ class _Compiler:
             volume=volume,
             names=names,
             repeats=repeats,
+            why_inputs=self.why_inputs,
         )
 
 
