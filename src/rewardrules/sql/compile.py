@@ -270,6 +270,9 @@ class _Compiler:
     #: the referral's own fields read on its rows: column name -> alias (sql/referral_fields.py)
     referral_columns: dict[str, str] = field(default_factory=dict)
     contributions: list[str] = field(default_factory=list)
+    #: per per-referrer `sum` (its number n, of `R{n}`): the exponent of the
+    #: value a referral contributes, on its rows (sql/exponents.py: `RX{n}`)
+    referrer_exponents: dict[int, str] = field(default_factory=dict)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
     #: the unit an award's amount is written in after a cap cut it, by
@@ -727,6 +730,8 @@ class _Compiler:
             f'c{k} - COALESCE(LAG(c{k}) OVER (PARTITION BY rid ORDER BY "at", id), 0) AS d{k}' for k in n
         )
         sums = ", ".join(f'SUM(d{k}) OVER (PARTITION BY referrer ORDER BY "at", id {so_far}) AS R{k}' for k in n)
+        changes += "".join(f", {exponents.contributed(k, sql)}" for k, sql in self.referrer_exponents.items())
+        sums += "".join(f", {exponents.referrer_sum(k)}" for k in self.referrer_exponents)
         return [
             f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM {self.voided.rows()})",
             f"changed AS (SELECT *, {changes} FROM contributed)",
