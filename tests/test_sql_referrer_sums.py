@@ -103,7 +103,12 @@ def test_the_sum_keeps_the_decimals_of_what_changed_it() -> None:
     ]
     awards = same(events, "2026-02-01T00:00:00Z")
     messages = [a["message"] for a in awards if a["milestone"] == "each_buy"]
-    assert [m.split("|")[:2] for m in messages] == [["1.50", "1.50"], ["3.50", "3.50"], ["3.50", "1.50"], ["23.50", "20"]]
+    assert [m.split("|")[:2] for m in messages] == [
+        ["1.50", "1.50"],
+        ["3.50", "3.50"],
+        ["3.50", "1.50"],
+        ["23.50", "20"],
+    ]
     assert messages[0].split("|")[2] == "0.50"  # 1.50 / 3, exact
     assert any(a["milestone"] == "later" for a in awards)
     team = next(a for a in awards if a["milestone"] == "team")
@@ -127,7 +132,8 @@ def test_ties_and_a_value_changed_back() -> None:
 
 def test_a_sum_of_a_graduated_table_stays_refused_at_its_message(tmp_path: Path) -> None:
     text = SUMS.replace("metric big = sum referrals.last where last > 1", "metric big = sum referrals.g").replace(
-        "metric per = all / 3", "metric per = all / 3\nmetric g = graduated tiers of used { 0 to 10: 1%  10 or more: 2% }"
+        "metric per = all / 3",
+        "metric per = all / 3\nmetric g = graduated tiers of used { 0 to 10: 1%  10 or more: 2% }",
     )
     prog = rewardrules.compile(text, "graded.rules")
     with pytest.raises(Unsupported) as refused:

@@ -171,7 +171,8 @@ def contributed(n: int, exponent: str) -> str:
 
 def referrer_sum(n: int) -> str:
     """The exponent of the referrer's sum `R{n}` after each of its rows, as
-    `RX{n}` (not `X{n}`: DuckDB folds the case of names, and `x{n}` is an aggregate's): over the rows where a contribution changed (`d{n}`)."""
+    `RX{n}` (not `X{n}`: DuckDB folds the case of names, and `x{n}` is an
+    aggregate's): over the rows where a contribution changed (`d{n}`)."""
     changed = f"MIN(CASE WHEN d{n} <> 0 THEN ce{n} END)"
     return f'LEAST(0, COALESCE({changed} OVER (PARTITION BY referrer ORDER BY "at", id {_ROWS}), 0)) AS RX{n}'
 
