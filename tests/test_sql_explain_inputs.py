@@ -23,33 +23,19 @@ from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.write import Written
 
 from .test_properties import PROPERTY, as_ofs, ledgers
-from .test_sql_constructs3_messages import buy, referral
+from .test_sql_constructs3_messages import QUOTIENTS, buy, referral
 from .test_sql_explain import built, python_bytes, section, written
 from .test_sql_explain_drawn import compare
 
-#: every kind of value that was refused: a quotient in `when`, in `each
+#: every kind of value that was refused (the metrics of the messages'
+#: test, then a per-referrer quotient): a quotient in `when`, in `each
 #: EVENT where`, of a `latest` (`third`), a formula of quotients (`mix`),
 #: `rate of`, a graduated table, a table whose rows hold one value with two
 #: decimals (read by a reward amount: its `why` gives the rate), a timer's
 #: condition, and a per-referrer quotient of a count
-EXPLAINED = """\
-ruleset explained
-
-event referral { country: optional text }
-event purchase { amount: number }
-
-metric total = sum purchase.amount
-metric buys = count purchase
-metric last = latest purchase.amount
-metric top = max purchase.amount
-metric per_buy = total / buys
-metric third = last / 3
-metric ratio = top / last
-metric rate = tiers of total { 0 to 100: 5%  100.01 to 1000: 12.5%  1000.01 or more: 1% }
-metric rated = rate of last
-metric graded = graduated tiers of total { 0 to 100: 10%  100.01 or more: 3.3% }
-metric mix = (per_buy + 1.50) * 2 / buys - third
-metric same = tiers of total { 0 to 250: 12.5%  250.01 to 500: 12.50%  500.01 or more: 2.50% }
+EXPLAINED = (
+    QUOTIENTS.split("milestone bought")[0]
+    + """\
 metric friends = count referrals
 metric half = friends / 2
 
@@ -78,6 +64,7 @@ milestone team {
   reward referrer cash 3 USD
 }
 """
+)
 
 
 @cache
