@@ -21,6 +21,7 @@ off: the shape every file had before), which is refused past 500 rewards;
     python benchmarks/sql_many_rewards.py                       # 50 .. 5000 rewards
     python benchmarks/sql_many_rewards.py --shape cte --sizes 50,100,200,500
     python benchmarks/sql_many_rewards.py --smoke               # tiny: the code works
+    python benchmarks/sql_many_rewards.py --kind computed --sizes 50,100,200   # not plain: a CTE each
 
 The load average is printed: the machine may be shared.
 """
@@ -54,8 +55,14 @@ metric paid "Paid so far" = sum payment.amount
 """
 
 
-def rules(milestones: int) -> str:
-    """A rule file of `milestones` plain milestones: each event reaches a few."""
+def rules(milestones: int, kind: str = "plain") -> str:
+    """A rule file of `milestones` milestones: each event reaches a few.
+    `kind` "plain": plain milestones (the table of sql/grouped.py);
+    "computed": each `each payment where ...` paying `N% of payment.amount`,
+    "message": each with a message, one CTE per milestone either way (not
+    plain: refused past 500 rewards)."""
+    if kind != "plain":
+        return _not_plain(milestones, kind)
     out = [HEAD]
     for i in range(milestones):
         kind = i % 3
@@ -73,6 +80,20 @@ def rules(milestones: int) -> str:
         out.append(
             f'milestone m{i} "Milestone {i}" {{\n  {trigger}\n  reward referrer cash {i % 9 + 1} USD\n{second}}}\n\n'
         )
+    return "".join(out)
+
+
+def _not_plain(milestones: int, kind: str) -> str:
+    """Milestones that keep a CTE of their own: a computed amount or a message."""
+    out = [HEAD]
+    for i in range(milestones):
+        low = i % 1000
+        trigger = f"each payment where payment.amount >= {low} USD and payment.amount < {low + 2} USD"
+        if kind == "computed":
+            body = f"reward referrer cash {i % 9 + 1}% of payment.amount"
+        else:
+            body = f'reward referrer cash {i % 9 + 1} USD\n  message "{{{{ paid }}}}"'
+        out.append(f"milestone m{i} {{\n  {trigger}\n  {body}\n}}\n\n")
     return "".join(out)
 
 
@@ -125,9 +146,9 @@ def profiled(program: rewardrules.Program, query: Query, lines: list[str]) -> tu
     return planned - start, done - planned
 
 
-def measure(milestones: int, lines: list[str]) -> dict[str, Any]:
+def measure(milestones: int, lines: list[str], kind: str = "plain") -> dict[str, Any]:
     """One row of the table."""
-    program = rewardrules.compile(rules(milestones), "many.rules")
+    program = rewardrules.compile(rules(milestones, kind), "many.rules")
     rewards = sum(len(m.rewards) for m in program.compiled.milestones)
     start = time.process_time()
     query = compile_query(program.compiled)
@@ -166,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=10, help="payments per referred customer")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--shape", choices=("table", "cte"), default="table")
+    parser.add_argument("--kind", choices=("plain", "computed", "message"), default="plain", help="the milestones")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: the code works")
     args = parser.parse_args(argv)
     sizes = [20, 80] if args.smoke else [int(n) for n in args.sizes.split(",")]
@@ -173,14 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         grouped.FROM = sys.maxsize  # every milestone its own CTE
     lines = ledger(5 if args.smoke else args.referrals, 3 if args.smoke else args.payments, args.seed)
     print(
-        f"## SQL of many rewards ({args.shape} shape; {len(lines)} ledger lines; load average {os.getloadavg()[0]:.2f})"
+        f"## SQL of many rewards ({args.kind} milestones, {args.shape} shape; {len(lines)} ledger lines; "
+        f"load average {os.getloadavg()[0]:.2f})"
     )
     print()
     columns = ("rewards", "milestones", "sql KB", "compile", "plan", "exec", "duckdb", "python", "awards", "same")
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for size in sizes:
-        row = measure(size, lines)
+        row = measure(size, lines, args.kind)
         cells = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in row.values()]
         print("| " + " | ".join(cells) + " |", flush=True)
         if not row["same"]:

@@ -107,8 +107,9 @@ milestone m2 {
   message "{{ spread }}"
 }
 
-metric spread = sum referrals.used
+metric spread = sum referrals.scaled
 metric used = sum usage.seats
+metric scaled = graduated tiers of used { 0 to 10: 100%  10 or more: 50% }
 """
 
 
@@ -119,8 +120,7 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (11, 3), (13, 42), (21, 3)]
+    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 42), (21, 3)]
     assert "`whenever` of `ratio`, a value that involves a division" in found[0]["message"]
-    assert "an explanation (`why`) giving `ratio`" in found[1]["message"]  # what `score` explains by default
-    assert "`ignoring case` of a value that is not a text field" in found[2]["message"]
-    assert "a message reading `spread` (a number of this kind)" in found[3]["message"]
+    assert "`ignoring case` of a value that is not a text field" in found[1]["message"]
+    assert "a message reading `spread` (a number of this kind)" in found[2]["message"]

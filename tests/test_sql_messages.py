@@ -102,22 +102,25 @@ def test_a_cut_amount_is_in_the_message(prog: rewardrules.Program) -> None:
 @pytest.mark.parametrize(
     ("declaration", "message", "construct"),
     [
-        (  # a quotient and a graduated table compile now (tests/test_sql_constructs3_messages.py)
-            "event usage { seats: number }\nmetric used = sum usage.seats\nmetric all = sum referrals.used",
+        (  # a quotient, a graduated table and a per-referrer sum compile now (tests/test_sql_constructs3_messages.py,
+            # tests/test_sql_referrer_sums.py): not a per-referrer sum of a graduated table
+            "event usage { seats: number }\nmetric used = sum usage.seats\nmetric all = sum referrals.g\n"
+            "metric g = graduated tiers of used {\n  0 to 10: 1%\n  10 or more: 2%\n}",
             "{{ all }}",
             "`all` (a number of this kind)",
         ),
         (
-            "event usage { seats: quantity MB }\nmetric used = sum usage.seats\nmetric all = sum referrals.used\n"
-            "metric g = graduated tiers of all {\n  0 MB to 10 MB: 1%\n  10 MB or more: 2%\n}",
-            "{{ g }}",
-            "`g` (a number of this kind)",
+            "event usage { seats: quantity MB }\nmetric used = sum usage.seats\nmetric all = sum referrals.g\n"
+            "metric g = graduated tiers of used {\n  0 MB to 10 MB: 1%\n  10 MB or more: 2%\n}\n"
+            "metric twice = all * 2",
+            "{{ twice }}",
+            "`twice` (a number of this kind)",
         ),
     ],
 )
 def test_a_message_reading_a_number_is_refused(tmp_path: Path, declaration: str, message: str, construct: str) -> None:
     """A number whose decimals the query does not compute (a per-referrer
-    sum, alone or read by a formula): plain numbers otherwise compile
+    sum of a graduated table, alone or read by a formula): plain numbers otherwise compile
     (tests/test_sql_messages_more.py), and so do quotients and rate tables
     (tests/test_sql_constructs3_messages.py)."""
     path = tmp_path / "n.rules"

@@ -256,7 +256,8 @@ def direct_result(
         return None
     limits = limits or Limits()
     currencies = _one_currency(program._reader().money)
-    layouts = _layouts(program, explain) if as_json else None
+    # a `why` whose numbers are computed after the query: its records are built in Python
+    layouts = _layouts(program, explain) if as_json and not query.why_inputs else None
     found = run_file(
         query,
         program.compiled.checked,
@@ -449,6 +450,7 @@ def result_data(
     from ..score.result import _totals, reversal_order
 
     layout = _record_keys(program)
+    from ..sql.explain import computed
     from ..sql.messages import render
 
     milestones = {m.info.index: m for m in program.compiled.milestones}
@@ -460,8 +462,8 @@ def result_data(
         milestone = milestones[row["milestone_index"]]
         if milestone.info.message is not None:  # rendered for the awards only, from the query's values
             record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
-        if explain:  # the query's JSON text, keys in the Python engine's order
-            record["why"] = json.loads(row["why"])
+        if explain:  # the query's JSON text, keys in the Python engine's order; its inputs computed
+            record["why"] = computed(program.compiled.checked, milestone, json.loads(row["why"]))
         awards.append(record)
         issued.append((record, row))
     reversals = [_reversal(row) for row in rows.reversals]

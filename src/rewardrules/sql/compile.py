@@ -140,6 +140,9 @@ class Query:
     most: int = MAX_AWARDS_PER_EVENT
     #: whether a milestone is `every` (one event may reach it many times)
     repeats: bool = False
+    #: whether an award's `why` gives a number as its inputs, computed
+    #: after the query (`explain.computed`): DuckDB does not write its text
+    why_inputs: bool = False
 
     def volume_sql(self) -> str | None:
         """The `volume` statement with the limit written in; None when no
@@ -267,6 +270,9 @@ class _Compiler:
     #: the referral's own fields read on its rows: column name -> alias (sql/referral_fields.py)
     referral_columns: dict[str, str] = field(default_factory=dict)
     contributions: list[str] = field(default_factory=list)
+    #: per per-referrer `sum` (its number n, of `R{n}`): the exponent of the
+    #: value a referral contributes, on its rows (sql/exponents.py: `RX{n}`)
+    referrer_exponents: dict[int, str] = field(default_factory=dict)
     #: the caps the rewards draw from, by identity: (number, cap)
     caps: dict[str, tuple[int, CapInfo]] = field(default_factory=dict)
     #: the unit an award's amount is written in after a cap cut it, by
@@ -297,6 +303,8 @@ class _Compiler:
     table: table_driven.Table = field(default_factory=table_driven.Table)
     #: whether award rows explain themselves (a `why` column, sql/explain.py)
     explain: bool = False
+    #: whether a `why` gives a number as its inputs (`Query.why_inputs`)
+    why_inputs: bool = False
     #: compiling for the explained sections (sql/sections.py): award rows
     #: carry `raw`, a reward's amount before caps as text (what a withheld
     #: reward would have paid); and `query` keeps its pieces below
@@ -722,6 +730,8 @@ class _Compiler:
             f'c{k} - COALESCE(LAG(c{k}) OVER (PARTITION BY rid ORDER BY "at", id), 0) AS d{k}' for k in n
         )
         sums = ", ".join(f'SUM(d{k}) OVER (PARTITION BY referrer ORDER BY "at", id {so_far}) AS R{k}' for k in n)
+        changes += "".join(f", {exponents.contributed(k, sql)}" for k, sql in self.referrer_exponents.items())
+        sums += "".join(f", {exponents.referrer_sum(k)}" for k in self.referrer_exponents)
         return [
             f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM {self.voided.rows()})",
             f"changed AS (SELECT *, {changes} FROM contributed)",
@@ -872,6 +882,7 @@ class _Compiler:
             volume=volume,
             names=names,
             repeats=repeats,
+            why_inputs=self.why_inputs,
         )
 
 

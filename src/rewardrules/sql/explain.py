@@ -36,21 +36,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..check.program import MetricInfo
+from ..check.program import CheckedRuleset, MetricInfo
 from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, Type
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import exponents, expressions, signs
+from . import exponents, expressions, messages, quotients, signs
 
 if TYPE_CHECKING:
     from .compile import _Compiler
 
 #: the columns award rows carry for `final` (left out of the result)
 COLUMNS = ("why_head", "why_void", "why_uncut")
+
+#: the key of the object an explanation gives in place of a number that
+#: `score` computes from the values its formula reads (`computed`)
+INPUTS = "inputs"
 
 #: what `json` writes for each control character (`json.dumps` escapes
 #: these, `"` and `\\`; with `ensure_ascii=False`, nothing else)
@@ -199,8 +203,8 @@ def _written(read: _Read, typ: Type) -> str:
         den = fraction.den or "1"
         written = _quotient(read, quotient, fraction.num, den, minor_exponent(typ.unit or ""))
         return f"CASE WHEN {fraction.num} IS NULL OR {den} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
-    if quotient is not None:  # the engine writes it to 100 significant digits
-        raise read.compiler.refuse("a number that involves a division", read.place)
+    if quotient is not None:  # the engine writes it to 100 significant digits: `score` computes it
+        return _inputs(read)
     value = read.value()
     if typ.kind == TEXT:
         return text(value)
@@ -211,8 +215,29 @@ def _written(read: _Read, typ: Type) -> str:
         units = sql.half_even_units(f"ABS({value})", places)
         written = _money(units, f"({value} < 0 OR ({value} = 0 AND {read.negative()}))", places)
     else:
-        written = _number(read, value)
+        try:
+            written = _number(read, value)
+        except sql.Unsupported:  # decimals the query does not compute (`rate of`, a graduated table)
+            if read.metric is None or not messages.evaluated(read.compiler.checked, read.metric):
+                raise
+            return _inputs(read)
     return f"CASE WHEN {value} IS NULL THEN 'null' ELSE '\"' || {written} || '\"' END"
+
+
+def _inputs(read: _Read) -> str:
+    """A number (not money) that divides or reads a rate table, as the
+    Python engine computes it to 100 significant digits with the exponent
+    its digits give: no DECIMAL holds it, so the query writes the object
+    `{"inputs": "VALUE@EXPONENT|..."}` of the values its formula reads
+    (`sql.quotients`, as for a message) and `computed` puts the engine's
+    number in its place."""
+    metric = read.metric
+    if metric is None or not messages.evaluated(read.compiler.checked, metric):
+        raise read.compiler.refuse("a number that involves a division", read.place)
+    read.compiler.why_inputs = True
+    sent = quotients.sent(read.compiler, metric, lambda leaf: exponents.metric(read.compiler, leaf, read.place))
+    head = sql.literal("{" + json.dumps(INPUTS) + ': "')  # the values sent hold no `"` or `\`
+    return f"{head} || {sent} || '\"}}'"
 
 
 def _quotient(read: _Read, formula: ast.Expr, num: str, den: str, places: int) -> str:
@@ -299,3 +324,20 @@ def final(compiler: _Compiler) -> str:
         return ""
     capped = '\',\n  "capped": true,\n  "uncapped": "\' || why_uncut || \'"\''
     return f", why_head || CASE WHEN granted < wanted THEN {capped} ELSE '' END || why_void || '\n}}' AS why"
+
+
+# -- after the query -----------------------------------------------------------
+def computed(checked: CheckedRuleset, milestone: CompiledMilestone, why: dict[str, Any]) -> dict[str, Any]:
+    """An award's `why` (parsed from the query's text) with each value the
+    query gave as its inputs (`_inputs`: an object, where every other value
+    is a JSON string, boolean or null) replaced by the number the Python
+    engine computes from them, written as the engine writes it."""
+    values = why.get("values")
+    if not isinstance(values, dict):
+        return why
+    metrics = checked.programs[milestone.program].metrics
+    for name, write in zip(milestone.why_names, milestone.why_format, strict=False):
+        sent = values.get(name)
+        if isinstance(sent, dict):
+            values[name] = write(messages.metric_value(checked, metrics[name], sent[INPUTS]))
+    return why

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 #: the suffix of a number column's exponent column: `"usage.seats exponent"`
 SUFFIX = " exponent"
 
-_SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+_ROWS = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_SO_FAR = f'(PARTITION BY rid ORDER BY "at", id {_ROWS})'
 
 
 def of(value: Decimal) -> int:
@@ -134,6 +135,8 @@ def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     if agg is not None and agg.fn == "count" and not agg.earlier and agg.unless is None:
         compiler.metric(info, node)  # the same checks as its value
         return "0"
+    if info.level != "referral" and agg is not None and agg.fn == "sum" and agg.source.text == "referrals":
+        return _referrer(compiler, info, agg, node)
     if info.level != "referral" or agg is None:
         raise compiler.refuse(f"the decimals of the metric `{info.name}`", node)
     found = compiler.exponents.get(info)
@@ -143,6 +146,35 @@ def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
         compiler.metric_sql.append(f"{_aggregate(compiler, info)} AS {found}")
         compiler.exponents[info] = found
     return found
+
+
+def _referrer(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate, node: object) -> str:
+    """`sum referrals.M` per referrer (`RX{n}` beside its `R{n}`): the
+    engine adds each change of a referral's contribution `v` (M while the
+    `where` holds, else 0; `mv or ZERO`: a zero M is `Decimal(0)`) to a
+    sum from `Decimal(0)`, and only a change that is not zero (`if d:`):
+    its exponent is the least of 0 and the exponents of the contributions
+    that changed it so far, over all the referrer's referrals."""
+    value = compiler.metric(info, node)  # `R{n}`, after the same checks as its value
+    n = int(value.removeprefix("R"))
+    if n not in compiler.referrer_exponents:
+        target = compiler.checked.programs[compiler.program].metrics[agg.field.text if agg.field else ""]
+        compiler.referrer_exponents[n] = metric(compiler, target, agg)
+    return f"RX{n}"
+
+
+def contributed(n: int, exponent: str) -> str:
+    """The exponent of a referral's contribution `c{n}` on its rows (0 for
+    none: the engine's `ZERO`), as `ce{n}`."""
+    return f"CASE WHEN c{n} <> 0 THEN {exponent} ELSE 0 END AS ce{n}"
+
+
+def referrer_sum(n: int) -> str:
+    """The exponent of the referrer's sum `R{n}` after each of its rows, as
+    `RX{n}` (not `X{n}`: DuckDB folds the case of names, and `x{n}` is an
+    aggregate's): over the rows where a contribution changed (`d{n}`)."""
+    changed = f"MIN(CASE WHEN d{n} <> 0 THEN ce{n} END)"
+    return f'LEAST(0, COALESCE({changed} OVER (PARTITION BY referrer ORDER BY "at", id {_ROWS}), 0)) AS RX{n}'
 
 
 def _aggregate(compiler: _Compiler, info: MetricInfo) -> str:

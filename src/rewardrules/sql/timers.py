@@ -97,6 +97,7 @@ def _referrers_at_due(compiler: _Compiler, k: int, rows: str) -> str:
     last row at or before it, of any of its referrals (the referral's own
     last row has them as they were at its own last event)."""
     columns = [f"R{n}" for n in range(len(compiler.referrer_metrics))]
+    columns += [f"RX{n}" for n in compiler.referrer_exponents]  # their exponents (sql/exponents.py)
     last = 'ROW_NUMBER() OVER (PARTITION BY s.srid ORDER BY t."at" DESC, t.id DESC) AS yn'
     referrers = (
         f"SELECT s.srid, {', '.join(f't.{c}' for c in columns)}, {last} FROM s{k} AS s "
