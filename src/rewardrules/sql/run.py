@@ -258,24 +258,6 @@ def _said() -> Iterator[None]:
         raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
 
 
-#: how every compiled statement begins (`compile.Compiler.query`): the
-#: ledger's events up to `as_of`
-_SCORED = 'WITH scored AS (SELECT * FROM ledger WHERE "at" <= (SELECT "at" FROM as_of))'
-
-
-def unmaterialised(sql: str) -> str:
-    """`sql` with its `scored` CTE read in place. DuckDB materialises a
-    CTE that a statement reads more than once: `scored` (read by `refs`
-    and by `seen`) was a copy of the whole ledger held while the statement
-    ran, which at 10M events made it spill to disk sooner; read in place
-    it is the `ledger` table's scan with the same filter, twice. The rows
-    are the same, so is every result; other engines get the statement as
-    compiled (`NOT MATERIALIZED` is DuckDB's and PostgreSQL's only)."""
-    if not sql.startswith(_SCORED):
-        return sql
-    return "WITH scored AS NOT MATERIALIZED" + sql[len("WITH scored AS") :]
-
-
 def _queries(
     connection: Any, query: Query, as_of: int, layouts: Layouts | None = None, totals_of: TotalsOf | None = None
 ) -> Rows:
@@ -284,13 +266,6 @@ def _queries(
     `layouts` (each reward's record keys) and `totals_of`, the awards as
     JSON text when `write.award_texts` can write them and the totals add
     up from their counts; else the award rows of the same run."""
-    query = replace(
-        query,
-        awards=unmaterialised(query.awards),
-        rejected=unmaterialised(query.rejected),
-        reversals=unmaterialised(query.reversals),
-        clawbacks=unmaterialised(query.clawbacks),
-    )
     connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
     volume = query.volume_sql()
     if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
