@@ -20,8 +20,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset, ProgramInfo
+from ..compiler.generate import CompiledMilestone
 from ..core.formatting import format_value
 from ..core.runtime import Referral, ReferrerState
+from ..core.timeutil import period_key
 from ..score.engine import Engine, Timer, Withheld, _no_amount
 from ..score.result import Reached, Reporter
 from ..sql.messages import metric_value
@@ -191,18 +193,39 @@ def referrers(
 
 def withheld(program: Program, sections: Sections, rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     """The `withheld` entries, in issue order, as `Reporter.withheld`
-    writes them: the reason a cap's, or the amount's (`_no_amount`)."""
+    writes them: the reason a cap's (`_cap_reason`), or the amount's
+    (`_no_amount`)."""
     milestones = {m.info.index: m for m in program.compiled.milestones}
-    reasons = dict(sections.reasons)
+    engine = Engine(program.compiled)
     for row in rows:
         amount = None if row["raw"] is None else Decimal(row["raw"])
-        reason = reasons[row["cap"]] if row["cap"] is not None else _no_amount(amount)
-        referral = Referral("", 0, row["referrer"], row["referee"], {}, [], 0)
         milestone = milestones[row["milestone_index"]]
+        reason = _cap_reason(engine, milestone, row, amount) or _no_amount(amount)
+        referral = Referral("", 0, row["referrer"], row["referee"], {}, [], 0)
         item = Withheld(
             row["at"], milestone, row["reward_index"], row["role"], row["beneficiary"], referral, reason, amount
         )
         yield Reporter.withheld(item)
+
+
+def _cap_reason(engine: Engine, milestone: CompiledMilestone, row: Mapping[str, Any], amount: Decimal | None) -> str:
+    """Why a cap withheld a reward ("" when none did): the engine's own
+    `_apply_caps` on what the beneficiary had drawn from each of the
+    reward's caps in the award's period before it (the row's `u{n}` for
+    cap `c{n}`, its `cap` key listing them in the reward's order)."""
+    reward = milestone.rewards[row["reward_index"]]
+    if amount is None or row["cap"] is None:
+        return ""
+    used = engine.state.cap_used
+    used.clear()
+    at, beneficiary = row["at"], row["beneficiary"]
+    timezone = engine.compiled.checked.timezone
+    for cap, key in zip(reward.caps, row["cap"].split(), strict=True):
+        drawn = row[f"u{key[1:]}"]
+        period = period_key(at, cap.period, timezone) if cap.period else ""
+        used[(*engine._cap_keys[id(cap)], beneficiary, period)] = Decimal(drawn) if drawn is not None else Decimal(0)
+    _, capped, reason = engine._apply_caps(reward.caps, beneficiary, at, amount)
+    return reason if capped else ""
 
 
 def _numbered(sections: Sections, index: int, starts: list[int]) -> list[tuple[str, int]]:

@@ -59,8 +59,6 @@ class Sections:
     #: of the snapshot the Python engine writes (`v0`, `v1`, ... in order
     #: over all programs)
     metrics: tuple[tuple[str, ...], ...]
-    #: the reason a cap withheld a reward, by the rows' `cap` key
-    reasons: tuple[tuple[str, str], ...]
     #: the metrics settled at the referral (`count earlier referrals`):
     #: their values are in every row, `has` or not
     settled: frozenset[str] = frozenset()
@@ -103,7 +101,7 @@ def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
     compiler = _Compiler(compiled, explain=True)
     compiler.explaining = True
     _refuse(compiler)
-    texts = [_metric_texts(compiler, program) for program in compiled.checked.programs]
+    texts = [_metric_texts(compiler, p, program) for p, program in enumerate(compiled.checked.programs)]
     query = compiler.query()
     return query, _sections(compiler, texts)
 
@@ -123,15 +121,15 @@ def _refuse(compiler: _Compiler) -> None:
             raise _refusal(
                 f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
             )
-        for reward in milestone.rewards:
-            if len(reward.caps) > 1:
-                raise _refusal("a reward counted by several caps", reward.info.decl, compiler)
 
 
-def _metric_texts(compiler: _Compiler, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
-    """Each metric of the snapshot with its value's text on a row of
-    `totals` (registered before the query is built: its columns are then
-    in `metered`), or, settled at the referral, of `accepted` (then True)."""
+def _metric_texts(compiler: _Compiler, index: int, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
+    """Each metric of program `index`'s snapshot with its value's text on
+    a row of `totals` (registered before the query is built: its columns
+    are then in `metered`), or, settled at the referral, of `accepted`
+    (then True). A per-referrer metric is the program's own: a metric
+    declared outside the programs counts the referrals of each apart."""
+    compiler.program = index
     found = []
     for metric in program.metrics.values():
         if metric.type.kind == "error":
@@ -257,14 +255,14 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
             "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
             "ORDER BY r.referrer"
         )
+    drawn = "".join(f", u{n}" for n, _ in compiler.caps.values())
     ordered = (
         f'{compiler.prelude},\nwithheld AS ({withheld})\nSELECT "at", milestone_index, reward_index, role, '
-        f"beneficiary, referrer, referee, cap, raw FROM withheld ORDER BY {ISSUE_ORDER}"
+        f"beneficiary, referrer, referee, cap, raw{drawn} FROM withheld ORDER BY {ISSUE_ORDER}"
     )
-    reasons = tuple((f"c{k}", f"{cap.describe()} reached") for k, cap in compiler.caps.values())
     names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
     fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
-    return Sections(referrals, referrers, ordered, names, reasons, fixed, tuple(m.info.index for m in clocks))
+    return Sections(referrals, referrers, ordered, names, fixed, tuple(m.info.index for m in clocks))
 
 
 def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
@@ -307,26 +305,50 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
 
 def _withheld_rows(compiler: _Compiler) -> str:
     """The rewards reached but not issued, with the columns of the issue
-    order: those a cap cut to nothing (their `cap` kept), and those whose
-    amount is 0 or less or has no value (`cap` NULL)."""
+    order: those a cap cut to nothing, and those whose amount is 0 or less
+    or has no value; each with its `cap` key (its caps' numbers in the
+    reward's order, `c0` or ` c0 c2 `) and, per cap `c{n}`, what its
+    beneficiary had drawn from it in the award's period before it (`u{n}`,
+    as text): the Python engine's reason is the last of the reward's caps
+    that cut it (`Engine._apply_caps`, replayed on these by
+    `cli.sql_sections.withheld`), or the amount's when none did."""
     keep = '"at", late, event, milestone_index, scope, nth, reward_index, role, beneficiary, referrer, referee'
     issued = compiler.issued
     parts = []
-    if issued.endswith(caps.KEPT):  # a file with caps
-        cut = issued.removesuffix(caps.KEPT) + "WHERE granted <= 0"
-        parts.append(f"SELECT {keep}, cap, raw FROM ({cut}) AS cut")
+    if issued.endswith(caps.KEPT):  # a file with caps: every capped row, with what it was granted
+        parts.append(f"SELECT {keep}, cap, raw, granted FROM ({issued.removesuffix(caps.KEPT)}) AS capped")
     for milestone in compiler.compiled.milestones:
         for index in range(len(milestone.rewards)):
             row = compiler.reward_row(milestone, index, keep=False)
             if not row.endswith(" WHERE FALSE"):
-                parts.append(f"SELECT {keep}, CAST(NULL AS VARCHAR) AS cap, raw FROM ({row}) AS nothing")
+                parts.append(f"SELECT {keep}, cap, raw, 0 AS granted FROM ({row}) AS nothing")
     if not parts:
         return (
             'SELECT CAST(NULL AS BIGINT) AS "at", 0 AS late, CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
             "'' AS scope, 0 AS nth, 0 AS reward_index, '' AS role, '' AS beneficiary, '' AS referrer, "
             "'' AS referee, CAST(NULL AS VARCHAR) AS cap, CAST(NULL AS VARCHAR) AS raw WHERE FALSE"
         )
-    return "\nUNION ALL\n".join(parts)
+    rows = "\nUNION ALL\n".join(parts)
+    drawn = _drawn(compiler)
+    used = "".join(f", {sql} AS u{n}" for n, sql in drawn)
+    shown = "".join(f", u{n}" for n, _ in drawn)
+    return f"SELECT {keep}, cap, raw{shown} FROM (SELECT *{used} FROM ({rows}) AS r) AS u WHERE granted <= 0"
+
+
+def _drawn(compiler: _Compiler) -> list[tuple[int, str]]:
+    """Per cap `c{n}`, what a row's beneficiary drew from it in the row's
+    period before the row, in issue order (an award granted something
+    draws 1 from a cap on a number of rewards, what it was granted from
+    one on an amount), as text; NULL when nothing (or the row does not
+    draw from it)."""
+    found = []
+    before = f"ORDER BY {ISSUE_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    for n, cap in compiler.caps.values():
+        member = caps.member(n)
+        drew = "1" if cap.counts_rewards else "granted"
+        window = f"PARTITION BY beneficiary, {member}, CASE WHEN {member} THEN {caps.period(cap, compiler.checked.timezone)} END"
+        found.append((n, f"CAST(SUM(CASE WHEN granted > 0 THEN {drew} END) OVER ({window} {before}) AS VARCHAR)"))
+    return found
 
 
 #: the rows fetched at a time (as `write._BATCH`)
@@ -347,7 +369,7 @@ class Fetched:
     referrers: Iterable[dict[str, Any]]
     withheld: Iterable[dict[str, Any]]
     partial: list[str]
-    #: the statements they come from (their metrics, their caps' reasons)
+    #: the statements they come from (their metrics, their clocks)
     sections: Sections
 
 
