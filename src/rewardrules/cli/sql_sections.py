@@ -68,11 +68,8 @@ class Explainer(Reporter):
         its programs, a timer due after the as-of is pending, an `after D
         from EVENT` whose EVENT came is anchored."""
         state = self.engine.state
-        state.referrals = {referral.referee: referral}
         state.timers.clear()
         state.anchored.clear()
-        # what `Engine.holds` reads: the programs it counts in (their referrer states are not read)
-        referral.links = [(self.compiled.programs[p], self._nobody) for p in referral.programs]
         for k in sections.clocks:
             since = row[f"since{k}"]
             if since is None:
@@ -83,6 +80,40 @@ class Explainer(Reporter):
             if row[f"due{k}"] > self.as_of:
                 timer = Timer(row[f"due{k}"], k, referral.referee, referral.referee, row[f"event{k}"], since)
                 state.timers[timer.key] = timer
+
+    def chain(self, referral: Referral, sections: Sections, row: Mapping[str, Any]) -> None:
+        """The referee's referrals as the engine has them at the as-of, as
+        far as its report reads them: the programs where the referral
+        counts (`links`: each it took part in, but where an attribution
+        moves only while it holds the referee there, row `h{p}`); under an
+        attribution that moves, the referee's first referral with the
+        programs it converted in (`cv{p}`), the last referral before this
+        one that took the referee in each such program (`oi{p}`: whom
+        `_not_counted` names) and the next one that took it (`ni{p}`: whom
+        `_attribution` names), each as the engine's chain (`next`)."""
+        moving = sections.moving
+        programs = self.compiled.programs
+        referral.links = [(programs[p], self._nobody) for p in referral.programs if p not in moving or row[f"h{p}"]]
+        first = referral
+        if moving:
+            referee = referral.referee
+            before: dict[str, Referral] = {}
+            if row["fi"] != referral.id:
+                first = before[row["fi"]] = self.light(row["fi"], 0, row["fr"], referee)
+            after: dict[str, Referral] = {}
+            for p in moving:
+                if row[f"oi{p}"] is not None:
+                    before.setdefault(row[f"oi{p}"], self.light(row[f"oi{p}"], 0, row[f"or{p}"], referee)).programs.append(p)
+                if row[f"ni{p}"] is not None:
+                    after.setdefault(row[f"ni{p}"], self.light(row[f"ni{p}"], row[f"nx{p}"], row[f"nr{p}"], referee)).programs.append(p)
+            nodes = [*before.values(), referral, *after.values()]
+            for node, following in zip(nodes, nodes[1:], strict=False):
+                node.next = following
+            first = nodes[0]
+            first.converted = [p for p in moving if row[f"cv{p}"]]
+        # mutated, not replaced: the engine keeps its own name for it (`Engine._referrals`)
+        self.engine.state.referrals.clear()
+        self.engine.state.referrals[referral.referee] = first
 
     def held(self, scopes: set[tuple[int, str, str]]) -> None:
         """The withheld milestones of the row being explained."""
@@ -156,6 +187,7 @@ def referrals(
             engine, referral = replayed(program, records[row["rid"]], histories.get(referrer, ()))
             explainer.engine = engine
         referral.programs = [p for p, flag in enumerate(flags) if flag]
+        explainer.chain(referral, sections, row)
         explainer.clocks(referral, sections, row)
         explainer.values = {p: _metrics(explainer, sections, p, starts, row) for p in range(len(checked.programs))}
         explainer.held(_held(row, referrer, referee))

@@ -65,6 +65,9 @@ class Sections:
     #: the timer milestones, by index: their clocks are the referral rows'
     #: `since{k}`, `event{k}` and `due{k}` (`_clock`)
     clocks: tuple[int, ...] = ()
+    #: the programs whose attribution moves: the referral rows tell, per
+    #: such program, who holds the referee (`_chain`)
+    moving: tuple[int, ...] = ()
 
     def statements(self) -> list[tuple[str, str]]:
         """The statements `rewardrules sql --sections` prints, with titles."""
@@ -112,11 +115,14 @@ def _refusal(construct: str, node: object, compiler: _Compiler) -> Unsupported:
 
 def _refuse(compiler: _Compiler) -> None:
     """Refuse what the sections do not compile yet, at its line."""
-    checked = compiler.checked
-    for p in attribution.moving(compiler):
-        program = checked.programs[p]
-        raise _refusal("a program whose attribution moves", program.attribution.decl or program.decl, compiler)
+    moving = attribution.moving(compiler)
     for milestone in compiler.compiled.milestones:
+        if timers.is_timer(milestone) and milestone.program in moving:  # whose clock the state holds: not told
+            raise _refusal(
+                f"a timer in a program whose attribution moves (milestone `{milestone.info.name}`)",
+                milestone.info.trigger,
+                compiler,
+            )
         if timers.is_timer(milestone) and milestone.info.level != "referral":
             raise _refusal(
                 f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
@@ -226,6 +232,9 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
     clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
     ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
+    moving = attribution.moving(compiler)
+    if moving:
+        ctes.append(_chain(compiler, moving))
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
     from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
     values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
@@ -236,7 +245,9 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         + "".join(
             f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks)
         )
+        + "".join(_chain_columns(compiler, moving))
         + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
+        + "".join(_chain_joins(moving))
         + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
         + ("LEFT JOIN theirs ON theirs.referrer = a.referrer " if theirs else "")
         + "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
@@ -249,7 +260,7 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         referrers = (
             f"{head}SELECT r.referrer, r.first_at, {'theirs.referrer IS NOT NULL' if theirs else 'FALSE'} AS has{own}, "
             "got.reached, held.held "
-            "FROM (SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)) AS r "
+            f"FROM ({_firsts(moving)}) AS r "
             + ("LEFT JOIN theirs ON theirs.referrer = r.referrer " if theirs else "")
             + "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
             "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
@@ -262,7 +273,64 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     )
     names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
     fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
-    return Sections(referrals, referrers, ordered, names, fixed, tuple(m.info.index for m in clocks))
+    return Sections(referrals, referrers, ordered, names, fixed, tuple(m.info.index for m in clocks), tuple(moving))
+
+
+def _chain(compiler: _Compiler, moving: list[int]) -> str:
+    """`chain`: per accepted referral, its referee's first referral (`fi`,
+    `fr`, `fa`: the head of the engine's chain of the referee's accepted
+    referrals) and, per program `p` whose attribution moves, the last
+    referral before it that took the referee there (`oi{p}`, `or{p}`):
+    whom `Reporter._not_counted` names."""
+    referee = 'PARTITION BY referee ORDER BY rat, rid'
+    before = f"({referee} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    owners = "".join(
+        f", LAST_VALUE(CASE WHEN e{p} THEN {value} END IGNORE NULLS) OVER {before} AS {name}{p}"
+        for p in moving
+        for name, value in (("oi", "rid"), ("or", "referrer"))
+    )
+    firsts = "".join(f", FIRST_VALUE({value}) OVER ({referee}) AS {name}" for name, value in (("fi", "rid"), ("fr", "referrer"), ("fa", "rat")))
+    return f"chain AS (SELECT rid{firsts}{owners} FROM accepted)"
+
+
+def _chain_columns(compiler: _Compiler, moving: list[int]) -> list[str]:
+    """The referral row's columns of an attribution that moves, per such
+    program `p`: whether it holds the referee at the as-of (`h{p}`: it took
+    it, no later referral took it, and it converted within the lapse or
+    the lapse has not passed: `Reporter._holds`), whether the referee
+    converted (`cv{p}`), the next referral that took it (`nx{p}`, `ni{p}`,
+    `nr{p}`); and `chain`'s columns."""
+    found = [", ch.fi, ch.fr"]
+    for p in moving:
+        lapse = compiler.checked.programs[p].attribution.lapse_ns
+        holds = f"a.e{p} AND a.nx{p} IS NULL"
+        if lapse is not None:
+            holds += f' AND (a.fv{p} OR (SELECT "at" FROM as_of) - a.rat <= {lapse})'
+        found.append(
+            f", COALESCE({holds}, FALSE) AS h{p}, k{p}.referee IS NOT NULL AS cv{p}, a.nx{p}, a.ni{p}, "
+            f"n{p}.referrer AS nr{p}, ch.oi{p}, ch.or{p}"
+        )
+    return found if moving else []
+
+
+def _chain_joins(moving: list[int]) -> list[str]:
+    joins = [f"LEFT JOIN conv{p} AS k{p} ON k{p}.referee = a.referee LEFT JOIN accepted AS n{p} ON n{p}.rid = a.ni{p} " for p in moving]
+    return ["LEFT JOIN chain AS ch ON ch.rid = a.rid ", *joins] if moving else []
+
+
+def _firsts(moving: list[int]) -> str:
+    """The referrers of the per-referrer milestones (one program: `e0`)
+    with the instant of the referral the engine's report reads for each:
+    its first in the engine's order of referrals (`State.every_referral`:
+    by the referee's first referral, then the referee's later ones), which
+    is its earliest unless an attribution moves."""
+    if not moving:
+        return "SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)"
+    ranked = (
+        "SELECT a.referrer, a.rat, a.e0, ROW_NUMBER() OVER (PARTITION BY a.referrer ORDER BY ch.fa, ch.fi, a.rat, a.rid) "
+        "AS k FROM accepted AS a JOIN chain AS ch ON ch.rid = a.rid"
+    )
+    return f"SELECT referrer, MAX(CASE WHEN k = 1 THEN rat END) AS first_at FROM ({ranked}) AS f GROUP BY referrer HAVING bool_or(e0)"
 
 
 def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
