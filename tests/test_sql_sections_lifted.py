@@ -236,6 +236,68 @@ def test_moving_attributions_on_crowded_ledgers(rules: str, data: st.DataObject)
     same_sections(rewardrules.compile(rules), events, data.draw(as_ofs(events), label="as_of"))
 
 
+# -- a per-referrer metric reading a per-referral one ------------------------------------
+
+#: `score` reads the referrer's `converted` and the referral's `paid`
+READING = """ruleset reading "A per-referrer metric reading a per-referral one"
+
+event payment { amount: money USD }
+
+metric paid = count payment where payment.amount > 0
+metric converted = count referrals where paid >= 1
+metric score "Score" = converted * 10 + paid
+
+milestone two { when converted >= 2  reward referrer cash 5 USD }
+milestone first_paid { first payment where payment.amount > 0  reward referee credit 2 USD }
+"""
+
+
+def test_a_per_referrer_metric_reading_a_per_referral_one() -> None:
+    """Each referral's `score` is its referrer's `converted` with its own
+    `paid`; a referrer's, with its first referral's (the engine's report)."""
+    events = [
+        ref("r1", "2026-01-01T00:00:00Z", "ann", "bo"),
+        ref("r2", "2026-01-01T00:00:00Z", "ann", "cy"),
+        ref("r3", "2026-01-02T00:00:00Z", "di", "ed"),
+        pay("p1", "2026-01-02T00:00:00Z", "bo", "100.00"),
+        pay("p2", "2026-01-03T00:00:00Z", "cy", "10.00"),
+        pay("p3", "2026-01-03T00:00:00Z", "bo", "10.00"),
+    ]
+    got = same_sections(rewardrules.compile(READING), events)
+    assert [r["programs"][0]["metrics"]["score"] for r in got["referrals"]] == ["22", "21", "0"]
+    assert [r["metrics"]["score"] for r in got["referrers"]] == ["22", "0"]
+
+
+def test_a_referrer_s_first_referral_is_the_engine_s_under_an_attribution_that_moves() -> None:
+    """`yu` referred `bo` at 3 and took `al` at 5 (last referral before the
+    first payment): the engine's order of referrals lists `al`'s first
+    (its referee was referred first), so `yu`'s `score` reads `al`'s
+    `paid` (2), not `bo`'s (0), though `bo`'s referral is earlier."""
+    rules = READING.replace("metric paid", "attribution last referral before first payment\n\nmetric paid")
+    events = [
+        ref("r1", "2026-01-01T00:00:00Z", "xi", "al"),
+        ref("r3", "2026-01-03T00:00:00Z", "yu", "bo"),
+        ref("r5", "2026-01-05T00:00:00Z", "yu", "al"),
+        pay("p6", "2026-01-06T00:00:00Z", "al", "10.00"),
+        pay("p7", "2026-01-07T00:00:00Z", "al", "10.00"),
+    ]
+    got = same_sections(rewardrules.compile(rules), events)
+    assert [(r["referrer"], r["metrics"]["score"]) for r in got["referrers"]] == [("xi", "0"), ("yu", "12")]
+
+
+@pytest.mark.parametrize("moves", [False, True], ids=["first", "moving"])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_per_referrer_metric_reading_a_per_referral_one_on_generated_ledgers(moves: bool, data: st.DataObject) -> None:
+    rules = READING
+    if moves:  # the referrer's first referral is then its first in the engine's order, not the earliest
+        rules = rules.replace("metric paid", "attribution last referral before first payment\n\nmetric paid")
+    events = data.draw(ledgers("affiliate_attribution"), label="ledger")
+    if data.draw(st.booleans(), label="crowded"):
+        crowd(events, data.draw(st.integers(0, 10**6), label="seed"))
+    same_sections(rewardrules.compile(rules), events, data.draw(as_ofs(events), label="as_of"))
+
+
 # -- drawn rule files ------------------------------------------------------------------
 
 

@@ -142,11 +142,6 @@ def _metric_texts(compiler: _Compiler, index: int, program: ProgramInfo) -> list
             continue
         if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
             raise _refusal(f"the metric `{metric.name}` (a {metric.type.kind})", metric.decl, compiler)
-        if metric.level == "referrer" and _reads_referral_metric(compiler, metric):
-            raise _refusal(
-                f"the metric `{metric.name}` (per referrer, reading a per-referral one)", metric.decl, compiler
-            )
-
         agg = metric.aggregate
         if agg is not None and agg.earlier:  # settled at the referral, as `eligible when` reads it
             found.append((metric, f"CAST(a.{_earlier(compiler, metric)} AS VARCHAR)", True))
@@ -209,11 +204,19 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     mine: list[str] = []  # per referral, after its last row
     theirs: list[str] = []  # per referrer, after its last row
     settled: list[str] = []  # per referral, at its event (in `accepted`)
+    mixed: list[str] = []  # per referrer, reading a per-referral one: on `merged` (`_merged`)
     n = 0
     for program_texts in texts:
         for metric, sql, at_referral in program_texts:
-            (settled if at_referral else theirs if metric.level == "referrer" else mine).append(f"{sql} AS v{n}")
+            if at_referral:
+                found = settled
+            elif metric.level == "referrer":
+                found = mixed if _reads_referral_metric(compiler, metric) else theirs
+            else:
+                found = mine
+            found.append(f"{sql} AS v{n}")
             n += 1
+    moving = attribution.moving(compiler)
     ctes = [
         f"issued AS ({compiler.issued})",
         f"withheld AS ({withheld})",
@@ -226,13 +229,15 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         "AS rank FROM issued) AS g GROUP BY ALL)",
         "held AS (SELECT referrer, scoped, STRING_AGG(DISTINCT CAST(milestone_index AS VARCHAR), ' ') AS held "
         f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
-        f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
+        *([f"merged AS ({_merged(compiler)})"] if mixed else []),
+        f"mine AS (SELECT rid{''.join(', ' + c for c in [*mine, *mixed])} FROM "
+        + ("merged" if mixed else f"({_last('rid')})")
+        + " AS l)",
     ]
     if theirs:  # per-referrer metrics: their values after the referrer's last row
         ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
     clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
     ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
-    moving = attribution.moving(compiler)
     if moving:
         ctes.append(_chain(compiler, moving))
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
@@ -256,12 +261,13 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     )
     referrers = ""
     if per_referrer:  # one program (`_Compiler._refuse_terms`)
-        own = "".join(", " + c.rpartition(" AS ")[2] for c in theirs)
+        own = "".join(", " + c.rpartition(" AS ")[2] for c in [*theirs, *mixed])
         referrers = (
             f"{head}SELECT r.referrer, r.first_at, {'theirs.referrer IS NOT NULL' if theirs else 'FALSE'} AS has{own}, "
             "got.reached, held.held "
             f"FROM ({_firsts(moving)}) AS r "
             + ("LEFT JOIN theirs ON theirs.referrer = r.referrer " if theirs else "")
+            + ("LEFT JOIN mine ON mine.rid = r.first_rid " if mixed else "")
             + "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
             "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
             "ORDER BY r.referrer"
@@ -318,19 +324,35 @@ def _chain_joins(moving: list[int]) -> list[str]:
     return ["LEFT JOIN chain AS ch ON ch.rid = a.rid ", *joins] if moving else []
 
 
+def _merged(compiler: _Compiler) -> str:
+    """Per referral, its last row of `totals` with the running sums of
+    the per-referrer metrics (`R{k}`) its referrer's after the referrer's
+    last row: where a per-referrer formula reading a per-referral metric
+    has the value the engine's snapshot gives it (the referral's values,
+    its referrer's)."""
+    sums = [f"R{k}" for k in range(len(compiler.contributions))]
+    replaced = ", ".join(f"t.{c} AS {c}" for c in sums)
+    ends = f"SELECT referrer{''.join(', ' + c for c in sums)} FROM ({_last('referrer')}) AS e"
+    return f"SELECT l.* REPLACE ({replaced}) FROM ({_last('rid')}) AS l JOIN ({ends}) AS t ON t.referrer = l.referrer"
+
+
 def _firsts(moving: list[int]) -> str:
     """The referrers of the per-referrer milestones (one program: `e0`)
     with the instant of the referral the engine's report reads for each:
     its first in the engine's order of referrals (`State.every_referral`:
     by the referee's first referral, then the referee's later ones), which
     is its earliest unless an attribution moves."""
-    if not moving:
-        return "SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)"
-    ranked = (
-        "SELECT a.referrer, a.rat, a.e0, ROW_NUMBER() OVER (PARTITION BY a.referrer ORDER BY ch.fa, ch.fi, a.rat, a.rid) "
-        "AS k FROM accepted AS a JOIN chain AS ch ON ch.rid = a.rid"
+    if moving:
+        ranked = (
+            "SELECT a.referrer, a.rat, a.rid, a.e0, ROW_NUMBER() OVER (PARTITION BY a.referrer "
+            "ORDER BY ch.fa, ch.fi, a.rat, a.rid) AS k FROM accepted AS a JOIN chain AS ch ON ch.rid = a.rid"
+        )
+    else:
+        ranked = "SELECT referrer, rat, rid, e0, ROW_NUMBER() OVER (PARTITION BY referrer ORDER BY rat, rid) AS k FROM accepted"
+    return (
+        "SELECT referrer, MAX(CASE WHEN k = 1 THEN rat END) AS first_at, MAX(CASE WHEN k = 1 THEN rid END) AS first_rid "
+        f"FROM ({ranked}) AS f GROUP BY referrer HAVING bool_or(e0)"
     )
-    return f"SELECT referrer, MAX(CASE WHEN k = 1 THEN rat END) AS first_at FROM ({ranked}) AS f GROUP BY referrer HAVING bool_or(e0)"
 
 
 def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
