@@ -30,7 +30,6 @@ from rewardrules.sql.sections import compile_explained
 
 from .conftest import RULESETS, examples
 from .strategies import rule_files, tiers_caps_files
-from .test_generated_programs import ledger
 from .test_properties import as_ofs, ledgers
 from .test_review_rev1_drawn import crowded
 from .test_sql_caps2 import LAYERED, SHARED
@@ -108,7 +107,10 @@ milestone commission {
   cap referrer 2 rewards
 }
 """
-    events = [ref("r", "2026-01-01T00:00:00Z", "ann", "bo"), *[pay(f"p{k}", "2026-01-02T00:00:00Z", "bo", "60.00") for k in range(4)]]
+    events = [
+        ref("r", "2026-01-01T00:00:00Z", "ann", "bo"),
+        *[pay(f"p{k}", "2026-01-02T00:00:00Z", "bo", "60.00") for k in range(4)],
+    ]
     got = same_sections(rewardrules.compile(rules), events)
     assert [w["reason"] for w in got["withheld"]] == ["cap of 2 rewards reached"] * 2
 
@@ -173,7 +175,9 @@ def test_affiliate_attribution_on_generated_ledgers(data: st.DataObject) -> None
     events = data.draw(ledgers("affiliate_attribution"), label="ledger")
     if data.draw(st.booleans(), label="crowded"):
         crowd(events, data.draw(st.integers(0, 10**6), label="seed"))
-    same_sections(rewardrules.load(RULESETS / "affiliate_attribution.rules"), events, data.draw(as_ofs(events), label="as_of"))
+    same_sections(
+        rewardrules.load(RULESETS / "affiliate_attribution.rules"), events, data.draw(as_ofs(events), label="as_of")
+    )
 
 
 #: a program whose attribution moves beside one whose does not, with
@@ -288,7 +292,9 @@ def test_a_referrer_s_first_referral_is_the_engine_s_under_an_attribution_that_m
 @pytest.mark.parametrize("moves", [False, True], ids=["first", "moving"])
 @settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_a_per_referrer_metric_reading_a_per_referral_one_on_generated_ledgers(moves: bool, data: st.DataObject) -> None:
+def test_a_per_referrer_metric_reading_a_per_referral_one_on_generated_ledgers(
+    moves: bool, data: st.DataObject
+) -> None:
     rules = READING
     if moves:  # the referrer's first referral is then its first in the engine's order, not the earliest
         rules = rules.replace("metric paid", "attribution last referral before first payment\n\nmetric paid")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset, ProgramInfo
@@ -98,16 +99,18 @@ class Explainer(Reporter):
         if moving:
             referee = referral.referee
             before: dict[str, Referral] = {}
-            if row["fi"] != referral.id:
-                first = before[row["fi"]] = self.light(row["fi"], 0, row["fr"], referee)
+            if row["fi"] != referral.id:  # the head of the chain, then the last takers before this one
+                before[row["fi"]] = self.light(row["fi"], 0, row["fr"], referee)
             after: dict[str, Referral] = {}
             for p in moving:
                 if row[f"oi{p}"] is not None:
-                    before.setdefault(row[f"oi{p}"], self.light(row[f"oi{p}"], 0, row[f"or{p}"], referee)).programs.append(p)
+                    node = self.light(row[f"oi{p}"], 0, row[f"or{p}"], referee)
+                    before.setdefault(row[f"oi{p}"], node).programs.append(p)
                 if row[f"ni{p}"] is not None:
-                    after.setdefault(row[f"ni{p}"], self.light(row[f"ni{p}"], row[f"nx{p}"], row[f"nr{p}"], referee)).programs.append(p)
+                    node = self.light(row[f"ni{p}"], row[f"nx{p}"], row[f"nr{p}"], referee)
+                    after.setdefault(row[f"ni{p}"], node).programs.append(p)
             nodes = [*before.values(), referral, *after.values()]
-            for node, following in zip(nodes, nodes[1:], strict=False):
+            for node, following in pairwise(nodes):
                 node.next = following
             first = nodes[0]
             first.converted = [p for p in moving if row[f"cv{p}"]]

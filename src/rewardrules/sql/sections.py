@@ -20,16 +20,25 @@ has every column they read:
 - `referrers`: per referrer of a program with per-referrer milestones (in
   name order), the same for those;
 - `withheld`: the rewards reached but not issued, in issue order: cut to
-  nothing by a cap (`cap`: its key), or an amount of 0 or less or without
-  a value; `raw` is the amount asked, as text.
+  nothing by its caps, or an amount of 0 or less or without a value; `raw`
+  is the amount asked, as text, `cap` the key of the reward's caps and
+  `u{n}` what the beneficiary had drawn from cap `c{n}` before it (the
+  engine's reason is replayed from them: `_withheld_rows`).
+
+Under an attribution that moves, each referral row also says, per such
+program, whether it holds the referee, whether the referee converted, the
+next referral that took it and the last one before it that did (`_chain`:
+the engine's chain of the referee's referrals, as its report reads it). A
+per-referrer metric reading a per-referral one is computed on the
+referral's last row with its referrer's running sums (`_merged`).
 
 The texts (progress lines, ineligibility) are written by the Python
 engine's own report from these facts (`cli.sql_sections`), so they are its
 words byte for byte. What this module cannot compile yet is refused, for
-the explained output only (`--no-explain` is not): timers per referrer,
-attribution that moves, a reward under several caps, a metric whose value
-cannot be written exactly (`messages.value_text`). A timer per referral
-has its clock at the as-of in the referral rows (`_clock`).
+the explained output only (`--no-explain` is not): timers per referrer, a
+timer in a program whose attribution moves, a metric whose value cannot
+be written exactly (`messages.value_text`). A timer per referral has its
+clock at the as-of in the referral rows (`_clock`).
 """
 
 from __future__ import annotations
@@ -288,14 +297,17 @@ def _chain(compiler: _Compiler, moving: list[int]) -> str:
     referrals) and, per program `p` whose attribution moves, the last
     referral before it that took the referee there (`oi{p}`, `or{p}`):
     whom `Reporter._not_counted` names."""
-    referee = 'PARTITION BY referee ORDER BY rat, rid'
+    referee = "PARTITION BY referee ORDER BY rat, rid"
     before = f"({referee} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     owners = "".join(
         f", LAST_VALUE(CASE WHEN e{p} THEN {value} END IGNORE NULLS) OVER {before} AS {name}{p}"
         for p in moving
         for name, value in (("oi", "rid"), ("or", "referrer"))
     )
-    firsts = "".join(f", FIRST_VALUE({value}) OVER ({referee}) AS {name}" for name, value in (("fi", "rid"), ("fr", "referrer"), ("fa", "rat")))
+    firsts = "".join(
+        f", FIRST_VALUE({value}) OVER ({referee}) AS {name}"
+        for name, value in (("fi", "rid"), ("fr", "referrer"), ("fa", "rat"))
+    )
     return f"chain AS (SELECT rid{firsts}{owners} FROM accepted)"
 
 
@@ -320,7 +332,10 @@ def _chain_columns(compiler: _Compiler, moving: list[int]) -> list[str]:
 
 
 def _chain_joins(moving: list[int]) -> list[str]:
-    joins = [f"LEFT JOIN conv{p} AS k{p} ON k{p}.referee = a.referee LEFT JOIN accepted AS n{p} ON n{p}.rid = a.ni{p} " for p in moving]
+    joins = [
+        f"LEFT JOIN conv{p} AS k{p} ON k{p}.referee = a.referee LEFT JOIN accepted AS n{p} ON n{p}.rid = a.ni{p} "
+        for p in moving
+    ]
     return ["LEFT JOIN chain AS ch ON ch.rid = a.rid ", *joins] if moving else []
 
 
@@ -338,10 +353,11 @@ def _merged(compiler: _Compiler) -> str:
 
 def _firsts(moving: list[int]) -> str:
     """The referrers of the per-referrer milestones (one program: `e0`)
-    with the instant of the referral the engine's report reads for each:
-    its first in the engine's order of referrals (`State.every_referral`:
-    by the referee's first referral, then the referee's later ones), which
-    is its earliest unless an attribution moves."""
+    with the instant and id of the referral the engine's report reads for
+    each (`first_at`, `first_rid`): its first in the engine's order of
+    referrals (`State.every_referral`: by the referee's first referral,
+    then the referee's later ones), which is its earliest unless an
+    attribution moves."""
     if moving:
         ranked = (
             "SELECT a.referrer, a.rat, a.rid, a.e0, ROW_NUMBER() OVER (PARTITION BY a.referrer "
