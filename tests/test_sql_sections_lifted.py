@@ -23,7 +23,7 @@ import rewardrules
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.core.diagnostics import RuleError
 from rewardrules.score.api import parse_as_of
-from rewardrules.sql.compile import Unsupported
+from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.run import TooWide
 from rewardrules.sql.run import run as run_query
 from rewardrules.sql.sections import compile_explained
@@ -345,3 +345,29 @@ milestone later { after 30 days  reward referrer cash 5 USD }
     problem = refused.value.problem()
     assert "a timer in a program whose attribution moves (milestone `later`)" in problem.message
     assert problem.location is not None and problem.location.line == 7
+
+
+def test_earlier_referrals_under_an_attribution_that_moves_are_refused_at_the_metric() -> None:
+    """A metric settled at the referral (`count earlier referrals`) is a
+    column the attribution's fold does not carry yet: the explained output
+    is refused at the metric (it failed in DuckDB, "Set operations can only
+    apply to expressions with the same number of result columns", on a
+    drawn rule file), `--no-explain` still compiles."""
+    rules = """ruleset e "E"
+
+event payment { amount: money USD }
+
+attribution first referral lapses after 30 days unless first payment
+
+metric before = count earlier referrals within 1 days
+metric paid = count payment
+
+milestone one { first payment  reward referrer cash 5 USD }
+"""
+    prog = rewardrules.compile(rules)
+    with pytest.raises(Unsupported) as refused:
+        compile_explained(prog.compiled)
+    problem = refused.value.problem()
+    assert "the metric `before` (`earlier referrals`) in a file whose attribution moves" in problem.message
+    assert problem.location is not None and problem.location.line == 7
+    compile_query(prog.compiled)
