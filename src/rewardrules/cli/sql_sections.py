@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset, ProgramInfo
+from ..compiler.generate import CompiledMilestone
 from ..core.formatting import format_value
 from ..core.runtime import Referral, ReferrerState
+from ..core.timeutil import period_key
 from ..score.engine import Engine, Timer, Withheld, _no_amount
 from ..score.result import Reached, Reporter
 from ..sql.messages import metric_value
@@ -66,11 +69,8 @@ class Explainer(Reporter):
         its programs, a timer due after the as-of is pending, an `after D
         from EVENT` whose EVENT came is anchored."""
         state = self.engine.state
-        state.referrals = {referral.referee: referral}
         state.timers.clear()
         state.anchored.clear()
-        # what `Engine.holds` reads: the programs it counts in (their referrer states are not read)
-        referral.links = [(self.compiled.programs[p], self._nobody) for p in referral.programs]
         for k in sections.clocks:
             since = row[f"since{k}"]
             if since is None:
@@ -81,6 +81,42 @@ class Explainer(Reporter):
             if row[f"due{k}"] > self.as_of:
                 timer = Timer(row[f"due{k}"], k, referral.referee, referral.referee, row[f"event{k}"], since)
                 state.timers[timer.key] = timer
+
+    def chain(self, referral: Referral, sections: Sections, row: Mapping[str, Any]) -> None:
+        """The referee's referrals as the engine has them at the as-of, as
+        far as its report reads them: the programs where the referral
+        counts (`links`: each it took part in, but where an attribution
+        moves only while it holds the referee there, row `h{p}`); under an
+        attribution that moves, the referee's first referral with the
+        programs it converted in (`cv{p}`), the last referral before this
+        one that took the referee in each such program (`oi{p}`: whom
+        `_not_counted` names) and the next one that took it (`ni{p}`: whom
+        `_attribution` names), each as the engine's chain (`next`)."""
+        moving = sections.moving
+        programs = self.compiled.programs
+        referral.links = [(programs[p], self._nobody) for p in referral.programs if p not in moving or row[f"h{p}"]]
+        first = referral
+        if moving:
+            referee = referral.referee
+            before: dict[str, Referral] = {}
+            if row["fi"] != referral.id:  # the head of the chain, then the last takers before this one
+                before[row["fi"]] = self.light(row["fi"], 0, row["fr"], referee)
+            after: dict[str, Referral] = {}
+            for p in moving:
+                if row[f"oi{p}"] is not None:
+                    node = self.light(row[f"oi{p}"], 0, row[f"or{p}"], referee)
+                    before.setdefault(row[f"oi{p}"], node).programs.append(p)
+                if row[f"ni{p}"] is not None:
+                    node = self.light(row[f"ni{p}"], row[f"nx{p}"], row[f"nr{p}"], referee)
+                    after.setdefault(row[f"ni{p}"], node).programs.append(p)
+            nodes = [*before.values(), referral, *after.values()]
+            for node, following in pairwise(nodes):
+                node.next = following
+            first = nodes[0]
+            first.converted = [p for p in moving if row[f"cv{p}"]]
+        # mutated, not replaced: the engine keeps its own name for it (`Engine._referrals`)
+        self.engine.state.referrals.clear()
+        self.engine.state.referrals[referral.referee] = first
 
     def held(self, scopes: set[tuple[int, str, str]]) -> None:
         """The withheld milestones of the row being explained."""
@@ -154,6 +190,7 @@ def referrals(
             engine, referral = replayed(program, records[row["rid"]], histories.get(referrer, ()))
             explainer.engine = engine
         referral.programs = [p for p, flag in enumerate(flags) if flag]
+        explainer.chain(referral, sections, row)
         explainer.clocks(referral, sections, row)
         explainer.values = {p: _metrics(explainer, sections, p, starts, row) for p in range(len(checked.programs))}
         explainer.held(_held(row, referrer, referee))
@@ -191,18 +228,39 @@ def referrers(
 
 def withheld(program: Program, sections: Sections, rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     """The `withheld` entries, in issue order, as `Reporter.withheld`
-    writes them: the reason a cap's, or the amount's (`_no_amount`)."""
+    writes them: the reason a cap's (`_cap_reason`), or the amount's
+    (`_no_amount`)."""
     milestones = {m.info.index: m for m in program.compiled.milestones}
-    reasons = dict(sections.reasons)
+    engine = Engine(program.compiled)
     for row in rows:
         amount = None if row["raw"] is None else Decimal(row["raw"])
-        reason = reasons[row["cap"]] if row["cap"] is not None else _no_amount(amount)
-        referral = Referral("", 0, row["referrer"], row["referee"], {}, [], 0)
         milestone = milestones[row["milestone_index"]]
+        reason = _cap_reason(engine, milestone, row, amount) or _no_amount(amount)
+        referral = Referral("", 0, row["referrer"], row["referee"], {}, [], 0)
         item = Withheld(
             row["at"], milestone, row["reward_index"], row["role"], row["beneficiary"], referral, reason, amount
         )
         yield Reporter.withheld(item)
+
+
+def _cap_reason(engine: Engine, milestone: CompiledMilestone, row: Mapping[str, Any], amount: Decimal | None) -> str:
+    """Why a cap withheld a reward ("" when none did): the engine's own
+    `_apply_caps` on what the beneficiary had drawn from each of the
+    reward's caps in the award's period before it (the row's `u{n}` for
+    cap `c{n}`, its `cap` key listing them in the reward's order)."""
+    reward = milestone.rewards[row["reward_index"]]
+    if amount is None or row["cap"] is None:
+        return ""
+    used = engine.state.cap_used
+    used.clear()
+    at, beneficiary = row["at"], row["beneficiary"]
+    timezone = engine.compiled.checked.timezone
+    for cap, key in zip(reward.caps, row["cap"].split(), strict=True):
+        drawn = row[f"u{key[1:]}"]
+        period = period_key(at, cap.period, timezone) if cap.period else ""
+        used[(*engine._cap_keys[id(cap)], beneficiary, period)] = Decimal(drawn) if drawn is not None else Decimal(0)
+    _, capped, reason = engine._apply_caps(reward.caps, beneficiary, at, amount)
+    return reason if capped else ""
 
 
 def _numbered(sections: Sections, index: int, starts: list[int]) -> list[tuple[str, int]]:

@@ -20,16 +20,25 @@ has every column they read:
 - `referrers`: per referrer of a program with per-referrer milestones (in
   name order), the same for those;
 - `withheld`: the rewards reached but not issued, in issue order: cut to
-  nothing by a cap (`cap`: its key), or an amount of 0 or less or without
-  a value; `raw` is the amount asked, as text.
+  nothing by its caps, or an amount of 0 or less or without a value; `raw`
+  is the amount asked, as text, `cap` the key of the reward's caps and
+  `u{n}` what the beneficiary had drawn from cap `c{n}` before it (the
+  engine's reason is replayed from them: `_withheld_rows`).
+
+Under an attribution that moves, each referral row also says, per such
+program, whether it holds the referee, whether the referee converted, the
+next referral that took it and the last one before it that did (`_chain`:
+the engine's chain of the referee's referrals, as its report reads it). A
+per-referrer metric reading a per-referral one is computed on the
+referral's last row with its referrer's running sums (`_merged`).
 
 The texts (progress lines, ineligibility) are written by the Python
 engine's own report from these facts (`cli.sql_sections`), so they are its
 words byte for byte. What this module cannot compile yet is refused, for
-the explained output only (`--no-explain` is not): timers per referrer,
-attribution that moves, a reward under several caps, a metric whose value
-cannot be written exactly (`messages.value_text`). A timer per referral
-has its clock at the as-of in the referral rows (`_clock`).
+the explained output only (`--no-explain` is not): timers per referrer, a
+timer in a program whose attribution moves, a metric whose value cannot
+be written exactly (`messages.value_text`). A timer per referral has its
+clock at the as-of in the referral rows (`_clock`).
 """
 
 from __future__ import annotations
@@ -59,14 +68,15 @@ class Sections:
     #: of the snapshot the Python engine writes (`v0`, `v1`, ... in order
     #: over all programs)
     metrics: tuple[tuple[str, ...], ...]
-    #: the reason a cap withheld a reward, by the rows' `cap` key
-    reasons: tuple[tuple[str, str], ...]
     #: the metrics settled at the referral (`count earlier referrals`):
     #: their values are in every row, `has` or not
     settled: frozenset[str] = frozenset()
     #: the timer milestones, by index: their clocks are the referral rows'
     #: `since{k}`, `event{k}` and `due{k}` (`_clock`)
     clocks: tuple[int, ...] = ()
+    #: the programs whose attribution moves: the referral rows tell, per
+    #: such program, who holds the referee (`_chain`)
+    moving: tuple[int, ...] = ()
 
     def statements(self) -> list[tuple[str, str]]:
         """The statements `rewardrules sql --sections` prints, with titles."""
@@ -103,7 +113,7 @@ def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
     compiler = _Compiler(compiled, explain=True)
     compiler.explaining = True
     _refuse(compiler)
-    texts = [_metric_texts(compiler, program) for program in compiled.checked.programs]
+    texts = [_metric_texts(compiler, p, program) for p, program in enumerate(compiled.checked.programs)]
     query = compiler.query()
     return query, _sections(compiler, texts)
 
@@ -114,35 +124,33 @@ def _refusal(construct: str, node: object, compiler: _Compiler) -> Unsupported:
 
 def _refuse(compiler: _Compiler) -> None:
     """Refuse what the sections do not compile yet, at its line."""
-    checked = compiler.checked
-    for p in attribution.moving(compiler):
-        program = checked.programs[p]
-        raise _refusal("a program whose attribution moves", program.attribution.decl or program.decl, compiler)
+    moving = attribution.moving(compiler)
     for milestone in compiler.compiled.milestones:
+        if timers.is_timer(milestone) and milestone.program in moving:  # whose clock the state holds: not told
+            raise _refusal(
+                f"a timer in a program whose attribution moves (milestone `{milestone.info.name}`)",
+                milestone.info.trigger,
+                compiler,
+            )
         if timers.is_timer(milestone) and milestone.info.level != "referral":
             raise _refusal(
                 f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
             )
-        for reward in milestone.rewards:
-            if len(reward.caps) > 1:
-                raise _refusal("a reward counted by several caps", reward.info.decl, compiler)
 
 
-def _metric_texts(compiler: _Compiler, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
-    """Each metric of the snapshot with its value's text on a row of
-    `totals` (registered before the query is built: its columns are then
-    in `metered`), or, settled at the referral, of `accepted` (then True)."""
+def _metric_texts(compiler: _Compiler, index: int, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
+    """Each metric of program `index`'s snapshot with its value's text on
+    a row of `totals` (registered before the query is built: its columns
+    are then in `metered`), or, settled at the referral, of `accepted`
+    (then True). A per-referrer metric is the program's own: a metric
+    declared outside the programs counts the referrals of each apart."""
+    compiler.program = index
     found = []
     for metric in program.metrics.values():
         if metric.type.kind == "error":
             continue
         if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY):
             raise _refusal(f"the metric `{metric.name}` (a {metric.type.kind})", metric.decl, compiler)
-        if metric.level == "referrer" and _reads_referral_metric(compiler, metric):
-            raise _refusal(
-                f"the metric `{metric.name}` (per referrer, reading a per-referral one)", metric.decl, compiler
-            )
-
         agg = metric.aggregate
         if agg is not None and agg.earlier:  # settled at the referral, as `eligible when` reads it
             found.append((metric, f"CAST(a.{_earlier(compiler, metric)} AS VARCHAR)", True))
@@ -161,7 +169,11 @@ def _metric_texts(compiler: _Compiler, program: ProgramInfo) -> list[tuple[Metri
 
 def _earlier(compiler: _Compiler, metric: MetricInfo) -> str:
     """`count earlier referrals ...`: its column of `refs`, carried into
-    `accepted` (`history.earlier_count`)."""
+    `accepted` (`history.earlier_count`). Not under an attribution that
+    moves: its fold (`attribution.ctes`) carries no such column yet."""
+    if attribution.moving(compiler):
+        construct = f"the metric `{metric.name}` (`earlier referrals`) in a file whose attribution moves"
+        raise _refusal(construct, metric.decl, compiler)
     compiler.in_eligibility = True
     try:
         column = earlier.earlier_count(compiler, metric, metric.decl)
@@ -205,11 +217,19 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     mine: list[str] = []  # per referral, after its last row
     theirs: list[str] = []  # per referrer, after its last row
     settled: list[str] = []  # per referral, at its event (in `accepted`)
+    mixed: list[str] = []  # per referrer, reading a per-referral one: on `merged` (`_merged`)
     n = 0
     for program_texts in texts:
         for metric, sql, at_referral in program_texts:
-            (settled if at_referral else theirs if metric.level == "referrer" else mine).append(f"{sql} AS v{n}")
+            if at_referral:
+                found = settled
+            elif metric.level == "referrer":
+                found = mixed if _reads_referral_metric(compiler, metric) else theirs
+            else:
+                found = mine
+            found.append(f"{sql} AS v{n}")
             n += 1
+    moving = attribution.moving(compiler)
     ctes = [
         f"issued AS ({compiler.issued})",
         f"withheld AS ({withheld})",
@@ -222,12 +242,17 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         "AS rank FROM issued) AS g GROUP BY ALL)",
         "held AS (SELECT referrer, scoped, STRING_AGG(DISTINCT CAST(milestone_index AS VARCHAR), ' ') AS held "
         f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
-        f"mine AS (SELECT rid{''.join(', ' + c for c in mine)} FROM ({_last('rid')}) AS l)",
+        *([f"merged AS ({_merged(compiler)})"] if mixed else []),
+        f"mine AS (SELECT rid{''.join(', ' + c for c in [*mine, *mixed])} FROM "
+        + ("merged" if mixed else f"({_last('rid')})")
+        + " AS l)",
     ]
     if theirs:  # per-referrer metrics: their values after the referrer's last row
         ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
     clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
     ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
+    if moving:
+        ctes.append(_chain(compiler, moving))
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
     from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
     values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
@@ -238,7 +263,9 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         + "".join(
             f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks)
         )
+        + "".join(_chain_columns(compiler, moving))
         + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
+        + "".join(_chain_joins(moving))
         + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
         + ("LEFT JOIN theirs ON theirs.referrer = a.referrer " if theirs else "")
         + "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
@@ -247,24 +274,105 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     )
     referrers = ""
     if per_referrer:  # one program (`_Compiler._refuse_terms`)
-        own = "".join(", " + c.rpartition(" AS ")[2] for c in theirs)
+        own = "".join(", " + c.rpartition(" AS ")[2] for c in [*theirs, *mixed])
         referrers = (
             f"{head}SELECT r.referrer, r.first_at, {'theirs.referrer IS NOT NULL' if theirs else 'FALSE'} AS has{own}, "
             "got.reached, held.held "
-            "FROM (SELECT referrer, MIN(rat) AS first_at FROM accepted GROUP BY referrer HAVING bool_or(e0)) AS r "
+            f"FROM ({_firsts(moving)}) AS r "
             + ("LEFT JOIN theirs ON theirs.referrer = r.referrer " if theirs else "")
+            + ("LEFT JOIN mine ON mine.rid = r.first_rid " if mixed else "")
             + "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
             "LEFT JOIN held ON held.referrer = r.referrer AND held.scoped = '' "
             "ORDER BY r.referrer"
         )
+    drawn = "".join(f", u{n}" for n, _ in compiler.caps.values())
     ordered = (
         f'{compiler.prelude},\nwithheld AS ({withheld})\nSELECT "at", milestone_index, reward_index, role, '
-        f"beneficiary, referrer, referee, cap, raw FROM withheld ORDER BY {ISSUE_ORDER}"
+        f"beneficiary, referrer, referee, cap, raw{drawn} FROM withheld ORDER BY {ISSUE_ORDER}"
     )
-    reasons = tuple((f"c{k}", f"{cap.describe()} reached") for k, cap in compiler.caps.values())
     names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
     fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
-    return Sections(referrals, referrers, ordered, names, reasons, fixed, tuple(m.info.index for m in clocks))
+    return Sections(referrals, referrers, ordered, names, fixed, tuple(m.info.index for m in clocks), tuple(moving))
+
+
+def _chain(compiler: _Compiler, moving: list[int]) -> str:
+    """`chain`: per accepted referral, its referee's first referral (`fi`,
+    `fr`, `fa`: the head of the engine's chain of the referee's accepted
+    referrals) and, per program `p` whose attribution moves, the last
+    referral before it that took the referee there (`oi{p}`, `or{p}`):
+    whom `Reporter._not_counted` names."""
+    referee = "PARTITION BY referee ORDER BY rat, rid"
+    before = f"({referee} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    owners = "".join(
+        f", LAST_VALUE(CASE WHEN e{p} THEN {value} END IGNORE NULLS) OVER {before} AS {name}{p}"
+        for p in moving
+        for name, value in (("oi", "rid"), ("or", "referrer"))
+    )
+    firsts = "".join(
+        f", FIRST_VALUE({value}) OVER ({referee}) AS {name}"
+        for name, value in (("fi", "rid"), ("fr", "referrer"), ("fa", "rat"))
+    )
+    return f"chain AS (SELECT rid{firsts}{owners} FROM accepted)"
+
+
+def _chain_columns(compiler: _Compiler, moving: list[int]) -> list[str]:
+    """The referral row's columns of an attribution that moves, per such
+    program `p`: whether it holds the referee at the as-of (`h{p}`: it took
+    it, no later referral took it, and it converted within the lapse or
+    the lapse has not passed: `Reporter._holds`), whether the referee
+    converted (`cv{p}`), the next referral that took it (`nx{p}`, `ni{p}`,
+    `nr{p}`); and `chain`'s columns."""
+    found = [", ch.fi, ch.fr"]
+    for p in moving:
+        lapse = compiler.checked.programs[p].attribution.lapse_ns
+        holds = f"a.e{p} AND a.nx{p} IS NULL"
+        if lapse is not None:
+            holds += f' AND (a.fv{p} OR (SELECT "at" FROM as_of) - a.rat <= {lapse})'
+        found.append(
+            f", COALESCE({holds}, FALSE) AS h{p}, k{p}.referee IS NOT NULL AS cv{p}, a.nx{p}, a.ni{p}, "
+            f"n{p}.referrer AS nr{p}, ch.oi{p}, ch.or{p}"
+        )
+    return found if moving else []
+
+
+def _chain_joins(moving: list[int]) -> list[str]:
+    joins = [
+        f"LEFT JOIN conv{p} AS k{p} ON k{p}.referee = a.referee LEFT JOIN accepted AS n{p} ON n{p}.rid = a.ni{p} "
+        for p in moving
+    ]
+    return ["LEFT JOIN chain AS ch ON ch.rid = a.rid ", *joins] if moving else []
+
+
+def _merged(compiler: _Compiler) -> str:
+    """Per referral, its last row of `totals` with the running sums of
+    the per-referrer metrics (`R{k}`) its referrer's after the referrer's
+    last row: where a per-referrer formula reading a per-referral metric
+    has the value the engine's snapshot gives it (the referral's values,
+    its referrer's)."""
+    sums = [f"R{k}" for k in range(len(compiler.contributions))]
+    replaced = ", ".join(f"t.{c} AS {c}" for c in sums)
+    ends = f"SELECT referrer{''.join(', ' + c for c in sums)} FROM ({_last('referrer')}) AS e"
+    return f"SELECT l.* REPLACE ({replaced}) FROM ({_last('rid')}) AS l JOIN ({ends}) AS t ON t.referrer = l.referrer"
+
+
+def _firsts(moving: list[int]) -> str:
+    """The referrers of the per-referrer milestones (one program: `e0`)
+    with the instant and id of the referral the engine's report reads for
+    each (`first_at`, `first_rid`): its first in the engine's order of
+    referrals (`State.every_referral`: by the referee's first referral,
+    then the referee's later ones), which is its earliest unless an
+    attribution moves."""
+    if moving:
+        ranked = (
+            "SELECT a.referrer, a.rat, a.rid, a.e0, ROW_NUMBER() OVER (PARTITION BY a.referrer "
+            "ORDER BY ch.fa, ch.fi, a.rat, a.rid) AS k FROM accepted AS a JOIN chain AS ch ON ch.rid = a.rid"
+        )
+    else:
+        ranked = "SELECT referrer, rat, rid, e0, ROW_NUMBER() OVER (PARTITION BY referrer ORDER BY rat, rid) AS k FROM accepted"
+    return (
+        "SELECT referrer, MAX(CASE WHEN k = 1 THEN rat END) AS first_at, MAX(CASE WHEN k = 1 THEN rid END) AS first_rid "
+        f"FROM ({ranked}) AS f GROUP BY referrer HAVING bool_or(e0)"
+    )
 
 
 def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
@@ -307,26 +415,50 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
 
 def _withheld_rows(compiler: _Compiler) -> str:
     """The rewards reached but not issued, with the columns of the issue
-    order: those a cap cut to nothing (their `cap` kept), and those whose
-    amount is 0 or less or has no value (`cap` NULL)."""
+    order: those a cap cut to nothing, and those whose amount is 0 or less
+    or has no value; each with its `cap` key (its caps' numbers in the
+    reward's order, `c0` or ` c0 c2 `) and, per cap `c{n}`, what its
+    beneficiary had drawn from it in the award's period before it (`u{n}`,
+    as text): the Python engine's reason is the last of the reward's caps
+    that cut it (`Engine._apply_caps`, replayed on these by
+    `cli.sql_sections.withheld`), or the amount's when none did."""
     keep = '"at", late, event, milestone_index, scope, nth, reward_index, role, beneficiary, referrer, referee'
     issued = compiler.issued
     parts = []
-    if issued.endswith(caps.KEPT):  # a file with caps
-        cut = issued.removesuffix(caps.KEPT) + "WHERE granted <= 0"
-        parts.append(f"SELECT {keep}, cap, raw FROM ({cut}) AS cut")
+    if issued.endswith(caps.KEPT):  # a file with caps: every capped row, with what it was granted
+        parts.append(f"SELECT {keep}, cap, raw, granted FROM ({issued.removesuffix(caps.KEPT)}) AS capped")
     for milestone in compiler.compiled.milestones:
         for index in range(len(milestone.rewards)):
             row = compiler.reward_row(milestone, index, keep=False)
             if not row.endswith(" WHERE FALSE"):
-                parts.append(f"SELECT {keep}, CAST(NULL AS VARCHAR) AS cap, raw FROM ({row}) AS nothing")
+                parts.append(f"SELECT {keep}, cap, raw, 0 AS granted FROM ({row}) AS nothing")
     if not parts:
         return (
             'SELECT CAST(NULL AS BIGINT) AS "at", 0 AS late, CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
             "'' AS scope, 0 AS nth, 0 AS reward_index, '' AS role, '' AS beneficiary, '' AS referrer, "
             "'' AS referee, CAST(NULL AS VARCHAR) AS cap, CAST(NULL AS VARCHAR) AS raw WHERE FALSE"
         )
-    return "\nUNION ALL\n".join(parts)
+    rows = "\nUNION ALL\n".join(parts)
+    drawn = _drawn(compiler)
+    used = "".join(f", {sql} AS u{n}" for n, sql in drawn)
+    shown = "".join(f", u{n}" for n, _ in drawn)
+    return f"SELECT {keep}, cap, raw{shown} FROM (SELECT *{used} FROM ({rows}) AS r) AS u WHERE granted <= 0"
+
+
+def _drawn(compiler: _Compiler) -> list[tuple[int, str]]:
+    """Per cap `c{n}`, what a row's beneficiary drew from it in the row's
+    period before the row, in issue order (an award granted something
+    draws 1 from a cap on a number of rewards, what it was granted from
+    one on an amount), as text; NULL when nothing (or the row does not
+    draw from it)."""
+    found = []
+    before = f"ORDER BY {ISSUE_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    for n, cap in compiler.caps.values():
+        member = caps.member(n)
+        drew = "1" if cap.counts_rewards else "granted"
+        window = f"PARTITION BY beneficiary, {member}, CASE WHEN {member} THEN {caps.period(cap, compiler.checked.timezone)} END"
+        found.append((n, f"CAST(SUM(CASE WHEN granted > 0 THEN {drew} END) OVER ({window} {before}) AS VARCHAR)"))
+    return found
 
 
 #: the rows fetched at a time (as `write._BATCH`)
@@ -347,7 +479,7 @@ class Fetched:
     referrers: Iterable[dict[str, Any]]
     withheld: Iterable[dict[str, Any]]
     partial: list[str]
-    #: the statements they come from (their metrics, their caps' reasons)
+    #: the statements they come from (their metrics, their clocks)
     sections: Sections
 
 
