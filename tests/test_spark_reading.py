@@ -161,8 +161,9 @@ def test_a_line_outside_the_strict_form_in_a_part_is_named(spark: Spark, tmp_pat
 
 def test_score_engine_spark_over_part_files_prints_the_python_result(tmp_path: Path) -> None:
     """The command line end to end once (Spark starts in a process of its
-    own): a directory of parts gives `score --no-explain`'s bytes, and
-    nothing is left in the working directory."""
+    own): a directory of parts gives `score`'s bytes, explained (each
+    award's `why`, the sections), and nothing is left in the working
+    directory."""
     ledger = _golden("referral_milestones", None)
     rules = str(ROOT / "rulesets" / "referral_milestones.rules")
     lines = ledger.read_text(encoding="utf-8").splitlines()
@@ -177,7 +178,7 @@ def test_score_engine_spark_over_part_files_prints_the_python_result(tmp_path: P
         cwd=workdir,
         check=False,
     )
-    python = subprocess.run([*run, "--no-explain", rules, str(ledger)], capture_output=True, text=True, check=False)
+    python = subprocess.run([*run, rules, str(ledger)], capture_output=True, text=True, check=False)
     assert spark.returncode == 0, spark.stderr
     assert spark.stdout == python.stdout
     assert list(workdir.iterdir()) == []  # no spark-warehouse, metastore or logs left in the working directory

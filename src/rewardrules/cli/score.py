@@ -53,7 +53,7 @@ def add_parser(sub: Any) -> None:
         default="python",
         help="python (the default), duckdb: the rules compiled to one SQL query run by DuckDB embedded, "
         "or spark: the same query run by Apache Spark (see docs/sql.md; "
-        "duckdb explains each award as the Python engine does, spark writes the result of --no-explain)",
+        "both explain each award as the Python engine does)",
     )
     parser.add_argument(
         "--spark-master",

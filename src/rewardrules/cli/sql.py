@@ -158,12 +158,12 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
     if isinstance(program, int):
         return program
     sections = None
-    if args.engine == "duckdb" and not args.no_explain:  # the explained output (sql/explain.py, sql/sections.py)
+    if not args.no_explain:  # the explained output (sql/explain.py, sql/sections.py)
         found = explained_query(program)
         if found is None:
             return 1
         query, sections = found
-    else:  # Spark writes the result of --no-explain
+    else:
         compiled = compiled_query(program)
         if compiled is None:
             return 1
@@ -176,7 +176,7 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         data: dict[str, Any] | None
         limits = duckdb_limits(args)
         if args.engine == "spark":
-            data = spark_result(program, query, args.ledger, as_of, args.spark_master, as_json=args.format == "json")
+            data = spark_result(program, query, args.ledger, as_of, args.spark_master, args.format == "json", sections)
         else:
             data = direct_result(
                 program,
@@ -357,7 +357,13 @@ def grouped_totals(
 
 
 def spark_result(
-    program: Program, query: Query, path: str, as_of: int | None, master: str | None, as_json: bool = False
+    program: Program,
+    query: Query,
+    path: str,
+    as_of: int | None,
+    master: str | None,
+    as_json: bool = False,
+    sections: Sections | None = None,
 ) -> dict[str, Any]:
     """What `score --engine spark` prints, from one Spark session started
     for this run (`master`, default `local[2]`): the ledger read by Spark
@@ -368,7 +374,9 @@ def spark_result(
     over its records. A directory outside the strict form is refused
     (`NotStrict`, or the Python reader's `LedgerError` for its first bad
     file). `as_json`: as for `direct_result`, the awards streamed as JSON
-    text written by Spark's executors."""
+    text written by Spark's executors. `sections`: the result explained
+    (the query compiled with each award's `why`, `explained_query`), its
+    sections computed by Spark too (`sql.spark_sections`)."""
     import os
 
     from ..sql.read import NotDirect, is_parquet
@@ -376,30 +384,39 @@ def spark_result(
     from ..sql.spark import DEFAULT_MASTER, Spark
     from ..sql.spark_uri import is_uri
 
+    explain = sections is not None
     with Spark(master or DEFAULT_MASTER) as spark:
+        runner = partial(spark.run, sections=sections)
         if path != "-" and (is_uri(path) or os.path.exists(path)):  # a URI: Spark's own file systems read it
             try:
-                return spark_direct_result(program, query, spark, path, as_of, as_json)
+                return spark_direct_result(program, query, spark, path, as_of, as_json, sections)
             except NotDirect:  # a single file outside the strict form: the Python reader decides
                 events: Iterable[Any] = parquet_rows(path) if is_parquet(path) else ledger_lines(path)
-                return duckdb_result(program, query, events, as_of, path, spark.run)
+                return duckdb_result(program, query, events, as_of, path, runner, explain)
         name = "<stdin>" if path == "-" else path
-        return duckdb_result(program, query, ledger_lines(path), as_of, name, spark.run)
+        return duckdb_result(program, query, ledger_lines(path), as_of, name, runner, explain)
 
 
 def spark_direct_result(
-    program: Program, query: Query, spark: Spark, path: str, as_of: int | None, as_json: bool = False
+    program: Program,
+    query: Query,
+    spark: Spark,
+    path: str,
+    as_of: int | None,
+    as_json: bool = False,
+    sections: Sections | None = None,
 ) -> dict[str, Any]:
     """The result record with the ledger at `path` (a file or a directory)
     read by Spark itself (`Spark.run_path`); `NotDirect` for a single file
     outside the strict form. `as_json`: the awards may be JSON text
     (`sql.spark_write`) and the totals added up from the counts, as in
-    `direct_result`."""
+    `direct_result`. `sections`: as for `spark_result`."""
     from ..ledger.validate import _one_currency
 
     currencies = _one_currency(program._reader().money)
     used = sorted(program.compiled.used_types)
-    layouts = _layouts(program) if as_json else None
+    explain = sections is not None
+    layouts = _layouts(program, explain) if as_json else None
     rows, limit, lines = spark.run_path(
         query,
         program.compiled.checked,
@@ -409,14 +426,15 @@ def spark_direct_result(
         as_of,
         lambda file: _python_read(program, file),
         layouts,
+        sections,
     )
     totals = None
     if rows.written is not None:
         totals = grouped_totals(rows.groups, [_reversal(row) for row in rows.reversals])
         if totals is None:  # a sum that would round, or two texts of one rate: added up in award order
-            return spark_direct_result(program, query, spark, path, as_of)
+            return spark_direct_result(program, query, spark, path, as_of, sections=sections)
     records = program._read(lines, path)[0] if lines else []
-    return result_data(program, rows, limit, records, totals)
+    return result_data(program, rows, limit, records, totals, explain, whole=not as_json)
 
 
 def _python_read(program: Program, file: str) -> None:

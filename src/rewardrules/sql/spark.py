@@ -29,6 +29,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset
@@ -39,6 +40,7 @@ from .run import EngineError, Layouts, Rows, TooWide, _positions, _write
 from .spark_lost import is_lost, lost_message
 
 if TYPE_CHECKING:
+    from .sections import Sections
     from .spark_read import PythonRead
 
 #: the master `score --engine spark` uses unless told: both cores of this
@@ -153,8 +155,18 @@ class Spark:
                 # its JVM is gone: nothing left to stop (and the error that stopped the run is the one to say)
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def run(self, query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
-        """Both queries over the records (the ledger stage's, any order)."""
+    def run(
+        self,
+        query: Query,
+        checked: CheckedRuleset,
+        records: Iterable[tuple[Any, ...]],
+        as_of: int,
+        sections: Sections | None = None,
+    ) -> Rows:
+        """Both queries over the records (the ledger stage's, any order);
+        with `sections`, the explained sections' rows too (`spark_sections`)."""
+        from .spark_sections import fetch
+
         _refuse_recursion(query)
         records = list(records)
         positions = _positions(checked, query.columns)
@@ -162,7 +174,10 @@ class Spark:
             self._size_shuffles(len(records))
             scales = _write(path, records, positions)
             self._load(path, query.columns, _types(query.columns, scales, _wholes(records, positions)), as_of)
-            return self._queries(query)
+            rows = self._queries(query)
+            if sections is None:
+                return rows
+            return replace(rows, sections=fetch(self.session, sections, len(checked.programs)))
 
     def run_path(
         self,
@@ -174,6 +189,7 @@ class Spark:
         as_of: int | None,
         python_read: PythonRead | None = None,
         layouts: Layouts | None = None,
+        sections: Sections | None = None,
     ) -> tuple[Rows, int, list[str]]:
         """Both queries over the ledger at `path` (a file or a directory of
         part files), read by Spark itself (`spark_read.load`, the strict
@@ -183,8 +199,11 @@ class Spark:
         form (the caller reads it with the Python reader); `NotStrict` or
         the Python reader's `LedgerError` for such a directory. With
         `layouts`, the awards as JSON text streamed from the executors when
-        they can be (`Rows.written`, `spark_write`)."""
+        they can be (`Rows.written`, `spark_write`). With `sections`, the
+        explained sections' rows (`spark_sections`), and the lines of the
+        referrals not eligible in some program too."""
         from .spark_read import lines_of, load
+        from .spark_sections import fetch
 
         _refuse_recursion(query)
         with _said(self):
@@ -197,6 +216,11 @@ class Spark:
                 )
                 rows = self._queries(query, layouts)
                 ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
+                if sections is not None:
+                    fetched = fetch(self.session, sections, len(checked.programs))
+                    rows = replace(rows, sections=fetched)
+                    known = set(ineligible)
+                    ineligible += [rid for rid in fetched.partial if rid not in known]
                 return rows, limit, lines_of(self.session, ineligible)
             finally:
                 self.session.catalog.clearCache()

@@ -71,12 +71,14 @@ def record_sql(keys: Sequence[str], types: Mapping[str, str]) -> str | None:
         if kind is None:
             return None
         value = _instant(key) if key == "at" and kind == "bigint" else _value(key, kind)
+        if key == "why":  # JSON text already (sql/explain.py), at this depth: its lines indented
+            value = f"replace({_quoted(key)}, {_lit(chr(10))}, {_lit(chr(10) + ' ' * 6)})"
         if value is None:
             return None
         lead = ("{\n      " if n == 0 else ",\n      ") + pretty(key).decode("utf-8") + ": "
         parts.append(f"{_lit(lead)}, {value}")
     record = f"concat({', '.join(parts)}, {_lit(chr(10) + '    }')})"
-    texts = [_quoted(key) for key in keys if types.get(key) == "string"]
+    texts = [_quoted(key) for key in keys if types.get(key) == "string" and key != "why"]
     if not texts:
         return record
     # one search over the record's texts together (`concat_ws` leaves out NULLs)
