@@ -453,6 +453,9 @@ class _Compiler:
     # -- metrics -----------------------------------------------------------
     def metric(self, info: MetricInfo, node: object) -> str:
         formula = info.formula
+        if info.aggregate is not None and info.aggregate.earlier and not self.in_eligibility:
+            # settled at the referral, on each of its rows (sql/history.py)
+            return earlier.settled(self, lambda: earlier.earlier_count(self, info, node), node)
         if info.level != "referral" and formula is None:
             return self.referrer_metric(info)
         if formula is not None:
@@ -776,11 +779,6 @@ class _Compiler:
         self.check_program()
         self.scale = self.widest()
         eligible = self.eligibility()
-        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible)) + "".join(f", {c}" for c in self.carried)
-        carried = "".join(f", a.e{p}" for p in range(len(eligible)))
-        moves = bool(attribution.moving(self))
-        if moves:  # per row: whether the referral still holds its referee there
-            carried = attribution.held(self)
         hits: list[str] = []
         rows: list[str] = []
         self.table = table_driven.Table.of(self)
@@ -794,6 +792,13 @@ class _Compiler:
             else:
                 hits.append(cte)
             rows.extend(selects)
+        # after the milestones: they may read earlier referrals, carried from `refs` (sql/history.py)
+        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible)) + "".join(f", {c}" for c in self.carried)
+        carried = "".join(f", a.e{p}" for p in range(len(eligible)))
+        moves = bool(attribution.moving(self))
+        if moves:  # per row: whether the referral still holds its referee there
+            carried = attribution.held(self)
+        carried += "".join(f", a.{c}" for c in self.history.seen)
         others = ", ".join(literal(t) for t in sorted(self.types - {"referral"})) or "NULL"
         own = "(e.type = 'referral' AND e.id = a.rid) OR " if "referral" in self.types else ""
         metrics = "".join(f", {m}" for m in self.metric_sql)
