@@ -351,6 +351,8 @@ class _Compiler:
     def expr(self, node: ast.Expr) -> str:
         """An expression as SQL over one row of `metered`; NULL where the
         Python engine has None, comparisons false on NULL (as `n_ge`)."""
+        if isinstance(node, ast.IsSet) and self.always_set(node.operand):  # an event's `at`
+            return "FALSE" if node.negated else "TRUE"
         if isinstance(node, (ast.Compare, ast.InList, ast.IsSet)) and expressions.divides(self, node):
             return expressions.condition(self, node)
         if isinstance(node, (ast.Compare, ast.InList)) and node.fold:
@@ -391,6 +393,14 @@ class _Compiler:
         if isinstance(node, ast.IsSet):
             return f"({self.operand(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
         raise self.refuse(_construct(node), node)
+
+    def always_set(self, node: ast.Expr) -> bool:
+        """Whether an operand of `is set` is an event's instant (`usage.at`):
+        every event has one (the Python engine tests `ev["at"] is not
+        None`), whereas `at` read as a value is refused (`field_ref`)."""
+        binding = self.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+        info = binding.field if binding is not None and binding.kind == "field" else None
+        return info is not None and info.builtin and info.name == "at"
 
     def operand(self, node: ast.Expr) -> str:
         """An operand of a comparison, `in` or `is set`: a boolean field as
@@ -476,7 +486,7 @@ class _Compiler:
         unless_voided.guard(self, info.decl)
         if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        if agg.otherwise is not None or (agg.unless is not None and len(self.checked.programs) > 1):
+        if agg.otherwise is not None:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         attribution.refuse_several(self, info.name, info.decl)
         found = self.referrer_metrics.get((info, self.program))

@@ -79,8 +79,9 @@ class Followed:
 
 
 def prepare(compiler: _Compiler) -> None:
-    """Find the milestones a metric `unless voided` follows (of a file's
-    one program: counts over referrals of several are refused)."""
+    """Find the milestones a metric `unless voided` follows, in each
+    program (a referral's flag is its own; its contribution is counted in
+    each program that holds it, `attribution.counted`)."""
     found = set()
     for program in compiler.checked.programs:
         names = {m.name: m for m in program.milestones}
@@ -104,7 +105,10 @@ def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
     """The flag of the rows of `followed` on which the referral is out of
     `info`'s count (an award of its milestone taken back whole)."""
     assert agg.unless is not None
-    milestone = next(m for m in compiler.compiled.milestones if m.info.name == agg.unless.text and m.program == 0)
+    # M of the program whose referrers are counted (each program's names are its own)
+    program = compiler.checked.programs[compiler.program]
+    index = next(m.index for m in program.milestones if m.name == agg.unless.text)
+    milestone = next(m for m in compiler.compiled.milestones if m.info.index == index)
     _refuse(compiler, milestone, agg.unless)
     k = milestone.info.index
     if k not in compiler.voided.flags:
