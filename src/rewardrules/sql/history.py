@@ -1,6 +1,7 @@
 """The referrer's earlier referrals compiled to SQL, for `eligible when`
-(docs/semantics.md, "Behaviour: earlier referrals"): `count earlier
-referrals [where C] [within D]` and `X [not] in earlier referrals.F`.
+and outside it (`settled`) (docs/semantics.md, "Behaviour: earlier
+referrals"): `count earlier referrals [where C] [within D]` and `X [not]
+in earlier referrals.F`.
 
 The history is every referral event of the referrer up to the as-of,
 whatever it became (accepted, duplicate, self-referral), in processing

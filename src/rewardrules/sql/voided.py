@@ -33,10 +33,14 @@ the first event `u` after that instant (one at the instant, the void event
 itself included, is processed before the award exists).
 
 An award of a computed amount is issued only when it rounds to more than
-nothing (`cents > 0`, as the award rows). What is refused, at its line:
-M's rewards with caps (a capped-out award is not issued, which depends on the awards of
-every milestone) or partial voids (a referral leaves the count only when
-the parts add up to the whole award).
+nothing (`cents > 0`, as the award rows). A reward with a partial void is
+taken back whole at the first void event where its parts, rounded as
+`score.clawback.take` rounds them, reach the whole award (`g{k}_{r}`,
+`_whole`). What is refused, at its line: M's rewards with caps (a
+capped-out award is not issued, which depends on the awards of every
+milestone, those that read the count among them) or with two partial voids
+or more (their quotients, each rounded to 100 digits, add up to what an
+exact sum may put on the other side of a half-unit tie).
 """
 
 from __future__ import annotations
