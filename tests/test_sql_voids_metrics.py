@@ -322,9 +322,14 @@ def _variant(hold: str, window: str, trigger: tuple[str, str], amount: str) -> r
     "changes",
     [
         [("  hold 14 days\n", "  hold 14 days\n  cap referrer 15 USD\n")],
-        [("void if refund where", "void 1 USD of 2 USD if refund where")],
+        [
+            ("void if refund where", "void 1 USD of 2 USD if refund where"),
+            ("  hold 14 days\n", "  hold 14 days\n  void 1 USD of 3 USD if payment\n"),
+        ],
     ],
-    ids=["cap", "partial"],  # a timer compiles now: tests/test_sql_constructs3_voided.py
+    # a timer compiles now (tests/test_sql_constructs3_voided.py), and one
+    # partial void per reward (tests/test_sql_lifted_voided.py)
+    ids=["cap", "two partial voids"],
 )
 def test_what_does_not_compile_yet_is_refused_at_the_unless(tmp_path: Path, changes: list[tuple[str, str]]) -> None:
     text = KEPT

@@ -161,6 +161,7 @@ def _step(compiler: _Compiler) -> str:
         for p in sorted(moves)
     )
     columns = 'id, "at", referrer, referee, n' + "".join(f", e{p}" for p in range(len(programs)))
+    columns += "".join(f", {c}" for c in compiler.carried)  # as `cand0` has them: `flags`
     columns += "".join(f", ca{p}, ci{p}" for p in sorted(moves))
     columns += "".join(f", t{p}" for p in range(len(programs)))
     state = (
@@ -211,7 +212,7 @@ def _accepted(compiler: _Compiler) -> str:
                 f"FIRST_VALUE(CASE WHEN t{p} THEN {value} END IGNORE NULLS) "
                 f"OVER (PARTITION BY referee ORDER BY n {after}) AS {column}{p}"
             )
-    flags = "".join(f", t{p} AS e{p}" for p in range(len(programs)))
+    flags = "".join(f", t{p} AS e{p}" for p in range(len(programs))) + "".join(f", {c}" for c in compiler.carried)
     ends = ""
     for p in moving(compiler):
         lapse = programs[p].attribution.lapse_ns

@@ -359,6 +359,8 @@ class _Compiler:
     def expr(self, node: ast.Expr) -> str:
         """An expression as SQL over one row of `metered`; NULL where the
         Python engine has None, comparisons false on NULL (as `n_ge`)."""
+        if isinstance(node, ast.IsSet) and self.always_set(node.operand):  # an event's `at`
+            return "FALSE" if node.negated else "TRUE"
         if isinstance(node, (ast.Compare, ast.InList, ast.IsSet)) and expressions.divides(self, node):
             return expressions.condition(self, node)
         if isinstance(node, (ast.Compare, ast.InList)) and node.fold:
@@ -399,6 +401,14 @@ class _Compiler:
         if isinstance(node, ast.IsSet):
             return f"({self.operand(node.operand)} IS {'' if node.negated else 'NOT '}NULL)"
         raise self.refuse(_construct(node), node)
+
+    def always_set(self, node: ast.Expr) -> bool:
+        """Whether an operand of `is set` is an event's instant (`usage.at`):
+        every event has one (the Python engine tests `ev["at"] is not
+        None`), whereas `at` read as a value is refused (`field_ref`)."""
+        binding = self.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+        info = binding.field if binding is not None and binding.kind == "field" else None
+        return info is not None and info.builtin and info.name == "at"
 
     def operand(self, node: ast.Expr) -> str:
         """An operand of a comparison, `in` or `is set`: a boolean field as
@@ -461,6 +471,9 @@ class _Compiler:
     # -- metrics -----------------------------------------------------------
     def metric(self, info: MetricInfo, node: object) -> str:
         formula = info.formula
+        if info.aggregate is not None and info.aggregate.earlier and not self.in_eligibility:
+            # settled at the referral, on each of its rows (sql/history.py)
+            return earlier.settled(self, lambda: earlier.earlier_count(self, info, node), node)
         if info.level != "referral" and formula is None:
             return self.referrer_metric(info)
         if formula is not None:
@@ -481,7 +494,7 @@ class _Compiler:
         unless_voided.guard(self, info.decl)
         if agg is None or agg.source.text != "referrals" or agg.fn not in ("count", "sum") or agg.earlier or agg.within:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        if agg.otherwise is not None or (agg.unless is not None and len(self.checked.programs) > 1):
+        if agg.otherwise is not None:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         attribution.refuse_several(self, info.name, info.decl)
         found = self.referrer_metrics.get((info, self.program))
@@ -786,11 +799,6 @@ class _Compiler:
         self.check_program()
         self.scale = self.widest()
         eligible = self.eligibility()
-        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible)) + "".join(f", {c}" for c in self.carried)
-        carried = "".join(f", a.e{p}" for p in range(len(eligible)))
-        moves = bool(attribution.moving(self))
-        if moves:  # per row: whether the referral still holds its referee there
-            carried = attribution.held(self)
         hits: list[str] = []
         rows: list[str] = []
         self.table = table_driven.Table.of(self)
@@ -804,6 +812,13 @@ class _Compiler:
             else:
                 hits.append(cte)
             rows.extend(selects)
+        # after the milestones: they may read earlier referrals, carried from `refs` (sql/history.py)
+        flags = "".join(f", {sql} AS e{p}" for p, sql in enumerate(eligible)) + "".join(f", {c}" for c in self.carried)
+        carried = "".join(f", a.e{p}" for p in range(len(eligible)))
+        moves = bool(attribution.moving(self))
+        if moves:  # per row: whether the referral still holds its referee there
+            carried = attribution.held(self)
+        carried += "".join(f", a.{c}" for c in self.history.seen)
         others = ", ".join(literal(t) for t in sorted(self.types - {"referral"})) or "NULL"
         own = "(e.type = 'referral' AND e.id = a.rid) OR " if "referral" in self.types else ""
         metrics = "".join(f", {m}" for m in self.metric_sql)

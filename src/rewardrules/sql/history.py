@@ -1,6 +1,7 @@
 """The referrer's earlier referrals compiled to SQL, for `eligible when`
-(docs/semantics.md, "Behaviour: earlier referrals"): `count earlier
-referrals [where C] [within D]` and `X [not] in earlier referrals.F`.
+and outside it (`settled`) (docs/semantics.md, "Behaviour: earlier
+referrals"): `count earlier referrals [where C] [within D]` and `X [not]
+in earlier referrals.F`.
 
 The history is every referral event of the referrer up to the as-of,
 whatever it became (accepted, duplicate, self-referral), in processing
@@ -20,6 +21,7 @@ reads:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,9 @@ class History:
     flags: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     counts: dict[MetricInfo, str] = field(default_factory=dict)
+    #: the columns read outside `eligible when`, which `seen` carries from
+    #: `accepted` on each row of the referral (see `settled`)
+    seen: list[str] = field(default_factory=list)
 
     def ctes(self) -> list[str]:
         if not self.reads:
@@ -91,7 +96,7 @@ def in_earlier(compiler: _Compiler, node: ast.InEarlier) -> str:
     from .compile import Column, ident
 
     if not compiler.in_eligibility:
-        raise compiler.refuse("`in earlier referrals` outside `eligible when`", node)
+        return settled(compiler, lambda: in_earlier(compiler, node), node)
     info = compiler.checked.events["referral"].fields.get(node.field.text)
     if info is None or info.builtin:
         raise compiler.refuse(f"`in earlier referrals.{node.field.text}`", node)
@@ -110,3 +115,27 @@ def in_earlier(compiler: _Compiler, node: ast.InEarlier) -> str:
     )
     history.reads.append(f"(h.x{n} IS NOT NULL AND {'NOT ' if node.negated else ''}{match}) AS i{n}")
     return f"i{n}"
+
+
+def settled(compiler: _Compiler, column: Callable[[], str], node: object) -> str:
+    """A value of the earlier referrals read outside `eligible when` (a
+    milestone's condition or amount, an aggregate's `where`, a message):
+    the Python engine settles it once, when the referral is made
+    (`at_referral`), so it is the referral's column of `history`, made as
+    `eligible when` makes it (`column`, called as there), carried into
+    `accepted` and from it onto every row of the referral in `seen`. Not
+    in a `void` condition (its rows are aliased)."""
+    if compiler.aliases:
+        raise compiler.refuse("`earlier referrals` in a `void` condition", node)
+    outside = compiler.in_aggregate, compiler.in_history
+    compiler.in_eligibility, compiler.in_aggregate, compiler.in_history = True, False, False
+    try:
+        found = column()
+    finally:
+        compiler.in_eligibility = False
+        compiler.in_aggregate, compiler.in_history = outside
+    if found not in compiler.carried:
+        compiler.carried.append(found)
+    if found not in compiler.history.seen:
+        compiler.history.seen.append(found)
+    return found

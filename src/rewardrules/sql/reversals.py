@@ -82,7 +82,8 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
         return []
     k = info.index
     timed = ast.timer_of(info.trigger) is not None  # no triggering event: `h.event` is ''
-    matches = [_clause(compiler, k, j, void, timed) for j, void in enumerate(info.voids)]
+    shares = numbered_shares(compiler, milestone)
+    matches = [_clause(compiler, k, j, void, timed, shares) for j, void in enumerate(info.voids)]
     ctes = [f"v{k} AS (\n" + "\nUNION ALL\n".join(matches) + "\n)"]
     explained = ', "rule" AS vrule' if compiler.explain else ""  # its `why.voided_by.rule` (sql/explain.py)
     for s, clauses in enumerate(_void_sets(milestone)):
@@ -107,13 +108,28 @@ def partial(milestone: CompiledMilestone, clauses: tuple[int, ...]) -> bool:
     return any(milestone.voids[j].share is not None for j in clauses)
 
 
-def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo, timed: bool = False) -> str:
+def numbered_shares(compiler: _Compiler, milestone: CompiledMilestone) -> tuple[int, ...]:
+    """The partial `void` clauses whose part and whole `v{k}` also gives as
+    numbers (`pn{j}`, `wn{j}`): those of a milestone a count `unless voided`
+    follows, which tells in the query when an award is taken back whole
+    (sql/voided.py); none for any other."""
+    if milestone.info.index not in compiler.voided.indexes:
+        return ()
+    return tuple(j for j, void in enumerate(milestone.voids) if void.share is not None)
+
+
+def _clause(
+    compiler: _Compiler, k: int, j: int, void: VoidInfo, timed: bool = False, shares: tuple[int, ...] = ()
+) -> str:
     """The matches of one `void` clause: the void event `v` of the award's
     referral within the window after the award's event `t`, meeting the
     condition read on both. A timer's award has no triggering event (its
     condition cannot read one): the window starts at its instant, and a
     void event at that instant counts, as in the Python engine, though the
-    timer fired after it."""
+    timer fired after it. `shares`: the partial clauses whose part and
+    whole each row gives as numbers too, NULL but on its own clause's rows
+    (a column per clause: a UNION of DECIMALs of different scales would
+    round them to one)."""
     decl = void.decl
     compiler.types.add(void.event)
     tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"']
@@ -126,10 +142,24 @@ def _clause(compiler: _Compiler, k: int, j: int, void: VoidInfo, timed: bool = F
     if _reads_referral(compiler, void):  # `referral.F`: the referral event's own field
         trigger += "JOIN refs AS r ON r.id = h.rid "
     part, whole = _share(compiler, void)
+    numbers = "".join(_numbers(compiler, void, j) if n == j else f", NULL AS pn{n}, NULL AS wn{n}" for n in shares)
     return (
         f'SELECT h.rid, h.referee, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid, {part} AS part, '
-        f"{whole} AS whole FROM h{k} AS h {trigger}JOIN seen AS v ON v.rid = h.rid WHERE {' AND '.join(tests)}"
+        f"{whole} AS whole{numbers} FROM h{k} AS h {trigger}JOIN seen AS v ON v.rid = h.rid "
+        f"WHERE {' AND '.join(tests)}"
     )
+
+
+def _numbers(compiler: _Compiler, void: VoidInfo, j: int) -> str:
+    """A partial void's part and whole as exact numbers (`, ... AS pn{j},
+    ... AS wn{j}`), read as `_share` reads them."""
+    decl = void.decl
+    assert decl.part is not None and decl.whole is not None
+    compiler.aliases = ALIASES
+    try:
+        return f", {compiler.expr(decl.part)} AS pn{j}, {compiler.expr(decl.whole)} AS wn{j}"
+    finally:
+        compiler.aliases = {}
 
 
 def _share(compiler: _Compiler, void: VoidInfo) -> tuple[str, str]:

@@ -33,10 +33,14 @@ the first event `u` after that instant (one at the instant, the void event
 itself included, is processed before the award exists).
 
 An award of a computed amount is issued only when it rounds to more than
-nothing (`cents > 0`, as the award rows). What is refused, at its line:
-M's rewards with caps (a capped-out award is not issued, which depends on the awards of
-every milestone) or partial voids (a referral leaves the count only when
-the parts add up to the whole award).
+nothing (`cents > 0`, as the award rows). A reward with a partial void is
+taken back whole at the first void event where its parts, rounded as
+`score.clawback.take` rounds them, reach the whole award (`g{k}_{r}`,
+`_whole`). What is refused, at its line: M's rewards with caps (a
+capped-out award is not issued, which depends on the awards of every
+milestone, those that read the count among them) or with two partial voids
+or more (their quotients, each rounded to 100 digits, add up to what an
+exact sum may put on the other side of a half-unit tie).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from ..check.program import MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone
+from ..core.units import minor_exponent
 from ..syntax import nodes as ast
 from . import amounts, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
@@ -78,8 +83,9 @@ class Followed:
 
 
 def prepare(compiler: _Compiler) -> None:
-    """Find the milestones a metric `unless voided` follows (of a file's
-    one program: counts over referrals of several are refused)."""
+    """Find the milestones a metric `unless voided` follows, in each
+    program (a referral's flag is its own; its contribution is counted in
+    each program that holds it, `attribution.counted`)."""
     found = set()
     for program in compiler.checked.programs:
         names = {m.name: m for m in program.milestones}
@@ -103,7 +109,10 @@ def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
     """The flag of the rows of `followed` on which the referral is out of
     `info`'s count (an award of its milestone taken back whole)."""
     assert agg.unless is not None
-    milestone = next(m for m in compiler.compiled.milestones if m.info.name == agg.unless.text and m.program == 0)
+    # M of the program whose referrers are counted (each program's names are its own)
+    program = compiler.checked.programs[compiler.program]
+    index = next(m.index for m in program.milestones if m.name == agg.unless.text)
+    milestone = next(m for m in compiler.compiled.milestones if m.info.index == index)
     _refuse(compiler, milestone, agg.unless)
     k = milestone.info.index
     if k not in compiler.voided.flags:
@@ -114,11 +123,16 @@ def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
 def _refuse(compiler: _Compiler, milestone: CompiledMilestone, node: object) -> None:
     info = milestone.info
     what = f"`unless voided {info.name}`"
-    for reward in milestone.rewards:
+    for index, reward in enumerate(milestone.rewards):
         if reward.caps:
             raise compiler.refuse(f"{what} of a milestone whose reward has a cap", node)
-        if reversals.partial(milestone, tuple(reward.info.voids)):
-            raise compiler.refuse(f"{what} of a milestone with partial voids", node)
+        if len(_partial_clauses(milestone, index)) > 1:
+            raise compiler.refuse(f"{what} of a reward with more than one partial void", node)
+
+
+def _partial_clauses(milestone: CompiledMilestone, index: int) -> list[int]:
+    """The partial `void` clauses of a reward (positions in its milestone)."""
+    return [j for j in milestone.rewards[index].info.voids if milestone.voids[j].share is not None]
 
 
 def ctes(compiler: _Compiler) -> list[str]:
@@ -147,26 +161,95 @@ def _first_void(compiler: _Compiler, milestone: CompiledMilestone) -> str | None
     k = milestone.info.index
     # the types whose events the engine keeps and looks again at (a referral event is never kept)
     kept = sorted({v.event for v in milestone.info.voids} - {"referral"})
-    # each reward with voids, its `f{k}_{s}`, and whether an award of it is issued
-    rewards = [(r, reversals.void_set(milestone, r)) for r in range(len(milestone.rewards))]
+    # each reward with voids, the CTE of its awards' first void events that
+    # take them back whole (`f{k}_{s}`, or `g{k}_{r}` for partial voids),
+    # and whether an award of it is issued
+    firsts = {r: _firsts(compiler, milestone, r) for r in range(len(milestone.rewards))}
+    rewards = [(r, cte) for r, cte in firsts.items() if cte is not None]
     issued = {r: _issued(compiler, milestone, r) for r in range(len(milestone.rewards))}
-    if not kept or all(s is None for _, s in rewards):
+    if not kept or not rewards:
         return None
     types = ", ".join(sql.literal(t) for t in kept)
     # a timer's award comes after the events of its instant (`h.event` is '')
     after = 'u."at" > h."at"' if ast.timer_of(milestone.info.trigger) is not None else _AFTER_EVENT
     # u: an event of those types after the award's event, at or after its first void event
     branches = [
-        f'SELECT f.rid, u."at" AS wat, u.id AS wid FROM f{k}_{s} AS f JOIN h{k} AS h '
+        f'SELECT f.rid, u."at" AS wat, u.id AS wid FROM {cte} AS f JOIN h{k} AS h '
         f"ON h.rid = f.rid AND h.event = f.event{issued[r]} JOIN seen AS u ON u.rid = f.rid AND u.type IN ({types}) "
         f"AND ({after}) "
         f'AND (u."at" > f.vat OR (u."at" = f.vat AND u.id >= f.vid))'
-        for r, s in rewards
-        if s is not None
+        for r, cte in rewards
     ]
     ranked = "ROW_NUMBER() OVER (PARTITION BY rid ORDER BY wat, wid) AS n"
     union = "\nUNION ALL\n".join(branches)
-    return f"w{k} AS (SELECT rid, wat, wid FROM (SELECT *, {ranked} FROM (\n{union}\n) AS c) AS r WHERE n = 1)"
+    wholes = [_whole(compiler, milestone, r) for r, cte in rewards if cte.startswith("g")]
+    first = f"w{k} AS (SELECT rid, wat, wid FROM (SELECT *, {ranked} FROM (\n{union}\n) AS c) AS r WHERE n = 1)"
+    return ",\n".join([*wholes, first])
+
+
+def _firsts(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> str | None:
+    """The CTE of the first void event of each award of a reward that takes
+    it back whole: `f{k}_{s}` (sql/reversals.py) for `void if` clauses,
+    `g{k}_{r}` (`_whole`) for a reward with a partial void; None for a
+    reward without voids."""
+    k = milestone.info.index
+    if _partial_clauses(milestone, index):
+        return f"g{k}_{index}"
+    s = reversals.void_set(milestone, index)
+    return None if s is None else f"f{k}_{s}"
+
+
+def _whole(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> str:
+    """`g{k}_{r}`: per award of a reward with one partial void (and maybe
+    `void if` clauses), the first void event after which the Python
+    engine's `score.clawback.take` has taken it back whole.
+
+    Each void event counts once, for the first of the reward's clauses it
+    meets (as `p{k}_{s}`). A `void if` event takes the whole award. The
+    partial clause's events add up their parts P (those with a part and a
+    whole above 0; the whole W reads the triggering event, the referral or
+    constants, so it is the same at each event), and the award of A units
+    (cents: the amount over its rounding step, `clawback.amount_scale`) is
+    taken back whole at the first event where A * P / W, rounded half to
+    even, is A: 2AP > (2A - 1)W, or equal with A even. Exact: the engine
+    rounds P / W to 100 digits first, which moves a product off that tie
+    only for shares no ledger number (at most 30 digits) can make, and
+    cannot move it across (docs/sql.md, "Counts that follow reversals")."""
+    k = milestone.info.index
+    clauses = tuple(milestone.rewards[index].info.voids)
+    (j,) = _partial_clauses(milestone, index)
+    chosen = ", ".join(str(n) for n in clauses)
+    counted = f'x."rule" = {j} AND x.pn{j} > 0 AND x.wn{j} > 0'
+    so_far = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    parts = (
+        f"SELECT x.*, SUM(CASE WHEN {counted} THEN x.pn{j} END) OVER (PARTITION BY x.rid, x.event "
+        f"ORDER BY x.vat, x.vid {so_far}) AS pc FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY rid, event, vid "
+        f'ORDER BY "rule") AS o FROM v{k} WHERE "rule" IN ({chosen})) AS x WHERE x.o = 1'
+    )
+    units = f"(SELECT rid, event, {_units(compiler, milestone, index)} AS units FROM h{k})"
+    twice, less = "(2 * h.units * y.pc)", f"((2 * h.units - 1) * y.wn{j})"
+    whole = f"({twice} > {less} OR ({twice} = {less} AND h.units % 2 = 0))"
+    taken = f'y."rule" <> {j} OR ({counted.replace("x.", "y.")} AND {whole})'
+    ranked = "ROW_NUMBER() OVER (PARTITION BY y.rid, y.event ORDER BY y.vat, y.vid) AS n"
+    return (
+        f"g{k}_{index} AS (SELECT rid, event, vat, vid FROM (SELECT y.rid, y.event, y.vat, y.vid, {ranked} "
+        f"FROM ({parts}) AS y JOIN {units} AS h ON h.rid = y.rid AND h.event = y.event WHERE {taken}) AS z "
+        "WHERE n = 1)"
+    )
+
+
+def _units(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> str:
+    """An award's amount in units of the step a partial void rounds to
+    (`clawback.amount_scale`): cents of money in a currency, else the last
+    decimal of the constant (only a constant is voided in part there,
+    sql/reversals.py), as an integer."""
+    reward = milestone.rewards[index]
+    if reward.constant is None:
+        return compiler.cents(milestone, index)
+    # the constant's digits: a currency's is quantized to its minor unit
+    exponent = reward.constant.as_tuple().exponent
+    places = minor_exponent(reward.info.unit) if reward.quantum is not None else -min(int(exponent), 0)
+    return f"CAST({int(reward.constant.scaleb(places))} AS HUGEINT)"
 
 
 #: an event after the award's triggering event, in processing order
