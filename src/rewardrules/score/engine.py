@@ -761,9 +761,11 @@ def _timed(compiled: CompiledRuleset) -> dict[str, list[CompiledMilestone]]:
 _RUN = 4096
 
 
-def run(engine: Engine, ordered: list[Record], as_of: int | None = None) -> None:
+def run(engine: Engine, ordered: list[Record] | Iterator[Record], as_of: int | None = None) -> None:
     """Feed events, as records in ledger order, through an engine in the
     scoring context; then fire the timers due at or before `as_of`.
+    `ordered`: a list, or an iterator (records merged from disk, each
+    dropped once read: `ledger.order.SortedRecords`).
 
     The list is emptied as it is fed: each record is dropped once processed
     (unless the engine keeps it), so the engine's growing state takes the
@@ -772,6 +774,13 @@ def run(engine: Engine, ordered: list[Record], as_of: int | None = None) -> None
     the end of the reversed list, a run at a time: a loop as cheap as a
     plain `for`, and a `del` that moves nothing."""
     process = engine.process if engine._timed else engine._event  # the same, one call fewer
+    if not isinstance(ordered, list):
+        with localcontext(CONTEXT):
+            for ev in ordered:
+                process(ev)
+            if as_of is not None:
+                engine.fire(as_of)
+        return
     ordered.reverse()
     with localcontext(CONTEXT):
         while ordered:
