@@ -113,9 +113,7 @@ def test_one_run_never_touches_the_disk(monkeypatch: pytest.MonkeyPatch) -> None
     assert kept.ordered() == sorted((9 - n, f"e{n}") for n in range(9))
 
 
-def test_a_repeated_id_and_a_bad_line_are_refused_as_in_memory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_repeated_id_and_a_bad_line_are_refused_as_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rules = rewardrules.load(RULESETS / "saas_milestones.rules")
     lines = _lines(400, 2)
     first = json.loads(lines[10])
@@ -141,5 +139,41 @@ def test_a_scratch_file_that_cannot_be_made_is_said(tmp_path: Path, monkeypatch:
     path = _file(tmp_path, _lines(100, 4))
     monkeypatch.setattr(order, "RECORD_RUN", 10)
     monkeypatch.setattr(tempfile, "TemporaryFile", full)
-    with pytest.raises(ScratchError, match="cannot make a scratch file.*No space left"):
+    with pytest.raises(ScratchError, match=r"cannot make a scratch file.*No space left"):
         _bytes(rules, path)
+
+
+def test_awards_share_equal_values_and_keep_each_exponent() -> None:
+    rules = rewardrules.compile(
+        'ruleset shared "values shared"\n'
+        'event subscription "s" { mrr: money USD }\n'
+        'metric mrr "m" = latest subscription.mrr\n'
+        'milestone big "big" {\n  when mrr >= 1000 USD\n  reward referrer cash 5 USD\n}\n'
+    )
+    lines = []
+    for n, mrr in enumerate(["1200.00", "1200.00", "1200", "1300.50"]):
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"r{n}",
+                    "at": "2026-01-01T00:00:00Z",
+                    "type": "referral",
+                    "referrer": f"a{n}",
+                    "referee": f"c{n}",
+                }
+            )
+        )
+        lines.append(
+            json.dumps(
+                {"id": f"s{n}", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": f"c{n}", "mrr": mrr}
+            )
+        )
+    result = rules.score(lines)
+    values = [award["why"]["values"]["mrr"] for award in result.data["awards"]]
+    assert values == ["1200.00", "1200.00", "1200.00", "1300.50"]  # money is written to the cent
+    session = rules.session()
+    for line in lines:
+        session.add(line)
+    issued = session.engine.state.awards
+    assert issued[0].values is issued[1].values  # one tuple for equal values
+    assert issued[2].values is not issued[0].values and str(issued[2].values[0]) == "1200"
