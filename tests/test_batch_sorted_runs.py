@@ -172,8 +172,7 @@ def test_awards_share_equal_values_and_keep_each_exponent() -> None:
     values = [award["why"]["values"]["mrr"] for award in result.data["awards"]]
     assert values == ["1200.00", "1200.00", "1200.00", "1300.50"]  # money is written to the cent
     session = rules.session()
-    for line in lines:
-        session.add(line)
+    session.add_many(lines)
     issued = session.engine.state.awards
     assert issued[0].values is issued[1].values  # one tuple for equal values
     assert issued[2].values is not issued[0].values and str(issued[2].values[0]) == "1200"
