@@ -17,11 +17,14 @@ a conflict, and reports the later line.
 
 from __future__ import annotations
 
+import copyreg
+import functools
 import heapq
 import itertools
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from operator import itemgetter
 from typing import IO, Any
 
@@ -89,9 +92,12 @@ def _entry(line: int, obj: Any, problem: LedgerProblem | None, key: Callable[[An
     return (found[0], found[1], line, obj, problem)
 
 
-def _spill(scratch: IO[bytes], run: list[Any], key: Callable[[Any], Any] | None = _KEY) -> list[int]:
+def _spill(
+    scratch: IO[bytes], run: list[Any], key: Callable[[Any], Any] | None = _KEY, reducers: dict[type, Any] | None = None
+) -> list[int]:
     """Write a run, sorted by `key` (None: sorted already), at the end of
-    the scratch file: the offsets of its batches."""
+    the scratch file: the offsets of its batches (`reducers`: a pickler's
+    `dispatch_table`)."""
     if key is not None:
         run.sort(key=key)
     offsets = []
@@ -99,7 +105,10 @@ def _spill(scratch: IO[bytes], run: list[Any], key: Callable[[Any], Any] | None 
         scratch.seek(0, 2)
         for start in range(0, len(run), BATCH):
             offsets.append(scratch.tell())
-            pickle.dump(run[start : start + BATCH], scratch, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(scratch, protocol=pickle.HIGHEST_PROTOCOL)
+            if reducers is not None:
+                pickler.dispatch_table = reducers
+            pickler.dump(run[start : start + BATCH])
     except OSError as error:
         raise ScratchError(f"cannot write the scratch file that puts the ledger in order: {error}") from error
     return offsets
@@ -120,6 +129,23 @@ RECORD_RUN = 1 << 19
 
 #: a record's place in ledger order: ids are unique, so never a tie
 _RECORD_KEY = itemgetter(0, 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decimal(text: str) -> Decimal:
+    """A record's Decimal read back from a run: one object for the texts
+    read again and again (as the reader shares them, `fast._numbers`), so
+    the engine's state, which keeps the latest amounts, does not hold a
+    copy of each per referral."""
+    return Decimal(text)
+
+
+def _reduce_decimal(value: Decimal) -> tuple[Any, tuple[str]]:
+    return _decimal, (str(value),)
+
+
+#: how records are pickled into a run: a Decimal by its exact text
+_RECORD_PICKLES: dict[type, Any] = {**copyreg.dispatch_table, Decimal: _reduce_decimal}
 
 
 class SortedRecords:
@@ -154,7 +180,7 @@ class SortedRecords:
             except OSError as error:
                 raise ScratchError(f"cannot make a scratch file to put the ledger in order: {error}") from error
         sort_records(self._chunk)
-        self._runs.append(_spill(self._scratch, self._chunk, None))
+        self._runs.append(_spill(self._scratch, self._chunk, None, _RECORD_PICKLES))
         self._chunk = []
 
     def ordered(self, limit: int | None = None) -> list[Any] | Iterator[Any]:
