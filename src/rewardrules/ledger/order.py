@@ -1,5 +1,6 @@
 """A ledger put in ledger order (instant, then id) in bounded memory, for
-streaming a ledger whose lines are not in that order.
+streaming a ledger whose lines are not in that order (`in_ledger_order`),
+and a batch's records kept the same way (`SortedRecords`).
 
 An external merge sort: the decoded lines are taken a run at a time
 (`RUN` of them), each run sorted and written to one private scratch file
