@@ -73,9 +73,10 @@ def _fast_source(
     line)`, the common case of one object (a plain, valid event: returns
     it, or None for anything unusual, which the exact validator `event`
     then decides and reports; so it may only accept what `event` accepts,
-    never more), and `read_all(items, seen, firsts, general)`, the same
-    check in a loop over a whole ledger (items: (line, object, what the
-    duplicate check keeps of it)) that hands everything else to `general`;
+    never more), and `read_all(items, seen, firsts, general, events)`, the
+    same check in a loop over a whole ledger (items: (line, object, what the
+    duplicate check keeps of it)) that hands everything else to `general`
+    and appends each record to `events` (a list, or `order.SortedRecords`);
     each new id goes into `seen` (id: what is kept) with its line appended
     to `firsts`, so the n-th id of `seen` was first used on line
     `firsts[n]` (no tuple and no line object kept per event).
@@ -112,9 +113,8 @@ def _fast_source(
     read_all = _fast_function(
         kinds,
         currencies,
-        "def read_all(items, seen, firsts, general):",
+        "def read_all(items, seen, firsts, general, events):",
         [
-            "    events = []",
             "    append = events.append",
             "    first = firsts.append",
             "    one = {}.setdefault",  # one string per referee or referrer id (see `_fast_source`)

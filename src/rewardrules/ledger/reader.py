@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from ..check.program import CheckedRuleset
 from ..compiler.codegen import filename as source_filename
@@ -33,6 +33,13 @@ from .validate import (
     currency_problems,
     same_content,
 )
+
+
+class Records(Protocol):
+    """What `EventReader.read_all` puts records into: a list will do."""
+
+    def append(self, record: Record, /) -> None: ...
+
 
 #: a digested ledger's digests, and how to read its lines again (`LedgerFile.again`)
 Again = tuple[LineDigests, Callable[[Iterable[int]], dict[int, Any]]]
@@ -63,7 +70,8 @@ class EventReader:
         items: Iterable[tuple[int, Any, Any]],
         plain: Callable[[Any], Any] = lambda obj: obj,
         again: Again | None = None,
-    ) -> tuple[list[Record], int | None]:
+        into: Records | None = None,
+    ) -> tuple[Any, int | None]:
         """Validate a ledger's objects, given as (line number, object, kept),
         drop exact duplicates, and return the records of the events of used
         types (sorting that list puts them in ledger order, with no key
@@ -76,6 +84,10 @@ class EventReader:
         digest `again` holds (`ledger.again`): a repeat of its id is then
         decided once the ledger has been read, by the digests and, where
         they differ, the lines read again.
+
+        `into`: where the records go, by its `append` (a new list unless
+        given; `order.SortedRecords` keeps a batch's records sorted on disk
+        a run at a time), returned in the list's place.
 
         Raises :class:`LedgerError` with every problem if any line is bad.
         """
@@ -110,7 +122,7 @@ class EventReader:
             firsts.append(line)
             return event
 
-        events, latest = self._read_all(items, seen, firsts, general)
+        events, latest = self._read_all(items, seen, firsts, general, [] if into is None else into)
         if pending:
             assert again is not None, "a line kept as a digest needs the digests"
             repeats += _differing(pending, _first_lines(pending, seen, firsts), again)

@@ -29,9 +29,9 @@ from ..core.runtime import CONTEXT, in_context
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, TimestampError, format_timestamp, parse_timestamp
 from ..ledger.again import LedgerFile
 from ..ledger.decode import iter_lines, kept_blocks, kept_lines, surrogate_problem
-from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict, sort_records
+from ..ledger.events import Event, LedgerError, LedgerProblem, Record, conflict
 from ..ledger.idlog import IdLog
-from ..ledger.order import in_ledger_order
+from ..ledger.order import SortedRecords, in_ledger_order
 from ..ledger.reader import EventReader
 from ..ledger.reading import read_text
 from ..ledger.validate import same_content
@@ -247,9 +247,12 @@ class Program:
             self._ledger_reader = EventReader(self.compiled.checked, self.compiled.used_types)
         return self._ledger_reader
 
-    def _read(self, events: Iterable[Any], path: str) -> tuple[list[Record], int | None]:
+    def _read(
+        self, events: Iterable[Any], path: str, into: SortedRecords | None = None
+    ) -> tuple[list[Record], int | None]:
         """Validate events (dicts, models, or JSON text lines): the events of
-        used types, unordered, and the latest instant of the ledger."""
+        used types, unordered (or `into`, given back: see
+        `EventReader.read_all`), and the latest instant of the ledger."""
         if isinstance(events, LedgerFile):
             blocks = events.digested_blocks()  # lines a list at a time (see `decode.kept_blocks`)
             opening = next(blocks, None)
@@ -258,7 +261,7 @@ class Program:
             if events.rereadable:  # each line's digest kept, not its text
                 try:
                     reading = kept_blocks(itertools.chain([opening], blocks))
-                    return self._reader().read_all(reading, again=(events.digests, events.again))
+                    return self._reader().read_all(reading, again=(events.digests, events.again), into=into)
                 except LedgerError as error:
                     raise LedgerError(error.problems, path) from None
                 finally:
@@ -273,8 +276,8 @@ class Program:
         chain = itertools.chain([first], items)
         try:
             if isinstance(first, (str, bytes)):
-                return self._reader().read_all(kept_lines(chain, _object))
-            return self._reader().read_all(_objects(chain))
+                return self._reader().read_all(kept_lines(chain, _object), into=into)
+            return self._reader().read_all(_objects(chain), into=into)
         except LedgerError as error:
             raise LedgerError(error.problems, path) from None
 
@@ -348,12 +351,12 @@ class Program:
 
     def _score(self, engine: Engine, events: Iterable[Any], limit: int | None, path: str) -> int | None:
         """The feed of `score`: the whole ledger read, then run in ledger
-        order up to the as-of `limit` (None: all of it)."""
-        ordered, latest = self._read(events, path)
-        if limit is not None and latest is not None and limit < latest:
-            ordered = [item for item in ordered if item[0] <= limit]
-        sort_records(ordered)
-        run(engine, ordered)
+        order up to the as-of `limit` (None: all of it). The records are
+        kept sorted a run at a time on disk past a run's size
+        (`ledger.order.SortedRecords`): the same order, in bounded memory."""
+        with SortedRecords() as records:
+            latest = self._read(events, path, records)[1]
+            run(engine, records.ordered(limit if limit is not None and latest is not None and limit < latest else None))
         return latest
 
     @in_context

@@ -27,6 +27,9 @@ from ..ledger.events import Record
 from ..syntax import nodes as ast
 from .clawback import taken_back
 
+#: how many distinct award values an engine shares (see `Engine._shared`)
+SHARED_VALUES = 4096
+
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
 
@@ -177,6 +180,8 @@ class Engine:
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
         self._fired: list[tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]] = []
+        #: one tuple for awards' equal values (see `_shared`)
+        self._values: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     def process(self, ev: Record) -> list[IssuedAward]:
         """Apply one event, given as its record (instant, id, type, referee,
@@ -594,6 +599,7 @@ class Engine:
             at, event_id = ev[0], ev[1]
             trigger = self.compiled.fields[ev[2]](ev) if milestone.voids or info.message is not None else None
         awards = self.state.awards
+        values = self._shared(values)
         for k, reward in enumerate(milestone.rewards):
             role = reward.info.role
             beneficiary = referral.referrer if role == "referrer" else referral.referee
@@ -646,6 +652,25 @@ class Engine:
             awards.append(award)
             issued.append(award)
             referral.issued.append(award)
+
+    def _shared(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The tuple of an earlier award with the same values, if any: an
+        award keeps the values its milestone tested (for its `why`), and
+        most are a few amounts over and over (an ARR reached of 12,000.00),
+        each a new `Decimal` and tuple (about 150 bytes an award, 380 MB
+        at 10M events). Only values that are all `Decimal`s are shared,
+        keyed by their text, so `12000` and `12000.00` keep their own
+        exponents; a Decimal and a tuple are immutable, and nothing
+        compares them by identity. At most `SHARED_VALUES` are kept."""
+        if not all(type(value) is Decimal for value in values):
+            return values
+        key = tuple(map(str, values))
+        found = self._values.get(key)
+        if found is not None:
+            return found
+        if len(self._values) < SHARED_VALUES:
+            self._values[key] = values
+        return values
 
     def _apply_caps(
         self, applicable: list[CapInfo], beneficiary: str, at: int, amount: Decimal
@@ -763,9 +788,11 @@ def _timed(compiled: CompiledRuleset) -> dict[str, list[CompiledMilestone]]:
 _RUN = 4096
 
 
-def run(engine: Engine, ordered: list[Record], as_of: int | None = None) -> None:
+def run(engine: Engine, ordered: list[Record] | Iterator[Record], as_of: int | None = None) -> None:
     """Feed events, as records in ledger order, through an engine in the
     scoring context; then fire the timers due at or before `as_of`.
+    `ordered`: a list, or an iterator (records merged from disk, each
+    dropped once read: `ledger.order.SortedRecords`).
 
     The list is emptied as it is fed: each record is dropped once processed
     (unless the engine keeps it), so the engine's growing state takes the
@@ -774,6 +801,13 @@ def run(engine: Engine, ordered: list[Record], as_of: int | None = None) -> None
     the end of the reversed list, a run at a time: a loop as cheap as a
     plain `for`, and a `del` that moves nothing."""
     process = engine.process if engine._timed else engine._event  # the same, one call fewer
+    if not isinstance(ordered, list):
+        with localcontext(CONTEXT):
+            for ev in ordered:
+                process(ev)
+            if as_of is not None:
+                engine.fire(as_of)
+        return
     ordered.reverse()
     with localcontext(CONTEXT):
         while ordered:
