@@ -14,7 +14,8 @@ with the ledger read by Spark itself (Spark's driver JVM given
 `--driver-memory` through `PYSPARK_SUBMIT_ARGS`, or Spark's own default
 with `--driver-memory spark`; in local mode it is the executor too), then
 `--engine duckdb` on the single file
-and checks that both print the same bytes (the DuckDB path is held to the
+and checks that both print the same bytes (`--no-explain` on DuckDB: Spark
+writes the result without explanations; the DuckDB path is held to the
 Python engine byte for byte by the tests): the figures mean nothing unless
 they do. It prints one Markdown row per size: wall time, CPU time and peak
 resident memory of the whole process tree (the Python driver and Spark's
@@ -172,7 +173,9 @@ def main() -> None:
         )
         after = _load()
         with open(duck_out, "wb") as sink:
-            subprocess.run([*cli[:4], "--engine", "duckdb", *cli[4:], str(path)], stdout=sink, check=True)
+            subprocess.run(
+                [*cli[:4], "--engine", "duckdb", "--no-explain", *cli[4:], str(path)], stdout=sink, check=True
+            )
         same = code == 0 and spark_out.read_bytes() == duck_out.read_bytes()
         print(
             f"| {events / 1e6:g}M | {args.driver_memory} | {wall:.0f} s | {cpu:.0f} s | {peak / 2**30:.1f} GB | "
