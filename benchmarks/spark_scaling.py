@@ -14,13 +14,15 @@ with the ledger read by Spark itself (Spark's driver JVM given
 `--driver-memory` through `PYSPARK_SUBMIT_ARGS`, or Spark's own default
 with `--driver-memory spark`; in local mode it is the executor too), then
 `--engine duckdb` on the single file
-and checks that both print the same bytes (the DuckDB path is held to the
+and checks that both print the same bytes (`--no-explain` on DuckDB: Spark
+writes the result without explanations; the DuckDB path is held to the
 Python engine byte for byte by the tests): the figures mean nothing unless
 they do. It prints one Markdown row per size: wall time, CPU time and peak
 resident memory of the whole process tree (the Python driver and Spark's
 JVM, sampled from /proc every 0.2 s: a process that lives less than that
-is missed), events per second of wall time, and the load average (1 min)
-at the start and the end of the Spark run.
+is missed; the JVM's and the Python driver's peaks apart too), events per
+second of wall time, and the load average (1 min) at the start and the end
+of the Spark run.
 
 Linux only (/proc). The figures in docs/performance.md are from this
 script; the machine was shared, so take them as a shape, not a promise.
@@ -71,26 +73,39 @@ def _sample(pid: int) -> tuple[float, int] | None:
     return (int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE
 
 
-def measured(command: list[str], out: str) -> tuple[float, float, int, int]:
+def _is_java(pid: int) -> bool:
+    """Whether the process is a Java runtime (Spark's JVM)."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            return handle.read().strip() == b"java"
+    except OSError:
+        return False
+
+
+def measured(command: list[str], out: str) -> tuple[float, float, int, int, int, int]:
     """Run `command` with its standard output in `out` and its standard
     error in `out` + ".err" (read when it fails): (wall seconds, CPU
-    seconds and peak resident bytes of its process tree, exit code)."""
+    seconds and peak resident bytes of its process tree, the peaks of its
+    JVM and of the rest (the Python driver) apart, exit code)."""
     start = time.perf_counter()
     with open(out, "wb") as sink, open(out + ".err", "wb") as errors:
         process = subprocess.Popen(command, stdout=sink, stderr=errors)
         cpu: dict[int, float] = {}
-        peak = 0
+        peak = peak_jvm = peak_rest = 0
         while process.poll() is None:
-            resident = 0
+            jvm = rest = 0
             for pid in _children(process.pid):
                 found = _sample(pid)
                 if found is not None:
                     cpu[pid] = found[0]
-                    resident += found[1]
-            peak = max(peak, resident)
+                    if _is_java(pid):
+                        jvm += found[1]
+                    else:
+                        rest += found[1]
+            peak, peak_jvm, peak_rest = max(peak, jvm + rest), max(peak_jvm, jvm), max(peak_rest, rest)
             time.sleep(0.2)
     wall = time.perf_counter() - start
-    return wall, sum(cpu.values()), peak, process.returncode
+    return wall, sum(cpu.values()), peak, peak_jvm, peak_rest, process.returncode
 
 
 def ledger(events: int, folder: Path) -> Path:
@@ -143,22 +158,28 @@ def main() -> None:
     cli = [sys.executable, "-m", "rewardrules", "score", "--format", "json", RULES]
     if args.driver_memory != "spark":  # else as `score` runs when not told: Spark's own default heap
         os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.driver_memory} pyspark-shell"
-    print("| events | wall | CPU | peak memory (driver + JVM) | events/s | load | same bytes as `--engine duckdb` |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| events | heap | wall | CPU | peak memory (driver + JVM) | JVM | Python | events/s | load "
+        "| same bytes as `--engine duckdb` |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for events in (int(n) for n in args.events.split(",")):
         path = ledger(events, folder)
         read = parts(path, args.parts) if args.parts else path
         spark_out, duck_out = folder / f"spark-{events}.json", folder / f"duckdb-{events}.json"
         before = _load()
-        wall, cpu, peak, code = measured(
+        wall, cpu, peak, jvm, rest, code = measured(
             [*cli[:4], "--engine", "spark", "--spark-master", args.master, *cli[4:], str(read)], str(spark_out)
         )
         after = _load()
         with open(duck_out, "wb") as sink:
-            subprocess.run([*cli[:4], "--engine", "duckdb", *cli[4:], str(path)], stdout=sink, check=True)
+            subprocess.run(
+                [*cli[:4], "--engine", "duckdb", "--no-explain", *cli[4:], str(path)], stdout=sink, check=True
+            )
         same = code == 0 and spark_out.read_bytes() == duck_out.read_bytes()
         print(
-            f"| {events / 1e6:g}M | {wall:.0f} s | {cpu:.0f} s | {peak / 2**30:.1f} GB | {events / wall:,.0f} | "
+            f"| {events / 1e6:g}M | {args.driver_memory} | {wall:.0f} s | {cpu:.0f} s | {peak / 2**30:.1f} GB | "
+            f"{jvm / 2**30:.2f} GB | {rest / 2**20:.0f} MB | {events / wall:,.0f} | "
             f"{before} to {after} | "
             f"{'yes' if same else 'NO (exit ' + str(code) + ')'} |",
             flush=True,

@@ -243,7 +243,8 @@ class Spark:
         claws = self._fetch(query.clawbacks) if query.clawbacks else []
         rejected = self._fetch(query.rejected)
         if layouts is not None and not query.clawbacks:
-            found = award_texts(self.session, to_dialect(query.awards, "spark"), layouts)
+            with _uncoalesced(self.session):
+                found = award_texts(self.session, to_dialect(query.awards, "spark"), layouts)
             if found is not None:
                 return Rows([], rejected, taken, claws, written=found[0], groups=found[1])
         return Rows(self._fetch(query.awards), rejected, taken, claws)
@@ -266,7 +267,8 @@ def shuffle_partitions(fewest: int, events: int) -> int:
     """The shuffle partitions for a ledger of `events` events: one per
     `EVENTS_PER_PARTITION` events, and at least `fewest` (the session's
     setting). Adaptive execution coalesces them where the data is small
-    (up to its advisory size, 64 MB by default), but never splits one:
+    (up to its advisory size, 64 MB by default; not in the award-text
+    query, `_uncoalesced`), but never splits one:
     with a fixed number, each of the final sort's partitions held a fixed
     share of every award's text, which the driver takes a partition at a
     time (`spark_write`): 528 MB each at 20M events with 4. Sized from the
@@ -349,6 +351,29 @@ def _said(spark: Spark) -> Iterator[None]:
         if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
             raise TooWide(f"Spark could not compute a value exactly: {text}") from None
         raise EngineError(f"Spark could not run the query: {text}") from None
+
+
+@contextmanager
+def _uncoalesced(session: Any) -> Iterator[None]:
+    """The award-text query run with adaptive execution's coalescing off,
+    so that its final sort keeps its `shuffle_partitions` partitions. The
+    driver takes that sort's text one partition per job
+    (`toLocalIterator`), and each job's partition is one task result,
+    held whole in a JVM several times over (the task's array, the result
+    serialized, the driver's fetched copy; one JVM in local mode).
+    Coalesced (to half the data with two cores, at most the advisory size
+    in compressed shuffle bytes, some 6.5x smaller than the text), the
+    partitions grew with the ledger: 11 MB results at 200,000 events, and
+    fetching one at 1M ran a 512 MB heap out (`TaskResultLost`; 5M with
+    1 GB and 10M with 4 GB failed at the same step: docs/performance.md,
+    "The last stage"). The setting is as it was after."""
+    key = "spark.sql.adaptive.coalescePartitions.enabled"
+    before = session.conf.get(key)
+    session.conf.set(key, "false")
+    try:
+        yield
+    finally:
+        session.conf.set(key, before)
 
 
 @contextmanager
