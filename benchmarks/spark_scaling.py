@@ -14,9 +14,9 @@ with the ledger read by Spark itself (Spark's driver JVM given
 `--driver-memory` through `PYSPARK_SUBMIT_ARGS`, or Spark's own default
 with `--driver-memory spark`; in local mode it is the executor too), then
 `--engine duckdb` on the single file
-and checks that both print the same bytes (`--no-explain` on DuckDB: Spark
-writes the result without explanations; the DuckDB path is held to the
-Python engine byte for byte by the tests): the figures mean nothing unless
+and checks that both print the same bytes (both `--no-explain`: the curve
+is the awards' path; the explained output on both is held to the Python
+engine byte for byte by the tests): the figures mean nothing unless
 they do. It prints one Markdown row per size: wall time, CPU time and peak
 resident memory of the whole process tree (the Python driver and Spark's
 JVM, sampled from /proc every 0.2 s: a process that lives less than that
@@ -155,7 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
-    cli = [sys.executable, "-m", "rewardrules", "score", "--format", "json", RULES]
+    cli = [sys.executable, "-m", "rewardrules", "score", "--format", "json", "--no-explain", RULES]
     if args.driver_memory != "spark":  # else as `score` runs when not told: Spark's own default heap
         os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.driver_memory} pyspark-shell"
     print(
@@ -173,9 +173,7 @@ def main() -> None:
         )
         after = _load()
         with open(duck_out, "wb") as sink:
-            subprocess.run(
-                [*cli[:4], "--engine", "duckdb", "--no-explain", *cli[4:], str(path)], stdout=sink, check=True
-            )
+            subprocess.run([*cli[:4], "--engine", "duckdb", *cli[4:], str(path)], stdout=sink, check=True)
         same = code == 0 and spark_out.read_bytes() == duck_out.read_bytes()
         print(
             f"| {events / 1e6:g}M | {args.driver_memory} | {wall:.0f} s | {cpu:.0f} s | {peak / 2**30:.1f} GB | "
