@@ -18,6 +18,7 @@ a conflict, and reports the later line.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import functools
 import heapq
@@ -72,7 +73,7 @@ def in_ledger_order(
         scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the `with` below
     except OSError as error:
         raise ScratchError(f"cannot make a scratch file to put the ledger in order: {error}") from error
-    with scratch:
+    with _discarded(scratch):
         runs = [_spill(scratch, first)]
         del first
         chunk: list[Entry] = []
@@ -110,6 +111,7 @@ def _spill(
             if reducers is not None:
                 pickler.dispatch_table = reducers
             pickler.dump(run[start : start + BATCH])
+        scratch.flush()  # here, where a full disk is said as such: not at the next seek or close
     except OSError as error:
         raise ScratchError(f"cannot write the scratch file that puts the ledger in order: {error}") from error
     return offsets
@@ -119,8 +121,31 @@ def _read(scratch: IO[bytes], offsets: list[int]) -> Iterator[Any]:
     """A run read back, a batch at a time (runs are read in turn: each
     batch is looked for at its offset)."""
     for offset in offsets:
-        scratch.seek(offset)
-        yield from pickle.load(scratch)
+        try:
+            scratch.seek(offset)
+            batch = pickle.load(scratch)
+        except OSError as error:
+            raise ScratchError(f"cannot read the scratch file that puts the ledger in order: {error}") from error
+        yield from batch
+
+
+@contextlib.contextmanager
+def _discarded(scratch: IO[bytes]) -> Iterator[IO[bytes]]:
+    """A scratch file, closed on leaving whatever happens (see `_close`)."""
+    try:
+        yield scratch
+    finally:
+        _close(scratch)
+
+
+def _close(scratch: IO[bytes]) -> None:
+    """Close a scratch file. Closing flushes what is still buffered, which
+    fails on a full disk (or past the size limit) after a `ScratchError`
+    was raised for the same reason: that flush, of data nobody will read,
+    must not replace the error that says so (the command line told a full
+    disk as \"cannot read LEDGER\"). The descriptor is closed regardless."""
+    with contextlib.suppress(OSError):
+        scratch.close()
 
 
 #: records a batch sorts in memory at once (`SortedRecords`): about 100 MB
@@ -203,7 +228,7 @@ class SortedRecords:
     def close(self) -> None:
         """Drop the scratch file, if one was made."""
         if self._scratch is not None:
-            self._scratch.close()
+            _close(self._scratch)
             self._scratch = None
 
     def __enter__(self) -> SortedRecords:

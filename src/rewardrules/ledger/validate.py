@@ -51,7 +51,15 @@ def _text(
     if not _unicode(value):
         problems.append(_surrogate_problem(line, name))
         return None
-    return value
+    return _plain_text(value)
+
+
+def _plain_text(value: str) -> str:
+    """The text of a `str` (a subclass's, such as an enum's member or an
+    app's own id type, as a plain `str`): a record holds only plain values,
+    which a batch pickles into its scratch runs (`order.SortedRecords`),
+    where an object of a class defined in a function cannot go."""
+    return value if type(value) is str else str.__str__(value)
 
 
 def _instant(obj: Mapping[str, Any], name: str, line: int, problems: list[LedgerProblem], required: bool) -> int | None:
@@ -138,6 +146,8 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
             problems.append(LedgerProblem(line, name, f"`{name}` must be a string, not {_show(value)}"))
         elif not _unicode(value):
             problems.append(_surrogate_problem(line, name))
+        else:
+            return _plain_text(value)
         return value
     if kind == TIME:
         try:
@@ -155,8 +165,8 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
 def _number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
+    if isinstance(value, Decimal):  # a subclass's value as a plain Decimal (see `_plain_text`)
+        return (value if type(value) is Decimal else Decimal(value)) if value.is_finite() else None
     if isinstance(value, int):
         if abs(value) >= 10**limits.MAX_LEDGER_DIGITS:
             return Decimal(10) ** (limits.MAX_LEDGER_DIGITS + 1)  # reported as out of range
