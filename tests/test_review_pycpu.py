@@ -13,6 +13,7 @@ rank is the count of the rewards of its role before it, and a total is
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -255,6 +256,19 @@ def test_an_open_file_and_a_list_of_lines_score_alike(tmp_path: Path) -> None:
     with path.open("rb") as handle:
         by_handle = program.score(handle).to_json()
     assert by_path == by_handle == program.score(data.splitlines()).to_json()
+
+
+def test_an_open_file_is_handed_on_in_lists_of_bounded_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a list is decoded whole: sixty-four lines of the line limit each were
+    # held and decoded together (1.6 GB for lines of `{}` arrays, where a
+    # line at a time took 110 MB); a list holds about a block of text
+    monkeypatch.setattr(again, "BLOCK_BYTES", 250)
+    lines = [b'{"id":"%03d","x":"%s"}\n' % (n, b"y" * 80) for n in range(40)]
+    ledger = LedgerFile(handle=io.BytesIO(b"".join(lines)))
+    lists = list(ledger.digested_blocks())
+    assert [line for part in lists for line in part] == lines
+    assert all(sum(map(len, part[:-1])) < 250 for part in lists)
+    assert max(map(len, lists)) == 3
 
 
 # --- writing: orjson's bytes are msgspec's and `json`'s ---
