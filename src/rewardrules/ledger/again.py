@@ -200,7 +200,7 @@ def _batches(lines: Iterator[Any]) -> Iterator[list[Any]]:
     size = 0
     for line in lines:
         batch.append(line)
-        size += len(line) if isinstance(line, (str, bytes)) else 1
+        size += len(line)  # (a line as `readline` gives it, measured as `read_lines` measures it)
         if len(batch) == _BATCH or size >= BLOCK_BYTES:
             yield batch
             batch = []
