@@ -7,10 +7,12 @@ give the same bytes for the values a result holds: keys in insertion
 order, `": "` and `","` with two spaces per level, text as UTF-8 with only
 `"`, `\\` and control characters escaped (`\\n`, `\\u001f`), integers of any
 size, empty containers as `[]` and `{}`. Floats are the exception (`1e16`
-where `json` writes `1e+16`, `null` for NaN): a result holds none (its
-amounts are decimal strings, its counts ints), and a value msgspec cannot
-encode (a key that is not text) is written by `json` instead, so the bytes
-stay the same (`tests/test_fast_json.py` compares the two).
+where `json` and orjson write `1e+16`, `null` for NaN): a result holds
+none (its amounts are decimal strings, its counts ints), and a value
+msgspec cannot encode (a key that is not text) is written by `json`
+instead, so the bytes stay the same (`tests/test_fast_json.py` compares
+the two). orjson, where it is installed, writes the same bytes faster
+(see `_PRETTY`).
 
 A raw line break only ever appears between tokens (in text it is escaped),
 so a piece formatted alone is indented for its depth by indenting its
@@ -42,14 +44,17 @@ else:
 #: encodes (msgspec encodes, then formats in a second pass), about twice as
 #: fast on a result's runs of records. It refuses what msgspec or `json`
 #: then writes: an integer past 64 bits, a key that is not text, text with
-#: an unpaired surrogate (each a `TypeError`).
+#: an unpaired surrogate (each a `TypeError`); and, told to, a date or
+#: time, which it would write otherwise than msgspec (`+00:00` for `Z`).
+#: Floats are where it differs still (`1e+16` as `json` writes it, where
+#: msgspec writes `1e16`): a result holds none (see the module).
 _PRETTY: Callable[[Any], bytes] | None = None
 try:
     import orjson
 except ImportError:  # optional: msgspec (or `json`) writes the same bytes
     pass
 else:
-    _PRETTY = functools.partial(orjson.dumps, option=orjson.OPT_INDENT_2)
+    _PRETTY = functools.partial(orjson.dumps, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME)
 
 #: how many bytes are gathered before they are written
 _CHUNK = 1 << 16

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -304,7 +305,12 @@ def _plain_block(lines: list[Any]) -> list[Any] | None:
     and T brackets in all has more than T - (D - 1) (the others have at
     least D - 1 between them); at most the limit, no line can nest deeper.
     Counted over the list's bytes, as `kept_lines` counts a line's: a `{`
-    within a string counts too, which only sends more lists line by line."""
+    within a string counts too. Past that bound (events with a nested
+    object or list, or brackets in text, pass it in a list of thousands),
+    each line's brackets are counted as `kept_lines` counts them, still
+    with no step of Python per line: the values just decoded are kept
+    unless a line has more than the limit, rather than every line of the
+    list decoded a second time."""
     decode = _FAST_DECODE
     if decode is None or type(lines[0]) is not bytes or max(map(len, lines)) > limits.MAX_LEDGER_LINE_BYTES:
         return None
@@ -313,10 +319,13 @@ def _plain_block(lines: list[Any]) -> list[Any] | None:
         values = list(map(decode, lines))
     except Exception:  # any refusal is decided line by line, as `kept_lines` decides it
         return None
+    nesting = limits.MAX_LEDGER_NESTING
     objects = list(map(type, values)).count(dict)
-    if text.count(b"{") + text.count(b"[") - (objects - 1) > limits.MAX_LEDGER_NESTING:
-        return None
-    return values
+    if text.count(b"{") + text.count(b"[") - (objects - 1) <= nesting:
+        return values
+    braces = map(bytes.count, lines, itertools.repeat(b"{"))
+    brackets = map(bytes.count, lines, itertools.repeat(b"["))
+    return values if max(map(operator.add, braces, brackets)) <= nesting else None
 
 
 def kept_content(kept: Any) -> Any:
