@@ -887,6 +887,7 @@ class _Compiler:
         names = tuple(m.info.name for m in self.compiled.milestones)
         repeats = any(every.is_every(m) for m in self.compiled.milestones)
         columns = tuple(self.columns.values())
+        self._refuse_folded(columns)
         return Query(
             awards,
             rejected,
@@ -899,6 +900,27 @@ class _Compiler:
             repeats=repeats,
             why_inputs=self.why_inputs,
         )
+
+    def _refuse_folded(self, columns: tuple[Column, ...]) -> None:
+        """Refuse two field columns whose names differ only in case
+        (`purchase.amount` and `purchase.Amount`, or event types `Purchase`
+        and `purchase`): DuckDB folds the case of quoted names too (as
+        Spark, BigQuery do), so the query would read one for both and
+        score silently otherwise. Refused at the second field's line."""
+        seen: dict[str, Column] = {}
+        for column in columns:
+            other = seen.setdefault(column.name.lower(), column)
+            if other.name != column.name:
+                pair = f"`{other.event}.{other.field}` and `{column.event}.{column.field}`"
+                raise self.refuse(f"the fields {pair} (names that differ only in case)", self._declared(column))
+
+    def _declared(self, column: Column) -> object:
+        """The declaration of a column's field (its event's, for a field
+        without one), for a refusal's place."""
+        event = self.checked.events.get(column.event)
+        decl = event.decl if event is not None else None
+        found = [f for f in decl.fields if f.name.text == column.field] if decl is not None else []
+        return found[0] if found else decl
 
 
 def _plain_text(value: str, unit: str) -> str:
