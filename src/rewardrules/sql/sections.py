@@ -138,6 +138,16 @@ def _refuse(compiler: _Compiler) -> None:
             )
 
 
+def _refuse_later_referrers(compiler: _Compiler) -> None:
+    """The `referrers` section reads the first program's eligibility
+    (`_firsts`: `e0`), so a per-referrer milestone of a later program
+    would be left out of it (the engine lists each referrer once per
+    program with such milestones): refused at the first one."""
+    for milestone in compiler.compiled.milestones:
+        if milestone.program > 0 and milestone.info.level == "referrer":
+            raise _refusal("per-referrer milestones in a program after the first", milestone.info.trigger, compiler)
+
+
 def _metric_texts(compiler: _Compiler, index: int, program: ProgramInfo) -> list[tuple[MetricInfo, str, bool]]:
     """Each metric of program `index`'s snapshot with its value's text on
     a row of `totals` (registered before the query is built: its columns
@@ -210,6 +220,7 @@ def _last(key: str) -> str:
 def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]]]) -> Sections:
     """The three statements, over the pieces `compiler.query()` kept."""
     checked = compiler.checked
+    _refuse_later_referrers(compiler)
     per_referrer = [m.info.index for m in compiler.compiled.milestones if m.info.level == "referrer"]
     listed = ", ".join(map(str, per_referrer))
     scope = f"CASE WHEN milestone_index IN ({listed}) THEN '' ELSE referee END" if per_referrer else "referee"
