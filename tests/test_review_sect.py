@@ -86,3 +86,63 @@ def test_a_withheld_sub_cent_award_still_counts_against_a_cap_on_rewards() -> No
     )
     want = same_output(rules, paid_four())
     assert [w["reason"] for w in want["withheld"]] == ["cap of 10.003 USD reached"] + ["cap of 5 rewards reached"] * 3
+
+
+# -- two referrals of one referee, each holding it in a program, at one event -----------
+
+#: `bo` holds `q` in `b`, then `di` takes it in `a` (eligible there only):
+#: one payment of `q` reaches a milestone of each referral
+TWO_HOLDERS = """ruleset order "Order"
+
+event payment { amount: money USD }
+event referral { source: optional text }
+ALLOWANCE
+program a "A" {
+  attribution last referral before first payment where payment.amount > 0
+  eligible when referral.source == "a"
+  DRAW
+  milestone ma { each payment  reward ROLE cash 10% of payment.amount }
+}
+
+program b "B" {
+  attribution last referral before first payment where payment.amount > 0
+  eligible when referral.source == "b"
+  DRAW
+  milestone mb { each payment  reward ROLE cash 10% of payment.amount }
+}
+"""
+
+
+def two_holders(amount: str) -> list[dict[str, Any]]:
+    return [
+        ref("r1", "2026-01-01T00:00:00Z", "bo", "q", source="b"),
+        ref("r2", "2026-01-02T00:00:00Z", "di", "q", source="a"),
+        pay("p1", "2026-01-03T00:00:00Z", "q", amount),
+    ]
+
+
+@pytest.mark.xfail(strict=True, reason="open: the engine withholds in its chain's order (bo's `mb`, then di's `ma`)")
+def test_withheld_rewards_of_two_referrals_at_one_event_are_in_the_engine_s_order() -> None:
+    """The engine steps the referee's referrals first to last and appends
+    each one's withheld rewards as it goes (`Engine._event`: only issued
+    awards are sorted by milestone after); the sections order them by
+    milestone (`ISSUE_ORDER`): `ma` before `mb`."""
+    rules = TWO_HOLDERS.replace("ALLOWANCE", "").replace("DRAW", "").replace("ROLE", "referrer")
+    same_output(rules, two_holders("0.00"))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: the engine draws from an allowance in its chain's order, SQL by milestone"
+)
+def test_an_allowance_drawn_by_two_referrals_at_one_event_pays_the_engine_s_award() -> None:
+    """A referee allowance of 1 reward shared by both programs: the engine
+    pays `bo`'s `mb` (its referral comes first in the chain, and draws
+    first); DuckDB pays `di`'s `ma` (file order of milestones, as
+    docs/language.md says). Money differs, not only the sections: which
+    order is right is the lead's call (the docs or the engine)."""
+    rules = (
+        TWO_HOLDERS.replace("ALLOWANCE", '\nallowance once "Once" referee 1 rewards\n')
+        .replace("DRAW", "draw from once")
+        .replace("ROLE", "referee")
+    )
+    same_output(rules, two_holders("10.00"))
