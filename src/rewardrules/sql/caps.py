@@ -23,13 +23,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..check.program import CapInfo
+from ..core.units import is_currency, minor_exponent
 
 if TYPE_CHECKING:
     from .compile import _Compiler
 
-#: the filter that ends `capped` and `folded`: an award cut to nothing is
-#: withheld (the explained sections read the others, sql/sections.py)
-KEPT = "WHERE granted > 0"
+#: the filter that ends `capped` and `folded`: an award cut to nothing, or
+#: to less than half its currency's minor unit (`paid`: the engine rounds
+#: what a cap leaves, then withholds 0), is withheld (the explained
+#: sections read the others, sql/sections.py)
+KEPT = "WHERE paid"
 
 #: nanoseconds in a day; an instant's UTC day is its floor division by it
 _DAY = 86_400_000_000_000
@@ -69,20 +72,19 @@ def capped(compiler: _Compiler, body: str) -> str:
     """The award rows (`body`: their `cap` key, `beneficiary`, `wanted`
     amount) with their caps applied, the cut amount written as the Python
     engine writes it."""
-    from .compile import ISSUE_ORDER, MAX_DIGITS, _plain_text, number
+    from .compile import ISSUE_ORDER, MAX_DIGITS, number
 
     if not compiler.caps:
-        return f"SELECT *, wanted AS granted FROM (\n{body}\n) AS wanted"
+        return f"SELECT *, wanted AS granted, TRUE AS paid FROM (\n{body}\n) AS wanted"
     wide = f"DECIMAL({MAX_DIGITS}, {compiler.scale})"
     timezone = compiler.checked.timezone
-    texts, limits, periods, counted = [], [], [], []
+    limits, periods, counted = [], [], []
     for n, cap in compiler.caps.values():
         limits.append(f"WHEN 'c{n}' THEN CAST({number(cap.limit, None, compiler.path)} AS {wide})")
         periods.append(f"WHEN 'c{n}' THEN {period(cap, timezone)}")
         if cap.counts_rewards:
             counted.append(f"'c{n}'")
-        else:
-            texts.append(f"WHEN 'c{n}' THEN {_plain_text('granted', cap.unit)}")
+    units = [(f"c{n}", cap.unit) for n, cap in compiler.caps.values() if not cap.counts_rewards]
     counts = f"cap IN ({', '.join(counted)})" if counted else "FALSE"
     each = f"CASE WHEN {counts} THEN CAST(1 AS {wide}) ELSE wanted END"  # what an award asks of its cap
     so_far = (
@@ -94,12 +96,11 @@ def capped(compiler: _Compiler, body: str) -> str:
         f"CASE WHEN cap IS NULL THEN wanted WHEN {counts} THEN wanted * CASE WHEN used <= {limit} THEN 1 ELSE 0 END "
         f"ELSE CAST(LEAST(used, {limit}) - LEAST(used - wanted, {limit}) AS {wide}) END"
     )
-    cut = f"CASE cap {' '.join(texts)} END" if texts else "amount"
     keyed = f"SELECT *, CASE cap {' '.join(periods)} ELSE '' END AS period FROM (\n{body}\n) AS wanted"
+    rows = f"SELECT *, CAST({granted} AS {wide}) AS granted FROM (SELECT *, {so_far} AS used FROM ({keyed}) AS p) AS u"
     return (
-        f"SELECT * EXCLUDE (period, used) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {cut} END AS amount) "
-        f"FROM (SELECT *, CAST({granted} AS {wide}) AS granted FROM (SELECT *, {so_far} AS used FROM ({keyed}) AS p) AS u) AS g "
-        + KEPT
+        f"SELECT * EXCLUDE (period, used) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(units)} END AS amount) "
+        f"FROM (SELECT *, {_paid(units)} AS paid FROM ({rows}) AS g) AS k " + KEPT
     )
 
 
@@ -146,10 +147,11 @@ def folded(compiler: _Compiler, body: str) -> str:
     fold = f"fold AS (\n{_fold_step(drawn, wide, first)}\nUNION ALL\n{_fold_step(drawn, wide, then)}\n)"
     granted = "SELECT o.*, COALESCE(f.granted, o.wanted) AS granted FROM ordered AS o LEFT JOIN fold AS f USING (beneficiary, seq)"
     hidden = ", ".join(("seq", *(f"q{n}" for n, _ in drawn)))
+    units = sorted(compiler.cap_units.items())
     return (
         f"WITH RECURSIVE ordered AS ({ordered}),\n{fold}\n"
-        f"SELECT * EXCLUDE ({hidden}) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(compiler)} END AS amount) "
-        f"FROM ({granted}) AS g " + KEPT
+        f"SELECT * EXCLUDE ({hidden}) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(units)} END AS amount) "
+        f"FROM (SELECT *, {_paid(units)} AS paid FROM ({granted}) AS g) AS k " + KEPT
     )
 
 
@@ -185,12 +187,35 @@ def _fold_step(drawn: list[tuple[int, CapInfo]], wide: str, source: str) -> str:
     return f"SELECT beneficiary, seq, g AS granted, {', '.join(states)} FROM (SELECT *, {granted} AS g FROM ({source}) AS s) AS x"
 
 
-def _cut_text(compiler: _Compiler) -> str:
-    """An award's amount after a cap cut it, written in its unit: keyed by
-    the row's `cap` (the unit of a reward's caps on an amount is its own)."""
-    from .compile import _plain_text, literal
+def _cut_text(units: list[tuple[str, str]]) -> str:
+    """An award's amount after a cap cut it, written in its unit (`units`:
+    each `cap` key of a reward under a cap on an amount, with that unit,
+    the reward's own): in a currency rounded half to even to its minor
+    unit, as the engine quantizes what a cap leaves (a cap's limit may
+    have more decimals); in another unit exact."""
+    from .compile import literal
 
-    texts = []
-    for key, unit in sorted(compiler.cap_units.items()):
-        texts.append(f"WHEN {literal(key)} THEN {_plain_text('granted', unit)}")
+    texts = [f"WHEN {literal(key)} THEN {_issued_text(unit)}" for key, unit in units]
     return f"CASE cap {' '.join(texts)} END" if texts else "amount"
+
+
+def _issued_text(unit: str) -> str:
+    from .compile import _plain_text, half_even_units, money_text
+
+    if is_currency(unit):
+        return money_text(half_even_units("granted", minor_exponent(unit)), minor_exponent(unit))
+    return _plain_text("granted", unit)
+
+
+def _paid(units: list[tuple[str, str]]) -> str:
+    """Whether an award row is issued: what the caps left of it is above 0
+    once rounded as issued (`_cut_text`); the engine rounds, then withholds
+    0, though the cap counted what it left (`granted`, kept as drawn)."""
+    from .compile import half_even_units, literal
+
+    rounded = [
+        f"WHEN {literal(key)} THEN {half_even_units('granted', minor_exponent(unit))} > 0"
+        for key, unit in units
+        if is_currency(unit)
+    ]
+    return f"CASE cap {' '.join(rounded)} ELSE granted > 0 END" if rounded else "granted > 0"

@@ -857,7 +857,7 @@ class _Compiler:
         issued = self.capped(body)
         self.prelude, self.issued = prelude, issued
         raw = ("raw",) if self.explaining else ()
-        hidden = ", ".join(("wanted", "cap", "granted", *reversals.COLUMNS, "late", "scope", "nth", *raw))
+        hidden = ", ".join(("wanted", "cap", "granted", "paid", *reversals.COLUMNS, "late", "scope", "nth", *raw))
         hidden += "".join(f", {name}" for name in explain.COLUMNS) if self.explain else ""
         why = explain.final(self)
         awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}){why} FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"

@@ -437,12 +437,12 @@ def _withheld_rows(compiler: _Compiler) -> str:
     issued = compiler.issued
     parts = []
     if issued.endswith(caps.KEPT):  # a file with caps: every capped row, with what it was granted
-        parts.append(f"SELECT {keep}, cap, raw, granted FROM ({issued.removesuffix(caps.KEPT)}) AS capped")
+        parts.append(f"SELECT {keep}, cap, raw, granted, paid FROM ({issued.removesuffix(caps.KEPT)}) AS capped")
     for milestone in compiler.compiled.milestones:
         for index in range(len(milestone.rewards)):
             row = compiler.reward_row(milestone, index, keep=False)
             if not row.endswith(" WHERE FALSE"):
-                parts.append(f"SELECT {keep}, cap, raw, 0 AS granted FROM ({row}) AS nothing")
+                parts.append(f"SELECT {keep}, cap, raw, 0 AS granted, FALSE AS paid FROM ({row}) AS nothing")
     if not parts:
         return (
             'SELECT CAST(NULL AS BIGINT) AS "at", 0 AS late, CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
@@ -453,7 +453,7 @@ def _withheld_rows(compiler: _Compiler) -> str:
     drawn = _drawn(compiler)
     used = "".join(f", {sql} AS u{n}" for n, sql in drawn)
     shown = "".join(f", u{n}" for n, _ in drawn)
-    return f"SELECT {keep}, cap, raw{shown} FROM (SELECT *{used} FROM ({rows}) AS r) AS u WHERE granted <= 0"
+    return f"SELECT {keep}, cap, raw{shown} FROM (SELECT *{used} FROM ({rows}) AS r) AS u WHERE NOT paid"
 
 
 def _drawn(compiler: _Compiler) -> list[tuple[int, str]]:
