@@ -36,10 +36,15 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class History:
     """The columns of the `history` CTE, gathered while the eligibility
-    clauses compile: per-row values first (`flags`), then the windows and
-    EXISTS tests over them (`reads`)."""
+    clauses compile: per-row flags of the counts' conditions first
+    (`flags`), then the counts' windows (`windows`), the operands of `in`
+    (`operands`, which may read a count: the engine settles the counts
+    first, `at_referral`), and the EXISTS tests over them (`reads`); each a
+    CTE over the one before."""
 
     flags: list[str] = field(default_factory=list)
+    windows: list[str] = field(default_factory=list)
+    operands: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     counts: dict[MetricInfo, str] = field(default_factory=dict)
     #: the columns read outside `eligible when`, which `seen` carries from
@@ -47,16 +52,26 @@ class History:
     seen: list[str] = field(default_factory=list)
 
     def ctes(self) -> list[str]:
-        if not self.reads:
+        if not self.windows and not self.reads:
             return []
         return [
-            f"history0 AS (SELECT *, {', '.join(self.flags)} FROM scored WHERE type = 'referral')",
-            f"history AS (SELECT *, {', '.join(self.reads)} FROM history0 AS h)",
+            f"history0 AS (SELECT *{_more(self.flags)} FROM scored WHERE type = 'referral')",
+            f"history1 AS (SELECT *{_more(self.windows)} FROM history0 AS h)",
+            f"history2 AS (SELECT *{_more(self.operands)} FROM history1 AS h)",
+            f"history AS (SELECT *{_more(self.reads)} FROM history2 AS h)",
         ]
 
     def source(self) -> str:
         """Where `refs` reads the referral events from."""
-        return "history WHERE TRUE" if self.reads else "scored WHERE type = 'referral'"
+        return "history WHERE TRUE" if self.windows or self.reads else "scored WHERE type = 'referral'"
+
+    def number(self) -> int:
+        """A new column's number, unique among `f`/`k` and `x`/`i`."""
+        return len(self.flags) + len(self.operands)
+
+
+def _more(columns: list[str]) -> str:
+    return "".join(f", {c}" for c in columns)
 
 
 _EARLIER = '(PARTITION BY h.referrer ORDER BY h."at", h.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)'
@@ -71,7 +86,7 @@ def earlier_count(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     found = history.counts.get(info)
     if found is not None:
         return found
-    n = len(history.flags)
+    n = history.number()
     test = "TRUE"
     if agg.where is not None:
         compiler.in_aggregate = compiler.in_history = True
@@ -86,7 +101,7 @@ def earlier_count(compiler: _Compiler, info: MetricInfo, node: object) -> str:
         older = f'(PARTITION BY h.referrer ORDER BY h."at" RANGE BETWEEN UNBOUNDED PRECEDING AND {span + 1} PRECEDING)'
         count = f"({count} - COALESCE(SUM(h.f{n}) OVER {older}, 0))"
     found = f"k{n}"
-    history.reads.append(f"{count} AS {found}")
+    history.windows.append(f"{count} AS {found}")
     history.counts[info] = found
     return found
 
@@ -106,8 +121,9 @@ def in_earlier(compiler: _Compiler, node: ast.InEarlier) -> str:
     column = Column("referral", info.name, kind)
     compiler.columns.setdefault(column.name, column)
     history = compiler.history
-    n = len(history.flags)
-    history.flags.append(f"{compiler.expr(node.operand)} AS x{n}")
+    operand = compiler.expr(node.operand)  # may add a count (a window) first
+    n = history.number()
+    history.operands.append(f"{operand} AS x{n}")
     earlier = '(o."at" < h."at" OR (o."at" = h."at" AND o.id < h.id))'
     match = (
         f"EXISTS (SELECT 1 FROM history0 AS o WHERE o.referrer = h.referrer AND {earlier} "
