@@ -28,6 +28,7 @@ refuses) or the bounds of each value.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import BinaryIO
 
@@ -122,8 +123,13 @@ def score(ledger: str, threads: int, out: BinaryIO) -> None:
 
 
 def _text(value: str | None) -> bytes:
-    import orjson
-
+    """A JSON string (or null) as the engine writes it: orjson where the
+    `bench` extra installed it (the figures in docs/performance.md), else
+    the standard library's, the same bytes."""
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(value, ensure_ascii=False).encode()
     return orjson.dumps(value)
 
 
