@@ -203,7 +203,7 @@ def test_coverage_guided_fuzzer_runs_briefly(target: str, tmp_path: Path) -> Non
             sys.executable,
             str(ROOT / "fuzz" / "run_atheris.py"),
             target,
-            *(["-max_total_time=300"] if LONG else ["-runs=1000", "-max_total_time=120"]),
+            *(["-max_total_time=300"] if LONG else ["-runs=500", "-max_total_time=120"]),
             "-print_final_stats=1",
             str(tmp_path / "corpus"),
         ],

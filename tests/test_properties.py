@@ -297,6 +297,13 @@ def by_ruleset(test: Any) -> Any:
 
 PROPERTY = settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+#: The differential tests of the SQL back end (tests/test_sql_*.py): each
+#: example runs the compiled query in DuckDB as well as the Python engine,
+#: and some twenty files draw ledgers of the same programs (`ledgers`), so
+#: a program meets a few hundred drawn ledgers across them at 12 a test;
+#: ten times as many in the long run (`examples`)
+DIFFERENTIAL = settings(PROPERTY, max_examples=examples(12))
+
 
 def test_every_reference_ruleset_has_a_ledger_strategy() -> None:
     """The strategy knows the events of every ruleset in rulesets/."""

@@ -27,6 +27,7 @@ from rewardrules.core.diagnostics import RuleError
 from rewardrules.sql import grouped
 from rewardrules.sql.run import TooWide
 
+from .conftest import examples
 from .strategies import EVENT_FIELDS, rule_files
 from .test_generated_programs import ledger
 from .test_properties import to_line
@@ -79,7 +80,9 @@ def same_explained(prog: rewardrules.Program, events: list[dict[str, Any]]) -> N
     assert section(got) == section(python.to_json().encode("utf-8"))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(text=rule_files(typed=True), seed=st.integers(0, 10**6), size=st.integers(0, 24), table=st.booleans())
 def test_drawn_rule_files_explain_their_awards_alike(text: str, seed: int, size: int, table: bool) -> None:
     try:

@@ -20,7 +20,7 @@ import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import ROOT, duckdb_json, python_json
 
 HEAD = """ruleset mix "Constructs that meet"{zone}
@@ -177,7 +177,7 @@ def compare(rules: str, events: list[Any] | None, as_of: str | None) -> None:
         json.loads(sql)
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(rules=programs(), data=st.data())
 def test_mixed_programs_give_the_python_bytes(rules: str, data: st.DataObject) -> None:
     events = data.draw(mixed_ledgers(), label="ledger")

@@ -81,7 +81,7 @@ program plain {
 """
 
 #: each example runs a query of some forty CTEs on DuckDB: few examples
-PROPERTY = settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @cache

@@ -21,7 +21,7 @@ from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import Unsupported, compile_query
 
 from .conftest import RULESETS
-from .test_properties import PROPERTY, as_ofs, ledgers, program
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers, program
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
@@ -86,7 +86,7 @@ def test_golden_ledgers_give_the_same_bytes(name: str, ledger: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SUPPORTED)
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(name: str, data: st.DataObject) -> None:
     events = data.draw(ledgers(name), label="ledger")
@@ -283,7 +283,7 @@ def test_a_hold_ends_at_its_instant(as_of: str, status: str) -> None:
     assert [a["status"] for a in json.loads(sql)["awards"] if a["milestone"] == "bonus"] == [status, status]
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_computed_amounts_on_generated_ledgers(data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
@@ -427,7 +427,7 @@ def test_a_cap_cuts_the_award_that_reaches_it() -> None:
     assert points == ["500", "500", "250.5"]
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_caps_on_generated_ledgers(data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")

@@ -17,7 +17,7 @@ from rewardrules.core.timeutil import period_key
 from rewardrules.sql.caps import period as period_sql
 from rewardrules.sql.run import connect, seal
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_exprs import same
 
 #: the cookbook's tiered commission: a rate by the referrer's conversions,
@@ -217,7 +217,7 @@ def test_period_keys_name_the_python_engine_s_periods(zone: str | None, period: 
 @pytest.mark.parametrize(
     "rules", [TIERED, COUNTED, SHARED, BY_REVENUE], ids=["tiered", "counted", "shared", "by_revenue"]
 )
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # two years, ties and period boundaries

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import rewardrules
 
 from .test_docs_examples import blocks
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import ROOT, duckdb_json, python_json
 from .test_sql_exprs import amounts, payments, referral, same
 
@@ -144,7 +144,7 @@ def test_a_local_date_that_goes_back_resumes_that_day_s_use() -> None:
 
 
 @pytest.mark.parametrize("rules", [LAYERED, SHARED], ids=["layered", "shared"])
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # two years, ties and period boundaries
@@ -158,7 +158,7 @@ def test_generated_ledgers_with_sources() -> None:
     found = {b.file: b.text for b in blocks(ROOT / "docs" / "cookbook.md") if b.file}
     rules = found["patterns/allowance.rules"]
 
-    @PROPERTY
+    @DIFFERENTIAL
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         events = data.draw(ledgers("prezi"), label="ledger")

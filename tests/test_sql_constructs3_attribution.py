@@ -21,7 +21,7 @@ import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY
+from .test_properties import DIFFERENTIAL
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_constructs3_timers import event, same_on_generated, written_for_postgres
 
@@ -144,7 +144,7 @@ def test_the_query_is_written_for_postgres() -> None:
     written_for_postgres(compile_query(_prog().compiled))
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     same_on_generated(_prog(), "affiliate_attribution", data)
@@ -209,7 +209,7 @@ def test_counts_compile_and_check_reports_nothing() -> None:
     assert refusals(_counts().compiled) == []
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_counts_on_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     same_on_generated(_counts(), "affiliate_attribution", data)

@@ -18,7 +18,7 @@ import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY
+from .test_properties import DIFFERENTIAL
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_constructs3_timers import event, same_on_generated, written_for_postgres
 
@@ -105,7 +105,7 @@ def test_a_referee_referred_again_keeps_its_first_referrals_fields() -> None:
     assert [f for f in awards([*events, pay("p1", "01-03", "b", "9.00")]) if f[1] == "partner_pay"] == []
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     same_on_generated(_prog(), "affiliate_attribution", data)

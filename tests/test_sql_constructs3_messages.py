@@ -20,7 +20,7 @@ from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY
+from .test_properties import DIFFERENTIAL
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_constructs3_timers import same_on_generated, written_for_postgres
 from .test_sql_dialects_more import expanded
@@ -142,7 +142,7 @@ def test_the_query_is_written_for_postgres_and_its_columns_give_the_same_bytes()
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, events, None)
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     same_on_generated(_prog(), "microsoft_referral", data)

@@ -19,7 +19,7 @@ import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY
+from .test_properties import DIFFERENTIAL
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_constructs3_timers import event, same_on_generated, written_for_postgres
 
@@ -112,7 +112,7 @@ def test_an_attribution_that_moves_beside_them_is_refused() -> None:
     assert any("one whose attribution moves" in r.construct for r in refusals(prog.compiled))
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     same_on_generated(_prog(), "affiliate_attribution", data)

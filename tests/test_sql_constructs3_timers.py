@@ -24,7 +24,7 @@ from rewardrules.sql.compile import Query, compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.dialect import to_dialect
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_dialects_more import expanded
 
@@ -214,7 +214,7 @@ def same_on_generated(prog: rewardrules.Program, ruleset: str, data: st.DataObje
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     same_on_generated(_after(), "subscription_loyalty", data)

@@ -18,7 +18,7 @@ import rewardrules
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY
+from .test_properties import DIFFERENTIAL
 from .test_sql_constructs3_timers import same_on_generated, written_for_postgres
 from .test_sql_voids_metrics import KEPT, paid, pay, referral, refund, same
 
@@ -114,7 +114,7 @@ def test_the_query_is_written_for_postgres() -> None:
     written_for_postgres(compile_query(timed("when paid >= 1 for 1 day").compiled))
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 25))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     trigger = data.draw(st.sampled_from(TIMERS), label="trigger")

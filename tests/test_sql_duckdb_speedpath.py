@@ -38,6 +38,7 @@ from rewardrules.sql.compile import compile_query
 from rewardrules.sql.run import Limits
 from rewardrules.sql.write import Written, write_result
 
+from .conftest import examples
 from .test_sql_backend import GOLDEN, SUPPORTED, python_json
 from .test_sql_speed import WHOLE
 from .test_sql_speed import _ledger as payments_ledger
@@ -321,7 +322,7 @@ def _saas_plan() -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, str 
     return kinds, dict(_one_currency(prog._reader().money))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(st.lists(st.tuples(_AT, _EXTRA), min_size=1, max_size=6), st.sampled_from([(), ("source", "amount", "zz")]))
 def test_the_strict_form_takes_at_and_keys_as_the_docs_say(
     lines_spec: list[tuple[str, list[str]]], probes: tuple[str, ...]

@@ -17,7 +17,7 @@ from rewardrules.core.limits import AwardLimitError
 
 from .test_docs_examples import blocks
 from .test_fastpath_reading import _as_process
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import ROOT, duckdb_json, python_json
 from .test_sql_exprs import payments, referral, same
 
@@ -169,7 +169,7 @@ def sql_outcome(rules: str, events: list[dict[str, Any]], as_of: str | None = No
 
 
 @pytest.mark.parametrize("rules", [EVERY, CAPPED, BY_REFERRER], ids=["every", "capped", "by_referrer"])
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
     """Payments of -50 to 40000 USD (ties, several referrals of one

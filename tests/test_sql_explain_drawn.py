@@ -18,6 +18,7 @@ from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.sections import compile_explained
 
+from .conftest import examples
 from .test_properties import as_ofs
 from .test_review_sql_mix import cookbook_ledger, cookbook_programs, mixed_ledgers, programs
 from .test_sql_explain import built
@@ -55,7 +56,7 @@ def compare(rules: str, events: list[Any] | None, as_of: str | None) -> None:
         assert got == [json.dumps(record, ensure_ascii=False, indent=2) for record in python[key]]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=programs(), data=st.data())
 def test_drawn_programs_explain_their_awards_alike(rules: str, data: st.DataObject) -> None:
     events = data.draw(mixed_ledgers(), label="ledger")

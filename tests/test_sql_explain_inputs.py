@@ -22,7 +22,7 @@ from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.write import Written
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_constructs3_messages import QUOTIENTS, buy, referral
 from .test_sql_explain import built, python_bytes, section, written
 from .test_sql_explain_drawn import compare
@@ -139,7 +139,7 @@ def test_a_file_of_many_plain_milestones_explains_its_quotients(tmp_path: Path) 
     assert [json.dumps(a, indent=2) for a in data["awards"]] == [json.dumps(a, indent=2) for a in python["awards"]]
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 20))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 20))
 @given(data=st.data())
 def test_generated_ledgers_explain_alike(data: st.DataObject) -> None:
     events = data.draw(ledgers("microsoft_referral"), label="ledger")

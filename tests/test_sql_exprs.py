@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
 
 #: division of fields and metrics, in conditions and amounts, by zero too
@@ -296,7 +296,7 @@ def test_whenever_pays_each_rise_from_the_previous_test() -> None:
 @pytest.mark.parametrize(
     "rules", [DIVISION, FIRST, TABLES, BY_REFERRER, RISES], ids=["division", "first", "tables", "by_referrer", "rises"]
 )
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # payments of -50 to 40000 USD, ties included
@@ -357,7 +357,7 @@ def test_earlier_referrals_count_every_referral_event_before() -> None:
     [(FOLDING, "affiliate_attribution"), (EARLIER, "referral_fraud")],  # sources in several cases; shared devices
     ids=["folding", "earlier"],
 )
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_referral_fields_on_generated_ledgers(rules: str, ledger: str, data: st.DataObject) -> None:
     events = data.draw(ledgers(ledger), label="ledger")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.core.diagnostics import RuleError
 
+from .conftest import examples
 from .strategies import rule_files
 from .test_review_rev1_drawn import crowded, same_explained
 from .test_sql_explain_drawn import reported_as_compiled
@@ -24,7 +25,9 @@ from .test_sql_voids_metrics import same
 LIFTED = re.compile(r"unless\s+voided|earlier\s+referrals|\.\s*at\s+is")
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(text=rule_files(typed=True), seed=st.integers(0, 10**6), size=st.integers(0, 30))
 def test_drawn_rule_files_with_the_lifted_constructs(text: str, seed: int, size: int) -> None:
     assume(LIFTED.search(text) is not None)

@@ -20,7 +20,7 @@ import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY
+from .test_properties import DIFFERENTIAL
 from .test_sql_constructs3_timers import same_on_generated
 from .test_sql_voids_metrics import KEPT, event, paid, pay, referral, same
 
@@ -149,7 +149,7 @@ def test_these_compile_and_check_reports_nothing(share: str) -> None:
     assert refusals(kept(share).compiled, explain=True) == []
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 20))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 20))
 @given(data=st.data(), share=st.sampled_from(SHARES))
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject, share: str) -> None:
     same_on_generated(kept(share), "partner_and_customer", data)
@@ -214,7 +214,7 @@ def test_several_programs_each_follow_their_own_milestone() -> None:
     assert paid(result, "two_all") == [("01-03", "confirmed")]
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 15))
 @given(data=st.data())
 def test_several_programs_on_generated_ledgers(data: st.DataObject) -> None:
     same_on_generated(rewardrules.compile(TWO_PROGRAMS, "two.rules"), "partner_and_customer", data)

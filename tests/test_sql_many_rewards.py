@@ -25,7 +25,7 @@ from rewardrules.sql import grouped
 from rewardrules.sql.compile import MAX_REWARDS, Unsupported, _Compiler, compile_query
 
 from .conftest import examples
-from .test_properties import PROPERTY, as_ofs, ledgers, program
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers, program
 from .test_review_sql_mix import HEAD, compare, mixed_ledgers, programs
 from .test_sql_backend import GOLDEN, ROOT, SUPPORTED, duckdb_json, python_json
 
@@ -152,7 +152,7 @@ def test_reference_programs_in_the_table_shape(table_from_one: None, name: str) 
     assert duckdb_json(prog, lines, None) == python_json(prog, lines, None)
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_reference_programs_on_generated_ledgers_in_the_table_shape(data: st.DataObject) -> None:
     with pytest.MonkeyPatch.context() as patch:
@@ -164,7 +164,7 @@ def test_reference_programs_on_generated_ledgers_in_the_table_shape(data: st.Dat
         assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
 
 
-@settings(PROPERTY, max_examples=examples(20))
+@settings(DIFFERENTIAL, max_examples=examples(20))
 @given(rules=programs(), data=st.data())
 def test_mixed_programs_in_the_table_shape(rules: str, data: st.DataObject) -> None:
     """sql/grouped.py's plain milestones among holds, voids, caps, allowances,
@@ -210,7 +210,7 @@ def plain_files(draw: st.DrawFn) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-@settings(PROPERTY, max_examples=examples(20))
+@settings(DIFFERENTIAL, max_examples=examples(20))
 @given(rules=plain_files(), data=st.data())
 def test_plain_milestones_of_every_form(rules: str, data: st.DataObject) -> None:
     with pytest.MonkeyPatch.context() as patch:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, duckdb_json, python_json
 
 #: over partner_and_customer's events: metrics (money, counts, per referrer),
@@ -80,7 +80,7 @@ def test_golden_ledgers_give_the_same_messages(prog: rewardrules.Program, ledger
     assert any(m and "payment(s)" in m for m in messages)  # not vacuous
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_messages(prog: rewardrules.Program, data: st.DataObject) -> None:
     events = data.draw(ledgers("partner_and_customer"), label="ledger")

@@ -19,6 +19,7 @@ from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
+from .conftest import examples
 from .test_sql_backend import duckdb_json, python_json
 
 #: every kind of number a message can read: fields of the triggering event
@@ -115,7 +116,7 @@ def test_numbers_are_written_as_the_python_engine_writes_them(prog: rewardrules.
     assert messages[5].endswith("| 2026-01-07T00:00:00Z")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(
         st.tuples(
@@ -233,7 +234,7 @@ def points(tmp_path_factory: pytest.TempPathFactory) -> rewardrules.Program:
     return written(tmp_path_factory.mktemp("pts"), "pts", POINTS)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(
         st.tuples(

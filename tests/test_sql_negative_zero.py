@@ -19,6 +19,7 @@ import rewardrules
 from rewardrules.cli.sql import spark_direct_result
 from rewardrules.sql.compile import compile_query
 
+from .conftest import examples
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_messages_more import _direct_json
 
@@ -95,7 +96,7 @@ def test_negative_zeros_are_written_as_the_python_engine_writes_them(prog: rewar
     assert messages[1] == "0.00 0.00 | 0.00 -0.00 -0.00 -0.00 0.00 | 0.00 0.00 0.00 0.00 -0.00 -0.00 | 0.00 0.00"
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(
         st.tuples(

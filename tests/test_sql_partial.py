@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, duckdb_json, python_json
 from .test_sql_messages import written
 from .test_sql_timers2 import loaded
@@ -83,7 +83,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> rewardrules.Program:
     return written(tmp_path_factory, "partial", GENERATED)
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(generated: rewardrules.Program, data: st.DataObject) -> None:
     events = data.draw(ledgers("partner_and_customer"), label="ledger")
@@ -157,7 +157,7 @@ milestone held {
 """
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_a_timers_partial_voids_on_generated_ledgers(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject

@@ -21,7 +21,7 @@ import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_constructs3_messages import buy
 from .test_sql_explain import built, python_bytes
@@ -142,7 +142,7 @@ def test_a_sum_of_a_graduated_table_stays_refused_at_its_message(tmp_path: Path)
     assert refused.value.span is not None and refused.value.span.line == 16  # each_buy's message
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 20))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 20))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     events = data.draw(ledgers("microsoft_referral"), label="ledger")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, ROOT, duckdb_json, python_json
 
 PARTNER = (ROOT / "rulesets" / "partner_and_customer.rules").read_text(encoding="utf-8")
@@ -107,7 +107,7 @@ def test_the_golden_cases_hold_voids_and_reversals(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(
     name: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory

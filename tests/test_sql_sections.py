@@ -116,7 +116,7 @@ GENERATED = (
 )
 
 
-@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_generated_ledgers_give_the_python_sections(data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(GENERATED), label="program")

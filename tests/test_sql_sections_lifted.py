@@ -140,7 +140,7 @@ milestone commission {
 
 
 @pytest.mark.parametrize("rules", [LAYERED, SHARED, TIERS_AND_CAPS], ids=["layered", "shared", "tiers_and_caps"])
-@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_several_caps_on_generated_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("prezi"), label="ledger")  # two years, ties and period boundaries
@@ -152,7 +152,7 @@ def test_several_caps_on_generated_ledgers(rules: str, data: st.DataObject) -> N
     same_sections(rewardrules.compile(rules), events, data.draw(as_ofs(events), label="as_of"))
 
 
-@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=tiers_caps_files(), seed=st.integers(0, 10**6), size=st.integers(0, 30))
 def test_drawn_files_of_caps_and_allowances(text: str, seed: int, size: int) -> None:
     """Caps on numbers of rewards and amounts, allowances drawn from by
@@ -169,7 +169,7 @@ def test_the_reference_program_whose_attribution_moves_compiles_with_its_section
     compile_explained(rewardrules.load(RULESETS / "affiliate_attribution.rules").compiled)
 
 
-@settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_affiliate_attribution_on_generated_ledgers(data: st.DataObject) -> None:
     events = data.draw(ledgers("affiliate_attribution"), label="ledger")
@@ -229,7 +229,7 @@ def test_a_later_referral_that_takes_one_program_is_not_counted_in_the_other() -
 
 
 @pytest.mark.parametrize("rules", [MIXED, LAST_ONLY], ids=["mixed", "last_only"])
-@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_moving_attributions_on_crowded_ledgers(rules: str, data: st.DataObject) -> None:
     events = data.draw(ledgers("affiliate_attribution"), label="ledger")
@@ -308,7 +308,7 @@ def test_a_per_referrer_metric_reading_a_per_referral_one_on_generated_ledgers(
 
 
 @settings(
-    max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+    max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
 @given(text=rule_files(typed=True), seed=st.integers(0, 10**6), size=st.integers(0, 24))
 def test_drawn_rule_files_give_the_python_sections(text: str, seed: int, size: int) -> None:

@@ -26,7 +26,7 @@ from rewardrules.score.result import _totals
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.write import Written, write_result
 
-from .test_properties import PROPERTY, as_ofs, ledgers, program, to_line
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers, program, to_line
 from .test_sql_backend import SUPPORTED, golden_cases, python_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def test_most_golden_ledgers_have_their_awards_written_by_duckdb() -> None:
 
 
 @pytest.mark.parametrize("name", SUPPORTED)
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(name: str, data: st.DataObject) -> None:
     events = data.draw(ledgers(name), label="ledger")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, duckdb_json, python_json
 from .test_sql_messages import written
 
@@ -63,7 +63,7 @@ def test_golden_ledgers_give_the_same_bytes(prog: rewardrules.Program, ledger: P
     assert {a["milestone"] for a in json.loads(sql)["awards"]} >= {"still_subscribed", "anchored"}
 
 
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(prog: rewardrules.Program, data: st.DataObject) -> None:
     events = data.draw(ledgers("subscription_loyalty"), label="ledger")

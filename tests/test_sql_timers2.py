@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.sql.compile import compile_query
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_messages import written
 
@@ -232,7 +232,7 @@ def test_held_awards_are_voided_by_their_own_terms(voided: rewardrules.Program) 
 
 
 @pytest.mark.parametrize("text", [HELD, VOIDED], ids=["held", "voided"])
-@PROPERTY
+@DIFFERENTIAL
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(
     tmp_path_factory: pytest.TempPathFactory, text: str, data: st.DataObject

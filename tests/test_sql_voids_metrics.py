@@ -20,7 +20,7 @@ import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 
-from .test_properties import PROPERTY, as_ofs, ledgers
+from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, ROOT, duckdb_json, python_json
 from .test_sql_timers2 import HELD
 
@@ -290,7 +290,7 @@ TRIGGERS = [
 ]
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 15))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 15))
 @given(data=st.data())
 def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
     hold = data.draw(st.sampled_from(HOLDS), label="hold")
@@ -370,7 +370,7 @@ def test_a_timer_reads_the_referrers_value_at_its_instant() -> None:
     assert any("2 paying" in (a["message"] or "") for a in result["awards"] if a["milestone"] == "held")
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 10))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 10))
 @given(data=st.data())
 def test_timers_reading_per_referrer_metrics_on_generated_ledgers(data: st.DataObject) -> None:
     prog = _timed()
@@ -442,7 +442,7 @@ def test_a_held_condition_per_referrer() -> None:
     same(prog, events, "2026-01-13T00:00:00Z")
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 10))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 10))
 @given(data=st.data())
 def test_held_conditions_per_referrer_on_generated_ledgers(data: st.DataObject) -> None:
     prog = _per_referrer()
@@ -524,7 +524,7 @@ def test_a_per_referrer_award_is_taken_back_by_its_triggering_referrals_events()
     assert [r["amount"] for r in result["reversals"] if r["milestone"] == "two"] == ["1.50", "1.50"]
 
 
-@settings(PROPERTY, max_examples=min(PROPERTY.max_examples, 10))
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 10))
 @given(data=st.data())
 def test_voids_per_referrer_on_generated_ledgers(data: st.DataObject) -> None:
     prog = _voided_per_referrer()
