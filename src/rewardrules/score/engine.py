@@ -33,6 +33,10 @@ SHARED_VALUES = 4096
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
 
+#: what a step reports for each milestone it reached: (program, referrer
+#: state, milestone index, occurrence, increase, values)
+Reached = tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]
+
 
 @dataclass(slots=True, eq=False)
 class IssuedAward:
@@ -179,7 +183,7 @@ class Engine:
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
-        self._fired: list[tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]] = []
+        self._fired: list[Reached] = []
         #: one tuple for awards' equal values (see `_shared`)
         self._values: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
@@ -215,32 +219,42 @@ class Engine:
         if kind == "referral" or (
             referral.next is None and (referral.links or not referral.programs) and follow is None
         ):
-            return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
-        issued: list[IssuedAward] = []
-        start = len(self.state.awards)
+            return self._step(step, referral, ev)  # a referral event is its own referral's alone
+        reached: list[tuple[Referral, Reached]] = []
         kept = kind in self._kept
+        first = referral
         while referral is not None:  # each referral of the referee, first to last
             if _counts(referral):
-                issued += self._step(step, referral, ev, len(issued))
+                self._reach(step, referral, ev, reached)
             elif kept:  # it counts nowhere now: it keeps only what may void its awards
                 referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
-            if follow is not None:
-                self._follow(follow, referral, ev)
             referral = referral.next
-        if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
-            issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
-            self.state.awards[start:] = issued
-        return issued or _NONE
+        issued = _NONE
+        if reached:
+            # issued (and drawn from caps and allowances) in the documented
+            # order, program then milestone (file order), not the chain's: a
+            # stable sort keeps an `every` milestone's multiples in step order
+            reached.sort(key=_milestone_order)
+            issued = self._issue(reached, ev)
+        if follow is not None:
+            # after the awards: a follow reads its referral's `issued` (`taken_back`),
+            # this event's included, as it did when each referral was issued in turn
+            node: Referral | None = first
+            while node is not None:
+                self._follow(follow, node, ev)
+                node = node.next
+        return issued
 
-    def _step(self, step: Any, referral: Referral, ev: Record, done: int) -> list[IssuedAward]:
-        """Run one referral's step for an event and issue what it reached;
-        `done`: the awards this event issued already (to other referrals)."""
+    def _step(self, step: Any, referral: Referral, ev: Record) -> list[IssuedAward]:
+        """Run the step of an event's only referral that counts and issue
+        what it reached, in the step's order (program, milestone: file
+        order); several referrals: `_reach`, then `_issue`."""
         fired = self._fired
         try:
             step(referral, ev, fired, self.per_event)
             if not fired:
                 return _NONE
-            self._within_limits(ev, done + len(fired))
+            self._within_limits(ev, len(fired))
             issued: list[IssuedAward] = []
             for program, referrer, index, occurrence, increase, values in fired:
                 self._award(
@@ -253,6 +267,40 @@ class Engine:
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    def _reach(self, step: Any, referral: Referral, ev: Record, reached: list[tuple[Referral, Reached]]) -> None:
+        """Run one referral's step for an event and add the milestones it
+        reached to `reached`, issuing nothing yet: when several referrals
+        of a referee count at one event, their rewards draw from the caps
+        and allowances they share in the order of `_issue`, not the
+        chain's (docs/language.md, "Allowances")."""
+        fired = self._fired
+        try:
+            step(referral, ev, fired, self.per_event)
+            if not fired:
+                return
+            self._within_limits(ev, len(reached) + len(fired))
+            reached.extend((referral, item) for item in fired)
+        except Exception as exc:  # an engine bug: name the rule line it ran (no cost unless raised)
+            self.compiled.annotate(exc)
+            raise
+        finally:
+            if fired:  # empty for the next event, even after an error
+                fired.clear()
+
+    def _issue(self, reached: list[tuple[Referral, Reached]], ev: Record) -> list[IssuedAward]:
+        """Issue (or withhold) the rewards of the milestones an event reached
+        for several referrals of its referee, in the order given."""
+        issued: list[IssuedAward] = []
+        try:
+            for referral, (program, referrer, index, occurrence, increase, values) in reached:
+                self._award(
+                    program, self._milestones[index], occurrence, increase, values, referral, referrer, ev, issued
+                )
+        except Exception as exc:  # an engine bug: name the rule line it ran
+            self.compiled.annotate(exc)
+            raise
+        return issued or _NONE
 
     def _follow(self, follow: Any, referral: Referral, ev: Record) -> None:
         """After a void event was kept for a referral: in the programs where
@@ -708,6 +756,12 @@ def reward_rank(milestone: CompiledMilestone, index: int) -> int:
     """A reward's place among its milestone's rewards of the same role, from
     1: part of its award id from 2 on (see `ids.award_id`)."""
     return milestone.ranks[index]
+
+
+def _milestone_order(item: tuple[Referral, Reached]) -> int:
+    """A reached milestone's place in the order rewards are issued at one
+    event: its index, programs and milestones in file order."""
+    return item[1][2]
 
 
 def _counts(referral: Referral) -> bool:
