@@ -6,10 +6,13 @@ never the order of the referee's referrals. `bo` holds `q` in one program,
 reaches a milestone of each, and both draw from an allowance of one reward
 per referee. The Python engine drew in its chain's order (`bo`'s first)
 and paid the other milestone than `score --engine duckdb`: here both write
-the same bytes, and the milestone first in the file is the one paid."""
+the same bytes, and the milestone first in the file is the one paid.
+The limit of awards per event counts those referrals' hits together, as
+the SQL engine does."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from functools import partial
@@ -19,6 +22,8 @@ import pytest
 
 import rewardrules
 from rewardrules.cli.sql import duckdb_result
+from rewardrules.core.limits import AwardLimitError
+from rewardrules.sql.compile import compile_query
 from rewardrules.sql.run import run as run_query
 from rewardrules.sql.sections import compile_explained
 from rewardrules.sql.write import write_result
@@ -54,6 +59,11 @@ def referred_in_turn(sources: list[str], amount: str = "10.00") -> list[dict[str
     in its source's program), then one payment of `q` after them all."""
     events = [ref(f"r{k}", f"2026-01-0{k}T00:00:00Z", f"u{k}{s}", "q", source=s) for k, s in enumerate(sources, 1)]
     return [*events, pay("p1", f"2026-01-0{len(sources) + 1}T00:00:00Z", "q", amount)]
+
+
+def unshared(text: str) -> str:
+    """The rule file without its allowance: nothing shared."""
+    return text.replace('allowance once "Once" referee 1 rewards\n', "").replace("  draw from once\n", "")
 
 
 def both_engines(text: str, events: list[dict[str, Any]]) -> tuple[bytes, bytes]:
@@ -99,7 +109,7 @@ def test_rewards_withheld_for_two_referrals_at_one_event_are_listed_in_file_orde
     """Nothing to pay (a payment of 0.00: both rewards are zero), no
     allowance: the withheld list is in the order the rewards were reached,
     `ma` then `mb`, not the chain's (`bo`'s `mb` first)."""
-    text = rules(["a", "b"]).replace('allowance once "Once" referee 1 rewards\n', "").replace("  draw from once\n", "")
+    text = unshared(rules(["a", "b"]))
     events = [
         ref("r1", "2026-01-01T00:00:00Z", "bo", "q", source="b"),
         ref("r2", "2026-01-02T00:00:00Z", "di", "q", source="a"),
@@ -157,3 +167,30 @@ def test_the_first_program_in_the_file_is_paid_whole(text: str, want: list[tuple
     python, duckdb = both_engines(text, referred_in_turn(["b", "a"]))
     assert python == duckdb
     assert paid(python) == want
+
+
+@pytest.mark.parametrize("most", [1, 2])
+def test_the_limit_per_event_counts_milestones_reached_across_referrals(most: int) -> None:
+    """No allowance; `ma` and `mb` give two rewards each, and `q`'s payment reaches both
+    (one per referral): two hits, as the SQL engine counts them (`volume`,
+    sql/every.py). The engine counted the awards issued to the first
+    referral (2) plus the second's hits (1): 3 passed a limit of 2, and a
+    limit of 1 was said to be passed by 3, not 2."""
+    text = unshared(rules(["a", "b"])).replace(
+        "reward referee cash 10% of payment.amount",
+        "reward referee cash 10% of payment.amount  reward referrer cash 1 USD",
+    )
+    prog = rewardrules.compile(text)
+    events = referred_in_turn(["b", "a"])
+    query = dataclasses.replace(compile_query(prog.compiled), most=most)
+    if most == 1:
+        with pytest.raises(AwardLimitError) as python:
+            prog.score(events, explain=False, max_awards_per_event=most)
+        with pytest.raises(AwardLimitError) as duckdb:
+            duckdb_result(prog, query, events, None, "<ledger>")
+        assert str(python.value) == str(duckdb.value)
+        assert "event `p1` would give 2 awards, more than the limit of 1" in str(python.value)
+        return
+    python_result = json.loads(prog.score(events, explain=False, max_awards_per_event=most).to_json())
+    assert python_result == duckdb_result(prog, query, events, None, "<ledger>")
+    assert [a["milestone"] for a in python_result["awards"]] == ["ma", "ma", "mb", "mb"]
