@@ -220,15 +220,7 @@ class Engine:
             referral.next is None and (referral.links or not referral.programs) and follow is None
         ):
             return self._step(step, referral, ev)  # a referral event is its own referral's alone
-        reached: list[tuple[Referral, Reached]] = []
-        kept = kind in self._kept
-        first = referral
-        while referral is not None:  # each referral of the referee, first to last
-            if _counts(referral):
-                self._reach(step, referral, ev, reached)
-            elif kept:  # it counts nowhere now: it keeps only what may void its awards
-                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
-            referral = referral.next
+        reached = self._reach_all(step, referral, ev)
         issued = _NONE
         if reached:
             # issued (and drawn from caps and allowances) in the documented
@@ -239,7 +231,7 @@ class Engine:
         if follow is not None:
             # after the awards: a follow reads its referral's `issued` (`taken_back`),
             # this event's included, as it did when each referral was issued in turn
-            node: Referral | None = first
+            node: Referral | None = referral
             while node is not None:
                 self._follow(follow, node, ev)
                 node = node.next
@@ -248,7 +240,7 @@ class Engine:
     def _step(self, step: Any, referral: Referral, ev: Record) -> list[IssuedAward]:
         """Run the step of an event's only referral that counts and issue
         what it reached, in the step's order (program, milestone: file
-        order); several referrals: `_reach`, then `_issue`."""
+        order); several referrals: `_reach_all`, then `_issue`."""
         fired = self._fired
         try:
             step(referral, ev, fired, self.per_event)
@@ -268,25 +260,64 @@ class Engine:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
 
-    def _reach(self, step: Any, referral: Referral, ev: Record, reached: list[tuple[Referral, Reached]]) -> None:
-        """Run one referral's step for an event and add the milestones it
-        reached to `reached`, issuing nothing yet: when several referrals
-        of a referee count at one event, their rewards draw from the caps
-        and allowances they share in the order of `_issue`, not the
-        chain's (docs/language.md, "Allowances")."""
+    def _reach_all(self, step: Any, first: Referral, ev: Record) -> list[tuple[Referral, Reached]]:
+        """Run the step of each referral of a referee (`first` and those
+        after it) that counts, and return the milestones they reached,
+        issuing nothing yet: their rewards draw from the caps and
+        allowances they share in the order of `_issue`, not the chain's
+        (docs/language.md, "Allowances"). The limit of awards per event is
+        checked once all have run, as SQL's `volume` does (sql/every.py):
+        the first `every` milestone in the file whose multiples alone pass
+        it, else the hits of them all, whichever referral reached them."""
+        kind = ev[2]
+        kept = kind in self._kept
+        reached: list[tuple[Referral, Reached]] = []
+        stopped: AwardLimitError | None = None
+        hits = 0
+        referral: Referral | None = first
+        while referral is not None:  # each referral of the referee, first to last
+            if _counts(referral):
+                try:
+                    hits = self._reach(step, referral, ev, reached, hits)
+                except AwardLimitError as exc:  # `runtime.too_many`: the others still run
+                    if exc.milestone is None:
+                        raise
+                    if stopped is None or self._placed(exc) < self._placed(stopped):
+                        stopped = exc
+            elif kept:  # it counts nowhere now: it keeps only what may void its awards
+                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
+            referral = referral.next
+        if stopped is not None:
+            raise stopped
+        if hits:
+            self._within_limits(ev, hits)
+        return reached
+
+    def _reach(
+        self, step: Any, referral: Referral, ev: Record, reached: list[tuple[Referral, Reached]], hits: int
+    ) -> int:
+        """Run one referral's step for an event, add the milestones it
+        reached to `reached`, and return the event's hits so far (`hits`
+        before it): once past the limit per event they are only counted,
+        as the event will give nothing (see `_reach_all`)."""
         fired = self._fired
         try:
             step(referral, ev, fired, self.per_event)
-            if not fired:
-                return
-            self._within_limits(ev, len(reached) + len(fired))
-            reached.extend((referral, item) for item in fired)
+            hits += len(fired)
+            if hits <= self.per_event:
+                reached.extend((referral, item) for item in fired)
+            return hits
         except Exception as exc:  # an engine bug: name the rule line it ran (no cost unless raised)
             self.compiled.annotate(exc)
             raise
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    def _placed(self, error: AwardLimitError) -> int:
+        """The index (file order) of the milestone an `AwardLimitError` of
+        `runtime.too_many` names."""
+        return next(m.info.index for m in self._milestones if m.info.name == error.milestone)
 
     def _issue(self, reached: list[tuple[Referral, Reached]], ev: Record) -> list[IssuedAward]:
         """Issue (or withhold) the rewards of the milestones an event reached
