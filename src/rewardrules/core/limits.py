@@ -87,22 +87,30 @@ class AwardLimitError(Exception):
     limit above allows. Nothing is issued in part: the run gives no result
     (a session that raised it is to be restored from its last snapshot)."""
 
-    def __init__(self, message: str, hint: str, event: str, limit: int) -> None:
+    def __init__(self, message: str, hint: str, event: str, limit: int, milestone: str | None = None) -> None:
         super().__init__(f"{message}\n     = help: {hint}")
         self.message = message
         self.hint = hint
         self.event = event
         self.limit = limit
+        #: the `every` milestone whose multiples alone pass the limit at one
+        #: event, when that is the reason (`runtime.too_many`): an event of
+        #: several referrals names the first such milestone in the file, as
+        #: SQL's `volume` does, whichever referral's step raised first
+        self.milestone = milestone
 
-    def __reduce__(self) -> tuple[type[AwardLimitError], tuple[str, str, str, int]]:
-        """Rebuilt from its four fields, not from `args` (the joined text):
+    def __reduce__(self) -> tuple[type[AwardLimitError], tuple[str, str, str, int, str | None]]:
+        """Rebuilt from its fields, not from `args` (the joined text):
         a worker of `simulate --jobs` raises it in another process, and an
         exception that cannot be unpickled breaks the whole pool."""
-        return type(self), (self.message, self.hint, self.event, self.limit)
+        return type(self), (self.message, self.hint, self.event, self.limit, self.milestone)
 
     @classmethod
-    def at_event(cls, event: str, count: int, what: str, limit: int = MAX_AWARDS_PER_EVENT) -> AwardLimitError:
-        """More than `limit` (`MAX_AWARDS_PER_EVENT`, or the caller's) awards from one event."""
+    def at_event(
+        cls, event: str, count: int, what: str, limit: int = MAX_AWARDS_PER_EVENT, milestone: str | None = None
+    ) -> AwardLimitError:
+        """More than `limit` (`MAX_AWARDS_PER_EVENT`, or the caller's) awards
+        from one event; `milestone`: the `every` milestone `what` names, if any."""
         return cls(
             f"event `{event}` would give {_many(count)} awards{what}, more than the limit of "
             f"{limit:,} at one event; scoring stopped",
@@ -110,6 +118,7 @@ class AwardLimitError(Exception):
             "if so many awards at one event are meant, raise the limit (--max-awards-per-event N; max_awards_per_event= in the API)",
             event,
             limit,
+            milestone,
         )
 
     @classmethod

@@ -163,7 +163,7 @@ def occurrence(multiple: Any) -> str:
 def too_many(milestone: str, count: Any, event: str, limit: int) -> None:
     """Stop scoring: an `every` milestone would give `count` awards at one
     event, more than `limit` (`Engine.per_event`; checked before any)."""
-    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`", limit)
+    raise AwardLimitError.at_event(event, int(count), f" of milestone `{milestone}`", limit, milestone)
 
 
 def count_since(instants: list[int], bound: int | None) -> Decimal:

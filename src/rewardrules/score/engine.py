@@ -33,6 +33,10 @@ SHARED_VALUES = 4096
 #: "no awards": shared, never appended to (see Engine.process)
 _NONE: list[Any] = []
 
+#: what a step reports for each milestone it reached: (program, referrer
+#: state, milestone index, occurrence, increase, values)
+Reached = tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]
+
 
 @dataclass(slots=True, eq=False)
 class IssuedAward:
@@ -179,7 +183,7 @@ class Engine:
         #: what a step reports: (program, referrer state, milestone,
         #: occurrence, increase, values) for each milestone reached; one
         #: list, emptied after each event, rather than one per call
-        self._fired: list[tuple[CompiledProgram, ReferrerState, int, str | None, Any, tuple[Any, ...]]] = []
+        self._fired: list[Reached] = []
         #: one tuple for awards' equal values (see `_shared`)
         self._values: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
@@ -215,32 +219,34 @@ class Engine:
         if kind == "referral" or (
             referral.next is None and (referral.links or not referral.programs) and follow is None
         ):
-            return self._step(step, referral, ev, 0)  # a referral event is its own referral's alone
-        issued: list[IssuedAward] = []
-        start = len(self.state.awards)
-        kept = kind in self._kept
-        while referral is not None:  # each referral of the referee, first to last
-            if _counts(referral):
-                issued += self._step(step, referral, ev, len(issued))
-            elif kept:  # it counts nowhere now: it keeps only what may void its awards
-                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
-            if follow is not None:
-                self._follow(follow, referral, ev)
-            referral = referral.next
-        if len(issued) > 1:  # in the output order: program, milestone, reward (file order)
-            issued.sort(key=lambda a: (a.milestone.info.index, a.reward_index))
-            self.state.awards[start:] = issued
-        return issued or _NONE
+            return self._step(step, referral, ev)  # a referral event is its own referral's alone
+        reached = self._reach_all(step, referral, ev)
+        issued = _NONE
+        if reached:
+            # issued (and drawn from caps and allowances) in the documented
+            # order, program then milestone (file order), not the chain's: a
+            # stable sort keeps an `every` milestone's multiples in step order
+            reached.sort(key=_milestone_order)
+            issued = self._issue(reached, ev)
+        if follow is not None:
+            # after the awards: a follow reads its referral's `issued` (`taken_back`),
+            # this event's included, as it did when each referral was issued in turn
+            node: Referral | None = referral
+            while node is not None:
+                self._follow(follow, node, ev)
+                node = node.next
+        return issued
 
-    def _step(self, step: Any, referral: Referral, ev: Record, done: int) -> list[IssuedAward]:
-        """Run one referral's step for an event and issue what it reached;
-        `done`: the awards this event issued already (to other referrals)."""
+    def _step(self, step: Any, referral: Referral, ev: Record) -> list[IssuedAward]:
+        """Run the step of an event's only referral that counts and issue
+        what it reached, in the step's order (program, milestone: file
+        order); several referrals: `_reach_all`, then `_issue`."""
         fired = self._fired
         try:
             step(referral, ev, fired, self.per_event)
             if not fired:
                 return _NONE
-            self._within_limits(ev, done + len(fired))
+            self._within_limits(ev, len(fired))
             issued: list[IssuedAward] = []
             for program, referrer, index, occurrence, increase, values in fired:
                 self._award(
@@ -253,6 +259,79 @@ class Engine:
         finally:
             if fired:  # empty for the next event, even after an error
                 fired.clear()
+
+    def _reach_all(self, step: Any, first: Referral, ev: Record) -> list[tuple[Referral, Reached]]:
+        """Run the step of each referral of a referee (`first` and those
+        after it) that counts, and return the milestones they reached,
+        issuing nothing yet: their rewards draw from the caps and
+        allowances they share in the order of `_issue`, not the chain's
+        (docs/language.md, "Allowances"). The limit of awards per event is
+        checked once all have run, as SQL's `volume` does (sql/every.py):
+        the first `every` milestone in the file whose multiples alone pass
+        it, else the hits of them all, whichever referral reached them."""
+        kind = ev[2]
+        kept = kind in self._kept
+        reached: list[tuple[Referral, Reached]] = []
+        stopped: AwardLimitError | None = None
+        hits = 0
+        referral: Referral | None = first
+        while referral is not None:  # each referral of the referee, first to last
+            if _counts(referral):
+                try:
+                    hits = self._reach(step, referral, ev, reached, hits)
+                except AwardLimitError as exc:  # `runtime.too_many`: the others still run
+                    if exc.milestone is None:
+                        raise
+                    if stopped is None or self._placed(exc) < self._placed(stopped):
+                        stopped = exc
+            elif kept:  # it counts nowhere now: it keeps only what may void its awards
+                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
+            referral = referral.next
+        if stopped is not None:
+            raise stopped
+        if hits:
+            self._within_limits(ev, hits)
+        return reached
+
+    def _reach(
+        self, step: Any, referral: Referral, ev: Record, reached: list[tuple[Referral, Reached]], hits: int
+    ) -> int:
+        """Run one referral's step for an event, add the milestones it
+        reached to `reached`, and return the event's hits so far (`hits`
+        before it): once past the limit per event they are only counted,
+        as the event will give nothing (see `_reach_all`)."""
+        fired = self._fired
+        try:
+            step(referral, ev, fired, self.per_event)
+            hits += len(fired)
+            if hits <= self.per_event:
+                reached.extend((referral, item) for item in fired)
+            return hits
+        except Exception as exc:  # an engine bug: name the rule line it ran (no cost unless raised)
+            self.compiled.annotate(exc)
+            raise
+        finally:
+            if fired:  # empty for the next event, even after an error
+                fired.clear()
+
+    def _placed(self, error: AwardLimitError) -> int:
+        """The index (file order) of the milestone an `AwardLimitError` of
+        `runtime.too_many` names."""
+        return next(m.info.index for m in self._milestones if m.info.name == error.milestone)
+
+    def _issue(self, reached: list[tuple[Referral, Reached]], ev: Record) -> list[IssuedAward]:
+        """Issue (or withhold) the rewards of the milestones an event reached
+        for several referrals of its referee, in the order given."""
+        issued: list[IssuedAward] = []
+        try:
+            for referral, (program, referrer, index, occurrence, increase, values) in reached:
+                self._award(
+                    program, self._milestones[index], occurrence, increase, values, referral, referrer, ev, issued
+                )
+        except Exception as exc:  # an engine bug: name the rule line it ran
+            self.compiled.annotate(exc)
+            raise
+        return issued or _NONE
 
     def _follow(self, follow: Any, referral: Referral, ev: Record) -> None:
         """After a void event was kept for a referral: in the programs where
@@ -708,6 +787,12 @@ def reward_rank(milestone: CompiledMilestone, index: int) -> int:
     """A reward's place among its milestone's rewards of the same role, from
     1: part of its award id from 2 on (see `ids.award_id`)."""
     return milestone.ranks[index]
+
+
+def _milestone_order(item: tuple[Referral, Reached]) -> int:
+    """A reached milestone's place in the order rewards are issued at one
+    event: its index, programs and milestones in file order."""
+    return item[1][2]
 
 
 def _counts(referral: Referral) -> bool:

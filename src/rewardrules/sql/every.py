@@ -145,6 +145,6 @@ def check_volume(rows: list[dict[str, Any]], names: tuple[str, ...], most: int) 
     first = [row for row in rows if row["event"] == rows[0]["event"]]
     for row in first:
         if int(row["jump"]) > most:
-            what = f" of milestone `{names[int(row['milestone_index'])]}`"
-            raise AwardLimitError.at_event(str(row["event"]), int(row["jump"]), what, most)
+            name = names[int(row["milestone_index"])]
+            raise AwardLimitError.at_event(str(row["event"]), int(row["jump"]), f" of milestone `{name}`", most, name)
     raise AwardLimitError.at_event(str(first[0]["event"]), int(first[0]["total"]), "", most)
