@@ -270,3 +270,28 @@ def test_a_dollar_brace_in_a_constant_stays_text(spark: Spark, tmp_path: Path) -
     spark_json(spark, rewardrules.load(SAAS), folder)  # makes the views
     assert [json.loads(line)["id"] for line in lines_of(spark.session, ids)] == sorted(ids)
     assert spark.session.sql("SELECT '${spark.app.name}'").collect()[0][0] == "${spark.app.name}"
+
+
+def test_the_parsed_lines_are_cached_on_disk_not_in_the_heap(
+    spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsed lines are read by several queries, so they are cached;
+    in the JVM's heap they ran a 1 GB heap out of memory at 10M events
+    (docs/performance.md, "The curve, 1M to 20M events"). Seen while the
+    ledger is loaded: after the run the cache is cleared."""
+    from rewardrules.sql import spark_read
+
+    levels = []
+    scales = spark_read._scales
+
+    def seen(session, columns):  # type: ignore[no-untyped-def]
+        level = session.table("rewardrules_parsed").storageLevel
+        levels.append((level.useDisk, level.useMemory, level.useOffHeap))
+        return scales(session, columns)
+
+    monkeypatch.setattr(spark_read, "_scales", seen)
+    ledger = _golden("saas_milestones", "basic")
+    prog = rewardrules.load(SAAS)
+    expected = python_json(prog, ledger.read_text(encoding="utf-8").splitlines(), None)
+    assert spark_json(spark, prog, split(ledger.read_text(encoding="utf-8").splitlines(), tmp_path / "p", 7)) == expected
+    assert levels == [(True, False, False)]

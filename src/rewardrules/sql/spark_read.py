@@ -297,7 +297,10 @@ def load(
     parquet, paths = ledger_files(path, session)
     _lines_view(session, paths[0], parquet)
     session.sql(f"CREATE OR REPLACE TEMPORARY VIEW rewardrules_parsed AS {parse_sql(kinds, currencies)}")
-    session.sql("CACHE TABLE rewardrules_parsed")
+    # on disk, not in the heap: cached in memory, the parsed lines of 10M
+    # events ran a 1 GB heap out of memory in this first stage, and 20M a
+    # 4 GB one (docs/performance.md, "The curve, 1M to 20M events")
+    session.sql("CACHE TABLE rewardrules_parsed OPTIONS ('storageLevel' 'DISK_ONLY')")
     bad, latest, rows, ids = session.sql(
         "SELECT count_if(NOT ok), max(`at`), count(*), count(DISTINCT id) FROM rewardrules_parsed"
     ).collect()[0]
