@@ -292,6 +292,6 @@ def test_the_parsed_lines_are_cached_on_disk_not_in_the_heap(
     monkeypatch.setattr(spark_read, "_scales", seen)
     ledger = _golden("saas_milestones", "basic")
     prog = rewardrules.load(SAAS)
-    expected = python_json(prog, ledger.read_text(encoding="utf-8").splitlines(), None)
-    assert spark_json(spark, prog, split(ledger.read_text(encoding="utf-8").splitlines(), tmp_path / "p", 7)) == expected
+    lines = ledger.read_text(encoding="utf-8").splitlines()
+    assert spark_json(spark, prog, split(lines, tmp_path / "p", 7)) == python_json(prog, lines, None)
     assert levels == [(True, False, False)]
