@@ -158,7 +158,7 @@ def evaluate_rewardrules(program: Any) -> Callable[[Inputs], int]:
         raise SystemExit("the subscription record is not (head, mrr): the harness below builds it so")
 
     def evaluate(inputs: Inputs) -> int:
-        state = Referral("", 0, "", "", {}, compiled.referral_slots(), milestones)
+        state = Referral("", 0, "", "", (), dict, compiled.referral_slots(), milestones)
         referrer = ReferrerState("", compiled.programs[0].referrer_slots(), milestones)
         state.links.append((compiled.programs[0], referrer))
         fired: list[Any] = []

@@ -568,8 +568,10 @@ def replayed(program: Program, record: tuple[Any, ...], history: Sequence[tuple[
 
     compiled = program.compiled
     at, event_id, _, referee, referrer = record[:5]
-    fields = compiled.fields["referral"](record)
-    referral = Referral(event_id, at, referrer, referee, fields, compiled.referral_slots(), len(compiled.milestones))
+    named = compiled.fields["referral"]
+    referral = Referral(
+        event_id, at, referrer, referee, record, named, compiled.referral_slots(), len(compiled.milestones)
+    )
     engine = Engine(compiled)
     if compiled.at_referral is not None:  # replayed as the engine keeps it (docs/sql.md)
         kept = engine.history(referrer)
@@ -577,7 +579,7 @@ def replayed(program: Program, record: tuple[Any, ...], history: Sequence[tuple[
             if (earlier[0], earlier[1]) >= (at, event_id):
                 break
             if compiled.remember is not None:
-                compiled.remember(kept, compiled.fields["referral"](earlier), earlier[0], earlier[1])
+                compiled.remember(kept, named(earlier), earlier[0], earlier[1])
         compiled.at_referral(referral, kept)
     engine.state.referrals[referee] = referral
     return engine, referral

@@ -61,7 +61,8 @@ class Explainer(Reporter):
     def light(self, event_id: str, at: int, referrer: str, referee: str) -> Referral:
         """A referral with no fields: what `_progress` and `_scope` read."""
         compiled = self.compiled
-        return Referral(event_id, at, referrer, referee, {}, compiled.referral_slots(), len(compiled.milestones))
+        slots, count = compiled.referral_slots(), len(compiled.milestones)
+        return Referral(event_id, at, referrer, referee, (), compiled.fields["referral"], slots, count)
 
     def clocks(self, referral: Referral, sections: Sections, row: Mapping[str, Any]) -> None:
         """The engine's state of a referral's timers at the as-of, from
@@ -236,7 +237,7 @@ def withheld(program: Program, sections: Sections, rows: Iterable[Mapping[str, A
         amount = None if row["raw"] is None else Decimal(row["raw"])
         milestone = milestones[row["milestone_index"]]
         reason = _cap_reason(engine, milestone, row, amount) or _no_amount(amount)
-        referral = Referral("", 0, row["referrer"], row["referee"], {}, [], 0)
+        referral = Referral("", 0, row["referrer"], row["referee"], (), dict, [], 0)
         item = Withheld(
             row["at"], milestone, row["reward_index"], row["role"], row["beneficiary"], referral, reason, amount
         )

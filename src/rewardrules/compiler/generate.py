@@ -601,7 +601,9 @@ class _Compiler:
                 continue
             fname = f"step_{len(names)}"
             names[event_type] = fname
-            self.function(fname, "r, ev, out, most", {"event": "ev", "referral": "r.fields"}, records=["event"])
+            self.function(
+                fname, "r, ev, out, most", {"event": "ev", "referral": "r.rec"}, records=["event", "referral"]
+            )
             if infos:
                 self.w.line("m = r.m")
                 for info in infos:
@@ -609,7 +611,7 @@ class _Compiler:
                         self._update(info)
             if keep:
                 fields = self.w.const(self.fields[event_type])
-                self.w.line(f"r.kept.setdefault({lit(event_type)}, []).append({fields}(ev))")
+                self.w.line(f"r.keep({lit(event_type)}, {fields}(ev))")
                 self.taken_updates(event_type)
             if tests:
                 # the reached flags, bound once: a step reads them for every milestone
@@ -696,7 +698,7 @@ class _Compiler:
                 continue
             fname = f"follow_{len(names)}"
             names[event_type] = fname
-            self.function(fname, "r, links", {"referral": "r.fields"})
+            self.function(fname, "r, links", {"referral": "r.rec"}, records=["referral"])
             self.taken_updates(event_type)
             self.w.line("for P, R in links:")
             self.w.indent()
@@ -881,7 +883,7 @@ class _Compiler:
             return None
         self._program = p
         fname = f"amount_{milestone.index}_{k}"
-        self.function(fname, "r, R, ev, inc", {"event": "ev", "referral": "r.fields"}, records=["event"])
+        self.function(fname, "r, R, ev, inc", {"event": "ev", "referral": "r.rec"}, records=["event", "referral"])
         self.prologue(self.metrics_in([reward.decl.amount]))
         with self.w.origin(reward.decl.amount.span, f"amount of a reward of milestone `{milestone.name}`"):
             self.w.line(f"return {self.expr(reward.decl.amount)}")
@@ -890,7 +892,7 @@ class _Compiler:
 
     def void_fn(self, milestone: MilestoneInfo, k: int, void: VoidInfo) -> str:
         fname = f"void_{milestone.index}_{k}"
-        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.fields", "void": "v"})
+        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.rec", "void": "v"}, records=["referral"])
         where = void.decl.where
         with self.w.origin(void.decl.span, f"void condition of milestone `{milestone.name}`"):
             self.w.line(f"return {self.expr(where) if where is not None else 'True'}")
@@ -908,7 +910,7 @@ class _Compiler:
         self._program = p
         condition = trigger.condition if isinstance(trigger, (ast.WhenTrigger, ast.AfterTrigger)) else None
         fname = f"timer_{milestone.index}"
-        self.function(fname, "r, R", {"referral": "r.fields"})
+        self.function(fname, "r, R", {"referral": "r.rec"}, records=["referral"])
         rates = self._rate_refs(milestone)  # its `why` gives the rates its rewards read, as an event's does
         self.prologue(self.metrics_in([condition, *rates]))
         values = self._why(condition, milestone.index, rates)
@@ -925,7 +927,7 @@ class _Compiler:
         if part is None or whole is None:
             return None
         fname = f"share_{milestone.index}_{k}"
-        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.fields", "void": "v"})
+        self.function(fname, "r, ev, v", {"event": "ev", "referral": "r.rec", "void": "v"}, records=["referral"])
         with self.w.origin(void.decl.span, f"share of a partial void of milestone `{milestone.name}`"):
             self.w.line(f"return ({self.expr(part)}, {self.expr(whole)})")
         self.w.dedent()
@@ -934,7 +936,7 @@ class _Compiler:
     def eligible_fn(self, p: int, program: ProgramInfo) -> str:
         fname = f"p{p}_eligible"
         self._program = p
-        self.function(fname, "r", {"referral": "r.fields"})
+        self.function(fname, "r", {"referral": "r.rec"}, records=["referral"])
         self.prologue(self.metrics_in(program.eligible))  # only metrics settled at the referral
         tests = [self.expr(e) for e in program.eligible]
         span = program.eligible[0].span if program.eligible else None
@@ -950,7 +952,7 @@ class _Compiler:
         so that a rejected referral says which rule rejected it and why."""
         self._program = p
         fname = f"p{p}_why_not"
-        self.function(fname, "r", {"referral": "r.fields"})
+        self.function(fname, "r", {"referral": "r.rec"}, records=["referral"])
         self.prologue(self.metrics_in(program.eligible))
         names: list[tuple[str, ...]] = []
         for k, clause in enumerate(program.eligible):
@@ -986,7 +988,7 @@ class _Compiler:
         counts first, then the tests, whose operands may read them."""
         if not self.earlier_counts and not self.earlier_list:
             return None
-        self.function("at_referral", "r, H", {"referral": "r.fields"})
+        self.function("at_referral", "r, H", {"referral": "r.rec"}, records=["referral"])
         self.w.line("m = r.m")
         for k, info in enumerate(self.earlier_counts):
             agg = info.aggregate
@@ -1047,7 +1049,7 @@ class _Compiler:
     def snapshot_fn(self, p: int, program: ProgramInfo) -> str:
         self._program = p
         fname = f"p{p}_snapshot"
-        self.function(fname, "r, R", {"referral": "r.fields"})
+        self.function(fname, "r, R", {"referral": "r.rec"}, records=["referral"])
         infos = [m for m in program.metrics.values() if m.type.kind != "error"]
         self.prologue(self.with_dependencies(infos))
         self.w.line("return {" + "".join(f"{lit(m.name)}: mv{self.mid(m)}, " for m in infos) + "}")

@@ -13,6 +13,7 @@ import decimal
 import functools
 from collections.abc import Callable
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar
 
 from .limits import AwardLimitError
@@ -203,6 +204,13 @@ HELPERS = {
 }
 
 
+#: what a referral's `kept` and `contrib` are until one is written: read
+#: only, so a write that forgot `Referral.keep` or `count_in` fails loudly
+#: rather than filling every referral's
+NOTHING_KEPT: Any = MappingProxyType({})
+NO_CONTRIBUTIONS: Any = MappingProxyType({})
+
+
 class Referral:
     """One accepted referral and the state of its per-referral metrics."""
 
@@ -211,15 +219,16 @@ class Referral:
         "contrib",
         "converted",
         "done",
-        "fields",
         "id",
         "issued",
         "kept",
         "links",
         "m",
+        "named",
         "next",
         "prev",
         "programs",
+        "rec",
         "referee",
         "referrer",
     )
@@ -230,7 +239,8 @@ class Referral:
         at: int,
         referrer: str,
         referee: str,
-        fields: dict[str, Any],
+        record: tuple[Any, ...],
+        named: Callable[[tuple[Any, ...]], dict[str, Any]],
         slots: list[Any],
         milestones: int,
     ) -> None:
@@ -238,17 +248,26 @@ class Referral:
         self.at = at
         self.referrer = referrer
         self.referee = referee
-        self.fields = fields
+        #: the referral event's record (`model.EventInfo.record`), what
+        #: the rules read by position; `named` makes `fields` of it (a
+        #: dict of them each was about 250 bytes more a referral)
+        self.rec = record
+        self.named = named
         self.m = slots
         self.done = [False] * milestones
         self.prev: list[Any] = [ZERO] * milestones
-        self.kept: dict[str, list[dict[str, Any]]] = {}
+        #: the events that may void its awards, by type (`keep`): shared
+        #: and read-only until the first is kept, as are `contrib` and
+        #: `converted` (most referrals never fill them: one empty dict or
+        #: list each was about 400 bytes a referral, 360 MB at 10M events)
+        self.kept: dict[str, list[dict[str, Any]]] = NOTHING_KEPT
         #: the awards issued for this referral (the engine's records, for
         #: `unless voided`: whether one was taken back); not in snapshots,
         #: which rebuild it from the awards
         self.issued: list[Any] = []
         self.programs: list[int] = []
-        self.contrib: dict[int, list[Any]] = {}
+        #: its contributions to per-referrer metrics, by program (`count_in`)
+        self.contrib: dict[int, list[Any]] = NO_CONTRIBUTIONS
         #: (compiled program, this referrer's state in it) for each program
         #: the referral is eligible for: what the scoring loop walks
         self.links: list[tuple[Any, ReferrerState]] = []
@@ -257,7 +276,37 @@ class Referral:
         self.next: Referral | None = None
         #: on a referee's first referral: the programs it converted in
         #: (`attribution ... first EVENT`), after which it no longer moves
-        self.converted: list[int] = []
+        self.converted: list[int] | tuple[()] = ()
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The referral event's fields by name (`compiler.fields_of`): made
+        on each call, for what reads them by name (explanations, snapshots);
+        empty for a referral with no record."""
+        return self.named(self.rec) if self.rec else {}
+
+    def keep(self, kind: str, event: dict[str, Any]) -> None:
+        """Keep an event of type `kind` that may void this referral's awards."""
+        kept = self.kept
+        if kept is NOTHING_KEPT:
+            kept = self.kept = {}
+        kept.setdefault(kind, []).append(event)
+
+    def count_in(self, program: int, contributions: list[Any]) -> None:
+        """Hold this referral's contributions to a program's per-referrer
+        metrics (none when the program has no such metric: nothing held)."""
+        if not contributions:
+            return
+        if self.contrib is NO_CONTRIBUTIONS:
+            self.contrib = {}
+        self.contrib[program] = contributions
+
+    def converts_in(self, program: int) -> None:
+        """Record that the referee converted in `program`, in program order
+        (as a snapshot lists them)."""
+        if not self.converted:
+            self.converted = []
+        bisect.insort(self.converted, program)
 
 
 class ReferrerState:

@@ -9,7 +9,6 @@ app's session does, one event at a time, so both give the same awards.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Iterator
@@ -186,6 +185,8 @@ class Engine:
         self._fired: list[Reached] = []
         #: one tuple for awards' equal values (see `_shared`)
         self._values: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        #: per program, each referrer's link tuple (see `_link_to`)
+        self._links: list[dict[str, tuple[CompiledProgram, ReferrerState]]] = [{} for _ in compiled.programs]
 
     def process(self, ev: Record) -> list[IssuedAward]:
         """Apply one event, given as its record (instant, id, type, referee,
@@ -285,7 +286,7 @@ class Engine:
                     if stopped is None or self._placed(exc) < self._placed(stopped):
                         stopped = exc
             elif kept:  # it counts nowhere now: it keeps only what may void its awards
-                referral.kept.setdefault(kind, []).append(self.compiled.fields[kind](ev))
+                referral.keep(kind, self.compiled.fields[kind](ev))
             referral = referral.next
         if stopped is not None:
             raise stopped
@@ -503,7 +504,8 @@ class Engine:
             at,
             referrer,
             referee,
-            self._referral_fields(ev),
+            ev,
+            self._referral_fields,
             self.compiled.referral_slots(),
             self._milestone_count,
         )
@@ -522,8 +524,8 @@ class Engine:
     def _link(self, referral: Referral, program: CompiledProgram) -> None:
         """Make a referral count in a program (its referrer's state there)."""
         referral.programs.append(program.index)
-        referral.contrib[program.index] = [ZERO] * program.contrib_size
-        referral.links.append((program, self._referrer(program, referral.referrer)))
+        referral.count_in(program.index, [ZERO] * program.contrib_size)
+        referral.links.append(self._link_to(program, referral.referrer))
 
     def _claim(self, first: Referral, referral: Referral) -> Referral | None:
         """A later referral of an already referred referee: it takes the
@@ -612,7 +614,7 @@ class Engine:
             if holder is not None and lapse is not None and at - holder.at > lapse:
                 self._release(holder, index)
             if kind == program.info.attribution.event and program.converts is not None and program.converts(ev):
-                bisect.insort(first.converted, index)  # in program order, as a snapshot lists them
+                first.converts_in(index)
 
     def _release(self, referral: Referral, program: int) -> None:
         """Stop a referral counting in a program (see `_release`), with the
@@ -643,6 +645,16 @@ class Engine:
         if lapse is None or program.index in self._referrals[referral.referee].converted:
             return True
         return at - referral.at <= lapse
+
+    def _link_to(self, program: CompiledProgram, referrer: str) -> tuple[CompiledProgram, ReferrerState]:
+        """(program, the referrer's state there), what a referral's `links`
+        hold: one tuple per referrer and program, shared by its referrals
+        (a tuple each was 64 bytes a referral)."""
+        links = self._links[program.index]
+        found = links.get(referrer)
+        if found is None:
+            found = links[referrer] = (program, self._referrer(program, referrer))
+        return found
 
     def _referrer(self, program: CompiledProgram, referrer: str) -> ReferrerState:
         states = self.state.referrers[program.index]

@@ -206,6 +206,12 @@ def _event(info: EventInfo, event: Any, where: str) -> dict[str, Any]:
     return event
 
 
+def _event_record(info: EventInfo, fields: dict[str, Any]) -> tuple[Any, ...]:
+    """An event's record (`EventInfo.record`) from its fields by name
+    (`_event`: every one is there)."""
+    return tuple(info.name if name == "type" else fields[name] for name in info.record())
+
+
 #: what metric slots may hold: any plain value; a number (sums, counts);
 #: a number or nothing (the value a milestone last saw, for `every` and
 #: `whenever ... increases`)
@@ -287,9 +293,9 @@ def dump(session: Session, key: bytes | str | None = None) -> bytes:
                 "m": _enc(r.m),
                 "done": r.done,
                 "prev": _enc(r.prev),
-                "kept": _enc(r.kept),
+                "kept": _enc(r.kept or {}),  # {} for the shared empty one
                 "programs": r.programs,
-                "contrib": _enc({str(p): c for p, c in r.contrib.items()}),
+                "contrib": _enc({str(p): r.contrib.get(p, []) for p in r.programs}),  # [] where none is held
                 "links": [p.index for p, _ in r.links],
                 "converted": r.converted,
             }
@@ -621,7 +627,11 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
         _int(item["at"], f"{where}.at"),
         _str(item["referrer"], f"{where}.referrer"),
         referee,
-        _event(events["referral"], _object(item["fields"], f"{where}.fields"), f"{where}.fields"),
+        _event_record(
+            events["referral"],
+            _event(events["referral"], _object(item["fields"], f"{where}.fields"), f"{where}.fields"),
+        ),
+        compiled.fields["referral"],
         _slots(_values(item["m"], f"{where}.m", len(init)), init, f"{where}.m", compiled.referral_kinds),
         count,
     )
@@ -633,7 +643,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
             raise _damaged(f"{where}.kept.{kind}", "the rules declare no such event type")
         for j, event in enumerate(_list(kept_events, f"{where}.kept.{kind}")):
             _event(events[kind], event, f"{where}.kept.{kind}[{j}]")
-    referral.kept = kept
+            referral.keep(kind, event)
     programs = [
         _index(p, f"{where}.programs[{j}]", len(compiled.programs))
         for j, p in enumerate(_list(item["programs"], f"{where}.programs"))
@@ -647,7 +657,7 @@ def _referral(engine: Engine, item: dict[str, Any], where: str) -> None:
     for p in programs:
         size = compiled.programs[p].contrib_size
         used = _list(contrib[str(p)], f"{where}.contrib.{p}", size)
-        referral.contrib[p] = _scalars(used, f"{where}.contrib.{p}", _NUMBER)
+        referral.count_in(p, _scalars(used, f"{where}.contrib.{p}", _NUMBER))
         states = state.referrers[p]
         if referral.referrer not in states:
             raise _damaged(where, f"referrer {quoted(referral.referrer)} has no state in program {p}")
@@ -670,7 +680,8 @@ def _attribution(engine: Engine, referral: Referral, item: dict[str, Any], where
     converted = _programs(item.get("converted", []), f"{where}.converted", count)
     first = state.referrals.get(referral.referee)
     if first is None:
-        referral.converted = converted
+        if converted:  # else the shared empty one
+            referral.converted = converted
         state.referrals[referral.referee] = referral
         return
     if converted:
