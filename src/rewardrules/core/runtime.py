@@ -259,7 +259,7 @@ class Referral:
         #: the events that may void its awards, by type (`keep`): shared
         #: and read-only until the first is kept, as are `contrib` and
         #: `converted` (most referrals never fill them: one empty dict or
-        #: list each was about 400 bytes a referral, 360 MB at 10M events)
+        #: list each was about 400 bytes a referral by `sys.getsizeof`)
         self.kept: dict[str, list[dict[str, Any]]] = NOTHING_KEPT
         #: the awards issued for this referral (the engine's records, for
         #: `unless voided`: whether one was taken back); not in snapshots,
