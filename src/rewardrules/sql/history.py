@@ -139,10 +139,18 @@ def settled(compiler: _Compiler, column: Callable[[], str], node: object) -> str
     the Python engine settles it once, when the referral is made
     (`at_referral`), so it is the referral's column of `history`, made as
     `eligible when` makes it (`column`, called as there), carried into
-    `accepted` and from it onto every row of the referral in `seen`. Not
-    in a `void` condition (its rows are aliased)."""
+    `accepted` and from it onto every row of the referral in `seen`. Also
+    in a `void` condition, whose rows are aliased (`reversals.ALIASES`):
+    there it is read from the void event's row of `seen` (`v`), a row of
+    the same referral, which carries it as each of the referral's rows
+    does; the column itself is made unaliased (in `history`)."""
     if compiler.aliases:
-        raise compiler.refuse("`earlier referrals` in a `void` condition", node)
+        aliases, compiler.aliases = compiler.aliases, {}
+        try:
+            found = settled(compiler, column, node)
+        finally:
+            compiler.aliases = aliases
+        return f"{aliases['void']}.{found}"
     outside = compiler.in_aggregate, compiler.in_history
     compiler.in_eligibility, compiler.in_aggregate, compiler.in_history = True, False, False
     try:
