@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
-from ..core.datatypes import DURATION_UNITS
+from ..core.datatypes import DURATION, DURATION_UNITS
 from ..core.ids import encode
 from ..core.limits import MAX_AWARDS_PER_EVENT
 from ..core.problem import Location, Problem, Severity
@@ -186,6 +186,13 @@ def number(value: Decimal, span: Span | None, path: str) -> str:
     if len(text.replace("-", "").replace(".", "").lstrip("0")) > MAX_DIGITS:
         raise Unsupported(f"a number of more than {MAX_DIGITS} digits ({text})", span, path)
     return f"CAST({literal(text)} AS DECIMAL({MAX_DIGITS}, {_scale(value)}))"
+
+
+def instant(column: str) -> str:
+    """An event's instant (BIGINT nanoseconds) read as a value: an exact
+    DECIMAL, as the engine's int, since a difference of two instants may
+    pass BIGINT's range (years 1678 to 2261 span 1.8e19 ns)."""
+    return f"CAST({column} AS DECIMAL({MAX_DIGITS}, 0))"
 
 
 def _scale(value: Decimal) -> int:
@@ -371,6 +378,8 @@ class _Compiler:
             return tables.rate_of(self, node)
         if isinstance(node, ast.Tiers):
             return tables.tiers(self, node)
+        if isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS:  # nanoseconds, as the engine's
+            return number(Decimal(int(node.value * DURATION_UNITS[node.unit.text])), node.span, self.path)
         if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
             return number(node.value, node.span, self.path)
         if isinstance(node, ast.String):
@@ -382,6 +391,9 @@ class _Compiler:
         if isinstance(node, ast.Arith):
             if node.op == "/":
                 raise self.refuse("a division outside a condition or a reward amount", node)
+            typ = self.checked.types.get(node)
+            if node.op == "*" and typ is not None and typ.kind == DURATION:  # the engine's `to_ns` rounds it
+                raise self.refuse("a duration multiplied by a number", node)
             return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
         if isinstance(node, ast.PercentOf):
             return f"({self.expr(node.operand)} * {number(node.value / 100, node.span, self.path)})"
@@ -457,7 +469,9 @@ class _Compiler:
         if info is None or event is None:
             raise self.refuse(f"`{_ref_text(node)}`", node)
         if info.builtin:
-            if info.name not in _HEAD or info.name == "at":
+            if info.name == "at":
+                return instant(f'{dot}"at"')
+            if info.name not in _HEAD:
                 raise self.refuse(f"the field `{info.name}`", node)
             return dot + _HEAD[info.name]
         kind = info.type.kind
@@ -534,7 +548,7 @@ class _Compiler:
         if agg.fn == "count":
             return f"COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END) OVER {_SO_FAR}, 0)"
         assert agg.field is not None
-        value = ident(self._value_column(source, agg.field.text, agg))
+        value = self._value_column(source, agg.field.text, agg)
         if agg.fn == "sum":
             return f"COALESCE(SUM(CASE WHEN {test} THEN {value} END) OVER {_SO_FAR}, 0)"
         if agg.fn == "first":
@@ -562,12 +576,14 @@ class _Compiler:
         return " AND ".join(tests)
 
     def _value_column(self, event: str, name: str, node: object) -> str:
+        if name == "at":  # `latest payment.at`: the event's instant
+            return instant('"at"')
         info = self.checked.events[event].fields.get(name)
         if info is None or info.builtin or not info.type.numeric:
             raise self.refuse(f"an aggregate of `{event}.{name}`", node)
         column = Column(event, name, "number")
         self.columns.setdefault(column.name, column)
-        return column.name
+        return ident(column.name)
 
     # -- milestones --------------------------------------------------------
     def milestone(self, compiled: CompiledMilestone) -> tuple[str, list[str]]:

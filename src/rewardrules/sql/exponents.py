@@ -201,9 +201,7 @@ def held(compiler: _Compiler, info: MetricInfo, exp: str) -> str:
     agg = info.aggregate
     assert agg is not None and agg.field is not None
     test = compiler.aggregate_test(agg)
-    from .compile import ident
-
-    value = ident(compiler._value_column(agg.source.text, agg.field.text, agg))
+    value = compiler._value_column(agg.source.text, agg.field.text, agg)
     if agg.fn == "latest":
         found = f"LAST_VALUE(CASE WHEN {test} THEN {exp} END IGNORE NULLS) OVER {_SO_FAR}"
     elif agg.fn == "first":

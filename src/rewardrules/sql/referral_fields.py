@@ -9,8 +9,8 @@ event's own row only (`"referral.source"`), so `seen` carries it on every
 row of the referral: the value on its first row in processing order,
 which is the referral's own event (the referee's other events come after
 it, `seen`'s join), as a column of its own (`rf0`, ...). `referral.id` is
-the referral's id (`rid`), `referral.referrer` and `referral.referee`
-its own columns. A text compared `ignoring case` is read from its folded
+the referral's id (`rid`), `referral.at` its instant (`rat`),
+`referral.referrer` and `referral.referee` its own columns. A text compared `ignoring case` is read from its folded
 column the same way (sql/expressions.py).
 """
 
@@ -30,11 +30,13 @@ _BUILTIN = {"id": "rid", "referrer": "referrer", "referee": "referee"}
 def value(compiler: _Compiler, binding: Binding, node: object) -> str:
     """SQL: the referral's field `binding` on a row of `seen` (or a CTE
     after it)."""
-    from .compile import Column
+    from .compile import Column, instant
 
     info = binding.field
     assert info is not None
     if info.builtin:
+        if info.name == "at":  # the referral's instant, as an exact value
+            return instant("rat")
         if info.name not in _BUILTIN:
             raise compiler.refuse(f"the field `referral.{info.name}`", node)
         return _BUILTIN[info.name]
