@@ -2,8 +2,9 @@
 `latest payment.at`, `min`/`max`/`first` of them), refused before
 (docs/sql.md, "Instants"): an instant is the engine's int nanoseconds,
 read as an exact DECIMAL (a difference of two may pass BIGINT), a
-duration literal its nanoseconds, an explanation or a message writes it
-as the engine does. Byte for byte the Python engine's result, explained
+duration literal its nanoseconds, an explanation or a message writes
+either as the engine does (a duration in days, to 100 significant digits,
+computed in Python from the nanoseconds the query gives). Byte for byte the Python engine's result, explained
 too, in conditions, an aggregate's `where`, `void` conditions, a timer's
 condition and messages, with a moving attribution too; on hand-written
 edges (exactly 7 days, a nanosecond less) and random ledgers of
@@ -12,6 +13,7 @@ fractional instants, and on Spark."""
 from __future__ import annotations
 
 import datetime
+import decimal
 import random
 from functools import cache
 from typing import Any
@@ -19,6 +21,9 @@ from typing import Any
 import pytest
 
 import rewardrules
+from rewardrules.core.datatypes import T_DURATION
+from rewardrules.core.formatting import format_value
+from rewardrules.core.timeutil import NS_PER_DAY
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.spark import Spark
@@ -41,6 +46,7 @@ metric first_paid = first payment.at
 metric earliest = min payment.at where payment.amount > 1 USD
 metric newest = max payment.at
 metric quick_paid = count payment where payment.at - referral.at <= 7 days
+metric gap = last_paid - first_paid
 
 milestone quick {
   first payment where payment.at - referral.at <= 7 days
@@ -51,9 +57,9 @@ milestone quick {
 }
 
 milestone kept {
-  when last_paid - first_paid >= 30 days and newest - earliest > 0 days
+  when gap >= 30 days and newest - earliest > 0 days
   reward referrer cash 5 USD
-  message "{{ last_paid }}"
+  message "{{ last_paid }}, {{ gap }} after the first"
 }
 
 milestone fast_twice {
@@ -96,7 +102,8 @@ def test_a_duration_times_a_number_is_refused_at_its_place() -> None:
     prog = rewardrules.compile(text, "instants.rules")
     with pytest.raises(Unsupported, match="a duration multiplied by a number") as refused:
         compile_query(prog.compiled)
-    assert refused.value.span is not None and refused.value.span.line == 14
+    line = text[: text.index("7 days * 1.5")].count("\n") + 1
+    assert refused.value.span is not None and refused.value.span.line == line
 
 
 def _at(day: int, nanos: int = 0) -> str:
@@ -172,3 +179,24 @@ def test_the_same_on_spark(spark: Spark) -> None:
     """The query written in Spark's dialect (one run: Spark is slow to plan)."""
     as_of = "2026-03-01T00:00:00Z"
     assert spark_json(spark, program(False), EDGES, as_of) == python_json(program(False), EDGES, as_of)
+
+
+def test_a_duration_is_written_in_the_engines_context_whatever_the_callers() -> None:
+    """A gap of 30 days and a nanosecond, in a message and an explanation:
+    its days to 100 significant digits, also when the app's own decimal
+    context is narrower (`format_value` divided in the caller's context)."""
+    events = [
+        {"id": "r1", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "a"},
+        {"id": "p1", "at": _at(2), "type": "payment", "referee": "a", "amount": "10.00"},
+        {"id": "p2", "at": _at(32, 1), "type": "payment", "referee": "a", "amount": "10.00"},
+    ]
+    result = same(program(False), events, "2026-03-01T00:00:00Z")
+    kept = next(a for a in result["awards"] if a["milestone"] == "kept")
+    days = "30.00000000000001157407407407407407407407407407407407407407407407407407407407407407407407407407407407"
+    assert kept["message"] == f"2026-02-01T00:00:00.000000001Z, {days} days after the first"
+    with decimal.localcontext() as narrow:
+        narrow.prec = 5
+        assert format_value(30 * NS_PER_DAY + 1, T_DURATION) == f"{days} days"
+    explained = program(False).score(events, as_of="2026-03-01T00:00:00Z").data["awards"]
+    assert next(a for a in explained if a["milestone"] == "kept")["why"]["values"]["gap"] == f"{days} days"
+    same_explained(program(False), events)  # the SQL engine's explanation: the same

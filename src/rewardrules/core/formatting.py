@@ -36,7 +36,9 @@ def format_value(value: Any, typ: Type | None) -> Any:
     if typ is not None and typ.kind == TIME and isinstance(value, int):
         return format_timestamp(value)
     if typ is not None and typ.kind == DURATION and isinstance(value, int):
-        return f"{Decimal(value) / NS_PER_DAY:f} days"
+        # the engine's context, not the caller's: an app's or a thread's own
+        # precision must not change the bytes (the SQL engines call this too)
+        return f"{CONTEXT.divide(Decimal(value), NS_PER_DAY):f} days"
     if isinstance(value, Decimal):
         quantum = money_quantum(typ)
         if quantum is not None:

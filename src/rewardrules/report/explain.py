@@ -543,10 +543,10 @@ def _timer_why(trigger: ast.Trigger, event: str, at: str) -> str:
 
 
 def _duration(ns: int) -> str:
-    days = Decimal(ns) / NS_PER_DAY
+    days = CONTEXT.divide(Decimal(ns), NS_PER_DAY)  # the engine's context, whatever the caller's
     if days == days.to_integral_value():
         return f"{_plain(days)}-day"
-    hours = Decimal(ns) / (3600 * 10**9)
+    hours = CONTEXT.divide(Decimal(ns), 3600 * 10**9)
     return f"{_plain(hours)}-hour"
 
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset, MetricInfo
 from ..compiler.generate import CompiledMilestone
-from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME, Type
+from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME, Type
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
@@ -147,7 +147,7 @@ def _value(compiler: _Compiler, milestone: CompiledMilestone, name: str, node: a
     else:
         binding = compiler.checked.bindings[node]
         metric = binding.metric if binding.kind == "metric" else None
-    if typ is None or typ.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME):
+    if typ is None or typ.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME, DURATION):
         kind = typ.kind if typ is not None else "value"
         raise _refusal(compiler, f"an explanation (`why`) giving `{name}` (a {kind})", milestone)
     try:
@@ -212,6 +212,10 @@ def _written(read: _Read, typ: Type) -> str:
         return text(value)
     if typ.kind == TIME:  # as `format_timestamp` writes it
         return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {instant(value)} END"
+    if typ.kind == DURATION:  # nanoseconds: the engine writes days to 100 digits, so `computed` does
+        read.compiler.why_inputs = True
+        head = sql.literal("{" + json.dumps(INPUTS) + ': "')
+        return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {head} || CAST({value} AS VARCHAR) || '\"}}' END"
     if typ.kind == BOOLEAN:
         return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE 'null' END"
     if typ.kind == QUANTITY and is_currency(typ.unit or ""):

@@ -35,7 +35,7 @@ from jinja2 import nodes
 from ..check import templates
 from ..check.program import MetricInfo, MilestoneInfo, ProgramInfo
 from ..compiler.generate import CompiledMilestone
-from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME, Type
+from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME, Type
 from ..core.formatting import format_value
 from ..core.runtime import CONTEXT
 from ..core.source import Span
@@ -191,7 +191,7 @@ def _is_money(typ: Type) -> bool:
 
 
 def _refuse_type(compiler: _Compiler, typ: Type, name: str, info: MilestoneInfo) -> None:
-    if typ.kind in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME):
+    if typ.kind in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME, DURATION):
         return
     raise _refusal(compiler, f"reading `{name}` (a {typ.kind})", info)
 
@@ -243,7 +243,7 @@ def value_of(text: str | None, typ: Type | None) -> Any:
         return text
     if typ.kind == BOOLEAN:
         return text == "true"
-    if typ.kind == TIME:
+    if typ.kind in (TIME, DURATION):  # nanoseconds, an int as the engine's
         return int(text)
     value, _, exponent = text.partition("@")
     if not exponent:

@@ -49,7 +49,7 @@ from typing import Any
 
 from ..check.program import MetricInfo, ProgramInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
-from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT, TIME
+from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
@@ -159,7 +159,7 @@ def _metric_texts(compiler: _Compiler, index: int, program: ProgramInfo) -> list
     for metric in program.metrics.values():
         if metric.type.kind == "error":
             continue
-        if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME):
+        if metric.type.kind not in (TEXT, BOOLEAN, NUMBER, QUANTITY, TIME, DURATION):
             raise _refusal(f"the metric `{metric.name}` (a {metric.type.kind})", metric.decl, compiler)
         agg = metric.aggregate
         if agg is not None and agg.earlier:  # settled at the referral, as `eligible when` reads it
