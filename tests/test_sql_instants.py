@@ -200,3 +200,72 @@ def test_a_duration_is_written_in_the_engines_context_whatever_the_callers() -> 
     explained = program(False).score(events, as_of="2026-03-01T00:00:00Z").data["awards"]
     assert next(a for a in explained if a["milestone"] == "kept")["why"]["values"]["gap"] == f"{days} days"
     same_explained(program(False), events)  # the SQL engine's explanation: the same
+
+
+#: fields declared `time`: in conditions, aggregates (`first`, `latest`,
+#: `max`), eligibility, a `void` condition, a message and explanations
+TIME_FIELDS = """\
+ruleset time_fields
+
+event referral { signed: optional time }
+event payment { amount: money USD, due: optional time }
+
+metric first_due = first payment.due
+metric last_due = latest payment.due
+metric latest_due = max payment.due where payment.due - payment.at < 30 days
+metric early = count payment where payment.due is set and payment.due < referral.signed + 10 days
+
+eligible when referral.signed is not set or referral.signed <= referral.at + 15 days
+
+milestone on_time {
+  first payment where payment.due is set and payment.at <= payment.due
+  reward referrer cash 10 USD
+  message "due {{ payment.due }}, first due {{ first_due }}"
+}
+
+milestone signed_fast {
+  when early >= 1 and last_due - first_due >= 0 days and latest_due is set
+  reward referee credit 5 USD
+  void if payment where payment.due is set and payment.due < referral.signed
+}
+"""
+
+
+def _time_fields(rng: random.Random) -> list[dict[str, Any]]:
+    """A random ledger of `TIME_FIELDS`: instants of the fields with
+    offsets, fractions, before 1970 too, or missing."""
+    stamps = [
+        "2026-01-02T00:00:00+02:00",
+        "2026-01-05T00:00:00Z",
+        "1969-12-31T23:59:59.5Z",
+        _at(9, 1),
+        _at(20),
+        _at(45),
+    ]
+    events: list[dict[str, Any]] = []
+    for n, event in enumerate(_random(rng)):
+        if event["type"] == "refund":
+            continue
+        name = "signed" if event["type"] == "referral" else "due"
+        if rng.random() < 0.7:
+            event[name] = rng.choice(stamps)
+        events.append({**event, "id": f"t{n:02d}"})
+    return events
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_time_fields_give_the_same_awards(seed: int) -> None:
+    prog = rewardrules.compile(TIME_FIELDS, "time_fields.rules")
+    assert refusals(prog.compiled) == []
+    rng = random.Random(seed)
+    for _ in range(4):
+        events = _time_fields(rng)
+        same(prog, events, "2026-03-01T00:00:00Z")
+        same_explained(prog, events)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_time_fields_on_spark(spark: Spark) -> None:
+    prog = rewardrules.compile(TIME_FIELDS, "time_fields.rules")
+    events = _time_fields(random.Random(7))
+    assert spark_json(spark, prog, events, None) == python_json(prog, events, None)

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
-from ..core.datatypes import DURATION, DURATION_UNITS
+from ..core.datatypes import DURATION, DURATION_UNITS, TIME
 from ..core.ids import encode
 from ..core.limits import MAX_AWARDS_PER_EVENT
 from ..core.problem import Location, Problem, Severity
@@ -101,7 +101,7 @@ class Column:
 
     event: str
     field: str
-    kind: str  # number | text | boolean | exponent (a number's, sql/exponents.py) | sign (sql/signs.py)
+    kind: str  # number | text | boolean | time | exponent (a number's, sql/exponents.py) | sign (sql/signs.py)
     #: the text's case folding (`str.casefold`), for `ignoring case`:
     #: a column of its own, `"TYPE.FIELD casefold"` (see sql/expressions.py)
     folded: bool = False
@@ -476,13 +476,15 @@ class _Compiler:
             return dot + _HEAD[info.name]
         kind = info.type.kind
         kind = "number" if info.type.numeric else kind
-        if kind not in ("number", "text", "boolean"):
+        if kind not in ("number", "text", "boolean", TIME):
             raise self.refuse(f"a field of type {info.type.describe()}", node)
         column = Column(event.name, info.name, kind)
         self.columns.setdefault(column.name, column)
         if not self.in_eligibility and binding.event_role != "referral":  # a referral's own fields are read in `refs`
             self.types.add(event.name)
         value = dot + ident(column.name)
+        if kind == TIME:  # the text of its nanoseconds (the Python reader's record): an instant
+            return instant(value)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
 
     # -- metrics -----------------------------------------------------------
@@ -579,11 +581,11 @@ class _Compiler:
         if name == "at":  # `latest payment.at`: the event's instant
             return instant('"at"')
         info = self.checked.events[event].fields.get(name)
-        if info is None or info.builtin or not info.type.numeric:
+        if info is None or info.builtin or not (info.type.numeric or info.type.kind == TIME):
             raise self.refuse(f"an aggregate of `{event}.{name}`", node)
-        column = Column(event, name, "number")
+        column = Column(event, name, "number" if info.type.numeric else TIME)
         self.columns.setdefault(column.name, column)
-        return ident(column.name)
+        return ident(column.name) if info.type.numeric else instant(ident(column.name))
 
     # -- milestones --------------------------------------------------------
     def milestone(self, compiled: CompiledMilestone) -> tuple[str, list[str]]:

@@ -41,9 +41,11 @@ def value(compiler: _Compiler, binding: Binding, node: object) -> str:
             raise compiler.refuse(f"the field `referral.{info.name}`", node)
         return _BUILTIN[info.name]
     kind = "number" if info.type.numeric else info.type.kind
-    if kind not in ("number", "text", "boolean"):
+    if kind not in ("number", "text", "boolean", "time"):
         raise compiler.refuse(f"a field of type {info.type.describe()}", node)
     alias = carried(compiler, Column("referral", info.name, kind))
+    if kind == "time":  # the text of its nanoseconds: an instant
+        return instant(alias)
     return f"COALESCE({alias}, FALSE)" if kind == "boolean" else alias
 
 
