@@ -24,7 +24,7 @@ import rewardrules
 from rewardrules.core.datatypes import T_DURATION
 from rewardrules.core.formatting import format_value
 from rewardrules.core.timeutil import NS_PER_DAY
-from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.spark import Spark
 
@@ -72,6 +72,12 @@ milestone late {
   reward referrer cash 1 USD
 }
 
+milestone halved {
+  first payment where (payment.at - referral.at) * 0.5 <= 3 days + 12 hours
+    and (referral.at - payment.at) * 0.5 >= -3 days - 12 hours
+  reward referrer cash 1 USD
+}
+
 milestone refund_window {
   first payment
   reward referrer cash 3 USD
@@ -95,15 +101,21 @@ def test_it_compiles_and_check_reports_nothing(moving: bool) -> None:
     assert reported_as_compiled(program(moving))
 
 
-def test_a_duration_times_a_number_is_refused_at_its_place() -> None:
-    """The engine rounds `7 days * 1.5` to whole nanoseconds (`to_ns`):
-    not compiled yet, and said at the product."""
-    text = INSTANTS.replace("<= 7 days\n  reward", "<= 7 days * 1.5\n  reward")
-    prog = rewardrules.compile(text, "instants.rules")
-    with pytest.raises(Unsupported, match="a duration multiplied by a number") as refused:
-        compile_query(prog.compiled)
-    line = text[: text.index("7 days * 1.5")].count("\n") + 1
-    assert refused.value.span is not None and refused.value.span.line == line
+def test_a_duration_times_a_number_is_whole_nanoseconds_toward_zero() -> None:
+    """The engine truncates `duration * number` to whole nanoseconds
+    (`to_ns`): b paid 7 days and a nanosecond after its referral, half of
+    which is 3.5 days and half a nanosecond, truncated to 3.5 days, so
+    `<= 3 days + 12 hours` holds for b as for a; for c (7 days and 2 ns)
+    it does not. A negative one truncates toward zero too."""
+    prog = program(False)
+    events = [
+        *EDGES[:4],
+        {"id": "r3", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "c"},
+        {"id": "p3", "at": _at(8, 2), "type": "payment", "referee": "c", "amount": "10.00"},
+    ]
+    result = same(prog, events, "2026-03-01T00:00:00Z")
+    assert [a["referee"] for a in result["awards"] if a["milestone"] == "halved"] == ["a", "b"]
+    same_explained(prog, events)
 
 
 def _at(day: int, nanos: int = 0) -> str:

@@ -391,10 +391,11 @@ class _Compiler:
         if isinstance(node, ast.Arith):
             if node.op == "/":
                 raise self.refuse("a division outside a condition or a reward amount", node)
+            found = f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
             typ = self.checked.types.get(node)
-            if node.op == "*" and typ is not None and typ.kind == DURATION:  # the engine's `to_ns` rounds it
-                raise self.refuse("a duration multiplied by a number", node)
-            return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
+            if node.op == "*" and typ is not None and typ.kind == DURATION:  # whole ns toward zero, as `to_ns`
+                return f"TRUNC{found}"
+            return found
         if isinstance(node, ast.PercentOf):
             return f"({self.expr(node.operand)} * {number(node.value / 100, node.span, self.path)})"
         if isinstance(node, ast.Neg):
