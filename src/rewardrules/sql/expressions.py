@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 #: the suffix of a folded text column's name: `"referral.source casefold"`
 FOLDED = " casefold"
+#: the texts of every event that `ignoring case` reads from a folded column
+#: like a declared field's (`"payment.referee casefold"`): each loader fills
+#: it from the event's own value
+FOLDED_HEAD = ("id", "referee", "referrer")
 
 _COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -205,7 +209,14 @@ def _folded(compiler: _Compiler, node: ast.Expr) -> str:
         return literal(node.value.casefold())
     binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
     info = binding.field if binding is not None and binding.kind == "field" else None
-    if binding is None or binding.event is None or info is None or info.builtin or info.type.kind != TEXT:
+    head = info is not None and info.builtin and info.name in FOLDED_HEAD  # `referee`: a column of its own too
+    if (
+        binding is None
+        or binding.event is None
+        or info is None
+        or info.type.kind != TEXT
+        or (info.builtin and not head)
+    ):
         raise compiler.refuse("`ignoring case` of a value that is not a text field or a text", node)
     compiler.expr(node)  # the same checks as the field unfolded (where it may be read)
     column = Column(binding.event.name, info.name, "text", folded=True)

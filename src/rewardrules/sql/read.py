@@ -39,6 +39,7 @@ from ..core import limits
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
 from . import exponents, signs
 from .compile import MAX_DIGITS, Column, ident, literal
+from .expressions import FOLDED_HEAD
 
 
 class NotDirect(Exception):
@@ -448,7 +449,8 @@ def _column_value(column: Column, scales: dict[str, int]) -> str:
         return exponents.of_text(ident("v:" + column.field))
     if column.kind == "sign":
         return signs.of_text(ident("v:" + column.field))
-    value = f"CAST({ident('v:' + column.field)} AS {_sql_type(column, scales)})"
+    source = ident(column.field if column.field in FOLDED_HEAD else "v:" + column.field)  # `referee`: its own
+    value = f"CAST({source} AS {_sql_type(column, scales)})"
     return f"LOWER({value})" if column.folded else value
 
 

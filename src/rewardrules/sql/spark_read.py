@@ -40,6 +40,7 @@ from ..core import limits
 from ..core.datatypes import BOOLEAN, NUMBER, QUANTITY, TEXT
 from . import exponents, signs
 from .compile import MAX_DIGITS, Column
+from .expressions import FOLDED_HEAD
 from .read import _INSTANT, _LINE, _NUMBER, NotDirect, is_parquet, plan
 from .run import EngineError, TooWide
 from .spark_uri import is_uri, uri_files
@@ -330,7 +331,8 @@ def _column_value(column: Column, types: dict[str, str]) -> str:
         return exponents.of_text(_quoted("v:" + column.field))
     if column.kind == "sign":
         return signs.of_text(_quoted("v:" + column.field))
-    value = f"CAST({_quoted('v:' + column.field)} AS {types[column.name]})"
+    source = _quoted(column.field if column.field in FOLDED_HEAD else "v:" + column.field)  # `referee`: its own
+    value = f"CAST({source} AS {types[column.name]})"
     return f"lower({value})" if column.folded else value
 
 
