@@ -96,7 +96,7 @@ metric ratio = paid / paid
 milestone m1 {
   whenever ratio increases
   reward referrer cash 1 USD * refs
-  void if refund where refund.payment == referral.referrer ignoring case
+  void if refund where (refund.at - referral.at) / 2 <= 1 days
   message "{{ paid }}"
 }
 
@@ -120,7 +120,7 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 42), (21, 3)]
+    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 24), (21, 3)]
     assert "`whenever` of `ratio`, a value that involves a division" in found[0]["message"]
-    assert "`ignoring case` of a value that is not a text field" in found[1]["message"]
+    assert "a division of durations" in found[1]["message"]
     assert "a message reading `spread` (a number of this kind)" in found[2]["message"]

@@ -125,10 +125,10 @@ def _crowded(rng: random.Random) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("moving", [False, True])
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(3))
 def test_random_tie_heavy_ledgers_give_the_same_awards(moving: bool, seed: int) -> None:
     rng = random.Random(seed)
-    for _ in range(4):
+    for _ in range(3):
         events = _crowded(rng)
         same(program(moving), events)
         same_explained(program(moving), events)

@@ -29,7 +29,8 @@ from .test_sql_explain_drawn import compare
 
 #: every kind of value that was refused (the metrics of the messages'
 #: test, then a per-referrer quotient): a quotient in `when`, in `each
-#: EVENT where`, of a `latest` (`third`), a formula of quotients (`mix`),
+#: EVENT where`, of a `latest` (`third`), a formula over a quotient (`blend`:
+#: `mix`, of two, is refused in a condition, docs/sql.md "Division"),
 #: `rate of`, a graduated table, a table whose rows hold one value with two
 #: decimals (read by a reward amount: its `why` gives the rate), a timer's
 #: condition, and a per-referrer quotient of a count
@@ -38,6 +39,7 @@ EXPLAINED = (
     + """\
 metric friends = count referrals
 metric half = friends / 2
+metric blend = (per_buy + 1.50) * 2 / 4 - last
 
 milestone average {
   when per_buy > 100
@@ -50,12 +52,12 @@ milestone each_buy {
 }
 
 milestone mixed {
-  each purchase where mix > 0
+  each purchase where blend > 0
   reward referrer cash same of 100 USD
 }
 
 milestone later {
-  after 10 days if mix > 1
+  after 10 days if blend > 1
   reward referrer credit 2 USD
 }
 

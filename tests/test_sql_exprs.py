@@ -29,7 +29,7 @@ metric nothing = paid / (payments - payments)
 milestone third "A third of each payment over 3 USD" {
   each payment where payment.amount / 3 > 1 USD
   reward referrer cash payment.amount / 3
-  reward referee cash 2 / 3 * payment.amount - payment.amount / 7
+  reward referee cash payment.amount * 2 / 3 - 1 USD
 }
 
 milestone average_hit "Average payment reached 50 USD" {
@@ -83,8 +83,9 @@ def test_division_is_exact_and_rounds_half_to_even() -> None:
     awards = same(DIVISION, events)
     assert amounts(awards, "halves") == ["0.02", "0.04", "0.50", "2.50"]
     assert amounts(awards, "third") == ["3.33", "1.67", "1.67", "1.33"]  # 10, 5.01, 5 and 4.00 over 3
-    # 2/3 of 10 - 10/7 = 5.238...; of 5.01: 2.6242...; of 5: 2.619...; of 4: 2.095...
-    assert amounts(awards, "third", "referee") == ["5.24", "2.62", "2.62", "2.10"]
+    # 10 * 2 / 3 - 1 = 5.666...; of 5.01: 2.34; of 5: 2.333...; of 4: 1.666... (`2 / 3 * payment.amount`
+    # is refused: the engine rounds 2 / 3 before it multiplies, docs/sql.md "Division")
+    assert amounts(awards, "third", "referee") == ["5.67", "2.34", "2.33", "1.67"]
     assert amounts(awards, "never") == ["1.00"]
 
 

@@ -176,10 +176,10 @@ def _random(rng: random.Random) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("moving", [False, True])
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(3))
 def test_random_ledgers_give_the_same_awards(moving: bool, seed: int) -> None:
     rng = random.Random(seed)
-    for _ in range(4):
+    for _ in range(3):
         events = _random(rng)
         same(program(moving), events, "2026-03-01T00:00:00Z")
         same(program(moving), events, "2026-01-12T00:00:00Z")  # holds and timers still open
@@ -270,7 +270,7 @@ def test_time_fields_give_the_same_awards(seed: int) -> None:
     prog = rewardrules.compile(TIME_FIELDS, "time_fields.rules")
     assert refusals(prog.compiled) == []
     rng = random.Random(seed)
-    for _ in range(4):
+    for _ in range(3):
         events = _time_fields(rng)
         same(prog, events, "2026-03-01T00:00:00Z")
         same_explained(prog, events)
@@ -281,3 +281,57 @@ def test_time_fields_on_spark(spark: Spark) -> None:
     prog = rewardrules.compile(TIME_FIELDS, "time_fields.rules")
     events = _time_fields(random.Random(7))
     assert spark_json(spark, prog, events, None) == python_json(prog, events, None)
+
+
+def test_instants_far_from_1970_are_explained_to_the_nanosecond() -> None:
+    """An explanation writes an instant from its integer: DuckDB's `//` of
+    a DECIMAL is a DOUBLE, which lost a second in 2261 and 1678 (review)."""
+    events = [
+        {"id": "r1", "at": "2261-12-31T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "a"},
+        {"id": "p1", "at": "2261-12-31T23:59:58.999999999Z", "type": "payment", "referee": "a", "amount": "1.00"},
+        {"id": "r2", "at": "1678-01-02T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "b"},
+        {"id": "p2", "at": "1678-01-02T00:00:00.999999999Z", "type": "payment", "referee": "b", "amount": "1.00"},
+    ]
+    explained = program(False).score(events).data["awards"]
+    quick = [a["why"]["values"]["payment.at"] for a in explained if a["milestone"] == "quick"]
+    assert quick == ["1678-01-02T00:00:00.999999999Z", "2261-12-31T23:59:58.999999999Z"]
+    same_explained(program(False), events)
+
+
+def test_a_duration_in_a_list_is_its_nanoseconds_in_both_engines() -> None:
+    """`in [1 days]` meant one nanosecond in the Python engine (its list
+    held the bare number), where `== 1 days` meant a day (review): a pays
+    a day after its referral, b a nanosecond after."""
+    text = INSTANTS.replace(
+        "milestone refund_window {",
+        "milestone a_day {\n  first payment where payment.at - referral.at in [1 days, 2 days]\n"
+        "  reward referrer cash 1 USD\n}\n\nmilestone refund_window {",
+    )
+    prog = rewardrules.compile(text, "instants.rules")
+    events = [
+        {"id": "r1", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "a"},
+        {"id": "r2", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "b"},
+        {"id": "p1", "at": _at(2), "type": "payment", "referee": "a", "amount": "1.00"},
+        {"id": "p2", "at": _at(1, 1), "type": "payment", "referee": "b", "amount": "1.00"},
+    ]
+    result = same(prog, events)
+    assert [a["referee"] for a in result["awards"] if a["milestone"] == "a_day"] == ["a"]
+
+
+def test_the_referrals_own_event_never_voids_its_award() -> None:
+    """`void if referral`: the engine keeps no referral event to look back
+    at, so the referral's own event, at the award's instant, takes nothing
+    back; the query took it as a void event (review)."""
+    text = INSTANTS.replace(
+        "milestone refund_window {",
+        "milestone own {\n  first payment\n  reward referrer cash 1 USD\n  void if referral\n}\n\n"
+        "milestone refund_window {",
+    )
+    prog = rewardrules.compile(text, "instants.rules")
+    events = [
+        {"id": "r1", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "a"},
+        {"id": "r2", "at": _at(1), "type": "payment", "referee": "a", "amount": "1.00"},
+    ]
+    result = same(prog, events)
+    assert paid(result, "own") == [("01-01", "confirmed")]
+    same_explained(prog, events)

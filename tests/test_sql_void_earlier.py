@@ -97,9 +97,8 @@ TIES = [
 def test_the_test_is_the_referrals_own_settled_at_the_referral() -> None:
     """ann refers a (ip 1.1) and b (ip 1.1) at one instant: b's ip is in
     its earlier referrals (a's, the lower id), a's is not. One refund each:
-    b's `first_paid` award is voided (within its 3-day hold), a's stays;
-    the later referral c (ip 1.1, after a's and b's) does not change what
-    was settled for a. `shared` (no hold) gives half of b's back, and
+    b's `first_paid` award is voided (within its 3-day hold), a's stays.
+    `shared` (no hold) gives half of b's back, and
     `two` (reached at b's payment) all of it. `waited`, a timer due on
     01-04, stays for both: a void event comes at or after its award."""
     events = TIES
@@ -135,10 +134,10 @@ def _crowded(rng: random.Random) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("moving", [False, True])
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(3))
 def test_random_tie_heavy_ledgers_give_the_same_awards(moving: bool, seed: int) -> None:
     rng = random.Random(seed)
-    for _ in range(4):
+    for _ in range(3):
         events = _crowded(rng)
         same(program(moving), events, "2026-02-01T00:00:00Z")
         same(program(moving), events, "2026-01-04T00:00:00Z")  # holds and timers still open
@@ -147,6 +146,8 @@ def test_random_tie_heavy_ledgers_give_the_same_awards(moving: bool, seed: int) 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 def test_the_same_on_spark(spark: Spark) -> None:
-    """The query written in Spark's dialect (one run: Spark is slow to plan)."""
+    """The query written in Spark's dialect, of `first_paid` alone (Spark
+    plans the whole file's query in over a minute)."""
     as_of = "2026-02-01T00:00:00Z"
-    assert spark_json(spark, program(False), TIES, as_of) == python_json(program(False), TIES, as_of)
+    prog = rewardrules.compile(VOIDED.split("milestone waited")[0], "void_earlier.rules")
+    assert spark_json(spark, prog, TIES, as_of) == python_json(prog, TIES, as_of)

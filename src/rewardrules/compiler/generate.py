@@ -1142,6 +1142,10 @@ def _quantum(unit: str) -> Decimal | None:
 
 
 def _literal(node: ast.Expr, fold: bool = False) -> Any:
+    """A constant of an `in [...]` list, as `expr` gives it (a duration in
+    whole nanoseconds: `in [1 days]` once meant one nanosecond)."""
+    if isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS:
+        return int(node.value * DURATION_UNITS[node.unit.text])
     if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
         return node.value
     if isinstance(node, ast.String):

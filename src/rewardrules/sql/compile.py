@@ -188,7 +188,7 @@ def number(value: Decimal, span: Span | None, path: str) -> str:
     return f"CAST({literal(text)} AS DECIMAL({MAX_DIGITS}, {_scale(value)}))"
 
 
-def instant(column: str) -> str:
+def nanoseconds(column: str) -> str:
     """An event's instant (BIGINT nanoseconds) read as a value: an exact
     DECIMAL, as the engine's int, since a difference of two instants may
     pass BIGINT's range (years 1678 to 2261 span 1.8e19 ns)."""
@@ -379,7 +379,7 @@ class _Compiler:
         if isinstance(node, ast.Tiers):
             return tables.tiers(self, node)
         if isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS:  # nanoseconds, as the engine's
-            return number(Decimal(int(node.value * DURATION_UNITS[node.unit.text])), node.span, self.path)
+            return number(Decimal(_duration(node)), node.span, self.path)
         if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
             return number(node.value, node.span, self.path)
         if isinstance(node, ast.String):
@@ -471,7 +471,7 @@ class _Compiler:
             raise self.refuse(f"`{_ref_text(node)}`", node)
         if info.builtin:
             if info.name == "at":
-                return instant(f'{dot}"at"')
+                return nanoseconds(f'{dot}"at"')
             if info.name not in _HEAD:
                 raise self.refuse(f"the field `{info.name}`", node)
             return dot + _HEAD[info.name]
@@ -485,7 +485,7 @@ class _Compiler:
             self.types.add(event.name)
         value = dot + ident(column.name)
         if kind == TIME:  # the text of its nanoseconds (the Python reader's record): an instant
-            return instant(value)
+            return nanoseconds(value)
         return f"COALESCE({value}, FALSE)" if kind == "boolean" else value
 
     # -- metrics -----------------------------------------------------------
@@ -580,13 +580,13 @@ class _Compiler:
 
     def _value_column(self, event: str, name: str, node: object) -> str:
         if name == "at":  # `latest payment.at`: the event's instant
-            return instant('"at"')
+            return nanoseconds('"at"')
         info = self.checked.events[event].fields.get(name)
         if info is None or info.builtin or not (info.type.numeric or info.type.kind == TIME):
             raise self.refuse(f"an aggregate of `{event}.{name}`", node)
         column = Column(event, name, "number" if info.type.numeric else TIME)
         self.columns.setdefault(column.name, column)
-        return ident(column.name) if info.type.numeric else instant(ident(column.name))
+        return ident(column.name) if info.type.numeric else nanoseconds(ident(column.name))
 
     # -- milestones --------------------------------------------------------
     def milestone(self, compiled: CompiledMilestone) -> tuple[str, list[str]]:
@@ -955,7 +955,8 @@ def _plain_text(value: str, unit: str) -> str:
     return f"CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END"
 
 
-def _duration(duration: ast.Duration) -> int:
+def _duration(duration: ast.Duration | ast.Quantity) -> int:
+    """A duration's whole nanoseconds, as the Python engine has it."""
     return int(duration.value * DURATION_UNITS[duration.unit.text])
 
 

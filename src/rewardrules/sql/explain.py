@@ -210,8 +210,8 @@ def _written(read: _Read, typ: Type) -> str:
     value = read.value()
     if typ.kind == TEXT:
         return text(value)
-    if typ.kind == TIME:  # as `format_timestamp` writes it
-        return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {instant(value)} END"
+    if typ.kind == TIME:  # as `format_timestamp` writes it, from the integer (DuckDB's DECIMAL `//` is a DOUBLE)
+        return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {instant(f'CAST({value} AS BIGINT)')} END"
     if typ.kind == DURATION:  # nanoseconds: the engine writes days to 100 digits, so `computed` does
         read.compiler.why_inputs = True
         head = sql.literal("{" + json.dumps(INPUTS) + ': "')

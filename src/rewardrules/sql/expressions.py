@@ -19,6 +19,7 @@ Also here: `first` metrics (`first_value`) and `ignoring case`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ..check.program import MetricInfo
@@ -90,6 +91,7 @@ def fraction(compiler: _Compiler, node: ast.Expr) -> Fraction:
         kind = compiler.checked.types.get(node)
         if kind is not None and kind.kind == DURATION:
             raise compiler.refuse("a division of durations", node)
+        _refuse_rounded(compiler, node)
         left, right = fraction(compiler, node.left), fraction(compiler, node.right)
         if node.op == "*":
             return Fraction(f"({left.num} * {right.num})", _mul(left.den, right.den))
@@ -103,20 +105,71 @@ def fraction(compiler: _Compiler, node: ast.Expr) -> Fraction:
         inner = fraction(compiler, node.operand)
         return Fraction(f"(- {inner.num})", inner.den)
     if isinstance(node, ast.PercentOf):
+        if not _exact_factor(node.value / 100):
+            raise compiler.refuse(_ROUNDED, node)
         inner = fraction(compiler, node.operand)
         from .compile import number
 
         return Fraction(f"({inner.num} * {number(node.value / 100, node.span, compiler.path)})", inner.den)
-    if isinstance(node, ast.RateOf):
-        inner = fraction(compiler, node.operand)
-        from .tables import HUNDREDTH
-
-        return Fraction(f"({inner.num} * {compiler.expr(node.rate)} * {HUNDREDTH})", inner.den)
+    if isinstance(node, ast.RateOf):  # its rate is a table's row: a factor known only per event
+        raise compiler.refuse(_ROUNDED, node)
     if isinstance(node, ast.Ref):
         binding = compiler.checked.bindings.get(node)
         assert binding is not None and binding.metric is not None and binding.metric.formula is not None
         return fraction(compiler, binding.metric.formula)
     raise compiler.refuse("division here", node)
+
+
+#: what `_refuse_rounded` refuses
+_ROUNDED = "arithmetic on a quotient that the engine rounds to 100 digits first (an exact tie may differ)"
+
+
+def _refuse_rounded(compiler: _Compiler, node: ast.Arith) -> None:
+    """Refuse what the exact fraction may answer otherwise than the engine.
+    The engine rounds each quotient to 100 significant digits, then goes
+    on: `1 / 3 * 3` is 0.999...9 there, 1 here, so a comparison with 1 or
+    a half-cent tie falls on the other side. Only an exact value that ends
+    (a bound, a tie) can be crossed, and only through a quotient that does
+    not end; so the exact fraction is the engine's answer where that
+    cannot happen: a quotient of values without one, compared or rounded
+    as it is, plus or minus a value without one, times or over a constant
+    that adds no prime factor but 2 and 5 to its numerator, negated."""
+    left, right = divides(compiler, node.left), divides(compiler, node.right)
+    if not left and not right:
+        return
+    if node.op == "/":
+        if right or not _constant(node.right):
+            raise compiler.refuse(_ROUNDED, node)
+        return
+    if node.op in "+-":
+        if left and right:
+            raise compiler.refuse(_ROUNDED, node)
+        return
+    other = node.right if left else node.left
+    if (left and right) or not _constant(other) or not _exact_factor(_constant(other)):
+        raise compiler.refuse(_ROUNDED, node)
+
+
+def _constant(node: ast.Expr) -> Decimal | None:
+    """A number literal's value (`3`, `2.5 USD`, `10%`), or None."""
+    if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)) and not (
+        isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS
+    ):
+        return node.value
+    return None
+
+
+def _exact_factor(value: Decimal | None) -> bool:
+    """Whether multiplying by `value` can make no quotient that does not
+    end one that does: its numerator in lowest terms has no prime factor
+    but 2 and 5."""
+    if value is None or value == 0:
+        return value is not None
+    numerator = abs(value.as_integer_ratio()[0])
+    for prime in (2, 5):
+        while numerator % prime == 0:
+            numerator //= prime
+    return numerator == 1
 
 
 def condition(compiler: _Compiler, node: ast.Compare | ast.InList | ast.IsSet) -> str:

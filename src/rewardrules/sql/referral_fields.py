@@ -30,13 +30,13 @@ _BUILTIN = {"id": "rid", "referrer": "referrer", "referee": "referee"}
 def value(compiler: _Compiler, binding: Binding, node: object) -> str:
     """SQL: the referral's field `binding` on a row of `seen` (or a CTE
     after it)."""
-    from .compile import Column, instant
+    from .compile import Column, nanoseconds
 
     info = binding.field
     assert info is not None
     if info.builtin:
         if info.name == "at":  # the referral's instant, as an exact value
-            return instant("rat")
+            return nanoseconds("rat")
         if info.name not in _BUILTIN:
             raise compiler.refuse(f"the field `referral.{info.name}`", node)
         return _BUILTIN[info.name]
@@ -45,7 +45,7 @@ def value(compiler: _Compiler, binding: Binding, node: object) -> str:
         raise compiler.refuse(f"a field of type {info.type.describe()}", node)
     alias = carried(compiler, Column("referral", info.name, kind))
     if kind == "time":  # the text of its nanoseconds: an instant
-        return instant(alias)
+        return nanoseconds(alias)
     return f"COALESCE({alias}, FALSE)" if kind == "boolean" else alias
 
 

@@ -132,7 +132,8 @@ def _clause(
     round them to one)."""
     decl = void.decl
     compiler.types.add(void.event)
-    tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"']
+    # the referral's own event is never a void event (the engine keeps no referral event to look back at)
+    tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"', "v.id <> h.rid"]
     window = void.window_ns
     if window is not None:
         tests.append(f'v."at" - h."at" <= {int(window)}')
