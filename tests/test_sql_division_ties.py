@@ -128,3 +128,45 @@ def test_without_the_refusal_the_engines_would_differ(monkeypatch: pytest.Monkey
     assert events[1]["amount"] == "0.01"
     assert '"awards": []' in python_json(prog, events, None)
     assert duckdb_json(prog, events, None) != python_json(prog, events, None)
+
+
+#: two sides that both divide: equal fractions, but the engine rounds one
+#: side more often (review), unless each is one quotient as it is
+TWO_SIDED = {
+    "spent / 3 / 4 >= spent / 12": False,
+    "spent / 3 * 2 >= spent * 2 / 3": False,
+    "50% of (spent / 3) >= spent / 6": False,
+    "spent / 3 in [(spent + 3 USD) / 3 - 1 USD]": False,
+    "spent / paid >= spent / 3": True,
+    "-(spent / 3) <= (- spent) / 3": True,
+    "spent / 3 * 2 >= 0.01 USD": True,
+}
+
+
+@pytest.mark.parametrize(("condition", "compiles"), list(TWO_SIDED.items()))
+def test_two_sides_that_divide_compile_only_as_single_quotients(condition: str, compiles: bool) -> None:
+    prog = _program("spent", f"milestone m {{ when paid >= 1 and {condition}  reward referrer cash 1 USD }}")
+    try:
+        compile_query(prog.compiled)
+    except Unsupported as refused:
+        assert not compiles and refused.construct.startswith(REFUSED)
+        return
+    assert compiles
+    for events in _ties():
+        same(prog, events)
+
+
+def test_without_the_two_sided_refusal_the_engines_would_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`spent / 3 / 4 >= spent / 12` on 0.01 USD: true as fractions, false
+    in the engine (its left side has one more rounding)."""
+    from rewardrules.sql import expressions
+
+    from .test_sql_backend import duckdb_json, python_json
+
+    monkeypatch.setattr(expressions, "_refuse_two_rounded", lambda compiler, left, right: None)
+    prog = _program(
+        "spent", "milestone m { when paid >= 1 and spent / 3 / 4 >= spent / 12  reward referrer cash 1 USD }"
+    )
+    events = _ties()[0]
+    assert '"awards": []' in python_json(prog, events, None)
+    assert duckdb_json(prog, events, None) != python_json(prog, events, None)

@@ -150,6 +150,35 @@ def _refuse_rounded(compiler: _Compiler, node: ast.Arith) -> None:
         raise compiler.refuse(_ROUNDED, node)
 
 
+def _refuse_two_rounded(compiler: _Compiler, left: ast.Expr, right: ast.Expr) -> None:
+    """Refuse comparing two values that both divide unless each is one
+    quotient as it is: two equal fractions are two equal numbers in the
+    engine only when each is rounded once (`spent / 3 / 4` and `spent /
+    12` are equal fractions, but the engine's first has one more rounding:
+    `>=` false there; review)."""
+    if divides(compiler, left) and divides(compiler, right):
+        for side in (left, right):
+            if not _one_quotient(compiler, side):
+                raise compiler.refuse(_ROUNDED, side)
+
+
+def _one_quotient(compiler: _Compiler, node: ast.Expr) -> bool:
+    """Whether `node` is a quotient of values without one (through the
+    metrics it names), negated or not: the engine rounds it once."""
+    if isinstance(node, ast.Neg):
+        return _one_quotient(compiler, node.operand)
+    if isinstance(node, ast.Ref):
+        binding = compiler.checked.bindings.get(node)
+        metric = binding.metric if binding is not None and binding.kind == "metric" else None
+        return metric is not None and metric.formula is not None and _one_quotient(compiler, metric.formula)
+    return (
+        isinstance(node, ast.Arith)
+        and node.op == "/"
+        and not divides(compiler, node.left)
+        and not divides(compiler, node.right)
+    )
+
+
 def _constant(node: ast.Expr) -> Decimal | None:
     """A number literal's value (`3`, `2.5 USD`, `10%`), or None."""
     if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)) and not (
@@ -182,9 +211,12 @@ def condition(compiler: _Compiler, node: ast.Compare | ast.InList | ast.IsSet) -
     if isinstance(node, ast.Compare):
         if node.fold:
             raise compiler.refuse("a comparison ignoring case", node)
+        _refuse_two_rounded(compiler, node.left, node.right)
         return _compare(fraction(compiler, node.left), _COMPARE[node.op], fraction(compiler, node.right))
     if node.fold:
         raise compiler.refuse("`in` ignoring case", node)
+    for item in node.items:
+        _refuse_two_rounded(compiler, node.operand, item)
     operand = fraction(compiler, node.operand)
     found = " OR ".join(_compare(operand, "=", fraction(compiler, item)) for item in node.items)
     known = f"({operand.num} IS NOT NULL AND {operand.den or 'TRUE'} IS NOT NULL)"
