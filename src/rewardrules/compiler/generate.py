@@ -455,7 +455,7 @@ class _Compiler:
             return w.const(node.value)
         if isinstance(node, ast.Quantity):
             if node.unit.text in DURATION_UNITS:
-                return w.const(int(node.value * DURATION_UNITS[node.unit.text]))
+                return w.const(_ns(node))
             return w.const(node.value)
         if isinstance(node, ast.Percent):
             return w.const(node.value)
@@ -670,7 +670,7 @@ class _Compiler:
 
     @staticmethod
     def _duration(duration: ast.Duration) -> int:
-        return int(duration.value * DURATION_UNITS[duration.unit.text])
+        return _ns(duration)
 
     def taken_updates(self, event_type: str) -> None:
         """After a void event is kept: whether it took back an award of a
@@ -1141,11 +1141,16 @@ def _quantum(unit: str) -> Decimal | None:
     return Decimal(1).scaleb(-minor_exponent(unit)) if is_currency(unit) else None
 
 
+def _ns(duration: ast.Duration | ast.Quantity) -> int:
+    """A duration's whole nanoseconds (`7 days`, `1.5 hours`)."""
+    return int(duration.value * DURATION_UNITS[duration.unit.text])
+
+
 def _literal(node: ast.Expr, fold: bool = False) -> Any:
     """A constant of an `in [...]` list, as `expr` gives it (a duration in
     whole nanoseconds: `in [1 days]` once meant one nanosecond)."""
     if isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS:
-        return int(node.value * DURATION_UNITS[node.unit.text])
+        return _ns(node)
     if isinstance(node, (ast.Number, ast.Quantity, ast.Percent)):
         return node.value
     if isinstance(node, ast.String):

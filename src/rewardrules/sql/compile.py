@@ -454,8 +454,7 @@ class _Compiler:
                     return earlier.earlier_count(self, binding.metric, node)
                 if binding.metric.formula is None:  # the checker lets none through (RR209)
                     raise self.refuse("a metric in `eligible when`", node)
-                # a formula over earlier counts and the referral's fields (RR209): on the row of `refs`
-                return f"({self.expr(binding.metric.formula)})"
+            # in `eligible when`, a formula over earlier counts and the referral's fields (RR209)
             return self.metric(binding.metric, node)
         role = "referral" if self.in_eligibility else "event"
         if binding.kind == "field" and binding.event_role in (role, "earlier" if self.in_history else role):

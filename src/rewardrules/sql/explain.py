@@ -213,9 +213,7 @@ def _written(read: _Read, typ: Type) -> str:
     if typ.kind == TIME:  # as `format_timestamp` writes it, from the integer (DuckDB's DECIMAL `//` is a DOUBLE)
         return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {instant(f'CAST({value} AS BIGINT)')} END"
     if typ.kind == DURATION:  # nanoseconds: the engine writes days to 100 digits, so `computed` does
-        read.compiler.why_inputs = True
-        head = sql.literal("{" + json.dumps(INPUTS) + ': "')
-        return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {head} || CAST({value} AS VARCHAR) || '\"}}' END"
+        return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {_sent(read, f'CAST({value} AS VARCHAR)')} END"
     if typ.kind == BOOLEAN:
         return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE 'null' END"
     if typ.kind == QUANTITY and is_currency(typ.unit or ""):
@@ -242,10 +240,16 @@ def _inputs(read: _Read) -> str:
     metric = read.metric
     if metric is None or not messages.evaluated(read.compiler.checked, metric):
         raise read.compiler.refuse("a number that involves a division", read.place)
-    read.compiler.why_inputs = True
     sent = quotients.sent(read.compiler, metric, lambda leaf: exponents.metric(read.compiler, leaf, read.place))
-    head = sql.literal("{" + json.dumps(INPUTS) + ': "')  # the values sent hold no `"` or `\`
-    return f"{head} || {sent} || '\"}}'"
+    return _sent(read, sent)
+
+
+def _sent(read: _Read, values: str) -> str:
+    """SQL: the object `{"inputs": "..."}` of the text `values` (which holds
+    no `"` or backslash), for `computed` to replace with the engine's value."""
+    read.compiler.why_inputs = True
+    head = sql.literal("{" + json.dumps(INPUTS) + ': "')
+    return f"{head} || {values} || '\"}}'"
 
 
 def _quotient(read: _Read, formula: ast.Expr, num: str, den: str, places: int) -> str:

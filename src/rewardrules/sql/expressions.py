@@ -145,8 +145,7 @@ def _refuse_rounded(compiler: _Compiler, node: ast.Arith) -> None:
         if left and right:
             raise compiler.refuse(_ROUNDED, node)
         return
-    other = node.right if left else node.left
-    if (left and right) or not _constant(other) or not _exact_factor(_constant(other)):
+    if (left and right) or not _exact_factor(_constant(node.right if left else node.left)):
         raise compiler.refuse(_ROUNDED, node)
 
 
@@ -192,8 +191,10 @@ def _exact_factor(value: Decimal | None) -> bool:
     """Whether multiplying by `value` can make no quotient that does not
     end one that does: its numerator in lowest terms has no prime factor
     but 2 and 5."""
-    if value is None or value == 0:
-        return value is not None
+    if value is None:  # not a constant
+        return False
+    if value == 0:
+        return True
     numerator = abs(value.as_integer_ratio()[0])
     for prime in (2, 5):
         while numerator % prime == 0:

@@ -10,8 +10,9 @@ row of the referral: the value on its first row in processing order,
 which is the referral's own event (the referee's other events come after
 it, `seen`'s join), as a column of its own (`rf0`, ...). `referral.id` is
 the referral's id (`rid`), `referral.at` its instant (`rat`),
-`referral.referrer` and `referral.referee` its own columns. A text compared `ignoring case` is read from its folded
-column the same way (sql/expressions.py).
+`referral.referrer` and `referral.referee` its own columns. A text
+compared `ignoring case` is read from its folded column the same way
+(sql/expressions.py).
 """
 
 from __future__ import annotations
