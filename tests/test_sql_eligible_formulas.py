@@ -24,6 +24,7 @@ from rewardrules.sql.spark import Spark
 from .test_review_rev1_drawn import same_explained
 from .test_sql_backend import python_json
 from .test_sql_explain_drawn import reported_as_compiled
+from .test_sql_lifted_earlier import event_on, moving
 from .test_sql_spark import spark_json
 from .test_sql_voids_metrics import same
 
@@ -57,7 +58,7 @@ milestone any_paid {
 """
 
 #: the same, where a later referral takes an unconverted referee
-MOVING = FORMULAS.replace("event payment", "attribution last referral before first payment\n\nevent payment")
+MOVING = moving(FORMULAS)
 
 
 @cache
@@ -72,20 +73,16 @@ def test_it_compiles_and_check_reports_nothing(moving: bool) -> None:
     assert reported_as_compiled(program(moving))
 
 
-def _event(n: int, day: str, kind: str, referee: str, **fields: Any) -> dict[str, Any]:
-    return {"id": f"e{n:02d}", "at": f"2026-01-{day}T00:00:00Z", "type": kind, "referee": referee, **fields}
-
-
 #: ann's referrals: six at one instant (ids order them), two days on
 TIES = [
-    _event(0, "01", "referral", "a", referrer="ann", ip="1.1"),
-    _event(1, "01", "referral", "b", referrer="ann", ip="1.1"),
-    _event(2, "01", "referral", "c", referrer="ann", ip="1.1", seats="2.5"),
-    _event(3, "01", "referral", "d", referrer="ann", ip="2.2"),
-    _event(4, "01", "referral", "f", referrer="ann", ip="2.2"),
-    _event(5, "05", "referral", "g", referrer="ann", ip="2.2", seats="1"),
-    _event(6, "05", "referral", "h", referrer="ann", ip="2.2", seats="2.5"),
-    *(_event(7 + n, "06", "payment", who, amount="5.00") for n, who in enumerate("abcdfgh")),
+    event_on(0, "01", "referral", "a", referrer="ann", ip="1.1"),
+    event_on(1, "01", "referral", "b", referrer="ann", ip="1.1"),
+    event_on(2, "01", "referral", "c", referrer="ann", ip="1.1", seats="2.5"),
+    event_on(3, "01", "referral", "d", referrer="ann", ip="2.2"),
+    event_on(4, "01", "referral", "f", referrer="ann", ip="2.2"),
+    event_on(5, "05", "referral", "g", referrer="ann", ip="2.2", seats="1"),
+    event_on(6, "05", "referral", "h", referrer="ann", ip="2.2", seats="2.5"),
+    *(event_on(7 + n, "06", "payment", who, amount="5.00") for n, who in enumerate("abcdfgh")),
 ]
 
 
@@ -118,9 +115,9 @@ def _crowded(rng: random.Random) -> list[dict[str, Any]]:
             for name, values in (("ip", ["1.1", "2.2"]), ("seats", ["1", "2.5", "-0", "4"])):
                 if rng.random() < 0.7:
                     fields[name] = rng.choice(values)
-            events.append(_event(n, day, "referral", referee, **fields))
+            events.append(event_on(n, day, "referral", referee, **fields))
         else:
-            events.append(_event(n, day, "payment", referee, amount=rng.choice(["10.00", "0.50"])))
+            events.append(event_on(n, day, "payment", referee, amount=rng.choice(["10.00", "0.50"])))
     return events
 
 

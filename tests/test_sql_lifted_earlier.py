@@ -55,8 +55,14 @@ milestone two_fresh {
 }
 """
 
+
 #: the same, where a later referral takes an unconverted referee
-MOVING = EARLIER.replace("event payment", "attribution last referral before first payment\n\nevent payment")
+def moving(text: str) -> str:
+    """The same program where a later referral takes an unconverted referee."""
+    return text.replace("event payment", "attribution last referral before first payment\n\nevent payment", 1)
+
+
+MOVING = moving(EARLIER)
 
 
 @cache
@@ -71,7 +77,8 @@ def test_it_compiles_and_check_reports_only_the_moving_sections(moving: bool) ->
     assert reported_as_compiled(program(moving))  # the explained query (sections refused when it moves)
 
 
-def _event(n: int, day: str, kind: str, referee: str, **fields: Any) -> dict[str, Any]:
+def event_on(n: int, day: str, kind: str, referee: str, **fields: Any) -> dict[str, Any]:
+    """Event `eNN` at midnight of January's day `day`."""
     return {"id": f"e{n:02d}", "at": f"2026-01-{day}T00:00:00Z", "type": kind, "referee": referee, **fields}
 
 
@@ -83,11 +90,11 @@ def test_referrals_at_one_instant_count_one_another_by_id() -> None:
     pays b (a's score 1 as 1.0: numbers compare as numbers), c and d (b's
     source is `partner`). a and b are fresh: `two_fresh` at b's payment."""
     events = [
-        _event(0, "01", "referral", "a", referrer="ann", ip="1.1", score="1"),
-        _event(1, "01", "referral", "b", referrer="ann", source="partner", score="1.0"),
-        _event(2, "01", "referral", "c", referrer="ann", ip="1.1"),
-        _event(3, "03", "referral", "d", referrer="ann"),
-        *(_event(4 + n, "04", "payment", who, amount="100.00") for n, who in enumerate("abcd")),
+        event_on(0, "01", "referral", "a", referrer="ann", ip="1.1", score="1"),
+        event_on(1, "01", "referral", "b", referrer="ann", source="partner", score="1.0"),
+        event_on(2, "01", "referral", "c", referrer="ann", ip="1.1"),
+        event_on(3, "03", "referral", "d", referrer="ann"),
+        *(event_on(4 + n, "04", "payment", who, amount="100.00") for n, who in enumerate("abcd")),
     ]
     result = same(program(False), events)
     assert [a["referee"] for a in result["awards"] if a["milestone"] == "first_paid" and a["role"] == "referrer"] == [
@@ -112,9 +119,9 @@ def _crowded(rng: random.Random) -> list[dict[str, Any]]:
             for name, values in (("source", ["partner", "web"]), ("ip", ["1.1", "2.2"]), ("score", ["1", "1.0", "-0"])):
                 if rng.random() < 0.7:
                     fields[name] = rng.choice(values)
-            events.append(_event(n, day, "referral", referee, **fields))
+            events.append(event_on(n, day, "referral", referee, **fields))
         else:
-            events.append(_event(n, day, "payment", referee, amount=rng.choice(["10.00", "33.33", "0.50"])))
+            events.append(event_on(n, day, "payment", referee, amount=rng.choice(["10.00", "33.33", "0.50"])))
     return events
 
 

@@ -23,6 +23,7 @@ from rewardrules.sql.spark import Spark
 from .test_review_rev1_drawn import same_explained
 from .test_sql_backend import python_json
 from .test_sql_explain_drawn import reported_as_compiled
+from .test_sql_lifted_earlier import event_on, moving
 from .test_sql_spark import spark_json
 from .test_sql_voids_metrics import paid, same
 
@@ -63,7 +64,7 @@ milestone two {
 """
 
 #: the same, where a later referral takes an unconverted referee
-MOVING = VOIDED.replace("event payment", "attribution last referral before first payment\n\nevent payment")
+MOVING = moving(VOIDED)
 
 
 @cache
@@ -78,19 +79,15 @@ def test_it_compiles_and_check_reports_nothing(moving: bool) -> None:
     assert reported_as_compiled(program(moving))  # the explained query and its sections too
 
 
-def _event(n: int, day: str, kind: str, referee: str, **fields: Any) -> dict[str, Any]:
-    return {"id": f"e{n:02d}", "at": f"2026-01-{day}T00:00:00Z", "type": kind, "referee": referee, **fields}
-
-
 #: two referrals of one referrer at one instant, sharing an ip; a later one
 TIES = [
-    _event(0, "01", "referral", "a", referrer="ann", ip="1.1", score="1"),
-    _event(1, "01", "referral", "b", referrer="ann", ip="1.1", score="1.0"),
-    *(_event(2 + n, "02", "payment", who, amount="20.00") for n, who in enumerate("ab")),
-    _event(4, "03", "refund", "a", payment="e02"),
-    _event(5, "03", "refund", "b", payment="e03"),
-    _event(6, "04", "referral", "c", referrer="ann", ip="1.1"),
-    _event(7, "05", "payment", "c", amount="20.00"),
+    event_on(0, "01", "referral", "a", referrer="ann", ip="1.1", score="1"),
+    event_on(1, "01", "referral", "b", referrer="ann", ip="1.1", score="1.0"),
+    *(event_on(2 + n, "02", "payment", who, amount="20.00") for n, who in enumerate("ab")),
+    event_on(4, "03", "refund", "a", payment="e02"),
+    event_on(5, "03", "refund", "b", payment="e03"),
+    event_on(6, "04", "referral", "c", referrer="ann", ip="1.1"),
+    event_on(7, "05", "payment", "c", amount="20.00"),
 ]
 
 
@@ -124,12 +121,12 @@ def _crowded(rng: random.Random) -> list[dict[str, Any]]:
             for name, values in (("ip", ["1.1", "2.2"]), ("score", ["1", "1.0", "-0"])):
                 if rng.random() < 0.7:
                     fields[name] = rng.choice(values)
-            events.append(_event(n, day, "referral", referee, **fields))
+            events.append(event_on(n, day, "referral", referee, **fields))
         elif roll < 0.75:
-            events.append(_event(n, day, "payment", referee, amount=rng.choice(["10.00", "33.33", "0.50"])))
+            events.append(event_on(n, day, "payment", referee, amount=rng.choice(["10.00", "33.33", "0.50"])))
         else:
             named = [e["id"] for e in events] or ["none"]
-            events.append(_event(n, day, "refund", referee, payment=rng.choice(named)))
+            events.append(event_on(n, day, "refund", referee, payment=rng.choice(named)))
     return events
 
 
