@@ -11,12 +11,11 @@ import json
 from functools import cache
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
 from .test_properties import DIFFERENTIAL
@@ -96,20 +95,28 @@ def test_each_program_counts_its_own_referrals() -> None:
     assert [f for f in found if f[1] in ("many", "later")] == [("01-11", "later", "a", "2.00")]
 
 
-def test_an_attribution_that_moves_beside_them_is_refused() -> None:
-    """A referral that lost its referee in the moving program keeps its
-    contribution there as it was, while its metrics go on in a program it
-    still holds: not compiled yet, refused at the metric (found by the
-    differential test below, with the line in `anyone`)."""
+@cache
+def _moving() -> rewardrules.Program:
+    """The same file with an attribution that moves in `anyone`: refused
+    before (a referral that lost its referee there keeps its contribution
+    as it was, while its metrics go on in a program it still holds;
+    tests/test_sql_several_moving.py)."""
     text = PROGRAMS.replace(
         "program anyone {\n",
         "program anyone {\n  attribution last referral lapses after 30 days unless first payment\n",
     )
-    prog = rewardrules.compile(text, "moving.rules")
-    with pytest.raises(Unsupported, match="several programs, one whose attribution moves") as refused:
-        compile_query(prog.compiled)
-    assert refused.value.span is not None and refused.value.span.line == 7
-    assert any("one whose attribution moves" in r.construct for r in refusals(prog.compiled))
+    return rewardrules.compile(text, "moving.rules")
+
+
+def test_an_attribution_that_moves_beside_them_compiles() -> None:
+    compile_query(_moving().compiled)
+    assert refusals(_moving().compiled) == []
+
+
+@settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))
+@given(data=st.data())
+def test_an_attribution_that_moves_beside_them_on_generated_ledgers(data: st.DataObject) -> None:
+    same_on_generated(_moving(), "affiliate_attribution", data)
 
 
 @settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 25))

@@ -68,24 +68,36 @@ def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
     return f"SELECT s.* FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
-def refuse_several(compiler: _Compiler, name: str, node: object) -> None:
-    """A per-referrer metric over referrals in a file of several programs,
-    one of whose attribution moves: a referral that lost its referee in
-    one program keeps its contribution there as it was, while its metrics
-    go on in another that it still holds (`counted` freezes nothing)."""
-    if moving(compiler) and len(compiler.checked.programs) > 1:
-        raise compiler.refuse(
-            f"the per-referrer metric `{name}` in a file of several programs, one whose attribution moves", node
-        )
+def contribution(compiler: _Compiler, p: int, value: str, followed: bool) -> str:
+    """A referral's contribution to its referrer's metric over referrals in
+    program `p` on each of its rows, given `value` (what it contributes
+    when the engine computes it on a row: the referral took the referee
+    there, `took{p}`, and the metric's `where` holds). Without a moving
+    attribution, `value` itself. With one, the Python engine computes it
+    only while the referral holds the referee in `p` (the row's `e{p}`:
+    its step runs there) and keeps it as it was once the referral lost it
+    (`Engine._release`), while the referral's metrics go on in a program
+    it still holds; a count `unless voided` (`followed`) is computed
+    again at each event whose type a followed milestone voids on
+    (`Engine._follow`), from the referral's metrics then. So: the value
+    of the referral's last row where the engine computed it."""
+    from .compile import literal
+
+    if not moving(compiler):
+        return value
+    computed = f"e{p}"
+    follows = sorted(compiler.compiled.follows) if followed else []
+    if follows:
+        compiler.types.update(follows)  # their rows in `seen`
+        computed += f" OR type IN ({', '.join(literal(t) for t in follows)})"
+    order = 'PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW'
+    return f"COALESCE(LAST_VALUE(CASE WHEN {computed} THEN {value} END IGNORE NULLS) OVER ({order}), 0)"
 
 
 def counted(compiler: _Compiler, p: int) -> str:
-    """Whether a row's referral counts in its referrer's metrics over
-    referrals in program `p`: it took the referee there (`took{p}`, not
-    the row's `e{p}`, when the attribution moves). The Python engine keeps the contribution of a
-    referral that lost its referee as it was (its metrics stop there, and
-    its referrer's count keeps it), and a void of its award still takes it
-    out of a count `unless voided`."""
+    """Whether a referral counts in its referrer's metrics over referrals
+    in program `p`: it took the referee there (`took{p}`, where the row's
+    `e{p}` tells whether it still holds it, see `contribution`)."""
     return f"took{p}" if moving(compiler) else f"e{p}"
 
 

@@ -515,7 +515,6 @@ class _Compiler:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
         if agg.otherwise is not None:
             raise self.refuse(f"the per-referrer metric `{info.name}`", info.decl)
-        attribution.refuse_several(self, info.name, info.decl)
         found = self.referrer_metrics.get((info, self.program))
         if found is None:
             n = len(self.referrer_metrics)
@@ -525,6 +524,7 @@ class _Compiler:
             flag = f"CASE WHEN {attribution.counted(self, self.program)} AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
+            flag = attribution.contribution(self, self.program, flag, agg.unless is not None)
             self.contributions.append(f"{flag} AS c{n}")
             found = f"R{n}"
             self.referrer_metrics[(info, self.program)] = found

@@ -91,7 +91,7 @@ def void_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> list[str]:
         if partial(milestone, clauses):  # every event, once, with its first clause
             ranked = 'ROW_NUMBER() OVER (PARTITION BY rid, event, vid ORDER BY "rule") AS n'
             ctes.append(
-                f'p{k}_{s} AS (SELECT referee, event, vat, vid, "rule", part, whole FROM (SELECT *, {ranked} '
+                f'p{k}_{s} AS (SELECT referrer, referee, event, vat, vid, "rule", part, whole FROM (SELECT *, {ranked} '
                 f'FROM v{k} WHERE "rule" IN ({chosen})) AS m WHERE n = 1)'
             )
             continue
@@ -145,7 +145,7 @@ def _clause(
     part, whole = _share(compiler, void)
     numbers = "".join(_numbers(compiler, void, j) if n == j else f", NULL AS pn{n}, NULL AS wn{n}" for n in shares)
     return (
-        f'SELECT h.rid, h.referee, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid, {part} AS part, '
+        f'SELECT h.rid, h.referrer, h.referee, h.event, {j} AS "rule", v."at" AS vat, v.id AS vid, {part} AS part, '
         f"{whole} AS whole{numbers} FROM h{k} AS h {trigger}JOIN seen AS v ON v.rid = h.rid "
         f"WHERE {' AND '.join(tests)}"
     )
@@ -283,7 +283,7 @@ def clawbacks_select(compiler: _Compiler, issued: str) -> str:
             s = _void_sets(milestone).index(clauses)
             branches.append(
                 f'SELECT i.id AS award, p.vat, p.vid, p."rule", p.part, p.whole FROM ({issued}) AS i '
-                f"JOIN p{k}_{s} AS p ON p.referee = i.referee AND p.event = i.event "
+                f"JOIN p{k}_{s} AS p ON p.referrer = i.referrer AND p.referee = i.referee AND p.event = i.event "
                 f"WHERE i.milestone_index = {k} AND i.reward_index = {r}"
             )
     if not branches:
