@@ -35,6 +35,7 @@ instant (`holding_at_due`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..check.program import ProgramInfo
@@ -119,8 +120,12 @@ def ctes(compiler: _Compiler, flags: str) -> list[str]:
         f"SELECT *{taken}, TRUE AS ok, CAST(NULL AS VARCHAR) AS detail, 1 AS cnt, "
         f"[referrer] AS chain, {first} AS owners{holders} FROM cand WHERE n = 1"
     )
-    step = _step(compiler)
+    state = "f.cnt AS pc, f.chain AS pchain, f.owners AS powners" + "".join(
+        f", f.ha{p} AS pha{p}, f.hr{p} AS phr{p}" for p in moving(compiler)
+    )
+    step = _step(compiler, f"SELECT c.*, {state} FROM f JOIN cand AS c ON c.referee = f.referee AND c.n = f.n + 1")
     fold = f"fold AS (WITH RECURSIVE f AS (\n{start}\nUNION ALL\n{step}\n) SELECT * FROM f)"
+    compiler.folds.append((fold, _unrolled(compiler, start)))
     found.append(fold)
     found.append(_accepted(compiler))
     return found
@@ -146,15 +151,12 @@ def _conversion(compiler: _Compiler, p: int, program: ProgramInfo) -> str:
     return f'conv{p} AS (SELECT referee, "at", id FROM ({ranked}) AS c WHERE k = 1)'
 
 
-def _step(compiler: _Compiler) -> str:
+def _step(compiler: _Compiler, joined: str) -> str:
     """One step of the fold: the referee's next referral event judged on
-    the state after the one before (`Engine._claim` and `_held`)."""
+    the state after the one before (`Engine._claim` and `_held`). `joined`:
+    the referral events with that state (`pc`, `pchain`, `powners`, and
+    per moving program `pha{p}`, `phr{p}`)."""
     programs = compiler.checked.programs
-    carried = "".join(f", f.ha{p} AS pha{p}, f.hr{p} AS phr{p}" for p in moving(compiler))
-    joined = (
-        f"SELECT c.*, f.cnt AS pc, f.chain AS pchain, f.owners AS powners{carried} "
-        "FROM f JOIN cand AS c ON c.referee = f.referee AND c.n = f.n + 1"
-    )
     reasons = "".join(f", {_reason(p, programs[p])} AS w{p}" for p in moving(compiler))
     full = f"pc >= {MAX_REFERRALS_PER_REFEREE}"
     judged = f"SELECT *{reasons} FROM ({joined}) AS j"
@@ -187,27 +189,120 @@ def _step(compiler: _Compiler) -> str:
 def _reason(p: int, program: ProgramInfo) -> str:
     """Why referral `c` does not take the referee in program `p` (NULL: it
     does), as `Engine._held` and `_claim` say it, checked in their order."""
+    return "CASE " + " ".join(f"WHEN {test} THEN {text}" for test, text in _cases(p, program, _plain)) + " END"
+
+
+def _plain(name: str) -> str:
+    """A column of a row of the step (`_cases`' `v`): its own name, `at`
+    quoted (a keyword)."""
+    return '"at"' if name == "at" else name
+
+
+def _cases(p: int, program: ProgramInfo, v: Callable[[str], str]) -> list[tuple[str, str]]:
+    """`_reason`'s tests and texts, each test reading the referral event's
+    columns and the state before it (`pchain`, `pha{p}`, `phr{p}`) through
+    `v` (a column's name to its SQL)."""
     from .compile import literal as lit
 
     attribution = program.attribution
     name = f"program `{program.name}`: "
-    converted = f'(ca{p} IS NOT NULL AND (ca{p} < "at" OR (ca{p} = "at" AND ci{p} < id)))'
+    at, ca = v("at"), v(f"ca{p}")
+    converted = f"({ca} IS NOT NULL AND ({ca} < {at} OR ({ca} = {at} AND {v(f'ci{p}')} < {v('id')})))"
     cases = [
         (converted, lit(f"{name}the referee converted (`first {attribution.event}`)")),
         (
-            "LIST_CONTAINS(pchain, referrer)",
-            f"{lit(name + '`')} || referrer || '` referred `' || referee || '` before'",
+            f"LIST_CONTAINS({v('pchain')}, {v('referrer')})",
+            f"{lit(name + '`')} || {v('referrer')} || '` referred `' || {v('referee')} || '` before'",
         ),
     ]
     if attribution.model == "first" and attribution.lapse_ns is not None:
+        held = v(f"pha{p}")
         cases.append(
             (
-                f'(pha{p} IS NOT NULL AND "at" - pha{p} <= {attribution.lapse_ns})',
-                f"{lit(name + 'the referral of `')} || phr{p} || '` holds it until it lapses'",
+                f"({held} IS NOT NULL AND {at} - {held} <= {attribution.lapse_ns})",
+                f"{lit(name + 'the referral of `')} || {v(f'phr{p}')} || '` holds it until it lapses'",
             )
         )
-    cases.append((f"NOT e{p}", lit(f"{name}it is not eligible (`eligible when` is false)")))
-    return "CASE " + " ".join(f"WHEN {test} THEN {text}" for test, text in cases) + " END"
+    cases.append((f"NOT {v(f'e{p}')}", lit(f"{name}it is not eligible (`eligible when` is false)")))
+    return cases
+
+
+def _unrolled(compiler: _Compiler, start: str) -> str:
+    """The fold without a recursive CTE, for an engine that has none
+    (Spark SQL 4.0; `Query.without_recursion`): the CTEs that replace
+    `fold`, with the same rows. Each referee's referral events, in
+    processing order as one list, are folded by `LIST_REDUCE` (Spark's
+    `aggregate`) into the states after each accepted one: only an
+    accepted referral changes the state, and a referee has 100 at most,
+    so the work per referee is its referral events times a state of at
+    most 100 referrers. Each event is then judged by `_step`, as in the
+    recursive fold, on the state after the last accepted one before it.
+    The fold's own test of acceptance is `_step`'s: no `WHEN` of
+    `_cases` holds, in a program that moves, short of the limit."""
+    moves = moving(compiler)
+    fields = ["n", "at", "id", "referrer", "referee"] + [f"e{p}" for p in range(len(compiler.checked.programs))]
+    fields += [f"{c}{p}" for p in moves for c in ("ca", "ci")]
+    element = "{" + ", ".join(f"'{f}': {_plain(f)}" for f in fields) + "}"
+    lists = f"fold_lists AS (SELECT referee, LIST_SORT(LIST({element})) AS evs FROM cand GROUP BY referee)"
+    folded = f"fold_states AS (SELECT referee, UNNEST({_reduced(compiler)}.acc) AS st FROM fold_lists)"
+    ordered = "PARTITION BY c.referee ORDER BY c.n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    priors = (
+        f"fold_priors AS (SELECT c.*, LAST_VALUE(s.st IGNORE NULLS) OVER ({ordered}) AS pst "
+        "FROM cand AS c LEFT JOIN fold_states AS s ON s.referee = c.referee AND s.st.n = c.n)"
+    )
+    state_before = "pst.cnt AS pc, pst.chain AS pchain, pst.owners AS powners" + "".join(
+        f", pst.ha{p} AS pha{p}, pst.hr{p} AS phr{p}" for p in moves
+    )
+    step = _step(compiler, f"SELECT * EXCLUDE (pst), {state_before} FROM fold_priors WHERE n > 1")
+    fold = f"fold AS (\n{start}\nUNION ALL\n{step}\n)"
+    return ",\n".join([lists, folded, priors, fold])
+
+
+def _reduced(compiler: _Compiler) -> str:
+    """`LIST_REDUCE` of a referee's referral events (`evs`, a list of
+    structs in processing order) to the states after each accepted one
+    (`.acc`: `n`, the count, the chain of referrers and their text, per
+    moving program the last holder's instant and referrer), judged by
+    `_cases` as `_step` judges them."""
+    programs = compiler.checked.programs
+    moves = moving(compiler)
+
+    def v(name: str) -> str:  # in the lambda: the event `x`, the state before it `s`
+        if name == "pchain" or name.startswith(("pha", "phr")):
+            return f"s.{name[1:]}"
+        return f"x.{_plain(name)}"
+
+    first = "s.cnt = 0"
+    full = f"s.cnt >= {MAX_REFERRALS_PER_REFEREE}"
+    taken = {}
+    for p, program in enumerate(programs):
+        later = "FALSE"
+        if p in moves:
+            later = " AND ".join(
+                [f"NOT {full}", *(f"NOT COALESCE({test}, FALSE)" for test, _ in _cases(p, program, v))]
+            )
+        taken[p] = f"(CASE WHEN {first} THEN COALESCE(x.e{p}, FALSE) ELSE {later} END)"
+    ok = f"({first} OR {' OR '.join(taken.values())})"
+    kinds = {"cnt": "BIGINT", "chain": "VARCHAR[]", "owners": "VARCHAR"}
+    after = {
+        "cnt": "s.cnt + 1",
+        "chain": "LIST_APPEND(s.chain, x.referrer)",
+        "owners": f"CASE WHEN {first} THEN '' ELSE s.owners || ', then ' END "
+        "|| '`' || x.referrer || '` (event `' || x.id || '`)'",
+    }
+    for p in moves:
+        kinds[f"ha{p}"], kinds[f"hr{p}"] = "BIGINT", "VARCHAR"
+        after[f"ha{p}"] = f'CASE WHEN {taken[p]} THEN x."at" ELSE s.ha{p} END'
+        after[f"hr{p}"] = f"CASE WHEN {taken[p]} THEN x.referrer ELSE s.hr{p} END"
+    entry_kind = "STRUCT(n BIGINT, " + ", ".join(f"{k} {t}" for k, t in kinds.items()) + ")"
+    entry = "{'n': CAST(x.n AS BIGINT), " + ", ".join(f"'{k}': CAST({after[k]} AS {t})" for k, t in kinds.items()) + "}"
+    state = "{" + ", ".join(f"'{k}': CAST({after[k]} AS {t})" for k, t in kinds.items())
+    state += f", 'acc': LIST_APPEND(s.acc, {entry})}}"
+    zero = "{" + ", ".join(
+        f"'{k}': CAST({'0' if k == 'cnt' else ('[]' if k == 'chain' else 'NULL')} AS {t})" for k, t in kinds.items()
+    )
+    zero += f", 'acc': CAST([] AS {entry_kind}[])}}"
+    return f"LIST_REDUCE(evs, LAMBDA s, x: CASE WHEN {ok} THEN {state} ELSE s END, {zero})"
 
 
 def _accepted(compiler: _Compiler) -> str:

@@ -17,7 +17,8 @@ either compiled whole or refused: never run half-compiled (docs/sql.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
@@ -116,6 +117,14 @@ class Column:
         )
 
 
+def unrolled(sql: str, folds: Sequence[tuple[str, str]]) -> str:
+    """A statement with each recursive CTE of `folds` replaced by the CTEs
+    that give its rows without recursion (see `Query.folds`)."""
+    for recursive, plain in folds:
+        sql = sql.replace(recursive, plain)
+    return sql
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """The compiled program: its queries and the columns `ledger` needs."""
@@ -143,6 +152,21 @@ class Query:
     #: whether an award's `why` gives a number as its inputs, computed
     #: after the query (`explain.computed`): DuckDB does not write its text
     why_inputs: bool = False
+    #: each recursive CTE with the CTEs that give its rows without
+    #: recursion, for an engine that has no recursive CTE (Spark SQL 4.0):
+    #: the attribution fold (`attribution._unrolled`)
+    folds: tuple[tuple[str, str], ...] = ()
+
+    def without_recursion(self) -> Query:
+        """The query with each fold written without recursion (`unrolled`)."""
+        return replace(
+            self,
+            awards=unrolled(self.awards, self.folds),
+            rejected=unrolled(self.rejected, self.folds),
+            reversals=unrolled(self.reversals, self.folds),
+            clawbacks=unrolled(self.clawbacks, self.folds),
+            volume=(unrolled(self.volume[0], self.folds), self.volume[1]),
+        )
 
     def volume_sql(self) -> str | None:
         """The `volume` statement with the limit written in; None when no
@@ -322,6 +346,9 @@ class _Compiler:
     #: columns of `refs` that `accepted` carries too (sql/sections.py:
     #: `count earlier referrals`, settled at the referral)
     carried: list[str] = field(default_factory=list)
+    #: the recursive CTEs with their replacement for an engine that has
+    #: none (`Query.folds`)
+    folds: list[tuple[str, str]] = field(default_factory=list)
 
     def widest(self) -> int:
         """The decimals that hold every reward amount and cap limit: amounts
@@ -920,6 +947,7 @@ class _Compiler:
             names=names,
             repeats=repeats,
             why_inputs=self.why_inputs,
+            folds=tuple(self.folds),
         )
 
     def _refuse_folded(self, columns: tuple[Column, ...]) -> None:

@@ -43,8 +43,8 @@ clock at the as-of in the referral rows (`_clock`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..check.program import MetricInfo, ProgramInfo
@@ -53,7 +53,7 @@ from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
-from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, literal
+from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, literal, unrolled
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,16 @@ class Sections:
     #: such program, who holds the referee (`_chain`)
     moving: tuple[int, ...] = ()
 
+    def without_recursion(self, folds: Sequence[tuple[str, str]]) -> Sections:
+        """The statements with the query's folds written without recursion
+        (`Query.without_recursion`): they read its CTEs."""
+        return replace(
+            self,
+            referrals=unrolled(self.referrals, folds),
+            referrers=unrolled(self.referrers, folds),
+            withheld=unrolled(self.withheld, folds),
+        )
+
     def statements(self) -> list[tuple[str, str]]:
         """The statements `rewardrules sql --sections` prints, with titles."""
         found = [("referrals, explained", self.referrals)]
@@ -96,6 +106,9 @@ class Explained:
     @property
     def columns(self) -> tuple[Column, ...]:
         return self.query.columns
+
+    def without_recursion(self) -> Explained:
+        return Explained(self.query.without_recursion(), self.sections.without_recursion(self.query.folds))
 
     def statements(self) -> list[tuple[str, str]]:
         return [*self.query.statements(), *self.sections.statements()]

@@ -167,7 +167,7 @@ class Spark:
         with `sections`, the explained sections' rows too (`spark_sections`)."""
         from .spark_sections import fetch
 
-        _refuse_recursion(query)
+        query, sections = _unrolled(query, sections)
         records = list(records)
         positions = _positions(checked, query.columns)
         with _scratch(self.folder) as path, _said(self):
@@ -205,7 +205,7 @@ class Spark:
         from .spark_read import lines_of, load
         from .spark_sections import fetch
 
-        _refuse_recursion(query)
+        query, sections = _unrolled(query, sections)
         with _said(self):
             try:
                 latest, _, events = load(self.session, path, checked, used, query.columns, currencies, python_read)
@@ -321,16 +321,21 @@ def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _refuse_recursion(query: Query) -> None:
-    """Spark SQL 4.0 has no recursive CTE, which the attribution fold and
-    the fold of several caps are: say so before Spark reads anything,
-    rather than fail on Spark's own words after (`requirement failed`)."""
+def _unrolled(query: Query, sections: Sections | None) -> tuple[Query, Sections | None]:
+    """The query and sections Spark SQL 4.0 runs: it has no recursive CTE,
+    so the attribution fold is written without one
+    (`Query.without_recursion`); the fold of several caps has no such
+    form yet: say so before Spark reads anything, rather than fail on
+    Spark's own words after (`requirement failed`)."""
+    if sections is not None:
+        sections = sections.without_recursion(query.folds)
+    query = query.without_recursion()
     if any("WITH RECURSIVE" in sql for _, sql in query.statements()):
         raise EngineError(
-            "Spark could not run the query: it needs a recursive CTE (`WITH RECURSIVE`: an `attribution` "
-            "that moves, or a reward counted by several caps), which Spark SQL 4.0 does not have; "
-            "score it with --engine duckdb"
+            "Spark could not run the query: it needs a recursive CTE (`WITH RECURSIVE`: a reward counted "
+            "by several caps), which Spark SQL 4.0 does not have; score it with --engine duckdb"
         )
+    return query, sections
 
 
 @contextmanager

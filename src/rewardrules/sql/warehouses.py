@@ -30,7 +30,8 @@ Redshift has none, BigQuery's `CONTAINS_SUBSTR` folds case).
 Spark (`spark`): a recursive query (the fold of a reward under several
 caps, `caps.folded`) is refused: Spark 4.0 parses `WITH RECURSIVE` and then
 fails while planning it, even for three rows (recursive CTEs come with
-Spark 4.1).
+Spark 4.1). The attribution fold is written without recursion for it
+(`Query.without_recursion`), its `LIST_REDUCE` as Spark's `AGGREGATE`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def rewrite(tree: Any, dialect: str) -> Any:
         tree = bottom_up(tree, _bigquery)
     if dialect == "spark":
         _no_recursion(tree, "Spark 4.0")
+        tree = bottom_up(tree, _aggregate)
     if dialect in ("trino", "bigquery", "clickhouse"):
         tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
     if dialect in ("trino", "redshift", "bigquery"):
@@ -105,6 +107,18 @@ def _no_recursion(tree: Any, engine: str) -> None:
             f"{engine} cannot run a recursive query, which a reward counted by several caps needs "
             "(docs/sql.md, Caps): score this file with --engine duckdb"
         )
+
+
+def _aggregate(node: Any) -> Any:
+    """DuckDB's `LIST_REDUCE(list, lambda, initial)` as Spark's
+    `AGGREGATE(list, initial, lambda)` (the attribution fold without
+    recursion, `attribution._unrolled`)."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.Anonymous) or str(node.this).upper() != "LIST_REDUCE":
+        return node
+    items, merge, zero = node.expressions
+    return exp.Anonymous(this="AGGREGATE", expressions=[items, zero, merge])
 
 
 def _bigquery(node: Any) -> Any:
