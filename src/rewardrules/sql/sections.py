@@ -192,11 +192,8 @@ def _metric_texts(compiler: _Compiler, index: int, program: ProgramInfo) -> list
 
 def _earlier(compiler: _Compiler, metric: MetricInfo) -> str:
     """`count earlier referrals ...`: its column of `refs`, carried into
-    `accepted` (`history.earlier_count`). Not under an attribution that
-    moves: its fold (`attribution.ctes`) carries no such column yet."""
-    if attribution.moving(compiler):
-        construct = f"the metric `{metric.name}` (`earlier referrals`) in a file whose attribution moves"
-        raise _refusal(construct, metric.decl, compiler)
+    `accepted` (`history.earlier_count`; under an attribution that moves,
+    through its fold: `compiler.carried`)."""
     compiler.in_eligibility = True
     try:
         column = earlier.earlier_count(compiler, metric, metric.decl)
