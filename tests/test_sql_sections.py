@@ -135,31 +135,31 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out, err
 
 
-#: a timer in a program whose attribution moves: its explained sections are refused
-MOVING_TIMER = """ruleset moving_timer "A timer under a moving attribution"
+#: a timer counted per referrer: its explained sections are refused
+REFERRER_TIMER = """ruleset referrer_timer "A timer per referrer"
 
 event payment { amount: money USD }
 
-attribution last referral before first payment
+metric spent = sum payment.amount
+metric paying = count referrals where spent > 0 USD
 
-milestone later { after 30 days  reward referrer cash 5 USD }
+milestone later { after 30 days if paying >= 1  reward referrer cash 5 USD }
 """
 
 
 def test_an_explanation_not_compiled_is_refused_only_when_asked_for(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A timer's clock under an attribution that moves is not told in SQL
-    yet: the explained output is refused at its line (exit 1),
-    `--no-explain` still scores."""
-    rules = str(tmp_path / "moving_timer.rules")
-    Path(rules).write_text(MOVING_TIMER, encoding="utf-8")
+    """A per-referrer timer's clock is not told in SQL yet: the explained
+    output is refused at its line (exit 1), `--no-explain` still scores."""
+    rules = str(tmp_path / "referrer_timer.rules")
+    Path(rules).write_text(REFERRER_TIMER, encoding="utf-8")
     ledger = str(GOLDEN / "affiliate_attribution" / "last_click.jsonl")
     code, out, err = _cli(capsys, "--engine", "duckdb", rules, ledger)
     assert (code, out) == (1, "")
     assert (
-        "moving_timer.rules:7:19: error: the SQL engine cannot compile the explained output "
-        "of a timer in a program whose attribution moves (milestone `later`) (`--no-explain` leaves it out) yet"
+        "referrer_timer.rules:8:19: error: the SQL engine cannot compile the explained output "
+        "of a per-referrer timer (milestone `later`) (`--no-explain` leaves it out) yet"
     ) in err
     duck = _cli(capsys, "--engine", "duckdb", "--no-explain", rules, ledger)
     assert duck == _cli(capsys, "--no-explain", rules, ledger)

@@ -232,38 +232,54 @@ def _unrolled(compiler: _Compiler, start: str) -> str:
     (Spark SQL 4.0; `Query.without_recursion`): the CTEs that replace
     `fold`, with the same rows. Each referee's referral events, in
     processing order as one list, are folded by `LIST_REDUCE` (Spark's
-    `aggregate`) into the states after each accepted one: only an
-    accepted referral changes the state, and a referee has 100 at most,
-    so the work per referee is its referral events times a state of at
-    most 100 referrers. Each event is then judged by `_step`, as in the
-    recursive fold, on the state after the last accepted one before it.
-    The fold's own test of acceptance is `_step`'s: no `WHEN` of
-    `_cases` holds, in a program that moves, short of the limit."""
+    `aggregate`) to the accepted ones (`_reduced`); the state after each
+    (the count, the chain of referrers and its text, per moving program the
+    last holder) is then computed by window functions over those rows, and
+    each event judged by `_step`, as in the recursive fold, on the state
+    after the last accepted one before it."""
     moves = moving(compiler)
     fields = ["n", "at", "id", "referrer", "referee"] + [f"e{p}" for p in range(len(compiler.checked.programs))]
     fields += [f"{c}{p}" for p in moves for c in ("ca", "ci")]
     element = "{" + ", ".join(f"'{f}': {_plain(f)}" for f in fields) + "}"
     lists = f"fold_lists AS (SELECT referee, LIST_SORT(LIST({element})) AS evs FROM cand GROUP BY referee)"
-    folded = f"fold_states AS (SELECT referee, UNNEST({_reduced(compiler)}.acc) AS st FROM fold_lists)"
+    taken = f"fold_taken AS (SELECT referee, UNNEST({_reduced(compiler)}.acc) AS st FROM fold_lists)"
+    so_far = "OVER (PARTITION BY c.referee ORDER BY c.n ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    text = "'`' || c.referrer || '` (event `' || c.id || '`)'"
+    after = {
+        "cnt": f"COUNT(*) {so_far}",
+        "chain": f"LIST(c.referrer) {so_far}",
+        "owners": f"ARRAY_TO_STRING(LIST({text}) {so_far}, ', then ')",
+    }
+    for p in moves:
+        after[f"ha{p}"] = f'LAST_VALUE(CASE WHEN t.st.t{p} THEN c."at" END IGNORE NULLS) {so_far}'
+        after[f"hr{p}"] = f"LAST_VALUE(CASE WHEN t.st.t{p} THEN c.referrer END IGNORE NULLS) {so_far}"
+    state = "{" + ", ".join(f"'{k}': {v}" for k, v in after.items()) + "}"
+    states = (
+        f"fold_states AS (SELECT c.referee, c.n, {state} AS st "
+        "FROM cand AS c JOIN fold_taken AS t ON t.referee = c.referee AND t.st.n = c.n)"
+    )
     ordered = "PARTITION BY c.referee ORDER BY c.n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
     priors = (
         f"fold_priors AS (SELECT c.*, LAST_VALUE(s.st IGNORE NULLS) OVER ({ordered}) AS pst "
-        "FROM cand AS c LEFT JOIN fold_states AS s ON s.referee = c.referee AND s.st.n = c.n)"
+        "FROM cand AS c LEFT JOIN fold_states AS s ON s.referee = c.referee AND s.n = c.n)"
     )
     state_before = "pst.cnt AS pc, pst.chain AS pchain, pst.owners AS powners" + "".join(
         f", pst.ha{p} AS pha{p}, pst.hr{p} AS phr{p}" for p in moves
     )
     step = _step(compiler, f"SELECT * EXCLUDE (pst), {state_before} FROM fold_priors WHERE n > 1")
     fold = f"fold AS (\n{start}\nUNION ALL\n{step}\n)"
-    return ",\n".join([lists, folded, priors, fold])
+    return ",\n".join([lists, taken, states, priors, fold])
 
 
 def _reduced(compiler: _Compiler) -> str:
     """`LIST_REDUCE` of a referee's referral events (`evs`, a list of
-    structs in processing order) to the states after each accepted one
-    (`.acc`: `n`, the count, the chain of referrers and their text, per
-    moving program the last holder's instant and referrer), judged by
-    `_cases` as `_step` judges them."""
+    structs in processing order) to the accepted ones (`.acc`: `n`, and
+    per program `t{p}`, whether it took the referee there), judged by
+    `_cases` as `_step` judges them. The state holds only what the tests
+    read (the count, the chain of referrers, per moving program the last
+    holder's instant), and an event changes it only when accepted, 100
+    times at most per referee: the work is the referee's events plus
+    100 copies of a list of at most 100 (`acc`, `chain`)."""
     programs = compiler.checked.programs
     moves = moving(compiler)
 
@@ -278,29 +294,20 @@ def _reduced(compiler: _Compiler) -> str:
     for p, program in enumerate(programs):
         later = "FALSE"
         if p in moves:
-            later = " AND ".join(
-                [f"NOT {full}", *(f"NOT COALESCE({test}, FALSE)" for test, _ in _cases(p, program, v))]
-            )
+            tests = [f"NOT COALESCE({test}, FALSE)" for test, _ in _cases(p, program, v)]
+            later = " AND ".join([f"NOT {full}", *tests])
         taken[p] = f"(CASE WHEN {first} THEN COALESCE(x.e{p}, FALSE) ELSE {later} END)"
     ok = f"({first} OR {' OR '.join(taken.values())})"
-    kinds = {"cnt": "BIGINT", "chain": "VARCHAR[]", "owners": "VARCHAR"}
-    after = {
-        "cnt": "s.cnt + 1",
-        "chain": "LIST_APPEND(s.chain, x.referrer)",
-        "owners": f"CASE WHEN {first} THEN '' ELSE s.owners || ', then ' END "
-        "|| '`' || x.referrer || '` (event `' || x.id || '`)'",
-    }
-    for p in moves:
-        kinds[f"ha{p}"], kinds[f"hr{p}"] = "BIGINT", "VARCHAR"
-        after[f"ha{p}"] = f'CASE WHEN {taken[p]} THEN x."at" ELSE s.ha{p} END'
-        after[f"hr{p}"] = f"CASE WHEN {taken[p]} THEN x.referrer ELSE s.hr{p} END"
-    entry_kind = "STRUCT(n BIGINT, " + ", ".join(f"{k} {t}" for k, t in kinds.items()) + ")"
-    entry = "{'n': CAST(x.n AS BIGINT), " + ", ".join(f"'{k}': CAST({after[k]} AS {t})" for k, t in kinds.items()) + "}"
+    kinds = {"cnt": "BIGINT", "chain": "VARCHAR[]", **{f"ha{p}": "BIGINT" for p in moves}}
+    after = {"cnt": "s.cnt + 1", "chain": "LIST_APPEND(s.chain, x.referrer)"}
+    after.update({f"ha{p}": f'CASE WHEN {taken[p]} THEN x."at" ELSE s.ha{p} END' for p in moves})
+    flags = {f"t{p}": taken[p] for p in range(len(programs))}
+    entry_kind = "STRUCT(n BIGINT" + "".join(f", {k} BOOLEAN" for k in flags) + ")"
+    entry = "{'n': CAST(x.n AS BIGINT)" + "".join(f", '{k}': {t}" for k, t in flags.items()) + "}"
     state = "{" + ", ".join(f"'{k}': CAST({after[k]} AS {t})" for k, t in kinds.items())
     state += f", 'acc': LIST_APPEND(s.acc, {entry})}}"
-    zero = "{" + ", ".join(
-        f"'{k}': CAST({'0' if k == 'cnt' else ('[]' if k == 'chain' else 'NULL')} AS {t})" for k, t in kinds.items()
-    )
+    zeros = {"cnt": "0", "chain": "[]"}
+    zero = "{" + ", ".join(f"'{k}': CAST({zeros.get(k, 'NULL')} AS {t})" for k, t in kinds.items())
     zero += f", 'acc': CAST([] AS {entry_kind}[])}}"
     return f"LIST_REDUCE(evs, LAMBDA s, x: CASE WHEN {ok} THEN {state} ELSE s END, {zero})"
 

@@ -137,14 +137,7 @@ def _refusal(construct: str, node: object, compiler: _Compiler) -> Unsupported:
 
 def _refuse(compiler: _Compiler) -> None:
     """Refuse what the sections do not compile yet, at its line."""
-    moving = attribution.moving(compiler)
     for milestone in compiler.compiled.milestones:
-        if timers.is_timer(milestone) and milestone.program in moving:  # whose clock the state holds: not told
-            raise _refusal(
-                f"a timer in a program whose attribution moves (milestone `{milestone.info.name}`)",
-                milestone.info.trigger,
-                compiler,
-            )
         if timers.is_timer(milestone) and milestone.info.level != "referral":
             raise _refusal(
                 f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
@@ -274,6 +267,7 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
     if moving:
         ctes.append(_chain(compiler, moving))
+        ctes += [_keeper(compiler, p) for p in sorted({m.program for m in clocks} & set(moving))]
     head = f"{compiler.prelude},\n" + ",\n".join(ctes) + "\n"
     from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
     values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
@@ -287,7 +281,7 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         + "".join(_chain_columns(compiler, moving))
         + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
         + "".join(_chain_joins(moving))
-        + "".join(f"LEFT JOIN t{k} ON t{k}.rid = a.rid " for k in (m.info.index for m in clocks))
+        + "".join(_clock_join(m, moving) for m in clocks)
         + ("LEFT JOIN theirs ON theirs.referrer = a.referrer " if theirs else "")
         + "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
         "LEFT JOIN held ON held.referrer = a.referrer AND held.scoped = a.referee "
@@ -334,6 +328,41 @@ def _chain(compiler: _Compiler, moving: list[int]) -> str:
         for name, value in (("fi", "rid"), ("fr", "referrer"), ("fa", "rat"))
     )
     return f"chain AS (SELECT rid{firsts}{owners} FROM accepted)"
+
+
+def _keeper(compiler: _Compiler, p: int) -> str:
+    """`o{p}`: per referee, the referral whose timers in program `p` (whose
+    attribution moves) the engine's state keeps at the as-of: the last
+    that took the referee there, unless its lapse released it since (at
+    the referee's first event past the lapse, unless the referee had
+    converted before it: `Engine._attribute`). The engine keeps one clock
+    per referee and milestone (`Timer.key`), and its report reads it for
+    each referral of the referee (`Reporter._timer_rang`, whether a timer
+    rang: `closed`)."""
+    last = f"SELECT referee, rid, rat FROM accepted WHERE e{p} AND nx{p} IS NULL"
+    lapse = compiler.checked.programs[p].attribution.lapse_ns
+    if lapse is None:
+        return f"o{p} AS ({last})"
+    after = '(e."at" > l.rat OR (e."at" = l.rat AND e.id > l.rid))'
+    converted = '(c.referee IS NOT NULL AND (c."at" < e."at" OR (c."at" = e."at" AND c.id < e.id)))'
+    released = (
+        "EXISTS (SELECT 1 FROM scored AS e WHERE e.referee = l.referee AND e.type <> 'referral' "
+        f'AND {after} AND e."at" - l.rat > {lapse} AND NOT {converted})'
+    )
+    return (
+        f"o{p} AS (SELECT l.referee, l.rid FROM ({last}) AS l "
+        f"LEFT JOIN conv{p} AS c ON c.referee = l.referee WHERE NOT {released})"
+    )
+
+
+def _clock_join(milestone: CompiledMilestone, moving: list[int]) -> str:
+    """The join of a referral row with a timer's clock (`t{k}`): its own,
+    or in a program whose attribution moves, the clock the engine keeps
+    for its referee (`_keeper`)."""
+    k, p = milestone.info.index, milestone.program
+    if p not in moving:
+        return f"LEFT JOIN t{k} ON t{k}.rid = a.rid "
+    return f"LEFT JOIN o{p} AS ok{k} ON ok{k}.referee = a.referee LEFT JOIN t{k} ON t{k}.rid = ok{k}.rid "
 
 
 def _chain_columns(compiler: _Compiler, moving: list[int]) -> list[str]:

@@ -330,7 +330,9 @@ def _unrolled(query: Query, sections: Sections | None) -> tuple[Query, Sections 
     if sections is not None:
         sections = sections.without_recursion(query.folds)
     query = query.without_recursion()
-    if any("WITH RECURSIVE" in sql for _, sql in query.statements()):
+    texts = [sql for _, sql in query.statements()] + [query.volume[0]]
+    texts += [sql for _, sql in sections.statements()] if sections is not None else []
+    if any("WITH RECURSIVE" in sql for sql in texts):
         raise EngineError(
             "Spark could not run the query: it needs a recursive CTE (`WITH RECURSIVE`: a reward counted "
             "by several caps), which Spark SQL 4.0 does not have; score it with --engine duckdb"
