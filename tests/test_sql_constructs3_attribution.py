@@ -152,7 +152,8 @@ def test_generated_ledgers_give_the_same_bytes(data: st.DataObject) -> None:
 
 #: per-referrer metrics under `last referral ... lapses`: counts (one
 #: `unless voided`), a sum of a per-referral metric, milestones on them
-#: (a per-referrer `after` and held condition among them)
+#: (a per-referrer `after` and held condition among them; a held condition
+#: reading the count `unless voided` is refused, tests/test_sql_several_moving.py)
 COUNTS = """\
 ruleset moving_counts
 
@@ -174,7 +175,7 @@ milestone first_pay {
 milestone two { when paying >= 2  reward referrer cash 5 USD  message "{{ paying }} {{ total }}" }
 milestone each_pay { each payment where payment.amount > 0 USD  reward referrer cash 1 USD * paying }
 milestone later { after 10 days if paying >= 1  reward referrer cash 2 USD }
-milestone held { when kept >= 2 for 5 days  reward referrer cash 4 USD }
+milestone held { when paying >= 2 for 5 days  reward referrer cash 4 USD }
 milestone many { every 2 kept  reward referrer cash 1 USD }
 """
 

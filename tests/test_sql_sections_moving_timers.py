@@ -59,11 +59,11 @@ def test_an_earlier_referral_reads_the_holders_clock() -> None:
     assert milestones(got, 1)[1][0] == "anchored" and "pays at 2026-01-14" in str(milestones(got, 1)[1][1])
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_random_ledgers_give_the_same_sections(seed: int) -> None:
     rng = random.Random(seed)
     days = ["01-01", "01-02", "01-05", "01-08", "01-12", "01-20", "02-01", "02-15"]
-    for _ in range(5):
+    for _ in range(4):
         events = []
         for n in range(rng.randint(1, 12)):
             day, referee = rng.choice(days) + "T00:00:00", rng.choice("bd")

@@ -547,6 +547,7 @@ class _Compiler:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
             if agg.unless is not None:  # not while an award of the milestone is taken back
+                unless_voided.refuse_with_moving(self, info)
                 test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
             flag = f"CASE WHEN {attribution.counted(self, self.program)} AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds

@@ -44,6 +44,7 @@ from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
 from . import after, attribution, explain, messages, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
+from . import voided as unless_voided
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -139,6 +140,7 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     info = milestone.info
     trigger = info.trigger
     assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
+    unless_voided.refuse_held(compiler, info)
     compiler.types.update(info.events)
     held = _ns(trigger.held)
     types = ", ".join(sql.literal(t) for t in sorted(info.events))

@@ -52,7 +52,7 @@ from ..check.program import MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone
 from ..core.units import minor_exponent
 from ..syntax import nodes as ast
-from . import amounts, reversals
+from . import amounts, attribution, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
 
 if TYPE_CHECKING:
@@ -103,6 +103,55 @@ def guard(compiler: _Compiler, node: object) -> None:
     if current is not None and current in compiler.voided.indexes:
         name = compiler.compiled.milestones[current].info.name
         raise compiler.refuse(f"a per-referrer value in milestone `{name}`, which `unless voided` follows", node)
+
+
+def followed_read(compiler: _Compiler, expr: ast.Expr) -> MetricInfo | None:
+    """A count `unless voided` that `expr` reads, directly or through
+    formulas, or None."""
+    todo, seen = [expr], set()
+    while todo:
+        for node in ast.walk(todo.pop()):
+            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
+            metric = binding.metric if binding is not None else None
+            if metric is None or metric.name in seen:
+                continue
+            seen.add(metric.name)
+            if metric.aggregate is not None and metric.aggregate.unless is not None:
+                return metric
+            if metric.formula is not None:
+                todo.append(metric.formula)
+    return None
+
+
+def refuse_with_moving(compiler: _Compiler, info: MetricInfo) -> None:
+    """A count `unless voided` in a file of several programs, one whose
+    attribution moves: the Python engine takes a referral's award back
+    from its counts at the void event itself when the referral no longer
+    holds its referee in some program (`Engine._follow`, after the
+    event's awards), else at the next event of the void's type, so a
+    program's counts depend on another's attribution; not followed yet."""
+    if attribution.moving(compiler) and len(compiler.checked.programs) > 1:
+        raise compiler.refuse(
+            f"`unless voided` (metric `{info.name}`) in a file of several programs, one whose attribution moves",
+            info.decl,
+        )
+
+
+def refuse_held(compiler: _Compiler, milestone: MilestoneInfo) -> None:
+    """A per-referrer `when C for D` whose C reads a count `unless voided`,
+    in a file whose attribution moves: the Python engine tests C again at
+    each event of a void's type of a referral that no longer holds its
+    referee (`Engine._follow` arms the clock), where the query tests it
+    only on the rows that hold it; not followed yet."""
+    trigger = milestone.trigger
+    if milestone.level == "referral" or not isinstance(trigger, ast.WhenTrigger) or not attribution.moving(compiler):
+        return
+    found = followed_read(compiler, trigger.condition)
+    if found is not None:
+        raise compiler.refuse(
+            f"a per-referrer held condition reading `{found.name}` (`unless voided`) in a file whose attribution moves",
+            trigger,
+        )
 
 
 def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
