@@ -7,7 +7,8 @@ the referee's earlier referrals did: who holds it there (a `first` model
 waits for the holder to lapse), which referrers took it (a referrer takes
 a referee once, in any program), how many referrals were accepted (100 at
 most). That is a fold over a referee's referral events in processing
-order, which `ctes` computes with a recursive CTE (`fold`), one step per
+order, which `ctes` computes with a recursive CTE (`fold`; for an engine
+without one, Spark SQL 4.0, the same rows by `_unrolled`), one step per
 referral event: its decision per program (`t{p}`: it takes the referee
 there), whether it is accepted (`ok`: it takes it somewhere; the first
 referral always is), the `duplicate_referral` detail of one that is not,
@@ -28,7 +29,8 @@ eligible nowhere), as `Engine._counts` says. Rows that no longer count
 stay in `seen` for the `void if` clauses: a void event of the referee
 still voids an award of a referral that no longer holds it. A referral
 counts in its referrer's metrics over referrals from its own flag
-(`took{p}`, `counted`), as it keeps counting after it lost the referee.
+(`took{p}`, `counted`), as it keeps counting after it lost the referee,
+with its contribution as of its last row that held it (`contribution`).
 A timer's start is kept while its referral holds the referee at its
 instant (`holding_at_due`).
 """
