@@ -158,6 +158,16 @@ CASES = [
     ("item-without-name", "milestone m { when paid >= 1 reward referrer item 1 USD }", "RR305", "names the item", None),
     ("cash-in-percent", "milestone m { when paid >= 1 reward referrer cash 10 percent }", "RR305", "is money", None),
     ("cycle", "metric a = b + 1 metric b = a + 1", "RR307", "depends on itself", None),
+    # a cycle whose formulas keep a type (`is set` of an error is a boolean) read by
+    # eligibility: judging whether it is settled at the referral recursed without end
+    (
+        "cycle-in-eligibility",
+        "metric c = d is set metric d = c is set program p { eligible when c "
+        "milestone m { when paid >= 1 reward referrer cash 1 USD } }",
+        "RR307",
+        "depends on itself",
+        None,
+    ),
     ("long-number", "metric x = total + " + "1" * 40, "RR401", "digits", None),
     (
         "template-loop",

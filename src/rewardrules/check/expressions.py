@@ -719,14 +719,23 @@ class Expressions(Declarations):
         an aggregate over earlier referrals, or a formula over only such
         metrics and the referral's fields. Eligibility reads only these: it
         is judged once, at the referral, identically in every run."""
+        return self._known(info, scope, {})
+
+    def _known(self, info: MetricInfo, scope: Mapping[str, ast.MetricDecl] | None, seen: dict[str, bool]) -> bool:
+        """`known_at_referral`, each metric judged once (`seen`): a metric
+        in a cycle of formulas (RR307, reported at its declaration) is
+        not known, and a diamond of formulas is not walked once per path."""
         agg = info.aggregate
         if agg is not None:
             return agg.earlier
         if scope is None:
             return False
-        return all(
-            name in scope and self.known_at_referral(self._metric(scope[name], scope), scope) for name in info.deps
-        )
+        if info.name in seen:
+            return seen[info.name]
+        seen[info.name] = False  # while judged: a cycle back to it is not known
+        found = all(name in scope and self._known(self._metric(scope[name], scope), scope, seen) for name in info.deps)
+        seen[info.name] = found
+        return found
 
     def _earlier_aggregate(self, decl: ast.MetricDecl, agg: ast.Aggregate, program: str | None) -> MetricInfo:
         """`count earlier referrals [where C] [within D]`: how many referral
