@@ -309,16 +309,20 @@ def test_instants_far_from_1970_are_explained_to_the_nanosecond() -> None:
     same_explained(program(False), events)
 
 
+def with_milestone(block: str) -> rewardrules.Program:
+    """`INSTANTS` with one more milestone (`block`: its name and body),
+    before `refund_window`."""
+    text = INSTANTS.replace("milestone refund_window {", f"milestone {block}\n\nmilestone refund_window {{")
+    return rewardrules.compile(text, "instants.rules")
+
+
 def test_a_duration_in_a_list_is_its_nanoseconds_in_both_engines() -> None:
     """`in [1 days]` meant one nanosecond in the Python engine (its list
     held the bare number), where `== 1 days` meant a day (review): a pays
     a day after its referral, b a nanosecond after."""
-    text = INSTANTS.replace(
-        "milestone refund_window {",
-        "milestone a_day {\n  first payment where payment.at - referral.at in [1 days, 2 days]\n"
-        "  reward referrer cash 1 USD\n}\n\nmilestone refund_window {",
+    prog = with_milestone(
+        "a_day {\n  first payment where payment.at - referral.at in [1 days, 2 days]\n  reward referrer cash 1 USD\n}"
     )
-    prog = rewardrules.compile(text, "instants.rules")
     events = [
         {"id": "r1", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "a"},
         {"id": "r2", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "b"},
@@ -333,12 +337,7 @@ def test_the_referrals_own_event_never_voids_its_award() -> None:
     """`void if referral`: the engine keeps no referral event to look back
     at, so the referral's own event, at the award's instant, takes nothing
     back; the query took it as a void event (review)."""
-    text = INSTANTS.replace(
-        "milestone refund_window {",
-        "milestone own {\n  first payment\n  reward referrer cash 1 USD\n  void if referral\n}\n\n"
-        "milestone refund_window {",
-    )
-    prog = rewardrules.compile(text, "instants.rules")
+    prog = with_milestone("own {\n  first payment\n  reward referrer cash 1 USD\n  void if referral\n}")
     events = [
         {"id": "r1", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "a"},
         {"id": "r2", "at": _at(1), "type": "payment", "referee": "a", "amount": "1.00"},
