@@ -686,8 +686,13 @@ class _Compiler:
         metric over referrals `unless voided` follows: the referral's taken
         back flags, then its contribution to those metrics in each program
         of `links` ((program, referrer state) pairs). For a referral that no
-        longer holds its referee in a program: its metrics stay as they
-        were, but a void of its award still takes it out of the count."""
+        longer holds its referee in a program, its contribution there stays
+        as it was when it lost it (its metrics may go on in a program it
+        still holds: they count there only), but a void of its award still
+        takes it out of the count. The flags are the step's when the
+        referral still counts somewhere (its step set them before the
+        event's awards, as for any referral): set again after the awards,
+        a program's counts would depend on another's attribution."""
         names: dict[str, str] = {}
         programs = self.checked.programs
         for event_type in sorted(kept - {"referral"}):
@@ -699,7 +704,10 @@ class _Compiler:
             fname = f"follow_{len(names)}"
             names[event_type] = fname
             self.function(fname, "r, links", {"referral": "r.rec"}, records=["referral"])
+            self.w.line("if not r.links:  # else its step set them")
+            self.w.indent()
             self.taken_updates(event_type)
+            self.w.dedent()
             self.w.line("for P, R in links:")
             self.w.indent()
             self.w.line("pass")
@@ -714,11 +722,24 @@ class _Compiler:
                 self.w.line(f"c = r.contrib[{p}]")
                 for info in aggs:
                     with self.w.origin(info.decl.span, _metric_what(info)):
-                        self._contribution(p, info)
+                        self._dropped(p, info, followed[info.name])
                 self.w.dedent()
             self.w.dedent()
             self.end()
         return names
+
+    def _dropped(self, p: int, info: MetricInfo, followed: MilestoneInfo) -> None:
+        """In `follow`: a referral's contribution to `info` in a program where
+        it lost its referee, kept as it was, dropped to nothing once an award
+        of `followed` is taken back."""
+        slot = self.referrer_slot[(p, self.mid(info))]
+        w = self.w
+        w.line(comment(f"metric {info.name} (over referrals, kept as it was)"))
+        w.line(f"if r.m[{self.taken_slot[followed.index]}] and c[{slot}]:")
+        w.indent()
+        w.line(f"R.m[{slot}] -= c[{slot}]")
+        w.line(f"c[{slot}] = {w.const(runtime.ZERO)}")
+        w.dedent()
 
     def program_tests(self, p: int, aggs: list[MetricInfo], milestones: list[MilestoneInfo]) -> None:
         """Within a step's loop over the referral's programs (`P`, `R`):

@@ -336,10 +336,12 @@ class Engine:
 
     def _follow(self, follow: Any, referral: Referral, ev: Record) -> None:
         """After a void event was kept for a referral: in the programs where
-        it no longer holds its referee (taken, or lapsed), a void of its
-        award still takes it out of its referrer's counts `unless voided`
-        (docs/semantics.md, "Counts that follow reversals"), and a held
-        condition per referrer that the drop breaks stops."""
+        it no longer holds its referee (taken, or lapsed), its contribution
+        to its referrer's counts `unless voided` stays as it was, but a void
+        of its award still takes it out (docs/semantics.md, "Counts that
+        follow reversals"), and a held condition per referrer that the drop
+        breaks stops. Its flags are set here only when it counts nowhere:
+        else its step set them, before the event's awards."""
         if referral.programs == [p.index for p, _ in referral.links]:
             return  # it holds its referee wherever it took part: its step did it all
         linked = {p.index for p, _ in referral.links}

@@ -71,7 +71,7 @@ def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
     return f"SELECT s.* FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
-def contribution(compiler: _Compiler, p: int, value: str, followed: bool) -> str:
+def contribution(compiler: _Compiler, p: int, value: str, taken: str | None) -> str:
     """A referral's contribution to its referrer's metric over referrals in
     program `p` on each of its rows, given `value` (what it contributes
     when the engine computes it on a row: the referral took the referee
@@ -80,21 +80,17 @@ def contribution(compiler: _Compiler, p: int, value: str, followed: bool) -> str
     only while the referral holds the referee in `p` (the row's `e{p}`:
     its step runs there) and keeps it as it was once the referral lost it
     (`Engine._release`), while the referral's metrics go on in a program
-    it still holds; a count `unless voided` (`followed`) is computed
-    again at each event whose type a followed milestone voids on
-    (`Engine._follow`), from the referral's metrics then. So: the value
-    of the referral's last row where the engine computed it."""
-    from .compile import literal
-
+    it still holds: the value of its last row that held it. A count
+    `unless voided` drops it to nothing from the row where `taken` (the
+    flag of its milestone) turns true, held or not (`Engine._follow`)."""
     if not moving(compiler):
         return value
-    computed = f"e{p}"
-    follows = sorted(compiler.compiled.follows) if followed else []
-    if follows:
-        compiler.types.update(follows)  # their rows in `seen`
-        computed += f" OR type IN ({', '.join(literal(t) for t in follows)})"
     order = 'PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW'
-    return f"COALESCE(LAST_VALUE(CASE WHEN {computed} THEN {value} END IGNORE NULLS) OVER ({order}), 0)"
+    kept = f"COALESCE(LAST_VALUE(CASE WHEN e{p} THEN {value} END IGNORE NULLS) OVER ({order}), 0)"
+    if taken is None:
+        return kept
+    compiler.types.update(compiler.compiled.follows)  # their rows in `seen`: the drop is seen there
+    return f"CASE WHEN {taken} THEN 0 ELSE {kept} END"
 
 
 def counted(compiler: _Compiler, p: int) -> str:

@@ -546,13 +546,13 @@ class _Compiler:
         if found is None:
             n = len(self.referrer_metrics)
             test = self.expr(agg.where) if agg.where is not None else "TRUE"
-            if agg.unless is not None:  # not while an award of the milestone is taken back
-                unless_voided.refuse_with_moving(self, info)
-                test = f"{test} AND NOT {unless_voided.taken(self, info, agg)}"
+            taken = unless_voided.taken(self, info, agg) if agg.unless is not None else None
+            if taken is not None:  # not while an award of the milestone is taken back
+                test = f"{test} AND NOT {taken}"
             flag = f"CASE WHEN {attribution.counted(self, self.program)} AND {test} THEN 1 ELSE 0 END"
             if agg.fn == "sum":  # `sum referrals.M`: M (0 without a value) while C holds
                 flag = f"COALESCE({self.referral_value(info, agg)}, 0) * {flag}"
-            flag = attribution.contribution(self, self.program, flag, agg.unless is not None)
+            flag = attribution.contribution(self, self.program, flag, taken)
             self.contributions.append(f"{flag} AS c{n}")
             found = f"R{n}"
             self.referrer_metrics[(info, self.program)] = found

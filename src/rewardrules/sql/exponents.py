@@ -132,7 +132,7 @@ def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     if info.formula is not None:
         return exponent(compiler, info.formula)
     agg = info.aggregate
-    if agg is not None and agg.fn == "count" and agg.unless is None:  # a count of earlier referrals too
+    if agg is not None and agg.fn == "count":  # of earlier referrals, `unless voided` too: whole numbers
         compiler.metric(info, node)  # the same checks as its value
         return "0"
     if info.level != "referral" and agg is not None and agg.fn == "sum" and agg.source.text == "referrals":

@@ -123,20 +123,6 @@ def followed_read(compiler: _Compiler, expr: ast.Expr) -> MetricInfo | None:
     return None
 
 
-def refuse_with_moving(compiler: _Compiler, info: MetricInfo) -> None:
-    """A count `unless voided` in a file of several programs, one whose
-    attribution moves: the Python engine takes a referral's award back
-    from its counts at the void event itself when the referral no longer
-    holds its referee in some program (`Engine._follow`, after the
-    event's awards), else at the next event of the void's type, so a
-    program's counts depend on another's attribution; not followed yet."""
-    if attribution.moving(compiler) and len(compiler.checked.programs) > 1:
-        raise compiler.refuse(
-            f"`unless voided` (metric `{info.name}`) in a file of several programs, one whose attribution moves",
-            info.decl,
-        )
-
-
 def refuse_held(compiler: _Compiler, milestone: MilestoneInfo) -> None:
     """A per-referrer `when C for D` whose C reads a count `unless voided`,
     in a file whose attribution moves: the Python engine tests C again at
