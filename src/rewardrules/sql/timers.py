@@ -140,7 +140,6 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     info = milestone.info
     trigger = info.trigger
     assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
-    unless_voided.refuse_held(compiler, info)
     compiler.types.update(info.events)
     held = _ns(trigger.held)
     types = ", ".join(sql.literal(t) for t in sorted(info.events))
@@ -149,7 +148,7 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     order = f'(PARTITION BY {scope} ORDER BY "at", id)'
     tested = (
         f'SELECT rid, referrer, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
-        f"FROM {compiler.voided.source(info)} WHERE e{milestone.program} AND type IN ({types})"
+        f"FROM {compiler.voided.source(info)} WHERE {unless_voided.held_rows(compiler, milestone)} AND type IN ({types})"
     )
     before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
     numbered = (

@@ -123,21 +123,28 @@ def followed_read(compiler: _Compiler, expr: ast.Expr) -> MetricInfo | None:
     return None
 
 
-def refuse_held(compiler: _Compiler, milestone: MilestoneInfo) -> None:
-    """A per-referrer `when C for D` whose C reads a count `unless voided`,
-    in a file whose attribution moves: the Python engine tests C again at
-    each event of a void's type of a referral that no longer holds its
-    referee (`Engine._follow` arms the clock), where the query tests it
-    only on the rows that hold it; not followed yet."""
-    trigger = milestone.trigger
-    if milestone.level == "referral" or not isinstance(trigger, ast.WhenTrigger) or not attribution.moving(compiler):
-        return
-    found = followed_read(compiler, trigger.condition)
-    if found is not None:
-        raise compiler.refuse(
-            f"a per-referrer held condition reading `{found.name}` (`unless voided`) in a file whose attribution moves",
-            trigger,
-        )
+def held_rows(compiler: _Compiler, milestone: CompiledMilestone) -> str:
+    """The rows of program p on which a held condition (`when C for D`) is
+    tested: those that hold the referee there (`e{p}`); for one per
+    referrer whose C reads a count `unless voided` in a program whose
+    attribution moves, also those of a referral that lost its referee
+    there, of a type a followed milestone voids on: the Python engine
+    tests C again at such an event, after the void took the referral out
+    of its referrer's count (`Engine._follow`), and a break stops the
+    clock (docs/semantics.md, "Counts that follow reversals")."""
+    info, p = milestone.info, milestone.program
+    trigger = info.trigger
+    if (
+        info.level == "referral"
+        or not isinstance(trigger, ast.WhenTrigger)
+        or p not in attribution.moving(compiler)
+        or followed_read(compiler, trigger.condition) is None
+    ):
+        return f"e{p}"
+    follows = sorted(set(compiler.compiled.follows) & info.events)
+    if not follows:
+        return f"e{p}"
+    return f"(e{p} OR (took{p} AND type IN ({', '.join(sql.literal(t) for t in follows)})))"
 
 
 def taken(compiler: _Compiler, info: MetricInfo, agg: ast.Aggregate) -> str:
