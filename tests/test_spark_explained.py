@@ -6,13 +6,12 @@ byte. A few golden ledgers only (Spark is slow to start and to plan):
 together they have caps cutting awards (`capped`, withheld rewards), an
 award voided before it is paid (`voided_by`, its instant written by
 Spark), a referral eligible in one program of two, per-referrer
-milestones, timers and rejected referrals; through Spark's own reading
-(awards written as JSON text by Spark) and the Python reader's. (The
-per-referrer milestones and rejected referrals are those of
-`referral_milestones`'s `duplicate_and_self`, which the command line
-scores on Spark, explained, in tests/test_spark_reading.py: Spark takes
-a minute to plan a program's sections, so each program is planned once
-in the suite.)"""
+milestones, timers and rejected referrals (a duplicate, a
+self-referral); through Spark's own reading (awards written as JSON text
+by Spark) and the Python reader's. The command line scores on Spark
+without explanations in tests/test_spark_reading.py: the suite's JVM is
+warm here, where planning a program's sections costs a cold one a
+minute."""
 
 from __future__ import annotations
 
@@ -49,6 +48,7 @@ def python_bytes(prog: rewardrules.Program, ledger: Path) -> str:
 DIRECT = [
     ("partner_and_customer", "hold_asof_later"),  # a void before payment, an as-of, two programs
     ("subscription_loyalty", "basic"),  # timers, a withheld reward
+    ("referral_milestones", "duplicate_and_self"),  # per-referrer milestones, rejected referrals
 ]
 
 
