@@ -69,4 +69,5 @@ def test_the_award_text_is_read_in_partitions_sized_from_the_ledger(
         spark.session.conf.set("spark.sql.shuffle.partitions", before)
     assert served == [len(lines) // 10]
     assert spark.session.conf.get("spark.sql.adaptive.coalescePartitions.enabled") == "true"
+    assert spark.session.conf.get("spark.sql.adaptive.enabled") == "true"  # 60 events, past one partition's worth
     assert out == python_json(prog, lines, None)

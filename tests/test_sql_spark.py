@@ -23,7 +23,7 @@ from rewardrules.cli.sql import duckdb_result
 from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.run import EngineError, TooWide
-from rewardrules.sql.spark import Spark
+from rewardrules.sql.spark import EVENTS_PER_PARTITION, Spark, adaptive
 
 from .test_properties import as_ofs, ledgers, program
 from .test_sql_backend import COMMISSION, GOLDEN, ROOT, SUPPORTED, python_json
@@ -51,6 +51,12 @@ def test_a_golden_ledger_of_each_compiled_program(spark: Spark, name: str) -> No
     prog = program(name)
     lines = first_golden(name).read_text(encoding="utf-8").splitlines()
     assert spark_json(spark, prog, lines, None) == python_json(prog, lines, None)
+    # a small ledger: run without adaptive execution (`spark.adaptive`)
+    assert spark.session.conf.get("spark.sql.adaptive.enabled") == "false"
+
+
+def test_adaptive_execution_runs_past_one_partition_s_worth_of_events() -> None:
+    assert not adaptive(EVENTS_PER_PARTITION) and adaptive(EVENTS_PER_PARTITION + 1)
 
 
 def test_computed_amounts_round_half_to_even_on_spark(spark: Spark) -> None:

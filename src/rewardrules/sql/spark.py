@@ -227,8 +227,10 @@ class Spark:
 
     def _size_shuffles(self, events: int) -> None:
         """The shuffle partitions of the queries over `events` events
-        (`shuffle_partitions`)."""
+        (`shuffle_partitions`), and whether adaptive execution runs them
+        (`adaptive`)."""
         self.session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(self.partitions, events)))
+        self.session.conf.set("spark.sql.adaptive.enabled", "true" if adaptive(events) else "false")
 
     def _queries(self, query: Query, layouts: Layouts | None = None) -> Rows:
         """The per-event award limit first (`every.check_volume`: the Python
@@ -274,6 +276,16 @@ def shuffle_partitions(fewest: int, events: int) -> int:
     time (`spark_write`): 528 MB each at 20M events with 4. Sized from the
     ledger, a partition's share stays about the same at any size."""
     return max(fewest, -(-events // EVENTS_PER_PARTITION))
+
+
+def adaptive(events: int) -> bool:
+    """Whether the queries over `events` events run with adaptive
+    execution: only past one partition's worth (`EVENTS_PER_PARTITION`).
+    Below it the shuffles' few partitions are small, so there is nothing
+    to coalesce, and re-planning the query at each stage costs more than
+    it saves: the explained golden ledgers of three programs scored in
+    0.7x the time without it (docs/sql.md, "Spark")."""
+    return events > EVENTS_PER_PARTITION
 
 
 def _wholes(records: list[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
