@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 import rewardrules
-from rewardrules.sql.compile import compile_query
+from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.diagnose import refusals
 
 from .test_review_rev1_drawn import same_explained
 from .test_sql_explain_drawn import reported_as_compiled
@@ -190,3 +191,47 @@ def test_random_ledgers_give_the_same_awards(seed: int) -> None:
         same_explained(_prog(), events)
         same(_prog(WAITED), events, AS_OF)
         same(_prog(HELD), events, AS_OF)
+
+
+#: `h` per referrer reads `used`, a per-referral metric that goes on in
+#: `q` for a referral that lost its referee in `p` (found by review)
+MIXED = (
+    RULES[: RULES.index("program partner")]
+    + """\
+program p {
+  attribution last referral before first payment
+  metric used = count usage
+  metric plain = count referrals
+  milestone h { when used < 2 and plain >= 1 for 2 days  reward referrer cash 1 USD }
+}
+
+program q {
+  metric used = count usage
+  milestone mq { first usage  reward referrer cash 4 USD }
+}
+"""
+)
+
+
+def test_a_per_referrer_held_condition_reading_a_per_referral_metric_is_refused_at_its_line() -> None:
+    """bob refers dan, who uses once; ann takes dan in `p` (bob's clock
+    runs); dan uses again, in `q` only for bob's referral, where nothing
+    tests `h`: when bob's clock falls due `used < 2` no longer holds, and
+    the Python engine drops it, then starts a new one at bob's next
+    referral, where C holds, which the query's runs of C do not follow
+    (it paid bob nothing): refused at the milestone's line, and `check
+    --engine sql` says so."""
+    construct = (
+        "a per-referrer held condition reading the per-referral metric `used` in a file of several programs, "
+        "one whose attribution moves"
+    )
+    prog = rewardrules.compile(MIXED, "mixed.rules")
+    with pytest.raises(Unsupported) as refused:
+        compile_query(prog.compiled)
+    assert refused.value.construct == construct
+    assert (
+        refused.value.span is not None
+        and refused.value.span.line
+        == MIXED.splitlines().index(next(line for line in MIXED.splitlines() if "milestone h {" in line)) + 1
+    )
+    assert [r.construct for r in refusals(prog.compiled)] == [construct]

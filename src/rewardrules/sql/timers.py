@@ -140,6 +140,7 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     info = milestone.info
     trigger = info.trigger
     assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
+    attribution.refuse_mixed_held(compiler, milestone)
     compiler.types.update(info.events)
     held = _ns(trigger.held)
     types = ", ".join(sql.literal(t) for t in sorted(info.events))

@@ -108,19 +108,7 @@ def guard(compiler: _Compiler, node: object) -> None:
 def followed_read(compiler: _Compiler, expr: ast.Expr) -> MetricInfo | None:
     """A count `unless voided` that `expr` reads, directly or through
     formulas, or None."""
-    todo, seen = [expr], set()
-    while todo:
-        for node in ast.walk(todo.pop()):
-            binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
-            metric = binding.metric if binding is not None else None
-            if metric is None or metric.name in seen:
-                continue
-            seen.add(metric.name)
-            if metric.aggregate is not None and metric.aggregate.unless is not None:
-                return metric
-            if metric.formula is not None:
-                todo.append(metric.formula)
-    return None
+    return attribution.metric_read(compiler, expr, lambda m: m.aggregate is not None and m.aggregate.unless is not None)
 
 
 def held_rows(compiler: _Compiler, milestone: CompiledMilestone) -> str:
