@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -55,8 +56,22 @@ def test_a_golden_ledger_of_each_compiled_program(spark: Spark, name: str) -> No
     assert spark.session.conf.get("spark.sql.adaptive.enabled") == "false"
 
 
-def test_adaptive_execution_runs_past_one_partition_s_worth_of_events() -> None:
+def test_adaptive_execution_runs_past_one_partition_s_worth_of_events_or_on_a_cluster() -> None:
+    """In local mode only past one partition's worth; a cluster's own
+    shuffle partitions (200 by default) are what it coalesces, at any size."""
     assert not adaptive(EVENTS_PER_PARTITION) and adaptive(EVENTS_PER_PARTITION + 1)
+    for master, small in [("local[2]", "false"), ("spark://head:7077", "true")]:
+        settings: dict[str, str] = {}
+        session = Spark(master)
+        try:
+            session.session = SimpleNamespace(conf=SimpleNamespace(set=settings.__setitem__))
+            session._size_shuffles(EVENTS_PER_PARTITION)
+            assert settings["spark.sql.adaptive.enabled"] == small
+            session._size_shuffles(EVENTS_PER_PARTITION + 1)
+            assert settings["spark.sql.adaptive.enabled"] == "true"
+        finally:
+            session.session = None
+            session.close()
 
 
 def test_computed_amounts_round_half_to_even_on_spark(spark: Spark) -> None:
