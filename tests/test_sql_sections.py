@@ -2,8 +2,8 @@
 explained output"): `referrals`, `referrers` and `withheld` are the Python
 engine's, byte for byte and in its order, on every golden ledger of every
 program whose explanation compiles, on generated ledgers, read by DuckDB
-itself or by the Python reader; a construct whose explanation does not
-compile yet is refused only when explanations are asked for."""
+itself or by the Python reader (tests/test_sql_explain.py: a construct
+whose explanation does not compile yet is refused only when explaining)."""
 
 from __future__ import annotations
 
@@ -147,23 +147,22 @@ milestone later { after 30 days if paying >= 1  reward referrer cash 5 USD }
 """
 
 
-def test_an_explanation_not_compiled_is_refused_only_when_asked_for(
+def test_a_per_referrer_timer_is_explained_from_the_command_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A per-referrer timer's clock is not told in SQL yet: the explained
-    output is refused at its line (exit 1), `--no-explain` still scores."""
+    """A per-referrer timer's progress (refused once: the explained output
+    only, `--no-explain` scored it) is the Python engine's, the whole
+    result byte for byte (tests/test_sql_sections_referrer_timers.py)."""
     rules = str(tmp_path / "referrer_timer.rules")
     Path(rules).write_text(REFERRER_TIMER, encoding="utf-8")
     ledger = str(GOLDEN / "affiliate_attribution" / "last_click.jsonl")
-    code, out, err = _cli(capsys, "--engine", "duckdb", rules, ledger)
-    assert (code, out) == (1, "")
-    assert (
-        "referrer_timer.rules:8:19: error: the SQL engine cannot compile the explained output "
-        "of a per-referrer timer (milestone `later`) (`--no-explain` leaves it out) yet"
-    ) in err
-    duck = _cli(capsys, "--engine", "duckdb", "--no-explain", rules, ledger)
-    assert duck == _cli(capsys, "--no-explain", rules, ledger)
-    assert duck[0] == 0
+    as_of = ["--as-of", "2026-03-15T00:00:00Z"]  # the timers are pending then
+    for shown in (["--format", "json"], ["--format", "json", "--no-explain"], ["--format", "text"]):
+        duck = _cli(capsys, "--engine", "duckdb", *as_of, *shown, rules, ledger)
+        assert duck == _cli(capsys, *as_of, *shown, rules, ledger)
+        assert duck[0] == 0
+        if shown == ["--format", "json"]:
+            assert '"progress": "timer started 2026-03-01' in duck[1]
 
 
 def test_a_construct_that_does_not_compile_at_all_is_named_first(tmp_path: Path) -> None:

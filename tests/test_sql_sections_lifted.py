@@ -328,24 +328,7 @@ def test_drawn_rule_files_give_the_python_sections(text: str, seed: int, size: i
     same_sections(prog, crowded(seed, size))
 
 
-# -- what stays refused ---------------------------------------------------------------
-
-
-def test_a_per_referrer_timer_is_refused_at_its_line() -> None:
-    rules = """ruleset t "T"
-
-event payment { amount: money USD }
-
-metric spent = sum payment.amount
-metric paying = count referrals where spent > 0 USD
-
-milestone later { after 30 days if paying >= 1  reward referrer cash 5 USD }
-"""
-    with pytest.raises(Unsupported) as refused:
-        compile_explained(rewardrules.compile(rules).compiled)
-    problem = refused.value.problem()
-    assert "a per-referrer timer (milestone `later`)" in problem.message
-    assert problem.location is not None and problem.location.line == 8
+# -- `count earlier referrals` under an attribution that moves -------------------------
 
 
 def test_earlier_referrals_under_an_attribution_that_moves() -> None:

@@ -119,6 +119,23 @@ class Explainer(Reporter):
         self.engine.state.referrals.clear()
         self.engine.state.referrals[referral.referee] = first
 
+    def first_referral(self, sections: Sections, row: Mapping[str, Any]) -> Referral:
+        """A referrer row's first referral (the one the engine's report
+        reads a per-referrer milestone's progress from), with its timers'
+        state and who holds its referee, as `referrals` sets a referral
+        row's; and the referrer's own clocks (`Sections.referrer_clocks`)."""
+        if "first_rid" not in row:  # no timer per referrer: its progress reads no more than this
+            return self.light("", row["first_at"], row["referrer"], "")
+        referral = self.light(row["first_rid"], row["first_at"], row["referrer"], row["first_referee"])
+        referral.programs = [p for p in range(len(self.checked.programs)) if row[f"e{p}"]]
+        self.chain(referral, sections, row)
+        self.clocks(referral, sections, row)
+        for k in sections.referrer_clocks:
+            if row[f"since{k}"] is not None and row[f"due{k}"] > self.as_of:
+                timer = Timer(row[f"due{k}"], k, row["referrer"], referral.referee, row[f"event{k}"], row[f"since{k}"])
+                self.engine.state.timers[timer.key] = timer
+        return referral
+
     def held(self, scopes: set[tuple[int, str, str]]) -> None:
         """The withheld milestones of the row being explained."""
         self._withheld = scopes
@@ -216,7 +233,7 @@ def referrers(
             values = _values(program.compiled.checked, info, columns, row)
         else:
             values = {k: v for k, v in explainer.defaults(0).items() if info.metrics[k].level == "referrer"}
-        referral = explainer.light("", row["first_at"], name, "")
+        referral = explainer.first_referral(sections, row)
         explainer.held(_held(row, name, ""))
         reached = _reached(row, name, "")
         yield {

@@ -35,10 +35,12 @@ referral's last row with its referrer's running sums (`_merged`).
 The texts (progress lines, ineligibility) are written by the Python
 engine's own report from these facts (`cli.sql_sections`), so they are its
 words byte for byte. What this module cannot compile yet is refused, for
-the explained output only (`--no-explain` is not): timers per referrer, a
-timer in a program whose attribution moves, a metric whose value cannot
-be written exactly (`messages.value_text`). A timer per referral has its
-clock at the as-of in the referral rows (`_clock`).
+the explained output only (`--no-explain` is not): a metric whose value
+cannot be written exactly (`messages.value_text`). A timer has its clock
+at the as-of (`_clock`) in the referral rows, and a held condition
+counted per referrer (one clock per referrer) in the referrer rows, which
+then carry their first referral's facts as a referral row does: the
+engine's report tells a per-referrer timer's progress from that referral.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ class Sections:
     #: the programs whose attribution moves: the referral rows tell, per
     #: such program, who holds the referee (`_chain`)
     moving: tuple[int, ...] = ()
+    #: the held conditions counted per referrer, by index: their clocks
+    #: (one per referrer) are the referrer rows' `since{k}`, `event{k}`
+    #: and `due{k}`; a file with a timer per referrer has its referrer
+    #: rows carry their first referral's facts too, as a referral row
+    referrer_clocks: tuple[int, ...] = ()
 
     def without_recursion(self, folds: Sequence[tuple[str, str]]) -> Sections:
         """The statements with the query's folds written without recursion
@@ -125,7 +132,6 @@ def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
     compile_query(compiled, explain=True)  # then what the awards' `why` cannot give (sql/explain.py)
     compiler = _Compiler(compiled, explain=True)
     compiler.explaining = True
-    _refuse(compiler)
     texts = [_metric_texts(compiler, p, program) for p, program in enumerate(compiled.checked.programs)]
     query = compiler.query()
     return query, _sections(compiler, texts)
@@ -133,15 +139,6 @@ def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
 
 def _refusal(construct: str, node: object, compiler: _Compiler) -> Unsupported:
     return compiler.refuse(f"the explained output of {construct} (`--no-explain` leaves it out)", node)
-
-
-def _refuse(compiler: _Compiler) -> None:
-    """Refuse what the sections do not compile yet, at its line."""
-    for milestone in compiler.compiled.milestones:
-        if timers.is_timer(milestone) and milestone.info.level != "referral":
-            raise _refusal(
-                f"a per-referrer timer (milestone `{milestone.info.name}`)", milestone.info.trigger, compiler
-            )
 
 
 def _refuse_later_referrers(compiler: _Compiler) -> None:
@@ -263,8 +260,9 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     ]
     if theirs:  # per-referrer metrics: their values after the referrer's last row
         ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
-    clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
-    ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in clocks]
+    clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m) and not _per_referrer_clock(m)]
+    theirs_clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m) and _per_referrer_clock(m)]
+    ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in [*clocks, *theirs_clocks]]
     if moving:
         ctes.append(_chain(compiler, moving))
         ctes += [_keeper(compiler, p) for p in sorted({m.program for m in clocks} & set(moving))]
@@ -272,16 +270,14 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     from_accepted = {sql.rpartition(" AS ")[2]: sql for sql in settled}
     values = "".join(f", {from_accepted.get(f'v{k}', f'v{k}')}" for k in range(n))
     flags = "".join(f", a.e{p}" for p in range(len(checked.programs)))
+    # a referral's facts its timers' progress reads: its clocks, who holds its referee
+    timed = "".join(_clock_columns(clocks)) + "".join(_chain_columns(compiler, moving))
+    timed_joins = "".join(_chain_joins(moving)) + "".join(_clock_join(m, moving) for m in clocks)
     referrals = (
         f'{head}SELECT a.rid, a.rat AS "at", a.referrer, a.referee{flags}, mine.rid IS NOT NULL AS has{values}, '
-        "got.reached, held.held"
-        + "".join(
-            f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in (m.info.index for m in clocks)
-        )
-        + "".join(_chain_columns(compiler, moving))
-        + " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
-        + "".join(_chain_joins(moving))
-        + "".join(_clock_join(m, moving) for m in clocks)
+        f"got.reached, held.held{timed}"
+        " FROM accepted AS a LEFT JOIN mine ON mine.rid = a.rid "
+        + timed_joins
         + ("LEFT JOIN theirs ON theirs.referrer = a.referrer " if theirs else "")
         + "LEFT JOIN got ON got.referrer = a.referrer AND got.scoped = a.referee "
         "LEFT JOIN held ON held.referrer = a.referrer AND held.scoped = a.referee "
@@ -290,10 +286,17 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     referrers = ""
     if per_referrer:  # one program (`_Compiler._refuse_terms`)
         own = "".join(", " + c.rpartition(" AS ")[2] for c in [*theirs, *mixed])
+        first = ""  # a per-referrer timer's progress reads the referrer's first referral, as a referral row
+        if any(m.info.level == "referrer" for m in [*clocks, *theirs_clocks]):
+            own += f", a.rid AS first_rid, a.referee AS first_referee{flags}{timed}"
+            own += "".join(_clock_columns(theirs_clocks))
+            first = "JOIN accepted AS a ON a.rid = r.first_rid " + timed_joins
+            first += "".join(f"LEFT JOIN t{k} ON t{k}.referrer = r.referrer " for k in _indexes(theirs_clocks))
         referrers = (
             f"{head}SELECT r.referrer, r.first_at, {'theirs.referrer IS NOT NULL' if theirs else 'FALSE'} AS has{own}, "
             "got.reached, held.held "
             f"FROM ({_firsts(moving)}) AS r "
+            + first
             + ("LEFT JOIN theirs ON theirs.referrer = r.referrer " if theirs else "")
             + ("LEFT JOIN mine ON mine.rid = r.first_rid " if mixed else "")
             + "LEFT JOIN got ON got.referrer = r.referrer AND got.scoped = '' "
@@ -307,7 +310,24 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     )
     names = tuple(tuple(m.name for m, _, _ in program_texts) for program_texts in texts)
     fixed = frozenset(m.name for program_texts in texts for m, _, at_referral in program_texts if at_referral)
-    return Sections(referrals, referrers, ordered, names, fixed, tuple(m.info.index for m in clocks), tuple(moving))
+    return Sections(
+        referrals, referrers, ordered, names, fixed, _indexes(clocks), tuple(moving), _indexes(theirs_clocks)
+    )
+
+
+def _per_referrer_clock(milestone: CompiledMilestone) -> bool:
+    """Whether a timer's clock is its referrer's (a held condition counted
+    per referrer), not its referee's (`Timer.scope`)."""
+    return timers.is_timer(milestone) and timers.order_values(milestone)["scope"] == "referrer"
+
+
+def _indexes(milestones: list[CompiledMilestone]) -> tuple[int, ...]:
+    return tuple(m.info.index for m in milestones)
+
+
+def _clock_columns(milestones: list[CompiledMilestone]) -> list[str]:
+    """The columns of each timer's clock (`_clock`): `since{k}`, `event{k}`, `due{k}`."""
+    return [f", t{k}.since AS since{k}, t{k}.ev AS event{k}, t{k}.due AS due{k}" for k in _indexes(milestones)]
 
 
 def _chain(compiler: _Compiler, moving: list[int]) -> str:
@@ -426,12 +446,13 @@ def _firsts(moving: list[int]) -> str:
 
 
 def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
-    """Per referral, the clock of a timer milestone as the engine keeps it
-    at the as-of (`Timer`: `since`, its event `ev`, `due`): for `after D`,
-    started at the referral or its first EVENT (none yet: no row); for
-    `when C for D`, the run of C that holds after the referral's last
-    tested row (C not holding then: no row). Whether it is pending (due
-    after the as-of) or rang is told by `due`."""
+    """Per referral (per referrer for a held condition counted per
+    referrer: `timers.held_scope`), the clock of a timer milestone as the
+    engine keeps it at the as-of (`Timer`: `since`, its event `ev`,
+    `due`): for `after D`, started at the referral or its first EVENT
+    (none yet: no row); for `when C for D`, the run of C that holds after
+    the last test of C (`timers.held_tests`; C not holding then: no row).
+    Whether it is pending (due after the as-of) or rang is told by `due`."""
     info = milestone.info
     trigger = info.trigger
     p = milestone.program
@@ -445,22 +466,15 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
             f"FROM seen WHERE e{p} AND type = {literal(trigger.anchor.text)}) AS f WHERE n = 1"
         )
     assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
-    types = ", ".join(literal(t) for t in sorted(info.events))
-    tested = (
-        f'SELECT rid, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
-        f"FROM totals WHERE e{p} AND type IN ({types})"
-    )
-    order = '(PARTITION BY rid ORDER BY "at", id)'
-    so_far = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
-    before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
+    scope = timers.held_scope(milestone)
+    so_far = f'(PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
     starts = (
-        f'SELECT rid, c, LAST_VALUE(CASE WHEN c AND NOT was THEN "at" END IGNORE NULLS) OVER {so_far} AS since, '
+        f'SELECT {scope}, c, LAST_VALUE(CASE WHEN c AND NOT was THEN "at" END IGNORE NULLS) OVER {so_far} AS since, '
         f"LAST_VALUE(CASE WHEN c AND NOT was THEN id END IGNORE NULLS) OVER {so_far} AS ev, "
-        f'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at" DESC, id DESC) AS lastn FROM ({before}) AS b'
+        f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at" DESC, id DESC) AS lastn '
+        f"FROM ({timers.held_tests(compiler, milestone)}) AS b"
     )
-    return (
-        f"SELECT rid, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
-    )
+    return f"SELECT {scope}, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
 
 
 def _withheld_rows(compiler: _Compiler) -> str:

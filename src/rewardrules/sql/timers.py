@@ -138,20 +138,10 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     start plus D is the one that pays: the milestone is awarded once, and
     no later run starts before an earlier one broke."""
     info = milestone.info
-    trigger = info.trigger
-    assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
-    attribution.refuse_mixed_held(compiler, milestone)
-    compiler.types.update(info.events)
-    held = _ns(trigger.held)
-    types = ", ".join(sql.literal(t) for t in sorted(info.events))
-    # per referral, or per referrer: the rows of all its referrals, one clock
-    scope = "rid" if info.level == "referral" else "referrer"
-    order = f'(PARTITION BY {scope} ORDER BY "at", id)'
-    tested = (
-        f'SELECT rid, referrer, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
-        f"FROM {compiler.voided.source(info)} WHERE {unless_voided.held_rows(compiler, milestone)} AND type IN ({types})"
-    )
-    before = f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
+    assert isinstance(info.trigger, ast.WhenTrigger) and info.trigger.held is not None
+    held = _ns(info.trigger.held)
+    scope = held_scope(milestone)
+    before = held_tests(compiler, milestone)
     numbered = (
         "SELECT *, SUM(CASE WHEN c AND NOT was THEN 1 ELSE 0 END) OVER "
         f'(PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run '
@@ -173,6 +163,32 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
         f"SELECT sr AS srid, due{sev} FROM (SELECT sr{sev}, since + {held} AS due, {first} FROM ({runs}) AS u "
         f"WHERE broke IS NULL OR broke > since + {held}) AS w WHERE n = 1"
     )
+
+
+def held_scope(milestone: CompiledMilestone) -> str:
+    """The column a held condition's clock is kept by: one per referral
+    (`rid`), or per referrer one over the rows of all its referrals."""
+    return "rid" if milestone.info.level == "referral" else "referrer"
+
+
+def held_tests(compiler: _Compiler, milestone: CompiledMilestone) -> str:
+    """The tests of a held condition (`when C for D`), in processing order
+    per clock (`held_scope`): the rows after which the Python engine tests
+    C (`Engine._arm_one`), with whether C holds (`c`) and held at the test
+    before (`was`). What `held_starts` runs over and the explained output
+    reads the clock at the as-of from (`sections._clock`)."""
+    info = milestone.info
+    trigger = info.trigger
+    assert isinstance(trigger, ast.WhenTrigger)
+    attribution.refuse_mixed_held(compiler, milestone)
+    compiler.types.update(info.events)
+    types = ", ".join(sql.literal(t) for t in sorted(info.events))
+    order = f'(PARTITION BY {held_scope(milestone)} ORDER BY "at", id)'
+    tested = (
+        f'SELECT rid, referrer, "at", id, COALESCE({compiler.expr(trigger.condition)}, FALSE) AS c '
+        f"FROM {compiler.voided.source(info)} WHERE {unless_voided.held_rows(compiler, milestone)} AND type IN ({types})"
+    )
+    return f"SELECT *, COALESCE(LAG(c) OVER {order}, FALSE) AS was FROM ({tested}) AS t"
 
 
 def _ns(duration: ast.Duration) -> int:
