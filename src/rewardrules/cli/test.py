@@ -16,12 +16,12 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.diagnostics import RuleError
-from ..core.formatting import printable, printable_lines, quoted
+from ..core.formatting import percent_tenths, printable, printable_lines, quoted
 from ..report.testing import (
     AWARD_FIELDS,
     SUFFIX,
@@ -309,8 +309,7 @@ def _total_percent(coverages: list[Coverage]) -> Decimal:
     total = sum(c.total for c in coverages)
     if total == 0:
         return Decimal(100)
-    # rounded down: 99.96% must not print as 100.0%
-    return (Decimal(covered * 100) / total).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    return percent_tenths(covered, total, down=True)  # 99.96% must not print as 100.0%
 
 
 # -- text ----------------------------------------------------------------

@@ -29,6 +29,17 @@ def plain(value: Decimal) -> str:
     return text
 
 
+def percent_tenths(part: int, whole: int, *, down: bool = False) -> Decimal:
+    """`part` of `whole` (whole numbers, `whole` > 0) in percent to one
+    decimal, rounded half to even (or down: a coverage of 99.96% must not
+    read 100.0%). Whole-number arithmetic, so no decimal context (a
+    caller's, narrower or trapping) can round it otherwise or raise."""
+    tenths, rest = divmod(1000 * part, whole)
+    if not down and (2 * rest > whole or (2 * rest == whole and tenths % 2)):
+        tenths += 1
+    return Decimal(f"{tenths // 10}.{tenths % 10}")
+
+
 def format_value(value: Any, typ: Type | None) -> Any:
     """How a metric or field value appears in explanations and messages."""
     if value is None or isinstance(value, (bool, str)):

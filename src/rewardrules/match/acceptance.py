@@ -13,9 +13,9 @@ exact, and `rate` is a percent rounded half-even to one decimal, for people.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
+from ..core.formatting import percent_tenths
 from ..core.timeutil import period_bounds, period_key
 from .check import Acceptance
 from .evaluate import Assignment
@@ -54,6 +54,4 @@ def acceptance_rows(
 
 
 def _percent(part: int, whole: int) -> str:
-    with localcontext() as context:
-        context.prec = 28
-        return str((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_EVEN))
+    return str(percent_tenths(part, whole))
