@@ -111,7 +111,7 @@ def test_numbers_are_written_as_the_python_engine_writes_them(prog: rewardrules.
         messages[0] == "1.50 2 10.00 | 1.50 1.50 2 1.50 2 1.50 1 | -0.750 0.150 2.2500 10.00 10 | 2026-01-02T00:00:00Z"
     )
     # 1.5 after 1.50: the maximum stays the first one read, with its decimals
-    assert messages[1].startswith("1.5 None 3.00 | 1.5 1.50 2 3 2 3 2 | 1.500 0.300 2.250 6.50 12.50 |")
+    assert messages[1].startswith("1.5  3.00 | 1.5 1.50 2 3 2 3 2 | 1.500 0.300 2.250 6.50 12.50 |")
     assert messages[4].startswith("-2.250 1 5.50 | -2.250 4 0.125 8.750 2 0.750 5 | 11.3750 0.8750 -9 3.71 7 |")
     assert messages[5].endswith("| 2026-01-07T00:00:00Z")
 
@@ -171,7 +171,10 @@ def test_instants_are_written_as_the_python_engine_writes_them(tmp_path: Path) -
     expected = python_json(prog, lines, None)
     assert duckdb_json(prog, lines, None) == expected
     messages = [a["message"] for a in json.loads(expected)["awards"]]
-    assert messages == ["2026-01-01T22:00:00.5Z until 2026-03-01T10:00:00Z", "2026-01-03T00:00:00Z until None"]
+    assert messages == [
+        "2026-01-01T22:00:00.5Z until 2026-03-01T10:00:00Z",
+        "2026-01-03T00:00:00Z until ",
+    ]  # no `due`: empty text
 
 
 #: computed amounts in units that are not currencies: exact, written

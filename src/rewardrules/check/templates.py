@@ -22,7 +22,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from jinja2 import Template, TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -89,11 +89,58 @@ class _Environment(ImmutableSandboxedEnvironment):
         return self.getattr(obj, argument)
 
 
+class _NoValue:
+    """What a message reads where a value has none (a `latest` of an event
+    that never came, an optional field not set): empty text wherever it
+    is written, in `{{ }}`, through a filter and in `~` alike (jinja2 would
+    write Python's `None`), false, equal to `none` (`== none`), and what
+    `default` replaces."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return ""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or other is self
+
+    def __hash__(self) -> int:
+        return hash(None)
+
+    def __repr__(self) -> str:  # inside a mapping written whole (`{{ payment }}`): as before
+        return "None"
+
+
+NO_VALUE: Any = _NoValue()
+
+
+def _default(value: object, default_value: object = "", boolean: bool = False) -> object:
+    """`default`: `default_value` for no value too (jinja2's replaces only
+    a name that is not defined, and with `boolean`, anything false)."""
+    if value is NO_VALUE or isinstance(value, Undefined) or (boolean and not value):
+        return default_value
+    return value
+
+
+def _shown(value: object) -> object:
+    """A context value as a message reads it: no value as `NO_VALUE`, in
+    the triggering event's fields too."""
+    if value is None:
+        return NO_VALUE
+    if isinstance(value, Mapping):
+        return {name: _shown(field) for name, field in value.items()}
+    return value
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     env = _Environment(autoescape=False, keep_trailing_newline=True)
     env.globals.clear()
     env.filters = {name: env.filters[name] for name in _FILTERS}
+    env.filters["default"] = _default
     env.tests = {name: env.tests[name] for name in ("defined", "undefined", "none", "number", "string")}
     return env
 
@@ -355,7 +402,8 @@ def render(text: str, context: Mapping[str, object]) -> str:
     pieces: list[str] = []
     size = 0
     # Template.generate is a generator function, though jinja2 annotates it Iterator: it has close().
-    generator = cast(Generator[str, None, None], _compiled(text).generate(dict(context)))
+    shown = {name: _shown(value) for name, value in context.items()}
+    generator = cast(Generator[str, None, None], _compiled(text).generate(shown))
     try:
         for piece in generator:
             pieces.append(piece)
