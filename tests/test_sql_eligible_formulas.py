@@ -97,8 +97,8 @@ def test_each_clause_decides_one_referral() -> None:
     assert sorted(r["referee"] for r in result["rejected"]) == ["c", "f", "g"]
     assert [a["referee"] for a in result["awards"] if a["milestone"] == "any_paid"] == ["a", "b", "d", "h"]
     assert [(a["referee"], a["message"]) for a in result["awards"] if a["milestone"] == "paid"] == [
-        ("a", "a: 4 left, None"),
-        ("b", "b: 3 left, None"),
+        ("a", "a: 4 left, "),
+        ("b", "b: 3 left, "),
         ("h", "h: 3 left, 4"),
     ]
     same_explained(program(False), TIES)
