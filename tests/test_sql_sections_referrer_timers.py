@@ -19,6 +19,7 @@ import rewardrules
 
 from .test_sql_explain_drawn import reported_as_compiled
 from .test_sql_sections_lifted import pay, ref, same_sections
+from .test_sql_voids_metrics import same
 
 HEAD = """ruleset t "T"
 
@@ -118,16 +119,83 @@ def test_an_after_timer_per_referrer_reads_the_first_referral() -> None:
     ]
 
 
+TWO_PROGRAMS = """ruleset t "T"
+
+event referral { source: optional text }
+event payment { amount: money USD }
+metric spent = sum payment.amount
+metric paying = count referrals where spent > 0 USD
+program a "A" {
+  milestone steady { when paying >= 1 for 5 days  reward referrer cash 5 USD }
+}
+program b "B" {
+  eligible when referral.source == "x"
+  milestone one { first payment  reward referrer cash 1 USD }
+}
+"""
+#: the count declared in the first program, not shared
+OWN_COUNT = TWO_PROGRAMS.replace(
+    'metric paying = count referrals where spent > 0 USD\nprogram a "A" {\n',
+    'program a "A" {\n  metric paying = count referrals where spent > 0 USD\n',
+)
+
+
+@pytest.mark.parametrize("rules", [TWO_PROGRAMS, OWN_COUNT, TWO_PROGRAMS.replace(">= 1 for", "< 1 for")])
+def test_a_held_condition_in_the_first_of_two_programs(rules: str) -> None:
+    """The clock reads the first program's count of cy's referrals (1:
+    its referral is not eligible in the second, whose count is 0); it
+    read the last program's (found by review: "not held: `paying` is 1 of
+    1", and with the count in the first program alone, no such column)."""
+    assert OWN_COUNT != TWO_PROGRAMS
+    events = [ref("r0", "2026-01-02T00:00:00Z", "cy", "c0"), pay("p1", "2026-01-04T00:00:00Z", "c0", "7.00")]
+    got = same_sections(rewardrules.compile(rules), events, "2026-01-05T00:00:00Z")
+    expected = (
+        "not held: `paying < 1` is not met (paying = 1); it pays once it holds for 5 days"
+        if "< 1 for" in rules
+        else "held since 2026-01-04T00:00:00Z (event p1); pays at 2026-01-09T00:00:00Z if it still holds"
+    )
+    assert progress(got, "cy") == [expected]
+
+
+def test_a_referrer_referred_in_turn_keeps_her_clock() -> None:
+    """ann, referred by bob, refers c1, who pays on 01-03: her clock (per
+    referrer) starts. cy takes ann from bob on 01-04 (the last referral
+    before ann's first payment): bob's referral of ann loses its clocks,
+    ann's own as a referrer stays. The engine dropped it (its key, ann's
+    name, is a referee's too: found by review) and paid nothing, where the
+    query paid on 01-08."""
+    prog = _prog("held", "last")
+    events = [
+        ref("r1", "2026-01-01T00:00:00Z", "bob", "ann"),
+        ref("r2", "2026-01-02T00:00:00Z", "ann", "c1"),
+        pay("p1", "2026-01-03T00:00:00Z", "c1", "10.00"),
+        ref("r3", "2026-01-04T00:00:00Z", "cy", "ann"),
+    ]
+    got = same_sections(prog, events, "2026-01-05T00:00:00Z")
+    assert progress(got, "ann")[0] == (
+        "held since 2026-01-03T00:00:00Z (event p1); pays at 2026-01-08T00:00:00Z if it still holds"
+    )
+    later = prog.score(events, as_of="2026-01-10T00:00:00Z").data["awards"]
+    assert [(a["milestone"], a["beneficiary"], a["at"]) for a in later if a["milestone"] == "steady"] == [
+        ("steady", "ann", "2026-01-08T00:00:00Z")
+    ]
+    same(prog, events, "2026-01-10T00:00:00Z")  # `score --engine duckdb`: the same awards
+    same_sections(prog, events, "2026-01-10T00:00:00Z")
+
+
 def _ledger(rng: random.Random, size: int) -> list[dict[str, Any]]:
-    """Referrals of three referrers (some of a referee referred before)
-    and payments, paid, free and refunded, a few at one instant."""
+    """Referrals of three referrers (some of a referee referred before,
+    some of a referrer) and payments, paid, free and refunded, a few at
+    one instant."""
     events: list[dict[str, Any]] = []
     people: list[str] = []
     for n in range(size):
         day = rng.randrange(1, 60)
         at = f"2026-{1 + day // 29:02d}-{1 + day % 28:02d}T{rng.randrange(3):02d}:00:00Z"
         if not people or rng.random() < 0.4:
-            if people and rng.random() < 0.3:
+            if rng.random() < 0.1:  # a referrer referred in turn
+                referee = rng.choice(["ann", "bob", "cy"])
+            elif people and rng.random() < 0.3:
                 referee = rng.choice(people)
             else:
                 referee = f"c{len(people)}"

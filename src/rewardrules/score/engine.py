@@ -624,15 +624,16 @@ class Engine:
         `after D from EVENT` start, so that the referral that takes the
         referee next starts its own clock (its own referral, its own first
         EVENT). A held condition counted per referrer stays: it is its
-        referrer's, not the referral's."""
+        referrer's, not the referral's; its clock is kept by the referrer's
+        name, which may be the referee's too (someone referred who refers
+        others), so it is told by its milestone, never by its key."""
         _release(referral, program)
         for milestone in self._milestones:
-            if milestone.program != program or milestone.timer_test is None:
+            if milestone.program != program or milestone.timer_test is None or _referrers_clock(milestone):
                 continue
             key = (milestone.info.index, referral.referee)
             self.state.anchored.discard(key)
-            timer = self.state.timers.get(key)
-            if timer is not None and timer.scope == referral.referee:
+            if key in self.state.timers:
                 del self.state.timers[key]  # its heap entry is skipped
 
     def holds(self, referral: Referral, program: CompiledProgram, at: int) -> bool:
@@ -833,6 +834,13 @@ def _release(referral: Referral, program: int) -> None:
     referee, or it lapsed): it keeps the program in `programs`, with its
     contributions and awards, and is no longer stepped there."""
     referral.links = [link for link in referral.links if link[0].index != program]
+
+
+def _referrers_clock(milestone: CompiledMilestone) -> bool:
+    """Whether a timer milestone keeps one clock per referrer (a held
+    condition counted per referrer: `Timer.scope` is the referrer), not
+    one per referee."""
+    return milestone.info.level == "referrer" and isinstance(milestone.info.trigger, ast.WhenTrigger)
 
 
 def timer_referral(state: State, milestone: CompiledMilestone, timer: Timer) -> Referral | None:

@@ -466,6 +466,9 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
             f"FROM seen WHERE e{p} AND type = {literal(trigger.anchor.text)}) AS f WHERE n = 1"
         )
     assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
+    # C reads its own program's per-referrer values, as in the awards query
+    # (`_Compiler.milestone`): the metrics' texts left the last program's
+    compiler.program, compiler.voided.current = p, info.index
     scope = timers.held_scope(milestone)
     so_far = f'(PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
     starts = (
