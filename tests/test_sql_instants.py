@@ -196,8 +196,10 @@ def test_the_same_on_spark(spark: Spark) -> None:
 
 def test_a_duration_is_written_in_the_engines_context_whatever_the_callers() -> None:
     """A gap of 30 days and a nanosecond, in a message and an explanation:
-    its days to 100 significant digits, also when the app's own decimal
-    context is narrower (`format_value` divided in the caller's context)."""
+    exactly (`30 days 0.000000001 seconds`; its days to 100 significant
+    digits before tests/test_duration_text.py), also when the app's own
+    decimal context is narrower (`format_value` divided in the caller's
+    context once)."""
     events = [
         {"id": "r1", "at": _at(1), "type": "referral", "referrer": "ann", "referee": "a"},
         {"id": "p1", "at": _at(2), "type": "payment", "referee": "a", "amount": "10.00"},
@@ -205,13 +207,14 @@ def test_a_duration_is_written_in_the_engines_context_whatever_the_callers() -> 
     ]
     result = same(program(False), events, "2026-03-01T00:00:00Z")
     kept = next(a for a in result["awards"] if a["milestone"] == "kept")
-    days = "30.00000000000001157407407407407407407407407407407407407407407407407407407407407407407407407407407407"
-    assert kept["message"] == f"2026-02-01T00:00:00.000000001Z, {days} days after the first"
+    gap = "30 days 0.000000001 seconds"
+    assert kept["message"] == f"2026-02-01T00:00:00.000000001Z, {gap} after the first"
     with decimal.localcontext() as narrow:
         narrow.prec = 5
-        assert format_value(30 * NS_PER_DAY + 1, T_DURATION) == f"{days} days"
+        assert format_value(30 * NS_PER_DAY + 1, T_DURATION) == gap
+        assert format_value(30 * NS_PER_DAY + 27, T_DURATION) == "30.0000000000003125 days"
     explained = program(False).score(events, as_of="2026-03-01T00:00:00Z").data["awards"]
-    assert next(a for a in explained if a["milestone"] == "kept")["why"]["values"]["gap"] == f"{days} days"
+    assert next(a for a in explained if a["milestone"] == "kept")["why"]["values"]["gap"] == gap
     same_explained(program(False), events)  # the SQL engine's explanation: the same
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .datatypes import DURATION, QUANTITY, TIME, Type
 from .runtime import CONTEXT
-from .timeutil import NS_PER_DAY, format_timestamp
+from .timeutil import NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, NS_PER_SECOND, format_timestamp
 from .units import format_amount, is_currency, minor_exponent
 
 
@@ -40,6 +40,37 @@ def percent_tenths(part: int, whole: int, *, down: bool = False) -> Decimal:
     return Decimal(f"{tenths // 10}.{tenths % 10}")
 
 
+#: the parts a duration whose days do not end is written in (`duration_text`)
+_PARTS = ((NS_PER_DAY, "day"), (NS_PER_HOUR, "hour"), (NS_PER_MINUTE, "minute"))
+
+
+def duration_text(ns: int) -> str:
+    """A duration (nanoseconds) as explanations and messages write it,
+    exactly: in days (`3.5 days`, `-2 days`, `0.25 days`), as thresholds
+    are compared in days, where their decimals end; else in days, hours,
+    minutes and seconds, each part with the duration's sign (`8 hours`,
+    `1 day 7 hours`, `-8 hours -20 seconds`), where days would go on for
+    ever: a third of a day (31 hours are 1.291666... days) was written to
+    100 significant digits. The decimals of days end when NS_PER_DAY
+    (2^16 x 3^3 x 5^11) divides ns x 10^16. Whole numbers only, so no
+    decimal context changes the bytes; the SQL engines write durations
+    with this too."""
+    sign, left = ("-" if ns < 0 else ""), abs(ns)
+    if left * 10**16 % NS_PER_DAY == 0:
+        whole, rest = divmod(left * 10**16 // NS_PER_DAY, 10**16)
+        return f"{sign if ns else ''}{whole}{f'.{rest:016d}'.rstrip('0').rstrip('.')} days"
+    parts = []
+    for size, name in _PARTS:
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{sign}{count} {name}{'' if count == 1 else 's'}")
+    if left:
+        seconds, rest = divmod(left, NS_PER_SECOND)
+        fraction = f".{rest:09d}".rstrip("0").rstrip(".")
+        parts.append(f"{sign}{seconds}{fraction} second{'' if seconds == 1 and not rest else 's'}")
+    return " ".join(parts)
+
+
 def format_value(value: Any, typ: Type | None) -> Any:
     """How a metric or field value appears in explanations and messages."""
     if value is None or isinstance(value, (bool, str)):
@@ -47,9 +78,7 @@ def format_value(value: Any, typ: Type | None) -> Any:
     if typ is not None and typ.kind == TIME and isinstance(value, int):
         return format_timestamp(value)
     if typ is not None and typ.kind == DURATION and isinstance(value, int):
-        # the engine's context, not the caller's: an app's or a thread's own
-        # precision must not change the bytes (the SQL engines call this too)
-        return f"{CONTEXT.divide(Decimal(value), NS_PER_DAY):f} days"
+        return duration_text(value)
     if isinstance(value, Decimal):
         quantum = money_quantum(typ)
         if quantum is not None:
