@@ -212,7 +212,7 @@ def _written(read: _Read, typ: Type) -> str:
         return text(value)
     if typ.kind == TIME:  # as `format_timestamp` writes it, from the integer (DuckDB's DECIMAL `//` is a DOUBLE)
         return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {instant(f'CAST({value} AS BIGINT)')} END"
-    if typ.kind == DURATION:  # nanoseconds: the engine writes days to 100 digits, so `computed` does
+    if typ.kind == DURATION:  # nanoseconds, written by the engine's own `duration_text` (`computed`)
         return f"CASE WHEN {value} IS NULL THEN 'null' ELSE {_sent(read, f'CAST({value} AS VARCHAR)')} END"
     if typ.kind == BOOLEAN:
         return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE 'null' END"
