@@ -93,3 +93,31 @@ def test_explanations_and_messages_of_both_engines() -> None:
     assert award["message"] == "paid 2 days 1 hour after the referral"
     assert award["why"]["values"] == {"gap": "2 days 1 hour"}
     same(prog, events)
+
+
+def test_the_explain_report_reads_and_writes_durations_so() -> None:
+    """`explain`'s next step reads the written duration back: it said "has
+    no value yet" of `1 day 7 hours` (found by review); a hold of 100
+    minutes was a `1.6666...667-hour hold`."""
+    from rewardrules.report.explain import explain_ledger
+
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p0", "at": "2026-01-01T00:30:00Z", "type": "payment", "referee": "bob", "amount": "1.00"},
+        {"id": "p1", "at": "2026-01-02T07:30:00Z", "type": "payment", "referee": "bob", "amount": "1.00"},
+    ]
+    text = str(explain_ledger(rewardrules.compile(RULES), events))
+    assert "next: `quick`: `gap` is 1 day 7 hours of 2 days, 17 hours to go\n" in text
+    held = RULES.replace("reward referrer cash 5 USD", "reward referrer cash 5 USD { hold 100 minutes }")
+    events.append({"id": "p2", "at": "2026-01-03T01:30:00Z", "type": "payment", "referee": "bob", "amount": "1.00"})
+    text = str(explain_ledger(rewardrules.compile(held), events))
+    assert "(gap = 2 days 1 hour)" in text
+    assert "held until 2026-01-03T03:10:00Z (1 hour 40 minutes hold)" in text
+
+
+@given(st.integers(min_value=-(10**20), max_value=10**20))
+def test_a_written_duration_reads_back(ns: int) -> None:
+    from rewardrules.core.formatting import duration_ns
+
+    assert duration_ns(duration_text(ns)) == ns
+    assert duration_ns("1.5 weeks") is None and duration_ns("0.0000000001 seconds") is None

@@ -41,6 +41,7 @@ CASES = [
     ('[{{ seats | default("?") }}]', "[?]", "[3]"),
     ("[{{ payment.note }}|{{ payment.note | lower }}]", "[|]", "[Hi|hi]"),
     ("{% if payment.note == none %}no note{% endif %}", "no note", ""),
+    ("[{{ none }}|{{ payment.note or none }}|{{ payment.note | default(none) }}]", "[||]", "[|Hi|Hi]"),
 ]
 
 

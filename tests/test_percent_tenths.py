@@ -58,3 +58,31 @@ def test_a_callers_context_changes_nothing() -> None:
     for context in (TRAPPING, QUIET, decimal.Context(prec=2, rounding=decimal.ROUND_UP)):
         with decimal.localcontext(context):
             assert (_percent(2, 3), _total_percent([_coverage(2, 3)])) == expected
+
+
+def test_the_acceptance_report_in_a_callers_context() -> None:
+    """A partner with 1 of 2 referrals accepted is below `acceptance at
+    least 50.5%`: also under a caller's narrow context (where 101 was 100,
+    found by review) or a trapping one (where it raised)."""
+    import re
+    from pathlib import Path
+
+    from rewardrules.match.api import load_text, match
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "rulesets" / "matching" / "fasttrack_matching.rules").read_text(encoding="utf-8")
+    rules = load_text(re.sub(r"acceptance at least \d+%", "acceptance at least 50.5%", text), "m.rules")
+    ledger = (root / "tests" / "golden_matching" / "fasttrack_matching" / "decline_and_acceptance.jsonl").read_text()
+    declined = '"type":"decline","at":"2026-01-09T09:00:00Z"'
+    lines = [line.replace('"type":"accept","at":"2026-01-09T09:00:00Z"', declined) for line in ledger.splitlines()]
+    assert any(declined in line for line in lines)
+
+    def rows() -> list[tuple[Any, ...]]:
+        found = match(rules, lines).acceptance() or []
+        return [(r["partner"], r["received"], r["accepted"], r["rate"], r["below"]) for r in found]
+
+    expected = rows()
+    assert ("alpha", 2, 1, "50.0", True) in expected
+    for context in (TRAPPING, QUIET, decimal.Context(prec=2, rounding=decimal.ROUND_DOWN)):
+        with decimal.localcontext(context):
+            assert rows() == expected

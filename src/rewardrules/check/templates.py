@@ -135,9 +135,15 @@ def _shown(value: object) -> object:
     return value
 
 
+def _written(value: object) -> object:
+    """What `{{ ... }}` writes: no value as empty text, whichever it is."""
+    return "" if value is None else value
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    env = _Environment(autoescape=False, keep_trailing_newline=True)
+    # `{{ none }}`, `{{ x or none }}`: the literal no value, written as `NO_VALUE` is
+    env = _Environment(autoescape=False, keep_trailing_newline=True, finalize=_written)
     env.globals.clear()
     env.filters = {name: env.filters[name] for name in _FILTERS}
     env.filters["default"] = _default

@@ -71,6 +71,32 @@ def duration_text(ns: int) -> str:
     return " ".join(parts)
 
 
+_UNIT_NS = {"day": NS_PER_DAY, "hour": NS_PER_HOUR, "minute": NS_PER_MINUTE, "second": NS_PER_SECOND}
+_WRITTEN_PART = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))? (day|hour|minute|second)s?")
+
+
+def duration_ns(text: str) -> int | None:
+    """The nanoseconds a duration written by `duration_text` says (the sum
+    of its parts, each `-`? digits, decimals and a unit); None for other
+    text or a part below a nanosecond. Whole-number arithmetic: reports
+    that read a duration back (`explain`) compute with it in no context."""
+    total = 0
+    words = text.split(" ")
+    if not words or len(words) % 2:
+        return None
+    for number, unit in zip(words[::2], words[1::2], strict=True):
+        found = _WRITTEN_PART.fullmatch(f"{number} {unit}")
+        if found is None:
+            return None
+        sign, whole, decimals, name = found.groups()
+        decimals = decimals or ""
+        ns, rest = divmod((int(whole) * 10 ** len(decimals) + int(decimals or 0)) * _UNIT_NS[name], 10 ** len(decimals))
+        if rest:
+            return None
+        total += -ns if sign else ns
+    return total
+
+
 def format_value(value: Any, typ: Type | None) -> Any:
     """How a metric or field value appears in explanations and messages."""
     if value is None or isinstance(value, (bool, str)):

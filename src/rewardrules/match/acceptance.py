@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core.formatting import percent_tenths
+from ..core.runtime import in_context
 from ..core.timeutil import period_bounds, period_key
 from .check import Acceptance
 from .evaluate import Assignment
 
 
+@in_context  # `below` multiplies the rules' percent: in the engine's context, not the caller's
 def acceptance_rows(
     rule: Acceptance, assignments: Iterable[Assignment], as_of: int | None, timezone: str | None = None
 ) -> list[dict[str, Any]]:

@@ -24,9 +24,9 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from ..core.datatypes import DURATION_UNITS, QUANTITY
-from ..core.formatting import printable_lines
+from ..core.formatting import duration_ns, duration_text, printable_lines
 from ..core.runtime import CONTEXT, in_context
-from ..core.timeutil import NS_PER_DAY, format_deadline, parse_timestamp
+from ..core.timeutil import NS_PER_DAY, NS_PER_HOUR, format_deadline, parse_timestamp
 from ..score.arguments import NONE, expect, expect_program
 from ..syntax import nodes as ast
 
@@ -447,21 +447,44 @@ class _Teller:
                 return None
             name = part.metric
             unit = part.target.unit.text if isinstance(part.target, ast.Quantity) else None
+            if unit in DURATION_UNITS and isinstance(part.target, ast.Quantity):  # compared and written in ns
+                found = self._duration_distance(program, name, metrics.get(name), part.target, part.op)
+                if found is not None:
+                    parts.append(found)
+                continue
             target = part.target.value
-            if unit in DURATION_UNITS:  # a duration's value is written in days
-                target, unit = CONTEXT.divide(target * DURATION_UNITS[unit], NS_PER_DAY), "days"
-            current = _decimal(metrics.get(name), unit == "days")
+            current = _decimal(metrics.get(name))
             if current is not None and (current > target or (part.op == ">=" and current == target)):
                 continue  # this part already holds
             parts.append(self._distance(program, name, current, target, unit, part.op))
         return "; ".join(parts) or None
+
+    def _noun(self, program: str, name: str) -> str:
+        """A metric as a sentence names it: its title, else `name`."""
+        metric = self._metric(program, name)
+        title = metric.decl.title if metric is not None else None
+        return _noun(title) if title else f"`{name}`"
+
+    def _duration_distance(self, program: str, name: str, value: Any, target: ast.Quantity, op: str) -> str | None:
+        """`_distance` of a duration, as `duration_text` writes durations
+        (`` `tenure` is 1 day 7 hours of 2 days, 17 hours to go``); None
+        when it already holds."""
+        goal = int(CONTEXT.multiply(target.value, DURATION_UNITS[target.unit.text]))
+        current = duration_ns(value) if isinstance(value, str) else None
+        if current is not None and (current > goal or (op == ">=" and current == goal)):
+            return None
+        noun, strictly = self._noun(program, name), "more than " if op == ">" else ""
+        if current is None:
+            return f"{noun} has no value yet (needs {strictly}{duration_text(goal)})"
+        to_go = "" if op == ">" else f", {duration_text(goal - current)} to go"
+        return f"{noun} is {duration_text(current)} of {strictly}{duration_text(goal)}{to_go}"
 
     def _distance(
         self, program: str, name: str, current: Decimal | None, target: Decimal, unit: str | None, op: str
     ) -> str:
         metric = self._metric(program, name)
         title = metric.decl.title if metric is not None else None
-        noun = _noun(title) if title else f"`{name}`"
+        noun = self._noun(program, name)
         # a bare number (`when mrr >= 1000`) takes the metric's unit
         unit = unit or (metric.type.unit if metric is not None and metric.type.kind == QUANTITY else None)
         units = f" {unit}" if unit else ""
@@ -543,11 +566,12 @@ def _timer_why(trigger: ast.Trigger, event: str, at: str) -> str:
 
 
 def _duration(ns: int) -> str:
-    days = CONTEXT.divide(Decimal(ns), NS_PER_DAY)  # the engine's context, whatever the caller's
-    if days == days.to_integral_value():
-        return f"{_plain(days)}-day"
-    hours = CONTEXT.divide(Decimal(ns), 3600 * 10**9)
-    return f"{_plain(hours)}-hour"
+    """A hold's length: `30-day`, `36-hour`, else as `duration_text`
+    writes it (`1 hour 40 minutes`: in hours it has no end)."""
+    for size, name in ((NS_PER_DAY, "day"), (NS_PER_HOUR, "hour")):
+        if ns % size == 0:
+            return f"{ns // size}-{name}"
+    return duration_text(ns)
 
 
 def _plain(value: Decimal) -> str:
@@ -556,13 +580,11 @@ def _plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _decimal(value: Any, days: bool = False) -> Decimal | None:
-    """A metric's value as the record writes it, as a number; ``days``: a
-    duration, written `3.5 days` (see `formatting.format_value`)."""
+def _decimal(value: Any) -> Decimal | None:
+    """A metric's value as the record writes it, as a number (a duration
+    is read by `formatting.duration_ns`)."""
     if value is None or isinstance(value, bool):
         return None
-    if days and isinstance(value, str) and value.endswith(" days"):
-        value = value.removesuffix(" days")
     try:
         number = Decimal(str(value))
     except InvalidOperation:
