@@ -114,9 +114,19 @@ def test_fields_named_like_mapping_methods_render_their_values() -> None:
 
 
 def test_rendering_is_the_same_at_every_run() -> None:
-    text = "{{ payment.items }} {{ payment }} {{ referee | upper }}"
+    text = "{{ payment.items }} {{ payment.keys }} {{ referee | upper }}"
     first = messages(text)
     assert first == messages(text) and " at 0x" not in first[0]
+
+
+@pytest.mark.parametrize("template", ["{{ payment }}", "{{ 'x' ~ payment }}", "{% if payment %}x{% endif %}"])
+def test_an_event_is_read_field_by_field(template: str) -> None:
+    """The event alone was written as a Python mapping (`{'id': 'p1', ...,
+    'note': None}`), which `--engine duckdb` wrote as `{}`: refused."""
+    diagnostic = one(template, "RR501")
+    assert diagnostic.message.startswith(
+        "message templates read the event `payment` field by field, such as `{{ payment."
+    )
 
 
 # -- comparisons and filters -----------------------------------------------------

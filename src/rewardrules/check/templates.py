@@ -110,8 +110,8 @@ class _NoValue:
     def __hash__(self) -> int:
         return hash(None)
 
-    def __repr__(self) -> str:  # inside a mapping written whole (`{{ payment }}`): as before
-        return "None"
+    def __repr__(self) -> str:  # never an address, should anything write its repr
+        return ""
 
 
 NO_VALUE: Any = _NoValue()
@@ -348,7 +348,15 @@ def _nodes(tree: nodes.Template, known: set[str], fields: Mapping[str, set[str]]
             problem = _getattr_problem(node, known, fields)
             if problem is not None:
                 yield problem
-                continue
+            continue  # a field of an event: its name is read for the field
+        if isinstance(node, nodes.Name) and node.name in fields:
+            example = f"{node.name}.{min(fields[node.name])}" if fields[node.name] else f"{node.name}.field"
+            yield TemplateProblem(
+                "RR501",
+                f"message templates read the event `{node.name}` field by field, such as `{{{{ {example} }}}}`",
+                "the event alone would be written as a Python mapping, which the SQL engines do not write",
+                tokens=(node.name,),
+            )
         stack.extend(node.iter_child_nodes())
 
 
