@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import random
 from functools import cache
 from typing import Any
@@ -348,3 +349,46 @@ def test_the_referrals_own_event_never_voids_its_award() -> None:
     result = same(prog, events)
     assert paid(result, "own") == [("01-01", "confirmed")]
     same_explained(prog, events)
+
+
+LAPSE = """ruleset l "L"
+
+event payment { amount: money USD }
+
+attribution first referral lapses after 30 days unless first payment
+
+milestone one { first payment  reward referrer cash 5 USD }
+"""
+
+
+@pytest.mark.parametrize(
+    ("lines", "as_of", "said"),
+    [
+        (("1600-01-01T00:00:00Z", "2100-01-02T00:00:00Z"), None, "event `r1` is at 1600-01-01T00:00:00Z"),
+        (("2026-01-01T00:00:00Z", "2300-01-02T00:00:00Z"), None, "event `p1` is at 2300-01-02T00:00:00Z"),
+        (("1700-01-01T00:00:00Z", "2100-01-02T00:00:00Z"), "2300-01-01T00:00:00Z", "the as-of is at 2300-01-01"),
+    ],
+)
+def test_an_instant_past_a_bigint_is_said(
+    lines: tuple[str, str], as_of: str | None, said: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Python engine holds the years 0001 to 9999; the SQL engines
+    nanoseconds in a BIGINT (1677 to 2262): past them DuckDB stopped with
+    its own conversion error. Now said at once, naming the event or the
+    as-of (exit 2, nothing written); the Python engine scores the ledger."""
+    from rewardrules.cli import main
+
+    rules, ledger = tmp_path / "l.rules", tmp_path / "l.jsonl"
+    rules.write_text(LAPSE, encoding="utf-8")
+    events = [
+        {"id": "r1", "at": lines[0], "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": lines[1], "type": "payment", "referee": "bob", "amount": "10.00"},
+    ]
+    ledger.write_text("".join(f"{json.dumps(e)}\n" for e in events), encoding="utf-8")
+    when = ["--as-of", as_of] if as_of else []
+    assert main(["score", "--engine", "duckdb", *when, str(rules), str(ledger)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and said in err
+    assert "the SQL engines hold instants from 1677-09-21T00:12:43.145224192Z to 2262-04-11" in err
+    assert "Conversion Error" not in err and "Traceback" not in err
+    assert main(["score", *when, str(rules), str(ledger)]) == 0

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..check.program import CheckedRuleset
+from ..core.timeutil import format_timestamp
 from . import exponents, signs
 from .compile import MAX_DIGITS, Column, Query, ident, literal
 from .every import check_volume
@@ -116,6 +117,24 @@ def _scale(values: Iterable[Decimal], name: str) -> int:
     return scale
 
 
+#: the instants the SQL engines hold: nanoseconds since 1970 in a BIGINT
+_FIRST_NS, _LAST_NS = -(2**63), 2**63 - 1
+
+
+def bigint_instant(at: int, what: str) -> int:
+    """`at`, an instant of the ledger or the as-of (`what` names it), when
+    a BIGINT of nanoseconds holds it (1677-09-21 to 2262-04-11); else
+    `TooWide`, said at once (exit 2), where DuckDB stopped with its own
+    conversion error: the Python engine holds the years 0001 to 9999."""
+    if _FIRST_NS <= at <= _LAST_NS:
+        return at
+    first, last = format_timestamp(_FIRST_NS), format_timestamp(_LAST_NS)
+    raise TooWide(
+        f"{what} is at {format_timestamp(at)}: the SQL engines hold instants from {first} to {last} "
+        "(nanoseconds in a BIGINT); `--engine python` scores it"
+    )
+
+
 def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, dict[str, int]]) -> dict[str, int]:
     """Write the events as JSON Lines of text values; each number column's scale."""
     numbers: dict[str, list[Decimal]] = {}
@@ -123,7 +142,7 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
         for record in records:
             at, event_id, event_type, referee, referrer = record[:5]
             row: dict[str, Any] = {
-                "at": str(at),
+                "at": str(bigint_instant(at, f"event `{event_id}`")),
                 "id": event_id,
                 "type": event_type,
                 "referee": referee,
@@ -266,7 +285,9 @@ def _queries(
     `layouts` (each reward's record keys) and `totals_of`, the awards as
     JSON text when `write.award_texts` can write them and the totals add
     up from their counts; else the award rows of the same run."""
-    connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS "at"')
+    connection.execute(
+        f'CREATE TABLE as_of AS SELECT CAST({bigint_instant(int(as_of), "the as-of")} AS BIGINT) AS "at"'
+    )
     volume = query.volume_sql()
     if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
         check_volume(_fetch(connection, volume), query.names, query.most)

@@ -36,7 +36,7 @@ from ..check.program import CheckedRuleset
 from .compile import Column, Query
 from .dialect import to_dialect
 from .every import check_volume
-from .run import EngineError, Layouts, Rows, TooWide, _positions, _write
+from .run import EngineError, Layouts, Rows, TooWide, _positions, _write, bigint_instant
 from .spark_lost import is_lost, lost_message
 
 if TYPE_CHECKING:
@@ -213,7 +213,8 @@ class Spark:
                 self._size_shuffles(events)
                 limit = as_of if as_of is not None else (latest if latest is not None else 0)
                 self.session.sql(
-                    f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(limit)} AS BIGINT) AS `at`"
+                    f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({bigint_instant(int(limit), 'the as-of')} "
+                    "AS BIGINT) AS `at`"
                 )
                 rows = self._queries(query, layouts)
                 ineligible = [row["event"] for row in rows.rejected if row["reason"] == "ineligible"]
