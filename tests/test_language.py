@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 import rewardrules
+from rewardrules.core.diagnostics import RuleError
 
 
 def ledger(*events: dict) -> list[str]:
@@ -215,19 +216,19 @@ milestone each_payment {
     ]
 
 
-def test_a_message_shows_a_whole_event_with_its_fields_in_one_order() -> None:
-    """id, at, referee, referrer, then the declared fields, whichever reader
-    path the event took (non-ASCII text takes the exact validator)."""
-    program = rewardrules.compile(
-        "event referral { source: optional text }\n"
-        'milestone joined { first referral  reward referrer cash 1 USD  message "{{ referral }}" }\n'
-    )
-    for source in ("x", "é"):
-        event = ref("r1", 1, "ann", "bob", source=source)
-        (award,) = program.score([event]).data["awards"]
-        assert award["message"] == (
-            f"{{'id': 'r1', 'at': '2026-01-01T00:00:00Z', 'referee': 'bob', 'referrer': 'ann', 'source': '{source}'}}"
+def test_a_message_reads_an_event_field_by_field() -> None:
+    """`{{ referral }}` alone wrote the event as a Python mapping (`{'id':
+    'r1', 'at': ..., 'source': 'x'}`, its fields in one order whichever
+    reader path the event took), and `--engine duckdb` wrote `{}`: it is
+    refused at its place, with a field to read instead."""
+    with pytest.raises(RuleError) as refused:
+        rewardrules.compile(
+            "event referral { source: optional text }\n"
+            'milestone joined { first referral  reward referrer cash 1 USD  message "{{ referral }}" }\n'
         )
+    (problem,) = refused.value.diagnostics
+    assert problem.code == "RR501" and (problem.line, problem.column) == (2, 76)
+    assert "read the event `referral` field by field, such as `{{ referral.at }}`" in problem.message
 
 
 def test_totals_add_amounts_in_award_order() -> None:
