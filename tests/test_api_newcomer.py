@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import rewardrules
@@ -437,8 +437,15 @@ _ITEMS = st.one_of(
 )
 
 
+#: an undeclared field's integer past an instant's range: its session's
+#: snapshot was refused on restore (found by this test, at random)
+_WIDE = '{"id": "a", "at": "0001-01-01T00:00:00Z", "type": "x", "extra": -62135596800000000001}'
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_ITEMS, max_size=5))
+@example(items=[_WIDE])
+@example(items=[_WIDE.replace("-62135596800000000001", "9" * 4000)])
 def test_fuzzed_events_give_results_or_ledger_errors_only(items: list[object]) -> None:
     program = _fuzzed_program()
     for call in (
