@@ -82,15 +82,15 @@ def duration_ns(text: str) -> int | None:
     that read a duration back (`explain`) compute with it in no context."""
     total = 0
     words = text.split(" ")
-    if not words or len(words) % 2:
+    if len(words) % 2:
         return None
     for number, unit in zip(words[::2], words[1::2], strict=True):
         found = _WRITTEN_PART.fullmatch(f"{number} {unit}")
         if found is None:
             return None
-        sign, whole, decimals, name = found.groups()
-        decimals = decimals or ""
-        ns, rest = divmod((int(whole) * 10 ** len(decimals) + int(decimals or 0)) * _UNIT_NS[name], 10 ** len(decimals))
+        sign, whole, decimals, name = found.groups(default="")
+        scale = 10 ** len(decimals)
+        ns, rest = divmod(int(whole + decimals) * _UNIT_NS[name], scale)
         if rest:
             return None
         total += -ns if sign else ns

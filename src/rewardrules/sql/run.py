@@ -124,12 +124,18 @@ _FIRST_NS, _LAST_NS = -(2**63), 2**63 - 1
 def bigint_instant(at: int, what: str) -> int:
     """`at`, an instant of the ledger or the as-of (`what` names it), when
     a BIGINT of nanoseconds holds it (1677-09-21 to 2262-04-11); else
-    `TooWide`, said at once (exit 2), where DuckDB stopped with its own
-    conversion error: the Python engine holds the years 0001 to 9999."""
+    `past_bigint`."""
     if _FIRST_NS <= at <= _LAST_NS:
         return at
+    raise past_bigint(at, what)
+
+
+def past_bigint(at: int, what: str) -> TooWide:
+    """`TooWide` for an instant no BIGINT of nanoseconds holds, said at once
+    (exit 2), where DuckDB stopped with its own conversion error: the
+    Python engine holds the years 0001 to 9999."""
     first, last = format_timestamp(_FIRST_NS), format_timestamp(_LAST_NS)
-    raise TooWide(
+    return TooWide(
         f"{what} is at {format_timestamp(at)}: the SQL engines hold instants from {first} to {last} "
         "(nanoseconds in a BIGINT); `--engine python` scores it"
     )
@@ -141,8 +147,10 @@ def _write(path: str, records: Iterable[tuple[Any, ...]], positions: dict[str, d
     with open(path, "w", encoding="utf-8") as out:
         for record in records:
             at, event_id, event_type, referee, referrer = record[:5]
+            if not _FIRST_NS <= at <= _LAST_NS:  # inline: the name is made only for the error
+                raise past_bigint(at, f"event `{event_id}`")
             row: dict[str, Any] = {
-                "at": str(bigint_instant(at, f"event `{event_id}`")),
+                "at": str(at),
                 "id": event_id,
                 "type": event_type,
                 "referee": referee,

@@ -260,8 +260,9 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     ]
     if theirs:  # per-referrer metrics: their values after the referrer's last row
         ctes.append(f"theirs AS (SELECT referrer{''.join(', ' + c for c in theirs)} FROM ({_last('referrer')}) AS l)")
-    clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m) and not _per_referrer_clock(m)]
-    theirs_clocks = [m for m in compiler.compiled.milestones if timers.is_timer(m) and _per_referrer_clock(m)]
+    timed_milestones = [m for m in compiler.compiled.milestones if timers.is_timer(m)]
+    clocks = [m for m in timed_milestones if not _per_referrer_clock(m)]
+    theirs_clocks = [m for m in timed_milestones if _per_referrer_clock(m)]
     ctes += [f"t{m.info.index} AS ({_clock(compiler, m)})" for m in [*clocks, *theirs_clocks]]
     if moving:
         ctes.append(_chain(compiler, moving))
@@ -287,7 +288,7 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
     if per_referrer:  # one program (`_Compiler._refuse_terms`)
         own = "".join(", " + c.rpartition(" AS ")[2] for c in [*theirs, *mixed])
         first = ""  # a per-referrer timer's progress reads the referrer's first referral, as a referral row
-        if any(m.info.level == "referrer" for m in [*clocks, *theirs_clocks]):
+        if any(m.info.level == "referrer" for m in timed_milestones):
             own += f", a.rid AS first_rid, a.referee AS first_referee{flags}{timed}"
             own += "".join(_clock_columns(theirs_clocks))
             first = "JOIN accepted AS a ON a.rid = r.first_rid " + timed_joins
@@ -318,7 +319,7 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
 def _per_referrer_clock(milestone: CompiledMilestone) -> bool:
     """Whether a timer's clock is its referrer's (a held condition counted
     per referrer), not its referee's (`Timer.scope`)."""
-    return timers.is_timer(milestone) and timers.order_values(milestone)["scope"] == "referrer"
+    return timers.order_values(milestone)["scope"] == "referrer"
 
 
 def _indexes(milestones: list[CompiledMilestone]) -> tuple[int, ...]:
