@@ -259,9 +259,18 @@ def test_a_message_reading_a_quotient_compiles() -> None:
     assert refusals(prog.compiled) == []
 
 
-def test_whenever_of_a_quotient_is_refused_at_the_trigger() -> None:
-    found = refused("milestone m { whenever average increases\n  reward referrer cash 1 USD }")
-    assert found == [("`whenever` of `average`, a value that involves a division", 11)]
+def test_whenever_of_a_quotient_compiles_and_its_increase_is_refused() -> None:
+    """`whenever` of one quotient compiles (tests/test_sql_whenever_quotient.py);
+    `increase` of it is refused at its line, as is `whenever` of a
+    quotient rounded twice."""
+    rules = "milestone m { whenever average increases\n  reward referrer cash 1 USD }"
+    prog = rewardrules.compile(HEAD.format(zone="") + rules)
+    compile_query(prog.compiled)
+    assert refusals(prog.compiled) == []
+    found = refused("milestone m { whenever average increases\n  reward referrer cash 10% of increase }")
+    assert found == [("`increase` of a value that involves a division", 12)]
+    found = refused("metric half = average / 2\nmilestone m { whenever half increases\n  reward referrer cash 1 USD }")
+    assert found == [("`whenever` of `half`, arithmetic on a quotient that the engine rounds to 100 digits first", 12)]
 
 
 # -- the cookbook's programs --------------------------------------------------

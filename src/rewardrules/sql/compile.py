@@ -290,6 +290,10 @@ class _Compiler:
     types: set[str] = field(default_factory=set)
     #: whether the expression being compiled may read metrics
     in_aggregate: bool = False
+    #: the column `increase` reads (sql/triggers.py); None where it has
+    #: none: the rise of a quotient, which the engine takes between two
+    #: values each rounded to 100 digits
+    rise: str | None = "inc"
     #: whether it is an `eligible when` clause, read on the referral event
     in_eligibility: bool = False
     #: per-referrer metrics (`count referrals ...`): column names, and each
@@ -471,7 +475,9 @@ class _Compiler:
         if self.aliases:
             raise self.refuse(f"`{_ref_text(node)}` in a `void` condition", node)
         if binding.kind == "increase":  # the rise of a `whenever` milestone (sql/triggers.py)
-            return "inc"
+            if self.rise is None:
+                raise self.refuse("`increase` of a value that involves a division", node)
+            return self.rise
         if binding.kind == "metric" and binding.metric is not None:
             if self.in_aggregate:
                 raise self.refuse("a metric inside an aggregate's `where`", node)

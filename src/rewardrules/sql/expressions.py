@@ -157,19 +157,19 @@ def _refuse_two_rounded(compiler: _Compiler, left: ast.Expr, right: ast.Expr) ->
     `>=` false there; review)."""
     if divides(compiler, left) and divides(compiler, right):
         for side in (left, right):
-            if not _one_quotient(compiler, side):
+            if not one_quotient(compiler, side):
                 raise compiler.refuse(_ROUNDED, side)
 
 
-def _one_quotient(compiler: _Compiler, node: ast.Expr) -> bool:
+def one_quotient(compiler: _Compiler, node: ast.Expr) -> bool:
     """Whether `node` is a quotient of values without one (through the
     metrics it names), negated or not: the engine rounds it once."""
     if isinstance(node, ast.Neg):
-        return _one_quotient(compiler, node.operand)
+        return one_quotient(compiler, node.operand)
     if isinstance(node, ast.Ref):
         binding = compiler.checked.bindings.get(node)
         metric = binding.metric if binding is not None and binding.kind == "metric" else None
-        return metric is not None and metric.formula is not None and _one_quotient(compiler, metric.formula)
+        return metric is not None and metric.formula is not None and one_quotient(compiler, metric.formula)
     return (
         isinstance(node, ast.Arith)
         and node.op == "/"

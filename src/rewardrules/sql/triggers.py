@@ -6,6 +6,10 @@ the rise, whenever it went up. So the tested rows, in processing order
 per referral (per referrer for a per-referrer milestone), take `inc = M -
 LAG(M)` (0 for the first), and the award rows are those with `inc > 0`:
 one per event, the event's id its occurrence, as the Python engine's.
+
+M may be one quotient (`paid / orders`): the rows carry its fraction
+(`cn`, `cd`: sql/expressions.py) and rise where it is above the last one
+multiplied across; `increase` of it is refused (see `_quotient`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
 from . import explain, messages, reversals
-from .expressions import divides
+from .expressions import Fraction, divides, fraction, one_quotient
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -28,28 +32,54 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     info = compiled.info
     trigger = info.trigger
     assert isinstance(trigger, ast.IncreaseTrigger)
-    metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
-    if metric is not None and metric.formula is not None and divides(compiler, metric.formula):
-        raise compiler.refuse(f"`whenever` of `{metric.name}`, a value that involves a division", trigger)
     k = info.index
-    current = tested_metric(compiler, compiled, trigger, "whenever")
     scope = "rid" if info.level == "referral" else "referrer"
-    computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
-    amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-    amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
-    amounts += explain.hit_column(compiler, compiled)  # its explanation's
+    window = f'OVER (PARTITION BY {scope} ORDER BY "at", id)'
+    quotient = _quotient(compiler, compiled, trigger)
+    if quotient is None:
+        current = f"{tested_metric(compiler, compiled, trigger, 'whenever')} AS cur"
+        valued, rise, risen = "cur IS NOT NULL", f"cur - COALESCE(LAG(cur) {window}, 0) AS inc", "inc > 0"
+    else:
+        # a quotient rises when it is above the last one multiplied across
+        # (both denominators positive), or above 0 at the first test
+        current = f"{quotient.num} AS cn, {quotient.den or 1} AS cd"
+        valued, risen = "cn IS NOT NULL AND cd IS NOT NULL", "up"
+        rise = f"CASE WHEN LAG(cn) {window} IS NULL THEN cn > 0 ELSE cn * LAG(cd) {window} > LAG(cn) {window} * cd END AS up"
+    compiler.rise = "inc" if quotient is None else None  # `increase` of a quotient: refused
+    try:
+        computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
+        amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+        amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
+        amounts += explain.hit_column(compiler, compiled)  # its explanation's
+    finally:
+        compiler.rise = "inc"
     types = ", ".join(literal(t) for t in sorted(info.events))
-    tested = f"SELECT *, {current} AS cur FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
-    rises = (
-        f'SELECT *, cur - COALESCE(LAG(cur) OVER (PARTITION BY {scope} ORDER BY "at", id), 0) AS inc '
-        f"FROM ({tested}) AS c WHERE cur IS NOT NULL"
-    )
+    tested = f"SELECT *, {current} FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
+    rises = f"SELECT *, {rise} FROM ({tested}) AS c WHERE {valued}"
     hits = (
         f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, id AS occurrence{amounts} '
-        f"FROM ({rises}) AS d WHERE inc > 0)"
+        f"FROM ({rises}) AS d WHERE {risen})"
     )
     hits = ",\n".join([hits, *reversals.void_ctes(compiler, compiled)])
     return hits, [compiler.reward_row(compiled, r) for r in range(len(compiled.rewards))]
+
+
+def _quotient(compiler: _Compiler, compiled: CompiledMilestone, trigger: ast.IncreaseTrigger) -> Fraction | None:
+    """The exact value a `whenever` milestone tests when it involves a
+    division (None: it does not). It must be one quotient of values without
+    one, negated or not: the engine rounds it once to 100 digits, and two
+    such values of DECIMAL(38) numbers are on the same sides of each other
+    rounded or not (`expressions.one_quotient`)."""
+    metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
+    if metric is None or metric.formula is None or not divides(compiler, metric.formula):
+        return None
+    if not one_quotient(compiler, metric.formula):
+        raise compiler.refuse(
+            f"`whenever` of `{metric.name}`, arithmetic on a quotient that the engine rounds to 100 digits first",
+            trigger,
+        )
+    compiler.types.update(compiled.info.events)
+    return fraction(compiler, metric.formula)
 
 
 def tested_metric(
