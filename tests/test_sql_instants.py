@@ -33,6 +33,7 @@ from .test_review_rev1_drawn import same_explained
 from .test_sql_backend import python_json
 from .test_sql_explain_drawn import reported_as_compiled
 from .test_sql_lifted_earlier import moving
+from .test_sql_sections_lifted import same_sections
 from .test_sql_spark import spark_json
 from .test_sql_voids_metrics import paid, same
 
@@ -392,3 +393,114 @@ def test_an_instant_past_a_bigint_is_said(
     assert "the SQL engines hold instants from 1677-09-21T00:12:43.145224192Z to 2262-04-11" in err
     assert "Conversion Error" not in err and "Traceback" not in err
     assert main(["score", *when, str(rules), str(ledger)]) == 0
+
+
+#: every place the query compares the gap between two instants with a
+#: duration: an aggregate's and a trigger's `within`, a `void` window, a
+#: lapse (of the attribution's fold, of a timer's start, of the explained
+#: sections' holds and releases)
+GAPS = """\
+ruleset gaps
+
+event payment { amount: money USD }
+event refund { payment: text }
+
+metric recent = count payment within 7 days
+
+program lapsing {
+  attribution last referral lapses after 30 days unless first payment where payment.amount > 5 USD
+
+  milestone quick {
+    first payment within 7 days
+    reward referrer cash 10 USD
+    void if refund within 30 days
+  }
+
+  milestone counted {
+    when recent >= 1
+    reward referee cash 1 USD
+  }
+
+  milestone later {
+    after 2 days
+    reward referrer cash 2 USD
+  }
+
+  milestone paid_later {
+    after 1 days from payment if recent >= 0
+    reward referrer cash 4 USD
+  }
+}
+
+program first_holds {
+  attribution first referral lapses after 30 days unless first payment where payment.amount > 5 USD
+
+  milestone converted {
+    first payment where payment.amount > 5 USD
+    reward referee cash 5 USD
+  }
+}
+
+program kept {
+  milestone each_one {
+    each payment
+    reward referrer cash 3 USD
+    void if refund where refund.payment == payment.id within 30 days
+  }
+}
+"""
+
+#: 1700, 2026 and 2261: more than 2^63 ns (292 years) apart, within a BIGINT
+FAR = ("1700-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2261-01-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_instants_centuries_apart_are_compared(seed: int) -> None:
+    """DuckDB stopped with "Overflow in subtraction of INT64" (exit 2) where
+    a gap compared with a duration passed 292 years; the gap is now a
+    HUGEINT, and the awards, explained too, are the Python engine's."""
+    prog = rewardrules.compile(GAPS, "gaps.rules")
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    for n in range(12):
+        day = rng.choice(FAR)
+        if rng.random() < 0.3:
+            event = {"type": "referral", "referrer": rng.choice(["ann", "ben"])}
+        elif rng.random() < 0.7:
+            event = {"type": "payment", "amount": rng.choice(["10.00", "1.00"])}
+        else:
+            event = {"type": "refund", "payment": f"e{rng.randrange(12)}"}
+        events.append({"id": f"e{n}", "at": day, "referee": rng.choice(["bob", "cy"]), **event})
+    events[:0] = [
+        {"id": "r0", "at": FAR[0], "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "r1", "at": FAR[0], "type": "referral", "referrer": "ben", "referee": "cy"},
+    ]
+    for as_of in (None, "2100-01-01T00:00:00Z"):
+        same(prog, events, as_of)
+        same_sections(prog, events, as_of, too_wide=False)
+    same_explained(prog, events, too_wide=False)
+
+
+def test_a_gap_of_centuries_is_past_a_window() -> None:
+    """A payment 326 years after its referral is outside `within 7 days`
+    (the one an hour after it is inside); a refund 235 years after the
+    award is outside its void window."""
+    prog = rewardrules.compile(GAPS, "gaps.rules")
+    events = [
+        {"id": "r0", "at": FAR[0], "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p0", "at": "1700-01-01T01:00:00Z", "type": "payment", "referee": "bob", "amount": "10.00"},
+        {"id": "p1", "at": FAR[1], "type": "payment", "referee": "bob", "amount": "10.00"},
+        {"id": "f1", "at": FAR[2], "type": "refund", "referee": "bob", "payment": "p1"},
+        # never converted: its lapse, a timer's start and the as-of are centuries after its referral
+        {"id": "r1", "at": FAR[0], "type": "referral", "referrer": "ben", "referee": "cy"},
+        {"id": "q1", "at": FAR[1], "type": "payment", "referee": "cy", "amount": "1.00"},
+    ]
+    same_sections(prog, events, too_wide=False)
+    same_explained(prog, events, too_wide=False)
+    result = same(prog, events)
+    assert paid(result, "quick") == [("01-01", "confirmed")]
+    assert [a["at"] for a in result["awards"] if a["milestone"] == "counted"] == ["1700-01-01T01:00:00Z"]
+    assert sorted(a["status"] for a in result["awards"] if a["milestone"] == "each_one" and a["referee"] == "bob") == [
+        "confirmed",
+        "confirmed",
+    ]

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo, ProgramInfo
 from ..core.limits import MAX_REFERRALS_PER_REFEREE
 from ..syntax import nodes as ast
+from . import compile as sql  # not `from .compile import`: compile.py imports this module
 
 if TYPE_CHECKING:
     from ..compiler.generate import CompiledMilestone
@@ -69,7 +70,7 @@ def holding_at_due(compiler: _Compiler, p: int, starts: str) -> str:
     tests = [f"a.e{p}", f"(a.nx{p} IS NULL OR a.nx{p} > s.due)"]
     lapse = program.attribution.lapse_ns
     if lapse is not None:
-        tests.append(f"(a.fv{p} OR s.due - a.rat <= {lapse})")
+        tests.append(f"(a.fv{p} OR {sql.gap('s.due', 'a.rat')} <= {lapse})")
     return f"SELECT s.* FROM ({starts}) AS s JOIN accepted AS a ON a.rid = s.srid WHERE {' AND '.join(tests)}"
 
 
@@ -262,7 +263,7 @@ def _cases(p: int, program: ProgramInfo, v: Callable[[str], str]) -> list[tuple[
         held = v(f"pha{p}")
         cases.append(
             (
-                f"({held} IS NOT NULL AND {at} - {held} <= {attribution.lapse_ns})",
+                f"({held} IS NOT NULL AND {sql.gap(at, held)} <= {attribution.lapse_ns})",
                 f"{lit(name + 'the referral of `')} || {v(f'phr{p}')} || '` holds it until it lapses'",
             )
         )
@@ -393,7 +394,7 @@ def held(compiler: _Compiler) -> str:
             before = f'(a.nx{p} IS NULL OR e."at" < a.nx{p} OR (e."at" = a.nx{p} AND e.id < a.ni{p}))'
             test = f"({test} AND {before}"
             lapse = program.attribution.lapse_ns
-            test += f' AND (a.fv{p} OR e."at" - a.rat <= {lapse}))' if lapse is not None else ")"
+            test += f" AND (a.fv{p} OR {sql.gap('e.' + sql.AT, 'a.rat')} <= {lapse}))" if lapse is not None else ")"
         holds.append(test)
     nowhere = " OR ".join(f"a.e{p}" for p in range(len(programs)))
     live = f"(NOT ({nowhere}) OR {' OR '.join(holds)}) AS live"

@@ -212,6 +212,17 @@ def number(value: Decimal, span: Span | None, path: str) -> str:
     return f"CAST({literal(text)} AS DECIMAL({MAX_DIGITS}, {_scale(value)}))"
 
 
+#: an event's instant column
+AT = '"at"'
+
+
+def gap(later: str, earlier: str) -> str:
+    """SQL: the nanoseconds from instant `earlier` to `later` (BIGINTs), in
+    HUGEINT: two instants BIGINT holds (1677 to 2262) may lie more than
+    2^63 ns (292 years) apart, which a BIGINT difference refuses."""
+    return f"(CAST({later} AS HUGEINT) - {earlier})"
+
+
 def nanoseconds(column: str) -> str:
     """An event's instant (BIGINT nanoseconds) read as a value: an exact
     DECIMAL, as the engine's int, since a difference of two instants may
@@ -608,7 +619,7 @@ class _Compiler:
             finally:
                 self.in_aggregate = False
         if agg.within is not None:
-            tests.append(f'"at" - rat <= {_duration(agg.within)}')
+            tests.append(f"{gap(AT, 'rat')} <= {_duration(agg.within)}")
         return " AND ".join(tests)
 
     def _value_column(self, event: str, name: str, node: object) -> str:
@@ -673,7 +684,7 @@ class _Compiler:
             if trigger.where is not None:
                 tests.append(self.expr(trigger.where))
             if trigger.within is not None:
-                tests.append(f'"at" - rat <= {_duration(trigger.within)}')
+                tests.append(f"{gap(AT, 'rat')} <= {_duration(trigger.within)}")
             return tests, not trigger.each, ("''" if not trigger.each else "id")
         raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
 

@@ -136,7 +136,7 @@ def _clause(
     tests = [f"v.type = {sql.literal(void.event)}", 'v."at" >= h."at"', "v.id <> h.rid"]
     window = void.window_ns
     if window is not None:
-        tests.append(f'v."at" - h."at" <= {int(window)}')
+        tests.append(f"{sql.gap('v.' + sql.AT, 'h.' + sql.AT)} <= {int(window)}")
     if decl.where is not None:
         tests.append(void_clause(compiler, void))
     trigger = "" if timed else "JOIN seen AS t ON t.rid = h.rid AND t.id = h.event "

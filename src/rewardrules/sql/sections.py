@@ -55,7 +55,7 @@ from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
-from .compile import ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, literal, unrolled
+from .compile import AT, ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, gap, literal, unrolled
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +368,7 @@ def _keeper(compiler: _Compiler, p: int) -> str:
     converted = '(c.referee IS NOT NULL AND (c."at" < e."at" OR (c."at" = e."at" AND c.id < e.id)))'
     released = (
         "EXISTS (SELECT 1 FROM scored AS e WHERE e.referee = l.referee AND e.type <> 'referral' "
-        f'AND {after} AND e."at" - l.rat > {lapse} AND NOT {converted})'
+        f"AND {after} AND {gap('e.' + AT, 'l.rat')} > {lapse} AND NOT {converted})"
     )
     return (
         f"o{p} AS (SELECT l.referee, l.rid FROM ({last}) AS l "
@@ -398,7 +398,7 @@ def _chain_columns(compiler: _Compiler, moving: list[int]) -> list[str]:
         lapse = compiler.checked.programs[p].attribution.lapse_ns
         holds = f"a.e{p} AND a.nx{p} IS NULL"
         if lapse is not None:
-            holds += f' AND (a.fv{p} OR (SELECT "at" FROM as_of) - a.rat <= {lapse})'
+            holds += f" AND (a.fv{p} OR {gap(f'(SELECT {AT} FROM as_of)', 'a.rat')} <= {lapse})"
         found.append(
             f", COALESCE({holds}, FALSE) AS h{p}, k{p}.referee IS NOT NULL AS cv{p}, a.nx{p}, a.ni{p}, "
             f"n{p}.referrer AS nr{p}, ch.oi{p}, ch.or{p}"
