@@ -1,9 +1,9 @@
-"""`whenever M increases` of a quotient in SQL (docs/sql.md, "Whenever and
-otherwise"): the query compares the exact fractions multiplied across,
-the Python engine the quotients rounded to 100 digits; the awards,
-messages and explained sections are the same bytes. `increase` of a
-quotient, and a quotient the engine rounds twice, are refused at their
-line."""
+"""`whenever M increases` and `every N M` of a quotient in SQL (docs/sql.md,
+"`whenever` and `otherwise`", "`every N M`"): the query compares the exact
+fractions multiplied across and truncates them exactly, the Python engine
+works on the quotients rounded to 100 digits; the awards, messages and
+explained sections are the same bytes. `increase` of a quotient, and a
+quotient the engine rounds twice, are refused at their line."""
 
 from __future__ import annotations
 
@@ -55,6 +55,17 @@ milestone later {
 milestone converting {
   whenever share increases
   reward referrer cash 4 USD
+}
+
+milestone steps "Each 2.5 USD of average" {
+  every 2.5 average
+  reward referee cash 1 USD
+  message "{{ average }} past {{ title }}"
+}
+
+milestone halves {
+  every 0.5 share
+  reward referrer cash 6 USD
 }
 """
 
@@ -118,10 +129,11 @@ def payment(n: int, day: int, referee: str, amount: str) -> dict[str, Any]:
 def test_a_rise_is_from_the_last_tested_quotient() -> None:
     """Averages 10, 7.5, 15, 18.75, -5, -4.1666...: a rise from 0 at the
     first payment, then from each last average (a fall is no rise, and the
-    recovery from -5 is one); `falling` rises where the average falls;
+    recovery from -5 is one), and every 2.5 of it the multiples passed;
+    `falling` rises where the average falls;
     `later` has no value at the first payment (15, 22.5, 25, -6.25, -5
     after it: its first test is at the second); the share of converted
-    referrals rises once."""
+    referrals rises once (to 1: two multiples of 0.5)."""
     events = [
         referral("bob"),
         *(payment(n, n + 2, "bob", a) for n, a in enumerate(["10", "5", "30", "30", "-100", "0"])),
@@ -139,6 +151,10 @@ def test_a_rise_is_from_the_last_tested_quotient() -> None:
     later = [a["at"][:10] for a in result["awards"] if a["milestone"] == "later"]
     assert later == ["2026-01-03", "2026-01-04", "2026-01-05", "2026-01-07"]
     assert [a["at"][:10] for a in result["awards"] if a["milestone"] == "converting"] == ["2026-01-02"]
+    # every 2.5 of the average: past 10 (4 multiples), 15 (2 more), 18.75 (1 more)
+    steps = [a["at"][:10] for a in result["awards"] if a["milestone"] == "steps"]
+    assert steps == ["2026-01-02"] * 4 + ["2026-01-04"] * 2 + ["2026-01-05"]
+    assert [a["at"][:10] for a in result["awards"] if a["milestone"] == "halves"] == ["2026-01-02"] * 2
 
 
 def test_an_equal_quotient_is_no_rise() -> None:
@@ -147,6 +163,19 @@ def test_an_equal_quotient_is_no_rise() -> None:
     events = [referral("bob"), *(payment(n, n + 2, "bob", a) for n, a in enumerate(["10", "10", "10", "10.01"]))]
     result = same(rewardrules.compile(RULES, "q.rules"), events)
     assert [a["at"][:10] for a in result["awards"] if a["milestone"] == "better"] == ["2026-01-02", "2026-01-05"]
+
+
+def test_every_counts_the_multiples_an_average_passed_not_nears() -> None:
+    """Averages 4.99, 4.995 and 5: one multiple of 2.5 until the average is
+    5 exactly; 7.40 / 3 (2.466...) is past none."""
+    prog = rewardrules.compile(RULES, "q.rules")
+    events = [referral("bob"), *(payment(n, n + 2, "bob", a) for n, a in enumerate(["4.99", "5.00", "5.01"]))]
+    result = same(prog, events)
+    assert [a["at"][:10] for a in result["awards"] if a["milestone"] == "steps"] == ["2026-01-02", "2026-01-04"]
+    events = [referral("bob"), *(payment(n, 2, "bob", a) for n, a in enumerate(["0", "0", "7.40"]))]
+    thirds = same(prog, events, "2026-01-02T00:00:00Z")
+    assert [a for a in thirds["awards"] if a["milestone"] == "steps"] == []
+    assert [a["milestone"] for a in thirds["awards"]].count("better") == 1  # 2.466... is a rise from 0
 
 
 def _ledger(rng: random.Random) -> list[dict[str, Any]]:

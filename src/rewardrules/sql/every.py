@@ -36,7 +36,7 @@ from ..compiler.generate import CompiledMilestone
 from ..core.limits import AwardLimitError
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import explain, messages, reversals, triggers
+from . import explain, expressions, messages, reversals, triggers
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -72,10 +72,16 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     trigger = info.trigger
     assert isinstance(trigger, ast.EveryTrigger)
     k = info.index
-    current = triggers.tested_metric(compiler, compiled, trigger, "every")
     units, places = _step(trigger.step)
-    scaled = "cur" if places == 0 else f"cur * CAST('1{'0' * places}' AS DECIMAL({sql.MAX_DIGITS}, 0))"
-    reached = f"CAST(TRUNC({scaled}) AS HUGEINT) // {units}"
+    quotient = triggers.tested_quotient(compiler, compiled, trigger, "every")
+    if quotient is None:
+        current = f"{triggers.tested_metric(compiler, compiled, trigger, 'every')} AS cur"
+        scaled = "cur" if places == 0 else f"cur * CAST('1{'0' * places}' AS DECIMAL({sql.MAX_DIGITS}, 0))"
+        reached, valued = f"CAST(TRUNC({scaled}) AS HUGEINT) // {units}", "cur IS NOT NULL"
+    else:  # one quotient: its fraction in units of the step's decimals, exactly
+        current = f"{quotient.num} AS cn, {quotient.den or 1} AS cd"
+        reached = f"{expressions.truncated_ratio('cn', 'cd', places)} // {units}"
+        valued = "cn IS NOT NULL AND cd IS NOT NULL"
     scope = "rid" if info.level == "referral" else "referrer"
     before = f'PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING'
     computed = compiler.amounts(compiled)
@@ -86,8 +92,8 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     kept += ", msg" if info.message is not None else ""
     kept += ", why_values" if compiler.explain else ""
     types = ", ".join(sql.literal(t) for t in sorted(info.events))
-    tested = f"SELECT *, {current} AS cur FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
-    reaching = f"SELECT *, {reached} AS reached FROM ({tested}) AS c WHERE cur IS NOT NULL"
+    tested = f"SELECT *, {current} FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
+    reaching = f"SELECT *, {reached} AS reached FROM ({tested}) AS c WHERE {valued}"
     prior = f"SELECT *, COALESCE(MAX(reached) OVER ({before}), 0) AS most FROM ({reaching}) AS r"
     jumps = (
         f'j{k} AS (SELECT rid, referrer, referee, "at", id AS event, prev, reached - prev AS jump{amounts} '

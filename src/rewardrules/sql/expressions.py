@@ -247,6 +247,15 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
     return f"({whole} + {up})"
 
 
+def truncated_ratio(num: str, den: str, places: int) -> str:
+    """`num / den` (exact decimals, `den` positive) in units of
+    10^-`places`, truncated toward zero (as `half_even_ratio`, without the
+    rounding): HUGEINT `//` truncates toward zero."""
+    top = f"({_digits(num)} * {_power(f'{places} + {_decimals(den)}')})"
+    bottom = f"({_digits(den)} * {_power(_decimals(num))})"
+    return f"({top} // {bottom})"
+
+
 def _digits(value: str) -> str:
     """An exact decimal's digits as an integer (`-1.2500` -> -12500)."""
     return f"CAST(REPLACE(CAST({value} AS VARCHAR), '.', '') AS HUGEINT)"

@@ -9,7 +9,7 @@ one per event, the event's id its occurrence, as the Python engine's.
 
 M may be one quotient (`paid / orders`): the rows carry its fraction
 (`cn`, `cd`: sql/expressions.py) and rise where it is above the last one
-multiplied across; `increase` of it is refused (see `_quotient`).
+multiplied across; `increase` of it is refused (see `tested_quotient`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     k = info.index
     scope = "rid" if info.level == "referral" else "referrer"
     window = f'OVER (PARTITION BY {scope} ORDER BY "at", id)'
-    quotient = _quotient(compiler, compiled, trigger)
+    quotient = tested_quotient(compiler, compiled, trigger, "whenever")
     if quotient is None:
         current = f"{tested_metric(compiler, compiled, trigger, 'whenever')} AS cur"
         valued, rise, risen = "cur IS NOT NULL", f"cur - COALESCE(LAG(cur) {window}, 0) AS inc", "inc > 0"
@@ -64,18 +64,21 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     return hits, [compiler.reward_row(compiled, r) for r in range(len(compiled.rewards))]
 
 
-def _quotient(compiler: _Compiler, compiled: CompiledMilestone, trigger: ast.IncreaseTrigger) -> Fraction | None:
-    """The exact value a `whenever` milestone tests when it involves a
-    division (None: it does not). It must be one quotient of values without
-    one, negated or not: the engine rounds it once to 100 digits, and two
-    such values of DECIMAL(38) numbers are on the same sides of each other
-    rounded or not (`expressions.one_quotient`)."""
+def tested_quotient(
+    compiler: _Compiler, compiled: CompiledMilestone, trigger: ast.IncreaseTrigger | ast.EveryTrigger, word: str
+) -> Fraction | None:
+    """The exact value a `whenever` or `every` milestone tests when it
+    involves a division (None: it does not). It must be one quotient of
+    values without one, negated or not: the engine rounds it once to 100
+    digits, and such a quotient of DECIMAL(38) numbers is on the same side
+    of another, or of a multiple of the step, rounded or not
+    (`expressions.one_quotient`)."""
     metric = compiler.checked.programs[compiled.program].metrics.get(trigger.metric.text)
     if metric is None or metric.formula is None or not divides(compiler, metric.formula):
         return None
     if not one_quotient(compiler, metric.formula):
         raise compiler.refuse(
-            f"`whenever` of `{metric.name}`, arithmetic on a quotient that the engine rounds to 100 digits first",
+            f"`{word}` of `{metric.name}`, arithmetic on a quotient that the engine rounds to 100 digits first",
             trigger,
         )
     compiler.types.update(compiled.info.events)
