@@ -270,7 +270,9 @@ def test_whenever_of_a_quotient_compiles_and_its_increase_is_refused() -> None:
     found = refused("milestone m { whenever average increases\n  reward referrer cash 10% of increase }")
     assert found == [("`increase` of a value that involves a division", 12)]
     found = refused("metric half = average / 2\nmilestone m { whenever half increases\n  reward referrer cash 1 USD }")
-    assert found == [("`whenever` of `half`, arithmetic on a quotient that the engine rounds to 100 digits first", 12)]
+    assert found == [
+        ("`whenever` of `half` (arithmetic on a quotient, which the engine rounds to 100 digits first)", 12)
+    ]
 
 
 # -- the cookbook's programs --------------------------------------------------

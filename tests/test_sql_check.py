@@ -53,7 +53,7 @@ def test_every_construct_is_reported_at_its_line(tmp_path: Path, capsys: pytest.
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert {d["code"] for d in found} == {"RR450"}
     assert [(d["line"], d["severity"]) for d in found] == [(11, "error")]  # `every` (line 19) compiles now
-    assert "`whenever` of `share`, arithmetic on a quotient" in found[0]["message"]
+    assert "`whenever` of `share` (arithmetic on a quotient" in found[0]["message"]
 
 
 @pytest.mark.parametrize("path", sorted(RULESETS.glob("*.rules")), ids=lambda p: p.stem)
@@ -121,6 +121,6 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 24), (21, 3)]
-    assert "`whenever` of `ratio`, arithmetic on a quotient" in found[0]["message"]
+    assert "`whenever` of `ratio` (arithmetic on a quotient" in found[0]["message"]
     assert "a division of durations" in found[1]["message"]
     assert "a message reading `spread` (a number of this kind)" in found[2]["message"]

@@ -33,7 +33,7 @@ from .test_review_rev1_drawn import same_explained
 from .test_sql_backend import python_json
 from .test_sql_explain_drawn import reported_as_compiled
 from .test_sql_lifted_earlier import moving
-from .test_sql_sections_lifted import same_sections
+from .test_sql_sections_lifted import pay, ref, same_sections
 from .test_sql_spark import spark_json
 from .test_sql_voids_metrics import paid, same
 
@@ -504,3 +504,86 @@ def test_a_gap_of_centuries_is_past_a_window() -> None:
         "confirmed",
         "confirmed",
     ]
+
+
+#: an award's hold and timers whose instants pass the last a BIGINT holds
+#: (2262-04-11), per referral and per referrer
+LATE = """\
+ruleset late
+
+event payment { amount: money USD }
+
+metric paid = sum payment.amount
+metric paying = count referrals where paid > 0
+
+milestone held {
+  first payment
+  reward referrer cash 1 USD
+  hold 365 days
+  void if payment where payment.amount < 0
+}
+
+milestone year_on {
+  after 365 days
+  reward referrer cash 2 USD
+}
+
+milestone from_payment {
+  after 200 days from payment if paid > 0
+  reward referee cash 3 USD
+}
+
+milestone kept_paying {
+  when paid > 0 for 300 days
+  reward referrer cash 4 USD
+}
+
+milestone referrer_paying {
+  when paying >= 1 for 300 days
+  reward referrer cash 5 USD
+}
+"""
+
+
+@pytest.mark.parametrize("moves", [False, True], ids=["kept", "moving"])
+@pytest.mark.parametrize("as_of", [None, "2262-03-01T00:00:00Z", "2262-04-11T00:00:00Z"])
+def test_instants_past_a_bigint_after_a_hold_or_a_timer(as_of: str | None, moves: bool) -> None:
+    """An award in 2262 with a hold of a year, and timers due in 2263: the
+    query added BIGINTs and stopped ("Overflow in addition of INT64",
+    exit 2). The confirmation and the dues are HUGEINT (`sql.later_by`):
+    the award is pending, the timers pending, written as the engine writes
+    them (`pays at 2263-...`), and the voided award void; with an
+    attribution that moves, its lapse after a referral of April 2262."""
+    lapsing = "attribution last referral lapses after 30 days unless first payment\n\nevent payment"
+    prog = rewardrules.compile(LATE.replace("event payment", lapsing, 1) if moves else LATE, "late.rules")
+    events = [
+        ref("r1", "2262-01-01T00:00:00Z", "ann", "bob"),
+        ref("r2", "2262-01-01T00:00:00Z", "ann", "cy"),
+        pay("p1", "2262-01-02T00:00:00Z", "bob", "10.00"),
+        pay("p2", "2262-01-02T00:00:00Z", "cy", "10.00"),
+        pay("p3", "2262-02-01T00:00:00Z", "cy", "-1.00"),
+        ref("r3", "2262-04-01T00:00:00Z", "ann", "dee"),
+        pay("p4", "2262-04-02T00:00:00Z", "dee", "10.00"),
+    ]
+    result = same(prog, events, as_of)
+    held = sorted(a["status"] for a in result["awards"] if a["milestone"] == "held")
+    assert held == (["pending", "void"] if as_of == "2262-03-01T00:00:00Z" else ["pending", "pending", "void"])
+    assert {a["milestone"] for a in result["awards"]} == {"held"}
+    sections = same_sections(prog, events, as_of, too_wide=False)
+    progress = [m.get("progress", "") for r in sections["referrals"] for m in r["programs"][0]["milestones"]]
+    assert any("2263-" in text for text in progress)
+    same_explained(prog, events, too_wide=False)
+
+
+def test_a_timer_due_past_a_bigint_is_said(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """What is left: an award at an instant no BIGINT holds cannot be, but
+    a timer due past 2262 is never paid by an as-of a BIGINT holds. An
+    overflow of instants is said with what the SQL engines hold (exit 2)."""
+    from rewardrules.sql.run import TooWide, _said
+
+    with pytest.raises(TooWide) as said, _said():
+        import duckdb
+
+        duckdb.sql("SELECT CAST(9214646400000000000 AS BIGINT) + CAST(31536000000000000 AS BIGINT)").fetchall()
+    assert "Overflow in addition of INT64" in str(said.value)
+    assert "hold instants as BIGINT nanoseconds, up to 2262-04-11T23:47:16.854775807Z" in str(said.value)

@@ -374,7 +374,11 @@ def _accepted(compiler: _Compiler) -> str:
     ends = ""
     for p in moving(compiler):
         lapse = programs[p].attribution.lapse_ns
-        forever = "TRUE" if lapse is None else f'(nx{p} IS NULL AND ca{p} IS NOT NULL AND ca{p} <= "at" + {lapse})'
+        forever = (
+            "TRUE"
+            if lapse is None
+            else f"(nx{p} IS NULL AND ca{p} IS NOT NULL AND {sql.gap(f'ca{p}', sql.AT)} <= {lapse})"
+        )
         ends += f", nx{p}, ni{p}, {forever} AS fv{p}"
     return (
         f'accepted AS (SELECT id AS rid, "at" AS rat, referrer, referee{flags}{ends} '

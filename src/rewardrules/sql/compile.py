@@ -223,6 +223,13 @@ def gap(later: str, earlier: str) -> str:
     return f"(CAST({later} AS HUGEINT) - {earlier})"
 
 
+def later_by(at: str, ns: int | None) -> str:
+    """SQL: the instant `ns` nanoseconds after instant `at` (a BIGINT), in
+    HUGEINT, for comparing with other instants (an award's confirmation
+    after its hold): it may pass the last instant a BIGINT holds."""
+    return at if ns is None else f"(CAST({at} AS HUGEINT) + {int(ns)})"
+
+
 def nanoseconds(column: str) -> str:
     """An event's instant (BIGINT nanoseconds) read as a value: an exact
     DECIMAL, as the engine's int, since a difference of two instants may

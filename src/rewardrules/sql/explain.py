@@ -319,7 +319,7 @@ def _voided_by(milestone: CompiledMilestone, index: int) -> str:
     reward = milestone.rewards[index].info
     if void_set(milestone, index) is None:  # no voids, or partial ones (decided in Python)
         return "''"
-    confirmed = f'"at" + {int(reward.hold_ns)}' if reward.hold_ns is not None else '"at"'
+    confirmed = sql.later_by(sql.AT, reward.hold_ns)
     types = " ".join(f"WHEN {j} THEN {sql.literal(json.dumps(v.event))}" for j, v in enumerate(milestone.info.voids))
     body = (
         '\',\n  "voided_by": {\n    "event": \' || '

@@ -235,7 +235,7 @@ def reward_join(milestone: CompiledMilestone, index: int) -> str:
 def reward_values(milestone: CompiledMilestone, index: int) -> dict[str, str]:
     """A reward's award rows: their status, and the columns of `COLUMNS`."""
     info = milestone.rewards[index].info
-    confirmed = f'"at" + {int(info.hold_ns)}' if info.hold_ns is not None else '"at"'
+    confirmed = sql.later_by(sql.AT, info.hold_ns)
     claw = partial(milestone, tuple(info.voids))
     if not info.voids or claw:  # partial voids: the status is computed from `clawbacks_select`'s rows
         vat, vid = "CAST(NULL AS BIGINT)", "CAST(NULL AS VARCHAR)"
@@ -250,7 +250,7 @@ def reward_values(milestone: CompiledMilestone, index: int) -> dict[str, str]:
         "status": status,
         "vat": vat,
         "vid": vid,
-        "confirmed": f"CAST({confirmed} AS BIGINT)",
+        "confirmed": f"CAST({confirmed} AS HUGEINT)",  # past the last BIGINT instant after a hold
         "claw": "TRUE" if claw else "FALSE",
     }
 

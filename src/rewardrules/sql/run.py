@@ -277,7 +277,13 @@ def _said() -> Iterator[None]:
     try:
         yield
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
-        raise TooWide(f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}") from None
+        said = f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}"
+        if "of INT64" in said:  # BIGINT arithmetic: the query's only such values are instants
+            said += (
+                f" (the SQL engines hold instants as BIGINT nanoseconds, up to {format_timestamp(_LAST_NS)}: "
+                "an instant plus a duration past it, a timer's due, stops the query; `--engine python` scores it)"
+            )
+        raise TooWide(said) from None
     except duckdb.OutOfMemoryException as error:  # past --memory-limit even when spilling
         first = str(error).splitlines()[0]
         raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None

@@ -55,7 +55,19 @@ from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
-from .compile import AT, ISSUE_ORDER, Column, Query, Unsupported, _Compiler, compile_query, gap, literal, unrolled
+from .compile import (
+    AT,
+    ISSUE_ORDER,
+    Column,
+    Query,
+    Unsupported,
+    _Compiler,
+    compile_query,
+    gap,
+    later_by,
+    literal,
+    unrolled,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,10 +472,10 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     if isinstance(trigger, ast.AfterTrigger):
         delay = timers._ns(trigger.delay)
         if trigger.anchor is None:
-            return f"SELECT rid, rat AS since, rid AS ev, rat + {delay} AS due FROM accepted WHERE e{p}"
+            return f"SELECT rid, rat AS since, rid AS ev, {later_by('rat', delay)} AS due FROM accepted WHERE e{p}"
         first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
         return (
-            f'SELECT rid, "at" AS since, id AS ev, "at" + {delay} AS due FROM (SELECT rid, "at", id, {first} '
+            f"SELECT rid, {AT} AS since, id AS ev, {later_by(AT, delay)} AS due FROM (SELECT rid, {AT}, id, {first} "
             f"FROM seen WHERE e{p} AND type = {literal(trigger.anchor.text)}) AS f WHERE n = 1"
         )
     assert isinstance(trigger, ast.WhenTrigger) and trigger.held is not None
@@ -478,7 +490,7 @@ def _clock(compiler: _Compiler, milestone: CompiledMilestone) -> str:
         f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at" DESC, id DESC) AS lastn '
         f"FROM ({timers.held_tests(compiler, milestone)}) AS b"
     )
-    return f"SELECT {scope}, since, ev, since + {timers._ns(trigger.held)} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
+    return f"SELECT {scope}, since, ev, {later_by('since', timers._ns(trigger.held))} AS due FROM ({starts}) AS s WHERE lastn = 1 AND c"
 
 
 def _withheld_rows(compiler: _Compiler) -> str:

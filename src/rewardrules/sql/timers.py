@@ -84,7 +84,8 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     if info.level != "referral" or _referrer_metric_read(compiler, milestone) is not None:
         rows = _referrers_at_due(compiler, k, rows)
     hits = (
-        f"SELECT rid, referrer, referee, due AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
+        # `due` is a HUGEINT (`sql.later_by`): past the last BIGINT instant only after the as-of
+        f"SELECT rid, referrer, referee, CAST(due AS BIGINT) AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
         f"({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE)"
     )
     if info.level != "referral" and isinstance(trigger, ast.AfterTrigger):
@@ -117,13 +118,13 @@ def _after_starts(compiler: _Compiler, milestone: CompiledMilestone, trigger: as
     delay = _ns(trigger.delay)
     sev = ", rid AS sev" if compiler.explain else ""  # the event that starts the clock (its `why.event`)
     if trigger.anchor is None:
-        return f"SELECT rid AS srid, rat + {delay} AS due{sev} FROM accepted WHERE e{p}"
+        return f"SELECT rid AS srid, {sql.later_by('rat', delay)} AS due{sev} FROM accepted WHERE e{p}"
     event = trigger.anchor.text
     compiler.types.add(event)
     anchored = ", id AS sev" if compiler.explain else ""
     first = 'ROW_NUMBER() OVER (PARTITION BY rid ORDER BY "at", id) AS n'
     return (
-        f'SELECT rid AS srid, "at" + {delay} AS due{anchored} FROM (SELECT rid, "at", id, {first} '
+        f'SELECT rid AS srid, {sql.later_by(sql.AT, delay)} AS due{anchored} FROM (SELECT rid, "at", id, {first} '
         f"FROM seen WHERE e{p} AND type = {sql.literal(event)}) AS f WHERE n = 1"
     )
 
@@ -160,8 +161,8 @@ def held_starts(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     )
     first = "ROW_NUMBER() OVER (PARTITION BY who ORDER BY since) AS n"
     return (
-        f"SELECT sr AS srid, due{sev} FROM (SELECT sr{sev}, since + {held} AS due, {first} FROM ({runs}) AS u "
-        f"WHERE broke IS NULL OR broke > since + {held}) AS w WHERE n = 1"
+        f"SELECT sr AS srid, due{sev} FROM (SELECT sr{sev}, {sql.later_by('since', held)} AS due, {first} FROM ({runs}) AS u "
+        f"WHERE broke IS NULL OR broke > {sql.later_by('since', held)}) AS w WHERE n = 1"
     )
 
 

@@ -78,7 +78,7 @@ def tested_quotient(
         return None
     if not one_quotient(compiler, metric.formula):
         raise compiler.refuse(
-            f"`{word}` of `{metric.name}`, arithmetic on a quotient that the engine rounds to 100 digits first",
+            f"`{word}` of `{metric.name}` (arithmetic on a quotient, which the engine rounds to 100 digits first)",
             trigger,
         )
     compiler.types.update(compiled.info.events)
