@@ -278,17 +278,27 @@ def _said() -> Iterator[None]:
         yield
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
         said = f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}"
-        if "of INT64" in said:  # BIGINT arithmetic: the query's only such values are instants
-            said += (
-                f" (the SQL engines hold instants as BIGINT nanoseconds, up to {format_timestamp(_LAST_NS)}: "
-                "an instant plus a duration past it, a timer's due, stops the query; `--engine python` scores it)"
-            )
-        raise TooWide(said) from None
+        raise TooWide(_instants_hint(said)) from None
+    except duckdb.ConversionException as error:  # a value past a BIGINT, cast to one
+        said = f"DuckDB could not run the query: {str(error).splitlines()[0]}"
+        raise EngineError(_instants_hint(said)) from None
     except duckdb.OutOfMemoryException as error:  # past --memory-limit even when spilling
         first = str(error).splitlines()[0]
         raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None
     except duckdb.Error as error:
         raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
+
+
+def _instants_hint(said: str) -> str:
+    """DuckDB's error, with what instants the SQL engines hold when it is
+    of BIGINT (INT64) arithmetic: the query's BIGINTs are instants."""
+    if "INT64" not in said:
+        return said
+    first, last = format_timestamp(_FIRST_NS), format_timestamp(_LAST_NS)
+    return (
+        f"{said} (the SQL engines hold instants as BIGINT nanoseconds, from {first} to {last}: "
+        "an instant a duration before or after those stops the query; `--engine python` scores it)"
+    )
 
 
 def _queries(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import IO, Any
 
 from .dialect import to_dialect
@@ -55,8 +56,10 @@ def _spooled(session: Any, sql: str, note: Callable[[dict[str, Any]], None] | No
 
 def _store(rows: Iterator[Any], store: IO[bytes], note: Callable[[dict[str, Any]], None] | None) -> None:
     """Write the rows as dicts into `store`, `_BATCH` at a time, a line of
-    JSON each (the sections' values are texts, integers, booleans, NULL:
-    any other type is an error here, never a value changed)."""
+    JSON each (the sections' values are texts, integers, booleans, NULL,
+    and whole DECIMALs, Spark's HUGEINT (a timer's due, `sql.later_by`),
+    written as the integers they are: any other type is an error here,
+    never a value changed)."""
     batch: list[dict[str, Any]] = []
     try:
         for row in rows:
@@ -76,7 +79,14 @@ def _store(rows: Iterator[Any], store: IO[bytes], note: Callable[[dict[str, Any]
 
 
 def _dump(batch: list[dict[str, Any]], store: IO[bytes]) -> None:
-    store.write(json.dumps(batch, ensure_ascii=False).encode("utf-8") + b"\n")
+    store.write(json.dumps(batch, ensure_ascii=False, default=_whole).encode("utf-8") + b"\n")
+
+
+def _whole(value: object) -> int:
+    """A whole Decimal as its int (`json.dumps`'s `default`); else refused."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise TypeError(f"a section's value of type {type(value).__name__}: {value!r}")
 
 
 def _read(store: IO[bytes]) -> Iterator[dict[str, Any]]:
