@@ -190,14 +190,14 @@ def _ledger(rng: random.Random) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("rules", [RULES, MOVING], ids=["default", "moving"])
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", range(1))
 def test_random_ledgers_give_the_python_engine_s_bytes(rules: str, seed: int) -> None:
     """Awards (with and without explanations) and the explained sections,
     at the end and at an earlier as-of, on random ledgers of ties, falls,
     zeros and referees referred twice."""
     prog = rewardrules.compile(rules, "q.rules")
     rng = random.Random(seed)
-    for _ in range(5):
+    for _ in range(4):
         events = _ledger(rng)
         for as_of in (None, "2026-01-04T00:00:00Z"):
             same(prog, events, as_of)
