@@ -239,8 +239,7 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
     quotient and remainder (HUGEINT: an overflow is an error, never a
     rounded value). Truncation toward zero only matters below zero, where
     the result is 0 or less either way (such a reward is withheld)."""
-    top = f"({_digits(num)} * {_power(f'{places} + {_decimals(den)}')})"
-    bottom = f"({_digits(den)} * {_power(_decimals(num))})"
+    top, bottom = _integers(num, den, places)
     whole = f"({top} // {bottom})"
     rest = f"({top} % {bottom})"
     up = f"CASE WHEN {rest} > {bottom} - {rest} THEN 1 WHEN {rest} = {bottom} - {rest} THEN {whole} % 2 ELSE 0 END"
@@ -251,9 +250,17 @@ def truncated_ratio(num: str, den: str, places: int) -> str:
     """`num / den` (exact decimals, `den` positive) in units of
     10^-`places`, truncated toward zero (as `half_even_ratio`, without the
     rounding): HUGEINT `//` truncates toward zero."""
+    top, bottom = _integers(num, den, places)
+    return f"({top} // {bottom})"
+
+
+def _integers(num: str, den: str, places: int) -> tuple[str, str]:
+    """Integers (HUGEINT) whose quotient is `num / den` in units of
+    10^-`places`: N * 10^(places + sd) and D * 10^sn, for num = N / 10^sn
+    and den = D / 10^sd."""
     top = f"({_digits(num)} * {_power(f'{places} + {_decimals(den)}')})"
     bottom = f"({_digits(den)} * {_power(_decimals(num))})"
-    return f"({top} // {bottom})"
+    return top, bottom
 
 
 def _digits(value: str) -> str:

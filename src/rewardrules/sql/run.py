@@ -121,6 +121,10 @@ def _scale(values: Iterable[Decimal], name: str) -> int:
 _FIRST_NS, _LAST_NS = -(2**63), 2**63 - 1
 
 
+#: the instants the SQL engines hold, as errors say them
+_HELD = f"from {format_timestamp(_FIRST_NS)} to {format_timestamp(_LAST_NS)}"
+
+
 def bigint_instant(at: int, what: str) -> int:
     """`at`, an instant of the ledger or the as-of (`what` names it), when
     a BIGINT of nanoseconds holds it (1677-09-21 to 2262-04-11); else
@@ -134,9 +138,8 @@ def past_bigint(at: int, what: str) -> TooWide:
     """`TooWide` for an instant no BIGINT of nanoseconds holds, said at once
     (exit 2), where DuckDB stopped with its own conversion error: the
     Python engine holds the years 0001 to 9999."""
-    first, last = format_timestamp(_FIRST_NS), format_timestamp(_LAST_NS)
     return TooWide(
-        f"{what} is at {format_timestamp(at)}: the SQL engines hold instants from {first} to {last} "
+        f"{what} is at {format_timestamp(at)}: the SQL engines hold instants {_HELD} "
         "(nanoseconds in a BIGINT); `--engine python` scores it"
     )
 
@@ -279,14 +282,11 @@ def _said() -> Iterator[None]:
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
         said = f"DuckDB could not compute a value exactly: {str(error).splitlines()[0]}"
         raise TooWide(_instants_hint(said)) from None
-    except duckdb.ConversionException as error:  # a value past a BIGINT, cast to one
-        said = f"DuckDB could not run the query: {str(error).splitlines()[0]}"
-        raise EngineError(_instants_hint(said)) from None
     except duckdb.OutOfMemoryException as error:  # past --memory-limit even when spilling
         first = str(error).splitlines()[0]
         raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None
-    except duckdb.Error as error:
-        raise EngineError(f"DuckDB could not run the query: {str(error).splitlines()[0]}") from None
+    except duckdb.Error as error:  # a cast of a value past a BIGINT too (a Conversion Error)
+        raise EngineError(_instants_hint(f"DuckDB could not run the query: {str(error).splitlines()[0]}")) from None
 
 
 def _instants_hint(said: str) -> str:
@@ -294,9 +294,8 @@ def _instants_hint(said: str) -> str:
     of BIGINT (INT64) arithmetic: the query's BIGINTs are instants."""
     if "INT64" not in said:
         return said
-    first, last = format_timestamp(_FIRST_NS), format_timestamp(_LAST_NS)
     return (
-        f"{said} (the SQL engines hold instants as BIGINT nanoseconds, from {first} to {last}: "
+        f"{said} (the SQL engines hold instants as BIGINT nanoseconds, {_HELD}: "
         "an instant a duration before or after those stops the query; `--engine python` scores it)"
     )
 
