@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import rewardrules
-from rewardrules.cli.score import text_report
 from rewardrules.explain import explain_ledger
 from rewardrules.models import json_schema
+from rewardrules.report.score import text_report
 from rewardrules.snapshot import SnapshotError
 
 from .conftest import ROOT, RULESETS

@@ -162,16 +162,19 @@ def test_a_line_outside_the_strict_form_in_a_part_is_named(spark: Spark, tmp_pat
 def test_score_engine_spark_over_part_files_prints_the_python_result(tmp_path: Path) -> None:
     """The command line end to end once (Spark starts in a process of its
     own, as a user's run does): a directory of parts gives `score`'s bytes
-    and nothing is left in the working directory. Without explanations:
-    planning the explained sections costs a cold JVM a minute; the same
-    ledger's explained result on Spark is tests/test_spark_explained.py's."""
+    and nothing is left in the working directory. The text output: its
+    rows read back from the award records' JSON text that Spark writes
+    (the JSON itself is compared in process, tests/test_spark_explained.py).
+    Without explanations: planning the explained sections costs a cold JVM
+    a minute; the same ledger's explained result on Spark is
+    tests/test_spark_explained.py's."""
     ledger = _golden("referral_milestones", "duplicate_and_self")
     rules = str(ROOT / "rulesets" / "referral_milestones.rules")
     lines = ledger.read_text(encoding="utf-8").splitlines()
     parts = split(lines, tmp_path / "parts", 7)
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    run = [sys.executable, "-m", "rewardrules", "score", "--format", "json", "--no-explain"]
+    run = [sys.executable, "-m", "rewardrules", "score", "--no-explain"]
     spark = subprocess.run(
         [*run, "--engine", "spark", "--spark-master", "local[1]", rules, str(parts)],
         capture_output=True,

@@ -178,14 +178,14 @@ def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any
         data: dict[str, Any] | None
         limits = duckdb_limits(args)
         if args.engine == "spark":
-            data = spark_result(program, query, args.ledger, as_of, args.spark_master, args.format == "json", sections)
+            data = spark_result(program, query, args.ledger, as_of, args.spark_master, True, sections)
         else:
             data = direct_result(
                 program,
                 query,
                 args.ledger,
                 as_of,
-                as_json=args.format == "json",
+                as_json=True,  # the text output reads the same records (`write.read_records`)
                 limits=limits,
                 explain=explain,
                 sections=sections,

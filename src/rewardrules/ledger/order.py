@@ -40,6 +40,9 @@ RUN = 50_000
 #: lines pickled together in the scratch file: read back one batch per run
 BATCH = 256
 
+#: what the errors of a scratch file say it is for (`purpose`)
+LEDGER_ORDER = "the ledger in order"
+
 #: the key of a line with no valid instant or id: before any event
 _FIRST = MIN_TIMESTAMP_NS - 1
 
@@ -95,11 +98,15 @@ def _entry(line: int, obj: Any, problem: LedgerProblem | None, key: Callable[[An
 
 
 def _spill(
-    scratch: IO[bytes], run: list[Any], key: Callable[[Any], Any] | None = _KEY, reducers: dict[type, Any] | None = None
+    scratch: IO[bytes],
+    run: list[Any],
+    key: Callable[[Any], Any] | None = _KEY,
+    reducers: dict[type, Any] | None = None,
+    purpose: str = LEDGER_ORDER,
 ) -> list[int]:
     """Write a run, sorted by `key` (None: sorted already), at the end of
     the scratch file: the offsets of its batches (`reducers`: a pickler's
-    `dispatch_table`)."""
+    `dispatch_table`; `purpose`: what an error says the file is for)."""
     if key is not None:
         run.sort(key=key)
     offsets = []
@@ -113,11 +120,11 @@ def _spill(
             pickler.dump(run[start : start + BATCH])
         scratch.flush()  # here, where a full disk is said as such: not at the next seek or close
     except OSError as error:
-        raise ScratchError(f"cannot write the scratch file that puts the ledger in order: {error}") from error
+        raise ScratchError(f"cannot write the scratch file that puts {purpose}: {error}") from error
     return offsets
 
 
-def _read(scratch: IO[bytes], offsets: list[int]) -> Iterator[Any]:
+def _read(scratch: IO[bytes], offsets: list[int], purpose: str = LEDGER_ORDER) -> Iterator[Any]:
     """A run read back, a batch at a time (runs are read in turn: each
     batch is looked for at its offset)."""
     for offset in offsets:
@@ -125,7 +132,7 @@ def _read(scratch: IO[bytes], offsets: list[int]) -> Iterator[Any]:
             scratch.seek(offset)
             batch = pickle.load(scratch)
         except OSError as error:
-            raise ScratchError(f"cannot read the scratch file that puts the ledger in order: {error}") from error
+            raise ScratchError(f"cannot read the scratch file that puts {purpose}: {error}") from error
         yield from batch
 
 
@@ -182,12 +189,20 @@ class SortedRecords:
     ledger's (at 10M events the records were about 1 GB of a batch's
     peak). `ordered` gives them back in ledger order; a ledger of one run
     never touches the disk. A context manager: leaving it closes the
-    scratch file, which the system deletes."""
+    scratch file, which the system deletes.
 
-    __slots__ = ("_chunk", "_run", "_runs", "_scratch")
+    Other records are kept the same way in order of their own `key` (the
+    text report's rows, `report.score`): `purpose` is what an error says
+    the scratch file is for."""
 
-    def __init__(self, run: int | None = None) -> None:
+    __slots__ = ("_chunk", "_key", "_purpose", "_run", "_runs", "_scratch")
+
+    def __init__(
+        self, run: int | None = None, key: Callable[[Any], Any] | None = None, purpose: str = LEDGER_ORDER
+    ) -> None:
         self._run = run or RECORD_RUN
+        self._key = key
+        self._purpose = purpose
         self._chunk: list[Any] = []
         self._runs: list[list[int]] = []
         self._scratch: IO[bytes] | None = None
@@ -204,10 +219,16 @@ class SortedRecords:
             try:
                 self._scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`
             except OSError as error:
-                raise ScratchError(f"cannot make a scratch file to put the ledger in order: {error}") from error
-        sort_records(self._chunk)
-        self._runs.append(_spill(self._scratch, self._chunk, None, _RECORD_PICKLES))
+                raise ScratchError(f"cannot make a scratch file to put {self._purpose}: {error}") from error
+        self._sort(self._chunk)
+        self._runs.append(_spill(self._scratch, self._chunk, None, _RECORD_PICKLES, self._purpose))
         self._chunk = []
+
+    def _sort(self, chunk: list[Any]) -> None:
+        if self._key is None:
+            sort_records(chunk)
+        else:
+            chunk.sort(key=self._key)
 
     def ordered(self, limit: int | None = None) -> list[Any] | Iterator[Any]:
         """The records in ledger order, up to instant `limit` (None: all):
@@ -217,12 +238,13 @@ class SortedRecords:
         chunk, self._chunk = self._chunk, []
         if limit is not None:
             chunk = [record for record in chunk if record[0] <= limit]
-        sort_records(chunk)
+        self._sort(chunk)
         if not self._runs:
             return chunk
         scratch = self._scratch
         assert scratch is not None
-        merged = heapq.merge(*(_read(scratch, offsets) for offsets in self._runs), chunk, key=_RECORD_KEY)
+        runs = [_read(scratch, offsets, self._purpose) for offsets in self._runs]
+        merged = heapq.merge(*runs, chunk, key=self._key or _RECORD_KEY)
         return merged if limit is None else itertools.takewhile(lambda record: record[0] <= limit, merged)
 
     def close(self) -> None:

@@ -198,6 +198,11 @@ class ScoreResult:
         result of millions of awards never sits in memory as one string."""
         write_pretty(self.data, out.write)
 
+    def write(self, writer: Callable[[Iterable[tuple[str, Any]]], None]) -> None:
+        """Run `writer` on the result record's (key, value) pairs, as
+        `WrittenResult.write` does."""
+        writer(iter(self.data.items()))
+
 
 class WrittenResult:
     """A scored ledger whose result is made while it is written
@@ -223,6 +228,16 @@ class WrittenResult:
         """The bytes `ScoreResult.write_json` writes, each record made as
         it is written."""
         self._reporter.write_json(self._explain, out.write)
+
+    @in_context
+    def write(self, writer: Callable[[Iterable[tuple[str, Any]]], None]) -> None:
+        """Run `writer` on the result's (key, value) pairs in its order,
+        each record made as it is read (`Reporter.write`): `score`'s text
+        is written so (`report.score.write_text`). A list of records comes
+        as an iterator (or `core.jsonout.Items`) that `writer` must read
+        whole, in order, before it takes the next pair: the totals are
+        summed as the awards go by (read early, they are not all there)."""
+        self._reporter.write(self._explain, writer)
 
 
 class Program:
@@ -391,10 +406,11 @@ class Program:
         stream: bool = False,
     ) -> WrittenResult:
         """`score` (or, with `stream`, `score_stream`) for a result that is
-        to be written as JSON once: its records are made as they are
-        written (`WrittenResult.write_json`), never held all at once. The
-        bytes are those of `score(...).write_json`; every ledger problem is
-        raised here, before anything is written."""
+        to be written once, as JSON or as `score`'s text: its records are
+        made as they are written (`WrittenResult.write_json`,
+        `WrittenResult.write`), never held all at once. The bytes are those
+        of `score(...).write_json`; every ledger problem is raised here,
+        before anything is written."""
         feed = self._stream if stream else self._score
         found = self._run(feed, events, as_of, explain, path, settled, max_awards_per_event, written=True)
         return cast(WrittenResult, found)

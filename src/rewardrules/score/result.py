@@ -19,7 +19,7 @@ from ..check.program import AttributionInfo, MilestoneInfo, ProgramInfo
 from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, plain, with_unit
 from ..core.ids import partial_reversal_id, reversal_id
-from ..core.jsonout import Items, write_fields, write_pretty
+from ..core.jsonout import Items, write_fields
 from ..core.runtime import CONTEXT, Referral, ReferrerState
 from ..core.timeutil import format_deadline, format_timestamp, parse_timestamp
 from ..core.units import format_amount, is_additive
@@ -593,12 +593,19 @@ class Reporter:
         written, in the scoring decimal context: no list of them is held
         whole (the batch's memory at scale). With a settled statement the
         result is built whole first (settling reads every award)."""
+        self.write(explain, lambda fields: write_fields(fields, write))
+
+    def write(self, explain: bool, writer: Callable[[Iterable[tuple[str, Any]]], None]) -> None:
+        """Run `writer` on the (key, value) pairs of `build(explain)`, in
+        its order and in the scoring decimal context: `_fields` (made while
+        they are read), or, with a settled statement, the pairs of the
+        result built whole (settling reads every award). How the JSON and
+        the text report (`report.score.write_text`) are written: `writer`
+        reads each value whole before it takes the next pair (the totals
+        are summed as the awards are read)."""
         with localcontext(CONTEXT):
             try:
-                if self.settled is not None:
-                    write_pretty(self._build(explain), write)
-                else:
-                    write_fields(self._fields(explain), write)
+                writer(self._fields(explain) if self.settled is None else iter(self._build(explain).items()))
             except Exception as exc:  # an engine bug in generated code: name the rule line
                 self.compiled.annotate(exc)
                 raise

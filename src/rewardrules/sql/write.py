@@ -20,6 +20,7 @@ text), for the caller to add up exactly (`cli.sql`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -155,6 +156,20 @@ def _fetched(connection: Any) -> Iterator[bytes]:
     cursor = connection.execute("SELECT text FROM written")
     while rows := cursor.fetchmany(_BATCH):
         yield ",\n    ".join([row[0] for row in rows]).encode("utf-8")
+
+
+def read_records(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The result's (key, value) pairs with its awards as records: those
+    written as JSON text (`Written`) read back a piece at a time, in
+    order, as they are fetched (the text output, `report.score`, reads
+    them so: one piece held, never the awards)."""
+    for key, value in data.items():
+        yield key, _records(value.pieces) if isinstance(value, Written) else value
+
+
+def _records(pieces: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    for piece in pieces:
+        yield from json.loads(b"[" + piece + b"]")
 
 
 def write_result(data: Mapping[str, Any], write: Callable[[bytes], object]) -> None:
