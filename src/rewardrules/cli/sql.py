@@ -472,6 +472,7 @@ def result_data(
     layout = _record_keys(program)
     from ..sql.explain import computed
     from ..sql.messages import render
+    from ..sql.run import EngineError
 
     milestones = {m.info.index: m for m in program.compiled.milestones}
     awards = []
@@ -483,6 +484,8 @@ def result_data(
         if milestone.info.message is not None:  # rendered for the awards only, from the query's values
             record["message"] = render(program.compiled.checked, milestone, record, row["msg"])
         if explain:  # the query's JSON text, keys in the Python engine's order; its inputs computed
+            if row["why"] is None:  # an engine bug: said, never written as no explanation
+                raise EngineError(f"the query gave no explanation (`why`) for award {row['id']}")
             record["why"] = computed(program.compiled.checked, milestone, json.loads(row["why"]))
         awards.append(record)
         issued.append((record, row))

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
+from . import referral_fields
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -86,17 +87,20 @@ def of_ref(
     compiler: _Compiler,
     node: ast.Ref,
     of_metric: Callable[[_Compiler, MetricInfo, object], str],
-    of_field: Callable[[_Compiler, str, str], str],
+    of_field: Callable[[_Compiler, str, str, bool], str],
 ) -> str | None:
     """What a name carries beside its value (its exponent; its sign,
     `sql.signs`): a metric's (`of_metric`) or a ledger field's
-    (`of_field`, after the same checks as its value); None for another."""
+    (`of_field`, after the same checks as its value; carried from the
+    referral's row for a field of the referral read on another row,
+    `referral_fields.is_carried`); None for another."""
     binding = compiler.checked.bindings.get(node)
     if binding is not None and binding.kind == "metric" and binding.metric is not None:
         return of_metric(compiler, binding.metric, node)
     if binding is not None and binding.kind == "field" and binding.event is not None and binding.field is not None:
         compiler.expr(node)  # the same checks as its value (where it may be read)
-        return of_field(compiler, binding.event.name, binding.field.name)
+        carried = referral_fields.is_carried(compiler, binding)
+        return of_field(compiler, binding.event.name, binding.field.name, carried)
     return None
 
 
@@ -117,11 +121,14 @@ def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
     return f"(CASE {value} {cases} END)"
 
 
-def field(compiler: _Compiler, event: str, name: str) -> str:
-    """The exponent column of a number field of the ledger."""
+def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:
+    """The exponent column of a number field of the ledger (`carried`: the
+    referral's, on each of its rows)."""
     from .compile import Column, ident
 
     column = Column(event, name, "exponent")
+    if carried:
+        return referral_fields.carried(compiler, column)
     compiler.columns.setdefault(column.name, column)
     return ident(column.name)
 

@@ -50,6 +50,14 @@ def value(compiler: _Compiler, binding: Binding, node: object) -> str:
     return f"COALESCE({alias}, FALSE)" if kind == "boolean" else alias
 
 
+def is_carried(compiler: _Compiler, binding: Binding) -> bool:
+    """Whether the field `binding` is the referral's own, read on another
+    row of the referral (`value`, as `_Compiler.ref` decides): then what
+    it carries beside its value (its exponent, its sign) is carried too,
+    from the referral's row (`rf{n}`), or it is NULL on every other row."""
+    return binding.event_role == "referral" and not compiler.in_eligibility and not compiler.in_history
+
+
 def carried(compiler: _Compiler, column: Column) -> str:
     """The alias of a column of the referral event (its value, or its text's
     case folding for `ignoring case`) carried on every row of the referral."""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
+from . import referral_fields
 from .exponents import of_ref
 
 if TYPE_CHECKING:
@@ -103,11 +104,14 @@ def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
     return "FALSE"
 
 
-def field(compiler: _Compiler, event: str, name: str) -> str:
-    """The sign column of a number field of the ledger."""
+def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:
+    """The sign column of a number field of the ledger (`carried`: the
+    referral's, on each of its rows)."""
     from .compile import Column, ident
 
     column = Column(event, name, "sign")
+    if carried:
+        return referral_fields.carried(compiler, column)
     compiler.columns.setdefault(column.name, column)
     return ident(column.name)
 

@@ -84,8 +84,9 @@ def record_sql(keys: Sequence[str], types: Mapping[str, str]) -> str | None:
     copies the text built so far into a new string, so a record of twenty
     keys was copied some forty times (about a quarter of this statement's
     cost at 1M events). `concat` leaves out NULL where `||` gives NULL: the
-    one piece that may be NULL, an instant `format_timestamp` would not
-    write as `_instant` does (before 1970), is therefore tested first."""
+    pieces that may be NULL, an instant `format_timestamp` would not write
+    as `_instant` does (before 1970) and a `why` the query did not give
+    (`"why": ` and nothing would be written), are therefore tested first."""
     parts = []
     instants = []
     texts = [ident(key) for key in keys if str(types.get(key, "")).upper() == "VARCHAR" and key != "why"]
@@ -97,6 +98,7 @@ def record_sql(keys: Sequence[str], types: Mapping[str, str]) -> str | None:
         value = _instant(key) if is_instant else _value(key, kind)
         if key == "why":  # JSON text already (sql/explain.py), at this depth: its lines indented
             value = f"REPLACE({ident(key)}, CHR(10), {literal(chr(10) + ' ' * 6)})"
+            instants.append(f"{ident(key)} IS NOT NULL")
         if value is None:
             return None
         instants += [f"{ident(key)} >= 0"] if is_instant else []
