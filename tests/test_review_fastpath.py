@@ -78,6 +78,27 @@ def test_a_full_disk_for_the_output_is_an_error_not_a_traceback(tmp_path: Path) 
         assert (done.returncode, done.stderr) == (2, UNWRITABLE), args
 
 
+def test_a_closed_standard_output_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    """Started with standard output closed (`>&-`, so `sys.stdout` is
+    None): said once, exit 2, for every command; it was an
+    `AttributeError` traceback (review)."""
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(f"{REFERRAL}\n{PAYMENT}\n", encoding="utf-8")
+    rules = str(RULESETS / "saas_milestones.rules")
+    for args in (["score", rules, str(ledger)], ["check", rules]):
+        done = subprocess.run(
+            ["bash", "-c", 'exec "$0" -m rewardrules "$@" >&-', sys.executable, *args],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"},
+            check=False,
+        )
+        assert (done.returncode, done.stderr) == (
+            2,
+            "rewardrules: error: standard output is closed: nothing can be written\n",
+        )
+
+
 def test_output_left_in_the_buffer_that_cannot_be_flushed_at_the_exit_is_said() -> None:
     """The last flush (`process.end`) fails on a full disk: said, exit 2,
     not Python's `Exception ignored ...` and exit 120 (or the command's 0)."""

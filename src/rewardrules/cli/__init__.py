@@ -46,6 +46,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 @in_context
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with standard output closed (`>&-`): every command writes there
+        if sys.stderr is not None:
+            print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
+        return 2
     for stream in (sys.stdout, sys.stderr):
         # A terminal that cannot show a name must not turn into a traceback.
         reconfigure = getattr(stream, "reconfigure", None)

@@ -97,6 +97,8 @@ def end(code: int) -> NoReturn:
     scratch file is open by then, each is closed by its own `with`);
     otherwise as usual (`sys.exit`). Output that cannot be flushed is said
     (exit 2) unless its reader left (a closed pipe keeps `code`)."""
+    if sys.stdout is None:  # closed when the process started (`main` said so)
+        sys.exit(code)
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left: not an error (see `main`)
