@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..ledger.idlog import ScratchError
 from ..report.score import write_text
@@ -18,6 +18,9 @@ from .common import (
     scored,
     write_bytes,
 )
+
+if TYPE_CHECKING:
+    from ..score.api import WrittenResult
 
 
 def add_parser(sub: Any) -> None:
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     outcome = scored(args, explain=not args.no_explain, stream=args.stream, written=True)
     if isinstance(outcome, int):
         return outcome
-    _, result = outcome
+    result = cast("WrittenResult", outcome[1])  # `written=True`
     if args.format == "json":
         write_bytes(result.write_json)
     else:  # made while it is written, as the JSON is: its rows kept on disk meanwhile

@@ -2,8 +2,8 @@
 default `--format text`), written in bounded memory.
 
 The report reads the result's keys and values in the result's order
-(`Reporter.fields`: its long lists are iterators, each record made as it
-is read), so a result of millions of awards is never built whole. The
+(`WrittenResult.write`: its long lists are iterators, each record made as
+it is read), so a result of millions of awards is never built whole. The
 text needs what comes late first (the head counts the withheld rewards,
 listed after the referrals; the table's columns are as wide as their
 widest cell), so what it reads is kept on disk until the last pair is
@@ -11,8 +11,8 @@ read: the table's rows in sorted runs (`ledger.order.SortedRecords`, the
 batch's own external sort), the progress and rejection lines in spooled
 files. Memory holds one run of rows, never the awards.
 
-    text_report(result.data)                        # the text, whole
-    write_text(reporter.fields(explain), write)     # the same text, in pieces
+    text_report(result.data)                                    # the text, whole
+    written.write(lambda pairs: write_text(pairs, out.write))   # the same, in pieces
 """
 
 from __future__ import annotations

@@ -198,11 +198,6 @@ class ScoreResult:
         result of millions of awards never sits in memory as one string."""
         write_pretty(self.data, out.write)
 
-    def write(self, writer: Callable[[Iterable[tuple[str, Any]]], None]) -> None:
-        """Run `writer` on the result record's (key, value) pairs, as
-        `WrittenResult.write` does."""
-        writer(iter(self.data.items()))
-
 
 class WrittenResult:
     """A scored ledger whose result is made while it is written

@@ -88,7 +88,7 @@ def record_sql(keys: Sequence[str], types: Mapping[str, str]) -> str | None:
     as `_instant` does (before 1970) and a `why` the query did not give
     (`"why": ` and nothing would be written), are therefore tested first."""
     parts = []
-    instants = []
+    guards = []
     texts = [ident(key) for key in keys if str(types.get(key, "")).upper() == "VARCHAR" and key != "why"]
     for n, key in enumerate(keys):
         kind = types.get(key)
@@ -98,16 +98,16 @@ def record_sql(keys: Sequence[str], types: Mapping[str, str]) -> str | None:
         value = _instant(key) if is_instant else _value(key, kind)
         if key == "why":  # JSON text already (sql/explain.py), at this depth: its lines indented
             value = f"REPLACE({ident(key)}, CHR(10), {literal(chr(10) + ' ' * 6)})"
-            instants.append(f"{ident(key)} IS NOT NULL")
+            guards.append(f"{ident(key)} IS NOT NULL")
         if value is None:
             return None
-        instants += [f"{ident(key)} >= 0"] if is_instant else []
+        guards += [f"{ident(key)} >= 0"] if is_instant else []
         lead = ("{\n      " if n == 0 else ",\n      ") + pretty(key).decode("utf-8") + ": "
         parts += [literal(lead), value]
     parts.append(literal("\n    }"))
     record = f"concat({', '.join(parts)})"
-    if instants:  # else NULL, as `_instant` gives (the caller then writes the record in Python)
-        record = f"CASE WHEN {' AND '.join(instants)} THEN {record} END"
+    if guards:  # else NULL, as `_instant` gives (the caller then writes the record in Python)
+        record = f"CASE WHEN {' AND '.join(guards)} THEN {record} END"
     if not texts:
         return record
     # one search over the record's texts together (`concat` leaves out NULLs)
