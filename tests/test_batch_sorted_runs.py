@@ -176,3 +176,28 @@ def test_awards_share_equal_values_and_keep_each_exponent() -> None:
     issued = session.engine.state.awards
     assert issued[0].values is issued[1].values  # one tuple for equal values
     assert issued[2].values is not issued[0].values and str(issued[2].values[0]) == "1200"
+
+
+def test_records_are_merged_whole_and_stop_comparing_at_their_distinct_ids() -> None:
+    # Runs merged with no key compare records as tuples: an instant shared
+    # by several records, and what follows the id (None beside text, a dict)
+    # that could not be compared, are decided by the ids, which never tie.
+    records = [(5, f"e{n:02d}", None if n % 2 else "x", {"n": n}) for n in range(40)]
+    records += [(n % 3, f"f{n:02d}", None, None) for n in range(40)]
+    random.Random(5).shuffle(records)
+    with SortedRecords(run=6) as kept:
+        for record in records:
+            kept.append(record)
+        assert list(kept.ordered()) == sorted(records, key=lambda r: (r[0], r[1]))
+
+
+def test_the_run_left_in_memory_is_dropped_as_it_is_merged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `_drained` gives a list's items in order and drops them a few at a
+    # time, so the last run of a batch is not held whole beside the state.
+    monkeypatch.setattr(order, "_DRAIN", 2)
+    items = list(range(5))
+    drained = order._drained(items)
+    assert next(drained) == 0
+    assert len(items) == 3  # the first two taken off the list
+    assert list(drained) == [1, 2, 3, 4]
+    assert items == []

@@ -155,13 +155,15 @@ def _close(scratch: IO[bytes]) -> None:
         scratch.close()
 
 
-#: records a batch sorts in memory at once (`SortedRecords`): about 100 MB
-#: of them; a ledger of 1M `saas_milestones` events has 454,000, sorted in
-#: memory as before
-RECORD_RUN = 1 << 19
-
-#: a record's place in ledger order: ids are unique, so never a tie
-_RECORD_KEY = itemgetter(0, 1)
+#: records a batch sorts in memory at once (`SortedRecords`): about 200 MB
+#: of them. A ledger of 1M `saas_milestones` events has 545,455 (its
+#: referrals and subscriptions), sorted in memory with no scratch file:
+#: with half this run, spilling one run and merging it back took about a
+#: tenth of that batch's CPU. At 10M events the peak is the engine's state
+#: at the end of the run, not the reading (docs/performance.md): the run
+#: left in memory is drained as it is merged (`_drained`), so it is not
+#: held to the end beside that state.
+RECORD_RUN = 1 << 20
 
 
 @functools.lru_cache(maxsize=4096)
@@ -179,6 +181,23 @@ def _reduce_decimal(value: Decimal) -> tuple[Any, tuple[str]]:
 
 #: how records are pickled into a run: a Decimal by its exact text
 _RECORD_PICKLES: dict[type, Any] = {**copyreg.dispatch_table, Decimal: _reduce_decimal}
+
+
+#: records `_drained` takes off its list at a time
+_DRAIN = 4096
+
+
+def _drained(items: list[Any]) -> Iterator[Any]:
+    """The items of a list in order, each dropped from the list once given
+    (a run at a time from the end of the list reversed, as `engine.run`
+    empties its list): the run a batch merges from memory shrinks as the
+    engine's state grows, instead of being held whole to the end."""
+    items.reverse()
+    while items:
+        taken = items[-_DRAIN:]
+        del items[-_DRAIN:]
+        taken.reverse()
+        yield from taken
 
 
 class SortedRecords:
@@ -244,7 +263,11 @@ class SortedRecords:
         scratch = self._scratch
         assert scratch is not None
         runs = [_read(scratch, offsets, self._purpose) for offsets in self._runs]
-        merged = heapq.merge(*runs, chunk, key=self._key or _RECORD_KEY)
+        # A batch's records are compared whole (no key: half the merge's
+        # time): their (instant, id) never ties (ids are unique), so no
+        # comparison goes past the id.
+        last = _drained(chunk)
+        merged = heapq.merge(*runs, last) if self._key is None else heapq.merge(*runs, last, key=self._key)
         return merged if limit is None else itertools.takewhile(lambda record: record[0] <= limit, merged)
 
     def close(self) -> None:
