@@ -158,8 +158,8 @@ def _close(scratch: IO[bytes]) -> None:
 #: records a batch sorts in memory at once (`SortedRecords`): about 200 MB
 #: of them. A ledger of 1M `saas_milestones` events has 545,455 (its
 #: referrals and subscriptions), sorted in memory with no scratch file:
-#: with half this run, spilling one run and merging it back took about a
-#: tenth of that batch's CPU. At 10M events the peak is the engine's state
+#: with half this run, spilling one run and merging it back cost 6 to
+#: 10% of that batch's CPU. At 10M events the peak is the engine's state
 #: at the end of the run, not the reading (docs/performance.md): the run
 #: left in memory is drained as it is merged (`_drained`), so it is not
 #: held to the end beside that state.
@@ -263,8 +263,8 @@ class SortedRecords:
         scratch = self._scratch
         assert scratch is not None
         runs = [_read(scratch, offsets, self._purpose) for offsets in self._runs]
-        # A batch's records are compared whole (no key: half the merge's
-        # time): their (instant, id) never ties (ids are unique), so no
+        # A batch's records are compared whole (no key: 0.5x to 0.75x the
+        # merge's time, docs/performance.md): their (instant, id) never ties (ids are unique), so no
         # comparison goes past the id.
         last = _drained(chunk)
         merged = heapq.merge(*runs, last) if self._key is None else heapq.merge(*runs, last, key=self._key)
