@@ -17,7 +17,7 @@ from rewardrules.core import limits
 from rewardrules.ledger import again
 from rewardrules.ledger.again import LedgerFile
 from rewardrules.ledger.decode import kept_blocks, kept_lines
-from rewardrules.ledger.reading import read_lines
+from rewardrules.ledger.reading import InputError, read_lines
 
 #: lines that take every way through decoding: plain events, nested ones,
 #: braces in text, blank lines, a byte order mark, invalid JSON and UTF-8,
@@ -90,16 +90,19 @@ def test_a_deep_line_among_flat_ones_is_still_refused() -> None:
     assert "nests deeper" in str(got[-1][1])
 
 
-def _file_lines(path: Path) -> tuple[list[bytes], list[bytes]]:
-    """(lines, digests) read by blocks and read a line at a time."""
+def _file_lines(path: Path) -> list[bytes]:
+    """The lines read by blocks, checked against reading a line at a time
+    and against the same lines read again (`again`, which checks each
+    list against its digest)."""
     ledger = LedgerFile(path)
     by_blocks = [line for block in ledger.digested_blocks() for line in block]
     assert ledger.rereadable
-    digests = [ledger.digests.at(n) for n in range(1, len(by_blocks) + 1)]
     with path.open("rb") as handle:
         expected = list(read_lines(handle))
     assert by_blocks == expected
-    return by_blocks, digests
+    numbers = range(1, len(by_blocks) + 1)
+    assert ledger.again(numbers) == dict(zip(numbers, by_blocks, strict=True))
+    return by_blocks
 
 
 @pytest.mark.parametrize("block", [3, 7, 64, 1 << 20])
@@ -118,20 +121,22 @@ def _file_lines(path: Path) -> tuple[list[bytes], list[bytes]]:
         b"ok\n" + b"z" * 10,
     ],
 )
-def test_blocks_read_the_lines_and_digests_of_read_lines(
+def test_blocks_read_the_lines_of_read_lines_and_read_them_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, content: bytes
 ) -> None:
     monkeypatch.setattr(limits, "MAX_LEDGER_LINE_BYTES", 10)
     monkeypatch.setattr(again, "BLOCK_BYTES", block)
     path = tmp_path / "ledger.jsonl"
     path.write_bytes(content)
-    lines, digests = _file_lines(path)
-    # each digest is the one `digested` keeps of its line (keyed per read:
-    # compared through the same read's `of`, which `again` checks with)
-    keyed = LedgerFile(path)
-    seen = [line for block in keyed.digested_blocks() for line in block]
-    assert seen == lines and len(digests) == len(lines)
-    assert [keyed.digests.at(n) for n in range(1, len(seen) + 1)] == [keyed.digests.of(line) for line in seen]
+    lines = _file_lines(path)
+    # one digest a list, and each line's list and place in it
+    ledger = LedgerFile(path)
+    lists = list(ledger.digested_blocks())
+    assert ledger.digests.lines == len(lines) == sum(map(len, lists))
+    places = [(index, place) for index, part in enumerate(lists) for place in range(len(part))]
+    assert [ledger.digests.place(n) for n in range(1, len(lines) + 1)] == places
+    assert [ledger.digests.count(index) for index in range(len(lists))] == list(map(len, lists))
+    assert [ledger.digests.at(index) for index in range(len(lists))] == list(map(ledger.digests.of, lists))
 
 
 def test_an_open_file_is_read_in_lists_of_its_lines() -> None:
@@ -139,7 +144,46 @@ def test_an_open_file_is_read_in_lists_of_its_lines() -> None:
     ledger = LedgerFile(handle=handle)
     assert [line for block in ledger.digested_blocks() for line in block] == [b'{"id":"a"}\n', b'{"id":"b"}\n']
     assert ledger.rereadable
-    assert ledger.digests.at(2) == ledger.digests.of(b'{"id":"b"}\n')
+    assert ledger.again([2]) == {2: b'{"id":"b"}\n'}
+
+
+@pytest.mark.parametrize(
+    ("later", "lines"),
+    [
+        (b"a\nbX\nc\nd\ne\n", "1 to 2"),  # a byte of the list of line 2 changed
+        (b"a\nb\n", "3 to 4"),  # cut short: the list of line 4 is gone
+        (b"a\nb\nc\nX\ne\n", "3 to 4"),  # line 4 itself changed
+        (b"a\n\nb\nc\nd\n", "1 to 2"),  # a line break moved the lines along
+    ],
+)
+def test_a_list_that_is_not_what_it_was_is_refused_naming_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: bytes, lines: str
+) -> None:
+    monkeypatch.setattr(again, "BLOCK_BYTES", 4)  # lists of about two lines
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(b"a\nb\nc\nd\ne\n")
+    ledger = LedgerFile(path)
+    assert sum(map(len, ledger.digested_blocks())) == 5
+    path.write_bytes(later)
+    with pytest.raises(InputError, match=rf"it changed while it was read \(lines {lines} are not what they were\)"):
+        ledger.again([2, 4])
+
+
+def test_lines_read_again_are_those_of_their_lists_whatever_else_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only the lists that hold the lines asked for are checked: a change
+    # elsewhere of the same length leaves them what they were
+    monkeypatch.setattr(again, "BLOCK_BYTES", 4)
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(b"a\nb\nc\nd\ne\n")
+    ledger = LedgerFile(path)
+    lists = list(ledger.digested_blocks())
+    assert lists[0] == [b"a\n", b"b\n"]
+    path.write_bytes(b"a\nb\nc\nd\nq\n")  # the last list changed
+    assert ledger.again([1, 2]) == {1: b"a\n", 2: b"b\n"}
+    with pytest.raises(InputError, match="line 5 is not"):
+        ledger.again([1, 5])
 
 
 def test_reward_ranks_count_the_rewards_of_each_role_before() -> None:
@@ -176,3 +220,47 @@ def test_orjson_msgspec_and_json_write_the_same_bytes(monkeypatch: pytest.Monkey
     assert written[0] == written[1] == written[2]
     with pytest.raises(UnicodeEncodeError):
         jsonout.pretty({"a": "\ud800"})
+
+
+@pytest.mark.parametrize("mode", ["rb", "r", "path"])
+@pytest.mark.parametrize("block", [40, 1 << 20])
+def test_repeats_across_lists_decide_as_a_list_of_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, block: int
+) -> None:
+    # exact repeats, repeats in other bytes and a conflict, their first
+    # lines in other lists (small blocks, 64-line lists of an open file,
+    # text read from a file opened for text): decided as the lines are
+    import rewardrules
+
+    monkeypatch.setattr(again, "BLOCK_BYTES", block)
+    program = rewardrules.load(Path(__file__).parents[1] / "rulesets" / "saas_milestones.rules")
+    lines = [
+        b'{"id":"r%d","at":"2026-01-%02dT00:00:00Z","type":"referral","referrer":"p%d","referee":"c%d"}\n'
+        % (n, n % 28 + 1, n % 3, n)
+        for n in range(150)
+    ]
+    lines += [
+        b'{"id":"s%d","at":"2026-02-01T00:00:00Z","type":"subscription","referee":"c%d","mrr":"%d.00"}\n'
+        % (n, n, 500 + n)
+        for n in range(150)
+    ]
+    reordered = b'{"mrr":"510.00","referee":"c10","type":"subscription","at":"2026-02-01T00:00:00Z","id":"s10"}\n'
+    repeated = [*lines, lines[3], lines[160], reordered, lines[299]]
+    conflicting = [*repeated, lines[170].replace(b'"520.00"', b'"521.00"')]
+    for ledger in (repeated, conflicting):
+        path = tmp_path / "ledger.jsonl"
+        path.write_bytes(b"".join(ledger))
+        try:
+            expected: Any = program.score([line.decode() for line in ledger]).to_json()
+        except rewardrules.LedgerError as error:
+            expected = [(p.line, p.message) for p in error.problems]
+        try:
+            if mode == "path":
+                got: Any = program.score(path).to_json()
+            else:
+                with path.open(mode) as handle:
+                    got = program.score(handle).to_json()
+        except rewardrules.LedgerError as error:
+            got = [(p.line, p.message) for p in error.problems]
+        assert got == expected
+    assert isinstance(expected, list) and expected[0][0] == len(conflicting)
