@@ -264,3 +264,15 @@ def test_repeats_across_lists_decide_as_a_list_of_lines(
             got = [(p.line, p.message) for p in error.problems]
         assert got == expected
     assert isinstance(expected, list) and expected[0][0] == len(conflicting)
+
+
+def test_only_lines_that_were_read_are_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(b"a\nb\n")
+    ledger = LedgerFile(path)
+    assert ledger.again([1]) == {}  # not read yet: nothing to give again
+    assert sum(map(len, ledger.digested_blocks())) == 2
+    assert ledger.again([]) == {}
+    for number in (0, 3):
+        with pytest.raises(ValueError, match=f"no line {number} was read"):
+            ledger.again([1, number])

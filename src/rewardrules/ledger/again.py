@@ -30,13 +30,14 @@ or open and seekable). A pipe keeps each line's text, as before.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import itertools
 import os
 import secrets
 import stat
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import IO, Any
 
 from ..core import limits
@@ -182,22 +183,26 @@ class LedgerFile:
         from the start of the file up to the last of them. A list that is
         not what it was (or that the file no longer has) raises the
         `InputError` of `changed`, naming its lines."""
+        asked = sorted(set(numbers))
+        if not asked or self._start is None:
+            return {}
+        if asked[0] < 1 or asked[-1] > self.digests.lines:
+            raise ValueError(f"no line {asked[0] if asked[0] < 1 else asked[-1]} was read")
         wanted: dict[int, list[tuple[int, int]]] = {}
-        for number in sorted(set(numbers)):
+        for number in asked:
             index, place = self.digests.place(number)
             wanted.setdefault(index, []).append((number, place))
-        if not wanted or self._start is None:
-            return {}
         found: dict[int, Any] = {}
         last = max(wanted)
-        for index, lines in enumerate(self._again()):
-            if index in wanted:
-                if len(lines) != self.digests.count(index) or self.digests.of(lines) != self.digests.at(index):
-                    raise self._changed(index)
-                for number, place in wanted.pop(index):
-                    found[number] = lines[place]
-            if index >= last:
-                break
+        with contextlib.closing(self._again()) as lists:  # the file closed at once, even when left early
+            for index, lines in enumerate(lists):
+                if index in wanted:
+                    if len(lines) != self.digests.count(index) or self.digests.of(lines) != self.digests.at(index):
+                        raise self._changed(index)
+                    for number, place in wanted.pop(index):
+                        found[number] = lines[place]
+                if index >= last:
+                    break
         if wanted:  # the file ended before a list asked for
             raise self._changed(min(wanted))
         return found
@@ -207,7 +212,7 @@ class LedgerFile:
         first = self.digests.first_of(index)
         return changed(first, first + self.digests.count(index) - 1)
 
-    def _again(self) -> Iterator[list[Any]]:
+    def _again(self) -> Generator[list[Any], None, None]:
         """The lists of lines of `digested_blocks`, read again from where
         they began."""
         if self._handle is not None:
