@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules import LedgerError
-from rewardrules.ledger.again import DIGEST_BYTES, LedgerFile, ListDigests
+from rewardrules.ledger.again import DIGEST_BYTES, LedgerFile, LineDigests
 from rewardrules.ledger.fast import KNOWN_NUMBERS, _numbers
 from rewardrules.score.engine import Engine, run
 
@@ -142,10 +142,10 @@ def test_a_file_that_changes_between_the_readings_is_refused() -> None:
     other = PAYMENT.replace('"100.00"', '"100.01"')
     first = "\n".join([REFERRAL, PAYMENT, reordered(other)]).encode()
     then = "\n".join([REFERRAL, PAYMENT, reordered(PAYMENT)]).encode()
-    with pytest.raises(OSError, match=r"it changed while it was read \(lines 1 to 3 are not what they were\)"):
+    with pytest.raises(OSError, match=r"it changed while it was read \(line 3 is not what it was\)"):
         program().score(_Changing(first, then))
     # a line gone is a change too
-    with pytest.raises(OSError, match=r"lines 1 to 3 are not what they were"):
+    with pytest.raises(OSError, match=r"line 3 is not what it was"):
         program().score(_Changing(first, "\n".join([REFERRAL, PAYMENT, ""]).encode()))
 
 
@@ -165,21 +165,20 @@ def test_the_command_reports_a_file_changed_while_read(
     monkeypatch.setattr(LedgerFile, "again", rewritten)
     ruleset = str(RULESETS / "partner_and_customer.rules")
     assert cli(["score", ruleset, str(path), "--format", "json"]) == 2
-    assert "it changed while it was read (lines 1 to 3 are not what they were)" in capsys.readouterr().err
+    assert "it changed while it was read (line 3 is not what it was)" in capsys.readouterr().err
 
 
-def test_digests_are_keyed_per_read_one_a_list() -> None:
-    one, two = ListDigests(), ListDigests()
-    lists = [[PAYMENT.encode(), REFERRAL.encode()], [PAYMENT.encode() + b" "], [PAYMENT, REFERRAL]]
-    for lines in lists:
-        one.add(lines)
-        two.add(lines)
-    assert len(one.of([b"x"])) == DIGEST_BYTES and len(one._packed) == 3 * DIGEST_BYTES
-    assert one.at(0) != one.at(1)  # other bytes
-    assert one.at(0) == one.at(2) == one.of([PAYMENT.encode(), REFERRAL.encode()])  # text as its UTF-8 bytes
-    assert one.at(0) != two.at(0)  # another key: a writer cannot aim at a collision
-    assert one.lines == 5 and [one.place(n) for n in range(1, 6)] == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]
-    assert [one.count(n) for n in range(3)] == [2, 1, 2]
+def test_digests_are_keyed_per_read_and_packed() -> None:
+    one, two = LineDigests(), LineDigests()
+    lines = [PAYMENT.encode(), PAYMENT.encode() + b" ", PAYMENT]
+    for line in lines:
+        one.add(line)
+        two.add(line)
+    assert len(one.of(b"x")) == DIGEST_BYTES
+    assert one.at(1) != one.at(2)  # one byte apart
+    assert one.at(1) == one.at(3) == one.of(PAYMENT.encode())  # text as its UTF-8 bytes
+    assert one.at(1) != two.at(1)  # another key: a writer cannot aim at a collision
+    assert one.of({"id": 1}) == bytes(DIGEST_BYTES)
 
 
 _EVENT = st.fixed_dictionaries(
@@ -237,8 +236,8 @@ def test_only_a_batch_read_digests_its_lines(tmp_path: Path) -> None:
     lines = [REFERRAL, PAYMENT, reordered(PAYMENT)]
     path = written(tmp_path, lines)
     plain = LedgerFile(path)
-    assert len(list(plain)) == 3 and plain.digests.lines == 0 and plain.digests.at(0) == b""
+    assert len(list(plain)) == 3 and plain.digests.at(1) == b""
     digested = LedgerFile(path)
-    assert len(list(digested.digested())) == 3 and digested.rereadable and digested.digests.lines == 3
-    assert digested.again([3]) == {3: path.read_bytes().splitlines(keepends=True)[2]}
+    assert len(list(digested.digested())) == 3 and digested.rereadable
+    assert digested.digests.at(3) == digested.digests.of(path.read_bytes().splitlines(keepends=True)[2])
     assert program().score_stream(str(path)).to_json() == outcome(lines)[1]

@@ -168,7 +168,7 @@ def _old_read(program: Any, path: Path) -> Any:
     ledger = LedgerFile(path)
     reader = program._reader()
     try:
-        return reader.read_all(kept_lines(ledger.digested(), keep=False), again=ledger.again)
+        return reader.read_all(kept_lines(ledger.digested(), keep=False), again=(ledger.digests, ledger.again))
     except LedgerError as error:
         return [(p.line, p.field, p.message, p.hint) for p in error.problems]
 

@@ -239,7 +239,7 @@ def kept_lines(
     batch keeps of each event to tell a repeat of its id from a conflict:
     a line of text is a fraction of the size of its decoded object. Not
     `keep`: `kept` is None for a line (a file that can be read again keeps
-    the digests of its lists of lines instead: see `ledger.again`).
+    each line's digest instead: see `ledger.again`).
 
     The common line (text within the length limit, nesting no deeper than
     the limit could, that the fast decoder takes) is decoded here in one

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ..check.program import CheckedRuleset
 from ..compiler.codegen import filename as source_filename
+from .again import LineDigests, changed
 from .decode import kept_content
 from .events import Event, LedgerError, LedgerProblem, Record, _head, conflict
 from .fast import _fast_namespace, _fast_source
@@ -40,9 +41,8 @@ class Records(Protocol):
     def append(self, record: Record, /) -> None: ...
 
 
-#: how a digested ledger's lines are read again, each checked against the
-#: digest of its list (`LedgerFile.again`: a changed file raises)
-Again = Callable[[Iterable[int]], dict[int, Any]]
+#: a digested ledger's digests, and how to read its lines again (`LedgerFile.again`)
+Again = tuple[LineDigests, Callable[[Iterable[int]], dict[int, Any]]]
 
 
 class EventReader:
@@ -80,10 +80,10 @@ class EventReader:
         dicts go through `plain` first. `kept` is what is kept of each event
         to tell a repeat of its id from a conflict: the line's JSON text
         (a fraction of the size of the decoded object, and decoded again
-        only for a repeat) or the object itself; or None for a line of a
-        file that `again` reads again (`ledger.again`): a repeat of its id
-        is then decided once the ledger has been read, by both lines read
-        again and checked against the digests of their lists.
+        only for a repeat) or the object itself; or None for a line whose
+        digest `again` holds (`ledger.again`): a repeat of its id is then
+        decided once the ledger has been read, by the digests and, where
+        they differ, the lines read again.
 
         `into`: where the records go, by its `append` (a new list unless
         given; `order.SortedRecords` keeps a batch's records sorted on disk
@@ -124,7 +124,7 @@ class EventReader:
 
         events, latest = self._read_all(items, seen, firsts, general, [] if into is None else into)
         if pending:
-            assert again is not None, "a line of a digested file is read again to be compared"
+            assert again is not None, "a line kept as a digest needs the digests"
             repeats += _differing(pending, _first_lines(pending, seen, firsts), again)
         if repeats:
             problems += _conflicts(repeats, seen, firsts)
@@ -200,14 +200,19 @@ def _first_lines(repeats: list[tuple[int, str]], seen: dict[str, Any], firsts: a
 
 def _differing(pending: list[tuple[int, str]], first_line: dict[str, int], again: Again) -> list[tuple[int, str]]:
     """The (line, id) of each repeat of a digested line whose content is
-    not its first line's: both lines read again from the file (`again`
-    checks them against the digests of their lists, see `ledger.again`),
-    the same bytes a duplicate, other bytes compared as `read_all`
-    compares a kept line."""
-    found = again(sorted({number for line, event_id in pending for number in (line, first_line[event_id])}))
+    not its first line's: a line with its first line's digest has its
+    bytes (see `ledger.again` for why a digest may stand for them); any
+    other pair is read again from the file, each line checked against its
+    digest, and compared as `read_all` compares a kept line."""
+    digests, lines = again
+    unsure = [(line, event_id) for line, event_id in pending if digests.at(line) != digests.at(first_line[event_id])]
+    needed = sorted({number for line, event_id in unsure for number in (line, first_line[event_id])})
+    found = lines(needed)
+    for number in needed:
+        if number not in found or digests.of(found[number]) != digests.at(number):
+            raise changed(number)
     return [
         (line, event_id)
-        for line, event_id in pending
-        if found[line] != found[first_line[event_id]]
-        and not same_content(kept_content(found[first_line[event_id]]), kept_content(found[line]))
+        for line, event_id in unsure
+        if not same_content(kept_content(found[first_line[event_id]]), kept_content(found[line]))
     ]

@@ -268,10 +268,10 @@ class Program:
             opening = next(blocks, None)
             if opening is None:
                 return [], None
-            if events.rereadable:  # a digest of each list of lines kept, not each line's text
+            if events.rereadable:  # each line's digest kept, not its text
                 try:
                     reading = kept_blocks(itertools.chain([opening], blocks))
-                    return self._reader().read_all(reading, again=events.again, into=into)
+                    return self._reader().read_all(reading, again=(events.digests, events.again), into=into)
                 except LedgerError as error:
                     raise LedgerError(error.problems, path) from None
                 finally:
