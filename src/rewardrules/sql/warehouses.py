@@ -18,7 +18,8 @@ BigQuery (`bigquery`): `a // b` as `DIV(a, b)`, exact on INT64 and
 BIGNUMERIC (sqlglot's general rewrite divides with `/`, which is FLOAT64 on
 INT64 operands: instants in nanoseconds are past 2^53); and a window's
 `ORDER BY x` (DuckDB: NULLS LAST, which BigQuery refuses in a window) as
-`ORDER BY x IS NULL, x`, the same order.
+`ORDER BY x IS NULL, x`, the same order; a message's values (`MAP`,
+which BigQuery lacks) as a JSON object (`JSON_OBJECT`), as Postgres's JSONB.
 
 Award ids elsewhere (written only, no engine run here): Trino hashes
 bytes (`SHA256(TO_UTF8(x))`, and a text's bytes are `LENGTH(TO_UTF8(x))`);
@@ -127,6 +128,8 @@ def _bigquery(node: Any) -> Any:
 
     if isinstance(node, exp.IntDiv):
         return exp.Anonymous(this="DIV", expressions=[node.this, node.expression])
+    if _is_map(node):  # BigQuery has no MAP: a message's values as a JSON object
+        return _object(node, "JSON_OBJECT", "JSON", "bigquery")
     if isinstance(node, exp.Window) and node.args.get("order") is not None:
         spec = node.args.get("spec")
         ranged = spec is not None and str(spec.args.get("kind") or "").upper() == "RANGE"
@@ -141,6 +144,25 @@ def _bigquery(node: Any) -> Any:
             keys.append(key)
         node.args["order"].set("expressions", keys)
     return node
+
+
+def _is_map(node: Any) -> bool:
+    """Whether a node is a `MAP` (a message's values) or the `MAP` type."""
+    from sqlglot import exp
+
+    return isinstance(node, exp.Map) or (isinstance(node, exp.DataType) and node.this == exp.DataType.Type.MAP)
+
+
+def _object(node: Any, build: str, kind: str, dialect: str) -> Any:
+    """A `MAP` (`_is_map`) as a JSON object built by `build` from its keys
+    and values in turn, and the `MAP` type as `kind`, for an engine without
+    maps."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Map):
+        pairs = zip(node.args["keys"].expressions, node.args["values"].expressions, strict=True)
+        return exp.Anonymous(this=build, expressions=[part for pair in pairs for part in pair])
+    return exp.DataType.build(kind, dialect=dialect)
 
 
 def _postgres_first(node: Any) -> Any:
@@ -158,11 +180,8 @@ def _postgres(node: Any) -> Any:
 
     if isinstance(node, exp.Window) and isinstance(node.this, exp.IgnoreNulls):
         return _ignoring_nulls(node)
-    if isinstance(node, exp.Map):
-        pairs = zip(node.args["keys"].expressions, node.args["values"].expressions, strict=True)
-        return exp.Anonymous(this="JSONB_BUILD_OBJECT", expressions=[part for pair in pairs for part in pair])
-    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.MAP:
-        return exp.DataType.build("JSONB", dialect="postgres")
+    if _is_map(node):
+        return _object(node, "JSONB_BUILD_OBJECT", "JSONB", "postgres")
     if isinstance(node, exp.Contains):
         return _strpos(node)
     if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
