@@ -322,7 +322,7 @@ def _folded(compiler: _Compiler, node: ast.Expr) -> str:
         raise compiler.refuse("`ignoring case` of a value that is not a text field or a text", node)
     compiler.expr(node)  # the same checks as the field unfolded (where it may be read)
     column = Column(binding.event.name, info.name, "text", folded=True)
-    if binding.event_role == "referral" and not compiler.in_eligibility and not compiler.aliases:
+    if referral_fields.is_carried(compiler, binding):
         return referral_fields.carried(compiler, column)  # the referral's own, on each of its rows
     compiler.columns.setdefault(column.name, column)
     # in a `void` condition, the void event's or the triggering event's row

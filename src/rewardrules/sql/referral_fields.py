@@ -52,10 +52,17 @@ def value(compiler: _Compiler, binding: Binding, node: object) -> str:
 
 def is_carried(compiler: _Compiler, binding: Binding) -> bool:
     """Whether the field `binding` is the referral's own, read on another
-    row of the referral (`value`, as `_Compiler.ref` decides): then what
-    it carries beside its value (its exponent, its sign) is carried too,
+    row of the referral (`value`, as `_Compiler.ref` decides: not in
+    `eligible when`, where the referral's row is at hand, nor in a `void`
+    clause, which reads it on its alias's row): then what it carries beside
+    its value (its exponent, its sign, its case folding) is carried too,
     from the referral's row (`rf{n}`), or it is NULL on every other row."""
-    return binding.event_role == "referral" and not compiler.in_eligibility and not compiler.in_history
+    return (
+        binding.event_role == "referral"
+        and not compiler.in_eligibility
+        and not compiler.in_history
+        and not compiler.aliases
+    )
 
 
 def carried(compiler: _Compiler, column: Column) -> str:
