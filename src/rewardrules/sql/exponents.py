@@ -124,9 +124,16 @@ def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
 def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:
     """The exponent column of a number field of the ledger (`carried`: the
     referral's, on each of its rows)."""
+    return beside(compiler, event, name, "exponent", carried)
+
+
+def beside(compiler: _Compiler, event: str, name: str, kind: str, carried: bool) -> str:
+    """A column the ledger gives beside a number field (`kind`: its
+    `exponent` or its `sign`), read on the row at hand or, `carried`, the
+    referral's on each of its rows."""
     from .compile import Column, ident
 
-    column = Column(event, name, "exponent")
+    column = Column(event, name, kind)
     if carried:
         return referral_fields.carried(compiler, column)
     compiler.columns.setdefault(column.name, column)

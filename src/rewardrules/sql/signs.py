@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING
 from ..check.program import MetricInfo
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
-from . import referral_fields
-from .exponents import of_ref
+from .exponents import beside, of_ref
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -107,13 +106,7 @@ def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
 def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:
     """The sign column of a number field of the ledger (`carried`: the
     referral's, on each of its rows)."""
-    from .compile import Column, ident
-
-    column = Column(event, name, "sign")
-    if carried:
-        return referral_fields.carried(compiler, column)
-    compiler.columns.setdefault(column.name, column)
-    return ident(column.name)
+    return beside(compiler, event, name, "sign", carried)
 
 
 def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
