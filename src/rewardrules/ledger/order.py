@@ -264,8 +264,8 @@ class SortedRecords:
         assert scratch is not None
         runs = [_read(scratch, offsets, self._purpose) for offsets in self._runs]
         # A batch's records are compared whole (no key: 0.5x to 0.75x the
-        # merge's time, docs/performance.md): their (instant, id) never ties (ids are unique), so no
-        # comparison goes past the id.
+        # merge's time, docs/performance.md): their (instant, id) never
+        # ties (ids are unique), so no comparison goes past the id.
         last = _drained(chunk)
         merged = heapq.merge(*runs, last) if self._key is None else heapq.merge(*runs, last, key=self._key)
         return merged if limit is None else itertools.takewhile(lambda record: record[0] <= limit, merged)
