@@ -21,6 +21,22 @@ INT64 operands: instants in nanoseconds are past 2^53); and a window's
 `ORDER BY x IS NULL, x`, the same order; a message's values (`MAP`,
 which BigQuery lacks) as a JSON object (`JSON_OBJECT`), as Postgres's JSONB.
 
+ClickHouse (`clickhouse`, run in the tests by chdb, ClickHouse embedded:
+tests/test_sql_clickhouse.py): a statement ends with the settings that
+make it read as SQL (`_standard_names_and_nulls`); a column `a.x` alone is
+named "a.x" in a join, so it is written `a.x AS "x"`; a `Map` cannot be
+NULL (no values is an empty map); tuples and maps cannot be NULL either,
+so the struct a `max`, `min` or `first` keeps (`exponents.held`,
+`expressions.first_value`) is `argMinIf` over the window (`_least_where`);
+`range` for `GENERATE_SERIES` (it leaves out its end), `%i` for minutes,
+a boolean's `MAX` for `BOOL_OR`. Refused, with the reason:
+a recursive query (ClickHouse cannot correlate one: the fold of several
+caps, an `attribution` line that moves) and a `RANGE` frame past 2^31 - 1
+(its offsets are 32-bit; instants are nanoseconds).
+
+Redshift (`redshift`): no `MAP` either: a message's values are a `SUPER`
+object (`OBJECT('key', value, ...)`).
+
 Award ids elsewhere (written only, no engine run here): Trino hashes
 bytes (`SHA256(TO_UTF8(x))`, and a text's bytes are `LENGTH(TO_UTF8(x))`);
 BigQuery's `SHA256` and ClickHouse's give bytes, written as lowercase hex
@@ -37,6 +53,7 @@ Spark 4.1). The attribution fold is written without recursion for it
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -47,8 +64,15 @@ def rewrite(tree: Any, dialect: str) -> Any:
         tree = bottom_up(tree, _postgres)
     if dialect == "bigquery":
         tree = bottom_up(tree, _bigquery)
+    if dialect == "clickhouse":
+        moves = "a reward counted by several caps or an `attribution` line that moves"
+        _no_recursion(tree, "ClickHouse", moves, "Other dialects")
+        _short_ranges(tree)
+        tree = _standard_names_and_nulls(bottom_up(tree, _clickhouse))
+    if dialect == "redshift":
+        tree = bottom_up(tree, lambda node: _object(node, "OBJECT", "SUPER", "redshift") if _is_map(node) else node)
     if dialect == "spark":
-        _no_recursion(tree, "Spark 4.0")
+        _no_recursion(tree, "Spark 4.0", "a reward counted by several caps", "Caps")
         tree = bottom_up(tree, _aggregate)
     if dialect in ("trino", "bigquery", "clickhouse"):
         tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
@@ -98,16 +122,43 @@ def _strpos(node: Any) -> Any:
     return exp.Paren(this=exp.GT(this=found, expression=exp.Literal.number(0)))
 
 
-def _no_recursion(tree: Any, engine: str) -> None:
-    """`UnsupportedError` when the statement has a recursive CTE."""
+def _no_recursion(tree: Any, engine: str, needs: str, section: str) -> None:
+    """`UnsupportedError` when the statement has a recursive CTE (which
+    `needs`, the constructs that make one in that engine's query; docs/sql.md's
+    `section` says more)."""
     from sqlglot import exp
     from sqlglot.errors import UnsupportedError
 
     if any(with_.args.get("recursive") for with_ in tree.find_all(exp.With)):
         raise UnsupportedError(
-            f"{engine} cannot run a recursive query, which a reward counted by several caps needs "
-            "(docs/sql.md, Caps): score this file with --engine duckdb"
+            f"{engine} cannot run a recursive query, which {needs} needs "
+            f"(docs/sql.md, {section}): score this file with --engine duckdb"
         )
+
+
+#: the largest offset of a ClickHouse `RANGE` frame (a 32-bit integer)
+_CLICKHOUSE_RANGE = 2**31 - 1
+
+
+def _short_ranges(tree: Any) -> None:
+    """`UnsupportedError` when a `RANGE` frame reaches further than
+    ClickHouse's offsets can: the query orders by instants in nanoseconds,
+    so a span of time (`count earlier referrals within 24 hours`,
+    sql/history.py) is past 2^31 after 2.1 seconds."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    for spec in tree.find_all(exp.WindowSpec):
+        if str(spec.args.get("kind") or "").upper() != "RANGE":
+            continue
+        for side in ("start", "end"):
+            offset = spec.args.get(side)
+            if isinstance(offset, exp.Expression) and not (offset.is_int and offset.to_py() <= _CLICKHOUSE_RANGE):
+                raise UnsupportedError(
+                    "ClickHouse frames a window by at most 2^31 - 1 of its order, and instants are nanoseconds: "
+                    "a count of earlier referrals within a span of time cannot be written (docs/sql.md, "
+                    "Other dialects): score this file with --engine duckdb"
+                )
 
 
 def _aggregate(node: Any) -> Any:
@@ -144,6 +195,52 @@ def _bigquery(node: Any) -> Any:
             keys.append(key)
         node.args["order"].set("expressions", keys)
     return node
+
+
+def _clickhouse(node: Any) -> Any:
+    """One node as ClickHouse must have it (see the module's docstring)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Select):
+        for item in node.expressions:
+            if isinstance(item, exp.Column) and item.table and not isinstance(item.this, exp.Star):
+                # ClickHouse names `a.x` "a.x" in a join, not "x" as others do
+                item.replace(exp.alias_(item.copy(), item.name, quoted=True))
+    if isinstance(node, exp.StructExtract) and _least_struct(node.this) is not None:
+        return _least_of_struct(node)
+    if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
+        return _first_for_clickhouse(node)
+    if isinstance(node, exp.LogicalOr):  # `BOOL_OR` (sql/sections.py): ClickHouse has a boolean's MAX
+        return exp.Max(this=node.this)
+    if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+        # ClickHouse's `formatDateTime` writes the month's name for `%M`: minutes are `%i`
+        text = re.sub("%(.)", lambda m: "%i" if m.group(1) == "M" else m.group(0), node.args["format"].this)
+        node.set("format", exp.Literal.string(text))
+        return node
+    if isinstance(node, exp.GenerateSeries) and not node.args.get("step") and not node.args.get("is_end_exclusive"):
+        # `every N M`'s series (sql/every.py): ClickHouse's `range` leaves out its end
+        end = exp.Add(this=exp.Paren(this=node.args["end"]), expression=exp.Literal.number(1))
+        return exp.Anonymous(this="range", expressions=[node.args["start"], end])
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Null) and _is_map(node.to):
+        # a ClickHouse `Map` cannot be NULL: no values is an empty map
+        return exp.Cast(this=exp.Anonymous(this="map"), to=node.to)
+    return node
+
+
+def _standard_names_and_nulls(tree: Any) -> Any:
+    """The statement with the settings that make ClickHouse read it as SQL
+    does: an outer join's missing row is NULL (`join_use_nulls`; by
+    default a ClickHouse join gives the type's default, 0 or ''), and a
+    name that is a column of the FROM is that column, not an alias made in
+    the same SELECT (`prefer_column_name_to_alias`: `... AS id, id AS
+    reverses` reads the event's id). Settings at the end of the outermost
+    SELECT hold for the whole statement, its CTEs included."""
+    from sqlglot import exp
+
+    assert isinstance(tree, exp.Select), "each statement of the query is a SELECT (its settings follow it)"
+    names = ("join_use_nulls", "prefer_column_name_to_alias")
+    tree.set("settings", [exp.EQ(this=exp.column(name), expression=exp.Literal.number(1)) for name in names])
+    return tree
 
 
 def _is_map(node: Any) -> bool:
@@ -290,3 +387,62 @@ def _first_of_struct(node: Any) -> Any:
     assert found is not None
     test, value = found
     return exp.Bracket(this=_gathered(window, value.copy(), test.copy()), expressions=[exp.Literal.number(1)], offset=1)
+
+
+def _least_struct(window: Any) -> tuple[Any, Any] | None:
+    """For `MIN(CASE WHEN t THEN STRUCT_PACK(v := x, a := ...) END) OVER w`
+    (the row a `max` or `min` keeps, `exponents.held`), `(t, struct)`;
+    else None."""
+    from sqlglot import exp
+
+    if not (isinstance(window, exp.Window) and isinstance(window.this, exp.Min)):
+        return None
+    case = window.this.this
+    if not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1 or case.args.get("default"):
+        return None
+    branch = case.args["ifs"][0]
+    struct = branch.args.get("true")
+    if not isinstance(struct, exp.Struct) or not all(isinstance(f, exp.PropertyEQ) for f in struct.expressions):
+        return None
+    return branch.this, struct
+
+
+def _least_of_struct(node: Any) -> Any:
+    """`STRUCT_EXTRACT(<the MIN above>, 'k')` without a struct, which
+    ClickHouse cannot make NULL: field `k` of the least struct where `t`
+    holds, the struct's fields compared in turn as DuckDB compares them."""
+    from sqlglot import exp
+
+    test, struct = _least_struct(node.this) or (None, None)
+    assert struct is not None
+    fields = {field.this.name: field.expression for field in struct.expressions}
+    key = exp.Anonymous(this="tuple", expressions=[value.copy() for value in fields.values()])
+    return _least_where(node.this, fields[node.expression.name], key, test)
+
+
+def _first_for_clickhouse(node: Any) -> Any:
+    """`STRUCT_EXTRACT(<the FIRST_VALUE of _first_struct>, 'v')`: the value
+    at the first row of the window where `t` holds, NULL or not."""
+    from sqlglot import exp
+
+    window = node.this
+    test, value = _first_struct(window) or (None, None)
+    order = window.args["order"].expressions
+    assert value is not None and not any(key.args.get("desc") for key in order)
+    return _least_where(window, value, exp.Anonymous(this="tuple", expressions=[k.this.copy() for k in order]), test)
+
+
+def _least_where(window: Any, value: Any, key: Any, test: Any) -> Any:
+    """`value` at the row of `window` with the least `key` where `test`
+    holds, NULL where it never held: `argMinIf` over a one-value tuple
+    (`argMinIf` skips a NULL value; a tuple is never NULL), and `countIf`
+    first (with no row `argMinIf` gives the type's default)."""
+    from sqlglot import exp
+
+    least = window.copy()
+    one = exp.Anonymous(this="tuple", expressions=[value.copy()])
+    least.set("this", exp.Anonymous(this="argMinIf", expressions=[one, key, test.copy()]))
+    held = window.copy()
+    held.set("this", exp.Anonymous(this="countIf", expressions=[test.copy()]))
+    found = exp.Anonymous(this="tupleElement", expressions=[least, exp.Literal.number(1)])
+    return exp.If(this=exp.GT(this=held, expression=exp.Literal.number(0)), true=found, false=exp.Null())
