@@ -244,14 +244,21 @@ def test_postgres_null_texts_carry_the_ledgers_collation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("dialect", "kind", "build"), [("bigquery", "JSON", "JSON_OBJECT("), ("redshift", "SUPER", "OBJECT(")]
+    ("dialect", "kind", "build"),
+    [
+        ("bigquery", "JSON", "JSON_OBJECT("),
+        ("redshift", "SUPER", "OBJECT("),
+        ("snowflake", "OBJECT", "OBJECT_CONSTRUCT_KEEP_NULL("),
+    ],
 )
 def test_a_dialect_without_map_has_a_messages_values_as_an_object(dialect: str, kind: str, build: str) -> None:
     """BigQuery and Redshift have no MAP type: a message's values (`MAP` in
     DuckDB, the `msg` column, NULL for a reward without a message) are a
     JSON object in BigQuery and a SUPER object in Redshift, as Postgres's
     are JSONB; every reference program carries the column, so each query
-    either was given named a type it lacks."""
+    either was given named a type it lacks. Snowflake's were a structured
+    MAP type beside semi-structured objects that drop a NULL value's key:
+    an OBJECT, keeping NULLs."""
     assert to_dialect("SELECT CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS msg", dialect) == (
         f"SELECT CAST(NULL AS {kind}) AS msg"
     )

@@ -35,7 +35,12 @@ caps, an `attribution` line that moves) and a `RANGE` frame past 2^31 - 1
 (its offsets are 32-bit; instants are nanoseconds).
 
 Redshift (`redshift`): no `MAP` either: a message's values are a `SUPER`
-object (`OBJECT('key', value, ...)`).
+object (`OBJECT('key', value, ...)`). Snowflake (`snowflake`): sqlglot
+writes a `MAP` as `OBJECT_CONSTRUCT`, a semi-structured object that leaves
+out a key whose value is NULL, beside a structured `MAP` type for the NULL
+of a reward without a message: both are an `OBJECT`, built by
+`OBJECT_CONSTRUCT_KEEP_NULL` (a missing value kept, as DuckDB's `MAP`
+keeps it).
 
 Award ids elsewhere (written only, no engine run here): Trino hashes
 bytes (`SHA256(TO_UTF8(x))`, and a text's bytes are `LENGTH(TO_UTF8(x))`);
@@ -56,6 +61,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+#: a message's values (DuckDB's `MAP`, the `msg` column) as an object in
+#: an engine without maps, or whose map sqlglot does not write as one: the
+#: function that builds it from keys and values in turn, and its type
+_OBJECTS = {
+    "postgres": ("JSONB_BUILD_OBJECT", "JSONB"),
+    "bigquery": ("JSON_OBJECT", "JSON"),
+    "redshift": ("OBJECT", "SUPER"),
+    "snowflake": ("OBJECT_CONSTRUCT_KEEP_NULL", "OBJECT"),
+}
+
 
 def rewrite(tree: Any, dialect: str) -> Any:
     """`tree` with `dialect`'s rewrites applied (none for most)."""
@@ -69,8 +84,9 @@ def rewrite(tree: Any, dialect: str) -> Any:
         _no_recursion(tree, "ClickHouse", moves, "Other dialects")
         _short_ranges(tree)
         tree = _standard_names_and_nulls(bottom_up(tree, _clickhouse))
-    if dialect == "redshift":
-        tree = bottom_up(tree, lambda node: _object(node, "OBJECT", "SUPER", "redshift") if _is_map(node) else node)
+    if dialect in _OBJECTS:  # a message's values as an object
+        build, kind = _OBJECTS[dialect]
+        tree = bottom_up(tree, lambda node: _object(node, build, kind, dialect) if _is_map(node) else node)
     if dialect == "spark":
         _no_recursion(tree, "Spark 4.0", "a reward counted by several caps", "Caps")
         tree = bottom_up(tree, _aggregate)
@@ -179,8 +195,6 @@ def _bigquery(node: Any) -> Any:
 
     if isinstance(node, exp.IntDiv):
         return exp.Anonymous(this="DIV", expressions=[node.this, node.expression])
-    if _is_map(node):  # BigQuery has no MAP: a message's values as a JSON object
-        return _object(node, "JSON_OBJECT", "JSON", "bigquery")
     if isinstance(node, exp.Window) and node.args.get("order") is not None:
         spec = node.args.get("spec")
         ranged = spec is not None and str(spec.args.get("kind") or "").upper() == "RANGE"
@@ -277,8 +291,6 @@ def _postgres(node: Any) -> Any:
 
     if isinstance(node, exp.Window) and isinstance(node.this, exp.IgnoreNulls):
         return _ignoring_nulls(node)
-    if _is_map(node):
-        return _object(node, "JSONB_BUILD_OBJECT", "JSONB", "postgres")
     if isinstance(node, exp.Contains):
         return _strpos(node)
     if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
