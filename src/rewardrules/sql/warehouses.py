@@ -23,13 +23,18 @@ which BigQuery lacks) as a JSON object (`JSON_OBJECT`), as Postgres's JSONB.
 
 ClickHouse (`clickhouse`, run in the tests by chdb, ClickHouse embedded:
 tests/test_sql_clickhouse.py): a statement ends with the settings that
-make it read as SQL (`_standard_names_and_nulls`); a column `a.x` alone is
-named "a.x" in a join, so it is written `a.x AS "x"`; a `Map` cannot be
-NULL (no values is an empty map); tuples and maps cannot be NULL either,
+make it read as SQL (`_standard_names_and_nulls`), and an `ORDER BY` of an
+output column made from another names its expression
+(`_order_by_output`); a column `a.x` alone, or from `a.*` beside two
+joins, is named "a.x" there, so its stars are written as their columns,
+each named (`dialect.expand_stars`); a `Map` cannot be NULL (no values is
+an empty map); tuples and maps cannot be NULL either,
 so the struct a `max`, `min` or `first` keeps (`exponents.held`,
 `expressions.first_value`) is `argMinIf` over the window (`_least_where`);
 `range` for `GENERATE_SERIES` (it leaves out its end), `%i` for minutes,
-a boolean's `MAX` for `BOOL_OR`. Refused, with the reason:
+a boolean's `MAX` for `BOOL_OR`, `fromUnixTimestamp64Micro(micros, zone)`
+for DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`; and its decimal
+literals keep 38 digits (`dialect.written`). Refused, with the reason:
 a recursive query (ClickHouse cannot correlate one: the fold of several
 caps, an `attribution` line that moves) and a `RANGE` frame past 2^31 - 1
 (its offsets are 32-bit; instants are nanoseconds).
@@ -216,14 +221,15 @@ def _clickhouse(node: Any) -> Any:
     from sqlglot import exp
 
     if isinstance(node, exp.Select):
-        for item in node.expressions:
-            if isinstance(item, exp.Column) and item.table and not isinstance(item.this, exp.Star):
-                # ClickHouse names `a.x` "a.x" in a join, not "x" as others do
-                item.replace(exp.alias_(item.copy(), item.name, quoted=True))
+        _order_by_output(node)
     if isinstance(node, exp.StructExtract) and _least_struct(node.this) is not None:
         return _least_of_struct(node)
     if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
         return _first_for_clickhouse(node)
+    if _in_zone(node):  # a calendar date in a time zone (`caps.local_date`)
+        zone, micros = node.expressions[0], node.expressions[1].expressions[0]
+        whole = exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))
+        return exp.Anonymous(this="fromUnixTimestamp64Micro", expressions=[whole, zone])
     if isinstance(node, exp.LogicalOr):  # `BOOL_OR` (sql/sections.py): ClickHouse has a boolean's MAX
         return exp.Max(this=node.this)
     if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
@@ -239,6 +245,38 @@ def _clickhouse(node: Any) -> Any:
         # a ClickHouse `Map` cannot be NULL: no values is an empty map
         return exp.Cast(this=exp.Anonymous(this="map"), to=node.to)
     return node
+
+
+def _in_zone(node: Any) -> bool:
+    """Whether a node is `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`, an
+    instant's wall-clock time in a zone (`caps.local_date`): ClickHouse has
+    neither function, and its `fromUnixTimestamp64Micro(micros, zone)` is
+    that time (a DateTime64 in the zone, whose date is the zone's)."""
+    from sqlglot import exp
+
+    def named(item: Any, name: str, count: int) -> bool:
+        return isinstance(item, exp.Anonymous) and str(item.this).upper() == name and len(item.expressions) == count
+
+    return named(node, "TIMEZONE", 2) and named(node.expressions[1], "MAKE_TIMESTAMPTZ", 1)
+
+
+def _order_by_output(select: Any) -> None:
+    """A SELECT's `ORDER BY x`, where `x` is an output column made from
+    another (`vat AS "at"`), as that column's expression: SQL orders by the
+    output column, and `prefer_column_name_to_alias` (below) would have
+    ClickHouse order by the input column of that name."""
+    from sqlglot import exp
+
+    order = select.args.get("order")
+    if order is None:
+        return
+    made = {item.alias: item.this for item in select.expressions if isinstance(item, exp.Alias)}
+    for key in order.expressions:
+        column = key.this
+        if isinstance(column, exp.Column) and not column.table and column.name in made:
+            source = made[column.name]
+            if not (isinstance(source, exp.Column) and source.name == column.name):
+                column.replace(source.copy())
 
 
 def _standard_names_and_nulls(tree: Any) -> Any:
