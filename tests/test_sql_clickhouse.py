@@ -176,7 +176,9 @@ def test_what_clickhouse_needs_is_in_the_statement() -> None:
     query = compile_query(prog.compiled)
     text = to_dialect(query.awards, "clickhouse", [column.name for column in query.columns])
     # outer joins give NULL, and a column name is not taken for an alias of the same SELECT
-    assert text.endswith("SETTINGS join_use_nulls = 1, prefer_column_name_to_alias = 1")
+    assert text.endswith(
+        "SETTINGS join_use_nulls = 1, prefer_column_name_to_alias = 1, enable_extended_results_for_datetime_functions = 1"
+    )
     assert "CAST(NULL AS Map(" not in text and "CAST(map() AS Map(" in text  # a Map cannot be NULL
     tree = sqlglot.parse_one(text, read="clickhouse")
     qualified = [
@@ -370,3 +372,26 @@ def test_a_statement_past_256_kib_runs_with_max_query_size_raised(clickhouse: Cl
     runner = clickhouse.runner(sections)
     data = duckdb_result(prog, explained, lines, None, "<ledger>", runner, explain=True)
     assert _text(data) == prog.score(lines).to_json()
+
+
+@pytest.mark.parametrize(
+    ("zone", "period", "first", "second"),
+    [
+        ("America/New_York", "month", "1969-12-20T12:00:00Z", "1969-12-28T12:00:00Z"),
+        ("UTC", "month", "1969-12-20T12:00:00Z", "1969-12-28T12:00:00Z"),
+        ("Europe/Paris", "month", "2200-05-03T12:00:00Z", "2200-05-30T12:00:00Z"),
+        ("UTC", "day", "1899-12-31T12:00:00Z", "2079-06-06T12:00:00Z"),
+    ],
+)
+def test_periods_before_1970_and_after_2149(
+    clickhouse: ClickHouse, zone: str, period: str, first: str, second: str
+) -> None:
+    """ClickHouse's `Date` holds 1970 to 2149 and wraps outside (1969-12-31
+    read as 2149-06-06; days 65,536 apart the same day, found by review):
+    dates are `Date32` there."""
+    lines = ['{"id":"r1","at":"1899-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}']
+    for n, at in enumerate((first, second)):
+        lines.append(f'{{"id":"p{n}","at":"{at}","type":"payment","referee":"bob","amount":"1.00"}}')
+    rules = CAPPED.replace("ZONE", zone).replace("PERIOD", period).replace("25 USD", "15 USD")
+    amounts = [award["amount"] for award in json.loads(_same(clickhouse, rules, lines))["awards"]]
+    assert amounts == (["10.00", "10.00"] if period == "day" else ["10.00", "5.00"])

@@ -226,6 +226,9 @@ def _clickhouse(node: Any) -> Any:
         return _least_of_struct(node)
     if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
         return _first_for_clickhouse(node)
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DATE:
+        # ClickHouse's `Date` holds 1970 to 2149 and wraps outside: `Date32` 1900 to 2299
+        return exp.DataType.build("Date32", dialect="clickhouse")
     if _in_zone(node):  # a calendar date in a time zone (`caps.local_date`)
         zone, micros = node.expressions[0], node.expressions[1].expressions[0]
         whole = exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))
@@ -285,12 +288,14 @@ def _standard_names_and_nulls(tree: Any) -> Any:
     default a ClickHouse join gives the type's default, 0 or ''), and a
     name that is a column of the FROM is that column, not an alias made in
     the same SELECT (`prefer_column_name_to_alias`: `... AS id, id AS
-    reverses` reads the event's id). Settings at the end of the outermost
-    SELECT hold for the whole statement, its CTEs included."""
+    reverses` reads the event's id), and a date's `dateTrunc` is a `Date32`
+    as the date is (`enable_extended_results_for_datetime_functions`; a
+    `Date` wraps outside 1970 to 2149). Settings at the end of the
+    outermost SELECT hold for the whole statement, its CTEs included."""
     from sqlglot import exp
 
     assert isinstance(tree, exp.Select), "each statement of the query is a SELECT (its settings follow it)"
-    names = ("join_use_nulls", "prefer_column_name_to_alias")
+    names = ("join_use_nulls", "prefer_column_name_to_alias", "enable_extended_results_for_datetime_functions")
     tree.set("settings", [exp.EQ(this=exp.column(name), expression=exp.Literal.number(1)) for name in names])
     return tree
 
