@@ -224,6 +224,25 @@ def test_a_jvm_that_stops_is_said_not_blamed_on_the_ledger(tmp_path: Path) -> No
     assert "cannot read" not in done.stderr and "Traceback" not in done.stderr
 
 
+def test_py4j_s_lost_connection_log_prints_no_traceback() -> None:
+    """py4j logs a connection lost while receiving through the root logger
+    (`logging.exception("Exception while sending command.")`), which then
+    printed a traceback above `score`'s own error: the test above failed
+    so in CI, the JVM killed while an answer was awaited. `score --engine
+    spark` gives the root logger a handler that writes nothing first."""
+    code = (
+        "import logging\nfrom rewardrules.cli.sql import _quiet_root_logging\n_quiet_root_logging()\n"
+        "try:\n    raise ConnectionResetError(104, 'Connection reset by peer')\n"
+        "except OSError:\n    logging.exception('Exception while sending command.')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == ""
+    unquiet = subprocess.run(
+        [sys.executable, "-c", code.replace("_quiet_root_logging()", "")], capture_output=True, text=True, check=True
+    )
+    assert "Traceback" in unquiet.stderr  # what it prevents
+
+
 def test_py4j_s_calling_line_gives_way_to_the_java_reason() -> None:
     """At 5M events with a 1 GB heap `score` said only `Spark could not run
     the query: An error occurred while calling o102.getResult.`: the reason

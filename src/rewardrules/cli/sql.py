@@ -142,6 +142,19 @@ def transpiled(query: Query | Explained, dialect: str) -> str | None:
     return "\n".join(pieces)
 
 
+def _quiet_root_logging() -> None:
+    """Give the root logger a handler that writes nothing, if it has none:
+    py4j logs a lost connection to Spark's JVM through the root logger
+    (`logging.exception`), which then prints a traceback on standard error
+    beside the error `score` says itself (`sql.spark_lost`), depending on
+    whether the connection broke while sending or receiving."""
+    import logging
+
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any]] | int:
     """What `score --engine duckdb` prints: the result record, or the exit
     code after printing why not (a construct not compiled, bad input)."""
@@ -387,6 +400,7 @@ def spark_result(
     from ..sql.spark_uri import is_uri
 
     explain = sections is not None
+    _quiet_root_logging()
     with Spark(master or DEFAULT_MASTER) as spark:
         runner = partial(spark.run, sections=sections)
         if path != "-" and (is_uri(path) or os.path.exists(path)):  # a URI: Spark's own file systems read it
