@@ -418,17 +418,24 @@ def _first_struct(window: Any) -> tuple[Any, Any] | None:
     if not (isinstance(window, exp.Window) and isinstance(window.this, exp.IgnoreNulls)):
         return None
     first = window.this.this
-    case = first.this if isinstance(first, exp.FirstValue) else None
+    found = _case_struct(first.this) if isinstance(first, exp.FirstValue) else None
+    if found is None or len(found[1].expressions) != 1:
+        return None
+    return found[0], found[1].expressions[0].expression
+
+
+def _case_struct(case: Any) -> tuple[Any, Any] | None:
+    """For `CASE WHEN t THEN STRUCT_PACK(k := x, ...) END` (one branch, no
+    `ELSE`), `(t, the struct)`; else None."""
+    from sqlglot import exp
+
     if not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1 or case.args.get("default"):
         return None
     branch = case.args["ifs"][0]
     struct = branch.args.get("true")
-    if not isinstance(struct, exp.Struct) or len(struct.expressions) != 1:
+    if not isinstance(struct, exp.Struct) or not all(isinstance(f, exp.PropertyEQ) for f in struct.expressions):
         return None
-    field = struct.expressions[0]
-    if not isinstance(field, exp.PropertyEQ):
-        return None
-    return branch.this, field.expression
+    return branch.this, struct
 
 
 def _first_of_struct(node: Any) -> Any:
@@ -452,14 +459,7 @@ def _least_struct(window: Any) -> tuple[Any, Any] | None:
 
     if not (isinstance(window, exp.Window) and isinstance(window.this, exp.Min)):
         return None
-    case = window.this.this
-    if not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1 or case.args.get("default"):
-        return None
-    branch = case.args["ifs"][0]
-    struct = branch.args.get("true")
-    if not isinstance(struct, exp.Struct) or not all(isinstance(f, exp.PropertyEQ) for f in struct.expressions):
-        return None
-    return branch.this, struct
+    return _case_struct(window.this.this)
 
 
 def _least_of_struct(node: Any) -> Any:
