@@ -34,7 +34,7 @@ import rewardrules
 from rewardrules.check.program import CheckedRuleset
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.score.api import parse_as_of
-from rewardrules.sql.compile import Column, Query, Unsupported, compile_query
+from rewardrules.sql.compile import Column, Query, compile_query
 from rewardrules.sql.dialect import to_dialect
 from rewardrules.sql.every import check_volume
 from rewardrules.sql.run import Rows, _positions, _write
@@ -138,26 +138,12 @@ def runner(pg: Postgres) -> Any:
 
 
 def cases(names: Sequence[str]) -> list[tuple[str, Path, list[Path]]]:
-    """Each rule file that compiles with its golden ledgers: the reference
-    programs (`rulesets/NAME.rules`, `tests/golden/NAME/`) and the golden
-    folders' own rule files (`tests/golden/**/NAME.rules`, with ledgers
-    beside it or in `ledgers/`); or those named."""
-    golden = ROOT / "tests" / "golden"
-    found = [
-        (path.stem, path, sorted((golden / path.stem).glob("*.jsonl"))) for path in (ROOT / "rulesets").glob("*.rules")
-    ]
-    for path in golden.rglob("*.rules"):
-        found.append((path.stem, path, sorted([*path.parent.glob("*.jsonl"), *path.parent.glob("ledgers/*.jsonl")])))
-    kept = []
-    for name, path, ledgers in sorted(found):
-        if not ledgers or (names and name not in names):
-            continue
-        try:
-            compile_query(rewardrules.load(path).compiled)
-        except Unsupported:
-            continue
-        kept.append((name, path, ledgers))
-    return kept
+    """Each rule file that compiles with its golden ledgers
+    (`tests.test_sql_backend.golden_programs`); or those named."""
+    sys.path.insert(0, str(ROOT))
+    from tests.test_sql_backend import golden_programs
+
+    return [case for case in golden_programs() if not names or case[0] in names]
 
 
 def check(pg: Postgres, name: str, path: Path, ledgers: Sequence[Path], explain: bool = False) -> int:

@@ -59,6 +59,26 @@ def golden_cases() -> list[tuple[str, Path]]:
     return [(name, path) for name in SUPPORTED for path in sorted((GOLDEN / name).glob("*.jsonl"))]
 
 
+def golden_programs() -> list[tuple[str, Path, list[Path]]]:
+    """Each rule file with golden ledgers that compiles to SQL, with them:
+    the reference programs (`rulesets/NAME.rules`, `tests/golden/NAME/`)
+    and the golden folders' own rule files (`tests/golden/**/NAME.rules`,
+    with ledgers beside it or in `ledgers/`); for a warehouse's run
+    (tests/test_sql_clickhouse.py, benchmarks/warehouse_check.py)."""
+    found = [(p.stem, p, sorted((GOLDEN / p.stem).glob("*.jsonl"))) for p in (ROOT / "rulesets").glob("*.rules")]
+    for path in GOLDEN.rglob("*.rules"):
+        found.append((path.stem, path, sorted([*path.parent.glob("*.jsonl"), *path.parent.glob("ledgers/*.jsonl")])))
+    kept = []
+    for name, path, files in sorted(found):
+        try:
+            if files:
+                compile_query(rewardrules.load(path).compiled)
+                kept.append((name, path, files))
+        except Unsupported:
+            continue
+    return kept
+
+
 def test_the_supported_list_is_what_compiles() -> None:
     """SUPPORTED is exactly the reference programs that compile: a program
     that starts to compile joins the differential tests below."""

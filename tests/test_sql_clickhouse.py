@@ -25,13 +25,13 @@ from sqlglot.errors import UnsupportedError
 import rewardrules
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.score.api import parse_as_of
-from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.compile import compile_query
 from rewardrules.sql.dialect import to_dialect
 from rewardrules.sql.sections import compile_explained
 
 from .clickhouse import ClickHouse
 from .conftest import examples
-from .test_sql_backend import GOLDEN, ROOT
+from .test_sql_backend import ROOT, golden_programs
 from .test_sql_messages_more import LEDGER, NUMBERS, REFERRAL, TIMES, _use
 
 #: the rule files ClickHouse cannot run, with the reason each is refused
@@ -47,29 +47,7 @@ def clickhouse() -> ClickHouse:
     return ClickHouse()
 
 
-def _cases() -> list[tuple[str, Path, list[Path]]]:
-    """Each rule file with golden ledgers that compiles: the reference
-    programs and the golden folders' own rule files."""
-    found = [(p.stem, p, sorted((GOLDEN / p.stem).glob("*.jsonl"))) for p in (ROOT / "rulesets").glob("*.rules")]
-    for path in GOLDEN.rglob("*.rules"):
-        found.append((path.stem, path, sorted([*path.parent.glob("*.jsonl"), *path.parent.glob("ledgers/*.jsonl")])))
-    kept = []
-    for name, path, ledgers in sorted(found):
-        if ledgers and compiles(path):
-            kept.append((name, path, ledgers))
-    return kept
-
-
-@cache
-def compiles(path: Path) -> bool:
-    try:
-        compile_query(rewardrules.load(path).compiled)
-    except Unsupported:
-        return False
-    return True
-
-
-CASES = _cases()
+CASES = golden_programs()
 
 
 def _as_of(ledger: Path) -> str | None:
