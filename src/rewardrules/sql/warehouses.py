@@ -308,9 +308,8 @@ def _is_map(node: Any) -> bool:
 
 
 def _object(node: Any, build: str, kind: str, dialect: str) -> Any:
-    """A `MAP` (`_is_map`) as a JSON object built by `build` from its keys
-    and values in turn, and the `MAP` type as `kind`, for an engine without
-    maps."""
+    """A `MAP` (`_is_map`) as an object built by `build` from its keys and
+    values in turn, and the `MAP` type as `kind` (`_OBJECTS`)."""
     from sqlglot import exp
 
     if isinstance(node, exp.Map):
