@@ -4,6 +4,7 @@ program it compiles; every other program is refused at a rule line."""
 
 from __future__ import annotations
 
+import decimal
 import json
 import os
 import subprocess
@@ -284,6 +285,23 @@ def test_computed_amounts_round_half_to_even() -> None:
     assert commission == ["0.02", "0.04", "0.10", "5000.00"]
     bonus = [a["status"] for a in json.loads(sql)["awards"] if a["milestone"] == "bonus"]
     assert bonus == ["pending"]  # held 30 days from 2026-01-02, scored as of 2026-01-07
+
+
+@pytest.mark.parametrize("precision", [28, 5])
+def test_totals_past_the_caller_s_precision_are_exact(precision: int) -> None:
+    """A total of 30 digits is the Python engine's whatever the caller's
+    decimal context (the default keeps 28 digits): `duckdb_result` is
+    called by apps and tests, not only inside the command line's context
+    (until 2026-12-05 it added the totals in the caller's)."""
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob", "amount": "9" * 29},
+    ]
+    prog = rewardrules.compile(COMMISSION)
+    expected = python_json(prog, events, None)
+    assert "149999999999999999999999999898.50" in expected
+    with decimal.localcontext(decimal.Context(prec=precision)):
+        assert duckdb_json(prog, events, None) == expected
 
 
 @pytest.mark.parametrize(

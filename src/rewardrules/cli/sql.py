@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.render import text as render_text
+from ..core.runtime import in_context
 from ..core.timeutil import format_timestamp
 from ..ledger.events import LedgerError
 from ..ledger.idlog import ScratchError
@@ -327,12 +328,14 @@ def _record_keys(program: Program) -> dict[tuple[int, int], list[str]]:
     }
 
 
+@in_context
 def grouped_totals(
     groups: Sequence[tuple[str, str, str, str, int]], reversals: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]] | None:
     """`score.result._totals` from the awards counted per (unit, kind,
     status, amount text) and the reversals: the same entries when every sum
-    is exact in the current decimal context (then the order of additions
+    is exact in the engine's decimal context (`CONTEXT`, whatever the
+    caller's, as the Python engine adds them: then the order of additions
     does not matter), else None. Also None when two texts of one rate (a
     unit that does not add up) differ (`20`, `20.0`): `_totals` writes the
     first award's, which the counts do not say."""
@@ -463,6 +466,7 @@ def _python_read(program: Program, file: str) -> None:
         program._read(read_lines(handle), file)
 
 
+@in_context
 def result_data(
     program: Program,
     rows: Rows,
