@@ -243,6 +243,23 @@ milestone k { each payment reward referee cash payment.amount / 0.7 }
     assert amounts == ["1.00", "1763668414462.07"]
 
 
+def test_a_rounded_quotient_s_money_text_is_exact(clickhouse: ClickHouse) -> None:
+    """`amount / 0.0000000000000000007` is rounded as an integer quotient
+    (`//`) and written as money by another `//` of it: the inner one was a
+    64-bit division in ClickHouse (an overflow error, found by review)."""
+    rules = """\
+ruleset r
+event payment { amount: money USD }
+milestone k { each payment reward referee cash payment.amount / 0.0000000000000000007 }
+"""
+    lines = [
+        '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}',
+        '{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob","amount":"12.45"}',
+    ]
+    amounts = [award["amount"] for award in json.loads(_same(clickhouse, rules, lines))["awards"]]
+    assert amounts == ["17785714285714285714.29"]
+
+
 CAPPED = """\
 ruleset r
 timezone "ZONE"

@@ -186,6 +186,22 @@ def test_bigquery_integer_division_is_div_never_a_float() -> None:
     assert " / " not in text and "FLOAT64" not in text
 
 
+@pytest.mark.parametrize("dialect", ["spark", "clickhouse", "databricks", "trino"])
+def test_a_whole_division_inside_another_s_dividend_is_exact_too(dialect: str) -> None:
+    """Money is written from a rounded amount: `TRUNC` (the rounding) or a
+    `//` (a rounded quotient) inside the dividend of the text's `//`.
+    Every one is exact decimal arithmetic, the inner ones too, where
+    sqlglot writes them through a 64-bit integer (Spark's `CAST(x AS
+    BIGINT)`, `DIV`): until 2026-12-05 an inner one kept it, an overflow
+    error past 9.2 x 10^18 minor units."""
+    text = to_dialect("SELECT TRUNC(x) // 100 AS u, (y // 3) // (7 // z) AS v FROM t", dialect)
+    tree = sqlglot.parse_one(text, read=dialect)
+    assert not list(tree.find_all(sqlglot.exp.IntDiv, sqlglot.exp.Trunc))
+    integers = [sqlglot.exp.DataType.Type.BIGINT, sqlglot.exp.DataType.Type.INT]
+    assert not [cast for cast in tree.find_all(sqlglot.exp.Cast) if cast.to.this in integers]
+    assert "DECIMAL(38, 0)" in text.replace("Nullable(Decimal(38, 0))", "DECIMAL(38, 0)")
+
+
 def test_spark_refuses_the_several_caps_fold_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Spark 4.0 fails while planning any recursive query (`transpose
     requires all collections have the same size`): the fold's query is

@@ -109,12 +109,16 @@ def test_thirty_decimals_stay_exact(spark: Spark) -> None:
     assert spark_json(spark, prog, events, None) == python_json(prog, events, None)
 
 
-def test_past_64_bit_minor_units_spark_fails_rather_than_rounds(spark: Spark) -> None:
-    """1.6 x 10^21 cents is more than Spark's BIGINT, which its rounding
-    steps go through: an overflow error (exit 2 on the command line), never
-    a wrong amount (docs/sql.md, "Spark")."""
-    with pytest.raises(EngineError, match="OVERFLOW"):
-        spark_json(spark, rewardrules.compile(COMMISSION), _payment("1" * 20 + ".5"), None)
+@pytest.mark.parametrize("amount", ["1" * 20 + ".5", "9" * 28 + ".5", "9" * 29])
+def test_past_64_bit_minor_units_spark_gives_the_exact_amount(spark: Spark, amount: str) -> None:
+    """1.6 x 10^21 cents and more, up to the ledger's 30 digits: past
+    Spark's BIGINT, which sqlglot writes `//` through (`DIV`). Every `//`
+    is exact decimal arithmetic, the one inside the money text's dividend
+    (a rounded quotient) too: until 2026-12-05 that one stayed `DIV`, an
+    overflow error past 9.2 x 10^18 minor units."""
+    prog = rewardrules.compile(COMMISSION)
+    events = _payment(amount)
+    assert spark_json(spark, prog, events, None) == python_json(prog, events, None)
 
 
 def test_a_column_too_wide_is_refused_before_spark_runs(spark: Spark) -> None:

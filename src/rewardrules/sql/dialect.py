@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .warehouses import rewrite
+from .warehouses import bottom_up, rewrite
 
 #: the dialects whose `SELECT *` takes DuckDB's `EXCLUDE`/`EXCEPT` (and,
 #: through `_star_replace`, `REPLACE`): their stars are written as they
@@ -68,11 +68,14 @@ def written(tree: Any, dialect: str) -> str:
     # ClickHouse keeps a product's or a comparison's digits in the wider
     # operand's width (`7 = 2.50 * 0.0000001` overflows 9 digits there):
     # its literals keep the compiler's 38 digits
-    steps = [_byte_length, _star_replace, _hugeint, _tight_literal, _exact_integers]
+    steps = [_byte_length, _star_replace, _hugeint, _tight_literal]
     if dialect == "clickhouse":
         steps = [step for step in steps if step is not _tight_literal]
     for step in steps:
         tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
+    # bottom up: a `//` in another's dividend (money written from a rounded
+    # quotient) is rewritten too, where `transform` skips what it replaced
+    tree = bottom_up(tree, _exact_integers)
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
 
