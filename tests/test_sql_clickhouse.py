@@ -12,6 +12,7 @@ import datetime
 import itertools
 import json
 import random
+import re
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.dialect import to_dialect
 from rewardrules.sql.sections import compile_explained
+from rewardrules.sql.warehouses import OVERFLOW
 
 from .clickhouse import ClickHouse
 from .conftest import examples
@@ -156,6 +158,7 @@ def test_what_clickhouse_needs_is_in_the_statement() -> None:
     # outer joins give NULL, and a column name is not taken for an alias of the same SELECT
     assert text.endswith(
         "SETTINGS join_use_nulls = 1, prefer_column_name_to_alias = 1, enable_extended_results_for_datetime_functions = 1"
+        ", optimize_arithmetic_operations_in_aggregate_functions = 0"
     )
     assert "CAST(NULL AS Map(" not in text and "CAST(map() AS Map(" in text  # a Map cannot be NULL
     tree = sqlglot.parse_one(text, read="clickhouse")
@@ -258,6 +261,61 @@ milestone k { each payment reward referee cash payment.amount / 0.00000000000000
     ]
     amounts = [award["amount"] for award in json.loads(_same(clickhouse, rules, lines))["awards"]]
     assert amounts == ["17785714285714285714.29"]
+
+
+PRODUCT = """\
+ruleset r
+event payment { amount: money USD, rate: number }
+milestone k { each payment reward referee cash payment.amount * payment.rate }
+metric total = sum payment.amount
+milestone t { when total >= 1 reward referrer cash total * 3 }
+"""
+
+
+@pytest.mark.parametrize(
+    ("amount", "rate", "stop"),
+    [
+        ("9" * 19, "9" * 19, "Decimal convert overflow"),  # under 2^127, times 100 (cents) past it
+        ("9" * 20, "9" * 20, OVERFLOW),  # a product of two values past 2^127 (the award was missing)
+        ("1234567890123456789", "9876543210987654321", "Decimal convert overflow"),  # times 100 (cents)
+        ("1" * 25, "1" * 14 + ".5", "Decimal convert overflow"),
+        ("12345678901234567.89", "98765432109876543.21", None),  # 38 digits: DuckDB stops, ClickHouse is exact
+    ],
+)
+def test_a_product_past_128_bits_stops_never_wraps(
+    clickhouse: ClickHouse, amount: str, rate: str, stop: str | None
+) -> None:
+    """ClickHouse checks neither a 128-bit decimal product nor a sum for
+    overflow and answers with the number wrapped around (until 2026-12-05:
+    a product of two 19-digit amounts came out as another amount, or the
+    award went missing). A product of two values is checked, one by a
+    constant is computed in 256 bits (constants are `Decimal(76, s)`) and
+    cast back with ClickHouse's range check: the Python engine's amounts,
+    or an error."""
+    lines = [
+        '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}',
+        '{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob",'
+        f'"amount":"{amount}","rate":"{rate}"}}',
+    ]
+    if stop is None:
+        _same(clickhouse, PRODUCT, lines)
+        return
+    prog = rewardrules.compile(PRODUCT)
+    with pytest.raises(Exception, match=re.escape(stop)):
+        duckdb_result(prog, compile_query(prog.compiled), lines, None, "<ledger>", clickhouse.runner())
+
+
+@pytest.mark.parametrize("window", ["", " OVER (ORDER BY n)"])
+def test_a_sum_past_128_bits_stops_never_wraps(clickhouse: ClickHouse, window: str) -> None:
+    """Three values of 38 nines: ClickHouse's sum wraps to a negative
+    number; the written sum (and running sum) stops with the reason."""
+    values = "SELECT number AS n, CAST(repeat('9', 38) AS Decimal(38, 0)) AS x FROM numbers(3)"
+    sql = to_dialect(f"SELECT SUM(x){window} AS s FROM t", "clickhouse")
+    assert "throwIf" in sql
+    with pytest.raises(Exception, match=re.escape(OVERFLOW)):
+        clickhouse.rows(sql.replace("FROM t AS t", f"FROM ({values}) AS t"))
+    small = sql.replace("FROM t AS t", f"FROM ({values.replace('38', '37')}) AS t")
+    assert [row["s"] for row in clickhouse.rows(small)][-1] == int("9" * 37) * 3
 
 
 CAPPED = """\

@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .warehouses import bottom_up, rewrite
@@ -65,12 +66,9 @@ def written(tree: Any, dialect: str) -> str:
     from sqlglot.errors import ErrorLevel
 
     tree = rewrite(tree, dialect)
-    # ClickHouse keeps a product's or a comparison's digits in the wider
-    # operand's width (`7 = 2.50 * 0.0000001` overflows 9 digits there):
-    # its literals keep the compiler's 38 digits
     steps = [_byte_length, _star_replace, _hugeint, _tight_literal]
-    if dialect == "clickhouse":
-        steps = [step for step in steps if step is not _tight_literal]
+    if dialect == "clickhouse":  # its literals are 256-bit (`_wide_literal`)
+        steps = [step if step is not _tight_literal else _wide_literal for step in steps]
     for step in steps:
         tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
     # bottom up: a `//` in another's dividend (money written from a rounded
@@ -176,28 +174,53 @@ def _hugeint(node: Any) -> Any:
     return node
 
 
+def _wide_literal(node: Any) -> Any:
+    """`CAST('100' AS DECIMAL(38, 0))`, the compiler's exact literal, as a
+    `DECIMAL(76, 0)` for ClickHouse: ClickHouse keeps a product's or a
+    comparison's digits in the wider operand's width (`7 = 2.50 *
+    0.0000001` overflows nine digits there), and does not check a 128-bit
+    product for overflow (it wraps around). With a 256-bit constant, a
+    product by it is computed in 256 bits, exactly, and the query's casts
+    back to DECIMAL(38, s) check the range (`warehouses._checked` checks a
+    product of two values)."""
+    from sqlglot import exp
+
+    found = _decimal_literal(node)
+    if found is None:
+        return node
+    return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL(76, {found[1]})"))
+
+
+def _decimal_literal(node: Any) -> tuple[Decimal, int] | None:
+    """The value and scale of the compiler's exact literal, `CAST('0.10' AS
+    DECIMAL(38, 2))`; None for any other node."""
+    from sqlglot import exp
+
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
+        return None
+    kind = node.to
+    if kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
+        return None
+    try:
+        value = Decimal(node.this.this)
+        scale = int(kind.expressions[1].name)
+    except (InvalidOperation, ValueError):
+        return None
+    return (value, scale) if value.is_finite() else None
+
+
 def _tight_literal(node: Any) -> Any:
     """`CAST('0' AS DECIMAL(38, 0))`, the compiler's exact literal, with the
     precision it needs (`DECIMAL(1, 0)`). Spark types a comparison, a `CASE`
     or a `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) as DECIMAL(38, 0) and
     rounds (`0.10 > 0` is false there); with the literal's own precision the
     common type keeps every decimal. Exact in any engine."""
-    from decimal import Decimal, InvalidOperation
-
     from sqlglot import exp
 
-    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
+    found = _decimal_literal(node)
+    if found is None:
         return node
-    kind = node.to
-    if kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
-        return node
-    try:
-        value = Decimal(node.this.this)
-        scale = int(kind.expressions[1].name)
-    except (InvalidOperation, ValueError):
-        return node
-    if not value.is_finite():
-        return node
+    value, scale = found
     whole = max(value.adjusted() + 1, 1)
     precision = min(38, whole + scale)
     return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))

@@ -33,8 +33,10 @@ so the struct a `max`, `min` or `first` keeps (`exponents.held`,
 `expressions.first_value`) is `argMinIf` over the window (`_least_where`);
 `range` for `GENERATE_SERIES` (it leaves out its end), `%i` for minutes,
 a boolean's `MAX` for `BOOL_OR`, `fromUnixTimestamp64Micro(micros, zone)`
-for DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`; and its decimal
-literals keep 38 digits (`dialect.written`). Refused, with the reason:
+for DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`; its decimal
+literals are 256-bit (`dialect._wide_literal`), and a product of two
+values or a sum stops the query where ClickHouse's unchecked 128-bit
+arithmetic wrapped around (`_checked`). Refused, with the reason:
 a recursive query (ClickHouse cannot correlate one: the fold of several
 caps, an `attribution` line that moves) and a `RANGE` frame past 2^31 - 1
 (its offsets are 32-bit; instants are nanoseconds).
@@ -247,7 +249,75 @@ def _clickhouse(node: Any) -> Any:
     if isinstance(node, exp.Cast) and isinstance(node.this, exp.Null) and _is_map(node.to):
         # a ClickHouse `Map` cannot be NULL: no values is an empty map
         return exp.Cast(this=exp.Anonymous(this="map"), to=node.to)
+    return _checked(node)
+
+
+#: what a product or a sum stops with where ClickHouse's 128-bit
+#: arithmetic wraps around (`_checked`)
+OVERFLOW = "rewardrules: a number past 128 bits (an overflow)"
+
+
+def _checked(node: Any) -> Any:
+    """A product of two values that are not constants, or a sum, that
+    stops the query where ClickHouse's answer wrapped around: ClickHouse
+    checks neither a `Decimal128` product nor a sum for overflow (its
+    issues 30341 and 69304), and gives a wrong number. A product of a
+    constant cannot wrap: constants are `Decimal(76, s)` (`dialect.written`),
+    so it is computed in 256 bits and cast back with a range check.
+
+    A sum is checked against the same sum in 256 bits (`x` times a
+    `Decimal(76, 0)` one), exact for the 128-bit values the query sums; a
+    product against the product of the two values as floating-point
+    numbers, which it is within a part in 10^15 when it did not wrap, and
+    differs from by at least half of it when it did (a wrap takes away a
+    multiple of 2^128 from a product at least 2^127 units)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Sum):
+        wide = node.copy()
+        wide.this.set("this", _wide(node.this.this))
+        return _stop_if(node, exp.NEQ(this=node.copy(), expression=wide))
+    if isinstance(node, exp.Sum) and not isinstance(node.parent, exp.Window):
+        return _stop_if(node, exp.NEQ(this=node.copy(), expression=exp.Sum(this=_wide(node.this))))
+    if isinstance(node, exp.Mul) and not (_constant(node.this) or _constant(node.expression)):
+        a, b = (exp.Anonymous(this="toFloat64", expressions=[side.copy()]) for side in (node.this, node.expression))
+        estimate = exp.Paren(this=exp.Mul(this=a, expression=b))
+        made = exp.Anonymous(this="toFloat64", expressions=[node.copy()])
+        error = exp.Abs(this=exp.Sub(this=made, expression=estimate.copy()))
+        bound = exp.Mul(this=exp.Literal.number("1e-9"), expression=exp.Abs(this=estimate))
+        return _stop_if(node, exp.GT(this=error, expression=bound))
     return node
+
+
+def _constant(node: Any) -> bool:
+    """Whether a value is one of constants: a number, the compiler's exact
+    constant (`CAST('0.1' AS DECIMAL(..))`), NULL, or a `CASE` choosing
+    among them (a rate table's rate)."""
+    from sqlglot import exp
+
+    while isinstance(node, exp.Paren | exp.Cast):
+        node = node.this
+    if isinstance(node, exp.Case):
+        values = [branch.args["true"] for branch in node.args.get("ifs", [])] + [node.args.get("default")]
+        return all(value is None or _constant(value) for value in values)
+    return isinstance(node, exp.Literal | exp.Null)
+
+
+def _wide(value: Any) -> Any:
+    """`value` in 256 bits, its scale kept: times a `Decimal(76, 0)` one."""
+    from sqlglot import exp
+
+    one = exp.Cast(this=exp.Literal.number(1), to=exp.DataType.build("DECIMAL(76, 0)"))
+    return exp.Mul(this=exp.Paren(this=value.copy()), expression=one)
+
+
+def _stop_if(node: Any, wrapped: Any) -> Any:
+    """`node` plus `throwIf(wrapped)` (0 when it holds; NULL is not a wrap)."""
+    from sqlglot import exp
+
+    test = exp.Coalesce(this=wrapped, expressions=[exp.false()])
+    stop = exp.Anonymous(this="throwIf", expressions=[test, exp.Literal.string(OVERFLOW)])
+    return exp.Paren(this=exp.Add(this=exp.Paren(this=node.copy()), expression=stop))
 
 
 def _in_zone(node: Any) -> bool:
@@ -290,13 +360,17 @@ def _standard_names_and_nulls(tree: Any) -> Any:
     the same SELECT (`prefer_column_name_to_alias`: `... AS id, id AS
     reverses` reads the event's id), and a date's `dateTrunc` is a `Date32`
     as the date is (`enable_extended_results_for_datetime_functions`; a
-    `Date` wraps outside 1970 to 2149). Settings at the end of the
-    outermost SELECT hold for the whole statement, its CTEs included."""
+    `Date` wraps outside 1970 to 2149); and a sum of `x * c` is not made
+    `sum(x) * c` (`optimize_arithmetic_operations_in_aggregate_functions`:
+    the 256-bit sum `_checked` compares with would be the 128-bit one).
+    Settings at the end of the outermost SELECT hold for the whole
+    statement, its CTEs included."""
     from sqlglot import exp
 
     assert isinstance(tree, exp.Select), "each statement of the query is a SELECT (its settings follow it)"
     names = ("join_use_nulls", "prefer_column_name_to_alias", "enable_extended_results_for_datetime_functions")
-    tree.set("settings", [exp.EQ(this=exp.column(name), expression=exp.Literal.number(1)) for name in names])
+    settings = [(name, 1) for name in names] + [("optimize_arithmetic_operations_in_aggregate_functions", 0)]
+    tree.set("settings", [exp.EQ(this=exp.column(name), expression=exp.Literal.number(v)) for name, v in settings])
     return tree
 
 
