@@ -304,6 +304,38 @@ def test_totals_past_the_caller_s_precision_are_exact(precision: int) -> None:
         assert duckdb_json(prog, events, None) == expected
 
 
+EVERY_STEP = """\
+ruleset r
+event payment { amount: money USD }
+metric total = sum payment.amount
+milestone t { every 1234567890123456789012345.6789 total reward referrer cash 1 USD }
+milestone k { each payment within 30 days reward referee cash 2 USD }
+"""
+
+
+def test_the_query_is_compiled_in_the_engine_s_context_whatever_the_caller_s() -> None:
+    """`compile_query` and `compile_explained` are public and compute
+    constants (an `every` step's digits, `30 days` in nanoseconds): under a
+    caller's 28 digits the step was rounded (no award), under `prec=3`
+    the window was 2.59 x 10^15 ns, and a trapped `Rounded` raised (found
+    by review, 2026-12-05)."""
+    from rewardrules.sql.sections import compile_explained
+
+    events = [
+        {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
+        {"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "bob"}
+        | {"amount": "1234567890123456789012345.6789"},
+    ]
+    prog = rewardrules.compile(EVERY_STEP)
+    expected = python_json(prog, events, None)
+    assert [award["milestone"] for award in json.loads(expected)["awards"]] == ["t", "k"]
+    reference = (compile_query(prog.compiled), compile_explained(prog.compiled)[0])
+    for context in (decimal.Context(), decimal.Context(prec=3, traps=[decimal.Rounded, decimal.Inexact])):
+        with decimal.localcontext(context):
+            assert (compile_query(prog.compiled), compile_explained(prog.compiled)[0]) == reference
+            assert duckdb_json(prog, events, None) == expected
+
+
 @pytest.mark.parametrize(
     ("as_of", "status"), [("2026-02-01T00:00:00Z", "confirmed"), ("2026-01-31T23:59:59.999999999Z", "pending")]
 )

@@ -305,6 +305,51 @@ def test_a_product_past_128_bits_stops_never_wraps(
         duckdb_result(prog, compile_query(prog.compiled), lines, None, "<ledger>", clickhouse.runner())
 
 
+def test_a_rate_table_s_rate_is_a_256_bit_constant(clickhouse: ClickHouse) -> None:
+    """A rate table writes each rate as a cast of a cast (`CAST(CAST('10'
+    AS DECIMAL(38, 0)) AS DECIMAL(38, 1))`): both are 256-bit, or the
+    product by it wrapped, unchecked (found by review: a 30-digit payment
+    in a column of eight decimals was paid 1.3 x 10^27)."""
+    rules = """\
+ruleset r
+event payment { amount: money USD }
+metric paid = count payment where payment.amount > 0
+metric conversions = count referrals where paid >= 1
+metric rate = tiers of conversions { 1 to 4: 10%  5 to 9: 12.5%  10 or more: 20% }
+milestone commission { each payment where payment.amount > 0 reward referrer cash rate of payment.amount }
+"""
+    lines = [
+        '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}',
+        '{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob","amount":"0.00000001"}',
+        '{"id":"p2","at":"2026-01-03T00:00:00Z","type":"payment","referee":"bob","amount":"' + "9" * 30 + '"}',
+    ]
+    amounts = [award["amount"] for award in json.loads(_same(clickhouse, rules, lines))["awards"]]
+    assert amounts == ["99999999999999999999999999999.90"]
+
+
+def test_a_product_of_products_is_written_once_per_value(clickhouse: ClickHouse) -> None:
+    """Each product is checked by a lambda over its two values, written
+    once: a product of thirteen values is a few kilobytes longer than one
+    of two (copying them into the check made it four times longer a level:
+    1.8 MB for seven, found by review)."""
+    sizes = []
+    for count in (1, 12):
+        rules = (
+            "ruleset r\nevent payment { amount: money USD, rate: number }\n"
+            f"milestone k {{ each payment reward referee cash payment.amount{' * payment.rate' * count} }}\n"
+        )
+        prog = rewardrules.compile(rules)
+        query = compile_query(prog.compiled)
+        sizes.append(len(to_dialect(query.awards, "clickhouse", [column.name for column in query.columns])))
+    assert sizes[1] < sizes[0] + 12 * 400
+    lines = [
+        '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}',
+        '{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob","amount":"1.5","rate":"1.1"}',
+    ]
+    amounts = [award["amount"] for award in json.loads(_same(clickhouse, rules, lines))["awards"]]
+    assert amounts == ["4.71"]
+
+
 @pytest.mark.parametrize("window", ["", " OVER (ORDER BY n)"])
 def test_a_sum_past_128_bits_stops_never_wraps(clickhouse: ClickHouse, window: str) -> None:
     """Three values of 38 nines: ClickHouse's sum wraps to a negative

@@ -581,6 +581,7 @@ def _explained(
     return Reporter(engine, as_of).rejected(Rejected(event_id, at, referrer, referee, "ineligible"))
 
 
+@in_context
 def replayed(program: Program, record: tuple[Any, ...], history: Sequence[tuple[Any, ...]] = ()) -> tuple[Any, Any]:
     """A referral event's `Referral` as the Python engine has it when it
     judges its eligibility (`earlier referrals` replayed from `history`,
@@ -616,6 +617,7 @@ def _rejected(row: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+@in_context
 def partial_results(
     compiled: CompiledRuleset,
     awards: list[tuple[dict[str, Any], dict[str, Any]]],

@@ -27,6 +27,7 @@ from ..core.datatypes import DURATION, DURATION_UNITS, TIME
 from ..core.ids import encode
 from ..core.limits import MAX_AWARDS_PER_EVENT
 from ..core.problem import Location, Problem, Severity
+from ..core.runtime import in_context
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
@@ -1038,6 +1039,7 @@ def _construct(node: object) -> str:
     return names.get(kind, f"the expression `{kind}`")
 
 
+@in_context
 def compile_query(compiled: CompiledRuleset, explain: bool = False) -> Query:
     """The program as SQL, or `Unsupported` naming the first construct that
     does not compile yet (nothing partial is ever returned). `explain`: each

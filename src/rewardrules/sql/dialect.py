@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .warehouses import bottom_up, rewrite
+from .warehouses import bottom_up, rewrite, wide_constant
 
 #: the dialects whose `SELECT *` takes DuckDB's `EXCLUDE`/`EXCEPT` (and,
 #: through `_star_replace`, `REPLACE`): their stars are written as they
@@ -182,13 +182,13 @@ def _wide_literal(node: Any) -> Any:
     product for overflow (it wraps around). With a 256-bit constant, a
     product by it is computed in 256 bits, exactly, and the query's casts
     back to DECIMAL(38, s) check the range (`warehouses._checked` checks a
-    product of two values)."""
+    product of two values). A cast of such a cast (a rate table's row) is
+    one too (`warehouses.wide_constant`)."""
     from sqlglot import exp
 
-    found = _decimal_literal(node)
-    if found is None:
+    if not wide_constant(node):
         return node
-    return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL(76, {found[1]})"))
+    return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL(76, {node.to.expressions[1].name})"))
 
 
 def _decimal_literal(node: Any) -> tuple[Decimal, int] | None:

@@ -52,6 +52,7 @@ from typing import Any
 from ..check.program import MetricInfo, ProgramInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
 from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
+from ..core.runtime import in_context
 from ..syntax import nodes as ast
 from . import attribution, caps, messages, timers
 from . import history as earlier
@@ -136,6 +137,7 @@ class Explained:
         return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
 
 
+@in_context
 def compile_explained(compiled: CompiledRuleset) -> tuple[Query, Sections]:
     """The program's query and its explained sections, compiled together
     (the query's ledger columns then hold what the sections read); or

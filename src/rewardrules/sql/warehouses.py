@@ -262,7 +262,7 @@ def _checked(node: Any) -> Any:
     stops the query where ClickHouse's answer wrapped around: ClickHouse
     checks neither a `Decimal128` product nor a sum for overflow (its
     issues 30341 and 69304), and gives a wrong number. A product of a
-    constant cannot wrap: constants are `Decimal(76, s)` (`dialect.written`),
+    constant cannot wrap: constants are `Decimal(76, s)` (`wide_constant`),
     so it is computed in 256 bits and cast back with a range check.
 
     A sum is checked against the same sum in 256 bits (`x` times a
@@ -270,7 +270,9 @@ def _checked(node: Any) -> Any:
     product against the product of the two values as floating-point
     numbers, which it is within a part in 10^15 when it did not wrap, and
     differs from by at least half of it when it did (a wrap takes away a
-    multiple of 2^128 from a product at least 2^127 units)."""
+    multiple of 2^128 from a product at least 2^127 units). The product is
+    a lambda's, over its two values (`arrayMap`), which are written once:
+    a product of products would otherwise grow four times a level."""
     from sqlglot import exp
 
     if isinstance(node, exp.Window) and isinstance(node.this, exp.Sum):
@@ -280,27 +282,49 @@ def _checked(node: Any) -> Any:
     if isinstance(node, exp.Sum) and not isinstance(node.parent, exp.Window):
         return _stop_if(node, exp.NEQ(this=node.copy(), expression=exp.Sum(this=_wide(node.this))))
     if isinstance(node, exp.Mul) and not (_constant(node.this) or _constant(node.expression)):
-        a, b = (exp.Anonymous(this="toFloat64", expressions=[side.copy()]) for side in (node.this, node.expression))
+        x, y = exp.to_identifier("rr_x"), exp.to_identifier("rr_y")
+        a, b = (exp.Anonymous(this="toFloat64", expressions=[side.copy()]) for side in (x, y))
         estimate = exp.Paren(this=exp.Mul(this=a, expression=b))
-        made = exp.Anonymous(this="toFloat64", expressions=[node.copy()])
-        error = exp.Abs(this=exp.Sub(this=made, expression=estimate.copy()))
-        bound = exp.Mul(this=exp.Literal.number("1e-9"), expression=exp.Abs(this=estimate))
-        return _stop_if(node, exp.GT(this=error, expression=bound))
+        product = exp.Mul(this=x.copy(), expression=y.copy())
+        error = exp.Abs(
+            this=exp.Sub(this=exp.Anonymous(this="toFloat64", expressions=[product.copy()]), expression=estimate)
+        )
+        bound = exp.Mul(this=exp.Literal.number("1e-9"), expression=exp.Abs(this=estimate.copy()))
+        lam = exp.Lambda(this=_stop_if(product, exp.GT(this=error, expression=bound)), expressions=[x, y])
+        sides = [exp.Array(expressions=[side.copy()]) for side in (node.this, node.expression)]
+        each = exp.Anonymous(this="arrayMap", expressions=[lam, *sides])
+        return exp.Anonymous(this="arrayElement", expressions=[each, exp.Literal.number(1)])
     return node
 
 
-def _constant(node: Any) -> bool:
-    """Whether a value is one of constants: a number, the compiler's exact
-    constant (`CAST('0.1' AS DECIMAL(..))`), NULL, or a `CASE` choosing
-    among them (a rate table's rate)."""
+def wide_constant(node: Any) -> bool:
+    """Whether a value is a constant the ClickHouse query holds in 256 bits:
+    a cast to a DECIMAL of a literal, or of such a cast (a rate table's
+    `CAST(CAST('10' AS DECIMAL(38, 0)) AS DECIMAL(38, 1))`), which
+    `dialect._wide_literal` writes as a `Decimal(76, s)`."""
     from sqlglot import exp
 
-    while isinstance(node, exp.Paren | exp.Cast):
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL):
+        return False
+    return len(node.to.expressions) == 2 and (isinstance(node.this, exp.Literal) or wide_constant(node.this))
+
+
+def _constant(node: Any) -> bool:
+    """Whether a product by a value cannot wrap: a 256-bit constant
+    (`wide_constant`), 0 or 1 (a count's `CASE ... THEN 1 ELSE 0`), NULL,
+    or a `CASE` choosing among them (a rate table's rate)."""
+    from sqlglot import exp
+
+    while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Case):
         values = [branch.args["true"] for branch in node.args.get("ifs", [])] + [node.args.get("default")]
         return all(value is None or _constant(value) for value in values)
-    return isinstance(node, exp.Literal | exp.Null)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return node.this in ("0", "1")
+    return isinstance(node, exp.Null) or wide_constant(node)
 
 
 def _wide(value: Any) -> Any:
