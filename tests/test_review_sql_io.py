@@ -186,19 +186,27 @@ def test_a_line_in_the_strict_form_is_read_as_the_python_reader_reads_it(
         assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python
 
 
+#: 1.4 x 10^48 for an amount of 29 digits: past DECIMAL(38) in the query
+OVER_38_DIGITS = """\
+ruleset r
+event payment { amount: money USD }
+milestone k { each payment reward referee cash payment.amount / 0.0000000000000000007 }
+"""
+
+
 def test_a_spark_failure_prints_no_java_stack_trace(tmp_path: Path) -> None:
-    """An overflow on Spark (past 64-bit minor units) is exit 2 with the
+    """An overflow on Spark (an amount past 38 digits) is exit 2 with the
     error said; Spark's log of it is one line, not a Java stack trace
-    (`\\tat org.apache.spark...` lines) on the user's terminal."""
+    (`\\tat org.apache.spark...` lines) on the user's terminal. (Until
+    2026-12-05 an amount past 64-bit minor units overflowed on Spark; it is
+    exact now, up to 38 digits.)"""
     import subprocess
 
-    from .test_sql_backend import COMMISSION
-
     rules = tmp_path / "commission.rules"
-    rules.write_text(COMMISSION, encoding="utf-8")
+    rules.write_text(OVER_38_DIGITS, encoding="utf-8")
     ledger = tmp_path / "ledger.jsonl"
     payment = '{"id": "p1", "at": "2026-01-06T00:00:00Z", "type": "payment", "referee": "bob", "amount": "%s"}'
-    ledger.write_text(REFERRAL + "\n" + payment % ("1" * 20 + ".5") + "\n", encoding="utf-8")
+    ledger.write_text(REFERRAL + "\n" + payment % ("9" * 29) + "\n", encoding="utf-8")
     # --no-explain: the overflow is the awards' query's; the sections would
     # only add a minute of Spark's planning before it
     spark = ["--engine", "spark", "--spark-master", "local[1]", "--format", "json", "--no-explain"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pytest
@@ -32,14 +32,12 @@ from .test_sql_backend import SUPPORTED, golden_cases, python_json
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def written(
-    prog: rewardrules.Program, path: Path, as_of: str | None, context: Context | None = None, as_json: bool = True
-) -> tuple[str | None, bool]:
+def written(prog: rewardrules.Program, path: Path, as_of: str | None, as_json: bool = True) -> tuple[str | None, bool]:
     """The JSON result as `score --engine duckdb --format json` writes it
     from a ledger file read by DuckDB (None when it is not), and whether
-    DuckDB wrote the awards' text. In the scoring context, as the CLI
-    runs it, unless `context` is given."""
-    with localcontext(context or CONTEXT):
+    DuckDB wrote the awards' text, in the scoring context as the CLI runs
+    it (its 100 digits, or fewer where a test narrows them: `narrowed`)."""
+    with localcontext(CONTEXT):
         data = direct_result(prog, compile_query(prog.compiled), str(path), parse_as_of(as_of), as_json=as_json)
         if data is None:
             return None, False
@@ -195,9 +193,9 @@ def test_totals_that_would_round_or_lose_a_text_are_left_to_the_awards() -> None
     """A sum past the context's digits rounds, after each addition in award
     order; two texts of one rate (`20`, `20.0`) are written as the first
     award's: the counts say neither, so the caller adds the awards."""
-    big = "9" * 27 + ".99"
-    with localcontext(Context(prec=28)):
-        assert grouped_totals([("USD", "cash", "confirmed", big, 2)], []) is None
+    big = "9" * 98 + ".99"  # two of them: 101 digits, past the engine's 100
+    assert grouped_totals([("USD", "cash", "confirmed", big, 2)], []) is None
+    assert grouped_totals([("USD", "cash", "confirmed", big[1:], 2)], []) is not None
     same_rate = [("percent", "discount", "confirmed", "20", 1), ("percent", "discount", "confirmed", "20.0", 1)]
     assert grouped_totals(same_rate, []) is None
     assert Decimal("20") == Decimal("20.0")
@@ -215,14 +213,23 @@ milestone back "Back" {
 """
 
 
-def test_a_sum_that_would_round_is_added_in_award_order(tmp_path: Path) -> None:
+def narrowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's own context narrowed to 28 digits for one test: with its
+    100, no sum of a ledger's amounts (30 digits each) rounds, and the
+    awards' path of a sum that would is not reached (the caller's context
+    is not the engine's: `test_sql_backend.test_totals_past_the_caller_s_precision_are_exact`)."""
+    monkeypatch.setattr(CONTEXT, "prec", 28)
+
+
+def test_a_sum_that_would_round_is_added_in_award_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prog = rewardrules.compile(WHOLE)
     path = _ledger(tmp_path, ["9" * 26 + ".99", "9" * 26 + ".99", "9" * 26 + ".98"])
-    narrow = Context(prec=28)  # the scoring context has 100 digits: no ledger's sum rounds there
-    got, by_duckdb = written(prog, path, None, narrow)
-    assert not by_duckdb  # 29 digits: the context's 28 round the sum, in award order
-    assert got == written(prog, path, None, narrow, as_json=False)[0]
-    assert '"amount": "300000000000000000000000000.00"' in (got or "")
+    with monkeypatch.context() as narrow:
+        narrowed(narrow)
+        got, by_duckdb = written(prog, path, None)
+        assert not by_duckdb  # 29 digits: the context's 28 round the sum, in award order
+        assert got == written(prog, path, None, as_json=False)[0]
+        assert '"amount": "300000000000000000000000000.00"' in (got or "")
     got, by_duckdb = written(prog, path, None)
     assert by_duckdb
     assert got == python_json(prog, path.read_text(encoding="utf-8").splitlines(), None)
