@@ -17,7 +17,7 @@ from typing import Any
 
 from rewardrules.check.program import CheckedRuleset
 from rewardrules.sql.compile import Column, Query
-from rewardrules.sql.dialect import number_columns, to_dialect
+from rewardrules.sql.dialect import to_dialect
 from rewardrules.sql.every import check_volume
 from rewardrules.sql.run import Rows, _positions, _sql_type, _write
 from rewardrules.sql.sections import Fetched, Sections
@@ -77,10 +77,9 @@ class ClickHouse:
         def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
             self.load(query, checked, list(records), as_of)
             ledger = [column.name for column in query.columns]
-            numbers = tuple(number_columns(query.columns))
 
             def fetch(sql: str) -> list[dict[str, Any]]:
-                return self.rows(_written(sql, tuple(ledger), numbers))
+                return self.rows(_written(sql, tuple(ledger)))
 
             volume = query.volume_sql()
             check_volume(fetch(volume) if volume is not None else [], query.names, query.most)
@@ -100,10 +99,10 @@ class ClickHouse:
 
 
 @cache
-def _written(sql: str, ledger: tuple[str, ...], numbers: tuple[str, ...]) -> str:
+def _written(sql: str, ledger: tuple[str, ...]) -> str:
     """A statement in ClickHouse's dialect (written once: every golden
     ledger of a program runs the same statements)."""
-    return to_dialect(sql, "clickhouse", ledger, numbers)
+    return to_dialect(sql, "clickhouse", ledger)
 
 
 def _type(column: Column, scales: dict[str, int]) -> str:

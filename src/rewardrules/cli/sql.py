@@ -127,14 +127,14 @@ def transpiled(query: Query | Explained, dialect: str) -> str | None:
     cannot write a construct there: never a query that means something else."""
     from sqlglot.errors import SqlglotError
 
-    from ..sql.dialect import number_columns, to_dialect
+    from ..sql.dialect import to_dialect
 
     if dialect == "spark":  # Spark SQL 4.0 has no recursive CTE: the attribution fold without one
         query = query.without_recursion()
     pieces = []
     for title, sql in query.statements():
         try:
-            text = to_dialect(sql, dialect, [column.name for column in query.columns], number_columns(query.columns))
+            text = to_dialect(sql, dialect, [column.name for column in query.columns])
         except SqlglotError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             fail(f"the query cannot be written in {dialect}: {first}", 1)

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .warehouses import bottom_up, rewrite, wide_constant
-
-if TYPE_CHECKING:
-    from .compile import Column
 
 #: the dialects whose `SELECT *` takes DuckDB's `EXCLUDE`/`EXCEPT` (and,
 #: through `_star_replace`, `REPLACE`): their stars are written as they
@@ -29,12 +26,10 @@ STAR_MODIFIERS = frozenset({"snowflake", "bigquery", "spark", "databricks"})
 HEAD = ("at", "id", "type", "referee", "referrer")
 
 
-def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = (), numbers: Collection[str] = ()) -> str:
+def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = ()) -> str:
     """`sql`, a statement in DuckDB's dialect, in `dialect`'s. `ledger`:
     the `ledger` table's field columns (`Query.columns`' names), needed to
-    expand the stars of a dialect outside `STAR_MODIFIERS`; `numbers`, those
-    that are DECIMAL (`number_columns`), which ClickHouse reads in 256 bits
-    (`warehouses.rewrite`)."""
+    expand the stars of a dialect outside `STAR_MODIFIERS`."""
     import sqlglot
 
     if dialect == "duckdb":
@@ -43,12 +38,7 @@ def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = (), numbers: Coll
         tree = sqlglot.parse_one(sql, read="duckdb")
         if dialect not in STAR_MODIFIERS:
             tree = expand_stars(tree, ledger)
-        return written(tree, dialect, numbers)
-
-
-def number_columns(columns: Sequence[Column]) -> list[str]:
-    """The names of the `ledger` table's DECIMAL columns, for `to_dialect`."""
-    return [column.name for column in columns if column.kind == "number"]
+        return written(tree, dialect)
 
 
 #: the Python frames sqlglot may use to read and write a query: an award's
@@ -69,13 +59,13 @@ def _deep() -> Iterator[None]:
         sys.setrecursionlimit(before)
 
 
-def written(tree: Any, dialect: str, numbers: Collection[str] = ()) -> str:
+def written(tree: Any, dialect: str) -> str:
     """A parsed statement (its stars expanded where `dialect` needs it) in
     `dialect`: the rewrites, then sqlglot's writer, which refuses what it
     cannot express. `tree` is changed."""
     from sqlglot.errors import ErrorLevel
 
-    tree = rewrite(tree, dialect, numbers)
+    tree = rewrite(tree, dialect)
     steps = [_byte_length, _star_replace, _hugeint, _tight_literal]
     if dialect == "clickhouse":  # its literals are 256-bit (`_wide_literal`)
         steps = [step if step is not _tight_literal else _wide_literal for step in steps]

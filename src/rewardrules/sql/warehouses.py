@@ -34,10 +34,9 @@ so the struct a `max`, `min` or `first` keeps (`exponents.held`,
 `range` for `GENERATE_SERIES` (it leaves out its end), `%i` for minutes,
 a boolean's `MAX` for `BOOL_OR`, `fromUnixTimestamp64Micro(micros, zone)`
 for DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`; its decimal
-literals and the ledger's number columns are 256-bit
-(`dialect._wide_literal`, `_wide_read`), and a product of two values or a
-sum stops the query where ClickHouse's unchecked 128-bit arithmetic
-wrapped around (`_checked`). Refused, with the reason:
+literals are 256-bit (`dialect._wide_literal`), and a product of two
+values or a sum stops the query where ClickHouse's unchecked 128-bit
+arithmetic wrapped around (`_checked`). Refused, with the reason:
 a recursive query (ClickHouse cannot correlate one: the fold of several
 caps, an `attribution` line that moves) and a `RANGE` frame past 2^31 - 1
 (its offsets are 32-bit; instants are nanoseconds).
@@ -67,7 +66,6 @@ Spark 4.1). The attribution fold is written without recursion for it
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from typing import Any
 
 #: a message's values (DuckDB's `MAP`, the `msg` column) as an object in
@@ -81,10 +79,8 @@ _OBJECTS = {
 }
 
 
-def rewrite(tree: Any, dialect: str, numbers: Collection[str] = ()) -> Any:
-    """`tree` with `dialect`'s rewrites applied (none for most). `numbers`:
-    the `ledger` table's DECIMAL columns, which ClickHouse reads in 256
-    bits (`_wide_read`)."""
+def rewrite(tree: Any, dialect: str) -> Any:
+    """`tree` with `dialect`'s rewrites applied (none for most)."""
     if dialect == "postgres":
         tree = tree.transform(_postgres_first, copy=False)  # before its window is seen alone
         tree = bottom_up(tree, _postgres)
@@ -94,7 +90,6 @@ def rewrite(tree: Any, dialect: str, numbers: Collection[str] = ()) -> Any:
         moves = "a reward counted by several caps or an `attribution` line that moves"
         _no_recursion(tree, "ClickHouse", moves, "Other dialects")
         _short_ranges(tree)
-        tree = bottom_up(tree, lambda node: _wide_read(node, numbers))
         tree = _standard_names_and_nulls(bottom_up(tree, _clickhouse))
     if dialect in _OBJECTS:  # a message's values as an object
         build, kind = _OBJECTS[dialect]
@@ -259,7 +254,7 @@ def _clickhouse(node: Any) -> Any:
 
 #: what a product or a sum stops with where ClickHouse's 128-bit
 #: arithmetic wraps around (`_checked`)
-OVERFLOW = "rewardrules: a number past what a ClickHouse decimal holds (an overflow)"
+OVERFLOW = "rewardrules: a number past 128 bits (an overflow)"
 
 
 def _checked(node: Any) -> Any:
@@ -271,8 +266,7 @@ def _checked(node: Any) -> Any:
     so it is computed in 256 bits and cast back with a range check.
 
     A sum is checked against the same sum in 256 bits (`x` times a
-    `Decimal(76, 0)` one), exact for 128-bit values (a sum of the ledger's
-    numbers, read in 256 bits by `_wide_read`, cannot wrap); a
+    `Decimal(76, 0)` one), exact for the 128-bit values the query sums; a
     product against the product of the two values as floating-point
     numbers, which it is within a part in 10^15 when it did not wrap, and
     differs from by at least half of it when it did (a wrap takes away a
@@ -300,21 +294,6 @@ def _checked(node: Any) -> Any:
         sides = [exp.Array(expressions=[side.copy()]) for side in (node.this, node.expression)]
         each = exp.Anonymous(this="arrayMap", expressions=[lam, *sides])
         return exp.Anonymous(this="arrayElement", expressions=[each, exp.Literal.number(1)])
-    return node
-
-
-def _wide_read(node: Any, numbers: Collection[str]) -> Any:
-    """A number column of the `ledger` table read as a 256-bit decimal (its
-    scale kept), whatever width the warehouse's table gives it: ClickHouse
-    scales one of two 128-bit operands of different scales up unchecked (a
-    comparison, `+`, `-`, `least`), which wraps past 2^127 units (an amount
-    of 10^29 against a floor of 10^-10 compared false). In 256 bits it holds
-    any two ledger numbers' digits; the query's casts back to a
-    `Decimal(38, s)` check the range."""
-    from sqlglot import exp
-
-    if isinstance(node, exp.Column) and node.table == "ledger" and node.name in numbers:
-        return exp.Paren(this=_wide(node))
     return node
 
 
