@@ -327,6 +327,29 @@ milestone commission { each payment where payment.amount > 0 reward referrer cas
     assert amounts == ["99999999999999999999999999999.90"]
 
 
+@pytest.mark.parametrize(
+    ("reward", "amount", "paid"),
+    [
+        ("payment.amount", "1.005000000000000000000000001", "1.01"),
+        ("15% of payment.amount", "6.7000000000000000000000000001", "1.01"),
+        ("payment.amount", "1.005", "1.00"),  # a tie: to the even cent
+    ],
+)
+def test_half_even_rounding_compares_with_an_exact_half(
+    clickhouse: ClickHouse, reward: str, amount: str, paid: str
+) -> None:
+    """Rounding half to even compares the rest with `0.5`, a DECIMAL in
+    DuckDB and a `Float64` in ClickHouse, where a rest of `0.5000...001`
+    past 16 digits was a tie and rounded down (found by review)."""
+    rules = f"ruleset r\nevent payment {{ amount: money USD }}\nmilestone k {{ each payment reward referee cash {reward} }}\n"
+    lines = [
+        '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}',
+        f'{{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob","amount":"{amount}"}}',
+    ]
+    amounts = [award["amount"] for award in json.loads(_same(clickhouse, rules, lines))["awards"]]
+    assert amounts == [paid]
+
+
 def test_a_product_of_products_is_written_once_per_value(clickhouse: ClickHouse) -> None:
     """Each product is checked by a lambda over its two values, written
     once: a product of thirteen values is a few kilobytes longer than one

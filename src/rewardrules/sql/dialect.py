@@ -183,12 +183,22 @@ def _wide_literal(node: Any) -> Any:
     product by it is computed in 256 bits, exactly, and the query's casts
     back to DECIMAL(38, s) check the range (`warehouses._checked` checks a
     product of two values). A cast of such a cast (a rate table's row) is
-    one too (`warehouses.wide_constant`)."""
+    one too (`warehouses.wide_constant`). A bare decimal number (the `0.5`
+    of half-even rounding, `compile.half_even_units`) is a DECIMAL in
+    DuckDB and a `Float64` in ClickHouse, which compared `0.50000000000000000001`
+    as equal to it: it is written as an exact constant as well."""
     from sqlglot import exp
 
+    if isinstance(node, exp.Literal) and not node.is_string and _DECIMAL_NUMBER.fullmatch(node.this):
+        scale = len(node.this.partition(".")[2])
+        return exp.Cast(this=exp.Literal.string(node.this), to=exp.DataType.build(f"DECIMAL(76, {scale})"))
     if not wide_constant(node):
         return node
     return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL(76, {node.to.expressions[1].name})"))
+
+
+#: a number written with a decimal point and no exponent (`0.5`)
+_DECIMAL_NUMBER = re.compile(r"[0-9]+\.[0-9]+")
 
 
 def _decimal_literal(node: Any) -> tuple[Decimal, int] | None:
