@@ -262,8 +262,10 @@ def _checked(node: Any) -> Any:
     stops the query where ClickHouse's answer wrapped around: ClickHouse
     checks neither a `Decimal128` product nor a sum for overflow (its
     issues 30341 and 69304), and gives a wrong number. A product of a
-    constant cannot wrap: constants are `Decimal(76, s)` (`wide_constant`),
-    so it is computed in 256 bits and cast back with a range check.
+    128-bit value by a constant cannot wrap: constants are `Decimal(76, s)`
+    (`wide_constant`), so it is computed in 256 bits and cast back with a
+    range check (that product times a second constant of many digits is
+    not checked: docs/sql.md, "Known, not fixed").
 
     A sum is checked against the same sum in 256 bits (`x` times a
     `Decimal(76, 0)` one), exact for the 128-bit values the query sums; a
