@@ -10,7 +10,6 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .warehouses import bottom_up, rewrite, wide_constant
@@ -201,36 +200,28 @@ def _wide_literal(node: Any) -> Any:
 _DECIMAL_NUMBER = re.compile(r"[0-9]+\.[0-9]+")
 
 
-def _decimal_literal(node: Any) -> tuple[Decimal, int] | None:
-    """The value and scale of the compiler's exact literal, `CAST('0.10' AS
-    DECIMAL(38, 2))`; None for any other node."""
-    from sqlglot import exp
-
-    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
-        return None
-    kind = node.to
-    if kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
-        return None
-    try:
-        value = Decimal(node.this.this)
-        scale = int(kind.expressions[1].name)
-    except (InvalidOperation, ValueError):
-        return None
-    return (value, scale) if value.is_finite() else None
-
-
 def _tight_literal(node: Any) -> Any:
     """`CAST('0' AS DECIMAL(38, 0))`, the compiler's exact literal, with the
     precision it needs (`DECIMAL(1, 0)`). Spark types a comparison, a `CASE`
     or a `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) as DECIMAL(38, 0) and
     rounds (`0.10 > 0` is false there); with the literal's own precision the
     common type keeps every decimal. Exact in any engine."""
+    from decimal import Decimal, InvalidOperation
+
     from sqlglot import exp
 
-    found = _decimal_literal(node)
-    if found is None:
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
         return node
-    value, scale = found
+    kind = node.to
+    if kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
+        return node
+    try:
+        value = Decimal(node.this.this)
+        scale = int(kind.expressions[1].name)
+    except (InvalidOperation, ValueError):
+        return node
+    if not value.is_finite():
+        return node
     whole = max(value.adjusted() + 1, 1)
     precision = min(38, whole + scale)
     return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
