@@ -12,12 +12,12 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, localcontext
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..check import templates
 from ..check.program import AttributionInfo, MilestoneInfo, ProgramInfo
 from ..core.datatypes import Type
-from ..core.formatting import amount_text, format_value, plain, with_unit
+from ..core.formatting import amount_text, format_value, formatter, plain, with_unit
 from ..core.ids import partial_reversal_id, reversal_id
 from ..core.jsonout import Items, write_fields
 from ..core.runtime import CONTEXT, Referral, ReferrerState
@@ -72,6 +72,14 @@ class Reporter:
         self._withheld: set[tuple[int, str, str]] | None = None
         #: what the app already paid and clawed back (see `settle`)
         self.settled = settled
+        #: decided once per report, not per referral explained: each
+        #: program's metric writers (`snapshot`) and milestones counted per
+        #: referral (`_per_referral`), each milestone's whether it pays more
+        #: than once (`_progress`), each condition's parts (`_condition_parts`)
+        self._writers: dict[int, dict[str, Callable[[Any], Any]]] = {}
+        self._milestones: dict[int, list[MilestoneInfo]] = {}
+        self._repeating: dict[int, bool] = {}
+        self._parts: dict[tuple[int, int], list[_Part]] = {}
 
     # -- types of names, for formatting ----------------------------------
     def _type(self, program: ProgramInfo, name: str) -> Type | None:
@@ -169,7 +177,10 @@ class Reporter:
             referrer = ReferrerState(referral.referrer, compiled.referrer_slots(), len(self.compiled.milestones))
         with localcontext(CONTEXT):
             values = compiled.snapshot(referral, referrer)
-        return {k: format_value(v, program.metrics[k].type) for k, v in values.items()}
+        writers = self._writers.get(index)
+        if writers is None:
+            writers = self._writers[index] = {k: formatter(m.type) for k, m in program.metrics.items()}
+        return {k: writers[k](v) for k, v in values.items()}
 
     # -- explanations ----------------------------------------------------
     def referral(self, referral: Referral, reached: Reached) -> dict[str, Any]:
@@ -193,9 +204,7 @@ class Reporter:
                 values = self.snapshot(program, index, referral, referrer)
                 entry["metrics"] = values
                 entry["milestones"] = [
-                    self._progress(program, m, referral, values, reached)
-                    for m in program.milestones
-                    if m.level == "referral"
+                    self._progress(program, m, referral, values, reached) for m in self._per_referral(index)
                 ]
             programs.append(entry)
         return {
@@ -205,6 +214,15 @@ class Reporter:
             "event": referral.id,
             "programs": programs,
         }
+
+    def _per_referral(self, index: int) -> list[MilestoneInfo]:
+        """Program `index`'s milestones counted per referral, in order."""
+        found = self._milestones.get(index)
+        if found is None:
+            found = self._milestones[index] = [
+                m for m in self.checked.programs[index].milestones if m.level == "referral"
+            ]
+        return found
 
     def rejection(self, index: int, referral: Referral) -> dict[str, Any] | None:
         """The `eligible when` clause of program `index` that is false for
@@ -302,15 +320,17 @@ class Reporter:
         reached: Reached,
     ) -> dict[str, Any]:
         scope = _scope(milestone, referral)
-        ids = _award_ids(reached.get((milestone.index, *scope)))
+        ids = _award_ids(reached.get(scope))
         entry: dict[str, Any] = {"milestone": milestone.name, "reached": bool(ids), "awards": ids}
-        trigger = milestone.trigger
-        repeating = isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger)) or (
-            isinstance(trigger, ast.EventTrigger) and trigger.each
-        )
+        repeating = self._repeating.get(milestone.index)
+        if repeating is None:
+            trigger = milestone.trigger
+            repeating = self._repeating[milestone.index] = isinstance(
+                trigger, (ast.IncreaseTrigger, ast.EveryTrigger)
+            ) or (isinstance(trigger, ast.EventTrigger) and trigger.each)
         if ids and not repeating:
             return entry
-        if not ids and not repeating and (milestone.index, *scope) in self._withheld_scopes():
+        if not ids and not repeating and scope in self._withheld_scopes():
             # reached, but every reward was withheld (a cap): nothing is to come
             entry["withheld"] = True
             return entry
@@ -347,7 +367,7 @@ class Reporter:
             for item in self.engine.state.withheld:
                 if item.at <= self.as_of:
                     info = item.milestone.info
-                    self._withheld.add((info.index, *_scope(info, item.referral)))
+                    self._withheld.add(_scope(info, item.referral))
         return self._withheld
 
     def _describe(
@@ -359,7 +379,7 @@ class Reporter:
         if ast.timer_of(trigger) is not None:
             return self._timer_progress(program, milestone, referral, values)
         if isinstance(trigger, ast.WhenTrigger):
-            return _condition_progress(trigger.condition, values, lambda name: self._type(program, name))
+            return _condition_progress(self._condition_parts(program, trigger.condition), values)
         if isinstance(trigger, ast.EventTrigger):
             what = f"`{trigger.event.text}`" + (
                 f" where `{trigger.where.span.text}`" if trigger.where and trigger.where.span else ""
@@ -388,6 +408,16 @@ class Reporter:
         step = trigger.step
         nxt = (Decimal(str(current)) // step + 1) * step
         return f"`{name}` is {with_unit(str(current), typ)}; next reward at {with_unit(plain(nxt), typ)}"
+
+    def _condition_parts(self, program: ProgramInfo, condition: ast.Expr) -> list[_Part]:
+        """`condition`'s parts as `_condition_progress` writes them, made
+        once per program and condition (a progress text is written for
+        most referrals explained, a condition's shape never changes)."""
+        key = (id(program), id(condition))
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._parts[key] = _parts(condition, lambda name: self._type(program, name))
+        return parts
 
     def _timer_progress(
         self, program: ProgramInfo, milestone: MilestoneInfo, referral: Referral, values: dict[str, Any]
@@ -423,7 +453,7 @@ class Reporter:
                 return f"the timer rang and `{_span_text(condition)}` did not hold then: nothing to pay"
             return f"waiting for a `{milestone.anchor}` to start the timer"
         assert isinstance(trigger, ast.WhenTrigger) and condition is not None
-        shown = _condition_progress(condition, values, lambda name: self._type(program, name))
+        shown = _condition_progress(self._condition_parts(program, condition), values)
         return f"not held: {shown}; it pays once it holds for {_span_text(trigger.held)}"
 
     def referrer_progress(self) -> list[dict[str, Any]]:
@@ -661,7 +691,7 @@ def _value_types(clause: ast.Expr, types: Any) -> dict[str, Type | None]:
     return found
 
 
-#: The awards reached, by (milestone index, *scope): one award's id as
+#: The awards reached, by `_scope` (milestone index, referrer, referee): one award's id as
 #: itself, several as a list. Most scopes reach one award, and a list of
 #: one cost about 80 bytes more (180 MB of a result's writing at 10M events).
 Reached = dict[tuple[int, str, str], str | list[str]]
@@ -682,7 +712,7 @@ def _by_scope(awards: Iterable[IssuedAward], as_of: int) -> Reached:
         if award.at > as_of:
             continue
         info = award.milestone.info
-        key = (info.index, *_scope(info, award.referral))
+        key = _scope(info, award.referral)
         found = reached.get(key)
         if found is None:
             reached[key] = award.id
@@ -693,11 +723,12 @@ def _by_scope(awards: Iterable[IssuedAward], as_of: int) -> Reached:
     return reached
 
 
-def _scope(milestone: MilestoneInfo, referral: Referral) -> tuple[str, str]:
-    """What a milestone is reached for: the referral (its referrer and
-    referee: one referee may have several referrals, see `Engine._claim`),
-    or the referrer alone for a per-referrer milestone."""
-    return (referral.referrer, referral.referee if milestone.level == "referral" else "")
+def _scope(milestone: MilestoneInfo, referral: Referral) -> tuple[int, str, str]:
+    """What a milestone is reached for, as a key of `Reached`: the
+    milestone and the referral (its referrer and referee: one referee may
+    have several referrals, see `Engine._claim`), or the referrer alone for
+    a per-referrer milestone."""
+    return (milestone.index, referral.referrer, referral.referee if milestone.level == "referral" else "")
 
 
 def _model(attribution: AttributionInfo) -> str:
@@ -761,31 +792,77 @@ def _threshold(node: ast.Number | ast.Quantity, typ: Type | None) -> str:
     return with_unit(plain(node.value), typ)
 
 
-def _condition_progress(condition: ast.Expr, values: dict[str, Any], type_of: Callable[[str], Type | None]) -> str:
+class _Part(NamedTuple):
+    """A part of a condition joined by `and`, as progress texts write it,
+    with what depends only on the rule file decided once (see
+    `_condition_progress`)."""
+
+    #: the metric of a part that reads as a threshold (`mrr >= 1000 USD`),
+    #: written so when `values` holds it; else None
+    metric: str | None
+    #: `more than ...` or the target, with the metric's unit (`1000 USD`)
+    needs: str
+    #: the target alone, with its unit
+    target: str
+    #: the metric's unit after a value (`" USD"`), or ""
+    unit: str
+    #: the names the part reads, sorted, each with its unit (as `unit`)
+    names: tuple[tuple[str, str], ...]
+    #: the part as the rule writes it
+    text: str
+
+
+def _unit(typ: Type | None) -> str:
+    """What `with_unit` adds after a value of `typ`."""
+    return with_unit("", typ)
+
+
+def _parts(condition: ast.Expr, type_of: Callable[[str], Type | None]) -> list[_Part]:
+    """The parts of `condition` for `_condition_progress`."""
+    parts = []
+    for node in ast.conjuncts(condition):
+        names = tuple((n, _unit(type_of(n))) for n in sorted({n.head.text for n in _refs(node)}))
+        text = node.span.text if node.span else "condition"
+        shape = ast.threshold(node, _Every())
+        if shape is None:
+            parts.append(_Part(None, "", "", "", names, text))
+            continue
+        typ = type_of(shape.metric)
+        target = _threshold(shape.target, typ)
+        needs = f"more than {target}" if shape.op == ">" else target
+        parts.append(_Part(shape.metric, needs, target, _unit(typ), names, text))
+    return parts
+
+
+class _Every:
+    """A container of every name: `ast.threshold`'s shape test alone (the
+    metric is tested against the values where they are known)."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def _condition_progress(parts: list[_Part], values: dict[str, Any]) -> str:
     """ "`mrr` is 800.00 USD of 1000 USD" for a threshold (a value and its
     target with the metric's unit); else the condition and the current
     values of the metrics it reads."""
-    parts = []
-    for node in ast.conjuncts(condition):
-        if (part := ast.threshold(node, values)) is not None:
-            name = part.metric
+    out = []
+    for part in parts:
+        name = part.metric
+        if name is not None and name in values:
             current = values[name]
-            typ = type_of(name)
-            target = _threshold(part.target, typ)
             if current is None:
-                needs = f"more than {target}" if part.op == ">" else target
-                parts.append(f"no `{name}` yet (needs {needs})")
+                out.append(f"no `{name}` yet (needs {part.needs})")
             else:
-                parts.append(f"`{name}` is {with_unit(str(current), typ)} of {target}")
+                out.append(f"`{name}` is {current}{part.unit} of {part.target}")
         else:
-            names = sorted({n.head.text for n in _refs(node) if n.head.text in values})
             shown = ", ".join(
-                f"{n} = {with_unit(str(values[n]), type_of(n))}" if values[n] is not None else f"no {n} yet"
-                for n in names
+                f"{n} = {values[n]}{unit}" if values[n] is not None else f"no {n} yet"
+                for n, unit in part.names
+                if n in values
             )
-            text = node.span.text if node.span else "condition"
-            parts.append(f"`{text}` is not met" + (f" ({shown})" if shown else ""))
-    return "; ".join(parts)
+            out.append(f"`{part.text}` is not met" + (f" ({shown})" if shown else ""))
+    return "; ".join(out)
 
 
 def _totals(awards: list[dict[str, Any]], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
