@@ -16,7 +16,7 @@ Contenders: `rewardrules score --no-explain` (the Python engine),
 `score --engine duckdb --threads 1 --no-explain` (when the program
 compiles to SQL; one thread, as the hand-written row it is compared with),
 hand-written DuckDB queries and Polars queries (one thread and both
-threads; Polars and orjson are in the `bench` extra), for
+threads; Polars is in the `bench` extra), for
 `saas_milestones` the hand-written DuckDB query that also does the
 contract's work (`contract_query.py`: checks, award ids, the result
 written), and the floors: parse every line

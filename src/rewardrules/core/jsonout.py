@@ -11,8 +11,8 @@ where `json` and orjson write `1e+16`, `null` for NaN): a result holds
 none (its amounts are decimal strings, its counts ints), and a value
 msgspec cannot encode (a key that is not text) is written by `json`
 instead, so the bytes stay the same (`tests/test_fast_json.py` compares
-the two). orjson, where it is installed, writes the same bytes faster
-(see `_PRETTY`).
+the two). orjson, a dependency, writes the same bytes faster (see
+`_PRETTY`); msgspec writes them where it is missing (Pyodide).
 
 A raw line break only ever appears between tokens (in text it is escaped),
 so a piece formatted alone is indented for its depth by indenting its
@@ -40,7 +40,7 @@ else:
     _ENCODE = msgspec.json.Encoder().encode
     _FORMAT = msgspec.json.format
 
-#: orjson, where it is installed: the same bytes again, indented as it
+#: orjson (None where it is missing): the same bytes again, indented as it
 #: encodes (msgspec encodes, then formats in a second pass), about twice as
 #: fast on a result's runs of records. It refuses what msgspec or `json`
 #: then writes: an integer past 64 bits, a key that is not text, text with
@@ -51,7 +51,7 @@ else:
 _PRETTY: Callable[[Any], bytes] | None = None
 try:
     import orjson
-except ImportError:  # optional: msgspec (or `json`) writes the same bytes
+except ImportError:  # pragma: no cover - a dependency but in Pyodide: msgspec (or `json`) writes the same bytes
     pass
 else:
     _PRETTY = functools.partial(orjson.dumps, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME)
