@@ -391,3 +391,21 @@ def test_totals_of_one_rate_written_alike() -> None:
     for amount in ("5.0", "5.00", "5.0"):
         totals.add({"amount": amount, "unit": "percent", "kind": "discount", "status": "confirmed"})
     assert [e["count"] for e in totals.entries()] == [3]
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        [{}, [], {"a": []}],
+        [1, "a", None, {"x": [1, {"y": []}]}, "\u2028é\x01"],
+        [2**70, {"k": 1}],  # orjson refuses: msgspec writes it
+        [{1: 2}],  # a key that is not text: `json` writes it
+        [json.loads("[" * 254 + "]" * 254)],  # at orjson's depth once nested: msgspec writes it
+    ],
+)
+def test_a_run_of_items_is_the_run_indented_at_depth_one(monkeypatch: pytest.MonkeyPatch, run: list[Any]) -> None:
+    expected = jsonout.pretty(run, 1)[1 : -jsonout._CLOSE]
+    assert expected.startswith(b"\n    ")
+    assert jsonout._run_piece(run) == expected
+    monkeypatch.setattr(jsonout, "_PRETTY", None)
+    assert jsonout._run_piece(run) == expected

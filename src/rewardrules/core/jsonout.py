@@ -66,6 +66,11 @@ _ITEMS = 256
 #: the length of what closes a list formatted at depth 1: `\n  ]`
 _CLOSE = 4
 
+#: the lengths of what opens and closes a list inside a list: `[\n  [`
+#: and `\n  ]\n]` (see `_run_piece`)
+_NESTED_OPEN = 5
+_NESTED_CLOSE = 6
+
 
 def pretty(value: Any, depth: int = 0) -> bytes:
     """`json.dumps(value, ensure_ascii=False, indent=2)` in UTF-8, as written
@@ -141,7 +146,7 @@ def _write_items(items: Iterator[Any], pieces: list[bytes], write: Callable[[byt
     while run:
         # a run of items formatted as one list at depth 1, less its
         # brackets: each item on its own line at depth 2, as alone
-        piece = pretty(run, 1)[1:-_CLOSE]
+        piece = _run_piece(run)
         pieces.append(piece if first else b"," + piece)
         first = False
         size += len(piece)
@@ -151,6 +156,19 @@ def _write_items(items: Iterator[Any], pieces: list[bytes], write: Callable[[byt
             size = 0
         run = list(itertools.islice(items, _ITEMS))
     pieces.append(b"\n  ]")
+
+
+def _run_piece(run: list[Any]) -> bytes:
+    """`pretty(run, 1)` less its brackets (`[` and `_CLOSE`): orjson
+    writes the run inside a list, each item already indented for depth 2
+    (`[\n  [` before, `\n  ]\n]` after), so no pass over the bytes
+    indents them (1.4% of a 1M-event explained score in a profile)."""
+    if _PRETTY is not None:
+        try:
+            return _PRETTY([run])[_NESTED_OPEN:-_NESTED_CLOSE]
+        except TypeError:  # what orjson refuses: `pretty` writes it
+            pass
+    return pretty(run, 1)[1:-_CLOSE]
 
 
 def _key(key: Any) -> str:
