@@ -19,7 +19,7 @@ from .conftest import GOLDEN, ROOT, RULESETS
 
 #: The compiled packages Pyodide's npm package does not ship, and the ones
 #: only they bring.
-ABSENT = ("pydantic", "pydantic_core", "msgspec", "duckdb", "sqlglot", "pygls", "pygments", "annotated_types")
+ABSENT = ("pydantic", "pydantic_core", "msgspec", "orjson", "duckdb", "sqlglot", "pygls", "pygments", "annotated_types")
 
 BLOCKED_CLI = f"""
 import importlib.abc, sys
