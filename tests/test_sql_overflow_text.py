@@ -1,0 +1,89 @@
+"""DuckDB's overflow said the same on every run (`sql.run._said`).
+
+DuckDB quotes the operands it overflowed on (`Overflow in multiplication
+of DECIMAL(38) (A * B)`). With more than one thread, which row stops the
+query first differs from run to run, and the error's text did too: the
+same rules and ledger gave two different messages in four runs. The
+operands (and DuckDB's advice to add a cast) are left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rewardrules.cli import main as cli
+from rewardrules.sql.run import TooWide, _said, _without_operands
+
+RULES = """ruleset big "Big"
+event subscription { mrr: money USD  n: number }
+metric mrr = latest subscription.mrr
+metric big = mrr * 100000000000000000000000000000
+milestone a { when big >= 1000 USD  reward referrer cash 1 USD }
+"""
+
+
+@pytest.mark.parametrize(
+    ("said", "left"),
+    [
+        (
+            "Out of Range Error: Overflow in multiplication of DECIMAL(38) (99 * 12000000). You might want to add an "
+            "explicit cast to a decimal with a smaller scale.",
+            "Out of Range Error: Overflow in multiplication of DECIMAL(38)",
+        ),
+        (
+            "Out of Range Error: Overflow in addition of INT64 (9223372036854775807 + 1)!",
+            "Out of Range Error: Overflow in addition of INT64",
+        ),
+        (
+            "Out of Range Error: Overflow in subtraction of INT64 (-9223372036854775808 - 1)!",
+            "Out of Range Error: Overflow in subtraction of INT64",
+        ),
+        (
+            "Out of Range Error: Overflow in addition of DECIMAL(38) (9 + 9);",
+            "Out of Range Error: Overflow in addition of DECIMAL(38)",
+        ),
+        (
+            "Out of Range Error: Overflow in HUGEINT multiplication: 999 * 3",
+            "Out of Range Error: Overflow in HUGEINT multiplication",
+        ),
+        ("Out of Range Error: Cannot take logarithm of zero", "Out of Range Error: Cannot take logarithm of zero"),
+    ],
+)
+def test_the_operands_are_left_out(said: str, left: str) -> None:
+    assert _without_operands(said) == left
+
+
+def test_duckdb_s_own_overflow_is_said_without_its_operands() -> None:
+    import duckdb
+
+    with pytest.raises(TooWide) as said, _said():
+        duckdb.sql(
+            "SELECT CAST('99999999999999999999999999999' AS DECIMAL(38,0)) * CAST('99999999999999999999' AS DECIMAL(38,0))"
+        ).fetchall()
+    assert str(said.value) == (
+        "DuckDB could not compute a value exactly: Out of Range Error: Overflow in multiplication of DECIMAL(38)"
+    )
+
+
+def test_a_ledger_of_many_overflows_is_said_the_same_each_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "big.rules"
+    rules.write_text(RULES)
+    lines = [
+        f'{{"id": "r{n}", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "p", "referee": "c{n}"}}'
+        for n in range(200)
+    ]
+    lines += [
+        f'{{"id": "s{n}", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "c{n}", "mrr": "{n + 1}999999999.99", "n": "1"}}'
+        for n in range(200)
+    ]
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("\n".join(lines) + "\n")
+    said = []
+    for _ in range(3):
+        assert cli(["score", str(rules), str(ledger), "--engine", "duckdb", "--threads", "2", "--format", "json"]) == 2
+        said.append(capsys.readouterr().err)
+    assert said == [said[0]] * 3
+    assert said[0].strip().endswith("Overflow in multiplication of DECIMAL(38)")
