@@ -87,3 +87,18 @@ def test_a_ledger_of_many_overflows_is_said_the_same_each_run(
         said.append(capsys.readouterr().err)
     assert said == [said[0]] * 3
     assert said[0].strip().endswith("Overflow in multiplication of DECIMAL(38)")
+
+
+def test_failed_casts_are_said_without_their_value_and_a_long_text_is_bounded() -> None:
+    assert _without_operands(
+        'Conversion Error: Casting value "1000000" to type DECIMAL(38,10) failed: value is out of range!'
+    ) == ("Conversion Error: Casting a value to type DECIMAL(38,10) failed: value is out of range!")
+    assert (
+        _without_operands(
+            "Conversion Error: Type INT128 with value 99999999999999999999 can't be cast because the value is out of range"
+        )
+        == "Conversion Error: Type INT128 can't be cast because the value is out of range"
+    )
+    assert _without_operands("Invalid Input Error: a file (line 3)") == "Invalid Input Error: a file (line 3)"
+    long = "Out of Range Error: Overflow in x" + " y" * 100_000
+    assert len(_without_operands(long)) == 2003

@@ -287,20 +287,31 @@ def _said() -> Iterator[None]:
         first = str(error).splitlines()[0]
         raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None
     except duckdb.Error as error:  # a cast of a value past a BIGINT too (a Conversion Error)
-        raise EngineError(_instants_hint(f"DuckDB could not run the query: {str(error).splitlines()[0]}")) from None
+        first = _without_operands(str(error).splitlines()[0])
+        raise EngineError(_instants_hint(f"DuckDB could not run the query: {first}")) from None
 
 
-#: the operands DuckDB quotes after an overflow, `(A * B)` or `: A * B`,
-#: and the advice after them (a cast the rule writer cannot add)
-_OPERANDS = re.compile(r"( \([^()]*\)|: \S+ [-+*/] \S+)[.!;]?( .*)?$")
+#: the values DuckDB quotes in an overflow or a failed cast: the operands
+#: `(A * B)` or `: A * B` (and the advice after them, a cast the rule
+#: writer cannot add), `value "X"`, `with value X`
+_QUOTED = (
+    (re.compile(r"^(.*\bOverflow in [^:]*?)(?: \([^()]*\)|: \S+ [-+*/] \S+).*$"), r"\1"),
+    (re.compile(r'Casting value "[^"]*"'), "Casting a value"),
+    (re.compile(r" with value \S+"), ""),
+)
 
 
 def _without_operands(text: str) -> str:
-    """DuckDB's overflow said without the values it overflowed on: with
-    more than one thread, which row stops the query first differs from run
-    to run, and so did the error's text (`Overflow in multiplication of
-    DECIMAL(38)` is the same each time)."""
-    return _OPERANDS.sub("", text)
+    """DuckDB's overflow or failed cast said without the values it failed
+    on: with more than one thread, which row stops the query first differs
+    from run to run, and so did the error's text (`Overflow in
+    multiplication of DECIMAL(38)` is the same each time). Read in its
+    first 2,000 characters (a value quoted may be long)."""
+    if len(text) > 2000:
+        text = text[:2000] + "..."
+    for pattern, instead in _QUOTED:
+        text = pattern.sub(instead, text)
+    return text
 
 
 def _instants_hint(said: str) -> str:
