@@ -102,3 +102,30 @@ def test_failed_casts_are_said_without_their_value_and_a_long_text_is_bounded() 
     assert _without_operands("Invalid Input Error: a file (line 3)") == "Invalid Input Error: a file (line 3)"
     long = "Out of Range Error: Overflow in x" + " y" * 100_000
     assert len(_without_operands(long)) == 2003
+
+
+@pytest.mark.parametrize(
+    ("said", "left"),
+    [
+        (
+            "java.util.concurrent.ExecutionException: org.apache.spark.SparkArithmeticException: "
+            "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  1000000000000000000000 cannot be represented as "
+            'Decimal(38, 0). If necessary set "spark.sql.ansi.enabled" to "false" to bypass this error, and return '
+            "NULL instead. SQLSTATE: 22003",
+            "[NUMERIC_VALUE_OUT_OF_RANGE] a value cannot be represented as Decimal(38, 0).",
+        ),
+        (
+            "org.apache.spark.SparkArithmeticException: [ARITHMETIC_OVERFLOW] Overflow in integral divide. Use "
+            "'try_divide' to tolerate overflow and return NULL instead. SQLSTATE: 22003",
+            "[ARITHMETIC_OVERFLOW] Overflow in integral divide.",
+        ),
+        (
+            "[NUMERIC_VALUE_OUT_OF_RANGE.WITHOUT_SUGGESTION] -12.5E+3 cannot be represented as Decimal(38, 2).",
+            "[NUMERIC_VALUE_OUT_OF_RANGE] a value cannot be represented as Decimal(38, 2).",
+        ),
+    ],
+)
+def test_spark_s_overflow_is_said_without_its_value_or_advice(said: str, left: str) -> None:
+    from rewardrules.sql.spark import _overflow_text
+
+    assert _overflow_text(said) == left

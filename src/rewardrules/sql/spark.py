@@ -25,7 +25,9 @@ extra; docs/sql.md says how to run on a cluster instead).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -109,6 +111,27 @@ def _settings(folder: str, master: str) -> dict[str, str]:
     }
 
 
+#: pyspark's loggers of an error's query context (`pyspark.errors.exceptions.base`)
+_QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+
+
+def _quiet_query_context() -> list[tuple[Any, int]]:
+    """Silence pyspark's loggers of an error's query context, and give
+    each with its level before (restored when the session closes: an app
+    may run Spark itself). pyspark 4 logs every SQL error that has one (an
+    overflow) as a line of JSON on standard error, with the whole Java stack
+    trace in it (34 KB for one overflow of one award), before the error
+    reaches `_said`, which says it in one line."""
+    from pyspark.logger import PySparkLogger
+
+    quieted = []
+    for name in _QUERY_CONTEXT_LOGGERS:
+        logger = PySparkLogger.getLogger(name)
+        quieted.append((logger, logger.level))
+        logger.setLevel(logging.CRITICAL)
+    return quieted
+
+
 class Spark:
     """One Spark session for one or more runs (starting Spark takes seconds:
     tests and `simulate` reuse it). Use as a context manager."""
@@ -119,6 +142,7 @@ class Spark:
         self.log = os.path.join(self.folder, "spark.log")
         self.session: Any = None
         self.partitions = 4  # the shuffle partitions of the session as started (`shuffle_partitions`)
+        self._quieted: list[tuple[Any, int]] = []  # (logger, its level before: see `_quiet_query_context`)
 
     def __enter__(self) -> Spark:
         try:
@@ -135,6 +159,7 @@ class Spark:
             self.close()
             raise EngineError(f"Spark could not start (is a Java runtime installed?): {_first_line(error)}") from None
         self.session.sparkContext.setLogLevel("ERROR")
+        self._quieted = _quiet_query_context()
         self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
         return self
 
@@ -146,6 +171,9 @@ class Spark:
         import shutil
 
         session, self.session = self.session, None
+        for logger, level in self._quieted:
+            logger.setLevel(level)
+        self._quieted = []
         if session is not None:
             try:
                 session.stop()
@@ -374,7 +402,7 @@ def _said(spark: Spark) -> Iterator[None]:
         # pyspark's and py4j's errors share no base class
         text = _first_line(error)
         if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:
-            raise TooWide(f"Spark could not compute a value exactly: {text}") from None
+            raise TooWide(f"Spark could not compute a value exactly: {_overflow_text(text)}") from None
         raise EngineError(f"Spark could not run the query: {text}") from None
 
 
@@ -410,6 +438,30 @@ def _scratch(folder: str) -> Iterator[str]:
         yield path
     finally:
         os.unlink(path)
+
+
+#: Spark's error class and what follows it (`[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION] ...`)
+_ERROR_CLASS = re.compile(r"\[([A-Z_]+)(?:\.[A-Z_]+)*\]\s*(.*)")
+
+#: where Spark's advice begins: to return NULL instead (`spark.sql.ansi.enabled`, `try_divide`), which
+#: would lose the award, and the SQL state
+_ADVICE = re.compile(r"\s(?:Use '|If necessary set|SQLSTATE)")
+
+#: the value a number that does not fit begins with
+_VALUE = re.compile(r"^-?[0-9][0-9.E+-]* cannot be represented")
+
+
+def _overflow_text(text: str) -> str:
+    """Spark's overflow said by its error class and reason, without the
+    value (which partition stops the query first differs from run to run)
+    or its advice to return NULL instead; read in its first 2,000
+    characters."""
+    found = _ERROR_CLASS.search(text[:2000])
+    if found is None:
+        return text[:2000]
+    name, reason = found.groups()
+    reason = _VALUE.sub("a value cannot be represented", _ADVICE.split(reason, maxsplit=1)[0].strip())
+    return f"[{name}] {reason}"
 
 
 def _first_line(error: BaseException) -> str:
