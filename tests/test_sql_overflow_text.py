@@ -100,6 +100,14 @@ def test_failed_casts_are_said_without_their_value_and_a_long_text_is_bounded() 
         == "Conversion Error: Type INT128 can't be cast because the value is out of range"
     )
     assert _without_operands("Invalid Input Error: a file (line 3)") == "Invalid Input Error: a file (line 3)"
+    # another error that holds the same words (a file's name, a column's) is
+    # left whole: each pattern holds to the start of DuckDB's own text
+    for other in (
+        'IO Error: Cannot open file "/data/Overflow in Q1 (final).jsonl": Permission denied',
+        "Invalid Input Error: No magic bytes found at end of file '/tmp/Overflow in march (copy).parquet'",
+        'Binder Error: column "Casting value "x"" with value 3 (not found)',
+    ):
+        assert _without_operands(other) == other
     long = "Out of Range Error: Overflow in x" + " y" * 100_000
     assert len(_without_operands(long)) == 2003
 
@@ -119,9 +127,10 @@ def test_failed_casts_are_said_without_their_value_and_a_long_text_is_bounded() 
             "'try_divide' to tolerate overflow and return NULL instead. SQLSTATE: 22003",
             "[ARITHMETIC_OVERFLOW] Overflow in integral divide.",
         ),
-        (
-            "[NUMERIC_VALUE_OUT_OF_RANGE.WITHOUT_SUGGESTION] -12.5E+3 cannot be represented as Decimal(38, 2).",
-            "[NUMERIC_VALUE_OUT_OF_RANGE] a value cannot be represented as Decimal(38, 2).",
+        (  # Spark 4.0's template of a rounding that does not fit
+            "[NUMERIC_VALUE_OUT_OF_RANGE.WITHOUT_SUGGESTION] The 100000000000000000000000000000000000000 rounded half "
+            "up from 1.0000000000000000000000000000000000000E+38 cannot be represented as Decimal(38, 0). SQLSTATE: 22003",
+            "[NUMERIC_VALUE_OUT_OF_RANGE] a value cannot be represented as Decimal(38, 0).",
         ),
     ],
 )
@@ -129,3 +138,29 @@ def test_spark_s_overflow_is_said_without_its_value_or_advice(said: str, left: s
     from rewardrules.sql.spark import _overflow_text
 
     assert _overflow_text(said) == left
+
+
+def test_the_loggers_silenced_are_restored_when_the_last_session_closes() -> None:
+    # two sessions open in turn and closed in the same order: loud again only
+    # once neither is open, at the level the app gave them before
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    from rewardrules.sql import spark as spark_module
+
+    logger = PySparkLogger.getLogger("SQLQueryContextLogger")
+    before = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        one, two = object.__new__(spark_module.Spark), object.__new__(spark_module.Spark)
+        spark_module._quiet_query_context(one)
+        spark_module._quiet_query_context(two)
+        assert logger.level == logging.CRITICAL
+        spark_module._loud_again(one)
+        assert logger.level == logging.CRITICAL  # `two` is still open
+        spark_module._loud_again(one)  # closed twice: nothing more
+        spark_module._loud_again(two)
+        assert logger.level == logging.DEBUG
+    finally:
+        logger.setLevel(before)

@@ -291,13 +291,15 @@ def _said() -> Iterator[None]:
         raise EngineError(_instants_hint(f"DuckDB could not run the query: {first}")) from None
 
 
-#: the values DuckDB quotes in an overflow or a failed cast: the operands
-#: `(A * B)` or `: A * B` (and the advice after them, a cast the rule
-#: writer cannot add), `value "X"`, `with value X`
+#: the values DuckDB quotes in its own overflows and failed casts, each
+#: pattern anchored at the start of that error's text (a file name or an
+#: id in another error may hold the same words): the operands `(A * B)`
+#: or `: A * B` of an overflow (and the advice after them, a cast the rule
+#: writer cannot add), `value "X"` and `with value X` of a cast
 _QUOTED = (
-    (re.compile(r"^(.*\bOverflow in [^:]*?)(?: \([^()]*\)|: \S+ [-+*/] \S+).*$"), r"\1"),
-    (re.compile(r'Casting value "[^"]*"'), "Casting a value"),
-    (re.compile(r" with value \S+"), ""),
+    (re.compile(r"^(Out of Range Error: Overflow in [^:]*?)(?: \([^()]*\)|: \S+ [-+*/] \S+).*$"), r"\1"),
+    (re.compile(r'^(Conversion Error: Casting) value "[^"]*"'), r"\1 a value"),
+    (re.compile(r"^(Conversion Error: Type \S+) with value \S+"), r"\1"),
 )
 
 
@@ -305,8 +307,9 @@ def _without_operands(text: str) -> str:
     """DuckDB's overflow or failed cast said without the values it failed
     on: with more than one thread, which row stops the query first differs
     from run to run, and so did the error's text (`Overflow in
-    multiplication of DECIMAL(38)` is the same each time). Read in its
-    first 2,000 characters (a value quoted may be long)."""
+    multiplication of DECIMAL(38)` is the same each time). Any other error
+    is left as it is. Read in its first 2,000 characters (a value quoted
+    may be long)."""
     if len(text) > 2000:
         text = text[:2000] + "..."
     for pattern, instead in _QUOTED:

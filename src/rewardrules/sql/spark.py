@@ -114,22 +114,40 @@ def _settings(folder: str, master: str) -> dict[str, str]:
 #: pyspark's loggers of an error's query context (`pyspark.errors.exceptions.base`)
 _QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 
+#: the sessions open (`Spark.__enter__`), and the levels those loggers had
+#: before the first of them opened, restored when the last one closes
+_OPEN: list[Spark] = []
+_LEVELS: list[tuple[Any, int]] = []
 
-def _quiet_query_context() -> list[tuple[Any, int]]:
-    """Silence pyspark's loggers of an error's query context, and give
-    each with its level before (restored when the session closes: an app
-    may run Spark itself). pyspark 4 logs every SQL error that has one (an
-    overflow) as a line of JSON on standard error, with the whole Java stack
-    trace in it (34 KB for one overflow of one award), before the error
-    reaches `_said`, which says it in one line."""
+
+def _quiet_query_context(session: Spark) -> None:
+    """Silence pyspark's loggers of an error's query context while
+    `session` is open (with the levels they had restored when the last
+    session open closes: an app may run Spark and set them itself). pyspark
+    4 logs every SQL error that has one (an overflow) as a line of JSON on
+    standard error, with the whole Java stack trace in it (34 KB for one
+    overflow of one award), before the error reaches `_said`, which says it
+    in one line."""
     from pyspark.logger import PySparkLogger
 
-    quieted = []
-    for name in _QUERY_CONTEXT_LOGGERS:
-        logger = PySparkLogger.getLogger(name)
-        quieted.append((logger, logger.level))
-        logger.setLevel(logging.CRITICAL)
-    return quieted
+    if not _OPEN:
+        for name in _QUERY_CONTEXT_LOGGERS:
+            logger = PySparkLogger.getLogger(name)
+            _LEVELS.append((logger, logger.level))
+            logger.setLevel(logging.CRITICAL)
+    _OPEN.append(session)
+
+
+def _loud_again(session: Spark) -> None:
+    """`session` is closed: the loggers' levels as they were, once no
+    session is open (see `_quiet_query_context`)."""
+    if session not in _OPEN:
+        return
+    _OPEN.remove(session)
+    if not _OPEN:
+        for logger, level in _LEVELS:
+            logger.setLevel(level)
+        _LEVELS.clear()
 
 
 class Spark:
@@ -142,7 +160,6 @@ class Spark:
         self.log = os.path.join(self.folder, "spark.log")
         self.session: Any = None
         self.partitions = 4  # the shuffle partitions of the session as started (`shuffle_partitions`)
-        self._quieted: list[tuple[Any, int]] = []  # (logger, its level before: see `_quiet_query_context`)
 
     def __enter__(self) -> Spark:
         try:
@@ -159,8 +176,8 @@ class Spark:
             self.close()
             raise EngineError(f"Spark could not start (is a Java runtime installed?): {_first_line(error)}") from None
         self.session.sparkContext.setLogLevel("ERROR")
-        self._quieted = _quiet_query_context()
         self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
+        _quiet_query_context(self)  # last: nothing after it can fail before `__exit__` is due
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -171,9 +188,7 @@ class Spark:
         import shutil
 
         session, self.session = self.session, None
-        for logger, level in self._quieted:
-            logger.setLevel(level)
-        self._quieted = []
+        _loud_again(self)
         if session is not None:
             try:
                 session.stop()
@@ -447,8 +462,9 @@ _ERROR_CLASS = re.compile(r"\[([A-Z_]+)(?:\.[A-Z_]+)*\]\s*(.*)")
 #: would lose the award, and the SQL state
 _ADVICE = re.compile(r"\s(?:Use '|If necessary set|SQLSTATE)")
 
-#: the value a number that does not fit begins with
-_VALUE = re.compile(r"^-?[0-9][0-9.E+-]* cannot be represented")
+#: the value a number that does not fit begins with (`<value> cannot be
+#: represented ...`, or `The <rounded> rounded half up from <value> cannot ...`)
+_VALUE = re.compile(r"^(?:The )?\S+(?: rounded half up from \S+)? cannot be represented")
 
 
 def _overflow_text(text: str) -> str:
