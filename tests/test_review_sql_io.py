@@ -224,6 +224,7 @@ def test_a_spark_failure_prints_no_java_stack_trace(tmp_path: Path) -> None:
     # 2026-12-05; and the error is said without its value (which partition
     # stops first differs from run to run) or Spark's advice to return NULL
     assert "SQLQueryContextLogger" not in done.stderr and "org.apache.spark.sql.execution" not in done.stderr
+    assert "Setting default log level" not in done.stderr and "sc.setLogLevel" not in done.stderr
     assert done.stderr.endswith(
         "rewardrules: error: Spark could not compute a value exactly: "
         "[NUMERIC_VALUE_OUT_OF_RANGE] a value cannot be represented as Decimal(38, 0).\n"

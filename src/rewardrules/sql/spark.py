@@ -57,9 +57,13 @@ ADVISORY_SIZE = "16m"
 
 #: Spark's log: errors only, one line each on standard error, and into the
 #: run's log file with the exception's class and message (read back by
-#: `spark_lost` when the JVM stops)
+#: `spark_lost` when the JVM stops). pyspark's gateway is the logger Spark
+#: reads a shell's level from: given the root's, Spark no longer prints
+#: `Setting default log level to "WARN"` and how to change it on every run.
 _LOG4J = """\
 rootLogger.level = error
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 rootLogger.appenderRef.stderr.ref = console
 rootLogger.appenderRef.file.ref = file
 appender.console.type = Console
