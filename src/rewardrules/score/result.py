@@ -74,11 +74,9 @@ class Reporter:
         self.settled = settled
         #: decided once per report, not per referral explained: each
         #: program's metric writers (`snapshot`) and milestones counted per
-        #: referral (`_per_referral`), each milestone's whether it pays more
-        #: than once (`_progress`), each condition's parts (`_condition_parts`)
+        #: referral (`_per_referral`), each condition's parts (`_condition_parts`)
         self._writers: dict[int, dict[str, Callable[[Any], Any]]] = {}
         self._milestones: dict[int, list[MilestoneInfo]] = {}
-        self._repeating: dict[int, bool] = {}
         self._parts: dict[tuple[int, int], list[_Part]] = {}
 
     # -- types of names, for formatting ----------------------------------
@@ -322,12 +320,10 @@ class Reporter:
         scope = _scope(milestone, referral)
         ids = _award_ids(reached.get(scope))
         entry: dict[str, Any] = {"milestone": milestone.name, "reached": bool(ids), "awards": ids}
-        repeating = self._repeating.get(milestone.index)
-        if repeating is None:
-            trigger = milestone.trigger
-            repeating = self._repeating[milestone.index] = isinstance(
-                trigger, (ast.IncreaseTrigger, ast.EveryTrigger)
-            ) or (isinstance(trigger, ast.EventTrigger) and trigger.each)
+        trigger = milestone.trigger
+        repeating = isinstance(trigger, (ast.IncreaseTrigger, ast.EveryTrigger)) or (
+            isinstance(trigger, ast.EventTrigger) and trigger.each
+        )
         if ids and not repeating:
             return entry
         if not ids and not repeating and scope in self._withheld_scopes():
