@@ -140,15 +140,18 @@ def test_spark_s_overflow_is_said_without_its_value_or_advice(said: str, left: s
     assert _overflow_text(said) == left
 
 
-def test_the_loggers_silenced_are_restored_when_the_last_session_closes() -> None:
+def test_the_loggers_silenced_are_restored_when_the_last_session_closes(monkeypatch: pytest.MonkeyPatch) -> None:
     # two sessions open in turn and closed in the same order: loud again only
-    # once neither is open, at the level the app gave them before
+    # once neither is open, at the level the app gave them before (the
+    # sessions other tests of this process keep open are not counted here)
     import logging
 
     from pyspark.logger import PySparkLogger
 
     from rewardrules.sql import spark as spark_module
 
+    monkeypatch.setattr(spark_module, "_OPEN", [])
+    monkeypatch.setattr(spark_module, "_LEVELS", [])
     logger = PySparkLogger.getLogger("SQLQueryContextLogger")
     before = logger.level
     logger.setLevel(logging.DEBUG)
