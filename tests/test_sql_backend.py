@@ -201,7 +201,7 @@ def test_a_construct_not_compiled_is_refused_at_its_line() -> None:
         done = cli(*args)
         assert done.returncode == 1, done.stderr
         assert done.stdout == ""
-        assert f"{rules}:14:3: error: the SQL engine cannot compile a message reading `per_seat`" in done.stderr
+        assert f"{rules}:18:16: error: the SQL engine cannot compile a division outside a condition" in done.stderr
         assert "Traceback" not in done.stderr
 
 

@@ -109,7 +109,7 @@ milestone m2 {
 
 metric spread = sum referrals.scaled
 metric used = sum usage.seats
-metric scaled = graduated tiers of used { 0 to 10: 100%  10 or more: 50% }
+metric scaled = tiers of used { 0 to 10: 100%  10 or more: 100.0% }
 """
 
 

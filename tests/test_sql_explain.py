@@ -267,7 +267,8 @@ program p {
     assert built(prog, events, None)["awards"] == expected
 
 
-#: a number that divides: the engine writes it to 100 significant digits
+#: a per-referrer sum of a table whose rows hold one value twice (`100%`, `100.0%`): its
+#: decimals depend on the row, which the query does not carry
 DIVIDES = """ruleset ratio
 event referral {}
 event payment { amount: money USD, seats: number }
@@ -278,7 +279,7 @@ program p {
     when per_payment > 1
     reward referrer cash 5 USD
   }
-  metric scaled = graduated tiers of seats { 0 to 10: 100%  10 or more: 50% }
+  metric scaled = tiers of seats { 0 to 10: 100%  10 or more: 100.0% }
 }
 """
 
@@ -302,7 +303,7 @@ def test_an_explanation_not_compiled_is_refused_only_when_explaining(tmp_path: P
     compile_query(prog.compiled)  # without explanations: compiled
     with pytest.raises(Unsupported) as refused:
         compile_query(prog.compiled, explain=True)
-    # the decimals of a per-referrer sum of a graduated table (the query does not compute them)
+    # the decimals of a per-referrer sum of a table whose rows hold one value twice (`100%`, `100.0%`)
     assert refused.value.construct.startswith("an explanation (`why`) giving `per_payment` (the decimals of")
     assert refused.value.span is not None and refused.value.span.line == 8  # the milestone's trigger
     found = [(r.construct, r.span) for r in refusals(prog.compiled, explain=True)]

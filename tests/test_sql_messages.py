@@ -102,16 +102,17 @@ def test_a_cut_amount_is_in_the_message(prog: rewardrules.Program) -> None:
 @pytest.mark.parametrize(
     ("declaration", "message", "construct"),
     [
-        (  # a quotient, a graduated table and a per-referrer sum compile now (tests/test_sql_constructs3_messages.py,
-            # tests/test_sql_referrer_sums.py): not a per-referrer sum of a graduated table
+        (  # a quotient, a graduated table and a per-referrer sum of one compile now
+            # (tests/test_sql_constructs3_messages.py, tests/test_sql_graduated_sums.py): not a
+            # per-referrer sum of a table whose rows hold one value with two exponents
             "event usage { seats: number }\nmetric used = sum usage.seats\nmetric all = sum referrals.g\n"
-            "metric g = graduated tiers of used {\n  0 to 10: 1%\n  10 or more: 2%\n}",
+            "metric g = tiers of used {\n  0 to 10: 10%\n  10 or more: 10.0%\n}",
             "{{ all }}",
             "`all` (a number of this kind)",
         ),
         (
             "event usage { seats: quantity MB }\nmetric used = sum usage.seats\nmetric all = sum referrals.g\n"
-            "metric g = graduated tiers of used {\n  0 MB to 10 MB: 1%\n  10 MB or more: 2%\n}\n"
+            "metric g = tiers of used {\n  0 MB to 10 MB: 1%\n  10 MB or more: 1.0%\n}\n"
             "metric twice = all * 2",
             "{{ twice }}",
             "`twice` (a number of this kind)",
@@ -120,7 +121,8 @@ def test_a_cut_amount_is_in_the_message(prog: rewardrules.Program) -> None:
 )
 def test_a_message_reading_a_number_is_refused(tmp_path: Path, declaration: str, message: str, construct: str) -> None:
     """A number whose decimals the query does not compute (a per-referrer
-    sum of a graduated table, alone or read by a formula): plain numbers otherwise compile
+    sum of a table whose rows hold one value with two exponents, alone or
+    read by a formula): plain numbers otherwise compile
     (tests/test_sql_messages_more.py), and so do quotients and rate tables
     (tests/test_sql_constructs3_messages.py)."""
     path = tmp_path / "n.rules"

@@ -3,8 +3,9 @@ an explanation, refused before: the query computes its Decimal's exponent
 as the Python engine's sum has it (sql/exponents.py: the least of 0 and the
 exponents of the contributions that changed it), so `1.50 + 2` is `3.50`.
 Byte for byte the Python engine's result, with and without explanations,
-on hand-written ties and generated ledgers; a sum of a graduated table
-stays refused (its decimals depend on its digits)."""
+on hand-written ties and generated ledgers; a sum of a table whose rows
+hold one value with two exponents stays refused (sums of graduated
+tables and `rate of`: tests/test_sql_graduated_sums.py)."""
 
 from __future__ import annotations
 
@@ -71,10 +72,13 @@ def referral(event_id: str, referee: str, at: str = "01T00:00:00") -> dict[str, 
     return {"id": event_id, "at": f"2026-01-{at}Z", "type": "referral", "referrer": "ann", "referee": referee}
 
 
-def same(events: list[dict[str, Any]], as_of: str | None = None) -> list[dict[str, Any]]:
+def same(
+    events: list[dict[str, Any]], as_of: str | None = None, prog: rewardrules.Program | None = None
+) -> list[dict[str, Any]]:
     """The awards, checked equal to the Python engine's without and with
-    explanations (the records built from the query's rows)."""
-    prog = _prog()
+    explanations (the records built from the query's rows), of `prog`
+    (this file's by default)."""
+    prog = prog or _prog()
     assert duckdb_json(prog, events, as_of) == python_json(prog, events, as_of)
     expected = json.loads(python_bytes(prog, events, as_of))
     data = built(prog, events, as_of)
@@ -130,10 +134,10 @@ def test_ties_and_a_value_changed_back() -> None:
     same(events, "2026-02-01T00:00:00Z")
 
 
-def test_a_sum_of_a_graduated_table_stays_refused_at_its_message(tmp_path: Path) -> None:
+def test_a_sum_of_a_table_of_one_value_twice_stays_refused_at_its_message(tmp_path: Path) -> None:
     text = SUMS.replace("metric big = sum referrals.last where last > 1", "metric big = sum referrals.g").replace(
         "metric per = all / 3",
-        "metric per = all / 3\nmetric g = graduated tiers of used { 0 to 10: 1%  10 or more: 2% }",
+        "metric per = all / 3\nmetric g = tiers of used { 0 to 10: 1%  10 or more: 1.0% }",
     )
     prog = rewardrules.compile(text, "graded.rules")
     with pytest.raises(Unsupported) as refused:

@@ -20,10 +20,13 @@ integer, computed by Python's own rules for exact arithmetic:
 | `a * b`, `N% of a` | their sum (`N%` is the Decimal `N / 100`) |
 | `- a` | a's |
 | `tiers of M` | the exponent of the row's constant that is its value |
+| `rate of X` | `X * rate / 100`: the product's, or the quotient's where it needs more (`hundredth`) |
+| `graduated tiers of M` | the least of 0 and each slice's `(top - low) * rate / 100` (`hundredth`), the slices M is above |
+| `sum referrals.M` | the least of 0 and the exponents of the contributions that changed it so far |
 | `otherwise X` | X's where the aggregate has no value |
 
-Anything else (a division, `rate of`, a graduated table, a per-referrer sum) is refused
-at its place: its exponent depends on the quotient's digits.
+Anything else (a division, a duration) is refused at its place: a
+quotient's exponent depends on its digits past any DECIMAL(38).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ..check.program import MetricInfo
+from ..check.tables import row_limits
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
 from . import referral_fields
@@ -75,8 +79,11 @@ def exponent(compiler: _Compiler, node: ast.Expr) -> str:
         return f"({left} + {right})" if node.op == "*" else f"LEAST({left}, {right})"
     if isinstance(node, ast.PercentOf):
         return f"({exponent(compiler, node.operand)} + {of(node.value / 100)})"
-    if isinstance(node, ast.Tiers) and not node.graduated:
-        return _tier(compiler, node)
+    if isinstance(node, ast.Tiers):
+        return _graduated(compiler, node) if node.graduated else _tier(compiler, node)
+    if isinstance(node, ast.RateOf):  # the engine's `n_rate`: a * rate / 100
+        product = f"({exponent(compiler, node.operand)} + {exponent(compiler, node.rate)})"
+        return hundredth(compiler.expr(node), product)
     found = of_ref(compiler, node, metric, field) if isinstance(node, ast.Ref) else None
     if found is not None:
         return found
@@ -119,6 +126,43 @@ def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
     value = tiers(compiler, node)
     cases = " ".join(f"WHEN {number(v, None, compiler.path)} THEN {e}" for v, e in exponents.items())
     return f"(CASE {value} {cases} END)"
+
+
+def _graduated(compiler: _Compiler, node: ast.Tiers) -> str:
+    """A graduated table (the engine's `n_graduated`): from `Decimal(0)`,
+    each row whose low M is above adds `(top - low) * rate / 100`, its top
+    the smaller of M and the row's end (`tables.tiers` computes the same
+    slices): the least of 0 and those slices' exponents; NULL without M."""
+    from .compile import number
+    from .tables import slices
+
+    value = compiler.expr(node.metric)
+    measured = exponent(compiler, node.metric)
+    path = compiler.path
+    found = []
+    rows = zip(node.lows, row_limits(compiler.checked, node), node.values, slices(compiler, node), strict=True)
+    for low, high, rate, share in rows:
+        assert isinstance(rate, ast.Percent)  # RR213: every row is a rate in percent
+        top = measured
+        if high is not None:  # M itself below the row's end, else the end (`value < top`)
+            top = f"(CASE WHEN {value} < {number(high[0], None, path)} THEN {measured} ELSE {of(high[0])} END)"
+        product = f"(LEAST({top}, {of(low.value)}) + {of(rate.value)})"
+        found.append(f"CASE WHEN {value} > {number(low.value, None, path)} THEN {hundredth(share, product)} ELSE 0 END")
+    return f"(CASE WHEN {value} IS NULL THEN NULL ELSE LEAST(0, {', '.join(found)}) END)"
+
+
+def hundredth(value: str, product: str) -> str:
+    """The exponent of the Decimal `p / 100`, `value` in SQL (exact: a
+    hundredth has a finite decimal) and `product` `p`'s exponent. Python's
+    exact quotient keeps the ideal exponent, the dividend's (100 has none),
+    unless its digits need more decimals: `150 / 100` is `1.5`, `1.50 / 100`
+    is `0.015`, `200 / 100` is `2`, `0.00 / 100` is `0.00`. Exponents here
+    are never above 0 (no text or literal has an exponent), so a quotient
+    that is whole keeps `product`; else the decimals its text keeps once
+    trailing zeros are cut (a DECIMAL's text holds every decimal of its
+    scale in DuckDB and Spark, none of those zeros in ClickHouse)."""
+    digits = f"RTRIM(CAST(ABS({value}) AS VARCHAR), '0')"
+    return f"(CASE WHEN {value} IS NULL THEN NULL WHEN {value} = 0 THEN {product} ELSE LEAST({product}, {of_text(digits)}) END)"
 
 
 def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:

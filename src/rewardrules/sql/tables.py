@@ -36,6 +36,49 @@ def tiers(compiler: _Compiler, node: ast.Tiers) -> str:
     `runtime.n_tier`), NULL when none does or the metric has no value; a
     graduated table's exact sum of slices."""
     from .compile import MAX_DIGITS, _scale, number
+
+    if node.graduated:
+        return "(" + " + ".join(slices(compiler, node)) + ")"
+    values = _rows(compiler, node)
+    metric = compiler.expr(node.metric)
+    path = compiler.path
+    wide = f"DECIMAL({MAX_DIGITS}, {max(_scale(v) for v in values)})"
+    rows = []
+    for low, high, row in zip(node.lows, row_limits(compiler.checked, node), values, strict=True):
+        tests = [f"{metric} >= {number(low.value, None, path)}"]
+        if high is not None:
+            tests.append(f"{metric} {'<=' if high[1] else '<'} {number(high[0], None, path)}")
+        rows.append(f"WHEN {' AND '.join(tests)} THEN CAST({number(row, None, path)} AS {wide})")
+    return f"(CASE {' '.join(rows)} END)"
+
+
+def slices(compiler: _Compiler, node: ast.Tiers) -> list[str]:
+    """A graduated table's slices, one per row: `(top - low) * rate / 100`
+    where the metric is above the row's low (top: the smaller of the
+    metric and the row's end), else 0; their sum is the table's value."""
+    from .compile import number
+
+    rates = _rows(compiler, node)
+    metric = compiler.expr(node.metric)
+    path = compiler.path
+
+    def flag(bound: Decimal) -> str:
+        """1 where the metric is above `bound`, else 0 (an integer: no scale to merge)."""
+        return f"(CASE WHEN {metric} > {number(bound, None, path)} THEN 1 ELSE 0 END)"
+
+    terms = []
+    for low, high, rate in zip(node.lows, row_limits(compiler.checked, node), rates, strict=True):
+        top = metric  # the smaller of the metric and the row's top
+        if high is not None:
+            top = f"({metric} - ({metric} - {number(high[0], None, path)}) * {flag(high[0])})"
+        share = number(rate / 100, low.span, path)
+        terms.append(f"(({top} - {number(low.value, None, path)}) * {flag(low.value)} * {share})")
+    return terms
+
+
+def _rows(compiler: _Compiler, node: ast.Tiers) -> list[Decimal]:
+    """The rows' constant values, after refusing what does not compile: a
+    table of a value that divides or of durations, a row not a constant."""
     from .expressions import divides
 
     if divides(compiler, node.metric):
@@ -48,28 +91,4 @@ def tiers(compiler: _Compiler, node: ast.Tiers) -> str:
         if not isinstance(value, (ast.Number, ast.Quantity, ast.Percent)):
             raise compiler.refuse("a rate table row whose value is not a constant", value)
         values.append(value.value)
-    metric = compiler.expr(node.metric)
-    highs = row_limits(compiler.checked, node)
-    path = compiler.path
-
-    def flag(bound: Decimal) -> str:
-        """1 where the metric is above `bound`, else 0 (an integer: no scale to merge)."""
-        return f"(CASE WHEN {metric} > {number(bound, None, path)} THEN 1 ELSE 0 END)"
-
-    if node.graduated:
-        terms = []
-        for low, high, rate in zip(node.lows, highs, values, strict=True):
-            top = metric  # the smaller of the metric and the row's top
-            if high is not None:
-                top = f"({metric} - ({metric} - {number(high[0], None, path)}) * {flag(high[0])})"
-            share = number(rate / 100, low.span, path)
-            terms.append(f"(({top} - {number(low.value, None, path)}) * {flag(low.value)} * {share})")
-        return "(" + " + ".join(terms) + ")"
-    wide = f"DECIMAL({MAX_DIGITS}, {max(_scale(v) for v in values)})"
-    rows = []
-    for low, high, row in zip(node.lows, highs, values, strict=True):
-        tests = [f"{metric} >= {number(low.value, None, path)}"]
-        if high is not None:
-            tests.append(f"{metric} {'<=' if high[1] else '<'} {number(high[0], None, path)}")
-        rows.append(f"WHEN {' AND '.join(tests)} THEN CAST({number(row, None, path)} AS {wide})")
-    return f"(CASE {' '.join(rows)} END)"
+    return values
