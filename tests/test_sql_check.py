@@ -107,6 +107,11 @@ milestone m2 {
   message "{{ spread }}"
 }
 
+milestone m3 {
+  each usage
+  reward referrer credit 1 points * usage.seats / 3
+}
+
 metric spread = sum referrals.scaled
 metric used = sum usage.seats
 metric scaled = tiers of used { 0 to 10: 100%  10 or more: 100.0% }
@@ -115,12 +120,13 @@ metric scaled = tiers of used { 0 to 10: 100%  10 or more: 100.0% }
 
 def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A milestone's trigger that does not compile hides neither its `void`
-    condition nor, in another milestone, a message (its partial void compiles)."""
+    condition nor, in another milestone, a reward's amount (m2's partial
+    void and its message, a sum of a rate table's rows, compile)."""
     path = tmp_path / "bad.rules"
     path.write_text(VOIDS_AND_MESSAGES, encoding="utf-8")
     assert main(["check", "--engine", "sql", "--format", "json", str(path)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
-    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 24), (21, 3)]
+    assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 24), (26, 26)]
     assert "`whenever` of `ratio` (arithmetic on a quotient" in found[0]["message"]
     assert "a division of durations" in found[1]["message"]
-    assert "a message reading `spread` (a number of this kind)" in found[2]["message"]
+    assert "a computed amount that divides, in a unit that is not a currency" in found[2]["message"]

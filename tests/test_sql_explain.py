@@ -24,6 +24,7 @@ from rewardrules.score.api import parse_as_of
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
 from rewardrules.sql.run import Limits
+from rewardrules.sql.sections import compile_explained
 from rewardrules.sql.write import Written, write_result
 
 from .test_sql_backend import GOLDEN, ROOT
@@ -267,19 +268,25 @@ program p {
     assert built(prog, events, None)["awards"] == expected
 
 
-#: a per-referrer sum of a table whose rows hold one value twice (`100%`, `100.0%`): its
-#: decimals depend on the row, which the query does not carry
-DIVIDES = """ruleset ratio
+#: the explained output of a per-referrer milestone in a program after the
+#: first (the `referrers` section reads the first program's referrers:
+#: sql/sections.py), which only an explained score writes
+SECOND = """ruleset second
 event referral {}
 event payment { amount: money USD, seats: number }
 program p {
-  metric seats = sum payment.seats
-  metric per_payment = sum referrals.scaled
-  milestone many {
-    when per_payment > 1
+  metric paid = sum payment.amount
+  milestone first_sale {
+    when paid >= 1 USD
     reward referrer cash 5 USD
   }
-  metric scaled = tiers of seats { 0 to 10: 100%  10 or more: 100.0% }
+}
+program q {
+  metric friends = count referrals
+  milestone many {
+    when friends >= 1
+    reward referrer cash 5 USD
+  }
 }
 """
 
@@ -291,8 +298,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_explanation_not_compiled_is_refused_only_when_explaining(tmp_path: Path) -> None:
-    rules = tmp_path / "ratio.rules"
-    rules.write_text(DIVIDES, encoding="utf-8")
+    rules = tmp_path / "second.rules"
+    rules.write_text(SECOND, encoding="utf-8")
     ledger = tmp_path / "ledger.jsonl"
     events = [
         {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "ann", "referee": "bob"},
@@ -302,18 +309,17 @@ def test_an_explanation_not_compiled_is_refused_only_when_explaining(tmp_path: P
     prog = rewardrules.load(rules)
     compile_query(prog.compiled)  # without explanations: compiled
     with pytest.raises(Unsupported) as refused:
-        compile_query(prog.compiled, explain=True)
-    # the decimals of a per-referrer sum of a table whose rows hold one value twice (`100%`, `100.0%`)
-    assert refused.value.construct.startswith("an explanation (`why`) giving `per_payment` (the decimals of")
-    assert refused.value.span is not None and refused.value.span.line == 8  # the milestone's trigger
+        compile_explained(prog.compiled)
+    assert refused.value.construct.startswith("the explained output of per-referrer milestones in a program after")
+    assert refused.value.span is not None and refused.value.span.line == 14  # the milestone's trigger
     found = [(r.construct, r.span) for r in refusals(prog.compiled, explain=True)]
     assert (refused.value.construct, refused.value.span) in found
     assert refusals(prog.compiled) == []
     check = cli("check", "--engine", "sql", "--format", "json", str(rules))
     assert check.returncode == 1
-    assert [(d["code"], d["line"]) for d in json.loads(check.stdout)["diagnostics"]] == [("RR450", 8)]
+    assert [(d["code"], d["line"]) for d in json.loads(check.stdout)["diagnostics"]] == [("RR450", 14)]
     score = cli("score", str(rules), str(ledger), "--engine", "duckdb", "--format", "json")
-    assert score.returncode == 1 and f"{rules}:8:" in score.stderr and "(`why`)" in score.stderr
+    assert score.returncode == 1 and f"{rules}:14:" in score.stderr and "`--no-explain` leaves it out" in score.stderr
     quiet = cli("score", str(rules), str(ledger), "--engine", "duckdb", "--format", "json", "--no-explain")
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout == cli("score", str(rules), str(ledger), "--format", "json", "--no-explain").stdout

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import Unsupported, compile_query
 
 from .test_properties import DIFFERENTIAL, as_ofs, ledgers
 from .test_sql_backend import GOLDEN, duckdb_json, python_json
@@ -97,39 +96,3 @@ def test_a_cut_amount_is_in_the_message(prog: rewardrules.Program) -> None:
     sql = json.loads(duckdb_json(prog, events, None))
     assert [a["message"] for a in sql["awards"]] == ["0.00 1.00 plain", "0.00 1.00 plain", "0.00 0.50 plain"]
     assert json.dumps(sql, indent=2) + "\n" == python_json(prog, events, None)
-
-
-@pytest.mark.parametrize(
-    ("declaration", "message", "construct"),
-    [
-        (  # a quotient, a graduated table and a per-referrer sum of one compile now
-            # (tests/test_sql_constructs3_messages.py, tests/test_sql_graduated_sums.py): not a
-            # per-referrer sum of a table whose rows hold one value with two exponents
-            "event usage { seats: number }\nmetric used = sum usage.seats\nmetric all = sum referrals.g\n"
-            "metric g = tiers of used {\n  0 to 10: 10%\n  10 or more: 10.0%\n}",
-            "{{ all }}",
-            "`all` (a number of this kind)",
-        ),
-        (
-            "event usage { seats: quantity MB }\nmetric used = sum usage.seats\nmetric all = sum referrals.g\n"
-            "metric g = tiers of used {\n  0 MB to 10 MB: 1%\n  10 MB or more: 1.0%\n}\n"
-            "metric twice = all * 2",
-            "{{ twice }}",
-            "`twice` (a number of this kind)",
-        ),
-    ],
-)
-def test_a_message_reading_a_number_is_refused(tmp_path: Path, declaration: str, message: str, construct: str) -> None:
-    """A number whose decimals the query does not compute (a per-referrer
-    sum of a table whose rows hold one value with two exponents, alone or
-    read by a formula): plain numbers otherwise compile
-    (tests/test_sql_messages_more.py), and so do quotients and rate tables
-    (tests/test_sql_constructs3_messages.py)."""
-    path = tmp_path / "n.rules"
-    text = f'ruleset n\n\n{declaration}\n\nmilestone m {{\n  each usage\n  reward referrer cash 1 USD\n  message "{message}"\n}}\n'
-    path.write_text(text, encoding="utf-8")
-    line = 1 + next(n for n, text_line in enumerate(text.splitlines()) if "message" in text_line)
-    with pytest.raises(Unsupported, match="a message reading") as refused:
-        compile_query(rewardrules.load(path).compiled)
-    assert construct in refused.value.construct
-    assert refused.value.span is not None and refused.value.span.line == line

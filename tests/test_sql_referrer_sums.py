@@ -3,23 +3,20 @@ an explanation, refused before: the query computes its Decimal's exponent
 as the Python engine's sum has it (sql/exponents.py: the least of 0 and the
 exponents of the contributions that changed it), so `1.50 + 2` is `3.50`.
 Byte for byte the Python engine's result, with and without explanations,
-on hand-written ties and generated ledgers; a sum of a table whose rows
-hold one value with two exponents stays refused (sums of graduated
-tables and `rate of`: tests/test_sql_graduated_sums.py)."""
+on hand-written ties and generated ledgers (sums of rate tables, graduated
+tables and `rate of`: tests/test_sql_rate_table_decimals.py)."""
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.sql.compile import Unsupported, compile_query
+from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
 
 from .test_properties import DIFFERENTIAL, as_ofs, ledgers
@@ -132,18 +129,6 @@ def test_ties_and_a_value_changed_back() -> None:
         buy("p4", "04T00:00:00", "bob", "0.5"),
     ]
     same(events, "2026-02-01T00:00:00Z")
-
-
-def test_a_sum_of_a_table_of_one_value_twice_stays_refused_at_its_message(tmp_path: Path) -> None:
-    text = SUMS.replace("metric big = sum referrals.last where last > 1", "metric big = sum referrals.g").replace(
-        "metric per = all / 3",
-        "metric per = all / 3\nmetric g = tiers of used { 0 to 10: 1%  10 or more: 1.0% }",
-    )
-    prog = rewardrules.compile(text, "graded.rules")
-    with pytest.raises(Unsupported) as refused:
-        compile_query(prog.compiled)
-    assert refused.value.construct == "a message reading `big` (a number of this kind)"
-    assert refused.value.span is not None and refused.value.span.line == 16  # each_buy's message
 
 
 @settings(DIFFERENTIAL, max_examples=min(DIFFERENTIAL.max_examples, 20))

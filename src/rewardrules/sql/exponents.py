@@ -19,7 +19,7 @@ integer, computed by Python's own rules for exact arithmetic:
 | `a + b`, `a - b` | the least of theirs |
 | `a * b`, `N% of a` | their sum (`N%` is the Decimal `N / 100`) |
 | `- a` | a's |
-| `tiers of M` | the exponent of the row's constant that is its value |
+| `tiers of M` | the exponent of the constant of the row that holds M |
 | `rate of X` | `X * rate / 100`: the product's, or the quotient's where it needs more (`hundredth`) |
 | `graduated tiers of M` | the least of 0 and each slice's `(top - low) * rate / 100` (`hundredth`), the slices M is above |
 | `sum referrals.M` | the least of 0 and the exponents of the contributions that changed it so far |
@@ -113,19 +113,11 @@ def of_ref(
 
 def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
     """A rate table's value is one of its rows' constants: the exponent of
-    the row whose value it is (refused when two rows of one value differ
-    in decimals: `10%` and `10.0%`)."""
-    from .compile import number
-    from .tables import tiers
+    the row that holds the metric (`10%` and `10.0%` are one value, but
+    the engine's Decimal is the row's)."""
+    from .tables import by_row
 
-    exponents: dict[Decimal, int] = {}
-    for row in node.values:
-        assert isinstance(row, (ast.Number, ast.Quantity, ast.Percent))  # constants: see `tables.tiers`
-        if exponents.setdefault(row.value, of(row.value)) != of(row.value):
-            raise compiler.refuse("the decimals of a rate table whose rows hold one value twice", row)
-    value = tiers(compiler, node)
-    cases = " ".join(f"WHEN {number(v, None, compiler.path)} THEN {e}" for v, e in exponents.items())
-    return f"(CASE {value} {cases} END)"
+    return by_row(compiler, node, lambda value: str(of(value)))
 
 
 def _graduated(compiler: _Compiler, node: ast.Tiers) -> str:

@@ -1,16 +1,16 @@
-"""Messages reading a number (not money) that divides, `rate of` or a
-rate table, with the SQL back end.
+"""Messages reading a number (not money) that divides, with the SQL back
+end.
 
 The Python engine computes such a metric with Decimals in its context
 (`runtime.CONTEXT`: 100 significant digits, half to even) and writes the
 result with the digits it carries (`formatting.format_value`): `1 / 3` is
-`0.333...` to 100 digits, `3 / 2` is `1.5`, `1.50 * 3 / 2` is `2.25`,
-`rate of`'s `a * rate / 100` keeps the product's exponent. No DECIMAL(38)
-holds such a quotient, and its exponent depends on its digits, so the
-query does not compute it: it sends the values the formula reads, its
-aggregate metrics' (each `VALUE@EXPONENT`, `sql.exponents`; `~` for no
-value), and `render` computes the formula from them with the runtime's
-own functions (`n_div`, `n_rate`, `n_tier`, `n_graduated`) in the
+`0.333...` to 100 digits, `3 / 2` is `1.5`, `1.50 * 3 / 2` is `2.25`.
+No DECIMAL(38) holds such a quotient, and its exponent depends on its
+digits past any DECIMAL, so the query does not compute it: it sends the
+values the formula reads, its aggregate metrics' (each `VALUE@EXPONENT`,
+`sql.exponents`; `~` for no value), and `render` computes the formula
+from them with the runtime's own functions (`n_div`, and `n_rate`,
+`n_tier`, `n_graduated` for the tables the formula reads too) in the
 engine's context, for the awards only. So the message is the engine's
 text. In a warehouse, the `msg` column holds those values (`|` between
 them, in the order `leaves` gives): a job computes the
@@ -38,17 +38,14 @@ SEPARATOR, NONE = "|", "~"
 
 def computed(checked: CheckedRuleset, metric: MetricInfo) -> bool:
     """Whether a message's metric is computed from the values it reads
-    (`render`): a formula that divides or reads `rate of` or a rate table
-    (graduated or not: a table whose rows hold one value with different
-    decimals, `10%` and `10.0%`, gives the row's), through the formulas of
-    the metrics it reads."""
+    (`render`): a formula that divides, through the formulas of the
+    metrics it reads. (`rate of` and rate tables alone have exponents the
+    query computes: `sql.exponents`.)"""
     return metric.formula is not None and any(_needs(checked, node) for node in ast.walk(metric.formula))
 
 
 def _needs(checked: CheckedRuleset, node: ast.Expr) -> bool:
     if isinstance(node, ast.Arith) and node.op == "/":
-        return True
-    if isinstance(node, (ast.RateOf, ast.Tiers)):  # a table's value too: its rows may differ in decimals
         return True
     found = _metric(checked, node)
     return found is not None and computed(checked, found)

@@ -93,14 +93,14 @@ def _value(compiler: _Compiler, node: ast.Expr) -> str:
 
 
 def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
-    """A rate table's value is one of its rows' constants (a graduated one
-    a sum from 0): not signed, but below 0."""
+    """A rate table's value is the constant of the row that holds the
+    metric, with its sign (`-0 USD` too); a graduated one's a sum from 0:
+    not signed, but below 0."""
+    from .tables import by_row
+
     if node.graduated:
         return f"({_value(compiler, node)} < 0)"
-    for row in node.values:
-        if not isinstance(row, (ast.Number, ast.Quantity, ast.Percent)) or row.value.is_signed():
-            raise compiler.refuse("the sign of a rate table's row", row)
-    return "FALSE"
+    return by_row(compiler, node, lambda value: "TRUE" if value.is_signed() else "FALSE")
 
 
 def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:

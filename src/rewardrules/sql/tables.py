@@ -11,6 +11,7 @@ a graduated table takes the smaller of two values by arithmetic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -39,17 +40,26 @@ def tiers(compiler: _Compiler, node: ast.Tiers) -> str:
 
     if node.graduated:
         return "(" + " + ".join(slices(compiler, node)) + ")"
+    wide = f"DECIMAL({MAX_DIGITS}, {max(_scale(v) for v in _rows(compiler, node))})"
+    return by_row(compiler, node, lambda value: f"CAST({number(value, None, compiler.path)} AS {wide})")
+
+
+def by_row(compiler: _Compiler, node: ast.Tiers, write: Callable[[Decimal], str]) -> str:
+    """SQL: `write(value)` of the row that holds the metric (the first:
+    `runtime.n_tier`), NULL where none does: the row's value, or what goes
+    with it (its exponent, `sql.exponents`)."""
+    from .compile import number
+
     values = _rows(compiler, node)
     metric = compiler.expr(node.metric)
     path = compiler.path
-    wide = f"DECIMAL({MAX_DIGITS}, {max(_scale(v) for v in values)})"
-    rows = []
-    for low, high, row in zip(node.lows, row_limits(compiler.checked, node), values, strict=True):
+    cases = []
+    for low, high, value in zip(node.lows, row_limits(compiler.checked, node), values, strict=True):
         tests = [f"{metric} >= {number(low.value, None, path)}"]
         if high is not None:
             tests.append(f"{metric} {'<=' if high[1] else '<'} {number(high[0], None, path)}")
-        rows.append(f"WHEN {' AND '.join(tests)} THEN CAST({number(row, None, path)} AS {wide})")
-    return f"(CASE {' '.join(rows)} END)"
+        cases.append(f"WHEN {' AND '.join(tests)} THEN {write(value)}")
+    return f"(CASE {' '.join(cases)} END)"
 
 
 def slices(compiler: _Compiler, node: ast.Tiers) -> list[str]:

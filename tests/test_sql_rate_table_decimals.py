@@ -3,14 +3,17 @@ in a message or an explanation, refused before: the query computes the
 exponent of each slice's `(top - low) * rate / 100` and of `rate of`'s
 `X * rate / 100` as Python's exact division gives it (sql/exponents.py,
 `hundredth`: `1.50 / 100` is `0.015`, `150 / 100` is `1.5`), so the sum's
-decimals are the engine's. Byte for byte the Python engine's result, with
-and without explanations, on hand-written ledgers and generated ones."""
+decimals are the engine's; a rate table's value carries the exponent and
+the sign of the row that holds its metric (`10%` and `10.0%`, one value,
+are two Decimals), refused before too. Byte for byte the Python engine's
+result, with and without explanations, on hand-written ledgers and
+generated ones, on DuckDB, ClickHouse and Spark."""
 
 from __future__ import annotations
 
 import json
 import random
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ import rewardrules
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.diagnose import refusals
+from rewardrules.sql.run import run as run_query
 from rewardrules.sql.sections import compile_explained
 from rewardrules.sql.spark import Spark
 
@@ -30,8 +34,9 @@ from .test_sql_spark import spark_json
 #: sums per referrer of a graduated table of a number (`graded`), of one
 #: in a unit (`sized`, its top row ending at 100.50 MB), of one whose
 #: first slice is a zero with decimals (`zeroed`), of `rate of` a
-#: number by a rate table (`rated`), read by messages, a timer's message
-#: and a per-referrer milestone's explanation
+#: number by a rate table (`rated`), of a table whose rows hold one value
+#: with two exponents (`dup`), read by messages, a timer's message and a
+#: per-referrer milestone's explanation; a table with a signed row (`fee`)
 SUMS = """\
 ruleset graded
 
@@ -50,13 +55,17 @@ metric sized = sum referrals.sized_one
 metric zeroed = sum referrals.zeroed_one
 metric lowered_one = graduated tiers of seats { 2.00 or more: 50% }
 metric lowered = sum referrals.lowered_one
+metric dup_one = tiers of seats { 0 to 2: 0.5%  2 to 5: 1.25%  5 or more: 1.250% }
+metric dup = sum referrals.dup_one
+metric fee = tiers of seats { 0 to 2: -1.50 USD  2 or more: 2 USD }
+metric nothing = fee * 0
 metric rated = sum referrals.rated_one
 metric both = graded + rated
 
 milestone each_use {
   each usage
   reward referrer cash 1 USD
-  message "{{ graded }}|{{ sized }}|{{ rated }}|{{ both }}|{{ zeroed }}|{{ lowered }}"
+  message "{{ graded }}|{{ sized }}|{{ rated }}|{{ both }}|{{ zeroed }}|{{ lowered }}|{{ dup }}|{{ fee }} {{ nothing }}"
 }
 
 milestone later {
@@ -66,7 +75,7 @@ milestone later {
 }
 
 milestone heavy {
-  when rated_one >= 0.3 and lowered_one > 4
+  when rated_one >= 0.3 and lowered_one > 4 and dup_one > 1
   reward referrer cash 3 USD
 }
 
@@ -116,18 +125,21 @@ def test_the_sums_keep_the_decimals_the_engine_gives_them() -> None:
     100 = `99.50` (the top's decimals, not the size's); bob at 25 seats: 10
     + 131.25 / 100 + 14.850 / 100 = `11.4610`, 62.50 / 100 = `0.625`,
     0.000 + 11.5 = `11.500` (a zero slice keeps its product's decimals),
-    (25 - 2.00) * 50 / 100 = `11.50` (the low's); a whole sum is written whole."""
+    (25 - 2.00) * 50 / 100 = `11.50` (the low's); a whole sum is written
+    whole. A rate table gives its row's Decimal: `1.250`, not the `1.25`
+    of the row before (one value); `-1.50 USD` its sign, so `fee * 0` is
+    `-0.00` as the engine's product is."""
     events = _hand_written()
     awards = same(events, "2026-02-01T00:00:00Z", _prog())
     messages = [a["message"] for a in awards if a["milestone"] == "each_use"]
     assert messages == [
-        "4|0|0.32|4.32|1|1",
-        "5.50|0|0.44|5.94|1|1",
-        "11.75|99.50|0.42|12.17|5|5",
-        "12.9610|1|0.745|13.7060|11.500|11.50",
+        "4|0|0.32|4.32|1|1|1.75|2.00 0.00",
+        "5.50|0|0.44|5.94|1|1|1.75|-1.50 -0.00",
+        "11.75|99.50|0.42|12.17|5|5|1.75|2.00 0.00",
+        "12.9610|1|0.745|13.7060|11.500|11.50|1.75|2.00 0.00",
     ]
     heavy = next(a for a in awards if a["milestone"] == "heavy")
-    assert heavy["why"]["values"] == {"lowered_one": "5", "rated_one": "0.30"}
+    assert heavy["why"]["values"] == {"dup_one": "1.250", "lowered_one": "5", "rated_one": "0.30"}
     team = next(a for a in awards if a["milestone"] == "team")
     assert team["why"]["values"] == {"sized": "1", "rated": "0.745", "graded": "12.9610"}
 
@@ -151,6 +163,17 @@ def test_random_ledgers_give_the_same_bytes(seed: int) -> None:
     """As-of before and after the timers."""
     for as_of in ("2026-01-09T00:00:00Z", "2026-03-01T00:00:00Z"):
         same(_drawn(seed), as_of, _prog())
+
+
+def test_the_explained_result_with_its_sections_is_the_engine_s() -> None:
+    """The `referrals` and `referrers` sections give each metric."""
+    prog = _prog()
+    explained, sections = compile_explained(prog.compiled)
+    runner = partial(run_query, sections=sections)
+    for events in (_hand_written(), *(_drawn(seed) for seed in range(4))):
+        lines = [json.dumps(event) for event in events]
+        full = duckdb_result(prog, explained, lines, None, "<ledger>", runner, explain=True)
+        assert json.dumps(full, indent=2) + "\n" == prog.score(lines).to_json()
 
 
 def test_clickhouse_gives_the_same_bytes() -> None:
