@@ -96,7 +96,7 @@ metric ratio = paid / paid / 2
 milestone m1 {
   whenever ratio increases
   reward referrer cash 1 USD * refs
-  void if refund where (refund.at - referral.at) / 2 <= 1 days
+  void if refund where refund.amount / 3 * 3 >= 1 USD
   message "{{ paid }}"
 }
 
@@ -128,5 +128,5 @@ def test_voids_and_messages_are_reported_beside_the_trigger(tmp_path: Path, caps
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["line"], d["column"]) for d in found] == [(11, 3), (13, 24), (26, 26)]
     assert "`whenever` of `ratio` (arithmetic on a quotient" in found[0]["message"]
-    assert "a division of durations" in found[1]["message"]
+    assert "arithmetic on a quotient that the engine rounds" in found[1]["message"]
     assert "a computed amount that divides, in a unit that is not a currency" in found[2]["message"]

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from ..check.program import Binding, CapInfo, CheckedRuleset, MetricInfo, MilestoneInfo
 from ..compiler.generate import CompiledMilestone, CompiledRuleset
-from ..core.datatypes import DURATION, DURATION_UNITS, TIME
+from ..core.datatypes import DURATION_UNITS, TIME
 from ..core.ids import encode
 from ..core.limits import MAX_AWARDS_PER_EVENT
 from ..core.problem import Location, Problem, Severity
@@ -439,11 +439,13 @@ class _Compiler:
         if isinstance(node, ast.Ref):
             return self.ref(node)
         if isinstance(node, ast.Arith):
+            duration = expressions.is_duration(self, node)
+            if node.op == "/" and duration:  # whole ns toward zero, as `to_ns`
+                return expressions.whole_ns(self, node)
             if node.op == "/":
                 raise self.refuse("a division outside a condition or a reward amount", node)
             found = f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
-            typ = self.checked.types.get(node)
-            if node.op == "*" and typ is not None and typ.kind == DURATION:  # whole ns toward zero, as `to_ns`
+            if node.op == "*" and duration:  # whole ns toward zero, as `to_ns`
                 return f"TRUNC{found}"
             return found
         if isinstance(node, ast.PercentOf):

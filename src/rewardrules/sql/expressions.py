@@ -65,7 +65,8 @@ def divides(compiler: _Compiler, node: ast.Expr) -> bool:
     """Whether `node`'s value involves a division, through the formulas of
     the metrics it reads too (they are inlined)."""
     if isinstance(node, ast.Arith):
-        return node.op == "/" or divides(compiler, node.left) or divides(compiler, node.right)
+        quotient = node.op == "/" and not is_duration(compiler, node)  # a duration's is whole (`whole_ns`)
+        return quotient or divides(compiler, node.left) or divides(compiler, node.right)
     if isinstance(node, (ast.Neg, ast.PercentOf, ast.IsSet)):
         return divides(compiler, node.operand)
     if isinstance(node, ast.RateOf):
@@ -88,9 +89,8 @@ def fraction(compiler: _Compiler, node: ast.Expr) -> Fraction:
     if not divides(compiler, node):
         return Fraction(compiler.expr(node))
     if isinstance(node, ast.Arith):
-        kind = compiler.checked.types.get(node)
-        if kind is not None and kind.kind == DURATION:
-            raise compiler.refuse("a division of durations", node)
+        if is_duration(compiler, node):  # whole ns (`whole_ns`), of a value that divides here
+            raise compiler.refuse(_ROUNDED, node)
         _refuse_rounded(compiler, node)
         left, right = fraction(compiler, node.left), fraction(compiler, node.right)
         if node.op == "*":
@@ -118,6 +118,25 @@ def fraction(compiler: _Compiler, node: ast.Expr) -> Fraction:
         assert binding is not None and binding.metric is not None and binding.metric.formula is not None
         return fraction(compiler, binding.metric.formula)
     raise compiler.refuse("division here", node)
+
+
+def is_duration(compiler: _Compiler, node: ast.Expr) -> bool:
+    """Whether `node`'s value is a duration (whole nanoseconds)."""
+    kind = compiler.checked.types.get(node)
+    return kind is not None and kind.kind == DURATION
+
+
+def whole_ns(compiler: _Compiler, node: ast.Arith) -> str:
+    """A duration over a number (`(payment.at - referral.at) / 3`) as the
+    engine has it, `to_ns(n_div(d, n))`: whole nanoseconds toward zero,
+    NULL for a divisor of 0 or none. Exact: the integer quotient of the
+    two values' digits (`truncated_ratio`, HUGEINT: an overflow is an
+    error). A divisor that divides is refused: the engine rounds it to
+    100 digits first, and the truncation may fall on the other side."""
+    if divides(compiler, node.right):
+        raise compiler.refuse(_ROUNDED, node.right)
+    left, right = compiler.expr(node.left), compiler.expr(node.right)
+    return truncated_ratio(f"({left} * SIGN({right}))", f"NULLIF(ABS({right}), 0)", 0)
 
 
 #: what `_refuse_rounded` refuses

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..check.program import CheckedRuleset, MetricInfo
 from ..check.tables import row_limits
-from ..core.datatypes import DURATION_UNITS
+from ..core.datatypes import DURATION, DURATION_UNITS, TIME
 from ..core.runtime import CONTEXT, n_div, n_graduated, n_mul, n_neg, n_rate, n_tier
 from ..syntax import nodes as ast
 
@@ -46,7 +46,8 @@ def computed(checked: CheckedRuleset, metric: MetricInfo) -> bool:
 
 def _needs(checked: CheckedRuleset, node: ast.Expr) -> bool:
     if isinstance(node, ast.Arith) and node.op == "/":
-        return True
+        kind = checked.types.get(node)
+        return kind is None or kind.kind != DURATION  # a duration's is whole nanoseconds, computed by the query
     found = _metric(checked, node)
     return found is not None and computed(checked, found)
 
@@ -85,17 +86,20 @@ def sent(compiler: _Compiler, metric: MetricInfo, exponent: Callable[[MetricInfo
 
 
 def _refuse_unknown(compiler: _Compiler, formula: ast.Expr) -> None:
-    """Refuse what `value` does not compute (a duration, a name that is not
-    a metric), at its place."""
+    """Refuse what `value` does not compute (a duration, an instant, a name
+    that is not a metric), at its place."""
     for node in ast.walk(formula):
         if isinstance(node, ast.Quantity) and node.unit.text in DURATION_UNITS:
             raise compiler.refuse("a duration in a message's number", node)
-        if isinstance(node, ast.Ref) and _metric(compiler.checked, node) is None:
+        if not isinstance(node, ast.Ref):
+            continue
+        found = _metric(compiler.checked, node)
+        if found is None:
             raise compiler.refuse(f"`{node.dotted}` in a message's number", node)
-        if isinstance(node, ast.Ref):
-            found = _metric(compiler.checked, node)
-            if found is not None and found.formula is not None:
-                _refuse_unknown(compiler, found.formula)
+        if found.type.kind in (TIME, DURATION):  # sent as no `VALUE@EXPONENT`
+            raise compiler.refuse(f"`{node.dotted}` (a {found.type.kind}) in a message's number", node)
+        if found.formula is not None:
+            _refuse_unknown(compiler, found.formula)
 
 
 def value(checked: CheckedRuleset, metric: MetricInfo, text: str | None) -> Any:
