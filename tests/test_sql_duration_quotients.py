@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import json
 import random
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import pytest
 
 import rewardrules
-from rewardrules.cli.sql import duckdb_result
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.diagnose import refusals
-from rewardrules.sql.run import run as run_query
 from rewardrules.sql.sections import compile_explained
 
-from .clickhouse import ClickHouse
-from .test_sql_backend import python_json
+from .test_sql_rate_table_decimals import clickhouse_alike, explained_alike
 from .test_sql_referrer_sums import same
 
 #: a duration over 3, over 2.5 in a `void` condition, over 0.7 beside an
@@ -135,27 +132,17 @@ def test_drawn_ledgers_give_the_same_bytes(seed: int) -> None:
         same(_drawn(seed), as_of, _prog())
 
 
+def _ledgers() -> list[list[str]]:
+    return [[json.dumps(event) for event in events] for events in (_hand_written(), *(_drawn(s) for s in range(4)))]
+
+
 def test_the_explained_result_with_its_sections_is_the_engine_s() -> None:
     """The `referrals` section gives each metric, the quotients too."""
-    prog = _prog()
-    explained, sections = compile_explained(prog.compiled)
-    runner = partial(run_query, sections=sections)
-    for events in (_hand_written(), *(_drawn(seed) for seed in range(4))):
-        lines = [json.dumps(event) for event in events]
-        full = duckdb_result(prog, explained, lines, None, "<ledger>", runner, explain=True)
-        assert json.dumps(full, indent=2) + "\n" == prog.score(lines).to_json()
+    explained_alike(_prog(), _ledgers())
 
 
 def test_clickhouse_gives_the_same_bytes() -> None:
-    clickhouse = ClickHouse()
-    prog = _prog()
-    query, (explained, sections) = compile_query(prog.compiled), compile_explained(prog.compiled)
-    for events in (_hand_written(), *(_drawn(seed) for seed in range(4))):
-        lines = [json.dumps(event) for event in events]
-        plain = duckdb_result(prog, query, lines, None, "<ledger>", clickhouse.runner())
-        assert json.dumps(plain, indent=2) + "\n" == python_json(prog, lines, None)
-        full = duckdb_result(prog, explained, lines, None, "<ledger>", clickhouse.runner(sections), explain=True)
-        assert json.dumps(full, indent=2) + "\n" == prog.score(lines).to_json()
+    clickhouse_alike(_prog(), _ledgers())
 
 
 def test_a_divisor_that_divides_is_refused_in_a_condition() -> None:

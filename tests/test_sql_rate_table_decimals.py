@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from functools import cache, partial
 from typing import Any
 
@@ -30,6 +31,9 @@ from .clickhouse import ClickHouse
 from .test_sql_backend import python_json
 from .test_sql_referrer_sums import same
 from .test_sql_spark import spark_json
+
+#: what runs a query with the explained sections (`ClickHouse.runner`)
+Runner = Callable[..., Any]
 
 #: sums per referrer of a graduated table of a number (`graded`), of one
 #: in a unit (`sized`, its top row ending at 100.50 MB), of one whose
@@ -165,32 +169,107 @@ def test_random_ledgers_give_the_same_bytes(seed: int) -> None:
         same(_drawn(seed), as_of, _prog())
 
 
+def explained_alike(prog: rewardrules.Program, ledgers: list[list[str]], runner: Runner | None = None) -> None:
+    """Each ledger's explained result, sections included, the Python
+    engine's bytes, run by DuckDB (or `runner`, taking the sections)."""
+    explained, sections = compile_explained(prog.compiled)
+    run = partial(run_query, sections=sections) if runner is None else runner(sections)
+    for lines in ledgers:
+        full = duckdb_result(prog, explained, lines, None, "<ledger>", run, explain=True)
+        assert json.dumps(full, indent=2) + "\n" == prog.score(lines).to_json()
+
+
+def clickhouse_alike(prog: rewardrules.Program, ledgers: list[list[str]]) -> None:
+    """Each ledger's result on ClickHouse, explained and not."""
+    clickhouse = ClickHouse()
+    query = compile_query(prog.compiled)
+    for lines in ledgers:
+        plain = duckdb_result(prog, query, lines, None, "<ledger>", clickhouse.runner())
+        assert json.dumps(plain, indent=2) + "\n" == python_json(prog, lines, None)
+    explained_alike(prog, ledgers, clickhouse.runner)
+
+
+def _ledgers() -> list[list[str]]:
+    return [[json.dumps(event) for event in events] for events in (_hand_written(), *(_drawn(s) for s in range(4)))]
+
+
 def test_the_explained_result_with_its_sections_is_the_engine_s() -> None:
     """The `referrals` and `referrers` sections give each metric."""
-    prog = _prog()
-    explained, sections = compile_explained(prog.compiled)
-    runner = partial(run_query, sections=sections)
-    for events in (_hand_written(), *(_drawn(seed) for seed in range(4))):
-        lines = [json.dumps(event) for event in events]
-        full = duckdb_result(prog, explained, lines, None, "<ledger>", runner, explain=True)
-        assert json.dumps(full, indent=2) + "\n" == prog.score(lines).to_json()
+    explained_alike(_prog(), _ledgers())
 
 
 def test_clickhouse_gives_the_same_bytes() -> None:
     """ClickHouse writes a DECIMAL without its trailing zeros (DuckDB and
     Spark with every decimal of its scale): the exponent is the same."""
-    clickhouse = ClickHouse()
-    prog = _prog()
-    query, (explained, sections) = compile_query(prog.compiled), compile_explained(prog.compiled)
-    for events in (_hand_written(), *(_drawn(seed) for seed in range(4))):
-        lines = [json.dumps(event) for event in events]
-        plain = duckdb_result(prog, query, lines, None, "<ledger>", clickhouse.runner())
-        assert json.dumps(plain, indent=2) + "\n" == python_json(prog, lines, None)
-        full = duckdb_result(prog, explained, lines, None, "<ledger>", clickhouse.runner(sections), explain=True)
-        assert json.dumps(full, indent=2) + "\n" == prog.score(lines).to_json()
+    clickhouse_alike(_prog(), _ledgers())
+
+
+#: `rate of` a ledger number written `5e3` (exponent +3: 5E+3 * 1 / 100 is
+#: 5E+1, whose 3.5% is 1.75, not 1.750)
+EDGES = """\
+ruleset edges
+
+event referral {}
+event usage { seats: number }
+
+metric seats = latest usage.seats
+metric rate = tiers of seats { 0 or more: 1% }
+metric rated = rate of seats
+metric part = 3.5% of rated
+metric all = sum referrals.part
+
+milestone each_use {
+  each usage
+  reward referrer cash 1 USD
+  message "{{ all }}"
+}
+
+milestone used {
+  when part > 0
+  reward referrer cash 1 USD
+}
+"""
+
+#: `rate of` a number with 29 decimals at 0.0000001%: a DECIMAL(38, 38),
+#: which DuckDB writes without the 0 before its point (`.000...`)
+TINY = EDGES.replace("0 or more: 1%", "0 or more: 0.0000001%").replace(
+    "metric part = 3.5% of rated", "metric part = rated"
+)
+
+_HEAD = '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}'
+
+
+def _usage(seats: str) -> list[str]:
+    usage = '{"id":"u1","at":"2026-01-02T00:00:00Z","type":"usage","referee":"bob","seats": SEATS}'
+    return [_HEAD, usage.replace("SEATS", seats)]
+
+
+def test_an_exponent_above_zero() -> None:
+    prog = rewardrules.compile(EDGES, "edges.rules")
+    lines = _usage("5e3")
+    awards = same(lines, None, prog)
+    assert [a["message"] for a in awards] == ["1.75", None]
+    assert awards[1]["why"]["values"] == {"part": "1.75"}
+    explained_alike(prog, [lines])
+    clickhouse_alike(prog, [lines])
+
+
+def test_a_scale_of_38_is_written_with_its_zero() -> None:
+    prog = rewardrules.compile(TINY, "tiny.rules")
+    lines = _usage('"0.12345678901234567890123456789"')
+    tiny = "0.00000000012345678901234567890123456789"
+    awards = same(lines, None, prog)
+    assert [a["message"] for a in awards] == [tiny, None]
+    assert awards[1]["why"]["values"] == {"part": tiny}
+    explained_alike(prog, [lines])
+    clickhouse_alike(prog, [lines])
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")  # as tests/test_sql_spark.py
 def test_spark_gives_the_same_bytes(spark: Spark) -> None:
+    """Explained too: a number's test for being whole was `value =
+    TRUNC(value)`, which Spark compares at the scale of the whole part
+    (`0.123 = 0` is true there), so every `why` number was written whole."""
     for events in (_hand_written(), _drawn(0)):
         assert spark_json(spark, _prog(), events, None) == python_json(_prog(), events, None)
+    explained_alike(_prog(), _ledgers()[:1], lambda sections: partial(spark.run, sections=sections))

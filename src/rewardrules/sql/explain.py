@@ -277,14 +277,19 @@ def _number(read: _Read, value: str) -> str:
     exponent = read.exponent()
     if exponent is None:  # a count: always whole
         return whole
-    written = f"CAST({value} AS VARCHAR)"
+    text = f"CAST({value} AS VARCHAR)"
+    # DuckDB writes a DECIMAL(38, 38) without the 0 before its point (`.5`)
+    written = f"CASE WHEN {text} LIKE '.%' THEN '0' || {text} WHEN {text} LIKE '-.%' THEN '-0' || SUBSTR({text}, 2) ELSE {text} END"
     places = f"CAST(- ({exponent}) AS INTEGER)"
     point = f"INSTR({written}, '.')"
     digits = (
         f"CASE WHEN {point} = 0 THEN {written} || '.' || REPEAT('0', {places}) "
         f"ELSE RPAD(LEFT({written}, {point} + {places}), CAST({point} + {places} AS INTEGER), '0') END"
     )
-    return f"CASE WHEN {value} = TRUNC({value}) THEN {whole} ELSE {digits} END"
+    # whole when its text has no decimal but 0: not `value = TRUNC(value)`, which
+    # Spark compares at the scale of the whole part (0.123 = 0 there)
+    cut = f"RTRIM({text}, '0')"
+    return f"CASE WHEN INSTR({cut}, '.') IN (0, LENGTH({cut})) THEN {whole} ELSE {digits} END"
 
 
 def _refusal(compiler: _Compiler, construct: str, milestone: CompiledMilestone) -> sql.Unsupported:

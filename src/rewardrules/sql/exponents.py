@@ -87,7 +87,7 @@ def exponent(compiler: _Compiler, node: ast.Expr) -> str:
     found = of_ref(compiler, node, metric, field) if isinstance(node, ast.Ref) else None
     if found is not None:
         return found
-    raise compiler.refuse("the decimals of this value (a division, a rate table or a duration)", node)
+    raise compiler.refuse("the decimals of this value (a division or a duration)", node)
 
 
 def of_ref(
@@ -123,8 +123,8 @@ def _tier(compiler: _Compiler, node: ast.Tiers) -> str:
 def _graduated(compiler: _Compiler, node: ast.Tiers) -> str:
     """A graduated table (the engine's `n_graduated`): from `Decimal(0)`,
     each row whose low M is above adds `(top - low) * rate / 100`, its top
-    the smaller of M and the row's end (`tables.tiers` computes the same
-    slices): the least of 0 and those slices' exponents; NULL without M."""
+    the smaller of M and the row's end (the slices `tables.slices`
+    computes): the least of 0 and those slices' exponents; NULL without M."""
     from .compile import number
     from .tables import slices
 
@@ -147,14 +147,24 @@ def hundredth(value: str, product: str) -> str:
     """The exponent of the Decimal `p / 100`, `value` in SQL (exact: a
     hundredth has a finite decimal) and `product` `p`'s exponent. Python's
     exact quotient keeps the ideal exponent, the dividend's (100 has none),
-    unless its digits need more decimals: `150 / 100` is `1.5`, `1.50 / 100`
-    is `0.015`, `200 / 100` is `2`, `0.00 / 100` is `0.00`. Exponents here
-    are never above 0 (no text or literal has an exponent), so a quotient
-    that is whole keeps `product`; else the decimals its text keeps once
-    trailing zeros are cut (a DECIMAL's text holds every decimal of its
-    scale in DuckDB and Spark, none of those zeros in ClickHouse)."""
-    digits = f"RTRIM(CAST(ABS({value}) AS VARCHAR), '0')"
-    return f"(CASE WHEN {value} IS NULL THEN NULL WHEN {value} = 0 THEN {product} ELSE LEAST({product}, {of_text(digits)}) END)"
+    unless its digits need another: the least of `product` and the
+    quotient's own exponent without trailing zeros (`normal`): `150 / 100`
+    is `1.5`, `1.50 / 100` is `0.015`, `200 / 100` is `2`, `5E+3 / 100`
+    is `5E+1` (a ledger number written `5e3`), `0.00 / 100` is `0.00`."""
+    return f"(CASE WHEN {value} IS NULL THEN NULL WHEN {value} = 0 THEN {product} ELSE LEAST({product}, {normal(value)}) END)"
+
+
+def normal(value: str) -> str:
+    """SQL: the exponent of a nonzero exact `value` without trailing zeros,
+    from its text (a DECIMAL's text holds every decimal of its scale in
+    DuckDB and Spark, none of those zeros in ClickHouse, and no exponent):
+    minus its decimals once trailing zeros are cut, or, for a whole value,
+    the zeros that end its digits (`500` is `5E+2`)."""
+    text = f"CAST(ABS({value}) AS VARCHAR)"
+    cut = f"RTRIM({text}, '0')"
+    whole = f"RTRIM({cut}, '.')"  # the digits of a whole value, or `cut` itself
+    zeros = f"(LENGTH({whole}) - LENGTH(RTRIM({whole}, '0')))"
+    return f"CAST(CASE WHEN INSTR({text}, '.') = 0 THEN LENGTH({text}) - LENGTH({cut}) WHEN {whole} = {cut} THEN {of_text(cut)} ELSE {zeros} END AS BIGINT)"
 
 
 def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:
