@@ -129,14 +129,21 @@ def is_duration(compiler: _Compiler, node: ast.Expr) -> bool:
 def whole_ns(compiler: _Compiler, node: ast.Arith) -> str:
     """A duration over a number (`(payment.at - referral.at) / 3`) as the
     engine has it, `to_ns(n_div(d, n))`: whole nanoseconds toward zero,
-    NULL for a divisor of 0 or none. Exact: the integer quotient of the
-    two values' digits (`truncated_ratio`, HUGEINT: an overflow is an
-    error). A divisor that divides is refused: the engine rounds it to
-    100 digits first, and the truncation may fall on the other side."""
+    NULL for a divisor of 0 or none. Exact: the duration (whole ns, read
+    once: a chain of them stays linear in size) times 10^k over the
+    divisor's digits, k its decimals without trailing zeros (a ledger
+    column's DECIMAL has every decimal of its widest value: `2` would be
+    `2.000...` and the product pass HUGEINT), HUGEINT `//` truncating
+    toward zero; an overflow is an error. A divisor that divides is
+    refused: the engine rounds it to 100 digits first, and the truncation
+    may fall on the other side."""
     if divides(compiler, node.right):
         raise compiler.refuse(_ROUNDED, node.right)
     left, right = compiler.expr(node.left), compiler.expr(node.right)
-    return truncated_ratio(f"({left} * SIGN({right}))", f"NULLIF(ABS({right}), 0)", 0)
+    text = f"CAST({right} AS VARCHAR)"
+    trimmed = f"(CASE WHEN STRPOS({text}, '.') > 0 THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END)"
+    top = f"(CAST({left} AS HUGEINT) * SIGN({right}) * {_power(_decimals(trimmed))})"
+    return f"({top} // NULLIF(ABS({_digits(trimmed)}), 0))"
 
 
 #: what `_refuse_rounded` refuses
