@@ -1006,8 +1006,14 @@ def _plain_text(value: str, unit: str) -> str:
     digits without trailing zeros."""
     if is_currency(unit):
         return f"CAST(CAST({value} AS DECIMAL({MAX_DIGITS}, {minor_exponent(unit)})) AS VARCHAR)"
+    return plain_digits(value)
+
+
+def plain_digits(value: str) -> str:
+    """SQL: an exact value's text without trailing zeros (`2.500` is `2.5`,
+    `2.000` is `2`): a DECIMAL's text has every decimal of its scale."""
     text = f"CAST({value} AS VARCHAR)"
-    return f"CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END"
+    return f"(CASE WHEN CONTAINS({text}, '.') THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END)"
 
 
 def _duration(duration: ast.Duration | ast.Quantity) -> int:

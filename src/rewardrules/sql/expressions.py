@@ -139,9 +139,10 @@ def whole_ns(compiler: _Compiler, node: ast.Arith) -> str:
     may fall on the other side."""
     if divides(compiler, node.right):
         raise compiler.refuse(_ROUNDED, node.right)
+    from .compile import plain_digits
+
     left, right = compiler.expr(node.left), compiler.expr(node.right)
-    text = f"CAST({right} AS VARCHAR)"
-    trimmed = f"(CASE WHEN STRPOS({text}, '.') > 0 THEN RTRIM(RTRIM({text}, '0'), '.') ELSE {text} END)"
+    trimmed = plain_digits(right)
     top = f"(CAST({left} AS HUGEINT) * SIGN({right}) * {_power(_decimals(trimmed))})"
     return f"({top} // NULLIF(ABS({_digits(trimmed)}), 0))"
 
