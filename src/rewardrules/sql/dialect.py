@@ -72,7 +72,7 @@ def written(tree: Any, dialect: str) -> str:
         tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
     # bottom up: a `//` in another's dividend (money written from a rounded
     # quotient) is rewritten too, where `transform` skips what it replaced
-    tree = bottom_up(tree, _exact_integers)
+    tree = bottom_up(tree, lambda node: _exact_integers(node, dialect))
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
 
@@ -227,13 +227,24 @@ def _tight_literal(node: Any) -> Any:
     return exp.Cast(this=node.this, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
 
 
-def _exact_integers(node: Any) -> Any:
+#: the dividend of `(a - a % b) / b` in the dialects where `/` of two
+#: integers is a floating-point number (`_exact_integers`): plus a DECIMAL
+#: 0, which makes an integer a DECIMAL of its digits and leaves a DECIMAL's
+#: value and scale as they are. ClickHouse's is 256-bit, as its literals
+#: are (`_wide_literal`): the division is then computed in 256 bits.
+_DECIMAL_ZERO = {"spark": "DECIMAL(1, 0)", "databricks": "DECIMAL(1, 0)", "clickhouse": "DECIMAL(76, 0)"}
+
+
+def _exact_integers(node: Any, dialect: str) -> Any:
     """`TRUNC(x)` and `a // b` on exact decimals, without a 64-bit integer:
     sqlglot writes them for Spark as a cast to BIGINT and `DIV` (a BIGINT),
     which overflow past 9.2 x 10^18 minor units. Here they are `x - x % 1`
     and `(a - a % b) / b`, cast to DECIMAL(38, 0): exact (the remainder of
     a decimal is exact, its sign the dividend's, so this truncates toward
-    zero as `TRUNC` does), or an overflow error, never a wrong number."""
+    zero as `TRUNC` does), or an overflow error, never a wrong number. On
+    Spark and ClickHouse `/` of two integers is a DOUBLE (an instant's
+    microseconds past 2^53, after 2255, were rounded to even): there the
+    dividend is made a DECIMAL first (`_DECIMAL_ZERO`)."""
     from sqlglot import exp
 
     if not isinstance(node, exp.Trunc | exp.IntDiv):
@@ -250,6 +261,10 @@ def _exact_integers(node: Any) -> Any:
     if isinstance(node, exp.IntDiv):
         a, b = node.this, node.expression
         rest = exp.Paren(this=exp.Sub(this=a.copy(), expression=exp.Mod(this=a.copy(), expression=b.copy())))
+        zero = _DECIMAL_ZERO.get(dialect)
+        if zero is not None:
+            decimal = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build(zero))
+            rest = exp.Paren(this=exp.Add(this=rest, expression=decimal))
         # `typed`: the quotient of the operands' own types (exact, as
         # `rest` is a multiple of b), where an untyped division is DuckDB's
         # `/` and sqlglot goes through a float for it (Postgres: `CAST(..

@@ -75,8 +75,8 @@ def instant(value: str) -> str:
     in quotes: floor divisions, so that an instant before 1970 is right too."""
     nanos = f"((({value}) % 1000000000 + 1000000000) % 1000000000)"
     micros = f"((({value}) - ((({value}) % 1000) + 1000) % 1000) // 1000)"
-    # a BIGINT (as in DuckDB already): Spark's `//` is exact DECIMAL(38, 0) (`dialect._exact_integers`),
-    # which its `timestamp_micros` does not take
+    # a BIGINT (as in DuckDB already): elsewhere `//` is an exact DECIMAL(38, 0) (`dialect._exact_integers`),
+    # which Spark's `timestamp_micros` does not take
     stamp = f"MAKE_TIMESTAMP(CAST({micros} AS BIGINT))"
     clock = f"STRFTIME({stamp}, '%Y-%m-%d') || 'T' || STRFTIME({stamp}, '%H:%M:%S')"
     fraction = f"CASE WHEN {nanos} = 0 THEN '' ELSE '.' || RTRIM(LPAD(CAST({nanos} AS VARCHAR), 9, '0'), '0') END"

@@ -1,0 +1,203 @@
+"""`a // b` of two integers on ClickHouse and Spark, where `/` of two
+integers is a floating-point number: an instant's microseconds past 2^53
+(after 2255-06-05T23:47:34.740992Z) were rounded to an even number there,
+so an explanation wrote 2261-03-11T16:00:00.999999999Z one second late and
+a calendar day's cap counted an award of 23:59:59.999999999 in the next
+day. The dividend is now an exact decimal on those dialects
+(`dialect._exact_integers`): the same bytes as the Python engine."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+import pytest
+
+import rewardrules
+from rewardrules.sql.dialect import to_dialect
+
+from .test_sql_backend import python_json
+from .test_sql_rate_table_decimals import clickhouse_alike, explained_alike
+from .test_sql_referrer_sums import same
+from .test_sql_spark import spark_json
+
+#: `last` (an instant) in each award's `why`, a cap of one reward per
+#: calendar day (whose day is the instant's microseconds, then its date)
+RULES = """\
+ruleset late timezone "Europe/Lisbon"
+
+event payment { amount: money USD }
+
+metric paid = count payment
+metric last = latest payment.at
+
+milestone paying {
+  each payment
+  reward referrer cash 1 USD
+  cap referrer 1 rewards per day
+}
+
+milestone seen {
+  when paid >= 1 and last > referral.at
+  reward referrer cash 2 USD
+}
+"""
+
+
+def _prog() -> rewardrules.Program:
+    return rewardrules.compile(RULES, "late.rules")
+
+
+def _lines(day: str) -> list[str]:
+    """A referral, payments at the last nanosecond of a second and of
+    `day`, and half a second into the next day."""
+    events: list[dict[str, Any]] = [
+        {"id": "r1", "type": "referral", "at": f"{day}T15:00:00Z", "referrer": "ann", "referee": "bob"},
+        {"id": "p0", "type": "payment", "at": f"{day}T16:00:00.999999999Z", "referee": "bob", "amount": "1.00"},
+        {"id": "p1", "type": "payment", "at": f"{day}T23:59:59.999999999Z", "referee": "bob", "amount": "1.00"},
+        {
+            "id": "p2",
+            "type": "payment",
+            "at": f"{day[:-2]}{int(day[-2:]) + 1:02d}T00:00:00.5Z",
+            "referee": "bob",
+            "amount": "1.00",
+        },
+    ]
+    return [json.dumps(event) for event in events]
+
+
+#: past 2^53 microseconds (2261), and before it (2255, 2026)
+DAYS = ("2261-03-11", "2255-03-11", "2026-03-11")
+
+
+def test_the_python_engine_pays_each_day() -> None:
+    """What the queries are held to: p0 and p1 fall on one day (in
+    Lisbon, UTC in March), p2 on the next: p0 and p2 are paid."""
+    result = json.loads(_prog().score(_lines("2261-03-11")).to_json())
+    paying = [a for a in result["awards"] if a["milestone"] == "paying"]
+    assert [a["at"] for a in paying] == ["2261-03-11T16:00:00.999999999Z", "2261-03-12T00:00:00.5Z"]
+    seen = next(a for a in result["awards"] if a["milestone"] == "seen")
+    assert seen["why"]["values"]["last"] == "2261-03-11T16:00:00.999999999Z"
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_duckdb_gives_the_same_bytes(day: str) -> None:
+    same(_lines(day), None, _prog())
+    explained_alike(_prog(), [_lines(day)])
+
+
+def test_clickhouse_gives_the_same_bytes() -> None:
+    clickhouse_alike(_prog(), [_lines(day) for day in DAYS])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_spark_gives_the_same_bytes(spark: Any) -> None:
+    prog = _prog()
+    for day in DAYS:
+        assert spark_json(spark, prog, _lines(day), None) == python_json(prog, _lines(day), None)
+    explained_alike(prog, [_lines(day) for day in DAYS], lambda sections: partial(spark.run, sections=sections))
+
+
+@pytest.mark.parametrize("dialect", ["spark", "databricks", "clickhouse"])
+def test_an_integer_quotient_is_a_decimal_s_there(dialect: str) -> None:
+    """Written, not run: the dividend is a DECIMAL (on DuckDB and the
+    dialects whose `/` of integers is exact, the division is unchanged)."""
+    written = to_dialect("SELECT CAST(x AS BIGINT) // 1000 AS y FROM t", dialect, ())
+    assert "DECIMAL(" in written.upper().replace("DECIMAL(38, 0)", "")
+
+
+#: a cap per day in New York: its days start at 05:00Z in winter, 04:00Z
+#: in summer (from 2026-03-08, a day of 23 hours)
+NEW_YORK = """\
+ruleset daily timezone "America/New_York"
+
+event payment { amount: money USD }
+
+milestone paying {
+  each payment
+  reward referrer cash 1 USD
+  cap referrer 1 rewards per day
+}
+"""
+
+#: the last nanosecond of a New York day and the first of the next, in
+#: winter, on the day summer time starts, in summer, and before 1970
+NEW_YORK_PAYMENTS = (
+    "2026-03-07T04:59:59.999999999Z",
+    "2026-03-07T05:00:00Z",
+    "2026-03-08T04:59:59.999999999Z",
+    "2026-03-09T03:59:59.999999999Z",
+    "2026-03-09T04:00:00Z",
+    "1969-12-31T04:59:59.999999999Z",
+    "1969-12-31T05:00:00Z",
+)
+
+
+def _new_york_lines() -> list[str]:
+    events: list[dict[str, Any]] = [
+        {"id": "r1", "type": "referral", "at": "1969-01-01T00:00:00Z", "referrer": "ann", "referee": "bob"}
+    ]
+    for n, at in enumerate(NEW_YORK_PAYMENTS):
+        events.append({"id": f"p{n}", "type": "payment", "at": at, "referee": "bob", "amount": "1.00"})
+    return [json.dumps(event) for event in events]
+
+
+def test_new_york_days_each_pay_once() -> None:
+    """Each payment but the one of 2026-03-08 (the same New York day as
+    the one before it) is the first of its day."""
+    prog = rewardrules.compile(NEW_YORK, "daily.rules")
+    result = json.loads(python_json(prog, _new_york_lines(), None))
+    paid = [a["at"] for a in result["awards"]]
+    assert sorted(paid) == sorted(at for at in NEW_YORK_PAYMENTS if at != "2026-03-08T04:59:59.999999999Z")
+
+
+def test_new_york_days_on_duckdb_and_clickhouse() -> None:
+    prog = rewardrules.compile(NEW_YORK, "daily.rules")
+    same(_new_york_lines(), None, prog)
+    clickhouse_alike(prog, [_new_york_lines()])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_new_york_days_on_spark_whatever_its_session_zone(spark: Any) -> None:
+    """Spark's query reads no session time zone (`warehouses._spark_local_time`):
+    the same awards with the session in Tokyo."""
+    prog = rewardrules.compile(NEW_YORK, "daily.rules")
+    expected = python_json(prog, _new_york_lines(), None)
+    assert spark_json(spark, prog, _new_york_lines(), None) == expected
+    conf = spark.session.conf
+    before = conf.get("spark.sql.session.timeZone")
+    conf.set("spark.sql.session.timeZone", "Asia/Tokyo")
+    try:
+        assert spark_json(spark, prog, _new_york_lines(), None) == expected
+    finally:
+        conf.set("spark.sql.session.timeZone", before)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "written"),
+    [
+        ("bigquery", "DATETIME(TIMESTAMP_MICROS("),
+        ("snowflake", "CONVERT_TIMEZONE('UTC', 'America/New_York', TO_TIMESTAMP_NTZ("),
+        ("trino", "FROM_UNIXTIME_NANOS("),
+        ("databricks", "CONVERT_TIMEZONE('UTC', 'America/New_York', (CAST('1970-01-01 00:00:00' AS TIMESTAMP_NTZ)"),
+    ],
+)
+def test_other_dialects_write_a_zone_s_date_with_their_functions(dialect: str, written: str) -> None:
+    """Written, not run here: no DuckDB `MAKE_TIMESTAMPTZ` is left."""
+    from rewardrules.sql.compile import compile_query
+
+    query = compile_query(rewardrules.compile(NEW_YORK, "daily.rules").compiled)
+    text = to_dialect(query.awards, dialect, [column.name for column in query.columns])
+    assert written in text
+    assert "MAKE_TIMESTAMPTZ" not in text.upper()
+
+
+def test_redshift_refuses_a_zone_s_calendar_cap() -> None:
+    from sqlglot.errors import UnsupportedError
+
+    from rewardrules.sql.compile import compile_query
+
+    query = compile_query(rewardrules.compile(NEW_YORK, "daily.rules").compiled)
+    with pytest.raises(UnsupportedError, match="time zone is not written for Redshift"):
+        to_dialect(query.awards, "redshift", [column.name for column in query.columns])
