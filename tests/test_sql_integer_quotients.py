@@ -99,12 +99,19 @@ def test_spark_gives_the_same_bytes(spark: Any) -> None:
     explained_alike(prog, [_lines(day) for day in DAYS], lambda sections: partial(spark.run, sections=sections))
 
 
-@pytest.mark.parametrize("dialect", ["spark", "databricks", "clickhouse"])
-def test_an_integer_quotient_is_a_decimal_s_there(dialect: str) -> None:
-    """Written, not run: the dividend is a DECIMAL (on DuckDB and the
-    dialects whose `/` of integers is exact, the division is unchanged)."""
+@pytest.mark.parametrize(
+    ("dialect", "dividend"),
+    [
+        ("spark", "% 1000) + CAST(0 AS DECIMAL(1, 0))) / 1000 AS DECIMAL(38, 0))"),
+        ("databricks", "% 1000) + CAST(0 AS DECIMAL(1, 0))) / 1000 AS DECIMAL(38, 0))"),
+        ("clickhouse", "% 1000) + CAST(0 AS Nullable(Decimal(76, 0)))) / 1000 AS Nullable(Decimal(38, 0)))"),
+        ("postgres", "% 1000) / 1000 AS DECIMAL(38, 0))"),  # its `/` of integers is exact
+    ],
+)
+def test_an_integer_quotient_s_dividend_is_a_decimal_there(dialect: str, dividend: str) -> None:
+    """Written, not run: the dividend plus a DECIMAL zero, over the divisor."""
     written = to_dialect("SELECT CAST(x AS BIGINT) // 1000 AS y FROM t", dialect, ())
-    assert "DECIMAL(" in written.upper().replace("DECIMAL(38, 0)", "")
+    assert dividend in written
 
 
 #: a cap per day in New York: its days start at 05:00Z in winter, 04:00Z
@@ -201,3 +208,42 @@ def test_redshift_refuses_a_zone_s_calendar_cap() -> None:
     query = compile_query(rewardrules.compile(NEW_YORK, "daily.rules").compiled)
     with pytest.raises(UnsupportedError, match="time zone is not written for Redshift"):
         to_dialect(query.awards, "redshift", [column.name for column in query.columns])
+
+
+#: an `every` step of 21 and 29 digits: its units (the step in units of
+#: its decimals) were a bare integer literal, which ClickHouse reads as a
+#: Float64 past 64 bits: the occurrence in the award's id was rounded
+EVERY = """\
+ruleset steps
+event payment {{ amount: money USD }}
+metric total = sum payment.amount
+milestone t {{ every {step} total reward referrer cash 1 USD }}
+"""
+
+
+def _paying(amount: str) -> list[str]:
+    return [
+        '{"id":"r1","type":"referral","at":"2026-01-01T00:00:00Z","referrer":"ann","referee":"bob"}',
+        f'{{"id":"p1","type":"payment","at":"2026-01-02T00:00:00Z","referee":"bob","amount":"{amount}"}}',
+    ]
+
+
+@pytest.mark.parametrize("step", ["12345678901234567.6789", "1234567890123456789012345.6789", "123456789012345"])
+def test_a_long_every_step_on_clickhouse(step: str) -> None:
+    prog = rewardrules.compile(EVERY.format(step=step), "steps.rules")
+    ledgers = [_paying(step), _paying(str(rewardrules_decimal(step) * 3))]
+    clickhouse_alike(prog, ledgers)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_a_long_every_step_on_spark(spark: Any) -> None:
+    for step in ("12345678901234567.6789", "1234567890123456789012345.6789"):
+        prog = rewardrules.compile(EVERY.format(step=step), "steps.rules")
+        lines = _paying(str(rewardrules_decimal(step) * 3))
+        assert spark_json(spark, prog, lines, None) == python_json(prog, lines, None)
+
+
+def rewardrules_decimal(text: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(text)

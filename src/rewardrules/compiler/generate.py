@@ -413,8 +413,8 @@ class _Compiler:
             if info in done:
                 return
             done.add(info)
-            if info.aggregate is None:
-                for dep in self.metrics_in([info.formula]):
+            if info.aggregate is None:  # the names it reads (each visit reads its own: linear)
+                for dep in self.direct_metrics([info.formula]):
                     visit(dep)
             ordered.append(info)
 

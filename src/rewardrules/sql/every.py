@@ -72,7 +72,9 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     trigger = info.trigger
     assert isinstance(trigger, ast.EveryTrigger)
     k = info.index
-    units, places = _step(trigger.step)
+    whole, places = _step(trigger.step)
+    # an exact literal: a bare one past 64 bits is a Float64 in ClickHouse (the occurrence was rounded)
+    units = f"CAST({sql.literal(str(whole))} AS HUGEINT)"
     quotient = triggers.tested_quotient(compiler, compiled, trigger, "every")
     if quotient is None:
         current = f"{triggers.tested_metric(compiler, compiled, trigger, 'every')} AS cur"

@@ -189,8 +189,10 @@ def beside(compiler: _Compiler, event: str, name: str, kind: str, carried: bool)
 def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     """The exponent of a metric's value after each event (a column of
     `metered` for an aggregate, added once)."""
-    if info.formula is not None:
-        return exponent(compiler, info.formula)
+    formula = info.formula
+    if formula is not None:
+        found = compiler.beside_formula("exponent", info, lambda: exponent(compiler, formula))
+        return found if found is not None else exponent(compiler, formula)
     agg = info.aggregate
     if agg is not None and agg.fn == "count":  # of earlier referrals, `unless voided` too: whole numbers
         compiler.metric(info, node)  # the same checks as its value

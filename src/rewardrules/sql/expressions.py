@@ -78,8 +78,11 @@ def divides(compiler: _Compiler, node: ast.Expr) -> bool:
     if isinstance(node, ast.Ref):
         binding = compiler.checked.bindings.get(node)
         metric = binding.metric if binding is not None and binding.kind == "metric" else None
-        if metric is not None and metric.formula is not None:
-            return divides(compiler, metric.formula)
+        if metric is not None and metric.formula is not None:  # each formula walked once (a chain: linear)
+            found = compiler.divisions.get(metric)
+            if found is None:
+                found = compiler.divisions[metric] = divides(compiler, metric.formula)
+            return found
     return False
 
 

@@ -36,20 +36,26 @@ if TYPE_CHECKING:
 SEPARATOR, NONE = "|", "~"
 
 
-def computed(checked: CheckedRuleset, metric: MetricInfo) -> bool:
+def computed(checked: CheckedRuleset, metric: MetricInfo, known: dict[MetricInfo, bool] | None = None) -> bool:
     """Whether a message's metric is computed from the values it reads
     (`render`): a formula that divides, through the formulas of the
-    metrics it reads. (`rate of` and rate tables alone have exponents the
-    query computes: `sql.exponents`.)"""
-    return metric.formula is not None and any(_needs(checked, node) for node in ast.walk(metric.formula))
+    metrics it reads (each decided once: `known`). (`rate of` and rate
+    tables alone have exponents the query computes: `sql.exponents`.)"""
+    known = {} if known is None else known
+    found = known.get(metric)
+    if found is None:
+        formula = metric.formula
+        found = formula is not None and any(_needs(checked, node, known) for node in ast.walk(formula))
+        known[metric] = found
+    return found
 
 
-def _needs(checked: CheckedRuleset, node: ast.Expr) -> bool:
+def _needs(checked: CheckedRuleset, node: ast.Expr, known: dict[MetricInfo, bool]) -> bool:
     if isinstance(node, ast.Arith) and node.op == "/":
         kind = checked.types.get(node)
         return kind is None or kind.kind != DURATION  # a duration's is whole nanoseconds, computed by the query
     found = _metric(checked, node)
-    return found is not None and computed(checked, found)
+    return found is not None and computed(checked, found, known)
 
 
 def _metric(checked: CheckedRuleset, node: ast.Expr) -> MetricInfo | None:
@@ -58,18 +64,26 @@ def _metric(checked: CheckedRuleset, node: ast.Expr) -> MetricInfo | None:
     return binding.metric if binding is not None and binding.kind == "metric" else None
 
 
-def leaves(checked: CheckedRuleset, formula: ast.Expr) -> list[MetricInfo]:
+def leaves(
+    checked: CheckedRuleset, formula: ast.Expr, known: dict[MetricInfo, list[MetricInfo]] | None = None
+) -> list[MetricInfo]:
     """The metrics without a formula that `formula` reads (through the
-    formulas of those it reads), each once, in the order it names them."""
-    found: list[MetricInfo] = []
+    formulas of those it reads, each walked once: `known`), each once, in
+    the order it names them."""
+    known = {} if known is None else known
+    found: dict[MetricInfo, None] = {}
     for node in ast.walk(formula):
         metric = _metric(checked, node)
         if metric is None:
             continue
-        for leaf in leaves(checked, metric.formula) if metric.formula is not None else [metric]:
-            if leaf not in found:
-                found.append(leaf)
-    return found
+        if metric.formula is None:
+            found.setdefault(metric)
+            continue
+        inner = known.get(metric)
+        if inner is None:
+            inner = known[metric] = leaves(checked, metric.formula, known)
+        found.update(dict.fromkeys(inner))
+    return list(found)
 
 
 def sent(compiler: _Compiler, metric: MetricInfo, exponent: Callable[[MetricInfo], str]) -> str:

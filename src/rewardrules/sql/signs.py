@@ -112,8 +112,10 @@ def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> 
 def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     """The sign of a metric's value after each event (a column of
     `metered` for `latest`, `first`, `max` and `min`, added once)."""
-    if info.formula is not None:
-        return negative(compiler, info.formula)
+    formula = info.formula
+    if formula is not None:
+        found = compiler.beside_formula("sign", info, lambda: negative(compiler, formula))
+        return found if found is not None else negative(compiler, formula)
     value = compiler.metric(info, node)  # the same checks as its value
     agg = info.aggregate
     if agg is None or agg.fn in ("count", "sum"):  # from Decimal(0): a zero is never negative
