@@ -115,6 +115,38 @@ def test_a_newcomer_is_levelled_against_another_newcomers_level_not_its_raw_coun
     assert sorted(after.count(name) for name in ("xray", "bravo", "charlie")) == [4, 4, 4]
 
 
+def test_a_level_does_not_fall_when_a_paused_rival_comes_back() -> None:
+    """Found by the property below (2026-12-05): new1 came back at hour 12
+    levelled against the incumbents alone while new2 was paused (new2 was
+    not eligible, so it was not a rival); once new2 resumed at hour 19,
+    new1's level was computed again with new2 among its rivals, and fell
+    from 2 to 0 (an effective count an explanation had given, taken back).
+    Both then took every other referral, six against the incumbents'
+    three. A partner held out by its state alone (paused, left, declined)
+    still levels the others now."""
+    changes = {
+        1: partner("j001", "new1", hour(1)),
+        6: partner("j006", "new2", hour(6)),
+        9: state("s009", "leave", "new1", hour(9)),
+        12: partner("j012", "new1", hour(12)),
+        13: state("s013", "pause", "new2", hour(13)),
+        19: state("s019", "resume", "new2", hour(19)),
+    }
+    lines = [partner(f"p-{name}", name, "2026-01-01T00:00:00Z") for name in INCUMBENTS]
+    lines += [changes.get(n) or request(f"r{n:03d}", hour(n)) for n in range(38)]
+    made = match(RULES, [json.dumps(line) for line in lines]).assignments
+    levels = {
+        (a.event, c["partner"]): c["effective_count"] - c["count"]
+        for a in made
+        for c in a.why["candidates"]
+        if c.get("count") is not None
+    }
+    assert levels[("r016", "new1")] == levels[("r020", "new1")] == 1
+    after = [str(a.partner) for a in made if int(a.event[1:]) > 19]
+    assert longest_run(after) == {"inc1": 1, "inc2": 1, "new1": 1, "new2": 1}
+    assert sorted(after.count(name) for name in ("inc1", "inc2", "new1", "new2")) == [4, 4, 5, 5]
+
+
 @st.composite
 def comings_and_goings(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[tuple[str, int, int | None]]]:
     """One quarter of identical requests: two incumbents there from its

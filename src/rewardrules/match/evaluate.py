@@ -27,6 +27,9 @@ from .events import MatchEvent
 #: Most `_levels` tables kept between decisions (one per criteria and set
 #: of eligible partners; each as long as the period's stints).
 _LEVELS_KEPT = 64
+#: the gates a partner's own state closes (`_gates`): such a partner still
+#: levels the stints of others (`_candidates`)
+_STATES = frozenset({"left", "paused", "declined"})
 
 #: What an assignment's `partner` is: a partner of the ledger, the rules'
 #: fallback, or nobody (no partner and no fallback can take the workloads).
@@ -426,6 +429,11 @@ class Matcher:
     ) -> tuple[list[_Candidate], list[dict[str, Any]]]:
         """Every partner through the gates: the ones left, and each one's trace."""
         passed: list[tuple[_Partner, tuple[str, ...]]] = []
+        #: who levels a stint: the partners through the gates, and those a
+        #: state of theirs alone holds out now (left, paused, declined this
+        #: request): they were in the rotation when they were, and a level
+        #: must not fall when one of them pauses or comes back (`_levels`)
+        rivals: list[_Partner] = []
         trace: list[dict[str, Any]] = []
         for name in sorted(self.partners):
             partner = self.partners[name]
@@ -435,10 +443,12 @@ class Matcher:
             trace.append(entry)
             if gate is None:
                 passed.append((partner, covers))
+            if gate is None or (gate in _STATES and self._rule_gates(partner, request, workloads, at)[1] is None):
+                rivals.append(partner)
         start = self._period_start(at)
         #: the levels of the stints, once per set of workloads at stake
         levels: dict[tuple[str, ...], dict[tuple[str, int], int]] = {}
-        candidates = [self._candidate(p, covers, passed, request, start, levels) for p, covers in passed]
+        candidates = [self._candidate(p, covers, rivals, request, start, levels) for p, covers in passed]
         by_name = {c.partner.id: c for c in candidates}
         for entry in trace:
             found = by_name.get(entry["partner"])
@@ -462,6 +472,13 @@ class Matcher:
             return (), "paused", f"paused since {format_timestamp(partner.paused_since)}"
         if partner.id in request.declined:
             return (), "declined", "declined this referral"
+        return self._rule_gates(partner, request, workloads, at)
+
+    def _rule_gates(
+        self, partner: _Partner, request: _Request, workloads: tuple[str, ...], at: int
+    ) -> tuple[tuple[str, ...], str | None, str | None]:
+        """`_gates` past the partner's state: the rules' gates (endorsement,
+        attributes) alone."""
         covers = workloads
         for gate in self.rules.gates:
             if gate == ENDORSEMENT:
@@ -504,7 +521,7 @@ class Matcher:
         self,
         partner: _Partner,
         covers: tuple[str, ...],
-        passed: list[tuple[_Partner, tuple[str, ...]]],
+        rivals: list[_Partner],
         request: _Request,
         start: int | None,
         levels: dict[tuple[str, ...], dict[tuple[str, int], int]],
@@ -518,7 +535,7 @@ class Matcher:
         values = dict(request.event.attributes)
         count = self._count(partner, covers, values, start)
         if covers not in levels:
-            levels[covers] = self._levels_of([p for p, _ in passed], covers, values, start)
+            levels[covers] = self._levels_of(rivals, covers, values, start)
         offsets = levels[covers]
         effective = count + offsets.get((partner.id, partner.entered), 0)
         return _Candidate(partner, covers, count, effective, (effective, *self._tie_values(partner)))
