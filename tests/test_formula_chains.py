@@ -142,3 +142,99 @@ def test_explained_and_on_clickhouse() -> None:
     ledgers = [_drawn(seed) for seed in range(6)]
     explained_alike(_prog(), ledgers)
     clickhouse_alike(_prog(), ledgers)
+
+
+def _wide(count: int) -> str:
+    """`count` formulas that read no other formula, each in a condition and
+    a message: one level of columns (by review: one CTE per column made 40
+    CTEs in a row, past what Spark resolves)."""
+    metrics = "\n".join(f"metric f{n} = seats * {n} + last" for n in range(count))
+    tests = " and ".join(f"f{n} > -100" for n in range(count))
+    shown = " ".join(f"{{{{ f{n} }}}}" for n in range(count))
+    return f"""\
+ruleset wide
+
+event usage {{ seats: number }}
+
+metric seats = sum usage.seats
+metric last = latest usage.seats
+{metrics}
+
+milestone m {{
+  when {tests}
+  reward referrer cash 1 USD
+  message "{shown}"
+}}
+"""
+
+
+#: a referral and two uses: the wide file's formulas and the chain's hold
+USES = [
+    '{"id":"r1","type":"referral","at":"2026-01-01T00:00:00Z","referrer":"ann","referee":"bob"}',
+    '{"id":"u1","type":"usage","at":"2026-01-02T00:00:00Z","referee":"bob","seats":"1.5"}',
+    '{"id":"u2","type":"usage","at":"2026-01-03T00:00:00Z","referee":"bob","seats":"2"}',
+]
+
+
+def test_formulas_are_computed_by_level() -> None:
+    """The wide file's columns are one CTE; the chain's, one per link."""
+    wide = compile_query(rewardrules.compile(_wide(60), "wide.rules").compiled).awards
+    assert "formulas1 AS" not in wide and "metered AS (SELECT *, " in wide
+    chain = compile_query(rewardrules.compile(_chain(6), "chain.rules").compiled).awards
+    assert "formulas6 AS" in chain and "formulas7 AS" not in chain
+
+
+def test_many_formulas_and_a_long_chain_on_clickhouse() -> None:
+    """Plain: 60 formulas, a chain of 30. Explained: 30 formulas, and a
+    chain of 10 (of 30, the explained query did not finish in a minute:
+    docs/sql.md)."""
+    from rewardrules.cli.sql import duckdb_result
+
+    from .clickhouse import ClickHouse
+    from .test_sql_backend import python_json
+
+    for rules in (_wide(60), _chain(30)):
+        prog = rewardrules.compile(rules, "f.rules")
+        plain = duckdb_result(prog, compile_query(prog.compiled), USES, None, "<ledger>", ClickHouse().runner())
+        assert json.dumps(plain, indent=2) + "\n" == python_json(prog, USES, None)
+    for rules in (_wide(30), _chain(10)):
+        clickhouse_alike(rewardrules.compile(rules, "f.rules"), [USES])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_many_formulas_and_a_chain_on_spark(spark: Any) -> None:
+    """40 formulas (one level: by review, 40 CTEs in a row, one per column,
+    passed the 100 iterations of Spark's analyzer), and a chain of 10 (of
+    20, the analyzer ran out of its 1 GB heap: docs/sql.md)."""
+    from .test_sql_backend import python_json
+    from .test_sql_spark import spark_json
+
+    for rules in (_wide(40), _chain(10)):
+        prog = rewardrules.compile(rules, "f.rules")
+        assert spark_json(spark, prog, USES, None) == python_json(prog, USES, None)
+
+
+def test_a_per_referrer_chain_is_refused_past_a_size_not_compiled_for_ever() -> None:
+    """A per-referrer formula is written out at each name (no column holds
+    it): a chain of 30 doubling links is refused at the link whose SQL
+    passes `MOST_WRITTEN_OUT`, by `check --engine sql` too (by review: it
+    ran past a minute)."""
+    from rewardrules.sql.diagnose import refusals
+
+    chain = "\n".join(f"metric a{k} = a{k - 1} + a{k - 1} * 2" for k in range(1, 31))
+    rules = f"""\
+ruleset per_referrer
+
+event usage {{ seats: number }}
+
+metric seats = sum usage.seats
+metric a0 = count referrals where seats > 0
+{chain}
+
+milestone big {{
+  when a30 > 5
+  reward referrer cash 1 USD
+}}
+"""
+    found = refusals(rewardrules.compile(rules, "r.rules").compiled)
+    assert found and "written out where it is read" in str(found[0])

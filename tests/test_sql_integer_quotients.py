@@ -247,3 +247,23 @@ def rewardrules_decimal(text: str) -> Any:
     from decimal import Decimal
 
     return Decimal(text)
+
+
+@pytest.mark.parametrize(
+    ("step", "seats"),
+    [("0.0100000000000000000001", "0.0300000000000000000003"), ("1.000000000000000000000000001", "3")],
+)
+def test_an_every_step_of_more_than_19_decimals_on_clickhouse(step: str, seats: str) -> None:
+    """The scale of its decimals (10^22, 10^27) was a bare literal too (by
+    review): a Float64 in ClickHouse, and the occurrence in the id rounded."""
+    rules = f"""\
+ruleset steps
+event usage {{ seats: number }}
+metric total = sum usage.seats
+milestone t {{ every {step} total reward referrer cash 1 USD }}
+"""
+    lines = [
+        '{"id":"r1","type":"referral","at":"2026-01-01T00:00:00Z","referrer":"ann","referee":"bob"}',
+        f'{{"id":"u1","type":"usage","at":"2026-01-02T00:00:00Z","referee":"bob","seats":"{seats}"}}',
+    ]
+    clickhouse_alike(rewardrules.compile(rules, "steps.rules"), [lines])

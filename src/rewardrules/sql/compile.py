@@ -17,6 +17,7 @@ either compiled whole or refused: never run half-compiled (docs/sql.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -195,6 +196,13 @@ class Query:
         return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
 
 
+#: the most SQL a formula written out where it is read may take (`_Compiler.written_out`)
+MOST_WRITTEN_OUT = 1_000_000
+
+#: a formula column's name in SQL (`_Compiler.beside_formula`)
+_FORMULA_COLUMN = re.compile(r"\bfm(\d+)\b")
+
+
 def literal(text: str) -> str:
     """A SQL string literal: the one way outside text enters a query."""
     return "'" + text.replace("'", "''") + "'"
@@ -309,7 +317,7 @@ class _Compiler:
     #: column `fm{n}` computed once after the aggregates (`beside_formula`),
     #: by (kind, metric); their SQL in `formula_sql`
     formulas: dict[tuple[str, MetricInfo], str] = field(default_factory=dict)
-    formula_sql: list[str] = field(default_factory=list)
+    formula_sql: list[tuple[int, str]] = field(default_factory=list)
     #: whether a formula metric's value involves a division (`expressions.divides`)
     divisions: dict[MetricInfo, bool] = field(default_factory=dict)
     columns: dict[str, Column] = field(default_factory=dict)
@@ -568,7 +576,21 @@ class _Compiler:
     def formula(self, info: MetricInfo, formula: ast.Expr) -> str:
         """A formula metric's value (see `beside_formula`)."""
         found = self.beside_formula("value", info, lambda: self.expr(formula))
-        return found if found is not None else f"({self.expr(formula)})"
+        return found if found is not None else self.written_out(info, f"({self.expr(formula)})")
+
+    def written_out(self, info: MetricInfo, sql: str) -> str:
+        """A formula's SQL (its value's, exponent's or sign's) written out
+        where it is read, where it is no column (`beside_formula`): refused
+        past `MOST_WRITTEN_OUT` characters, before a chain of formulas naming
+        the one before twice grows it further (each link doubles it: the time
+        to build it stays in proportion to the limit)."""
+        if len(sql) > MOST_WRITTEN_OUT:
+            raise self.refuse(
+                f"the formula metric `{info.name}` written out where it is read ({len(sql):,} characters of SQL; "
+                "a formula that reads a per-referrer metric, or one in `eligible when`, is written out at each name)",
+                info.decl,
+            )
+        return sql
 
     def beside_formula(self, kind: str, info: MetricInfo, make: Callable[[], str]) -> str | None:
         """What a per-referral formula metric carries (`kind`: its `value`,
@@ -585,21 +607,27 @@ class _Compiler:
         if found is None:
             sql = make()  # the formula columns it reads are added first
             found = f"fm{len(self.formula_sql)}"
-            self.formula_sql.append(f"{sql} AS {found}")
+            # one more than the deepest column it names (a name in a quoted
+            # text only puts it later: never too early)
+            read = [self.formula_sql[int(n)][0] for n in _FORMULA_COLUMN.findall(sql) if int(n) < len(self.formula_sql)]
+            self.formula_sql.append((max(read, default=0) + 1, f"{sql} AS {found}"))
             self.formulas[(kind, info)] = found
         return found
 
     def metered(self, aggregates: str) -> list[str]:
         """The CTEs that add the metrics to each row of `seen`, ending with
-        `metered`: the aggregates, then each formula column in the order
-        they were added (one reads only those before it), one CTE each."""
+        `metered`: the aggregates, then the formula columns by level (a
+        column's is one more than the deepest it reads), one CTE per level:
+        as many as the longest chain of formulas, not one per formula (Spark
+        resolves at most about 30 CTEs in a row, ClickHouse nests 100)."""
         if not self.formula_sql:
             return [f"metered AS (SELECT *{aggregates} FROM seen)"]
-        names = [f"formulas{k}" for k in range(len(self.formula_sql))]
-        names[-1] = "metered"
+        deepest = max(level for level, _ in self.formula_sql)
+        names = [f"formulas{k}" for k in range(1, deepest)] + ["metered"]
         ctes = [f"aggregates AS (SELECT *{aggregates} FROM seen)"]
-        for source, name, sql in zip(["aggregates", *names], names, self.formula_sql, strict=False):
-            ctes.append(f"{name} AS (SELECT *, {sql} FROM {source})")
+        for level, (source, name) in enumerate(zip(["aggregates", *names], names, strict=False), start=1):
+            columns = ", ".join(sql for at, sql in self.formula_sql if at == level)
+            ctes.append(f"{name} AS (SELECT *, {columns} FROM {source})")
         return ctes
 
     def referrer_metric(self, info: MetricInfo) -> str:

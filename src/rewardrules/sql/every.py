@@ -60,7 +60,7 @@ def _plain(units: str, places: int) -> str:
     `1.5`), as `runtime.occurrence` writes a threshold."""
     if places == 0:
         return f"CAST({units} AS VARCHAR)"
-    scale = "1" + "0" * places
+    scale = f"CAST('1{'0' * places}' AS HUGEINT)"  # exact past 64 bits (ClickHouse reads a bare literal as Float64)
     fraction = f"RTRIM(LPAD(CAST({units} % {scale} AS VARCHAR), {places}, '0'), '0')"
     whole = f"CAST({units} // {scale} AS VARCHAR)"
     return f"CASE WHEN {units} % {scale} = 0 THEN {whole} ELSE {whole} || '.' || {fraction} END"

@@ -210,17 +210,26 @@ def _earlier(compiler: _Compiler, metric: MetricInfo) -> str:
     return column
 
 
-def _reads_referral_metric(compiler: _Compiler, metric: MetricInfo) -> bool:
+def _reads_referral_metric(
+    compiler: _Compiler, metric: MetricInfo, known: dict[MetricInfo, bool] | None = None
+) -> bool:
     """Whether a per-referrer formula reads a per-referral metric: its
-    value is then at no one row of `totals`."""
+    value is then at no one row of `totals` (each formula walked once:
+    `known`, or a chain of formulas naming the one before twice is
+    exponential)."""
+    known = {} if known is None else known
     if metric.formula is None:
         return False
+    if metric in known:
+        return known[metric]
+    known[metric] = False
     for node in ast.walk(metric.formula):
         binding = compiler.checked.bindings.get(node) if isinstance(node, ast.Ref) else None
         found = binding.metric if binding is not None and binding.kind == "metric" else None
-        if found is not None and (found.level == "referral" or _reads_referral_metric(compiler, found)):
-            return True
-    return False
+        if found is not None and (found.level == "referral" or _reads_referral_metric(compiler, found, known)):
+            known[metric] = True
+            break
+    return known[metric]
 
 
 def _last(key: str) -> str:
