@@ -9,6 +9,7 @@ day. The dividend is now an exact decimal on those dialects
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -231,7 +232,7 @@ def _paying(amount: str) -> list[str]:
 @pytest.mark.parametrize("step", ["12345678901234567.6789", "1234567890123456789012345.6789", "123456789012345"])
 def test_a_long_every_step_on_clickhouse(step: str) -> None:
     prog = rewardrules.compile(EVERY.format(step=step), "steps.rules")
-    ledgers = [_paying(step), _paying(str(rewardrules_decimal(step) * 3))]
+    ledgers = [_paying(step), _paying(str(Decimal(step) * 3))]
     clickhouse_alike(prog, ledgers)
 
 
@@ -239,14 +240,8 @@ def test_a_long_every_step_on_clickhouse(step: str) -> None:
 def test_a_long_every_step_on_spark(spark: Any) -> None:
     for step in ("12345678901234567.6789", "1234567890123456789012345.6789"):
         prog = rewardrules.compile(EVERY.format(step=step), "steps.rules")
-        lines = _paying(str(rewardrules_decimal(step) * 3))
+        lines = _paying(str(Decimal(step) * 3))
         assert spark_json(spark, prog, lines, None) == python_json(prog, lines, None)
-
-
-def rewardrules_decimal(text: str) -> Any:
-    from decimal import Decimal
-
-    return Decimal(text)
 
 
 @pytest.mark.parametrize(

@@ -233,10 +233,6 @@ def _clickhouse(node: Any) -> Any:
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DATE:
         # ClickHouse's `Date` holds 1970 to 2149 and wraps outside: `Date32` 1900 to 2299
         return exp.DataType.build("Date32", dialect="clickhouse")
-    if _in_zone(node):  # a calendar date in a time zone (`caps.local_date`)
-        zone, micros = node.expressions[0], node.expressions[1].expressions[0]
-        whole = exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))
-        return exp.Anonymous(this="fromUnixTimestamp64Micro", expressions=[whole, zone])
     if isinstance(node, exp.LogicalOr):  # `BOOL_OR` (sql/sections.py): ClickHouse has a boolean's MAX
         return exp.Max(this=node.this)
     if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
@@ -368,6 +364,16 @@ def _spark_local_time(node: Any) -> Any:
     return exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), zone, utc])
 
 
+def _clickhouse_local_time(node: Any) -> Any:
+    """On ClickHouse: `fromUnixTimestamp64Micro(micros, zone)`, a DateTime64
+    in the zone, whose date is the zone's."""
+    from sqlglot import exp
+
+    zone, micros = node.expressions[0], node.expressions[1].expressions[0]
+    whole = exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))
+    return exp.Anonymous(this="fromUnixTimestamp64Micro", expressions=[whole, zone])
+
+
 def _bigquery_local_time(node: Any) -> Any:
     """On BigQuery: `DATETIME(TIMESTAMP_MICROS(micros), zone)`, the zone's
     wall clock (written, not run here)."""
@@ -411,9 +417,9 @@ def _redshift_local_time(node: Any) -> Any:
 
 
 #: how each dialect writes DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`
-#: (ClickHouse: `_clickhouse`; Postgres has `TIMEZONE`, `_postgres` its
-#: `MAKE_TIMESTAMPTZ`)
+#: (Postgres has `TIMEZONE`; `_postgres` writes its `MAKE_TIMESTAMPTZ`)
 _LOCAL_TIME = {
+    "clickhouse": _clickhouse_local_time,
     "spark": _spark_local_time,
     "databricks": _spark_local_time,
     "bigquery": _bigquery_local_time,
@@ -425,9 +431,9 @@ _LOCAL_TIME = {
 
 def _in_zone(node: Any) -> bool:
     """Whether a node is `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`, an
-    instant's wall-clock time in a zone (`caps.local_date`): ClickHouse has
-    neither function, and its `fromUnixTimestamp64Micro(micros, zone)` is
-    that time (a DateTime64 in the zone, whose date is the zone's)."""
+    instant's wall-clock time in a zone (`caps.local_date`), which only
+    DuckDB and Postgres have: each other dialect writes it with its own
+    functions (`_LOCAL_TIME`)."""
     from sqlglot import exp
 
     def named(item: Any, name: str, count: int) -> bool:
