@@ -78,8 +78,9 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     quotient = triggers.tested_quotient(compiler, compiled, trigger, "every")
     if quotient is None:
         current = f"{triggers.tested_metric(compiler, compiled, trigger, 'every')} AS cur"
-        scaled = "cur" if places == 0 else f"cur * CAST('1{'0' * places}' AS DECIMAL({sql.MAX_DIGITS}, 0))"
-        reached, valued = f"CAST(TRUNC({scaled}) AS HUGEINT) // {units}", "cur IS NOT NULL"
+        # from its digits, as a quotient's: `cur * 10^places` as a DECIMAL(38) overflowed for a value of
+        # many decimals (2.0000000000000000002 by a step of 19 decimals) where the engine scores
+        reached, valued = f"{expressions.truncated_ratio('cur', '1', places)} // {units}", "cur IS NOT NULL"
     else:  # one quotient: its fraction in units of the step's decimals, exactly
         current = f"{quotient.num} AS cn, {quotient.den or 1} AS cd"
         reached = f"{expressions.truncated_ratio('cn', 'cd', places)} // {units}"

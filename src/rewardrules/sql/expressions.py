@@ -265,8 +265,8 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
 
     Both are made integers from their exact text (DuckDB writes a DECIMAL
     with all its decimals, never in exponent form): N / 10^sn and D / 10^sd,
-    so the units are N * 10^(places + sd) / (D * 10^sn), an integer
-    quotient and remainder (HUGEINT: an overflow is an error, never a
+    so the units are N * 10^(places + sd) / (D * 10^sn) (`_integers`
+    cancels the powers both share), an integer quotient and remainder (HUGEINT: an overflow is an error, never a
     rounded value). Truncation toward zero only matters below zero, where
     the result is 0 or less either way (such a reward is withheld)."""
     top, bottom = _integers(num, den, places)
@@ -287,10 +287,14 @@ def truncated_ratio(num: str, den: str, places: int) -> str:
 def _integers(num: str, den: str, places: int) -> tuple[str, str]:
     """Integers (HUGEINT) whose quotient is `num / den` in units of
     10^-`places`: N * 10^(places + sd) and D * 10^sn, for num = N / 10^sn
-    and den = D / 10^sd."""
-    top = f"({_digits(num)} * {_power(f'{places} + {_decimals(den)}')})"
-    bottom = f"({_digits(den)} * {_power(_decimals(num))})"
-    return top, bottom
+    and den = D / 10^sd, with the powers of ten the two share cancelled
+    (only the difference `places + sd - sn` multiplies one side): neither
+    is larger than it must be, so HUGEINT holds every quotient it can
+    (N of 30 digits and 20 decimals over 1 was N * 10^20, past it)."""
+    shift = f"({places} - {_decimals(num)})" if den == "1" else f"({places} + {_decimals(den)} - {_decimals(num)})"
+    top = f"({_digits(num)} * {_power(f'GREATEST({shift}, 0)')})"
+    bottom = _power(f"GREATEST(-{shift}, 0)")
+    return top, (bottom if den == "1" else f"({_digits(den)} * {bottom})")
 
 
 def _digits(value: str) -> str:
