@@ -1,13 +1,14 @@
-"""Exact quotients and `every` thresholds from a value's digits, with the
-powers of ten its two sides share cancelled (`sql.expressions._integers`).
+"""Exact quotients and `every` thresholds of values of many decimals.
 
 A value `N / 10^sn` divided by `D / 10^sd` in units of 10^-places was the
-integer quotient of `N * 10^(places + sd)` by `D * 10^sn`: a value of many
-decimals (N of 38 digits) passed HUGEINT where the quotient itself is small
-(DuckDB: "Overflow in multiplication of INT128"), and an `every` step's
-`cur * 10^places` as a DECIMAL(38) overflowed for a value of 19 decimals
-("Overflow in multiplication of DECIMAL(38)"), where the Python engine
-scored both. Each case here was that error before.
+integer quotient of `N * 10^(places + sd)` by `D * 10^sn`: a numerator of
+38 digits and 36 decimals passed HUGEINT where the quotient itself is
+small (DuckDB: "Overflow in multiplication of INT128"); the powers of ten
+both share are cancelled now (`sql.expressions._integers`). An `every`
+step's `cur * 10^places` as a DECIMAL(38) overflowed for a value of 19
+decimals by a step of 19 ("Overflow in multiplication of DECIMAL(38)");
+its whole part and its fraction are scaled apart now (`sql.every`). The
+Python engine scored both; each case here was that error before.
 """
 
 from __future__ import annotations
@@ -30,26 +31,36 @@ metric total = sum usage.seats
 milestone t { every 1.0000000000000000001 total reward referrer cash 1 USD }
 """
 
-#: seats squared: 36 decimals, 38 digits (26.249...): a third of it and
-#: itself in cents (`value * 100` as a DECIMAL(38) overflowed too)
+#: seats squared: 36 decimals, 38 digits (26.249...): a third of it in
+#: cents, and a seventh of it in a message (100 significant digits)
 AMOUNT = """\
 ruleset squares
 event usage { seats: number }
 metric seats = latest usage.seats
 metric square = seats * seats
 metric seventh = square / 7
-metric owed = square * 1 USD
 milestone t {
   each usage
   reward referrer cash (usage.seats * usage.seats / 3) * 1 USD
   message "{{ seventh }}"
 }
-milestone u {
-  each usage
-  reward referrer cash (usage.seats * usage.seats) * 1 USD
-  message "{{ owed }}"
-}
 """
+
+
+#: a tenth of an amount of 22 digits: its cents, 10^20 and more, were a
+#: quotient of DECIMAL(38, 0) on Spark (a Decimal(38, 18)), an overflow
+#: there, when every amount was rounded from its digits (by review)
+LARGE = """\
+ruleset large
+event payment { amount: money USD }
+milestone t { each payment reward referrer cash 10% of payment.amount }
+"""
+PAID = [
+    [
+        '{"id":"r1","type":"referral","at":"2026-01-01T00:00:00Z","referrer":"ann","referee":"bob"}',
+        '{"id":"p1","type":"payment","at":"2026-01-02T00:00:00Z","referee":"bob","amount":"12345678901234567890.12"}',
+    ]
+]
 
 
 def _using(*seats: str) -> list[str]:
@@ -86,14 +97,13 @@ def test_an_every_step_of_19_decimals_on_duckdb() -> None:
 
 def test_an_amount_from_a_value_of_38_digits_on_duckdb() -> None:
     awards = _duckdb_alike(rewardrules.compile(AMOUNT, "squares.rules"), SQUARED)
-    assert [(a["milestone"], a["amount"]) for a in awards] == [
-        ("t", "8.75"),
-        ("u", "26.25"),
-        ("t", "32.52"),
-        ("u", "97.55"),
-    ]
+    assert [a["amount"] for a in awards] == ["8.75", "32.52"]  # u2's 0.00 is withheld
     assert awards[0]["message"].startswith("3.74997278126809937378970975710932566914285714285")  # to 100 digits
-    assert awards[1]["message"] == "26.25"  # u2's 0.00 is withheld
+
+
+def test_an_amount_of_many_whole_digits_on_duckdb() -> None:
+    awards = _duckdb_alike(rewardrules.compile(LARGE, "large.rules"), PAID)
+    assert [a["amount"] for a in awards] == ["1234567890123456789.01"]
 
 
 def test_both_on_clickhouse() -> None:
@@ -103,7 +113,7 @@ def test_both_on_clickhouse() -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 def test_both_on_spark(spark: Any) -> None:
-    for text, ledgers in ((STEP, STEPPED), (AMOUNT, SQUARED)):
+    for text, ledgers in ((STEP, STEPPED), (AMOUNT, SQUARED), (LARGE, PAID)):
         prog = rewardrules.compile(text, "p.rules")
         for lines in ledgers:
             events = [json.loads(line) for line in lines]

@@ -252,14 +252,16 @@ def _scale(value: Decimal) -> int:
 
 
 def half_even_units(value: str, places: int) -> str:
-    """An exact decimal `value` rounded half to even to `places` decimals,
-    as the integer count of those units (cents for USD); NULL for NULL;
-    0 or less for a value of 0 or less (such a reward is withheld). From
-    its digits, as a quotient by 1 (`expressions.half_even_ratio`): DuckDB's
-    ROUND rounds half away from zero, `round_even` goes through DOUBLE, and
-    `value * 100` as a DECIMAL(38) overflowed for a value of 36 decimals
-    (26.249809468876695616527968299765279684: 26.25 in the engine)."""
-    return expressions.half_even_ratio(value, "1", places)
+    """A positive exact decimal `value` rounded half to even to `places`
+    decimals, as the integer count of those units (cents for USD); NULL for
+    NULL. Built from exact DECIMAL arithmetic: DuckDB's ROUND rounds half
+    away from zero and `round_even` goes through DOUBLE. For a value of 0
+    or less it gives a number of 0 or less (such a reward is withheld)."""
+    scaled = f"({value} * CAST('1{'0' * places}' AS DECIMAL({MAX_DIGITS}, 0)))"
+    whole = f"TRUNC({scaled})"
+    rest = f"({scaled} - {whole})"
+    up = f"CASE WHEN {rest} > 0.5 THEN 1 WHEN {rest} = 0.5 THEN CAST({whole} AS HUGEINT) % 2 ELSE 0 END"
+    return f"(CAST({whole} AS HUGEINT) + {up})"
 
 
 def money_text(units: str, places: int) -> str:

@@ -182,8 +182,8 @@ def _wide_literal(node: Any) -> Any:
     product by it is computed in 256 bits, exactly, and the query's casts
     back to DECIMAL(38, s) check the range (`warehouses._checked` checks a
     product of two values). A cast of such a cast (a rate table's row) is
-    one too (`warehouses.wide_constant`). A bare decimal number (a rule's
-    `0.5`; once the half of half-even rounding) is a DECIMAL in
+    one too (`warehouses.wide_constant`). A bare decimal number (the `0.5`
+    of half-even rounding, `compile.half_even_units`) is a DECIMAL in
     DuckDB and a `Float64` in ClickHouse, which compared `0.50000000000000000001`
     as equal to it: it is written as an exact constant as well."""
     from sqlglot import exp

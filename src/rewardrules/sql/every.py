@@ -66,6 +66,23 @@ def _plain(units: str, places: int) -> str:
     return f"CASE WHEN {units} % {scale} = 0 THEN {whole} ELSE {whole} || '.' || {fraction} END"
 
 
+def _in_units(value: str, places: int) -> str:
+    """An exact decimal in units of 10^-places, truncated toward zero, as
+    a HUGEINT: its whole part times 10^places plus its fraction's units.
+    Scaling the fraction alone (below 1, so below 10^places once scaled)
+    keeps the DECIMAL within 38 digits wherever the value's decimals and
+    the step's add up to 38 at most: `value * 10^places` whole overflowed
+    DECIMAL(38) for 2.0000000000000000002 by a step of 19 decimals (the
+    engine scores it). Numbers only: no value's text is read (a text of
+    more than 38 digits is NULL as a DECIMAL(38) in ClickHouse)."""
+    whole = f"CAST(TRUNC({value}) AS HUGEINT)"
+    if places == 0:
+        return whole
+    scale = f"CAST('1{'0' * places}' AS {{}})"
+    fraction = f"({value} - TRUNC({value})) * {scale.format(f'DECIMAL({sql.MAX_DIGITS}, 0)')}"
+    return f"({whole} * {scale.format('HUGEINT')} + CAST(TRUNC({fraction}) AS HUGEINT))"
+
+
 def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[str]]:
     """The CTEs `j{k}` and `h{k}` of an `every` milestone and its award rows."""
     info = compiled.info
@@ -78,9 +95,7 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     quotient = triggers.tested_quotient(compiler, compiled, trigger, "every")
     if quotient is None:
         current = f"{triggers.tested_metric(compiler, compiled, trigger, 'every')} AS cur"
-        # from its digits, as a quotient's: `cur * 10^places` as a DECIMAL(38) overflowed for a value of
-        # many decimals (2.0000000000000000002 by a step of 19 decimals) where the engine scores
-        reached, valued = f"{expressions.truncated_ratio('cur', '1', places)} // {units}", "cur IS NOT NULL"
+        reached, valued = f"{_in_units('cur', places)} // {units}", "cur IS NOT NULL"
     else:  # one quotient: its fraction in units of the step's decimals, exactly
         current = f"{quotient.num} AS cn, {quotient.den or 1} AS cd"
         reached = f"{expressions.truncated_ratio('cn', 'cd', places)} // {units}"

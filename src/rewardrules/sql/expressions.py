@@ -266,13 +266,14 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
     Both are made integers from their exact text (DuckDB writes a DECIMAL
     with all its decimals, never in exponent form): N / 10^sn and D / 10^sd,
     so the units are N * 10^(places + sd) / (D * 10^sn) (`_integers`
-    cancels the powers both share), an integer quotient and remainder (HUGEINT: an overflow is an error, never a
-    rounded value). Truncation toward zero only matters below zero, where
+    cancels the powers both share), an integer quotient and remainder
+    (HUGEINT: an overflow is an error, never a rounded value). Truncation toward zero only matters below zero, where
     the result is 0 or less either way (such a reward is withheld)."""
     top, bottom = _integers(num, den, places)
     whole = f"({top} // {bottom})"
     rest = f"({top} % {bottom})"
-    up = f"CASE WHEN {rest} > {bottom} - {rest} THEN 1 WHEN {rest} = {bottom} - {rest} THEN {whole} % 2 ELSE 0 END"
+    # the rest against the half, as `rest - (bottom - rest)` (no product to overflow): each written once
+    up = f"CASE SIGN({rest} - ({bottom} - {rest})) WHEN 1 THEN 1 WHEN 0 THEN {whole} % 2 ELSE 0 END"
     return f"({whole} + {up})"
 
 
@@ -288,9 +289,11 @@ def _integers(num: str, den: str, places: int) -> tuple[str, str]:
     """Integers (HUGEINT) whose quotient is `num / den` in units of
     10^-`places`: N * 10^(places + sd) and D * 10^sn, for num = N / 10^sn
     and den = D / 10^sd, with the powers of ten the two share cancelled
-    (only the difference `places + sd - sn` multiplies one side): neither
-    is larger than it must be, so HUGEINT holds every quotient it can
-    (N of 30 digits and 20 decimals over 1 was N * 10^20, past it)."""
+    (only the difference `places + sd - sn` multiplies one side): a
+    numerator of 38 digits and 36 decimals over 3 was N * 10^2 (past
+    HUGEINT) over 3 * 10^36, and is N over 3 * 10^34. The decimals are
+    those of the value's text, which in DuckDB has every decimal of its
+    column's scale (trailing zeros too, not cancelled)."""
     shift = f"({places} - {_decimals(num)})" if den == "1" else f"({places} + {_decimals(den)} - {_decimals(num)})"
     top = f"({_digits(num)} * {_power(f'GREATEST({shift}, 0)')})"
     bottom = _power(f"GREATEST(-{shift}, 0)")
