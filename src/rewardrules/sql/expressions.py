@@ -272,7 +272,8 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
     top, bottom = _integers(num, den, places)
     whole = f"({top} // {bottom})"
     rest = f"({top} % {bottom})"
-    # the rest against the half, as `rest - (bottom - rest)` (no product to overflow): each written once
+    # the rest against the half as the sign of `rest - (bottom - rest)` (no product to overflow): one
+    # test, not two comparisons that wrote the rest four times
     up = f"CASE SIGN({rest} - ({bottom} - {rest})) WHEN 1 THEN 1 WHEN 0 THEN {whole} % 2 ELSE 0 END"
     return f"({whole} + {up})"
 
