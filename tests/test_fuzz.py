@@ -6,6 +6,7 @@ regressions; and the coverage-guided atheris targets run briefly in CI."""
 from __future__ import annotations
 
 import random
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -197,7 +198,15 @@ def test_corpus_is_not_empty() -> None:
 @pytest.mark.parametrize("target", ["rules", "ledger"])
 def test_coverage_guided_fuzzer_runs_briefly(target: str, tmp_path: Path) -> None:
     """A short atheris run: a fixed count of inputs by default, five minutes
-    in the long run (docs/reliability.md)."""
+    in the long run (docs/reliability.md).
+
+    libFuzzer reads its memory as the process's peak resident size, which
+    Linux carries across `fork` and `execve`: started from a test worker
+    that had held 2.7 GB (Spark's and DuckDB's tests), the fuzzer counted
+    that as its own and stopped at once with "out-of-memory" (limit 2 GB).
+    Its limit is that peak plus the 2 GB it allows itself. A case it finds
+    is written to `tmp_path`, never into the working directory (the clone)."""
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
     run = subprocess.run(
         [
             sys.executable,
@@ -205,6 +214,8 @@ def test_coverage_guided_fuzzer_runs_briefly(target: str, tmp_path: Path) -> Non
             target,
             *(["-max_total_time=300"] if LONG else ["-runs=500", "-max_total_time=120"]),
             "-print_final_stats=1",
+            f"-rss_limit_mb={inherited + 2048}",
+            f"-artifact_prefix={tmp_path}/",
             str(tmp_path / "corpus"),
         ],
         capture_output=True,
