@@ -70,8 +70,10 @@ def _in_units(value: str, places: int) -> str:
     """An exact decimal in units of 10^-places, truncated toward zero, as
     a HUGEINT: its whole part times 10^places plus its fraction's units.
     Scaling the fraction alone (below 1, so below 10^places once scaled)
-    keeps the DECIMAL within 38 digits wherever the value's decimals and
-    the step's add up to 38 at most: `value * 10^places` whole overflowed
+    keeps the DECIMAL within 38 digits wherever the decimals of the
+    value's type (not of the value) and the step's add up to 38 at most,
+    and the whole part times 10^places within HUGEINT (docs/sql.md,
+    "`every N M`"): `value * 10^places` whole overflowed
     DECIMAL(38) for 2.0000000000000000002 by a step of 19 decimals (the
     engine scores it). Numbers only: no value's text is read (a text of
     more than 38 digits is NULL as a DECIMAL(38) in ClickHouse)."""

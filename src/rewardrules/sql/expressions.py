@@ -267,8 +267,9 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
     with all its decimals, never in exponent form): N / 10^sn and D / 10^sd,
     so the units are N * 10^(places + sd) / (D * 10^sn) (`_integers`
     cancels the powers both share), an integer quotient and remainder
-    (HUGEINT: an overflow is an error, never a rounded value). Truncation toward zero only matters below zero, where
-    the result is 0 or less either way (such a reward is withheld)."""
+    (HUGEINT: an overflow is an error, never a rounded value). Truncation
+    toward zero only matters below zero, where the result is 0 or less
+    either way (such a reward is withheld)."""
     top, bottom = _integers(num, den, places)
     whole = f"({top} // {bottom})"
     rest = f"({top} % {bottom})"
