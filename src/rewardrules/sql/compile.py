@@ -196,7 +196,7 @@ class Query:
         return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
 
 
-#: the most SQL a formula written out where it is read may take (`_Compiler.written_out`)
+#: the most SQL a formula written out where it is read may take (`_Compiler.beside_formula`)
 MOST_WRITTEN_OUT = 1_000_000
 
 #: a formula column's name in SQL (`_Compiler.beside_formula`)
@@ -575,10 +575,9 @@ class _Compiler:
 
     def formula(self, info: MetricInfo, formula: ast.Expr) -> str:
         """A formula metric's value (see `beside_formula`)."""
-        found = self.beside_formula("value", info, lambda: self.expr(formula))
-        return found if found is not None else self.written_out(info, f"({self.expr(formula)})")
+        return self.beside_formula("value", info, lambda: f"({self.expr(formula)})")
 
-    def written_out(self, info: MetricInfo, sql: str) -> str:
+    def _written_out(self, info: MetricInfo, sql: str) -> str:
         """A formula's SQL (its value's, exponent's or sign's) written out
         where it is read, where it is no column (`beside_formula`): refused
         past `MOST_WRITTEN_OUT` characters, before a chain of formulas naming
@@ -592,17 +591,17 @@ class _Compiler:
             )
         return sql
 
-    def beside_formula(self, kind: str, info: MetricInfo, make: Callable[[], str]) -> str | None:
+    def beside_formula(self, kind: str, info: MetricInfo, make: Callable[[], str]) -> str:
         """What a per-referral formula metric carries (`kind`: its `value`,
         its `exponent`, its `sign`), `make` its SQL: a column `fm{n}` of
         `metered` added once, after the columns that SQL reads (`metered`);
-        None where metrics are read off those rows (`eligible when`, a
-        history's or a `void`'s condition) or the formula reads a
-        per-referrer value: the caller writes the SQL out. A formula named
-        twice, by a formula named twice, ... was written out each time (15
-        lines of rules made a 10 MB query)."""
+        where metrics are read off other rows (`eligible when`, a history's
+        or a `void`'s condition) or the formula reads a per-referrer value,
+        the SQL itself, written out where it is read (`_written_out`). A
+        formula named twice, by a formula named twice, ... was written out
+        each time (15 lines of rules made a 10 MB query)."""
         if info.level != "referral" or self.in_eligibility or self.in_history or self.aliases or self.in_aggregate:
-            return None
+            return self._written_out(info, make())
         found = self.formulas.get((kind, info))
         if found is None:
             sql = make()  # the formula columns it reads are added first

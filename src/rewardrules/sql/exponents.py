@@ -191,8 +191,7 @@ def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     `metered` for an aggregate, added once)."""
     formula = info.formula
     if formula is not None:
-        found = compiler.beside_formula("exponent", info, lambda: exponent(compiler, formula))
-        return found if found is not None else compiler.written_out(info, exponent(compiler, formula))
+        return compiler.beside_formula("exponent", info, lambda: exponent(compiler, formula))
     agg = info.aggregate
     if agg is not None and agg.fn == "count":  # of earlier referrals, `unless voided` too: whole numbers
         compiler.metric(info, node)  # the same checks as its value

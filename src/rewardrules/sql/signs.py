@@ -114,8 +114,7 @@ def metric(compiler: _Compiler, info: MetricInfo, node: object) -> str:
     `metered` for `latest`, `first`, `max` and `min`, added once)."""
     formula = info.formula
     if formula is not None:
-        found = compiler.beside_formula("sign", info, lambda: negative(compiler, formula))
-        return found if found is not None else compiler.written_out(info, negative(compiler, formula))
+        return compiler.beside_formula("sign", info, lambda: negative(compiler, formula))
     value = compiler.metric(info, node)  # the same checks as its value
     agg = info.aggregate
     if agg is None or agg.fn in ("count", "sum"):  # from Decimal(0): a zero is never negative
