@@ -296,10 +296,10 @@ def _integers(num: str, den: str, places: int) -> tuple[str, str]:
     HUGEINT) over 3 * 10^36, and is N over 3 * 10^34. The decimals are
     those of the value's text, which in DuckDB has every decimal of its
     column's scale (trailing zeros too, not cancelled)."""
-    shift = f"({places} - {_decimals(num)})" if den == "1" else f"({places} + {_decimals(den)} - {_decimals(num)})"
+    shift = f"({places} + {_decimals(den)} - {_decimals(num)})"
     top = f"({_digits(num)} * {_power(f'GREATEST({shift}, 0)')})"
-    bottom = _power(f"GREATEST(-{shift}, 0)")
-    return top, (bottom if den == "1" else f"({_digits(den)} * {bottom})")
+    bottom = f"({_digits(den)} * {_power(f'GREATEST(-{shift}, 0)')})"
+    return top, bottom
 
 
 def _digits(value: str) -> str:
