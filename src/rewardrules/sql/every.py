@@ -60,7 +60,7 @@ def _plain(units: str, places: int) -> str:
     `1.5`), as `runtime.occurrence` writes a threshold."""
     if places == 0:
         return f"CAST({units} AS VARCHAR)"
-    scale = f"CAST('1{'0' * places}' AS HUGEINT)"  # exact past 64 bits (ClickHouse reads a bare literal as Float64)
+    scale = _ten_to(places, "HUGEINT")
     fraction = f"RTRIM(LPAD(CAST({units} % {scale} AS VARCHAR), {places}, '0'), '0')"
     whole = f"CAST({units} // {scale} AS VARCHAR)"
     return f"CASE WHEN {units} % {scale} = 0 THEN {whole} ELSE {whole} || '.' || {fraction} END"
@@ -80,9 +80,14 @@ def _in_units(value: str, places: int) -> str:
     whole = f"CAST(TRUNC({value}) AS HUGEINT)"
     if places == 0:
         return whole
-    scale = f"CAST('1{'0' * places}' AS {{}})"
-    fraction = f"({value} - TRUNC({value})) * {scale.format(f'DECIMAL({sql.MAX_DIGITS}, 0)')}"
-    return f"({whole} * {scale.format('HUGEINT')} + CAST(TRUNC({fraction}) AS HUGEINT))"
+    fraction = f"({value} - TRUNC({value})) * {_ten_to(places, f'DECIMAL({sql.MAX_DIGITS}, 0)')}"
+    return f"({whole} * {_ten_to(places, 'HUGEINT')} + CAST(TRUNC({fraction}) AS HUGEINT))"
+
+
+def _ten_to(places: int, kind: str) -> str:
+    """10^places as an exact constant of type `kind` (a bare literal past
+    64 bits is a Float64 in ClickHouse)."""
+    return f"CAST('1{'0' * places}' AS {kind})"
 
 
 def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[str]]:
