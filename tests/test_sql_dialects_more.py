@@ -4,7 +4,7 @@ offers; where a dialect has no `SELECT * EXCEPT/REPLACE` the stars become
 column lists, and that query gives the same awards on DuckDB; the rewrites
 for Postgres and BigQuery compute what DuckDB's constructs compute. (The
 Postgres query itself is run on a real server by
-`benchmarks/warehouse_check.py`: CI has none.)"""
+tests/test_sql_postgres.py.)"""
 
 from __future__ import annotations
 

@@ -507,7 +507,40 @@ def _postgres_first(node: Any) -> Any:
 
     if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
         return _first_of_struct(node)
+    if isinstance(node, exp.StructExtract) and _least_struct(node.this) is not None:
+        return _least_in_order(node)
     return node
+
+
+def _least_in_order(node: Any) -> Any:
+    """`STRUCT_EXTRACT(<the MIN of _least_struct>, 'k')` without a struct
+    (Postgres has no `MIN` of a row): where the struct is `(v, "at", id,
+    ...)` and the window is ordered by `"at", id` (`exponents.held`), the
+    least struct is the first row in the window's order whose `v` is the
+    least `v`, so field `k` is the `k` of the frame's rows that meet `t`
+    at `ARRAY_POSITION` (the first equal, by value: `1.0` is `1.00`, as
+    DuckDB compares a struct's decimals) of that least `v` among their
+    `v`s; NULL where no row met `t`."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    window = node.this
+    found = _least_struct(window)
+    assert found is not None
+    test, struct = found
+    fields = {field.this.name: field.expression for field in struct.expressions}
+    order = window.args["order"].expressions
+    keys = [key.this for key in order if not key.args.get("desc")]
+    names = [field.this.name for field in struct.expressions]
+    if names[:3] != ["v", "a", "i"] or len(order) != 2 or keys != [fields["a"], fields["i"]]:
+        raise UnsupportedError("PostgreSQL has no MIN of a row, and this one is not the least value in window order")
+    value = fields["v"]
+    least = window.copy()
+    least.set("this", exp.Min(this=exp.Case(ifs=[exp.If(this=test.copy(), true=value.copy())])))
+    values = _gathered(window, value.copy(), test.copy())
+    position = exp.Anonymous(this="ARRAY_POSITION", expressions=[values, least])
+    wanted = _gathered(window, fields[node.expression.name].copy(), test.copy())
+    return exp.Bracket(this=wanted, expressions=[position], offset=1)
 
 
 def _postgres(node: Any) -> Any:

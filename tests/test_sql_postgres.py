@@ -1,0 +1,124 @@
+"""The query in Postgres's dialect run by a real PostgreSQL server (a
+scratch cluster of Debian's `postgresql` package, which `.ci/run` installs
+where it is missing: tests/postgres.py), against the Python engine, byte
+for byte (docs/sql.md, "Other dialects"): every golden ledger of every rule
+file that compiles, with and without explanations; a `max` and a `min`
+whose kept value's decimals an explanation and a message write (the row a
+struct keeps in DuckDB, which Postgres lacks); and
+`benchmarks/warehouse_check.py` on the same server, the several-caps fold
+on random ledgers included."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rewardrules
+from rewardrules.sql.compile import compile_query
+
+from .postgres import Postgres, Server, binaries, compared
+from .test_sql_backend import ROOT, golden_programs
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    bindir = binaries()
+    assert bindir is not None, "no PostgreSQL server: install Debian's `postgresql` (.ci/run does)"
+    started = Server(bindir)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def pg(server: Server) -> Postgres:
+    return server.client
+
+
+CASES = golden_programs()
+
+
+def test_the_server_is_postgres(pg: Postgres) -> None:
+    assert pg.script("SELECT version();").startswith("PostgreSQL ")
+
+
+@pytest.mark.parametrize("explain", [False, True], ids=["awards", "explained"])
+@pytest.mark.parametrize(("name", "path", "ledgers"), CASES, ids=[c[0] for c in CASES])
+def test_golden_ledgers_give_the_engines_bytes(
+    pg: Postgres, name: str, path: Path, ledgers: list[Path], explain: bool
+) -> None:
+    program = rewardrules.load(path)
+    query = compile_query(program.compiled, explain)
+    for ledger in ledgers:
+        python, postgres = compared(pg, program, query, ledger, explain)
+        assert postgres == python, f"{name}/{ledger.stem}"
+
+
+#: a `max` and a `min` whose kept values tie in value but not in decimals:
+#: the first line in (at, id) order that reaches the extreme is kept, and
+#: its decimals are written (`10.50`, not `10.5`; a whole number is written
+#: without them)
+EXTREMES = """\
+ruleset extremes "Extremes"
+event usage { seats: number }
+metric most = max usage.seats
+metric least = min usage.seats
+metric seen = count usage
+milestone big "Big" {
+  when most >= 10 and least <= 2 and seen >= 8
+  reward referrer cash 5 USD
+  message "most {{ most }}, least {{ least }}"
+}
+"""
+
+
+def _line(event_id: str, at: str, seats: str) -> str:
+    return json.dumps({"id": event_id, "at": at, "type": "usage", "referee": "bob", "seats": seats})
+
+
+def test_a_max_and_a_min_keep_the_first_row_of_the_extreme(pg: Postgres, tmp_path: Path) -> None:
+    program = rewardrules.compile(EXTREMES, "extremes.rules")
+    referral = {"id": "r1", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob"}
+    lines = [
+        json.dumps(referral),
+        _line("u3", "2026-01-02T00:00:00Z", "10.5"),  # tied on the instant with u2, after it by id
+        _line("u2", "2026-01-02T00:00:00Z", "10.50"),  # the first of the maximum
+        _line("u1", "2026-01-03T00:00:00Z", "10.500"),
+        _line("u4", "2026-01-01T12:00:00Z", "3"),
+        _line("u5", "2026-01-04T00:00:00Z", "1.50"),  # the first of the minimum
+        _line("u9", "2026-01-04T00:00:00Z", "1.5"),  # tied on the instant with u5, after it by id
+        _line("u6", "2026-01-05T00:00:00Z", "1.5"),
+        _line("u7", "2026-01-06T00:00:00Z", "1.500"),
+    ]
+    ledger = tmp_path / "extremes.jsonl"
+    ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    as_of = "2026-02-01T00:00:00Z"
+    ledger.with_suffix(".expected.json").write_text(json.dumps({"as_of": as_of}), encoding="utf-8")
+    for explain in (False, True):
+        python, postgres = compared(pg, program, compile_query(program.compiled, explain), ledger, explain)
+        assert postgres == python
+    award = json.loads(python)["awards"][0]
+    assert award["message"] == "most 10.50, least 1.50"  # what the engine keeps, as a check of the ledger
+    assert award["why"]["values"] == {"most": "10.50", "least": "1.50", "seen": "8"}
+
+
+def test_the_warehouse_check_runs_on_the_server(server: Server) -> None:
+    """The script data teams run on their own server (docs/sql.md), here
+    on one program's ledgers and the several-caps fold's random ones."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "warehouse_check.py"), "--rounds", "2", "--explain", "zoom"],
+        capture_output=True,
+        text=True,
+        env=server.client.env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "all the same" in done.stdout
+    assert done.stdout.count(": same") >= 3 + 3 * 2
