@@ -46,15 +46,13 @@ def cases(names: Sequence[str]) -> list[tuple[str, Path, list[Path]]]:
 
 def check(pg: Postgres, name: str, path: Path, ledgers: Sequence[Path], explain: bool = False) -> int:
     """Compare every golden ledger of one program; the number that differ.
-    `explain`: the query with each award's `why`, compared with the Python
-    engine's explained awards and reversals (the other explained sections
-    are not computed by the query)."""
+    `explain`: the explained result, each award's `why` and the sections
+    (`rewardrules sql --sections`), compared with the Python engine's."""
     program = rewardrules.load(path)
-    query = compile_query(program.compiled, explain)
     differ = 0
     for ledger in ledgers:
         try:
-            python, postgres = compared(pg, program, query, ledger, explain)
+            python, postgres = compared(pg, program, ledger, explain)
         except Exception as error:  # a failure is a finding, printed
             python, postgres = "", f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
         same = postgres == python
@@ -112,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="random ledgers per program with several caps (0: none)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--psql", default="psql", help="the psql client to run")
-    parser.add_argument("--explain", action="store_true", help="compare each award's `why` too (sql/explain.py)")
+    parser.add_argument(
+        "--explain", action="store_true", help="compare the explained result: each award's `why` and the sections"
+    )
     args = parser.parse_args(argv)
     pg = Postgres(args.psql)
     print(pg.script("SELECT version();").strip())

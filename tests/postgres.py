@@ -24,6 +24,7 @@ from rewardrules.sql.compile import Column, Query
 from rewardrules.sql.dialect import to_dialect
 from rewardrules.sql.every import check_volume
 from rewardrules.sql.run import Rows, _positions, _write
+from rewardrules.sql.sections import Fetched, Sections
 
 SCHEMA = "rewardrules_check"
 
@@ -152,9 +153,13 @@ def load(pg: Postgres, query: Query, checked: CheckedRuleset, records: Iterable[
     )
 
 
-def runner(pg: Postgres) -> Callable[[Query, CheckedRuleset, Iterable[tuple[Any, ...]], int], Rows]:
+def runner(
+    pg: Postgres, sections: Sections | None = None
+) -> Callable[[Query, CheckedRuleset, Iterable[tuple[Any, ...]], int], Rows]:
     """A runner for `cli.sql.duckdb_result`: the statements of `rewardrules
-    sql --dialect postgres` run by the server over the records."""
+    sql --dialect postgres` run by the server over the records; with
+    `sections`, the explained output's sections too (`--sections`, as
+    `sql.spark_sections` fetches them)."""
 
     def run(query: Query, checked: CheckedRuleset, records: Iterable[tuple[Any, ...]], as_of: int) -> Rows:
         load(pg, query, checked, list(records), as_of)
@@ -167,27 +172,34 @@ def runner(pg: Postgres) -> Callable[[Query, CheckedRuleset, Iterable[tuple[Any,
         check_volume(fetch(volume) if volume is not None else [], query.names, query.most)
         taken = fetch(query.reversals) if query.reversals else []
         claws = fetch(query.clawbacks) if query.clawbacks else []
-        return Rows(fetch(query.awards), fetch(query.rejected), taken, claws)
+        awards, rejected = fetch(query.awards), fetch(query.rejected)
+        if sections is None:
+            return Rows(awards, rejected, taken, claws)
+        referrals = fetch(sections.referrals)
+        programs = len(checked.programs)
+        partial = [row["rid"] for row in referrals if not all(row[f"e{p}"] for p in range(programs))]
+        referrers = fetch(sections.referrers) if sections.referrers else []
+        fetched = Fetched(iter(referrals), iter(referrers), iter(fetch(sections.withheld)), partial, sections)
+        return Rows(awards, rejected, taken, claws, sections=fetched)
 
     return run
 
 
-def compared(pg: Postgres, program: Any, query: Query, ledger: Path, explain: bool = False) -> tuple[str, str]:
+def compared(pg: Postgres, program: Any, ledger: Path, explain: bool = False) -> tuple[str, str]:
     """The Python engine's result for a golden ledger (at its expected
-    result's `as_of`) and the one the server's rows make, as JSON texts;
-    with `explain`, the awards and reversals with their `why` only (the
-    other explained sections are not computed by the query)."""
+    result's `as_of`) and the one the server's rows make, as JSON texts:
+    explained, the whole of it (each award's `why` and the sections
+    `--sections` prints, as `score --engine duckdb` explains)."""
     from rewardrules.cli.sql import duckdb_result
     from rewardrules.score.api import parse_as_of
+    from rewardrules.sql.compile import compile_query
+    from rewardrules.sql.sections import compile_explained
 
     expected = json.loads(ledger.with_suffix("").with_suffix(".expected.json").read_text(encoding="utf-8"))
     lines = ledger.read_text(encoding="utf-8").splitlines()
     python = program.score(lines, as_of=expected["as_of"], explain=explain).to_json()
-    data = duckdb_result(program, query, lines, parse_as_of(expected["as_of"]), str(ledger), runner(pg), explain)
-    postgres = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    return (explained(json.loads(python)), explained(data)) if explain else (python, postgres)
-
-
-def explained(data: dict[str, Any]) -> str:
-    """The awards and reversals of a result, as JSON text."""
-    return json.dumps({key: data[key] for key in ("awards", "reversals")}, ensure_ascii=False, indent=2)
+    query, sections = compile_explained(program.compiled) if explain else (compile_query(program.compiled), None)
+    data = duckdb_result(
+        program, query, lines, parse_as_of(expected["as_of"]), str(ledger), runner(pg, sections), explain
+    )
+    return python, json.dumps(data, ensure_ascii=False, indent=2) + "\n"

@@ -20,7 +20,6 @@ import duckdb
 import pytest
 import sqlglot
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlglot.errors import UnsupportedError
 
 import rewardrules
@@ -34,7 +33,7 @@ from rewardrules.sql.warehouses import OVERFLOW
 from .clickhouse import ClickHouse
 from .conftest import examples
 from .test_sql_backend import ROOT, golden_programs
-from .test_sql_messages_more import LEDGER, NUMBERS, REFERRAL, TIMES, _use
+from .test_sql_messages_more import LEDGER, NUMBERS, REFERRAL, TIMES, USAGE_ROWS, drawn_usage
 
 #: the rule files ClickHouse cannot run, with the reason each is refused
 REFUSED = {
@@ -113,24 +112,11 @@ def test_numbers_in_messages_keep_their_decimals(clickhouse: ClickHouse) -> None
 
 
 @settings(max_examples=examples(10), deadline=None)
-@given(
-    rows=st.lists(
-        st.tuples(
-            st.sampled_from(["1", "1.5", "1.50", "-0.25", "2.000", "0", "10", "0.1"]),
-            st.sampled_from([None, "1", "1.0", "0.50", "3.125", "-1"]),
-            st.sampled_from(["1", "0.5", "2.25", "0.01", "-0.05", "0.015"]),
-            st.integers(min_value=0, max_value=3),
-        ),
-        max_size=6,
-    )
-)
+@given(rows=USAGE_ROWS)
 def test_generated_ledgers_give_the_same_messages(rows: list[tuple[str, str | None, str, int]]) -> None:
     """Ties of instants (ordered by id), maxima reached again with other
-    decimals, a `first` size missing or not."""
-    events = [REFERRAL] + [
-        _use(n, seats, size, price, f"2026-01-0{day + 2}T00:00:00Z") for n, (seats, size, price, day) in enumerate(rows)
-    ]
-    _same(_session(), NUMBERS, events)
+    decimals, a `first` size missing or not (`drawn_usage`)."""
+    _same(_session(), NUMBERS, drawn_usage(rows))
 
 
 @cache
@@ -397,15 +383,18 @@ milestone m {
 }
 """
 
+#: (zone, period) pairs for `capped`: half-hour and 45-minute offsets, summer time
+ZONES = [("America/Goose_Bay", "day"), ("Australia/Lord_Howe", "week"), ("Asia/Kathmandu", "month")]
 
-@pytest.mark.parametrize(
-    ("zone", "period"), [("America/Goose_Bay", "day"), ("Australia/Lord_Howe", "week"), ("Asia/Kathmandu", "month")]
-)
-def test_caps_per_period_in_a_time_zone(clickhouse: ClickHouse, zone: str, period: str) -> None:
-    """A calendar period in the program's zone (`caps.local_date`, DuckDB's
-    `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`, which ClickHouse lacks, as
-    `fromUnixTimestamp64Micro(micros, zone)`): payments at every hour of a
-    year, zones with half-hour and 45-minute offsets and summer time."""
+
+def capped(zone: str, period: str) -> str:
+    """CAPPED in `zone`, per `period`."""
+    return CAPPED.replace("ZONE", zone).replace("PERIOD", period)
+
+
+def period_payments(zone: str, period: str) -> list[str]:
+    """A referral, then 60 payments at every hour of a stretch of days
+    that holds 20 days, 100 days or 300 days (seeded by zone and period)."""
     rng = random.Random(f"{zone}/{period}")
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     lines = ['{"id":"r1","at":"2025-12-30T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}']
@@ -414,7 +403,16 @@ def test_caps_per_period_in_a_time_zone(clickhouse: ClickHouse, zone: str, perio
         at = start + datetime.timedelta(days=day, hours=rng.randrange(24), minutes=rng.choice([0, 30, 45]))
         line = {"id": f"p{n:03}", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "type": "payment", "referee": "bob"}
         lines.append(json.dumps(line | {"amount": "1.00"}))
-    awards = json.loads(_same(clickhouse, CAPPED.replace("ZONE", zone).replace("PERIOD", period), lines))["awards"]
+    return lines
+
+
+@pytest.mark.parametrize(("zone", "period"), ZONES)
+def test_caps_per_period_in_a_time_zone(clickhouse: ClickHouse, zone: str, period: str) -> None:
+    """A calendar period in the program's zone (`caps.local_date`, DuckDB's
+    `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`, which ClickHouse lacks, as
+    `fromUnixTimestamp64Micro(micros, zone)`): payments at every hour of a
+    year, zones with half-hour and 45-minute offsets and summer time."""
+    awards = json.loads(_same(clickhouse, capped(zone, period), period_payments(zone, period)))["awards"]
     assert any(award["amount"] != "10.00" for award in awards)  # the cap cut some
 
 

@@ -78,6 +78,28 @@ def _use(n: int, seats: str, size: str | None, price: str, at: str = "") -> str:
 
 REFERRAL = '{"id":"r0","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}'
 
+#: usage ledgers drawn for a warehouse's run of NUMBERS (`drawn_usage`):
+#: ties of instants (ordered by id), maxima reached again with other
+#: decimals, a `first` size missing or not
+USAGE_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["1", "1.5", "1.50", "-0.25", "2.000", "0", "10", "0.1"]),
+        st.sampled_from([None, "1", "1.0", "0.50", "3.125", "-1"]),
+        st.sampled_from(["1", "0.5", "2.25", "0.01", "-0.05", "0.015"]),
+        st.integers(min_value=0, max_value=3),
+    ),
+    max_size=6,
+)
+
+
+def drawn_usage(rows: list[tuple[str, str | None, str, int]]) -> list[str]:
+    """The ledger of drawn `USAGE_ROWS`: the referral, then a usage line
+    per row on one of four days."""
+    return [REFERRAL] + [
+        _use(n, seats, size, price, f"2026-01-0{day + 2}T00:00:00Z") for n, (seats, size, price, day) in enumerate(rows)
+    ]
+
+
 #: numbers whose decimals differ from value to value: 1.50 and 1.5, a
 #: maximum reached twice with other decimals (the first one is kept),
 #: whole numbers written with decimals, negatives, a missing size

@@ -2,7 +2,10 @@
 scratch cluster of Debian's `postgresql` package, which `.ci/run` installs
 where it is missing: tests/postgres.py), against the Python engine, byte
 for byte (docs/sql.md, "Other dialects"): every golden ledger of every rule
-file that compiles, with and without explanations; a `max` and a `min`
+file that compiles, with and without explanations (the sections
+`--sections` prints too); numbers in messages with their decimals, on
+drawn ledgers too; caps per calendar period in time zones with summer
+time and offsets of 30 and 45 minutes; a `max` and a `min`
 whose kept value's decimals an explanation and a message write (the row a
 struct keeps in DuckDB, which Postgres lacks); and
 `benchmarks/warehouse_check.py` on the same server, the several-caps fold
@@ -17,12 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 
 import rewardrules
+from rewardrules.cli.sql import duckdb_result
 from rewardrules.sql.compile import compile_query
+from rewardrules.sql.sections import compile_explained
 
-from .postgres import Postgres, Server, binaries, compared
+from .conftest import examples
+from .postgres import Postgres, Server, binaries, compared, runner
 from .test_sql_backend import ROOT, golden_programs
+from .test_sql_clickhouse import ZONES, capped, period_payments
+from .test_sql_messages_more import LEDGER, NUMBERS, USAGE_ROWS, drawn_usage
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +63,8 @@ def test_golden_ledgers_give_the_engines_bytes(
     pg: Postgres, name: str, path: Path, ledgers: list[Path], explain: bool
 ) -> None:
     program = rewardrules.load(path)
-    query = compile_query(program.compiled, explain)
     for ledger in ledgers:
-        python, postgres = compared(pg, program, query, ledger, explain)
+        python, postgres = compared(pg, program, ledger, explain)
         assert postgres == python, f"{name}/{ledger.stem}"
 
 
@@ -101,7 +109,7 @@ def test_a_max_and_a_min_keep_the_first_row_of_the_extreme(pg: Postgres, tmp_pat
     as_of = "2026-02-01T00:00:00Z"
     ledger.with_suffix(".expected.json").write_text(json.dumps({"as_of": as_of}), encoding="utf-8")
     for explain in (False, True):
-        python, postgres = compared(pg, program, compile_query(program.compiled, explain), ledger, explain)
+        python, postgres = compared(pg, program, ledger, explain)
         assert postgres == python
     award = json.loads(python)["awards"][0]
     assert award["message"] == "most 10.50, least 1.50"  # what the engine keeps, as a check of the ledger
@@ -122,3 +130,40 @@ def test_the_warehouse_check_runs_on_the_server(server: Server) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "all the same" in done.stdout
     assert done.stdout.count(": same") >= 3 + 3 * 2
+
+
+def _same(pg: Postgres, text: str, lines: list[str]) -> str:
+    """Score with Postgres, explained (the sections too) and not: assert
+    the Python engine's bytes; return those of the awards alone."""
+    program = rewardrules.compile(text)
+    data = duckdb_result(program, compile_query(program.compiled), lines, None, "<ledger>", runner(pg))
+    expected = program.score(lines, explain=False).to_json()
+    assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == expected
+    query, sections = compile_explained(program.compiled)
+    full = duckdb_result(program, query, lines, None, "<ledger>", runner(pg, sections), explain=True)
+    assert json.dumps(full, ensure_ascii=False, indent=2) + "\n" == program.score(lines).to_json()
+    return expected
+
+
+def test_numbers_in_messages_keep_their_decimals(pg: Postgres) -> None:
+    """`max`, `min` (the first value to reach it, with its decimals),
+    `first` (NULL or not), `latest`, `otherwise`, sums and quotients."""
+    messages = [award["message"] for award in json.loads(_same(pg, NUMBERS, LEDGER))["awards"]]
+    assert messages[1].startswith("1.5  3.00 | 1.5 1.50 2 3 2 3 2 |")  # 1.50 kept as the maximum after 1.5
+
+
+@settings(max_examples=examples(10), deadline=None)
+@given(rows=USAGE_ROWS)
+def test_drawn_ledgers_give_the_same_messages(pg: Postgres, rows: list[tuple[str, str | None, str, int]]) -> None:
+    """Ties of instants (ordered by id), maxima reached again with other
+    decimals, a `first` size missing or not (`drawn_usage`)."""
+    _same(pg, NUMBERS, drawn_usage(rows))
+
+
+@pytest.mark.parametrize(("zone", "period"), ZONES)
+def test_caps_per_period_in_a_time_zone(pg: Postgres, zone: str, period: str) -> None:
+    """A calendar period in the program's zone (Postgres's `TIMEZONE` of
+    the epoch plus the instant's microseconds): payments at every hour of
+    a year, zones with 30- and 45-minute offsets and summer time."""
+    awards = json.loads(_same(pg, capped(zone, period), period_payments(zone, period)))["awards"]
+    assert any(award["amount"] != "10.00" for award in awards)  # the cap cut some

@@ -269,13 +269,14 @@ def _sections(compiler: _Compiler, texts: list[list[tuple[MetricInfo, str, bool]
         f"withheld AS ({withheld})",
         # a text, not a list: DuckDB hands a text to Python several times
         # faster; unordered (an ordered aggregate is held in memory whole,
-        # never spilled), each award with its rank in issue order
+        # never spilled), each award with its rank in issue order; grouped by
+        # its columns named (Postgres has no `GROUP BY ALL`)
         "got AS (SELECT referrer, scoped, STRING_AGG(CAST(milestone_index AS VARCHAR) || ' ' || CAST(rank AS VARCHAR) "
         "|| ' ' || id, ';') AS reached "
         f"FROM (SELECT milestone_index, referrer, {scope} AS scoped, id, ROW_NUMBER() OVER (ORDER BY {ISSUE_ORDER}) "
-        "AS rank FROM issued) AS g GROUP BY ALL)",
+        "AS rank FROM issued) AS g GROUP BY referrer, scoped)",
         "held AS (SELECT referrer, scoped, STRING_AGG(DISTINCT CAST(milestone_index AS VARCHAR), ' ') AS held "
-        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY ALL)",
+        f"FROM (SELECT milestone_index, referrer, {scope} AS scoped FROM withheld) AS w GROUP BY referrer, scoped)",
         *([f"merged AS ({_merged(compiler)})"] if mixed else []),
         f"mine AS (SELECT rid{''.join(', ' + c for c in [*mine, *mixed])} FROM "
         + ("merged" if mixed else f"({_last('rid')})")
