@@ -20,15 +20,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules.cli.sql import duckdb_result
-from rewardrules.sql.compile import compile_query
+from rewardrules.core.limits import AwardLimitError
+from rewardrules.score.api import parse_as_of
+from rewardrules.sql import grouped
+from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.sections import compile_explained
 
 from .conftest import examples
 from .postgres import Postgres, Server, binaries, compared, runner
+from .test_properties import as_ofs, to_line
+from .test_review_sql_mix import cookbook_ledger, cookbook_programs, mixed_ledgers, programs
 from .test_sql_backend import ROOT, golden_programs
 from .test_sql_clickhouse import ZONES, capped, period_payments
 from .test_sql_messages_more import LEDGER, NUMBERS, USAGE_ROWS, drawn_usage
@@ -66,6 +72,27 @@ def test_golden_ledgers_give_the_engines_bytes(
     for ledger in ledgers:
         python, postgres = compared(pg, program, ledger, explain)
         assert postgres == python, f"{name}/{ledger.stem}"
+
+
+@pytest.mark.parametrize(("name", "path", "ledgers"), CASES, ids=[c[0] for c in CASES])
+def test_plain_milestones_as_rows_of_a_table(
+    pg: Postgres, monkeypatch: pytest.MonkeyPatch, name: str, path: Path, ledgers: list[Path]
+) -> None:
+    """The table of plain milestones (docs/sql.md, "Files of many
+    rewards": an `ARRAY` unnested in Postgres) forced on from one plain
+    milestone: the same bytes."""
+    monkeypatch.setattr(grouped, "FROM", 1)
+    program = rewardrules.load(path)
+    for ledger in ledgers:
+        python, postgres = compared(pg, program, ledger)
+        assert postgres == python, f"{name}/{ledger.stem}"
+
+
+def test_most_golden_programs_have_the_table_forced_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not vacuous: the forced table is in most of those queries."""
+    monkeypatch.setattr(grouped, "FROM", 1)
+    tabled = [name for name, path, _ in CASES if "UNNEST" in compile_query(rewardrules.load(path).compiled).awards]
+    assert len(tabled) >= 12 and "saas_milestones" in tabled
 
 
 #: a `max` and a `min` whose kept values tie in value but not in decimals:
@@ -132,17 +159,36 @@ def test_the_warehouse_check_runs_on_the_server(server: Server) -> None:
     assert done.stdout.count(": same") >= 3 + 3 * 2
 
 
-def _same(pg: Postgres, text: str, lines: list[str]) -> str:
+def _same(pg: Postgres, text: str, lines: list[str], as_of: str | None = None) -> str:
     """Score with Postgres, explained (the sections too) and not: assert
     the Python engine's bytes; return those of the awards alone."""
     program = rewardrules.compile(text)
-    data = duckdb_result(program, compile_query(program.compiled), lines, None, "<ledger>", runner(pg))
-    expected = program.score(lines, explain=False).to_json()
+    at = parse_as_of(as_of)
+    data = duckdb_result(program, compile_query(program.compiled), lines, at, "<ledger>", runner(pg))
+    expected = program.score(lines, as_of=as_of, explain=False).to_json()
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == expected
     query, sections = compile_explained(program.compiled)
-    full = duckdb_result(program, query, lines, None, "<ledger>", runner(pg, sections), explain=True)
-    assert json.dumps(full, ensure_ascii=False, indent=2) + "\n" == program.score(lines).to_json()
+    full = duckdb_result(program, query, lines, at, "<ledger>", runner(pg, sections), explain=True)
+    assert json.dumps(full, ensure_ascii=False, indent=2) + "\n" == program.score(lines, as_of=as_of).to_json()
     return expected
+
+
+def _alike(pg: Postgres, text: str, lines: list[str] | None, as_of: str | None = None) -> bool:
+    """`_same`, for a file that compiles, explained and not, and a ledger
+    the Python engine scores within its award limits; whether it ran."""
+    program = rewardrules.compile(text)
+    try:
+        compile_explained(program.compiled)
+    except Unsupported:  # reported by `check --engine sql` (tests/test_sql_explain_drawn.py)
+        return False
+    try:
+        program.score(lines or [], as_of=as_of)
+    except AwardLimitError:  # both engines stop alike (tests/test_sql_explain_drawn.py)
+        return False
+    if lines is None:
+        return False
+    _same(pg, text, lines, as_of)
+    return True
 
 
 def test_numbers_in_messages_keep_their_decimals(pg: Postgres) -> None:
@@ -167,3 +213,28 @@ def test_caps_per_period_in_a_time_zone(pg: Postgres, zone: str, period: str) ->
     a year, zones with 30- and 45-minute offsets and summer time."""
     awards = json.loads(_same(pg, capped(zone, period), period_payments(zone, period)))["awards"]
     assert any(award["amount"] != "10.00" for award in awards)  # the cap cut some
+
+
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=programs(), data=st.data())
+def test_drawn_programs_give_the_engines_bytes(pg: Postgres, rules: str, data: st.DataObject) -> None:
+    """The mixed programs of tests/test_review_sql_mix.py (triggers,
+    timers, computed amounts, holds, voids, caps, allowances, messages,
+    earlier referrals, two programs) on drawn ledgers and as-ofs."""
+    events = data.draw(mixed_ledgers(), label="ledger")
+    as_of = data.draw(as_ofs(events), label="as_of")
+    _alike(pg, rules, [to_line(event) for event in events], as_of)
+
+
+COOKBOOK = cookbook_programs()
+
+
+@pytest.mark.parametrize(("name", "text"), COOKBOOK, ids=[name for name, _ in COOKBOOK])
+def test_cookbook_programs_give_the_engines_bytes(pg: Postgres, name: str, text: str) -> None:
+    _alike(pg, text, cookbook_ledger(name))
+
+
+def test_most_cookbook_programs_run() -> None:
+    """Not vacuous: most cookbook programs compile and have a ledger."""
+    ran = [name for name, text in COOKBOOK if cookbook_ledger(name) is not None]
+    assert len(ran) >= 5
