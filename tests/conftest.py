@@ -183,6 +183,22 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A scratch PostgreSQL server (tests/postgres.py) for every test that
+    runs the query on Postgres: session-scoped here, so that those tests
+    spread over the workers (each starts its own in about a second)."""
+    from .postgres import Server, binaries
+
+    bindir = binaries()
+    assert bindir is not None, "no PostgreSQL server: install Debian's `postgresql` (.ci/run does)"
+    server = Server(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One Spark session (`local[2]`) for every test that runs the query on
     Spark: starting one takes seconds, so the suite starts it once."""

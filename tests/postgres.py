@@ -73,36 +73,62 @@ class Postgres:
 
 class Server:
     """A scratch cluster in a new folder, started at once and removed by
-    `stop`: trust authentication, no TCP port (its socket is in the
-    folder), no fsync (nothing in it is kept). As root, its programs run
-    as the `postgres` user, which the package makes (the server refuses
-    to run as root)."""
+    `stop` (or as soon as it fails to start): trust authentication, no TCP
+    port (its socket is in the folder, under /tmp: a socket's path is at
+    most 107 bytes, and as root the `postgres` user must reach it), no
+    fsync (nothing in it is kept). As root, its programs run as the
+    `postgres` user, which the package makes (the server refuses to run as
+    root). No `PG*` variable of this process reaches the server or its
+    client (a `PGPORT` would name another socket)."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.folder = tempfile.mkdtemp(prefix="rewardrules-pg-")
+        self.folder = tempfile.mkdtemp(prefix="rr-pg-", dir="/tmp" if os.path.isdir("/tmp") else None)
         self.data = os.path.join(self.folder, "data")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         self._as: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.folder, user="postgres")
-            self._as = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
-        options = f"-c listen_addresses='' -k {self.folder} -c fsync=off -c full_page_writes=off"
-        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.folder, "log"), "-w", "start")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        self.client = Postgres(str(bindir / "psql"), env | {"PGHOST": self.folder, "PGUSER": "postgres"})
+        try:
+            if os.geteuid() == 0:
+                shutil.chown(self.folder, user="postgres")
+                self._as = ["runuser", "-u", "postgres", "--"]
+            self._run(
+                "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"
+            )
+            options = f"-c listen_addresses='' -c port=5432 -k {self.folder} -c fsync=off -c full_page_writes=off"
+            self._run("pg_ctl", "-D", self.data, "-o", options, "-l", self.log, "-t", "60", "-w", "start")
+        except BaseException:
+            self.stop()
+            raise
+        client = self.env | {"PGHOST": self.folder, "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": "postgres"}
+        self.client = Postgres(str(bindir / "psql"), client)
+
+    @property
+    def log(self) -> str:
+        """The server's log file (in its folder)."""
+        return os.path.join(self.folder, "log")
 
     def _run(self, program: str, *args: str) -> None:
         done = subprocess.run(
-            [*self._as, str(self.bindir / program), *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
+            [*self._as, str(self.bindir / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env=self.env,
         )
         if done.returncode:
-            raise RuntimeError(f"{program}: {(done.stdout + done.stderr).strip()[-2000:]}")
+            said = (done.stdout + done.stderr).strip()[-2000:]
+            log = (
+                Path(self.log).read_text(encoding="utf-8", errors="replace")[-2000:] if os.path.exists(self.log) else ""
+            )
+            raise RuntimeError(f"{program}: {said}" + (f"\nthe server's log:\n{log}" if log else ""))
 
     def stop(self) -> None:
-        """Stop the server (at once: nothing in it is kept) and remove its folder."""
+        """Stop the server if it runs (at once: nothing in it is kept) and
+        remove its folder."""
         try:
-            self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+            if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+                self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 

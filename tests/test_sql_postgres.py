@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,28 +32,26 @@ from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.sections import compile_explained
 
 from .conftest import examples
-from .postgres import Postgres, Server, binaries, compared, runner
+from .postgres import Postgres, Server, compared, runner
 from .test_properties import as_ofs, to_line
 from .test_review_sql_mix import cookbook_ledger, cookbook_programs, mixed_ledgers, programs
 from .test_sql_backend import ROOT, golden_programs
 from .test_sql_clickhouse import ZONES, capped, period_payments
 from .test_sql_messages_more import LEDGER, NUMBERS, USAGE_ROWS, drawn_usage
+from .test_sql_negative_zero import LEDGER as ZERO_LEDGER
+from .test_sql_negative_zero import ZEROS
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    bindir = binaries()
-    assert bindir is not None, "no PostgreSQL server: install Debian's `postgresql` (.ci/run does)"
-    started = Server(bindir)
-    try:
-        yield started
-    finally:
-        started.stop()
+@pytest.fixture
+def server(postgres_server: Server) -> Server:
+    return postgres_server
 
 
-@pytest.fixture(scope="module")
-def pg(server: Server) -> Postgres:
-    return server.client
+@pytest.fixture
+def pg(postgres_server: Server) -> Postgres:
+    """The session's server's client (a test drawn by Hypothesis takes
+    `postgres_server` itself: it refuses a fixture made per test)."""
+    return postgres_server.client
 
 
 CASES = golden_programs()
@@ -146,8 +144,9 @@ def test_a_max_and_a_min_keep_the_first_row_of_the_extreme(pg: Postgres, tmp_pat
 def test_the_warehouse_check_runs_on_the_server(server: Server) -> None:
     """The script data teams run on their own server (docs/sql.md), here
     on one program's ledgers and the several-caps fold's random ones."""
+    script = str(ROOT / "benchmarks" / "warehouse_check.py")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "warehouse_check.py"), "--rounds", "2", "--explain", "zoom"],
+        [sys.executable, script, "--rounds", "2", "--explain", "--psql", server.client.psql, "zoom"],
         capture_output=True,
         text=True,
         env=server.client.env,
@@ -191,6 +190,14 @@ def _alike(pg: Postgres, text: str, lines: list[str] | None, as_of: str | None =
     return True
 
 
+def test_money_with_its_sign_in_messages(pg: Postgres) -> None:
+    """Money a message writes keeps a negative zero's sign (`-0.00`): a
+    `max` and a `min ... otherwise` keep the BOOLEAN sign column of the
+    row they hold (tests/test_sql_negative_zero.py)."""
+    messages = [award["message"] for award in json.loads(_same(pg, ZEROS, ZERO_LEDGER))["awards"]]
+    assert any("-0.00" in message for message in messages)
+
+
 def test_numbers_in_messages_keep_their_decimals(pg: Postgres) -> None:
     """`max`, `min` (the first value to reach it, with its decimals),
     `first` (NULL or not), `latest`, `otherwise`, sums and quotients."""
@@ -200,10 +207,12 @@ def test_numbers_in_messages_keep_their_decimals(pg: Postgres) -> None:
 
 @settings(max_examples=examples(10), deadline=None)
 @given(rows=USAGE_ROWS)
-def test_drawn_ledgers_give_the_same_messages(pg: Postgres, rows: list[tuple[str, str | None, str, int]]) -> None:
+def test_drawn_ledgers_give_the_same_messages(
+    postgres_server: Server, rows: list[tuple[str, str | None, str, int]]
+) -> None:
     """Ties of instants (ordered by id), maxima reached again with other
     decimals, a `first` size missing or not (`drawn_usage`)."""
-    _same(pg, NUMBERS, drawn_usage(rows))
+    _same(postgres_server.client, NUMBERS, drawn_usage(rows))
 
 
 @pytest.mark.parametrize(("zone", "period"), ZONES)
@@ -217,13 +226,13 @@ def test_caps_per_period_in_a_time_zone(pg: Postgres, zone: str, period: str) ->
 
 @settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=programs(), data=st.data())
-def test_drawn_programs_give_the_engines_bytes(pg: Postgres, rules: str, data: st.DataObject) -> None:
+def test_drawn_programs_give_the_engines_bytes(postgres_server: Server, rules: str, data: st.DataObject) -> None:
     """The mixed programs of tests/test_review_sql_mix.py (triggers,
     timers, computed amounts, holds, voids, caps, allowances, messages,
     earlier referrals, two programs) on drawn ledgers and as-ofs."""
     events = data.draw(mixed_ledgers(), label="ledger")
     as_of = data.draw(as_ofs(events), label="as_of")
-    _alike(pg, rules, [to_line(event) for event in events], as_of)
+    _alike(postgres_server.client, rules, [to_line(event) for event in events], as_of)
 
 
 COOKBOOK = cookbook_programs()
@@ -238,3 +247,26 @@ def test_most_cookbook_programs_run() -> None:
     """Not vacuous: most cookbook programs compile and have a ledger."""
     ran = [name for name, text in COOKBOOK if cookbook_ledger(name) is not None]
     assert len(ran) >= 5
+
+
+def test_a_server_that_fails_to_start_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its folder is removed and what the program said is raised."""
+    import tempfile
+
+    from . import postgres
+
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*args: Any, **kwargs: Any) -> str:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(postgres.tempfile, "mkdtemp", mkdtemp)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "initdb").write_text("#!/bin/sh\necho no cluster >&2\nexit 1\n", encoding="utf-8")
+    (fake / "initdb").chmod(0o755)
+    with pytest.raises(RuntimeError, match=r"^initdb: "):
+        postgres.Server(fake)
+    assert len(made) == 1 and not Path(made[0]).exists()

@@ -12,7 +12,10 @@ PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
 non-null values in an array (`ARRAY_AGG ... FILTER`), a JSONB object,
 `STRPOS`, `SHA256(CONVERT_TO(x, 'UTF8'))`, the epoch plus a number of
 microseconds, the series alone; a NUL's escape in a JSON text
-(`sql/explain.py`) is left out, as a Postgres text holds no NUL.
+(`sql/explain.py`) is left out, as a Postgres text holds no NUL. No
+struct and no `MIN` of a row either: the value a `max` or `min` keeps
+(`exponents.held`) is the first row's in window order holding the least
+value (`_least_in_order`).
 
 BigQuery (`bigquery`): `a // b` as `DIV(a, b)`, exact on INT64 and
 BIGNUMERIC (sqlglot's general rewrite divides with `/`, which is FLOAT64 on
