@@ -122,3 +122,32 @@ def test_negative_zeros_on_spark(prog: rewardrules.Program, spark: Any, tmp_path
     path.write_text("".join(line + "\n" for line in LEDGER), encoding="utf-8")
     data = spark_direct_result(prog, compile_query(prog.compiled), spark, str(path), None)
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, LEDGER, None)
+
+
+#: zeros written as JSON numbers, not strings: the integer `-0` is decoded
+#: as an `int`, which has no sign (0.00), `-0.0` as a negative zero
+NUMBERS = [
+    REFERRAL,
+    '{"id":"u0","at":"2026-01-02T00:00:00Z","type":"usage","referee":"bob","price":-0,"fee":-0}',
+    '{"id":"u1","at":"2026-01-03T00:00:00Z","type":"usage","referee":"bob","price":-0.0,"fee":0}',
+    '{"id":"u2","at":"2026-01-04T00:00:00Z","type":"usage","referee":"bob","price":0,"fee":-0.00}',
+]
+
+
+def test_zeros_written_as_json_numbers(prog: rewardrules.Program, tmp_path: Path) -> None:
+    """The ledger read by DuckDB itself gives the Python reader's signs
+    (its `-0` was `-0.00`, found by review)."""
+    expected = python_json(prog, NUMBERS, None)
+    assert _direct_json(prog, NUMBERS, tmp_path) == expected
+    assert duckdb_json(prog, NUMBERS, None) == expected
+    messages = [a["message"] for a in json.loads(expected)["awards"]]
+    assert messages[0].startswith("0.00 0.00 | ")  # not vacuous: the integer has no sign
+    assert messages[1].startswith("-0.00 0.00 | ")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")  # py4j's (as test_sql_spark.py)
+def test_zeros_written_as_json_numbers_on_spark(prog: rewardrules.Program, spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(line + "\n" for line in NUMBERS), encoding="utf-8")
+    data = spark_direct_result(prog, compile_query(prog.compiled), spark, str(path), None)
+    assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, NUMBERS, None)

@@ -11,7 +11,8 @@ epoch (1970-01-01T00:00:00Z), in UTC.  Why:
   computation to another, which would make awards depend on arithmetic noise.
 * Nothing depends on the machine's local time zone or locale.  Offsets come
   from the text itself, and calendar periods are computed in UTC unless an
-  explicit IANA zone is named (then through :mod:`zoneinfo`).
+  explicit IANA zone is named (then through :mod:`zoneinfo`, with the
+  zones of the ``tzdata`` package, never the machine's own zone files).
 
 :func:`parse_timestamp` accepts strict RFC 3339 only (an offset is required)
 and is on the hot path of reading ledgers, so it avoids ``datetime`` objects:
@@ -362,13 +363,32 @@ _ONE_SECOND: Final = timedelta(seconds=1)
 _UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC"})
 
 
+#: a zone's name: parts of letters, digits, `_`, `+` and `-` between slashes
+#: (`America/Argentina/Buenos_Aires`, `Etc/GMT+5`); never a path elsewhere
+_ZONE_NAME: Final = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
+    """The zone of that IANA name from the `tzdata` package, the project's
+    own time zone database, never the machine's: `ZoneInfo(name)` reads
+    the system's zone files first, so a machine with older data (Debian's
+    2025b against tzdata 2026f, where Edmonton's offset after November 2026
+    differs) placed local midnight an hour apart and gave other awards
+    under a cap per day: the same rule file and ledger must score the same
+    everywhere."""
+    from importlib import resources
+
     try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError, OSError, UnicodeError) as exc:
+        if not _ZONE_NAME.fullmatch(name) or len(name) > 64:
+            raise ValueError(name)
+        *folders, leaf = name.split("/")
+        package = ".".join(["tzdata", "zoneinfo", *folders])
+        with resources.files(package).joinpath(leaf).open("rb") as data:
+            return ZoneInfo.from_file(data, key=name)
+    except (ImportError, KeyError, ValueError, OSError, UnicodeError) as exc:
         raise UnknownTimeZoneError(
-            f"unknown time zone `{_show(name)}`: not an iana zone name or not in this machine's time zone database"
+            f"unknown time zone `{_show(name)}`: not an iana zone name in the time zone database (tzdata)"
         ) from exc
 
 

@@ -179,12 +179,14 @@ def _field_test(name: str, kind: str, optional: bool) -> str:
 
 
 def _value(name: str, kind: str) -> str:
-    """A declared field's value as text (NULL when absent or null)."""
+    """A declared field's value as text (NULL when absent or null). The
+    JSON integer `-0` is `0`: the Python reader decodes an integer to an
+    `int`, which has no negative zero (a `-0` string or `-0.0` keeps it)."""
     tok = f'"t:{name}"'
     if kind in (NUMBER, QUANTITY):
         return (
             f"CASE WHEN {_absent(tok)} THEN NULL WHEN {tok} LIKE '\"%' "
-            f"THEN substring({tok}, 2, strlen({tok}) - 2) ELSE {tok} END"
+            f"THEN substring({tok}, 2, strlen({tok}) - 2) WHEN {tok} = '-0' THEN '0' ELSE {tok} END"
         )
     if kind == BOOLEAN:
         return f"CASE WHEN {_absent(tok)} THEN NULL ELSE {tok} END"

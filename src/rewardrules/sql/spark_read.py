@@ -151,10 +151,11 @@ def _field_test(name: str, kind: str, optional: bool) -> str:
 
 
 def _value(name: str, kind: str) -> str:
-    """A declared field's value as text (NULL when absent or null)."""
+    """A declared field's value as text (NULL when absent or null); the
+    JSON integer `-0` is `0`, as in `read._value`."""
     tok = _quoted("t:" + name)
     if kind in (NUMBER, QUANTITY):
-        return f"CASE WHEN {_absent(tok)} THEN NULL ELSE trim(BOTH '\"' FROM {tok}) END"
+        return f"CASE WHEN {_absent(tok)} THEN NULL WHEN {tok} = '-0' THEN '0' ELSE trim(BOTH '\"' FROM {tok}) END"
     if kind == BOOLEAN:
         return f"CASE WHEN {_absent(tok)} THEN NULL ELSE {tok} END"
     return _string(tok)
