@@ -284,10 +284,12 @@ class RuleError(Exception):
 def unknown_zone(code: str, zone: str, span: Span | None) -> Diagnostic | None:
     """The diagnostic of a `timezone "..."` that names no known IANA zone
     (`code`: RR111 in a reward rule file, RR812 in a matching file), or None."""
-    from .timeutil import period_key
+    from .timeutil import ZoneDataMissing, period_key
 
     try:
         period_key(0, "day", zone)
+    except ZoneDataMissing as missing:  # no name would do: say what is missing
+        return Diagnostic(code, f"unknown time zone `{zone}`", span, f"{missing}: pip install tzdata")
     except ValueError:
         hint = 'use an IANA name such as "Europe/Paris" or "America/New_York"'
         return Diagnostic(code, f"unknown time zone `{zone}`", span, hint)

@@ -70,7 +70,11 @@ class TimestampError(ValueError):
 
 
 class UnknownTimeZoneError(ValueError):
-    """A time zone name that is not a known IANA zone on this machine."""
+    """A time zone name that is not a zone of the time zone database."""
+
+
+class ZoneDataMissing(UnknownTimeZoneError):
+    """No time zone database: the `tzdata` package is not installed."""
 
 
 # --------------------------------------------------------------------------
@@ -363,9 +367,21 @@ _ONE_SECOND: Final = timedelta(seconds=1)
 _UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC"})
 
 
-#: a zone's name: parts of letters, digits, `_`, `+` and `-` between slashes
-#: (`America/Argentina/Buenos_Aires`, `Etc/GMT+5`); never a path elsewhere
-_ZONE_NAME: Final = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """The names of the zones of the `tzdata` package (its `zones` list):
+    the only names `_zone` opens, so that no other file of the package (a
+    module, a folder, a name in another case on a file system that folds
+    case) is taken for a zone."""
+    from importlib import resources
+
+    try:
+        listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    except (ImportError, OSError, UnicodeError) as exc:
+        raise ZoneDataMissing(
+            "no time zone database: the Python package `tzdata`, which rewardrules requires, is not installed"
+        ) from exc
+    return frozenset(listed.split())
 
 
 @lru_cache(maxsize=64)
@@ -376,20 +392,15 @@ def _zone(name: str) -> ZoneInfo:
     2025b against tzdata 2026f, where Edmonton's offset after November 2026
     differs) placed local midnight an hour apart and gave other awards
     under a cap per day: the same rule file and ledger must score the same
-    everywhere."""
+    everywhere (with the same tzdata release). Names outside the package's
+    list (`localtime`, `posix/...`, a path) are unknown."""
     from importlib import resources
 
-    try:
-        if not _ZONE_NAME.fullmatch(name) or len(name) > 64:
-            raise ValueError(name)
-        *folders, leaf = name.split("/")
-        package = ".".join(["tzdata", "zoneinfo", *folders])
-        with resources.files(package).joinpath(leaf).open("rb") as data:
-            return ZoneInfo.from_file(data, key=name)
-    except (ImportError, KeyError, ValueError, OSError, UnicodeError) as exc:
-        raise UnknownTimeZoneError(
-            f"unknown time zone `{_show(name)}`: not an iana zone name in the time zone database (tzdata)"
-        ) from exc
+    if name not in zone_names():
+        raise UnknownTimeZoneError(f"unknown time zone `{_show(name)}`: not a zone of the time zone database (tzdata)")
+    *folders, leaf = name.split("/")
+    with resources.files(".".join(["tzdata", "zoneinfo", *folders])).joinpath(leaf).open("rb") as data:
+        return ZoneInfo.from_file(data, key=name)
 
 
 def _resolve_zone(tz: str | None) -> ZoneInfo | None:
