@@ -195,6 +195,31 @@ def test_an_edit_gives_the_awards_and_bounds_of_the_cli(playground: Playground, 
     page.assert_clean()
 
 
+def test_a_time_zone_comes_from_tzdata_in_the_page(playground: Playground, tmp_path: Path) -> None:
+    """In Pyodide too the zone is read from the bundled tzdata package (a
+    name in its list: core.timeutil._zone), so a cap per day in a zone
+    gives the command line's awards, and a name that reaches a module of
+    the package is RR111 there as here."""
+    page = playground
+    rules = (RULESETS / f"{EXAMPLE}.rules").read_text(encoding="utf-8")
+    head = 'ruleset referral_milestones "Double-sided referral milestones"'
+    cap = "  reward referrer gift_card 50 USD\n"
+    assert head in rules and cap in rules
+    zoned = rules.replace(head, head + ' timezone "America/Edmonton"').replace(
+        cap, cap + "  cap referrer 1 rewards per day\n", 1
+    )
+    page.edit("#rules", zoned)
+    name, ledger = _files(tmp_path, page)
+    assert page.text("#score-json") == cli(tmp_path, "score", "--format", "json", name, ledger)
+    assert page.text("#diagnostics") == cli(tmp_path, "check", name).rstrip()
+    page.edit("#rules", zoned.replace("America/Edmonton", "__init__/Zulu"))
+    name, _ = _files(tmp_path, page)
+    expected = cli(tmp_path, "check", name)
+    assert "error[RR111]" in expected
+    assert page.text("#diagnostics") == expected.rstrip()
+    page.assert_clean()
+
+
 def test_a_mistake_shows_the_diagnostic_of_check(playground: Playground, tmp_path: Path) -> None:
     page = playground
     rules = (RULESETS / f"{EXAMPLE}.rules").read_text(encoding="utf-8")
