@@ -230,3 +230,39 @@ def test_a_spark_failure_prints_no_java_stack_trace(tmp_path: Path) -> None:
         "[NUMERIC_VALUE_OUT_OF_RANGE] a value cannot be represented as Decimal(38, 0).\n"
     )
     assert len(done.stderr) < 2000
+
+
+LIMITED = """\
+ruleset lim
+event payment { amount: money USD, pad: optional text }
+milestone paid { each payment reward referrer cash 1 USD }
+"""
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["with its break", "last, without a break"])
+def test_a_line_of_the_limit_is_decided_by_the_python_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: bool
+) -> None:
+    """A line of exactly the line limit: with its line break it is past
+    the limit for the Python reader, which refuses the ledger; as the last
+    line without a break it is within it. DuckDB's strict form took both
+    (found by review), so `--engine duckdb` scored a ledger the Python
+    engine refuses; a line shorter than the limit is strict (not vacuous)."""
+    from rewardrules.core import limits
+
+    monkeypatch.setattr(limits, "MAX_LEDGER_LINE_BYTES", 200)
+    prog = rewardrules.compile(LIMITED)
+    head = '{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob","amount":"5","pad":"'
+    referral = '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"al","referee":"bob"}'
+    for size, strict in ((200, False), (199, True)):
+        line = head + "x" * (size - len(head) - 2) + '"}'
+        assert len(line.encode()) == size
+        path = tmp_path / f"{size}.jsonl"
+        path.write_text(referral + "\n" + line + ("" if last else "\n"), encoding="utf-8")
+        data = direct_result(prog, compile_query(prog.compiled), str(path), None)
+        assert (data is not None) == strict
+        if size == 200 and not last:
+            with pytest.raises(LedgerError, match="longer than 200 bytes"):
+                prog.score(path)
+        else:
+            assert len(prog.score(path).data["awards"]) == 1

@@ -305,9 +305,12 @@ def parse_sql(
     raw = ", ".join(f"{_raw(n)} AS {ident('r:' + k)}" for n, k in enumerate(keys, start=1))
     # one layer per step, so that each value is computed once: the lines
     # (`strict`), their values (`j`) and keys, the values as text, the
-    # tokens, `at`'s parts, then `ok` and the values
+    # tokens, `at`'s parts, then `ok` and the values. A strict line is
+    # shorter than the line limit: the Python reader counts a line's break
+    # against it, so a line of the limit and its break is refused there,
+    # and a last one without a break is not (it decides both: not strict)
     layers = [
-        f"SELECT line, strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
+        f"SELECT line, strlen(line) < {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)}) AS strict "
         f"FROM {lines_sql(path)} WHERE {_NOT_BLANK}",
         f"SELECT line, strict, CASE WHEN strict THEN json_extract(line, [{paths}]) END AS j, "
         "CASE WHEN strict THEN json_keys(line) END AS keys",
@@ -339,7 +342,7 @@ def common_keys(connection: Any, path: str) -> list[str]:
     sample = f"SELECT line FROM {lines_sql(path)} WHERE line IS NOT NULL LIMIT {_SAMPLE}"
     rows = connection.execute(
         f"SELECT key FROM (SELECT unnest(json_keys(line)) AS key FROM ({sample}) "
-        f"WHERE strlen(line) <= {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)})) "
+        f"WHERE strlen(line) < {limits.MAX_LEDGER_LINE_BYTES} AND regexp_full_match(line, {literal(_LINE)})) "
         f"GROUP BY key ORDER BY count(*) DESC, key LIMIT {_MOST_PROBES}"
     ).fetchall()
     return [key for (key,) in rows if _PLAIN_NAME.fullmatch(key)]
