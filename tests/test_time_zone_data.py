@@ -4,8 +4,8 @@ rule file and ledger score the same on every machine, and the Python
 engine places local midnight where DuckDB does (ICU's data, built in).
 With the machine's files first (Debian's 2025b against tzdata 2026f), a
 cap per day in Edmonton grouped two payments apart in the Python engine
-and together in DuckDB after November 2026, found by review; and 116
-zones differed before 1970."""
+and together in DuckDB after November 2026, found by review; 116
+zones differed in all, most of them before 1970."""
 
 from __future__ import annotations
 
