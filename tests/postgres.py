@@ -23,9 +23,10 @@ from typing import Any
 from rewardrules.check.program import CheckedRuleset
 from rewardrules.sql.compile import Column, Query
 from rewardrules.sql.dialect import to_dialect
-from rewardrules.sql.every import check_volume
 from rewardrules.sql.run import Rows, _positions, _write
-from rewardrules.sql.sections import Fetched, Sections
+from rewardrules.sql.sections import Sections
+
+from .warehouse import fetched_rows
 
 SCHEMA = "rewardrules_check"
 
@@ -195,19 +196,7 @@ def runner(
         def fetch(sql: str) -> list[dict[str, Any]]:
             return pg.rows(_written(sql, tuple(ledger)))
 
-        volume = query.volume_sql()
-        check_volume(fetch(volume) if volume is not None else [], query.names, query.most)
-        taken = fetch(query.reversals) if query.reversals else []
-        claws = fetch(query.clawbacks) if query.clawbacks else []
-        awards, rejected = fetch(query.awards), fetch(query.rejected)
-        if sections is None:
-            return Rows(awards, rejected, taken, claws)
-        referrals = fetch(sections.referrals)
-        programs = len(checked.programs)
-        partial = [row["rid"] for row in referrals if not all(row[f"e{p}"] for p in range(programs))]
-        referrers = fetch(sections.referrers) if sections.referrers else []
-        fetched = Fetched(iter(referrals), iter(referrers), iter(fetch(sections.withheld)), partial, sections)
-        return Rows(awards, rejected, taken, claws, sections=fetched)
+        return fetched_rows(fetch, query, checked, sections)
 
     return run
 
