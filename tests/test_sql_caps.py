@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules.core.timeutil import period_key
+from rewardrules.sql.caps import dated
 from rewardrules.sql.caps import period as period_sql
 from rewardrules.sql.run import connect, seal
 
@@ -201,10 +202,10 @@ def test_period_keys_name_the_python_engine_s_periods(zone: str | None, period: 
         base = int((start + timedelta(hours=hours)).timestamp()) * 10**9
         instants.extend([base, base - 1])
     cap = replace(rewardrules.compile(COUNTED).compiled.checked.programs[0].caps[0], period=period)
-    sql = period_sql(cap, zone)
+    rows_sql = dated('SELECT * FROM UNNEST(?) AS t("at")', zone)
     db = connect("/nonexistent")
     seal(db)
-    rows = db.execute(f'SELECT "at", {sql} FROM UNNEST(?) AS t("at")', [instants]).fetchall()
+    rows = db.execute(f'SELECT "at", {period_sql(cap)} FROM ({rows_sql}) AS d', [instants]).fetchall()
     db.close()
     pairs = {(at, key) for at, key in rows}
     by_sql: dict[str, set[str]] = {}

@@ -408,10 +408,9 @@ def period_payments(zone: str, period: str) -> list[str]:
 
 @pytest.mark.parametrize(("zone", "period"), ZONES)
 def test_caps_per_period_in_a_time_zone(clickhouse: ClickHouse, zone: str, period: str) -> None:
-    """A calendar period in the program's zone (`caps.local_date`, DuckDB's
-    `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`, which ClickHouse lacks, as
-    `fromUnixTimestamp64Micro(micros, zone)`): payments at every hour of a
-    year, zones with half-hour and 45-minute offsets and summer time."""
+    """A calendar period in the program's zone (`caps.dated`: the query's
+    own table of the zone's offsets): payments at every hour of a year,
+    zones with half-hour and 45-minute offsets and summer time."""
     awards = json.loads(_same(clickhouse, capped(zone, period), period_payments(zone, period)))["awards"]
     assert any(award["amount"] != "10.00" for award in awards)  # the cap cut some
 

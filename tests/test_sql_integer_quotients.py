@@ -168,8 +168,9 @@ def test_new_york_days_on_duckdb_and_clickhouse() -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 def test_new_york_days_on_spark_whatever_its_session_zone(spark: Any) -> None:
-    """Spark's query reads no session time zone (`warehouses._spark_local_time`):
-    the same awards with the session in Tokyo."""
+    """Spark's query reads no session time zone (nor any zone data: the
+    query's own offsets, `caps.dated`): the same awards with the session in
+    Tokyo."""
     prog = rewardrules.compile(NEW_YORK, "daily.rules")
     expected = python_json(prog, _new_york_lines(), None)
     assert spark_json(spark, prog, _new_york_lines(), None) == expected
@@ -183,32 +184,23 @@ def test_new_york_days_on_spark_whatever_its_session_zone(spark: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("dialect", "written"),
-    [
-        ("bigquery", "DATETIME(TIMESTAMP_MICROS("),
-        ("snowflake", "CONVERT_TIMEZONE('UTC', 'America/New_York', TO_TIMESTAMP_NTZ("),
-        ("trino", "FROM_UNIXTIME_NANOS("),
-        ("databricks", "CONVERT_TIMEZONE('UTC', 'America/New_York', (CAST('1970-01-01 00:00:00' AS TIMESTAMP_NTZ)"),
-    ],
+    "dialect", ["bigquery", "snowflake", "trino", "databricks", "redshift", "spark", "clickhouse", "postgres"]
 )
-def test_other_dialects_write_a_zone_s_date_with_their_functions(dialect: str, written: str) -> None:
-    """Written, not run here: no DuckDB `MAKE_TIMESTAMPTZ` is left."""
+def test_every_dialect_writes_a_zone_s_date_with_the_query_s_own_offsets(dialect: str) -> None:
+    """Written, not run here (but Spark, ClickHouse and Postgres, which
+    run it in test_time_zone_data.py): no engine's zone function, whose
+    data differ from engine to engine (Redshift had none and refused the
+    file), but the zone's offsets in the query, New York's 2026 summer time
+    (-14400 s from 2026-03-08T07:00:00Z) among them."""
+    from rewardrules.core.zone_offsets import offset_steps
     from rewardrules.sql.compile import compile_query
 
     query = compile_query(rewardrules.compile(NEW_YORK, "daily.rules").compiled)
-    text = to_dialect(query.awards, dialect, [column.name for column in query.columns])
-    assert written in text
-    assert "MAKE_TIMESTAMPTZ" not in text.upper()
-
-
-def test_redshift_refuses_a_zone_s_calendar_cap() -> None:
-    from sqlglot.errors import UnsupportedError
-
-    from rewardrules.sql.compile import compile_query
-
-    query = compile_query(rewardrules.compile(NEW_YORK, "daily.rules").compiled)
-    with pytest.raises(UnsupportedError, match="time zone is not written for Redshift"):
-        to_dialect(query.awards, "redshift", [column.name for column in query.columns])
+    text = to_dialect(query.awards, dialect, [column.name for column in query.columns]).upper()
+    for function in ("TIMEZONE(", "AT TIME ZONE", "FROMUNIXTIMESTAMP64MICRO", "DATETIME(", "MAKE_TIMESTAMPTZ"):
+        assert function not in text
+    assert (1772953200, -14400) in offset_steps("America/New_York")
+    assert "1772953200000000000" in text
 
 
 #: an `every` step of 21 and 29 digits: its units (the step in units of

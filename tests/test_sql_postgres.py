@@ -215,9 +215,9 @@ def test_drawn_ledgers_give_the_same_messages(
 
 @pytest.mark.parametrize(("zone", "period"), ZONES)
 def test_caps_per_period_in_a_time_zone(pg: Postgres, zone: str, period: str) -> None:
-    """A calendar period in the program's zone (Postgres's `TIMEZONE` of
-    the epoch plus the instant's microseconds): payments at every hour of
-    a year, zones with 30- and 45-minute offsets and summer time."""
+    """A calendar period in the program's zone (`caps.dated`: the query's
+    own table of the zone's offsets): payments at every hour of a year,
+    zones with 30- and 45-minute offsets and summer time."""
     awards = json.loads(_same(pg, capped(zone, period), period_payments(zone, period)))["awards"]
     assert any(award["amount"] != "10.00" for award in awards)  # the cap cut some
 

@@ -1,21 +1,26 @@
 """Calendar periods in a time zone come from the project's own time zone
 database (the `tzdata` package), never the machine's zone files: the same
-rule file and ledger score the same on every machine, and the Python
-engine places local midnight where DuckDB does (ICU's data, built in).
+rule file and ledger score the same on every machine, and on every SQL
+engine, whose query carries the zone's offsets from the same files
+(core/zone_offsets.py) rather than reading the engine's own zone data.
 With the machine's files first (Debian's 2025b against tzdata 2026f), a
 cap per day in Edmonton grouped two payments apart in the Python engine
 and together in DuckDB after November 2026, found by review; 116
-zones differed in all, most of them before 1970."""
+zones differed in all, most of them before 1970. Spark's JDK (2025a) and
+ClickHouse's own data differed from tzdata too, and Postgres reads
+Debian's: the caps per day below, run on each, are the Python engine's."""
 
 from __future__ import annotations
 
 import datetime
+import json
 import random
 import sys
 import zoneinfo
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -91,25 +96,32 @@ def _probes(zone: datetime.tzinfo, rng: random.Random) -> list[int]:
     return found
 
 
-def test_python_and_duckdb_place_local_midnight_alike_in_every_zone() -> None:
-    """Every zone of the database (tzdata's list, not the machine's), the
-    local dates around local midnights from 1678 to 2262: the engine's
-    against DuckDB's `TIMEZONE`. (40 random instants a zone missed the
-    Canadian zones of the review's finding; these catch them.)"""
+def test_the_query_places_local_midnight_as_python_does_in_every_zone() -> None:
+    """Every zone of the database (tzdata's list, not the machine's): the
+    local date of the query's own table of offsets (`caps.dated`, run by
+    DuckDB, whose own zone data it no longer reads) against the engine's,
+    around local midnights from 1678 to 2262 (40 random instants a zone
+    missed the Canadian zones of a review's finding; these catch them) and
+    a nanosecond either side of every step of the table."""
+    from rewardrules.core.zone_offsets import offset_steps
+    from rewardrules.sql.caps import dated
+
     rng = random.Random(7)
     connection = duckdb.connect(config={"threads": 1})
-    micros = "(a - ((a % 1000) + 1000) % 1000) // 1000"
-    sql = (
-        f"SELECT (CAST(TIMEZONE(?, MAKE_TIMESTAMPTZ({micros})) AS DATE) - DATE '1970-01-01') "
-        "FROM (SELECT UNNEST(?::BIGINT[]) AS a, generate_subscripts(?::BIGINT[], 1) AS n) ORDER BY n"
-    )
+    rows = 'SELECT UNNEST(?::BIGINT[]) AS "at", generate_subscripts(?::BIGINT[], 1) AS n'
     differ = []
     for name in sorted(timeutil.zone_names()):
         zone = timeutil._resolve_zone(name)
         assert zone is not None or name in ("UTC", "Etc/UTC")
         instants = _probes(zone or datetime.UTC, rng)
+        if zone is not None:
+            starts = [start * NS for start, _ in offset_steps(name)[1:]]
+            instants += [at + step for at in starts for step in (-1, 0, 1)]
         ours = [timeutil._local_days(instant, zone) for instant in instants]
-        theirs = [row[0] for row in connection.execute(sql, [name, instants, instants]).fetchall()]
+        sql = (
+            f"SELECT local_day - DATE '1970-01-01' FROM ({dated(rows, None if zone is None else name)}) AS d ORDER BY n"
+        )
+        theirs = [row[0] for row in connection.execute(sql, [instants, instants]).fetchall()]
         if ours != theirs:
             differ.append(name)
     assert differ == []
@@ -156,3 +168,82 @@ def test_a_cap_per_day_in_edmonton_after_november_2026() -> None:
     python = python_json(prog, events, "2026-12-05T00:00:00Z")
     assert python == duckdb_json(prog, events, "2026-12-05T00:00:00Z")
     assert python.count('"milestone": "per_payment"') == 1  # one local day: the cap withholds p2
+
+
+#: a cap per day in a zone whose rules changed lately, on a day that an
+#: engine with older zone data splits at another hour: Edmonton after
+#: November 2026 (06:30Z is 00:30 at tzdata 2026f's UTC-6, 23:30 the day
+#: before at the UTC-7 of Debian's 2025b and Spark's JDK 17, 2025a), and
+#: Winnipeg from 2035 (05:30Z is 00:30 at tzdata's UTC-5, 23:30 the day
+#: before in ClickHouse 26.9's data, measured 2026-12-06)
+LATE_RULES = {
+    "America/Edmonton": ("2026-12-01T06:30:00Z", "2026-12-01T12:00:00Z"),
+    "America/Winnipeg": ("2035-01-01T05:30:00Z", "2035-01-01T12:00:00Z"),
+}
+
+
+def _late_rule(zone: str) -> tuple[rewardrules.Program, list[str]]:
+    """The capped program in `zone`, and a ledger of two payments on one
+    local day there (by tzdata), the first half an hour after midnight."""
+    first, second = LATE_RULES[zone]
+    prog = rewardrules.compile(CAPPED.replace("America/Edmonton", zone))
+    events = [
+        {"id": "r1", "at": "2026-11-20T12:00:00Z", "type": "referral", "referrer": "alice", "referee": "bob"},
+        {"id": "p1", "at": first, "type": "payment", "referee": "bob", "amount": "5"},
+        {"id": "p2", "at": second, "type": "payment", "referee": "bob", "amount": "5"},
+    ]
+    lines = [json.dumps(event) for event in events]
+    assert python_json(prog, events, None).count('"milestone": "per_payment"') == 1  # one local day: p2 withheld
+    return prog, lines
+
+
+@pytest.mark.parametrize("zone", sorted(LATE_RULES))
+def test_clickhouse_places_local_midnight_by_tzdata(zone: str) -> None:
+    from .test_sql_rate_table_decimals import clickhouse_alike
+
+    prog, lines = _late_rule(zone)
+    clickhouse_alike(prog, [lines])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_spark_places_local_midnight_by_tzdata(spark: Any) -> None:
+    from .test_sql_spark import spark_json
+
+    for zone in sorted(LATE_RULES):
+        prog, lines = _late_rule(zone)
+        assert spark_json(spark, prog, lines, None) == python_json(prog, lines, None)
+
+
+def test_postgres_places_local_midnight_by_tzdata(postgres_server: Any) -> None:
+    from rewardrules.cli.sql import duckdb_result
+    from rewardrules.sql.compile import compile_query
+
+    from .postgres import runner
+
+    for zone in sorted(LATE_RULES):
+        prog, lines = _late_rule(zone)
+        data = duckdb_result(
+            prog, compile_query(prog.compiled), lines, None, "<ledger>", runner(postgres_server.client)
+        )
+        assert json.dumps(data, indent=2) + "\n" == python_json(prog, lines, None)
+
+
+def test_two_changes_less_than_a_week_apart_are_found() -> None:
+    """A rule whose summer lasts three days (none in tzdata 2026f does):
+    the weekly readings miss some of those summers; each year's are read
+    again hourly (`zone_offsets._rule_changes`), and every change is found,
+    to the second."""
+    from rewardrules.core import zone_offsets
+
+    def start(year: int) -> int:
+        return int(datetime.datetime(year, 6, 10, 3, 17, 11, tzinfo=datetime.UTC).timestamp())
+
+    summers = [(start(year), start(year) + 3 * 86_400 - 7) for year in range(2030, 2040)]
+
+    def offset(second: int) -> int:
+        return 3_600 if any(begin <= second < end for begin, end in summers) else 0
+
+    begin = start(2029) + 86_400 * 30
+    found = zone_offsets._rule_changes(offset, begin, start(2040))
+    assert found == [change for summer in summers for change in summer]
+    assert zone_offsets._changes(offset, begin, start(2040), 7 * 86_400) != found  # not vacuous

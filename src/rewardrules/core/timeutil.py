@@ -392,15 +392,23 @@ def _zone(name: str) -> ZoneInfo:
     2025b against tzdata 2026f, where Edmonton's offset after November 2026
     differs) placed local midnight an hour apart and gave other awards
     under a cap per day: the same rule file and ledger must score the same
-    everywhere (with the same tzdata release). Names outside the package's
-    list (`localtime`, `posix/...`, a path) are unknown."""
+    everywhere (with the same tzdata release)."""
+    import io
+
+    return ZoneInfo.from_file(io.BytesIO(zone_file(name)), key=name)
+
+
+def zone_file(name: str) -> bytes:
+    """The bytes of that zone's file (TZif) in the `tzdata` package, which
+    `_zone` reads and the SQL backend's table of offsets is made from
+    (core/zone_offsets.py). Names outside the package's list (`localtime`,
+    `posix/...`, a path) are unknown."""
     from importlib import resources
 
     if name not in zone_names():
         raise UnknownTimeZoneError(f"unknown time zone `{_show(name)}`: not a zone of the time zone database (tzdata)")
     *folders, leaf = name.split("/")
-    with resources.files(".".join(["tzdata", "zoneinfo", *folders])).joinpath(leaf).open("rb") as data:
-        return ZoneInfo.from_file(data, key=name)
+    return resources.files(".".join(["tzdata", "zoneinfo", *folders])).joinpath(leaf).read_bytes()
 
 
 def _resolve_zone(tz: str | None) -> ZoneInfo | None:

@@ -20,10 +20,13 @@ below): one cap's cut changes what the others see after.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..check.program import CapInfo
+from ..core.timeutil import NS_PER_SECOND
 from ..core.units import is_currency, minor_exponent
+from ..core.zone_offsets import offset_steps
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -42,30 +45,53 @@ _DAY = 86_400_000_000_000
 _TRUNC = {"week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
 
-def local_date(timezone: str | None) -> str:
-    """The calendar date of an award's instant (`"at"`, ns since the epoch)
-    in the program's time zone, as a DATE. In UTC from exact integer
-    arithmetic (floor division, right for instants before 1970 too); in a
-    zone with DuckDB's `timezone()` (its ICU time-zone data, built in)."""
+def dated(rows: str, timezone: str | None) -> str:
+    """`rows` (with their instant, `"at"`, ns since the epoch) and the
+    calendar date of that instant in the program's time zone (`local_day`,
+    a DATE) that `period` reads, from exact integer arithmetic alone: the
+    instant's UTC day and time of day (floor division, right for instants
+    before 1970 too), the zone's offset added to the time of day, a day
+    before or after where that crosses midnight (an offset is less than a
+    day). The offset comes from the query itself (`_offset`, a column of its
+    own: computed once a row, as an engine would not if it were written
+    twice), never from the engine's own time zone database, which differs
+    from engine to engine (core/zone_offsets.py)."""
+    days = f'("at" // {_DAY} - CASE WHEN "at" % {_DAY} < 0 THEN 1 ELSE 0 END)'
     if timezone is None:
-        days = f'("at" // {_DAY} - CASE WHEN "at" % {_DAY} < 0 THEN 1 ELSE 0 END)'
-        return f"(DATE '1970-01-01' + CAST({days} AS INTEGER))"
-    from .compile import literal
+        return f"SELECT *, (DATE '1970-01-01' + CAST({days} AS INTEGER)) AS local_day FROM ({rows}) AS z"
+    offset = f"SELECT *, CAST({_offset(offset_steps(timezone))} AS BIGINT) AS zone_offset FROM ({rows}) AS z"
+    rest = f'(CASE WHEN "at" % {_DAY} < 0 THEN "at" % {_DAY} + {_DAY} ELSE "at" % {_DAY} END)'
+    wall = f"({rest} + zone_offset * {NS_PER_SECOND} + {_DAY})"  # a day more: positive, so `//` floors
+    local = f"({days} + {wall} // {_DAY} - 1)"
+    return f"SELECT * EXCLUDE (zone_offset), (DATE '1970-01-01' + CAST({local} AS INTEGER)) AS local_day FROM ({offset}) AS o"
 
-    micros = '(("at" - (("at" % 1000) + 1000) % 1000) // 1000)'  # floor: whole microseconds
-    return f"CAST(TIMEZONE({literal(timezone)}, MAKE_TIMESTAMPTZ({micros})) AS DATE)"
+
+def _offset(steps: tuple[tuple[int, int], ...]) -> str:
+    """The UTC offset in seconds at `"at"` of a zone's steps
+    (`core.zone_offsets`), as a binary search of nested CASEs: a handful of
+    comparisons a row for the zone's hundreds of steps from 1677 to 2262."""
+    if len(steps) == 1:
+        return str(steps[0][1])
+    middle = len(steps) // 2
+    start = steps[middle][0] * NS_PER_SECOND
+    return f'CASE WHEN "at" < {start} THEN {_offset(steps[:middle])} ELSE {_offset(steps[middle:])} END'
 
 
-def period(cap: CapInfo, timezone: str | None) -> str:
+def has_periods(caps: Iterable[CapInfo]) -> bool:
+    """Whether one of `caps` is per calendar period: its rows need `dated`."""
+    return any(cap.period is not None for cap in caps)
+
+
+def period(cap: CapInfo) -> str:
     """The key of the calendar period of an award's instant for `cap`: the
-    period's first day as text ('' for a cap without period). Any key that
-    names the period once will do: the rows are only grouped by it."""
+    period's first day as text ('' for a cap without period), of the rows'
+    `local_day` (`dated`). Any key that names the period once will do: the
+    rows are only grouped by it."""
     if cap.period is None:
         return "''"
-    date = local_date(timezone)
     if cap.period == "day":
-        return f"CAST({date} AS VARCHAR)"
-    return f"CAST(CAST(DATE_TRUNC('{_TRUNC[cap.period]}', {date}) AS DATE) AS VARCHAR)"
+        return "CAST(local_day AS VARCHAR)"
+    return f"CAST(CAST(DATE_TRUNC('{_TRUNC[cap.period]}', local_day) AS DATE) AS VARCHAR)"
 
 
 def capped(compiler: _Compiler, body: str) -> str:
@@ -77,11 +103,10 @@ def capped(compiler: _Compiler, body: str) -> str:
     if not compiler.caps:
         return f"SELECT *, wanted AS granted, TRUE AS paid FROM (\n{body}\n) AS wanted"
     wide = f"DECIMAL({MAX_DIGITS}, {compiler.scale})"
-    timezone = compiler.checked.timezone
     limits, periods, counted = [], [], []
     for n, cap in compiler.caps.values():
         limits.append(f"WHEN 'c{n}' THEN CAST({number(cap.limit, None, compiler.path)} AS {wide})")
-        periods.append(f"WHEN 'c{n}' THEN {period(cap, timezone)}")
+        periods.append(f"WHEN 'c{n}' THEN {period(cap)}")
         if cap.counts_rewards:
             counted.append(f"'c{n}'")
     units = [(f"c{n}", cap.unit) for n, cap in compiler.caps.values() if not cap.counts_rewards]
@@ -96,10 +121,13 @@ def capped(compiler: _Compiler, body: str) -> str:
         f"CASE WHEN cap IS NULL THEN wanted WHEN {counts} THEN wanted * CASE WHEN used <= {limit} THEN 1 ELSE 0 END "
         f"ELSE CAST(LEAST(used, {limit}) - LEAST(used - wanted, {limit}) AS {wide}) END"
     )
+    hidden = "period, used"
+    if has_periods(cap for _, cap in compiler.caps.values()):
+        body, hidden = dated(body, compiler.checked.timezone), "period, used, local_day"
     keyed = f"SELECT *, CASE cap {' '.join(periods)} ELSE '' END AS period FROM (\n{body}\n) AS wanted"
     rows = f"SELECT *, CAST({granted} AS {wide}) AS granted FROM (SELECT *, {so_far} AS used FROM ({keyed}) AS p) AS u"
     return (
-        f"SELECT * EXCLUDE (period, used) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(units)} END AS amount) "
+        f"SELECT * EXCLUDE ({hidden}) REPLACE (CASE WHEN granted = wanted THEN amount ELSE {_cut_text(units)} END AS amount) "
         f"FROM (SELECT *, {_paid(units)} AS paid FROM ({rows}) AS g) AS k " + KEPT
     )
 
@@ -130,9 +158,11 @@ def folded(compiler: _Compiler, body: str) -> str:
     from .compile import ISSUE_ORDER, MAX_DIGITS
 
     wide = f"DECIMAL({MAX_DIGITS}, {compiler.scale})"
-    timezone = compiler.checked.timezone
     drawn = list(compiler.caps.values())
-    keys = "".join(f", CASE WHEN {member(n)} THEN {period(cap, timezone)} END AS q{n}" for n, cap in drawn)
+    keys = "".join(f", CASE WHEN {member(n)} THEN {period(cap)} END AS q{n}" for n, cap in drawn)
+    hidden = ", ".join(("seq", *(f"q{n}" for n, _ in drawn)))
+    if has_periods(cap for _, cap in drawn):
+        body, hidden = dated(body, compiler.checked.timezone), hidden + ", local_day"
     seq = f"ROW_NUMBER() OVER (PARTITION BY beneficiary, cap IS NULL ORDER BY {ISSUE_ORDER})"
     ordered = f"SELECT *{keys}, CASE WHEN cap IS NOT NULL THEN {seq} END AS seq FROM (\n{body}\n) AS w"
     start = ", ".join(
@@ -146,7 +176,6 @@ def folded(compiler: _Compiler, body: str) -> str:
     )
     fold = f"fold AS (\n{_fold_step(drawn, wide, first)}\nUNION ALL\n{_fold_step(drawn, wide, then)}\n)"
     granted = "SELECT o.*, COALESCE(f.granted, o.wanted) AS granted FROM ordered AS o LEFT JOIN fold AS f USING (beneficiary, seq)"
-    hidden = ", ".join(("seq", *(f"q{n}" for n, _ in drawn)))
     units = sorted(compiler.cap_units.items())
     return (
         f"WITH RECURSIVE ordered AS ({ordered}),\n{fold}\n"

@@ -534,6 +534,8 @@ def _withheld_rows(compiler: _Compiler) -> str:
     drawn = _drawn(compiler)
     used = "".join(f", {sql} AS u{n}" for n, sql in drawn)
     shown = "".join(f", u{n}" for n, _ in drawn)
+    if caps.has_periods(cap for _, cap in compiler.caps.values()):
+        rows = caps.dated(rows, compiler.checked.timezone)
     return f"SELECT {keep}, cap, raw{shown} FROM (SELECT *{used} FROM ({rows}) AS r) AS u WHERE NOT paid"
 
 
@@ -548,7 +550,7 @@ def _drawn(compiler: _Compiler) -> list[tuple[int, str]]:
     for n, cap in compiler.caps.values():
         member = caps.member(n)
         drew = "1" if cap.counts_rewards else "granted"
-        window = f"PARTITION BY beneficiary, {member}, CASE WHEN {member} THEN {caps.period(cap, compiler.checked.timezone)} END"
+        window = f"PARTITION BY beneficiary, {member}, CASE WHEN {member} THEN {caps.period(cap)} END"
         found.append((n, f"CAST(SUM(CASE WHEN granted > 0 THEN {drew} END) OVER ({window} {before}) AS VARCHAR)"))
     return found
 

@@ -3,10 +3,10 @@ one warehouse, where sqlglot would write a construct that engine lacks, or
 one that means something else there (docs/sql.md, "Other dialects").
 
 PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
-`CONTAINS`, `SHA256` of bytes only, a `MAKE_TIMESTAMPTZ` of date parts
-(DuckDB's takes microseconds since the epoch, and so does its
-`MAKE_TIMESTAMP`, which sqlglot writes through a floating-point
-`TO_TIMESTAMP` in the session's time zone), `CHR(0)` is an error, and a
+`CONTAINS`, `SHA256` of bytes only, a `MAKE_TIMESTAMP` of date parts
+(DuckDB's takes microseconds since the epoch, which sqlglot writes
+through a floating-point `TO_TIMESTAMP` in the session's time zone),
+`CHR(0)` is an error, and a
 `GENERATE_SERIES` is already a set of rows (DuckDB's is a list to
 `UNNEST`). Each is written with what Postgres has, exactly: the window's
 non-null values in an array (`ARRAY_AGG ... FILTER`), a JSONB object,
@@ -35,8 +35,7 @@ an empty map); tuples and maps cannot be NULL either,
 so the struct a `max`, `min` or `first` keeps (`exponents.held`,
 `expressions.first_value`) is `argMinIf` over the window (`_least_where`);
 `range` for `GENERATE_SERIES` (it leaves out its end), `%i` for minutes,
-a boolean's `MAX` for `BOOL_OR`, `fromUnixTimestamp64Micro(micros, zone)`
-for DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`; its decimal
+a boolean's `MAX` for `BOOL_OR`; its decimal
 literals are 256-bit (`dialect._wide_literal`), and a product of two
 values or a sum stops the query where ClickHouse's unchecked 128-bit
 arithmetic wrapped around (`_checked`). Refused, with the reason:
@@ -100,8 +99,6 @@ def rewrite(tree: Any, dialect: str) -> Any:
     if dialect == "spark":
         _no_recursion(tree, "Spark 4.0", "a reward counted by several caps", "Caps")
         tree = bottom_up(tree, _aggregate)
-    if dialect in _LOCAL_TIME:  # a calendar date in a time zone (`caps.local_date`)
-        tree = bottom_up(tree, lambda node: _LOCAL_TIME[dialect](node) if _in_zone(node) else node)
     if dialect in ("trino", "bigquery", "clickhouse"):
         tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
     if dialect in ("trino", "redshift", "bigquery"):
@@ -347,104 +344,6 @@ def _stop_if(node: Any, wrapped: Any) -> Any:
     return exp.Paren(this=exp.Add(this=exp.Paren(this=node.copy()), expression=stop))
 
 
-def _spark_local_time(node: Any) -> Any:
-    """`TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))` on Spark: the instant as a
-    TIMESTAMP_NTZ in UTC (the epoch plus a day-time interval of its whole
-    days and seconds with six decimals), then `CONVERT_TIMEZONE` to the
-    zone's wall clock. Nothing reads the session's time zone, where
-    `from_utc_timestamp` and a cast of a TIMESTAMP to a DATE do."""
-    from sqlglot import exp
-
-    zone, micros = node.expressions[0], node.expressions[1].expressions[0]
-    day = exp.Literal.number(86_400_000_000)
-    days = exp.Cast(this=exp.IntDiv(this=micros.copy(), expression=day), to=exp.DataType.build("INT"))
-    rest = exp.Cast(this=exp.Mod(this=micros.copy(), expression=day.copy()), to=exp.DataType.build("DECIMAL(18, 0)"))
-    seconds = exp.Div(this=rest, expression=exp.Literal.number(1_000_000))
-    zero = exp.Literal.number(0)
-    since = exp.Anonymous(this="MAKE_DT_INTERVAL", expressions=[days, zero, zero.copy(), seconds])
-    epoch = exp.Cast(this=exp.Literal.string("1970-01-01 00:00:00"), to=exp.DataType.build("TIMESTAMP_NTZ"))
-    utc = exp.Paren(this=exp.Add(this=epoch, expression=since))
-    return exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), zone, utc])
-
-
-def _clickhouse_local_time(node: Any) -> Any:
-    """On ClickHouse: `fromUnixTimestamp64Micro(micros, zone)`, a DateTime64
-    in the zone, whose date is the zone's."""
-    from sqlglot import exp
-
-    zone, micros = node.expressions[0], node.expressions[1].expressions[0]
-    whole = exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))
-    return exp.Anonymous(this="fromUnixTimestamp64Micro", expressions=[whole, zone])
-
-
-def _bigquery_local_time(node: Any) -> Any:
-    """On BigQuery: `DATETIME(TIMESTAMP_MICROS(micros), zone)`, the zone's
-    wall clock (written, not run here)."""
-    from sqlglot import exp
-
-    zone, micros = node.expressions[0], node.expressions[1].expressions[0]
-    instant = exp.Anonymous(this="TIMESTAMP_MICROS", expressions=[micros])
-    return exp.Anonymous(this="DATETIME", expressions=[instant, zone])
-
-
-def _snowflake_local_time(node: Any) -> Any:
-    """On Snowflake: `CONVERT_TIMEZONE('UTC', zone, TO_TIMESTAMP_NTZ(micros,
-    6))` (a number of microseconds at scale 6), a TIMESTAMP_NTZ of the
-    zone's wall clock (written, not run here)."""
-    from sqlglot import exp
-
-    zone, micros = node.expressions[0], node.expressions[1].expressions[0]
-    utc = exp.Anonymous(this="TO_TIMESTAMP_NTZ", expressions=[micros, exp.Literal.number(6)])
-    return exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), zone, utc])
-
-
-def _trino_local_time(node: Any) -> Any:
-    """On Trino: `from_unixtime_nanos(micros * 1000) AT TIME ZONE zone`, whose
-    date is the zone's (written, not run here)."""
-    from sqlglot import exp
-
-    zone, micros = node.expressions[0], node.expressions[1].expressions[0]
-    nanos = exp.Mul(this=exp.Paren(this=micros), expression=exp.Literal.number(1000))
-    return exp.AtTimeZone(this=exp.Anonymous(this="from_unixtime_nanos", expressions=[nanos]), zone=zone)
-
-
-def _redshift_local_time(node: Any) -> Any:
-    """Redshift: refused (no function known here to make a timestamp of a
-    number of microseconds past 2038 exactly)."""
-    from sqlglot.errors import UnsupportedError
-
-    raise UnsupportedError(
-        "a cap per calendar period in the ruleset's time zone is not written for Redshift yet "
-        "(docs/sql.md, Other dialects): score this file with --engine duckdb"
-    )
-
-
-#: how each dialect writes DuckDB's `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`
-#: (Postgres has `TIMEZONE`; `_postgres` writes its `MAKE_TIMESTAMPTZ`)
-_LOCAL_TIME = {
-    "clickhouse": _clickhouse_local_time,
-    "spark": _spark_local_time,
-    "databricks": _spark_local_time,
-    "bigquery": _bigquery_local_time,
-    "snowflake": _snowflake_local_time,
-    "trino": _trino_local_time,
-    "redshift": _redshift_local_time,
-}
-
-
-def _in_zone(node: Any) -> bool:
-    """Whether a node is `TIMEZONE(zone, MAKE_TIMESTAMPTZ(micros))`, an
-    instant's wall-clock time in a zone (`caps.local_date`), which only
-    DuckDB and Postgres have: each other dialect writes it with its own
-    functions (`_LOCAL_TIME`)."""
-    from sqlglot import exp
-
-    def named(item: Any, name: str, count: int) -> bool:
-        return isinstance(item, exp.Anonymous) and str(item.this).upper() == name and len(item.expressions) == count
-
-    return named(node, "TIMEZONE", 2) and named(node.expressions[1], "MAKE_TIMESTAMPTZ", 1)
-
-
 def _order_by_output(select: Any) -> None:
     """A SELECT's `ORDER BY x`, where `x` is an output column made from
     another (`vat AS "at"`), as that column's expression: SQL orders by the
@@ -571,10 +470,6 @@ def _postgres(node: Any) -> Any:
         epoch = exp.Cast(this=exp.Literal.string("1970-01-01 00:00:00"), to=exp.DataType.build("TIMESTAMP"))
         step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND"))
         return exp.Paren(this=exp.Add(this=epoch, expression=exp.Mul(this=node.this, expression=step)))
-    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "MAKE_TIMESTAMPTZ" and len(node.expressions) == 1:
-        epoch = exp.Cast(this=exp.Literal.string("1970-01-01 00:00:00+00"), to=exp.DataType.build("TIMESTAMPTZ"))
-        step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND"))
-        return exp.Paren(this=exp.Add(this=epoch, expression=exp.Mul(this=node.expressions[0], expression=step)))
     return node
 
 

@@ -1,0 +1,137 @@
+"""A time zone's UTC offsets as a list of steps, from the `tzdata` package.
+
+Why: the SQL backend needs an instant's calendar date in the program's
+zone (a cap per day, week, month, ...). Each SQL engine has its own time
+zone database (DuckDB ICU's, Spark the JVM's, ClickHouse its own, a
+warehouse whatever release it was last given), and they differ: Spark's
+JDK 17 (tzdata 2025a) put Edmonton an hour from tzdata 2026f after
+November 2026, ClickHouse 26.9 Winnipeg after 2035. So the query does not
+ask the engine: it carries the zone's offsets, read here from the same
+files the Python engine reads (`timeutil._zone`), and every engine places
+local midnight where the Python engine does.
+
+A zone's file (TZif, RFC 8536) lists its transitions up to its last change
+of rules, then a rule for every year after (the footer, a POSIX TZ string
+such as `EST5EDT,M3.2.0,M11.1.0`). The steps are the offsets Python's
+`zoneinfo` gives (the Python engine's reference) at each listed transition
+and at each change of the footer's rule, found by reading the offset once
+a week after the last listed transition and bisecting to the second where
+it changed (`_rule_changes`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
+
+from .timeutil import _zone, zone_file
+
+#: the instants the SQL backend holds (a BIGINT of nanoseconds, 1677-09-21
+#: to 2262-04-11), in whole seconds: steps outside them are never read
+FIRST_SECOND = -(2**63) // 1_000_000_000
+LAST_SECOND = (2**63 - 1) // 1_000_000_000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = 3_600
+_WEEK = 7 * 86_400
+
+
+@lru_cache(maxsize=16)
+def offset_steps(name: str) -> tuple[tuple[int, int], ...]:
+    """The zone's offsets as `(first second, offset in seconds)` steps in
+    time order: an instant's offset is that of the last step starting at or
+    before it; the first step starts at `FIRST_SECOND`. Two steps in a row
+    never have the same offset."""
+    zone = _zone(name)
+    data = zone_file(name)
+    listed = [t for t in _transitions(data) if FIRST_SECOND < t <= LAST_SECOND]
+    starts = [FIRST_SECOND, *listed]
+    if "," in _footer(data):  # a rule with summer time: its changes, year after year
+        starts += _rule_changes(partial(_offset, zone), max(starts), LAST_SECOND)
+    steps: list[tuple[int, int]] = []
+    for start in sorted(set(starts)):
+        offset = _offset(zone, start)
+        if not steps or steps[-1][1] != offset:
+            steps.append((start, offset))
+    return tuple(steps)
+
+
+def _offset(zone: object, second: int) -> int:
+    """The zone's UTC offset in seconds at that instant, as the Python
+    engine reads it (`timeutil._local_days`)."""
+    local = (_EPOCH + timedelta(seconds=second)).astimezone(zone)  # type: ignore[arg-type]
+    offset = local.utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset // timedelta(seconds=1)
+
+
+def _rule_changes(offset: Callable[[int], int], start: int, end: int) -> list[int]:
+    """The first seconds at which `offset` (of an instant, in seconds)
+    changes between `start` and `end`: read once a week, each change
+    bisected to its second. A rule with summer time changes the offset
+    twice a year: a year in which the weekly readings see another number
+    of changes (two changes less than a week apart, in no zone of tzdata
+    2026f) is read again once an hour."""
+    changes = _changes(offset, start, end, _WEEK)
+    year = _year_starts(start, end)
+    for first, last in itertools.pairwise(year):
+        inside = [second for second in changes if first < second <= last]
+        if len(inside) != 2:
+            changes = [s for s in changes if not first < s <= last] + _changes(offset, first, last, _HOUR)
+    return sorted(changes)
+
+
+def _changes(offset: Callable[[int], int], start: int, end: int, step: int) -> list[int]:
+    """The seconds in (`start`, `end`] where the offset changes, read every
+    `step` seconds and bisected to the second."""
+    changes = []
+    before, was = start, offset(start)
+    for second in range(start + step, end + step, step):
+        second = min(second, end)
+        now = offset(second)
+        if now != was:
+            low, high = before, second  # offset(low) == was, offset(high) == now
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == was:
+                    low = middle
+                else:
+                    high = middle
+            changes.append(high)
+        before, was = second, now
+    return changes
+
+
+def _year_starts(start: int, end: int) -> list[int]:
+    """The UTC starts of the whole calendar years between `start` and `end`
+    (seconds)."""
+    first = (_EPOCH + timedelta(seconds=start)).year + 1
+    last = (_EPOCH + timedelta(seconds=end)).year
+    return [int((datetime(year, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds()) for year in range(first, last + 1)]
+
+
+def _transitions(data: bytes) -> list[int]:
+    """The transition instants (seconds) listed in a TZif file's 64-bit
+    part (version 2 and later; every file of the tzdata package is)."""
+    counts = struct.Struct(">6l")
+    first = struct.unpack_from(">6l", data, 20)
+    skip = 44 + _block_size(first, 4)
+    if data[:4] != b"TZif" or data[skip : skip + 4] != b"TZif":
+        raise ValueError("not a version 2 TZif file")
+    timecnt = counts.unpack_from(data, skip + 20)[3]
+    return list(struct.unpack_from(f">{timecnt}q", data, skip + 44))
+
+
+def _block_size(counts: tuple[int, ...], time_size: int) -> int:
+    """The bytes of a TZif data block after its header (RFC 8536, 3.2)."""
+    isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt = counts
+    return timecnt * (time_size + 1) + typecnt * 6 + charcnt + leapcnt * (time_size + 4) + isstdcnt + isutcnt
+
+
+def _footer(data: bytes) -> str:
+    """The TZ string after the 64-bit part: the rule for times after the
+    last listed transition (empty when none)."""
+    return data.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode("ascii", "replace")
