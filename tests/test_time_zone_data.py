@@ -101,8 +101,9 @@ def test_the_query_places_local_midnight_as_python_does_in_every_zone() -> None:
     local date of the query's own table of offsets (`caps.dated`, run by
     DuckDB, whose own zone data it no longer reads) against the engine's,
     around local midnights from 1678 to 2262 (40 random instants a zone
-    missed the Canadian zones of a review's finding; these catch them) and
-    a nanosecond either side of every step of the table."""
+    missed the Canadian zones of a review's finding; these catch them), a
+    nanosecond either side of every step of the table, and the first and
+    last instants a BIGINT holds."""
     from rewardrules.core.zone_offsets import offset_steps
     from rewardrules.sql.caps import dated
 
@@ -114,6 +115,7 @@ def test_the_query_places_local_midnight_as_python_does_in_every_zone() -> None:
         zone = timeutil._resolve_zone(name)
         assert zone is not None or name in ("UTC", "Etc/UTC")
         instants = _probes(zone or datetime.UTC, rng)
+        instants += [-(2**63), -(2**63) + 1, 2**63 - 2, 2**63 - 1]  # the ends a BIGINT holds
         if zone is not None:
             starts = [start * NS for start, _ in offset_steps(name)[1:]]
             instants += [at + step for at in starts for step in (-1, 0, 1)]
@@ -247,3 +249,42 @@ def test_two_changes_less_than_a_week_apart_are_found() -> None:
     found = zone_offsets._rule_changes(offset, begin, start(2040))
     assert found == [change for summer in summers for change in summer]
     assert zone_offsets._changes(offset, begin, start(2040), 7 * 86_400) != found  # not vacuous
+
+
+@pytest.mark.parametrize("name", ["America/New_York", "Australia/Lord_Howe", "America/Santiago", "Africa/Casablanca"])
+def test_no_step_is_missing(name: str) -> None:
+    """Every change of offset from 2015 to 2045 found by reading the zone
+    hourly, apart from the table, is a step of it, and no other: a step
+    left out would only show where a probe of the test above fell into
+    it (found by review). Summer times of 30 minutes (Lord Howe), changes
+    at local midnight (Santiago) and Ramadan's (Casablanca, listed)."""
+    from rewardrules.core.zone_offsets import _offset, offset_steps
+
+    zone = timeutil._zone(name)
+    first = int(datetime.datetime(2015, 1, 1, tzinfo=datetime.UTC).timestamp())
+    last = int(datetime.datetime(2045, 1, 1, tzinfo=datetime.UTC).timestamp())
+    changes = []
+    before = _offset(zone, first)
+    for hour in range(first + 3600, last + 1, 3600):
+        now = _offset(zone, hour)
+        if now != before:
+            changes.append(hour)
+        before = now
+    steps = [start for start, _ in offset_steps(name) if first < start <= last]
+    assert len(changes) > 30 and len(steps) == len(changes)
+    assert all(hour - 3600 < start <= hour for start, hour in zip(steps, changes, strict=True))
+
+
+def test_a_footer_rule_is_read_for_its_changes() -> None:
+    """The TZ string at a zone file's end: a summer-time rule is probed for
+    its changes, a fixed offset, summer time all year and no rule are not
+    (each year of those read again hourly took seconds, found by review)."""
+    from rewardrules.core import zone_offsets
+
+    data = timeutil.zone_file("America/New_York")
+    assert zone_offsets._footer(data) == "EST5EDT,M3.2.0,M11.1.0"
+    assert zone_offsets._footer(b"TZif...\n\n") == ""
+    assert zone_offsets._changes_yearly("EST5EDT,M3.2.0,M11.1.0")
+    assert not zone_offsets._changes_yearly("CST6")
+    assert not zone_offsets._changes_yearly("EST5EDT,0/0,J365/25")
+    assert not zone_offsets._changes_yearly("")

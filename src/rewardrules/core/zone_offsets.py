@@ -49,7 +49,7 @@ def offset_steps(name: str) -> tuple[tuple[int, int], ...]:
     data = zone_file(name)
     listed = [t for t in _transitions(data) if FIRST_SECOND < t <= LAST_SECOND]
     starts = [FIRST_SECOND, *listed]
-    if "," in _footer(data):  # a rule with summer time: its changes, year after year
+    if _changes_yearly(_footer(data)):  # a rule with summer time: its changes, year after year
         starts += _rule_changes(partial(_offset, zone), max(starts), LAST_SECOND)
     steps: list[tuple[int, int]] = []
     for start in sorted(set(starts)):
@@ -132,6 +132,18 @@ def _block_size(counts: tuple[int, ...], time_size: int) -> int:
 
 
 def _footer(data: bytes) -> str:
-    """The TZ string after the 64-bit part: the rule for times after the
-    last listed transition (empty when none)."""
-    return data.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode("ascii", "replace")
+    """The TZ string after the 64-bit part, between the file's last two
+    line breaks: the rule for times after the last listed transition
+    (empty when none)."""
+    end = len(data) - 1
+    if end < 1 or data[end:] != b"\n":
+        return ""
+    return data[data.rindex(b"\n", 0, end) + 1 : end].decode("ascii", "replace")
+
+
+def _changes_yearly(footer: str) -> bool:
+    """Whether a TZ string's rule changes the offset every year: it has
+    summer time (a `,start,end` part), and not all year long (RFC 8536,
+    3.3.1: `,0/0,J365/25` is summer time from the first day's start to
+    past the last day's end, which never changes)."""
+    return "," in footer and not footer.endswith(",0/0,J365/25")

@@ -51,6 +51,9 @@ of a reward without a message: both are an `OBJECT`, built by
 `OBJECT_CONSTRUCT_KEEP_NULL` (a missing value kept, as DuckDB's `MAP`
 keeps it).
 
+Trino (`trino`, written only): a date plus a number of days (`caps.dated`)
+is `date_add('day', n, d)` (Trino adds only an interval to a date).
+
 Award ids elsewhere (written only, no engine run here): Trino hashes
 bytes (`SHA256(TO_UTF8(x))`, and a text's bytes are `LENGTH(TO_UTF8(x))`);
 BigQuery's `SHA256` and ClickHouse's give bytes, written as lowercase hex
@@ -103,6 +106,8 @@ def rewrite(tree: Any, dialect: str) -> Any:
         tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
     if dialect in ("trino", "redshift", "bigquery"):
         tree = bottom_up(tree, _strpos)
+    if dialect == "trino":
+        tree = bottom_up(tree, _days_after)
     return tree
 
 
@@ -135,6 +140,18 @@ def _hex_digest(node: Any, dialect: str) -> Any:
     if dialect == "bigquery":
         return exp.Anonymous(this="TO_HEX", expressions=[node.copy()])  # a copy: `node` keeps its place until replaced
     return exp.Lower(this=exp.Hex(this=node.copy()))
+
+
+def _days_after(node: Any) -> Any:
+    """`DATE d + n` (a calendar date n days after d: `caps.dated`) as
+    Trino's `date_add('day', n, d)`: Trino adds only an interval to a
+    date."""
+    from sqlglot import exp
+
+    date = isinstance(node.this, exp.Cast) and node.this.to.is_type("date") if isinstance(node, exp.Add) else False
+    if date and not isinstance(node.expression, exp.Interval):
+        return exp.Anonymous(this="date_add", expressions=[exp.Literal.string("day"), node.expression, node.this])
+    return node
 
 
 def _strpos(node: Any) -> Any:
