@@ -31,7 +31,7 @@ from rewardrules.sql.spark_read import NotStrict
 
 from .test_sql_backend import GOLDEN, ROOT, python_json
 from .test_sql_reading import BASE, SAAS, _sub
-from .test_sql_reading_parquet import _parquet
+from .test_sql_reading_parquet import _parquet, _written_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 
@@ -96,6 +96,17 @@ def test_parquet_one_file_and_partitioned_by_type(spark: Spark, tmp_path: Path) 
     )
     assert sorted(p.name for p in folder.iterdir()) == ["type=referral", "type=subscription"]
     assert spark_json(spark, prog, folder) == expected
+
+
+def test_a_parquet_decimal_column_keeps_its_trailing_zeros(spark: Spark, tmp_path: Path) -> None:
+    """A `DECIMAL(10, 2)` holding 1.50: Spark writes the row's JSON with
+    `1.50`, as DuckDB now does (test_sql_reading_parquet.py) and as the
+    JSON Lines ledger gives it."""
+    rules, jsonl, parquet = _written_files(tmp_path, "DECIMAL(10, 2)")
+    prog = rewardrules.load(rules)
+    expected = python_json(prog, jsonl.read_text(encoding="utf-8").splitlines(), None)
+    assert "1.50 2.50" in expected
+    assert spark_json(spark, prog, parquet) == expected
 
 
 def test_a_parquet_column_of_binary_floats_is_refused(spark: Spark, tmp_path: Path) -> None:

@@ -62,3 +62,60 @@ def test_a_column_of_binary_floats_is_refused(tmp_path: Path, capsys: pytest.Cap
     code, out, err = _run(capsys, "--engine", "duckdb", "--format", "json", SAAS, str(parquet))
     assert (code, out) == (2, "")
     assert "column `mrr` of the Parquet ledger holds binary floats (DOUBLE)" in err
+
+
+#: a number and a money field written by a message, with their decimals
+WRITTEN = """\
+ruleset written
+event usage { seats: number, price: money USD }
+milestone each_use {
+  each usage
+  reward referrer cash 1 USD
+  message "{{ usage.seats }} {{ usage.price }}"
+}
+"""
+
+#: the same events as JSON Lines: each number with the decimals the
+#: Parquet column's scale gives it (trailing zeros, and none for scale 0)
+WRITTEN_LINES = [
+    '{"id":"r1","type":"referral","at":"2026-01-01T00:00:00Z","referrer":"ann","referee":"bob"}',
+    '{"id":"u1","type":"usage","at":"2026-01-02T00:00:00Z","referee":"bob","seats":"1.50","price":"2.50"}',
+    '{"id":"u2","type":"usage","at":"2026-01-03T00:00:00Z","referee":"bob","seats":"100.00","price":"-0.10"}',
+]
+
+
+@pytest.mark.parametrize("width", [5, 10, 15, 16, 38])
+def test_a_decimal_column_keeps_its_trailing_zeros(
+    width: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DECIMAL column of 15 digits or fewer went through DuckDB's
+    `to_json` as a binary double: 1.50 written `1.5` in a message, where the
+    JSON Lines ledger gives `1.50` (found by review, 2026-12-05). Now the
+    same messages from Parquet (`--engine duckdb`), and the same rows for
+    the Python reader (`read.parquet_lines`, which `--engine duckdb` falls
+    back to where a row is outside the strict form). Spark:
+    test_spark_reading.py."""
+    from rewardrules.sql.read import parquet_lines
+
+    rules, jsonl, parquet = _written_files(tmp_path, f"DECIMAL({width}, 2)")
+    expected = _run(capsys, "--format", "json", str(rules), str(jsonl))
+    assert '"1.50 2.50"' in expected[1]  # not vacuous: 1.5 before
+    assert _run(capsys, "--engine", "duckdb", "--format", "json", str(rules), str(parquet)) == expected
+    rows = list(parquet_lines(duckdb.connect(), str(parquet)))
+    assert '"seats":1.50,"price":2.50' in rows[1] and '"seats":100.00,"price":-0.10' in rows[2]
+
+
+def _written_files(root: Path, kind: str) -> tuple[Path, Path, Path]:
+    """`WRITTEN`'s rule file, `WRITTEN_LINES` as JSON Lines, and as Parquet
+    whose `seats` and `price` are columns of type `kind`."""
+    rules, jsonl, parquet = root / "written.rules", root / "ledger.jsonl", root / "ledger.parquet"
+    rules.write_text(WRITTEN, encoding="utf-8")
+    jsonl.write_text("\n".join(WRITTEN_LINES) + "\n", encoding="utf-8")
+    columns = "{id: 'VARCHAR', \"at\": 'VARCHAR', type: 'VARCHAR', referrer: 'VARCHAR', referee: 'VARCHAR', seats: 'VARCHAR', price: 'VARCHAR'}"
+    db = duckdb.connect()
+    db.execute(
+        f"COPY (SELECT * REPLACE (CAST(seats AS {kind}) AS seats, CAST(price AS {kind}) AS price) "
+        f"FROM read_json('{jsonl}', format = 'newline_delimited', columns = {columns})) TO '{parquet}' (FORMAT parquet)"
+    )
+    db.close()
+    return rules, jsonl, parquet

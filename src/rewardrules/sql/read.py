@@ -218,12 +218,13 @@ def lines_sql(path: str) -> str:
     Lines file read as raw text (no delimiter, quote or escape; invalid
     UTF-8 and a carriage return inside a line are DuckDB errors); a Parquet
     file's rows each written as a JSON object by DuckDB (`to_json`: DECIMAL
-    exactly, text as strings), so that both go through one validation.
+    exactly, text as strings; from the view `read_parquet_rows` made, which
+    must come first), so that both go through one validation.
     The file is read 4 MiB at a time (DuckDB's default, 32 MiB a thread,
     would not fit a small `--memory-limit`; a line past DuckDB's 2 MB limit
     is an error, and the Python reader decides the ledger)."""
-    if is_parquet(path):
-        return f"(SELECT CAST(to_json(p) AS VARCHAR) AS line FROM read_parquet({literal(path)}) AS p)"
+    if is_parquet(path):  # the view `parquet_rows` of this file (`read_parquet_rows`)
+        return f"(SELECT CAST(to_json(p) AS VARCHAR) AS line FROM {PARQUET_ROWS} AS p)"
     return (
         f"read_csv({literal(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', "
         "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false, "
@@ -231,24 +232,45 @@ def lines_sql(path: str) -> str:
     )
 
 
-def refuse_floats(connection: Any, path: str) -> None:
-    """A Parquet column of binary floats (FLOAT, DOUBLE) is refused, read
-    or not: its values are not exact amounts (`EngineError`, exit 2)."""
+#: the temporary view of a Parquet ledger's rows (`read_parquet_rows`)
+PARQUET_ROWS = "parquet_rows"
+
+#: a DECIMAL column's type as DuckDB describes it
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def read_parquet_rows(connection: Any, path: str) -> None:
+    """Make the view `parquet_rows` of the Parquet ledger at `path`, which
+    `lines_sql` reads: its rows, a DECIMAL column of 15 digits or fewer
+    widened to 18 digits with its scale. Why: DuckDB's `to_json` writes
+    such a DECIMAL through a binary double, its value exact but not its
+    trailing zeros (1.50 as `1.5`, 100 as `100.0`), where the JSON Lines
+    ledger (`"1.50"`) and Spark's `to_json` keep them: a message writing
+    the field differed. A column of binary floats (FLOAT, DOUBLE) is
+    refused, read or not: its values are not exact amounts (`EngineError`,
+    exit 2)."""
     from .run import EngineError
 
-    for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})").fetchall():
+    source = f"read_parquet({literal(path)})"
+    widened = []
+    for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall():
         if str(kind).upper() in ("FLOAT", "DOUBLE", "REAL"):
             raise EngineError(
                 f"column `{name}` of the Parquet ledger holds binary floats ({kind}), which are not exact amounts: "
                 "write it as DECIMAL or as text"
             )
+        decimal = _DECIMAL.fullmatch(str(kind).upper())
+        if decimal is not None and int(decimal[1]) <= 15:
+            widened.append(f"CAST({ident(name)} AS DECIMAL(18, {int(decimal[2])})) AS {ident(name)}")
+    replace = f" REPLACE ({', '.join(widened)})" if widened else ""
+    connection.execute(f"CREATE OR REPLACE TEMPORARY VIEW {PARQUET_ROWS} AS SELECT *{replace} FROM {source}")
 
 
 def parquet_lines(connection: Any, path: str) -> Iterator[str]:
     """A Parquet ledger's rows as JSON lines, in file order, for the Python
     reader (which then names a bad row by its number, as a line). A column
     of binary floats (FLOAT, DOUBLE) is refused: not an exact amount."""
-    refuse_floats(connection, path)
+    read_parquet_rows(connection, path)
     cursor = connection.execute(f"SELECT line FROM {lines_sql(path)}")
     while rows := cursor.fetchmany(10_000):
         for (line,) in rows:
@@ -397,7 +419,7 @@ def load(
 
     kinds = plan(checked, used)
     if is_parquet(path):
-        refuse_floats(connection, path)
+        read_parquet_rows(connection, path)
     try:
         connection.execute(parse_sql(path, kinds, currencies, common_keys(connection, path), keep_lines=False))
     except duckdb.OutOfMemoryException:  # not the ledger's doing: said as an error (`run._session`)

@@ -263,7 +263,7 @@ def _named(frame: Any) -> str:
 
 
 def _refuse_floats(frame: Any, path: str) -> None:
-    """A column of binary floats is refused, read or not (`read.refuse_floats`)."""
+    """A column of binary floats is refused, read or not (`read.read_parquet_rows`)."""
     for field in frame.schema.fields:
         kind = field.dataType.simpleString()
         if kind in ("float", "double"):
