@@ -167,3 +167,30 @@ def test_the_loggers_silenced_are_restored_when_the_last_session_closes(monkeypa
         assert logger.level == logging.DEBUG
     finally:
         logger.setLevel(before)
+
+
+def test_many_decimals_beside_many_whole_digits_say_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `qty` of 29 decimals compared with 1000000000: DuckDB has no
+    common DECIMAL of 38 digits for both and stops (a Conversion Error);
+    the error says why and that the Python engine scores the ledger, which
+    it does."""
+    rules = tmp_path / "d.rules"
+    rules.write_text(
+        "ruleset d\nevent purchase { qty: number }\n"
+        "milestone big {\n  each purchase where purchase.qty < 1000000000\n  reward referrer cash 1 USD\n}\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(
+        '{"id": "r1", "type": "referral", "at": "2026-01-01T00:00:00Z", "referrer": "ann", "referee": "bob"}\n'
+        '{"id": "p1", "type": "purchase", "at": "2026-01-02T00:00:00Z", "referee": "bob", '
+        '"qty": "1.00000000000000000000000000001"}\n',
+        encoding="utf-8",
+    )
+    assert cli(["score", "--engine", "duckdb", "--format", "json", str(rules), str(ledger)]) == 2
+    err = capsys.readouterr().err
+    assert "DECIMAL(38,29)" in err and "a number in 38 digits" in err and "`--engine python` scores it" in err
+    assert cli(["score", "--format", "json", str(rules), str(ledger)]) == 0
+    assert '"milestone": "big"' in capsys.readouterr().out

@@ -318,14 +318,28 @@ def _without_operands(text: str) -> str:
 
 
 def _instants_hint(said: str) -> str:
-    """DuckDB's error, with what instants the SQL engines hold when it is
-    of BIGINT (INT64) arithmetic: the query's BIGINTs are instants."""
-    if "INT64" not in said:
-        return said
-    return (
-        f"{said} (the SQL engines hold instants as BIGINT nanoseconds, {_HELD}: "
-        "an instant a duration before or after those stops the query; `--engine python` scores it)"
-    )
+    """DuckDB's error, with what the SQL engines hold when it is of BIGINT
+    (INT64) arithmetic (the query's BIGINTs are instants), or of a cast to
+    a DECIMAL of 38 digits with decimals: a number of many decimals beside
+    one of many whole digits (`qty < 1000000000` where a `qty` has 29
+    decimals) have no common type of 38 digits, where the Python engine
+    compares them exactly."""
+    if "INT64" in said:
+        return (
+            f"{said} (the SQL engines hold instants as BIGINT nanoseconds, {_HELD}: "
+            "an instant a duration before or after those stops the query; `--engine python` scores it)"
+        )
+    if _DECIMAL_CAST.search(said):
+        return (
+            f"{said} (the SQL engines hold a number in {MAX_DIGITS} digits, whole and decimal: a value with "
+            "that many decimals met one with more whole digits than the rest hold, in a comparison or a sum; "
+            "`--engine python` scores it)"
+        )
+    return said
+
+
+#: DuckDB's failed cast to a DECIMAL(38, s) with decimals (`_instants_hint`)
+_DECIMAL_CAST = re.compile(rf"Conversion Error: .*DECIMAL\({MAX_DIGITS},[1-9][0-9]*\)")
 
 
 def _queries(
