@@ -48,6 +48,10 @@ milestone a { when big >= 1000 USD  reward referrer cash 1 USD }
             "Out of Range Error: Overflow in HUGEINT multiplication",
         ),
         ("Out of Range Error: Cannot take logarithm of zero", "Out of Range Error: Cannot take logarithm of zero"),
+        (
+            "Conversion Error: Could not cast value 1000000000 to DECIMAL(38,29)",
+            "Conversion Error: Could not cast a value to DECIMAL(38,29)",
+        ),
     ],
 )
 def test_the_operands_are_left_out(said: str, left: str) -> None:
@@ -191,6 +195,20 @@ def test_many_decimals_beside_many_whole_digits_say_what_to_do(
     )
     assert cli(["score", "--engine", "duckdb", "--format", "json", str(rules), str(ledger)]) == 2
     err = capsys.readouterr().err
-    assert "DECIMAL(38,29)" in err and "a number in 38 digits" in err and "`--engine python` scores it" in err
+    assert "DECIMAL(38,29) failed" in err and "a value with 29 decimals met one of more than 9 whole digits" in err
+    assert "`--engine python` scores it" in err
     assert cli(["score", "--format", "json", str(rules), str(ledger)]) == 0
     assert '"milestone": "big"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        'DuckDB could not run the query: Conversion Error: Could not convert string "abc" to DECIMAL(38,2)',
+        "DuckDB could not run the query: Conversion Error: Casting a value to type DECIMAL(38,0) failed",
+    ],
+)
+def test_other_conversion_errors_get_no_hint(said: str) -> None:
+    from rewardrules.sql.run import _instants_hint
+
+    assert _instants_hint(said) == said

@@ -119,3 +119,42 @@ def _written_files(root: Path, kind: str) -> tuple[Path, Path, Path]:
     )
     db.close()
     return rules, jsonl, parquet
+
+
+def test_a_folder_named_like_a_field_is_no_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Parquet ledger in a folder `seats=7/` (and JSON Lines in
+    `line=x/`): DuckDB reads such folders as Hive partitions by default,
+    and `seats` was 7 in every row, silently (found by review). The
+    file's own values now, as the same events in JSON Lines give."""
+    rules, jsonl, parquet = _written_files(tmp_path, "DECIMAL(10, 2)")
+    expected = _run(capsys, "--format", "json", str(rules), str(jsonl))
+    folder = tmp_path / "seats=7"
+    folder.mkdir()
+    moved = folder / "ledger.parquet"
+    parquet.rename(moved)
+    assert _run(capsys, "--engine", "duckdb", "--format", "json", str(rules), str(moved)) == expected
+    lines = tmp_path / "line=x"
+    lines.mkdir()
+    (lines / "ledger.jsonl").write_bytes(jsonl.read_bytes())
+    db = duckdb.connect()
+    from rewardrules.sql.read import lines_sql
+
+    read = [line for (line,) in db.execute(f"SELECT line FROM {lines_sql(str(lines / 'ledger.jsonl'))}").fetchall()]
+    assert read == WRITTEN_LINES
+
+
+@pytest.mark.parametrize("name", ["p", "row0", "ROW0"])
+def test_a_column_named_like_the_row_is_a_column(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A column named as the row's alias in the statement that writes each
+    row as JSON (`p` until 2026-12-06) was written in the row's place:
+    every row refused as no JSON object (found by review). Now an extra
+    key of every row, ignored as in JSON Lines."""
+    from rewardrules.sql.read import parquet_lines
+
+    rules, jsonl, parquet = _written_files(tmp_path, "DECIMAL(10, 2)")
+    expected = _run(capsys, "--format", "json", str(rules), str(jsonl))
+    extra = tmp_path / "extra.parquet"
+    db = duckdb.connect()
+    db.execute(f"COPY (SELECT *, 'x' AS \"{name}\" FROM read_parquet('{parquet}')) TO '{extra}' (FORMAT parquet)")
+    assert _run(capsys, "--engine", "duckdb", "--format", "json", str(rules), str(extra)) == expected
+    assert all(f'"{name}":"x"' in line for line in parquet_lines(duckdb.connect(), str(extra)))

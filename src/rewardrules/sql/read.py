@@ -223,16 +223,17 @@ def lines_sql(path: str) -> str:
     The file is read 4 MiB at a time (DuckDB's default, 32 MiB a thread,
     would not fit a small `--memory-limit`; a line past DuckDB's 2 MB limit
     is an error, and the Python reader decides the ledger)."""
-    if is_parquet(path):  # the view `parquet_rows` of this file (`read_parquet_rows`)
-        return f"(SELECT CAST(to_json(p) AS VARCHAR) AS line FROM {PARQUET_ROWS} AS p)"
+    if is_parquet(path):  # the view of this file's rows as lines (`read_parquet_rows`)
+        return f"(SELECT line FROM {PARQUET_ROWS})"
     return (
         f"read_csv({literal(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', "
         "header = false, auto_detect = false, new_line = '\\n', strict_mode = true, null_padding = false, "
+        "hive_partitioning = false, "
         "buffer_size = 4194304)"
     )
 
 
-#: the temporary view of a Parquet ledger's rows (`read_parquet_rows`)
+#: the temporary view of a Parquet ledger's rows as JSON lines (`read_parquet_rows`)
 PARQUET_ROWS = "parquet_rows"
 
 #: a DECIMAL column's type as DuckDB describes it
@@ -241,8 +242,12 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 def read_parquet_rows(connection: Any, path: str) -> None:
     """Make the view `parquet_rows` of the Parquet ledger at `path`, which
-    `lines_sql` reads: its rows, a DECIMAL column of 15 digits or fewer
-    widened to 18 digits with its scale. Why: DuckDB's `to_json` writes
+    `lines_sql` reads: each row as a JSON object (`line`), a DECIMAL column
+    of 15 digits or fewer widened to 18 digits with its scale first; the
+    row's alias is a name no column has (a column named as the alias
+    would be written in the row's place); no folder of the path is read as
+    a column (`seats=7/`: DuckDB's Hive partitions by default would put
+    `seats: 7` in every row). Why the width: DuckDB's `to_json` writes
     such a DECIMAL through a binary double, its value exact but not its
     trailing zeros (1.50 as `1.5`, 100 as `100.0`), where the JSON Lines
     ledger (`"1.50"`) and Spark's `to_json` keep them: a message writing
@@ -251,9 +256,10 @@ def read_parquet_rows(connection: Any, path: str) -> None:
     exit 2)."""
     from .run import EngineError
 
-    source = f"read_parquet({literal(path)})"
-    widened = []
+    source = f"read_parquet({literal(path)}, hive_partitioning = false)"
+    widened, names = [], set()
     for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall():
+        names.add(str(name).lower())
         if str(kind).upper() in ("FLOAT", "DOUBLE", "REAL"):
             raise EngineError(
                 f"column `{name}` of the Parquet ledger holds binary floats ({kind}), which are not exact amounts: "
@@ -263,7 +269,12 @@ def read_parquet_rows(connection: Any, path: str) -> None:
         if decimal is not None and int(decimal[1]) <= 15:
             widened.append(f"CAST({ident(name)} AS DECIMAL(18, {int(decimal[2])})) AS {ident(name)}")
     replace = f" REPLACE ({', '.join(widened)})" if widened else ""
-    connection.execute(f"CREATE OR REPLACE TEMPORARY VIEW {PARQUET_ROWS} AS SELECT *{replace} FROM {source}")
+    row = next(f"row{n}" for n in range(len(names) + 1) if f"row{n}" not in names)
+    rows = f"SELECT *{replace} FROM {source}"
+    connection.execute(
+        f"CREATE OR REPLACE TEMPORARY VIEW {PARQUET_ROWS} AS "
+        f"SELECT CAST(to_json({row}) AS VARCHAR) AS line FROM ({rows}) AS {row}"
+    )
 
 
 def parquet_lines(connection: Any, path: str) -> Iterator[str]:

@@ -300,6 +300,7 @@ _QUOTED = (
     (re.compile(r"^(Out of Range Error: Overflow in [^:]*?)(?: \([^()]*\)|: \S+ [-+*/] \S+).*$"), r"\1"),
     (re.compile(r'^(Conversion Error: Casting) value "[^"]*"'), r"\1 a value"),
     (re.compile(r"^(Conversion Error: Type \S+) with value \S+"), r"\1"),
+    (re.compile(r"^(Conversion Error: Could not cast) value \S+"), r"\1 a value"),
 )
 
 
@@ -329,17 +330,19 @@ def _instants_hint(said: str) -> str:
             f"{said} (the SQL engines hold instants as BIGINT nanoseconds, {_HELD}: "
             "an instant a duration before or after those stops the query; `--engine python` scores it)"
         )
-    if _DECIMAL_CAST.search(said):
+    cast = _DECIMAL_CAST.search(said)
+    if cast is not None:
+        scale = int(cast[1])
         return (
             f"{said} (the SQL engines hold a number in {MAX_DIGITS} digits, whole and decimal: a value with "
-            "that many decimals met one with more whole digits than the rest hold, in a comparison or a sum; "
+            f"{scale} decimals met one of more than {MAX_DIGITS - scale} whole digits, in a comparison or a sum; "
             "`--engine python` scores it)"
         )
     return said
 
 
 #: DuckDB's failed cast to a DECIMAL(38, s) with decimals (`_instants_hint`)
-_DECIMAL_CAST = re.compile(rf"Conversion Error: .*DECIMAL\({MAX_DIGITS},[1-9][0-9]*\)")
+_DECIMAL_CAST = re.compile(rf": Conversion Error: Casting a value to type DECIMAL\({MAX_DIGITS},([1-9][0-9]*)\) failed")
 
 
 def _queries(
