@@ -158,3 +158,16 @@ def test_a_column_named_like_the_row_is_a_column(name: str, tmp_path: Path, caps
     db.execute(f"COPY (SELECT *, 'x' AS \"{name}\" FROM read_parquet('{parquet}')) TO '{extra}' (FORMAT parquet)")
     assert _run(capsys, "--engine", "duckdb", "--format", "json", str(rules), str(extra)) == expected
     assert all(f'"{name}":"x"' in line for line in parquet_lines(duckdb.connect(), str(extra)))
+
+
+def test_the_python_engine_says_a_parquet_file_is_not_json_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`score` without `--engine duckdb` reads JSON Lines: a Parquet file's
+    first problem says what it is and which engine reads it (it was "the
+    line is not UTF-8")."""
+    rules, _, parquet = _written_files(tmp_path, "DECIMAL(10, 2)")
+    code, out, err = _run(capsys, "--format", "json", str(rules), str(parquet))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"{parquet}:1: error: a Parquet file, not JSON Lines\n")
+    assert "`score --engine duckdb` (or spark) reads a Parquet ledger" in err

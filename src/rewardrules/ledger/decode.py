@@ -344,11 +344,19 @@ def _strip_bom(raw: str | bytes) -> str | None:
     return text[1:] if text.startswith("\ufeff") else None
 
 
+#: the first bytes of a Parquet file
+_PARQUET_MAGIC = "PAR1"
+
+
 def _undecodable(number: int, raw: str | bytes, error: Exception) -> LedgerProblem | None:
     """Why a line did not decode, or None for a blank line or a BOM."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     if not text.strip() or (number == 1 and text.startswith("\ufeff")):
         return None
+    if number == 1 and text.startswith(_PARQUET_MAGIC):  # a Parquet file given where JSON Lines are read
+        return LedgerProblem(
+            number, None, "a Parquet file, not JSON Lines", "`score --engine duckdb` (or spark) reads a Parquet ledger"
+        )
     message = "nested too deeply" if isinstance(error, RecursionError) else _json_message(error)
     return LedgerProblem(number, None, f"invalid JSON: {message}", "each line is one JSON object")
 
