@@ -209,6 +209,6 @@ def test_many_decimals_beside_many_whole_digits_say_what_to_do(
     ],
 )
 def test_other_conversion_errors_get_no_hint(said: str) -> None:
-    from rewardrules.sql.run import _instants_hint
+    from rewardrules.sql.run import _with_hint
 
-    assert _instants_hint(said) == said
+    assert _with_hint(said) == said

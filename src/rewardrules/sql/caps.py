@@ -52,10 +52,11 @@ def dated(rows: str, timezone: str | None) -> str:
     instant's UTC day and time of day (floor division, right for instants
     before 1970 too), the zone's offset added to the time of day, a day
     before or after where that crosses midnight (an offset is less than a
-    day). The offset comes from the query itself (`_offset`, a column of its
-    own: computed once a row, as an engine would not if it were written
-    twice), never from the engine's own time zone database, which differs
-    from engine to engine (core/zone_offsets.py)."""
+    day). The offset comes from the query itself (`_offset`), never from
+    the engine's own time zone database, which differs from engine to
+    engine (core/zone_offsets.py); in a column of its own, so that it is
+    computed once a row (written twice in one expression, as Spark's
+    rewrite of `//` would, its table would be planned and run twice)."""
     days = f'("at" // {_DAY} - CASE WHEN "at" % {_DAY} < 0 THEN 1 ELSE 0 END)'
     if timezone is None:
         return f"SELECT *, (DATE '1970-01-01' + CAST({days} AS INTEGER)) AS local_day FROM ({rows}) AS z"

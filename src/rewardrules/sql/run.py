@@ -282,13 +282,13 @@ def _said() -> Iterator[None]:
         yield
     except duckdb.OutOfRangeException as error:  # an exact value past 38 digits
         said = f"DuckDB could not compute a value exactly: {_without_operands(str(error).splitlines()[0])}"
-        raise TooWide(_instants_hint(said)) from None
+        raise TooWide(_with_hint(said)) from None
     except duckdb.OutOfMemoryException as error:  # past --memory-limit even when spilling
         first = str(error).splitlines()[0]
         raise EngineError(f"DuckDB could not run the query: {first} (give it more with --memory-limit)") from None
     except duckdb.Error as error:  # a cast of a value past a BIGINT too (a Conversion Error)
         first = _without_operands(str(error).splitlines()[0])
-        raise EngineError(_instants_hint(f"DuckDB could not run the query: {first}")) from None
+        raise EngineError(_with_hint(f"DuckDB could not run the query: {first}")) from None
 
 
 #: the values DuckDB quotes in its own overflows and failed casts, each
@@ -318,7 +318,7 @@ def _without_operands(text: str) -> str:
     return text
 
 
-def _instants_hint(said: str) -> str:
+def _with_hint(said: str) -> str:
     """DuckDB's error, with what the SQL engines hold when it is of BIGINT
     (INT64) arithmetic (the query's BIGINTs are instants), or of a cast to
     a DECIMAL of 38 digits with decimals: a number of many decimals beside
@@ -341,7 +341,7 @@ def _instants_hint(said: str) -> str:
     return said
 
 
-#: DuckDB's failed cast to a DECIMAL(38, s) with decimals (`_instants_hint`)
+#: DuckDB's failed cast to a DECIMAL(38, s) with decimals (`_with_hint`)
 _DECIMAL_CAST = re.compile(rf": Conversion Error: Casting a value to type DECIMAL\({MAX_DIGITS},([1-9][0-9]*)\) failed")
 
 
