@@ -26,6 +26,7 @@ import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
+from zoneinfo import ZoneInfo
 
 from .timeutil import _zone, zone_file
 
@@ -59,10 +60,10 @@ def offset_steps(name: str) -> tuple[tuple[int, int], ...]:
     return tuple(steps)
 
 
-def _offset(zone: object, second: int) -> int:
+def _offset(zone: ZoneInfo, second: int) -> int:
     """The zone's UTC offset in seconds at that instant, as the Python
     engine reads it (`timeutil._local_days`)."""
-    local = (_EPOCH + timedelta(seconds=second)).astimezone(zone)  # type: ignore[arg-type]
+    local = (_EPOCH + timedelta(seconds=second)).astimezone(zone)
     offset = local.utcoffset()
     assert offset is not None  # a ZoneInfo always has one
     return offset // timedelta(seconds=1)
@@ -116,9 +117,8 @@ def _year_starts(start: int, end: int) -> list[int]:
 def _transitions(data: bytes) -> list[int]:
     """The transition instants (seconds) listed in a TZif file's 64-bit
     part (version 2 and later; every file of the tzdata package is)."""
-    counts = struct.Struct(">6l")
-    first = struct.unpack_from(">6l", data, 20)
-    skip = 44 + _block_size(first, 4)
+    counts = struct.Struct(">6l")  # a header's six counts, after its first 20 bytes
+    skip = 44 + _block_size(counts.unpack_from(data, 20), 4)
     if data[:4] != b"TZif" or data[skip : skip + 4] != b"TZif":
         raise ValueError("not a version 2 TZif file")
     timecnt = counts.unpack_from(data, skip + 20)[3]

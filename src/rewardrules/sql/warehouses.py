@@ -148,8 +148,9 @@ def _days_after(node: Any) -> Any:
     date."""
     from sqlglot import exp
 
-    date = isinstance(node.this, exp.Cast) and node.this.to.is_type("date") if isinstance(node, exp.Add) else False
-    if date and not isinstance(node.expression, exp.Interval):
+    if not isinstance(node, exp.Add) or isinstance(node.expression, exp.Interval):
+        return node
+    if isinstance(node.this, exp.Cast) and node.this.to.is_type("date"):
         return exp.Anonymous(this="date_add", expressions=[exp.Literal.string("day"), node.expression, node.this])
     return node
 
