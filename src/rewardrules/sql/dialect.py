@@ -65,6 +65,8 @@ def written(tree: Any, dialect: str) -> str:
     from sqlglot.errors import ErrorLevel
 
     tree = rewrite(tree, dialect)
+    if dialect in TOP_LEVEL_CTES:
+        tree = _hoisted(tree)
     steps = [_byte_length, _star_replace, _hugeint, _tight_literal]
     if dialect == "clickhouse":  # its literals are 256-bit (`_wide_literal`)
         steps = [step if step is not _tight_literal else _wide_literal for step in steps]
@@ -75,6 +77,43 @@ def written(tree: Any, dialect: str) -> str:
     tree = bottom_up(tree, lambda node: _exact_integers(node, dialect))
     text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
+
+
+#: the dialects whose sqlglot writer moves a CTE defined in another CTE's
+#: body up to the statement's own WITH (Spark, Databricks), or which take
+#: no WITH there (Redshift: "You can't specify another WITH clause inside
+#: a WITH clause subquery")
+TOP_LEVEL_CTES = frozenset({"spark", "databricks", "redshift"})
+
+
+def _hoisted(tree: Any) -> Any:
+    """The statement with every CTE in its own WITH, each name once. A
+    milestone's CTEs travel with the rows that read them
+    (`compile.scoped`), and a statement may hold those rows twice (the
+    explained sections read the issued awards and the withheld rewards):
+    sqlglot's writer for Spark would move both copies up, and Spark
+    refuses a WITH that defines a name twice (DUPLICATED_CTE_NAMES).
+    So they are moved here (sqlglot's own `move_ctes_to_top_level`) and the
+    second of two identical definitions dropped; two different definitions
+    of one name are an error, never one silently read for the other."""
+    from sqlglot import transforms
+    from sqlglot.errors import UnsupportedError
+
+    tree = transforms.move_ctes_to_top_level(tree)
+    with_ = tree.args.get("with_")
+    if with_ is None:
+        return tree
+    defined: dict[str, str] = {}
+    kept = []
+    for cte in with_.expressions:
+        text = cte.this.sql("duckdb")
+        if cte.alias not in defined:
+            defined[cte.alias] = text
+            kept.append(cte)
+        elif defined[cte.alias] != text:
+            raise UnsupportedError(f"two CTEs named `{cte.alias}` that differ")
+    with_.set("expressions", kept)
+    return tree
 
 
 def expand_stars(tree: Any, ledger: Sequence[str]) -> Any:

@@ -156,9 +156,12 @@ def volume(compiler: _Compiler, prelude: str) -> tuple[str, str]:
         if k in compiler.table.indexes:
             continue
         if is_every(milestone):
-            counts.append(f'SELECT "at", event, {k} AS milestone_index, jump FROM j{k}')
+            count = f'SELECT "at", event, {k} AS milestone_index, jump FROM j{k}'
         elif ast.timer_of(milestone.info.trigger) is None:
-            counts.append(f'SELECT "at", event, {k} AS milestone_index, 1 AS jump FROM h{k}')
+            count = f'SELECT "at", event, {k} AS milestone_index, 1 AS jump FROM h{k}'
+        else:
+            continue
+        counts.extend(compiler.reading(k, [count]))
     if not counts:
         return "", ""
     union = "\nUNION ALL\n".join(counts)

@@ -276,16 +276,18 @@ def clawbacks_select(compiler: _Compiler, issued: str) -> str:
     branches = []
     for milestone in compiler.compiled.milestones:
         k = milestone.info.index
+        own = []
         for r, reward in enumerate(milestone.rewards):
             clauses = tuple(reward.info.voids)
             if not clauses or not partial(milestone, clauses):
                 continue
             s = _void_sets(milestone).index(clauses)
-            branches.append(
+            own.append(
                 f'SELECT i.id AS award, p.vat, p.vid, p."rule", p.part, p.whole FROM ({issued}) AS i '
                 f"JOIN p{k}_{s} AS p ON p.referrer = i.referrer AND p.referee = i.referee AND p.event = i.event "
                 f"WHERE i.milestone_index = {k} AND i.reward_index = {r}"
             )
+        branches.extend(compiler.reading(k, own))  # `p{k}_{s}` is among its hits' CTEs
     if not branches:
         return ""
     body = "\nUNION ALL\n".join(branches)

@@ -520,10 +520,13 @@ def _withheld_rows(compiler: _Compiler) -> str:
     if issued.endswith(caps.KEPT):  # a file with caps: every capped row, with what it was granted
         parts.append(f"SELECT {keep}, cap, raw, granted, paid FROM ({issued.removesuffix(caps.KEPT)}) AS capped")
     for milestone in compiler.compiled.milestones:
-        for index in range(len(milestone.rewards)):
-            row = compiler.reward_row(milestone, index, keep=False)
-            if not row.endswith(" WHERE FALSE"):
-                parts.append(f"SELECT {keep}, cap, raw, 0 AS granted, FALSE AS paid FROM ({row}) AS nothing")
+        own = [compiler.reward_row(milestone, index, keep=False) for index in range(len(milestone.rewards))]
+        nothing = [
+            f"SELECT {keep}, cap, raw, 0 AS granted, FALSE AS paid FROM ({row}) AS nothing"
+            for row in own
+            if not row.endswith(" WHERE FALSE")
+        ]
+        parts.extend(compiler.reading(milestone.info.index, nothing))
     if not parts:
         return (
             'SELECT CAST(NULL AS BIGINT) AS "at", 0 AS late, CAST(NULL AS VARCHAR) AS event, 0 AS milestone_index, '
