@@ -70,8 +70,22 @@ def test_no_milestone_cte_is_in_a_statement_s_own_with(path: object) -> None:
     assert milestone_ctes > 0
 
 
-@pytest.mark.parametrize("dialect", sorted(TOP_LEVEL_CTES))
-@pytest.mark.parametrize("path", _PROGRAMS, ids=lambda p: p.stem)
+#: each dialect on programs with the explained sections' doubled rows,
+#: timers and partial voids (Redshift's stars expanded by sqlglot take
+#: seconds a program: one program there)
+_WRITTEN = [
+    (_PROGRAMS[0], "spark"),
+    (_PROGRAMS[1], "spark"),
+    (_PROGRAMS[0], "databricks"),
+    (_PROGRAMS[3], "redshift"),
+]
+
+
+def test_every_such_dialect_is_written() -> None:
+    assert {dialect for _, dialect in _WRITTEN} == TOP_LEVEL_CTES
+
+
+@pytest.mark.parametrize(("path", "dialect"), _WRITTEN, ids=[f"{p.stem}-{d}" for p, d in _WRITTEN])
 def test_spark_databricks_and_redshift_define_each_cte_once(path: object, dialect: str) -> None:
     """Every CTE in the statement's WITH, each name once: the explained
     sections hold a milestone's rows twice (issued and withheld), which
