@@ -27,13 +27,38 @@ from .test_sql_backend import GOLDEN
 #: a milestone's CTEs: its hits, a timer's starts, `every`'s jumps, its voids
 _MILESTONE_CTE = re.compile(r"[hsjvfpg][0-9]+(_[0-9]+)?")
 
-#: programs with timers, voids, partial voids, `every`, caps and messages
+#: programs with timers, voids, partial voids, caps and messages
 _PROGRAMS = [
     RULESETS / "partner_and_customer.rules",
     RULESETS / "subscription_loyalty.rules",
     RULESETS / "saas_milestones.rules",
     GOLDEN / "clawbacks" / "clawbacks.rules",
 ]
+
+#: `every N M` (its `j{k}`, read by the per-event limit's statement) beside
+#: a plain milestone, per referral and per referrer
+_EVERY = """ruleset steps "Steps"
+
+event payment { amount: money USD }
+
+metric paid = sum payment.amount
+metric conversions = count referrals where paid >= 1 USD
+
+milestone tens "Each 10 USD paid" {
+  every 10 paid
+  reward referrer cash 1 USD
+}
+
+milestone thirds "Every third paying friend" {
+  every 3 conversions
+  reward referrer cash 5 USD
+}
+
+milestone first "First payment" {
+  first payment
+  reward referee credit 2 USD
+}
+"""
 
 
 def _withs(sql: str, dialect: str = "duckdb") -> list[list[str]]:
@@ -46,7 +71,7 @@ def _withs(sql: str, dialect: str = "duckdb") -> list[list[str]]:
 
 
 def _statements(path: object) -> list[tuple[str, str]]:
-    prog = rewardrules.load(path)  # type: ignore[arg-type]
+    prog = rewardrules.compile(_EVERY, "steps.rules") if path == "every" else rewardrules.load(path)  # type: ignore[arg-type]
     query = compile_query(prog.compiled)
     explained, sections = compile_explained(prog.compiled)
     volume = query.volume_sql()
@@ -58,7 +83,7 @@ def _statements(path: object) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize("path", _PROGRAMS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*_PROGRAMS, "every"], ids=lambda p: getattr(p, "stem", p))
 def test_no_milestone_cte_is_in_a_statement_s_own_with(path: object) -> None:
     """Each milestone's CTEs are in a WITH of their own (no `unless voided`
     in these programs: a followed milestone's hits stay in the prelude)."""
@@ -100,9 +125,19 @@ def test_spark_databricks_and_redshift_define_each_cte_once(path: object, dialec
         assert set(written[0]) == set(names), name
 
 
+def test_every_s_jumps_go_with_the_per_event_limit_s_counts() -> None:
+    """The per-event limit's statement reads `every`'s `j{k}` and a plain
+    milestone's `h{k}`, each from a WITH of its own."""
+    volume = dict(_statements("every"))["volume"]
+    own, *scoped = _withs(volume)
+    assert not [c for c in own if _MILESTONE_CTE.fullmatch(c)]
+    assert {"j0", "j1", "h2"} <= {c for w in scoped for c in w}
+
+
 def test_the_explained_sections_hold_a_milestone_s_rows_twice() -> None:
     """The case Spark refused is among those above."""
-    twice = [name for name, sql in _statements(_PROGRAMS[0]) if len(_withs(sql)) > len({*map(tuple, _withs(sql))})]
+    withs = [(name, _withs(sql)) for name, sql in _statements(_PROGRAMS[0])]
+    twice = [name for name, found in withs if len(found) > len({*map(tuple, found)})]
     assert set(twice) == {"referrals, explained", "withheld rewards"}  # each reads the issued and the withheld
 
 

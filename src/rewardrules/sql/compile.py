@@ -381,8 +381,9 @@ class _Compiler:
     #: after `query`: the CTEs up to the hits, and the award rows with their caps
     prelude: str = ""
     issued: str = ""
-    #: the CTEs of each milestone whose hits only its own rows read (by
-    #: index): they go with those rows (`scoped`), not in the prelude
+    #: the CTEs of each milestone (by index) that no count `unless voided`
+    #: follows: they go with the SELECTs that read them (`reading`,
+    #: `scoped`), not in the prelude
     local: dict[int, str] = field(default_factory=dict)
     #: columns of `refs` that `accepted` carries too (sql/sections.py:
     #: `count earlier referrals`, settled at the referral)
