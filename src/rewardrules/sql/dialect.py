@@ -67,47 +67,16 @@ def written(tree: Any, dialect: str) -> str:
     tree = rewrite(tree, dialect)
     if dialect in TOP_LEVEL_CTES:
         tree = _hoisted(tree)
-    tree = _in_one_walk(tree, [_byte_length, _star_replace, _hugeint])
-    # a walk of its own: a literal's cast is tightened once its type is
-    # DECIMAL, which `_hugeint` may have made it, below the cast
-    literal = _wide_literal if dialect == "clickhouse" else _tight_literal  # ClickHouse's are 256-bit
-    tree = _in_one_walk(tree, [literal])
+    steps = [_byte_length, _star_replace, _hugeint, _tight_literal]
+    if dialect == "clickhouse":  # its literals are 256-bit (`_wide_literal`)
+        steps = [step if step is not _tight_literal else _wide_literal for step in steps]
+    for step in steps:
+        tree = tree.transform(step, copy=False)  # the tree is this call's: no copy per step
     # bottom up: a `//` in another's dividend (money written from a rounded
     # quotient) is rewritten too, where `transform` skips what it replaced
     tree = bottom_up(tree, lambda node: _exact_integers(node, dialect))
-    text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE, copy=False)
+    text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     return text
-
-
-def _in_one_walk(tree: Any, steps: Sequence[Any]) -> Any:
-    """`tree` with each of `steps` applied as `tree.transform(step)` would,
-    one step after the other, but in one walk of the tree: on a statement
-    of a few hundred kilobytes each walk took seconds. A node a step
-    replaces is not looked inside by that step (as `transform` prunes
-    it), but is by the others: its replacement's subtree is walked with
-    that step left out. Exact for steps none of which rewrites a node
-    another one made, nor looks at what another changes below the node
-    it is given (`_byte_length` makes a function call, `_star_replace`
-    moves a star's columns, `_hugeint` makes a type; but `_tight_literal`
-    reads the type of its cast, which `_hugeint` may change: `written`
-    walks it apart)."""
-    stack: list[tuple[Any, frozenset[int]]] = [(tree, frozenset())]
-    while stack:
-        node, skipped = stack.pop()
-        for k, step in enumerate(steps):
-            if k in skipped:
-                continue
-            parent, arg_key, index = node.parent, node.arg_key, node.index
-            new = step(node)
-            if new is node:
-                continue
-            if node is tree:
-                tree = new
-            elif parent is not None and arg_key:
-                parent.set(arg_key, new, index)
-            node, skipped = new, skipped | {k}
-        stack.extend((child, skipped) for child in reversed(list(node.iter_expressions())))
-    return tree
 
 
 #: the dialects whose sqlglot writer moves a CTE defined in another CTE's
