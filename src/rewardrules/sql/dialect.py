@@ -10,7 +10,13 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import sqlglot
+from sqlglot import exp, transforms
+from sqlglot.errors import ErrorLevel, UnsupportedError
+from sqlglot.optimizer.qualify import qualify
 
 from .warehouses import bottom_up, rewrite, wide_constant
 
@@ -29,7 +35,6 @@ def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = ()) -> str:
     """`sql`, a statement in DuckDB's dialect, in `dialect`'s. `ledger`:
     the `ledger` table's field columns (`Query.columns`' names), needed to
     expand the stars of a dialect outside `STAR_MODIFIERS`."""
-    import sqlglot
 
     if dialect == "duckdb":
         return sql
@@ -62,7 +67,6 @@ def written(tree: Any, dialect: str) -> str:
     """A parsed statement (its stars expanded where `dialect` needs it) in
     `dialect`: the rewrites, then sqlglot's writer, which refuses what it
     cannot express. `tree` is changed."""
-    from sqlglot.errors import ErrorLevel
 
     tree = rewrite(tree, dialect)
     if dialect in TOP_LEVEL_CTES:
@@ -96,8 +100,6 @@ def _hoisted(tree: Any) -> Any:
     So they are moved here (sqlglot's own `move_ctes_to_top_level`) and the
     second of two identical definitions dropped; two different definitions
     of one name are an error, never one silently read for the other."""
-    from sqlglot import transforms
-    from sqlglot.errors import UnsupportedError
 
     tree = transforms.move_ctes_to_top_level(tree)
     with_ = tree.args.get("with_")
@@ -128,9 +130,6 @@ def expand_stars(tree: Any, ledger: Sequence[str]) -> Any:
     that folds names to upper case, such as Snowflake); a name only a star
     stood for is quoted when it must be. A star it cannot
     expand is an error (`UnsupportedError`), never left in the query."""
-    from sqlglot import exp
-    from sqlglot.errors import UnsupportedError
-    from sqlglot.optimizer.qualify import qualify
 
     identifiers = list(tree.find_all(exp.Identifier))
     quoted = {i.name for i in identifiers if i.quoted}
@@ -174,7 +173,6 @@ def _free(name: str, taken: set[str]) -> str:
 def _byte_length(node: Any) -> Any:
     """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
     `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
-    from sqlglot import exp
 
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
         return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
@@ -186,7 +184,6 @@ def _star_replace(node: Any) -> Any:
     which Spark and the other engines with `* EXCEPT` read (Spark has no
     `REPLACE`, and sqlglot writes it through unchanged). The column moves
     to the end of the row: the rows are read by column name."""
-    from sqlglot import exp
 
     if not isinstance(node, exp.Select):
         return node
@@ -205,7 +202,6 @@ def _hugeint(node: Any) -> Any:
     """DuckDB's 128-bit integer (the minor units of a rounded amount) as
     DECIMAL(38, 0) where the engine has no such integer (Spark: sqlglot
     writes `INT128`, which Spark does not know)."""
-    from sqlglot import exp
 
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
         return exp.DataType.build("DECIMAL(38, 0)")
@@ -225,7 +221,6 @@ def _wide_literal(node: Any) -> Any:
     of half-even rounding, `compile.half_even_units`) is a DECIMAL in
     DuckDB and a `Float64` in ClickHouse, which compared `0.50000000000000000001`
     as equal to it: it is written as an exact constant as well."""
-    from sqlglot import exp
 
     if isinstance(node, exp.Literal) and not node.is_string and _DECIMAL_NUMBER.fullmatch(node.this):
         scale = len(node.this.partition(".")[2])
@@ -245,9 +240,6 @@ def _tight_literal(node: Any) -> Any:
     or a `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) as DECIMAL(38, 0) and
     rounds (`0.10 > 0` is false there); with the literal's own precision the
     common type keeps every decimal. Exact in any engine."""
-    from decimal import Decimal, InvalidOperation
-
-    from sqlglot import exp
 
     if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
         return node
@@ -284,7 +276,6 @@ def _exact_integers(node: Any, dialect: str) -> Any:
     Spark and ClickHouse `/` of two integers is a DOUBLE (an instant's
     microseconds past 2^53, after 2255, were rounded to even): there the
     dividend is made a DECIMAL first (`_DECIMAL_ZERO`)."""
-    from sqlglot import exp
 
     if not isinstance(node, exp.Trunc | exp.IntDiv):
         return node

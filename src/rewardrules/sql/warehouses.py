@@ -73,6 +73,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlglot import exp
+from sqlglot.errors import UnsupportedError
+
 #: a message's values (DuckDB's `MAP`, the `msg` column) as an object in
 #: an engine without maps, or whose map sqlglot does not write as one: the
 #: function that builds it from keys and values in turn, and its type
@@ -129,7 +132,6 @@ def bottom_up(tree: Any, change: Any) -> Any:
 def _hex_digest(node: Any, dialect: str) -> Any:
     """`SHA256` of a text's UTF-8 bytes as lowercase hex, as DuckDB's (see
     the module's docstring), and Trino's byte length of a text."""
-    from sqlglot import exp
 
     if dialect == "trino" and isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
         return exp.Length(this=exp.Anonymous(this="TO_UTF8", expressions=node.expressions))
@@ -146,7 +148,6 @@ def _days_after(node: Any) -> Any:
     """`DATE d + n` (a calendar date n days after d: `caps.dated`) as
     Trino's `date_add('day', n, d)`: Trino adds only an interval to a
     date."""
-    from sqlglot import exp
 
     if not isinstance(node, exp.Add) or isinstance(node.expression, exp.Interval):
         return node
@@ -157,7 +158,6 @@ def _days_after(node: Any) -> Any:
 
 def _strpos(node: Any) -> Any:
     """`CONTAINS(x, y)` (text) as `STRPOS(x, y) > 0`."""
-    from sqlglot import exp
 
     if not isinstance(node, exp.Contains):
         return node
@@ -169,8 +169,6 @@ def _no_recursion(tree: Any, engine: str, needs: str, section: str) -> None:
     """`UnsupportedError` when the statement has a recursive CTE (which
     `needs`, the constructs that make one in that engine's query; docs/sql.md's
     `section` says more)."""
-    from sqlglot import exp
-    from sqlglot.errors import UnsupportedError
 
     if any(with_.args.get("recursive") for with_ in tree.find_all(exp.With)):
         raise UnsupportedError(
@@ -188,8 +186,6 @@ def _short_ranges(tree: Any) -> None:
     ClickHouse's offsets can: the query orders by instants in nanoseconds,
     so a span of time (`count earlier referrals within 24 hours`,
     sql/history.py) is past 2^31 after 2.1 seconds."""
-    from sqlglot import exp
-    from sqlglot.errors import UnsupportedError
 
     for spec in tree.find_all(exp.WindowSpec):
         if str(spec.args.get("kind") or "").upper() != "RANGE":
@@ -208,7 +204,6 @@ def _aggregate(node: Any) -> Any:
     """DuckDB's `LIST_REDUCE(list, lambda, initial)` as Spark's
     `AGGREGATE(list, initial, lambda)` (the attribution fold without
     recursion, `attribution._unrolled`)."""
-    from sqlglot import exp
 
     if not isinstance(node, exp.Anonymous) or str(node.this).upper() != "LIST_REDUCE":
         return node
@@ -218,7 +213,6 @@ def _aggregate(node: Any) -> Any:
 
 def _bigquery(node: Any) -> Any:
     """One node as BigQuery must have it (see the module's docstring)."""
-    from sqlglot import exp
 
     if isinstance(node, exp.IntDiv):
         return exp.Anonymous(this="DIV", expressions=[node.this, node.expression])
@@ -240,7 +234,6 @@ def _bigquery(node: Any) -> Any:
 
 def _clickhouse(node: Any) -> Any:
     """One node as ClickHouse must have it (see the module's docstring)."""
-    from sqlglot import exp
 
     if isinstance(node, exp.Select):
         _order_by_output(node)
@@ -291,7 +284,6 @@ def _checked(node: Any) -> Any:
     multiple of 2^128 from a product at least 2^127 units). The product is
     a lambda's, over its two values (`arrayMap`), which are written once:
     a product of products would otherwise grow four times a level."""
-    from sqlglot import exp
 
     if isinstance(node, exp.Window) and isinstance(node.this, exp.Sum):
         wide = node.copy()
@@ -320,7 +312,6 @@ def wide_constant(node: Any) -> bool:
     a cast to a DECIMAL of a literal, or of such a cast (a rate table's
     `CAST(CAST('10' AS DECIMAL(38, 0)) AS DECIMAL(38, 1))`), which
     `dialect._wide_literal` writes as a `Decimal(76, s)`."""
-    from sqlglot import exp
 
     while isinstance(node, exp.Paren):
         node = node.this
@@ -333,7 +324,6 @@ def _constant(node: Any) -> bool:
     """Whether a product by a value cannot wrap: a 256-bit constant
     (`wide_constant`), 0 or 1 (a count's `CASE ... THEN 1 ELSE 0`), NULL,
     or a `CASE` choosing among them (a rate table's rate)."""
-    from sqlglot import exp
 
     while isinstance(node, exp.Paren):
         node = node.this
@@ -347,7 +337,6 @@ def _constant(node: Any) -> bool:
 
 def _wide(value: Any) -> Any:
     """`value` in 256 bits, its scale kept: times a `Decimal(76, 0)` one."""
-    from sqlglot import exp
 
     one = exp.Cast(this=exp.Literal.number(1), to=exp.DataType.build("DECIMAL(76, 0)"))
     return exp.Mul(this=exp.Paren(this=value.copy()), expression=one)
@@ -355,7 +344,6 @@ def _wide(value: Any) -> Any:
 
 def _stop_if(node: Any, wrapped: Any) -> Any:
     """`node` plus `throwIf(wrapped)` (0 when it holds; NULL is not a wrap)."""
-    from sqlglot import exp
 
     test = exp.Coalesce(this=wrapped, expressions=[exp.false()])
     stop = exp.Anonymous(this="throwIf", expressions=[test, exp.Literal.string(OVERFLOW)])
@@ -367,7 +355,6 @@ def _order_by_output(select: Any) -> None:
     another (`vat AS "at"`), as that column's expression: SQL orders by the
     output column, and `prefer_column_name_to_alias` (below) would have
     ClickHouse order by the input column of that name."""
-    from sqlglot import exp
 
     order = select.args.get("order")
     if order is None:
@@ -394,7 +381,6 @@ def _standard_names_and_nulls(tree: Any) -> Any:
     the 256-bit sum `_checked` compares with would be the 128-bit one).
     Settings at the end of the outermost SELECT hold for the whole
     statement, its CTEs included."""
-    from sqlglot import exp
 
     assert isinstance(tree, exp.Select), "each statement of the query is a SELECT (its settings follow it)"
     names = ("join_use_nulls", "prefer_column_name_to_alias", "enable_extended_results_for_datetime_functions")
@@ -405,7 +391,6 @@ def _standard_names_and_nulls(tree: Any) -> Any:
 
 def _is_map(node: Any) -> bool:
     """Whether a node is a `MAP` (a message's values) or the `MAP` type."""
-    from sqlglot import exp
 
     return isinstance(node, exp.Map) or (isinstance(node, exp.DataType) and node.this == exp.DataType.Type.MAP)
 
@@ -413,7 +398,6 @@ def _is_map(node: Any) -> bool:
 def _object(node: Any, build: str, kind: str, dialect: str) -> Any:
     """A `MAP` (`_is_map`) as an object built by `build` from its keys and
     values in turn, and the `MAP` type as `kind` (`_OBJECTS`)."""
-    from sqlglot import exp
 
     if isinstance(node, exp.Map):
         pairs = zip(node.args["keys"].expressions, node.args["values"].expressions, strict=True)
@@ -423,7 +407,6 @@ def _object(node: Any, build: str, kind: str, dialect: str) -> Any:
 
 def _postgres_first(node: Any) -> Any:
     """A `first` metric's struct as Postgres must have it (`_first_of_struct`)."""
-    from sqlglot import exp
 
     if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
         return _first_of_struct(node)
@@ -441,8 +424,6 @@ def _least_in_order(node: Any) -> Any:
     at `ARRAY_POSITION` (the first equal, by value: `1.0` is `1.00`, as
     DuckDB compares a struct's decimals) of that least `v` among their
     `v`s; NULL where no row met `t`."""
-    from sqlglot import exp
-    from sqlglot.errors import UnsupportedError
 
     window = node.this
     found = _least_struct(window)
@@ -465,7 +446,6 @@ def _least_in_order(node: Any) -> Any:
 
 def _postgres(node: Any) -> Any:
     """One node as Postgres must have it (see the module's docstring)."""
-    from sqlglot import exp
 
     if isinstance(node, exp.Window) and isinstance(node.this, exp.IgnoreNulls):
         return _ignoring_nulls(node)
@@ -499,7 +479,6 @@ def _is_zero(node: Any) -> bool:
 
 def _null_text(node: Any) -> bool:
     """Whether the node is `CAST(NULL AS TEXT)`."""
-    from sqlglot import exp
 
     return (
         isinstance(node, exp.Cast)
@@ -512,7 +491,6 @@ def _null_text(node: Any) -> bool:
 def _gathered(window: Any, value: Any, where: Any) -> Any:
     """`(ARRAY_AGG(value) FILTER (WHERE where) OVER <window's>)`: the values
     of the frame's rows that meet `where`, in the window's order."""
-    from sqlglot import exp
 
     aggregate = exp.Filter(this=exp.ArrayAgg(this=value), expression=exp.Where(this=where))
     over = window.copy()
@@ -526,8 +504,6 @@ def _ignoring_nulls(window: Any) -> Any:
     last (at `COUNT(x) OVER w`, the same frame) or the first.
     An array per row: the cost grows with the square of a partition's rows
     (one referral's events), where DuckDB's is linear."""
-    from sqlglot import exp
-    from sqlglot.errors import UnsupportedError
 
     inner = window.this.this
     if not isinstance(inner, exp.FirstValue | exp.LastValue):
@@ -544,7 +520,6 @@ def _ignoring_nulls(window: Any) -> Any:
 def _first_struct(window: Any) -> tuple[Any, Any] | None:
     """For `FIRST_VALUE(CASE WHEN t THEN STRUCT_PACK(v := x) END IGNORE
     NULLS) OVER w` (`expressions.first_value`), `(t, x)`; else None."""
-    from sqlglot import exp
 
     if not (isinstance(window, exp.Window) and isinstance(window.this, exp.IgnoreNulls)):
         return None
@@ -558,7 +533,6 @@ def _first_struct(window: Any) -> tuple[Any, Any] | None:
 def _case_struct(case: Any) -> tuple[Any, Any] | None:
     """For `CASE WHEN t THEN STRUCT_PACK(k := x, ...) END` (one branch, no
     `ELSE`), `(t, the struct)`; else None."""
-    from sqlglot import exp
 
     if not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1 or case.args.get("default"):
         return None
@@ -573,7 +547,6 @@ def _first_of_struct(node: Any) -> Any:
     """`STRUCT_EXTRACT(<the first_value above>, 'v')`: the value at the
     first row where `t` holds, NULL or not (`(ARRAY_AGG(x) FILTER (WHERE
     t) OVER w)[1]`; an array keeps NULLs)."""
-    from sqlglot import exp
 
     window = node.this
     found = _first_struct(window)
@@ -586,7 +559,6 @@ def _least_struct(window: Any) -> tuple[Any, Any] | None:
     """For `MIN(CASE WHEN t THEN STRUCT_PACK(v := x, a := ...) END) OVER w`
     (the row a `max` or `min` keeps, `exponents.held`), `(t, struct)`;
     else None."""
-    from sqlglot import exp
 
     if not (isinstance(window, exp.Window) and isinstance(window.this, exp.Min)):
         return None
@@ -597,7 +569,6 @@ def _least_of_struct(node: Any) -> Any:
     """`STRUCT_EXTRACT(<the MIN above>, 'k')` without a struct, which
     ClickHouse cannot make NULL: field `k` of the least struct where `t`
     holds, the struct's fields compared in turn as DuckDB compares them."""
-    from sqlglot import exp
 
     test, struct = _least_struct(node.this) or (None, None)
     assert struct is not None
@@ -609,7 +580,6 @@ def _least_of_struct(node: Any) -> Any:
 def _first_for_clickhouse(node: Any) -> Any:
     """`STRUCT_EXTRACT(<the FIRST_VALUE of _first_struct>, 'v')`: the value
     at the first row of the window where `t` holds, NULL or not."""
-    from sqlglot import exp
 
     window = node.this
     test, value = _first_struct(window) or (None, None)
@@ -623,7 +593,6 @@ def _least_where(window: Any, value: Any, key: Any, test: Any) -> Any:
     holds, NULL where it never held: `argMinIf` over a one-value tuple
     (`argMinIf` skips a NULL value; a tuple is never NULL), and `countIf`
     first (with no row `argMinIf` gives the type's default)."""
-    from sqlglot import exp
 
     least = window.copy()
     one = exp.Anonymous(this="tuple", expressions=[value.copy()])
