@@ -8,9 +8,9 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,6 +20,8 @@ from rewardrules.core.timeutil import parse_timestamp
 ROOT = Path(__file__).resolve().parents[1]
 RULESETS = ROOT / "rulesets"
 GOLDEN = ROOT / "tests" / "golden"
+
+T = TypeVar("T")
 
 #: The long run, `REWARDRULES_LONG_TESTS=1 python -m pytest`: ten times the
 #: generated cases of every property and fuzz test, and five minutes of
@@ -33,6 +35,24 @@ def examples(n: int) -> int:
     quiet machine and on a busy 2-core CI runner; ten times as many in the
     long run."""
     return n * 10 if LONG else n
+
+
+def engine_cases(cases: Sequence[T], key: Callable[[T], Any] | None = None) -> list[T]:
+    """The cases a test runs on an engine besides DuckDB (ClickHouse,
+    Postgres, Spark) where DuckDB's own test runs every one: every case in
+    the long run; otherwise one, the first (or the largest by `key`). Each
+    such engine costs seconds a run however small the ledger (writing the
+    statements, planning them), and the suite runs within CI's 15 minutes
+    on a 2-core machine (docs/reliability.md, "Property tests and
+    differential tests")."""
+    if LONG or not cases:
+        return list(cases)
+    return [max(cases, key=key) if key is not None else cases[0]]
+
+
+def lines_in(path: Path) -> int:
+    """The lines of a file (a golden ledger's events): `engine_cases`' key."""
+    return len(path.read_bytes().splitlines())
 
 
 @pytest.fixture(scope="session")

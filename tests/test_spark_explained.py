@@ -8,7 +8,11 @@ award voided before it is paid (`voided_by`, its instant written by
 Spark), a referral eligible in one program of two, per-referrer
 milestones, timers and rejected referrals (a duplicate, a
 self-referral); through Spark's own reading (awards written as JSON text
-by Spark) and the Python reader's. The command line scores on Spark
+by Spark) and the Python reader's. Spark's own reading runs the first of
+`DIRECT` by default, all three in the long run (`engine_cases`); a timer
+and the `referrers` section are explained on Spark by default in
+tests/test_sql_instants.py and tests/test_sql_rate_table_decimals.py.
+The command line scores on Spark
 without explanations in tests/test_spark_reading.py: the suite's JVM is
 warm here, where planning a program's sections costs a cold one a
 minute."""
@@ -28,6 +32,7 @@ from rewardrules.sql.sections import compile_explained
 from rewardrules.sql.spark import Spark
 from rewardrules.sql.write import Written, write_result
 
+from .conftest import engine_cases
 from .test_sql_backend import GOLDEN, ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
@@ -52,7 +57,7 @@ DIRECT = [
 ]
 
 
-@pytest.mark.parametrize(("name", "stem"), DIRECT)
+@pytest.mark.parametrize(("name", "stem"), engine_cases(DIRECT))
 def test_spark_reading_the_ledger_writes_the_explained_result(spark: Spark, name: str, stem: str) -> None:
     prog = rewardrules.load(ROOT / "rulesets" / f"{name}.rules")
     ledger = GOLDEN / name / f"{stem}.jsonl"

@@ -20,6 +20,7 @@ import pytest
 
 import rewardrules
 
+from .conftest import engine_cases
 from .test_sql_backend import duckdb_json, python_json
 from .test_sql_rate_table_decimals import clickhouse_alike, explained_alike
 from .test_sql_spark import spark_json
@@ -115,6 +116,6 @@ def test_both_on_clickhouse() -> None:
 def test_both_on_spark(spark: Any) -> None:
     for text, ledgers in ((STEP, STEPPED), (AMOUNT, SQUARED), (LARGE, PAID)):
         prog = rewardrules.compile(text, "p.rules")
-        for lines in ledgers:
+        for lines in engine_cases(ledgers):
             events = [json.loads(line) for line in lines]
             assert spark_json(spark, prog, lines, None) == python_json(prog, events, None)
