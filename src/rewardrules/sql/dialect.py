@@ -35,7 +35,6 @@ def to_dialect(sql: str, dialect: str, ledger: Sequence[str] = ()) -> str:
     """`sql`, a statement in DuckDB's dialect, in `dialect`'s. `ledger`:
     the `ledger` table's field columns (`Query.columns`' names), needed to
     expand the stars of a dialect outside `STAR_MODIFIERS`."""
-
     if dialect == "duckdb":
         return sql
     with _deep():
@@ -67,7 +66,6 @@ def written(tree: Any, dialect: str) -> str:
     """A parsed statement (its stars expanded where `dialect` needs it) in
     `dialect`: the rewrites, then sqlglot's writer, which refuses what it
     cannot express. `tree` is changed."""
-
     tree = rewrite(tree, dialect)
     if dialect in TOP_LEVEL_CTES:
         tree = _hoisted(tree)
@@ -100,7 +98,6 @@ def _hoisted(tree: Any) -> Any:
     So they are moved here (sqlglot's own `move_ctes_to_top_level`) and the
     second of two identical definitions dropped; two different definitions
     of one name are an error, never one silently read for the other."""
-
     tree = transforms.move_ctes_to_top_level(tree)
     with_ = tree.args.get("with_")
     if with_ is None:
@@ -130,7 +127,6 @@ def expand_stars(tree: Any, ledger: Sequence[str]) -> Any:
     that folds names to upper case, such as Snowflake); a name only a star
     stood for is quoted when it must be. A star it cannot
     expand is an error (`UnsupportedError`), never left in the query."""
-
     identifiers = list(tree.find_all(exp.Identifier))
     quoted = {i.name for i in identifiers if i.quoted}
     taken = {i.name for i in identifiers} | set(ledger) | set(HEAD)
@@ -173,7 +169,6 @@ def _free(name: str, taken: set[str]) -> str:
 def _byte_length(node: Any) -> Any:
     """DuckDB's `STRLEN` (a text's UTF-8 length, as award ids need) is
     `OCTET_LENGTH` elsewhere: sqlglot does not know it and would keep the name."""
-
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
         return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
     return node
@@ -184,7 +179,6 @@ def _star_replace(node: Any) -> Any:
     which Spark and the other engines with `* EXCEPT` read (Spark has no
     `REPLACE`, and sqlglot writes it through unchanged). The column moves
     to the end of the row: the rows are read by column name."""
-
     if not isinstance(node, exp.Select):
         return node
     stars = [e for e in node.expressions if isinstance(e, exp.Star) and e.args.get("replace")]
@@ -202,7 +196,6 @@ def _hugeint(node: Any) -> Any:
     """DuckDB's 128-bit integer (the minor units of a rounded amount) as
     DECIMAL(38, 0) where the engine has no such integer (Spark: sqlglot
     writes `INT128`, which Spark does not know)."""
-
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
         return exp.DataType.build("DECIMAL(38, 0)")
     return node
@@ -221,7 +214,6 @@ def _wide_literal(node: Any) -> Any:
     of half-even rounding, `compile.half_even_units`) is a DECIMAL in
     DuckDB and a `Float64` in ClickHouse, which compared `0.50000000000000000001`
     as equal to it: it is written as an exact constant as well."""
-
     if isinstance(node, exp.Literal) and not node.is_string and _DECIMAL_NUMBER.fullmatch(node.this):
         scale = len(node.this.partition(".")[2])
         return exp.Cast(this=exp.Literal.string(node.this), to=exp.DataType.build(f"DECIMAL(76, {scale})"))
@@ -240,7 +232,6 @@ def _tight_literal(node: Any) -> Any:
     or a `LEAST` of DECIMAL(38, 2) and DECIMAL(38, 0) as DECIMAL(38, 0) and
     rounds (`0.10 > 0` is false there); with the literal's own precision the
     common type keeps every decimal. Exact in any engine."""
-
     if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
         return node
     kind = node.to
@@ -276,7 +267,6 @@ def _exact_integers(node: Any, dialect: str) -> Any:
     Spark and ClickHouse `/` of two integers is a DOUBLE (an instant's
     microseconds past 2^53, after 2255, were rounded to even): there the
     dividend is made a DECIMAL first (`_DECIMAL_ZERO`)."""
-
     if not isinstance(node, exp.Trunc | exp.IntDiv):
         return node
     whole = exp.DataType.build("DECIMAL(38, 0)")  # parsed: built only where it goes

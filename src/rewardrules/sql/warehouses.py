@@ -132,7 +132,6 @@ def bottom_up(tree: Any, change: Any) -> Any:
 def _hex_digest(node: Any, dialect: str) -> Any:
     """`SHA256` of a text's UTF-8 bytes as lowercase hex, as DuckDB's (see
     the module's docstring), and Trino's byte length of a text."""
-
     if dialect == "trino" and isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRLEN":
         return exp.Length(this=exp.Anonymous(this="TO_UTF8", expressions=node.expressions))
     if not isinstance(node, exp.SHA2):
@@ -148,7 +147,6 @@ def _days_after(node: Any) -> Any:
     """`DATE d + n` (a calendar date n days after d: `caps.dated`) as
     Trino's `date_add('day', n, d)`: Trino adds only an interval to a
     date."""
-
     if not isinstance(node, exp.Add) or isinstance(node.expression, exp.Interval):
         return node
     if isinstance(node.this, exp.Cast) and node.this.to.is_type("date"):
@@ -158,7 +156,6 @@ def _days_after(node: Any) -> Any:
 
 def _strpos(node: Any) -> Any:
     """`CONTAINS(x, y)` (text) as `STRPOS(x, y) > 0`."""
-
     if not isinstance(node, exp.Contains):
         return node
     found = exp.Anonymous(this="STRPOS", expressions=[node.this, node.expression])
@@ -169,7 +166,6 @@ def _no_recursion(tree: Any, engine: str, needs: str, section: str) -> None:
     """`UnsupportedError` when the statement has a recursive CTE (which
     `needs`, the constructs that make one in that engine's query; docs/sql.md's
     `section` says more)."""
-
     if any(with_.args.get("recursive") for with_ in tree.find_all(exp.With)):
         raise UnsupportedError(
             f"{engine} cannot run a recursive query, which {needs} needs "
@@ -186,7 +182,6 @@ def _short_ranges(tree: Any) -> None:
     ClickHouse's offsets can: the query orders by instants in nanoseconds,
     so a span of time (`count earlier referrals within 24 hours`,
     sql/history.py) is past 2^31 after 2.1 seconds."""
-
     for spec in tree.find_all(exp.WindowSpec):
         if str(spec.args.get("kind") or "").upper() != "RANGE":
             continue
@@ -204,7 +199,6 @@ def _aggregate(node: Any) -> Any:
     """DuckDB's `LIST_REDUCE(list, lambda, initial)` as Spark's
     `AGGREGATE(list, initial, lambda)` (the attribution fold without
     recursion, `attribution._unrolled`)."""
-
     if not isinstance(node, exp.Anonymous) or str(node.this).upper() != "LIST_REDUCE":
         return node
     items, merge, zero = node.expressions
@@ -213,7 +207,6 @@ def _aggregate(node: Any) -> Any:
 
 def _bigquery(node: Any) -> Any:
     """One node as BigQuery must have it (see the module's docstring)."""
-
     if isinstance(node, exp.IntDiv):
         return exp.Anonymous(this="DIV", expressions=[node.this, node.expression])
     if isinstance(node, exp.Window) and node.args.get("order") is not None:
@@ -234,7 +227,6 @@ def _bigquery(node: Any) -> Any:
 
 def _clickhouse(node: Any) -> Any:
     """One node as ClickHouse must have it (see the module's docstring)."""
-
     if isinstance(node, exp.Select):
         _order_by_output(node)
     if isinstance(node, exp.StructExtract) and _least_struct(node.this) is not None:
@@ -284,7 +276,6 @@ def _checked(node: Any) -> Any:
     multiple of 2^128 from a product at least 2^127 units). The product is
     a lambda's, over its two values (`arrayMap`), which are written once:
     a product of products would otherwise grow four times a level."""
-
     if isinstance(node, exp.Window) and isinstance(node.this, exp.Sum):
         wide = node.copy()
         wide.this.set("this", _wide(node.this.this))
@@ -312,7 +303,6 @@ def wide_constant(node: Any) -> bool:
     a cast to a DECIMAL of a literal, or of such a cast (a rate table's
     `CAST(CAST('10' AS DECIMAL(38, 0)) AS DECIMAL(38, 1))`), which
     `dialect._wide_literal` writes as a `Decimal(76, s)`."""
-
     while isinstance(node, exp.Paren):
         node = node.this
     if not (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL):
@@ -324,7 +314,6 @@ def _constant(node: Any) -> bool:
     """Whether a product by a value cannot wrap: a 256-bit constant
     (`wide_constant`), 0 or 1 (a count's `CASE ... THEN 1 ELSE 0`), NULL,
     or a `CASE` choosing among them (a rate table's rate)."""
-
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Case):
@@ -337,14 +326,12 @@ def _constant(node: Any) -> bool:
 
 def _wide(value: Any) -> Any:
     """`value` in 256 bits, its scale kept: times a `Decimal(76, 0)` one."""
-
     one = exp.Cast(this=exp.Literal.number(1), to=exp.DataType.build("DECIMAL(76, 0)"))
     return exp.Mul(this=exp.Paren(this=value.copy()), expression=one)
 
 
 def _stop_if(node: Any, wrapped: Any) -> Any:
     """`node` plus `throwIf(wrapped)` (0 when it holds; NULL is not a wrap)."""
-
     test = exp.Coalesce(this=wrapped, expressions=[exp.false()])
     stop = exp.Anonymous(this="throwIf", expressions=[test, exp.Literal.string(OVERFLOW)])
     return exp.Paren(this=exp.Add(this=exp.Paren(this=node.copy()), expression=stop))
@@ -355,7 +342,6 @@ def _order_by_output(select: Any) -> None:
     another (`vat AS "at"`), as that column's expression: SQL orders by the
     output column, and `prefer_column_name_to_alias` (below) would have
     ClickHouse order by the input column of that name."""
-
     order = select.args.get("order")
     if order is None:
         return
@@ -381,7 +367,6 @@ def _standard_names_and_nulls(tree: Any) -> Any:
     the 256-bit sum `_checked` compares with would be the 128-bit one).
     Settings at the end of the outermost SELECT hold for the whole
     statement, its CTEs included."""
-
     assert isinstance(tree, exp.Select), "each statement of the query is a SELECT (its settings follow it)"
     names = ("join_use_nulls", "prefer_column_name_to_alias", "enable_extended_results_for_datetime_functions")
     settings = [(name, 1) for name in names] + [("optimize_arithmetic_operations_in_aggregate_functions", 0)]
@@ -391,14 +376,12 @@ def _standard_names_and_nulls(tree: Any) -> Any:
 
 def _is_map(node: Any) -> bool:
     """Whether a node is a `MAP` (a message's values) or the `MAP` type."""
-
     return isinstance(node, exp.Map) or (isinstance(node, exp.DataType) and node.this == exp.DataType.Type.MAP)
 
 
 def _object(node: Any, build: str, kind: str, dialect: str) -> Any:
     """A `MAP` (`_is_map`) as an object built by `build` from its keys and
     values in turn, and the `MAP` type as `kind` (`_OBJECTS`)."""
-
     if isinstance(node, exp.Map):
         pairs = zip(node.args["keys"].expressions, node.args["values"].expressions, strict=True)
         return exp.Anonymous(this=build, expressions=[part for pair in pairs for part in pair])
@@ -407,7 +390,6 @@ def _object(node: Any, build: str, kind: str, dialect: str) -> Any:
 
 def _postgres_first(node: Any) -> Any:
     """A `first` metric's struct as Postgres must have it (`_first_of_struct`)."""
-
     if isinstance(node, exp.StructExtract) and _first_struct(node.this) is not None:
         return _first_of_struct(node)
     if isinstance(node, exp.StructExtract) and _least_struct(node.this) is not None:
@@ -424,7 +406,6 @@ def _least_in_order(node: Any) -> Any:
     at `ARRAY_POSITION` (the first equal, by value: `1.0` is `1.00`, as
     DuckDB compares a struct's decimals) of that least `v` among their
     `v`s; NULL where no row met `t`."""
-
     window = node.this
     found = _least_struct(window)
     assert found is not None
@@ -446,7 +427,6 @@ def _least_in_order(node: Any) -> Any:
 
 def _postgres(node: Any) -> Any:
     """One node as Postgres must have it (see the module's docstring)."""
-
     if isinstance(node, exp.Window) and isinstance(node.this, exp.IgnoreNulls):
         return _ignoring_nulls(node)
     if isinstance(node, exp.Contains):
@@ -479,7 +459,6 @@ def _is_zero(node: Any) -> bool:
 
 def _null_text(node: Any) -> bool:
     """Whether the node is `CAST(NULL AS TEXT)`."""
-
     return (
         isinstance(node, exp.Cast)
         and isinstance(node.this, exp.Null)
@@ -491,7 +470,6 @@ def _null_text(node: Any) -> bool:
 def _gathered(window: Any, value: Any, where: Any) -> Any:
     """`(ARRAY_AGG(value) FILTER (WHERE where) OVER <window's>)`: the values
     of the frame's rows that meet `where`, in the window's order."""
-
     aggregate = exp.Filter(this=exp.ArrayAgg(this=value), expression=exp.Where(this=where))
     over = window.copy()
     over.set("this", aggregate)
@@ -504,7 +482,6 @@ def _ignoring_nulls(window: Any) -> Any:
     last (at `COUNT(x) OVER w`, the same frame) or the first.
     An array per row: the cost grows with the square of a partition's rows
     (one referral's events), where DuckDB's is linear."""
-
     inner = window.this.this
     if not isinstance(inner, exp.FirstValue | exp.LastValue):
         raise UnsupportedError("PostgreSQL has no IGNORE NULLS, and this window is not one rewritten without it")
@@ -520,7 +497,6 @@ def _ignoring_nulls(window: Any) -> Any:
 def _first_struct(window: Any) -> tuple[Any, Any] | None:
     """For `FIRST_VALUE(CASE WHEN t THEN STRUCT_PACK(v := x) END IGNORE
     NULLS) OVER w` (`expressions.first_value`), `(t, x)`; else None."""
-
     if not (isinstance(window, exp.Window) and isinstance(window.this, exp.IgnoreNulls)):
         return None
     first = window.this.this
@@ -533,7 +509,6 @@ def _first_struct(window: Any) -> tuple[Any, Any] | None:
 def _case_struct(case: Any) -> tuple[Any, Any] | None:
     """For `CASE WHEN t THEN STRUCT_PACK(k := x, ...) END` (one branch, no
     `ELSE`), `(t, the struct)`; else None."""
-
     if not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1 or case.args.get("default"):
         return None
     branch = case.args["ifs"][0]
@@ -547,7 +522,6 @@ def _first_of_struct(node: Any) -> Any:
     """`STRUCT_EXTRACT(<the first_value above>, 'v')`: the value at the
     first row where `t` holds, NULL or not (`(ARRAY_AGG(x) FILTER (WHERE
     t) OVER w)[1]`; an array keeps NULLs)."""
-
     window = node.this
     found = _first_struct(window)
     assert found is not None
@@ -559,7 +533,6 @@ def _least_struct(window: Any) -> tuple[Any, Any] | None:
     """For `MIN(CASE WHEN t THEN STRUCT_PACK(v := x, a := ...) END) OVER w`
     (the row a `max` or `min` keeps, `exponents.held`), `(t, struct)`;
     else None."""
-
     if not (isinstance(window, exp.Window) and isinstance(window.this, exp.Min)):
         return None
     return _case_struct(window.this.this)
@@ -569,7 +542,6 @@ def _least_of_struct(node: Any) -> Any:
     """`STRUCT_EXTRACT(<the MIN above>, 'k')` without a struct, which
     ClickHouse cannot make NULL: field `k` of the least struct where `t`
     holds, the struct's fields compared in turn as DuckDB compares them."""
-
     test, struct = _least_struct(node.this) or (None, None)
     assert struct is not None
     fields = {field.this.name: field.expression for field in struct.expressions}
@@ -580,7 +552,6 @@ def _least_of_struct(node: Any) -> Any:
 def _first_for_clickhouse(node: Any) -> Any:
     """`STRUCT_EXTRACT(<the FIRST_VALUE of _first_struct>, 'v')`: the value
     at the first row of the window where `t` holds, NULL or not."""
-
     window = node.this
     test, value = _first_struct(window) or (None, None)
     order = window.args["order"].expressions
@@ -593,7 +564,6 @@ def _least_where(window: Any, value: Any, key: Any, test: Any) -> Any:
     holds, NULL where it never held: `argMinIf` over a one-value tuple
     (`argMinIf` skips a NULL value; a tuple is never NULL), and `countIf`
     first (with no row `argMinIf` gives the type's default)."""
-
     least = window.copy()
     one = exp.Anonymous(this="tuple", expressions=[value.copy()])
     least.set("this", exp.Anonymous(this="argMinIf", expressions=[one, key, test.copy()]))
