@@ -51,8 +51,20 @@ def engine_cases(cases: Sequence[T], key: Callable[[T], Any] | None = None) -> l
 
 
 def lines_in(path: Path) -> int:
-    """The lines of a file (a golden ledger's events): `engine_cases`' key."""
+    """The lines of a file (a golden ledger's events): `engine_cases`' key
+    for a run without explanations, the largest golden ledger."""
     return len(path.read_bytes().splitlines())
+
+
+def as_of_first(path: Path) -> tuple[bool, int]:
+    """`engine_cases`' key for an explained run: a golden ledger scored at
+    an as-of its expected file gives (what is pending, held or withheld
+    then is in the explained output), the largest of them; else the
+    largest. With `lines_in` for the run without explanations, two
+    ledgers of a program run on each engine by default."""
+    expected = path.with_suffix("").with_suffix(".expected.json")
+    as_of = expected.exists() and json.loads(expected.read_text(encoding="utf-8")).get("as_of") is not None
+    return as_of, lines_in(path)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
 """The query in ClickHouse's dialect run by a real ClickHouse (chdb, the
 embedded engine: tests/clickhouse.py), against the Python engine, byte for
-byte (docs/sql.md, "Other dialects"): a golden ledger (the largest; every
-one in the long run) of every rule file that compiles, with and without
-explanations (the explained output's sections too), numbers of every
-decimals in messages, and instants. A file ClickHouse cannot run is
-refused when it is written, with the reason: never a query that fails
-there or means something else."""
+byte (docs/sql.md, "Other dialects"): golden ledgers of every rule file
+that compiles (every one in the long run; by default the largest, and
+explained one with an as-of), with and without explanations (the
+explained output's sections too), numbers of every decimals in messages,
+and instants. A file ClickHouse cannot run is refused when it is written,
+with the reason: never a query that fails there or means something
+else."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from rewardrules.sql.sections import compile_explained
 from rewardrules.sql.warehouses import OVERFLOW
 
 from .clickhouse import ClickHouse, _written
-from .conftest import engine_cases, examples, lines_in
+from .conftest import as_of_first, engine_cases, examples, lines_in
 from .test_sql_backend import ROOT, golden_programs
 from .test_sql_messages_more import LEDGER, NUMBERS, REFERRAL, TIMES, USAGE_ROWS, drawn_usage
 
@@ -68,9 +69,10 @@ def test_the_cases_are_the_golden_programs() -> None:
 def test_clickhouse_gives_the_python_engine_s_result(
     clickhouse: ClickHouse, name: str, path: Path, ledgers: list[Path]
 ) -> None:
-    """A golden ledger (the largest; every one in the long run: DuckDB runs
-    them all, tests/test_sql_backend.py), explained (each award's `why`,
-    the sections) and not: the same bytes as `score`; or, for a file
+    """Golden ledgers (every one in the long run; by default the largest
+    without explanations and one with an as-of explained: DuckDB runs them
+    all, tests/test_sql_backend.py), explained (each award's `why`, the
+    sections) and not: the same bytes as `score`; or, for a file
     ClickHouse cannot run, a refusal saying why."""
     prog = rewardrules.load(path)
     query = compile_query(prog.compiled)
@@ -86,6 +88,9 @@ def test_clickhouse_gives_the_python_engine_s_result(
         as_of = _as_of(ledger)
         plain = duckdb_result(prog, query, lines, parse_as_of(as_of), "<ledger>", clickhouse.runner())
         assert _text(plain) == prog.score(lines, as_of=as_of, explain=False).to_json(), ledger.stem
+    for ledger in engine_cases(ledgers, key=as_of_first):
+        lines = ledger.read_text(encoding="utf-8").splitlines()
+        as_of = _as_of(ledger)
         runner = clickhouse.runner(sections)
         full = duckdb_result(prog, explained, lines, parse_as_of(as_of), "<ledger>", runner, explain=True)
         assert _text(full) == prog.score(lines, as_of=as_of).to_json(), ledger.stem

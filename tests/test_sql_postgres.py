@@ -1,9 +1,10 @@
 """The query in Postgres's dialect run by a real PostgreSQL server (a
 scratch cluster of Debian's `postgresql` package, which `.ci/run` installs
 where it is missing: tests/postgres.py), against the Python engine, byte
-for byte (docs/sql.md, "Other dialects"): a golden ledger (the largest;
-every one in the long run) of every rule
-file that compiles, with and without explanations (the sections
+for byte (docs/sql.md, "Other dialects"): golden ledgers of every rule
+file that compiles (every one in the long run; by default the largest,
+and explained one with an as-of: conftest `engine_cases`), with and
+without explanations (the sections
 `--sections` prints too), and with the plain milestones' table forced on;
 the cookbook's programs; drawn programs on drawn ledgers (each drawn
 program's statements take sqlglot seconds to write: two examples); numbers
@@ -35,7 +36,7 @@ from rewardrules.sql import grouped
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.sections import compile_explained
 
-from .conftest import engine_cases, examples, lines_in
+from .conftest import as_of_first, engine_cases, examples, lines_in
 from .postgres import Postgres, Server, compared, runner
 from .test_properties import as_ofs, to_line
 from .test_review_sql_mix import cookbook_ledger, cookbook_programs, mixed_ledgers, programs
@@ -66,7 +67,7 @@ def test_golden_ledgers_give_the_engines_bytes(
     pg: Postgres, name: str, path: Path, ledgers: list[Path], explain: bool
 ) -> None:
     program = rewardrules.load(path)
-    for ledger in engine_cases(ledgers, key=lines_in):
+    for ledger in engine_cases(ledgers, key=as_of_first if explain else lines_in):
         python, postgres = compared(pg, program, ledger, explain)
         assert postgres == python, f"{name}/{ledger.stem}"
 
