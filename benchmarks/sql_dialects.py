@@ -8,6 +8,7 @@ print the same digest wrote the same statements).
 
     python benchmarks/sql_dialects.py
     python benchmarks/sql_dialects.py --dialects spark,clickhouse
+    python benchmarks/sql_dialects.py --programs saas_milestones   # a smoke run
 
 The load average is printed: the machine may be shared.
 """
@@ -34,10 +35,13 @@ from rewardrules.sql.sections import compile_explained  # noqa: E402
 DIALECTS = "spark,clickhouse,postgres,snowflake,bigquery,trino,redshift,databricks"
 
 
-def statements() -> list[tuple[list[str], str]]:
-    """(the ledger's field columns, a statement) of every reference program."""
+def statements(programs: list[str] | None = None) -> list[tuple[list[str], str]]:
+    """(the ledger's field columns, a statement) of every reference program
+    (or of those named)."""
     found = []
     for path in sorted((ROOT / "rulesets").glob("*.rules")):
+        if programs is not None and path.stem not in programs:
+            continue
         prog = rewardrules.load(path)
         try:
             plain = compile_query(prog.compiled)
@@ -54,8 +58,9 @@ def statements() -> list[tuple[list[str], str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dialects", default=DIALECTS)
+    parser.add_argument("--programs", default=None, help="reference programs by name, comma-separated (default: all)")
     args = parser.parse_args()
-    work = statements()
+    work = statements(args.programs.split(",") if args.programs else None)
     print(f"load average {os.getloadavg()[0]:.2f}; {len(work)} statements")
     for dialect in args.dialects.split(","):
         digest = hashlib.sha256()
