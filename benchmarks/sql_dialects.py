@@ -38,8 +38,12 @@ DIALECTS = "spark,clickhouse,postgres,snowflake,bigquery,trino,redshift,databric
 def statements(programs: list[str] | None = None) -> list[tuple[list[str], str]]:
     """(the ledger's field columns, a statement) of every reference program
     (or of those named)."""
+    paths = sorted((ROOT / "rulesets").glob("*.rules"))
+    unknown = sorted(set(programs or ()) - {path.stem for path in paths})
+    if unknown:
+        raise SystemExit(f"sql_dialects.py: no reference program named {', '.join(unknown)}")
     found = []
-    for path in sorted((ROOT / "rulesets").glob("*.rules")):
+    for path in paths:
         if programs is not None and path.stem not in programs:
             continue
         prog = rewardrules.load(path)

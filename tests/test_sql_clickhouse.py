@@ -2,7 +2,8 @@
 embedded engine: tests/clickhouse.py), against the Python engine, byte for
 byte (docs/sql.md, "Other dialects"): golden ledgers of every rule file
 that compiles (every one in the long run; by default the largest, and
-explained one with an as-of), with and without explanations (the
+explained one scored at an as-of where there is one, else the largest),
+with and without explanations (the
 explained output's sections too), numbers of every decimals in messages,
 and instants. A file ClickHouse cannot run is refused when it is written,
 with the reason: never a query that fails there or means something
@@ -70,8 +71,9 @@ def test_clickhouse_gives_the_python_engine_s_result(
     clickhouse: ClickHouse, name: str, path: Path, ledgers: list[Path]
 ) -> None:
     """Golden ledgers (every one in the long run; by default the largest
-    without explanations and one with an as-of explained: DuckDB runs them
-    all, tests/test_sql_backend.py), explained (each award's `why`, the
+    without explanations and, explained, one scored at an as-of where
+    there is one, else the largest: DuckDB runs them all,
+    tests/test_sql_backend.py), explained (each award's `why`, the
     sections) and not: the same bytes as `score`; or, for a file
     ClickHouse cannot run, a refusal saying why."""
     prog = rewardrules.load(path)

@@ -3,7 +3,8 @@ scratch cluster of Debian's `postgresql` package, which `.ci/run` installs
 where it is missing: tests/postgres.py), against the Python engine, byte
 for byte (docs/sql.md, "Other dialects"): golden ledgers of every rule
 file that compiles (every one in the long run; by default the largest,
-and explained one with an as-of: conftest `engine_cases`), with and
+and explained one scored at an as-of where there is one, else the
+largest: conftest `engine_cases`), with and
 without explanations (the sections
 `--sections` prints too), and with the plain milestones' table forced on;
 the cookbook's programs; drawn programs on drawn ledgers (each drawn
