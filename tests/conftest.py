@@ -42,8 +42,8 @@ def engine_cases(cases: Sequence[T], key: Callable[[T], Any] | None = None) -> l
     Postgres, Spark) where DuckDB's own test runs every one: every case in
     the long run; otherwise one, the first (or the largest by `key`). Each
     such engine costs seconds a run however small the ledger (writing the
-    statements, planning them), and the suite runs within CI's 15 minutes
-    on a 2-core machine (docs/reliability.md, "Property tests and
+    statements, planning them), and CI has 15 minutes on a 2-core machine
+    for the whole suite (docs/reliability.md, "Property tests and
     differential tests")."""
     if LONG or not cases:
         return list(cases)

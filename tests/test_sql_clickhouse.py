@@ -3,11 +3,10 @@ embedded engine: tests/clickhouse.py), against the Python engine, byte for
 byte (docs/sql.md, "Other dialects"): golden ledgers of every rule file
 that compiles (every one in the long run; by default the largest, and
 explained one scored at an as-of where there is one, else the largest),
-with and without explanations (the
-explained output's sections too), numbers of every decimals in messages,
-and instants. A file ClickHouse cannot run is refused when it is written,
-with the reason: never a query that fails there or means something
-else."""
+with and without explanations (the explained output's sections too),
+numbers of every decimals in messages, and instants. A file ClickHouse
+cannot run is refused when it is written, with the reason: never a query
+that fails there or means something else."""
 
 from __future__ import annotations
 
