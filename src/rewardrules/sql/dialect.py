@@ -77,7 +77,8 @@ def written(tree: Any, dialect: str) -> str:
     # bottom up: a `//` in another's dividend (money written from a rounded
     # quotient) is rewritten too, where `transform` skips what it replaced
     tree = bottom_up(tree, lambda node: _exact_integers(node, dialect))
-    text: str = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+    # the tree is this call's: sqlglot's writer need not copy it first
+    text: str = tree.sql(dialect=dialect, copy=False, unsupported_level=ErrorLevel.RAISE)
     return text
 
 
@@ -102,14 +103,13 @@ def _hoisted(tree: Any) -> Any:
     with_ = tree.args.get("with_")
     if with_ is None:
         return tree
-    defined: dict[str, str] = {}
+    defined: dict[str, Any] = {}
     kept = []
     for cte in with_.expressions:
-        text = cte.this.sql("duckdb")
-        if cte.alias not in defined:
-            defined[cte.alias] = text
+        first = defined.setdefault(cte.alias, cte)
+        if first is cte:
             kept.append(cte)
-        elif defined[cte.alias] != text:
+        elif first.this.sql("duckdb") != cte.this.sql("duckdb"):  # written only for a name met twice
             raise UnsupportedError(f"two CTEs named `{cte.alias}` that differ")
     with_.set("expressions", kept)
     return tree
