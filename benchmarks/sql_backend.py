@@ -1,13 +1,14 @@
 """The SQL back end against the Python engine and a hand-written DuckDB query.
 
 `saas_milestones` on the seeded ledgers of `generate.py`. Each contender is
-one whole process, so measure them from outside with farm-bench, e.g.:
+one whole process, so measure them from outside (here with `/usr/bin/time -v`;
+hyperfine, from Debian's packages, runs them in turn), e.g.:
 
     python benchmarks/generate.py --events 200000 --seed 7 > /tmp/l.jsonl
     python benchmarks/sql_backend.py check /tmp/l.jsonl        # same awards first
-    farm-bench -n 3 -- python benchmarks/sql_backend.py python /tmp/l.jsonl
-    farm-bench -n 3 -- python benchmarks/sql_backend.py duckdb /tmp/l.jsonl
-    farm-bench -n 3 -- python benchmarks/sql_backend.py hand /tmp/l.jsonl
+    /usr/bin/time -v python benchmarks/sql_backend.py python /tmp/l.jsonl
+    /usr/bin/time -v python benchmarks/sql_backend.py duckdb /tmp/l.jsonl
+    /usr/bin/time -v python benchmarks/sql_backend.py hand /tmp/l.jsonl
 
 - `python`: `rewardrules score --no-explain --format json` (the Python engine);
 - `duckdb`: `rewardrules score --engine duckdb --format json` (the ledger read
