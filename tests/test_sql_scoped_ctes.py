@@ -151,18 +151,3 @@ def test_two_different_ctes_of_one_name_are_an_error() -> None:
     with pytest.raises(UnsupportedError, match="two CTEs named `h0` that differ"):
         to_dialect(sql, "spark")
     assert "WITH h0" in to_dialect(sql, "postgres")  # the others keep the scopes as written
-
-
-@pytest.mark.parametrize("dialect", sorted(TOP_LEVEL_CTES))
-def test_a_name_defined_twice_is_kept_once_when_alike_and_refused_when_not(dialect: str) -> None:
-    """`dialect._hoisted`: of two identical definitions of a name, the
-    second is dropped; two different ones are an error, never one read for
-    the other (it compares the bodies' texts, written only for a name met
-    twice)."""
-    query = "SELECT p.x, q.x AS y FROM (WITH a AS (SELECT 1 AS x) SELECT x FROM a) AS p, " + (
-        "(WITH a AS (SELECT {} AS x) SELECT x FROM a) AS q"
-    )
-    written = to_dialect(query.format(1), dialect)
-    assert written.count("a AS (SELECT 1 AS x)") == 1 and written.startswith("WITH a AS")
-    with pytest.raises(UnsupportedError, match="two CTEs named `a` that differ"):
-        to_dialect(query.format(2), dialect)
