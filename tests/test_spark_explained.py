@@ -3,10 +3,10 @@
 `referrers`, `withheld` by the statements of sql/sections.py run by Spark
 (`sql.spark_sections`), give the Python engine's explained result byte for
 byte. A few golden ledgers only (Spark is slow to start and to plan):
-in the long run, together they have caps cutting awards (`capped`, withheld rewards), an
-award voided before it is paid (`voided_by`, its instant written by
-Spark), a referral eligible in one program of two, per-referrer
-milestones, timers and rejected referrals (a duplicate, a
+in the long run, together they have caps cutting awards (`capped`,
+withheld rewards), an award voided before it is paid (`voided_by`, its
+instant written by Spark), a referral eligible in one program of two,
+per-referrer milestones, timers and rejected referrals (a duplicate, a
 self-referral); through Spark's own reading (awards written as JSON text
 by Spark) and the Python reader's. Spark's own reading runs the first of
 `DIRECT` by default, all three in the long run (`engine_cases`): by
@@ -15,8 +15,7 @@ per-referrer milestone or rejected referral; the explained sections (the
 same statements whatever reads the ledger) of a timer and of the
 `referrers` section run on Spark by default, through the Python reader
 (`Spark.run`), in tests/test_sql_instants.py and
-tests/test_sql_rate_table_decimals.py.
-The command line scores on Spark
+tests/test_sql_rate_table_decimals.py. The command line scores on Spark
 without explanations in tests/test_spark_reading.py: the suite's JVM is
 warm here, where planning a program's sections costs a cold one a
 minute."""

@@ -4,12 +4,11 @@ where it is missing: tests/postgres.py), against the Python engine, byte
 for byte (docs/sql.md, "Other dialects"): golden ledgers of every rule
 file that compiles (every one in the long run; by default the largest,
 and explained one scored at an as-of where there is one, else the
-largest: conftest `engine_cases`), with and
-without explanations (the sections
-`--sections` prints too), and with the plain milestones' table forced on;
-the cookbook's programs; drawn programs on drawn ledgers (each drawn
-program's statements take sqlglot seconds to write: two examples); numbers
-in messages with their decimals, on drawn ledgers too; money with a
+largest: conftest `engine_cases`), with and without explanations (the
+sections `--sections` prints too), and with the plain milestones' table
+forced on; the cookbook's programs; drawn programs on drawn ledgers (each
+drawn program's statements take sqlglot seconds to write: two examples);
+numbers in messages with their decimals, on drawn ledgers too; money with a
 negative zero's sign; caps per calendar period in time zones with summer
 time and offsets of 30 and 45 minutes; a `max` and a `min` whose kept
 value's decimals an explanation and a message write (the row a struct
