@@ -134,7 +134,7 @@ def profiled(program: rewardrules.Program, query: Query, lines: list[str]) -> tu
     with tempfile.TemporaryDirectory(prefix="rewardrules-bench-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = run._write(path, records, run._positions(checked, query.columns))
-        connection = run.connect(folder, run.Limits(threads=1))
+        connection = run.connect(folder, run.Limits(threads=1), optimizers_off=query.optimizers_off)
         connection.execute(run.load_sql(path, query.columns, scales))
         connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(latest or 0)} AS BIGINT) AS "at"')
         start = time.process_time()

@@ -87,9 +87,9 @@ def test_the_awards_text_is_fetched_while_it_is_written(tmp_path: Path, monkeypa
     folders: list[str] = []
     connect = sql_run.connect
 
-    def spy(folder: str, limits: Limits = DEFAULT) -> Any:
+    def spy(folder: str, limits: Limits = DEFAULT, **options: Any) -> Any:
         folders.append(folder)
-        return connect(folder, limits)
+        return connect(folder, limits, **options)
 
     monkeypatch.setattr(sql_run, "connect", spy)
     prog = rewardrules.compile(WHOLE)
@@ -200,7 +200,9 @@ def test_a_ledger_past_the_memory_limit_is_scored_by_spilling(
         def __getattr__(self, name: str) -> Any:
             return getattr(self.connection, name)
 
-    monkeypatch.setattr(sql_run, "connect", lambda folder, limits=DEFAULT: Watched(connect(folder, limits)))
+    monkeypatch.setattr(
+        sql_run, "connect", lambda folder, limits=DEFAULT, **options: Watched(connect(folder, limits, **options))
+    )
     options = ["--engine", "duckdb", "--no-explain", "--format", "json", "--threads", "1"]
     assert main(["score", *options, str(SAAS), str(ledger)]) == 0
     free = capsysbinary.readouterr().out
@@ -219,8 +221,8 @@ def test_the_options_reach_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     seen: dict[str, Any] = {}
     connect = sql_run.connect
 
-    def spy(folder: str, limits: Limits = DEFAULT) -> Any:
-        connection = connect(folder, limits)
+    def spy(folder: str, limits: Limits = DEFAULT, **options: Any) -> Any:
+        connection = connect(folder, limits, **options)
         seen.update(
             threads=connection.execute("SELECT current_setting('threads')").fetchone()[0],
             memory=connection.execute("SELECT current_setting('memory_limit')").fetchone()[0],

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,8 +22,10 @@ from hypothesis import strategies as st
 import rewardrules
 from rewardrules.cli import main
 from rewardrules.cli.sql import duckdb_result, transpiled
+from rewardrules.sql import compile as compile_module
 from rewardrules.sql import grouped
-from rewardrules.sql.compile import MAX_REWARDS, Unsupported, _Compiler, compile_query
+from rewardrules.sql import run as sql_run
+from rewardrules.sql.compile import MANY_OWN, MAX_REWARDS, Unsupported, _Compiler, compile_query
 
 from .conftest import examples
 from .test_properties import DIFFERENTIAL, as_ofs, ledgers, program
@@ -143,6 +146,88 @@ def test_the_limit_counts_the_branches_of_the_award_rows() -> None:
     assert f"more than {MAX_REWARDS} rewards outside the table of plain milestones" in problem.message
     assert problem.location is not None
     assert problem.location.line == head + 5 * (MAX_REWARDS - 1) + 3  # the last milestone's reward
+
+
+def test_many_milestones_of_their_own_turn_off_the_cte_filter_pusher() -> None:
+    """`MANY_OWN` milestones with CTEs of their own: DuckDB's CTE filter
+    pusher off for their query. A plain milestone outside the table (fewer
+    than `grouped.FROM` of them) has a CTE of its own and counts; those of
+    the table do not."""
+
+    def off(rules: str) -> tuple[str, ...]:
+        return compile_query(rewardrules.compile(rules, "many.rules").compiled).optimizers_off
+
+    assert off(_limit_file(0, MANY_OWN)) == ("cte_filter_pusher",)
+    assert off(_limit_file(0, MANY_OWN - 1)) == ()
+    assert off(_limit_file(1, MANY_OWN - 1)) == ("cte_filter_pusher",)
+    assert off(_limit_file(grouped.FROM, MANY_OWN - 1)) == ()
+
+
+@pytest.mark.parametrize(("own", "expected"), [(3, "cte_filter_pusher"), (2, "")])
+def test_both_runners_open_duckdb_with_the_querys_optimizers_off(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    own: int,
+    expected: str,
+) -> None:
+    """`score --engine duckdb` on the ledger file (`run_file`) and on
+    records (`run`, as the API's) open their DuckDB session with the
+    query's optimizers off, and only then (the threshold lowered to 3 to
+    keep the files small); the Python engine's bytes either way."""
+    monkeypatch.setattr(compile_module, "MANY_OWN", 3)
+    disabled: list[str] = []
+    connect, run_file = sql_run.connect, sql_run.run_file
+    files: list[str] = []
+
+    def recorded(*args: Any, **options: Any) -> Any:
+        connection = connect(*args, **options)
+        disabled.append(connection.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0])
+        return connection
+
+    def read_by_duckdb(*args: Any, **options: Any) -> Any:
+        files.append(args[4])
+        return run_file(*args, **options)
+
+    monkeypatch.setattr(sql_run, "connect", recorded)
+    monkeypatch.setattr(sql_run, "run_file", read_by_duckdb)
+    rules = _limit_file(0, own)
+    prog = rewardrules.compile(rules, "many.rules")
+    assert duckdb_json(prog, EVENTS, None) == python_json(prog, EVENTS, None)
+    assert disabled == [expected]
+    monkeypatch.chdir(tmp_path)
+    Path("many.rules").write_text(rules, encoding="utf-8")
+    Path("ledger.jsonl").write_text("".join(json.dumps(event) + "\n" for event in EVENTS), encoding="utf-8")
+    results = []
+    for engine in ("python", "duckdb"):
+        assert main(["score", "many.rules", "ledger.jsonl", "--format", "json", "--engine", engine]) == 0
+        results.append(capsys.readouterr().out)
+    assert results[0] == results[1]
+    assert '"milestone": "c1"' in results[0]
+    assert [Path(path).name for path in files] == ["ledger.jsonl"]
+    assert len(disabled) >= 2 and set(disabled) == {expected}
+
+
+@pytest.mark.parametrize("sections", [False, True])
+def test_rewardrules_sql_sets_the_optimizers_first(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sections: bool
+) -> None:
+    """`rewardrules sql` (DuckDB's) starts with the `SET` of the optimizers
+    the query runs without, so that its text runs as `score --engine
+    duckdb` runs it; nothing when none."""
+    monkeypatch.setattr(compile_module, "MANY_OWN", 3)
+    monkeypatch.chdir(tmp_path)
+    option = ["--sections"] if sections else []
+    for own, head in (
+        (3, "-- DuckDB's settings for these statements\nSET disabled_optimizers = 'cte_filter_pusher';\n\n-- awards\n"),
+        (2, "-- awards\n"),
+    ):
+        Path("many.rules").write_text(_limit_file(0, own), encoding="utf-8")
+        assert main(["sql", "many.rules", *option]) == 0
+        assert capsys.readouterr().out.startswith(head)
+    connection = duckdb.connect()  # DuckDB takes the SET as printed: the optimizer's name is its own
+    connection.execute("SET disabled_optimizers = 'cte_filter_pusher'")
+    assert connection.execute("SELECT current_setting('disabled_optimizers')").fetchone() == ("cte_filter_pusher",)
 
 
 @pytest.mark.parametrize("name", SUPPORTED)

@@ -64,6 +64,15 @@ MAX_DIGITS = 38
 #: (its `max_expression_depth`) at run time
 MAX_REWARDS = 500
 
+#: from how many milestones with CTEs of their own (outside the table of
+#: plain milestones) DuckDB runs the query without its CTE filter pusher
+#: (`Query.optimizers_off`): that optimizer ORs the filter of every such
+#: milestone into the prelude's CTEs they all read, in time that grows
+#: faster than the square of their number; below it (every reference
+#: program) it stays on: without it, `partner_and_customer` at 1M events
+#: took 1.18 times as long (docs/sql.md, "Files of many rewards")
+MANY_OWN = 64
+
 #: the order awards are issued in (and drawn from caps): instant, a
 #: timer's after its instant's events, event, milestone, a timer's
 #: referee, an `every` milestone's multiple, reward
@@ -158,6 +167,9 @@ class Query:
     #: recursion, for an engine that has no recursive CTE (Spark SQL 4.0):
     #: the attribution fold (`attribution._unrolled`)
     folds: tuple[tuple[str, str], ...] = ()
+    #: DuckDB optimizers the runner turns off for this query's session
+    #: (`MANY_OWN`); the results are the same with them on or off
+    optimizers_off: tuple[str, ...] = ()
 
     def without_recursion(self) -> Query:
         """The query with each fold written without recursion (`unrolled`)."""
@@ -193,7 +205,20 @@ class Query:
 
     def text(self) -> str:
         """The queries, as `rewardrules sql` prints them."""
-        return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
+        return printed(self.statements(), self.optimizers_off)
+
+
+def printed(statements: list[tuple[str, str]], optimizers_off: tuple[str, ...]) -> str:
+    """Statements as `rewardrules sql` prints them for DuckDB, each with
+    its title: first the `SET` of the optimizers the query runs without
+    (`Query.optimizers_off`), so that the text run as it is runs as
+    `score --engine duckdb` runs it."""
+    head = (
+        f"-- DuckDB's settings for these statements\nSET disabled_optimizers = {literal(','.join(optimizers_off))};\n\n"
+        if optimizers_off
+        else ""
+    )
+    return head + "\n".join(f"-- {title}\n{sql};\n" for title, sql in statements)
 
 
 #: the most SQL a formula written out where it is read may take (`_Compiler.beside_formula`)
@@ -1057,7 +1082,15 @@ class _Compiler:
             repeats=repeats,
             why_inputs=self.why_inputs,
             folds=tuple(self.folds),
+            optimizers_off=self._optimizers_off(),
         )
+
+    def _optimizers_off(self) -> tuple[str, ...]:
+        """DuckDB's CTE filter pusher off for a query of `MANY_OWN` or more
+        milestones with CTEs of their own (the others are rows of the
+        table, read by one CTE)."""
+        own = sum(m.info.index not in self.table.indexes for m in self.compiled.milestones)
+        return ("cte_filter_pusher",) if own >= MANY_OWN else ()
 
     def _refuse_folded(self, columns: tuple[Column, ...]) -> None:
         """Refuse two field columns whose names differ only in case

@@ -195,7 +195,7 @@ def load_sql(path: str, columns: Sequence[Column], scales: dict[str, int]) -> st
     )
 
 
-def connect(folder: str, limits: Limits = Limits()) -> Any:
+def connect(folder: str, limits: Limits = Limits(), *, optimizers_off: tuple[str, ...] = ()) -> Any:
     """An in-memory DuckDB that keeps to `folder`, the run's private
     directory. By default DuckDB spills what does not fit in memory to
     `.tmp` in the working directory (the ledger's ids and amounts, in files
@@ -203,14 +203,17 @@ def connect(folder: str, limits: Limits = Limits()) -> Any:
     loads extensions from the network and the home directory on first use:
     here the spill goes into `folder` (removed with it) and no extension is
     installed or loaded beyond those built in. `limits`: its threads and
-    memory (past which it spills there)."""
+    memory (past which it spills there). `optimizers_off`: DuckDB
+    optimizers turned off (`Query.optimizers_off`)."""
     import duckdb
 
     threads = {} if limits.threads is None else {"threads": limits.threads}
+    off = {"disabled_optimizers": ",".join(optimizers_off)} if optimizers_off else {}
     connection = duckdb.connect(
         ":memory:",
         config={
             **threads,
+            **off,
             "memory_limit": limits.memory,
             "temp_directory": os.path.join(folder, "spill"),
             "extension_directory": os.path.join(folder, "extensions"),
@@ -245,7 +248,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="rewardrules-sql-") as folder:
         path = os.path.join(folder, "ledger.jsonl")
         scales = _write(path, records, _positions(checked, query.columns))
-        with _session(folder, limits) as connection:
+        with _session(folder, limits, optimizers_off=query.optimizers_off) as connection:
             connection.execute(load_sql(path, query.columns, scales))
             seal(connection)
             rows = _queries(connection, query, as_of)
@@ -255,16 +258,17 @@ def run(
 
 
 @contextmanager
-def _session(folder: str, limits: Limits = Limits()) -> Iterator[Any]:
+def _session(folder: str, limits: Limits = Limits(), *, optimizers_off: tuple[str, ...] = ()) -> Iterator[Any]:
     """A connection (see `connect`) whose DuckDB failures are said as
     errors (`TooWide`, `EngineError`), never tracebacks; closed after."""
     import duckdb
 
     try:  # a setting DuckDB refuses (a --memory-limit past what it holds) is said, never a traceback
-        connection = connect(folder, limits)
+        connection = connect(folder, limits, optimizers_off=optimizers_off)
     except duckdb.Error as error:
+        off = f"; optimizers off: {', '.join(optimizers_off)}" if optimizers_off else ""
         raise EngineError(
-            f"DuckDB could not start: {str(error).splitlines()[0]} (with --memory-limit {limits.memory})"
+            f"DuckDB could not start: {str(error).splitlines()[0]} (with --memory-limit {limits.memory}{off})"
         ) from None
     try:
         with _said():
@@ -417,7 +421,7 @@ def run_file(
 
     with ExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="rewardrules-sql-"))
-        connection = stack.enter_context(_session(folder, limits))
+        connection = stack.enter_context(_session(folder, limits, optimizers_off=query.optimizers_off))
         _limit_access(connection, path)
         before = _version(path)
         try:

@@ -67,6 +67,7 @@ from .compile import (
     gap,
     later_by,
     literal,
+    printed,
     unrolled,
 )
 
@@ -134,7 +135,7 @@ class Explained:
         return [*self.query.statements(), *self.sections.statements()]
 
     def text(self) -> str:
-        return "\n".join(f"-- {title}\n{sql};\n" for title, sql in self.statements())
+        return printed(self.statements(), self.query.optimizers_off)
 
 
 @in_context
