@@ -148,22 +148,96 @@ def test_the_limit_counts_the_branches_of_the_award_rows() -> None:
     assert problem.location.line == head + 5 * (MAX_REWARDS - 1) + 3  # the last milestone's reward
 
 
-def test_many_milestones_of_their_own_turn_off_the_cte_filter_pusher() -> None:
+def test_many_milestones_of_their_own_turn_off_two_cte_optimizers() -> None:
     """`MANY_OWN` milestones with CTEs of their own: DuckDB's CTE filter
-    pusher off for their query. A plain milestone outside the table (fewer
+    pusher and projection pull-up off for their query, and `totals`
+    computed once for them all (`AS MATERIALIZED`). A plain milestone outside the table (fewer
     than `grouped.FROM` of them) has a CTE of its own and counts; those of
     the table do not."""
 
     def off(rules: str) -> tuple[str, ...]:
-        return compile_query(rewardrules.compile(rules, "many.rules").compiled).optimizers_off
+        query = compile_query(rewardrules.compile(rules, "many.rules").compiled)
+        kept = "\ntotals AS MATERIALIZED (" in query.awards
+        assert kept == bool(query.optimizers_off) and kept != ("\ntotals AS (" in query.awards)
+        return query.optimizers_off
 
-    assert off(_limit_file(0, MANY_OWN)) == ("cte_filter_pusher",)
+    assert off(_limit_file(0, MANY_OWN)) == ("cte_filter_pusher", "projection_pullup")
     assert off(_limit_file(0, MANY_OWN - 1)) == ()
-    assert off(_limit_file(1, MANY_OWN - 1)) == ("cte_filter_pusher",)
+    assert off(_limit_file(1, MANY_OWN - 1)) == ("cte_filter_pusher", "projection_pullup")
     assert off(_limit_file(grouped.FROM, MANY_OWN - 1)) == ()
 
 
-@pytest.mark.parametrize(("own", "expected"), [(3, "cte_filter_pusher"), (2, "")])
+@pytest.mark.parametrize(
+    "dialect", ["postgres", "snowflake", "bigquery", "spark", "databricks", "redshift", "clickhouse", "trino"]
+)
+def test_other_dialects_write_materialized_only_where_they_parse_it(
+    monkeypatch: pytest.MonkeyPatch, dialect: str
+) -> None:
+    """`AS MATERIALIZED` is DuckDB's and PostgreSQL's: the other dialects
+    get `totals` without the word, which they do not parse."""
+    monkeypatch.setattr(compile_module, "MANY_OWN", 3)
+    prog = rewardrules.compile(_limit_file(0, 3), "many.rules")
+    text = transpiled(compile_query(prog.compiled), dialect)
+    assert text is not None and "totals AS" in text
+    assert ("MATERIALIZED" in text) == (dialect == "postgres")
+
+
+@pytest.mark.parametrize("name", ["referral_milestones", "partner_and_customer", "fasttrack_cpor"])
+def test_reference_programs_with_totals_computed_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The path of many milestones (`MANY_OWN` lowered to 1) on reference
+    programs, explained: per-referrer metrics (`totals` after `changed`),
+    two programs, caps and voids; the Python engine's bytes."""
+    from .test_sql_explain import python_bytes, section, written
+
+    monkeypatch.setattr(compile_module, "MANY_OWN", 1)
+    prog = program(name)
+    assert "\ntotals AS MATERIALIZED (" in compile_query(prog.compiled, explain=True).awards
+    ledger = max(sorted((GOLDEN / name).glob("*.jsonl")), key=lambda path: path.stat().st_size)
+    lines = ledger.read_text(encoding="utf-8").splitlines()
+    got, _ = written(prog, ledger, None)
+    assert section(got) == section(python_bytes(prog, lines, None))
+
+
+def test_the_per_event_limit_of_many_computed_amounts_fits_a_small_memory_limit() -> None:
+    """The per-event limit's statement of 120 milestones of a computed
+    amount (one event could reach more than the limit of 100 awards), on
+    50 referrals: DuckDB copied the prelude's join into each milestone, one
+    hash table each (no metric needs a window here, so `totals` is that
+    join): 472 MB of its buffers, 1.2 GB at 300 milestones. With `totals`
+    computed once, 130 MB: it runs within 300 MB."""
+    rules = 'ruleset many "Many"\n\nevent payment { amount: money USD }\n\n' + "".join(
+        f"milestone c{i} {{\n  each payment where payment.amount >= {i % 100} USD and payment.amount < {i % 100 + 2} USD\n"
+        "  reward referrer cash 10% of payment.amount\n}\n\n"
+        for i in range(120)
+    )
+    events = [
+        {"id": f"r{r}", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": f"p{r % 7}", "referee": f"c{r}"}
+        for r in range(50)
+    ]
+    events += [
+        {
+            "id": f"e{r}_{k}",
+            "at": f"2026-01-0{k + 2}T00:00:00Z",
+            "type": "payment",
+            "referee": f"c{r}",
+            "amount": f"{(r * 7 + k * 13) % 100}.00",
+        }
+        for r in range(50)
+        for k in range(5)
+    ]
+    prog = rewardrules.compile(rules, "many.rules")
+    query = compile_query(prog.compiled)
+    assert query.volume_sql() is not None and query.optimizers_off
+    lines = [json.dumps(event) for event in events]
+
+    def small(query: Any, checked: Any, records: Any, as_of: int) -> sql_run.Rows:
+        return sql_run.run(query, checked, records, as_of, sql_run.Limits(threads=1, memory="300MB"))
+
+    data = duckdb_result(prog, query, lines, None, "<ledger>", runner=small)
+    assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == python_json(prog, lines, None)
+
+
+@pytest.mark.parametrize(("own", "expected"), [(3, "cte_filter_pusher,projection_pullup"), (2, "")])
 def test_both_runners_open_duckdb_with_the_querys_optimizers_off(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -219,15 +293,19 @@ def test_rewardrules_sql_sets_the_optimizers_first(
     monkeypatch.chdir(tmp_path)
     option = ["--sections"] if sections else []
     for own, head in (
-        (3, "-- DuckDB's settings for these statements\nSET disabled_optimizers = 'cte_filter_pusher';\n\n-- awards\n"),
+        (
+            3,
+            "-- DuckDB's settings for these statements\nSET disabled_optimizers = 'cte_filter_pusher,projection_pullup';\n\n-- awards\n",
+        ),
         (2, "-- awards\n"),
     ):
         Path("many.rules").write_text(_limit_file(0, own), encoding="utf-8")
         assert main(["sql", "many.rules", *option]) == 0
         assert capsys.readouterr().out.startswith(head)
     connection = duckdb.connect()  # DuckDB takes the SET as printed: the optimizer's name is its own
-    connection.execute("SET disabled_optimizers = 'cte_filter_pusher'")
-    assert connection.execute("SELECT current_setting('disabled_optimizers')").fetchone() == ("cte_filter_pusher",)
+    connection.execute("SET disabled_optimizers = 'cte_filter_pusher,projection_pullup'")
+    found = connection.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    assert found == ("cte_filter_pusher,projection_pullup",)
 
 
 @pytest.mark.parametrize("name", SUPPORTED)

@@ -32,6 +32,7 @@ import rewardrules
 from rewardrules.cli.sql import duckdb_result
 from rewardrules.core.limits import AwardLimitError
 from rewardrules.score.api import parse_as_of
+from rewardrules.sql import compile as compile_module
 from rewardrules.sql import grouped
 from rewardrules.sql.compile import Unsupported, compile_query
 from rewardrules.sql.sections import compile_explained
@@ -84,6 +85,20 @@ def test_plain_milestones_as_rows_of_a_table(
     for ledger in engine_cases(ledgers, key=lines_in):
         python, postgres = compared(pg, program, ledger)
         assert postgres == python, f"{name}/{ledger.stem}"
+
+
+def test_totals_computed_once_for_many_milestones(pg: Postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`totals AS MATERIALIZED` (a query of many milestones, docs/sql.md
+    "Files of many rewards"; `MANY_OWN` lowered to 1 here), which Postgres
+    is given: the same bytes, explained and not, for per-referrer metrics."""
+    monkeypatch.setattr(compile_module, "MANY_OWN", 1)
+    _, path, ledgers = next(case for case in CASES if case[0] == "referral_milestones")
+    program = rewardrules.load(path)
+    assert "\ntotals AS MATERIALIZED (" in compile_query(program.compiled).awards
+    ledger = max(ledgers, key=lines_in)
+    for explain in (False, True):
+        python, postgres = compared(pg, program, ledger, explain)
+        assert postgres == python
 
 
 def test_most_golden_programs_have_the_table_forced_on(monkeypatch: pytest.MonkeyPatch) -> None:

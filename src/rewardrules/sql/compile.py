@@ -65,13 +65,19 @@ MAX_DIGITS = 38
 MAX_REWARDS = 500
 
 #: from how many milestones with CTEs of their own (outside the table of
-#: plain milestones) DuckDB runs the query without its CTE filter pusher
-#: (`Query.optimizers_off`): that optimizer ORs the filter of every such
-#: milestone into the prelude's CTEs they all read, in time that grows
-#: faster than the square of their number; below it (every reference
-#: program) it stays on: without it, `partner_and_customer` at 1M events
-#: took 1.18 times as long (docs/sql.md, "Files of many rewards")
+#: plain milestones) DuckDB runs the query without two of its optimizers
+#: (`Query.optimizers_off`, `MANY_OWN_OFF`); below it (every reference
+#: program) they stay on: without the CTE filter pusher,
+#: `partner_and_customer` at 1M events took 1.18 times as long
+#: (docs/sql.md, "Files of many rewards")
 MANY_OWN = 64
+
+#: the optimizers a query of `MANY_OWN` milestones runs without: the CTE
+#: filter pusher ORs the filter of every such milestone into the
+#: prelude's CTEs they all read, and projection pull-up walks every
+#: milestone's projections, each in time that grows faster than the
+#: square of their number
+MANY_OWN_OFF = ("cte_filter_pusher", "projection_pullup")
 
 #: the order awards are issued in (and drawn from caps): instant, a
 #: timer's after its instant's events, event, milestone, a timer's
@@ -911,8 +917,13 @@ class _Compiler:
         """The CTEs from `metered` to `totals`: the rows with every
         per-referrer metric (contributions, their changes per referral,
         the running sum per referrer in processing order)."""
+        # computed once for many milestones (`MANY_OWN`): DuckDB would write
+        # a CTE without a window into each milestone that reads it, and a
+        # join in it (`seen`) would build one hash table each (300
+        # milestones: 1.2 GB, past the default memory limit)
+        kept = " MATERIALIZED" if self.many_own() else ""
         if not self.referrer_metrics:
-            return ["totals AS (SELECT * FROM metered)"]
+            return [f"totals AS{kept} (SELECT * FROM metered)"]
         n = range(len(self.contributions))
         so_far = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
         changes = ", ".join(
@@ -924,7 +935,7 @@ class _Compiler:
         return [
             f"contributed AS (SELECT *, {', '.join(self.contributions)} FROM {self.voided.rows()})",
             f"changed AS (SELECT *, {changes} FROM contributed)",
-            f"totals AS (SELECT *, {sums} FROM changed)",
+            f"totals AS{kept} (SELECT *, {sums} FROM changed)",
         ]
 
     def cap_of(self, milestone: CompiledMilestone, index: int) -> str | None:
@@ -1085,12 +1096,15 @@ class _Compiler:
             optimizers_off=self._optimizers_off(),
         )
 
-    def _optimizers_off(self) -> tuple[str, ...]:
-        """DuckDB's CTE filter pusher off for a query of `MANY_OWN` or more
-        milestones with CTEs of their own (the others are rows of the
-        table, read by one CTE)."""
+    def many_own(self) -> bool:
+        """Whether `MANY_OWN` or more milestones have CTEs of their own
+        (the others are rows of the table, read by one CTE)."""
         own = sum(m.info.index not in self.table.indexes for m in self.compiled.milestones)
-        return ("cte_filter_pusher",) if own >= MANY_OWN else ()
+        return own >= MANY_OWN
+
+    def _optimizers_off(self) -> tuple[str, ...]:
+        """`MANY_OWN_OFF` for a query of many milestones (`many_own`)."""
+        return MANY_OWN_OFF if self.many_own() else ()
 
     def _refuse_folded(self, columns: tuple[Column, ...]) -> None:
         """Refuse two field columns whose names differ only in case

@@ -2,6 +2,10 @@
 one warehouse, where sqlglot would write a construct that engine lacks, or
 one that means something else there (docs/sql.md, "Other dialects").
 
+Every dialect but PostgreSQL: a CTE `AS MATERIALIZED` (a query of many
+milestones computes `totals` once: `_Compiler.totals`) is written without
+the word, which not all of them have.
+
 PostgreSQL (`postgres`): no `IGNORE NULLS`, no `MAP`, no struct, no
 `CONTAINS`, `SHA256` of bytes only, a `MAKE_TIMESTAMP` of date parts
 (DuckDB's takes microseconds since the epoch, which sqlglot writes
@@ -88,7 +92,10 @@ _OBJECTS = {
 
 
 def rewrite(tree: Any, dialect: str) -> Any:
-    """`tree` with `dialect`'s rewrites applied (none for most)."""
+    """`tree` with `dialect`'s rewrites applied."""
+    if dialect != "postgres":  # `AS MATERIALIZED` (`_Compiler.totals`): DuckDB's and PostgreSQL's only
+        for cte in tree.find_all(exp.CTE):
+            cte.set("materialized", None)
     if dialect == "postgres":
         tree = tree.transform(_postgres_first, copy=False)  # before its window is seen alone
         tree = bottom_up(tree, _postgres)
