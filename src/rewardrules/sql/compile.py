@@ -59,9 +59,10 @@ MAX_DIGITS = 38
 
 #: the most branches the award rows' UNION ALL may have: each reward of a
 #: milestone with its own CTE, and each group of the table of plain
-#: milestones (sql/grouped.py); DuckDB binds a UNION ALL as a chain one
-#: level deeper per branch, and refuses a query deeper than 1,000 levels
-#: (its `max_expression_depth`) at run time
+#: milestones (sql/grouped.py). Set when DuckDB refused 1,100 rewards of
+#: the query's shape then for its `max_expression_depth` of 1,000; since
+#: the shape of 2026-12-06 DuckDB ran 2,000 without that error, but other
+#: engines have not been run past 500 (docs/sql.md, "Files of many rewards")
 MAX_REWARDS = 500
 
 #: from how many milestones with CTEs of their own (outside the table of
