@@ -592,6 +592,32 @@ def test_a_timer_due_past_a_bigint_is_said(tmp_path: Any, capsys: pytest.Capture
     )
 
 
+def test_a_whole_decimal_in_a_section_is_stored_as_its_integer() -> None:
+    """The next test's bug without Spark: every timer's due is a HUGEINT,
+    which Spark gives as a whole Decimal, and the sections' store failed
+    on it for every timer explained on Spark; it is the integer now, and
+    a Decimal with a fraction is refused, never changed."""
+    import io
+    from decimal import Decimal
+
+    from rewardrules.sql.spark_sections import _read, _store
+
+    class Row:  # a pyspark Row's one method the store reads
+        def __init__(self, **values: Any) -> None:
+            self.values = values
+
+        def asDict(self) -> dict[str, Any]:  # pyspark Row's name
+            return self.values
+
+    due = 9_223_372_036_854_775_808_000
+    store = io.BytesIO()
+    _store(iter([Row(due=Decimal(due), rid="r1")]), store, None)
+    store.seek(0)
+    assert list(_read(store)) == [{"due": due, "rid": "r1"}]
+    with pytest.raises(TypeError, match="Decimal"):
+        _store(iter([Row(due=Decimal("1.5"))]), io.BytesIO(), None)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 def test_a_timer_due_past_a_bigint_on_spark(spark: Spark) -> None:
     """Spark writes HUGEINT as DECIMAL(38, 0): the explained sections'
