@@ -22,6 +22,7 @@ off: the shape every file had before), which is refused past 500 rewards;
     python benchmarks/sql_many_rewards.py --shape cte --sizes 50,100,200,500
     python benchmarks/sql_many_rewards.py --smoke               # tiny: the code works
     python benchmarks/sql_many_rewards.py --kind computed --sizes 50,100,200   # not plain: a CTE each
+    python benchmarks/sql_many_rewards.py --kind void --sizes 100,300   # a `void` clause each; refunds in the ledger
 
 The load average is printed: the machine may be shared.
 """
@@ -59,8 +60,9 @@ def rules(milestones: int, kind: str = "plain") -> str:
     """A rule file of `milestones` milestones: each event reaches a few.
     `kind` "plain": plain milestones (the table of sql/grouped.py);
     "computed": each `each payment where ...` paying `N% of payment.amount`,
-    "message": each with a message, one CTE per milestone either way (not
-    plain: refused past 500 rewards)."""
+    "message": each with a message, "void": each with `void if refund
+    where refund.payment == payment.id within 30 days`, one CTE per
+    milestone either way (not plain: refused past 500 rewards)."""
     if kind != "plain":
         return _not_plain(milestones, kind)
     out = [HEAD]
@@ -85,21 +87,28 @@ def rules(milestones: int, kind: str = "plain") -> str:
 
 def _not_plain(milestones: int, kind: str) -> str:
     """Milestones that keep a CTE of their own: a computed amount or a message."""
-    out = [HEAD]
+    out = [HEAD + REFUND if kind == "void" else HEAD]
     for i in range(milestones):
         low = i % 1000
         trigger = f"each payment where payment.amount >= {low} USD and payment.amount < {low + 2} USD"
         if kind == "computed":
             body = f"reward referrer cash {i % 9 + 1}% of payment.amount"
+        elif kind == "void":
+            body = f"reward referrer cash {i % 9 + 1} USD\n  void if refund where refund.payment == payment.id within 30 days"
         else:
             body = f'reward referrer cash {i % 9 + 1} USD\n  message "{{{{ paid }}}}"'
         out.append(f"milestone m{i} {{\n  {trigger}\n  {body}\n}}\n\n")
     return "".join(out)
 
 
-def ledger(referrals: int, payments: int, seed: int) -> list[str]:
+#: the event a "void" file's clauses name
+REFUND = 'event refund "A payment refunded" { payment: text }\n\n'
+
+
+def ledger(referrals: int, payments: int, seed: int, refunds: bool = False) -> list[str]:
     """`referrals` referred customers, each paying `payments` times (whole
-    dollars, 1 to 999), a day apart, in a seeded order."""
+    dollars, 1 to 999), a day apart, in a seeded order; with `refunds`,
+    every fifth customer's first payment refunded two days after it."""
     draw = random.Random(seed)
     lines = []
     day = 86_400
@@ -116,6 +125,10 @@ def ledger(referrals: int, payments: int, seed: int) -> list[str]:
                     "referee": f"c{r}",
                     "amount": amount,
                 }
+            )
+        if refunds and r % 5 == 0:
+            lines.append(
+                {"at": start + 3 * day, "id": f"x{r}", "type": "refund", "referee": f"c{r}", "payment": f"e{r}_0"}
             )
     draw.shuffle(lines)
     return [json.dumps({**line, "at": _instant(int(line["at"]))}) for line in lines]
@@ -187,13 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=10, help="payments per referred customer")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--shape", choices=("table", "cte"), default="table")
-    parser.add_argument("--kind", choices=("plain", "computed", "message"), default="plain", help="the milestones")
+    parser.add_argument(
+        "--kind", choices=("plain", "computed", "message", "void"), default="plain", help="the milestones"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: the code works")
     args = parser.parse_args(argv)
     sizes = [20, 80] if args.smoke else [int(n) for n in args.sizes.split(",")]
     if args.shape == "cte":
         grouped.FROM = sys.maxsize  # every milestone its own CTE
-    lines = ledger(5 if args.smoke else args.referrals, 3 if args.smoke else args.payments, args.seed)
+    refunds = args.kind == "void"
+    lines = ledger(5 if args.smoke else args.referrals, 3 if args.smoke else args.payments, args.seed, refunds)
     print(
         f"## SQL of many rewards ({args.kind} milestones, {args.shape} shape; {len(lines)} ledger lines; "
         f"load average {os.getloadavg()[0]:.2f})"

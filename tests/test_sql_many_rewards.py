@@ -197,6 +197,33 @@ def test_reference_programs_with_totals_computed_once(monkeypatch: pytest.Monkey
     assert section(got) == section(python_bytes(prog, lines, None))
 
 
+def payers(referrals: int, referrers: int) -> list[dict[str, Any]]:
+    """`referrals` referred customers (`c{r}`, of `p{r % referrers}`), each
+    paying 5 times a day apart, amounts of 0 to 99 USD."""
+    events: list[dict[str, Any]] = [
+        {
+            "id": f"r{r}",
+            "at": "2026-01-01T00:00:00Z",
+            "type": "referral",
+            "referrer": f"p{r % referrers}",
+            "referee": f"c{r}",
+        }
+        for r in range(referrals)
+    ]
+    events += [
+        {
+            "id": f"e{r}_{k}",
+            "at": f"2026-01-0{k + 2}T00:00:00Z",
+            "type": "payment",
+            "referee": f"c{r}",
+            "amount": f"{(r * 7 + k * 13) % 100}.00",
+        }
+        for r in range(referrals)
+        for k in range(5)
+    ]
+    return events
+
+
 def test_the_per_event_limit_of_many_computed_amounts_fits_a_small_memory_limit() -> None:
     """The per-event limit's statement of 120 milestones of a computed
     amount (one event could reach more than the limit of 100 awards), on
@@ -209,21 +236,7 @@ def test_the_per_event_limit_of_many_computed_amounts_fits_a_small_memory_limit(
         "  reward referrer cash 10% of payment.amount\n}\n\n"
         for i in range(120)
     )
-    events = [
-        {"id": f"r{r}", "at": "2026-01-01T00:00:00Z", "type": "referral", "referrer": f"p{r % 7}", "referee": f"c{r}"}
-        for r in range(50)
-    ]
-    events += [
-        {
-            "id": f"e{r}_{k}",
-            "at": f"2026-01-0{k + 2}T00:00:00Z",
-            "type": "payment",
-            "referee": f"c{r}",
-            "amount": f"{(r * 7 + k * 13) % 100}.00",
-        }
-        for r in range(50)
-        for k in range(5)
-    ]
+    events = payers(50, 7)
     prog = rewardrules.compile(rules, "many.rules")
     query = compile_query(prog.compiled)
     assert query.volume_sql() is not None and query.optimizers_off

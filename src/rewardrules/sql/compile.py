@@ -85,6 +85,9 @@ MANY_OWN_OFF = ("cte_filter_pusher", "projection_pullup")
 #: referee, an `every` milestone's multiple, reward
 ISSUE_ORDER = '"at", late, event, milestone_index, scope, nth, reward_index'
 
+#: the table `Staged.create` writes the award rows (after caps) into
+STAGED_TABLE = "issued_awards"
+
 #: the window over a referral's events so far, in processing order
 _SO_FAR = '(PARTITION BY rid ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
 
@@ -144,6 +147,24 @@ def unrolled(sql: str, folds: Sequence[tuple[str, str]]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Staged:
+    """The award rows (after caps) computed once into a table of the
+    session (`create`), and the statements that read that table where
+    `Query`'s each compute the rows again: for a program with `void`
+    clauses, whose award rows its awards, its reversals and (with partial
+    voids) their void events each read. The statements give the same rows
+    as `Query`'s; a runner that can keep a table (DuckDB) runs these, so
+    the rows are computed once, and each milestone's joins are not held
+    again in a second plan (a file of 300 milestones with `void` clauses
+    ran the reversals statement out of 1 GB)."""
+
+    create: str
+    awards: str
+    reversals: str
+    clawbacks: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     """The compiled program: its queries and the columns `ledger` needs."""
 
@@ -177,11 +198,20 @@ class Query:
     #: DuckDB optimizers the runner turns off for this query's session
     #: (`MANY_OWN`); the results are the same with them on or off
     optimizers_off: tuple[str, ...] = ()
+    #: the statements over the award rows computed once (`Staged`), or
+    #: None where only the awards statement reads them
+    staged: Staged | None = None
 
     def without_recursion(self) -> Query:
         """The query with each fold written without recursion (`unrolled`)."""
+        staged = self.staged
+        if staged is not None:
+            staged = replace(
+                staged, create=unrolled(staged.create, self.folds), clawbacks=unrolled(staged.clawbacks, self.folds)
+            )
         return replace(
             self,
+            staged=staged,
             awards=unrolled(self.awards, self.folds),
             rejected=unrolled(self.rejected, self.folds),
             reversals=unrolled(self.reversals, self.folds),
@@ -778,12 +808,24 @@ class _Compiler:
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         hits = (
-            f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
+            f'{self.hits_head(compiled)} (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
             f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {self.voided.source(info)} WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
         hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
         return hits, [self.reward_row(compiled, r) for r in range(len(compiled.rewards))]
+
+    def hits_head(self, milestone: CompiledMilestone) -> str:
+        """`h{k} AS`, the head of a milestone's hits CTE; `h{k} AS NOT
+        MATERIALIZED` in a query of many milestones (`many_own`) when its
+        `void` clauses read the hits as well as its award rows. DuckDB keeps
+        a CTE read twice as a table for the whole query: 300 such
+        milestones on a ledger of 2,240 lines ran the awards statement out
+        of its default 1 GB, where computing each one's hits for each
+        reader runs within it, in about the same time at 100 and 200
+        (docs/sql.md, "Files of many rewards")."""
+        k = milestone.info.index
+        return f"h{k} AS NOT MATERIALIZED" if milestone.info.voids and self.many_own() else f"h{k} AS"
 
     def trigger_tests(self, info: MilestoneInfo) -> tuple[list[str], bool, str]:
         """What a row must pass to be a hit of a `when C` or `EVENT` milestone
@@ -1054,10 +1096,15 @@ class _Compiler:
         hidden = ", ".join(("wanted", "cap", "granted", "paid", *reversals.COLUMNS, "late", "scope", "nth", *raw))
         hidden += "".join(f", {name}" for name in explain.COLUMNS) if self.explain else ""
         why = explain.final(self)
-        awards = f"{prelude}\nSELECT * EXCLUDE ({hidden}){why} FROM ({issued}) AS awards\nORDER BY {ISSUE_ORDER}"
+
+        def final(rows: str) -> str:  # the awards statement's SELECT over its rows
+            return f"SELECT * EXCLUDE ({hidden}){why} FROM ({rows}) AS awards\nORDER BY {ISSUE_ORDER}"
+
+        awards = f"{prelude}\n{final(issued)}"
         voided = any(m.info.voids for m in self.compiled.milestones)
         taken = f"{prelude}\n{reversals.reversals_select(issued)}" if voided else ""
         claws = reversals.clawbacks_select(self, issued)
+        staged = self._staged(final, claws) if voided else None
         duplicates = (
             attribution.duplicates()
             if moves
@@ -1095,6 +1142,18 @@ class _Compiler:
             why_inputs=self.why_inputs,
             folds=tuple(self.folds),
             optimizers_off=self._optimizers_off(),
+            staged=staged,
+        )
+
+    def _staged(self, final: Callable[[str], str], claws: str) -> Staged:
+        """`Staged` of the query just built (`prelude`, `issued`): `final`
+        writes the awards statement's last SELECT over the given rows."""
+        rows = f"SELECT * FROM {STAGED_TABLE}"
+        return Staged(
+            create=f"CREATE TEMP TABLE {STAGED_TABLE} AS {self.prelude}\nSELECT * FROM ({self.issued}) AS issued",
+            awards=final(rows),
+            reversals=reversals.reversals_select(rows),
+            clawbacks=f"{self.prelude}\n{reversals.clawbacks_select(self, rows)}" if claws else "",
         )
 
     def many_own(self) -> bool:

@@ -127,7 +127,7 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     )
     threshold = f"(prev + nth) * {units}"
     hits = (
-        f'h{k} AS (SELECT rid, referrer, referee, "at", event, {_plain(threshold, places)} AS occurrence, '
+        f'{compiler.hits_head(compiled)} (SELECT rid, referrer, referee, "at", event, {_plain(threshold, places)} AS occurrence, '
         f"nth{kept} FROM (SELECT *, UNNEST(GENERATE_SERIES(1, CAST(jump AS BIGINT))) AS nth FROM j{k}) AS s)"
     )
     ctes = ",\n".join([jumps, hits, *reversals.void_ctes(compiler, compiled)])  # `void if`: per event, as others

@@ -363,6 +363,7 @@ def _queries(
     volume = query.volume_sql()
     if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
         check_volume(_fetch(connection, volume), query.names, query.most)
+    query = _staged(connection, query)
     taken = _fetch(connection, query.reversals) if query.reversals else []
     claws = _fetch(connection, query.clawbacks) if query.clawbacks else []
     rejected = _fetch(connection, query.rejected)
@@ -376,6 +377,17 @@ def _queries(
         if totals is not None:  # else a sum that would round: the award rows, added up in order
             return Rows([], rejected, taken, claws, written=written, groups=groups, totals=totals)
     return Rows(_fetch(connection, query.awards), rejected, taken, claws)
+
+
+def _staged(connection: Any, query: Query) -> Query:
+    """The query whose statements read its award rows computed once into a
+    table of the session (`compile.Staged`), where more than one statement
+    reads them; else the query as it is."""
+    staged = query.staged
+    if staged is None:
+        return query
+    connection.execute(staged.create)
+    return replace(query, awards=staged.awards, reversals=staged.reversals, clawbacks=staged.clawbacks, staged=None)
 
 
 def _fetch(connection: Any, sql: str) -> list[dict[str, Any]]:

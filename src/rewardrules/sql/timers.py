@@ -90,7 +90,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     )
     if info.level != "referral" and isinstance(trigger, ast.AfterTrigger):
         hits = after.first_per_referrer(hits)
-    return f"s{k} AS ({starts}),\nh{k} AS ({hits})" + voids
+    return f"s{k} AS ({starts}),\n{compiler.hits_head(milestone)} ({hits})" + voids
 
 
 def _referrers_at_due(compiler: _Compiler, k: int, rows: str) -> str:

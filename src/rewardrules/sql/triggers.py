@@ -32,7 +32,6 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     info = compiled.info
     trigger = info.trigger
     assert isinstance(trigger, ast.IncreaseTrigger)
-    k = info.index
     scope = "rid" if info.level == "referral" else "referrer"
     window = f'OVER (PARTITION BY {scope} ORDER BY "at", id)'
     quotient = tested_quotient(compiler, compiled, trigger, "whenever")
@@ -57,7 +56,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     tested = f"SELECT *, {current} FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
     rises = f"SELECT *, {rise} FROM ({tested}) AS c WHERE {valued}"
     hits = (
-        f'h{k} AS (SELECT rid, referrer, referee, "at", id AS event, id AS occurrence{amounts} '
+        f'{compiler.hits_head(compiled)} (SELECT rid, referrer, referee, "at", id AS event, id AS occurrence{amounts} '
         f"FROM ({rises}) AS d WHERE {risen})"
     )
     hits = ",\n".join([hits, *reversals.void_ctes(compiler, compiled)])
