@@ -7,7 +7,10 @@ ledger, and prints per N:
 
 - `compile`: CPU seconds of `compile_query` (Python);
 - `plan`: CPU seconds of DuckDB's planning of the awards query (`PREPARE`:
-  parser, binder, optimizer, physical plan), one thread;
+  parser, binder, optimizer, physical plan), one thread; the whole
+  statement `rewardrules sql` prints, which for milestones with `void`
+  clauses (`--kind void`) is not what `score` runs (it keeps the award
+  rows in a table first: `compile.Staged`);
 - `exec`: CPU seconds of running it (`EXECUTE`), one thread;
 - `duckdb`: CPU seconds of the whole `score --engine duckdb` path in the
   process (read, load, all queries, the result record), one thread;

@@ -85,7 +85,7 @@ MANY_OWN_OFF = ("cte_filter_pusher", "projection_pullup")
 #: referee, an `every` milestone's multiple, reward
 ISSUE_ORDER = '"at", late, event, milestone_index, scope, nth, reward_index'
 
-#: the table `Staged.create` writes the award rows (after caps) into
+#: the table a runner keeps the award rows (after caps, `Staged.rows`) in
 STAGED_TABLE = "issued_awards"
 
 #: the window over a referral's events so far, in processing order
@@ -148,8 +148,8 @@ def unrolled(sql: str, folds: Sequence[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Staged:
-    """The award rows (after caps) computed once into a table of the
-    session (`create`), and the statements that read that table where
+    """The award rows (after caps), to be kept as the table `STAGED_TABLE`
+    of the session (`rows`), and the statements that read that table where
     `Query`'s each compute the rows again: for a program with `void`
     clauses, whose award rows its awards, its reversals and (with partial
     voids) their void events each read. The statements give the same rows
@@ -158,7 +158,7 @@ class Staged:
     again in a second plan (a file of 300 milestones with `void` clauses
     ran the reversals statement out of 1 GB)."""
 
-    create: str
+    rows: str
     awards: str
     reversals: str
     clawbacks: str = ""
@@ -207,7 +207,7 @@ class Query:
         staged = self.staged
         if staged is not None:
             staged = replace(
-                staged, create=unrolled(staged.create, self.folds), clawbacks=unrolled(staged.clawbacks, self.folds)
+                staged, rows=unrolled(staged.rows, self.folds), clawbacks=unrolled(staged.clawbacks, self.folds)
             )
         return replace(
             self,
@@ -1150,7 +1150,7 @@ class _Compiler:
         writes the awards statement's last SELECT over the given rows."""
         rows = f"SELECT * FROM {STAGED_TABLE}"
         return Staged(
-            create=f"CREATE TEMP TABLE {STAGED_TABLE} AS {self.prelude}\nSELECT * FROM ({self.issued}) AS issued",
+            rows=f"{self.prelude}\nSELECT * FROM ({self.issued}) AS issued",
             awards=final(rows),
             reversals=reversals.reversals_select(rows),
             clawbacks=f"{self.prelude}\n{reversals.clawbacks_select(self, rows)}" if claws else "",
@@ -1159,7 +1159,8 @@ class _Compiler:
     def many_own(self) -> bool:
         """Whether `MANY_OWN` or more milestones have CTEs of their own
         (the others are rows of the table, read by one CTE)."""
-        own = sum(m.info.index not in self.table.indexes for m in self.compiled.milestones)
+        # (constant time: `hits_head` asks once per milestone, of up to 10,000)
+        own = len(self.compiled.milestones) - len(self.table.indexes)
         return own >= MANY_OWN
 
     def _optimizers_off(self) -> tuple[str, ...]:

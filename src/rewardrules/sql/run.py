@@ -24,7 +24,7 @@ from typing import Any
 from ..check.program import CheckedRuleset
 from ..core.timeutil import format_timestamp
 from . import exponents, signs
-from .compile import MAX_DIGITS, Column, Query, ident, literal
+from .compile import MAX_DIGITS, STAGED_TABLE, Column, Query, ident, literal
 from .every import check_volume
 from .expressions import FOLDED
 from .sections import Fetched, Sections, fetch_all, prepare
@@ -363,7 +363,18 @@ def _queries(
     volume = query.volume_sql()
     if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
         check_volume(_fetch(connection, volume), query.names, query.most)
-    query = _staged(connection, query)
+    staged = _staged(connection, query)
+    try:
+        return _statements(connection, staged, layouts, totals_of)
+    finally:
+        if staged is not query:  # its rows are read: the explained sections and the written texts need them no more
+            connection.execute(f"DROP TABLE IF EXISTS {STAGED_TABLE}")
+
+
+def _statements(
+    connection: Any, query: Query, layouts: Layouts | None = None, totals_of: TotalsOf | None = None
+) -> Rows:
+    """The rows of `query`'s statements but the volume's (see `_queries`)."""
     taken = _fetch(connection, query.reversals) if query.reversals else []
     claws = _fetch(connection, query.clawbacks) if query.clawbacks else []
     rejected = _fetch(connection, query.rejected)
@@ -386,7 +397,7 @@ def _staged(connection: Any, query: Query) -> Query:
     staged = query.staged
     if staged is None:
         return query
-    connection.execute(staged.create)
+    connection.execute(f"CREATE TEMP TABLE {STAGED_TABLE} AS {staged.rows}")
     return replace(query, awards=staged.awards, reversals=staged.reversals, clawbacks=staged.clawbacks, staged=None)
 
 
