@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,38 +46,40 @@ COMPILED: dict[str, Callable[[rewardrules.Program], Query]] = {
 }
 
 
-def _rows(prog: rewardrules.Program, query: Query, lines: list[str], staged: bool) -> dict[str, Any]:
-    """Each statement's column names and types and its rows over the
-    ledger, loaded and sealed as `run.run` does: the whole statements, or
-    the staged ones after the table is written."""
+@contextmanager
+def _loaded(prog: rewardrules.Program, query: Query, lines: list[str]) -> Iterator[tuple[Any, int]]:
+    """A DuckDB connection with the ledger loaded and sealed as `run.run`
+    loads it, and the ledger's latest instant."""
     records, latest = prog._read(lines, "<ledger>")
     checked = prog.compiled.checked
-    found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="rewardrules-test-") as folder:
         path = str(Path(folder) / "ledger.jsonl")
         scales = sql_run._write(path, records, sql_run._positions(checked, query.columns))
-        connection = sql_run.connect(folder, sql_run.Limits(threads=1))
+        connection = sql_run.connect(folder, sql_run.Limits(threads=1), optimizers_off=query.optimizers_off)
         try:
             connection.execute(sql_run.load_sql(path, query.columns, scales))
             sql_run.seal(connection)
-            connection.execute(f'CREATE TABLE as_of AS SELECT CAST({int(latest or 0)} AS BIGINT) AS "at"')
-            statements = {"awards": query.awards, "reversals": query.reversals, "clawbacks": query.clawbacks}
-            if staged:
-                assert query.staged is not None
-                connection.execute(f"CREATE TEMP TABLE {STAGED_TABLE} AS {query.staged.rows}")
-                statements = {
-                    "awards": query.staged.awards,
-                    "reversals": query.staged.reversals,
-                    "clawbacks": query.staged.clawbacks,
-                }
-            for name, sql in statements.items():
-                if sql:
-                    cursor = connection.execute(sql)
-                    found[name] = ([d[:2] for d in cursor.description], cursor.fetchall())
-                else:
-                    found[name] = None
+            yield connection, int(latest or 0)
         finally:
             connection.close()
+
+
+def _rows(prog: rewardrules.Program, query: Query, lines: list[str], staged: bool) -> dict[str, Any]:
+    """Each statement's column names and types and its rows over the
+    ledger: the whole statements, or those the runner swaps in
+    (`run._staged`, which writes the table)."""
+    found: dict[str, Any] = {}
+    with _loaded(prog, query, lines) as (connection, latest):
+        connection.execute(f'CREATE TABLE as_of AS SELECT CAST({latest} AS BIGINT) AS "at"')
+        if staged:
+            query = sql_run._staged(connection, query)
+        for name, sql in {"awards": query.awards, "reversals": query.reversals, "clawbacks": query.clawbacks}.items():
+            assert (STAGED_TABLE in sql) == (staged and bool(sql)), name  # each statement read the table
+            if sql:
+                cursor = connection.execute(sql)
+                found[name] = ([d[:2] for d in cursor.description], cursor.fetchall())
+            else:
+                found[name] = None
     return found
 
 
@@ -105,6 +108,17 @@ def test_the_staged_statements_give_the_rows_of_the_whole_ones(name: str, way: s
             _rows(prog, query, p.read_text(encoding="utf-8").splitlines(), staged=False)["reversals"][1]
             for p in ledgers
         )
+
+
+def test_the_runner_drops_the_table_once_read() -> None:
+    prog = rewardrules.load(PROGRAMS["clawbacks"])
+    query = compile_query(prog.compiled)
+    lines = sorted((GOLDEN / "clawbacks").rglob("*.jsonl"))[0].read_text(encoding="utf-8").splitlines()
+    with _loaded(prog, query, lines) as (connection, latest):
+        rows = sql_run._queries(connection, query, latest)
+        assert rows.awards and rows.clawbacks
+        tables = [name for (name,) in connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        assert STAGED_TABLE not in tables and "as_of" in tables
 
 
 def test_a_program_without_voids_is_not_staged() -> None:

@@ -364,11 +364,10 @@ def _queries(
     if volume is not None:  # the per-event award limit, before any award is computed (sql/every.py)
         check_volume(_fetch(connection, volume), query.names, query.most)
     staged = _staged(connection, query)
-    try:
-        return _statements(connection, staged, layouts, totals_of)
-    finally:
-        if staged is not query:  # its rows are read: the explained sections and the written texts need them no more
-            connection.execute(f"DROP TABLE IF EXISTS {STAGED_TABLE}")
+    rows = _statements(connection, staged, layouts, totals_of)
+    if staged is not query:  # read: the explained sections and the written texts need it no more
+        connection.execute(f"DROP TABLE {STAGED_TABLE}")  # (after an error, closing the connection drops it)
+    return rows
 
 
 def _statements(
