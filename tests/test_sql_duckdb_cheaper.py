@@ -21,6 +21,7 @@ from rewardrules.core.timeutil import parse_timestamp
 from rewardrules.ledger.validate import _one_currency
 from rewardrules.sql import read
 from rewardrules.sql.compile import compile_query
+from rewardrules.sql.sections import compile_explained
 
 ROOT = Path(__file__).resolve().parents[1]
 SAAS = ROOT / "rulesets" / "saas_milestones.rules"
@@ -64,3 +65,46 @@ def test_an_ineligible_referral_is_explained_from_the_ledger_table() -> None:
     assert any(r["reason"] == "ineligible" for r in data["rejected"])
     lines = ledger.read_text(encoding="utf-8").splitlines()
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == prog.score(lines, explain=False).to_json()
+
+
+def test_ineligible_referrals_are_explained_from_lines_found_by_their_ids(tmp_path: Path) -> None:
+    """The ids of the referrals to explain go to DuckDB as one list
+    parameter (every referral of a 1M ledger is one there): ids and
+    referrers holding quotes and `%` find their lines, the same bytes as
+    the Python engine's explained result, read by DuckDB itself."""
+    rules = ROOT / "rulesets" / "partner_and_customer.rules"
+    events = []
+    for n, (rid, referrer, source) in enumerate(
+        [("r'1", "o'brien", "partner"), ("r%2", "o'brien", "web"), ("r 3", "100%", "customer"), ("r'4", "100%", None)]
+    ):
+        events.append(
+            {
+                "id": rid,
+                "at": f"2026-01-0{n + 1}T00:00:00Z",
+                "type": "referral",
+                "referrer": referrer,
+                "referee": f"c{n}",
+            }
+        )
+        if source is not None:
+            events[-1]["source"] = source
+        events.append(
+            {
+                "id": f"p{n}",
+                "at": f"2026-02-0{n + 1}T00:00:00Z",
+                "type": "payment",
+                "referee": f"c{n}",
+                "amount": "120.00",
+            }
+        )
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    prog = rewardrules.load(rules)
+    query, sections = compile_explained(prog.compiled)
+    data = direct_result(prog, query, str(ledger), None, explain=True, sections=sections)
+    assert data is not None  # read by DuckDB, not handed to the Python reader
+    ineligible = {r["event"] for r in data["rejected"] if r["reason"] == "ineligible"}
+    partly = {r["event"] for r in data["referrals"] if not all(p["eligible"] for p in r["programs"])}
+    assert {"r%2", "r'4"} <= ineligible | partly and {"r'1", "r 3"} <= partly
+    expected = prog.score(ledger.read_text(encoding="utf-8").splitlines(), explain=True).to_json()
+    assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == expected

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import rewardrules
 from rewardrules.core.diagnostics import RuleError
+from rewardrules.sql.run import TooWide
 
 from .conftest import examples
 from .strategies import rule_files
@@ -40,5 +41,8 @@ def test_drawn_rule_files_with_the_lifted_constructs(text: str, seed: int, size:
     events = crowded(seed, size)
     if scored_or_stopped(prog, events, None, lambda: same(prog, events)) is None:
         return  # `every 1 M` of a huge M: both engines stop, saying so alike
-    same(prog, events)
+    try:
+        same(prog, events)
+    except TooWide:  # a product past DECIMAL(38): exit 2, said (tests/test_review_rev1_drawn.py)
+        return
     same_explained(prog, events)

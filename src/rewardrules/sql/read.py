@@ -499,13 +499,15 @@ def lines_of(connection: Any, path: str, ids: Sequence[str]) -> list[str]:
     referrals` replays the referrer's referral events before it)."""
     if not ids:
         return []
-    wanted = ", ".join(literal(i) for i in ids)
+    # the ids as one list parameter, not a literal each: 90,910 of them (every
+    # referral of a 1M ledger) took 2.45 s as a statement's text
+    wanted = "SELECT UNNEST(CAST($1 AS VARCHAR[]))"
     theirs = f"SELECT referrer FROM ledger WHERE id IN ({wanted}) AND type = 'referral'"  # every referral is there
     sql = (
         f"SELECT DISTINCT line FROM ({_lines_by_id(path)}) "
         f"WHERE id IN ({wanted}) OR (type = 'referral' AND referrer IN ({theirs}))"
     )
-    return [row[0] for row in connection.execute(sql).fetchall()]
+    return [row[0] for row in connection.execute(sql, [list(ids)]).fetchall()]
 
 
 def _lines_by_id(path: str) -> str:
