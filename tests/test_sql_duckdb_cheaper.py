@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -106,5 +107,64 @@ def test_ineligible_referrals_are_explained_from_lines_found_by_their_ids(tmp_pa
     ineligible = {r["event"] for r in data["rejected"] if r["reason"] == "ineligible"}
     partly = {r["event"] for r in data["referrals"] if not all(p["eligible"] for p in r["programs"])}
     assert {"r%2", "r'4"} <= ineligible | partly and {"r'1", "r 3"} <= partly
+    expected = prog.score(ledger.read_text(encoding="utf-8").splitlines(), explain=True).to_json()
+    assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == expected
+
+
+def test_an_ineligible_referrals_referrer_has_its_other_referral_lines_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list parameter is read twice: for the ids, and for their
+    referrers' other referral events (an eligible one too, which the
+    explanation of `earlier referrals` replays), a referrer holding `'`."""
+    rules = tmp_path / "one.rules"
+    rules.write_text(
+        'ruleset one "One"\n\nevent referral { source: optional text }\nevent payment { amount: money USD }\n\n'
+        'program partners {\n  eligible when referral.source == "partner"\n\n'
+        "  milestone paid {\n    first payment\n    reward referrer cash 5 USD\n  }\n}\n",
+        encoding="utf-8",
+    )
+    events = [
+        {
+            "id": "r'1",
+            "at": "2026-01-01T00:00:00Z",
+            "type": "referral",
+            "referrer": "o'b",
+            "referee": "c1",
+            "source": "partner",
+        },
+        {
+            "id": "r'2",
+            "at": "2026-01-02T00:00:00Z",
+            "type": "referral",
+            "referrer": "o'b",
+            "referee": "c2",
+            "source": "web",
+        },
+        {
+            "id": "r3",
+            "at": "2026-01-03T00:00:00Z",
+            "type": "referral",
+            "referrer": "ann",
+            "referee": "c3",
+            "source": "partner",
+        },
+        {"id": "p1", "at": "2026-02-01T00:00:00Z", "type": "payment", "referee": "c1", "amount": "10.00"},
+    ]
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    found: list[list[str]] = []
+    lines_of = read.lines_of
+
+    def spied(connection: Any, path: str, ids: Any) -> list[str]:
+        found.append(lines_of(connection, path, ids))
+        return found[-1]
+
+    monkeypatch.setattr(read, "lines_of", spied)
+    prog = rewardrules.load(rules)
+    query, sections = compile_explained(prog.compiled)
+    data = direct_result(prog, query, str(ledger), None, explain=True, sections=sections)
+    assert data is not None and len(found) == 1
+    assert sorted(json.loads(line)["id"] for line in found[0]) == ["r'1", "r'2"]  # r'1 by its referrer, not its id
     expected = prog.score(ledger.read_text(encoding="utf-8").splitlines(), explain=True).to_json()
     assert json.dumps(data, ensure_ascii=False, indent=2) + "\n" == expected

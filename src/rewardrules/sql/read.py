@@ -500,7 +500,8 @@ def lines_of(connection: Any, path: str, ids: Sequence[str]) -> list[str]:
     if not ids:
         return []
     # the ids as one list parameter, not a literal each: 90,910 of them (every
-    # referral of a 1M ledger) took 2.45 s as a statement's text
+    # referral of a 1M ledger) took five times as long as a statement's text
+    # (docs/performance.md, "Ineligible referrals' lines found by a list parameter")
     wanted = "SELECT UNNEST(CAST($1 AS VARCHAR[]))"
     theirs = f"SELECT referrer FROM ledger WHERE id IN ({wanted}) AND type = 'referral'"  # every referral is there
     sql = (
