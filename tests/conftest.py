@@ -9,6 +9,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -230,11 +231,47 @@ def postgres_server() -> Iterator[Any]:
         server.stop()
 
 
+#: Spark's settings for the tests' shared session (`spark`): its expressions
+#: interpreted, not compiled to Java, the mode Spark's own tests run in too.
+#: On the suite's small ledgers compiling the generated code cost more than
+#: it saved: the tests named for Spark, run alone, took 0.81x the CPU time
+#: (docs/reliability.md, "Property tests and differential tests"). The
+#: runs of `score --engine spark` in a process of their own keep Spark's
+#: defaults, the generated code, and so does `spark_generated`.
+SPARK_TEST_SETTINGS = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One Spark session (`local[2]`) for every test that runs the query on
-    Spark: starting one takes seconds, so the suite starts it once."""
+    Spark: starting one takes seconds, so the suite starts it once
+    (with `SPARK_TEST_SETTINGS`)."""
     from rewardrules.sql.spark import Spark
 
     with Spark("local[2]") as session:
+        for key, value in SPARK_TEST_SETTINGS.items():
+            session.session.conf.set(key, value)
         yield session
+
+
+@contextmanager
+def generated_code(spark: Any) -> Iterator[None]:
+    """Spark's own defaults on the shared session while inside, its
+    expressions compiled to Java as a user's run compiles them (not
+    `SPARK_TEST_SETTINGS`), then the tests' settings again."""
+    for key in SPARK_TEST_SETTINGS:
+        spark.session.conf.unset(key)
+    try:
+        yield
+    finally:
+        for key, value in SPARK_TEST_SETTINGS.items():
+            spark.session.conf.set(key, value)
+
+
+@pytest.fixture
+def spark_generated(spark: Any) -> Iterator[Any]:
+    """The shared session with Spark's defaults for one test
+    (`generated_code`): every reference program's golden ledger runs so
+    (tests/test_sql_spark.py)."""
+    with generated_code(spark):
+        yield spark

@@ -26,6 +26,7 @@ from rewardrules.sql.compile import compile_query
 from rewardrules.sql.run import EngineError, TooWide
 from rewardrules.sql.spark import EVENTS_PER_PARTITION, Spark, adaptive
 
+from .conftest import generated_code
 from .test_properties import as_ofs, ledgers, program
 from .test_sql_backend import COMMISSION, GOLDEN, ROOT, SUPPORTED, python_json
 
@@ -48,12 +49,30 @@ ELSEWHERE = ("affiliate_attribution",)
 
 
 @pytest.mark.parametrize("name", [name for name in SUPPORTED if name not in ELSEWHERE])
-def test_a_golden_ledger_of_each_compiled_program(spark: Spark, name: str) -> None:
+def test_a_golden_ledger_of_each_compiled_program(spark_generated: Spark, name: str) -> None:
+    """With Spark's defaults, its generated code (`spark_generated`); the
+    other tests' runs on the shared session interpret their expressions."""
     prog = program(name)
     lines = first_golden(name).read_text(encoding="utf-8").splitlines()
-    assert spark_json(spark, prog, lines, None) == python_json(prog, lines, None)
+    assert spark_json(spark_generated, prog, lines, None) == python_json(prog, lines, None)
     # a small ledger: run without adaptive execution (`spark.adaptive`)
-    assert spark.session.conf.get("spark.sql.adaptive.enabled") == "false"
+    assert spark_generated.session.conf.get("spark.sql.adaptive.enabled") == "false"
+
+
+def test_the_shared_session_interprets_and_spark_generated_compiles(spark: Spark) -> None:
+    """`SPARK_TEST_SETTINGS` is in force on the shared session (no stage of
+    generated code in a plan), and `spark_generated` gives Spark's
+    defaults back (whole-stage generated code, `*(n)` in the plan) inside
+    `generated_code` only."""
+    sql = "SELECT id % 3 AS k, SUM(id) AS s FROM RANGE(10) GROUP BY id % 3"
+
+    def plan() -> str:
+        return str(spark.session.sql(sql)._jdf.queryExecution().executedPlan().toString())
+
+    assert "*(" not in plan() and spark.session.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+    with generated_code(spark):
+        assert "*(" in plan()
+    assert "*(" not in plan() and spark.session.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
 
 
 def test_adaptive_execution_runs_past_one_partition_s_worth_of_events_or_on_a_cluster() -> None:
