@@ -231,14 +231,16 @@ def postgres_server() -> Iterator[Any]:
         server.stop()
 
 
-#: Spark's settings for the tests' shared session (`spark`): its expressions
-#: interpreted, not compiled to Java, the mode Spark's own tests run in too.
-#: On the suite's small ledgers compiling the generated code cost more than
-#: it saved: the tests named for Spark, run alone, took 0.81x the CPU time
-#: (docs/reliability.md, "Property tests and differential tests"). The
-#: runs of `score --engine spark` in a process of their own keep Spark's
-#: defaults, the generated code, and so does `spark_generated`.
-SPARK_TEST_SETTINGS = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+#: Spark's settings for the tests' shared session (`spark`): whole-stage
+#: generated code off and its expressions interpreted (`NO_CODEGEN`). On
+#: the suite's small ledgers that took less time in all: the tests named
+#: for Spark, run alone, took 0.81x the CPU time (docs/reliability.md,
+#: "Property tests and differential tests"). The runs of `score --engine
+#: spark` in a process of their own keep Spark's defaults, its generated
+#: code, and so do the tests given `spark_generated`, and the long run.
+SPARK_TEST_SETTINGS = (
+    {} if LONG else {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+)
 
 
 @pytest.fixture(scope="session")
@@ -258,20 +260,22 @@ def spark() -> Iterator[Any]:
 def generated_code(spark: Any) -> Iterator[None]:
     """Spark's own defaults on the shared session while inside, its
     expressions compiled to Java as a user's run compiles them (not
-    `SPARK_TEST_SETTINGS`), then the tests' settings again."""
+    `SPARK_TEST_SETTINGS`), then the settings it had again."""
+    had = {key: spark.session.conf.get(key, None) for key in SPARK_TEST_SETTINGS}
     for key in SPARK_TEST_SETTINGS:
         spark.session.conf.unset(key)
     try:
         yield
     finally:
-        for key, value in SPARK_TEST_SETTINGS.items():
-            spark.session.conf.set(key, value)
+        for key, value in had.items():
+            if value is not None:
+                spark.session.conf.set(key, value)
 
 
 @pytest.fixture
 def spark_generated(spark: Any) -> Iterator[Any]:
     """The shared session with Spark's defaults for one test
-    (`generated_code`): every reference program's golden ledger runs so
-    (tests/test_sql_spark.py)."""
+    (`generated_code`): the reference programs' golden ledgers, an
+    explained run, negative zeros and thirty decimals run so."""
     with generated_code(spark):
         yield spark

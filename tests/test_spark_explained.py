@@ -72,6 +72,7 @@ def test_spark_reading_the_ledger_writes_the_explained_result(spark: Spark, name
     assert b"".join(out).decode("utf-8") == python_bytes(prog, ledger)
 
 
+@pytest.mark.usefixtures("spark_generated")  # with Spark's generated code (tests/conftest.py)
 def test_the_python_reader_s_records_give_the_explained_result(spark: Spark) -> None:
     """Records scored by Spark (`Spark.run`): capped awards, rewards a cap
     withheld, each `why` parsed from the query's text."""

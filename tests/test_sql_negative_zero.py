@@ -114,6 +114,7 @@ def test_generated_ledgers_give_the_same_messages(prog: rewardrules.Program, row
     assert duckdb_json(prog, events, None) == python_json(prog, events, None)
 
 
+@pytest.mark.usefixtures("spark_generated")  # with Spark's generated code (tests/conftest.py)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")  # py4j's (as test_sql_spark.py)
 def test_negative_zeros_on_spark(prog: rewardrules.Program, spark: Any, tmp_path: Path) -> None:
     """The sign column filled by Spark reading the ledger file itself, and
@@ -145,6 +146,7 @@ def test_zeros_written_as_json_numbers(prog: rewardrules.Program, tmp_path: Path
     assert messages[1].startswith("-0.00 0.00 | ")
 
 
+@pytest.mark.usefixtures("spark_generated")  # with Spark's generated code (tests/conftest.py)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")  # py4j's (as test_sql_spark.py)
 def test_zeros_written_as_json_numbers_on_spark(prog: rewardrules.Program, spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
