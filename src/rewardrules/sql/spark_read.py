@@ -53,6 +53,9 @@ _MOST_LOOKED_UP = 100_000
 #: named by the second argument) what it refuses
 PythonRead = Callable[[str], Any]
 
+#: the view of the ids whose lines `lines_of` finds
+_WANTED = "rewardrules_wanted_ids"
+
 #: a key and its value's JSON text in a strict line (a string holds no `"`)
 _PAIR = '("[^"]*") *: *("[^"]*"|[^,} ]+)'
 
@@ -447,13 +450,25 @@ def _raw_lines(handle: Any) -> Iterator[bytes]:
 
 def lines_of(session: Any, ids: Sequence[str]) -> list[str]:
     """The lines of these referral events and of every referral event of
-    their referrers (`read.lines_of`), for the explanations."""
+    their referrers (`read.lines_of`), for the explanations. The ids go to
+    Spark as the rows of a view (`_WANTED`), never into a statement's text:
+    as a literal each, every referral's id of a ledger whose referrals are
+    ineligible in some program (90,910 at 1M events) made one statement
+    that Spark parsed and planned whole (docs/performance.md, "Spark finds
+    the ineligible referrals' lines by a join")."""
     if not ids:
         return []
-    wanted = ", ".join(_lit(i) for i in ids)
-    theirs = f"SELECT referrer FROM rewardrules_parsed WHERE id IN ({wanted}) AND type = 'referral'"
-    sql = (
-        f"SELECT DISTINCT line FROM rewardrules_parsed WHERE id IN ({wanted}) "
-        f"OR (type = 'referral' AND referrer IN ({theirs}))"
-    )
-    return sorted(row[0] for row in session.sql(sql).collect())
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([StructField("id", StringType(), nullable=False)])
+    session.createDataFrame([(i,) for i in dict.fromkeys(ids)], schema).createOrReplaceTempView(_WANTED)
+    try:
+        wanted = f"SELECT id FROM {_WANTED}"
+        theirs = f"SELECT referrer FROM rewardrules_parsed WHERE id IN ({wanted}) AND type = 'referral'"
+        sql = (
+            f"SELECT DISTINCT line FROM rewardrules_parsed WHERE id IN ({wanted}) "
+            f"OR (type = 'referral' AND referrer IN ({theirs}))"
+        )
+        return sorted(row[0] for row in session.sql(sql).collect())
+    finally:
+        session.catalog.dropTempView(_WANTED)
