@@ -30,6 +30,7 @@ through DOUBLE. Spark may read only the paths given (`runSQLOnFiles` off).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -52,9 +53,6 @@ _MOST_LOOKED_UP = 100_000
 #: reads a ledger's lines with the Python reader, refusing (`LedgerError`,
 #: named by the second argument) what it refuses
 PythonRead = Callable[[str], Any]
-
-#: the view of the ids whose lines `lines_of` finds
-_WANTED = "rewardrules_wanted_ids"
 
 #: a key and its value's JSON text in a strict line (a string holds no `"`)
 _PAIR = '("[^"]*") *: *("[^"]*"|[^,} ]+)'
@@ -450,25 +448,22 @@ def _raw_lines(handle: Any) -> Iterator[bytes]:
 
 def lines_of(session: Any, ids: Sequence[str]) -> list[str]:
     """The lines of these referral events and of every referral event of
-    their referrers (`read.lines_of`), for the explanations. The ids go to
-    Spark as the rows of a view (`_WANTED`), never into a statement's text:
-    as a literal each, every referral's id of a ledger whose referrals are
-    ineligible in some program (90,910 at 1M events) made one statement
-    that Spark parsed and planned whole (docs/performance.md, "Spark finds
-    the ineligible referrals' lines by a join")."""
+    their referrers (`read.lines_of`), for the explanations. The ids are one
+    parameter of the statement, a JSON array that Spark splits itself
+    (`from_json`), never in its text: as a literal each, every referral's id
+    of a ledger whose referrals are ineligible in some program (90,910 at 1M
+    events) made one statement that Spark parsed and planned whole
+    (docs/performance.md, "Spark finds the ineligible referrals' lines by a
+    parameter"). Not a DataFrame of the ids: pyspark makes one from Python
+    rows through Python worker processes, which a run needs nowhere else
+    (and which must then be the driver's Python version on every executor)."""
     if not ids:
         return []
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    schema = StructType([StructField("id", StringType(), nullable=False)])
-    session.createDataFrame([(i,) for i in dict.fromkeys(ids)], schema).createOrReplaceTempView(_WANTED)
-    try:
-        wanted = f"SELECT id FROM {_WANTED}"
-        theirs = f"SELECT referrer FROM rewardrules_parsed WHERE id IN ({wanted}) AND type = 'referral'"
-        sql = (
-            f"SELECT DISTINCT line FROM rewardrules_parsed WHERE id IN ({wanted}) "
-            f"OR (type = 'referral' AND referrer IN ({theirs}))"
-        )
-        return sorted(row[0] for row in session.sql(sql).collect())
-    finally:
-        session.catalog.dropTempView(_WANTED)
+    wanted = "SELECT explode(from_json(:ids, 'array<string>'))"
+    theirs = f"SELECT referrer FROM rewardrules_parsed WHERE id IN ({wanted}) AND type = 'referral'"
+    sql = (
+        f"SELECT DISTINCT line FROM rewardrules_parsed WHERE id IN ({wanted}) "
+        f"OR (type = 'referral' AND referrer IN ({theirs}))"
+    )
+    given = json.dumps(list(dict.fromkeys(ids)))
+    return sorted(row[0] for row in session.sql(sql, args={"ids": given}).collect())
