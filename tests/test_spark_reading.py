@@ -264,6 +264,8 @@ def test_a_cluster_keeps_its_own_shuffle_partitions(tmp_path: Path) -> None:
     assert _settings(str(tmp_path), "local[2]")["spark.sql.shuffle.partitions"] == "4"
     assert "spark.sql.shuffle.partitions" not in _settings(str(tmp_path), "yarn")
     assert _settings(str(tmp_path), "yarn")["spark.sql.runSQLOnFiles"] == "false"
+    # constants are written with backslash escapes, whatever a cluster's default
+    assert _settings(str(tmp_path), "yarn")["spark.sql.parser.escapedStringLiterals"] == "false"
 
 
 def test_a_dollar_brace_in_a_constant_stays_text(spark: Spark, tmp_path: Path) -> None:

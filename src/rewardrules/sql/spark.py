@@ -108,6 +108,10 @@ def _settings(folder: str, master: str) -> dict[str, str]:
         "spark.sql.decimalOperations.allowPrecisionLoss": "false",
         "spark.sql.runSQLOnFiles": "false",
         "spark.sql.variable.substitute": "false",
+        # the statements' quoted constants escape `'` and `\` with a backslash
+        # (`spark_read._lit`, sqlglot's Spark dialect): a cluster whose
+        # default takes backslashes as written would read other values
+        "spark.sql.parser.escapedStringLiterals": "false",
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.local.dir": os.path.join(folder, "spill"),
         "spark.sql.warehouse.dir": os.path.join(folder, "warehouse"),
