@@ -152,6 +152,25 @@ def test_a_bad_line_in_a_part_is_named_by_its_file_and_line(spark: Spark, tmp_pa
     assert str(caught.value).startswith(f"{folder / 'b.jsonl'}:2: error: field `mrr`")
 
 
+def test_a_part_file_s_name_never_enters_a_statement(
+    spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first part file with a line outside the strict form is looked up
+    by its name (chosen by whoever wrote the directory) as a parameter,
+    never in a statement's text: the file and line are named all the same."""
+    escaped = _sub("1000", id_="s7").replace('"bob"', '"b\\u006fb"')
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("\n".join(BASE) + "\n")
+    (folder / "it's.jsonl").write_text("\n".join([_sub("1", id_="s8"), escaped]) + "\n")
+    statements: list[str] = []
+    sql = spark.session.sql
+    monkeypatch.setattr(spark.session, "sql", lambda text, *a, **k: (statements.append(text), sql(text, *a, **k))[1])
+    with pytest.raises(NotStrict, match=rf"^{folder}/it's\.jsonl:2: this line is outside the form Spark reads"):
+        spark_json(spark, rewardrules.load(SAAS), folder)
+    assert statements and not any("it's" in text or "it\\'s" in text for text in statements)
+
+
 def test_a_line_outside_the_strict_form_in_a_part_is_named(spark: Spark, tmp_path: Path) -> None:
     """A line the Python reader accepts but Spark does not read (an escape
     in a string): the directory is refused, naming the file and line; the

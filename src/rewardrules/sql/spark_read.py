@@ -388,11 +388,12 @@ def _not_strict(session: Any, path: str, parquet: bool, python_read: PythonRead 
     (`python_read`), its `LedgerError`: its line, field and message."""
     if _read_by_python(path):
         raise NotDirect("a line outside the strict form")
+    # the file's name (chosen by whoever wrote the directory) is a parameter, never in a statement's text
     (first,) = session.sql("SELECT min(file) FROM rewardrules_parsed WHERE NOT ok").collect()[0]
     file = _local(first)
     if parquet or is_uri(path):  # a Parquet row has no line number; a URI's file is not opened here
         (line,) = session.sql(
-            f"SELECT min(line) FROM rewardrules_parsed WHERE NOT ok AND file = {_lit(first)}"
+            "SELECT min(line) FROM rewardrules_parsed WHERE NOT ok AND file = :file", args={"file": first}
         ).collect()[0]
         form = (
             "a row is outside the form Spark reads (a flat JSON object of printable ASCII text, "
@@ -408,8 +409,9 @@ def _not_strict(session: Any, path: str, parquet: bool, python_read: PythonRead 
     digests = {
         row[0]
         for row in session.sql(
-            f"SELECT DISTINCT md5(CAST(line AS BINARY)) FROM rewardrules_parsed WHERE NOT ok AND file = {_lit(first)} "
-            f"LIMIT {_MOST_LOOKED_UP}"
+            "SELECT DISTINCT md5(CAST(line AS BINARY)) FROM rewardrules_parsed WHERE NOT ok AND file = :file "
+            f"LIMIT {_MOST_LOOKED_UP}",
+            args={"file": first},
         ).collect()
     }
     number = _first_line(file, digests)
