@@ -152,6 +152,33 @@ def test_a_bad_line_in_a_part_is_named_by_its_file_and_line(spark: Spark, tmp_pa
     assert str(caught.value).startswith(f"{folder / 'b.jsonl'}:2: error: field `mrr`")
 
 
+CASES = """\
+ruleset cs
+event payment { amount: money USD, Amount: money USD }
+milestone paid { each payment where payment.Amount > 5 USD reward referrer cash 1 USD }
+"""
+
+
+def test_fields_named_alike_but_for_case_are_read_apart(spark: Spark, tmp_path: Path) -> None:
+    """A program reading `Amount` of an event that declares `amount` too:
+    Spark, which resolves names regardless of case, found every reference
+    to the reader's columns of both ambiguous (exit 2) when it read the
+    part files itself. (Reading both fields is refused on every SQL engine,
+    RR450; the Python reader's records hold only the columns read.)"""
+    from .test_sql_spark import spark_json as records_json
+
+    prog = rewardrules.compile(CASES, "cs.rules")
+    lines = [
+        '{"id":"r1","at":"2026-01-01T00:00:00Z","type":"referral","referrer":"ann","referee":"bob"}',
+        '{"id":"p1","at":"2026-01-02T00:00:00Z","type":"payment","referee":"bob","amount":"1","Amount":"10"}',
+        '{"id":"p2","at":"2026-01-03T00:00:00Z","type":"payment","referee":"bob","amount":"10","Amount":"1"}',
+    ]
+    python = python_json(prog, lines, None)
+    assert [a["at"][:10] for a in json.loads(python)["awards"]] == ["2026-01-02"]  # `Amount`'s 10, not `amount`'s
+    assert spark_json(spark, prog, split(lines, tmp_path / "parts", 1)) == python
+    assert records_json(spark, prog, lines, None) == python
+
+
 def test_a_part_file_s_name_never_enters_a_statement(
     spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -70,6 +71,16 @@ def _lit(text: str) -> str:
 
 def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def _column(prefix: str, key: str) -> str:
+    """The quoted name of a key's token column (`t:`) or a field's value
+    column (`v:`). Spark resolves names regardless of case, so beside a
+    field `amount`, a field `Amount` made both columns' every reference
+    ambiguous: an uppercase letter is written `^` and its lowercase
+    (`t:^amount`), which no key of the strict form holds (a field's name
+    is letters, digits and `_`)."""
+    return _quoted(prefix + re.sub("[A-Z]", lambda m: "^" + m.group().lower(), key))
 
 
 def _full(pattern: str) -> str:
@@ -140,7 +151,7 @@ def _instant_sql() -> tuple[str, str]:
 
 def _field_test(name: str, kind: str, optional: bool) -> str:
     """That a declared field's token is one the strict form takes."""
-    tok = _quoted("t:" + name)
+    tok = _column("t:", name)
     present = {BOOLEAN: f"{tok} IN ('true', 'false')", TEXT: f"{tok} LIKE '\"%\"'"}.get(kind)
     if present is None:  # a number: JSON number or decimal string, at most 30 digits
         bare = f"trim(BOTH '\"' FROM {tok})"
@@ -154,7 +165,7 @@ def _field_test(name: str, kind: str, optional: bool) -> str:
 def _value(name: str, kind: str) -> str:
     """A declared field's value as text (NULL when absent or null); the
     JSON integer `-0` is `0`, as in `read._value`."""
-    tok = _quoted("t:" + name)
+    tok = _column("t:", name)
     if kind in (NUMBER, QUANTITY):
         return f"CASE WHEN {_absent(tok)} THEN NULL WHEN {tok} = '-0' THEN '0' ELSE trim(BOTH '\"' FROM {tok}) END"
     if kind == BOOLEAN:
@@ -170,7 +181,7 @@ def parse_sql(kinds: dict[str, list[tuple[str, str, bool]]], currencies: Mapping
     if len({name for name, _ in fields}) < len(fields):
         raise NotDirect("a field name declared with two kinds")
     keys = list(dict.fromkeys(["id", "type", "at", "referee", "referrer", "currency", *(n for n, _ in fields)]))
-    tokens = ", ".join(f"CASE WHEN strict THEN {_token(k)} ELSE '' END AS {_quoted('t:' + k)}" for k in keys)
+    tokens = ", ".join(f"CASE WHEN strict THEN {_token(k)} ELSE '' END AS {_column('t:', k)}" for k in keys)
     valid_at, nanos = _instant_sql()
     per_type = []
     for name, spec in kinds.items():
@@ -190,7 +201,7 @@ def parse_sql(kinds: dict[str, list[tuple[str, str, bool]]], currencies: Mapping
         f"AND ({_absent('`t:referee`')} OR {_is_name('`t:referee`')}) "
         f"AND ({_absent('`t:referrer`')} OR {_is_name('`t:referrer`')})"
     )
-    values = "".join(f", {_value(name, kind)} AS {_quoted('v:' + name)}" for name, kind in fields)
+    values = "".join(f", {_value(name, kind)} AS {_column('v:', name)}" for name, kind in fields)
     strict = (
         f"CASE WHEN octet_length(line) < {limits.MAX_LEDGER_LINE_BYTES} "  # its break counted (`read.parse_sql`)
         f"THEN line RLIKE {_lit(_full(_LINE))} ELSE FALSE END"
@@ -330,10 +341,10 @@ def load(
 def _column_value(column: Column, types: dict[str, str]) -> str:
     """A field's value in its column's type (`read._column_value`)."""
     if column.kind == "exponent":
-        return exponents.of_text(_quoted("v:" + column.field))
+        return exponents.of_text(_column("v:", column.field))
     if column.kind == "sign":
-        return signs.of_text(_quoted("v:" + column.field))
-    source = _quoted(column.field if column.field in FOLDED_HEAD else "v:" + column.field)  # `referee`: its own
+        return signs.of_text(_column("v:", column.field))
+    source = _quoted(column.field) if column.field in FOLDED_HEAD else _column("v:", column.field)  # `referee`: its own
     value = f"CAST({source} AS {types[column.name]})"
     return f"lower({value})" if column.folded else value
 
@@ -346,14 +357,14 @@ def _scales(session: Any, columns: Sequence[Column]) -> tuple[dict[str, int], di
     for column in columns:
         if column.kind != "number":
             continue
-        number = f"ltrim('-', {_quoted('v:' + column.field)})"
+        number = f"ltrim('-', {_column('v:', column.field)})"
         point = f"instr({number}, '.')"
         whole_text = f"CASE WHEN {point} = 0 THEN {number} ELSE substring({number}, 1, {point} - 1) END"
         decimals = f"CASE WHEN {point} = 0 THEN 0 ELSE length({number}) - {point} END"
         whole = f"length(ltrim('0', {whole_text}))"
         scale, digits = session.sql(
             f"SELECT COALESCE(MAX({decimals}), 0), COALESCE(MAX({whole}), 0) FROM rewardrules_parsed "
-            f"WHERE type = {_lit(column.event)} AND {_quoted('v:' + column.field)} IS NOT NULL"
+            f"WHERE type = {_lit(column.event)} AND {_column('v:', column.field)} IS NOT NULL"
         ).collect()[0]
         if scale + digits > MAX_DIGITS:
             raise TooWide(
