@@ -152,6 +152,15 @@ def test_a_bad_line_in_a_part_is_named_by_its_file_and_line(spark: Spark, tmp_pa
     assert str(caught.value).startswith(f"{folder / 'b.jsonl'}:2: error: field `mrr`")
 
 
+def _recorded(spark: Spark, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every statement the shared session runs from here to the
+    test's end, in order (its `sql` wrapped while the test runs)."""
+    statements: list[str] = []
+    sql = spark.session.sql
+    monkeypatch.setattr(spark.session, "sql", lambda text, *a, **k: (statements.append(text), sql(text, *a, **k))[1])
+    return statements
+
+
 CASES = """\
 ruleset cs
 event payment { amount: money USD, Amount: money USD }
@@ -190,9 +199,7 @@ def test_a_part_file_s_name_never_enters_a_statement(
     folder.mkdir()
     (folder / "a.jsonl").write_text("\n".join(BASE) + "\n")
     (folder / "it's.jsonl").write_text("\n".join([_sub("1", id_="s8"), escaped]) + "\n")
-    statements: list[str] = []
-    sql = spark.session.sql
-    monkeypatch.setattr(spark.session, "sql", lambda text, *a, **k: (statements.append(text), sql(text, *a, **k))[1])
+    statements = _recorded(spark, monkeypatch)
     with pytest.raises(NotStrict, match=rf"^{folder}/it's\.jsonl:2: this line is outside the form Spark reads"):
         spark_json(spark, rewardrules.load(SAAS), folder)
     assert statements and not any("it's" in text or "it\\'s" in text for text in statements)
@@ -357,9 +364,7 @@ def test_the_ids_whose_lines_are_found_never_enter_a_statement(
         )
     )
     spark_json(spark, rewardrules.load(SAAS), folder)  # makes the views
-    statements: list[str] = []
-    sql = spark.session.sql
-    monkeypatch.setattr(spark.session, "sql", lambda text, *a, **k: (statements.append(text), sql(text, *a, **k))[1])
+    statements = _recorded(spark, monkeypatch)
     monkeypatch.setattr(spark.session.sparkContext, "pythonExec", str(tmp_path / "no-python"))
     asked = ["it's", "it's", "${env:HOME}"]
     found = spark_read.lines_of(spark.session, asked)
