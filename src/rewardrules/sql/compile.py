@@ -52,6 +52,7 @@ from . import grouped as table_driven
 from . import history as earlier
 from . import voided as unless_voided
 from .history import History
+from .lets import Lets
 from .voided import Followed
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
@@ -420,6 +421,8 @@ class _Compiler:
     ratios: set[tuple[int, int]] = field(default_factory=set)
     #: the referrer's earlier referrals, as `eligible when` reads them (sql/history.py)
     history: History = field(default_factory=History)
+    #: the hit rows' repeated subexpressions, computed once (sql/lets.py)
+    lets: Lets = field(default_factory=Lets)
     #: whether it is the `where` of `count earlier referrals`: `referral.F`
     #: is then the earlier referral's field, a column of its history row
     in_history: bool = False
@@ -798,18 +801,20 @@ class _Compiler:
         if isinstance(trigger, ast.EveryTrigger):
             return every.every(self, compiled)
         tests, once, occurrence = self.trigger_tests(info)
-        computed = self.amounts(compiled)
-        amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-        kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
-        message = messages.hit_column(self, compiled)  # the values its message reads
-        amounts, kept = amounts + message, kept + (", msg" if message else "")
-        why = explain.hit_column(self, compiled)  # the values its explanation gives
-        amounts, kept = amounts + why, kept + (", why_values" if why else "")
+        with self.lets.scope() as lets:
+            computed = self.amounts(compiled)
+            amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+            kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
+            message = messages.hit_column(self, compiled)  # the values its message reads
+            amounts, kept = amounts + message, kept + (", msg" if message else "")
+            why = explain.hit_column(self, compiled)  # the values its explanation gives
+            amounts, kept = amounts + why, kept + (", why_values" if why else "")
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
+        tested = Lets.under(lets, f"{self.voided.source(info)} WHERE e{compiled.program} AND {' AND '.join(tests)}")
         hits = (
             f'{self.hits_head(compiled)} (SELECT rid, referrer, referee, "at", id AS event, occurrence{kept} FROM '
-            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {self.voided.source(info)} WHERE e{compiled.program} AND {" AND ".join(tests)}) AS t'
+            f'(SELECT rid, referrer, referee, "at", id, {ranked} FROM {tested}) AS t'
             + (" WHERE n = 1)" if once else ")")
         )
         hits = ",\n".join([hits, *reversals.void_ctes(self, compiled)])
@@ -872,7 +877,7 @@ class _Compiler:
         fraction) rounded half to even to its currency's minor units."""
         places = minor_exponent(milestone.rewards[index].info.unit)
         if (milestone.info.index, index) in self.ratios:
-            return expressions.half_even_ratio(f"a{index}", f"b{index}", places)
+            return self.lets.name(expressions.half_even_ratio(f"a{index}", f"b{index}", places, self.lets.name))
         return half_even_units(f"a{index}", places)
 
     def signed_cents(self, milestone: CompiledMilestone, index: int) -> str:
@@ -882,7 +887,9 @@ class _Compiler:
         places = minor_exponent(milestone.rewards[index].info.unit)
         value = f"a{index}"
         if (milestone.info.index, index) in self.ratios:
-            magnitude = expressions.half_even_ratio(f"ABS({value})", f"b{index}", places)
+            magnitude = self.lets.name(
+                expressions.half_even_ratio(f"ABS({value})", f"b{index}", places, self.lets.name)
+            )
         else:
             magnitude = half_even_units(f"ABS({value})", places)
         return f"CASE WHEN {value} < 0 THEN - {magnitude} ELSE {magnitude} END"
@@ -891,11 +898,13 @@ class _Compiler:
         """A reward's award rows from its milestone's hits; with `keep`
         false, the hits it gives nothing for instead (an amount of 0 or
         less, or without a value: withheld, sql/sections.py)."""
-        values, where = self.award_values(milestone, index, keep)
+        with self.lets.scope() as lets:  # a rounded amount, read by several columns and the WHERE
+            values, where = self.award_values(milestone, index, keep)
         selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
+        hits = Lets.under(lets, f"h{milestone.info.index}")  # its lets read the hit's own columns
         return (
             f'SELECT "at", event, {milestone.info.index} AS milestone_index, {index} AS reward_index, '
-            f"referrer, referee, {selected} FROM h{milestone.info.index}{reversals.reward_join(milestone, index)}{where}"
+            f"referrer, referee, {selected} FROM {hits}{reversals.reward_join(milestone, index)}{where}"
         )
 
     def award_values(self, milestone: CompiledMilestone, index: int, keep: bool = True) -> tuple[dict[str, str], str]:

@@ -37,6 +37,7 @@ from ..core.limits import AwardLimitError
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
 from . import explain, expressions, messages, reversals, triggers
+from .lets import Lets
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -109,10 +110,11 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
         valued = "cn IS NOT NULL AND cd IS NOT NULL"
     scope = "rid" if info.level == "referral" else "referrer"
     before = f'PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING'
-    computed = compiler.amounts(compiled)
-    amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
-    amounts += messages.hit_column(compiler, compiled)
-    amounts += explain.hit_column(compiler, compiled)  # its explanation's values at the event
+    with compiler.lets.scope() as lets:
+        computed = compiler.amounts(compiled)
+        amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
+        amounts += messages.hit_column(compiler, compiled)
+        amounts += explain.hit_column(compiler, compiled)  # its explanation's values at the event
     kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in compiler.ratios else "") for r, _ in computed)
     kept += ", msg" if info.message is not None else ""
     kept += ", why_values" if compiler.explain else ""
@@ -122,8 +124,7 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
     prior = f"SELECT *, COALESCE(MAX(reached) OVER ({before}), 0) AS most FROM ({reaching}) AS r"
     jumps = (
         f'j{k} AS (SELECT rid, referrer, referee, "at", id AS event, prev, reached - prev AS jump{amounts} '
-        f"FROM (SELECT *, CASE WHEN most > 0 THEN most ELSE 0 END AS prev FROM ({prior}) AS m) AS p "
-        "WHERE reached > prev)"
+        f"FROM {Lets.under(lets, f'(SELECT *, CASE WHEN most > 0 THEN most ELSE 0 END AS prev FROM ({prior}) AS m) AS p WHERE reached > prev')})"
     )
     threshold = f"(prev + nth) * {units}"
     hits = (

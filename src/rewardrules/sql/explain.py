@@ -254,7 +254,8 @@ def _sent(read: _Read, values: str) -> str:
 
 def _quotient(read: _Read, formula: ast.Expr, num: str, den: str, places: int) -> str:
     """Money that divides: rounded half to even from its exact fraction."""
-    units = expressions.half_even_ratio(f"ABS({num})", den, places)
+    let = read.compiler.lets.name  # `_money` reads the units twice
+    units = let(expressions.half_even_ratio(f"ABS({num})", den, places, let))
     return _money(units, f"({num} < 0 OR ({num} = 0 AND {signs.negative(read.compiler, formula)}))", places)
 
 

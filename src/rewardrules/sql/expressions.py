@@ -18,6 +18,7 @@ Also here: `first` metrics (`first_value`) and `ignoring case`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -259,7 +260,7 @@ def _compare(left: Fraction, op: str, right: Fraction) -> str:
     return f"COALESCE(({left.times(right.den)} {op} {right.times(left.den)}), FALSE)"
 
 
-def half_even_ratio(num: str, den: str, places: int) -> str:
+def half_even_ratio(num: str, den: str, places: int, let: Callable[[str], str] = str) -> str:
     """`num / den` (exact decimals, `den` positive) rounded half to even to
     `places` decimals, as the integer count of those units; NULL for NULL.
 
@@ -269,10 +270,11 @@ def half_even_ratio(num: str, den: str, places: int) -> str:
     cancels the powers both share), an integer quotient and remainder
     (HUGEINT: an overflow is an error, never a rounded value). Truncation
     toward zero only matters below zero, where the result is 0 or less
-    either way (such a reward is withheld)."""
-    top, bottom = _integers(num, den, places)
-    whole = f"({top} // {bottom})"
-    rest = f"({top} % {bottom})"
+    either way (such a reward is withheld). `let` names a part that is
+    read more than once (`Lets.name`: a column of the hit row)."""
+    top, bottom = (let(part) for part in _integers(num, den, places))
+    whole = let(f"({top} // {bottom})")
+    rest = let(f"({top} % {bottom})")
     # the rest against the half as the sign of `rest - (bottom - rest)` (no product to overflow): one
     # test, not two comparisons that wrote the rest four times
     up = f"CASE SIGN({rest} - ({bottom} - {rest})) WHEN 1 THEN 1 WHEN 0 THEN {whole} % 2 ELSE 0 END"
@@ -309,8 +311,7 @@ def _digits(value: str) -> str:
 
 def _decimals(value: str) -> str:
     """How many decimals an exact decimal's text has."""
-    text = f"CAST({value} AS VARCHAR)"
-    return f"(CASE WHEN STRPOS({text}, '.') > 0 THEN LENGTH({text}) - STRPOS({text}, '.') ELSE 0 END)"
+    return f"GREATEST(STRPOS(REVERSE(CAST({value} AS VARCHAR)), '.') - 1, 0)"
 
 
 def _power(exponent: str) -> str:

@@ -157,7 +157,7 @@ def _money_quotient(compiler: _Compiler, formula: ast.Expr, typ: Type) -> str:
     (`-0.00 / 2`: `sql.signs`)."""
     places = minor_exponent(typ.unit or "")
     value = expressions.fraction(compiler, formula)
-    units = expressions.half_even_ratio(f"ABS({value.num})", value.den or "1", places)
+    units = expressions.half_even_ratio(f"ABS({value.num})", value.den or "1", places, compiler.lets.name)
     sign = (
         f"CASE WHEN {value.num} < 0 OR ({value.num} = 0 AND {signs.negative(compiler, formula)}) THEN '-' ELSE '' END"
     )

@@ -45,6 +45,7 @@ from ..syntax import nodes as ast
 from . import after, attribution, explain, messages, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
 from . import voided as unless_voided
+from .lets import Lets
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -71,10 +72,11 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     if info.level == "referral" or isinstance(trigger, ast.AfterTrigger):  # a clock per referee
         starts = attribution.holding_at_due(compiler, milestone.program, starts)  # an attribution that moves
     test = compiler.expr(trigger.condition) if trigger.condition is not None else "TRUE"
-    computed = compiler.amounts(milestone)
-    amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
-    amounts += messages.hit_column(compiler, milestone)
-    amounts += explain.hit_column(compiler, milestone)
+    with compiler.lets.scope() as lets:
+        computed = compiler.amounts(milestone)
+        amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
+        amounts += messages.hit_column(compiler, milestone)
+        amounts += explain.hit_column(compiler, milestone)
     amounts += ", sev" if compiler.explain else ""  # the event that started the clock (its `why.event`)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))
@@ -86,7 +88,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     hits = (
         # `due` is a HUGEINT (`sql.later_by`): past the last BIGINT instant only after the as-of
         f"SELECT rid, referrer, referee, CAST(due AS BIGINT) AS \"at\", '' AS event, '' AS occurrence{amounts} FROM "
-        f"({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE)"
+        f"{Lets.under(lets, f'({rows}) AS x WHERE n = 1 AND due <= {AS_OF} AND COALESCE({test}, FALSE)')}"
     )
     if info.level != "referral" and isinstance(trigger, ast.AfterTrigger):
         hits = after.first_per_referrer(hits)

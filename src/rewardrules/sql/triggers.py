@@ -20,6 +20,7 @@ from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
 from . import explain, messages, reversals
 from .expressions import Fraction, divides, fraction, one_quotient
+from .lets import Lets
 
 if TYPE_CHECKING:
     from .compile import _Compiler
@@ -46,10 +47,11 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
         rise = f"CASE WHEN LAG(cn) {window} IS NULL THEN cn > 0 ELSE cn * LAG(cd) {window} > LAG(cn) {window} * cd END AS up"
     compiler.rise = "inc" if quotient is None else None  # `increase` of a quotient: refused
     try:
-        computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
-        amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-        amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
-        amounts += explain.hit_column(compiler, compiled)  # its explanation's
+        with compiler.lets.scope() as lets:
+            computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
+            amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
+            amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
+            amounts += explain.hit_column(compiler, compiled)  # its explanation's
     finally:
         compiler.rise = "inc"
     types = ", ".join(literal(t) for t in sorted(info.events))
@@ -57,7 +59,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
     rises = f"SELECT *, {rise} FROM ({tested}) AS c WHERE {valued}"
     hits = (
         f'{compiler.hits_head(compiled)} (SELECT rid, referrer, referee, "at", id AS event, id AS occurrence{amounts} '
-        f"FROM ({rises}) AS d WHERE {risen})"
+        f"FROM {Lets.under(lets, f'({rises}) AS d WHERE {risen}')})"
     )
     hits = ",\n".join([hits, *reversals.void_ctes(compiler, compiled)])
     return hits, [compiler.reward_row(compiled, r) for r in range(len(compiled.rewards))]
