@@ -7,6 +7,7 @@ quotient the engine rounds twice, are refused at their line."""
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 import rewardrules
 from rewardrules.sql.compile import Unsupported, compile_query
 
+from .conftest import engine_cases
 from .test_review_rev1_drawn import same_explained
+from .test_sql_rate_table_decimals import clickhouse_alike
 from .test_sql_sections_lifted import same_sections
 from .test_sql_voids_metrics import same
 
@@ -231,3 +234,12 @@ def test_a_quotient_rounded_twice_is_refused() -> None:
         refused.construct
         == "`whenever` of `average` (arithmetic on a quotient, which the engine rounds to 100 digits first)"
     )
+
+
+def test_clickhouse_gives_the_python_engine_s_bytes() -> None:
+    """ClickHouse's `lag` of a column that is not Nullable is 0 at the
+    first row, never NULL: the query found the first rise of a quotient
+    by `LAG(cn) IS NULL` and lost it there (found by review)."""
+    rng = random.Random(0)
+    ledgers = [[json.dumps(event) for event in _ledger(rng)] for _ in range(3)]
+    clickhouse_alike(rewardrules.compile(RULES, "q.rules"), engine_cases(ledgers))

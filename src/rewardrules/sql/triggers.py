@@ -41,10 +41,14 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
         valued, rise, risen = "cur IS NOT NULL", f"cur - COALESCE(LAG(cur) {window}, 0) AS inc", "inc > 0"
     else:
         # a quotient rises when it is above the last one multiplied across
-        # (both denominators positive), or above 0 at the first test
+        # (both denominators positive), or above 0 at the first test: the
+        # first row by its number, not by `LAG(cn) IS NULL`, which is never
+        # true in ClickHouse (its `lag` of a column that is not Nullable is
+        # the type's default, 0: the first rise was lost there)
         current = f"{quotient.num} AS cn, {quotient.den or 1} AS cd"
         valued, risen = "cn IS NOT NULL AND cd IS NOT NULL", "up"
-        rise = f"CASE WHEN LAG(cn) {window} IS NULL THEN cn > 0 ELSE cn * LAG(cd) {window} > LAG(cn) {window} * cd END AS up"
+        first = f"ROW_NUMBER() {window} = 1"
+        rise = f"CASE WHEN {first} THEN cn > 0 ELSE cn * LAG(cd) {window} > LAG(cn) {window} * cd END AS up"
     compiler.rise = "inc" if quotient is None else None  # `increase` of a quotient: refused
     try:
         with compiler.lets.scope() as lets:
