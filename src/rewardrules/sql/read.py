@@ -253,10 +253,12 @@ def read_parquet_rows(connection: Any, path: str) -> None:
     ledger (`"1.50"`) and Spark's `to_json` keep them: a message writing
     the field differed. A column of binary floats (FLOAT, DOUBLE) is
     refused, read or not: its values are not exact amounts (`EngineError`,
-    exit 2)."""
+    exit 2), and so are two columns named the same but for case
+    (`_case_apart`)."""
     from .run import EngineError
 
     source = f"read_parquet({literal(path)}, hive_partitioning = false)"
+    _case_apart(connection, path)
     widened, names = [], set()
     for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall():
         names.add(str(name).lower())
@@ -275,6 +277,57 @@ def read_parquet_rows(connection: Any, path: str) -> None:
         f"CREATE OR REPLACE TEMPORARY VIEW {PARQUET_ROWS} AS "
         f"SELECT CAST(to_json({row}) AS VARCHAR) AS line FROM ({rows}) AS {row}"
     )
+
+
+def _case_apart(connection: Any, path: str) -> None:
+    """Refuse a Parquet ledger with two columns, or two fields of one
+    struct column, named the same but for case (`amount`, `Amount`;
+    Unicode case, as Spark compares names) or the same: DuckDB's names are
+    not case-sensitive for ASCII letters, so it read the second as
+    `Amount_1` (the row's `Amount` was lost, and a field of that name read
+    as missing), and Spark refuses such a file at any depth. A pair DuckDB
+    does read apart (`é`, `É`) is refused too: the same file gives the same
+    answer on every engine. The names are the file's own
+    (`parquet_schema`)."""
+    from .run import EngineError
+
+    rows = connection.execute(f"SELECT file_name, name, num_children FROM parquet_schema({literal(path)})").fetchall()
+    for names in _siblings(rows):
+        seen: dict[str, str] = {}
+        for name in names:
+            if name.lower() in seen:
+                raise EngineError(
+                    f"columns `{seen[name.lower()]}` and `{name}` of the Parquet ledger have the same name, or the "
+                    "same but for case, which the SQL engines do not read apart: rename one"
+                )
+            seen[name.lower()] = name
+
+
+def _siblings(rows: list[tuple[str, str, int | None]]) -> list[list[str]]:
+    """The names of each group of siblings in the files' schemas (a file's
+    columns, a struct's fields), from `parquet_schema`'s rows: per file, in
+    its schema order, its root (with its number of columns), then each
+    element followed by the elements nested in it (the rows of several
+    files may interleave, never those of one)."""
+    groups: list[list[str]] = []
+    open_groups: dict[str, list[tuple[list[int], list[str]]]] = {}  # per file: (children still due, names)
+    for file, name, children in rows:
+        stack = open_groups.get(file)
+        if stack is None:  # the file's root
+            open_groups[file] = [([children or 0], [])]
+            groups.append(open_groups[file][0][1])
+            continue
+        if not stack:
+            continue  # past the root's last element (not a row DuckDB gives)
+        due, names = stack[-1]
+        names.append(name)
+        due[0] -= 1
+        if children:
+            stack.append(([children], []))
+            groups.append(stack[-1][1])
+        while stack and stack[-1][0][0] <= 0:
+            stack.pop()
+    return groups
 
 
 def parquet_lines(connection: Any, path: str) -> Iterator[str]:
