@@ -193,3 +193,58 @@ def test_without_pyspark_the_error_says_what_to_install(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
     with pytest.raises(EngineError, match=r"pip install 'rewardrules\[spark\]'"), Spark("local[1]"):
         pass
+
+
+def test_a_run_beside_an_app_s_session_leaves_it_as_it_was(
+    spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a process that already runs Spark (here the suite's session plays
+    the app's), a run, from another thread of the app too, goes in a new
+    session of that Spark with the run's own settings: the awards are the
+    Python engine's, and the app's session keeps its settings and its cache
+    and is not stopped. Before, the run took the app's session itself
+    (`getOrCreate`), set its settings, emptied its cache and stopped it."""
+    import threading
+
+    from rewardrules.sql import spark as spark_module
+
+    from .conftest import SPARK_TEST_SETTINGS
+    from .test_spark_reading import spark_json as spark_path_json
+
+    marker = "spark.sql.rewardrules.test.marker"  # one of the run's settings, which the app's session has not
+    settings = spark_module._settings
+    monkeypatch.setattr(spark_module, "_settings", lambda folder, master: {**settings(folder, master), marker: "set"})
+    app = spark.session
+    prog = program("saas_milestones")
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(first_golden("saas_milestones").read_text(encoding="utf-8"), encoding="utf-8")
+    found: dict[str, object] = {}
+
+    def run() -> None:  # in a thread of the app's, where no session is active
+        try:
+            with Spark("local[1]") as beside:
+                for key, value in SPARK_TEST_SETTINGS.items():
+                    beside.session.conf.set(key, value)
+                found["own"] = not beside.session._jsparkSession.equals(app._jsparkSession)
+                found["marker"] = beside.session.conf.get(marker, None)
+                found["json"] = spark_path_json(beside, prog, ledger)
+        except Exception as error:  # said below, in the test's thread
+            found["error"] = error
+
+    app.conf.set("spark.sql.session.timeZone", "America/New_York")
+    app.sql("CACHE TABLE app_cached AS SELECT 1 AS x")
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        assert "error" not in found, found.get("error")
+        assert found["own"] and found["marker"] == "set"
+        assert found["json"] == python_json(prog, ledger.read_text(encoding="utf-8").splitlines(), None)
+        assert app.conf.get("spark.sql.session.timeZone") == "America/New_York"
+        assert app.conf.get(marker, None) is None
+        assert app.catalog.isCached("app_cached")
+        assert app.range(3).count() == 3  # still running
+    finally:
+        app.sql("UNCACHE TABLE IF EXISTS app_cached")
+        app.sql("DROP VIEW IF EXISTS app_cached")
+        app.conf.set("spark.sql.session.timeZone", "UTC")

@@ -158,15 +158,42 @@ def _loud_again(session: Spark) -> None:
         _LEVELS.clear()
 
 
+def _app_session() -> Any:
+    """The session of the Spark this process already runs (an app's), or
+    None: Spark runs when its context does, whatever the thread (a thread
+    of the app's own has no active session, and `getOrCreate` would give
+    the app's default one); a context without a session gets one. Spark
+    Connect is refused: its sessions have no context to run beside."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+    from pyspark.sql.utils import is_remote
+
+    if is_remote():
+        raise EngineError("--engine spark runs Spark itself or beside an app's classic Spark, not over Spark Connect")
+    if SparkContext._active_spark_context is None:
+        return None
+    return SparkSession.getActiveSession() or SparkSession._instantiatedSession or SparkSession.builder.getOrCreate()
+
+
 class Spark:
     """One Spark session for one or more runs (starting Spark takes seconds:
-    tests and `simulate` reuse it). Use as a context manager."""
+    tests and `simulate` reuse it). Use as a context manager.
+
+    In a process that already runs Spark (a notebook, a job that calls
+    `rewardrules.cli.main`, from any thread: `_app_session`), the runs go
+    in a new session of the app's (`newSession`: SQL settings and
+    temporary views of its own), with `_settings`' SQL ones; the app's
+    master, settings, log level and cache are left as they are, and it is
+    never stopped. Before, `getOrCreate` gave the app's own session,
+    changed its settings (its time zone, its ANSI mode), emptied the cache
+    and stopped it at the end."""
 
     def __init__(self, master: str = DEFAULT_MASTER) -> None:
         self.master = master
         self.folder = tempfile.mkdtemp(prefix="rewardrules-spark-")
         self.log = os.path.join(self.folder, "spark.log")
         self.session: Any = None
+        self.owned = True  # whether this started the session's Spark (and stops it): not an app's
         self.partitions = 4  # the shuffle partitions of the session as started (`shuffle_partitions`)
 
     def __enter__(self) -> Spark:
@@ -175,29 +202,57 @@ class Spark:
         except ImportError:
             self.close()  # `__exit__` is not called when `__enter__` fails: the run's directory goes here
             raise EngineError("--engine spark needs pyspark: pip install 'rewardrules[spark]'") from None
-        builder = SparkSession.builder
-        for key, value in _settings(self.folder, self.master).items():
-            builder = builder.config(key, value)
         try:
-            self.session = builder.getOrCreate()
-        except Exception as error:  # no Java runtime, a master that does not answer
+            app = _app_session()
+        except EngineError:
             self.close()
-            raise EngineError(f"Spark could not start (is a Java runtime installed?): {_first_line(error)}") from None
-        self.session.sparkContext.setLogLevel("ERROR")
+            raise
+        if app is not None:
+            try:
+                self._beside(app)
+            except Exception as error:  # the app's Spark stopped, or its JVM is gone
+                self.close()
+                raise EngineError(f"Spark could not start a session beside the app's: {_first_line(error)}") from None
+        else:
+            builder = SparkSession.builder
+            for key, value in _settings(self.folder, self.master).items():
+                builder = builder.config(key, value)
+            try:
+                self.session = builder.getOrCreate()
+            except Exception as error:  # no Java runtime, a master that does not answer
+                self.close()
+                raise EngineError(
+                    f"Spark could not start (is a Java runtime installed?): {_first_line(error)}"
+                ) from None
+            self.session.sparkContext.setLogLevel("ERROR")
         self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
         _quiet_query_context(self)  # last: nothing after it can fail before `__exit__` is due
         return self
+
+    def _beside(self, active: Any) -> None:
+        """Run in a new session of the app's Spark (`active`), with the SQL
+        settings of `_settings` for the app's master, each set (one that
+        cannot be is an error, never skipped: they decide what a value
+        is), but its warehouse folder, fixed when the app's Spark started
+        and unused (the runs make temporary views only); not the app's
+        context, its log or its folders."""
+        self.owned = False
+        self.master = active.sparkContext.master
+        self.session = active.newSession()
+        for key, value in _settings(self.folder, self.master).items():
+            if key.startswith("spark.sql.") and key != "spark.sql.warehouse.dir":
+                self.session.conf.set(key, value)
 
     def __exit__(self, *_: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop Spark and remove the run's directory."""
+        """Stop Spark (unless it is an app's) and remove the run's directory."""
         import shutil
 
         session, self.session = self.session, None
         _loud_again(self)
-        if session is not None:
+        if session is not None and self.owned:
             try:
                 session.stop()
             except Exception as error:
@@ -275,8 +330,8 @@ class Spark:
                     known = set(ineligible)
                     ineligible += [rid for rid in fetched.partial if rid not in known]
                 return rows, limit, lines_of(self.session, ineligible)
-            finally:
-                self.session.catalog.clearCache()
+            finally:  # its own cache only: the cache is shared by an app's sessions (`Spark._beside`)
+                self.session.sql("UNCACHE TABLE IF EXISTS rewardrules_parsed")
 
     def _size_shuffles(self, events: int) -> None:
         """The shuffle partitions of the queries over `events` events
