@@ -36,7 +36,8 @@ class _Scope:
 
 @dataclass
 class Lets:
-    """The open scopes (innermost last) and the names given so far."""
+    """The open scope (one at a time, `scope`) and the names given so far
+    (unique in the query: a counter, in the order the compiler writes)."""
 
     scopes: list[_Scope] = field(default_factory=list)
     count: int = 0
@@ -56,8 +57,8 @@ class Lets:
             self.scopes.pop()
 
     def name(self, text: str) -> str:
-        """The column that holds `text` in the innermost scope (the same
-        column for the same text), or `text` itself outside one."""
+        """The column that holds `text` in the open scope (the same column
+        for the same text), or `text` itself outside one."""
         if not self.scopes:
             return text
         scope = self.scopes[-1]
