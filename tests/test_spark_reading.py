@@ -396,3 +396,25 @@ def test_the_parsed_lines_are_cached_on_disk_not_in_the_heap(
     lines = ledger.read_text(encoding="utf-8").splitlines()
     assert spark_json(spark, prog, split(lines, tmp_path / "p", 7)) == python_json(prog, lines, None)
     assert levels == [(True, False, False)]
+
+
+def test_a_parquet_column_s_name_never_enters_a_statement(
+    spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each row is written as JSON by `to_json(struct(*))`, its keys from
+    the file's schema: a column's name (here with a quote, a backtick and
+    `${...}`) was written in the statement as a constant and a quoted
+    name of its own. The extra key is ignored, as in JSON Lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rules, jsonl, parquet = _written_files(tmp_path, "DECIMAL(10, 2)")
+    prog = rewardrules.load(rules)
+    odd = "it's `odd` ${env:HOME}"
+    table = pq.read_table(parquet)
+    pq.write_table(table.append_column(odd, pa.array(["x"] * table.num_rows)), parquet)
+    statements = _recorded(spark, monkeypatch)
+    expected = python_json(prog, jsonl.read_text(encoding="utf-8").splitlines(), None)
+    assert spark_json(spark, prog, parquet) == expected
+    assert statements
+    assert not any(piece in text for text in statements for piece in ("it's", "it\\'s", "`odd`", "${env:HOME}"))

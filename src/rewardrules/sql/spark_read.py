@@ -256,9 +256,10 @@ def _lines_view(session: Any, path: str, parquet: bool) -> None:
         frame = session.read.parquet(path)
         _refuse_floats(frame, path)
         frame.createOrReplaceTempView("rewardrules_rows")
-        columns = ", ".join(_quoted(f.name) for f in frame.schema.fields)
-        sql = f"SELECT to_json(named_struct({_named(frame)})) AS line, input_file_name() AS file FROM rewardrules_rows"
-        if not columns:
+        # `struct(*)`: each column a key under its own name, from the file's
+        # schema, so that no name the file gives is written in a statement
+        sql = "SELECT to_json(struct(*)) AS line, input_file_name() AS file FROM rewardrules_rows"
+        if not frame.schema.fields:
             sql = "SELECT CAST(NULL AS STRING) AS line, CAST(NULL AS STRING) AS file WHERE FALSE"
         session.sql(f"CREATE OR REPLACE TEMPORARY VIEW rewardrules_lines AS {sql}")
         return
@@ -268,10 +269,6 @@ def _lines_view(session: Any, path: str, parquet: bool) -> None:
         "CREATE OR REPLACE TEMPORARY VIEW rewardrules_lines AS "
         "SELECT value AS line, input_file_name() AS file FROM rewardrules_text"
     )
-
-
-def _named(frame: Any) -> str:
-    return ", ".join(f"{_lit(f.name)}, {_quoted(f.name)}" for f in frame.schema.fields)
 
 
 def _refuse_floats(frame: Any, path: str) -> None:
