@@ -39,7 +39,7 @@ class Lets:
     """The open scope (one at a time, `scope`) and the names given so far
     (unique in the query: a counter, in the order the compiler writes)."""
 
-    scopes: list[_Scope] = field(default_factory=list)
+    opened: _Scope | None = None
     count: int = 0
 
     @contextmanager
@@ -47,21 +47,20 @@ class Lets:
         """A scope for the values of one SELECT; `under` writes its layers.
         One at a time: a let of an outer scope is not a column of an inner
         one's layers."""
-        if self.scopes:
+        if self.opened is not None:
             raise AssertionError("a scope of lets is already open")
-        opened = _Scope()
-        self.scopes.append(opened)
+        self.opened = _Scope()
         try:
-            yield opened
+            yield self.opened
         finally:
-            self.scopes.pop()
+            self.opened = None
 
     def name(self, text: str) -> str:
         """The column that holds `text` in the open scope (the same column
         for the same text), or `text` itself outside one."""
-        if not self.scopes:
+        scope = self.opened
+        if scope is None:
             return text
-        scope = self.scopes[-1]
         level = max((scope.levels.get(f"let{n}", -1) for n in _NAME.findall(text)), default=-1) + 1
         if level < len(scope.layers) and text in scope.layers[level]:
             return scope.layers[level][text]
