@@ -231,9 +231,9 @@ def test_a_run_beside_an_app_s_session_leaves_it_as_it_was(
         except Exception as error:  # said below, in the test's thread
             found["error"] = error
 
-    app.conf.set("spark.sql.session.timeZone", "America/New_York")
-    app.sql("CACHE TABLE app_cached AS SELECT 1 AS x")
     try:
+        app.conf.set("spark.sql.session.timeZone", "America/New_York")
+        app.sql("CACHE TABLE app_cached AS SELECT 1 AS x")
         thread = threading.Thread(target=run)
         thread.start()
         thread.join()
