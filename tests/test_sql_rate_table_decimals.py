@@ -276,3 +276,15 @@ def test_spark_gives_the_same_bytes(spark: Spark) -> None:
     for events in engine_cases([_hand_written(), _drawn(0)]):
         assert spark_json(spark, _prog(), events, None) == python_json(_prog(), events, None)
     explained_alike(_prog(), _ledgers()[:1], lambda sections: partial(spark.run, sections=sections))
+
+
+def test_a_graduated_slice_s_exponent_reads_its_text_three_times() -> None:
+    """This file's program (`SUMS`), explained: a graduated
+    slice's exponent (`exponents.normal`) reads the slice's text
+    (`CAST(ABS(`) 3 times, where it read it 9 (18 in all, 90 before), and
+    the slice that tests `m0 > 20.5` is in the awards' statement 13 times,
+    where it was 27. No let: `normal` is written the same in every dialect,
+    and a layer of lets costs a column list where `SELECT *` is spelled out."""
+    query = compile_query(rewardrules.compile(SUMS, "graded.rules").compiled, explain=True)
+    assert 0 < query.awards.count("CAST(ABS(") <= 18
+    assert query.awards.count("m0 > CAST('20.5' AS DECIMAL(38, 1))") <= 13

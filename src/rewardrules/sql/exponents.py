@@ -158,13 +158,15 @@ def normal(value: str) -> str:
     """SQL: the exponent of a nonzero exact `value` without trailing zeros,
     from its text (a DECIMAL's text holds every decimal of its scale in
     DuckDB and Spark, none of those zeros in ClickHouse, and no exponent):
-    minus its decimals once trailing zeros are cut, or, for a whole value,
-    the zeros that end its digits (`500` is `5E+2`)."""
-    text = f"CAST(ABS({value}) AS VARCHAR)"
-    cut = f"RTRIM({text}, '0')"
-    whole = f"RTRIM({cut}, '.')"  # the digits of a whole value, or `cut` itself
-    zeros = f"(LENGTH({whole}) - LENGTH(RTRIM({whole}, '0')))"
-    return f"CAST(CASE WHEN INSTR({text}, '.') = 0 THEN LENGTH({text}) - LENGTH({cut}) WHEN {whole} = {cut} THEN {of_text(cut)} ELSE {zeros} END AS BIGINT)"
+    the zeros that end its digits, the point left out, less its decimals
+    (`1.50` is `15E-1`, `500.00` is `5E+2`, `0.015` is `15E-3`). The text
+    is written three times: the form before 2026-12-07, which cut the zeros
+    and then the point, wrote it nine times, and a graduated table's slice
+    (some 250 characters) eleven times a row (`hundredth`)."""
+    from .expressions import decimals
+
+    digits = f"REPLACE(CAST(ABS({value}) AS VARCHAR), '.', '')"
+    return f"CAST(LENGTH({digits}) - LENGTH(RTRIM({digits}, '0')) - {decimals(value)} AS BIGINT)"
 
 
 def field(compiler: _Compiler, event: str, name: str, carried: bool = False) -> str:

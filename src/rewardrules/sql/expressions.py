@@ -147,7 +147,7 @@ def whole_ns(compiler: _Compiler, node: ast.Arith) -> str:
 
     left, right = compiler.expr(node.left), compiler.expr(node.right)
     trimmed = plain_digits(right)
-    top = f"(CAST({left} AS HUGEINT) * SIGN({right}) * {_power(_decimals(trimmed))})"
+    top = f"(CAST({left} AS HUGEINT) * SIGN({right}) * {_power(decimals(trimmed))})"
     return f"({top} // NULLIF(ABS({_digits(trimmed)}), 0))"
 
 
@@ -298,7 +298,7 @@ def _integers(num: str, den: str, places: int) -> tuple[str, str]:
     HUGEINT) over 3 * 10^36, and is N over 3 * 10^34. The decimals are
     those of the value's text, which in DuckDB has every decimal of its
     column's scale (trailing zeros too, not cancelled)."""
-    shift = f"({places} + {_decimals(den)} - {_decimals(num)})"
+    shift = f"({places} + {decimals(den)} - {decimals(num)})"
     top = f"({_digits(num)} * {_power(f'GREATEST({shift}, 0)')})"
     bottom = f"({_digits(den)} * {_power(f'GREATEST(-{shift}, 0)')})"
     return top, bottom
@@ -309,7 +309,7 @@ def _digits(value: str) -> str:
     return f"CAST(REPLACE(CAST({value} AS VARCHAR), '.', '') AS HUGEINT)"
 
 
-def _decimals(value: str) -> str:
+def decimals(value: str) -> str:
     """How many decimals an exact decimal's text has."""
     return f"GREATEST(STRPOS(REVERSE(CAST({value} AS VARCHAR)), '.') - 1, 0)"
 
