@@ -24,7 +24,7 @@ from rewardrules.sql import spark as spark_module
 from rewardrules.sql import spark_lost
 from rewardrules.sql.compile import compile_query
 from rewardrules.sql.run import EngineError
-from rewardrules.sql.spark import Spark, shuffle_partitions
+from rewardrules.sql.spark import Spark, _said, shuffle_partitions
 from rewardrules.sql.spark_lost import is_lost, last_words, lost_message
 from rewardrules.sql.spark_read import NotStrict
 from rewardrules.sql.spark_uri import is_uri
@@ -170,6 +170,58 @@ def test_a_query_s_error_is_not_a_lost_jvm(tmp_path: Path) -> None:
     assert not is_lost(running, ValueError("[DIVIDE_BY_ZERO] Division by zero"))
     assert is_lost(running, ConnectionRefusedError(111, "Connection refused"))
     assert "killed by signal 9" in lost_message(_session(-9), str(tmp_path / "no.log"))
+
+
+def test_an_app_s_jvm_that_stops_is_said_with_the_app_s_remedy(tmp_path: Path) -> None:
+    """Beside an app's Spark (`Spark._beside`, `owned` false) the JVM that
+    stopped was the app's: Spark's last lines are in the app's log, not the
+    run's file (which its log settings never reached), and the driver's
+    memory is set where the app starts Spark; `PYSPARK_SUBMIT_ARGS` before
+    `rewardrules score` was the advice, which reaches no app."""
+    log = tmp_path / "spark.log"
+    log.write_text("a line of an earlier run of the command line\n", encoding="utf-8")
+    said = lost_message(_session(52), str(log), owned=False)
+    assert said.startswith("Spark stopped while scoring: the app's Spark, whose Java process this run shared, ended")
+    assert "(exit code 52, out of memory)" in said and "spark.driver.memory" in said
+    assert "PYSPARK_SUBMIT_ARGS" not in said and "earlier run" not in said and "\n" not in said
+    run = Spark()
+    run.owned, run.session = False, _session(52)
+    try:
+        with pytest.raises(EngineError, match="the app's Spark, whose Java process") as raised, _said(run):
+            raise ConnectionRefusedError(111, "Connection refused")
+        assert "PYSPARK_SUBMIT_ARGS" not in str(raised.value)
+    finally:
+        run.session = None  # nothing to stop: not this run's
+        run.close()
+
+
+def test_an_app_s_spark_gone_before_the_run_begins_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's JVM gone when the run asks it for its session: a refused
+    connection was said as the ledger's (`cannot read LEDGER: connection
+    refused`, an `OSError` to the command line), found by review."""
+
+    def gone() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(spark_module, "_app_session", gone)
+    with pytest.raises(EngineError, match=r"^Spark stopped while scoring: the app's Spark") as raised, Spark():
+        pass
+    assert "spark.driver.memory" in str(raised.value)
+
+
+def test_an_app_s_jvm_out_of_heap_is_told_by_the_error_s_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside an app the run has no log of its own (`log` None): a task's
+    `java.lang.OutOfMemoryError` in the error's text is a lost JVM once its
+    process ends; one whose process still runs is the query's error."""
+    monkeypatch.setattr(spark_lost, "_EXIT_WAIT", 0.5)
+    error = RuntimeError("An error occurred while calling o101.getResult.: java.lang.OutOfMemoryError: Java heap space")
+    polls = iter([None, None])
+    ending = SimpleNamespace(
+        sparkContext=SimpleNamespace(_gateway=SimpleNamespace(proc=SimpleNamespace(poll=lambda: next(polls, 52))))
+    )
+    assert is_lost(ending, error)
+    assert not is_lost(_session(None), error)
+    assert not is_lost(_session(None), RuntimeError("[DIVIDE_BY_ZERO] Division by zero"))
 
 
 #: `score --engine spark` with Spark's JVM killed as soon as it started

@@ -175,6 +175,21 @@ def _app_session() -> Any:
     return SparkSession.getActiveSession() or SparkSession._instantiatedSession or SparkSession.builder.getOrCreate()
 
 
+def _beside_failed(error: Exception) -> str:
+    """What is said when a run cannot begin beside an app's Spark: that
+    the app's Spark ended, when its JVM is gone (`spark_lost`; a connection
+    refused was said as the ledger's, `cannot read LEDGER`, or a py4j
+    traceback), else the error's first line."""
+    from types import SimpleNamespace
+
+    from pyspark import SparkContext
+
+    app = SimpleNamespace(sparkContext=SparkContext._active_spark_context)
+    if is_lost(app, error):
+        return lost_message(app, "", owned=False)
+    return f"Spark could not start a session beside the app's: {_first_line(error)}"
+
+
 class Spark:
     """One Spark session for one or more runs (starting Spark takes seconds:
     tests and `simulate` reuse it). Use as a context manager.
@@ -204,16 +219,15 @@ class Spark:
             raise EngineError("--engine spark needs pyspark: pip install 'rewardrules[spark]'") from None
         try:
             app = _app_session()
+            if app is not None:
+                self._beside(app)
         except EngineError:
             self.close()
             raise
-        if app is not None:
-            try:
-                self._beside(app)
-            except Exception as error:  # the app's Spark stopped, or its JVM is gone
-                self.close()
-                raise EngineError(f"Spark could not start a session beside the app's: {_first_line(error)}") from None
-        else:
+        except Exception as error:  # the app's Spark stopped, or its JVM is gone
+            self.close()
+            raise EngineError(_beside_failed(error)) from None
+        if app is None:
             builder = SparkSession.builder
             for key, value in _settings(self.folder, self.master).items():
                 builder = builder.config(key, value)
@@ -225,7 +239,7 @@ class Spark:
                     f"Spark could not start (is a Java runtime installed?): {_first_line(error)}"
                 ) from None
             self.session.sparkContext.setLogLevel("ERROR")
-        self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
+            self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
         _quiet_query_context(self)  # last: nothing after it can fail before `__exit__` is due
         return self
 
@@ -242,6 +256,7 @@ class Spark:
         for key, value in _settings(self.folder, self.master).items():
             if key.startswith("spark.sql.") and key != "spark.sql.warehouse.dir":
                 self.session.conf.set(key, value)
+        self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
 
     def __exit__(self, *_: object) -> None:
         self.close()
@@ -475,8 +490,8 @@ def _said(spark: Spark) -> Iterator[None]:
     except Exception as error:
         if type(error).__module__.split(".")[0] == "rewardrules":
             raise  # the project's own (EngineError, NotDirect, LedgerError, AwardLimitError, ...)
-        if is_lost(spark.session, error, spark.log):
-            raise EngineError(lost_message(spark.session, spark.log)) from None
+        if is_lost(spark.session, error, spark.log if spark.owned else None):  # an app's Spark logs elsewhere
+            raise EngineError(lost_message(spark.session, spark.log, spark.owned)) from None
         # pyspark's and py4j's errors share no base class
         text = _first_line(error)
         if "ARITHMETIC_OVERFLOW" in text or "NUMERIC_VALUE_OUT_OF_RANGE" in text:

@@ -29,6 +29,9 @@ _LAST_LINES = 3
 #: how Spark's handler of an uncaught exception starts its log line, before it ends the JVM
 _UNCAUGHT = "Uncaught exception in thread"
 
+#: the Java error of a heap run out, in the text of the error that reached Python
+_OUT_OF_HEAP = "java.lang.OutOfMemoryError"
+
 #: the seconds given to an ending JVM to end
 _EXIT_WAIT = 5.0
 
@@ -47,7 +50,10 @@ def is_lost(session: Any, error: BaseException, log: str | None = None) -> bool:
     closed or refused), or Spark logged an uncaught exception in a thread
     (`log`): its handler then ends the JVM (an out-of-memory error in a
     task), though the call that failed may return first, as an ordinary
-    `Py4JJavaError` (`An error occurred while calling o101.getResult`)."""
+    `Py4JJavaError` (`An error occurred while calling o101.getResult`).
+    Without a log of the run's (beside an app's Spark, whose log is the
+    app's), an error whose text holds `java.lang.OutOfMemoryError` is a
+    JVM that is ending when its process ends within a few seconds."""
     if exit_code(session) is not None:
         return True
     if isinstance(error, (ConnectionError, EOFError)):
@@ -57,6 +63,9 @@ def is_lost(session: Any, error: BaseException, log: str | None = None) -> bool:
     if log is not None and any(line.startswith(_UNCAUGHT) for line in last_words(log, most=_TAIL_BYTES)):
         _wait_for_exit(session)
         return True
+    if log is None and _OUT_OF_HEAP in str(error):  # no log of the run's (an app's Spark): the error's own text
+        _wait_for_exit(session)
+        return exit_code(session) is not None
     return False
 
 
@@ -80,15 +89,29 @@ def last_words(log: str, most: int = _LAST_LINES) -> list[str]:
     return lines[-most:]
 
 
-def lost_message(session: Any, log: str) -> str:
+def lost_message(session: Any, log: str, owned: bool = True) -> str:
     """What `score` says when Spark's JVM stopped: that it stopped (with
-    its exit code when known), Spark's last lines, and the remedy."""
+    its exit code when known), Spark's last lines, and the remedy. Not
+    `owned` (a run beside an app's Spark, `Spark._beside`), the JVM was
+    the app's: Spark logged where the app set its log, not in the run's
+    file, and the driver's memory is the app's to set, where it starts
+    Spark; the command line's remedy (`PYSPARK_SUBMIT_ARGS` before
+    `rewardrules score`) would not reach it."""
     code = exit_code(session)
-    said = "Spark stopped while scoring: its Java process ended"
+    said = "Spark stopped while scoring: " + (
+        "its Java process ended" if owned else "the app's Spark, whose Java process this run shared, ended"
+    )
     if code is not None and code < 0:
         said += f" (killed by signal {-code})"
     elif code is not None:
         said += f" (exit code {code}{', out of memory' if code == _OUT_OF_MEMORY else ''})"
+    if not owned:
+        return (
+            said + "; Spark's last lines are in the app's Spark log (the driver's standard error, or where its "
+            "log4j settings send them); if it ran out of memory, give the app's driver more: `--driver-memory` "
+            "to spark-submit or pyspark, or `spark.driver.memory` in spark-defaults.conf, or in the builder "
+            "before Spark first starts in the process"
+        )
     words = last_words(log)
     if words:
         said += "; its last log lines: " + " / ".join(words)
