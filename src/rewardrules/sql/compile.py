@@ -52,7 +52,7 @@ from . import grouped as table_driven
 from . import history as earlier
 from . import voided as unless_voided
 from .history import History
-from .lets import Lets
+from .lets import Lets, Scope
 from .voided import Followed
 
 #: the widest exact number DuckDB holds (DECIMAL(38, s))
@@ -795,20 +795,12 @@ class _Compiler:
                 self.reward_row(compiled, r) for r in range(len(compiled.rewards))
             ]
         trigger = info.trigger
-        k = info.index
         if isinstance(trigger, ast.IncreaseTrigger):
             return triggers.increases(self, compiled)
         if isinstance(trigger, ast.EveryTrigger):
             return every.every(self, compiled)
         tests, once, occurrence = self.trigger_tests(info)
-        with self.lets.scope() as lets:
-            computed = self.amounts(compiled)
-            amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-            kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
-            message = messages.hit_column(self, compiled)  # the values its message reads
-            amounts, kept = amounts + message, kept + (", msg" if message else "")
-            why = explain.hit_column(self, compiled)  # the values its explanation gives
-            amounts, kept = amounts + why, kept + (", why_values" if why else "")
+        amounts, kept, lets = self.hit_values(compiled)
         scope = "rid" if info.level == "referral" else "referrer"
         ranked = f'ROW_NUMBER() OVER (PARTITION BY {scope} ORDER BY "at", id) AS n, {occurrence} AS occurrence{amounts}'
         tested = Lets.under(lets, f"{self.voided.source(info)} WHERE e{compiled.program} AND {' AND '.join(tests)}")
@@ -851,6 +843,22 @@ class _Compiler:
                 tests.append(f"{gap(AT, 'rat')} <= {_duration(trigger.within)}")
             return tests, not trigger.each, ("''" if not trigger.each else "id")
         raise self.refuse(f"{_trigger_name(trigger)} (milestone `{info.name}`)", trigger)
+
+    def hit_values(self, compiled: CompiledMilestone) -> tuple[str, str, Scope]:
+        """What a milestone's hit row computes, `, X AS a0, ...[, msg][,
+        why_values]` (each reward's amount, the values its message reads and
+        those its explanation gives, at the triggering event); the columns
+        the hits keep of it (`, a0[, b0], ...`: `b{r}`, the denominator of an
+        amount that divides); and the lets they share, which `Lets.under`
+        writes under the SELECT that computes them (sql/lets.py)."""
+        with self.lets.scope() as lets:
+            computed = self.amounts(compiled)
+            message = messages.hit_column(self, compiled)
+            why = explain.hit_column(self, compiled)
+        k = compiled.info.index
+        kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in self.ratios else "") for r, _ in computed)
+        kept += (", msg" if message else "") + (", why_values" if why else "")
+        return "".join(f", {sql} AS a{r}" for r, sql in computed) + message + why, kept, lets
 
     def amounts(self, milestone: CompiledMilestone) -> list[tuple[int, str]]:
         """The exact amount of each reward computed at its event (`15% of

@@ -36,7 +36,7 @@ from ..compiler.generate import CompiledMilestone
 from ..core.limits import AwardLimitError
 from ..syntax import nodes as ast
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
-from . import explain, expressions, messages, reversals, triggers
+from . import expressions, reversals, triggers
 from .lets import Lets
 
 if TYPE_CHECKING:
@@ -110,14 +110,7 @@ def every(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, list[s
         valued = "cn IS NOT NULL AND cd IS NOT NULL"
     scope = "rid" if info.level == "referral" else "referrer"
     before = f'PARTITION BY {scope} ORDER BY "at", id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING'
-    with compiler.lets.scope() as lets:
-        computed = compiler.amounts(compiled)
-        amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
-        amounts += messages.hit_column(compiler, compiled)
-        amounts += explain.hit_column(compiler, compiled)  # its explanation's values at the event
-    kept = "".join(f", a{r}" + (f", b{r}" if (k, r) in compiler.ratios else "") for r, _ in computed)
-    kept += ", msg" if info.message is not None else ""
-    kept += ", why_values" if compiler.explain else ""
+    amounts, kept, lets = compiler.hit_values(compiled)
     types = ", ".join(sql.literal(t) for t in sorted(info.events))
     tested = f"SELECT *, {current} FROM {compiler.voided.source(compiled.info)} WHERE e{compiled.program} AND type IN ({types})"
     reaching = f"SELECT *, {reached} AS reached FROM ({tested}) AS c WHERE {valued}"

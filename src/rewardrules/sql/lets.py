@@ -27,7 +27,7 @@ _NAME = re.compile(r"\blet(\d+)\b")
 
 
 @dataclass
-class _Scope:
+class Scope:
     """The lets of one SELECT: layer by layer, each text and its name."""
 
     layers: list[dict[str, str]] = field(default_factory=list)
@@ -39,17 +39,17 @@ class Lets:
     """The open scope (one at a time, `scope`) and the names given so far
     (unique in the query: a counter, in the order the compiler writes)."""
 
-    opened: _Scope | None = None
+    opened: Scope | None = None
     count: int = 0
 
     @contextmanager
-    def scope(self) -> Iterator[_Scope]:
+    def scope(self) -> Iterator[Scope]:
         """A scope for the values of one SELECT; `under` writes its layers.
         One at a time: a let of an outer scope is not a column of an inner
         one's layers."""
         if self.opened is not None:
             raise AssertionError("a scope of lets is already open")
-        self.opened = _Scope()
+        self.opened = Scope()
         try:
             yield self.opened
         finally:
@@ -73,7 +73,7 @@ class Lets:
         return name
 
     @staticmethod
-    def under(scope: _Scope, relation: str) -> str:
+    def under(scope: Scope, relation: str) -> str:
         """`relation` (what follows FROM, with its WHERE) with `scope`'s
         layers over it: a relation whose rows carry every let; `relation`
         itself without lets."""

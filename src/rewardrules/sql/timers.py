@@ -42,7 +42,7 @@ from ..check.program import Binding
 from ..compiler.generate import CompiledMilestone
 from ..core.datatypes import DURATION_UNITS
 from ..syntax import nodes as ast
-from . import after, attribution, explain, messages, reversals
+from . import after, attribution, messages, reversals
 from . import compile as sql  # not `from .compile import`: compile.py imports this module
 from . import voided as unless_voided
 from .lets import Lets
@@ -72,11 +72,7 @@ def milestone_ctes(compiler: _Compiler, milestone: CompiledMilestone) -> str:
     if info.level == "referral" or isinstance(trigger, ast.AfterTrigger):  # a clock per referee
         starts = attribution.holding_at_due(compiler, milestone.program, starts)  # an attribution that moves
     test = compiler.expr(trigger.condition) if trigger.condition is not None else "TRUE"
-    with compiler.lets.scope() as lets:
-        computed = compiler.amounts(milestone)
-        amounts = "".join(f", {expr} AS a{r}" for r, expr in computed)
-        amounts += messages.hit_column(compiler, milestone)
-        amounts += explain.hit_column(compiler, milestone)
+    amounts, _, lets = compiler.hit_values(milestone)
     amounts += ", sev" if compiler.explain else ""  # the event that started the clock (its `why.event`)
     last = 'ROW_NUMBER() OVER (PARTITION BY t.rid ORDER BY t."at" DESC, t.id DESC) AS n'
     voids = "".join(f",\n{cte}" for cte in reversals.void_ctes(compiler, milestone))

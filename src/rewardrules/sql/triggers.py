@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..compiler.generate import CompiledMilestone
 from ..syntax import nodes as ast
-from . import explain, messages, reversals
+from . import reversals
 from .expressions import Fraction, divides, fraction, one_quotient
 from .lets import Lets
 
@@ -51,11 +51,7 @@ def increases(compiler: _Compiler, compiled: CompiledMilestone) -> tuple[str, li
         rise = f"CASE WHEN {first} THEN cn > 0 ELSE cn * LAG(cd) {window} > LAG(cn) {window} * cd END AS up"
     compiler.rise = "inc" if quotient is None else None  # `increase` of a quotient: refused
     try:
-        with compiler.lets.scope() as lets:
-            computed = compiler.amounts(compiled)  # they may read `increase`: `inc`, below
-            amounts = "".join(f", {sql} AS a{r}" for r, sql in computed)
-            amounts += messages.hit_column(compiler, compiled)  # its message's values at the rise
-            amounts += explain.hit_column(compiler, compiled)  # its explanation's
+        amounts, _, lets = compiler.hit_values(compiled)  # they may read `increase`: `inc`, below
     finally:
         compiler.rise = "inc"
     types = ", ".join(literal(t) for t in sorted(info.events))
