@@ -19,11 +19,13 @@ It is built in three steps, so that nothing is computed per event:
   negative zero `-0.00`: `sql.signs`), another number without decimals when
   it is whole, else with those its Decimal carries (`sql.exponents`), text
   escaped as `json` escapes it, booleans, `null`;
-- on each reward's award rows (`row_values`), the head (event, values,
-  occurrence), the amount before caps, and the `voided_by` object of an
-  award whose status is `void` (`sql.reversals`: its first void event);
-- in the final award rows (`final`), after caps: `capped` and `uncapped`
-  where a cap cut the amount, then the end of the object.
+- on each reward's award rows (`row_values`), plain columns: the event,
+  the occurrence, the `values` text, the amount before caps, and the type
+  and rule of an award's first void event when its status is `void`
+  (`sql.reversals`);
+- in the final award rows (`final`), after caps: the whole object, its
+  texts escaped there once for every reward (an escape is about 1 KB of
+  SQL), with `capped` and `uncapped` where a cap cut the amount.
 
 A timer's award names the event that started its clock (`event` of the
 timer, `sql.timers`: the `sev` column). Partial voids decide statuses in
@@ -49,8 +51,12 @@ from . import exponents, expressions, messages, quotients, signs
 if TYPE_CHECKING:
     from .compile import _Compiler
 
-#: the columns award rows carry for `final` (left out of the result)
-COLUMNS = ("why_head", "why_void", "why_uncut")
+#: the columns award rows carry for `final` (left out of the result): the
+#: event explained, the occurrence, `why.values`, the void event's type
+#: and rule (NULL unless the query sets the status `void`: never for a
+#: partial void, decided in Python) and the amount before caps; `final`
+#: writes their text once for every reward, not on each reward's rows
+COLUMNS = ("why_event", "why_occurrence", "why_values", "why_void", "why_rule", "why_uncut")
 
 #: the key of the object an explanation gives in place of a number that
 #: `score` computes from the values its formula reads (`computed`)
@@ -301,38 +307,43 @@ def _refusal(compiler: _Compiler, construct: str, milestone: CompiledMilestone) 
 # -- award rows ----------------------------------------------------------------
 def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> dict[str, str]:
     """The columns of `COLUMNS` on a reward's award rows (none without
-    explanations): the head of `why`, its `voided_by` ('' unless the
-    status is `void`) and the amount's text before caps."""
+    explanations): plain columns, which `final` writes as text once for
+    all rewards (each `text` is about 1 KB of SQL, so each reward writing
+    its own made explained statements about a quarter larger)."""
     if not compiler.explain:
         return {}
     from .timers import is_timer
 
-    event = "sev" if is_timer(milestone) else "event"
-    head = (
-        "'{\n  \"event\": ' || "
-        f"{text(event)} || ',\n  \"values\": ' || why_values || "
-        f"CASE WHEN occurrence = '' THEN '' ELSE ',\n  \"occurrence\": ' || {text('occurrence')} END"
-    )
-    return {"why_head": head, "why_void": _voided_by(milestone, index), "why_uncut": "amount"}
+    rule, type_ = _voided_by(milestone, index)
+    return {
+        "why_event": "sev" if is_timer(milestone) else "event",
+        "why_occurrence": "occurrence",
+        "why_values": "why_values",
+        "why_void": type_,
+        "why_rule": rule,
+        "why_uncut": "amount",
+    }
 
 
-def _voided_by(milestone: CompiledMilestone, index: int) -> str:
-    """SQL: `,"voided_by": {...}` for an award whose status is `void` (its
-    first void event at or before it is confirmed, `reversals.reward_values`),
-    else ''."""
+def _voided_by(milestone: CompiledMilestone, index: int) -> tuple[str, str]:
+    """SQL: the rule (as text) and the JSON text of the type of an award's
+    first void event when its status is `void` (at or before it is
+    confirmed, `reversals.reward_values`), else NULL."""
+    reward = milestone.rewards[index].info
+    if not _voided(milestone, index):
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    voided = f"vat IS NOT NULL AND vat <= {sql.later_by(sql.AT, reward.hold_ns)}"
+    types = " ".join(f"WHEN {j} THEN {sql.literal(json.dumps(v.event))}" for j, v in enumerate(milestone.info.voids))
+    return f"CASE WHEN {voided} THEN CAST(vrule AS VARCHAR) END", f"CASE WHEN {voided} THEN CASE vrule {types} END END"
+
+
+def _voided(milestone: CompiledMilestone, index: int) -> bool:
+    """Whether the query decides a reward's `void` status (not with partial
+    voids, decided in Python: `cli.sql.partial_results` adds their
+    `voided_by`)."""
     from .reversals import void_set
 
-    reward = milestone.rewards[index].info
-    if void_set(milestone, index) is None:  # no voids, or partial ones (decided in Python)
-        return "''"
-    confirmed = sql.later_by(sql.AT, reward.hold_ns)
-    types = " ".join(f"WHEN {j} THEN {sql.literal(json.dumps(v.event))}" for j, v in enumerate(milestone.info.voids))
-    body = (
-        '\',\n  "voided_by": {\n    "event": \' || '
-        f"{text('vid')} || ',\n    \"type\": ' || CASE vrule {types} END || "
-        f"',\n    \"at\": ' || {instant('vat')} || ',\n    \"rule\": ' || CAST(vrule AS VARCHAR) || '\n  }}'"
-    )
-    return f"CASE WHEN vat IS NOT NULL AND vat <= {confirmed} THEN {body} ELSE '' END"
+    return void_set(milestone, index) is not None
 
 
 def final(compiler: _Compiler) -> str:
@@ -340,8 +351,19 @@ def final(compiler: _Compiler) -> str:
     `wanted` amounts): the whole object; "" without explanations."""
     if not compiler.explain:
         return ""
+    head = (
+        f"'{{\n  \"event\": ' || {text('why_event')} || ',\n  \"values\": ' || why_values || "
+        f"CASE WHEN why_occurrence = '' THEN '' ELSE ',\n  \"occurrence\": ' || {text('why_occurrence')} END"
+    )
     capped = '\',\n  "capped": true,\n  "uncapped": "\' || why_uncut || \'"\''
-    return f", why_head || CASE WHEN granted < wanted THEN {capped} ELSE '' END || why_void || '\n}}' AS why"
+    void = (
+        '\',\n  "voided_by": {\n    "event": \' || '
+        f"{text('vid')} || ',\n    \"type\": ' || why_void || "
+        f"',\n    \"at\": ' || {instant('vat')} || ',\n    \"rule\": ' || why_rule || '\n  }}'"
+    )
+    voids = any(_voided(m, r) for m in compiler.compiled.milestones for r in range(len(m.rewards)))
+    voided = f"CASE WHEN why_void IS NULL THEN '' ELSE {void} END || " if voids else ""
+    return f", {head} || CASE WHEN granted < wanted THEN {capped} ELSE '' END || {voided}'\n}}' AS why"
 
 
 # -- after the query -----------------------------------------------------------
