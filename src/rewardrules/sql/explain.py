@@ -279,24 +279,29 @@ def _money(units: str, negative: str, places: int) -> str:
 
 def _number(read: _Read, value: str) -> str:
     """Another number: a whole one in digits (`plain` of its normal form),
-    else with the decimals its Decimal carries (its exponent)."""
+    else with the decimals its Decimal carries (its exponent): its sign,
+    its whole part, then its text's decimals cut or padded to those. Each
+    part reads `value` at most three times (nine in all, where writing out
+    its text's fixes took 28). The whole part is computed, not cut from the
+    text, which DuckDB writes without the 0 before its point for a
+    DECIMAL(38, 38) (`.5`): rounded toward zero with FLOOR or CEIL, exact
+    in every engine, where Spark's ABS and unary minus round a value of
+    more than 34 digits; the sign is read from the text."""
     whole = f"CAST(CAST({value} AS DECIMAL({sql.MAX_DIGITS}, 0)) AS VARCHAR)"
     exponent = read.exponent()
     if exponent is None:  # a count: always whole
         return whole
     text = f"CAST({value} AS VARCHAR)"
-    # DuckDB writes a DECIMAL(38, 38) without the 0 before its point (`.5`)
-    written = f"CASE WHEN {text} LIKE '.%' THEN '0' || {text} WHEN {text} LIKE '-.%' THEN '-0' || SUBSTR({text}, 2) ELSE {text} END"
     places = f"CAST(- ({exponent}) AS INTEGER)"
-    point = f"INSTR({written}, '.')"
-    digits = (
-        f"CASE WHEN {point} = 0 THEN {written} || '.' || REPEAT('0', {places}) "
-        f"ELSE RPAD(LEFT({written}, {point} + {places}), CAST({point} + {places} AS INTEGER), '0') END"
-    )
+    negative = f"{text} LIKE '-%'"  # not `value < 0`: Spark compares a DECIMAL(38, 38) at a smaller scale
+    sign = f"CASE WHEN {negative} THEN '-' ELSE '' END"
+    toward_zero = f"CASE WHEN {negative} THEN CEIL({value}) ELSE FLOOR({value}) END"
+    units = f"LTRIM(CAST(CAST({toward_zero} AS DECIMAL({sql.MAX_DIGITS}, 0)) AS VARCHAR), '-')"
+    decimals = f"RPAD(SUBSTR({text}, INSTR({text}, '.') + 1), {places}, '0')"  # cut or padded to `places`
     # whole when its text has no decimal but 0: not `value = TRUNC(value)`, which
     # Spark compares at the scale of the whole part (0.123 = 0 there)
     cut = f"RTRIM({text}, '0')"
-    return f"CASE WHEN INSTR({cut}, '.') IN (0, LENGTH({cut})) THEN {whole} ELSE {digits} END"
+    return f"CASE WHEN INSTR({cut}, '.') IN (0, LENGTH({cut})) THEN {whole} ELSE {sign} || {units} || '.' || {decimals} END"
 
 
 def _refusal(compiler: _Compiler, construct: str, milestone: CompiledMilestone) -> sql.Unsupported:
