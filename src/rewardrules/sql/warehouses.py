@@ -70,6 +70,14 @@ caps, `caps.folded`) is refused: Spark 4.0 parses `WITH RECURSIVE` and then
 fails while planning it, even for three rows (recursive CTEs come with
 Spark 4.1). The attribution fold is written without recursion for it
 (`Query.without_recursion`), its `LIST_REDUCE` as Spark's `AGGREGATE`.
+Spark's `ABS` and unary minus round a DECIMAL past 34 significant digits
+(its Scala `BigDecimal` negation, with 34-digit precision), so a value the
+ledger allows (30 digits) times a rate could lose its last digits there:
+`-x` is written `(x * -1)` and `ABS(x)` `GREATEST(x, (x * -1))`, which
+Spark computes exactly (`_exact_signs`); their type is up to two digits
+wider than `-x`'s below 38 digits (a DECIMAL(38, s) stays one). Spark's
+`SIGN` gives a DOUBLE, by which a quotient's numerator was multiplied:
+it is written as a CASE of 1, -1 and 0.
 """
 
 from __future__ import annotations
@@ -112,6 +120,7 @@ def rewrite(tree: Any, dialect: str) -> Any:
     if dialect == "spark":
         _no_recursion(tree, "Spark 4.0", "a reward counted by several caps", "Caps")
         tree = bottom_up(tree, _aggregate)
+        tree = bottom_up(tree, _exact_signs)
     if dialect in ("trino", "bigquery", "clickhouse"):
         tree = bottom_up(tree, lambda node: _hex_digest(node, dialect))
     if dialect in ("trino", "redshift", "bigquery"):
@@ -210,6 +219,37 @@ def _aggregate(node: Any) -> Any:
         return node
     items, merge, zero = node.expressions
     return exp.Anonymous(this="AGGREGATE", expressions=[items, zero, merge])
+
+
+def _exact_signs(node: Any) -> Any:
+    """Spark: `-x` as `(x * -1)`, `ABS(x)` as `GREATEST(x, (x * -1))` and
+    `SIGN(x)` as an integer CASE (see the module's docstring); a negative
+    constant (`-1`) is read by Spark as one number, exact, and stays."""
+    if isinstance(node, exp.Neg) and not isinstance(node.this, exp.Literal):
+        return _times_minus_one(node.this)
+    if isinstance(node, exp.Abs):
+        return exp.Greatest(this=node.this, expressions=[_times_minus_one(node.this.copy())])
+    if isinstance(node, exp.Sign):  # Spark's is a DOUBLE
+        value = node.this
+        return exp.Paren(
+            this=exp.Case(
+                ifs=[
+                    exp.If(this=exp.GT(this=value, expression=exp.Literal.number(0)), true=exp.Literal.number(1)),
+                    exp.If(
+                        this=exp.LT(this=value.copy(), expression=exp.Literal.number(0)), true=exp.Literal.number(-1)
+                    ),
+                ],
+                default=exp.Literal.number(0),
+            )
+        )
+    return node
+
+
+def _times_minus_one(value: Any) -> Any:
+    """`(x * -1)`: in parentheses, as sqlglot adds none by precedence
+    (`a % -b` is `a % (b * -1)`, not `a % b * -1`)."""
+    factor = value if isinstance(value, (exp.Column, exp.Paren)) else exp.Paren(this=value)
+    return exp.Paren(this=exp.Mul(this=factor, expression=exp.Neg(this=exp.Literal.number(1))))
 
 
 def _bigquery(node: Any) -> Any:
