@@ -313,8 +313,8 @@ def _refusal(compiler: _Compiler, construct: str, milestone: CompiledMilestone) 
 def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> dict[str, str]:
     """The columns of `COLUMNS` on a reward's award rows (none without
     explanations): plain columns, which `final` writes as text once for
-    all rewards (each `text` is about 1 KB of SQL, so each reward writing
-    its own made explained statements about a quarter larger)."""
+    all rewards (each `text` is about 1 KB of SQL: written on each
+    reward's rows, they were over a quarter of the explained statements)."""
     if not compiler.explain:
         return {}
     from .timers import is_timer
