@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 
 #: the columns award rows carry for `final` (left out of the result): the
 #: event explained, the occurrence, `why.values`, the void event's type
-#: and rule (NULL unless the query sets the status `void`: never for a
-#: partial void, decided in Python) and the amount before caps; `final`
+#: (NULL unless the query sets the status `void`: never for a partial
+#: void, decided in Python) and rule, and the amount before caps; `final`
 #: writes their text once for every reward, not on each reward's rows
 COLUMNS = ("why_event", "why_occurrence", "why_values", "why_void", "why_rule", "why_uncut")
 
@@ -331,15 +331,16 @@ def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int) ->
 
 
 def _voided_by(milestone: CompiledMilestone, index: int) -> tuple[str, str]:
-    """SQL: the rule (as text) and the JSON text of the type of an award's
-    first void event when its status is `void` (at or before it is
-    confirmed, `reversals.reward_values`), else NULL."""
+    """SQL: the rule (as text) of an award's first void event, and the JSON
+    text of its type when its status is `void` (at or before it is
+    confirmed, `reversals.reward_values`), else NULL: `final` reads the
+    rule only where the type is set."""
     reward = milestone.rewards[index].info
     if not _voided(milestone, index):
         return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
     voided = f"vat IS NOT NULL AND vat <= {sql.later_by(sql.AT, reward.hold_ns)}"
     types = " ".join(f"WHEN {j} THEN {sql.literal(json.dumps(v.event))}" for j, v in enumerate(milestone.info.voids))
-    return f"CASE WHEN {voided} THEN CAST(vrule AS VARCHAR) END", f"CASE WHEN {voided} THEN CASE vrule {types} END END"
+    return "CAST(vrule AS VARCHAR)", f"CASE WHEN {voided} THEN CASE vrule {types} END END"
 
 
 def _voided(milestone: CompiledMilestone, index: int) -> bool:
