@@ -313,3 +313,26 @@ def test_a_footer_rule_is_read_for_its_changes() -> None:
     assert not zone_offsets._changes_yearly("CST6")
     assert not zone_offsets._changes_yearly("EST5EDT,0/0,J365/25")
     assert not zone_offsets._changes_yearly("")
+
+
+@pytest.mark.parametrize("name", ["America/New_York", "Australia/Lord_Howe", "America/Santiago", "Europe/London"])
+def test_a_change_placed_a_year_on_is_the_one_bisection_finds(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A footer rule's changes, placed where the same change a year before
+    puts them (`_year_on`, two reads), are the seconds bisection finds, to
+    2262; and most of them are placed so (else the shortcut is vacuous)."""
+    from rewardrules.core import zone_offsets
+
+    zone = timeutil._zone(name)
+    start = int(datetime.datetime(2040, 1, 1, tzinfo=datetime.UTC).timestamp())
+    calls: list[int] = []
+
+    def offset(second: int) -> int:
+        calls.append(second)
+        return zone_offsets._offset(zone, second)
+
+    placed = zone_offsets._rule_changes(offset, start, zone_offsets.LAST_SECOND)
+    reads = len(calls)
+    monkeypatch.setattr(zone_offsets, "_YEAR_LATER", ())
+    calls.clear()
+    assert zone_offsets._rule_changes(offset, start, zone_offsets.LAST_SECOND) == placed
+    assert len(placed) > 400 and len(calls) - reads > 15 * len(placed)

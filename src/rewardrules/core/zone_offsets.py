@@ -15,12 +15,14 @@ of rules, then a rule for every year after (the footer, a POSIX TZ string
 such as `EST5EDT,M3.2.0,M11.1.0`). The steps are the offsets Python's
 `zoneinfo` gives (the Python engine's reference) at each listed transition
 and at each change of the footer's rule, found by reading the offset once
-a week after the last listed transition and bisecting to the second where
-it changed (`_rule_changes`).
+a week after the last listed transition and placing each change to its
+second: one year after the same change, where it is, else by bisecting
+(`_rule_changes`).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import struct
 from collections.abc import Callable
@@ -63,8 +65,7 @@ def offset_steps(name: str) -> tuple[tuple[int, int], ...]:
 def _offset(zone: ZoneInfo, second: int) -> int:
     """The zone's UTC offset in seconds at that instant, as the Python
     engine reads it (`timeutil._local_days`)."""
-    local = (_EPOCH + timedelta(seconds=second)).astimezone(zone)
-    offset = local.utcoffset()
+    offset = datetime.fromtimestamp(second, zone).utcoffset()
     assert offset is not None  # a ZoneInfo always has one
     return offset // timedelta(seconds=1)
 
@@ -72,38 +73,65 @@ def _offset(zone: ZoneInfo, second: int) -> int:
 def _rule_changes(offset: Callable[[int], int], start: int, end: int) -> list[int]:
     """The first seconds at which `offset` (of an instant, in seconds)
     changes between `start` and `end`: read once a week, each change
-    bisected to its second. A rule with summer time changes the offset
+    placed to its second (`_changes`). A rule with summer time changes the offset
     twice a year: a year in which the weekly readings see another number
     of changes (two changes less than a week apart, in no zone of tzdata
     2026f) is read again once an hour."""
     changes = _changes(offset, start, end, _WEEK)
     year = _year_starts(start, end)
     for first, last in itertools.pairwise(year):
-        inside = [second for second in changes if first < second <= last]
-        if len(inside) != 2:
-            changes = [s for s in changes if not first < s <= last] + _changes(offset, first, last, _HOUR)
+        if bisect.bisect_right(changes, last) - bisect.bisect_right(changes, first) != 2:
+            changes = sorted([s for s in changes if not first < s <= last] + _changes(offset, first, last, _HOUR))
     return sorted(changes)
 
 
 def _changes(offset: Callable[[int], int], start: int, end: int, step: int) -> list[int]:
     """The seconds in (`start`, `end`] where the offset changes, read every
-    `step` seconds and bisected to the second."""
-    changes = []
+    `step` seconds; each change found where the same change a year before
+    puts it (`_year_on`), else bisected to the second."""
+    changes: list[int] = []
     before, was = start, offset(start)
     for second in range(start + step, end + step, step):
         second = min(second, end)
         now = offset(second)
         if now != was:
-            low, high = before, second  # offset(low) == was, offset(high) == now
-            while high - low > 1:
-                middle = (low + high) // 2
-                if offset(middle) == was:
-                    low = middle
-                else:
-                    high = middle
-            changes.append(high)
+            found = _year_on(offset, changes, before, second, was)
+            changes.append(found if found is not None else _bisected(offset, before, second, was))
         before, was = second, now
     return changes
+
+
+#: how long after a change a rule makes it again the next year: on the same
+#: date (365 or 366 days), or on the same weekday of the same week of its
+#: month (364 or 371 days), at the same local time
+_YEAR_LATER = tuple(days * 86_400 for days in (364, 365, 366, 371))
+
+
+def _year_on(offset: Callable[[int], int], changes: list[int], low: int, high: int, was: int) -> int | None:
+    """The second in (`low`, `high`] where the offset stops being `was`, if
+    it is one year after a change found before (`_YEAR_LATER`): two reads
+    where bisecting takes some twenty (a yearly rule read for 225 years
+    took most of the time to compile a zone's steps, and of the suite's
+    test of every zone). Else None. Either way the second is the one
+    bisection finds: the range holds one change (`_rule_changes`)."""
+    for earlier in changes[-3:]:
+        for later in _YEAR_LATER:
+            second = earlier + later
+            if low < second <= high and offset(second - 1) == was != offset(second):
+                return second
+    return None
+
+
+def _bisected(offset: Callable[[int], int], low: int, high: int, was: int) -> int:
+    """The first second in (`low`, `high`] where the offset is no longer
+    `was` (`offset(low) == was`, `offset(high) != was`)."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if offset(middle) == was:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _year_starts(start: int, end: int) -> list[int]:
