@@ -9,6 +9,7 @@ must stay silent.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import json
@@ -639,6 +640,22 @@ def test_periods_spanned_is_an_upper_bound_and_reached(period: str) -> None:
     assert _period_index(dt.datetime(2001, 12, 31, 23, 59), "quarter") - _period_index(
         dt.datetime(2000, 12, 31, 23, 59), "quarter"
     ) + 1 == periods_spanned(365 * DAY, "quarter")
+
+
+@pytest.mark.parametrize("period", ["month", "quarter", "year"])
+def test_periods_spanned_is_the_most_starts_any_window_holds(period: str) -> None:
+    """The bound is reached, not only an upper bound: the most period starts
+    in [b, b + window) over every start b of a 400-year cycle, plus one,
+    counted here start by start (`_span`'s shortcut against it)."""
+    from rewardrules.check.bounds import _period_starts
+
+    starts = _period_starts(period)
+    firsts = starts[: len(starts) // 2]
+    rng = random.Random(20261207)
+    windows = [1, DAY, 28 * DAY, 28 * DAY + 1, 92 * DAY, 365 * DAY, 366 * DAY + 1, 146096 * DAY]
+    for window in windows + [rng.randrange(1, 3000 * DAY) for _ in range(60)]:
+        most = max(bisect.bisect_left(starts, b + window) - i for i, b in enumerate(firsts))
+        assert periods_spanned(window, period) == most + 1, window
 
 
 # ---------------------------------------------------------------------------
