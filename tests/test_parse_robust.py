@@ -180,7 +180,9 @@ def test_recovery_parses_once_per_error_at_most(monkeypatch: pytest.MonkeyPatch)
 
 
 def _long_line_error() -> tuple[str, Diagnostic]:
-    items = ", ".join(f'"v{i}"' for i in range(50_000))
+    """A line of 10,000 values (89 KB), its error at the end: far past any
+    width a renderer cuts to (50,000 took the file 16.5 s, 10,000 6.2 s)."""
+    items = ", ".join(f'"v{i}"' for i in range(10_000))
     text = HEAD.replace("\n", " ") + f"metric x = count payment where payment.amount in [{items}] ="
     (diagnostic,) = rewardrules.check_source(text, "long.rules")
     return text, diagnostic
@@ -191,7 +193,7 @@ def test_long_source_line_is_cut_around_the_column() -> None:
     assert diagnostic.column == len(text)
     lines = render(diagnostic).splitlines()
     echoed, caret = lines[1], lines[2]
-    assert echoed.startswith("   1 | " + ELLIPSIS) and echoed.endswith('"v49999"] =')
+    assert echoed.startswith("   1 | " + ELLIPSIS) and echoed.endswith('"v9999"] =')
     assert len(echoed) <= len("   1 | ") + ECHO_WIDTH + 2 * len(ELLIPSIS)
     assert caret.index("^") == echoed.rindex("=") and caret.count("^") == 1
     assert sum(len(line) for line in lines) < 1000
@@ -235,7 +237,7 @@ def test_long_line_in_the_cli_json_github_and_sarif(tmp_path: Path, capsys: pyte
     for form in ("text", "json", "github", "sarif"):
         assert main(["check", "--format", form, str(path)]) == 1
         out = capsys.readouterr().out
-        assert '"v25000"' not in out and len(out) - base.get(form, 0) < len(text) // 10, form
+        assert '"v5000"' not in out and len(out) - base.get(form, 0) < len(text) // 10, form
 
 
 # -- the parser is never loaded from the cache folder ---------------------------
