@@ -6,7 +6,6 @@ should not: scratch folders are removed, the exit code is the shell's
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,34 +23,19 @@ COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "rewardru
 
 def _ledger(path: Path, referrals: int) -> None:
     """A ledger DuckDB takes a few seconds over: each referral with two
-    subscriptions, written fast (no generator import)."""
+    subscriptions, written fast (no generator import; each line formatted
+    as `json.dumps` writes it, which took a fifth of the file's time)."""
     with path.open("w") as out:
         for n in range(referrals):
             day = 1 + n % 28
             out.write(
-                json.dumps(
-                    {
-                        "id": f"r{n}",
-                        "at": f"2026-01-{day:02}T09:00:00Z",
-                        "type": "referral",
-                        "referrer": f"p{n % 97}",
-                        "referee": f"c{n}",
-                    }
-                )
-                + "\n"
+                f'{{"id": "r{n}", "at": "2026-01-{day:02}T09:00:00Z", "type": "referral", '
+                f'"referrer": "p{n % 97}", "referee": "c{n}"}}\n'
             )
             for k in range(2):
                 out.write(
-                    json.dumps(
-                        {
-                            "id": f"s{n}-{k}",
-                            "at": f"2026-02-{day:02}T1{k}:00:00Z",
-                            "type": "subscription",
-                            "referee": f"c{n}",
-                            "mrr": "600.00",
-                        }
-                    )
-                    + "\n"
+                    f'{{"id": "s{n}-{k}", "at": "2026-02-{day:02}T1{k}:00:00Z", "type": "subscription", '
+                    f'"referee": "c{n}", "mrr": "600.00"}}\n'
                 )
 
 
