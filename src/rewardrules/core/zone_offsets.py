@@ -65,15 +65,18 @@ def offset_steps(name: str) -> tuple[tuple[int, int], ...]:
 def _offset(zone: ZoneInfo, second: int) -> int:
     """The zone's UTC offset in seconds at that instant, as the Python
     engine reads it (`timeutil._local_days`)."""
-    offset = datetime.fromtimestamp(second, zone).utcoffset()
+    # what `astimezone` from UTC does, read directly: the UTC wall time
+    # given to the zone (not `datetime.fromtimestamp`, which fails before
+    # 1970 on Windows)
+    offset = zone.fromutc(datetime(1970, 1, 1, tzinfo=zone) + timedelta(seconds=second)).utcoffset()
     assert offset is not None  # a ZoneInfo always has one
     return offset // timedelta(seconds=1)
 
 
 def _rule_changes(offset: Callable[[int], int], start: int, end: int) -> list[int]:
     """The first seconds at which `offset` (of an instant, in seconds)
-    changes between `start` and `end`: read once a week, each change
-    placed to its second (`_changes`). A rule with summer time changes the offset
+    changes between `start` and `end`: read once a week, each change placed
+    to its second (`_changes`). A rule with summer time changes the offset
     twice a year: a year in which the weekly readings see another number
     of changes (two changes less than a week apart, in no zone of tzdata
     2026f) is read again once an hour."""
@@ -112,8 +115,9 @@ def _year_on(offset: Callable[[int], int], changes: list[int], low: int, high: i
     it is one year after a change found before (`_YEAR_LATER`): two reads
     where bisecting takes some twenty (a yearly rule read for 225 years
     took most of the time to compile a zone's steps, and of the suite's
-    test of every zone). Else None. Either way the second is the one
-    bisection finds: the range holds one change (`_rule_changes`)."""
+    test of every zone). Else None. Where the range holds one change (in
+    every zone of tzdata 2026f), it is the second bisection finds; where it
+    holds more (hours apart, which no zone has), either may be missed."""
     for earlier in changes[-3:]:
         for later in _YEAR_LATER:
             second = earlier + later
