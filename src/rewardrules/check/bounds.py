@@ -646,9 +646,11 @@ def periods_spanned(window_ns: int, period: str) -> int:
 @functools.cache
 def _span(period: str, count: int) -> int:
     """The least time from the first to the last of `count` periods in a row
-    (their starts), the first starting in a 400-year cycle: a dozen of
-    these, kept, where reading every start of the cycle for each window
-    took 2 ms a call (computed for each cap when its program is checked)."""
+    (their starts), the first starting in a 400-year cycle. A call of
+    `periods_spanned` reads a dozen of these, each kept (an int; 6,800 at
+    most in a process), where reading every start of the cycle for each
+    window took 2 ms a call (made for each cap when its program is
+    checked)."""
     starts = _period_starts(period)
     in_cycle = len(starts) // 2
     gaps: map[int] = map(operator.sub, starts[count - 1 : count - 1 + in_cycle], starts[:in_cycle])
