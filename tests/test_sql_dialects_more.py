@@ -22,8 +22,10 @@ import sqlglot
 import rewardrules
 from rewardrules.cli.sql import DIALECTS, duckdb_result
 from rewardrules.score.api import parse_as_of
+from rewardrules.sql import explain
 from rewardrules.sql.compile import Query, compile_query
 from rewardrules.sql.dialect import STAR_MODIFIERS, expand_stars, to_dialect, written
+from rewardrules.sql.sections import compile_explained
 from rewardrules.sql.warehouses import rewrite
 
 from .test_sql_backend import GOLDEN, SUPPORTED, program, python_json
@@ -175,6 +177,33 @@ def test_bigquery_window_order_keeps_nulls_last() -> None:
     assert [row[2] for row in written if row[0] == "r1"] == [3, 1, 4, 2, 5]
     text = to_dialect(select, "bigquery")
     assert "OVER (PARTITION BY rid ORDER BY (x IS NULL), x, (id IS NULL), id)" in text  # no NULLS LAST inside
+
+
+@pytest.mark.parametrize("name", ["partner_and_customer", "saas_milestones", "subscription_loyalty"])
+def test_bigquery_reads_no_name_its_own_select_list_defines(name: str) -> None:
+    """BigQuery sees a `SELECT` list's aliases only in `GROUP BY`, `HAVING`,
+    `ORDER BY` and `QUALIFY`, not in the list itself, where DuckDB reads
+    such a name as the column (`... AS amount, amount AS why_uncut` did,
+    found by reading the statements on 2026-12-07): in the explained
+    statements, sections included, no column an explanation adds
+    (`explain.COLUMNS`) reads a name another item of its list defines
+    (`vat AS vat` only passes the source's column on)."""
+    prog = program(name)
+    explained, sections = compile_explained(prog.compiled)
+    names = ledger_names(explained)
+    read_own, seen = [], 0
+    for _, sql in [*explained.statements(), *sections.statements()]:
+        tree = sqlglot.parse_one(to_dialect(sql, "bigquery", names), read="bigquery")
+        for select in tree.find_all(sqlglot.exp.Select):
+            items = select.expressions
+            defined = {item.alias for item in items if item.alias and item.this.sql() != item.alias}
+            for item in (item for item in items if item.alias in explain.COLUMNS):
+                seen += 1
+                for column in item.find_all(sqlglot.exp.Column):
+                    own = column.find_ancestor(sqlglot.exp.Select) is select and not column.table
+                    if own and column.name in defined - {item.alias}:
+                        read_own.append(f"{column.name} in {item.sql('bigquery')[:60]}")
+    assert read_own == [] and seen > 0
 
 
 def test_bigquery_integer_division_is_div_never_a_float() -> None:

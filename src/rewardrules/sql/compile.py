@@ -968,7 +968,7 @@ class _Compiler:
             **every.order_values(milestone),
             "wanted": wanted,
             "cap": "CAST(NULL AS VARCHAR)" if cap is None else literal(cap),
-            **explain.row_values(self, milestone, index),
+            **explain.row_values(self, milestone, index, amount if cap is not None else None),
             **({"raw": f"CAST({raw} AS VARCHAR)"} if self.explaining else {}),
         }
         return values, where

@@ -310,11 +310,17 @@ def _refusal(compiler: _Compiler, construct: str, milestone: CompiledMilestone) 
 
 
 # -- award rows ----------------------------------------------------------------
-def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int) -> dict[str, str]:
+def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int, uncut: str | None) -> dict[str, str]:
     """The columns of `COLUMNS` on a reward's award rows (none without
     explanations): plain columns, which `final` writes as text once for
     all rewards (each `text` is about 1 KB of SQL: written on each
-    reward's rows, they were over a quarter of the explained statements)."""
+    reward's rows, they were over a quarter of the explained statements).
+    `uncut`: the SQL of the row's amount (its text) where a cap may cut it,
+    else None (then never read: `final` reads it only where the granted
+    amount is less than the wanted). Written out, not as `amount`, the
+    column of the same `SELECT` list: BigQuery does not read that name as
+    the column (its aliases are seen only by `GROUP BY`, `HAVING`,
+    `ORDER BY` and `QUALIFY`)."""
     if not compiler.explain:
         return {}
     from .timers import is_timer
@@ -326,7 +332,7 @@ def row_values(compiler: _Compiler, milestone: CompiledMilestone, index: int) ->
         "why_values": "why_values",
         "why_void": type_,
         "why_rule": rule,
-        "why_uncut": "amount",
+        "why_uncut": uncut if uncut is not None else "CAST(NULL AS VARCHAR)",
     }
 
 
