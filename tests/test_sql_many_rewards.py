@@ -444,3 +444,25 @@ def test_the_table_explains_its_awards(tmp_path: Path) -> None:
     got, _ = written(prog, ledger, None)
     assert section(got) == section(python_bytes(prog, lines, None))
     assert b'"why": {' in section(got)
+
+
+def test_capped_constant_rewards_explained_stay_one_group() -> None:
+    """With explanations and a cap, a file's constant rewards of different
+    amounts are still one group of the table (one branch joined to `hg`),
+    each award's uncut amount read from the table's own column: written
+    as each reward's amount, they were one group each (100 milestones: a
+    statement of 196 KB, not 45 KB; 600 refused past `MAX_REWARDS`; found
+    by review), and not as a name of its own select list, which BigQuery
+    does not read."""
+    from rewardrules.sql.dialect import to_dialect
+    from rewardrules.sql.sections import compile_explained
+
+    milestones = "".join(
+        f"milestone m{i} {{\n  when paid >= {i} USD\n  reward referrer cash {i + 1} USD\n}}\n" for i in range(100)
+    )
+    prog = rewardrules.compile(HEAD.format(zone="") + "cap referrer 300 USD\n" + milestones, "many.rules")
+    explained, _ = compile_explained(prog.compiled)
+    text = "\n".join(sql for _, sql in explained.statements())
+    assert text.count("FROM hg AS h JOIN") == 1 and "g.w_amount AS why_uncut" in text
+    names = [column.name for column in explained.columns]
+    assert "g.w_amount AS why_uncut" in "".join(to_dialect(sql, "bigquery", names) for _, sql in explained.statements())

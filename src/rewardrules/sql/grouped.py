@@ -55,8 +55,9 @@ FROM = 64
 CONSTANTS = ("milestone", "role", "kind", "amount", "unit", "item", "program", "wanted", "cap")
 
 #: the award columns written from the table's constants and the hit's columns
-#: (`raw`, the explained sections' amount asked: a constant reward's is its `wanted`)
-ROW_DEPENDENT = ("id", "beneficiary", "raw")
+#: (`raw`, the explained sections' amount asked: a constant reward's is its
+#: `wanted`; `why_uncut`, an explained award's amount before a cap: its `amount`)
+ROW_DEPENDENT = ("id", "beneficiary", "raw", "why_uncut")
 
 
 def plain(compiler: _Compiler, milestone: CompiledMilestone) -> bool:
@@ -184,6 +185,8 @@ class Table:
             values["beneficiary"] = beneficiary
             if "raw" in self.order:  # with the explained sections (sql/sections.py)
                 values["raw"] = "CAST(g.w_wanted AS VARCHAR)"
+            if "why_uncut" in self.order:  # with explanations: the table's column, never this list's alias
+                values["why_uncut"] = "g.w_amount"
             referee = "CASE WHEN g.w_referral THEN referee ELSE '' END"
             values["id"] = award_id("g.w_head", referee, "g.w_id_role", beneficiary, "g.w_rank")
             selected = ", ".join(f"{values[name]} AS {name}" for name in self.order)
