@@ -14,6 +14,8 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -28,15 +30,17 @@ from rewardrules.sql.read import NotDirect
 from rewardrules.sql.run import EngineError
 from rewardrules.sql.spark import Spark
 from rewardrules.sql.spark_read import NotStrict
+from rewardrules.sql.spark_uri import literal_uri, local_uri
 
 from .test_sql_backend import GOLDEN, ROOT, python_json
 from .test_sql_reading import BASE, SAAS, _sub
 from .test_sql_reading_parquet import _parquet, _written_files
+from .test_sql_spark import spark_json as records_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 
 
-def spark_json(spark: Spark, prog: rewardrules.Program, path: Path, as_of: str | None = None) -> str:
+def spark_json(spark: Spark, prog: rewardrules.Program, path: Path | str, as_of: str | None = None) -> str:
     data = spark_direct_result(prog, compile_query(prog.compiled), spark, str(path), parse_as_of(as_of))
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
@@ -418,3 +422,72 @@ def test_a_parquet_column_s_name_never_enters_a_statement(
     assert spark_json(spark, prog, parquet) == expected
     assert statements
     assert not any(piece in text for text in statements for piece in ("it's", "it\\'s", "`odd`", "${env:HOME}"))
+
+
+@contextmanager
+def _default_file_system(spark: Spark, root: Path) -> Iterator[None]:
+    """Spark's Hadoop configuration with a default file system of its own
+    (as `core-site.xml` gives an edge node HDFS, or a notebook DBFS): a
+    view file system where `/a/b` is `root/a/b`, then none again."""
+    hadoop = spark.session.sparkContext._jsc.hadoopConfiguration()
+    name = f"rewardrules{random.randrange(16**8):08x}"  # its own: Hadoop keeps a file system per name
+    given = {f"fs.viewfs.mounttable.{name}.linkFallback": root.as_uri(), "fs.defaultFS": f"viewfs://{name}/"}
+    before = {key: hadoop.get(key) for key in given}
+    for key, value in given.items():
+        hadoop.set(key, value)
+    try:
+        yield
+    finally:  # as it was
+        for key, value in before.items():
+            hadoop.unset(key) if value is None else hadoop.set(key, value)
+
+
+def test_a_local_path_is_read_on_this_machine_as_named(spark: Spark, tmp_path: Path) -> None:
+    """A ledger named by a path is the file of that name on this machine,
+    the one the Python side lists and reads: not a file of the same path
+    on Spark's default file system, nor one its glob characters match
+    (`spark_uri.local_uri`). Until 2026-12-07 Spark was given the path as
+    it is: with a default file system the run read another ledger there,
+    the scratch file of a ledger the Python reader read was looked for
+    there and not found, and `ledger[1].jsonl` read `ledger1.jsonl`."""
+    prog = rewardrules.load(ROOT / "rulesets" / "saas_milestones.rules")
+    real, other = _golden("saas_milestones", "basic"), _golden("saas_milestones", "same_instant_ids")
+    assert python_json(prog, str(real), None) != python_json(prog, str(other), None)
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "ledger1.jsonl").write_bytes(other.read_bytes())  # what the glob `ledger[1].jsonl` matches
+    named = here / "ledger[1].jsonl"
+    named.write_bytes(real.read_bytes())
+    parts = split(real.read_text(encoding="utf-8").splitlines(), here / "parts{a,b}", 8)
+    # the Python reader's (not in the strict form: an escape), through the run's scratch file
+    loose = here / "loose.jsonl"
+    loose.write_text(real.read_text(encoding="utf-8").replace('"bob"', '"\\u0062ob"', 1), encoding="utf-8")
+    assert loose.read_text(encoding="utf-8") != real.read_text(encoding="utf-8")
+    decoy = tmp_path / "decoy"  # the same paths on the default file system, holding the other ledger
+    for path in (named, parts / "p.jsonl", loose):
+        (decoy / path.relative_to("/")).parent.mkdir(parents=True, exist_ok=True)
+        (decoy / path.relative_to("/")).write_bytes(other.read_bytes())
+    expected = python_json(prog, str(real), None)
+    assert spark_json(spark, prog, named) == expected  # the glob alone
+    assert spark_json(spark, prog, f"file://{named}") == expected  # named by a URI: listed, and read, by that name
+    with _default_file_system(spark, decoy):
+        for path in (named, parts):
+            assert spark_json(spark, prog, path) == expected, path
+        with pytest.raises(NotDirect):
+            spark_json(spark, prog, loose)
+        # the lines the Python reader read, written to the run's scratch file for Spark
+        assert records_json(spark, prog, loose.read_text(encoding="utf-8").splitlines(), None) == expected
+
+
+def test_a_path_or_uri_is_given_to_spark_by_its_name() -> None:
+    """Each glob character escaped (the backslash first of all: `a\\b`
+    matched `ab`), a path made whole and `file://`, a URI's authority kept
+    as written (an IPv6 host's brackets)."""
+    for char in "\\{}[]*?":
+        assert local_uri(f"/d/a{char}b.jsonl") == f"file:///d/a\\{char}b.jsonl"
+        assert literal_uri(f"hdfs://[::1]:8020/d/a{char}b") == f"hdfs://[::1]:8020/d/a\\{char}b"
+    assert (
+        local_uri("/d/a b%20#c.jsonl") == "file:///d/a b%20#c.jsonl"
+    )  # not percent-encoded: Hadoop reads it as written
+    assert local_uri("ledger.jsonl") == f"file://{Path.cwd().resolve() / 'ledger.jsonl'}"
+    assert literal_uri("gs://bucket") == "gs://bucket"

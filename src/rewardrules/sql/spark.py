@@ -40,6 +40,7 @@ from .dialect import to_dialect
 from .every import check_volume
 from .run import EngineError, Layouts, Rows, TooWide, _positions, _write, bigint_instant
 from .spark_lost import is_lost, lost_message
+from .spark_uri import local_uri
 
 if TYPE_CHECKING:
     from .sections import Sections
@@ -380,7 +381,7 @@ class Spark:
 
         names = ["at", "id", "type", "referee", "referrer", *(c.name for c in columns)]
         schema = StructType([StructField(name, StringType()) for name in names])
-        self.session.read.schema(schema).json(path).createOrReplaceTempView("rewardrules_raw")
+        self.session.read.schema(schema).json(local_uri(path)).createOrReplaceTempView("rewardrules_raw")
         self.session.sql(_view_sql(columns, types)).collect()
         self.session.sql(f"CREATE OR REPLACE TEMPORARY VIEW as_of AS SELECT CAST({int(as_of)} AS BIGINT) AS `at`")
 

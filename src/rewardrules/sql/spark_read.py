@@ -45,7 +45,7 @@ from .compile import MAX_DIGITS, Column
 from .expressions import FOLDED_HEAD
 from .read import _INSTANT, _LINE, _NUMBER, NotDirect, is_parquet, plan
 from .run import EngineError, TooWide
-from .spark_uri import is_uri, uri_files
+from .spark_uri import is_uri, literal_uri, local_uri, uri_files
 
 #: the distinct bad lines of one file whose digests are looked up to name
 #: the first of them by its number (past this, the first found is named)
@@ -231,13 +231,16 @@ def ledger_files(path: str, session: Any = None) -> tuple[bool, list[str]]:
     a file (Parquet when named `.parquet`), or a directory: Parquet when
     a file in it (at any depth, hidden ones and `_SUCCESS` left out as Spark
     leaves them) is named `.parquet`, else JSON Lines. A URI is listed by
-    Spark's own file systems (`spark_uri`, `session` needed)."""
+    Spark's own file systems (`spark_uri`, `session` needed) and read by
+    that name (`spark_uri.literal_uri`); a path is this machine's, read as
+    `spark_uri.local_uri`."""
+    read = literal_uri(path) if is_uri(path) else local_uri(path)
     if is_uri(path):
         directory, found = uri_files(session, path)
         if not directory:
-            return is_parquet(path), [path]
+            return is_parquet(path), [read]
     elif not os.path.isdir(path):
-        return is_parquet(path), [path]
+        return is_parquet(path), [read]
     else:
         found = []
         for folder, dirs, files in os.walk(path):
@@ -246,7 +249,7 @@ def ledger_files(path: str, session: Any = None) -> tuple[bool, list[str]]:
     parquet = [f for f in found if is_parquet(f)]
     if parquet and len(parquet) < len(found):
         raise EngineError(f"{path}: the directory holds Parquet and other files: give one kind of ledger")
-    return bool(parquet), [path]
+    return bool(parquet), [read]
 
 
 def _lines_view(session: Any, path: str, parquet: bool) -> None:

@@ -18,6 +18,7 @@ as for a directory (the Python reader cannot take it instead).
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -31,6 +32,42 @@ _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 def is_uri(path: str) -> bool:
     """Whether the ledger is named by a URI (read by Spark's file systems)."""
     return _URI.match(path) is not None
+
+
+#: the characters Hadoop's glob patterns give a meaning (`GlobPattern`),
+#: which Spark's readers expand in every path they are given
+_GLOB = re.compile(r"([\\{}\[\]*?])")
+
+#: a URI's scheme and authority (`hdfs://host:8020`), and its path
+_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+://[^/]*)(.*)", re.DOTALL)
+
+
+def _literal(path: str) -> str:
+    """`path` with each glob character escaped: Spark reads the file of
+    that name, as it was listed, not the files the pattern matches."""
+    return _GLOB.sub(r"\\\1", path)
+
+
+def local_uri(path: str) -> str:
+    """A path on this machine as the URI Spark is to read it by: `file://`,
+    so that it is not looked for on the default file system of the
+    Hadoop configuration (`fs.defaultFS`: HDFS on a cluster's edge node,
+    DBFS beside a notebook), where a file of the same name may be another
+    one; the path as the system resolves it (`realpath`: `link/..` through
+    the link, as the Python side opens it); and its glob characters
+    escaped (`ledger[1].jsonl` is read, not `ledger1.jsonl`). Not
+    percent-encoded: Hadoop takes the path's characters as written
+    (`input_file_name` gives them encoded, `spark_read._local`)."""
+    whole = os.path.realpath(path).replace(os.sep, "/")
+    return "file://" + ("" if whole.startswith("/") else "/") + _literal(whole)
+
+
+def literal_uri(uri: str) -> str:
+    """A URI as Spark is to read it: the file or directory `uri_files`
+    lists by that name, its path's glob characters escaped (not the
+    authority's: `hdfs://[::1]:8020/`)."""
+    found = _AUTHORITY.fullmatch(uri)
+    return uri if found is None else found[1] + _literal(found[2])
 
 
 def uri_files(session: Any, uri: str) -> tuple[bool, list[str]]:
