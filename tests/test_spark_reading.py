@@ -432,14 +432,17 @@ def _default_file_system(spark: Spark, root: Path) -> Iterator[None]:
     hadoop = spark.session.sparkContext._jsc.hadoopConfiguration()
     name = f"rewardrules{random.randrange(16**8):08x}"  # its own: Hadoop keeps a file system per name
     given = {f"fs.viewfs.mounttable.{name}.linkFallback": root.as_uri(), "fs.defaultFS": f"viewfs://{name}/"}
-    before = {key: hadoop.get(key) for key in given}
+    before = {key: hadoop.getRaw(key) for key in given}
     for key, value in given.items():
         hadoop.set(key, value)
     try:
         yield
     finally:  # as it was
         for key, value in before.items():
-            hadoop.unset(key) if value is None else hadoop.set(key, value)
+            if value is None:
+                hadoop.unset(key)
+            else:
+                hadoop.set(key, value)
 
 
 def test_a_local_path_is_read_on_this_machine_as_named(spark: Spark, tmp_path: Path) -> None:
@@ -479,7 +482,7 @@ def test_a_local_path_is_read_on_this_machine_as_named(spark: Spark, tmp_path: P
         assert records_json(spark, prog, loose.read_text(encoding="utf-8").splitlines(), None) == expected
 
 
-def test_a_path_or_uri_is_given_to_spark_by_its_name() -> None:
+def test_a_path_or_uri_is_given_to_spark_by_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each glob character escaped (the backslash first of all: `a\\b`
     matched `ab`), a path made whole and `file://`, a URI's authority kept
     as written (an IPv6 host's brackets)."""
@@ -489,5 +492,7 @@ def test_a_path_or_uri_is_given_to_spark_by_its_name() -> None:
     assert (
         local_uri("/d/a b%20#c.jsonl") == "file:///d/a b%20#c.jsonl"
     )  # not percent-encoded: Hadoop reads it as written
-    assert local_uri("ledger.jsonl") == f"file://{Path.cwd().resolve() / 'ledger.jsonl'}"
+    monkeypatch.chdir(tmp_path)  # a folder without glob characters, whatever the checkout's
+    assert local_uri("ledger.jsonl") == f"file://{tmp_path / 'ledger.jsonl'}"
+    assert local_uri("a/../ledger.jsonl") == f"file://{tmp_path / 'ledger.jsonl'}"
     assert literal_uri("gs://bucket") == "gs://bucket"

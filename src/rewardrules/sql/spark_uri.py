@@ -2,7 +2,8 @@
 `gs://`, `abfss://`, `file://` and any other scheme the user's Spark has a
 Hadoop file system for (docs/sql.md, "Reading the ledger in Spark").
 
-The URI is given to Spark as it is, so it is read with the Hadoop
+The URI is given to Spark as written (but for its path's glob characters,
+escaped: `literal_uri`), so it is read with the Hadoop
 configuration of the user's Spark (`core-site.xml` in `HADOOP_CONF_DIR`,
 `spark.hadoop.*` settings, the connector's credentials): nothing here
 knows a store. The one thing done from Python is the listing `sql.spark_read`
@@ -53,12 +54,14 @@ def local_uri(path: str) -> str:
     so that it is not looked for on the default file system of the
     Hadoop configuration (`fs.defaultFS`: HDFS on a cluster's edge node,
     DBFS beside a notebook), where a file of the same name may be another
-    one; the path as the system resolves it (`realpath`: `link/..` through
-    the link, as the Python side opens it); and its glob characters
-    escaped (`ledger[1].jsonl` is read, not `ledger1.jsonl`). Not
-    percent-encoded: Hadoop takes the path's characters as written
-    (`input_file_name` gives them encoded, `spark_read._local`)."""
-    whole = os.path.realpath(path).replace(os.sep, "/")
+    one; made whole (`abspath`: the names Spark gives the files in messages
+    are the ones the user's path gives, as Hadoop made them before); and
+    its glob characters escaped (`ledger[1].jsonl` is read, not
+    `ledger1.jsonl`; on POSIX systems: Hadoop reads a backslash as a
+    separator on Windows). Not percent-encoded: Hadoop takes the path's
+    characters as written (`input_file_name` gives them encoded,
+    `spark_read._local`)."""
+    whole = os.path.abspath(path).replace(os.sep, "/")
     return "file://" + ("" if whole.startswith("/") else "/") + _literal(whole)
 
 
