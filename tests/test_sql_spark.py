@@ -195,6 +195,60 @@ def test_without_pyspark_the_error_says_what_to_install(monkeypatch: pytest.Monk
         pass
 
 
+def test_a_run_beside_an_app_ended_early_cancels_its_jobs_not_the_app_s(spark: Spark) -> None:
+    """A run beside an app's Spark (the suite's session plays the app's)
+    that ends while a job of its own runs (Ctrl-C is a `KeyboardInterrupt`
+    in the run's thread; here the job runs in a thread that inherits the
+    run's, as pyspark's `InheritableThread`) cancels that job, which would
+    run on in the app's Spark; a job of the app's own runs on. Until
+    2026-12-07 both ran on."""
+    import threading
+    import time
+
+    from pyspark import InheritableThread
+
+    app = spark.session
+    context = app.sparkContext
+    endless = "SELECT sum(id % 7) FROM range(1000000000000000)"  # days, in little memory
+    ended: dict[str, str] = {}
+
+    def job(name: str, session: Any) -> None:
+        if name == "app":
+            context.setJobGroup("the app's", "a job of the app's own")
+        try:
+            session.sql(endless).collect()
+            ended[name] = "finished"
+        except Exception as error:
+            ended[name] = str(error)
+
+    def running(count: int) -> bool:
+        deadline = time.monotonic() + 120
+        while len(context.statusTracker().getActiveJobsIds()) < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    apps = threading.Thread(target=job, args=("app", app))
+    apps.start()
+    try:
+        assert running(1)
+        with pytest.raises(KeyboardInterrupt), Spark("local[1]") as beside:
+            assert not beside.owned
+            ours = InheritableThread(target=job, args=("ours", beside.session))
+            ours.start()
+            assert running(2)
+            raise KeyboardInterrupt
+        ours.join(120)
+        assert not ours.is_alive() and "cancel" in ended["ours"].lower(), ended
+        time.sleep(1)
+        assert apps.is_alive() and "app" not in ended  # the app's job runs on
+        assert "rewardrules" not in " ".join(context.getJobTags())  # the tag is off the thread
+    finally:
+        context.cancelJobGroup("the app's")  # (set in the app's thread only)
+        apps.join(120)
+
+
 def test_a_run_beside_an_app_s_session_leaves_it_as_it_was(
     spark: Spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

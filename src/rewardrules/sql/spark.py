@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -159,6 +160,25 @@ def _loud_again(session: Spark) -> None:
         _LEVELS.clear()
 
 
+def _cancel_ours(session: Any, tag: str) -> None:
+    """Beside an app's Spark, as the run ends: cancel the jobs it started
+    that still run, and take their tag off its thread. A run ended early
+    (Ctrl-C is a `KeyboardInterrupt`; an error while a job runs) would
+    leave them running in the app's Spark, which is not stopped; pyspark's
+    own handler of Ctrl-C cancels every job, the app's too, and is not
+    installed where the context was made by the JVM or in another thread
+    (a notebook's). The app's jobs, untagged, run on. After a run that
+    read every row, nothing is left to cancel."""
+    context = session.sparkContext
+    try:
+        context.cancelJobsWithTag(tag)
+        context.removeJobTag(tag)
+    except Exception as error:
+        if not is_lost(session, error):
+            raise
+        # the app's JVM is gone: nothing runs (and the error that ended the run is the one to say)
+
+
 def _app_session() -> Any:
     """The session of the Spark this process already runs (an app's), or
     None: Spark runs when its context does, whatever the thread (a thread
@@ -211,6 +231,7 @@ class Spark:
         self.session: Any = None
         self.owned = True  # whether this started the session's Spark (and stops it): not an app's
         self.partitions = 4  # the shuffle partitions of the session as started (`shuffle_partitions`)
+        self.tag = ""  # beside an app's Spark, the tag of the jobs this run starts (`_beside`)
 
     def __enter__(self) -> Spark:
         try:
@@ -254,6 +275,8 @@ class Spark:
         self.owned = False
         self.master = active.sparkContext.master
         self.session = active.newSession()
+        self.tag = f"rewardrules-{uuid.uuid4().hex}"  # the jobs of this thread: `_cancel_ours`
+        active.sparkContext.addJobTag(self.tag)
         for key, value in _settings(self.folder, self.master).items():
             if key.startswith("spark.sql.") and key != "spark.sql.warehouse.dir":
                 self.session.conf.set(key, value)
@@ -268,6 +291,8 @@ class Spark:
 
         session, self.session = self.session, None
         _loud_again(self)
+        if session is not None and self.tag:
+            _cancel_ours(session, self.tag)
         if session is not None and self.owned:
             try:
                 session.stop()
