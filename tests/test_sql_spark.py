@@ -229,13 +229,14 @@ def test_a_run_beside_an_app_ended_early_cancels_its_jobs_not_the_app_s(spark: S
             time.sleep(0.2)
         return True
 
-    apps = threading.Thread(target=job, args=("app", app))
+    apps = threading.Thread(target=job, args=("app", app), daemon=True)
     apps.start()
+    ours = None
     try:
         assert running(1)
         with pytest.raises(KeyboardInterrupt), Spark("local[1]") as beside:
             assert not beside.owned
-            ours = InheritableThread(target=job, args=("ours", beside.session))
+            ours = InheritableThread(target=job, args=("ours", beside.session), daemon=True)
             ours.start()
             assert running(2)
             raise KeyboardInterrupt
@@ -245,8 +246,10 @@ def test_a_run_beside_an_app_ended_early_cancels_its_jobs_not_the_app_s(spark: S
         assert apps.is_alive() and "app" not in ended  # the app's job runs on
         assert "rewardrules" not in " ".join(context.getJobTags())  # the tag is off the thread
     finally:
-        context.cancelJobGroup("the app's")  # (set in the app's thread only)
-        apps.join(120)
+        context.cancelAllJobs()  # the suite's Spark: nothing endless left running, whatever failed
+        for thread in (apps, ours):
+            if thread is not None:
+                thread.join(120)
 
 
 def test_a_run_beside_an_app_s_session_leaves_it_as_it_was(

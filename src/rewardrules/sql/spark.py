@@ -31,7 +31,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -164,19 +164,16 @@ def _cancel_ours(session: Any, tag: str) -> None:
     """Beside an app's Spark, as the run ends: cancel the jobs it started
     that still run, and take their tag off its thread. A run ended early
     (Ctrl-C is a `KeyboardInterrupt`; an error while a job runs) would
-    leave them running in the app's Spark, which is not stopped; pyspark's
-    own handler of Ctrl-C cancels every job, the app's too, and is not
-    installed where the context was made by the JVM or in another thread
-    (a notebook's). The app's jobs, untagged, run on. After a run that
-    read every row, nothing is left to cancel."""
-    context = session.sparkContext
-    try:
+    leave them running in the app's Spark, which is not stopped (a Ctrl-C
+    during a py4j call: py4j closes that connection, and these calls go
+    on a new one). The app's jobs, untagged, run on. After a run that
+    read every row, nothing is left to cancel. At best: where the app
+    stopped its Spark, or its JVM is gone, nothing of the run's runs, and
+    the error that ended the run (or its result) is the one to give."""
+    with suppress(Exception):  # a stopped context, a JVM gone: see above
+        context = session.sparkContext
         context.cancelJobsWithTag(tag)
         context.removeJobTag(tag)
-    except Exception as error:
-        if not is_lost(session, error):
-            raise
-        # the app's JVM is gone: nothing runs (and the error that ended the run is the one to say)
 
 
 def _app_session() -> Any:
@@ -291,16 +288,18 @@ class Spark:
 
         session, self.session = self.session, None
         _loud_again(self)
-        if session is not None and self.tag:
-            _cancel_ours(session, self.tag)
-        if session is not None and self.owned:
-            try:
-                session.stop()
-            except Exception as error:
-                if not is_lost(session, error):
-                    raise
-                # its JVM is gone: nothing left to stop (and the error that stopped the run is the one to say)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            if session is not None and self.tag:
+                _cancel_ours(session, self.tag)
+            if session is not None and self.owned:
+                try:
+                    session.stop()
+                except Exception as error:
+                    if not is_lost(session, error):
+                        raise
+                    # its JVM is gone: nothing left to stop (and the error that stopped the run is the one to say)
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def run(
         self,
