@@ -227,7 +227,7 @@ def test_an_app_s_jvm_out_of_heap_is_told_by_the_error_s_text(monkeypatch: pytes
 #: `score --engine spark` with Spark's JVM killed as soon as it started
 KILLED = """
 import os, signal, sys
-from rewardrules.cli import main
+from rewardrules.cli import run
 from rewardrules.sql.spark import Spark
 
 started = Spark.__enter__
@@ -240,7 +240,7 @@ def killed(self):
     return got
 
 Spark.__enter__ = killed
-sys.exit(main(sys.argv[1:]))
+run()  # the console entry point: the command is the whole process
 """
 
 
@@ -283,7 +283,8 @@ def test_py4j_s_lost_connection_log_prints_no_traceback() -> None:
     so in CI, the JVM killed while an answer was awaited. `score --engine
     spark` gives the root logger a handler that writes nothing first."""
     code = (
-        "import logging\nfrom rewardrules.cli.sql import _quiet_root_logging\n_quiet_root_logging()\n"
+        "import logging\nfrom rewardrules.cli import process\nfrom rewardrules.cli.sql import _quiet_root_logging\n"
+        "process.begin()\n_quiet_root_logging()\n"
         "try:\n    raise ConnectionResetError(104, 'Connection reset by peer')\n"
         "except OSError:\n    logging.exception('Exception while sending command.')\n"
     )
@@ -293,6 +294,26 @@ def test_py4j_s_lost_connection_log_prints_no_traceback() -> None:
         [sys.executable, "-c", code.replace("_quiet_root_logging()", "")], capture_output=True, text=True, check=True
     )
     assert "Traceback" in unquiet.stderr  # what it prevents
+
+
+def test_an_app_s_root_logger_is_left_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Called in an app's process (`main()`, not the console entry point),
+    `score --engine spark` leaves the root logger's handlers as they were:
+    the handler it left there made the app's later `logging.basicConfig()`
+    do nothing (until 2026-12-07). The command's own process gets it."""
+    import logging
+
+    from rewardrules.cli import process
+    from rewardrules.cli.sql import _quiet_root_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(process, "_LEFT", None)  # an app's process
+    _quiet_root_logging()
+    assert root.handlers == []
+    monkeypatch.setattr(process, "_LEFT", [])  # the command's own (`process.begin`)
+    _quiet_root_logging()
+    assert [type(handler) for handler in root.handlers] == [logging.NullHandler]
 
 
 def test_py4j_s_calling_line_gives_way_to_the_java_reason() -> None:

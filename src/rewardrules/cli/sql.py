@@ -144,15 +144,21 @@ def transpiled(query: Query | Explained, dialect: str) -> str | None:
 
 
 def _quiet_root_logging() -> None:
-    """Give the root logger a handler that writes nothing, if it has none:
-    py4j logs a lost connection to Spark's JVM through the root logger
+    """In a command that is the whole process (`process.owned`), give the
+    root logger a handler that writes nothing, if it has none: py4j logs a
+    lost connection to Spark's JVM through the root logger
     (`logging.exception`), which then prints a traceback on standard error
     beside the error `score` says itself (`sql.spark_lost`), depending on
-    whether the connection broke while sending or receiving."""
+    whether the connection broke while sending or receiving. Called in an
+    app's process (`main()`), its logging is the app's: a handler left on
+    the root logger made the app's later `logging.basicConfig()` do
+    nothing (until 2026-12-07)."""
     import logging
 
+    from . import process
+
     root = logging.getLogger()
-    if not root.handlers:
+    if process.owned() and not root.handlers:
         root.addHandler(logging.NullHandler())
 
 
