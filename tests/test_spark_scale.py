@@ -283,24 +283,28 @@ def test_py4j_s_lost_connection_log_prints_no_traceback() -> None:
     so in CI, the JVM killed while an answer was awaited. `score --engine
     spark` gives the root logger a handler that writes nothing first."""
     code = (
-        "import logging\nfrom rewardrules.cli import process\nfrom rewardrules.cli.sql import _quiet_root_logging\n"
-        "process.begin()\n_quiet_root_logging()\n"
-        "try:\n    raise ConnectionResetError(104, 'Connection reset by peer')\n"
-        "except OSError:\n    logging.exception('Exception while sending command.')\n"
+        "import logging\nfrom rewardrules.cli.sql import _quiet_root_logging\nwith _quiet_root_logging():\n"
+        "    try:\n        raise ConnectionResetError(104, 'Connection reset by peer')\n"
+        "    except OSError:\n        logging.exception('Exception while sending command.')\n"
+        "print(logging.getLogger().handlers)\n"  # an app's process: none left, not even py4j's `basicConfig`
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stderr == ""
+    assert done.stderr == "" and done.stdout == "[]\n"
     unquiet = subprocess.run(
-        [sys.executable, "-c", code.replace("_quiet_root_logging()", "")], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code.replace("with _quiet_root_logging():", "if True:")],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "Traceback" in unquiet.stderr  # what it prevents
 
 
 def test_an_app_s_root_logger_is_left_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
     """Called in an app's process (`main()`, not the console entry point),
-    `score --engine spark` leaves the root logger's handlers as they were:
-    the handler it left there made the app's later `logging.basicConfig()`
-    do nothing (until 2026-12-07). The command's own process gets it."""
+    `score --engine spark` quiets the root logger while it runs and leaves
+    its handlers as they were: the handler it left there made the app's
+    later `logging.basicConfig()` do nothing (until 2026-12-07). The
+    command's own process keeps it to its end."""
     import logging
 
     from rewardrules.cli import process
@@ -308,12 +312,11 @@ def test_an_app_s_root_logger_is_left_as_it_was(monkeypatch: pytest.MonkeyPatch)
 
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
-    monkeypatch.setattr(process, "_LEFT", None)  # an app's process
-    _quiet_root_logging()
-    assert root.handlers == []
-    monkeypatch.setattr(process, "_LEFT", [])  # the command's own (`process.begin`)
-    _quiet_root_logging()
-    assert [type(handler) for handler in root.handlers] == [logging.NullHandler]
+    for left, kept in ((None, []), ([], [logging.NullHandler])):  # an app's process; the command's own
+        monkeypatch.setattr(process, "_LEFT", left)
+        with _quiet_root_logging():
+            assert [type(handler) for handler in root.handlers] == [logging.NullHandler]
+        assert [type(handler) for handler in root.handlers] == kept
 
 
 def test_py4j_s_calling_line_gives_way_to_the_java_reason() -> None:

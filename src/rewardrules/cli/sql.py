@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from functools import partial
@@ -143,23 +144,32 @@ def transpiled(query: Query | Explained, dialect: str) -> str | None:
     return "\n".join(pieces)
 
 
-def _quiet_root_logging() -> None:
-    """In a command that is the whole process (`process.owned`), give the
-    root logger a handler that writes nothing, if it has none: py4j logs a
-    lost connection to Spark's JVM through the root logger
-    (`logging.exception`), which then prints a traceback on standard error
-    beside the error `score` says itself (`sql.spark_lost`), depending on
-    whether the connection broke while sending or receiving. Called in an
-    app's process (`main()`), its logging is the app's: a handler left on
-    the root logger made the app's later `logging.basicConfig()` do
-    nothing (until 2026-12-07)."""
+@contextmanager
+def _quiet_root_logging() -> Iterator[None]:
+    """While inside, give Python's root logger a handler that writes
+    nothing, if it has none: py4j logs a lost connection to Spark's JVM
+    through the root logger (`logging.exception`), which then prints a
+    traceback on standard error beside the error `score` says itself
+    (`sql.spark_lost`), and with no handler there sets up logging to
+    standard error itself (`logging.basicConfig`). The command as a process
+    of its own (`process.owned`) keeps the handler to its end; in an app's
+    process (`main()`) it is taken off after the run, so the app's later
+    `logging.basicConfig()` does what it says (it did nothing while the
+    handler stayed, until 2026-12-07)."""
     import logging
 
     from . import process
 
     root = logging.getLogger()
-    if process.owned() and not root.handlers:
-        root.addHandler(logging.NullHandler())
+    added = None
+    if not root.handlers:
+        added = logging.NullHandler()
+        root.addHandler(added)
+    try:
+        yield
+    finally:
+        if added is not None and not process.owned():
+            root.removeHandler(added)
 
 
 def scored_with_duckdb(args: argparse.Namespace) -> tuple[Program, dict[str, Any]] | int:
@@ -409,8 +419,7 @@ def spark_result(
     from ..sql.spark_uri import is_uri
 
     explain = sections is not None
-    _quiet_root_logging()
-    with Spark(master or DEFAULT_MASTER) as spark:
+    with _quiet_root_logging(), Spark(master or DEFAULT_MASTER) as spark:
         runner = partial(spark.run, sections=sections)
         if path != "-" and (is_uri(path) or os.path.exists(path)):  # a URI: Spark's own file systems read it
             try:
