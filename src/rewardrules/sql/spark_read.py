@@ -234,8 +234,9 @@ def ledger_files(path: str, session: Any = None) -> tuple[bool, list[str]]:
     Spark's own file systems (`spark_uri`, `session` needed) and read by
     that name (`spark_uri.literal_uri`); a path is this machine's, read as
     `spark_uri.local_uri`."""
-    read = literal_uri(path) if is_uri(path) else local_uri(path)
-    if is_uri(path):
+    uri = is_uri(path)
+    read = literal_uri(path) if uri else local_uri(path)
+    if uri:
         directory, found = uri_files(session, path)
         if not directory:
             return is_parquet(path), [read]
