@@ -9,6 +9,7 @@ killed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -274,6 +275,59 @@ def test_a_jvm_that_stops_is_said_not_blamed_on_the_ledger(tmp_path: Path) -> No
     assert "rewardrules: error: Spark stopped while scoring: its Java process ended (killed by signal 9)" in done.stderr
     assert "--driver-memory" in done.stderr
     assert "cannot read" not in done.stderr and "Traceback" not in done.stderr
+
+
+INTERRUPTED = """
+import os, signal, threading
+from pyspark.sql.functions import col
+from rewardrules.cli import run
+from rewardrules.sql.spark import Spark
+
+def interrupted(self, sql):
+    # a query that runs for minutes (a shuffle, in stages of adaptive
+    # execution), Ctrl-C as the run waits for its rows, and a second
+    # Ctrl-C as the run stops Spark and removes its folder
+    for delay in (3.0, 3.4):
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    return self.session.range(0, 10**11, 1, 2).groupBy((col("id") % 7).alias("k")).count().collect()
+
+Spark._fetch = interrupted
+run()  # the console entry point: the command is the whole process
+"""
+
+
+def test_ctrl_c_during_a_run_exits_130_quietly_and_leaves_nothing(tmp_path: Path) -> None:
+    """Ctrl-C while Spark runs the query: exit code 130, as for any
+    command, no Java stack trace, and the run's folder removed, a second
+    Ctrl-C ignored. Starting Spark installed pyspark's own SIGINT handler
+    over the command's (`process.begin`): the run said "Spark could not
+    run the query" with exit code 2. Its jobs running as Spark stopped
+    printed `RejectedExecutionException` stack traces."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            INTERRUPTED,
+            "score",
+            "--engine",
+            "spark",
+            "--spark-master",
+            "local[1]",
+            str(ROOT / "rulesets" / "saas_milestones.rules"),
+            str(ROOT / "tests" / "golden" / "saas_milestones" / "basic.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        check=False,
+        timeout=300,
+    )
+    assert (done.returncode, done.stdout) == (130, ""), done.stderr
+    assert "Exception" not in done.stderr and "Traceback" not in done.stderr and "error" not in done.stderr
+    assert list(scratch.iterdir()) == []
 
 
 def test_py4j_s_lost_connection_log_prints_no_traceback() -> None:

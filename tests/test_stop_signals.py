@@ -94,3 +94,27 @@ def test_an_error_without_a_stop_is_not_taken_for_one(monkeypatch: pytest.Monkey
     monkeypatch.setattr(cli, "_run", broken)
     with pytest.raises(RuntimeError, match="Query interrupted"):
         cli.main(["check", str(RULESETS / "saas_milestones.rules")])
+
+
+def test_an_error_a_command_says_after_a_stop_is_the_stop_s(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A library may turn the interruption into an error of its own that
+    the command catches and says (py4j's interrupted call, said as "Spark
+    could not run the query" with exit code 2, under `score --engine
+    spark`): after a stop signal nothing is said and the exit code is the
+    stop's."""
+    import rewardrules.cli as cli
+    from rewardrules.cli import process
+    from rewardrules.cli.common import fail
+
+    def said(args: object) -> int:
+        return fail("Spark could not run the query: An error occurred while calling o59.sql")
+
+    monkeypatch.setattr(cli, "_run", said)
+    monkeypatch.setattr(process, "_STOPPED_BY", signal.SIGINT)
+    assert cli.main(["check", str(RULESETS / "saas_milestones.rules")]) == 130
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(process, "_STOPPED_BY", None)  # without a stop: said, and its own code
+    assert cli.main(["check", str(RULESETS / "saas_milestones.rules")]) == 2
+    assert "Spark could not run the query" in capsys.readouterr().err

@@ -59,14 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = arguments[0] if arguments and arguments[0] in _COMMANDS else None
     args = build_parser(command).parse_args(arguments)
     try:
-        return _run(args)
+        code = _run(args)
     except BaseException:
         # Ctrl-C or SIGTERM, once every `with` and `finally` ran (scratch
         # folders removed), in whatever exception a library made of it
-        code = process.stopped()
-        if code is None:
+        stop = process.stopped()
+        if stop is None:
             raise
-        return code
+        return stop
+    stop = process.stopped()  # or in an error a command caught and said (`common.fail`)
+    return code if stop is None else stop
 
 
 def _run(args: argparse.Namespace) -> int:

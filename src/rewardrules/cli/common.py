@@ -57,8 +57,13 @@ class _TextOut:
 
 def fail(message: str, code: int = 2) -> int:
     """Print ``rewardrules: error: message`` as one `printable` line (a
-    message may hold a path or a value from outside) and return ``code``."""
-    print(printable(f"rewardrules: error: {message}"), file=sys.stderr)
+    message may hold a path or a value from outside) and return ``code``.
+    After a stop signal, nothing: a library may turn the interruption into
+    an error of its own (py4j's lost call, said as "Spark could not run
+    the query"), which is the stop's doing; `main` exits with the stop's
+    code (`process.stopped`)."""
+    if process.stopped() is None:
+        print(printable(f"rewardrules: error: {message}"), file=sys.stderr)
     return code
 
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -161,19 +163,46 @@ def _loud_again(session: Spark) -> None:
 
 
 def _cancel_ours(session: Any, tag: str) -> None:
-    """Beside an app's Spark, as the run ends: cancel the jobs it started
-    that still run, and take their tag off its thread. A run ended early
-    (Ctrl-C is a `KeyboardInterrupt`; an error while a job runs) would
-    leave them running in the app's Spark, which is not stopped (a Ctrl-C
-    during a py4j call: py4j closes that connection, and these calls go
-    on a new one). The app's jobs, untagged, run on. After a run that
-    read every row, nothing is left to cancel. At best: where the app
-    stopped its Spark, or its JVM is gone, nothing of the run's runs, and
-    the error that ended the run (or its result) is the one to give."""
+    """As the run ends, cancel the jobs it started that still run. A run
+    ended early (Ctrl-C is a `KeyboardInterrupt`; an error while a job
+    runs) would leave them running: beside an app's Spark (`tag`, the
+    run's jobs), in the app's Spark, which is not stopped, and their tag
+    is taken off the thread (the app's jobs, untagged, run on); in the
+    run's own Spark (no `tag`: every job is the run's), while it stops,
+    where they printed Java stack traces (`RejectedExecutionException`)
+    under the command's exit code 130. A Ctrl-C during a py4j call: py4j
+    closes that connection, and these calls go on a new one. After a run
+    that read every row, nothing is left to cancel. At best: where Spark
+    was stopped, or its JVM is gone, nothing of the run's runs, and the
+    error that ended the run (or its result) is the one to give."""
     with suppress(Exception):  # a stopped context, a JVM gone: see above
         context = session.sparkContext
+        if not tag:  # the run's own Spark, which stops next
+            context.setLogLevel("OFF")  # its tasks' reports to a stopped scheduler: `Exception in statusUpdate`
+            context.cancelAllJobs()
+            return
         context.cancelJobsWithTag(tag)
         context.removeJobTag(tag)
+
+
+@contextmanager
+def _ctrl_c_kept() -> Iterator[None]:
+    """Starting a Spark context on the main thread installs pyspark's own
+    SIGINT handler (`SparkContext._do_init`), never removed: here the
+    handler that was there before is put back. Its handler cancels every
+    job over the py4j connection that the interrupted call is using, which
+    fails there: a Ctrl-C during a run was said as "Spark could not run
+    the query" with exit code 2 and Java stack traces, where
+    `process.begin`'s handler makes it exit code 130, and ignores a second
+    Ctrl-C while scratch folders are removed. In an app's process, the
+    app's handler is left as it was, not tied to a stopped context. The
+    run's jobs end with its session (`Spark.close`)."""
+    kept = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield
+    finally:
+        if kept is not None:  # None: a handler not set from Python, which cannot be put back
+            signal.signal(signal.SIGINT, kept)
 
 
 def _app_session() -> Any:
@@ -251,7 +280,8 @@ class Spark:
             for key, value in _settings(self.folder, self.master).items():
                 builder = builder.config(key, value)
             try:
-                self.session = builder.getOrCreate()
+                with _ctrl_c_kept():
+                    self.session = builder.getOrCreate()
             except Exception as error:  # no Java runtime, a master that does not answer
                 self.close()
                 raise EngineError(
@@ -289,7 +319,7 @@ class Spark:
         session, self.session = self.session, None
         _loud_again(self)
         try:
-            if session is not None and self.tag:
+            if session is not None:
                 _cancel_ours(session, self.tag)
             if session is not None and self.owned:
                 try:
