@@ -10,6 +10,7 @@ killed."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -285,10 +286,11 @@ from rewardrules.sql.spark import Spark
 
 def interrupted(self, sql):
     # a query that runs for minutes (a shuffle, in stages of adaptive
-    # execution), Ctrl-C as the run waits for its rows, and a second
-    # Ctrl-C as the run stops Spark and removes its folder
+    # execution), the signal as the run waits for its rows, and again as
+    # the run stops Spark and removes its folder
+    stop = int(os.environ["STOP_SIGNAL"])
     for delay in (3.0, 3.4):
-        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+        threading.Timer(delay, os.kill, (os.getpid(), stop)).start()
     return self.session.range(0, 10**11, 1, 2).groupBy((col("id") % 7).alias("k")).count().collect()
 
 Spark._fetch = interrupted
@@ -296,13 +298,18 @@ run()  # the console entry point: the command is the whole process
 """
 
 
-def test_ctrl_c_during_a_run_exits_130_quietly_and_leaves_nothing(tmp_path: Path) -> None:
-    """Ctrl-C while Spark runs the query: exit code 130, as for any
-    command, no Java stack trace, and the run's folder removed, a second
-    Ctrl-C ignored. Starting Spark installed pyspark's own SIGINT handler
-    over the command's (`process.begin`): the run said "Spark could not
-    run the query" with exit code 2. Its jobs running as Spark stopped
-    printed `RejectedExecutionException` stack traces."""
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_run_stopped_exits_with_the_stop_s_code_quietly_and_leaves_nothing(
+    tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
+    """Ctrl-C or SIGTERM while Spark runs the query: the exit code of any
+    command stopped so, no Java stack trace, and the run's folder removed,
+    the signal sent again ignored. Starting Spark installed pyspark's own
+    SIGINT handler over the command's (`process.begin`): a Ctrl-C was said
+    as "Spark could not run the query" with exit code 2. A SIGTERM left
+    py4j's connection waiting for the query to end: the command hung. Its
+    jobs running as Spark stopped printed `RejectedExecutionException`
+    stack traces."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     done = subprocess.run(
@@ -321,11 +328,11 @@ def test_ctrl_c_during_a_run_exits_130_quietly_and_leaves_nothing(tmp_path: Path
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "TMPDIR": str(scratch)},
+        env={**os.environ, "TMPDIR": str(scratch), "STOP_SIGNAL": str(int(stop))},
         check=False,
         timeout=300,
     )
-    assert (done.returncode, done.stdout) == (130, ""), done.stderr
+    assert (done.returncode, done.stdout) == (code, ""), done.stderr
     assert "Exception" not in done.stderr and "Traceback" not in done.stderr and "error" not in done.stderr
     assert list(scratch.iterdir()) == []
 

@@ -118,3 +118,76 @@ def test_an_error_a_command_says_after_a_stop_is_the_stop_s(
     monkeypatch.setattr(process, "_STOPPED_BY", None)  # without a stop: said, and its own code
     assert cli.main(["check", str(RULESETS / "saas_milestones.rules")]) == 2
     assert "Spark could not run the query" in capsys.readouterr().err
+
+
+def test_output_cut_short_by_a_stop_exits_with_the_stop_s_code() -> None:
+    """Standard output that cannot be flushed after a stop (a full disk):
+    the stop's exit code, nothing said, where it was exit 2 with nothing
+    said once `fail` kept quiet after a stop (found by review)."""
+    script = (
+        "import signal, sys\nfrom rewardrules.cli import process\nprocess.begin()\n"
+        "process._STOPPED_BY = signal.SIGINT\nsys.stdout.write('x' * 100)\nprocess.end(130)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", script], stdout=full, stderr=subprocess.PIPE, env=env, check=False)
+    assert (done.returncode, done.stderr) == (130, b"")
+
+
+def test_a_ctrl_c_replaced_by_another_error_on_the_way_out_is_the_ctrl_c() -> None:
+    """An interrupted `collect` makes one more py4j call as it unwinds,
+    whose failure (`Py4JNetworkError` on the connection the interrupt
+    closed) replaced the `KeyboardInterrupt` and was said as Spark's JVM
+    having stopped ("out of memory"): in an app's process, where no stop
+    signal is noted, exit code 2 and that error (found by review)."""
+    from types import SimpleNamespace
+
+    from rewardrules.sql.spark import _said
+    from rewardrules.sql.spark_lost import interruption
+
+    class Py4JNetworkError(Exception):
+        pass
+
+    def unwound() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise Py4JNetworkError("Answer from Java side is empty") from None
+
+    with pytest.raises(Py4JNetworkError) as caught:
+        unwound()
+    assert isinstance(interruption(caught.value), KeyboardInterrupt)  # `from None` keeps the context
+    with pytest.raises(ValueError) as plain:
+        try:
+            raise OSError("first")
+        except OSError:
+            raise ValueError("second") from None
+    assert interruption(plain.value) is None
+    with pytest.raises(KeyboardInterrupt), _said(SimpleNamespace(session=None, log=None, owned=True)):  # type: ignore[arg-type]
+        unwound()
+
+
+def test_spark_s_handler_is_taken_back_but_a_stop_s_ignoring_stays() -> None:
+    """Starting Spark installs pyspark's SIGINT handler: the one before is
+    put back. A Ctrl-C while it starts runs the command's handler, which
+    ignores SIGINT from then on: that stays (found by review)."""
+    from rewardrules.sql.spark import _ctrl_c_kept
+
+    def mine(signum: int, frame: object) -> None:
+        pass
+
+    def pysparks(signum: int, frame: object) -> None:
+        pass
+
+    pysparks.__module__ = "pyspark.core.context"
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, mine)
+        with _ctrl_c_kept():
+            signal.signal(signal.SIGINT, pysparks)
+        assert signal.getsignal(signal.SIGINT) is mine
+        with _ctrl_c_kept():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -60,14 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(command).parse_args(arguments)
     try:
         code = _run(args)
+        stop = process.stopped()  # in an error a command caught and said (`common.fail`), or in 130
     except BaseException:
         # Ctrl-C or SIGTERM, once every `with` and `finally` ran (scratch
         # folders removed), in whatever exception a library made of it
         stop = process.stopped()
         if stop is None:
             raise
-        return stop
-    stop = process.stopped()  # or in an error a command caught and said (`common.fail`)
     return code if stop is None else stop
 
 

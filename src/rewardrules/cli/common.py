@@ -70,8 +70,10 @@ def fail(message: str, code: int = 2) -> int:
 def print_error_lines(text: str) -> None:
     """Lines of an error (a `LedgerError`, a `StripeError`) on standard
     error, each `printable`: what forges or colours a line is escaped, and
-    only the lines' own breaks remain."""
-    sys.stderr.write(printable_lines(text.split("\n")))
+    only the lines' own breaks remain. After a stop signal, nothing (see
+    `fail`)."""
+    if process.stopped() is None:
+        sys.stderr.write(printable_lines(text.split("\n")))
 
 
 def read_text(path: str, exact: bool = False) -> str:

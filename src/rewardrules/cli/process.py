@@ -26,14 +26,18 @@ from typing import Any, NoReturn
 _LEFT: list[Any] | None = None
 
 
-class Terminated(BaseException):
+class Terminated(KeyboardInterrupt):
     """The process was asked to stop (SIGTERM: `kill`, a job scheduler, a
     container's stop). Raised where the program is, like Ctrl-C's
     `KeyboardInterrupt`, so every `with` and `finally` on the way out runs:
     scratch folders (DuckDB's spill, the ledger copies) are removed and a
     Spark session is stopped, where the default action would leave them.
-    A BaseException, so no `except Exception` in the engine takes it for
-    a failure of its own."""
+    A `KeyboardInterrupt`, so that a library cleans up after it as after
+    Ctrl-C (py4j closes the interrupted call's connection; until
+    2026-12-07 the next call on it waited for Spark's query to end, and a
+    SIGTERM during a Spark run hung the command), and no `except
+    Exception` in the engine takes it for a failure of its own; the exit
+    code is the stop's (`stopped`)."""
 
 
 #: the signal that stopped the command (see `_stop`), if one did
@@ -104,6 +108,8 @@ def end(code: int) -> NoReturn:
     except BrokenPipeError:  # the reader left: not an error (see `main`)
         _quit(code)
     except OSError as error:  # a full disk: the output is incomplete (said once)
+        if stopped() is not None:  # stopped by a signal: its code, the output cut short anyway
+            _quit(code)
         _quit(2 if _SAID_UNWRITABLE else unwritable(error))
     except ValueError:  # standard output closed: nothing to flush
         sys.exit(code)

@@ -42,7 +42,7 @@ from .compile import Column, Query
 from .dialect import to_dialect
 from .every import check_volume
 from .run import EngineError, Layouts, Rows, TooWide, _positions, _write, bigint_instant
-from .spark_lost import is_lost, lost_message
+from .spark_lost import interruption, is_lost, lost_message
 from .spark_uri import local_uri
 
 if TYPE_CHECKING:
@@ -170,7 +170,8 @@ def _cancel_ours(session: Any, tag: str) -> None:
     is taken off the thread (the app's jobs, untagged, run on); in the
     run's own Spark (no `tag`: every job is the run's), while it stops,
     where they printed Java stack traces (`RejectedExecutionException`)
-    under the command's exit code 130. A Ctrl-C during a py4j call: py4j
+    under the command's exit code 130, and `Exception in statusUpdate`
+    while their tasks were still being killed (`_jobs_ended`). A Ctrl-C during a py4j call: py4j
     closes that connection, and these calls go on a new one. After a run
     that read every row, nothing is left to cancel. At best: where Spark
     was stopped, or its JVM is gone, nothing of the run's runs, and the
@@ -178,11 +179,28 @@ def _cancel_ours(session: Any, tag: str) -> None:
     with suppress(Exception):  # a stopped context, a JVM gone: see above
         context = session.sparkContext
         if not tag:  # the run's own Spark, which stops next
-            context.setLogLevel("OFF")  # its tasks' reports to a stopped scheduler: `Exception in statusUpdate`
             context.cancelAllJobs()
+            _jobs_ended(context)
             return
         context.cancelJobsWithTag(tag)
         context.removeJobTag(tag)
+
+
+#: how long the run's own Spark waits for its cancelled jobs to end before
+#: it stops (`_jobs_ended`), and how often it looks
+_CANCEL_WAIT = 5.0
+_CANCEL_POLL = 0.05
+
+
+def _jobs_ended(context: Any) -> None:
+    """Wait, at most `_CANCEL_WAIT` seconds, until no job of `context`
+    runs: a task still being killed as Spark stops reports to a stopped
+    scheduler, which logs it as an error."""
+    import time
+
+    deadline = time.monotonic() + _CANCEL_WAIT
+    while context.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
+        time.sleep(_CANCEL_POLL)
 
 
 @contextmanager
@@ -196,12 +214,16 @@ def _ctrl_c_kept() -> Iterator[None]:
     `process.begin`'s handler makes it exit code 130, and ignores a second
     Ctrl-C while scratch folders are removed. In an app's process, the
     app's handler is left as it was, not tied to a stopped context. The
-    run's jobs end with its session (`Spark.close`)."""
+    run's jobs end with its session (`Spark.close`). Put back only over
+    pyspark's own: a Ctrl-C while Spark starts runs the command's handler,
+    which ignores SIGINT from then on, and that stays so."""
     kept = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         yield
     finally:
-        if kept is not None:  # None: a handler not set from Python, which cannot be put back
+        now = signal.getsignal(signal.SIGINT)
+        # kept None: a handler not set from Python, which cannot be put back
+        if kept is not None and now is not kept and getattr(now, "__module__", "").startswith("pyspark"):
             signal.signal(signal.SIGINT, kept)
 
 
@@ -287,6 +309,9 @@ class Spark:
                 raise EngineError(
                     f"Spark could not start (is a Java runtime installed?): {_first_line(error)}"
                 ) from None
+            except BaseException:  # Ctrl-C while it starts: `__exit__` is not called, the folder goes here
+                self.close()
+                raise
             self.session.sparkContext.setLogLevel("ERROR")
             self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
         _quiet_query_context(self)  # last: nothing after it can fail before `__exit__` is due
@@ -545,6 +570,9 @@ def _said(spark: Spark) -> Iterator[None]:
     except Exception as error:
         if type(error).__module__.split(".")[0] == "rewardrules":
             raise  # the project's own (EngineError, NotDirect, LedgerError, AwardLimitError, ...)
+        stop = interruption(error)
+        if stop is not None:  # a Ctrl-C that another call's failure replaced on the way out
+            raise stop from None
         if is_lost(spark.session, error, spark.log if spark.owned else None):  # an app's Spark logs elsewhere
             raise EngineError(lost_message(spark.session, spark.log, spark.owned)) from None
         # pyspark's and py4j's errors share no base class

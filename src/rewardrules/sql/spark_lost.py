@@ -36,6 +36,21 @@ _OUT_OF_HEAP = "java.lang.OutOfMemoryError"
 _EXIT_WAIT = 5.0
 
 
+def interruption(error: BaseException) -> BaseException | None:
+    """The stop (Ctrl-C's `KeyboardInterrupt`, a SIGTERM's `Terminated`)
+    that `error` was raised while handling, if any. An interrupted
+    `collect` makes one more py4j call as it unwinds
+    (`SCCallSiteSync.__exit__`), on the connection the interrupt closed:
+    its `Py4JNetworkError` replaced the interrupt and was said as Spark's
+    JVM having stopped. Followed through at most 20 links."""
+    link: BaseException | None = error
+    for _ in range(20):
+        link = None if link is None else (link.__cause__ or link.__context__)
+        if link is None or not isinstance(link, Exception):
+            return link
+    return None
+
+
 def exit_code(session: Any) -> int | None:
     """The exit code of the JVM pyspark started for `session`; None while
     it runs, or when pyspark did not start it (a gateway it was given)."""

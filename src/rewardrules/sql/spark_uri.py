@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from .run import EngineError
-from .spark_lost import is_lost
+from .spark_lost import interruption, is_lost
 
 #: a scheme of two or more characters (RFC 3986) and `://`: `C:\\` is a path
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
@@ -93,6 +93,9 @@ def uri_files(session: Any, uri: str) -> tuple[bool, list[str]]:
             if not any(part.startswith((".", "_")) for part in name[len(base) :].split("/") if part):
                 found.append(name)
     except Exception as error:
+        stop = interruption(error)
+        if stop is not None:  # a Ctrl-C that another call's failure replaced (`spark_lost.interruption`)
+            raise stop from None
         if type(error).__module__.split(".")[0] == "rewardrules" or is_lost(session, error):
             raise  # the project's own, or Spark's JVM gone (said by `spark._said`)
         raise EngineError(f"Spark cannot read {uri}: {_java_reason(error)}") from None
