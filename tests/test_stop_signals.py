@@ -156,15 +156,44 @@ def test_a_ctrl_c_replaced_by_another_error_on_the_way_out_is_the_ctrl_c() -> No
 
     with pytest.raises(Py4JNetworkError) as caught:
         unwound()
-    assert isinstance(interruption(caught.value), KeyboardInterrupt)  # `from None` keeps the context
+    assert isinstance(interruption(caught.value, None), KeyboardInterrupt)  # `from None` keeps the context
     with pytest.raises(ValueError) as plain:
         try:
             raise OSError("first")
         except OSError:
             raise ValueError("second") from None
-    assert interruption(plain.value) is None
-    with pytest.raises(KeyboardInterrupt), _said(SimpleNamespace(session=None, log=None, owned=True)):  # type: ignore[arg-type]
+    assert interruption(plain.value, None) is None
+    spark = SimpleNamespace(session=None, log=None, owned=True)
+    with pytest.raises(KeyboardInterrupt), _said(spark):  # type: ignore[arg-type]
         unwound()
+
+
+def test_an_app_s_own_handled_ctrl_c_is_not_the_run_s() -> None:
+    """An app that calls `main` inside its own `except KeyboardInterrupt`
+    (or `except SystemExit`): a Spark error of the run, whose chain goes
+    on to what the app handles (pyspark raises its errors `from None`,
+    which keeps their context), was taken for a stop of the run's, exit
+    code 130 and nothing said (found by review). Only a
+    `KeyboardInterrupt` raised during the run is one."""
+    from types import SimpleNamespace
+
+    from rewardrules.sql.run import EngineError
+    from rewardrules.sql.spark import _said
+
+    spark = SimpleNamespace(session=None, log=None, owned=True)
+
+    def failing() -> None:
+        try:
+            raise LookupError("the Java side's error")
+        except LookupError:
+            raise RuntimeError("[TABLE_OR_VIEW_NOT_FOUND] converted") from None
+
+    for earlier in (KeyboardInterrupt(), SystemExit(0)):
+        try:
+            raise earlier
+        except BaseException:
+            with pytest.raises(EngineError, match="TABLE_OR_VIEW_NOT_FOUND"), _said(spark):  # type: ignore[arg-type]
+                failing()
 
 
 def test_spark_s_handler_is_taken_back_but_a_stop_s_ignoring_stays() -> None:

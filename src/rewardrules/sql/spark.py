@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import tempfile
 import threading
 import uuid
@@ -163,27 +164,32 @@ def _loud_again(session: Spark) -> None:
 
 
 def _cancel_ours(session: Any, tag: str) -> None:
-    """As the run ends, cancel the jobs it started that still run. A run
-    ended early (Ctrl-C is a `KeyboardInterrupt`; an error while a job
-    runs) would leave them running: beside an app's Spark (`tag`, the
-    run's jobs), in the app's Spark, which is not stopped, and their tag
-    is taken off the thread (the app's jobs, untagged, run on); in the
-    run's own Spark (no `tag`: every job is the run's), while it stops,
-    where they printed Java stack traces (`RejectedExecutionException`)
-    under the command's exit code 130, and `Exception in statusUpdate`
-    while their tasks were still being killed (`_jobs_ended`). A Ctrl-C during a py4j call: py4j
-    closes that connection, and these calls go on a new one. After a run
-    that read every row, nothing is left to cancel. At best: where Spark
-    was stopped, or its JVM is gone, nothing of the run's runs, and the
-    error that ended the run (or its result) is the one to give."""
+    """Beside an app's Spark, as the run ends: cancel the jobs it started
+    that still run, and take their tag off its thread. A run ended early
+    (Ctrl-C is a `KeyboardInterrupt`; an error while a job runs) would
+    leave them running in the app's Spark, which is not stopped (a Ctrl-C
+    during a py4j call: py4j closes that connection, and these calls go
+    on a new one). The app's jobs, untagged, run on. After a run that
+    read every row, nothing is left to cancel. At best: where the app
+    stopped its Spark, or its JVM is gone, nothing of the run's runs, and
+    the error that ended the run (or its result) is the one to give."""
     with suppress(Exception):  # a stopped context, a JVM gone: see above
         context = session.sparkContext
-        if not tag:  # the run's own Spark, which stops next
-            context.cancelAllJobs()
-            _jobs_ended(context)
-            return
         context.cancelJobsWithTag(tag)
         context.removeJobTag(tag)
+
+
+def _cancel_all(session: Any) -> None:
+    """The run's own Spark, before it stops: cancel its jobs (all the
+    run's) and wait for them to end (`_jobs_ended`). Stopped while its
+    jobs ran (a Ctrl-C), Spark printed Java stack traces
+    (`RejectedExecutionException`) under the command's exit code 130, and
+    `Exception in statusUpdate` while their tasks were still being
+    killed. At best, as `_cancel_ours`."""
+    with suppress(Exception):  # a stopped context, a JVM gone
+        context = session.sparkContext
+        context.cancelAllJobs()
+        _jobs_ended(context)
 
 
 #: how long the run's own Spark waits for its cancelled jobs to end before
@@ -201,6 +207,16 @@ def _jobs_ended(context: Any) -> None:
     deadline = time.monotonic() + _CANCEL_WAIT
     while context.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
         time.sleep(_CANCEL_POLL)
+
+
+def _stop(session: Any) -> None:
+    """Stop the run's own Spark, unless its JVM is gone: nothing is left
+    to stop then, and the error that stopped the run is the one to say."""
+    try:
+        session.stop()
+    except Exception as error:
+        if not is_lost(session, error):
+            raise
 
 
 @contextmanager
@@ -297,6 +313,9 @@ class Spark:
         except Exception as error:  # the app's Spark stopped, or its JVM is gone
             self.close()
             raise EngineError(_beside_failed(error)) from None
+        except BaseException:  # a Ctrl-C: the tag taken off the app's thread, the folder removed
+            self.close()
+            raise
         if app is None:
             builder = SparkSession.builder
             for key, value in _settings(self.folder, self.master).items():
@@ -309,11 +328,12 @@ class Spark:
                 raise EngineError(
                     f"Spark could not start (is a Java runtime installed?): {_first_line(error)}"
                 ) from None
-            except BaseException:  # Ctrl-C while it starts: `__exit__` is not called, the folder goes here
+            try:
+                self.session.sparkContext.setLogLevel("ERROR")
+                self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
+            except BaseException:  # a Ctrl-C: the session started is stopped, the folder removed
                 self.close()
                 raise
-            self.session.sparkContext.setLogLevel("ERROR")
-            self.partitions = int(self.session.conf.get("spark.sql.shuffle.partitions"))
         _quiet_query_context(self)  # last: nothing after it can fail before `__exit__` is due
         return self
 
@@ -344,15 +364,14 @@ class Spark:
         session, self.session = self.session, None
         _loud_again(self)
         try:
-            if session is not None:
-                _cancel_ours(session, self.tag)
-            if session is not None and self.owned:
-                try:
-                    session.stop()
-                except Exception as error:
-                    if not is_lost(session, error):
-                        raise
-                    # its JVM is gone: nothing left to stop (and the error that stopped the run is the one to say)
+            try:
+                if session is not None and self.owned:
+                    _cancel_all(session)
+                elif session is not None and self.tag:
+                    _cancel_ours(session, self.tag)
+            finally:  # a Ctrl-C while the jobs end (in an app's process, not ignored) still stops Spark
+                if session is not None and self.owned:
+                    _stop(session)
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -565,12 +584,13 @@ def _said(spark: Spark) -> Iterator[None]:
     tracebacks, and its JVM stopping as that (`spark_lost`); the project's
     own errors (`EngineError`, `NotDirect`, `LedgerError`,
     `AwardLimitError`, ...) pass as they are."""
+    handled = sys.exc_info()[1]  # what the caller handles: no stop of this run's (`interruption`)
     try:
         yield
     except Exception as error:
         if type(error).__module__.split(".")[0] == "rewardrules":
             raise  # the project's own (EngineError, NotDirect, LedgerError, AwardLimitError, ...)
-        stop = interruption(error)
+        stop = interruption(error, handled)
         if stop is not None:  # a Ctrl-C that another call's failure replaced on the way out
             raise stop from None
         if is_lost(spark.session, error, spark.log if spark.owned else None):  # an app's Spark logs elsewhere

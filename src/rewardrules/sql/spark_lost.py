@@ -36,17 +36,23 @@ _OUT_OF_HEAP = "java.lang.OutOfMemoryError"
 _EXIT_WAIT = 5.0
 
 
-def interruption(error: BaseException) -> BaseException | None:
+def interruption(error: BaseException, handled: BaseException | None) -> KeyboardInterrupt | None:
     """The stop (Ctrl-C's `KeyboardInterrupt`, a SIGTERM's `Terminated`)
     that `error` was raised while handling, if any. An interrupted
     `collect` makes one more py4j call as it unwinds
     (`SCCallSiteSync.__exit__`), on the connection the interrupt closed:
     its `Py4JNetworkError` replaced the interrupt and was said as Spark's
-    JVM having stopped. Followed through at most 20 links."""
+    JVM having stopped. `handled`: the exception the caller was handling
+    when the run began (`sys.exc_info`), where the chain stops: pyspark
+    raises its errors `from None`, which keeps their context, so an app
+    calling `main` inside its own `except KeyboardInterrupt` would have
+    every Spark error taken for a stop. Followed through at most 20 links."""
     link: BaseException | None = error
     for _ in range(20):
         link = None if link is None else (link.__cause__ or link.__context__)
-        if link is None or not isinstance(link, Exception):
+        if link is None or link is handled:
+            return None
+        if isinstance(link, KeyboardInterrupt):
             return link
     return None
 

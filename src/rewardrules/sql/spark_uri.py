@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any
 
 from .run import EngineError
@@ -79,6 +80,7 @@ def uri_files(session: Any, uri: str) -> tuple[bool, list[str]]:
     file system of Spark's JVM. `EngineError` when the URI names nothing or
     Spark has no file system for its scheme."""
     jvm = session.sparkContext._jvm
+    handled = sys.exc_info()[1]  # what the caller handles (`spark_lost.interruption`)
     try:
         root = jvm.org.apache.hadoop.fs.Path(uri)
         system = root.getFileSystem(session.sparkContext._jsc.hadoopConfiguration())
@@ -93,7 +95,7 @@ def uri_files(session: Any, uri: str) -> tuple[bool, list[str]]:
             if not any(part.startswith((".", "_")) for part in name[len(base) :].split("/") if part):
                 found.append(name)
     except Exception as error:
-        stop = interruption(error)
+        stop = interruption(error, handled)
         if stop is not None:  # a Ctrl-C that another call's failure replaced (`spark_lost.interruption`)
             raise stop from None
         if type(error).__module__.split(".")[0] == "rewardrules" or is_lost(session, error):
