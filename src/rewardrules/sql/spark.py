@@ -65,10 +65,18 @@ ADVISORY_SIZE = "16m"
 #: `spark_lost` when the JVM stops). pyspark's gateway is the logger Spark
 #: reads a shell's level from: given the root's, Spark no longer prints
 #: `Setting default log level to "WARN"` and how to change it on every run.
+#: The task scheduler's errors go to the log file only: a task killed as a
+#: run stopped early (Ctrl-C) reports to a stopped scheduler, said as
+#: `Exception in statusUpdate`; a job it fails fails the query, which the
+#: run says itself (`_said`).
 _LOG4J = """\
 rootLogger.level = error
 logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
 logger.gateway.level = error
+logger.scheduler.name = org.apache.spark.scheduler.TaskSchedulerImpl
+logger.scheduler.level = error
+logger.scheduler.additivity = false
+logger.scheduler.appenderRef.file.ref = file
 rootLogger.appenderRef.stderr.ref = console
 rootLogger.appenderRef.file.ref = file
 appender.console.type = Console
@@ -181,32 +189,11 @@ def _cancel_ours(session: Any, tag: str) -> None:
 
 def _cancel_all(session: Any) -> None:
     """The run's own Spark, before it stops: cancel its jobs (all the
-    run's) and wait for them to end (`_jobs_ended`). Stopped while its
-    jobs ran (a Ctrl-C), Spark printed Java stack traces
-    (`RejectedExecutionException`) under the command's exit code 130, and
-    `Exception in statusUpdate` while their tasks were still being
-    killed. At best, as `_cancel_ours`."""
+    run's). Stopped while its jobs ran (a Ctrl-C), Spark printed Java
+    stack traces (`RejectedExecutionException`) under the command's exit
+    code 130. At best, as `_cancel_ours`."""
     with suppress(Exception):  # a stopped context, a JVM gone
-        context = session.sparkContext
-        context.cancelAllJobs()
-        _jobs_ended(context)
-
-
-#: how long the run's own Spark waits for its cancelled jobs to end before
-#: it stops (`_jobs_ended`), and how often it looks
-_CANCEL_WAIT = 5.0
-_CANCEL_POLL = 0.05
-
-
-def _jobs_ended(context: Any) -> None:
-    """Wait, at most `_CANCEL_WAIT` seconds, until no job of `context`
-    runs: a task still being killed as Spark stops reports to a stopped
-    scheduler, which logs it as an error."""
-    import time
-
-    deadline = time.monotonic() + _CANCEL_WAIT
-    while context.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
-        time.sleep(_CANCEL_POLL)
+        session.sparkContext.cancelAllJobs()
 
 
 def _stop(session: Any) -> None:
