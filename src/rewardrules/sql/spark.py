@@ -356,7 +356,7 @@ class Spark:
                     _cancel_all(session)
                 elif session is not None and self.tag:
                     _cancel_ours(session, self.tag)
-            finally:  # a Ctrl-C while the jobs end (in an app's process, not ignored) still stops Spark
+            finally:  # a Ctrl-C while the jobs are cancelled (in an app's process, not ignored) still stops Spark
                 if session is not None and self.owned:
                     _stop(session)
         finally:
