@@ -188,12 +188,19 @@ def _cancel_ours(session: Any, tag: str) -> None:
 
 
 def _cancel_all(session: Any) -> None:
-    """The run's own Spark, before it stops: cancel its jobs (all the
-    run's). Stopped while its jobs ran (a Ctrl-C), Spark printed Java
-    stack traces (`RejectedExecutionException`) under the command's exit
-    code 130. At best, as `_cancel_ours`."""
+    """The run's own Spark, before it stops: its log turned off, then its
+    jobs (all the run's) cancelled. Stopped while its jobs ran (a Ctrl-C),
+    Spark printed Java stack traces (`RejectedExecutionException`) under
+    the command's exit code 130, and its tasks killed then still printed a
+    line of their own (`spark: Store broadcast broadcast_0 fail`, `spark:
+    Error in TaskCompletionListener`) in one stopped run of two. Nothing
+    Spark logs from here on is the run's to say: the run's error, if any,
+    was said already, and the log file goes with the run's folder. At
+    best, as `_cancel_ours`."""
     with suppress(Exception):  # a stopped context, a JVM gone
-        session.sparkContext.cancelAllJobs()
+        context = session.sparkContext
+        context.setLogLevel("OFF")  # the root logger: the next run in this JVM sets its own (`Spark.__enter__`)
+        context.cancelAllJobs()
 
 
 def _stop(session: Any) -> None:
