@@ -220,3 +220,67 @@ def test_spark_s_handler_is_taken_back_but_a_stop_s_ignoring_stays() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+class _Context:
+    """A Spark context's two calls `_cancel_all` makes, recorded."""
+
+    def __init__(self, failing: str = "") -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.failing = failing
+
+    def _call(self, *call: str) -> None:
+        self.calls.append(call)
+        if call[0] == self.failing:
+            raise ConnectionError("the JVM is gone")
+
+    def setLogLevel(self, level: str) -> None:
+        self._call("setLogLevel", level)
+
+    def cancelAllJobs(self) -> None:
+        self._call("cancelAllJobs")
+
+
+class _Session:
+    def __init__(self, context: _Context) -> None:
+        self.sparkContext = context
+
+
+def test_the_run_s_own_spark_is_silenced_as_it_stops_only_when_the_command_is_the_process() -> None:
+    """Its killed tasks printed lines of their own after a Ctrl-C: the root
+    logger is turned off before the cancel. In an app's process the JVM
+    outlives the run, and the app's own Spark started later in it would
+    log nothing (found by review): there only the cancel. A failed first
+    call does not skip the cancel."""
+    from rewardrules.sql.spark import _cancel_all
+
+    alone, app, failed = _Context(), _Context(), _Context(failing="setLogLevel")
+    _cancel_all(_Session(alone), silenced=True)
+    _cancel_all(_Session(app), silenced=False)
+    _cancel_all(_Session(failed), silenced=True)
+    assert alone.calls == [("setLogLevel", "OFF"), ("cancelAllJobs",)]
+    assert app.calls == [("cancelAllJobs",)]
+    assert failed.calls == [("setLogLevel", "OFF"), ("cancelAllJobs",)]
+
+
+def test_score_on_spark_in_an_app_s_process_is_not_the_whole_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`main()` called by an app gives its Spark `whole_process` False (the
+    console entry point, True: `test_spark_scale.py`'s stop test)."""
+    from rewardrules.cli import main
+    from rewardrules.sql.run import EngineError
+    from rewardrules.sql.spark import Spark
+
+    seen: list[bool] = []
+
+    def entered(self: Spark) -> Spark:
+        seen.append(self.whole_process)
+        self.close()
+        raise EngineError("not started here")
+
+    monkeypatch.setattr(Spark, "__enter__", entered)
+    ledger = Path(__file__).parent / "golden" / "saas_milestones" / "basic.jsonl"
+    code = main(["score", "--engine", "spark", str(RULESETS / "saas_milestones.rules"), str(ledger)])
+    assert (code, seen) == (2, [False])
+    assert "not started here" in capsys.readouterr().err

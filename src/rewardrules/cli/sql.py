@@ -417,9 +417,10 @@ def spark_result(
     from ..sql.run import parquet_rows
     from ..sql.spark import DEFAULT_MASTER, Spark
     from ..sql.spark_uri import is_uri
+    from . import process
 
     explain = sections is not None
-    with _quiet_root_logging(), Spark(master or DEFAULT_MASTER) as spark:
+    with _quiet_root_logging(), Spark(master or DEFAULT_MASTER, process.owned()) as spark:
         runner = partial(spark.run, sections=sections)
         if path != "-" and (is_uri(path) or os.path.exists(path)):  # a URI: Spark's own file systems read it
             try:

@@ -187,20 +187,24 @@ def _cancel_ours(session: Any, tag: str) -> None:
         context.removeJobTag(tag)
 
 
-def _cancel_all(session: Any) -> None:
-    """The run's own Spark, before it stops: its log turned off, then its
-    jobs (all the run's) cancelled. Stopped while its jobs ran (a Ctrl-C),
-    Spark printed Java stack traces (`RejectedExecutionException`) under
-    the command's exit code 130, and its tasks killed then still printed a
-    line of their own (`spark: Store broadcast broadcast_0 fail`, `spark:
-    Error in TaskCompletionListener`) in one stopped run of two. Nothing
-    Spark logs from here on is the run's to say: the run's error, if any,
-    was said already, and the log file goes with the run's folder. At
-    best, as `_cancel_ours`."""
+def _cancel_all(session: Any, silenced: bool) -> None:
+    """The run's own Spark, before it stops: its jobs (all the run's)
+    cancelled. Stopped while its jobs ran (a Ctrl-C), Spark printed Java
+    stack traces (`RejectedExecutionException`) under the command's exit
+    code 130. `silenced` (the command is the whole process, and its JVM
+    ends with it): the root logger turned off first, as its tasks killed
+    then still printed a line of their own (`spark: Store broadcast
+    broadcast_0 fail`, `spark: Error in TaskCompletionListener`) in about
+    half the stopped runs. Nothing Spark logs from here on is the run's to
+    say: the run's error, if any, was said, and the log file goes with
+    the run's folder. Not in an app's process: pyspark keeps the JVM, and
+    the app's own Spark started later in it would log nothing. At best,
+    as `_cancel_ours`."""
+    if silenced:
+        with suppress(Exception):  # a stopped context, a JVM gone: the cancel is tried all the same
+            session.sparkContext.setLogLevel("OFF")
     with suppress(Exception):  # a stopped context, a JVM gone
-        context = session.sparkContext
-        context.setLogLevel("OFF")  # the root logger: the next run in this JVM sets its own (`Spark.__enter__`)
-        context.cancelAllJobs()
+        session.sparkContext.cancelAllJobs()
 
 
 def _stop(session: Any) -> None:
@@ -282,8 +286,9 @@ class Spark:
     changed its settings (its time zone, its ANSI mode), emptied the cache
     and stopped it at the end."""
 
-    def __init__(self, master: str = DEFAULT_MASTER) -> None:
+    def __init__(self, master: str = DEFAULT_MASTER, whole_process: bool = False) -> None:
         self.master = master
+        self.whole_process = whole_process  # the command is the process: Spark's JVM ends with it (`_cancel_all`)
         self.folder = tempfile.mkdtemp(prefix="rewardrules-spark-")
         self.log = os.path.join(self.folder, "spark.log")
         self.session: Any = None
@@ -360,7 +365,7 @@ class Spark:
         try:
             try:
                 if session is not None and self.owned:
-                    _cancel_all(session)
+                    _cancel_all(session, self.whole_process)
                 elif session is not None and self.tag:
                     _cancel_ours(session, self.tag)
             finally:  # a Ctrl-C while the jobs are cancelled (in an app's process, not ignored) still stops Spark
