@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
+from typing import Any
 
 from .. import __version__
 from ..core.limits import AwardLimitError
@@ -46,15 +48,41 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 @in_context
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `rewardrules ARGS` (`argv`, else the process's own) and give
+    its exit code. Called by an app, it leaves the process's standard
+    streams as it found them."""
     if sys.stdout is None:  # started with standard output closed (`>&-`): every command writes there
         if sys.stderr is not None:
             print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
         return 2
-    for stream in (sys.stdout, sys.stderr):
-        # A terminal that cannot show a name must not turn into a traceback.
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
+    # A terminal that cannot show a name must not turn into a traceback.
+    kept = _errors_replaced()
+    try:
+        return _main(argv)
+    finally:
+        if not process.owned():  # an app's process: its streams as they were
+            _errors_put_back(kept)
+
+
+def _errors_replaced() -> list[tuple[Any, str | None]]:
+    """Standard output and error write what their encoding cannot as
+    backslash escapes: each stream changed, with its `errors` before."""
+    kept = []
+    for stream in {id(s): s for s in (sys.stdout, sys.stderr) if hasattr(s, "reconfigure")}.values():
+        kept.append((stream, stream.errors))
+        stream.reconfigure(errors="backslashreplace")
+    return kept
+
+
+def _errors_put_back(kept: list[tuple[Any, str | None]]) -> None:
+    """`_errors_replaced` undone, in an app's process (`main()`), which
+    kept them changed for good until 2026-12-07."""
+    for stream, errors in kept:
+        with suppress(ValueError, OSError):  # closed, or its reader gone: nothing to put back
+            stream.reconfigure(errors=errors)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = arguments[0] if arguments and arguments[0] in _COMMANDS else None
     args = build_parser(command).parse_args(arguments)
@@ -76,8 +104,12 @@ def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.run(args)
     except BrokenPipeError:
-        # `rewardrules score ... | head`: the reader left; not an error.
-        sys.stderr.close()
+        # `rewardrules score ... | head`: the reader left; not an error. The
+        # command's own process closes standard error, so Python's report
+        # of the output it cannot flush at the exit is not printed; an
+        # app's is left open (`main()` closed it until 2026-12-07).
+        if process.owned():
+            sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
         return 130

@@ -1,0 +1,84 @@
+"""`rewardrules.cli.main` called by an app leaves the app's process as it
+found it: its standard streams (their `errors`, open), as the Spark runs
+leave its signal handlers, its logging and its Spark (tests/test_sql_spark.py,
+tests/test_stop_signals.py). The console command, a process of its own,
+may change them for good (`cli.run`)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from rewardrules.cli import main
+
+from .conftest import RULESETS
+
+GOLDEN = Path(__file__).parent / "golden" / "saas_milestones" / "basic.jsonl"
+
+
+def _ascii() -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+
+
+def test_main_writes_what_a_stream_cannot_encode_escaped_and_leaves_its_errors_as_they_were(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A name the terminal cannot show is escaped, not a traceback; the
+    streams' `errors` were left `backslashreplace` for good until
+    2026-12-07."""
+    out, err = _ascii(), _ascii()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    code = main(["check", str(tmp_path / "café.rules")])
+    err.flush()
+    said = err.buffer.getvalue()  # type: ignore[attr-defined]
+    assert code == 2 and b"caf\\xe9.rules" in said
+    assert (out.errors, err.errors) == ("strict", "strict")
+
+
+def test_main_leaves_the_errors_as_they_were_when_it_exits_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--version` ends in argparse's SystemExit, which an app sees."""
+    out, err = _ascii(), _ascii()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert (out.errors, err.errors) == ("strict", "strict")
+
+
+class _Gone(io.RawIOBase):
+    """Standard output whose reader left (`| head`), until `back`."""
+
+    back = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if not self.back:
+            raise BrokenPipeError(32, "Broken pipe")
+        return len(data)
+
+
+def test_output_whose_reader_left_leaves_an_app_s_standard_error_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's own process closes standard error there (so Python's
+    report of what it cannot flush at the exit is not printed); `main()`
+    closed the app's too until 2026-12-07, and the app's next write to it
+    raised `ValueError: I/O operation on closed file`."""
+    gone = _Gone()
+    out = io.TextIOWrapper(io.BufferedWriter(gone, buffer_size=16), encoding="utf-8")
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    try:
+        # JSON: written to the bytes and flushed by the command (text waits in the stream's own buffer)
+        code = main(["score", "--format", "json", str(RULESETS / "saas_milestones.rules"), str(GOLDEN)])
+        assert code == 0 and not err.closed
+        print("the app goes on", file=sys.stderr)
+        assert err.getvalue().endswith("the app goes on\n")
+    finally:
+        gone.back = True
+        out.close()
