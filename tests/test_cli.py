@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -568,3 +569,39 @@ def test_process_output_is_identical_across_hash_seeds() -> None:
     assert len({process.stdout for process in results}) == 1
     # and the same bytes as in this process (its own hash seed)
     assert results[0].stdout.decode() == rewardrules.load(ruleset).score(case.read_text().splitlines()).to_json()
+
+
+@pytest.mark.parametrize("stderr", ["", "2>&-"])
+def test_a_reader_that_leaves_early_is_no_error(tmp_path: Path, stderr: str) -> None:
+    """`rewardrules score ... | head`: exit 0, nothing said. Started with
+    standard error closed too (`2>&-`), it raised `AttributeError` on the
+    way out and exited with 120 (found by review, 2026-12-07)."""
+    from .test_stop_signals import COMMAND, _ledger
+
+    ledger = tmp_path / "ledger.jsonl"
+    _ledger(ledger, 2000)  # its result is past a pipe's 64 KiB: the writer meets the closed end
+    words = [*COMMAND, "score", "--format", "json", str(RULESETS / "saas_milestones.rules"), str(ledger)]
+    line = f"set -o pipefail; {shlex.join(words)} {stderr} | head -c 10 > /dev/null"
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_command_started_with_standard_error_closed_says_nothing_on_standard_output(tmp_path: Path) -> None:
+    """`2>&-`: Python gives no `sys.stderr`, and `print(..., file=None)`
+    writes to standard output: `check` of a missing file wrote its error
+    there, and `score` exited with 1 after writing its result (found
+    2026-12-07). What a command says there now goes nowhere."""
+    from .test_stop_signals import COMMAND
+
+    missing = [*COMMAND, "check", str(tmp_path / "nowhere.rules")]
+    scored = [
+        *COMMAND,
+        "score",
+        str(RULESETS / "saas_milestones.rules"),
+        str(GOLDEN / "saas_milestones" / "basic.jsonl"),
+    ]
+    closed = subprocess.run(["bash", "-c", f"{shlex.join(missing)} 2>&-"], capture_output=True, text=True, check=False)
+    assert (closed.returncode, closed.stdout) == (2, "")
+    done = subprocess.run(["bash", "-c", f"{shlex.join(scored)} 2>&-"], capture_output=True, text=True, check=False)
+    kept = subprocess.run(scored, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (0, kept.stdout) and kept.stdout

@@ -53,11 +53,13 @@ class _Gone(io.RawIOBase):
     """Standard output whose reader left (`| head`), until `back`."""
 
     back = False
+    tries = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.tries += 1
         if not self.back:
             raise BrokenPipeError(32, "Broken pipe")
         return len(data)
@@ -76,9 +78,33 @@ def test_output_whose_reader_left_leaves_an_app_s_standard_error_open(monkeypatc
     try:
         # JSON: written to the bytes and flushed by the command (text waits in the stream's own buffer)
         code = main(["score", "--format", "json", str(RULESETS / "saas_milestones.rules"), str(GOLDEN)])
-        assert code == 0 and not err.closed
+        assert code == 0 and gone.tries > 0 and not err.closed
         print("the app goes on", file=sys.stderr)
         assert err.getvalue().endswith("the app goes on\n")
     finally:
         gone.back = True
         out.close()
+
+
+def test_one_stream_for_both_gets_its_errors_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Standard output and error one stream (`2>&1` in Python): changed
+    once, put back once."""
+    both = _ascii()
+    monkeypatch.setattr(sys, "stdout", both)
+    monkeypatch.setattr(sys, "stderr", both)
+    assert main(["check", str(tmp_path / "café.rules")]) == 2
+    assert both.errors == "strict"
+
+
+def test_no_standard_error_stays_none_and_nothing_goes_to_standard_output(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An app without standard error (`pythonw`): the error goes nowhere
+    (`print(file=None)` wrote it to standard output), and `sys.stderr` is
+    None again after."""
+    out = _ascii()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["check", str(tmp_path / "nowhere.rules")]) == 2
+    out.flush()
+    assert out.buffer.getvalue() == b"" and sys.stderr is None  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import suppress
@@ -55,30 +56,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
         return 2
-    # A terminal that cannot show a name must not turn into a traceback.
-    kept = _errors_replaced()
+    closed = sys.stderr is None  # started with standard error closed (`2>&-`)
+    if closed:  # what a command says there goes nowhere: `print(file=None)` would write it to standard output
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (put back below, or the process's)
+    kept: list[tuple[Any, str | None]] = []
     try:
+        _errors_replaced(kept)
         return _main(argv)
     finally:
         if not process.owned():  # an app's process: its streams as they were
             _errors_put_back(kept)
+            if closed:
+                sys.stderr.close()
+                sys.stderr = None
 
 
-def _errors_replaced() -> list[tuple[Any, str | None]]:
+def _errors_replaced(kept: list[tuple[Any, str | None]]) -> None:
     """Standard output and error write what their encoding cannot as
-    backslash escapes: each stream changed, with its `errors` before."""
-    kept = []
+    backslash escapes: a terminal that cannot show a name must not turn
+    into a traceback. Each stream changed is added to `kept` with its
+    `errors` before, as it is changed (one that fails leaves the others
+    to be put back)."""
     for stream in {id(s): s for s in (sys.stdout, sys.stderr) if hasattr(s, "reconfigure")}.values():
-        kept.append((stream, stream.errors))
+        errors = stream.errors
         stream.reconfigure(errors="backslashreplace")
-    return kept
+        kept.append((stream, errors))
 
 
 def _errors_put_back(kept: list[tuple[Any, str | None]]) -> None:
     """`_errors_replaced` undone, in an app's process (`main()`), which
-    kept them changed for good until 2026-12-07."""
-    for stream, errors in kept:
-        with suppress(ValueError, OSError):  # closed, or its reader gone: nothing to put back
+    kept them changed for good until 2026-12-07. `reconfigure` flushes
+    first: where that fails (the reader gone, a full disk) the stream
+    keeps its escapes, and what it holds stays for the app's next flush
+    to write or fail on, as it did before."""
+    for stream, errors in reversed(kept):
+        with suppress(ValueError, OSError):  # closed, or its flush failed: left as it is (above)
             stream.reconfigure(errors=errors)
 
 
@@ -108,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
         # command's own process closes standard error, so Python's report
         # of the output it cannot flush at the exit is not printed; an
         # app's is left open (`main()` closed it until 2026-12-07).
-        if process.owned():
+        if process.owned() and sys.stderr is not None:  # `2>&-`: none to close
             sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
