@@ -594,6 +594,9 @@ def test_a_command_started_with_standard_error_closed_says_nothing_on_standard_o
     from .test_stop_signals import COMMAND
 
     missing = [*COMMAND, "check", str(tmp_path / "nowhere.rules")]
+    valid = [*COMMAND, "check", str(RULESETS / "saas_milestones.rules")]  # its summary goes to standard error
+    checked = subprocess.run(["bash", "-c", f"{shlex.join(valid)} 2>&-"], capture_output=True, text=True, check=False)
+    assert (checked.returncode, checked.stdout) == (0, "")
     scored = [
         *COMMAND,
         "score",

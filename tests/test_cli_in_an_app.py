@@ -102,9 +102,13 @@ def test_no_standard_error_stays_none_and_nothing_goes_to_standard_output(
     """An app without standard error (`pythonw`): the error goes nowhere
     (`print(file=None)` wrote it to standard output), and `sys.stderr` is
     None again after."""
+    import os
+
     out = _ascii()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", None)
+    files = len(os.listdir("/proc/self/fd"))
     assert main(["check", str(tmp_path / "nowhere.rules")]) == 2
     out.flush()
     assert out.buffer.getvalue() == b"" and sys.stderr is None  # type: ignore[attr-defined]
+    assert len(os.listdir("/proc/self/fd")) == files  # the stand-in closed

@@ -56,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
         return 2
-    closed = sys.stderr is None  # started with standard error closed (`2>&-`)
-    if closed:  # what a command says there goes nowhere: `print(file=None)` would write it to standard output
-        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (put back below, or the process's)
+    nowhere = None
+    if sys.stderr is None:  # started with standard error closed (`2>&-`): what a command says there goes
+        # nowhere (`print(file=None)` would write it to standard output)
+        nowhere = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed below, or the process's)
     kept: list[tuple[Any, str | None]] = []
     try:
         _errors_replaced(kept)
@@ -66,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if not process.owned():  # an app's process: its streams as they were
             _errors_put_back(kept)
-            if closed:
-                sys.stderr.close()
-                sys.stderr = None
+            if nowhere is not None:
+                nowhere.close()
+                if sys.stderr is nowhere:
+                    sys.stderr = None
 
 
 def _errors_replaced(kept: list[tuple[Any, str | None]]) -> None:

@@ -143,6 +143,6 @@ def _quit(code: int) -> NoReturn:
     Python's own last flush would fail again (`Exception ignored ...`,
     exit 120 whatever `code` was)."""
     with contextlib.suppress(OSError, ValueError):
-        if sys.stderr is not None:  # a process of its own puts one in place of none (`main`): an app may not
+        if sys.stderr is not None:  # (`main` puts a stream in place of none: a guard only)
             sys.stderr.flush()
     os._exit(code)
