@@ -608,3 +608,24 @@ def test_a_command_started_with_standard_error_closed_says_nothing_on_standard_o
     done = subprocess.run(["bash", "-c", f"{shlex.join(scored)} 2>&-"], capture_output=True, text=True, check=False)
     kept = subprocess.run(scored, capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout) == (0, kept.stdout) and kept.stdout
+
+
+@pytest.mark.parametrize(
+    ("tail", "code", "said"),
+    [
+        ("--version > /dev/full", 2, "rewardrules: error: could not write the output: no space left on device\n"),
+        ("--help > /dev/full", 2, "rewardrules: error: could not write the output: no space left on device\n"),
+        ("--help | true", 0, ""),
+    ],
+)
+def test_help_and_version_output_is_flushed_as_a_command_s(tail: str, code: int, said: str) -> None:
+    """argparse's `SystemExit` skipped `process.end`: Python's own flush
+    at the exit printed `Exception ignored ... OSError` and exited with
+    120 (found by review, 2026-12-07). Buffered as a pipe or a file
+    makes it (`PYTHONUNBUFFERED` unset)."""
+    from .test_stop_signals import COMMAND
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    line = f"set -o pipefail; {shlex.join(COMMAND)} {tail}"
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, check=False)
+    assert (done.returncode, done.stderr) == (code, said)

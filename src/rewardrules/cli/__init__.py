@@ -147,4 +147,13 @@ def run() -> None:
     """Console-script entry point: the command is the whole process (see
     `process`)."""
     process.begin()
-    process.end(main())
+    try:
+        code = main()
+    except SystemExit as stop:  # argparse's `--help`, `--version` and refusals
+        if stop.code is not None and not isinstance(stop.code, int):
+            raise  # a message: Python says it (none of the command's own)
+        # their output is flushed as a command's is: a reader gone is no
+        # error, a full disk is said (Python's own flush at the exit said
+        # `Exception ignored ...` and exited with 120)
+        code = stop.code or 0
+    process.end(code)
