@@ -575,7 +575,7 @@ def test_process_output_is_identical_across_hash_seeds() -> None:
 def test_a_reader_that_leaves_early_is_no_error(tmp_path: Path, stderr: str) -> None:
     """`rewardrules score ... | head`: exit 0, nothing said. Started with
     standard error closed too (`2>&-`), it raised `AttributeError` on the
-    way out and exited with 120 (found by review, 2026-12-07)."""
+    way out and exited with 1 or 120 (found by review, 2026-12-07)."""
     from .test_stop_signals import COMMAND, _ledger
 
     ledger = tmp_path / "ledger.jsonl"
