@@ -316,9 +316,10 @@ def test_a_run_stopped_exits_with_the_stop_s_code_quietly_and_leaves_nothing(
     jobs running as Spark stopped printed `RejectedExecutionException`
     stack traces, and its tasks killed a line of their own (`_cancel_all`).
     The job is the reading's, the run's first: one in the query's `_fetch`
-    took 7 s more a case (the ledger read and the statements planned first) for
-    the same way out (`Spark.run_path`). The JDK's option variables are
-    left out: each makes it print a line of its own (`Picked up ...`)."""
+    took 7 s more a case (the ledger read and the statements planned
+    first) for the same way out (`Spark.run_path`). The JDK's option
+    variables are left out: each makes it print a line of its own
+    (`Picked up ...`)."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     done = subprocess.run(

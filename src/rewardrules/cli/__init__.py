@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         # command's own process closes standard error, so Python's report
         # of the output it cannot flush at the exit is not printed; an
         # app's is left open (`main()` closed it until 2026-12-07).
-        if process.owned() and sys.stderr is not None:  # `2>&-`: none to close
+        if process.owned():  # (started with none, `2>&-`: `main`'s stand-in)
             sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
