@@ -610,6 +610,15 @@ def test_a_command_started_with_standard_error_closed_says_nothing_on_standard_o
     assert (done.returncode, done.stdout) == (0, kept.stdout) and kept.stdout
 
 
+def _buffered_or_not(unbuffered: bool) -> dict[str, str]:
+    """The environment with `PYTHONUNBUFFERED` set or not: buffered, a
+    failed write shows at a flush; unbuffered (container images often set
+    it), at the write itself."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    return {**env, "PYTHONUNBUFFERED": "1"} if unbuffered else env
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize(
     ("tail", "code", "said"),
     [
@@ -618,14 +627,45 @@ def test_a_command_started_with_standard_error_closed_says_nothing_on_standard_o
         ("--help | true", 0, ""),
     ],
 )
-def test_help_and_version_output_is_flushed_as_a_command_s(tail: str, code: int, said: str) -> None:
+def test_help_and_version_output_is_flushed_as_a_command_s(tail: str, code: int, said: str, unbuffered: bool) -> None:
     """argparse's `SystemExit` skipped `process.end`: Python's own flush
     at the exit printed `Exception ignored ... OSError` and exited with
-    120 (found by review, 2026-12-07). Buffered as a pipe or a file
-    makes it (`PYTHONUNBUFFERED` unset)."""
+    120 (found by review, 2026-12-07). Unbuffered, argparse dropped the
+    failed write itself, and `--version > /dev/full` exited 0 having
+    written nothing (found 2026-12-07)."""
     from .test_stop_signals import COMMAND
 
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    env = _buffered_or_not(unbuffered)
     line = f"set -o pipefail; {shlex.join(COMMAND)} {tail}"
     done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, check=False)
     assert (done.returncode, done.stderr) == (code, said)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_standard_error_that_cannot_be_written_changes_no_exit_code(tmp_path: Path, unbuffered: bool) -> None:
+    """`2>/dev/full`: what a command says on standard error is lost, and it
+    exits with the code it decided, its output whole. Every command
+    exited with 120 (buffered) or 1 (unbuffered) until 2026-12-07: the
+    failed write raised inside the command, the error said of it failed
+    again, and so did Python's last flush."""
+    from .test_stop_signals import COMMAND
+
+    env = _buffered_or_not(unbuffered)
+    rules = str(RULESETS / "saas_milestones.rules")
+    scored = [*COMMAND, "score", rules, str(GOLDEN / "saas_milestones" / "basic.jsonl")]
+    cases = [
+        ([*COMMAND, "check", rules], 0),  # its summary goes to standard error
+        ([*COMMAND, "check", str(tmp_path / "nowhere.rules")], 2),
+        (scored, 0),
+    ]
+    for words, code in cases:
+        done = subprocess.run(
+            ["bash", "-c", f"{shlex.join(words)} 2>/dev/full"], capture_output=True, env=env, check=False
+        )
+        assert (done.returncode, done.stderr) == (code, b""), words
+    kept = subprocess.run(scored, capture_output=True, env=env, check=False)
+    assert done.stdout == kept.stdout and kept.stdout  # the result whole
+    both = subprocess.run(
+        ["bash", "-c", f"{shlex.join(COMMAND)} --version > /dev/full 2>/dev/full"], env=env, check=False
+    )
+    assert both.returncode == 2  # the output lost: said where nothing can be read, and the code says it

@@ -112,3 +112,27 @@ def test_no_standard_error_stays_none_and_nothing_goes_to_standard_output(
     out.flush()
     assert out.buffer.getvalue() == b"" and sys.stderr is None  # type: ignore[attr-defined]
     assert len(os.listdir("/proc/self/fd")) == files  # the stand-in closed
+
+
+class _Full(io.RawIOBase):
+    """A stream on a full disk (`/dev/full`)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        raise OSError(28, "No space left on device")
+
+
+def test_standard_error_that_fails_changes_no_exit_code_and_is_the_app_s_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A write to the app's standard error that fails is the command's
+    loss, not an exception out of `main` (it raised `OSError` until
+    2026-12-07); `sys.stderr` is the app's own object again after."""
+    err = io.TextIOWrapper(_Full(), encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["check", str(tmp_path / "nowhere.rules")]) == 2
+    assert main(["check", str(RULESETS / "saas_milestones.rules")]) == 0
+    assert sys.stderr is err

@@ -13,12 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import suppress
-from typing import Any
+from typing import Any, TextIO, cast
 
 from .. import __version__
 from ..core.limits import AwardLimitError
 from ..core.runtime import in_context
 from . import process
+from .streams import ErrorStream
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -32,9 +33,20 @@ _COMMANDS = (
 )  # fmt: skip
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that its own output (`--help`,
+    `--version`) that cannot be written is an error: argparse drops an
+    `OSError` there, and with `PYTHONUNBUFFERED` set (as container images
+    often do) `--version > /dev/full` exited 0 having written nothing."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser: every subcommand, or just `only`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rewardrules",
         description="Referral and partner reward programs as rule files: check them, score ledgers with them.",
         epilog="exit codes: 0 success, 1 findings (invalid rules, failing tests), 2 bad invocation or input",
@@ -52,34 +64,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `rewardrules ARGS` (`argv`, else the process's own) and give
     its exit code. Called by an app, it leaves the process's standard
     streams as it found them."""
-    if sys.stdout is None:  # started with standard output closed (`>&-`): every command writes there
-        if sys.stderr is not None:
-            print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
-        return 2
     nowhere = None
     if sys.stderr is None:  # started with standard error closed (`2>&-`): what a command says there goes
         # nowhere (`print(file=None)` would write it to standard output)
         nowhere = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed below, or the process's)
+    said = sys.stderr
+    stand_in = sys.stderr = cast(TextIO, ErrorStream(said))  # a failed write to it fails nothing (`streams`)
     kept: list[tuple[Any, str | None]] = []
     try:
-        _errors_replaced(kept)
+        if sys.stdout is None:  # started with standard output closed (`>&-`): every command writes there
+            print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
+            return 2
+        _errors_replaced(kept, (sys.stdout, said))
         return _main(argv)
     finally:
         if not process.owned():  # an app's process: its streams as they were
             _errors_put_back(kept)
+            if sys.stderr is stand_in:
+                sys.stderr = said
             if nowhere is not None:
                 nowhere.close()
                 if sys.stderr is nowhere:
                     sys.stderr = None
 
 
-def _errors_replaced(kept: list[tuple[Any, str | None]]) -> None:
-    """Standard output and error write what their encoding cannot as
+def _errors_replaced(kept: list[tuple[Any, str | None]], streams: tuple[Any, Any]) -> None:
+    """Standard output and error (`streams`) write what their encoding cannot as
     backslash escapes: a terminal that cannot show a name must not turn
     into a traceback. Each stream changed is added to `kept` with its
     `errors` before, as it is changed (one that fails leaves the others
     to be put back)."""
-    for stream in {id(s): s for s in (sys.stdout, sys.stderr) if hasattr(s, "reconfigure")}.values():
+    for stream in {id(s): s for s in streams if hasattr(s, "reconfigure")}.values():
         errors = stream.errors
         stream.reconfigure(errors="backslashreplace")
         kept.append((stream, errors))
@@ -98,10 +113,8 @@ def _errors_put_back(kept: list[tuple[Any, str | None]]) -> None:
 
 def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    command = arguments[0] if arguments and arguments[0] in _COMMANDS else None
-    args = build_parser(command).parse_args(arguments)
     try:
-        code = _run(args)
+        code = _run(arguments)
         stop = process.stopped()  # in an error a command caught and said (`common.fail`), or in 130
     except BaseException:
         # Ctrl-C or SIGTERM, once every `with` and `finally` ran (scratch
@@ -112,10 +125,12 @@ def _main(argv: Sequence[str] | None) -> int:
     return code if stop is None else stop
 
 
-def _run(args: argparse.Namespace) -> int:
-    """Run the parsed command: the errors no command says itself are said
-    here, never as a traceback."""
+def _run(arguments: list[str]) -> int:
+    """Parse the command and run it: the errors no command says itself are
+    said here, never as a traceback (`--help` to a full disk among them)."""
+    command = arguments[0] if arguments and arguments[0] in _COMMANDS else None
     try:
+        args = build_parser(command).parse_args(arguments)
         code: int = args.run(args)
     except BrokenPipeError:
         # `rewardrules score ... | head`: the reader left; not an error. The

@@ -21,6 +21,8 @@ import signal
 import sys
 from typing import Any, NoReturn
 
+from .streams import lost
+
 #: what a command left for the process's exit to free (see `leave_to_exit`);
 #: None unless the command runs as a process of its own (`begin`)
 _LEFT: list[Any] | None = None
@@ -100,20 +102,20 @@ def end(code: int) -> NoReturn:
     output flushes, at once (`os._exit`, nothing freed one by one; no
     scratch file is open by then, each is closed by its own `with`);
     otherwise as usual (`sys.exit`). Output that cannot be flushed is said
-    (exit 2) unless its reader left (a closed pipe keeps `code`)."""
-    if sys.stdout is None:  # closed when the process started (`main` said so)
-        sys.exit(code)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left: not an error (see `main`)
-        _quit(code)
-    except OSError as error:  # a full disk: the output is incomplete (said once)
-        if stopped() is not None:  # stopped by a signal: its code, the output cut short anyway
+    (exit 2) unless its reader left (a closed pipe keeps `code`). Standard
+    error that could not be written changes nothing (`streams`)."""
+    if sys.stdout is not None:  # (None: closed when the process started, and `main` said so)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader left: not an error (see `main`)
             _quit(code)
-        _quit(2 if _SAID_UNWRITABLE else unwritable(error))
-    except ValueError:  # standard output closed: nothing to flush
-        sys.exit(code)
-    if _LEFT:
+        except OSError as error:  # a full disk: the output is incomplete (said once)
+            if stopped() is not None:  # stopped by a signal: its code, the output cut short anyway
+                _quit(code)
+            _quit(2 if _SAID_UNWRITABLE else unwritable(error))
+        except ValueError:  # standard output closed: nothing to flush
+            pass
+    if _LEFT or lost(sys.stderr):  # (what standard error's buffer holds would fail Python's last flush: 120)
         _quit(code)
     sys.exit(code)
 
