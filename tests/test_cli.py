@@ -642,12 +642,17 @@ def test_help_and_version_output_is_flushed_as_a_command_s(tail: str, code: int,
 
 
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
-def test_standard_error_that_cannot_be_written_changes_no_exit_code(tmp_path: Path, unbuffered: bool) -> None:
-    """`2>/dev/full`: what a command says on standard error is lost, and it
-    exits with the code it decided, its output whole. Every command
-    exited with 120 (buffered) or 1 (unbuffered) until 2026-12-07: the
-    failed write raised inside the command, the error said of it failed
-    again, and so did Python's last flush."""
+@pytest.mark.parametrize("where", ["full", "gone"])
+def test_standard_error_that_cannot_be_written_changes_no_exit_code(
+    tmp_path: Path, unbuffered: bool, where: str
+) -> None:
+    """Standard error on a full disk (`2>/dev/full`) or a pipe whose reader
+    left: what a command says there is lost, and it exits with the code it
+    decided, its output whole. Until 2026-12-07 a command that said
+    anything there exited with 120 (buffered) or 1 (unbuffered) on a full
+    disk; with the reader gone, the failed write was taken for standard
+    output's reader leaving, and `check` of a missing file exited 1, or 0
+    (a success) unbuffered."""
     from .test_stop_signals import COMMAND
 
     env = _buffered_or_not(unbuffered)
@@ -659,13 +664,24 @@ def test_standard_error_that_cannot_be_written_changes_no_exit_code(tmp_path: Pa
         (scored, 0),
     ]
     for words, code in cases:
-        done = subprocess.run(
-            ["bash", "-c", f"{shlex.join(words)} 2>/dev/full"], capture_output=True, env=env, check=False
-        )
-        assert (done.returncode, done.stderr) == (code, b""), words
+        if where == "full":
+            with open("/dev/full", "wb") as full:
+                done = subprocess.run(words, stdout=subprocess.PIPE, stderr=full, env=env, check=False)
+        else:
+            reader, writer = os.pipe()
+            os.close(reader)  # gone before the command says anything
+            try:
+                done = subprocess.run(words, stdout=subprocess.PIPE, stderr=writer, env=env, check=False)
+            finally:
+                os.close(writer)
+        assert done.returncode == code, words
     kept = subprocess.run(scored, capture_output=True, env=env, check=False)
     assert done.stdout == kept.stdout and kept.stdout  # the result whole
-    both = subprocess.run(
-        ["bash", "-c", f"{shlex.join(COMMAND)} --version > /dev/full 2>/dev/full"], env=env, check=False
-    )
-    assert both.returncode == 2  # the output lost: said where nothing can be read, and the code says it
+
+
+def test_output_and_standard_error_both_on_a_full_disk_exit_2() -> None:
+    """The output lost: said where nothing can be read, and the code says it."""
+    from .test_stop_signals import COMMAND
+
+    line = f"{shlex.join(COMMAND)} --version > /dev/full 2>/dev/full"
+    assert subprocess.run(["bash", "-c", line], check=False).returncode == 2

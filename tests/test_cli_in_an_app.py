@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,10 +130,72 @@ def test_standard_error_that_fails_changes_no_exit_code_and_is_the_app_s_again(
 ) -> None:
     """A write to the app's standard error that fails is the command's
     loss, not an exception out of `main` (it raised `OSError` until
-    2026-12-07); `sys.stderr` is the app's own object again after."""
+    2026-12-07), also when the stream already held text for the disk
+    (`reconfigure`'s flush failed first); `sys.stderr` is the app's own
+    object again after."""
     err = io.TextIOWrapper(_Full(), encoding="utf-8", write_through=True)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     monkeypatch.setattr(sys, "stderr", err)
     assert main(["check", str(tmp_path / "nowhere.rules")]) == 2
     assert main(["check", str(RULESETS / "saas_milestones.rules")]) == 0
     assert sys.stderr is err
+    pending = io.TextIOWrapper(io.BufferedWriter(_Full()), encoding="utf-8")
+    pending.write("the app's own, not yet flushed")
+    monkeypatch.setattr(sys, "stderr", pending)
+    assert main(["check", str(RULESETS / "saas_milestones.rules")]) == 0
+    assert sys.stderr is pending
+
+
+def test_a_handler_made_during_the_command_writes_as_the_app_s_stream_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logging handler made while the command runs keeps the stand-in it
+    found in `sys.stderr` (pyspark's does): once `main` returns, it writes
+    through to the app's stream, failures included, even where the
+    command's own writes had failed (found by review, 2026-12-07)."""
+    import logging
+
+    class _Later(io.RawIOBase):
+        fails = True
+        got = b""
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            if self.fails:
+                raise OSError(28, "No space left on device")
+            self.got += bytes(data)
+            return len(data)
+
+    raw = _Later()
+    err = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", err)
+    made: list[logging.StreamHandler[Any]] = []
+    real_check = __import__("rewardrules.cli.check", fromlist=["run"]).run
+
+    def check_making_a_handler(args: Any) -> int:
+        made.append(logging.StreamHandler())  # takes `sys.stderr` as it is now
+        return int(real_check(args))
+
+    monkeypatch.setattr("rewardrules.cli.check.run", check_making_a_handler)
+    assert main(["check", "/nowhere/at/all.rules"]) == 2  # its error lost on the full disk
+    raw.fails = False
+    made[0].stream.write("the app's line\n")
+    assert raw.got == b"the app's line\n"
+    raw.fails = True
+    with pytest.raises(OSError):
+        made[0].stream.write("failing as the app's own stream does\n")
+
+
+def test_text_a_stream_without_reconfigure_cannot_encode_is_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A standard error `main` cannot give escapes (a `codecs` writer): a
+    name it cannot encode is written escaped, and the lines after it too
+    (it raised `UnicodeEncodeError` out of `main` until 2026-12-07)."""
+    import codecs
+
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", codecs.getwriter("ascii")(raw))
+    assert main(["check", "/nowhere/caf\u00e9.rules"]) == 2
+    said = raw.getvalue().decode("ascii")
+    assert "caf\\xe9.rules" in said and "checked 0 files" in said

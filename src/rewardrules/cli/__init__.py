@@ -40,8 +40,9 @@ class _Parser(argparse.ArgumentParser):
     often do) `--version > /dev/full` exited 0 having written nothing."""
 
     def _print_message(self, message: str, file: Any = None) -> None:
-        if message:
-            (file or sys.stderr).write(message)
+        file = file or sys.stderr
+        if message and file is not None:  # (None: an app with no standard error, as argparse allows)
+            file.write(message)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -69,34 +70,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         # nowhere (`print(file=None)` would write it to standard output)
         nowhere = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed below, or the process's)
     said = sys.stderr
-    stand_in = sys.stderr = cast(TextIO, ErrorStream(said))  # a failed write to it fails nothing (`streams`)
+    # a failed write to standard error fails nothing (`streams`); one stream
+    # for both (`sys.stderr = sys.stdout` in an app) stays as it is, since
+    # its failures are the output's
+    stand_in = ErrorStream(said) if said is not sys.stdout else None
+    if stand_in is not None:
+        sys.stderr = cast(TextIO, stand_in)
     kept: list[tuple[Any, str | None]] = []
     try:
         if sys.stdout is None:  # started with standard output closed (`>&-`): every command writes there
             print("rewardrules: error: standard output is closed: nothing can be written", file=sys.stderr)
             return 2
-        _errors_replaced(kept, (sys.stdout, said))
+        _errors_replaced(kept, (sys.stdout, said), stand_in)
         return _main(argv)
     finally:
         if not process.owned():  # an app's process: its streams as they were
             _errors_put_back(kept)
-            if sys.stderr is stand_in:
-                sys.stderr = said
+            if stand_in is not None:
+                stand_in.retire()
+                if sys.stderr is stand_in:
+                    sys.stderr = said
             if nowhere is not None:
                 nowhere.close()
                 if sys.stderr is nowhere:
                     sys.stderr = None
 
 
-def _errors_replaced(kept: list[tuple[Any, str | None]], streams: tuple[Any, Any]) -> None:
-    """Standard output and error (`streams`) write what their encoding cannot as
-    backslash escapes: a terminal that cannot show a name must not turn
-    into a traceback. Each stream changed is added to `kept` with its
-    `errors` before, as it is changed (one that fails leaves the others
-    to be put back)."""
+def _errors_replaced(kept: list[tuple[Any, str | None]], streams: tuple[Any, Any], stand_in: Any) -> None:
+    """Standard output and error (`streams`) write what their encoding
+    cannot as backslash escapes: a terminal that cannot show a name must
+    not turn into a traceback. Each stream changed is added to `kept` with
+    its `errors` before, as it is changed. `reconfigure` flushes first: a
+    stream whose flush fails (an app's, holding text for a full disk) is
+    left as it is; standard error's `stand_in` then counts it lost, and
+    standard output's next write fails as the command's output."""
     for stream in {id(s): s for s in streams if hasattr(s, "reconfigure")}.values():
         errors = stream.errors
-        stream.reconfigure(errors="backslashreplace")
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (OSError, ValueError):
+            if stand_in is not None and stream is stand_in.stream:
+                stand_in.lost = True
+            continue
         kept.append((stream, errors))
 
 
