@@ -4,6 +4,8 @@ says how to install it and exits with 2, never a traceback."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -25,3 +27,35 @@ def test_it_is_a_listed_subcommand(capsys: Any) -> None:
         main(["--help"])
     assert exit_.value.code == 0
     assert "run the language server" in capsys.readouterr().out
+
+
+def _message(body: dict[str, Any]) -> bytes:
+    data = json.dumps(body).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(data) + data
+
+
+_START = _message(
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": None}}
+) + _message({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+_SHUTDOWN = _message({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+_EXIT = _message({"jsonrpc": "2.0", "method": "exit"})
+
+
+def test_the_exit_code_is_the_protocol_s() -> None:
+    """0 when the editor asked to shut down before the server ended, else
+    1: an `exit` without `shutdown`, or standard input ended (the editor
+    gone). pygls decides the code but its `start_io` dropped it: the
+    command exited 0 in every case until 2026-12-07."""
+    from .lsp_client import CONFIG
+
+    sessions = {"shutdown, exit": _START + _SHUTDOWN + _EXIT, "exit": _START + _EXIT, "the end": _START}
+    started = {
+        name: subprocess.Popen(
+            CONFIG.server_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=CONFIG.server_env
+        )
+        for name in sessions
+    }
+    for name, process in started.items():
+        process.communicate(sessions[name], timeout=120)
+    codes = {name: process.returncode for name, process in started.items()}
+    assert codes == {"shutdown, exit": 0, "exit": 1, "the end": 1}

@@ -2,7 +2,8 @@
 
 An editor starts it (docs/editor.md); it needs the optional `lsp` extra
 (`pip install 'rewardrules[lsp]'`, which brings pygls), and says so, with
-exit code 2, when that is missing.
+exit code 2, when that is missing. It exits with 0 when the editor asked
+it to shut down before it ended, else 1 (the protocol's rule).
 """
 
 from __future__ import annotations
@@ -34,5 +35,4 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from ..lsp.server import serve
 
-    serve()
-    return 0
+    return serve()

@@ -37,6 +37,9 @@ class RulesServer(LanguageServer):
         super().__init__("rewardrules", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.documents: dict[str, Document] = {}
         self.strict = True
+        #: whether the editor asked the server to shut down (`shutdown`)
+        #: before it ended: the exit code says so (`serve`)
+        self.shut_down = False
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """An error outside a request: one line, no details of ours."""
@@ -223,11 +226,22 @@ def run_tests(ls: RulesServer, uri: str) -> str:
     return summary
 
 
-def serve() -> None:
-    """Speak LSP over stdin and stdout until the editor says exit. Nothing
-    pygls logs (a malformed message's traceback) goes anywhere: stderr is
-    the editor's log."""
+@server.feature(types.SHUTDOWN)
+def shutdown(ls: RulesServer, params: Any) -> None:
+    """Note the request: the protocol's exit code depends on it."""
+    ls.shut_down = True
+
+
+def serve() -> int:
+    """Speak LSP over stdin and stdout until the editor says exit, and give
+    the exit code the protocol asks for: 0 if the editor asked to shut
+    down first, else 1 (an `exit` without `shutdown`, or standard input
+    ended: the editor went away). pygls decides the same code but its
+    `start_io` drops it (`SystemExit`); until 2026-12-07 the command
+    always exited 0. Nothing pygls logs (a malformed message's traceback)
+    goes anywhere: stderr is the editor's log."""
     quiet = logging.getLogger("pygls")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
     server.start_io()
+    return 0 if server.shut_down else 1
