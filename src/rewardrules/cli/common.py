@@ -9,7 +9,6 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core import limits
@@ -20,6 +19,7 @@ from ..ledger.again import LedgerFile
 from ..ledger.events import SHOWN_PROBLEMS, LedgerError
 from ..ledger.idlog import ScratchError
 from . import process
+from .files import write_whole
 
 if TYPE_CHECKING:
     from ..score.api import Program, ScoreResult, WrittenResult
@@ -386,7 +386,7 @@ def write_page(args: Any, page: str) -> int | None:
         if given is not None and given != "-" and _same_file(output, given):
             return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
     try:
-        Path(output).write_text(page, encoding="utf-8")
+        write_whole(output, page)
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         return fail(f"cannot write {quoted(output)}: {reason}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..core.formatting import printable, printable_patch_line, quoted
 from ..report.findings import formatter
 from .check import collect
 from .common import describe_os_error, fail, print_diagnostics, read_text
+from .files import write_whole
 
 
 def add_parser(sub: Any) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if missing or texts is None or not files:
         return 2  # nothing is written when any input is wrong
     dry_run = args.check or args.diff
-    changed, broken, unwritable = 0, 0, False
+    changed, broken, unwritten = 0, 0, 0
     for path, text in texts:
         formatted, diagnostics = formatter(text)(text, path)
         if formatted is None:
@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
             if _write(path, formatted):
                 print(printable(f"reformatted {path}"))
             else:
-                unwritable = True
-    _summary(len(files), changed, broken, dry_run)
-    if unwritable:
+                unwritten += 1
+    _summary(len(files), changed, broken, dry_run, unwritten)
+    if unwritten:
         return 2
     return 1 if broken or (dry_run and changed) else 0
 
@@ -108,7 +108,7 @@ def _lines(text: str) -> list[str]:
 
 def _write(path: str, text: str) -> bool:
     try:
-        Path(path).write_text(text, encoding="utf-8", newline="\n")
+        write_whole(path, text)
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         fail(f"cannot write {quoted(path)}: {reason}")
@@ -116,12 +116,18 @@ def _write(path: str, text: str) -> bool:
     return True
 
 
-def _summary(total: int, changed: int, broken: int, dry_run: bool) -> None:
+def _summary(total: int, changed: int, broken: int, dry_run: bool, unwritten: int) -> None:
+    """The last line: how many files changed (or would), how many were
+    left alone, and why; a file that could not be written is counted as
+    such, never as reformatted (it is as it was: `files.write_whole`)."""
+
     def files(n: int) -> str:
         return f"{n} file{'' if n == 1 else 's'}"
 
     verb = "would be reformatted" if dry_run else "reformatted"
-    parts = [f"{files(changed)} {verb}", f"{files(total - changed - broken)} unchanged"]
+    parts = [f"{files(changed - unwritten)} {verb}", f"{files(total - changed - broken)} unchanged"]
+    if unwritten:
+        parts.append(f"{files(unwritten)} could not be written (left as {'it was' if unwritten == 1 else 'they were'})")
     if broken:
         parts.append(f"{files(broken)} with syntax errors (not formatted)")
     print(", ".join(parts), file=sys.stderr)

@@ -1,0 +1,135 @@
+"""A file a command writes over is whole, old or new, never cut off:
+`fmt`'s rule files and `report -o`'s page (`cli.files.write_whole`).
+Until 2026-12-07 each was emptied as it was opened, and a write that
+failed part way (a full disk; here a file size limit, which fails a write
+the same way without needing one) left a rule file ending mid-line."""
+
+from __future__ import annotations
+
+import os
+import resource
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rewardrules.cli import main
+
+from .conftest import RULESETS
+
+GOLDEN = Path(__file__).parent / "golden" / "saas_milestones" / "basic.jsonl"
+COMMAND = [sys.executable, "-m", "rewardrules"]
+
+
+def _unformatted(path: Path, milestones: int = 600) -> bytes:
+    """A valid rule file that `fmt` makes longer (indents every line)."""
+    head = 'ruleset big "Big"\nevent subscription "s" { mrr: money USD }\nmetric mrr "m" = latest subscription.mrr\n'
+    body = "".join(
+        f'milestone m{i} "M {i}" {{\nwhen mrr >= {i + 1} USD\nreward referrer cash 5 USD\n}}\n'
+        for i in range(milestones)
+    )
+    path.write_text(head + body, encoding="utf-8")
+    return path.read_bytes()
+
+
+def _limited(words: list[str], size: int) -> subprocess.CompletedProcess[str]:
+    """Run a command whose writes past `size` bytes of any file fail
+    (`EFBIG`, as `ENOSPC` fails them on a full disk; Python ignores the
+    signal that would otherwise end it)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    return subprocess.run(words, capture_output=True, text=True, env=env, preexec_fn=limit, check=False)
+
+
+def test_fmt_that_cannot_write_leaves_the_rule_file_as_it_was(tmp_path: Path) -> None:
+    rules = tmp_path / "big.rules"
+    before = _unformatted(rules)
+    done = _limited([*COMMAND, "fmt", str(rules)], len(before))  # the longer text cannot be written whole
+    assert done.returncode == 2, done.stderr
+    assert rules.read_bytes() == before  # was cut at the limit, mid-line
+    assert sorted(os.listdir(tmp_path)) == ["big.rules"]  # no scratch file left
+    assert "cannot write" in done.stderr and "file too large" in done.stderr
+    assert done.stderr.endswith(
+        "0 files reformatted, 0 files unchanged, 1 file could not be written (left as it was)\n"
+    )
+    assert done.stdout == ""  # not `reformatted ...`
+
+
+def test_report_that_cannot_write_leaves_the_page_before_or_none(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    words = [*COMMAND, "report", str(RULESETS / "saas_milestones.rules"), str(GOLDEN), "-o", str(page)]
+    made = _limited(words, 1 << 20)
+    assert made.returncode == 0, made.stderr
+    whole = page.read_bytes()
+    page.write_bytes(b"<p>the page of last week</p>")
+    over = _limited(words, 1000)
+    assert over.returncode == 2 and "cannot write" in over.stderr
+    assert page.read_bytes() == b"<p>the page of last week</p>"
+    page.unlink()
+    new = _limited(words, 1000)
+    assert new.returncode == 2 and sorted(os.listdir(tmp_path)) == []  # the part written removed
+    assert len(whole) > 1000
+
+
+def test_fmt_keeps_the_file_s_permissions_and_its_symbolic_link(tmp_path: Path, capsys: Any) -> None:
+    target = tmp_path / "real.rules"
+    before = _unformatted(target, 2)
+    target.chmod(0o640)
+    link = tmp_path / "link.rules"
+    link.symlink_to(target.name)
+    assert main(["fmt", str(link)]) == 0
+    assert link.is_symlink() and os.readlink(link) == "real.rules"
+    assert target.read_bytes() != before and main(["fmt", "--check", str(target)]) == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["link.rules", "real.rules"]
+    capsys.readouterr()
+
+
+def test_a_stop_while_fmt_writes_leaves_the_file_and_no_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Ctrl-C as the new text goes to the disk: the old file stays."""
+    rules = tmp_path / "big.rules"
+    before = _unformatted(rules, 3)
+
+    def stopped(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", stopped)
+    assert main(["fmt", str(rules)]) == 130
+    assert rules.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["big.rules"]
+    capsys.readouterr()
+
+
+def test_a_folder_that_takes_no_new_file_is_named_as_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The file may be writable where its folder is not: the new text is
+    written beside it first, and the error says so (not a bare `permission
+    denied` for a file that is writable)."""
+    import tempfile
+
+    rules = tmp_path / "big.rules"
+    before = _unformatted(rules, 3)
+
+    def refused(**_: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    assert main(["fmt", str(rules)]) == 2
+    said = capsys.readouterr().err
+    assert "permission denied in its folder (the new text is written beside the file first)" in said
+    assert rules.read_bytes() == before
+
+
+def test_report_writes_to_a_device_as_it_is(capsys: Any) -> None:
+    """`-o /dev/null` is no regular file: written, not replaced."""
+    assert main(["report", str(RULESETS / "saas_milestones.rules"), str(GOLDEN), "-o", os.devnull]) == 0
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    capsys.readouterr()
