@@ -2,7 +2,8 @@
 `fmt`'s rule files and `report -o`'s page (`cli.files.write_whole`).
 Until 2026-12-07 each was emptied as it was opened, and a write that
 failed part way (a full disk; here a file size limit, which fails a write
-the same way without needing one) left a rule file ending mid-line."""
+the same way without needing one) left a rule file ending mid-line. The
+file grows first, then its old bytes are overwritten."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_fmt_that_cannot_write_leaves_the_rule_file_as_it_was(tmp_path: Path) ->
     done = _limited([*COMMAND, "fmt", str(rules)], len(before))  # the longer text cannot be written whole
     assert done.returncode == 2, done.stderr
     assert rules.read_bytes() == before  # was cut at the limit, mid-line
-    assert sorted(os.listdir(tmp_path)) == ["big.rules"]  # no scratch file left
+    assert sorted(os.listdir(tmp_path)) == ["big.rules"]
     assert "cannot write" in done.stderr and "file too large" in done.stderr
     assert done.stderr.endswith(
         "0 files reformatted, 0 files unchanged, 1 file could not be written (left as it was)\n"
@@ -77,55 +78,62 @@ def test_report_that_cannot_write_leaves_the_page_before_or_none(tmp_path: Path)
     assert len(whole) > 1000
 
 
-def test_fmt_keeps_the_file_s_permissions_and_its_symbolic_link(tmp_path: Path, capsys: Any) -> None:
+def test_fmt_keeps_the_file_itself_its_permissions_and_its_symbolic_link(tmp_path: Path, capsys: Any) -> None:
+    """Written in place: the same file (its inode, so its owner, ACLs,
+    attributes, a mount of it and its other hard links), not a new one
+    renamed over it (review, 2026-12-07)."""
     target = tmp_path / "real.rules"
     before = _unformatted(target, 2)
     target.chmod(0o640)
+    inode = target.stat().st_ino
+    other = tmp_path / "hard.link"
+    os.link(target, other)
     link = tmp_path / "link.rules"
     link.symlink_to(target.name)
     assert main(["fmt", str(link)]) == 0
     assert link.is_symlink() and os.readlink(link) == "real.rules"
     assert target.read_bytes() != before and main(["fmt", "--check", str(target)]) == 0
+    assert target.stat().st_ino == inode and other.read_bytes() == target.read_bytes()
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert sorted(os.listdir(tmp_path)) == ["link.rules", "real.rules"]
+    assert sorted(os.listdir(tmp_path)) == ["hard.link", "link.rules", "real.rules"]
     capsys.readouterr()
 
 
-def test_a_stop_while_fmt_writes_leaves_the_file_and_no_scratch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+@pytest.mark.parametrize("milestones", [3, 0])  # the new text longer (indented), or shorter (blank lines dropped)
+def test_a_stop_while_fmt_writes_puts_the_old_bytes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, milestones: int
 ) -> None:
-    """Ctrl-C as the new text goes to the disk: the old file stays."""
+    """Ctrl-C as the old bytes are being overwritten: they are put back."""
     rules = tmp_path / "big.rules"
-    before = _unformatted(rules, 3)
+    before = _unformatted(rules, milestones) if milestones else _padded(rules)
+    real = os.pwrite
+    calls: list[int] = []
 
-    def stopped(fd: int) -> None:
-        raise KeyboardInterrupt
+    def stopped_half_way(fd: int, data: Any, offset: int) -> int:
+        calls.append(offset)
+        if offset == 0 and len(calls) == (2 if milestones else 1):  # the overwrite (after the growth, if any)
+            real(fd, bytes(data[: len(data) // 2]), offset)
+            raise KeyboardInterrupt
+        return real(fd, data, offset)
 
-    monkeypatch.setattr(os, "fsync", stopped)
+    monkeypatch.setattr(os, "pwrite", stopped_half_way)
     assert main(["fmt", str(rules)]) == 130
     assert rules.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["big.rules"]
     capsys.readouterr()
 
 
-def test_a_folder_that_takes_no_new_file_is_named_as_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    """The file may be writable where its folder is not: the new text is
-    written beside it first, and the error says so (not a bare `permission
-    denied` for a file that is writable)."""
-    import tempfile
+def _padded(path: Path) -> bytes:
+    """A valid rule file that `fmt` makes shorter."""
+    path.write_text((RULESETS / "saas_milestones.rules").read_text(encoding="utf-8").replace("\n", "\n\n\n"))
+    return path.read_bytes()
 
-    rules = tmp_path / "big.rules"
-    before = _unformatted(rules, 3)
 
-    def refused(**_: Any) -> Any:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(tempfile, "mkstemp", refused)
-    assert main(["fmt", str(rules)]) == 2
-    said = capsys.readouterr().err
-    assert "permission denied in its folder (the new text is written beside the file first)" in said
-    assert rules.read_bytes() == before
+def test_report_o_through_a_link_to_no_file_yet_writes_the_file_it_names(tmp_path: Path, capsys: Any) -> None:
+    link = tmp_path / "latest.html"
+    link.symlink_to("march.html")
+    assert main(["report", str(RULESETS / "saas_milestones.rules"), str(GOLDEN), "-o", str(link)]) == 0
+    assert link.is_symlink() and (tmp_path / "march.html").read_bytes().startswith(b"<!")
+    capsys.readouterr()
 
 
 def test_report_writes_to_a_device_as_it_is(capsys: Any) -> None:
