@@ -141,3 +141,16 @@ def test_report_writes_to_a_device_as_it_is(capsys: Any) -> None:
     assert main(["report", str(RULESETS / "saas_milestones.rules"), str(GOLDEN), "-o", os.devnull]) == 0
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
     capsys.readouterr()
+
+
+def test_report_o_never_writes_over_a_ledger_read_from_standard_input(tmp_path: Path) -> None:
+    """`report RULES - -o /dev/stdin < ledger.jsonl`: the page would have
+    replaced the ledger (found by review, 2026-12-07; the guard against
+    naming the ledger skipped `-`)."""
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_bytes(GOLDEN.read_bytes())
+    words = [*COMMAND, "report", str(RULESETS / "saas_milestones.rules"), "-", "-o", "/dev/stdin"]
+    with ledger.open("rb") as given:
+        done = subprocess.run(words, stdin=given, capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "is the LEDGER the report was made from" in done.stderr
+    assert ledger.read_bytes() == GOLDEN.read_bytes()

@@ -42,20 +42,31 @@ _EXIT = _message({"jsonrpc": "2.0", "method": "exit"})
 
 
 def test_the_exit_code_is_the_protocol_s() -> None:
-    """0 when the editor asked to shut down before the server ended, else
-    1: an `exit` without `shutdown`, or standard input ended (the editor
-    gone). pygls decides the code but its `start_io` dropped it: the
-    command exited 0 in every case until 2026-12-07."""
+    """0 when the editor asked to shut down before the server ended (then
+    `exit`, or its standard input ended), else 1: an `exit` without
+    `shutdown`, or standard input ended without it (the editor gone).
+    pygls decides the code but its `start_io` dropped it: the command
+    exited 0 in every case until 2026-12-07."""
     from .lsp_client import CONFIG
 
-    sessions = {"shutdown, exit": _START + _SHUTDOWN + _EXIT, "exit": _START + _EXIT, "the end": _START}
+    sessions = {
+        "shutdown, exit": _START + _SHUTDOWN + _EXIT,
+        "shutdown, the end": _START + _SHUTDOWN,
+        "exit": _START + _EXIT,
+        "the end": _START,
+    }
     started = {
         name: subprocess.Popen(
             CONFIG.server_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=CONFIG.server_env
         )
         for name in sessions
     }
-    for name, process in started.items():
-        process.communicate(sessions[name], timeout=120)
+    try:
+        for name, process in started.items():
+            process.communicate(sessions[name], timeout=120)
+    finally:
+        for process in started.values():
+            process.kill()
+            process.wait()
     codes = {name: process.returncode for name, process in started.items()}
-    assert codes == {"shutdown, exit": 0, "exit": 1, "the end": 1}
+    assert codes == {"shutdown, exit": 0, "shutdown, the end": 0, "exit": 1, "the end": 1}

@@ -383,7 +383,7 @@ def write_page(args: Any, page: str) -> int | None:
         return None
     for name in ("ruleset", "ledger", "settled"):
         given = getattr(args, name, None)
-        if given is not None and given != "-" and _same_file(output, given):
+        if given is not None and _same_file(output, given):
             return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
     try:
         write_whole(output, page)
@@ -394,8 +394,12 @@ def write_page(args: Any, page: str) -> int | None:
 
 
 def _same_file(first: str, second: str) -> bool:
-    """Whether two paths name one existing file (False when either is missing)."""
+    """Whether two paths name one existing file (False when either is
+    missing); `second` may be `-`, standard input: `report - -o /dev/stdin
+    < ledger.jsonl` named the ledger too (found by review, 2026-12-07)."""
     try:
+        if second == "-":
+            return os.path.samestat(os.stat(first), os.fstat(0))
         return os.path.samefile(first, second)
     except (OSError, ValueError):
         return False
