@@ -391,6 +391,32 @@ def test_the_cli_gives_the_same_bytes_for_a_seed_whatever_the_hash_seed_and_jobs
     assert len(outputs) == 1
 
 
+def _killed(task: tuple[int, int]) -> object:
+    """A worker the system kills as it runs (SIGKILL, as the OOM killer
+    sends it)."""
+    os.kill(os.getpid(), 9)
+    return None
+
+
+def test_a_worker_killed_as_it_runs_is_said_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--jobs 2` with a worker killed: `BrokenProcessPool` came out as a
+    traceback (exit 1) until 2026-12-07; now it is said, exit 2, and the
+    API raises `SimulationError`. (The pool's workers are forked: they
+    run this module's `_killed`, patched in before they start.)"""
+    import rewardrules.simulate.run as run
+
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    monkeypatch.setattr(run, "_work", _killed)
+    code, out, err = run_cli(capsys, "simulate", PARTNERS, "--scenario", scenario, "--runs", "4", "--jobs", "2")
+    assert (code, out) == (2, "")
+    assert err == f"rewardrules: error: {run.WORKER_LOST}\n"
+    with pytest.raises(SimulationError, match="a worker process ended before its run was done"):
+        simulate(rules(PARTNERS), parse_scenario(SMALL), 2, 1, 2)
+
+
 def test_the_text_report_names_its_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     scenario = tmp_path / "small.toml"
     scenario.write_text(SMALL)

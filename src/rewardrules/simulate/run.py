@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,14 @@ MAX_REFERRER_RUNS = 20_000_000
 #: the most runs x leads (the most a run may make) one simulation makes:
 #: a bound on the work of one call, as `MAX_LEADS_PER_RUN` bounds a run's
 MAX_LEADS = 200_000_000
+
+
+#: what a simulation says when one of its worker processes ended before
+#: its run did (`--jobs`): the system killed it, for memory most often
+WORKER_LOST = (
+    "a worker process ended before its run was done (killed, most often by the system for want of memory); "
+    "nothing was written: run again with fewer --jobs or --runs"
+)
 
 
 class SimulationError(Exception):
@@ -179,4 +188,7 @@ def _runs(
     ) as pool:
         # closed early (a run failed, an interrupt), `map`'s iterator cancels
         # the runs still queued; only those already in a worker finish
-        yield from pool.map(_work, tasks)
+        try:
+            yield from pool.map(_work, tasks)
+        except BrokenProcessPool:  # a traceback until 2026-12-07
+            yield WORKER_LOST
