@@ -7,8 +7,10 @@ file grows first, then its old bytes are overwritten."""
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
+import signal
 import stat
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from rewardrules.cli import main
+from rewardrules.format import format_text
 
 from .conftest import RULESETS
 
@@ -51,14 +54,14 @@ def _limited(words: list[str], size: int) -> subprocess.CompletedProcess[str]:
 def test_fmt_that_cannot_write_leaves_the_rule_file_as_it_was(tmp_path: Path) -> None:
     rules = tmp_path / "big.rules"
     before = _unformatted(rules)
+    os.utime(rules, (1577836800, 1577836800))  # 2020-01-01: its times are put back too
     done = _limited([*COMMAND, "fmt", str(rules)], len(before))  # the longer text cannot be written whole
     assert done.returncode == 2, done.stderr
     assert rules.read_bytes() == before  # was cut at the limit, mid-line
     assert sorted(os.listdir(tmp_path)) == ["big.rules"]
-    assert "cannot write" in done.stderr and "file too large" in done.stderr
-    assert done.stderr.endswith(
-        "0 files reformatted, 0 files unchanged, 1 file could not be written (left as it was)\n"
-    )
+    assert "cannot write" in done.stderr and "file too large (it is as it was)" in done.stderr
+    assert done.stderr.endswith("0 files reformatted, 0 files unchanged, 1 file could not be written\n")
+    assert rules.stat().st_mtime == 1577836800
     assert done.stdout == ""  # not `reformatted ...`
 
 
@@ -100,25 +103,74 @@ def test_fmt_keeps_the_file_itself_its_permissions_and_its_symbolic_link(tmp_pat
 
 
 @pytest.mark.parametrize("milestones", [3, 0])  # the new text longer (indented), or shorter (blank lines dropped)
-def test_a_stop_while_fmt_writes_puts_the_old_bytes_back(
+def test_a_stop_while_fmt_writes_waits_for_the_file_to_be_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, milestones: int
 ) -> None:
-    """Ctrl-C as the old bytes are being overwritten: they are put back."""
+    """Ctrl-C as the old bytes are being overwritten: it is held back until
+    the file is whole (the new text), then stops the command."""
     rules = tmp_path / "big.rules"
     before = _unformatted(rules, milestones) if milestones else _padded(rules)
+    formatted = format_text(before.decode())[0]
     real = os.pwrite
-    calls: list[int] = []
 
-    def stopped_half_way(fd: int, data: Any, offset: int) -> int:
-        calls.append(offset)
-        if offset == 0 and len(calls) == (2 if milestones else 1):  # the overwrite (after the growth, if any)
-            real(fd, bytes(data[: len(data) // 2]), offset)
-            raise KeyboardInterrupt
+    def interrupted(fd: int, data: Any, offset: int) -> int:
+        if offset == 0:
+            os.kill(os.getpid(), signal.SIGINT)
         return real(fd, data, offset)
 
-    monkeypatch.setattr(os, "pwrite", stopped_half_way)
+    monkeypatch.setattr(os, "pwrite", interrupted)
     assert main(["fmt", str(rules)]) == 130
-    assert rules.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["big.rules"]
+    assert rules.read_text() == formatted and sorted(os.listdir(tmp_path)) == ["big.rules"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("failing", ["pwrite", "ftruncate"])
+def test_an_error_as_the_old_bytes_are_overwritten_puts_them_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, failing: str
+) -> None:
+    """The overwrite, or the cut to the new length after it, fails (a
+    copy-on-write file system out of space): the old bytes are put back
+    (the cut was outside the step that does so, found by review)."""
+    rules = tmp_path / "big.rules"
+    before = _padded(rules)  # the new text shorter: cut after the overwrite
+    real = getattr(os, failing)
+    calls: list[int] = []
+
+    def fails_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args)
+
+    monkeypatch.setattr(os, failing, fails_once)
+    assert main(["fmt", str(rules)]) == 2
+    assert rules.read_bytes() == before
+    assert "no space left on device (it is as it was)" in capsys.readouterr().err
+
+
+def test_old_bytes_that_cannot_be_put_back_are_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """If even putting the old bytes back fails, the error says the file
+    may be part old, part new, never that it is as it was."""
+    rules = tmp_path / "big.rules"
+    _padded(rules)
+
+    def full(fd: int, data: Any, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    assert main(["fmt", str(rules)]) == 2
+    said = capsys.readouterr().err
+    assert "no space left on device, and its old text could not be put back: it may be part old, part new" in said
+    assert "as it was" not in said
+
+
+def test_a_shorter_text_is_written_exactly(tmp_path: Path, capsys: Any) -> None:
+    rules = tmp_path / "padded.rules"
+    before = _padded(rules)
+    assert main(["fmt", str(rules)]) == 0
+    assert rules.read_text() == format_text(before.decode())[0] and len(rules.read_bytes()) < len(before)
     capsys.readouterr()
 
 
@@ -154,3 +206,12 @@ def test_report_o_never_writes_over_a_ledger_read_from_standard_input(tmp_path: 
         done = subprocess.run(words, stdin=given, capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "is the LEDGER the report was made from" in done.stderr
     assert ledger.read_bytes() == GOLDEN.read_bytes()
+
+
+def test_report_o_to_a_device_that_is_also_standard_input_is_no_slip() -> None:
+    """`report RULES - -o /dev/null < /dev/null`: the same file, but a
+    device holds nothing to lose (refused as the LEDGER once the guard
+    took `-` in, found by review)."""
+    words = [*COMMAND, "report", str(RULESETS / "saas_milestones.rules"), "-", "-o", os.devnull]
+    done = subprocess.run(words, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -398,8 +398,9 @@ def _same_file(first: str, second: str) -> bool:
     missing); `second` may be `-`, standard input: `report - -o /dev/stdin
     < ledger.jsonl` named the ledger too (found by review, 2026-12-07)."""
     try:
-        if second == "-":
-            return os.path.samestat(os.stat(first), os.fstat(0))
+        if second == "-":  # (a regular file: `-o /dev/null` with a ledger from /dev/null is no slip)
+            output = os.stat(first)
+            return stat.S_ISREG(output.st_mode) and os.path.samestat(output, os.fstat(0))
         return os.path.samefile(first, second)
     except (OSError, ValueError):
         return False

@@ -13,41 +13,98 @@ hard links to it, a single file mounted into a container): a file named
 beside it and renamed into place would lose some of each, and needs the
 folder's write permission where the file's own is what counts (review,
 2026-12-07). What makes it safe is the order: the file first grows to
-the new length, written past its old end (the one step that needs new
-space, and it leaves the old bytes as they were when it fails), then its
-old bytes are overwritten within the space it already has, and cut to
-length. A stop or an error during the overwrite puts the old bytes back.
+the new length, written past its old end and flushed to the disk (the
+step that needs new space on most file systems, and it leaves the old
+bytes as they were when it fails), then its old bytes are overwritten
+within the space it already has, and it is cut to length. Ctrl-C and
+SIGTERM wait until the file is whole, old or new (held back while it is
+written); an error during the overwrite puts the old bytes back,
+and if even that fails the error says the file may be part old, part new.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
+import signal
 import stat
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+#: the stops a file is written through (see `_unstoppable`)
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+class PartlyWritten(OSError):
+    """A file could not be written, and its old bytes could not be put
+    back either: it may be part old, part new (a copy-on-write or a
+    network file system out of space as the old bytes are overwritten)."""
 
 
 def write_whole(path: str, text: str) -> None:
     """Write `text` (UTF-8, its line breaks as they are) to the file at
-    `path`, or raise `OSError` (or the stop, `KeyboardInterrupt`) with the
-    file as it was. A file that did not exist is removed again when it
-    cannot be written whole. Anything that is not a regular file
+    `path`, or raise `OSError` with the file as it was (`PartlyWritten`
+    when even that failed). A file that did not exist is removed again
+    when it cannot be written whole. Anything that is not a regular file
     (`/dev/null`, a named pipe) is written as it is: it holds nothing to
     lose."""
     data = text.encode("utf-8")
     try:
         found = os.stat(path)
     except FileNotFoundError:
-        _write_new(os.path.realpath(path), data)  # (through a link to no file yet: the file it names)
+        with _unstoppable():
+            _write_new(os.path.realpath(path), data)  # (through a link to no file yet: the file it names)
         return
     if not stat.S_ISREG(found.st_mode):
         with open(path, "wb") as out:
             out.write(data)
         return
-    fd = os.open(path, os.O_RDWR)  # never emptied on opening
+    fd = os.open(path, os.O_RDWR)  # never emptied on opening; read too, to put its bytes back
     try:
-        _write_over(fd, data)
+        with _unstoppable():
+            fcntl.lockf(fd, fcntl.LOCK_EX)  # another rewardrules writing it waits (released as it closes)
+            _write_over(fd, data)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _unstoppable() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while a file is written, then handed
+    to the handlers they had, so they stop the command once the file is
+    whole. (A stop in the middle once left it cut off; putting the old
+    bytes back after one could itself be stopped, found by review,
+    2026-12-07.) Held by Python's handlers, not by a signal mask: the
+    interpreter runs a handler in the main thread whichever thread the
+    signal reached, and Spark's, DuckDB's or an app's threads take it
+    where this one blocks it. Outside the main thread nothing is held:
+    no handler raises there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before: dict[int, Any] = {stop: signal.getsignal(stop) for stop in _STOPS}
+    caught: list[tuple[int, Any]] = []
+    held = [stop for stop, handler in before.items() if handler is not None]  # (None: not set from Python)
+    for stop in held:
+        signal.signal(stop, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for stop in held:
+            signal.signal(stop, before[stop])
+        if caught:
+            _deliver(*caught[0], before[caught[0][0]])
+
+
+def _deliver(signum: int, frame: Any, handler: Any) -> None:
+    """A stop held back by `_unstoppable`, handed on as it would have been."""
+    if callable(handler):
+        handler(signum, frame)  # `process._stop`, or Python's: raises the stop
+    elif handler == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)  # the default action, now (it ends the process)
 
 
 def _write_new(path: str, data: bytes) -> None:
@@ -55,8 +112,9 @@ def _write_new(path: str, data: bytes) -> None:
     (it was this command's)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
-        _put(fd, data, None)
-    except BaseException:  # a full disk, a stop
+        _put(fd, data, 0)
+        os.fsync(fd)
+    except BaseException:  # a full disk
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
@@ -66,28 +124,52 @@ def _write_new(path: str, data: bytes) -> None:
 
 def _write_over(fd: int, data: bytes) -> None:
     """Replace a regular file's bytes with `data`, in place (see the module
-    docstring): grow it first, then overwrite, then cut it to length (one
-    step); the old bytes overwritten are put back if the overwrite fails
-    or is stopped. Only those are kept aside (at most the new text's
-    length), whatever the file's size."""
-    size = os.fstat(fd).st_size
+    docstring): grow it first and flush the growth to the disk (where
+    a network file system says it is out of space), then overwrite and
+    cut to length; on an error the old bytes overwritten are put back,
+    with the old length and times. Only those bytes are kept aside (at
+    most the new text's length), whatever the file's size."""
+    was = os.fstat(fd)
+    size = was.st_size
     kept = _read(fd, min(size, len(data)))
     if len(data) > size:
         try:
             _put(fd, data[size:], size)
+            os.fsync(fd)
         except BaseException:  # no room for the new length: the old bytes untouched
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, size)
+            _put_back(fd, b"", was)
             raise
     try:
         _put(fd, data[: len(kept)], 0)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            _put(fd, kept, 0)
-            os.ftruncate(fd, size)
-        raise
-    if len(data) < size:
         os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    except BaseException as error:
+        _put_back(fd, kept, was, error)
+        raise
+
+
+def _put_back(fd: int, kept: bytes, was: os.stat_result, error: BaseException | None = None) -> None:
+    """The file as it `was`: `kept`, its first bytes, written back, its old
+    length and times. Each step is tried whatever the one before did; if
+    one fails, `PartlyWritten` (from `error`, what failed first)."""
+    failed: list[OSError] = []
+    try:
+        _put(fd, kept, 0)
+    except OSError as problem:
+        failed.append(problem)
+    try:
+        os.ftruncate(fd, was.st_size)
+    except OSError as problem:
+        failed.append(problem)
+    with contextlib.suppress(OSError):  # the times: nothing is lost without them
+        os.utime(fd, ns=(was.st_atime_ns, was.st_mtime_ns))
+    if failed:
+        first = error if isinstance(error, OSError) else failed[0]
+        raise PartlyWritten(
+            first.errno,
+            f"{(first.strerror or str(first)).lower()}, and its old text could not be put back: "
+            "it may be part old, part new",
+        ) from error
 
 
 def _read(fd: int, count: int) -> bytes:
@@ -99,11 +181,12 @@ def _read(fd: int, count: int) -> bytes:
     return b"".join(parts)
 
 
-def _put(fd: int, data: bytes, offset: int | None) -> None:
-    """Write all of `data` at `offset` (None: where the descriptor is)."""
+def _put(fd: int, data: bytes, offset: int) -> None:
+    """Write all of `data` at `offset`."""
     view = memoryview(data)
     while view:
-        done = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+        done = os.pwrite(fd, view, offset)
+        if done == 0:
+            raise OSError(errno.EIO, "the file took no more bytes")
         view = view[done:]
-        if offset is not None:
-            offset += done
+        offset += done

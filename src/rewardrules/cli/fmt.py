@@ -11,7 +11,7 @@ from ..core.formatting import printable, printable_patch_line, quoted
 from ..report.findings import formatter
 from .check import collect
 from .common import describe_os_error, fail, print_diagnostics, read_text
-from .files import write_whole
+from .files import PartlyWritten, write_whole
 
 
 def add_parser(sub: Any) -> None:
@@ -107,11 +107,14 @@ def _lines(text: str) -> list[str]:
 
 
 def _write(path: str, text: str) -> bool:
+    """Rewrite the file whole or not at all (`files.write_whole`); False
+    after saying why not, and in what state the file is."""
     try:
         write_whole(path, text)
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
-        fail(f"cannot write {quoted(path)}: {reason}")
+        state = "" if isinstance(error, PartlyWritten) else " (it is as it was)"
+        fail(f"cannot write {quoted(path)}: {reason}{state}")
         return False
     return True
 
@@ -119,7 +122,7 @@ def _write(path: str, text: str) -> bool:
 def _summary(total: int, changed: int, broken: int, dry_run: bool, unwritten: int) -> None:
     """The last line: how many files changed (or would), how many were
     left alone, and why; a file that could not be written is counted as
-    such, never as reformatted (it is as it was: `files.write_whole`)."""
+    such, never as reformatted (its error says in what state it is)."""
 
     def files(n: int) -> str:
         return f"{n} file{'' if n == 1 else 's'}"
@@ -127,7 +130,7 @@ def _summary(total: int, changed: int, broken: int, dry_run: bool, unwritten: in
     verb = "would be reformatted" if dry_run else "reformatted"
     parts = [f"{files(changed - unwritten)} {verb}", f"{files(total - changed - broken)} unchanged"]
     if unwritten:
-        parts.append(f"{files(unwritten)} could not be written (left as {'it was' if unwritten == 1 else 'they were'})")
+        parts.append(f"{files(unwritten)} could not be written")
     if broken:
         parts.append(f"{files(broken)} with syntax errors (not formatted)")
     print(", ".join(parts), file=sys.stderr)
