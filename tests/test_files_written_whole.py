@@ -215,3 +215,23 @@ def test_report_o_to_a_device_that_is_also_standard_input_is_no_slip() -> None:
     words = [*COMMAND, "report", str(RULESETS / "saas_milestones.rules"), "-", "-o", os.devnull]
     done = subprocess.run(words, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("into", ["file", "pipe"])
+def test_report_o_naming_standard_output_is_dash_o_dash(tmp_path: Path, into: str) -> None:
+    """`-o /dev/stdout` is standard output's own file: the page goes
+    through it, with no `wrote` line, which was written over the page's
+    first bytes (a file opened again at its start) or after the page (a
+    pipe) until 2026-12-07 (found by review)."""
+    words = [*COMMAND, "report", str(RULESETS / "saas_milestones.rules"), str(GOLDEN), "-o", "/dev/stdout"]
+    dashed = subprocess.run([*words[:-1], "-"], capture_output=True, check=False).stdout
+    if into == "file":
+        page = tmp_path / "page.html"
+        with page.open("wb") as out:
+            done = subprocess.run(words, stdout=out, stderr=subprocess.PIPE, check=False)
+        got = page.read_bytes()
+    else:
+        done = subprocess.run(words, capture_output=True, check=False)
+        got = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert got == dashed and got.startswith(b"<!DOCTYPE html>") and b"wrote" not in got

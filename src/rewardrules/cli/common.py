@@ -371,16 +371,19 @@ class MatchedLedger:
         return fail(f"the ledger has {len(error.problems)} problem(s){where}; nothing was {verb}")
 
 
-def write_page(args: Any, page: str) -> int | None:
+def write_page(args: Any, page: str, said: str) -> int:
     """Write a report page: to standard output for `-o -`, else to the file
-    `-o` names; the exit code (2) after saying why it cannot be written, or
-    None when it was. A file the report was made from (RULESET, LEDGER,
-    `--settled`) is never written over: a slip of `-o ledger.jsonl` would
-    lose the ledger."""
+    `-o` names, then print `said` (`wrote FILE: ...`); the exit code, 2
+    after saying why it cannot be written. A file the report was made from
+    (RULESET, LEDGER, `--settled`) is never written over: a slip of `-o
+    ledger.jsonl` would lose the ledger. A file that is standard output's
+    own (`-o /dev/stdout`) is `-o -`: written through it, with no `wrote`
+    line, which went into the page (a pipe) or over its first bytes (a
+    file opened again at its start; found by review, 2026-12-07)."""
     output = args.output
-    if output == "-":
+    if output == "-" or _same_file(output, "<stdout>"):
         sys.stdout.write(page)
-        return None
+        return 0
     for name in ("ruleset", "ledger", "settled"):
         given = getattr(args, name, None)
         if given is not None and _same_file(output, given):
@@ -390,14 +393,18 @@ def write_page(args: Any, page: str) -> int | None:
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         return fail(f"cannot write {quoted(output)}: {reason}")
-    return None
+    print(printable(said))
+    return 0
 
 
 def _same_file(first: str, second: str) -> bool:
     """Whether two paths name one existing file (False when either is
-    missing); `second` may be `-`, standard input: `report - -o /dev/stdin
-    < ledger.jsonl` named the ledger too (found by review, 2026-12-07)."""
+    missing); `second` may be `-`, standard input (`report - -o /dev/stdin
+    < ledger.jsonl` named the ledger too, found by review, 2026-12-07), or
+    `<stdout>`, standard output's file."""
     try:
+        if second == "<stdout>":  # a file, a pipe, a terminal
+            return os.path.samestat(os.stat(first), os.fstat(sys.stdout.fileno()))
         if second == "-":  # (a regular file: `-o /dev/null` with a ledger from /dev/null is no slip)
             output = os.stat(first)
             return stat.S_ISREG(output.st_mode) and os.path.samestat(output, os.fstat(0))

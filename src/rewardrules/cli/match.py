@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core.diagnostics import RuleError
-from ..core.formatting import printable, quoted
+from ..core.formatting import quoted
 from ..core.timeutil import format_timestamp
 from ..ledger.events import LedgerError
 from .common import (
@@ -196,13 +196,9 @@ def run_report(args: argparse.Namespace) -> int:
     if isinstance(result, int):
         return result
     page = render_match_html(result, None if args.ledger == "-" else Path(args.ledger).name)
-    code = write_page(args, page)
-    if code is not None or args.output == "-":
-        return code or 0
     count = len(result.assignments)
     as_of = "-" if result.as_of is None else format_timestamp(result.as_of)
-    print(printable(f"wrote {args.output}: {count} assignment{'s' * (count != 1)} as of {as_of}"))
-    return 0
+    return write_page(args, page, f"wrote {args.output}: {count} assignment{'s' * (count != 1)} as of {as_of}")
 
 
 def _unknown(what: str, value: str, known: set[str], result: MatchResult) -> int:

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..core.formatting import printable
 from .common import add_as_of_argument, add_ledger_argument, add_scored_arguments, scored, write_page
 
 
@@ -42,9 +41,7 @@ def run(args: argparse.Namespace) -> int:
     program, result = outcome
     name = "<stdin>" if args.ledger == "-" else args.ledger
     page = render_html(program, result.data, ledger=Path(name).name if args.ledger != "-" else None)
-    code = write_page(args, page)
-    if code is not None or args.output == "-":
-        return code or 0
     awards = len(result.data["awards"])
-    print(printable(f"wrote {args.output}: {awards} award{'s' if awards != 1 else ''} as of {result.data['as_of']}"))
-    return 0
+    return write_page(
+        args, page, f"wrote {args.output}: {awards} award{'s' * (awards != 1)} as of {result.data['as_of']}"
+    )
