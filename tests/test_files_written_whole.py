@@ -235,3 +235,39 @@ def test_report_o_naming_standard_output_is_dash_o_dash(tmp_path: Path, into: st
         got = done.stdout
     assert done.returncode == 0, done.stderr
     assert got == dashed and got.startswith(b"<!DOCTYPE html>") and b"wrote" not in got
+
+
+def test_a_stop_with_a_failure_says_the_failure_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Ctrl-C as the overwrite fails and the old bytes cannot be put back:
+    the error is said, then the stop ends the command (the held stop was
+    raised over the error, which nobody said: found by review)."""
+    rules = tmp_path / "big.rules"
+    _padded(rules)
+
+    def full(fd: int, data: Any, offset: int) -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    assert main(["fmt", str(rules)]) == 130
+    assert "it may be part old, part new" in capsys.readouterr().err
+
+
+def test_a_growth_that_cannot_be_undone_keeps_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    rules = tmp_path / "big.rules"
+    _unformatted(rules, 3)
+
+    def full(fd: int, data: Any, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def broken(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(os, "ftruncate", broken)
+    assert main(["fmt", str(rules)]) == 2
+    assert "no space left on device, and its old text could not be put back" in capsys.readouterr().err

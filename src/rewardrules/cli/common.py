@@ -19,7 +19,7 @@ from ..ledger.again import LedgerFile
 from ..ledger.events import SHOWN_PROBLEMS, LedgerError
 from ..ledger.idlog import ScratchError
 from . import process
-from .files import write_whole
+from .files import held_stops, write_whole
 
 if TYPE_CHECKING:
     from ..score.api import Program, ScoreResult, WrittenResult
@@ -388,11 +388,12 @@ def write_page(args: Any, page: str, said: str) -> int:
         given = getattr(args, name, None)
         if given is not None and _same_file(output, given):
             return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
-    try:
-        write_whole(output, page)
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        return fail(f"cannot write {quoted(output)}: {reason}")
+    with held_stops():  # a stop comes after the error is said (it would silence it)
+        try:
+            write_whole(output, page)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            return fail(f"cannot write {quoted(output)}: {reason}")
     print(printable(said))
     return 0
 

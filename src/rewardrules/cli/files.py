@@ -13,10 +13,10 @@ hard links to it, a single file mounted into a container): a file named
 beside it and renamed into place would lose some of each, and needs the
 folder's write permission where the file's own is what counts (review,
 2026-12-07). What makes it safe is the order: the file first grows to
-the new length, written past its old end and flushed to the disk (the
-step that needs new space on most file systems, and it leaves the old
-bytes as they were when it fails), then its old bytes are overwritten
-within the space it already has, and it is cut to length. Ctrl-C and
+the new length, written past its old end (the step that needs new space
+on most file systems, and it leaves the old bytes as they were when it
+fails), then its old bytes are overwritten within the space it already
+has, and it is cut to length and flushed to the disk. Ctrl-C and
 SIGTERM wait until the file is whole, old or new (held back while it is
 written); an error during the overwrite puts the old bytes back,
 and if even that fails the error says the file may be part old, part new.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import signal
 import stat
@@ -34,7 +33,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-#: the stops a file is written through (see `_unstoppable`)
+#: the stops a file is written through (see `held_stops`)
 _STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -55,7 +54,7 @@ def write_whole(path: str, text: str) -> None:
     try:
         found = os.stat(path)
     except FileNotFoundError:
-        with _unstoppable():
+        with held_stops():
             _write_new(os.path.realpath(path), data)  # (through a link to no file yet: the file it names)
         return
     if not stat.S_ISREG(found.st_mode):
@@ -64,43 +63,55 @@ def write_whole(path: str, text: str) -> None:
         return
     fd = os.open(path, os.O_RDWR)  # never emptied on opening; read too, to put its bytes back
     try:
-        with _unstoppable():
-            fcntl.lockf(fd, fcntl.LOCK_EX)  # another rewardrules writing it waits (released as it closes)
+        with held_stops():
             _write_over(fd, data)
     finally:
         os.close(fd)
 
 
 @contextlib.contextmanager
-def _unstoppable() -> Iterator[None]:
+def held_stops() -> Iterator[None]:
     """Ctrl-C and SIGTERM held back while a file is written, then handed
     to the handlers they had, so they stop the command once the file is
-    whole. (A stop in the middle once left it cut off; putting the old
-    bytes back after one could itself be stopped, found by review,
-    2026-12-07.) Held by Python's handlers, not by a signal mask: the
-    interpreter runs a handler in the main thread whichever thread the
-    signal reached, and Spark's, DuckDB's or an app's threads take it
-    where this one blocks it. Outside the main thread nothing is held:
-    no handler raises there."""
+    whole (a stop in the middle once left it cut off, and putting the old
+    bytes back after one could itself be stopped: found by review,
+    2026-12-07). A caller that says what became of the file holds them
+    around the saying too (`fmt`, `write_page`): the stop then comes after
+    the error is said, which it would silence. Held by Python's handlers,
+    not by a signal mask: the interpreter runs a handler in the main
+    thread whichever thread the signal reached, and Spark's, DuckDB's or
+    an app's threads take it where this one blocks it. Outside the main
+    thread nothing is held: no handler raises there. Each stop caught is
+    handed on in turn, once; one that comes as the handlers are put back
+    goes straight to its own."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     before: dict[int, Any] = {stop: signal.getsignal(stop) for stop in _STOPS}
     caught: list[tuple[int, Any]] = []
+    done = False
+
+    def hold(signum: int, frame: Any) -> None:
+        if done:  # (while the handlers are put back)
+            _deliver(signum, frame, before[signum])
+        elif signum not in (stop for stop, _ in caught):
+            caught.append((signum, frame))
+
     held = [stop for stop, handler in before.items() if handler is not None]  # (None: not set from Python)
     for stop in held:
-        signal.signal(stop, lambda signum, frame: caught.append((signum, frame)))
+        signal.signal(stop, hold)
     try:
         yield
     finally:
+        done = True
         for stop in held:
             signal.signal(stop, before[stop])
-        if caught:
-            _deliver(*caught[0], before[caught[0][0]])
+        for signum, frame in caught:
+            _deliver(signum, frame, before[signum])
 
 
 def _deliver(signum: int, frame: Any, handler: Any) -> None:
-    """A stop held back by `_unstoppable`, handed on as it would have been."""
+    """A stop held back by `held_stops`, handed on as it would have been."""
     if callable(handler):
         handler(signum, frame)  # `process._stop`, or Python's: raises the stop
     elif handler == signal.SIG_DFL:
@@ -113,7 +124,7 @@ def _write_new(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         _put(fd, data, 0)
-        os.fsync(fd)
+        os.fdatasync(fd)
     except BaseException:  # a full disk
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -135,41 +146,43 @@ def _write_over(fd: int, data: bytes) -> None:
     if len(data) > size:
         try:
             _put(fd, data[size:], size)
-            os.fsync(fd)
-        except BaseException:  # no room for the new length: the old bytes untouched
-            _put_back(fd, b"", was)
+        except BaseException as error:  # no room for the new length: the old bytes untouched
+            _put_back(fd, b"", was, error)
             raise
     try:
         _put(fd, data[: len(kept)], 0)
-        os.ftruncate(fd, len(data))
-        os.fsync(fd)
+        if len(data) != size:
+            os.ftruncate(fd, len(data))
+        os.fdatasync(fd)  # (where a network file system says it is out of space)
     except BaseException as error:
         _put_back(fd, kept, was, error)
         raise
 
 
-def _put_back(fd: int, kept: bytes, was: os.stat_result, error: BaseException | None = None) -> None:
-    """The file as it `was`: `kept`, its first bytes, written back, its old
-    length and times. Each step is tried whatever the one before did; if
-    one fails, `PartlyWritten` (from `error`, what failed first)."""
-    failed: list[OSError] = []
+def _put_back(fd: int, kept: bytes, was: os.stat_result, error: BaseException) -> None:
+    """The file as it `was`: `kept`, its first bytes, written back, and its
+    old length; then, if both took, its old times (the content is the
+    same: a tool that compares times must not take a damaged file for an
+    unchanged one). If either step fails, `PartlyWritten`, with `error`,
+    what failed first."""
+    failed = False
     try:
         _put(fd, kept, 0)
-    except OSError as problem:
-        failed.append(problem)
-    try:
+    except OSError:
+        failed = True
+    try:  # (whatever the step before did)
         os.ftruncate(fd, was.st_size)
-    except OSError as problem:
-        failed.append(problem)
-    with contextlib.suppress(OSError):  # the times: nothing is lost without them
-        os.utime(fd, ns=(was.st_atime_ns, was.st_mtime_ns))
-    if failed:
-        first = error if isinstance(error, OSError) else failed[0]
-        raise PartlyWritten(
-            first.errno,
-            f"{(first.strerror or str(first)).lower()}, and its old text could not be put back: "
-            "it may be part old, part new",
-        ) from error
+    except OSError:
+        failed = True
+    if not failed:
+        with contextlib.suppress(OSError):  # (not this process's file: the times cannot be set)
+            os.utime(fd, ns=(was.st_atime_ns, was.st_mtime_ns))
+        return
+    reason = getattr(error, "strerror", None) or type(error).__name__
+    raise PartlyWritten(
+        getattr(error, "errno", None) or errno.EIO,
+        f"{reason.lower()}, and its old text could not be put back: it may be part old, part new",
+    ) from error
 
 
 def _read(fd: int, count: int) -> bytes:

@@ -11,7 +11,7 @@ from ..core.formatting import printable, printable_patch_line, quoted
 from ..report.findings import formatter
 from .check import collect
 from .common import describe_os_error, fail, print_diagnostics, read_text
-from .files import PartlyWritten, write_whole
+from .files import PartlyWritten, held_stops, write_whole
 
 
 def add_parser(sub: Any) -> None:
@@ -109,13 +109,14 @@ def _lines(text: str) -> list[str]:
 def _write(path: str, text: str) -> bool:
     """Rewrite the file whole or not at all (`files.write_whole`); False
     after saying why not, and in what state the file is."""
-    try:
-        write_whole(path, text)
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        state = "" if isinstance(error, PartlyWritten) else " (it is as it was)"
-        fail(f"cannot write {quoted(path)}: {reason}{state}")
-        return False
+    with held_stops():  # a stop comes after the error is said (it would silence it)
+        try:
+            write_whole(path, text)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            state = "" if isinstance(error, PartlyWritten) else " (it is as it was)"
+            fail(f"cannot write {quoted(path)}: {reason}{state}")
+            return False
     return True
 
 
