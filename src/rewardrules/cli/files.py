@@ -135,11 +135,11 @@ def _write_new(path: str, data: bytes) -> None:
 
 def _write_over(fd: int, data: bytes) -> None:
     """Replace a regular file's bytes with `data`, in place (see the module
-    docstring): grow it first and flush the growth to the disk (where
-    a network file system says it is out of space), then overwrite and
-    cut to length; on an error the old bytes overwritten are put back,
-    with the old length and times. Only those bytes are kept aside (at
-    most the new text's length), whatever the file's size."""
+    docstring): grow it first, then overwrite, cut to length and flush to
+    the disk (where a network file system says it is out of space); on an
+    error the old bytes overwritten are put back, with the old length and
+    times. Only those bytes are kept aside (at most the new text's
+    length), whatever the file's size."""
     was = os.fstat(fd)
     size = was.st_size
     kept = _read(fd, min(size, len(data)))
