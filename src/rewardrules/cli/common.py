@@ -381,20 +381,20 @@ def write_page(args: Any, page: str, said: str) -> int:
     line, which went into the page (a pipe) or over its first bytes (a
     file opened again at its start; found by review, 2026-12-07)."""
     output = args.output
-    if output == "-" or _same_file(output, "<stdout>"):
-        sys.stdout.write(page)
-        return 0
     for name in ("ruleset", "ledger", "settled"):
         given = getattr(args, name, None)
-        if given is not None and _same_file(output, given):
+        if given is not None and output != "-" and _same_file(output, given):
             return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
-    with held_stops():  # a stop comes after the error is said (it would silence it)
+    if output == "-" or _same_file(output, "<stdout>"):
+        write_json(page)  # UTF-8, as the page says, whatever the terminal's encoding
+        return 0
+    with held_stops(output):  # a stop comes after what became of the file is said
         try:
             write_whole(output, page)
         except OSError as error:
             reason = (error.strerror or str(error)).lower()
             return fail(f"cannot write {quoted(output)}: {reason}")
-    print(printable(said))
+        print(printable(said))
     return 0
 
 
@@ -405,7 +405,8 @@ def _same_file(first: str, second: str) -> bool:
     `<stdout>`, standard output's file."""
     try:
         if second == "<stdout>":  # a file, a pipe, a terminal
-            return os.path.samestat(os.stat(first), os.fstat(sys.stdout.fileno()))
+            descriptor = getattr(sys.stdout, "fileno", None)  # (an app's stream may have none)
+            return descriptor is not None and os.path.samestat(os.stat(first), os.fstat(descriptor()))
         if second == "-":  # (a regular file: `-o /dev/null` with a ledger from /dev/null is no slip)
             output = os.stat(first)
             return stat.S_ISREG(output.st_mode) and os.path.samestat(output, os.fstat(0))

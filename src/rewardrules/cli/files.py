@@ -36,6 +36,9 @@ from typing import Any
 #: the stops a file is written through (see `held_stops`)
 _STOPS = (signal.SIGINT, signal.SIGTERM)
 
+#: a file's bytes flushed to the disk (macOS's Python has no `fdatasync`)
+_flush = getattr(os, "fdatasync", os.fsync)
+
 
 class PartlyWritten(OSError):
     """A file could not be written, and its old bytes could not be put
@@ -69,53 +72,85 @@ def write_whole(path: str, text: str) -> None:
         os.close(fd)
 
 
+def holds(path: str) -> bool:
+    """Whether writing `path` holds the stops (`held_stops`): a regular
+    file, or none yet. Anything else may block (a named pipe without a
+    reader, a stalled terminal), and a stop must end that wait."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):  # (said as the file is written)
+        return False
+
+
 @contextlib.contextmanager
-def held_stops() -> Iterator[None]:
+def held_stops(path: str | None = None) -> Iterator[None]:
     """Ctrl-C and SIGTERM held back while a file is written, then handed
     to the handlers they had, so they stop the command once the file is
     whole (a stop in the middle once left it cut off, and putting the old
     bytes back after one could itself be stopped: found by review,
     2026-12-07). A caller that says what became of the file holds them
-    around the saying too (`fmt`, `write_page`): the stop then comes after
-    the error is said, which it would silence. Held by Python's handlers,
-    not by a signal mask: the interpreter runs a handler in the main
-    thread whichever thread the signal reached, and Spark's, DuckDB's or
-    an app's threads take it where this one blocks it. Outside the main
-    thread nothing is held: no handler raises there. Each stop caught is
-    handed on in turn, once; one that comes as the handlers are put back
-    goes straight to its own."""
-    if threading.current_thread() is not threading.main_thread():
+    around the saying too (`fmt`, `write_page`): the stop then comes
+    after the line is said, which it would silence. With a `path` that
+    is not a regular file (`holds`), nothing is held.
+
+    Held by Python's handlers, not by a signal mask: the interpreter runs
+    a handler in the main thread whichever thread the signal reached, and
+    Spark's, DuckDB's or an app's threads take it where this one blocks
+    it. Outside the main thread (or the main interpreter) nothing is
+    held: no handler raises there. The handlers are put back each in a
+    `finally` of the one before, then every stop caught is handed on,
+    each in a `finally` of the one before, so that one that raises does
+    not lose another."""
+    if threading.current_thread() is not threading.main_thread() or (path is not None and not holds(path)):
         yield
         return
     before: dict[int, Any] = {stop: signal.getsignal(stop) for stop in _STOPS}
     caught: list[tuple[int, Any]] = []
-    done = False
 
     def hold(signum: int, frame: Any) -> None:
-        if done:  # (while the handlers are put back)
-            _deliver(signum, frame, before[signum])
-        elif signum not in (stop for stop, _ in caught):
+        if signum not in (stop for stop, _ in caught):
             caught.append((signum, frame))
 
     held = [stop for stop, handler in before.items() if handler is not None]  # (None: not set from Python)
-    for stop in held:
-        signal.signal(stop, hold)
+    try:
+        _install(held, hold)
+    except ValueError:  # not the main interpreter (none was set): no handler raises here either
+        held = []
     try:
         yield
     finally:
-        done = True
-        for stop in held:
-            signal.signal(stop, before[stop])
-        for signum, frame in caught:
-            _deliver(signum, frame, before[signum])
+        try:
+            _install(held, before)
+        finally:
+            _deliver_all(caught, before)
 
 
-def _deliver(signum: int, frame: Any, handler: Any) -> None:
-    """A stop held back by `held_stops`, handed on as it would have been."""
-    if callable(handler):
-        handler(signum, frame)  # `process._stop`, or Python's: raises the stop
-    elif handler == signal.SIG_DFL:
-        os.kill(os.getpid(), signum)  # the default action, now (it ends the process)
+def _install(stops: list[int], handler: Any) -> None:
+    """`handler` (or, from a dict, each stop's own) for each of `stops`,
+    each set in a `finally` of the one before (a stop arriving between two
+    leaves none of them behind)."""
+    if stops:
+        try:
+            signal.signal(stops[0], handler[stops[0]] if isinstance(handler, dict) else handler)
+        finally:
+            _install(stops[1:], handler)
+
+
+def _deliver_all(caught: list[tuple[int, Any]], handlers: dict[int, Any]) -> None:
+    """Each stop held back by `held_stops`, handed on as it would have
+    been, each in a `finally` of the one before."""
+    if caught:
+        (signum, frame), rest = caught[0], caught[1:]
+        try:
+            handler = handlers[signum]
+            if callable(handler):
+                handler(signum, frame)  # `process._stop`, or Python's: raises the stop
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)  # the default action, now (it ends the process)
+        finally:
+            _deliver_all(rest, handlers)
 
 
 def _write_new(path: str, data: bytes) -> None:
@@ -124,7 +159,7 @@ def _write_new(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         _put(fd, data, 0)
-        os.fdatasync(fd)
+        _flush(fd)
     except BaseException:  # a full disk
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -153,7 +188,7 @@ def _write_over(fd: int, data: bytes) -> None:
         _put(fd, data[: len(kept)], 0)
         if len(data) != size:
             os.ftruncate(fd, len(data))
-        os.fdatasync(fd)  # (where a network file system says it is out of space)
+        _flush(fd)  # (where a network file system says it is out of space)
     except BaseException as error:
         _put_back(fd, kept, was, error)
         raise
@@ -172,6 +207,7 @@ def _put_back(fd: int, kept: bytes, was: os.stat_result, error: BaseException) -
         failed = True
     try:  # (whatever the step before did)
         os.ftruncate(fd, was.st_size)
+        _flush(fd)
     except OSError:
         failed = True
     if not failed:

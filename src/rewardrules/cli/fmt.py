@@ -55,11 +55,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.writelines(_diff(path, text, formatted))
         if args.check:
             print(printable(f"would reformat {path}"), file=sys.stderr if args.diff else sys.stdout)
-        if not dry_run:
-            if _write(path, formatted):
-                print(printable(f"reformatted {path}"))
-            else:
-                unwritten += 1
+        if not dry_run and not _write(path, formatted):
+            unwritten += 1
     _summary(len(files), changed, broken, dry_run, unwritten)
     if unwritten:
         return 2
@@ -107,9 +104,9 @@ def _lines(text: str) -> list[str]:
 
 
 def _write(path: str, text: str) -> bool:
-    """Rewrite the file whole or not at all (`files.write_whole`); False
-    after saying why not, and in what state the file is."""
-    with held_stops():  # a stop comes after the error is said (it would silence it)
+    """Rewrite the file whole or not at all (`files.write_whole`) and say
+    so; False after saying why not, and in what state the file is."""
+    with held_stops(path):  # a stop comes after what became of the file is said
         try:
             write_whole(path, text)
         except OSError as error:
@@ -117,6 +114,7 @@ def _write(path: str, text: str) -> bool:
             state = "" if isinstance(error, PartlyWritten) else " (it is as it was)"
             fail(f"cannot write {quoted(path)}: {reason}{state}")
             return False
+        print(printable(f"reformatted {path}"))
     return True
 
 
