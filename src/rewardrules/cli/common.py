@@ -385,7 +385,7 @@ def write_page(args: Any, page: str, said: str) -> int:
         given = getattr(args, name, None)
         if given is not None and output != "-" and _same_file(output, given):
             return fail(f"-o {quoted(output)} is the {name.upper()} the report was made from; name another file")
-    if output == "-" or _same_file(output, "<stdout>"):
+    if output == "-" or _is_standard_output(output):
         write_json(page)  # UTF-8, as the page says, whatever the terminal's encoding
         return 0
     with held_stops(output):  # a stop comes after what became of the file is said
@@ -398,15 +398,21 @@ def write_page(args: Any, page: str, said: str) -> int:
     return 0
 
 
+def _is_standard_output(path: str) -> bool:
+    """Whether `path` names standard output's own file (a file, a pipe, a
+    terminal: `/dev/stdout`); False for an app's stream without one."""
+    descriptor = getattr(sys.stdout, "fileno", None)
+    try:
+        return descriptor is not None and os.path.samestat(os.stat(path), os.fstat(descriptor()))
+    except (OSError, ValueError):
+        return False
+
+
 def _same_file(first: str, second: str) -> bool:
     """Whether two paths name one existing file (False when either is
     missing); `second` may be `-`, standard input (`report - -o /dev/stdin
-    < ledger.jsonl` named the ledger too, found by review, 2026-12-07), or
-    `<stdout>`, standard output's file."""
+    < ledger.jsonl` named the ledger too, found by review, 2026-12-07)."""
     try:
-        if second == "<stdout>":  # a file, a pipe, a terminal
-            descriptor = getattr(sys.stdout, "fileno", None)  # (an app's stream may have none)
-            return descriptor is not None and os.path.samestat(os.stat(first), os.fstat(descriptor()))
         if second == "-":  # (a regular file: `-o /dev/null` with a ledger from /dev/null is no slip)
             output = os.stat(first)
             return stat.S_ISREG(output.st_mode) and os.path.samestat(output, os.fstat(0))
