@@ -3,10 +3,12 @@ never the command's result.
 
 Standard error carries what a command says about its run (an error, the
 `check` summary, a warning); the exit code carries the outcome. When that
-stream cannot be written (`2>/dev/full`, a reader gone), every command
-exited with 120 or 1 until 2026-12-07: the first failed write raised
-inside the command, the error said about it failed again, and Python's own
-last flush failed a third time. Now the writes are dropped, and the
+stream cannot be written (`2>/dev/full`, a reader gone), a command that
+said anything there exited with 120 or 1 until 2026-12-07 (with the
+reader gone, `check` of a missing file exited 0 unbuffered): the first
+failed write raised inside the command, the error said about it failed
+again, and Python's own last flush failed a third time. Now the writes
+are dropped, and the
 command ends with the code it decided, as it would have with standard
 error readable: nothing else can carry it.
 """
