@@ -312,6 +312,31 @@ def test_each_scenario_mistake_is_explained(text: str, field: str, words: str) -
     assert any(f == field and words in message for _, f, message, _ in found), found
 
 
+@pytest.mark.parametrize(
+    ("events", "words"),
+    [
+        ('refund = "payment"', "`payment` and `refund` are both written as `payment`"),
+        ('payment = "referral"', "`referral` and `payment` are both written as `referral`"),
+        ('payment = "sale"\nrefund = "sale"', "`payment` and `refund` are both written as `sale`"),
+        ('subscription = "refund"', "`refund` and `subscription` are both written as `refund`"),
+        ('referral = "lead"\nrefund = "referral"', "the engine's referral event"),
+    ],
+    ids=["default", "referral", "renamed", "later", "engine"],
+)
+def test_two_kinds_of_event_under_one_name_are_refused_at_events(events: str, words: str) -> None:
+    # the refunds of one such scenario were scored as payments: its payouts doubled
+    text = SMALL.replace("\n[[referrers]]", f"\n[events]\n{events}\n\n[[referrers]]", 1)
+    [(line, field, message, hint)] = problems(text)
+    assert line is not None and text.splitlines()[line - 1] == "[events]"
+    assert field == "events" and words in message, message
+    assert "each kind" in hint
+
+
+def test_renamed_events_each_their_own_are_still_accepted() -> None:
+    text = SMALL.replace("\n[[referrers]]", '\n[events]\npayment = "refund"\nrefund = "payment"\n\n[[referrers]]', 1)
+    assert parse_scenario(text, "s.toml").events.refund == "payment"
+
+
 def test_a_file_that_is_not_toml_names_its_line() -> None:
     [(line, field, message, _)] = problems('name = "x"\nstart = 2027-01-01\nmonths = = 3\n')
     assert line == 3 and field == "" and message.startswith("not TOML")

@@ -166,6 +166,28 @@ class Events(BaseModel):
     refund: str = Field(default="refund", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     subscription: str = Field(default="subscription", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
+    @model_validator(mode="after")
+    def _distinct(self) -> Events:
+        """Each kind its own type name: two kinds under one name would be
+        read as one (a refund named `payment` is a second payment, and
+        doubles the payouts), and `referral` is the engine's own referral
+        event, whichever kind is given that name."""
+        named: dict[str, str] = {}
+        for kind, name in self.model_dump().items():
+            other = named.setdefault(name, kind)
+            if other != kind:
+                raise ValueError(
+                    f"`{other}` and `{kind}` are both written as `{name}` events: each kind needs its own type name, "
+                    "or the rules read one kind as the other"
+                )
+        if self.referral != "referral" and "referral" in named:
+            kind = named["referral"]
+            raise ValueError(
+                f'`{kind} = "referral"`: `referral` is the engine\'s referral event, so every {kind} would be read '
+                "as a referral; name it otherwise"
+            )
+        return self
+
 
 class Scenario(BaseModel):
     """A scenario file: the horizon and the groups of referrers."""
@@ -177,7 +199,10 @@ class Scenario(BaseModel):
     months: Annotated[int, Field(ge=1, le=MAX_MONTHS)] = Field(description="the horizon, in calendar months")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="the currency of payments and MRR")
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(default=0, description="the seed when --seed is not given")
-    events: Events = Field(default_factory=lambda: Events())
+    events: Events = Field(
+        default_factory=lambda: Events(),
+        description="the type name each kind of event is written as (docs/simulate.md), each kind its own",
+    )
     referrers: list[Referrers] = Field(min_length=1, max_length=100)
 
     @field_validator("start")
