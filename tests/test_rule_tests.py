@@ -246,6 +246,28 @@ def test_untested_rule_file_in_a_folder_counts_as_uncovered(tmp_path: Path, caps
     assert "coverage: 6 of 8 items (75.0%)" in out
 
 
+def test_an_invalid_test_file_is_not_also_called_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project(tmp_path, '[[case]]\nname = "a"\nevents = []\nexactt = true\n')
+    code, out, err = run_cli(capsys, "test", tmp_path)
+    assert code == 2
+    assert "unknown key `exactt`" in err
+    assert "no tests" not in out + err  # saas.test.toml is there: it is invalid, not missing
+
+
+def test_one_folder_named_twice_lists_each_untested_rule_file_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "td"
+    folder.mkdir()
+    project(folder, case('expect = [ { milestone = "mrr_1k" } ]'))
+    (folder / "prezi.rules").write_text((RULESETS / "prezi.rules").read_text())
+    monkeypatch.chdir(folder)
+    code, out, _ = run_cli(capsys, "test", ".", "../td")
+    assert code == 0
+    assert out.count("no tests") == 1 and "prezi.rules: no tests (expected `prezi.test.toml`)" in out
+    assert "1 test file, 1 case: 1 passed" in out
+
+
 def test_eligibility_needs_an_eligible_and_an_ineligible_referral(tmp_path: Path) -> None:
     rules = (RULESETS / "microsoft_referral.rules").read_text()
     program = rewardrules.compile(rules)

@@ -33,6 +33,7 @@ from ..report.testing import (
     coverage,
     failure_lines,
     read_test_file,
+    rules_for,
     run_cases,
     show_value,
     tests_for,
@@ -100,7 +101,8 @@ class _Run:
     matchings: dict[str, MatchRules | None] = field(default_factory=dict)
     coverages: list[Coverage] = field(default_factory=list)
     untested: list[str] = field(default_factory=list)
-    referenced: set[Path] = field(default_factory=set)  # rule files named by a readable test file
+    #: rule files named by a readable test file, and the own rule file (NAME.rules) of an unreadable one
+    referenced: set[Path] = field(default_factory=set)
 
 
 def collect(paths: list[str], run: _Run) -> None:
@@ -170,7 +172,11 @@ def run(args: argparse.Namespace) -> int:
     want_coverage = args.coverage or args.threshold is not None
     for path in state.test_files:
         _run_file(path, state, args.max_awards_per_event)
-    state.untested = [r for r in dict.fromkeys(state.folder_rules) if Path(r).resolve() not in state.referenced]
+    # one rule file named twice (`test . ../td`) is one rule file: by its resolved path
+    folder_rules: dict[Path, str] = {}
+    for rules in state.folder_rules:
+        folder_rules.setdefault(Path(rules).resolve(), rules)
+    state.untested = [r for key, r in folder_rules.items() if key not in state.referenced]
     if want_coverage:
         _coverage(state)
     for problem in state.errors:
@@ -237,14 +243,16 @@ def _load_once(
 def _run_file(path: str, state: _Run, limit: int | None = None) -> None:
     try:
         test_file = read_test_file(path)
-    except TestFileError as error:
-        state.errors.extend(error.problems)
-        return
-    except OSError as error:
-        state.errors.append(describe_os_error(error, path))
-        return
-    except UnicodeDecodeError:
-        state.errors.append(f"{quoted(str(path))} is not UTF-8 text")
+    except (TestFileError, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, TestFileError):
+            state.errors.extend(error.problems)
+        elif isinstance(error, OSError):
+            state.errors.append(describe_os_error(error, path))
+        else:
+            state.errors.append(f"{quoted(str(path))} is not UTF-8 text")
+        # which rule file it names cannot be read: its own (NAME.rules) is
+        # not called untested, since the file it would be told to add is there
+        state.referenced.add(rules_for(path).resolve())
         return
     state.referenced.add(Path(test_file.rules).resolve())
     if test_file.kind == "assignment":
