@@ -1090,6 +1090,55 @@ def test_cli_malformed_payload_exits_2_with_no_ledger(tmp_path: Path, capsys: py
     ]
 
 
+def test_cli_refuses_a_payload_whose_ledger_line_score_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A referrer id of a megabyte made a ledger line past the ledger's
+    line limit: ingest exited 0 and `score` refused the ledger, breaking
+    `ingest stripe hooks/ | score ...`. The payload is refused instead, as
+    a malformed one is, naming its line and field; no ledger is written."""
+    from rewardrules.core.limits import MAX_LEDGER_LINE_BYTES
+
+    def referral_line(referrer: str) -> str:
+        obj = session("cs_1", "cus_1", ts(2, 9), metadata={"referrer": referrer})
+        return json.dumps(event("evt_1", "checkout.session.completed", obj, ts(2, 9, 0, 25)))
+
+    # the longest referrer whose line fits: the line and its newline are the limit
+    row = one(to_ledger([json.loads(referral_line("x"))]), "referral")
+    fits = MAX_LEDGER_LINE_BYTES - len(json.dumps(row, separators=(",", ":")))  # less the newline, plus "x"
+    path = tmp_path / "hooks.jsonl"
+    first = json.dumps(event("evt_0", "customer.created", customer("cus_9", {}), ts(1)))
+    path.write_text(first + "\n" + referral_line("r" * fits) + "\n")  # its line 2
+    code, out, _ = run_cli(capsys, "ingest", "stripe", path, "--quiet")
+    assert code == 0 and len(out.encode()) == MAX_LEDGER_LINE_BYTES
+    assert rewardrules.load(RULESETS / "saas_milestones.rules").score(out.splitlines(keepends=True)).data["referrals"]
+
+    path.write_text(path.read_text().replace("r" * fits, "r" * (fits + 1)))
+    code, out, err = run_cli(capsys, "ingest", "stripe", path)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"{path}:2: ledger event `stripe:cs_1:referral`: field `referrer`: its ledger line would be "
+        f"{MAX_LEDGER_LINE_BYTES + 1:,} bytes, more than the {MAX_LEDGER_LINE_BYTES:,} a ledger line may have, "
+        f"and `score` would refuse it: `referrer` alone is {fits + 1:,} characters; an id or a metadata value "
+        "this long is not a real one: check the payload",
+        "rewardrules: error: 1 malformed payload(s); no ledger was written",
+    ]
+
+
+def test_cli_refuses_an_amount_of_more_digits_than_a_ledger_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "evt.json"
+    path.write_text(json.dumps(event("evt_7", "charge.succeeded", charge("ch_1", "cus_1", 10**31), ts(1))))
+    code, out, err = run_cli(capsys, "ingest", "stripe", path)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"{path}: ledger event `stripe:ch_1:payment`: field `amount`: the amount `{10**29}.00` has more than the 30 "
+        "digits a ledger number may have, and `score` would refuse it: check the payload's amounts",
+        "rewardrules: error: 1 malformed payload(s); no ledger was written",
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

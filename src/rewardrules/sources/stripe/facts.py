@@ -63,6 +63,8 @@ class _RefundedState:
     before: int | None
     currency: str
     listed: bool
+    #: the payload it was read from
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +495,7 @@ def _on_charge_refunded(envelope: _Envelope, facts: _Facts, options: Options) ->
             before if isinstance(before, int) and not isinstance(before, bool) else None,
             _currency(obj, options.currency),
             _complete_list(obj, "refunds"),
+            envelope.source,
         )
     )
     for refund in obj.children("refunds"):

@@ -67,6 +67,7 @@ def _subscription_rows(facts: _Facts, problems: list[Problem]) -> list[_Row]:
             state.at,
             "subscription",
             state.customer,
+            origin=envelope.source,
             mrr=_money_text(total, currency),
             currency=currency,
         )

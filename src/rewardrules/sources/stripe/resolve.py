@@ -21,7 +21,7 @@ from ...core.timeutil import NS_PER_SECOND, format_timestamp
 from .facts import _Facts, _Money, _Referral, _RefundedState
 from .mrr import _subscription_rows
 from .public import Problem, Report
-from .rows import _money_text, _Row, _row
+from .rows import _money_text, _Row, _row, _unreadable
 
 # Dispute states in which Stripe has taken the money back from the merchant.
 # `warning_*` states are inquiries: no money moves.
@@ -42,6 +42,7 @@ def _resolve(facts: _Facts, report: Report, problems: list[Problem]) -> list[dic
     rows += _referral_rows(facts, report, problems)
     rows += _subscription_rows(facts, problems)
     rows.sort(key=lambda r: (r.at, r.id))
+    problems.extend(problem for problem in map(_unreadable, rows) if problem is not None)
     return [r.fields for r in rows]
 
 
@@ -142,7 +143,15 @@ class _Payments:
 
     def rows(self) -> list[_Row]:
         return [
-            _row(m.id, m.at, "payment", m.customer or "", amount=_money_text(m.amount, m.currency), currency=m.currency)
+            _row(
+                m.id,
+                m.at,
+                "payment",
+                m.customer or "",
+                origin=m.source,
+                amount=_money_text(m.amount, m.currency),
+                currency=m.currency,
+            )
             for m in [*self.invoices.values(), *self.charges.values()]
         ]
 
@@ -188,6 +197,7 @@ def _reversal_row(money: _Money, payments: _Payments, facts: _Facts, extra: dict
         money.at,
         "refund",
         customer,
+        origin=money.source,
         amount=_money_text(money.amount, money.currency),
         currency=money.currency,
         payment=payment,
@@ -226,7 +236,14 @@ def _cumulative_refund_rows(facts: _Facts, payments: _Payments, refunds: list[_M
             if rest < step.delta:
                 report.duplicates["refund seen as a refund object and as amount_refunded"] += 1
             if rest > 0:
-                money = _Money(f"stripe:{charge}:refund:{step.after}", step.at, rest, step.currency, charge=charge)
+                money = _Money(
+                    f"stripe:{charge}:refund:{step.after}",
+                    step.at,
+                    rest,
+                    step.currency,
+                    charge=charge,
+                    source=step.source,
+                )
                 row = _reversal_row(money, payments, facts, {})
                 if row is not None:
                     rows.append(row)
@@ -241,6 +258,7 @@ class _Step:
     delta: int
     at: int
     currency: str
+    source: str = ""
 
 
 def _refund_steps(facts: _Facts, report: Report) -> dict[str, list[_Step]]:
@@ -265,7 +283,9 @@ def _refund_steps(facts: _Facts, report: Report) -> dict[str, list[_Step]]:
             before = state.before if state.before is not None else previous
             previous = after
             if after > before and not state.listed:
-                steps.setdefault(charge, []).append(_Step(after, after - before, state.at, state.currency))
+                steps.setdefault(charge, []).append(
+                    _Step(after, after - before, state.at, state.currency, state.source)
+                )
     return steps
 
 
@@ -327,7 +347,7 @@ def _referral_rows(facts: _Facts, report: Report, problems: list[Problem]) -> li
             "referee": referral.referee,
             **dict(referral.attributes),
         }
-        rows.append(_Row(referral.at, referral.id, fields))
+        rows.append(_Row(referral.at, referral.id, fields, referral.source))
     return rows
 
 
