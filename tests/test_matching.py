@@ -374,6 +374,60 @@ def test_diff_replays_history_under_a_changed_matching_file(tmp_path: Path, caps
     assert main(["diff", str(REFERENCE), str(broken), ledger]) == 2
 
 
+def test_diff_of_matching_files_in_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--format markdown gives Markdown for matching files too (it gave the
+    text), in the style of the reward diff's; --max-awards-per-event, an
+    option of reward rules, is refused rather than ignored."""
+    new = tmp_path / "new.rules"
+    new.write_text(REFERENCE.read_text(encoding="utf-8").replace("longest_idle, partner", "partner"), encoding="utf-8")
+    ledger = str(GOLDEN / "decline_and_acceptance.jsonl")
+    assert main(["diff", str(REFERENCE), str(new), ledger, "--format", "markdown"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "### rewardrules diff: `fasttrack_matching`",
+        "",
+        f"`{REFERENCE}` → `{new}` on `{ledger}`, as of `2026-04-03T09:00:00Z`.",
+        "",
+        "**2 workloads change hands**, 2 unchanged.",
+        "",
+        "| request | workload | old | new |",
+        "| --- | --- | --- | --- |",
+        "| R3 | teams | ftc (fallback, fallback) | charlie (round\\_robin, pending) |",
+        "| R4 | teams | bravo (round\\_robin, accepted) | alpha (round\\_robin, pending) |",
+        "",
+        "Answers that do not apply under new: d2, a3.",
+    ]
+    assert main(["diff", str(REFERENCE), str(REFERENCE), ledger, "--format", "markdown"]) == 0
+    assert "**No differences**: 4 workloads held the same." in capsys.readouterr().out
+    assert main(["diff", str(REFERENCE), str(new), ledger, "--max-awards-per-event", "5"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"rewardrules: error: --max-awards-per-event diffs reward rules; `{REFERENCE}` is a matching file\n"
+    )
+
+
+def test_matching_diff_markdown_makes_names_inert() -> None:
+    from rewardrules.match.diff import diff_markdown
+
+    evil = "[x](https://evil.example/)<img src=x onerror=alert(1)>**b**`t`|"
+    side = {"partner": evil, "kind": "k", "basis": "round_robin", "status": "pending"}
+    diff = {
+        "old": "m",
+        "new": "m",
+        "as_of": "2026-01-01T00:00:00Z",
+        "changed": [{"request": evil, "workload": "w", "old": None, "new": side}],
+        "same": 0,
+        "stale": {"old": [], "new": [evil]},
+    }
+    out = diff_markdown(diff, "a`b.rules", "n.rules", "l.jsonl")
+    for raw in ("](", "<img", "**b", "`t`", "t`|"):
+        assert raw not in out
+    escaped = "\\[x\\]\\(https\\://evil\\.example/\\)&lt;img src=x onerror=alert\\(1\\)&gt;\\*\\*b\\*\\*\\`t\\`\\|"
+    assert f"| {escaped} | w | (not requested) | {escaped} (round\\_robin, pending) |" in out
+    assert f"under new: {escaped}." in out
+    assert "``a`b.rules`` → `n.rules` on `l.jsonl`" in out
+
+
 def test_a_new_partner_starts_level_and_gets_no_burst() -> None:
     """alpha and bravo have 5 referrals each when charlie joins: charlie
     takes every third referral from then on, not the next ten in a row."""

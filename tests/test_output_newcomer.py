@@ -266,6 +266,41 @@ def test_printable_escapes_controls_and_markdown_cells_escape_pipes() -> None:
     assert markdown_cell("a|b\nc") == "a\\|b\\\\nc"
 
 
+def test_markdown_text_makes_every_markup_character_inert() -> None:
+    from rewardrules.formatting import markdown_code, markdown_text
+
+    assert markdown_text("[x](https://evil.example/)") == "\\[x\\]\\(https\\://evil\\.example/\\)"
+    assert markdown_text("<img src=x onerror=alert(1)> & co") == "&lt;img src=x onerror=alert\\(1\\)&gt; &amp; co"
+    assert markdown_text("**bold** _em_ `code` ~~s~~ #1 @you $x$") == (
+        "\\*\\*bold\\*\\* \\_em\\_ \\`code\\` \\~\\~s\\~\\~ \\#1 \\@you \\$x\\$"
+    )
+    assert markdown_text("plain words, ünïcode") == "plain words, ünïcode"
+    # a code span: one backtick more than the longest run in it, padded when it starts or ends with one
+    assert markdown_code("a/b.rules") == "`a/b.rules`"
+    assert markdown_code("x``y.rules") == "```x``y.rules```"
+    assert markdown_code("`x`") == "`` `x` ``"
+    assert markdown_code("a|b", in_table=True) == "`a\\|b`"
+
+
+def test_diff_markdown_names_and_paths_inject_no_markup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    link, html, bold = "[x](https://evil.example/)", "<img src=x onerror=alert(1)>", "**bold**`tick`"
+    ledger = _ledger(_referral(1, link, html), _payment(1, html, 2), _referral(2, bold, "b"), _payment(2, "b", 3))
+    folder = tmp_path / "a`b"
+    folder.mkdir()
+    old, path = _files(folder, CAPPED, ledger)
+    new = folder / "n.rules"
+    new.write_text(CAPPED.replace("cash 100 USD", "cash 50 USD"))
+    code, out, _ = _cli(capsys, "diff", old, new, path, "--format", "markdown")
+    assert code == 1
+    for raw in (link, html, bold, "<img", "](", "**bold"):
+        assert raw not in out
+    assert "\\[x\\]\\(https\\://evil\\.example/\\)" in out
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in out
+    assert "\\*\\*bold\\*\\*\\`tick\\`" in out
+    # a path with a backtick stays one code span: fenced by two
+    assert f"``{old}`` → ``{new}`` on ``{path}``" in out
+
+
 def _forged_ledger() -> list[str]:
     return _ledger(
         _referral(1, "carlos", FORGED), _payment(1, FORGED, 2), _referral(2, "carlos", "b"), _payment(2, "b", 3)

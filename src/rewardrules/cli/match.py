@@ -228,9 +228,12 @@ def is_matching_path(path: str) -> bool:
 def run_diff(args: argparse.Namespace) -> int:
     """`rewardrules diff OLD NEW LEDGER` for two matching files: the
     workloads that change hands. Exit 0 same, 1 different, 2 bad input (an
-    invalid matching file included: 1 would read as "differs")."""
-    from ..match.diff import diff_matches, diff_text
+    invalid matching file included: 1 would read as "differs"), as for an
+    option only reward rules have (--max-awards-per-event)."""
+    from ..match.diff import diff_markdown, diff_matches, diff_text
 
+    if args.max_awards_per_event is not None:
+        return fail(f"--max-awards-per-event diffs reward rules; {quoted(args.old)} is a matching file")
     old, new = _load(args.old, 2), _load(args.new, 2)
     if isinstance(old, int) or isinstance(new, int):
         return 2
@@ -247,6 +250,9 @@ def run_diff(args: argparse.Namespace) -> int:
     diff = diff_matches(before, after)
     if args.format == "json":
         write_json(json.dumps(diff, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    elif args.format == "markdown":
+        name = "<stdin>" if args.ledger == "-" else args.ledger
+        sys.stdout.write(diff_markdown(diff, args.old, args.new, name))
     else:
         sys.stdout.write(diff_text(diff))
     return 1 if diff["changed"] else 0

@@ -253,7 +253,49 @@ def printable_lines(lines: Iterable[str]) -> str:
     return "".join(printable(line) + "\n" for line in lines)
 
 
+#: The ASCII punctuation that Markdown (CommonMark, and GitHub's
+#: extensions: tables, strikethrough, autolinks, math) reads as markup
+#: somewhere in a line: each is written backslash-escaped, which CommonMark
+#: guarantees is the character itself. `<`, `>` and `&` (HTML, entities)
+#: are written as entities. The rest of ASCII punctuation (`,;'"/=?%`)
+#: opens nothing by itself: it means something only inside a link, an
+#: autolink or HTML, whose openers are escaped.
+_MARKDOWN_ESCAPES = {
+    **{char: "\\" + char for char in "\\`*_{}[]()#+-.!|~:@$^"},
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+}
+_MARKDOWN_SPECIAL = re.compile("[" + re.escape("".join(_MARKDOWN_ESCAPES)) + "]")
+
+
+def markdown_text(text: str) -> str:
+    """Untrusted text (a referrer id, a name, a message) made inert in
+    Markdown: `printable`, then every character of `_MARKDOWN_ESCAPES`
+    escaped, so that `[x](https://…)`, `<img …>`, `**bold**`, a backtick
+    or `|` show as written and a name cannot add a link, HTML, emphasis,
+    code or a table column. The same text in a table cell or a paragraph."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: _MARKDOWN_ESCAPES[m.group()], printable(text))
+
+
 def markdown_cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: `printable`, and `\\` and
-    `|` escaped so that a name cannot add a column."""
-    return printable(text).replace("\\", "\\\\").replace("|", "\\|")
+    """Text safe inside a Markdown table cell: `markdown_text` (which
+    escapes `|` too, so that a name cannot add a column)."""
+    return markdown_text(text)
+
+
+def markdown_code(text: str, *, in_table: bool = False) -> str:
+    """`printable` text as a Markdown code span, where nothing is markup:
+    fenced by one backtick more than the longest run of them in it, and
+    padded with a space when it starts or ends with a backtick or a space
+    (which the span would otherwise take as part of its fence, or strip).
+    `in_table`: `|` escaped too, since a table splits its cells at `|`
+    even inside a code span (GitHub then shows it as written)."""
+    shown_text = printable(text)
+    longest = max((len(run) for run in re.findall("`+", shown_text)), default=0)
+    fence = "`" * (longest + 1)
+    if not shown_text or shown_text[0] in "` " or shown_text[-1] in "` ":
+        shown_text = f" {shown_text} "
+    if in_table:
+        shown_text = shown_text.replace("|", "\\|")
+    return f"{fence}{shown_text}{fence}"

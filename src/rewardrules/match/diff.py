@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.formatting import printable
+from ..core.formatting import markdown_cell, markdown_code, markdown_text, printable
 from ..core.timeutil import format_timestamp
 from .api import MatchResult
 from .evaluate import ENDED, Assignment
+
+#: rows of the Markdown table at most, as the reward diff's, so a pull-request comment stays readable
+MARKDOWN_ROWS = 50
 
 
 def holders(result: MatchResult) -> dict[tuple[str, str], Assignment]:
@@ -78,3 +81,43 @@ def _who(side: dict[str, Any] | None) -> str:
     if side is None:
         return "(not requested)"
     return f"{side['partner'] or 'nobody'} ({side['basis']}, {side['status']})"
+
+
+def diff_markdown(diff: dict[str, Any], old_path: str, new_path: str, ledger: str) -> str:
+    """The diff for a pull-request comment, in the style of the reward
+    diff's Markdown: a title, the files, a summary line and a table of the
+    workloads that change hands (at most `MARKDOWN_ROWS`). Every name, id
+    and path from outside is a code span or escaped (`markdown_text`): it
+    cannot add a link, HTML, emphasis or a column."""
+    title = markdown_code(diff["new"])
+    if diff["old"] != diff["new"]:
+        title = f"{markdown_code(diff['old'])} → {title}"
+    out = [f"### rewardrules diff: {title}", ""]
+    paths = f"{markdown_code(old_path)} → {markdown_code(new_path)} on {markdown_code(ledger)}"
+    out += [f"{paths}, as of {markdown_code(diff['as_of'] or '-')}.", ""]
+    count, same = len(diff["changed"]), diff["same"]
+    if not count:
+        out.append(f"**No differences**: {same} workload{'s' * (same != 1)} held the same.")
+    else:
+        out.append(f"**{count} workload{'s' * (count != 1)} change{'s' * (count == 1)} hands**, {same} unchanged.")
+        out += ["", "| request | workload | old | new |", "| --- | --- | --- | --- |"]
+        rows = [
+            f"| {markdown_cell(c['request'])} | {markdown_cell(c['workload'])} | {_who_cell(c['old'])} | "
+            f"{_who_cell(c['new'])} |"
+            for c in diff["changed"]
+        ]
+        if len(rows) > MARKDOWN_ROWS:
+            rows = [*rows[:MARKDOWN_ROWS], f"| ... and {len(rows) - MARKDOWN_ROWS} more |  |  |  |"]
+        out += rows
+    for side in ("old", "new"):
+        if diff["stale"][side]:
+            answers = ", ".join(markdown_text(answer) for answer in diff["stale"][side])
+            out += ["", f"Answers that do not apply under {side}: {answers}."]
+    return "".join(printable(line) + "\n" for line in out)
+
+
+def _who_cell(side: dict[str, Any] | None) -> str:
+    if side is None:
+        return "(not requested)"
+    partner = markdown_cell(side["partner"]) if side["partner"] else "nobody"
+    return f"{partner} ({markdown_cell(side['basis'])}, {markdown_cell(side['status'])})"

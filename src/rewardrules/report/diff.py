@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..core.formatting import markdown_cell, printable_lines
+from ..core.formatting import markdown_cell, markdown_code, markdown_text, printable_lines
 from ..core.runtime import in_context
 from ..core.units import format_amount, is_additive
 from ..score.arguments import expect_program, path_name
@@ -191,11 +191,16 @@ class Diff:
     # -- markdown ------------------------------------------------------
     @in_context
     def markdown(self) -> str:
-        title = self.new_ruleset if self.old_ruleset == self.new_ruleset else f"{self.old_ruleset} → {self.new_ruleset}"
-        out = [f"### rewardrules diff: `{title}`", ""]
-        out.append(f"`{self.old_path}` → `{self.new_path}` on `{self.ledger}`, as of `{self.as_of}`.")
+        # every name, path and value from outside is a code span or escaped (`markdown_text`):
+        # a referrer id or a file name cannot add a link, HTML, emphasis or a column
+        title = markdown_code(self.new_ruleset)
+        if self.old_ruleset != self.new_ruleset:
+            title = f"{markdown_code(self.old_ruleset)} → {title}"
+        out = [f"### rewardrules diff: {title}", ""]
+        paths = f"{markdown_code(self.old_path)} → {markdown_code(self.new_path)} on {markdown_code(self.ledger)}"
+        out.append(f"{paths}, as of {markdown_code(self.as_of)}.")
         out.append("")
-        out.extend(f"> **Note:** {n}" for n in self.notes)
+        out.extend(f"> **Note:** {markdown_text(n)}" for n in self.notes)
         if self.notes:
             out.append("")
         if self.equal:
@@ -224,9 +229,11 @@ class Diff:
                 + " | ".join(
                     [
                         _cell(c.new["milestone"]),
-                        _cell(f"{c.new['beneficiary']} ({c.new['role']})"),
-                        _cell(f"{c.new['referrer']} → {c.new['referee']}"),
-                        "<br>".join(_cell(f"{f}: {_show(c.old.get(f))} → {_show(c.new.get(f))}") for f in c.fields),
+                        _beneficiary_cell(c.new),
+                        _referral_cell(c.new),
+                        "<br>".join(
+                            f"{f}: {_value_cell(f, c.old.get(f))} → {_value_cell(f, c.new.get(f))}" for f in c.fields
+                        ),
                     ]
                 )
                 + " |"
@@ -243,7 +250,7 @@ class Diff:
             ]
             rows = [
                 f"| {_cell(g.name)} | {g.added} | {g.removed} | {g.changed} | "
-                + (", ".join(_cell(f"{c.name} {c.signed()}") for c in g.costs.values() if c.delta) or "none")
+                + (", ".join(f"{_cell(c.name)} {c.signed()}" for c in g.costs.values() if c.delta) or "none")
                 + " |"
                 for g in groups
             ]
@@ -451,14 +458,41 @@ def _award_line(award: Mapping[str, Any]) -> str:
 
 def _award_row(award: Mapping[str, Any]) -> str:
     cells = [
-        award["at"],
-        award["milestone"],
-        f"{award['beneficiary']} ({award['role']})",
-        f"{award['referrer']} → {award['referee']}",
-        _what(award),
-        award["status"],
+        str(award["at"]),  # the engine's instant and status: no markup
+        _cell(award["milestone"]),
+        _beneficiary_cell(award),
+        _referral_cell(award),
+        _what_cell(award),
+        str(award["status"]),
     ]
-    return "| " + " | ".join(_cell(str(c)) for c in cells) + " |"
+    return "| " + " | ".join(cells) + " |"
+
+
+#: the award fields whose values the engine writes (an instant, an amount,
+#: a status, a kind): shown as they are, with no escape to read past
+_WRITTEN = ("at", "amount", "status", "kind")
+
+
+def _value_cell(field: str, value: Any) -> str:
+    """A value of a changed award's field in a cell: the ledger's and the
+    rule file's text (a referee, an item, a message) escaped."""
+    if value is None:
+        return "(none)"
+    return str(value) if field in _WRITTEN else _cell(str(value))
+
+
+def _beneficiary_cell(award: Mapping[str, Any]) -> str:
+    return f"{_cell(award['beneficiary'])} ({_cell(award['role'])})"
+
+
+def _referral_cell(award: Mapping[str, Any]) -> str:
+    return f"{_cell(award['referrer'])} → {_cell(award['referee'])}"
+
+
+def _what_cell(award: Mapping[str, Any]) -> str:
+    if award["kind"] == "item":
+        return f'item "{_cell(award["item"])}"'
+    return f"{award['kind'].replace('_', ' ')} {award['amount']} {_cell(award['unit'])}"
 
 
 def _show(value: Any) -> str:
@@ -466,7 +500,8 @@ def _show(value: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
+    """Text from outside (a name, an id, a unit) inert inside a Markdown
+    table cell (`markdown_cell`)."""
     return markdown_cell(text)
 
 
