@@ -250,6 +250,15 @@ def test_text_bounds(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
+def test_text_bounds_keep_a_path_on_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a U+2028 or a form feed in a file's name is shown escaped, not as a line break
+    rules = tmp_path / "saas\u2028\x0cmilestones.rules"
+    rules.write_text((RULESETS / "saas_milestones.rules").read_text())
+    code, out, _ = run_cli(capsys, "check", "--bounds", rules)
+    assert code == 0
+    assert out.split("\n")[0] == f"{tmp_path}/saas\\u2028\\x0cmilestones.rules: payout bounds of `saas_milestones`"
+
+
 # -- SARIF -------------------------------------------------------------------
 
 

@@ -81,6 +81,16 @@ async def test_hover_shows_a_milestones_rewards(client: LanguageClient) -> None:
     assert "- per referral, to the referee: 10.00 USD\n" in value
 
 
+async def test_hover_bounds_of_a_file_with_a_line_separator_in_its_name(client: LanguageClient) -> None:
+    # the bounds' heading names the file: a U+2028 in the name starts no line of the hover
+    name = "hover\u2028file.rules"
+    await open_text(client, RULES, name)
+    where = at(RULES, "big_spender", delta=3)
+    value = text_of(await client.text_document_hover_async(types.HoverParams(text_document=doc(name), position=where)))
+    bound = value.split("payout bound of this milestone:\n", 1)[1]
+    assert bound.startswith("- per referral, to the referrer: 50.00 USD\n") and "program" not in bound
+
+
 async def _complete(client: LanguageClient, text: str, name: str, where: types.Position) -> dict[str, str | None]:
     await open_text(client, text, name)
     found = await client.text_document_completion_async(types.CompletionParams(text_document=doc(name), position=where))

@@ -63,6 +63,28 @@ def test_score_match_is_byte_identical_with_the_two_steps_by_hand(
     assert "contoso" in at_once and "640.00" in at_once
 
 
+def test_score_match_reads_a_raw_line_separator_in_a_name_as_the_two_steps_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # U+2028 may stand raw in a JSON string: `match --format referrals` writes it so, and the
+    # ledger reader ends a line at `\n` only; `--match` splits the referrals the same way
+    partners, licenses = tmp_path / "partners.jsonl", tmp_path / "licenses.jsonl"
+    for copy, original in ((partners, PARTNERS), (licenses, LICENSES)):
+        copy.write_text(original.read_text(encoding="utf-8").replace("tailspin", "tail\u2028spin"), encoding="utf-8")
+    code, referrals, _ = run(capsys, "match", str(MATCHING), str(partners), "--format", "referrals")
+    assert code == 0 and "tail\u2028spin" in referrals
+    merged = tmp_path / "merged.jsonl"
+    merged.write_text(licenses.read_text(encoding="utf-8") + referrals, encoding="utf-8")
+    code, by_hand, _ = run(capsys, "score", str(CPOR), str(merged), "--format", "json")
+    assert code == 0
+    code, at_once, err = run(
+        capsys, "score", str(CPOR), str(licenses), "--match", str(MATCHING), str(partners), "--format", "json"
+    )
+    assert (code, err) == (0, "")
+    assert at_once == by_hand
+    assert "tail\u2028spin" in json.loads(at_once)["awards"][0]["referee"]
+
+
 def test_score_match_does_not_depend_on_line_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []
     for events in (PARTNERS, shuffled(PARTNERS, tmp_path, 18)):
@@ -305,6 +327,20 @@ def test_an_invalid_event_in_a_matching_case_is_told_at_its_line(
     code, _, err = run(capsys, "test", str(rules))
     assert code == 2
     assert "m.test.toml:5:" in err and "temas" in err
+
+
+def test_a_raw_line_separator_in_a_matching_test_file_moves_no_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partner = PARTNER_LINE.replace('"contoso"', '"con\u2028toso"')
+    rules = _tested(
+        tmp_path,
+        f'[[case]]\nname = "bad"\ndescription = "one\u2028two"\nevents = """\n{partner}\n'
+        f'{REQUEST_LINE.replace("teams", "temas")}\n"""\nexact = true\n',
+    )
+    code, _, err = run(capsys, "test", str(rules))
+    assert code == 2
+    assert "m.test.toml:6:" in err and "temas" in err and "invalid JSON" not in err
 
 
 def test_a_folder_holds_both_kinds_and_an_untested_matching_file_is_listed(

@@ -167,6 +167,16 @@ def test_a_case_past_the_award_limit_fails_alone_and_the_run_goes_on(
     assert "2 test files, 3 cases: 1 failed, 2 passed" in out
 
 
+def test_a_line_separator_in_the_event_id_keeps_the_limit_on_its_line(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(folder, "e.test.toml", STEP_TESTS.replace('id = "p1"', 'id = "p\u20281"'))
+    assert main(["test", str(folder / "e.rules")]) == 1
+    out = capsys.readouterr().out
+    said = LIMIT_MESSAGE.replace("`p1`", "`p\\u20281`")
+    assert "  FAIL  `big` (line 2)\n    " + said + "; scoring stopped\n      = help: " in out
+
+
 def test_test_takes_max_awards_per_event(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test", str(folder / "e.rules"), "--max-awards-per-event", "150"]) == 0
     assert "1 test file, 2 cases: 2 passed" in capsys.readouterr().out

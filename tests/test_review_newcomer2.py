@@ -42,6 +42,18 @@ def test_a_matching_file_where_rules_are_read_names_the_match_command(
     assert "expected `allowance`" not in err  # not the grammar's keyword list
 
 
+def test_a_comment_with_a_raw_line_separator_still_names_the_match_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a comment runs to `\n` (the grammar's `#[^\n]*`): a U+2028 in it starts no line
+    text = Path(MATCHING).read_text(encoding="utf-8")
+    matching = tmp_path / "matching.rules"
+    matching.write_text("# partners\u2028 and customers, \u0085 matched\n" + text, encoding="utf-8")
+    assert main(["score", str(matching), PARTNERS]) == 1
+    err = capsys.readouterr().err
+    assert "partner-matching file" in err and "rewardrules match" in err
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_rule_file_reading_events_the_scenario_never_writes_is_refused(
     jobs: str, capsys: pytest.CaptureFixture[str]

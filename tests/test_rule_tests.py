@@ -361,6 +361,55 @@ def test_invalid_ledger_in_a_case_points_at_the_test_file_line(
     assert f"{path}:9: error: case `tables`: event 2: field `mrr`: `mrr` must be a number" in err
 
 
+def test_a_raw_line_separator_in_the_test_file_moves_no_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # U+2028 and U+0085 may stand raw in a TOML string and in a JSON one: neither ends a
+    # line of the file, nor of an `events` string (the ledger reader ends lines at `\n` only)
+    text = (
+        "# a comment with a raw \u2028 line separator\n"
+        "[[case]]\n"
+        'name = "lines"\n'
+        'description = "one\u2028two\u0085three"\n'
+        'events = """\n'
+        '{"id": "r1", "at": "2026-01-05T09:00:00Z", "type": "referral", "referrer": "a\u2028b", "referee": "c"}\n'
+        '{"id": "s1", "at": "2026-01-06T09:00:00", "type": "subscription", "referee": "c", "mrr": 10}\n'
+        '"""\n'
+        "exact = true\n"
+    )
+    code, _, err = run_cli(capsys, "test", project(tmp_path, text))
+    assert code == 2
+    path = tmp_path / "saas.test.toml"
+    assert f"{path}:7: error: case `lines`: field `at`: " in err
+    assert "invalid JSON" not in err
+
+
+def test_a_raw_line_separator_in_a_toml_string_moves_no_case_or_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = case('description = "one\u2028two\u2029three"\nexact = true')
+    code, _, err = run_cli(capsys, "test", project(tmp_path, first + case("exact = true")))
+    assert code == 2
+    assert f"{tmp_path / 'saas.test.toml'}:9: error: case `mrr of 1000` is defined twice" in err
+    text = '# a comment with a raw \u2028 line separator\nrulez = "saas.rules"\n' + case("exact = true")
+    code, _, err = run_cli(capsys, "test", project(tmp_path, text))
+    assert code == 2
+    assert f"{tmp_path / 'saas.test.toml'}:2: error: unknown key `rulez`" in err
+
+
+def test_a_raw_line_separator_in_an_events_string_is_inside_its_line() -> None:
+    text = (
+        "[[case]]\n"
+        'name = "a referrer with a line separator in its name"\n'
+        'events = """\n'
+        '{"id": "r1", "at": "2026-01-05T09:00:00Z", "type": "referral", "referrer": "al\u2028ice", "referee": "acme"}\n'
+        '{"id": "s1", "at": "2026-02-01T09:00:00Z", "type": "subscription", "referee": "acme", "mrr": 1000}\n'
+        '"""\n'
+        'expect = [ { milestone = "mrr_1k", beneficiary = "al\u2028ice" } ]\n'
+    )
+    assert run_cases(rewardrules.compile(SAAS), parse_test_file(text))[0].passed
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

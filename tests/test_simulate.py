@@ -337,6 +337,16 @@ def test_renamed_events_each_their_own_are_still_accepted() -> None:
     assert parse_scenario(text, "s.toml").events.refund == "payment"
 
 
+def test_a_raw_line_separator_in_a_string_does_not_move_the_lines() -> None:
+    # TOML allows U+2028 raw in a string; an editor, and tomllib, count lines at `\n` only
+    text = SMALL.replace('name = "small"', 'name = "small\u2028launch\u0085plan"').replace(
+        "sales_involvement = 0.5", "sales_involvement = 1.5"
+    )
+    [(line, field, _, _)] = problems(text)
+    assert field == "referrers[0].sales_involvement"
+    assert line == 11 and text.split("\n")[line - 1] == "sales_involvement = 1.5"
+
+
 def test_a_file_that_is_not_toml_names_its_line() -> None:
     [(line, field, message, _)] = problems('name = "x"\nstart = 2027-01-01\nmonths = = 3\n')
     assert line == 3 and field == "" and message.startswith("not TOML")

@@ -1077,6 +1077,26 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int,
     return code, out, err
 
 
+def test_json_lines_end_at_a_newline_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # U+2028, U+2029 and U+0085 may stand raw in a JSON string; the file's lines, as the
+    # ledger reader and an editor count them, end at `\n` only (`\r\n` too)
+    text = (OWN / "checkout.jsonl").read_text().replace("user-42", "us\u0085er\u2028-4\u20292")
+    path = tmp_path / "checkout.jsonl"
+    path.write_bytes(text.replace("\n", "\r\n").encode())
+    assert [p.source for p in read_payloads([path])] == [f"{path}:1", f"{path}:2"]
+    code, out, _ = run_cli(capsys, "ingest", "stripe", path)
+    assert code == 0
+    assert [json.loads(line)["referrer"] for line in out.split("\n")[:-1]] == ["alice", "us\u0085er\u2028-4\u20292"]
+    first, second, *rest = text.split("\n")
+    path.write_text("\n".join([second, first, *rest]))  # the first line decides whether a file is JSON Lines
+    assert [p.source for p in read_payloads([path])] == [f"{path}:1", f"{path}:2"]
+    path.write_text("\n".join([first, second.replace('"livemode": true', '"livemode": oops'), *rest]))
+    code, out, err = run_cli(capsys, "ingest", "stripe", path)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"rewardrules: error: {path}:2: invalid JSON: expecting value (line 1, column ")
+    assert not any(f"{path}:{n}" in err for n in (1, 3, 4, 5))
+
+
 def test_cli_malformed_payload_exits_2_with_no_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = charge("ch_1", "cus_1", 100)
     bad["amount_captured"] = -5

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.formatting import printable_lines, quoted
+from ..core.lines import split_lines
 from ..core.render import github
 from ..report.findings import findings
 from .common import add_format_argument, describe_os_error, fail, print_diagnostics, read_text, write_json
@@ -168,7 +169,7 @@ def _print(
             for report in reports:
                 if report.bounds is not None:
                     # item names from the rule file: one line each, printable
-                    sys.stdout.write(printable_lines(report.bounds.render().splitlines()))
+                    sys.stdout.write(printable_lines(split_lines(report.bounds.render())))
         noun = "file" if len(files) == 1 else "files"
         summary = f"checked {len(files)} {noun}: {errors} error{'s' if errors != 1 else ''}"
         summary += f", {warnings} warning{'s' if warnings != 1 else ''}"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.diagnostics import RuleError
 from ..core.formatting import quoted
+from ..core.lines import split_lines
 from ..core.timeutil import format_timestamp
 from ..ledger.events import LedgerError
 from .common import (
@@ -139,7 +140,7 @@ def referral_lines(rules_path: str, ledger: str, as_of: int | None) -> list[byte
     result = _matched(rules, args, lines)
     if isinstance(result, int):
         return result
-    return [line.encode("utf-8") + b"\n" for line in result.to_referrals().splitlines()]
+    return [line.encode("utf-8") + b"\n" for line in split_lines(result.to_referrals())]
 
 
 def run_explain(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ Takes nothing from the other stages. Gives rule-file text and spans
 (``source``), diagnostics (``diagnostics``), limits, value types with units
 (``datatypes``, ``units``), instants (``timeutil``), the decimal context and
 the helpers generated code calls (``runtime``), how values are written
-(``formatting``), record ids (``ids``) and the award record's fields
+(``formatting``), a text's lines as the ledger reader counts them
+(``lines``), record ids (``ids``) and the award record's fields
 (``award``).
 
 ``runtime``, ``datatypes`` and ``ids`` are here rather than in a later stage

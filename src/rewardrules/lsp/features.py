@@ -18,6 +18,7 @@ from lsprotocol import types
 from ..check.bounds import bounds
 from ..check.program import CheckedRuleset, MilestoneInfo, ProgramInfo
 from ..core.award import KINDS, ROLES
+from ..core.lines import split_lines
 from ..core.source import Span
 from ..report.findings import formatter
 from ..syntax import nodes as ast
@@ -214,7 +215,7 @@ def _bound(checked: CheckedRuleset, program: ProgramInfo, milestone: MilestoneIn
     """What `check --bounds` says of a program that has only this
     milestone (its program's caps apply): the most it pays, per role."""
     alone = replace(checked, programs=[replace(program, milestones=[milestone])])
-    lines = bounds(alone).render().splitlines()[2:]  # after the file's and the program's heading
+    lines = split_lines(bounds(alone).render())[2:]  # after the file's and the program's heading
     return "\n".join(f"- {line.strip()}" for line in lines)
 
 

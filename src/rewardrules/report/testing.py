@@ -26,6 +26,7 @@ from ..core import limits
 from ..core.award import KINDS, ROLES, STATUSES
 from ..core.diagnostics import did_you_mean
 from ..core.formatting import quoted
+from ..core.lines import split_lines
 from ..core.problem import Location, Problem, Severity
 from ..core.render import text as render_text
 from ..core.render import to_dict as problem_dict
@@ -276,7 +277,7 @@ def parse_test_file(text: str, path: str = "<tests>", kind_of: Callable[[str], R
     if not raw_cases:
         problems.append(TestProblem(path, None, "no test cases", hint="add a `[[case]]` table (see docs/testing.md)"))
         raise TestFileError(problems)
-    headers = [n for n, line in enumerate(text.splitlines(), start=1) if _CASE_HEADER.match(line)]
+    headers = [n for n, line in enumerate(split_lines(text), start=1) if _CASE_HEADER.match(line)]
     lines: Sequence[int | None] = headers if len(headers) == len(raw_cases) else [None] * len(raw_cases)
     cases: list[Case] = []
     names: dict[str, int | None] = {}
@@ -334,7 +335,7 @@ def _case(
     else:
         value = raw["events"]
         if isinstance(value, str):
-            events = value.splitlines()
+            events = split_lines(value)
             text_line = _events_line(text, line)
         elif isinstance(value, list) and all(isinstance(e, dict) for e in value):
             events = [_event(e) for e in value]
@@ -517,7 +518,7 @@ def _lower(message: str) -> str:
 
 def _key_line(text: str, key: str) -> int | None:
     pattern = re.compile(rf"^\s*(\[\[?\s*)?{re.escape(key)}\b")
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(split_lines(text), start=1):
         if pattern.match(line):
             return n
     return None
@@ -527,7 +528,7 @@ def _events_line(text: str, case_line: int | None) -> int | None:
     """The file line of the first line of a case's `events` string."""
     if case_line is None:
         return None
-    lines = text.splitlines()
+    lines = split_lines(text)
     for n in range(case_line, len(lines)):
         if n > case_line and _CASE_HEADER.match(lines[n]):
             return None
@@ -822,7 +823,7 @@ def failure_lines(result: CaseResult) -> list[str]:
     where = f" (line {case.line})" if case.line else ""
     out = [f"  FAIL  `{case.name}`{where}"]
     if result.traced is None:  # scoring stopped at an award limit: its message, then its help
-        first, *rest = (result.error or "").splitlines() or [""]
+        first, *rest = split_lines(result.error or "") or [""]
         return [*out, f"    {first}", *(f"      {line.strip()}" for line in rest)]
     awards = result.awards
     return [*out, *outcome_lines(result, awards, result.traced.data["as_of"], award_line, "award")]

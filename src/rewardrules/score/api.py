@@ -149,7 +149,7 @@ def _opened(events: Ledger, path: str) -> Iterator[tuple[Iterable[Any], str]]:
         yield LedgerFile(events), (name if path == _LEDGER else path)
         return
     if isinstance(events, (bytes, bytearray, memoryview)):
-        raise TypeError("a ledger is a path, a file or an iterable of events, not bytes: pass data.splitlines()")
+        raise TypeError('a ledger is a path, a file or an iterable of events, not bytes: pass data.split(b"\\n")')
     if isinstance(events, Mapping) or hasattr(events, "model_dump"):
         raise TypeError("a ledger is an iterable of events, not one event: pass [event]")
     if hasattr(events, "readline"):

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..core.lines import split_lines
 from ..core.tomltext import bounded_decimal, load_toml
 
 #: The most bytes a scenario file may have: it is hand-written, and a
@@ -367,7 +368,7 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     best: tuple[int, int] | None = None  # (length of the match, line)
     table: tuple[Any, ...] = ()
     arrays: dict[tuple[str, ...], int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         header = _HEADER.match(line)
         if header:
             names = tuple(part.strip() for part in header.group(2).split("."))

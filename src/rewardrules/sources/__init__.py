@@ -21,6 +21,7 @@ from typing import Any
 
 from ..core import limits
 from ..core.formatting import quoted
+from ..core.lines import split_lines
 from ..ledger.decode import _depth
 from ..ledger.decode import decode_line as decode_json
 from ..ledger.reading import InputError, read_bytes
@@ -136,7 +137,7 @@ def _check_nesting(payloads: list[Payload]) -> None:
 def _looks_like_json_lines(text: str) -> bool:
     """True when the first non-blank line is a JSON value on its own: a
     pretty-printed file with a typo is then not misread as JSON Lines."""
-    first = next(line for line in text.splitlines() if line.strip())
+    first = next(line for line in split_lines(text) if line.strip())
     try:
         decode_json(first)
     except (ValueError, RecursionError):
@@ -147,7 +148,7 @@ def _looks_like_json_lines(text: str) -> bool:
 def _read_lines(file: Path, text: str) -> list[Payload]:
     payloads: list[Payload] = []
     errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         try:

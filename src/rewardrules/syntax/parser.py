@@ -29,6 +29,7 @@ from lark.visitors import Transformer_NonRecursive
 from ..core import limits, units
 from ..core.datatypes import DURATION_UNITS
 from ..core.diagnostics import Diagnostic, edit_distance, suggest
+from ..core.lines import split_lines
 from ..core.source import Source, Span
 from . import nodes as ast
 from .tables import digest, load_tables, tables_source
@@ -1321,7 +1322,7 @@ def _starts_matching_file(text: str, first: Diagnostic) -> bool:
 
 def _only_comments(text: str) -> bool:
     """Whether ``text`` holds nothing but blank lines and `#` comments."""
-    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+    return all(not line.strip() or line.lstrip().startswith("#") for line in split_lines(text))
 
 
 _MATCHING_HELP = (
