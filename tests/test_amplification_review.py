@@ -194,14 +194,30 @@ def test_an_app_raises_the_limit_explicitly() -> None:
         program.score(ledger("10.00"), max_awards_per_event=999)
 
 
-def test_a_session_over_the_limit_issues_nothing_of_that_event() -> None:
+def test_a_session_over_the_limit_issues_nothing_of_that_event_and_stops() -> None:
+    """The step ran part way (the metric moved, no award was issued): the
+    session takes nothing more, not even the same event again (which it
+    would take for a repeat and ignore), until restored from a snapshot."""
     program = rewardrules.compile(CENTS)
     session = program.session()
     events = ledger("0.50", "10.00")
     assert sum(len(session.add(e)) for e in events[:2]) == 50
+    before = session.snapshot()
     with pytest.raises(rewardrules.AwardLimitError):
         session.add(events[2])
-    assert len(session.result().data["awards"]) == 50
+    for call in (
+        lambda: session.add(events[2]),
+        lambda: session.add_many(events[2:]),
+        lambda: session.advance("2027-01-01T00:00:00Z"),
+        session.result,
+        session.snapshot,
+    ):
+        with pytest.raises(rewardrules.SessionStoppedError, match=r"stopped at event `p1` .*restore it"):
+            call()
+    restored = program.restore(before)
+    assert len(restored.result().data["awards"]) == 50
+    with pytest.raises(rewardrules.AwardLimitError):
+        restored.add(events[2])
 
 
 def test_a_restored_session_takes_the_limit_again() -> None:

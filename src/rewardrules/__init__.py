@@ -32,7 +32,9 @@ _EXPORTS = {
     "ScoreResult": "score.api",
     "ScratchError": "ledger.idlog",
     "Session": "score.api",
+    "SessionStoppedError": "score.api",
     "SnapshotError": "score.snapshot",
+    "ValueLimitError": "core.limits",
     "check_source": "score.api",
     "compile": "score.api",
     "json_schema": "score.schema",
@@ -53,7 +55,9 @@ __all__ = [
     "ScoreResult",
     "ScratchError",
     "Session",
+    "SessionStoppedError",
     "SnapshotError",
+    "ValueLimitError",
     "check_source",
     "compile",
     "json_schema",
@@ -62,11 +66,11 @@ __all__ = [
 
 if _typing.TYPE_CHECKING:
     from .core.diagnostics import Diagnostic, RuleError
-    from .core.limits import AwardLimitError
+    from .core.limits import AwardLimitError, ValueLimitError
     from .ledger.events import LedgerError, LedgerProblem
     from .ledger.idlog import ScratchError
     from .ledger.reading import InputError
-    from .score.api import Program, ScoreResult, Session, check_source, compile, load
+    from .score.api import Program, ScoreResult, Session, SessionStoppedError, check_source, compile, load
     from .score.schema import Award, LedgerEvent, Reversal, json_schema
     from .score.snapshot import SnapshotError
 

@@ -30,6 +30,7 @@ Jinja does for templates.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import functools
 import hashlib
 import linecache
@@ -59,6 +60,7 @@ from ..core.award import CONTRACT_FIELDS
 from ..core.datatypes import DURATION, DURATION_UNITS, QUANTITY, Type
 from ..core.formatting import amount_text, formatter
 from ..core.ids import award_head
+from ..core.limits import ValueLimitError
 from ..core.source import Span
 from ..core.units import is_currency, minor_exponent
 from ..syntax import nodes as ast
@@ -244,12 +246,18 @@ class CompiledRuleset:
         span, what = origin
         return Origin(span.path, span.line, span.column, what)
 
-    def annotate(self, exc: BaseException) -> None:
+    def annotate(self, exc: BaseException, event: str | None = None) -> None:
         """Add a note naming the rule-file line to an exception raised
         inside this ruleset's generated code (the innermost such frame),
         as Jinja's tracebacks name the template line. `check` promises a
         checked program never raises while scoring: this is a safety net
-        that makes an engine bug point at the rule that exposed it."""
+        that makes an engine bug point at the rule that exposed it.
+
+        One exception is the ledger's doing, not a bug: a value past the
+        largest number scoring holds (`decimal.Overflow`, from a metric
+        that squares itself over and over). That raises `ValueLimitError`
+        instead, naming the line and `event` (the id, when the caller
+        knows it), as a stop at a limit."""
         lineno = None
         tb = exc.__traceback__
         while tb is not None:
@@ -257,6 +265,9 @@ class CompiledRuleset:
                 lineno = tb.tb_lineno
             tb = tb.tb_next
         origin = self.source_line(lineno) if lineno is not None else None
+        if isinstance(exc, decimal.Overflow):
+            where = f"({origin.what}, {origin.path}:{origin.line}:{origin.column})" if origin is not None else None
+            raise ValueLimitError.overflow(where, event, runtime.CONTEXT.Emax) from exc
         if origin is None:
             return
         note = origin.note()
@@ -884,7 +895,7 @@ class _Compiler:
                 w.dedent()
             else:
                 step = w.const(trigger.step)
-                w.line(f"reached = cur // {step}")
+                w.line(f"reached = multiples(cur, {step})")
                 # all the multiples reached, or an error before any: never some of them
                 w.line(f"if reached - {st}.prev[{i}] > most:")
                 w.indent()

@@ -12,7 +12,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from .datatypes import DURATION, QUANTITY, TIME, Type
@@ -108,8 +108,7 @@ def format_value(value: Any, typ: Type | None) -> Any:
     if isinstance(value, Decimal):
         quantum = money_quantum(typ)
         if quantum is not None:
-            # the context by position: by keyword it costs 0.2 us more
-            return format(value.quantize(quantum, None, CONTEXT), "f")
+            return format(to_quantum(value, quantum), "f")
         return plain(value.normalize(CONTEXT)) if value == value.to_integral_value() else plain(value)
     return str(value)
 
@@ -137,10 +136,31 @@ def formatter(typ: Type | None) -> Callable[[Any], Any]:
 
     def money(value: Any) -> Any:
         if type(value) is Decimal:
-            return str(value.quantize(quantum, None, CONTEXT))
+            try:
+                # the context by position: by keyword it costs 0.2 us more
+                return str(value.quantize(quantum, None, CONTEXT))
+            except InvalidOperation:  # more digits than the context holds
+                return str(to_quantum(value, quantum))
         return format_value(value, typ)
 
     return money
+
+
+def to_quantum(value: Decimal, quantum: Decimal) -> Decimal:
+    """`value` rounded half to even to `quantum` (0.01 for cents), exactly,
+    however many digits that takes. Scoring's context holds 100 digits: a
+    metric of ledger numbers multiplied together (`price * seats * seats`)
+    may have more whole digits than that leaves for the cents, and its
+    value is still written, in full, rather than stop the run."""
+    try:
+        return value.quantize(quantum, None, CONTEXT)  # the context by position: by keyword it costs 0.2 us more
+    except InvalidOperation:
+        exponent = quantum.as_tuple().exponent
+        assert isinstance(exponent, int)  # (a quantum is finite)
+        # the whole digits, the decimals, and one for a carry (9.999 to 10.00)
+        digits = max(value.adjusted(), 0) + 1 - exponent + 1
+        wide = Context(digits, ROUND_HALF_EVEN, CONTEXT.Emin, CONTEXT.Emax, 1, 0, [], [InvalidOperation])
+        return value.quantize(quantum, None, wide)
 
 
 def money_quantum(typ: Type | None) -> Decimal | None:

@@ -133,6 +133,28 @@ class AwardLimitError(Exception):
         )
 
 
+class ValueLimitError(AwardLimitError):
+    """Scoring stopped: a value the rules compute passed the largest number
+    scoring holds (10**999999: `runtime.CONTEXT`), as a metric that
+    squares itself over and over does. A kind of `AwardLimitError`: the
+    same stop (nothing issued for that event, a session to be restored
+    from its last snapshot), and what catches one catches both."""
+
+    @classmethod
+    def overflow(cls, where: str | None, event: str | None, limit: int) -> ValueLimitError:
+        """A value past `10**limit`, computed `where` (the rule file's line
+        and what it computes, when known) at `event` (its id, when known)."""
+        at = f" at event `{event}`" if event else ""
+        return cls(
+            f"a value {where or 'the rules compute'}{at} is past the largest number scoring holds "
+            f"(10^{limit:,}); scoring stopped",
+            "a metric that multiplies itself, or divides by a very small number, grows past any amount: "
+            "check that rule (`check --bounds` shows what each referral can earn)",
+            event or "",
+            limit,
+        )
+
+
 def per_event_limit(value: object) -> int:
     """The most awards one event may give, as a caller set it: None for
     `MAX_AWARDS_PER_EVENT`, else a whole number from 1 to

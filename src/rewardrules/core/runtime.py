@@ -161,6 +161,45 @@ def occurrence(multiple: Any) -> str:
     return format(multiple.normalize(CONTEXT), "f")
 
 
+def multiples(value: Any, step: Decimal) -> Decimal:
+    """`value // step`: how many multiples of `step` (positive) an `every`
+    milestone's metric has reached (toward zero, as `//` of decimals),
+    exactly, however many digits the quotient has. A metric of ledger
+    numbers multiplied together may pass 10**100 steps, more digits than
+    scoring's context holds (`DivisionImpossible`): then the quotient is
+    taken in a context wide enough, and `too_many` says how many awards
+    that would be."""
+    try:
+        return value // step  # type: ignore[no-any-return]
+    except decimal.InvalidOperation:
+        value = Decimal(value)
+        return _exact(value.adjusted() - step.adjusted() + 2).divide_int(value, step)
+
+
+def next_multiple(value: Any, step: Decimal) -> Decimal:
+    """The multiple of `step` after the last one `value` reached (where an
+    `every` milestone's next award is), exactly: a context as wide as the
+    product needs, so it is never rounded."""
+    reached = multiples(value, step)
+    exact = _exact(max(reached.adjusted(), 0) + len(step.as_tuple().digits) + 3)
+    return exact.multiply(exact.add(reached, 1), step)
+
+
+def _exact(digits: int) -> decimal.Context:
+    """A context of at least `digits` digits (and at least scoring's), with
+    scoring's rounding and range, that raises rather than round past them."""
+    return decimal.Context(
+        max(digits, CONTEXT.prec),
+        decimal.ROUND_HALF_EVEN,
+        CONTEXT.Emin,
+        CONTEXT.Emax,
+        1,
+        0,
+        [],
+        [decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Inexact],
+    )
+
+
 def too_many(milestone: str, count: Any, event: str, limit: int) -> None:
     """Stop scoring: an `every` milestone would give `count` awards at one
     event, more than `limit` (`Engine.per_event`; checked before any)."""
@@ -187,6 +226,7 @@ HELPERS = {
         "n_rate",
         "n_tier",
         "n_graduated",
+        "multiples",
         "n_lt",
         "n_le",
         "n_gt",

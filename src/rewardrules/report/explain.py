@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.datatypes import DURATION_UNITS, QUANTITY
 from ..core.formatting import duration_ns, duration_text, printable_lines
-from ..core.runtime import CONTEXT, in_context
+from ..core.runtime import CONTEXT, in_context, next_multiple
 from ..core.timeutil import NS_PER_DAY, NS_PER_HOUR, format_deadline, parse_timestamp
 from ..score.arguments import NONE, expect, expect_program
 from ..syntax import nodes as ast
@@ -436,7 +436,7 @@ class _Teller:
             current = _decimal(metrics.get(trigger.metric.text))
             if current is None:
                 return None
-            target = (current // trigger.step + 1) * trigger.step
+            target = next_multiple(current, trigger.step)
             return self._distance(program, trigger.metric.text, current, target, None, ">=")
         if not isinstance(trigger, ast.WhenTrigger) or trigger.held is not None:
             return None  # a held condition: the record's progress says since when

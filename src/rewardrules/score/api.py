@@ -568,6 +568,14 @@ def _names_a_file(text: Any) -> bool:
     return name.endswith((".jsonl", ".json")) or os.path.isfile(name)
 
 
+class SessionStoppedError(RuntimeError):
+    """A session that raised while scoring an event (an `AwardLimitError`,
+    or anything else from the engine) may hold part of that event: every
+    later call raises this, naming the event, rather than add to, report
+    or snapshot a state no batch run would give. Restore the session from
+    its last snapshot (`Program.restore`)."""
+
+
 class Session:
     """Incremental scoring for apps: add events as they happen.
 
@@ -591,6 +599,8 @@ class Session:
         #: event: `localcontext` would copy the context every time, which
         #: cost as much as a tenth of an event
         self._context = CONTEXT.copy()
+        #: why the session stopped (see `SessionStoppedError`); None: running
+        self._stopped: str | None = None
 
     def add(self, event: Any) -> list[Award]:
         """Add one event; return the awards it issued (status as of its instant).
@@ -598,6 +608,7 @@ class Session:
         The event is a dict, a `LedgerEvent` or one JSON text line; anything
         wrong with it (JSON, fields, order) is a `LedgerError`, and the
         session is then as it was."""
+        self._running()
         self._count += 1
         parsed, obj = self._parse(event, self._count)
         if self._known(parsed, obj):
@@ -620,6 +631,7 @@ class Session:
         nothing of the batch is added. Exact repeats (in the batch, or of
         events already added) are ignored, however late. Problems name the
         position of each event in the session's input (`add` counts one)."""
+        self._running()
         with _opened(events, _SESSION) as (items, _):
             batch = self._batch(items)
         awards: list[Award] = []
@@ -722,6 +734,7 @@ class Session:
         never reads the wall clock: time moves only by events and by this.
         An event at or before `to` is refused after it (LedgerError);
         `to` before the last event or an earlier `advance` is refused too."""
+        self._running()
         if to is None:
             raise TypeError("advance needs `to`: RFC 3339 text, an int of nanoseconds or an aware datetime")
         limit = parse_as_of(to)
@@ -745,6 +758,9 @@ class Session:
         try:
             issued = self.engine.fire(limit)
             return self._awards(issued, limit) if issued else []
+        except BaseException as error:
+            self._stop(error, f"advancing to {format_timestamp(limit)}")
+            raise
         finally:
             setcontext(outer)
 
@@ -762,8 +778,27 @@ class Session:
             # an event of a type the rules do not use still tells the time
             issued = self.engine.process(parsed.record) if used else self.engine.fire(parsed.at - 1)
             return self._awards(issued, parsed.at) if issued else []
+        except BaseException as error:
+            self._stop(error, f"at event {quoted(parsed.id)}")
+            raise
         finally:
             setcontext(outer)
+
+    def _stop(self, error: BaseException, where: str) -> None:
+        """Note that scoring raised `error` part way (`where`): the state
+        may hold part of that step, so the session takes nothing more (an
+        app that caught the error and went on would be told of no award
+        the step issued, or be paid twice after a retry)."""
+        reason = str(error).partition("\n")[0] or type(error).__name__
+        self._stopped = (
+            f"this session stopped {where} ({type(error).__name__}: {reason}); "
+            "it may hold part of that step: restore it from its last snapshot (Program.restore)"
+        )
+
+    def _running(self) -> None:
+        """Raise `SessionStoppedError` if the session stopped (see `_stop`)."""
+        if self._stopped is not None:
+            raise SessionStoppedError(self._stopped)
 
     @in_context
     def snapshot(self, key: bytes | str | None = None) -> bytes:
@@ -773,6 +808,7 @@ class Session:
         carry an HMAC-SHA256 signature that `restore(data, key=key)` checks."""
         from .snapshot import dump
 
+        self._running()
         expect(key, (bytes, str, NONE), "key")
         return dump(self, key)
 
@@ -787,6 +823,7 @@ class Session:
     def result(self, as_of: Instant | None = None, explain: bool = True, settled: Any = None) -> ScoreResult:
         """The result so far, as of an instant (default: the last event);
         `settled` as for `Program.score`."""
+        self._running()
         expect(explain, bool, "explain")
         limit = parse_as_of(as_of)
         paid = settled_statement(settled, self.program.compiled)
@@ -825,4 +862,14 @@ class Session:
         return engine
 
 
-__all__ = ["LedgerError", "Program", "RuleError", "ScoreResult", "Session", "check_source", "compile", "load"]
+__all__ = [
+    "LedgerError",
+    "Program",
+    "RuleError",
+    "ScoreResult",
+    "Session",
+    "SessionStoppedError",
+    "check_source",
+    "compile",
+    "load",
+]

@@ -255,7 +255,7 @@ class Engine:
                 )
             return issued
         except Exception as exc:  # an engine bug: name the rule line it ran (no cost unless raised)
-            self.compiled.annotate(exc)
+            self.compiled.annotate(exc, ev[1])
             raise
         finally:
             if fired:  # empty for the next event, even after an error
@@ -309,7 +309,7 @@ class Engine:
                 reached.extend((referral, item) for item in fired)
             return hits
         except Exception as exc:  # an engine bug: name the rule line it ran (no cost unless raised)
-            self.compiled.annotate(exc)
+            self.compiled.annotate(exc, ev[1])
             raise
         finally:
             if fired:  # empty for the next event, even after an error
@@ -330,7 +330,7 @@ class Engine:
                     program, self._milestones[index], occurrence, increase, values, referral, referrer, ev, issued
                 )
         except Exception as exc:  # an engine bug: name the rule line it ran
-            self.compiled.annotate(exc)
+            self.compiled.annotate(exc, ev[1])
             raise
         return issued or _NONE
 
@@ -353,7 +353,7 @@ class Engine:
         try:
             follow(referral, links)
         except Exception as exc:  # an engine bug: name the rule line it ran
-            self.compiled.annotate(exc)
+            self.compiled.annotate(exc, ev[1])
             raise
         for milestone in self._timed.get(ev[2], ()):
             if milestone.info.level != "referrer" or isinstance(milestone.info.trigger, ast.AfterTrigger):

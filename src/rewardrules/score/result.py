@@ -20,7 +20,7 @@ from ..core.datatypes import Type
 from ..core.formatting import amount_text, format_value, formatter, plain, with_unit
 from ..core.ids import partial_reversal_id, reversal_id
 from ..core.jsonout import Items, write_fields
-from ..core.runtime import CONTEXT, Referral, ReferrerState
+from ..core.runtime import CONTEXT, Referral, ReferrerState, next_multiple
 from ..core.timeutil import format_deadline, format_timestamp, parse_timestamp
 from ..core.units import format_amount, is_additive
 from ..syntax import nodes as ast
@@ -402,7 +402,7 @@ class Reporter:
         if isinstance(trigger, ast.IncreaseTrigger):
             return f"`{name}` is {with_unit(str(current), typ)}; each rise is rewarded"
         step = trigger.step
-        nxt = (Decimal(str(current)) // step + 1) * step
+        nxt = next_multiple(Decimal(str(current)), step)
         return f"`{name}` is {with_unit(str(current), typ)}; next reward at {with_unit(plain(nxt), typ)}"
 
     def _condition_parts(self, program: ProgramInfo, condition: ast.Expr) -> list[_Part]:

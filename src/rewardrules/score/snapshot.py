@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.datatypes import BOOLEAN, DURATION, NUMBER, QUANTITY, TEXT, TIME
 from ..core.formatting import quoted
 from ..core.ids import award_id
-from ..core.limits import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
+from ..core.limits import MAX_NUMBER_CHARS, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_NESTING
 from ..core.runtime import CONTEXT, History, Referral, ReferrerState
 from ..core.timeutil import MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS
 from ..syntax import nodes as ast
@@ -84,21 +84,31 @@ _MAX_PLAIN_INT = 10**4300
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?(E[+-]?[0-9]+)?\Z")
 
 
-def _decimal(text: Any, where: str) -> Decimal:
+#: the largest exponent of a number a ledger line may hold in a field the
+#: rules do not read (kept as it was, for telling a repeat from a conflict:
+#: `seen`): any a number of `MAX_NUMBER_CHARS` characters can write
+#: (`1e999999999`), past scoring's range. A session took such an event,
+#: and its snapshot was refused on restore (found in review, 2026-12-08)
+_MAX_LEDGER_EXPONENT = 10**MAX_NUMBER_CHARS
+
+
+def _decimal(text: Any, where: str, exponent: int = _MAX_EXPONENT) -> Decimal:
     """A tagged decimal, checked before Decimal() sees it: finite, with no
-    more digits than the scoring context holds and a bounded exponent (a
-    huge one would make formatting it allocate without limit)."""
+    more digits than the scoring context holds and an exponent of at most
+    `exponent` (a huge one would make formatting it allocate without
+    limit: a value the rules read is within scoring's range)."""
     if not isinstance(text, str) or len(text) > _MAX_DECIMAL_CHARS or not _DECIMAL.match(text):
         raise _damaged(where, "expected a decimal number as text")
     value = Decimal(text)
-    if len(value.as_tuple().digits) > CONTEXT.prec or abs(value.adjusted()) > _MAX_EXPONENT:
+    if len(value.as_tuple().digits) > CONTEXT.prec or abs(value.adjusted()) > exponent:
         raise _damaged(where, "the decimal number is out of range")
     return value
 
 
-def _dec(value: Any, where: str, depth: int = 0) -> Any:
+def _dec(value: Any, where: str, depth: int = 0, exponent: int = _MAX_EXPONENT) -> Any:
     """A value back from its tagged JSON, checked: only JSON scalars, lists
-    and the two tags, nested at most `MAX_SNAPSHOT_NESTING` deep."""
+    and the two tags, nested at most `MAX_SNAPSHOT_NESTING` deep; its
+    decimals' exponents at most `exponent`."""
     if depth > MAX_SNAPSHOT_NESTING:
         raise _damaged(where, f"values nest more than {MAX_SNAPSHOT_NESTING} deep")
     if value is None or isinstance(value, (bool, str)) or (isinstance(value, float) and math.isfinite(value)):
@@ -106,13 +116,13 @@ def _dec(value: Any, where: str, depth: int = 0) -> Any:
     if isinstance(value, int):  # a value as the ledger had it: an undeclared field keeps any JSON integer
         return _int(value, where, -_MAX_PLAIN_INT, _MAX_PLAIN_INT)
     if isinstance(value, list):
-        return [_dec(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return [_dec(item, f"{where}[{i}]", depth + 1, exponent) for i, item in enumerate(value)]
     if isinstance(value, dict) and len(value) == 1:
         if "$d" in value:
-            return _decimal(value["$d"], where)
+            return _decimal(value["$d"], where, exponent)
         inner = value.get("$o")
         if isinstance(inner, dict):
-            return {key: _dec(item, f"{where}.{key}", depth + 1) for key, item in inner.items()}
+            return {key: _dec(item, f"{where}.{key}", depth + 1, exponent) for key, item in inner.items()}
     raise _damaged(where, "expected a value (an untagged object)")
 
 
@@ -411,8 +421,28 @@ def load(program: Program, blob: bytes | str, key: bytes | str | None = None) ->
             "restore it with the rule file it was taken with"
         )
     _record(data, "snapshot", _TOP, _TOP_ADDED)
+    _needed(program, data)
     with localcontext(CONTEXT):
         return _restore(Session(program), data)
+
+
+def _needed(program: Program, data: dict[str, Any]) -> None:
+    """Refuse a snapshot that lacks a key these rules need (`_TOP_ADDED`):
+    one taken before the key was added was taken with rules that had no
+    use for it (no timers, no earlier referrals read), so for rules that
+    have one, the key was deleted, and a pending award or a count with
+    it. A `/3` snapshot lacks them all."""
+    compiled = program.compiled
+    needs = {"history": compiled.remember is not None or compiled.at_referral is not None}
+    timers = any(m.timer_test is not None for m in compiled.milestones)
+    needs.update(clock=timers, timers=timers, anchored=timers)
+    missing = [key for key in _TOP_ADDED if needs[key] and key not in data]
+    if missing:
+        raise _damaged(
+            "snapshot",
+            f"it lacks {', '.join(f'`{key}`' for key in missing)}, which these rules need "
+            "(a snapshot taken with them has it)",
+        )
 
 
 #: what may give a lone surrogate: a JSON escape of one, or its UTF-8-like
@@ -477,7 +507,9 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     """Fill a new session from checked snapshot data (see `load`)."""
     engine: Engine = session.engine
     state = engine.state
-    seen = _object(data["seen"], "seen")
+    seen = _dec(data["seen"], "seen", exponent=_MAX_LEDGER_EXPONENT)
+    if not isinstance(seen, dict):
+        raise _damaged("seen", "expected an object")
     for event_id, event in seen.items():
         if not isinstance(event, dict):
             raise _damaged(f"seen.{event_id}", "expected an event (an object)")
@@ -493,9 +525,14 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     for i, item in enumerate(_list(data["referrals"], "referrals")):
         _referral(engine, _record(item, f"referrals[{i}]", _REFERRAL, _REFERRAL_ADDED), f"referrals[{i}]")
     _referrers_referred(engine)
+    ids: set[str] = set()
     for i, item in enumerate(_list(data["awards"], "awards")):
-        state.awards.append(_issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]"))
-        state.awards[-1].referral.issued.append(state.awards[-1])
+        award = _issued(engine, _record(item, f"awards[{i}]", _AWARD, _AWARD_ADDED), f"awards[{i}]")
+        if award.id in ids:  # paid twice, reversed twice
+            raise _damaged(f"awards[{i}]", "the same award is listed twice")
+        ids.add(award.id)
+        state.awards.append(award)
+        award.referral.issued.append(award)
     for i, item in enumerate(_list(data["withheld"], "withheld")):
         state.withheld.append(
             _withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD, ("referrer",)), f"withheld[{i}]")
@@ -715,11 +752,15 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
     reached = _reward_of(engine, item, where)
     _, milestone, index, role, beneficiary, referral = reached
     amount = _decimal(_dict(item["amount"], f"{where}.amount").get("$d"), f"{where}.amount")
-    constant = milestone.rewards[index].constant
+    reward = milestone.rewards[index]
+    constant = reward.constant
     capped = _bool(item["capped"], f"{where}.capped")
     if amount <= 0 or (constant is not None and (amount > constant or (amount != constant and not capped))):
         raise _damaged(f"{where}.amount", "the amount is not one the award's reward gives")
+    _in_steps(amount, reward.quantum, f"{where}.amount")
     uncapped = _uncapped(item.get("uncapped"), amount, capped, constant, f"{where}.uncapped")
+    if uncapped is not None:
+        _in_steps(uncapped, reward.quantum, f"{where}.uncapped")
     occurrence = _opt_str(item["occurrence"], f"{where}.occurrence")
     referee = "" if milestone.info.level == "referrer" else referral.referee
     rank = reward_rank(milestone, index)
@@ -738,6 +779,13 @@ def _issued(engine: Engine, item: dict[str, Any], where: str) -> IssuedAward:
         _metrics(engine, milestone.program, _opt_object(item["snapshot"], f"{where}.snapshot"), f"{where}.snapshot"),
         uncapped,
     )
+
+
+def _in_steps(amount: Decimal, quantum: Decimal | None, where: str) -> None:
+    """An award's amount in money is written with its currency's decimals
+    (`100.00` USD, never `1.0E+2` or `100`): the engine rounds it to them."""
+    if quantum is not None and amount.as_tuple().exponent != quantum.as_tuple().exponent:
+        raise _damaged(where, f"the amount is not written in steps of {quantum}, as the award's currency is paid")
 
 
 def _uncapped(value: Any, amount: Decimal, capped: bool, constant: Decimal | None, where: str) -> Decimal | None:
