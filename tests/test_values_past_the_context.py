@@ -290,3 +290,91 @@ def test_a_session_restores_an_event_it_took(number: str) -> None:
     )
     with pytest.raises(rewardrules.LedgerError, match="already added with different content"):
         restored.add('{"id":"c1","at":"2026-01-10T10:00:00Z","type":"click","referee":"ben","note":1}')
+
+
+# -- found by review (2026-12-08) ------------------------------------------------
+
+
+def test_a_timer_condition_past_the_range_stops_with_its_line() -> None:
+    """A `for` condition is tested as the timer is armed, outside the
+    step: its overflow was a raw `decimal.Overflow` traceback."""
+    rules = squares(17).replace("milestone m { when a17 >= 1 ", "milestone m { when a17 * a17 >= 1 for 10 days ")
+    program = rewardrules.compile(rules, "sqt.rules")
+    ledger = [
+        REFERRAL,
+        {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "ben", "mrr": 12345},
+    ]
+    with pytest.raises(
+        rewardrules.ValueLimitError, match=r"\(condition of milestone `m`, sqt.rules:21:15\) at event `s1`"
+    ):
+        program.score(ledger)
+
+
+def test_explain_writes_a_plain_number_past_the_context() -> None:
+    rules = """ruleset neg "Neg"
+event signup { seats: number }
+metric seats = latest signup.seats
+metric value = 0 - seats * seats * seats * seats
+milestone big {
+  when value >= 10
+  reward referrer cash 5 USD
+}
+"""
+    from rewardrules.report.explain import explain_ledger
+
+    program = rewardrules.compile(rules, "neg.rules")
+    text = explain_ledger(program, [REFERRAL, signup(N)])
+    whole = format(CONTEXT.plus(Decimal((10**30 - 1) ** 4)), "f")  # rounded to 100 digits, as scoring does
+    assert f"next: `big`: {whole} more `value` (-{whole} of 10)" in text.replace("\n", " ")
+
+
+def test_a_session_restores_its_own_snapshot_of_an_underflow() -> None:
+    """`1 / a / a` of a huge `a` underflows to `0E-1000098`: its own
+    snapshot was refused (`out of range`), and so was `result` with a
+    timer pending (which takes a snapshot of the session)."""
+    lines = squares(17).splitlines()[:-1]
+    lines += ["metric share = 1 / a17 / a17", "milestone m { when share >= 0  reward referrer cash 5 USD }"]
+    lines += ["milestone later { after 30 days  reward referrer cash 1 USD }"]
+    program = rewardrules.compile("\n".join(lines) + "\n", "t.rules")
+    session = program.session()
+    session.add(REFERRAL)
+    session.add({"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "ben", "mrr": 12345})
+    restored = program.restore(session.snapshot())
+    assert restored.result().to_json() == session.result().to_json()
+    later = session.result(as_of="2026-03-01T00:00:00Z").data["awards"]
+    assert [a["milestone"] for a in later] == ["m", "later"]
+
+
+@pytest.mark.parametrize("text", ["1E+99999999999999999999", "1E-99999999999999999999"])
+def test_a_decimal_past_what_decimal_takes_is_a_snapshot_error(text: str) -> None:
+    program = rewardrules.compile(PRODUCT, "big.rules")
+    session = program.session()
+    session.add({**REFERRAL, "note": "x"})
+    data = json.loads(session.snapshot())
+    data["seen"]["$o"]["r1"]["$o"]["note"] = {"$d": text}
+    with pytest.raises(rewardrules.SnapshotError, match=r"`seen\.r1\.note`: the decimal number is out of range"):
+        _restored(program, data)
+
+
+def test_a_stop_between_two_events_of_a_batch_stops_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the first event of `add_many` was added: its awards
+    were never returned, and the session went on as if all was well."""
+    program = rewardrules.compile(PRODUCT, "big.rules")
+    session = program.session()
+    real = rewardrules.Session._apply
+    calls = []
+
+    def apply(self: rewardrules.Session, parsed: Any, obj: Any) -> Any:
+        calls.append(parsed.id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, parsed, obj)
+
+    monkeypatch.setattr(rewardrules.Session, "_apply", apply)
+    with pytest.raises(KeyboardInterrupt):
+        session.add_many([REFERRAL, signup("2", "3"), signup("3", "3", id="s2", day=3)])
+    monkeypatch.undo()
+    with pytest.raises(
+        rewardrules.SessionStoppedError, match=r"part way through a batch \(add_many\) \(KeyboardInterrupt\)"
+    ):
+        session.result()

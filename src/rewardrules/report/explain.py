@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from ..core.datatypes import DURATION_UNITS, QUANTITY
-from ..core.formatting import duration_ns, duration_text, printable_lines
+from ..core.formatting import duration_ns, duration_text, printable_lines, to_quantum
 from ..core.runtime import CONTEXT, in_context, next_multiple
 from ..core.timeutil import NS_PER_DAY, NS_PER_HOUR, format_deadline, parse_timestamp
 from ..score.arguments import NONE, expect, expect_program
@@ -576,8 +576,11 @@ def _duration(ns: int) -> str:
 
 def _plain(value: Decimal) -> str:
     if value == value.to_integral_value():
-        return format(value.quantize(Decimal(1)), "f")
+        return format(to_quantum(value, _ONE), "f")  # (past 100 digits too)
     return format(value, "f")
+
+
+_ONE = Decimal(1)
 
 
 def _decimal(value: Any) -> Decimal | None:

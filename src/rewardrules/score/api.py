@@ -635,8 +635,16 @@ class Session:
         with _opened(events, _SESSION) as (items, _):
             batch = self._batch(items)
         awards: list[Award] = []
-        for parsed, obj in batch:
-            awards.extend(self._apply(parsed, obj))
+        entered = False
+        try:
+            for parsed, obj in batch:
+                entered = True
+                awards.extend(self._apply(parsed, obj))
+        except BaseException as error:
+            # a stop between two events (Ctrl-C): those added issued awards the app is never given
+            if self._stopped is None and entered:
+                self._stop(error, "part way through a batch (add_many)")
+            raise
         return awards
 
     def _batch(self, items: Iterable[Any]) -> list[tuple[Event, Any]]:
@@ -752,10 +760,10 @@ class Session:
                 ],
                 _SESSION,
             )
-        self._clock = limit
         outer = getcontext()
-        setcontext(self._context)
-        try:
+        try:  # (from the first change: a stop part way stops the session)
+            self._clock = limit
+            setcontext(self._context)
             issued = self.engine.fire(limit)
             return self._awards(issued, limit) if issued else []
         except BaseException as error:
@@ -766,15 +774,15 @@ class Session:
 
     def _apply(self, parsed: Event, obj: Any) -> list[Award]:
         """Take a valid new event in order: the awards it issues."""
-        self._seen[parsed.id] = obj
-        self._last = parsed.key
-        self._latest = parsed.at
-        used = parsed.type in self._reader.kinds
-        if not used and self.engine.next_due() >= parsed.at:
-            return []
         outer = getcontext()
-        setcontext(self._context)
-        try:
+        try:  # (from the first change: a stop part way stops the session)
+            self._seen[parsed.id] = obj
+            self._last = parsed.key
+            self._latest = parsed.at
+            used = parsed.type in self._reader.kinds
+            if not used and self.engine.next_due() >= parsed.at:
+                return []
+            setcontext(self._context)
             # an event of a type the rules do not use still tells the time
             issued = self.engine.process(parsed.record) if used else self.engine.fire(parsed.at - 1)
             return self._awards(issued, parsed.at) if issued else []
@@ -789,9 +797,10 @@ class Session:
         may hold part of that step, so the session takes nothing more (an
         app that caught the error and went on would be told of no award
         the step issued, or be paid twice after a retry)."""
-        reason = str(error).partition("\n")[0] or type(error).__name__
+        reason = str(error).partition("\n")[0]
+        said = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
         self._stopped = (
-            f"this session stopped {where} ({type(error).__name__}: {reason}); "
+            f"this session stopped {where} ({said}); "
             "it may hold part of that step: restore it from its last snapshot (Program.restore)"
         )
 

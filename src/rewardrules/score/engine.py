@@ -450,7 +450,11 @@ class Engine:
             self._start(Timer(ev[0] + info.timer_ns, index, referral.referee, referral.referee, ev[1], ev[0]))
             return
         key = (index, referral.referrer if per_referrer else referral.referee)
-        holds = milestone.timer_test(referral, referrer) is not None
+        try:
+            holds = milestone.timer_test(referral, referrer) is not None
+        except Exception as exc:  # an engine bug: name the rule line it ran
+            self.compiled.annotate(exc, ev[1])
+            raise
         if holds and key not in timers:
             self._start(Timer(ev[0] + info.timer_ns, index, key[1], referral.referee, ev[1], ev[0]))
         elif not holds and key in timers:
@@ -480,10 +484,14 @@ class Engine:
         """Judge a referral event; then, when the rules read `earlier
         referrals`, record it in its referrer's history whatever became
         of it, for the referrer's later referrals."""
-        referral = self._judge(ev)
-        remember = self.compiled.remember
-        if remember is not None:
-            remember(self.history(ev[4]), self._referral_fields(ev), ev[0], ev[1])
+        try:
+            referral = self._judge(ev)
+            remember = self.compiled.remember
+            if remember is not None:
+                remember(self.history(ev[4]), self._referral_fields(ev), ev[0], ev[1])
+        except Exception as exc:  # (eligibility and `earlier referrals` are generated code)
+            self.compiled.annotate(exc, ev[1])
+            raise
         return referral
 
     def history(self, referrer: str) -> History:

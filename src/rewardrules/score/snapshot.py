@@ -99,8 +99,14 @@ def _decimal(text: Any, where: str, exponent: int = _MAX_EXPONENT) -> Decimal:
     limit: a value the rules read is within scoring's range)."""
     if not isinstance(text, str) or len(text) > _MAX_DECIMAL_CHARS or not _DECIMAL.match(text):
         raise _damaged(where, "expected a decimal number as text")
-    value = Decimal(text)
-    if len(value.as_tuple().digits) > CONTEXT.prec or abs(value.adjusted()) > exponent:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:  # an exponent past what Decimal takes at all
+        raise _damaged(where, "the decimal number is out of range") from None
+    # the low end: the smallest a value of scoring can be (an underflow,
+    # `1 / a / a` of a huge `a`, keeps its digits down to `Etiny`)
+    low = CONTEXT.Etiny() if exponent == _MAX_EXPONENT else -exponent
+    if len(value.as_tuple().digits) > CONTEXT.prec or not low <= value.adjusted() <= exponent:
         raise _damaged(where, "the decimal number is out of range")
     return value
 
