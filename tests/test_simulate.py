@@ -522,6 +522,63 @@ def test_a_bad_ledger_or_rule_file_is_reported_with_its_exit_code(
     assert code == 1 and out == "" and "broken.rules:2" in err
 
 
+@pytest.mark.parametrize(
+    ("stated", "said"),
+    [
+        ('"300,00"', 'must be a number, not "300,00"'),
+        ('"NaN"', 'must be a number, not "NaN"'),
+        ('"sNaN"', 'must be a number, not "sNaN"'),
+        ('"1e999999999"', 'must be a number, not "1e999999999"'),
+        ("1e999999999", "is out of range"),
+        ("true", "must be a number, not true"),
+        ("{}", "must be a number, not {}"),
+        ("[1]", "must be a number, not [1]"),
+    ],
+)
+def test_a_backtest_refuses_a_revenue_amount_the_rule_file_does_not_declare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stated: str, said: str
+) -> None:
+    """`partner_and_customer.rules` declares `refund { payment: text }`, so
+    the scorer never read a refund's `amount`, which the backtest counts
+    as revenue taken back: `"300,00"` was a traceback (exit 1), `"NaN"` a
+    `NaN` revenue in the report, until 2026-12-08. Now it is a problem at
+    its line and field, as the scorer's are, exit 2, and nothing is
+    reported; with `--sample` too."""
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(
+        '{"id":"r1","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"pat","referee":"bob","source":"partner"}\n'
+        '{"id":"p1","at":"2026-02-02T00:00:00Z","type":"payment","referee":"bob","amount":"200"}\n'
+        "\n"
+        '{"id":"f1","at":"2026-02-03T00:00:00Z","type":"refund","referee":"bob","payment":"p1","amount":'
+        + stated
+        + "}\n"
+    )
+    for extra in ((), ("--sample", "1")):
+        code, out, err = run_cli(capsys, "simulate", PARTNERS, "--ledger", ledger, *extra)
+        assert (code, out) == (2, ""), err
+        assert f"{ledger}:4: error: field `amount`: `amount` {said}" in err
+        assert "counts the `amount` of each payment and refund" in err and "Traceback" not in err
+        assert err.endswith("rewardrules: error: the ledger has 1 problem(s); nothing was simulated\n")
+
+
+def test_a_backtest_reads_amounts_as_the_scorer_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A refund's `amount` as a JSON number, a string or left out (the
+    payment it names taken back), a payment's as a number with an exponent:
+    all exact, and a refund of a customer no referral names is not read."""
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(
+        '{"id":"r1","at":"2026-02-01T00:00:00Z","type":"referral","referrer":"pat","referee":"bob","source":"partner"}\n'
+        '{"id":"p1","at":"2026-02-02T00:00:00Z","type":"payment","referee":"bob","amount":"200"}\n'
+        '{"id":"p2","at":"2026-02-02T01:00:00Z","type":"payment","referee":"bob","amount":1.005E2}\n'
+        '{"id":"f1","at":"2026-02-03T00:00:00Z","type":"refund","referee":"bob","payment":"p1","amount":0.1}\n'
+        '{"id":"f2","at":"2026-02-03T01:00:00Z","type":"refund","referee":"bob","payment":"p2"}\n'
+        '{"id":"f3","at":"2026-02-03T02:00:00Z","type":"refund","referee":"eve","payment":"p9","amount":"x"}\n'
+    )
+    code, out, err = run_cli(capsys, "simulate", PARTNERS, "--ledger", ledger, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["revenue"]["p50"] == "199.9"
+
+
 def test_a_scenario_without_leads_reports_zero_not_nothing() -> None:
     report = report_of(
         parse_scenario(

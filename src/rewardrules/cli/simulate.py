@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal
 from typing import Any
 
 from ..core.formatting import quoted
@@ -188,7 +187,7 @@ def _backtest(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
     from ..score.api import compile
     from ..simulate.aggregate import record
     from ..simulate.generate import places
-    from ..simulate.measure import measure, month_of
+    from ..simulate.measure import measure, month_of, revenue_problems
     from ..simulate.sample import sample_lines
     from ..simulate.scenario import Events
     from ..simulate.tiers import rate_tables
@@ -212,8 +211,13 @@ def _backtest(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
             print_error_lines(str(error))
             return fail(f"the ledger has {len(error.problems)} problem(s); nothing was simulated")
         results.append((result.data, rate_tables(program.compiled.checked)))
-    events = [event for event in map(_decoded, lines) if isinstance(event, dict)]
+    numbered = _decoded(lines)
+    events = [event for _, event in numbered]
     names = Events.model_validate({})
+    problems = revenue_problems(numbered, names)
+    if problems:
+        print_error_lines(str(LedgerError(problems, args.ledger)))
+        return fail(f"the ledger has {len(problems)} problem(s); nothing was simulated")
     figures = [measure(events, data, names, args.currency, tables) for data, tables in results]
     instants = sorted([*(parse_timestamp(event["at"]) for event in events), *([latest] if latest is not None else [])])
     months = _month_range(month_of(_text(instants[0])), month_of(_text(instants[-1]))) if instants else []
@@ -221,9 +225,13 @@ def _backtest(args: argparse.Namespace, rules: list[Any]) -> dict[str, Any] | in
     return record(header, [figures], [rule.path for rule in rules], months, args.currency, places(args.currency))
 
 
-def _decoded(line: bytes | str) -> Any:
-    """A ledger line as JSON, numbers exact (the scorer has checked it)."""
-    return json.loads(line, parse_float=Decimal) if line.strip() else None
+def _decoded(lines: list[Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The ledger's objects with their line numbers, decoded as the scorer
+    decodes them (bounded, numbers exact: `ledger.decode.iter_lines`; the
+    scorer has refused a line that is not an object)."""
+    from ..ledger.decode import iter_lines
+
+    return [(line, value) for line, value, problem in iter_lines(lines) if problem is None and isinstance(value, dict)]
 
 
 def _text(ns: int) -> str:

@@ -162,6 +162,23 @@ def _convert(value: Any, kind: str, name: str, line: int, problems: list[LedgerP
     return value
 
 
+def read_amount(value: Any, name: str, line: int, hint: str | None = None) -> Decimal | LedgerProblem:
+    """`value` read as an amount exactly as a field declared `money` is
+    (a JSON number or a decimal string, finite, within the ledger's digit
+    and exponent limits, never a binary float), or the problem at its line
+    and field (`hint`, when given, in place of the usual one). For a reader
+    of a field the rule file may not declare, which the scorer never
+    checked (`simulate --ledger` reads each payment's and refund's `amount`
+    as revenue)."""
+    problems: list[LedgerProblem] = []
+    number = _convert(value, QUANTITY, name, line, problems)
+    if problems:
+        problem = problems[0]
+        return problem if hint is None else LedgerProblem(problem.line, problem.field, problem.message, hint)
+    assert isinstance(number, Decimal)
+    return number
+
+
 def _number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None

@@ -16,6 +16,8 @@ from typing import Any
 from ..core.runtime import in_context
 from ..core.timeutil import format_timestamp, parse_timestamp
 from ..core.units import is_additive
+from ..ledger.events import LedgerProblem
+from ..ledger.validate import read_amount
 from .scenario import Events
 from .tiers import Table, tier_counts
 
@@ -98,10 +100,8 @@ def _awards(figures: Figures, result: dict[str, Any], currency: str) -> None:
             _add(figures.earners, award["beneficiary"], amount)
 
 
-def _ledger(figures: Figures, events: list[dict[str, Any]], names: Events) -> None:
-    """Leads by source, customers and revenue: payments less refunds of
-    referees some referral names (a refund without an `amount` takes back
-    the payment it names)."""
+def _leads(events: Sequence[dict[str, Any]], names: Events) -> dict[str, tuple[str, bool]]:
+    """Per referee some referral names: its (source, sales involved)."""
     leads: dict[str, tuple[str, bool]] = {}
     for event in events:
         if event.get("type") == names.referral and isinstance(event.get("referee"), str):
@@ -109,19 +109,70 @@ def _ledger(figures: Figures, events: list[dict[str, Any]], names: Events) -> No
             leads.setdefault(
                 event["referee"], (source if isinstance(source, str) else "", event.get("sales_involved") is True)
             )
+    return leads
+
+
+#: the hint of an `amount` a backtest cannot read as revenue
+_AMOUNT_HINT = (
+    'an amount such as 99.90 or "99.90": a backtest counts the `amount` of each payment and refund of a '
+    "referred customer as revenue, whether or not the rule file declares it (docs/simulate.md)"
+)
+
+
+def _stated(event: dict[str, Any], names: Events) -> Any:
+    """The `amount` revenue reads of a payment or a refund (None: none
+    stated; a payment's then counts 0, a refund's takes back the payment it
+    names)."""
+    return event.get("amount") if event.get("type") in (names.payment, names.refund) else None
+
+
+def revenue_problems(events: Sequence[tuple[int, dict[str, Any]]], names: Events) -> list[LedgerProblem]:
+    """The problems, at their line and field, of the amounts `measure`
+    would count as revenue in a real ledger's events (line, object): a
+    payment's or refund's `amount` the rule file need not declare, so the
+    scorer may never have read it. Read as a declared amount is
+    (`validate.read_amount`): a value that is not one (`"300,00"`, `"NaN"`,
+    `1e999999999`, `true`, `{}`) is refused, never counted as something
+    else or left out."""
+    leads = _leads([event for _, event in events], names)
+    problems = []
+    for line, event in events:
+        stated = _stated(event, names)
+        if stated is not None and event.get("referee") in leads:
+            amount = read_amount(stated, "amount", line, _AMOUNT_HINT)
+            if isinstance(amount, LedgerProblem):
+                problems.append(amount)
+    return problems
+
+
+def _amount(value: Any) -> Decimal:
+    """An amount of a payment or refund, exact (`revenue_problems` has
+    refused what is none: a generated ledger's are decimal strings)."""
+    amount = read_amount(value, "amount", 0)
+    if isinstance(amount, LedgerProblem):
+        raise ValueError(amount.message)
+    return amount
+
+
+def _ledger(figures: Figures, events: list[dict[str, Any]], names: Events) -> None:
+    """Leads by source, customers and revenue: payments less refunds of
+    referees some referral names (a refund without an `amount` takes back
+    the payment it names; a payment without one counts 0)."""
+    leads = _leads(events, names)
     paid: dict[str, Decimal] = {}
     buyers: set[str] = set()
     for event in events:
         referee = event.get("referee")
         if event.get("type") == names.payment and referee in leads:
-            amount = Decimal(str(event.get("amount", 0)))
+            stated = _stated(event, names)
+            amount = Decimal(0) if stated is None else _amount(stated)
             paid[str(event["id"])] = amount
             buyers.add(referee)
             _revenue(figures, event, amount)
     for event in events:
         if event.get("type") == names.refund and event.get("referee") in leads:
-            stated = event.get("amount")
-            taken = Decimal(str(stated)) if stated is not None else paid.get(str(event.get("payment")), Decimal(0))
+            stated = _stated(event, names)
+            taken = _amount(stated) if stated is not None else paid.get(str(event.get("payment")), Decimal(0))
             _revenue(figures, event, -taken)
     for referee, key in leads.items():
         counts = figures.funnel.setdefault(key, [0, 0])

@@ -18,12 +18,13 @@ lines, so a problem in the ledger names its line in the file.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from ..core import limits
 from ..core.timeutil import TimestampError, parse_timestamp
+from ..ledger.decode import decode_line
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def sample_lines(lines: list[Any], size: Decimal | int, seed: int) -> tuple[list
     """The ledger's `lines` with those of referrers out of the sample
     blanked, and what was sampled. A line that is not a JSON object is
     kept, for the scorer to report."""
-    events = [_event(line) for line in lines]
+    events = _events(lines)
     referrers = sorted({event["referrer"] for event in events if event is not None and _named(event, "referrer")})
     count = min(size, len(referrers)) if isinstance(size, int) else _share(size, len(referrers))
     chosen = set(sorted(referrers, key=lambda name: (_rank(seed, name), name))[:count])
@@ -103,11 +104,23 @@ def _share(share: Decimal, total: int) -> int:
     return max(1, int((share * total).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)))
 
 
-def _event(line: Any) -> dict[str, Any] | None:
-    """A line's object, or None (blank, not JSON, nested too deep to read,
-    not an object): such a line is kept, for the scorer to report."""
+def _events(lines: list[Any]) -> list[dict[str, Any] | None]:
+    """Each line's object, or None (blank, too long, not JSON, nested too
+    deep to read, not an object): such a line is kept, for the scorer to
+    report. Decoded by the ledger's decoder (`decode.decode_line`: numbers
+    exact, a line longer than the ledger's limit not decoded at all); a
+    name with an unpaired surrogate is kept, sampled as any other, for the
+    scorer to report where it is."""
+    return [_event(line, first=number == 0) for number, line in enumerate(lines)]
+
+
+def _event(line: Any, first: bool = False) -> dict[str, Any] | None:
+    if not isinstance(line, (str, bytes)) or len(line) > limits.MAX_LEDGER_LINE_BYTES or not line.strip():
+        return None
+    if first:  # the byte order mark some tools write, as the scorer drops it
+        line = line.removeprefix(b"\xef\xbb\xbf") if isinstance(line, bytes) else line.removeprefix("\ufeff")
     try:
-        value = json.loads(line, parse_float=Decimal) if line.strip() else None
+        value = decode_line(line)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
