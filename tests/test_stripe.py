@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -562,6 +563,82 @@ def test_percent_discount_given_as_float_is_exact() -> None:
     # 33.33% of 49.00: 49 x 0.6667 = 32.6683 -> 32.67 (a binary float would not matter here, the decimal must)
     sub = discounted(coupon(percent=33.33), items=[(price("p", 4900), 1)])
     assert to_ledger([event("evt_1", "customer.subscription.updated", sub, ts(1))])[0]["mrr"] == "32.67"
+
+
+@pytest.mark.parametrize(
+    ("percent", "said"),
+    [
+        (Decimal("1E-31"), "out of range: expected a percentage from 0 to 100 with at most 30 decimal places"),
+        (1e-300, "out of range: expected a percentage from 0 to 100 with at most 30 decimal places"),
+        ("1e-99999999", "out of range: expected a percentage from 0 to 100 with at most 30 decimal places"),
+        (Decimal("NaN"), "expected a number, not the number NaN"),
+        ("sNaN", 'expected a number, not the string "sNaN"'),
+        ("2" * 41, "expected a number"),
+        (True, "expected a number, not true"),
+        ([20], "expected a number, not a JSON array"),
+        (Decimal("100.5"), "expected a percentage from 0 to 100, not the number 100.5"),
+    ],
+)
+def test_a_percent_off_that_is_no_bounded_percentage_is_refused_at_its_field(percent: Any, said: str) -> None:
+    sub = discounted(coupon(percent=percent), items=[(price("p", 4900), 1)])
+    with pytest.raises(StripeError) as caught:
+        to_ledger([event("evt_1", "customer.subscription.updated", sub, ts(1))])
+    [problem] = caught.value.problems
+    assert "field `data.object.discount.coupon.percent_off`: " + said in problem.render()
+
+
+def test_percent_and_decimal_amounts_within_the_limits_stay_exact() -> None:
+    # 12 x 0.333333333333 minor (Stripe's 12 decimal places) less 12.5% is 3.4999999999965 minor: 0.03
+    seat = {**price("p", None), "unit_amount_decimal": "0.333333333333"}
+    sub = discounted(coupon(percent=Decimal("12.5")), items=[(seat, 12)])
+    assert to_ledger([event("evt_1", "customer.subscription.updated", sub, ts(1))])[0]["mrr"] == "0.03"
+    exact = {**price("p", None), "unit_amount_decimal": "1" * 18 + "." + "5" * 12}  # 30 digits: the most
+    assert mrr_of(discounted(coupon(percent=Decimal("1E-30")), items=[(exact, 1)])) == "1111111111111111.12"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("unit_amount_decimal", "0." + "3" * 31, "out of range: expected at most 30 digits"),
+        ("unit_amount_decimal", "0" * 31 + "1", "out of range: expected at most 30 digits"),
+        ("unit_amount_decimal", "1" * 1_000_000, "out of range: expected at most 30 digits"),
+        ("unit_amount_decimal", "x" * 1_000_000, "out of range: expected at most 30 digits"),
+        ("unit_amount_decimal", "1e5", 'expected a decimal string such as "12.5", not the string "1e5"'),
+    ],
+)
+def test_a_decimal_amount_past_the_ledgers_digits_is_refused_at_its_field(field: str, value: str, said: str) -> None:
+    """A `*_decimal` string of a megabyte took 29 s to turn into a Fraction
+    until 2026-12-08; now its length is looked at first."""
+    seat = {**price("p", None), field: value}
+    sub = subscription("sub_1", "cus_1", [(seat, 1)])
+    with pytest.raises(StripeError) as caught:
+        to_ledger([event("evt_1", "customer.subscription.updated", sub, ts(1))])
+    [problem] = caught.value.problems
+    assert f"field `data.object.items.data[0].price.{field}`: {said}" in problem.render()
+
+
+@pytest.mark.parametrize("content", ['"percent_off": 1e-99999999', '"unit_amount_decimal": "' + "3" * 1_000_000 + '"'])
+def test_the_cli_refuses_a_tiny_payload_that_would_take_minutes_in_bounded_time(tmp_path: Path, content: str) -> None:
+    """`percent_off: 1e-99999999` ran for minutes (Fraction(Decimal) of it
+    computes 10 ** 99999999), until 2026-12-08: now it is exit 2, the
+    field named, in well under the timeout."""
+    coupon_obj = coupon(percent=20)
+    sub = discounted(coupon_obj, items=[(price("p", 4900), 1)])
+    text = json.dumps(event("evt_1", "customer.subscription.updated", sub, ts(1)))
+    text = text.replace('"percent_off": 20', content) if "percent_off" in content else text
+    text = text.replace('"unit_amount": 4900', content) if "unit_amount" in content else text
+    assert content in text
+    path = tmp_path / "evt.json"
+    path.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "rewardrules", "ingest", "stripe", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=20,
+    )
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert "out of range" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_amount_discount_is_per_billing_period() -> None:

@@ -19,6 +19,7 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import Any, Final
 
+from ...core import limits
 from ...core.formatting import quoted, shown
 from .envelopes import _digest
 from .facts import _Facts, _priced_items, _SubscriptionState, _Version
@@ -212,9 +213,32 @@ def _minor(obj: _Obj, names: tuple[str, ...], required: bool = False) -> Fractio
 
 
 def _decimal_text(obj: _Obj, name: str, value: str) -> Fraction:
+    """A ``*_decimal`` string (no sign, no exponent) as exact minor units,
+    within the ledger's digits: the length is looked at before the text
+    (a megabyte of digits took half a minute to turn into a Fraction)."""
+    if len(value) > limits.MAX_NUMBER_CHARS or (
+        re.fullmatch(_DECIMAL_TEXT, value) and limits.written_digits(value) > limits.MAX_LEDGER_DIGITS
+    ):
+        obj.fail(name, f"out of range: expected at most {limits.MAX_LEDGER_DIGITS} digits, not {_show(value)}")
     if not re.fullmatch(_DECIMAL_TEXT, value):
         obj.fail(name, f'expected a decimal string such as "12.5", not {_show(value)}')
     return Fraction(Decimal(value))
+
+
+def _bounded(number: Decimal) -> bool:
+    """Whether a Decimal is finite and within the ledger's digits and
+    exponent (`ledger.validate`), so that turning it into a Fraction takes
+    no time: `Fraction(Decimal("1e-99999999"))` computes 10 ** 99999999,
+    which does not end in minutes. Looked at from its tuple only."""
+    if not number.is_finite():
+        return False
+    _sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    return (
+        len(digits) <= limits.MAX_LEDGER_DIGITS
+        and abs(exponent) <= limits.MAX_LEDGER_EXPONENT
+        and len(digits) + exponent <= limits.MAX_LEDGER_DIGITS
+    )
 
 
 # -- discounts
@@ -362,13 +386,33 @@ def _coupon(coupon: _Obj) -> _Coupon:
 
 
 def _percent(coupon: _Obj, value: Any) -> Fraction:
-    try:
-        # A float is Stripe's JSON number parsed by someone else: repr gives
-        # the shortest decimal that reads back to it, i.e. what Stripe sent.
-        exact = Fraction(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
-    except (InvalidOperation, TypeError, ValueError, OverflowError):
+    """``percent_off`` exactly, from 0 to 100: a JSON number (an integer,
+    or a decimal read exactly), or a float given by an API caller.
+    Anything past the ledger's digits or exponent (`1e-99999999`) is
+    refused before it is turned into a Fraction, which would not end."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         coupon.fail("percent_off", f"expected a number, not {_show(value)}")
-    if isinstance(value, bool) or not 0 <= exact <= 100:
+    if isinstance(value, int):
+        exact = Fraction(value)
+    else:
+        if isinstance(value, str) and len(value) > limits.MAX_NUMBER_CHARS:
+            coupon.fail("percent_off", f"expected a number, not {_show(value)}")
+        try:
+            # A float is Stripe's JSON number parsed by someone else: repr gives
+            # the shortest decimal that reads back to it, i.e. what Stripe sent.
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        except (InvalidOperation, ValueError):
+            coupon.fail("percent_off", f"expected a number, not {_show(value)}")
+        if not number.is_finite():
+            coupon.fail("percent_off", f"expected a number, not {_show(value)}")
+        if not _bounded(number):
+            coupon.fail(
+                "percent_off",
+                f"out of range: expected a percentage from 0 to 100 with at most {limits.MAX_LEDGER_EXPONENT} "
+                f"decimal places, not {_show(value)}",
+            )
+        exact = Fraction(number)
+    if not 0 <= exact <= 100:
         coupon.fail("percent_off", f"expected a percentage from 0 to 100, not {_show(value)}")
     return exact
 
