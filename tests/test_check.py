@@ -147,6 +147,37 @@ CASES = [
     ),
     ("zero-window", "metric x = count payment within 0 days", "RR304", "greater than zero", None),
     ("every-zero", "milestone m { every 0 paid reward referrer cash 1 USD }", "RR304", "greater than zero", None),
+    # a duration is counted in whole nanoseconds: 0.06 ns was a window of 0 (`check --bounds` divided by
+    # it), 1.5 ns one of 1, until 2026-12-08
+    (
+        "sub-nanosecond-window",
+        "metric x = count earlier referrals within 0.000000000001 minutes",
+        "RR304",
+        "a duration must be a whole number of nanoseconds, and this is 0.06 ns",
+        "at least 1 ns, in whole nanoseconds (1 minute is 60,000,000,000 ns)",
+    ),
+    (
+        "fractional-nanosecond-hold",
+        "milestone m { when paid >= 1 reward referrer cash 1 USD hold 0.000000000025 minutes }",
+        "RR304",
+        "whole number of nanoseconds, and this is 1.5 ns",
+        None,
+    ),
+    (
+        "fractional-nanosecond-timer",
+        "milestone m { after 0.0000000000001 hours if paid >= 1 reward referrer cash 1 USD }",
+        "RR304",
+        "this is 0.36 ns",
+        None,
+    ),
+    (
+        "fractional-nanosecond-literal",
+        "metric f = latest payment.at milestone m { when f - referral.at <= 0.00000000000001 weeks "
+        "reward referrer cash 1 USD }",
+        "RR304",
+        "this is 6.048 ns",
+        "(1 week is 604,800,000,000,000 ns)",
+    ),
     (
         "cap-zero",
         "cap referrer 0 USD milestone m { when paid >= 1 reward referrer cash 1 USD }",
@@ -218,6 +249,19 @@ def test_diagnostic(text: str, code: str, message: str, help_: str | None) -> No
         assert diagnostic.help is not None and help_ in diagnostic.help
     assert diagnostic.span is not None and diagnostic.line > HEAD.count("\n")
     assert diagnostic.message == diagnostic.message.strip() and "\n" not in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "metric x = count earlier referrals within 0.0000000001 minutes",  # 6 ns
+        "milestone m { when paid >= 1 reward referrer cash 1 USD hold 1.5 days }",
+        # zero is a duration an expression may compare with
+        "metric f = latest payment.at milestone m { when f - referral.at >= 0 days reward referrer cash 1 USD }",
+    ],
+)
+def test_a_duration_of_whole_nanoseconds_is_accepted(text: str) -> None:
+    assert [d.code for d in rewardrules.check_source(HEAD + text, "case.rules") if d.code == "RR304"] == []
 
 
 def test_every_problem_is_reported_in_one_run() -> None:

@@ -259,6 +259,25 @@ def test_text_bounds_keep_a_path_on_its_line(tmp_path: Path, capsys: pytest.Capt
     assert out.split("\n")[0] == f"{tmp_path}/saas\\u2028\\x0cmilestones.rules: payout bounds of `saas_milestones`"
 
 
+def test_bounds_of_a_sub_nanosecond_velocity_window_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`within 0.000000000001 minutes` passed RR304 (it is above zero) but
+    is 0 ns, and `check --bounds` divided by it (ZeroDivisionError) until
+    2026-12-08: now `check` refuses it at its line."""
+    rules = tmp_path / "vel.rules"
+    rules.write_text(
+        "event payment { amount: money USD }\n"
+        "metric recent = count earlier referrals within 0.000000000001 minutes\n"
+        "eligible when recent < 3\n"
+        "milestone paid { first payment within 1 days reward referrer cash 1 USD }\n"
+    )
+    code, out, err = run_cli(capsys, "check", "--bounds", rules)
+    assert code == 1 and "Traceback" not in out + err
+    assert out.startswith(f"{rules}:2:48: error[RR304]: a duration must be a whole number of nanoseconds")
+    assert err == "checked 1 file: 1 error, 0 warnings\n"
+
+
 # -- SARIF -------------------------------------------------------------------
 
 

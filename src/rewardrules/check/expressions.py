@@ -308,7 +308,25 @@ class Expressions(Declarations):
         if node.value <= 0:
             self.error("RR304", "a duration must be greater than zero", node.span)
             return None
-        return int(node.value * DURATION_UNITS[unit])
+        return self._whole_ns(node.value, unit, node.span)
+
+    def _whole_ns(self, value: Decimal, unit: str, span: Span | None) -> int | None:
+        """A duration literal's nanoseconds, or None (and `RR304`) when they
+        are not a whole number: every engine counts time in whole
+        nanoseconds, so `0.000000000001 minutes` (0.06 ns) would be a window
+        of 0 and `0.000000000025 minutes` (1.5 ns) one of 1, neither what is
+        written. At most 30 digits times a unit's nanoseconds: exact."""
+        ns = value * DURATION_UNITS[unit]
+        if ns == ns.to_integral_value():
+            return int(ns)
+        one = unit.removesuffix("s")
+        self.error(
+            "RR304",
+            f"a duration must be a whole number of nanoseconds, and this is {ns.normalize():f} ns",
+            span,
+            f"write a duration of at least 1 ns, in whole nanoseconds (1 {one} is {DURATION_UNITS[unit]:,} ns)",
+        )
+        return None
 
     def condition(self, expr: ast.Expr, ctx: _Context) -> None:
         typ = self.expr(expr, ctx)
@@ -352,6 +370,7 @@ class Expressions(Declarations):
             self._digits(node.value, node.span)
             unit = node.unit.text
             if unit in DURATION_UNITS:
+                self._whole_ns(node.value, unit, node.span)
                 return T_DURATION, False
             if unit not in self.units:
                 self.error("RR105", f"unknown unit `{unit}`", node.unit.span, self._unit_help(unit))

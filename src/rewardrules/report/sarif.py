@@ -76,8 +76,8 @@ RULE_HELP: dict[str, str] = {
     "RR301": "A milestone without a trigger: add `when`, `first`, `each`, `whenever` or `every`.",
     "RR302": "A milestone with more than one trigger: combine the conditions with `and`, or write two milestones.",
     "RR303": "A milestone without a reward: add a line such as `reward referrer cash 100 USD`.",
-    "RR304": "An invalid threshold: a count compared with a negative or fractional number, or a zero or "
-    "negative duration, cap or `every` step.",
+    "RR304": "An invalid threshold: a count compared with a negative or fractional number, a zero or "
+    "negative duration, cap or `every` step, or a duration that is not a whole number of nanoseconds.",
     "RR305": "An invalid reward amount: no unit, a unit the kind does not take, or an item without a name.",
     "RR306": "Misplaced or repeated clauses: milestones outside `program` blocks in a file with programs, "
     "two holds or messages, or no milestone at all.",
