@@ -221,6 +221,42 @@ def test_a_number_with_too_many_digits_is_refused() -> None:
     assert diagnostic.message == "number in message template has 5001 digits (the limit is 30)"
 
 
+@pytest.mark.parametrize(
+    ("message", "number"),
+    [
+        ("a{{ 12345678901234567890.5 }}", "12345678901234567890.5"),
+        ("b{{ 1e999 }}", "1e999"),
+        ("c{{ 0.1 ~ 'x' }}", "0.1"),
+        ("{% if paid == 1.0 %}one{% endif %}", "1.0"),
+        ("d{{ 1_000.5 }}", "1_000.5"),
+    ],
+)
+def test_a_number_with_a_fraction_or_an_exponent_is_refused_where_it_is(message: str, number: str) -> None:
+    """jinja2 reads such a constant as a binary float: both engines wrote
+    `1.2345678901234567e+19`, `inf` and `0.10.2` until 2026-12-08. Now
+    `check` refuses it, its caret under it inside the message's string."""
+    diagnostic = one(message, "RR501")
+    assert diagnostic.message == (
+        f"message template has the number `{number}`, with a fraction or an exponent: "
+        "a template reads it as a binary float, not as the exact decimal written"
+    )
+    assert diagnostic.help is not None and f"`'{number}'`" in diagnostic.help and "metric" in diagnostic.help
+    line = rules(message).splitlines()[diagnostic.line - 1]
+    assert diagnostic.span is not None and diagnostic.span.end - diagnostic.span.start == len(number)
+    assert line[diagnostic.column - 1 :].startswith(number)
+
+
+def test_a_whole_number_renders_exactly() -> None:
+    out = one_message("{{ 12345678901234567890 }} {{ 1 ~ 2 }} {{ 1_000 }} {{ '0.1' }}")
+    assert out == "12345678901234567890 12 1000 0.1"
+
+
+def one_message(message: str) -> str:
+    assert check(message) == []
+    (out,) = messages(message)
+    return out
+
+
 # -- every template that passes check renders --------------------------------------
 
 _NAMES = ["referee", "beneficiary", "amount", "paid", "payment.amount", "payment.note", "payment.items", "'a'", "1"]

@@ -184,7 +184,7 @@ def check(text: str, names: Iterable[str], fields: Mapping[str, Iterable[str]] |
     except TemplateSyntaxError as error:
         return [_syntax(error.message or "invalid syntax")]
     if problems:
-        return problems  # the recursive parser must not see this text
+        return [_locate(problem, text) for problem in problems]  # the recursive parser must not see this text
     try:
         tree = env.parse(text)
     except TemplateSyntaxError as error:
@@ -320,6 +320,19 @@ def _tag_problems(tag: list[tuple[str, str]]) -> Iterator[TemplateProblem]:
                 "RR401",
                 f"number in message template has {digits} digits (the limit is {limits.MAX_LITERAL_DIGITS})",
                 "write it as text, in quotes",
+            )
+        elif kind == "float":
+            # jinja2 reads `0.1` and `1e999` as Python floats, which both
+            # engines would write as `0.1`... or `1.2345678901234567e+19` and
+            # `inf`: no amount is ever a binary float, so such a constant is
+            # refused, where it is
+            yield TemplateProblem(
+                "RR501",
+                f"message template has the number `{value}`, with a fraction or an exponent: "
+                "a template reads it as a binary float, not as the exact decimal written",
+                f"write it as plain text outside the `{{{{ }}}}`, or as a string (`'{value}'`); "
+                "a value to compute belongs in a metric, named in the template",
+                tokens=(value,),
             )
 
 
