@@ -129,6 +129,20 @@ def test_check_reports_a_rule_file_over_the_limit(tmp_path: Path) -> None:
     assert "larger than 100 characters, the limit for a rule file" in process.stderr
 
 
+def test_checks_summary_does_not_count_a_file_it_could_not_read(tmp_path: Path) -> None:
+    """`checked 1 file: 0 errors` followed the `cannot read` error of a file
+    over the limit until 2026-12-08: the summary counts the files checked,
+    and says how many could not be read."""
+    big = tmp_path / "big.rules"
+    big.write_text(RULES.read_text(encoding="utf-8"), encoding="utf-8")
+    process = _cli("check", str(big), lowered=("MAX_RULE_FILE_CHARS=100",))
+    assert process.returncode == 2
+    assert process.stderr.splitlines()[-1] == "checked 0 files: 0 errors, 0 warnings; 1 file could not be read"
+    process = _cli("check", str(big), str(RULESETS / "zoom.rules"), lowered=("MAX_RULE_FILE_CHARS=300",))
+    assert process.returncode == 2
+    assert process.stderr.splitlines()[-1] == "checked 1 file: 0 errors, 0 warnings; 1 file could not be read"
+
+
 def test_a_test_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
     pipe = tmp_path / "x.test.toml"
     os.mkfifo(pipe)

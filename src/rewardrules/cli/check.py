@@ -170,7 +170,12 @@ def _print(
                 if report.bounds is not None:
                     # item names from the rule file: one line each, printable
                     sys.stdout.write(printable_lines(split_lines(report.bounds.render())))
-        noun = "file" if len(files) == 1 else "files"
-        summary = f"checked {len(files)} {noun}: {errors} error{'s' if errors != 1 else ''}"
+        # the files checked: one that could not be read (too large, not
+        # UTF-8, unreadable) was said as an error of its own and is not one
+        checked = len(reports)
+        summary = f"checked {checked} {'file' if checked == 1 else 'files'}: {errors} error{'s' if errors != 1 else ''}"
         summary += f", {warnings} warning{'s' if warnings != 1 else ''}"
+        unread = len(files) - checked
+        if unread:
+            summary += f"; {unread} {'file' if unread == 1 else 'files'} could not be read"
         print(summary, file=sys.stderr)
