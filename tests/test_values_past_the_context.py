@@ -378,3 +378,33 @@ def test_a_stop_between_two_events_of_a_batch_stops_the_session(monkeypatch: pyt
         rewardrules.SessionStoppedError, match=r"part way through a batch \(add_many\) \(KeyboardInterrupt\)"
     ):
         session.result()
+
+
+def test_a_value_past_10_to_the_1000_is_written_with_its_exponent() -> None:
+    """A metric squaring the ledger's 2 twenty times has 315,653 digits:
+    written out, 100 referrals gave 95 MB of JSON from a 20 KB ledger."""
+    lines = squares(20).splitlines()
+    program = rewardrules.compile("\n".join(lines) + "\n", "amp.rules")
+    ledger = [REFERRAL, {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "ben", "mrr": 2}]
+    result = program.score(ledger)
+    value = result.data["awards"][0]["why"]["values"]["a20"]
+    expected = Decimal(2)
+    for _ in range(20):  # as the engine computes it: each square rounded to 100 digits
+        expected = CONTEXT.multiply(expected, expected)
+    assert value == str(expected)
+    assert value.endswith("E+315652") and len(value) < 120
+    assert len(result.to_json()) < 20_000
+    # a smaller power is written out in full, as before
+    small = rewardrules.compile(squares(8), "sq.rules").score(ledger)
+    assert small.data["awards"][0]["why"]["values"]["a8"] == str(2**256)
+
+
+def test_written_keeps_plain_notation_up_to_the_limit() -> None:
+    from rewardrules.core.formatting import PLAIN_EXPONENT, written
+
+    assert written(Decimal("1E+1000")) == "1" + "0" * 1000
+    assert written(Decimal("1E+1001")) == "1E+1001"
+    assert written(Decimal("1E-1000")) == "0." + "0" * 999 + "1"
+    assert written(Decimal("1E-1001")) == "1E-1001"
+    assert written(Decimal("-2.50")) == "-2.50"
+    assert PLAIN_EXPONENT == 1000

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from ..core.datatypes import DURATION_UNITS, QUANTITY
-from ..core.formatting import duration_ns, duration_text, printable_lines, to_quantum
+from ..core.formatting import duration_ns, duration_text, printable_lines, to_quantum, written
 from ..core.runtime import CONTEXT, in_context, next_multiple
 from ..core.timeutil import NS_PER_DAY, NS_PER_HOUR, format_deadline, parse_timestamp
 from ..score.arguments import NONE, expect, expect_program
@@ -497,8 +497,8 @@ class _Teller:
             word = _singular(noun) if need == 1 and title else noun
             return f"{_plain(need)} more {word} ({_plain(current)} of {_plain(target)})"
         remaining = target - current  # keeps the decimals of the current value: 200.00
-        to_go = "" if op == ">" else f", {remaining:f}{units} to go"
-        return f"{noun} is {current:f}{units} of {strictly}{_plain(target)}{units}{to_go}"
+        to_go = "" if op == ">" else f", {written(remaining)}{units} to go"
+        return f"{noun} is {written(current)}{units} of {strictly}{_plain(target)}{units}{to_go}"
 
 
 # -- small helpers ------------------------------------------------------------
@@ -576,8 +576,8 @@ def _duration(ns: int) -> str:
 
 def _plain(value: Decimal) -> str:
     if value == value.to_integral_value():
-        return format(to_quantum(value, _ONE), "f")  # (past 100 digits too)
-    return format(value, "f")
+        return written(to_quantum(value, _ONE))  # (past 100 digits too)
+    return written(value)
 
 
 _ONE = Decimal(1)
