@@ -207,7 +207,7 @@ def test_json_format_has_warnings_and_bounds(capsys: pytest.CaptureFixture[str])
     code, out, _ = run_cli(capsys, "check", "--strict", "--format", "json", RULESETS)
     payload = json.loads(out)
     assert code == 0
-    assert list(payload) == ["files", "diagnostics", "errors", "warnings", "bounds"]
+    assert list(payload) == ["files", "diagnostics", "errors", "warnings", "bounds", "unread"]
     assert payload["errors"] == 0 and payload["warnings"] == len(REFERENCE_WARNINGS)
     assert {d["severity"] for d in payload["diagnostics"]} == {"warning"}
     # every reward rule file has bounds; a matching file (rulesets/matching/) pays nothing

@@ -206,6 +206,16 @@ def test_renamed_ruleset_changes_every_id(versions: Path, capsys: pytest.Capture
     assert "  USD: 6500.00 -> 6500.00 (0.00)" in out
 
 
+def test_renamed_ruleset_note_keeps_its_code_spans_in_markdown(
+    versions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The note's own code spans were escaped into `\\`saas\\_milestones\\`` (review, 2026-12-08)."""
+    (versions / "RENAMED.rules").write_text(SAAS.replace("ruleset saas_milestones", "ruleset saas_v2"))
+    code, out, _ = run_cli(capsys, "diff", "OLD.rules", "RENAMED.rules", "ledger.jsonl", "--format", "markdown")
+    assert code == 1
+    assert "> **Note:** the rule files name different rulesets (`saas_milestones`, `saas_v2`): award ids" in out
+
+
 def test_reversals_reduce_the_cost() -> None:
     award = {
         "id": "aw_1",

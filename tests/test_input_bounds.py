@@ -10,6 +10,7 @@ real ones would make the test read more than it needs."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import stat
@@ -141,6 +142,15 @@ def test_checks_summary_does_not_count_a_file_it_could_not_read(tmp_path: Path) 
     process = _cli("check", str(big), str(RULESETS / "zoom.rules"), lowered=("MAX_RULE_FILE_CHARS=300",))
     assert process.returncode == 2
     assert process.stderr.splitlines()[-1] == "checked 1 file: 0 errors, 0 warnings; 1 file could not be read"
+    # a path that does not exist is not read either (review): said, and counted
+    missing = str(tmp_path / "nothere.rules")
+    process = _cli("check", str(big), str(RULESETS / "zoom.rules"), missing, lowered=("MAX_RULE_FILE_CHARS=300",))
+    assert process.returncode == 2
+    assert process.stderr.splitlines()[-1] == "checked 1 file: 0 errors, 0 warnings; 2 files could not be read"
+    process = _cli("check", "--format", "json", str(big), missing, lowered=("MAX_RULE_FILE_CHARS=100",))
+    payload = json.loads(process.stdout)
+    assert process.returncode == 2
+    assert payload["files"] == [] and payload["unread"] == [missing, str(big)]
 
 
 def test_a_test_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:

@@ -252,6 +252,7 @@ def test_an_invalid_test_file_is_not_also_called_missing(tmp_path: Path, capsys:
     assert code == 2
     assert "unknown key `exactt`" in err
     assert "no tests" not in out + err  # saas.test.toml is there: it is invalid, not missing
+    assert out.splitlines()[-1] == "0 test files, 0 cases: 0 passed; 1 test file could not be read"
 
 
 def test_one_folder_named_twice_lists_each_untested_rule_file_once(

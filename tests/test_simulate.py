@@ -332,6 +332,14 @@ def test_two_kinds_of_event_under_one_name_are_refused_at_events(events: str, wo
     assert "each kind" in hint
 
 
+def test_a_group_named_lead_is_refused() -> None:
+    """Its referrer `lead-1000` was the simulated customer `lead-1000`: a
+    self-referral, dropped without a word (review, 2026-12-08)."""
+    text = SMALL.replace('name = "partners"', 'name = "lead"', 1)
+    [(_, _, message, _)] = problems(text)
+    assert "a group of referrers is named `lead`, the name of the simulated customers" in message
+
+
 def test_renamed_events_each_their_own_are_still_accepted() -> None:
     text = SMALL.replace("\n[[referrers]]", '\n[events]\npayment = "refund"\nrefund = "payment"\n\n[[referrers]]', 1)
     assert parse_scenario(text, "s.toml").events.refund == "payment"

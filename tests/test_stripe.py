@@ -568,9 +568,15 @@ def test_percent_discount_given_as_float_is_exact() -> None:
 @pytest.mark.parametrize(
     ("percent", "said"),
     [
-        (Decimal("1E-31"), "out of range: expected a percentage from 0 to 100 with at most 30 decimal places"),
-        (1e-300, "out of range: expected a percentage from 0 to 100 with at most 30 decimal places"),
-        ("1e-99999999", "out of range: expected a percentage from 0 to 100 with at most 30 decimal places"),
+        (
+            Decimal("1E-31"),
+            "out of range: expected a percentage from 0 to 100 with at most 30 digits and 30 decimal places",
+        ),
+        (1e-300, "out of range: expected a percentage from 0 to 100 with at most 30 digits and 30 decimal places"),
+        (
+            "1e-99999999",
+            "out of range: expected a percentage from 0 to 100 with at most 30 digits and 30 decimal places",
+        ),
         (Decimal("NaN"), "expected a number, not the number NaN"),
         ("sNaN", 'expected a number, not the string "sNaN"'),
         ("2" * 41, "expected a number"),

@@ -246,6 +246,15 @@ def test_a_number_with_a_fraction_or_an_exponent_is_refused_where_it_is(message:
     assert line[diagnostic.column - 1 :].startswith(number)
 
 
+def test_the_same_number_twice_is_refused_at_each_place() -> None:
+    """Both problems pointed at the first `2.5` (review, 2026-12-08)."""
+    found = check("{{ referee }} {{ 2.5 }} then {{ 2.5 }}")
+    assert [d.code for d in found] == ["RR501", "RR501"]
+    first, second = (d.column for d in found)
+    line = rules("{{ referee }} {{ 2.5 }} then {{ 2.5 }}").splitlines()[found[0].line - 1]
+    assert second > first and line[first - 1 :].startswith("2.5 }} then") and line[second - 1 :].startswith('2.5 }}"')
+
+
 def test_a_whole_number_renders_exactly() -> None:
     out = one_message("{{ 12345678901234567890 }} {{ 1 ~ 2 }} {{ 1_000 }} {{ '0.1' }}")
     assert out == "12345678901234567890 12 1000 0.1"

@@ -184,7 +184,7 @@ def check(text: str, names: Iterable[str], fields: Mapping[str, Iterable[str]] |
     except TemplateSyntaxError as error:
         return [_syntax(error.message or "invalid syntax")]
     if problems:
-        return [_locate(problem, text) for problem in problems]  # the recursive parser must not see this text
+        return _located(problems, text)  # the recursive parser must not see this text
     try:
         tree = env.parse(text)
     except TemplateSyntaxError as error:
@@ -215,10 +215,11 @@ def check(text: str, names: Iterable[str], fields: Mapping[str, Iterable[str]] |
     return []
 
 
-def _locate(problem: TemplateProblem, text: str) -> TemplateProblem:
+def _locate(problem: TemplateProblem, text: str, skip: int = 0) -> TemplateProblem:
     """``problem`` with the place of its name in ``text`` (`at`): the last
     of its ``tokens`` where they first appear in a row inside a tag (a lone
-    name not after `.` or `|`, which would make it a field or a filter)."""
+    name not after `.` or `|`, which would make it a field or a filter),
+    past the first ``skip`` such places (the same name said again)."""
     if not problem.tokens:
         return problem
     want = list(problem.tokens)
@@ -228,9 +229,24 @@ def _locate(problem: TemplateProblem, text: str) -> TemplateProblem:
             continue
         if len(want) == 1 and i > 0 and found[i - 1][1] in (".", "|"):
             continue
+        if skip:
+            skip -= 1
+            continue
         offset, value = found[i + len(want) - 1]
         return TemplateProblem(problem.code, problem.message, problem.help, (offset, len(value)), problem.tokens)
     return problem
+
+
+def _located(problems: list[TemplateProblem], text: str) -> list[TemplateProblem]:
+    """Each problem `_locate`d, the n-th problem of the same tokens at their
+    n-th place (`{{ 2.5 }} then {{ 2.5 }}`: two columns, not one twice)."""
+    seen: dict[tuple[str, ...], int] = {}
+    out = []
+    for problem in problems:
+        key = tuple(problem.tokens)
+        out.append(_locate(problem, text, seen.get(key, 0)))
+        seen[key] = seen.get(key, 0) + 1
+    return out
 
 
 def _token_offsets(text: str) -> Iterator[tuple[int, str, str]]:

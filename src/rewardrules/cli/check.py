@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     for path in missing:
         fail(f"{quoted(path)} does not exist")
     reports: list[FileReport] = []
-    unreadable = False
+    unread = list(missing)  # said as errors of their own: named, never checked
     with_bounds = args.bounds or args.format == "json"
     for path in files:
         try:
@@ -123,14 +123,14 @@ def run(args: argparse.Namespace) -> int:
                 describe_os_error(error, path) if isinstance(error, OSError) else f"{quoted(path)} is not UTF-8 text"
             )
             fail(message)
-            unreadable = True
+            unread.append(path)
             continue
         reports.append(check_file(path, text, args.strict, with_bounds, args.engine == "sql"))
     diagnostics = [d for report in reports for d in report.diagnostics]
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors
-    _print(args, files, reports, diagnostics, errors, warnings)
-    if missing or unreadable or not files:
+    _print(args, reports, unread, diagnostics, errors, warnings)
+    if unread or not files:
         if not files and not missing:
             print("rewardrules: error: no .rules files found", file=sys.stderr)
         return 2
@@ -139,19 +139,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _print(
     args: argparse.Namespace,
-    files: list[str],
     reports: list[FileReport],
+    unread: list[str],
     diagnostics: list[Diagnostic],
     errors: int,
     warnings: int,
 ) -> None:
     if args.format == "json":
         payload = {
-            "files": files,
+            "files": [r.path for r in reports],
             "diagnostics": [d.to_dict() for d in diagnostics],
             "errors": errors,
             "warnings": warnings,
             "bounds": [r.bounds.to_dict() for r in reports if r.bounds is not None],
+            # (a path that does not exist, or a file too large, not UTF-8 or unreadable: never checked)
+            "unread": unread,
         }
         write_json(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "sarif":
@@ -175,7 +177,6 @@ def _print(
         checked = len(reports)
         summary = f"checked {checked} {'file' if checked == 1 else 'files'}: {errors} error{'s' if errors != 1 else ''}"
         summary += f", {warnings} warning{'s' if warnings != 1 else ''}"
-        unread = len(files) - checked
         if unread:
-            summary += f"; {unread} {'file' if unread == 1 else 'files'} could not be read"
+            summary += f"; {len(unread)} {'file' if len(unread) == 1 else 'files'} could not be read"
         print(summary, file=sys.stderr)

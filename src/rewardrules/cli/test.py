@@ -103,6 +103,8 @@ class _Run:
     untested: list[str] = field(default_factory=list)
     #: rule files named by a readable test file, and the own rule file (NAME.rules) of an unreadable one
     referenced: set[Path] = field(default_factory=set)
+    #: test files that could not be read (their problems are in `errors`)
+    unread: int = 0
 
 
 def collect(paths: list[str], run: _Run) -> None:
@@ -253,6 +255,7 @@ def _run_file(path: str, state: _Run, limit: int | None = None) -> None:
         # which rule file it names cannot be read: its own (NAME.rules) is
         # not called untested, since the file it would be told to add is there
         state.referenced.add(rules_for(path).resolve())
+        state.unread += 1
         return
     state.referenced.add(Path(test_file.rules).resolve())
     if test_file.kind == "assignment":
@@ -347,6 +350,8 @@ def _text(
     noun = "file" if len(state.files) == 1 else "files"
     summary = f"{len(state.files)} test {noun}, {len(cases)} case{'s' if len(cases) != 1 else ''}: "
     summary += (f"{failed_count} failed, " if failed_count else "") + f"{len(cases) - failed_count} passed"
+    if state.unread:  # (a passed summary beside exit 2 read as a success)
+        summary += f"; {state.unread} test {'file' if state.unread == 1 else 'files'} could not be read"
     out.append("")
     out.append(summary)
     if below and percent is not None and threshold is not None:

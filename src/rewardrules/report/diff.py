@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..core.formatting import markdown_cell, markdown_code, markdown_text, printable_lines
+from ..core.formatting import markdown_cell, markdown_code, printable_lines
 from ..core.runtime import in_context
 from ..core.units import format_amount, is_additive
 from ..score.arguments import expect_program, path_name
@@ -200,7 +200,8 @@ class Diff:
         paths = f"{markdown_code(self.old_path)} → {markdown_code(self.new_path)} on {markdown_code(self.ledger)}"
         out.append(f"{paths}, as of {markdown_code(self.as_of)}.")
         out.append("")
-        out.extend(f"> **Note:** {markdown_text(n)}" for n in self.notes)
+        # a note is the diff's own text, its names rulesets' (identifiers: `[A-Za-z_][A-Za-z0-9_]*`) in code spans
+        out.extend(f"> **Note:** {n}" for n in self.notes)
         if self.notes:
             out.append("")
         if self.equal:

@@ -218,6 +218,12 @@ class Scenario(BaseModel):
         names = [group.name for group in self.referrers]
         if len(set(names)) != len(names):
             raise ValueError("two groups of referrers have the same `name`: give each its own")
+        if "lead" in names:
+            # a referrer `lead-1000` would be the customer `lead-1000`: a self-referral, dropped unsaid
+            raise ValueError(
+                "a group of referrers is named `lead`, the name of the simulated customers (lead-1, lead-2, ...): "
+                "give it another name"
+            )
         if sum(group.count for group in self.referrers) > MAX_REFERRERS:
             raise ValueError(f"more than {MAX_REFERRERS:,} referrers: a scenario models a program, not a census")
         leads = most_leads(self)

@@ -408,8 +408,8 @@ def _percent(coupon: _Obj, value: Any) -> Fraction:
         if not _bounded(number):
             coupon.fail(
                 "percent_off",
-                f"out of range: expected a percentage from 0 to 100 with at most {limits.MAX_LEDGER_EXPONENT} "
-                f"decimal places, not {_show(value)}",
+                f"out of range: expected a percentage from 0 to 100 with at most {limits.MAX_LEDGER_DIGITS} digits "
+                f"and {limits.MAX_LEDGER_EXPONENT} decimal places, not {_show(value)}",
             )
         exact = Fraction(number)
     if not 0 <= exact <= 100:
