@@ -107,6 +107,51 @@ def test_a_mistake_is_reported_at_its_place_with_a_hint(line: str, wrong: str, c
         assert found[0][3] is not None and found[0][3].startswith(hint)
 
 
+LONG = "9" * 31
+TINY = "0." + "0" * 3000 + "1"
+
+
+@pytest.mark.parametrize(
+    ("line", "number", "digits"),
+    [
+        (f"pause at most {'9' * 5000} days", "9" * 5000, 5000),
+        (f"pause at most {LONG} minutes", LONG, 31),
+        (f"pause at most 30 days, at least {LONG} days apart", LONG, 31),
+        (f"pause at most 30 days, at least {'0' * 30}1 days apart", "0" * 30 + "1", 31),
+        (f"acceptance at least {TINY}% per quarter", TINY, 3001),
+        (f"acceptance at least {'0' * 29}80% per quarter", "0" * 29 + "80", 31),
+        (f"split up to {'0' * 30}3", "0" * 30 + "3", 31),
+    ],
+    ids=["pause", "pause-31", "gap", "gap-zeros", "acceptance", "acceptance-zeros", "split-zeros"],
+)
+def test_a_number_has_at_most_the_digits_of_a_reward_rule_file(line: str, number: str, digits: int) -> None:
+    """Every number of a matching file (`split up to`, `pause at most`, its
+    gap, `acceptance at least`) obeys `limits.MAX_LITERAL_DIGITS`, counted
+    as written: `0.000…1%` printed as `1E-3001%`, and 5,000 nines passed."""
+    text = MINIMAL + line + "\n"
+    found = diagnostics(text)
+    assert [d[:3] for d in found] == [(8, line.index(number) + 1, "RR808")]
+    assert found[0][4] == f"number has {digits} digits (the limit is 30)"
+    assert found[0][3] is not None and "at most 30 digits" in found[0][3]
+    assert check_text(text, "m.rules")[0] is None
+
+
+def test_a_number_of_thirty_digits_is_read() -> None:
+    fits = MINIMAL + f"pause at most {'0' * 28}30 days, at least {'0' * 29}1 days apart\n"
+    rules, found = check_text(fits + f"acceptance at least 80.{'0' * 28}% per quarter\nsplit up to {'0' * 29}3\n")
+    assert found == [] and rules is not None
+    assert (rules.split_max, rules.pause_max_ns, rules.pause_gap_ns) == (3, 30 * 86_400 * 10**9, 86_400 * 10**9)
+
+
+def test_check_refuses_a_long_number_in_a_matching_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.rules"
+    bad.write_text(MINIMAL + f"pause at most {'9' * 5000} days\n", encoding="utf-8")
+    assert main(["check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:8:15: error[RR808]: number has 5000 digits (the limit is 30)" in out
+    assert "= help: a number in a matching file has at most 30 digits" in out
+
+
 def test_a_tie_break_that_can_leave_a_tie_is_refused() -> None:
     text = MINIMAL.replace("tie break longest_idle, partner", "tie break longest_idle")
     assert [d[:3] for d in diagnostics(text)] == [(7, 11, "RR806")]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..core import limits
 from ..core.datatypes import DURATION_UNITS
 from ..core.diagnostics import Diagnostic, Severity, did_you_mean, unknown_zone
 from ..core.source import Source, Span
@@ -105,11 +106,14 @@ class _Checker:
         self.source = source
         self.clauses = clauses
         self.diagnostics: list[Diagnostic] = []
+        #: the numbers past the digit limit, by where they are written (no other check reads them)
+        self.too_long: set[tuple[int, int]] = set()
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, hint))
 
     def run(self) -> MatchRules:
+        self._digits()
         heads = [c for c in self.clauses if c.kind == "matching"]
         self._once(heads, "RR802")
         if not heads:
@@ -174,6 +178,31 @@ class _Checker:
             else:
                 found[name.text] = clause
         return found
+
+    # -- numbers -------------------------------------------------------------
+    def _digits(self) -> None:
+        """Every number of the file (`split up to`, `pause at most`, its
+        `apart` gap, `acceptance at least`) within the digit limit of reward
+        rule files, counted as written (`limits.written_digits`: `0.000…1`
+        is as long as it looks); one past it is RR808 and read no further."""
+        for clause in self.clauses:
+            for value, span in ((clause.number, clause.number_span), (clause.gap, clause.gap_span)):
+                if value is None or span is None:
+                    continue
+                digits = max(len(value.as_tuple().digits), limits.written_digits(span.text))
+                if digits > limits.MAX_LITERAL_DIGITS:
+                    self.too_long.add((span.start, span.end))
+                    self.error(
+                        "RR808",
+                        f"number has {digits} digits (the limit is {limits.MAX_LITERAL_DIGITS})",
+                        span,
+                        f"a number in a matching file has at most {limits.MAX_LITERAL_DIGITS} digits, as in a "
+                        "reward rule file (leading and trailing zeros count)",
+                    )
+
+    def _long(self, span: Span) -> bool:
+        """Whether the number written at ``span`` is past the digit limit (reported by `_digits`)."""
+        return (span.start, span.end) in self.too_long
 
     # -- clauses -------------------------------------------------------------
     def _gates(self, attributes: Iterable[str]) -> tuple[str, ...]:
@@ -253,7 +282,7 @@ class _Checker:
 
     def _split(self) -> int:
         clause = _find(self.clauses, "split")
-        if clause is None or clause.number is None or clause.number_span is None:
+        if clause is None or clause.number is None or clause.number_span is None or self._long(clause.number_span):
             return 1
         if clause.number != clause.number.to_integral_value() or not 2 <= clause.number <= MAX_SPLIT:
             self.error(
@@ -273,6 +302,8 @@ class _Checker:
         if unit is None:
             hint = did_you_mean(clause.unit.text, DURATION_UNITS, "a duration is in minutes, hours, days or weeks")
             self.error("RR809", f"unknown duration unit `{clause.unit.text}`", clause.unit.span, hint)
+            return None
+        if self._long(clause.number_span):
             return None
         if clause.number <= 0 or clause.number != clause.number.to_integral_value():
             what = "zero is no pause" if clause.number == 0 else f"{clause.number} {clause.unit.text} is not whole"
@@ -297,6 +328,8 @@ class _Checker:
         if unit is None:
             hint = did_you_mean(clause.gap_unit.text, DURATION_UNITS, "a duration is in minutes, hours, days or weeks")
             self.error("RR809", f"unknown duration unit `{clause.gap_unit.text}`", clause.gap_unit.span, hint)
+            return limit
+        if self._long(clause.gap_span):
             return limit
         if clause.gap != clause.gap.to_integral_value():
             self.error(
@@ -336,7 +369,7 @@ class _Checker:
         clause = _find(self.clauses, "acceptance")
         if clause is None or clause.number is None or clause.number_span is None:
             return None
-        if not 0 < clause.number <= 100:
+        if not self._long(clause.number_span) and not 0 < clause.number <= 100:
             self.error("RR808", f"`{clause.number}%` is not a rate above 0% and at most 100%", clause.number_span)
         by = self._attributes(clause.names, attributes, ())
         for extra in clause.names[1:]:
