@@ -16,6 +16,7 @@ from rewardrules.core.diagnostics import CODES, Severity, render
 from rewardrules.ledger.events import LedgerError
 from rewardrules.match.api import load, load_text, match
 from rewardrules.match.check import check_text
+from rewardrules.match.events import FIELDS
 from rewardrules.match.format import format_text
 from rewardrules.match.schema import assignment_schema, event_schema
 
@@ -284,6 +285,36 @@ def test_golden_ledgers_and_records_match_the_schemas() -> None:
     assert seen >= 30
     with pytest.raises(jsonschema.ValidationError):
         events.validate({"id": "x", "type": "pause", "at": "2026-01-01T00:00:00Z"})
+
+
+def test_the_event_schema_accepts_what_the_reader_accepts_for_an_optional_field() -> None:
+    """The reader takes an optional field given as `null` as absent, so the
+    schema allows `null` there (as the reward ledger's schema does for its
+    optional fields); a required field stays non-null in both."""
+    events = jsonschema.Draft202012Validator(event_schema())
+    at = "2026-01-0{}T09:00:00Z".format
+    lines = [
+        {"id": "p", "type": "partner", "at": at(1), "partner": "alpha", "endorsements": {"teams": None}},
+        {"id": "r", "type": "request", "at": at(2), "request": "R1", "customer": "c", "workloads": ["teams"]},
+        {"id": "d", "type": "decline", "at": at(3), "request": "R1", "partner": "alpha"},
+    ]
+    nulls = [{**lines[0], "attributes": None}, {**lines[1], "attributes": None}]
+    nulls.append({**lines[2], "reason": None, "workloads": None})
+    for line in nulls:
+        events.validate(line)
+    rules = load_text("matching m\nworkload teams\ntie break partner\n")
+    plain = match(rules, [json.dumps(line) for line in lines]).to_dict()["assignments"]
+    assert match(rules, [json.dumps(line) for line in nulls]).to_dict()["assignments"] == plain
+    assert plain[0]["status"] == "declined"
+    for kind, fields in FIELDS.items():
+        variant = next(v for v in event_schema()["oneOf"] if v["properties"]["type"] == {"const": kind})
+        for name, (required, _) in fields.items():
+            nullable = {"type": "null"} in variant["properties"][name].get("anyOf", [])
+            assert nullable is not required, (kind, name)
+    with pytest.raises(jsonschema.ValidationError):
+        events.validate({**lines[2], "partner": None})
+    with pytest.raises(LedgerError):
+        match(rules, [json.dumps(lines[0]), json.dumps(lines[1]), json.dumps({**lines[2], "partner": None})])
 
 
 # -- records and ids ---------------------------------------------------------------------

@@ -36,12 +36,20 @@ _KINDS: dict[str, dict[str, Any]] = {
 }
 
 
+def _field(kind: str, required: bool) -> dict[str, Any]:
+    """A field's schema: an optional one may be `null`, which the reader
+    takes as absent (`events._event`), as the reward ledger's schema allows
+    `null` for its optional fields (`rewardrules schema ledger`)."""
+    return _KINDS[kind] if required else {"anyOf": [_KINDS[kind], {"type": "null"}]}
+
+
 def event_schema() -> dict[str, Any]:
-    """One line of a matching ledger: one of the event types."""
+    """One line of a matching ledger: one of the event types (an optional
+    field may be given as `null`: absent)."""
     variants = []
     for kind, fields in FIELDS.items():
         properties: dict[str, Any] = {"id": _NAME, "type": {"const": kind}, "at": _INSTANT}
-        properties.update({name: _KINDS[what] for name, (_, what) in fields.items()})
+        properties.update({name: _field(what, required) for name, (required, what) in fields.items()})
         required = ["id", "type", "at", *(name for name, (needed, _) in fields.items() if needed)]
         variants.append(
             {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
