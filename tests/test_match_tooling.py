@@ -316,6 +316,25 @@ def test_a_mistaken_expectation_is_an_invalid_test_file(
     assert message in err
 
 
+def test_a_workload_listed_twice_in_an_expectation_is_refused_at_the_case_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`workloads = ["teams", "teams"]` matched a record of `["teams"]`: the
+    list was read as a set. A record lists each workload once, so a repeat
+    is a mistake in the test file, told at its case's line."""
+    decline = '{"id": "e5", "type": "decline", "at": "2026-01-11T09:00:00Z", "request": "RFA-1", "partner": "contoso"}'
+    expect = 'expect = [ { partner = "contoso", workloads = ["teams", "teams"], status = "declined" } ]\n'
+    head = '[[case]]\nname = "fine"\nevents = """\n' + f'{PARTNER_LINE}\n"""\nexact = true\n\n'
+    case = f'[[case]]\nname = "declined"\nevents = """\n{PARTNER_LINE}\n{REQUEST_LINE}\n{decline}\n"""\n'
+    rules = _tested(tmp_path, head + case + expect)
+    code, _, err = run(capsys, "test", str(rules))
+    assert code == 2
+    assert "m.test.toml:8: error: case `declined`: `expect` #1: `workloads`: lists `teams` twice" in err
+    assert "help: list each workload once" in err
+    _tested(tmp_path, head + case + expect.replace('"teams", "teams"', '"teams"'))
+    assert run(capsys, "test", str(rules))[0] == 0
+
+
 def test_an_invalid_event_in_a_matching_case_is_told_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

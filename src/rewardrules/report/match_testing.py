@@ -68,7 +68,11 @@ def _value(name: str, value: Any) -> Any:
         return _pattern_value("at", value)
     if name == "workloads":
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return tuple(sorted(set(value)))
+            # a record lists each workload once: a repeated one would collapse and match silently
+            twice = next((v for n, v in enumerate(value) if v in value[:n]), None)
+            if twice is not None:
+                return _Invalid(f"lists {quoted(twice)} twice", "list each workload once (in any order)")
+            return tuple(sorted(value))
         return _Invalid("must be a list of workload names", 'workloads = ["teams", "exchange"]')
     return text_value(name, value, _CHOICES)
 
