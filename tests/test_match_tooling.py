@@ -298,6 +298,20 @@ expect = [ { partner = "a", workloads = ["exchange", "teams"], basis = "round_ro
     assert code == 0, out
 
 
+def test_coverage_of_matching_files_alone_says_there_is_nothing_to_count(capsys: pytest.CaptureFixture[str]) -> None:
+    """`coverage: 0 of 0 items (100%): ` ended at the colon: matching files
+    have no coverage items, and the line now says so."""
+    code, out, _ = run(capsys, "test", str(MATCHING), "--coverage")
+    assert code == 0, out
+    (line,) = [line for line in out.splitlines() if line.startswith("coverage")]
+    assert line == (
+        "coverage: no items to cover: coverage counts the milestones, rewards, eligibility and voids of "
+        "reward rule files, and matching files have none"
+    )
+    code, out, _ = run(capsys, "test", str(MATCHING), "--coverage", "--format", "json")
+    assert code == 0 and json.loads(out)["coverage"]["total"] == 0
+
+
 @pytest.mark.parametrize(
     ("expect", "message"),
     [

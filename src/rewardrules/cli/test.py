@@ -376,6 +376,11 @@ def _coverage_text(coverages: list[Coverage], percent: Decimal) -> list[str]:
         if of_kind:
             parts.append(f"{plural} {sum(i.covered for i in of_kind)}/{len(of_kind)}")
     covered = sum(i.covered for i in items)
+    if not items:  # only matching files (or reward files without milestones): nothing to count
+        return [
+            "coverage: no items to cover: coverage counts the milestones, rewards, eligibility and voids of "
+            "reward rule files, and matching files have none"
+        ]
     out = [f"coverage: {covered} of {len(items)} items ({percent}%): " + ", ".join(parts)]
     for c in coverages:
         missing = [i for i in c.items if not i.covered]
