@@ -468,3 +468,33 @@ def test_the_language_server_reads_a_matching_test_file_as_one(tmp_path: Path) -
     # (tests/test_review_match_tooling.py)
     alone = analyse((tmp_path / "m.test.toml").as_uri(), tests_text, False, lambda _: None)
     assert [d.message for d in alone.diagnostics] == []
+
+
+def test_a_ledger_with_no_events_is_said_so_not_as_of_a_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no events and no `--as-of` a run has no instant: `match`,
+    `explain`, `diff`, `report` and a failing case printed `as of -`."""
+    empty = _write(tmp_path, "empty.jsonl", "")
+    code, out, _ = run(capsys, "match", str(MATCHING), str(empty))
+    assert code == 0 and out.splitlines()[0] == "matching fasttrack_matching with no events: 0 assignments"
+    code, out, _ = run(capsys, "explain", str(MATCHING), str(empty))
+    assert code == 0 and out.splitlines()[0] == "matching fasttrack_matching with no events: 0 assignments explained"
+    code, out, _ = run(capsys, "diff", str(MATCHING), str(MATCHING), str(empty))
+    assert code == 0 and out.startswith("matching fasttrack_matching -> fasttrack_matching with no events: ")
+    code, out, _ = run(capsys, "diff", str(MATCHING), str(MATCHING), str(empty), "--format", "markdown")
+    assert code == 0 and "empty.jsonl`, with no events." in out
+    code, _, err = run(capsys, "explain", str(MATCHING), str(empty), "--request", "R1")
+    assert code == 2 and "no request `R1` in a ledger with no events" in err
+    page = tmp_path / "page.html"
+    code, out, err = run(capsys, "report", str(MATCHING), str(empty), "-o", str(page))
+    assert code == 0 and "0 assignments with no events" in out + err
+    html = page.read_text(encoding="utf-8")
+    assert "assignments with no events</title>" in html and 'datetime="-"' not in html
+    code, out, _ = run(capsys, "match", str(MATCHING), str(empty), "--as-of", "2026-01-01T00:00:00Z")
+    assert out.splitlines()[0] == "matching fasttrack_matching as of 2026-01-01T00:00:00Z: 0 assignments"
+    rules = _tested(tmp_path, '[[case]]\nname = "empty"\nevents = []\nexpect = [ { partner = "contoso" } ]\n')
+    code, out, _ = run(capsys, "test", str(rules))
+    assert code == 1 and "    assignments with no events: none" in out
+    for text in (out, err):
+        assert "as of -" not in text

@@ -191,6 +191,7 @@ def run_report(args: argparse.Namespace) -> int:
     errors, 2 bad input or an option of reward rules."""
     from pathlib import Path
 
+    from ..match.text import as_of_text
     from ..report.match_html import render_match_html
 
     result = _matched_instead(args, "reports", ("settled", "max_awards_per_event"))
@@ -198,8 +199,8 @@ def run_report(args: argparse.Namespace) -> int:
         return result
     page = render_match_html(result, None if args.ledger == "-" else Path(args.ledger).name)
     count = len(result.assignments)
-    as_of = "-" if result.as_of is None else format_timestamp(result.as_of)
-    return write_page(args, page, f"wrote {args.output}: {count} assignment{'s' * (count != 1)} as of {as_of}")
+    as_of = as_of_text(None if result.as_of is None else format_timestamp(result.as_of))
+    return write_page(args, page, f"wrote {args.output}: {count} assignment{'s' * (count != 1)} {as_of}")
 
 
 def _unknown(what: str, value: str, known: set[str], result: MatchResult) -> int:
@@ -207,8 +208,8 @@ def _unknown(what: str, value: str, known: set[str], result: MatchResult) -> int
     from ..core.diagnostics import did_you_mean
     from ..core.timeutil import format_timestamp
 
-    when = "-" if result.as_of is None else format_timestamp(result.as_of)
-    code = fail(f"no {what} {quoted(value)} as of {when}")
+    when = "in a ledger with no events" if result.as_of is None else f"as of {format_timestamp(result.as_of)}"
+    code = fail(f"no {what} {quoted(value)} {when}")
     hint = did_you_mean(value, known)
     if hint:
         print_error_lines(f"     = help: {hint}")

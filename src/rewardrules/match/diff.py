@@ -15,6 +15,7 @@ from ..core.formatting import markdown_cell, markdown_code, markdown_text, print
 from ..core.timeutil import format_timestamp
 from .api import MatchResult
 from .evaluate import ENDED, Assignment
+from .text import NO_EVENTS, as_of_text
 
 #: rows of the Markdown table at most, as the reward diff's, so a pull-request comment stays readable
 MARKDOWN_ROWS = 50
@@ -67,7 +68,7 @@ def _side(assignment: Assignment | None) -> dict[str, Any] | None:
 def diff_text(diff: dict[str, Any]) -> str:
     """The diff for people, one changed workload a line."""
     count = len(diff["changed"])
-    head = f"matching {diff['old']} -> {diff['new']} as of {diff['as_of'] or '-'}"
+    head = f"matching {diff['old']} -> {diff['new']} {as_of_text(diff['as_of'])}"
     lines = [f"{head}: {count} workload(s) change hands, {diff['same']} unchanged"]
     for change in diff["changed"]:
         lines.append(f"  {change['request']} {change['workload']}: {_who(change['old'])} -> {_who(change['new'])}")
@@ -94,7 +95,8 @@ def diff_markdown(diff: dict[str, Any], old_path: str, new_path: str, ledger: st
         title = f"{markdown_code(diff['old'])} → {title}"
     out = [f"### rewardrules diff: {title}", ""]
     paths = f"{markdown_code(old_path)} → {markdown_code(new_path)} on {markdown_code(ledger)}"
-    out += [f"{paths}, as of {markdown_code(diff['as_of'] or '-')}.", ""]
+    when = NO_EVENTS if diff["as_of"] is None else f"as of {markdown_code(diff['as_of'])}"
+    out += [f"{paths}, {when}.", ""]
     count, same = len(diff["changed"]), diff["same"]
     if not count:
         out.append(f"**No differences**: {same} workload{'s' * (same != 1)} held the same.")

@@ -15,11 +15,21 @@ if TYPE_CHECKING:
     from .api import MatchResult
 
 
+#: Where a matching run's instant is named, what a run over a ledger with no
+#: events (and no `--as-of`) says: it has no instant, and `-` said nothing.
+NO_EVENTS = "with no events"
+
+
+def as_of_text(as_of: str | None) -> str:
+    """`as of INSTANT`, or `with no events` when the run has no instant."""
+    return NO_EVENTS if as_of is None else f"as of {as_of}"
+
+
 def render_result(result: MatchResult) -> str:
     """Each assignment with its why, then the acceptance report."""
     data = result.to_dict()
     count = len(data["assignments"])
-    lines = [f"matching {data['matching']} as of {data['as_of'] or '-'}: {count} assignment{'s' * (count != 1)}"]
+    lines = [f"matching {data['matching']} {as_of_text(data['as_of'])}: {count} assignment{'s' * (count != 1)}"]
     #: what became of each record, for "replaces ID (declined)" (or superseded)
     statuses = {record["id"]: record["status"] for record in data["assignments"]}
     for record in data["assignments"]:

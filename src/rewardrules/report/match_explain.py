@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.formatting import printable
 from ..match.api import MatchResult
+from ..match.text import as_of_text
 
 #: The version of the explanation's JSON form (`format` in it).
 EXPLAIN_FORMAT = 1
@@ -38,7 +39,7 @@ class MatchExplanation:
         count = len(data["explanations"])
         scope = "".join(f", {k} {data[k]}" for k in ("request", "customer") if data[k] is not None)
         lines = [
-            f"matching {data['matching']} as of {data['as_of'] or '-'}{scope}: "
+            f"matching {data['matching']} {as_of_text(data['as_of'])}{scope}: "
             f"{count} assignment{'s' * (count != 1)} explained"
         ]
         for entry in data["explanations"]:

@@ -37,7 +37,7 @@ def build_match_view(result: MatchResult, ledger: str | None = None) -> dict[str
         "title": result.rules.title or result.rules.name,
         "matching": result.rules.name,
         "ledger": ledger,
-        "as_of": data["as_of"] or "-",
+        "as_of": data["as_of"],
         "assignment_count": len(records),
         "request_count": len({r["request"] for r in records}),
         "partners": _per_partner(records),

@@ -856,7 +856,8 @@ def outcome_lines(
     for pattern, record in result.forbidden:
         out.append(f"    must not happen: {pattern.show()}")
         out.append(f"      but got: {line(record)}")
-    out.append(f"    {noun}s as of {as_of or '-'}: {len(records) if records else 'none'}")
+    when = f"as of {as_of}" if as_of else "with no events"  # a matching case of no events has no instant
+    out.append(f"    {noun}s {when}: {len(records) if records else 'none'}")
     out.extend(f"      {line(r)}" for r in records[:SHOWN_AWARDS])
     if len(records) > SHOWN_AWARDS:
         out.append(f"      ... and {len(records) - SHOWN_AWARDS} more")
