@@ -1160,6 +1160,25 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int,
     return code, out, err
 
 
+def test_a_folder_with_nothing_to_read_names_every_pattern_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The message said "no *.json or *.jsonl files", but `*.ndjson` files
+    are read too (`PAYLOAD_SUFFIXES`): it now names every pattern."""
+    (tmp_path / "README.md").write_text("not a payload")
+    code, out, err = run_cli(capsys, "ingest", "stripe", tmp_path)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"rewardrules: error: {tmp_path}: the folder has no *.json, *.jsonl or *.ndjson files (in it or its subfolders)\n"
+    )
+    a = event("evt_1", "charge.succeeded", charge("ch_1", "cus_1", 100), ts(1))
+    (tmp_path / "deep").mkdir()
+    b = event("evt_2", "charge.succeeded", charge("ch_2", "cus_1", 200), ts(2))
+    (tmp_path / "deep" / "hooks.ndjson").write_text(json.dumps(a) + "\n" + json.dumps(b) + "\n")
+    hooks = tmp_path / "deep" / "hooks.ndjson"
+    assert [p.source for p in read_payloads([tmp_path])] == [f"{hooks}:1", f"{hooks}:2"]
+
+
 def test_json_lines_end_at_a_newline_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # U+2028, U+2029 and U+0085 may stand raw in a JSON string; the file's lines, as the
     # ledger reader and an editor count them, end at `\n` only (`\r\n` too)

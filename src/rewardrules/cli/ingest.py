@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
         help="Stripe events (webhook payloads) -> ledger",
         description="Map Stripe events to referral, subscription, payment and refund ledger events "
         "(see docs/stripe.md). PATH: a file with one event, a JSON array, JSON Lines, "
-        "or a folder of *.json/*.jsonl files.",
+        "or a folder of *.json/*.jsonl/*.ndjson files (read with its subfolders).",
         epilog="exit codes: 0 success, 2 bad invocation, unreadable file or malformed payload",
     )
     stripe.add_argument("paths", metavar="PATH", nargs="+", help="event files or folders")

@@ -52,7 +52,7 @@ class SourceError(Exception):
 
 def read_payloads(paths: Iterable[str | Path]) -> list[Payload]:
     """Every payload in ``paths``: files (one JSON value, a JSON array, or
-    JSON Lines) and folders (their ``*.json``/``*.jsonl`` files, recursively,
+    JSON Lines) and folders (their ``*.json``/``*.jsonl``/``*.ndjson`` files, recursively,
     in name order so that the result never depends on the file system).
 
     Raises :class:`SourceError` listing every file that could not be read.
@@ -79,12 +79,18 @@ def _files(path: Path, errors: list[str]) -> Iterator[Path]:
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PAYLOAD_SUFFIXES)
         if not found:
-            errors.append(f"{path}: the folder has no *.json or *.jsonl files")
+            errors.append(f"{path}: the folder has no {_patterns()} files (in it or its subfolders)")
         yield from found
     elif path.exists():
         yield path
     else:
         errors.append(f"cannot read {quoted(str(path))}: no such file or directory")
+
+
+def _patterns() -> str:
+    """The file patterns a folder is read for, as a list: `*.json, *.jsonl or *.ndjson`."""
+    patterns = [f"*{suffix}" for suffix in PAYLOAD_SUFFIXES]
+    return ", ".join(patterns[:-1]) + " or " + patterns[-1]
 
 
 def _read_file(file: Path) -> list[Payload]:
