@@ -305,8 +305,8 @@ def test_coverage_of_matching_files_alone_says_there_is_nothing_to_count(capsys:
     assert code == 0, out
     (line,) = [line for line in out.splitlines() if line.startswith("coverage")]
     assert line == (
-        "coverage: no items to cover: coverage counts the milestones, rewards, eligibility and voids of "
-        "reward rule files, and matching files have none"
+        "coverage: no items to cover (coverage counts the milestones, rewards, eligibility and voids of "
+        "reward rule files that compile; matching files have none)"
     )
     code, out, _ = run(capsys, "test", str(MATCHING), "--coverage", "--format", "json")
     assert code == 0 and json.loads(out)["coverage"]["total"] == 0

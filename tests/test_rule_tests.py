@@ -221,7 +221,7 @@ def test_coverage_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     code, out, _ = run_cli(capsys, "test", rules, "--threshold", "100", "--format", "json")
     assert code == 0
     payload = json.loads(out)
-    assert payload["summary"] == {"files": 1, "cases": 1, "passed": 1, "failed": 0}
+    assert payload["summary"] == {"files": 1, "cases": 1, "passed": 1, "failed": 0, "unread": 0}
     assert payload["coverage"]["percent"] == "100.0"
     assert payload["coverage"]["below_threshold"] is False
     kinds = [(i["kind"], i["milestone"], i["covered"]) for i in payload["coverage"]["rulesets"][0]["items"]]
@@ -253,6 +253,8 @@ def test_an_invalid_test_file_is_not_also_called_missing(tmp_path: Path, capsys:
     assert "unknown key `exactt`" in err
     assert "no tests" not in out + err  # saas.test.toml is there: it is invalid, not missing
     assert out.splitlines()[-1] == "0 test files, 0 cases: 0 passed; 1 test file could not be read"
+    code, out, err = run_cli(capsys, "test", tmp_path, "--format", "json")
+    assert code == 2 and json.loads(out)["summary"]["unread"] == 1
 
 
 def test_one_folder_named_twice_lists_each_untested_rule_file_once(

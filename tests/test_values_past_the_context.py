@@ -407,4 +407,36 @@ def test_written_keeps_plain_notation_up_to_the_limit() -> None:
     assert written(Decimal("1E-1000")) == "0." + "0" * 999 + "1"
     assert written(Decimal("1E-1001")) == "1E-1001"
     assert written(Decimal("-2.50")) == "-2.50"
+    assert written(Decimal("0E+2000")) == written(Decimal("0E-1000098")) == "0"
+    assert written(Decimal("0.00")) == "0.00"
     assert PLAIN_EXPONENT == 1000
+
+
+def test_every_over_a_metric_of_more_than_4300_digits_stops_at_the_award_limit() -> None:
+    """Python refuses to write an int of more than 4,300 digits: the
+    limit's message about the count was a `ValueError` traceback (review)."""
+    program = rewardrules.compile(squares(14).replace("when a14 >= 1", "every 1 a14"), "ev.rules")
+    ledger = [REFERRAL, {"id": "s1", "at": "2026-01-02T00:00:00Z", "type": "subscription", "referee": "ben", "mrr": 2}]
+    with pytest.raises(rewardrules.AwardLimitError, match=r"would give about 10\^4932 awards of milestone `m`"):
+        program.score(ledger)
+
+
+def test_money_past_the_limit_is_written_the_same_however_computed() -> None:
+    """`price * a10 / 0.5` and `price * a10 * 2` are one amount: past
+    10^1000 they were written with 99 and 100 trailing zeros (review)."""
+    lines = squares(10).splitlines()[:-1]
+    lines[1] = "event subscription { mrr: number  price: money USD }"
+    lines += ["metric price = latest subscription.price", "metric x = price * a10 / 0.5", "metric y = price * a10 * 2"]
+    lines += ['milestone m { when x >= 1 USD  reward referrer cash 5 USD  message "{{ x }} {{ y }}" }']
+    program = rewardrules.compile("\n".join(lines) + "\n", "q.rules")
+    event = {
+        "id": "s1",
+        "at": "2026-01-02T00:00:00Z",
+        "type": "subscription",
+        "referee": "ben",
+        "mrr": 10,
+        "price": "4",
+    }
+    (award,) = program.score([REFERRAL, event]).data["awards"]
+    assert award["message"] == "8E+1024 8E+1024"
+    assert award["why"]["values"]["x"] == "8E+1024"

@@ -376,10 +376,10 @@ def _coverage_text(coverages: list[Coverage], percent: Decimal) -> list[str]:
         if of_kind:
             parts.append(f"{plural} {sum(i.covered for i in of_kind)}/{len(of_kind)}")
     covered = sum(i.covered for i in items)
-    if not items:  # only matching files (or reward files without milestones): nothing to count
+    if not items:  # only matching files, or no reward rule file that compiled: nothing to count
         return [
-            "coverage: no items to cover: coverage counts the milestones, rewards, eligibility and voids of "
-            "reward rule files, and matching files have none"
+            "coverage: no items to cover (coverage counts the milestones, rewards, eligibility and voids of "
+            "reward rule files that compile; matching files have none)"
         ]
     out = [f"coverage: {covered} of {len(items)} items ({percent}%): " + ", ".join(parts)]
     for c in coverages:
@@ -403,7 +403,13 @@ def _json(state: _Run, want_coverage: bool, threshold: Decimal | None, below: bo
             p.to_dict() if isinstance(p, TestProblem) else {"path": None, "line": None, "message": p}
             for p in state.errors
         ],
-        "summary": {"files": len(state.files), "cases": len(cases), "passed": len(cases) - failed, "failed": failed},
+        "summary": {
+            "files": len(state.files),
+            "cases": len(cases),
+            "passed": len(cases) - failed,
+            "failed": failed,
+            "unread": state.unread,  # test files that could not be read (each in `errors`)
+        },
     }
     if want_coverage:
         covered = sum(c.covered for c in state.coverages)

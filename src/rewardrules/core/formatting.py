@@ -35,7 +35,7 @@ def written(value: Decimal) -> str:
     thousand characters either way."""
     if -PLAIN_EXPONENT <= value.adjusted() <= PLAIN_EXPONENT:
         return format(value, "f")
-    return str(value)
+    return str(value) if value else "0"  # (an underflow's `0E-1000098`: not a million zeros)
 
 
 def plain(value: Decimal) -> str:
@@ -174,7 +174,9 @@ def to_quantum(value: Decimal, quantum: Decimal) -> Decimal:
         return value.quantize(quantum, None, CONTEXT)  # the context by position: by keyword it costs 0.2 us more
     except InvalidOperation:
         if value.adjusted() > PLAIN_EXPONENT:
-            return value  # written with its exponent (`written`): no thousand-digit quotient of it
+            # written with its exponent (`written`), the same however it was
+            # computed (`8E+1024`, not `8.000…0E+1024` with some zeros or more)
+            return value.normalize(CONTEXT)
         exponent = quantum.as_tuple().exponent
         assert isinstance(exponent, int)  # (a quantum is finite)
         # the whole digits, the decimals, and one for a carry (9.999 to 10.00)

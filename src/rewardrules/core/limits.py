@@ -6,6 +6,8 @@ scoring bounded in time and memory, and each has its own clear error.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 #: Largest rule file, in characters.
 MAX_RULE_FILE_CHARS = 1_000_000
 #: Largest rule test file (`NAME.test.toml`), in characters.
@@ -170,6 +172,9 @@ def per_event_limit(value: object) -> int:
 
 def _many(count: int) -> str:
     """A count for a message: digits, or its order of magnitude when it is
-    huge (`every 0.01 paid` over a 30-digit amount)."""
-    text = f"{count:,}"
-    return text if len(text) <= 15 else f"about 10^{len(str(count)) - 1}"
+    huge (`every 0.01 paid` over a 30-digit amount). The magnitude is the
+    decimal's, not `len(str(count))`: Python refuses to write an int of
+    more than 4,300 digits (`every 1` over a metric squared 14 times)."""
+    if count < 10**12:
+        return f"{count:,}"
+    return f"about 10^{Decimal(count).adjusted()}"

@@ -161,7 +161,7 @@ RULE_HELP: dict[str, str] = {
     "does not end with `partner`: ties would be left to the input's order.",
     "RR807": "An unknown period: `day`, `week`, `month`, `quarter`, `year`.",
     "RR808": "A number out of range: `split up to` takes a whole number from 2 to 10, `pause at most` a whole "
-    "positive duration, `acceptance at least` a percent above 0 and at most 100.",
+    "positive duration, `acceptance at least` a percent above 0 and at most 100; any number at most 30 digits.",
     "RR809": "An unknown duration unit: `minutes`, `hours`, `days`, `weeks`.",
     "RR810": "A clause a matching file needs: at least one `workload`, a `tie break`, a period for `acceptance`.",
     "RR811": "An attribute declared but used by no clause (`check --strict`): require it, balance by it, or remove it.",
