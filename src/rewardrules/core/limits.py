@@ -12,7 +12,8 @@ from decimal import Decimal
 MAX_RULE_FILE_CHARS = 1_000_000
 #: Largest rule test file (`NAME.test.toml`), in characters.
 MAX_TEST_FILE_CHARS = 10_000_000
-#: Deepest nesting of an expression (operators and parentheses).
+#: Deepest nesting of an expression's operators (parentheses that only
+#: group make no node, so they add no level: docs/language.md).
 MAX_EXPRESSION_DEPTH = 64
 #: Most digits in a number literal, as written (see `written_digits`).
 MAX_LITERAL_DIGITS = 30
