@@ -120,6 +120,7 @@ class SettledPartial:
     event: str
     amount: Decimal
     record: dict[str, Any]
+    entry: int = 0
 
 
 def check_ruleset(settled: Settled, ruleset: str, milestones: dict[str, set[str]]) -> None:
@@ -197,11 +198,46 @@ def read_settled(data: Any, path: str = "<settled>") -> Settled:
     for n, entry in enumerate(reversals, start=len(awards) + 1):
         partial = _partial(entry, path, n)
         if partial is not None:
+            if partial.id in settled.partial:  # (the last copy won: clawed back twice, or not at all)
+                raise _error(path, n, "id", f"partial reversal `{partial.id}` is listed twice")
+            _of_its_award(partial, settled, path)
             settled.partial[partial.id] = partial
         else:
             settled.reversed.add(_reversal(entry, path, n))
         _label(settled, entry, n)
+    _within_awards(settled, path)
     return settled
+
+
+def _of_its_award(partial: SettledPartial, settled: Settled, path: str) -> None:
+    """A partial reversal takes back part of its award as it was paid: in
+    its kind and unit, when the statement lists the award (an amount in
+    EUR or JPY was subtracted from USD)."""
+    award = settled.awards.get(partial.reverses)
+    if award is None:
+        return  # (checked against this run's award when applied: `Settlement.apply`)
+    for name in ("kind", "unit"):
+        if partial.record[name] != award.record[name]:
+            raise _error(
+                path,
+                partial.entry,
+                name,
+                f"expected the {name} of award `{award.id}` it takes part of, `{award.record[name]}`",
+            )
+
+
+def _within_awards(settled: Settled, path: str) -> None:
+    """The partial reversals of a listed award take back at most what was
+    paid of it, together: more would claw back money never paid."""
+    for award_id, parts in _told(settled).items():
+        award = settled.awards.get(award_id)
+        if award is not None and sum((p.amount for p in parts), Decimal(0)) > award.amount:
+            raise _error(
+                path,
+                parts[-1].entry,
+                "amount",
+                f"the partial reversals of award `{award_id}` take back more than its {award.amount} {award.record['unit']}",
+            )
 
 
 def _label(settled: Settled, entry: dict[str, Any], n: int) -> None:
@@ -376,15 +412,23 @@ def _partial(entry: Any, path: str, n: int) -> SettledPartial | None:
     amount = Decimal(amount_text) if _AMOUNT.match(amount_text) else None
     if amount is None or amount <= 0:
         raise _error(path, n, "amount", 'expected a positive decimal number as text, e.g. "5.00"')
+    for name, allowed in (("role", _ROLES), ("kind", _KINDS)):  # as an award's entry is checked
+        if record[name] not in allowed:
+            raise _error(path, n, name, f"expected one of {', '.join(allowed)}")
+    _check_item(record, path, n)
     _check_minor_unit(amount, record["unit"], path, n)
     taken = _text(entry["why"], "taken", path, n, optional=True, field="why.taken")
+    if taken is not None:
+        total = Decimal(taken) if _AMOUNT.match(taken) else None
+        if total is None or total < amount:  # `taken`: all of the award taken back with this one
+            raise _error(path, n, "why.taken", f"expected a decimal number as text, at least the amount {amount_text}")
     try:
         record["at"] = format_timestamp(parse_timestamp(record["at"] or ""))
     except TimestampError as error:
         raise _error(path, n, "at", str(error)) from None
     why = {"event": event, **({"taken": taken} if taken is not None else {})}
     fields = {"id": own, "reverses": reverses, **record, "amount": amount_text, "why": why}
-    return SettledPartial(own, reverses, event, amount, {k: fields[k] for k in REVERSAL_KEYS})
+    return SettledPartial(own, reverses, event, amount, {k: fields[k] for k in REVERSAL_KEYS}, n)
 
 
 #: the fields of a reversal record, in the order a result writes them
@@ -451,6 +495,7 @@ class Settlement:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The awards and reversals an app should see, given what it
         settled; an award at a new amount follows the award it replaces."""
+        _partials_of(self.settled, {a["id"]: a for a in awards})
         partials = [r for r in reversals if _is_partial(r)]
         reversals = [r for r in reversals if not _is_partial(r)]
         reversed_now = {r["reverses"]: r for r in reversals}
@@ -467,7 +512,11 @@ class Settlement:
             reversal = reversed_now.get(settled.id)
             due = record["status"] != "void" and reversal is None
             if due and settled.paid_as(record) and settled.id not in self.settled.reversed:
-                continue  # as paid
+                # as paid: `confirmed`, though this run has it back in a hold (a late
+                # event moved its trigger): a statement chained from this result
+                # must still count it paid, and its void must take it back
+                record["status"] = "confirmed"
+                continue
             fresh = dict(record)
             self._keep_as_paid(record, settled)
             fixed[settled.id] = None
@@ -571,6 +620,23 @@ class Settlement:
 #   taken back less what its told partial reversals took; this run's other
 #   partial reversals of it are folded into that reversal, and, when the
 #   award is paid again under a new id, they take part of the new award.
+
+
+def _partials_of(settled: Settled, awards: dict[str, dict[str, Any]]) -> None:
+    """The statement's partial reversals of awards it does not list are in
+    the kind and unit this run gives each award (see `_of_its_award`)."""
+    for partial in settled.partial.values():
+        award = awards.get(partial.reverses)
+        if award is None or partial.reverses in settled.awards:
+            continue
+        for name in ("kind", "unit"):
+            if partial.record[name] != award[name]:
+                raise _error(
+                    settled.path,
+                    partial.entry,
+                    name,
+                    f"expected the {name} of award `{partial.reverses}` it takes part of, `{award[name]}`",
+                )
 
 
 def _is_partial(reversal: dict[str, Any]) -> bool:
