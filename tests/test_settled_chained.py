@@ -12,6 +12,7 @@ reversal; listed twice, the last copy won.
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -149,3 +150,59 @@ def test_a_partial_of_an_award_the_statement_does_not_list_is_checked_against_th
     damaged["reversals"][0]["unit"] = "EUR"
     with pytest.raises(rewardrules.LedgerError, match="expected the unit of award `aw_"):
         program.score(late[:-1], as_of="2026-01-26T00:00:00Z", settled=damaged)
+
+
+def test_an_award_reissued_twice_is_never_clawed_back_past_what_it_paid() -> None:
+    """The rule file's reward kind edited cash -> credit -> cash, the
+    documented loop run after each edit, with a half refund in between:
+    the credit award paid 15.00 and 22.50 was taken back of it (its whole
+    reversal did not net its 7.50 partial)."""
+    base = PARTIAL.replace("cash 15%", "KIND 15%")
+    cash, credit = (rewardrules.compile(base.replace("KIND", kind), "p.rules") for kind in ("cash", "credit"))
+    pay, refund = (
+        payment("p1", "2026-01-02T00:00:00Z", "100.00"),
+        {
+            "id": "f1",
+            "at": "2026-01-05T00:00:00Z",
+            "type": "refund",
+            "referee": "ben",
+            "payment": "p1",
+            "amount": "50.00",
+        },
+    )
+    paid: dict[str, dict[str, Any]] = {}
+    clawed: dict[str, dict[str, Any]] = {}
+    for program, ledger, day in (
+        (cash, [REFERRAL, pay], 3),
+        (credit, [REFERRAL, pay], 4),
+        (credit, [REFERRAL, pay, refund], 6),
+        (cash, [REFERRAL, pay, refund], 7),
+        (cash, [REFERRAL, pay, refund], 8),
+    ):
+        statement = {"ruleset": program.name, "awards": list(paid.values()), "reversals": list(clawed.values())}
+        run = program.score(ledger, as_of=f"2026-01-0{day}T00:00:00Z", settled=statement).data
+        paid.update({a["id"]: a for a in run["awards"] if a["status"] == "confirmed" and a["id"] not in paid})
+        clawed.update({r["id"]: r for r in run["reversals"] if r["id"] not in clawed and r["reverses"] in paid})
+    for award_id, award in paid.items():
+        back = sum(Decimal(r["amount"]) for r in clawed.values() if r["reverses"] == award_id)
+        assert back <= Decimal(award["amount"]), (award["kind"], award["amount"], back)
+    assert sorted((a["kind"], a["amount"]) for a in paid.values()) == [
+        ("cash", "15.00"),
+        ("cash", "15.00"),
+        ("credit", "15.00"),
+    ]
+
+
+def test_a_paid_award_back_in_its_hold_keeps_the_message_it_was_told() -> None:
+    program = rewardrules.compile(
+        NET.replace("  hold 10 days", '  hold 10 days\n  message "net paid {{ paid }}"'), "net.rules"
+    )
+    first = [REFERRAL, payment("p1", "2026-01-02T00:00:00Z", "100.00"), payment("p2", "2026-01-20T00:00:00Z", "100.00")]
+    run1 = program.score(first, as_of="2026-01-15T00:00:00Z").data
+    late = [*first, {"id": "f1", "at": "2026-01-01T12:00:00Z", "type": "refund", "referee": "ben", "amount": "50.00"}]
+    (award,) = program.score(late, as_of="2026-01-21T00:00:00Z", settled=run1).data["awards"]
+    assert (
+        (award["status"], award["message"])
+        == ("confirmed", run1["awards"][0]["message"])
+        == ("confirmed", "net paid 100.00")
+    )

@@ -512,10 +512,11 @@ class Settlement:
             reversal = reversed_now.get(settled.id)
             due = record["status"] != "void" and reversal is None
             if due and settled.paid_as(record) and settled.id not in self.settled.reversed:
-                # as paid: `confirmed`, though this run has it back in a hold (a late
-                # event moved its trigger): a statement chained from this result
-                # must still count it paid, and its void must take it back
-                record["status"] = "confirmed"
+                # as paid: `confirmed` (with its message and `why` as told), though
+                # this run has it back in a hold (a late event moved its trigger):
+                # a statement chained from this result must still count it paid
+                if record["status"] != "confirmed":
+                    self._keep_as_paid(record, settled)
                 continue
             fresh = dict(record)
             self._keep_as_paid(record, settled)
@@ -525,7 +526,7 @@ class Settlement:
             else:
                 out_reversals.append(self._reversal(settled, record, fresh))
             if due:
-                reissued = self._reissue(settled.id, fresh, out_reversals)
+                reissued = self._reissue(settled.id, fresh, out_reversals, fixed)
                 out_awards.extend(reissued)
                 fixed[settled.id] = reissued[-1]["id"]
         issued_ids = {a["id"] for a in out_awards}
@@ -578,7 +579,9 @@ class Settlement:
             "why": why,
         }
 
-    def _reissue(self, original: str, fresh: dict[str, Any], reversals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _reissue(
+        self, original: str, fresh: dict[str, Any], reversals: list[dict[str, Any]], fixed: dict[str, str | None]
+    ) -> list[dict[str, Any]]:
         """The award's new reward under a new id: the first attempt whose id
         the app has neither clawed back nor been paid with another reward.
         The id holds the amount and unit but not the kind or item, so an
@@ -598,6 +601,9 @@ class Settlement:
             elif earlier is not None and not earlier.paid_as(record):
                 self._keep_as_paid(record, earlier)
                 reversals.append(self._reversal(earlier, record, fresh))
+                # reversed whole: less what its partial reversals took (`_net_of_partials`);
+                # 22.50 was taken back of a 15.00 award before (review, 2026-12-08)
+                fixed[earlier.id] = None
                 out.append(record)
                 attempt += 1
             else:
