@@ -157,6 +157,33 @@ def test_untrusted_names_are_text(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "{{ 7*7 }}" in text and "49" not in text
 
 
+def test_names_are_written_with_their_bidi_and_control_characters_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A referrer `ann\u202e...` reversed how the rest of its cell read
+    (`ann → bob`): the page writes names as every text output does
+    (review, 2026-12-08)."""
+    ledger = tmp_path / "bidi.jsonl"
+    events = [
+        {
+            "id": "r1",
+            "at": "2026-01-01T09:00:00Z",
+            "type": "referral",
+            "referrer": "ann\u202eevil",
+            "referee": "b\u200bob",
+        },
+        {"id": "p1", "at": "2026-01-10T09:00:00Z", "type": "payment", "referee": "b\u200bob", "amount": "10.00"},
+    ]
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    rules = tmp_path / "hostile.rules"
+    rules.write_text(HOSTILE_RULES, encoding="utf-8")
+    code, html, said = report(capsys, tmp_path, str(rules), str(ledger))
+    assert code == 0, said
+    assert "\u202e" not in html and "\u200b" not in html
+    text = "".join(Page(html).text)
+    assert "ann\\u202eevil" in text and "b\\u200bob" in text
+
+
 def test_the_page_allows_its_own_script_and_style_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, html, _ = report(capsys, tmp_path, str(RULESETS / "partner_and_customer.rules"), str(LEDGER))
     page = Page(html)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup
 
+from ..core.formatting import printable
 from ..core.runtime import CONTEXT, in_context
 from ..core.units import is_additive, is_currency
 from ..score.arguments import expect, expect_program, path_name
@@ -517,7 +518,7 @@ def _load_template(name: str) -> str:
 @cache
 def _environment() -> Environment:
     # Autoescape on for every template, whatever its name: every value shown
-    # may come from a ledger.
+    # may come from a ledger; and each written as text outputs write it.
     return Environment(
         loader=FunctionLoader(_load_template),
         autoescape=True,
@@ -525,7 +526,19 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_as_text,
     )
+
+
+def _as_text(value: Any) -> Any:
+    """Every value a template writes, as the text outputs write it: its
+    control, format and bidi characters as escapes (`printable`), line by
+    line (a `<pre>` keeps its lines). A referrer `\u202e...` reversed how
+    the rest of its cell read (review, 2026-12-08). The page's own
+    stylesheet and script (`Markup`) are written as they are."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return "\n".join(map(printable, value.split("\n")))
+    return value
 
 
 def _csp_hash(text: str) -> str:
