@@ -440,3 +440,38 @@ def test_money_past_the_limit_is_written_the_same_however_computed() -> None:
     (award,) = program.score([REFERRAL, event]).data["awards"]
     assert award["message"] == "8E+1024 8E+1024"
     assert award["why"]["values"]["x"] == "8E+1024"
+
+
+@pytest.mark.parametrize(
+    ("rules", "edit"),
+    [
+        (
+            'ruleset s "S"\nevent payment { amount: money USD }\n'
+            "milestone first { first payment  reward referrer cash 5 USD }\n",
+            {"done": [False]},
+        ),
+        (
+            'ruleset s "S"\nevent payment { amount: money USD }\nmetric paid = sum payment.amount\n'
+            "milestone step { every 10 paid  reward referrer cash 1 USD }\n",
+            {"prev": [{"$d": "0"}]},
+        ),
+        (
+            'ruleset s "S"\nevent payment { amount: money USD }\nmetric paid = sum payment.amount\n'
+            "milestone step { every 10 paid  reward referrer cash 1 USD }\n",
+            {"prev": [{"$d": "1"}]},
+        ),
+    ],
+    ids=["first", "every-none", "every-fewer"],
+)
+def test_a_milestone_not_marked_reached_for_its_award_is_refused(rules: str, edit: dict[str, Any]) -> None:
+    """One flag edited: the next payment issued the same award id again
+    (`first`), or the multiples 10 and 20 again (`every`) (review)."""
+    program = rewardrules.compile(rules, "s.rules")
+    session = program.session()
+    session.add(REFERRAL)
+    session.add({"id": "p1", "at": "2026-01-02T00:00:00Z", "type": "payment", "referee": "ben", "amount": "25.00"})
+    data = json.loads(session.snapshot())
+    _restored(program, data)  # as taken: restores
+    data["referrals"][0].update(edit)
+    with pytest.raises(rewardrules.SnapshotError, match=r"`awards\[\d\]`: its milestone is not marked reached"):
+        _restored(program, data)

@@ -539,6 +539,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
         ids.add(award.id)
         state.awards.append(award)
         award.referral.issued.append(award)
+    _reached_as_awarded(engine)
     for i, item in enumerate(_list(data["withheld"], "withheld")):
         state.withheld.append(
             _withheld(engine, _record(item, f"withheld[{i}]", _WITHHELD, ("referrer",)), f"withheld[{i}]")
@@ -563,6 +564,34 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     }
     engine.restore_timers(timers, anchored)
     return session
+
+
+def _reached_as_awarded(engine: Engine) -> None:
+    """Each award's milestone is marked reached where the engine marks it
+    when it issues one: a milestone reached once (`when`, `first`, a timer)
+    done for its referral (or referrer), an `every` milestone past the
+    multiple awarded. A snapshot edited otherwise (one flag) made the next
+    event issue the same award, the same id, again (review, 2026-12-08)."""
+    for n, award in enumerate(engine.state.awards):
+        milestone = award.milestone
+        info = milestone.info
+        trigger = info.trigger
+        if isinstance(trigger, ast.IncreaseTrigger) or (isinstance(trigger, ast.EventTrigger) and trigger.each):
+            continue  # one award an event: its id names the event, which is never taken twice
+        if info.level == "referrer":
+            scope: Referral | ReferrerState | None = engine.state.referrers[milestone.program].get(
+                award.referral.referrer
+            )
+        else:
+            scope = award.referral
+        if isinstance(trigger, ast.EveryTrigger):
+            reached = scope is not None and Decimal(award.occurrence or "0") / trigger.step <= scope.prev[info.index]
+        else:
+            reached = scope is not None and bool(scope.done[info.index])
+        if not reached:
+            raise _damaged(
+                f"awards[{n}]", "its milestone is not marked reached: the next event would issue the same award again"
+            )
 
 
 def _referrers_referred(engine: Engine) -> None:
