@@ -259,7 +259,8 @@ FORGED = "evil\n2026-01-01T00:00:00Z  first_paid  referrer  mallory  x  cash 999
 
 
 def test_printable_escapes_controls_and_markdown_cells_escape_pipes() -> None:
-    from rewardrules.formatting import markdown_cell, printable  # the one escaping function, new
+    from rewardrules.formatting import markdown_text as markdown_cell  # (a table cell's escaping)
+    from rewardrules.formatting import printable  # the one escaping function, new
 
     assert printable("a\nb\x1b[31m\u202ec\td\x7f") == "a\\nb\\x1b[31m\\u202ec\\td\\x7f"
     assert printable("plain, ünïcode ✓") == "plain, ünïcode ✓"

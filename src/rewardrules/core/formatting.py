@@ -316,14 +316,9 @@ def markdown_text(text: str) -> str:
     Markdown: `printable`, then every character of `_MARKDOWN_ESCAPES`
     escaped, so that `[x](https://…)`, `<img …>`, `**bold**`, a backtick
     or `|` show as written and a name cannot add a link, HTML, emphasis,
-    code or a table column. The same text in a table cell or a paragraph."""
+    code or a table column. The same text in a table cell (`|` escaped) or
+    a paragraph."""
     return _MARKDOWN_SPECIAL.sub(lambda m: _MARKDOWN_ESCAPES[m.group()], printable(text))
-
-
-def markdown_cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: `markdown_text` (which
-    escapes `|` too, so that a name cannot add a column)."""
-    return markdown_text(text)
 
 
 def markdown_code(text: str, *, in_table: bool = False) -> str:

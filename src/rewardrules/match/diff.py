@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.formatting import markdown_cell, markdown_code, markdown_text, printable
+from ..core.formatting import markdown_code, markdown_text, printable
 from ..core.timeutil import format_timestamp
 from .api import MatchResult
 from .evaluate import ENDED, Assignment
@@ -104,7 +104,7 @@ def diff_markdown(diff: dict[str, Any], old_path: str, new_path: str, ledger: st
         out.append(f"**{count} workload{'s' * (count != 1)} change{'s' * (count == 1)} hands**, {same} unchanged.")
         out += ["", "| request | workload | old | new |", "| --- | --- | --- | --- |"]
         rows = [
-            f"| {markdown_cell(c['request'])} | {markdown_cell(c['workload'])} | {_who_cell(c['old'])} | "
+            f"| {markdown_text(c['request'])} | {markdown_text(c['workload'])} | {_who_cell(c['old'])} | "
             f"{_who_cell(c['new'])} |"
             for c in diff["changed"]
         ]
@@ -121,5 +121,5 @@ def diff_markdown(diff: dict[str, Any], old_path: str, new_path: str, ledger: st
 def _who_cell(side: dict[str, Any] | None) -> str:
     if side is None:
         return "(not requested)"
-    partner = markdown_cell(side["partner"]) if side["partner"] else "nobody"
-    return f"{partner} ({markdown_cell(side['basis'])}, {markdown_cell(side['status'])})"
+    partner = markdown_text(side["partner"]) if side["partner"] else "nobody"
+    return f"{partner} ({markdown_text(side['basis'])}, {markdown_text(side['status'])})"

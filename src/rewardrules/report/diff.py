@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..core.formatting import markdown_cell, markdown_code, printable_lines
+from ..core.formatting import markdown_code, markdown_text, printable_lines
 from ..core.runtime import in_context
 from ..core.units import format_amount, is_additive
 from ..score.arguments import expect_program, path_name
@@ -502,8 +502,8 @@ def _show(value: Any) -> str:
 
 def _cell(text: str) -> str:
     """Text from outside (a name, an id, a unit) inert inside a Markdown
-    table cell (`markdown_cell`)."""
-    return markdown_cell(text)
+    table cell (`markdown_text`)."""
+    return markdown_text(text)
 
 
 def _limit(rows: list[str], columns: int) -> list[str]:
