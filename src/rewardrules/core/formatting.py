@@ -12,11 +12,11 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .datatypes import DURATION, QUANTITY, TIME, Type
-from .runtime import CONTEXT
+from .runtime import CONTEXT, wide
 from .timeutil import NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, NS_PER_SECOND, format_timestamp
 from .units import format_amount, is_currency, minor_exponent
 
@@ -169,7 +169,8 @@ def to_quantum(value: Decimal, quantum: Decimal) -> Decimal:
     metric of ledger numbers multiplied together (`price * seats * seats`)
     may have more whole digits than that leaves for the cents, and its
     value is still written, in full (up to `PLAIN_EXPONENT`, past which
-    it is returned as it is), rather than stop the run."""
+    it is returned normalized, to be written with its exponent), rather
+    than stop the run."""
     try:
         return value.quantize(quantum, None, CONTEXT)  # the context by position: by keyword it costs 0.2 us more
     except InvalidOperation:
@@ -180,9 +181,7 @@ def to_quantum(value: Decimal, quantum: Decimal) -> Decimal:
         exponent = quantum.as_tuple().exponent
         assert isinstance(exponent, int)  # (a quantum is finite)
         # the whole digits, the decimals, and one for a carry (9.999 to 10.00)
-        digits = max(value.adjusted(), 0) + 1 - exponent + 1
-        wide = Context(digits, ROUND_HALF_EVEN, CONTEXT.Emin, CONTEXT.Emax, 1, 0, [], [InvalidOperation])
-        return value.quantize(quantum, None, wide)
+        return value.quantize(quantum, None, wide(max(value.adjusted(), 0) + 1 - exponent + 1, rounds=True))
 
 
 def money_quantum(typ: Type | None) -> Decimal | None:

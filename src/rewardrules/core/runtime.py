@@ -173,7 +173,7 @@ def multiples(value: Any, step: Decimal) -> Decimal:
         return value // step  # type: ignore[no-any-return]
     except decimal.InvalidOperation:
         value = Decimal(value)
-        return _exact(value.adjusted() - step.adjusted() + 2).divide_int(value, step)
+        return wide(value.adjusted() - step.adjusted() + 2).divide_int(value, step)
 
 
 def next_multiple(value: Any, step: Decimal) -> Decimal:
@@ -181,13 +181,15 @@ def next_multiple(value: Any, step: Decimal) -> Decimal:
     `every` milestone's next award is), exactly: a context as wide as the
     product needs, so it is never rounded."""
     reached = multiples(value, step)
-    exact = _exact(max(reached.adjusted(), 0) + len(step.as_tuple().digits) + 3)
+    exact = wide(max(reached.adjusted(), 0) + len(step.as_tuple().digits) + 3)
     return exact.multiply(exact.add(reached, 1), step)
 
 
-def _exact(digits: int) -> decimal.Context:
-    """A context of at least `digits` digits (and at least scoring's), with
-    scoring's rounding and range, that raises rather than round past them."""
+def wide(digits: int, *, rounds: bool = False) -> decimal.Context:
+    """Scoring's context (its rounding, range and traps), with at least
+    `digits` digits: for a value past its 100. It raises rather than round
+    (`Inexact` trapped) unless it `rounds` (a value rounded to cents)."""
+    traps = [decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
     return decimal.Context(
         max(digits, CONTEXT.prec),
         decimal.ROUND_HALF_EVEN,
@@ -196,7 +198,7 @@ def _exact(digits: int) -> decimal.Context:
         1,
         0,
         [],
-        [decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Inexact],
+        traps if rounds else [*traps, decimal.Inexact],
     )
 
 
