@@ -103,9 +103,9 @@ def _decimal(text: Any, where: str, exponent: int = _MAX_EXPONENT) -> Decimal:
         value = Decimal(text)
     except ArithmeticError:  # an exponent past what Decimal takes at all
         raise _damaged(where, "the decimal number is out of range") from None
-    # the low end: the smallest a value of scoring can be (an underflow,
-    # `1 / a / a` of a huge `a`, keeps its digits down to `Etiny`)
-    low = CONTEXT.Etiny() if exponent == _MAX_EXPONENT else -exponent
+    # the low end: an underflow (`1 / a / a` of a huge `a`) keeps its
+    # digits down to `Etiny`, the prec - 1 places past -Emax
+    low = -exponent - (CONTEXT.prec - 1)
     if len(value.as_tuple().digits) > CONTEXT.prec or not low <= value.adjusted() <= exponent:
         raise _damaged(where, "the decimal number is out of range")
     return value
@@ -181,9 +181,9 @@ def _values(value: Any, where: str, length: int) -> list[Any]:
     return values
 
 
-def _object(value: Any, where: str) -> dict[str, Any]:
+def _object(value: Any, where: str, exponent: int = _MAX_EXPONENT) -> dict[str, Any]:
     """A tagged dict (event fields, a kept event, a raw ledger event)."""
-    decoded = _dec(value, where)
+    decoded = _dec(value, where, exponent=exponent)
     if not isinstance(decoded, dict):
         raise _damaged(where, "expected an object")
     return decoded
@@ -513,9 +513,7 @@ def _restore(session: Session, data: dict[str, Any]) -> Session:
     """Fill a new session from checked snapshot data (see `load`)."""
     engine: Engine = session.engine
     state = engine.state
-    seen = _dec(data["seen"], "seen", exponent=_MAX_LEDGER_EXPONENT)
-    if not isinstance(seen, dict):
-        raise _damaged("seen", "expected an object")
+    seen = _object(data["seen"], "seen", _MAX_LEDGER_EXPONENT)
     for event_id, event in seen.items():
         if not isinstance(event, dict):
             raise _damaged(f"seen.{event_id}", "expected an event (an object)")
