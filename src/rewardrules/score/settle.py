@@ -214,15 +214,20 @@ def _of_its_award(partial: SettledPartial, settled: Settled, path: str) -> None:
     its kind and unit, when the statement lists the award (an amount in
     EUR or JPY was subtracted from USD)."""
     award = settled.awards.get(partial.reverses)
-    if award is None:
-        return  # (checked against this run's award when applied: `Settlement.apply`)
+    if award is not None:  # (else checked against this run's award when applied: `_partials_of`)
+        _part_of(partial, award.record, path)
+
+
+def _part_of(partial: SettledPartial, award: dict[str, Any], path: str) -> None:
+    """Refuse a partial reversal in another kind or unit than `award`, the
+    record of the award it takes part of."""
     for name in ("kind", "unit"):
-        if partial.record[name] != award.record[name]:
+        if partial.record[name] != award[name]:
             raise _error(
                 path,
                 partial.entry,
                 name,
-                f"expected the {name} of award `{award.id}` it takes part of, `{award.record[name]}`",
+                f"expected the {name} of award `{partial.reverses}` it takes part of, `{award[name]}`",
             )
 
 
@@ -633,16 +638,8 @@ def _partials_of(settled: Settled, awards: dict[str, dict[str, Any]]) -> None:
     the kind and unit this run gives each award (see `_of_its_award`)."""
     for partial in settled.partial.values():
         award = awards.get(partial.reverses)
-        if award is None or partial.reverses in settled.awards:
-            continue
-        for name in ("kind", "unit"):
-            if partial.record[name] != award[name]:
-                raise _error(
-                    settled.path,
-                    partial.entry,
-                    name,
-                    f"expected the {name} of award `{partial.reverses}` it takes part of, `{award[name]}`",
-                )
+        if award is not None and partial.reverses not in settled.awards:
+            _part_of(partial, award, settled.path)
 
 
 def _is_partial(reversal: dict[str, Any]) -> bool:
